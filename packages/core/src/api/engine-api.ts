@@ -1,0 +1,144 @@
+import type { Readable } from 'node:stream';
+import type { EventBus } from '../events.js';
+import type {
+  ContainerCreateBody,
+  ContainerInspect,
+  ContainerSummary,
+  ImageDeleteEntry,
+  ImageHistoryEntry,
+  ImageInspect,
+  ImageSummary,
+  PluginStatus,
+  SystemInfo,
+  VersionInfo,
+} from './types.js';
+
+/**
+ * The engine as the API layer sees it: everything `@berth/api` serves, and nothing
+ * about how. The engine (`@berth/engine`) implements it; an embedder may wrap it.
+ * Names are resolved here (id, unique id prefix, or name); errors are core's classes
+ * (NotFound, Conflict, InvalidArgument, ...), which carry their HTTP status.
+ */
+export interface EngineApi {
+  readonly events: EventBus;
+  readonly containers: ContainersApi;
+  readonly images: ImagesApi;
+  version(): VersionInfo;
+  info(): Promise<SystemInfo>;
+  plugins(): PluginStatus[];
+}
+
+/** `docker ps` filters, already parsed: key → accepted values. */
+export type Filters = Record<string, string[]>;
+
+export interface ContainerListOptions {
+  all?: boolean;
+  limit?: number;
+  size?: boolean;
+  filters?: Filters;
+}
+
+export interface RemoveContainerOptions {
+  force?: boolean;
+  /** Remove anonymous volumes too (`-v`). */
+  volumes?: boolean;
+}
+
+/** What `wait` answers: Docker's `{StatusCode, Error}`. */
+export interface WaitResult {
+  StatusCode: number;
+  Error: { Message: string } | null;
+}
+
+export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
+
+export interface LogsOptions {
+  follow?: boolean;
+  stdout?: boolean;
+  stderr?: boolean;
+  /** Unix seconds (fractions allowed): only lines at or after. */
+  since?: number;
+  /** Unix seconds: only lines before. */
+  until?: number;
+  timestamps?: boolean;
+  /** Number of lines from the end, or all. */
+  tail?: number | 'all';
+  /** Aborts a follow (the client went away). */
+  signal?: AbortSignal;
+}
+
+/** One line of a container's log. */
+export interface LogLine {
+  stream: 'stdout' | 'stderr';
+  data: Buffer;
+  /** RFC 3339 with nanoseconds, as Docker prints with `-t`. */
+  time: string;
+}
+
+export interface AttachOptions {
+  stdin?: boolean;
+  stdout?: boolean;
+  stderr?: boolean;
+  /** Replay the log before streaming. */
+  logs?: boolean;
+  /** Stream live output (Docker's `stream=1`). */
+  stream?: boolean;
+}
+
+/**
+ * A live attachment to a container's stdio. It is valid before the container starts:
+ * the API attaches first, then the client starts the container, and no output is lost.
+ */
+export interface AttachSession {
+  /** Whether the container has a tty (raw output) or not (multiplexed frames). */
+  readonly tty: boolean;
+  onOutput(listener: (stream: 'stdout' | 'stderr', data: Buffer) => void): () => void;
+  /** Resolves when the container's output has ended (it exited) or the session was detached. */
+  readonly ended: Promise<void>;
+  writeStdin(data: Buffer): void;
+  closeStdin(): void;
+  /** Leave the container running and stop receiving output. */
+  detach(): void;
+}
+
+export interface ContainersApi {
+  create(body: ContainerCreateBody, name?: string): Promise<{ Id: string; Warnings: string[] }>;
+  start(ref: string): Promise<void>;
+  /** SIGTERM (or the image's stop signal), then SIGKILL after `timeoutSeconds` (default 10). */
+  stop(ref: string, timeoutSeconds?: number): Promise<void>;
+  kill(ref: string, signal?: string): Promise<void>;
+  remove(ref: string, options?: RemoveContainerOptions): Promise<void>;
+  list(options?: ContainerListOptions): Promise<ContainerSummary[]>;
+  inspect(ref: string): Promise<ContainerInspect>;
+  /**
+   * Resolves when the condition holds. The waiter is registered before the returned
+   * promise is, so a wait issued before `start` never misses a fast exit.
+   */
+  wait(ref: string, condition?: WaitCondition): Promise<WaitResult>;
+  logs(ref: string, options: LogsOptions): Promise<{ tty: boolean; lines: AsyncIterable<LogLine> }>;
+  attach(ref: string, options: AttachOptions): Promise<AttachSession>;
+}
+
+export interface ImportOptions {
+  /** `repo[:tag]` to tag the new image with, if any. */
+  repo?: string;
+  tag?: string;
+  message?: string;
+  /** Dockerfile instructions applied to the config (`-c 'ENV A=1'`). */
+  changes?: string[];
+}
+
+export interface ImagesApi {
+  list(options?: { all?: boolean; filters?: Filters }): Promise<ImageSummary[]>;
+  inspect(ref: string): Promise<ImageInspect>;
+  history(ref: string): Promise<ImageHistoryEntry[]>;
+  /** Add `repo:tag` to the image `ref` names. `repo` may carry the `docker.io/` prefix the CLI sends. */
+  tag(ref: string, repo: string, tag?: string): Promise<void>;
+  remove(ref: string, options?: { force?: boolean; noprune?: boolean }): Promise<ImageDeleteEntry[]>;
+  /** A rootfs tarball (plain or gzip) becomes a one-layer image; returns its id (`sha256:...`). */
+  import(tar: Readable, options: ImportOptions): Promise<string>;
+  /** A docker-archive (or OCI layout) tarball; returns the loaded names (`busybox:latest`, or ids when untagged). */
+  load(tar: Readable): Promise<string[]>;
+  /** A docker-archive of the named images. */
+  save(refs: string[]): Promise<Readable>;
+}

@@ -1,0 +1,304 @@
+/**
+ * The Docker Engine API's shapes (API 1.41), as berth's engine returns them and its
+ * API layer serialises them. Field names are Docker's, so the JSON is what the docker
+ * CLI, docker-py and dockerode read. Only fields berth fills are declared; every
+ * optional field may be absent on input, since docker-py sends sparse bodies.
+ */
+
+export interface PortBinding {
+  HostIp?: string;
+  HostPort?: string;
+}
+
+export interface RestartPolicy {
+  Name?: '' | 'no' | 'always' | 'unless-stopped' | 'on-failure';
+  MaximumRetryCount?: number;
+}
+
+export interface MountPoint {
+  Type: 'bind' | 'volume' | 'tmpfs';
+  Name?: string;
+  Source: string;
+  Destination: string;
+  Driver?: string;
+  Mode: string;
+  RW: boolean;
+  Propagation: string;
+}
+
+export interface HostConfig {
+  Binds?: string[] | null;
+  NetworkMode?: string;
+  PortBindings?: Record<string, PortBinding[] | null> | null;
+  RestartPolicy?: RestartPolicy;
+  AutoRemove?: boolean;
+  CapAdd?: string[] | null;
+  CapDrop?: string[] | null;
+  Privileged?: boolean;
+  ReadonlyRootfs?: boolean;
+  SecurityOpt?: string[] | null;
+  Memory?: number;
+  MemorySwap?: number;
+  MemoryReservation?: number;
+  NanoCpus?: number;
+  CpuShares?: number;
+  CpuPeriod?: number;
+  CpuQuota?: number;
+  CpusetCpus?: string;
+  PidsLimit?: number | null;
+  OomKillDisable?: boolean | null;
+  ShmSize?: number;
+  Tmpfs?: Record<string, string> | null;
+  Ulimits?: Array<{ Name: string; Soft: number; Hard: number }> | null;
+  Dns?: string[] | null;
+  DnsOptions?: string[] | null;
+  DnsSearch?: string[] | null;
+  ExtraHosts?: string[] | null;
+  Init?: boolean | null;
+  Runtime?: string;
+  LogConfig?: { Type?: string; Config?: Record<string, string> };
+  MaskedPaths?: string[] | null;
+  ReadonlyPaths?: string[] | null;
+  Sysctls?: Record<string, string> | null;
+  GroupAdd?: string[] | null;
+  IpcMode?: string;
+  PidMode?: string;
+  UTSMode?: string;
+  CgroupParent?: string;
+  Devices?: Array<{ PathOnHost: string; PathInContainer: string; CgroupPermissions: string }> | null;
+}
+
+export interface ContainerConfig {
+  Hostname?: string;
+  Domainname?: string;
+  User?: string;
+  AttachStdin?: boolean;
+  AttachStdout?: boolean;
+  AttachStderr?: boolean;
+  ExposedPorts?: Record<string, object> | null;
+  Tty?: boolean;
+  OpenStdin?: boolean;
+  StdinOnce?: boolean;
+  Env?: string[] | null;
+  Cmd?: string[] | string | null;
+  Healthcheck?: { Test?: string[]; Interval?: number; Timeout?: number; Retries?: number; StartPeriod?: number };
+  Image?: string;
+  Volumes?: Record<string, object> | null;
+  WorkingDir?: string;
+  Entrypoint?: string[] | string | null;
+  NetworkDisabled?: boolean;
+  OnBuild?: string[] | null;
+  Labels?: Record<string, string> | null;
+  StopSignal?: string;
+  StopTimeout?: number;
+  Shell?: string[];
+}
+
+/** The body of `POST /containers/create`. */
+export interface ContainerCreateBody extends ContainerConfig {
+  HostConfig?: HostConfig;
+  NetworkingConfig?: { EndpointsConfig?: Record<string, unknown> | null } | null;
+}
+
+export interface ContainerState {
+  Status: 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
+  Running: boolean;
+  Paused: boolean;
+  Restarting: boolean;
+  OOMKilled: boolean;
+  Dead: boolean;
+  Pid: number;
+  ExitCode: number;
+  Error: string;
+  StartedAt: string;
+  FinishedAt: string;
+}
+
+export interface EndpointSettings {
+  NetworkID: string;
+  EndpointID: string;
+  Gateway: string;
+  IPAddress: string;
+  IPPrefixLen: number;
+  MacAddress: string;
+  Aliases: string[] | null;
+}
+
+export interface NetworkSettings {
+  Bridge: string;
+  SandboxID: string;
+  SandboxKey: string;
+  Ports: Record<string, PortBinding[] | null>;
+  Gateway: string;
+  IPAddress: string;
+  IPPrefixLen: number;
+  MacAddress: string;
+  Networks: Record<string, EndpointSettings>;
+}
+
+/** `GET /containers/{id}/json`. Config, HostConfig, State, NetworkSettings and Mounts are always present (CLI 28 panics otherwise). */
+export interface ContainerInspect {
+  Id: string;
+  Created: string;
+  Path: string;
+  Args: string[];
+  State: ContainerState;
+  Image: string;
+  ResolvConfPath: string;
+  HostnamePath: string;
+  HostsPath: string;
+  LogPath: string;
+  Name: string;
+  RestartCount: number;
+  Driver: string;
+  Platform: string;
+  MountLabel: string;
+  ProcessLabel: string;
+  AppArmorProfile: string;
+  ExecIDs: string[] | null;
+  HostConfig: HostConfig;
+  GraphDriver: { Name: string; Data: Record<string, string> | null };
+  Mounts: MountPoint[];
+  Config: ContainerConfig;
+  NetworkSettings: NetworkSettings;
+}
+
+/** One entry of `GET /containers/json`. */
+export interface ContainerSummary {
+  Id: string;
+  Names: string[];
+  Image: string;
+  ImageID: string;
+  Command: string;
+  Created: number;
+  Ports: Array<{ IP?: string; PrivatePort: number; PublicPort?: number; Type: string }>;
+  Labels: Record<string, string>;
+  State: ContainerState['Status'];
+  Status: string;
+  HostConfig: { NetworkMode: string };
+  NetworkSettings: { Networks: Record<string, EndpointSettings> };
+  Mounts: MountPoint[];
+  SizeRw?: number;
+  SizeRootFs?: number;
+}
+
+/** One entry of `GET /images/json`. */
+export interface ImageSummary {
+  Id: string;
+  ParentId: string;
+  RepoTags: string[] | null;
+  RepoDigests: string[] | null;
+  Created: number;
+  Size: number;
+  VirtualSize: number;
+  SharedSize: number;
+  Labels: Record<string, string> | null;
+  Containers: number;
+}
+
+/** `GET /images/{name}/json`. */
+export interface ImageInspect {
+  Id: string;
+  RepoTags: string[];
+  RepoDigests: string[];
+  Parent: string;
+  Comment: string;
+  Created: string;
+  Container: string;
+  ContainerConfig: ContainerConfig;
+  DockerVersion: string;
+  Author: string;
+  Config: ContainerConfig;
+  Architecture: string;
+  Os: string;
+  Size: number;
+  VirtualSize: number;
+  GraphDriver: { Name: string; Data: Record<string, string> | null };
+  RootFS: { Type: string; Layers: string[] };
+  Metadata: { LastTagTime: string };
+}
+
+/** One entry of `GET /images/{name}/history`. */
+export interface ImageHistoryEntry {
+  Id: string;
+  Created: number;
+  CreatedBy: string;
+  Tags: string[] | null;
+  Size: number;
+  Comment: string;
+}
+
+/** One entry of the `DELETE /images/{name}` answer. */
+export type ImageDeleteEntry = { Untagged: string } | { Deleted: string };
+
+/** `GET /version`. */
+export interface VersionInfo {
+  Platform: { Name: string };
+  Components: Array<{ Name: string; Version: string; Details?: Record<string, string> }>;
+  Version: string;
+  ApiVersion: string;
+  MinAPIVersion: string;
+  GitCommit: string;
+  GoVersion: string;
+  Os: string;
+  Arch: string;
+  KernelVersion: string;
+  BuildTime: string;
+}
+
+/** The state of one plugin, for `berth plugins ls` and `docker info`. */
+export interface PluginStatus {
+  kind: string;
+  name: string;
+  status: 'ok' | 'skipped' | 'error';
+  /** Why it was skipped or failed; empty when ok. */
+  reason: string;
+  description: string;
+}
+
+/** `GET /info`: Docker's fields berth fills, plus `BerthPlugins`. */
+export interface SystemInfo {
+  ID: string;
+  Containers: number;
+  ContainersRunning: number;
+  ContainersPaused: number;
+  ContainersStopped: number;
+  Images: number;
+  Driver: string;
+  DriverStatus: Array<[string, string]>;
+  Plugins: { Volume: string[]; Network: string[]; Authorization: null; Log: string[] };
+  MemoryLimit: boolean;
+  SwapLimit: boolean;
+  CpuCfsPeriod: boolean;
+  CpuCfsQuota: boolean;
+  PidsLimit: boolean;
+  OomKillDisable: boolean;
+  IPv4Forwarding: boolean;
+  Debug: boolean;
+  NFd: number;
+  NGoroutines: number;
+  SystemTime: string;
+  LoggingDriver: string;
+  CgroupDriver: string;
+  CgroupVersion: string;
+  KernelVersion: string;
+  OperatingSystem: string;
+  OSType: string;
+  Architecture: string;
+  NCPU: number;
+  MemTotal: number;
+  DockerRootDir: string;
+  Name: string;
+  Labels: string[];
+  ServerVersion: string;
+  Runtimes: Record<string, { path: string }>;
+  DefaultRuntime: string;
+  Swarm: { NodeID: string; NodeAddr: string; LocalNodeState: 'inactive' };
+  LiveRestoreEnabled: boolean;
+  Isolation: string;
+  InitBinary: string;
+  SecurityOptions: string[];
+  Warnings: string[] | null;
+  /** berth's own addition: every plugin with its status and reason. */
+  BerthPlugins: PluginStatus[];
+}

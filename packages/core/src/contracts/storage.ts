@@ -1,0 +1,74 @@
+import type { MountSpec } from './mount.js';
+
+/** The lifecycle state of a snapshot. */
+export type SnapshotKind = 'active' | 'view' | 'committed';
+
+/** What a driver knows about one snapshot. */
+export interface SnapshotInfo {
+  /** The key (active/view) or name (committed) the snapshot is known by. */
+  key: string;
+  /** The committed snapshot this one is layered on, if any. */
+  parent?: string;
+  kind: SnapshotKind;
+  /** Creation time, ISO 8601. */
+  created: string;
+}
+
+/** Disk usage of one snapshot, counting only what it adds over its parent. */
+export interface SnapshotUsage {
+  bytes: number;
+  inodes: number;
+}
+
+/** What a driver reports about itself for `docker info` (`DriverStatus`). */
+export type DriverStatus = Array<[string, string]>;
+
+/**
+ * A storage driver keeps filesystem snapshots: the layers of images and the
+ * writable layers of containers. The model is containerd's snapshotter:
+ *
+ * - A **committed** snapshot is immutable and has a name. Image layers are committed
+ *   snapshots named by their chain ID, each one's parent the layer below it.
+ * - An **active** snapshot is writable. `prepare(key, parent)` creates one on top of
+ *   a committed parent (or empty), and returns the mounts that show it.
+ * - A **view** is a read-only active snapshot: `view(key, parent)`.
+ * - `commit(name, key)` turns an active snapshot into a committed one; the key is gone
+ *   afterwards.
+ * - `remove(key)` deletes an active, view, or committed snapshot that has no children.
+ *
+ * Importing a layer: `prepare("extract-<n>", parentChainId)` → the engine mounts the
+ * returned mounts on a temporary directory, unpacks the layer tar into it (applying
+ * whiteouts by deleting paths), unmounts → `commit(chainId, "extract-<n>")`.
+ *
+ * Running a container: `prepare(containerId, imageTopChainId)` → the engine mounts
+ * the result as the container's rootfs; on removal it unmounts and calls
+ * `remove(containerId)`.
+ *
+ * Drivers never mount anything a caller will see and never keep reference counts:
+ * they describe mounts and the engine performs them. All methods are safe to call
+ * again after a crash: `remove` of an unknown key throws NotFound, nothing else.
+ */
+export interface StorageDriver {
+  /** The driver's name as operators choose it: "overlay", "vfs", "btrfs", "fuse". */
+  readonly name: string;
+  /** Create a writable snapshot on top of `parent` (a committed name) or empty. Throws Conflict if `key` exists. */
+  prepare(key: string, parent?: string): Promise<MountSpec[]>;
+  /** Create a read-only snapshot on top of `parent`. Throws Conflict if `key` exists. */
+  view(key: string, parent?: string): Promise<MountSpec[]>;
+  /** The mounts of an existing active snapshot or view. Throws NotFound for an unknown key. */
+  mounts(key: string): Promise<MountSpec[]>;
+  /** Make the active snapshot `key` an immutable snapshot called `name`. */
+  commit(name: string, key: string): Promise<void>;
+  /** Delete a snapshot. Throws Conflict if it has children, NotFound if unknown. */
+  remove(key: string): Promise<void>;
+  /** What the driver knows of one snapshot. Throws NotFound for an unknown key. */
+  stat(key: string): Promise<SnapshotInfo>;
+  /** Bytes and inodes the snapshot adds over its parent. */
+  usage(key: string): Promise<SnapshotUsage>;
+  /** Every snapshot the driver holds, in no particular order. */
+  walk(): Promise<SnapshotInfo[]>;
+  /** Key/value pairs for `docker info`'s DriverStatus. */
+  status(): Promise<DriverStatus>;
+  /** Release whatever the driver holds open (nothing mounted is left by drivers). */
+  close?(): Promise<void>;
+}
