@@ -1,0 +1,5 @@
+import { test } from 'uvu'; import * as assert from 'uvu/assert';
+import { NotFound, injectable, inject } from '@berth/core';
+@injectable() class A { constructor(@inject('x') readonly x: string) {} }
+test('src', () => { assert.is(new NotFound('a').status, 404); assert.ok(A); });
+test.run();
