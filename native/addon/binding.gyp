@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "berth_native",
+      "sources": ["csrc/berth_native.c"],
+      "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"]
+    }
+  ]
+}

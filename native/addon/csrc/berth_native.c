@@ -1,0 +1,220 @@
+/*
+ * berth_native: the few Linux syscalls Node lacks, as thin N-API wrappers.
+ * Policy (which flags, which order, fallbacks) lives in TypeScript (src/);
+ * this file only converts arguments, calls the kernel, and turns errno into
+ * an Error shaped like Node's own fs errors (code, errno, syscall, path).
+ */
+#define _GNU_SOURCE
+#define NAPI_VERSION 8
+#include <node_api.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define PATH_ARG_MAX 4096
+#define DATA_ARG_MAX 65536
+
+/* Throw an Error like Node's: "EBUSY: device or resource busy, umount2 '/x'". */
+static void throw_errno(napi_env env, int err, const char *syscall, const char *path, const char *dest) {
+  const char *code = strerrorname_np(err);
+  char text[256];
+  snprintf(text, sizeof text, "%s", strerror(err));
+  if (text[0] >= 'A' && text[0] <= 'Z') text[0] = (char)(text[0] - 'A' + 'a');
+  char msg[2 * PATH_ARG_MAX + 512];
+  if (dest)
+    snprintf(msg, sizeof msg, "%s: %s, %s '%s' -> '%s'", code ? code : "EUNKNOWN", text, syscall, path, dest);
+  else
+    snprintf(msg, sizeof msg, "%s: %s, %s '%s'", code ? code : "EUNKNOWN", text, syscall, path);
+  napi_value jcode, jmsg, jerr, v;
+  napi_create_string_utf8(env, code ? code : "EUNKNOWN", NAPI_AUTO_LENGTH, &jcode);
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &jmsg);
+  napi_create_error(env, jcode, jmsg, &jerr);
+  napi_create_int32(env, -err, &v);
+  napi_set_named_property(env, jerr, "errno", v);
+  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, jerr, "syscall", v);
+  napi_create_string_utf8(env, path, NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, jerr, "path", v);
+  if (dest) {
+    napi_create_string_utf8(env, dest, NAPI_AUTO_LENGTH, &v);
+    napi_set_named_property(env, jerr, "dest", v);
+  }
+  napi_throw(env, jerr);
+}
+
+/* Read argv[i] as a string into buf; null/undefined gives *isnull=1 when allowed. */
+static int get_string(napi_env env, napi_value v, char *buf, size_t cap, int nullable, int *isnull, const char *what) {
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  if (isnull) *isnull = 0;
+  if (nullable && (t == napi_null || t == napi_undefined)) {
+    if (isnull) *isnull = 1;
+    buf[0] = 0;
+    return 1;
+  }
+  if (t != napi_string) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", what);
+    return 0;
+  }
+  size_t len = 0;
+  napi_get_value_string_utf8(env, v, NULL, 0, &len);
+  if (len + 1 > cap) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", what);
+    return 0;
+  }
+  napi_get_value_string_utf8(env, v, buf, cap, &len);
+  if (strlen(buf) != len) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", what);
+    return 0;
+  }
+  return 1;
+}
+
+static int get_number(napi_env env, napi_value v, double *out, double dflt, const char *what) {
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  if (t == napi_undefined || t == napi_null) {
+    *out = dflt;
+    return 1;
+  }
+  if (t != napi_number) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", what);
+    return 0;
+  }
+  napi_get_value_double(env, v, out);
+  return 1;
+}
+
+/* mount(source|null, target, fstype|null, flags, data|null) */
+static napi_value js_mount(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  for (size_t i = argc; i < 5; i++) napi_get_undefined(env, &argv[i]);
+  static char source[PATH_ARG_MAX], target[PATH_ARG_MAX], fstype[256], data[DATA_ARG_MAX];
+  int nsrc, nfs, ndata;
+  double flags;
+  if (!get_string(env, argv[0], source, sizeof source, 1, &nsrc, "mount: source must be a string or null")) return NULL;
+  if (!get_string(env, argv[1], target, sizeof target, 0, NULL, "mount: target must be a string")) return NULL;
+  if (!get_string(env, argv[2], fstype, sizeof fstype, 1, &nfs, "mount: fstype must be a string or null")) return NULL;
+  if (!get_number(env, argv[3], &flags, 0, "mount: flags must be a number")) return NULL;
+  if (!get_string(env, argv[4], data, sizeof data, 1, &ndata, "mount: data must be a string")) return NULL;
+  if (mount(nsrc ? NULL : source, target, nfs ? NULL : fstype, (unsigned long)flags, ndata ? NULL : data) != 0) {
+    throw_errno(env, errno, "mount", nsrc ? "none" : source, target);
+    return NULL;
+  }
+  return NULL;
+}
+
+/* umount2(target, flags) */
+static napi_value js_umount(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  for (size_t i = argc; i < 2; i++) napi_get_undefined(env, &argv[i]);
+  static char target[PATH_ARG_MAX];
+  double flags;
+  if (!get_string(env, argv[0], target, sizeof target, 0, NULL, "umount: target must be a string")) return NULL;
+  if (!get_number(env, argv[1], &flags, 0, "umount: flags must be a number")) return NULL;
+  if (umount2(target, (int)flags) != 0) {
+    throw_errno(env, errno, "umount2", target, NULL);
+    return NULL;
+  }
+  return NULL;
+}
+
+/*
+ * openInRoot(root, path, flags, mode) -> fd. openat2 with RESOLVE_IN_ROOT: "..",
+ * absolute paths and symlinks are resolved as if root were "/", so nothing
+ * inside the tree can point the open outside it. Magic links (/proc/x/fd) are refused.
+ */
+static napi_value js_open_in_root(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  for (size_t i = argc; i < 4; i++) napi_get_undefined(env, &argv[i]);
+  static char root[PATH_ARG_MAX], path[PATH_ARG_MAX];
+  double flags, mode;
+  if (!get_string(env, argv[0], root, sizeof root, 0, NULL, "openInRoot: root must be a string")) return NULL;
+  if (!get_string(env, argv[1], path, sizeof path, 0, NULL, "openInRoot: path must be a string")) return NULL;
+  if (!get_number(env, argv[2], &flags, O_RDONLY, "openInRoot: flags must be a number")) return NULL;
+  if (!get_number(env, argv[3], &mode, 0666, "openInRoot: mode must be a number")) return NULL;
+  int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (rootfd < 0) {
+    throw_errno(env, errno, "open", root, NULL);
+    return NULL;
+  }
+  struct open_how how;
+  memset(&how, 0, sizeof how);
+  how.flags = (unsigned long long)(unsigned int)flags | O_CLOEXEC;
+  /* The kernel rejects a nonzero mode unless O_CREAT/O_TMPFILE is asked for. */
+  if (how.flags & (O_CREAT | __O_TMPFILE)) how.mode = (unsigned long long)mode;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  const char *rel = path[0] ? path : ".";
+  int fd;
+  do {
+    fd = (int)syscall(SYS_openat2, rootfd, rel, &how, sizeof how);
+  } while (fd < 0 && errno == EAGAIN);
+  int err = errno;
+  close(rootfd);
+  if (fd < 0) {
+    char shown[2 * PATH_ARG_MAX + 2];
+    snprintf(shown, sizeof shown, "%s%s%s", root, path[0] == '/' ? "" : "/", path);
+    throw_errno(env, err, "openat2", shown, NULL);
+    return NULL;
+  }
+  napi_value out;
+  napi_create_int32(env, fd, &out);
+  return out;
+}
+
+static void set_number(napi_env env, napi_value obj, const char *name, double value) {
+  napi_value v;
+  napi_create_double(env, value, &v);
+  napi_set_named_property(env, obj, name, v);
+}
+
+static void set_function(napi_env env, napi_value obj, const char *name, napi_callback cb) {
+  napi_value fn;
+  napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, NULL, &fn);
+  napi_set_named_property(env, obj, name, fn);
+}
+
+NAPI_MODULE_INIT() {
+  set_function(env, exports, "mount", js_mount);
+  set_function(env, exports, "umount", js_umount);
+  set_function(env, exports, "openInRoot", js_open_in_root);
+  napi_value ms;
+  napi_create_object(env, &ms);
+  set_number(env, ms, "RDONLY", MS_RDONLY);
+  set_number(env, ms, "NOSUID", MS_NOSUID);
+  set_number(env, ms, "NODEV", MS_NODEV);
+  set_number(env, ms, "NOEXEC", MS_NOEXEC);
+  set_number(env, ms, "SYNCHRONOUS", MS_SYNCHRONOUS);
+  set_number(env, ms, "REMOUNT", MS_REMOUNT);
+  set_number(env, ms, "MANDLOCK", MS_MANDLOCK);
+  set_number(env, ms, "DIRSYNC", MS_DIRSYNC);
+  set_number(env, ms, "NOATIME", MS_NOATIME);
+  set_number(env, ms, "NODIRATIME", MS_NODIRATIME);
+  set_number(env, ms, "BIND", MS_BIND);
+  set_number(env, ms, "MOVE", MS_MOVE);
+  set_number(env, ms, "REC", MS_REC);
+  set_number(env, ms, "UNBINDABLE", MS_UNBINDABLE);
+  set_number(env, ms, "PRIVATE", MS_PRIVATE);
+  set_number(env, ms, "SLAVE", MS_SLAVE);
+  set_number(env, ms, "SHARED", MS_SHARED);
+  set_number(env, ms, "RELATIME", MS_RELATIME);
+  set_number(env, ms, "STRICTATIME", MS_STRICTATIME);
+  napi_set_named_property(env, exports, "MS", ms);
+  set_number(env, exports, "MNT_DETACH", MNT_DETACH);
+  set_number(env, exports, "MNT_FORCE", MNT_FORCE);
+  set_number(env, exports, "O_PATH", O_PATH);
+  return exports;
+}

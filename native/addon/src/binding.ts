@@ -1,0 +1,33 @@
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+
+/** The compiled addon's surface (csrc/berth_native.c). Internal: index.ts re-exports the public part. */
+export interface NativeBinding {
+  mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
+  umount(target: string, flags: number): void;
+  openInRoot(root: string, p: string, flags: number, mode: number): number;
+  MS: Readonly<Record<string, number>>;
+  MNT_DETACH: number;
+  MNT_FORCE: number;
+  O_PATH: number;
+}
+
+const addonFile = path.join('build', 'Release', 'berth_native.node');
+
+/**
+ * Find the addon relative to the package root, which is one level up from src/ (tsx)
+ * and two from dist/src/ (tsc output). BERTH_NATIVE_ADDON names it explicitly for a
+ * bundled daemon whose __dirname is elsewhere.
+ */
+function locate(): string {
+  const explicit = process.env.BERTH_NATIVE_ADDON;
+  if (explicit) return explicit;
+  const candidates = [path.resolve(__dirname, '..', addonFile), path.resolve(__dirname, '..', '..', addonFile)];
+  const found = candidates.find((c) => existsSync(c));
+  if (!found) {
+    throw new Error(`@berth/native: addon not built (looked for ${candidates.join(', ')}); run \`npm run build -w @berth/native\``);
+  }
+  return found;
+}
+
+export const binding: NativeBinding = require(locate()) as NativeBinding;

@@ -1,0 +1,36 @@
+import { readFileSync } from 'node:fs';
+
+/** One line of /proc/self/mountinfo, the fields berth needs. */
+export interface MountInfoEntry {
+  id: number;
+  parentId: number;
+  /** Where it is mounted, unescaped. */
+  mountPoint: string;
+  fstype: string;
+  source: string;
+}
+
+// mountinfo escapes space, tab, newline and backslash as \ooo.
+function unescape(field: string): string {
+  return field.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
+}
+
+/** The mount table of this process's mount namespace, in kernel order (parents before children). */
+export function readMountInfo(): MountInfoEntry[] {
+  const text = readFileSync('/proc/self/mountinfo', 'utf8');
+  const entries: MountInfoEntry[] = [];
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    const fields = line.split(' ');
+    const sep = fields.indexOf('-', 6);
+    if (sep < 0) continue;
+    entries.push({
+      id: Number(fields[0]),
+      parentId: Number(fields[1]),
+      mountPoint: unescape(fields[4]!),
+      fstype: fields[sep + 1] ?? '',
+      source: unescape(fields[sep + 2] ?? ''),
+    });
+  }
+  return entries;
+}
