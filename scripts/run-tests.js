@@ -1,0 +1,60 @@
+// Runs the uvu suites of every package, then test/e2e, one after another, and sums
+// their results into one closing line. A suite that crashes before reporting counts as
+// one failure, so a broken suite can never look green.
+'use strict';
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const root = path.resolve(__dirname, '..');
+const only = process.argv.slice(2);
+const suites = [];
+for (const group of ['packages', 'plugins', 'native']) {
+  const dir = path.join(root, group);
+  if (!fs.existsSync(dir)) continue;
+  for (const name of fs.readdirSync(dir).sort()) {
+    const pkgDir = path.join(dir, name);
+    if (fs.existsSync(path.join(pkgDir, 'test')) && fs.existsSync(path.join(pkgDir, 'package.json'))) {
+      suites.push({ name: `${group}/${name}`, cwd: pkgDir, dir: 'test' });
+    }
+  }
+}
+if (fs.existsSync(path.join(root, 'test/e2e'))) suites.push({ name: 'test/e2e', cwd: root, dir: 'test/e2e' });
+
+const strip = (s) => s.replace(/\x1b\[[0-9;]*m/g, '');
+let passed = 0;
+let failed = 0;
+const failedSuites = [];
+for (const suite of suites) {
+  if (only.length && !only.some((o) => suite.name.includes(o))) continue;
+  const started = Date.now();
+  const r = spawnSync('uvu', ['-r', 'tsx/cjs', suite.dir], {
+    cwd: suite.cwd,
+    env: { ...process.env, NODE_OPTIONS: '--conditions=@berth/source', FORCE_COLOR: '0' },
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  const out = strip(`${r.stdout}${r.stderr}`);
+  const total = /Total:\s+(\d+)/.exec(out);
+  const ok = /Passed:\s+(\d+)/.exec(out);
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  if (!total || !ok) {
+    failed += 1;
+    failedSuites.push(suite.name);
+    console.log(`✘ ${suite.name}: crashed before reporting (${seconds}s)\n${out}`);
+    continue;
+  }
+  const t = Number(total[1]);
+  const p = Number(ok[1]);
+  passed += p;
+  failed += t - p;
+  if (t !== p || r.status !== 0) {
+    failedSuites.push(suite.name);
+    console.log(`✘ ${suite.name}: ${p}/${t} passed (${seconds}s)\n${out}`);
+  } else {
+    console.log(`✔ ${suite.name}: ${p} passed (${seconds}s)`);
+  }
+}
+if (failedSuites.length) console.log(`failing suites: ${failedSuites.join(', ')}`);
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);

@@ -1,0 +1,152 @@
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { busyboxTar, TestDaemon } from './harness';
+
+/**
+ * Real containers through a real berthd, once per storage driver: the same behaviour
+ * must hold whatever backs the root filesystem.
+ */
+for (const driver of ['overlay', 'vfs']) {
+  const test = suite<{ daemon: TestDaemon }>(`containers (${driver})`);
+
+  test.before(async (ctx) => {
+    ctx.daemon = new TestDaemon(driver);
+    await ctx.daemon.start();
+    const loaded = await ctx.daemon.berth(['load', '-i', busyboxTar]);
+    assert.is(loaded.code, 0, loaded.stderr);
+  });
+
+  test.after(async (ctx) => {
+    const leaks = await ctx.daemon.destroy();
+    assert.equal(leaks, [], `leaked: ${leaks.join(', ')}`);
+  });
+
+  test('the exit code of the command is the exit code of berth run', async ({ daemon }) => {
+    const r = await daemon.berth(['run', '--rm', 'busybox', 'sh', '-c', 'echo out; echo err >&2; exit 3']);
+    assert.is(r.code, 3);
+    assert.is(r.stdout, 'out\n');
+    assert.is(r.stderr, 'err\n');
+  });
+
+  test('PID 1 inside the container is the command', async ({ daemon }) => {
+    const r = await daemon.berth(['run', '--rm', 'busybox', 'sh', '-c', 'echo $$; cat /proc/1/cmdline | tr "\\0" " "']);
+    assert.is(r.code, 0, r.stderr);
+    const [pid, cmdline] = r.stdout.split('\n');
+    assert.is(pid, '1');
+    assert.is(cmdline.trim(), 'sh -c echo $$; cat /proc/1/cmdline | tr "\\0" " "');
+  });
+
+  test('hostname defaults to the short id and --hostname sets it', async ({ daemon }) => {
+    const d = await daemon.berth(['run', '-d', 'busybox', 'hostname']);
+    assert.is(d.code, 0, d.stderr);
+    const id = d.stdout.trim();
+    assert.is((await daemon.berth(['wait', id])).stdout.trim(), '0');
+    assert.is((await daemon.berth(['logs', id])).stdout.trim(), id.slice(0, 12));
+    await daemon.berth(['rm', id]);
+    const named = await daemon.berth(['run', '--rm', '--hostname', 'harbour', 'busybox', 'hostname']);
+    assert.is(named.stdout.trim(), 'harbour');
+  });
+
+  test('--network none leaves only the loopback interface', async ({ daemon }) => {
+    const r = await daemon.berth(['run', '--rm', '--network', 'none', 'busybox', 'ls', '/sys/class/net']);
+    assert.is(r.code, 0, r.stderr);
+    assert.equal(r.stdout.split(/\s+/).filter(Boolean), ['lo']);
+  });
+
+  test("the host's files are invisible inside", async ({ daemon }) => {
+    const marker = `/berth-e2e-host-marker-${process.pid}`;
+    writeFileSync(marker, 'host secret');
+    try {
+      const r = await daemon.berth(['run', '--rm', 'busybox', 'sh', '-c', `cat ${marker}; ls /`]);
+      assert.is(r.code, 0);
+      assert.not.ok(r.stdout.includes('host secret'));
+      assert.ok(r.stderr.includes('No such file'), r.stderr);
+      assert.ok(r.stdout.includes('bin'), 'the image root is visible');
+      assert.not.ok(r.stdout.includes('work'), 'the host root is not');
+    } finally {
+      rmSync(marker, { force: true });
+    }
+  });
+
+  test('--read-only refuses writes to the root filesystem', async ({ daemon }) => {
+    const r = await daemon.berth(['run', '--rm', '--read-only', 'busybox', 'touch', '/newfile']);
+    assert.is.not(r.code, 0);
+    assert.match(r.stderr, /Read-only file system/);
+    const rw = await daemon.berth(['run', '--rm', 'busybox', 'touch', '/newfile']);
+    assert.is(rw.code, 0, rw.stderr);
+  });
+
+  test('the default capabilities forbid mount, --privileged allows it', async ({ daemon }) => {
+    const r = await daemon.berth(['run', '--rm', 'busybox', 'mount', '-t', 'tmpfs', 'none', '/mnt']);
+    assert.is.not(r.code, 0);
+    assert.match(r.stderr, /Operation not permitted|Permission denied/);
+    const p = await daemon.berth(['run', '--rm', '--privileged', 'busybox', 'mount', '-t', 'tmpfs', 'none', '/mnt']);
+    assert.is(p.code, 0, p.stderr);
+  });
+
+  test('the default seccomp profile blocks unshare; seccomp=unconfined does not', async ({ daemon }) => {
+    const r = await daemon.berth(['run', '--rm', '--cap-add', 'SYS_ADMIN', 'busybox', 'unshare', '-U', 'true']);
+    assert.is.not(r.code, 0, 'unshare of a user namespace is blocked by the profile');
+    const u = await daemon.berth(['run', '--rm', '--security-opt', 'seccomp=unconfined', 'busybox', 'unshare', '-U', 'true']);
+    assert.is(u.code, 0, u.stderr);
+  });
+
+  test('--memory 32m OOM-kills a 100 MB allocation and inspect says OOMKilled', async ({ daemon }) => {
+    const r = await daemon.berth(['run', '--name', `oom-${driver}`, '--memory', '32m', 'busybox', 'dd', 'if=/dev/zero', 'of=/dev/null', 'bs=100M', 'count=1']);
+    assert.is(r.code, 137, r.stderr);
+    const i = await daemon.berth(['inspect', '-f', '{{.State.OOMKilled}} {{.State.ExitCode}}', `oom-${driver}`]);
+    assert.is(i.stdout.trim(), 'true 137');
+    await daemon.berth(['rm', `oom-${driver}`]);
+  });
+
+  test('--pids-limit stops a fork bomb', async ({ daemon }) => {
+    const r = await daemon.berth([
+      'run', '--rm', '--pids-limit', '10', 'busybox', 'sh', '-c',
+      'n=0; for i in $(seq 1 40); do sleep 2 & n=$((n+1)); done; echo started $n; wait',
+    ]);
+    assert.match(r.stderr, /can't fork|Resource temporarily unavailable/);
+  });
+
+  test('-d runs in the background; ps, logs, stop, rm', async ({ daemon }) => {
+    const name = `bg-${driver}`;
+    const d = await daemon.berth(['run', '-d', '--name', name, 'busybox', 'sh', '-c', 'echo started; sleep 100']);
+    assert.is(d.code, 0, d.stderr);
+    assert.match(d.stdout.trim(), /^[0-9a-f]{64}$/);
+    const ps = await daemon.berth(['ps']);
+    assert.ok(ps.stdout.includes(name), ps.stdout);
+    assert.match(ps.stdout, /Up /);
+    let logs = '';
+    for (let i = 0; i < 50 && !logs.includes('started'); i++) logs = (await daemon.berth(['logs', name])).stdout;
+    assert.is(logs, 'started\n');
+    const started = Date.now();
+    const stop = await daemon.berth(['stop', '-t', '1', name]);
+    assert.is(stop.code, 0, stop.stderr);
+    assert.ok(Date.now() - started < 8000, 'stop waited for the timeout then killed');
+    const i = await daemon.berth(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', name]);
+    assert.is(i.stdout.trim(), 'exited 137', 'sh as PID 1 ignores SIGTERM, so SIGKILL ended it');
+    assert.is((await daemon.berth(['rm', name])).code, 0);
+    assert.is((await daemon.berth(['inspect', name])).code, 1);
+  });
+
+  test('-e, -w, -u and --entrypoint reach the process', async ({ daemon }) => {
+    const r = await daemon.berth(['run', '--rm', '-e', 'GREETING=ahoy', '-w', '/tmp', '-u', 'nobody', 'busybox', 'sh', '-c', 'echo $GREETING $(pwd) $(id -u)']);
+    assert.is(r.stdout.trim(), 'ahoy /tmp 65534', r.stderr);
+    const e = await daemon.berth(['run', '--rm', '--entrypoint', 'echo', 'busybox', 'from', 'entrypoint']);
+    assert.is(e.stdout.trim(), 'from entrypoint');
+  });
+
+  test('a bind mount shows host files, :ro refuses writes', async ({ daemon }) => {
+    const dir = `${daemon.dir}/bind`;
+    mkdirSync(dir);
+    writeFileSync(`${dir}/hello.txt`, 'from the host\n');
+    const r = await daemon.berth(['run', '--rm', '-v', `${dir}:/data`, 'busybox', 'sh', '-c', 'cat /data/hello.txt; echo back > /data/back.txt']);
+    assert.is(r.stdout, 'from the host\n', r.stderr);
+    assert.is(readFileSync(`${dir}/back.txt`, 'utf8'), 'back\n');
+    const ro = await daemon.berth(['run', '--rm', '-v', `${dir}:/data:ro`, 'busybox', 'touch', '/data/x']);
+    assert.is.not(ro.code, 0);
+    assert.match(ro.stderr, /Read-only file system/);
+  });
+
+  test.run();
+}

@@ -1,0 +1,74 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { busyboxTar, TestDaemon } from './harness';
+
+/** The real docker CLI 28 against berthd, unchanged. */
+const test = suite<{ daemon: TestDaemon }>('docker CLI');
+
+test.before(async (ctx) => {
+  ctx.daemon = new TestDaemon('overlay');
+  await ctx.daemon.start();
+  const load = await ctx.daemon.docker(['load', '-i', busyboxTar]);
+  assert.is(load.code, 0, load.stderr);
+  assert.match(load.stdout, /Loaded image: busybox:latest/);
+});
+
+test.after(async (ctx) => {
+  const leaks = await ctx.daemon.destroy();
+  assert.equal(leaks, [], `leaked: ${leaks.join(', ')}`);
+});
+
+test('docker version and docker info', async ({ daemon }) => {
+  const v = await daemon.docker(['version', '--format', '{{.Server.APIVersion}} {{.Server.Os}}']);
+  assert.is(v.code, 0, v.stderr);
+  assert.is(v.stdout.trim(), '1.41 linux');
+  const i = await daemon.docker(['info', '--format', '{{.Driver}} {{.CgroupVersion}} {{.DefaultRuntime}}']);
+  assert.is(i.code, 0, i.stderr);
+  assert.is(i.stdout.trim(), 'overlay 1 runc');
+});
+
+test('docker images lists the loaded image', async ({ daemon }) => {
+  const r = await daemon.docker(['images', '--format', '{{.Repository}}:{{.Tag}}']);
+  assert.is(r.code, 0, r.stderr);
+  assert.ok(r.stdout.split('\n').includes('busybox:latest'), r.stdout);
+});
+
+test('docker run --rm prints the output and returns the exit code', async ({ daemon }) => {
+  const hi = await daemon.docker(['run', '--rm', 'busybox', 'echo', 'hi']);
+  assert.is(hi.code, 0, hi.stderr);
+  assert.is(hi.stdout, 'hi\n');
+  const three = await daemon.docker(['run', '--rm', 'busybox', 'sh', '-c', 'exit 3']);
+  assert.is(three.code, 3);
+});
+
+test('docker run -d, ps, logs, inspect, stop, rm', async ({ daemon }) => {
+  const d = await daemon.docker(['run', '-d', '--name', 'x', 'busybox', 'sh', '-c', 'echo up; sleep 100']);
+  assert.is(d.code, 0, d.stderr);
+  const id = d.stdout.trim();
+  const ps = await daemon.docker(['ps']);
+  assert.ok(ps.stdout.includes(id.slice(0, 12)) && ps.stdout.includes(' x\n'), ps.stdout);
+  let logs = '';
+  for (let i = 0; i < 50 && !logs; i++) logs = (await daemon.docker(['logs', 'x'])).stdout;
+  assert.is(logs, 'up\n');
+  const inspect = await daemon.docker(['inspect', 'x']);
+  assert.is(inspect.code, 0, inspect.stderr);
+  const [obj] = JSON.parse(inspect.stdout);
+  assert.is(obj.Id, id);
+  assert.is(obj.Name, '/x');
+  assert.is(obj.State.Running, true);
+  assert.equal(obj.Config.Cmd, ['sh', '-c', 'echo up; sleep 100']);
+  const stop = await daemon.docker(['stop', '-t', '1', 'x']);
+  assert.is(stop.code, 0, stop.stderr);
+  assert.is((await daemon.docker(['rm', 'x'])).code, 0);
+  const gone = await daemon.docker(['inspect', 'x']);
+  assert.is(gone.code, 1);
+  assert.match(gone.stderr, /No such object: x/);
+});
+
+test('docker errors name the object', async ({ daemon }) => {
+  const r = await daemon.docker(['rm', 'ghost']);
+  assert.is(r.code, 1);
+  assert.match(r.stderr, /No such container: ghost/);
+});
+
+test.run();

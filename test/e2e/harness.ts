@@ -1,0 +1,207 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, promises as fs, readdirSync, readFileSync } from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+
+/** The repository root, where bin/berth and bin/berthd live. */
+export const repo = path.resolve(__dirname, '../..');
+export const busyboxTar = path.join(repo, 'test/fixtures/.cache/busybox.tar');
+const dockerCli = '/usr/local/bin/docker';
+
+export interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * A berthd of its own for a test suite: a fresh data root, exec root, socket and cgroup
+ * parent under /tmp, so suites never share state with each other or with a host daemon.
+ */
+export class TestDaemon {
+  readonly dir: string;
+  readonly socket: string;
+  readonly dataRoot: string;
+  readonly execRoot: string;
+  readonly cgroupParent: string;
+  private proc: ChildProcess | undefined;
+  private logs = '';
+
+  constructor(readonly storageDriver: string) {
+    this.dir = mkdtempSync(`/tmp/berth-e2e-${storageDriver}-`);
+    this.socket = path.join(this.dir, 'berthd.sock');
+    this.dataRoot = path.join(this.dir, 'data');
+    this.execRoot = path.join(this.dir, 'exec');
+    this.cgroupParent = `berth-e2e-${path.basename(this.dir).slice(-6)}`;
+  }
+
+  get host(): string {
+    return `unix://${this.socket}`;
+  }
+
+  /** Start berthd and wait until it answers `/_ping`. */
+  async start(extraArgs: string[] = []): Promise<void> {
+    this.proc = spawn(
+      path.join(repo, 'bin/berthd'),
+      [
+        '--host', this.host,
+        '--data-root', this.dataRoot,
+        '--exec-root', this.execRoot,
+        '--storage-driver', this.storageDriver,
+        '--cgroup-parent', this.cgroupParent,
+        '--log-level', 'warn',
+        '--config-file', path.join(this.dir, 'none.json'),
+        ...extraArgs,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    this.proc.stdout?.on('data', (d) => (this.logs += d));
+    this.proc.stderr?.on('data', (d) => (this.logs += d));
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline) {
+      if (this.proc.exitCode !== null) throw new Error(`berthd exited with ${this.proc.exitCode}:\n${this.logs}`);
+      if (await pingSocket(this.socket)) return;
+      await sleep(50);
+    }
+    throw new Error(`berthd did not answer on ${this.socket} within 20 s:\n${this.logs}`);
+  }
+
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
+  /** Kill berthd with a signal and wait for it to go. */
+  async kill(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    const proc = this.proc;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    const gone = new Promise((resolve) => proc.once('exit', resolve));
+    proc.kill(signal);
+    await gone;
+    this.proc = undefined;
+  }
+
+  daemonLogs(): string {
+    return this.logs;
+  }
+
+  berth(args: string[], input?: string): Promise<CommandResult> {
+    return run(path.join(repo, 'bin/berth'), args, { BERTH_HOST: this.host }, input);
+  }
+
+  docker(args: string[], input?: string): Promise<CommandResult> {
+    return run(dockerCli, args, { DOCKER_HOST: this.host, DOCKER_CONFIG: path.join(this.dir, 'docker-config') }, input);
+  }
+
+  /** A raw HTTP request to the daemon's socket. */
+  request(method: string, urlPath: string, body?: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect(this.socket);
+      let data = '';
+      socket.on('data', (d) => (data += d));
+      socket.on('error', reject);
+      socket.on('end', () => {
+        const status = Number(/^HTTP\/1\.1 (\d+)/.exec(data)?.[1] ?? 0);
+        const text = data.slice(data.indexOf('\r\n\r\n') + 4);
+        resolve({ status, body: decodeChunked(data, text) });
+      });
+      const h = { Host: 'berth', Connection: 'close', ...headers, ...(body !== undefined ? { 'Content-Length': String(Buffer.byteLength(body)) } : {}) };
+      socket.write(`${method} ${urlPath} HTTP/1.1\r\n${Object.entries(h).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n${body ?? ''}`);
+    });
+  }
+
+  /** Remove every container, stop berthd, check nothing is left in the kernel, delete the directory. */
+  async destroy(): Promise<string[]> {
+    if (this.proc) {
+      const ids = (await this.berth(['ps', '-aq', '--no-trunc'])).stdout.split('\n').filter(Boolean);
+      if (ids.length) await this.berth(['rm', '-f', ...ids]);
+      await this.kill('SIGTERM');
+    }
+    const leaks = this.leaks();
+    // Clean up even what leaked, so one failing suite does not poison the next.
+    for (const m of mountsUnder(this.dir).reverse()) await run('umount', ['-l', m], {});
+    await fs.rm(this.dir, { recursive: true, force: true }).catch(() => undefined);
+    return leaks;
+  }
+
+  /** Kernel resources this daemon's containers could have left: mounts, cgroups, shims. */
+  leaks(): string[] {
+    const found: string[] = [];
+    for (const m of mountsUnder(this.dir)) found.push(`mount ${m}`);
+    for (const c of cgroupDirs(this.cgroupParent)) found.push(`cgroup ${c}`);
+    for (const pid of shimPids(this.dir)) found.push(`berth-shim pid ${pid}`);
+    return found;
+  }
+}
+
+export function mountsUnder(dir: string): string[] {
+  return readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[1])
+    .filter((m): m is string => !!m && (m === dir || m.startsWith(`${dir}/`)));
+}
+
+/** Cgroup directories named by a parent, in every v1 hierarchy and in v2. */
+export function cgroupDirs(parent: string): string[] {
+  const found: string[] = [];
+  for (const hierarchy of readdirSync('/sys/fs/cgroup')) {
+    const p = path.join('/sys/fs/cgroup', hierarchy, parent);
+    if (existsSync(p)) found.push(p);
+  }
+  if (existsSync(path.join('/sys/fs/cgroup', parent))) found.push(path.join('/sys/fs/cgroup', parent));
+  return found;
+}
+
+/** Pids of berth-shim processes whose arguments mention `dir`. */
+export function shimPids(dir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      if (cmd.includes('berth-shim') && cmd.includes(dir)) pids.push(Number(entry));
+    } catch {
+      // the process went away while we looked
+    }
+  }
+  return pids;
+}
+
+function decodeChunked(raw: string, body: string): string {
+  if (!/transfer-encoding: chunked/i.test(raw.slice(0, raw.indexOf('\r\n\r\n')))) return body;
+  let out = '';
+  let rest = body;
+  for (;;) {
+    const eol = rest.indexOf('\r\n');
+    const size = Number.parseInt(rest.slice(0, eol), 16);
+    if (!size) return out;
+    out += rest.slice(eol + 2, eol + 2 + size);
+    rest = rest.slice(eol + 4 + size);
+  }
+}
+
+export function run(cmd: string, args: string[], env: Record<string, string>, input?: string): Promise<CommandResult> {
+  return new Promise((resolve) => {
+    const child = execFile(cmd, args, { env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024, timeout: 120_000 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+    if (input !== undefined) child.stdin?.end(input);
+    else child.stdin?.end();
+  });
+}
+
+function pingSocket(socket: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(socket);
+    s.on('error', () => resolve(false));
+    s.on('connect', () => s.write('GET /_ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+    s.on('data', (d) => {
+      resolve(d.toString().startsWith('HTTP/1.1 200'));
+      s.destroy();
+    });
+  });
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
