@@ -1,0 +1,32 @@
+import * as assert from 'uvu/assert';
+
+/**
+ * Assert that `action` rejects with the berth error class called `name` ("NotFound",
+ * "Conflict", ...). Compared by name, not instanceof, so a driver built against
+ * another copy of @berth/core passes too.
+ */
+export async function rejectsWith(action: Promise<unknown> | (() => Promise<unknown>), name: string, message?: RegExp): Promise<Error> {
+  let caught: unknown;
+  try {
+    await (typeof action === 'function' ? action() : action);
+  } catch (err) {
+    caught = err;
+  }
+  if (caught === undefined) assert.unreachable(`expected a ${name} error, but the call succeeded`);
+  const err = caught as Error;
+  assert.is(err.name, name, `expected a ${name} error, got ${err.name}: ${err.message}`);
+  if (message) assert.match(err.message, message);
+  return err;
+}
+
+/** Assert that `action` fails with the errno code `code` ("EROFS", ...). */
+export async function rejectsWithCode(action: () => Promise<unknown>, code: string): Promise<void> {
+  let caught: unknown;
+  try {
+    await action();
+  } catch (err) {
+    caught = err;
+  }
+  if (caught === undefined) assert.unreachable(`expected ${code}, but the call succeeded`);
+  assert.is((caught as NodeJS.ErrnoException).code, code, `expected ${code}, got ${String(caught)}`);
+}

@@ -1,0 +1,365 @@
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { MountSpec, SnapshotInfo } from '@berth/core';
+import { rejectsWith, rejectsWithCode } from './expect-error.js';
+import { runStorageCase, type StorageCase, type StorageDriverFactory } from './storage-case.js';
+import { getXattr, listTree, mknod, readText, setXattr, writeFiles } from './tree.js';
+
+/** Options of `storageDriverSuite`. */
+export interface StorageDriverSuiteOptions {
+  /**
+   * Prefix of each case's temporary directory, as `fs.mkdtemp` takes it; the driver's
+   * root and every mount point live inside. Default: `<os.tmpdir()>/berth-storage-`.
+   */
+  tempPrefix?: string;
+  /** Depth of the long-chain case (default 40). */
+  chainLength?: number;
+}
+
+/**
+ * The conformance suite of the StorageDriver contract, after containerd's snapshotter
+ * testsuite: registers one uvu suite named `storage driver <name>` and runs it. Every
+ * case builds a new driver with `makeDriver(root)` on an empty directory of its own,
+ * performs the mounts the driver describes with @berth/native (so it needs root and a
+ * real kernel), and unmounts and deletes everything at the end, even on failure.
+ *
+ * What it expects beyond the interface's types (the error names are core's classes):
+ * - unknown key or parent → NotFound; a key or name that exists → Conflict;
+ * - removing a snapshot with children → Conflict;
+ * - a parent that is not committed, committing a view, asking a committed snapshot
+ *   for mounts → InvalidArgument;
+ * - usage counts what a snapshot adds over its parent: each new or changed entry is an
+ *   inode (a directory whose content changed is a changed entry), each such
+ *   non-directory adds its size, hard links count once, the snapshot's root does not count.
+ *
+ * ```ts
+ * import { storageDriverSuite } from '@berth/testkit';
+ * storageDriverSuite('mydriver', (root) => MyDriver.open(root));
+ * ```
+ */
+export function storageDriverSuite(name: string, makeDriver: StorageDriverFactory, options: StorageDriverSuiteOptions = {}): void {
+  const tempPrefix = options.tempPrefix ?? path.join(os.tmpdir(), 'berth-storage-');
+  const chainLength = options.chainLength ?? 40;
+  const test = suite(`storage driver ${name}`);
+  const check = (title: string, body: (c: StorageCase) => Promise<void>) =>
+    test(title, () => runStorageCase(tempPrefix, makeDriver, body));
+
+  check('prepare without a parent gives an empty, writable tree; mounts() describes it again', async (c) => {
+    const mounts = await c.driver.prepare('base');
+    assert.ok(mounts.length > 0, 'prepare returned no mounts');
+    assert.equal(await c.driver.mounts('base'), mounts);
+    const info = await c.driver.stat('base');
+    assert.is(info.key, 'base');
+    assert.is(info.kind, 'active');
+    assert.is(info.parent, undefined);
+    assert.ok(Math.abs(Date.parse(info.created) - Date.now()) < 60_000, `created is not a recent ISO time: ${info.created}`);
+    const target = await c.mount(mounts);
+    assert.equal(await listTree(target), []);
+    await writeFiles(target, { 'hello.txt': 'hello', 'dir/nested.txt': 'nested' });
+    c.unmount(target);
+    const again = await c.mount(await c.driver.mounts('base'));
+    assert.equal(await listTree(again), ['dir/', 'dir/nested.txt', 'hello.txt']);
+    assert.is(await readText(path.join(again, 'hello.txt')), 'hello');
+  });
+
+  check('commit turns the active snapshot into a committed one under its new name', async (c) => {
+    await writeFilesIn(c, await c.driver.prepare('active-key'), { 'a.txt': 'A' });
+    await c.driver.commit('layer-1', 'active-key');
+    await rejectsWith(c.driver.stat('active-key'), 'NotFound');
+    await rejectsWith(c.driver.mounts('active-key'), 'NotFound');
+    const info = await c.driver.stat('layer-1');
+    assert.is(info.kind, 'committed');
+    assert.is(info.key, 'layer-1');
+    await rejectsWith(c.driver.mounts('layer-1'), 'InvalidArgument');
+    const view = await c.mount(await c.driver.view('look', 'layer-1'));
+    assert.is(await readText(path.join(view, 'a.txt')), 'A');
+  });
+
+  check("a child sees its parent's files, and its writes reach neither the parent nor a sibling", async (c) => {
+    const base = await c.mount(await c.driver.prepare('base'));
+    await writeFiles(base, { 'a.txt': 'A', 'dir/b.txt': 'B', 'private.txt': 'secret' });
+    await fs.symlink('a.txt', path.join(base, 'link'));
+    await fs.chmod(path.join(base, 'private.txt'), 0o640);
+    await fs.chown(path.join(base, 'dir/b.txt'), 1234, 5678);
+    const mtime = new Date('2001-02-03T04:05:06Z');
+    await fs.utimes(path.join(base, 'a.txt'), mtime, mtime);
+    c.unmount(base);
+    await c.driver.commit('base-c', 'base');
+
+    const child = await c.mount(await c.driver.prepare('child', 'base-c'));
+    assert.equal(await listTree(child), ['a.txt', 'dir/', 'dir/b.txt', 'link', 'private.txt']);
+    assert.is(await readText(path.join(child, 'link')), 'A');
+    assert.is(await fs.readlink(path.join(child, 'link')), 'a.txt');
+    assert.is((await fs.stat(path.join(child, 'private.txt'))).mode & 0o7777, 0o640);
+    const owned = await fs.stat(path.join(child, 'dir/b.txt'));
+    assert.equal([owned.uid, owned.gid], [1234, 5678]);
+    assert.is((await fs.stat(path.join(child, 'a.txt'))).mtimeMs, mtime.getTime());
+    await writeFiles(child, { 'a.txt': 'A changed', 'new.txt': 'new', 'dir/c.txt': 'C' });
+    await fs.chmod(path.join(child, 'private.txt'), 0o600);
+
+    const sibling = await c.mount(await c.driver.prepare('sibling', 'base-c'));
+    const parentView = await c.mount(await c.driver.view('base-view', 'base-c'));
+    for (const tree of [sibling, parentView]) {
+      assert.equal(await listTree(tree), ['a.txt', 'dir/', 'dir/b.txt', 'link', 'private.txt']);
+      assert.is(await readText(path.join(tree, 'a.txt')), 'A');
+      assert.is((await fs.stat(path.join(tree, 'private.txt'))).mode & 0o7777, 0o640);
+    }
+    assert.is(await readText(path.join(child, 'a.txt')), 'A changed');
+    assert.equal(await listTree(child), ['a.txt', 'dir/', 'dir/b.txt', 'dir/c.txt', 'link', 'new.txt', 'private.txt']);
+  });
+
+  check('device nodes, fifos, hard links and xattrs reach a child intact', async (c) => {
+    const base = await c.mount(await c.driver.prepare('base'));
+    await writeFiles(base, { 'file': 'content' });
+    await fs.link(path.join(base, 'file'), path.join(base, 'hardlink'));
+    await mknod(path.join(base, 'null'), 'c', 1, 3);
+    await mknod(path.join(base, 'pipe'), 'p');
+    await setXattr(path.join(base, 'file'), 'user.berth', 'kept');
+    c.unmount(base);
+    await c.driver.commit('base-c', 'base');
+
+    const child = await c.mount(await c.driver.prepare('child', 'base-c'));
+    const dev = await fs.lstat(path.join(child, 'null'));
+    assert.ok(dev.isCharacterDevice(), 'null is not a character device');
+    assert.is(dev.rdev, (await fs.stat('/dev/null')).rdev);
+    assert.ok((await fs.lstat(path.join(child, 'pipe'))).isFIFO(), 'pipe is not a fifo');
+    const [a, b] = await Promise.all([fs.stat(path.join(child, 'file')), fs.stat(path.join(child, 'hardlink'))]);
+    assert.is(a.ino, b.ino, 'the hard link became a copy');
+    assert.is(a.nlink, 2);
+    assert.is(await getXattr(path.join(child, 'file'), 'user.berth'), 'kept');
+  });
+
+  check('a view is read-only with no parent, one parent and several', async (c) => {
+    const chain = await commitChain(c, 3);
+    for (const [key, parent, expected] of [
+      ['view-0', undefined, []],
+      ['view-1', chain[0], ['layer-0', 'top']],
+      ['view-3', chain[2], ['layer-0', 'layer-1', 'layer-2', 'top']],
+    ] as const) {
+      const mounts = await c.driver.view(key, parent);
+      assert.equal(await c.driver.mounts(key), mounts);
+      const info = await c.driver.stat(key);
+      assert.is(info.kind, 'view');
+      assert.is(info.parent, parent);
+      const target = await c.mount(mounts);
+      assert.equal(await listTree(target), [...expected], `${key} shows the wrong files`);
+      await rejectsWithCode(() => fs.writeFile(path.join(target, 'x'), 'x'), 'EROFS');
+      await rejectsWithCode(() => fs.mkdir(path.join(target, 'd')), 'EROFS');
+      if (expected.length > 0) await rejectsWithCode(() => fs.rm(path.join(target, 'layer-0')), 'EROFS');
+      await rejectsWith(c.driver.commit(`${key}-c`, key), 'InvalidArgument');
+    }
+  });
+
+  check("deleting a parent's files in a child hides them in the child only, and the deletion is inherited", async (c) => {
+    const base = await c.mount(await c.driver.prepare('base'));
+    await writeFiles(base, { 'gone.txt': 'g', 'keep.txt': 'k', 'dir/x': 'x', 'dir/y': 'y', 'empty/.keep': '' });
+    c.unmount(base);
+    await c.driver.commit('base-c', 'base');
+
+    const child = await c.mount(await c.driver.prepare('child', 'base-c'));
+    await fs.rm(path.join(child, 'gone.txt'));
+    await fs.rm(path.join(child, 'dir'), { recursive: true });
+    await writeFiles(child, { 'dir/z': 'z' });
+    await fs.rename(path.join(child, 'keep.txt'), path.join(child, 'moved.txt'));
+    const expected = ['dir/', 'dir/z', 'empty/', 'empty/.keep', 'moved.txt'];
+    assert.equal(await listTree(child), expected);
+
+    const parent = await c.mount(await c.driver.view('base-view', 'base-c'));
+    assert.equal(await listTree(parent), ['dir/', 'dir/x', 'dir/y', 'empty/', 'empty/.keep', 'gone.txt', 'keep.txt']);
+    c.unmount(child);
+    await c.driver.commit('child-c', 'child');
+
+    const grandchild = await c.mount(await c.driver.prepare('grandchild', 'child-c'));
+    assert.equal(await listTree(grandchild), expected);
+    await writeFiles(grandchild, { 'gone.txt': 'back' });
+    assert.is(await readText(path.join(grandchild, 'gone.txt')), 'back');
+    const viewOfTwo = await c.mount(await c.driver.view('child-view', 'child-c'));
+    assert.equal(await listTree(viewOfTwo), expected);
+  });
+
+  check('remove refuses a snapshot that has children, then works once they are gone', async (c) => {
+    await c.driver.prepare('base');
+    await c.driver.commit('base-c', 'base');
+    await c.driver.prepare('child', 'base-c');
+    await c.driver.view('look', 'base-c');
+    await rejectsWith(c.driver.remove('base-c'), 'Conflict', /base-c/);
+    await c.driver.remove('child');
+    await rejectsWith(c.driver.remove('base-c'), 'Conflict');
+    await c.driver.remove('look');
+    await c.driver.remove('base-c');
+    assert.equal(await c.driver.walk(), []);
+    await rejectsWith(c.driver.stat('base-c'), 'NotFound');
+  });
+
+  check('unknown keys and parents are NotFound', async (c) => {
+    await rejectsWith(c.driver.remove('nope'), 'NotFound', /nope/);
+    await rejectsWith(c.driver.stat('nope'), 'NotFound', /nope/);
+    await rejectsWith(c.driver.mounts('nope'), 'NotFound', /nope/);
+    await rejectsWith(c.driver.usage('nope'), 'NotFound', /nope/);
+    await rejectsWith(c.driver.commit('name', 'nope'), 'NotFound', /nope/);
+    await rejectsWith(c.driver.prepare('key', 'no-parent'), 'NotFound', /no-parent/);
+    await rejectsWith(c.driver.view('key', 'no-parent'), 'NotFound', /no-parent/);
+    assert.equal(await c.driver.walk(), [], 'a failed call left a snapshot behind');
+  });
+
+  check('keys and names are one namespace: reusing one is a Conflict', async (c) => {
+    await c.driver.prepare('taken');
+    await rejectsWith(c.driver.prepare('taken'), 'Conflict', /taken/);
+    await rejectsWith(c.driver.view('taken'), 'Conflict');
+    await c.driver.prepare('other');
+    await c.driver.commit('name', 'other');
+    await rejectsWith(c.driver.prepare('name'), 'Conflict');
+    await c.driver.prepare('third');
+    await rejectsWith(c.driver.commit('name', 'third'), 'Conflict', /name/);
+    await rejectsWith(c.driver.commit('taken', 'third'), 'Conflict');
+    assert.is((await c.driver.stat('third')).kind, 'active', 'a refused commit changed the snapshot');
+  });
+
+  check('a parent must be committed', async (c) => {
+    await c.driver.prepare('active');
+    await rejectsWith(c.driver.prepare('child', 'active'), 'InvalidArgument', /active/);
+    await c.driver.view('view');
+    await rejectsWith(c.driver.view('child', 'view'), 'InvalidArgument', /view/);
+    assert.equal((await c.driver.walk()).map((s) => s.key).sort(), ['active', 'view']);
+  });
+
+  check('walk lists every snapshot with its kind and parent', async (c) => {
+    await c.driver.prepare('l1');
+    await c.driver.commit('c1', 'l1');
+    await c.driver.prepare('l2', 'c1');
+    await c.driver.commit('c2', 'l2');
+    await c.driver.prepare('container', 'c2');
+    await c.driver.view('view', 'c1');
+    await c.driver.prepare('lonely');
+    const brief = (s: SnapshotInfo) => `${s.key}:${s.kind}:${s.parent ?? '-'}`;
+    const expected = ['c1:committed:-', 'c2:committed:c1', 'container:active:c2', 'lonely:active:-', 'view:view:c1'];
+    assert.equal((await c.driver.walk()).map(brief).sort(), expected);
+    for (const info of await c.driver.walk()) assert.equal(await c.driver.stat(info.key), info);
+  });
+
+  check('usage counts the bytes and inodes a snapshot adds over its parent', async (c) => {
+    await c.driver.prepare('empty');
+    assert.equal(await c.driver.usage('empty'), { bytes: 0, inodes: 0 });
+    const base = await c.mount(await c.driver.prepare('base'));
+    await writeFiles(base, { 'd/a': 1000, 'b': 3000 });
+    await fs.link(path.join(base, 'b'), path.join(base, 'c'));
+    await fs.symlink('b', path.join(base, 's'));
+    c.unmount(base);
+    // d, d/a, b (= c), s; bytes: 1000 + 3000 + the symlink's 1
+    const baseUsage = { bytes: 4001, inodes: 4 };
+    assert.equal(await c.driver.usage('base'), baseUsage);
+    await c.driver.commit('base-c', 'base');
+    assert.equal(await c.driver.usage('base-c'), baseUsage);
+
+    const childMounts = await c.driver.prepare('child', 'base-c');
+    assert.equal(await c.driver.usage('child'), { bytes: 0, inodes: 0 }, 'a fresh child adds nothing');
+    const child = await c.mount(childMounts);
+    await writeFiles(child, { 'd/new': 200, 'top': 50 });
+    c.unmount(child);
+    // d (changed), d/new, top
+    assert.equal(await c.driver.usage('child'), { bytes: 250, inodes: 3 });
+  });
+
+  check(`a chain of ${chainLength} layers mounts with every layer's files`, async (c) => {
+    const chain = await commitChain(c, chainLength);
+    const top = await c.mount(await c.driver.prepare('container', chain[chain.length - 1]));
+    const files = await listTree(top);
+    assert.is(files.length, chainLength + 1);
+    for (let i = 0; i < chainLength; i++) assert.ok(files.includes(`layer-${i}`), `layer-${i} is missing`);
+    assert.is(await readText(path.join(top, 'top')), String(chainLength - 1));
+    await writeFiles(top, { 'top': 'container' });
+    const view = await c.mount(await c.driver.view('view', chain[chain.length - 1]));
+    assert.is(await readText(path.join(view, 'top')), String(chainLength - 1));
+  });
+
+  check('state survives re-creating the driver on the same root', async (c) => {
+    await writeFilesIn(c, await c.driver.prepare('base'), { 'base.txt': 'base' });
+    await c.driver.commit('base-c', 'base');
+    const childMounts = await c.driver.prepare('child', 'base-c');
+    await writeFilesIn(c, childMounts, { 'child.txt': 'child' });
+    await c.driver.view('view', 'base-c');
+    const before = await c.driver.walk();
+
+    const driver = await c.reopen();
+    assert.equal(sortByKey(await driver.walk()), sortByKey(before));
+    assert.equal(await driver.mounts('child'), childMounts);
+    const child = await c.mount(await driver.mounts('child'));
+    assert.equal(await listTree(child), ['base.txt', 'child.txt']);
+    await rejectsWith(driver.remove('base-c'), 'Conflict');
+    const fresh = await c.mount(await driver.prepare('fresh', 'base-c'));
+    assert.equal(await listTree(fresh), ['base.txt'], 'a new snapshot reused an old one\'s files');
+  });
+
+  check('keys may hold any character and never become paths', async (c) => {
+    const keys = ['../../escape', 'a/b c:d,e', 'sha256:' + 'f'.repeat(64), 'ünï\ncode'];
+    for (const key of keys) {
+      const target = await c.mount(await c.driver.prepare(key));
+      await writeFiles(target, { 'owner': key });
+      c.unmount(target);
+      await c.driver.commit(`${key}@c`, key);
+      const child = await c.mount(await c.driver.prepare(`${key}@child`, `${key}@c`));
+      assert.is(await readText(path.join(child, 'owner')), key);
+    }
+    const outside = (await fs.readdir(c.dir)).filter((n) => n !== 'root' && !n.startsWith('mnt-'));
+    assert.equal(outside, [], 'the driver wrote outside its root');
+    assert.is((await c.driver.walk()).length, keys.length * 2);
+  });
+
+  check('concurrent prepares on one parent get separate snapshots', async (c) => {
+    await writeFilesIn(c, await c.driver.prepare('base'), { 'shared': 'base' });
+    await c.driver.commit('base-c', 'base');
+    const keys = Array.from({ length: 8 }, (_, i) => `c${i}`);
+    const all = await Promise.all(keys.map((k) => c.driver.prepare(k, 'base-c')));
+    const targets: string[] = [];
+    for (const [i, mounts] of all.entries()) {
+      const target = await c.mount(mounts);
+      await writeFiles(target, { [`own-${i}`]: keys[i]! });
+      targets.push(target);
+    }
+    for (const [i, target] of targets.entries()) assert.equal(await listTree(target), [`own-${i}`, 'shared']);
+    const racing = await Promise.allSettled([c.driver.prepare('dup', 'base-c'), c.driver.prepare('dup', 'base-c')]);
+    assert.equal(racing.map((r) => r.status).sort(), ['fulfilled', 'rejected'], 'two prepares of one key both ended the same way');
+    const refused = racing.find((r) => r.status === 'rejected');
+    assert.is((refused?.reason as Error).name, 'Conflict');
+  });
+
+  check('removing snapshots frees their storage', async (c) => {
+    await c.driver.prepare('warm-up');
+    await c.driver.remove('warm-up');
+    const baseline = await listTree(c.root);
+    await writeFilesIn(c, await c.driver.prepare('base'), { 'big': 1 << 20, 'dir/small': 'x' });
+    await c.driver.commit('base-c', 'base');
+    await writeFilesIn(c, await c.driver.prepare('child', 'base-c'), { 'more': 'y' });
+    await c.driver.view('view', 'base-c');
+    for (const key of ['child', 'view', 'base-c']) await c.driver.remove(key);
+    assert.equal(await c.driver.walk(), []);
+    assert.equal(await listTree(c.root), baseline);
+  });
+
+  test.run();
+}
+
+/** Mount `mounts`, write `files`, unmount. */
+async function writeFilesIn(c: StorageCase, mounts: MountSpec[], files: Record<string, string | number>): Promise<void> {
+  const target = await c.mount(mounts);
+  await writeFiles(target, files);
+  c.unmount(target);
+}
+
+/** Commit `depth` layers, each adding `layer-<i>` and rewriting `top` to i; returns their names, bottom first. */
+async function commitChain(c: StorageCase, depth: number): Promise<string[]> {
+  const names: string[] = [];
+  for (let i = 0; i < depth; i++) {
+    await writeFilesIn(c, await c.driver.prepare(`extract-${i}`, names[i - 1]), { [`layer-${i}`]: String(i), top: String(i) });
+    names.push(`layer-${i}-c`);
+    await c.driver.commit(names[i]!, `extract-${i}`);
+  }
+  return names;
+}
+
+function sortByKey(infos: SnapshotInfo[]): SnapshotInfo[] {
+  return [...infos].sort((a, b) => a.key.localeCompare(b.key));
+}

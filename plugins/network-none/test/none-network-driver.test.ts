@@ -1,0 +1,66 @@
+import { spawn, execFileSync } from 'node:child_process';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { EventBus, Forbidden, silentLogger, type NetworkSpec } from '@berth/core';
+import plugin, { NoneNetworkDriver } from '@berth/network-none';
+
+const spec = (id: string, name: string): NetworkSpec => ({ id, name, driver: 'none', options: {}, labels: {}, internal: false });
+const endpoint = { networkId: 'n1', id: 'e1', containerId: 'bsto-c1', aliases: [] };
+
+function linkNames(netnsPath?: string): string[] {
+  const args = netnsPath ? ['--net=' + netnsPath, 'ip', '-o', 'link', 'show'] : ['ip', '-o', 'link', 'show'];
+  const out = execFileSync(netnsPath ? 'nsenter' : args.shift()!, args, { encoding: 'utf8' });
+  return out.trim().split('\n').map((line) => line.split(':')[1]!.trim().split('@')[0]!);
+}
+
+test('the manifest declares a network plugin named none whose init returns the driver', async () => {
+  assert.is(plugin.kind, 'network');
+  assert.is(plugin.name, 'none');
+  const driver = await plugin.init({ root: '/nonexistent', execRoot: '/nonexistent', dataRoot: '/nonexistent', config: {}, events: new EventBus(), log: silentLogger });
+  assert.instance(driver, NoneNetworkDriver);
+  assert.is(driver.name, 'none');
+  assert.is(driver.namespaceMode, 'private');
+});
+
+test('createNetwork is idempotent for one id and refuses a second network', async () => {
+  const driver = new NoneNetworkDriver();
+  await driver.createNetwork(spec('n1', 'none'));
+  await driver.createNetwork(spec('n1', 'none'));
+  try {
+    await driver.createNetwork(spec('n2', 'other'));
+    assert.unreachable('a second none network was accepted');
+  } catch (err) {
+    assert.instance(err, Forbidden);
+    assert.match((err as Error).message, /only one instance of "none" network/);
+  }
+  await driver.deleteNetwork('n1');
+  await driver.createNetwork(spec('n2', 'other'));
+});
+
+test('attach to a real private namespace adds nothing: only lo is there', async () => {
+  const driver = new NoneNetworkDriver();
+  await driver.createNetwork(spec('n1', 'none'));
+  const child = spawn('unshare', ['--net', 'sleep', '30'], { stdio: 'ignore' });
+  try {
+    // unshare execs sleep once the namespace exists; wait until the pid's netns differs from ours.
+    const ours = execFileSync('readlink', ['/proc/self/ns/net'], { encoding: 'utf8' });
+    const netns = `/proc/${child.pid}/ns/net`;
+    for (let i = 0; i < 100 && execFileSync('readlink', [netns], { encoding: 'utf8' }) === ours; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.is.not(execFileSync('readlink', [netns], { encoding: 'utf8' }), ours, 'the child never got its own netns');
+    const info = await driver.attach(endpoint, netns);
+    assert.equal(info, {});
+    assert.equal(linkNames(netns), ['lo']);
+    await driver.detach(endpoint);
+    assert.equal(linkNames(netns), ['lo']);
+  } finally {
+    child.kill('SIGKILL');
+  }
+});
+
+test('detach of an unknown endpoint is a no-op', async () => {
+  await new NoneNetworkDriver().detach({ ...endpoint, id: 'never-attached' });
+});
+
+test.run();

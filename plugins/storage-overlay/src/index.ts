@@ -1,0 +1,21 @@
+import { definePlugin } from '@berth/core';
+import { OverlayDriver } from './overlay-driver.js';
+import { probeOverlay } from './overlay-support.js';
+
+export { OverlayDriver, MAX_MOUNT_DATA, type OverlayDriverOptions } from './overlay-driver.js';
+export { probeOverlay, type OverlaySupport } from './overlay-support.js';
+
+/**
+ * The `overlay` storage plugin. init mounts a test overlay under its root; it skips
+ * (PluginSkipped, with the reason) when the kernel lacks overlayfs or the filesystem
+ * under the data root cannot carry an upper layer.
+ */
+export default definePlugin({
+  kind: 'storage',
+  name: 'overlay',
+  description: 'kernel overlayfs: layers shared, a thin writable layer per container',
+  async init(ctx) {
+    const support = await probeOverlay(ctx.root);
+    return OverlayDriver.open(ctx.root, { extraOptions: support.extraOptions, log: ctx.log });
+  },
+});
