@@ -1,0 +1,250 @@
+import * as path from 'node:path';
+import { InvalidArgument, NotImplemented, type ContainerCreateBody } from '@berth/core';
+import { computeCapabilities } from './capabilities.js';
+import { cgroupsPathFor, DEFAULT_CGROUP_PARENT } from './cgroups.js';
+import { buildEnv, mergeCommand, type ImageRunConfig } from './container-config.js';
+import { resolveDevices, statHostDevice, type HostDeviceInfo } from './devices.js';
+import type { HostFacts } from './host-facts.js';
+import {
+  bindMount,
+  checkBindSource,
+  DEFAULT_MASKED_PATHS,
+  DEFAULT_READONLY_PATHS,
+  defaultMounts,
+  etcFileMounts,
+  parseBind,
+  tmpfsMounts,
+  type EtcFiles,
+  type VolumeRequest,
+} from './mounts.js';
+import { buildResources } from './resources.js';
+import { buildRlimits } from './rlimits.js';
+import { defaultSeccompProfile } from './seccomp-default.js';
+import { loadDockerSeccomp } from './seccomp-docker-format.js';
+import { parseSecurityOptions } from './security-opts.js';
+import type { SpecInput } from './spec.js';
+import type { OciMount, OciNamespace, OciSeccomp } from './spec-types.js';
+import { checkSysctls } from './sysctls.js';
+import { resolveUser, type ResolvedUser } from './user.js';
+
+/**
+ * What to do with `Tty: true` until berth's shim holds a pty:
+ * - `allow`: `process.terminal = true` (the runtime then needs a console socket);
+ * - `warn` (default): run without a terminal and say so in the warnings;
+ * - `reject`: NotImplemented.
+ */
+export type TtyPolicy = 'allow' | 'warn' | 'reject';
+
+export interface DockerSpecRequest {
+  /** The container id (64 hex); its first 12 characters are the default hostname. */
+  id: string;
+  body: ContainerCreateBody;
+  /** The image's run config; undefined for a container without an image config. */
+  image?: ImageRunConfig;
+  /** The mounted rootfs on the host; /etc/passwd and /etc/group are read inside it. */
+  rootfsPath: string;
+  /** The /etc files the engine wrote for this container. */
+  etcFiles: EtcFiles;
+  /** `private`: a new network namespace (the network driver plugs it); `host`: the host's. */
+  networkMode: 'host' | 'private';
+  /** Overrides HostConfig.CgroupParent; default `berth`. */
+  cgroupParent?: string;
+  host: HostFacts;
+  tty?: TtyPolicy;
+  /** stat of host devices for `--device`; tests replace it. */
+  statDevice?: (p: string) => HostDeviceInfo;
+  /** Existence of bind sources; tests replace it. */
+  pathExists?: (p: string) => boolean;
+}
+
+export interface DockerSpecResult {
+  /** Ready for `buildSpec`, once the engine has appended the volumes' mounts. */
+  input: SpecInput;
+  /** Messages for the create response's `Warnings`. */
+  warnings: string[];
+  /**
+   * Named and anonymous volumes to resolve (`name` "" = anonymous). The engine mounts
+   * each and appends `volumeMount(volume, hostPath)` to `input.mounts`.
+   */
+  volumes: VolumeRequest[];
+  /** The resolved user, for inspect and exec. */
+  user: ResolvedUser;
+  /** Signal that stops the container: request, image, or SIGTERM. */
+  stopSignal: string;
+}
+
+const hostnamePattern = /^(?=.{1,64}$)[A-Za-z0-9]([A-Za-z0-9_-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9_-]*[A-Za-z0-9])?)*$/;
+
+/**
+ * Translate a Docker create request plus its image's config into a `SpecInput`,
+ * the way Docker would run it (see the README of this folder for every rule and
+ * where berth differs). Reads only the rootfs's /etc/passwd and /etc/group (and,
+ * for `--device`, `seccomp=<path>` and binds, the named host paths); all host
+ * facts come in `req.host`.
+ */
+export async function specInputFromDocker(req: DockerSpecRequest): Promise<DockerSpecResult> {
+  const { body, host } = req;
+  const hc = body.HostConfig ?? {};
+  const warnings: string[] = [];
+  const privileged = hc.Privileged === true;
+
+  const security = parseSecurityOptions(hc.SecurityOpt);
+  warnings.push(...security.warnings);
+
+  // Namespaces.
+  const pidMode = namespaceMode('PidMode', hc.PidMode);
+  const ipcMode = hc.IpcMode === 'none' ? 'none' : namespaceMode('IpcMode', hc.IpcMode);
+  const utsMode = namespaceMode('UTSMode', hc.UTSMode);
+  const namespaces: OciNamespace[] = [{ type: 'mount' }];
+  if (pidMode === 'private') namespaces.push({ type: 'pid' });
+  if (ipcMode !== 'host') namespaces.push({ type: 'ipc' });
+  if (utsMode === 'private') namespaces.push({ type: 'uts' });
+  if (req.networkMode === 'private') namespaces.push({ type: 'network' });
+  // Docker's default cgroupns mode: private on v2, host on v1.
+  if (host.cgroupVersion === 2) namespaces.push({ type: 'cgroup' });
+
+  // Hostname.
+  let hostname: string | undefined;
+  if (utsMode === 'host') {
+    if (body.Hostname) throw new InvalidArgument('Conflicting options: hostname and the UTS mode');
+  } else {
+    hostname = body.Hostname || (req.networkMode === 'host' ? host.hostname : req.id.slice(0, 12));
+    if (!hostnamePattern.test(hostname)) throw new InvalidArgument(`invalid hostname format: ${JSON.stringify(hostname)}`);
+  }
+  if (body.Domainname) warnings.push(`berth does not set a domain name yet: Domainname ${JSON.stringify(body.Domainname)} ignored`);
+
+  // Terminal.
+  let terminal = false;
+  if (body.Tty) {
+    const policy = req.tty ?? 'warn';
+    if (policy === 'reject') throw new NotImplemented('containers with a terminal (Tty: true) are not supported yet');
+    if (policy === 'allow') terminal = true;
+    else warnings.push('berth does not give containers a terminal yet: Tty ignored, the process runs without one');
+  }
+  if (hc.Init) warnings.push('berth has no init process yet: Init ignored');
+
+  // Process.
+  const args = mergeCommand(body, req.image);
+  const workingDir = body.WorkingDir || req.image?.WorkingDir || '/';
+  if (!workingDir.startsWith('/')) {
+    throw new InvalidArgument(`the working directory '${workingDir}' is invalid, it needs to be an absolute path`);
+  }
+  const user = await resolveUser(req.rootfsPath, body.User || req.image?.User || '', hc.GroupAdd ?? []);
+  const env = buildEnv({ image: req.image?.Env, request: body.Env, hostname, terminal, home: user.home });
+
+  // Privileges.
+  const capabilities = computeCapabilities({
+    capAdd: hc.CapAdd,
+    capDrop: hc.CapDrop,
+    privileged,
+    hostBoundingSet: host.boundingSet,
+  });
+  let seccomp: OciSeccomp | undefined;
+  if (privileged) {
+    if (security.seccomp !== undefined && security.seccomp !== 'unconfined') {
+      warnings.push('a privileged container runs without seccomp: the seccomp profile given is ignored');
+    }
+  } else if (security.seccomp === undefined) {
+    seccomp = defaultSeccompProfile({ capabilities, arch: host.arch, kernelVersion: host.kernelVersion });
+  } else {
+    seccomp = loadDockerSeccomp(security.seccomp, { capabilities, arch: host.arch, kernelVersion: host.kernelVersion });
+  }
+  // berth's choice: no_new_privs unless asked otherwise (Docker's default is off);
+  // privileged containers keep Docker's default, so setuid tools work there.
+  const noNewPrivileges = security.noNewPrivileges ?? !privileged;
+  const unconfinedPaths = privileged || security.unconfinedSystemPaths;
+  const maskedPaths = unconfinedPaths ? [] : [...(hc.MaskedPaths ?? DEFAULT_MASKED_PATHS)];
+  const readonlyPaths = unconfinedPaths ? [] : [...(hc.ReadonlyPaths ?? DEFAULT_READONLY_PATHS)];
+
+  // Resources, devices, limits.
+  const { devices, rules } = resolveDevices(hc.Devices, req.statDevice ?? statHostDevice);
+  const resourceResult = buildResources(hc, host, { privileged, extraDeviceRules: rules });
+  warnings.push(...resourceResult.warnings);
+  const rlimits = buildRlimits(hc.Ulimits, host);
+  const sysctl = checkSysctls(hc.Sysctls, {
+    privateNetwork: req.networkMode === 'private',
+    privateIpc: ipcMode !== 'host',
+  });
+  const cgroupsPath = cgroupsPathFor(req.id, req.cgroupParent ?? (hc.CgroupParent || DEFAULT_CGROUP_PARENT));
+
+  // Mounts.
+  const readonlyRootfs = hc.ReadonlyRootfs === true;
+  const userMounts: OciMount[] = [];
+  const volumes: VolumeRequest[] = [];
+  const taken = new Set<string>();
+  const claim = (destination: string, raw: string) => {
+    if (taken.has(destination)) throw new InvalidArgument(`Duplicate mount point: ${destination} (${raw})`);
+    taken.add(destination);
+  };
+  for (const raw of hc.Binds ?? []) {
+    const parsed = parseBind(raw);
+    claim(parsed.destination, raw);
+    if (parsed.kind === 'volume') {
+      volumes.push(parsed);
+      continue;
+    }
+    checkBindSource(parsed, req.pathExists);
+    if (parsed.relabel) warnings.push(`berth does not relabel for SELinux: option ${parsed.relabel} of ${raw} ignored`);
+    userMounts.push(bindMount(parsed));
+  }
+  for (const m of tmpfsMounts(hc.Tmpfs)) {
+    claim(m.destination, `--tmpfs ${m.destination}`);
+    userMounts.push(m);
+  }
+  // Anonymous volumes: the request's `Volumes` and the image's, unless something else is mounted there.
+  for (const dest of [...Object.keys(body.Volumes ?? {}), ...Object.keys(req.image?.Volumes ?? {})]) {
+    if (!dest.startsWith('/')) throw new InvalidArgument(`invalid volume path: '${dest}' mount path must be absolute`);
+    const destination = path.posix.normalize(dest);
+    if (taken.has(destination)) continue;
+    taken.add(destination);
+    volumes.push({ kind: 'volume', name: '', destination, readonly: false, nocopy: false, raw: dest });
+  }
+  for (const m of etcFileMounts(req.etcFiles, readonlyRootfs)) {
+    if (!taken.has(m.destination)) userMounts.push(m);
+  }
+  const systemMounts = defaultMounts({
+    shmSize: hc.ShmSize ?? 0,
+    privileged,
+    cgroupVersion: host.cgroupVersion,
+    ipc: ipcMode,
+  });
+
+  const input: SpecInput = {
+    rootfsPath: req.rootfsPath,
+    readonlyRootfs,
+    args,
+    env,
+    cwd: path.posix.normalize(workingDir),
+    user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
+    terminal,
+    capabilities,
+    noNewPrivileges,
+    rlimits,
+    namespaces,
+    systemMounts,
+    mounts: userMounts,
+    resources: resourceResult.resources,
+    cgroupsPath,
+    maskedPaths,
+    readonlyPaths,
+    sysctl,
+    devices,
+  };
+  if (hostname !== undefined) input.hostname = hostname;
+  if (seccomp) input.seccomp = seccomp;
+  return {
+    input,
+    warnings,
+    volumes,
+    user,
+    stopSignal: body.StopSignal || req.image?.StopSignal || 'SIGTERM',
+  };
+}
+
+/** '' / 'private' → private, 'host' → host; joining another container's namespace is not supported yet. */
+function namespaceMode(field: string, value: string | undefined): 'private' | 'host' {
+  if (!value || value === 'private' || value === 'shareable') return 'private';
+  if (value === 'host') return 'host';
+  if (value.startsWith('container:')) throw new NotImplemented(`${field} ${JSON.stringify(value)}: joining another container's namespace is not supported yet`);
+  throw new InvalidArgument(`invalid ${field}: ${JSON.stringify(value)}`);
+}
