@@ -1,0 +1,209 @@
+import {
+  InvalidArgument,
+  NotImplemented,
+  NotModified,
+  type ContainerCreateBody,
+  type LogsOptions,
+  type WaitCondition,
+  type WaitResult,
+} from '@berth/core';
+import type { RequestContext, RouteHandler } from '../context.js';
+import { frame, frameWithPrefix } from '../frames.js';
+import { boolParam, filtersParam, intParam, stringParam, timeParam } from '../query.js';
+import { readJsonBody } from '../request-body.js';
+import { errorMessage, sendEmpty, sendJson } from '../respond.js';
+import type { Router } from '../router.js';
+import { clientGoneSignal, writeChunk } from '../stream-write.js';
+
+async function create(ctx: RequestContext): Promise<void> {
+  const body = await readJsonBody(ctx.req);
+  if (body === undefined || body === null) {
+    throw new InvalidArgument('config cannot be empty in order to create a container');
+  }
+  if (typeof body !== 'object' || Array.isArray(body)) {
+    throw new InvalidArgument('container config must be a JSON object');
+  }
+  const name = stringParam(ctx.query, 'name');
+  const created = await ctx.scope.engine.containers.create(body as ContainerCreateBody, name);
+  sendJson(ctx.res, 201, { Id: created.Id, Warnings: created.Warnings ?? [] });
+}
+
+async function list(ctx: RequestContext): Promise<void> {
+  const { query } = ctx;
+  const limit = intParam(query, 'limit');
+  const containers = await ctx.scope.engine.containers.list({
+    all: boolParam(query, 'all'),
+    // docker-py sends limit=-1 for "no limit".
+    limit: limit !== undefined && limit > 0 ? limit : undefined,
+    size: boolParam(query, 'size'),
+    filters: filtersParam(query),
+  });
+  sendJson(ctx.res, 200, containers);
+}
+
+async function inspect(ctx: RequestContext): Promise<void> {
+  sendJson(ctx.res, 200, await ctx.scope.engine.containers.inspect(ctx.params[0]!));
+}
+
+/** 204; starting a running container is the engine's NotModified, answered 304 like dockerd. */
+async function start(ctx: RequestContext): Promise<void> {
+  await ctx.scope.engine.containers.start(ctx.params[0]!);
+  sendEmpty(ctx.res, 204);
+}
+
+async function stop(ctx: RequestContext): Promise<void> {
+  await ctx.scope.engine.containers.stop(ctx.params[0]!, intParam(ctx.query, 't'));
+  sendEmpty(ctx.res, 204);
+}
+
+async function kill(ctx: RequestContext): Promise<void> {
+  await ctx.scope.engine.containers.kill(ctx.params[0]!, stringParam(ctx.query, 'signal'));
+  sendEmpty(ctx.res, 204);
+}
+
+/** Stop (a stopped container is fine) then start. */
+async function restart(ctx: RequestContext): Promise<void> {
+  const ref = ctx.params[0]!;
+  const { containers } = ctx.scope.engine;
+  try {
+    await containers.stop(ref, intParam(ctx.query, 't'));
+  } catch (err) {
+    if (!(err instanceof NotModified)) throw err;
+  }
+  await containers.start(ref);
+  sendEmpty(ctx.res, 204);
+}
+
+async function remove(ctx: RequestContext): Promise<void> {
+  if (boolParam(ctx.query, 'link')) throw new NotImplemented('container links are not supported by berth');
+  await ctx.scope.engine.containers.remove(ctx.params[0]!, {
+    force: boolParam(ctx.query, 'force'),
+    volumes: boolParam(ctx.query, 'v'),
+  });
+  sendEmpty(ctx.res, 204);
+}
+
+const waitConditions: Record<string, WaitCondition> = {
+  'not-running': 'not-running',
+  'next-exit': 'next-exit',
+  removed: 'removed',
+};
+
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+/** The outcome of `p` if it settles before the event loop turns once, else undefined. */
+function settledAtOnce<T>(p: Promise<T>): Promise<Settled<T> | undefined> {
+  return new Promise((resolve) => {
+    const turn = setImmediate(() => resolve(undefined));
+    p.then(
+      (value) => {
+        clearImmediate(turn);
+        resolve({ ok: true, value });
+      },
+      (error: unknown) => {
+        clearImmediate(turn);
+        resolve({ ok: false, error });
+      },
+    );
+  });
+}
+
+function waitBody(result: WaitResult): string {
+  return `${JSON.stringify({ Error: result.Error ?? null, StatusCode: result.StatusCode })}\n`;
+}
+
+/**
+ * `POST /containers/{id}/wait`. The CLI sends it beside `start` and must see the headers
+ * at once (DOCKER-API.md §4.2), so they are flushed as soon as the engine has accepted
+ * the wait; an engine that refuses at once (no such container, 404) gets a real status.
+ * A failure after the headers is reported in the body, as dockerd does.
+ */
+async function wait(ctx: RequestContext): Promise<void> {
+  const raw = stringParam(ctx.query, 'condition') ?? 'not-running';
+  const condition = waitConditions[raw];
+  if (!condition) throw new InvalidArgument(`invalid condition: "${raw}" (expected not-running, next-exit or removed)`);
+  const pending = ctx.scope.engine.containers.wait(ctx.params[0]!, condition);
+  const early = await settledAtOnce(pending);
+  if (early && !early.ok) throw early.error;
+  const { res } = ctx;
+  res.writeHead(200, { 'Content-Type': 'application/json' });
+  if (early) {
+    res.end(waitBody(early.value));
+    return;
+  }
+  res.flushHeaders();
+  let result: WaitResult;
+  try {
+    result = await pending;
+  } catch (err) {
+    result = { StatusCode: -1, Error: { Message: errorMessage(err) } };
+  }
+  res.end(waitBody(result));
+}
+
+function tailParam(query: URLSearchParams): number | 'all' {
+  const raw = stringParam(query, 'tail');
+  if (raw === undefined || raw === 'all') return 'all';
+  const n = Number(raw);
+  // dockerd reads anything that is not a count as "all".
+  return Number.isInteger(n) && n >= 0 ? n : 'all';
+}
+
+/**
+ * `GET /containers/{id}/logs`: chunked, one frame per line (raw bytes for a tty), no
+ * Content-Type at API 1.41 (DOCKER-API.md §4.6). With `follow` it runs until the
+ * container stops or the client goes away; the engine learns the latter from `signal`.
+ */
+async function logs(ctx: RequestContext): Promise<void> {
+  const { query, res } = ctx;
+  const stdout = boolParam(query, 'stdout');
+  const stderr = boolParam(query, 'stderr');
+  if (!stdout && !stderr) throw new InvalidArgument('Bad parameters: you must choose at least one stream');
+  const timestamps = boolParam(query, 'timestamps');
+  const since = timeParam(query, 'since');
+  const until = timeParam(query, 'until');
+  const signal = clientGoneSignal(res);
+  const options: LogsOptions = {
+    follow: boolParam(query, 'follow'),
+    stdout,
+    stderr,
+    timestamps,
+    tail: tailParam(query),
+    signal,
+  };
+  if (since !== undefined && since !== 0) options.since = since;
+  if (until !== undefined && until !== 0) options.until = until;
+  const { tty, lines } = await ctx.scope.engine.containers.logs(ctx.params[0]!, options);
+  res.writeHead(200);
+  res.flushHeaders();
+  try {
+    for await (const line of lines) {
+      if (signal.aborted) break;
+      if (line.stream === 'stdout' ? !stdout : !stderr) continue;
+      let chunk: Buffer;
+      if (tty) chunk = timestamps ? Buffer.concat([Buffer.from(`${line.time} `), line.data]) : line.data;
+      else chunk = timestamps ? frameWithPrefix(line.stream, `${line.time} `, line.data) : frame(line.stream, line.data);
+      if (!(await writeChunk(res, chunk))) break;
+    }
+  } catch (err) {
+    if (!signal.aborted) {
+      ctx.scope.log.warn('log stream failed', { container: ctx.params[0], error: errorMessage(err) });
+      res.destroy();
+      return;
+    }
+  }
+  res.end();
+}
+
+export function registerContainerRoutes(router: Router<RouteHandler>): void {
+  router.add('POST', '/containers/create', create);
+  router.add('GET', '/containers/json', list);
+  router.add('GET', '/containers/{id}/json', inspect);
+  router.add('POST', '/containers/{id}/start', start);
+  router.add('POST', '/containers/{id}/stop', stop);
+  router.add('POST', '/containers/{id}/kill', kill);
+  router.add('POST', '/containers/{id}/restart', restart);
+  router.add('POST', '/containers/{id}/wait', wait);
+  router.add('DELETE', '/containers/{id}', remove);
+  router.add('GET', '/containers/{id}/logs', logs);
+}

@@ -1,0 +1,133 @@
+import { pipeline } from 'node:stream';
+import { InvalidArgument, NotFound, NotImplemented } from '@berth/core';
+import type { RequestContext, RouteHandler } from '../context.js';
+import { boolParam, filtersParam, isUnset, stringParam } from '../query.js';
+import { sendEmpty, sendJson } from '../respond.js';
+import type { Router } from '../router.js';
+import { jsonLine, startJsonLines } from '../stream-write.js';
+
+async function list(ctx: RequestContext): Promise<void> {
+  const filters = filtersParam(ctx.query) ?? {};
+  // API < 1.25 clients send the reference as `filter=`.
+  const legacy = stringParam(ctx.query, 'filter');
+  if (legacy !== undefined) filters.reference = [...(filters.reference ?? []), legacy];
+  const images = await ctx.scope.engine.images.list({
+    all: boolParam(ctx.query, 'all'),
+    filters: Object.keys(filters).length > 0 ? filters : undefined,
+  });
+  sendJson(ctx.res, 200, images);
+}
+
+async function inspect(ctx: RequestContext): Promise<void> {
+  sendJson(ctx.res, 200, await ctx.scope.engine.images.inspect(ctx.params[0]!));
+}
+
+async function history(ctx: RequestContext): Promise<void> {
+  sendJson(ctx.res, 200, await ctx.scope.engine.images.history(ctx.params[0]!));
+}
+
+/**
+ * `POST /images/{name}/tag?repo=&tag=` → 201. The CLI sends `repo` fully qualified
+ * (`docker.io/trc/busybox`); it goes to the engine as sent, and the engine, which owns
+ * reference parsing, stores the familiar form (`trc/busybox`).
+ */
+async function tag(ctx: RequestContext): Promise<void> {
+  const repo = stringParam(ctx.query, 'repo');
+  if (repo === undefined) throw new InvalidArgument('missing query parameter: repo');
+  await ctx.scope.engine.images.tag(ctx.params[0]!, repo, stringParam(ctx.query, 'tag'));
+  sendEmpty(ctx.res, 201);
+}
+
+async function remove(ctx: RequestContext): Promise<void> {
+  const deleted = await ctx.scope.engine.images.remove(ctx.params[0]!, {
+    force: boolParam(ctx.query, 'force'),
+    noprune: boolParam(ctx.query, 'noprune'),
+  });
+  sendJson(ctx.res, 200, deleted);
+}
+
+/** `docker.io/library/busybox` + `latest` → `busybox:latest`, as users wrote it. */
+export function familiarReference(image: string, tag: string | undefined): string {
+  let ref = image;
+  if (tag !== undefined) ref += tag.includes(':') ? `@${tag}` : `:${tag}`;
+  else if (!ref.includes('@') && !ref.slice(ref.lastIndexOf('/') + 1).includes(':')) ref += ':latest';
+  if (ref.startsWith('docker.io/library/')) return ref.slice('docker.io/library/'.length);
+  if (ref.startsWith('docker.io/')) return ref.slice('docker.io/'.length);
+  return ref;
+}
+
+/**
+ * `POST /images/create`: `fromSrc=-` imports the body (a rootfs tar) as a one-layer
+ * image and answers `{"status":"sha256:..."}` like dockerd. `fromImage` (pull) has no
+ * registry client behind it yet: it answers 404 with a message that says so, which
+ * `docker run unknown` prints after "Unable to find image ... locally".
+ */
+async function createImage(ctx: RequestContext): Promise<void> {
+  const { query } = ctx;
+  const fromImage = stringParam(query, 'fromImage');
+  const fromSrc = stringParam(query, 'fromSrc');
+  if (fromImage !== undefined) {
+    const ref = familiarReference(fromImage, stringParam(query, 'tag'));
+    throw new NotFound(
+      `No such image: ${ref} (berth cannot pull images yet: it has no registry client; use "docker load" or "docker import")`,
+    );
+  }
+  if (fromSrc === undefined) throw new InvalidArgument('missing query parameter: fromImage or fromSrc');
+  if (fromSrc !== '-') throw new NotImplemented(`importing from a URL is not supported: ${fromSrc}`);
+  const changes = query.getAll('changes').filter((c) => !isUnset(c));
+  const id = await ctx.scope.engine.images.import(ctx.req, {
+    repo: stringParam(query, 'repo'),
+    tag: stringParam(query, 'tag'),
+    message: stringParam(query, 'message'),
+    changes: changes.length > 0 ? changes : undefined,
+  });
+  startJsonLines(ctx.res);
+  ctx.res.end(jsonLine({ status: id }));
+}
+
+/** `POST /images/load`: a docker-archive body; one `Loaded image: x` line per image. */
+async function load(ctx: RequestContext): Promise<void> {
+  const names = await ctx.scope.engine.images.load(ctx.req);
+  startJsonLines(ctx.res);
+  let out = '';
+  for (const name of names) {
+    const text = name.startsWith('sha256:') ? `Loaded image ID: ${name}\n` : `Loaded image: ${name}\n`;
+    out += jsonLine({ stream: text });
+  }
+  ctx.res.end(out);
+}
+
+/** `GET /images/get?names=` and `GET /images/{name}/get`: a docker-archive, streamed. */
+async function save(ctx: RequestContext, names: string[]): Promise<void> {
+  if (names.length === 0) throw new InvalidArgument('no images named: pass names=<image> at least once');
+  const tar = await ctx.scope.engine.images.save(names);
+  const { res } = ctx;
+  res.writeHead(200, { 'Content-Type': 'application/x-tar' });
+  await new Promise<void>((resolve) => {
+    pipeline(tar, res, (err) => {
+      // Headers are out: the only way left to signal a broken archive is to cut it short.
+      if (err && !res.destroyed) res.destroy();
+      resolve();
+    });
+  });
+}
+
+function unsupported(message: string): RouteHandler {
+  return () => {
+    throw new NotImplemented(message);
+  };
+}
+
+export function registerImageRoutes(router: Router<RouteHandler>): void {
+  router.add('GET', '/images/json', list);
+  router.add('POST', '/images/create', createImage);
+  router.add('POST', '/images/load', load);
+  router.add('GET', '/images/get', (ctx) => save(ctx, ctx.query.getAll('names').filter((n) => !isUnset(n))));
+  router.add('GET', '/images/search', unsupported('berth cannot search registries yet: it has no registry client'));
+  router.add('GET', '/images/{name*}/json', inspect);
+  router.add('GET', '/images/{name*}/history', history);
+  router.add('GET', '/images/{name*}/get', (ctx) => save(ctx, [ctx.params[0]!]));
+  router.add('POST', '/images/{name*}/tag', tag);
+  router.add('POST', '/images/{name*}/push', unsupported('berth cannot push images yet: it has no registry client'));
+  router.add('DELETE', '/images/{name*}', remove);
+}

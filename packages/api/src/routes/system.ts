@@ -1,0 +1,49 @@
+import { API_VERSION, MIN_API_VERSION } from '../api-version.js';
+import type { RequestContext, RouteHandler } from '../context.js';
+import type { Router } from '../router.js';
+import { sendJson } from '../respond.js';
+
+/**
+ * `/_ping` exactly as dockerd answers it (DOCKER-API.md §2.1): the CLI reads the
+ * `Api-Version` header of `HEAD /_ping` to choose the version for the whole command.
+ */
+function ping(ctx: RequestContext): void {
+  const head = ctx.req.method === 'HEAD';
+  ctx.res.writeHead(200, {
+    'Cache-Control': 'no-cache, no-store, must-revalidate',
+    Pragma: 'no-cache',
+    'Content-Type': 'text/plain; charset=utf-8',
+    'Content-Length': head ? 0 : 2,
+  });
+  ctx.res.end(head ? undefined : 'OK');
+}
+
+/** `/version`: the engine's answer, with the API versions this layer actually serves. */
+function version(ctx: RequestContext): void {
+  const info = ctx.scope.engine.version();
+  sendJson(ctx.res, 200, {
+    ...info,
+    ApiVersion: API_VERSION,
+    MinAPIVersion: MIN_API_VERSION,
+    Components: info.Components?.map((c) =>
+      c.Name === 'Engine' ? { ...c, Details: { ...c.Details, ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION } } : c,
+    ),
+  });
+}
+
+async function info(ctx: RequestContext): Promise<void> {
+  sendJson(ctx.res, 200, await ctx.scope.engine.info());
+}
+
+/** berth's own route: every plugin with its status (ok / skipped / error) and reason. */
+function plugins(ctx: RequestContext): void {
+  sendJson(ctx.res, 200, ctx.scope.engine.plugins());
+}
+
+export function registerSystemRoutes(router: Router<RouteHandler>): void {
+  router.add(['GET', 'HEAD'], '/_ping', ping);
+  router.add('GET', '/version', version);
+  router.add('GET', '/info', info);
+  router.add('GET', '/berth/plugins', plugins);
+}
+

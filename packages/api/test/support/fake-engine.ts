@@ -1,0 +1,632 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import {
+  Conflict,
+  EventBus,
+  NotFound,
+  NotModified,
+  type AttachOptions,
+  type AttachSession,
+  type ContainerCreateBody,
+  type ContainerInspect,
+  type ContainerListOptions,
+  type ContainerSummary,
+  type EngineApi,
+  type ImageDeleteEntry,
+  type ImageInspect,
+  type ImageSummary,
+  type ImportOptions,
+  type LogLine,
+  type LogsOptions,
+  type PluginStatus,
+  type SystemInfo,
+  type VersionInfo,
+  type WaitCondition,
+  type WaitResult,
+} from '@berth/core';
+
+/**
+ * An in-memory EngineApi for the HTTP layer's tests. Containers "run" a tiny script
+ * language instead of processes: `Cmd` is `["sh","-c","echo hi; echo oops >&2; exit 3"]`
+ * or a bare `["echo","hi"]`; statements are `echo WORDS [>&2]`, `exit N`, `sleep S`
+ * (`sleep inf` waits for stop/kill) and `cat` (copies stdin to stdout until it closes).
+ */
+
+interface FakeImage {
+  id: string;
+  tags: string[];
+  created: number;
+  size: number;
+  config: ContainerCreateBody;
+}
+
+type Listener = (stream: 'stdout' | 'stderr', data: Buffer) => void;
+
+interface FakeContainer {
+  id: string;
+  name: string;
+  body: ContainerCreateBody;
+  image: FakeImage;
+  status: 'created' | 'running' | 'exited';
+  exitCode: number;
+  startedAt: string;
+  finishedAt: string;
+  created: Date;
+  log: LogLine[];
+  outputListeners: Set<Listener>;
+  logFollowers: Set<() => void>;
+  exitWaiters: Array<(code: number) => void>;
+  removeWaiters: Array<(code: number) => void>;
+  stdin: Buffer[];
+  stdinClosed: boolean;
+  stdinWaiters: Array<() => void>;
+  stopRun?: (code: number) => void;
+  runs: number;
+}
+
+const signals: Record<string, number> = { HUP: 1, INT: 2, QUIT: 3, KILL: 9, USR1: 10, USR2: 12, TERM: 15 };
+
+function nowRfc3339Nano(): string {
+  const ns = process.hrtime.bigint() % 1_000_000n;
+  return new Date().toISOString().replace(/\.(\d{3})Z$/, (_m, ms: string) => `.${ms}${ns.toString().padStart(6, '0')}Z`);
+}
+
+function familiar(ref: string): string {
+  let r = ref;
+  if (r.startsWith('docker.io/library/')) r = r.slice(18);
+  else if (r.startsWith('docker.io/')) r = r.slice(10);
+  if (!r.startsWith('sha256:') && !r.slice(r.lastIndexOf('/') + 1).includes(':')) r += ':latest';
+  return r;
+}
+
+export class FakeEngine implements EngineApi {
+  readonly events = new EventBus();
+  readonly calls: Array<{ method: string; args: unknown[] }> = [];
+  readonly imageStore = new Map<string, FakeImage>();
+  readonly containerStore = new Map<string, FakeContainer>();
+  /** What `load` returns, and the bytes it read. */
+  loadNames = ['busybox:latest'];
+  lastUpload?: Buffer;
+
+  constructor() {
+    this.addImage('busybox:latest', { Cmd: ['sh'] });
+  }
+
+  addImage(tag: string, config: ContainerCreateBody = {}): FakeImage {
+    const id = `sha256:${createHash('sha256').update(tag + Math.random()).digest('hex')}`;
+    const image: FakeImage = { id, tags: [familiar(tag)], created: 1795372722, size: 1984172, config };
+    this.imageStore.set(id, image);
+    return image;
+  }
+
+  private record(method: string, ...args: unknown[]) {
+    this.calls.push({ method, args });
+  }
+
+  findImage(ref: string): FakeImage {
+    const want = familiar(ref);
+    for (const img of this.imageStore.values()) {
+      if (img.id === ref || img.id.slice(7).startsWith(ref) || img.tags.includes(want)) return img;
+    }
+    throw new NotFound(`No such image: ${want}`);
+  }
+
+  findContainer(ref: string): FakeContainer {
+    for (const c of this.containerStore.values()) if (c.id === ref || c.name === ref) return c;
+    for (const c of this.containerStore.values()) if (c.id.startsWith(ref)) return c;
+    throw new NotFound(`No such container: ${ref}`);
+  }
+
+  version(): VersionInfo {
+    return {
+      Platform: { Name: 'berth' },
+      Components: [{ Name: 'Engine', Version: '0.1.0-fake', Details: { ApiVersion: '0' } }],
+      Version: '0.1.0-fake',
+      ApiVersion: '0',
+      MinAPIVersion: '0',
+      GitCommit: 'fake',
+      GoVersion: 'node',
+      Os: 'linux',
+      Arch: 'amd64',
+      KernelVersion: '6.0',
+      BuildTime: '2026-11-22T00:00:00Z',
+    };
+  }
+
+  async info(): Promise<SystemInfo> {
+    const all = [...this.containerStore.values()];
+    const running = all.filter((c) => c.status === 'running').length;
+    return {
+      ID: 'FAKE',
+      Containers: all.length,
+      ContainersRunning: running,
+      ContainersPaused: 0,
+      ContainersStopped: all.length - running,
+      Images: this.imageStore.size,
+      Driver: 'fakefs',
+      DriverStatus: [['Backing Filesystem', 'memory']],
+      Plugins: { Volume: [], Network: ['none'], Authorization: null, Log: ['json-file'] },
+      MemoryLimit: true,
+      SwapLimit: false,
+      CpuCfsPeriod: true,
+      CpuCfsQuota: true,
+      PidsLimit: true,
+      OomKillDisable: true,
+      IPv4Forwarding: true,
+      Debug: false,
+      NFd: 1,
+      NGoroutines: 1,
+      SystemTime: new Date().toISOString(),
+      LoggingDriver: 'json-file',
+      CgroupDriver: 'cgroupfs',
+      CgroupVersion: '1',
+      KernelVersion: '6.0',
+      OperatingSystem: 'Fake OS',
+      OSType: 'linux',
+      Architecture: 'x86_64',
+      NCPU: 2,
+      MemTotal: 1 << 30,
+      DockerRootDir: '/var/lib/berth',
+      Name: 'fakehost',
+      Labels: [],
+      ServerVersion: '0.1.0-fake',
+      Runtimes: { runc: { path: 'runc' } },
+      DefaultRuntime: 'runc',
+      Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive' },
+      LiveRestoreEnabled: false,
+      Isolation: '',
+      InitBinary: '',
+      SecurityOptions: [],
+      Warnings: null,
+      BerthPlugins: this.plugins(),
+    };
+  }
+
+  plugins(): PluginStatus[] {
+    return [
+      { kind: 'storage', name: 'fakefs', status: 'ok', reason: '', description: 'memory' },
+      { kind: 'runtime', name: 'crun', status: 'skipped', reason: 'cgroups in hybrid mode not supported', description: 'crun' },
+    ];
+  }
+
+  readonly containers = {
+    create: async (body: ContainerCreateBody, name?: string) => {
+      this.record('containers.create', body, name);
+      const image = this.findImage(String(body.Image ?? ''));
+      if (name !== undefined) {
+        for (const c of this.containerStore.values()) {
+          if (c.name === name) {
+            throw new Conflict(
+              `Conflict. The container name "/${name}" is already in use by container "${c.id}". You have to remove (or rename) that container to be able to reuse that name.`,
+            );
+          }
+        }
+      }
+      const id = randomBytes(32).toString('hex');
+      const c: FakeContainer = {
+        id,
+        name: name ?? `fake_${id.slice(0, 6)}`,
+        body,
+        image,
+        status: 'created',
+        exitCode: 0,
+        startedAt: '0001-01-01T00:00:00Z',
+        finishedAt: '0001-01-01T00:00:00Z',
+        created: new Date(),
+        log: [],
+        outputListeners: new Set(),
+        logFollowers: new Set(),
+        exitWaiters: [],
+        removeWaiters: [],
+        stdin: [],
+        stdinClosed: false,
+        stdinWaiters: [],
+        runs: 0,
+      };
+      this.containerStore.set(id, c);
+      this.events.publish('container', 'create', id, { image: String(body.Image), name: c.name });
+      return { Id: id, Warnings: [] as string[] };
+    },
+
+    start: async (ref: string) => {
+      this.record('containers.start', ref);
+      const c = this.findContainer(ref);
+      if (c.status === 'running') throw new NotModified(`container ${c.name} is already running`);
+      c.status = 'running';
+      c.startedAt = new Date().toISOString();
+      c.runs++;
+      this.events.publish('container', 'start', c.id, { image: String(c.body.Image), name: c.name });
+      void this.run(c);
+    },
+
+    stop: async (ref: string, timeoutSeconds?: number) => {
+      this.record('containers.stop', ref, timeoutSeconds);
+      const c = this.findContainer(ref);
+      if (c.status !== 'running') throw new NotModified(`container ${c.name} is already stopped`);
+      c.stopRun?.(143);
+      await this.waitExit(c);
+    },
+
+    kill: async (ref: string, signal?: string) => {
+      this.record('containers.kill', ref, signal);
+      const c = this.findContainer(ref);
+      if (c.status !== 'running') throw new Conflict(`Container ${c.id} is not running`);
+      const name = (signal ?? 'KILL').toUpperCase().replace(/^SIG/, '');
+      const num = /^\d+$/.test(name) ? Number(name) : signals[name];
+      if (num === undefined) throw new Conflict(`invalid signal: ${signal}`);
+      c.stopRun?.(128 + num);
+      await this.waitExit(c);
+    },
+
+    remove: async (ref: string, options: { force?: boolean; volumes?: boolean } = {}) => {
+      this.record('containers.remove', ref, options);
+      const c = this.findContainer(ref);
+      if (c.status === 'running') {
+        if (!options.force) {
+          throw new Conflict(
+            `You cannot remove a running container ${c.id}. Stop the container before attempting removal or force remove`,
+          );
+        }
+        c.stopRun?.(137);
+        await this.waitExit(c);
+      }
+      this.destroy(c);
+    },
+
+    list: async (options: ContainerListOptions = {}): Promise<ContainerSummary[]> => {
+      this.record('containers.list', options);
+      let all = [...this.containerStore.values()].filter((c) => options.all || c.status === 'running');
+      const f = options.filters ?? {};
+      if (f.name) all = all.filter((c) => f.name!.some((n) => c.name.includes(n.replace(/^\//, ''))));
+      if (f.status) all = all.filter((c) => f.status!.includes(c.status));
+      if (f.label) all = all.filter((c) => f.label!.every((l) => {
+        const [k, v] = l.split('=');
+        const labels = c.body.Labels ?? {};
+        return v === undefined ? k! in labels : labels[k!] === v;
+      }));
+      all.sort((a, b) => b.created.getTime() - a.created.getTime());
+      if (options.limit) all = all.slice(0, options.limit);
+      return all.map((c) => ({
+        Id: c.id,
+        Names: [`/${c.name}`],
+        Image: String(c.body.Image),
+        ImageID: c.image.id,
+        Command: this.cmd(c).join(' '),
+        Created: Math.floor(c.created.getTime() / 1000),
+        Ports: [],
+        Labels: c.body.Labels ?? {},
+        State: c.status,
+        Status: c.status === 'running' ? 'Up 1 second' : c.status === 'exited' ? `Exited (${c.exitCode}) 1 second ago` : 'Created',
+        HostConfig: { NetworkMode: 'none' },
+        NetworkSettings: { Networks: {} },
+        Mounts: [],
+      }));
+    },
+
+    inspect: async (ref: string): Promise<ContainerInspect> => {
+      this.record('containers.inspect', ref);
+      const c = this.findContainer(ref);
+      const cmd = this.cmd(c);
+      return {
+        Id: c.id,
+        Created: c.created.toISOString(),
+        Path: cmd[0] ?? '',
+        Args: cmd.slice(1),
+        State: {
+          Status: c.status,
+          Running: c.status === 'running',
+          Paused: false,
+          Restarting: false,
+          OOMKilled: false,
+          Dead: false,
+          Pid: c.status === 'running' ? 4242 : 0,
+          ExitCode: c.exitCode,
+          Error: '',
+          StartedAt: c.startedAt,
+          FinishedAt: c.finishedAt,
+        },
+        Image: c.image.id,
+        ResolvConfPath: '',
+        HostnamePath: '',
+        HostsPath: '',
+        LogPath: '',
+        Name: `/${c.name}`,
+        RestartCount: 0,
+        Driver: 'fakefs',
+        Platform: 'linux',
+        MountLabel: '',
+        ProcessLabel: '',
+        AppArmorProfile: '',
+        ExecIDs: null,
+        HostConfig: c.body.HostConfig ?? {},
+        GraphDriver: { Name: 'fakefs', Data: null },
+        Mounts: [],
+        Config: { ...c.body, HostConfig: undefined, NetworkingConfig: undefined } as ContainerInspect['Config'],
+        NetworkSettings: {
+          Bridge: '',
+          SandboxID: '',
+          SandboxKey: '',
+          Ports: {},
+          Gateway: '',
+          IPAddress: '',
+          IPPrefixLen: 0,
+          MacAddress: '',
+          Networks: {},
+        },
+      };
+    },
+
+    wait: (ref: string, condition: WaitCondition = 'not-running'): Promise<WaitResult> => {
+      this.record('containers.wait', ref, condition);
+      let c: FakeContainer;
+      try {
+        c = this.findContainer(ref);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      const result = (code: number): WaitResult => ({ StatusCode: code, Error: null });
+      if (condition === 'not-running' && c.status !== 'running') return Promise.resolve(result(c.exitCode));
+      return new Promise((resolve) => {
+        (condition === 'removed' ? c.removeWaiters : c.exitWaiters).push((code) => resolve(result(code)));
+      });
+    },
+
+    logs: async (ref: string, options: LogsOptions) => {
+      this.record('containers.logs', ref, options);
+      const c = this.findContainer(ref);
+      return { tty: !!c.body.Tty, lines: this.logLines(c, options) };
+    },
+
+    attach: async (ref: string, options: AttachOptions): Promise<AttachSession> => {
+      this.record('containers.attach', ref, options);
+      const c = this.findContainer(ref);
+      const listeners = new Set<Listener>();
+      let resolveEnded!: () => void;
+      const ended = new Promise<void>((r) => (resolveEnded = r));
+      const relay: Listener = (s, d) => {
+        for (const l of listeners) l(s, d);
+      };
+      const end = () => {
+        c.outputListeners.delete(relay);
+        exitHook();
+        resolveEnded();
+      };
+      c.outputListeners.add(relay);
+      const exitHook = this.onExitOnce(c, end);
+      if (options.logs) setImmediate(() => c.log.forEach((l) => relay(l.stream, l.data)));
+      const engine = this;
+      const session: AttachSession = {
+        tty: !!c.body.Tty,
+        onOutput(listener) {
+          listeners.add(listener);
+          return () => listeners.delete(listener);
+        },
+        ended,
+        writeStdin(data) {
+          engine.record('session.writeStdin', data.toString());
+          c.stdin.push(data);
+          c.stdinWaiters.splice(0).forEach((w) => w());
+        },
+        closeStdin() {
+          engine.record('session.closeStdin');
+          c.stdinClosed = true;
+          c.stdinWaiters.splice(0).forEach((w) => w());
+        },
+        detach() {
+          engine.record('session.detach');
+          end();
+        },
+      };
+      this.events.publish('container', 'attach', c.id, { image: String(c.body.Image), name: c.name });
+      return session;
+    },
+  };
+
+  readonly images = {
+    list: async (options: { all?: boolean; filters?: Record<string, string[]> } = {}): Promise<ImageSummary[]> => {
+      this.record('images.list', options);
+      let all = [...this.imageStore.values()];
+      const ref = options.filters?.reference;
+      if (ref) all = all.filter((i) => i.tags.some((t) => ref.some((r) => t === familiar(r) || t.startsWith(`${r}:`))));
+      return all.map((i) => ({
+        Id: i.id,
+        ParentId: '',
+        RepoTags: i.tags,
+        RepoDigests: null,
+        Created: i.created,
+        Size: i.size,
+        VirtualSize: i.size,
+        SharedSize: -1,
+        Labels: null,
+        Containers: -1,
+      }));
+    },
+    inspect: async (ref: string): Promise<ImageInspect> => {
+      this.record('images.inspect', ref);
+      let i: FakeImage;
+      try {
+        i = this.findImage(ref);
+      } catch {
+        throw new NotFound(`no such image: ${ref}: No such image: ${familiar(ref)}`);
+      }
+      return {
+        Id: i.id,
+        RepoTags: i.tags,
+        RepoDigests: [],
+        Parent: '',
+        Comment: '',
+        Created: new Date(i.created * 1000).toISOString(),
+        Container: '',
+        ContainerConfig: {},
+        DockerVersion: '',
+        Author: '',
+        Config: i.config,
+        Architecture: 'amd64',
+        Os: 'linux',
+        Size: i.size,
+        VirtualSize: i.size,
+        GraphDriver: { Name: 'fakefs', Data: null },
+        RootFS: { Type: 'layers', Layers: [] },
+        Metadata: { LastTagTime: '0001-01-01T00:00:00Z' },
+      };
+    },
+    history: async (ref: string) => {
+      this.record('images.history', ref);
+      const i = this.findImage(ref);
+      return [{ Id: i.id, Created: i.created, CreatedBy: '', Tags: i.tags, Size: i.size, Comment: 'Imported from -' }];
+    },
+    tag: async (ref: string, repo: string, tag?: string) => {
+      this.record('images.tag', ref, repo, tag);
+      const i = this.findImage(ref);
+      i.tags.push(familiar(`${repo}:${tag ?? 'latest'}`));
+      this.events.publish('image', 'tag', i.id, { name: familiar(`${repo}:${tag ?? 'latest'}`) });
+    },
+    remove: async (ref: string, options: { force?: boolean; noprune?: boolean } = {}): Promise<ImageDeleteEntry[]> => {
+      this.record('images.remove', ref, options);
+      const i = this.findImage(ref);
+      const want = familiar(ref);
+      if (i.tags.includes(want) && i.tags.length > 1) {
+        i.tags = i.tags.filter((t) => t !== want);
+        return [{ Untagged: want }];
+      }
+      this.imageStore.delete(i.id);
+      return [...i.tags.map((t) => ({ Untagged: t })), { Deleted: i.id }];
+    },
+    import: async (tar: Readable, options: ImportOptions) => {
+      this.record('images.import', options);
+      const data = await readAll(tar);
+      this.lastUpload = data;
+      const id = `sha256:${createHash('sha256').update(data).digest('hex')}`;
+      this.imageStore.set(id, { id, tags: options.repo ? [familiar(options.repo)] : [], created: 1, size: data.length, config: {} });
+      return id;
+    },
+    load: async (tar: Readable) => {
+      this.record('images.load');
+      this.lastUpload = await readAll(tar);
+      if (this.lastUpload.length === 0) throw new Conflict('empty archive');
+      return this.loadNames;
+    },
+    save: async (refs: string[]) => {
+      this.record('images.save', refs);
+      const ids = refs.map((r) => this.findImage(r).id);
+      return Readable.from([Buffer.from(`TAR:${ids.join(',')}:`), Buffer.alloc(100_000, 0x61)]);
+    },
+  };
+
+  private cmd(c: FakeContainer): string[] {
+    const cmd = c.body.Cmd ?? c.image.config.Cmd ?? [];
+    return typeof cmd === 'string' ? [cmd] : cmd;
+  }
+
+  private onExitOnce(c: FakeContainer, fn: () => void): () => void {
+    let active = true;
+    c.exitWaiters.push(() => {
+      if (active) fn();
+    });
+    return () => {
+      active = false;
+    };
+  }
+
+  private waitExit(c: FakeContainer): Promise<void> {
+    if (c.status !== 'running') return Promise.resolve();
+    return new Promise((resolve) => c.exitWaiters.push(() => resolve()));
+  }
+
+  private emit(c: FakeContainer, stream: 'stdout' | 'stderr', text: string): void {
+    const data = Buffer.from(c.body.Tty ? text.replace(/\n/g, '\r\n') : text);
+    c.log.push({ stream, data, time: nowRfc3339Nano() });
+    for (const l of c.outputListeners) l(stream, data);
+    for (const f of c.logFollowers) f();
+  }
+
+  private async run(c: FakeContainer): Promise<void> {
+    const cmd = this.cmd(c);
+    const script = cmd[0] === 'sh' && cmd[1] === '-c' ? (cmd[2] ?? '') : cmd.join(' ');
+    let stopped: number | undefined;
+    const stopWait = new Promise<number>((resolve) => {
+      c.stopRun = (code) => {
+        stopped = code;
+        resolve(code);
+      };
+    });
+    // Output comes a little after start, as from a real process.
+    await new Promise((r) => setTimeout(r, 20));
+    let code = 0;
+    for (const raw of script.split(';')) {
+      if (stopped !== undefined) break;
+      const stmt = raw.trim();
+      if (stmt === '') continue;
+      const [word, ...rest] = stmt.split(/\s+/);
+      if (word === 'echo') {
+        const toErr = rest[rest.length - 1] === '>&2';
+        const words = toErr ? rest.slice(0, -1) : rest;
+        this.emit(c, toErr ? 'stderr' : 'stdout', `${words.join(' ').replace(/^'(.*)'$/, '$1')}\n`);
+      } else if (word === 'exit') {
+        code = Number(rest[0] ?? 0);
+        break;
+      } else if (word === 'sleep') {
+        const secs = rest[0] === 'inf' ? Infinity : Number(rest[0]);
+        await Promise.race([stopWait, ...(Number.isFinite(secs) ? [new Promise((r) => setTimeout(r, secs * 1000))] : [])]);
+      } else if (word === 'cat') {
+        for (;;) {
+          while (c.stdin.length > 0) this.emit(c, 'stdout', c.stdin.shift()!.toString());
+          if (c.stdinClosed || stopped !== undefined) break;
+          await Promise.race([stopWait, new Promise<void>((r) => c.stdinWaiters.push(r))]);
+        }
+      } else {
+        this.emit(c, 'stderr', `sh: ${word}: not found\n`);
+        code = 127;
+        break;
+      }
+    }
+    this.exit(c, stopped ?? code);
+  }
+
+  private exit(c: FakeContainer, code: number): void {
+    c.status = 'exited';
+    c.exitCode = code;
+    c.finishedAt = new Date().toISOString();
+    c.stopRun = undefined;
+    this.events.publish('container', 'die', c.id, { exitCode: String(code), image: String(c.body.Image), name: c.name });
+    c.exitWaiters.splice(0).forEach((w) => w(code));
+    for (const f of c.logFollowers) f();
+    if (c.body.HostConfig?.AutoRemove) setTimeout(() => this.destroy(c), 5);
+  }
+
+  private destroy(c: FakeContainer): void {
+    if (!this.containerStore.delete(c.id)) return;
+    this.events.publish('container', 'destroy', c.id, { image: String(c.body.Image), name: c.name });
+    c.removeWaiters.splice(0).forEach((w) => w(c.exitCode));
+  }
+
+  private async *logLines(c: FakeContainer, options: LogsOptions): AsyncIterable<LogLine> {
+    let lines = c.log.filter((l) => (l.stream === 'stdout' ? options.stdout : options.stderr));
+    if (options.tail !== undefined && options.tail !== 'all') lines = options.tail === 0 ? [] : lines.slice(-options.tail);
+    let index = c.log.length;
+    yield* lines;
+    if (!options.follow) return;
+    for (;;) {
+      while (index < c.log.length) {
+        const l = c.log[index++]!;
+        if (l.stream === 'stdout' ? options.stdout : options.stderr) yield l;
+      }
+      if (c.status !== 'running' || options.signal?.aborted) return;
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          c.logFollowers.delete(wake);
+          options.signal?.removeEventListener('abort', wake);
+          resolve();
+        };
+        c.logFollowers.add(wake);
+        options.signal?.addEventListener('abort', wake);
+      });
+    }
+  }
+}
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(Buffer.from(chunk as Buffer));
+  return Buffer.concat(chunks);
+}
