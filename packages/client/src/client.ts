@@ -1,0 +1,78 @@
+import type { PluginStatus, SystemInfo, VersionInfo } from '@berth/core';
+import { ContainersClient } from './containers.js';
+import { hostUrl, resolveSocketPath } from './host.js';
+import { ImagesClient } from './images.js';
+import { readBody, Transport } from './transport.js';
+
+export interface ClientOptions {
+  /** `unix:///path` or a socket path; else `BERTH_HOST`, `DOCKER_HOST`, `/run/berth/berth.sock`. */
+  host?: string;
+  /** Environment to read `BERTH_HOST` / `DOCKER_HOST` from (default `process.env`). */
+  env?: Record<string, string | undefined>;
+  /** API version of the paths (`/v1.41/...`); default 1.41. */
+  apiVersion?: string;
+  userAgent?: string;
+}
+
+/** What `GET /_ping` tells: the daemon is up, and which API version it speaks. */
+export interface PingResult {
+  apiVersion: string | undefined;
+  osType: string | undefined;
+}
+
+/**
+ * A typed client of berthd (or any Docker Engine API 1.41 daemon) over its UNIX socket.
+ * Cheap to make: nothing connects until the first call; plain calls share keep-alive
+ * connections, hijacked streams and long waits get their own. Call `close()` when done
+ * so idle connections do not keep a process alive.
+ */
+export class BerthClient {
+  readonly socketPath: string;
+  readonly containers: ContainersClient;
+  readonly images: ImagesClient;
+  private readonly http: Transport;
+
+  constructor(options: ClientOptions = {}) {
+    this.socketPath = resolveSocketPath(options.host, options.env);
+    this.http = new Transport(this.socketPath, options.apiVersion, options.userAgent);
+    this.containers = new ContainersClient(this.http);
+    this.images = new ImagesClient(this.http);
+  }
+
+  /** `unix:///run/berth/berth.sock`, as messages show it. */
+  get host(): string {
+    return hostUrl(this.socketPath);
+  }
+
+  get apiVersion(): string {
+    return this.http.apiVersion;
+  }
+
+  async ping(): Promise<PingResult> {
+    const res = await this.http.request('GET', '/_ping');
+    await readBody(res);
+    const header = (name: string): string | undefined => {
+      const v = res.headers[name];
+      return Array.isArray(v) ? v[0] : v;
+    };
+    return { apiVersion: header('api-version'), osType: header('ostype') };
+  }
+
+  version(): Promise<VersionInfo> {
+    return this.http.json('GET', '/version');
+  }
+
+  info(): Promise<SystemInfo> {
+    return this.http.json('GET', '/info');
+  }
+
+  /** berth's own endpoint: every plugin the daemon loaded, with its status and reason. */
+  plugins(): Promise<PluginStatus[]> {
+    return this.http.json('GET', '/berth/plugins');
+  }
+
+  /** Drops idle keep-alive connections. */
+  close(): void {
+    this.http.close();
+  }
+}

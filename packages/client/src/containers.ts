@@ -1,0 +1,214 @@
+import type { IncomingMessage } from 'node:http';
+import type {
+  ContainerCreateBody,
+  ContainerInspect,
+  ContainerSummary,
+  Filters,
+  WaitCondition,
+  WaitResult,
+} from '@berth/core';
+import { Attachment } from './attachment.js';
+import { FrameDemuxer } from './frames.js';
+import { containerPath, encodeFilters } from './query.js';
+import { readBody, type Transport } from './transport.js';
+
+export interface ListContainersOptions {
+  all?: boolean;
+  /** e.g. `{ name: ['web'], status: ['exited'] }` */
+  filters?: Filters;
+  limit?: number;
+  size?: boolean;
+}
+
+export interface RemoveOptions {
+  force?: boolean;
+  /** Remove the container's anonymous volumes too. */
+  v?: boolean;
+}
+
+export interface AttachRequest {
+  stdin?: boolean;
+  stdout?: boolean;
+  stderr?: boolean;
+  /** Stream live output (default true). */
+  stream?: boolean;
+  /** Replay the log first. */
+  logs?: boolean;
+  /** Whether the container has a tty; looked up with inspect when not given. */
+  tty?: boolean;
+}
+
+export interface LogsRequest {
+  follow?: boolean;
+  stdout?: boolean;
+  stderr?: boolean;
+  /** Unix seconds (`"1795378306.5"` or a number), or what the daemon accepts. */
+  since?: string | number;
+  until?: string | number;
+  timestamps?: boolean;
+  /** Lines from the end, or `'all'` (the default). */
+  tail?: number | 'all';
+  /** Whether the container has a tty (raw log); looked up with inspect when not given. */
+  tty?: boolean;
+  signal?: AbortSignal;
+}
+
+/** Where `logs` writes: each target is written to, never ended. */
+export interface LogSinks {
+  stdout?: NodeJS.WritableStream;
+  stderr?: NodeJS.WritableStream;
+}
+
+/**
+ * A `wait` whose request the daemon has already accepted (its response headers came
+ * back). `result` resolves with the daemon's `{StatusCode, Error}` when the condition
+ * holds; `cancel` abandons it.
+ */
+export interface WaitHandle {
+  readonly result: Promise<WaitResult>;
+  cancel(): void;
+}
+
+/** `/containers/…` endpoints. */
+export class ContainersClient {
+  constructor(private readonly http: Transport) {}
+
+  create(body: ContainerCreateBody, name?: string): Promise<{ Id: string; Warnings: string[] | null }> {
+    return this.http.json('POST', '/containers/create', { query: { name }, json: body });
+  }
+
+  start(id: string): Promise<void> {
+    return this.http.call('POST', `/containers/${containerPath(id)}/start`);
+  }
+
+  /** `t`: seconds before SIGKILL (the daemon's default when not given). */
+  stop(id: string, t?: number, signal?: string): Promise<void> {
+    return this.http.call('POST', `/containers/${containerPath(id)}/stop`, { query: { t, signal } });
+  }
+
+  kill(id: string, signal?: string): Promise<void> {
+    return this.http.call('POST', `/containers/${containerPath(id)}/kill`, { query: { signal } });
+  }
+
+  remove(id: string, options: RemoveOptions = {}): Promise<void> {
+    return this.http.call('DELETE', `/containers/${containerPath(id)}`, { query: { force: options.force, v: options.v } });
+  }
+
+  list(options: ListContainersOptions = {}): Promise<ContainerSummary[]> {
+    return this.http.json('GET', '/containers/json', {
+      query: {
+        all: options.all,
+        limit: options.limit !== undefined && options.limit > 0 ? options.limit : undefined,
+        size: options.size,
+        filters: encodeFilters(options.filters),
+      },
+    });
+  }
+
+  inspect(id: string): Promise<ContainerInspect> {
+    return this.http.json('GET', `/containers/${containerPath(id)}/json`);
+  }
+
+  /**
+   * Sends `wait` and resolves once the daemon accepted it (headers received), so a caller
+   * that awaits this before `start` cannot miss a fast exit.
+   */
+  async waitHandle(id: string, condition?: WaitCondition): Promise<WaitHandle> {
+    const controller = new AbortController();
+    const res = await this.http.request('POST', `/containers/${containerPath(id)}/wait`, {
+      query: { condition },
+      signal: controller.signal,
+    });
+    const result = readBody(res).then((body) => parseWaitResult(body));
+    result.catch(() => {});
+    return {
+      result,
+      cancel: () => {
+        controller.abort();
+        res.destroy();
+      },
+    };
+  }
+
+  /** Waits for the condition (default `not-running`) and returns the exit status. */
+  async wait(id: string, condition?: WaitCondition): Promise<WaitResult> {
+    return (await this.waitHandle(id, condition)).result;
+  }
+
+  /**
+   * Attaches to the container's stdio over a hijacked connection; resolves once the daemon
+   * switched protocols. Without `stdin`, the write side is half-closed at once, as the docker
+   * CLI does, so the daemon knows no input will come.
+   */
+  async attach(id: string, options: AttachRequest = {}): Promise<Attachment> {
+    const tty = options.tty ?? (await this.inspect(id)).Config?.Tty === true;
+    const conn = await this.http.hijack('POST', `/containers/${containerPath(id)}/attach`, {
+      query: {
+        logs: options.logs,
+        stream: options.stream ?? true,
+        stdin: options.stdin,
+        stdout: options.stdout ?? true,
+        stderr: options.stderr ?? true,
+      },
+    });
+    const attachment = new Attachment(conn, tty);
+    if (!options.stdin) attachment.closeStdin();
+    return attachment;
+  }
+
+  /**
+   * Streams the container's log into `sinks` (split by stream unless the container has a
+   * tty) and resolves at the end of the log, or, with `follow`, when the container stops.
+   */
+  async logs(id: string, options: LogsRequest, sinks: LogSinks): Promise<void> {
+    const tty = options.tty ?? (await this.inspect(id)).Config?.Tty === true;
+    const wantOut = options.stdout ?? true;
+    const wantErr = options.stderr ?? true;
+    const res = await this.http.request('GET', `/containers/${containerPath(id)}/logs`, {
+      query: {
+        follow: options.follow,
+        stdout: wantOut,
+        stderr: wantErr,
+        since: options.since,
+        until: options.until,
+        timestamps: options.timestamps,
+        tail: options.tail ?? 'all',
+      },
+      signal: options.signal,
+    });
+    await copyLog(res, tty, sinks);
+  }
+}
+
+function parseWaitResult(body: Buffer): WaitResult {
+  const parsed = JSON.parse(body.toString('utf8')) as Partial<WaitResult> & { Error?: { Message?: string } | null };
+  return {
+    StatusCode: typeof parsed.StatusCode === 'number' ? parsed.StatusCode : -1,
+    Error: parsed.Error && parsed.Error.Message ? { Message: parsed.Error.Message } : null,
+  };
+}
+
+/** Copies a log body to the sinks with backpressure, demultiplexing unless tty. */
+function copyLog(res: IncomingMessage, tty: boolean, sinks: LogSinks): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const write = (target: NodeJS.WritableStream | undefined, data: Buffer): void => {
+      if (!target || target.write(data)) return;
+      res.pause();
+      target.once('drain', () => res.resume());
+    };
+    const demux = tty ? null : new FrameDemuxer((stream, data) => write(stream === 2 || stream === 3 ? sinks.stderr : sinks.stdout, data));
+    res.on('data', (chunk: Buffer) => {
+      if (!demux) return write(sinks.stdout, chunk);
+      try {
+        demux.push(chunk);
+      } catch (err) {
+        res.destroy(err as Error);
+      }
+    });
+    res.on('end', resolve);
+    res.on('error', reject);
+    res.on('close', () => {
+      if (!res.complete) reject(new Error('the log stream was cut short'));
+    });
+  });
+}

@@ -1,0 +1,88 @@
+import type { Readable } from 'node:stream';
+import type { Filters, ImageDeleteEntry, ImageHistoryEntry, ImageInspect, ImageSummary } from '@berth/core';
+import { readJsonLines, type JsonMessage } from './json-lines.js';
+import { encodeFilters, imagePath } from './query.js';
+import type { Transport } from './transport.js';
+
+export interface ListImagesOptions {
+  all?: boolean;
+  /** e.g. `{ reference: ['busybox'], dangling: ['true'] }` */
+  filters?: Filters;
+  digests?: boolean;
+}
+
+export interface ImportRequest {
+  /** `repo` or `repo:tag` to name the new image (the CLI sends `repo:tag` here). */
+  repo?: string;
+  tag?: string;
+  /** Commit message of the new image. */
+  message?: string;
+  /** Dockerfile instructions applied to the config, e.g. `ENV A=1`, `CMD ["sh"]`. */
+  changes?: string[];
+  /** Called with each progress message. */
+  onProgress?: (message: JsonMessage) => void;
+}
+
+/** `/images/…` endpoints. */
+export class ImagesClient {
+  constructor(private readonly http: Transport) {}
+
+  list(options: ListImagesOptions = {}): Promise<ImageSummary[]> {
+    return this.http.json('GET', '/images/json', {
+      query: { all: options.all, digests: options.digests, filters: encodeFilters(options.filters) },
+    });
+  }
+
+  inspect(ref: string): Promise<ImageInspect> {
+    return this.http.json('GET', `/images/${imagePath(ref)}/json`);
+  }
+
+  history(ref: string): Promise<ImageHistoryEntry[]> {
+    return this.http.json('GET', `/images/${imagePath(ref)}/history`);
+  }
+
+  /** Names image `ref` `repo:tag` (tag `latest` when not given, as the docker CLI sends). */
+  tag(ref: string, repo: string, tag?: string): Promise<void> {
+    return this.http.call('POST', `/images/${imagePath(ref)}/tag`, { query: { repo, tag: tag || 'latest' } });
+  }
+
+  remove(ref: string, options: { force?: boolean; noprune?: boolean } = {}): Promise<ImageDeleteEntry[]> {
+    return this.http.json('DELETE', `/images/${imagePath(ref)}`, { query: { force: options.force, noprune: options.noprune } });
+  }
+
+  /**
+   * Imports a rootfs tarball as a one-layer image (`POST /images/create?fromSrc=-`), or
+   * has the daemon fetch it when `source` is a URL. Resolves with the new image's id,
+   * which the daemon reports as the last `status`.
+   */
+  async import(source: Readable | string, options: ImportRequest = {}): Promise<string> {
+    const fromUrl = typeof source === 'string';
+    const res = await this.http.request('POST', '/images/create', {
+      query: {
+        fromSrc: fromUrl ? source : '-',
+        repo: options.repo,
+        tag: options.tag,
+        message: options.message,
+        changes: options.changes,
+      },
+      body: fromUrl ? undefined : source,
+    });
+    const messages = await readJsonLines(res, 'POST /images/create', options.onProgress);
+    const last = [...messages].reverse().find((m) => typeof m.status === 'string' && m.status.trim());
+    return last?.status?.trim() ?? '';
+  }
+
+  /**
+   * Loads a docker-archive (or OCI layout) tarball. Resolves with the daemon's messages
+   * (`{"stream":"Loaded image: busybox:latest\n"}` ...).
+   */
+  async load(tar: Readable, options: { quiet?: boolean; onProgress?: (message: JsonMessage) => void } = {}): Promise<JsonMessage[]> {
+    const res = await this.http.request('POST', '/images/load', { query: { quiet: options.quiet }, body: tar });
+    return readJsonLines(res, 'POST /images/load', options.onProgress);
+  }
+
+  /** A docker-archive of the named images, as a stream to read to its end. */
+  async save(names: string[]): Promise<Readable> {
+    return this.http.request('GET', '/images/get', { query: { names } });
+  }
+}
