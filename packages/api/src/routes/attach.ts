@@ -106,7 +106,9 @@ function endSocket(socket: Duplex, finish: () => void): void {
 /**
  * The same route without `Upgrade` (curl, some libraries): 200 with the raw-stream
  * type, no length and no chunking, the output, then the connection closes (§5.1).
- * Stdin, when asked for, is the request body.
+ * Stdin, when asked for, is the request body. Unlike the upgraded form, a client FIN
+ * ends the exchange here: Node's HTTP server reads it as the client leaving, which is
+ * also how a departed `logs -f` or `/events` client is noticed.
  */
 async function attachPlain(ctx: RequestContext): Promise<void> {
   const { req, res, scope } = ctx;
