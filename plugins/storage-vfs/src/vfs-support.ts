@@ -12,12 +12,14 @@ import { copyTree } from './copy-tree.js';
 export async function probeVfs(root: string): Promise<void> {
   const probe = path.join(root, `.probe-${randomBytes(4).toString('hex')}`);
   try {
-    await fs.mkdir(path.join(probe, 'source'), { recursive: true });
+    // Not recursive: Node reports EROFS from a recursive mkdir as ENOENT.
+    await fs.mkdir(probe);
+    await fs.mkdir(path.join(probe, 'source'));
     await fs.writeFile(path.join(probe, 'source', 'file'), 'probe');
     await copyTree(path.join(probe, 'source'), path.join(probe, 'copy'));
     if ((await fs.readFile(path.join(probe, 'copy', 'file'), 'utf8')) !== 'probe') throw new Error('the copy differs from its source');
   } catch (err) {
-    throw new PluginSkipped(`vfs: copying a tree with cp -a --reflink=auto fails under ${root}: ${(err as Error).message}`);
+    throw new PluginSkipped(`vfs: a test copy (cp -a --reflink=auto) under ${root} failed: ${(err as Error).message}`);
   } finally {
     await fs.rm(probe, { recursive: true, force: true });
   }
