@@ -252,7 +252,7 @@ export function tmpfsMounts(tmpfs: Readonly<Record<string, string>> | null | und
     const given = optionText === '' ? [] : optionText.split(',').map((o) => o.trim());
     const options = ['noexec', 'nosuid', 'nodev'].filter((d) => !given.some((g) => g === d || g === opposite(d)));
     for (const g of given) {
-      if (!/^[a-z0-9_]+(=[^,]*)?$/.test(g)) throw new InvalidArgument(`invalid tmpfs option ${JSON.stringify(g)} for ${dest}`);
+      if (!/^[a-z0-9_]+(=[A-Za-z0-9_.:+%/-]*)?$/.test(g)) throw new InvalidArgument(`invalid tmpfs option ${JSON.stringify(g)} for ${dest}`);
       options.push(g);
     }
     out.push({ destination, type: 'tmpfs', source: 'tmpfs', options });
