@@ -1,0 +1,81 @@
+import { InvalidArgument, SystemError } from '@berth/core';
+import type { ByteSource } from './byte-source.js';
+import { applyChanges } from './changes.js';
+import { decompress } from './compression.js';
+import type { BlobInfo } from './content-store.js';
+import type { Digest } from './digest.js';
+import { goArch, type ImageConfig } from './image-config.js';
+import type { ImageStore } from './image-store.js';
+import { scanLayer, type LayerScan } from './layer-scan.js';
+import { normalizeReference, parseReference, withTag, type Reference } from './reference.js';
+import { consumeTee } from './tee.js';
+
+/** Options of `importRootfs` (the query of `POST /images/create?fromSrc=-`). */
+export interface ImportOptions {
+  /** Repository to tag the image with (`busybox`, `trc/x:1`); none leaves it untagged. */
+  repo?: string;
+  /** Tag for `repo` (default: the tag inside `repo`, else `latest`). */
+  tag?: string;
+  /** History comment; default `Imported from <source>`. */
+  message?: string;
+  /** Dockerfile instructions applied to the image config (see `applyChanges`). */
+  changes?: string[];
+  /** Where the tarball came from, for the default comment (`-` for a request body). */
+  source?: string;
+  /** Creation time written to the config (default: now); fixed for reproducible images. */
+  created?: Date;
+  /** Platform written to the config (default: this host's, with Go's names). */
+  architecture?: string;
+  os?: string;
+}
+
+/** The image an import made. */
+export interface ImportResult {
+  id: Digest;
+  diffIds: Digest[];
+  /** The reference given to the image, when `repo` was set. */
+  reference?: Reference;
+}
+
+/**
+ * `docker import`: a rootfs tarball (plain, gzip or zstd) becomes a one-layer image.
+ * The layer is stored uncompressed, so its blob digest is its diffID; the tar is read
+ * once, hashed and checked as it is stored, and never unpacked (the engine unpacks
+ * layers into its storage driver when a container needs them). Name and changes are
+ * checked before the stream is read, so a bad request stores nothing.
+ */
+export async function importRootfs(store: ImageStore, source: ByteSource, options: ImportOptions = {}): Promise<ImportResult> {
+  let reference: Reference | undefined;
+  if (options.repo !== undefined && options.repo !== '') {
+    const parsed = parseReference(options.repo);
+    if (parsed.digest !== undefined) throw new InvalidArgument(`cannot import to a digest reference: ${options.repo}`);
+    reference = options.tag ? withTag(parsed, options.tag) : normalizeReference(parsed);
+  } else if (options.tag) {
+    throw new InvalidArgument('a tag needs a repository');
+  }
+  const containerConfig = applyChanges({}, options.changes ?? []);
+
+  const { stream } = await decompress(source);
+  const [blob, scan] = await consumeTee<[BlobInfo, LayerScan]>(stream, [
+    (s) => store.content.ingest(s),
+    (s) => scanLayer(s),
+  ]);
+  if (blob.digest !== scan.diffId) throw new SystemError(`import: stored layer ${blob.digest} does not match its diffID ${scan.diffId}`);
+  await store.layers.register({ diffId: scan.diffId, digest: blob.digest, compression: 'none', size: scan.size, tarSize: scan.tarSize });
+
+  const created = (options.created ?? new Date()).toISOString();
+  const config: ImageConfig = {
+    architecture: options.architecture ?? goArch(),
+    os: options.os ?? 'linux',
+    created,
+    config: containerConfig,
+    rootfs: { type: 'layers', diff_ids: [scan.diffId] },
+    history: [{ created, created_by: '', comment: options.message || `Imported from ${options.source ?? '-'}` }],
+  };
+  const { digest: configDigest } = await store.content.ingestBytes(JSON.stringify(config));
+  const image = await store.create(configDigest);
+  if (reference) await store.tag(image.id, reference);
+  const result: ImportResult = { id: image.id, diffIds: [scan.diffId] };
+  if (reference) result.reference = reference;
+  return result;
+}

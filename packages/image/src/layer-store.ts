@@ -1,0 +1,94 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { NotFound, writeJsonAtomic } from '@berth/core';
+import type { Compression } from './compression.js';
+import type { ContentStore } from './content-store.js';
+import { digestHex, isDigest, type Digest } from './digest.js';
+
+/**
+ * A layer the store can hand to a storage driver: which blob holds the tar whose
+ * uncompressed bytes hash to `diffId`. The blob may be compressed (pulled layers, gzip
+ * layers inside archives); `applyLayer` reads any of them.
+ */
+export interface LayerRecord {
+  diffId: Digest;
+  /** The content-store blob holding the layer, as stored (maybe compressed). */
+  digest: Digest;
+  compression: Compression;
+  /** Sum of the regular files' sizes: what Docker reports as the layer's size. */
+  size: number;
+  /** Bytes of the uncompressed tar (what `docker save` writes as layer.tar). */
+  tarSize: number;
+}
+
+/**
+ * The index from diffID to layer blob: `<root>/images/layers/<diffhex>.json`, one
+ * small file per layer written atomically. Images name layers by diffID (their config
+ * says so); this index says where the bytes are. Registering a layer that is already
+ * known keeps the first record while its blob exists.
+ */
+export class LayerStore {
+  private readonly dir: string;
+  private readonly records = new Map<Digest, LayerRecord>();
+
+  private constructor(
+    root: string,
+    private readonly content: ContentStore,
+  ) {
+    this.dir = path.join(root, 'images', 'layers');
+  }
+
+  /** Open (creating when needed) the index under the data root `root`. */
+  static async open(root: string, content: ContentStore): Promise<LayerStore> {
+    const store = new LayerStore(root, content);
+    await fs.mkdir(store.dir, { recursive: true, mode: 0o700 });
+    for (const name of await fs.readdir(store.dir)) {
+      if (!name.endsWith('.json')) continue;
+      const record = JSON.parse(await fs.readFile(path.join(store.dir, name), 'utf8')) as LayerRecord;
+      if (isDigest(record.diffId) && isDigest(record.digest)) store.records.set(record.diffId, record);
+    }
+    return store;
+  }
+
+  get(diffId: Digest): LayerRecord | undefined {
+    return this.records.get(diffId);
+  }
+
+  /** The record of a layer; NotFound when no blob for it is known. */
+  require(diffId: Digest): LayerRecord {
+    const record = this.records.get(diffId);
+    if (!record) throw new NotFound(`no such layer: ${diffId}`);
+    return record;
+  }
+
+  /** Record where a layer's bytes are. The blob must already be in the content store. */
+  async register(record: LayerRecord): Promise<LayerRecord> {
+    const existing = this.records.get(record.diffId);
+    if (existing && (await this.content.has(existing.digest))) return existing;
+    if (!(await this.content.has(record.digest))) throw new NotFound(`no such blob: ${record.digest} (layer ${record.diffId})`);
+    const clean: LayerRecord = {
+      diffId: record.diffId,
+      digest: record.digest,
+      compression: record.compression,
+      size: record.size,
+      tarSize: record.tarSize,
+    };
+    await writeJsonAtomic(this.file(record.diffId), clean);
+    this.records.set(record.diffId, clean);
+    return clean;
+  }
+
+  /** Forget a layer (its blob is the caller's to delete). */
+  async remove(diffId: Digest): Promise<void> {
+    this.records.delete(diffId);
+    await fs.rm(this.file(diffId), { force: true });
+  }
+
+  list(): LayerRecord[] {
+    return [...this.records.values()];
+  }
+
+  private file(diffId: Digest): string {
+    return path.join(this.dir, `${digestHex(diffId)}.json`);
+  }
+}

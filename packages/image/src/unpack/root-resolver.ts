@@ -1,0 +1,121 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { InvalidArgument } from '@berth/core';
+
+/** A directory found inside the root: its host path and its path relative to the root. */
+export interface ResolvedDir {
+  abs: string;
+  /** Components from the root, after following in-root symlinks. */
+  rel: string[];
+}
+
+/** Linux gives up after 40 symlinks in one lookup; so do we. */
+const maxSymlinks = 40;
+
+/**
+ * Turn an archive path's directory part into a host directory that is certainly
+ * inside `root`, walking one component at a time with lstat and never letting the
+ * kernel follow a link on its own:
+ *
+ * - a missing component is created (mode 0755) when asked, as Docker does for entries
+ *   whose parents the tar does not list;
+ * - a symlink is followed only when its target, read relative to where it sits, stays
+ *   inside the root (`lib -> usr/lib`); an absolute target (`a -> /etc`) or one that
+ *   climbs out (`a -> ../../..`) makes the entry refused, since writing through it
+ *   would write on the host (the CVE-2018-15664 class);
+ * - anything else (a file in the middle of a path) is refused.
+ *
+ * Resolved directories are cached by the path they were asked as; whoever removes or
+ * replaces a directory or symlink under the root calls `invalidate()`.
+ *
+ * The lookups race with nothing: the engine unpacks into a snapshot no container runs
+ * in. The native addon's openat2(RESOLVE_IN_ROOT) can replace this walk later; the
+ * refusal policy above would stay.
+ */
+export class RootResolver {
+  private readonly cache = new Map<string, ResolvedDir>();
+
+  constructor(readonly root: string) {}
+
+  /**
+   * The directory named by `parts` (archive path components, already free of `.`, `..`
+   * and empty parts). `entry` names the tar entry in refusals. With `create` false, a
+   * missing component yields undefined.
+   */
+  async dir(parts: readonly string[], create: boolean, entry: string): Promise<ResolvedDir | undefined> {
+    return this.walk(parts, create, entry, { symlinks: 0 });
+  }
+
+  /** Forget every resolution (after a removal or replacement under the root). */
+  invalidate(): void {
+    this.cache.clear();
+  }
+
+  private async walk(parts: readonly string[], create: boolean, entry: string, budget: { symlinks: number }): Promise<ResolvedDir | undefined> {
+    const whole = parts.join('/');
+    const cached = this.cache.get(whole);
+    if (cached) return cached;
+    // Start from the longest cached prefix rather than the root.
+    let start = 0;
+    let cur: ResolvedDir = { abs: this.root, rel: [] };
+    for (let i = parts.length - 1; i > 0; i--) {
+      const hit = this.cache.get(parts.slice(0, i).join('/'));
+      if (hit) {
+        cur = hit;
+        start = i;
+        break;
+      }
+    }
+    for (let i = start; i < parts.length; i++) {
+      const name = parts[i]!;
+      const next = path.join(cur.abs, name);
+      const shown = parts.slice(0, i + 1).join('/');
+      let st;
+      try {
+        st = await fs.lstat(next);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        if (!create) return undefined;
+        await fs.mkdir(next, { mode: 0o755 });
+        await fs.chmod(next, 0o755);
+        cur = { abs: next, rel: [...cur.rel, name] };
+        this.cache.set(shown, cur);
+        continue;
+      }
+      if (st.isDirectory()) {
+        cur = { abs: next, rel: [...cur.rel, name] };
+      } else if (st.isSymbolicLink()) {
+        if (++budget.symlinks > maxSymlinks) throw refuse(entry, `too many levels of symbolic links at "${shown}"`);
+        const target = await fs.readlink(next);
+        if (target.startsWith('/')) {
+          throw refuse(entry, `"${shown}" is a symlink to ${target}, outside the layer's root; refusing to write through it`);
+        }
+        const targetParts = [...cur.rel];
+        for (const piece of target.split('/')) {
+          if (piece === '' || piece === '.') continue;
+          if (piece === '..') {
+            if (targetParts.length === 0) {
+              throw refuse(entry, `"${shown}" is a symlink to ${target}, which leaves the layer's root; refusing to write through it`);
+            }
+            targetParts.pop();
+          } else {
+            targetParts.push(piece);
+          }
+        }
+        // The target is looked up from the root with the same rules, sharing the budget.
+        const resolved = await this.walk(targetParts, create, entry, budget);
+        if (!resolved) return undefined;
+        cur = resolved;
+      } else {
+        throw refuse(entry, `"${shown}" is not a directory`);
+      }
+      this.cache.set(shown, cur);
+    }
+    return cur;
+  }
+}
+
+/** The InvalidArgument for a tar entry refused for safety; names the entry. */
+export function refuse(entry: string, problem: string): InvalidArgument {
+  return new InvalidArgument(`invalid tar entry ${JSON.stringify(entry)}: ${problem}`);
+}
