@@ -116,12 +116,14 @@ function runBundle(
       spawnSync(RUNC, ['--root', RUNC_ROOT, 'kill', id, 'KILL']);
       stderr += `\n[harness] killed after ${timeoutMs} ms`;
     }, timeoutMs);
-    let duringDone: Promise<void> = Promise.resolve();
-    if (during) duringDone = waitRunning(id).then(() => during(id));
+    // Settles to the callback's error (or undefined), so a failure there is reported
+    // after runc exits instead of escaping as an unhandled rejection.
+    let duringDone: Promise<unknown> = Promise.resolve(undefined);
+    if (during) duringDone = waitRunning(id).then(() => during(id)).then(() => undefined, (err: unknown) => err ?? new Error('during failed'));
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
-      duringDone.then(() => resolve({ code, stdout, stderr }), reject);
+      void duringDone.then((err) => (err ? reject(err) : resolve({ code, stdout, stderr })));
     });
   });
 }
@@ -133,6 +135,11 @@ async function waitRunning(id: string): Promise<void> {
     await new Promise((r) => setTimeout(r, 25));
   }
   throw new Error(`container ${id} never ran`);
+}
+
+/** SIGKILL a running container (from a `during` callback). */
+export function killContainer(id: string): void {
+  spawnSync(RUNC, ['--root', RUNC_ROOT, 'kill', id, 'KILL'], { stdio: 'ignore' });
 }
 
 /** Remove the container's runc state and its cgroups (and the bspec parent when empty). */
