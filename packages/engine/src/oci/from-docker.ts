@@ -108,8 +108,11 @@ export async function specInputFromDocker(req: DockerSpecRequest): Promise<Docke
   if (utsMode === 'host') {
     if (body.Hostname) throw new InvalidArgument('Conflicting options: hostname and the UTS mode');
   } else {
+    if (body.Hostname && !hostnamePattern.test(body.Hostname)) {
+      throw new InvalidArgument(`invalid hostname format: ${JSON.stringify(body.Hostname)}`);
+    }
+    // The host's own name is taken as it is, whatever its form.
     hostname = body.Hostname || (req.networkMode === 'host' ? host.hostname : req.id.slice(0, 12));
-    if (!hostnamePattern.test(hostname)) throw new InvalidArgument(`invalid hostname format: ${JSON.stringify(hostname)}`);
   }
   if (body.Domainname) warnings.push(`berth does not set a domain name yet: Domainname ${JSON.stringify(body.Domainname)} ignored`);
 

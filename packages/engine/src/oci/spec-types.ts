@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+
 /**
  * The OCI runtime spec (config.json) as berth writes it: the subset of runtime-spec
  * 1.0.2 that runc 1.1.5 accepts and berth fills. Field names are the spec's, so
@@ -205,7 +207,8 @@ export const OCI_VERSION = '1.0.2-dev';
  * "unlimited" rlimits (2^64-1) do not fit a double, so bigints are written as digits.
  */
 export function specToJson(spec: OciSpec): string {
-  const marker = '__berth_bigint__';
+  // A marker no string of the spec can contain by chance or by design (env values are user input).
+  const marker = `__berth_bigint_${randomUUID().replaceAll('-', '')}__`;
   const text = JSON.stringify(
     spec,
     (_key, value: unknown) => (typeof value === 'bigint' ? `${marker}${value.toString()}` : value),

@@ -264,6 +264,9 @@ test('buildSpec refuses what the runtime would fail on later', () => {
   assert.throws(() => buildSpec({ ...base, mounts: [{ destination: 'x', type: 'bind', source: '/', options: [] }] }), /invalid mount destination 'x'/);
   const spec = buildSpec({ ...base, rlimits: [{ type: 'RLIMIT_CORE', hard: 18446744073709551615n, soft: 0 }] });
   assert.match(specToJson(spec), /"hard": 18446744073709551615,/);
+  // Strings that look like numbers or markers stay strings.
+  const tricky = buildSpec({ ...base, env: ['A=__berth_bigint__5', '__berth_bigint__7'] });
+  assert.equal(JSON.parse(specToJson(tricky)).process.env, ['A=__berth_bigint__5', '__berth_bigint__7']);
 });
 
 test.run();

@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ContainerCreateBody } from '@berth/core';
 import { allCapabilities, DEFAULT_CAPABILITIES, DEFAULT_MASKED_PATHS } from '../../src/oci/index.js';
-import { CGROUP_PARENT, hostFacts, killContainer, RUNC, runDocker } from './runc-harness.js';
+import { CGROUP_PARENT, hostFacts, killContainer, RUNC, RUNC_ROOT, runDocker } from './runc-harness.js';
 
 /**
  * Specs built by berth, run by the real runc 1.1.5 on this host's kernel. Each test
@@ -22,6 +22,7 @@ test.before(() => {
 });
 
 test.after(() => {
+  rmSync(RUNC_ROOT, { recursive: true, force: true });
   // Nothing of ours may be left mounted or running.
   const mounts = readFileSync('/proc/self/mounts', 'utf8');
   assert.not.ok(mounts.includes('bspec'), 'a bspec mount was left behind');
