@@ -45,9 +45,11 @@ const char = (major?: number, minor?: number, access = 'rwm'): OciDeviceCgroupRu
 /**
  * The devices cgroup of an unprivileged container: deny everything, then allow
  * creating any node (mknod; using one still needs a rule) and the devices every
- * program expects. This is the list runc 1.1 applies by default, written out so the
- * spec says what it means whichever runtime reads it. /dev/net/tun and /dev/fuse are
- * not in it: a container that needs them asks with `--device`.
+ * program expects. This is runc's built-in list, written out so the spec says what
+ * the container really gets whichever runtime reads it: runc 1.1 appends its list to
+ * the spec's rules anyway, /dev/net/tun included (runc 1.2.0-1.2.3 dropped tun, 1.2.4
+ * restored it for compatibility). tun is harmless without CAP_NET_ADMIN, which
+ * creating an interface needs. /dev/fuse is not in it: ask with `--device`.
  */
 export const DEFAULT_DEVICE_RULES: readonly OciDeviceCgroupRule[] = [
   { allow: false, access: 'rwm' },
@@ -60,6 +62,7 @@ export const DEFAULT_DEVICE_RULES: readonly OciDeviceCgroupRule[] = [
   char(1, 9), // /dev/urandom
   char(5, 0), // /dev/tty
   char(5, 2), // /dev/ptmx
+  char(10, 200), // /dev/net/tun
   char(136), // /dev/pts/*
 ];
 

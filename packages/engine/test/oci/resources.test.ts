@@ -95,12 +95,12 @@ test('devices: deny all, then the standard devices; privileged allows all; --dev
   const r = buildResources({}, v1).resources.devices;
   assert.equal(r[0], { allow: false, access: 'rwm' });
   const allows = (major: number, minor: number) => r.some((d) => d.allow && d.type === 'c' && d.major === major && (d.minor === minor || d.minor === undefined) && d.access.includes('r'));
-  for (const [major, minor] of [[1, 3], [1, 5], [1, 7], [1, 8], [1, 9], [5, 0], [5, 2], [136, 4]] as const) assert.ok(allows(major, minor), `${major}:${minor}`);
+  for (const [major, minor] of [[1, 3], [1, 5], [1, 7], [1, 8], [1, 9], [5, 0], [5, 2], [10, 200], [136, 4]] as const) assert.ok(allows(major, minor), `${major}:${minor}`);
   assert.not.ok(allows(10, 229), '/dev/fuse is not allowed by default');
-  assert.not.ok(allows(10, 200), '/dev/net/tun is not allowed by default');
+  assert.not.ok(allows(5, 1), '/dev/console of the host is not allowed');
   assert.not.ok(allows(8, 0));
   assert.equal(buildResources({}, v1, { privileged: true }).resources.devices, [{ allow: true, access: 'rwm' }]);
-  const extra = { allow: true, type: 'c' as const, major: 10, minor: 200, access: 'rw' };
+  const extra = { allow: true, type: 'c' as const, major: 10, minor: 229, access: 'rw' };
   assert.equal(buildResources({}, v1, { extraDeviceRules: [extra] }).resources.devices, [...DEFAULT_DEVICE_RULES, extra]);
 });
 

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ContainerCreateBody } from '@berth/core';
-import { allCapabilities, DEFAULT_CAPABILITIES, DEFAULT_MASKED_PATHS } from '../../src/oci/index.js';
+import { allCapabilities, DEFAULT_CAPABILITIES, DEFAULT_DEVICE_RULES, DEFAULT_MASKED_PATHS } from '../../src/oci/index.js';
 import { CGROUP_PARENT, hostFacts, killContainer, RUNC, RUNC_ROOT, runDocker } from './runc-harness.js';
 
 /**
@@ -146,6 +146,19 @@ test('pids limit stops a fork loop, and pids.max holds the request', async () =>
   assert.match(limited.stderr, /can't fork/);
   const free = await runDocker(sh('for i in $(seq 1 30); do sleep 1 & done; wait; echo done'));
   assert.is(free.stdout.trim(), 'done', free.stderr);
+});
+
+test('devices cgroup: what the kernel enforces is exactly the allow list of the spec', async () => {
+  const listed: string[] = [];
+  await runDocker({ Cmd: ['sleep', '30'] }, {
+    during: (id) => {
+      listed.push(...readFileSync(path.join('/sys/fs/cgroup/devices', CGROUP_PARENT, id, 'devices.list'), 'utf8').trim().split('\n'));
+      killContainer(id);
+    },
+  });
+  const star = (n: number | undefined) => (n === undefined ? '*' : String(n));
+  const expected = DEFAULT_DEVICE_RULES.filter((r) => r.allow).map((r) => `${r.type ?? 'a'} ${star(r.major)}:${star(r.minor)} ${r.access}`);
+  assert.equal([...listed].sort(), [...expected].sort());
 });
 
 test('memory limit: the cgroup holds the request (and twice it for memory+swap)', async () => {
