@@ -1,0 +1,693 @@
+/*
+ * berth-shim: one small process per container (the role of containerd-shim / conmon).
+ *
+ * It runs `<runtime> create` with pipes as the container's stdio, reports the pid
+ * on a ready pipe, then owns the container: it copies output to the json-file log and
+ * to clients of <state-dir>/shim.sock, feeds stdin from them, reaps the container's
+ * init (it is a child subreaper), records exit.json and deletes the runtime state.
+ * It detaches from whoever spawned it, so containers outlive a daemon crash.
+ * The protocol and the files are described in README.md.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_OOM_FILES 8
+#define LOG_LINE_MAX 16384            /* a longer partial line is flushed on its own */
+#define CLIENT_OUT_MAX (8u << 20)     /* a client this far behind is dropped */
+#define STDIN_QUEUE_MAX (1u << 20)    /* stop reading clients while stdin is this full */
+#define FRAME_MAX (1u << 20)
+#define DRAIN_MS 2000
+
+enum { STREAM_STDIN = 0, STREAM_STDOUT = 1, STREAM_STDERR = 2 };
+
+static struct {
+  const char *id, *bundle, *state_dir, *log_path, *runtime, *runtime_root;
+  const char *oom_files[MAX_OOM_FILES];
+  int n_oom_files;
+  int open_stdin;
+} opt;
+
+struct buf {
+  char *data;
+  size_t len, cap;
+};
+
+struct client {
+  int fd;
+  struct buf out;
+  unsigned char hdr[5];
+  size_t hdr_have;
+  uint32_t payload_left;
+  int payload_stream;
+};
+
+struct stream {
+  int fd;                       /* read end; -1 at EOF */
+  const char *name;             /* "stdout" / "stderr" */
+  int id;
+  char line[LOG_LINE_MAX];
+  size_t line_len;
+};
+
+static struct client *clients;
+static size_t n_clients;
+static int log_fd = -1;
+static int stdin_fd = -1;        /* write end of the container's stdin; -1 when closed */
+static int stdin_close_pending;
+static struct buf stdin_queue;
+
+/* ---------- small helpers ---------- */
+
+static void path_join(char *out, size_t cap, const char *dir, const char *name) {
+  snprintf(out, cap, "%s/%s", dir, name);
+}
+
+static int buf_append(struct buf *b, const void *data, size_t len) {
+  if (b->len + len > b->cap) {
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + len) cap *= 2;
+    char *p = realloc(b->data, cap);
+    if (!p) return -1;
+    b->data = p;
+    b->cap = cap;
+  }
+  memcpy(b->data + b->len, data, len);
+  b->len += len;
+  return 0;
+}
+
+static void buf_consume(struct buf *b, size_t n) {
+  memmove(b->data, b->data + n, b->len - n);
+  b->len -= n;
+  if (b->len == 0 && b->cap > 65536) { /* give memory back after a burst */
+    free(b->data);
+    b->data = NULL;
+    b->cap = 0;
+  }
+}
+
+static long long now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Go's time.RFC3339Nano in UTC: trailing zeros of the fraction trimmed. */
+static void rfc3339nano(char *out, size_t cap) {
+  struct timespec ts;
+  struct tm tm;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  gmtime_r(&ts.tv_sec, &tm);
+  size_t n = strftime(out, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+  if (ts.tv_nsec) {
+    char frac[16];
+    snprintf(frac, sizeof frac, ".%09ld", ts.tv_nsec);
+    size_t f = strlen(frac);
+    while (frac[f - 1] == '0') frac[--f] = 0;
+    n += (size_t)snprintf(out + n, cap - n, "%s", frac);
+  }
+  snprintf(out + n, cap - n, "Z");
+}
+
+static int write_all(int fd, const void *data, size_t len) {
+  const char *p = data;
+  while (len) {
+    ssize_t w = write(fd, p, len);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    p += w;
+    len -= (size_t)w;
+  }
+  return 0;
+}
+
+/* Write a file by temp name + fsync + rename + fsync(dir): readers never see half of it. */
+static int write_file_atomic(const char *dir, const char *name, const char *data) {
+  char tmp[4096], final[4096];
+  snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name);
+  path_join(final, sizeof final, dir, name);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return -1;
+  if (write_all(fd, data, strlen(data)) < 0 || fsync(fd) < 0) {
+    close(fd);
+    unlink(tmp);
+    return -1;
+  }
+  close(fd);
+  if (rename(tmp, final) < 0) {
+    unlink(tmp);
+    return -1;
+  }
+  int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    fsync(dfd);
+    close(dfd);
+  }
+  return 0;
+}
+
+/* ---------- JSON ---------- */
+
+/* Length of a valid UTF-8 sequence at p (1-4), or 0 when invalid. */
+static int utf8_len(const unsigned char *p, size_t avail) {
+  unsigned char c = p[0];
+  int n;
+  uint32_t cp;
+  if (c < 0x80) return 1;
+  if ((c & 0xe0) == 0xc0) n = 2, cp = c & 0x1f;
+  else if ((c & 0xf0) == 0xe0) n = 3, cp = c & 0x0f;
+  else if ((c & 0xf8) == 0xf0) n = 4, cp = c & 0x07;
+  else return 0;
+  if ((size_t)n > avail) return 0;
+  for (int i = 1; i < n; i++) {
+    if ((p[i] & 0xc0) != 0x80) return 0;
+    cp = (cp << 6) | (p[i] & 0x3f);
+  }
+  if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000)) return 0; /* overlong */
+  if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+  return n;
+}
+
+/* Append `data` as a JSON string body (no quotes) to out; invalid UTF-8 becomes \ufffd. */
+static size_t json_escape(char *out, const unsigned char *data, size_t len) {
+  static const char hex[] = "0123456789abcdef";
+  size_t o = 0;
+  for (size_t i = 0; i < len;) {
+    unsigned char c = data[i];
+    if (c == '"' || c == '\\') {
+      out[o++] = '\\';
+      out[o++] = (char)c;
+      i++;
+    } else if (c < 0x20) {
+      out[o++] = '\\';
+      switch (c) {
+        case '\n': out[o++] = 'n'; break;
+        case '\r': out[o++] = 'r'; break;
+        case '\t': out[o++] = 't'; break;
+        case '\b': out[o++] = 'b'; break;
+        case '\f': out[o++] = 'f'; break;
+        default:
+          memcpy(out + o, "u00", 3);
+          o += 3;
+          out[o++] = hex[c >> 4];
+          out[o++] = hex[c & 15];
+      }
+      i++;
+    } else if (c < 0x80) {
+      out[o++] = (char)c;
+      i++;
+    } else {
+      int n = utf8_len(data + i, len - i);
+      if (n == 0) {
+        memcpy(out + o, "\\ufffd", 6);
+        o += 6;
+        i++;
+      } else {
+        memcpy(out + o, data + i, (size_t)n);
+        o += (size_t)n;
+        i += (size_t)n;
+      }
+    }
+  }
+  return o;
+}
+
+/* ---------- log ---------- */
+
+static void log_entry(const struct stream *s, const char *data, size_t len) {
+  static char out[LOG_LINE_MAX * 6 + 256];
+  if (log_fd < 0) return;
+  char ts[64];
+  rfc3339nano(ts, sizeof ts);
+  size_t o = 0;
+  memcpy(out, "{\"log\":\"", 8);
+  o = 8;
+  o += json_escape(out + o, (const unsigned char *)data, len);
+  o += (size_t)snprintf(out + o, sizeof out - o, "\",\"stream\":\"%s\",\"time\":\"%s\"}\n", s->name, ts);
+  (void)write_all(log_fd, out, o); /* a full disk must not stop the container */
+}
+
+static void log_output(struct stream *s, const char *data, size_t len) {
+  for (size_t i = 0; i < len; i++) {
+    s->line[s->line_len++] = data[i];
+    if (data[i] == '\n' || s->line_len == LOG_LINE_MAX) {
+      log_entry(s, s->line, s->line_len);
+      s->line_len = 0;
+    }
+  }
+}
+
+static void log_flush(struct stream *s) {
+  if (s->line_len) log_entry(s, s->line, s->line_len);
+  s->line_len = 0;
+}
+
+/* ---------- clients ---------- */
+
+static void client_drop(size_t i) {
+  close(clients[i].fd);
+  free(clients[i].out.data);
+  clients[i] = clients[--n_clients];
+}
+
+/* Try to send what the client has queued; returns -1 if it must be dropped. */
+static int client_flush(struct client *c) {
+  while (c->out.len) {
+    ssize_t w = send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) return 0;
+      return -1;
+    }
+    buf_consume(&c->out, (size_t)w);
+  }
+  return 0;
+}
+
+static void broadcast(int stream, const char *data, size_t len) {
+  unsigned char hdr[5] = {(unsigned char)stream, (unsigned char)(len >> 24), (unsigned char)(len >> 16),
+                          (unsigned char)(len >> 8), (unsigned char)len};
+  for (size_t i = 0; i < n_clients;) {
+    struct client *c = &clients[i];
+    if (c->out.len + len + 5 > CLIENT_OUT_MAX || buf_append(&c->out, hdr, 5) < 0 ||
+        buf_append(&c->out, data, len) < 0 || client_flush(c) < 0) {
+      client_drop(i);
+      continue;
+    }
+    i++;
+  }
+}
+
+static void stdin_close(void) {
+  if (stdin_fd >= 0) close(stdin_fd);
+  stdin_fd = -1;
+  stdin_close_pending = 0;
+  free(stdin_queue.data);
+  memset(&stdin_queue, 0, sizeof stdin_queue);
+}
+
+static void stdin_flush(void) {
+  while (stdin_fd >= 0 && stdin_queue.len) {
+    ssize_t w = write(stdin_fd, stdin_queue.data, stdin_queue.len);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) return;
+      stdin_close(); /* EPIPE: the container closed its stdin */
+      return;
+    }
+    buf_consume(&stdin_queue, (size_t)w);
+  }
+  if (stdin_close_pending && stdin_queue.len == 0) stdin_close();
+}
+
+/* Parse the client's frames: stream 0 carries stdin; an empty stream-0 frame closes it. */
+static int client_read(struct client *c) {
+  char in[16384];
+  ssize_t n = recv(c->fd, in, sizeof in, MSG_DONTWAIT);
+  if (n < 0) return (errno == EAGAIN || errno == EINTR) ? 0 : -1;
+  if (n == 0) return -1;
+  size_t i = 0;
+  while (i < (size_t)n) {
+    if (c->hdr_have < 5) {
+      c->hdr[c->hdr_have++] = (unsigned char)in[i++];
+      if (c->hdr_have == 5) {
+        c->payload_stream = c->hdr[0];
+        c->payload_left = (uint32_t)c->hdr[1] << 24 | (uint32_t)c->hdr[2] << 16 | (uint32_t)c->hdr[3] << 8 | c->hdr[4];
+        if (c->payload_left > FRAME_MAX) return -1;
+        if (c->payload_left == 0) {
+          if (c->payload_stream == STREAM_STDIN) {
+            stdin_close_pending = 1;
+            stdin_flush();
+          }
+          c->hdr_have = 0;
+        }
+      }
+      continue;
+    }
+    size_t take = (size_t)n - i;
+    if (take > c->payload_left) take = c->payload_left;
+    if (c->payload_stream == STREAM_STDIN && stdin_fd >= 0 && !stdin_close_pending) buf_append(&stdin_queue, in + i, take);
+    i += take;
+    c->payload_left -= (uint32_t)take;
+    if (c->payload_left == 0) c->hdr_have = 0;
+  }
+  stdin_flush();
+  return 0;
+}
+
+static void client_accept(int lfd) {
+  int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+  if (fd < 0) return;
+  struct client *p = realloc(clients, (n_clients + 1) * sizeof *clients);
+  if (!p) {
+    close(fd);
+    return;
+  }
+  clients = p;
+  memset(&clients[n_clients], 0, sizeof *clients);
+  clients[n_clients++].fd = fd;
+}
+
+/* ---------- the runtime ---------- */
+
+/* Run the runtime with args; stdio as given (-1: /dev/null). Returns the wait status. */
+static int run_runtime(char *const argv[], int in, int out, int err) {
+  pid_t pid = fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    dup2(in >= 0 ? in : null, 0);
+    dup2(out >= 0 ? out : null, 1);
+    dup2(err >= 0 ? err : null, 2);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    signal(SIGPIPE, SIG_DFL);
+    execv(argv[0], argv);
+    _exit(127);
+  }
+  int status;
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return -1;
+  }
+  return status;
+}
+
+static void runtime_delete(void) {
+  char *argv[] = {(char *)opt.runtime, "--root", (char *)opt.runtime_root, "delete", "--force", (char *)opt.id, NULL};
+  run_runtime(argv, -1, -1, -1);
+}
+
+/* The runtime's error: the last "msg" of an error-level line of its JSON log, else `fallback`. */
+static void runtime_error(const char *log_file, const char *fallback, char *out, size_t cap) {
+  snprintf(out, cap, "%s", fallback);
+  FILE *f = fopen(log_file, "re");
+  if (!f) return;
+  char line[8192];
+  while (fgets(line, sizeof line, f)) {
+    if (!strstr(line, "\"level\":\"error\"") && !strstr(line, "\"level\":\"fatal\"")) continue;
+    char *m = strstr(line, "\"msg\":\"");
+    if (!m) continue;
+    m += 7;
+    size_t o = 0;
+    for (; *m && *m != '"' && o + 1 < cap; m++) {
+      if (*m == '\\' && m[1]) {
+        m++;
+        if (*m == 'u' && strlen(m) >= 5) { /* Go escapes <, >, & as \u003c...; other code points become '?' */
+          char hex[5] = {m[1], m[2], m[3], m[4], 0};
+          long cp = strtol(hex, NULL, 16);
+          out[o++] = cp > 0 && cp < 0x80 ? (char)cp : '?';
+          m += 4;
+          continue;
+        }
+        out[o++] = *m == 'n' || *m == 't' || *m == 'r' ? ' ' : *m;
+      } else {
+        out[o++] = *m;
+      }
+    }
+    out[o] = 0;
+  }
+  fclose(f);
+}
+
+/* ---------- exit ---------- */
+
+static int oom_killed(void) {
+  for (int i = 0; i < opt.n_oom_files; i++) {
+    FILE *f = fopen(opt.oom_files[i], "re");
+    if (!f) continue;
+    char line[256];
+    long long n = 0;
+    while (fgets(line, sizeof line, f)) {
+      if (sscanf(line, "oom_kill %lld", &n) == 1 && n > 0) break;
+      n = 0;
+    }
+    fclose(f);
+    if (n > 0) return 1;
+  }
+  return 0;
+}
+
+static void fail_ready(int ready_fd, const char *fmt, ...) {
+  char msg[4096];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  for (char *p = msg; *p; p++)
+    if (*p == '\n' || *p == '\r') *p = ' ';
+  dprintf(ready_fd, "error %s\n", msg);
+  close(ready_fd);
+  exit(1);
+}
+
+static void usage(void) {
+  fprintf(stderr,
+          "usage: berth-shim --id ID --bundle DIR --state-dir DIR --log PATH --runtime PATH --runtime-root DIR\n"
+          "                  [--stdin] [--oom-file PATH]... [--ready-fd N]\n");
+  exit(2);
+}
+
+int main(int argc, char **argv) {
+  int ready_fd = 1;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "--stdin")) { opt.open_stdin = 1; continue; }
+    if (!v) usage();
+    if (!strcmp(a, "--id")) opt.id = v;
+    else if (!strcmp(a, "--bundle")) opt.bundle = v;
+    else if (!strcmp(a, "--state-dir")) opt.state_dir = v;
+    else if (!strcmp(a, "--log")) opt.log_path = v;
+    else if (!strcmp(a, "--runtime")) opt.runtime = v;
+    else if (!strcmp(a, "--runtime-root")) opt.runtime_root = v;
+    else if (!strcmp(a, "--ready-fd")) ready_fd = atoi(v);
+    else if (!strcmp(a, "--oom-file") && opt.n_oom_files < MAX_OOM_FILES) opt.oom_files[opt.n_oom_files++] = v;
+    else usage();
+    i++;
+  }
+  if (!opt.id || !opt.bundle || !opt.state_dir || !opt.log_path || !opt.runtime || !opt.runtime_root) usage();
+
+  /* Detach: own session, no controlling terminal, stdio on /dev/null except the ready pipe. */
+  ready_fd = fcntl(ready_fd, F_DUPFD_CLOEXEC, 3);
+  if (ready_fd < 0) return 1;
+  int null = open("/dev/null", O_RDWR);
+  dup2(null, 0);
+  dup2(null, 1);
+  dup2(null, 2);
+  if (null > 2) close(null);
+  setsid();
+  signal(SIGPIPE, SIG_IGN);
+  signal(SIGHUP, SIG_IGN);
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) fail_ready(ready_fd, "prctl(PR_SET_CHILD_SUBREAPER): %s", strerror(errno));
+
+  /* Children are watched through a signalfd; block SIGCHLD before anything can exit. */
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &mask, NULL);
+  int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (sfd < 0) fail_ready(ready_fd, "signalfd: %s", strerror(errno));
+
+  char path[4096];
+  path_join(path, sizeof path, opt.state_dir, "shim.pid");
+  char pidtext[32];
+  snprintf(pidtext, sizeof pidtext, "%d\n", getpid());
+  if (write_file_atomic(opt.state_dir, "shim.pid", pidtext) < 0)
+    fail_ready(ready_fd, "write %s: %s", path, strerror(errno));
+
+  log_fd = open(opt.log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  if (log_fd < 0) fail_ready(ready_fd, "open log %s: %s", opt.log_path, strerror(errno));
+
+  int outp[2], errp[2], inp[2] = {-1, -1};
+  if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || (opt.open_stdin && pipe2(inp, O_CLOEXEC) < 0))
+    fail_ready(ready_fd, "pipe: %s", strerror(errno));
+
+  char pid_file[4096], runtime_log[4096];
+  path_join(pid_file, sizeof pid_file, opt.state_dir, "pid");
+  path_join(runtime_log, sizeof runtime_log, opt.state_dir, "runtime-create.log");
+  unlink(runtime_log);
+  char *create_argv[] = {(char *)opt.runtime, "--root", (char *)opt.runtime_root, "--log", runtime_log,
+                         "--log-format", "json", "create", "--bundle", (char *)opt.bundle,
+                         "--pid-file", pid_file, (char *)opt.id, NULL};
+  int status = run_runtime(create_argv, inp[0], outp[1], errp[1]);
+  close(outp[1]);
+  close(errp[1]);
+  if (inp[0] >= 0) close(inp[0]);
+  if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    char msg[4096], fallback[256];
+    if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 127)
+      snprintf(fallback, sizeof fallback, "exec %s: cannot run the runtime", opt.runtime);
+    else
+      snprintf(fallback, sizeof fallback, "%s create failed with status %d", opt.runtime, status);
+    runtime_error(runtime_log, fallback, msg, sizeof msg);
+    runtime_delete();
+    unlink(pid_file);
+    path_join(path, sizeof path, opt.state_dir, "shim.pid");
+    unlink(path);
+    fail_ready(ready_fd, "%s", msg);
+  }
+
+  int container_pid = 0;
+  FILE *pf = fopen(pid_file, "re");
+  if (!pf || fscanf(pf, "%d", &container_pid) != 1 || container_pid <= 0) {
+    if (pf) fclose(pf);
+    runtime_delete();
+    fail_ready(ready_fd, "%s create succeeded but wrote no pid to %s", opt.runtime, pid_file);
+  }
+  fclose(pf);
+
+  /* Listen before reporting ready, so the engine can connect the moment it reads "ok". */
+  int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  char sock_path[4096];
+  path_join(sock_path, sizeof sock_path, opt.state_dir, "shim.sock");
+  unlink(sock_path);
+  int bound;
+  if (strlen(sock_path) < sizeof sa.sun_path) {
+    memcpy(sa.sun_path, sock_path, strlen(sock_path) + 1);
+    bound = bind(lfd, (struct sockaddr *)&sa, sizeof sa);
+  } else { /* too long for sun_path: bind relative to the state dir */
+    snprintf(sa.sun_path, sizeof sa.sun_path, "shim.sock");
+    bound = chdir(opt.state_dir) == 0 ? bind(lfd, (struct sockaddr *)&sa, sizeof sa) : -1;
+  }
+  if (chdir("/") < 0) { /* never hold the daemon's or the state dir's cwd */ }
+  if (lfd < 0 || bound < 0 || listen(lfd, 16) < 0) {
+    int e = errno;
+    runtime_delete();
+    fail_ready(ready_fd, "listen on %s: %s", sock_path, strerror(e));
+  }
+
+  dprintf(ready_fd, "ok %d\n", container_pid);
+  close(ready_fd);
+
+  struct stream streams[2] = {{.fd = outp[0], .name = "stdout", .id = STREAM_STDOUT},
+                              {.fd = errp[0], .name = "stderr", .id = STREAM_STDERR}};
+  if (opt.open_stdin) {
+    stdin_fd = inp[1];
+    fcntl(stdin_fd, F_SETFL, O_NONBLOCK);
+  }
+
+  int exited = 0, exit_status = 0;
+  long long drain_deadline = 0;
+  struct pollfd *pfds = NULL;
+  size_t pfds_cap = 0;
+  for (;;) {
+    if (exited && ((streams[0].fd < 0 && streams[1].fd < 0) || now_ms() >= drain_deadline)) break;
+    size_t want = 5 + n_clients;
+    if (want > pfds_cap) {
+      struct pollfd *p = realloc(pfds, want * sizeof *pfds);
+      if (!p) break;
+      pfds = p;
+      pfds_cap = want;
+    }
+    size_t n = 0;
+    pfds[n++] = (struct pollfd){.fd = sfd, .events = POLLIN};
+    pfds[n++] = (struct pollfd){.fd = lfd, .events = POLLIN};
+    pfds[n++] = (struct pollfd){.fd = streams[0].fd, .events = POLLIN};
+    pfds[n++] = (struct pollfd){.fd = streams[1].fd, .events = POLLIN};
+    pfds[n++] = (struct pollfd){.fd = stdin_queue.len ? stdin_fd : -1, .events = POLLOUT};
+    int read_clients = stdin_queue.len < STDIN_QUEUE_MAX;
+    for (size_t i = 0; i < n_clients; i++)
+      pfds[n++] = (struct pollfd){.fd = clients[i].fd,
+                                  .events = (short)((read_clients ? POLLIN : 0) | (clients[i].out.len ? POLLOUT : 0))};
+    int timeout = exited ? (int)(drain_deadline - now_ms()) : -1;
+    if (exited && timeout < 0) timeout = 0;
+    int r = poll(pfds, n, timeout);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+
+    if (pfds[0].revents) {
+      struct signalfd_siginfo si;
+      while (read(sfd, &si, sizeof si) > 0) {}
+      int st;
+      pid_t p;
+      while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
+        if (p == container_pid && !exited) {
+          exited = 1;
+          exit_status = st;
+          drain_deadline = now_ms() + DRAIN_MS;
+        }
+      }
+    }
+    if (pfds[1].revents & POLLIN) client_accept(lfd);
+    for (int s = 0; s < 2; s++) {
+      if (!(pfds[2 + s].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      char chunk[32768];
+      ssize_t got = read(streams[s].fd, chunk, sizeof chunk);
+      if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+      if (got <= 0) {
+        close(streams[s].fd);
+        streams[s].fd = -1;
+        log_flush(&streams[s]);
+        continue;
+      }
+      log_output(&streams[s], chunk, (size_t)got);
+      broadcast(streams[s].id, chunk, (size_t)got);
+    }
+    if (pfds[4].revents) stdin_flush();
+    /* Clients: iterate from the end so drops (swap with last) don't skip anyone. */
+    size_t polled = n - 5;
+    for (size_t k = polled; k-- > 0;) {
+      if (k >= n_clients) continue;
+      short rev = pfds[5 + k].revents;
+      if (!rev) continue;
+      if (rev & POLLOUT && client_flush(&clients[k]) < 0) {
+        client_drop(k);
+        continue;
+      }
+      if (rev & (POLLIN | POLLHUP | POLLERR) && client_read(&clients[k]) < 0) client_drop(k);
+    }
+  }
+
+  for (int s = 0; s < 2; s++) {
+    if (streams[s].fd >= 0) close(streams[s].fd);
+    log_flush(&streams[s]);
+  }
+  stdin_close();
+
+  int code = WIFEXITED(exit_status) ? WEXITSTATUS(exit_status) : WIFSIGNALED(exit_status) ? 128 + WTERMSIG(exit_status) : 255;
+  char finished[64], json[256];
+  rfc3339nano(finished, sizeof finished);
+  snprintf(json, sizeof json, "{\"exitCode\":%d,\"oomKilled\":%s,\"finishedAt\":\"%s\"}\n", code,
+           oom_killed() ? "true" : "false", finished);
+  write_file_atomic(opt.state_dir, "exit.json", json);
+  /* From here a new client cannot connect: adopt() falls back to exit.json. */
+  unlink(sock_path);
+  close(lfd);
+  runtime_delete();
+
+  /* Hand connected clients what is still queued (bounded), then EOF tells them we are done. */
+  long long flush_deadline = now_ms() + DRAIN_MS;
+  for (size_t i = 0; i < n_clients; i++) {
+    while (clients[i].out.len && now_ms() < flush_deadline) {
+      struct pollfd p = {.fd = clients[i].fd, .events = POLLOUT};
+      if (poll(&p, 1, (int)(flush_deadline - now_ms())) <= 0 || client_flush(&clients[i]) < 0) break;
+    }
+    shutdown(clients[i].fd, SHUT_RDWR);
+    close(clients[i].fd);
+  }
+  path_join(path, sizeof path, opt.state_dir, "shim.pid");
+  unlink(path);
+  return 0;
+}
