@@ -143,7 +143,7 @@ export async function applyLayer(targetDir: string, source: ByteSource, options:
 
       switch (entry.type) {
         case 'directory':
-          if (!existing) await fs.mkdir(abs, { mode: 0o700 });
+          if (!existing?.isDirectory()) await fs.mkdir(abs, { mode: 0o700 });
           if (sameOwner) await fs.lchown(abs, entry.uid, entry.gid);
           deferredDirs.push({ abs, mode: entry.mode, atime: entry.atime ?? entry.mtime, mtime: entry.mtime });
           break;
