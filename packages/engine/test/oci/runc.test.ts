@@ -1,4 +1,5 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -177,6 +178,30 @@ test('memory limit: the cgroup holds the request (and twice it for memory+swap)'
   assert.is(seen.limit, String(limit));
   if (hostFacts().swapAccounting) assert.is(seen.memsw, String(2 * limit));
   assert.equal(r.warnings, []);
+});
+
+/**
+ * The running Node binary and its shared libraries, each bound read-only at the path
+ * the dynamic loader looks for it: a real glibc program inside the busybox rootfs.
+ */
+function nodeBinds(): string[] {
+  const ldd = execFileSync('ldd', [process.execPath], { encoding: 'utf8' });
+  const libs = [...ldd.matchAll(/(?:=>\s*)?(\/\S+)\s+\(0x/g)].map((m) => m[1] as string);
+  return [process.execPath, ...libs].map((p) => `${realpathSync(p)}:${p === process.execPath ? '/usr/bin/node' : p}:ro`);
+}
+
+test('glibc threads work under the default profile: clone3 answers ENOSYS so glibc falls back to clone', async () => {
+  // A thread-pool job, then a worker thread: both need pthread_create.
+  const script = "require('crypto').pbkdf2('a','b',1000,32,'sha256',(e,k)=>{new (require('worker_threads').Worker)('require(\"worker_threads\").parentPort.postMessage(6*7)',{eval:true}).on('message',m=>console.log('ok',k.length,m))})";
+  const body = (SecurityOpt: string[]): ContainerCreateBody => ({ Cmd: ['/usr/bin/node', '-e', script], HostConfig: { Binds: nodeBinds(), SecurityOpt } });
+  const r = await runDocker(body([]));
+  assert.is(r.code, 0, r.stderr);
+  assert.is(r.stdout.trim(), 'ok 32 42');
+  // Control: the same program when clone3 is refused with EPERM instead cannot start a thread.
+  const eperm = JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }] });
+  const refused = await runDocker(body([`seccomp=${eperm}`]));
+  assert.ok(refused.code !== 0, 'with EPERM for clone3, thread creation should fail');
+  assert.not.match(refused.stdout, /ok/);
 });
 
 test('a Docker-format seccomp profile file is converted and enforced', async () => {
