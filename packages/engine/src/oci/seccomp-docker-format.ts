@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { InvalidArgument } from '@berth/core';
 import { seccompArchitectures, unameArch } from './seccomp-default.js';
 import type { OciSeccomp, OciSeccompArg, OciSeccompSyscall, SeccompAction, SeccompArch, SeccompOperator } from './spec-types.js';
@@ -78,13 +78,29 @@ function goArch(arch: string): string {
 export function loadDockerSeccomp(value: string, target: DockerSeccompTarget): OciSeccomp | undefined {
   if (value === 'unconfined') return undefined;
   if (value.trimStart().startsWith('{')) return convertDockerSeccomp(value, 'inline profile', target);
+  if (!value.startsWith('/')) {
+    throw new InvalidArgument(`seccomp profile ${JSON.stringify(value)}: expected JSON, "unconfined", or an absolute path on the daemon's host`);
+  }
   let text: string;
   try {
-    text = readFileSync(value, 'utf8');
+    text = readProfileFile(value);
   } catch (err) {
     throw new InvalidArgument(`seccomp profile ${value}: cannot read it: ${(err as Error).message}`);
   }
   return convertDockerSeccomp(text, value, target);
+}
+
+/** A regular file of at most 1 MiB; O_NONBLOCK so a FIFO named by a client cannot hang the daemon. */
+function readProfileFile(file: string): string {
+  const fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new Error('not a regular file');
+    if (st.size > 1 << 20) throw new Error('larger than 1 MiB');
+    return readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Parse and convert a Docker-format profile; errors name `origin` and the problem. */
@@ -96,7 +112,11 @@ export function convertDockerSeccomp(text: string, origin: ProfileOrigin, target
   try {
     doc = JSON.parse(text);
   } catch (err) {
-    return fail(`not valid JSON: ${(err as Error).message}`);
+    // JSON.parse quotes the text it choked on: fine for the client's own inline
+    // profile, but a file named by a client may be any host file, so only say where.
+    const message = (err as Error).message;
+    const where = /position \d+/.exec(message);
+    return fail(origin === 'inline profile' ? `not valid JSON: ${message}` : `not valid JSON${where ? ` (at ${where[0]})` : ''}`);
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return fail('must be a JSON object');
   const p = doc as Record<string, unknown>;

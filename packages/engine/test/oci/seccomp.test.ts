@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'uvu';
@@ -190,6 +191,14 @@ test('docker format: loadDockerSeccomp takes unconfined, inline JSON, or a file'
     const file = path.join(dir, 'profile.json');
     writeFileSync(file, text);
     assert.is(loadDockerSeccomp(file, target)?.defaultAction, 'SCMP_ACT_ALLOW');
+    // A file that is not JSON: the error must not echo its content back to the client.
+    const secret = path.join(dir, 'secret');
+    writeFileSync(secret, 'root:$6$supersecrethash:19000:0:99999:7:::\n');
+    assert.throws(() => loadDockerSeccomp(secret, target), (e: Error) => e.message.startsWith(`seccomp profile ${secret}: not valid JSON`) && !e.message.includes('supersecret'));
+    assert.throws(() => loadDockerSeccomp('relative.json', target), /expected JSON, "unconfined", or an absolute path/);
+    const fifo = path.join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    assert.throws(() => loadDockerSeccomp(fifo, target), (e: Error) => e.message === `seccomp profile ${fifo}: cannot read it: not a regular file`);
     const missing = path.join(dir, 'missing.json');
     assert.throws(() => loadDockerSeccomp(missing, target), (e: Error) => e instanceof InvalidArgument && e.message.startsWith(`seccomp profile ${missing}: cannot read it`));
   } finally {
