@@ -8,7 +8,12 @@ import { PassThrough, Readable } from 'node:stream';
 export function tee(source: AsyncIterable<Uint8Array>, count = 2): { branches: PassThrough[]; abort(err: Error): void } {
   const input = Readable.from(source, { objectMode: false });
   const branches = Array.from({ length: count }, () => new PassThrough({ highWaterMark: 1 << 20 }));
-  for (const branch of branches) input.pipe(branch);
+  for (const branch of branches) {
+    input.pipe(branch);
+    // A consumer that already stopped has no listener left; its branch's error must not
+    // become an uncaught exception. Consumers still reading see the error themselves.
+    branch.on('error', () => {});
+  }
   input.on('error', (err) => {
     for (const branch of branches) branch.destroy(err);
   });
