@@ -1,0 +1,28 @@
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+
+/** True on a pure cgroup v2 host (the unified hierarchy at /sys/fs/cgroup). */
+export function isCgroupV2(): boolean {
+  return existsSync('/sys/fs/cgroup/cgroup.controllers');
+}
+
+/**
+ * The files whose `oom_kill N` counter tells that the kernel OOM-killed a process of
+ * the container, from the bundle's `linux.cgroupsPath` as runc's cgroupfs driver reads
+ * it (`/berth/<id>`; empty means `/<id>`). v1: memory.oom_control; v2: memory.events.
+ * A systemd-style path (`slice:prefix:name`) gives none: oomKilled then stays false.
+ */
+export function oomFiles(bundle: string, id: string): string[] {
+  let cgroupsPath: string | undefined;
+  try {
+    const config = JSON.parse(readFileSync(path.join(bundle, 'config.json'), 'utf8')) as { linux?: { cgroupsPath?: string } };
+    cgroupsPath = config.linux?.cgroupsPath;
+  } catch {
+    return [];
+  }
+  const p = cgroupsPath || `/${id}`;
+  if (p.includes(':')) return [];
+  const rel = path.posix.join('/', p);
+  if (isCgroupV2()) return [path.posix.join('/sys/fs/cgroup', rel, 'memory.events')];
+  return [path.posix.join('/sys/fs/cgroup/memory', rel, 'memory.oom_control')];
+}

@@ -1,0 +1,316 @@
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, promises as fs, readFileSync } from 'node:fs';
+import { connect as netConnect, type Socket } from 'node:net';
+import * as path from 'node:path';
+import {
+  Conflict,
+  InvalidArgument,
+  NotFound,
+  silentLogger,
+  SystemError,
+  type AdoptResult,
+  type ContainerStreams,
+  type ExitStatus,
+  type Logger,
+  type Runtime,
+  type RuntimeCreateRequest,
+} from '@berth/core';
+import { oomFiles } from './cgroups.js';
+import { ShimConnection } from './shim-connection.js';
+
+/** How an OciRuntime is wired: which binary, which shim, where the runtime keeps its state. */
+export interface OciRuntimeOptions {
+  /** "runc" or "crun": the name `--runtime` selects. */
+  name: string;
+  /** Absolute path of the runtime binary. */
+  binary: string;
+  /** Absolute path of berth-shim. */
+  shimPath: string;
+  /** The runtime's `--root`: where it keeps its per-container state. */
+  stateRoot: string;
+  log?: Logger;
+  /** How long create may take before the shim is given up on (ms). */
+  createTimeoutMs?: number;
+}
+
+/** The files berth-shim keeps in a container's state dir (native/shim/README.md). */
+const stateFiles = {
+  socket: 'shim.sock',
+  exit: 'exit.json',
+  pid: 'pid',
+  shimPid: 'shim.pid',
+  createLog: 'runtime-create.log',
+} as const;
+
+/** sun_path holds 108 bytes with the terminating NUL. */
+const maxSocketPath = 107;
+
+/**
+ * An OCI runtime (runc, crun) driven through berth-shim. `create` starts one detached
+ * shim per container, which runs `<runtime> create` and from then on owns the
+ * container: stdio, log file, exit status. This object keeps only a map from id to
+ * state dir, so a new instance (after a daemon restart) picks containers up with `adopt`.
+ */
+export class OciRuntime implements Runtime {
+  readonly name: string;
+  private readonly stateDirs = new Map<string, string>();
+  private readonly waits = new Map<string, Promise<ExitStatus>>();
+  private readonly log: Logger;
+
+  constructor(private readonly options: OciRuntimeOptions) {
+    this.name = options.name;
+    this.log = options.log ?? silentLogger;
+  }
+
+  async create(req: RuntimeCreateRequest): Promise<{ pid: number }> {
+    const stateDir = path.resolve(req.stateDir);
+    const socket = path.join(stateDir, stateFiles.socket);
+    if (Buffer.byteLength(socket) > maxSocketPath) {
+      throw new InvalidArgument(`state dir of container ${req.id} is too long for a UNIX socket: ${socket}`);
+    }
+    await fs.mkdir(stateDir, { recursive: true, mode: 0o700 });
+    await fs.rm(path.join(stateDir, stateFiles.exit), { force: true });
+    await fs.mkdir(this.options.stateRoot, { recursive: true, mode: 0o700 });
+    const args = [
+      '--id', req.id,
+      '--bundle', path.resolve(req.bundle),
+      '--state-dir', stateDir,
+      '--log', path.resolve(req.logPath),
+      '--runtime', this.options.binary,
+      '--runtime-root', this.options.stateRoot,
+    ];
+    if (req.openStdin) args.push('--stdin');
+    for (const file of oomFiles(req.bundle, req.id)) args.push('--oom-file', file);
+
+    const line = await this.spawnShim(req.id, args);
+    if (line.startsWith('ok ')) {
+      const pid = Number(line.slice(3));
+      this.stateDirs.set(req.id, stateDir);
+      this.log.debug('container created', { id: req.id, pid });
+      return { pid };
+    }
+    await this.removeShimFiles(stateDir);
+    const message = line.startsWith('error ') ? line.slice(6) : `berth-shim exited without reporting (${line || 'no output'})`;
+    const text = `OCI runtime create failed: ${message}`;
+    // The process the user asked for cannot be run: their mistake, as Docker answers (400).
+    if (/executable file not found|no such file or directory|permission denied|not a directory/i.test(message)) {
+      throw new InvalidArgument(text);
+    }
+    throw new SystemError(text);
+  }
+
+  /** Start the shim detached and read its one ready line ("ok <pid>" / "error <message>"). */
+  private spawnShim(id: string, args: string[]): Promise<string> {
+    const timeoutMs = this.options.createTimeoutMs ?? 120_000;
+    return new Promise((resolve, reject) => {
+      const child = spawn(this.options.shimPath, args, { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
+      let text = '';
+      let settled = false;
+      const done = (err: Error | null, line?: string) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        child.stdout?.destroy();
+        child.unref();
+        if (err) reject(err);
+        else resolve(line ?? '');
+      };
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        void this.runtime(['delete', '--force', id]).catch(() => {});
+        done(new SystemError(`OCI runtime create failed: container ${id}: no answer from berth-shim in ${timeoutMs} ms`));
+      }, timeoutMs);
+      child.on('error', (err) => done(new SystemError(`cannot run berth-shim ${this.options.shimPath}: ${err.message}`)));
+      child.stdout!.setEncoding('utf8');
+      child.stdout!.on('data', (chunk: string) => {
+        text += chunk;
+        const nl = text.indexOf('\n');
+        if (nl >= 0) done(null, text.slice(0, nl));
+      });
+      child.stdout!.on('end', () => done(null, text.trim()));
+    });
+  }
+
+  async connect(id: string): Promise<ContainerStreams> {
+    const stateDir = this.stateDirOf(id);
+    try {
+      return new ShimConnection(await connectSocket(path.join(stateDir, stateFiles.socket)));
+    } catch (err) {
+      // Exited already: streams that are closed, rather than an error the engine must special-case.
+      if (existsSync(path.join(stateDir, stateFiles.exit))) return closedStreams();
+      throw new Conflict(`container ${id} is not running: cannot connect to its shim: ${(err as Error).message}`);
+    }
+  }
+
+  async start(id: string): Promise<void> {
+    this.stateDirOf(id);
+    await this.runtime(['start', id]);
+  }
+
+  async kill(id: string, signal: string): Promise<void> {
+    try {
+      await this.runtime(['kill', id, signal]);
+    } catch (err) {
+      // The container ended between the engine's decision and the signal: nothing to do.
+      if (/not running|does not exist|no such process|container not found/i.test((err as Error).message)) return;
+      throw err;
+    }
+  }
+
+  wait(id: string): Promise<ExitStatus> {
+    const existing = this.waits.get(id);
+    if (existing) return existing;
+    const stateDir = this.stateDirOf(id);
+    const promise = waitForExit(stateDir).finally(() => this.waits.delete(id));
+    this.waits.set(id, promise);
+    return promise;
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.runtime(['delete', '--force', id]).catch((err: Error) => {
+      if (!/does not exist|not found/i.test(err.message)) throw err;
+    });
+    const stateDir = this.stateDirs.get(id);
+    if (stateDir) {
+      // Let the shim finish writing exit.json before its directory goes away.
+      await waitForShimExit(stateDir, 3000);
+      await fs.rm(stateDir, { recursive: true, force: true });
+    }
+    this.stateDirs.delete(id);
+  }
+
+  async adopt(id: string, stateDir: string): Promise<AdoptResult> {
+    const dir = path.resolve(stateDir);
+    this.stateDirs.set(id, dir);
+    try {
+      const socket = await connectSocket(path.join(dir, stateFiles.socket));
+      socket.destroy();
+      const pid = Number(readFileSync(path.join(dir, stateFiles.pid), 'utf8').trim());
+      return { state: 'running', pid };
+    } catch {
+      const status = readExitStatus(dir);
+      if (status) return { state: 'exited', status };
+    }
+    // No shim and no exit record: the shim died with the container (or the host rebooted).
+    this.log.warn('container lost its shim; marking it exited', { id });
+    await this.runtime(['delete', '--force', id]).catch(() => {});
+    await this.removeShimFiles(dir);
+    const status: ExitStatus = { exitCode: 255, oomKilled: false, finishedAt: new Date().toISOString() };
+    return { state: 'exited', status };
+  }
+
+  async describe(): Promise<{ path: string; version: string }> {
+    const out = await execFileText(this.options.binary, ['--version']);
+    return { path: this.options.binary, version: out.split('\n')[0]!.trim() };
+  }
+
+  private stateDirOf(id: string): string {
+    const dir = this.stateDirs.get(id);
+    if (!dir) throw new NotFound(`no such container in runtime ${this.name}: ${id}`);
+    return dir;
+  }
+
+  /** `<runtime> --root R <args>`; errors carry the runtime's own message. */
+  private async runtime(args: string[]): Promise<string> {
+    try {
+      return await execFileText(this.options.binary, ['--root', this.options.stateRoot, ...args]);
+    } catch (err) {
+      const e = err as Error & { stderr?: string };
+      const message = runtimeMessage(e.stderr ?? '') || e.message;
+      throw new SystemError(`${this.name} ${args[0]} ${args[args.length - 1]}: ${message}`);
+    }
+  }
+
+  private async removeShimFiles(stateDir: string): Promise<void> {
+    for (const name of Object.values(stateFiles)) await fs.rm(path.join(stateDir, name), { force: true });
+    await fs.rmdir(stateDir).catch(() => {});
+  }
+}
+
+function execFileText(file: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(file, args, { encoding: 'utf8', maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
+      if (err) reject(Object.assign(err, { stderr }));
+      else resolve(stdout);
+    });
+  });
+}
+
+/** The `msg` of runc's logrus line (`level=error msg="container does not exist"`), else the text. */
+function runtimeMessage(stderr: string): string {
+  const messages = [...stderr.matchAll(/msg="((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!.replace(/\\(.)/g, '$1'));
+  return messages.length ? messages[messages.length - 1]! : stderr.trim();
+}
+
+function connectSocket(file: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = netConnect(file);
+    socket.once('connect', () => {
+      socket.removeListener('error', reject);
+      resolve(socket);
+    });
+    socket.once('error', reject);
+  });
+}
+
+function readExitStatus(stateDir: string): ExitStatus | null {
+  try {
+    const raw = JSON.parse(readFileSync(path.join(stateDir, stateFiles.exit), 'utf8')) as Partial<ExitStatus>;
+    return {
+      exitCode: Number(raw.exitCode ?? 255),
+      oomKilled: raw.oomKilled === true,
+      finishedAt: String(raw.finishedAt ?? new Date().toISOString()),
+    };
+  } catch {
+    return null;
+  }
+}
+
+/** Resolve when the shim closes its socket (it writes exit.json first); at once if it already has. */
+async function waitForExit(stateDir: string): Promise<ExitStatus> {
+  const early = readExitStatus(stateDir);
+  if (early) return early;
+  try {
+    const socket = await connectSocket(path.join(stateDir, stateFiles.socket));
+    await new Promise<void>((resolve) => {
+      socket.resume(); // output frames are the engine's other connection's business
+      socket.on('close', () => resolve());
+      socket.on('error', () => {});
+    });
+  } catch {
+    // Socket gone: the shim has finished (exit.json) or died (handled below).
+  }
+  const status = readExitStatus(stateDir);
+  if (status) return status;
+  return { exitCode: 255, oomKilled: false, finishedAt: new Date().toISOString() };
+}
+
+async function waitForShimExit(stateDir: string, timeoutMs: number): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(path.join(stateDir, stateFiles.shimPid), 'utf8').trim());
+  } catch {
+    return;
+  }
+  const deadline = Date.now() + timeoutMs;
+  while (pid > 0 && Date.now() < deadline && isAlive(pid)) await new Promise((r) => setTimeout(r, 10));
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function closedStreams(): ContainerStreams {
+  return {
+    onOutput: () => () => {},
+    onClose: (listener) => queueMicrotask(listener),
+    writeStdin: () => {},
+    closeStdin: () => {},
+    close: () => {},
+  };
+}

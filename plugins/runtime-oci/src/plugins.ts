@@ -1,0 +1,61 @@
+import { execFileSync } from 'node:child_process';
+import * as path from 'node:path';
+import { definePlugin, PluginSkipped, type PluginContext } from '@berth/core';
+import { findExecutable, findShim } from './binary.js';
+import { isCgroupHybrid, probeRuntime } from './crun-probe.js';
+import { OciRuntime } from './oci-runtime.js';
+
+/** `plugins.runtime.<name>` in the daemon config. */
+export interface OciRuntimeConfig {
+  /** The runtime binary; default: `<name>` looked up in PATH (then the sbin dirs). */
+  path?: string;
+  /** berth-shim; default: env BERTH_SHIM, else native/shim/berth-shim of this repository. */
+  shimPath?: string;
+}
+
+function resolveParts(name: string, ctx: PluginContext): { binary: string; shimPath: string } {
+  const config = ctx.config as OciRuntimeConfig;
+  const binary = findExecutable(config.path ?? name);
+  if (!binary) throw new PluginSkipped(config.path ? `${name} not found at ${config.path}` : `${name} not found in PATH`);
+  const shimPath = findShim(config.shimPath);
+  if (!shimPath) {
+    throw new Error(`berth-shim not found (${config.shimPath ?? process.env.BERTH_SHIM ?? 'native/shim/berth-shim'}); build it with \`make -C native/shim\``);
+  }
+  return { binary, shimPath };
+}
+
+function makeRuntime(name: string, ctx: PluginContext, binary: string, shimPath: string): OciRuntime {
+  return new OciRuntime({ name, binary, shimPath, stateRoot: path.join(ctx.execRoot, 'state'), log: ctx.log.child({ runtime: name }) });
+}
+
+/** runc, the default runtime: `--runtime runc`. */
+export const runcPlugin = definePlugin({
+  kind: 'runtime',
+  name: 'runc',
+  description: 'runc through berth-shim (one small monitor process per container)',
+  init(ctx) {
+    const { binary, shimPath } = resolveParts('runc', ctx);
+    return makeRuntime('runc', ctx, binary, shimPath);
+  },
+});
+
+/** crun: `--runtime crun`. Skipped on cgroup v1 hybrid hosts, which crun refuses. */
+export const crunPlugin = definePlugin({
+  kind: 'runtime',
+  name: 'crun',
+  description: 'crun through berth-shim (one small monitor process per container)',
+  async init(ctx) {
+    const { binary, shimPath } = resolveParts('crun', ctx);
+    if (isCgroupHybrid()) {
+      const failure = await probeRuntime(binary, ctx.execRoot);
+      if (failure) {
+        let version = '';
+        try {
+          version = execFileSync(binary, ['--version'], { encoding: 'utf8' }).split('\n')[0]!.replace(/^crun version\s*/, '');
+        } catch {}
+        throw new PluginSkipped(`crun ${version} does not support cgroup v1 hybrid hosts ("${failure}")`.replace('crun  ', 'crun '));
+      }
+    }
+    return makeRuntime('crun', ctx, binary, shimPath);
+  },
+});

@@ -1,0 +1,79 @@
+import type { Socket } from 'node:net';
+import type { ContainerStreams, OutputChunk } from '@berth/core';
+import { encodeFrame, FrameDecoder, maxFrame, StreamId } from './frames.js';
+
+/** Output kept for the first subscriber when it arrives after the socket delivered some. */
+const earlyOutputLimit = 1 << 20;
+
+/**
+ * A client connection to a container's shim, as the engine's ContainerStreams. Output
+ * that arrives before anyone subscribes is held (up to 1 MiB) for the first listener,
+ * so subscribing right after connect loses nothing. `onClose` fires once: when the shim
+ * closes the socket (the container exited and exit.json is written), on a connection
+ * error, or on `close()`.
+ */
+export class ShimConnection implements ContainerStreams {
+  private readonly outputListeners = new Set<(chunk: OutputChunk) => void>();
+  private readonly closeListeners: Array<() => void> = [];
+  private readonly decoder = new FrameDecoder();
+  private early: OutputChunk[] | null = [];
+  private earlyBytes = 0;
+  private closed = false;
+
+  constructor(private readonly socket: Socket) {
+    socket.on('data', (chunk: Buffer) => this.decoder.push(chunk, (stream, payload) => this.deliver(stream, payload)));
+    socket.on('error', () => this.finish());
+    socket.on('close', () => this.finish());
+  }
+
+  onOutput(listener: (chunk: OutputChunk) => void): () => void {
+    this.outputListeners.add(listener);
+    const early = this.early;
+    this.early = null;
+    if (early) for (const chunk of early) listener(chunk);
+    return () => {
+      this.outputListeners.delete(listener);
+    };
+  }
+
+  onClose(listener: () => void): void {
+    if (this.closed) queueMicrotask(listener);
+    else this.closeListeners.push(listener);
+  }
+
+  writeStdin(data: Buffer): void {
+    if (this.closed) return;
+    for (let offset = 0; offset < data.length; offset += maxFrame) {
+      this.socket.write(encodeFrame(StreamId.stdin, data.subarray(offset, offset + maxFrame)));
+    }
+  }
+
+  closeStdin(): void {
+    if (!this.closed) this.socket.write(encodeFrame(StreamId.stdin, Buffer.alloc(0)));
+  }
+
+  close(): void {
+    this.socket.destroy();
+    this.finish();
+  }
+
+  private deliver(stream: number, payload: Buffer): void {
+    if (stream !== StreamId.stdout && stream !== StreamId.stderr) return;
+    // The decoder hands out views of its buffer; listeners may keep chunks.
+    const chunk: OutputChunk = { stream: stream === StreamId.stdout ? 'stdout' : 'stderr', data: Buffer.from(payload) };
+    if (this.early) {
+      if (this.earlyBytes + chunk.data.length <= earlyOutputLimit) {
+        this.early.push(chunk);
+        this.earlyBytes += chunk.data.length;
+      }
+      return;
+    }
+    for (const listener of this.outputListeners) listener(chunk);
+  }
+
+  private finish(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const listener of this.closeListeners.splice(0)) listener();
+  }
+}

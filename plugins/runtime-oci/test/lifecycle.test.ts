@@ -1,0 +1,176 @@
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { InvalidArgument, NotFound } from '@berth/core';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { runcPlugin, type OciRuntime } from '../src/index.js';
+import { cgroupDirs, collect, Fixture, shimPids } from './support/fixture.js';
+
+const fx = new Fixture();
+let runtime: OciRuntime;
+
+test.before(async () => {
+  runtime = (await runcPlugin.init(fx.context())) as OciRuntime;
+});
+test.after(() => fx.cleanup());
+
+test('output written before and after start arrives through connect; exit 0', async () => {
+  const id = fx.newId();
+  const { pid } = await runtime.create(fx.request(id, ['sh', '-c', 'echo hello; echo oops >&2']));
+  assert.ok(pid > 1);
+  const streams = await runtime.connect(id);
+  const out = collect(streams);
+  await runtime.start(id);
+  const status = await runtime.wait(id);
+  await out.closed;
+  assert.is(status.exitCode, 0);
+  assert.is(status.oomKilled, false);
+  assert.ok(!Number.isNaN(Date.parse(status.finishedAt)));
+  assert.is(out.stdout(), 'hello\n');
+  assert.is(out.stderr(), 'oops\n');
+  await runtime.delete(id);
+  assert.not.ok(existsSync(fx.stateDir(id)));
+});
+
+test('the exit code propagates; several waiters and a late waiter get it', async () => {
+  const id = fx.newId();
+  await runtime.create(fx.request(id, ['sh', '-c', 'sleep 0.2; exit 3']));
+  await runtime.start(id);
+  const [a, b] = await Promise.all([runtime.wait(id), runtime.wait(id)]);
+  assert.is(a.exitCode, 3);
+  assert.is(b.exitCode, 3);
+  const late = await runtime.wait(id);
+  assert.is(late.exitCode, 3);
+  // Connecting after the exit gives streams that are already closed.
+  const streams = await runtime.connect(id);
+  await new Promise<void>((resolve) => streams.onClose(resolve));
+  const exitJson = JSON.parse(readFileSync(path.join(fx.stateDir(id), 'exit.json'), 'utf8'));
+  assert.equal(exitJson.exitCode, 3);
+  await runtime.delete(id);
+});
+
+test('SIGKILL of a sleeping container (pid 1 of its namespace) gives 137', async () => {
+  const id = fx.newId();
+  await runtime.create(fx.request(id, ['sleep', '100']));
+  await runtime.start(id);
+  const waiting = runtime.wait(id);
+  await runtime.kill(id, 'SIGKILL');
+  assert.is((await waiting).exitCode, 137);
+  await runtime.kill(id, 'SIGKILL'); // already gone: not an error
+  await runtime.delete(id);
+});
+
+test('SIGTERM of a container without a pid namespace gives 143', async () => {
+  // As pid 1 of its own namespace, sleep would ignore SIGTERM (no handler); here it is not.
+  const id = fx.newId();
+  await runtime.create(fx.request(id, ['sleep', '100'], { pidNamespace: false }));
+  await runtime.start(id);
+  await runtime.kill(id, 'TERM');
+  assert.is((await runtime.wait(id)).exitCode, 143);
+  await runtime.delete(id);
+});
+
+test('a command not found fails at create with runc\'s message and leaves nothing', async () => {
+  const id = fx.newId();
+  try {
+    await runtime.create(fx.request(id, ['nosuchcmd']));
+    assert.unreachable('create must fail');
+  } catch (err) {
+    assert.instance(err, InvalidArgument);
+    const message = (err as Error).message;
+    assert.match(message, /^OCI runtime create failed: /);
+    assert.ok(message.includes('exec: "nosuchcmd": executable file not found in $PATH'), message);
+  }
+  assert.equal(shimPids(id), []);
+  assert.not.ok(existsSync(path.join(fx.dir, 'exec', 'state', id)), 'runc state left behind');
+  assert.equal(cgroupDirs(id), [], 'cgroup left behind');
+  assert.not.ok(existsSync(path.join(fx.stateDir(id), 'shim.sock')));
+  assert.not.ok(existsSync(path.join(fx.stateDir(id), 'pid')));
+  assert.throws(() => runtime.wait(id), (e: unknown) => e instanceof NotFound);
+});
+
+test('stdin frames reach the container; closing stdin ends cat', async () => {
+  const id = fx.newId();
+  await runtime.create(fx.request(id, ['cat'], { openStdin: true }));
+  const streams = await runtime.connect(id);
+  const out = collect(streams);
+  await runtime.start(id);
+  streams.writeStdin(Buffer.from('abc\n'));
+  streams.writeStdin(Buffer.from('def'));
+  streams.closeStdin();
+  const status = await runtime.wait(id);
+  await out.closed;
+  assert.is(status.exitCode, 0);
+  assert.is(out.stdout(), 'abc\ndef');
+  await runtime.delete(id);
+});
+
+test('two clients both receive the output', async () => {
+  const id = fx.newId();
+  await runtime.create(fx.request(id, ['sh', '-c', 'echo one; echo two']));
+  const a = collect(await runtime.connect(id));
+  const b = collect(await runtime.connect(id));
+  await runtime.start(id);
+  await runtime.wait(id);
+  await Promise.all([a.closed, b.closed]);
+  assert.is(a.stdout(), 'one\ntwo\n');
+  assert.is(b.stdout(), 'one\ntwo\n');
+  await runtime.delete(id);
+});
+
+test('the json-file log: one entry per line, escaped, long lines split at 16 KiB', async () => {
+  const id = fx.newId();
+  const script = [
+    'printf \'plain\\n\'',
+    'printf \'quote" back\\\\ tab\\t bell\\a\\n\' >&2',
+    'printf \'bad\\377utf8 \\303\\251\\n\'',
+    'head -c 20000 /dev/zero | tr "\\0" b',
+    'printf \'\\nno newline at end\'',
+  ].join('; ');
+  await runtime.create(fx.request(id, ['sh', '-c', script]));
+  await runtime.start(id);
+  await runtime.wait(id);
+  const lines = readFileSync(fx.logPath(id), 'utf8').split('\n');
+  assert.is(lines.pop(), '');
+  const entries = lines.map((l) => JSON.parse(l) as { log: string; stream: string; time: string });
+  for (const e of entries) assert.match(e.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/);
+  const byStream = (s: string) => entries.filter((e) => e.stream === s).map((e) => e.log);
+  assert.equal(byStream('stderr'), ['quote" back\\ tab\t bell\u0007\n']);
+  assert.equal(byStream('stdout'), ['plain\n', 'bad\ufffdutf8 é\n', 'b'.repeat(16384), `${'b'.repeat(20000 - 16384)}\n`, 'no newline at end']);
+  assert.ok(lines.some((l) => l.includes('bell\\u0007')), 'control characters are \\u escaped');
+  await runtime.delete(id);
+});
+
+test('delete is idempotent and accepts unknown ids', async () => {
+  const id = fx.newId();
+  await runtime.create(fx.request(id, ['sleep', '100']));
+  await runtime.delete(id); // a created, never started container
+  await runtime.delete(id);
+  await runtime.delete(`${id}-unknown`);
+  assert.equal(shimPids(id), []);
+  assert.equal(cgroupDirs(id), []);
+  assert.not.ok(existsSync(path.join(fx.dir, 'exec', 'state', id)));
+});
+
+test('oomKilled is true when the memory limit is exceeded', async () => {
+  const id = fx.newId();
+  await runtime.create(fx.request(id, ['sh', '-c', 'x=$(head -c 100000000 /dev/zero | tr "\\0" a); echo survived'], { memoryLimit: 16 << 20 }));
+  await runtime.start(id);
+  const status = await runtime.wait(id);
+  assert.is(status.oomKilled, true);
+  assert.is(status.exitCode, 137);
+  await runtime.delete(id);
+  assert.equal(cgroupDirs(id), []);
+});
+
+test('a container that exits normally is not oomKilled even with a limit', async () => {
+  const id = fx.newId();
+  await runtime.create(fx.request(id, ['true'], { memoryLimit: 16 << 20 }));
+  await runtime.start(id);
+  const status = await runtime.wait(id);
+  assert.is(status.oomKilled, false);
+  assert.is(status.exitCode, 0);
+  await runtime.delete(id);
+});
+
+test.run();

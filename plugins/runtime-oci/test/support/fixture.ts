@@ -1,0 +1,174 @@
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { silentLogger, EventBus, type PluginContext } from '@berth/core';
+
+/** Every container, cgroup and directory of these tests carries this prefix. */
+export const prefix = 'bnat';
+
+const applets = ['sh', 'echo', 'true', 'sleep', 'cat', 'head', 'tr', 'printf'];
+
+export interface BundleOptions {
+  args: string[];
+  pidNamespace?: boolean;
+  memoryLimit?: number;
+}
+
+/** A scratch area for one test file: /tmp/bnat-rt-XXXX with bundles, state dirs and the runtime's exec root. */
+export class Fixture {
+  readonly dir = mkdtempSync(`/tmp/${prefix}-rt-`);
+  readonly ids = new Set<string>();
+  private counter = 0;
+
+  context(): PluginContext {
+    const execRoot = path.join(this.dir, 'exec');
+    mkdirSync(execRoot, { recursive: true });
+    return { root: path.join(this.dir, 'data'), execRoot, dataRoot: this.dir, config: {}, events: new EventBus(), log: silentLogger };
+  }
+
+  newId(): string {
+    const id = `${prefix}-${process.pid}-${++this.counter}`;
+    this.ids.add(id);
+    return id;
+  }
+
+  /** A bundle whose rootfs is busybox and a few applet links; config.json written here, not by runc spec. */
+  bundle(id: string, opts: BundleOptions): string {
+    const bundle = path.join(this.dir, 'bundles', id);
+    const rootfs = path.join(bundle, 'rootfs');
+    mkdirSync(path.join(rootfs, 'bin'), { recursive: true });
+    for (const d of ['proc', 'dev', 'tmp']) mkdirSync(path.join(rootfs, d));
+    copyFileSync('/bin/busybox', path.join(rootfs, 'bin/busybox'));
+    for (const a of applets) symlinkSync('busybox', path.join(rootfs, 'bin', a));
+    const namespaces = ['mount', 'ipc', 'uts', 'network'];
+    if (opts.pidNamespace !== false) namespaces.unshift('pid');
+    const resources: Record<string, unknown> = {};
+    if (opts.memoryLimit) {
+      resources.memory = { limit: opts.memoryLimit, ...(existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes') ? { swap: opts.memoryLimit } : {}) };
+    }
+    const config = {
+      ociVersion: '1.0.2',
+      process: {
+        terminal: false,
+        user: { uid: 0, gid: 0 },
+        args: opts.args,
+        env: ['PATH=/bin', 'HOME=/'],
+        cwd: '/',
+        noNewPrivileges: true,
+      },
+      root: { path: 'rootfs', readonly: false },
+      hostname: id.slice(0, 63),
+      mounts: [
+        { destination: '/proc', type: 'proc', source: 'proc' },
+        { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+      ],
+      linux: {
+        namespaces: namespaces.map((type) => ({ type })),
+        cgroupsPath: `/${prefix}/${id}`,
+        resources,
+      },
+    };
+    writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(config, null, 2));
+    return bundle;
+  }
+
+  stateDir(id: string): string {
+    return path.join(this.dir, 'state', id);
+  }
+
+  logPath(id: string): string {
+    return path.join(this.dir, 'logs', `${id}.json`);
+  }
+
+  request(id: string, args: string[], extra: Partial<BundleOptions> & { openStdin?: boolean } = {}) {
+    mkdirSync(path.join(this.dir, 'logs'), { recursive: true });
+    return {
+      id,
+      bundle: this.bundle(id, { args, ...extra }),
+      stateDir: this.stateDir(id),
+      logPath: this.logPath(id),
+      openStdin: extra.openStdin ?? false,
+    };
+  }
+
+  /** The pid of the shim of `id` (from its state dir), or null. */
+  shimPid(id: string): number | null {
+    try {
+      return Number(readFileSync(path.join(this.stateDir(id), 'shim.pid'), 'utf8').trim());
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * Remove what the tests made even if they failed: kill our containers and shims (by the
+   * pids we know), delete runc state, remove our cgroups and the scratch directory.
+   */
+  cleanup(): void {
+    const runcRoot = path.join(this.dir, 'exec', 'state');
+    for (const id of this.ids) {
+      for (const pid of [...shimPids(id)]) tryKill(pid);
+      try {
+        require('node:child_process').execFileSync('/usr/sbin/runc', ['--root', runcRoot, 'delete', '--force', id], { stdio: 'ignore' });
+      } catch {}
+    }
+    for (const id of this.ids) for (const cg of cgroupDirs(id)) tryRmdir(cg);
+    for (const cg of cgroupDirs(null)) tryRmdir(cg);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Cgroup directories of our prefix (of one id, or the parent `bnat` dirs) across the v1 hierarchies and v2. */
+export function cgroupDirs(id: string | null): string[] {
+  const out: string[] = [];
+  const rel = id ? path.join(prefix, id) : prefix;
+  if (existsSync('/sys/fs/cgroup/cgroup.controllers')) {
+    const p = path.join('/sys/fs/cgroup', rel);
+    if (existsSync(p)) out.push(p);
+    return out;
+  }
+  for (const controller of readdirSync('/sys/fs/cgroup')) {
+    const p = path.join('/sys/fs/cgroup', controller, rel);
+    if (existsSync(p)) out.push(p);
+  }
+  return out;
+}
+
+/** Pids of berth-shim processes whose command line names container `id`. */
+export function shimPids(id: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (argv[0]?.endsWith('berth-shim') && argv[argv.indexOf('--id') + 1] === id) pids.push(Number(entry));
+    } catch {}
+  }
+  return pids;
+}
+
+function tryKill(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {}
+}
+
+function tryRmdir(dir: string): void {
+  for (let i = 0; i < 50; i++) {
+    try {
+      rmdirSync(dir);
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      require('node:child_process').execFileSync('sleep', ['0.02']);
+    }
+  }
+}
+
+/** Collect a container's output by stream until the connection closes. */
+export function collect(streams: import('@berth/core').ContainerStreams): { stdout: () => string; stderr: () => string; closed: Promise<void> } {
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  streams.onOutput((c) => (c.stream === 'stdout' ? out : err).push(c.data));
+  const closed = new Promise<void>((resolve) => streams.onClose(resolve));
+  return { stdout: () => Buffer.concat(out).toString(), stderr: () => Buffer.concat(err).toString(), closed };
+}
