@@ -28,6 +28,7 @@ export function probeRuntime(binary: string, workDir: string): Promise<string | 
     ociVersion: '1.0.2',
     process: { terminal: false, user: { uid: 0, gid: 0 }, args: ['/bin/true'], cwd: '/', env: ['PATH=/usr/bin:/bin'] },
     root: { path: '/', readonly: true },
+    mounts: [],
     linux: { namespaces: [{ type: 'mount' }] },
   };
   writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));

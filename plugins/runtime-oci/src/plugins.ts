@@ -47,14 +47,17 @@ export const crunPlugin = definePlugin({
   async init(ctx) {
     const { binary, shimPath } = resolveParts('crun', ctx);
     if (isCgroupHybrid()) {
+      // Measured, not assumed: a newer crun may handle hybrid hosts.
       const failure = await probeRuntime(binary, ctx.execRoot);
-      if (failure) {
+      if (failure && /hybrid|cgroup/i.test(failure)) {
         let version = '';
         try {
           version = execFileSync(binary, ['--version'], { encoding: 'utf8' }).split('\n')[0]!.replace(/^crun version\s*/, '');
         } catch {}
-        throw new PluginSkipped(`crun ${version} does not support cgroup v1 hybrid hosts ("${failure}")`.replace('crun  ', 'crun '));
+        throw new PluginSkipped(`crun${version ? ` ${version}` : ''} does not support cgroup v1 hybrid hosts ("${failure}")`);
       }
+      // Any other probe failure may be the probe's own bundle (a read-only host root): not a reason to skip.
+      if (failure) ctx.log.warn('crun probe failed; enabling crun anyway', { error: failure });
     }
     return makeRuntime('crun', ctx, binary, shimPath);
   },
