@@ -1,0 +1,197 @@
+import type { Attachment, WaitHandle } from '@berth/client';
+import type { Flags } from '../argv.js';
+import { describeError, printError, PROG, type Command, type CommandContext } from '../command.js';
+import { buildCreateRequest, CONTAINER_FLAGS, type CreateRequest } from '../container-options.js';
+import { proxySignals } from '../signals.js';
+
+/*
+ * `run` is docker's sequence (DOCKER-API.md §4.2/§4.3): create → attach ∥ wait, both
+ * accepted by the daemon → start → copy the output until the daemon closes the stream →
+ * exit with the StatusCode from wait. Establishing attach and wait before start is what
+ * keeps a fast container's output and exit from being missed.
+ */
+
+const RUN_FLAGS = [
+  { long: 'detach', short: 'd', kind: 'bool', help: 'Run container in background and print container ID' },
+  { long: 'sig-proxy', kind: 'bool', help: 'Proxy received signals to the process', def: 'true' },
+  { long: 'detach-keys', kind: 'string', help: 'Override the key sequence for detaching a container', hidden: true },
+  { long: 'pull', kind: 'string', help: 'Pull image before running ("missing", "never"; berth cannot pull yet)', def: '"missing"' },
+  { long: 'quiet', short: 'q', kind: 'bool', help: 'Suppress the pull output' },
+] as const;
+
+/** docker's `reportError`: `berth: <text>.` and, for mistakes in the request, the help hint. */
+function report(ctx: CommandContext, command: string, text: string, withHelp: boolean): void {
+  // docker ends the sentence with a period; not after a question (`Is berthd running?`).
+  let line = `${PROG}: ${/[?!]$/.test(text) ? text : `${text.replace(/\.$/, '')}.`}`;
+  if (withHelp) line += `\nSee '${PROG} ${command} --help'.`;
+  printError(ctx, line);
+}
+
+/** docker's exit status for a failed create/start: 127 not found, 126 not executable, else 125. */
+export function startErrorStatus(err: unknown): number {
+  const text = describeError(err).replace(/^Error response from daemon: /, '');
+  if (/executable file not found|no such file or directory|system cannot find the file specified/.test(text)) return 127;
+  if (/permission denied|is a directory/.test(text)) return 126;
+  return 125;
+}
+
+/** `busybox` → `busybox:latest`, as `Unable to find image '…' locally` names it. */
+export function imageWithTag(image: string): string {
+  let ref = image.replace(/^docker\.io\/library\//, '').replace(/^docker\.io\//, '');
+  if (ref.includes('@')) return ref;
+  const lastSlash = ref.lastIndexOf('/');
+  if (!ref.slice(lastSlash + 1).includes(':')) ref += ':latest';
+  return ref;
+}
+
+function request(ctx: CommandContext, command: string, flags: Flags, args: string[], detach: boolean): CreateRequest | number {
+  try {
+    const fs = require('node:fs') as typeof import('node:fs');
+    return buildCreateRequest(flags, args[0]!, args.slice(1), {
+      detach,
+      env: ctx.io.env,
+      readFile: (p) => fs.readFileSync(p, 'utf8'),
+      cwd: process.cwd(),
+    });
+  } catch (err) {
+    report(ctx, command, (err as Error).message, true);
+    return 125;
+  }
+}
+
+/** POST /containers/create; on failure reports docker's way and returns the exit status. */
+async function create(ctx: CommandContext, command: string, req: CreateRequest): Promise<string | number> {
+  try {
+    const created = await ctx.client().containers.create(req.body, req.name);
+    for (const w of created.Warnings ?? []) printError(ctx, `WARNING: ${w}`);
+    return created.Id;
+  } catch (err) {
+    if ((err as { name?: string; status?: number }).name === 'ApiError' && (err as { status: number }).status === 404) {
+      // docker would pull here; berth cannot pull yet, so the daemon's answer is the error.
+      printError(ctx, `Unable to find image '${imageWithTag(req.body.Image ?? '')}' locally`);
+    }
+    report(ctx, command, describeError(err), true);
+    return startErrorStatus(err);
+  }
+}
+
+function pipeStdin(ctx: CommandContext, att: Attachment): () => void {
+  const stdin = ctx.io.stdin;
+  const onData = (chunk: Buffer | string): void => void att.write(chunk);
+  const onEnd = (): void => att.closeStdin();
+  stdin.on('data', onData);
+  stdin.on('end', onEnd);
+  stdin.resume();
+  return () => {
+    stdin.off('data', onData);
+    stdin.off('end', onEnd);
+    stdin.pause();
+  };
+}
+
+async function runContainer(ctx: CommandContext, flags: Flags, args: string[]): Promise<number> {
+  const detach = flags.bool('detach');
+  const pull = flags.string('pull') ?? 'missing';
+  if (!['missing', 'never', 'always'].includes(pull)) {
+    report(ctx, 'run', `invalid pull option: '${pull}': must be one of "always", "missing" or "never"`, true);
+    return 125;
+  }
+  const req = request(ctx, 'run', flags, args, detach);
+  if (typeof req === 'number') return req;
+  const created = await create(ctx, 'run', req);
+  if (typeof created === 'number') return created;
+  const id = created;
+  const client = ctx.client();
+  const body = req.body;
+  const attach = !detach && (body.AttachStdin || body.AttachStdout || body.AttachStderr) === true;
+  const stopProxy = flags.bool('sig-proxy', true) ? proxySignals(ctx, id) : () => {};
+  let att: Attachment | undefined;
+  let wait: WaitHandle | undefined;
+  let stopStdin = (): void => {};
+  try {
+    try {
+      const [a, w] = await Promise.all([
+        attach
+          ? client.containers.attach(id, { stdin: body.AttachStdin, stdout: body.AttachStdout, stderr: body.AttachStderr, tty: false })
+          : undefined,
+        client.containers.waitHandle(id, body.HostConfig?.AutoRemove ? 'removed' : 'next-exit'),
+      ]);
+      att = a;
+      wait = w;
+    } catch (err) {
+      report(ctx, 'run', describeError(err), false);
+      return 125;
+    }
+    if (att && body.AttachStdin) stopStdin = pipeStdin(ctx, att);
+    const output = att?.forward(ctx.io.stdout, ctx.io.stderr);
+    try {
+      await client.containers.start(id);
+    } catch (err) {
+      att?.close();
+      report(ctx, 'run', describeError(err), false);
+      // Like docker, let an --rm container be removed before returning (bounded: the daemon may not).
+      if (body.HostConfig?.AutoRemove) await Promise.race([wait.result.catch(() => {}), sleep(3000)]);
+      return startErrorStatus(err);
+    }
+    if (detach) {
+      ctx.io.stdout.write(`${id}\n`);
+      return 0;
+    }
+    if (output) {
+      try {
+        await output;
+      } catch (err) {
+        printError(ctx, `${PROG}: error reading the container's output: ${describeError(err)}`);
+      }
+    }
+    let result;
+    try {
+      result = await wait.result;
+    } catch (err) {
+      printError(ctx, `${PROG}: error waiting for container: ${describeError(err)}`);
+      return 125;
+    }
+    if (result.Error) {
+      printError(ctx, `${PROG}: error waiting for container: ${result.Error.Message}`);
+      return 125;
+    }
+    return result.StatusCode;
+  } finally {
+    stopProxy();
+    stopStdin();
+    wait?.cancel();
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+export const runCommand: Command = {
+  name: 'run',
+  usage: '[OPTIONS] IMAGE [COMMAND] [ARG...]',
+  summary: 'Create and run a new container from an image',
+  aliases: `${PROG} container run, ${PROG} run`,
+  flags: [...RUN_FLAGS, ...CONTAINER_FLAGS].sort((a, b) => a.long.localeCompare(b.long)),
+  minArgs: 1,
+  interspersed: false,
+  run: runContainer,
+};
+
+export const createCommand: Command = {
+  name: 'create',
+  usage: '[OPTIONS] IMAGE [COMMAND] [ARG...]',
+  summary: 'Create a new container',
+  aliases: `${PROG} container create, ${PROG} create`,
+  flags: [...CONTAINER_FLAGS, RUN_FLAGS[3], RUN_FLAGS[4]].sort((a, b) => a.long.localeCompare(b.long)),
+  minArgs: 1,
+  interspersed: false,
+  async run(ctx, flags, args) {
+    const req = request(ctx, 'create', flags, args, false);
+    if (typeof req === 'number') return req;
+    const created = await create(ctx, 'create', req);
+    if (typeof created === 'number') return created;
+    ctx.io.stdout.write(`${created}\n`);
+    return 0;
+  },
+};

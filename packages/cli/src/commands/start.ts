@@ -1,0 +1,73 @@
+import type { Attachment } from '@berth/client';
+import { describeError, forEachName, printError, PROG, type Command } from '../command.js';
+import { StatusError } from '../errors.js';
+import { proxySignals } from '../signals.js';
+
+/**
+ * `start` starts each container and prints its name; `start -a` attaches first (attach ∥
+ * wait next-exit, then start, like `run`) and exits with the container's status.
+ */
+export const startCommand: Command = {
+  name: 'start',
+  usage: '[OPTIONS] CONTAINER [CONTAINER...]',
+  summary: 'Start one or more stopped containers',
+  aliases: `${PROG} container start, ${PROG} start`,
+  flags: [
+    { long: 'attach', short: 'a', kind: 'bool', help: 'Attach STDOUT/STDERR and forward signals' },
+    { long: 'interactive', short: 'i', kind: 'bool', help: "Attach container's STDIN" },
+    { long: 'detach-keys', kind: 'string', help: 'Override the key sequence for detaching a container', hidden: true },
+  ],
+  minArgs: 1,
+  async run(ctx, flags, names) {
+    const client = ctx.client();
+    const attach = flags.bool('attach');
+    const interactive = flags.bool('interactive');
+    if (!attach && !interactive) {
+      const failed = await forEachName(ctx, names, (n) => client.containers.start(n));
+      if (failed.length) throw new StatusError(`Error: failed to start containers: ${failed.join(', ')}`, 1);
+      return 0;
+    }
+    if (names.length > 1) throw new StatusError('you cannot start and attach multiple containers at once', 1);
+    const name = names[0]!;
+    const info = await client.containers.inspect(name);
+    const id = info.Id;
+    const [att, wait] = await Promise.all([
+      client.containers.attach(id, { stdin: interactive, stdout: attach, stderr: attach, tty: info.Config?.Tty === true }),
+      client.containers.waitHandle(id, 'next-exit'),
+    ]);
+    const stopProxy = proxySignals(ctx, id);
+    const stdin = ctx.io.stdin;
+    const onData = (c: Buffer | string): void => void (att as Attachment).write(c);
+    const onEnd = (): void => att.closeStdin();
+    if (interactive) {
+      stdin.on('data', onData);
+      stdin.on('end', onEnd);
+      stdin.resume();
+    }
+    try {
+      const output = att.forward(ctx.io.stdout, ctx.io.stderr);
+      try {
+        await client.containers.start(id);
+      } catch (err) {
+        att.close();
+        throw err;
+      }
+      try {
+        await output;
+      } catch (err) {
+        printError(ctx, `${PROG}: error reading the container's output: ${describeError(err)}`);
+      }
+      const result = await wait.result;
+      if (result.Error) throw new StatusError(`error waiting for container: ${result.Error.Message}`, 125);
+      return result.StatusCode;
+    } finally {
+      stopProxy();
+      wait.cancel();
+      if (interactive) {
+        stdin.off('data', onData);
+        stdin.off('end', onEnd);
+        stdin.pause();
+      }
+    }
+  },
+};

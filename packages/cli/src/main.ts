@@ -1,0 +1,215 @@
+import type { BerthClient } from '@berth/client';
+import { execute, PROG, type Command, type CommandContext } from './command.js';
+import { processIo, type CliIo } from './io.js';
+import { CLI_VERSION } from './version.js';
+
+/*
+ * Start-up time is part of `berth run`'s latency, so this file imports almost nothing:
+ * each command's module, and the client, are required only when that command runs.
+ */
+
+type Loader = () => Command;
+
+const load = {
+  run: () => (require('./commands/run.js') as typeof import('./commands/run.js')).runCommand,
+  create: () => (require('./commands/run.js') as typeof import('./commands/run.js')).createCommand,
+  start: () => (require('./commands/start.js') as typeof import('./commands/start.js')).startCommand,
+  stop: () => (require('./commands/lifecycle.js') as typeof import('./commands/lifecycle.js')).stopCommand,
+  kill: () => (require('./commands/lifecycle.js') as typeof import('./commands/lifecycle.js')).killCommand,
+  rm: () => (require('./commands/lifecycle.js') as typeof import('./commands/lifecycle.js')).rmCommand,
+  wait: () => (require('./commands/lifecycle.js') as typeof import('./commands/lifecycle.js')).waitCommand,
+  ps: () => (require('./commands/ps.js') as typeof import('./commands/ps.js')).psCommand,
+  logs: () => (require('./commands/logs.js') as typeof import('./commands/logs.js')).logsCommand,
+  inspect: () => (require('./commands/inspect.js') as typeof import('./commands/inspect.js')).inspectCommand,
+  images: () => (require('./commands/images.js') as typeof import('./commands/images.js')).imagesCommand,
+  rmi: () => (require('./commands/images.js') as typeof import('./commands/images.js')).rmiCommand,
+  tag: () => (require('./commands/images.js') as typeof import('./commands/images.js')).tagCommand,
+  imageInspect: () => (require('./commands/inspect.js') as typeof import('./commands/inspect.js')).imageInspectCommand,
+  containerInspect: () => (require('./commands/inspect.js') as typeof import('./commands/inspect.js')).containerInspectCommand,
+  import: () => (require('./commands/image-io.js') as typeof import('./commands/image-io.js')).importCommand,
+  load: () => (require('./commands/image-io.js') as typeof import('./commands/image-io.js')).loadCommand,
+  save: () => (require('./commands/image-io.js') as typeof import('./commands/image-io.js')).saveCommand,
+  version: () => (require('./commands/system.js') as typeof import('./commands/system.js')).versionCommand,
+  info: () => (require('./commands/system.js') as typeof import('./commands/system.js')).infoCommand,
+  pluginsLs: () => (require('./commands/system.js') as typeof import('./commands/system.js')).pluginsLsCommand,
+} satisfies Record<string, Loader>;
+
+/** Top-level verbs, in the order `berth --help` lists them. */
+const TOP: Array<[string, Loader, string]> = [
+  ['run', load.run, 'Create and run a new container from an image'],
+  ['create', load.create, 'Create a new container'],
+  ['start', load.start, 'Start one or more stopped containers'],
+  ['stop', load.stop, 'Stop one or more running containers'],
+  ['kill', load.kill, 'Kill one or more running containers'],
+  ['rm', load.rm, 'Remove one or more containers'],
+  ['wait', load.wait, 'Block until one or more containers stop, then print their exit codes'],
+  ['ps', load.ps, 'List containers'],
+  ['logs', load.logs, 'Fetch the logs of a container'],
+  ['inspect', load.inspect, 'Return low-level information on berth objects'],
+  ['images', load.images, 'List images'],
+  ['rmi', load.rmi, 'Remove one or more images'],
+  ['tag', load.tag, 'Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE'],
+  ['import', load.import, 'Import the contents from a tarball to create a filesystem image'],
+  ['load', load.load, 'Load an image from a tar archive or STDIN'],
+  ['save', load.save, 'Save one or more images to a tar archive (streamed to STDOUT by default)'],
+  ['version', load.version, 'Show the berth version information'],
+  ['info', load.info, 'Display system-wide information'],
+];
+
+/** Management commands (`berth container ls`) and their verbs. */
+const GROUPS: Record<string, { summary: string; verbs: Record<string, Loader> }> = {
+  container: {
+    summary: 'Manage containers',
+    verbs: {
+      run: load.run,
+      create: load.create,
+      start: load.start,
+      stop: load.stop,
+      kill: load.kill,
+      rm: load.rm,
+      wait: load.wait,
+      ls: load.ps,
+      list: load.ps,
+      ps: load.ps,
+      logs: load.logs,
+      inspect: load.containerInspect,
+    },
+  },
+  image: {
+    summary: 'Manage images',
+    verbs: {
+      ls: load.images,
+      list: load.images,
+      rm: load.rmi,
+      tag: load.tag,
+      import: load.import,
+      load: load.load,
+      save: load.save,
+      inspect: load.imageInspect,
+    },
+  },
+  plugins: { summary: "List berthd's plugins (storage, network, volume, runtime)", verbs: { ls: load.pluginsLs, list: load.pluginsLs } },
+  system: { summary: 'Manage berth', verbs: { info: load.info } },
+};
+GROUPS.plugin = GROUPS.plugins!;
+
+function mainHelp(): string {
+  const width = 12;
+  const verbs = TOP.map(([name, , summary]) => `  ${name.padEnd(width)}${summary}`).join('\n');
+  const groups = Object.entries(GROUPS)
+    .filter(([name]) => name !== 'plugin')
+    .map(([name, g]) => `  ${name.padEnd(width)}${g.summary}`)
+    .join('\n');
+  return `
+Usage:  ${PROG} [OPTIONS] COMMAND
+
+A container engine that speaks the Docker Engine API
+
+Commands:
+${verbs}
+
+Management Commands:
+${groups}
+
+Global Options:
+  -H, --host string   Daemon socket to connect to (unix:///path; default $BERTH_HOST, $DOCKER_HOST or unix:///run/berth/berth.sock)
+  -v, --version       Print version information and quit
+      --help          Print usage
+
+Run '${PROG} COMMAND --help' for more information on a command.
+`;
+}
+
+function groupHelp(name: string): string {
+  const g = GROUPS[name]!;
+  const verbs = Object.keys(g.verbs)
+    .map((v) => `  ${v}`)
+    .join('\n');
+  return `\nUsage:  ${PROG} ${name} COMMAND\n\n${g.summary}\n\nCommands:\n${verbs}\n\nRun '${PROG} ${name} COMMAND --help' for more information on a command.\n`;
+}
+
+/**
+ * Runs `berth` with `argv` (without node and script) and resolves with the exit status.
+ * Global options come first (`-H unix:///…`), then the command and its arguments.
+ */
+export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
+  let host: string | undefined;
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '-H' || a === '--host') {
+      if (i + 1 >= argv.length) return usageError(io, `flag needs an argument: ${a === '-H' ? "'H' in -H" : '--host'}`);
+      host = argv[++i];
+    } else if (a.startsWith('--host=')) host = a.slice('--host='.length);
+    else if (a.startsWith('-H') && a.length > 2) host = a.slice(a[2] === '=' ? 3 : 2);
+    else if (a === '-v' || a === '--version') {
+      io.stdout.write(`${PROG} version ${CLI_VERSION}\n`);
+      return 0;
+    } else if (a === '--help' || a === '-h') {
+      io.stdout.write(mainHelp());
+      return 0;
+    } else if (a === '-D' || a === '--debug') {
+      // Accepted for docker compatibility; berth has no debug output yet.
+    } else if (a === '-l' || a === '--log-level' || a === '--config' || a === '-c' || a === '--context') {
+      i++;
+    } else if (a.startsWith('--log-level=') || a.startsWith('--config=') || a.startsWith('--context=')) {
+      // Accepted and ignored, as above.
+    } else if (a.startsWith('-') && a !== '-') {
+      return usageError(io, a.startsWith('--') ? `unknown flag: ${a.split('=')[0]}` : `unknown shorthand flag: '${a[1]}' in ${a}`);
+    } else break;
+  }
+  const rest = argv.slice(i);
+  const name = rest[0];
+  if (!name) {
+    io.stdout.write(mainHelp());
+    return 0;
+  }
+  let client: BerthClient | undefined;
+  const ctx: CommandContext = {
+    io,
+    client() {
+      if (!client) {
+        const { BerthClient } = require('@berth/client') as typeof import('@berth/client');
+        client = new BerthClient({ host, env: io.env, userAgent: `${PROG}-cli/${CLI_VERSION}` });
+      }
+      return client;
+    },
+  };
+  try {
+    const group = GROUPS[name];
+    if (group) {
+      const verb = rest[1];
+      if (!verb || verb === '--help') {
+        io.stdout.write(groupHelp(name));
+        return 0;
+      }
+      const loader = group.verbs[verb];
+      if (!loader) {
+        io.stderr.write(`${PROG}: '${name} ${verb}' is not a ${PROG} command.\nSee '${PROG} ${name} --help'\n`);
+        return 1;
+      }
+      return await execute(loader(), `${PROG} ${name} ${verb}`, rest.slice(2), ctx);
+    }
+    if (name === 'help') {
+      io.stdout.write(mainHelp());
+      return 0;
+    }
+    const top = TOP.find(([n]) => n === name);
+    if (!top) {
+      io.stderr.write(`${PROG}: '${name}' is not a ${PROG} command.\nSee '${PROG} --help'\n`);
+      return 1;
+    }
+    return await execute(top[1](), `${PROG} ${name}`, rest.slice(1), ctx);
+  } catch (err) {
+    // A bad host spec is the usual cause: report it like any other error.
+    io.stderr.write(`${(err as Error).message}\n`);
+    return 1;
+  } finally {
+    client?.close();
+  }
+}
+
+function usageError(io: CliIo, message: string): number {
+  io.stderr.write(`${message}\nSee '${PROG} --help'.\n`);
+  return 125;
+}
