@@ -173,4 +173,41 @@ test('a container that exits normally is not oomKilled even with a limit', async
   await runtime.delete(id);
 });
 
+test('5 MB of output arrives intact through connect and in the log', async () => {
+  const id = fx.newId();
+  await runtime.create(fx.request(id, ['sh', '-c', 'head -c 5000000 /dev/zero | tr "\\0" x; echo']));
+  const streams = await runtime.connect(id);
+  let bytes = 0;
+  let bad = 0;
+  streams.onOutput((c) => {
+    bytes += c.data.length;
+    for (const b of c.data) if (b !== 0x78 && b !== 0x0a) bad++;
+  });
+  const closed = new Promise<void>((resolve) => streams.onClose(resolve));
+  await runtime.start(id);
+  assert.is((await runtime.wait(id)).exitCode, 0);
+  await closed;
+  assert.is(bytes, 5_000_001);
+  assert.is(bad, 0);
+  const entries = readFileSync(fx.logPath(id), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as { log: string });
+  assert.is(entries.reduce((n, e) => n + e.log.length, 0), 5_000_001);
+  assert.is(entries.length, Math.ceil(5_000_000 / 16384));
+  await runtime.delete(id);
+});
+
+test('a background child holding stdout delays the exit record by at most ~2 s', async () => {
+  const id = fx.newId();
+  await runtime.create(fx.request(id, ['sh', '-c', 'sleep 30 & echo bye'], { pidNamespace: false }));
+  const out = collect(await runtime.connect(id));
+  const t0 = Date.now();
+  await runtime.start(id);
+  const status = await runtime.wait(id);
+  const elapsed = Date.now() - t0;
+  assert.is(status.exitCode, 0);
+  assert.is(out.stdout(), 'bye\n');
+  assert.ok(elapsed >= 1500 && elapsed < 6000, `waited ${elapsed} ms`);
+  await runtime.delete(id);
+  assert.equal(cgroupDirs(id), [], 'the background sleep was killed with the cgroup');
+});
+
 test.run();
