@@ -12,6 +12,11 @@ export class BerthError extends Error {
   }
 }
 
+/** Nothing to do: the object is already in the requested state, e.g. starting a running container (304). */
+export class NotModified extends BerthError {
+  override readonly status = 304;
+}
+
 /** The named object does not exist (404). */
 export class NotFound extends BerthError {
   override readonly status = 404;

@@ -81,7 +81,7 @@ export interface ContainerConfig {
   StdinOnce?: boolean;
   Env?: string[] | null;
   Cmd?: string[] | string | null;
-  Healthcheck?: { Test?: string[]; Interval?: number; Timeout?: number; Retries?: number; StartPeriod?: number };
+  Healthcheck?: { Test?: string[]; Interval?: number; Timeout?: number; Retries?: number; StartPeriod?: number } | null;
   Image?: string;
   Volumes?: Record<string, object> | null;
   WorkingDir?: string;
@@ -90,8 +90,8 @@ export interface ContainerConfig {
   OnBuild?: string[] | null;
   Labels?: Record<string, string> | null;
   StopSignal?: string;
-  StopTimeout?: number;
-  Shell?: string[];
+  StopTimeout?: number | null;
+  Shell?: string[] | null;
 }
 
 /** The body of `POST /containers/create`. */

@@ -1,0 +1,28 @@
+import type { AnyPluginManifest, Logger } from '@berth/core';
+
+/** What `createEngine` needs. The daemon builds it from flags and daemon.json; an embedder writes it. */
+export interface EngineConfig {
+  /** Persistent state: images, containers, storage. Default `/var/lib/berth`. */
+  dataRoot: string;
+  /** State that dies with the host: shim sockets, runtime state. Default `/run/berth`. */
+  execRoot: string;
+  /** The storage driver to use; when absent, the one whose state the data root holds, else the first that works. */
+  storageDriver?: string;
+  /** The runtime for containers that name none. Default `runc`. */
+  defaultRuntime?: string;
+  /** The cgroup every container's cgroup lives under. Default `berth`. */
+  cgroupParent?: string;
+  /** The plugins to offer, an explicit list: nothing registers itself by being imported. */
+  plugins: AnyPluginManifest[];
+  /** Per-plugin configuration, keyed `<kind>/<name>` (`runtime/runc`). */
+  pluginConfig?: Record<string, Record<string, unknown>>;
+  logger?: Logger;
+  /** The version berthd reports. */
+  serverVersion?: string;
+}
+
+/** EngineConfig with every default filled in. */
+export type ResolvedEngineConfig = Required<Omit<EngineConfig, 'storageDriver'>> & { storageDriver?: string };
+
+/** Storage drivers tried in this order when the operator chose none and the data root holds none. */
+export const storagePriority = ['overlay', 'btrfs', 'fuse', 'vfs'];

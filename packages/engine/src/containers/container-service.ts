@@ -1,0 +1,537 @@
+import { promises as fs } from 'node:fs';
+import { constants as osConstants } from 'node:os';
+import * as path from 'node:path';
+import {
+  type AttachOptions,
+  type AttachSession,
+  Conflict,
+  type ContainerCreateBody,
+  type ContainerInspect,
+  type ContainerListOptions,
+  type ContainersApi,
+  type ContainerSummary,
+  type EventBus,
+  type ExitStatus,
+  InvalidArgument,
+  type Logger,
+  type LogLine,
+  type LogsOptions,
+  type NetworkDriver,
+  NotFound,
+  NotModified,
+  type RemoveContainerOptions,
+  type Runtime,
+  type StorageDriver,
+  SystemError,
+  type WaitCondition,
+  type WaitResult,
+} from '@berth/core';
+import { isMountPoint, mountAll, unmountAll } from '@berth/native';
+import type { ResolvedEngineConfig } from '../config.js';
+import type { ImageService } from '../images/image-service.js';
+import type { ContainerStore } from '../state/container-store.js';
+import { type HostFacts, readHostFacts } from '../oci/index.js';
+import { buildContainerSpec, commandOf, mergedConfig } from './container-spec.js';
+import type { ContainerRecord } from './container-record.js';
+import { writeEtcFiles } from './etc-files.js';
+import { toInspect, toSummary } from './container-views.js';
+import { matchesFilters } from './filters.js';
+import { readLog } from './log-reader.js';
+import { generateName, newContainerId, validateName } from './names.js';
+import { OutputHub } from './output-hub.js';
+
+interface Waiter {
+  condition: WaitCondition;
+  resolve: (result: WaitResult) => void;
+}
+
+/** What the service keeps in memory for a container beyond its record. */
+interface LiveState {
+  hub: OutputHub;
+  waiters: Set<Waiter>;
+  /** Called back when the current run ends (for log followers and stop). */
+  exitListeners: Set<() => void>;
+  /** Serialises lifecycle operations (start, stop, remove) on one container. */
+  lock: Promise<unknown>;
+}
+
+/**
+ * The container lifecycle: create → start → (stop | kill | exit) → remove, with the
+ * runtime's shim owning each running process. The service turns Docker's create
+ * request into a record, the record into an OCI bundle at start, and the runtime's
+ * exit status back into the record. Kernel state it creates (the rootfs mount, the
+ * runtime's cgroup and shim) exists only while the container runs, so a created or
+ * exited container holds nothing but files under the data root.
+ */
+export class ContainerService implements ContainersApi {
+  private readonly live = new Map<string, LiveState>();
+  /** Read once: the capability bounding set, cgroup version, rlimits... do not change while berthd runs. */
+  private readonly hostFacts: HostFacts = readHostFacts();
+
+  constructor(
+    private readonly config: ResolvedEngineConfig,
+    private readonly store: ContainerStore,
+    private readonly images: ImageService,
+    private readonly storage: StorageDriver,
+    private readonly runtimes: Map<string, Runtime>,
+    private readonly networks: Map<string, NetworkDriver>,
+    private readonly events: EventBus,
+    private readonly log: Logger,
+  ) {}
+
+  private liveOf(id: string): LiveState {
+    let l = this.live.get(id);
+    if (!l) {
+      l = { hub: new OutputHub(), waiters: new Set(), exitListeners: new Set(), lock: Promise.resolve() };
+      this.live.set(id, l);
+    }
+    return l;
+  }
+
+  /** Run `fn` after every earlier lifecycle operation on this container has finished. */
+  private serialise<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const l = this.liveOf(id);
+    const next = l.lock.then(fn, fn);
+    l.lock = next.catch(() => undefined);
+    return next;
+  }
+
+  private runtimeFor(name: string): Runtime {
+    const runtime = this.runtimes.get(name);
+    if (!runtime) {
+      const known = [...this.runtimes.keys()].join(', ') || 'none';
+      throw new InvalidArgument(`unknown or invalid runtime name: ${name} (available: ${known})`);
+    }
+    return runtime;
+  }
+
+  /** The network a mode names: `default` (or empty) is the daemon's default network. */
+  private networkName(mode: string): string {
+    return mode === '' || mode === 'default' ? this.defaultNetwork() : mode;
+  }
+
+  private networkDriverFor(mode: string): NetworkDriver {
+    const name = this.networkName(mode);
+    const driver = this.networks.get(name);
+    if (!driver) throw new NotFound(`network ${name} not found`);
+    return driver;
+  }
+
+  private defaultNetwork(): string {
+    return this.networks.has('bridge') ? 'bridge' : 'none';
+  }
+
+  async create(body: ContainerCreateBody, name?: string): Promise<{ Id: string; Warnings: string[] }> {
+    if (!body || typeof body !== 'object') throw new InvalidArgument('config cannot be empty in order to create a container');
+    if (!body.Image) throw new InvalidArgument('No image was specified: config.Image is empty');
+    const hostConfig = body.HostConfig ?? {};
+    const runtimeName = hostConfig.Runtime || this.config.defaultRuntime;
+    this.runtimeFor(runtimeName);
+    const image = await this.images.resolveForContainer(body.Image);
+    const id = newContainerId();
+    const containerName = name ? validateName(name) : generateName((n) => !!this.store.find(n));
+    const config = mergedConfig(body, image.config, id);
+    const { path: entry, args } = commandOf(body, image.config);
+    const networkMode = hostConfig.NetworkMode || 'default';
+    // An unknown network is reported at start, as dockerd does: a 404 from create
+    // would make the docker CLI think the image is missing and try to pull it.
+    const hostNetwork = this.networks.get(this.networkName(networkMode))?.namespaceMode === 'host';
+
+    this.store.reserveName(containerName, id);
+    const dir = this.store.dir(id);
+    const rootfs = this.rootfsDir(id);
+    let prepared = false;
+    try {
+      const topLayer = await this.images.ensureLayers(image.id);
+      const rootfsMounts = await this.storage.prepare(id, topLayer);
+      prepared = true;
+      await fs.mkdir(rootfs, { recursive: true, mode: 0o755 });
+      // The rootfs stays mounted from create until the container exits: validating the
+      // request reads the image's /etc/passwd, and start then needs no second mount.
+      mountAll(rootfsMounts, rootfs);
+      const etc = await writeEtcFiles(dir, config.Hostname || id.slice(0, 12), hostNetwork);
+      const spec = await buildContainerSpec({
+        id,
+        body,
+        image: image.config,
+        rootfs,
+        etc,
+        hostNetwork,
+        cgroupParent: this.config.cgroupParent,
+        host: this.hostFacts,
+        anonymousVolumeDir: path.join(dir, 'volumes'),
+      });
+      const bundle = path.join(dir, 'bundle');
+      await fs.mkdir(bundle, { recursive: true, mode: 0o700 });
+      await fs.writeFile(path.join(bundle, 'config.json'), spec.json);
+      const record: ContainerRecord = {
+        id,
+        name: containerName,
+        created: new Date().toISOString(),
+        imageRef: body.Image,
+        imageId: image.id,
+        config: { ...config, StopSignal: spec.stopSignal },
+        hostConfig: { NetworkMode: 'default', ...hostConfig, Runtime: runtimeName },
+        path: entry,
+        args,
+        storageDriver: this.storage.name,
+        rootfsMounts,
+        runtime: runtimeName,
+        networkMode,
+        state: {
+          Status: 'created',
+          Running: false,
+          Paused: false,
+          Restarting: false,
+          OOMKilled: false,
+          Dead: false,
+          Pid: 0,
+          ExitCode: 0,
+          Error: '',
+          StartedAt: '0001-01-01T00:00:00Z',
+          FinishedAt: '0001-01-01T00:00:00Z',
+        },
+        restartCount: 0,
+      };
+      await this.store.save(record);
+      this.events.publish('container', 'create', id, { image: body.Image, name: containerName });
+      return { Id: id, Warnings: spec.warnings };
+    } catch (err) {
+      this.store.releaseName(containerName, id);
+      unmountAll(rootfs);
+      if (prepared) await this.storage.remove(id).catch(() => undefined);
+      await fs.rm(dir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  private rootfsDir(id: string): string {
+    return path.join(this.store.dir(id), 'rootfs');
+  }
+
+  /**
+   * The runtime's live state of a container. Keyed by the first 32 hex digits (128 bits,
+   * still unique) because the shim's socket path inside it must fit in sun_path (107 bytes)
+   * even under a long exec root.
+   */
+  private stateDir(id: string): string {
+    return path.join(this.config.execRoot, 'c', id.slice(0, 32));
+  }
+
+  private logPath(id: string): string {
+    return path.join(this.store.dir(id), `${id}-json.log`);
+  }
+
+  async start(ref: string): Promise<void> {
+    const record = this.store.get(ref);
+    return this.serialise(record.id, () => this.startLocked(record));
+  }
+
+  private async startLocked(record: ContainerRecord): Promise<void> {
+    if (record.state.Running) throw new NotModified(`container ${record.id} is already running`);
+    const runtime = this.runtimeFor(record.runtime);
+    const network = this.networkDriverFor(record.networkMode);
+    const hostNetwork = network.namespaceMode === 'host';
+    const rootfs = this.rootfsDir(record.id);
+    const bundle = path.join(this.store.dir(record.id), 'bundle');
+    const stateDir = this.stateDir(record.id);
+    const undo: Array<() => Promise<unknown>> = [];
+    try {
+      if (!isMountPoint(rootfs)) {
+        mountAll(await this.storage.mounts(record.id), rootfs);
+      }
+      undo.push(async () => unmountAll(rootfs));
+      await fs.rm(stateDir, { recursive: true, force: true });
+      await fs.mkdir(stateDir, { recursive: true, mode: 0o700 });
+      undo.push(() => fs.rm(stateDir, { recursive: true, force: true }));
+
+      let pid: number;
+      try {
+        ({ pid } = await runtime.create({
+          id: record.id,
+          bundle,
+          stateDir,
+          logPath: this.logPath(record.id),
+          openStdin: !!record.config.OpenStdin,
+        }));
+      } catch (err) {
+        throw runtimeError(err);
+      }
+      undo.push(() => runtime.delete(record.id));
+      const endpoint = { networkId: network.name, id: record.id, containerId: record.id, aliases: [record.name] };
+      await network.attach(endpoint, hostNetwork ? undefined : `/proc/${pid}/ns/net`);
+      undo.push(() => network.detach(endpoint));
+      const streams = await runtime.connect(record.id);
+      const live = this.liveOf(record.id);
+      live.hub.connect(streams);
+      await runtime.start(record.id);
+      record.state = {
+        ...record.state,
+        Status: 'running',
+        Running: true,
+        Paused: false,
+        OOMKilled: false,
+        Dead: false,
+        Pid: pid,
+        ExitCode: 0,
+        Error: '',
+        StartedAt: new Date().toISOString(),
+        FinishedAt: '0001-01-01T00:00:00Z',
+      };
+      await this.store.save(record);
+      this.events.publish('container', 'start', record.id, { image: record.imageRef, name: record.name });
+      this.monitor(record, runtime);
+    } catch (err) {
+      for (const step of undo.reverse()) await step().catch((e) => this.log.warn('start rollback step failed', { id: record.id, error: String(e) }));
+      record.state = { ...record.state, Error: err instanceof Error ? err.message : String(err) };
+      await this.store.save(record).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Watch a running container until it exits, then record the exit and clean up. */
+  private monitor(record: ContainerRecord, runtime: Runtime): void {
+    runtime.wait(record.id).then(
+      (status) => this.onExit(record, status),
+      (err) => {
+        this.log.error('lost track of a container', { id: record.id, error: String(err) });
+        return this.onExit(record, { exitCode: 255, oomKilled: false, finishedAt: new Date().toISOString() });
+      },
+    );
+  }
+
+  private async onExit(record: ContainerRecord, status: ExitStatus): Promise<void> {
+    const live = this.liveOf(record.id);
+    live.hub.endRun();
+    await this.releaseRunResources(record);
+    record.state = {
+      ...record.state,
+      Status: 'exited',
+      Running: false,
+      Paused: false,
+      Pid: 0,
+      ExitCode: status.exitCode,
+      OOMKilled: status.oomKilled,
+      FinishedAt: status.finishedAt,
+    };
+    await this.store.save(record).catch((err) => this.log.error('cannot record an exit', { id: record.id, error: String(err) }));
+    if (status.oomKilled) this.events.publish('container', 'oom', record.id, { image: record.imageRef, name: record.name });
+    this.events.publish('container', 'die', record.id, {
+      exitCode: String(status.exitCode),
+      image: record.imageRef,
+      name: record.name,
+    });
+    for (const w of [...live.waiters]) {
+      if (w.condition === 'removed') continue;
+      live.waiters.delete(w);
+      w.resolve({ StatusCode: status.exitCode, Error: null });
+    }
+    for (const l of [...live.exitListeners]) l();
+    if (record.hostConfig.AutoRemove) {
+      await this.remove(record.id, { force: true, volumes: true }).catch((err) =>
+        this.log.error('auto-remove failed', { id: record.id, error: String(err) }),
+      );
+    }
+  }
+
+  /** Undo what a run holds in the kernel: network endpoint, runtime state, rootfs mount. */
+  private async releaseRunResources(record: ContainerRecord): Promise<void> {
+    const network = this.networks.get(this.networkName(record.networkMode));
+    const steps: Array<() => Promise<unknown> | unknown> = [
+      () => network?.detach({ networkId: network.name, id: record.id, containerId: record.id, aliases: [record.name] }),
+      () => this.runtimes.get(record.runtime)?.delete(record.id),
+      () => unmountAll(this.rootfsDir(record.id)),
+      () => fs.rm(this.stateDir(record.id), { recursive: true, force: true }),
+    ];
+    for (const step of steps) {
+      try {
+        await step();
+      } catch (err) {
+        this.log.warn('cleanup step failed', { id: record.id, error: String(err) });
+      }
+    }
+  }
+
+  /** Resolves when the container's current run has ended (immediately when not running). */
+  private exited(record: ContainerRecord): Promise<void> {
+    if (!record.state.Running) return Promise.resolve();
+    const live = this.liveOf(record.id);
+    return new Promise((resolve) => {
+      const done = () => {
+        live.exitListeners.delete(done);
+        resolve();
+      };
+      live.exitListeners.add(done);
+    });
+  }
+
+  async stop(ref: string, timeoutSeconds?: number): Promise<void> {
+    const record = this.store.get(ref);
+    if (!record.state.Running) throw new NotModified(`container ${record.id} is not running`);
+    const runtime = this.runtimeFor(record.runtime);
+    const timeout = timeoutSeconds ?? record.config.StopTimeout ?? 10;
+    const exited = this.exited(record);
+    const signal = record.config.StopSignal || 'SIGTERM';
+    await runtime.kill(record.id, signal).catch(() => undefined);
+    const inTime = await Promise.race([exited.then(() => true), delay(Math.max(0, timeout) * 1000).then(() => false)]);
+    if (!inTime) {
+      await runtime.kill(record.id, 'SIGKILL').catch(() => undefined);
+      await exited;
+    }
+    this.events.publish('container', 'stop', record.id, { image: record.imageRef, name: record.name });
+  }
+
+  async kill(ref: string, signal = 'SIGKILL'): Promise<void> {
+    const record = this.store.get(ref);
+    if (!record.state.Running) throw new Conflict(`Container ${record.id} is not running`);
+    const sig = normaliseSignal(signal);
+    await this.runtimeFor(record.runtime).kill(record.id, sig);
+    this.events.publish('container', 'kill', record.id, { image: record.imageRef, name: record.name, signal: sig });
+  }
+
+  async remove(ref: string, options: RemoveContainerOptions = {}): Promise<void> {
+    const record = this.store.get(ref);
+    if (record.state.Running) {
+      if (!options.force) {
+        throw new Conflict(
+          `You cannot remove a running container ${record.id}. Stop the container before attempting removal or force remove`,
+        );
+      }
+      const exited = this.exited(record);
+      await this.runtimeFor(record.runtime).kill(record.id, 'SIGKILL').catch(() => undefined);
+      await exited;
+    }
+    await this.serialise(record.id, async () => {
+      if (!this.store.find(record.id)) return; // removed meanwhile (auto-remove)
+      await this.releaseRunResources(record);
+      await this.storage.remove(record.id).catch((err) => {
+        if (!(err instanceof NotFound)) throw err;
+      });
+      await this.store.delete(record);
+      await fs.rm(this.stateDir(record.id), { recursive: true, force: true });
+    });
+    const live = this.live.get(record.id);
+    this.live.delete(record.id);
+    this.events.publish('container', 'destroy', record.id, { image: record.imageRef, name: record.name });
+    for (const w of live?.waiters ?? []) w.resolve({ StatusCode: record.state.ExitCode, Error: null });
+  }
+
+  async list(options: ContainerListOptions = {}): Promise<ContainerSummary[]> {
+    const filters = options.filters ?? {};
+    // Like docker: a status filter widens `ps` to stopped containers even without -a.
+    const everyState = options.all || !!filters.status;
+    let records = this.store.all().filter((r) => (everyState || r.state.Running) && matchesFilters(r, filters, this.store));
+    records.sort((a, b) => b.created.localeCompare(a.created));
+    if (options.limit && options.limit > 0) records = records.slice(0, options.limit);
+    return records.map((r) => toSummary(r));
+  }
+
+  async inspect(ref: string): Promise<ContainerInspect> {
+    const record = this.store.get(ref);
+    return toInspect(record, {
+      logPath: this.logPath(record.id),
+      dir: this.store.dir(record.id),
+      rootfs: this.rootfsDir(record.id),
+    });
+  }
+
+  async wait(ref: string, condition: WaitCondition = 'not-running'): Promise<WaitResult> {
+    const record = this.store.get(ref);
+    if (condition === 'not-running' && !record.state.Running) {
+      return { StatusCode: record.state.ExitCode, Error: null };
+    }
+    const live = this.liveOf(record.id);
+    return new Promise((resolve) => live.waiters.add({ condition, resolve }));
+  }
+
+  async logs(ref: string, options: LogsOptions): Promise<{ tty: boolean; lines: AsyncIterable<LogLine> }> {
+    const record = this.store.get(ref);
+    const tty = !!record.config.Tty;
+    const follow = options.follow && record.state.Running;
+    const live = this.liveOf(record.id);
+    const lines = readLog(
+      this.logPath(record.id),
+      { ...options, stdout: options.stdout ?? true, stderr: options.stderr ?? true },
+      follow
+        ? {
+            isDone: () => !record.state.Running,
+            onDone: (cb) => {
+              live.exitListeners.add(cb);
+              return () => live.exitListeners.delete(cb);
+            },
+          }
+        : undefined,
+    );
+    return { tty, lines };
+  }
+
+  async attach(ref: string, options: AttachOptions): Promise<AttachSession> {
+    const record = this.store.get(ref);
+    if (record.state.Status === 'exited' && options.stream) {
+      throw new Conflict('You cannot attach to a stopped container, start it first');
+    }
+    const session = this.liveOf(record.id).hub.session(!!record.config.Tty, !!options.stdin);
+    this.events.publish('container', 'attach', record.id, { image: record.imageRef, name: record.name });
+    return session;
+  }
+
+  /**
+   * After a daemon restart: re-adopt every container the records say is running. One
+   * whose shim is gone is recorded as exited with the status its shim left behind.
+   */
+  async recover(): Promise<void> {
+    for (const record of this.store.all()) {
+      if (!record.state.Running) continue;
+      const runtime = this.runtimes.get(record.runtime);
+      if (!runtime) {
+        this.log.error('runtime of a running container is gone', { id: record.id, runtime: record.runtime });
+        continue;
+      }
+      try {
+        const found = await runtime.adopt(record.id, this.stateDir(record.id));
+        if (found.state === 'running') {
+          record.state = { ...record.state, Pid: found.pid };
+          this.liveOf(record.id).hub.connect(await runtime.connect(record.id));
+          this.monitor(record, runtime);
+        } else {
+          await this.onExit(record, found.status);
+        }
+      } catch (err) {
+        this.log.error('cannot re-adopt a container', { id: record.id, error: String(err) });
+        await this.onExit(record, { exitCode: 255, oomKilled: false, finishedAt: new Date().toISOString() });
+      }
+    }
+  }
+
+  /** How many containers use an image (for rmi's conflict check). */
+  usersOf(imageId: string): ContainerRecord[] {
+    return this.store.all().filter((r) => r.imageId === imageId);
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+const signalNumbers: Record<string, string> = {
+  '1': 'SIGHUP', '2': 'SIGINT', '3': 'SIGQUIT', '6': 'SIGABRT', '9': 'SIGKILL', '10': 'SIGUSR1',
+  '12': 'SIGUSR2', '14': 'SIGALRM', '15': 'SIGTERM', '17': 'SIGCHLD', '18': 'SIGCONT', '19': 'SIGSTOP', '20': 'SIGTSTP',
+};
+
+/** `HUP`, `sighup`, `SIGHUP` and `1` all become `SIGHUP`; anything else is an InvalidArgument. */
+export function normaliseSignal(signal: string): string {
+  const s = signal.trim().toUpperCase();
+  if (signalNumbers[s]) return signalNumbers[s];
+  const name = s.startsWith('SIG') ? s : `SIG${s}`;
+  if (!(name in osConstants.signals)) throw new InvalidArgument(`Invalid signal: ${signal}`);
+  return name;
+}
+
+/** The runtime's create error as Docker reports it: a bad command is the user's mistake (400). */
+function runtimeError(err: unknown): Error {
+  const message = err instanceof Error ? err.message : String(err);
+  if (/executable file not found|no such file or directory|permission denied|not a directory/i.test(message)) {
+    return new InvalidArgument(message);
+  }
+  return new SystemError(message, { cause: err });
+}

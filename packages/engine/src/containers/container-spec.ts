@@ -1,0 +1,108 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { type ContainerConfig, type ContainerCreateBody, NotImplemented } from '@berth/core';
+import type { EtcFiles } from './etc-files.js';
+import {
+  buildEnv,
+  buildSpec,
+  type HostFacts,
+  type ImageRunConfig,
+  mergeCommand,
+  specInputFromDocker,
+  specToJson,
+  toList,
+  volumeMount,
+} from '../oci/index.js';
+
+/** What a container's bundle needs, decided at create. */
+export interface ContainerSpecRequest {
+  id: string;
+  body: ContainerCreateBody;
+  image: ImageRunConfig;
+  rootfs: string;
+  etc: EtcFiles;
+  hostNetwork: boolean;
+  cgroupParent: string;
+  host: HostFacts;
+  /** Where anonymous volumes of this container live. */
+  anonymousVolumeDir: string;
+}
+
+/** The bundle's config.json and what the create answer and the record need from it. */
+export interface ContainerSpec {
+  json: string;
+  warnings: string[];
+  stopSignal: string;
+}
+
+/**
+ * Turn a create request into the OCI spec of its bundle. All validation of the
+ * request happens here, so a bad flag fails the create before anything is kept.
+ * Anonymous volumes (image VOLUMEs, `-v /path`) become directories of the container
+ * that go with it; named volumes need the volume service, which berth does not have yet.
+ */
+export async function buildContainerSpec(req: ContainerSpecRequest): Promise<ContainerSpec> {
+  const result = await specInputFromDocker({
+    id: req.id,
+    body: req.body,
+    image: req.image,
+    rootfsPath: req.rootfs,
+    etcFiles: req.etc,
+    networkMode: req.hostNetwork ? 'host' : 'private',
+    cgroupParent: req.body.HostConfig?.CgroupParent || req.cgroupParent,
+    host: req.host,
+  });
+  let n = 0;
+  for (const volume of result.volumes) {
+    if (volume.name) {
+      throw new NotImplemented(`named volumes are not supported yet: "${volume.name}:${volume.destination}" (use a bind mount, -v /host/path:${volume.destination})`);
+    }
+    const dir = path.join(req.anonymousVolumeDir, String(n++));
+    await fs.mkdir(dir, { recursive: true, mode: 0o755 });
+    result.input.mounts.push(volumeMount(volume, dir));
+  }
+  return { json: specToJson(buildSpec(result.input)), warnings: result.warnings, stopSignal: result.stopSignal };
+}
+
+/**
+ * The config inspect shows: the image's defaults merged with the request, as Docker
+ * merges them (command, environment, labels, working directory, user, hostname).
+ */
+export function mergedConfig(body: ContainerCreateBody, image: ImageRunConfig, id: string): ContainerConfig {
+  const { HostConfig: _host, NetworkingConfig: _net, ...request } = body;
+  // Docker's rule: a request Entrypoint replaces the image's and drops its Cmd;
+  // `--entrypoint ""` (sent as [""]) clears the image's Entrypoint but keeps its Cmd.
+  const requestEntry = toList(body.Entrypoint);
+  const requestCmd = toList(body.Cmd);
+  const clearsEntry = requestEntry?.length === 1 && requestEntry[0] === '';
+  let entrypoint: string[] | null;
+  let cmd: string[] | null;
+  if (requestEntry?.length && !clearsEntry) {
+    entrypoint = requestEntry;
+    cmd = requestCmd?.length ? requestCmd : null;
+  } else {
+    entrypoint = requestEntry ? null : (image.Entrypoint ?? null);
+    cmd = requestCmd?.length ? requestCmd : (image.Cmd ?? null);
+  }
+  const hostname = body.Hostname || id.slice(0, 12);
+  return {
+    ...request,
+    Hostname: hostname,
+    Domainname: body.Domainname ?? '',
+    User: body.User || image.User || '',
+    Env: buildEnv({ image: image.Env, request: body.Env, hostname, terminal: !!body.Tty, home: '/root' }).filter((e) => !e.startsWith('HOME=')),
+    Cmd: cmd,
+    Entrypoint: entrypoint,
+    WorkingDir: body.WorkingDir || image.WorkingDir || '',
+    Labels: { ...(image.Labels ?? {}), ...(body.Labels ?? {}) },
+    Volumes: { ...(image.Volumes ?? {}), ...(body.Volumes ?? {}) },
+    StopSignal: body.StopSignal || image.StopSignal || undefined,
+    Image: body.Image,
+  };
+}
+
+/** The process's path and arguments, as inspect's Path and Args show them. */
+export function commandOf(body: ContainerCreateBody, image: ImageRunConfig): { path: string; args: string[] } {
+  const [entry, ...args] = mergeCommand(body, image);
+  return { path: entry, args };
+}

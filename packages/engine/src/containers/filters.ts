@@ -1,0 +1,50 @@
+import { type Filters, InvalidArgument } from '@berth/core';
+import type { ContainerStore } from '../state/container-store.js';
+import type { ContainerRecord } from './container-record.js';
+
+/**
+ * Docker's `ps --filter` semantics: values of one key are alternatives (OR), keys
+ * combine with AND. Supported keys: id, name, status, label, ancestor, exited, before, since;
+ * any other key is refused, as dockerd does.
+ */
+export function matchesFilters(record: ContainerRecord, filters: Filters, store: ContainerStore): boolean {
+  for (const [key, values] of Object.entries(filters)) {
+    if (!values.length) continue;
+    if (!values.some((v) => matchOne(record, key, v, store))) return false;
+  }
+  return true;
+}
+
+function matchOne(record: ContainerRecord, key: string, value: string, store: ContainerStore): boolean {
+  switch (key) {
+    case 'id':
+      return record.id.startsWith(value);
+    case 'name':
+      // Docker matches names as a regular expression over "/name".
+      try {
+        return new RegExp(value).test(`/${record.name}`);
+      } catch {
+        return record.name.includes(value);
+      }
+    case 'status':
+      return record.state.Status === value;
+    case 'exited':
+      return record.state.Status === 'exited' && String(record.state.ExitCode) === value;
+    case 'label': {
+      const eq = value.indexOf('=');
+      const labels = record.config.Labels ?? {};
+      if (eq < 0) return value in labels;
+      return labels[value.slice(0, eq)] === value.slice(eq + 1);
+    }
+    case 'ancestor':
+      return record.imageRef === value || record.imageId === value || record.imageId.startsWith(`sha256:${value}`) || record.imageRef === `${value}:latest`;
+    case 'before':
+    case 'since': {
+      const other = store.find(value);
+      if (!other) return false;
+      return key === 'before' ? record.created < other.created : record.created > other.created;
+    }
+    default:
+      throw new InvalidArgument(`invalid filter '${key}'`);
+  }
+}

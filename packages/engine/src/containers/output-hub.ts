@@ -1,0 +1,67 @@
+import type { AttachSession, ContainerStreams } from '@berth/core';
+
+type OutputListener = (stream: 'stdout' | 'stderr', data: Buffer) => void;
+
+/**
+ * Fans one container's output out to its attach sessions. Sessions may attach before
+ * the container starts (the docker CLI attaches, then starts): they subscribe here
+ * and receive everything from the first byte. When a run ends, every session of that
+ * run ends; the hub itself lives as long as the container, across restarts.
+ */
+export class OutputHub {
+  private readonly listeners = new Set<OutputListener>();
+  private readonly enders = new Set<() => void>();
+  private streams: ContainerStreams | undefined;
+
+  /** Connect a run's streams: output flows to the sessions until the streams close. */
+  connect(streams: ContainerStreams): void {
+    this.streams = streams;
+    streams.onOutput((chunk) => {
+      for (const l of this.listeners) l(chunk.stream, chunk.data);
+    });
+    streams.onClose(() => this.endRun());
+  }
+
+  /** End every session of the current run (the container exited). */
+  endRun(): void {
+    this.streams = undefined;
+    const enders = [...this.enders];
+    this.enders.clear();
+    for (const end of enders) end();
+  }
+
+  /** A new session; `stdin` says whether it may write to the container's stdin. */
+  session(tty: boolean, stdin: boolean): AttachSession {
+    let resolveEnded!: () => void;
+    const ended = new Promise<void>((resolve) => (resolveEnded = resolve));
+    const mine = new Set<OutputListener>();
+    let closed = false;
+    const end = () => {
+      if (closed) return;
+      closed = true;
+      for (const l of mine) this.listeners.delete(l);
+      this.enders.delete(end);
+      resolveEnded();
+    };
+    this.enders.add(end);
+    return {
+      tty,
+      ended,
+      onOutput: (listener) => {
+        mine.add(listener);
+        this.listeners.add(listener);
+        return () => {
+          mine.delete(listener);
+          this.listeners.delete(listener);
+        };
+      },
+      writeStdin: (data) => {
+        if (stdin) this.streams?.writeStdin(data);
+      },
+      closeStdin: () => {
+        if (stdin) this.streams?.closeStdin();
+      },
+      detach: end,
+    };
+  }
+}

@@ -1,0 +1,110 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import {
+  container as rootContainer,
+  type DependencyContainer,
+  type EngineApi,
+  EventBus,
+  type PluginStatus,
+  type SystemInfo,
+  silentLogger,
+  Tokens,
+  type VersionInfo,
+} from '@berth/core';
+import type { EngineConfig, ResolvedEngineConfig } from './config.js';
+import { ContainerService } from './containers/container-service.js';
+import { ImageService } from './images/image-service.js';
+import { loadPlugins } from './plugins/plugin-host.js';
+import { ContainerStore } from './state/container-store.js';
+import { SystemService } from './system/system-service.js';
+
+/** A running engine: the EngineApi plus its DI container and shutdown. */
+export interface Engine extends EngineApi {
+  readonly containers: ContainerService;
+  readonly images: ImageService;
+  /** The DI container the engine's parts are registered in, for embedders who add their own. */
+  readonly di: DependencyContainer;
+  readonly config: ResolvedEngineConfig;
+  /** Stop serving; running containers keep running under their shims. */
+  close(): Promise<void>;
+}
+
+function resolveConfig(config: EngineConfig): ResolvedEngineConfig {
+  return {
+    dataRoot: path.resolve(config.dataRoot),
+    execRoot: path.resolve(config.execRoot),
+    storageDriver: config.storageDriver,
+    defaultRuntime: config.defaultRuntime ?? 'runc',
+    cgroupParent: config.cgroupParent ?? 'berth',
+    plugins: config.plugins,
+    pluginConfig: config.pluginConfig ?? {},
+    logger: config.logger ?? silentLogger,
+    serverVersion: config.serverVersion ?? '0.1.0',
+  };
+}
+
+/**
+ * The composition root. Initialises the configured plugins (an explicit list: nothing
+ * registers itself by being imported), binds what they return to core's tokens in a
+ * child DI container, loads state, re-adopts running containers, and returns the engine.
+ *
+ * ```ts
+ * const engine = await createEngine({ dataRoot, execRoot, plugins: [overlay, vfs, runc, none, host] });
+ * ```
+ */
+export async function createEngine(input: EngineConfig): Promise<Engine> {
+  const config = resolveConfig(input);
+  const log = config.logger;
+  await fs.mkdir(config.dataRoot, { recursive: true, mode: 0o711 });
+  await fs.mkdir(config.execRoot, { recursive: true, mode: 0o700 });
+  const events = new EventBus();
+  const plugins = await loadPlugins(config, events, log);
+
+  const di = rootContainer.createChildContainer();
+  di.register(Tokens.Config, { useValue: config });
+  di.register(Tokens.Events, { useValue: events });
+  di.register(Tokens.Logger, { useValue: log });
+  di.register(Tokens.StorageDriver, { useValue: plugins.storage });
+  di.register(Tokens.Runtimes, { useValue: plugins.runtimes });
+  di.register(Tokens.NetworkDrivers, { useValue: plugins.networks });
+  di.register(Tokens.VolumeDrivers, { useValue: plugins.volumes });
+
+  if (!plugins.runtimes.has(config.defaultRuntime)) {
+    const status = plugins.statuses.find((s) => s.kind === 'runtime' && s.name === config.defaultRuntime);
+    log.warn(`default runtime ${config.defaultRuntime} is not available${status ? `: ${status.reason}` : ''}`);
+  }
+
+  const store = new ContainerStore(path.join(config.dataRoot, 'containers'));
+  await store.load((id, err) => log.error('unreadable container record skipped', { id, error: String(err) }));
+  const images = new ImageService(config.dataRoot, plugins.storage, events, log, (imageId) => containers.usersOf(imageId));
+  await images.init();
+  const containers = new ContainerService(config, store, images, plugins.storage, plugins.runtimes, plugins.networks, events, log);
+  await containers.recover();
+  const system = new SystemService(config, plugins.statuses, plugins.storage);
+
+  return {
+    config,
+    di,
+    events,
+    containers,
+    images,
+    version(): VersionInfo {
+      return system.version();
+    },
+    async info(): Promise<SystemInfo> {
+      const all = store.all();
+      const running = all.filter((r) => r.state.Running && !r.state.Paused).length;
+      const paused = all.filter((r) => r.state.Paused).length;
+      const runtimes: Record<string, { path: string }> = {};
+      for (const [name, runtime] of plugins.runtimes) runtimes[name] = { path: (await runtime.describe()).path };
+      return system.info({ running, paused, stopped: all.length - running - paused, images: await images.count() }, runtimes);
+    },
+    plugins(): PluginStatus[] {
+      return plugins.statuses;
+    },
+    async close() {
+      events.removeAllListeners();
+      await plugins.storage.close?.();
+    },
+  };
+}

@@ -1,0 +1,95 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { Conflict, InvalidArgument, NotFound, writeJsonAtomic } from '@berth/core';
+import type { ContainerRecord } from '../containers/container-record.js';
+
+/**
+ * The containers the engine knows, in memory and on disk. Each record is its own
+ * file, written atomically, so a crash loses at most the change being written.
+ * Names are unique; lookups accept an id, a name, or a unique id prefix.
+ */
+export class ContainerStore {
+  private readonly byId = new Map<string, ContainerRecord>();
+  private readonly byName = new Map<string, string>();
+
+  constructor(readonly root: string) {}
+
+  /** Read every record under the root. A record that cannot be parsed is skipped and reported. */
+  async load(onBad: (id: string, err: unknown) => void): Promise<ContainerRecord[]> {
+    await fs.mkdir(this.root, { recursive: true, mode: 0o700 });
+    for (const id of await fs.readdir(this.root)) {
+      try {
+        const record = JSON.parse(await fs.readFile(this.recordPath(id), 'utf8')) as ContainerRecord;
+        this.byId.set(record.id, record);
+        this.byName.set(record.name, record.id);
+      } catch (err) {
+        onBad(id, err);
+      }
+    }
+    return [...this.byId.values()];
+  }
+
+  /** The directory of one container's files (record, log, bundle, rootfs mount point). */
+  dir(id: string): string {
+    return path.join(this.root, id);
+  }
+
+  private recordPath(id: string): string {
+    return path.join(this.root, id, 'container.json');
+  }
+
+  /** Reserve a name for a new container; throws Conflict with Docker's message if it is taken. */
+  reserveName(name: string, id: string): void {
+    const owner = this.byName.get(name);
+    if (owner && owner !== id) {
+      throw new Conflict(
+        `Conflict. The container name "/${name}" is already in use by container "${owner}". You have to remove (or rename) that container to be able to reuse that name.`,
+      );
+    }
+    this.byName.set(name, id);
+  }
+
+  releaseName(name: string, id: string): void {
+    if (this.byName.get(name) === id) this.byName.delete(name);
+  }
+
+  async save(record: ContainerRecord): Promise<void> {
+    this.byId.set(record.id, record);
+    this.byName.set(record.name, record.id);
+    await fs.mkdir(this.dir(record.id), { recursive: true, mode: 0o710 });
+    await writeJsonAtomic(this.recordPath(record.id), record);
+  }
+
+  async delete(record: ContainerRecord): Promise<void> {
+    this.byId.delete(record.id);
+    this.releaseName(record.name, record.id);
+    await fs.rm(this.dir(record.id), { recursive: true, force: true });
+  }
+
+  all(): ContainerRecord[] {
+    return [...this.byId.values()];
+  }
+
+  /** Find by full id, name (with or without `/`), or unique id prefix. */
+  get(ref: string): ContainerRecord {
+    const found = this.find(ref);
+    if (!found) throw new NotFound(`No such container: ${ref}`);
+    return found;
+  }
+
+  find(ref: string): ContainerRecord | undefined {
+    if (!ref) return undefined;
+    const exact = this.byId.get(ref);
+    if (exact) return exact;
+    const named = this.byName.get(ref.startsWith('/') ? ref.slice(1) : ref);
+    if (named) return this.byId.get(named);
+    if (!/^[0-9a-f]+$/.test(ref)) return undefined;
+    let match: ContainerRecord | undefined;
+    for (const [id, record] of this.byId) {
+      if (!id.startsWith(ref)) continue;
+      if (match) throw new InvalidArgument(`multiple containers found with provided prefix: ${ref}`);
+      match = record;
+    }
+    return match;
+  }
+}
