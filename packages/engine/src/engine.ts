@@ -12,6 +12,7 @@ import {
   type VersionInfo,
 } from '@berth/core';
 import type { EngineConfig, ResolvedEngineConfig } from './config.js';
+import { removeEmptyParentCgroups } from './cgroups/parent-cgroup.js';
 import { ContainerService } from './containers/container-service.js';
 import { ImageService } from './images/image-service.js';
 import { loadPlugins } from './plugins/plugin-host.js';
@@ -105,6 +106,7 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
     async close() {
       events.removeAllListeners();
       await plugins.storage.close?.();
+      removeEmptyParentCgroups(config.cgroupParent);
     },
   };
 }

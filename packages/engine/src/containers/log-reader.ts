@@ -8,7 +8,7 @@ interface JsonLogEntry {
   time: string;
 }
 
-/** Unix seconds (with fraction, to the nanosecond) of an RFC 3339 timestamp. */
+/** Unix seconds of an RFC 3339 timestamp, with its fraction (a double holds it to about 0.25 µs). */
 export function unixSeconds(time: string): number {
   const m = /^(.*?)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$/.exec(time);
   if (!m) return Date.parse(time) / 1000;
