@@ -24,7 +24,10 @@ export function processIo(): CliIo {
   return {
     stdout: process.stdout,
     stderr: process.stderr,
-    stdin: process.stdin,
+    // A getter: touching process.stdin sets up a handle, which most commands never need.
+    get stdin() {
+      return process.stdin;
+    },
     env: process.env,
     now: () => Date.now(),
     onSignal(handler) {

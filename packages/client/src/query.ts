@@ -7,15 +7,16 @@ export type QueryValue = string | number | boolean | string[] | undefined | null
  */
 export function encodeQuery(query: Record<string, QueryValue> | undefined): string {
   if (!query) return '';
-  const params = new URLSearchParams();
+  // encodeURIComponent rather than URLSearchParams: the latter's first use costs ~2 ms of start-up.
+  const parts: string[] = [];
+  const add = (key: string, value: string): void => void parts.push(`${encodeURIComponent(key)}=${encodeURIComponent(value)}`);
   for (const [key, value] of Object.entries(query)) {
     if (value === undefined || value === null || value === false) continue;
-    if (value === true) params.append(key, '1');
-    else if (Array.isArray(value)) for (const v of value) params.append(key, v);
-    else params.append(key, String(value));
+    if (value === true) add(key, '1');
+    else if (Array.isArray(value)) for (const v of value) add(key, v);
+    else add(key, String(value));
   }
-  const s = params.toString();
-  return s ? `?${s}` : '';
+  return parts.length ? `?${parts.join('&')}` : '';
 }
 
 /**

@@ -167,12 +167,17 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
+/** Flags in name order for `--help`. Plain comparison: `localeCompare` would load ICU, ~10 ms at start-up. */
+function byName(a: { long: string }, b: { long: string }): number {
+  return a.long < b.long ? -1 : a.long > b.long ? 1 : 0;
+}
+
 export const runCommand: Command = {
   name: 'run',
   usage: '[OPTIONS] IMAGE [COMMAND] [ARG...]',
   summary: 'Create and run a new container from an image',
   aliases: `${PROG} container run, ${PROG} run`,
-  flags: [...RUN_FLAGS, ...CONTAINER_FLAGS].sort((a, b) => a.long.localeCompare(b.long)),
+  flags: [...RUN_FLAGS, ...CONTAINER_FLAGS].sort(byName),
   minArgs: 1,
   interspersed: false,
   run: runContainer,
@@ -183,7 +188,7 @@ export const createCommand: Command = {
   usage: '[OPTIONS] IMAGE [COMMAND] [ARG...]',
   summary: 'Create a new container',
   aliases: `${PROG} container create, ${PROG} create`,
-  flags: [...CONTAINER_FLAGS, RUN_FLAGS[3], RUN_FLAGS[4]].sort((a, b) => a.long.localeCompare(b.long)),
+  flags: [...CONTAINER_FLAGS, RUN_FLAGS[3], RUN_FLAGS[4]].sort(byName),
   minArgs: 1,
   interspersed: false,
   async run(ctx, flags, args) {
