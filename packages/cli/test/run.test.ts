@@ -155,6 +155,9 @@ t('missing image: "Unable to find image" then the daemon error, exit 125, nothin
   );
   assert.is(io.out(), '');
   assert.equal(fake.log, ['POST /containers/create']);
+  const never = testIo({ host: fake.host });
+  assert.is(await main(['run', '--pull', 'never', 'nosuch'], never), 125);
+  assert.is(never.err(), "berth: Error response from daemon: No such image: nosuch:latest.\nSee 'berth run --help'.\n");
 });
 
 t('start errors: 127 for a missing executable, 126 for permission denied, 125 otherwise', async ({ fake }) => {

@@ -97,11 +97,16 @@ export class Transport {
         options.body?.unpipe(req);
         readApiError(res, what).then(reject, reject);
       });
+      let bodyError: Error | undefined;
       req.on('error', (err: NodeJS.ErrnoException) => {
-        reject(err.name === 'AbortError' ? err : connectionError(err, this.socketPath));
+        reject(bodyError ?? (err.name === 'AbortError' ? err : connectionError(err, this.socketPath)));
       });
       if (options.body) {
-        options.body.on('error', (err) => req.destroy(err));
+        // A failing source (an unreadable file) is its own error, not the daemon's.
+        options.body.on('error', (err) => {
+          bodyError = err;
+          req.destroy(err);
+        });
         options.body.pipe(req);
       } else {
         req.end(payload);

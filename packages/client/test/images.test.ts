@@ -107,4 +107,15 @@ t('list passes all and filters', async ({ fake, client }) => {
   assert.equal(JSON.parse(fake.requests[0]!.query.get('filters')!), { reference: { busybox: true } });
 });
 
+t('a failing upload source rejects with its own error', async ({ fake, client }) => {
+  fake.on('POST', '/images/load', (_req, res) => sendJson(res, 200, {}));
+  const broken = new Readable({
+    read() {
+      this.destroy(new Error('disk on fire'));
+    },
+  });
+  const err = await client.images.load(broken).catch((e: unknown) => e);
+  assert.is((err as Error).message, 'disk on fire');
+});
+
 t.run();

@@ -60,13 +60,13 @@ function request(ctx: CommandContext, command: string, flags: Flags, args: strin
 }
 
 /** POST /containers/create; on failure reports docker's way and returns the exit status. */
-async function create(ctx: CommandContext, command: string, req: CreateRequest): Promise<string | number> {
+async function create(ctx: CommandContext, command: string, req: CreateRequest, pull = 'missing'): Promise<string | number> {
   try {
     const created = await ctx.client().containers.create(req.body, req.name);
     for (const w of created.Warnings ?? []) printError(ctx, `WARNING: ${w}`);
     return created.Id;
   } catch (err) {
-    if ((err as { name?: string; status?: number }).name === 'ApiError' && (err as { status: number }).status === 404) {
+    if (pull !== 'never' && (err as { name?: string; status?: number }).name === 'ApiError' && (err as { status: number }).status === 404) {
       // docker would pull here; berth cannot pull yet, so the daemon's answer is the error.
       printError(ctx, `Unable to find image '${imageWithTag(req.body.Image ?? '')}' locally`);
     }
@@ -98,7 +98,7 @@ async function runContainer(ctx: CommandContext, flags: Flags, args: string[]): 
   }
   const req = request(ctx, 'run', flags, args, detach);
   if (typeof req === 'number') return req;
-  const created = await create(ctx, 'run', req);
+  const created = await create(ctx, 'run', req, pull);
   if (typeof created === 'number') return created;
   const id = created;
   const client = ctx.client();
@@ -194,7 +194,7 @@ export const createCommand: Command = {
   async run(ctx, flags, args) {
     const req = request(ctx, 'create', flags, args, false);
     if (typeof req === 'number') return req;
-    const created = await create(ctx, 'create', req);
+    const created = await create(ctx, 'create', req, flags.string('pull'));
     if (typeof created === 'number') return created;
     ctx.io.stdout.write(`${created}\n`);
     return 0;
