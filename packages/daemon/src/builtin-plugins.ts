@@ -1,0 +1,12 @@
+import type { AnyPluginManifest } from '@berth/core';
+import networkHost from '@berth/network-host';
+import networkNone from '@berth/network-none';
+import storageOverlay from '@berth/storage-overlay';
+import storageVfs from '@berth/storage-vfs';
+
+/**
+ * The plugins berthd offers out of the box, in one explicit list: nothing registers
+ * itself by being imported. Storage order does not matter here (the engine applies its
+ * priority); third-party plugins named in daemon.json are appended to this list.
+ */
+export const builtinPlugins: readonly AnyPluginManifest[] = [storageOverlay, storageVfs, networkNone, networkHost];

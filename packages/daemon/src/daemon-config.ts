@@ -1,0 +1,57 @@
+/** Log levels, least to most severe. */
+export const logLevels = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof logLevels)[number];
+export type LogFormat = 'text' | 'json';
+
+/**
+ * berthd's settings once flags, daemon.json and defaults are merged. Keys of the
+ * config file and long flags share dockerd's names (`data-root`, `exec-root`, ...).
+ */
+export interface DaemonConfig {
+  /** UNIX socket paths to serve the API on (from `-H unix:///path`). */
+  hosts: string[];
+  dataRoot: string;
+  execRoot: string;
+  storageDriver?: string;
+  defaultRuntime?: string;
+  cgroupParent: string;
+  logLevel: LogLevel;
+  logFormat: LogFormat;
+  pidfile: string;
+  /** npm package names (or paths) of third-party plugin manifests, loaded with require. */
+  plugins: string[];
+  /** Per-plugin settings keyed `<kind>/<name>`. */
+  pluginConfig: Record<string, Record<string, unknown>>;
+  /** The config file that was read, if any. */
+  configFile?: string;
+}
+
+export const defaultSocket = '/run/berth/berth.sock';
+export const defaultHost = `unix://${defaultSocket}`;
+export const defaultConfigFile = '/etc/berth/daemon.json';
+
+export const defaults = {
+  dataRoot: '/var/lib/berth',
+  execRoot: '/run/berth',
+  cgroupParent: 'berth',
+  logLevel: 'info' as LogLevel,
+  logFormat: 'text' as LogFormat,
+};
+
+/** The settings a flag or a daemon.json key can carry, by dockerd's key name. */
+export interface DaemonSettings {
+  hosts?: string[];
+  'data-root'?: string;
+  'exec-root'?: string;
+  'storage-driver'?: string;
+  'default-runtime'?: string;
+  'cgroup-parent'?: string;
+  'log-level'?: string;
+  'log-format'?: string;
+  debug?: boolean;
+  pidfile?: string;
+  plugins?: string[];
+  'plugin-config'?: Record<string, Record<string, unknown>>;
+}
+
+export type SettingKey = keyof DaemonSettings;

@@ -1,0 +1,101 @@
+import { createApiServer, type ApiServer } from '@berth/api';
+import type { AnyPluginManifest, EngineApi, Logger, PluginStatus } from '@berth/core';
+import type { EngineConfig } from '@berth/engine';
+import type { DaemonConfig } from './daemon-config.js';
+import { removePidfile, writePidfile } from './pidfile.js';
+import { loadThirdPartyPlugins } from './third-party-plugins.js';
+import { bindSocket, prepareSocketPath, removeSocket } from './unix-socket.js';
+
+/** What berthd needs from `@berth/engine`: an EngineApi that can be closed. */
+export type DaemonEngine = EngineApi & { close(): Promise<void> };
+
+/** The parts berthd wires together; tests replace them. */
+export interface DaemonParts {
+  createEngine(config: EngineConfig): Promise<DaemonEngine>;
+  builtinPlugins: readonly AnyPluginManifest[];
+  version: string;
+}
+
+/** A started berthd. `stop()` is idempotent and resolves when everything is released. */
+export interface RunningDaemon {
+  readonly engine: DaemonEngine;
+  readonly sockets: readonly string[];
+  stop(): Promise<void>;
+}
+
+/** `storage/overlay ok, runtime/crun skipped (cgroups …)`: the plugins' states in one phrase. */
+export function describePlugins(statuses: readonly PluginStatus[]): string {
+  return statuses
+    .map((p) => `${p.kind}/${p.name} ${p.status}${p.status === 'ok' || !p.reason ? '' : ` (${p.reason})`}`)
+    .join(', ');
+}
+
+/** The EngineConfig createEngine receives for a daemon config. Pure. */
+export function engineConfigFor(config: DaemonConfig, plugins: AnyPluginManifest[], log: Logger, version: string): EngineConfig {
+  const engineConfig: EngineConfig = {
+    dataRoot: config.dataRoot,
+    execRoot: config.execRoot,
+    cgroupParent: config.cgroupParent,
+    plugins,
+    pluginConfig: config.pluginConfig,
+    logger: log,
+    serverVersion: version,
+  };
+  if (config.storageDriver !== undefined) engineConfig.storageDriver = config.storageDriver;
+  if (config.defaultRuntime !== undefined) engineConfig.defaultRuntime = config.defaultRuntime;
+  return engineConfig;
+}
+
+/**
+ * Starts berthd: pid file, socket checks (before any state is touched, so a second
+ * daemon fails fast), the engine, then the API on every socket. On a failure half-way
+ * it releases what it took, in reverse order, and rethrows.
+ */
+export async function startDaemon(config: DaemonConfig, parts: DaemonParts, log: Logger): Promise<RunningDaemon> {
+  const undo: Array<() => Promise<void>> = [];
+  const rollback = async () => {
+    for (const step of undo.reverse()) await step().catch((err: unknown) => log.warn('cleanup step failed', { error: String(err) }));
+  };
+  try {
+    const plugins = [...parts.builtinPlugins, ...loadThirdPartyPlugins(config.plugins, parts.builtinPlugins, { configFile: config.configFile })];
+    await writePidfile(config.pidfile);
+    undo.push(() => removePidfile(config.pidfile));
+    for (const socket of config.hosts) await prepareSocketPath(socket);
+
+    const engine = await parts.createEngine(engineConfigFor(config, plugins, log.child({ component: 'engine' }), parts.version));
+    undo.push(() => engine.close());
+
+    const servers: ApiServer[] = [];
+    for (const socket of config.hosts) {
+      const api = createApiServer(engine, { serverVersion: parts.version, logger: log.child({ component: 'api' }) });
+      await bindSocket(socket, () => api.listen(socket));
+      servers.push(api);
+      undo.push(async () => {
+        await api.close();
+        await removeSocket(socket);
+      });
+    }
+
+    log.info(
+      `berthd ${parts.version} listening on ${config.hosts.map((h) => `unix://${h}`).join(', ')}; plugins: ${describePlugins(engine.plugins())}`,
+      { dataRoot: config.dataRoot, execRoot: config.execRoot, pid: process.pid },
+    );
+
+    let stopping: Promise<void> | undefined;
+    return {
+      engine,
+      sockets: config.hosts,
+      stop() {
+        stopping ??= (async () => {
+          log.info('berthd shutting down; containers keep running under their shims');
+          await rollback();
+          log.info('berthd stopped');
+        })();
+        return stopping;
+      },
+    };
+  } catch (err) {
+    await rollback();
+    throw err;
+  }
+}

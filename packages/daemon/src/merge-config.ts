@@ -1,0 +1,94 @@
+import * as path from 'node:path';
+import { pluginKinds } from '@berth/core';
+import { ConfigError } from './config-file.js';
+import {
+  defaultHost,
+  defaults,
+  logLevels,
+  type DaemonConfig,
+  type DaemonSettings,
+  type LogFormat,
+  type LogLevel,
+} from './daemon-config.js';
+
+function show(value: unknown): string {
+  return Array.isArray(value) ? value.join(', ') : typeof value === 'object' ? JSON.stringify(value) : String(value);
+}
+
+/**
+ * `-H` values to socket paths. berthd serves UNIX sockets only: TCP without TLS client
+ * certificates would hand root to anyone who can reach the port.
+ */
+export function parseHost(host: string): string {
+  if (host === 'unix://') return defaultHost.slice('unix://'.length);
+  if (host.startsWith('unix://')) {
+    const p = host.slice('unix://'.length);
+    if (!p.startsWith('/')) throw new ConfigError(`invalid host "${host}": the socket path must be absolute (unix:///path/to.sock)`);
+    return p;
+  }
+  if (host.startsWith('tcp://')) {
+    throw new ConfigError(`cannot serve ${host}: berthd serves UNIX sockets only (TCP needs TLS client certificates, not supported yet)`);
+  }
+  if (host.startsWith('fd://')) throw new ConfigError(`cannot serve ${host}: socket activation is not supported; use unix:///path`);
+  throw new ConfigError(`invalid host "${host}": use unix:///path/to.sock`);
+}
+
+function parseLogLevel(value: string): LogLevel {
+  const v = value.toLowerCase();
+  if (v === 'warning') return 'warn';
+  if (v === 'fatal' || v === 'panic') return 'error';
+  if ((logLevels as readonly string[]).includes(v)) return v as LogLevel;
+  throw new ConfigError(`invalid log level "${value}": use debug, info, warn or error`);
+}
+
+function parseLogFormat(value: string): LogFormat {
+  if (value === 'text' || value === 'json') return value;
+  throw new ConfigError(`invalid log format "${value}": use text or json`);
+}
+
+function checkPluginConfig(config: Record<string, unknown>): Record<string, Record<string, unknown>> {
+  for (const [key, value] of Object.entries(config)) {
+    const [kind, name, extra] = key.split('/');
+    if (!kind || !name || extra !== undefined || !(pluginKinds as readonly string[]).includes(kind)) {
+      throw new ConfigError(`plugin-config: key "${key}" must be <kind>/<name> with kind one of ${pluginKinds.join(', ')}`);
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      throw new ConfigError(`plugin-config: "${key}" must be an object`);
+    }
+  }
+  return config as Record<string, Record<string, unknown>>;
+}
+
+/**
+ * Merges command-line settings, daemon.json settings and defaults, as dockerd does: a
+ * setting given both ways is an error that names both values; paths become absolute.
+ * Pure.
+ */
+export function mergeDaemonConfig(flags: DaemonSettings, file: DaemonSettings, configFile?: string): DaemonConfig {
+  const both = (Object.keys(flags) as Array<keyof DaemonSettings>).filter((k) => file[k] !== undefined);
+  if (both.length > 0) {
+    const detail = both.map((k) => `${k}: (from flag: ${show(flags[k])}, from file: ${show(file[k])})`).join(', ');
+    throw new ConfigError(
+      `unable to configure berthd with file ${configFile}: the following directives are specified both as a flag and in the configuration file: ${detail}`,
+    );
+  }
+  const s: DaemonSettings = { ...file, ...flags };
+  const execRoot = path.resolve(s['exec-root'] ?? defaults.execRoot);
+  let logLevel = s['log-level'] !== undefined ? parseLogLevel(s['log-level']) : defaults.logLevel;
+  if (s.debug && s['log-level'] === undefined) logLevel = 'debug';
+  const config: DaemonConfig = {
+    hosts: [...new Set((s.hosts && s.hosts.length > 0 ? s.hosts : [defaultHost]).map(parseHost))],
+    dataRoot: path.resolve(s['data-root'] ?? defaults.dataRoot),
+    execRoot,
+    cgroupParent: s['cgroup-parent'] ?? defaults.cgroupParent,
+    logLevel,
+    logFormat: s['log-format'] !== undefined ? parseLogFormat(s['log-format']) : defaults.logFormat,
+    pidfile: path.resolve(s.pidfile ?? path.join(execRoot, 'berthd.pid')),
+    plugins: s.plugins ?? [],
+    pluginConfig: checkPluginConfig(s['plugin-config'] ?? {}),
+  };
+  if (s['storage-driver'] !== undefined) config.storageDriver = s['storage-driver'];
+  if (s['default-runtime'] !== undefined) config.defaultRuntime = s['default-runtime'];
+  if (configFile !== undefined) config.configFile = configFile;
+  return config;
+}
