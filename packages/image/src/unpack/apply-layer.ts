@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { promises as fs } from 'node:fs';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { BerthError, InvalidArgument, SystemError } from '@berth/core';
@@ -48,6 +48,10 @@ const whiteoutPrefix = '.wh.';
 const opaqueMarker = '.wh..wh..opq';
 // aufs bookkeeping (`.wh..wh.plnk`, `.wh..wh.aufs`) that Docker also ignores.
 const whiteoutMetaPrefix = '.wh..wh.';
+/** Files larger than this write their data through the thread pool. */
+const asyncWriteThreshold = 1 << 20;
+/** Longest stretch of synchronous unpacking before the event loop gets a turn. */
+const yieldEveryMs = 20;
 
 /**
  * Unpack a layer tar (plain, gzip or zstd; detected from its bytes) into `targetDir`,
@@ -68,7 +72,7 @@ const whiteoutMetaPrefix = '.wh..wh.';
  * the refusal stays: the caller discards the snapshot.
  */
 export async function applyLayer(targetDir: string, source: ByteSource, options: ApplyLayerOptions = {}): Promise<ApplyLayerResult> {
-  const root = await fs.realpath(targetDir);
+  const root = await fs.promises.realpath(targetDir);
   const allowDevices = options.allowDevices ?? true;
   const sameOwner = options.sameOwner ?? process.getuid?.() === 0;
   const mknod = options.mknod ?? mknodCommand;
@@ -89,8 +93,14 @@ export async function applyLayer(targetDir: string, source: ByteSource, options:
   let entries = 0;
   let xattrsSkipped = 0;
 
+  let sliceStart = performance.now();
   for await (const entry of readTar(hashed())) {
     entries++;
+    // The per-entry work is synchronous (see below); give the event loop a turn now and then.
+    if (performance.now() - sliceStart > yieldEveryMs) {
+      await new Promise((resolve) => setImmediate(resolve));
+      sliceStart = performance.now();
+    }
     try {
       const parts = entryParts(entry.path, entry.path);
       const base = parts[parts.length - 1];
@@ -98,74 +108,84 @@ export async function applyLayer(targetDir: string, source: ByteSource, options:
       if (base === undefined) {
         // `./` or `/`: the layer's root directory itself.
         if (entry.type !== 'directory') throw refuse(entry.path, 'only a directory may name the root');
-        if (sameOwner) await fs.lchown(root, entry.uid, entry.gid);
+        if (sameOwner) fs.lchownSync(root, entry.uid, entry.gid);
         deferredDirs.push({ abs: root, mode: entry.mode, atime: entry.atime ?? entry.mtime, mtime: entry.mtime });
         continue;
       }
 
       if (base.startsWith(whiteoutPrefix)) {
-        const parent = await resolver.dir(parts.slice(0, -1), false, entry.path);
+        const parent = resolver.dir(parts.slice(0, -1), false, entry.path);
         if (parent === undefined) continue;
         if (base === opaqueMarker) {
-          await removeUnwritten(parent.abs, parent.rel.join('/'), written);
+          removeUnwritten(parent.abs, parent.rel.join('/'), written);
           resolver.invalidate();
         } else if (!base.startsWith(whiteoutMetaPrefix)) {
           const hidden = base.slice(whiteoutPrefix.length);
           if (hidden === '.' || hidden === '..') throw refuse(entry.path, 'whiteout of an invalid name');
-          await fs.rm(path.join(parent.abs, hidden), { recursive: true, force: true });
+          fs.rmSync(path.join(parent.abs, hidden), { recursive: true, force: true });
           resolver.invalidate();
         }
         continue;
       }
 
-      const parent = (await resolver.dir(parts.slice(0, -1), true, entry.path))!;
+      const parent = resolver.dir(parts.slice(0, -1), true, entry.path)!;
       const abs = path.join(parent.abs, base);
       const relKey = [...parent.rel, base].join('/');
 
       let hardlinkTarget: string | undefined;
-      if (entry.type === 'hardlink') hardlinkTarget = await resolveHardlinkTarget(resolver, entry);
+      if (entry.type === 'hardlink') hardlinkTarget = resolveHardlinkTarget(resolver, entry);
       if ((entry.type === 'char-device' || entry.type === 'block-device') && !allowDevices) {
         throw refuse(entry.path, 'device nodes are not allowed in this layer');
       }
 
-      const existing = await fs.lstat(abs).catch((err: NodeJS.ErrnoException) => {
-        if (err.code === 'ENOENT') return undefined;
-        throw err;
-      });
-      if (existing && !(existing.isDirectory() && entry.type === 'directory')) {
-        if (hardlinkTarget === abs) {
-          written.add(relKey);
-          continue; // a hardlink to itself: already what it should be
-        }
-        await fs.rm(abs, { recursive: true, force: true });
-        if (existing.isDirectory() || existing.isSymbolicLink()) resolver.invalidate();
+      if (hardlinkTarget === abs) {
+        written.add(relKey);
+        continue; // a hardlink to itself: already what it should be
       }
+      // Create optimistically; only when something is in the way, look at it and
+      // replace it (unless both are directories). A fresh snapshot rarely has anything.
+      const create = <T>(make: () => T): T | undefined => {
+        try {
+          return make();
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+          const existing = fs.lstatSync(abs);
+          if (existing.isDirectory() && entry.type === 'directory') return undefined;
+          fs.rmSync(abs, { recursive: true, force: true });
+          if (existing.isDirectory() || existing.isSymbolicLink()) resolver.invalidate();
+          return make();
+        }
+      };
 
       switch (entry.type) {
         case 'directory':
-          if (!existing?.isDirectory()) await fs.mkdir(abs, { mode: 0o700 });
-          if (sameOwner) await fs.lchown(abs, entry.uid, entry.gid);
+          create(() => fs.mkdirSync(abs, { mode: 0o700 }));
+          if (sameOwner) fs.lchownSync(abs, entry.uid, entry.gid);
           deferredDirs.push({ abs, mode: entry.mode, atime: entry.atime ?? entry.mtime, mtime: entry.mtime });
           break;
         case 'file':
-          size += await writeFile(abs, entry, sameOwner);
+          size += await writeFile(create(() => fs.openSync(abs, 'wx', 0o600))!, entry, sameOwner);
           break;
         case 'symlink':
-          await fs.symlink(entry.linkpath!, abs);
-          if (sameOwner) await fs.lchown(abs, entry.uid, entry.gid);
-          await fs.lutimes(abs, entry.atime ?? entry.mtime, entry.mtime);
+          create(() => fs.symlinkSync(entry.linkpath!, abs));
+          if (sameOwner) fs.lchownSync(abs, entry.uid, entry.gid);
+          fs.lutimesSync(abs, entry.atime ?? entry.mtime, entry.mtime);
           break;
         case 'hardlink':
-          await fs.link(hardlinkTarget!, abs);
+          create(() => fs.linkSync(hardlinkTarget!, abs));
           break;
         case 'char-device':
         case 'block-device':
         case 'fifo': {
           const kind: SpecialFileKind = entry.type === 'fifo' ? 'fifo' : entry.type === 'char-device' ? 'char' : 'block';
+          if (fs.lstatSync(abs, { throwIfNoEntry: false })) {
+            fs.rmSync(abs, { recursive: true, force: true });
+            resolver.invalidate();
+          }
           await mknod(abs, kind, entry.mode, entry.devmajor, entry.devminor);
-          if (sameOwner) await fs.lchown(abs, entry.uid, entry.gid);
-          await fs.chmod(abs, entry.mode);
-          await fs.utimes(abs, entry.atime ?? entry.mtime, entry.mtime);
+          if (sameOwner) fs.lchownSync(abs, entry.uid, entry.gid);
+          fs.chmodSync(abs, entry.mode);
+          fs.utimesSync(abs, entry.atime ?? entry.mtime, entry.mtime);
           break;
         }
       }
@@ -187,10 +207,10 @@ export async function applyLayer(targetDir: string, source: ByteSource, options:
   // read-only mode would stop a non-root unpack from writing them.
   for (let i = deferredDirs.length - 1; i >= 0; i--) {
     const dir = deferredDirs[i]!;
-    const st = await fs.lstat(dir.abs).catch(() => undefined);
+    const st = fs.lstatSync(dir.abs, { throwIfNoEntry: false });
     if (!st?.isDirectory()) continue; // removed or replaced later in the layer
-    await fs.chmod(dir.abs, dir.mode);
-    await fs.utimes(dir.abs, dir.atime, dir.mtime);
+    fs.chmodSync(dir.abs, dir.mode);
+    fs.utimesSync(dir.abs, dir.atime, dir.mtime);
   }
 
   const diffId = digester.digest();
@@ -214,51 +234,57 @@ export function entryParts(name: string, entry: string): string[] {
   return parts;
 }
 
-async function resolveHardlinkTarget(resolver: RootResolver, entry: TarEntry): Promise<string> {
+function resolveHardlinkTarget(resolver: RootResolver, entry: TarEntry): string {
   const targetParts = entryParts(entry.linkpath!, entry.path);
   const name = targetParts.pop();
   if (name === undefined) throw refuse(entry.path, 'hardlink to the root');
-  const dir = await resolver.dir(targetParts, false, entry.path);
+  const dir = resolver.dir(targetParts, false, entry.path);
   const target = dir && path.join(dir.abs, name);
-  const st = target && (await fs.lstat(target).catch(() => undefined));
+  const st = target && fs.lstatSync(target, { throwIfNoEntry: false });
   if (!target || !st) throw refuse(entry.path, `hardlink target ${JSON.stringify(entry.linkpath)} does not exist`);
   if (st.isDirectory()) throw refuse(entry.path, `hardlink target ${JSON.stringify(entry.linkpath)} is a directory`);
   return target;
 }
 
-async function writeFile(abs: string, entry: TarEntry, sameOwner: boolean): Promise<number> {
-  const handle = await fs.open(abs, 'wx', 0o600);
+/**
+ * Write one file's content to `fd`, set its owner, mode and times, close it. Small files (most of a layer) are written with synchronous calls:
+ * through the thread pool, the open/write/chown/chmod/utimes/close round trips cost
+ * more than the work. Large ones write their data asynchronously, so a slow disk
+ * does not stall the event loop.
+ */
+async function writeFile(fd: number, entry: TarEntry, sameOwner: boolean): Promise<number> {
   let size = 0;
   try {
     for await (const chunk of entry.body) {
       let offset = 0;
       while (offset < chunk.length) {
-        const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset);
-        offset += bytesWritten;
+        offset +=
+          entry.size > asyncWriteThreshold
+            ? await new Promise<number>((resolve, reject) => fs.write(fd, chunk, offset, chunk.length - offset, null, (err, n) => (err ? reject(err) : resolve(n))))
+            : fs.writeSync(fd, chunk, offset, chunk.length - offset);
       }
       size += chunk.length;
     }
     // chown before chmod: chown clears setuid/setgid bits.
-    if (sameOwner) await handle.chown(entry.uid, entry.gid);
-    await handle.chmod(entry.mode);
-    await handle.utimes(entry.atime ?? entry.mtime, entry.mtime);
+    if (sameOwner) fs.fchownSync(fd, entry.uid, entry.gid);
+    fs.fchmodSync(fd, entry.mode);
+    fs.futimesSync(fd, entry.atime ?? entry.mtime, entry.mtime);
   } finally {
-    await handle.close();
+    fs.closeSync(fd);
   }
   return size;
 }
 
 /** Remove everything under `dirAbs` (recursively) that this layer did not write. */
-async function removeUnwritten(dirAbs: string, dirRel: string, written: Set<string>): Promise<void> {
-  for (const name of await fs.readdir(dirAbs)) {
+function removeUnwritten(dirAbs: string, dirRel: string, written: Set<string>): void {
+  for (const name of fs.readdirSync(dirAbs)) {
     const rel = dirRel === '' ? name : `${dirRel}/${name}`;
     const abs = path.join(dirAbs, name);
     if (!written.has(rel)) {
-      await fs.rm(abs, { recursive: true, force: true });
+      fs.rmSync(abs, { recursive: true, force: true });
       continue;
     }
-    const st = await fs.lstat(abs);
-    if (st.isDirectory()) await removeUnwritten(abs, rel, written);
+    if (fs.lstatSync(abs).isDirectory()) removeUnwritten(abs, rel, written);
   }
 }
 
