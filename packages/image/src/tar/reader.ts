@@ -1,5 +1,5 @@
 import { InvalidArgument } from '@berth/core';
-import { Header } from 'tar';
+import { tarHeader } from './header.js';
 import { asyncBytes, type ByteSource } from '../byte-source.js';
 import { ByteReader } from './byte-reader.js';
 import type { TarEntry, TarEntryType } from './entry.js';
@@ -54,7 +54,7 @@ export async function* readTar(source: ByteSource, options: ReadTarOptions = {})
       if (block.length === 0) break;
       if (block.length < blockSize) throw new InvalidArgument(`invalid tar: stream ends inside the header at byte ${offset}`);
       if (isZeroBlock(block)) break;
-      const header = new Header(block);
+      const header = new (tarHeader())(block);
       if (!header.cksumValid) throw new InvalidArgument(`invalid tar: header checksum mismatch at byte ${offset}`);
       const flag = block[156] === 0 ? '' : String.fromCharCode(block[156]!);
       const headerSize = header.size ?? 0;

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { Header } from 'tar';
+import { tarHeader } from './header.js';
 import type { TarEntryType } from './entry.js';
 import { encodePax } from './pax.js';
 
@@ -63,7 +63,7 @@ export async function* tarChunks(entries: Iterable<TarWriteEntry> | AsyncIterabl
       }
     }
     const mtime = entry.mtime ?? new Date(0);
-    const header = new Header({
+    const header = new (tarHeader())({
       path: entry.path,
       type: typeName[entry.type] as never,
       mode: entry.mode ?? (entry.type === 'directory' ? 0o755 : entry.type === 'symlink' ? 0o777 : 0o644),
@@ -85,7 +85,7 @@ export async function* tarChunks(entries: Iterable<TarWriteEntry> | AsyncIterabl
       records.push(['size', String(size)], ['uid', String(entry.uid ?? 0)], ['gid', String(entry.gid ?? 0)]);
       for (const [k, v] of Object.entries(entry.xattrs ?? {})) records.push([`SCHILY.xattr.${k}`, v]);
       const data = encodePax(records);
-      const paxHeader = new Header({
+      const paxHeader = new (tarHeader())({
         path: `PaxHeaders.${paxCount++}/${entry.path.replace(/\/+$/, '').split('/').pop()!.slice(0, 80)}`,
         type: 'ExtendedHeader',
         mode: 0o644,
