@@ -371,8 +371,14 @@ export class ImageStore {
       created: meta.created,
       added: meta.added,
       size: meta.size,
-      repoTags: refs.filter((r) => r.tag !== undefined).map(familiarString),
-      repoDigests: refs.filter((r) => r.tag === undefined && r.digest !== undefined).map(familiarString),
+      repoTags: refs
+        .filter((r) => r.tag !== undefined)
+        .map(familiarString)
+        .sort(),
+      repoDigests: refs
+        .filter((r) => r.tag === undefined && r.digest !== undefined)
+        .map(familiarString)
+        .sort(),
     };
     if (meta.lastTagTime !== undefined) record.lastTagTime = meta.lastTagTime;
     if (meta.parent !== undefined) record.parent = meta.parent;

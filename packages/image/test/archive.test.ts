@@ -135,10 +135,11 @@ test('a gzip layer inside an archive is stored as it is, with the diffID of its 
     const diffId = sha256Digest(layer);
     const config = JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [diffId] } });
     const cfgName = `${digestHex(sha256Digest(config))}.json`;
+    // Layers at the top level, named as go-containerregistry's tarballs name them.
     const archive = await tarBytes([
-      { path: 'abc/layer.tar', type: 'file', body: gz },
+      { path: `${digestHex(sha256Digest(gz))}.tar.gz`, type: 'file', body: gz },
       { path: cfgName, type: 'file', body: config },
-      { path: 'manifest.json', type: 'file', body: JSON.stringify([{ Config: cfgName, RepoTags: ['gz:1'], Layers: ['abc/layer.tar'] }]) },
+      { path: 'manifest.json', type: 'file', body: JSON.stringify([{ Config: cfgName, RepoTags: ['gz:1'], Layers: [`${digestHex(sha256Digest(gz))}.tar.gz`] }]) },
     ]);
     const store = await ImageStore.open(path.join(tmp, 'data'));
     await loadArchive(store, [archive]);

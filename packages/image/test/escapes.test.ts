@@ -194,6 +194,28 @@ test('a file replacing a lower symlink to the outside does not write through it'
   }),
 );
 
+test('directory modes set at the end never follow a parent replaced by a symlink later', () =>
+  withTempDir('esc', async (tmp) => {
+    const root = path.join(tmp, 'root');
+    const outside = path.join(tmp, 'outside');
+    await fs.mkdir(root);
+    await fs.mkdir(path.join(outside, 'ssl'), { recursive: true });
+    await fs.chmod(path.join(outside, 'ssl'), 0o755);
+    const before = await snapshot(outside);
+    const beforeTime = (await fs.stat(path.join(outside, 'ssl'))).mtimeMs;
+    await applyLayer(root, [
+      await tarBytes([
+        { path: 'd/', type: 'directory' },
+        { path: 'd/ssl/', type: 'directory', mode: 0o700 },
+        { path: 'd', type: 'symlink', linkpath: outside },
+      ]),
+    ]);
+    assert.is(await fs.readlink(path.join(root, 'd')), outside);
+    assert.is(await snapshot(outside), before);
+    assert.is((await fs.stat(path.join(outside, 'ssl'))).mtimeMs, beforeTime);
+  }),
+);
+
 test('an absolute name that is a host path lands inside the root', () =>
   withTempDir('esc', async (tmp) => {
     const root = path.join(tmp, 'root');

@@ -373,8 +373,10 @@ function archivePath(name: string): string {
   return path.posix.normalize(`/${name}`).slice(1).replace(/\/+$/, '');
 }
 
+// Small files read whole: the layouts' own files, configs and v1 json. Anything else
+// (layer.tar, `<hex>.tar.gz` of other writers, big blobs) is stored as it streams.
 function isMetadataPath(name: string): boolean {
-  return !name.includes('/') || /^[^/]+\/(json|VERSION)$/.test(name);
+  return ['manifest.json', 'repositories', 'index.json', 'oci-layout'].includes(name) || /^[^/]+\.json$/.test(name) || /^[^/]+\/(json|VERSION)$/.test(name);
 }
 
 function invalid(problem: string): InvalidArgument {

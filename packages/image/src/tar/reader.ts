@@ -83,8 +83,11 @@ export async function* readTar(source: ByteSource, options: ReadTarOptions = {})
         const n = num(key);
         return n === undefined ? undefined : new Date(n * 1000);
       };
-      // Like Go's archive/tar (what Docker reads with), only files and GNU dump dirs have bodies.
-      const bodySize = flag === 'D' ? headerSize : type === 'file' ? (num('size') ?? headerSize) : 0;
+      // Like Go's archive/tar (what Docker reads with), only files and GNU dump dirs have
+      // bodies; a size from a global pax header would be meaningless, so only a local one counts.
+      const paxSize = pax?.get('size');
+      const bodySize = flag === 'D' ? headerSize : type === 'file' ? (paxSize !== undefined ? Number(paxSize.toString('latin1')) : headerSize) : 0;
+      if (!Number.isSafeInteger(bodySize) || bodySize < 0) throw new InvalidArgument(`invalid tar: bad size for ${JSON.stringify(path)}`);
       const xattrs = new Map<string, Buffer>();
       for (const records of [globalPax, pax ?? new Map<string, Buffer>()]) {
         for (const [k, v] of records) if (k.startsWith('SCHILY.xattr.')) xattrs.set(k.slice('SCHILY.xattr.'.length), v);

@@ -205,10 +205,11 @@ export async function applyLayer(targetDir: string, source: ByteSource, options:
 
   // Directory modes and times last: writing children would change the times, and a
   // read-only mode would stop a non-root unpack from writing them.
+  // A later entry may have replaced the directory, or one of its parents, with a symlink:
+  // only a path that is still real directories all the way down is touched.
   for (let i = deferredDirs.length - 1; i >= 0; i--) {
     const dir = deferredDirs[i]!;
-    const st = fs.lstatSync(dir.abs, { throwIfNoEntry: false });
-    if (!st?.isDirectory()) continue; // removed or replaced later in the layer
+    if (!isRealDirectoryPath(root, dir.abs)) continue;
     fs.chmodSync(dir.abs, dir.mode);
     fs.utimesSync(dir.abs, dir.atime, dir.mtime);
   }
@@ -273,6 +274,18 @@ async function writeFile(fd: number, entry: TarEntry, sameOwner: boolean): Promi
     fs.closeSync(fd);
   }
   return size;
+}
+
+/** True when every component of `abs` below `root` is a directory, not a symlink. */
+function isRealDirectoryPath(root: string, abs: string): boolean {
+  let cur = root;
+  if (!fs.lstatSync(root, { throwIfNoEntry: false })?.isDirectory()) return false;
+  for (const part of path.relative(root, abs).split('/')) {
+    if (part === '') continue;
+    cur = path.join(cur, part);
+    if (!fs.lstatSync(cur, { throwIfNoEntry: false })?.isDirectory()) return false;
+  }
+  return true;
 }
 
 /** Remove everything under `dirAbs` (recursively) that this layer did not write. */
