@@ -65,7 +65,7 @@ const yieldEveryMs = 20;
  * allowed, device nodes are reproduced; directory modes and times are set at the end,
  * once nothing more is written into them.
  *
- * Refused with an InvalidArgument naming the entry, before anything is written for it:
+ * Refused with an InvalidArgument naming the entry, before the entry itself is written:
  * `..` in a name or a hardlink target, writing through a symlink that leaves the root
  * (see RootResolver), a hardlink to a missing file or a directory, devices when not
  * allowed. Absolute names are taken relative to `targetDir`. What was unpacked before
