@@ -7,7 +7,7 @@ const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
 esbuild.buildSync({
-  entryPoints: [path.join(root, 'packages/cli/dist/src/bin.js')],
+  entryPoints: [path.join(root, 'packages/cli/dist/src/main.js')],
   outfile: path.join(root, 'packages/cli/dist/berth.bundle.js'),
   bundle: true,
   platform: 'node',

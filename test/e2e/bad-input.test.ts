@@ -1,22 +1,10 @@
 import { readdirSync } from 'node:fs';
 import * as path from 'node:path';
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { busyboxTar, TestDaemon } from './harness';
+import { daemonSuite, type TestDaemon } from './harness';
 
 /** Bad input gets a clear error with the right status, and leaves nothing behind. */
-const test = suite<{ daemon: TestDaemon }>('bad input');
-
-test.before(async (ctx) => {
-  ctx.daemon = new TestDaemon('overlay');
-  await ctx.daemon.start();
-  assert.is((await ctx.daemon.berth(['load', '-i', busyboxTar])).code, 0);
-});
-
-test.after(async (ctx) => {
-  const leaks = await ctx.daemon.destroy();
-  assert.equal(leaks, [], `leaked: ${leaks.join(', ')}`);
-});
+const test = daemonSuite('bad input', 'overlay');
 
 /** Nothing of a failed create may remain: no record, no snapshot, no mount. */
 function containerDirs(daemon: TestDaemon): string[] {
@@ -79,7 +67,7 @@ test('a command that does not exist fails at start with 127 and leaves nothing r
   const r = await daemon.berth(['run', '--rm', 'busybox', 'nosuchcommand']);
   assert.is(r.code, 127);
   assert.match(r.stderr, /executable file not found/);
-  await new Promise((res) => setTimeout(res, 200));
+  assert.equal(containerDirs(daemon), [], 'the --rm container that could not start is removed');
   assert.equal(daemon.leaks(), []);
 });
 

@@ -1,26 +1,13 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { busyboxTar, TestDaemon } from './harness';
+import { daemonSuite } from './harness';
 
 /**
  * Real containers through a real berthd, once per storage driver: the same behaviour
  * must hold whatever backs the root filesystem.
  */
 for (const driver of ['overlay', 'vfs']) {
-  const test = suite<{ daemon: TestDaemon }>(`containers (${driver})`);
-
-  test.before(async (ctx) => {
-    ctx.daemon = new TestDaemon(driver);
-    await ctx.daemon.start();
-    const loaded = await ctx.daemon.berth(['load', '-i', busyboxTar]);
-    assert.is(loaded.code, 0, loaded.stderr);
-  });
-
-  test.after(async (ctx) => {
-    const leaks = await ctx.daemon.destroy();
-    assert.equal(leaks, [], `leaked: ${leaks.join(', ')}`);
-  });
+  const test = daemonSuite(`containers (${driver})`, driver);
 
   test('the exit code of the command is the exit code of berth run', async ({ daemon }) => {
     const r = await daemon.berth(['run', '--rm', 'busybox', 'sh', '-c', 'echo out; echo err >&2; exit 3']);
@@ -78,16 +65,19 @@ for (const driver of ['overlay', 'vfs']) {
   });
 
   test('the default capabilities forbid mount, --privileged allows it', async ({ daemon }) => {
-    const r = await daemon.berth(['run', '--rm', 'busybox', 'mount', '-t', 'tmpfs', 'none', '/mnt']);
+    const mount = ['sh', '-c', 'mkdir -p /m && mount -t tmpfs none /m'];
+    const r = await daemon.berth(['run', '--rm', 'busybox', ...mount]);
     assert.is.not(r.code, 0);
-    assert.match(r.stderr, /Operation not permitted|Permission denied/);
-    const p = await daemon.berth(['run', '--rm', '--privileged', 'busybox', 'mount', '-t', 'tmpfs', 'none', '/mnt']);
+    assert.match(r.stderr, /operation not permitted|permission denied/i);
+    const p = await daemon.berth(['run', '--rm', '--privileged', 'busybox', ...mount]);
     assert.is(p.code, 0, p.stderr);
   });
 
   test('the default seccomp profile blocks unshare; seccomp=unconfined does not', async ({ daemon }) => {
-    const r = await daemon.berth(['run', '--rm', '--cap-add', 'SYS_ADMIN', 'busybox', 'unshare', '-U', 'true']);
+    // A user namespace needs no capability, so only seccomp stands in the way.
+    const r = await daemon.berth(['run', '--rm', 'busybox', 'unshare', '-U', 'true']);
     assert.is.not(r.code, 0, 'unshare of a user namespace is blocked by the profile');
+    assert.match(r.stderr, /operation not permitted/i);
     const u = await daemon.berth(['run', '--rm', '--security-opt', 'seccomp=unconfined', 'busybox', 'unshare', '-U', 'true']);
     assert.is(u.code, 0, u.stderr);
   });

@@ -1,21 +1,13 @@
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { busyboxTar, TestDaemon } from './harness';
+import { busyboxTar, daemonSuite } from './harness';
 
 /** The real docker CLI 28 against berthd, unchanged. */
-const test = suite<{ daemon: TestDaemon }>('docker CLI');
+const test = daemonSuite('docker CLI', 'overlay');
 
-test.before(async (ctx) => {
-  ctx.daemon = new TestDaemon('overlay');
-  await ctx.daemon.start();
-  const load = await ctx.daemon.docker(['load', '-i', busyboxTar]);
+test('docker load reads a docker-archive', async ({ daemon }) => {
+  const load = await daemon.docker(['load', '-i', busyboxTar]);
   assert.is(load.code, 0, load.stderr);
   assert.match(load.stdout, /Loaded image: busybox:latest/);
-});
-
-test.after(async (ctx) => {
-  const leaks = await ctx.daemon.destroy();
-  assert.equal(leaks, [], `leaked: ${leaks.join(', ')}`);
 });
 
 test('docker version and docker info', async ({ daemon }) => {

@@ -1,20 +1,8 @@
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { busyboxTar, shimPids, sleep, TestDaemon } from './harness';
+import { daemonSuite, shimPids, sleep } from './harness';
 
 /** Containers outlive berthd: their shims own them, and a new berthd re-adopts them. */
-const test = suite<{ daemon: TestDaemon }>('daemon restart');
-
-test.before(async (ctx) => {
-  ctx.daemon = new TestDaemon('overlay');
-  await ctx.daemon.start();
-  assert.is((await ctx.daemon.berth(['load', '-i', busyboxTar])).code, 0);
-});
-
-test.after(async (ctx) => {
-  const leaks = await ctx.daemon.destroy();
-  assert.equal(leaks, [], `leaked: ${leaks.join(', ')}`);
-});
+const test = daemonSuite('daemon restart', 'overlay');
 
 test('kill -9 of berthd leaves a -d container running; a new berthd lists it and stops it', async ({ daemon }) => {
   const run = await daemon.berth(['run', '-d', '--name', 'survivor', 'busybox', 'sh', '-c', 'trap "exit 7" TERM; while true; do sleep 0.2; done']);

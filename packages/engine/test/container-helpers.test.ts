@@ -28,6 +28,7 @@ test('statusText renders running, exited and created', () => {
 
 test('names: valid ones pass without their slash, invalid ones are refused with Docker\'s message', () => {
   assert.is(validateName('/web_1'), 'web_1');
+  assert.is(validateName('x'), 'x');
   assert.throws(() => validateName('bad name'), /Invalid container name \(bad name\)/);
   assert.throws(() => validateName('-x'), /only \[a-zA-Z0-9\]/);
   const taken = new Set<string>();

@@ -224,7 +224,15 @@ export class ContainerService implements ContainersApi {
 
   async start(ref: string): Promise<void> {
     const record = this.store.get(ref);
-    return this.serialise(record.id, () => this.startLocked(record));
+    try {
+      await this.serialise(record.id, () => this.startLocked(record));
+    } catch (err) {
+      // Like dockerd: a --rm container that cannot start is removed, not left behind.
+      if (record.hostConfig.AutoRemove && !(err instanceof NotModified)) {
+        await this.remove(record.id, { force: true, volumes: true }).catch(() => undefined);
+      }
+      throw err;
+    }
   }
 
   private async startLocked(record: ContainerRecord): Promise<void> {

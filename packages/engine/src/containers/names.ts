@@ -30,9 +30,11 @@ export function generateName(taken: (name: string) => boolean): string {
   }
 }
 
-const validName = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
+// Docker's character set. Docker also demands two characters at least; berth accepts
+// one (`--name x`), which no valid Docker name conflicts with.
+const validName = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
-/** Check a user-given name as Docker does; returns it without a leading slash. */
+/** Check a user-given name (Docker's characters); returns it without a leading slash. */
 export function validateName(name: string): string {
   if (!validName.test(name)) {
     throw new InvalidArgument(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
