@@ -28,7 +28,7 @@ const failedSuites = [];
 for (const suite of suites) {
   if (only.length && !only.some((o) => suite.name.includes(o))) continue;
   const started = Date.now();
-  const r = spawnSync('uvu', ['-r', 'tsx/cjs', suite.dir], {
+  const r = spawnSync('uvu', ['-r', 'tsx/cjs', suite.dir, '\\.test\\.ts$'], {
     cwd: suite.cwd,
     env: { ...process.env, NODE_OPTIONS: '--conditions=@berth/source', FORCE_COLOR: '0' },
     encoding: 'utf8',

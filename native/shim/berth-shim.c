@@ -675,9 +675,11 @@ int main(int argc, char **argv) {
   /* From here a new client cannot connect: adopt() falls back to exit.json. */
   unlink(sock_path);
   close(lfd);
-  runtime_delete();
 
-  /* Hand connected clients what is still queued (bounded), then EOF tells them we are done. */
+  /* Hand connected clients what is still queued (bounded), then EOF tells them the
+   * container is done. This comes before the runtime's delete so the engine learns of
+   * the exit at once; it waits for this process to end (shim.pid) before it treats the
+   * container's cgroup and runtime state as gone. */
   long long flush_deadline = now_ms() + DRAIN_MS;
   for (size_t i = 0; i < n_clients; i++) {
     while (clients[i].out.len && now_ms() < flush_deadline) {
@@ -687,6 +689,7 @@ int main(int argc, char **argv) {
     shutdown(clients[i].fd, SHUT_RDWR);
     close(clients[i].fd);
   }
+  runtime_delete();
   path_join(path, sizeof path, opt.state_dir, "shim.pid");
   unlink(path);
   return 0;

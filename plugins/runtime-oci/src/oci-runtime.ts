@@ -167,15 +167,16 @@ export class OciRuntime implements Runtime {
   }
 
   async delete(id: string): Promise<void> {
-    await this.runtime(['delete', '--force', id]).catch((err: Error) => {
-      if (!/does not exist|not found/i.test(err.message)) throw err;
-    });
     const stateDir = this.stateDirs.get(id);
-    if (stateDir) {
-      // Let the shim finish writing exit.json before its directory goes away.
-      await waitForShimExit(stateDir, 3000);
-      await fs.rm(stateDir, { recursive: true, force: true });
+    // The shim deletes the runtime's state itself after the container exits; wait for it
+    // to finish, then delete only what is left (a shim that died, a create that failed).
+    if (stateDir) await waitForShimExit(stateDir, 3000);
+    if (existsSync(path.join(this.options.stateRoot, id))) {
+      await this.runtime(['delete', '--force', id]).catch((err: Error) => {
+        if (!/does not exist|not found/i.test(err.message)) throw err;
+      });
     }
+    if (stateDir) await fs.rm(stateDir, { recursive: true, force: true });
     this.stateDirs.delete(id);
   }
 
@@ -293,7 +294,7 @@ async function waitForShimExit(stateDir: string, timeoutMs: number): Promise<voi
     return;
   }
   const deadline = Date.now() + timeoutMs;
-  while (pid > 0 && Date.now() < deadline && isAlive(pid)) await new Promise((r) => setTimeout(r, 10));
+  while (pid > 0 && Date.now() < deadline && isAlive(pid)) await new Promise((r) => setTimeout(r, 2));
 }
 
 function isAlive(pid: number): boolean {

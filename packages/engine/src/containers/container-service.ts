@@ -345,19 +345,24 @@ export class ContainerService implements ContainersApi {
   /** Undo what a run holds in the kernel: network endpoint, runtime state, rootfs mount. */
   private async releaseRunResources(record: ContainerRecord): Promise<void> {
     const network = this.networks.get(this.networkName(record.networkMode));
+    // The process is gone, so these are independent: run them side by side.
     const steps: Array<() => Promise<unknown> | unknown> = [
       () => network?.detach({ networkId: network.name, id: record.id, containerId: record.id, aliases: [record.name] }),
-      () => this.runtimes.get(record.runtime)?.delete(record.id),
+      async () => {
+        await this.runtimes.get(record.runtime)?.delete(record.id);
+        await fs.rm(this.stateDir(record.id), { recursive: true, force: true });
+      },
       () => unmountAll(this.rootfsDir(record.id)),
-      () => fs.rm(this.stateDir(record.id), { recursive: true, force: true }),
     ];
-    for (const step of steps) {
-      try {
-        await step();
-      } catch (err) {
-        this.log.warn('cleanup step failed', { id: record.id, error: String(err) });
-      }
-    }
+    await Promise.all(
+      steps.map(async (step) => {
+        try {
+          await step();
+        } catch (err) {
+          this.log.warn('cleanup step failed', { id: record.id, error: String(err) });
+        }
+      }),
+    );
   }
 
   /** Resolves when the container's current run has ended (immediately when not running). */
