@@ -1,6 +1,7 @@
 import type { AnyPluginManifest } from '@berth/core';
 import networkHost from '@berth/network-host';
 import networkNone from '@berth/network-none';
+import runc, { crunPlugin } from '@berth/runtime-oci';
 import storageOverlay from '@berth/storage-overlay';
 import storageVfs from '@berth/storage-vfs';
 
@@ -9,4 +10,11 @@ import storageVfs from '@berth/storage-vfs';
  * itself by being imported. Storage order does not matter here (the engine applies its
  * priority); third-party plugins named in daemon.json are appended to this list.
  */
-export const builtinPlugins: readonly AnyPluginManifest[] = [storageOverlay, storageVfs, networkNone, networkHost];
+export const builtinPlugins: readonly AnyPluginManifest[] = [
+  storageOverlay,
+  storageVfs,
+  runc,
+  crunPlugin,
+  networkNone,
+  networkHost,
+];

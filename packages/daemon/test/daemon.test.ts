@@ -44,7 +44,7 @@ function ping(socketPath: string): Promise<{ status: number; server: string | un
     http
       .get({ socketPath, path: '/_ping' }, (res) => {
         res.resume();
-        res.on('end', () => resolve({ status: res.statusCode!, server: res.headers.server }));
+        res.on('end', () => resolve({ status: res.statusCode!, server: res.headers.server as string | undefined }));
       })
       .on('error', reject);
   });
