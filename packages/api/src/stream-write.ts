@@ -33,11 +33,6 @@ export function jsonLine(value: unknown): string {
   return `${JSON.stringify(value)}\n`;
 }
 
-/** The in-band error of a JSON-lines stream after the 200 went out (DOCKER-API.md §5.5). */
-export function jsonLineError(message: string): string {
-  return jsonLine({ errorDetail: { message }, error: message });
-}
-
 /** An AbortSignal that fires when the client closes the connection before the response ended. */
 export function clientGoneSignal(res: ServerResponse): AbortSignal {
   const controller = new AbortController();
