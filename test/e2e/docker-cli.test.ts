@@ -57,6 +57,13 @@ test('docker run -d, ps, logs, inspect, stop, rm', async ({ daemon }) => {
   assert.match(gone.stderr, /No such object: x/);
 });
 
+test('docker run -i passes piped stdin written before start, and its end', async ({ daemon }) => {
+  const r = await daemon.docker(['run', '-i', '--rm', 'busybox', 'sh', '-c', 'cat; echo done >&2'], 'line1\nline2\n');
+  assert.is(r.code, 0, r.stderr);
+  assert.is(r.stdout, 'line1\nline2\n');
+  assert.is(r.stderr, 'done\n');
+});
+
 test('docker errors name the object', async ({ daemon }) => {
   const r = await daemon.docker(['rm', 'ghost']);
   assert.is(r.code, 1);

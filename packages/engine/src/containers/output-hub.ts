@@ -12,10 +12,17 @@ export class OutputHub {
   private readonly listeners = new Set<OutputListener>();
   private readonly enders = new Set<() => void>();
   private streams: ContainerStreams | undefined;
+  /** Stdin a session wrote before the run connected (the docker CLI writes it before start). */
+  private pendingStdin: Buffer[] = [];
+  private pendingStdinClose = false;
 
   /** Connect a run's streams: output flows to the sessions until the streams close. */
   connect(streams: ContainerStreams): void {
     this.streams = streams;
+    for (const data of this.pendingStdin) streams.writeStdin(data);
+    if (this.pendingStdinClose) streams.closeStdin();
+    this.pendingStdin = [];
+    this.pendingStdinClose = false;
     streams.onOutput((chunk) => {
       for (const l of this.listeners) l(chunk.stream, chunk.data);
     });
@@ -56,10 +63,14 @@ export class OutputHub {
         };
       },
       writeStdin: (data) => {
-        if (stdin) this.streams?.writeStdin(data);
+        if (!stdin) return;
+        if (this.streams) this.streams.writeStdin(data);
+        else this.pendingStdin.push(data);
       },
       closeStdin: () => {
-        if (stdin) this.streams?.closeStdin();
+        if (!stdin) return;
+        if (this.streams) this.streams.closeStdin();
+        else this.pendingStdinClose = true;
       },
       detach: end,
     };
