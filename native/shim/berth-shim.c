@@ -34,7 +34,9 @@
 #define FRAME_MAX (1u << 20)
 #define DRAIN_MS 2000
 
-enum { STREAM_STDIN = 0, STREAM_STDOUT = 1, STREAM_STDERR = 2 };
+/* Stream 3 carries control requests from a client ("start") and their answers. */
+enum { STREAM_STDIN = 0, STREAM_STDOUT = 1, STREAM_STDERR = 2, STREAM_CONTROL = 3 };
+enum { CONTROL_MAX = 64 };
 
 static struct {
   const char *id, *bundle, *state_dir, *log_path, *runtime, *runtime_root;
@@ -55,6 +57,8 @@ struct client {
   size_t hdr_have;
   uint32_t payload_left;
   int payload_stream;
+  char control[CONTROL_MAX]; /* a control request being received */
+  size_t control_len;
 };
 
 struct stream {
@@ -318,7 +322,10 @@ static void stdin_flush(void) {
   if (stdin_close_pending && stdin_queue.len == 0) stdin_close();
 }
 
-/* Parse the client's frames: stream 0 carries stdin; an empty stream-0 frame closes it. */
+static void control_request(struct client *c);
+
+/* Parse the client's frames: stream 0 carries stdin; an empty stream-0 frame closes it;
+ * stream 3 carries a control request, answered on stream 3 to that client alone. */
 static int client_read(struct client *c) {
   char in[16384];
   ssize_t n = recv(c->fd, in, sizeof in, MSG_DONTWAIT);
@@ -332,6 +339,8 @@ static int client_read(struct client *c) {
         c->payload_stream = c->hdr[0];
         c->payload_left = (uint32_t)c->hdr[1] << 24 | (uint32_t)c->hdr[2] << 16 | (uint32_t)c->hdr[3] << 8 | c->hdr[4];
         if (c->payload_left > FRAME_MAX) return -1;
+        if (c->payload_stream == STREAM_CONTROL && c->payload_left >= CONTROL_MAX) return -1;
+        c->control_len = 0;
         if (c->payload_left == 0) {
           if (c->payload_stream == STREAM_STDIN) {
             stdin_close_pending = 1;
@@ -345,9 +354,16 @@ static int client_read(struct client *c) {
     size_t take = (size_t)n - i;
     if (take > c->payload_left) take = c->payload_left;
     if (c->payload_stream == STREAM_STDIN && stdin_fd >= 0 && !stdin_close_pending) buf_append(&stdin_queue, in + i, take);
+    if (c->payload_stream == STREAM_CONTROL) {
+      memcpy(c->control + c->control_len, in + i, take);
+      c->control_len += take;
+    }
     i += take;
     c->payload_left -= (uint32_t)take;
-    if (c->payload_left == 0) c->hdr_have = 0;
+    if (c->payload_left == 0) {
+      c->hdr_have = 0;
+      if (c->payload_stream == STREAM_CONTROL) control_request(c);
+    }
   }
   stdin_flush();
   return 0;
@@ -389,6 +405,40 @@ static int run_runtime(char *const argv[], int in, int out, int err) {
     if (errno != EINTR) return -1;
   }
   return status;
+}
+
+static void runtime_error(const char *log_file, const char *fallback, char *out, size_t cap);
+
+/* Queue one frame for one client. */
+static int client_send(struct client *c, int stream, const char *data, size_t len) {
+  unsigned char hdr[5] = {(unsigned char)stream, (unsigned char)(len >> 24), (unsigned char)(len >> 16),
+                          (unsigned char)(len >> 8), (unsigned char)len};
+  if (buf_append(&c->out, hdr, 5) < 0 || buf_append(&c->out, data, len) < 0) return -1;
+  return client_flush(c);
+}
+
+/* "start": run `<runtime> start <id>` from here, which costs the daemon no process of
+ * its own, and answer "ok" or "error: <the runtime's message>". */
+static void control_request(struct client *c) {
+  char reply[1024];
+  if (c->control_len == 5 && memcmp(c->control, "start", 5) == 0) {
+    char log_file[4096];
+    path_join(log_file, sizeof log_file, opt.state_dir, "runtime-start.log");
+    unlink(log_file);
+    char *argv[] = {(char *)opt.runtime, "--root", (char *)opt.runtime_root, "--log", log_file,
+                    "--log-format", "json", "start", (char *)opt.id, NULL};
+    int status = run_runtime(argv, -1, -1, -1);
+    if (status == 0) {
+      snprintf(reply, sizeof reply, "ok");
+    } else {
+      char msg[900];
+      runtime_error(log_file, "the runtime's start failed", msg, sizeof msg);
+      snprintf(reply, sizeof reply, "error: %s", msg);
+    }
+  } else {
+    snprintf(reply, sizeof reply, "error: unknown control request");
+  }
+  client_send(c, STREAM_CONTROL, reply, strlen(reply));
 }
 
 static void runtime_delete(void) {

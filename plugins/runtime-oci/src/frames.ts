@@ -3,7 +3,7 @@
  * 1 byte stream id, 4 bytes big-endian payload length, then the payload.
  * Streams: 0 stdin (client → shim; an empty frame closes stdin), 1 stdout, 2 stderr.
  */
-export const StreamId = { stdin: 0, stdout: 1, stderr: 2 } as const;
+export const StreamId = { stdin: 0, stdout: 1, stderr: 2, control: 3 } as const;
 
 const headerSize = 5;
 /** The shim drops a client that sends a larger frame. */
