@@ -15,7 +15,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 echo "setup: npm dependencies"
-if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; else npm install --no-audit --no-fund --loglevel=error; fi
+# `npm install` rather than `npm ci`: npm 11 writes lockfiles without the other
+# platforms' optional packages of nx (lerna's engine) and then refuses them in `ci`.
+# `install` still takes the versions the lockfile pins.
+npm install --no-audit --no-fund --loglevel=error
 
 echo "setup: build (TypeScript, native addon, shim, bundles)"
 export PATH="$PWD/node_modules/.bin:$PATH"
