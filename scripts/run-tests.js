@@ -55,6 +55,45 @@ for (const suite of suites) {
     console.log(`✔ ${suite.name}: ${p} passed (${seconds}s)`);
   }
 }
+// After every suite: the machine must hold nothing the tests' daemons made. Each suite
+// checks its own daemon; this catches what falls between them (a daemon that never
+// stopped, a test that died). The tests name everything berth-e2e / berth-unit.
+if (!only.length) {
+  const leaks = machineLeaks();
+  if (leaks.length) {
+    failed += 1;
+    failedSuites.push('machine leak check');
+    console.log(`✘ machine leak check: ${leaks.length} left behind\n  ${leaks.join('\n  ')}`);
+  } else {
+    passed += 1;
+    console.log('✔ machine leak check: no test mounts, cgroups or shims left');
+  }
+}
 if (failedSuites.length) console.log(`failing suites: ${failedSuites.join(', ')}`);
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);
+
+function machineLeaks() {
+  const mark = /\/tmp\/berth-(e2e|unit)-/;
+  const found = [];
+  for (const line of fs.readFileSync('/proc/self/mounts', 'utf8').split('\n')) {
+    const target = line.split(' ')[1];
+    if (target && mark.test(target)) found.push(`mount ${target}`);
+  }
+  for (const hierarchy of fs.readdirSync('/sys/fs/cgroup')) {
+    const dir = path.join('/sys/fs/cgroup', hierarchy);
+    let entries = [];
+    try {
+      entries = fs.readdirSync(dir);
+    } catch {}
+    for (const e of entries) if (/^berth-(e2e|unit)-/.test(e)) found.push(`cgroup ${path.join(dir, e)}`);
+  }
+  for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (cmd.includes('berth-shim') && mark.test(cmd)) found.push(`berth-shim pid ${pid}`);
+      if (/berthd|daemon\/dist\/src\/bin\.js/.test(cmd) && mark.test(cmd)) found.push(`berthd pid ${pid}`);
+    } catch {}
+  }
+  return found;
+}

@@ -90,6 +90,15 @@ for (const driver of ['overlay', 'vfs']) {
     await daemon.berth(['rm', `oom-${driver}`]);
   });
 
+  test('--cpus and --memory become the cgroup limits the container sees', async ({ daemon }) => {
+    const r = await daemon.berth([
+      'run', '--rm', '--cpus', '0.5', '--memory', '64m', 'busybox', 'sh', '-c',
+      'cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.cfs_period_us /sys/fs/cgroup/memory/memory.limit_in_bytes',
+    ]);
+    assert.is(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim().split('\n'), ['50000', '100000', String(64 * 1024 * 1024)]);
+  });
+
   test('--pids-limit stops a fork bomb', async ({ daemon }) => {
     const r = await daemon.berth([
       'run', '--rm', '--pids-limit', '10', 'busybox', 'sh', '-c',

@@ -42,6 +42,17 @@ export class SystemService {
     };
   }
 
+  /**
+   * `docker info` prints the daemon's warnings, so a plugin that could not serve this
+   * host shows there with its reason (storage drivers merely not chosen do not).
+   */
+  private pluginWarnings(): string[] | null {
+    const lines = this.statuses
+      .filter((s) => s.status !== 'ok' && !s.reason.startsWith('not selected'))
+      .map((s) => `berth plugin ${s.kind}/${s.name} ${s.status}: ${s.reason}`);
+    return lines.length ? lines : null;
+  }
+
   async info(counts: { running: number; paused: number; stopped: number; images: number }, runtimes: Record<string, { path: string }>): Promise<SystemInfo> {
     const v1 = this.cgroupVersion === '1';
     const ok = (kind: string) => this.statuses.filter((s) => s.kind === kind && s.status === 'ok').map((s) => s.name);
@@ -86,7 +97,7 @@ export class SystemService {
       Isolation: '',
       InitBinary: '',
       SecurityOptions: ['name=seccomp,profile=builtin', 'name=no-new-privileges'],
-      Warnings: null,
+      Warnings: this.pluginWarnings(),
       BerthPlugins: this.statuses,
     };
   }
