@@ -55,19 +55,57 @@ function shimRssKiB() {
   return undefined;
 }
 
+/**
+ * Docker as installed runs with its default bridge and firewall rules: that is the
+ * `docker run --rm busybox true` the targets are quoted against. dockerd rewrites the
+ * host's iptables and ip_forward and creates docker0, so this saves them first and
+ * `restoreHost` puts them back after dockerd (stopped by its pid) is gone.
+ */
+const hostState = {};
 async function startDockerd() {
   const dockerd = spawnSync('sh', ['-c', 'command -v dockerd'], { encoding: 'utf8' }).stdout.trim();
   if (!dockerd) return undefined;
+  for (const tool of ['iptables', 'ip6tables']) {
+    const r = spawnSync(`${tool}-save`, [], { encoding: 'utf8' });
+    if (r.status === 0) hostState[tool] = r.stdout;
+  }
+  hostState.ipForward = fs.readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8');
+  hostState.hadDocker0 = spawnSync('ip', ['link', 'show', 'docker0']).status === 0;
   const sock = path.join(dir, 'docker.sock');
   const proc = spawn(dockerd, [
     '--host', `unix://${sock}`, '--data-root', path.join(dir, 'docker-data'), '--exec-root', path.join(dir, 'docker-exec'),
-    '--pidfile', path.join(dir, 'docker.pid'), '--bridge', 'none', '--iptables=false', '--ip-masq=false',
+    '--pidfile', path.join(dir, 'docker.pid'),
   ], { stdio: 'ignore' });
   started.push(proc);
   await waitForSocket(sock, 30000);
   const env = { DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: path.join(dir, 'docker-config') };
   execFileSync('docker', ['load', '-q', '-i', busybox], { env: { ...process.env, ...env } });
   return env;
+}
+
+/** iptables-restore input that empties every table named in `save`, built-in chains at ACCEPT. */
+function emptyTables(save) {
+  const out = [];
+  for (const line of save.split('\n')) {
+    if (line.startsWith('*')) out.push(line);
+    else if (line.startsWith(':') && line.split(' ')[1] !== '-') out.push(`${line.split(' ')[0]} ACCEPT [0:0]`);
+    else if (line === 'COMMIT') out.push(line);
+  }
+  return `${out.join('\n')}\n`;
+}
+
+function restoreHost() {
+  if (hostState.ipForward === undefined) return;
+  for (const tool of ['iptables', 'ip6tables']) {
+    if (hostState[tool] === undefined) continue;
+    // Empty every table dockerd touched (built-in chains back to ACCEPT, its chains gone),
+    // then load what was there before; restoring an empty save alone would change nothing.
+    const now = spawnSync(`${tool}-save`, [], { encoding: 'utf8' }).stdout ?? '';
+    spawnSync(`${tool}-restore`, [], { input: emptyTables(now) });
+    if (hostState[tool].trim()) spawnSync(`${tool}-restore`, [], { input: hostState[tool] });
+  }
+  fs.writeFileSync('/proc/sys/net/ipv4/ip_forward', hostState.ipForward);
+  if (!hostState.hadDocker0) spawnSync('ip', ['link', 'del', 'docker0']);
 }
 
 async function main() {
@@ -85,25 +123,30 @@ async function main() {
   // Warm both up once (page cache, first layer unpack).
   timeOnce(berth, ['run', '--rm', 'busybox', 'true'], berthEnv);
   if (dockerEnv) timeOnce('docker', ['run', '--rm', 'busybox', 'true'], dockerEnv);
+  // Interleaved, A B C A B C, so the machine's noise falls on all of them alike.
   const b = [];
   const d = [];
+  const dn = [];
   for (let i = 0; i < runs; i++) {
     b.push(timeOnce(berth, ['run', '--rm', 'busybox', 'true'], berthEnv));
     if (dockerEnv) d.push(timeOnce('docker', ['run', '--rm', 'busybox', 'true'], dockerEnv));
+    if (dockerEnv) dn.push(timeOnce('docker', ['run', '--rm', '--network', 'none', 'busybox', 'true'], dockerEnv));
   }
-  const bn = [];
-  for (let i = 0; i < runs; i++) bn.push(timeOnce(berth, ['run', '--rm', '--network', 'none', 'busybox', 'true'], berthEnv));
 
   execFileSync(berth, ['run', '-d', '--name', 'idle', 'busybox', 'sleep', '300'], { env: { ...process.env, ...berthEnv } });
   await new Promise((r) => setTimeout(r, 500));
   const rss = shimRssKiB();
   execFileSync(berth, ['rm', '-f', 'idle'], { env: { ...process.env, ...berthEnv } });
 
-  console.log(`berth run --rm busybox true            median ${median(b).toFixed(1)} ms  (min ${Math.min(...b).toFixed(1)}, max ${Math.max(...b).toFixed(1)}, n=${runs})`);
-  console.log(`berth run --rm --network none ... true median ${median(bn).toFixed(1)} ms`);
+  const line = (label, xs) =>
+    console.log(`${label.padEnd(46)} median ${median(xs).toFixed(1)} ms  (min ${Math.min(...xs).toFixed(1)}, max ${Math.max(...xs).toFixed(1)}, n=${xs.length})`);
+  line('berth run --rm busybox true', b);
+  console.log('  (berth has no bridge network yet: its default network is none)');
   if (dockerEnv) {
-    console.log(`docker run --rm busybox true           median ${median(d).toFixed(1)} ms  (min ${Math.min(...d).toFixed(1)}, max ${Math.max(...d).toFixed(1)}, n=${runs})`);
-    console.log(`ratio berth/docker                     ${(median(b) / median(d)).toFixed(2)}x  (target <= 0.30x)`);
+    line('docker run --rm busybox true (default bridge)', d);
+    line('docker run --rm --network none busybox true', dn);
+    console.log(`ratio berth / docker default                   ${(median(b) / median(d)).toFixed(2)}x  (target <= 0.30x)`);
+    console.log(`ratio berth / docker --network none            ${(median(b) / median(dn)).toFixed(2)}x`);
   } else {
     console.log('docker: no Docker engine installed (apt-get install docker.io to compare)');
   }
@@ -122,6 +165,7 @@ main()
       p.kill('SIGTERM');
       await Promise.race([gone, new Promise((r) => setTimeout(r, 10000))]);
     }
+    restoreHost();
     spawnSync('sh', ['-c', `grep -o " ${dir}[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l`]);
     fs.rmSync(dir, { recursive: true, force: true });
   });
