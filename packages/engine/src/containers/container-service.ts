@@ -124,6 +124,7 @@ export class ContainerService implements ContainersApi {
   async create(body: ContainerCreateBody, name?: string): Promise<{ Id: string; Warnings: string[] }> {
     if (!body || typeof body !== 'object') throw new InvalidArgument('config cannot be empty in order to create a container');
     if (!body.Image) throw new InvalidArgument('No image was specified: config.Image is empty');
+    const began = performance.now();
     const hostConfig = body.HostConfig ?? {};
     const runtimeName = hostConfig.Runtime || this.config.defaultRuntime;
     this.runtimeFor(runtimeName);
@@ -194,6 +195,7 @@ export class ContainerService implements ContainersApi {
         restartCount: 0,
       };
       await this.store.save(record);
+      this.log.debug('container created', { id, ms: elapsed(began) });
       this.events.publish('container', 'create', id, { image: body.Image, name: containerName });
       return { Id: id, Warnings: spec.warnings };
     } catch (err) {
@@ -237,6 +239,8 @@ export class ContainerService implements ContainersApi {
 
   private async startLocked(record: ContainerRecord): Promise<void> {
     if (record.state.Running) throw new NotModified(`container ${record.id} is already running`);
+    const began = performance.now();
+    const phases: Record<string, number> = {};
     const runtime = this.runtimeFor(record.runtime);
     const network = this.networkDriverFor(record.networkMode);
     const hostNetwork = network.namespaceMode === 'host';
@@ -265,6 +269,7 @@ export class ContainerService implements ContainersApi {
       } catch (err) {
         throw runtimeError(err);
       }
+      phases.create = elapsed(began);
       undo.push(() => runtime.delete(record.id));
       const endpoint = { networkId: network.name, id: record.id, containerId: record.id, aliases: [record.name] };
       await network.attach(endpoint, hostNetwork ? undefined : `/proc/${pid}/ns/net`);
@@ -272,7 +277,9 @@ export class ContainerService implements ContainersApi {
       const streams = await runtime.connect(record.id);
       const live = this.liveOf(record.id);
       live.hub.connect(streams);
+      phases.attached = elapsed(began);
       await runtime.start(record.id);
+      phases.started = elapsed(began);
       record.state = {
         ...record.state,
         Status: 'running',
@@ -287,6 +294,7 @@ export class ContainerService implements ContainersApi {
         FinishedAt: '0001-01-01T00:00:00Z',
       };
       await this.store.save(record);
+      this.log.debug('container started', { id: record.id, ...phases, ms: elapsed(began) });
       this.events.publish('container', 'start', record.id, { image: record.imageRef, name: record.name });
       this.monitor(record, runtime);
     } catch (err) {
@@ -309,9 +317,11 @@ export class ContainerService implements ContainersApi {
   }
 
   private async onExit(record: ContainerRecord, status: ExitStatus): Promise<void> {
+    const began = performance.now();
     const live = this.liveOf(record.id);
     live.hub.endRun();
     await this.releaseRunResources(record);
+    this.log.debug('container exited', { id: record.id, exitCode: status.exitCode, releaseMs: elapsed(began) });
     record.state = {
       ...record.state,
       Status: 'exited',
@@ -414,6 +424,7 @@ export class ContainerService implements ContainersApi {
       await this.runtimeFor(record.runtime).kill(record.id, 'SIGKILL').catch(() => undefined);
       await exited;
     }
+    const began = performance.now();
     await this.serialise(record.id, async () => {
       if (!this.store.find(record.id)) return; // removed meanwhile (auto-remove)
       await this.releaseRunResources(record);
@@ -423,6 +434,7 @@ export class ContainerService implements ContainersApi {
       await this.store.delete(record);
       await fs.rm(this.stateDir(record.id), { recursive: true, force: true });
     });
+    this.log.debug('container removed', { id: record.id, ms: elapsed(began) });
     const live = this.live.get(record.id);
     this.live.delete(record.id);
     this.events.publish('container', 'destroy', record.id, { image: record.imageRef, name: record.name });
@@ -520,6 +532,11 @@ export class ContainerService implements ContainersApi {
   usersOf(imageId: string): ContainerRecord[] {
     return this.store.all().filter((r) => r.imageId === imageId);
   }
+}
+
+/** Milliseconds since `since` (a performance.now() reading), to 0.1 ms. */
+function elapsed(since: number): number {
+  return Math.round((performance.now() - since) * 10) / 10;
 }
 
 function delay(ms: number): Promise<void> {
