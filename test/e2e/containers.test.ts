@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as assert from 'uvu/assert';
-import { daemonSuite } from './harness';
+import { daemonSuite, sleep } from './harness';
 
 /**
  * Real containers through a real berthd, once per storage driver: the same behaviour
@@ -116,7 +116,10 @@ for (const driver of ['overlay', 'vfs']) {
     assert.ok(ps.stdout.includes(name), ps.stdout);
     assert.match(ps.stdout, /Up /);
     let logs = '';
-    for (let i = 0; i < 50 && !logs.includes('started'); i++) logs = (await daemon.berth(['logs', name])).stdout;
+    for (let i = 0; i < 100 && !logs.includes('started'); i++) {
+      logs = (await daemon.berth(['logs', name])).stdout;
+      if (!logs) await sleep(100);
+    }
     assert.is(logs, 'started\n');
     const started = Date.now();
     const stop = await daemon.berth(['stop', '-t', '1', name]);

@@ -1,5 +1,5 @@
 import * as assert from 'uvu/assert';
-import { busyboxTar, daemonSuite } from './harness';
+import { busyboxTar, daemonSuite, sleep } from './harness';
 
 /** The real docker CLI 28 against berthd, unchanged. */
 const test = daemonSuite('docker CLI', 'overlay');
@@ -40,7 +40,10 @@ test('docker run -d, ps, logs, inspect, stop, rm', async ({ daemon }) => {
   const ps = await daemon.docker(['ps']);
   assert.ok(ps.stdout.includes(id.slice(0, 12)) && ps.stdout.includes(' x\n'), ps.stdout);
   let logs = '';
-  for (let i = 0; i < 50 && !logs; i++) logs = (await daemon.docker(['logs', 'x'])).stdout;
+  for (let i = 0; i < 100 && !logs; i++) {
+    logs = (await daemon.docker(['logs', 'x'])).stdout;
+    if (!logs) await sleep(100);
+  }
   assert.is(logs, 'up\n');
   const inspect = await daemon.docker(['inspect', 'x']);
   assert.is(inspect.code, 0, inspect.stderr);
