@@ -19,9 +19,10 @@ for (const group of ['packages', 'plugins', 'native']) {
     }
   }
 }
+if (fs.existsSync(path.join(root, 'scripts/test'))) suites.push({ name: 'scripts', cwd: root, dir: 'scripts/test' });
 if (fs.existsSync(path.join(root, 'test/e2e'))) suites.push({ name: 'test/e2e', cwd: root, dir: 'test/e2e' });
 
-const strip = (s) => s.replace(/\x1b\[[0-9;]*m/g, '');
+const strip = (s) => require('node:util').stripVTControlCharacters(s);
 let passed = 0;
 let failed = 0;
 const failedSuites = [];
@@ -30,7 +31,13 @@ for (const suite of suites) {
   const started = Date.now();
   const r = spawnSync('uvu', ['-r', 'tsx/cjs', suite.dir, '\\.test\\.ts$'], {
     cwd: suite.cwd,
-    env: { ...process.env, NODE_OPTIONS: '--conditions=@berth/source', FORCE_COLOR: '0' },
+    env: {
+      ...process.env,
+      NODE_OPTIONS: '--conditions=@berth/source',
+      FORCE_COLOR: '0',
+      // Unit suites (each package's test/) report coverage; the end-to-end suite does not.
+      ...(suite.dir === 'test' && process.env.BERTH_COVERAGE_DIR ? { NODE_V8_COVERAGE: process.env.BERTH_COVERAGE_DIR } : {}),
+    },
     encoding: 'utf8',
     maxBuffer: 64 * 1024 * 1024,
   });
@@ -68,6 +75,9 @@ if (!only.length) {
     passed += 1;
     console.log('✔ machine leak check: no test mounts, cgroups or shims left');
   }
+}
+if (process.env.BERTH_COVERAGE_DIR) {
+  spawnSync(process.execPath, [path.join(__dirname, 'coverage.js'), '--from', process.env.BERTH_COVERAGE_DIR], { stdio: 'inherit' });
 }
 if (failedSuites.length) console.log(`failing suites: ${failedSuites.join(', ')}`);
 console.log(`${passed} passed, ${failed} failed`);
