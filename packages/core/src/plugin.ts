@@ -23,7 +23,7 @@ export interface PluginContext {
   execRoot: string;
   /** The daemon's data root, for plugins that must name paths outside their own root. */
   dataRoot: string;
-  /** The plugin's section of the daemon config (`plugins.<kind>.<name>`), `{}` when absent. */
+  /** The plugin's section of the daemon config (daemon.json `"plugin-config": {"<kind>/<name>": {...}}`), `{}` when absent. */
   config: Readonly<Record<string, unknown>>;
   events: EventBus;
   log: Logger;
