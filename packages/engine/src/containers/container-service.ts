@@ -35,7 +35,7 @@ import { buildContainerSpec, commandOf, mergedConfig } from './container-spec.js
 import type { ContainerRecord } from './container-record.js';
 import { writeEtcFiles } from './etc-files.js';
 import { toInspect, toSummary } from './container-views.js';
-import { matchesFilters } from './filters.js';
+import { checkFilterKeys, matchesFilters } from './filters.js';
 import { readLog } from './log-reader.js';
 import { generateName, newContainerId, validateName } from './names.js';
 import { OutputHub } from './output-hub.js';
@@ -443,6 +443,7 @@ export class ContainerService implements ContainersApi {
 
   async list(options: ContainerListOptions = {}): Promise<ContainerSummary[]> {
     const filters = options.filters ?? {};
+    checkFilterKeys(filters);
     // Like docker: a status filter widens `ps` to stopped containers even without -a.
     const everyState = options.all || !!filters.status;
     let records = this.store.all().filter((r) => (everyState || r.state.Running) && matchesFilters(r, filters, this.store));

@@ -7,6 +7,13 @@ import type { ContainerRecord } from './container-record.js';
  * combine with AND. Supported keys: id, name, status, label, ancestor, exited, before, since;
  * any other key is refused, as dockerd does.
  */
+const knownKeys = new Set(['id', 'name', 'status', 'exited', 'label', 'ancestor', 'before', 'since']);
+
+/** Refuse an unknown filter key before listing anything, as dockerd does. */
+export function checkFilterKeys(filters: Filters): void {
+  for (const key of Object.keys(filters)) if (!knownKeys.has(key)) throw new InvalidArgument(`invalid filter '${key}'`);
+}
+
 export function matchesFilters(record: ContainerRecord, filters: Filters, store: ContainerStore): boolean {
   for (const [key, values] of Object.entries(filters)) {
     if (!values.length) continue;
@@ -45,6 +52,6 @@ function matchOne(record: ContainerRecord, key: string, value: string, store: Co
       return key === 'before' ? record.created < other.created : record.created > other.created;
     }
     default:
-      throw new InvalidArgument(`invalid filter '${key}'`);
+      return true; // checkFilterKeys refused unknown keys before any matching
   }
 }

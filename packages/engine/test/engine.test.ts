@@ -1,0 +1,171 @@
+import { createReadStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import * as path from 'node:path';
+import { Conflict, InvalidArgument, NotFound } from '@berth/core';
+import none from '@berth/network-none';
+import runc from '@berth/runtime-oci';
+import overlay from '@berth/storage-overlay';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createEngine, type Engine } from '../src/index.js';
+
+// The engine with real plugins on the real kernel: containers through ContainerService
+// directly, without HTTP. test/e2e covers the same ground through berthd and the CLIs.
+const busybox = path.resolve(__dirname, '../../../test/fixtures/.cache/busybox.tar');
+
+interface Ctx {
+  dir: string;
+  engine: Engine;
+}
+const test = suite<Ctx>('engine with real plugins');
+
+async function open(dir: string): Promise<Engine> {
+  return createEngine({
+    dataRoot: path.join(dir, 'data'),
+    execRoot: path.join(dir, 'exec'),
+    cgroupParent: `berth-unit-${path.basename(dir).slice(-6)}`,
+    plugins: [overlay, runc, none],
+  });
+}
+
+test.before(async (ctx) => {
+  ctx.dir = mkdtempSync('/tmp/berth-unit-engine-');
+  try {
+    ctx.engine = await open(ctx.dir);
+    await ctx.engine.images.load(createReadStream(busybox));
+  } catch (err) {
+    console.error('engine set-up failed', err);
+    throw err;
+  }
+});
+
+test.after(async ({ dir, engine }) => {
+  for (const c of await engine.containers.list({ all: true })) await engine.containers.remove(c.Id, { force: true });
+  await engine.close();
+  const mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n').filter((l) => l.includes(dir));
+  rmSync(dir, { recursive: true, force: true });
+  assert.equal(mounts, [], 'no mount left under the test directory');
+});
+
+/** Run a container to its end, collecting what it wrote through an attach made before start. */
+async function run(engine: Engine, body: Parameters<Engine['containers']['create']>[0]) {
+  const { Id } = await engine.containers.create(body);
+  const session = await engine.containers.attach(Id, { stdout: true, stderr: true, stream: true });
+  const out: string[] = [];
+  session.onOutput((stream, data) => out.push(`${stream}:${data}`));
+  const waited = engine.containers.wait(Id, 'next-exit');
+  await engine.containers.start(Id);
+  const { StatusCode } = await waited;
+  await session.ended;
+  return { id: Id, code: StatusCode, out: out.join('') };
+}
+
+test('attach before start receives all output; wait reports the exit code', async ({ engine }) => {
+  const r = await run(engine, { Image: 'busybox', Cmd: ['sh', '-c', 'echo one; echo two >&2; exit 4'] });
+  assert.is(r.code, 4);
+  assert.ok(r.out.includes('stdout:one\n') && r.out.includes('stderr:two\n'), r.out);
+  const inspect = await engine.containers.inspect(r.id);
+  assert.equal([inspect.State.Status, inspect.State.ExitCode, inspect.State.Running], ['exited', 4, false]);
+  const logs = await engine.containers.logs(r.id, { stdout: true, stderr: true });
+  const lines: string[] = [];
+  for await (const l of logs.lines) lines.push(`${l.stream}:${l.data}`);
+  assert.equal(lines.sort(), ['stderr:two\n', 'stdout:one\n']);
+  await engine.containers.remove(r.id);
+  await assert_rejects(() => engine.containers.inspect(r.id), NotFound);
+});
+
+test('an exited container holds no mount and can start again', async ({ engine, dir }) => {
+  const r = await run(engine, { Image: 'busybox', Cmd: ['true'] });
+  const rootfs = path.join(dir, 'data/containers', r.id, 'rootfs');
+  assert.not.ok(readFileSync('/proc/self/mounts', 'utf8').includes(rootfs), 'rootfs unmounted after exit');
+  const again = engine.containers.wait(r.id, 'next-exit');
+  await engine.containers.start(r.id);
+  assert.is((await again).StatusCode, 0);
+  await engine.containers.remove(r.id);
+});
+
+test('AutoRemove removes the container when it exits; wait(removed) resolves after', async ({ engine, dir }) => {
+  const { Id } = await engine.containers.create({ Image: 'busybox', Cmd: ['sh', '-c', 'exit 2'], HostConfig: { AutoRemove: true } });
+  const removed = engine.containers.wait(Id, 'removed');
+  await engine.containers.start(Id);
+  assert.is((await removed).StatusCode, 2);
+  assert.not.ok(existsSync(path.join(dir, 'data/containers', Id)));
+});
+
+test('stop sends SIGTERM, then SIGKILL after the timeout; kill of a stopped container is a conflict', async ({ engine }) => {
+  const { Id } = await engine.containers.create({ Image: 'busybox', Cmd: ['sleep', '60'] });
+  await engine.containers.start(Id);
+  const t = Date.now();
+  await engine.containers.stop(Id, 1);
+  assert.ok(Date.now() - t >= 900, 'waited for the timeout: sleep as PID 1 ignores SIGTERM');
+  assert.is((await engine.containers.inspect(Id)).State.ExitCode, 137);
+  await assert_rejects(() => engine.containers.kill(Id), Conflict);
+  await engine.containers.remove(Id);
+});
+
+test('remove of a running container needs force', async ({ engine }) => {
+  const { Id } = await engine.containers.create({ Image: 'busybox', Cmd: ['sleep', '60'] });
+  await engine.containers.start(Id);
+  await assert_rejects(() => engine.containers.remove(Id), Conflict);
+  await engine.containers.remove(Id, { force: true });
+  assert.equal(await engine.containers.list({ all: true, filters: { id: [Id] } }), []);
+});
+
+test('bad input fails before anything is kept', async ({ engine, dir }) => {
+  const before = readdirSync(path.join(dir, 'data/containers'));
+  await assert_rejects(() => engine.containers.create({ Image: 'nosuch' }), NotFound);
+  await assert_rejects(() => engine.containers.create({ Image: 'busybox', HostConfig: { Memory: 1024 } }), InvalidArgument);
+  await assert_rejects(() => engine.containers.create({ Image: 'busybox', HostConfig: { CapAdd: ['NOPE'] } }), InvalidArgument);
+  await assert_rejects(() => engine.containers.create({ Image: 'busybox', HostConfig: { Runtime: 'nosuch' } }), InvalidArgument);
+  await assert_rejects(() => engine.containers.create({ Image: 'busybox' }, 'bad name!'), InvalidArgument);
+  assert.equal(readdirSync(path.join(dir, 'data/containers')), before);
+  const started = await engine.containers.create({ Image: 'busybox', Cmd: ['nosuchcommand'] });
+  await assert_rejects(() => engine.containers.start(started.Id), InvalidArgument);
+  assert.is((await engine.containers.inspect(started.Id)).State.Running, false);
+  await engine.containers.remove(started.Id);
+});
+
+test('list filters by status, name and label', async ({ engine }) => {
+  const a = await engine.containers.create({ Image: 'busybox', Cmd: ['true'], Labels: { role: 'a' } }, 'filter-a');
+  const b = await engine.containers.create({ Image: 'busybox', Cmd: ['true'], Labels: { role: 'b' } }, 'filter-b');
+  const ids = async (filters: Record<string, string[]>) => (await engine.containers.list({ all: true, filters })).map((c) => c.Id);
+  assert.equal(await ids({ label: ['role=a'] }), [a.Id]);
+  assert.equal((await ids({ name: ['filter-'] })).sort(), [a.Id, b.Id].sort());
+  assert.equal((await ids({ status: ['created'], name: ['filter-b'] })), [b.Id]);
+  await assert_rejects(() => engine.containers.list({ filters: { bogus: ['x'] } }), InvalidArgument);
+  await engine.containers.remove(a.Id);
+  await engine.containers.remove(b.Id);
+});
+
+test('a new engine on the same data root re-adopts a running container', async (ctx) => {
+  const { Id } = await ctx.engine.containers.create({ Image: 'busybox', Cmd: ['sh', '-c', 'trap "exit 9" TERM; while true; do sleep 0.1; done'] });
+  await ctx.engine.containers.start(Id);
+  await ctx.engine.close();
+  ctx.engine = await open(ctx.dir);
+  assert.is((await ctx.engine.containers.inspect(Id)).State.Running, true);
+  await ctx.engine.containers.stop(Id, 5);
+  assert.is((await ctx.engine.containers.inspect(Id)).State.ExitCode, 9);
+  await ctx.engine.containers.remove(Id);
+});
+
+test('images: tag, inspect, history, and rmi conflicts with a container that uses the image', async ({ engine }) => {
+  await engine.images.tag('busybox', 'docker.io/library/harbour', 'v1');
+  const inspect = await engine.images.inspect('harbour:v1');
+  assert.ok(inspect.RepoTags.includes('harbour:v1') && inspect.RepoTags.includes('busybox:latest'), inspect.RepoTags.join(','));
+  assert.is((await engine.images.history('harbour:v1'))[0].Id, inspect.Id);
+  assert.equal(await engine.images.remove('harbour:v1'), [{ Untagged: 'harbour:v1' }]);
+  const { Id } = await engine.containers.create({ Image: 'busybox', Cmd: ['true'] });
+  await assert_rejects(() => engine.images.remove('busybox'), Conflict);
+  await engine.containers.remove(Id);
+});
+
+async function assert_rejects(fn: () => Promise<unknown>, type: new (...a: never[]) => Error): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    assert.instance(err, type);
+    return;
+  }
+  assert.unreachable(`expected ${type.name}`);
+}
+
+test.run();
