@@ -512,16 +512,17 @@ static void fail_ready(int ready_fd, const char *fmt, ...) {
 static void usage(void) {
   fprintf(stderr,
           "usage: berth-shim --id ID --bundle DIR --state-dir DIR --log PATH --runtime PATH --runtime-root DIR\n"
-          "                  [--stdin] [--oom-file PATH]... [--ready-fd N]\n");
+          "                  [--stdin] [--oom-file PATH]... [--ready-fd N] [--detach]\n");
   exit(2);
 }
 
 int main(int argc, char **argv) {
-  int ready_fd = 1;
+  int ready_fd = 1, detach = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--stdin")) { opt.open_stdin = 1; continue; }
+    if (!strcmp(a, "--detach")) { detach = 1; continue; }
     if (!v) usage();
     if (!strcmp(a, "--id")) opt.id = v;
     else if (!strcmp(a, "--bundle")) opt.bundle = v;
@@ -535,6 +536,15 @@ int main(int argc, char **argv) {
     i++;
   }
   if (!opt.id || !opt.bundle || !opt.state_dir || !opt.log_path || !opt.runtime || !opt.runtime_root) usage();
+
+  /* --detach: the first process exits at once, so a spawner that cannot reap us later
+   * (posix_spawn from berthd, whose libuv reaps only its own children) waits for it
+   * right away; this child is re-parented to init and never becomes its zombie. */
+  if (detach) {
+    pid_t child = fork();
+    if (child < 0) fail_ready(ready_fd, "fork: %s", strerror(errno));
+    if (child > 0) _exit(0);
+  }
 
   /* Detach: own session, no controlling terminal, stdio on /dev/null except the ready pipe. */
   ready_fd = fcntl(ready_fd, F_DUPFD_CLOEXEC, 3);

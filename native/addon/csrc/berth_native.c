@@ -11,15 +11,21 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+extern char **environ;
 
 #define PATH_ARG_MAX 4096
 #define DATA_ARG_MAX 65536
+#define SPAWN_ARGS_MAX 4096
 
 /* Throw an Error like Node's: "EBUSY: device or resource busy, umount2 '/x'". */
 static void throw_errno(napi_env env, int err, const char *syscall, const char *path, const char *dest) {
@@ -187,10 +193,164 @@ static void set_function(napi_env env, napi_value obj, const char *name, napi_ca
   napi_set_named_property(env, obj, name, fn);
 }
 
+
+static void free_argv(char **argv, size_t n) {
+  for (size_t i = 0; i < n; i++) free(argv[i]);
+  free(argv);
+}
+
+/* A JS string as a malloc'd C string; NULL (with an exception pending) when it is not one. */
+static char *dup_string(napi_env env, napi_value v, const char *what) {
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  if (t != napi_string) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", what);
+    return NULL;
+  }
+  size_t len = 0;
+  napi_get_value_string_utf8(env, v, NULL, 0, &len);
+  char *s = malloc(len + 1);
+  if (!s) {
+    napi_throw_error(env, "ENOMEM", what);
+    return NULL;
+  }
+  napi_get_value_string_utf8(env, v, s, len + 1, &len);
+  if (strlen(s) != len) {
+    free(s);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", what);
+    return NULL;
+  }
+  return s;
+}
+
+/*
+ * spawnDetached(file, args[], wantReadyFd) -> { pid, status, readyFd? }
+ *
+ * posix_spawn, which glibc runs as clone(CLONE_VM|CLONE_VFORK): no copy of the
+ * caller's page tables, so its cost does not grow with the daemon's heap as fork's
+ * does. The child gets /dev/null on 0-2, the write end of a CLOEXEC pipe on fd 3 when
+ * asked, no other descriptor, default signal dispositions and an empty signal mask.
+ * The program must detach (fork, and let this first process exit at once): the first
+ * process is reaped here, synchronously, so it is never left a zombie of the caller
+ * (libuv reaps only the children it spawned itself).
+ */
+static napi_value js_spawn_detached(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value jargv[3];
+  napi_get_cb_info(env, info, &argc, jargv, NULL, NULL);
+  for (size_t i = argc; i < 3; i++) napi_get_undefined(env, &jargv[i]);
+
+  bool is_array = false;
+  napi_is_array(env, jargv[1], &is_array);
+  if (!is_array) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "spawnDetached: args must be an array of strings");
+    return NULL;
+  }
+  uint32_t nargs = 0;
+  napi_get_array_length(env, jargv[1], &nargs);
+  if (nargs > SPAWN_ARGS_MAX) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "spawnDetached: too many args");
+    return NULL;
+  }
+  bool want_ready = false;
+  napi_valuetype t;
+  napi_typeof(env, jargv[2], &t);
+  if (t == napi_boolean) napi_get_value_bool(env, jargv[2], &want_ready);
+
+  /* argv[0] is the file, as child_process.spawn does; argv ends with NULL. */
+  size_t n = 0;
+  char **argv = calloc(nargs + 2, sizeof *argv);
+  if (!argv) {
+    napi_throw_error(env, "ENOMEM", "spawnDetached: out of memory");
+    return NULL;
+  }
+  if (!(argv[n++] = dup_string(env, jargv[0], "spawnDetached: file must be a string"))) {
+    free_argv(argv, 0);
+    return NULL;
+  }
+  for (uint32_t i = 0; i < nargs; i++) {
+    napi_value v;
+    napi_get_element(env, jargv[1], i, &v);
+    if (!(argv[n++] = dup_string(env, v, "spawnDetached: args must be an array of strings"))) {
+      free_argv(argv, n - 1);
+      return NULL;
+    }
+  }
+
+  int ready[2] = {-1, -1};
+  if (want_ready) {
+    if (pipe2(ready, O_CLOEXEC) < 0) {
+      throw_errno(env, errno, "pipe2", argv[0], NULL);
+      free_argv(argv, n);
+      return NULL;
+    }
+    /* adddup2(3, 3) would leave CLOEXEC set on glibc < 2.29: keep the write end off 3. */
+    if (ready[1] == 3) {
+      int moved = fcntl(3, F_DUPFD_CLOEXEC, 4);
+      close(3);
+      ready[1] = moved;
+    }
+    if (ready[1] < 0) {
+      int err = errno;
+      close(ready[0]);
+      throw_errno(env, err, "fcntl", argv[0], NULL);
+      free_argv(argv, n);
+      return NULL;
+    }
+  }
+
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawnattr_init(&attr);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  if (want_ready) posix_spawn_file_actions_adddup2(&fa, ready[1], 3);
+  /* Nothing of the daemon's leaks into a long-lived child, CLOEXEC or not. */
+  posix_spawn_file_actions_addclosefrom_np(&fa, want_ready ? 4 : 3);
+  /* Every signal back to SIG_DFL (Node ignores SIGPIPE). Every bit, not sigfillset:
+   * glibc's leaves out its internal signals 32 and 33, which its spawn then sets to
+   * SIG_IGN in the child, and an ignored signal stays ignored through runc into the
+   * container. The child runs with all signals blocked until exec, so this is safe. */
+  sigset_t all, none;
+  memset(&all, 0xff, sizeof all);
+  sigemptyset(&none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+
+  pid_t pid = 0;
+  int err = posix_spawn(&pid, argv[0], &fa, &attr, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  if (want_ready) close(ready[1]);
+  if (err != 0) {
+    if (want_ready) close(ready[0]);
+    throw_errno(env, err, "posix_spawn", argv[0], NULL);
+    free_argv(argv, n);
+    return NULL;
+  }
+  free_argv(argv, n);
+
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  int code = WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 255;
+
+  napi_value out;
+  napi_create_object(env, &out);
+  set_number(env, out, "pid", pid);
+  set_number(env, out, "status", code);
+  if (want_ready) set_number(env, out, "readyFd", ready[0]);
+  return out;
+}
+
 NAPI_MODULE_INIT() {
   set_function(env, exports, "mount", js_mount);
   set_function(env, exports, "umount", js_umount);
   set_function(env, exports, "openInRoot", js_open_in_root);
+  set_function(env, exports, "spawnDetached", js_spawn_detached);
   napi_value ms;
   napi_create_object(env, &ms);
   set_number(env, ms, "RDONLY", MS_RDONLY);

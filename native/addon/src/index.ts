@@ -1,2 +1,3 @@
-export { mount, umount, MS, MNT_DETACH, mountSpec, mountAll, unmountAll, isMountPoint } from './mount.js';
-export { resolveInRoot, openInRoot } from './resolve-in-root.js';
+export { isMountPoint, MNT_DETACH, MS, mount, mountAll, mountSpec, umount, unmountAll } from './mount.js';
+export { openInRoot, resolveInRoot } from './resolve-in-root.js';
+export { type SpawnDetachedOptions, type SpawnedDetached, spawnDetached } from './spawn-detached.js';

@@ -1,20 +1,21 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, promises as fs, readFileSync } from 'node:fs';
-import { connect as netConnect, type Socket } from 'node:net';
+import { connect as netConnect, Socket } from 'node:net';
 import * as path from 'node:path';
 import {
-  Conflict,
-  InvalidArgument,
-  NotFound,
-  silentLogger,
-  SystemError,
   type AdoptResult,
+  Conflict,
   type ContainerStreams,
   type ExitStatus,
+  InvalidArgument,
   type Logger,
+  NotFound,
   type Runtime,
   type RuntimeCreateRequest,
+  SystemError,
+  silentLogger,
 } from '@berth/core';
+import { spawnDetached } from '@berth/native';
 import { oomFiles } from './cgroups.js';
 import { encodeFrame, FrameDecoder, StreamId } from './frames.js';
 import { ShimConnection } from './shim-connection.js';
@@ -72,6 +73,7 @@ export class OciRuntime implements Runtime {
     await fs.mkdir(stateDir, { recursive: true, mode: 0o700 });
     await fs.rm(path.join(stateDir, stateFiles.exit), { force: true });
     await fs.mkdir(this.options.stateRoot, { recursive: true, mode: 0o700 });
+    // biome-ignore format: flag and value pairs
     const args = [
       '--id', req.id,
       '--bundle', path.resolve(req.bundle),
@@ -83,7 +85,7 @@ export class OciRuntime implements Runtime {
     if (req.openStdin) args.push('--stdin');
     for (const file of oomFiles(req.bundle, req.id)) args.push('--oom-file', file);
 
-    const line = await this.spawnShim(req.id, args);
+    const line = await this.spawnShim(req.id, stateDir, args);
     if (line.startsWith('ok ')) {
       const pid = Number(line.slice(3));
       this.stateDirs.set(req.id, stateDir);
@@ -100,35 +102,49 @@ export class OciRuntime implements Runtime {
     throw new SystemError(text);
   }
 
-  /** Start the shim detached and read its one ready line ("ok <pid>" / "error <message>"). */
-  private spawnShim(id: string, args: string[]): Promise<string> {
+  /**
+   * Start the shim detached and read its one ready line ("ok <pid>" / "error <message>").
+   * posix_spawn (@berth/native) rather than child_process.spawn: a fork of the daemon
+   * copies its page tables, a vfork-style spawn does not (measured in berthd: 2.5 ms of
+   * blocked event loop per create down to 1.1 ms, and fork grows with the heap). The
+   * shim's `--detach` makes its first process exit at once, and spawnDetached reaps it,
+   * so no shim is ever left a zombie of the daemon. No child_process fallback: the addon
+   * is a dependency, and the engine cannot mount a rootfs without it anyway.
+   */
+  private spawnShim(id: string, stateDir: string, args: string[]): Promise<string> {
     const timeoutMs = this.options.createTimeoutMs ?? 120_000;
+    let spawned: { status: number; readyFd?: number };
+    try {
+      spawned = spawnDetached(this.options.shimPath, ['--detach', '--ready-fd', '3', ...args], { readyFd: true });
+    } catch (err) {
+      return Promise.reject(new SystemError(`cannot run berth-shim ${this.options.shimPath}: ${(err as Error).message}`));
+    }
     return new Promise((resolve, reject) => {
-      const child = spawn(this.options.shimPath, args, { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
+      const ready = new Socket({ fd: spawned.readyFd!, readable: true, writable: false });
       let text = '';
       let settled = false;
       const done = (err: Error | null, line?: string) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        child.stdout?.destroy();
-        child.unref();
+        ready.destroy();
         if (err) reject(err);
         else resolve(line ?? '');
       };
       const timer = setTimeout(() => {
-        child.kill('SIGKILL');
+        killShim(stateDir);
         void this.runtime(['delete', '--force', id]).catch(() => {});
         done(new SystemError(`OCI runtime create failed: container ${id}: no answer from berth-shim in ${timeoutMs} ms`));
       }, timeoutMs);
-      child.on('error', (err) => done(new SystemError(`cannot run berth-shim ${this.options.shimPath}: ${err.message}`)));
-      child.stdout!.setEncoding('utf8');
-      child.stdout!.on('data', (chunk: string) => {
+      ready.on('error', (err) => done(new SystemError(`cannot read berth-shim's ready pipe: ${err.message}`)));
+      ready.setEncoding('utf8');
+      ready.on('data', (chunk: string) => {
         text += chunk;
         const nl = text.indexOf('\n');
         if (nl >= 0) done(null, text.slice(0, nl));
       });
-      child.stdout!.on('end', () => done(null, text.trim()));
+      // EOF without a line: the shim died, or its first process failed (usage: status 2).
+      ready.on('end', () => done(null, text.trim() || (spawned.status ? `status ${spawned.status}` : '')));
     });
   }
 
@@ -313,20 +329,36 @@ function controlRequest(socket: Socket, request: string): Promise<string> {
 }
 
 async function waitForShimExit(stateDir: string, timeoutMs: number): Promise<void> {
+  const pidFile = path.join(stateDir, stateFiles.shimPid);
   let pid: number;
   try {
-    pid = Number(readFileSync(path.join(stateDir, stateFiles.shimPid), 'utf8').trim());
+    pid = Number(readFileSync(pidFile, 'utf8').trim());
   } catch {
     return;
   }
+  // The shim removes shim.pid as its last act. Once it exits it is a zombie until init
+  // reaps it (it is not our child), and kill(pid, 0) still succeeds on a zombie: so the
+  // file going away, or the process being gone or a zombie, all mean it has finished.
   const deadline = Date.now() + timeoutMs;
-  while (pid > 0 && Date.now() < deadline && isAlive(pid)) await new Promise((r) => setTimeout(r, 2));
+  while (pid > 0 && Date.now() < deadline && existsSync(pidFile) && isRunning(pid)) await new Promise((r) => setTimeout(r, 2));
 }
 
-function isAlive(pid: number): boolean {
+/** SIGKILL the shim of a state dir, by the pid it recorded (a create that never answered). */
+function killShim(stateDir: string): void {
   try {
-    process.kill(pid, 0);
-    return true;
+    const pid = Number(readFileSync(path.join(stateDir, stateFiles.shimPid), 'utf8').trim());
+    if (pid > 0) process.kill(pid, 'SIGKILL');
+  } catch {
+    // No pid recorded, or gone already: nothing to kill.
+  }
+}
+
+/** Whether a process exists and has not exited (a zombie has: it only awaits its reaper). */
+function isRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // "pid (comm) S ...": the state follows the last ')' (comm may contain one).
+    return stat[stat.lastIndexOf(')') + 2] !== 'Z';
   } catch {
     return false;
   }

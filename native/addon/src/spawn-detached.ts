@@ -1,0 +1,39 @@
+import { binding } from './binding.js';
+
+/** What `spawnDetached` is asked for. */
+export interface SpawnDetachedOptions {
+  /** Give the child the write end of a pipe as fd 3 and return the read end. */
+  readyFd?: boolean;
+}
+
+/** A program started by `spawnDetached`; its first process has already exited and been reaped. */
+export interface SpawnedDetached {
+  /** The pid of the first process (gone by now; its detached child carries on). */
+  pid: number;
+  /** That first process's exit status: its exit code, or 128 + the signal that ended it. */
+  status: number;
+  /** Read end of the ready pipe (CLOEXEC, blocking) when `readyFd` was asked; the caller closes it. */
+  readyFd?: number;
+}
+
+/**
+ * Starts a program that detaches itself, without fork from this (large) process:
+ * posix_spawn, which glibc runs with CLONE_VM|CLONE_VFORK, so the cost does not grow
+ * with the heap, where child_process.spawn forks and copies the page tables (~6 ms
+ * at berthd's size). The child gets /dev/null on stdin/stdout/stderr, the ready pipe
+ * on fd 3 if asked and no other descriptor, default signal dispositions (Node ignores
+ * SIGPIPE) and an empty signal mask. `file` is a path (no PATH lookup); the
+ * environment is this process's.
+ *
+ * Contract: the program must fork at once and let its first process exit (berth-shim
+ * `--detach`). That first process is waited for synchronously, so it never lingers as
+ * a zombie (libuv reaps only children it spawned), and the long-lived child is
+ * re-parented to init. A program that does not exit at once blocks the caller until it does.
+ *
+ * Throws an fs-style error (`ENOENT: no such file or directory, posix_spawn '/x'`)
+ * when the program cannot be run.
+ */
+export function spawnDetached(file: string, args: string[], options: SpawnDetachedOptions = {}): SpawnedDetached {
+  const out = binding.spawnDetached(file, args, options.readyFd === true);
+  return out.readyFd === undefined ? { pid: out.pid, status: out.status } : out;
+}
