@@ -11,7 +11,7 @@ export interface MountInfoEntry {
 }
 
 // mountinfo escapes space, tab, newline and backslash as \ooo.
-function unescape(field: string): string {
+function unescapeOctal(field: string): string {
   return field.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
 }
 
@@ -27,9 +27,9 @@ export function readMountInfo(): MountInfoEntry[] {
     entries.push({
       id: Number(fields[0]),
       parentId: Number(fields[1]),
-      mountPoint: unescape(fields[4]!),
+      mountPoint: unescapeOctal(fields[4]!),
       fstype: fields[sep + 1] ?? '',
-      source: unescape(fields[sep + 2] ?? ''),
+      source: unescapeOctal(fields[sep + 2] ?? ''),
     });
   }
   return entries;

@@ -12,8 +12,11 @@ test.after.each(async () => {
   await h.close();
 });
 
-function stream(path: string): { lines: any[]; res: Promise<http.IncomingMessage>; req: http.ClientRequest; ended: Promise<void> } {
-  const lines: any[] = [];
+// Event lines are Docker's JSON, read field by field in the assertions.
+type EventLine = { Action: string; status?: string; from?: string; Actor: { ID: string; Attributes: Record<string, string> } };
+
+function stream(path: string): { lines: EventLine[]; res: Promise<http.IncomingMessage>; req: http.ClientRequest; ended: Promise<void> } {
+  const lines: EventLine[] = [];
   const req = http.request({ socketPath: h.socket, path });
   let resolveEnd!: () => void;
   const ended = new Promise<void>((r) => (resolveEnd = r));
@@ -22,8 +25,7 @@ function stream(path: string): { lines: any[]; res: Promise<http.IncomingMessage
       let buf = '';
       res.on('data', (c) => {
         buf += c;
-        let nl;
-        while ((nl = buf.indexOf('\n')) !== -1) {
+        for (let nl = buf.indexOf('\n'); nl !== -1; nl = buf.indexOf('\n')) {
           lines.push(JSON.parse(buf.slice(0, nl)));
           buf = buf.slice(nl + 1);
         }

@@ -36,7 +36,7 @@ async function realParts(): Promise<DaemonParts> {
 export async function main(argv: readonly string[], options: MainOptions = {}): Promise<number> {
   const stdout = options.stdout ?? process.stdout;
   const stderr = options.stderr ?? process.stderr;
-  let parsed;
+  let parsed: ReturnType<typeof parseDaemonArgs>;
   try {
     parsed = parseDaemonArgs(argv);
   } catch (err) {
@@ -55,7 +55,7 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
   }
 
   const configFile = parsed.configFile ?? defaultConfigFile;
-  let config;
+  let config: ReturnType<typeof mergeDaemonConfig>;
   let fileWarnings: string[] = [];
   let fileFound = false;
   try {

@@ -41,7 +41,7 @@ function canConnect(socketPath: string, timeoutMs = 1000): Promise<boolean> {
  */
 export async function prepareSocketPath(socketPath: string): Promise<void> {
   await fs.mkdir(path.dirname(socketPath), { recursive: true, mode: 0o755 });
-  let stat;
+  let stat: Awaited<ReturnType<typeof fs.lstat>>;
   try {
     stat = await fs.lstat(socketPath);
   } catch (err) {

@@ -62,7 +62,10 @@ function baseArgs(sock: string, sub = ''): string[] {
 async function startMain(args: string[], made: StubEngine[] = []) {
   const err = capture();
   let daemon: RunningDaemon | undefined;
-  const exit = main(args, { parts: stubParts(made), stderr: err.stream, stdout: err.stream, onStarted: (d) => started.push((daemon = d)) });
+  const exit = main(args, { parts: stubParts(made), stderr: err.stream, stdout: err.stream, onStarted: (d) => {
+      daemon = d;
+      started.push(d);
+    } });
   let code: number | undefined;
   void exit.then((c) => (code = c));
   await until(() => daemon !== undefined || code !== undefined);

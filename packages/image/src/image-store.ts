@@ -291,8 +291,8 @@ export class ImageStore {
       const stillUsedDiffs = new Set<Digest>();
       const stillUsedChains = new Set<Digest>();
       for (const other of this.images.values()) {
-        other.diffIds.forEach((d) => stillUsedDiffs.add(d));
-        other.chainIds.forEach((c) => stillUsedChains.add(c));
+        for (const d of other.diffIds) stillUsedDiffs.add(d);
+        for (const c of other.chainIds) stillUsedChains.add(c);
       }
       const removedLayers: LayerRecord[] = [];
       for (const diffId of new Set(meta.diffIds)) {

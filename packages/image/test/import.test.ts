@@ -107,6 +107,7 @@ test('a bad change, a bad name or a stream that is not a tar stores no image', (
 
 test('applyChanges: old ENV form, variable expansion, ENTRYPOINT drops an inherited CMD', () => {
   const base = { Env: ['PATH=/bin'], Cmd: ['sh'], WorkingDir: '/a' };
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: ${HOME} is Dockerfile syntax under test, not a template
   const c = applyChanges(base, ['ENV GREETING hello there', 'ENV PATH=/opt/bin:$PATH HOME=${HOME}x', "LABEL 'quoted key'=v", 'ENTRYPOINT ["/init"]', 'WORKDIR b/c', 'expose 53/UDP']);
   assert.equal(c.Env, ['PATH=/opt/bin:/bin', 'GREETING=hello there', 'HOME=x']);
   assert.equal(c.Labels, { 'quoted key': 'v' });

@@ -323,7 +323,8 @@ export function storageDriverSuite(name: string, makeDriver: StorageDriverFactor
     const racing = await Promise.allSettled([c.driver.prepare('dup', 'base-c'), c.driver.prepare('dup', 'base-c')]);
     assert.equal(racing.map((r) => r.status).sort(), ['fulfilled', 'rejected'], 'two prepares of one key both ended the same way');
     const refused = racing.find((r) => r.status === 'rejected');
-    assert.is((refused?.reason as Error).name, 'Conflict');
+    assert.ok(refused, 'one of the racing prepares is refused');
+    assert.is(((refused as PromiseRejectedResult).reason as Error).name, 'Conflict');
   });
 
   check('removing snapshots frees their storage', async (c) => {

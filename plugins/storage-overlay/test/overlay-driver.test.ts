@@ -157,7 +157,7 @@ test('the deepest chain under a root as long as /var/lib/berth/storage/overlay m
     let parent: string | undefined;
     let depth = 0;
     for (; ; depth++) {
-      let mounts;
+      let mounts: Awaited<ReturnType<typeof d.prepare>>;
       try {
         mounts = await d.prepare(`extract-${depth}`, parent);
       } catch (err) {

@@ -393,7 +393,9 @@ export class FakeEngine implements EngineApi {
       };
       c.outputListeners.add(relay);
       const exitHook = this.onExitOnce(c, end);
-      if (options.logs) setImmediate(() => c.log.forEach((l) => relay(l.stream, l.data)));
+      if (options.logs) setImmediate(() => {
+          for (const l of c.log) relay(l.stream, l.data);
+        });
       const engine = this;
       const session: AttachSession = {
         tty: !!c.body.Tty,
@@ -405,12 +407,12 @@ export class FakeEngine implements EngineApi {
         writeStdin(data) {
           engine.record('session.writeStdin', data.toString());
           c.stdin.push(data);
-          c.stdinWaiters.splice(0).forEach((w) => w());
+          for (const w of c.stdinWaiters.splice(0)) w();
         },
         closeStdin() {
           engine.record('session.closeStdin');
           c.stdinClosed = true;
-          c.stdinWaiters.splice(0).forEach((w) => w());
+          for (const w of c.stdinWaiters.splice(0)) w();
         },
         detach() {
           engine.record('session.detach');
@@ -589,7 +591,7 @@ export class FakeEngine implements EngineApi {
     c.finishedAt = new Date().toISOString();
     c.stopRun = undefined;
     this.events.publish('container', 'die', c.id, { exitCode: String(code), image: String(c.body.Image), name: c.name });
-    c.exitWaiters.splice(0).forEach((w) => w(code));
+    for (const w of c.exitWaiters.splice(0)) w(code);
     for (const f of c.logFollowers) f();
     if (c.body.HostConfig?.AutoRemove) setTimeout(() => this.destroy(c), 5);
   }
@@ -597,7 +599,7 @@ export class FakeEngine implements EngineApi {
   private destroy(c: FakeContainer): void {
     if (!this.containerStore.delete(c.id)) return;
     this.events.publish('container', 'destroy', c.id, { image: String(c.body.Image), name: c.name });
-    c.removeWaiters.splice(0).forEach((w) => w(c.exitCode));
+    for (const w of c.removeWaiters.splice(0)) w(c.exitCode);
   }
 
   private async *logLines(c: FakeContainer, options: LogsOptions): AsyncIterable<LogLine> {

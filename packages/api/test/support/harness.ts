@@ -38,6 +38,7 @@ export interface Reply {
   rawHeaders: string[];
   body: Buffer;
   text: string;
+  // biome-ignore lint/suspicious/noExplicitAny: tests read whatever JSON the route answered, field by field
   json(): any;
 }
 

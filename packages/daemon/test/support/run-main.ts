@@ -2,4 +2,4 @@
 import { main } from '../../src/index.js';
 import { stubParts } from './stub-engine.js';
 
-main(process.argv.slice(2), { parts: stubParts() }).then((code) => process.exit(code));
+void main(process.argv.slice(2), { parts: stubParts() }).then((code) => process.exit(code));

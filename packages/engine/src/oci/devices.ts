@@ -43,7 +43,7 @@ export function resolveDevices(
     const hostPath = req.PathOnHost;
     const inContainer = req.PathInContainer || hostPath;
     const access = req.CgroupPermissions || 'rwm';
-    if (!hostPath || !hostPath.startsWith('/')) {
+    if (!hostPath?.startsWith('/')) {
       throw new InvalidArgument(`invalid device ${JSON.stringify(hostPath)}: the host path must be absolute`);
     }
     if (!inContainer.startsWith('/')) {

@@ -64,7 +64,7 @@ function splitPath(p: string): string[] {
  */
 export async function readFileInRoot(root: string, p: string, maxBytes = 16 << 20): Promise<string | undefined> {
   const hostPath = resolveInRoot(root, p);
-  let handle;
+  let handle: Awaited<ReturnType<typeof open>>;
   try {
     handle = await open(hostPath, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (err) {

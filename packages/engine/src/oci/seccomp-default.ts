@@ -60,6 +60,7 @@ interface SyscallGroup {
   arches?: string[];
 }
 
+// biome-ignore format: syscall lists packed by theme
 const always: SyscallGroup[] = [
   {
     why: 'files: open, read, write, stat, directories, links',
@@ -187,6 +188,7 @@ const always: SyscallGroup[] = [
   },
 ];
 
+// biome-ignore format: syscall lists packed by theme
 const withCapability: SyscallGroup[] = [
   {
     why: 'mounts, namespaces, hostnames, quotas: root of the container needs CAP_SYS_ADMIN for these',
@@ -254,10 +256,13 @@ export function defaultSeccompProfile(opts: DefaultSeccompOptions): OciSeccomp {
 
   const allowed = new Set<string>();
   for (const group of [...always, ...withCapability]) {
-    if (applies(group)) group.names.forEach((n) => allowed.add(n));
+    if (!applies(group)) continue;
+    for (const n of group.names) allowed.add(n);
   }
   const [major, minor] = opts.kernelVersion ?? [99, 0];
-  if (major > 4 || (major === 4 && minor >= 8) || caps.has('CAP_SYS_PTRACE')) tracing.forEach((n) => allowed.add(n));
+  if (major > 4 || (major === 4 && minor >= 8) || caps.has('CAP_SYS_PTRACE')) {
+    for (const n of tracing) allowed.add(n);
+  }
 
   const syscalls: OciSeccompSyscall[] = [{ names: [...allowed].sort(), action: 'SCMP_ACT_ALLOW' }];
   syscalls.push(...ALLOWED_PERSONALITIES.map((value) => allowWhen('personality', [{ index: 0, value, op: 'SCMP_CMP_EQ' }])));

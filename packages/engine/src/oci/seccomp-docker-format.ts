@@ -181,8 +181,8 @@ export function convertDockerSeccomp(text: string, origin: ProfileOrigin, target
     if (includes.arches && !includes.arches.includes(arch)) continue;
     if (includes.caps && !includes.caps.every((c) => caps.has(c))) continue;
     if (includes.minKernel && kernel && compareKernel(kernel, includes.minKernel) < 0) continue;
-    if (excludes.arches && excludes.arches.includes(arch)) continue;
-    if (excludes.caps && excludes.caps.some((c) => caps.has(c))) continue;
+    if (excludes.arches?.includes(arch)) continue;
+    if (excludes.caps?.some((c) => caps.has(c))) continue;
     if (excludes.minKernel && kernel && compareKernel(kernel, excludes.minKernel) >= 0) continue;
     out.syscalls.push(rule);
   }

@@ -108,7 +108,8 @@ export async function saveArchive(store: ImageStore, names: readonly string[]): 
     configs.push({ path: `${digestHex(image.id)}.json`, type: 'file', body: configBytes, mtime });
     manifest.push({ Config: `${digestHex(image.id)}.json`, RepoTags: tags.length > 0 ? tags.map(familiarString) : null, Layers: layerPaths });
     for (const tag of tags) {
-      const repo = (repositories[familiarName(tag)] ??= {});
+      repositories[familiarName(tag)] ??= {};
+      const repo = repositories[familiarName(tag)]!;
       if (parent !== undefined) repo[tag.tag!] = parent;
     }
   }
