@@ -1,14 +1,7 @@
-import type { IncomingMessage } from 'node:http';
-import type {
-  ContainerCreateBody,
-  ContainerInspect,
-  ContainerSummary,
-  Filters,
-  WaitCondition,
-  WaitResult,
-} from '@berth/core';
+import type { ContainerCreateBody, ContainerInspect, ContainerSummary, Filters, WaitCondition, WaitResult } from '@berth/core';
 import { Attachment } from './attachment.js';
 import { FrameDemuxer } from './frames.js';
+import type { Response } from './http1.js';
 import { containerPath, encodeFilters } from './query.js';
 import { readBody, type Transport } from './transport.js';
 
@@ -189,7 +182,7 @@ function parseWaitResult(body: Buffer): WaitResult {
 }
 
 /** Copies a log body to the sinks with backpressure, demultiplexing unless tty. */
-function copyLog(res: IncomingMessage, tty: boolean, sinks: LogSinks): Promise<void> {
+function copyLog(res: Response, tty: boolean, sinks: LogSinks): Promise<void> {
   return new Promise((resolve, reject) => {
     const write = (target: NodeJS.WritableStream | undefined, data: Buffer): void => {
       if (!target || target.write(data)) return;

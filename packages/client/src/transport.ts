@@ -1,6 +1,6 @@
-import * as http from 'node:http';
 import type { Readable } from 'node:stream';
 import { ApiError, connectionError } from './errors.js';
+import { Http1Pool, type Response, type Upgraded } from './http1.js';
 import { encodeQuery, type QueryValue } from './query.js';
 
 /** The client's own version, sent in `User-Agent`. */
@@ -37,18 +37,14 @@ export interface HijackedStream {
 }
 
 /**
- * HTTP/1.1 over the daemon's UNIX socket: versioned paths, keep-alive for plain calls,
- * a fresh connection per hijack, and errors turned into ApiError / ConnectionError. One
- * per client; `close()` drops the idle keep-alive connections.
+ * HTTP/1.1 over the daemon's UNIX socket (http1.ts, not Node's `http`: see there why):
+ * versioned paths, keep-alive for plain calls, a fresh connection per hijack, and errors
+ * turned into ApiError / ConnectionError. One per client; `close()` drops the idle
+ * keep-alive connections.
  */
 export class Transport {
-  private readonly agent = new http.Agent({ keepAlive: true });
+  private readonly pool: Http1Pool;
   private readonly userAgent: string;
-  /**
-   * Where to connect. `servername` is set so the agent does not derive a TLS server name
-   * from the Host header: that check compiles Node's IPv6 regex, milliseconds of start-up.
-   */
-  private readonly socket: http.RequestOptions;
 
   constructor(
     readonly socketPath: string,
@@ -56,7 +52,7 @@ export class Transport {
     userAgent?: string,
   ) {
     this.userAgent = userAgent ?? `berth-client/${CLIENT_VERSION}`;
-    this.socket = { socketPath, servername: '' } as http.RequestOptions;
+    this.pool = new Http1Pool(socketPath);
   }
 
   /** `/v1.41/containers/json?all=1` from a route and its parameters. */
@@ -68,50 +64,34 @@ export class Transport {
    * Sends a request; resolves with the response once its headers arrived and its status
    * is below 400. An error status is read and rejected as ApiError with the daemon's message.
    */
-  request(method: string, path: string, options: RequestOptions = {}): Promise<http.IncomingMessage> {
-    return new Promise((resolve, reject) => {
-      const headers: Record<string, string | number> = { Host: 'berth', 'User-Agent': this.userAgent, ...options.headers };
-      let payload: Buffer | undefined;
-      if (options.json !== undefined) {
-        payload = Buffer.from(JSON.stringify(options.json));
-        headers['Content-Type'] = 'application/json';
-        headers['Content-Length'] = payload.length;
-      } else if (options.body) {
-        headers['Content-Type'] = options.contentType ?? 'application/x-tar';
-        headers['Transfer-Encoding'] = 'chunked';
-      } else if (method === 'POST' || method === 'PUT') {
-        headers['Content-Length'] = 0;
-      }
-      const req = http.request({
-        ...this.socket,
-        agent: this.agent,
-        method,
-        path: this.url(path, options.query),
-        headers,
-        signal: options.signal,
-      });
-      const what = `${method} ${path}`;
-      req.on('response', (res) => {
-        const status = res.statusCode ?? 0;
-        if (status < 400) return resolve(res);
-        options.body?.unpipe(req);
-        readApiError(res, what).then(reject, reject);
-      });
-      let bodyError: Error | undefined;
-      req.on('error', (err: NodeJS.ErrnoException) => {
-        reject(bodyError ?? (err.name === 'AbortError' ? err : connectionError(err, this.socketPath)));
-      });
-      if (options.body) {
-        // A failing source (an unreadable file) is its own error, not the daemon's.
-        options.body.on('error', (err) => {
-          bodyError = err;
-          req.destroy(err);
-        });
-        options.body.pipe(req);
-      } else {
-        req.end(payload);
-      }
+  request(method: string, path: string, options: RequestOptions = {}): Promise<Response> {
+    const headers: Record<string, string | number> = { Host: 'berth', 'User-Agent': this.userAgent, ...options.headers };
+    let body: Buffer | Readable | undefined;
+    if (options.json !== undefined) {
+      body = Buffer.from(JSON.stringify(options.json));
+      headers['Content-Type'] = 'application/json';
+    } else if (options.body) {
+      body = options.body;
+      headers['Content-Type'] = options.contentType ?? 'application/x-tar';
+    } else if (method === 'POST' || method === 'PUT') {
+      headers['Content-Length'] = 0;
+    }
+    const what = `${method} ${path}`;
+    let bodyError: Error | undefined;
+    // A failing source (an unreadable file) is its own error, not the daemon's.
+    options.body?.once('error', (err) => {
+      bodyError = err;
     });
+    return this.pool.request({ method, path: this.url(path, options.query), headers, body, signal: options.signal }).then(
+      async (res) => {
+        const response = res as Response;
+        if (response.statusCode < 400) return response;
+        throw await readApiError(response, what);
+      },
+      (err: NodeJS.ErrnoException) => {
+        throw bodyError ?? (err.name === 'AbortError' ? err : connectionError(err, this.socketPath));
+      },
+    );
   }
 
   /** A request whose answer is JSON (or empty: undefined). */
@@ -133,51 +113,41 @@ export class Transport {
    * it answered `200` without upgrading.
    */
   hijack(method: string, path: string, options: { query?: Record<string, QueryValue>; json?: unknown } = {}): Promise<HijackedStream> {
-    return new Promise((resolve, reject) => {
-      const payload = options.json === undefined ? undefined : Buffer.from(JSON.stringify(options.json));
-      const req = http.request({
-        ...this.socket,
-        agent: false,
-        method,
-        path: this.url(path, options.query),
-        headers: {
-          Host: 'berth',
-          'User-Agent': this.userAgent,
-          Connection: 'Upgrade',
-          Upgrade: 'tcp',
-          'Content-Type': payload ? 'application/json' : 'text/plain',
-          'Content-Length': payload ? payload.length : 0,
-        },
-      });
-      const what = `${method} ${path}`;
-      req.on('upgrade', (res, socket, head) => {
-        resolve({
-          output: socket,
-          input: socket,
-          head,
-          contentType: res.headers['content-type'],
-          destroy: () => socket.destroy(),
-        });
-      });
-      req.on('response', (res) => {
-        const status = res.statusCode ?? 0;
-        if (status >= 400) return void readApiError(res, what).then(reject, reject);
-        resolve({
-          output: res,
+    const body = options.json === undefined ? undefined : Buffer.from(JSON.stringify(options.json));
+    const headers: Record<string, string | number> = {
+      Host: 'berth',
+      'User-Agent': this.userAgent,
+      Connection: 'Upgrade',
+      Upgrade: 'tcp',
+      'Content-Type': body ? 'application/json' : 'text/plain',
+    };
+    if (!body) headers['Content-Length'] = 0;
+    const what = `${method} ${path}`;
+    return this.pool.request({ method, path: this.url(path, options.query), headers, body, upgrade: true }).then(
+      async (res): Promise<HijackedStream> => {
+        if (res.statusCode === 101) {
+          const { socket, head, headers: h } = res as Upgraded;
+          return { output: socket, input: socket, head, contentType: h['content-type'], destroy: () => socket.destroy() };
+        }
+        const response = res as Response;
+        if (response.statusCode >= 400) throw await readApiError(response, what);
+        return {
+          output: response,
           input: null,
           head: Buffer.alloc(0),
-          contentType: res.headers['content-type'],
-          destroy: () => res.destroy(),
-        });
-      });
-      req.on('error', (err: NodeJS.ErrnoException) => reject(connectionError(err, this.socketPath)));
-      req.end(payload);
-    });
+          contentType: response.headers['content-type'],
+          destroy: () => response.destroy(),
+        };
+      },
+      (err: NodeJS.ErrnoException) => {
+        throw connectionError(err, this.socketPath);
+      },
+    );
   }
 
   /** Drops idle keep-alive connections; requests in flight are not affected. */
   close(): void {
-    this.agent.destroy();
+    this.pool.close();
   }
 }
 
@@ -192,7 +162,7 @@ export function readBody(res: Readable): Promise<Buffer> {
 }
 
 /** An error response as ApiError: the `{"message"}` of a JSON body, else its text, else the status line. */
-async function readApiError(res: http.IncomingMessage, what: string): Promise<ApiError> {
+async function readApiError(res: Response, what: string): Promise<ApiError> {
   const status = res.statusCode ?? 500;
   let text = '';
   try {
