@@ -39,7 +39,7 @@ enum { STREAM_STDIN = 0, STREAM_STDOUT = 1, STREAM_STDERR = 2, STREAM_CONTROL = 
 enum { CONTROL_MAX = 64 };
 
 static struct {
-  const char *id, *bundle, *state_dir, *log_path, *runtime, *runtime_root;
+  const char *id, *bundle, *state_dir, *log_path, *runtime, *runtime_root, *exec_fifo;
   const char *oom_files[MAX_OOM_FILES];
   int n_oom_files;
   int open_stdin;
@@ -70,6 +70,7 @@ struct stream {
 };
 
 static struct client *clients;
+static pid_t container_pid;
 static size_t n_clients;
 static int log_fd = -1;
 static int stdin_fd = -1;        /* write end of the container's stdin; -1 when closed */
@@ -417,23 +418,83 @@ static int client_send(struct client *c, int stream, const char *data, size_t le
   return client_flush(c);
 }
 
-/* "start": run `<runtime> start <id>` from here, which costs the daemon no process of
- * its own, and answer "ok" or "error: <the runtime's message>". */
+/*
+ * What `runc start` does, without a Go process (~7 ms): open the runtime's exec fifo, on
+ * whose write end the container's init waits; read the byte the init writes before it
+ * execs the process (its end is close-on-exec, so EOF follows), then remove the fifo,
+ * which is how the runtime tells "created" from "running". Returns 0, -1 with `err` set,
+ * or 1 when there is no fifo to open (then the runtime's own start is used).
+ */
+static int start_via_fifo(const char *fifo, char *err, size_t cap) {
+  int fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return 1;
+    snprintf(err, cap, "open %s: %s", fifo, strerror(errno));
+    return -1;
+  }
+  size_t got = 0;
+  for (;;) {
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int r = poll(&p, 1, 100);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      snprintf(err, cap, "poll %s: %s", fifo, strerror(errno));
+      break;
+    }
+    if (r == 0) {
+      /* Nothing yet: if the init is gone (a zombie we have not reaped), nothing will come. */
+      siginfo_t si;
+      memset(&si, 0, sizeof si);
+      if (waitid(P_PID, (id_t)container_pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == container_pid) {
+        snprintf(err, cap, "cannot start a container that has stopped");
+        break;
+      }
+      continue;
+    }
+    char buf[64];
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n > 0) {
+      got += (size_t)n;
+      continue;
+    }
+    /* EOF: the init closed its end, by exec (after its byte) or by dying (before it). */
+    if (n == 0 && got > 0) {
+      close(fd);
+      unlink(fifo);
+      return 0;
+    }
+    snprintf(err, cap, n == 0 ? "cannot start an already running container" : "read %s: %s", fifo, strerror(errno));
+    break;
+  }
+  close(fd);
+  return -1;
+}
+
+/* "start": release the container (above; else `<runtime> start <id>`, run from here,
+ * which costs the daemon no process of its own) and answer "ok" or "error: <message>". */
 static void control_request(struct client *c) {
   char reply[1024];
   if (c->control_len == 5 && memcmp(c->control, "start", 5) == 0) {
-    char log_file[4096];
-    path_join(log_file, sizeof log_file, opt.state_dir, "runtime-start.log");
-    unlink(log_file);
-    char *argv[] = {(char *)opt.runtime, "--root", (char *)opt.runtime_root, "--log", log_file,
-                    "--log-format", "json", "start", (char *)opt.id, NULL};
-    int status = run_runtime(argv, -1, -1, -1);
-    if (status == 0) {
+    char msg[900];
+    int direct = opt.exec_fifo ? start_via_fifo(opt.exec_fifo, msg, sizeof msg) : 1;
+    if (direct == 0) {
       snprintf(reply, sizeof reply, "ok");
-    } else {
-      char msg[900];
-      runtime_error(log_file, "the runtime's start failed", msg, sizeof msg);
+    } else if (direct < 0) {
       snprintf(reply, sizeof reply, "error: %s", msg);
+    } else {
+      char log_file[4096];
+      path_join(log_file, sizeof log_file, opt.state_dir, "runtime-start.log");
+      unlink(log_file);
+      char *argv[] = {(char *)opt.runtime, "--root", (char *)opt.runtime_root, "--log", log_file,
+                      "--log-format", "json", "start", (char *)opt.id, NULL};
+      int status = run_runtime(argv, -1, -1, -1);
+      if (status == 0) {
+        snprintf(reply, sizeof reply, "ok");
+      } else {
+        runtime_error(log_file, "the runtime's start failed", msg, sizeof msg);
+        snprintf(reply, sizeof reply, "error: %s", msg);
+      }
     }
   } else {
     snprintf(reply, sizeof reply, "error: unknown control request");
@@ -512,7 +573,7 @@ static void fail_ready(int ready_fd, const char *fmt, ...) {
 static void usage(void) {
   fprintf(stderr,
           "usage: berth-shim --id ID --bundle DIR --state-dir DIR --log PATH --runtime PATH --runtime-root DIR\n"
-          "                  [--stdin] [--oom-file PATH]... [--ready-fd N] [--detach]\n");
+          "                  [--stdin] [--oom-file PATH]... [--ready-fd N] [--detach] [--exec-fifo PATH]\n");
   exit(2);
 }
 
@@ -531,6 +592,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--runtime")) opt.runtime = v;
     else if (!strcmp(a, "--runtime-root")) opt.runtime_root = v;
     else if (!strcmp(a, "--ready-fd")) ready_fd = atoi(v);
+    else if (!strcmp(a, "--exec-fifo")) opt.exec_fifo = v;
     else if (!strcmp(a, "--oom-file") && opt.n_oom_files < MAX_OOM_FILES) opt.oom_files[opt.n_oom_files++] = v;
     else usage();
     i++;
@@ -606,7 +668,6 @@ int main(int argc, char **argv) {
     fail_ready(ready_fd, "%s", msg);
   }
 
-  int container_pid = 0;
   FILE *pf = fopen(pid_file, "re");
   if (!pf || fscanf(pf, "%d", &container_pid) != 1 || container_pid <= 0) {
     if (pf) fclose(pf);

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
-import { definePlugin, PluginSkipped, type PluginContext } from '@berth/core';
+import { definePlugin, type PluginContext, PluginSkipped } from '@berth/core';
 import { findExecutable, findShim } from './binary.js';
 import { isCgroupHybrid, probeRuntime } from './crun-probe.js';
 import { OciRuntime } from './oci-runtime.js';
@@ -19,13 +19,22 @@ function resolveParts(name: string, ctx: PluginContext): { binary: string; shimP
   if (!binary) throw new PluginSkipped(config.path ? `${name} not found at ${config.path}` : `${name} not found in PATH`);
   const shimPath = findShim(config.shimPath);
   if (!shimPath) {
-    throw new Error(`berth-shim not found (${config.shimPath ?? process.env.BERTH_SHIM ?? 'native/shim/berth-shim'}); build it with \`make -C native/shim\``);
+    throw new Error(
+      `berth-shim not found (${config.shimPath ?? process.env.BERTH_SHIM ?? 'native/shim/berth-shim'}); build it with \`make -C native/shim\``,
+    );
   }
   return { binary, shimPath };
 }
 
 function makeRuntime(name: string, ctx: PluginContext, binary: string, shimPath: string): OciRuntime {
-  return new OciRuntime({ name, binary, shimPath, stateRoot: path.join(ctx.execRoot, 'state'), log: ctx.log.child({ runtime: name }) });
+  return new OciRuntime({
+    name,
+    binary,
+    shimPath,
+    stateRoot: path.join(ctx.execRoot, 'state'),
+    log: ctx.log.child({ runtime: name }),
+    execFifo: name === 'runc',
+  });
 }
 
 /** runc, the default runtime: `--runtime runc`. */
@@ -52,7 +61,9 @@ export const crunPlugin = definePlugin({
       if (failure && /hybrid|cgroup/i.test(failure)) {
         let version = '';
         try {
-          version = execFileSync(binary, ['--version'], { encoding: 'utf8' }).split('\n')[0]!.replace(/^crun version\s*/, '');
+          version = execFileSync(binary, ['--version'], { encoding: 'utf8' })
+            .split('\n')[0]!
+            .replace(/^crun version\s*/, '');
         } catch {}
         throw new PluginSkipped(`crun${version ? ` ${version}` : ''} does not support cgroup v1 hybrid hosts ("${failure}")`);
       }

@@ -1,0 +1,73 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { OciRuntime, runcPlugin } from '../src/index.js';
+import { collect, Fixture } from './support/fixture.js';
+
+/*
+ * runc's start, done by the shim through the exec fifo (no `runc start` process), and
+ * the runtime's own `start` when the runtime is not told to (crun's path).
+ */
+
+const fx = new Fixture();
+let runtime: OciRuntime;
+test.before(async () => {
+  runtime = (await runcPlugin.init(fx.context())) as OciRuntime;
+});
+test.after(() => fx.cleanup());
+
+const stateRoot = () => path.join(fx.dir, 'exec', 'state');
+const runcStatus = (id: string): string =>
+  JSON.parse(execFileSync('/usr/sbin/runc', ['--root', stateRoot(), 'state', id], { encoding: 'utf8' })).status;
+
+test('start through the fifo: the process runs, runc sees it running, no runc start was run', async () => {
+  const id = fx.newId();
+  await runtime.create(fx.request(id, ['sh', '-c', 'echo started; sleep 0.3']));
+  const fifo = path.join(stateRoot(), id, 'exec.fifo');
+  assert.ok(existsSync(fifo), 'runc keeps the created init waiting on exec.fifo');
+  assert.is(runcStatus(id), 'created');
+  const out = collect(await runtime.connect(id));
+  await runtime.start(id);
+  assert.not.ok(existsSync(fifo), 'the fifo is removed, as runc start does');
+  assert.is(runcStatus(id), 'running');
+  assert.not.ok(existsSync(path.join(fx.stateDir(id), 'runtime-start.log')), 'no runtime process wrote a start log');
+  assert.is((await runtime.wait(id)).exitCode, 0);
+  await out.closed;
+  assert.is(out.stdout(), 'started\n');
+  await runtime.delete(id);
+});
+
+test("a container whose init died before start: refused with runc's message", async () => {
+  const id = fx.newId();
+  const { pid } = await runtime.create(fx.request(id, ['true']));
+  process.kill(pid, 'SIGKILL');
+  const err = await runtime.start(id).then(
+    () => null,
+    (e: Error) => e,
+  );
+  // The shim may see the init die first (then its socket is gone) or answer the request.
+  assert.ok(err, 'start failed');
+  assert.match(err!.message, /cannot start a container that has stopped|ECONNREFUSED|ENOENT/);
+  await runtime.wait(id);
+  await runtime.delete(id);
+});
+
+test("without execFifo the runtime's own start runs (its log is left in the state dir)", async () => {
+  const plain = new OciRuntime({
+    name: 'runc',
+    binary: '/usr/sbin/runc',
+    shimPath: path.resolve(__dirname, '../../../native/shim/berth-shim'),
+    stateRoot: stateRoot(),
+  });
+  const id = fx.newId();
+  await plain.create(fx.request(id, ['true']));
+  await plain.start(id);
+  assert.is((await plain.wait(id)).exitCode, 0);
+  assert.ok(existsSync(path.join(fx.stateDir(id), 'runtime-start.log')));
+  assert.not.match(readFileSync(path.join(fx.stateDir(id), 'runtime-start.log'), 'utf8'), /"level":"error"/);
+  await plain.delete(id);
+});
+
+test.run();
