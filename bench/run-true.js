@@ -72,10 +72,20 @@ async function startDockerd() {
   hostState.ipForward = fs.readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8');
   hostState.hadDocker0 = spawnSync('ip', ['link', 'show', 'docker0']).status === 0;
   const sock = path.join(dir, 'docker.sock');
-  const proc = spawn(dockerd, [
-    '--host', `unix://${sock}`, '--data-root', path.join(dir, 'docker-data'), '--exec-root', path.join(dir, 'docker-exec'),
-    '--pidfile', path.join(dir, 'docker.pid'),
-  ], { stdio: 'ignore' });
+  const proc = spawn(
+    dockerd,
+    [
+      '--host',
+      `unix://${sock}`,
+      '--data-root',
+      path.join(dir, 'docker-data'),
+      '--exec-root',
+      path.join(dir, 'docker-exec'),
+      '--pidfile',
+      path.join(dir, 'docker.pid'),
+    ],
+    { stdio: 'ignore' },
+  );
   started.push(proc);
   await waitForSocket(sock, 30000);
   const env = { DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: path.join(dir, 'docker-config') };
@@ -109,10 +119,24 @@ function restoreHost() {
 }
 
 async function main() {
-  const berthd = spawn(path.join(repo, 'bin/berthd'), [
-    '--host', `unix://${berthSock}`, '--data-root', path.join(dir, 'data'), '--exec-root', path.join(dir, 'exec'),
-    '--cgroup-parent', 'berth-bench', '--log-level', 'error', '--config-file', path.join(dir, 'none.json'),
-  ], { stdio: 'ignore' });
+  const berthd = spawn(
+    path.join(repo, 'bin/berthd'),
+    [
+      '--host',
+      `unix://${berthSock}`,
+      '--data-root',
+      path.join(dir, 'data'),
+      '--exec-root',
+      path.join(dir, 'exec'),
+      '--cgroup-parent',
+      'berth-bench',
+      '--log-level',
+      'error',
+      '--config-file',
+      path.join(dir, 'none.json'),
+    ],
+    { stdio: 'ignore' },
+  );
   started.push(berthd);
   await waitForSocket(berthSock, 20000);
   const berthEnv = { BERTH_HOST: `unix://${berthSock}` };
@@ -139,7 +163,9 @@ async function main() {
   execFileSync(berth, ['rm', '-f', 'idle'], { env: { ...process.env, ...berthEnv } });
 
   const line = (label, xs) =>
-    console.log(`${label.padEnd(46)} median ${median(xs).toFixed(1)} ms  (min ${Math.min(...xs).toFixed(1)}, max ${Math.max(...xs).toFixed(1)}, n=${xs.length})`);
+    console.log(
+      `${label.padEnd(46)} median ${median(xs).toFixed(1)} ms  (min ${Math.min(...xs).toFixed(1)}, max ${Math.max(...xs).toFixed(1)}, n=${xs.length})`,
+    );
   line('berth run --rm busybox true', b);
   console.log('  (berth has no bridge network yet: its default network is none)');
   if (dockerEnv) {
@@ -150,7 +176,9 @@ async function main() {
   } else {
     console.log('docker: no Docker engine installed (apt-get install docker.io to compare)');
   }
-  console.log(`idle berth-shim RSS                    ${rss === undefined ? 'not found' : `${(rss / 1024).toFixed(2)} MiB`}  (target < 2 MiB)`);
+  console.log(
+    `idle berth-shim RSS                    ${rss === undefined ? 'not found' : `${(rss / 1024).toFixed(2)} MiB`}  (target < 2 MiB)`,
+  );
 }
 
 main()

@@ -17,7 +17,9 @@ function containerDirs(daemon: TestDaemon): string[] {
 
 test('an unknown image is a 404 that names it, and creates nothing', async ({ daemon }) => {
   const before = containerDirs(daemon);
-  const r = await daemon.request('POST', '/v1.41/containers/create', JSON.stringify({ Image: 'nosuchimage', Cmd: ['true'] }), { 'Content-Type': 'application/json' });
+  const r = await daemon.request('POST', '/v1.41/containers/create', JSON.stringify({ Image: 'nosuchimage', Cmd: ['true'] }), {
+    'Content-Type': 'application/json',
+  });
   assert.is(r.status, 404);
   assert.match(JSON.parse(r.body).message, /No such image: nosuchimage:latest/);
   const cli = await daemon.berth(['run', '--rm', 'nosuchimage', 'true']);
@@ -28,17 +30,21 @@ test('an unknown image is a 404 that names it, and creates nothing', async ({ da
 });
 
 test('a bad reference is a 400 that names the problem', async ({ daemon }) => {
-  const r = await daemon.request('POST', '/v1.41/containers/create', JSON.stringify({ Image: 'UPPER/Case', Cmd: ['true'] }), { 'Content-Type': 'application/json' });
+  const r = await daemon.request('POST', '/v1.41/containers/create', JSON.stringify({ Image: 'UPPER/Case', Cmd: ['true'] }), {
+    'Content-Type': 'application/json',
+  });
   assert.is(r.status, 400);
   assert.match(JSON.parse(r.body).message, /invalid reference format/);
   assert.equal(containerDirs(daemon), []);
 });
 
-test('a name in use is a 409 with Docker\'s message; the first container is untouched', async ({ daemon }) => {
+test("a name in use is a 409 with Docker's message; the first container is untouched", async ({ daemon }) => {
   const first = await daemon.berth(['create', '--name', 'taken', 'busybox', 'true']);
   assert.is(first.code, 0, first.stderr);
   const before = containerDirs(daemon);
-  const r = await daemon.request('POST', '/v1.41/containers/create?name=taken', JSON.stringify({ Image: 'busybox' }), { 'Content-Type': 'application/json' });
+  const r = await daemon.request('POST', '/v1.41/containers/create?name=taken', JSON.stringify({ Image: 'busybox' }), {
+    'Content-Type': 'application/json',
+  });
   assert.is(r.status, 409);
   assert.match(JSON.parse(r.body).message, /The container name "\/taken" is already in use by container "[0-9a-f]{64}"/);
   assert.equal(containerDirs(daemon), before);
@@ -46,7 +52,11 @@ test('a name in use is a 409 with Docker\'s message; the first container is unto
 });
 
 test('an unknown container is a 404 naming it', async ({ daemon }) => {
-  for (const [method, p] of [['GET', '/v1.41/containers/ghost/json'], ['DELETE', '/v1.41/containers/ghost'], ['POST', '/v1.41/containers/ghost/start']]) {
+  for (const [method, p] of [
+    ['GET', '/v1.41/containers/ghost/json'],
+    ['DELETE', '/v1.41/containers/ghost'],
+    ['POST', '/v1.41/containers/ghost/start'],
+  ]) {
     const r = await daemon.request(method, p);
     assert.is(r.status, 404, `${method} ${p}`);
     assert.is(JSON.parse(r.body).message, 'No such container: ghost');

@@ -83,7 +83,19 @@ for (const driver of ['overlay', 'vfs']) {
   });
 
   test('--memory 32m OOM-kills a 100 MB allocation and inspect says OOMKilled', async ({ daemon }) => {
-    const r = await daemon.berth(['run', '--name', `oom-${driver}`, '--memory', '32m', 'busybox', 'dd', 'if=/dev/zero', 'of=/dev/null', 'bs=100M', 'count=1']);
+    const r = await daemon.berth([
+      'run',
+      '--name',
+      `oom-${driver}`,
+      '--memory',
+      '32m',
+      'busybox',
+      'dd',
+      'if=/dev/zero',
+      'of=/dev/null',
+      'bs=100M',
+      'count=1',
+    ]);
     assert.is(r.code, 137, r.stderr);
     const i = await daemon.berth(['inspect', '-f', '{{.State.OOMKilled}} {{.State.ExitCode}}', `oom-${driver}`]);
     assert.is(i.stdout.trim(), 'true 137');
@@ -92,7 +104,15 @@ for (const driver of ['overlay', 'vfs']) {
 
   test('--cpus and --memory become the cgroup limits the container sees', async ({ daemon }) => {
     const r = await daemon.berth([
-      'run', '--rm', '--cpus', '0.5', '--memory', '64m', 'busybox', 'sh', '-c',
+      'run',
+      '--rm',
+      '--cpus',
+      '0.5',
+      '--memory',
+      '64m',
+      'busybox',
+      'sh',
+      '-c',
       'cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.cfs_period_us /sys/fs/cgroup/memory/memory.limit_in_bytes',
     ]);
     assert.is(r.code, 0, r.stderr);
@@ -101,7 +121,13 @@ for (const driver of ['overlay', 'vfs']) {
 
   test('--pids-limit stops a fork bomb', async ({ daemon }) => {
     const r = await daemon.berth([
-      'run', '--rm', '--pids-limit', '10', 'busybox', 'sh', '-c',
+      'run',
+      '--rm',
+      '--pids-limit',
+      '10',
+      'busybox',
+      'sh',
+      '-c',
       'n=0; for i in $(seq 1 40); do sleep 2 & n=$((n+1)); done; echo started $n; wait',
     ]);
     assert.match(r.stderr, /can't fork|Resource temporarily unavailable/);
@@ -132,7 +158,20 @@ for (const driver of ['overlay', 'vfs']) {
   });
 
   test('-e, -w, -u and --entrypoint reach the process', async ({ daemon }) => {
-    const r = await daemon.berth(['run', '--rm', '-e', 'GREETING=ahoy', '-w', '/tmp', '-u', 'nobody', 'busybox', 'sh', '-c', 'echo $GREETING $(pwd) $(id -u)']);
+    const r = await daemon.berth([
+      'run',
+      '--rm',
+      '-e',
+      'GREETING=ahoy',
+      '-w',
+      '/tmp',
+      '-u',
+      'nobody',
+      'busybox',
+      'sh',
+      '-c',
+      'echo $GREETING $(pwd) $(id -u)',
+    ]);
     assert.is(r.stdout.trim(), 'ahoy /tmp 65534', r.stderr);
     const e = await daemon.berth(['run', '--rm', '--entrypoint', 'echo', 'busybox', 'from', 'entrypoint']);
     assert.is(e.stdout.trim(), 'from entrypoint');
@@ -142,7 +181,16 @@ for (const driver of ['overlay', 'vfs']) {
     const dir = `${daemon.dir}/bind`;
     mkdirSync(dir);
     writeFileSync(`${dir}/hello.txt`, 'from the host\n');
-    const r = await daemon.berth(['run', '--rm', '-v', `${dir}:/data`, 'busybox', 'sh', '-c', 'cat /data/hello.txt; echo back > /data/back.txt']);
+    const r = await daemon.berth([
+      'run',
+      '--rm',
+      '-v',
+      `${dir}:/data`,
+      'busybox',
+      'sh',
+      '-c',
+      'cat /data/hello.txt; echo back > /data/back.txt',
+    ]);
     assert.is(r.stdout, 'from the host\n', r.stderr);
     assert.is(readFileSync(`${dir}/back.txt`, 'utf8'), 'back\n');
     const ro = await daemon.berth(['run', '--rm', '-v', `${dir}:/data:ro`, 'busybox', 'touch', '/data/x']);

@@ -46,13 +46,20 @@ export class TestDaemon {
     this.proc = spawn(
       path.join(repo, 'bin/berthd'),
       [
-        '--host', this.host,
-        '--data-root', this.dataRoot,
-        '--exec-root', this.execRoot,
-        '--storage-driver', this.storageDriver,
-        '--cgroup-parent', this.cgroupParent,
-        '--log-level', 'warn',
-        '--config-file', path.join(this.dir, 'none.json'),
+        '--host',
+        this.host,
+        '--data-root',
+        this.dataRoot,
+        '--exec-root',
+        this.execRoot,
+        '--storage-driver',
+        this.storageDriver,
+        '--cgroup-parent',
+        this.cgroupParent,
+        '--log-level',
+        'warn',
+        '--config-file',
+        path.join(this.dir, 'none.json'),
         ...extraArgs,
       ],
       { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv({}) },
@@ -106,8 +113,17 @@ export class TestDaemon {
         const text = data.slice(data.indexOf('\r\n\r\n') + 4);
         resolve({ status, body: decodeChunked(data, text) });
       });
-      const h = { Host: 'berth', Connection: 'close', ...headers, ...(body !== undefined ? { 'Content-Length': String(Buffer.byteLength(body)) } : {}) };
-      socket.write(`${method} ${urlPath} HTTP/1.1\r\n${Object.entries(h).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n${body ?? ''}`);
+      const h = {
+        Host: 'berth',
+        Connection: 'close',
+        ...headers,
+        ...(body !== undefined ? { 'Content-Length': String(Buffer.byteLength(body)) } : {}),
+      };
+      socket.write(
+        `${method} ${urlPath} HTTP/1.1\r\n${Object.entries(h)
+          .map(([k, v]) => `${k}: ${v}`)
+          .join('\r\n')}\r\n\r\n${body ?? ''}`,
+      );
     });
   }
 
@@ -161,7 +177,9 @@ export function cgroupDirs(parent: string): string[] {
 
 function childCgroups(dir: string): string[] {
   try {
-    return readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => path.join(dir, e.name));
+    return readdirSync(dir, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => path.join(dir, e.name));
   } catch {
     return [];
   }

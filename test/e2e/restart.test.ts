@@ -5,7 +5,16 @@ import { daemonSuite, shimPids, sleep } from './harness';
 const test = daemonSuite('daemon restart', 'overlay');
 
 test('kill -9 of berthd leaves a -d container running; a new berthd lists it and stops it', async ({ daemon }) => {
-  const run = await daemon.berth(['run', '-d', '--name', 'survivor', 'busybox', 'sh', '-c', 'trap "exit 7" TERM; while true; do sleep 0.2; done']);
+  const run = await daemon.berth([
+    'run',
+    '-d',
+    '--name',
+    'survivor',
+    'busybox',
+    'sh',
+    '-c',
+    'trap "exit 7" TERM; while true; do sleep 0.2; done',
+  ]);
   assert.is(run.code, 0, run.stderr);
   const quick = await daemon.berth(['run', '-d', '--name', 'quick', 'busybox', 'sh', '-c', 'sleep 1; exit 5']);
   assert.is(quick.code, 0, quick.stderr);

@@ -78,7 +78,10 @@ test('mountSpec: a read-only bind is remounted read-only; the source stays writa
     mountSpec({ type: 'bind', source: src, options: ['rbind', 'ro', 'nosuid', 'rprivate'] }, dst);
     assert.ok(isMountPoint(dst));
     assert.is(readFileSync(path.join(dst, 'hello'), 'utf8'), 'hi');
-    assert.throws(() => writeFileSync(path.join(dst, 'new'), 'x'), (e: NodeJS.ErrnoException) => e.code === 'EROFS');
+    assert.throws(
+      () => writeFileSync(path.join(dst, 'new'), 'x'),
+      (e: NodeJS.ErrnoException) => e.code === 'EROFS',
+    );
     writeFileSync(path.join(src, 'new'), 'y');
     assert.is(readFileSync(path.join(dst, 'new'), 'utf8'), 'y');
     const opts = readFileSync('/proc/self/mountinfo', 'utf8')

@@ -20,7 +20,10 @@ test('an absolute symlink to /etc/shadow resolves inside the root', () => {
   withRoot((root) => {
     symlinkSync('/etc/shadow', path.join(root, 'shadowlink'));
     assert.is(resolveInRoot(root, '/shadowlink'), path.join(root, 'etc/shadow'));
-    assert.throws(() => openInRoot(root, '/shadowlink', constants.O_RDONLY), (e: NodeJS.ErrnoException) => e.code === 'ENOENT');
+    assert.throws(
+      () => openInRoot(root, '/shadowlink', constants.O_RDONLY),
+      (e: NodeJS.ErrnoException) => e.code === 'ENOENT',
+    );
   });
 });
 
@@ -67,7 +70,10 @@ test('a dangling symlink as last component is followed inside the root', () => {
     assert.is(resolveInRoot(root, 'dangling'), path.join(root, 'etc/created-later'));
     symlinkSync('loop2', path.join(root, 'loop1'));
     symlinkSync('loop1', path.join(root, 'loop2'));
-    assert.throws(() => resolveInRoot(root, 'loop1'), (e: NodeJS.ErrnoException) => e.code === 'ELOOP');
+    assert.throws(
+      () => resolveInRoot(root, 'loop1'),
+      (e: NodeJS.ErrnoException) => e.code === 'ELOOP',
+    );
   });
 });
 

@@ -76,10 +76,16 @@ test('list parses all, limit, size and both filter encodings', async () => {
   assert.is(r.json().length, 2);
   const cli = encodeURIComponent(JSON.stringify({ name: { 'bapi-one': true } }));
   r = await request(h.socket, 'GET', `/v1.41/containers/json?all=1&filters=${cli}`);
-  assert.equal(r.json().map((c: { Names: string[] }) => c.Names[0]), ['/bapi-one']);
+  assert.equal(
+    r.json().map((c: { Names: string[] }) => c.Names[0]),
+    ['/bapi-one'],
+  );
   const py = encodeURIComponent(JSON.stringify({ label: ['trc=py'] }));
   r = await request(h.socket, 'GET', `/containers/json?limit=-1&all=True&size=False&trunc_cmd=0&filters=${py}`);
-  assert.equal(r.json().map((c: { Names: string[] }) => c.Names[0]), ['/bapi-one']);
+  assert.equal(
+    r.json().map((c: { Names: string[] }) => c.Names[0]),
+    ['/bapi-one'],
+  );
   const call = h.engine.calls.filter((c) => c.method === 'containers.list').at(-1)!;
   assert.equal(call.args[0], { all: true, limit: undefined, size: false, filters: { label: ['trc=py'] } });
   r = await request(h.socket, 'GET', '/containers/json?all=1&limit=1&filters=null');
@@ -237,7 +243,9 @@ test('logs follow streams lines as they come and stops when the client goes away
     seen.splice(0, seen.length, ...parseFrames(buf).map((f) => f.data));
   });
   res.on('error', () => {});
-  await until(() => seen.length === 2).catch(() => { throw new Error('seen ' + JSON.stringify(seen)); });
+  await until(() => seen.length === 2).catch(() => {
+    throw new Error('seen ' + JSON.stringify(seen));
+  });
   assert.equal(seen, ['a\n', 'b\n']);
   const logsCall = h.engine.calls.find((c) => c.method === 'containers.logs')!;
   const signal = (logsCall.args[1] as { signal: AbortSignal }).signal;

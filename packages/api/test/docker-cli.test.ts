@@ -191,9 +191,20 @@ cliTest('docker import, load and save', async () => {
 cliTest('docker events --since --until replays what happened', async () => {
   const since = Math.floor(Date.now() / 1000) - 1;
   await docker(['run', '--rm', '--name', 'bapi-ev', 'busybox', 'exit', '5']);
-  const r = await docker(['events', '--since', String(since), '--until', String(Math.ceil(Date.now() / 1000) + 1), '--filter', 'container=bapi-ev']);
+  const r = await docker([
+    'events',
+    '--since',
+    String(since),
+    '--until',
+    String(Math.ceil(Date.now() / 1000) + 1),
+    '--filter',
+    'container=bapi-ev',
+  ]);
   assert.is(r.code, 0, r.stderr);
-  const actions = r.stdout.trim().split('\n').map((l) => l.split(' ')[2]);
+  const actions = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => l.split(' ')[2]);
   assert.equal(actions, ['create', 'attach', 'start', 'die', 'destroy']);
   assert.match(r.stdout, / container die [0-9a-f]{64} \(exitCode=5, image=busybox, name=bapi-ev\)/);
 });

@@ -63,12 +63,24 @@ test('live events stream as they happen, filtered, and the listener goes when th
   assert.is(res.statusCode, 200);
   assert.is(res.headers['content-type'], 'application/json');
   const before = h.engine.events.listenerCount('event');
-  await request(h.socket, 'POST', '/containers/create?name=bapi-other', { headers: { 'Content-Type': 'application/json' }, body: '{"Image":"busybox","Cmd":["exit","1"]}' });
+  await request(h.socket, 'POST', '/containers/create?name=bapi-other', {
+    headers: { 'Content-Type': 'application/json' },
+    body: '{"Image":"busybox","Cmd":["exit","1"]}',
+  });
   await request(h.socket, 'POST', '/containers/bapi-other/start');
-  await request(h.socket, 'POST', '/containers/create?name=bapi-ev', { headers: { 'Content-Type': 'application/json' }, body: '{"Image":"busybox","Cmd":["exit","4"]}' });
+  await request(h.socket, 'POST', '/containers/create?name=bapi-ev', {
+    headers: { 'Content-Type': 'application/json' },
+    body: '{"Image":"busybox","Cmd":["exit","4"]}',
+  });
   await request(h.socket, 'POST', '/containers/bapi-ev/start');
   await until(() => s.lines.length === 2);
-  assert.equal(s.lines.map((l) => [l.Action, l.Actor.Attributes.name]), [['start', 'bapi-ev'], ['die', 'bapi-ev']]);
+  assert.equal(
+    s.lines.map((l) => [l.Action, l.Actor.Attributes.name]),
+    [
+      ['start', 'bapi-ev'],
+      ['die', 'bapi-ev'],
+    ],
+  );
   assert.is(s.lines[1].Actor.Attributes.exitCode, '4');
   assert.is(s.lines[1].status, 'die');
   assert.is(s.lines[1].from, 'busybox');
@@ -83,8 +95,14 @@ test('since replays remembered events; an until in the past ends the stream', as
   const t1 = Date.now() / 1000 + 0.001;
   const r = await request(h.socket, 'GET', `/events?since=${t0}&until=${t1}`);
   assert.is(r.status, 200);
-  const lines = r.text.trim().split('\n').map((l) => JSON.parse(l));
-  assert.equal(lines.map((l) => `${l.Type}/${l.Action}`), ['image/tag', 'container/create']);
+  const lines = r.text
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.equal(
+    lines.map((l) => `${l.Type}/${l.Action}`),
+    ['image/tag', 'container/create'],
+  );
   const typed = await request(h.socket, 'GET', `/events?since=${t0}&until=${t1}&filters=${encodeURIComponent('{"type":["image"]}')}`);
   assert.is(typed.text.trim().split('\n').length, 1);
   const img = await request(h.socket, 'GET', `/events?since=${t0}&until=${t1}&filters=${encodeURIComponent('{"image":["busybox"]}')}`);

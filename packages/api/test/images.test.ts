@@ -18,7 +18,10 @@ test('GET /images/json with a reference filter', async () => {
   assert.is(r.json().length, 2);
   const f = encodeURIComponent(JSON.stringify({ reference: { busybox: true } }));
   r = await request(h.socket, 'GET', `/v1.41/images/json?filters=${f}`);
-  assert.equal(r.json().map((i: { RepoTags: string[] }) => i.RepoTags), [['busybox:latest']]);
+  assert.equal(
+    r.json().map((i: { RepoTags: string[] }) => i.RepoTags),
+    [['busybox:latest']],
+  );
   r = await request(h.socket, 'GET', '/images/json?only_ids=0&all=0&filter=busybox');
   assert.equal(h.engine.calls.at(-1)!.args[0], { all: false, filters: { reference: ['busybox'] } });
 });
@@ -61,10 +64,15 @@ test('DELETE /images/{name} answers the engine array', async () => {
 
 test('import: body tar to the engine, {"status":"sha256:..."} back', async () => {
   const tar = Buffer.alloc(300_000, 7);
-  const r = await request(h.socket, 'POST', '/v1.41/images/create?fromSrc=-&repo=trc%2Fimported%3A1&message=hi&changes=ENV+C%3D1&changes=CMD+sh', {
-    headers: { 'Content-Type': 'text/plain' },
-    body: tar,
-  });
+  const r = await request(
+    h.socket,
+    'POST',
+    '/v1.41/images/create?fromSrc=-&repo=trc%2Fimported%3A1&message=hi&changes=ENV+C%3D1&changes=CMD+sh',
+    {
+      headers: { 'Content-Type': 'text/plain' },
+      body: tar,
+    },
+  );
   assert.is(r.status, 200);
   assert.is(r.headers['content-type'], 'application/json');
   const line = r.json();
@@ -94,7 +102,10 @@ test('load answers Loaded image lines', async () => {
     body: Buffer.alloc(2048, 1),
   });
   assert.is(r.status, 200);
-  const lines = r.text.trim().split('\n').map((l) => JSON.parse(l));
+  const lines = r.text
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   assert.equal(lines, [{ stream: 'Loaded image: busybox:latest\n' }, { stream: 'Loaded image ID: sha256:0123\n' }]);
   assert.is(h.engine.lastUpload!.length, 2048);
   const empty = await request(h.socket, 'POST', '/images/load');

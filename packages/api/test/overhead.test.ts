@@ -65,7 +65,9 @@ test('ApiServer adds well under 1 ms to GET /containers/json', async () => {
     }
     const api_ = Math.min(...a);
     const bare_ = Math.min(...b);
-    console.log(`  GET /containers/json (20 entries), median per request: bare node ${bare_.toFixed(3)} ms, ApiServer ${api_.toFixed(3)} ms, overhead ${(api_ - bare_).toFixed(3)} ms`);
+    console.log(
+      `  GET /containers/json (20 entries), median per request: bare node ${bare_.toFixed(3)} ms, ApiServer ${api_.toFixed(3)} ms, overhead ${(api_ - bare_).toFixed(3)} ms`,
+    );
     assert.ok(api_ - bare_ < 1, `overhead ${api_ - bare_} ms`);
   } finally {
     await api.close();

@@ -1,6 +1,15 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { boolParam, compareApiVersions, filtersParam, intParam, optionalBoolParam, splitVersionPrefix, stringParam, timeParam } from '../src/index.js';
+import {
+  boolParam,
+  compareApiVersions,
+  filtersParam,
+  intParam,
+  optionalBoolParam,
+  splitVersionPrefix,
+  stringParam,
+  timeParam,
+} from '../src/index.js';
 
 const q = (s: string) => new URLSearchParams(s);
 

@@ -10,7 +10,9 @@ const ID = 'c0ffee'.padEnd(64, '0');
   const fake = await FakeDaemon.start('bcli-bench');
   const attach = new Map();
   const waits = new Map();
-  fake.on('GET', '/version', (_q, res) => sendJson(res, 200, { Version: '0.1.0', ApiVersion: '1.41', MinAPIVersion: '1.12', Os: 'linux', Arch: 'amd64' }));
+  fake.on('GET', '/version', (_q, res) =>
+    sendJson(res, 200, { Version: '0.1.0', ApiVersion: '1.41', MinAPIVersion: '1.12', Os: 'linux', Arch: 'amd64' }),
+  );
   fake.on('POST', '/containers/create', (_q, res) => sendJson(res, 201, { Id: ID, Warnings: [] }));
   fake.onUpgrade('POST', `/containers/${ID}/attach`, (req, socket) => {
     socket.write(UPGRADE_RESPONSE);

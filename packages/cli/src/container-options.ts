@@ -125,11 +125,7 @@ function portRange(text: string, what: string): number[] {
 }
 
 /** `-p [ip:][hostPort:]containerPort[/proto]` with ranges, into exposed ports and bindings. */
-export function parsePublish(
-  specs: string[],
-  exposed: Record<string, object>,
-  bindings: Record<string, PortBinding[]>,
-): void {
+export function parsePublish(specs: string[], exposed: Record<string, object>, bindings: Record<string, PortBinding[]>): void {
   for (const raw of specs) {
     const slash = raw.lastIndexOf('/');
     const proto = slash >= 0 ? raw.slice(slash + 1) : 'tcp';
@@ -216,7 +212,10 @@ function volume(spec: string, binds: string[], volumes: Record<string, object>, 
     const { resolve } = require('node:path') as typeof import('node:path');
     source = resolve(cwd, source);
   }
-  if (!parts[1]!.startsWith('/')) throw new Error(`invalid volume specification: '${spec}': invalid mount config for type "bind": invalid mount path: '${parts[1]}' mount path must be absolute`);
+  if (!parts[1]!.startsWith('/'))
+    throw new Error(
+      `invalid volume specification: '${spec}': invalid mount config for type "bind": invalid mount path: '${parts[1]}' mount path must be absolute`,
+    );
   binds.push([source, ...parts.slice(1)].join(':'));
 }
 
@@ -231,7 +230,9 @@ export function buildCreateRequest(flags: Flags, image: string, command: string[
     throw new Error('the -t/--tty option is not supported yet (berth attaches without a terminal); run without -t, with -i to pipe stdin');
   }
   const attach = flags.list('attach').map((s) => s.toLowerCase());
-  for (const a of attach) if (!['stdin', 'stdout', 'stderr'].includes(a)) throw new Error(`invalid argument "${a}" for "-a, --attach" flag: valid streams are STDIN, STDOUT and STDERR`);
+  for (const a of attach)
+    if (!['stdin', 'stdout', 'stderr'].includes(a))
+      throw new Error(`invalid argument "${a}" for "-a, --attach" flag: valid streams are STDIN, STDOUT and STDERR`);
   if (options.detach && attach.length) throw new Error('Conflicting options: -a and -d');
   const interactive = flags.bool('interactive');
   let attachStdin = attach.length ? attach.includes('stdin') : interactive;
@@ -245,7 +246,9 @@ export function buildCreateRequest(flags: Flags, image: string, command: string[
     try {
       text = options.readFile(file);
     } catch (err) {
-      throw new Error(`open ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`);
+      throw new Error(
+        `open ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`,
+      );
     }
     env.push(...parseEnvFile(text, file, options.env));
   }

@@ -66,12 +66,18 @@ t('inspect: containers first, then images; unknown names; -f templates', async (
   const io = testIo({ host: fake.host });
   assert.is(await main(['inspect', 'web', 'busybox', 'nosuch'], io), 1);
   const printed = JSON.parse(io.out());
-  assert.equal(printed.map((o: { Id: string }) => o.Id), [ID, 'sha256:abc']);
-  assert.is(io.err(), 'Error: No such object: nosuch\n');
   assert.equal(
-    fake.log,
-    ['GET /containers/web/json', 'GET /containers/busybox/json', 'GET /images/busybox/json', 'GET /containers/nosuch/json', 'GET /images/nosuch/json'],
+    printed.map((o: { Id: string }) => o.Id),
+    [ID, 'sha256:abc'],
   );
+  assert.is(io.err(), 'Error: No such object: nosuch\n');
+  assert.equal(fake.log, [
+    'GET /containers/web/json',
+    'GET /containers/busybox/json',
+    'GET /images/busybox/json',
+    'GET /containers/nosuch/json',
+    'GET /images/nosuch/json',
+  ]);
   const none = testIo({ host: fake.host });
   assert.is(await main(['inspect', 'nosuch'], none), 1);
   assert.is(none.out(), '[]\n');
@@ -104,11 +110,15 @@ t('logs: tty from inspect, frames split to stdout and stderr, options as query',
 });
 
 t('stop, kill, rm, start, wait: names printed in order, errors on stderr, exit 1', async ({ fake }) => {
-  fake.on('POST', /^\/containers\/[^/]+\/(stop|kill|start)$/, (req, res) => sendError(res, 404, `No such container: ${req.path.split('/')[2]}`));
+  fake.on('POST', /^\/containers\/[^/]+\/(stop|kill|start)$/, (req, res) =>
+    sendError(res, 404, `No such container: ${req.path.split('/')[2]}`),
+  );
   fake.on('POST', /^\/containers\/(a|b)\/(stop|kill|start)$/, noContent);
   fake.on('DELETE', /^\/containers\/[^/]+$/, (req, res) => sendError(res, 404, `No such container: ${req.path.split('/')[2]}`));
   fake.on('DELETE', /^\/containers\/(a|b)$/, noContent);
-  fake.on('POST', /^\/containers\/(a|b)\/wait$/, (req, res) => sendJson(res, 200, { StatusCode: req.path.includes('/a/') ? 0 : 7, Error: null }));
+  fake.on('POST', /^\/containers\/(a|b)\/wait$/, (req, res) =>
+    sendJson(res, 200, { StatusCode: req.path.includes('/a/') ? 0 : 7, Error: null }),
+  );
   let io = testIo({ host: fake.host });
   assert.is(await main(['stop', '-t', '2', 'a', 'x', 'b'], io), 1);
   assert.is(io.out(), 'a\nb\n');
@@ -170,10 +180,14 @@ t('start -a: attach ∥ wait before start, exit with the status', async ({ fake 
 
 t('images, rmi, tag', async ({ fake }) => {
   fake.on('GET', '/images/json', (_req, res) =>
-    sendJson(res, 200, [{ Id: 'sha256:01e7ee02ed05' + '1'.repeat(52), RepoTags: ['busybox:latest'], Created: 1795378400 - 60, Size: 1984172 }]),
+    sendJson(res, 200, [
+      { Id: 'sha256:01e7ee02ed05' + '1'.repeat(52), RepoTags: ['busybox:latest'], Created: 1795378400 - 60, Size: 1984172 },
+    ]),
   );
   fake.on('DELETE', /^\/images\//, (req, res) => sendError(res, 404, `No such image: ${req.path.slice(8)}`));
-  fake.on('DELETE', '/images/busybox:latest', (_req, res) => sendJson(res, 200, [{ Untagged: 'busybox:latest' }, { Deleted: 'sha256:01e7' }]));
+  fake.on('DELETE', '/images/busybox:latest', (_req, res) =>
+    sendJson(res, 200, [{ Untagged: 'busybox:latest' }, { Deleted: 'sha256:01e7' }]),
+  );
   fake.on('POST', /^\/images\/.+\/tag$/, (_req, res) => {
     res.writeHead(201);
     res.end();
@@ -253,7 +267,9 @@ t('import from a file and from stdin; load; save to a file and to a pipe', async
 });
 
 t('version, info, plugins ls', async ({ fake }) => {
-  fake.on('GET', '/version', (_req, res) => sendJson(res, 200, { Version: '0.1.0', ApiVersion: '1.41', MinAPIVersion: '1.12', Os: 'linux', Arch: 'amd64' }));
+  fake.on('GET', '/version', (_req, res) =>
+    sendJson(res, 200, { Version: '0.1.0', ApiVersion: '1.41', MinAPIVersion: '1.12', Os: 'linux', Arch: 'amd64' }),
+  );
   fake.on('GET', '/info', (_req, res) => sendJson(res, 200, { ServerVersion: '0.1.0', Containers: 2, Warnings: ['WARNING: no swap'] }));
   fake.on('GET', '/berth/plugins', (_req, res) =>
     sendJson(res, 200, [{ kind: 'network', name: 'bridge', status: 'error', reason: 'no iptables', description: '' }]),
@@ -294,7 +310,10 @@ t('-H and DOCKER_HOST choose the socket; a tcp host is refused', async ({ fake }
 t('help, version flag, unknown commands', async () => {
   let io = testIo({});
   assert.is(await main(['run', '--help'], io), 0);
-  assert.match(io.out(), /^\nUsage:  berth run \[OPTIONS\] IMAGE \[COMMAND\] \[ARG\.\.\.\]\n\nCreate and run a new container from an image\n/);
+  assert.match(
+    io.out(),
+    /^\nUsage:  berth run \[OPTIONS\] IMAGE \[COMMAND\] \[ARG\.\.\.\]\n\nCreate and run a new container from an image\n/,
+  );
   assert.match(io.out(), /\n  -m, --memory bytes +Memory limit\n/);
   assert.match(io.out(), /\n      --rm +Automatically remove/);
   io = testIo({});

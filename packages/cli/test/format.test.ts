@@ -73,10 +73,7 @@ test('ps -q, --no-trunc, and an empty list', () => {
   assert.is(formatContainers(containers, { quiet: true, noTrunc: true, nowMs: NOW }).split('\n')[0]!.length, 64);
   const full = formatContainers(containers, { noTrunc: true, nowMs: NOW });
   assert.ok(full.includes(`"sh -c 'while true; do sleep 1; done'"`));
-  assert.is(
-    formatContainers([], { nowMs: NOW }),
-    'CONTAINER ID   IMAGE     COMMAND   CREATED   STATUS    PORTS     NAMES\n',
-  );
+  assert.is(formatContainers([], { nowMs: NOW }), 'CONTAINER ID   IMAGE     COMMAND   CREATED   STATUS    PORTS     NAMES\n');
 });
 
 test('ps --format: template, table template, json', () => {
@@ -89,7 +86,20 @@ test('ps --format: template, table template, json', () => {
   assert.is(lines.length, 2);
   const first = JSON.parse(lines[0]!);
   assert.equal(Object.keys(first), [
-    'Command', 'CreatedAt', 'ID', 'Image', 'Labels', 'LocalVolumes', 'Mounts', 'Names', 'Networks', 'Ports', 'RunningFor', 'Size', 'State', 'Status',
+    'Command',
+    'CreatedAt',
+    'ID',
+    'Image',
+    'Labels',
+    'LocalVolumes',
+    'Mounts',
+    'Names',
+    'Networks',
+    'Ports',
+    'RunningFor',
+    'Size',
+    'State',
+    'Status',
   ]);
   assert.is(first.Command, '"httpd -f -p 80"');
   assert.is(first.Labels, 'a=b,com.example=yes');
@@ -203,7 +213,11 @@ test('version: client and server blocks aligned like docker', () => {
     Arch: 'amd64',
     KernelVersion: '6.1',
     Components: [
-      { Name: 'Engine', Version: '0.1.0', Details: { ApiVersion: '1.41', MinAPIVersion: '1.12', Os: 'linux', Arch: 'amd64', KernelVersion: '6.1' } },
+      {
+        Name: 'Engine',
+        Version: '0.1.0',
+        Details: { ApiVersion: '1.41', MinAPIVersion: '1.12', Os: 'linux', Arch: 'amd64', KernelVersion: '6.1' },
+      },
       { Name: 'runc', Version: '1.1.5', Details: { GitCommit: 'abc' } },
     ],
   } as unknown as VersionInfo;
@@ -250,8 +264,14 @@ test('info: docker layout, berth plugins, warnings apart', () => {
 
 test('inspect: 4-space JSON array with Go escapes; templates per object', () => {
   assert.is(inspectJson([]), '[]\n');
-  assert.is(inspectJson([{ Id: 'a', Cmd: ['a<b>&c'] }]), '[\n    {\n        "Id": "a",\n        "Cmd": [\n            "a\\u003cb\\u003e\\u0026c"\n        ]\n    }\n]\n');
-  assert.is(inspectFormatted([{ State: { Status: 'running' } }, { State: { Status: 'exited' } }], '{{.State.Status}}'), 'running\nexited\n');
+  assert.is(
+    inspectJson([{ Id: 'a', Cmd: ['a<b>&c'] }]),
+    '[\n    {\n        "Id": "a",\n        "Cmd": [\n            "a\\u003cb\\u003e\\u0026c"\n        ]\n    }\n]\n',
+  );
+  assert.is(
+    inspectFormatted([{ State: { Status: 'running' } }, { State: { Status: 'exited' } }], '{{.State.Status}}'),
+    'running\nexited\n',
+  );
   assert.is(inspectFormatted([{ A: 1 }], 'json'), '{"A":1}\n');
 });
 

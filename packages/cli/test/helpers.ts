@@ -24,7 +24,16 @@ function capture(isTTY: boolean): Writable & { isTTY?: boolean; text(): string }
 }
 
 /** An io for `main(argv, io)`: output captured, stdin from `input` (or an empty, non-TTY stream), a fixed clock. */
-export function testIo(options: { host?: string; input?: string | Buffer; stdinTTY?: boolean; stdoutTTY?: boolean; now?: number; env?: Record<string, string> } = {}): TestIo {
+export function testIo(
+  options: {
+    host?: string;
+    input?: string | Buffer;
+    stdinTTY?: boolean;
+    stdoutTTY?: boolean;
+    now?: number;
+    env?: Record<string, string>;
+  } = {},
+): TestIo {
   const stdout = capture(options.stdoutTTY ?? false);
   const stderr = capture(false);
   const stdin = Readable.from(options.input === undefined ? [] : [Buffer.from(options.input)]) as Readable & { isTTY?: boolean };

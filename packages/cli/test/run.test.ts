@@ -225,7 +225,10 @@ t('--sig-proxy=false subscribes to no signal', async ({ fake }) => {
 t('daemon down: the connection error, exit 125', async ({ fake }) => {
   const io = testIo({ host: `unix://${fake.dir}/nosuch.sock` });
   assert.is(await main(['run', 'busybox'], io), 125);
-  assert.is(io.err(), `berth: Cannot connect to the berth daemon at unix://${fake.dir}/nosuch.sock. Is berthd running?\nSee 'berth run --help'.\n`);
+  assert.is(
+    io.err(),
+    `berth: Cannot connect to the berth daemon at unix://${fake.dir}/nosuch.sock. Is berthd running?\nSee 'berth run --help'.\n`,
+  );
 });
 
 t('flag errors: 125 with the usage hint; -t refused clearly', async ({ fake }) => {

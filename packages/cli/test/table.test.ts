@@ -9,10 +9,7 @@ test('columns: max(cell + 3, 10), last cell unpadded, empty cells padded', () =>
 
 test('a column is sized over adjacent lines that have it; trailing text is in no column', () => {
   const text = 'a\tb\tc\nxx\tyyyyyyyyyyyy\nlonely line\np\tqqqqqqqqqqqqqq\tr\n';
-  assert.is(
-    tabwrite(text),
-    'a         b         c\n' + 'xx        yyyyyyyyyyyy\n' + 'lonely line\n' + 'p         qqqqqqqqqqqqqq   r\n',
-  );
+  assert.is(tabwrite(text), 'a         b         c\n' + 'xx        yyyyyyyyyyyy\n' + 'lonely line\n' + 'p         qqqqqqqqqqqqqq   r\n');
 });
 
 test('custom minimum width and padding (version uses 20/1)', () => {

@@ -65,7 +65,10 @@ test('a context class computes fields; unknown fields on it are errors', () => {
 });
 
 test('mistakes are TemplateErrors with the reason', () => {
-  assert.throws(() => Template.parse('{{.Name'), (e: unknown) => e instanceof TemplateError && /unclosed action/.test((e as Error).message));
+  assert.throws(
+    () => Template.parse('{{.Name'),
+    (e: unknown) => e instanceof TemplateError && /unclosed action/.test((e as Error).message),
+  );
   assert.throws(() => Template.parse('{{nosuchfunc .Name}}'), /function "nosuchfunc" not defined/);
   assert.throws(() => Template.parse('{{if .X}}'), /unexpected EOF/);
   assert.throws(() => Template.parse('{{end}}'), /unexpected \{\{end\}\}/);

@@ -109,7 +109,12 @@ t('start, stop, kill, remove send the documented parameters', async ({ fake, cli
   await client.containers.remove('c1', { force: true, v: true });
   assert.equal(
     fake.requests.map((r) => `${r.method} ${r.path}?${r.query}`),
-    ['POST /containers/c1/start?', 'POST /containers/c1/stop?t=2', 'POST /containers/c1/kill?signal=HUP', 'DELETE /containers/c1?force=1&v=1'],
+    [
+      'POST /containers/c1/start?',
+      'POST /containers/c1/stop?t=2',
+      'POST /containers/c1/kill?signal=HUP',
+      'DELETE /containers/c1?force=1&v=1',
+    ],
   );
   assert.is(fake.requests[0]!.headers['content-length'], '0', 'an empty POST says so');
 });

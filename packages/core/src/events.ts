@@ -41,12 +41,7 @@ export interface EngineEventMap {
  * the API's `/events` stream subscribes once.
  */
 export class EventBus extends EventEmitter<EngineEventMap> {
-  publish(
-    type: EngineEvent['type'],
-    action: string,
-    id: string,
-    attributes: Record<string, string> = {},
-  ): EngineEvent {
+  publish(type: EngineEvent['type'], action: string, id: string, attributes: Record<string, string> = {}): EngineEvent {
     const now = process.hrtime.bigint() - hrtimeOrigin + epochOriginNs;
     const event: EngineEvent = { type, action, id, attributes, timeNano: now };
     const key = `${type}.${action}` as keyof EngineEventMap;

@@ -3,7 +3,14 @@ import * as assert from 'uvu/assert';
 import { definePlugin, isPluginManifest, PluginSkipped } from '../src/index.js';
 
 test('definePlugin returns a frozen manifest that isPluginManifest recognises', () => {
-  const m = definePlugin({ kind: 'storage', name: 'demo', description: 'd', init: () => { throw new PluginSkipped('no'); } });
+  const m = definePlugin({
+    kind: 'storage',
+    name: 'demo',
+    description: 'd',
+    init: () => {
+      throw new PluginSkipped('no');
+    },
+  });
   assert.ok(Object.isFrozen(m));
   assert.ok(isPluginManifest(m));
   assert.not.ok(isPluginManifest({ kind: 'storage', name: 'x' }));

@@ -1,5 +1,12 @@
-import { test } from 'uvu'; import * as assert from 'uvu/assert';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
 import { NotFound, injectable, inject } from '@berth/core';
-@injectable() class A { constructor(@inject('x') readonly x: string) {} }
-test('src', () => { assert.is(new NotFound('a').status, 404); assert.ok(A); });
+@injectable()
+class A {
+  constructor(@inject('x') readonly x: string) {}
+}
+test('src', () => {
+  assert.is(new NotFound('a').status, 404);
+  assert.ok(A);
+});
 test.run();

@@ -30,11 +30,31 @@ interface FlagSpec {
 
 /** berthd's flags: dockerd's names where dockerd has the flag. */
 export const flagSpecs: readonly FlagSpec[] = [
-  { long: 'host', short: 'H', kind: 'list', key: 'hosts', arg: 'unix:///path', help: 'socket to serve the API on (repeatable; default unix:///run/berth/berth.sock)' },
+  {
+    long: 'host',
+    short: 'H',
+    kind: 'list',
+    key: 'hosts',
+    arg: 'unix:///path',
+    help: 'socket to serve the API on (repeatable; default unix:///run/berth/berth.sock)',
+  },
   { long: 'data-root', kind: 'string', key: 'data-root', arg: 'dir', help: 'persistent state (default /var/lib/berth)' },
   { long: 'exec-root', kind: 'string', key: 'exec-root', arg: 'dir', help: 'state that dies with the host (default /run/berth)' },
-  { long: 'storage-driver', short: 's', kind: 'string', key: 'storage-driver', arg: 'name', help: 'storage driver (default: the one the data root holds, else the first that works)' },
-  { long: 'default-runtime', kind: 'string', key: 'default-runtime', arg: 'name', help: 'runtime for containers that name none (default runc)' },
+  {
+    long: 'storage-driver',
+    short: 's',
+    kind: 'string',
+    key: 'storage-driver',
+    arg: 'name',
+    help: 'storage driver (default: the one the data root holds, else the first that works)',
+  },
+  {
+    long: 'default-runtime',
+    kind: 'string',
+    key: 'default-runtime',
+    arg: 'name',
+    help: 'runtime for containers that name none (default runc)',
+  },
   { long: 'cgroup-parent', kind: 'string', key: 'cgroup-parent', arg: 'name', help: 'parent cgroup of every container (default berth)' },
   { long: 'log-level', short: 'l', kind: 'string', key: 'log-level', arg: 'level', help: 'debug, info, warn or error (default info)' },
   { long: 'log-format', kind: 'string', key: 'log-format', arg: 'format', help: 'text or json (default text)' },

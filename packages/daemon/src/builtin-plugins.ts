@@ -10,11 +10,4 @@ import storageVfs from '@berth/storage-vfs';
  * itself by being imported. Storage order does not matter here (the engine applies its
  * priority); third-party plugins named in daemon.json are appended to this list.
  */
-export const builtinPlugins: readonly AnyPluginManifest[] = [
-  storageOverlay,
-  storageVfs,
-  runc,
-  crunPlugin,
-  networkNone,
-  networkHost,
-];
+export const builtinPlugins: readonly AnyPluginManifest[] = [storageOverlay, storageVfs, runc, crunPlugin, networkNone, networkHost];

@@ -96,7 +96,8 @@ export function validateConfigObject(raw: unknown, file: string): { settings: Da
         : want === 'object'
           ? typeOf(value) === 'object'
           : typeof value === want;
-    if (!ok) throw new ConfigError(`${file}: "${key}" must be ${want === 'string[]' ? 'an array of strings' : `a ${want}`}, got ${typeOf(value)}`);
+    if (!ok)
+      throw new ConfigError(`${file}: "${key}" must be ${want === 'string[]' ? 'an array of strings' : `a ${want}`}, got ${typeOf(value)}`);
     settings[key] = value;
   }
   if (unknown.length > 0) {

@@ -25,9 +25,7 @@ export interface RunningDaemon {
 
 /** `storage/overlay ok, runtime/crun skipped (cgroups …)`: the plugins' states in one phrase. */
 export function describePlugins(statuses: readonly PluginStatus[]): string {
-  return statuses
-    .map((p) => `${p.kind}/${p.name} ${p.status}${p.status === 'ok' || !p.reason ? '' : ` (${p.reason})`}`)
-    .join(', ');
+  return statuses.map((p) => `${p.kind}/${p.name} ${p.status}${p.status === 'ok' || !p.reason ? '' : ` (${p.reason})`}`).join(', ');
 }
 
 /** The EngineConfig createEngine receives for a daemon config. Pure. */
@@ -57,7 +55,10 @@ export async function startDaemon(config: DaemonConfig, parts: DaemonParts, log:
     for (const step of undo.reverse()) await step().catch((err: unknown) => log.warn('cleanup step failed', { error: String(err) }));
   };
   try {
-    const plugins = [...parts.builtinPlugins, ...loadThirdPartyPlugins(config.plugins, parts.builtinPlugins, { configFile: config.configFile })];
+    const plugins = [
+      ...parts.builtinPlugins,
+      ...loadThirdPartyPlugins(config.plugins, parts.builtinPlugins, { configFile: config.configFile }),
+    ];
     await writePidfile(config.pidfile);
     undo.push(() => removePidfile(config.pidfile));
     for (const socket of config.hosts) await prepareSocketPath(socket);

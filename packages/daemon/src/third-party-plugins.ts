@@ -34,12 +34,17 @@ export function loadThirdPartyPlugins(
     const exported = (mod && typeof mod === 'object' && 'default' in mod ? (mod as { default: unknown }).default : mod) as unknown;
     const manifests = Array.isArray(exported) ? exported : [exported];
     if (manifests.length === 0 || !manifests.every(isPluginManifest)) {
-      throw new PluginLoadError(`plugin package "${name}" does not export a plugin manifest (a definePlugin() result, or an array of them)`);
+      throw new PluginLoadError(
+        `plugin package "${name}" does not export a plugin manifest (a definePlugin() result, or an array of them)`,
+      );
     }
     for (const m of manifests) {
       const key = `${m.kind}/${m.name}`;
       const owner = taken.get(key);
-      if (owner) throw new PluginLoadError(`plugin ${key} from "${name}" clashes with the ${owner === 'built-in' ? 'built-in' : `one from "${owner}"`}`);
+      if (owner)
+        throw new PluginLoadError(
+          `plugin ${key} from "${name}" clashes with the ${owner === 'built-in' ? 'built-in' : `one from "${owner}"`}`,
+        );
       taken.set(key, name);
       loaded.push(m);
     }
@@ -64,5 +69,7 @@ function requireFirst(name: string, bases: string[]): unknown {
       throw new PluginLoadError(`plugin package "${name}" failed to load: ${(err as Error).message}`);
     }
   }
-  throw new PluginLoadError(`plugin package "${name}" not found: ${(firstError as Error | undefined)?.message.split('\n')[0] ?? 'no such module'}`);
+  throw new PluginLoadError(
+    `plugin package "${name}" not found: ${(firstError as Error | undefined)?.message.split('\n')[0] ?? 'no such module'}`,
+  );
 }

@@ -4,10 +4,25 @@ import { parseDaemonArgs, usage } from '../src/index.js';
 
 test('long flags with a space or =, repeatable -H', () => {
   const p = parseDaemonArgs([
-    '--host', 'unix:///a.sock', '-H=unix:///b.sock', '-Hunix:///c.sock',
-    '--data-root=/d', '--exec-root', '/e', '--storage-driver', 'vfs', '--default-runtime=crun',
-    '--cgroup-parent', 'cg', '--log-level', 'debug', '--log-format=json', '--pidfile', '/p.pid',
-    '--config-file', '/etc/x.json',
+    '--host',
+    'unix:///a.sock',
+    '-H=unix:///b.sock',
+    '-Hunix:///c.sock',
+    '--data-root=/d',
+    '--exec-root',
+    '/e',
+    '--storage-driver',
+    'vfs',
+    '--default-runtime=crun',
+    '--cgroup-parent',
+    'cg',
+    '--log-level',
+    'debug',
+    '--log-format=json',
+    '--pidfile',
+    '/p.pid',
+    '--config-file',
+    '/etc/x.json',
   ]);
   assert.equal(p.settings, {
     hosts: ['unix:///a.sock', 'unix:///b.sock', 'unix:///c.sock'],
@@ -25,7 +40,11 @@ test('long flags with a space or =, repeatable -H', () => {
 });
 
 test('short flags and bundled booleans', () => {
-  assert.equal(parseDaemonArgs(['-D', '-s', 'overlay', '-l', 'warn']).settings, { debug: true, 'storage-driver': 'overlay', 'log-level': 'warn' });
+  assert.equal(parseDaemonArgs(['-D', '-s', 'overlay', '-l', 'warn']).settings, {
+    debug: true,
+    'storage-driver': 'overlay',
+    'log-level': 'warn',
+  });
   assert.equal(parseDaemonArgs(['-DH', 'unix:///x']).settings, { debug: true, hosts: ['unix:///x'] });
   assert.equal(parseDaemonArgs(['--debug=false']).settings, { debug: false });
   assert.is(parseDaemonArgs(['-h']).help, true);
@@ -45,7 +64,17 @@ test('mistakes are clear usage errors', () => {
 
 test('usage lists every flag', () => {
   const u = usage();
-  for (const f of ['--host', '--data-root', '--exec-root', '--storage-driver', '--default-runtime', '--config-file', '--log-level', '--cgroup-parent', '--pidfile']) {
+  for (const f of [
+    '--host',
+    '--data-root',
+    '--exec-root',
+    '--storage-driver',
+    '--default-runtime',
+    '--config-file',
+    '--log-level',
+    '--cgroup-parent',
+    '--pidfile',
+  ]) {
     assert.ok(u.includes(f), f);
   }
 });

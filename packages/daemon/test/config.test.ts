@@ -22,7 +22,12 @@ test('defaults', () => {
 test('flags and file settings combine; the pid file follows the exec root', () => {
   const c = mergeDaemonConfig(
     { hosts: ['unix:///tmp/bapi-x.sock'], 'exec-root': '/tmp/bapi-exec' },
-    { 'data-root': '/tmp/bapi-data', 'storage-driver': 'vfs', plugins: ['berth-volume-x'], 'plugin-config': { 'runtime/runc': { path: '/usr/sbin/runc' } } },
+    {
+      'data-root': '/tmp/bapi-data',
+      'storage-driver': 'vfs',
+      plugins: ['berth-volume-x'],
+      'plugin-config': { 'runtime/runc': { path: '/usr/sbin/runc' } },
+    },
     '/etc/berth/daemon.json',
   );
   assert.equal(c.hosts, ['/tmp/bapi-x.sock']);
@@ -65,7 +70,10 @@ test('hosts: unix only, absolute paths, relative paths resolved elsewhere', () =
 test('plugin-config keys must be <kind>/<name>', () => {
   assert.throws(() => mergeDaemonConfig({}, { 'plugin-config': { runc: {} } }), /must be <kind>\/<name>/);
   assert.throws(() => mergeDaemonConfig({}, { 'plugin-config': { 'gpu/x': {} } }), /kind one of storage, network, volume, runtime/);
-  assert.throws(() => mergeDaemonConfig({}, { 'plugin-config': { 'runtime/runc': [] as unknown as Record<string, unknown> } }), /must be an object/);
+  assert.throws(
+    () => mergeDaemonConfig({}, { 'plugin-config': { 'runtime/runc': [] as unknown as Record<string, unknown> } }),
+    /must be an object/,
+  );
 });
 
 test('daemon.json validation: types, unknown keys, ignored dockerd keys', () => {

@@ -52,20 +52,29 @@ function ping(socketPath: string): Promise<{ status: number; server: string | un
 
 function baseArgs(sock: string, sub = ''): string[] {
   return [
-    '-H', `unix://${sock}`,
-    '--data-root', join(dir, `data${sub}`),
-    '--exec-root', join(dir, `exec${sub}`),
-    '--config-file', join(dir, 'none.json'),
+    '-H',
+    `unix://${sock}`,
+    '--data-root',
+    join(dir, `data${sub}`),
+    '--exec-root',
+    join(dir, `exec${sub}`),
+    '--config-file',
+    join(dir, 'none.json'),
   ];
 }
 
 async function startMain(args: string[], made: StubEngine[] = []) {
   const err = capture();
   let daemon: RunningDaemon | undefined;
-  const exit = main(args, { parts: stubParts(made), stderr: err.stream, stdout: err.stream, onStarted: (d) => {
+  const exit = main(args, {
+    parts: stubParts(made),
+    stderr: err.stream,
+    stdout: err.stream,
+    onStarted: (d) => {
       daemon = d;
       started.push(d);
-    } });
+    },
+  });
   let code: number | undefined;
   void exit.then((c) => (code = c));
   await until(() => daemon !== undefined || code !== undefined);
@@ -84,14 +93,20 @@ test('starts: socket 0660 root-owned, pid file, startup line, engine config, API
   assert.is(st.gid, 0, 'no berth group on this host: root');
   const pidfile = join(dir, 'exec', 'berthd.pid');
   assert.is(readFileSync(pidfile, 'utf8'), `${process.pid}\n`);
-  assert.match(err.text(), `berthd 9.9.9-test listening on unix://${sock}; plugins: storage/stubfs ok, runtime/stubrun skipped (not on this host)`);
+  assert.match(
+    err.text(),
+    `berthd 9.9.9-test listening on unix://${sock}; plugins: storage/stubfs ok, runtime/stubrun skipped (not on this host)`,
+  );
   const cfg = made[0]!.config;
   assert.is(cfg.dataRoot, join(dir, 'data'));
   assert.is(cfg.execRoot, join(dir, 'exec'));
   assert.is(cfg.storageDriver, 'stubfs');
   assert.is(cfg.cgroupParent, 'berth-bapi');
   assert.is(cfg.serverVersion, '9.9.9-test');
-  assert.equal(cfg.plugins.map((p) => p.name), ['stubfs', 'stubrun']);
+  assert.equal(
+    cfg.plugins.map((p) => p.name),
+    ['stubfs', 'stubrun'],
+  );
   assert.ok(cfg.logger);
   const r = await ping(sock);
   assert.is(r.status, 200);
@@ -182,7 +197,10 @@ test('bad flags, bad config and flag/file conflicts exit 1 with a message', asyn
   writeFileSync(cfg, JSON.stringify({ 'data-root': '/tmp/bapi-elsewhere' }));
   const out2 = capture();
   assert.is(await main(['--config-file', cfg, '--data-root', '/tmp/bapi-x'], { parts: stubParts(), stderr: out2.stream }), 1);
-  assert.match(out2.text(), 'specified both as a flag and in the configuration file: data-root: (from flag: /tmp/bapi-x, from file: /tmp/bapi-elsewhere)');
+  assert.match(
+    out2.text(),
+    'specified both as a flag and in the configuration file: data-root: (from flag: /tmp/bapi-x, from file: /tmp/bapi-elsewhere)',
+  );
   writeFileSync(cfg, '{"hosts": ["tcp://0.0.0.0:2375"]}');
   const out3 = capture();
   assert.is(await main(['--config-file', cfg], { parts: stubParts(), stderr: out3.stream }), 1);
@@ -213,7 +231,10 @@ test('third-party plugins from daemon.json are loaded with require and passed to
   const args = baseArgs(sock).slice(0, -2).concat(['--config-file', cfg]);
   const { daemon, exit, err } = await startMain(args, made);
   assert.ok(daemon, err.text());
-  assert.equal(made[0]!.config.plugins.map((p) => `${p.kind}/${p.name}`), ['storage/stubfs', 'runtime/stubrun', 'volume/bapix']);
+  assert.equal(
+    made[0]!.config.plugins.map((p) => `${p.kind}/${p.name}`),
+    ['storage/stubfs', 'runtime/stubrun', 'volume/bapix'],
+  );
   assert.equal(made[0]!.config.pluginConfig, { 'volume/bapix': { size: 1 } });
   assert.match(err.text(), 'volume/bapix ok');
   process.emit('SIGTERM');
@@ -236,10 +257,22 @@ test('third-party plugins from daemon.json are loaded with require and passed to
 test('as a process: real SIGTERM and SIGINT shut it down with exit 0 and remove the socket', async () => {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     const sock = join(dir, `${signal}.sock`);
-    const child = spawn(process.execPath, ['--conditions=@berth/source', '-r', 'tsx/cjs', join(__dirname, 'support', 'run-main.ts'), ...baseArgs(sock, signal), '--log-format', 'json'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, NODE_OPTIONS: '' },
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        '--conditions=@berth/source',
+        '-r',
+        'tsx/cjs',
+        join(__dirname, 'support', 'run-main.ts'),
+        ...baseArgs(sock, signal),
+        '--log-format',
+        'json',
+      ],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: { ...process.env, NODE_OPTIONS: '' },
+      },
+    );
     let stderr = '';
     child.stderr.on('data', (c) => (stderr += c));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -249,7 +282,10 @@ test('as a process: real SIGTERM and SIGINT shut it down with exit 0 and remove 
       child.kill(signal);
       assert.is(await exited, 0, stderr);
       assert.not.ok(existsSync(sock));
-      const lines = stderr.trim().split('\n').map((l) => JSON.parse(l));
+      const lines = stderr
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       assert.ok(lines.some((l) => l.msg === `received ${signal}`));
       assert.is(lines.at(-1).msg, 'berthd stopped');
     } finally {

@@ -26,7 +26,7 @@ test('statusText renders running, exited and created', () => {
   assert.is(statusText({ ...base, Status: 'created' }, now), 'Created');
 });
 
-test('names: valid ones pass without their slash, invalid ones are refused with Docker\'s message', () => {
+test("names: valid ones pass without their slash, invalid ones are refused with Docker's message", () => {
   assert.is(validateName('/web_1'), 'web_1');
   assert.is(validateName('x'), 'x');
   assert.throws(() => validateName('bad name'), /Invalid container name \(bad name\)/);

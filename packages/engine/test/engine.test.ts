@@ -41,7 +41,9 @@ test.before(async (ctx) => {
 test.after(async ({ dir, engine }) => {
   for (const c of await engine.containers.list({ all: true })) await engine.containers.remove(c.Id, { force: true });
   await engine.close();
-  const mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n').filter((l) => l.includes(dir));
+  const mounts = readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .filter((l) => l.includes(dir));
   rmSync(dir, { recursive: true, force: true });
   assert.equal(mounts, [], 'no mount left under the test directory');
 });
@@ -130,14 +132,17 @@ test('list filters by status, name and label', async ({ engine }) => {
   const ids = async (filters: Record<string, string[]>) => (await engine.containers.list({ all: true, filters })).map((c) => c.Id);
   assert.equal(await ids({ label: ['role=a'] }), [a.Id]);
   assert.equal((await ids({ name: ['filter-'] })).sort(), [a.Id, b.Id].sort());
-  assert.equal((await ids({ status: ['created'], name: ['filter-b'] })), [b.Id]);
+  assert.equal(await ids({ status: ['created'], name: ['filter-b'] }), [b.Id]);
   await assert_rejects(() => engine.containers.list({ filters: { bogus: ['x'] } }), InvalidArgument);
   await engine.containers.remove(a.Id);
   await engine.containers.remove(b.Id);
 });
 
 test('a new engine on the same data root re-adopts a running container', async (ctx) => {
-  const { Id } = await ctx.engine.containers.create({ Image: 'busybox', Cmd: ['sh', '-c', 'trap "exit 9" TERM; while true; do sleep 0.1; done'] });
+  const { Id } = await ctx.engine.containers.create({
+    Image: 'busybox',
+    Cmd: ['sh', '-c', 'trap "exit 9" TERM; while true; do sleep 0.1; done'],
+  });
   await ctx.engine.containers.start(Id);
   await ctx.engine.close();
   ctx.engine = await open(ctx.dir);

@@ -50,20 +50,24 @@ test('an explicit choice wins over priority', async ({ dir }) => {
 });
 
 test('without a choice the first working driver in priority order is used, and a skip is reported with its reason', async ({ dir }) => {
-  const loaded = await loadPlugins(config(dir, [fakeStorage('vfs'), fakeStorage('overlay', 'no overlay here')]), new EventBus(), silentLogger);
+  const loaded = await loadPlugins(
+    config(dir, [fakeStorage('vfs'), fakeStorage('overlay', 'no overlay here')]),
+    new EventBus(),
+    silentLogger,
+  );
   assert.is(loaded.storage.name, 'vfs');
   const overlay = loaded.statuses.find((s) => s.name === 'overlay');
   assert.equal([overlay?.status, overlay?.reason], ['skipped', 'no overlay here']);
 });
 
-test('a data root holding one driver\'s state keeps that driver', async ({ dir }) => {
+test("a data root holding one driver's state keeps that driver", async ({ dir }) => {
   mkdirSync(path.join(dir, 'data/storage/vfs'), { recursive: true });
   writeFileSync(path.join(dir, 'data/storage/vfs/state'), 'x');
   const loaded = await loadPlugins(config(dir, [fakeStorage('overlay'), fakeStorage('vfs')]), new EventBus(), silentLogger);
   assert.is(loaded.storage.name, 'vfs');
 });
 
-test('a data root holding two drivers\' state is an error that asks the operator to choose', async ({ dir }) => {
+test("a data root holding two drivers' state is an error that asks the operator to choose", async ({ dir }) => {
   for (const d of ['overlay', 'vfs']) {
     mkdirSync(path.join(dir, `data/storage/${d}`), { recursive: true });
     writeFileSync(path.join(dir, `data/storage/${d}/state`), 'x');
@@ -86,7 +90,14 @@ test('choosing a driver that cannot work here names it and the reason', async ({
 });
 
 test('a failing runtime is recorded as error and the others still load', async ({ dir }) => {
-  const broken = definePlugin({ kind: 'runtime', name: 'broken', description: 'x', init: () => { throw new Error('boom'); } });
+  const broken = definePlugin({
+    kind: 'runtime',
+    name: 'broken',
+    description: 'x',
+    init: () => {
+      throw new Error('boom');
+    },
+  });
   const loaded = await loadPlugins(config(dir, [fakeStorage('vfs'), broken]), new EventBus(), silentLogger);
   const status = loaded.statuses.find((s) => s.name === 'broken');
   assert.equal([status?.status, status?.reason], ['error', 'boom']);

@@ -17,7 +17,15 @@ export function detectCompression(head: Uint8Array): Compression {
   if (head.length >= 3 && head[0] === 0x42 && head[1] === 0x5a && head[2] === 0x68) {
     throw new InvalidArgument('unsupported compression: bzip2 (use plain, gzip or zstd tar)');
   }
-  if (head.length >= 6 && head[0] === 0xfd && head[1] === 0x37 && head[2] === 0x7a && head[3] === 0x58 && head[4] === 0x5a && head[5] === 0x00) {
+  if (
+    head.length >= 6 &&
+    head[0] === 0xfd &&
+    head[1] === 0x37 &&
+    head[2] === 0x7a &&
+    head[3] === 0x58 &&
+    head[4] === 0x5a &&
+    head[5] === 0x00
+  ) {
     throw new InvalidArgument('unsupported compression: xz (use plain, gzip or zstd tar)');
   }
   return 'none';

@@ -7,14 +7,7 @@ import { digestHex, isDigest, parseDigest, shortId, type Digest } from './digest
 import { checkImageConfig, type ImageConfig } from './image-config.js';
 import { parseFullImageId } from './image-id.js';
 import { LayerStore, type LayerRecord } from './layer-store.js';
-import {
-  familiarString,
-  normalizeReference,
-  parseReference,
-  referenceName,
-  referenceString,
-  type Reference,
-} from './reference.js';
+import { familiarString, normalizeReference, parseReference, referenceName, referenceString, type Reference } from './reference.js';
 
 /** An image as the store knows it: its config, its layers, its names. */
 export interface ImageRecord {

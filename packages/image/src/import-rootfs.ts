@@ -56,10 +56,7 @@ export async function importRootfs(store: ImageStore, source: ByteSource, option
   const containerConfig = applyChanges({}, options.changes ?? []);
 
   const { stream } = await decompress(source);
-  const [blob, scan] = await consumeTee<[BlobInfo, LayerScan]>(stream, [
-    (s) => store.content.ingest(s),
-    (s) => scanLayer(s),
-  ]);
+  const [blob, scan] = await consumeTee<[BlobInfo, LayerScan]>(stream, [(s) => store.content.ingest(s), (s) => scanLayer(s)]);
   if (blob.digest !== scan.diffId) throw new SystemError(`import: stored layer ${blob.digest} does not match its diffID ${scan.diffId}`);
   await store.layers.register({ diffId: scan.diffId, digest: blob.digest, compression: 'none', size: scan.size, tarSize: scan.tarSize });
 

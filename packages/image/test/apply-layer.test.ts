@@ -33,7 +33,11 @@ test('unpacks files, dirs, links, fifos and devices with owners, modes and times
     const gz = await gzTarBytes(entries);
     const zst = zstdCompressSync(plain);
     const results = [];
-    for (const [label, data] of [['gzip', gz], ['none', plain], ['zstd', zst]] as const) {
+    for (const [label, data] of [
+      ['gzip', gz],
+      ['none', plain],
+      ['zstd', zst],
+    ] as const) {
       const root = path.join(tmp, label);
       await fs.mkdir(root);
       const result = await applyLayer(root, chunked(data, 1000));
@@ -67,8 +71,7 @@ test('unpacks files, dirs, links, fifos and devices with owners, modes and times
     }
     const fileBytes = entries.filter((e) => e.type === 'file').reduce((n, e) => n + Buffer.byteLength(e.body as string), 0);
     assert.is(results[0]!.size, fileBytes);
-  }),
-);
+  }));
 
 test('two layers in sequence: whiteouts delete, opaque markers empty what lower layers put there', () =>
   withTempDir('apply', async (root) => {
@@ -113,8 +116,7 @@ test('two layers in sequence: whiteouts delete, opaque markers empty what lower 
     assert.equal(await list(path.join(root, 'b/sub')), ['z']);
     assert.equal(await list(path.join(root, 'c')), ['new']);
     assert.not.ok(await exists(path.join(root, 'e')), 'a whiteout creates no parent');
-  }),
-);
+  }));
 
 test('an entry replaces what is there unless both are directories', () =>
   withTempDir('apply', async (root) => {
@@ -141,8 +143,7 @@ test('an entry replaces what is there unless both are directories', () =>
     assert.is(await fs.readlink(path.join(root, 'r')), 'p');
     assert.equal(await list(path.join(root, 's')), ['stays']);
     assert.is((await fs.lstat(path.join(root, 's'))).mode & 0o777, 0o755);
-  }),
-);
+  }));
 
 test('a symlink that stays inside the root is followed (merged /usr)', () =>
   withTempDir('apply', async (root) => {
@@ -154,11 +155,15 @@ test('a symlink that stays inside the root is followed (merged /usr)', () =>
         { path: 'usr/bin/up', type: 'symlink', linkpath: '../../lib' },
       ]),
     ]);
-    await applyLayer(root, [await tarBytes([{ path: 'lib/libx.so', type: 'file', body: 'elf' }, { path: 'usr/bin/up/liby.so', type: 'file', body: 'elf' }])]);
+    await applyLayer(root, [
+      await tarBytes([
+        { path: 'lib/libx.so', type: 'file', body: 'elf' },
+        { path: 'usr/bin/up/liby.so', type: 'file', body: 'elf' },
+      ]),
+    ]);
     assert.ok((await fs.lstat(path.join(root, 'lib'))).isSymbolicLink());
     assert.equal(await list(path.join(root, 'usr/lib')), ['libx.so', 'liby.so']);
-  }),
-);
+  }));
 
 test('xattrs go to setXattr when given, and are counted when not; expectedDiffId is checked', () =>
   withTempDir('apply', async (root) => {
@@ -181,7 +186,6 @@ test('xattrs go to setXattr when given, and are counted when not; expectedDiffId
     await fs.mkdir(third);
     const err = await rejects(() => applyLayer(third, [layer], { expectedDiffId: sha256Digest('other') }), InvalidArgument);
     assert.match(err.message, /layer diffID mismatch/);
-  }),
-);
+  }));
 
 test.run();

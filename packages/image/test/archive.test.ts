@@ -34,7 +34,13 @@ async function makeImage(store: ImageStore, layers: Buffer[], extra: Partial<Ima
   for (const data of layers) {
     const blob = await store.content.ingestBytes(data);
     const scan = await scanLayer([data]);
-    await store.layers.register({ diffId: scan.diffId, digest: blob.digest, compression: scan.compression, size: scan.size, tarSize: scan.tarSize });
+    await store.layers.register({
+      diffId: scan.diffId,
+      digest: blob.digest,
+      compression: scan.compression,
+      size: scan.size,
+      tarSize: scan.tarSize,
+    });
     diffIds.push(scan.diffId);
   }
   const config: ImageConfig = {
@@ -110,8 +116,7 @@ test('save → load into a fresh store gives the same images, names and layers',
     // Saving again, from either store, gives the same bytes.
     assert.equal(await collect(await saveArchive(b, ['trc/base', '127.0.0.1:5010/trc/app:v1'])), archive);
     assert.equal(await collect(await saveArchive(a, ['trc/base', '127.0.0.1:5010/trc/app:v1'])), archive);
-  }),
-);
+  }));
 
 test('save by id writes no names; a gzip-compressed archive loads too; unknown names fail before streaming', () =>
   withTempDir('archive', async (tmp) => {
@@ -125,8 +130,7 @@ test('save by id writes no names; a gzip-compressed archive loads too; unknown n
     assert.equal((await loadArchive(b, [gzipSync(archive)])).images, [{ id: imported.id, repoTags: [] }]);
     assert.equal((await b.get(imported.id)).repoTags, []);
     assert.is((await rejects(() => saveArchive(a, ['x:1', 'nosuch']), NotFound)).message, 'No such image: nosuch:latest');
-  }),
-);
+  }));
 
 test('a gzip layer inside an archive is stored as it is, with the diffID of its content', () =>
   withTempDir('archive', async (tmp) => {
@@ -139,7 +143,11 @@ test('a gzip layer inside an archive is stored as it is, with the diffID of its 
     const archive = await tarBytes([
       { path: `${digestHex(sha256Digest(gz))}.tar.gz`, type: 'file', body: gz },
       { path: cfgName, type: 'file', body: config },
-      { path: 'manifest.json', type: 'file', body: JSON.stringify([{ Config: cfgName, RepoTags: ['gz:1'], Layers: [`${digestHex(sha256Digest(gz))}.tar.gz`] }]) },
+      {
+        path: 'manifest.json',
+        type: 'file',
+        body: JSON.stringify([{ Config: cfgName, RepoTags: ['gz:1'], Layers: [`${digestHex(sha256Digest(gz))}.tar.gz`] }]),
+      },
     ]);
     const store = await ImageStore.open(path.join(tmp, 'data'));
     await loadArchive(store, [archive]);
@@ -155,8 +163,7 @@ test('a gzip layer inside an archive is stored as it is, with the diffID of its 
     const saved = await archiveFiles(await collect(await saveArchive(store, ['gz:1'])));
     const manifest = JSON.parse(saved.get('manifest.json')!.content!.toString());
     assert.equal(saved.get(manifest[0].Layers[0])!.content, layer);
-  }),
-);
+  }));
 
 /** An OCI image layout archive as podman/skopeo write it, optionally with a nested index. */
 async function ociArchive(options: { nested?: boolean; name?: Record<string, string> } = {}) {
@@ -165,7 +172,12 @@ async function ociArchive(options: { nested?: boolean; name?: Record<string, str
   const config = Buffer.from(JSON.stringify({ architecture: goArch(), os: 'linux', rootfs: { type: 'layers', diff_ids: [diffId] } }));
   const desc = (mediaType: string, data: Buffer) => ({ mediaType, digest: sha256Digest(data), size: data.length });
   const manifest = Buffer.from(
-    JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.ociManifest, config: desc(MediaTypes.ociConfig, config), layers: [desc(MediaTypes.ociLayerGzip, layer)] }),
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MediaTypes.ociManifest,
+      config: desc(MediaTypes.ociConfig, config),
+      layers: [desc(MediaTypes.ociLayerGzip, layer)],
+    }),
   );
   const otherConfig = Buffer.from(JSON.stringify({ architecture: 'other', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }));
   const otherManifest = Buffer.from(JSON.stringify({ schemaVersion: 2, config: desc(MediaTypes.ociConfig, otherConfig), layers: [] }));
@@ -211,8 +223,7 @@ test('an OCI image layout loads, by containerd name or full ref.name, nested ind
       assert.is(image.layers[0]!.compression, 'gzip');
       assert.is(image.size, 'base layer'.length + (3 << 20));
     }
-  }),
-);
+  }));
 
 test('bad archives are refused by what is wrong, and no image is created', () =>
   withTempDir('archive', async (tmp) => {
@@ -226,21 +237,45 @@ test('bad archives are refused by what is wrong, and no image is created', () =>
     const cfgEntry: TarWriteEntry = { path: cfg, type: 'file', body: config };
     const cases: Array<[string, Buffer, RegExp]> = [
       ['no manifest', await tarBytes([layerEntry, cfgEntry]), /^invalid tar archive: manifest.json not found$/],
-      ['manifest not JSON', await tarBytes([layerEntry, cfgEntry, { path: 'manifest.json', type: 'file', body: '[{' }]), /^invalid tar archive: manifest.json is not valid JSON/],
+      [
+        'manifest not JSON',
+        await tarBytes([layerEntry, cfgEntry, { path: 'manifest.json', type: 'file', body: '[{' }]),
+        /^invalid tar archive: manifest.json is not valid JSON/,
+      ],
       ['config missing', await tarBytes([layerEntry, manifest([good])]), new RegExp(`^invalid tar archive: config ${cfg} not found$`)],
       ['layer missing', await tarBytes([cfgEntry, manifest([good])]), /^invalid tar archive: layer l\/layer.tar not found$/],
-      ['layer not a tar', await tarBytes([{ path: 'l/layer.tar', type: 'file', body: 'garbage'.repeat(100) }, cfgEntry, manifest([good])]), /^invalid tar archive: layer l\/layer.tar is not a tar archive/],
+      [
+        'layer not a tar',
+        await tarBytes([{ path: 'l/layer.tar', type: 'file', body: 'garbage'.repeat(100) }, cfgEntry, manifest([good])]),
+        /^invalid tar archive: layer l\/layer.tar is not a tar archive/,
+      ],
       [
         'diffID mismatch',
-        await tarBytes([{ path: 'l/layer.tar', type: 'file', body: await tarBytes([{ path: 'g', type: 'file', body: 'g' }]) }, cfgEntry, manifest([good])]),
+        await tarBytes([
+          { path: 'l/layer.tar', type: 'file', body: await tarBytes([{ path: 'g', type: 'file', body: 'g' }]) },
+          cfgEntry,
+          manifest([good]),
+        ]),
         /^invalid tar archive: layer 0 of image .* \(l\/layer.tar\) has diffID sha256:[0-9a-f]{64}, but the config expects sha256:/,
       ],
-      ['layer count', await tarBytes([layerEntry, cfgEntry, manifest([{ ...good, Layers: [] }])]), /has 0 layers but its config lists 1 diff_ids/],
+      [
+        'layer count',
+        await tarBytes([layerEntry, cfgEntry, manifest([{ ...good, Layers: [] }])]),
+        /has 0 layers but its config lists 1 diff_ids/,
+      ],
       ['bad name', await tarBytes([layerEntry, cfgEntry, manifest([{ ...good, RepoTags: ['Bad:1'] }])]), /invalid image name "Bad:1"/],
-      ['truncated', (await tarBytes([layerEntry, cfgEntry, manifest([good])])).subarray(0, 700), /^invalid tar archive: stream ends inside/],
+      [
+        'truncated',
+        (await tarBytes([layerEntry, cfgEntry, manifest([good])])).subarray(0, 700),
+        /^invalid tar archive: stream ends inside/,
+      ],
       ['not a tar', Buffer.from('hello world, this is not an archive'.repeat(30)), /^invalid tar archive: header checksum mismatch/],
       // The second image is bad: the first must not be created either.
-      ['second image bad', await tarBytes([layerEntry, cfgEntry, manifest([good, { ...good, Config: 'nope.json' }])]), /config nope.json not found/],
+      [
+        'second image bad',
+        await tarBytes([layerEntry, cfgEntry, manifest([good, { ...good, Config: 'nope.json' }])]),
+        /config nope.json not found/,
+      ],
     ];
     for (const [label, archive, message] of cases) {
       const store = await ImageStore.open(path.join(tmp, label.replace(/ /g, '-')));
@@ -249,7 +284,6 @@ test('bad archives are refused by what is wrong, and no image is created', () =>
       assert.equal(await store.list(), [], label);
       assert.equal(store.layers.list(), [], label);
     }
-  }),
-);
+  }));
 
 test.run();

@@ -26,8 +26,7 @@ test('ingest names a blob by the digest of its bytes, read back intact', () =>
     // The same content again is the same blob.
     assert.equal(await store.ingestBytes(data, blob.digest), blob);
     assert.equal(await filesIn(path.join(root, 'blobs', 'ingest')), []);
-  }),
-);
+  }));
 
 test('a stream that does not match the expected digest leaves no blob and no temp file', () =>
   withTempDir('cs', async (root) => {
@@ -47,8 +46,7 @@ test('a stream that does not match the expected digest leaves no blob and no tem
     assert.not.ok(await store.has(sha256Digest(corrupt)));
     assert.equal(await filesIn(path.join(root, 'blobs', 'sha256')), []);
     assert.equal(await filesIn(path.join(root, 'blobs', 'ingest')), []);
-  }),
-);
+  }));
 
 test('a stream that fails midway leaves no blob and no temp file', () =>
   withTempDir('cs', async (root) => {
@@ -60,8 +58,7 @@ test('a stream that fails midway leaves no blob and no temp file', () =>
     await rejects(() => store.ingest(failing()), /connection reset/);
     assert.equal(await filesIn(path.join(root, 'blobs', 'sha256')), []);
     assert.equal(await filesIn(path.join(root, 'blobs', 'ingest')), []);
-  }),
-);
+  }));
 
 test('readJson verifies the blob; get/size/delete of a missing blob is NotFound', () =>
   withTempDir('cs', async (root) => {
@@ -69,7 +66,10 @@ test('readJson verifies the blob; get/size/delete of a missing blob is NotFound'
     const { digest } = await store.ingestBytes(JSON.stringify({ a: 1 }));
     assert.equal(await store.readJson(digest), { a: 1 });
     const missing = sha256Digest('nothing') as Digest;
-    await rejects(() => store.get(missing), (e: unknown) => e instanceof NotFound && /no such blob/.test((e as Error).message));
+    await rejects(
+      () => store.get(missing),
+      (e: unknown) => e instanceof NotFound && /no such blob/.test((e as Error).message),
+    );
     await rejects(() => store.size(missing), NotFound);
     await rejects(() => store.readJson(missing), NotFound);
     // A blob whose bytes changed on disk is caught when read.
@@ -80,8 +80,7 @@ test('readJson verifies the blob; get/size/delete of a missing blob is NotFound'
     assert.not.ok(await store.has(digest));
     await rejects(() => store.delete(digest), NotFound);
     await rejects(() => store.readJson('sha256:nothex' as Digest), /invalid digest format/);
-  }),
-);
+  }));
 
 test('chain IDs follow the OCI definition', () => {
   const a = sha256Digest('layer a');

@@ -18,7 +18,15 @@ async function snapshot(dir: string): Promise<string> {
     for (const name of (await fs.readdir(d)).sort()) {
       const p = path.join(d, name);
       const st = await fs.lstat(p);
-      out.push(`${path.relative(dir, p)} ${st.mode} ${st.nlink} ${st.isFile() ? createHash('sha256').update(await fs.readFile(p)).digest('hex') : ''}`);
+      out.push(
+        `${path.relative(dir, p)} ${st.mode} ${st.nlink} ${
+          st.isFile()
+            ? createHash('sha256')
+                .update(await fs.readFile(p))
+                .digest('hex')
+            : ''
+        }`,
+      );
       if (st.isDirectory()) await walk(p);
     }
   }
@@ -42,8 +50,18 @@ interface Case {
 }
 
 const cases: Case[] = [
-  { name: '".." as the first component', layer: () => [{ path: '../planted', type: 'file', body: 'x' }], entry: '../planted', reason: /"\.\."/ },
-  { name: '".." deeper in the name', layer: () => [{ path: 'a/../../planted', type: 'file', body: 'x' }], entry: 'a/../../planted', reason: /"\.\."/ },
+  {
+    name: '".." as the first component',
+    layer: () => [{ path: '../planted', type: 'file', body: 'x' }],
+    entry: '../planted',
+    reason: /"\.\."/,
+  },
+  {
+    name: '".." deeper in the name',
+    layer: () => [{ path: 'a/../../planted', type: 'file', body: 'x' }],
+    entry: 'a/../../planted',
+    reason: /"\.\."/,
+  },
   { name: '".." in a directory entry', layer: () => [{ path: 'x/../../../', type: 'directory' }], entry: 'x/../../../', reason: /"\.\."/ },
   {
     name: 'writing through an absolute symlink to /etc',
@@ -175,8 +193,7 @@ for (const c of cases) {
       assert.not.ok(await exists(path.join(tmp, 'planted')));
       assert.equal(await fs.readFile('/etc/passwd'), await passwdBefore);
       assert.is((await fs.stat('/etc/passwd')).nlink, await passwdNlink);
-    }),
-  );
+    }));
 }
 
 test('a file replacing a lower symlink to the outside does not write through it', () =>
@@ -191,8 +208,7 @@ test('a file replacing a lower symlink to the outside does not write through it'
     assert.is(await fs.readFile(path.join(outside, 'sentinel'), 'utf8'), 'do not touch');
     assert.ok((await fs.lstat(path.join(root, 's'))).isFile());
     assert.is(await fs.readFile(path.join(root, 's'), 'utf8'), 'replaced');
-  }),
-);
+  }));
 
 test('directory modes set at the end never follow a parent replaced by a symlink later', () =>
   withTempDir('esc', async (tmp) => {
@@ -213,8 +229,7 @@ test('directory modes set at the end never follow a parent replaced by a symlink
     assert.is(await fs.readlink(path.join(root, 'd')), outside);
     assert.is(await snapshot(outside), before);
     assert.is((await fs.stat(path.join(outside, 'ssl'))).mtimeMs, beforeTime);
-  }),
-);
+  }));
 
 test('an absolute name that is a host path lands inside the root', () =>
   withTempDir('esc', async (tmp) => {
@@ -225,7 +240,6 @@ test('an absolute name that is a host path lands inside the root', () =>
     await applyLayer(root, [await tarBytes([{ path: path.join(outside, 'planted'), type: 'file', body: 'x' }])]);
     assert.not.ok(await exists(path.join(outside, 'planted')));
     assert.ok(await exists(path.join(root, outside, 'planted')));
-  }),
-);
+  }));
 
 test.run();

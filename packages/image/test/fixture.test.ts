@@ -59,8 +59,7 @@ test('the busybox fixture is reproducible, loads, unpacks and runs', () =>
     const [user, count] = out.trim().split(' ');
     assert.is(user, 'root');
     assert.ok(Number(count) > 100, `applets in /bin: ${count}`);
-  }),
-);
+  }));
 
 test('the --rootfs variant is the same layer, for docker import', () =>
   withTempDir('fixture', async (tmp) => {
@@ -74,7 +73,6 @@ test('the --rootfs variant is the same layer, for docker import', () =>
     assert.equal(imported.diffIds, (await store.get(loaded!.id)).diffIds);
     assert.match(printed, `rootfs ${imported.diffIds[0]} ${rootfs}`);
     assert.throws(() => make('--rootfs'), /usage/);
-  }),
-);
+  }));
 
 test.run();

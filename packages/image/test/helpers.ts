@@ -65,7 +65,8 @@ export async function rejects(
     resolved = true;
   } catch (err) {
     if (expected instanceof RegExp) {
-      if (!expected.test(String((err as Error)?.message))) throw new Error(`expected an error matching ${expected}, got: ${String((err as Error)?.message)}`);
+      if (!expected.test(String((err as Error)?.message)))
+        throw new Error(`expected an error matching ${expected}, got: ${String((err as Error)?.message)}`);
     } else if (expected !== undefined && expected.prototype instanceof Error) {
       if (!(err instanceof (expected as abstract new (...args: never[]) => Error))) {
         throw new Error(`expected ${expected.name}, got ${(err as Error)?.name}: ${(err as Error)?.message}`);

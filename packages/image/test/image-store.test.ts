@@ -23,7 +23,13 @@ async function makeImage(store: ImageStore, layers: TarWriteEntry[][], extra: Pa
     const data = await tarBytes(entries);
     const blob = await store.content.ingestBytes(data);
     const scan = await scanLayer([data]);
-    await store.layers.register({ diffId: scan.diffId, digest: blob.digest, compression: scan.compression, size: scan.size, tarSize: scan.tarSize });
+    await store.layers.register({
+      diffId: scan.diffId,
+      digest: blob.digest,
+      compression: scan.compression,
+      size: scan.size,
+      tarSize: scan.tarSize,
+    });
     diffIds.push(scan.diffId);
   }
   const config: ImageConfig = {
@@ -38,9 +44,12 @@ async function makeImage(store: ImageStore, layers: TarWriteEntry[][], extra: Pa
   return store.create(digest);
 }
 
-const base: TarWriteEntry[] = [{ path: 'bin/', type: 'directory' }, { path: 'bin/tool', type: 'file', body: 'base layer' }];
+const base: TarWriteEntry[] = [
+  { path: 'bin/', type: 'directory' },
+  { path: 'bin/tool', type: 'file', body: 'base layer' },
+];
 
-test('an image is found by id, id prefix and name; unknown names get Docker\'s message', () =>
+test("an image is found by id, id prefix and name; unknown names get Docker's message", () =>
   withTempDir('store', async (root) => {
     const store = await ImageStore.open(root);
     const image = await makeImage(store, [base, [{ path: 'app', type: 'file', body: 'top' }]]);
@@ -64,8 +73,7 @@ test('an image is found by id, id prefix and name; unknown names get Docker\'s m
     assert.is((await rejects(() => store.get(`sha256:${'0'.repeat(64)}`), NotFound)).message, `No such image: sha256:${'0'.repeat(64)}`);
     await rejects(() => store.get('Bad:Name'), /repository name must be lowercase/);
     assert.is(await store.find('nosuch'), undefined);
-  }),
-);
+  }));
 
 test('tags move between images, untag removes one, digest references are repo digests', () =>
   withTempDir('store', async (root) => {
@@ -103,8 +111,7 @@ test('tags move between images, untag removes one, digest references are repo di
     assert.equal((await again.get(a.id)).repoDigests, [`busybox@${digest}`]);
     const repos = JSON.parse(await fs.readFile(path.join(root, 'images', 'repositories.json'), 'utf8'));
     assert.equal(repos.references['docker.io/library/busybox:latest'], b.id);
-  }),
-);
+  }));
 
 test('an id prefix that matches several images is refused as ambiguous', () =>
   withTempDir('store', async (root) => {
@@ -117,8 +124,7 @@ test('an id prefix that matches several images is refused as ambiguous', () =>
     const shared = [...byFirst].find(([, n]) => n > 1)![0];
     const err = await rejects(() => store.get(`sha256:${shared}`), InvalidArgument);
     assert.match(err.message, /ambiguous/);
-  }),
-);
+  }));
 
 test('delete removes the image, its names, and the layers and blobs no other image uses', () =>
   withTempDir('store', async (root) => {
@@ -130,7 +136,10 @@ test('delete removes the image, its names, and the layers and blobs no other ima
     const result = await store.delete('a:1');
     assert.is(result.id, a.id);
     assert.equal(result.untagged, ['a:1', 'a:2']);
-    assert.equal(result.removedLayers.map((l) => l.diffId), [a.diffIds[1]]);
+    assert.equal(
+      result.removedLayers.map((l) => l.diffId),
+      [a.diffIds[1]],
+    );
     assert.equal(result.unusedChainIds, [a.chainIds[1]]);
     assert.not.ok(await store.content.has(a.id));
     assert.not.ok(await store.content.has(a.layers[1]!.digest));
@@ -141,19 +150,19 @@ test('delete removes the image, its names, and the layers and blobs no other ima
     assert.equal(await store.content.list(), []);
     assert.equal(store.layers.list(), []);
     assert.equal(await store.list(), []);
-  }),
-);
+  }));
 
 test('create refuses a config with unknown layers or a bad shape', () =>
   withTempDir('store', async (root) => {
     const store = await ImageStore.open(root);
     const unknownLayer = `sha256:${'cd'.repeat(32)}`;
-    const { digest } = await store.content.ingestBytes(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [unknownLayer] } }));
+    const { digest } = await store.content.ingestBytes(
+      JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [unknownLayer] } }),
+    );
     assert.match((await rejects(() => store.create(digest), NotFound)).message, `layer ${unknownLayer} is not in the store`);
     const bad = await store.content.ingestBytes(JSON.stringify({ os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }));
     assert.match((await rejects(() => store.create(bad.digest), InvalidArgument)).message, /architecture is missing/);
     assert.equal(await store.list(), []);
-  }),
-);
+  }));
 
 test.run();

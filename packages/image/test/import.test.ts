@@ -68,8 +68,7 @@ test('a gzip rootfs becomes a one-layer image stored uncompressed, with changes 
     assert.is(applied.diffId, layer.diffId);
     assert.is(await fs.readFile(path.join(target, 'etc/motd'), 'utf8'), 'welcome\n');
     assert.is((await fs.stat(path.join(target, 'bin/hello'))).mode & 0o777, 0o755);
-  }),
-);
+  }));
 
 test('without a repository the image is untagged; a message replaces the comment', () =>
   withTempDir('import', async (root) => {
@@ -82,8 +81,7 @@ test('without a repository the image is untagged; a message replaces the comment
     const other = await importRootfs(store, [await tarBytes(rootfs)], { source: 'http://example.com/r.tar', repo: 'x' });
     assert.is((await store.get(other.id)).config.history?.[0]?.comment, 'Imported from http://example.com/r.tar');
     assert.equal((await store.get('x')).repoTags, ['x:latest']);
-  }),
-);
+  }));
 
 test('a bad change, a bad name or a stream that is not a tar stores no image', () =>
   withTempDir('import', async (root) => {
@@ -93,7 +91,10 @@ test('a bad change, a bad name or a stream that is not a tar stores no image', (
       read = true;
       yield await tarBytes(rootfs);
     }
-    assert.is((await rejects(() => importRootfs(store, watched(), { changes: ['RUN rm -rf /'] }), InvalidArgument)).message, 'RUN is not a valid change command');
+    assert.is(
+      (await rejects(() => importRootfs(store, watched(), { changes: ['RUN rm -rf /'] }), InvalidArgument)).message,
+      'RUN is not a valid change command',
+    );
     await rejects(() => importRootfs(store, watched(), { repo: 'Bad/Name' }), /must be lowercase/);
     assert.not.ok(read, 'the stream is not read when the request is bad');
     await rejects(() => importRootfs(store, [Buffer.from('definitely not a tar archive\n'.repeat(40))], { repo: 'x' }), InvalidArgument);
@@ -102,13 +103,19 @@ test('a bad change, a bad name or a stream that is not a tar stores no image', (
     assert.equal(await store.list(), []);
     assert.equal(await store.content.list(), []);
     assert.equal(await fs.readdir(path.join(root, 'blobs', 'ingest')), []);
-  }),
-);
+  }));
 
 test('applyChanges: old ENV form, variable expansion, ENTRYPOINT drops an inherited CMD', () => {
   const base = { Env: ['PATH=/bin'], Cmd: ['sh'], WorkingDir: '/a' };
   // biome-ignore lint/suspicious/noTemplateCurlyInString: ${HOME} is Dockerfile syntax under test, not a template
-  const c = applyChanges(base, ['ENV GREETING hello there', 'ENV PATH=/opt/bin:$PATH HOME=${HOME}x', "LABEL 'quoted key'=v", 'ENTRYPOINT ["/init"]', 'WORKDIR b/c', 'expose 53/UDP']);
+  const c = applyChanges(base, [
+    'ENV GREETING hello there',
+    'ENV PATH=/opt/bin:$PATH HOME=${HOME}x',
+    "LABEL 'quoted key'=v",
+    'ENTRYPOINT ["/init"]',
+    'WORKDIR b/c',
+    'expose 53/UDP',
+  ]);
   assert.equal(c.Env, ['PATH=/opt/bin:/bin', 'GREETING=hello there', 'HOME=x']);
   assert.equal(c.Labels, { 'quoted key': 'v' });
   assert.equal(c.Entrypoint, ['/init']);

@@ -97,8 +97,7 @@ test('reads what GNU tar writes (gnu and posix formats, long names, links)', () 
       assert.is(byPath.get('sym')?.linkpath, 'top');
       if (format !== 'ustar') assert.is(byPath.get(`${longPath}/f.txt`)?.content, 'deep', format);
     }
-  }),
-);
+  }));
 
 test('a stream without end-of-archive blocks is accepted; one cut inside an entry is not', async () => {
   const data = await tarBytes([
@@ -106,10 +105,16 @@ test('a stream without end-of-archive blocks is accepted; one cut inside an entr
     { path: 'b', type: 'file', body: 'y' },
   ]);
   const withoutEnd = data.subarray(0, data.length - 1024);
-  assert.equal((await readAll(withoutEnd)).map((e) => e.path), ['a', 'b']);
+  assert.equal(
+    (await readAll(withoutEnd)).map((e) => e.path),
+    ['a', 'b'],
+  );
   // Cut after b's last byte, before its padding (the docker CLI sends such tars).
   const noPadding = withoutEnd.subarray(0, withoutEnd.length - 511);
-  assert.equal((await readAll(noPadding)).map((e) => e.content), ['x'.repeat(600), 'y']);
+  assert.equal(
+    (await readAll(noPadding)).map((e) => e.content),
+    ['x'.repeat(600), 'y'],
+  );
   const cut = data.subarray(0, 512 + 300);
   const err = await rejects(() => readAll(cut), InvalidArgument);
   assert.match(err.message, /stream ends inside "a"/);

@@ -44,8 +44,7 @@ export function storageDriverSuite(name: string, makeDriver: StorageDriverFactor
   const tempPrefix = options.tempPrefix ?? path.join(os.tmpdir(), 'berth-storage-');
   const chainLength = options.chainLength ?? 40;
   const test = suite(`storage driver ${name}`);
-  const check = (title: string, body: (c: StorageCase) => Promise<void>) =>
-    test(title, () => runStorageCase(tempPrefix, makeDriver, body));
+  const check = (title: string, body: (c: StorageCase) => Promise<void>) => test(title, () => runStorageCase(tempPrefix, makeDriver, body));
 
   check('prepare without a parent gives an empty, writable tree; mounts() describes it again', async (c) => {
     const mounts = await c.driver.prepare('base');
@@ -113,7 +112,7 @@ export function storageDriverSuite(name: string, makeDriver: StorageDriverFactor
 
   check('device nodes, fifos, hard links and xattrs reach a child intact', async (c) => {
     const base = await c.mount(await c.driver.prepare('base'));
-    await writeFiles(base, { 'file': 'content' });
+    await writeFiles(base, { file: 'content' });
     await fs.link(path.join(base, 'file'), path.join(base, 'hardlink'));
     await mknod(path.join(base, 'null'), 'c', 1, 3);
     await mknod(path.join(base, 'pipe'), 'p');
@@ -244,7 +243,7 @@ export function storageDriverSuite(name: string, makeDriver: StorageDriverFactor
     await c.driver.prepare('empty');
     assert.equal(await c.driver.usage('empty'), { bytes: 0, inodes: 0 });
     const base = await c.mount(await c.driver.prepare('base'));
-    await writeFiles(base, { 'd/a': 1000, 'b': 3000 });
+    await writeFiles(base, { 'd/a': 1000, b: 3000 });
     await fs.link(path.join(base, 'b'), path.join(base, 'c'));
     await fs.symlink('b', path.join(base, 's'));
     c.unmount(base);
@@ -257,7 +256,7 @@ export function storageDriverSuite(name: string, makeDriver: StorageDriverFactor
     const childMounts = await c.driver.prepare('child', 'base-c');
     assert.equal(await c.driver.usage('child'), { bytes: 0, inodes: 0 }, 'a fresh child adds nothing');
     const child = await c.mount(childMounts);
-    await writeFiles(child, { 'd/new': 200, 'top': 50 });
+    await writeFiles(child, { 'd/new': 200, top: 50 });
     c.unmount(child);
     // d (changed), d/new, top
     assert.equal(await c.driver.usage('child'), { bytes: 250, inodes: 3 });
@@ -270,7 +269,7 @@ export function storageDriverSuite(name: string, makeDriver: StorageDriverFactor
     assert.is(files.length, chainLength + 1);
     for (let i = 0; i < chainLength; i++) assert.ok(files.includes(`layer-${i}`), `layer-${i} is missing`);
     assert.is(await readText(path.join(top, 'top')), String(chainLength - 1));
-    await writeFiles(top, { 'top': 'container' });
+    await writeFiles(top, { top: 'container' });
     const view = await c.mount(await c.driver.view('view', chain[chain.length - 1]));
     assert.is(await readText(path.join(view, 'top')), String(chainLength - 1));
   });
@@ -290,14 +289,14 @@ export function storageDriverSuite(name: string, makeDriver: StorageDriverFactor
     assert.equal(await listTree(child), ['base.txt', 'child.txt']);
     await rejectsWith(driver.remove('base-c'), 'Conflict');
     const fresh = await c.mount(await driver.prepare('fresh', 'base-c'));
-    assert.equal(await listTree(fresh), ['base.txt'], 'a new snapshot reused an old one\'s files');
+    assert.equal(await listTree(fresh), ['base.txt'], "a new snapshot reused an old one's files");
   });
 
   check('keys may hold any character and never become paths', async (c) => {
     const keys = ['../../escape', 'a/b c:d,e', 'sha256:' + 'f'.repeat(64), 'ünï\ncode'];
     for (const key of keys) {
       const target = await c.mount(await c.driver.prepare(key));
-      await writeFiles(target, { 'owner': key });
+      await writeFiles(target, { owner: key });
       c.unmount(target);
       await c.driver.commit(`${key}@c`, key);
       const child = await c.mount(await c.driver.prepare(`${key}@child`, `${key}@c`));
@@ -309,7 +308,7 @@ export function storageDriverSuite(name: string, makeDriver: StorageDriverFactor
   });
 
   check('concurrent prepares on one parent get separate snapshots', async (c) => {
-    await writeFilesIn(c, await c.driver.prepare('base'), { 'shared': 'base' });
+    await writeFilesIn(c, await c.driver.prepare('base'), { shared: 'base' });
     await c.driver.commit('base-c', 'base');
     const keys = Array.from({ length: 8 }, (_, i) => `c${i}`);
     const all = await Promise.all(keys.map((k) => c.driver.prepare(k, 'base-c')));
@@ -331,9 +330,9 @@ export function storageDriverSuite(name: string, makeDriver: StorageDriverFactor
     await c.driver.prepare('warm-up');
     await c.driver.remove('warm-up');
     const baseline = await listTree(c.root);
-    await writeFilesIn(c, await c.driver.prepare('base'), { 'big': 1 << 20, 'dir/small': 'x' });
+    await writeFilesIn(c, await c.driver.prepare('base'), { big: 1 << 20, 'dir/small': 'x' });
     await c.driver.commit('base-c', 'base');
-    await writeFilesIn(c, await c.driver.prepare('child', 'base-c'), { 'more': 'y' });
+    await writeFilesIn(c, await c.driver.prepare('child', 'base-c'), { more: 'y' });
     await c.driver.view('view', 'base-c');
     for (const key of ['child', 'view', 'base-c']) await c.driver.remove(key);
     assert.equal(await c.driver.walk(), []);

@@ -36,10 +36,21 @@ export async function mknod(file: string, type: 'c' | 'b' | 'p', major?: number,
 
 /** Set and read a user xattr through Python (Node has no xattr API; coreutils has no setfattr). */
 export async function setXattr(file: string, name: string, value: string): Promise<void> {
-  await run('python3', ['-c', 'import os,sys; os.setxattr(sys.argv[1], sys.argv[2], sys.argv[3].encode(), follow_symlinks=False)', file, name, value]);
+  await run('python3', [
+    '-c',
+    'import os,sys; os.setxattr(sys.argv[1], sys.argv[2], sys.argv[3].encode(), follow_symlinks=False)',
+    file,
+    name,
+    value,
+  ]);
 }
 
 export async function getXattr(file: string, name: string): Promise<string> {
-  const { stdout } = await run('python3', ['-c', 'import os,sys; sys.stdout.write(os.getxattr(sys.argv[1], sys.argv[2], follow_symlinks=False).decode())', file, name]);
+  const { stdout } = await run('python3', [
+    '-c',
+    'import os,sys; sys.stdout.write(os.getxattr(sys.argv[1], sys.argv[2], follow_symlinks=False).decode())',
+    file,
+    name,
+  ]);
   return stdout;
 }

@@ -49,18 +49,28 @@ test('reopen closes the driver and builds a new one on the same root', async () 
 
 test('a factory that throws fails the case and leaves nothing', async () => {
   const before = (await fs.readdir('/tmp')).filter((n) => n.startsWith('bsto-testkit-'));
-  const err = await runStorageCase(prefix, async () => {
-    throw new Error('no driver here');
-  }, async () => {}).catch((e: unknown) => e);
+  const err = await runStorageCase(
+    prefix,
+    async () => {
+      throw new Error('no driver here');
+    },
+    async () => {},
+  ).catch((e: unknown) => e);
   assert.match(String(err), /no driver here/);
-  assert.equal((await fs.readdir('/tmp')).filter((n) => n.startsWith('bsto-testkit-')), before);
+  assert.equal(
+    (await fs.readdir('/tmp')).filter((n) => n.startsWith('bsto-testkit-')),
+    before,
+  );
 });
 
 test('rejectsWith checks the error class by name and the message', async () => {
   await rejectsWith(Promise.reject(new NotFound('no such snapshot: x')), 'NotFound', /x/);
   await rejectsWith(rejectsWith(Promise.reject(new Conflict('taken')), 'NotFound'), 'Assertion');
   await rejectsWith(rejectsWith(Promise.resolve(1), 'NotFound'), 'Assertion');
-  await rejectsWith(rejectsWithCode(() => Promise.resolve(), 'EROFS'), 'Assertion');
+  await rejectsWith(
+    rejectsWithCode(() => Promise.resolve(), 'EROFS'),
+    'Assertion',
+  );
   await rejectsWithCode(() => fs.readFile('/nonexistent/bsto'), 'ENOENT');
 });
 

@@ -11,7 +11,14 @@ const hostLinks = () => execFileSync('ip', ['-o', 'link', 'show'], { encoding: '
 test('the manifest declares a network plugin named host whose init returns the driver', async () => {
   assert.is(plugin.kind, 'network');
   assert.is(plugin.name, 'host');
-  const driver = await plugin.init({ root: '/nonexistent', execRoot: '/nonexistent', dataRoot: '/nonexistent', config: {}, events: new EventBus(), log: silentLogger });
+  const driver = await plugin.init({
+    root: '/nonexistent',
+    execRoot: '/nonexistent',
+    dataRoot: '/nonexistent',
+    config: {},
+    events: new EventBus(),
+    log: silentLogger,
+  });
   assert.instance(driver, HostNetworkDriver);
   assert.is(driver.name, 'host');
   assert.is(driver.namespaceMode, 'host');

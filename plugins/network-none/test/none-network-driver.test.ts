@@ -10,13 +10,23 @@ const endpoint = { networkId: 'n1', id: 'e1', containerId: 'bsto-c1', aliases: [
 function linkNames(netnsPath?: string): string[] {
   const args = netnsPath ? ['--net=' + netnsPath, 'ip', '-o', 'link', 'show'] : ['ip', '-o', 'link', 'show'];
   const out = execFileSync(netnsPath ? 'nsenter' : args.shift()!, args, { encoding: 'utf8' });
-  return out.trim().split('\n').map((line) => line.split(':')[1]!.trim().split('@')[0]!);
+  return out
+    .trim()
+    .split('\n')
+    .map((line) => line.split(':')[1]!.trim().split('@')[0]!);
 }
 
 test('the manifest declares a network plugin named none whose init returns the driver', async () => {
   assert.is(plugin.kind, 'network');
   assert.is(plugin.name, 'none');
-  const driver = await plugin.init({ root: '/nonexistent', execRoot: '/nonexistent', dataRoot: '/nonexistent', config: {}, events: new EventBus(), log: silentLogger });
+  const driver = await plugin.init({
+    root: '/nonexistent',
+    execRoot: '/nonexistent',
+    dataRoot: '/nonexistent',
+    config: {},
+    events: new EventBus(),
+    log: silentLogger,
+  });
   assert.instance(driver, NoneNetworkDriver);
   assert.is(driver.name, 'none');
   assert.is(driver.namespaceMode, 'private');

@@ -53,9 +53,13 @@ test('the shim survives the SIGKILL of the process that spawned it', async () =>
   const ctx = fx.context();
   const id = fx.newId();
   const req = fx.request(id, ['sh', '-c', 'while true; do echo tick; sleep 0.1; done']);
-  const child = spawn(process.execPath, ['-r', 'tsx/cjs', path.join(__dirname, 'support/spawner.ts'), ctx.execRoot, id, req.bundle, req.stateDir, req.logPath], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['-r', 'tsx/cjs', path.join(__dirname, 'support/spawner.ts'), ctx.execRoot, id, req.bundle, req.stateDir, req.logPath],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   let line = '';
   await new Promise<void>((resolve, reject) => {
     child.stdout!.on('data', (chunk: Buffer) => {
@@ -73,7 +77,7 @@ test('the shim survives the SIGKILL of the process that spawned it', async () =>
   assert.ok(alive(shim!), 'shim still alive after its spawner died');
   assert.ok(alive(pid), 'container still alive');
   const ppid = Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
-  assert.is(ppid, shim, 'the container is the shim\'s child (subreaper)');
+  assert.is(ppid, shim, "the container is the shim's child (subreaper)");
 
   const runtime = (await runcPlugin.init(ctx)) as OciRuntime;
   assert.equal(await runtime.adopt(id, req.stateDir), { state: 'running', pid });

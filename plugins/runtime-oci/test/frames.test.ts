@@ -5,7 +5,11 @@ import * as assert from 'uvu/assert';
 import { encodeFrame, FrameDecoder, isCgroupV2, oomFiles } from '../src/index.js';
 
 test('frames survive being split at every byte', () => {
-  const wire = Buffer.concat([encodeFrame(1, Buffer.from('hello')), encodeFrame(2, Buffer.alloc(0)), encodeFrame(0, Buffer.from('x'.repeat(300)))]);
+  const wire = Buffer.concat([
+    encodeFrame(1, Buffer.from('hello')),
+    encodeFrame(2, Buffer.alloc(0)),
+    encodeFrame(0, Buffer.from('x'.repeat(300))),
+  ]);
   assert.equal([...wire.subarray(0, 5)], [1, 0, 0, 0, 5]);
   const decoder = new FrameDecoder();
   const got: Array<[number, string]> = [];
@@ -17,7 +21,7 @@ test('frames survive being split at every byte', () => {
   ]);
 });
 
-test('oomFiles follow linux.cgroupsPath and the host\'s cgroup version', () => {
+test("oomFiles follow linux.cgroupsPath and the host's cgroup version", () => {
   const dir = mkdtempSync('/tmp/bnat-frames-');
   try {
     writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ linux: { cgroupsPath: '/bnat/c1' } }));

@@ -70,7 +70,7 @@ test('SIGTERM of a container without a pid namespace gives 143', async () => {
   await runtime.delete(id);
 });
 
-test('a command not found fails at create with runc\'s message and leaves nothing', async () => {
+test("a command not found fails at create with runc's message and leaves nothing", async () => {
   const id = fx.newId();
   try {
     await runtime.create(fx.request(id, ['nosuchcmd']));
@@ -86,7 +86,10 @@ test('a command not found fails at create with runc\'s message and leaves nothin
   assert.equal(cgroupDirs(id), [], 'cgroup left behind');
   assert.not.ok(existsSync(path.join(fx.stateDir(id), 'shim.sock')));
   assert.not.ok(existsSync(path.join(fx.stateDir(id), 'pid')));
-  assert.throws(() => runtime.wait(id), (e: unknown) => e instanceof NotFound);
+  assert.throws(
+    () => runtime.wait(id),
+    (e: unknown) => e instanceof NotFound,
+  );
 });
 
 test('stdin frames reach the container; closing stdin ends cat', async () => {
@@ -121,11 +124,11 @@ test('two clients both receive the output', async () => {
 test('the json-file log: one entry per line, escaped, long lines split at 16 KiB', async () => {
   const id = fx.newId();
   const script = [
-    'printf \'plain\\n\'',
-    'printf \'quote" back\\\\ tab\\t bell\\a\\n\' >&2',
-    'printf \'bad\\377utf8 \\303\\251\\n\'',
+    "printf 'plain\\n'",
+    "printf 'quote\" back\\\\ tab\\t bell\\a\\n' >&2",
+    "printf 'bad\\377utf8 \\303\\251\\n'",
     'head -c 20000 /dev/zero | tr "\\0" b',
-    'printf \'\\nno newline at end\'',
+    "printf '\\nno newline at end'",
   ].join('; ');
   await runtime.create(fx.request(id, ['sh', '-c', script]));
   await runtime.start(id);
@@ -136,8 +139,17 @@ test('the json-file log: one entry per line, escaped, long lines split at 16 KiB
   for (const e of entries) assert.match(e.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/);
   const byStream = (s: string) => entries.filter((e) => e.stream === s).map((e) => e.log);
   assert.equal(byStream('stderr'), ['quote" back\\ tab\t bell\u0007\n']);
-  assert.equal(byStream('stdout'), ['plain\n', 'bad\ufffdutf8 é\n', 'b'.repeat(16384), `${'b'.repeat(20000 - 16384)}\n`, 'no newline at end']);
-  assert.ok(lines.some((l) => l.includes('bell\\u0007')), 'control characters are \\u escaped');
+  assert.equal(byStream('stdout'), [
+    'plain\n',
+    'bad\ufffdutf8 é\n',
+    'b'.repeat(16384),
+    `${'b'.repeat(20000 - 16384)}\n`,
+    'no newline at end',
+  ]);
+  assert.ok(
+    lines.some((l) => l.includes('bell\\u0007')),
+    'control characters are \\u escaped',
+  );
   await runtime.delete(id);
 });
 
@@ -154,7 +166,9 @@ test('delete is idempotent and accepts unknown ids', async () => {
 
 test('oomKilled is true when the memory limit is exceeded', async () => {
   const id = fx.newId();
-  await runtime.create(fx.request(id, ['sh', '-c', 'x=$(head -c 100000000 /dev/zero | tr "\\0" a); echo survived'], { memoryLimit: 16 << 20 }));
+  await runtime.create(
+    fx.request(id, ['sh', '-c', 'x=$(head -c 100000000 /dev/zero | tr "\\0" a); echo survived'], { memoryLimit: 16 << 20 }),
+  );
   await runtime.start(id);
   const status = await runtime.wait(id);
   assert.is(status.oomKilled, true);
@@ -189,8 +203,14 @@ test('5 MB of output arrives intact through connect and in the log', async () =>
   await closed;
   assert.is(bytes, 5_000_001);
   assert.is(bad, 0);
-  const entries = readFileSync(fx.logPath(id), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as { log: string });
-  assert.is(entries.reduce((n, e) => n + e.log.length, 0), 5_000_001);
+  const entries = readFileSync(fx.logPath(id), 'utf8')
+    .trimEnd()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { log: string });
+  assert.is(
+    entries.reduce((n, e) => n + e.log.length, 0),
+    5_000_001,
+  );
   assert.is(entries.length, Math.ceil(5_000_000 / 16384));
   await runtime.delete(id);
 });

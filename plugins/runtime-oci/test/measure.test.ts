@@ -34,7 +34,9 @@ test('create+connect+start+wait of `true`: median of 10 (printed)', async () => 
     await runtime.delete(id);
     deletes.push(performance.now() - t1);
   }
-  console.log(`  create+connect+start+wait of true: median ${median(runs).toFixed(1)} ms (min ${Math.min(...runs).toFixed(1)}, max ${Math.max(...runs).toFixed(1)}); delete median ${median(deletes).toFixed(1)} ms`);
+  console.log(
+    `  create+connect+start+wait of true: median ${median(runs).toFixed(1)} ms (min ${Math.min(...runs).toFixed(1)}, max ${Math.max(...runs).toFixed(1)}); delete median ${median(deletes).toFixed(1)} ms`,
+  );
   assert.ok(median(runs) < 2000);
 });
 

@@ -47,7 +47,7 @@ test('runc is skipped with a reason when the binary cannot be found', async () =
   }
 });
 
-test('crun: skipped with crun\'s own reason on a cgroup v1 hybrid host, usable elsewhere', async () => {
+test("crun: skipped with crun's own reason on a cgroup v1 hybrid host, usable elsewhere", async () => {
   const hybrid = isCgroupHybrid();
   // The plugin decides from a real run, so check that crun really fails here first.
   const failure = await probeRuntime('/usr/bin/crun', fx.context().execRoot);

@@ -17,7 +17,8 @@ const rounds = Number(process.argv[2] ?? 30);
 
 /** Returns the number of paths made. */
 async function populateBusybox(target: string): Promise<number> {
-  for (const dir of ['bin', 'etc', 'root', 'tmp', 'var/spool/mail', 'home', 'usr/sbin']) await fs.mkdir(path.join(target, dir), { recursive: true });
+  for (const dir of ['bin', 'etc', 'root', 'tmp', 'var/spool/mail', 'home', 'usr/sbin'])
+    await fs.mkdir(path.join(target, dir), { recursive: true });
   await fs.copyFile('/bin/busybox', path.join(target, 'bin/busybox'));
   await fs.chmod(path.join(target, 'bin/busybox'), 0o755);
   for (const applet of execFileSync('/bin/busybox', ['--list'], { encoding: 'utf8' }).trim().split('\n')) {
@@ -64,7 +65,9 @@ async function main(): Promise<void> {
     const usage = await drivers[0]![1].usage('busybox');
     console.log(`parent: ${entries} paths, ${usage.inodes} inodes, ${(usage.bytes / 1e6).toFixed(2)} MB; ${rounds} rounds, interleaved`);
     for (const [name, xs] of times) {
-      console.log(`${name.padEnd(8)} prepare+mount median ${median(xs).toFixed(2)} ms  (min ${Math.min(...xs).toFixed(2)}, max ${Math.max(...xs).toFixed(2)})`);
+      console.log(
+        `${name.padEnd(8)} prepare+mount median ${median(xs).toFixed(2)} ms  (min ${Math.min(...xs).toFixed(2)}, max ${Math.max(...xs).toFixed(2)})`,
+      );
     }
     const [o, v] = [median(times.get('overlay')!), median(times.get('vfs')!)];
     console.log(`vfs / overlay: ${(v / o).toFixed(1)}x`);

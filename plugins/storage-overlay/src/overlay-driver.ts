@@ -97,7 +97,8 @@ export class OverlayDriver implements StorageDriver {
     await this.metadata.transact(async ({ records }) => {
       const record = records.get(key);
       if (!record) throw new NotFound(`no such snapshot: ${key}`);
-      if (record.kind !== 'active') throw new InvalidArgument(`snapshot ${key} is a ${record.kind}: only an active snapshot can be committed`);
+      if (record.kind !== 'active')
+        throw new InvalidArgument(`snapshot ${key} is a ${record.kind}: only an active snapshot can be committed`);
       if (records.has(name)) throw new Conflict(`snapshot ${name} already exists`);
       records.delete(key);
       records.set(name, { ...record, kind: 'committed' });

@@ -73,7 +73,10 @@ test('a failed prepare leaves neither a record nor a directory', () =>
     await rejectsWith(d.prepare('child', 'active'), 'InvalidArgument');
     await rejectsWith(d.prepare('active'), 'Conflict');
     assert.equal(await fs.readdir(path.join(root, 'snapshots')), ['1']);
-    assert.equal((await d.walk()).map((s) => s.key), ['active']);
+    assert.equal(
+      (await d.walk()).map((s) => s.key),
+      ['active'],
+    );
   }));
 
 test('status reports the backing filesystem: extfs here, tmpfs on a tmpfs root', () =>
@@ -82,8 +85,15 @@ test('status reports the backing filesystem: extfs here, tmpfs on a tmpfs root',
     const onDisk = path.join(dir, 'disk');
     await fs.mkdir(onDisk);
     const status = await (await init(onDisk)).status();
-    if (expected) assert.equal(status.slice(0, 2), [['Backing Filesystem', 'extfs'], ['Supports d_type', 'true']]);
-    assert.equal(status.slice(2), [['Using metacopy', 'false'], ['Native Overlay Diff', 'true']]);
+    if (expected)
+      assert.equal(status.slice(0, 2), [
+        ['Backing Filesystem', 'extfs'],
+        ['Supports d_type', 'true'],
+      ]);
+    assert.equal(status.slice(2), [
+      ['Using metacopy', 'false'],
+      ['Native Overlay Diff', 'true'],
+    ]);
 
     const onTmpfs = path.join(dir, 'tmpfs');
     await fs.mkdir(onTmpfs);

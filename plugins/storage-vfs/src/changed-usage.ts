@@ -39,12 +39,5 @@ export async function changedUsage(dir: string, base: string | undefined): Promi
 }
 
 function same(a: BigIntStats, b: BigIntStats): boolean {
-  return (
-    a.mode === b.mode &&
-    a.uid === b.uid &&
-    a.gid === b.gid &&
-    a.size === b.size &&
-    a.rdev === b.rdev &&
-    a.mtimeNs === b.mtimeNs
-  );
+  return a.mode === b.mode && a.uid === b.uid && a.gid === b.gid && a.size === b.size && a.rdev === b.rdev && a.mtimeNs === b.mtimeNs;
 }

@@ -82,7 +82,10 @@ export class VfsDriver implements StorageDriver {
     this.snapshot(key);
     this.assertIdle(key);
     const children = [
-      ...this.store.all().filter((s) => s.record.parent === key).map((s) => s.record.key),
+      ...this.store
+        .all()
+        .filter((s) => s.record.parent === key)
+        .map((s) => s.record.key),
       ...[...this.reserved].filter(([, parent]) => parent === key).map(([k]) => k),
     ];
     if (children.length > 0) throw new Conflict(`cannot remove snapshot ${key}: it is the parent of ${children.join(', ')}`);

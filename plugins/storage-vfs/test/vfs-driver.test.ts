@@ -69,7 +69,10 @@ test('open deletes unfinished copies and half-removed snapshots left by a crash'
     await fs.mkdir(path.join(root, 'snapshots', '.new-0123456789abcdef', 'fs'), { recursive: true });
     await fs.mkdir(path.join(root, 'snapshots', '.trash-fedcba9876543210', 'fs'), { recursive: true });
     const again = await init(root);
-    assert.equal((await again.walk()).map((s) => s.key), ['kept']);
+    assert.equal(
+      (await again.walk()).map((s) => s.key),
+      ['kept'],
+    );
     assert.is((await fs.readdir(path.join(root, 'snapshots'))).length, 1);
   }));
 

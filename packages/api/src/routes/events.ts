@@ -62,10 +62,15 @@ function events(ctx: RequestContext): void {
     // setTimeout holds at most ~24.8 days; a later `until` re-arms on the way.
     const arm = () => {
       const left = Number((untilNs - BigInt(Date.now()) * 1_000_000n) / 1_000_000n) + 1;
-      timer = setTimeout(left > maxTimerMs ? arm : () => {
-        stop();
-        res.end();
-      }, Math.min(Math.max(left, 0), maxTimerMs));
+      timer = setTimeout(
+        left > maxTimerMs
+          ? arm
+          : () => {
+              stop();
+              res.end();
+            },
+        Math.min(Math.max(left, 0), maxTimerMs),
+      );
     };
     arm();
   }

@@ -122,7 +122,12 @@ export function registerImageRoutes(router: Router<RouteHandler>): void {
   router.add('GET', '/images/json', list);
   router.add('POST', '/images/create', createImage);
   router.add('POST', '/images/load', load);
-  router.add('GET', '/images/get', (ctx) => save(ctx, ctx.query.getAll('names').filter((n) => !isUnset(n))));
+  router.add('GET', '/images/get', (ctx) =>
+    save(
+      ctx,
+      ctx.query.getAll('names').filter((n) => !isUnset(n)),
+    ),
+  );
   router.add('GET', '/images/search', unsupported('berth cannot search registries yet: it has no registry client'));
   router.add('GET', '/images/{name*}/json', inspect);
   router.add('GET', '/images/{name*}/history', history);

@@ -46,4 +46,3 @@ export function registerSystemRoutes(router: Router<RouteHandler>): void {
   router.add('GET', '/info', info);
   router.add('GET', '/berth/plugins', plugins);
 }
-

@@ -93,7 +93,9 @@ export class FakeEngine implements EngineApi {
   }
 
   addImage(tag: string, config: ContainerCreateBody = {}): FakeImage {
-    const id = `sha256:${createHash('sha256').update(tag + Math.random()).digest('hex')}`;
+    const id = `sha256:${createHash('sha256')
+      .update(tag + Math.random())
+      .digest('hex')}`;
     const image: FakeImage = { id, tags: [familiar(tag)], created: 1795372722, size: 1984172, config };
     this.imageStore.set(id, image);
     return image;
@@ -263,9 +265,7 @@ export class FakeEngine implements EngineApi {
       const c = this.findContainer(ref);
       if (c.status === 'running') {
         if (!options.force) {
-          throw new Conflict(
-            `You cannot remove a running container ${c.id}. Stop the container before attempting removal or force remove`,
-          );
+          throw new Conflict(`You cannot remove a running container ${c.id}. Stop the container before attempting removal or force remove`);
         }
         c.stopRun?.(137);
         await this.waitExit(c);
@@ -279,11 +279,14 @@ export class FakeEngine implements EngineApi {
       const f = options.filters ?? {};
       if (f.name) all = all.filter((c) => f.name!.some((n) => c.name.includes(n.replace(/^\//, ''))));
       if (f.status) all = all.filter((c) => f.status!.includes(c.status));
-      if (f.label) all = all.filter((c) => f.label!.every((l) => {
-        const [k, v] = l.split('=');
-        const labels = c.body.Labels ?? {};
-        return v === undefined ? k! in labels : labels[k!] === v;
-      }));
+      if (f.label)
+        all = all.filter((c) =>
+          f.label!.every((l) => {
+            const [k, v] = l.split('=');
+            const labels = c.body.Labels ?? {};
+            return v === undefined ? k! in labels : labels[k!] === v;
+          }),
+        );
       all.sort((a, b) => b.created.getTime() - a.created.getTime());
       if (options.limit) all = all.slice(0, options.limit);
       return all.map((c) => ({
@@ -393,7 +396,8 @@ export class FakeEngine implements EngineApi {
       };
       c.outputListeners.add(relay);
       const exitHook = this.onExitOnce(c, end);
-      if (options.logs) setImmediate(() => {
+      if (options.logs)
+        setImmediate(() => {
           for (const l of c.log) relay(l.stream, l.data);
         });
       const engine = this;

@@ -18,7 +18,10 @@ function openInput(file: string): Readable {
     fs.accessSync(file, fs.constants.R_OK);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new StatusError(`open ${file}: ${code === 'ENOENT' ? 'no such file or directory' : code === 'EACCES' ? 'permission denied' : (err as Error).message}`, 1);
+    throw new StatusError(
+      `open ${file}: ${code === 'ENOENT' ? 'no such file or directory' : code === 'EACCES' ? 'permission denied' : (err as Error).message}`,
+      1,
+    );
   }
   return fs.createReadStream(file);
 }

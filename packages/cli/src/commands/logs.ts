@@ -40,10 +40,18 @@ export const logsCommand: Command = {
   flags: [
     { long: 'details', kind: 'bool', help: 'Show extra details provided to logs' },
     { long: 'follow', short: 'f', kind: 'bool', help: 'Follow log output' },
-    { long: 'since', kind: 'string', help: 'Show logs since timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)' },
+    {
+      long: 'since',
+      kind: 'string',
+      help: 'Show logs since timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)',
+    },
     { long: 'tail', short: 'n', kind: 'string', help: 'Number of lines to show from the end of the logs', def: '"all"' },
     { long: 'timestamps', short: 't', kind: 'bool', help: 'Show timestamps' },
-    { long: 'until', kind: 'string', help: 'Show logs before a timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)' },
+    {
+      long: 'until',
+      kind: 'string',
+      help: 'Show logs before a timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)',
+    },
   ],
   minArgs: 1,
   maxArgs: 1,

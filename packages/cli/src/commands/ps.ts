@@ -51,7 +51,10 @@ export class ContainerRow {
     if (!image) return '<no image>';
     if (!this.trunc) return image;
     if (this.c.ImageID && truncateId(this.c.ImageID) === truncateId(image)) return truncateId(image);
-    return image.replace(/@sha256:[0-9a-f]+$/, '').replace(/^docker\.io\/library\//, '').replace(/^docker\.io\//, '');
+    return image
+      .replace(/@sha256:[0-9a-f]+$/, '')
+      .replace(/^docker\.io\/library\//, '')
+      .replace(/^docker\.io\//, '');
   }
 
   get Command(): string {

@@ -20,7 +20,9 @@ export interface ClientVersion {
 }
 
 function goArch(arch: string): string {
-  return ({ x64: 'amd64', ia32: '386', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x' } as Record<string, string>)[arch] ?? arch;
+  return (
+    ({ x64: 'amd64', ia32: '386', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x' } as Record<string, string>)[arch] ?? arch
+  );
 }
 
 export function clientVersion(apiVersion: string): ClientVersion {

@@ -9,7 +9,10 @@ import { Template, TemplateError } from './template.js';
 export function renderList(format: string, items: unknown[], headers: Record<string, unknown>): string {
   const table = format.startsWith('table');
   let source = table ? format.slice('table'.length) : format === 'json' ? '{{json .}}' : format;
-  source = source.replace(/^ +| +$/g, '').replace(/\\t/g, '\t').replace(/\\n/g, '\n');
+  source = source
+    .replace(/^ +| +$/g, '')
+    .replace(/\\t/g, '\t')
+    .replace(/\\n/g, '\n');
   let template: Template;
   try {
     template = Template.parse(source);

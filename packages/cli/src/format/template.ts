@@ -94,7 +94,11 @@ function splitSource(source: string): Array<string | RawAction> {
   return parts;
 }
 
-type Token = { k: 'field'; root: boolean; path: string[] } | { k: 'ident'; name: string } | { k: 'lit'; v: unknown } | { k: 'sym'; s: string };
+type Token =
+  | { k: 'field'; root: boolean; path: string[] }
+  | { k: 'ident'; name: string }
+  | { k: 'lit'; v: unknown }
+  | { k: 'sym'; s: string };
 
 function lex(text: string): Token[] {
   const tokens: Token[] = [];
@@ -328,7 +332,13 @@ function execNodes(nodes: Node[], dot: unknown, root: unknown, out: string[], he
       }
       case 'range': {
         const v = evalPipeline(node.p, dot, root, header);
-        const items = Array.isArray(v) ? v : isPlainObject(v) ? Object.keys(v).sort().map((k) => v[k]) : [];
+        const items = Array.isArray(v)
+          ? v
+          : isPlainObject(v)
+            ? Object.keys(v)
+                .sort()
+                .map((k) => v[k])
+            : [];
         if (!items.length) execNodes(node.alt, dot, root, out, header);
         for (const item of items) execNodes(node.body, item, root, out, header);
         break;

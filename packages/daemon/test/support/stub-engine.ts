@@ -7,8 +7,22 @@ export class StubEngine {
   readonly events = new EventBus();
   closed = 0;
   constructor(readonly config: EngineConfig) {}
-  readonly containers = new Proxy({}, { get: () => async () => { throw new NotImplemented('stub engine'); } });
-  readonly images = new Proxy({}, { get: () => async () => { throw new NotImplemented('stub engine'); } });
+  readonly containers = new Proxy(
+    {},
+    {
+      get: () => async () => {
+        throw new NotImplemented('stub engine');
+      },
+    },
+  );
+  readonly images = new Proxy(
+    {},
+    {
+      get: () => async () => {
+        throw new NotImplemented('stub engine');
+      },
+    },
+  );
   version(): VersionInfo {
     return {
       Platform: { Name: 'berth' },

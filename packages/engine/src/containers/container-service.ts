@@ -298,7 +298,8 @@ export class ContainerService implements ContainersApi {
       this.events.publish('container', 'start', record.id, { image: record.imageRef, name: record.name });
       this.monitor(record, runtime);
     } catch (err) {
-      for (const step of undo.reverse()) await step().catch((e) => this.log.warn('start rollback step failed', { id: record.id, error: String(e) }));
+      for (const step of undo.reverse())
+        await step().catch((e) => this.log.warn('start rollback step failed', { id: record.id, error: String(e) }));
       record.state = { ...record.state, Error: err instanceof Error ? err.message : String(err) };
       await this.store.save(record).catch(() => undefined);
       throw err;
@@ -421,7 +422,9 @@ export class ContainerService implements ContainersApi {
         );
       }
       const exited = this.exited(record);
-      await this.runtimeFor(record.runtime).kill(record.id, 'SIGKILL').catch(() => undefined);
+      await this.runtimeFor(record.runtime)
+        .kill(record.id, 'SIGKILL')
+        .catch(() => undefined);
       await exited;
     }
     const began = performance.now();
@@ -545,8 +548,19 @@ function delay(ms: number): Promise<void> {
 }
 
 const signalNumbers: Record<string, string> = {
-  '1': 'SIGHUP', '2': 'SIGINT', '3': 'SIGQUIT', '6': 'SIGABRT', '9': 'SIGKILL', '10': 'SIGUSR1',
-  '12': 'SIGUSR2', '14': 'SIGALRM', '15': 'SIGTERM', '17': 'SIGCHLD', '18': 'SIGCONT', '19': 'SIGSTOP', '20': 'SIGTSTP',
+  '1': 'SIGHUP',
+  '2': 'SIGINT',
+  '3': 'SIGQUIT',
+  '6': 'SIGABRT',
+  '9': 'SIGKILL',
+  '10': 'SIGUSR1',
+  '12': 'SIGUSR2',
+  '14': 'SIGALRM',
+  '15': 'SIGTERM',
+  '17': 'SIGCHLD',
+  '18': 'SIGCONT',
+  '19': 'SIGSTOP',
+  '20': 'SIGTSTP',
 };
 
 /** `HUP`, `sighup`, `SIGHUP` and `1` all become `SIGHUP`; anything else is an InvalidArgument. */

@@ -55,7 +55,9 @@ export async function buildContainerSpec(req: ContainerSpecRequest): Promise<Con
   let n = 0;
   for (const volume of result.volumes) {
     if (volume.name) {
-      throw new NotImplemented(`named volumes are not supported yet: "${volume.name}:${volume.destination}" (use a bind mount, -v /host/path:${volume.destination})`);
+      throw new NotImplemented(
+        `named volumes are not supported yet: "${volume.name}:${volume.destination}" (use a bind mount, -v /host/path:${volume.destination})`,
+      );
     }
     const dir = path.join(req.anonymousVolumeDir, String(n++));
     await fs.mkdir(dir, { recursive: true, mode: 0o755 });
@@ -90,7 +92,9 @@ export function mergedConfig(body: ContainerCreateBody, image: ImageRunConfig, i
     Hostname: hostname,
     Domainname: body.Domainname ?? '',
     User: body.User || image.User || '',
-    Env: buildEnv({ image: image.Env, request: body.Env, hostname, terminal: !!body.Tty, home: '/root' }).filter((e) => !e.startsWith('HOME=')),
+    Env: buildEnv({ image: image.Env, request: body.Env, hostname, terminal: !!body.Tty, home: '/root' }).filter(
+      (e) => !e.startsWith('HOME='),
+    ),
     Cmd: cmd,
     Entrypoint: entrypoint,
     WorkingDir: body.WorkingDir || image.WorkingDir || '',

@@ -45,10 +45,13 @@ export async function writeEtcFiles(dir: string, hostname: string, hostNetwork: 
 
 /** The host's resolv.conf without loopback name servers; Docker's public fallbacks when none is left. */
 export function privateResolvConf(host: string): string {
-  const lines = host.replace(/\n+$/, '').split('\n').filter((line) => {
-    const m = /^\s*nameserver\s+(\S+)/.exec(line);
-    return !m || !(m[1].startsWith('127.') || m[1] === '::1');
-  });
+  const lines = host
+    .replace(/\n+$/, '')
+    .split('\n')
+    .filter((line) => {
+      const m = /^\s*nameserver\s+(\S+)/.exec(line);
+      return !m || !(m[1].startsWith('127.') || m[1] === '::1');
+    });
   if (!lines.some((l) => /^\s*nameserver\s/.test(l))) lines.push('nameserver 8.8.8.8', 'nameserver 8.8.4.4');
   return `${lines.join('\n')}\n`;
 }

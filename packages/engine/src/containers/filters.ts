@@ -44,7 +44,12 @@ function matchOne(record: ContainerRecord, key: string, value: string, store: Co
       return labels[value.slice(0, eq)] === value.slice(eq + 1);
     }
     case 'ancestor':
-      return record.imageRef === value || record.imageId === value || record.imageId.startsWith(`sha256:${value}`) || record.imageRef === `${value}:latest`;
+      return (
+        record.imageRef === value ||
+        record.imageId === value ||
+        record.imageId.startsWith(`sha256:${value}`) ||
+        record.imageRef === `${value}:latest`
+      );
     case 'before':
     case 'since': {
       const other = store.find(value);

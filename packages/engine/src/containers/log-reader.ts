@@ -54,7 +54,10 @@ export async function* readLog(
   }
   const complete = text.endsWith('\n') ? text : text.slice(0, text.lastIndexOf('\n') + 1);
   let offset = Buffer.byteLength(complete);
-  let entries = complete.split('\n').map(parseEntry).filter((e): e is JsonLogEntry => !!e && accept(e, options));
+  let entries = complete
+    .split('\n')
+    .map(parseEntry)
+    .filter((e): e is JsonLogEntry => !!e && accept(e, options));
   if (options.tail !== undefined && options.tail !== 'all') entries = options.tail <= 0 ? [] : entries.slice(-options.tail);
   for (const e of entries) yield toLine(e);
   if (!follow || options.signal?.aborted) return;

@@ -224,9 +224,7 @@ export class ImageService implements ImagesApi {
       return [{ Untagged: familiar(reference) }];
     }
     if (!byName && names.length > 1 && !options.force) {
-      throw new Conflict(
-        `conflict: unable to delete ${shortId(id)} (must be forced) - image is referenced in multiple repositories`,
-      );
+      throw new Conflict(`conflict: unable to delete ${shortId(id)} (must be forced) - image is referenced in multiple repositories`);
     }
     const users = this.usersOf(id);
     const running = users.find((c) => c.state.Running);
@@ -238,7 +236,9 @@ export class ImageService implements ImagesApi {
     if (users.length) {
       if (!options.force) {
         const what = byName ? `remove repository reference "${ref}"` : `delete ${shortId(id)}`;
-        throw new Conflict(`conflict: unable to ${what} (must force) - container ${users[0].id.slice(0, 12)} is using its referenced image ${shortId(id)}`);
+        throw new Conflict(
+          `conflict: unable to ${what} (must force) - container ${users[0].id.slice(0, 12)} is using its referenced image ${shortId(id)}`,
+        );
       }
       // Forced while stopped containers use it: the names go, the image stays for them.
       for (const name of names) {
@@ -315,4 +315,3 @@ function referenceMatches(tag: string, pattern: string): boolean {
 function escapeRegExp(s: string): string {
   return s.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
 }
-

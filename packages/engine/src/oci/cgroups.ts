@@ -23,15 +23,13 @@ export function detectCgroupVersion(root = '/sys/fs/cgroup'): CgroupVersion {
  * memory.memsw.limit_in_bytes (swap accounting is on). v2: this process's own
  * cgroup has memory.swap.max (the root cgroup never shows it, so look at ours).
  */
-export function detectSwapAccounting(
-  version: CgroupVersion,
-  root = '/sys/fs/cgroup',
-  selfCgroupFile = '/proc/self/cgroup',
-): boolean {
+export function detectSwapAccounting(version: CgroupVersion, root = '/sys/fs/cgroup', selfCgroupFile = '/proc/self/cgroup'): boolean {
   if (version === 1) return existsSync(path.join(root, 'memory', 'memory.memsw.limit_in_bytes'));
   let own = '/';
   try {
-    const line = readFileSync(selfCgroupFile, 'utf8').split('\n').find((l) => l.startsWith('0::'));
+    const line = readFileSync(selfCgroupFile, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('0::'));
     if (line) own = line.slice(3);
   } catch {
     // no /proc: fall back to the root, which answers "no"

@@ -91,7 +91,10 @@ export function buildEnv(opts: {
   if (opts.hostname !== undefined) daemon.push(`HOSTNAME=${opts.hostname}`);
   if (opts.terminal) daemon.push('TERM=xterm');
   const config = overlayEnv(overlayEnv([], opts.image ?? []), opts.request ?? []);
-  const env = overlayEnv(daemon, config.filter((e) => e.includes('=')));
+  const env = overlayEnv(
+    daemon,
+    config.filter((e) => e.includes('=')),
+  );
   if (!env.some((e) => keyOf(e) === 'HOME')) env.push(`HOME=${opts.home}`);
   return env;
 }

@@ -56,9 +56,7 @@ export function resolveDevices(
     try {
       info = stat(hostPath);
     } catch (err) {
-      throw new InvalidArgument(
-        `error gathering device information while adding custom device "${hostPath}": ${(err as Error).message}`,
-      );
+      throw new InvalidArgument(`error gathering device information while adding custom device "${hostPath}": ${(err as Error).message}`);
     }
     devices.push({
       type: info.type,

@@ -248,6 +248,7 @@ export async function specInputFromDocker(req: DockerSpecRequest): Promise<Docke
 function namespaceMode(field: string, value: string | undefined): 'private' | 'host' {
   if (!value || value === 'private' || value === 'shareable') return 'private';
   if (value === 'host') return 'host';
-  if (value.startsWith('container:')) throw new NotImplemented(`${field} ${JSON.stringify(value)}: joining another container's namespace is not supported yet`);
+  if (value.startsWith('container:'))
+    throw new NotImplemented(`${field} ${JSON.stringify(value)}: joining another container's namespace is not supported yet`);
   throw new InvalidArgument(`invalid ${field}: ${JSON.stringify(value)}`);
 }

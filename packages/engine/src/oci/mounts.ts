@@ -30,13 +30,7 @@ export const DEFAULT_MASKED_PATHS: readonly string[] = [
 ];
 
 /** Paths unprivileged containers may read but not write: they would change the host. */
-export const DEFAULT_READONLY_PATHS: readonly string[] = [
-  '/proc/bus',
-  '/proc/fs',
-  '/proc/irq',
-  '/proc/sys',
-  '/proc/sysrq-trigger',
-];
+export const DEFAULT_READONLY_PATHS: readonly string[] = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
 
 export interface DefaultMountOptions {
   /** Size of /dev/shm in bytes; 0 or absent = 64 MiB. */
@@ -151,7 +145,9 @@ export function parseBind(spec: string): ParsedBind {
     mode = parts[2] ?? '';
   }
   if (!destination.startsWith('/')) {
-    bad(`invalid mount config for type "${source.startsWith('/') ? 'bind' : 'volume'}": invalid mount path: '${destination}' mount path must be absolute`);
+    bad(
+      `invalid mount config for type "${source.startsWith('/') ? 'bind' : 'volume'}": invalid mount path: '${destination}' mount path must be absolute`,
+    );
   }
   destination = path.posix.normalize(destination);
   if (destination === '/') bad("destination can't be '/'");
@@ -252,7 +248,8 @@ export function tmpfsMounts(tmpfs: Readonly<Record<string, string>> | null | und
     const given = optionText === '' ? [] : optionText.split(',').map((o) => o.trim());
     const options = ['noexec', 'nosuid', 'nodev'].filter((d) => !given.some((g) => g === d || g === opposite(d)));
     for (const g of given) {
-      if (!/^[a-z0-9_]+(=[A-Za-z0-9_.:+%/-]*)?$/.test(g)) throw new InvalidArgument(`invalid tmpfs option ${JSON.stringify(g)} for ${dest}`);
+      if (!/^[a-z0-9_]+(=[A-Za-z0-9_.:+%/-]*)?$/.test(g))
+        throw new InvalidArgument(`invalid tmpfs option ${JSON.stringify(g)} for ${dest}`);
       options.push(g);
     }
     out.push({ destination, type: 'tmpfs', source: 'tmpfs', options });

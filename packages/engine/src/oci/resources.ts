@@ -85,9 +85,7 @@ export function buildResources(
 ): ResourceResult {
   const warnings: string[] = [];
   const resources: OciResources = {
-    devices: opts.privileged
-      ? [...PRIVILEGED_DEVICE_RULES]
-      : [...DEFAULT_DEVICE_RULES, ...(opts.extraDeviceRules ?? [])],
+    devices: opts.privileged ? [...PRIVILEGED_DEVICE_RULES] : [...DEFAULT_DEVICE_RULES, ...(opts.extraDeviceRules ?? [])],
   };
   const memory = buildMemory(req, host, warnings);
   if (memory) resources.memory = memory;
@@ -104,7 +102,11 @@ function buildMemory(req: ResourceRequest, host: ResourceHost, warnings: string[
   const limit = req.Memory ?? 0;
   let swap = req.MemorySwap ?? 0;
   const reservation = req.MemoryReservation ?? 0;
-  for (const [name, v] of [['Memory', limit], ['MemorySwap', swap], ['MemoryReservation', reservation]] as const) {
+  for (const [name, v] of [
+    ['Memory', limit],
+    ['MemorySwap', swap],
+    ['MemoryReservation', reservation],
+  ] as const) {
     if (!Number.isSafeInteger(v) || (v < 0 && !(name === 'MemorySwap' && v === -1))) {
       throw new InvalidArgument(`invalid ${name}: ${v}`);
     }
@@ -129,9 +131,7 @@ function buildMemory(req: ResourceRequest, host: ResourceHost, warnings: string[
     if (host.swapAccounting) {
       memory.swap = swap;
     } else if (swap !== -1) {
-      warnings.push(
-        'Your kernel does not support swap limit capabilities or the cgroup is not mounted. Memory limited without swap.',
-      );
+      warnings.push('Your kernel does not support swap limit capabilities or the cgroup is not mounted. Memory limited without swap.');
     }
   }
   if (req.OomKillDisable) {
@@ -159,9 +159,7 @@ function buildCpu(req: ResourceRequest, host: ResourceHost, warnings: string[]):
     if (quota !== 0) throw new InvalidArgument('Conflicting options: Nano CPUs and CPU Quota cannot both be set');
     const q = Math.floor((nano * CPU_PERIOD) / 1e9);
     if (!Number.isSafeInteger(nano) || nano < 0 || nano > host.cpus * 1e9 || q < 1000) {
-      throw new InvalidArgument(
-        `Range of CPUs is from 0.01 to ${host.cpus}.00, as there are only ${host.cpus} CPUs available`,
-      );
+      throw new InvalidArgument(`Range of CPUs is from 0.01 to ${host.cpus}.00, as there are only ${host.cpus} CPUs available`);
     }
     cpu.period = CPU_PERIOD;
     cpu.quota = q;

@@ -18,8 +18,22 @@ export const RLIM_INFINITY = 2n ** 64n - 1n;
 export const DEFAULT_NOFILE = 1_048_576;
 
 const names = [
-  'as', 'core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio',
-  'rttime', 'sigpending', 'stack',
+  'as',
+  'core',
+  'cpu',
+  'data',
+  'fsize',
+  'locks',
+  'memlock',
+  'msgqueue',
+  'nice',
+  'nofile',
+  'nproc',
+  'rss',
+  'rtprio',
+  'rttime',
+  'sigpending',
+  'stack',
 ];
 
 export type UlimitRequest = NonNullable<HostConfig['Ulimits']>[number];

@@ -251,8 +251,7 @@ export function unameArch(nodeArch: string = process.arch): string {
 export function defaultSeccompProfile(opts: DefaultSeccompOptions): OciSeccomp {
   const caps = new Set(opts.capabilities);
   const arch = unameArch(opts.arch);
-  const applies = (g: SyscallGroup) =>
-    (!g.arches || g.arches.includes(arch)) && (!g.needs || g.needs.some((c) => caps.has(c)));
+  const applies = (g: SyscallGroup) => (!g.arches || g.arches.includes(arch)) && (!g.needs || g.needs.some((c) => caps.has(c)));
 
   const allowed = new Set<string>();
   for (const group of [...always, ...withCapability]) {

@@ -79,7 +79,9 @@ export function loadDockerSeccomp(value: string, target: DockerSeccompTarget): O
   if (value === 'unconfined') return undefined;
   if (value.trimStart().startsWith('{')) return convertDockerSeccomp(value, 'inline profile', target);
   if (!value.startsWith('/')) {
-    throw new InvalidArgument(`seccomp profile ${JSON.stringify(value)}: expected JSON, "unconfined", or an absolute path on the daemon's host`);
+    throw new InvalidArgument(
+      `seccomp profile ${JSON.stringify(value)}: expected JSON, "unconfined", or an absolute path on the daemon's host`,
+    );
   }
   let text: string;
   try {
@@ -129,9 +131,7 @@ export function convertDockerSeccomp(text: string, origin: ProfileOrigin, target
     fail('"architectures" and "archMap" were both given; use one');
   }
   if (p.architectures !== undefined) {
-    out.architectures = checkArray(p.architectures, 'architectures', fail).map((a, i) =>
-      checkArch(a, `architectures[${i}]`, fail),
-    );
+    out.architectures = checkArray(p.architectures, 'architectures', fail).map((a, i) => checkArch(a, `architectures[${i}]`, fail));
   } else if (p.archMap !== undefined) {
     const native = seccompArchitectures(target.arch)[0];
     for (const [i, entry] of checkArray(p.archMap, 'archMap', fail).entries()) {

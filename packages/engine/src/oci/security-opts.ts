@@ -49,7 +49,9 @@ export function parseSecurityOptions(opts: readonly string[] | null | undefined)
       case 'apparmor':
       case 'label':
         if (value === undefined) bad();
-        out.warnings.push(`berth does not support ${key === 'apparmor' ? 'AppArmor' : 'SELinux labels'} yet: --security-opt ${opt} ignored`);
+        out.warnings.push(
+          `berth does not support ${key === 'apparmor' ? 'AppArmor' : 'SELinux labels'} yet: --security-opt ${opt} ignored`,
+        );
         break;
       default:
         bad();

@@ -209,10 +209,6 @@ export const OCI_VERSION = '1.0.2-dev';
 export function specToJson(spec: OciSpec): string {
   // A marker no string of the spec can contain by chance or by design (env values are user input).
   const marker = `__berth_bigint_${randomUUID().replaceAll('-', '')}__`;
-  const text = JSON.stringify(
-    spec,
-    (_key, value: unknown) => (typeof value === 'bigint' ? `${marker}${value.toString()}` : value),
-    2,
-  );
+  const text = JSON.stringify(spec, (_key, value: unknown) => (typeof value === 'bigint' ? `${marker}${value.toString()}` : value), 2);
   return `${text.replace(new RegExp(`"${marker}(\\d+)"`, 'g'), '$1')}\n`;
 }

@@ -25,10 +25,7 @@ export interface SysctlNamespaces {
 }
 
 /** Validate the requested sysctls; returns them unchanged. */
-export function checkSysctls(
-  sysctls: Readonly<Record<string, string>> | null | undefined,
-  ns: SysctlNamespaces,
-): Record<string, string> {
+export function checkSysctls(sysctls: Readonly<Record<string, string>> | null | undefined, ns: SysctlNamespaces): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(sysctls ?? {})) {
     if (typeof value !== 'string') throw new InvalidArgument(`sysctl "${key}": the value must be a string`);

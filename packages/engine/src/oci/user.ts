@@ -65,7 +65,10 @@ export function parseGroup(text: string): GroupEntry[] {
     const f = line.split(':');
     const gid = parseId(f[2] ?? '');
     if (f.length < 3 || gid === undefined) continue;
-    const members = (f[3] ?? '').split(',').map((m) => m.trim()).filter((m) => m !== '');
+    const members = (f[3] ?? '')
+      .split(',')
+      .map((m) => m.trim())
+      .filter((m) => m !== '');
     out.push({ name: f[0] as string, gid, members });
   }
   return out;
@@ -101,8 +104,7 @@ export function resolveUserFromEntries(
 
   const out: ResolvedUser = { uid: 0, gid: 0, additionalGids: [], home: '/' };
   const uidArg = userArg === '' ? 0 : numeric(userArg, 'user');
-  const entry =
-    uidArg !== undefined ? passwd.find((p) => p.uid === uidArg) : passwd.find((p) => p.name === userArg);
+  const entry = uidArg !== undefined ? passwd.find((p) => p.uid === uidArg) : passwd.find((p) => p.name === userArg);
   if (entry) {
     out.uid = entry.uid;
     out.gid = entry.gid;
@@ -143,10 +145,7 @@ function addGid(user: ResolvedUser, gid: number): void {
  * inside `rootfs` (a symlink to the host's file resolves inside the root).
  */
 export async function resolveUser(rootfs: string, userSpec: string, groupAdd: readonly string[] = []): Promise<ResolvedUser> {
-  const [passwdText, groupText] = await Promise.all([
-    readFileInRoot(rootfs, '/etc/passwd'),
-    readFileInRoot(rootfs, '/etc/group'),
-  ]);
+  const [passwdText, groupText] = await Promise.all([readFileInRoot(rootfs, '/etc/passwd'), readFileInRoot(rootfs, '/etc/group')]);
   return resolveUserFromEntries(
     userSpec,
     passwdText === undefined ? [] : parsePasswd(passwdText),

@@ -85,11 +85,18 @@ async function chooseStorage(
   initOne: (m: AnyPluginManifest & { kind: 'storage' }) => Promise<StorageDriver | undefined>,
 ): Promise<StorageDriver> {
   const notSelected = (m: AnyPluginManifest, chosen: string) =>
-    statuses.push({ kind: 'storage', name: m.name, status: 'skipped', reason: `not selected: this daemon uses ${chosen}`, description: m.description });
+    statuses.push({
+      kind: 'storage',
+      name: m.name,
+      status: 'skipped',
+      reason: `not selected: this daemon uses ${chosen}`,
+      description: m.description,
+    });
   const names = offered.map((m) => m.name);
   const pick = async (name: string, why: string): Promise<StorageDriver> => {
     const manifest = offered.find((m) => m.name === name);
-    if (!manifest) throw new InvalidArgument(`storage driver ${name} ${why}, but no such plugin is loaded (loaded: ${names.join(', ') || 'none'})`);
+    if (!manifest)
+      throw new InvalidArgument(`storage driver ${name} ${why}, but no such plugin is loaded (loaded: ${names.join(', ') || 'none'})`);
     const driver = await initOne(manifest as AnyPluginManifest & { kind: 'storage' });
     if (!driver) {
       const status = statuses.find((s) => s.kind === 'storage' && s.name === name);
@@ -139,7 +146,12 @@ function checkUniqueNames(plugins: AnyPluginManifest[]): void {
   }
 }
 
-async function contextFor(config: ResolvedEngineConfig, manifest: AnyPluginManifest, events: EventBus, log: Logger): Promise<PluginContext> {
+async function contextFor(
+  config: ResolvedEngineConfig,
+  manifest: AnyPluginManifest,
+  events: EventBus,
+  log: Logger,
+): Promise<PluginContext> {
   const root = path.join(config.dataRoot, manifest.kind, manifest.name);
   const execRoot = path.join(config.execRoot, manifest.kind, manifest.name);
   await fs.mkdir(root, { recursive: true, mode: 0o700 });

@@ -27,7 +27,13 @@ export class SystemService {
         {
           Name: 'Engine',
           Version: this.config.serverVersion,
-          Details: { ApiVersion: apiVersion, MinAPIVersion: minApiVersion, Os: 'linux', Arch: goArch[process.arch] ?? process.arch, KernelVersion: os.release() },
+          Details: {
+            ApiVersion: apiVersion,
+            MinAPIVersion: minApiVersion,
+            Os: 'linux',
+            Arch: goArch[process.arch] ?? process.arch,
+            KernelVersion: os.release(),
+          },
         },
       ],
       Version: this.config.serverVersion,
@@ -53,7 +59,10 @@ export class SystemService {
     return lines.length ? lines : null;
   }
 
-  async info(counts: { running: number; paused: number; stopped: number; images: number }, runtimes: Record<string, { path: string }>): Promise<SystemInfo> {
+  async info(
+    counts: { running: number; paused: number; stopped: number; images: number },
+    runtimes: Record<string, { path: string }>,
+  ): Promise<SystemInfo> {
     const v1 = this.cgroupVersion === '1';
     const ok = (kind: string) => this.statuses.filter((s) => s.kind === kind && s.status === 'ok').map((s) => s.name);
     return {

@@ -14,14 +14,43 @@ import {
 
 // Bit numbers from linux/capability.h, written independently of the source's table.
 const bits: Record<string, number> = {
-  CAP_CHOWN: 0, CAP_DAC_OVERRIDE: 1, CAP_DAC_READ_SEARCH: 2, CAP_FOWNER: 3, CAP_FSETID: 4, CAP_KILL: 5,
-  CAP_SETGID: 6, CAP_SETUID: 7, CAP_SETPCAP: 8, CAP_NET_BIND_SERVICE: 10, CAP_NET_ADMIN: 12, CAP_NET_RAW: 13,
-  CAP_SYS_CHROOT: 18, CAP_SYS_PTRACE: 19, CAP_SYS_ADMIN: 21, CAP_SYS_RESOURCE: 24, CAP_MKNOD: 27,
-  CAP_AUDIT_WRITE: 29, CAP_SETFCAP: 31, CAP_BPF: 39, CAP_CHECKPOINT_RESTORE: 40,
+  CAP_CHOWN: 0,
+  CAP_DAC_OVERRIDE: 1,
+  CAP_DAC_READ_SEARCH: 2,
+  CAP_FOWNER: 3,
+  CAP_FSETID: 4,
+  CAP_KILL: 5,
+  CAP_SETGID: 6,
+  CAP_SETUID: 7,
+  CAP_SETPCAP: 8,
+  CAP_NET_BIND_SERVICE: 10,
+  CAP_NET_ADMIN: 12,
+  CAP_NET_RAW: 13,
+  CAP_SYS_CHROOT: 18,
+  CAP_SYS_PTRACE: 19,
+  CAP_SYS_ADMIN: 21,
+  CAP_SYS_RESOURCE: 24,
+  CAP_MKNOD: 27,
+  CAP_AUDIT_WRITE: 29,
+  CAP_SETFCAP: 31,
+  CAP_BPF: 39,
+  CAP_CHECKPOINT_RESTORE: 40,
 };
 const dockerDefaults = [
-  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_SETGID', 'CAP_SETUID',
-  'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE',
+  'CAP_CHOWN',
+  'CAP_DAC_OVERRIDE',
+  'CAP_FSETID',
+  'CAP_FOWNER',
+  'CAP_MKNOD',
+  'CAP_NET_RAW',
+  'CAP_SETGID',
+  'CAP_SETUID',
+  'CAP_SETFCAP',
+  'CAP_SETPCAP',
+  'CAP_NET_BIND_SERVICE',
+  'CAP_SYS_CHROOT',
+  'CAP_KILL',
+  'CAP_AUDIT_WRITE',
 ];
 const byBit = (caps: string[]) => [...caps].sort((a, b) => (bits[a] as number) - (bits[b] as number));
 const maskOf = (caps: string[]) => caps.reduce((m, c) => m | (1n << BigInt(bits[c] as number)), 0n).toString(16);
@@ -45,8 +74,14 @@ test('normalizeCapability accepts case and prefix variants', () => {
   assert.is(normalizeCapability(' Net_Admin '), 'CAP_NET_ADMIN');
   assert.is(normalizeCapability('CAP_SYS_ADMIN'), 'CAP_SYS_ADMIN');
   assert.is(normalizeCapability('all'), 'ALL');
-  assert.throws(() => normalizeCapability('foo'), (e: Error) => e instanceof InvalidArgument && e.message === 'unknown capability: "CAP_FOO"');
-  assert.throws(() => normalizeCapability('CAP_FOO'), (e: Error) => e.message === 'unknown capability: "CAP_FOO"');
+  assert.throws(
+    () => normalizeCapability('foo'),
+    (e: Error) => e instanceof InvalidArgument && e.message === 'unknown capability: "CAP_FOO"',
+  );
+  assert.throws(
+    () => normalizeCapability('CAP_FOO'),
+    (e: Error) => e.message === 'unknown capability: "CAP_FOO"',
+  );
 });
 
 test('capabilitiesFromMask decodes CapBnd-style hex', () => {
@@ -94,7 +129,10 @@ test('computeCapabilities: adding a default twice does not duplicate it', () => 
 test('computeCapabilities: ALL', () => {
   assert.equal(computeCapabilities({ capDrop: ['all'], capAdd: ['kill', 'chown'], hostBoundingSet: host }), ['CAP_CHOWN', 'CAP_KILL']);
   const addAll = computeCapabilities({ capAdd: ['ALL'], capDrop: ['MKNOD'], hostBoundingSet: host });
-  assert.equal(addAll, host.filter((c) => c !== 'CAP_MKNOD'));
+  assert.equal(
+    addAll,
+    host.filter((c) => c !== 'CAP_MKNOD'),
+  );
   assert.not.ok(addAll.includes('CAP_SYS_RESOURCE'), 'ALL never exceeds the host bounding set');
 });
 
@@ -114,8 +152,14 @@ test('computeCapabilities: a capability the host lacks is an error when named, l
 });
 
 test('computeCapabilities: unknown names fail with the normalised name', () => {
-  assert.throws(() => computeCapabilities({ capAdd: ['foo'], hostBoundingSet: host }), (e: Error) => e.message === 'unknown capability: "CAP_FOO"');
-  assert.throws(() => computeCapabilities({ capDrop: ['cap_bar'], hostBoundingSet: host }), (e: Error) => e.message === 'unknown capability: "CAP_BAR"');
+  assert.throws(
+    () => computeCapabilities({ capAdd: ['foo'], hostBoundingSet: host }),
+    (e: Error) => e.message === 'unknown capability: "CAP_FOO"',
+  );
+  assert.throws(
+    () => computeCapabilities({ capDrop: ['cap_bar'], hostBoundingSet: host }),
+    (e: Error) => e.message === 'unknown capability: "CAP_BAR"',
+  );
 });
 
 test.run();

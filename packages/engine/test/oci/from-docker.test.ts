@@ -31,7 +31,12 @@ const facts: HostFacts = {
   cpus: 2,
   hostname: 'the-host',
 };
-const image: ImageRunConfig = { Env: ['PATH=/img/bin', 'LANG=C.UTF-8', 'B=image'], Cmd: ['/bin/sh'], WorkingDir: '/srv', StopSignal: 'SIGQUIT' };
+const image: ImageRunConfig = {
+  Env: ['PATH=/img/bin', 'LANG=C.UTF-8', 'B=image'],
+  Cmd: ['/bin/sh'],
+  WorkingDir: '/srv',
+  StopSignal: 'SIGQUIT',
+};
 
 let root = '';
 let dir = '';
@@ -83,12 +88,16 @@ test('a plain request: Docker defaults throughout', async () => {
   assert.is(spec.root.readonly, false);
   assert.is(spec.root.path, root);
   const etc = spec.mounts.filter((m) => m.destination.startsWith('/etc/')).map((m) => [m.destination, m.source]);
-  assert.equal(etc, [['/etc/resolv.conf', etcFiles.resolvConf], ['/etc/hostname', etcFiles.hostname], ['/etc/hosts', etcFiles.hosts]]);
+  assert.equal(etc, [
+    ['/etc/resolv.conf', etcFiles.resolvConf],
+    ['/etc/hostname', etcFiles.hostname],
+    ['/etc/hosts', etcFiles.hosts],
+  ]);
   assert.is(spec.ociVersion, '1.0.2-dev');
   assert.is(JSON.parse(specToJson(spec)).process.args[0], 'echo');
 });
 
-test('command: Docker\'s Entrypoint/Cmd rules', async () => {
+test("command: Docker's Entrypoint/Cmd rules", async () => {
   const img: ImageRunConfig = { Entrypoint: ['/ep'], Cmd: ['default'] };
   const args = async (body: ContainerCreateBody, i: ImageRunConfig = img) => (await run(body, { image: i })).input.args;
   assert.equal(await args({}), ['/ep', 'default']);
@@ -99,7 +108,11 @@ test('command: Docker\'s Entrypoint/Cmd rules', async () => {
   assert.equal(await args({ Cmd: 'echo hi' }), ['/ep', 'echo hi']);
   assert.equal(await args({ Entrypoint: 'sh' }, {}), ['sh']);
   await rejects(run({}, { image: {} }), (e) => e instanceof InvalidArgument && e.message === 'no command specified', 'no command');
-  await rejects(run({ Entrypoint: [''] }, { image: { Entrypoint: ['/ep'] } }), (e) => e.message === 'no command specified', 'cleared entrypoint');
+  await rejects(
+    run({ Entrypoint: [''] }, { image: { Entrypoint: ['/ep'] } }),
+    (e) => e.message === 'no command specified',
+    'cleared entrypoint',
+  );
 });
 
 test('environment: request overrides image by key; unset form; PATH default; HOSTNAME', async () => {
@@ -109,26 +122,42 @@ test('environment: request overrides image by key; unset form; PATH default; HOS
   assert.equal(bare.input.env, [`PATH=${DEFAULT_PATH}`, 'HOSTNAME=web', 'HOME=/root']);
   const home = await run({ Cmd: ['true'], Env: ['HOME=/h'] });
   assert.ok(home.input.env.includes('HOME=/h') && !home.input.env.includes('HOME=/root'));
-  await rejects(run({ Cmd: ['true'], Env: ['=x'] }), (e) => e instanceof InvalidArgument && /invalid environment variable/.test(e.message), 'empty key');
+  await rejects(
+    run({ Cmd: ['true'], Env: ['=x'] }),
+    (e) => e instanceof InvalidArgument && /invalid environment variable/.test(e.message),
+    'empty key',
+  );
 });
 
 test('working directory and user', async () => {
   assert.is((await run({ Cmd: ['true'] }, { image: {} })).input.cwd, '/');
   assert.is((await run({ Cmd: ['true'], WorkingDir: '/a/../b/' })).input.cwd, '/b/');
-  await rejects(run({ Cmd: ['true'], WorkingDir: 'rel' }), (e) => e.message === "the working directory 'rel' is invalid, it needs to be an absolute path", 'relative');
+  await rejects(
+    run({ Cmd: ['true'], WorkingDir: 'rel' }),
+    (e) => e.message === "the working directory 'rel' is invalid, it needs to be an absolute path",
+    'relative',
+  );
   const nobody = await run({ Cmd: ['true'], User: 'nobody', HostConfig: { GroupAdd: ['root'] } });
   assert.equal(nobody.input.user, { uid: 65534, gid: 65534, additionalGids: [50, 0] });
   assert.ok(nobody.input.env.includes('HOME=/nonexistent'));
   const fromImage = await run({ Cmd: ['true'] }, { image: { User: '1000:1000' } });
   assert.equal(fromImage.input.user, { uid: 1000, gid: 1000, additionalGids: [] });
-  await rejects(run({ Cmd: ['true'], User: 'nobody2' }), (e) => e.message === 'unable to find user nobody2: no matching entries in passwd file', 'unknown user');
+  await rejects(
+    run({ Cmd: ['true'], User: 'nobody2' }),
+    (e) => e.message === 'unable to find user nobody2: no matching entries in passwd file',
+    'unknown user',
+  );
 });
 
-test('network host: no network namespace, the host\'s hostname, no net.* sysctls', async () => {
+test("network host: no network namespace, the host's hostname, no net.* sysctls", async () => {
   const { input } = await run({ Cmd: ['true'] }, { networkMode: 'host' });
   assert.not.ok(input.namespaces.some((n) => n.type === 'network'));
   assert.is(input.hostname, 'the-host');
-  await rejects(run({ Cmd: ['true'], HostConfig: { Sysctls: { 'net.core.somaxconn': '1024' } } }, { networkMode: 'host' }), (e) => /host's network namespace/.test(e.message), 'net sysctl');
+  await rejects(
+    run({ Cmd: ['true'], HostConfig: { Sysctls: { 'net.core.somaxconn': '1024' } } }, { networkMode: 'host' }),
+    (e) => /host's network namespace/.test(e.message),
+    'net sysctl',
+  );
   const priv = await run({ Cmd: ['true'], HostConfig: { Sysctls: { 'net.core.somaxconn': '1024' } } });
   assert.equal(priv.input.sysctl, { 'net.core.somaxconn': '1024' });
 });
@@ -139,7 +168,11 @@ test('namespace modes and cgroup v2', async () => {
   assert.is(host.input.hostname, undefined);
   assert.ok(!host.input.env.some((e) => e.startsWith('HOSTNAME=')));
   assert.is(host.input.systemMounts.find((m) => m.destination === '/dev/shm')?.source, '/dev/shm');
-  await rejects(run({ Cmd: ['true'], Hostname: 'x', HostConfig: { UTSMode: 'host' } }), (e) => e.message === 'Conflicting options: hostname and the UTS mode', 'uts');
+  await rejects(
+    run({ Cmd: ['true'], Hostname: 'x', HostConfig: { UTSMode: 'host' } }),
+    (e) => e.message === 'Conflicting options: hostname and the UTS mode',
+    'uts',
+  );
   await rejects(run({ Cmd: ['true'], HostConfig: { PidMode: 'container:abc' } }), (e) => e instanceof NotImplemented, 'container: mode');
   await rejects(run({ Cmd: ['true'], HostConfig: { IpcMode: 'weird' } }), (e) => e instanceof InvalidArgument, 'bad mode');
   const v2 = await run({ Cmd: ['true'] }, { host: { ...facts, cgroupVersion: 2 } });
@@ -165,7 +198,9 @@ test('security options', async () => {
   assert.is((await opt(['no-new-privileges:true'])).input.noNewPrivileges, true);
   assert.is((await opt(['seccomp=unconfined'])).input.seccomp, undefined);
   assert.is((await opt(['seccomp:unconfined'])).input.seccomp, undefined);
-  const inline = await opt([`seccomp=${JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO' }] })}`]);
+  const inline = await opt([
+    `seccomp=${JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO' }] })}`,
+  ]);
   assert.is(inline.input.seccomp?.defaultAction, 'SCMP_ACT_ALLOW');
   const paths = await opt(['systempaths=unconfined']);
   assert.equal([paths.input.maskedPaths, paths.input.readonlyPaths], [[], []]);
@@ -184,7 +219,11 @@ test('capabilities from the request', async () => {
   const { input } = await run({ Cmd: ['true'], HostConfig: { CapAdd: ['NET_ADMIN'], CapDrop: ['chown'] } });
   assert.ok(input.capabilities.includes('CAP_NET_ADMIN'));
   assert.not.ok(input.capabilities.includes('CAP_CHOWN'));
-  await rejects(run({ Cmd: ['true'], HostConfig: { CapAdd: ['FOO'] } }), (e) => e.message === 'unknown capability: "CAP_FOO"', 'unknown cap');
+  await rejects(
+    run({ Cmd: ['true'], HostConfig: { CapAdd: ['FOO'] } }),
+    (e) => e.message === 'unknown capability: "CAP_FOO"',
+    'unknown cap',
+  );
   const admin = await run({ Cmd: ['true'], HostConfig: { CapAdd: ['SYS_ADMIN'] } });
   assert.ok(admin.input.seccomp && allowed(admin.input.seccomp, 'mount'), 'the profile follows the capabilities');
 });
@@ -212,19 +251,48 @@ test('binds, volumes and anonymous volumes', async () => {
     { Cmd: ['true'], Volumes: { '/anon': {} }, HostConfig: { Binds: [`${dir}:/host:ro`, 'data:/data', '/etc/hosts-override:/etc/hosts'] } },
     { image: { ...image, Volumes: { '/data': {}, '/var/lib/x': {} } }, pathExists: (p) => p === dir || p === '/etc/hosts-override' },
   );
-  assert.equal(input.mounts.find((m) => m.destination === '/host'), { destination: '/host', type: 'bind', source: dir, options: ['rbind', 'ro', 'rprivate'] });
-  assert.equal(volumes.map((v) => [v.name, v.destination]), [['data', '/data'], ['', '/anon'], ['', '/var/lib/x']]);
-  assert.equal(input.mounts.filter((m) => m.destination === '/etc/hosts').map((m) => m.source), ['/etc/hosts-override'], 'a user bind replaces the engine file');
+  assert.equal(
+    input.mounts.find((m) => m.destination === '/host'),
+    { destination: '/host', type: 'bind', source: dir, options: ['rbind', 'ro', 'rprivate'] },
+  );
+  assert.equal(
+    volumes.map((v) => [v.name, v.destination]),
+    [
+      ['data', '/data'],
+      ['', '/anon'],
+      ['', '/var/lib/x'],
+    ],
+  );
+  assert.equal(
+    input.mounts.filter((m) => m.destination === '/etc/hosts').map((m) => m.source),
+    ['/etc/hosts-override'],
+    'a user bind replaces the engine file',
+  );
   input.mounts.push(volumeMount(volumes[0] as never, '/vol/data'));
   assert.ok(buildSpec(input).mounts.some((m) => m.destination === '/data' && m.source === '/vol/data'));
-  await rejects(run({ Cmd: ['true'], HostConfig: { Binds: ['/no/such/dir:/x'] } }), (e) => e.message === 'invalid mount config for type "bind": bind source path does not exist: /no/such/dir', 'missing');
-  await rejects(run({ Cmd: ['true'], HostConfig: { Binds: [`${dir}:/x`, 'v1:/x'] } }), (e) => /Duplicate mount point: \/x/.test(e.message), 'duplicate');
+  await rejects(
+    run({ Cmd: ['true'], HostConfig: { Binds: ['/no/such/dir:/x'] } }),
+    (e) => e.message === 'invalid mount config for type "bind": bind source path does not exist: /no/such/dir',
+    'missing',
+  );
+  await rejects(
+    run({ Cmd: ['true'], HostConfig: { Binds: [`${dir}:/x`, 'v1:/x'] } }),
+    (e) => /Duplicate mount point: \/x/.test(e.message),
+    'duplicate',
+  );
 });
 
 test('resources, limits and cgroup parent', async () => {
-  const { input, warnings } = await run(
-    { Cmd: ['true'], HostConfig: { Memory: 64 << 20, PidsLimit: 50, NanoCpus: 5e8, Ulimits: [{ Name: 'nproc', Soft: 10, Hard: 20 }], CgroupParent: 'tenants/a' } },
-  );
+  const { input, warnings } = await run({
+    Cmd: ['true'],
+    HostConfig: {
+      Memory: 64 << 20,
+      PidsLimit: 50,
+      NanoCpus: 5e8,
+      Ulimits: [{ Name: 'nproc', Soft: 10, Hard: 20 }],
+      CgroupParent: 'tenants/a',
+    },
+  });
   assert.equal(warnings, []);
   assert.equal(input.resources.memory, { limit: 64 << 20, swap: 128 << 20 });
   assert.equal(input.resources.pids, { limit: 50 });
@@ -232,7 +300,11 @@ test('resources, limits and cgroup parent', async () => {
   assert.equal(input.rlimits[1], { type: 'RLIMIT_NPROC', hard: 20, soft: 10 });
   assert.is(input.cgroupsPath, `/tenants/a/${ID}`);
   assert.is((await run({ Cmd: ['true'], HostConfig: { CgroupParent: 'x' } }, { cgroupParent: 'bspec' })).input.cgroupsPath, `/bspec/${ID}`);
-  await rejects(run({ Cmd: ['true'], HostConfig: { Memory: 1 << 20 } }), (e) => e.message === 'Minimum memory limit allowed is 6MB', 'memory');
+  await rejects(
+    run({ Cmd: ['true'], HostConfig: { Memory: 1 << 20 } }),
+    (e) => e.message === 'Minimum memory limit allowed is 6MB',
+    'memory',
+  );
 });
 
 test('--device: node created and allowed in the devices cgroup', async () => {
@@ -240,28 +312,68 @@ test('--device: node created and allowed in the devices cgroup', async () => {
     if (p !== '/dev/fuse') throw new Error('no such file or directory');
     return { type: 'c' as const, major: 10, minor: 229, mode: 0o666, uid: 0, gid: 0 };
   };
-  const { input } = await run({ Cmd: ['true'], HostConfig: { Devices: [{ PathOnHost: '/dev/fuse', PathInContainer: '', CgroupPermissions: 'rw' }] } }, { statDevice: stat });
+  const { input } = await run(
+    { Cmd: ['true'], HostConfig: { Devices: [{ PathOnHost: '/dev/fuse', PathInContainer: '', CgroupPermissions: 'rw' }] } },
+    { statDevice: stat },
+  );
   assert.equal(input.devices, [{ type: 'c', path: '/dev/fuse', major: 10, minor: 229, fileMode: 0o666, uid: 0, gid: 0 }]);
   assert.equal(input.resources.devices.at(-1), { allow: true, type: 'c', major: 10, minor: 229, access: 'rw' });
-  await rejects(run({ Cmd: ['true'], HostConfig: { Devices: [{ PathOnHost: '/dev/nope', PathInContainer: '', CgroupPermissions: '' }] } }, { statDevice: stat }), (e) => e.message === 'error gathering device information while adding custom device "/dev/nope": no such file or directory', 'missing device');
-  await rejects(run({ Cmd: ['true'], HostConfig: { Devices: [{ PathOnHost: '/dev/fuse', PathInContainer: '', CgroupPermissions: 'rwx' }] } }, { statDevice: stat }), (e) => /invalid device permissions/.test(e.message), 'bad perms');
+  await rejects(
+    run(
+      { Cmd: ['true'], HostConfig: { Devices: [{ PathOnHost: '/dev/nope', PathInContainer: '', CgroupPermissions: '' }] } },
+      { statDevice: stat },
+    ),
+    (e) => e.message === 'error gathering device information while adding custom device "/dev/nope": no such file or directory',
+    'missing device',
+  );
+  await rejects(
+    run(
+      { Cmd: ['true'], HostConfig: { Devices: [{ PathOnHost: '/dev/fuse', PathInContainer: '', CgroupPermissions: 'rwx' }] } },
+      { statDevice: stat },
+    ),
+    (e) => /invalid device permissions/.test(e.message),
+    'bad perms',
+  );
 });
 
 test('hostname validation', async () => {
-  await rejects(run({ Cmd: ['true'], Hostname: 'bad_host-' }), (e) => e.message === 'invalid hostname format: "bad_host-"', 'trailing dash');
+  await rejects(
+    run({ Cmd: ['true'], Hostname: 'bad_host-' }),
+    (e) => e.message === 'invalid hostname format: "bad_host-"',
+    'trailing dash',
+  );
   await rejects(run({ Cmd: ['true'], Hostname: 'a'.repeat(65) }), (e) => /invalid hostname format/.test(e.message), 'too long');
   assert.is((await run({ Cmd: ['true'], Hostname: 'web-1.example' })).input.hostname, 'web-1.example');
 });
 
 test('buildSpec refuses what the runtime would fail on later', () => {
   const base = {
-    rootfsPath: '/r', readonlyRootfs: false, args: ['true'], env: [], cwd: '/', user: { uid: 0, gid: 0 }, terminal: false,
-    capabilities: [], noNewPrivileges: true, rlimits: [], namespaces: [], systemMounts: [], mounts: [],
-    resources: { devices: [] }, cgroupsPath: '/x', maskedPaths: [], readonlyPaths: [], sysctl: {}, devices: [],
+    rootfsPath: '/r',
+    readonlyRootfs: false,
+    args: ['true'],
+    env: [],
+    cwd: '/',
+    user: { uid: 0, gid: 0 },
+    terminal: false,
+    capabilities: [],
+    noNewPrivileges: true,
+    rlimits: [],
+    namespaces: [],
+    systemMounts: [],
+    mounts: [],
+    resources: { devices: [] },
+    cgroupsPath: '/x',
+    maskedPaths: [],
+    readonlyPaths: [],
+    sysctl: {},
+    devices: [],
   };
   assert.throws(() => buildSpec({ ...base, args: [] }), /no command specified/);
   assert.throws(() => buildSpec({ ...base, cwd: 'x' }), /needs to be an absolute path/);
-  assert.throws(() => buildSpec({ ...base, mounts: [{ destination: 'x', type: 'bind', source: '/', options: [] }] }), /invalid mount destination 'x'/);
+  assert.throws(
+    () => buildSpec({ ...base, mounts: [{ destination: 'x', type: 'bind', source: '/', options: [] }] }),
+    /invalid mount destination 'x'/,
+  );
   const spec = buildSpec({ ...base, rlimits: [{ type: 'RLIMIT_CORE', hard: 18446744073709551615n, soft: 0 }] });
   assert.match(specToJson(spec), /"hard": 18446744073709551615,/);
   // Strings that look like numbers or markers stay strings.

@@ -21,7 +21,10 @@ const find = (ms: OciMount[], dest: string) => ms.find((m) => m.destination === 
 
 test('defaultMounts: Docker system mounts with their options', () => {
   const ms = defaultMounts({ cgroupVersion: 1 });
-  assert.equal(ms.map((m) => m.destination), ['/proc', '/dev', '/dev/pts', '/sys', '/sys/fs/cgroup', '/dev/mqueue', '/dev/shm']);
+  assert.equal(
+    ms.map((m) => m.destination),
+    ['/proc', '/dev', '/dev/pts', '/sys', '/sys/fs/cgroup', '/dev/mqueue', '/dev/shm'],
+  );
   assert.equal(find(ms, '/proc'), { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] });
   assert.equal(find(ms, '/dev')?.options, ['nosuid', 'strictatime', 'mode=755', 'size=65536k']);
   const pts = find(ms, '/dev/pts')?.options ?? [];
@@ -47,12 +50,31 @@ test('defaultMounts: ShmSize, privileged, cgroup v2, ipc modes', () => {
 });
 
 test('masked and read-only paths are the documented lists', () => {
-  assert.equal([...DEFAULT_MASKED_PATHS].sort(), ['/proc/acpi', '/proc/asound', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/sched_debug', '/proc/scsi', '/proc/timer_list', '/proc/timer_stats', '/sys/devices/virtual/powercap', '/sys/firmware']);
+  assert.equal([...DEFAULT_MASKED_PATHS].sort(), [
+    '/proc/acpi',
+    '/proc/asound',
+    '/proc/kcore',
+    '/proc/keys',
+    '/proc/latency_stats',
+    '/proc/sched_debug',
+    '/proc/scsi',
+    '/proc/timer_list',
+    '/proc/timer_stats',
+    '/sys/devices/virtual/powercap',
+    '/sys/firmware',
+  ]);
   assert.equal([...DEFAULT_READONLY_PATHS].sort(), ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger']);
 });
 
 test('parseBind: binds', () => {
-  assert.equal(parseBind('/host:/ctr'), { kind: 'bind', source: '/host', destination: '/ctr', readonly: false, propagation: 'rprivate', raw: '/host:/ctr' });
+  assert.equal(parseBind('/host:/ctr'), {
+    kind: 'bind',
+    source: '/host',
+    destination: '/ctr',
+    readonly: false,
+    propagation: 'rprivate',
+    raw: '/host:/ctr',
+  });
   const ro = parseBind('/host/./a/:/ctr/b/:ro,rshared') as BindRequest;
   assert.is(ro.source, '/host/a/');
   assert.is(ro.destination, '/ctr/b/');
@@ -63,8 +85,22 @@ test('parseBind: binds', () => {
 });
 
 test('parseBind: volumes are returned for the engine to resolve', () => {
-  assert.equal(parseBind('data:/data'), { kind: 'volume', name: 'data', destination: '/data', readonly: false, nocopy: false, raw: 'data:/data' });
-  assert.equal(parseBind('data:/data:ro,nocopy'), { kind: 'volume', name: 'data', destination: '/data', readonly: true, nocopy: true, raw: 'data:/data:ro,nocopy' });
+  assert.equal(parseBind('data:/data'), {
+    kind: 'volume',
+    name: 'data',
+    destination: '/data',
+    readonly: false,
+    nocopy: false,
+    raw: 'data:/data',
+  });
+  assert.equal(parseBind('data:/data:ro,nocopy'), {
+    kind: 'volume',
+    name: 'data',
+    destination: '/data',
+    readonly: true,
+    nocopy: true,
+    raw: 'data:/data:ro,nocopy',
+  });
   assert.equal(parseBind('/anon'), { kind: 'volume', name: '', destination: '/anon', readonly: false, nocopy: false, raw: '/anon' });
   assert.ok(parseBind('/anon:ro').readonly);
   assert.is(parseBind('/anon:ro').kind, 'volume');
@@ -72,7 +108,11 @@ test('parseBind: volumes are returned for the engine to resolve', () => {
 
 test('parseBind: errors say what is wrong', () => {
   const bad = (spec: string, tail: string) =>
-    assert.throws(() => parseBind(spec), (e: Error) => e instanceof InvalidArgument && e.message === `invalid volume specification: '${spec}': ${tail}`, spec);
+    assert.throws(
+      () => parseBind(spec),
+      (e: Error) => e instanceof InvalidArgument && e.message === `invalid volume specification: '${spec}': ${tail}`,
+      spec,
+    );
   bad('/h:rel', `invalid mount config for type "bind": invalid mount path: 'rel' mount path must be absolute`);
   bad('data:rel', `invalid mount config for type "volume": invalid mount path: 'rel' mount path must be absolute`);
   bad('/h:/', "destination can't be '/'");
@@ -84,13 +124,15 @@ test('parseBind: errors say what is wrong', () => {
   assert.throws(() => parseBind('bad name!:/x'), /includes invalid characters for a local volume name/);
 });
 
-test('checkBindSource: a missing host path is refused with Docker\'s message', () => {
+test("checkBindSource: a missing host path is refused with Docker's message", () => {
   const dir = mkdtempSync('/tmp/bspec-bind-');
   try {
     checkBindSource(parseBind(`${dir}:/x`) as BindRequest);
     assert.throws(
       () => checkBindSource(parseBind(`${dir}/missing:/x`) as BindRequest),
-      (e: Error) => e instanceof InvalidArgument && e.message === `invalid mount config for type "bind": bind source path does not exist: ${dir}/missing`,
+      (e: Error) =>
+        e instanceof InvalidArgument &&
+        e.message === `invalid mount config for type "bind": bind source path does not exist: ${dir}/missing`,
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -98,18 +140,30 @@ test('checkBindSource: a missing host path is refused with Docker\'s message', (
 });
 
 test('bindMount and volumeMount options', () => {
-  assert.equal(bindMount(parseBind('/h:/c') as BindRequest), { destination: '/c', type: 'bind', source: '/h', options: ['rbind', 'rprivate'] });
+  assert.equal(bindMount(parseBind('/h:/c') as BindRequest), {
+    destination: '/c',
+    type: 'bind',
+    source: '/h',
+    options: ['rbind', 'rprivate'],
+  });
   assert.equal(bindMount(parseBind('/h:/c:ro,rslave') as BindRequest).options, ['rbind', 'ro', 'rslave']);
   const vol = parseBind('vol:/d:ro');
   assert.throws(() => parseBind('v:/d'), /invalid characters/, 'one-character names are refused, as by Docker');
   assert.is(vol.kind, 'volume');
   if (vol.kind === 'volume') {
-    assert.equal(volumeMount(vol, '/var/lib/berth/volumes/vol/_data'), { destination: '/d', type: 'bind', source: '/var/lib/berth/volumes/vol/_data', options: ['rbind', 'ro', 'rprivate'] });
+    assert.equal(volumeMount(vol, '/var/lib/berth/volumes/vol/_data'), {
+      destination: '/d',
+      type: 'bind',
+      source: '/var/lib/berth/volumes/vol/_data',
+      options: ['rbind', 'ro', 'rprivate'],
+    });
   }
 });
 
 test('tmpfsMounts: Docker defaults, overridable', () => {
-  assert.equal(tmpfsMounts({ '/run': '' }), [{ destination: '/run', type: 'tmpfs', source: 'tmpfs', options: ['noexec', 'nosuid', 'nodev'] }]);
+  assert.equal(tmpfsMounts({ '/run': '' }), [
+    { destination: '/run', type: 'tmpfs', source: 'tmpfs', options: ['noexec', 'nosuid', 'nodev'] },
+  ]);
   assert.equal(tmpfsMounts({ '/tmp': 'exec,size=10m,mode=1777' })[0]?.options, ['nosuid', 'nodev', 'exec', 'size=10m', 'mode=1777']);
   assert.throws(() => tmpfsMounts({ tmp: '' }), /must be absolute/);
   assert.throws(() => tmpfsMounts({ '/': '' }), /can't be '\/'/);
@@ -120,7 +174,14 @@ test('tmpfsMounts: Docker defaults, overridable', () => {
 test('etcFileMounts: binds of the engine files, read-only with a read-only rootfs', () => {
   const files = { hostname: '/x/hostname', hosts: '/x/hosts', resolvConf: '/x/resolv.conf' };
   const ms = etcFileMounts(files);
-  assert.equal(ms.map((m) => [m.destination, m.source]), [['/etc/resolv.conf', '/x/resolv.conf'], ['/etc/hostname', '/x/hostname'], ['/etc/hosts', '/x/hosts']]);
+  assert.equal(
+    ms.map((m) => [m.destination, m.source]),
+    [
+      ['/etc/resolv.conf', '/x/resolv.conf'],
+      ['/etc/hostname', '/x/hostname'],
+      ['/etc/hosts', '/x/hosts'],
+    ],
+  );
   assert.ok(ms.every((m) => m.type === 'bind' && !m.options.includes('ro')));
   assert.ok(etcFileMounts(files, true).every((m) => m.options.includes('ro')));
   assert.equal(etcFileMounts({ hosts: '/x/hosts' }).length, 1);
@@ -135,7 +196,10 @@ test('orderMounts: user mounts replace system ones and go parent-first', () => {
     { destination: '/z', type: 'bind', source: '/4', options: [] },
   ];
   const out = orderMounts(sys, user);
-  assert.equal(out.filter((m) => m.destination === '/dev/shm').map((m) => m.source), ['/2']);
+  assert.equal(
+    out.filter((m) => m.destination === '/dev/shm').map((m) => m.source),
+    ['/2'],
+  );
   const tail = out.slice(sys.length - 1).map((m) => m.destination);
   assert.equal(tail, ['/a', '/z', '/dev/shm', '/a/b/c']);
   assert.throws(() => orderMounts(sys, [user[0] as OciMount, user[0] as OciMount]), /Duplicate mount point: \/a\/b\/c/);

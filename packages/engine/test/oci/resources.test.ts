@@ -37,16 +37,27 @@ test('memory: swap defaults to twice the memory when swap accounting exists', ()
   assert.equal(buildResources({ Memory: 64 * MiB, MemorySwap: 100 * MiB }, v1).resources.memory?.swap, 100 * MiB);
 });
 
-test('memory: no swap accounting → no swap limit and Docker\'s warning', () => {
+test("memory: no swap accounting → no swap limit and Docker's warning", () => {
   const r = buildResources({ Memory: 64 * MiB }, { ...v1, swapAccounting: false });
   assert.equal(r.resources.memory, { limit: 64 * MiB });
-  assert.equal(r.warnings, ['Your kernel does not support swap limit capabilities or the cgroup is not mounted. Memory limited without swap.']);
+  assert.equal(r.warnings, [
+    'Your kernel does not support swap limit capabilities or the cgroup is not mounted. Memory limited without swap.',
+  ]);
 });
 
 test('memory: swap and reservation consistency', () => {
-  invalid(() => buildResources({ Memory: 64 * MiB, MemorySwap: 32 * MiB }, v1), 'Minimum memoryswap limit should be larger than memory limit, see usage');
-  invalid(() => buildResources({ MemorySwap: 64 * MiB }, v1), 'You should always set the Memory limit when using Memoryswap limit, see usage');
-  invalid(() => buildResources({ Memory: 64 * MiB, MemoryReservation: 65 * MiB }, v1), 'Minimum memory limit can not be less than memory reservation limit, see usage');
+  invalid(
+    () => buildResources({ Memory: 64 * MiB, MemorySwap: 32 * MiB }, v1),
+    'Minimum memoryswap limit should be larger than memory limit, see usage',
+  );
+  invalid(
+    () => buildResources({ MemorySwap: 64 * MiB }, v1),
+    'You should always set the Memory limit when using Memoryswap limit, see usage',
+  );
+  invalid(
+    () => buildResources({ Memory: 64 * MiB, MemoryReservation: 65 * MiB }, v1),
+    'Minimum memory limit can not be less than memory reservation limit, see usage',
+  );
   assert.equal(buildResources({ MemoryReservation: 32 * MiB }, v1).resources.memory, { reservation: 32 * MiB });
   invalid(() => buildResources({ Memory: -5 }, v1), 'invalid Memory: -5');
 });
@@ -55,7 +66,11 @@ test('memory: OomKillDisable', () => {
   const r = buildResources({ Memory: 64 * MiB, OomKillDisable: true }, v1);
   assert.is(r.resources.memory?.disableOOMKiller, true);
   assert.equal(r.warnings, []);
-  assert.ok(buildResources({ OomKillDisable: true }, v1).warnings[0]?.startsWith('OOM killer is disabled for the container, but no memory limit is set'));
+  assert.ok(
+    buildResources({ OomKillDisable: true }, v1).warnings[0]?.startsWith(
+      'OOM killer is disabled for the container, but no memory limit is set',
+    ),
+  );
   const v2 = buildResources({ Memory: 64 * MiB, OomKillDisable: true }, { ...v1, cgroupVersion: 2 });
   assert.is(v2.resources.memory?.disableOOMKiller, undefined);
   assert.equal(v2.warnings, ['Your kernel does not support OomKillDisable. OomKillDisable discarded.']);
@@ -67,13 +82,24 @@ test('cpu: NanoCpus → quota over a 100 ms period', () => {
   const range = 'Range of CPUs is from 0.01 to 2.00, as there are only 2 CPUs available';
   invalid(() => buildResources({ NanoCpus: 3e9 }, v1), range);
   invalid(() => buildResources({ NanoCpus: 1e6 }, v1), range);
-  invalid(() => buildResources({ NanoCpus: 1e9, CpuPeriod: 50000 }, v1), 'Conflicting options: Nano CPUs and CPU Period cannot both be set');
+  invalid(
+    () => buildResources({ NanoCpus: 1e9, CpuPeriod: 50000 }, v1),
+    'Conflicting options: Nano CPUs and CPU Period cannot both be set',
+  );
   invalid(() => buildResources({ NanoCpus: 1e9, CpuQuota: 50000 }, v1), 'Conflicting options: Nano CPUs and CPU Quota cannot both be set');
 });
 
 test('cpu: period, quota, shares, cpuset', () => {
-  assert.equal(buildResources({ CpuPeriod: 50000, CpuQuota: 25000, CpuShares: 512, CpusetCpus: '0-1' }, v1).resources.cpu, { period: 50000, quota: 25000, shares: 512, cpus: '0-1' });
-  invalid(() => buildResources({ CpuPeriod: 500 }, v1), 'CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)');
+  assert.equal(buildResources({ CpuPeriod: 50000, CpuQuota: 25000, CpuShares: 512, CpusetCpus: '0-1' }, v1).resources.cpu, {
+    period: 50000,
+    quota: 25000,
+    shares: 512,
+    cpus: '0-1',
+  });
+  invalid(
+    () => buildResources({ CpuPeriod: 500 }, v1),
+    'CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)',
+  );
   invalid(() => buildResources({ CpuQuota: 500 }, v1), 'CPU cfs quota can not be less than 1ms (i.e. 1000)');
   const low = buildResources({ CpuShares: 1 }, v1);
   assert.is(low.resources.cpu?.shares, 2);
@@ -94,8 +120,20 @@ test('pids: 0 and -1 are unlimited', () => {
 test('devices: deny all, then the standard devices; privileged allows all; --device rules appended', () => {
   const r = buildResources({}, v1).resources.devices;
   assert.equal(r[0], { allow: false, access: 'rwm' });
-  const allows = (major: number, minor: number) => r.some((d) => d.allow && d.type === 'c' && d.major === major && (d.minor === minor || d.minor === undefined) && d.access.includes('r'));
-  for (const [major, minor] of [[1, 3], [1, 5], [1, 7], [1, 8], [1, 9], [5, 0], [5, 2], [10, 200], [136, 4]] as const) assert.ok(allows(major, minor), `${major}:${minor}`);
+  const allows = (major: number, minor: number) =>
+    r.some((d) => d.allow && d.type === 'c' && d.major === major && (d.minor === minor || d.minor === undefined) && d.access.includes('r'));
+  for (const [major, minor] of [
+    [1, 3],
+    [1, 5],
+    [1, 7],
+    [1, 8],
+    [1, 9],
+    [5, 0],
+    [5, 2],
+    [10, 200],
+    [136, 4],
+  ] as const)
+    assert.ok(allows(major, minor), `${major}:${minor}`);
   assert.not.ok(allows(10, 229), '/dev/fuse is not allowed by default');
   assert.not.ok(allows(5, 1), '/dev/console of the host is not allowed');
   assert.not.ok(allows(8, 0));
@@ -142,7 +180,11 @@ test('cgroupsPathFor: /<parent>/<id>', () => {
 });
 
 const hostLimits = (nofileHard: number) => ({
-  rlimits: { RLIMIT_NOFILE: { soft: 1024, hard: nofileHard }, RLIMIT_CORE: { soft: 0, hard: Infinity }, RLIMIT_NPROC: { soft: 100, hard: 100 } },
+  rlimits: {
+    RLIMIT_NOFILE: { soft: 1024, hard: nofileHard },
+    RLIMIT_CORE: { soft: 0, hard: Infinity },
+    RLIMIT_NPROC: { soft: 100, hard: 100 },
+  },
   canRaiseRlimits: false,
 });
 
@@ -152,16 +194,31 @@ test('rlimits: default open files never above the host hard limit', () => {
 });
 
 test('rlimits: --ulimit overrides, validates and knows unlimited', () => {
-  const out = buildRlimits([{ Name: 'nofile', Soft: 1024, Hard: 2048 }, { Name: 'core', Soft: -1, Hard: -1 }], hostLimits(20000));
+  const out = buildRlimits(
+    [
+      { Name: 'nofile', Soft: 1024, Hard: 2048 },
+      { Name: 'core', Soft: -1, Hard: -1 },
+    ],
+    hostLimits(20000),
+  );
   assert.equal(out, [
     { type: 'RLIMIT_NOFILE', hard: 2048, soft: 1024 },
     { type: 'RLIMIT_CORE', hard: RLIM_INFINITY, soft: RLIM_INFINITY },
   ]);
   assert.is(RLIM_INFINITY, 18446744073709551615n);
   invalid(() => buildRlimits([{ Name: 'nofiles', Soft: 1, Hard: 1 }], hostLimits(20000)), 'invalid ulimit type: nofiles');
-  invalid(() => buildRlimits([{ Name: 'nofile', Soft: 10, Hard: 5 }], hostLimits(20000)), 'ulimit soft limit must be less than or equal to hard limit: 10 > 5');
-  assert.throws(() => buildRlimits([{ Name: 'nofile', Soft: 100, Hard: 30000 }], hostLimits(20000)), /ulimit nofile: hard limit 30000 is above this host's hard limit 20000/);
-  assert.throws(() => buildRlimits([{ Name: 'nproc', Soft: -1, Hard: -1 }], hostLimits(20000)), /hard limit unlimited is above this host's hard limit 100/);
+  invalid(
+    () => buildRlimits([{ Name: 'nofile', Soft: 10, Hard: 5 }], hostLimits(20000)),
+    'ulimit soft limit must be less than or equal to hard limit: 10 > 5',
+  );
+  assert.throws(
+    () => buildRlimits([{ Name: 'nofile', Soft: 100, Hard: 30000 }], hostLimits(20000)),
+    /ulimit nofile: hard limit 30000 is above this host's hard limit 20000/,
+  );
+  assert.throws(
+    () => buildRlimits([{ Name: 'nproc', Soft: -1, Hard: -1 }], hostLimits(20000)),
+    /hard limit unlimited is above this host's hard limit 100/,
+  );
   assert.equal(buildRlimits([{ Name: 'nofile', Soft: 100, Hard: 30000 }], { ...hostLimits(20000), canRaiseRlimits: true })[0]?.hard, 30000);
 });
 
@@ -185,11 +242,26 @@ test('parseProcLimits and parseKernelVersion', () => {
 
 test('sysctls: only namespaced keys, and only with their namespace', () => {
   const priv = { privateNetwork: true, privateIpc: true };
-  const ok = { 'net.ipv4.ip_forward': '1', 'kernel.shmmax': '1000', 'kernel.msgmax': '10', 'kernel.sem': '1 2 3 4', 'fs.mqueue.msg_max': '20' };
+  const ok = {
+    'net.ipv4.ip_forward': '1',
+    'kernel.shmmax': '1000',
+    'kernel.msgmax': '10',
+    'kernel.sem': '1 2 3 4',
+    'fs.mqueue.msg_max': '20',
+  };
   assert.equal(checkSysctls(ok, priv), ok);
-  invalid(() => checkSysctls({ 'vm.swappiness': '1' }, priv), 'sysctl "vm.swappiness" is not allowed in a container: only net.*, kernel.msg*, kernel.sem, kernel.shm* and fs.mqueue.* are namespaced');
-  invalid(() => checkSysctls({ 'kernel.hostname': 'x' }, priv), 'sysctl "kernel.hostname" is not allowed in a container: only net.*, kernel.msg*, kernel.sem, kernel.shm* and fs.mqueue.* are namespaced');
-  assert.throws(() => checkSysctls({ 'net.ipv4.ip_forward': '1' }, { ...priv, privateNetwork: false }), /not allowed with the host's network namespace/);
+  invalid(
+    () => checkSysctls({ 'vm.swappiness': '1' }, priv),
+    'sysctl "vm.swappiness" is not allowed in a container: only net.*, kernel.msg*, kernel.sem, kernel.shm* and fs.mqueue.* are namespaced',
+  );
+  invalid(
+    () => checkSysctls({ 'kernel.hostname': 'x' }, priv),
+    'sysctl "kernel.hostname" is not allowed in a container: only net.*, kernel.msg*, kernel.sem, kernel.shm* and fs.mqueue.* are namespaced',
+  );
+  assert.throws(
+    () => checkSysctls({ 'net.ipv4.ip_forward': '1' }, { ...priv, privateNetwork: false }),
+    /not allowed with the host's network namespace/,
+  );
   assert.throws(() => checkSysctls({ 'kernel.shmmax': '1' }, { ...priv, privateIpc: false }), /not allowed with the host's ipc namespace/);
   assert.equal(checkSysctls(null, priv), {});
 });

@@ -15,8 +15,27 @@ export const RUNC_ROOT = '/tmp/bspec-runc';
 export const CGROUP_PARENT = 'bspec';
 
 const applets = [
-  'sh', 'true', 'false', 'cat', 'echo', 'id', 'mount', 'umount', 'unshare', 'touch', 'mkdir', 'sleep', 'seq', 'ls',
-  'head', 'wc', 'grep', 'stat', 'hostname', 'env', 'sysctl',
+  'sh',
+  'true',
+  'false',
+  'cat',
+  'echo',
+  'id',
+  'mount',
+  'umount',
+  'unshare',
+  'touch',
+  'mkdir',
+  'sleep',
+  'seq',
+  'ls',
+  'head',
+  'wc',
+  'grep',
+  'stat',
+  'hostname',
+  'env',
+  'sysctl',
 ];
 
 export interface Rootfs {
@@ -32,10 +51,7 @@ export function makeRootfs(extra?: (rootfs: string) => void): Rootfs {
   for (const d of ['bin', 'etc', 'proc', 'sys', 'dev', 'tmp', 'mnt', 'root']) mkdirSync(path.join(rootfs, d), { recursive: true });
   copyFileSync('/bin/busybox', path.join(rootfs, 'bin/busybox'));
   for (const a of applets) symlinkSync('busybox', path.join(rootfs, 'bin', a));
-  writeFileSync(
-    path.join(rootfs, 'etc/passwd'),
-    'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n',
-  );
+  writeFileSync(path.join(rootfs, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n');
   writeFileSync(path.join(rootfs, 'etc/group'), 'root:x:0:\nstaff:x:50:nobody\nnogroup:x:65534:\n');
   extra?.(rootfs);
   return { dir, rootfs, remove: () => rmSync(dir, { recursive: true, force: true }) };
@@ -119,7 +135,13 @@ function runBundle(
     // Settles to the callback's error (or undefined), so a failure there is reported
     // after runc exits instead of escaping as an unhandled rejection.
     let duringDone: Promise<unknown> = Promise.resolve(undefined);
-    if (during) duringDone = waitRunning(id).then(() => during(id)).then(() => undefined, (err: unknown) => err ?? new Error('during failed'));
+    if (during)
+      duringDone = waitRunning(id)
+        .then(() => during(id))
+        .then(
+          () => undefined,
+          (err: unknown) => err ?? new Error('during failed'),
+        );
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
@@ -146,7 +168,10 @@ export function killContainer(id: string): void {
 export function cleanupContainer(id: string): void {
   spawnSync(RUNC, ['--root', RUNC_ROOT, 'delete', '--force', id], { stdio: 'ignore' });
   for (const controller of readdirSync('/sys/fs/cgroup')) {
-    for (const dir of [path.join('/sys/fs/cgroup', controller, CGROUP_PARENT, id), path.join('/sys/fs/cgroup', controller, CGROUP_PARENT)]) {
+    for (const dir of [
+      path.join('/sys/fs/cgroup', controller, CGROUP_PARENT, id),
+      path.join('/sys/fs/cgroup', controller, CGROUP_PARENT),
+    ]) {
       try {
         rmdirSync(dir);
       } catch {

@@ -92,7 +92,12 @@ test('/proc/sys is read-only even with CAP_NET_ADMIN; systempaths=unconfined lif
   assert.ok(ro.code !== 0);
   assert.match(ro.stderr, /Read-only file system/);
   // The container's own network namespace: writing there changes nothing on the host.
-  const rw = await runDocker(sh('echo 1 > /proc/sys/net/ipv4/ip_forward && cat /proc/sys/net/ipv4/ip_forward', { CapAdd: ['NET_ADMIN'], SecurityOpt: ['systempaths=unconfined'] }));
+  const rw = await runDocker(
+    sh('echo 1 > /proc/sys/net/ipv4/ip_forward && cat /proc/sys/net/ipv4/ip_forward', {
+      CapAdd: ['NET_ADMIN'],
+      SecurityOpt: ['systempaths=unconfined'],
+    }),
+  );
   assert.is(rw.code, 0, rw.stderr);
   assert.is(rw.stdout.trim(), '1');
 });
@@ -102,7 +107,9 @@ test('--read-only refuses writes to / and to /tmp (as Docker), unless /tmp is a 
   assert.match(ro.stdout, /root=1/);
   assert.match(ro.stdout, /tmp=1/);
   assert.match(ro.stderr, /Read-only file system/);
-  const tmpfs = await runDocker(sh('touch /x; echo "root=$?"; touch /tmp/x; echo "tmp=$?"', { ReadonlyRootfs: true, Tmpfs: { '/tmp': 'size=1m' } }));
+  const tmpfs = await runDocker(
+    sh('touch /x; echo "root=$?"; touch /tmp/x; echo "tmp=$?"', { ReadonlyRootfs: true, Tmpfs: { '/tmp': 'size=1m' } }),
+  );
   assert.match(tmpfs.stdout, /root=1/);
   assert.match(tmpfs.stdout, /tmp=0/);
   const rw = await runDocker(sh('touch /x && echo ok'));
@@ -118,7 +125,7 @@ test('user resolution: -u nobody runs as 65534 with its /etc/group memberships',
   assert.is(nobody.stdout, '65534\n65534\n65534 50\n/nonexistent\n');
 });
 
-test('hostname, HOSTNAME and the engine\'s /etc files', async () => {
+test("hostname, HOSTNAME and the engine's /etc files", async () => {
   const r = await runDocker(sh('hostname; echo $HOSTNAME; cat /etc/hostname; cat /etc/resolv.conf'));
   const [h, env, file, resolv] = r.stdout.trim().split('\n');
   assert.is(h, env);
@@ -151,12 +158,19 @@ test('pids limit stops a fork loop, and pids.max holds the request', async () =>
 
 test('devices cgroup: what the kernel enforces is exactly the allow list of the spec', async () => {
   const listed: string[] = [];
-  await runDocker({ Cmd: ['sleep', '30'] }, {
-    during: (id) => {
-      listed.push(...readFileSync(path.join('/sys/fs/cgroup/devices', CGROUP_PARENT, id, 'devices.list'), 'utf8').trim().split('\n'));
-      killContainer(id);
+  await runDocker(
+    { Cmd: ['sleep', '30'] },
+    {
+      during: (id) => {
+        listed.push(
+          ...readFileSync(path.join('/sys/fs/cgroup/devices', CGROUP_PARENT, id, 'devices.list'), 'utf8')
+            .trim()
+            .split('\n'),
+        );
+        killContainer(id);
+      },
     },
-  });
+  );
   const star = (n: number | undefined) => (n === undefined ? '*' : String(n));
   const expected = DEFAULT_DEVICE_RULES.filter((r) => r.allow).map((r) => `${r.type ?? 'a'} ${star(r.major)}:${star(r.minor)} ${r.access}`);
   assert.equal([...listed].sort(), [...expected].sort());
@@ -192,13 +206,20 @@ function nodeBinds(): string[] {
 
 test('glibc threads work under the default profile: clone3 answers ENOSYS so glibc falls back to clone', async () => {
   // A thread-pool job, then a worker thread: both need pthread_create.
-  const script = "require('crypto').pbkdf2('a','b',1000,32,'sha256',(e,k)=>{new (require('worker_threads').Worker)('require(\"worker_threads\").parentPort.postMessage(6*7)',{eval:true}).on('message',m=>console.log('ok',k.length,m))})";
-  const body = (SecurityOpt: string[]): ContainerCreateBody => ({ Cmd: ['/usr/bin/node', '-e', script], HostConfig: { Binds: nodeBinds(), SecurityOpt } });
+  const script =
+    "require('crypto').pbkdf2('a','b',1000,32,'sha256',(e,k)=>{new (require('worker_threads').Worker)('require(\"worker_threads\").parentPort.postMessage(6*7)',{eval:true}).on('message',m=>console.log('ok',k.length,m))})";
+  const body = (SecurityOpt: string[]): ContainerCreateBody => ({
+    Cmd: ['/usr/bin/node', '-e', script],
+    HostConfig: { Binds: nodeBinds(), SecurityOpt },
+  });
   const r = await runDocker(body([]));
   assert.is(r.code, 0, r.stderr);
   assert.is(r.stdout.trim(), 'ok 32 42');
   // Control: the same program when clone3 is refused with EPERM instead cannot start a thread.
-  const eperm = JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }] });
+  const eperm = JSON.stringify({
+    defaultAction: 'SCMP_ACT_ALLOW',
+    syscalls: [{ names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }],
+  });
   const refused = await runDocker(body([`seccomp=${eperm}`]));
   assert.ok(refused.code !== 0, 'with EPERM for clone3, thread creation should fail');
   assert.not.match(refused.stdout, /ok/);
@@ -208,11 +229,17 @@ test('a Docker-format seccomp profile file is converted and enforced', async () 
   const dir = mkdtempSync('/tmp/bspec-prof-');
   try {
     const file = path.join(dir, 'profile.json');
-    writeFileSync(file, JSON.stringify({
-      defaultAction: 'SCMP_ACT_ALLOW',
-      archMap: [{ architecture: 'SCMP_ARCH_X86_64', subArchitectures: ['SCMP_ARCH_X86'] }, { architecture: 'SCMP_ARCH_AARCH64', subArchitectures: [] }],
-      syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 13 }],
-    }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        defaultAction: 'SCMP_ACT_ALLOW',
+        archMap: [
+          { architecture: 'SCMP_ARCH_X86_64', subArchitectures: ['SCMP_ARCH_X86'] },
+          { architecture: 'SCMP_ARCH_AARCH64', subArchitectures: [] },
+        ],
+        syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 13 }],
+      }),
+    );
     const r = await runDocker(sh('touch /tmp/f && echo touched; mkdir /tmp/d', { SecurityOpt: [`seccomp=${file}`] }));
     assert.match(r.stdout, /touched/);
     assert.ok(r.code !== 0);

@@ -19,11 +19,31 @@ const x86 = (caps: readonly string[], kernelVersion: [number, number] = [6, 1]) 
 const everything = allCapabilities();
 
 // clone(2) flags, from linux/sched.h.
-const CLONE_VM = 0x100, CLONE_FS = 0x200, CLONE_FILES = 0x400, CLONE_SIGHAND = 0x800, CLONE_THREAD = 0x10000;
-const CLONE_SYSVSEM = 0x40000, CLONE_SETTLS = 0x80000, CLONE_PARENT_SETTID = 0x100000, CLONE_CHILD_CLEARTID = 0x200000;
+const CLONE_VM = 0x100,
+  CLONE_FS = 0x200,
+  CLONE_FILES = 0x400,
+  CLONE_SIGHAND = 0x800,
+  CLONE_THREAD = 0x10000;
+const CLONE_SYSVSEM = 0x40000,
+  CLONE_SETTLS = 0x80000,
+  CLONE_PARENT_SETTID = 0x100000,
+  CLONE_CHILD_CLEARTID = 0x200000;
 const SIGCHLD = 17;
-const CLONE_NEWNS = 0x20000, CLONE_NEWUSER = 0x10000000, CLONE_NEWNET = 0x40000000, CLONE_NEWPID = 0x20000000, CLONE_NEWCGROUP = 0x02000000;
-const pthreadFlags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM | CLONE_SETTLS | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID;
+const CLONE_NEWNS = 0x20000,
+  CLONE_NEWUSER = 0x10000000,
+  CLONE_NEWNET = 0x40000000,
+  CLONE_NEWPID = 0x20000000,
+  CLONE_NEWCGROUP = 0x02000000;
+const pthreadFlags =
+  CLONE_VM |
+  CLONE_FS |
+  CLONE_FILES |
+  CLONE_SIGHAND |
+  CLONE_THREAD |
+  CLONE_SYSVSEM |
+  CLONE_SETTLS |
+  CLONE_PARENT_SETTID |
+  CLONE_CHILD_CLEARTID;
 
 test('default: errno EPERM for anything not allowed; architectures of the host', () => {
   const p = x86(DEFAULT_CAPABILITIES);
@@ -38,27 +58,73 @@ test('default: errno EPERM for anything not allowed; architectures of the host',
 
 test('default: ordinary programs work', () => {
   const p = x86(DEFAULT_CAPABILITIES);
-  for (const name of ['read', 'write', 'openat', 'execve', 'exit_group', 'futex', 'mmap', 'socket', 'connect', 'epoll_wait', 'getrandom', 'rt_sigaction', 'chroot', 'arch_prctl', 'wait4', 'setuid', 'statx']) {
+  for (const name of [
+    'read',
+    'write',
+    'openat',
+    'execve',
+    'exit_group',
+    'futex',
+    'mmap',
+    'socket',
+    'connect',
+    'epoll_wait',
+    'getrandom',
+    'rt_sigaction',
+    'chroot',
+    'arch_prctl',
+    'wait4',
+    'setuid',
+    'statx',
+  ]) {
     assert.ok(allowed(p, name), `${name} should be allowed`);
   }
 });
 
 test('default: never allowed, whatever the capabilities', () => {
   const p = x86(everything);
-  for (const name of ['keyctl', 'add_key', 'request_key', 'kexec_load', 'kexec_file_load', 'io_uring_setup', 'io_uring_enter', 'uselib', 'nfsservctl', 'swapon']) {
+  for (const name of [
+    'keyctl',
+    'add_key',
+    'request_key',
+    'kexec_load',
+    'kexec_file_load',
+    'io_uring_setup',
+    'io_uring_enter',
+    'uselib',
+    'nfsservctl',
+    'swapon',
+  ]) {
     assert.equal(verdict(p, name), { action: 'SCMP_ACT_ERRNO', errno: 1 }, `${name} must be blocked even with every capability`);
   }
 });
 
 // From the brief: each gated call and the capability that opens it.
 const gated: Array<[string, string]> = [
-  ['mount', 'CAP_SYS_ADMIN'], ['umount2', 'CAP_SYS_ADMIN'], ['unshare', 'CAP_SYS_ADMIN'], ['setns', 'CAP_SYS_ADMIN'],
-  ['pivot_root', 'CAP_SYS_ADMIN'], ['sethostname', 'CAP_SYS_ADMIN'], ['fsopen', 'CAP_SYS_ADMIN'],
-  ['bpf', 'CAP_SYS_ADMIN'], ['bpf', 'CAP_BPF'], ['perf_event_open', 'CAP_PERFMON'], ['syslog', 'CAP_SYSLOG'],
-  ['reboot', 'CAP_SYS_BOOT'], ['init_module', 'CAP_SYS_MODULE'], ['finit_module', 'CAP_SYS_MODULE'],
-  ['delete_module', 'CAP_SYS_MODULE'], ['clock_settime', 'CAP_SYS_TIME'], ['settimeofday', 'CAP_SYS_TIME'],
-  ['acct', 'CAP_SYS_PACCT'], ['open_by_handle_at', 'CAP_DAC_READ_SEARCH'], ['userfaultfd', 'CAP_SYS_PTRACE'],
-  ['kcmp', 'CAP_SYS_PTRACE'], ['iopl', 'CAP_SYS_RAWIO'], ['vhangup', 'CAP_SYS_TTY_CONFIG'], ['mbind', 'CAP_SYS_NICE'],
+  ['mount', 'CAP_SYS_ADMIN'],
+  ['umount2', 'CAP_SYS_ADMIN'],
+  ['unshare', 'CAP_SYS_ADMIN'],
+  ['setns', 'CAP_SYS_ADMIN'],
+  ['pivot_root', 'CAP_SYS_ADMIN'],
+  ['sethostname', 'CAP_SYS_ADMIN'],
+  ['fsopen', 'CAP_SYS_ADMIN'],
+  ['bpf', 'CAP_SYS_ADMIN'],
+  ['bpf', 'CAP_BPF'],
+  ['perf_event_open', 'CAP_PERFMON'],
+  ['syslog', 'CAP_SYSLOG'],
+  ['reboot', 'CAP_SYS_BOOT'],
+  ['init_module', 'CAP_SYS_MODULE'],
+  ['finit_module', 'CAP_SYS_MODULE'],
+  ['delete_module', 'CAP_SYS_MODULE'],
+  ['clock_settime', 'CAP_SYS_TIME'],
+  ['settimeofday', 'CAP_SYS_TIME'],
+  ['acct', 'CAP_SYS_PACCT'],
+  ['open_by_handle_at', 'CAP_DAC_READ_SEARCH'],
+  ['userfaultfd', 'CAP_SYS_PTRACE'],
+  ['kcmp', 'CAP_SYS_PTRACE'],
+  ['iopl', 'CAP_SYS_RAWIO'],
+  ['vhangup', 'CAP_SYS_TTY_CONFIG'],
+  ['mbind', 'CAP_SYS_NICE'],
   ['chroot', 'CAP_SYS_CHROOT'],
 ];
 
@@ -164,28 +230,56 @@ test('docker format: name, args, errnoRet and includes/excludes', () => {
   assert.equal(x.syscalls[1]?.args, [{ index: 0, value: 8, op: 'SCMP_CMP_EQ' }]);
   const admin = convertDockerSeccomp(text, 'p.json', { ...target, capabilities: ['CAP_SYS_ADMIN'] });
   assert.ok(admin.syscalls.some((s) => s.names[0] === 'mount'));
-  assert.ok(admin.syscalls.some((s) => s.names[0] === 'kill'), 'kill rule kept when CAP_KILL is absent');
+  assert.ok(
+    admin.syscalls.some((s) => s.names[0] === 'kill'),
+    'kill rule kept when CAP_KILL is absent',
+  );
 });
 
 test('docker format: errors name the profile and the problem', () => {
   const bad = (text: string, re: RegExp) =>
-    assert.throws(() => convertDockerSeccomp(text, '/etc/p.json', target), (e: Error) => e instanceof InvalidArgument && e.message.startsWith('seccomp profile /etc/p.json: ') && re.test(e.message), text);
+    assert.throws(
+      () => convertDockerSeccomp(text, '/etc/p.json', target),
+      (e: Error) => e instanceof InvalidArgument && e.message.startsWith('seccomp profile /etc/p.json: ') && re.test(e.message),
+      text,
+    );
   bad('{nope', /not valid JSON/);
   bad('[]', /must be a JSON object/);
   bad(profile({ defaultAction: 'SCMP_ACT_MAYBE' }), /defaultAction: unknown action "SCMP_ACT_MAYBE"/);
-  bad(profile({ defaultAction: 'SCMP_ACT_ERRNO', syscalls: [{ name: 'a', names: ['b'], action: 'SCMP_ACT_ALLOW' }] }), /syscalls\[0\]: "name" and "names" were both given/);
+  bad(
+    profile({ defaultAction: 'SCMP_ACT_ERRNO', syscalls: [{ name: 'a', names: ['b'], action: 'SCMP_ACT_ALLOW' }] }),
+    /syscalls\[0\]: "name" and "names" were both given/,
+  );
   bad(profile({ defaultAction: 'SCMP_ACT_ERRNO', syscalls: [{ action: 'SCMP_ACT_ALLOW' }] }), /syscalls\[0\]: no "names"/);
-  bad(profile({ defaultAction: 'SCMP_ACT_ERRNO', syscalls: [{ names: ['read'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: 1, op: 'SCMP_CMP_ABOUT' }] }] }), /args\[0\]: unknown operator "SCMP_CMP_ABOUT"/);
-  bad(profile({ defaultAction: 'SCMP_ACT_ERRNO', architectures: ['SCMP_ARCH_Z80'] }), /architectures\[0\]: unknown architecture "SCMP_ARCH_Z80"/);
-  bad(profile({ defaultAction: 'SCMP_ACT_ERRNO', syscalls: [{ names: ['read'], action: 'SCMP_ACT_NOTIFY' }] }), /SCMP_ACT_NOTIFY is not supported/);
-  bad(profile({ defaultAction: 'SCMP_ACT_ERRNO', syscalls: [{ names: ['Read Me'], action: 'SCMP_ACT_ALLOW' }] }), /invalid syscall name "Read Me"/);
+  bad(
+    profile({
+      defaultAction: 'SCMP_ACT_ERRNO',
+      syscalls: [{ names: ['read'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: 1, op: 'SCMP_CMP_ABOUT' }] }],
+    }),
+    /args\[0\]: unknown operator "SCMP_CMP_ABOUT"/,
+  );
+  bad(
+    profile({ defaultAction: 'SCMP_ACT_ERRNO', architectures: ['SCMP_ARCH_Z80'] }),
+    /architectures\[0\]: unknown architecture "SCMP_ARCH_Z80"/,
+  );
+  bad(
+    profile({ defaultAction: 'SCMP_ACT_ERRNO', syscalls: [{ names: ['read'], action: 'SCMP_ACT_NOTIFY' }] }),
+    /SCMP_ACT_NOTIFY is not supported/,
+  );
+  bad(
+    profile({ defaultAction: 'SCMP_ACT_ERRNO', syscalls: [{ names: ['Read Me'], action: 'SCMP_ACT_ALLOW' }] }),
+    /invalid syscall name "Read Me"/,
+  );
 });
 
 test('docker format: loadDockerSeccomp takes unconfined, inline JSON, or a file', () => {
   assert.is(loadDockerSeccomp('unconfined', target), undefined);
   const text = profile({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO' }] });
   assert.equal(loadDockerSeccomp(text, target)?.syscalls, [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO' }]);
-  assert.throws(() => loadDockerSeccomp('{x', target), (e: Error) => e.message.startsWith('seccomp profile inline profile: not valid JSON'));
+  assert.throws(
+    () => loadDockerSeccomp('{x', target),
+    (e: Error) => e.message.startsWith('seccomp profile inline profile: not valid JSON'),
+  );
   const dir = mkdtempSync('/tmp/bspec-seccomp-');
   try {
     const file = path.join(dir, 'profile.json');
@@ -194,13 +288,22 @@ test('docker format: loadDockerSeccomp takes unconfined, inline JSON, or a file'
     // A file that is not JSON: the error must not echo its content back to the client.
     const secret = path.join(dir, 'secret');
     writeFileSync(secret, 'root:$6$supersecrethash:19000:0:99999:7:::\n');
-    assert.throws(() => loadDockerSeccomp(secret, target), (e: Error) => e.message.startsWith(`seccomp profile ${secret}: not valid JSON`) && !e.message.includes('supersecret'));
+    assert.throws(
+      () => loadDockerSeccomp(secret, target),
+      (e: Error) => e.message.startsWith(`seccomp profile ${secret}: not valid JSON`) && !e.message.includes('supersecret'),
+    );
     assert.throws(() => loadDockerSeccomp('relative.json', target), /expected JSON, "unconfined", or an absolute path/);
     const fifo = path.join(dir, 'fifo');
     execFileSync('mkfifo', [fifo]);
-    assert.throws(() => loadDockerSeccomp(fifo, target), (e: Error) => e.message === `seccomp profile ${fifo}: cannot read it: not a regular file`);
+    assert.throws(
+      () => loadDockerSeccomp(fifo, target),
+      (e: Error) => e.message === `seccomp profile ${fifo}: cannot read it: not a regular file`,
+    );
     const missing = path.join(dir, 'missing.json');
-    assert.throws(() => loadDockerSeccomp(missing, target), (e: Error) => e instanceof InvalidArgument && e.message.startsWith(`seccomp profile ${missing}: cannot read it`));
+    assert.throws(
+      () => loadDockerSeccomp(missing, target),
+      (e: Error) => e instanceof InvalidArgument && e.message.startsWith(`seccomp profile ${missing}: cannot read it`),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -4,14 +4,7 @@ import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { InvalidArgument } from '@berth/core';
-import {
-  parseGroup,
-  parsePasswd,
-  readFileInRoot,
-  resolveInRoot,
-  resolveUser,
-  resolveUserFromEntries,
-} from '../../src/oci/index.js';
+import { parseGroup, parsePasswd, readFileInRoot, resolveInRoot, resolveUser, resolveUserFromEntries } from '../../src/oci/index.js';
 
 const passwd = parsePasswd(
   [
@@ -23,18 +16,26 @@ const passwd = parsePasswd(
     'nobody:x:65534:65534:nobody:/nonexistent:/bin/false',
   ].join('\n'),
 );
-const groups = parseGroup(['root:x:0:', 'wheel:x:10:root,app', 'staff:x:50:app', 'app:x:1000:', 'bad:x:zz:', 'nogroup:x:65534:'].join('\n'));
+const groups = parseGroup(
+  ['root:x:0:', 'wheel:x:10:root,app', 'staff:x:50:app', 'app:x:1000:', 'bad:x:zz:', 'nogroup:x:65534:'].join('\n'),
+);
 
 test('parsePasswd and parseGroup skip comments and malformed lines', () => {
-  assert.equal(passwd.map((p) => p.name), ['root', 'daemon', 'app', 'nobody']);
+  assert.equal(
+    passwd.map((p) => p.name),
+    ['root', 'daemon', 'app', 'nobody'],
+  );
   assert.equal(passwd[2], { name: 'app', uid: 1000, gid: 1000, home: '/home/app', shell: '/bin/sh' });
-  assert.equal(groups.map((g) => g.name), ['root', 'wheel', 'staff', 'app', 'nogroup']);
+  assert.equal(
+    groups.map((g) => g.name),
+    ['root', 'wheel', 'staff', 'app', 'nogroup'],
+  );
   assert.equal(groups[1], { name: 'wheel', gid: 10, members: ['root', 'app'] });
 });
 
 const resolve = (spec: string, groupAdd: string[] = []) => resolveUserFromEntries(spec, passwd, groups, groupAdd);
 
-test('empty user is root, with root\'s passwd entry and groups', () => {
+test("empty user is root, with root's passwd entry and groups", () => {
   assert.equal(resolve(''), { uid: 0, gid: 0, additionalGids: [10], home: '/root', name: 'root' });
 });
 
@@ -59,8 +60,9 @@ test('GroupAdd adds names and numbers', () => {
   assert.equal(resolve('app:app', ['wheel']).additionalGids, [10]);
 });
 
-test('unknown names fail with Docker\'s messages', () => {
-  const fails = (fn: () => unknown, message: string) => assert.throws(fn, (e: Error) => e instanceof InvalidArgument && e.message === message);
+test("unknown names fail with Docker's messages", () => {
+  const fails = (fn: () => unknown, message: string) =>
+    assert.throws(fn, (e: Error) => e instanceof InvalidArgument && e.message === message);
   fails(() => resolve('nobody2'), 'unable to find user nobody2: no matching entries in passwd file');
   fails(() => resolve('app:nogroup2'), 'unable to find group nogroup2: no matching entries in group file');
   fails(() => resolve('app', ['ghosts']), 'unable to find group ghosts: no matching entries in group file');
@@ -92,7 +94,10 @@ test('resolveInRoot: symlinks are followed inside the root, never out of it', ()
     assert.is(resolveInRoot(t.root, '/up/etc/passwd'), path.join(t.root, 'etc/passwd'));
     assert.is(resolveInRoot(t.root, '/slash/slash/etc'), path.join(t.root, 'etc'));
     assert.is(resolveInRoot(t.root, '/missing/a/b'), path.join(t.root, 'missing/a/b'));
-    assert.throws(() => resolveInRoot(t.root, '/loop1'), (e: NodeJS.ErrnoException) => e.code === 'ELOOP');
+    assert.throws(
+      () => resolveInRoot(t.root, '/loop1'),
+      (e: NodeJS.ErrnoException) => e.code === 'ELOOP',
+    );
   } finally {
     t.done();
   }

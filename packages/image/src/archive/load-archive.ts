@@ -247,7 +247,8 @@ async function ociImages(archive: ArchiveContents): Promise<PendingImage[]> {
       const layers = [];
       for (const d of manifest.layers) {
         const layer = await archive.layer(blobPath(d));
-        if (layer.blob.digest !== d.digest) throw invalid(`blob ${blobPath(d)} does not match its digest (it hashes to ${layer.blob.digest})`);
+        if (layer.blob.digest !== d.digest)
+          throw invalid(`blob ${blobPath(d)} does not match its digest (it hashes to ${layer.blob.digest})`);
         layers.push(layer);
       }
       checkDiffIds(config, layers, manifest.config.digest, manifest.layers.map(blobPath));
@@ -376,7 +377,11 @@ function archivePath(name: string): string {
 // Small files read whole: the layouts' own files, configs and v1 json. Anything else
 // (layer.tar, `<hex>.tar.gz` of other writers, big blobs) is stored as it streams.
 function isMetadataPath(name: string): boolean {
-  return ['manifest.json', 'repositories', 'index.json', 'oci-layout'].includes(name) || /^[^/]+\.json$/.test(name) || /^[^/]+\/(json|VERSION)$/.test(name);
+  return (
+    ['manifest.json', 'repositories', 'index.json', 'oci-layout'].includes(name) ||
+    /^[^/]+\.json$/.test(name) ||
+    /^[^/]+\/(json|VERSION)$/.test(name)
+  );
 }
 
 function invalid(problem: string): InvalidArgument {

@@ -4,7 +4,15 @@ import { decompress } from '../compression.js';
 import { digestHex, sha256Digest, type Digest } from '../digest.js';
 import type { ImageRecord, ImageStore } from '../image-store.js';
 import type { ArchiveManifestEntry } from '../manifest.js';
-import { familiarName, familiarString, isNameOnly, normalizeReference, parseReference, referenceName, type Reference } from '../reference.js';
+import {
+  familiarName,
+  familiarString,
+  isNameOnly,
+  normalizeReference,
+  parseReference,
+  referenceName,
+  type Reference,
+} from '../reference.js';
 import { writeTar, type TarWriteEntry } from '../tar/writer.js';
 
 /**
@@ -59,7 +67,8 @@ export async function saveArchive(store: ImageStore, names: readonly string[]): 
 
   for (const { image } of selected.values()) {
     for (const layer of image.layers) {
-      if (!(await store.content.has(layer.digest))) throw new NotFound(`image ${image.id}: no such blob: ${layer.digest} (layer ${layer.diffId})`);
+      if (!(await store.content.has(layer.digest)))
+        throw new NotFound(`image ${image.id}: no such blob: ${layer.digest} (layer ${layer.diffId})`);
     }
   }
 
@@ -106,7 +115,11 @@ export async function saveArchive(store: ImageStore, names: readonly string[]): 
       parent = v1;
     });
     configs.push({ path: `${digestHex(image.id)}.json`, type: 'file', body: configBytes, mtime });
-    manifest.push({ Config: `${digestHex(image.id)}.json`, RepoTags: tags.length > 0 ? tags.map(familiarString) : null, Layers: layerPaths });
+    manifest.push({
+      Config: `${digestHex(image.id)}.json`,
+      RepoTags: tags.length > 0 ? tags.map(familiarString) : null,
+      Layers: layerPaths,
+    });
     for (const tag of tags) {
       repositories[familiarName(tag)] ??= {};
       const repo = repositories[familiarName(tag)]!;

@@ -86,7 +86,8 @@ export async function* readTar(source: ByteSource, options: ReadTarOptions = {})
       // Like Go's archive/tar (what Docker reads with), only files and GNU dump dirs have
       // bodies; a size from a global pax header would be meaningless, so only a local one counts.
       const paxSize = pax?.get('size');
-      const bodySize = flag === 'D' ? headerSize : type === 'file' ? (paxSize !== undefined ? Number(paxSize.toString('latin1')) : headerSize) : 0;
+      const bodySize =
+        flag === 'D' ? headerSize : type === 'file' ? (paxSize !== undefined ? Number(paxSize.toString('latin1')) : headerSize) : 0;
       if (!Number.isSafeInteger(bodySize) || bodySize < 0) throw new InvalidArgument(`invalid tar: bad size for ${JSON.stringify(path)}`);
       const xattrs = new Map<string, Buffer>();
       for (const records of [globalPax, pax ?? new Map<string, Buffer>()]) {

@@ -261,7 +261,9 @@ async function writeFile(fd: number, entry: TarEntry, sameOwner: boolean): Promi
       while (offset < chunk.length) {
         offset +=
           entry.size > asyncWriteThreshold
-            ? await new Promise<number>((resolve, reject) => fs.write(fd, chunk, offset, chunk.length - offset, null, (err, n) => (err ? reject(err) : resolve(n))))
+            ? await new Promise<number>((resolve, reject) =>
+                fs.write(fd, chunk, offset, chunk.length - offset, null, (err, n) => (err ? reject(err) : resolve(n))),
+              )
             : fs.writeSync(fd, chunk, offset, chunk.length - offset);
       }
       size += chunk.length;

@@ -1,4 +1,15 @@
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import * as path from 'node:path';
 import { silentLogger, EventBus, type PluginContext } from '@berth/core';
 
@@ -43,7 +54,10 @@ export class Fixture {
     if (opts.pidNamespace !== false) namespaces.unshift('pid');
     const resources: Record<string, unknown> = {};
     if (opts.memoryLimit) {
-      resources.memory = { limit: opts.memoryLimit, ...(existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes') ? { swap: opts.memoryLimit } : {}) };
+      resources.memory = {
+        limit: opts.memoryLimit,
+        ...(existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes') ? { swap: opts.memoryLimit } : {}),
+      };
     }
     const config = {
       ociVersion: '1.0.2',
@@ -165,7 +179,11 @@ function tryRmdir(dir: string): void {
 }
 
 /** Collect a container's output by stream until the connection closes. */
-export function collect(streams: import('@berth/core').ContainerStreams): { stdout: () => string; stderr: () => string; closed: Promise<void> } {
+export function collect(streams: import('@berth/core').ContainerStreams): {
+  stdout: () => string;
+  stderr: () => string;
+  closed: Promise<void>;
+} {
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   streams.onOutput((c) => (c.stream === 'stdout' ? out : err).push(c.data));

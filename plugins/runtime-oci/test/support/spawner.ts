@@ -8,7 +8,14 @@ import { EventBus, silentLogger } from '@berth/core';
 
 async function main(): Promise<void> {
   const [execRoot, id, bundle, stateDir, logPath] = process.argv.slice(2) as [string, string, string, string, string];
-  const runtime = (await runcPlugin.init({ root: execRoot, execRoot, dataRoot: execRoot, config: {}, events: new EventBus(), log: silentLogger })) as OciRuntime;
+  const runtime = (await runcPlugin.init({
+    root: execRoot,
+    execRoot,
+    dataRoot: execRoot,
+    config: {},
+    events: new EventBus(),
+    log: silentLogger,
+  })) as OciRuntime;
   const { pid } = await runtime.create({ id, bundle, stateDir, logPath, openStdin: false });
   await runtime.start(id);
   process.stdout.write(`${JSON.stringify({ pid })}\n`);
