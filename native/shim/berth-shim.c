@@ -144,14 +144,16 @@ static int write_all(int fd, const void *data, size_t len) {
   return 0;
 }
 
-/* Write a file by temp name + fsync + rename + fsync(dir): readers never see half of it. */
-static int write_file_atomic(const char *dir, const char *name, const char *data) {
+/* Write a file by temp name + rename: readers never see half of it. With `durable`, also
+ * fsync the file and the directory, so it survives a crash (exit.json); shim.pid does not
+ * need to: it names a process, and no process survives a crash. */
+static int write_file(const char *dir, const char *name, const char *data, int durable) {
   char tmp[4096], final[4096];
   snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name);
   path_join(final, sizeof final, dir, name);
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return -1;
-  if (write_all(fd, data, strlen(data)) < 0 || fsync(fd) < 0) {
+  if (write_all(fd, data, strlen(data)) < 0 || (durable && fsync(fd) < 0)) {
     close(fd);
     unlink(tmp);
     return -1;
@@ -161,6 +163,7 @@ static int write_file_atomic(const char *dir, const char *name, const char *data
     unlink(tmp);
     return -1;
   }
+  if (!durable) return 0;
   int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
     fsync(dfd);
@@ -385,27 +388,34 @@ static void client_accept(int lfd) {
 
 /* ---------- the runtime ---------- */
 
-/* Run the runtime with args; stdio as given (-1: /dev/null). Returns the wait status. */
-static int run_runtime(char *const argv[], int in, int out, int err) {
+/* Start the runtime with args; stdio as given (-1: /dev/null). Returns its pid, or -1. */
+static pid_t spawn_runtime(char *const argv[], int in, int out, int err) {
   pid_t pid = fork();
+  if (pid != 0) return pid;
+  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  dup2(in >= 0 ? in : null, 0);
+  dup2(out >= 0 ? out : null, 1);
+  dup2(err >= 0 ? err : null, 2);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  signal(SIGPIPE, SIG_DFL);
+  execv(argv[0], argv);
+  _exit(127);
+}
+
+static int wait_runtime(pid_t pid) {
   if (pid < 0) return -1;
-  if (pid == 0) {
-    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-    dup2(in >= 0 ? in : null, 0);
-    dup2(out >= 0 ? out : null, 1);
-    dup2(err >= 0 ? err : null, 2);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    signal(SIGPIPE, SIG_DFL);
-    execv(argv[0], argv);
-    _exit(127);
-  }
   int status;
   while (waitpid(pid, &status, 0) < 0) {
     if (errno != EINTR) return -1;
   }
   return status;
+}
+
+/* Run the runtime with args; stdio as given (-1: /dev/null). Returns the wait status. */
+static int run_runtime(char *const argv[], int in, int out, int err) {
+  return wait_runtime(spawn_runtime(argv, in, out, err));
 }
 
 static void runtime_error(const char *log_file, const char *fallback, char *out, size_t cap);
@@ -502,9 +512,14 @@ static void control_request(struct client *c) {
   client_send(c, STREAM_CONTROL, reply, strlen(reply));
 }
 
-static void runtime_delete(void) {
+/* `<runtime> delete --force ID`: started, so the caller can do other work while it runs. */
+static pid_t runtime_delete_start(void) {
   char *argv[] = {(char *)opt.runtime, "--root", (char *)opt.runtime_root, "delete", "--force", (char *)opt.id, NULL};
-  run_runtime(argv, -1, -1, -1);
+  return spawn_runtime(argv, -1, -1, -1);
+}
+
+static void runtime_delete(void) {
+  wait_runtime(runtime_delete_start());
 }
 
 /* The runtime's error: the last "msg" of an error-level line of its JSON log, else `fallback`. */
@@ -633,7 +648,7 @@ int main(int argc, char **argv) {
   path_join(path, sizeof path, opt.state_dir, "shim.pid");
   char pidtext[32];
   snprintf(pidtext, sizeof pidtext, "%d\n", getpid());
-  if (write_file_atomic(opt.state_dir, "shim.pid", pidtext) < 0)
+  if (write_file(opt.state_dir, "shim.pid", pidtext, 0) < 0)
     fail_ready(ready_fd, "write %s: %s", path, strerror(errno));
 
   log_fd = open(opt.log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
@@ -790,16 +805,19 @@ int main(int argc, char **argv) {
   int code = WIFEXITED(exit_status) ? WEXITSTATUS(exit_status) : WIFSIGNALED(exit_status) ? 128 + WTERMSIG(exit_status) : 255;
   char finished[64], json[256];
   rfc3339nano(finished, sizeof finished);
+  /* The oom count is read before the runtime's delete removes the cgroup. */
   snprintf(json, sizeof json, "{\"exitCode\":%d,\"oomKilled\":%s,\"finishedAt\":\"%s\"}\n", code,
            oom_killed() ? "true" : "false", finished);
-  write_file_atomic(opt.state_dir, "exit.json", json);
+  /* The delete (a runtime process, ~7 ms) runs while the exit is recorded and told. */
+  pid_t deleting = runtime_delete_start();
+  write_file(opt.state_dir, "exit.json", json, 1);
   /* From here a new client cannot connect: adopt() falls back to exit.json. */
   unlink(sock_path);
   close(lfd);
 
   /* Hand connected clients what is still queued (bounded), then EOF tells them the
-   * container is done. This comes before the runtime's delete so the engine learns of
-   * the exit at once; it waits for this process to end (shim.pid) before it treats the
+   * container is done. This comes before the runtime's delete ends so the engine learns
+   * of the exit at once; it waits for this process to end (shim.pid) before it treats the
    * container's cgroup and runtime state as gone. */
   long long flush_deadline = now_ms() + DRAIN_MS;
   for (size_t i = 0; i < n_clients; i++) {
@@ -810,7 +828,7 @@ int main(int argc, char **argv) {
     shutdown(clients[i].fd, SHUT_RDWR);
     close(clients[i].fd);
   }
-  runtime_delete();
+  wait_runtime(deleting);
   path_join(path, sizeof path, opt.state_dir, "shim.pid");
   unlink(path);
   return 0;

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, promises as fs, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, promises as fs, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { suite, type Test } from 'uvu';

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { isMountPoint, mount, mountAll, mountSpec, MS, MNT_DETACH, umount, unmountAll } from '../src/index.js';
+import { isMountPoint, MNT_DETACH, MS, mount, mountAll, mountSpec, umount, unmountAll } from '../src/index.js';
 
 function mountsUnder(dir: string): string[] {
   return readFileSync('/proc/self/mountinfo', 'utf8')

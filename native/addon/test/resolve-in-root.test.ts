@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, mkdtempSync, readSync, rmSync, symlinkSync, writeFileSync, constants } from 'node:fs';
+import { closeSync, constants, mkdirSync, mkdtempSync, readSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';

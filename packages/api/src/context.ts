@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { EngineApi, Logger } from '@berth/core';
-import type { ApiHeaders } from './respond.js';
 import type { EventHistory } from './events/event-history.js';
+import type { ApiHeaders } from './respond.js';
 
 /** What every handler may use: the engine, the logger, the server's constant headers. */
 export interface ServerScope {

@@ -1,4 +1,4 @@
-import { InvalidArgument, type Filters } from '@berth/core';
+import { type Filters, InvalidArgument } from '@berth/core';
 
 /**
  * Query-string dialects of real clients (DOCKER-API.md §1.4): the CLI sends `1` and omits

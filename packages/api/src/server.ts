@@ -1,7 +1,7 @@
 import * as http from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { NotFound, silentLogger, statusOf, type EngineApi, type Logger } from '@berth/core';
+import { type EngineApi, type Logger, NotFound, silentLogger, statusOf } from '@berth/core';
 import { API_VERSION, splitVersionPrefix } from './api-version.js';
 import type { HijackHandler, RequestContext, RouteHandler, ServerScope } from './context.js';
 import { EventHistory } from './events/event-history.js';

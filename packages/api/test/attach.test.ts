@@ -1,17 +1,17 @@
 import * as http from 'node:http';
+import { type AddressInfo, connect, type Socket } from 'node:net';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { connect, type AddressInfo, type Socket } from 'node:net';
 import { createApiServer, upgradeResponse } from '../src/index.js';
 import {
   collectUntilClose,
   createContainer,
+  type Harness,
   parseFrames,
   rawConnect,
   request,
   startServer,
   until,
-  type Harness,
 } from './support/harness.js';
 
 let h: Harness;

@@ -1,7 +1,7 @@
 import * as http from 'node:http';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createContainer, parseFrames, request, startServer, until, type Harness } from './support/harness.js';
+import { createContainer, type Harness, parseFrames, request, startServer, until } from './support/harness.js';
 
 let h: Harness;
 test.before.each(async () => {
@@ -244,7 +244,7 @@ test('logs follow streams lines as they come and stops when the client goes away
   });
   res.on('error', () => {});
   await until(() => seen.length === 2).catch(() => {
-    throw new Error('seen ' + JSON.stringify(seen));
+    throw new Error(`seen ${JSON.stringify(seen)}`);
   });
   assert.equal(seen, ['a\n', 'b\n']);
   const logsCall = h.engine.calls.find((c) => c.method === 'containers.logs')!;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { startServer, type Harness } from './support/harness.js';
+import { type Harness, startServer } from './support/harness.js';
 
 /**
  * The real docker CLI 28 against the API server over the fake engine. Skipped (and

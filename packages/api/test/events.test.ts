@@ -2,7 +2,7 @@ import * as http from 'node:http';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { dockerEventLine } from '../src/index.js';
-import { request, startServer, until, type Harness } from './support/harness.js';
+import { type Harness, request, startServer, until } from './support/harness.js';
 
 let h: Harness;
 test.before.each(async () => {

@@ -1,7 +1,7 @@
 import * as http from 'node:http';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { request, startServer, type Harness } from './support/harness.js';
+import { type Harness, request, startServer } from './support/harness.js';
 
 let h: Harness;
 test.before.each(async () => {

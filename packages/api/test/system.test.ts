@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { request, startServer, type Harness } from './support/harness.js';
+import { type Harness, request, startServer } from './support/harness.js';
 
 let h: Harness;
 test.before(async () => {
@@ -13,8 +13,8 @@ test.after(async () => {
 function assertApiHeaders(headers: Record<string, unknown>) {
   assert.is(headers['api-version'], '1.41');
   assert.is(headers['docker-experimental'], 'false');
-  assert.is(headers['ostype'], 'linux');
-  assert.is(headers['server'], 'berth/0.1.0-test (linux)');
+  assert.is(headers.ostype, 'linux');
+  assert.is(headers.server, 'berth/0.1.0-test (linux)');
 }
 
 test('HEAD /_ping has dockerd headers and no body', async () => {
@@ -23,7 +23,7 @@ test('HEAD /_ping has dockerd headers and no body', async () => {
   assertApiHeaders(r.headers);
   assert.is(r.headers['content-length'], '0');
   assert.is(r.headers['cache-control'], 'no-cache, no-store, must-revalidate');
-  assert.is(r.headers['pragma'], 'no-cache');
+  assert.is(r.headers.pragma, 'no-cache');
   assert.is(r.headers['content-type'], 'text/plain; charset=utf-8');
   assert.is(r.body.length, 0);
 });

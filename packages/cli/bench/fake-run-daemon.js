@@ -6,7 +6,7 @@ const { FakeDaemon, UPGRADE_RESPONSE, sendJson } = require('@berth/client/testin
 const { encodeFrame } = require('@berth/client');
 
 const ID = 'c0ffee'.padEnd(64, '0');
-(async () => {
+void (async () => {
   const fake = await FakeDaemon.start('bcli-bench');
   const attach = new Map();
   const waits = new Map();

@@ -1,5 +1,5 @@
 import type { BerthClient } from '@berth/client';
-import { formatOptions, parseArgs, type FlagSpec, type Flags } from './argv.js';
+import { type FlagSpec, type Flags, formatOptions, parseArgs } from './argv.js';
 import { FlagError, StatusError } from './errors.js';
 import type { CliIo } from './io.js';
 
@@ -70,7 +70,7 @@ export function printError(ctx: CommandContext, text: string): void {
 
 /** Parses the arguments, answers `--help`, checks the count, runs the command and turns its failure into an exit status. */
 export async function execute(cmd: Command, path: string, argv: string[], ctx: CommandContext): Promise<number> {
-  let parsed;
+  let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs(argv, cmd.flags, cmd.interspersed !== false);
   } catch (err) {

@@ -1,5 +1,5 @@
 import type { ContainerCreateBody, HostConfig, PortBinding } from '@berth/core';
-import { flagTitle, type FlagSpec, type Flags } from './argv.js';
+import { type FlagSpec, type Flags, flagTitle } from './argv.js';
 import { parseNanoCpus, ramInBytes } from './format/units.js';
 
 /** The flags `run` and `create` share (docker's names, shorthands and kinds). */
@@ -153,7 +153,8 @@ export function parsePublish(specs: string[], exposed: Record<string, object>, b
       const key = `${port}/${proto}`;
       exposed[key] = {};
       const hostPort = hostPorts.length === 1 && containerPorts.length > 1 ? hostPart : hostPorts.length ? String(hostPorts[i]) : '';
-      (bindings[key] ??= []).push({ HostIp: ip, HostPort: hostPort });
+      bindings[key] ??= [];
+      bindings[key].push({ HostIp: ip, HostPort: hostPort });
     });
   }
 }

@@ -1,6 +1,6 @@
 import type { BerthClient } from '@berth/client';
-import { execute, PROG, type Command, type CommandContext } from './command.js';
-import { processIo, type CliIo } from './io.js';
+import { type Command, type CommandContext, execute, PROG } from './command.js';
+import { type CliIo, processIo } from './io.js';
 import { CLI_VERSION } from './version.js';
 
 /*

@@ -2,11 +2,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parseArgs, type FlagSpec } from '../src/argv.js';
-import { buildCreateRequest, CONTAINER_FLAGS } from '../src/container-options.js';
+import { type FlagSpec, parseArgs } from '../src/argv.js';
+import { splitTag } from '../src/commands/images.js';
 import { apiTimestamp, parseGoDuration } from '../src/commands/logs.js';
 import { imageWithTag, startErrorStatus } from '../src/commands/run.js';
-import { splitTag } from '../src/commands/images.js';
+import { buildCreateRequest, CONTAINER_FLAGS } from '../src/container-options.js';
 import { CLI_VERSION } from '../src/version.js';
 
 const specs: FlagSpec[] = [

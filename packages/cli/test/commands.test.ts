@@ -181,7 +181,7 @@ t('start -a: attach ∥ wait before start, exit with the status', async ({ fake 
 t('images, rmi, tag', async ({ fake }) => {
   fake.on('GET', '/images/json', (_req, res) =>
     sendJson(res, 200, [
-      { Id: 'sha256:01e7ee02ed05' + '1'.repeat(52), RepoTags: ['busybox:latest'], Created: 1795378400 - 60, Size: 1984172 },
+      { Id: `sha256:01e7ee02ed05${'1'.repeat(52)}`, RepoTags: ['busybox:latest'], Created: 1795378400 - 60, Size: 1984172 },
     ]),
   );
   fake.on('DELETE', /^\/images\//, (req, res) => sendError(res, 404, `No such image: ${req.path.slice(8)}`));
@@ -219,11 +219,11 @@ t('import from a file and from stdin; load; save to a file and to a pipe', async
     fs.writeFileSync(tar, Buffer.alloc(2048, 3));
     fake.on('POST', '/images/create', (req, res) => {
       res.writeHead(200, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify({ status: `sha256:${req.body.length}` }) + '\n');
+      res.end(`${JSON.stringify({ status: `sha256:${req.body.length}` })}\n`);
     });
     fake.on('POST', '/images/load', (req, res) => {
       res.writeHead(200, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify({ stream: `Loaded image: trc/built:${req.body.length}\n` }) + '\n');
+      res.end(`${JSON.stringify({ stream: `Loaded image: trc/built:${req.body.length}\n` })}\n`);
     });
     fake.on('GET', '/images/get', (_req, res) => {
       res.writeHead(200, { 'Content-Type': 'application/x-tar' });

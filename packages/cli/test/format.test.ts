@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import { formatImages } from '../src/commands/images.js';
 import { inspectFormatted, inspectJson } from '../src/commands/inspect.js';
 import { formatContainers } from '../src/commands/ps.js';
-import { formatInfo, formatPlugins, formatVersion, type ClientVersion } from '../src/commands/system.js';
+import { type ClientVersion, formatInfo, formatPlugins, formatVersion } from '../src/commands/system.js';
 import { displayablePorts } from '../src/format/ports.js';
 
 const NOW = 1795378400_000;
@@ -14,7 +14,7 @@ function container(over: Partial<ContainerSummary>): ContainerSummary {
     Id: '',
     Names: [],
     Image: 'busybox',
-    ImageID: 'sha256:01e7ee02ed05' + '0'.repeat(52),
+    ImageID: `sha256:01e7ee02ed05${'0'.repeat(52)}`,
     Command: '',
     Created: 0,
     Ports: [],
@@ -30,7 +30,7 @@ function container(over: Partial<ContainerSummary>): ContainerSummary {
 
 const containers = [
   container({
-    Id: 'ae6d7c5f0a1b' + 'f'.repeat(52),
+    Id: `ae6d7c5f0a1b${'f'.repeat(52)}`,
     Names: ['/trc-web'],
     Command: 'httpd -f -p 80',
     Created: 1795378301,
@@ -43,7 +43,7 @@ const containers = [
     NetworkSettings: { Networks: { bridge: {} as never } },
   }),
   container({
-    Id: 'b05d841a6c2e' + 'e'.repeat(52),
+    Id: `b05d841a6c2e${'e'.repeat(52)}`,
     Names: ['/sleepy'],
     Command: "sh -c 'while true; do sleep 1; done'",
     Created: 1795378395,
@@ -131,7 +131,7 @@ test('ports: ranges per address, mappings after, docker order', () => {
 
 const images: ImageSummary[] = [
   {
-    Id: 'sha256:01e7ee02ed05' + '1'.repeat(52),
+    Id: `sha256:01e7ee02ed05${'1'.repeat(52)}`,
     ParentId: '',
     RepoTags: ['busybox:latest', 'docker.io/trc/busybox:v1'],
     RepoDigests: null,
@@ -143,7 +143,7 @@ const images: ImageSummary[] = [
     Containers: -1,
   },
   {
-    Id: 'sha256:5f3e0a9b1c2d' + '2'.repeat(52),
+    Id: `sha256:5f3e0a9b1c2d${'2'.repeat(52)}`,
     ParentId: '',
     RepoTags: null,
     RepoDigests: null,
@@ -171,7 +171,7 @@ test('images: the default table, one row per tag, dangling as <none>', () => {
 
 test('images -q (unique ids), --no-trunc, --format', () => {
   assert.is(formatImages(images, { quiet: true, nowMs: NOW }), '01e7ee02ed05\n5f3e0a9b1c2d\n');
-  assert.ok(formatImages(images, { noTrunc: true, nowMs: NOW }).includes('sha256:01e7ee02ed05' + '1'.repeat(52)));
+  assert.ok(formatImages(images, { noTrunc: true, nowMs: NOW }).includes(`sha256:01e7ee02ed05${'1'.repeat(52)}`));
   assert.is(
     formatImages(images, { format: '{{.Repository}}:{{.Tag}} {{.Size}}', nowMs: NOW }),
     'busybox:latest 1.98MB\ntrc/busybox:v1 1.98MB\n<none>:<none> 0B\n',

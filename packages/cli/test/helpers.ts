@@ -52,9 +52,11 @@ export function testIo(
     },
     out: () => stdout.text(),
     err: () => stderr.text(),
-    signal: (sig) => handlers.forEach((h) => h(sig)),
+    signal: (sig) => {
+      for (const h of handlers) h(sig);
+    },
     subscribers: () => handlers.size,
   };
 }
 
-export const ID = 'c0ffee' + '0123456789abcdef'.repeat(3) + '0123456789';
+export const ID = `c0ffee${'0123456789abcdef'.repeat(3)}0123456789`;

@@ -63,7 +63,7 @@ function playContainer(fake: FakeDaemon, b: Behaviour): { exit(code: number): vo
     if (b.startError) {
       sendError(res, ...b.startError);
       if (req && fake.find('POST', `/containers/${ID}/wait`)[0]?.query.get('condition') === 'removed') {
-        setTimeout(() => waitRes?.end(JSON.stringify({ StatusCode: 0, Error: null }) + '\n'), 20);
+        setTimeout(() => waitRes?.end(`${JSON.stringify({ StatusCode: 0, Error: null })}\n`), 20);
       }
       return;
     }
@@ -80,13 +80,13 @@ function playContainer(fake: FakeDaemon, b: Behaviour): { exit(code: number): vo
     }
     setTimeout(() => {
       fake.note('process exited');
-      waitRes?.end(JSON.stringify({ StatusCode: b.exitCode ?? 0, Error: null }) + '\n');
+      waitRes?.end(`${JSON.stringify({ StatusCode: b.exitCode ?? 0, Error: null })}\n`);
     }, 10);
   });
   return {
     exit(code) {
       attachSocket?.end();
-      setTimeout(() => waitRes?.end(JSON.stringify({ StatusCode: code, Error: null }) + '\n'), 10);
+      setTimeout(() => waitRes?.end(`${JSON.stringify({ StatusCode: code, Error: null })}\n`), 10);
     },
   };
 }

@@ -177,7 +177,7 @@ function parseWaitResult(body: Buffer): WaitResult {
   const parsed = JSON.parse(body.toString('utf8')) as Partial<WaitResult> & { Error?: { Message?: string } | null };
   return {
     StatusCode: typeof parsed.StatusCode === 'number' ? parsed.StatusCode : -1,
-    Error: parsed.Error && parsed.Error.Message ? { Message: parsed.Error.Message } : null,
+    Error: parsed.Error?.Message ? { Message: parsed.Error.Message } : null,
   };
 }
 

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { Filters, ImageDeleteEntry, ImageHistoryEntry, ImageInspect, ImageSummary } from '@berth/core';
-import { readJsonLines, type JsonMessage } from './json-lines.js';
+import { type JsonMessage, readJsonLines } from './json-lines.js';
 import { encodeFilters, imagePath } from './query.js';
 import type { Transport } from './transport.js';
 

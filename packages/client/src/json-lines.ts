@@ -44,8 +44,7 @@ export function readJsonLines(body: Readable, what: string, onMessage?: (message
     body.setEncoding('utf8');
     body.on('data', (chunk: string) => {
       pending += chunk;
-      let nl: number;
-      while ((nl = pending.indexOf('\n')) >= 0) {
+      for (let nl = pending.indexOf('\n'); nl >= 0; nl = pending.indexOf('\n')) {
         handle(pending.slice(0, nl));
         pending = pending.slice(nl + 1);
       }

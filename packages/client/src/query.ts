@@ -29,7 +29,8 @@ export function encodeFilters(filters: Record<string, string[]> | undefined): st
   let any = false;
   for (const [key, values] of Object.entries(filters)) {
     if (!values.length) continue;
-    const set: Record<string, true> = (out[key] ??= {});
+    out[key] ??= {};
+    const set: Record<string, true> = out[key];
     for (const v of values) set[v] = true;
     any = true;
   }

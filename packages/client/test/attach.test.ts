@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ApiError, BerthClient, encodeFrame } from '../src/index.js';
-import { FakeDaemon, UPGRADE_RESPONSE, sendError, sendJson } from '../src/testing/fake-daemon.js';
+import { FakeDaemon, sendError, sendJson, UPGRADE_RESPONSE } from '../src/testing/fake-daemon.js';
 
 interface Ctx {
   fake: FakeDaemon;

@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { Writable } from 'node:stream';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Writable } from 'node:stream';
 import { ApiError, BerthClient, ConnectionError, encodeFrame, resolveSocketPath } from '../src/index.js';
 import { FakeDaemon, sendError, sendJson } from '../src/testing/fake-daemon.js';
 
@@ -126,7 +126,7 @@ t('waitHandle resolves when the headers arrive, the result when the body does', 
       res.writeHead(200, { 'Content-Type': 'application/json' });
       res.flushHeaders();
       fake.note('wait headers sent');
-      finish = (code) => res.end(JSON.stringify({ Error: null, StatusCode: code }) + '\n');
+      finish = (code) => res.end(`${JSON.stringify({ Error: null, StatusCode: code })}\n`);
     }, 80);
     assert.is(req.query.get('condition'), 'removed');
   });

@@ -1,10 +1,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { FrameDemuxer, encodeFrame, type StreamType } from '../src/index.js';
+import { encodeFrame, FrameDemuxer, type StreamType } from '../src/index.js';
 
 function demuxAll(chunks: Buffer[]): Record<number, string> {
   const out: Record<number, Buffer[]> = {};
-  const d = new FrameDemuxer((s: StreamType, data) => (out[s] ??= []).push(Buffer.from(data)));
+  const d = new FrameDemuxer((s: StreamType, data) => {
+    out[s] ??= [];
+    out[s].push(Buffer.from(data));
+  });
   for (const c of chunks) d.push(c);
   assert.not.ok(d.truncated, 'stream ended on a frame boundary');
   return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, Buffer.concat(v).toString()]));
@@ -21,7 +24,7 @@ const wire = Buffer.concat([
 test('frames are split back into stdout and stderr', () => {
   const got = demuxAll([wire]);
   assert.is(got[1], 'line1\nline2\ntail');
-  assert.is(got[2], 'to-err\n' + 'a'.repeat(70000));
+  assert.is(got[2], `to-err\n${'a'.repeat(70000)}`);
 });
 
 test('every split point of the byte stream gives the same result', () => {

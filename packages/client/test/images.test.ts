@@ -23,12 +23,12 @@ t.after.each(async (ctx) => {
 
 function jsonLines(res: import('node:http').ServerResponse, lines: unknown[]): void {
   res.writeHead(200, { 'Content-Type': 'application/json' });
-  for (const l of lines) res.write(JSON.stringify(l) + '\n');
+  for (const l of lines) res.write(`${JSON.stringify(l)}\n`);
   res.end();
 }
 
 t('import streams the tar chunked and returns the id from the last status', async ({ fake, client }) => {
-  fake.on('POST', '/images/create', (_req, res) => jsonLines(res, [{ status: 'sha256:' + 'b'.repeat(64) }]));
+  fake.on('POST', '/images/create', (_req, res) => jsonLines(res, [{ status: `sha256:${'b'.repeat(64)}` }]));
   const tar = Readable.from([Buffer.alloc(512, 1), Buffer.alloc(512, 2)]);
   const progress: string[] = [];
   const id = await client.images.import(tar, {
@@ -37,7 +37,7 @@ t('import streams the tar chunked and returns the id from the last status', asyn
     changes: ['ENV A=1', 'CMD ["sh"]'],
     onProgress: (m) => progress.push(m.status ?? ''),
   });
-  assert.is(id, 'sha256:' + 'b'.repeat(64));
+  assert.is(id, `sha256:${'b'.repeat(64)}`);
   assert.equal(progress, [id]);
   const req = fake.find('POST', '/images/create')[0]!;
   assert.is(req.body.length, 1024);

@@ -2,5 +2,5 @@
 // polyfill". Plugins import the decorators from here so the order is always right.
 import 'reflect-metadata';
 
-export { container, inject, injectable, singleton, instanceCachingFactory } from 'tsyringe';
 export type { DependencyContainer, InjectionToken } from 'tsyringe';
+export { container, inject, injectable, instanceCachingFactory, singleton } from 'tsyringe';

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Conflict, EventBus, InvalidArgument, NotFound, statusOf, type EngineEvent } from '../src/index.js';
+import { Conflict, type EngineEvent, EventBus, InvalidArgument, NotFound, statusOf } from '../src/index.js';
 
 test('errors carry their API status', () => {
   assert.is(new NotFound('no such container: x').status, 404);

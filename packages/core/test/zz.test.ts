@@ -1,6 +1,7 @@
+import { inject, injectable, NotFound } from '@berth/core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { NotFound, injectable, inject } from '@berth/core';
+
 @injectable()
 class A {
   constructor(@inject('x') readonly x: string) {}

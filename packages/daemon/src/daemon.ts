@@ -1,4 +1,4 @@
-import { createApiServer, type ApiServer } from '@berth/api';
+import { type ApiServer, createApiServer } from '@berth/api';
 import type { AnyPluginManifest, EngineApi, Logger, PluginStatus } from '@berth/core';
 import type { EngineConfig } from '@berth/engine';
 import type { DaemonConfig } from './daemon-config.js';

@@ -1,5 +1,5 @@
 import type { Logger } from '@berth/core';
-import { logLevels, type LogFormat, type LogLevel } from './daemon-config.js';
+import { type LogFormat, type LogLevel, logLevels } from './daemon-config.js';
 
 export interface LoggerOptions {
   level: LogLevel;

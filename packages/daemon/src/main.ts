@@ -1,7 +1,7 @@
 import type { Writable } from 'node:stream';
-import { parseDaemonArgs, usage, UsageError } from './args.js';
+import { parseDaemonArgs, UsageError, usage } from './args.js';
 import { ConfigError, readConfigFile } from './config-file.js';
-import { startDaemon, type DaemonParts, type RunningDaemon } from './daemon.js';
+import { type DaemonParts, type RunningDaemon, startDaemon } from './daemon.js';
 import { defaultConfigFile } from './daemon-config.js';
 import { createLogger } from './logger.js';
 import { mergeDaemonConfig } from './merge-config.js';

@@ -2,13 +2,13 @@ import * as path from 'node:path';
 import { pluginKinds } from '@berth/core';
 import { ConfigError } from './config-file.js';
 import {
-  defaultHost,
-  defaults,
-  logLevels,
   type DaemonConfig,
   type DaemonSettings,
+  defaultHost,
+  defaults,
   type LogFormat,
   type LogLevel,
+  logLevels,
 } from './daemon-config.js';
 
 function show(value: unknown): string {

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
-import { isPluginManifest, type AnyPluginManifest } from '@berth/core';
+import { type AnyPluginManifest, isPluginManifest } from '@berth/core';
 
 /** A plugin package named in daemon.json that cannot be used. */
 export class PluginLoadError extends Error {

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { main, writePidfile, type RunningDaemon } from '../src/index.js';
-import { stubParts, type StubEngine } from './support/stub-engine.js';
+import { main, type RunningDaemon, writePidfile } from '../src/index.js';
+import { type StubEngine, stubParts } from './support/stub-engine.js';
 
 let dir: string;
 // Daemons a failed test left serving: stopped after each test so the run cannot hang.

@@ -1,18 +1,18 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import {
-  container as rootContainer,
   type DependencyContainer,
   type EngineApi,
   EventBus,
   type PluginStatus,
+  container as rootContainer,
   type SystemInfo,
   silentLogger,
   Tokens,
   type VersionInfo,
 } from '@berth/core';
-import type { EngineConfig, ResolvedEngineConfig } from './config.js';
 import { removeEmptyParentCgroups } from './cgroups/parent-cgroup.js';
+import type { EngineConfig, ResolvedEngineConfig } from './config.js';
 import { ContainerService } from './containers/container-service.js';
 import { ImageService } from './images/image-service.js';
 import { loadPlugins } from './plugins/plugin-host.js';

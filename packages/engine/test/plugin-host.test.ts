@@ -1,6 +1,6 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { definePlugin, EventBus, PluginSkipped, silentLogger, type StorageDriver } from '@berth/core';
+import { definePlugin, EventBus, PluginSkipped, type StorageDriver, silentLogger } from '@berth/core';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ResolvedEngineConfig } from '../src/config.js';

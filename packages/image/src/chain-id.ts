@@ -1,4 +1,4 @@
-import { sha256Digest, type Digest } from './digest.js';
+import { type Digest, sha256Digest } from './digest.js';
 
 /**
  * The chain IDs of a layer stack (OCI image-spec, "ChainID"): the first is the first

@@ -1,4 +1,4 @@
-import { Readable, pipeline } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import * as zlib from 'node:zlib';
 import { InvalidArgument } from '@berth/core';
 import { asyncBytes, type ByteSource } from './byte-source.js';

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { InvalidArgument, NotFound, SystemError } from '@berth/core';
 import { asyncBytes, type ByteSource } from './byte-source.js';
-import { Digester, digestHex, isDigest, parseDigest, sha256Digest, type Digest } from './digest.js';
+import { type Digest, Digester, digestHex, isDigest, parseDigest, sha256Digest } from './digest.js';
 
 /** A blob as the store holds it. */
 export interface BlobInfo {

@@ -1,5 +1,5 @@
 import { InvalidArgument } from '@berth/core';
-import { isDigest, type Digest } from './digest.js';
+import { type Digest, isDigest } from './digest.js';
 
 /**
  * The runtime defaults an image gives its containers: the `config` object of the OCI

@@ -3,11 +3,11 @@ import * as path from 'node:path';
 import { InvalidArgument, NotFound, SystemError, writeJsonAtomic } from '@berth/core';
 import { chainIds } from './chain-id.js';
 import { ContentStore } from './content-store.js';
-import { digestHex, isDigest, parseDigest, shortId, type Digest } from './digest.js';
+import { type Digest, digestHex, isDigest, parseDigest, shortId } from './digest.js';
 import { checkImageConfig, type ImageConfig } from './image-config.js';
 import { parseFullImageId } from './image-id.js';
-import { LayerStore, type LayerRecord } from './layer-store.js';
-import { familiarString, normalizeReference, parseReference, referenceName, referenceString, type Reference } from './reference.js';
+import { type LayerRecord, LayerStore } from './layer-store.js';
+import { familiarString, normalizeReference, parseReference, type Reference, referenceName, referenceString } from './reference.js';
 
 /** An image as the store knows it: its config, its layers, its names. */
 export interface ImageRecord {

@@ -6,8 +6,8 @@ import type { BlobInfo } from './content-store.js';
 import type { Digest } from './digest.js';
 import { goArch, type ImageConfig } from './image-config.js';
 import type { ImageStore } from './image-store.js';
-import { scanLayer, type LayerScan } from './layer-scan.js';
-import { normalizeReference, parseReference, withTag, type Reference } from './reference.js';
+import { type LayerScan, scanLayer } from './layer-scan.js';
+import { normalizeReference, parseReference, type Reference, withTag } from './reference.js';
 import { consumeTee } from './tee.js';
 
 /** Options of `importRootfs` (the query of `POST /images/create?fromSrc=-`). */

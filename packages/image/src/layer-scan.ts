@@ -1,7 +1,7 @@
 import type { ByteSource } from './byte-source.js';
 import type { Compression } from './compression.js';
 import { decompress } from './compression.js';
-import { Digester, type Digest } from './digest.js';
+import { type Digest, Digester } from './digest.js';
 import { readTar } from './tar/reader.js';
 
 /** What reading a layer blob through tells about it. */

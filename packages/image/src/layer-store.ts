@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { NotFound, writeJsonAtomic } from '@berth/core';
 import type { Compression } from './compression.js';
 import type { ContentStore } from './content-store.js';
-import { digestHex, isDigest, type Digest } from './digest.js';
+import { type Digest, digestHex, isDigest } from './digest.js';
 
 /**
  * A layer the store can hand to a storage driver: which blob holds the tar whose

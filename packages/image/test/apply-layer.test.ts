@@ -1,10 +1,10 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { zstdCompressSync } from 'node:zlib';
-import { test } from 'uvu';
-import * as assert from 'uvu/assert';
 import { InvalidArgument } from '@berth/core';
 import { applyLayer, sha256Digest, type TarWriteEntry } from '@berth/image';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
 import { chunked, exists, gzTarBytes, rejects, tarBytes, withTempDir } from './helpers.js';
 
 const when = new Date('2023-05-06T07:08:09Z');

@@ -1,13 +1,13 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { test } from 'uvu';
-import * as assert from 'uvu/assert';
 import { InvalidArgument, NotFound } from '@berth/core';
 import {
   applyLayer,
+  type Digest,
   digestHex,
   goArch,
+  type ImageConfig,
   ImageStore,
   importRootfs,
   loadArchive,
@@ -16,10 +16,10 @@ import {
   saveArchive,
   scanLayer,
   sha256Digest,
-  type Digest,
-  type ImageConfig,
   type TarWriteEntry,
 } from '@berth/image';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
 import { chunked, collect, gzTarBytes, rejects, tarBytes, withTempDir } from './helpers.js';
 
 const baseLayer: TarWriteEntry[] = [

@@ -1,9 +1,9 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { InvalidArgument, NotFound } from '@berth/core';
+import { ContentStore, chainIds, type Digest, sha256Digest } from '@berth/image';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { InvalidArgument, NotFound } from '@berth/core';
-import { chainIds, ContentStore, sha256Digest, type Digest } from '@berth/image';
 import { collect, rejects, withTempDir } from './helpers.js';
 
 async function filesIn(dir: string): Promise<string[]> {

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { test } from 'uvu';
-import * as assert from 'uvu/assert';
 import { InvalidArgument } from '@berth/core';
 import { applyLayer, type TarWriteEntry } from '@berth/image';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
 import { exists, rejects, tarBytes, withTempDir } from './helpers.js';
 
 /**

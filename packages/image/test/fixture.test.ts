@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { createReadStream, promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { applyLayer, ImageStore, importRootfs, loadArchive } from '@berth/image';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { applyLayer, ImageStore, importRootfs, loadArchive } from '@berth/image';
 import { withTempDir } from './helpers.js';
 
 const script = path.resolve(__dirname, '../../../test/fixtures/make-busybox-image.sh');

@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { writeTar, type TarWriteEntry } from '@berth/image';
+import { type TarWriteEntry, writeTar } from '@berth/image';
 
 /** A fresh directory under /tmp with this package's prefix; removed by `cleanup`. */
 export async function tempDir(label: string): Promise<string> {

@@ -1,19 +1,19 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { test } from 'uvu';
-import * as assert from 'uvu/assert';
 import { InvalidArgument, NotFound } from '@berth/core';
 import {
   chainIds,
+  type Digest,
   digestHex,
   familiarString,
+  type ImageConfig,
   ImageStore,
   scanLayer,
   shortId,
-  type Digest,
-  type ImageConfig,
   type TarWriteEntry,
 } from '@berth/image';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
 import { rejects, tarBytes, withTempDir } from './helpers.js';
 
 /** Store layers and a config the way a pull or a build does, then create the image. */

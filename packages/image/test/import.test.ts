@@ -1,9 +1,9 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { test } from 'uvu';
-import * as assert from 'uvu/assert';
 import { InvalidArgument } from '@berth/core';
 import { applyChanges, applyLayer, goArch, ImageStore, importRootfs, sha256Digest, type TarWriteEntry } from '@berth/image';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
 import { chunked, gzTarBytes, rejects, tarBytes, withTempDir } from './helpers.js';
 
 const rootfs: TarWriteEntry[] = [
@@ -107,9 +107,9 @@ test('a bad change, a bad name or a stream that is not a tar stores no image', (
 
 test('applyChanges: old ENV form, variable expansion, ENTRYPOINT drops an inherited CMD', () => {
   const base = { Env: ['PATH=/bin'], Cmd: ['sh'], WorkingDir: '/a' };
-  // biome-ignore lint/suspicious/noTemplateCurlyInString: ${HOME} is Dockerfile syntax under test, not a template
   const c = applyChanges(base, [
     'ENV GREETING hello there',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: ${HOME} is Dockerfile syntax under test, not a template
     'ENV PATH=/opt/bin:$PATH HOME=${HOME}x',
     "LABEL 'quoted key'=v",
     'ENTRYPOINT ["/init"]',

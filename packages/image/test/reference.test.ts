@@ -1,5 +1,3 @@
-import { test } from 'uvu';
-import * as assert from 'uvu/assert';
 import { InvalidArgument } from '@berth/core';
 import {
   familiarName,
@@ -11,8 +9,10 @@ import {
   referenceString,
   withTag,
 } from '@berth/image';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
 
-const hex = 'a'.repeat(32) + '0123456789abcdef0123456789abcdef';
+const hex = `${'a'.repeat(32)}0123456789abcdef0123456789abcdef`;
 
 // input → [fully qualified normalised reference, familiar string]
 const good: Array<[string, string, string]> = [

@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { test } from 'uvu';
-import * as assert from 'uvu/assert';
 import { InvalidArgument } from '@berth/core';
 import { readTar, type TarEntry, type TarWriteEntry } from '@berth/image';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
 import { chunked, collect, rejects, tarBytes, withTempDir } from './helpers.js';
 
 type Seen = Omit<TarEntry, 'body' | 'xattrs'> & { content?: string; xattrs: Record<string, string> };

@@ -1,9 +1,9 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { MountSpec, SnapshotInfo } from '@berth/core';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { MountSpec, SnapshotInfo } from '@berth/core';
 import { rejectsWith, rejectsWithCode } from './expect-error.js';
 import { runStorageCase, type StorageCase, type StorageDriverFactory } from './storage-case.js';
 import { getXattr, listTree, mknod, readText, setXattr, writeFiles } from './tree.js';
@@ -293,7 +293,7 @@ export function storageDriverSuite(name: string, makeDriver: StorageDriverFactor
   });
 
   check('keys may hold any character and never become paths', async (c) => {
-    const keys = ['../../escape', 'a/b c:d,e', 'sha256:' + 'f'.repeat(64), 'ünï\ncode'];
+    const keys = ['../../escape', 'a/b c:d,e', `sha256:${'f'.repeat(64)}`, 'ünï\ncode'];
     for (const key of keys) {
       const target = await c.mount(await c.driver.prepare(key));
       await writeFiles(target, { owner: key });

@@ -1,8 +1,8 @@
 import { existsSync, promises as fs, readFileSync } from 'node:fs';
-import { test } from 'uvu';
-import * as assert from 'uvu/assert';
 import { Conflict, NotFound, type StorageDriver } from '@berth/core';
 import { rejectsWith, rejectsWithCode, runStorageCase } from '@berth/testkit';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
 
 const prefix = '/tmp/bsto-testkit-';
 const mountedUnder = (dir: string) => readFileSync('/proc/self/mountinfo', 'utf8').includes(` ${dir}/`);

@@ -1,4 +1,4 @@
-import { Forbidden, type EndpointInfo, type EndpointSpec, type NetworkDriver, type NetworkSpec } from '@berth/core';
+import { type EndpointInfo, type EndpointSpec, Forbidden, type NetworkDriver, type NetworkSpec } from '@berth/core';
 
 /**
  * The `host` network driver: a container shares the host's network namespace

@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
+import { EventBus, Forbidden, type NetworkSpec, silentLogger } from '@berth/core';
+import plugin, { HostNetworkDriver } from '@berth/network-host';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { EventBus, Forbidden, silentLogger, type NetworkSpec } from '@berth/core';
-import plugin, { HostNetworkDriver } from '@berth/network-host';
 
 const spec = (id: string, name: string): NetworkSpec => ({ id, name, driver: 'host', options: {}, labels: {}, internal: false });
 const endpoint = { networkId: 'h1', id: 'e1', containerId: 'bsto-c1', aliases: [] };

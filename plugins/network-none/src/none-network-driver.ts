@@ -1,4 +1,4 @@
-import { Forbidden, type EndpointInfo, type EndpointSpec, type NetworkDriver, type NetworkSpec } from '@berth/core';
+import { type EndpointInfo, type EndpointSpec, Forbidden, type NetworkDriver, type NetworkSpec } from '@berth/core';
 
 /**
  * The `none` network driver: a container gets a network namespace of its own and no

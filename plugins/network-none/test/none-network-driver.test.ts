@@ -1,14 +1,14 @@
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { EventBus, Forbidden, type NetworkSpec, silentLogger } from '@berth/core';
+import plugin, { NoneNetworkDriver } from '@berth/network-none';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { EventBus, Forbidden, silentLogger, type NetworkSpec } from '@berth/core';
-import plugin, { NoneNetworkDriver } from '@berth/network-none';
 
 const spec = (id: string, name: string): NetworkSpec => ({ id, name, driver: 'none', options: {}, labels: {}, internal: false });
 const endpoint = { networkId: 'n1', id: 'e1', containerId: 'bsto-c1', aliases: [] };
 
 function linkNames(netnsPath?: string): string[] {
-  const args = netnsPath ? ['--net=' + netnsPath, 'ip', '-o', 'link', 'show'] : ['ip', '-o', 'link', 'show'];
+  const args = netnsPath ? [`--net=${netnsPath}`, 'ip', '-o', 'link', 'show'] : ['ip', '-o', 'link', 'show'];
   const out = execFileSync(netnsPath ? 'nsenter' : args.shift()!, args, { encoding: 'utf8' });
   return out
     .trim()

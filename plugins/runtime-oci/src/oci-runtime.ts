@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, promises as fs, readFileSync } from 'node:fs';
+import { existsSync, type FSWatcher, promises as fs, readFileSync, watch } from 'node:fs';
 import { connect as netConnect, Socket } from 'node:net';
 import * as path from 'node:path';
 import {
@@ -347,8 +347,30 @@ async function waitForShimExit(stateDir: string, timeoutMs: number): Promise<voi
   // The shim removes shim.pid as its last act. Once it exits it is a zombie until init
   // reaps it (it is not our child), and kill(pid, 0) still succeeds on a zombie: so the
   // file going away, or the process being gone or a zombie, all mean it has finished.
-  const deadline = Date.now() + timeoutMs;
-  while (pid > 0 && Date.now() < deadline && existsSync(pidFile) && isRunning(pid)) await new Promise((r) => setTimeout(r, 2));
+  const finished = () => !existsSync(pidFile) || !isRunning(pid);
+  if (!(pid > 0) || finished()) return;
+  await new Promise<void>((resolve) => {
+    let watcher: FSWatcher | undefined;
+    const done = () => {
+      clearInterval(poll);
+      clearTimeout(timer);
+      watcher?.close();
+      resolve();
+    };
+    // The unlink is seen at once through inotify; the poll catches a shim that died
+    // without removing its file (SIGKILL), and a watch that could not be set.
+    const poll = setInterval(() => finished() && done(), 10);
+    const timer = setTimeout(done, timeoutMs);
+    try {
+      watcher = watch(stateDir, (_event, name) => {
+        if (name === stateFiles.shimPid && finished()) done();
+      });
+      watcher.on('error', () => {});
+    } catch {
+      // No watch (the directory went away meanwhile): the poll decides.
+    }
+    if (finished()) done();
+  });
 }
 
 /** SIGKILL the shim of a state dir, by the pid it recorded (a create that never answered). */

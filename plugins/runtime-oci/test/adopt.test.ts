@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { runcPlugin, type OciRuntime } from '../src/index.js';
+import { type OciRuntime, runcPlugin } from '../src/index.js';
 import { collect, Fixture, shimPids } from './support/fixture.js';
 
 const fx = new Fixture();

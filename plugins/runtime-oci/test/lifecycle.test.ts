@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { InvalidArgument, NotFound } from '@berth/core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { runcPlugin, type OciRuntime } from '../src/index.js';
+import { type OciRuntime, runcPlugin } from '../src/index.js';
 import { cgroupDirs, collect, Fixture, shimPids } from './support/fixture.js';
 
 const fx = new Fixture();

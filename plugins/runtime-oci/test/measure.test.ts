@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { runcPlugin, type OciRuntime } from '../src/index.js';
+import { type OciRuntime, runcPlugin } from '../src/index.js';
 import { Fixture } from './support/fixture.js';
 
 const fx = new Fixture();

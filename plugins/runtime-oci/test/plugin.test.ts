@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isPluginManifest, PluginSkipped } from '@berth/core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import runcDefault, { crunPlugin, isCgroupHybrid, probeRuntime, runcPlugin, type OciRuntime } from '../src/index.js';
+import runcDefault, { crunPlugin, isCgroupHybrid, type OciRuntime, probeRuntime, runcPlugin } from '../src/index.js';
 import { Fixture } from './support/fixture.js';
 
 const fx = new Fixture();

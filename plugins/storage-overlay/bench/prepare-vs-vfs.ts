@@ -8,7 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { EventBus, silentLogger, type StorageDriver } from '@berth/core';
+import { EventBus, type StorageDriver, silentLogger } from '@berth/core';
 import { mountAll, unmountAll } from '@berth/native';
 import overlay from '@berth/storage-overlay';
 import vfs from '@berth/storage-vfs';

@@ -2,8 +2,8 @@ import { definePlugin } from '@berth/core';
 import { OverlayDriver } from './overlay-driver.js';
 import { probeOverlay } from './overlay-support.js';
 
-export { OverlayDriver, MAX_MOUNT_DATA, type OverlayDriverOptions } from './overlay-driver.js';
-export { probeOverlay, type OverlaySupport } from './overlay-support.js';
+export { MAX_MOUNT_DATA, OverlayDriver, type OverlayDriverOptions } from './overlay-driver.js';
+export { type OverlaySupport, probeOverlay } from './overlay-support.js';
 
 /**
  * The `overlay` storage plugin. init mounts a test overlay under its root; it skips

@@ -2,12 +2,12 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import {
   Conflict,
-  InvalidArgument,
-  NotFound,
-  NotImplemented,
   type DriverStatus,
+  InvalidArgument,
   type Logger,
   type MountSpec,
+  NotFound,
+  NotImplemented,
   type SnapshotInfo,
   type SnapshotKind,
   type SnapshotUsage,

@@ -1,5 +1,5 @@
 import { promises as fs } from 'node:fs';
-import { SystemError, writeJsonAtomic, type SnapshotKind } from '@berth/core';
+import { type SnapshotKind, SystemError, writeJsonAtomic } from '@berth/core';
 
 /** One snapshot as the overlay driver records it. Its directory is `snapshots/<id>`. */
 export interface OverlaySnapshotRecord {

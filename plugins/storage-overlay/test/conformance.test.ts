@@ -1,6 +1,6 @@
 import { EventBus, silentLogger } from '@berth/core';
-import { storageDriverSuite } from '@berth/testkit';
 import plugin from '@berth/storage-overlay';
+import { storageDriverSuite } from '@berth/testkit';
 
 // Through the manifest, as the engine builds it: init probes overlay under the root first.
 storageDriverSuite(

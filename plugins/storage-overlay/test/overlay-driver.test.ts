@@ -1,12 +1,12 @@
 import { execFileSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { EventBus, PluginSkipped, type StorageDriver, silentLogger } from '@berth/core';
+import { mount, mountAll, umount, unmountAll } from '@berth/native';
+import plugin, { MAX_MOUNT_DATA, type OverlayDriver } from '@berth/storage-overlay';
+import { rejectsWith } from '@berth/testkit';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { EventBus, PluginSkipped, silentLogger, type StorageDriver } from '@berth/core';
-import { mount, mountAll, umount, unmountAll } from '@berth/native';
-import { rejectsWith } from '@berth/testkit';
-import plugin, { MAX_MOUNT_DATA, OverlayDriver } from '@berth/storage-overlay';
 
 const init = (root: string) =>
   plugin.init({ root, execRoot: root, dataRoot: root, config: {}, events: new EventBus(), log: silentLogger }) as Promise<OverlayDriver>;
@@ -158,7 +158,7 @@ test(`the kernel reads ${MAX_MOUNT_DATA} bytes of overlay options and silently c
 test('the deepest chain under a root as long as /var/lib/berth/storage/overlay mounts; one more layer is refused', () =>
   inTempDir(async (dir) => {
     const defaultRoot = '/var/lib/berth/storage/overlay';
-    const root = dir + '/' + 'r'.repeat(defaultRoot.length - dir.length - 1);
+    const root = `${dir}/${'r'.repeat(defaultRoot.length - dir.length - 1)}`;
     assert.is(root.length, defaultRoot.length);
     await fs.mkdir(root);
     const d: StorageDriver = await init(root);
@@ -201,7 +201,7 @@ function pathOfLength(base: string, length: number): string {
   while (p.length < length) {
     let segment = Math.min(200, length - p.length - 1);
     if (length - p.length - segment - 1 === 1) segment--; // never leave room for just a '/'
-    p += '/' + 'l'.repeat(segment);
+    p += `/${'l'.repeat(segment)}`;
   }
   return p;
 }

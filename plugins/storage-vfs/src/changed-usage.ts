@@ -1,4 +1,4 @@
-import { promises as fs, type BigIntStats } from 'node:fs';
+import { type BigIntStats, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { SnapshotUsage } from '@berth/core';
 

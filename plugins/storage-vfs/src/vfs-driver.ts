@@ -2,11 +2,11 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import {
   Conflict,
-  InvalidArgument,
-  NotFound,
   type DriverStatus,
+  InvalidArgument,
   type Logger,
   type MountSpec,
+  NotFound,
   type SnapshotInfo,
   type SnapshotKind,
   type SnapshotUsage,
@@ -14,7 +14,7 @@ import {
 } from '@berth/core';
 import { changedUsage } from './changed-usage.js';
 import { copyTree } from './copy-tree.js';
-import { VfsSnapshotStore, type VfsSnapshot, type VfsSnapshotRecord } from './vfs-snapshot-store.js';
+import { type VfsSnapshot, type VfsSnapshotRecord, VfsSnapshotStore } from './vfs-snapshot-store.js';
 
 /**
  * The `vfs` storage driver: every active snapshot is a full copy of its parent

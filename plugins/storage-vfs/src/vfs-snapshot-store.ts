@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { SystemError, writeJsonAtomic, type Logger, type SnapshotKind } from '@berth/core';
+import { type Logger, type SnapshotKind, SystemError, writeJsonAtomic } from '@berth/core';
 
 /** One snapshot as `snapshots/<id>/snapshot.json` records it. */
 export interface VfsSnapshotRecord {

@@ -1,10 +1,10 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { test } from 'uvu';
-import * as assert from 'uvu/assert';
 import { EventBus, PluginSkipped, silentLogger } from '@berth/core';
 import { mountAll, unmountAll } from '@berth/native';
-import plugin, { VfsDriver } from '@berth/storage-vfs';
+import plugin, { type VfsDriver } from '@berth/storage-vfs';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
 
 const init = (root: string) =>
   plugin.init({ root, execRoot: root, dataRoot: root, config: {}, events: new EventBus(), log: silentLogger }) as Promise<VfsDriver>;
@@ -45,7 +45,7 @@ test('mount specs are binds: read-write of the own copy, read-only of the parent
 test('a child is a full copy; a view copies nothing', () =>
   inTempDir(async (root) => {
     const d = await init(root);
-    const target = path.join(root, '..', path.basename(root) + '-mnt');
+    const target = path.join(root, '..', `${path.basename(root)}-mnt`);
     await fs.mkdir(target);
     try {
       mountAll(await d.prepare('base'), target);

@@ -1,4 +1,4 @@
-import { InvalidArgument, type EngineEvent, type Filters } from '@berth/core';
+import { type EngineEvent, type Filters, InvalidArgument } from '@berth/core';
 
 /**
  * An engine event as one line of Docker's `/events` stream (DOCKER-API.md §4.12).

@@ -1,5 +1,5 @@
 import type { Duplex } from 'node:stream';
-import { statusOf, type AttachOptions, type AttachSession } from '@berth/core';
+import { type AttachOptions, type AttachSession, statusOf } from '@berth/core';
 import type { HijackContext, HijackHandler, RequestContext, RouteHandler } from '../context.js';
 import { frame } from '../frames.js';
 import { boolParam } from '../query.js';

@@ -1,9 +1,9 @@
 import {
+  type ContainerCreateBody,
   InvalidArgument,
+  type LogsOptions,
   NotImplemented,
   NotModified,
-  type ContainerCreateBody,
-  type LogsOptions,
   type WaitCondition,
   type WaitResult,
 } from '@berth/core';

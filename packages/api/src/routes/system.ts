@@ -1,7 +1,7 @@
 import { API_VERSION, MIN_API_VERSION } from '../api-version.js';
 import type { RequestContext, RouteHandler } from '../context.js';
-import type { Router } from '../router.js';
 import { sendJson } from '../respond.js';
+import type { Router } from '../router.js';
 
 /**
  * `/_ping` exactly as dockerd answers it (DOCKER-API.md §2.1): the CLI reads the

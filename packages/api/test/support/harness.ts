@@ -3,7 +3,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createApiServer, type ApiServer } from '../../src/index.js';
+import { type ApiServer, createApiServer } from '../../src/index.js';
 import { FakeEngine } from './fake-engine.js';
 
 export interface Harness {

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { JsonMessage } from '@berth/client';
-import { PROG, type Command, type CommandContext } from '../command.js';
+import { type Command, type CommandContext, PROG } from '../command.js';
 import { StatusError } from '../errors.js';
 
 /** A progress message as docker prints it without a terminal: `id: status progress` or the `stream` text. */

@@ -1,5 +1,5 @@
 import type { ImageSummary } from '@berth/core';
-import { forEachName, PROG, type Command } from '../command.js';
+import { type Command, forEachName, PROG } from '../command.js';
 import { StatusError } from '../errors.js';
 import { isDefaultTable, renderList } from '../format/list.js';
 import { truncateId } from '../format/table.js';
@@ -178,7 +178,10 @@ export const imagesCommand: Command = {
   maxArgs: 1,
   async run(ctx, flags, args) {
     const filters = parseFilters(flags.list('filter'));
-    if (args[0]) (filters.reference ??= []).push(args[0]);
+    if (args[0]) {
+      filters.reference ??= [];
+      filters.reference.push(args[0]);
+    }
     const images = await ctx.client().images.list({ all: flags.bool('all'), filters, digests: flags.bool('digests') });
     ctx.io.stdout.write(
       formatImages(images, {

@@ -1,6 +1,6 @@
 import type { BerthClient } from '@berth/client';
 import type { Flags } from '../argv.js';
-import { describeError, printError, PROG, type Command, type CommandContext } from '../command.js';
+import { type Command, type CommandContext, describeError, PROG, printError } from '../command.js';
 import { StatusError } from '../errors.js';
 import { Template, TemplateError } from '../format/template.js';
 

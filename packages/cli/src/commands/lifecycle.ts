@@ -1,4 +1,4 @@
-import { forEachName, PROG, type Command } from '../command.js';
+import { type Command, forEachName, PROG } from '../command.js';
 import { StatusError } from '../errors.js';
 
 /** Exit status 1 when any name failed (the errors were already printed). */

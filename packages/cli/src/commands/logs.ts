@@ -1,4 +1,4 @@
-import { PROG, type Command } from '../command.js';
+import { type Command, PROG } from '../command.js';
 import { StatusError } from '../errors.js';
 
 const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };

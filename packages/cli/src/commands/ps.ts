@@ -1,5 +1,5 @@
 import type { ContainerSummary } from '@berth/core';
-import { PROG, type Command } from '../command.js';
+import { type Command, PROG } from '../command.js';
 import { StatusError } from '../errors.js';
 import { isDefaultTable, renderList } from '../format/list.js';
 import { displayablePorts } from '../format/ports.js';
@@ -138,7 +138,9 @@ export function parseFilters(list: string[]): Record<string, string[]> {
   for (const f of list) {
     const eq = f.indexOf('=');
     if (eq <= 0) throw new StatusError(`bad format of filter (expected name=value)`, 1);
-    (out[f.slice(0, eq).trim().toLowerCase()] ??= []).push(f.slice(eq + 1));
+    const key = f.slice(0, eq).trim().toLowerCase();
+    out[key] ??= [];
+    out[key].push(f.slice(eq + 1));
   }
   return out;
 }

@@ -1,6 +1,6 @@
 import type { Attachment, WaitHandle } from '@berth/client';
 import type { Flags } from '../argv.js';
-import { describeError, printError, PROG, type Command, type CommandContext } from '../command.js';
+import { type Command, type CommandContext, describeError, PROG, printError } from '../command.js';
 import { buildCreateRequest, CONTAINER_FLAGS, type CreateRequest } from '../container-options.js';
 import { proxySignals } from '../signals.js';
 
@@ -144,7 +144,7 @@ async function runContainer(ctx: CommandContext, flags: Flags, args: string[]): 
         printError(ctx, `${PROG}: error reading the container's output: ${describeError(err)}`);
       }
     }
-    let result;
+    let result: Awaited<WaitHandle['result']>;
     try {
       result = await wait.result;
     } catch (err) {

@@ -1,5 +1,5 @@
 import type { Attachment } from '@berth/client';
-import { describeError, forEachName, printError, PROG, type Command } from '../command.js';
+import { type Command, describeError, forEachName, PROG, printError } from '../command.js';
 import { StatusError } from '../errors.js';
 import { proxySignals } from '../signals.js';
 

@@ -1,5 +1,5 @@
 import type { PluginStatus, SystemInfo, VersionInfo } from '@berth/core';
-import { describeError, printError, PROG, type Command } from '../command.js';
+import { type Command, describeError, PROG, printError } from '../command.js';
 import { StatusError } from '../errors.js';
 import { isDefaultTable, renderList } from '../format/list.js';
 import { tabwrite } from '../format/table.js';

@@ -45,7 +45,7 @@ export function ellipsis(s: string, max: number): string {
   const chars = [...s];
   if (chars.length <= max) return s;
   if (max === 1) return chars[0]!;
-  return chars.slice(0, max - 1).join('') + '…';
+  return `${chars.slice(0, max - 1).join('')}…`;
 }
 
 /** Docker's `TruncateID`: `sha256:` dropped, first 12 characters. */
@@ -73,5 +73,5 @@ export function goQuote(s: string): string {
     else if (c >= 0x80 && c < 0xa0) out += `\\u${c.toString(16).padStart(4, '0')}`;
     else out += ch;
   }
-  return out + '"';
+  return `${out}"`;
 }

@@ -266,7 +266,7 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 function fieldOf(obj: unknown, name: string, args: unknown[], last: boolean): unknown {
   if (obj === undefined || obj === null) return undefined;
   if (isPlainObject(obj)) {
-    if (!Object.prototype.hasOwnProperty.call(obj, name)) return undefined;
+    if (!Object.hasOwn(obj, name)) return undefined;
     const v = obj[name];
     return typeof v === 'function' ? (v as (...a: unknown[]) => unknown)(...(last ? args : [])) : v;
   }
@@ -425,7 +425,7 @@ const FUNCTIONS: Record<string, (...args: unknown[]) => unknown> = {
   len: (v) => (typeof v === 'string' || Array.isArray(v) ? v.length : isPlainObject(v) ? Object.keys(v).length : 0),
   printf: (format, ...args) => sprintf(str(format), args),
   print: (...args) => args.map(str).join(''),
-  println: (...args) => args.map(str).join(' ') + '\n',
+  println: (...args) => `${args.map(str).join(' ')}\n`,
   eq: (a, ...bs) => bs.some((b) => a === b || (a !== null && typeof a !== 'object' && str(a) === str(b) && typeof a === typeof b)),
   ne: (a, b) => a !== b,
   lt: (a, b) => compare(a, b) < 0,

@@ -8,8 +8,8 @@ import {
   type ContainerCreateBody,
   type ContainerInspect,
   type ContainerListOptions,
-  type ContainersApi,
   type ContainerSummary,
+  type ContainersApi,
   type EventBus,
   type ExitStatus,
   InvalidArgument,
@@ -29,12 +29,12 @@ import {
 import { isMountPoint, mountAll, unmountAll } from '@berth/native';
 import type { ResolvedEngineConfig } from '../config.js';
 import type { ImageService } from '../images/image-service.js';
-import type { ContainerStore } from '../state/container-store.js';
 import { type HostFacts, readHostFacts } from '../oci/index.js';
-import { buildContainerSpec, commandOf, mergedConfig } from './container-spec.js';
+import type { ContainerStore } from '../state/container-store.js';
 import type { ContainerRecord } from './container-record.js';
-import { writeEtcFiles } from './etc-files.js';
+import { buildContainerSpec, commandOf, mergedConfig } from './container-spec.js';
 import { toInspect, toSummary } from './container-views.js';
+import { writeEtcFiles } from './etc-files.js';
 import { checkFilterKeys, matchesFilters } from './filters.js';
 import { readLog } from './log-reader.js';
 import { generateName, newContainerId, validateName } from './names.js';

@@ -1,7 +1,6 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { type ContainerConfig, type ContainerCreateBody, NotImplemented } from '@berth/core';
-import type { EtcFiles } from './etc-files.js';
 import {
   buildEnv,
   buildSpec,
@@ -13,6 +12,7 @@ import {
   toList,
   volumeMount,
 } from '../oci/index.js';
+import type { EtcFiles } from './etc-files.js';
 
 /** What a container's bundle needs, decided at create. */
 export interface ContainerSpecRequest {

@@ -9,8 +9,8 @@ import {
   type ImageDeleteEntry,
   type ImageHistoryEntry,
   type ImageInspect,
-  type ImagesApi,
   type ImageSummary,
+  type ImagesApi,
   type ImportOptions,
   InvalidArgument,
   type Logger,
@@ -19,14 +19,14 @@ import {
 } from '@berth/core';
 import {
   applyLayer,
-  familiarString,
-  type Reference,
   type Digest,
+  familiarString,
   type ImageRecord,
   ImageStore,
   importRootfs,
   loadArchive,
   parseReference,
+  type Reference,
   saveArchive,
   shortId,
 } from '@berth/image';

@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import * as path from 'node:path';
-import { InvalidArgument, type HostConfig } from '@berth/core';
+import { type HostConfig, InvalidArgument } from '@berth/core';
 import type { OciDevice, OciDeviceCgroupRule } from './spec-types.js';
 
 /**

@@ -1,9 +1,9 @@
 import * as path from 'node:path';
-import { InvalidArgument, NotImplemented, type ContainerCreateBody } from '@berth/core';
+import { type ContainerCreateBody, InvalidArgument, NotImplemented } from '@berth/core';
 import { computeCapabilities } from './capabilities.js';
 import { cgroupsPathFor, DEFAULT_CGROUP_PARENT } from './cgroups.js';
-import { buildEnv, mergeCommand, type ImageRunConfig } from './container-config.js';
-import { resolveDevices, statHostDevice, type HostDeviceInfo } from './devices.js';
+import { buildEnv, type ImageRunConfig, mergeCommand } from './container-config.js';
+import { type HostDeviceInfo, resolveDevices, statHostDevice } from './devices.js';
 import type { HostFacts } from './host-facts.js';
 import {
   bindMount,
@@ -11,10 +11,10 @@ import {
   DEFAULT_MASKED_PATHS,
   DEFAULT_READONLY_PATHS,
   defaultMounts,
+  type EtcFiles,
   etcFileMounts,
   parseBind,
   tmpfsMounts,
-  type EtcFiles,
   type VolumeRequest,
 } from './mounts.js';
 import { buildResources } from './resources.js';
@@ -25,7 +25,7 @@ import { parseSecurityOptions } from './security-opts.js';
 import type { SpecInput } from './spec.js';
 import type { OciMount, OciNamespace, OciSeccomp } from './spec-types.js';
 import { checkSysctls } from './sysctls.js';
-import { resolveUser, type ResolvedUser } from './user.js';
+import { type ResolvedUser, resolveUser } from './user.js';
 
 /**
  * What to do with `Tty: true` until berth's shim holds a pty:

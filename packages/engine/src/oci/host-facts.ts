@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import { capabilitiesFromMask, readBoundingSet } from './capabilities.js';
-import { detectCgroupVersion, detectSwapAccounting, type CgroupVersion } from './cgroups.js';
+import { type CgroupVersion, detectCgroupVersion, detectSwapAccounting } from './cgroups.js';
 import { unameArch } from './seccomp-default.js';
 
 /** A resource limit of this process; Infinity is "unlimited". */

@@ -1,6 +1,5 @@
-import { lstatSync, readlinkSync } from 'node:fs';
+import { constants, lstatSync, readlinkSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { constants } from 'node:fs';
 import * as path from 'node:path';
 
 /**

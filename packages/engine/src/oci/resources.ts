@@ -1,4 +1,4 @@
-import { InvalidArgument, type HostConfig } from '@berth/core';
+import { type HostConfig, InvalidArgument } from '@berth/core';
 import type { CgroupVersion } from './cgroups.js';
 import type { OciCpu, OciDeviceCgroupRule, OciMemory, OciResources } from './spec-types.js';
 

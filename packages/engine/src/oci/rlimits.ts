@@ -1,4 +1,4 @@
-import { InvalidArgument, type HostConfig } from '@berth/core';
+import { type HostConfig, InvalidArgument } from '@berth/core';
 import type { HostRlimit } from './host-facts.js';
 import type { OciRlimit } from './spec-types.js';
 

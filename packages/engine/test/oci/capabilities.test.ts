@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { InvalidArgument } from '@berth/core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { InvalidArgument } from '@berth/core';
 import {
   allCapabilities,
   capabilitiesFromMask,

@@ -1,8 +1,8 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { type ContainerCreateBody, InvalidArgument, NotImplemented } from '@berth/core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { InvalidArgument, NotImplemented, type ContainerCreateBody } from '@berth/core';
 import {
   allCapabilities,
   buildSpec,
@@ -10,12 +10,12 @@ import {
   DEFAULT_MASKED_PATHS,
   DEFAULT_PATH,
   DEFAULT_READONLY_PATHS,
-  specInputFromDocker,
-  specToJson,
-  volumeMount,
   type DockerSpecRequest,
   type HostFacts,
   type ImageRunConfig,
+  specInputFromDocker,
+  specToJson,
+  volumeMount,
 } from '../../src/oci/index.js';
 import { allowed } from './seccomp-eval.js';
 

@@ -1,20 +1,20 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { InvalidArgument } from '@berth/core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { InvalidArgument } from '@berth/core';
 import {
+  type BindRequest,
   bindMount,
   checkBindSource,
   DEFAULT_MASKED_PATHS,
   DEFAULT_READONLY_PATHS,
   defaultMounts,
   etcFileMounts,
+  type OciMount,
   orderMounts,
   parseBind,
   tmpfsMounts,
   volumeMount,
-  type BindRequest,
-  type OciMount,
 } from '../../src/oci/index.js';
 
 const find = (ms: OciMount[], dest: string) => ms.find((m) => m.destination === dest);

@@ -1,8 +1,8 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { InvalidArgument } from '@berth/core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { InvalidArgument } from '@berth/core';
 import {
   buildResources,
   buildRlimits,
@@ -14,8 +14,8 @@ import {
   parseCpuList,
   parseKernelVersion,
   parseProcLimits,
-  RLIM_INFINITY,
   type ResourceHost,
+  RLIM_INFINITY,
 } from '../../src/oci/index.js';
 
 const MiB = 1024 * 1024;

@@ -1,8 +1,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { buildSpec, readHostFacts, specInputFromDocker, specToJson, type DockerSpecRequest, type HostFacts } from '../../src/oci/index.js';
 import type { ContainerCreateBody } from '@berth/core';
+import { buildSpec, type DockerSpecRequest, type HostFacts, readHostFacts, specInputFromDocker, specToJson } from '../../src/oci/index.js';
 
 /**
  * Real runc runs of specs built by berth, for the tests of this folder. Everything

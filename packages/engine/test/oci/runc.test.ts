@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import type { ContainerCreateBody } from '@berth/core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { ContainerCreateBody } from '@berth/core';
 import { allCapabilities, DEFAULT_CAPABILITIES, DEFAULT_DEVICE_RULES, DEFAULT_MASKED_PATHS } from '../../src/oci/index.js';
 import { CGROUP_PARENT, hostFacts, killContainer, RUNC, RUNC_ROOT, runDocker } from './runc-harness.js';
 

@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { InvalidArgument } from '@berth/core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { InvalidArgument } from '@berth/core';
 import {
   allCapabilities,
   convertDockerSeccomp,

@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { InvalidArgument } from '@berth/core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { InvalidArgument } from '@berth/core';
 import { parseGroup, parsePasswd, readFileInRoot, resolveInRoot, resolveUser, resolveUserFromEntries } from '../../src/oci/index.js';
 
 const passwd = parsePasswd(

@@ -3,17 +3,17 @@ import { BerthError, InvalidArgument } from '@berth/core';
 import { asyncBytes, type ByteSource } from '../byte-source.js';
 import { decompress } from '../compression.js';
 import type { BlobInfo } from '../content-store.js';
-import { isDigest, sha256Digest, type Digest } from '../digest.js';
+import { type Digest, isDigest, sha256Digest } from '../digest.js';
 import { checkImageConfig, goArch, type ImageConfig } from '../image-config.js';
 import type { ImageStore } from '../image-store.js';
-import { scanLayer, type LayerScan } from '../layer-scan.js';
+import { type LayerScan, scanLayer } from '../layer-scan.js';
 import {
-  containerdImageNameAnnotation,
-  ociRefNameAnnotation,
   type ArchiveManifestEntry,
+  containerdImageNameAnnotation,
   type Descriptor,
   type ImageIndex,
   type ImageManifest,
+  ociRefNameAnnotation,
 } from '../manifest.js';
 import { MediaTypes } from '../media-types.js';
 import { familiarString, normalizeReference, type Reference } from '../reference.js';

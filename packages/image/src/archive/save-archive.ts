@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { NotFound } from '@berth/core';
 import { decompress } from '../compression.js';
-import { digestHex, sha256Digest, type Digest } from '../digest.js';
+import { type Digest, digestHex, sha256Digest } from '../digest.js';
 import type { ImageRecord, ImageStore } from '../image-store.js';
 import type { ArchiveManifestEntry } from '../manifest.js';
 import {
@@ -10,10 +10,10 @@ import {
   isNameOnly,
   normalizeReference,
   parseReference,
-  referenceName,
   type Reference,
+  referenceName,
 } from '../reference.js';
-import { writeTar, type TarWriteEntry } from '../tar/writer.js';
+import { type TarWriteEntry, writeTar } from '../tar/writer.js';
 
 /**
  * `docker save`: a tar stream of images in the legacy layout Docker writes and every

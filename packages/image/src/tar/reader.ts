@@ -1,9 +1,9 @@
 import { InvalidArgument } from '@berth/core';
-import { tarHeader } from './header.js';
 import { asyncBytes, type ByteSource } from '../byte-source.js';
 import { ByteReader } from './byte-reader.js';
 import type { TarEntry, TarEntryType } from './entry.js';
-import { parsePax, type PaxRecords } from './pax.js';
+import { tarHeader } from './header.js';
+import { type PaxRecords, parsePax } from './pax.js';
 
 /** Options of `readTar`. */
 export interface ReadTarOptions {

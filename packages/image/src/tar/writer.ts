@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
-import { tarHeader } from './header.js';
 import type { TarEntryType } from './entry.js';
+import { tarHeader } from './header.js';
 import { encodePax } from './pax.js';
 
 /** One entry to write. Only `path` and `type` are required. */

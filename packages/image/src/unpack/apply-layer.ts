@@ -4,11 +4,11 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { BerthError, InvalidArgument, SystemError } from '@berth/core';
 import type { ByteSource } from '../byte-source.js';
-import { decompress, type Compression } from '../compression.js';
-import { Digester, type Digest } from '../digest.js';
+import { type Compression, decompress } from '../compression.js';
+import { type Digest, Digester } from '../digest.js';
 import type { TarEntry } from '../tar/entry.js';
 import { readTar } from '../tar/reader.js';
-import { refuse, RootResolver } from './root-resolver.js';
+import { RootResolver, refuse } from './root-resolver.js';
 
 /** The kind of special file `mknod` makes. */
 export type SpecialFileKind = 'char' | 'block' | 'fifo';

@@ -11,7 +11,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import * as path from 'node:path';
-import { silentLogger, EventBus, type PluginContext } from '@berth/core';
+import { EventBus, type PluginContext, silentLogger } from '@berth/core';
 
 /** Every container, cgroup and directory of these tests carries this prefix. */
 export const prefix = 'bnat';

@@ -3,8 +3,9 @@
  * runtime of its own, print one JSON line with the details, then idle until killed.
  * The test SIGKILLs this process to show the container outlives whoever spawned its shim.
  */
-import { runcPlugin, type OciRuntime } from '../../src/index.js';
+
 import { EventBus, silentLogger } from '@berth/core';
+import { type OciRuntime, runcPlugin } from '../../src/index.js';
 
 async function main(): Promise<void> {
   const [execRoot, id, bundle, stateDir, logPath] = process.argv.slice(2) as [string, string, string, string, string];
