@@ -111,6 +111,9 @@ export class Http1Pool {
     socket.once('error', drop);
     socket.once('close', drop);
     (socket as Socket & { idleDrop?: () => void }).idleDrop = drop;
+    // Paused for a body nobody had read yet (which then ended): read on, or the daemon's
+    // close would go unseen and the next exchange on it would never hear its answer.
+    socket.resume();
     socket.unref();
     this.idle.push(socket);
   }

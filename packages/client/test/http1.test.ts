@@ -315,4 +315,19 @@ t('an unread body pauses the connection, and resumes when read', async ({ server
   assert.is((await readBody(res)).length, size);
 });
 
+t('a connection paused for an unread body that then ended is reused, and answers', async ({ server, pool }) => {
+  // Over the body stream's high-water mark (64 KiB), ending in the read that crosses it.
+  const big = 'x'.repeat(70 * 1024);
+  server.handler = (req, s) =>
+    s.write(
+      `HTTP/1.1 200 OK\r\nContent-Length: ${req.head.startsWith('GET /big') ? big.length : 2}\r\n\r\n${req.head.startsWith('GET /big') ? big : 'ok'}`,
+    );
+  const first = await get(pool, '/big');
+  await new Promise((r) => setTimeout(r, 20)); // the whole body arrived; nobody read it
+  const second = await get(pool, '/small');
+  assert.is((await readBody(second)).toString(), 'ok');
+  assert.is(server.connections, 1, 'the second request went on the first connection');
+  assert.is((await readBody(first)).length, big.length);
+});
+
 t.run();
