@@ -1,7 +1,8 @@
 #!/bin/bash
 # Times berth's own start-up and its share of `berth run --rm busybox true` against a
-# zero-latency fake daemon: unbundled (tsc output) and as one esbuild bundle.
-# Needs: `npm run build` in packages/client and packages/cli, hyperfine.
+# zero-latency fake daemon: unbundled (tsc output), as one esbuild bundle, and as bin/berth
+# runs it (the bundle with its V8 code cache).
+# Needs: `npm run build` at the root (the bundle and its cache), hyperfine.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
@@ -15,17 +16,20 @@ trap 'kill $fake 2>/dev/null; wait $fake 2>/dev/null; rm -rf "$work"' EXIT
 read -r sock <"$fifo"
 export BERTH_HOST=unix://$sock
 
-"$root/node_modules/.bin/esbuild" "$root/packages/cli/dist/src/main.js" --bundle --platform=node --target=node22 \
-  --outfile="$work/main.js" --log-level=warning
-sed "s#require('../dist/src/main.js')#require('./main.js')#" "$root/packages/cli/bin/berth" >"$work/berth"
+# bin/berth loads the bundle with its V8 code cache (scripts/bundle.js); these two load
+# the same bundle without the cache, and the tsc output, for comparison.
+loader() {
+  printf "'use strict';\nrequire('node:module').enableCompileCache?.();\nrequire('%s').main(process.argv.slice(2)).then((c) => process.stdout.write('', () => process.exit(c)));\n" "$1"
+}
+loader "$root/packages/cli/dist/berth.bundle.js" >"$work/bundle-nocache.js"
+loader "$root/packages/cli/dist/src/main.js" >"$work/tsc.js"
 
 hyperfine -N -w 5 -r ${RUNS:-40} --style basic --export-json "$work/times.json" \
   -n 'node -e 0' "$node -e 0" \
-  -n 'berth --version (tsc)' "$node $root/packages/cli/bin/berth --version" \
-  -n 'berth version (tsc)' "$node $root/packages/cli/bin/berth version" \
-  -n 'berth version (bundle)' "$node $work/berth version" \
-  -n 'berth run --rm busybox true (tsc, fake daemon)' "$node $root/packages/cli/bin/berth run --rm busybox true" \
-  -n 'berth run --rm busybox true (bundle, fake daemon)' "$node $work/berth run --rm busybox true"
+  -n 'berth --version' "$node $root/packages/cli/bin/berth --version" \
+  -n 'berth run --rm busybox true (tsc output, fake daemon)' "$node $work/tsc.js run --rm busybox true" \
+  -n 'berth run --rm busybox true (bundle, fake daemon)' "$node $work/bundle-nocache.js run --rm busybox true" \
+  -n 'berth run --rm busybox true (bin/berth: bundle + code cache, fake daemon)' "$node $root/packages/cli/bin/berth run --rm busybox true"
 
 "$node" -e '
 for (const r of require(process.argv[1]).results)
