@@ -4,12 +4,12 @@ import { type ContainerConfig, type ContainerCreateBody, NotImplemented } from '
 import {
   buildEnv,
   buildSpec,
+  effectiveCommand,
   type HostFacts,
   type ImageRunConfig,
   mergeCommand,
   specInputFromDocker,
   specToJson,
-  toList,
   volumeMount,
 } from '../oci/index.js';
 import type { EtcFiles } from './etc-files.js';
@@ -72,20 +72,7 @@ export async function buildContainerSpec(req: ContainerSpecRequest): Promise<Con
  */
 export function mergedConfig(body: ContainerCreateBody, image: ImageRunConfig, id: string): ContainerConfig {
   const { HostConfig: _host, NetworkingConfig: _net, ...request } = body;
-  // Docker's rule: a request Entrypoint replaces the image's and drops its Cmd;
-  // `--entrypoint ""` (sent as [""]) clears the image's Entrypoint but keeps its Cmd.
-  const requestEntry = toList(body.Entrypoint);
-  const requestCmd = toList(body.Cmd);
-  const clearsEntry = requestEntry?.length === 1 && requestEntry[0] === '';
-  let entrypoint: string[] | null;
-  let cmd: string[] | null;
-  if (requestEntry?.length && !clearsEntry) {
-    entrypoint = requestEntry;
-    cmd = requestCmd?.length ? requestCmd : null;
-  } else {
-    entrypoint = requestEntry ? null : (image.Entrypoint ?? null);
-    cmd = requestCmd?.length ? requestCmd : (image.Cmd ?? null);
-  }
+  const { entrypoint, cmd } = effectiveCommand(body, image);
   const hostname = body.Hostname || id.slice(0, 12);
   return {
     ...request,
@@ -95,8 +82,8 @@ export function mergedConfig(body: ContainerCreateBody, image: ImageRunConfig, i
     Env: buildEnv({ image: image.Env, request: body.Env, hostname, terminal: !!body.Tty, home: '/root' }).filter(
       (e) => !e.startsWith('HOME='),
     ),
-    Cmd: cmd,
-    Entrypoint: entrypoint,
+    Cmd: cmd.length ? cmd : null,
+    Entrypoint: entrypoint.length ? entrypoint : null,
     WorkingDir: body.WorkingDir || image.WorkingDir || '',
     Labels: { ...(image.Labels ?? {}), ...(body.Labels ?? {}) },
     Volumes: { ...(image.Volumes ?? {}), ...(body.Volumes ?? {}) },

@@ -27,15 +27,15 @@ export function toList(value: string[] | string | null | undefined): string[] | 
 }
 
 /**
- * The process's argv. Docker's rules: a request Entrypoint replaces the image's and
- * drops the image's Cmd; an empty request Entrypoint (`--entrypoint ""`, sent as
- * `[""]`) clears the image's Entrypoint but keeps its Cmd unless the request has one;
- * a request Cmd replaces the image's Cmd. An empty result is an error.
+ * The entrypoint and command that run, by Docker's rules: a request Entrypoint replaces
+ * the image's and drops the image's Cmd; an empty request Entrypoint (`--entrypoint ""`,
+ * sent as `[""]`) clears the image's Entrypoint but keeps its Cmd unless the request has
+ * one; a request Cmd replaces the image's Cmd.
  */
-export function mergeCommand(
+export function effectiveCommand(
   request: { Entrypoint?: string[] | string | null; Cmd?: string[] | string | null },
   image: ImageRunConfig | undefined,
-): string[] {
+): { entrypoint: string[]; cmd: string[] } {
   let entrypoint = toList(request.Entrypoint);
   if (entrypoint && entrypoint.length === 1 && entrypoint[0] === '') entrypoint = [];
   let cmd = toList(request.Cmd);
@@ -43,7 +43,16 @@ export function mergeCommand(
     if (!cmd || cmd.length === 0) cmd = toList(image?.Cmd) ?? [];
     if (!entrypoint) entrypoint = toList(image?.Entrypoint) ?? [];
   }
-  const args = [...entrypoint, ...(cmd ?? [])];
+  return { entrypoint, cmd: cmd ?? [] };
+}
+
+/** The process's argv: the effective entrypoint then command. An empty result is an error. */
+export function mergeCommand(
+  request: { Entrypoint?: string[] | string | null; Cmd?: string[] | string | null },
+  image: ImageRunConfig | undefined,
+): string[] {
+  const { entrypoint, cmd } = effectiveCommand(request, image);
+  const args = [...entrypoint, ...cmd];
   if (args.length === 0 || args[0] === '') throw new InvalidArgument('no command specified');
   return args;
 }
