@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
-import { InvalidArgument, NotFound, SystemError } from '@berth/core';
+import { fsyncDir, InvalidArgument, NotFound, SystemError } from '@berth/core';
 import { asyncBytes, type ByteSource } from './byte-source.js';
 import { type Digest, Digester, digestHex, isDigest, parseDigest, sha256Digest } from './digest.js';
 
@@ -186,15 +186,6 @@ async function writeAll(handle: fs.FileHandle, chunk: Uint8Array): Promise<void>
   while (offset < chunk.length) {
     const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset);
     offset += bytesWritten;
-  }
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const handle = await fs.open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { type Logger, type SnapshotKind, SystemError, writeJsonAtomic } from '@berth/core';
+import { fsyncDir, type Logger, type SnapshotKind, SystemError, writeJsonAtomic } from '@berth/core';
 
 /** One snapshot as `snapshots/<id>/snapshot.json` records it. */
 export interface VfsSnapshotRecord {
@@ -86,7 +86,7 @@ export class VfsSnapshotStore {
   async publish(staged: { id: string; dir: string }, record: VfsSnapshotRecord): Promise<VfsSnapshot> {
     await writeJsonAtomic(path.join(staged.dir, recordFile), record);
     await fs.rename(staged.dir, this.pathOf(staged.id));
-    await fsyncDirectory(this.dir);
+    await fsyncDir(this.dir);
     const snapshot = { id: staged.id, record };
     this.byKey.set(record.key, snapshot);
     return snapshot;
@@ -108,17 +108,7 @@ export class VfsSnapshotStore {
     const trash = path.join(this.dir, `.trash-${snapshot.id}`);
     await fs.rename(this.pathOf(snapshot.id), trash);
     this.byKey.delete(key);
-    await fsyncDirectory(this.dir);
+    await fsyncDir(this.dir);
     await fs.rm(trash, { recursive: true, force: true });
-  }
-}
-
-/** Make a rename in `dir` durable. */
-async function fsyncDirectory(dir: string): Promise<void> {
-  const handle = await fs.open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }

@@ -34,7 +34,8 @@ export function writeJsonAtomic(file: string, value: unknown, mode = 0o600): Pro
   return writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`, mode);
 }
 
-async function fsyncDir(dir: string): Promise<void> {
+/** fsync a directory, so a rename or unlink inside it survives a crash. */
+export async function fsyncDir(dir: string): Promise<void> {
   const handle = await fs.open(dir, 'r');
   try {
     await handle.sync();
