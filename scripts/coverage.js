@@ -19,29 +19,12 @@ const os = require('node:os');
 const path = require('node:path');
 const { pathToFileURL } = require('node:url');
 
-const root = path.resolve(__dirname, '..');
-
-/** The unit suites, found as scripts/run-tests.js finds them. */
-function unitSuites() {
-  const suites = [];
-  for (const group of ['packages', 'plugins', 'native']) {
-    const dir = path.join(root, group);
-    if (!fs.existsSync(dir)) continue;
-    for (const name of fs.readdirSync(dir).sort()) {
-      const pkgDir = path.join(dir, name);
-      const manifest = path.join(pkgDir, 'package.json');
-      if (fs.existsSync(path.join(pkgDir, 'test')) && fs.existsSync(manifest)) {
-        suites.push({ label: `${group}/${name}`, name: JSON.parse(fs.readFileSync(manifest, 'utf8')).name, dir: pkgDir });
-      }
-    }
-  }
-  return suites;
-}
+const { unitSuites, uvuArgs } = require('./unit-suites.js');
 
 function runSuites(suites, coverageDir) {
   const failed = new Set();
   for (const suite of suites) {
-    const r = spawnSync('uvu', ['-r', 'tsx/cjs', 'test', '\\.test\\.ts$'], {
+    const r = spawnSync('uvu', uvuArgs('test'), {
       cwd: suite.dir,
       env: { ...process.env, NODE_OPTIONS: '--conditions=@berth/source', FORCE_COLOR: '0', NODE_V8_COVERAGE: coverageDir },
       encoding: 'utf8',

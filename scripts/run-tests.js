@@ -6,19 +6,10 @@ const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
-const root = path.resolve(__dirname, '..');
+const { root, unitSuites, uvuArgs } = require('./unit-suites.js');
+
 const only = process.argv.slice(2);
-const suites = [];
-for (const group of ['packages', 'plugins', 'native']) {
-  const dir = path.join(root, group);
-  if (!fs.existsSync(dir)) continue;
-  for (const name of fs.readdirSync(dir).sort()) {
-    const pkgDir = path.join(dir, name);
-    if (fs.existsSync(path.join(pkgDir, 'test')) && fs.existsSync(path.join(pkgDir, 'package.json'))) {
-      suites.push({ name: `${group}/${name}`, cwd: pkgDir, dir: 'test' });
-    }
-  }
-}
+const suites = unitSuites().map((s) => ({ name: s.label, cwd: s.dir, dir: 'test' }));
 if (fs.existsSync(path.join(root, 'scripts/test'))) suites.push({ name: 'scripts', cwd: root, dir: 'scripts/test' });
 if (fs.existsSync(path.join(root, 'test/e2e'))) suites.push({ name: 'test/e2e', cwd: root, dir: 'test/e2e' });
 
@@ -29,7 +20,7 @@ const failedSuites = [];
 for (const suite of suites) {
   if (only.length && !only.some((o) => suite.name.includes(o))) continue;
   const started = Date.now();
-  const r = spawnSync('uvu', ['-r', 'tsx/cjs', suite.dir, '\\.test\\.ts$'], {
+  const r = spawnSync('uvu', uvuArgs(suite.dir), {
     cwd: suite.cwd,
     env: {
       ...process.env,
