@@ -54,4 +54,12 @@ export class Digester {
   digest(): Digest {
     return `sha256:${this.hash.digest('hex')}`;
   }
+
+  /** Pass `stream` through unchanged, hashing each chunk on its way. */
+  async *tee(stream: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+    for await (const chunk of stream) {
+      this.update(chunk);
+      yield chunk;
+    }
+  }
 }

@@ -24,15 +24,9 @@ export interface LayerScan {
 export async function scanLayer(source: ByteSource): Promise<LayerScan> {
   const { compression, stream } = await decompress(source);
   const digester = new Digester();
-  async function* hashed(): AsyncGenerator<Buffer> {
-    for await (const chunk of stream) {
-      digester.update(chunk);
-      yield chunk;
-    }
-  }
   let size = 0;
   let entries = 0;
-  for await (const entry of readTar(hashed())) {
+  for await (const entry of readTar(digester.tee(stream))) {
     entries++;
     size += entry.size;
   }

@@ -79,12 +79,6 @@ export async function applyLayer(targetDir: string, source: ByteSource, options:
   const resolver = new RootResolver(root);
   const { compression, stream } = await decompress(source);
   const digester = new Digester();
-  async function* hashed(): AsyncGenerator<Buffer> {
-    for await (const chunk of stream) {
-      digester.update(chunk);
-      yield chunk;
-    }
-  }
 
   // Paths (relative to the root, resolved) this layer has written: opaque markers keep them.
   const written = new Set<string>();
@@ -94,7 +88,7 @@ export async function applyLayer(targetDir: string, source: ByteSource, options:
   let xattrsSkipped = 0;
 
   let sliceStart = performance.now();
-  for await (const entry of readTar(hashed())) {
+  for await (const entry of readTar(digester.tee(stream))) {
     entries++;
     // The per-entry work is synchronous (see below); give the event loop a turn now and then.
     if (performance.now() - sliceStart > yieldEveryMs) {
