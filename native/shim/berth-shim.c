@@ -43,6 +43,7 @@ static struct {
   const char *oom_files[MAX_OOM_FILES];
   int n_oom_files;
   int open_stdin;
+  int keep_runtime_state; /* --keep-runtime-state: the spawner removes it after the exit */
 } opt;
 
 struct buf {
@@ -474,7 +475,10 @@ static int start_via_fifo(const char *fifo, char *err, size_t cap) {
       unlink(fifo);
       return 0;
     }
-    snprintf(err, cap, n == 0 ? "cannot start an already running container" : "read %s: %s", fifo, strerror(errno));
+    /* EOF before the byte: the init had the fifo open and died (a second start finds
+     * no fifo at all, and `<runtime> start` tells it is running). */
+    if (n == 0) snprintf(err, cap, "cannot start a container that has stopped");
+    else snprintf(err, cap, "read %s: %s", fifo, strerror(errno));
     break;
   }
   close(fd);
@@ -588,7 +592,8 @@ static void fail_ready(int ready_fd, const char *fmt, ...) {
 static void usage(void) {
   fprintf(stderr,
           "usage: berth-shim --id ID --bundle DIR --state-dir DIR --log PATH --runtime PATH --runtime-root DIR\n"
-          "                  [--stdin] [--oom-file PATH]... [--ready-fd N] [--detach] [--exec-fifo PATH]\n");
+          "                  [--stdin] [--oom-file PATH]... [--ready-fd N] [--detach] [--exec-fifo PATH]\n"
+          "                  [--keep-runtime-state]\n");
   exit(2);
 }
 
@@ -599,6 +604,7 @@ int main(int argc, char **argv) {
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--stdin")) { opt.open_stdin = 1; continue; }
     if (!strcmp(a, "--detach")) { detach = 1; continue; }
+    if (!strcmp(a, "--keep-runtime-state")) { opt.keep_runtime_state = 1; continue; }
     if (!v) usage();
     if (!strcmp(a, "--id")) opt.id = v;
     else if (!strcmp(a, "--bundle")) opt.bundle = v;
@@ -808,8 +814,9 @@ int main(int argc, char **argv) {
   /* The oom count is read before the runtime's delete removes the cgroup. */
   snprintf(json, sizeof json, "{\"exitCode\":%d,\"oomKilled\":%s,\"finishedAt\":\"%s\"}\n", code,
            oom_killed() ? "true" : "false", finished);
-  /* The delete (a runtime process, ~7 ms) runs while the exit is recorded and told. */
-  pid_t deleting = runtime_delete_start();
+  /* The delete (a runtime process, ~7 ms) runs while the exit is recorded and told;
+   * with --keep-runtime-state the spawner removes the exited container's state itself. */
+  pid_t deleting = opt.keep_runtime_state ? -1 : runtime_delete_start();
   write_file(opt.state_dir, "exit.json", json, 1);
   /* From here a new client cannot connect: adopt() falls back to exit.json. */
   unlink(sock_path);

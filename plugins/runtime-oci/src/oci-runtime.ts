@@ -18,6 +18,7 @@ import {
 import { spawnDetached } from '@berth/native';
 import { oomFiles } from './cgroups.js';
 import { encodeFrame, FrameDecoder, StreamId } from './frames.js';
+import { removeExitedRuncState } from './runc-exited-state.js';
 import { ShimConnection } from './shim-connection.js';
 
 /** How an OciRuntime is wired: which binary, which shim, where the runtime keeps its state. */
@@ -40,6 +41,13 @@ export interface OciRuntimeOptions {
    * runtime process (~7 ms). Not for crun, whose start also runs hooks and writes its status.
    */
   execFifo?: boolean;
+  /**
+   * The shim leaves an exited container's runtime state (`--keep-runtime-state`) and
+   * `delete` removes it in this process, as `runc delete` would (runc-exited-state.ts):
+   * no runtime process (~7 ms) between a container's exit and its removal. runc only:
+   * the state format is runc's. Anything unexpected falls back to `<runtime> delete`.
+   */
+  inProcessDelete?: boolean;
 }
 
 /** The files berth-shim keeps in a container's state dir (native/shim/README.md). */
@@ -91,6 +99,7 @@ export class OciRuntime implements Runtime {
     ];
     if (req.openStdin) args.push('--stdin');
     if (this.options.execFifo) args.push('--exec-fifo', path.join(this.options.stateRoot, req.id, 'exec.fifo'));
+    if (this.options.inProcessDelete) args.push('--keep-runtime-state');
     for (const file of oomFiles(req.bundle, req.id)) args.push('--oom-file', file);
 
     const line = await this.spawnShim(req.id, stateDir, args);
@@ -172,13 +181,24 @@ export class OciRuntime implements Runtime {
    * where a spawn from the daemon's large process costs several milliseconds.
    */
   async start(id: string): Promise<void> {
-    const socket = await connectSocket(path.join(this.stateDirOf(id), stateFiles.socket));
+    const stateDir = this.stateDirOf(id);
+    let reply: string;
     try {
-      const reply = await controlRequest(socket, 'start');
-      if (reply !== 'ok') throw new SystemError(`cannot start container ${id}: ${reply.replace(/^error: /, '')}`);
-    } finally {
-      socket.destroy();
+      const socket = await connectSocket(path.join(stateDir, stateFiles.socket));
+      try {
+        reply = await controlRequest(socket, 'start');
+      } finally {
+        socket.destroy();
+      }
+    } catch (err) {
+      // An init that died before start: the shim records the exit, then closes its socket
+      // (before this connects, or while it asks). Said as runc says it.
+      if (existsSync(path.join(stateDir, stateFiles.exit))) {
+        throw new SystemError(`cannot start container ${id}: cannot start a container that has stopped`);
+      }
+      throw err;
     }
+    if (reply !== 'ok') throw new SystemError(`cannot start container ${id}: ${reply.replace(/^error: /, '')}`);
   }
 
   async kill(id: string, signal: string): Promise<void> {
@@ -202,10 +222,16 @@ export class OciRuntime implements Runtime {
 
   async delete(id: string): Promise<void> {
     const stateDir = this.stateDirs.get(id);
-    // The shim deletes the runtime's state itself after the container exits; wait for it
-    // to finish, then delete only what is left (a shim that died, a create that failed).
+    const runtimeState = path.join(this.options.stateRoot, id);
+    // The shim reaps the init before it reports the exit, so an exited container's
+    // runtime state can go while the shim finishes (inProcessDelete); without that option
+    // the shim runs `<runtime> delete` itself. Either way, wait for the shim, then delete
+    // what is left with the runtime (a shim that died, a create that failed, a created
+    // container whose init still waits).
+    const removed =
+      this.options.inProcessDelete && existsSync(runtimeState) ? removeExitedRuncState(this.options.stateRoot, id) : undefined;
     if (stateDir) await waitForShimExit(stateDir, 3000);
-    if (existsSync(path.join(this.options.stateRoot, id))) {
+    if (!(await removed) && existsSync(runtimeState)) {
       await this.runtime(['delete', '--force', id]).catch((err: Error) => {
         if (!/does not exist|not found/i.test(err.message)) throw err;
       });

@@ -34,6 +34,7 @@ function makeRuntime(name: string, ctx: PluginContext, binary: string, shimPath:
     stateRoot: path.join(ctx.execRoot, 'state'),
     log: ctx.log.child({ runtime: name }),
     execFifo: name === 'runc',
+    inProcessDelete: name === 'runc',
   });
 }
 

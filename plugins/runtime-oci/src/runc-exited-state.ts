@@ -1,0 +1,76 @@
+import { promises as fs, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+
+/**
+ * What `runc delete` does for a container whose init has exited, without a runc process
+ * (~7 ms of Go start-up on the path of every `run --rm`): remove the container's cgroups
+ * and runc's state directory `<root>/<id>`.
+ *
+ * runc's `delete` of a stopped container is exactly that (libcontainer `destroy`: remove
+ * the cgroup paths recorded in state.json, then the state directory; berth's bundles
+ * have no poststop hooks, which it would also run). Only for an init that is gone: when
+ * state.json names a process that is still alive (same pid and start time; a created
+ * container whose init waits on its exec fifo), or anything is not as expected (no
+ * state.json, a format this does not know, a cgroup that stays busy), it returns false
+ * and the caller runs `runc delete --force`, which also kills.
+ */
+export async function removeExitedRuncState(stateRoot: string, id: string): Promise<boolean> {
+  const dir = path.join(stateRoot, id);
+  let state: RuncState;
+  try {
+    state = JSON.parse(readFileSync(path.join(dir, 'state.json'), 'utf8')) as RuncState;
+  } catch {
+    return false;
+  }
+  const paths = state.cgroup_paths;
+  if (state.id !== id || typeof paths !== 'object' || paths === null) return false;
+  if (isAlive(state.init_process_pid, state.init_process_start)) return false;
+  const cgroups = Object.values(paths);
+  // Only what a cgroupfs at the usual place holds: anything else is runc's to judge.
+  if (!cgroups.every((p) => typeof p === 'string' && p.startsWith('/sys/fs/cgroup/') && !p.includes('/../'))) return false;
+  const removed = await Promise.all(cgroups.map((p) => removeCgroup(p as string)));
+  if (removed.includes(false)) return false;
+  await fs.rm(dir, { recursive: true, force: true });
+  return true;
+}
+
+/** The fields of runc's state.json (libcontainer `State`) this reads. */
+interface RuncState {
+  id?: string;
+  init_process_pid?: number;
+  init_process_start?: number;
+  cgroup_paths?: Record<string, unknown> | null;
+}
+
+/** Whether `pid` is still the process runc started: running, or a zombie not yet reaped. */
+function isAlive(pid: number | undefined, start: number | undefined): boolean {
+  if (!pid || pid <= 0) return false;
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return false;
+  }
+  // "pid (comm) S ppid ...": field 22 (starttime) is the 20th after the comm's ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[19]) === start;
+}
+
+/**
+ * rmdir a cgroup; gone already counts as done. EBUSY while the last processes of the
+ * container finish exiting (the kernel kills the rest of a pid namespace when its init
+ * dies): retried for up to ~200 ms, as runc does.
+ */
+async function removeCgroup(dir: string): Promise<boolean> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await fs.rmdir(dir);
+      return true;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return true;
+      if (code !== 'EBUSY' || attempt >= 20) return false;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+}
