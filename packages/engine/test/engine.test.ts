@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { createReadStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { Conflict, InvalidArgument, NotFound } from '@berth/core';
@@ -150,6 +151,21 @@ test('a new engine on the same data root re-adopts a running container', async (
   await ctx.engine.containers.stop(Id, 5);
   assert.is((await ctx.engine.containers.inspect(Id)).State.ExitCode, 9);
   await ctx.engine.containers.remove(Id);
+});
+
+test("a container's writable layer left by a crash in its removal goes when a new engine starts", async (ctx) => {
+  const { Id } = await ctx.engine.containers.create({ Image: 'busybox', Cmd: ['true'] });
+  const metadata = path.join(ctx.dir, 'data/storage/overlay/metadata.json');
+  const snapshotKeys = () => Object.keys(JSON.parse(readFileSync(metadata, 'utf8')).snapshots);
+  assert.ok(snapshotKeys().includes(Id));
+  await ctx.engine.close();
+  // The crash: the record went, the snapshot did not.
+  const containerDir = path.join(ctx.dir, 'data/containers', Id);
+  execFileSync('umount', [path.join(containerDir, 'rootfs')]);
+  rmSync(containerDir, { recursive: true, force: true });
+  ctx.engine = await open(ctx.dir);
+  assert.not.ok(snapshotKeys().includes(Id), 'the orphan snapshot is removed');
+  assert.ok(snapshotKeys().length > 0, 'the image layers stay');
 });
 
 test('images: tag, inspect, history, and rmi conflicts with a container that uses the image', async ({ engine }) => {

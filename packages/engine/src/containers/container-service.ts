@@ -144,13 +144,20 @@ export class ContainerService implements ContainersApi {
     let prepared = false;
     try {
       const topLayer = await this.images.ensureLayers(image.id);
-      const rootfsMounts = await this.storage.prepare(id, topLayer);
-      prepared = true;
-      await fs.mkdir(rootfs, { recursive: true, mode: 0o755 });
+      // The snapshot and the container's own files side by side; both settle before
+      // anything can fail, so the clean-up below knows whether the snapshot exists.
+      const [snapshot, etcFiles] = await Promise.allSettled([
+        this.storage.prepare(id, topLayer),
+        fs.mkdir(rootfs, { recursive: true, mode: 0o755 }).then(() => writeEtcFiles(dir, config.Hostname || id.slice(0, 12), hostNetwork)),
+      ]);
+      prepared = snapshot.status === 'fulfilled';
+      if (snapshot.status === 'rejected') throw snapshot.reason;
+      if (etcFiles.status === 'rejected') throw etcFiles.reason;
+      const rootfsMounts = snapshot.value;
+      const etc = etcFiles.value;
       // The rootfs stays mounted from create until the container exits: validating the
       // request reads the image's /etc/passwd, and start then needs no second mount.
       mountAll(rootfsMounts, rootfs);
-      const etc = await writeEtcFiles(dir, config.Hostname || id.slice(0, 12), hostNetwork);
       const spec = await buildContainerSpec({
         id,
         body,
@@ -163,8 +170,9 @@ export class ContainerService implements ContainersApi {
         anonymousVolumeDir: path.join(dir, 'volumes'),
       });
       const bundle = path.join(dir, 'bundle');
-      await fs.mkdir(bundle, { recursive: true, mode: 0o700 });
-      await fs.writeFile(path.join(bundle, 'config.json'), spec.json);
+      const bundleWritten = fs
+        .mkdir(bundle, { recursive: true, mode: 0o700 })
+        .then(() => fs.writeFile(path.join(bundle, 'config.json'), spec.json));
       const record: ContainerRecord = {
         id,
         name: containerName,
@@ -194,11 +202,13 @@ export class ContainerService implements ContainersApi {
         },
         restartCount: 0,
       };
-      await this.store.save(record);
+      await settled([bundleWritten, this.store.save(record)]);
       this.log.debug('container created', { id, ms: elapsed(began) });
       this.events.publish('container', 'create', id, { image: body.Image, name: containerName });
       return { Id: id, Warnings: spec.warnings };
     } catch (err) {
+      const saved = this.store.find(id);
+      if (saved) await this.store.delete(saved).catch(() => undefined);
       this.store.releaseName(containerName, id);
       unmountAll(rootfs);
       if (prepared) await this.storage.remove(id).catch(() => undefined);
@@ -333,7 +343,9 @@ export class ContainerService implements ContainersApi {
       OOMKilled: status.oomKilled,
       FinishedAt: status.finishedAt,
     };
-    await this.store.save(record).catch((err) => this.log.error('cannot record an exit', { id: record.id, error: String(err) }));
+    // An --rm container's record is about to go: its exit is written only if that fails.
+    const autoRemove = !!record.hostConfig.AutoRemove;
+    if (!autoRemove) await this.saveExit(record);
     if (status.oomKilled) this.events.publish('container', 'oom', record.id, { image: record.imageRef, name: record.name });
     this.events.publish('container', 'die', record.id, {
       exitCode: String(status.exitCode),
@@ -346,11 +358,16 @@ export class ContainerService implements ContainersApi {
       w.resolve({ StatusCode: status.exitCode, Error: null });
     }
     for (const l of [...live.exitListeners]) l();
-    if (record.hostConfig.AutoRemove) {
-      await this.remove(record.id, { force: true, volumes: true }).catch((err) =>
-        this.log.error('auto-remove failed', { id: record.id, error: String(err) }),
-      );
+    if (autoRemove) {
+      await this.remove(record.id, { force: true, volumes: true }).catch(async (err) => {
+        this.log.error('auto-remove failed', { id: record.id, error: String(err) });
+        if (this.store.find(record.id)) await this.saveExit(record);
+      });
     }
+  }
+
+  private saveExit(record: ContainerRecord): Promise<void> {
+    return this.store.save(record).catch((err) => this.log.error('cannot record an exit', { id: record.id, error: String(err) }));
   }
 
   /** Undo what a run holds in the kernel: network endpoint, runtime state, rootfs mount. */
@@ -431,11 +448,15 @@ export class ContainerService implements ContainersApi {
     await this.serialise(record.id, async () => {
       if (!this.store.find(record.id)) return; // removed meanwhile (auto-remove)
       await this.releaseRunResources(record);
-      await this.storage.remove(record.id).catch((err) => {
-        if (!(err instanceof NotFound)) throw err;
-      });
-      await this.store.delete(record);
-      await fs.rm(this.stateDir(record.id), { recursive: true, force: true });
+      // Side by side: a crash between the two leaves a snapshot without a record, which
+      // recover() removes, or a record without its snapshot, which rm handles.
+      await settled([
+        this.storage.remove(record.id).catch((err) => {
+          if (!(err instanceof NotFound)) throw err;
+        }),
+        this.store.delete(record),
+        fs.rm(this.stateDir(record.id), { recursive: true, force: true }),
+      ]);
     });
     this.log.debug('container removed', { id: record.id, ms: elapsed(began) });
     const live = this.live.get(record.id);
@@ -509,6 +530,7 @@ export class ContainerService implements ContainersApi {
    * whose shim is gone is recorded as exited with the status its shim left behind.
    */
   async recover(): Promise<void> {
+    await this.removeOrphanSnapshots();
     for (const record of this.store.all()) {
       if (!record.state.Running) continue;
       const runtime = this.runtimes.get(record.runtime);
@@ -532,10 +554,32 @@ export class ContainerService implements ContainersApi {
     }
   }
 
+  /**
+   * A container's writable snapshot (key: its 64-hex id) whose record is gone: what a
+   * crash in the middle of a removal leaves. Removed, so it holds no space forever.
+   */
+  private async removeOrphanSnapshots(): Promise<void> {
+    for (const snapshot of await this.storage.walk()) {
+      if (snapshot.kind !== 'active' || !/^[0-9a-f]{64}$/.test(snapshot.key) || this.store.find(snapshot.key)) continue;
+      this.log.warn('removing the writable layer of a container that no longer exists', { id: snapshot.key });
+      await this.storage
+        .remove(snapshot.key)
+        .catch((err) => this.log.error('cannot remove an orphan container layer', { id: snapshot.key, error: String(err) }));
+    }
+  }
+
   /** How many containers use an image (for rmi's conflict check). */
   usersOf(imageId: string): ContainerRecord[] {
     return this.store.all().filter((r) => r.imageId === imageId);
   }
+}
+
+/**
+ * Await every promise, then throw the first rejection: unlike Promise.all, nothing is
+ * still running when the caller's clean-up starts.
+ */
+async function settled(promises: Array<Promise<unknown>>): Promise<void> {
+  for (const result of await Promise.allSettled(promises)) if (result.status === 'rejected') throw result.reason;
 }
 
 /** Milliseconds since `since` (a performance.now() reading), to 0.1 ms. */

@@ -32,14 +32,19 @@ export async function writeEtcFiles(dir: string, hostname: string, hostNetwork: 
   };
   const hostResolv = await fs.readFile('/etc/resolv.conf', 'utf8').catch(() => '');
   if (hostNetwork) {
-    await fs.writeFile(files.hostname, `${os.hostname()}\n`);
-    await fs.writeFile(files.hosts, await fs.readFile('/etc/hosts', 'utf8').catch(() => `${defaultHosts.join('\n')}\n`));
-    await fs.writeFile(files.resolvConf, hostResolv);
+    const hosts = await fs.readFile('/etc/hosts', 'utf8').catch(() => `${defaultHosts.join('\n')}\n`);
+    await Promise.all([
+      fs.writeFile(files.hostname, `${os.hostname()}\n`),
+      fs.writeFile(files.hosts, hosts),
+      fs.writeFile(files.resolvConf, hostResolv),
+    ]);
     return files;
   }
-  await fs.writeFile(files.hostname, `${hostname}\n`);
-  await fs.writeFile(files.hosts, `${defaultHosts.join('\n')}\n`);
-  await fs.writeFile(files.resolvConf, privateResolvConf(hostResolv));
+  await Promise.all([
+    fs.writeFile(files.hostname, `${hostname}\n`),
+    fs.writeFile(files.hosts, `${defaultHosts.join('\n')}\n`),
+    fs.writeFile(files.resolvConf, privateResolvConf(hostResolv)),
+  ]);
   return files;
 }
 
