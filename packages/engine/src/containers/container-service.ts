@@ -331,7 +331,10 @@ export class ContainerService implements ContainersApi {
     const began = performance.now();
     const live = this.liveOf(record.id);
     live.hub.endRun();
-    await this.releaseRunResources(record);
+    // An --rm container's run resources are released by its removal, side by side with
+    // the removal of its layer and record.
+    const autoRemove = !!record.hostConfig.AutoRemove;
+    if (!autoRemove) await this.releaseRunResources(record);
     this.log.debug('container exited', { id: record.id, exitCode: status.exitCode, releaseMs: elapsed(began) });
     record.state = {
       ...record.state,
@@ -344,7 +347,6 @@ export class ContainerService implements ContainersApi {
       FinishedAt: status.finishedAt,
     };
     // An --rm container's record is about to go: its exit is written only if that fails.
-    const autoRemove = !!record.hostConfig.AutoRemove;
     if (!autoRemove) await this.saveExit(record);
     if (status.oomKilled) this.events.publish('container', 'oom', record.id, { image: record.imageRef, name: record.name });
     this.events.publish('container', 'die', record.id, {
@@ -370,8 +372,11 @@ export class ContainerService implements ContainersApi {
     return this.store.save(record).catch((err) => this.log.error('cannot record an exit', { id: record.id, error: String(err) }));
   }
 
-  /** Undo what a run holds in the kernel: network endpoint, runtime state, rootfs mount. */
-  private async releaseRunResources(record: ContainerRecord): Promise<void> {
+  /**
+   * Undo what a run holds in the kernel: network endpoint, runtime state, rootfs mount
+   * (unless `keepRootfs`: the caller unmounts it). Failures are logged, not thrown.
+   */
+  private async releaseRunResources(record: ContainerRecord, options: { keepRootfs?: boolean } = {}): Promise<void> {
     const network = this.networks.get(this.networkName(record.networkMode));
     // The process is gone, so these are independent: run them side by side.
     const steps: Array<() => Promise<unknown> | unknown> = [
@@ -380,7 +385,7 @@ export class ContainerService implements ContainersApi {
         await this.runtimes.get(record.runtime)?.delete(record.id);
         await fs.rm(this.stateDir(record.id), { recursive: true, force: true });
       },
-      () => unmountAll(this.rootfsDir(record.id)),
+      () => (options.keepRootfs ? undefined : unmountAll(this.rootfsDir(record.id))),
     ];
     await Promise.all(
       steps.map(async (step) => {
@@ -447,15 +452,21 @@ export class ContainerService implements ContainersApi {
     const began = performance.now();
     await this.serialise(record.id, async () => {
       if (!this.store.find(record.id)) return; // removed meanwhile (auto-remove)
-      await this.releaseRunResources(record);
-      // Side by side: a crash between the two leaves a snapshot without a record, which
-      // recover() removes, or a record without its snapshot, which rm handles.
+      // The runtime's and the network's share goes while the rootfs is unmounted and the
+      // layer and the record are deleted (those need the unmount first). The layer and
+      // the record side by side: a crash between the two leaves a snapshot without a
+      // record, which recover() removes, or a record without its snapshot, which rm handles.
       await settled([
-        this.storage.remove(record.id).catch((err) => {
-          if (!(err instanceof NotFound)) throw err;
-        }),
-        this.store.delete(record),
-        fs.rm(this.stateDir(record.id), { recursive: true, force: true }),
+        this.releaseRunResources(record, { keepRootfs: true }),
+        (async () => {
+          unmountAll(this.rootfsDir(record.id));
+          await settled([
+            this.storage.remove(record.id).catch((err) => {
+              if (!(err instanceof NotFound)) throw err;
+            }),
+            this.store.delete(record),
+          ]);
+        })(),
       ]);
     });
     this.log.debug('container removed', { id: record.id, ms: elapsed(began) });
