@@ -85,9 +85,13 @@ export class OciRuntime implements Runtime {
     if (Buffer.byteLength(socket) > maxSocketPath) {
       throw new InvalidArgument(`state dir of container ${req.id} is too long for a UNIX socket: ${socket}`);
     }
-    await fs.mkdir(stateDir, { recursive: true, mode: 0o700 });
-    await fs.rm(path.join(stateDir, stateFiles.exit), { force: true });
-    await fs.mkdir(this.options.stateRoot, { recursive: true, mode: 0o700 });
+    // A fresh state dir: what a previous run of the container left (exit.json, a dead
+    // shim's socket) must not be taken for this run's.
+    await fs.rm(stateDir, { recursive: true, force: true });
+    await Promise.all([
+      fs.mkdir(stateDir, { recursive: true, mode: 0o700 }),
+      fs.mkdir(this.options.stateRoot, { recursive: true, mode: 0o700 }),
+    ]);
     // biome-ignore format: flag and value pairs
     const args = [
       '--id', req.id,

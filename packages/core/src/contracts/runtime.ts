@@ -20,7 +20,10 @@ export interface RuntimeCreateRequest {
   id: string;
   /** The OCI bundle: a directory with config.json; `root.path` inside it is mounted already. */
   bundle: string;
-  /** A directory the runtime owns for this container's live state (sockets, pid and exit files). */
+  /**
+   * A directory the runtime owns for this container's live state (sockets, pid and exit
+   * files). `create` makes it afresh: whatever an earlier run left there is gone.
+   */
   stateDir: string;
   /** Where the container's output goes, in Docker's json-file format. */
   logPath: string;

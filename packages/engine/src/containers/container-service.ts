@@ -263,8 +263,6 @@ export class ContainerService implements ContainersApi {
         mountAll(await this.storage.mounts(record.id), rootfs);
       }
       undo.push(async () => unmountAll(rootfs));
-      await fs.rm(stateDir, { recursive: true, force: true });
-      await fs.mkdir(stateDir, { recursive: true, mode: 0o700 });
       undo.push(() => fs.rm(stateDir, { recursive: true, force: true }));
 
       let pid: number;
