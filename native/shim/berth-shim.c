@@ -145,16 +145,15 @@ static int write_all(int fd, const void *data, size_t len) {
   return 0;
 }
 
-/* Write a file by temp name + rename: readers never see half of it. With `durable`, also
- * fsync the file and the directory, so it survives a crash (exit.json); shim.pid does not
- * need to: it names a process, and no process survives a crash. */
-static int write_file(const char *dir, const char *name, const char *data, int durable) {
+/* Write a file by temp name + rename: readers never see half of it. Not fsynced:
+ * make_durable does that where a record must survive a host crash (exit.json). */
+static int write_file(const char *dir, const char *name, const char *data) {
   char tmp[4096], final[4096];
   snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name);
   path_join(final, sizeof final, dir, name);
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return -1;
-  if (write_all(fd, data, strlen(data)) < 0 || (durable && fsync(fd) < 0)) {
+  if (write_all(fd, data, strlen(data)) < 0) {
     close(fd);
     unlink(tmp);
     return -1;
@@ -164,13 +163,23 @@ static int write_file(const char *dir, const char *name, const char *data, int d
     unlink(tmp);
     return -1;
   }
-  if (!durable) return 0;
+  return 0;
+}
+
+/* fsync a file written by write_file and its directory: durable from here on. */
+static void make_durable(const char *dir, const char *name) {
+  char file[4096];
+  path_join(file, sizeof file, dir, name);
+  int fd = open(file, O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    fsync(fd);
+    close(fd);
+  }
   int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
     fsync(dfd);
     close(dfd);
   }
-  return 0;
 }
 
 /* ---------- JSON ---------- */
@@ -654,7 +663,7 @@ int main(int argc, char **argv) {
   path_join(path, sizeof path, opt.state_dir, "shim.pid");
   char pidtext[32];
   snprintf(pidtext, sizeof pidtext, "%d\n", getpid());
-  if (write_file(opt.state_dir, "shim.pid", pidtext, 0) < 0)
+  if (write_file(opt.state_dir, "shim.pid", pidtext) < 0)
     fail_ready(ready_fd, "write %s: %s", path, strerror(errno));
 
   log_fd = open(opt.log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
@@ -817,7 +826,10 @@ int main(int argc, char **argv) {
   /* The delete (a runtime process, ~7 ms) runs while the exit is recorded and told;
    * with --keep-runtime-state the spawner removes the exited container's state itself. */
   pid_t deleting = opt.keep_runtime_state ? -1 : runtime_delete_start();
-  write_file(opt.state_dir, "exit.json", json, 1);
+  /* Complete for readers at once (rename); durable (fsync) once the clients are told:
+   * the engine acts on the exit ~1 ms sooner, and only a host crash in between, which
+   * no container outlives, could lose the record. */
+  write_file(opt.state_dir, "exit.json", json);
   /* From here a new client cannot connect: adopt() falls back to exit.json. */
   unlink(sock_path);
   close(lfd);
@@ -835,6 +847,7 @@ int main(int argc, char **argv) {
     shutdown(clients[i].fd, SHUT_RDWR);
     close(clients[i].fd);
   }
+  make_durable(opt.state_dir, "exit.json");
   wait_runtime(deleting);
   path_join(path, sizeof path, opt.state_dir, "shim.pid");
   unlink(path);
