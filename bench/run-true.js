@@ -119,6 +119,7 @@ function restoreHost() {
 }
 
 async function main() {
+  const daemonLog = fs.openSync(path.join(dir, 'berthd.log'), 'w');
   const berthd = spawn(
     path.join(repo, 'bin/berthd'),
     [
@@ -131,11 +132,11 @@ async function main() {
       '--cgroup-parent',
       'berth-bench',
       '--log-level',
-      'error',
+      'debug',
       '--config-file',
       path.join(dir, 'none.json'),
     ],
-    { stdio: 'ignore' },
+    { stdio: ['ignore', daemonLog, daemonLog] },
   );
   started.push(berthd);
   await waitForSocket(berthSock, 20000);
@@ -178,6 +179,34 @@ async function main() {
   }
   console.log(
     `idle berth-shim RSS                    ${rss === undefined ? 'not found' : `${(rss / 1024).toFixed(2)} MiB`}  (target < 2 MiB)`,
+  );
+  printDaemonPhases(fs.readFileSync(path.join(dir, 'berthd.log'), 'utf8'), b.length);
+}
+
+/**
+ * Where berthd's share of the timed runs went, from its debug log (the engine's
+ * `container created/started/exited/removed` lines): medians over the last `n` --rm
+ * containers. Exit seen: from the start's reply to the exit's processing (the container's
+ * run, the shim's report); the rest of a run is the CLI's (Node's start, the requests).
+ */
+function printDaemonPhases(log, n) {
+  const byId = new Map();
+  for (const line of log.split('\n')) {
+    const m = /time="([^"]+)" level=debug msg="container (created|started|exited|removed)" component=engine (.*)$/.exec(line);
+    if (!m) continue;
+    const fields = Object.fromEntries([...m[3].matchAll(/(\w+)=(\S+)/g)].map(([, k, v]) => [k, v]));
+    if (!fields.id || fields.runtime) continue;
+    const entry = byId.get(fields.id) ?? {};
+    entry[m[2]] = { at: Date.parse(m[1]), ...fields };
+    byId.set(fields.id, entry);
+  }
+  const runs = [...byId.values()].filter((e) => e.created && e.started && e.exited && e.removed).slice(-n);
+  if (runs.length === 0) return;
+  const phase = (f) => median(runs.map(f)).toFixed(1);
+  console.log(
+    `berthd phases (median of ${runs.length}, ms): create ${phase((e) => Number(e.created.ms))}, ` +
+      `start ${phase((e) => Number(e.started.ms))} (runtime create ${phase((e) => Number(e.started.create))}), ` +
+      `exit seen ${phase((e) => e.exited.at - e.started.at)}, remove ${phase((e) => Number(e.removed.ms))}`,
   );
 }
 
