@@ -75,7 +75,7 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
     log.warn(`default runtime ${config.defaultRuntime} is not available${status ? `: ${status.reason}` : ''}`);
   }
 
-  const store = new ContainerStore(path.join(config.dataRoot, 'containers'));
+  const store = new ContainerStore(path.join(config.dataRoot, 'containers'), log);
   await store.load((id, err) => log.error('unreadable container record skipped', { id, error: String(err) }));
   const images = new ImageService(config.dataRoot, plugins.storage, events, log, (imageId) => containers.usersOf(imageId));
   await images.init();
@@ -105,6 +105,7 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
     },
     async close() {
       events.removeAllListeners();
+      await store.drain();
       await plugins.storage.close?.();
       removeEmptyParentCgroups(config.cgroupParent);
     },

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { MountSpec, SnapshotInfo } from '@berth/core';
+import { type MountSpec, REMOVING_PREFIX, type SnapshotInfo } from '@berth/core';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { rejectsWith, rejectsWithCode } from './expect-error.js';
@@ -329,17 +329,31 @@ export function storageDriverSuite(name: string, makeDriver: StorageDriverFactor
   check('removing snapshots frees their storage', async (c) => {
     await c.driver.prepare('warm-up');
     await c.driver.remove('warm-up');
-    const baseline = await listTree(c.root);
+    const baseline = await settledTree(c.root);
     await writeFilesIn(c, await c.driver.prepare('base'), { big: 1 << 20, 'dir/small': 'x' });
     await c.driver.commit('base-c', 'base');
     await writeFilesIn(c, await c.driver.prepare('child', 'base-c'), { more: 'y' });
     await c.driver.view('view', 'base-c');
     for (const key of ['child', 'view', 'base-c']) await c.driver.remove(key);
     assert.equal(await c.driver.walk(), []);
-    assert.equal(await listTree(c.root), baseline);
+    assert.equal(await settledTree(c.root), baseline);
   });
 
   test.run();
+}
+
+/**
+ * The driver's tree once its background deletions (core's BackgroundRemoval renames to
+ * `.removing-*`; the contract lets a driver free space a moment after `remove`) are done.
+ * Waits up to 5 s: space never freed still fails the comparison.
+ */
+async function settledTree(root: string): Promise<string[]> {
+  let entries = await listTree(root);
+  for (let i = 0; i < 100 && entries.some((e) => e.includes(REMOVING_PREFIX)); i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    entries = await listTree(root);
+  }
+  return entries;
 }
 
 /** Mount `mounts`, write `files`, unmount. */

@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import {
+  BackgroundRemoval,
   Conflict,
   type DriverStatus,
   InvalidArgument,
@@ -51,12 +52,14 @@ export interface OverlayDriverOptions {
  * chains are refused with NotImplemented rather than mounted wrong.
  *
  * Crash safety: a snapshot's directory is made before its record is written, and its
- * record removed before its directory; `open` deletes directories without a record.
+ * record removed before its directory, which is renamed to `.removing-*` and deleted in
+ * the background (`close` waits for that); `open` deletes directories without a record.
  */
 export class OverlayDriver implements StorageDriver {
   readonly name = 'overlay';
   private readonly snapshotsDir: string;
   private readonly extraOptions: string[];
+  private readonly removal: BackgroundRemoval;
 
   private constructor(
     private readonly root: string,
@@ -65,6 +68,7 @@ export class OverlayDriver implements StorageDriver {
   ) {
     this.snapshotsDir = path.join(root, 'snapshots');
     this.extraOptions = options.extraOptions ?? [];
+    this.removal = new BackgroundRemoval(options.log);
   }
 
   /** Load the driver's state from `root` (created if missing) and remove leftovers of a crash. */
@@ -116,7 +120,13 @@ export class OverlayDriver implements StorageDriver {
       records.delete(key);
       return record;
     });
-    await fs.rm(this.dirOf(removed.id), { recursive: true, force: true });
+    // Renamed away now, deleted in the background: a container's upper layer can be large.
+    this.removal.remove(this.dirOf(removed.id));
+  }
+
+  /** Waits for the background deletions of removed snapshots. */
+  async close(): Promise<void> {
+    await this.removal.drain();
   }
 
   async stat(key: string): Promise<SnapshotInfo> {
@@ -213,7 +223,8 @@ export class OverlayDriver implements StorageDriver {
     const known = this.metadata.ids();
     for (const name of await fs.readdir(this.snapshotsDir)) {
       if (known.has(Number(name)) && String(Number(name)) === name) continue;
-      log?.warn('removing an unrecorded overlay snapshot directory', { dir: path.join(this.snapshotsDir, name) });
+      if (!BackgroundRemoval.isLeftover(name))
+        log?.warn('removing an unrecorded overlay snapshot directory', { dir: path.join(this.snapshotsDir, name) });
       await fs.rm(path.join(this.snapshotsDir, name), { recursive: true, force: true });
     }
   }

@@ -35,6 +35,9 @@ export type DriverStatus = Array<[string, string]>;
  * - `commit(name, key)` turns an active snapshot into a committed one; the key is gone
  *   afterwards.
  * - `remove(key)` deletes an active, view, or committed snapshot that has no children.
+ *   The key is gone when it resolves; the space may be freed a moment later (a driver
+ *   may delete in the background, as containerd's snapshotters can), and `close()`
+ *   waits for whatever deletion is still running.
  *
  * Importing a layer: `prepare("extract-<n>", parentChainId)` → the engine mounts the
  * returned mounts on a temporary directory, unpacks the layer tar into it (applying
@@ -69,6 +72,6 @@ export interface StorageDriver {
   walk(): Promise<SnapshotInfo[]>;
   /** Key/value pairs for `docker info`'s DriverStatus. */
   status(): Promise<DriverStatus>;
-  /** Release whatever the driver holds open (nothing mounted is left by drivers). */
+  /** Finish background deletions and release whatever the driver holds open (drivers leave nothing mounted). */
   close?(): Promise<void>;
 }

@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { Conflict, InvalidArgument, NotFound, writeJsonAtomic } from '@berth/core';
+import { BackgroundRemoval, Conflict, InvalidArgument, type Logger, NotFound, writeJsonAtomic } from '@berth/core';
 import type { ContainerRecord } from '../containers/container-record.js';
 
 /**
@@ -11,13 +11,26 @@ import type { ContainerRecord } from '../containers/container-record.js';
 export class ContainerStore {
   private readonly byId = new Map<string, ContainerRecord>();
   private readonly byName = new Map<string, string>();
+  private readonly removal: BackgroundRemoval;
 
-  constructor(readonly root: string) {}
+  constructor(
+    readonly root: string,
+    log?: Logger,
+  ) {
+    this.removal = new BackgroundRemoval(log);
+  }
 
-  /** Read every record under the root. A record that cannot be parsed is skipped and reported. */
+  /**
+   * Read every record under the root. A record that cannot be parsed is skipped and
+   * reported; directories of removals a crash interrupted are deleted.
+   */
   async load(onBad: (id: string, err: unknown) => void): Promise<ContainerRecord[]> {
     await fs.mkdir(this.root, { recursive: true, mode: 0o700 });
     for (const id of await fs.readdir(this.root)) {
+      if (BackgroundRemoval.isLeftover(id)) {
+        this.removal.deleteLater(path.join(this.root, id));
+        continue;
+      }
       try {
         const record = JSON.parse(await fs.readFile(this.recordPath(id), 'utf8')) as ContainerRecord;
         this.byId.set(record.id, record);
@@ -60,10 +73,19 @@ export class ContainerStore {
     await writeJsonAtomic(this.recordPath(record.id), record);
   }
 
+  /**
+   * Forget a container and remove its directory: renamed away at once (its log and
+   * anonymous volumes may be large), deleted in the background; `drain` awaits that.
+   */
   async delete(record: ContainerRecord): Promise<void> {
     this.byId.delete(record.id);
     this.releaseName(record.name, record.id);
-    await fs.rm(this.dir(record.id), { recursive: true, force: true });
+    this.removal.remove(this.dir(record.id));
+  }
+
+  /** Resolves once the background deletions of removed containers' directories are done. */
+  drain(): Promise<void> {
+    return this.removal.drain();
   }
 
   all(): ContainerRecord[] {
