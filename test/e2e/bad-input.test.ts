@@ -6,10 +6,14 @@ import { daemonSuite, type TestDaemon } from './harness';
 /** Bad input gets a clear error with the right status, and leaves nothing behind. */
 const test = daemonSuite('bad input', 'overlay');
 
-/** Nothing of a failed create may remain: no record, no snapshot, no mount. */
+/**
+ * Nothing of a failed create may remain: no record, no snapshot, no mount. Directories
+ * of earlier tests' removals still being deleted in the background (`.removing-*`) are
+ * not this test's business.
+ */
 function containerDirs(daemon: TestDaemon): string[] {
   try {
-    return readdirSync(path.join(daemon.dataRoot, 'containers'));
+    return readdirSync(path.join(daemon.dataRoot, 'containers')).filter((name) => !name.startsWith('.removing-'));
   } catch {
     return [];
   }
