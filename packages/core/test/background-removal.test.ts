@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { BackgroundRemoval, type Logger } from '../src/index.js';
+import { BackgroundRemoval, Conflict, type Logger } from '../src/index.js';
 
 function tree(root: string): string {
   const dir = path.join(root, 'victim');
@@ -44,21 +44,33 @@ test('a missing directory is nothing to do; leftovers of a crash are recognised 
   }
 });
 
-test('a deletion that fails is logged, not thrown; a rename that fails is thrown', async () => {
+test('a deletion that fails is logged, not thrown', async () => {
   const warnings: string[] = [];
   const log = { warn: (m: string) => warnings.push(m), debug() {}, info() {}, error() {}, child: () => log } as unknown as Logger;
   const removal = new BackgroundRemoval(log);
   removal.deleteLater('/proc/self'); // cannot be deleted
   await removal.drain();
   assert.equal(warnings, ['cannot delete a removed directory']);
-  // A mount point cannot be renamed: the error is the caller's to handle.
+});
+
+test('a directory with anything mounted at or below it is refused, untouched', () => {
+  const removal = new BackgroundRemoval();
   const root = mkdtempSync('/tmp/berth-unit-removal-');
-  const mounted = path.join(root, 'mounted');
-  mkdirSync(mounted);
+  const dir = path.join(root, 'container');
+  const mounted = path.join(dir, 'rootfs with space');
+  mkdirSync(mounted, { recursive: true });
   execFileSync('mount', ['-t', 'tmpfs', 'tmpfs', mounted]);
   try {
-    assert.throws(() => removal.remove(mounted), /EBUSY/);
-    assert.ok(existsSync(mounted));
+    writeFileSync(path.join(mounted, 'precious'), 'x');
+    assert.throws(
+      () => removal.remove(dir),
+      (e: unknown) => e instanceof Conflict && /rootfs with space is still mounted/.test((e as Error).message),
+    );
+    assert.throws(
+      () => removal.remove(mounted),
+      (e: unknown) => e instanceof Conflict,
+    );
+    assert.ok(existsSync(path.join(mounted, 'precious')), 'nothing deleted through the mount');
   } finally {
     execFileSync('umount', [mounted]);
     rmSync(root, { recursive: true, force: true });

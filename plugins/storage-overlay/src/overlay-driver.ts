@@ -225,8 +225,10 @@ export class OverlayDriver implements StorageDriver {
       if (known.has(Number(name)) && String(Number(name)) === name) continue;
       if (!BackgroundRemoval.isLeftover(name))
         log?.warn('removing an unrecorded overlay snapshot directory', { dir: path.join(this.snapshotsDir, name) });
-      await fs.rm(path.join(this.snapshotsDir, name), { recursive: true, force: true });
+      // Through the removal's guard: never a recursive delete into something mounted.
+      this.removal.deleteLater(path.join(this.snapshotsDir, name));
     }
+    await this.removal.drain();
   }
 }
 

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { promises as fs, renameSync } from 'node:fs';
+import { promises as fs, readFileSync, realpathSync, renameSync } from 'node:fs';
 import * as path from 'node:path';
+import { Conflict } from '../errors.js';
 import type { Logger } from '../logger.js';
 
 /** The name prefix of a directory renamed out of the way by BackgroundRemoval. */
@@ -27,6 +28,10 @@ export class BackgroundRemoval {
    * once the rename is done; a `dir` that does not exist is nothing to do.
    */
   remove(dir: string): void {
+    // A recursive delete would go through a mount and delete what it shows (an image
+    // layer, a host directory): refuse while anything is mounted at or below `dir`.
+    const mounted = mountPointsUnder(dir);
+    if (mounted.length > 0) throw new Conflict(`cannot remove ${dir}: ${mounted[0]} is still mounted`);
     const trash = path.join(path.dirname(dir), `${REMOVING_PREFIX}${path.basename(dir)}-${randomBytes(4).toString('hex')}`);
     try {
       renameSync(dir, trash);
@@ -39,6 +44,11 @@ export class BackgroundRemoval {
 
   /** Start deleting a leftover `.removing-*` directory (found when the owner opens). */
   deleteLater(dir: string): void {
+    const mounted = mountPointsUnder(dir);
+    if (mounted.length > 0) {
+      this.log?.error('not deleting a removed directory: something is mounted in it', { dir, mountPoint: mounted[0] });
+      return;
+    }
     const done: Promise<void> = fs
       .rm(dir, { recursive: true, force: true })
       .catch((err: unknown) => this.log?.warn('cannot delete a removed directory', { dir, error: String(err) }))
@@ -55,4 +65,24 @@ export class BackgroundRemoval {
   static isLeftover(name: string): boolean {
     return name.startsWith(REMOVING_PREFIX);
   }
+}
+
+/** Mount points of this mount namespace at or below `dir` (none when `dir` does not exist). */
+function mountPointsUnder(dir: string): string[] {
+  let root: string;
+  try {
+    root = realpathSync(dir);
+  } catch {
+    return [];
+  }
+  const prefix = root === '/' ? '/' : `${root}/`;
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((line) => unescapeMountPath(line.split(' ')[4] ?? ''))
+    .filter((point) => point === root || point.startsWith(prefix));
+}
+
+/** mountinfo writes space, tab, newline and backslash as octal escapes (\040). */
+function unescapeMountPath(p: string): string {
+  return p.replace(/\\([0-7]{3})/g, (_m, oct: string) => String.fromCharCode(Number.parseInt(oct, 8)));
 }

@@ -207,10 +207,11 @@ export class ContainerService implements ContainersApi {
       this.events.publish('container', 'create', id, { image: body.Image, name: containerName });
       return { Id: id, Warnings: spec.warnings };
     } catch (err) {
+      // Unmount first: the record's removal renames the directory the rootfs is in.
+      unmountAll(rootfs);
       const saved = this.store.find(id);
       if (saved) await this.store.delete(saved).catch(() => undefined);
       this.store.releaseName(containerName, id);
-      unmountAll(rootfs);
       if (prepared) await this.storage.remove(id).catch(() => undefined);
       await fs.rm(dir, { recursive: true, force: true });
       throw err;
