@@ -70,7 +70,18 @@ async function removeCgroup(dir: string): Promise<boolean> {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') return true;
       if (code !== 'EBUSY' || attempt >= 20) return false;
+      // Child cgroups (a container that made its own, as systemd or a nested engine do)
+      // never go by waiting: runc removes them recursively.
+      if (await hasChildCgroups(dir)) return false;
       await new Promise((r) => setTimeout(r, 10));
     }
+  }
+}
+
+async function hasChildCgroups(dir: string): Promise<boolean> {
+  try {
+    return (await fs.readdir(dir, { withFileTypes: true })).some((entry) => entry.isDirectory());
+  } catch {
+    return false;
   }
 }

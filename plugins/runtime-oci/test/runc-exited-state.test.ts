@@ -51,6 +51,23 @@ test('a created container whose init waits is not touched: runc must kill it', a
   assert.equal(shimPids(id), []);
 });
 
+test('child cgroups made in the container are left to runc at once, which removes them', async () => {
+  const id = fx.newId();
+  await runtime.create(fx.request(id, ['true']));
+  await runtime.start(id);
+  await runtime.wait(id);
+  await waitFor(() => shimPids(id).length === 0, 'the shim ends after the exit');
+  // As systemd or a nested engine would have: a cgroup below the container's own.
+  const parent = cgroupDirs(id).find((d) => d.includes('/pids/'))!;
+  mkdirSync(path.join(parent, 'child'));
+  const t = performance.now();
+  assert.is(await removeExitedRuncState(runcRoot(), id), false);
+  assert.ok(performance.now() - t < 150, 'no waiting for a busy cgroup that will never empty');
+  await runtime.delete(id);
+  assert.equal(cgroupDirs(id), [], 'runc removed the container cgroups with their children');
+  assert.not.ok(existsSync(path.join(runcRoot(), id)));
+});
+
 test('state it does not understand is left to runc: missing, unreadable, another id, odd cgroup paths', async () => {
   assert.is(await removeExitedRuncState(runcRoot(), 'no-such-container'), false);
   const cases: Array<[string, string]> = [
