@@ -1,7 +1,6 @@
 import { realpathSync } from 'node:fs';
-import type { MountSpec } from '@berth/core';
+import { type MountSpec, readMountInfo } from '@berth/core';
 import { binding } from './binding.js';
-import { readMountInfo } from './mountinfo.js';
 
 /** mount(2) flags, read from the kernel headers at build time. */
 export const MS = binding.MS as {

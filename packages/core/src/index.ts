@@ -10,6 +10,7 @@ export * from './errors.js';
 export * from './events.js';
 export * from './fs/atomic-write.js';
 export * from './fs/background-removal.js';
+export * from './fs/mountinfo.js';
 export * from './logger.js';
 export * from './plugin.js';
 export * from './tokens.js';

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { promises as fs, readFileSync, realpathSync, renameSync } from 'node:fs';
+import { promises as fs, realpathSync, renameSync } from 'node:fs';
 import * as path from 'node:path';
 import { Conflict } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { readMountInfo } from './mountinfo.js';
 
 /** The name prefix of a directory renamed out of the way by BackgroundRemoval. */
 export const REMOVING_PREFIX = '.removing-';
@@ -76,13 +77,7 @@ function mountPointsUnder(dir: string): string[] {
     return [];
   }
   const prefix = root === '/' ? '/' : `${root}/`;
-  return readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((line) => unescapeMountPath(line.split(' ')[4] ?? ''))
+  return readMountInfo()
+    .map((m) => m.mountPoint)
     .filter((point) => point === root || point.startsWith(prefix));
-}
-
-/** mountinfo writes space, tab, newline and backslash as octal escapes (\040). */
-function unescapeMountPath(p: string): string {
-  return p.replace(/\\([0-7]{3})/g, (_m, oct: string) => String.fromCharCode(Number.parseInt(oct, 8)));
 }

@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs';
 
-/** One line of /proc/self/mountinfo, the fields berth needs. */
+/**
+ * One line of /proc/self/mountinfo, the fields berth needs. Read here (a file, no
+ * syscall of its own) so that core's BackgroundRemoval and @berth/native share it.
+ */
 export interface MountInfoEntry {
   id: number;
   parentId: number;
