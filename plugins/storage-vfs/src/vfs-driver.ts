@@ -96,6 +96,10 @@ export class VfsDriver implements StorageDriver {
       this.busy.delete(key);
     }
   }
+  /** Waits for the background deletions of removed snapshots. */
+  async close(): Promise<void> {
+    await this.store.drain();
+  }
 
   async stat(key: string): Promise<SnapshotInfo> {
     return info(this.snapshot(key).record);

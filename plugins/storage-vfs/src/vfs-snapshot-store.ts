@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { fsyncDir, type Logger, type SnapshotKind, SystemError, writeJsonAtomic } from '@berth/core';
+import { BackgroundRemoval, fsyncDir, type Logger, type SnapshotKind, SystemError, writeJsonAtomic } from '@berth/core';
 
 /** One snapshot as `snapshots/<id>/snapshot.json` records it. */
 export interface VfsSnapshotRecord {
@@ -28,23 +28,30 @@ const recordFile = 'snapshot.json';
  * - a new snapshot is staged in `snapshots/.new-<id>` (the copy, then the record) and
  *   appears with one rename, so a crash mid-copy never leaves a named half-copy;
  * - commit rewrites the one record atomically;
- * - removal renames the directory to `.trash-<id>` (the snapshot is gone at once),
- *   then deletes it.
+ * - removal renames the directory out of the way (core's BackgroundRemoval: the
+ *   snapshot is gone at once, the rename made durable), then deletes the full copy in
+ *   the background; `drain` waits for that.
  *
- * `load` rebuilds the index from the records and deletes `.new-*` and `.trash-*`
+ * `load` rebuilds the index from the records and deletes `.new-*` and `.removing-*`
  * leftovers. The store checks nothing about the lifecycle; VfsDriver does.
  */
 export class VfsSnapshotStore {
   private constructor(
     private readonly dir: string,
     private readonly byKey: Map<string, VfsSnapshot>,
+    private readonly removal: BackgroundRemoval,
   ) {}
 
   static async load(dir: string, log?: Logger): Promise<VfsSnapshotStore> {
     await fs.mkdir(dir, { recursive: true, mode: 0o700 });
     const byKey = new Map<string, VfsSnapshot>();
+    const removal = new BackgroundRemoval(log);
     for (const id of await fs.readdir(dir)) {
-      if (id.startsWith('.new-') || id.startsWith('.trash-')) {
+      if (BackgroundRemoval.isLeftover(id)) {
+        removal.deleteLater(path.join(dir, id));
+        continue;
+      }
+      if (id.startsWith('.new-')) {
         log?.warn('removing an unfinished vfs snapshot directory', { dir: path.join(dir, id) });
         await fs.rm(path.join(dir, id), { recursive: true, force: true });
         continue;
@@ -58,7 +65,7 @@ export class VfsSnapshotStore {
       }
       byKey.set(record.key, { id, record });
     }
-    return new VfsSnapshotStore(dir, byKey);
+    return new VfsSnapshotStore(dir, byKey, removal);
   }
 
   get(key: string): VfsSnapshot | undefined {
@@ -101,14 +108,17 @@ export class VfsSnapshotStore {
     this.byKey.set(record.key, { id: snapshot.id, record });
   }
 
-  /** Forget the snapshot known as `key` and delete its directory. */
+  /** Forget the snapshot known as `key`; its directory goes at once, its files in the background. */
   async discard(key: string): Promise<void> {
     const snapshot = this.byKey.get(key);
     if (!snapshot) return;
-    const trash = path.join(this.dir, `.trash-${snapshot.id}`);
-    await fs.rename(this.pathOf(snapshot.id), trash);
+    this.removal.remove(this.pathOf(snapshot.id));
     this.byKey.delete(key);
     await fsyncDir(this.dir);
-    await fs.rm(trash, { recursive: true, force: true });
+  }
+
+  /** Resolves once the background deletions of discarded snapshots are done. */
+  drain(): Promise<void> {
+    return this.removal.drain();
   }
 }
