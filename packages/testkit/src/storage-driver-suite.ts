@@ -348,12 +348,15 @@ export function storageDriverSuite(name: string, makeDriver: StorageDriverFactor
  * Waits up to 5 s: space never freed still fails the comparison.
  */
 async function settledTree(root: string): Promise<string[]> {
-  let entries = await listTree(root);
-  for (let i = 0; i < 100 && entries.some((e) => e.includes(REMOVING_PREFIX)); i++) {
+  for (let i = 0; ; i++) {
+    // A walk racing the deletion finds a directory gone under it: that is "not yet".
+    const entries = await listTree(root).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT' || i >= 100) throw err;
+      return undefined;
+    });
+    if (entries && (i >= 100 || !entries.some((e) => e.includes(REMOVING_PREFIX)))) return entries;
     await new Promise((r) => setTimeout(r, 50));
-    entries = await listTree(root);
   }
-  return entries;
 }
 
 /** Mount `mounts`, write `files`, unmount. */
