@@ -12,5 +12,6 @@ export * from './fs/atomic-write.js';
 export * from './fs/background-removal.js';
 export * from './fs/mountinfo.js';
 export * from './logger.js';
+export * from './network/predefined-network-driver.js';
 export * from './plugin.js';
 export * from './tokens.js';

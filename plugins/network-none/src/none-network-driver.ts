@@ -1,4 +1,4 @@
-import { type EndpointInfo, type EndpointSpec, Forbidden, type NetworkDriver, type NetworkSpec } from '@berth/core';
+import { PredefinedNetworkDriver } from '@berth/core';
 
 /**
  * The `none` network driver: a container gets a network namespace of its own and no
@@ -7,28 +7,10 @@ import { type EndpointInfo, type EndpointSpec, Forbidden, type NetworkDriver, ty
  * attach and detach do nothing and own no kernel object.
  *
  * Like Docker's `null` driver, it serves a single network (the predefined `none`):
- * creating a second one is refused. Re-creating the same id (the engine does this at
- * every daemon start) is accepted, so the call stays idempotent.
+ * creating a second one is refused, re-creating the same id is accepted (core's
+ * PredefinedNetworkDriver keeps that bookkeeping).
  */
-export class NoneNetworkDriver implements NetworkDriver {
+export class NoneNetworkDriver extends PredefinedNetworkDriver {
   readonly name = 'none';
   readonly namespaceMode = 'private' as const;
-  private networkId: string | undefined;
-
-  async createNetwork(spec: NetworkSpec): Promise<void> {
-    if (this.networkId !== undefined && this.networkId !== spec.id) {
-      throw new Forbidden(`only one instance of "none" network is allowed (cannot create ${spec.name})`);
-    }
-    this.networkId = spec.id;
-  }
-
-  async deleteNetwork(id: string): Promise<void> {
-    if (this.networkId === id) this.networkId = undefined;
-  }
-
-  async attach(_endpoint: EndpointSpec, _netnsPath: string | undefined): Promise<EndpointInfo> {
-    return {};
-  }
-
-  async detach(_endpoint: EndpointSpec): Promise<void> {}
 }
