@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #define MAX_OOM_FILES 8
+#define MAX_CGROUPS 4
 #define LOG_LINE_MAX 16384            /* a longer partial line is flushed on its own */
 #define CLIENT_OUT_MAX (8u << 20)     /* a client this far behind is dropped */
 #define STDIN_QUEUE_MAX (1u << 20)    /* stop reading clients while stdin is this full */
@@ -42,6 +43,8 @@ static struct {
   const char *id, *bundle, *state_dir, *log_path, *runtime, *runtime_root, *exec_fifo;
   const char *oom_files[MAX_OOM_FILES];
   int n_oom_files;
+  const char *cgroups[MAX_CGROUPS]; /* --cgroup: where the shim itself lives */
+  int n_cgroups;
   int open_stdin;
   int keep_runtime_state; /* --keep-runtime-state: the spawner removes it after the exit */
 } opt;
@@ -423,6 +426,29 @@ static int wait_runtime(pid_t pid) {
   return status;
 }
 
+/*
+ * Move this process into each --cgroup directory (cgroup.procs, v1 and v2 alike).
+ * Called right after the runtime's create is started, while it boots: a migration
+ * waits for the kernel's global cgroup_threadgroup_rwsem to enter writer mode, one RCU
+ * grace period (10-30 ms on the 2-core VM of bench/) unless another migration has just
+ * done so. The runtime's migration of the container's init, ~10 ms later, then finds
+ * that wait (partly) done instead of starting its own. A failure is a `warn` line on
+ * the ready fd, not fatal: the shim then stays in its spawner's cgroup.
+ */
+static void join_cgroups(int ready_fd) {
+  char pid[32];
+  snprintf(pid, sizeof pid, "%d\n", getpid());
+  for (int i = 0; i < opt.n_cgroups; i++) {
+    char procs[4096];
+    path_join(procs, sizeof procs, opt.cgroups[i], "cgroup.procs");
+    int fd = open(procs, O_WRONLY | O_CLOEXEC);
+    int failed = fd < 0 || write_all(fd, pid, strlen(pid)) < 0;
+    int e = errno;
+    if (fd >= 0) close(fd);
+    if (failed) dprintf(ready_fd, "warn cannot join cgroup %s: %s\n", opt.cgroups[i], strerror(e));
+  }
+}
+
 /* Run the runtime with args; stdio as given (-1: /dev/null). Returns the wait status. */
 static int run_runtime(char *const argv[], int in, int out, int err) {
   return wait_runtime(spawn_runtime(argv, in, out, err));
@@ -602,7 +628,7 @@ static void usage(void) {
   fprintf(stderr,
           "usage: berth-shim --id ID --bundle DIR --state-dir DIR --log PATH --runtime PATH --runtime-root DIR\n"
           "                  [--stdin] [--oom-file PATH]... [--ready-fd N] [--detach] [--exec-fifo PATH]\n"
-          "                  [--keep-runtime-state]\n");
+          "                  [--keep-runtime-state] [--cgroup DIR]...\n");
   exit(2);
 }
 
@@ -624,6 +650,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--ready-fd")) ready_fd = atoi(v);
     else if (!strcmp(a, "--exec-fifo")) opt.exec_fifo = v;
     else if (!strcmp(a, "--oom-file") && opt.n_oom_files < MAX_OOM_FILES) opt.oom_files[opt.n_oom_files++] = v;
+    else if (!strcmp(a, "--cgroup") && opt.n_cgroups < MAX_CGROUPS) opt.cgroups[opt.n_cgroups++] = v;
     else usage();
     i++;
   }
@@ -680,7 +707,9 @@ int main(int argc, char **argv) {
   char *create_argv[] = {(char *)opt.runtime, "--root", (char *)opt.runtime_root, "--log", runtime_log,
                          "--log-format", "json", "create", "--bundle", (char *)opt.bundle,
                          "--pid-file", pid_file, (char *)opt.id, NULL};
-  int status = run_runtime(create_argv, inp[0], outp[1], errp[1]);
+  pid_t create_pid = spawn_runtime(create_argv, inp[0], outp[1], errp[1]);
+  join_cgroups(ready_fd);
+  int status = wait_runtime(create_pid);
   close(outp[1]);
   close(errp[1]);
   if (inp[0] >= 0) close(inp[0]);

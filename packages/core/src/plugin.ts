@@ -23,6 +23,12 @@ export interface PluginContext {
   execRoot: string;
   /** The daemon's data root, for plugins that must name paths outside their own root. */
   dataRoot: string;
+  /**
+   * The cgroup every container goes under (`--cgroup-parent`, default `berth`), relative
+   * to each hierarchy's root. A plugin that makes cgroups of its own makes them below it,
+   * so one daemon's cgroups stay together and the daemon can tidy them at close.
+   */
+  cgroupParent: string;
   /** The plugin's section of the daemon config (daemon.json `"plugin-config": {"<kind>/<name>": {...}}`), `{}` when absent. */
   config: Readonly<Record<string, unknown>>;
   events: EventBus;

@@ -107,6 +107,7 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
       events.removeAllListeners();
       await store.drain();
       await plugins.storage.close?.();
+      for (const runtime of plugins.runtimes.values()) await runtime.close?.();
       removeEmptyParentCgroups(config.cgroupParent);
     },
   };

@@ -15,6 +15,7 @@ test('the manifest declares a network plugin named host whose init returns the d
     root: '/nonexistent',
     execRoot: '/nonexistent',
     dataRoot: '/nonexistent',
+    cgroupParent: 'berth-unused',
     config: {},
     events: new EventBus(),
     log: silentLogger,

@@ -23,6 +23,7 @@ test('the manifest declares a network plugin named none whose init returns the d
     root: '/nonexistent',
     execRoot: '/nonexistent',
     dataRoot: '/nonexistent',
+    cgroupParent: 'berth-unused',
     config: {},
     events: new EventBus(),
     log: silentLogger,

@@ -19,6 +19,7 @@ import { spawnDetached } from '@berth/native';
 import { oomFiles } from './cgroups.js';
 import { encodeFrame, FrameDecoder, StreamId } from './frames.js';
 import { removeExitedRuncState } from './runc-exited-state.js';
+import { ShimCgroup } from './shim-cgroup.js';
 import { ShimConnection } from './shim-connection.js';
 
 /** How an OciRuntime is wired: which binary, which shim, where the runtime keeps its state. */
@@ -48,6 +49,8 @@ export interface OciRuntimeOptions {
    * the state format is runc's. Anything unexpected falls back to `<runtime> delete`.
    */
   inProcessDelete?: boolean;
+  /** The cgroup each shim moves itself into (shim-cgroup.ts); default: none, shims stay in the daemon's. */
+  shimCgroup?: ShimCgroup;
 }
 
 /** The files berth-shim keeps in a container's state dir (native/shim/README.md). */
@@ -73,10 +76,12 @@ export class OciRuntime implements Runtime {
   private readonly stateDirs = new Map<string, string>();
   private readonly waits = new Map<string, Promise<ExitStatus>>();
   private readonly log: Logger;
+  private readonly shimCgroup: ShimCgroup;
 
   constructor(private readonly options: OciRuntimeOptions) {
     this.name = options.name;
     this.log = options.log ?? silentLogger;
+    this.shimCgroup = options.shimCgroup ?? ShimCgroup.none();
   }
 
   async create(req: RuntimeCreateRequest): Promise<{ pid: number }> {
@@ -105,6 +110,7 @@ export class OciRuntime implements Runtime {
     if (this.options.execFifo) args.push('--exec-fifo', path.join(this.options.stateRoot, req.id, 'exec.fifo'));
     if (this.options.inProcessDelete) args.push('--keep-runtime-state');
     for (const file of oomFiles(req.bundle, req.id)) args.push('--oom-file', file);
+    for (const dir of this.shimCgroup.dirs) args.push('--cgroup', dir);
 
     const line = await this.spawnShim(req.id, stateDir, args);
     if (line.startsWith('ok ')) {
@@ -161,8 +167,13 @@ export class OciRuntime implements Runtime {
       ready.setEncoding('utf8');
       ready.on('data', (chunk: string) => {
         text += chunk;
-        const nl = text.indexOf('\n');
-        if (nl >= 0) done(null, text.slice(0, nl));
+        // `warn <text>` lines may come first (a cgroup the shim could not join): logged.
+        for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n')) {
+          const line = text.slice(0, nl);
+          text = text.slice(nl + 1);
+          if (!line.startsWith('warn ')) return done(null, line);
+          this.log.warn(`berth-shim: ${line.slice(5)}`, { id });
+        }
       });
       // EOF without a line: the shim died, or its first process failed (usage: status 2).
       ready.on('end', () => done(null, text.trim() || (spawned.status ? `status ${spawned.status}` : '')));
@@ -262,6 +273,16 @@ export class OciRuntime implements Runtime {
     await this.removeShimFiles(dir);
     const status: ExitStatus = { exitCode: 255, oomKilled: false, finishedAt: new Date().toISOString() };
     return { state: 'exited', status };
+  }
+
+  /**
+   * The engine is stopping: wait (briefly) for the shims of exited containers, which are
+   * finishing, then remove the shim cgroup unless a running container's shim is in it.
+   */
+  async close(): Promise<void> {
+    const finishing = [...this.stateDirs.values()].filter((dir) => existsSync(path.join(dir, stateFiles.exit)));
+    await Promise.all(finishing.map((dir) => waitForShimExit(dir, 1000)));
+    this.shimCgroup.close();
   }
 
   async describe(): Promise<{ path: string; version: string }> {

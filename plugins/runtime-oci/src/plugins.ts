@@ -4,6 +4,7 @@ import { definePlugin, type PluginContext, PluginSkipped } from '@berth/core';
 import { findExecutable, findShim } from './binary.js';
 import { isCgroupHybrid, probeRuntime } from './crun-probe.js';
 import { OciRuntime } from './oci-runtime.js';
+import { ShimCgroup } from './shim-cgroup.js';
 
 /** `plugins.runtime.<name>` in the daemon config. */
 export interface OciRuntimeConfig {
@@ -11,6 +12,11 @@ export interface OciRuntimeConfig {
   path?: string;
   /** berth-shim; default: env BERTH_SHIM, else native/shim/berth-shim of this repository. */
   shimPath?: string;
+  /**
+   * The cgroup the shims move into, relative to each hierarchy's root (shim-cgroup.ts);
+   * default `<cgroup-parent>/shims`; `""`: shims stay in the daemon's cgroup.
+   */
+  shimCgroup?: string;
 }
 
 function resolveParts(name: string, ctx: PluginContext): { binary: string; shimPath: string } {
@@ -27,14 +33,19 @@ function resolveParts(name: string, ctx: PluginContext): { binary: string; shimP
 }
 
 function makeRuntime(name: string, ctx: PluginContext, binary: string, shimPath: string): OciRuntime {
+  const { shimCgroup } = ctx.config as OciRuntimeConfig;
+  if (shimCgroup !== undefined && typeof shimCgroup !== 'string')
+    throw new Error(`shimCgroup must be a string, not ${JSON.stringify(shimCgroup)}`);
+  const log = ctx.log.child({ runtime: name });
   return new OciRuntime({
     name,
     binary,
     shimPath,
     stateRoot: path.join(ctx.execRoot, 'state'),
-    log: ctx.log.child({ runtime: name }),
+    log,
     execFifo: name === 'runc',
     inProcessDelete: name === 'runc',
+    shimCgroup: ShimCgroup.open(shimCgroup ?? `${ctx.cgroupParent}/shims`, log),
   });
 }
 

@@ -45,7 +45,15 @@ async function main(): Promise<void> {
     for (const plugin of [overlay, vfs]) {
       const root = path.join(dir, plugin.name);
       await fs.mkdir(root);
-      const driver = await plugin.init({ root, execRoot: root, dataRoot: dir, config: {}, events: new EventBus(), log: silentLogger });
+      const driver = await plugin.init({
+        root,
+        execRoot: root,
+        dataRoot: dir,
+        cgroupParent: 'berth-unused',
+        config: {},
+        events: new EventBus(),
+        log: silentLogger,
+      });
       mountAll(await driver.prepare('extract'), target);
       entries = await populateBusybox(target);
       unmountAll(target);

@@ -7,7 +7,15 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 const init = (root: string) =>
-  plugin.init({ root, execRoot: root, dataRoot: root, config: {}, events: new EventBus(), log: silentLogger }) as Promise<VfsDriver>;
+  plugin.init({
+    root,
+    execRoot: root,
+    dataRoot: root,
+    cgroupParent: 'berth-unused',
+    config: {},
+    events: new EventBus(),
+    log: silentLogger,
+  }) as Promise<VfsDriver>;
 
 /** A temp dir under /tmp/bsto-vfs-*, unmounted and removed after `body` whatever happens. */
 async function inTempDir(body: (dir: string) => Promise<void>): Promise<void> {

@@ -62,7 +62,9 @@ export type AdoptResult = { state: 'running'; pid: number } | { state: 'exited';
  *    its cgroup, its monitor's files). Idempotent: safe after a crash, on an unknown id.
  *
  * After a daemon restart the engine calls `adopt(id, stateDir)` for each container it
- * believed running, then `connect`/`wait` as above.
+ * believed running, then `connect`/`wait` as above. When the engine stops it calls
+ * `close()`: the runtime tidies what it holds for all containers (e.g. an empty cgroup
+ * its monitors lived in); running containers and their monitors are left alone.
  */
 export interface Runtime {
   /** The runtime's name as `--runtime` / `--default-runtime` select it: "runc", "crun". */
@@ -76,4 +78,6 @@ export interface Runtime {
   adopt(id: string, stateDir: string): Promise<AdoptResult>;
   /** The path and version of the runtime binary, for `docker info`. */
   describe(): Promise<{ path: string; version: string }>;
+  /** The engine is stopping: release shared resources. Containers keep running. */
+  close?(): Promise<void>;
 }

@@ -11,6 +11,8 @@ export interface MountInfoEntry {
   mountPoint: string;
   fstype: string;
   source: string;
+  /** The filesystem's own options (`rw,cpuset`, `rw,name=systemd`), comma-separated. */
+  superOptions: string;
 }
 
 // mountinfo escapes space, tab, newline and backslash as \ooo.
@@ -33,6 +35,7 @@ export function readMountInfo(): MountInfoEntry[] {
       mountPoint: unescapeOctal(fields[4]!),
       fstype: fields[sep + 1] ?? '',
       source: unescapeOctal(fields[sep + 2] ?? ''),
+      superOptions: fields[sep + 3] ?? '',
     });
   }
   return entries;

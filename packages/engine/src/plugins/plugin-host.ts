@@ -160,6 +160,7 @@ async function contextFor(
     root,
     execRoot,
     dataRoot: config.dataRoot,
+    cgroupParent: config.cgroupParent,
     config: config.pluginConfig[`${manifest.kind}/${manifest.name}`] ?? {},
     events,
     log: log.child({ plugin: `${manifest.kind}/${manifest.name}` }),

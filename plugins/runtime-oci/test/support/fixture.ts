@@ -33,7 +33,15 @@ export class Fixture {
   context(): PluginContext {
     const execRoot = path.join(this.dir, 'exec');
     mkdirSync(execRoot, { recursive: true });
-    return { root: path.join(this.dir, 'data'), execRoot, dataRoot: this.dir, config: {}, events: new EventBus(), log: silentLogger };
+    return {
+      root: path.join(this.dir, 'data'),
+      execRoot,
+      dataRoot: this.dir,
+      cgroupParent: prefix,
+      config: {},
+      events: new EventBus(),
+      log: silentLogger,
+    };
   }
 
   newId(): string {
@@ -126,6 +134,7 @@ export class Fixture {
       } catch {}
     }
     for (const id of this.ids) for (const cg of cgroupDirs(id)) tryRmdir(cg);
+    for (const cg of cgroupDirs('shims')) tryRmdir(cg);
     for (const cg of cgroupDirs(null)) tryRmdir(cg);
     rmSync(this.dir, { recursive: true, force: true });
   }

@@ -13,6 +13,7 @@ async function main(): Promise<void> {
     root: execRoot,
     execRoot,
     dataRoot: execRoot,
+    cgroupParent: 'bnat',
     config: {},
     events: new EventBus(),
     log: silentLogger,

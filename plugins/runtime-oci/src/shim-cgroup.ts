@@ -1,0 +1,88 @@
+import { mkdirSync, rmdirSync } from 'node:fs';
+import * as path from 'node:path';
+import { type Logger, type MountInfoEntry, readMountInfo } from '@berth/core';
+
+/**
+ * The cgroup berth-shim processes move into: `<cgroup-parent>/shims` by default, in the
+ * hierarchies a service manager tracks processes by: cgroup2 (the whole tree on a v2
+ * host, /sys/fs/cgroup/unified on a hybrid one) and v1's `name=systemd`.
+ *
+ * Why: a shim must outlive berthd, but it starts in berthd's cgroup, and systemd
+ * stopping a service kills every process in the service's cgroup (KillMode=control-group),
+ * shims and with them the containers' stdio included. containerd's runc shim has its
+ * `ShimCgroup` option and Podman moves conmon out of the service for the same reason.
+ * No resource controllers are joined: a shim is idle and under 1 MiB.
+ *
+ * The shim joins while the runtime it has just started boots (native/shim/README.md):
+ * the migration waits for the kernel's cgroup migration lock, an RCU grace period, and
+ * the runtime's own migration of the container's init then finds that wait done.
+ *
+ * Lifecycle: `open` makes the directories at plugin init (a hierarchy where that fails,
+ * e.g. a read-only cgroupfs, is left out with a warning: shims then stay where they
+ * start); `close` removes them when the daemon stops, unless a shim still lives there.
+ */
+export class ShimCgroup {
+  private constructor(
+    /** The cgroup directories, one per hierarchy. Empty: shims stay in the daemon's cgroup. */
+    readonly dirs: readonly string[],
+  ) {}
+
+  /** No cgroup of their own: shims stay in the cgroup of the daemon that starts them. */
+  static none(): ShimCgroup {
+    return new ShimCgroup([]);
+  }
+
+  /**
+   * Make `relPath` (relative to each hierarchy's root: `berth/shims`) in each tracking
+   * hierarchy of `mounts`. `relPath` must stay inside the hierarchy.
+   */
+  static open(relPath: string, log: Logger, mounts: MountInfoEntry[] = readMountInfo()): ShimCgroup {
+    const rel = relPath.replace(/^\/+/, '').replace(/\/+$/, '');
+    if (!rel) return ShimCgroup.none();
+    if (rel.split('/').some((part) => part === '..' || part === '.')) {
+      throw new Error(`shim cgroup "${relPath}" must be a path inside the cgroup hierarchy, without "." or ".."`);
+    }
+    const dirs: string[] = [];
+    for (const root of trackingHierarchies(mounts)) {
+      const dir = path.join(root, rel);
+      try {
+        mkdirSync(dir, { recursive: true });
+        dirs.push(dir);
+      } catch (err) {
+        log.warn('cannot make the shim cgroup; shims stay in the daemon cgroup there', { dir, error: (err as Error).message });
+      }
+    }
+    return new ShimCgroup(dirs);
+  }
+
+  /** Remove the directories; one that a live shim is in (EBUSY) stays, as it must. */
+  close(): void {
+    for (const dir of this.dirs) {
+      try {
+        rmdirSync(dir);
+      } catch {
+        // Gone already, or a running container's shim lives there.
+      }
+    }
+  }
+}
+
+/**
+ * The mount points of the hierarchies that tell a service's processes: every cgroup2
+ * mount and the v1 `name=systemd` one, each hierarchy once (a hierarchy mounted twice
+ * shows the same filesystem options; the first mount point is taken).
+ */
+export function trackingHierarchies(mounts: MountInfoEntry[]): string[] {
+  const seen = new Set<string>();
+  const roots: string[] = [];
+  for (const m of mounts) {
+    const options = m.superOptions.split(',');
+    const tracking = m.fstype === 'cgroup2' || (m.fstype === 'cgroup' && options.includes('name=systemd'));
+    if (!tracking) continue;
+    const key = `${m.fstype} ${m.superOptions}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    roots.push(m.mountPoint);
+  }
+  return roots;
+}
