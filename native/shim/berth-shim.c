@@ -148,8 +148,9 @@ static int write_all(int fd, const void *data, size_t len) {
   return 0;
 }
 
-/* Write a file by temp name + rename: readers never see half of it. Not fsynced:
- * make_durable does that where a record must survive a host crash (exit.json). */
+/* Write a file by temp name + rename: readers never see half of it. Not fsynced: the
+ * state dir is in the exec root, whose content dies with the host by contract (the
+ * engine keeps what must last, the exit included, in its own fsynced records). */
 static int write_file(const char *dir, const char *name, const char *data) {
   char tmp[4096], final[4096];
   snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name);
@@ -167,22 +168,6 @@ static int write_file(const char *dir, const char *name, const char *data) {
     return -1;
   }
   return 0;
-}
-
-/* fsync a file written by write_file and its directory: durable from here on. */
-static void make_durable(const char *dir, const char *name) {
-  char file[4096];
-  path_join(file, sizeof file, dir, name);
-  int fd = open(file, O_RDONLY | O_CLOEXEC);
-  if (fd >= 0) {
-    fsync(fd);
-    close(fd);
-  }
-  int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    fsync(dfd);
-    close(dfd);
-  }
 }
 
 /* ---------- JSON ---------- */
@@ -855,9 +840,8 @@ int main(int argc, char **argv) {
   /* The delete (a runtime process, ~7 ms) runs while the exit is recorded and told;
    * with --keep-runtime-state the spawner removes the exited container's state itself. */
   pid_t deleting = opt.keep_runtime_state ? -1 : runtime_delete_start();
-  /* Complete for readers at once (rename); durable (fsync) once the clients are told:
-   * the engine acts on the exit ~1 ms sooner, and only a host crash in between, which
-   * no container outlives, could lose the record. */
+  /* Complete for readers at once (rename). Read by the engine when it learns of the
+   * exit, or, if it was down, by the next one when it re-adopts the container. */
   write_file(opt.state_dir, "exit.json", json);
   /* From here a new client cannot connect: adopt() falls back to exit.json. */
   unlink(sock_path);
@@ -876,7 +860,6 @@ int main(int argc, char **argv) {
     shutdown(clients[i].fd, SHUT_RDWR);
     close(clients[i].fd);
   }
-  make_durable(opt.state_dir, "exit.json");
   wait_runtime(deleting);
   path_join(path, sizeof path, opt.state_dir, "shim.pid");
   unlink(path);

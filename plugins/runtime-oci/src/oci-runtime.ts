@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, type FSWatcher, promises as fs, readFileSync, watch } from 'node:fs';
+import { existsSync, type FSWatcher, promises as fs, readFileSync, rmSync, watch } from 'node:fs';
 import { connect as netConnect, Socket } from 'node:net';
 import * as path from 'node:path';
 import {
@@ -251,7 +251,8 @@ export class OciRuntime implements Runtime {
         if (!/does not exist|not found/i.test(err.message)) throw err;
       });
     }
-    if (stateDir) await fs.rm(stateDir, { recursive: true, force: true });
+    // A handful of small files (exit.json, pid, logs of the runtime): synchronously.
+    if (stateDir) rmSync(stateDir, { recursive: true, force: true });
     this.stateDirs.delete(id);
   }
 

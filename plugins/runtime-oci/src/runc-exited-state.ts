@@ -1,4 +1,4 @@
-import { promises as fs, readFileSync } from 'node:fs';
+import { promises as fs, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 
 /**
@@ -30,7 +30,9 @@ export async function removeExitedRuncState(stateRoot: string, id: string): Prom
   if (!cgroups.every((p) => typeof p === 'string' && p.startsWith('/sys/fs/cgroup/') && !p.includes('/../'))) return false;
   const removed = await Promise.all(cgroups.map((p) => removeCgroup(p as string)));
   if (removed.includes(false)) return false;
-  await fs.rm(dir, { recursive: true, force: true });
+  // state.json and little else: synchronous, as the rmdirs above (~0.1 ms), rather than
+  // queued behind whatever fills libuv's threadpool (a removal's background deletes).
+  rmSync(dir, { recursive: true, force: true });
   return true;
 }
 
@@ -59,12 +61,15 @@ function isAlive(pid: number | undefined, start: number | undefined): boolean {
 /**
  * rmdir a cgroup; gone already counts as done. EBUSY while the last processes of the
  * container finish exiting (the kernel kills the rest of a pid namespace when its init
- * dies): retried for up to ~200 ms, as runc does.
+ * dies): retried for up to ~200 ms, as runc does. The first attempt is synchronous: an
+ * rmdir of an empty cgroup takes 20-50 µs, where the threadpool round trip of fs.rmdir
+ * waited 2-3 ms behind other work on the path of `run --rm` (measured in berthd).
  */
 async function removeCgroup(dir: string): Promise<boolean> {
   for (let attempt = 0; ; attempt++) {
     try {
-      await fs.rmdir(dir);
+      if (attempt === 0) rmdirSync(dir);
+      else await fs.rmdir(dir);
       return true;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
