@@ -104,6 +104,7 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
       return plugins.statuses;
     },
     async close() {
+      containers.close();
       events.removeAllListeners();
       await store.drain();
       await plugins.storage.close?.();

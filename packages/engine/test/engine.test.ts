@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { createReadStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createReadStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Conflict, InvalidArgument, NotFound } from '@berth/core';
 import none from '@berth/network-none';
@@ -126,7 +126,27 @@ test('bad input fails before anything is kept', async ({ engine, dir }) => {
   const started = await engine.containers.create({ Image: 'busybox', Cmd: ['nosuchcommand'] });
   await assert_rejects(() => engine.containers.start(started.Id), InvalidArgument);
   assert.is((await engine.containers.inspect(started.Id)).State.Running, false);
+  // The record written ahead as "running" while runc created the container ends with the failure.
+  const onDisk = JSON.parse(readFileSync(path.join(dir, 'data/containers', started.Id, 'container.json'), 'utf8'));
+  assert.is(onDisk.state.Running, false);
+  assert.match(onDisk.state.Error, /nosuchcommand/);
   await engine.containers.remove(started.Id);
+});
+
+test('a start the daemon died in (record running, no shim) is an exit with 255 for the next engine', async (ctx) => {
+  const { Id } = await ctx.engine.containers.create({ Image: 'busybox', Cmd: ['true'] });
+  await ctx.engine.close();
+  // What a daemon that died after writing the record ahead, before runc created anything, leaves.
+  const file = path.join(ctx.dir, 'data/containers', Id, 'container.json');
+  const record = JSON.parse(readFileSync(file, 'utf8'));
+  record.state = { ...record.state, Status: 'running', Running: true, Pid: 0 };
+  writeFileSync(file, JSON.stringify(record));
+  ctx.engine = await open(ctx.dir);
+  const state = (await ctx.engine.containers.inspect(Id)).State;
+  assert.is(state.Running, false);
+  assert.is(state.Status, 'exited');
+  assert.is(state.ExitCode, 255);
+  await ctx.engine.containers.remove(Id);
 });
 
 test('list filters by status, name and label', async ({ engine }) => {
@@ -152,6 +172,32 @@ test('a new engine on the same data root re-adopts a running container', async (
   assert.is((await ctx.engine.containers.inspect(Id)).State.Running, true);
   await ctx.engine.containers.stop(Id, 5);
   assert.is((await ctx.engine.containers.inspect(Id)).State.ExitCode, 9);
+  await ctx.engine.containers.remove(Id);
+});
+
+test('a closed engine leaves an exit to the next one, which records the real exit code', async (ctx) => {
+  const { Id } = await ctx.engine.containers.create({
+    Image: 'busybox',
+    Cmd: ['sh', '-c', 'trap "exit 7" TERM; while true; do sleep 0.1; done'],
+  });
+  await ctx.engine.containers.start(Id);
+  const pid = (await ctx.engine.containers.inspect(Id)).State.Pid;
+  await ctx.engine.close();
+  // SIGTERM only once sh is in its loop (a `sleep` child), past the trap: before it, the
+  // signal would be lost (pid 1 of a namespace, and ash itself before it runs `trap`).
+  const inLoop = () => readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim() !== '';
+  for (let i = 0; i < 300 && !inLoop(); i++) await new Promise((r) => setTimeout(r, 10));
+  process.kill(pid, 'SIGTERM');
+  const exitFile = path.join(ctx.dir, 'exec/c', Id.slice(0, 32), 'exit.json');
+  for (let i = 0; i < 300 && !existsSync(exitFile); i++) await new Promise((r) => setTimeout(r, 10));
+  await new Promise((r) => setTimeout(r, 100)); // time for a closed engine to (wrongly) act on it
+  assert.ok(existsSync(exitFile), "the shim's exit record is left for the next engine");
+  const onDisk = JSON.parse(readFileSync(path.join(ctx.dir, 'data/containers', Id, 'container.json'), 'utf8'));
+  assert.is(onDisk.state.Running, true, 'the closed engine wrote no exit');
+  ctx.engine = await open(ctx.dir);
+  const state = (await ctx.engine.containers.inspect(Id)).State;
+  assert.is(state.Running, false);
+  assert.is(state.ExitCode, 7);
   await ctx.engine.containers.remove(Id);
 });
 

@@ -75,6 +75,8 @@ export class OciRuntime implements Runtime {
   readonly name: string;
   private readonly stateDirs = new Map<string, string>();
   private readonly waits = new Map<string, Promise<ExitStatus>>();
+  /** The shim connections `wait` holds open; close() drops them. */
+  private readonly waitSockets = new Set<Socket>();
   private readonly log: Logger;
   private readonly shimCgroup: ShimCgroup;
 
@@ -230,7 +232,7 @@ export class OciRuntime implements Runtime {
     const existing = this.waits.get(id);
     if (existing) return existing;
     const stateDir = this.stateDirOf(id);
-    const promise = waitForExit(stateDir).finally(() => this.waits.delete(id));
+    const promise = waitForExit(stateDir, this.waitSockets).finally(() => this.waits.delete(id));
     this.waits.set(id, promise);
     return promise;
   }
@@ -281,6 +283,8 @@ export class OciRuntime implements Runtime {
    * finishing, then remove the shim cgroup unless a running container's shim is in it.
    */
   async close(): Promise<void> {
+    // Waits still pending end (with no exit): their containers run on, for the next instance.
+    for (const socket of this.waitSockets) socket.destroy();
     const finishing = [...this.stateDirs.values()].filter((dir) => existsSync(path.join(dir, stateFiles.exit)));
     await Promise.all(finishing.map((dir) => waitForShimExit(dir, 1000)));
     this.shimCgroup.close();
@@ -353,15 +357,22 @@ function readExitStatus(stateDir: string): ExitStatus | null {
   }
 }
 
-/** Resolve when the shim closes its socket (it writes exit.json first); at once if it already has. */
-async function waitForExit(stateDir: string): Promise<ExitStatus> {
+/**
+ * Resolve when the shim closes its socket (it writes exit.json first); at once if it
+ * already has. The socket is in `open` while it waits.
+ */
+async function waitForExit(stateDir: string, open: Set<Socket>): Promise<ExitStatus> {
   const early = readExitStatus(stateDir);
   if (early) return early;
   try {
     const socket = await connectSocket(path.join(stateDir, stateFiles.socket));
+    open.add(socket);
     await new Promise<void>((resolve) => {
       socket.resume(); // output frames are the engine's other connection's business
-      socket.on('close', () => resolve());
+      socket.on('close', () => {
+        open.delete(socket);
+        resolve();
+      });
       socket.on('error', () => {});
     });
   } catch {

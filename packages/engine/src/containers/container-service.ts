@@ -8,6 +8,7 @@ import {
   type ContainerCreateBody,
   type ContainerInspect,
   type ContainerListOptions,
+  type ContainerState,
   type ContainerSummary,
   type ContainersApi,
   type EventBus,
@@ -65,6 +66,8 @@ interface LiveState {
  */
 export class ContainerService implements ContainersApi {
   private readonly live = new Map<string, LiveState>();
+  /** Set by close(): exits seen afterwards belong to the next engine on this data root. */
+  private closed = false;
   /** Read once: the capability bounding set, cgroup version, rlimits... do not change while berthd runs. */
   private readonly hostFacts: HostFacts = readHostFacts();
 
@@ -259,6 +262,27 @@ export class ContainerService implements ContainersApi {
     const bundle = path.join(this.store.dir(record.id), 'bundle');
     const stateDir = this.stateDir(record.id);
     const undo: Array<() => Promise<unknown>> = [];
+    const startedAt = new Date().toISOString();
+    const running = (pid: number): ContainerState => ({
+      ...record.state,
+      Status: 'running',
+      Running: true,
+      Paused: false,
+      OOMKilled: false,
+      Dead: false,
+      Pid: pid,
+      ExitCode: 0,
+      Error: '',
+      StartedAt: startedAt,
+      FinishedAt: '0001-01-01T00:00:00Z',
+    });
+    // The record says "running" on disk before the runtime is asked: written (fsynced,
+    // ~3 ms) while runc creates the container (~30 ms), not after it on the path of every
+    // start. A daemon that dies in between finds it running at its next start, and
+    // recover() adopts the container through its shim, or, if the shim never came up,
+    // records the exit (255) as for any shim it cannot find; the pid comes from adopt.
+    const ahead = this.store.persist({ ...record, state: running(0) });
+    ahead.catch(() => undefined); // awaited below, on every path
     try {
       if (!isMountPoint(rootfs)) {
         mountAll(await this.storage.mounts(record.id), rootfs);
@@ -289,20 +313,8 @@ export class ContainerService implements ContainersApi {
       phases.attached = elapsed(began);
       await runtime.start(record.id);
       phases.started = elapsed(began);
-      record.state = {
-        ...record.state,
-        Status: 'running',
-        Running: true,
-        Paused: false,
-        OOMKilled: false,
-        Dead: false,
-        Pid: pid,
-        ExitCode: 0,
-        Error: '',
-        StartedAt: new Date().toISOString(),
-        FinishedAt: '0001-01-01T00:00:00Z',
-      };
-      await this.store.save(record);
+      await ahead;
+      record.state = running(pid);
       this.log.debug('container started', { id: record.id, ...phases, ms: elapsed(began) });
       this.events.publish('container', 'start', record.id, { image: record.imageRef, name: record.name });
       this.monitor(record, runtime);
@@ -310,20 +322,32 @@ export class ContainerService implements ContainersApi {
       for (const step of undo.reverse())
         await step().catch((e) => this.log.warn('start rollback step failed', { id: record.id, error: String(e) }));
       record.state = { ...record.state, Error: err instanceof Error ? err.message : String(err) };
+      await ahead.catch(() => undefined); // the file must end with this state, not that one
       await this.store.save(record).catch(() => undefined);
       throw err;
     }
   }
 
-  /** Watch a running container until it exits, then record the exit and clean up. */
+  /**
+   * Watch a running container until it exits, then record the exit and clean up. Not
+   * once the service is closed: the container outlives this engine, and its exit is the
+   * business of the next one (which re-adopts it), not of one that has let go.
+   */
   private monitor(record: ContainerRecord, runtime: Runtime): void {
     runtime.wait(record.id).then(
-      (status) => this.onExit(record, status),
+      (status) => (this.closed ? undefined : this.onExit(record, status)),
       (err) => {
+        if (this.closed) return;
         this.log.error('lost track of a container', { id: record.id, error: String(err) });
         return this.onExit(record, { exitCode: 255, oomKilled: false, finishedAt: new Date().toISOString() });
       },
     );
+  }
+
+  /** Let go of the running containers: stop acting on their exits, drop their streams. */
+  close(): void {
+    this.closed = true;
+    for (const l of this.live.values()) l.hub.disconnect();
   }
 
   private async onExit(record: ContainerRecord, status: ExitStatus): Promise<void> {

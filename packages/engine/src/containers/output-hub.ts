@@ -29,6 +29,11 @@ export class OutputHub {
     streams.onClose(() => this.endRun());
   }
 
+  /** Drop the connection to the run's streams (the engine is closing); the container runs on. */
+  disconnect(): void {
+    this.streams?.close();
+  }
+
   /** End every session of the current run (the container exited). */
   endRun(): void {
     this.streams = undefined;

@@ -74,6 +74,17 @@ export class ContainerStore {
   }
 
   /**
+   * Write what a saved container's record will be (`save` of the live object follows),
+   * without making it the live one: for a state written ahead of the change it records,
+   * while that change is under way. The caller awaits it before any later save of the
+   * same record, so the file ends with the later one.
+   */
+  async persist(snapshot: ContainerRecord): Promise<void> {
+    if (!this.byId.has(snapshot.id)) throw new NotFound(`No such container: ${snapshot.id}`);
+    await writeJsonAtomic(this.recordPath(snapshot.id), snapshot);
+  }
+
+  /**
    * Forget a container and remove its directory: renamed away at once (its log and
    * anonymous volumes may be large), deleted in the background; `drain` awaits that.
    */
