@@ -19,11 +19,33 @@ export interface CliIo {
 /** Signals `run` and `start -a` forward to the container (docker's sig-proxy). */
 export const PROXIED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
-/** The real process's streams, environment, clock and signals. */
+/** The process streams the CLI has used (see processIo); only these need flushing at exit. */
+const usedOutputs = new Set<Output>();
+
+/**
+ * The real process's streams, environment, clock and signals. The streams are getters:
+ * Node makes process.stdout and process.stderr on first use (~0.3-0.6 ms each, more for
+ * a tty), which a command that prints nothing never pays, and `run` pays only after it
+ * has sent its start request, while the daemon works.
+ */
 export function processIo(): CliIo {
   return {
-    stdout: process.stdout,
-    stderr: process.stderr,
+    get stdout() {
+      const out = process.stdout;
+      if (!usedOutputs.has(out)) {
+        usedOutputs.add(out);
+        // Like a Go program killed by SIGPIPE: `berth ps | head -1` ends quietly, status 141.
+        out.on('error', (err: NodeJS.ErrnoException) => {
+          if (err.code === 'EPIPE') process.exit(141);
+          throw err;
+        });
+      }
+      return out;
+    },
+    get stderr() {
+      usedOutputs.add(process.stderr);
+      return process.stderr;
+    },
     // A getter: touching process.stdin sets up a handle, which most commands never need.
     get stdin() {
       return process.stdin;
@@ -41,4 +63,14 @@ export function processIo(): CliIo {
       };
     },
   };
+}
+
+/**
+ * Resolves once what was written to the process streams the CLI used has been handed
+ * to the OS (pipes and files are written synchronously on Linux; this also covers the
+ * rest), so that exiting loses nothing; idle sockets or a read stdin must not keep the
+ * process alive, which is why the CLI exits rather than waits for the event loop.
+ */
+export function flushOutput(): Promise<void> {
+  return Promise.all([...usedOutputs].map((out) => new Promise<void>((resolve) => out.write('', () => resolve())))).then(() => undefined);
 }

@@ -1,6 +1,9 @@
 import type { BerthClient } from '@berth/client';
 import { type Command, type CommandContext, execute, PROG } from './command.js';
 import { type CliIo, processIo } from './io.js';
+
+export { flushOutput } from './io.js';
+
 import { CLI_VERSION } from './version.js';
 
 /*

@@ -122,10 +122,15 @@ async function runContainer(ctx: CommandContext, flags: Flags, args: string[]): 
       report(ctx, 'run', describeError(err), false);
       return 125;
     }
+    // Start first: the output waits in the attach connection until forwarded, and what
+    // is set up meanwhile (the process's stdout and stderr, stdin) costs no latency
+    // while the daemon starts the container.
+    const starting = client.containers.start(id);
+    starting.catch(() => {}); // awaited below
     if (att && body.AttachStdin) stopStdin = pipeStdin(ctx, att);
     const output = att?.forward(ctx.io.stdout, ctx.io.stderr);
     try {
-      await client.containers.start(id);
+      await starting;
     } catch (err) {
       att?.close();
       report(ctx, 'run', describeError(err), false);
