@@ -1,29 +1,36 @@
 import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { closeSync, fsync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 
 /**
  * Write `data` to `file` so that a crash leaves either the old content or the new,
  * never a mix: write a temporary file beside it, fsync it, rename it over, fsync the
  * directory. Every state record of berth is written this way.
+ *
+ * The two fsyncs, which wait for the disk, run on libuv's threadpool; the steps that
+ * only touch the page cache (open, write, close, rename of a small file: microseconds)
+ * run inline. Done all asynchronously, the eight round trips through the threadpool
+ * queued behind whatever else it was doing (a removal's background deletes, a layer
+ * being unpacked) and made one record write take 2-4 ms on the path of `run --rm`.
  */
 export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
   const dir = path.dirname(file);
   const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
-  const handle = await fs.open(tmp, 'wx', mode);
+  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  const fd = openSync(tmp, 'wx', mode);
   try {
-    await handle.writeFile(data);
-    await handle.sync();
+    for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off, bytes.length - off);
+    await fsyncFd(fd);
   } catch (err) {
-    await handle.close();
-    await fs.rm(tmp, { force: true });
+    closeSync(fd);
+    rmSync(tmp, { force: true });
     throw err;
   }
-  await handle.close();
+  closeSync(fd);
   try {
-    await fs.rename(tmp, file);
+    renameSync(tmp, file);
   } catch (err) {
-    await fs.rm(tmp, { force: true });
+    rmSync(tmp, { force: true });
     throw err;
   }
   await fsyncDir(dir);
@@ -36,10 +43,14 @@ export function writeJsonAtomic(file: string, value: unknown, mode = 0o600): Pro
 
 /** fsync a directory, so a rename or unlink inside it survives a crash. */
 export async function fsyncDir(dir: string): Promise<void> {
-  const handle = await fs.open(dir, 'r');
+  const fd = openSync(dir, 'r');
   try {
-    await handle.sync();
+    await fsyncFd(fd);
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
+}
+
+function fsyncFd(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));
 }
