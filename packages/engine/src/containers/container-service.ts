@@ -353,6 +353,10 @@ export class ContainerService implements ContainersApi {
   private async onExit(record: ContainerRecord, status: ExitStatus): Promise<void> {
     const began = performance.now();
     const live = this.liveOf(record.id);
+    // The shim closes the output connection before the one that reported the exit, but
+    // this process may see the second close first: let the output arrive, then end the
+    // sessions (bounded, as the shim bounds its own drain).
+    await live.hub.outputDone(2000);
     live.hub.endRun();
     // An --rm container's run resources are released by its removal, side by side with
     // the removal of its layer and record.

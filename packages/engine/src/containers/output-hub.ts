@@ -12,6 +12,8 @@ export class OutputHub {
   private readonly listeners = new Set<OutputListener>();
   private readonly enders = new Set<() => void>();
   private streams: ContainerStreams | undefined;
+  private runEnded: Promise<void> = Promise.resolve();
+  private resolveRunEnded: () => void = () => {};
   /** Stdin a session wrote before the run connected (the docker CLI writes it before start). */
   private pendingStdin: Buffer[] = [];
   private pendingStdinClose = false;
@@ -19,6 +21,7 @@ export class OutputHub {
   /** Connect a run's streams: output flows to the sessions until the streams close. */
   connect(streams: ContainerStreams): void {
     this.streams = streams;
+    this.runEnded = new Promise((resolve) => (this.resolveRunEnded = resolve));
     for (const data of this.pendingStdin) streams.writeStdin(data);
     if (this.pendingStdinClose) streams.closeStdin();
     this.pendingStdin = [];
@@ -34,8 +37,22 @@ export class OutputHub {
     this.streams?.close();
   }
 
+  /**
+   * Resolves when the current run's streams have closed (all its output delivered), or
+   * after `timeoutMs`; at once when no run is connected. The runtime reports an exit on
+   * another connection than the output's, and the two closes may be seen in either
+   * order: the exit must not end the sessions while output is still on its way.
+   */
+  async outputDone(timeoutMs: number): Promise<void> {
+    if (!this.streams) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.runEnded, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timer);
+  }
+
   /** End every session of the current run (the container exited). */
   endRun(): void {
+    this.resolveRunEnded();
     this.streams = undefined;
     const enders = [...this.enders];
     this.enders.clear();
