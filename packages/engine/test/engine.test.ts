@@ -149,6 +149,20 @@ test('a start the daemon died in (record running, no shim) is an exit with 255 f
   await ctx.engine.containers.remove(Id);
 });
 
+test("an --rm container's writable layer is mounted volatile, another container's is not", async ({ engine, dir }) => {
+  const rm = await engine.containers.create({ Image: 'busybox', Cmd: ['true'], HostConfig: { AutoRemove: true } });
+  const kept = await engine.containers.create({ Image: 'busybox', Cmd: ['true'] });
+  const options = (id: string) =>
+    readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .find((l) => l.includes(` ${path.join(dir, 'data/containers', id, 'rootfs')} `)) ?? '';
+  assert.match(options(rm.Id), /[ ,](fsync=)?volatile(,|$)/);
+  assert.not.match(options(kept.Id), /volatile/);
+  assert.match(options(kept.Id), / - overlay /);
+  await engine.containers.remove(rm.Id);
+  await engine.containers.remove(kept.Id);
+});
+
 test('list filters by status, name and label', async ({ engine }) => {
   const a = await engine.containers.create({ Image: 'busybox', Cmd: ['true'], Labels: { role: 'a' } }, 'filter-a');
   const b = await engine.containers.create({ Image: 'busybox', Cmd: ['true'], Labels: { role: 'b' } }, 'filter-b');

@@ -64,6 +64,21 @@ export function storageDriverSuite(name: string, makeDriver: StorageDriverFactor
     assert.is(await readText(path.join(again, 'hello.txt')), 'hello');
   });
 
+  check('a volatile snapshot (PrepareOptions) is a writable snapshot like another, mounted again and again', async (c) => {
+    await writeFilesIn(c, await c.driver.prepare('base'), { 'a.txt': 'A' });
+    await c.driver.commit('base-c', 'base');
+    const mounts = await c.driver.prepare('rm-container', 'base-c', { volatile: true });
+    for (let round = 0; round < 2; round++) {
+      const target = await c.mount(round === 0 ? mounts : await c.driver.mounts('rm-container'));
+      await writeFiles(target, { [`round${round}.txt`]: String(round) });
+      assert.is(await readText(path.join(target, 'a.txt')), 'A');
+      c.unmount(target);
+    }
+    const last = await c.mount(await c.driver.mounts('rm-container'));
+    assert.equal(await listTree(last), ['a.txt', 'round0.txt', 'round1.txt']);
+    assert.is((await c.driver.stat('rm-container')).kind, 'active');
+  });
+
   check('commit turns the active snapshot into a committed one under its new name', async (c) => {
     await writeFilesIn(c, await c.driver.prepare('active-key'), { 'a.txt': 'A' });
     await c.driver.commit('layer-1', 'active-key');

@@ -16,6 +16,6 @@ export default definePlugin({
   description: 'kernel overlayfs: layers shared, a thin writable layer per container',
   async init(ctx) {
     const support = await probeOverlay(ctx.root);
-    return OverlayDriver.open(ctx.root, { extraOptions: support.extraOptions, log: ctx.log });
+    return OverlayDriver.open(ctx.root, { extraOptions: support.extraOptions, volatile: support.volatile, log: ctx.log });
   },
 });

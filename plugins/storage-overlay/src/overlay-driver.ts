@@ -1,4 +1,4 @@
-import { promises as fs } from 'node:fs';
+import { promises as fs, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import {
   BackgroundRemoval,
@@ -9,6 +9,7 @@ import {
   type MountSpec,
   NotFound,
   NotImplemented,
+  type PrepareOptions,
   type SnapshotInfo,
   type SnapshotKind,
   type SnapshotUsage,
@@ -29,6 +30,8 @@ export const MAX_MOUNT_DATA = 4095;
 export interface OverlayDriverOptions {
   /** Added to every overlay mount (init passes `index=off` etc. when the module enables them by default). */
   extraOptions?: string[];
+  /** The kernel's overlay takes `volatile` (Linux 5.10+): volatile snapshots use it. */
+  volatile?: boolean;
   log?: Logger;
 }
 
@@ -59,6 +62,7 @@ export class OverlayDriver implements StorageDriver {
   readonly name = 'overlay';
   private readonly snapshotsDir: string;
   private readonly extraOptions: string[];
+  private readonly volatileSupported: boolean;
   private readonly removal: BackgroundRemoval;
 
   private constructor(
@@ -68,6 +72,7 @@ export class OverlayDriver implements StorageDriver {
   ) {
     this.snapshotsDir = path.join(root, 'snapshots');
     this.extraOptions = options.extraOptions ?? [];
+    this.volatileSupported = options.volatile === true;
     this.removal = new BackgroundRemoval(options.log);
   }
 
@@ -81,12 +86,16 @@ export class OverlayDriver implements StorageDriver {
     return driver;
   }
 
-  prepare(key: string, parent?: string): Promise<MountSpec[]> {
-    return this.create('active', key, parent);
+  /**
+   * A volatile snapshot (PrepareOptions) with parents is an overlay mounted `volatile`
+   * where the kernel supports it; without parents it is a bind, which has nothing to skip.
+   */
+  prepare(key: string, parent?: string, options: PrepareOptions = {}): Promise<MountSpec[]> {
+    return this.create('active', key, parent, options.volatile === true && this.volatileSupported);
   }
 
   view(key: string, parent?: string): Promise<MountSpec[]> {
-    return this.create('view', key, parent);
+    return this.create('view', key, parent, false);
   }
 
   async mounts(key: string): Promise<MountSpec[]> {
@@ -94,7 +103,12 @@ export class OverlayDriver implements StorageDriver {
     if (record.kind === 'committed') {
       throw new InvalidArgument(`snapshot ${key} is committed: only active snapshots and views have mounts`);
     }
-    return this.mountsOf(record, this.lowerIds(this.metadata.get.bind(this.metadata), record.parent));
+    const lowers = this.lowerIds(this.metadata.get.bind(this.metadata), record.parent);
+    // A volatile mount leaves work/work/incompat/volatile behind, and overlay refuses to
+    // mount that upper again until it is gone: what it guards against (writes lost in a
+    // crash) is what a volatile snapshot accepts, so the marker goes.
+    if (record.volatile) rmSync(path.join(this.dirOf(record.id), 'work', 'work', 'incompat', 'volatile'), { recursive: true, force: true });
+    return this.mountsOf(record, lowers);
   }
 
   async commit(name: string, key: string): Promise<void> {
@@ -152,7 +166,7 @@ export class OverlayDriver implements StorageDriver {
     ];
   }
 
-  private async create(kind: SnapshotKind, key: string, parent: string | undefined): Promise<MountSpec[]> {
+  private async create(kind: SnapshotKind, key: string, parent: string | undefined, volatile: boolean): Promise<MountSpec[]> {
     let made: string | undefined;
     try {
       return await this.metadata.transact(async (draft) => {
@@ -160,6 +174,7 @@ export class OverlayDriver implements StorageDriver {
         const lowers = this.lowerIds((k) => draft.records.get(k), parent);
         const record: OverlaySnapshotRecord = { id: draft.allocateId(), kind, created: new Date().toISOString() };
         if (parent !== undefined) record.parent = parent;
+        if (volatile && kind === 'active' && lowers.length > 0) record.volatile = true;
         // Describe first: a chain too deep to mount is refused before anything is made.
         const mounts = this.mountsOf(record, lowers);
         made = this.dirOf(record.id);
@@ -205,6 +220,7 @@ export class OverlayDriver implements StorageDriver {
       );
     }
     if (record.kind === 'view') options.push('ro');
+    if (record.volatile) options.push('volatile');
     return [{ type: 'overlay', source: 'overlay', options }];
   }
 

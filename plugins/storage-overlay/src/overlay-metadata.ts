@@ -8,6 +8,8 @@ export interface OverlaySnapshotRecord {
   parent?: string;
   kind: SnapshotKind;
   created: string;
+  /** Mounted with overlay's `volatile` (PrepareOptions.volatile, where the kernel has it). */
+  volatile?: true;
 }
 
 /** The content of `metadata.json`. */

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { promises as fs, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { PluginSkipped } from '@berth/core';
 
@@ -7,6 +7,8 @@ import { PluginSkipped } from '@berth/core';
 export interface OverlaySupport {
   /** Options added to every overlay mount to pin features the module may enable by default. */
   extraOptions: string[];
+  /** Whether overlay takes the `volatile` mount option here (Linux 5.10+). */
+  volatile: boolean;
 }
 
 /**
@@ -50,6 +52,7 @@ export async function probeOverlay(root: string): Promise<OverlaySupport> {
     await fs.rm(path.join(root, stale), { recursive: true, force: true });
   }
   let extraOptions: string[] = [];
+  let volatile = false;
   const probe = path.join(root, `.probe-${randomBytes(4).toString('hex')}`);
   const dir = (name: string) => path.join(probe, name);
   try {
@@ -75,6 +78,7 @@ export async function probeOverlay(root: string): Promise<OverlaySupport> {
     }
     // Read only now: the module's parameters appear once the mount has loaded it.
     extraOptions = await pinnedOptions();
+    volatile = probeVolatile(native, dir);
   } catch (err) {
     if (err instanceof PluginSkipped) throw err;
     throw new PluginSkipped(`overlay: a test mount under ${root} failed: ${(err as Error).message}`);
@@ -82,7 +86,30 @@ export async function probeOverlay(root: string): Promise<OverlaySupport> {
     native.unmountAll(dir('merged'));
     await fs.rm(probe, { recursive: true, force: true });
   }
-  return { extraOptions };
+  return { extraOptions, volatile };
+}
+
+/** Whether a `volatile` overlay mounts (a kernel without it refuses the unknown option). */
+function probeVolatile(native: typeof import('@berth/native'), dir: (name: string) => string): boolean {
+  const target = dir('volatile-merged');
+  try {
+    for (const name of ['volatile-upper', 'volatile-work', 'volatile-merged']) mkdirSync(dir(name));
+    native.mountAll(
+      [
+        {
+          type: 'overlay',
+          source: 'overlay',
+          options: [`lowerdir=${dir('lower1')}`, `upperdir=${dir('volatile-upper')}`, `workdir=${dir('volatile-work')}`, 'volatile'],
+        },
+      ],
+      target,
+    );
+    return true;
+  } catch {
+    return false;
+  } finally {
+    native.unmountAll(target);
+  }
 }
 
 async function pinnedOptions(): Promise<string[]> {

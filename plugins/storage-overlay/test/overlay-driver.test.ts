@@ -50,6 +50,32 @@ test('mount specs: bind without parent, overlay with the parents nearest first, 
     assert.is(c[0]!.options[0], `lowerdir=${fsOf(4)}:${fsOf(1)}`);
   }));
 
+test('a volatile snapshot mounts with overlay volatile, and mounts again after an unmount', () =>
+  inTempDir(async (dir) => {
+    const root = path.join(dir, 'root');
+    await fs.mkdir(root);
+    const d = await init(root);
+    await d.prepare('base');
+    await d.commit('BASE', 'base');
+    const plain = await d.prepare('plain', 'BASE');
+    const specs = await d.prepare('c', 'BASE', { volatile: true });
+    // This kernel (6.18) has it: the plugin's probe found it.
+    assert.ok(specs[0]!.options!.includes('volatile'), JSON.stringify(specs));
+    assert.not.ok(plain[0]!.options!.includes('volatile'));
+    assert.ok(JSON.parse(await fs.readFile(path.join(root, 'metadata.json'), 'utf8')).snapshots.c.volatile);
+    const target = path.join(dir, 'merged');
+    await fs.mkdir(target);
+    for (let round = 0; round < 2; round++) {
+      // The second round is a remount, which overlay refuses while the last volatile mount's marker is there.
+      mountAll(await d.mounts('c'), target);
+      const line = (await fs.readFile('/proc/self/mountinfo', 'utf8')).split('\n').find((l) => l.includes(` ${target} `));
+      assert.match(line ?? '', /[ ,](fsync=)?volatile(,|$)/, 'the kernel shows it as volatile or fsync=volatile');
+      await fs.writeFile(path.join(target, `file${round}`), 'x');
+      unmountAll(target);
+    }
+    assert.equal((await fs.readdir(path.join(root, 'snapshots/3/fs'))).sort(), ['file0', 'file1']);
+  }));
+
 test('metadata.json records every snapshot; ids are never reused', () =>
   inTempDir(async (root) => {
     const d = await init(root);

@@ -51,11 +51,23 @@ export type DriverStatus = Array<[string, string]>;
  * they describe mounts and the engine performs them. All methods are safe to call
  * again after a crash: `remove` of an unknown key throws NotFound, nothing else.
  */
+/** How a writable snapshot is used, for drivers that can make use of it. */
+export interface PrepareOptions {
+  /**
+   * The snapshot need not survive a host crash: it belongs to a container removed when
+   * it exits (`--rm`), and after a crash the engine removes it instead of running it
+   * again. A driver may then skip making its writes durable (overlay mounts it with
+   * `volatile`: no sync at unmount, fsync inside the container a no-op), as Podman
+   * and CRI-O do for the same containers. Drivers that cannot ignore it.
+   */
+  volatile?: boolean;
+}
+
 export interface StorageDriver {
   /** The driver's name as operators choose it: "overlay", "vfs", "btrfs", "fuse". */
   readonly name: string;
   /** Create a writable snapshot on top of `parent` (a committed name) or empty. Throws Conflict if `key` exists. */
-  prepare(key: string, parent?: string): Promise<MountSpec[]>;
+  prepare(key: string, parent?: string, options?: PrepareOptions): Promise<MountSpec[]>;
   /** Create a read-only snapshot on top of `parent`. Throws Conflict if `key` exists. */
   view(key: string, parent?: string): Promise<MountSpec[]>;
   /** The mounts of an existing active snapshot or view. Throws NotFound for an unknown key. */

@@ -150,7 +150,8 @@ export class ContainerService implements ContainersApi {
       // The snapshot and the container's own files side by side; both settle before
       // anything can fail, so the clean-up below knows whether the snapshot exists.
       const [snapshot, etcFiles] = await Promise.allSettled([
-        this.storage.prepare(id, topLayer),
+        // An --rm container's layer goes at its exit, or after a crash: it need not be durable.
+        this.storage.prepare(id, topLayer, { volatile: hostConfig.AutoRemove === true }),
         fs.mkdir(rootfs, { recursive: true, mode: 0o755 }).then(() => writeEtcFiles(dir, config.Hostname || id.slice(0, 12), hostNetwork)),
       ]);
       prepared = snapshot.status === 'fulfilled';
