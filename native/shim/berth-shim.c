@@ -75,6 +75,7 @@ struct stream {
 
 static struct client *clients;
 static pid_t container_pid;
+static int container_reaped; /* the main loop has waited for the init: it has exited */
 static size_t n_clients;
 static int log_fd = -1;
 static int stdin_fd = -1;        /* write end of the container's stdin; -1 when closed */
@@ -457,6 +458,11 @@ static int client_send(struct client *c, int stream, const char *data, size_t le
  * or 1 when there is no fifo to open (then the runtime's own start is used).
  */
 static int start_via_fifo(const char *fifo, char *err, size_t cap) {
+  /* Exited before start, and reaped already (the request came while the pipes drain). */
+  if (container_reaped) {
+    snprintf(err, cap, "cannot start a container that has stopped");
+    return -1;
+  }
   int fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return 1;
@@ -473,10 +479,12 @@ static int start_via_fifo(const char *fifo, char *err, size_t cap) {
       break;
     }
     if (r == 0) {
-      /* Nothing yet: if the init is gone (a zombie we have not reaped), nothing will come. */
+      /* Nothing yet: if the init is gone (a zombie we have not reaped, or none at all:
+       * ECHILD), nothing will come. */
       siginfo_t si;
       memset(&si, 0, sizeof si);
-      if (waitid(P_PID, (id_t)container_pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == container_pid) {
+      int w = waitid(P_PID, (id_t)container_pid, &si, WEXITED | WNOHANG | WNOWAIT);
+      if ((w == 0 && si.si_pid == container_pid) || (w < 0 && errno == ECHILD)) {
         snprintf(err, cap, "cannot start a container that has stopped");
         break;
       }
@@ -790,6 +798,7 @@ int main(int argc, char **argv) {
       while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
         if (p == container_pid && !exited) {
           exited = 1;
+          container_reaped = 1;
           exit_status = st;
           drain_deadline = now_ms() + DRAIN_MS;
         }
