@@ -75,6 +75,8 @@ export class OciRuntime implements Runtime {
   readonly name: string;
   private readonly stateDirs = new Map<string, string>();
   private readonly waits = new Map<string, Promise<ExitStatus>>();
+  /** The live connection `connect` handed out per container; `start` asks on it. */
+  private readonly connections = new Map<string, ShimConnection>();
   /** The shim connections `wait` holds open; close() drops them. */
   private readonly waitSockets = new Set<Socket>();
   private readonly log: Logger;
@@ -185,7 +187,12 @@ export class OciRuntime implements Runtime {
   async connect(id: string): Promise<ContainerStreams> {
     const stateDir = this.stateDirOf(id);
     try {
-      return new ShimConnection(await connectSocket(path.join(stateDir, stateFiles.socket)));
+      const connection = new ShimConnection(await connectSocket(path.join(stateDir, stateFiles.socket)));
+      this.connections.set(id, connection);
+      connection.onClose(() => {
+        if (this.connections.get(id) === connection) this.connections.delete(id);
+      });
+      return connection;
     } catch (err) {
       // Exited already: streams that are closed, rather than an error the engine must special-case.
       if (existsSync(path.join(stateDir, stateFiles.exit))) return closedStreams();
@@ -194,18 +201,25 @@ export class OciRuntime implements Runtime {
   }
 
   /**
-   * Ask the shim to run `<runtime> start`: the shim is small, so its fork is cheap,
-   * where a spawn from the daemon's large process costs several milliseconds.
+   * Ask the shim to start the container (the exec fifo, or `<runtime> start`: the shim is
+   * small, so its fork is cheap, where a spawn from the daemon's large process costs
+   * several milliseconds). On the connection `connect` made when there is one (the
+   * engine always connects first), else on one of its own: a connection less on the
+   * path of every start.
    */
   async start(id: string): Promise<void> {
     const stateDir = this.stateDirOf(id);
     let reply: string;
     try {
-      const socket = await connectSocket(path.join(stateDir, stateFiles.socket));
-      try {
-        reply = await controlRequest(socket, 'start');
-      } finally {
-        socket.destroy();
+      const connection = this.connections.get(id);
+      if (connection) reply = await connection.control('start');
+      else {
+        const socket = await connectSocket(path.join(stateDir, stateFiles.socket));
+        try {
+          reply = await controlRequest(socket, 'start');
+        } finally {
+          socket.destroy();
+        }
       }
     } catch (err) {
       // An init that died before start: the shim records the exit, then closes its socket

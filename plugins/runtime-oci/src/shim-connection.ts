@@ -19,6 +19,8 @@ export class ShimConnection implements ContainerStreams {
   private early: OutputChunk[] | null = [];
   private earlyBytes = 0;
   private closed = false;
+  /** Control requests sent and not yet answered, oldest first (the shim answers in order). */
+  private readonly pendingControl: Array<{ resolve: (reply: string) => void; reject: (err: Error) => void }> = [];
 
   constructor(private readonly socket: Socket) {
     socket.on('data', (chunk: Buffer) => this.decoder.push(chunk, (stream, payload) => this.deliver(stream, payload)));
@@ -57,7 +59,23 @@ export class ShimConnection implements ContainerStreams {
     this.finish();
   }
 
+  /**
+   * Send a control request (`start`) on this connection and resolve with the shim's
+   * answer to it (`ok`, `error: ...`); rejects if the connection closes first.
+   */
+  control(request: string): Promise<string> {
+    if (this.closed) return Promise.reject(new Error(`the shim connection is closed: cannot send "${request}"`));
+    return new Promise((resolve, reject) => {
+      this.pendingControl.push({ resolve, reject });
+      this.socket.write(encodeFrame(StreamId.control, Buffer.from(request)));
+    });
+  }
+
   private deliver(stream: number, payload: Buffer): void {
+    if (stream === StreamId.control) {
+      this.pendingControl.shift()?.resolve(payload.toString('utf8'));
+      return;
+    }
     if (stream !== StreamId.stdout && stream !== StreamId.stderr) return;
     // The decoder hands out views of its buffer; listeners may keep chunks.
     const chunk: OutputChunk = { stream: stream === StreamId.stdout ? 'stdout' : 'stderr', data: Buffer.from(payload) };
@@ -74,6 +92,7 @@ export class ShimConnection implements ContainerStreams {
   private finish(): void {
     if (this.closed) return;
     this.closed = true;
+    for (const p of this.pendingControl.splice(0)) p.reject(new Error('the shim closed the connection before answering'));
     for (const listener of this.closeListeners.splice(0)) listener();
   }
 }

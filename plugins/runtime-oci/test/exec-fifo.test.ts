@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { OciRuntime, runcPlugin } from '../src/index.js';
-import { collect, Fixture } from './support/fixture.js';
+import { collect, Fixture, shimPids } from './support/fixture.js';
 
 /*
  * runc's start, done by the shim through the exec fifo (no `runc start` process), and
@@ -53,6 +53,50 @@ test("a container whose init died before start: refused with runc's message", as
   assert.match(err!.message, /cannot start a container that has stopped/, err!.message);
   await runtime.wait(id);
   await runtime.delete(id);
+});
+
+test('start on the connection connect made (as the engine does): the same message for a dead init', async () => {
+  const id = fx.newId();
+  const { pid } = await runtime.create(fx.request(id, ['true']));
+  const streams = await runtime.connect(id);
+  process.kill(pid, 'SIGKILL');
+  const err = await runtime.start(id).then(
+    () => null,
+    (e: Error) => e,
+  );
+  assert.ok(err, 'start failed');
+  assert.match(err!.message, /cannot start a container that has stopped/, err!.message);
+  streams.close();
+  await runtime.wait(id);
+  await runtime.delete(id);
+});
+
+test('a start asked after the shim has reaped a dead init is refused at once, and the shim exits', async () => {
+  const id = fx.newId();
+  const { pid } = await runtime.create(fx.request(id, ['true']));
+  const shim = fx.shimPid(id)!;
+  const streams = await runtime.connect(id); // accepted now: start asks on it
+  // The shim sees the init's death and the start request in one go: it reaps first.
+  let starting: Promise<Error | null> = Promise.resolve(null);
+  process.kill(shim, 'SIGSTOP');
+  try {
+    process.kill(pid, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 50));
+    starting = runtime.start(id).then(
+      () => null,
+      (e: Error) => e,
+    );
+    await new Promise((r) => setTimeout(r, 50));
+  } finally {
+    process.kill(shim, 'SIGCONT');
+  }
+  const err = await Promise.race([starting, new Promise((r) => setTimeout(() => r('no answer in 3 s'), 3000))]);
+  assert.instance(err, Error, String(err));
+  assert.match((err as Error).message, /cannot start a container that has stopped/);
+  streams.close();
+  assert.is((await runtime.wait(id)).exitCode, 137);
+  await runtime.delete(id);
+  assert.not.ok(shimPids(id).length, 'the shim has exited');
 });
 
 test("without execFifo the runtime's own start runs (its log is left in the state dir)", async () => {
