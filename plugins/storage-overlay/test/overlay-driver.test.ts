@@ -1,23 +1,14 @@
 import { execFileSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { EventBus, PluginSkipped, type StorageDriver, silentLogger } from '@berth/core';
+import { PluginSkipped, type StorageDriver } from '@berth/core';
 import { mount, mountAll, umount, unmountAll } from '@berth/native';
 import plugin, { MAX_MOUNT_DATA, type OverlayDriver } from '@berth/storage-overlay';
-import { rejectsWith } from '@berth/testkit';
+import { pluginContext, rejectsWith } from '@berth/testkit';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-const init = (root: string) =>
-  plugin.init({
-    root,
-    execRoot: root,
-    dataRoot: root,
-    cgroupParent: 'berth-unused',
-    config: {},
-    events: new EventBus(),
-    log: silentLogger,
-  }) as Promise<OverlayDriver>;
+const init = (root: string) => plugin.init(pluginContext(root)) as Promise<OverlayDriver>;
 
 /** A temp dir under /tmp/bsto-ovl-*, unmounted and removed after `body` whatever happens. */
 async function inTempDir(body: (dir: string) => Promise<void>): Promise<void> {

@@ -1,21 +1,13 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { EventBus, PluginSkipped, silentLogger } from '@berth/core';
+import { PluginSkipped } from '@berth/core';
 import { mountAll, unmountAll } from '@berth/native';
 import plugin, { type VfsDriver } from '@berth/storage-vfs';
+import { pluginContext } from '@berth/testkit';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-const init = (root: string) =>
-  plugin.init({
-    root,
-    execRoot: root,
-    dataRoot: root,
-    cgroupParent: 'berth-unused',
-    config: {},
-    events: new EventBus(),
-    log: silentLogger,
-  }) as Promise<VfsDriver>;
+const init = (root: string) => plugin.init(pluginContext(root)) as Promise<VfsDriver>;
 
 /** A temp dir under /tmp/bsto-vfs-*, unmounted and removed after `body` whatever happens. */
 async function inTempDir(body: (dir: string) => Promise<void>): Promise<void> {
