@@ -8,6 +8,7 @@ import overlay from '@berth/storage-overlay';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createEngine, type Engine } from '../src/index.js';
+import { removeAndAssertNoMounts } from './support/cleanup.js';
 
 // The engine with real plugins on the real kernel: containers through ContainerService
 // directly, without HTTP. test/e2e covers the same ground through berthd and the CLIs.
@@ -42,11 +43,7 @@ test.before(async (ctx) => {
 test.after(async ({ dir, engine }) => {
   for (const c of await engine.containers.list({ all: true })) await engine.containers.remove(c.Id, { force: true });
   await engine.close();
-  const mounts = readFileSync('/proc/self/mounts', 'utf8')
-    .split('\n')
-    .filter((l) => l.includes(dir));
-  rmSync(dir, { recursive: true, force: true });
-  assert.equal(mounts, [], 'no mount left under the test directory');
+  removeAndAssertNoMounts(dir);
 });
 
 /** Run a container to its end, collecting what it wrote through an attach made before start. */

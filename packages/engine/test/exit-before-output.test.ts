@@ -1,4 +1,4 @@
-import { createReadStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createReadStream, mkdtempSync } from 'node:fs';
 import * as path from 'node:path';
 import { type ContainerStreams, definePlugin, type ExitStatus, type OutputChunk, type Runtime } from '@berth/core';
 import none from '@berth/network-none';
@@ -6,6 +6,7 @@ import overlay from '@berth/storage-overlay';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createEngine } from '../src/index.js';
+import { removeAndAssertNoMounts } from './support/cleanup.js';
 
 // A runtime reports a container's exit on one connection and its output on another;
 // the engine may see the exit first. Here a runtime does that on purpose: the exit is
@@ -93,11 +94,7 @@ test('output that arrives after the exit is reported still reaches the attached 
     await engine.containers.remove(Id);
   } finally {
     await engine.close();
-    const mounts = readFileSync('/proc/self/mounts', 'utf8')
-      .split('\n')
-      .filter((l) => l.includes(dir));
-    rmSync(dir, { recursive: true, force: true });
-    assert.equal(mounts, [], 'no mount left under the test directory');
+    removeAndAssertNoMounts(dir);
   }
 });
 
