@@ -17,7 +17,6 @@ import {
 } from '@berth/core';
 import { spawnDetached } from '@berth/native';
 import { oomFiles } from './cgroups.js';
-import { encodeFrame, FrameDecoder, StreamId } from './frames.js';
 import { removeExitedRuncState } from './runc-exited-state.js';
 import { ShimCgroup } from './shim-cgroup.js';
 import { ShimConnection } from './shim-connection.js';
@@ -214,11 +213,11 @@ export class OciRuntime implements Runtime {
       const connection = this.connections.get(id);
       if (connection) reply = await connection.control('start');
       else {
-        const socket = await connectSocket(path.join(stateDir, stateFiles.socket));
+        const own = new ShimConnection(await connectSocket(path.join(stateDir, stateFiles.socket)));
         try {
-          reply = await controlRequest(socket, 'start');
+          reply = await own.control('start');
         } finally {
-          socket.destroy();
+          own.close();
         }
       }
     } catch (err) {
@@ -395,22 +394,6 @@ async function waitForExit(stateDir: string, open: Set<Socket>): Promise<ExitSta
   const status = readExitStatus(stateDir);
   if (status) return status;
   return { exitCode: 255, oomKilled: false, finishedAt: new Date().toISOString() };
-}
-
-/** Send one control request over a shim connection and resolve with its answer. */
-function controlRequest(socket: Socket, request: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const decoder = new FrameDecoder();
-    const fail = () => reject(new SystemError(`the shim closed the connection before answering "${request}"`));
-    socket.on('data', (chunk: Buffer) =>
-      decoder.push(chunk, (stream, payload) => {
-        if (stream === StreamId.control) resolve(payload.toString('utf8'));
-      }),
-    );
-    socket.once('close', fail);
-    socket.once('error', fail);
-    socket.write(encodeFrame(StreamId.control, Buffer.from(request)));
-  });
 }
 
 async function waitForShimExit(stateDir: string, timeoutMs: number): Promise<void> {

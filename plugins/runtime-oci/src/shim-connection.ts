@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import type { ContainerStreams, OutputChunk } from '@berth/core';
+import { type ContainerStreams, type OutputChunk, SystemError } from '@berth/core';
 import { encodeFrame, FrameDecoder, maxFrame, StreamId } from './frames.js';
 
 /** Output kept for the first subscriber when it arrives after the socket delivered some. */
@@ -20,7 +20,7 @@ export class ShimConnection implements ContainerStreams {
   private earlyBytes = 0;
   private closed = false;
   /** Control requests sent and not yet answered, oldest first (the shim answers in order). */
-  private readonly pendingControl: Array<{ resolve: (reply: string) => void; reject: (err: Error) => void }> = [];
+  private readonly pendingControl: Array<{ request: string; resolve: (reply: string) => void; reject: (err: Error) => void }> = [];
 
   constructor(private readonly socket: Socket) {
     socket.on('data', (chunk: Buffer) => this.decoder.push(chunk, (stream, payload) => this.deliver(stream, payload)));
@@ -64,9 +64,9 @@ export class ShimConnection implements ContainerStreams {
    * answer to it (`ok`, `error: ...`); rejects if the connection closes first.
    */
   control(request: string): Promise<string> {
-    if (this.closed) return Promise.reject(new Error(`the shim connection is closed: cannot send "${request}"`));
+    if (this.closed) return Promise.reject(new SystemError(`the shim connection is closed: cannot send "${request}"`));
     return new Promise((resolve, reject) => {
-      this.pendingControl.push({ resolve, reject });
+      this.pendingControl.push({ request, resolve, reject });
       this.socket.write(encodeFrame(StreamId.control, Buffer.from(request)));
     });
   }
@@ -92,7 +92,8 @@ export class ShimConnection implements ContainerStreams {
   private finish(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const p of this.pendingControl.splice(0)) p.reject(new Error('the shim closed the connection before answering'));
+    for (const p of this.pendingControl.splice(0))
+      p.reject(new SystemError(`the shim closed the connection before answering "${p.request}"`));
     for (const listener of this.closeListeners.splice(0)) listener();
   }
 }
