@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { EventBus, Forbidden, type NetworkSpec, silentLogger } from '@berth/core';
+import { Forbidden, type NetworkSpec } from '@berth/core';
 import plugin, { HostNetworkDriver } from '@berth/network-host';
+import { pluginContext } from '@berth/testkit';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
@@ -11,15 +12,7 @@ const hostLinks = () => execFileSync('ip', ['-o', 'link', 'show'], { encoding: '
 test('the manifest declares a network plugin named host whose init returns the driver', async () => {
   assert.is(plugin.kind, 'network');
   assert.is(plugin.name, 'host');
-  const driver = await plugin.init({
-    root: '/nonexistent',
-    execRoot: '/nonexistent',
-    dataRoot: '/nonexistent',
-    cgroupParent: 'berth-unused',
-    config: {},
-    events: new EventBus(),
-    log: silentLogger,
-  });
+  const driver = await plugin.init(pluginContext('/nonexistent'));
   assert.instance(driver, HostNetworkDriver);
   assert.is(driver.name, 'host');
   assert.is(driver.namespaceMode, 'host');

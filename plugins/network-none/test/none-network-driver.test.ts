@@ -1,6 +1,7 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { EventBus, Forbidden, type NetworkSpec, silentLogger } from '@berth/core';
+import { Forbidden, type NetworkSpec } from '@berth/core';
 import plugin, { NoneNetworkDriver } from '@berth/network-none';
+import { pluginContext } from '@berth/testkit';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
@@ -19,15 +20,7 @@ function linkNames(netnsPath?: string): string[] {
 test('the manifest declares a network plugin named none whose init returns the driver', async () => {
   assert.is(plugin.kind, 'network');
   assert.is(plugin.name, 'none');
-  const driver = await plugin.init({
-    root: '/nonexistent',
-    execRoot: '/nonexistent',
-    dataRoot: '/nonexistent',
-    cgroupParent: 'berth-unused',
-    config: {},
-    events: new EventBus(),
-    log: silentLogger,
-  });
+  const driver = await plugin.init(pluginContext('/nonexistent'));
   assert.instance(driver, NoneNetworkDriver);
   assert.is(driver.name, 'none');
   assert.is(driver.namespaceMode, 'private');
