@@ -39,18 +39,27 @@ test('start through the fifo: the process runs, runc sees it running, no runc st
   await runtime.delete(id);
 });
 
+/** The error `start` rejects with, or null if it succeeds. */
+function startRefusal(id: string): Promise<Error | null> {
+  return runtime.start(id).then(
+    () => null,
+    (e: Error) => e,
+  );
+}
+
+/** `start` of a container whose init is gone was refused with runc's words. */
+function assertStoppedRefusal(outcome: Error | string | null): void {
+  assert.instance(outcome, Error, `start was not refused: ${String(outcome)}`);
+  assert.match((outcome as Error).message, /cannot start a container that has stopped/, (outcome as Error).message);
+}
+
 test("a container whose init died before start: refused with runc's message", async () => {
   const id = fx.newId();
   const { pid } = await runtime.create(fx.request(id, ['true']));
   process.kill(pid, 'SIGKILL');
-  const err = await runtime.start(id).then(
-    () => null,
-    (e: Error) => e,
-  );
   // The shim may see the init die first (then its socket is gone), while it is asked, or
   // answer the request: the same message each way.
-  assert.ok(err, 'start failed');
-  assert.match(err!.message, /cannot start a container that has stopped/, err!.message);
+  assertStoppedRefusal(await startRefusal(id));
   await runtime.wait(id);
   await runtime.delete(id);
 });
@@ -60,12 +69,7 @@ test('start on the connection connect made (as the engine does): the same messag
   const { pid } = await runtime.create(fx.request(id, ['true']));
   const streams = await runtime.connect(id);
   process.kill(pid, 'SIGKILL');
-  const err = await runtime.start(id).then(
-    () => null,
-    (e: Error) => e,
-  );
-  assert.ok(err, 'start failed');
-  assert.match(err!.message, /cannot start a container that has stopped/, err!.message);
+  assertStoppedRefusal(await startRefusal(id));
   streams.close();
   await runtime.wait(id);
   await runtime.delete(id);
@@ -82,17 +86,12 @@ test('a start asked after the shim has reaped a dead init is refused at once, an
   try {
     process.kill(pid, 'SIGKILL');
     await new Promise((r) => setTimeout(r, 50));
-    starting = runtime.start(id).then(
-      () => null,
-      (e: Error) => e,
-    );
+    starting = startRefusal(id);
     await new Promise((r) => setTimeout(r, 50));
   } finally {
     process.kill(shim, 'SIGCONT');
   }
-  const err = await Promise.race([starting, new Promise((r) => setTimeout(() => r('no answer in 3 s'), 3000))]);
-  assert.instance(err, Error, String(err));
-  assert.match((err as Error).message, /cannot start a container that has stopped/);
+  assertStoppedRefusal(await Promise.race([starting, new Promise<string>((r) => setTimeout(() => r('no answer in 3 s'), 3000))]));
   streams.close();
   assert.is((await runtime.wait(id)).exitCode, 137);
   await runtime.delete(id);
