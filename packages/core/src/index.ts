@@ -14,4 +14,5 @@ export * from './fs/mountinfo.js';
 export * from './logger.js';
 export * from './network/predefined-network-driver.js';
 export * from './plugin.js';
+export * from './plugins/driver-registry.js';
 export * from './tokens.js';

@@ -1,15 +1,20 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import {
-  type DependencyContainer,
   type EngineApi,
   EventBus,
+  EventBusToken,
+  LoggerToken,
+  NetworkDriversToken,
   type PluginStatus,
-  container as rootContainer,
+  RuntimesToken,
+  ServiceContainer,
+  StorageDriverToken,
   type SystemInfo,
   silentLogger,
-  Tokens,
+  token,
   type VersionInfo,
+  VolumeDriversToken,
 } from '@berth/core';
 import { removeEmptyParentCgroups } from './cgroups/parent-cgroup.js';
 import type { EngineConfig, ResolvedEngineConfig } from './config.js';
@@ -24,11 +29,13 @@ export interface Engine extends EngineApi {
   readonly containers: ContainerService;
   readonly images: ImageService;
   /** The DI container the engine's parts are registered in, for embedders who add their own. */
-  readonly di: DependencyContainer;
+  readonly di: ServiceContainer;
   readonly config: ResolvedEngineConfig;
   /** Stop serving; running containers keep running under their shims. */
   close(): Promise<void>;
 }
+
+const EngineConfigToken = token<ResolvedEngineConfig>('EngineConfig');
 
 function resolveConfig(config: EngineConfig): ResolvedEngineConfig {
   return {
@@ -61,14 +68,14 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
   const events = new EventBus();
   const plugins = await loadPlugins(config, events, log);
 
-  const di = rootContainer.createChildContainer();
-  di.register(Tokens.Config, { useValue: config });
-  di.register(Tokens.Events, { useValue: events });
-  di.register(Tokens.Logger, { useValue: log });
-  di.register(Tokens.StorageDriver, { useValue: plugins.storage });
-  di.register(Tokens.Runtimes, { useValue: plugins.runtimes });
-  di.register(Tokens.NetworkDrivers, { useValue: plugins.networks });
-  di.register(Tokens.VolumeDrivers, { useValue: plugins.volumes });
+  const di = ServiceContainer.create();
+  di.register(EngineConfigToken, { useValue: config });
+  di.register(EventBusToken, { useValue: events });
+  di.register(LoggerToken, { useValue: log });
+  di.register(StorageDriverToken, { useValue: plugins.storage });
+  di.register(RuntimesToken, { useValue: plugins.runtimes });
+  di.register(NetworkDriversToken, { useValue: plugins.networks });
+  di.register(VolumeDriversToken, { useValue: plugins.volumes });
 
   if (!plugins.runtimes.has(config.defaultRuntime)) {
     const status = plugins.statuses.find((s) => s.kind === 'runtime' && s.name === config.defaultRuntime);

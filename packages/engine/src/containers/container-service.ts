@@ -76,8 +76,8 @@ export class ContainerService implements ContainersApi {
     private readonly store: ContainerStore,
     private readonly images: ImageService,
     private readonly storage: StorageDriver,
-    private readonly runtimes: Map<string, Runtime>,
-    private readonly networks: Map<string, NetworkDriver>,
+    private readonly runtimes: ReadonlyMap<string, Runtime>,
+    private readonly networks: ReadonlyMap<string, NetworkDriver>,
     private readonly events: EventBus,
     private readonly log: Logger,
   ) {}

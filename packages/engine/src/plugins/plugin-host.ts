@@ -2,6 +2,8 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import {
   type AnyPluginManifest,
+  DriverMap,
+  type DriverRegistry,
   type EventBus,
   InvalidArgument,
   type Logger,
@@ -20,9 +22,9 @@ import { type ResolvedEngineConfig, storagePriority } from '../config.js';
 /** The drivers that initialised, by kind and name, and the state of every plugin offered. */
 export interface LoadedPlugins {
   storage: StorageDriver;
-  networks: Map<string, NetworkDriver>;
-  volumes: Map<string, VolumeDriver>;
-  runtimes: Map<string, Runtime>;
+  networks: DriverRegistry<NetworkDriver>;
+  volumes: DriverRegistry<VolumeDriver>;
+  runtimes: DriverRegistry<Runtime>;
   statuses: PluginStatus[];
 }
 
@@ -55,21 +57,21 @@ export async function loadPlugins(config: ResolvedEngineConfig, events: EventBus
     }
   };
 
-  const runtimes = new Map<string, Runtime>();
-  const networks = new Map<string, NetworkDriver>();
-  const volumes = new Map<string, VolumeDriver>();
+  const runtimes = new DriverMap<Runtime>('runtime');
+  const networks = new DriverMap<NetworkDriver>('network');
+  const volumes = new DriverMap<VolumeDriver>('volume');
   await Promise.all([
     ...byKind('runtime').map(async (m) => {
       const r = await initOne(m as AnyPluginManifest & { kind: 'runtime' });
-      if (r) runtimes.set(m.name, r);
+      if (r) runtimes.add(m.name, r);
     }),
     ...byKind('network').map(async (m) => {
       const n = await initOne(m as AnyPluginManifest & { kind: 'network' });
-      if (n) networks.set(m.name, n);
+      if (n) networks.add(m.name, n);
     }),
     ...byKind('volume').map(async (m) => {
       const v = await initOne(m as AnyPluginManifest & { kind: 'volume' });
-      if (v) volumes.set(m.name, v);
+      if (v) volumes.add(m.name, v);
     }),
   ]);
 
