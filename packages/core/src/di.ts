@@ -67,10 +67,27 @@ export class ServiceContainer {
     return this;
   }
 
+  /**
+   * Register `provider` unless something is registered for `token` already: how a
+   * composition root fills in whatever the embedder's `configure` left to it.
+   */
+  registerDefault<T>(t: Token<T>, provider: Provider<T>): this {
+    return this.isRegistered(t) ? this : this.register(t, provider);
+  }
+
   /** The value of `token`; an unregistered token throws with its name. */
   resolve<T>(t: Token<T>): T {
     if (!this.tsyringe.isRegistered(t, true)) throw new Error(`nothing is registered for ${tokenName(t)}`);
     return this.tsyringe.resolve<T>(t);
+  }
+
+  /**
+   * A new instance of an `@injectable()` class with its constructor's tokens resolved from
+   * this container, registered nowhere: how an embedder wraps a default service
+   * (`useFactory: (di) => new Audited(di.build(ImageService))`).
+   */
+  build<T>(cls: Constructor<T>): T {
+    return this.tsyringe.resolve(cls);
   }
 
   isRegistered(t: Token<unknown>): boolean {

@@ -1,4 +1,4 @@
-import type { AnyPluginManifest, Logger } from '@berth/core';
+import { type AnyPluginManifest, type Logger, type ServiceContainer, token } from '@berth/core';
 
 /** What `createEngine` needs. The daemon builds it from flags and daemon.json; an embedder writes it. */
 export interface EngineConfig {
@@ -19,10 +19,19 @@ export interface EngineConfig {
   logger?: Logger;
   /** The version berthd reports. */
   serverVersion?: string;
+  /**
+   * Register your own implementation of any token before anything is resolved: the
+   * engine fills in its defaults only for tokens left unregistered. For example
+   * `configure: (di) => di.register(EventBusToken, { useValue: myBus })`.
+   */
+  configure?: (di: ServiceContainer) => void;
 }
 
 /** EngineConfig with every default filled in. */
-export type ResolvedEngineConfig = Required<Omit<EngineConfig, 'storageDriver'>> & { storageDriver?: string };
+export type ResolvedEngineConfig = Required<Omit<EngineConfig, 'storageDriver' | 'configure'>> & { storageDriver?: string };
+
+/** The engine's resolved configuration. */
+export const EngineConfigToken = token<ResolvedEngineConfig>('EngineConfig');
 
 /** Storage drivers tried in this order when the operator chose none and the data root holds none. */
 export const storagePriority = ['overlay', 'btrfs', 'fuse', 'vfs'];

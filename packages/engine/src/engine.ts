@@ -6,36 +6,35 @@ import {
   EventBusToken,
   LoggerToken,
   NetworkDriversToken,
-  type PluginStatus,
   RuntimesToken,
   ServiceContainer,
   StorageDriverToken,
-  type SystemInfo,
   silentLogger,
-  token,
-  type VersionInfo,
   VolumeDriversToken,
 } from '@berth/core';
+import { ImageStore } from '@berth/image';
 import { removeEmptyParentCgroups } from './cgroups/parent-cgroup.js';
-import type { EngineConfig, ResolvedEngineConfig } from './config.js';
-import { ContainerService } from './containers/container-service.js';
-import { ImageService } from './images/image-service.js';
+import { type EngineConfig, EngineConfigToken, type ResolvedEngineConfig } from './config.js';
+import { HostFactsToken, readHostFacts } from './containers/container-bundles.js';
+import { ContainerLifecycleToken } from './containers/container-lifecycle.js';
+import { ContainerServiceToken } from './containers/container-service.js';
+import { ImageServiceToken } from './images/image-service.js';
+import { ImageStoreToken } from './images/image-store-token.js';
 import { loadPlugins } from './plugins/plugin-host.js';
-import { ContainerStore } from './state/container-store.js';
-import { SystemService } from './system/system-service.js';
+import { RootFilesystemsToken } from './rootfs/root-filesystems.js';
+import { RunSupervisorToken } from './runs/run-supervisor.js';
+import { registerEngineServices } from './services.js';
+import { ContainerStoreToken } from './state/container-store.js';
+import { PluginStatusSourceToken, SystemServiceToken } from './system/system-service.js';
 
-/** A running engine: the EngineApi plus its DI container and shutdown. */
+/** A running engine: the EngineApi plus the container it was assembled in, its config and its shutdown. */
 export interface Engine extends EngineApi {
-  readonly containers: ContainerService;
-  readonly images: ImageService;
-  /** The DI container the engine's parts are registered in, for embedders who add their own. */
+  /** The DI container the engine's services were resolved from: `engine.di.resolve(ContainerStoreToken)`. */
   readonly di: ServiceContainer;
   readonly config: ResolvedEngineConfig;
   /** Stop serving; running containers keep running under their shims. */
   close(): Promise<void>;
 }
-
-const EngineConfigToken = token<ResolvedEngineConfig>('EngineConfig');
 
 function resolveConfig(config: EngineConfig): ResolvedEngineConfig {
   return {
@@ -52,66 +51,71 @@ function resolveConfig(config: EngineConfig): ResolvedEngineConfig {
 }
 
 /**
- * The composition root. Initialises the configured plugins (an explicit list: nothing
- * registers itself by being imported), binds what they return to core's tokens in a
- * child DI container, loads state, re-adopts running containers, and returns the engine.
+ * The composition root. Makes one DI container for this engine, lets the embedder's
+ * `configure` register its own implementation of any token, fills in the defaults for
+ * the rest (the event bus and logger, the plugins' drivers — an explicit list: nothing
+ * registers itself by being imported —, the image store, every engine service), then
+ * resolves: loads the container records, removes what a crash left, re-adopts running
+ * containers, and returns the engine.
  *
  * ```ts
- * const engine = await createEngine({ dataRoot, execRoot, plugins: [overlay, vfs, runc, none, host] });
+ * const engine = await createEngine({
+ *   dataRoot, execRoot, plugins: [overlay, vfs, runc, none, host],
+ *   configure: (di) => di.register(EventBusToken, { useValue: myBus }),
+ * });
  * ```
  */
 export async function createEngine(input: EngineConfig): Promise<Engine> {
   const config = resolveConfig(input);
-  const log = config.logger;
   await fs.mkdir(config.dataRoot, { recursive: true, mode: 0o711 });
   await fs.mkdir(config.execRoot, { recursive: true, mode: 0o700 });
-  const events = new EventBus();
-  const plugins = await loadPlugins(config, events, log);
 
   const di = ServiceContainer.create();
   di.register(EngineConfigToken, { useValue: config });
-  di.register(EventBusToken, { useValue: events });
-  di.register(LoggerToken, { useValue: log });
-  di.register(StorageDriverToken, { useValue: plugins.storage });
-  di.register(RuntimesToken, { useValue: plugins.runtimes });
-  di.register(NetworkDriversToken, { useValue: plugins.networks });
-  di.register(VolumeDriversToken, { useValue: plugins.volumes });
+  input.configure?.(di);
 
+  di.registerDefault(EventBusToken, { useFactory: () => new EventBus() });
+  di.registerDefault(LoggerToken, { useValue: config.logger });
+  di.registerDefault(HostFactsToken, { useFactory: () => readHostFacts() });
+  const events = di.resolve(EventBusToken);
+  const log = di.resolve(LoggerToken);
+
+  const plugins = await loadPlugins(config, events, log);
   if (!plugins.runtimes.has(config.defaultRuntime)) {
     const status = plugins.statuses.find((s) => s.kind === 'runtime' && s.name === config.defaultRuntime);
     log.warn(`default runtime ${config.defaultRuntime} is not available${status ? `: ${status.reason}` : ''}`);
   }
+  di.registerDefault(StorageDriverToken, { useValue: plugins.storage });
+  di.registerDefault(RuntimesToken, { useValue: plugins.runtimes });
+  di.registerDefault(NetworkDriversToken, { useValue: plugins.networks });
+  di.registerDefault(VolumeDriversToken, { useValue: plugins.volumes });
+  di.registerDefault(PluginStatusSourceToken, { useValue: { statuses: () => plugins.statuses } });
+  // Opening the image store reads its records: asynchronous, so done here, and only when
+  // the embedder brought none.
+  if (!di.isRegistered(ImageStoreToken)) di.register(ImageStoreToken, { useValue: await ImageStore.open(config.dataRoot) });
+  registerEngineServices(di);
 
-  const store = new ContainerStore(path.join(config.dataRoot, 'containers'), log);
+  // Start-up, in order: the records, then recovery of what the last engine left.
+  const store = di.resolve(ContainerStoreToken);
   await store.load((id, err) => log.error('unreadable container record skipped', { id, error: String(err) }));
-  const images = new ImageService(config.dataRoot, plugins.storage, events, log, (imageId) => containers.usersOf(imageId));
-  await images.init();
-  const containers = new ContainerService(config, store, images, plugins.storage, plugins.runtimes, plugins.networks, events, log);
-  await containers.recover();
-  const system = new SystemService(config, plugins.statuses, plugins.storage);
+  await di.resolve(RootFilesystemsToken).removeOrphans((id) => !!store.find(id));
+  // The lifecycle listens to exits (auto-remove) from its construction: before recovery records any.
+  di.resolve(ContainerLifecycleToken);
+  const supervisor = di.resolve(RunSupervisorToken);
+  await supervisor.recover();
 
+  const system = di.resolve(SystemServiceToken);
   return {
     config,
     di,
     events,
-    containers,
-    images,
-    version(): VersionInfo {
-      return system.version();
-    },
-    async info(): Promise<SystemInfo> {
-      const all = store.all();
-      const running = all.filter((r) => r.state.Running && !r.state.Paused).length;
-      const paused = all.filter((r) => r.state.Paused).length;
-      const runtimes: Record<string, { path: string }> = {};
-      for (const [name, runtime] of plugins.runtimes) runtimes[name] = { path: (await runtime.describe()).path };
-      return system.info({ running, paused, stopped: all.length - running - paused, images: await images.count() }, runtimes);
-    },
-    plugins(): PluginStatus[] {
-      return plugins.statuses;
-    },
+    containers: di.resolve(ContainerServiceToken),
+    images: di.resolve(ImageServiceToken),
+    version: () => system.version(),
+    info: () => system.info(),
+    plugins: () => system.pluginStatuses(),
     async close() {
-      containers.close();
+      supervisor.close();
       events.removeAllListeners();
       await store.drain();
       await plugins.storage.close?.();

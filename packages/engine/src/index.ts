@@ -1,4 +1,31 @@
 export type { EngineConfig, ResolvedEngineConfig } from './config.js';
-export { storagePriority } from './config.js';
+export { EngineConfigToken, storagePriority } from './config.js';
+export { ContainerBundles, ContainerBundlesToken, HostFactsToken } from './containers/container-bundles.js';
+export { ContainerCreator, ContainerCreatorToken } from './containers/container-creator.js';
+export { ContainerDrivers, ContainerDriversToken } from './containers/container-drivers.js';
+export { ContainerLifecycle, ContainerLifecycleToken } from './containers/container-lifecycle.js';
+export { ContainerLocks, ContainerLocksToken } from './containers/container-locks.js';
+export { ContainerPaths, ContainerPathsToken } from './containers/container-paths.js';
+export { ContainerQueries, ContainerQueriesToken } from './containers/container-queries.js';
+export type { ContainerRecord } from './containers/container-record.js';
+export { ContainerService, ContainerServiceToken } from './containers/container-service.js';
 export { createEngine, type Engine } from './engine.js';
-export { apiVersion, minApiVersion } from './system/system-service.js';
+export { ImageQueries, ImageQueriesToken } from './images/image-queries.js';
+export { ImageService, ImageServiceToken } from './images/image-service.js';
+export { ImageStoreToken } from './images/image-store-token.js';
+export { type ImageUser, type ImageUsers, ImageUsersToken } from './images/image-users.js';
+export { LayerUnpacker, LayerUnpackerToken } from './images/layer-unpacker.js';
+export { ContainerIo, ContainerIoToken } from './io/container-io.js';
+export { RootFilesystems, RootFilesystemsToken } from './rootfs/root-filesystems.js';
+export { RunResources, RunResourcesToken } from './runs/run-resources.js';
+export { type ExitListener, RunSupervisor, RunSupervisorToken } from './runs/run-supervisor.js';
+export { registerEngineServices } from './services.js';
+export { type ContainerStore, ContainerStoreToken, FileContainerStore } from './state/container-store.js';
+export {
+  apiVersion,
+  minApiVersion,
+  type PluginStatusSource,
+  PluginStatusSourceToken,
+  SystemService,
+  SystemServiceToken,
+} from './system/system-service.js';

@@ -4,9 +4,9 @@ import type { ContainerState } from '@berth/core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { privateResolvConf } from '../src/containers/etc-files.js';
-import { readLog, unixSeconds } from '../src/containers/log-reader.js';
 import { generateName, validateName } from '../src/containers/names.js';
 import { humanDuration, statusText } from '../src/containers/status-text.js';
+import { readLog, unixSeconds } from '../src/io/log-reader.js';
 
 test('humanDuration follows docker ps wording', () => {
   assert.is(humanDuration(400), 'Less than a second');

@@ -1,43 +1,89 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { silentLogger } from '@berth/core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import type { ResolvedEngineConfig } from '../src/config.js';
+import { ContainerPaths } from '../src/containers/container-paths.js';
 import type { ContainerRecord } from '../src/containers/container-record.js';
-import { ContainerStore } from '../src/state/container-store.js';
+import { FileContainerStore } from '../src/state/container-store.js';
+import { containerRecordSchema } from '../src/state/record-schema.js';
 
 const id = 'c'.repeat(64);
-const record = { id, name: 'quay', state: { Running: false } } as unknown as ContainerRecord;
+const record = { schemaVersion: containerRecordSchema, id, name: 'quay', state: { Running: false } } as unknown as ContainerRecord;
 
-test('delete frees the directory at once and deletes it in the background', async () => {
+function open(dataRoot: string): { store: FileContainerStore; paths: ContainerPaths } {
+  const paths = new ContainerPaths({ dataRoot, execRoot: path.join(dataRoot, 'exec') } as ResolvedEngineConfig);
+  return { store: new FileContainerStore(paths, silentLogger), paths };
+}
+
+async function withRoot(fn: (root: string) => Promise<void>): Promise<void> {
   const root = mkdtempSync('/tmp/berth-unit-store-');
   try {
-    const store = new ContainerStore(root);
-    await store.load(() => assert.unreachable('no bad records'));
-    await store.save(record);
-    writeFileSync(path.join(store.dir(id), `${id}-json.log`), 'x'.repeat(1 << 20));
-    await store.delete(record);
-    assert.not.ok(existsSync(store.dir(id)));
-    assert.is(store.find(id), undefined);
-    await store.drain();
-    assert.equal(readdirSync(root), []);
+    await fn(root);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
-});
+}
 
-test('load deletes what an interrupted removal left, without calling it a bad record', async () => {
-  const root = mkdtempSync('/tmp/berth-unit-store-');
-  try {
-    mkdirSync(path.join(root, `.removing-${id}-0a0b0c0d`, 'bundle'), { recursive: true });
-    const store = new ContainerStore(root);
+test('delete frees the directory at once and deletes it in the background', () =>
+  withRoot(async (root) => {
+    const { store, paths } = open(root);
+    await store.load(() => assert.unreachable('no bad records'));
+    await store.save({ ...record });
+    writeFileSync(paths.log(id), 'x'.repeat(1 << 20));
+    await store.delete(record);
+    assert.not.ok(existsSync(paths.dir(id)));
+    assert.is(store.find(id), undefined);
+    await store.drain();
+    assert.equal(readdirSync(paths.root), []);
+  }));
+
+test('load deletes what an interrupted removal left, without calling it a bad record', () =>
+  withRoot(async (root) => {
+    const { store, paths } = open(root);
+    mkdirSync(path.join(paths.root, `.removing-${id}-0a0b0c0d`, 'bundle'), { recursive: true });
     const bad: string[] = [];
     assert.equal(await store.load((name) => bad.push(name)), []);
     await store.drain();
     assert.equal(bad, []);
-    assert.equal(readdirSync(root), []);
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
-});
+    assert.equal(readdirSync(paths.root), []);
+  }));
+
+test('a record written before the schema had a version is read as the current schema and written back so', () =>
+  withRoot(async (root) => {
+    const { store, paths } = open(root);
+    const { schemaVersion: _, ...old } = record;
+    mkdirSync(paths.dir(id), { recursive: true });
+    writeFileSync(paths.record(id), JSON.stringify(old));
+    const [loaded] = await store.load(() => assert.unreachable('the old record is readable'));
+    assert.is(loaded?.schemaVersion, containerRecordSchema);
+    assert.is(loaded?.name, 'quay');
+    await store.save(loaded!);
+    assert.is(JSON.parse(readFileSync(paths.record(id), 'utf8')).schemaVersion, containerRecordSchema);
+  }));
+
+test('a record of a newer schema, or one that is not a record, is skipped and reported; the others load', () =>
+  withRoot(async (root) => {
+    const { store, paths } = open(root);
+    const newer = 'a'.repeat(64);
+    const garbage = 'b'.repeat(64);
+    for (const [dir, body] of [
+      [id, JSON.stringify(record)],
+      [newer, JSON.stringify({ ...record, id: newer, name: 'n', schemaVersion: containerRecordSchema + 1 })],
+      [garbage, JSON.stringify({ Labels: [1] })],
+    ]) {
+      mkdirSync(paths.dir(dir!), { recursive: true });
+      writeFileSync(paths.record(dir!), body!);
+    }
+    const bad = new Map<string, string>();
+    const loaded = await store.load((name, err) => bad.set(name, String(err)));
+    assert.equal(
+      loaded.map((r) => r.id),
+      [id],
+    );
+    assert.match(bad.get(newer) ?? '', /newer berth \(record schema 2, this berth reads up to 1\)/);
+    assert.match(bad.get(garbage) ?? '', /no valid id/);
+  }));
 
 test.run();

@@ -6,6 +6,12 @@ import type { ContainerConfig, ContainerState, HostConfig, MountSpec } from '@be
  * derived from it; nothing else about a container is persisted by the engine.
  */
 export interface ContainerRecord {
+  /**
+   * The record format's version (`containerRecordSchema` when written by this berth).
+   * A record of an older version is migrated when it is read (state/record-schema.ts);
+   * one of a newer version is refused, never guessed at.
+   */
+  schemaVersion: number;
   id: string;
   /** Without the leading slash. */
   name: string;

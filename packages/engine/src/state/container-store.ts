@@ -1,38 +1,83 @@
 import { promises as fs } from 'node:fs';
-import * as path from 'node:path';
-import { BackgroundRemoval, Conflict, InvalidArgument, type Logger, NotFound, writeJsonAtomic } from '@berth/core';
+import {
+  BackgroundRemoval,
+  Conflict,
+  InvalidArgument,
+  inject,
+  injectable,
+  type Logger,
+  LoggerToken,
+  NotFound,
+  token,
+  writeJsonAtomic,
+} from '@berth/core';
+import { type ContainerPaths, ContainerPathsToken } from '../containers/container-paths.js';
 import type { ContainerRecord } from '../containers/container-record.js';
+import { containerRecordSchema, migrateRecord } from './record-schema.js';
 
 /**
- * The containers the engine knows, in memory and on disk. Each record is its own
- * file, written atomically, so a crash loses at most the change being written.
- * Names are unique; lookups accept an id, a name, or a unique id prefix.
+ * The containers the engine knows, in memory and on disk. Lifecycle: `load` once at
+ * start (before anything else reads it), then lookups and writes for the engine's life,
+ * `drain` at close. Names are unique; lookups accept an id, a name, or a unique id prefix.
+ * It is also the port images ask "who uses this image" (`ImageUsers`).
  */
-export class ContainerStore {
+export interface ContainerStore {
+  /**
+   * Read every record. A record that cannot be read is skipped and reported to `onBad`
+   * (it never breaks the listing of the others); leftovers of interrupted removals are deleted.
+   */
+  load(onBad: (id: string, err: unknown) => void): Promise<ContainerRecord[]>;
+  /** Reserve a name for a new container; Conflict with Docker's message if it is taken. */
+  reserveName(name: string, id: string): void;
+  releaseName(name: string, id: string): void;
+  /** Make `record` the live one and write it durably. */
+  save(record: ContainerRecord): Promise<void>;
+  /**
+   * Write what a saved container's record will be, without making it the live one: for
+   * a state written ahead of the change it records. The caller awaits it before any later
+   * save of the same record, so the file ends with the later one.
+   */
+  persist(snapshot: ContainerRecord): Promise<void>;
+  /** Forget a container and remove its directory (renamed away at once, deleted in the background). */
+  delete(record: ContainerRecord): Promise<void>;
+  /** Resolves once background deletions are done. */
+  drain(): Promise<void>;
+  all(): ContainerRecord[];
+  /** By full id, name (with or without `/`), or unique id prefix; NotFound otherwise. */
+  get(ref: string): ContainerRecord;
+  find(ref: string): ContainerRecord | undefined;
+}
+
+export const ContainerStoreToken = token<ContainerStore>('ContainerStore');
+
+/**
+ * The ContainerStore of a data root: each record its own file
+ * (`containers/<id>/container.json`), written atomically, so a crash loses at most the
+ * change being written. Records carry a schema version and are migrated as they are read.
+ */
+@injectable()
+export class FileContainerStore implements ContainerStore {
   private readonly byId = new Map<string, ContainerRecord>();
   private readonly byName = new Map<string, string>();
   private readonly removal: BackgroundRemoval;
 
   constructor(
-    readonly root: string,
-    log?: Logger,
+    @inject(ContainerPathsToken) private readonly paths: ContainerPaths,
+    @inject(LoggerToken) log: Logger,
   ) {
     this.removal = new BackgroundRemoval(log);
   }
 
-  /**
-   * Read every record under the root. A record that cannot be parsed is skipped and
-   * reported; directories of removals a crash interrupted are deleted.
-   */
   async load(onBad: (id: string, err: unknown) => void): Promise<ContainerRecord[]> {
-    await fs.mkdir(this.root, { recursive: true, mode: 0o700 });
-    for (const id of await fs.readdir(this.root)) {
+    await fs.mkdir(this.paths.root, { recursive: true, mode: 0o700 });
+    for (const id of await fs.readdir(this.paths.root)) {
       if (BackgroundRemoval.isLeftover(id)) {
-        this.removal.deleteLater(path.join(this.root, id));
+        this.removal.deleteLater(this.paths.dir(id));
         continue;
       }
       try {
-        const record = JSON.parse(await fs.readFile(this.recordPath(id), 'utf8')) as ContainerRecord;
+        const record = migrateRecord(JSON.parse(await fs.readFile(this.paths.record(id), 'utf8')));
+        if (record.id !== id) throw new Error(`the record in ${id} names container ${record.id}`);
         this.byId.set(record.id, record);
         this.byName.set(record.name, record.id);
       } catch (err) {
@@ -42,16 +87,6 @@ export class ContainerStore {
     return [...this.byId.values()];
   }
 
-  /** The directory of one container's files (record, log, bundle, rootfs mount point). */
-  dir(id: string): string {
-    return path.join(this.root, id);
-  }
-
-  private recordPath(id: string): string {
-    return path.join(this.root, id, 'container.json');
-  }
-
-  /** Reserve a name for a new container; throws Conflict with Docker's message if it is taken. */
   reserveName(name: string, id: string): void {
     const owner = this.byName.get(name);
     if (owner && owner !== id) {
@@ -67,34 +102,24 @@ export class ContainerStore {
   }
 
   async save(record: ContainerRecord): Promise<void> {
+    record.schemaVersion = containerRecordSchema;
     this.byId.set(record.id, record);
     this.byName.set(record.name, record.id);
-    await fs.mkdir(this.dir(record.id), { recursive: true, mode: 0o710 });
-    await writeJsonAtomic(this.recordPath(record.id), record);
+    await fs.mkdir(this.paths.dir(record.id), { recursive: true, mode: 0o710 });
+    await writeJsonAtomic(this.paths.record(record.id), record);
   }
 
-  /**
-   * Write what a saved container's record will be (`save` of the live object follows),
-   * without making it the live one: for a state written ahead of the change it records,
-   * while that change is under way. The caller awaits it before any later save of the
-   * same record, so the file ends with the later one.
-   */
   async persist(snapshot: ContainerRecord): Promise<void> {
     if (!this.byId.has(snapshot.id)) throw new NotFound(`No such container: ${snapshot.id}`);
-    await writeJsonAtomic(this.recordPath(snapshot.id), snapshot);
+    await writeJsonAtomic(this.paths.record(snapshot.id), { ...snapshot, schemaVersion: containerRecordSchema });
   }
 
-  /**
-   * Forget a container and remove its directory: renamed away at once (its log and
-   * anonymous volumes may be large), deleted in the background; `drain` awaits that.
-   */
   async delete(record: ContainerRecord): Promise<void> {
     this.byId.delete(record.id);
     this.releaseName(record.name, record.id);
-    this.removal.remove(this.dir(record.id));
+    this.removal.remove(this.paths.dir(record.id));
   }
 
-  /** Resolves once the background deletions of removed containers' directories are done. */
   drain(): Promise<void> {
     return this.removal.drain();
   }
@@ -103,7 +128,6 @@ export class ContainerStore {
     return [...this.byId.values()];
   }
 
-  /** Find by full id, name (with or without `/`), or unique id prefix. */
   get(ref: string): ContainerRecord {
     const found = this.find(ref);
     if (!found) throw new NotFound(`No such container: ${ref}`);

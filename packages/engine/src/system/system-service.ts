@@ -1,7 +1,28 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
-import type { PluginStatus, StorageDriver, SystemInfo, VersionInfo } from '@berth/core';
-import type { ResolvedEngineConfig } from '../config.js';
+import {
+  type DriverRegistry,
+  inject,
+  injectable,
+  type PluginStatus,
+  type Runtime,
+  RuntimesToken,
+  type StorageDriver,
+  StorageDriverToken,
+  type SystemInfo,
+  token,
+  type VersionInfo,
+} from '@berth/core';
+import { EngineConfigToken, type ResolvedEngineConfig } from '../config.js';
+import { type ImageQueries, ImageQueriesToken } from '../images/image-queries.js';
+import { type ContainerStore, ContainerStoreToken } from '../state/container-store.js';
+
+/** The state of every plugin offered to the engine, as `berth plugins ls` shows it; live, as drivers may be added later. */
+export interface PluginStatusSource {
+  statuses(): PluginStatus[];
+}
+
+export const PluginStatusSourceToken = token<PluginStatusSource>('PluginStatusSource');
 
 /** The Docker API version berth speaks, and the oldest it accepts. */
 export const apiVersion = '1.41';
@@ -10,15 +31,24 @@ export const minApiVersion = '1.12';
 const goArch: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x' };
 
 /** Facts about the host and the daemon for `/version` and `/info`, computed once where they cannot change. */
+@injectable()
 export class SystemService {
   private readonly osName = readOsName();
   private readonly cgroupVersion = existsSync('/sys/fs/cgroup/cgroup.controllers') ? '2' : '1';
 
   constructor(
-    private readonly config: ResolvedEngineConfig,
-    private readonly statuses: PluginStatus[],
-    private readonly storage: StorageDriver,
+    @inject(EngineConfigToken) private readonly config: ResolvedEngineConfig,
+    @inject(PluginStatusSourceToken) private readonly plugins: PluginStatusSource,
+    @inject(StorageDriverToken) private readonly storage: StorageDriver,
+    @inject(ContainerStoreToken) private readonly containers: ContainerStore,
+    @inject(ImageQueriesToken) private readonly images: ImageQueries,
+    @inject(RuntimesToken) private readonly runtimes: DriverRegistry<Runtime>,
   ) {}
+
+  /** Every plugin offered, with its status and reason. */
+  pluginStatuses(): PluginStatus[] {
+    return this.plugins.statuses();
+  }
 
   version(): VersionInfo {
     return {
@@ -53,18 +83,23 @@ export class SystemService {
    * host shows there with its reason (storage drivers merely not chosen do not).
    */
   private pluginWarnings(): string[] | null {
-    const lines = this.statuses
+    const lines = this.plugins
+      .statuses()
       .filter((s) => s.status !== 'ok' && !s.reason.startsWith('not selected'))
       .map((s) => `berth plugin ${s.kind}/${s.name} ${s.status}: ${s.reason}`);
     return lines.length ? lines : null;
   }
 
-  async info(
-    counts: { running: number; paused: number; stopped: number; images: number },
-    runtimes: Record<string, { path: string }>,
-  ): Promise<SystemInfo> {
+  async info(): Promise<SystemInfo> {
+    const all = this.containers.all();
+    const running = all.filter((r) => r.state.Running && !r.state.Paused).length;
+    const paused = all.filter((r) => r.state.Paused).length;
+    const counts = { running, paused, stopped: all.length - running - paused, images: await this.images.count() };
+    const runtimes: Record<string, { path: string }> = {};
+    for (const [name, runtime] of this.runtimes) runtimes[name] = { path: (await runtime.describe()).path };
+    const statuses = this.plugins.statuses();
     const v1 = this.cgroupVersion === '1';
-    const ok = (kind: string) => this.statuses.filter((s) => s.kind === kind && s.status === 'ok').map((s) => s.name);
+    const ok = (kind: string) => statuses.filter((s) => s.kind === kind && s.status === 'ok').map((s) => s.name);
     return {
       ID: '',
       Containers: counts.running + counts.paused + counts.stopped,
@@ -107,10 +142,12 @@ export class SystemService {
       InitBinary: '',
       SecurityOptions: ['name=seccomp,profile=builtin', 'name=no-new-privileges'],
       Warnings: this.pluginWarnings(),
-      BerthPlugins: this.statuses,
+      BerthPlugins: statuses,
     };
   }
 }
+
+export const SystemServiceToken = token<SystemService>('SystemService');
 
 function readOsName(): string {
   try {

@@ -1,0 +1,67 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { type ContainerCreateBody, inject, injectable, token } from '@berth/core';
+import { EngineConfigToken, type ResolvedEngineConfig } from '../config.js';
+import { type HostFacts, type ImageRunConfig, readHostFacts } from '../oci/index.js';
+import { type ContainerPaths, ContainerPathsToken } from './container-paths.js';
+import { buildContainerSpec, type ContainerSpec } from './container-spec.js';
+import { type EtcFiles, writeEtcFiles } from './etc-files.js';
+
+/**
+ * The facts of the host a spec depends on (capability bounding set, cgroup version,
+ * rlimits...). Read once per engine: they do not change while it runs. Tests register
+ * their own to describe another host.
+ */
+export const HostFactsToken = token<HostFacts>('HostFacts');
+
+/** The default provider of HostFactsToken. */
+export { readHostFacts };
+
+/**
+ * A container's files made at create: its own /etc files (hostname, hosts, resolv.conf)
+ * and its OCI bundle (`bundle/config.json`), whose spec is built from the create request,
+ * the image's config and the host's facts. All validation of a create request happens in
+ * building the spec, so a bad flag fails the create before anything is kept.
+ */
+@injectable()
+export class ContainerBundles {
+  constructor(
+    @inject(EngineConfigToken) private readonly config: ResolvedEngineConfig,
+    @inject(HostFactsToken) private readonly host: HostFacts,
+    @inject(ContainerPathsToken) private readonly paths: ContainerPaths,
+  ) {}
+
+  /** The container's directory, where its /etc files and bundle live. */
+  dirOf(id: string): string {
+    return this.paths.dir(id);
+  }
+
+  /** Make the container's directory, its rootfs mount point and its /etc files. */
+  async writeEtc(id: string, hostname: string, hostNetwork: boolean): Promise<EtcFiles> {
+    await fs.mkdir(this.paths.rootfs(id), { recursive: true, mode: 0o755 });
+    return writeEtcFiles(this.paths.dir(id), hostname, hostNetwork);
+  }
+
+  /** Build the spec (the rootfs must be mounted: the image's /etc/passwd is read) and write the bundle. */
+  async writeBundle(request: {
+    id: string;
+    body: ContainerCreateBody;
+    image: ImageRunConfig;
+    etc: EtcFiles;
+    hostNetwork: boolean;
+  }): Promise<ContainerSpec> {
+    const spec = await buildContainerSpec({
+      ...request,
+      rootfs: this.paths.rootfs(request.id),
+      cgroupParent: this.config.cgroupParent,
+      host: this.host,
+      anonymousVolumeDir: path.join(this.paths.dir(request.id), 'volumes'),
+    });
+    const bundle = this.paths.bundle(request.id);
+    await fs.mkdir(bundle, { recursive: true, mode: 0o700 });
+    await fs.writeFile(path.join(bundle, 'config.json'), spec.json);
+    return spec;
+  }
+}
+
+export const ContainerBundlesToken = token<ContainerBundles>('ContainerBundles');

@@ -1,0 +1,120 @@
+import { promises as fs } from 'node:fs';
+import {
+  type ContainerCreateBody,
+  type EventBus,
+  EventBusToken,
+  InvalidArgument,
+  inject,
+  injectable,
+  type Logger,
+  LoggerToken,
+  token,
+} from '@berth/core';
+import { type ImageQueries, ImageQueriesToken } from '../images/image-queries.js';
+import { type RootFilesystems, RootFilesystemsToken } from '../rootfs/root-filesystems.js';
+import { elapsed } from '../runs/timing.js';
+import { type ContainerStore, ContainerStoreToken } from '../state/container-store.js';
+import { containerRecordSchema } from '../state/record-schema.js';
+import { type ContainerBundles, ContainerBundlesToken } from './container-bundles.js';
+import { type ContainerDrivers, ContainerDriversToken } from './container-drivers.js';
+import type { ContainerRecord } from './container-record.js';
+import { commandOf, mergedConfig } from './container-spec.js';
+import { generateName, newContainerId, validateName } from './names.js';
+
+/**
+ * `docker create`: a create request becomes a container — a name, a writable snapshot on
+ * the image's layers mounted as its root filesystem, its /etc files, its OCI bundle and,
+ * last, its record. A create that fails leaves nothing: every step is undone. It takes no
+ * container lock: nothing can name the container before its record is saved, its last step.
+ */
+@injectable()
+export class ContainerCreator {
+  constructor(
+    @inject(ContainerStoreToken) private readonly store: ContainerStore,
+    @inject(ImageQueriesToken) private readonly images: ImageQueries,
+    @inject(RootFilesystemsToken) private readonly rootfs: RootFilesystems,
+    @inject(ContainerDriversToken) private readonly drivers: ContainerDrivers,
+    @inject(ContainerBundlesToken) private readonly bundles: ContainerBundles,
+    @inject(EventBusToken) private readonly events: EventBus,
+    @inject(LoggerToken) private readonly log: Logger,
+  ) {}
+
+  async create(body: ContainerCreateBody, name?: string): Promise<{ Id: string; Warnings: string[] }> {
+    if (!body || typeof body !== 'object') throw new InvalidArgument('config cannot be empty in order to create a container');
+    if (!body.Image) throw new InvalidArgument('No image was specified: config.Image is empty');
+    const began = performance.now();
+    const hostConfig = body.HostConfig ?? {};
+    const runtimeName = this.drivers.runtimeName(hostConfig.Runtime);
+    const image = await this.images.resolveForContainer(body.Image);
+    const id = newContainerId();
+    const containerName = name ? validateName(name) : generateName((n) => !!this.store.find(n));
+    const config = mergedConfig(body, image.config, id);
+    const { path: entry, args } = commandOf(body, image.config);
+    const networkMode = hostConfig.NetworkMode || 'default';
+    const hostNetwork = this.drivers.isHostNetwork(networkMode);
+
+    this.store.reserveName(containerName, id);
+    let prepared = false;
+    try {
+      // The snapshot and the container's own files side by side; both settle before
+      // anything can fail, so the clean-up below knows whether the snapshot exists.
+      const [snapshot, etcFiles] = await Promise.allSettled([
+        this.rootfs.prepare(id, image.id, { volatile: hostConfig.AutoRemove === true }),
+        this.bundles.writeEtc(id, config.Hostname || id.slice(0, 12), hostNetwork),
+      ]);
+      prepared = snapshot.status === 'fulfilled';
+      if (snapshot.status === 'rejected') throw snapshot.reason;
+      if (etcFiles.status === 'rejected') throw etcFiles.reason;
+      const rootfsMounts = snapshot.value;
+      // The rootfs stays mounted from create until the container exits: validating the
+      // request reads the image's /etc/passwd, and start then needs no second mount.
+      this.rootfs.mount(id, rootfsMounts);
+      const spec = await this.bundles.writeBundle({ id, body, image: image.config, etc: etcFiles.value, hostNetwork });
+      const record: ContainerRecord = {
+        schemaVersion: containerRecordSchema,
+        id,
+        name: containerName,
+        created: new Date().toISOString(),
+        imageRef: body.Image,
+        imageId: image.id,
+        config: { ...config, StopSignal: spec.stopSignal },
+        hostConfig: { NetworkMode: 'default', ...hostConfig, Runtime: runtimeName },
+        path: entry,
+        args,
+        storageDriver: this.rootfs.driverName,
+        rootfsMounts,
+        runtime: runtimeName,
+        networkMode,
+        state: {
+          Status: 'created',
+          Running: false,
+          Paused: false,
+          Restarting: false,
+          OOMKilled: false,
+          Dead: false,
+          Pid: 0,
+          ExitCode: 0,
+          Error: '',
+          StartedAt: '0001-01-01T00:00:00Z',
+          FinishedAt: '0001-01-01T00:00:00Z',
+        },
+        restartCount: 0,
+      };
+      await this.store.save(record);
+      this.log.debug('container created', { id, ms: elapsed(began) });
+      this.events.publish('container', 'create', id, { image: body.Image, name: containerName });
+      return { Id: id, Warnings: spec.warnings };
+    } catch (err) {
+      // Unmount first: the record's removal renames the directory the rootfs is in.
+      this.rootfs.unmount(id);
+      const saved = this.store.find(id);
+      if (saved) await this.store.delete(saved).catch(() => undefined);
+      this.store.releaseName(containerName, id);
+      if (prepared) await this.rootfs.remove(id).catch(() => undefined);
+      await fs.rm(this.bundles.dirOf(id), { recursive: true, force: true });
+      throw err;
+    }
+  }
+}
+
+export const ContainerCreatorToken = token<ContainerCreator>('ContainerCreator');

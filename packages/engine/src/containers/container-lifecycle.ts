@@ -1,0 +1,196 @@
+import {
+  Conflict,
+  type ContainerState,
+  type EventBus,
+  EventBusToken,
+  inject,
+  injectable,
+  type Logger,
+  LoggerToken,
+  NotModified,
+  type RemoveContainerOptions,
+  token,
+} from '@berth/core';
+import { type RootFilesystems, RootFilesystemsToken } from '../rootfs/root-filesystems.js';
+import { type RunSupervisor, RunSupervisorToken } from '../runs/run-supervisor.js';
+import { elapsed } from '../runs/timing.js';
+import { type ContainerStore, ContainerStoreToken } from '../state/container-store.js';
+import { type ContainerLocks, ContainerLocksToken } from './container-locks.js';
+import type { ContainerRecord } from './container-record.js';
+import { normaliseSignal } from './signals.js';
+
+/**
+ * The container lifecycle state machine: created → running → exited (→ running again)
+ * → removed. Every operation takes the container's lock while it decides and changes
+ * state (the supervisor records exits under the same lock); waiting for a process to
+ * exit happens outside it. Kernel state exists only while a container runs (the
+ * supervisor's business) plus its root filesystem mount from create until exit, so a
+ * created or exited container holds nothing but files under the data root and its snapshot.
+ * Auto-remove (`--rm`) is an exit listener of the supervisor.
+ */
+@injectable()
+export class ContainerLifecycle {
+  constructor(
+    @inject(ContainerStoreToken) private readonly store: ContainerStore,
+    @inject(ContainerLocksToken) private readonly locks: ContainerLocks,
+    @inject(RunSupervisorToken) private readonly supervisor: RunSupervisor,
+    @inject(RootFilesystemsToken) private readonly rootfs: RootFilesystems,
+    @inject(EventBusToken) private readonly events: EventBus,
+    @inject(LoggerToken) private readonly log: Logger,
+  ) {
+    supervisor.onExit(async (record) => {
+      if (!record.hostConfig.AutoRemove) return;
+      await this.remove(record.id, { force: true, volumes: true }).catch(async (err) => {
+        this.log.error('auto-remove failed', { id: record.id, error: String(err) });
+        if (this.store.find(record.id)) await this.supervisor.saveExit(record);
+      });
+    });
+  }
+
+  async start(ref: string): Promise<void> {
+    const record = this.store.get(ref);
+    try {
+      await this.locks.run(record.id, () => this.startLocked(record));
+    } catch (err) {
+      // Like dockerd: a --rm container that cannot start is removed, not left behind.
+      if (record.hostConfig.AutoRemove && !(err instanceof NotModified)) {
+        await this.remove(record.id, { force: true, volumes: true }).catch(() => undefined);
+      }
+      throw err;
+    }
+  }
+
+  private async startLocked(record: ContainerRecord): Promise<void> {
+    if (!this.store.find(record.id)) throw new Conflict(`container ${record.id} was removed`);
+    if (record.state.Running) throw new NotModified(`container ${record.id} is already running`);
+    const began = performance.now();
+    const startedAt = new Date().toISOString();
+    const running = (pid: number): ContainerState => ({
+      ...record.state,
+      Status: 'running',
+      Running: true,
+      Paused: false,
+      OOMKilled: false,
+      Dead: false,
+      Pid: pid,
+      ExitCode: 0,
+      Error: '',
+      StartedAt: startedAt,
+      FinishedAt: '0001-01-01T00:00:00Z',
+    });
+    // The record says "running" on disk before the runtime is asked: written (fsynced,
+    // ~3 ms) while runc creates the container (~30 ms), not after it on the path of every
+    // start. A daemon that dies in between finds it running at its next start, and the
+    // supervisor's recovery adopts the container through its shim, or, if the shim never
+    // came up, records the exit (255) as for any shim it cannot find.
+    const ahead = this.store.persist({ ...record, state: running(0) });
+    ahead.catch(() => undefined); // awaited below, on every path
+    try {
+      const { pid, phases } = await this.supervisor.launch(record);
+      await ahead;
+      record.state = running(pid);
+      this.log.debug('container started', { id: record.id, ...phases, ms: elapsed(began) });
+      this.events.publish('container', 'start', record.id, { image: record.imageRef, name: record.name });
+    } catch (err) {
+      record.state = { ...record.state, Error: err instanceof Error ? err.message : String(err) };
+      await ahead.catch(() => undefined); // the file must end with this state, not that one
+      await this.store.save(record).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** SIGTERM (or the container's stop signal), then SIGKILL after the timeout. */
+  async stop(ref: string, timeoutSeconds?: number): Promise<void> {
+    const record = this.store.get(ref);
+    // Wrapped in an object: a promise returned from the locked section would hold the lock until the exit.
+    const { exited } = await this.locks.run(record.id, async () => {
+      if (!record.state.Running) throw new NotModified(`container ${record.id} is not running`);
+      const exited = this.supervisor.runEnd(record);
+      await this.supervisor.signal(record, record.config.StopSignal || 'SIGTERM').catch(() => undefined);
+      return { exited };
+    });
+    const timeout = timeoutSeconds ?? record.config.StopTimeout ?? 10;
+    const inTime = await Promise.race([exited.then(() => true), delay(Math.max(0, timeout) * 1000).then(() => false)]);
+    if (!inTime) {
+      await this.locks
+        .run(record.id, () => (record.state.Running ? this.supervisor.signal(record, 'SIGKILL') : undefined))
+        .catch(() => undefined);
+      await exited;
+    }
+    this.events.publish('container', 'stop', record.id, { image: record.imageRef, name: record.name });
+  }
+
+  async kill(ref: string, signal = 'SIGKILL'): Promise<void> {
+    const record = this.store.get(ref);
+    const sig = normaliseSignal(signal);
+    await this.locks.run(record.id, async () => {
+      if (!record.state.Running) throw new Conflict(`Container ${record.id} is not running`);
+      await this.supervisor.signal(record, sig);
+    });
+    this.events.publish('container', 'kill', record.id, { image: record.imageRef, name: record.name, signal: sig });
+  }
+
+  /** Stop a running container (with the timeout), then start it; a stopped one is only started. */
+  async restart(ref: string, timeoutSeconds?: number): Promise<void> {
+    const record = this.store.get(ref);
+    try {
+      await this.stop(record.id, timeoutSeconds);
+    } catch (err) {
+      if (!(err instanceof NotModified)) throw err;
+    }
+    await this.start(record.id);
+    this.events.publish('container', 'restart', record.id, { image: record.imageRef, name: record.name });
+  }
+
+  async remove(ref: string, options: RemoveContainerOptions = {}): Promise<void> {
+    const record = this.store.get(ref);
+    // A running container is killed first (with force), and removed once its exit is recorded.
+    const { exited } = await this.locks.run(record.id, async () => {
+      if (!record.state.Running) return { exited: undefined };
+      if (!options.force) {
+        throw new Conflict(
+          `You cannot remove a running container ${record.id}. Stop the container before attempting removal or force remove`,
+        );
+      }
+      const exited = this.supervisor.runEnd(record);
+      await this.supervisor.signal(record, 'SIGKILL').catch(() => undefined);
+      return { exited };
+    });
+    if (exited) await exited;
+    const began = performance.now();
+    const removed = await this.locks.run(record.id, async () => {
+      if (this.store.find(record.id) !== record) return false; // removed meanwhile (auto-remove)
+      if (record.state.Running) throw new Conflict(`container ${record.id} was started again while being removed`);
+      // The run's share goes while the rootfs is unmounted and the layer and the record
+      // are deleted (those need the unmount first). The layer and the record side by side:
+      // a crash between the two leaves a snapshot without a record, which recovery
+      // removes, or a record without its snapshot, which rm handles.
+      await settled([
+        this.supervisor.release(record, { keepRootfs: true }),
+        (async () => {
+          this.rootfs.unmount(record.id);
+          await settled([this.rootfs.remove(record.id), this.store.delete(record)]);
+        })(),
+      ]);
+      return true;
+    });
+    if (!removed) return;
+    this.log.debug('container removed', { id: record.id, ms: elapsed(began) });
+    this.events.publish('container', 'destroy', record.id, { image: record.imageRef, name: record.name });
+    this.supervisor.removed(record);
+  }
+}
+
+export const ContainerLifecycleToken = token<ContainerLifecycle>('ContainerLifecycle');
+
+/**
+ * Await every promise, then throw the first rejection: unlike Promise.all, nothing is
+ * still running when the caller's clean-up starts.
+ */
+async function settled(promises: Array<Promise<unknown>>): Promise<void> {
+  for (const result of await Promise.allSettled(promises)) if (result.status === 'rejected') throw result.reason;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}

@@ -1,0 +1,136 @@
+import {
+  type Filters,
+  type ImageHistoryEntry,
+  type ImageInspect,
+  type ImageSummary,
+  InvalidArgument,
+  inject,
+  injectable,
+  type StorageDriver,
+  StorageDriverToken,
+  token,
+} from '@berth/core';
+import type { ImageRecord, ImageStore } from '@berth/image';
+import type { ImageRunConfig } from '../oci/index.js';
+import { ImageStoreToken } from './image-store-token.js';
+
+/**
+ * Read-only questions about images: the answers of `docker images`, `inspect` and
+ * `history`, and what a container's create needs (an image's id and run config).
+ * Owns nothing; reads the image store.
+ */
+@injectable()
+export class ImageQueries {
+  constructor(
+    @inject(ImageStoreToken) private readonly store: ImageStore,
+    @inject(StorageDriverToken) private readonly storage: StorageDriver,
+  ) {}
+
+  async count(): Promise<number> {
+    return (await this.store.list()).length;
+  }
+
+  /** The image a create names, with its run config; NotFound (404) is what makes the docker CLI offer a pull. */
+  async resolveForContainer(ref: string): Promise<{ id: string; config: ImageRunConfig }> {
+    const image = await this.store.get(ref);
+    return { id: image.id, config: (image.config.config ?? {}) as ImageRunConfig };
+  }
+
+  async list(options: { all?: boolean; filters?: Filters } = {}): Promise<ImageSummary[]> {
+    const filters = options.filters ?? {};
+    for (const key of Object.keys(filters)) {
+      if (!['reference', 'dangling', 'label', 'before', 'since'].includes(key)) throw new InvalidArgument(`invalid filter '${key}'`);
+    }
+    const images = (await this.store.list()).filter((image) => matches(image, filters));
+    images.sort((a, b) => b.created.localeCompare(a.created));
+    return images.map((image) => ({
+      Id: image.id,
+      ParentId: image.parent ?? '',
+      RepoTags: image.repoTags.length ? image.repoTags : ['<none>:<none>'],
+      RepoDigests: image.repoDigests.length ? image.repoDigests : [],
+      Created: Math.floor(Date.parse(image.created) / 1000),
+      Size: image.size,
+      VirtualSize: image.size,
+      SharedSize: -1,
+      Labels: image.config.config?.Labels ?? null,
+      Containers: -1,
+    }));
+  }
+
+  async inspect(ref: string): Promise<ImageInspect> {
+    const image = await this.store.get(ref);
+    const config = image.config;
+    return {
+      Id: image.id,
+      RepoTags: image.repoTags,
+      RepoDigests: image.repoDigests,
+      Parent: image.parent ?? '',
+      Comment: config.history?.at(-1)?.comment ?? '',
+      Created: image.created,
+      Container: '',
+      ContainerConfig: {},
+      DockerVersion: '',
+      Author: config.author ?? '',
+      Config: config.config ?? {},
+      Architecture: config.architecture,
+      Os: config.os,
+      Size: image.size,
+      VirtualSize: image.size,
+      GraphDriver: { Name: this.storage.name, Data: null },
+      RootFS: { Type: 'layers', Layers: image.diffIds },
+      Metadata: { LastTagTime: image.lastTagTime ?? '0001-01-01T00:00:00Z' },
+    };
+  }
+
+  async history(ref: string): Promise<ImageHistoryEntry[]> {
+    const image = await this.store.get(ref);
+    const history = image.config.history?.length
+      ? image.config.history
+      : image.layers.map(() => ({ created: image.created, created_by: '', comment: '' }));
+    let layer = 0;
+    const entries = history.map((h) => {
+      const empty = 'empty_layer' in h && h.empty_layer;
+      const size = empty ? 0 : (image.layers[layer++]?.size ?? 0);
+      return {
+        Id: '<missing>',
+        Created: Math.floor(Date.parse(h.created ?? image.created) / 1000),
+        CreatedBy: h.created_by ?? '',
+        Tags: null as string[] | null,
+        Size: size,
+        Comment: h.comment ?? '',
+      };
+    });
+    entries.reverse();
+    if (entries.length) {
+      entries[0].Id = image.id;
+      entries[0].Tags = image.repoTags.length ? image.repoTags : null;
+    }
+    return entries;
+  }
+}
+
+export const ImageQueriesToken = token<ImageQueries>('ImageQueries');
+
+function matches(image: ImageRecord, filters: Filters): boolean {
+  const any = (key: string, test: (v: string) => boolean) => !filters[key]?.length || filters[key].some(test);
+  return (
+    any('reference', (pattern) => image.repoTags.some((tag) => referenceMatches(tag, pattern))) &&
+    any('dangling', (v) => (v === 'true' || v === '1') === (image.repoTags.length === 0)) &&
+    any('label', (v) => {
+      const labels = image.config.config?.Labels ?? {};
+      const eq = v.indexOf('=');
+      return eq < 0 ? v in labels : labels[v.slice(0, eq)] === v.slice(eq + 1);
+    })
+  );
+}
+
+/** Docker's `reference` filter: a pattern with `*` wildcards against `name:tag` or `name`. */
+function referenceMatches(tag: string, pattern: string): boolean {
+  const re = new RegExp(`^${pattern.split('*').map(escapeRegExp).join('[^/]*')}$`);
+  const name = tag.slice(0, tag.lastIndexOf(':'));
+  return re.test(tag) || re.test(name);
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
+}

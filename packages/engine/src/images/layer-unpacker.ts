@@ -1,0 +1,80 @@
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { inject, injectable, NotFound, type StorageDriver, StorageDriverToken, token } from '@berth/core';
+import type { ImageRecord, ImageStore } from '@berth/image';
+import { applyLayer } from '@berth/image';
+import { mountAll, unmountAll } from '@berth/native';
+import { EngineConfigToken, type ResolvedEngineConfig } from '../config.js';
+import { ImageStoreToken } from './image-store-token.js';
+
+/**
+ * The bridge from image layers to the storage driver: an image's layers become
+ * committed snapshots named by chain ID the first time a container needs them.
+ * Unpacking goes through the driver's own mounts (prepare → mount → apply the tar →
+ * unmount → commit), so whiteouts are applied by deleting through the union view
+ * whatever the driver. Two creates of one image share the work of each layer.
+ */
+@injectable()
+export class LayerUnpacker {
+  /** Layers being unpacked, by chain ID. */
+  private readonly unpacking = new Map<string, Promise<void>>();
+  private readonly tmp: string;
+
+  constructor(
+    @inject(ImageStoreToken) private readonly images: ImageStore,
+    @inject(StorageDriverToken) private readonly storage: StorageDriver,
+    @inject(EngineConfigToken) config: ResolvedEngineConfig,
+  ) {
+    this.tmp = path.join(config.dataRoot, 'tmp');
+  }
+
+  /** Make sure every layer of the image is a committed snapshot; returns the top chain ID (undefined: no layers). */
+  async ensureLayers(imageId: string): Promise<string | undefined> {
+    const image = await this.images.get(imageId);
+    for (let i = 0; i < image.chainIds.length; i++) {
+      const chainId = image.chainIds[i];
+      let pending = this.unpacking.get(chainId);
+      if (!pending) {
+        pending = this.unpackLayer(image, i).finally(() => this.unpacking.delete(chainId));
+        this.unpacking.set(chainId, pending);
+      }
+      await pending;
+    }
+    return image.chainIds.at(-1);
+  }
+
+  private async unpackLayer(image: ImageRecord, index: number): Promise<void> {
+    const chainId = image.chainIds[index];
+    try {
+      await this.storage.stat(chainId);
+      return;
+    } catch (err) {
+      if (!(err instanceof NotFound)) throw err;
+    }
+    const key = `extract-${randomBytes(8).toString('hex')}`;
+    const target = path.join(this.tmp, key);
+    const layer = image.layers[index];
+    await fs.mkdir(target, { recursive: true, mode: 0o700 });
+    let prepared = false;
+    try {
+      const mounts = await this.storage.prepare(key, index > 0 ? image.chainIds[index - 1] : undefined);
+      prepared = true;
+      mountAll(mounts, target);
+      try {
+        await applyLayer(target, await this.images.content.get(layer.digest), { expectedDiffId: layer.diffId });
+      } finally {
+        unmountAll(target);
+      }
+      await this.storage.commit(chainId, key);
+      prepared = false;
+    } catch (err) {
+      if (prepared) await this.storage.remove(key).catch(() => undefined);
+      throw err;
+    } finally {
+      await fs.rm(target, { recursive: true, force: true });
+    }
+  }
+}
+
+export const LayerUnpackerToken = token<LayerUnpacker>('LayerUnpacker');

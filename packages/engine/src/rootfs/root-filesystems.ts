@@ -1,0 +1,86 @@
+import {
+  inject,
+  injectable,
+  type Logger,
+  LoggerToken,
+  type MountSpec,
+  NotFound,
+  type StorageDriver,
+  StorageDriverToken,
+  token,
+} from '@berth/core';
+import { isMountPoint, mountAll, unmountAll } from '@berth/native';
+import { type ContainerPaths, ContainerPathsToken } from '../containers/container-paths.js';
+import { type LayerUnpacker, LayerUnpackerToken } from '../images/layer-unpacker.js';
+
+/**
+ * Containers' root filesystems: a writable snapshot of the storage driver on top of the
+ * image's layers (unpacked on first use), mounted on `containers/<id>/rootfs` from
+ * create until the container exits or is removed. Owns the snapshot and the mount;
+ * never the record. Recovery asks it to remove snapshots no record owns.
+ */
+@injectable()
+export class RootFilesystems {
+  constructor(
+    @inject(StorageDriverToken) private readonly storage: StorageDriver,
+    @inject(LayerUnpackerToken) private readonly layers: LayerUnpacker,
+    @inject(ContainerPathsToken) private readonly paths: ContainerPaths,
+    @inject(LoggerToken) private readonly log: Logger,
+  ) {}
+
+  /** The storage driver's name, as records and inspect show it. */
+  get driverName(): string {
+    return this.storage.name;
+  }
+
+  /**
+   * Create container `id`'s writable snapshot on top of `imageId`'s layers and return the
+   * mounts that show it. `volatile`: an --rm container's layer goes at its exit or after
+   * a crash, so it need not be durable.
+   */
+  async prepare(id: string, imageId: string, options: { volatile: boolean }): Promise<MountSpec[]> {
+    const top = await this.layers.ensureLayers(imageId);
+    return this.storage.prepare(id, top, { volatile: options.volatile });
+  }
+
+  /** Mount `mounts` (from prepare) as container `id`'s root filesystem. */
+  mount(id: string, mounts: MountSpec[]): void {
+    mountAll(mounts, this.paths.rootfs(id));
+  }
+
+  /** Mount the root filesystem unless it is mounted already (a restart after an exit). */
+  async ensureMounted(id: string): Promise<void> {
+    if (!isMountPoint(this.paths.rootfs(id))) this.mount(id, await this.storage.mounts(id));
+  }
+
+  /** Unmount the root filesystem; nothing mounted is fine. */
+  unmount(id: string): void {
+    unmountAll(this.paths.rootfs(id));
+  }
+
+  /** Delete the snapshot (unmount first); a snapshot already gone is fine. */
+  async remove(id: string): Promise<void> {
+    try {
+      await this.storage.remove(id);
+    } catch (err) {
+      if (!(err instanceof NotFound)) throw err;
+    }
+  }
+
+  /**
+   * Remove the writable snapshots of containers that no longer exist: what a crash in the
+   * middle of a create or a removal leaves, so they hold no space forever.
+   */
+  async removeOrphans(exists: (containerId: string) => boolean): Promise<void> {
+    for (const snapshot of await this.storage.walk()) {
+      if (snapshot.kind !== 'active' || !/^[0-9a-f]{64}$/.test(snapshot.key) || exists(snapshot.key)) continue;
+      this.log.warn('removing the writable layer of a container that no longer exists', { id: snapshot.key });
+      this.unmount(snapshot.key);
+      await this.remove(snapshot.key).catch((err) =>
+        this.log.error('cannot remove an orphan container layer', { id: snapshot.key, error: String(err) }),
+      );
+    }
+  }
+}
+
+export const RootFilesystemsToken = token<RootFilesystems>('RootFilesystems');

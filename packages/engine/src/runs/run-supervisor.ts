@@ -1,0 +1,153 @@
+import { type EventBus, EventBusToken, type ExitStatus, inject, injectable, type Logger, LoggerToken, token } from '@berth/core';
+import { type ContainerLocks, ContainerLocksToken } from '../containers/container-locks.js';
+import type { ContainerRecord } from '../containers/container-record.js';
+import { type ContainerIo, ContainerIoToken } from '../io/container-io.js';
+import { type ContainerStore, ContainerStoreToken } from '../state/container-store.js';
+import { type RunResources, RunResourcesToken } from './run-resources.js';
+import { elapsed } from './timing.js';
+
+/** Called after a run's exit is recorded (the lock released): where auto-remove and, later, restart policies act. */
+export type ExitListener = (record: ContainerRecord, status: ExitStatus) => Promise<void> | void;
+
+/**
+ * The run supervisor: watches every run from its launch to the recording of its exit.
+ * When a run exits it records the exit under the container's lock (the last output
+ * drained, the run's kernel state released, the exited state written), publishes `die`,
+ * answers waiters, then tells its exit listeners. At engine start `recover` re-adopts the
+ * runs a previous engine left and records the exits it missed. Once closed it ignores
+ * exits: the containers outlive this engine, and their exits are the next one's business.
+ */
+@injectable()
+export class RunSupervisor {
+  private closed = false;
+  private readonly exitListeners: ExitListener[] = [];
+
+  constructor(
+    @inject(ContainerStoreToken) private readonly store: ContainerStore,
+    @inject(ContainerLocksToken) private readonly locks: ContainerLocks,
+    @inject(RunResourcesToken) private readonly resources: RunResources,
+    @inject(ContainerIoToken) private readonly io: ContainerIo,
+    @inject(EventBusToken) private readonly events: EventBus,
+    @inject(LoggerToken) private readonly log: Logger,
+  ) {}
+
+  /** Listen to every recorded exit from now on. */
+  onExit(listener: ExitListener): void {
+    this.exitListeners.push(listener);
+  }
+
+  /** Launch a run of `record` (the caller holds its lock) and watch it until it exits. */
+  async launch(record: ContainerRecord): Promise<{ pid: number; phases: Record<string, number> }> {
+    const launched = await this.resources.launch(record);
+    this.watch(record);
+    return launched;
+  }
+
+  /** Send a signal to a run's process through its runtime. */
+  signal(record: ContainerRecord, signal: string): Promise<void> {
+    return this.resources.signal(record, signal);
+  }
+
+  /** Resolves when the container's current run has ended and its exit is recorded (at once when it is not running). */
+  runEnd(record: ContainerRecord): Promise<void> {
+    return this.io.runEnd(record);
+  }
+
+  /** Give back what a run held in the kernel (see RunResources.release). */
+  release(record: ContainerRecord, options: { keepRootfs?: boolean } = {}): Promise<void> {
+    return this.resources.release(record, options);
+  }
+
+  /** The container is removed: answer `removed` waiters and forget its channels. */
+  removed(record: ContainerRecord): void {
+    this.io.removed(record.id, record.state.ExitCode);
+  }
+
+  private watch(record: ContainerRecord): void {
+    this.resources.wait(record).then(
+      (status) => (this.closed ? undefined : this.exited(record, status)),
+      (err) => {
+        if (this.closed) return;
+        this.log.error('lost track of a container', { id: record.id, error: String(err) });
+        return this.exited(record, { exitCode: 255, oomKilled: false, finishedAt: new Date().toISOString() });
+      },
+    );
+  }
+
+  /**
+   * Record an exit under the container's lock: let the output arrive, release the run's
+   * kernel state (an --rm container's goes with its removal, side by side with its layer
+   * and record), write the exited state (not for --rm: its record is about to go).
+   */
+  private async exited(record: ContainerRecord, status: ExitStatus): Promise<void> {
+    const recorded = await this.locks.run(record.id, async () => {
+      if (this.store.find(record.id) !== record || !record.state.Running) return false; // removed meanwhile
+      const began = performance.now();
+      await this.io.drainRun(record.id, 2000);
+      const autoRemove = !!record.hostConfig.AutoRemove;
+      if (!autoRemove) await this.resources.release(record);
+      this.log.debug('container exited', { id: record.id, exitCode: status.exitCode, releaseMs: elapsed(began) });
+      record.state = {
+        ...record.state,
+        Status: 'exited',
+        Running: false,
+        Paused: false,
+        Pid: 0,
+        ExitCode: status.exitCode,
+        OOMKilled: status.oomKilled,
+        FinishedAt: status.finishedAt,
+      };
+      if (!autoRemove) await this.saveExit(record);
+      return true;
+    });
+    if (!recorded) return;
+    if (status.oomKilled) this.events.publish('container', 'oom', record.id, { image: record.imageRef, name: record.name });
+    this.events.publish('container', 'die', record.id, { exitCode: String(status.exitCode), image: record.imageRef, name: record.name });
+    this.io.runEnded(record.id, status.exitCode);
+    for (const listener of this.exitListeners) {
+      try {
+        await listener(record, status);
+      } catch (err) {
+        this.log.error('exit listener failed', { id: record.id, error: String(err) });
+      }
+    }
+  }
+
+  /** Write an exit to the record; a failure is logged (the container stays as it is in memory). */
+  saveExit(record: ContainerRecord): Promise<void> {
+    return this.store.save(record).catch((err) => this.log.error('cannot record an exit', { id: record.id, error: String(err) }));
+  }
+
+  /**
+   * After an engine start: re-adopt every container the records say is running. One whose
+   * shim is gone is recorded as exited with the status its shim left behind (255 when
+   * there is none).
+   */
+  async recover(): Promise<void> {
+    for (const record of this.store.all()) {
+      if (!record.state.Running) continue;
+      try {
+        const found = await this.resources.adopt(record);
+        if (!found) {
+          this.log.error('runtime of a running container is gone', { id: record.id, runtime: record.runtime });
+        } else if (found.state === 'running') {
+          record.state = { ...record.state, Pid: found.pid };
+          this.watch(record);
+        } else {
+          await this.exited(record, found.status);
+        }
+      } catch (err) {
+        this.log.error('cannot re-adopt a container', { id: record.id, error: String(err) });
+        await this.exited(record, { exitCode: 255, oomKilled: false, finishedAt: new Date().toISOString() });
+      }
+    }
+  }
+
+  /** Stop acting on exits and let go of the runs' streams; the containers keep running. */
+  close(): void {
+    this.closed = true;
+    this.io.close();
+  }
+}
+
+export const RunSupervisorToken = token<RunSupervisor>('RunSupervisor');

@@ -1,0 +1,52 @@
+import type { ServiceContainer } from '@berth/core';
+import { ContainerBundles, ContainerBundlesToken } from './containers/container-bundles.js';
+import { ContainerCreator, ContainerCreatorToken } from './containers/container-creator.js';
+import { ContainerDrivers, ContainerDriversToken } from './containers/container-drivers.js';
+import { ContainerLifecycle, ContainerLifecycleToken } from './containers/container-lifecycle.js';
+import { ContainerLocks, ContainerLocksToken } from './containers/container-locks.js';
+import { ContainerPaths, ContainerPathsToken } from './containers/container-paths.js';
+import { ContainerQueries, ContainerQueriesToken } from './containers/container-queries.js';
+import { ContainerService, ContainerServiceToken } from './containers/container-service.js';
+import { ImageQueries, ImageQueriesToken } from './images/image-queries.js';
+import { ImageService, ImageServiceToken } from './images/image-service.js';
+import { ImageUsersToken } from './images/image-users.js';
+import { LayerUnpacker, LayerUnpackerToken } from './images/layer-unpacker.js';
+import { ContainerIo, ContainerIoToken } from './io/container-io.js';
+import { RootFilesystems, RootFilesystemsToken } from './rootfs/root-filesystems.js';
+import { RunResources, RunResourcesToken } from './runs/run-resources.js';
+import { RunSupervisor, RunSupervisorToken } from './runs/run-supervisor.js';
+import { containerImageUsers } from './state/container-image-users.js';
+import { ContainerStoreToken, FileContainerStore } from './state/container-store.js';
+import { SystemService, SystemServiceToken } from './system/system-service.js';
+
+/**
+ * The engine's own services, one line each: the default provider of every token. Only
+ * tokens the embedder's `configure` left unregistered get these. Order does not matter:
+ * nothing is built until it is resolved, and each class declares what it needs with
+ * `@inject(token)` on its constructor parameters.
+ */
+export function registerEngineServices(di: ServiceContainer): void {
+  // Containers' records and files.
+  di.registerDefault(ContainerPathsToken, { useClass: ContainerPaths });
+  di.registerDefault(ContainerStoreToken, { useClass: FileContainerStore });
+  di.registerDefault(ContainerLocksToken, { useClass: ContainerLocks });
+  di.registerDefault(ContainerDriversToken, { useClass: ContainerDrivers });
+  di.registerDefault(ContainerBundlesToken, { useClass: ContainerBundles });
+  // Root filesystems and the image layers under them.
+  di.registerDefault(RootFilesystemsToken, { useClass: RootFilesystems });
+  di.registerDefault(LayerUnpackerToken, { useClass: LayerUnpacker });
+  // Runs and their I/O.
+  di.registerDefault(ContainerIoToken, { useClass: ContainerIo });
+  di.registerDefault(RunResourcesToken, { useClass: RunResources });
+  di.registerDefault(RunSupervisorToken, { useClass: RunSupervisor });
+  // The container API: create, the lifecycle state machine, queries, and the facade over them.
+  di.registerDefault(ContainerCreatorToken, { useClass: ContainerCreator });
+  di.registerDefault(ContainerLifecycleToken, { useClass: ContainerLifecycle });
+  di.registerDefault(ContainerQueriesToken, { useClass: ContainerQueries });
+  di.registerDefault(ContainerServiceToken, { useClass: ContainerService });
+  // Images; the port that tells them which containers use an image is the container store.
+  di.registerDefault(ImageQueriesToken, { useClass: ImageQueries });
+  di.registerDefault(ImageUsersToken, { useFactory: (d) => containerImageUsers(d.resolve(ContainerStoreToken)) });
+  di.registerDefault(ImageServiceToken, { useClass: ImageService });
+  di.registerDefault(SystemServiceToken, { useClass: SystemService });
+}

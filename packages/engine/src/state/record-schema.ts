@@ -1,0 +1,46 @@
+import type { ContainerRecord } from '../containers/container-record.js';
+
+/** The version of the container record this berth writes. */
+export const containerRecordSchema = 1;
+
+/**
+ * One step from version `from` to `from + 1`. Steps only add or reshape fields; each is
+ * written once and never changed, so a record of any older version reaches the current
+ * one by running the steps in order.
+ */
+interface Migration {
+  from: number;
+  what: string;
+  migrate(record: Record<string, unknown>): Record<string, unknown>;
+}
+
+const migrations: Migration[] = [
+  {
+    from: 0,
+    what: 'records written before the schema had a version: same fields, now versioned',
+    migrate: (record) => ({ ...record, schemaVersion: 1 }),
+  },
+];
+
+/**
+ * A record as read from disk, brought to the current schema. Throws (with what is wrong)
+ * for what is not a container record, or is one of a newer berth: the store then skips
+ * and reports it instead of guessing. A migrated record is written back in the current
+ * schema the next time the engine saves it.
+ */
+export function migrateRecord(raw: unknown): ContainerRecord {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error('not a JSON object');
+  let record = raw as Record<string, unknown>;
+  const version = record.schemaVersion ?? 0;
+  if (typeof version !== 'number' || !Number.isInteger(version) || version < 0) {
+    throw new Error(`invalid schemaVersion ${JSON.stringify(version)}`);
+  }
+  if (version > containerRecordSchema) {
+    throw new Error(`written by a newer berth (record schema ${version}, this berth reads up to ${containerRecordSchema})`);
+  }
+  for (const step of migrations) if (step.from >= version) record = step.migrate(record);
+  if (typeof record.id !== 'string' || !/^[0-9a-f]{64}$/.test(record.id)) throw new Error('no valid id');
+  if (typeof record.name !== 'string' || !record.name) throw new Error('no name');
+  if (typeof record.state !== 'object' || record.state === null) throw new Error('no state');
+  return record as unknown as ContainerRecord;
+}

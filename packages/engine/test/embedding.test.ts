@@ -1,0 +1,106 @@
+import { createReadStream, mkdtempSync } from 'node:fs';
+import * as path from 'node:path';
+import {
+  type EngineEvent,
+  EventBus,
+  EventBusToken,
+  Forbidden,
+  type ImageDeleteEntry,
+  type ImageSummary,
+  type ImagesApi,
+  statusOf,
+  token,
+} from '@berth/core';
+import none from '@berth/network-none';
+import runc from '@berth/runtime-oci';
+import vfs from '@berth/storage-vfs';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { ContainerStoreToken, createEngine, ImageService, ImageServiceToken } from '../src/index.js';
+import { removeAndAssertNoMounts } from './support/cleanup.js';
+
+// What the README's "Embedding the engine" section shows: an embedder replaces the
+// event bus and the image service in `configure`, and the engine runs on them.
+const busybox = path.resolve(__dirname, '../../../test/fixtures/.cache/busybox.tar');
+
+/** An event bus that keeps what it carried, as an embedder's audit log would. */
+class RecordingBus extends EventBus {
+  readonly seen: EngineEvent[] = [];
+  override publish(...args: Parameters<EventBus['publish']>): EngineEvent {
+    const event = super.publish(...args);
+    this.seen.push(event);
+    return event;
+  }
+}
+
+/** The engine's own image service, wrapped: images can be listed and loaded, never removed. */
+class NoRemovalImages implements ImagesApi {
+  listed = 0;
+  constructor(private readonly inner: ImageService) {}
+  list(options?: Parameters<ImagesApi['list']>[0]): Promise<ImageSummary[]> {
+    this.listed++;
+    return this.inner.list(options);
+  }
+  inspect = (ref: string) => this.inner.inspect(ref);
+  history = (ref: string) => this.inner.history(ref);
+  tag = (ref: string, repo: string, tag?: string) => this.inner.tag(ref, repo, tag);
+  import = (...args: Parameters<ImagesApi['import']>) => this.inner.import(...args);
+  load = (...args: Parameters<ImagesApi['load']>) => this.inner.load(...args);
+  save = (refs: string[]) => this.inner.save(refs);
+  async remove(ref: string): Promise<ImageDeleteEntry[]> {
+    throw new Forbidden(`images are never removed here: ${ref}`);
+  }
+}
+
+test('an embedder replaces the event bus and the image service before anything is resolved', async () => {
+  const dir = mkdtempSync('/tmp/berth-unit-embed-');
+  const bus = new RecordingBus();
+  let images: NoRemovalImages | undefined;
+  const engine = await createEngine({
+    dataRoot: path.join(dir, 'data'),
+    execRoot: path.join(dir, 'exec'),
+    cgroupParent: 'berth-unit-embed',
+    plugins: [vfs, runc, none],
+    configure(di) {
+      di.register(EventBusToken, { useValue: bus });
+      di.register(ImageServiceToken, { useFactory: (d) => (images = new NoRemovalImages(d.build(ImageService))) });
+    },
+  });
+  try {
+    assert.is(engine.events, bus);
+    assert.is(engine.images, images);
+    await engine.images.load(createReadStream(busybox));
+    assert.is((await engine.images.list()).length, 1);
+    assert.is(images?.listed, 1);
+    const err = await engine.images.remove('busybox').catch((e: unknown) => e);
+    assert.is(statusOf(err), 403);
+
+    // The rest of the engine still uses its own services, and publishes on the embedder's bus.
+    const { Id } = await engine.containers.create({ Image: 'busybox', Cmd: ['true'] });
+    assert.ok(engine.di.resolve(ContainerStoreToken).find(Id));
+    await engine.containers.remove(Id);
+    assert.equal(
+      bus.seen.map((e) => `${e.type}.${e.action}`),
+      ['image.load', 'container.create', 'container.destroy'],
+    );
+  } finally {
+    await engine.close();
+    removeAndAssertNoMounts(dir);
+  }
+});
+
+test('a token nobody registered names itself when resolved', async () => {
+  const dir = mkdtempSync('/tmp/berth-unit-embed-');
+  const engine = await createEngine({ dataRoot: path.join(dir, 'data'), execRoot: path.join(dir, 'exec'), plugins: [vfs] });
+  try {
+    assert.throws(
+      () => engine.di.resolve(token<string>('NotRegisteredAnywhere')),
+      /nothing is registered for berth\.NotRegisteredAnywhere/,
+    );
+  } finally {
+    await engine.close();
+    removeAndAssertNoMounts(dir);
+  }
+});
+
+test.run();
