@@ -13,7 +13,7 @@ import {
 } from '@berth/core';
 import none from '@berth/network-none';
 import runc from '@berth/runtime-oci';
-import vfs from '@berth/storage-vfs';
+import overlay from '@berth/storage-overlay';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ContainerStoreToken, createEngine, ImageService, ImageServiceToken } from '../src/index.js';
@@ -60,7 +60,7 @@ test('an embedder replaces the event bus and the image service before anything i
     dataRoot: path.join(dir, 'data'),
     execRoot: path.join(dir, 'exec'),
     cgroupParent: 'berth-unit-embed',
-    plugins: [vfs, runc, none],
+    plugins: [overlay, runc, none],
     configure(di) {
       di.register(EventBusToken, { useValue: bus });
       di.register(ImageServiceToken, { useFactory: (d) => (images = new NoRemovalImages(d.build(ImageService))) });
@@ -91,7 +91,7 @@ test('an embedder replaces the event bus and the image service before anything i
 
 test('a token nobody registered names itself when resolved', async () => {
   const dir = mkdtempSync('/tmp/berth-unit-embed-');
-  const engine = await createEngine({ dataRoot: path.join(dir, 'data'), execRoot: path.join(dir, 'exec'), plugins: [vfs] });
+  const engine = await createEngine({ dataRoot: path.join(dir, 'data'), execRoot: path.join(dir, 'exec'), plugins: [overlay] });
   try {
     assert.throws(
       () => engine.di.resolve(token<string>('NotRegisteredAnywhere')),
