@@ -3,6 +3,7 @@ export * from './api/types.js';
 export * from './contracts/mount.js';
 export * from './contracts/network.js';
 export * from './contracts/runtime.js';
+export * from './contracts/snapshot-labels.js';
 export * from './contracts/storage.js';
 export * from './contracts/volume.js';
 export * from './di.js';

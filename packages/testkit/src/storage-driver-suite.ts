@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { type MountSpec, REMOVING_PREFIX, type SnapshotInfo } from '@berth/core';
+import { MAX_SNAPSHOT_LABEL_BYTES, type MountSpec, ownerLabels, REMOVING_PREFIX, type SnapshotInfo } from '@berth/core';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { rejectsWith, rejectsWithCode } from './expect-error.js';
@@ -30,7 +30,10 @@ export interface StorageDriverSuiteOptions {
  * - unknown key or parent → NotFound; a key or name that exists → Conflict;
  * - removing a snapshot with children → Conflict;
  * - a parent that is not committed, committing a view, asking a committed snapshot
- *   for mounts → InvalidArgument;
+ *   for mounts, labels that core's checkSnapshotLabels refuses → InvalidArgument (for
+ *   labels, naming the label, with nothing created or changed);
+ * - labels are what prepare, view and commit were given (commit's replace the active
+ *   snapshot's), `{}` when none, a copy either way, and they survive a reopen;
  * - usage counts what a snapshot adds over its parent: each new or changed entry is an
  *   inode (a directory whose content changed is a changed entry), each such
  *   non-directory adds its size, hard links count once, the snapshot's root does not count.
@@ -252,6 +255,98 @@ export function storageDriverSuite(name: string, makeDriver: StorageDriverFactor
     const expected = ['c1:committed:-', 'c2:committed:c1', 'container:active:c2', 'lonely:active:-', 'view:view:c1'];
     assert.equal((await c.driver.walk()).map(brief).sort(), expected);
     for (const info of await c.driver.walk()) assert.equal(await c.driver.stat(info.key), info);
+  });
+
+  check('labels given to prepare, view and commit are what stat and walk return; none is {}', async (c) => {
+    const extracting = { ...ownerLabels('image-extract', 'sha256:abc'), 'any=,:\nkey': 'ünï\ncode', empty: '' };
+    await c.driver.prepare('extract', undefined, { labels: extracting });
+    assert.equal((await c.driver.stat('extract')).labels, extracting);
+    await c.driver.commit('layer', 'extract', { labels: ownerLabels('image', 'layer') });
+    assert.equal((await c.driver.stat('layer')).labels, ownerLabels('image', 'layer'), "commit merged the active snapshot's labels in");
+    await c.driver.prepare('container', 'layer', { labels: ownerLabels('container', 'c1'), volatile: true });
+    await c.driver.view('view', 'layer', { labels: { purpose: 'look' } });
+    await c.driver.prepare('bare', 'layer');
+    await c.driver.view('bare-view');
+    await c.driver.prepare('dropped', undefined, { labels: { temporary: 'yes' } });
+    await c.driver.commit('dropped-c', 'dropped');
+    assert.equal((await c.driver.stat('dropped-c')).labels, {}, "a commit without labels kept the active snapshot's");
+    const expected: Record<string, Record<string, string>> = {
+      layer: ownerLabels('image', 'layer'),
+      container: ownerLabels('container', 'c1'),
+      view: { purpose: 'look' },
+      bare: {},
+      'bare-view': {},
+      'dropped-c': {},
+    };
+    const walked = await c.driver.walk();
+    assert.equal(Object.fromEntries(walked.map((s) => [s.key, s.labels])), expected);
+    for (const info of walked) assert.equal(await c.driver.stat(info.key), info);
+  });
+
+  check('labels survive re-creating the driver on the same root', async (c) => {
+    await c.driver.prepare('extract', undefined, { labels: ownerLabels('image-extract', 'layer') });
+    await c.driver.commit('layer', 'extract', { labels: ownerLabels('image', 'layer') });
+    await c.driver.prepare('container', 'layer', { labels: ownerLabels('container', 'c1') });
+    await c.driver.view('view', 'layer', { labels: { purpose: 'look' } });
+    await c.driver.prepare('half-extracted', 'layer', { labels: ownerLabels('image-extract', 'next') });
+    await c.driver.prepare('bare');
+    const before = sortByKey(await c.driver.walk());
+    assert.equal(
+      before.map((s) => [s.key, Object.keys(s.labels).length > 0]),
+      [
+        ['bare', false],
+        ['container', true],
+        ['half-extracted', true],
+        ['layer', true],
+        ['view', true],
+      ],
+    );
+
+    const driver = await c.reopen();
+    assert.equal(sortByKey(await driver.walk()), before);
+    assert.equal((await driver.stat('half-extracted')).labels, ownerLabels('image-extract', 'next'));
+    await driver.commit('next', 'half-extracted', { labels: ownerLabels('image', 'next') });
+    assert.equal((await (await c.reopen()).stat('next')).labels, ownerLabels('image', 'next'));
+  });
+
+  check('labels are copies: changing what was given or returned changes nothing in the driver', async (c) => {
+    const given = { owner: 'first' };
+    await c.driver.prepare('a', undefined, { labels: given });
+    given.owner = 'changed after prepare';
+    const info = await c.driver.stat('a');
+    assert.equal(info.labels, { owner: 'first' });
+    info.labels.owner = 'changed in the result';
+    (await c.driver.walk())[0]!.labels.added = 'by walk';
+    assert.equal((await c.driver.stat('a')).labels, { owner: 'first' });
+  });
+
+  check('invalid labels are refused with InvalidArgument naming the label, and nothing is created or changed', async (c) => {
+    await c.driver.prepare('base');
+    await c.driver.commit('base-c', 'base');
+    await c.driver.prepare('active', 'base-c', { labels: { keep: 'me' } });
+    const before = sortByKey(await c.driver.walk());
+    const tree = await listTree(c.root);
+    const tooMany = Object.fromEntries(Array.from({ length: 5 }, (_, i) => [`big-${i}`, 'x'.repeat(4000)]));
+    const refused: Array<[unknown, RegExp]> = [
+      [{ fine: 'yes', 'berth.owner.id': 42 }, /berth\.owner\.id.*string/],
+      [{ nothing: null }, /nothing/],
+      [{ '': 'x' }, /empty key/],
+      [{ huge: 'x'.repeat(MAX_SNAPSHOT_LABEL_BYTES) }, /huge.*bytes/],
+      [tooMany, /labels take \d+ bytes in all/],
+      [['not', 'an', 'object'], /labels must be an object/],
+      ['owner=me', /labels must be an object/],
+    ];
+    for (const [labels, message] of refused) {
+      const options = { labels: labels as Record<string, string> };
+      await rejectsWith(c.driver.prepare('new', 'base-c', options), 'InvalidArgument', message);
+      await rejectsWith(c.driver.prepare('new-empty', undefined, options), 'InvalidArgument', message);
+      await rejectsWith(c.driver.view('new-view', 'base-c', options), 'InvalidArgument', message);
+      await rejectsWith(c.driver.commit('new-c', 'active', options), 'InvalidArgument', message);
+    }
+    assert.equal(sortByKey(await c.driver.walk()), before, 'a refused call changed the snapshots');
+    assert.equal(await listTree(c.root), tree, 'a refused call left something on disk');
+    await c.driver.commit('active-c', 'active', { labels: { fine: 'now' } });
+    assert.equal((await c.driver.stat('active-c')).labels, { fine: 'now' });
   });
 
   check('usage counts the bytes and inodes a snapshot adds over its parent', async (c) => {

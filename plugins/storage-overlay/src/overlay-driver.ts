@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import {
   BackgroundRemoval,
   Conflict,
+  checkSnapshotLabels,
   type DriverStatus,
   InvalidArgument,
   type Logger,
@@ -12,6 +13,7 @@ import {
   type PrepareOptions,
   type SnapshotInfo,
   type SnapshotKind,
+  type SnapshotOptions,
   type SnapshotUsage,
   type StorageDriver,
 } from '@berth/core';
@@ -40,7 +42,7 @@ export interface OverlayDriverOptions {
  * `<root>/snapshots/<id>` holding `fs` (its own files: the whole tree of a snapshot
  * without parent, the upper layer of one with parents) and, for active snapshots with
  * parents, `work` (overlay's workdir). `<root>/metadata.json` maps keys and names to
- * ids, parents and kinds (OverlayMetadata).
+ * ids, parents, kinds and labels (OverlayMetadata).
  *
  * Mounts it describes (never performs):
  * - active, no parent: a read-write bind of its `fs`;
@@ -57,6 +59,8 @@ export interface OverlayDriverOptions {
  * Crash safety: a snapshot's directory is made before its record is written, and its
  * record removed before its directory, which is renamed to `.removing-*` and deleted in
  * the background (`close` waits for that); `open` deletes directories without a record.
+ * Labels are part of the record, so they appear and change with it in one atomic
+ * rewrite of `metadata.json`: a snapshot is never recorded without its labels.
  */
 export class OverlayDriver implements StorageDriver {
   readonly name = 'overlay';
@@ -90,12 +94,13 @@ export class OverlayDriver implements StorageDriver {
    * A volatile snapshot (PrepareOptions) with parents is an overlay mounted `volatile`
    * where the kernel supports it; without parents it is a bind, which has nothing to skip.
    */
-  prepare(key: string, parent?: string, options: PrepareOptions = {}): Promise<MountSpec[]> {
-    return this.create('active', key, parent, options.volatile === true && this.volatileSupported);
+  async prepare(key: string, parent?: string, options: PrepareOptions = {}): Promise<MountSpec[]> {
+    const labels = checkSnapshotLabels(options.labels);
+    return this.create('active', key, parent, labels, options.volatile === true && this.volatileSupported);
   }
 
-  view(key: string, parent?: string): Promise<MountSpec[]> {
-    return this.create('view', key, parent, false);
+  async view(key: string, parent?: string, options: SnapshotOptions = {}): Promise<MountSpec[]> {
+    return this.create('view', key, parent, checkSnapshotLabels(options.labels), false);
   }
 
   async mounts(key: string): Promise<MountSpec[]> {
@@ -111,15 +116,18 @@ export class OverlayDriver implements StorageDriver {
     return this.mountsOf(record, lowers);
   }
 
-  async commit(name: string, key: string): Promise<void> {
+  /** The committed record carries the labels given here, not the active snapshot's (StorageDriver). */
+  async commit(name: string, key: string, options: SnapshotOptions = {}): Promise<void> {
+    const labels = checkSnapshotLabels(options.labels);
     await this.metadata.transact(async ({ records }) => {
       const record = records.get(key);
       if (!record) throw new NotFound(`no such snapshot: ${key}`);
       if (record.kind !== 'active')
         throw new InvalidArgument(`snapshot ${key} is a ${record.kind}: only an active snapshot can be committed`);
       if (records.has(name)) throw new Conflict(`snapshot ${name} already exists`);
+      const { labels: _activeLabels, ...kept } = record;
       records.delete(key);
-      records.set(name, { ...record, kind: 'committed' });
+      records.set(name, withLabels({ ...kept, kind: 'committed' }, labels));
     });
   }
 
@@ -166,7 +174,13 @@ export class OverlayDriver implements StorageDriver {
     ];
   }
 
-  private async create(kind: SnapshotKind, key: string, parent: string | undefined, volatile: boolean): Promise<MountSpec[]> {
+  private async create(
+    kind: SnapshotKind,
+    key: string,
+    parent: string | undefined,
+    labels: Record<string, string>,
+    volatile: boolean,
+  ): Promise<MountSpec[]> {
     let made: string | undefined;
     try {
       return await this.metadata.transact(async (draft) => {
@@ -175,6 +189,7 @@ export class OverlayDriver implements StorageDriver {
         const record: OverlaySnapshotRecord = { id: draft.allocateId(), kind, created: new Date().toISOString() };
         if (parent !== undefined) record.parent = parent;
         if (volatile && kind === 'active' && lowers.length > 0) record.volatile = true;
+        withLabels(record, labels);
         // Describe first: a chain too deep to mount is refused before anything is made.
         const mounts = this.mountsOf(record, lowers);
         made = this.dirOf(record.id);
@@ -249,7 +264,17 @@ export class OverlayDriver implements StorageDriver {
 }
 
 function info(key: string, record: OverlaySnapshotRecord): SnapshotInfo {
-  const result: SnapshotInfo = { key, kind: record.kind, created: record.created };
+  // A copy of the labels: the caller's changes must not reach the record.
+  const result: SnapshotInfo = { key, kind: record.kind, created: record.created, labels: { ...record.labels } };
   if (record.parent !== undefined) result.parent = record.parent;
   return result;
+}
+
+/**
+ * `record` with `labels`, stored only when there are some: a snapshot without labels is
+ * recorded exactly as before labels existed (and as older berths read it).
+ */
+function withLabels(record: OverlaySnapshotRecord, labels: Record<string, string>): OverlaySnapshotRecord {
+  if (Object.keys(labels).length > 0) record.labels = labels;
+  return record;
 }

@@ -10,6 +10,11 @@ export interface OverlaySnapshotRecord {
   created: string;
   /** Mounted with overlay's `volatile` (PrepareOptions.volatile, where the kernel has it). */
   volatile?: true;
+  /**
+   * The snapshot's labels (SnapshotOptions.labels); absent when it has none, which is
+   * also how every record written before labels reads.
+   */
+  labels?: Record<string, string>;
 }
 
 /** The content of `metadata.json`. */
@@ -28,8 +33,10 @@ export interface MetadataDraft {
 
 /**
  * The overlay driver's record of its snapshots: one JSON file mapping each key or
- * name to its id, parent, kind and creation time, rewritten atomically (core's
- * writeJsonAtomic) after every change.
+ * name to its id, parent, kind, creation time and labels, rewritten atomically (core's
+ * writeJsonAtomic) after every change. Labels came later within the same `version: 1`:
+ * they are optional in a record, so files written before them load unchanged, and an
+ * older berth reading a newer file sees records with one field it ignores.
  *
  * Changes run one at a time (`transact`): each writes the whole file, so two at once
  * could write their states out of order and lose one. They are all quick (a mkdir and

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { PluginSkipped, type StorageDriver } from '@berth/core';
+import { ownerLabels, PluginSkipped, type StorageDriver } from '@berth/core';
 import { mount, mountAll, umount, unmountAll } from '@berth/native';
 import plugin, { MAX_MOUNT_DATA, type OverlayDriver } from '@berth/storage-overlay';
 import { pluginContext, rejectsWith } from '@berth/testkit';
@@ -10,9 +10,12 @@ import * as assert from 'uvu/assert';
 
 const init = (root: string) => plugin.init(pluginContext(root)) as Promise<OverlayDriver>;
 
-/** A temp dir under /tmp/bsto-ovl-*, unmounted and removed after `body` whatever happens. */
+/**
+ * A temp dir under /tmp/berth-unit-ovl-*, unmounted and removed after `body` whatever
+ * happens. Short: the depth test needs room for a root as long as the default one.
+ */
 async function inTempDir(body: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await fs.mkdtemp('/tmp/bsto-ovl-');
+  const dir = await fs.mkdtemp('/tmp/berth-unit-ovl-');
   try {
     await body(dir);
   } finally {
@@ -79,6 +82,63 @@ test('metadata.json records every snapshot; ids are never reused', () =>
     assert.is(meta.snapshots.two.id, 2);
     assert.is(meta.snapshots.two.kind, 'active');
     assert.equal(await fs.readdir(path.join(root, 'snapshots')), ['2']);
+  }));
+
+test('labels are stored in the record in metadata.json, and only when there are some', () =>
+  inTempDir(async (root) => {
+    const d = await init(root);
+    await d.prepare('extract', undefined, { labels: ownerLabels('image-extract', 'L') });
+    await d.commit('L', 'extract', { labels: ownerLabels('image', 'L') });
+    await d.prepare('plain', 'L');
+    const meta = JSON.parse(await fs.readFile(path.join(root, 'metadata.json'), 'utf8'));
+    assert.is(meta.version, 1, 'labels need no new format version');
+    assert.equal(meta.snapshots.L.labels, ownerLabels('image', 'L'));
+    assert.equal(Object.keys(meta.snapshots.plain).sort(), ['created', 'id', 'kind', 'parent'], 'an unlabelled record changed shape');
+  }));
+
+test('a data root written before labels reads back with labels {} and keeps working', () =>
+  inTempDir(async (dir) => {
+    // metadata.json and directories as the driver wrote them before labels existed.
+    const root = path.join(dir, 'root');
+    const container = 'c'.repeat(64);
+    const created = '2025-01-02T03:04:05.000Z';
+    const before = {
+      version: 1,
+      nextId: 3,
+      snapshots: {
+        'sha256:old': { id: 1, kind: 'committed', created },
+        [container]: { id: 2, parent: 'sha256:old', kind: 'active', created, volatile: true },
+      },
+    };
+    await fs.mkdir(path.join(root, 'snapshots', '1', 'fs'), { recursive: true });
+    await fs.writeFile(path.join(root, 'snapshots', '1', 'fs', 'old.txt'), 'old');
+    await fs.mkdir(path.join(root, 'snapshots', '2', 'fs'), { recursive: true });
+    await fs.mkdir(path.join(root, 'snapshots', '2', 'work'));
+    await fs.writeFile(path.join(root, 'metadata.json'), JSON.stringify(before));
+
+    const d = await init(root);
+    assert.equal(
+      (await d.walk()).map((s) => [s.key, s.labels]),
+      [
+        ['sha256:old', {}],
+        [container, {}],
+      ],
+    );
+    const target = path.join(dir, 'mnt');
+    await fs.mkdir(target);
+    mountAll(await d.mounts(container), target);
+    try {
+      assert.is(await fs.readFile(path.join(target, 'old.txt'), 'utf8'), 'old');
+      await fs.writeFile(path.join(target, 'new.txt'), 'new');
+    } finally {
+      unmountAll(target);
+    }
+    await d.commit('sha256:new', container, { labels: ownerLabels('image', 'sha256:new') });
+    await d.prepare('fresh', 'sha256:new', { labels: ownerLabels('container', 'fresh') });
+    const after = JSON.parse(await fs.readFile(path.join(root, 'metadata.json'), 'utf8'));
+    assert.equal(after.snapshots['sha256:old'], before.snapshots['sha256:old'], 'an untouched old record was rewritten differently');
+    assert.equal(after.snapshots['sha256:new'].labels, ownerLabels('image', 'sha256:new'));
+    assert.equal((await (await init(root)).stat('fresh')).labels, ownerLabels('container', 'fresh'));
   }));
 
 test('open removes snapshot directories that have no record (a crash between mkdir and the metadata write)', () =>

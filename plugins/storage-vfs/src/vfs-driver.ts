@@ -2,13 +2,16 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import {
   Conflict,
+  checkSnapshotLabels,
   type DriverStatus,
   InvalidArgument,
   type Logger,
   type MountSpec,
   NotFound,
+  type PrepareOptions,
   type SnapshotInfo,
   type SnapshotKind,
+  type SnapshotOptions,
   type SnapshotUsage,
   type StorageDriver,
 } from '@berth/core';
@@ -21,7 +24,7 @@ import { type VfsSnapshot, type VfsSnapshotRecord, VfsSnapshotStore } from './vf
  * (`cp -a --reflink=auto`), so it works on any filesystem, needs no kernel feature
  * but bind mounts, and costs a copy of the image per container (nearly nothing on
  * btrfs/xfs with reflinks). Snapshots live in `<root>/snapshots/<id>/fs` with their
- * record beside them (VfsSnapshotStore).
+ * record (key, parent, kind, creation time, labels) beside them (VfsSnapshotStore).
  *
  * Mounts it describes (never performs): a read-write bind of an active snapshot's
  * `fs`; for a view, a read-only bind of its parent's `fs` — the parent is committed,
@@ -45,12 +48,13 @@ export class VfsDriver implements StorageDriver {
     return new VfsDriver(await VfsSnapshotStore.load(path.join(path.resolve(root), 'snapshots'), options.log));
   }
 
-  prepare(key: string, parent?: string): Promise<MountSpec[]> {
-    return this.create('active', key, parent);
+  /** `volatile` changes nothing here: a full copy has no cheaper mount to offer. */
+  async prepare(key: string, parent?: string, options: PrepareOptions = {}): Promise<MountSpec[]> {
+    return this.create('active', key, parent, checkSnapshotLabels(options.labels));
   }
 
-  view(key: string, parent?: string): Promise<MountSpec[]> {
-    return this.create('view', key, parent);
+  async view(key: string, parent?: string, options: SnapshotOptions = {}): Promise<MountSpec[]> {
+    return this.create('view', key, parent, checkSnapshotLabels(options.labels));
   }
 
   async mounts(key: string): Promise<MountSpec[]> {
@@ -61,7 +65,9 @@ export class VfsDriver implements StorageDriver {
     return this.mountsOf(snapshot);
   }
 
-  async commit(name: string, key: string): Promise<void> {
+  /** The committed record carries the labels given here, not the active snapshot's (StorageDriver). */
+  async commit(name: string, key: string, options: SnapshotOptions = {}): Promise<void> {
+    const labels = checkSnapshotLabels(options.labels);
     const snapshot = this.snapshot(key);
     this.assertIdle(key);
     if (snapshot.record.kind !== 'active') {
@@ -71,7 +77,8 @@ export class VfsDriver implements StorageDriver {
     this.reserved.set(name, snapshot.record.parent);
     this.busy.add(key);
     try {
-      await this.store.rewrite(key, { ...snapshot.record, key: name, kind: 'committed' });
+      const { labels: _activeLabels, ...kept } = snapshot.record;
+      await this.store.rewrite(key, withLabels({ ...kept, key: name, kind: 'committed' }, labels));
     } finally {
       this.reserved.delete(name);
       this.busy.delete(key);
@@ -120,7 +127,12 @@ export class VfsDriver implements StorageDriver {
     return [];
   }
 
-  private async create(kind: SnapshotKind, key: string, parentKey: string | undefined): Promise<MountSpec[]> {
+  private async create(
+    kind: SnapshotKind,
+    key: string,
+    parentKey: string | undefined,
+    labels: Record<string, string>,
+  ): Promise<MountSpec[]> {
     this.assertFree(key);
     const parent = parentKey === undefined ? undefined : this.committedParent(parentKey);
     this.reserved.set(key, parentKey);
@@ -132,6 +144,7 @@ export class VfsDriver implements StorageDriver {
         else if (!parent) await fs.mkdir(target, { mode: 0o755 });
         const record: VfsSnapshotRecord = { key, kind, created: new Date().toISOString() };
         if (parentKey !== undefined) record.parent = parentKey;
+        withLabels(record, labels);
         return this.mountsOf(await this.store.publish(staged, record));
       } catch (err) {
         await fs.rm(staged.dir, { recursive: true, force: true });
@@ -179,7 +192,17 @@ export class VfsDriver implements StorageDriver {
 }
 
 function info(record: VfsSnapshotRecord): SnapshotInfo {
-  const result: SnapshotInfo = { key: record.key, kind: record.kind, created: record.created };
+  // A copy of the labels: the caller's changes must not reach the record.
+  const result: SnapshotInfo = { key: record.key, kind: record.kind, created: record.created, labels: { ...record.labels } };
   if (record.parent !== undefined) result.parent = record.parent;
   return result;
+}
+
+/**
+ * `record` with `labels`, stored only when there are some: a snapshot without labels is
+ * recorded exactly as before labels existed (and as older berths read it).
+ */
+function withLabels(record: VfsSnapshotRecord, labels: Record<string, string>): VfsSnapshotRecord {
+  if (Object.keys(labels).length > 0) record.labels = labels;
+  return record;
 }

@@ -9,6 +9,11 @@ export interface VfsSnapshotRecord {
   parent?: string;
   kind: SnapshotKind;
   created: string;
+  /**
+   * The snapshot's labels (SnapshotOptions.labels); absent when it has none, which is
+   * also how every record written before labels reads.
+   */
+  labels?: Record<string, string>;
 }
 
 /** A snapshot's directory and its record. */
@@ -26,8 +31,9 @@ const recordFile = 'snapshot.json';
  * together, which suits full copies, slow to make:
  *
  * - a new snapshot is staged in `snapshots/.new-<id>` (the copy, then the record) and
- *   appears with one rename, so a crash mid-copy never leaves a named half-copy;
- * - commit rewrites the one record atomically;
+ *   appears with one rename, so a crash mid-copy never leaves a named half-copy, and
+ *   a snapshot never appears without the labels in its record;
+ * - commit rewrites the one record atomically (new name, kind and labels at once);
  * - removal renames the directory out of the way (core's BackgroundRemoval: the
  *   snapshot is gone at once, the rename made durable), then deletes the full copy in
  *   the background; `drain` waits for that.

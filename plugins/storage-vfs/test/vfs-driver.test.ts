@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { PluginSkipped } from '@berth/core';
+import { ownerLabels, PluginSkipped } from '@berth/core';
 import { mountAll, unmountAll } from '@berth/native';
 import plugin, { type VfsDriver } from '@berth/storage-vfs';
 import { pluginContext } from '@berth/testkit';
@@ -9,9 +9,9 @@ import * as assert from 'uvu/assert';
 
 const init = (root: string) => plugin.init(pluginContext(root)) as Promise<VfsDriver>;
 
-/** A temp dir under /tmp/bsto-vfs-*, unmounted and removed after `body` whatever happens. */
+/** A temp dir under /tmp/berth-unit-vfs-*, unmounted and removed after `body` whatever happens. */
 async function inTempDir(body: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await fs.mkdtemp('/tmp/bsto-vfs-');
+  const dir = await fs.mkdtemp('/tmp/berth-unit-vfs-');
   try {
     await body(dir);
   } finally {
@@ -60,6 +60,69 @@ test('a child is a full copy; a view copies nothing', () =>
     assert.ok((await bytesUnder(root)) - one < 4096, 'the view copied its parent');
     await d.prepare('child', 'base-c');
     assert.ok((await bytesUnder(root)) - one >= 1 << 20, 'the child did not copy its parent');
+  }));
+
+/** The record (`snapshot.json`) of every snapshot under `root`, by key. */
+async function recordsOnDisk(root: string): Promise<Record<string, Record<string, unknown>>> {
+  const records: Record<string, Record<string, unknown>> = {};
+  for (const id of await fs.readdir(path.join(root, 'snapshots'))) {
+    const record = JSON.parse(await fs.readFile(path.join(root, 'snapshots', id, 'snapshot.json'), 'utf8'));
+    records[record.key] = record;
+  }
+  return records;
+}
+
+test("labels are stored in the snapshot's own snapshot.json, and only when there are some", () =>
+  inTempDir(async (root) => {
+    const d = await init(root);
+    await d.prepare('extract', undefined, { labels: ownerLabels('image-extract', 'L') });
+    assert.equal((await recordsOnDisk(root)).extract!.labels, ownerLabels('image-extract', 'L'));
+    await d.commit('L', 'extract', { labels: ownerLabels('image', 'L') });
+    await d.prepare('plain', 'L');
+    const records = await recordsOnDisk(root);
+    assert.equal(records.L!.labels, ownerLabels('image', 'L'));
+    assert.equal(Object.keys(records.plain!).sort(), ['created', 'key', 'kind', 'parent'], 'an unlabelled record changed shape');
+  }));
+
+test('a data root written before labels reads back with labels {} and keeps working', () =>
+  inTempDir(async (root) => {
+    // snapshot.json files and directories as the driver wrote them before labels existed.
+    const created = '2025-01-02T03:04:05.000Z';
+    const old = { key: 'sha256:old', kind: 'committed', created };
+    const container = { key: 'c'.repeat(64), parent: 'sha256:old', kind: 'active', created };
+    for (const [id, record] of [
+      ['00000000000000aa', old],
+      ['00000000000000bb', container],
+    ] as const) {
+      await fs.mkdir(path.join(root, 'snapshots', id, 'fs'), { recursive: true });
+      await fs.writeFile(path.join(root, 'snapshots', id, 'fs', 'old.txt'), 'old');
+      await fs.writeFile(path.join(root, 'snapshots', id, 'snapshot.json'), JSON.stringify(record));
+    }
+
+    const d = await init(root);
+    assert.equal(
+      (await d.walk()).map((s) => [s.key, s.labels]).sort(),
+      [
+        ['sha256:old', {}],
+        [container.key, {}],
+      ].sort(),
+    );
+    const target = path.join(root, '..', `${path.basename(root)}-mnt`);
+    await fs.mkdir(target);
+    try {
+      mountAll(await d.prepare('fresh', 'sha256:old', { labels: ownerLabels('container', 'fresh') }), target);
+      assert.is(await fs.readFile(path.join(target, 'old.txt'), 'utf8'), 'old');
+    } finally {
+      unmountAll(target);
+      await fs.rm(target, { recursive: true });
+    }
+    await d.commit('sha256:new', container.key, { labels: ownerLabels('image', 'sha256:new') });
+    const records = await recordsOnDisk(root);
+    assert.equal(records['sha256:old'], old, 'an untouched old record was rewritten');
+    assert.equal(records['sha256:new']!.labels, ownerLabels('image', 'sha256:new'));
+    const again = await init(root);
+    assert.equal((await again.stat('fresh')).labels, ownerLabels('container', 'fresh'));
+    assert.equal((await again.stat('sha256:old')).labels, {});
   }));
 
 test('open deletes unfinished copies and half-removed snapshots left by a crash', () =>
