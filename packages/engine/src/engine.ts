@@ -20,6 +20,7 @@ import { ContainerLifecycleToken } from './containers/container-lifecycle.js';
 import { ContainerServiceToken } from './containers/container-service.js';
 import { ImageServiceToken } from './images/image-service.js';
 import { ImageStoreToken } from './images/image-store-token.js';
+import { LayerUnpackerToken } from './images/layer-unpacker.js';
 import { loadPlugins } from './plugins/plugin-host.js';
 import { RootFilesystemsToken } from './rootfs/root-filesystems.js';
 import { RunSupervisorToken } from './runs/run-supervisor.js';
@@ -99,6 +100,7 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
   const store = di.resolve(ContainerStoreToken);
   await store.load((id, err) => log.error('unreadable container record skipped', { id, error: String(err) }));
   await di.resolve(RootFilesystemsToken).removeOrphans((id) => !!store.find(id));
+  await di.resolve(LayerUnpackerToken).removeInterrupted();
   // The lifecycle listens to exits (auto-remove) from its construction: before recovery records any.
   di.resolve(ContainerLifecycleToken);
   const supervisor = di.resolve(RunSupervisorToken);

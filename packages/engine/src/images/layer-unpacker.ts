@@ -1,7 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { inject, injectable, NotFound, type StorageDriver, StorageDriverToken, token } from '@berth/core';
+import {
+  inject,
+  injectable,
+  type Logger,
+  LoggerToken,
+  NotFound,
+  ownerLabels,
+  SnapshotLabels,
+  type StorageDriver,
+  StorageDriverToken,
+  token,
+} from '@berth/core';
 import type { ImageRecord, ImageStore } from '@berth/image';
 import { applyLayer } from '@berth/image';
 import { mountAll, unmountAll } from '@berth/native';
@@ -25,6 +36,7 @@ export class LayerUnpacker {
     @inject(ImageStoreToken) private readonly images: ImageStore,
     @inject(StorageDriverToken) private readonly storage: StorageDriver,
     @inject(EngineConfigToken) config: ResolvedEngineConfig,
+    @inject(LoggerToken) private readonly log: Logger,
   ) {
     this.tmp = path.join(config.dataRoot, 'tmp');
   }
@@ -44,6 +56,30 @@ export class LayerUnpacker {
     return image.chainIds.at(-1);
   }
 
+  /**
+   * After a crash: an extraction never outlives the engine that started it, so every
+   * extraction snapshot (known by its owner label) and every mount under the extraction
+   * directory is a leftover. Unmounted, removed, and the directory emptied.
+   */
+  async removeInterrupted(): Promise<void> {
+    for (const entry of await fs.readdir(this.tmp).catch(() => [] as string[])) {
+      const target = path.join(this.tmp, entry);
+      try {
+        unmountAll(target); // never delete recursively through a mount: rm runs only once this succeeded
+        await fs.rm(target, { recursive: true, force: true });
+      } catch (err) {
+        this.log.error('cannot clear an interrupted layer extraction', { target, error: String(err) });
+      }
+    }
+    for (const snapshot of await this.storage.walk()) {
+      if (snapshot.labels[SnapshotLabels.ownerKind] !== 'image-extract' || snapshot.kind !== 'active') continue;
+      this.log.warn('removing an interrupted layer extraction', { key: snapshot.key });
+      await this.storage
+        .remove(snapshot.key)
+        .catch((err) => this.log.error('cannot remove an interrupted layer extraction', { key: snapshot.key, error: String(err) }));
+    }
+  }
+
   private async unpackLayer(image: ImageRecord, index: number): Promise<void> {
     const chainId = image.chainIds[index];
     try {
@@ -58,7 +94,10 @@ export class LayerUnpacker {
     await fs.mkdir(target, { recursive: true, mode: 0o700 });
     let prepared = false;
     try {
-      const mounts = await this.storage.prepare(key, index > 0 ? image.chainIds[index - 1] : undefined);
+      // Labelled so that recovery knows an unfinished extraction for what it is, whatever its key.
+      const mounts = await this.storage.prepare(key, index > 0 ? image.chainIds[index - 1] : undefined, {
+        labels: ownerLabels('image-extract', chainId),
+      });
       prepared = true;
       mountAll(mounts, target);
       try {
@@ -66,7 +105,7 @@ export class LayerUnpacker {
       } finally {
         unmountAll(target);
       }
-      await this.storage.commit(chainId, key);
+      await this.storage.commit(chainId, key, { labels: ownerLabels('image', chainId) });
       prepared = false;
     } catch (err) {
       if (prepared) await this.storage.remove(key).catch(() => undefined);

@@ -5,6 +5,9 @@ import {
   LoggerToken,
   type MountSpec,
   NotFound,
+  ownerLabels,
+  type SnapshotInfo,
+  SnapshotLabels,
   type StorageDriver,
   StorageDriverToken,
   token,
@@ -40,7 +43,7 @@ export class RootFilesystems {
    */
   async prepare(id: string, imageId: string, options: { volatile: boolean }): Promise<MountSpec[]> {
     const top = await this.layers.ensureLayers(imageId);
-    return this.storage.prepare(id, top, { volatile: options.volatile });
+    return this.storage.prepare(id, top, { volatile: options.volatile, labels: ownerLabels('container', id) });
   }
 
   /** Mount `mounts` (from prepare) as container `id`'s root filesystem. */
@@ -68,19 +71,34 @@ export class RootFilesystems {
   }
 
   /**
-   * Remove the writable snapshots of containers that no longer exist: what a crash in the
-   * middle of a create or a removal leaves, so they hold no space forever.
+   * After a crash: remove the writable layers of containers whose record is gone (a crash
+   * in the middle of a create or a removal), unmounting them first. Ownership comes from
+   * each snapshot's owner labels, never from the shape of its key; a snapshot without
+   * owner labels was written before berth labelled them, and only an active one keyed by
+   * a container id without a record is taken for a container's.
    */
   async removeOrphans(exists: (containerId: string) => boolean): Promise<void> {
     for (const snapshot of await this.storage.walk()) {
-      if (snapshot.kind !== 'active' || !/^[0-9a-f]{64}$/.test(snapshot.key) || exists(snapshot.key)) continue;
-      this.log.warn('removing the writable layer of a container that no longer exists', { id: snapshot.key });
-      this.unmount(snapshot.key);
+      const container = orphanContainer(snapshot, exists);
+      if (!container) continue;
+      this.log.warn('removing the writable layer of a container that no longer exists', { id: container, key: snapshot.key });
+      this.unmount(container);
       await this.remove(snapshot.key).catch((err) =>
-        this.log.error('cannot remove an orphan container layer', { id: snapshot.key, error: String(err) }),
+        this.log.error('cannot remove an orphan container layer', { id: container, key: snapshot.key, error: String(err) }),
       );
     }
   }
+}
+
+/** The container a snapshot is the writable layer of, when that container no longer exists. */
+function orphanContainer(snapshot: SnapshotInfo, exists: (containerId: string) => boolean): string | undefined {
+  const kind = snapshot.labels[SnapshotLabels.ownerKind];
+  if (kind === 'container') {
+    const owner = snapshot.labels[SnapshotLabels.ownerId];
+    return owner && !exists(owner) ? owner : undefined;
+  }
+  const unlabelled = kind === undefined && snapshot.kind === 'active' && /^[0-9a-f]{64}$/.test(snapshot.key);
+  return unlabelled && !exists(snapshot.key) ? snapshot.key : undefined;
 }
 
 export const RootFilesystemsToken = token<RootFilesystems>('RootFilesystems');
