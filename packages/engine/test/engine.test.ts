@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { createReadStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { Conflict, InvalidArgument, NotFound } from '@berth/core';
+import { Conflict, InvalidArgument, NotFound, statusOf } from '@berth/core';
 import none from '@berth/network-none';
 import runc from '@berth/runtime-oci';
 import overlay from '@berth/storage-overlay';
@@ -247,5 +247,40 @@ async function assert_rejects(fn: () => Promise<unknown>, type: new (...a: never
   }
   assert.unreachable(`expected ${type.name}`);
 }
+
+test('every lifecycle operation takes the container lock: stop, kill, remove -f and start at once all settle cleanly', async (ctx) => {
+  const { engine } = ctx;
+  const { Id } = await engine.containers.create({ Image: 'busybox', Cmd: ['sleep', '60'] });
+  await engine.containers.start(Id);
+  const [stop, kill, remove, start] = await Promise.allSettled([
+    engine.containers.stop(Id, 0),
+    engine.containers.kill(Id, 'KILL'),
+    engine.containers.remove(Id, { force: true }),
+    engine.containers.start(Id),
+  ]);
+  assert.is(remove.status, 'fulfilled', 'the removal wins');
+  // The others may lose the race, but only with the answers a user expects.
+  for (const [name, result] of Object.entries({ stop, kill, start })) {
+    if (result.status === 'rejected') assert.ok([304, 404, 409].includes(statusOf(result.reason)), `${name}: ${result.reason}`);
+  }
+  assert.equal(await engine.containers.list({ all: true, filters: { id: [Id] } }), []);
+  // Removed means removed, for the next engine too.
+  await engine.close();
+  ctx.engine = await open(ctx.dir);
+  await assert_rejects(() => ctx.engine.containers.inspect(Id), NotFound);
+});
+
+test('a container being removed cannot be started again', async ({ engine }) => {
+  const { Id } = await engine.containers.create({ Image: 'busybox', Cmd: ['sleep', '60'] });
+  await engine.containers.start(Id);
+  const removal = engine.containers.remove(Id, { force: true });
+  // Queued behind the removal's kill: it runs after the exit is recorded, before the record goes.
+  const restart = engine.containers.start(Id).catch((e: unknown) => e);
+  await removal;
+  const err = await restart;
+  assert.ok(err instanceof Error, 'the start was refused');
+  assert.match((err as Error).message, /marked for removal|already running|No such container/);
+  assert.equal(await engine.containers.list({ all: true, filters: { id: [Id] } }), []);
+});
 
 test.run();

@@ -30,6 +30,9 @@ import { normaliseSignal } from './signals.js';
  */
 @injectable()
 export class ContainerLifecycle {
+  /** Containers a removal has begun on: they cannot be started again (Docker's "marked for removal"). */
+  private readonly removing = new Set<string>();
+
   constructor(
     @inject(ContainerStoreToken) private readonly store: ContainerStore,
     @inject(ContainerLocksToken) private readonly locks: ContainerLocks,
@@ -63,6 +66,7 @@ export class ContainerLifecycle {
   private async startLocked(record: ContainerRecord): Promise<void> {
     if (!this.store.find(record.id)) throw new Conflict(`container ${record.id} was removed`);
     if (record.state.Running) throw new NotModified(`container ${record.id} is already running`);
+    if (this.removing.has(record.id)) throw new Conflict(`container ${record.id} is marked for removal and cannot be started`);
     const began = performance.now();
     const startedAt = new Date().toISOString();
     const running = (pid: number): ContainerState => ({
@@ -146,16 +150,29 @@ export class ContainerLifecycle {
     const record = this.store.get(ref);
     // A running container is killed first (with force), and removed once its exit is recorded.
     const { exited } = await this.locks.run(record.id, async () => {
-      if (!record.state.Running) return { exited: undefined };
+      if (!record.state.Running) {
+        this.removing.add(record.id);
+        return { exited: undefined };
+      }
       if (!options.force) {
         throw new Conflict(
           `You cannot remove a running container ${record.id}. Stop the container before attempting removal or force remove`,
         );
       }
+      this.removing.add(record.id);
       const exited = this.supervisor.runEnd(record);
       await this.supervisor.signal(record, 'SIGKILL').catch(() => undefined);
       return { exited };
     });
+    try {
+      await this.removeExited(record, exited);
+    } finally {
+      this.removing.delete(record.id);
+    }
+  }
+
+  /** The second half of a removal: once the exit is recorded, the container's files, layer and record go. */
+  private async removeExited(record: ContainerRecord, exited: Promise<void> | undefined): Promise<void> {
     if (exited) await exited;
     const began = performance.now();
     const removed = await this.locks.run(record.id, async () => {
