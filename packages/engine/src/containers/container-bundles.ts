@@ -36,13 +36,20 @@ export class ContainerBundles {
     return this.paths.dir(id);
   }
 
-  /** Make the container's directory, its rootfs mount point and its /etc files. */
+  /**
+   * Make the container's directory, its rootfs mount point, its bundle directory and its
+   * /etc files (side by side with the snapshot's preparation, off the create's path).
+   */
   async writeEtc(id: string, hostname: string, hostNetwork: boolean): Promise<EtcFiles> {
     await fs.mkdir(this.paths.rootfs(id), { recursive: true, mode: 0o755 });
-    return writeEtcFiles(this.paths.dir(id), hostname, hostNetwork);
+    const [etc] = await Promise.all([
+      writeEtcFiles(this.paths.dir(id), hostname, hostNetwork),
+      fs.mkdir(this.paths.bundle(id), { mode: 0o700 }),
+    ]);
+    return etc;
   }
 
-  /** Build the spec (the rootfs must be mounted: the image's /etc/passwd is read) and write the bundle. */
+  /** Build the spec (the rootfs must be mounted: the image's /etc/passwd is read) and write the bundle (after writeEtc). */
   async writeBundle(request: {
     id: string;
     body: ContainerCreateBody;
@@ -57,9 +64,7 @@ export class ContainerBundles {
       host: this.host,
       anonymousVolumeDir: path.join(this.paths.dir(request.id), 'volumes'),
     });
-    const bundle = this.paths.bundle(request.id);
-    await fs.mkdir(bundle, { recursive: true, mode: 0o700 });
-    await fs.writeFile(path.join(bundle, 'config.json'), spec.json);
+    await fs.writeFile(path.join(this.paths.bundle(request.id), 'config.json'), spec.json);
     return spec;
   }
 }
