@@ -15,4 +15,5 @@ export * from './logger.js';
 export * from './network/predefined-network-driver.js';
 export * from './plugin.js';
 export * from './plugins/driver-registry.js';
+export * from './plugins/plugin-skipped.js';
 export * from './tokens.js';

@@ -56,14 +56,6 @@ export interface PluginManifest<K extends PluginKind = PluginKind> {
 /** The manifest of any kind. */
 export type AnyPluginManifest = { [K in PluginKind]: PluginManifest<K> }[PluginKind];
 
-/** Thrown from `init` when the plugin cannot work on this host. */
-export class PluginSkipped extends Error {
-  constructor(readonly reason: string) {
-    super(reason);
-    this.name = 'PluginSkipped';
-  }
-}
-
 const namePattern = /^[a-z0-9][a-z0-9_.-]*$/;
 
 /** Declare a plugin. Checks the manifest's shape so a mistake fails at load, not at first use. */

@@ -6,12 +6,12 @@ import {
   type DriverRegistry,
   type EventBus,
   InvalidArgument,
+  isPluginSkipped,
   type Logger,
   type NetworkDriver,
   type PluginContext,
   type PluginKind,
   type PluginKinds,
-  PluginSkipped,
   type PluginStatus,
   type Runtime,
   type StorageDriver,
@@ -49,7 +49,7 @@ export async function loadPlugins(config: ResolvedEngineConfig, events: EventBus
       const ctx = await contextFor(config, manifest, events, log);
       return (await manifest.init(ctx as PluginContext)) as PluginKinds[K];
     } catch (err) {
-      status.status = err instanceof PluginSkipped ? 'skipped' : 'error';
+      status.status = isPluginSkipped(err) ? 'skipped' : 'error';
       status.reason = err instanceof Error ? err.message : String(err);
       log.warn(`plugin ${manifest.kind}/${manifest.name} ${status.status}: ${status.reason}`);
       events.publish('plugin', 'skip', `${manifest.kind}/${manifest.name}`, { reason: status.reason });
