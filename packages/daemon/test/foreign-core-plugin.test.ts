@@ -29,6 +29,13 @@ module.exports = [
   }),
   core.definePlugin({
     kind: 'volume',
+    name: 'foreign-needy',
+    description: 'requires the one that skips',
+    requires: ['volume/foreign-skip'],
+    init() { throw new Error('never called'); },
+  }),
+  core.definePlugin({
+    kind: 'volume',
     name: 'foreign',
     description: 'a volume driver that knows no volume',
     init() {
@@ -90,7 +97,7 @@ test('a plugin built against another copy of core: its skip is a skip and its No
     const plugins = loadThirdPartyPlugins(['berth-foreign-plugin'], [vfs], { configFile });
     assert.equal(
       plugins.map((p) => `${p.kind}/${p.name}`),
-      ['volume/foreign-skip', 'volume/foreign', 'runtime/foreign'],
+      ['volume/foreign-skip', 'volume/foreign-needy', 'volume/foreign', 'runtime/foreign'],
     );
 
     engine = await createEngine({
@@ -103,6 +110,11 @@ test('a plugin built against another copy of core: its skip is a skip and its No
     });
     const skip = engine.plugins().find((p) => p.kind === 'volume' && p.name === 'foreign-skip');
     assert.equal([skip?.status, skip?.reason], ['skipped', 'needs the foo kernel module']);
+    const needy = engine.plugins().find((p) => p.kind === 'volume' && p.name === 'foreign-needy');
+    assert.equal(
+      [needy?.status, needy?.reason],
+      ['skipped', 'requires volume/foreign-skip, which was skipped: needs the foo kernel module'],
+    );
     assert.is(engine.plugins().find((p) => p.kind === 'volume' && p.name === 'foreign')?.status, 'ok');
 
     const err = await engine.di

@@ -1,4 +1,4 @@
-import type { AnyPluginManifest, Logger } from '@berth/core';
+import { type AnyPluginManifest, type Logger, pluginKindTable } from '@berth/core';
 
 /** What `createEngine` needs. The daemon builds it from flags and daemon.json; an embedder writes it. */
 export interface EngineConfig {
@@ -24,5 +24,5 @@ export interface EngineConfig {
 /** EngineConfig with every default filled in. */
 export type ResolvedEngineConfig = Required<Omit<EngineConfig, 'storageDriver'>> & { storageDriver?: string };
 
-/** Storage drivers tried in this order when the operator chose none and the data root holds none. */
-export const storagePriority = ['overlay', 'btrfs', 'fuse', 'vfs'];
+/** Storage drivers tried in this order when the operator chose none and the data root holds none (core's kind table holds it). */
+export const storagePriority: readonly string[] = pluginKindTable.storage.priority;
