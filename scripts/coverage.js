@@ -19,14 +19,20 @@ const os = require('node:os');
 const path = require('node:path');
 const { pathToFileURL } = require('node:url');
 
-const { unitSuites, uvuArgs } = require('./unit-suites.js');
+const { root, unitSuites, uvuArgs } = require('./unit-suites.js');
 
 function runSuites(suites, coverageDir) {
   const failed = new Set();
   for (const suite of suites) {
     const r = spawnSync('uvu', uvuArgs('test'), {
       cwd: suite.dir,
-      env: { ...process.env, NODE_OPTIONS: '--conditions=@berth/source', FORCE_COLOR: '0', NODE_V8_COVERAGE: coverageDir },
+      env: {
+        ...process.env,
+        NODE_OPTIONS: '--conditions=@berth/source',
+        TSX_TSCONFIG_PATH: path.join(root, 'tsconfig.base.json'),
+        FORCE_COLOR: '0',
+        NODE_V8_COVERAGE: coverageDir,
+      },
       encoding: 'utf8',
       maxBuffer: 64 * 1024 * 1024,
     });

@@ -25,6 +25,9 @@ for (const suite of suites) {
     env: {
       ...process.env,
       NODE_OPTIONS: '--conditions=@berth/source',
+      // tsx applies a tsconfig only to the files it includes: the base config (which includes
+      // everything) gives every package's source its decorators, whichever package's tests load it.
+      TSX_TSCONFIG_PATH: path.join(root, 'tsconfig.base.json'),
       FORCE_COLOR: '0',
       // Unit suites (each package's test/) report coverage; the end-to-end suite does not.
       ...(suite.dir === 'test' && process.env.BERTH_COVERAGE_DIR ? { NODE_V8_COVERAGE: process.env.BERTH_COVERAGE_DIR } : {}),

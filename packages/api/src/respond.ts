@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { BerthError, statusOf } from '@berth/core';
+import { isBerthError, statusOf } from '@berth/core';
 
 /** Headers dockerd puts on every response (DOCKER-API.md §1.2), computed once per server. */
 export type ApiHeaders = ReadonlyArray<readonly [string, string]>;
@@ -68,7 +68,7 @@ export function sendError(res: ServerResponse, err: unknown): void {
 
 /** True when the error is an expected outcome (a BerthError below 500) rather than a fault worth a log line. */
 export function isClientError(err: unknown): boolean {
-  return err instanceof BerthError && err.status < 500;
+  return isBerthError(err) && err.status < 500;
 }
 
 const reasons: Record<number, string> = {

@@ -2,10 +2,11 @@ import type { NetworkDriver } from './contracts/network.js';
 import type { Runtime } from './contracts/runtime.js';
 import type { StorageDriver } from './contracts/storage.js';
 import type { VolumeDriver } from './contracts/volume.js';
-import { token } from './di.js';
+import { type Token, token } from './di.js';
 import type { EventBus } from './events.js';
 import type { Logger } from './logger.js';
 import type { DriverRegistry } from './plugins/driver-registry.js';
+import type { PluginKind, PluginKinds } from './plugins/plugin-kinds.js';
 
 // The tokens of core's own types. Each package declares the tokens of its own
 // services beside their interfaces (the engine's are in @berth/engine).
@@ -16,9 +17,19 @@ export const EventBusToken = token<EventBus>('EventBus');
 export const LoggerToken = token<Logger>('Logger');
 /** The storage driver chosen for this engine. */
 export const StorageDriverToken = token<StorageDriver>('StorageDriver');
+
+/**
+ * The drivers of one plugin kind, by name. The engine registers one per kind of
+ * `pluginKindTable`, so a new kind is reachable by its token with no code of its own:
+ * `@inject(driverRegistryToken('ipam')) ipams: DriverRegistry<Ipam>`.
+ */
+export function driverRegistryToken<K extends PluginKind>(kind: K): Token<DriverRegistry<PluginKinds[K]>> {
+  return token<DriverRegistry<PluginKinds[K]>>(`DriverRegistry.${kind}`);
+}
+
 /** Every runtime that initialised, by name. */
-export const RuntimesToken = token<DriverRegistry<Runtime>>('Runtimes');
+export const RuntimesToken: Token<DriverRegistry<Runtime>> = driverRegistryToken('runtime');
 /** Every network driver that initialised, by name. */
-export const NetworkDriversToken = token<DriverRegistry<NetworkDriver>>('NetworkDrivers');
+export const NetworkDriversToken: Token<DriverRegistry<NetworkDriver>> = driverRegistryToken('network');
 /** Every volume driver that initialised, by name. */
-export const VolumeDriversToken = token<DriverRegistry<VolumeDriver>>('VolumeDrivers');
+export const VolumeDriversToken: Token<DriverRegistry<VolumeDriver>> = driverRegistryToken('volume');

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { BackgroundRemoval, Conflict, type Logger } from '../src/index.js';
+import { BackgroundRemoval, isBerthError, type Logger } from '../src/index.js';
 
 function tree(root: string): string {
   const dir = path.join(root, 'victim');
@@ -64,11 +64,11 @@ test('a directory with anything mounted at or below it is refused, untouched', (
     writeFileSync(path.join(mounted, 'precious'), 'x');
     assert.throws(
       () => removal.remove(dir),
-      (e: unknown) => e instanceof Conflict && /rootfs with space is still mounted/.test((e as Error).message),
+      (e: unknown) => isBerthError(e, 'Conflict') && /rootfs with space is still mounted/.test((e as Error).message),
     );
     assert.throws(
       () => removal.remove(mounted),
-      (e: unknown) => e instanceof Conflict,
+      (e: unknown) => isBerthError(e, 'Conflict'),
     );
     assert.ok(existsSync(path.join(mounted, 'precious')), 'nothing deleted through the mount');
   } finally {

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Forbidden, type NetworkSpec, PredefinedNetworkDriver } from '../src/index.js';
+import { isBerthError, type NetworkSpec, PredefinedNetworkDriver } from '../src/index.js';
 
 class ExampleDriver extends PredefinedNetworkDriver {
   readonly name = 'example';
@@ -18,7 +18,7 @@ test('createNetwork is idempotent for one id and refuses a second network, namin
     await driver.createNetwork(spec('n2', 'other'));
     assert.unreachable('a second network was accepted');
   } catch (err) {
-    assert.instance(err, Forbidden);
+    assert.ok(isBerthError(err, 'Forbidden'), String(err));
     assert.is((err as Error).message, 'only one instance of "example" network is allowed (cannot create other)');
   }
   await driver.deleteNetwork('n1');

@@ -1,4 +1,4 @@
-import { type AnyPluginManifest, type Logger, type ServiceContainer, token } from '@berth/core';
+import { type AnyPluginManifest, type Logger, pluginKindTable, type ServiceContainer, token } from '@berth/core';
 
 /** What `createEngine` needs. The daemon builds it from flags and daemon.json; an embedder writes it. */
 export interface EngineConfig {
@@ -33,5 +33,5 @@ export type ResolvedEngineConfig = Required<Omit<EngineConfig, 'storageDriver' |
 /** The engine's resolved configuration. */
 export const EngineConfigToken = token<ResolvedEngineConfig>('EngineConfig');
 
-/** Storage drivers tried in this order when the operator chose none and the data root holds none. */
-export const storagePriority = ['overlay', 'btrfs', 'fuse', 'vfs'];
+/** Storage drivers tried in this order when the operator chose none and the data root holds none (core's kind table holds it). */
+export const storagePriority: readonly string[] = pluginKindTable.storage.priority;

@@ -1,16 +1,15 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import {
+  driverRegistryToken,
   type EngineApi,
   EventBus,
   EventBusToken,
   LoggerToken,
-  NetworkDriversToken,
-  RuntimesToken,
+  pluginKinds,
   ServiceContainer,
   StorageDriverToken,
   silentLogger,
-  VolumeDriversToken,
 } from '@berth/core';
 import { ImageStore } from '@berth/image';
 import { removeEmptyParentCgroups } from './cgroups/parent-cgroup.js';
@@ -87,9 +86,7 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
     log.warn(`default runtime ${config.defaultRuntime} is not available${status ? `: ${status.reason}` : ''}`);
   }
   di.registerDefault(StorageDriverToken, { useValue: plugins.storage });
-  di.registerDefault(RuntimesToken, { useValue: plugins.runtimes });
-  di.registerDefault(NetworkDriversToken, { useValue: plugins.networks });
-  di.registerDefault(VolumeDriversToken, { useValue: plugins.volumes });
+  for (const kind of pluginKinds) di.registerDefault(driverRegistryToken(kind), { useValue: plugins.registry(kind) });
   di.registerDefault(PluginStatusSourceToken, { useValue: { statuses: () => plugins.statuses } });
   // Opening the image store reads its records: asynchronous, so done here, and only when
   // the embedder brought none.

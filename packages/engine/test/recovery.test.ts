@@ -1,6 +1,6 @@
 import { createReadStream, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import * as path from 'node:path';
-import { EventBus, ownerLabels, type StorageDriver, StorageDriverToken, silentLogger } from '@berth/core';
+import { EventBus, ownerLabels, requiredPlugins, type StorageDriver, StorageDriverToken, silentLogger } from '@berth/core';
 import { isMountPoint, mountAll } from '@berth/native';
 import none from '@berth/network-none';
 import runc from '@berth/runtime-oci';
@@ -27,7 +27,12 @@ function open(dir: string): Promise<Engine> {
 async function driverOf(dir: string): Promise<StorageDriver> {
   const root = path.join(dir, 'data', 'storage', 'overlay');
   const ctx = { root, execRoot: root, dataRoot: path.join(dir, 'data'), cgroupParent: 'berth-unit-recovery', config: {} };
-  return overlay.init({ ...ctx, events: new EventBus(), log: silentLogger });
+  return overlay.init({
+    ...ctx,
+    events: new EventBus(),
+    log: silentLogger,
+    plugins: requiredPlugins('storage/overlay', [], () => undefined),
+  });
 }
 
 test('a restart removes mounted writable layers without a record and interrupted extractions, and keeps the rest', async () => {

@@ -1,6 +1,6 @@
 import { pipeline, Readable } from 'node:stream';
 import * as zlib from 'node:zlib';
-import { InvalidArgument } from '@berth/core';
+import { InvalidArgument, isBerthError } from '@berth/core';
 import { asyncBytes, type ByteSource } from './byte-source.js';
 
 /** How a layer's bytes are compressed. Docker and OCI layers are plain, gzip or zstd. */
@@ -85,7 +85,7 @@ export async function decompress(source: ByteSource): Promise<Decompressed> {
       yield* decoder;
     } catch (err) {
       // The source's own errors pass as they are; the decoder's mean corrupt input.
-      if (sourceFailed || err instanceof InvalidArgument) throw err;
+      if (sourceFailed || isBerthError(err, 'InvalidArgument')) throw err;
       throw new InvalidArgument(`corrupt ${compression} data: ${(err as Error).message}`, { cause: err });
     }
   }

@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { InvalidArgument, NotFound, SystemError, writeJsonAtomic } from '@berth/core';
+import { InvalidArgument, isBerthError, NotFound, SystemError, writeJsonAtomic } from '@berth/core';
 import { chainIds } from './chain-id.js';
 import { ContentStore } from './content-store.js';
 import { type Digest, digestHex, isDigest, parseDigest, shortId } from './digest.js';
@@ -178,7 +178,7 @@ export class ImageStore {
     try {
       return await this.get(name);
     } catch (err) {
-      if (err instanceof NotFound) return undefined;
+      if (isBerthError(err, 'NotFound')) return undefined;
       throw err;
     }
   }
@@ -294,12 +294,12 @@ export class ImageStore {
         if (!layer) continue;
         await this.layers.remove(diffId);
         await this.content.delete(layer.digest).catch((err: unknown) => {
-          if (!(err instanceof NotFound)) throw err;
+          if (!isBerthError(err, 'NotFound')) throw err;
         });
         removedLayers.push(layer);
       }
       await this.content.delete(id).catch((err: unknown) => {
-        if (!(err instanceof NotFound)) throw err;
+        if (!isBerthError(err, 'NotFound')) throw err;
       });
       return {
         id,

@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { InvalidArgument, NotFound } from '@berth/core';
+import { isBerthError, NotFound } from '@berth/core';
 import { ContentStore, chainIds, type Digest, sha256Digest } from '@berth/image';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -38,7 +38,7 @@ test('a stream that does not match the expected digest leaves no blob and no tem
       await store.ingest([corrupt], expected);
       assert.unreachable('corrupt stream was stored');
     } catch (err) {
-      assert.instance(err, InvalidArgument);
+      assert.ok(isBerthError(err, 'InvalidArgument'), String(err));
       assert.match((err as Error).message, `expected ${expected}`);
       assert.match((err as Error).message, sha256Digest(corrupt));
     }
@@ -68,7 +68,7 @@ test('readJson verifies the blob; get/size/delete of a missing blob is NotFound'
     const missing = sha256Digest('nothing') as Digest;
     await rejects(
       () => store.get(missing),
-      (e: unknown) => e instanceof NotFound && /no such blob/.test((e as Error).message),
+      (e: unknown) => isBerthError(e, 'NotFound') && /no such blob/.test((e as Error).message),
     );
     await rejects(() => store.size(missing), NotFound);
     await rejects(() => store.readJson(missing), NotFound);

@@ -1,4 +1,4 @@
-import { InvalidArgument } from '@berth/core';
+import { isBerthError } from '@berth/core';
 import {
   familiarName,
   familiarString,
@@ -87,7 +87,7 @@ for (const [input, message] of bad) {
       parseReference(input);
       assert.unreachable(`${input} parsed`);
     } catch (err) {
-      assert.instance(err, InvalidArgument);
+      assert.ok(isBerthError(err, 'InvalidArgument'), String(err));
       const text = (err as Error).message;
       if (typeof message === 'string') assert.is(text, message);
       else assert.match(text, message);

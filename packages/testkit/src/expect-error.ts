@@ -1,9 +1,11 @@
+import { berthErrorStatus, isBerthError } from '@berth/core';
 import * as assert from 'uvu/assert';
 
 /**
- * Assert that `action` rejects with the berth error class called `name` ("NotFound",
- * "Conflict", ...). Compared by name, not instanceof, so a driver built against
- * another copy of @berth/core passes too.
+ * Assert that `action` rejects with the error called `name`. For a berth error code
+ * ("NotFound", "Conflict", ...) the error must also carry core's brand with that code
+ * (`isBerthError`), which a driver built against another copy of @berth/core passes and
+ * a plain `Error` renamed to look like one does not; any other name is compared as is.
  */
 export async function rejectsWith(action: Promise<unknown> | (() => Promise<unknown>), name: string, message?: RegExp): Promise<Error> {
   let caught: unknown;
@@ -15,6 +17,9 @@ export async function rejectsWith(action: Promise<unknown> | (() => Promise<unkn
   if (caught === undefined) assert.unreachable(`expected a ${name} error, but the call succeeded`);
   const err = caught as Error;
   assert.is(err.name, name, `expected a ${name} error, got ${err.name}: ${err.message}`);
+  if (Object.hasOwn(berthErrorStatus, name)) {
+    assert.ok(isBerthError(err, name as keyof typeof berthErrorStatus), `${name} without berth's brand: ${err.message}`);
+  }
   if (message) assert.match(err.message, message);
   return err;
 }

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { Forbidden, type NetworkSpec } from '@berth/core';
+import { isBerthError, type NetworkSpec } from '@berth/core';
 import plugin, { HostNetworkDriver } from '@berth/network-host';
 import { pluginContext } from '@berth/testkit';
 import { test } from 'uvu';
@@ -19,7 +19,7 @@ test('the manifest declares a network plugin named host whose init returns the d
   // One predefined network (core's PredefinedNetworkDriver, tested there in full).
   await driver.createNetwork(spec('a', 'host'));
   const err = await driver.createNetwork(spec('b', 'other')).catch((e: unknown) => e);
-  assert.instance(err, Forbidden);
+  assert.ok(isBerthError(err, 'Forbidden'), String(err));
   assert.match((err as Error).message, /only one instance of "host" network is allowed/);
 });
 

@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { Forbidden, type NetworkSpec } from '@berth/core';
+import { isBerthError, type NetworkSpec } from '@berth/core';
 import plugin, { NoneNetworkDriver } from '@berth/network-none';
 import { pluginContext } from '@berth/testkit';
 import { test } from 'uvu';
@@ -27,7 +27,7 @@ test('the manifest declares a network plugin named none whose init returns the d
   // One predefined network (core's PredefinedNetworkDriver, tested there in full).
   await driver.createNetwork(spec('a', 'none'));
   const err = await driver.createNetwork(spec('b', 'other')).catch((e: unknown) => e);
-  assert.instance(err, Forbidden);
+  assert.ok(isBerthError(err, 'Forbidden'), String(err));
   assert.match((err as Error).message, /only one instance of "none" network is allowed/);
 });
 

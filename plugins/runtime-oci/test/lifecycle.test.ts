@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { InvalidArgument, NotFound } from '@berth/core';
+import { isBerthError } from '@berth/core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { type OciRuntime, runcPlugin } from '../src/index.js';
@@ -76,7 +76,7 @@ test("a command not found fails at create with runc's message and leaves nothing
     await runtime.create(fx.request(id, ['nosuchcmd']));
     assert.unreachable('create must fail');
   } catch (err) {
-    assert.instance(err, InvalidArgument);
+    assert.ok(isBerthError(err, 'InvalidArgument'), String(err));
     const message = (err as Error).message;
     assert.match(message, /^OCI runtime create failed: /);
     assert.ok(message.includes('exec: "nosuchcmd": executable file not found in $PATH'), message);
@@ -88,7 +88,7 @@ test("a command not found fails at create with runc's message and leaves nothing
   assert.not.ok(existsSync(path.join(fx.stateDir(id), 'pid')));
   assert.throws(
     () => runtime.wait(id),
-    (e: unknown) => e instanceof NotFound,
+    (e: unknown) => isBerthError(e, 'NotFound'),
   );
 });
 

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { isPluginManifest, PluginSkipped } from '@berth/core';
+import { isPluginManifest, isPluginSkipped, type PluginSkipped } from '@berth/core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import runcDefault, { crunPlugin, isCgroupHybrid, type OciRuntime, probeRuntime, runcPlugin } from '../src/index.js';
@@ -31,7 +31,7 @@ test('runc is skipped with a reason when the binary cannot be found', async () =
     await runcPlugin.init(ctx);
     assert.unreachable('init must skip');
   } catch (err) {
-    assert.instance(err, PluginSkipped);
+    assert.ok(isPluginSkipped(err), String(err));
     assert.is((err as PluginSkipped).reason, 'runc not found at /nonexistent/runc');
   }
   const saved = process.env.PATH;
@@ -40,7 +40,7 @@ test('runc is skipped with a reason when the binary cannot be found', async () =
     await runcPlugin.init({ ...fx.context(), config: { path: 'runc-not-installed' } });
     assert.unreachable('init must skip');
   } catch (err) {
-    assert.instance(err, PluginSkipped);
+    assert.ok(isPluginSkipped(err), String(err));
     assert.match((err as Error).message, /runc-not-installed/);
   } finally {
     process.env.PATH = saved;
@@ -57,7 +57,7 @@ test("crun: skipped with crun's own reason on a cgroup v1 hybrid host, usable el
       await crunPlugin.init(fx.context());
       assert.unreachable('crun must be skipped on this host');
     } catch (err) {
-      assert.instance(err, PluginSkipped);
+      assert.ok(isPluginSkipped(err), String(err));
       const reason = (err as PluginSkipped).reason;
       assert.match(reason, /^crun \d+\.\d+(\.\d+)? does not support cgroup v1 hybrid hosts \("/);
       assert.ok(reason.includes('cgroups in hybrid mode not supported'), reason);

@@ -1,6 +1,6 @@
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { SystemError } from '@berth/core';
+import { isBerthError } from '@berth/core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { OciRuntime, runcPlugin } from '../src/index.js';
@@ -73,7 +73,7 @@ test('a shim binary that cannot run is a SystemError naming it', async () => {
     await runtimeWith(missing).create(fx.request(id, ['true']));
     assert.unreachable('create succeeded');
   } catch (err) {
-    assert.instance(err, SystemError);
+    assert.ok(isBerthError(err, 'SystemError'), String(err));
     assert.is((err as Error).message, `cannot run berth-shim ${missing}: ENOENT: no such file or directory, posix_spawn '${missing}'`);
   }
 });
@@ -84,7 +84,7 @@ test('a shim that exits without a ready line: its exit status is in the error', 
     await runtimeWith(fakeShim('exit-2', 'exit 2')).create(fx.request(id, ['true']));
     assert.unreachable('create succeeded');
   } catch (err) {
-    assert.instance(err, SystemError);
+    assert.ok(isBerthError(err, 'SystemError'), String(err));
     assert.is((err as Error).message, 'OCI runtime create failed: berth-shim exited without reporting (status 2)');
   }
   assert.equal(zombieChildren(), []);
@@ -105,7 +105,7 @@ test('a shim that never answers is killed by its recorded pid after the create t
     await runtimeWith(shim, 300).create(fx.request(id, ['true']));
     assert.unreachable('create succeeded');
   } catch (err) {
-    assert.instance(err, SystemError);
+    assert.ok(isBerthError(err, 'SystemError'), String(err));
     assert.match((err as Error).message, `container ${id}: no answer from berth-shim in 300 ms`);
   }
   assert.ok(performance.now() - began < 5000);

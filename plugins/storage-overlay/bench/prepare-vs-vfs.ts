@@ -8,7 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { EventBus, type StorageDriver, silentLogger } from '@berth/core';
+import { EventBus, requiredPlugins, type StorageDriver, silentLogger } from '@berth/core';
 import { mountAll, unmountAll } from '@berth/native';
 import overlay from '@berth/storage-overlay';
 import vfs from '@berth/storage-vfs';
@@ -53,6 +53,7 @@ async function main(): Promise<void> {
         config: {},
         events: new EventBus(),
         log: silentLogger,
+        plugins: requiredPlugins(`storage/${plugin.name}`, [], () => undefined),
       });
       mountAll(await driver.prepare('extract'), target);
       entries = await populateBusybox(target);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
-import { PluginSkipped } from '@berth/core';
+import { isPluginSkipped, PluginSkipped } from '@berth/core';
 
 /** What init learnt about overlayfs on this host. */
 export interface OverlaySupport {
@@ -80,7 +80,7 @@ export async function probeOverlay(root: string): Promise<OverlaySupport> {
     extraOptions = await pinnedOptions();
     volatile = probeVolatile(native, dir);
   } catch (err) {
-    if (err instanceof PluginSkipped) throw err;
+    if (isPluginSkipped(err)) throw err;
     throw new PluginSkipped(`overlay: a test mount under ${root} failed: ${(err as Error).message}`);
   } finally {
     native.unmountAll(dir('merged'));

@@ -1,9 +1,9 @@
 import {
   type ContainerCreateBody,
   InvalidArgument,
+  isBerthError,
   type LogsOptions,
   NotImplemented,
-  NotModified,
   type WaitCondition,
   type WaitResult,
 } from '@berth/core';
@@ -68,7 +68,7 @@ async function restart(ctx: RequestContext): Promise<void> {
   try {
     await containers.stop(ref, intParam(ctx.query, 't'));
   } catch (err) {
-    if (!(err instanceof NotModified)) throw err;
+    if (!isBerthError(err, 'NotModified')) throw err;
   }
   await containers.start(ref);
   sendEmpty(ctx.res, 204);

@@ -5,6 +5,7 @@ import {
   EventBusToken,
   inject,
   injectable,
+  isBerthError,
   type Logger,
   LoggerToken,
   NotModified,
@@ -56,7 +57,7 @@ export class ContainerLifecycle {
       await this.locks.run(record.id, () => this.startLocked(record));
     } catch (err) {
       // Like dockerd: a --rm container that cannot start is removed, not left behind.
-      if (record.hostConfig.AutoRemove && !(err instanceof NotModified)) {
+      if (record.hostConfig.AutoRemove && !isBerthError(err, 'NotModified')) {
         await this.remove(record.id, { force: true, volumes: true }).catch(() => undefined);
       }
       throw err;
@@ -140,7 +141,7 @@ export class ContainerLifecycle {
     try {
       await this.stop(record.id, timeoutSeconds);
     } catch (err) {
-      if (!(err instanceof NotModified)) throw err;
+      if (!isBerthError(err, 'NotModified')) throw err;
     }
     await this.start(record.id);
     this.events.publish('container', 'restart', record.id, { image: record.imageRef, name: record.name });

@@ -13,9 +13,9 @@ import {
   InvalidArgument,
   inject,
   injectable,
+  isBerthError,
   type Logger,
   LoggerToken,
-  NotFound,
   type StorageDriver,
   StorageDriverToken,
   token,
@@ -115,7 +115,7 @@ export class ImageService implements ImagesApi {
     }
     for (const chainId of [...result.unusedChainIds].reverse()) {
       await this.storage.remove(chainId).catch((err) => {
-        if (!(err instanceof NotFound)) this.log.warn('cannot remove a layer snapshot', { chainId, error: String(err) });
+        if (!isBerthError(err, 'NotFound')) this.log.warn('cannot remove a layer snapshot', { chainId, error: String(err) });
       });
     }
     out.push({ Deleted: id });

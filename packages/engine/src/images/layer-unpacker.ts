@@ -4,9 +4,9 @@ import * as path from 'node:path';
 import {
   inject,
   injectable,
+  isBerthError,
   type Logger,
   LoggerToken,
-  NotFound,
   ownerLabels,
   SnapshotLabels,
   type StorageDriver,
@@ -86,7 +86,7 @@ export class LayerUnpacker {
       await this.storage.stat(chainId);
       return;
     } catch (err) {
-      if (!(err instanceof NotFound)) throw err;
+      if (!isBerthError(err, 'NotFound')) throw err;
     }
     const key = `extract-${randomBytes(8).toString('hex')}`;
     const target = path.join(this.tmp, key);

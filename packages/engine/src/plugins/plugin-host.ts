@@ -6,143 +6,258 @@ import {
   type DriverRegistry,
   type EventBus,
   InvalidArgument,
+  isPluginSkipped,
   type Logger,
   type NetworkDriver,
   type PluginContext,
   type PluginKind,
+  type PluginKindInfo,
   type PluginKinds,
-  PluginSkipped,
   type PluginStatus,
+  pluginKindTable,
+  type RequiredPlugins,
   type Runtime,
+  requiredPlugins,
   type StorageDriver,
   type VolumeDriver,
 } from '@berth/core';
-import { type ResolvedEngineConfig, storagePriority } from '../config.js';
+import type { ResolvedEngineConfig } from '../config.js';
+import { chooseDriver } from './driver-choice.js';
+import { type PluginGraph, pluginGraph, pluginKey, type ResolvedRequirement } from './plugin-graph.js';
 
-/** The drivers that initialised, by kind and name, and the state of every plugin offered. */
+/**
+ * The drivers that initialised, by kind and name, and the state of every plugin offered.
+ * `statuses` is one array kept up to date (sorted by kind, then name): a driver added or
+ * removed at run time shows in it, so `engine.plugins()` returning it stays true.
+ */
 export interface LoadedPlugins {
+  /** The storage driver the engine runs on (chosen with Docker's rules). */
   storage: StorageDriver;
   networks: DriverRegistry<NetworkDriver>;
   volumes: DriverRegistry<VolumeDriver>;
   runtimes: DriverRegistry<Runtime>;
   statuses: PluginStatus[];
+  /** The registry of any kind of the table (storage's holds the chosen driver only, and takes no other). */
+  registry<K extends PluginKind>(kind: K): DriverRegistry<PluginKinds[K]>;
+  /**
+   * A driver found after start-up (a Docker plugin discovered on a socket): added to its
+   * kind's registry, listed in `statuses` as ok with `description`, announced with a
+   * `plugin enable` event. Adding to a registry directly does the same, with a generic
+   * description; removing from one marks the status skipped and publishes `plugin disable`.
+   */
+  addDriver<K extends PluginKind>(kind: K, name: string, driver: PluginKinds[K], description: string): void;
+}
+
+/** Options of the host, for embedders and tests. */
+export interface PluginHostOptions {
+  /** The kinds the host knows; core's `pluginKindTable` by default. A test adds a kind here without touching the host. */
+  kinds?: Readonly<Record<string, PluginKindInfo>>;
+}
+
+/** How a plugin's initialisation ended. */
+type Outcome = { ok: true; driver: unknown } | { ok: false; status: 'skipped' | 'error'; reason: string };
+
+/**
+ * Initialises the plugins of a config, looping over the kind table: a kind the engine
+ * uses every driver of initialises them all; a kind it uses one driver of (storage) gets
+ * that driver chosen with Docker's rules (`chooseDriver`). Plugins initialise
+ * concurrently, each after what it declared in `requires`; a requirement that is not
+ * loaded, skipped, failed, or part of a cycle skips the plugin with a reason naming it.
+ * One that throws `PluginSkipped` (of any copy of core) is recorded as skipped with its
+ * reason, any other error as `error`, and the daemon carries on. Only a kind the engine
+ * needs one driver of and cannot get stops the start (InvalidArgument).
+ */
+export async function loadPlugins(
+  config: ResolvedEngineConfig,
+  events: EventBus,
+  log: Logger,
+  options: PluginHostOptions = {},
+): Promise<LoadedPlugins> {
+  const kinds: Readonly<Record<string, PluginKindInfo>> = options.kinds ?? pluginKindTable;
+  checkUniqueNames(config.plugins);
+  const statuses: PluginStatus[] = [];
+  const outcomes = new Map<string, Outcome>();
+  const record = (m: AnyPluginManifest, outcome: Outcome, quiet = false) => {
+    outcomes.set(pluginKey(m), outcome);
+    const base = { kind: m.kind, name: m.name, description: m.description };
+    statuses.push(outcome.ok ? { ...base, status: 'ok', reason: '' } : { ...base, status: outcome.status, reason: outcome.reason });
+    if (outcome.ok || quiet) return;
+    log.warn(`plugin ${pluginKey(m)} ${outcome.status}: ${outcome.reason}`);
+    events.publish('plugin', 'skip', pluginKey(m), { reason: outcome.reason });
+  };
+
+  const registries = new Map<string, DriverMap<unknown>>();
+  for (const [kind, info] of Object.entries(kinds)) {
+    registries.set(
+      kind,
+      new DriverMap(kind, info.use === 'one' ? { fixed: `the engine runs on the ${kind} driver chosen at start-up` } : {}),
+    );
+  }
+  const known = config.plugins.filter((m) => Object.hasOwn(kinds, m.kind));
+  for (const m of config.plugins.filter((p) => !Object.hasOwn(kinds, p.kind))) {
+    record(m, {
+      ok: false,
+      status: 'error',
+      reason: `unknown plugin kind "${m.kind}" (this engine knows ${Object.keys(kinds).join(', ')})`,
+    });
+  }
+  const graph: PluginGraph = pluginGraph(known, kinds);
+  const lookup = (kind: PluginKind) => registries.get(kind);
+
+  // Every plugin starts at most once; what depends on it awaits the same promise.
+  const started = new Map<string, Promise<Outcome>>();
+  const initialise = (m: AnyPluginManifest): Promise<Outcome> => {
+    let p = started.get(pluginKey(m));
+    if (!p) {
+      p = attempt(m).then((outcome) => {
+        // Into the registry before anything waiting on it resumes, so its ctx.plugins finds it.
+        if (outcome.ok && kinds[m.kind].use === 'all') registries.get(m.kind)!.add(m.name, outcome.driver);
+        record(m, outcome);
+        return outcome;
+      });
+      started.set(pluginKey(m), p);
+    }
+    return p;
+  };
+  const attempt = async (m: AnyPluginManifest): Promise<Outcome> => {
+    const cycle = graph.cycles.get(pluginKey(m));
+    if (cycle) return { ok: false, status: 'skipped', reason: cycle };
+    const unmet = await Promise.all((graph.requirements.get(pluginKey(m)) ?? []).map(unmetReason));
+    const first = unmet.find((reason) => reason !== undefined);
+    if (first) return { ok: false, status: 'skipped', reason: first };
+    try {
+      const ctx = await contextFor(config, m, events, log, requiredPlugins(pluginKey(m), m.requires ?? [], lookup));
+      return { ok: true, driver: await m.init(ctx) };
+    } catch (err) {
+      return { ok: false, status: isPluginSkipped(err) ? 'skipped' : 'error', reason: err instanceof Error ? err.message : String(err) };
+    }
+  };
+
+  // A kind the engine uses one driver of: the choice, once; a candidate's outcome is known when it is made.
+  const choices = new Map<string, Promise<void>>();
+  const choose = (kind: string): Promise<void> => {
+    let p = choices.get(kind);
+    if (!p) {
+      p = chooseOne(kind);
+      choices.set(kind, p);
+    }
+    return p;
+  };
+  const chooseOne = async (kind: string): Promise<void> => {
+    const info = kinds[kind] as Extract<PluginKindInfo, { use: 'one' }>;
+    const candidates = known.filter((m) => m.kind === kind);
+    try {
+      const chosen = await chooseDriver({
+        kind,
+        flag: info.flag,
+        priority: info.priority,
+        explicit: operatorChoice(config, kind),
+        dataRoot: config.dataRoot,
+        candidates,
+        attempt: async (m) => {
+          const outcome = await initialise(m);
+          return outcome.ok ? outcome : { ok: false, reason: outcome.reason };
+        },
+      });
+      registries.get(kind)!.addChosen(chosen.name, chosen.driver);
+      for (const m of chosen.untried)
+        record(m, { ok: false, status: 'skipped', reason: `not selected: this daemon uses ${chosen.name}` }, true);
+    } catch (err) {
+      // The start fails with this error; what waits on a candidate hears it too.
+      for (const m of candidates) if (!outcomes.has(pluginKey(m))) outcomes.set(pluginKey(m), failure(err));
+      throw err;
+    }
+  };
+
+  const outcomeOf = async (m: AnyPluginManifest): Promise<Outcome> => {
+    if (kinds[m.kind].use === 'all') return initialise(m);
+    await choose(m.kind).catch(() => undefined);
+    return outcomes.get(pluginKey(m)) ?? { ok: false, status: 'skipped', reason: `no ${m.kind} driver was chosen` };
+  };
+  const unmetReason = async (req: ResolvedRequirement): Promise<string | undefined> => {
+    if (req.targets.length === 0) {
+      return req.named
+        ? `requires ${req.requirement}, which is not loaded`
+        : `requires ${req.requirement}, but no ${req.kind} plugin is loaded`;
+    }
+    const results = await Promise.all(req.targets.map(outcomeOf));
+    const why = (o: Outcome) => (o.ok ? 'initialised' : `${o.status === 'error' ? 'failed' : 'was skipped'}: ${o.reason}`);
+    if (req.named) return results[0].ok ? undefined : `requires ${req.requirement}, which ${why(results[0])}`;
+    if (results.some((o) => o.ok)) return undefined;
+    return `requires ${req.requirement}, but none initialised (${req.targets.map((t, i) => `${pluginKey(t)} ${why(results[i])}`).join('; ')})`;
+  };
+
+  const work = [
+    ...known.filter((m) => kinds[m.kind].use === 'all').map((m) => initialise(m)),
+    ...Object.keys(kinds)
+      .filter((kind) => kinds[kind].use === 'one')
+      .map(choose),
+  ];
+  // Everything settles before a failure is thrown, so no init is left running behind it.
+  const failed = (await Promise.allSettled(work)).find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  sortStatuses(statuses);
+
+  const descriptions = new Map<string, string>();
+  for (const [kind, registry] of registries) {
+    registry.onChange((change, name) => {
+      const key = `${kind}/${name}`;
+      const at = statuses.findIndex((s) => s.kind === kind && s.name === name);
+      const status: PluginStatus =
+        change === 'added'
+          ? { kind, name, status: 'ok', reason: '', description: descriptions.get(key) ?? `${kind} driver added at run time` }
+          : { kind, name, status: 'skipped', reason: 'removed at run time', description: at >= 0 ? statuses[at].description : '' };
+      if (at >= 0) statuses[at] = status;
+      else statuses.push(status);
+      sortStatuses(statuses);
+      events.publish('plugin', change === 'added' ? 'enable' : 'disable', key, { kind, name });
+    });
+  }
+
+  const registry = <K extends PluginKind>(kind: K): DriverRegistry<PluginKinds[K]> => {
+    const r = registries.get(kind);
+    if (!r) throw new InvalidArgument(`unknown plugin kind "${kind}" (this engine knows ${Object.keys(kinds).join(', ')})`);
+    return r as DriverRegistry<PluginKinds[K]>;
+  };
+  return {
+    storage: registry('storage').values().next().value!,
+    networks: registry('network'),
+    volumes: registry('volume'),
+    runtimes: registry('runtime'),
+    statuses,
+    registry,
+    addDriver(kind, name, driver, description) {
+      const key = `${kind}/${name}`;
+      descriptions.set(key, description);
+      try {
+        registry(kind).add(name, driver);
+      } finally {
+        descriptions.delete(key);
+      }
+    },
+  };
 }
 
 /**
- * Initialises the plugins of a config. Storage is chosen as Docker does: the operator's
- * choice wins; otherwise the driver whose state the data root already holds (two at
- * once is an error the operator must settle); otherwise the first in `storagePriority`
- * that initialises. Only the chosen storage driver is initialised, so trying does not
- * leave a second driver's state behind. Every other plugin initialises at start; one
- * that throws `PluginSkipped` is recorded as skipped with its reason, any other error
- * as `error`, and the daemon carries on.
+ * The operator's choice for a kind the engine uses one driver of. The engine config has
+ * a field for each such kind; storage is the only one.
  */
-export async function loadPlugins(config: ResolvedEngineConfig, events: EventBus, log: Logger): Promise<LoadedPlugins> {
-  const statuses: PluginStatus[] = [];
-  const byKind = (kind: PluginKind) => config.plugins.filter((p) => p.kind === kind);
-  checkUniqueNames(config.plugins);
+function operatorChoice(config: ResolvedEngineConfig, kind: string): string | undefined {
+  return kind === 'storage' ? config.storageDriver : undefined;
+}
 
-  const initOne = async <K extends PluginKind>(manifest: AnyPluginManifest & { kind: K }): Promise<PluginKinds[K] | undefined> => {
-    const status: PluginStatus = { kind: manifest.kind, name: manifest.name, status: 'ok', reason: '', description: manifest.description };
-    statuses.push(status);
-    try {
-      const ctx = await contextFor(config, manifest, events, log);
-      return (await manifest.init(ctx as PluginContext)) as PluginKinds[K];
-    } catch (err) {
-      status.status = err instanceof PluginSkipped ? 'skipped' : 'error';
-      status.reason = err instanceof Error ? err.message : String(err);
-      log.warn(`plugin ${manifest.kind}/${manifest.name} ${status.status}: ${status.reason}`);
-      events.publish('plugin', 'skip', `${manifest.kind}/${manifest.name}`, { reason: status.reason });
-      return undefined;
-    }
-  };
+function failure(err: unknown): Outcome {
+  return { ok: false, status: 'skipped', reason: err instanceof Error ? err.message : String(err) };
+}
 
-  const runtimes = new DriverMap<Runtime>('runtime');
-  const networks = new DriverMap<NetworkDriver>('network');
-  const volumes = new DriverMap<VolumeDriver>('volume');
-  await Promise.all([
-    ...byKind('runtime').map(async (m) => {
-      const r = await initOne(m as AnyPluginManifest & { kind: 'runtime' });
-      if (r) runtimes.add(m.name, r);
-    }),
-    ...byKind('network').map(async (m) => {
-      const n = await initOne(m as AnyPluginManifest & { kind: 'network' });
-      if (n) networks.add(m.name, n);
-    }),
-    ...byKind('volume').map(async (m) => {
-      const v = await initOne(m as AnyPluginManifest & { kind: 'volume' });
-      if (v) volumes.add(m.name, v);
-    }),
-  ]);
-
-  const storage = await chooseStorage(config, byKind('storage'), statuses, initOne);
+function sortStatuses(statuses: PluginStatus[]): void {
   statuses.sort((a, b) => a.kind.localeCompare(b.kind) || a.name.localeCompare(b.name));
-  return { storage, networks, volumes, runtimes, statuses };
 }
 
-async function chooseStorage(
-  config: ResolvedEngineConfig,
-  offered: AnyPluginManifest[],
-  statuses: PluginStatus[],
-  initOne: (m: AnyPluginManifest & { kind: 'storage' }) => Promise<StorageDriver | undefined>,
-): Promise<StorageDriver> {
-  const notSelected = (m: AnyPluginManifest, chosen: string) =>
-    statuses.push({
-      kind: 'storage',
-      name: m.name,
-      status: 'skipped',
-      reason: `not selected: this daemon uses ${chosen}`,
-      description: m.description,
-    });
-  const names = offered.map((m) => m.name);
-  const pick = async (name: string, why: string): Promise<StorageDriver> => {
-    const manifest = offered.find((m) => m.name === name);
-    if (!manifest)
-      throw new InvalidArgument(`storage driver ${name} ${why}, but no such plugin is loaded (loaded: ${names.join(', ') || 'none'})`);
-    const driver = await initOne(manifest as AnyPluginManifest & { kind: 'storage' });
-    if (!driver) {
-      const status = statuses.find((s) => s.kind === 'storage' && s.name === name);
-      throw new InvalidArgument(`storage driver ${name} ${why}, but it cannot be used here: ${status?.reason}`);
-    }
-    for (const m of offered) if (m.name !== name) notSelected(m, name);
-    return driver;
-  };
-
-  if (config.storageDriver) return pick(config.storageDriver, 'was chosen');
-
-  const withState: string[] = [];
-  for (const name of names) if (await hasState(path.join(config.dataRoot, 'storage', name))) withState.push(name);
-  if (withState.length > 1) {
-    throw new InvalidArgument(
-      `${config.dataRoot} holds state of several storage drivers (${withState.join(', ')}): choose one with --storage-driver`,
-    );
-  }
-  if (withState.length === 1) return pick(withState[0], `holds the state in ${config.dataRoot}`);
-
-  const order = [...storagePriority.filter((n) => names.includes(n)), ...names.filter((n) => !storagePriority.includes(n))];
-  for (const name of order) {
-    const manifest = offered.find((m) => m.name === name) as AnyPluginManifest & { kind: 'storage' };
-    const driver = await initOne(manifest);
-    if (driver) {
-      for (const m of offered) if (!statuses.some((s) => s.kind === 'storage' && s.name === m.name)) notSelected(m, name);
-      return driver;
-    }
-  }
-  throw new InvalidArgument(`no storage driver works on this host (tried ${order.join(', ') || 'none'})`);
-}
-
-async function hasState(dir: string): Promise<boolean> {
-  try {
-    return (await fs.readdir(dir)).length > 0;
-  } catch {
-    return false;
-  }
-}
-
-function checkUniqueNames(plugins: AnyPluginManifest[]): void {
+function checkUniqueNames(plugins: readonly AnyPluginManifest[]): void {
   const seen = new Set<string>();
   for (const p of plugins) {
-    const key = `${p.kind}/${p.name}`;
+    const key = pluginKey(p);
     if (seen.has(key)) throw new InvalidArgument(`plugin ${key} is listed twice`);
     seen.add(key);
   }
@@ -153,6 +268,7 @@ async function contextFor(
   manifest: AnyPluginManifest,
   events: EventBus,
   log: Logger,
+  plugins: RequiredPlugins,
 ): Promise<PluginContext> {
   const root = path.join(config.dataRoot, manifest.kind, manifest.name);
   const execRoot = path.join(config.execRoot, manifest.kind, manifest.name);
@@ -163,8 +279,9 @@ async function contextFor(
     execRoot,
     dataRoot: config.dataRoot,
     cgroupParent: config.cgroupParent,
-    config: config.pluginConfig[`${manifest.kind}/${manifest.name}`] ?? {},
+    config: config.pluginConfig[pluginKey(manifest)] ?? {},
     events,
-    log: log.child({ plugin: `${manifest.kind}/${manifest.name}` }),
+    log: log.child({ plugin: pluginKey(manifest) }),
+    plugins,
   };
 }

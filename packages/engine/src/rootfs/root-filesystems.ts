@@ -1,10 +1,10 @@
 import {
   inject,
   injectable,
+  isBerthError,
   type Logger,
   LoggerToken,
   type MountSpec,
-  NotFound,
   ownerLabels,
   type SnapshotInfo,
   SnapshotLabels,
@@ -66,7 +66,7 @@ export class RootFilesystems {
     try {
       await this.storage.remove(id);
     } catch (err) {
-      if (!(err instanceof NotFound)) throw err;
+      if (!isBerthError(err, 'NotFound')) throw err;
     }
   }
 

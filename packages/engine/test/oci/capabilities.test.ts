@@ -1,6 +1,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { InvalidArgument } from '@berth/core';
+import { isBerthError } from '@berth/core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
@@ -76,7 +76,7 @@ test('normalizeCapability accepts case and prefix variants', () => {
   assert.is(normalizeCapability('all'), 'ALL');
   assert.throws(
     () => normalizeCapability('foo'),
-    (e: Error) => e instanceof InvalidArgument && e.message === 'unknown capability: "CAP_FOO"',
+    (e: Error) => isBerthError(e, 'InvalidArgument') && e.message === 'unknown capability: "CAP_FOO"',
   );
   assert.throws(
     () => normalizeCapability('CAP_FOO'),
@@ -145,7 +145,7 @@ test('computeCapabilities: privileged = the host bounding set, adds and drops ig
 test('computeCapabilities: a capability the host lacks is an error when named, left out otherwise', () => {
   assert.throws(
     () => computeCapabilities({ capAdd: ['SYS_RESOURCE'], hostBoundingSet: host }),
-    (e: Error) => e instanceof InvalidArgument && /CAP_SYS_RESOURCE is not in this host's bounding set/.test(e.message),
+    (e: Error) => isBerthError(e, 'InvalidArgument') && /CAP_SYS_RESOURCE is not in this host's bounding set/.test(e.message),
   );
   const noMknod = host.filter((c) => c !== 'CAP_MKNOD');
   assert.equal(computeCapabilities({ hostBoundingSet: noMknod }), byBit(dockerDefaults.filter((c) => c !== 'CAP_MKNOD')));

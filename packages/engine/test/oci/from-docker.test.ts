@@ -1,6 +1,6 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { type ContainerCreateBody, InvalidArgument, NotImplemented } from '@berth/core';
+import { type ContainerCreateBody, isBerthError } from '@berth/core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
@@ -107,7 +107,7 @@ test("command: Docker's Entrypoint/Cmd rules", async () => {
   assert.equal(await args({ Entrypoint: [''] }), ['default'], '--entrypoint "" keeps the image Cmd');
   assert.equal(await args({ Cmd: 'echo hi' }), ['/ep', 'echo hi']);
   assert.equal(await args({ Entrypoint: 'sh' }, {}), ['sh']);
-  await rejects(run({}, { image: {} }), (e) => e instanceof InvalidArgument && e.message === 'no command specified', 'no command');
+  await rejects(run({}, { image: {} }), (e) => isBerthError(e, 'InvalidArgument') && e.message === 'no command specified', 'no command');
   await rejects(
     run({ Entrypoint: [''] }, { image: { Entrypoint: ['/ep'] } }),
     (e) => e.message === 'no command specified',
@@ -124,7 +124,7 @@ test('environment: request overrides image by key; unset form; PATH default; HOS
   assert.ok(home.input.env.includes('HOME=/h') && !home.input.env.includes('HOME=/root'));
   await rejects(
     run({ Cmd: ['true'], Env: ['=x'] }),
-    (e) => e instanceof InvalidArgument && /invalid environment variable/.test(e.message),
+    (e) => isBerthError(e, 'InvalidArgument') && /invalid environment variable/.test(e.message),
     'empty key',
   );
 });
@@ -173,8 +173,12 @@ test('namespace modes and cgroup v2', async () => {
     (e) => e.message === 'Conflicting options: hostname and the UTS mode',
     'uts',
   );
-  await rejects(run({ Cmd: ['true'], HostConfig: { PidMode: 'container:abc' } }), (e) => e instanceof NotImplemented, 'container: mode');
-  await rejects(run({ Cmd: ['true'], HostConfig: { IpcMode: 'weird' } }), (e) => e instanceof InvalidArgument, 'bad mode');
+  await rejects(
+    run({ Cmd: ['true'], HostConfig: { PidMode: 'container:abc' } }),
+    (e) => isBerthError(e, 'NotImplemented'),
+    'container: mode',
+  );
+  await rejects(run({ Cmd: ['true'], HostConfig: { IpcMode: 'weird' } }), (e) => isBerthError(e, 'InvalidArgument'), 'bad mode');
   const v2 = await run({ Cmd: ['true'] }, { host: { ...facts, cgroupVersion: 2 } });
   assert.ok(v2.input.namespaces.some((n) => n.type === 'cgroup'));
   assert.is(v2.input.systemMounts.find((m) => m.destination === '/sys/fs/cgroup')?.type, 'cgroup2');
@@ -207,7 +211,7 @@ test('security options', async () => {
   const lsm = await opt(['apparmor=docker-default', 'label:disable']);
   assert.is(lsm.warnings.length, 2);
   assert.match(lsm.warnings[0] as string, /apparmor=docker-default ignored/);
-  await rejects(opt(['bogus']), (e) => e instanceof InvalidArgument && e.message === 'invalid --security-opt: "bogus"', 'bogus');
+  await rejects(opt(['bogus']), (e) => isBerthError(e, 'InvalidArgument') && e.message === 'invalid --security-opt: "bogus"', 'bogus');
   await rejects(opt(['no-new-privileges=maybe']), (e) => e.message === 'invalid --security-opt: "no-new-privileges=maybe"', 'nnp value');
   await rejects(opt(['seccomp={broken']), (e) => /^seccomp profile inline profile: not valid JSON/.test(e.message), 'bad profile');
   const priv = await run({ Cmd: ['true'], HostConfig: { Privileged: true, SecurityOpt: ['seccomp={"defaultAction":"SCMP_ACT_ALLOW"}'] } });
@@ -243,7 +247,7 @@ test('terminal policy', async () => {
   const allow = await run({ Cmd: ['true'], Tty: true }, { tty: 'allow' });
   assert.is(allow.input.terminal, true);
   assert.ok(allow.input.env.includes('TERM=xterm'));
-  await rejects(run({ Cmd: ['true'], Tty: true }, { tty: 'reject' }), (e) => e instanceof NotImplemented, 'reject');
+  await rejects(run({ Cmd: ['true'], Tty: true }, { tty: 'reject' }), (e) => isBerthError(e, 'NotImplemented'), 'reject');
 });
 
 test('binds, volumes and anonymous volumes', async () => {

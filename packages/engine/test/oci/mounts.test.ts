@@ -1,5 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { InvalidArgument } from '@berth/core';
+import { isBerthError } from '@berth/core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
@@ -110,7 +110,7 @@ test('parseBind: errors say what is wrong', () => {
   const bad = (spec: string, tail: string) =>
     assert.throws(
       () => parseBind(spec),
-      (e: Error) => e instanceof InvalidArgument && e.message === `invalid volume specification: '${spec}': ${tail}`,
+      (e: Error) => isBerthError(e, 'InvalidArgument') && e.message === `invalid volume specification: '${spec}': ${tail}`,
       spec,
     );
   bad('/h:rel', `invalid mount config for type "bind": invalid mount path: 'rel' mount path must be absolute`);
@@ -131,7 +131,7 @@ test("checkBindSource: a missing host path is refused with Docker's message", ()
     assert.throws(
       () => checkBindSource(parseBind(`${dir}/missing:/x`) as BindRequest),
       (e: Error) =>
-        e instanceof InvalidArgument &&
+        isBerthError(e, 'InvalidArgument') &&
         e.message === `invalid mount config for type "bind": bind source path does not exist: ${dir}/missing`,
     );
   } finally {

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { InvalidArgument } from '@berth/core';
+import { isBerthError } from '@berth/core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
@@ -21,7 +21,7 @@ import {
 const MiB = 1024 * 1024;
 const v1: ResourceHost = { cgroupVersion: 1, swapAccounting: true, cpus: 2 };
 const invalid = (fn: () => unknown, message: string) =>
-  assert.throws(fn, (e: Error) => e instanceof InvalidArgument && e.message === message, message);
+  assert.throws(fn, (e: Error) => isBerthError(e, 'InvalidArgument') && e.message === message, message);
 
 test('memory: Docker minimum of 6 MiB', () => {
   invalid(() => buildResources({ Memory: 4 * MiB }, v1), 'Minimum memory limit allowed is 6MB');

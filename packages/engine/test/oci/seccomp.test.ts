@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { InvalidArgument } from '@berth/core';
+import { isBerthError } from '@berth/core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
@@ -240,7 +240,7 @@ test('docker format: errors name the profile and the problem', () => {
   const bad = (text: string, re: RegExp) =>
     assert.throws(
       () => convertDockerSeccomp(text, '/etc/p.json', target),
-      (e: Error) => e instanceof InvalidArgument && e.message.startsWith('seccomp profile /etc/p.json: ') && re.test(e.message),
+      (e: Error) => isBerthError(e, 'InvalidArgument') && e.message.startsWith('seccomp profile /etc/p.json: ') && re.test(e.message),
       text,
     );
   bad('{nope', /not valid JSON/);
@@ -302,7 +302,7 @@ test('docker format: loadDockerSeccomp takes unconfined, inline JSON, or a file'
     const missing = path.join(dir, 'missing.json');
     assert.throws(
       () => loadDockerSeccomp(missing, target),
-      (e: Error) => e instanceof InvalidArgument && e.message.startsWith(`seccomp profile ${missing}: cannot read it`),
+      (e: Error) => isBerthError(e, 'InvalidArgument') && e.message.startsWith(`seccomp profile ${missing}: cannot read it`),
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { InvalidArgument } from '@berth/core';
+import { isBerthError } from '@berth/core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseGroup, parsePasswd, readFileInRoot, resolveInRoot, resolveUser, resolveUserFromEntries } from '../../src/oci/index.js';
@@ -62,7 +62,7 @@ test('GroupAdd adds names and numbers', () => {
 
 test("unknown names fail with Docker's messages", () => {
   const fails = (fn: () => unknown, message: string) =>
-    assert.throws(fn, (e: Error) => e instanceof InvalidArgument && e.message === message);
+    assert.throws(fn, (e: Error) => isBerthError(e, 'InvalidArgument') && e.message === message);
   fails(() => resolve('nobody2'), 'unable to find user nobody2: no matching entries in passwd file');
   fails(() => resolve('app:nogroup2'), 'unable to find group nogroup2: no matching entries in group file');
   fails(() => resolve('app', ['ghosts']), 'unable to find group ghosts: no matching entries in group file');

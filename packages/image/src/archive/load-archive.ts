@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { BerthError, InvalidArgument } from '@berth/core';
+import { InvalidArgument, isBerthError } from '@berth/core';
 import { asyncBytes, type ByteSource } from '../byte-source.js';
 import { decompress } from '../compression.js';
 import type { BlobInfo } from '../content-store.js';
@@ -99,7 +99,7 @@ export async function loadArchive(store: ImageStore, source: ByteSource): Promis
       }
     }
   } catch (err) {
-    if (err instanceof InvalidArgument && !err.message.startsWith('invalid tar archive')) {
+    if (isBerthError(err, 'InvalidArgument') && !err.message.startsWith('invalid tar archive')) {
       throw new InvalidArgument(`invalid tar archive: ${err.message.replace(/^invalid tar: /, '')}`, { cause: err });
     }
     throw err;
@@ -348,7 +348,7 @@ async function storeFile(store: ImageStore, body: ByteSource): Promise<StoredFil
       try {
         return { scan: await scanLayer(s) };
       } catch (scanError) {
-        if (!(scanError instanceof BerthError)) throw scanError;
+        if (!isBerthError(scanError)) throw scanError;
         // Not a tar: the blob is still stored (the other branch reads on); it matters
         // only if an image uses it as a layer.
         try {

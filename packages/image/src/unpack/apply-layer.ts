@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { BerthError, InvalidArgument, SystemError } from '@berth/core';
+import { InvalidArgument, isBerthError, SystemError } from '@berth/core';
 import type { ByteSource } from '../byte-source.js';
 import { type Compression, decompress } from '../compression.js';
 import { type Digest, Digester } from '../digest.js';
@@ -311,7 +311,7 @@ async function mknodCommand(file: string, kind: SpecialFileKind, mode: number, m
 }
 
 function wrap(err: unknown, entry: string): unknown {
-  if (err instanceof BerthError) return err;
+  if (isBerthError(err)) return err;
   const e = err as NodeJS.ErrnoException;
   return new SystemError(`unpacking tar entry ${JSON.stringify(entry)}: ${e.message ?? String(err)}`, { cause: err });
 }

@@ -11,7 +11,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import * as path from 'node:path';
-import { EventBus, type PluginContext, silentLogger } from '@berth/core';
+import { EventBus, type PluginContext, requiredPlugins, silentLogger } from '@berth/core';
 
 /** Every container, cgroup and directory of these tests carries this prefix. */
 export const prefix = 'bnat';
@@ -41,6 +41,7 @@ export class Fixture {
       config: {},
       events: new EventBus(),
       log: silentLogger,
+      plugins: requiredPlugins('runtime/runc', [], () => undefined),
     };
   }
 

@@ -4,7 +4,7 @@
  * The test SIGKILLs this process to show the container outlives whoever spawned its shim.
  */
 
-import { EventBus, silentLogger } from '@berth/core';
+import { EventBus, requiredPlugins, silentLogger } from '@berth/core';
 import { type OciRuntime, runcPlugin } from '../../src/index.js';
 
 async function main(): Promise<void> {
@@ -17,6 +17,7 @@ async function main(): Promise<void> {
     config: {},
     events: new EventBus(),
     log: silentLogger,
+    plugins: requiredPlugins('runtime/runc', [], () => undefined),
   })) as OciRuntime;
   const { pid } = await runtime.create({ id, bundle, stateDir, logPath, openStdin: false });
   await runtime.start(id);
