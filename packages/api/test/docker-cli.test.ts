@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -18,7 +17,7 @@ let configDir: string;
 
 test.before(async () => {
   h = await startServer();
-  configDir = mkdtempSync(join(tmpdir(), 'bapi-dockercfg-'));
+  configDir = mkdtempSync('/tmp/berth-unit-api-dockercfg-');
 });
 test.after(async () => {
   await h.close();

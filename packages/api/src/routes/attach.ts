@@ -6,7 +6,10 @@ import { boolParam } from '../query.js';
 import { errorBody, rawResponse } from '../respond.js';
 import type { Router } from '../router.js';
 
-/** dockerd's answer to an attach upgrade, byte for byte (DOCKER-API.md §5.1). */
+/**
+ * dockerd's answer to an attach upgrade, byte for byte: the CLI and docker-py check the
+ * status line and the `Upgrade: tcp` header before they treat the socket as a stream.
+ */
 export const upgradeResponse =
   'HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n';
 
@@ -36,7 +39,7 @@ function outputWriter(session: AttachSession, options: AttachOptions, write: (da
  * The session is opened before the 101 goes out, so a `start` the client sends next
  * cannot lose output. Then the socket is a pipe: client bytes are stdin (when asked
  * for), output goes back framed or raw. The client's FIN closes stdin and nothing
- * else: the CLI half-closes at once when it has no stdin (§5.2) and keeps reading.
+ * else: the CLI half-closes at once when it has no stdin and keeps reading.
  * The end of output is signalled by closing the socket; a client that vanishes
  * detaches, leaving the container running.
  */
@@ -105,7 +108,7 @@ function endSocket(socket: Duplex, finish: () => void): void {
 
 /**
  * The same route without `Upgrade` (curl, some libraries): 200 with the raw-stream
- * type, no length and no chunking, the output, then the connection closes (§5.1).
+ * type, no length and no chunking, the output, then the connection closes, as dockerd does.
  * Stdin, when asked for, is the request body. Unlike the upgraded form, a client FIN
  * ends the exchange here: Node's HTTP server reads it as the client leaving, which is
  * also how a departed `logs -f` or `/events` client is noticed.

@@ -113,10 +113,11 @@ function waitBody(result: WaitResult): string {
 }
 
 /**
- * `POST /containers/{id}/wait`. The CLI sends it beside `start` and must see the headers
- * at once (DOCKER-API.md §4.2), so they are flushed as soon as the engine has accepted
- * the wait; an engine that refuses at once (no such container, 404) gets a real status.
- * A failure after the headers is reported in the body, as dockerd does.
+ * `POST /containers/{id}/wait`. `docker run` sends it beside `start` and blocks until
+ * the response headers arrive before it sends `start`, so the headers are flushed as
+ * soon as the engine has accepted the wait; an engine that refuses at once (no such
+ * container, 404) gets a real status. A failure after the headers is reported in the
+ * body, as dockerd does.
  */
 async function wait(ctx: RequestContext): Promise<void> {
   const raw = stringParam(ctx.query, 'condition') ?? 'not-running';
@@ -150,9 +151,10 @@ function tailParam(query: URLSearchParams): number | 'all' {
 }
 
 /**
- * `GET /containers/{id}/logs`: chunked, one frame per line (raw bytes for a tty), no
- * Content-Type at API 1.41 (DOCKER-API.md §4.6). With `follow` it runs until the
- * container stops or the client goes away; the engine learns the latter from `signal`.
+ * `GET /containers/{id}/logs`: chunked, one frame per line (raw bytes for a tty), and no
+ * Content-Type, as dockerd answers at API 1.41 (clients read the frames without it).
+ * With `follow` it runs until the container stops or the client goes away; the engine
+ * learns the latter from `signal`.
  */
 async function logs(ctx: RequestContext): Promise<void> {
   const { query, res } = ctx;

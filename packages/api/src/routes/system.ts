@@ -4,7 +4,7 @@ import { sendJson } from '../respond.js';
 import type { Router } from '../router.js';
 
 /**
- * `/_ping` exactly as dockerd answers it (DOCKER-API.md §2.1): the CLI reads the
+ * `/_ping` exactly as dockerd answers it: the CLI reads the
  * `Api-Version` header of `HEAD /_ping` to choose the version for the whole command.
  */
 function ping(ctx: RequestContext): void {

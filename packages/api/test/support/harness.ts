@@ -1,7 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ApiServer, createApiServer } from '../../src/index.js';
 import { FakeEngine } from './fake-engine.js';
@@ -14,9 +13,9 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-/** An API server over a fake engine on a fresh UNIX socket under /tmp/bapi-*. */
+/** An API server over a fake engine on a fresh UNIX socket under /tmp/berth-unit-api-* (the prefix the leftover check knows). */
 export async function startServer(engine = new FakeEngine()): Promise<Harness> {
-  const dir = mkdtempSync(join(tmpdir(), 'bapi-'));
+  const dir = mkdtempSync('/tmp/berth-unit-api-');
   const socket = join(dir, 's.sock');
   const server = createApiServer(engine, { serverVersion: '0.1.0-test' });
   await server.listen(socket);
