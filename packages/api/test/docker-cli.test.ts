@@ -116,7 +116,16 @@ cliTest('docker run -t (tty) without --rm, then docker wait and docker rm', asyn
 });
 
 cliTest('docker run -d, ps, logs, inspect, stop, start, rm', async () => {
-  let r = await docker(['run', '-d', '--name', 'bapi-web', 'busybox', 'sh', '-c', 'echo one; echo two >&2; sleep inf']);
+  let r = await docker([
+    'run',
+    '-d',
+    '--name',
+    'bapi-web',
+    'busybox',
+    'sh',
+    '-c',
+    'echo one; echo two >&2; trap "exit 143" TERM; sleep inf & wait',
+  ]);
   assert.is(r.code, 0, r.stderr);
   const id = r.stdout.trim();
   assert.match(id, /^[0-9a-f]{64}$/);

@@ -3,7 +3,6 @@ import {
   InvalidArgument,
   type LogsOptions,
   NotImplemented,
-  NotModified,
   type WaitCondition,
   type WaitResult,
 } from '@berth/core';
@@ -61,16 +60,9 @@ async function kill(ctx: RequestContext<'id'>): Promise<void> {
   sendEmpty(ctx.res, 204);
 }
 
-/** Stop (a stopped container is fine) then start. */
+/** 204; the engine stops a running container with `t` and starts it (a stopped one is just started). */
 async function restart(ctx: RequestContext<'id'>): Promise<void> {
-  const ref = ctx.params.id;
-  const { containers } = ctx.scope.engine;
-  try {
-    await containers.stop(ref, intParam(ctx.query, 't'));
-  } catch (err) {
-    if (!(err instanceof NotModified)) throw err;
-  }
-  await containers.start(ref);
+  await ctx.scope.engine.containers.restart(ctx.params.id, intParam(ctx.query, 't'));
   sendEmpty(ctx.res, 204);
 }
 

@@ -458,6 +458,18 @@ export class ContainerService implements ContainersApi {
     this.events.publish('container', 'stop', record.id, { image: record.imageRef, name: record.name });
   }
 
+  /** Docker's restart: stop if running (NotModified from a race with its exit is fine), start, publish `restart`. */
+  async restart(ref: string, timeoutSeconds?: number): Promise<void> {
+    const record = this.store.get(ref);
+    if (record.state.Running) {
+      await this.stop(record.id, timeoutSeconds).catch((err) => {
+        if (!(err instanceof NotModified)) throw err;
+      });
+    }
+    await this.start(record.id);
+    this.events.publish('container', 'restart', record.id, { image: record.imageRef, name: record.name });
+  }
+
   async kill(ref: string, signal = 'SIGKILL'): Promise<void> {
     const record = this.store.get(ref);
     if (!record.state.Running) throw new Conflict(`Container ${record.id} is not running`);
