@@ -17,7 +17,7 @@ engineApiSuite('real engine', async () => {
     const engine = await createEngine({
       dataRoot: path.join(dir, 'data'),
       execRoot: path.join(dir, 'exec'),
-      cgroupParent: 'berth-unit-contract',
+      cgroupParent: `berth-unit-contract-${path.basename(dir).slice(-6)}`,
       plugins: [vfs, runc, none],
     });
     try {
