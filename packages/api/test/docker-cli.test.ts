@@ -151,6 +151,21 @@ cliTest('docker run -d, ps, logs, inspect, stop, start, rm', async () => {
   assert.is(r.stdout, 'bapi-web\n');
 });
 
+cliTest('docker restart -t 1 stops a running container with the timeout and starts it again', async () => {
+  let r = await docker(['run', '-d', '--name', 'bapi-rs', 'busybox', 'sh', '-c', 'sleep inf']);
+  assert.is(r.code, 0, r.stderr);
+  const started = Date.now();
+  r = await docker(['restart', '-t', '1', 'bapi-rs']);
+  assert.is(r.code, 0, r.stderr);
+  assert.is(r.stdout, 'bapi-rs\n');
+  assert.ok(Date.now() - started >= 900, 'PID 1 ignored SIGTERM: restart waited for the timeout');
+  assert.equal(h.engine.calls.find((c) => c.method === 'containers.restart')!.args, ['bapi-rs', 1]);
+  r = await docker(['inspect', '-f', '{{.State.Status}}', 'bapi-rs']);
+  assert.is(r.stdout, 'running\n');
+  r = await docker(['rm', '-f', 'bapi-rs']);
+  assert.is(r.code, 0, r.stderr);
+});
+
 cliTest('docker rm nosuch prints the daemon 404 message', async () => {
   const r = await docker(['rm', 'nosuch']);
   assert.is(r.code, 1);
