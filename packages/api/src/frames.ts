@@ -1,5 +1,5 @@
 /**
- * Docker's multiplexed stream format (DOCKER-API.md §5.3): for containers without a tty
+ * Docker's multiplexed stream format: for containers without a tty
  * every write is an 8-byte header (stream type, three zero bytes, big-endian length)
  * followed by the payload. With a tty the bytes go raw.
  */

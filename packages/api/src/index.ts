@@ -1,6 +1,16 @@
 export { API_VERSION, compareApiVersions, MIN_API_VERSION, splitVersionPrefix } from './api-version.js';
+export type { HijackContext, HijackHandler, RequestContext, RouteHandler, ServerScope } from './context.js';
 export { dockerEventLine, eventMatches } from './events/docker-event.js';
+export type { EventHistory } from './events/event-history.js';
 export { frame, StreamType } from './frames.js';
 export { boolParam, filtersParam, intParam, isUnset, optionalBoolParam, stringParam, timeParam } from './query.js';
-export { upgradeResponse } from './routes/attach.js';
+export { errorBody, sendEmpty, sendError, sendJson } from './respond.js';
+export type { RouteModule, RouteRegistry } from './route-module.js';
+export type { ParamNames, PathParams } from './router.js';
+export { attachRoutes, upgradeResponse } from './routes/attach.js';
+export { containerRoutes } from './routes/containers.js';
+export { defaultRoutes } from './routes/default-routes.js';
+export { eventRoutes } from './routes/events.js';
+export { imageRoutes } from './routes/images.js';
+export { systemRoutes } from './routes/system.js';
 export { ApiServer, type ApiServerOptions, createApiServer, type ListenTarget } from './server.js';

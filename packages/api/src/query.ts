@@ -1,7 +1,7 @@
 import { type Filters, InvalidArgument } from '@berth/core';
 
 /**
- * Query-string dialects of real clients (DOCKER-API.md §1.4): the CLI sends `1` and omits
+ * Query-string dialects of real clients: the CLI sends `1` and omits
  * false flags, docker-py sends `True`/`False`/`0`, CLI 20.10 sends `null`, `[]`, `{}` and
  * empty strings for parameters it does not mean to set. All of these parse here.
  */

@@ -1,7 +1,10 @@
 import type { ServerResponse } from 'node:http';
 import { isBerthError, statusOf } from '@berth/core';
 
-/** Headers dockerd puts on every response (DOCKER-API.md §1.2), computed once per server. */
+/**
+ * Headers dockerd puts on every response (clients read `Api-Version` to negotiate and
+ * `Ostype` to pick path rules), computed once per server.
+ */
 export type ApiHeaders = ReadonlyArray<readonly [string, string]>;
 
 export function apiHeaders(apiVersion: string, serverVersion: string): ApiHeaders {

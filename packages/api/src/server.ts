@@ -6,17 +6,19 @@ import { API_VERSION, splitVersionPrefix } from './api-version.js';
 import type { HijackHandler, RequestContext, RouteHandler, ServerScope } from './context.js';
 import { EventHistory } from './events/event-history.js';
 import { apiHeaders, errorBody, errorMessage, isClientError, rawResponse, sendError } from './respond.js';
-import { Router } from './router.js';
-import { registerAttachRoutes } from './routes/attach.js';
-import { registerContainerRoutes } from './routes/containers.js';
-import { registerEventRoutes } from './routes/events.js';
-import { registerImageRoutes } from './routes/images.js';
-import { registerSystemRoutes } from './routes/system.js';
+import { type RouteModule, registerRouteModules } from './route-module.js';
+import { type PathParams, Router } from './router.js';
+import { defaultRoutes } from './routes/default-routes.js';
 
 export interface ApiServerOptions {
   logger?: Logger;
   /** berth's version, reported in the `Server` header (`berth/<version> (linux)`). */
   serverVersion: string;
+  /**
+   * The route modules to serve, registered in this order (see `RouteModule` for what
+   * the order decides). Default: `defaultRoutes`, every route berth has.
+   */
+  routes?: readonly RouteModule[];
 }
 
 /** Where to listen: a UNIX socket path, or a TCP address (for tests and embedders; berthd serves UNIX sockets). */
@@ -47,11 +49,7 @@ export class ApiServer {
       serverVersion: options.serverVersion,
       eventHistory: new EventHistory(engine.events),
     };
-    registerSystemRoutes(this.routes);
-    registerEventRoutes(this.routes);
-    registerContainerRoutes(this.routes);
-    registerAttachRoutes(this.routes, this.hijackRoutes);
-    registerImageRoutes(this.routes);
+    registerRouteModules(options.routes ?? defaultRoutes, this.routes, this.hijackRoutes);
 
     // Uploads (load, import) may take longer than Node's default 5 minutes.
     this.server = http.createServer({ requestTimeout: 0 });
@@ -147,7 +145,7 @@ export class ApiServer {
       socket.end(rawResponse(400, headers, versioned.contentType, body));
       return;
     }
-    let route: { handler: HijackHandler; params: string[] } | undefined;
+    let route: { handler: HijackHandler; params: PathParams } | undefined;
     try {
       route = this.hijackRoutes.match(req.method ?? 'GET', versioned.path);
       if (!route) throw pageNotFound();

@@ -1,7 +1,7 @@
 import * as http from 'node:http';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createContainer, type Harness, parseFrames, request, startServer, until } from './support/harness.js';
+import { createContainer, type Harness, parseFrames, request, sleep, startServer, until } from './support/harness.js';
 
 let h: Harness;
 test.before.each(async () => {
@@ -111,13 +111,15 @@ test('inspect: 200 with the engine object, 404 with No such container', async ()
 });
 
 test('start 204 then 304 when running; stop 204 then 304 when stopped', async () => {
-  await createContainer(h.socket, { Image: 'busybox', Cmd: ['sleep', 'inf'] }, 'bapi-s');
+  // PID 1 ignores a SIGTERM it has no trap for: with the trap, stop need not wait out its timeout.
+  await createContainer(h.socket, { Image: 'busybox', Cmd: ['sh', '-c', 'trap "exit 0" TERM; sleep inf & wait'] }, 'bapi-s');
   let r = await request(h.socket, 'POST', '/v1.41/containers/bapi-s/start', { headers: { 'Content-Type': 'text/plain' } });
   assert.is(r.status, 204);
   assert.is(r.body.length, 0);
   r = await request(h.socket, 'POST', '/v1.41/containers/bapi-s/start');
   assert.is(r.status, 304);
   assert.is(r.body.length, 0);
+  await sleep(50); // the trap is set once the script runs
   r = await request(h.socket, 'POST', '/v1.41/containers/bapi-s/stop?t=2');
   assert.is(r.status, 204);
   assert.equal(h.engine.calls.find((c) => c.method === 'containers.stop')!.args, ['bapi-s', 2]);
@@ -128,15 +130,19 @@ test('start 204 then 304 when running; stop 204 then 304 when stopped', async ()
 });
 
 test('kill passes the signal; restart of a stopped container starts it', async () => {
-  await createContainer(h.socket, { Image: 'busybox', Cmd: ['sleep', 'inf'] }, 'bapi-k');
+  await createContainer(h.socket, { Image: 'busybox', Cmd: ['sh', '-c', 'trap "exit 129" HUP; sleep inf & wait'] }, 'bapi-k');
   assert.is((await request(h.socket, 'POST', '/containers/bapi-k/start')).status, 204);
+  await sleep(50); // the trap is set once the script runs
   const r = await request(h.socket, 'POST', '/containers/bapi-k/kill?signal=HUP');
   assert.is(r.status, 204);
-  const inspect = (await request(h.socket, 'GET', '/containers/bapi-k/json')).json();
-  assert.is(inspect.State.ExitCode, 129);
+  assert.equal(h.engine.calls.find((c) => c.method === 'containers.kill')!.args, ['bapi-k', 'HUP']);
+  // kill returns once the signal is sent, not when the container has exited.
+  const waited = (await request(h.socket, 'POST', '/containers/bapi-k/wait')).json();
+  assert.is(waited.StatusCode, 129);
   const notRunning = await request(h.socket, 'POST', '/containers/bapi-k/kill');
   assert.is(notRunning.status, 409);
   assert.is((await request(h.socket, 'POST', '/containers/bapi-k/restart?t=1')).status, 204);
+  assert.equal(h.engine.calls.find((c) => c.method === 'containers.restart')!.args, ['bapi-k', 1]);
   const after = (await request(h.socket, 'GET', '/containers/bapi-k/json')).json();
   assert.is(after.State.Running, true);
   await request(h.socket, 'DELETE', '/containers/bapi-k?force=1');

@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -18,7 +17,7 @@ let configDir: string;
 
 test.before(async () => {
   h = await startServer();
-  configDir = mkdtempSync(join(tmpdir(), 'bapi-dockercfg-'));
+  configDir = mkdtempSync('/tmp/berth-unit-api-dockercfg-');
 });
 test.after(async () => {
   await h.close();
@@ -117,7 +116,16 @@ cliTest('docker run -t (tty) without --rm, then docker wait and docker rm', asyn
 });
 
 cliTest('docker run -d, ps, logs, inspect, stop, start, rm', async () => {
-  let r = await docker(['run', '-d', '--name', 'bapi-web', 'busybox', 'sh', '-c', 'echo one; echo two >&2; sleep inf']);
+  let r = await docker([
+    'run',
+    '-d',
+    '--name',
+    'bapi-web',
+    'busybox',
+    'sh',
+    '-c',
+    'echo one; echo two >&2; trap "exit 143" TERM; sleep inf & wait',
+  ]);
   assert.is(r.code, 0, r.stderr);
   const id = r.stdout.trim();
   assert.match(id, /^[0-9a-f]{64}$/);
@@ -141,6 +149,21 @@ cliTest('docker run -d, ps, logs, inspect, stop, start, rm', async () => {
   r = await docker(['rm', 'bapi-web']);
   assert.is(r.code, 0, r.stderr);
   assert.is(r.stdout, 'bapi-web\n');
+});
+
+cliTest('docker restart -t 1 stops a running container with the timeout and starts it again', async () => {
+  let r = await docker(['run', '-d', '--name', 'bapi-rs', 'busybox', 'sh', '-c', 'sleep inf']);
+  assert.is(r.code, 0, r.stderr);
+  const started = Date.now();
+  r = await docker(['restart', '-t', '1', 'bapi-rs']);
+  assert.is(r.code, 0, r.stderr);
+  assert.is(r.stdout, 'bapi-rs\n');
+  assert.ok(Date.now() - started >= 900, 'PID 1 ignored SIGTERM: restart waited for the timeout');
+  assert.equal(h.engine.calls.find((c) => c.method === 'containers.restart')!.args, ['bapi-rs', 1]);
+  r = await docker(['inspect', '-f', '{{.State.Status}}', 'bapi-rs']);
+  assert.is(r.stdout, 'running\n');
+  r = await docker(['rm', '-f', 'bapi-rs']);
+  assert.is(r.code, 0, r.stderr);
 });
 
 cliTest('docker rm nosuch prints the daemon 404 message', async () => {

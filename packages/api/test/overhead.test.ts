@@ -1,6 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -42,7 +41,7 @@ async function medianMs(socketPath: string, path: string): Promise<number> {
 }
 
 test('ApiServer adds well under 1 ms to GET /containers/json', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'bapi-perf-'));
+  const dir = mkdtempSync('/tmp/berth-unit-api-perf-');
   const engine = new FakeEngine();
   for (let i = 0; i < 20; i++) await engine.containers.create({ Image: 'busybox', Cmd: ['sleep', 'inf'] }, `bapi-p${i}`);
   const list = await engine.containers.list({ all: true });

@@ -26,6 +26,7 @@ export interface EngineEventMap {
   'container.oom': [EngineEvent];
   'container.destroy': [EngineEvent];
   'container.attach': [EngineEvent];
+  'container.restart': [EngineEvent];
   'image.import': [EngineEvent];
   'image.load': [EngineEvent];
   'image.tag': [EngineEvent];
@@ -64,6 +65,7 @@ const knownKeys: Record<string, true> = Object.fromEntries(
     'container.oom',
     'container.destroy',
     'container.attach',
+    'container.restart',
     'image.import',
     'image.load',
     'image.tag',

@@ -283,4 +283,18 @@ test('a container being removed cannot be started again', async ({ engine }) => 
   assert.equal(await engine.containers.list({ all: true, filters: { id: [Id] } }), []);
 });
 
+test('restart of an --rm container keeps it: the stop a restart makes is not its end', async ({ engine }) => {
+  const { Id } = await engine.containers.create({ Image: 'busybox', Cmd: ['sleep', '60'], HostConfig: { AutoRemove: true } });
+  await engine.containers.start(Id);
+  const pid = (await engine.containers.inspect(Id)).State.Pid;
+  await engine.containers.restart(Id, 0);
+  const state = (await engine.containers.inspect(Id)).State;
+  assert.is(state.Running, true);
+  assert.is.not(state.Pid, pid, 'a new process runs');
+  const removed = engine.containers.wait(Id, 'removed');
+  await engine.containers.stop(Id, 0);
+  assert.is((await removed).StatusCode, 137, 'an ordinary stop still removes it');
+  await assert_rejects(() => engine.containers.inspect(Id), NotFound);
+});
+
 test.run();

@@ -1,7 +1,7 @@
 import { type EngineEvent, type Filters, InvalidArgument } from '@berth/core';
 
 /**
- * An engine event as one line of Docker's `/events` stream (DOCKER-API.md §4.12).
+ * An engine event as one line of Docker's `/events` stream: one JSON object per event.
  * Container and image events also carry the legacy `status`/`id`/`from` fields old
  * clients read. `timeNano` is written as an exact integer (a JS number would round it).
  */

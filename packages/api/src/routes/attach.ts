@@ -1,12 +1,15 @@
 import type { Duplex } from 'node:stream';
 import { type AttachOptions, type AttachSession, statusOf } from '@berth/core';
-import type { HijackContext, HijackHandler, RequestContext, RouteHandler } from '../context.js';
+import type { HijackContext, RequestContext } from '../context.js';
 import { frame } from '../frames.js';
 import { boolParam } from '../query.js';
 import { errorBody, rawResponse } from '../respond.js';
-import type { Router } from '../router.js';
+import type { RouteModule } from '../route-module.js';
 
-/** dockerd's answer to an attach upgrade, byte for byte (DOCKER-API.md §5.1). */
+/**
+ * dockerd's answer to an attach upgrade, byte for byte: the CLI and docker-py check the
+ * status line and the `Upgrade: tcp` header before they treat the socket as a stream.
+ */
 export const upgradeResponse =
   'HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n';
 
@@ -36,19 +39,19 @@ function outputWriter(session: AttachSession, options: AttachOptions, write: (da
  * The session is opened before the 101 goes out, so a `start` the client sends next
  * cannot lose output. Then the socket is a pipe: client bytes are stdin (when asked
  * for), output goes back framed or raw. The client's FIN closes stdin and nothing
- * else: the CLI half-closes at once when it has no stdin (§5.2) and keeps reading.
+ * else: the CLI half-closes at once when it has no stdin and keeps reading.
  * The end of output is signalled by closing the socket; a client that vanishes
  * detaches, leaving the container running.
  */
-async function attachHijacked(ctx: HijackContext): Promise<void> {
+async function attachHijacked(ctx: HijackContext<'id'>): Promise<void> {
   const { socket, scope } = ctx;
   const options = attachOptions(ctx.query);
   socket.pause();
   let session: AttachSession;
   try {
-    session = await scope.engine.containers.attach(ctx.params[0]!, options);
+    session = await scope.engine.containers.attach(ctx.params.id, options);
   } catch (err) {
-    if (statusOf(err) >= 500) scope.log.error('attach failed', { container: ctx.params[0], error: String(err) });
+    if (statusOf(err) >= 500) scope.log.error('attach failed', { container: ctx.params.id, error: String(err) });
     socket.end(rawResponse(statusOf(err), scope.headers, 'application/json', errorBody(err)));
     return;
   }
@@ -105,15 +108,15 @@ function endSocket(socket: Duplex, finish: () => void): void {
 
 /**
  * The same route without `Upgrade` (curl, some libraries): 200 with the raw-stream
- * type, no length and no chunking, the output, then the connection closes (§5.1).
+ * type, no length and no chunking, the output, then the connection closes, as dockerd does.
  * Stdin, when asked for, is the request body. Unlike the upgraded form, a client FIN
  * ends the exchange here: Node's HTTP server reads it as the client leaving, which is
  * also how a departed `logs -f` or `/events` client is noticed.
  */
-async function attachPlain(ctx: RequestContext): Promise<void> {
+async function attachPlain(ctx: RequestContext<'id'>): Promise<void> {
   const { req, res, scope } = ctx;
   const options = attachOptions(ctx.query);
-  const session = await scope.engine.containers.attach(ctx.params[0]!, options);
+  const session = await scope.engine.containers.attach(ctx.params.id, options);
   res.removeHeader('Transfer-Encoding');
   res.removeHeader('Content-Length');
   res.writeHead(200, { 'Content-Type': 'application/vnd.docker.raw-stream', Connection: 'close' });
@@ -145,7 +148,11 @@ async function attachPlain(ctx: RequestContext): Promise<void> {
   );
 }
 
-export function registerAttachRoutes(router: Router<RouteHandler>, hijackRouter: Router<HijackHandler>): void {
-  router.add('POST', '/containers/{id}/attach', attachPlain);
-  hijackRouter.add('POST', '/containers/{id}/attach', attachHijacked);
-}
+/** `POST /containers/{id}/attach`, hijacked (`Upgrade: tcp`) and plain. */
+export const attachRoutes: RouteModule = {
+  name: 'attach',
+  register(routes) {
+    routes.add('POST', '/containers/{id}/attach', attachPlain);
+    routes.hijack('POST', '/containers/{id}/attach', attachHijacked);
+  },
+};

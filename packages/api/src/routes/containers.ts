@@ -1,18 +1,17 @@
 import {
   type ContainerCreateBody,
   InvalidArgument,
-  isBerthError,
   type LogsOptions,
   NotImplemented,
   type WaitCondition,
   type WaitResult,
 } from '@berth/core';
-import type { RequestContext, RouteHandler } from '../context.js';
+import type { RequestContext } from '../context.js';
 import { frame, frameWithPrefix } from '../frames.js';
 import { boolParam, filtersParam, intParam, stringParam, timeParam } from '../query.js';
 import { readJsonBody } from '../request-body.js';
 import { errorMessage, sendEmpty, sendJson } from '../respond.js';
-import type { Router } from '../router.js';
+import type { RouteModule } from '../route-module.js';
 import { clientGoneSignal, writeChunk } from '../stream-write.js';
 
 async function create(ctx: RequestContext): Promise<void> {
@@ -41,42 +40,35 @@ async function list(ctx: RequestContext): Promise<void> {
   sendJson(ctx.res, 200, containers);
 }
 
-async function inspect(ctx: RequestContext): Promise<void> {
-  sendJson(ctx.res, 200, await ctx.scope.engine.containers.inspect(ctx.params[0]!));
+async function inspect(ctx: RequestContext<'id'>): Promise<void> {
+  sendJson(ctx.res, 200, await ctx.scope.engine.containers.inspect(ctx.params.id));
 }
 
 /** 204; starting a running container is the engine's NotModified, answered 304 like dockerd. */
-async function start(ctx: RequestContext): Promise<void> {
-  await ctx.scope.engine.containers.start(ctx.params[0]!);
+async function start(ctx: RequestContext<'id'>): Promise<void> {
+  await ctx.scope.engine.containers.start(ctx.params.id);
   sendEmpty(ctx.res, 204);
 }
 
-async function stop(ctx: RequestContext): Promise<void> {
-  await ctx.scope.engine.containers.stop(ctx.params[0]!, intParam(ctx.query, 't'));
+async function stop(ctx: RequestContext<'id'>): Promise<void> {
+  await ctx.scope.engine.containers.stop(ctx.params.id, intParam(ctx.query, 't'));
   sendEmpty(ctx.res, 204);
 }
 
-async function kill(ctx: RequestContext): Promise<void> {
-  await ctx.scope.engine.containers.kill(ctx.params[0]!, stringParam(ctx.query, 'signal'));
+async function kill(ctx: RequestContext<'id'>): Promise<void> {
+  await ctx.scope.engine.containers.kill(ctx.params.id, stringParam(ctx.query, 'signal'));
   sendEmpty(ctx.res, 204);
 }
 
-/** Stop (a stopped container is fine) then start. */
-async function restart(ctx: RequestContext): Promise<void> {
-  const ref = ctx.params[0]!;
-  const { containers } = ctx.scope.engine;
-  try {
-    await containers.stop(ref, intParam(ctx.query, 't'));
-  } catch (err) {
-    if (!isBerthError(err, 'NotModified')) throw err;
-  }
-  await containers.start(ref);
+/** 204; the engine stops a running container with `t` and starts it (a stopped one is just started). */
+async function restart(ctx: RequestContext<'id'>): Promise<void> {
+  await ctx.scope.engine.containers.restart(ctx.params.id, intParam(ctx.query, 't'));
   sendEmpty(ctx.res, 204);
 }
 
-async function remove(ctx: RequestContext): Promise<void> {
+async function remove(ctx: RequestContext<'id'>): Promise<void> {
   if (boolParam(ctx.query, 'link')) throw new NotImplemented('container links are not supported by berth');
-  await ctx.scope.engine.containers.remove(ctx.params[0]!, {
+  await ctx.scope.engine.containers.remove(ctx.params.id, {
     force: boolParam(ctx.query, 'force'),
     volumes: boolParam(ctx.query, 'v'),
   });
@@ -113,16 +105,17 @@ function waitBody(result: WaitResult): string {
 }
 
 /**
- * `POST /containers/{id}/wait`. The CLI sends it beside `start` and must see the headers
- * at once (DOCKER-API.md §4.2), so they are flushed as soon as the engine has accepted
- * the wait; an engine that refuses at once (no such container, 404) gets a real status.
- * A failure after the headers is reported in the body, as dockerd does.
+ * `POST /containers/{id}/wait`. `docker run` sends it beside `start` and blocks until
+ * the response headers arrive before it sends `start`, so the headers are flushed as
+ * soon as the engine has accepted the wait; an engine that refuses at once (no such
+ * container, 404) gets a real status. A failure after the headers is reported in the
+ * body, as dockerd does.
  */
-async function wait(ctx: RequestContext): Promise<void> {
+async function wait(ctx: RequestContext<'id'>): Promise<void> {
   const raw = stringParam(ctx.query, 'condition') ?? 'not-running';
   const condition = waitConditions[raw];
   if (!condition) throw new InvalidArgument(`invalid condition: "${raw}" (expected not-running, next-exit or removed)`);
-  const pending = ctx.scope.engine.containers.wait(ctx.params[0]!, condition);
+  const pending = ctx.scope.engine.containers.wait(ctx.params.id, condition);
   const early = await settledAtOnce(pending);
   if (early && !early.ok) throw early.error;
   const { res } = ctx;
@@ -150,11 +143,12 @@ function tailParam(query: URLSearchParams): number | 'all' {
 }
 
 /**
- * `GET /containers/{id}/logs`: chunked, one frame per line (raw bytes for a tty), no
- * Content-Type at API 1.41 (DOCKER-API.md §4.6). With `follow` it runs until the
- * container stops or the client goes away; the engine learns the latter from `signal`.
+ * `GET /containers/{id}/logs`: chunked, one frame per line (raw bytes for a tty), and no
+ * Content-Type, as dockerd answers at API 1.41 (clients read the frames without it).
+ * With `follow` it runs until the container stops or the client goes away; the engine
+ * learns the latter from `signal`.
  */
-async function logs(ctx: RequestContext): Promise<void> {
+async function logs(ctx: RequestContext<'id'>): Promise<void> {
   const { query, res } = ctx;
   const stdout = boolParam(query, 'stdout');
   const stderr = boolParam(query, 'stderr');
@@ -173,7 +167,7 @@ async function logs(ctx: RequestContext): Promise<void> {
   };
   if (since !== undefined && since !== 0) options.since = since;
   if (until !== undefined && until !== 0) options.until = until;
-  const { tty, lines } = await ctx.scope.engine.containers.logs(ctx.params[0]!, options);
+  const { tty, lines } = await ctx.scope.engine.containers.logs(ctx.params.id, options);
   res.writeHead(200);
   res.flushHeaders();
   try {
@@ -187,7 +181,7 @@ async function logs(ctx: RequestContext): Promise<void> {
     }
   } catch (err) {
     if (!signal.aborted) {
-      ctx.scope.log.warn('log stream failed', { container: ctx.params[0], error: errorMessage(err) });
+      ctx.scope.log.warn('log stream failed', { container: ctx.params.id, error: errorMessage(err) });
       res.destroy();
       return;
     }
@@ -195,15 +189,19 @@ async function logs(ctx: RequestContext): Promise<void> {
   res.end();
 }
 
-export function registerContainerRoutes(router: Router<RouteHandler>): void {
-  router.add('POST', '/containers/create', create);
-  router.add('GET', '/containers/json', list);
-  router.add('GET', '/containers/{id}/json', inspect);
-  router.add('POST', '/containers/{id}/start', start);
-  router.add('POST', '/containers/{id}/stop', stop);
-  router.add('POST', '/containers/{id}/kill', kill);
-  router.add('POST', '/containers/{id}/restart', restart);
-  router.add('POST', '/containers/{id}/wait', wait);
-  router.add('DELETE', '/containers/{id}', remove);
-  router.add('GET', '/containers/{id}/logs', logs);
-}
+/** The container lifecycle, inspection, wait and logs (attach is `attachRoutes`). */
+export const containerRoutes: RouteModule = {
+  name: 'containers',
+  register(routes) {
+    routes.add('POST', '/containers/create', create);
+    routes.add('GET', '/containers/json', list);
+    routes.add('GET', '/containers/{id}/json', inspect);
+    routes.add('POST', '/containers/{id}/start', start);
+    routes.add('POST', '/containers/{id}/stop', stop);
+    routes.add('POST', '/containers/{id}/kill', kill);
+    routes.add('POST', '/containers/{id}/restart', restart);
+    routes.add('POST', '/containers/{id}/wait', wait);
+    routes.add('DELETE', '/containers/{id}', remove);
+    routes.add('GET', '/containers/{id}/logs', logs);
+  },
+};

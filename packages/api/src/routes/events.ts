@@ -1,8 +1,8 @@
 import type { EngineEvent } from '@berth/core';
-import type { RequestContext, RouteHandler } from '../context.js';
+import type { RequestContext } from '../context.js';
 import { checkEventFilters, dockerEventLine, eventMatches } from '../events/docker-event.js';
 import { filtersParam, timeParam } from '../query.js';
-import type { Router } from '../router.js';
+import type { RouteModule } from '../route-module.js';
 
 /** A client that stops reading while events keep coming is cut off past this much buffered output. */
 const maxBufferedEventBytes = 8 * 1024 * 1024;
@@ -76,6 +76,10 @@ function events(ctx: RequestContext): void {
   }
 }
 
-export function registerEventRoutes(router: Router<RouteHandler>): void {
-  router.add('GET', '/events', events);
-}
+/** `/events`: the engine's event stream in Docker's format. */
+export const eventRoutes: RouteModule = {
+  name: 'events',
+  register(routes) {
+    routes.add('GET', '/events', events);
+  },
+};

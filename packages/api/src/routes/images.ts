@@ -3,7 +3,7 @@ import { InvalidArgument, NotFound, NotImplemented } from '@berth/core';
 import type { RequestContext, RouteHandler } from '../context.js';
 import { boolParam, filtersParam, isUnset, stringParam } from '../query.js';
 import { sendEmpty, sendJson } from '../respond.js';
-import type { Router } from '../router.js';
+import type { RouteModule } from '../route-module.js';
 import { jsonLine, startJsonLines } from '../stream-write.js';
 
 async function list(ctx: RequestContext): Promise<void> {
@@ -18,12 +18,12 @@ async function list(ctx: RequestContext): Promise<void> {
   sendJson(ctx.res, 200, images);
 }
 
-async function inspect(ctx: RequestContext): Promise<void> {
-  sendJson(ctx.res, 200, await ctx.scope.engine.images.inspect(ctx.params[0]!));
+async function inspect(ctx: RequestContext<'name'>): Promise<void> {
+  sendJson(ctx.res, 200, await ctx.scope.engine.images.inspect(ctx.params.name));
 }
 
-async function history(ctx: RequestContext): Promise<void> {
-  sendJson(ctx.res, 200, await ctx.scope.engine.images.history(ctx.params[0]!));
+async function history(ctx: RequestContext<'name'>): Promise<void> {
+  sendJson(ctx.res, 200, await ctx.scope.engine.images.history(ctx.params.name));
 }
 
 /**
@@ -31,15 +31,15 @@ async function history(ctx: RequestContext): Promise<void> {
  * (`docker.io/trc/busybox`); it goes to the engine as sent, and the engine, which owns
  * reference parsing, stores the familiar form (`trc/busybox`).
  */
-async function tag(ctx: RequestContext): Promise<void> {
+async function tag(ctx: RequestContext<'name'>): Promise<void> {
   const repo = stringParam(ctx.query, 'repo');
   if (repo === undefined) throw new InvalidArgument('missing query parameter: repo');
-  await ctx.scope.engine.images.tag(ctx.params[0]!, repo, stringParam(ctx.query, 'tag'));
+  await ctx.scope.engine.images.tag(ctx.params.name, repo, stringParam(ctx.query, 'tag'));
   sendEmpty(ctx.res, 201);
 }
 
-async function remove(ctx: RequestContext): Promise<void> {
-  const deleted = await ctx.scope.engine.images.remove(ctx.params[0]!, {
+async function remove(ctx: RequestContext<'name'>): Promise<void> {
+  const deleted = await ctx.scope.engine.images.remove(ctx.params.name, {
     force: boolParam(ctx.query, 'force'),
     noprune: boolParam(ctx.query, 'noprune'),
   });
@@ -118,21 +118,25 @@ function unsupported(message: string): RouteHandler {
   };
 }
 
-export function registerImageRoutes(router: Router<RouteHandler>): void {
-  router.add('GET', '/images/json', list);
-  router.add('POST', '/images/create', createImage);
-  router.add('POST', '/images/load', load);
-  router.add('GET', '/images/get', (ctx) =>
-    save(
-      ctx,
-      ctx.query.getAll('names').filter((n) => !isUnset(n)),
-    ),
-  );
-  router.add('GET', '/images/search', unsupported('berth cannot search registries yet: it has no registry client'));
-  router.add('GET', '/images/{name*}/json', inspect);
-  router.add('GET', '/images/{name*}/history', history);
-  router.add('GET', '/images/{name*}/get', (ctx) => save(ctx, [ctx.params[0]!]));
-  router.add('POST', '/images/{name*}/tag', tag);
-  router.add('POST', '/images/{name*}/push', unsupported('berth cannot push images yet: it has no registry client'));
-  router.add('DELETE', '/images/{name*}', remove);
-}
+/** Images: list, inspect, history, tag, remove, import, load, save; pull, push and search say why not. */
+export const imageRoutes: RouteModule = {
+  name: 'images',
+  register(routes) {
+    routes.add('GET', '/images/json', list);
+    routes.add('POST', '/images/create', createImage);
+    routes.add('POST', '/images/load', load);
+    routes.add('GET', '/images/get', (ctx) =>
+      save(
+        ctx,
+        ctx.query.getAll('names').filter((n) => !isUnset(n)),
+      ),
+    );
+    routes.add('GET', '/images/search', unsupported('berth cannot search registries yet: it has no registry client'));
+    routes.add('GET', '/images/{name*}/json', inspect);
+    routes.add('GET', '/images/{name*}/history', history);
+    routes.add('GET', '/images/{name*}/get', (ctx) => save(ctx, [ctx.params.name]));
+    routes.add('POST', '/images/{name*}/tag', tag);
+    routes.add('POST', '/images/{name*}/push', unsupported('berth cannot push images yet: it has no registry client'));
+    routes.add('DELETE', '/images/{name*}', remove);
+  },
+};

@@ -1,10 +1,10 @@
 import { API_VERSION, MIN_API_VERSION } from '../api-version.js';
-import type { RequestContext, RouteHandler } from '../context.js';
+import type { RequestContext } from '../context.js';
 import { sendJson } from '../respond.js';
-import type { Router } from '../router.js';
+import type { RouteModule } from '../route-module.js';
 
 /**
- * `/_ping` exactly as dockerd answers it (DOCKER-API.md §2.1): the CLI reads the
+ * `/_ping` exactly as dockerd answers it: the CLI reads the
  * `Api-Version` header of `HEAD /_ping` to choose the version for the whole command.
  */
 function ping(ctx: RequestContext): void {
@@ -40,9 +40,13 @@ function plugins(ctx: RequestContext): void {
   sendJson(ctx.res, 200, ctx.scope.engine.plugins());
 }
 
-export function registerSystemRoutes(router: Router<RouteHandler>): void {
-  router.add(['GET', 'HEAD'], '/_ping', ping);
-  router.add('GET', '/version', version);
-  router.add('GET', '/info', info);
-  router.add('GET', '/berth/plugins', plugins);
-}
+/** `/_ping`, `/version`, `/info` and berth's `/berth/plugins`. */
+export const systemRoutes: RouteModule = {
+  name: 'system',
+  register(routes) {
+    routes.add(['GET', 'HEAD'], '/_ping', ping);
+    routes.add('GET', '/version', version);
+    routes.add('GET', '/info', info);
+    routes.add('GET', '/berth/plugins', plugins);
+  },
+};

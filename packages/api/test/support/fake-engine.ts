@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { constants as osConstants } from 'node:os';
 import { Readable } from 'node:stream';
 import {
   type AttachOptions,
@@ -10,10 +11,12 @@ import {
   type ContainerSummary,
   type EngineApi,
   EventBus,
+  type Filters,
   type ImageDeleteEntry,
   type ImageInspect,
   type ImageSummary,
   type ImportOptions,
+  InvalidArgument,
   type LogLine,
   type LogsOptions,
   NotFound,
@@ -29,7 +32,12 @@ import {
  * An in-memory EngineApi for the HTTP layer's tests. Containers "run" a tiny script
  * language instead of processes: `Cmd` is `["sh","-c","echo hi; echo oops >&2; exit 3"]`
  * or a bare `["echo","hi"]`; statements are `echo WORDS [>&2]`, `exit N`, `sleep S`
- * (`sleep inf` waits for stop/kill) and `cat` (copies stdin to stdout until it closes).
+ * (`sleep inf` waits for stop/kill; `sleep S & wait` is the same, the form a real shell
+ * needs to run a trap during the sleep), `trap "exit N" SIGNAL...` and `cat` (copies
+ * stdin to stdout until it closes). Signals follow PID 1 of a namespace, as the real
+ * engine's containers do: SIGKILL ends the run (137), a trapped signal runs its trap's
+ * `exit N`, any other signal is ignored. It keeps the EngineApi contract of
+ * `engineApiSuite` (@berth/testkit) like the real engine; see engine-api-contract.test.ts.
  */
 
 interface FakeImage {
@@ -61,10 +69,38 @@ interface FakeContainer {
   stdinClosed: boolean;
   stdinWaiters: Array<() => void>;
   stopRun?: (code: number) => void;
+  /** Signal name → exit code of the current run's `trap "exit N" SIG` statements. */
+  traps: Map<string, number>;
   runs: number;
 }
 
-const signals: Record<string, number> = { HUP: 1, INT: 2, QUIT: 3, KILL: 9, USR1: 10, USR2: 12, TERM: 15 };
+const signalNames: Record<string, string> = {
+  '1': 'SIGHUP',
+  '2': 'SIGINT',
+  '3': 'SIGQUIT',
+  '6': 'SIGABRT',
+  '9': 'SIGKILL',
+  '10': 'SIGUSR1',
+  '12': 'SIGUSR2',
+  '14': 'SIGALRM',
+  '15': 'SIGTERM',
+  '17': 'SIGCHLD',
+  '18': 'SIGCONT',
+  '19': 'SIGSTOP',
+  '20': 'SIGTSTP',
+};
+const knownSignals = new Set(Object.values(signalNames));
+
+/** `HUP`, `sighup`, `SIGHUP` and `1` are all `SIGHUP`, as the real engine reads them. */
+function signalName(signal: string): string {
+  const s = signal.trim().toUpperCase();
+  if (signalNames[s]) return signalNames[s];
+  const name = s.startsWith('SIG') ? s : `SIG${s}`;
+  if (!knownSignals.has(name)) throw new InvalidArgument(`Invalid signal: ${signal}`);
+  return name;
+}
+
+const knownFilterKeys = new Set(['id', 'name', 'status', 'exited', 'label', 'ancestor', 'before', 'since']);
 
 function nowRfc3339Nano(): string {
   const ns = process.hrtime.bigint() % 1_000_000n;
@@ -194,7 +230,8 @@ export class FakeEngine implements EngineApi {
   readonly containers = {
     create: async (body: ContainerCreateBody, name?: string) => {
       this.record('containers.create', body, name);
-      const image = this.findImage(String(body.Image ?? ''));
+      if (!body.Image) throw new InvalidArgument('No image was specified: config.Image is empty');
+      const image = this.findImage(body.Image);
       if (name !== undefined) {
         for (const c of this.containerStore.values()) {
           if (c.name === name) {
@@ -223,41 +260,61 @@ export class FakeEngine implements EngineApi {
         stdin: [],
         stdinClosed: false,
         stdinWaiters: [],
+        traps: new Map(),
         runs: 0,
       };
       this.containerStore.set(id, c);
-      this.events.publish('container', 'create', id, { image: String(body.Image), name: c.name });
+      this.publish(c, 'create');
       return { Id: id, Warnings: [] as string[] };
     },
 
     start: async (ref: string) => {
       this.record('containers.start', ref);
       const c = this.findContainer(ref);
-      if (c.status === 'running') throw new NotModified(`container ${c.name} is already running`);
+      if (c.status === 'running') throw new NotModified(`container ${c.id} is already running`);
       c.status = 'running';
       c.startedAt = new Date().toISOString();
       c.runs++;
-      this.events.publish('container', 'start', c.id, { image: String(c.body.Image), name: c.name });
+      this.publish(c, 'start');
       void this.run(c);
     },
 
     stop: async (ref: string, timeoutSeconds?: number) => {
       this.record('containers.stop', ref, timeoutSeconds);
       const c = this.findContainer(ref);
-      if (c.status !== 'running') throw new NotModified(`container ${c.name} is already stopped`);
-      c.stopRun?.(143);
-      await this.waitExit(c);
+      if (c.status !== 'running') throw new NotModified(`container ${c.id} is not running`);
+      const exited = this.waitExit(c);
+      this.signal(c, c.body.StopSignal ? signalName(c.body.StopSignal) : 'SIGTERM');
+      const timeout = timeoutSeconds ?? c.body.StopTimeout ?? 10;
+      let timer: NodeJS.Timeout | undefined;
+      const inTime = await Promise.race([
+        exited.then(() => true),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(false), Math.max(0, timeout) * 1000);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (!inTime) {
+        this.signal(c, 'SIGKILL');
+        await exited;
+      }
+      this.publish(c, 'stop');
     },
 
-    kill: async (ref: string, signal?: string) => {
+    kill: async (ref: string, signal = 'SIGKILL') => {
       this.record('containers.kill', ref, signal);
+      const name = signalName(signal);
       const c = this.findContainer(ref);
       if (c.status !== 'running') throw new Conflict(`Container ${c.id} is not running`);
-      const name = (signal ?? 'KILL').toUpperCase().replace(/^SIG/, '');
-      const num = /^\d+$/.test(name) ? Number(name) : signals[name];
-      if (num === undefined) throw new Conflict(`invalid signal: ${signal}`);
-      c.stopRun?.(128 + num);
-      await this.waitExit(c);
+      this.signal(c, name);
+    },
+
+    restart: async (ref: string, timeoutSeconds?: number) => {
+      this.record('containers.restart', ref, timeoutSeconds);
+      const c = this.findContainer(ref);
+      if (c.status === 'running') await this.containers.stop(c.id, timeoutSeconds);
+      await this.containers.start(c.id);
+      this.publish(c, 'restart');
     },
 
     remove: async (ref: string, options: { force?: boolean; volumes?: boolean } = {}) => {
@@ -267,26 +324,20 @@ export class FakeEngine implements EngineApi {
         if (!options.force) {
           throw new Conflict(`You cannot remove a running container ${c.id}. Stop the container before attempting removal or force remove`);
         }
-        c.stopRun?.(137);
-        await this.waitExit(c);
+        const exited = this.waitExit(c);
+        this.signal(c, 'SIGKILL');
+        await exited;
       }
       this.destroy(c);
     },
 
     list: async (options: ContainerListOptions = {}): Promise<ContainerSummary[]> => {
       this.record('containers.list', options);
-      let all = [...this.containerStore.values()].filter((c) => options.all || c.status === 'running');
-      const f = options.filters ?? {};
-      if (f.name) all = all.filter((c) => f.name!.some((n) => c.name.includes(n.replace(/^\//, ''))));
-      if (f.status) all = all.filter((c) => f.status!.includes(c.status));
-      if (f.label)
-        all = all.filter((c) =>
-          f.label!.every((l) => {
-            const [k, v] = l.split('=');
-            const labels = c.body.Labels ?? {};
-            return v === undefined ? k! in labels : labels[k!] === v;
-          }),
-        );
+      const f: Filters = options.filters ?? {};
+      for (const key of Object.keys(f)) if (!knownFilterKeys.has(key)) throw new InvalidArgument(`invalid filter '${key}'`);
+      // Like docker: a status filter widens `ps` to stopped containers even without -a.
+      const everyState = options.all || !!f.status;
+      let all = [...this.containerStore.values()].filter((c) => (everyState || c.status === 'running') && this.matches(c, f));
       all.sort((a, b) => b.created.getTime() - a.created.getTime());
       if (options.limit) all = all.slice(0, options.limit);
       return all.map((c) => ({
@@ -383,6 +434,7 @@ export class FakeEngine implements EngineApi {
     attach: async (ref: string, options: AttachOptions): Promise<AttachSession> => {
       this.record('containers.attach', ref, options);
       const c = this.findContainer(ref);
+      if (c.status === 'exited' && options.stream) throw new Conflict('You cannot attach to a stopped container, start it first');
       const listeners = new Set<Listener>();
       let resolveEnded!: () => void;
       const ended = new Promise<void>((r) => (resolveEnded = r));
@@ -423,7 +475,7 @@ export class FakeEngine implements EngineApi {
           end();
         },
       };
-      this.events.publish('container', 'attach', c.id, { image: String(c.body.Image), name: c.name });
+      this.publish(c, 'attach');
       return session;
     },
   };
@@ -493,9 +545,17 @@ export class FakeEngine implements EngineApi {
       const want = familiar(ref);
       if (i.tags.includes(want) && i.tags.length > 1) {
         i.tags = i.tags.filter((t) => t !== want);
+        this.events.publish('image', 'untag', i.id, { name: want });
         return [{ Untagged: want }];
       }
+      if (!i.tags.includes(want) && i.tags.length > 1 && !options.force) {
+        throw new Conflict(
+          `conflict: unable to delete ${i.id.slice(7, 19)} (must be forced) - image is referenced in multiple repositories`,
+        );
+      }
       this.imageStore.delete(i.id);
+      for (const t of i.tags) this.events.publish('image', 'untag', i.id, { name: t });
+      this.events.publish('image', 'delete', i.id, { name: i.id });
       return [...i.tags.map((t) => ({ Untagged: t })), { Deleted: i.id }];
     },
     import: async (tar: Readable, options: ImportOptions) => {
@@ -518,6 +578,47 @@ export class FakeEngine implements EngineApi {
       return Readable.from([Buffer.from(`TAR:${ids.join(',')}:`), Buffer.alloc(100_000, 0x61)]);
     },
   };
+
+  private publish(c: FakeContainer, action: string, attributes: Record<string, string> = {}): void {
+    this.events.publish('container', action, c.id, { ...attributes, image: String(c.body.Image), name: c.name });
+  }
+
+  /** What a signal does to PID 1 of a namespace: SIGKILL ends it, a trapped one runs the trap, any other is ignored. */
+  /** Deliver a signal as runc would to PID 1, publishing `kill` with its number as dockerd does. */
+  private signal(c: FakeContainer, name: string): void {
+    this.publish(c, 'kill', { signal: String(osConstants.signals[name as keyof typeof osConstants.signals]) });
+    if (name === 'SIGKILL') c.stopRun?.(137);
+    else if (c.traps.has(name)) c.stopRun?.(c.traps.get(name)!);
+  }
+
+  private matches(c: FakeContainer, filters: Filters): boolean {
+    const one = (key: string, value: string): boolean => {
+      switch (key) {
+        case 'id':
+          return c.id.startsWith(value);
+        case 'name':
+          try {
+            return new RegExp(value).test(`/${c.name}`);
+          } catch {
+            return c.name.includes(value);
+          }
+        case 'status':
+          return c.status === value;
+        case 'exited':
+          return c.status === 'exited' && String(c.exitCode) === value;
+        case 'label': {
+          const eq = value.indexOf('=');
+          const labels = c.body.Labels ?? {};
+          return eq < 0 ? value in labels : labels[value.slice(0, eq)] === value.slice(eq + 1);
+        }
+        case 'ancestor':
+          return c.body.Image === value || c.image.id === value || c.image.tags.includes(familiar(value));
+        default:
+          return true;
+      }
+    };
+    return Object.entries(filters).every(([key, values]) => values.length === 0 || values.some((v) => one(key, v)));
+  }
 
   private cmd(c: FakeContainer): string[] {
     const cmd = c.body.Cmd ?? c.image.config.Cmd ?? [];
@@ -556,13 +657,20 @@ export class FakeEngine implements EngineApi {
         resolve(code);
       };
     });
+    c.traps = new Map();
     // Output comes a little after start, as from a real process.
     await new Promise((r) => setTimeout(r, 20));
     let code = 0;
     for (const raw of script.split(';')) {
       if (stopped !== undefined) break;
-      const stmt = raw.trim();
+      // `sleep 30 & wait` is a sleep a trap interrupts, which every fake sleep is.
+      const stmt = raw.trim().replace(/\s*&\s*wait$/, '');
       if (stmt === '') continue;
+      const trap = /^trap\s+(["'])exit (\d+)\1\s+(.+)$/.exec(stmt);
+      if (trap) {
+        for (const sig of trap[3]!.trim().split(/\s+/)) c.traps.set(signalName(sig), Number(trap[2]));
+        continue;
+      }
       const [word, ...rest] = stmt.split(/\s+/);
       if (word === 'echo') {
         const toErr = rest[rest.length - 1] === '>&2';
@@ -573,7 +681,11 @@ export class FakeEngine implements EngineApi {
         break;
       } else if (word === 'sleep') {
         const secs = rest[0] === 'inf' ? Infinity : Number(rest[0]);
-        await Promise.race([stopWait, ...(Number.isFinite(secs) ? [new Promise((r) => setTimeout(r, secs * 1000))] : [])]);
+        let timer: NodeJS.Timeout | undefined;
+        const slept = Number.isFinite(secs) ? [new Promise((r) => (timer = setTimeout(r, secs * 1000)))] : [];
+        await Promise.race([stopWait, ...slept]);
+        // A sleep cut short by a signal must not keep the test process alive until it would have ended.
+        clearTimeout(timer);
       } else if (word === 'cat') {
         for (;;) {
           while (c.stdin.length > 0) this.emit(c, 'stdout', c.stdin.shift()!.toString());
@@ -594,7 +706,7 @@ export class FakeEngine implements EngineApi {
     c.exitCode = code;
     c.finishedAt = new Date().toISOString();
     c.stopRun = undefined;
-    this.events.publish('container', 'die', c.id, { exitCode: String(code), image: String(c.body.Image), name: c.name });
+    this.publish(c, 'die', { exitCode: String(code) });
     for (const w of c.exitWaiters.splice(0)) w(code);
     for (const f of c.logFollowers) f();
     if (c.body.HostConfig?.AutoRemove) setTimeout(() => this.destroy(c), 5);
@@ -602,11 +714,14 @@ export class FakeEngine implements EngineApi {
 
   private destroy(c: FakeContainer): void {
     if (!this.containerStore.delete(c.id)) return;
-    this.events.publish('container', 'destroy', c.id, { image: String(c.body.Image), name: c.name });
-    for (const w of c.removeWaiters.splice(0)) w(c.exitCode);
+    this.publish(c, 'destroy');
+    // The container will not run again: every waiter gets its last exit, as from the real engine.
+    for (const w of [...c.exitWaiters.splice(0), ...c.removeWaiters.splice(0)]) w(c.exitCode);
   }
 
-  private async *logLines(c: FakeContainer, options: LogsOptions): AsyncIterable<LogLine> {
+  private async *logLines(c: FakeContainer, requested: LogsOptions): AsyncIterable<LogLine> {
+    // A stream left unset is included, as the real engine reads LogsOptions.
+    const options = { ...requested, stdout: requested.stdout !== false, stderr: requested.stderr !== false };
     let lines = c.log.filter((l) => (l.stream === 'stdout' ? options.stdout : options.stderr));
     if (options.tail !== undefined && options.tail !== 'all') lines = options.tail === 0 ? [] : lines.slice(-options.tail);
     let index = c.log.length;

@@ -1,9 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type ApiServer, createApiServer } from '../../src/index.js';
+import { type ApiServer, type ApiServerOptions, createApiServer } from '../../src/index.js';
 import { FakeEngine } from './fake-engine.js';
 
 export interface Harness {
@@ -14,12 +13,18 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-/** An API server over a fake engine on a fresh UNIX socket under /tmp/bapi-*. */
-export async function startServer(engine = new FakeEngine()): Promise<Harness> {
-  const dir = mkdtempSync(join(tmpdir(), 'bapi-'));
+/** An API server over a fake engine on a fresh UNIX socket under /tmp/berth-unit-api-* (the prefix the leftover check knows). */
+export async function startServer(engine = new FakeEngine(), options: Partial<ApiServerOptions> = {}): Promise<Harness> {
+  // The server first: a construction error (a route registered twice) leaves no directory.
+  const server = createApiServer(engine, { serverVersion: '0.1.0-test', ...options });
+  const dir = mkdtempSync('/tmp/berth-unit-api-');
   const socket = join(dir, 's.sock');
-  const server = createApiServer(engine, { serverVersion: '0.1.0-test' });
-  await server.listen(socket);
+  try {
+    await server.listen(socket);
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     dir,
     socket,

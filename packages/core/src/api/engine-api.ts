@@ -54,7 +54,9 @@ export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
 
 export interface LogsOptions {
   follow?: boolean;
+  /** Include the container's stdout (default true: only `false` leaves it out). */
   stdout?: boolean;
+  /** Include the container's stderr (default true: only `false` leaves it out). */
   stderr?: boolean;
   /** Unix seconds (fractions allowed): only lines at or after. */
   since?: number;
@@ -107,6 +109,14 @@ export interface ContainersApi {
   /** SIGTERM (or the image's stop signal), then SIGKILL after `timeoutSeconds` (default 10). */
   stop(ref: string, timeoutSeconds?: number): Promise<void>;
   kill(ref: string, signal?: string): Promise<void>;
+  /**
+   * Docker's restart: a running container is stopped as `stop` does (its stop signal,
+   * then SIGKILL after `timeoutSeconds`, default its StopTimeout or 10), then started
+   * again; a stopped or created container is just started. It publishes what stop and
+   * start publish (`die`, `stop`, `start` for a running one) and then `restart`. Unlike
+   * `start`, it never answers NotModified: restarting is always an action.
+   */
+  restart(ref: string, timeoutSeconds?: number): Promise<void>;
   remove(ref: string, options?: RemoveContainerOptions): Promise<void>;
   list(options?: ContainerListOptions): Promise<ContainerSummary[]>;
   inspect(ref: string): Promise<ContainerInspect>;

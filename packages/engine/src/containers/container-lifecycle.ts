@@ -1,3 +1,4 @@
+import { constants as osConstants } from 'node:os';
 import {
   Conflict,
   type ContainerState,
@@ -33,6 +34,8 @@ import { normaliseSignal } from './signals.js';
 export class ContainerLifecycle {
   /** Containers a removal has begun on: they cannot be started again (Docker's "marked for removal"). */
   private readonly removing = new Set<string>();
+  /** Containers a restart is stopping: their exit is not the end of an --rm container. */
+  private readonly restarting = new Set<string>();
 
   constructor(
     @inject(ContainerStoreToken) private readonly store: ContainerStore,
@@ -42,8 +45,9 @@ export class ContainerLifecycle {
     @inject(EventBusToken) private readonly events: EventBus,
     @inject(LoggerToken) private readonly log: Logger,
   ) {
-    supervisor.onExit(async (record) => {
-      if (!record.hostConfig.AutoRemove) return;
+    supervisor.setRemoveOnExit((record) => !!record.hostConfig.AutoRemove && !this.restarting.has(record.id));
+    supervisor.onExit(async (record, _status, removing) => {
+      if (!removing) return;
       await this.remove(record.id, { force: true, volumes: true }).catch(async (err) => {
         this.log.error('auto-remove failed', { id: record.id, error: String(err) });
         if (this.store.find(record.id)) await this.supervisor.saveExit(record);
@@ -111,15 +115,13 @@ export class ContainerLifecycle {
     const { exited } = await this.locks.run(record.id, async () => {
       if (!record.state.Running) throw new NotModified(`container ${record.id} is not running`);
       const exited = this.supervisor.runEnd(record);
-      await this.supervisor.signal(record, record.config.StopSignal || 'SIGTERM').catch(() => undefined);
+      await this.signal(record, normaliseSignal(record.config.StopSignal || 'SIGTERM')).catch(() => undefined);
       return { exited };
     });
     const timeout = timeoutSeconds ?? record.config.StopTimeout ?? 10;
     const inTime = await Promise.race([exited.then(() => true), delay(Math.max(0, timeout) * 1000).then(() => false)]);
     if (!inTime) {
-      await this.locks
-        .run(record.id, () => (record.state.Running ? this.supervisor.signal(record, 'SIGKILL') : undefined))
-        .catch(() => undefined);
+      await this.locks.run(record.id, () => (record.state.Running ? this.signal(record, 'SIGKILL') : undefined)).catch(() => undefined);
       await exited;
     }
     this.events.publish('container', 'stop', record.id, { image: record.imageRef, name: record.name });
@@ -130,18 +132,27 @@ export class ContainerLifecycle {
     const sig = normaliseSignal(signal);
     await this.locks.run(record.id, async () => {
       if (!record.state.Running) throw new Conflict(`Container ${record.id} is not running`);
-      await this.supervisor.signal(record, sig);
+      await this.signal(record, sig);
     });
-    this.events.publish('container', 'kill', record.id, { image: record.imageRef, name: record.name, signal: sig });
+  }
+
+  /** Signal the run's process and publish `kill` with the signal's number, as dockerd does (stop's signals included). */
+  private async signal(record: ContainerRecord, signal: string): Promise<void> {
+    await this.supervisor.signal(record, signal);
+    const number = osConstants.signals[signal as keyof typeof osConstants.signals];
+    this.events.publish('container', 'kill', record.id, { image: record.imageRef, name: record.name, signal: String(number ?? signal) });
   }
 
   /** Stop a running container (with the timeout), then start it; a stopped one is only started. */
   async restart(ref: string, timeoutSeconds?: number): Promise<void> {
     const record = this.store.get(ref);
+    this.restarting.add(record.id);
     try {
       await this.stop(record.id, timeoutSeconds);
     } catch (err) {
       if (!isBerthError(err, 'NotModified')) throw err;
+    } finally {
+      this.restarting.delete(record.id);
     }
     await this.start(record.id);
     this.events.publish('container', 'restart', record.id, { image: record.imageRef, name: record.name });
@@ -162,7 +173,7 @@ export class ContainerLifecycle {
       }
       this.removing.add(record.id);
       const exited = this.supervisor.runEnd(record);
-      await this.supervisor.signal(record, 'SIGKILL').catch(() => undefined);
+      await this.signal(record, 'SIGKILL').catch(() => undefined);
       return { exited };
     });
     try {

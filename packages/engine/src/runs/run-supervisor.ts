@@ -6,8 +6,16 @@ import { type ContainerStore, ContainerStoreToken } from '../state/container-sto
 import { type RunResources, RunResourcesToken } from './run-resources.js';
 import { elapsed } from './timing.js';
 
-/** Called after a run's exit is recorded (the lock released): where auto-remove and, later, restart policies act. */
-export type ExitListener = (record: ContainerRecord, status: ExitStatus) => Promise<void> | void;
+/**
+ * Called after a run's exit is recorded (the lock released): where auto-remove and,
+ * later, restart policies act. `removing` is the exit policy's answer for this exit: the
+ * container goes now, so its exit was not written and its run's kernel state was left
+ * for the removal to give back.
+ */
+export type ExitListener = (record: ContainerRecord, status: ExitStatus, removing: boolean) => Promise<void> | void;
+
+/** Whether a container is removed when its run exits; the lifecycle sets it (--rm, except while a restart stops it). */
+export type RemoveOnExit = (record: ContainerRecord) => boolean;
 
 /**
  * The run supervisor: watches every run from its launch to the recording of its exit.
@@ -21,6 +29,7 @@ export type ExitListener = (record: ContainerRecord, status: ExitStatus) => Prom
 export class RunSupervisor {
   private closed = false;
   private readonly exitListeners: ExitListener[] = [];
+  private removeOnExit: RemoveOnExit = (record) => !!record.hostConfig.AutoRemove;
 
   constructor(
     @inject(ContainerStoreToken) private readonly store: ContainerStore,
@@ -30,6 +39,11 @@ export class RunSupervisor {
     @inject(EventBusToken) private readonly events: EventBus,
     @inject(LoggerToken) private readonly log: Logger,
   ) {}
+
+  /** Decide, at each exit, whether the container is about to be removed. */
+  setRemoveOnExit(policy: RemoveOnExit): void {
+    this.removeOnExit = policy;
+  }
 
   /** Listen to every recorded exit from now on. */
   onExit(listener: ExitListener): void {
@@ -80,11 +94,12 @@ export class RunSupervisor {
    * and record), write the exited state (not for --rm: its record is about to go).
    */
   private async exited(record: ContainerRecord, status: ExitStatus): Promise<void> {
+    let autoRemove = false;
     const recorded = await this.locks.run(record.id, async () => {
       if (this.store.find(record.id) !== record || !record.state.Running) return false; // removed meanwhile
       const began = performance.now();
       await this.io.drainRun(record.id, 2000);
-      const autoRemove = !!record.hostConfig.AutoRemove;
+      autoRemove = this.removeOnExit(record);
       if (!autoRemove) await this.resources.release(record);
       this.log.debug('container exited', { id: record.id, exitCode: status.exitCode, releaseMs: elapsed(began) });
       record.state = {
@@ -106,7 +121,7 @@ export class RunSupervisor {
     this.io.runEnded(record.id, status.exitCode);
     for (const listener of this.exitListeners) {
       try {
-        await listener(record, status);
+        await listener(record, status, autoRemove);
       } catch (err) {
         this.log.error('exit listener failed', { id: record.id, error: String(err) });
       }

@@ -1,0 +1,13 @@
+import type { RouteModule } from '../route-module.js';
+import { attachRoutes } from './attach.js';
+import { containerRoutes } from './containers.js';
+import { eventRoutes } from './events.js';
+import { imageRoutes } from './images.js';
+import { systemRoutes } from './system.js';
+
+/**
+ * Every route berth serves, as `createApiServer` registers them when it is given no
+ * `routes`. Frozen: an embedder builds a new list from it (`[...defaultRoutes, mine]`)
+ * rather than changing the one other servers in the process use.
+ */
+export const defaultRoutes: readonly RouteModule[] = Object.freeze([systemRoutes, eventRoutes, containerRoutes, attachRoutes, imageRoutes]);
