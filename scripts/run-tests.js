@@ -149,7 +149,8 @@ async function main() {
   }
   // After every suite: the machine must hold nothing the tests made. Each suite checks
   // its own daemon; this catches what falls between them (a daemon that never stopped, a
-  // test that died). The tests name everything berth-e2e / berth-unit.
+  // test that died, a temporary directory nobody removed). The tests name everything
+  // berth-e2e / berth-unit.
   if (!only.length) {
     const leaks = machineLeaks();
     if (leaks.length) {
@@ -158,7 +159,7 @@ async function main() {
       console.log(`✘ machine leak check: ${leaks.length} left behind\n  ${leaks.join('\n  ')}`);
     } else {
       passed += 1;
-      console.log('✔ machine leak check: no test mounts, cgroups or shims left');
+      console.log('✔ machine leak check: no test mounts, cgroups, shims or temporary directories left');
     }
   }
   if (process.env.BERTH_COVERAGE_DIR) {
@@ -189,6 +190,9 @@ function machineLeaks() {
     } catch {}
     for (const e of entries) if (/^berth-(e2e|unit)-/.test(e)) found.push(`cgroup ${path.join(dir, e)}`);
   }
+  // Every test names its temporary files and directories /tmp/berth-unit-* (unit suites)
+  // or /tmp/berth-e2e-* (test/e2e) and removes them, pass or fail.
+  for (const e of fs.readdirSync('/tmp')) if (/^berth-(e2e|unit)-/.test(e)) found.push(`temporary ${path.join('/tmp', e)}`);
   for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
       const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');

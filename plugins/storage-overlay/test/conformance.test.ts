@@ -2,4 +2,4 @@ import plugin from '@berth/storage-overlay';
 import { pluginContext, storageDriverSuite } from '@berth/testkit';
 
 // Through the manifest, as the engine builds it: init probes overlay under the root first.
-storageDriverSuite('overlay', async (root) => plugin.init(pluginContext(root)), { tempPrefix: '/tmp/bsto-overlay-' });
+storageDriverSuite('overlay', async (root) => plugin.init(pluginContext(root)), { tempPrefix: '/tmp/berth-unit-overlay-' });

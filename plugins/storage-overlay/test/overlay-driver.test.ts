@@ -10,9 +10,9 @@ import * as assert from 'uvu/assert';
 
 const init = (root: string) => plugin.init(pluginContext(root)) as Promise<OverlayDriver>;
 
-/** A temp dir under /tmp/bsto-ovl-*, unmounted and removed after `body` whatever happens. */
+/** A temp dir under /tmp/berth-unit-ovl-*, unmounted and removed after `body` whatever happens. */
 async function inTempDir(body: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await fs.mkdtemp('/tmp/bsto-ovl-');
+  const dir = await fs.mkdtemp('/tmp/berth-unit-ovl-');
   try {
     await body(dir);
   } finally {

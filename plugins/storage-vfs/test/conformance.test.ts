@@ -2,4 +2,4 @@ import plugin from '@berth/storage-vfs';
 import { pluginContext, storageDriverSuite } from '@berth/testkit';
 
 // Through the manifest, as the engine builds it: init probes cp under the root first.
-storageDriverSuite('vfs', async (root) => plugin.init(pluginContext(root)), { tempPrefix: '/tmp/bsto-vfs-' });
+storageDriverSuite('vfs', async (root) => plugin.init(pluginContext(root)), { tempPrefix: '/tmp/berth-unit-vfs-' });

@@ -9,9 +9,9 @@ import * as assert from 'uvu/assert';
 
 const init = (root: string) => plugin.init(pluginContext(root)) as Promise<VfsDriver>;
 
-/** A temp dir under /tmp/bsto-vfs-*, unmounted and removed after `body` whatever happens. */
+/** A temp dir under /tmp/berth-unit-vfsd-*, unmounted and removed after `body` whatever happens. */
 async function inTempDir(body: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await fs.mkdtemp('/tmp/bsto-vfs-');
+  const dir = await fs.mkdtemp('/tmp/berth-unit-vfsd-');
   try {
     await body(dir);
   } finally {
