@@ -59,15 +59,20 @@ function currentFile(): string {
 
 function limited(handler: Handler, ms: number, label: string, isHook: boolean): Handler {
   if (ms === 0) return handler;
-  // Where the test was registered: the stack uvu prints under the failure.
-  const registered = new Error().stack?.split('\n').slice(3).join('\n') ?? '';
+  // Where the test was registered, for the stack uvu prints under the failure: the
+  // caller of test()/suite() is the fourth frame. Four frames captured, and formatted
+  // (source-mapped, the costly part) only if the test times out.
+  const depth = Error.stackTraceLimit;
+  Error.stackTraceLimit = 4;
+  const registered = new Error();
+  Error.stackTraceLimit = depth;
   return async (context: never) => {
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         timedOut += 1;
         const err = new Error(`timed out after ${ms} ms: ${label}`);
-        err.stack = `${err.message}\n${registered}`;
+        err.stack = `${err.message}\n${registered.stack?.split('\n').slice(3).join('\n') ?? ''}`;
         // uvu prints a failing test's error but swallows a hook's: say it here.
         if (isHook) console.error(`\n${err.message}`);
         reject(err);
