@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// Checks the package boundaries of DESIGN.md on every workspace package's src/ and test/
-// files: who may import whom, imports only through `exports` maps, every berth import
-// declared in package.json, and no cycles between packages. Plain Node, no dependencies,
-// so it runs before `npm install` has finished building anything.
+// Checks the package boundaries of docs/architecture.md ("Who may import whom") on every
+// workspace package's src/ and test/ files: who may import whom, imports only through
+// `exports` maps, every berth import declared in package.json, and no cycles between
+// packages. Plain Node, no dependencies, so it runs before `npm install` has finished
+// building anything.
 //
 //   node scripts/check-boundaries.js [--root <monorepo>]
 //

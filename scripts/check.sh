@@ -61,7 +61,7 @@ if [ "$static_only" = 0 ]; then
   # Until scripts/run-tests.js runs scripts/test itself, run it here.
   if ! grep -qE '^[✔✘] scripts' "$log"; then
     t0=$(date +%s%N)
-    out=$(FORCE_COLOR=0 uvu -r tsx/cjs scripts/test '\.test\.ts$' 2>&1)
+    out=$(FORCE_COLOR=0 uvu -r tsx/cjs -r @berth/testkit/timeout scripts/test '\.test\.ts$' 2>&1)
     total=$(echo "$out" | sed -n 's/^ *Total: *\([0-9]*\).*/\1/p')
     ok=$(echo "$out" | sed -n 's/^ *Passed: *\([0-9]*\).*/\1/p')
     if [ -n "$total" ] && [ -n "$ok" ] && [ "$total" = "$ok" ]; then

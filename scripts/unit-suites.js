@@ -6,9 +6,12 @@ const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
 
-/** uvu's arguments for the suite in `dir`: only *.test.ts files, under tsx. */
-function uvuArgs(dir) {
-  return ['-r', 'tsx/cjs', dir, '\\.test\\.ts$'];
+/**
+ * uvu's arguments for the suite in `dir`: only *.test.ts files, under tsx, each test and
+ * hook under a time limit (@berth/testkit/timeout: 5 s unless the file raises it).
+ */
+function uvuArgs(dir, pattern = '\\.test\\.ts$') {
+  return ['-r', 'tsx/cjs', '-r', '@berth/testkit/timeout', dir, pattern];
 }
 
 /** Every package under packages/, plugins/ and native/ with a test/ folder: { label, name, dir }. */

@@ -1,6 +1,5 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -19,7 +18,7 @@ interface FakePackage {
 
 /** A throwaway monorepo laid out like berth's (packages/*, plugins/*), removed by the caller. */
 function fakeMonorepo(packages: FakePackage[]): string {
-  const root = mkdtempSync(path.join(tmpdir(), 'bchk-boundaries-'));
+  const root = mkdtempSync('/tmp/berth-unit-boundaries-');
   writeFileSync(
     path.join(root, 'package.json'),
     JSON.stringify({ name: 'fake', private: true, workspaces: ['packages/*', 'plugins/*'] }, null, 2),

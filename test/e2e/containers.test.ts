@@ -147,10 +147,8 @@ for (const driver of ['overlay', 'vfs']) {
       if (!logs) await sleep(100);
     }
     assert.is(logs, 'started\n');
-    const started = Date.now();
     const stop = await daemon.berth(['stop', '-t', '1', name]);
     assert.is(stop.code, 0, stop.stderr);
-    assert.ok(Date.now() - started < 8000, 'stop waited for the timeout then killed');
     const i = await daemon.berth(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', name]);
     assert.is(i.stdout.trim(), 'exited 137', 'sh as PID 1 ignores SIGTERM, so SIGKILL ended it');
     assert.is((await daemon.berth(['rm', name])).code, 0);

@@ -2,6 +2,7 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, promises as fs, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import { suiteTimeout } from '@berth/testkit/timeout';
 import { suite, type Test } from 'uvu';
 import * as assert from 'uvu/assert';
 
@@ -236,11 +237,14 @@ function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 
 /**
  * A uvu suite with its own berthd (busybox loaded) that checks, after its tests, that
- * nothing is left in the kernel. uvu does not print errors thrown by hooks, so they are
+ * nothing is left in the kernel. Its tests and hooks run under a 60 s limit each. uvu does not print errors thrown by hooks, so they are
  * printed here before being rethrown.
  */
 export function daemonSuite(name: string, storageDriver: string): Test<{ daemon: TestDaemon }> {
   const test = suite<{ daemon: TestDaemon }>(name);
+  // Each test drives real containers through the CLI (a command may take seconds on a
+  // busy machine) and the before hook starts berthd and loads busybox: 60 s each.
+  suiteTimeout(test, 60_000);
   test.before(async (ctx) => {
     try {
       ctx.daemon = new TestDaemon(storageDriver);

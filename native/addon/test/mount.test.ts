@@ -12,7 +12,7 @@ function mountsUnder(dir: string): string[] {
 }
 
 function withDir(fn: (dir: string) => void): void {
-  const dir = mkdtempSync('/tmp/bnat-mount-');
+  const dir = mkdtempSync('/tmp/berth-unit-mount-');
   try {
     fn(dir);
   } finally {

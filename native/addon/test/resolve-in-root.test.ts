@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import { openInRoot, resolveInRoot } from '../src/index.js';
 
 function withRoot(fn: (root: string) => void): void {
-  const root = mkdtempSync('/tmp/bnat-root-');
+  const root = mkdtempSync('/tmp/berth-unit-root-');
   try {
     mkdirSync(path.join(root, 'etc'));
     mkdirSync(path.join(root, 'usr/lib'), { recursive: true });

@@ -201,7 +201,7 @@ test('create body: -d attaches nothing; --entrypoint "" resets; --memory-swap -1
 });
 
 test('create body: env files and seccomp profiles are read like docker reads them', () => {
-  const dir = fs.mkdtempSync('/tmp/bcli-');
+  const dir = fs.mkdtempSync('/tmp/berth-unit-cli-');
   try {
     fs.writeFileSync(path.join(dir, 'env'), '# comment\nA=1\n\nHOME_VAR\nB=two words\n');
     fs.writeFileSync(path.join(dir, 'seccomp.json'), '{\n  "defaultAction": "SCMP_ACT_ERRNO"\n}\n');

@@ -16,7 +16,7 @@ interface Loader {
 }
 const loader = require(path.join(__dirname, '../bin/berth')) as Loader;
 
-const dir = mkdtempSync('/tmp/bperf-cli-cache-');
+const dir = mkdtempSync('/tmp/berth-unit-cli-cache-');
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
 const source = `'use strict';

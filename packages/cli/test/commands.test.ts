@@ -10,7 +10,7 @@ import { ID, testIo } from './helpers.js';
 const t = suite<{ fake: FakeDaemon }>('commands');
 
 t.before.each(async (ctx) => {
-  ctx.fake = await FakeDaemon.start('bcli');
+  ctx.fake = await FakeDaemon.start('berth-unit-cli');
 });
 
 t.after.each(async (ctx) => {
@@ -213,7 +213,7 @@ t('images, rmi, tag', async ({ fake }) => {
 });
 
 t('import from a file and from stdin; load; save to a file and to a pipe', async ({ fake }) => {
-  const dir = fs.mkdtempSync('/tmp/bcli-');
+  const dir = fs.mkdtempSync('/tmp/berth-unit-cli-');
   try {
     const tar = path.join(dir, 'rootfs.tar');
     fs.writeFileSync(tar, Buffer.alloc(2048, 3));

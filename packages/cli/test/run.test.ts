@@ -94,7 +94,7 @@ function playContainer(fake: FakeDaemon, b: Behaviour): { exit(code: number): vo
 const t = suite<{ fake: FakeDaemon }>('run');
 
 t.before.each(async (ctx) => {
-  ctx.fake = await FakeDaemon.start('bcli');
+  ctx.fake = await FakeDaemon.start('berth-unit-cli');
 });
 
 t.after.each(async (ctx) => {

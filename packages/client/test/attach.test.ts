@@ -13,7 +13,7 @@ interface Ctx {
 const t = suite<Ctx>('attach');
 
 t.before.each(async (ctx) => {
-  ctx.fake = await FakeDaemon.start('bcli');
+  ctx.fake = await FakeDaemon.start('berth-unit-client');
   ctx.client = new BerthClient({ host: ctx.fake.host });
 });
 
@@ -154,19 +154,27 @@ t('a daemon that answers 200 instead of 101 still streams the output', async ({ 
 });
 
 t('close() detaches: done resolves, the daemon sees the client go (EOF)', async ({ fake, client }) => {
-  let closed!: Promise<void>;
+  let closed!: Promise<'eof'>;
   fake.onUpgrade('POST', '/containers/d/attach', (_req, socket) => {
-    closed = new Promise((resolve) => socket.on('end', () => resolve()));
+    closed = new Promise((resolve) => socket.on('end', () => resolve('eof')));
     socket.write(UPGRADE_RESPONSE);
     socket.write(encodeFrame(1, 'running...\n'));
   });
   const att = await client.containers.attach('d', { tty: false, stdin: true });
-  att.stdout.resume();
   att.stderr.resume();
-  await new Promise((r) => setTimeout(r, 20));
+  // Attached and streaming before the close: the first output has arrived.
+  const first = await new Promise<string>((resolve) => att.stdout.once('data', (d: Buffer) => resolve(d.toString())));
+  assert.is(first, 'running...\n');
   att.close();
-  await att.done;
-  await closed;
+  const done = await att.done.then(
+    () => 'resolved',
+    (err: unknown) => `rejected: ${err}`,
+  );
+  assert.is(done, 'resolved');
+  // The daemon keeps its end open, so only the client's FIN can end it; a bound, so that
+  // a close() that sends nothing fails here rather than by the test's time limit.
+  const seen = await Promise.race([closed, new Promise<'no eof'>((resolve) => setTimeout(() => resolve('no eof'), 2000).unref())]);
+  assert.is(seen, 'eof', 'the daemon saw no EOF after close()');
 });
 
 t.run();

@@ -14,7 +14,7 @@ interface Ctx {
 const t = suite<Ctx>('client');
 
 t.before.each(async (ctx) => {
-  ctx.fake = await FakeDaemon.start('bcli');
+  ctx.fake = await FakeDaemon.start('berth-unit-client');
   ctx.client = new BerthClient({ host: ctx.fake.host });
 });
 

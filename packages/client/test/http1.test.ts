@@ -36,7 +36,7 @@ class RawServer {
   ) {}
 
   static async start(): Promise<RawServer> {
-    const dir = mkdtempSync('/tmp/bperf-http1-');
+    const dir = mkdtempSync('/tmp/berth-unit-http1-');
     const socketPath = path.join(dir, 's.sock');
     const server = net.createServer();
     const raw = new RawServer(server, dir, socketPath);

@@ -12,7 +12,7 @@ interface Ctx {
 const t = suite<Ctx>('images');
 
 t.before.each(async (ctx) => {
-  ctx.fake = await FakeDaemon.start('bcli');
+  ctx.fake = await FakeDaemon.start('berth-unit-client');
   ctx.client = new BerthClient({ host: ctx.fake.host });
 });
 

@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { fsyncDir, writeFileAtomic, writeJsonAtomic } from '../src/fs/atomic-write.js';
 
-const dir = mkdtempSync('/tmp/berth-core-atomic-');
+const dir = mkdtempSync('/tmp/berth-unit-atomic-');
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
 test('writes a new file with the mode asked for, and replaces an existing one whole', async () => {

@@ -1,5 +1,4 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -87,7 +86,7 @@ test('daemon.json validation: types, unknown keys, ignored dockerd keys', () => 
 });
 
 test('readConfigFile: missing is empty, malformed names the file', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'bapi-cfg-'));
+  const dir = mkdtempSync('/tmp/berth-unit-daemon-cfg-');
   try {
     assert.equal(await readConfigFile(join(dir, 'none.json')), { found: false, settings: {}, warnings: [] });
     writeFileSync(join(dir, 'bad.json'), '{"data-root": ');
@@ -103,7 +102,7 @@ test('readConfigFile: missing is empty, malformed names the file', async () => {
 });
 
 test('groupId reads /etc/group format', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'bapi-grp-'));
+  const dir = mkdtempSync('/tmp/berth-unit-daemon-grp-');
   try {
     writeFileSync(join(dir, 'group'), 'root:x:0:\nberth:x:997:alice,bob\n');
     assert.is(groupId('berth', join(dir, 'group')), 997);

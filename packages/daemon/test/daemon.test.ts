@@ -1,7 +1,6 @@
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { test } from 'uvu';
@@ -13,7 +12,7 @@ let dir: string;
 // Daemons a failed test left serving: stopped after each test so the run cannot hang.
 const started: RunningDaemon[] = [];
 test.before.each(() => {
-  dir = mkdtempSync(join(tmpdir(), 'bapi-d-'));
+  dir = mkdtempSync('/tmp/berth-unit-daemon-');
 });
 test.after.each(async () => {
   for (const d of started.splice(0)) await d.stop();

@@ -92,11 +92,20 @@ test('AutoRemove removes the container when it exits; wait(removed) resolves aft
 });
 
 test('stop sends SIGTERM, then SIGKILL after the timeout; kill of a stopped container is a conflict', async ({ engine }) => {
-  const { Id } = await engine.containers.create({ Image: 'busybox', Cmd: ['sleep', '60'] });
+  // PID 1 traps SIGTERM, says so and carries on: only a SIGKILL after the TERM ends it.
+  const { Id } = await engine.containers.create({
+    Image: 'busybox',
+    Cmd: ['sh', '-c', 'trap "echo got TERM" TERM; echo ready; while :; do sleep 0.1; done'],
+  });
+  const session = await engine.containers.attach(Id, { stdout: true, stderr: true, stream: true });
+  const out: string[] = [];
+  session.onOutput((_stream, data) => out.push(String(data)));
   await engine.containers.start(Id);
-  const t = Date.now();
+  for (let i = 0; i < 200 && !out.join('').includes('ready'); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.match(out.join(''), 'ready', 'the trap is set before stop');
   await engine.containers.stop(Id, 1);
-  assert.ok(Date.now() - t >= 900, 'waited for the timeout: sleep as PID 1 ignores SIGTERM');
+  await session.ended;
+  assert.match(out.join(''), 'got TERM', 'SIGTERM came first, and the container outlived it');
   assert.is((await engine.containers.inspect(Id)).State.ExitCode, 137);
   await assert_rejects(() => engine.containers.kill(Id), Conflict);
   await engine.containers.remove(Id);

@@ -1,13 +1,11 @@
-// Shared by the tests (uvu loads this file too; it defines no test).
+// Shared by the tests; not a *.test.ts file, so uvu never runs it as one.
 import { promises as fs } from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { type TarWriteEntry, writeTar } from '@berth/image';
 
-/** A fresh directory under /tmp with this package's prefix; removed by `cleanup`. */
+/** A fresh directory /tmp/berth-unit-image-<label>-*, where the runner's leftover check looks; removed by `cleanup`. */
 export async function tempDir(label: string): Promise<string> {
-  return fs.mkdtemp(path.join(os.tmpdir(), `bimg-${label}-`));
+  return fs.mkdtemp(`/tmp/berth-unit-image-${label}-`);
 }
 
 export async function cleanup(dir: string): Promise<void> {

@@ -4,7 +4,7 @@ import { rejectsWith, rejectsWithCode, runStorageCase } from '@berth/testkit';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-const prefix = '/tmp/bsto-testkit-';
+const prefix = '/tmp/berth-unit-testkit-';
 const mountedUnder = (dir: string) => readFileSync('/proc/self/mountinfo', 'utf8').includes(` ${dir}/`);
 let closed = 0;
 /** A stand-in driver: the harness is under test here, not a driver. Its "snapshot" is a real tmpfs. */
@@ -48,7 +48,7 @@ test('reopen closes the driver and builds a new one on the same root', async () 
 });
 
 test('a factory that throws fails the case and leaves nothing', async () => {
-  const before = (await fs.readdir('/tmp')).filter((n) => n.startsWith('bsto-testkit-'));
+  const before = (await fs.readdir('/tmp')).filter((n) => n.startsWith('berth-unit-testkit-'));
   const err = await runStorageCase(
     prefix,
     async () => {
@@ -58,7 +58,7 @@ test('a factory that throws fails the case and leaves nothing', async () => {
   ).catch((e: unknown) => e);
   assert.match(String(err), /no driver here/);
   assert.equal(
-    (await fs.readdir('/tmp')).filter((n) => n.startsWith('bsto-testkit-')),
+    (await fs.readdir('/tmp')).filter((n) => n.startsWith('berth-unit-testkit-')),
     before,
   );
 });

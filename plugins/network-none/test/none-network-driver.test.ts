@@ -53,8 +53,21 @@ test('attach to a real private namespace adds nothing: only lo is there', async 
   }
 });
 
-test('detach of an unknown endpoint is a no-op', async () => {
-  await new NoneNetworkDriver().detach({ ...endpoint, id: 'never-attached' });
+test('detach of an unknown endpoint is a no-op: it resolves, twice, and the network is untouched', async () => {
+  const driver = new NoneNetworkDriver();
+  await driver.createNetwork(spec('n1', 'none'));
+  const unknown = { ...endpoint, id: 'never-attached' };
+  const outcome = (p: Promise<void>) =>
+    p.then(
+      (value) => ({ resolved: value }),
+      (err: unknown) => ({ rejected: String(err) }),
+    );
+  assert.equal(await outcome(driver.detach(unknown)), { resolved: undefined });
+  assert.equal(await outcome(driver.detach(unknown)), { resolved: undefined });
+  // Still the one predefined network: its id is accepted again, another is still refused.
+  await driver.createNetwork(spec('n1', 'none'));
+  const err = await driver.createNetwork(spec('n2', 'other')).catch((e: unknown) => e);
+  assert.ok(isBerthError(err, 'Forbidden'), String(err));
 });
 
 test.run();

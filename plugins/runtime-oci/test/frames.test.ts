@@ -22,7 +22,7 @@ test('frames survive being split at every byte', () => {
 });
 
 test("oomFiles follow linux.cgroupsPath and the host's cgroup version", () => {
-  const dir = mkdtempSync('/tmp/bnat-frames-');
+  const dir = mkdtempSync('/tmp/berth-unit-frames-');
   try {
     writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ linux: { cgroupsPath: '/bnat/c1' } }));
     const expected = isCgroupV2() ? '/sys/fs/cgroup/bnat/c1/memory.events' : '/sys/fs/cgroup/memory/bnat/c1/memory.oom_control';

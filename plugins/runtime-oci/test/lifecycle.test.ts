@@ -215,17 +215,19 @@ test('5 MB of output arrives intact through connect and in the log', async () =>
   await runtime.delete(id);
 });
 
-test('a background child holding stdout delays the exit record by at most ~2 s', async () => {
+test('a background child holding stdout does not hold back the exit: wait resolves while it still runs', async () => {
   const id = fx.newId();
   await runtime.create(fx.request(id, ['sh', '-c', 'sleep 30 & echo bye'], { pidNamespace: false }));
   const out = collect(await runtime.connect(id));
-  const t0 = Date.now();
   await runtime.start(id);
   const status = await runtime.wait(id);
-  const elapsed = Date.now() - t0;
   assert.is(status.exitCode, 0);
   assert.is(out.stdout(), 'bye\n');
-  assert.ok(elapsed >= 1500 && elapsed < 6000, `waited ${elapsed} ms`);
+  // The exit was recorded while the sleep, which holds stdout open, still ran (it would
+  // run for 30 s): the shim stops waiting for the output's end after a short grace.
+  const procs = cgroupDirs(id).flatMap((dir) => readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean));
+  const comms = [...new Set(procs)].map((pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim());
+  assert.ok(comms.includes('sleep'), `processes left in the container's cgroup: ${comms.join(', ') || 'none'}`);
   await runtime.delete(id);
   assert.equal(cgroupDirs(id), [], 'the background sleep was killed with the cgroup');
 });

@@ -60,9 +60,8 @@ test('child cgroups made in the container are left to runc at once, which remove
   // As systemd or a nested engine would have: a cgroup below the container's own.
   const parent = cgroupDirs(id).find((d) => d.includes('/pids/'))!;
   mkdirSync(path.join(parent, 'child'));
-  const t = performance.now();
+  // It gives up at once (no retries while the child stays): plugins/runtime-oci/bench/lifecycle.ts times it.
   assert.is(await removeExitedRuncState(runcRoot(), id), false);
-  assert.ok(performance.now() - t < 150, 'no waiting for a busy cgroup that will never empty');
   await runtime.delete(id);
   assert.equal(cgroupDirs(id), [], 'runc removed the container cgroups with their children');
   assert.not.ok(existsSync(path.join(runcRoot(), id)));

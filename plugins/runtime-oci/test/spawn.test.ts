@@ -100,7 +100,7 @@ test('a shim that never answers is killed by its recorded pid after the create t
       'sh -c \'echo $$ > "$0/shim.pid"; exec sleep 30\' "$dir" &\n' +
       'while [ ! -s "$dir/shim.pid" ]; do sleep 0.01; done',
   );
-  const began = performance.now();
+  // A create that never gave up would fail this test by its time limit instead.
   try {
     await runtimeWith(shim, 300).create(fx.request(id, ['true']));
     assert.unreachable('create succeeded');
@@ -108,7 +108,6 @@ test('a shim that never answers is killed by its recorded pid after the create t
     assert.ok(isBerthError(err, 'SystemError'), String(err));
     assert.match((err as Error).message, `container ${id}: no answer from berth-shim in 300 ms`);
   }
-  assert.ok(performance.now() - began < 5000);
   const pid = Number(readFileSync(path.join(fx.stateDir(id), 'shim.pid'), 'utf8'));
   const deadline = Date.now() + 2000;
   while (Date.now() < deadline && procStat(pid) && procStat(pid)!.state !== 'Z') await new Promise((r) => setTimeout(r, 10));

@@ -5,7 +5,7 @@ import { buildCreateRequest, CONTAINER_FLAGS, type CreateRequest } from '../cont
 import { proxySignals } from '../signals.js';
 
 /*
- * `run` is docker's sequence (DOCKER-API.md §4.2/§4.3): create → attach ∥ wait, both
+ * `run` is docker's sequence (docs/docker-api.md §3.1/§3.2): create → attach ∥ wait, both
  * accepted by the daemon → start → copy the output until the daemon closes the stream →
  * exit with the StatusCode from wait. Establishing attach and wait before start is what
  * keeps a fast container's output and exit from being missed.

@@ -22,7 +22,7 @@ export interface FakeRequest {
 export type FakeHandler = (req: FakeRequest, res: http.ServerResponse) => void | Promise<void>;
 export type FakeUpgradeHandler = (req: FakeRequest, socket: net.Socket) => void | Promise<void>;
 
-/** dockerd's hijack answer, byte for byte (DOCKER-API.md §5.1). */
+/** dockerd's hijack answer, byte for byte (docs/docker-api.md §4.1). */
 export const UPGRADE_RESPONSE =
   'HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n';
 

@@ -94,7 +94,7 @@ test('capabilitiesFromMask decodes CapBnd-style hex', () => {
 });
 
 test('readBoundingSet reads the CapBnd line', () => {
-  const dir = mkdtempSync('/tmp/bspec-caps-');
+  const dir = mkdtempSync('/tmp/berth-unit-spec-caps-');
   try {
     const file = path.join(dir, 'status');
     writeFileSync(file, `Name:\tx\nCapEff:\t0000000000000000\nCapBnd:\t${maskOf(['CAP_CHOWN', 'CAP_KILL']).padStart(16, '0')}\n`);

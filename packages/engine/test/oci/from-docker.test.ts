@@ -41,7 +41,7 @@ const image: ImageRunConfig = {
 let root = '';
 let dir = '';
 test.before(() => {
-  dir = mkdtempSync('/tmp/bspec-fd-');
+  dir = mkdtempSync('/tmp/berth-unit-spec-fd-');
   root = path.join(dir, 'rootfs');
   mkdirSync(path.join(root, 'etc'), { recursive: true });
   writeFileSync(path.join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n');

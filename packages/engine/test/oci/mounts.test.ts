@@ -125,7 +125,7 @@ test('parseBind: errors say what is wrong', () => {
 });
 
 test("checkBindSource: a missing host path is refused with Docker's message", () => {
-  const dir = mkdtempSync('/tmp/bspec-bind-');
+  const dir = mkdtempSync('/tmp/berth-unit-spec-bind-');
   try {
     checkBindSource(parseBind(`${dir}:/x`) as BindRequest);
     assert.throws(

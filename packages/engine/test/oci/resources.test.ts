@@ -143,7 +143,7 @@ test('devices: deny all, then the standard devices; privileged allows all; --dev
 });
 
 test('cgroups: version and swap accounting detection on fake trees', () => {
-  const dir = mkdtempSync('/tmp/bspec-cg-');
+  const dir = mkdtempSync('/tmp/berth-unit-spec-cg-');
   try {
     const v1root = path.join(dir, 'v1');
     mkdirSync(path.join(v1root, 'memory'), { recursive: true });

@@ -6,13 +6,21 @@ import { buildSpec, type DockerSpecRequest, type HostFacts, readHostFacts, specI
 
 /**
  * Real runc runs of specs built by berth, for the tests of this folder. Everything
- * carries the `bspec` prefix: temp dirs /tmp/bspec-*, container ids bspec-<n>, runc
- * state under /tmp/bspec-runc, cgroups /bspec/<id>. Each run removes what it made.
+ * carries this process's prefix: temp dirs /tmp/berth-unit-spec-<pid>-*, runc state
+ * under /tmp/berth-unit-spec-<pid>-runc, cgroups /berth-unit-spec-<pid>/<id>, container
+ * ids bspec-<n>x<pid>. Per process, so that two runs of these tests at once (two
+ * people on one machine) never remove each other's runc state or judge each other's
+ * cgroups; and under berth-unit-, where the runner's leftover check looks. Each run
+ * removes what it made.
  */
 
 export const RUNC = '/usr/sbin/runc';
-export const RUNC_ROOT = '/tmp/bspec-runc';
-export const CGROUP_PARENT = 'bspec';
+export const TEMP_PREFIX = `/tmp/berth-unit-spec-${process.pid}-`;
+export const RUNC_ROOT = `${TEMP_PREFIX}runc`;
+export const CGROUP_PARENT = `berth-unit-spec-${process.pid}`;
+
+// runc creates its root on the first run; whichever test file runs last, it goes.
+process.on('exit', () => rmSync(RUNC_ROOT, { recursive: true, force: true }));
 
 const applets = [
   'sh',
@@ -44,9 +52,9 @@ export interface Rootfs {
   remove(): void;
 }
 
-/** A busybox rootfs with /etc/passwd and /etc/group, in a fresh /tmp/bspec-* directory. */
+/** A busybox rootfs with /etc/passwd and /etc/group, in a fresh TEMP_PREFIX* directory. */
 export function makeRootfs(extra?: (rootfs: string) => void): Rootfs {
-  const dir = mkdtempSync('/tmp/bspec-');
+  const dir = mkdtempSync(TEMP_PREFIX);
   const rootfs = path.join(dir, 'rootfs');
   for (const d of ['bin', 'etc', 'proc', 'sys', 'dev', 'tmp', 'mnt', 'root']) mkdirSync(path.join(rootfs, d), { recursive: true });
   copyFileSync('/bin/busybox', path.join(rootfs, 'bin/busybox'));
@@ -164,7 +172,7 @@ export function killContainer(id: string): void {
   spawnSync(RUNC, ['--root', RUNC_ROOT, 'kill', id, 'KILL'], { stdio: 'ignore' });
 }
 
-/** Remove the container's runc state and its cgroups (and the bspec parent when empty). */
+/** Remove the container's runc state and its cgroups (and the parent when empty). */
 export function cleanupContainer(id: string): void {
   spawnSync(RUNC, ['--root', RUNC_ROOT, 'delete', '--force', id], { stdio: 'ignore' });
   for (const controller of readdirSync('/sys/fs/cgroup')) {

@@ -5,7 +5,7 @@ import type { ContainerCreateBody } from '@berth/core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { allCapabilities, DEFAULT_CAPABILITIES, DEFAULT_DEVICE_RULES, DEFAULT_MASKED_PATHS } from '../../src/oci/index.js';
-import { CGROUP_PARENT, hostFacts, killContainer, RUNC, RUNC_ROOT, runDocker } from './runc-harness.js';
+import { CGROUP_PARENT, hostFacts, killContainer, RUNC, RUNC_ROOT, runDocker, TEMP_PREFIX } from './runc-harness.js';
 
 /**
  * Specs built by berth, run by the real runc 1.1.5 on this host's kernel. Each test
@@ -26,7 +26,7 @@ test.after(() => {
   rmSync(RUNC_ROOT, { recursive: true, force: true });
   // Nothing of ours may be left mounted or running.
   const mounts = readFileSync('/proc/self/mounts', 'utf8');
-  assert.not.ok(mounts.includes('bspec'), 'a bspec mount was left behind');
+  assert.not.ok(mounts.includes(TEMP_PREFIX), `a mount under ${TEMP_PREFIX}* was left behind`);
   for (const controller of ['memory', 'pids', 'cpu', 'devices']) {
     assert.not.ok(existsSync(path.join('/sys/fs/cgroup', controller, CGROUP_PARENT)), `cgroup ${controller}/${CGROUP_PARENT} left behind`);
   }
@@ -226,7 +226,7 @@ test('glibc threads work under the default profile: clone3 answers ENOSYS so gli
 });
 
 test('a Docker-format seccomp profile file is converted and enforced', async () => {
-  const dir = mkdtempSync('/tmp/bspec-prof-');
+  const dir = mkdtempSync(`${TEMP_PREFIX}prof-`);
   try {
     const file = path.join(dir, 'profile.json');
     writeFileSync(

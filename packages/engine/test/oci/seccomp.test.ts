@@ -280,7 +280,7 @@ test('docker format: loadDockerSeccomp takes unconfined, inline JSON, or a file'
     () => loadDockerSeccomp('{x', target),
     (e: Error) => e.message.startsWith('seccomp profile inline profile: not valid JSON'),
   );
-  const dir = mkdtempSync('/tmp/bspec-seccomp-');
+  const dir = mkdtempSync('/tmp/berth-unit-spec-seccomp-');
   try {
     const file = path.join(dir, 'profile.json');
     writeFileSync(file, text);

@@ -72,7 +72,7 @@ test("unknown names fail with Docker's messages", () => {
 });
 
 function tempRoot(): { dir: string; root: string; done: () => void } {
-  const dir = mkdtempSync('/tmp/bspec-user-');
+  const dir = mkdtempSync('/tmp/berth-unit-spec-user-');
   const root = path.join(dir, 'rootfs');
   mkdirSync(path.join(root, 'etc'), { recursive: true });
   return { dir, root, done: () => rmSync(dir, { recursive: true, force: true }) };

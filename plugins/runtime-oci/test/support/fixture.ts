@@ -24,9 +24,9 @@ export interface BundleOptions {
   memoryLimit?: number;
 }
 
-/** A scratch area for one test file: /tmp/bnat-rt-XXXX with bundles, state dirs and the runtime's exec root. */
+/** A scratch area for one test file: /tmp/berth-unit-rt-XXXXXX with bundles, state dirs and the runtime's exec root. */
 export class Fixture {
-  readonly dir = mkdtempSync(`/tmp/${prefix}-rt-`);
+  readonly dir = mkdtempSync('/tmp/berth-unit-rt-');
   readonly ids = new Set<string>();
   private counter = 0;
 
