@@ -95,13 +95,28 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
 
   // Start-up, in order: the records, then recovery of what the last engine left.
   const store = di.resolve(ContainerStoreToken);
-  await store.load((id, err) => log.error('unreadable container record skipped', { id, error: String(err) }));
-  await di.resolve(RootFilesystemsToken).removeOrphans((id) => !!store.find(id));
+  const rootfs = di.resolve(RootFilesystemsToken);
+  const incomplete: string[] = [];
+  await store.load({
+    unreadable: (id, err) => log.error('unreadable container record skipped', { id, error: String(err) }),
+    incomplete: (id) => incomplete.push(id),
+  });
+  for (const id of incomplete) {
+    log.warn('removing what an interrupted create left', { id });
+    try {
+      rootfs.unmount(id); // never delete through a mount: the directory goes only once this succeeded
+      store.discard(id);
+    } catch (err) {
+      log.error('cannot remove what an interrupted create left', { id, error: String(err) });
+    }
+  }
+  await rootfs.removeOrphans((id) => !!store.find(id));
   await di.resolve(LayerUnpackerToken).removeInterrupted();
   // The lifecycle listens to exits (auto-remove) from its construction: before recovery records any.
-  di.resolve(ContainerLifecycleToken);
+  const lifecycle = di.resolve(ContainerLifecycleToken);
   const supervisor = di.resolve(RunSupervisorToken);
   await supervisor.recover();
+  await lifecycle.removeStoppedAutoRemove();
 
   const system = di.resolve(SystemServiceToken);
   return {

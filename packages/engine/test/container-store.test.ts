@@ -17,6 +17,11 @@ function open(dataRoot: string): { store: FileContainerStore; paths: ContainerPa
   return { store: new FileContainerStore(paths, silentLogger), paths };
 }
 
+const noSurprises = {
+  unreadable: (id: string) => assert.unreachable(`unreadable: ${id}`),
+  incomplete: (id: string) => assert.unreachable(`incomplete: ${id}`),
+};
+
 async function withRoot(fn: (root: string) => Promise<void>): Promise<void> {
   const root = mkdtempSync('/tmp/berth-unit-store-');
   try {
@@ -29,7 +34,7 @@ async function withRoot(fn: (root: string) => Promise<void>): Promise<void> {
 test('delete frees the directory at once and deletes it in the background', () =>
   withRoot(async (root) => {
     const { store, paths } = open(root);
-    await store.load(() => assert.unreachable('no bad records'));
+    await store.load(noSurprises);
     await store.save({ ...record });
     writeFileSync(paths.log(id), 'x'.repeat(1 << 20));
     await store.delete(record);
@@ -44,7 +49,7 @@ test('load deletes what an interrupted removal left, without calling it a bad re
     const { store, paths } = open(root);
     mkdirSync(path.join(paths.root, `.removing-${id}-0a0b0c0d`, 'bundle'), { recursive: true });
     const bad: string[] = [];
-    assert.equal(await store.load((name) => bad.push(name)), []);
+    assert.equal(await store.load({ unreadable: (name) => bad.push(name), incomplete: (name) => bad.push(name) }), []);
     await store.drain();
     assert.equal(bad, []);
     assert.equal(readdirSync(paths.root), []);
@@ -56,7 +61,7 @@ test('a record written before the schema had a version is read as the current sc
     const { schemaVersion: _, ...old } = record;
     mkdirSync(paths.dir(id), { recursive: true });
     writeFileSync(paths.record(id), JSON.stringify(old));
-    const [loaded] = await store.load(() => assert.unreachable('the old record is readable'));
+    const [loaded] = await store.load(noSurprises);
     assert.is(loaded?.schemaVersion, containerRecordSchema);
     assert.is(loaded?.name, 'quay');
     await store.save(loaded!);
@@ -77,13 +82,31 @@ test('a record of a newer schema, or one that is not a record, is skipped and re
       writeFileSync(paths.record(dir!), body!);
     }
     const bad = new Map<string, string>();
-    const loaded = await store.load((name, err) => bad.set(name, String(err)));
+    const loaded = await store.load({
+      unreadable: (name, err) => bad.set(name, String(err)),
+      incomplete: (name) => bad.set(name, 'incomplete'),
+    });
     assert.equal(
       loaded.map((r) => r.id),
       [id],
     );
     assert.match(bad.get(newer) ?? '', /newer berth \(record schema 2, this berth reads up to 1\)/);
     assert.match(bad.get(garbage) ?? '', /no valid id/);
+  }));
+
+test('a container directory without a record is reported as incomplete, and discard deletes it', () =>
+  withRoot(async (root) => {
+    const { store, paths } = open(root);
+    const lost = 'f'.repeat(64);
+    mkdirSync(paths.bundle(lost), { recursive: true });
+    writeFileSync(paths.log(lost), 'x');
+    const incomplete: string[] = [];
+    assert.equal(await store.load({ unreadable: (id) => assert.unreachable(id), incomplete: (id) => incomplete.push(id) }), []);
+    assert.equal(incomplete, [lost]);
+    store.discard(lost);
+    assert.not.ok(existsSync(paths.dir(lost)));
+    await store.drain();
+    assert.equal(readdirSync(paths.root), []);
   }));
 
 test.run();

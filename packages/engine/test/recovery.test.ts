@@ -1,13 +1,13 @@
-import { createReadStream, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
-import { EventBus, ownerLabels, requiredPlugins, type StorageDriver, StorageDriverToken, silentLogger } from '@berth/core';
+import { EventBus, ownerLabels, RuntimesToken, requiredPlugins, type StorageDriver, StorageDriverToken, silentLogger } from '@berth/core';
 import { isMountPoint, mountAll } from '@berth/native';
 import none from '@berth/network-none';
 import runc from '@berth/runtime-oci';
 import overlay from '@berth/storage-overlay';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createEngine, type Engine } from '../src/index.js';
+import { ContainerPathsToken, ContainerStoreToken, createEngine, type Engine } from '../src/index.js';
 import { removeAndAssertNoMounts } from './support/cleanup.js';
 
 // What a crash leaves between two engines on one data root, and what the next engine's
@@ -81,5 +81,114 @@ test('a restart removes mounted writable layers without a record and interrupted
     removeAndAssertNoMounts(dir);
   }
 });
+
+/** What a daemon that died between the runtime's create and its start leaves: a pending start, a shim, an init that waits. */
+async function dieBetweenCreateAndStart(engine: Engine, id: string): Promise<void> {
+  const store = engine.di.resolve(ContainerStoreToken);
+  const paths = engine.di.resolve(ContainerPathsToken);
+  const record = store.get(id);
+  const running = { ...record.state, Status: 'running' as const, Running: true, Pid: 0, StartedAt: new Date().toISOString() };
+  await store.persist({ ...record, state: running, pending: { op: 'start', prior: record.state } });
+  const runtime = engine.di.resolve(RuntimesToken).get('runc')!;
+  await runtime.create({ id, bundle: paths.bundle(id), stateDir: paths.stateDir(id), logPath: paths.log(id), openStdin: false });
+  await engine.close();
+}
+
+function shimsOf(id: string): number[] {
+  const pids: number[] = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (cmd.includes('berth-shim') && cmd.includes(id)) pids.push(Number(pid));
+    } catch {}
+  }
+  return pids;
+}
+
+test('a start the daemon died in before the process ran is undone: Created again, never Up, nothing left running', async () => {
+  const dir = mkdtempSync('/tmp/berth-unit-recovery-');
+  let engine: Engine | undefined;
+  try {
+    engine = await open(dir);
+    await engine.images.load(createReadStream(busybox));
+    const { Id } = await engine.containers.create({ Image: 'busybox', Cmd: ['sh', '-c', 'echo it ran'] });
+    await dieBetweenCreateAndStart(engine, Id);
+    assert.is(shimsOf(Id).length, 1, 'the shim outlived the daemon, its init waiting');
+
+    engine = await open(dir);
+    const state = (await engine.containers.inspect(Id)).State;
+    assert.equal([state.Status, state.Running, state.Pid], ['created', false, 0]);
+    assert.match(state.Error, /never ran/);
+    assert.equal(shimsOf(Id), [], 'the waiting init and its shim are gone');
+    assert.not.ok(existsSync(engine.di.resolve(ContainerPathsToken).stateDir(Id)), 'no runtime state is left');
+    assert.is(readFileSync(engine.di.resolve(ContainerPathsToken).log(Id), 'utf8'), '', 'the command never ran');
+
+    // And it starts normally afterwards.
+    const exited = engine.containers.wait(Id, 'next-exit');
+    await engine.containers.start(Id);
+    assert.is((await exited).StatusCode, 0);
+    assert.match(readFileSync(engine.di.resolve(ContainerPathsToken).log(Id), 'utf8'), /it ran/);
+    await engine.containers.remove(Id);
+  } finally {
+    await engine?.close();
+    removeAndAssertNoMounts(dir);
+  }
+});
+
+test('an --rm container whose start the daemon died in is removed at the next start', async () => {
+  const dir = mkdtempSync('/tmp/berth-unit-recovery-');
+  let engine: Engine | undefined;
+  try {
+    engine = await open(dir);
+    await engine.images.load(createReadStream(busybox));
+    const { Id } = await engine.containers.create({ Image: 'busybox', Cmd: ['true'], HostConfig: { AutoRemove: true } });
+    const created = await engine.containers.create({ Image: 'busybox', Cmd: ['true'], HostConfig: { AutoRemove: true } });
+    await dieBetweenCreateAndStart(engine, Id);
+
+    engine = await open(dir);
+    await assert_rejects(() => engine!.containers.inspect(Id));
+    await assert_rejects(() => engine!.containers.inspect(created.Id));
+    assert.equal(shimsOf(Id), []);
+    assert.equal(await engine.containers.list({ all: true }), []);
+  } finally {
+    await engine?.close();
+    removeAndAssertNoMounts(dir);
+  }
+});
+
+test('what a create interrupted before its record leaves (a directory, a mounted rootfs) is gone at the next start', async () => {
+  const dir = mkdtempSync('/tmp/berth-unit-recovery-');
+  let engine: Engine | undefined;
+  try {
+    engine = await open(dir);
+    await engine.images.load(createReadStream(busybox));
+    const { Id } = await engine.containers.create({ Image: 'busybox', Cmd: ['true'] });
+    const paths = engine.di.resolve(ContainerPathsToken);
+    await engine.close();
+    // The record was the create's last step: without it, the rest is a leftover.
+    rmSync(paths.record(Id));
+    assert.ok(isMountPoint(paths.rootfs(Id)));
+
+    engine = await open(dir);
+    assert.not.ok(isMountPoint(paths.rootfs(Id)), 'unmounted');
+    await engine.di.resolve(ContainerStoreToken).drain();
+    assert.not.ok(existsSync(paths.dir(Id)), 'its directory is gone');
+    assert.not.ok(
+      (await engine.di.resolve(StorageDriverToken).walk()).some((s) => s.key === Id),
+      'its writable layer is gone',
+    );
+  } finally {
+    await engine?.close();
+    removeAndAssertNoMounts(dir);
+  }
+});
+
+async function assert_rejects(fn: () => Promise<unknown>): Promise<void> {
+  const outcome = await fn().then(
+    () => 'resolved',
+    () => 'rejected',
+  );
+  assert.is(outcome, 'rejected');
+}
 
 test.run();

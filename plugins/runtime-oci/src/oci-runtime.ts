@@ -278,7 +278,7 @@ export class OciRuntime implements Runtime {
       const socket = await connectSocket(path.join(dir, stateFiles.socket));
       socket.destroy();
       const pid = Number(readFileSync(path.join(dir, stateFiles.pid), 'utf8').trim());
-      return { state: 'running', pid };
+      return { state: (await this.neverStarted(id, pid)) ? 'created' : 'running', pid };
     } catch {
       const status = readExitStatus(dir);
       if (status) return { state: 'exited', status };
@@ -289,6 +289,28 @@ export class OciRuntime implements Runtime {
     await this.removeShimFiles(dir);
     const status: ExitStatus = { exitCode: 255, oomKilled: false, finishedAt: new Date().toISOString() };
     return { state: 'exited', status };
+  }
+
+  /**
+   * Whether a container whose shim answers was created and never started: its init still
+   * waits to exec the user's command. With the exec fifo, that is the fifo still there
+   * (the start removes it once the init has read its byte) and the init still being the
+   * runtime's (`runc:[2:INIT]`, before its exec); without, the runtime's own `state`.
+   */
+  private async neverStarted(id: string, pid: number): Promise<boolean> {
+    if (this.options.execFifo) {
+      if (!existsSync(path.join(this.options.stateRoot, id, 'exec.fifo'))) return false;
+      try {
+        return readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith('runc:[2:INIT]');
+      } catch {
+        return false; // gone: its exit is the shim's to report
+      }
+    }
+    try {
+      return (JSON.parse(await this.runtime(['state', id])) as { status?: string }).status === 'created';
+    } catch {
+      return false;
+    }
   }
 
   /**

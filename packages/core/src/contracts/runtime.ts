@@ -43,8 +43,16 @@ export interface ContainerStreams {
   close(): void;
 }
 
-/** What the runtime finds when the engine re-adopts a container after a daemon restart. */
-export type AdoptResult = { state: 'running'; pid: number } | { state: 'exited'; status: ExitStatus };
+/**
+ * What the runtime finds when the engine re-adopts a container after a daemon restart:
+ * - `running`: its process was started and runs (the engine reconnects and waits);
+ * - `created`: the runtime created it but its process was never started (a daemon that
+ *   died between `create` and `start`): the init still waits, and the user's command
+ *   never ran. The engine undoes the start (`kill` with SIGKILL, then `delete`);
+ * - `exited`: it ran and exited meanwhile, with this status (255 when nothing tells how:
+ *   its monitor died with it, or the host restarted).
+ */
+export type AdoptResult = { state: 'running'; pid: number } | { state: 'created'; pid: number } | { state: 'exited'; status: ExitStatus };
 
 /**
  * A runtime runs containers from OCI bundles. The engine writes the bundle and calls,

@@ -55,6 +55,20 @@ export class ContainerLifecycle {
     });
   }
 
+  /**
+   * At engine start, after recovery: --rm containers that are not running go, as dockerd
+   * removes them at restore (created and never started, stopped while the daemon was down,
+   * or a start the daemon died in).
+   */
+  async removeStoppedAutoRemove(): Promise<void> {
+    for (const record of this.store.all()) {
+      if (!record.hostConfig.AutoRemove || record.state.Running) continue;
+      await this.remove(record.id, { force: true, volumes: true }).catch((err) =>
+        this.log.error('cannot remove a stopped --rm container', { id: record.id, error: String(err) }),
+      );
+    }
+  }
+
   async start(ref: string): Promise<void> {
     const record = this.store.get(ref);
     try {
@@ -87,12 +101,13 @@ export class ContainerLifecycle {
       StartedAt: startedAt,
       FinishedAt: '0001-01-01T00:00:00Z',
     });
-    // The record says "running" on disk before the runtime is asked: written (fsynced,
-    // ~3 ms) while runc creates the container (~30 ms), not after it on the path of every
-    // start. A daemon that dies in between finds it running at its next start, and the
-    // supervisor's recovery adopts the container through its shim, or, if the shim never
-    // came up, records the exit (255) as for any shim it cannot find.
-    const ahead = this.store.persist({ ...record, state: running(0) });
+    // The record says "running", with the start pending and the state before it, on disk
+    // before the runtime is asked: written (fsynced, ~3 ms) while runc creates the container
+    // (~30 ms), not after it on the path of every start. A daemon that dies in between
+    // finds it at its next start, and the supervisor's recovery asks the runtime: running
+    // (adopted), exited (recorded), created but never started (undone, back to the prior
+    // state), or no shim at all (recorded as an exit, 255).
+    const ahead = this.store.persist({ ...record, state: running(0), pending: { op: 'start', prior: record.state } });
     ahead.catch(() => undefined); // awaited below, on every path
     try {
       const { pid, phases } = await this.supervisor.launch(record);

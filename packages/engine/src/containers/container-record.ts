@@ -33,5 +33,14 @@ export interface ContainerRecord {
   /** 'private' (own network namespace) or 'host'. */
   networkMode: string;
   state: ContainerState;
+  /**
+   * An operation under way when this record was written, written ahead with the state
+   * it is to lead to. Only `start` today: the record says running (pid 0) while the
+   * runtime creates and starts the container; if the engine dies before the run is
+   * confirmed, recovery asks the runtime — running or exited: the start happened;
+   * created: the process never ran, so the run is undone and the state goes back to
+   * `prior`. Absent once the outcome is recorded (an exit, a failed start).
+   */
+  pending?: { op: 'start'; prior: ContainerState };
   restartCount: number;
 }

@@ -1,5 +1,15 @@
 import { promises as fs, rmSync } from 'node:fs';
-import { type ExitStatus, InvalidArgument, inject, injectable, type Logger, LoggerToken, SystemError, token } from '@berth/core';
+import {
+  type AdoptResult,
+  type ExitStatus,
+  InvalidArgument,
+  inject,
+  injectable,
+  type Logger,
+  LoggerToken,
+  SystemError,
+  token,
+} from '@berth/core';
 import { type ContainerDrivers, ContainerDriversToken } from '../containers/container-drivers.js';
 import { type ContainerPaths, ContainerPathsToken } from '../containers/container-paths.js';
 import type { ContainerRecord } from '../containers/container-record.js';
@@ -7,8 +17,8 @@ import { type ContainerIo, ContainerIoToken } from '../io/container-io.js';
 import { type RootFilesystems, RootFilesystemsToken } from '../rootfs/root-filesystems.js';
 import { elapsed } from './timing.js';
 
-/** What `adopt` finds of a run a previous engine started. */
-export type AdoptedRun = { state: 'running'; pid: number } | { state: 'exited'; status: ExitStatus };
+/** What `adopt` finds of a run a previous engine started (see core's AdoptResult). */
+export type AdoptedRun = AdoptResult;
 
 /**
  * What a run holds in the kernel, taken and given back: the mounted root filesystem, the
@@ -91,6 +101,18 @@ export class RunResources {
     const found = await runtime.adopt(record.id, this.paths.stateDir(record.id));
     if (found.state === 'running') this.io.connect(record.id, await runtime.connect(record.id));
     return found;
+  }
+
+  /**
+   * Undo a run that was created and never started (its init still waits): kill the init,
+   * then give back everything as for an exit. The user's command never ran.
+   */
+  async discardUnstarted(record: ContainerRecord): Promise<void> {
+    await this.drivers
+      .findRuntime(record.runtime)
+      ?.kill(record.id, 'SIGKILL')
+      .catch((err) => this.log.warn('cannot kill an unstarted container', { id: record.id, error: String(err) }));
+    await this.release(record);
   }
 
   /**

@@ -112,6 +112,7 @@ export class RunSupervisor {
         OOMKilled: status.oomKilled,
         FinishedAt: status.finishedAt,
       };
+      delete record.pending;
       if (!autoRemove) await this.saveExit(record);
       return true;
     });
@@ -147,7 +148,10 @@ export class RunSupervisor {
           this.log.error('runtime of a running container is gone', { id: record.id, runtime: record.runtime });
         } else if (found.state === 'running') {
           record.state = { ...record.state, Pid: found.pid };
+          delete record.pending;
           this.watch(record);
+        } else if (found.state === 'created') {
+          await this.undoStart(record);
         } else {
           await this.exited(record, found.status);
         }
@@ -156,6 +160,28 @@ export class RunSupervisor {
         await this.exited(record, { exitCode: 255, oomKilled: false, finishedAt: new Date().toISOString() });
       }
     }
+  }
+
+  /**
+   * A start the last engine died in, whose process never ran: undo the run, and put the
+   * record back as it was before the start, saying why (an --rm container then goes with
+   * the other stopped --rm containers).
+   */
+  private async undoStart(record: ContainerRecord): Promise<void> {
+    this.log.warn('undoing a start the daemon stopped in: the container never ran', { id: record.id });
+    await this.locks.run(record.id, async () => {
+      await this.resources.discardUnstarted(record);
+      const prior = record.pending?.prior ?? { ...record.state, Status: 'created', StartedAt: '0001-01-01T00:00:00Z' };
+      record.state = {
+        ...prior,
+        Running: false,
+        Paused: false,
+        Pid: 0,
+        Error: 'the daemon stopped while starting this container: it never ran',
+      };
+      delete record.pending;
+      await this.saveExit(record);
+    });
   }
 
   /** Stop acting on exits and let go of the runs' streams; the containers keep running. */

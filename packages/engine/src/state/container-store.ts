@@ -23,10 +23,13 @@ import { containerRecordSchema, migrateRecord } from './record-schema.js';
  */
 export interface ContainerStore {
   /**
-   * Read every record. A record that cannot be read is skipped and reported to `onBad`
-   * (it never breaks the listing of the others); leftovers of interrupted removals are deleted.
+   * Read every record. A record that cannot be read is skipped and reported (it never
+   * breaks the listing of the others); a container directory without a record is
+   * reported as incomplete; leftovers of interrupted removals are deleted.
    */
-  load(onBad: (id: string, err: unknown) => void): Promise<ContainerRecord[]>;
+  load(report: LoadReport): Promise<ContainerRecord[]>;
+  /** Delete the directory of a container that has no record (an incomplete create), in the background. */
+  discard(id: string): void;
   /** Reserve a name for a new container; Conflict with Docker's message if it is taken. */
   reserveName(name: string, id: string): void;
   releaseName(name: string, id: string): void;
@@ -50,6 +53,17 @@ export interface ContainerStore {
 
 export const ContainerStoreToken = token<ContainerStore>('ContainerStore');
 
+/** What `load` tells of the container directories it could not take as containers. */
+export interface LoadReport {
+  /** A record that cannot be read (corrupt, or written by a newer berth): skipped, left on disk. */
+  unreadable(id: string, err: unknown): void;
+  /**
+   * A container directory without a record: what a create interrupted before its last
+   * step leaves (its rootfs may still be mounted). The caller unmounts, then `discard`s.
+   */
+  incomplete(id: string): void;
+}
+
 /**
  * The ContainerStore of a data root: each record its own file
  * (`containers/<id>/container.json`), written atomically, so a crash loses at most the
@@ -68,23 +82,36 @@ export class FileContainerStore implements ContainerStore {
     this.removal = new BackgroundRemoval(log);
   }
 
-  async load(onBad: (id: string, err: unknown) => void): Promise<ContainerRecord[]> {
+  async load(report: LoadReport): Promise<ContainerRecord[]> {
     await fs.mkdir(this.paths.root, { recursive: true, mode: 0o700 });
     for (const id of await fs.readdir(this.paths.root)) {
       if (BackgroundRemoval.isLeftover(id)) {
         this.removal.deleteLater(this.paths.dir(id));
         continue;
       }
+      let text: string;
       try {
-        const record = migrateRecord(JSON.parse(await fs.readFile(this.paths.record(id), 'utf8')));
+        text = await fs.readFile(this.paths.record(id), 'utf8');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') report.incomplete(id);
+        else report.unreadable(id, err);
+        continue;
+      }
+      try {
+        const record = migrateRecord(JSON.parse(text));
         if (record.id !== id) throw new Error(`the record in ${id} names container ${record.id}`);
         this.byId.set(record.id, record);
         this.byName.set(record.name, record.id);
       } catch (err) {
-        onBad(id, err);
+        report.unreadable(id, err);
       }
     }
     return [...this.byId.values()];
+  }
+
+  discard(id: string): void {
+    if (this.byId.has(id)) throw new Conflict(`container ${id} has a record: remove it instead`);
+    this.removal.remove(this.paths.dir(id));
   }
 
   reserveName(name: string, id: string): void {

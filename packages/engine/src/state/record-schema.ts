@@ -1,7 +1,7 @@
 import type { ContainerRecord } from '../containers/container-record.js';
 
 /** The version of the container record this berth writes. */
-export const containerRecordSchema = 1;
+export const containerRecordSchema = 2;
 
 /**
  * One step from version `from` to `from + 1`. Steps only add or reshape fields; each is
@@ -19,6 +19,11 @@ const migrations: Migration[] = [
     from: 0,
     what: 'records written before the schema had a version: same fields, now versioned',
     migrate: (record) => ({ ...record, schemaVersion: 1 }),
+  },
+  {
+    from: 1,
+    what: 'records may carry `pending` (a start written ahead); version 1 had none, so nothing changes but the version',
+    migrate: (record) => ({ ...record, schemaVersion: 2 }),
   },
 ];
 
