@@ -1,4 +1,4 @@
-import { InvalidArgument, type LogsOptions, NotImplemented, type WaitCondition, type WaitResult } from '@berth/core';
+import { containerCreateShape, InvalidArgument, type LogsOptions, NotImplemented, type WaitCondition, type WaitResult } from '@berth/core';
 import type { RequestContext } from '../context.js';
 import { frame, frameWithPrefix } from '../frames.js';
 import { boolParam, filtersParam, intParam, stringParam, timeParam } from '../query.js';
@@ -6,12 +6,11 @@ import { readJsonBody } from '../request-body.js';
 import { errorMessage, sendEmpty, sendJson } from '../respond.js';
 import type { RouteModule } from '../route-module.js';
 import { clientGoneSignal, writeChunk } from '../stream-write.js';
-import { containerCreateShape } from '../validation/container-create-shape.js';
 
 /**
  * `POST /containers/create`. The body is checked against Docker's types before the engine
  * sees it: a mistyped field is a 400 naming it, and what reaches the engine holds Docker's
- * fields only, none of them null (see validation/shape.ts).
+ * fields only, none of them null (core's `containerCreateShape`, api/shape.ts there).
  */
 async function create(ctx: RequestContext): Promise<void> {
   const raw = await readJsonBody(ctx.req);

@@ -1,4 +1,4 @@
-import { InvalidArgument } from '@berth/core';
+import { InvalidArgument } from '../errors.js';
 
 /**
  * berth's own checker of request bodies against Docker's types (the README says why not

@@ -1,18 +1,7 @@
-import type {
-  ContainerCreateBody,
-  DeviceRequest,
-  EndpointRequest,
-  HostConfig,
-  MountRequest,
-  NetworkingConfig,
-  PortBinding,
-  RestartPolicy,
-  ThrottleDevice,
-  WeightDevice,
-} from '@berth/core';
 import {
   arrayOf,
   boolean,
+  type Fields,
   integer,
   keySet,
   mapOf,
@@ -23,6 +12,19 @@ import {
   stringMap,
   stringOrStringArray,
 } from './shape.js';
+import type {
+  ContainerConfig,
+  ContainerCreateBody,
+  DeviceRequest,
+  EndpointRequest,
+  HostConfig,
+  MountRequest,
+  NetworkingConfig,
+  PortBinding,
+  RestartPolicy,
+  ThrottleDevice,
+  WeightDevice,
+} from './types.js';
 
 /**
  * The body of `POST /containers/create` as Docker 1.41 types it (api/types/container's
@@ -164,42 +166,48 @@ export const networkingConfigShape: Shape<NetworkingConfig> = object<NetworkingC
   EndpointsConfig: mapOf(endpointRequest, { nullValues: true, expected: 'a map of endpoint settings' }),
 });
 
+/** A container's Config (the create body without HostConfig and NetworkingConfig), as inspect shows it too. */
+const containerConfigFields: Fields<ContainerConfig> = {
+  Hostname: string,
+  Domainname: string,
+  User: string,
+  AttachStdin: boolean,
+  AttachStdout: boolean,
+  AttachStderr: boolean,
+  ExposedPorts: keySet,
+  Tty: boolean,
+  OpenStdin: boolean,
+  StdinOnce: boolean,
+  Env: stringArray,
+  Cmd: stringOrStringArray,
+  Healthcheck: object<NonNullable<ContainerCreateBody['Healthcheck']>>({
+    Test: stringArray,
+    Interval: integer,
+    Timeout: integer,
+    Retries: integer,
+    StartPeriod: integer,
+  }),
+  ArgsEscaped: boolean,
+  Image: string,
+  Volumes: keySet,
+  WorkingDir: string,
+  Entrypoint: stringOrStringArray,
+  NetworkDisabled: boolean,
+  MacAddress: string,
+  OnBuild: stringArray,
+  Labels: stringMap,
+  StopSignal: string,
+  StopTimeout: integer,
+  Shell: stringArray,
+};
+
+export const containerConfigShape: Shape<ContainerConfig> = object<ContainerConfig>(
+  containerConfigFields,
+  'a container config (a JSON object)',
+);
+
 /** The whole create body: the container's Config, its HostConfig and NetworkingConfig. */
 export const containerCreateShape: Shape<ContainerCreateBody> = object<ContainerCreateBody>(
-  {
-    Hostname: string,
-    Domainname: string,
-    User: string,
-    AttachStdin: boolean,
-    AttachStdout: boolean,
-    AttachStderr: boolean,
-    ExposedPorts: keySet,
-    Tty: boolean,
-    OpenStdin: boolean,
-    StdinOnce: boolean,
-    Env: stringArray,
-    Cmd: stringOrStringArray,
-    Healthcheck: object<NonNullable<ContainerCreateBody['Healthcheck']>>({
-      Test: stringArray,
-      Interval: integer,
-      Timeout: integer,
-      Retries: integer,
-      StartPeriod: integer,
-    }),
-    ArgsEscaped: boolean,
-    Image: string,
-    Volumes: keySet,
-    WorkingDir: string,
-    Entrypoint: stringOrStringArray,
-    NetworkDisabled: boolean,
-    MacAddress: string,
-    OnBuild: stringArray,
-    Labels: stringMap,
-    StopSignal: string,
-    StopTimeout: integer,
-    Shell: stringArray,
-    HostConfig: hostConfigShape,
-    NetworkingConfig: networkingConfigShape,
-  },
+  { ...containerConfigFields, HostConfig: hostConfigShape, NetworkingConfig: networkingConfigShape },
   'a container config (a JSON object)',
 );

@@ -1,19 +1,8 @@
-import { isBerthError } from '@berth/core';
+import { containerCreateShape, isBerthError, shapes } from '@berth/core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { containerCreateShape } from '../src/validation/container-create-shape.js';
-import {
-  arrayOf,
-  boolean,
-  integer,
-  keySet,
-  mapOf,
-  object,
-  string,
-  stringArray,
-  stringMap,
-  stringOrStringArray,
-} from '../src/validation/shape.js';
+
+const { arrayOf, boolean, integer, keySet, mapOf, object, string, stringArray, stringMap, stringOrStringArray } = shapes;
 
 /** The message of the InvalidArgument `fn` throws; fails the test if it throws nothing or something else. */
 function refusal(fn: () => unknown): string {
