@@ -1,4 +1,7 @@
+export * from './api/container-create-shape.js';
 export * from './api/engine-api.js';
+export type { Shape } from './api/shape.js';
+export * as shapes from './api/shape.js';
 export * from './api/types.js';
 export * from './contracts/mount.js';
 export * from './contracts/network.js';

@@ -8,9 +8,10 @@ import { ContainerPaths } from '../src/containers/container-paths.js';
 import type { ContainerRecord } from '../src/containers/container-record.js';
 import { FileContainerStore } from '../src/state/container-store.js';
 import { containerRecordSchema } from '../src/state/record-schema.js';
+import { recordFixture } from './support/record-fixture.js';
 
 const id = 'c'.repeat(64);
-const record = { schemaVersion: containerRecordSchema, id, name: 'quay', state: { Running: false } } as unknown as ContainerRecord;
+const record: ContainerRecord = recordFixture(id, 'quay');
 
 function open(dataRoot: string): { store: FileContainerStore; paths: ContainerPaths } {
   const paths = new ContainerPaths({ dataRoot, execRoot: path.join(dataRoot, 'exec') } as ResolvedEngineConfig);

@@ -1,11 +1,4 @@
-import {
-  type ContainerCreateBody,
-  InvalidArgument,
-  type LogsOptions,
-  NotImplemented,
-  type WaitCondition,
-  type WaitResult,
-} from '@berth/core';
+import { containerCreateShape, InvalidArgument, type LogsOptions, NotImplemented, type WaitCondition, type WaitResult } from '@berth/core';
 import type { RequestContext } from '../context.js';
 import { frame, frameWithPrefix } from '../frames.js';
 import { boolParam, filtersParam, intParam, stringParam, timeParam } from '../query.js';
@@ -14,16 +7,19 @@ import { errorMessage, sendEmpty, sendJson } from '../respond.js';
 import type { RouteModule } from '../route-module.js';
 import { clientGoneSignal, writeChunk } from '../stream-write.js';
 
+/**
+ * `POST /containers/create`. The body is checked against Docker's types before the engine
+ * sees it: a mistyped field is a 400 naming it, and what reaches the engine holds Docker's
+ * fields only, none of them null (core's `containerCreateShape`, api/shape.ts there).
+ */
 async function create(ctx: RequestContext): Promise<void> {
-  const body = await readJsonBody(ctx.req);
-  if (body === undefined || body === null) {
+  const raw = await readJsonBody(ctx.req);
+  if (raw === undefined || raw === null) {
     throw new InvalidArgument('config cannot be empty in order to create a container');
   }
-  if (typeof body !== 'object' || Array.isArray(body)) {
-    throw new InvalidArgument('container config must be a JSON object');
-  }
+  const body = containerCreateShape.parse(raw, '');
   const name = stringParam(ctx.query, 'name');
-  const created = await ctx.scope.engine.containers.create(body as ContainerCreateBody, name);
+  const created = await ctx.scope.engine.containers.create(body, name);
   sendJson(ctx.res, 201, { Id: created.Id, Warnings: created.Warnings ?? [] });
 }
 

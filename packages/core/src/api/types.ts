@@ -1,8 +1,11 @@
 /**
  * The Docker Engine API's shapes (API 1.41), as berth's engine returns them and its
  * API layer serialises them. Field names are Docker's, so the JSON is what the docker
- * CLI, docker-py and dockerode read. Only fields berth fills are declared; every
- * optional field may be absent on input, since docker-py sends sparse bodies.
+ * CLI, docker-py and dockerode read. Output shapes declare only the fields berth fills;
+ * the create request's (`ContainerConfig`, `HostConfig`, `NetworkingConfig`) declare every
+ * field of Docker 1.41, so the API's schema checks each one and the engine decides each one
+ * (packages/engine/src/oci/README.md has the table). Every optional field may be absent on
+ * input, since docker-py sends sparse bodies.
  */
 
 export interface PortBinding {
@@ -26,8 +29,77 @@ export interface MountPoint {
   Propagation: string;
 }
 
+/** One of `HostConfig.Mounts` (`docker run --mount`). */
+export interface MountRequest {
+  Target?: string;
+  Source?: string;
+  Type?: string;
+  ReadOnly?: boolean;
+  Consistency?: string;
+  BindOptions?: { Propagation?: string; NonRecursive?: boolean } | null;
+  VolumeOptions?: {
+    NoCopy?: boolean;
+    Labels?: Record<string, string> | null;
+    DriverConfig?: { Name?: string; Options?: Record<string, string> | null } | null;
+  } | null;
+  TmpfsOptions?: { SizeBytes?: number; Mode?: number } | null;
+}
+
+/** A per-device blkio weight (`--blkio-weight-device`). */
+export interface WeightDevice {
+  Path?: string;
+  Weight?: number;
+}
+
+/** A per-device blkio throttle (`--device-read-bps` and the like). */
+export interface ThrottleDevice {
+  Path?: string;
+  Rate?: number;
+}
+
+/** A request for devices from a device driver (`--gpus`). */
+export interface DeviceRequest {
+  Driver?: string;
+  Count?: number;
+  DeviceIDs?: string[] | null;
+  Capabilities?: string[][] | null;
+  Options?: Record<string, string> | null;
+}
+
 export interface HostConfig {
   Binds?: string[] | null;
+  ContainerIDFile?: string;
+  VolumeDriver?: string;
+  VolumesFrom?: string[] | null;
+  Mounts?: MountRequest[] | null;
+  Capabilities?: string[] | null;
+  CgroupnsMode?: string;
+  Cgroup?: string;
+  Links?: string[] | null;
+  OomScoreAdj?: number;
+  PublishAllPorts?: boolean;
+  StorageOpt?: Record<string, string> | null;
+  UsernsMode?: string;
+  ConsoleSize?: number[] | null;
+  Isolation?: string;
+  BlkioWeight?: number;
+  BlkioWeightDevice?: WeightDevice[] | null;
+  BlkioDeviceReadBps?: ThrottleDevice[] | null;
+  BlkioDeviceWriteBps?: ThrottleDevice[] | null;
+  BlkioDeviceReadIOps?: ThrottleDevice[] | null;
+  BlkioDeviceWriteIOps?: ThrottleDevice[] | null;
+  CpuRealtimePeriod?: number;
+  CpuRealtimeRuntime?: number;
+  CpusetMems?: string;
+  DeviceCgroupRules?: string[] | null;
+  DeviceRequests?: DeviceRequest[] | null;
+  KernelMemory?: number;
+  KernelMemoryTCP?: number;
+  MemorySwappiness?: number | null;
+  CpuCount?: number;
+  CpuPercent?: number;
+  IOMaximumIOps?: number;
+  IOMaximumBandwidth?: number;
   NetworkMode?: string;
   PortBindings?: Record<string, PortBinding[] | null> | null;
   RestartPolicy?: RestartPolicy;
@@ -81,12 +153,14 @@ export interface ContainerConfig {
   StdinOnce?: boolean;
   Env?: string[] | null;
   Cmd?: string[] | string | null;
-  Healthcheck?: { Test?: string[]; Interval?: number; Timeout?: number; Retries?: number; StartPeriod?: number } | null;
+  Healthcheck?: { Test?: string[] | null; Interval?: number; Timeout?: number; Retries?: number; StartPeriod?: number } | null;
+  ArgsEscaped?: boolean;
   Image?: string;
   Volumes?: Record<string, object> | null;
   WorkingDir?: string;
   Entrypoint?: string[] | string | null;
   NetworkDisabled?: boolean;
+  MacAddress?: string;
   OnBuild?: string[] | null;
   Labels?: Record<string, string> | null;
   StopSignal?: string;
@@ -94,10 +168,32 @@ export interface ContainerConfig {
   Shell?: string[] | null;
 }
 
+/** A container's settings on one network, as `NetworkingConfig.EndpointsConfig` carries them. */
+export interface EndpointRequest {
+  IPAMConfig?: { IPv4Address?: string; IPv6Address?: string; LinkLocalIPs?: string[] | null } | null;
+  Links?: string[] | null;
+  Aliases?: string[] | null;
+  NetworkID?: string;
+  EndpointID?: string;
+  Gateway?: string;
+  IPAddress?: string;
+  IPPrefixLen?: number;
+  IPv6Gateway?: string;
+  GlobalIPv6Address?: string;
+  GlobalIPv6PrefixLen?: number;
+  MacAddress?: string;
+  DriverOpts?: Record<string, string> | null;
+}
+
+/** The networks a container is created on, and its settings on each. */
+export interface NetworkingConfig {
+  EndpointsConfig?: Record<string, EndpointRequest | null> | null;
+}
+
 /** The body of `POST /containers/create`. */
 export interface ContainerCreateBody extends ContainerConfig {
   HostConfig?: HostConfig;
-  NetworkingConfig?: { EndpointsConfig?: Record<string, unknown> | null } | null;
+  NetworkingConfig?: NetworkingConfig | null;
 }
 
 export interface ContainerState {

@@ -25,6 +25,7 @@ import { parseSecurityOptions } from './security-opts.js';
 import type { SpecInput } from './spec.js';
 import type { OciMount, OciNamespace, OciSeccomp } from './spec-types.js';
 import { checkSysctls } from './sysctls.js';
+import { refuseUnsupportedSettings } from './unsupported-settings.js';
 import { type ResolvedUser, resolveUser } from './user.js';
 
 /**
@@ -55,6 +56,10 @@ export interface DockerSpecRequest {
   statDevice?: (p: string) => HostDeviceInfo;
   /** Existence of bind sources; tests replace it. */
   pathExists?: (p: string) => boolean;
+  /** The storage driver the rootfs is on, named in the refusal of StorageOpt. */
+  storageDriver?: string;
+  /** Named volumes come back in `volumes` for the engine to mount; without, they are refused (400). */
+  namedVolumes?: boolean;
 }
 
 export interface DockerSpecResult {
@@ -85,7 +90,12 @@ const hostnamePattern = /^(?=.{1,64}$)[A-Za-z0-9]([A-Za-z0-9_-]*[A-Za-z0-9])?(\.
 export async function specInputFromDocker(req: DockerSpecRequest): Promise<DockerSpecResult> {
   const { body, host } = req;
   const hc = body.HostConfig ?? {};
-  const warnings: string[] = [];
+  // First, before any file is read: a setting berth would not carry out is refused, never ignored.
+  const warnings = refuseUnsupportedSettings(body, {
+    hostNetwork: req.networkMode === 'host',
+    storageDriver: req.storageDriver,
+    namedVolumes: req.namedVolumes,
+  });
   const privileged = hc.Privileged === true;
 
   const security = parseSecurityOptions(hc.SecurityOpt);
@@ -100,8 +110,9 @@ export async function specInputFromDocker(req: DockerSpecRequest): Promise<Docke
   if (ipcMode !== 'host') namespaces.push({ type: 'ipc' });
   if (utsMode === 'private') namespaces.push({ type: 'uts' });
   if (req.networkMode === 'private') namespaces.push({ type: 'network' });
-  // Docker's default cgroupns mode: private on v2, host on v1.
-  if (host.cgroupVersion === 2) namespaces.push({ type: 'cgroup' });
+  // CgroupnsMode; Docker's default: private on v2, host on v1.
+  const cgroupns = hc.CgroupnsMode || (host.cgroupVersion === 2 ? 'private' : 'host');
+  if (cgroupns === 'private') namespaces.push({ type: 'cgroup' });
 
   // Hostname.
   let hostname: string | undefined;
@@ -114,7 +125,6 @@ export async function specInputFromDocker(req: DockerSpecRequest): Promise<Docke
     // The host's own name is taken as it is, whatever its form.
     hostname = body.Hostname || (req.networkMode === 'host' ? host.hostname : req.id.slice(0, 12));
   }
-  if (body.Domainname) warnings.push(`berth does not set a domain name yet: Domainname ${JSON.stringify(body.Domainname)} ignored`);
 
   // Terminal.
   let terminal = false;
@@ -124,7 +134,6 @@ export async function specInputFromDocker(req: DockerSpecRequest): Promise<Docke
     if (policy === 'allow') terminal = true;
     else warnings.push('berth does not give containers a terminal yet: Tty ignored, the process runs without one');
   }
-  if (hc.Init) warnings.push('berth has no init process yet: Init ignored');
 
   // Process.
   const args = mergeCommand(body, req.image);
@@ -234,6 +243,7 @@ export async function specInputFromDocker(req: DockerSpecRequest): Promise<Docke
     devices,
   };
   if (hostname !== undefined) input.hostname = hostname;
+  if (hc.OomScoreAdj) input.oomScoreAdj = hc.OomScoreAdj;
   if (seccomp) input.seccomp = seccomp;
   return {
     input,
@@ -244,11 +254,14 @@ export async function specInputFromDocker(req: DockerSpecRequest): Promise<Docke
   };
 }
 
-/** '' / 'private' → private, 'host' → host; joining another container's namespace is not supported yet. */
+/** '' / 'private' → private, 'host' → host; joining another container's namespace is refused (400) until berth can. */
 function namespaceMode(field: string, value: string | undefined): 'private' | 'host' {
   if (!value || value === 'private' || value === 'shareable') return 'private';
   if (value === 'host') return 'host';
-  if (value.startsWith('container:'))
-    throw new NotImplemented(`${field} ${JSON.stringify(value)}: joining another container's namespace is not supported yet`);
-  throw new InvalidArgument(`invalid ${field}: ${JSON.stringify(value)}`);
+  if (value.startsWith('container:')) {
+    throw new InvalidArgument(
+      `HostConfig.${field} ${JSON.stringify(value)} is not supported by berth yet: joining another container's namespace`,
+    );
+  }
+  throw new InvalidArgument(`invalid HostConfig.${field}: ${JSON.stringify(value)}`);
 }

@@ -14,4 +14,5 @@ export * from './security-opts.js';
 export * from './spec.js';
 export * from './spec-types.js';
 export * from './sysctls.js';
+export * from './unsupported-settings.js';
 export * from './user.js';

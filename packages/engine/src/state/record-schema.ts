@@ -1,4 +1,5 @@
 import type { ContainerRecord } from '../containers/container-record.js';
+import { validateRecordTypes } from './record-validation.js';
 
 /** The version of the container record this berth writes. */
 export const containerRecordSchema = 2;
@@ -47,5 +48,6 @@ export function migrateRecord(raw: unknown): ContainerRecord {
   if (typeof record.id !== 'string' || !/^[0-9a-f]{64}$/.test(record.id)) throw new Error('no valid id');
   if (typeof record.name !== 'string' || !record.name) throw new Error('no name');
   if (typeof record.state !== 'object' || record.state === null) throw new Error('no state');
+  validateRecordTypes(record);
   return record as unknown as ContainerRecord;
 }

@@ -175,7 +175,7 @@ test('namespace modes and cgroup v2', async () => {
   );
   await rejects(
     run({ Cmd: ['true'], HostConfig: { PidMode: 'container:abc' } }),
-    (e) => isBerthError(e, 'NotImplemented'),
+    (e) => isBerthError(e, 'InvalidArgument') && e.message.startsWith('HostConfig.PidMode "container:abc" is not supported by berth yet'),
     'container: mode',
   );
   await rejects(run({ Cmd: ['true'], HostConfig: { IpcMode: 'weird' } }), (e) => isBerthError(e, 'InvalidArgument'), 'bad mode');
@@ -250,10 +250,36 @@ test('terminal policy', async () => {
   await rejects(run({ Cmd: ['true'], Tty: true }, { tty: 'reject' }), (e) => isBerthError(e, 'NotImplemented'), 'reject');
 });
 
+test('OomScoreAdj reaches the process; CgroupnsMode chooses the cgroup namespace', async () => {
+  const { input } = await run({ Cmd: ['true'], HostConfig: { OomScoreAdj: -500 } });
+  assert.is(buildSpec(input).process.oomScoreAdj, -500);
+  const hasCgroupns = async (mode: string, cgroupVersion: 1 | 2) =>
+    (await run({ Cmd: ['true'], HostConfig: { CgroupnsMode: mode } }, { host: { ...facts, cgroupVersion } })).input.namespaces.some(
+      (n) => n.type === 'cgroup',
+    );
+  assert.equal(
+    [await hasCgroupns('', 1), await hasCgroupns('', 2), await hasCgroupns('private', 1), await hasCgroupns('host', 2)],
+    [false, true, true, false],
+  );
+});
+
+test('a named volume is refused (400) unless the engine can mount named volumes', async () => {
+  await rejects(
+    run({ Cmd: ['true'], HostConfig: { Binds: ['data:/data'] } }),
+    (e) =>
+      isBerthError(e, 'InvalidArgument') && e.message.startsWith('HostConfig.Binds: the named volume "data" (data:/data) is not supported'),
+    'named volume',
+  );
+});
+
 test('binds, volumes and anonymous volumes', async () => {
   const { input, volumes } = await run(
     { Cmd: ['true'], Volumes: { '/anon': {} }, HostConfig: { Binds: [`${dir}:/host:ro`, 'data:/data', '/etc/hosts-override:/etc/hosts'] } },
-    { image: { ...image, Volumes: { '/data': {}, '/var/lib/x': {} } }, pathExists: (p) => p === dir || p === '/etc/hosts-override' },
+    {
+      image: { ...image, Volumes: { '/data': {}, '/var/lib/x': {} } },
+      pathExists: (p) => p === dir || p === '/etc/hosts-override',
+      namedVolumes: true,
+    },
   );
   assert.equal(
     input.mounts.find((m) => m.destination === '/host'),
@@ -280,7 +306,7 @@ test('binds, volumes and anonymous volumes', async () => {
     'missing',
   );
   await rejects(
-    run({ Cmd: ['true'], HostConfig: { Binds: [`${dir}:/x`, 'v1:/x'] } }),
+    run({ Cmd: ['true'], HostConfig: { Binds: [`${dir}:/x`, 'v1:/x'] } }, { namedVolumes: true }),
     (e) => /Duplicate mount point: \/x/.test(e.message),
     'duplicate',
   );

@@ -1,0 +1,180 @@
+import { type ContainerCreateBody, type HostConfig, InvalidArgument } from '@berth/core';
+import { parseBind } from './mounts.js';
+
+/**
+ * The settings of a create request berth does not carry out, refused before anything is
+ * built: "nothing accepted that is not done". Every field of Docker 1.41's create body is
+ * either translated into the spec (from-docker.ts and the files it calls), harmless
+ * metadata that dockerd itself only stores, or refused here with a 400 that names it
+ * (the table in this folder's README lists all three). A later feature (volumes,
+ * networks, published ports, restart policies) removes its refusal from this file.
+ *
+ * A zero value is not a request: the docker CLI sends most fields on every create with
+ * `""`, `0`, `false`, `[]`, `{}` or null, and those pass.
+ */
+export interface SettingsContext {
+  /** The container shares the host's network namespace (`--network host`). */
+  hostNetwork: boolean;
+  /** The storage driver's name, for the StorageOpt message; generic wording without it. */
+  storageDriver?: string;
+  /**
+   * The engine can mount named volumes (`-v name:/path`). No engine can yet: the volumes
+   * issue turns this on where it adds the volume service; off, they are refused.
+   */
+  namedVolumes?: boolean;
+}
+
+/** True for anything but Docker's zero values: undefined, null, "", 0, false, [] and {}. */
+export function isSet(value: unknown): boolean {
+  if (value === undefined || value === null || value === '' || value === 0 || value === false) return false;
+  if (Array.isArray(value)) return value.length > 0;
+  if (typeof value === 'object') return Object.keys(value).length > 0;
+  return true;
+}
+
+function notSupported(field: string, detail = ''): InvalidArgument {
+  return new InvalidArgument(`${field} is not supported by berth yet${detail}`);
+}
+
+/** Fields refused whenever they are set, with what to use instead where there is something. */
+const refusedHostFields: ReadonlyArray<[keyof HostConfig, string]> = [
+  ['Mounts', ' (use -v /host/path:/container/path for a bind mount)'],
+  ['VolumeDriver', ': it has no volume plugins'],
+  ['VolumesFrom', ': it has no volumes to share'],
+  ['Links', ': container links need a bridge network'],
+  ['Dns', ": containers get the host's resolv.conf"],
+  ['DnsOptions', ": containers get the host's resolv.conf"],
+  ['DnsSearch', ": containers get the host's resolv.conf"],
+  ['ExtraHosts', ': /etc/hosts holds only localhost and the container'],
+  ['Capabilities', ' (use CapAdd and CapDrop)'],
+  ['Cgroup', ''],
+  ['Init', ': it has no init process'],
+  ['CpusetMems', ''],
+  ['CpuRealtimePeriod', ''],
+  ['CpuRealtimeRuntime', ''],
+  ['BlkioWeight', ''],
+  ['BlkioWeightDevice', ''],
+  ['BlkioDeviceReadBps', ''],
+  ['BlkioDeviceWriteBps', ''],
+  ['BlkioDeviceReadIOps', ''],
+  ['BlkioDeviceWriteIOps', ''],
+  ['DeviceCgroupRules', ' (use Devices, --device)'],
+  ['DeviceRequests', ': it has no device drivers (--gpus)'],
+  ['KernelMemory', ' (Docker deprecated it too)'],
+  ['KernelMemoryTCP', ' (Docker deprecated it too)'],
+];
+
+/** Windows-only resources: dockerd on Linux does not apply them either. */
+const windowsOnly: ReadonlyArray<keyof HostConfig> = ['CpuCount', 'CpuPercent', 'IOMaximumIOps', 'IOMaximumBandwidth'];
+
+const restartPolicies = new Set(['', 'no', 'always', 'unless-stopped', 'on-failure']);
+
+/** Endpoint settings a user sets; the rest of EndpointSettings is output that dockerd ignores on input. */
+const endpointSettings = ['IPAMConfig', 'Links', 'Aliases', 'MacAddress', 'DriverOpts'] as const;
+
+/**
+ * Throws InvalidArgument naming the first setting of `body` berth would not carry out.
+ * Returns warnings for settings Docker itself discards with a warning (published ports
+ * on the host network).
+ */
+export function refuseUnsupportedSettings(body: ContainerCreateBody, ctx: SettingsContext): string[] {
+  const hc: HostConfig = body.HostConfig ?? {};
+  const warnings: string[] = [];
+
+  // The container's own config.
+  if (isSet(body.Domainname)) throw notSupported('Domainname');
+  if (isSet(body.MacAddress)) throw notSupported('MacAddress', ': it has no network with MAC addresses');
+  const healthTest = body.Healthcheck?.Test ?? [];
+  if (healthTest.length > 0 && healthTest[0] !== 'NONE') throw notSupported('Healthcheck', ': it runs no health checks');
+  if (body.NetworkDisabled && ctx.hostNetwork) {
+    throw new InvalidArgument('Conflicting options: NetworkDisabled and the host network (NetworkMode "host")');
+  }
+
+  // Restart policy: berth never restarts a container by itself yet.
+  const policy = hc.RestartPolicy?.Name ?? '';
+  if (!restartPolicies.has(policy)) {
+    throw new InvalidArgument(
+      `invalid restart policy: unknown policy '${policy}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'`,
+    );
+  }
+  if (policy !== '' && policy !== 'no') {
+    throw new InvalidArgument(`HostConfig.RestartPolicy ${JSON.stringify(policy)} is not supported by berth yet: only "no"`);
+  }
+  if (isSet(hc.RestartPolicy?.MaximumRetryCount)) {
+    throw new InvalidArgument("invalid restart policy: maximum retry count can only be used with 'on-failure'");
+  }
+
+  // Storage.
+  const storageOpts = Object.keys(hc.StorageOpt ?? {});
+  if (storageOpts.includes('size')) {
+    const driver = ctx.storageDriver ? `the ${ctx.storageDriver} storage driver` : "berth's storage drivers";
+    throw new InvalidArgument(`HostConfig.StorageOpt: size limits are not supported by ${driver}`);
+  }
+  if (storageOpts.length > 0) throw new InvalidArgument(`HostConfig.StorageOpt: option ${JSON.stringify(storageOpts[0])} is not supported`);
+  for (const raw of ctx.namedVolumes ? [] : (hc.Binds ?? [])) {
+    const bind = parseBind(raw);
+    if (bind.kind === 'volume' && bind.name) {
+      throw notSupported(
+        `HostConfig.Binds: the named volume "${bind.name}" (${raw})`,
+        ` (use a bind mount, -v /host/path:${bind.destination}, or an anonymous volume, -v ${bind.destination})`,
+      );
+    }
+  }
+
+  for (const [field, detail] of refusedHostFields) if (isSet(hc[field])) throw notSupported(`HostConfig.${field}`, detail);
+  for (const field of windowsOnly) if (isSet(hc[field])) throw new InvalidArgument(`HostConfig.${field} is supported on Windows only`);
+  const swappiness = hc.MemorySwappiness ?? -1;
+  if (swappiness !== -1) {
+    if (swappiness < 0 || swappiness > 100) {
+      throw new InvalidArgument(`invalid value: ${swappiness}, valid memory swappiness range is 0-100`);
+    }
+    throw notSupported('HostConfig.MemorySwappiness');
+  }
+  if (isSet(hc.OomScoreAdj) && (hc.OomScoreAdj! < -1000 || hc.OomScoreAdj! > 1000)) {
+    throw new InvalidArgument(`invalid value ${hc.OomScoreAdj}, range for oom score adj is [-1000, 1000]`);
+  }
+  if (isSet(hc.UsernsMode) && hc.UsernsMode !== 'host') throw notSupported(`HostConfig.UsernsMode ${JSON.stringify(hc.UsernsMode)}`);
+  if (isSet(hc.Isolation) && hc.Isolation !== 'default') {
+    throw new InvalidArgument(`invalid HostConfig.Isolation: ${JSON.stringify(hc.Isolation)}: Linux supports only "default"`);
+  }
+  if (isSet(hc.CgroupnsMode) && hc.CgroupnsMode !== 'private' && hc.CgroupnsMode !== 'host') {
+    throw new InvalidArgument(`invalid HostConfig.CgroupnsMode: ${JSON.stringify(hc.CgroupnsMode)} (expected "private" or "host")`);
+  }
+
+  // Logging: the shim writes one json-file log and never rotates it.
+  const logType = hc.LogConfig?.Type ?? '';
+  if (logType !== '' && logType !== 'json-file')
+    throw notSupported(`HostConfig.LogConfig.Type ${JSON.stringify(logType)}`, ': only "json-file"');
+  if (isSet(hc.LogConfig?.Config)) {
+    const option = Object.keys(hc.LogConfig!.Config!)[0];
+    throw notSupported(`HostConfig.LogConfig.Config (log option ${JSON.stringify(option)})`, ': the json-file log is never rotated');
+  }
+
+  // Networking: no bridge, so nothing to publish or address.
+  const mode = hc.NetworkMode ?? '';
+  if (mode.startsWith('container:')) {
+    throw notSupported(`HostConfig.NetworkMode ${JSON.stringify(mode)}`, ": joining another container's network namespace");
+  }
+  const published = Object.values(hc.PortBindings ?? {}).some((bindings) => isSet(bindings));
+  if (published || hc.PublishAllPorts) {
+    const field = published ? 'HostConfig.PortBindings' : 'HostConfig.PublishAllPorts';
+    // dockerd discards published ports on the host network with this warning; berth does the same.
+    if (ctx.hostNetwork) warnings.push('Published ports are discarded when using host network mode');
+    else throw notSupported(`${field} (publishing ports)`, ': it has no bridge network (use --network host)');
+  }
+  const endpoints = Object.entries(body.NetworkingConfig?.EndpointsConfig ?? {});
+  if (endpoints.length > 1) {
+    throw new InvalidArgument(
+      `Container cannot be connected to network endpoints: ${endpoints.map(([name]) => name).join(', ')} (one network at create)`,
+    );
+  }
+  for (const [network, settings] of endpoints) {
+    for (const field of endpointSettings) {
+      const value = settings?.[field];
+      // An IPAMConfig of empty addresses asks for nothing.
+      const asked = field === 'IPAMConfig' ? Object.values(value ?? {}).some(isSet) : isSet(value);
+      if (asked) throw notSupported(`NetworkingConfig.EndpointsConfig.${network}.${field}`);
+    }
+  }
+  return warnings;
+}

@@ -1,0 +1,185 @@
+import { type ContainerCreateBody, isBerthError } from '@berth/core';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { isSet, refuseUnsupportedSettings, type SettingsContext } from '../../src/oci/index.js';
+
+const onPrivateNetwork: SettingsContext = { hostNetwork: false };
+
+/** The message of the InvalidArgument the check throws for `body`; fails if it accepts it. */
+function refusal(body: ContainerCreateBody, ctx = onPrivateNetwork): string {
+  try {
+    refuseUnsupportedSettings(body, ctx);
+  } catch (err) {
+    assert.ok(isBerthError(err, 'InvalidArgument'), `expected InvalidArgument, got ${String(err)}`);
+    return (err as Error).message;
+  }
+  assert.unreachable(`accepted ${JSON.stringify(body)}`);
+  return '';
+}
+
+/** What the docker CLI 28 sends with `docker run busybox true` (captured on a socket), API 1.41 fields only. */
+const cliDefaults: ContainerCreateBody = {
+  Hostname: '',
+  Domainname: '',
+  User: '',
+  AttachStdout: true,
+  AttachStderr: true,
+  Tty: false,
+  Env: null,
+  Cmd: ['true'],
+  Image: 'busybox',
+  Volumes: {},
+  WorkingDir: '',
+  Entrypoint: null,
+  OnBuild: null,
+  Labels: {},
+  HostConfig: {
+    Binds: null,
+    ContainerIDFile: '',
+    LogConfig: { Type: '', Config: {} },
+    NetworkMode: 'default',
+    PortBindings: {},
+    RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
+    AutoRemove: false,
+    VolumeDriver: '',
+    VolumesFrom: null,
+    ConsoleSize: [0, 0],
+    CgroupnsMode: '',
+    Dns: [],
+    DnsOptions: [],
+    DnsSearch: [],
+    ExtraHosts: null,
+    IpcMode: '',
+    Cgroup: '',
+    Links: null,
+    OomScoreAdj: 0,
+    PublishAllPorts: false,
+    UsernsMode: '',
+    ShmSize: 0,
+    Isolation: '',
+    BlkioWeight: 0,
+    BlkioWeightDevice: [],
+    BlkioDeviceReadBps: [],
+    CpuRealtimePeriod: 0,
+    CpusetMems: '',
+    Devices: [],
+    DeviceCgroupRules: null,
+    DeviceRequests: null,
+    MemorySwappiness: -1,
+    KernelMemory: 0,
+    CpuCount: 0,
+    IOMaximumBandwidth: 0,
+  },
+  NetworkingConfig: {
+    EndpointsConfig: {
+      default: { IPAMConfig: null, Links: null, Aliases: null, MacAddress: '', DriverOpts: null, NetworkID: '', IPPrefixLen: 0 },
+    },
+  },
+};
+
+test('zero values are not requests: what the docker CLI sends on every create passes', () => {
+  assert.equal(refuseUnsupportedSettings(cliDefaults, onPrivateNetwork), []);
+  assert.equal(refuseUnsupportedSettings({ Image: 'busybox' }, onPrivateNetwork), []);
+  assert.equal(
+    refuseUnsupportedSettings(
+      { Image: 'b', NetworkingConfig: { EndpointsConfig: { default: { IPAMConfig: { IPv4Address: '' } } } } },
+      onPrivateNetwork,
+    ),
+    [],
+  );
+  for (const zero of [undefined, null, '', 0, false, [], {}]) assert.not.ok(isSet(zero), JSON.stringify(zero));
+  for (const set of ['x', 1, -1, true, [0], { a: '' }]) assert.ok(isSet(set), JSON.stringify(set));
+});
+
+test('restart policies other than "no" are refused naming the policy; unknown ones as Docker does', () => {
+  assert.is(
+    refusal({ Image: 'b', HostConfig: { RestartPolicy: { Name: 'always' } } }),
+    'HostConfig.RestartPolicy "always" is not supported by berth yet: only "no"',
+  );
+  assert.match(
+    refusal({ Image: 'b', HostConfig: { RestartPolicy: { Name: 'on-failure', MaximumRetryCount: 3 } } }),
+    /"on-failure" is not supported/,
+  );
+  assert.match(refusal({ Image: 'b', HostConfig: { RestartPolicy: { Name: 'unless-stopped' } } }), /"unless-stopped" is not supported/);
+  assert.match(
+    refusal({ Image: 'b', HostConfig: { RestartPolicy: { Name: 'sometimes' as 'no' } } }),
+    /^invalid restart policy: unknown policy 'sometimes'/,
+  );
+  assert.match(refusal({ Image: 'b', HostConfig: { RestartPolicy: { Name: 'no', MaximumRetryCount: 2 } } }), /maximum retry count/);
+});
+
+test('Mounts, StorageOpt and named volumes are refused naming the setting', () => {
+  assert.match(
+    refusal({ Image: 'b', HostConfig: { Mounts: [{ Type: 'bind', Source: '/tmp', Target: '/t' }] } }),
+    /^HostConfig\.Mounts is not supported by berth yet \(use -v/,
+  );
+  assert.is(
+    refusal({ Image: 'b', HostConfig: { StorageOpt: { size: '1G' } } }, { hostNetwork: false, storageDriver: 'overlay' }),
+    'HostConfig.StorageOpt: size limits are not supported by the overlay storage driver',
+  );
+  assert.is(
+    refusal({ Image: 'b', HostConfig: { StorageOpt: { size: '1G' } } }),
+    "HostConfig.StorageOpt: size limits are not supported by berth's storage drivers",
+  );
+  assert.match(
+    refusal({ Image: 'b', HostConfig: { Binds: ['/tmp:/t', 'data:/data:ro'] } }),
+    /^HostConfig\.Binds: the named volume "data" \(data:\/data:ro\) is not supported by berth yet/,
+  );
+  // Bind mounts and anonymous volumes are carried out.
+  assert.equal(refuseUnsupportedSettings({ Image: 'b', HostConfig: { Binds: ['/tmp:/t:ro', '/anon'] } }, onPrivateNetwork), []);
+});
+
+test('each setting berth does not carry out is refused by name', () => {
+  const cases: Array<[ContainerCreateBody, RegExp]> = [
+    [{ Domainname: 'example.com' }, /^Domainname is not supported/],
+    [{ MacAddress: '02:42:ac:11:00:02' }, /^MacAddress is not supported/],
+    [{ Healthcheck: { Test: ['CMD-SHELL', 'true'] } }, /^Healthcheck is not supported by berth yet: it runs no health checks/],
+    [{ HostConfig: { Init: true } }, /^HostConfig\.Init is not supported by berth yet: it has no init process/],
+    [{ HostConfig: { Dns: ['1.1.1.1'] } }, /^HostConfig\.Dns is not supported/],
+    [{ HostConfig: { ExtraHosts: ['a:1.2.3.4'] } }, /^HostConfig\.ExtraHosts is not supported/],
+    [{ HostConfig: { VolumesFrom: ['other'] } }, /^HostConfig\.VolumesFrom is not supported/],
+    [{ HostConfig: { VolumeDriver: 'local' } }, /^HostConfig\.VolumeDriver is not supported/],
+    [{ HostConfig: { Links: ['db:db'] } }, /^HostConfig\.Links is not supported/],
+    [{ HostConfig: { BlkioWeight: 300 } }, /^HostConfig\.BlkioWeight is not supported/],
+    [{ HostConfig: { BlkioDeviceReadBps: [{ Path: '/dev/sda', Rate: 1 }] } }, /^HostConfig\.BlkioDeviceReadBps is not supported/],
+    [{ HostConfig: { CpusetMems: '0' } }, /^HostConfig\.CpusetMems is not supported/],
+    [{ HostConfig: { DeviceRequests: [{ Count: -1 }] } }, /^HostConfig\.DeviceRequests is not supported/],
+    [{ HostConfig: { DeviceCgroupRules: ['c 1:3 rwm'] } }, /^HostConfig\.DeviceCgroupRules is not supported/],
+    [{ HostConfig: { MemorySwappiness: 10 } }, /^HostConfig\.MemorySwappiness is not supported/],
+    [{ HostConfig: { MemorySwappiness: 101 } }, /valid memory swappiness range is 0-100/],
+    [{ HostConfig: { CpuCount: 2 } }, /^HostConfig\.CpuCount is supported on Windows only/],
+    [{ HostConfig: { UsernsMode: 'private' } }, /^HostConfig\.UsernsMode "private" is not supported/],
+    [{ HostConfig: { Isolation: 'hyperv' } }, /^invalid HostConfig\.Isolation/],
+    [
+      { HostConfig: { LogConfig: { Type: 'syslog' } } },
+      /^HostConfig\.LogConfig\.Type "syslog" is not supported by berth yet: only "json-file"/,
+    ],
+    [
+      { HostConfig: { LogConfig: { Type: 'json-file', Config: { 'max-size': '1m' } } } },
+      /^HostConfig\.LogConfig\.Config \(log option "max-size"\)/,
+    ],
+    [{ HostConfig: { NetworkMode: 'container:web' } }, /^HostConfig\.NetworkMode "container:web" is not supported/],
+    [
+      { HostConfig: { PortBindings: { '80/tcp': [{ HostPort: '8080' }] } } },
+      /^HostConfig\.PortBindings \(publishing ports\) is not supported/,
+    ],
+    [{ HostConfig: { PublishAllPorts: true } }, /^HostConfig\.PublishAllPorts \(publishing ports\)/],
+    [{ HostConfig: { OomScoreAdj: 1001 } }, /range for oom score adj is \[-1000, 1000\]/],
+    [{ HostConfig: { CgroupnsMode: 'shared' } }, /^invalid HostConfig\.CgroupnsMode/],
+    [
+      { NetworkingConfig: { EndpointsConfig: { default: { Aliases: ['web'] } } } },
+      /^NetworkingConfig\.EndpointsConfig\.default\.Aliases is not supported/,
+    ],
+    [{ NetworkingConfig: { EndpointsConfig: { a: {}, b: {} } } }, /^Container cannot be connected to network endpoints: a, b/],
+  ];
+  for (const [body, message] of cases) assert.match(refusal({ Image: 'b', ...body }), message);
+});
+
+test('on the host network published ports are discarded with a warning, as dockerd does; NetworkDisabled conflicts', () => {
+  const body: ContainerCreateBody = { Image: 'b', HostConfig: { NetworkMode: 'host', PortBindings: { '80/tcp': [{ HostPort: '8080' }] } } };
+  assert.equal(refuseUnsupportedSettings(body, { hostNetwork: true }), ['Published ports are discarded when using host network mode']);
+  assert.match(refusal({ Image: 'b', NetworkDisabled: true }, { hostNetwork: true }), /^Conflicting options: NetworkDisabled/);
+  assert.equal(refuseUnsupportedSettings({ Image: 'b', NetworkDisabled: true }, onPrivateNetwork), []);
+});
+
+test.run();
