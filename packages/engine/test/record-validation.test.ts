@@ -73,7 +73,7 @@ test('an older berth\'s record with Labels {"0":1} is reported and skipped; list
     }
     const store = new FileContainerStore(paths, silentLogger);
     const reported = new Map<string, string>();
-    await store.load((id, err) => reported.set(id, String(err)));
+    await store.load({ unreadable: (id, err) => reported.set(id, String(err)), incomplete: (id) => reported.set(id, 'incomplete') });
     assert.equal([...reported.keys()], [bad.id]);
     assert.match(reported.get(bad.id)!, /invalid Config\.Labels: expected a map of strings/);
     const queries = new ContainerQueries(store, paths);

@@ -11,6 +11,7 @@ import {
   token,
 } from '@berth/core';
 import { type ImageQueries, ImageQueriesToken } from '../images/image-queries.js';
+import { refuseUnsupportedSettings } from '../oci/unsupported-settings.js';
 import { type RootFilesystems, RootFilesystemsToken } from '../rootfs/root-filesystems.js';
 import { elapsed } from '../runs/timing.js';
 import { type ContainerStore, ContainerStoreToken } from '../state/container-store.js';
@@ -52,6 +53,9 @@ export class ContainerCreator {
     const { path: entry, args } = commandOf(body, image.config);
     const networkMode = hostConfig.NetworkMode || 'default';
     const hostNetwork = this.drivers.isHostNetwork(networkMode);
+    // A setting berth would not carry out is refused before anything is made (the spec's
+    // translation checks again, with the image's config, once the rootfs is mounted).
+    refuseUnsupportedSettings(body, { hostNetwork, storageDriver: this.rootfs.driverName });
 
     this.store.reserveName(containerName, id);
     let prepared = false;
