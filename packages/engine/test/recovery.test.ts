@@ -191,4 +191,34 @@ async function assert_rejects(fn: () => Promise<unknown>): Promise<void> {
   assert.is(outcome, 'rejected');
 }
 
+test('a shim killed with SIGKILL: its container is reported exited, and its process, cgroup and mount are gone', async () => {
+  const dir = mkdtempSync('/tmp/berth-unit-recovery-');
+  let engine: Engine | undefined;
+  try {
+    engine = await open(dir);
+    await engine.images.load(createReadStream(busybox));
+    const { Id } = await engine.containers.create({ Image: 'busybox', Cmd: ['sleep', '60'] });
+    await engine.containers.start(Id);
+    const init = (await engine.containers.inspect(Id)).State.Pid;
+    const paths = engine.di.resolve(ContainerPathsToken);
+    const [shim] = shimsOf(Id);
+    assert.ok(shim, 'the container has a shim');
+    const exited = engine.containers.wait(Id, 'next-exit');
+    process.kill(shim!, 'SIGKILL');
+    const { StatusCode } = await exited;
+    const state = (await engine.containers.inspect(Id)).State;
+    assert.equal([state.Status, state.Running, StatusCode], ['exited', false, 255]);
+    assert.not.ok(
+      existsSync(`/proc/${init}`) && readFileSync(`/proc/${init}/cmdline`, 'utf8').startsWith('sleep'),
+      'the container process is gone',
+    );
+    assert.not.ok(existsSync(`/sys/fs/cgroup/memory/berth-unit-recovery/${Id}`), 'its cgroup is gone');
+    assert.not.ok(isMountPoint(paths.rootfs(Id)), 'its rootfs is unmounted');
+    await engine.containers.remove(Id);
+  } finally {
+    await engine?.close();
+    removeAndAssertNoMounts(dir);
+  }
+});
+
 test.run();

@@ -205,15 +205,17 @@ export class ContainerLifecycle {
     const removed = await this.locks.run(record.id, async () => {
       if (this.store.find(record.id) !== record) return false; // removed meanwhile (auto-remove)
       if (record.state.Running) throw new Conflict(`container ${record.id} was started again while being removed`);
-      // The run's share goes while the rootfs is unmounted and the layer and the record
-      // are deleted (those need the unmount first). The layer and the record side by side:
-      // a crash between the two leaves a snapshot without a record, which recovery
-      // removes, or a record without its snapshot, which rm handles.
+      // The run's share goes while the rootfs is unmounted and the record and the layer
+      // are deleted (those need the unmount first). The record first: its directory's
+      // rename is the removal's commit point, so a crash after it leaves a layer owned by
+      // a container that no longer exists, which recovery removes by its owner label, and
+      // never a container whose layer is gone.
       await settled([
         this.supervisor.release(record, { keepRootfs: true }),
         (async () => {
           this.rootfs.unmount(record.id);
-          await settled([this.rootfs.remove(record.id), this.store.delete(record)]);
+          await this.store.delete(record);
+          await this.rootfs.remove(record.id);
         })(),
       ]);
       return true;
