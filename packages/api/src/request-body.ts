@@ -1,19 +1,27 @@
 import type { IncomingMessage } from 'node:http';
 import { InvalidArgument } from '@berth/core';
+import { PayloadTooLarge } from './http-errors.js';
 
 /** Bodies of JSON requests are small; a bigger one is a client bug or an attack. */
 const maxJsonBody = 16 * 1024 * 1024;
 
-/** Reads the whole body of a request. */
+/**
+ * Reads the whole body of a request. Past `limit` it rejects with a 413 at once and
+ * keeps discarding what still arrives, so the client can read the answer instead of
+ * being reset mid-upload (the server closes the connection once the 413 is out).
+ */
 export function readBody(req: IncomingMessage, limit = maxJsonBody): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
+    let chunks: Buffer[] = [];
     let size = 0;
+    let tooLarge = false;
     req.on('data', (chunk: Buffer) => {
+      if (tooLarge) return;
       size += chunk.length;
       if (size > limit) {
-        reject(new InvalidArgument(`request body exceeds ${limit} bytes`));
-        req.destroy();
+        tooLarge = true;
+        chunks = [];
+        reject(new PayloadTooLarge(`request body exceeds ${limit} bytes`));
         return;
       }
       chunks.push(chunk);
