@@ -143,6 +143,18 @@ test('a JSON body past the limit is a JSON 413 and the connection is closed', ()
     );
   }));
 
+test('JSON nested past the depth limit is a 400, whatever the strings hold; a normal body is not', () =>
+  withServer(async (h) => {
+    const deep = (n: number) => `{"Image":"busybox","X":${'{"a":'.repeat(n)}1${'}'.repeat(n)}}`;
+    const post = (body: string) =>
+      request(h.socket, 'POST', '/v1.41/containers/create', { headers: { 'Content-Type': 'application/json' }, body });
+    const r = await post(deep(5000));
+    assert.is(r.status, 400);
+    assert.is(r.json().message, 'request body nests JSON deeper than 512 levels');
+    assert.is((await post(`{"Image":"busybox","Cmd":["${'[{'.repeat(1000)}\\"]"]}`)).status, 201, 'brackets in strings do not count');
+    assert.is((await post(deep(100))).status, 201);
+  }));
+
 test('an upload that stops arriving gets a JSON 408 and is closed; a slow steady one completes', () =>
   withServer(async (h, records) => {
     const stalled = parseRaw(
