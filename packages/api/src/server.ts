@@ -1,7 +1,7 @@
 import * as http from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { type EngineApi, type Logger, NotFound, silentLogger, statusOf } from '@berth/core';
+import { type EngineApi, InvalidArgument, type Logger, NotFound, silentLogger, statusOf } from '@berth/core';
 import { API_VERSION, splitVersionPrefix } from './api-version.js';
 import type { HijackHandler, RequestContext, RouteHandler, ServerScope } from './context.js';
 import { EventHistory } from './events/event-history.js';
@@ -34,6 +34,17 @@ const pageNotFound = () => new NotFound('page not found');
 
 /** How long a connection answered with an error outside HTTP (a malformed request) may linger to read it. */
 const lingerMs = 1000;
+
+/**
+ * Ends a request whose body will never complete, once its answer had a moment to go out.
+ * Destroying it is what makes a handler still reading it (the engine's `load`, which
+ * then removes what it had begun) fail with `err`: once the response is finished, Node
+ * no longer aborts the request when the connection closes, so without this it would
+ * wait forever, holding its file descriptors.
+ */
+function abandonBody(req: http.IncomingMessage, err: Error): void {
+  setTimeout(() => req.destroy(err), lingerMs).unref();
+}
 
 /** Errors after which the rest of the request is not worth reading: answer, then close. */
 const closesConnection = (err: unknown) => err instanceof PayloadTooLarge || err instanceof RequestTimeout;
@@ -149,7 +160,7 @@ export class ApiServer {
     for (const [name, value] of this.scope.headers) res.setHeader(name, value);
     this.bodies.watch(req, () => this.stalled(req, res));
     res.once('close', () => {
-      if (!res.writableFinished) this.clientGone(req, 'before the response was complete');
+      if (!res.writableFinished) this.clientGone(req);
     });
     const url = req.url ?? '/';
     const q = url.indexOf('?');
@@ -161,6 +172,14 @@ export class ApiServer {
         'Content-Length': Buffer.byteLength(body),
       });
       res.end(body);
+      return;
+    }
+    // RFC 9112 §6.3: a request whose body is not chunked last has no knowable length, and
+    // a proxy in front could read it differently (smuggling). Node's parser lets it through.
+    const te = req.headers['transfer-encoding'];
+    if (te !== undefined && !/(^|,)\s*chunked\s*$/i.test(te)) {
+      res.setHeader('Connection', 'close');
+      sendError(res, new InvalidArgument(`malformed HTTP request: unsupported Transfer-Encoding "${te}"`));
       return;
     }
     let ctx: RequestContext | undefined;
@@ -186,7 +205,7 @@ export class ApiServer {
     // The connection is gone (the client left, or a stall closed it): whatever the handler
     // threw follows from that, and the close was logged once already.
     if (req.socket.destroyed || res.destroyed) {
-      this.clientGone(req, req.complete ? 'before the response was complete' : 'while sending the request body');
+      this.clientGone(req);
       return;
     }
     if (!isClientError(err) && !this.logged.has(req)) {
@@ -208,9 +227,10 @@ export class ApiServer {
   }
 
   /** A client that left mid-request: expected on a busy host, so one debug line, no stack. */
-  private clientGone(req: http.IncomingMessage, when: string): void {
+  private clientGone(req: http.IncomingMessage): void {
     if (this.logged.has(req)) return;
     this.logged.add(req);
+    const when = req.complete ? 'before the response was complete' : 'while sending the request body';
     this.scope.log.debug(`client closed the connection ${when}`, { method: req.method, url: req.url });
   }
 
@@ -230,9 +250,9 @@ export class ApiServer {
       return;
     }
     res.setHeader('Connection', 'close');
-    sendError(res, new RequestTimeout(`request body stalled: nothing received for ${seconds} s`));
-    // The handler may still be waiting for the body: end it once the answer is out.
-    setTimeout(() => socket.destroy(), lingerMs).unref();
+    const err = new RequestTimeout(`request body stalled: nothing received for ${seconds} s`);
+    sendError(res, err);
+    abandonBody(req, err);
   }
 
   /**
@@ -242,7 +262,13 @@ export class ApiServer {
    */
   private onClientError(err: NodeJS.ErrnoException & { reason?: string }, socket: Duplex): void {
     socket.on('error', () => {});
-    if (err.code === 'ECONNRESET' || err.code === 'HPE_INVALID_EOF_STATE' || !socket.writable || this.guard.busy(socket as Socket)) {
+    const pending = this.guard.unanswered(socket as Socket);
+    if (
+      err.code === 'ECONNRESET' ||
+      err.code === 'HPE_INVALID_EOF_STATE' ||
+      !socket.writable ||
+      (!pending && this.guard.busy(socket as Socket))
+    ) {
       socket.destroy();
       return;
     }
@@ -255,8 +281,18 @@ export class ApiServer {
             ? [413, 'chunk extensions too large']
             : [400, `malformed HTTP request: ${err.reason ?? err.code ?? err.message}`];
     this.scope.log.debug('refused a malformed request', { status, error: message });
-    socket.end(rawResponse(status, this.scope.headers, 'application/json', errorBody(message)));
-    setTimeout(() => socket.destroy(), lingerMs).unref();
+    if (pending) {
+      // Its headers were fine and its handler is waiting for the body the parser refused:
+      // the answer goes out as that request's response, so the framing stays right.
+      this.logged.add(pending.req);
+      pending.setHeader('Connection', 'close');
+      const refused = status === 413 ? new PayloadTooLarge(message) : new InvalidArgument(message);
+      sendError(pending, refused);
+      abandonBody(pending.req, refused);
+    } else {
+      socket.end(rawResponse(status, this.scope.headers, 'application/json', errorBody(message)));
+      setTimeout(() => socket.destroy(), lingerMs).unref();
+    }
   }
 
   private onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {

@@ -5,8 +5,8 @@ import type { ServerLimits } from './server-limits.js';
 
 interface Tracked {
   socket: Socket;
-  /** Requests whose response has not closed yet (pipelined ones each count). */
-  inFlight: number;
+  /** Responses not closed yet, oldest first (pipelined requests each have one). */
+  responses: http.ServerResponse[];
   /** Requests whose headers arrived on this connection. */
   served: number;
   /** Left HTTP for a raw stream (attach): busy for as long as it lives. */
@@ -85,10 +85,21 @@ export class ConnectionGuard {
     this.idle.delete(socket);
   }
 
-  /** True while the socket has a request in flight or is hijacked (an answer written to it now would interleave). */
+  /** True while the socket has a request in flight or is hijacked (raw bytes written to it now would interleave). */
   busy(socket: Socket): boolean {
     const t = this.all.get(socket);
-    return !!t && (t.inFlight > 0 || t.hijacked);
+    return !!t && (t.responses.length > 0 || t.hijacked);
+  }
+
+  /**
+   * The response of the one request in flight on `socket`, when nothing of it was sent
+   * yet: the request whose body the parser just refused, which can still be answered.
+   */
+  unanswered(socket: Socket): http.ServerResponse | undefined {
+    const t = this.all.get(socket);
+    if (t?.responses.length !== 1) return undefined;
+    const res = t.responses[0]!;
+    return res.headersSent ? undefined : res;
   }
 
   stats(): ConnectionStats {
@@ -116,7 +127,7 @@ export class ConnectionGuard {
       this.forget(oldest.value);
       oldest.value.socket.destroy();
     }
-    const t: Tracked = { socket, inFlight: 0, served: 0, hijacked: false, firstRequest: undefined };
+    const t: Tracked = { socket, responses: [], served: 0, hijacked: false, firstRequest: undefined };
     t.firstRequest = setTimeout(() => {
       t.firstRequest = undefined;
       if (t.served > 0 || t.hijacked || socket.destroyed) return;
@@ -135,12 +146,12 @@ export class ConnectionGuard {
     const t = this.all.get(socket);
     if (!t) return;
     t.served++;
-    t.inFlight++;
+    t.responses.push(res);
     this.clearFirstRequest(t);
     this.idle.delete(socket);
     res.once('close', () => {
-      t.inFlight--;
-      if (t.inFlight === 0 && !t.hijacked && !socket.destroyed && this.all.has(socket)) this.idle.set(socket, t);
+      t.responses.splice(t.responses.indexOf(res), 1);
+      if (t.responses.length === 0 && !t.hijacked && !socket.destroyed && this.all.has(socket)) this.idle.set(socket, t);
     });
   }
 
