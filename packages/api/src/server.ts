@@ -32,6 +32,14 @@ export type ListenTarget = string | { host: string; port: number };
 
 const pageNotFound = () => new NotFound('page not found');
 
+/**
+ * Connections the kernel queues before berthd accepts them (capped by
+ * net.core.somaxconn, which Go servers such as dockerd use whole). Node's 511 fills
+ * during a burst of connects, and a client connecting then gets EAGAIN: the docker CLI
+ * reports that as "Cannot connect to the Docker daemon".
+ */
+const listenBacklog = 4096;
+
 /** How long a connection answered with an error outside HTTP (a malformed request) may linger to read it. */
 const lingerMs = 1000;
 
@@ -136,8 +144,8 @@ export class ApiServer {
         this.server.off('error', onError);
         resolve();
       };
-      if (typeof target === 'string') this.server.listen(target, done);
-      else this.server.listen(target.port, target.host, done);
+      if (typeof target === 'string') this.server.listen({ path: target, backlog: listenBacklog }, done);
+      else this.server.listen({ port: target.port, host: target.host, backlog: listenBacklog }, done);
     });
   }
 

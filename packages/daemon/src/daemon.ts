@@ -3,6 +3,7 @@ import type { AnyPluginManifest, EngineApi, Logger, PluginStatus } from '@berth/
 import type { EngineConfig } from '@berth/engine';
 import type { DaemonConfig } from './daemon-config.js';
 import { connectionBudget, openFileLimit } from './fd-limit.js';
+import { MemoryReclaimer } from './memory-reclaimer.js';
 import { removePidfile, writePidfile } from './pidfile.js';
 import { loadThirdPartyPlugins } from './third-party-plugins.js';
 import { acceptsConnections, bindSocket, prepareSocketPath, removeSocket } from './unix-socket.js';
@@ -93,6 +94,20 @@ export async function startDaemon(config: DaemonConfig, parts: DaemonParts, log:
         await removeSocket(socket);
       });
     }
+
+    // Quiet: fewer than 100 connections accepted since the last check, so a collection's pause hurts nobody.
+    let lastAccepted = 0;
+    const reclaimer = new MemoryReclaimer({
+      log,
+      quiet: () => {
+        const accepted = servers.reduce((n, api) => n + api.connectionStats().accepted, 0);
+        const quiet = accepted - lastAccepted < 100;
+        lastAccepted = accepted;
+        return quiet;
+      },
+    });
+    reclaimer.start();
+    undo.push(async () => reclaimer.stop());
 
     log.info(
       `berthd ${parts.version} listening on ${config.hosts.map((h) => `unix://${h}`).join(', ')}; plugins: ${describePlugins(engine.plugins())}`,

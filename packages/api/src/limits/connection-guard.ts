@@ -17,6 +17,8 @@ interface Tracked {
 
 /** What a guard has done since it was installed, for benchmarks and `/info`-style reports. */
 export interface ConnectionStats {
+  /** Connections accepted since the server started (admitted or refused): its churn. */
+  accepted: number;
   /** Connections held now. */
   open: number;
   /** Of them, with no request in flight. */
@@ -53,7 +55,7 @@ export class ConnectionGuard {
   /** Idle connections, longest idle first (a Map keeps insertion order; one becoming idle is re-inserted last). */
   private readonly idle = new Map<Socket, Tracked>();
   private readonly lingering = new Set<Socket>();
-  private counts = { evicted: 0, refused: 0, headersTimedOut: 0 };
+  private counts = { accepted: 0, evicted: 0, refused: 0, headersTimedOut: 0 };
   private lastWarning = 0;
 
   constructor(
@@ -114,6 +116,7 @@ export class ConnectionGuard {
   }
 
   private admit(socket: Socket): boolean {
+    this.counts.accepted++;
     if (this.all.size >= this.limits.maxConnections) {
       const oldest = this.idle.values().next();
       if (oldest.done) {
