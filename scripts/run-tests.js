@@ -1,4 +1,4 @@
-// Runs the uvu suites of every package, then test/e2e, one after another, and sums
+// Runs the uvu suites of every package, then test/e2e and test/hostile, one after another, and sums
 // their results into one closing line. A suite that crashes before reporting counts as
 // one failure, so a broken suite can never look green. Each test and hook runs under
 // its own time limit (@berth/testkit/timeout, through uvuArgs); a suite that still runs
@@ -7,7 +7,8 @@
 //
 //   node scripts/run-tests.js [filter...]   only the suites whose name contains a filter
 //   BERTH_SUITE_TIMEOUT_MS=<ms>             every suite's wall-clock limit (default: 5 min
-//                                           for a unit suite, 20 min for test/e2e)
+//                                           for a unit suite, 20 min for test/e2e, 5 min for
+//                                           test/hostile)
 'use strict';
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
@@ -19,6 +20,8 @@ const { root, unitSuites, uvuArgs } = require('./unit-suites.js');
 // machine: the limits only have to end a hang, never cut a slow but healthy run short.
 const UNIT_SUITE_LIMIT_MS = 5 * 60_000;
 const E2E_SUITE_LIMIT_MS = 20 * 60_000;
+// test/hostile attacks its own daemons for about a minute.
+const HOSTILE_SUITE_LIMIT_MS = 5 * 60_000;
 // After SIGTERM, how long a killed suite's processes get before SIGKILL.
 const KILL_GRACE_MS = 5000;
 
@@ -46,7 +49,9 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
  */
 function runSuite(suite) {
   const started = Date.now();
-  const limitMs = suite.limitMs ?? (suite.dir === 'test/e2e' ? E2E_SUITE_LIMIT_MS : UNIT_SUITE_LIMIT_MS);
+  const limitMs =
+    suite.limitMs ??
+    (suite.dir === 'test/e2e' ? E2E_SUITE_LIMIT_MS : suite.dir === 'test/hostile' ? HOSTILE_SUITE_LIMIT_MS : UNIT_SUITE_LIMIT_MS);
   return new Promise((resolve) => {
     // Its own process group, so a killed suite takes its children (daemons, sleeps) with it.
     const child = spawn('uvu', uvuArgs(suite.dir, suite.pattern), {
@@ -134,6 +139,7 @@ async function main() {
   const suites = unitSuites().map((s) => ({ name: s.label, cwd: s.dir, dir: 'test' }));
   if (fs.existsSync(path.join(root, 'scripts/test'))) suites.push({ name: 'scripts', cwd: root, dir: 'scripts/test' });
   if (fs.existsSync(path.join(root, 'test/e2e'))) suites.push({ name: 'test/e2e', cwd: root, dir: 'test/e2e' });
+  if (fs.existsSync(path.join(root, 'test/hostile'))) suites.push({ name: 'test/hostile', cwd: root, dir: 'test/hostile' });
   const envLimit = Number(process.env.BERTH_SUITE_TIMEOUT_MS) || undefined;
 
   let passed = 0;

@@ -236,11 +236,11 @@ function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 }
 
 /**
- * A uvu suite with its own berthd (busybox loaded) that checks, after its tests, that
- * nothing is left in the kernel. Its tests and hooks run under a 60 s limit each. uvu does not print errors thrown by hooks, so they are
+ * A uvu suite with its own berthd (busybox loaded, started with `options.args` after the
+ * harness's own flags) that checks, after its tests, that nothing is left in the kernel. Its tests and hooks run under a 60 s limit each. uvu does not print errors thrown by hooks, so they are
  * printed here before being rethrown.
  */
-export function daemonSuite(name: string, storageDriver: string): Test<{ daemon: TestDaemon }> {
+export function daemonSuite(name: string, storageDriver: string, options: { args?: string[] } = {}): Test<{ daemon: TestDaemon }> {
   const test = suite<{ daemon: TestDaemon }>(name);
   // Each test drives real containers through the CLI (a command may take seconds on a
   // busy machine) and the before hook starts berthd and loads busybox: 60 s each.
@@ -248,7 +248,7 @@ export function daemonSuite(name: string, storageDriver: string): Test<{ daemon:
   test.before(async (ctx) => {
     try {
       ctx.daemon = new TestDaemon(storageDriver);
-      await ctx.daemon.start();
+      await ctx.daemon.start(options.args);
       const loaded = await ctx.daemon.berth(['load', '-i', busyboxTar]);
       assert.is(loaded.code, 0, loaded.stderr);
     } catch (err) {

@@ -3,6 +3,9 @@ export type { HijackContext, HijackHandler, RequestContext, RouteHandler, Server
 export { dockerEventLine, eventMatches } from './events/docker-event.js';
 export type { EventHistory } from './events/event-history.js';
 export { frame, StreamType } from './frames.js';
+export { PayloadTooLarge, RequestTimeout } from './http-errors.js';
+export type { ConnectionStats } from './limits/connection-guard.js';
+export { defaultServerLimits, resolveServerLimits, type ServerLimits } from './limits/server-limits.js';
 export { boolParam, filtersParam, intParam, isUnset, optionalBoolParam, stringParam, timeParam } from './query.js';
 export { errorBody, sendEmpty, sendError, sendJson } from './respond.js';
 export type { RouteModule, RouteRegistry } from './route-module.js';

@@ -1,19 +1,27 @@
 import type { IncomingMessage } from 'node:http';
 import { InvalidArgument } from '@berth/core';
+import { PayloadTooLarge } from './http-errors.js';
 
 /** Bodies of JSON requests are small; a bigger one is a client bug or an attack. */
 const maxJsonBody = 16 * 1024 * 1024;
 
-/** Reads the whole body of a request. */
+/**
+ * Reads the whole body of a request. Past `limit` it rejects with a 413 at once and
+ * keeps discarding what still arrives, so the client can read the answer instead of
+ * being reset mid-upload (the server closes the connection once the 413 is out).
+ */
 export function readBody(req: IncomingMessage, limit = maxJsonBody): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
+    let chunks: Buffer[] = [];
     let size = 0;
+    let tooLarge = false;
     req.on('data', (chunk: Buffer) => {
+      if (tooLarge) return;
       size += chunk.length;
       if (size > limit) {
-        reject(new InvalidArgument(`request body exceeds ${limit} bytes`));
-        req.destroy();
+        tooLarge = true;
+        chunks = [];
+        reject(new PayloadTooLarge(`request body exceeds ${limit} bytes`));
         return;
       }
       chunks.push(chunk);
@@ -32,9 +40,36 @@ export function isJsonContentType(contentType: string | undefined): boolean {
 }
 
 /**
+ * Deepest nesting of arrays and objects a JSON body may have. A container config nests
+ * a handful of levels; thousands would overflow the stack of whatever walks the value
+ * later (JSON.stringify when the engine saves it), a 500 for a client's mistake. Go's
+ * encoding/json stops at 10000; V8's recursion runs out well before that.
+ */
+export const maxJsonDepth = 512;
+
+/** True when `text` nests arrays and objects deeper than `limit` (brackets inside strings do not count). One pass, no recursion. */
+export function jsonDeeperThan(text: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
+}
+
+/**
  * Reads a JSON body. A body whose Content-Type is not JSON gets dockerd's 400; a
  * malformed one a 400 that says what is wrong (dockerd answers 500 there; no client
  * depends on it). An empty body is `undefined`: empty POSTs need no Content-Type.
+ * Nesting deeper than `maxJsonDepth` is a 400 too.
  */
 export async function readJsonBody(req: IncomingMessage): Promise<unknown> {
   const body = await readBody(req);
@@ -45,6 +80,7 @@ export async function readJsonBody(req: IncomingMessage): Promise<unknown> {
   }
   const text = body.toString('utf8');
   if (text.trim() === '') return undefined;
+  if (jsonDeeperThan(text, maxJsonDepth)) throw new InvalidArgument(`request body nests JSON deeper than ${maxJsonDepth} levels`);
   try {
     return JSON.parse(text);
   } catch (err) {

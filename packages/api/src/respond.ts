@@ -39,10 +39,20 @@ export function sendEmpty(res: ServerResponse, status: number): void {
   res.end();
 }
 
-/** The message an error carries to the client. */
+/** Longest message a client is sent for an error; the daemon's log has the whole of it. */
+const maxMessageLength = 2048;
+
+/**
+ * The message an error carries to the client: its message alone, on one line, never a
+ * stack (a thrown string or an odd error type could carry one in its text).
+ */
 export function errorMessage(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  return String(err);
+  const text = err instanceof Error ? err.message : String(err);
+  const firstLine = text
+    .split(/\r?\n\s+at /, 1)[0]!
+    .replace(/[\r\n]+/g, ' ')
+    .trim();
+  return firstLine.length > maxMessageLength ? `${firstLine.slice(0, maxMessageLength)}…` : firstLine;
 }
 
 /** The body dockerd sends for an error: `{"message":"..."}` and a newline. */
@@ -80,9 +90,13 @@ const reasons: Record<number, string> = {
   400: 'Bad Request',
   403: 'Forbidden',
   404: 'Not Found',
+  408: 'Request Timeout',
   409: 'Conflict',
+  413: 'Payload Too Large',
+  431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   501: 'Not Implemented',
+  503: 'Service Unavailable',
 };
 
 /** A whole HTTP response as bytes, for a socket that left Node's HTTP machinery (the upgrade path). */

@@ -16,7 +16,7 @@ export interface ParsedArgs {
   version: boolean;
 }
 
-type FlagKind = 'string' | 'list' | 'bool';
+type FlagKind = 'string' | 'list' | 'bool' | 'number';
 
 interface FlagSpec {
   long: string;
@@ -60,6 +60,34 @@ export const flagSpecs: readonly FlagSpec[] = [
   { long: 'log-format', kind: 'string', key: 'log-format', arg: 'format', help: 'text or json (default text)' },
   { long: 'debug', short: 'D', kind: 'bool', key: 'debug', help: 'same as --log-level debug' },
   { long: 'pidfile', short: 'p', kind: 'string', key: 'pidfile', arg: 'file', help: 'pid file (default <exec-root>/berthd.pid)' },
+  {
+    long: 'api-max-connections',
+    kind: 'number',
+    key: 'api-max-connections',
+    arg: 'n',
+    help: 'connections per API socket; idle ones make room, then a 503 (default 4096, at most half the fd limit)',
+  },
+  {
+    long: 'api-headers-timeout',
+    kind: 'number',
+    key: 'api-headers-timeout',
+    arg: 'seconds',
+    help: "time a client has to send a request's headers (default 10)",
+  },
+  {
+    long: 'api-idle-timeout',
+    kind: 'number',
+    key: 'api-idle-timeout',
+    arg: 'seconds',
+    help: 'idle keep-alive connections are closed after it (default 30)',
+  },
+  {
+    long: 'api-body-idle-timeout',
+    kind: 'number',
+    key: 'api-body-idle-timeout',
+    arg: 'seconds',
+    help: 'an upload that sends nothing for this long is answered 408 (default 60)',
+  },
   { long: 'config-file', kind: 'string', arg: 'file', help: 'daemon.json to read (default /etc/berth/daemon.json)' },
   { long: 'help', short: 'h', kind: 'bool', help: 'print this help' },
   { long: 'version', short: 'v', kind: 'bool', help: 'print the version' },
@@ -90,6 +118,11 @@ export function parseDaemonArgs(argv: readonly string[]): ParsedArgs {
       const list = (out.settings[spec.key!] as string[] | undefined) ?? [];
       list.push(value as string);
       (out.settings as Record<string, unknown>)[spec.key!] = list;
+    } else if (spec.kind === 'number') {
+      const n = Number(value);
+      if (value === '' || !Number.isFinite(n) || n <= 0)
+        throw new UsageError(`invalid argument "${value}" for "${shown}" flag: expected a positive number`);
+      (out.settings as Record<string, unknown>)[spec.key!] = n;
     } else (out.settings as Record<string, unknown>)[spec.key!] = value;
     if (spec.kind === 'string' && value === '') throw new UsageError(`flag ${shown} needs a non-empty value`);
   };

@@ -10,7 +10,7 @@ export class ConfigError extends Error {
 }
 
 /** Keys berthd reads, with the JSON type each must have. */
-const keyTypes: Record<keyof DaemonSettings, 'string' | 'string[]' | 'boolean' | 'object'> = {
+const keyTypes: Record<keyof DaemonSettings, 'string' | 'string[]' | 'boolean' | 'object' | 'number'> = {
   hosts: 'string[]',
   'data-root': 'string',
   'exec-root': 'string',
@@ -23,6 +23,10 @@ const keyTypes: Record<keyof DaemonSettings, 'string' | 'string[]' | 'boolean' |
   pidfile: 'string',
   plugins: 'string[]',
   'plugin-config': 'object',
+  'api-max-connections': 'number',
+  'api-headers-timeout': 'number',
+  'api-idle-timeout': 'number',
+  'api-body-idle-timeout': 'number',
 };
 
 /**

@@ -1,3 +1,5 @@
+import type { ServerLimits } from '@berth/api';
+
 /** Log levels, least to most severe. */
 export const logLevels = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof logLevels)[number];
@@ -24,6 +26,8 @@ export interface DaemonConfig {
   pluginConfig: Record<string, Record<string, unknown>>;
   /** The config file that was read, if any. */
   configFile?: string;
+  /** The API server's limits the operator set (`api-*`); the rest keep @berth/api's defaults. */
+  apiLimits: Partial<ServerLimits>;
 }
 
 export const defaultSocket = '/run/berth/berth.sock';
@@ -52,6 +56,14 @@ export interface DaemonSettings {
   pidfile?: string;
   plugins?: string[];
   'plugin-config'?: Record<string, Record<string, unknown>>;
+  /** Connections each API socket holds at once (berth's own key; dockerd has no limit). */
+  'api-max-connections'?: number;
+  /** Seconds a client has to send a request's headers. */
+  'api-headers-timeout'?: number;
+  /** Seconds an idle keep-alive connection is kept. */
+  'api-idle-timeout'?: number;
+  /** Seconds an upload may send nothing while the daemon waits for it. */
+  'api-body-idle-timeout'?: number;
 }
 
 export type SettingKey = keyof DaemonSettings;

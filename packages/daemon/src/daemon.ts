@@ -1,10 +1,12 @@
-import { type ApiServer, createApiServer } from '@berth/api';
+import { type ApiServer, createApiServer, defaultServerLimits } from '@berth/api';
 import type { AnyPluginManifest, EngineApi, Logger, PluginStatus } from '@berth/core';
 import type { EngineConfig } from '@berth/engine';
 import type { DaemonConfig } from './daemon-config.js';
+import { connectionBudget, openFileLimit } from './fd-limit.js';
+import { MemoryReclaimer } from './memory-reclaimer.js';
 import { removePidfile, writePidfile } from './pidfile.js';
 import { loadThirdPartyPlugins } from './third-party-plugins.js';
-import { bindSocket, prepareSocketPath, removeSocket } from './unix-socket.js';
+import { acceptsConnections, bindSocket, prepareSocketPath, removeSocket } from './unix-socket.js';
 
 /** What berthd needs from `@berth/engine`: an EngineApi that can be closed. */
 export type DaemonEngine = EngineApi & { close(): Promise<void> };
@@ -59,16 +61,32 @@ export async function startDaemon(config: DaemonConfig, parts: DaemonParts, log:
       ...parts.builtinPlugins,
       ...loadThirdPartyPlugins(config.plugins, parts.builtinPlugins, { configFile: config.configFile }),
     ];
-    await writePidfile(config.pidfile);
+    await writePidfile(config.pidfile, {
+      // A daemon still answering on one of our sockets is running, not exiting: refuse at once.
+      serving: async () => {
+        for (const socket of config.hosts) if (await acceptsConnections(socket)) return true;
+        return false;
+      },
+      onWait: (pid, ms) => log.info(`berthd pid ${pid} (named by ${config.pidfile}) is still exiting; waiting up to ${ms / 1000} s for it`),
+    });
     undo.push(() => removePidfile(config.pidfile));
     for (const socket of config.hosts) await prepareSocketPath(socket);
 
     const engine = await parts.createEngine(engineConfigFor(config, plugins, log.child({ component: 'engine' }), parts.version));
     undo.push(() => engine.close());
 
+    const wanted = config.apiLimits.maxConnections ?? defaultServerLimits.maxConnections;
+    const fdLimit = openFileLimit();
+    const budget = connectionBudget(wanted, config.hosts.length, fdLimit);
+    if (budget.clipped) {
+      log.warn(
+        `api-max-connections ${wanted} does not fit the file descriptor limit of ${fdLimit} (connections may use half of it): using ${budget.max} per socket; raise LimitNOFILE (ulimit -n) to allow more`,
+      );
+    }
+    const limits = { ...config.apiLimits, maxConnections: budget.max };
     const servers: ApiServer[] = [];
     for (const socket of config.hosts) {
-      const api = createApiServer(engine, { serverVersion: parts.version, logger: log.child({ component: 'api' }) });
+      const api = createApiServer(engine, { serverVersion: parts.version, logger: log.child({ component: 'api' }), limits });
       await bindSocket(socket, () => api.listen(socket));
       servers.push(api);
       undo.push(async () => {
@@ -76,6 +94,20 @@ export async function startDaemon(config: DaemonConfig, parts: DaemonParts, log:
         await removeSocket(socket);
       });
     }
+
+    // Quiet: fewer than 100 connections accepted since the last check, so a collection's pause hurts nobody.
+    let lastAccepted = 0;
+    const reclaimer = new MemoryReclaimer({
+      log,
+      quiet: () => {
+        const accepted = servers.reduce((n, api) => n + api.connectionStats().accepted, 0);
+        const quiet = accepted - lastAccepted < 100;
+        lastAccepted = accepted;
+        return quiet;
+      },
+    });
+    reclaimer.start();
+    undo.push(async () => reclaimer.stop());
 
     log.info(
       `berthd ${parts.version} listening on ${config.hosts.map((h) => `unix://${h}`).join(', ')}; plugins: ${describePlugins(engine.plugins())}`,

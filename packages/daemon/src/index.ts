@@ -11,9 +11,11 @@ export {
   type LogFormat,
   type LogLevel,
 } from './daemon-config.js';
+export { connectionBudget, openFileLimit } from './fd-limit.js';
 export { createLogger, type LoggerOptions } from './logger.js';
 export { type MainOptions, main } from './main.js';
+export { exposeGc, MemoryReclaimer, type MemoryReclaimerOptions } from './memory-reclaimer.js';
 export { mergeDaemonConfig, parseHost } from './merge-config.js';
-export { removePidfile, writePidfile } from './pidfile.js';
+export { defaultExitWaitMs, type PidfileOptions, processAlive, removePidfile, writePidfile } from './pidfile.js';
 export { loadThirdPartyPlugins, PluginLoadError } from './third-party-plugins.js';
-export { bindSocket, groupId, prepareSocketPath } from './unix-socket.js';
+export { acceptsConnections, bindSocket, groupId, prepareSocketPath } from './unix-socket.js';

@@ -59,6 +59,30 @@ function checkPluginConfig(config: Record<string, unknown>): Record<string, Reco
   return config as Record<string, Record<string, unknown>>;
 }
 
+/** A positive number of seconds (or a count) from a flag or daemon.json, or undefined when not set. */
+function positive(s: DaemonSettings, key: 'api-max-connections' | 'api-headers-timeout' | 'api-idle-timeout' | 'api-body-idle-timeout') {
+  const value = s[key];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)
+    throw new ConfigError(`${key} must be a positive number, got ${value}`);
+  if (key === 'api-max-connections' && !Number.isInteger(value)) throw new ConfigError(`${key} must be a whole number, got ${value}`);
+  return value;
+}
+
+/** The `api-*` settings as @berth/api's limits (seconds become milliseconds); unset ones are left out. */
+function apiLimitsOf(s: DaemonSettings): DaemonConfig['apiLimits'] {
+  const limits: DaemonConfig['apiLimits'] = {};
+  const max = positive(s, 'api-max-connections');
+  const headers = positive(s, 'api-headers-timeout');
+  const idle = positive(s, 'api-idle-timeout');
+  const body = positive(s, 'api-body-idle-timeout');
+  if (max !== undefined) limits.maxConnections = max;
+  if (headers !== undefined) limits.headersTimeoutMs = headers * 1000;
+  if (idle !== undefined) limits.idleTimeoutMs = idle * 1000;
+  if (body !== undefined) limits.bodyIdleTimeoutMs = body * 1000;
+  return limits;
+}
+
 /**
  * Merges command-line settings, daemon.json settings and defaults, as dockerd does: a
  * setting given both ways is an error that names both values; paths become absolute.
@@ -86,6 +110,7 @@ export function mergeDaemonConfig(flags: DaemonSettings, file: DaemonSettings, c
     pidfile: path.resolve(s.pidfile ?? path.join(execRoot, 'berthd.pid')),
     plugins: s.plugins ?? [],
     pluginConfig: checkPluginConfig(s['plugin-config'] ?? {}),
+    apiLimits: apiLimitsOf(s),
   };
   if (s['storage-driver'] !== undefined) config.storageDriver = s['storage-driver'];
   if (s['default-runtime'] !== undefined) config.defaultRuntime = s['default-runtime'];

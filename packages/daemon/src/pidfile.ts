@@ -1,28 +1,69 @@
-import { promises as fs } from 'node:fs';
+import { promises as fs, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 
-function alive(pid: number): boolean {
+/** How long a restart waits for the berthd named by the pid file to finish exiting. */
+export const defaultExitWaitMs = 15_000;
+
+/** True while `pid` is a process that has not exited; a zombie (exited, not yet reaped by its parent) has. */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // "pid (comm) S ...": the state follows the last parenthesis (comm may hold any character).
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false; // gone between the two looks
+  }
+}
+
+async function waitForExit(pid: number, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (processAlive(pid)) {
+    if (Date.now() >= deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return true;
+}
+
+export interface PidfileOptions {
+  /** Our pid (tests). */
+  pid?: number;
+  /** How long to wait for an exiting daemon; default 15 s. */
+  exitWaitMs?: number;
+  /** True when the process the file names is serving (it answers on our sockets): it is running, not exiting, and is refused at once. */
+  serving?: () => Promise<boolean>;
+  /** Called once when the wait begins, so the operator sees why start-up pauses. */
+  onWait?: (pid: number, ms: number) => void;
 }
 
 /**
  * Writes our pid. A pid file naming a live process other than us means another berthd
- * (dockerd refuses the same way); a stale one is replaced.
+ * (dockerd refuses the same way): refused at once when it still serves; when it no
+ * longer does it is taken to be exiting (a restart right after SIGTERM, while it closes
+ * the engine) and waited for, up to `exitWaitMs`, then refused naming the pid. A stale
+ * file (no such process, or a zombie) is replaced.
  */
-export async function writePidfile(file: string, pid = process.pid): Promise<void> {
+export async function writePidfile(file: string, options: PidfileOptions = {}): Promise<void> {
+  const pid = options.pid ?? process.pid;
   await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o755 });
+  let old: number | undefined;
   try {
-    const old = Number((await fs.readFile(file, 'utf8')).trim());
-    if (Number.isInteger(old) && old > 0 && old !== pid && alive(old)) {
-      throw new Error(`pid file found, ensure berthd is not running or delete ${file} (it names running process ${old})`);
-    }
+    old = Number((await fs.readFile(file, 'utf8')).trim());
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  if (old !== undefined && Number.isInteger(old) && old > 0 && old !== pid && processAlive(old)) {
+    const refuse = (why: string) =>
+      new Error(`pid file found, ensure berthd is not running or delete ${file} (it names running process ${old}${why})`);
+    if (options.serving && (await options.serving())) throw refuse(', which is serving');
+    const ms = options.exitWaitMs ?? defaultExitWaitMs;
+    options.onWait?.(old, ms);
+    if (!(await waitForExit(old, ms))) throw refuse(`, which did not exit within ${ms / 1000} s`);
   }
   await fs.writeFile(file, `${pid}\n`, { mode: 0o644 });
 }

@@ -20,7 +20,8 @@ export function groupId(name: string, groupFile = '/etc/group'): number | undefi
   return undefined;
 }
 
-function canConnect(socketPath: string, timeoutMs = 1000): Promise<boolean> {
+/** True when something accepts connections on `socketPath` (a daemon too busy to accept within the timeout counts). */
+export function acceptsConnections(socketPath: string, timeoutMs = 1000): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.createConnection(socketPath);
     const done = (ok: boolean) => {
@@ -49,7 +50,7 @@ export async function prepareSocketPath(socketPath: string): Promise<void> {
     throw err;
   }
   if (!stat.isSocket()) throw new Error(`${socketPath} exists and is not a socket; remove it or choose another -H`);
-  if (await canConnect(socketPath)) throw new Error(`another berthd is listening on ${socketPath}`);
+  if (await acceptsConnections(socketPath)) throw new Error(`another berthd is listening on ${socketPath}`);
   await fs.rm(socketPath, { force: true });
 }
 

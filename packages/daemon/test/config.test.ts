@@ -15,6 +15,7 @@ test('defaults', () => {
     pidfile: '/run/berth/berthd.pid',
     plugins: [],
     pluginConfig: {},
+    apiLimits: {},
   });
 });
 

@@ -176,12 +176,20 @@ test('a stale socket file is replaced; a non-socket file is refused', async () =
   assert.match(r.err.text(), `${file} exists and is not a socket`);
 });
 
-test('a pid file naming a live process is refused', async () => {
+test('a pid file naming a live process is refused: at once when it serves, after the wait when it does not exit', async () => {
   const pidfile = join(dir, 'p.pid');
   writeFileSync(pidfile, '1\n');
-  await writePidfile(pidfile).then(
+  await writePidfile(pidfile, { serving: async () => true }).then(
     () => assert.unreachable('should refuse'),
-    (e: Error) => assert.match(e.message, `pid file found, ensure berthd is not running or delete ${pidfile}`),
+    (e: Error) =>
+      assert.match(
+        e.message,
+        `pid file found, ensure berthd is not running or delete ${pidfile} (it names running process 1, which is serving)`,
+      ),
+  );
+  await writePidfile(pidfile, { exitWaitMs: 200 }).then(
+    () => assert.unreachable('should refuse'),
+    (e: Error) => assert.match(e.message, 'it names running process 1, which did not exit within 0.2 s'),
   );
   writeFileSync(pidfile, '999999999\n');
   await writePidfile(pidfile);

@@ -1,7 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import {
   type DriverRegistry,
+  type DriverStatus,
   inject,
   injectable,
   type PluginStatus,
@@ -30,11 +31,27 @@ export const minApiVersion = '1.12';
 
 const goArch: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x' };
 
-/** Facts about the host and the daemon for `/version` and `/info`, computed once where they cannot change. */
+/** How long the storage driver's status is reused: it describes the backing filesystem, which does not change under a running daemon. */
+const storageStatusTtlMs = 10_000;
+
+/**
+ * Facts about the host and the daemon for `/version` and `/info`. What cannot change
+ * while the daemon runs is computed once (OS name, cgroup version, CPU count, as
+ * dockerd reads `runtime.NumCPU()` once) or once per runtime (its path: `describe()`
+ * spawns the runtime binary); the storage driver's status is reused for 10 s; and
+ * concurrent `info()` calls share one computation, so a burst of `docker info` costs
+ * what one does and never stalls the daemon.
+ */
 @injectable()
 export class SystemService {
   private readonly osName = readOsName();
   private readonly cgroupVersion = existsSync('/sys/fs/cgroup/cgroup.controllers') ? '2' : '1';
+  private readonly swapLimit = this.cgroupVersion === '1' ? existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes') : true;
+  private readonly cpuCount = os.availableParallelism();
+  /** Each runtime's path, by runtime object: a runtime added later gets its own entry. */
+  private readonly runtimePaths = new WeakMap<Runtime, Promise<string>>();
+  private storageStatus: { at: number; value: Promise<DriverStatus> } | undefined;
+  private pendingInfo: Promise<SystemInfo> | undefined;
 
   constructor(
     @inject(EngineConfigToken) private readonly config: ResolvedEngineConfig,
@@ -90,13 +107,44 @@ export class SystemService {
     return lines.length ? lines : null;
   }
 
-  async info(): Promise<SystemInfo> {
+  /** `/info`. Callers that arrive while one is being computed get that one's answer. */
+  info(): Promise<SystemInfo> {
+    this.pendingInfo ??= this.computeInfo().finally(() => {
+      this.pendingInfo = undefined;
+    });
+    return this.pendingInfo;
+  }
+
+  private runtimePath(runtime: Runtime): Promise<string> {
+    let path = this.runtimePaths.get(runtime);
+    if (!path) {
+      path = runtime.describe().then((d) => d.path);
+      this.runtimePaths.set(runtime, path);
+      // A failure is not remembered: the next call asks again.
+      path.catch(() => this.runtimePaths.delete(runtime));
+    }
+    return path;
+  }
+
+  private driverStatus(): Promise<DriverStatus> {
+    const now = Date.now();
+    if (!this.storageStatus || now - this.storageStatus.at > storageStatusTtlMs) {
+      const value = this.storage.status();
+      this.storageStatus = { at: now, value };
+      value.catch(() => {
+        if (this.storageStatus?.value === value) this.storageStatus = undefined;
+      });
+    }
+    return this.storageStatus.value;
+  }
+
+  private async computeInfo(): Promise<SystemInfo> {
     const all = this.containers.all();
     const running = all.filter((r) => r.state.Running && !r.state.Paused).length;
     const paused = all.filter((r) => r.state.Paused).length;
     const counts = { running, paused, stopped: all.length - running - paused, images: await this.images.count() };
     const runtimes: Record<string, { path: string }> = {};
-    for (const [name, runtime] of this.runtimes) runtimes[name] = { path: (await runtime.describe()).path };
+    for (const [name, runtime] of this.runtimes) runtimes[name] = { path: await this.runtimePath(runtime) };
     const statuses = this.plugins.statuses();
     const v1 = this.cgroupVersion === '1';
     const ok = (kind: string) => statuses.filter((s) => s.kind === kind && s.status === 'ok').map((s) => s.name);
@@ -108,15 +156,15 @@ export class SystemService {
       ContainersStopped: counts.stopped,
       Images: counts.images,
       Driver: this.storage.name,
-      DriverStatus: await this.storage.status(),
+      DriverStatus: await this.driverStatus(),
       Plugins: { Volume: ok('volume'), Network: ok('network'), Authorization: null, Log: ['json-file'] },
       MemoryLimit: true,
-      SwapLimit: v1 ? existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes') : true,
+      SwapLimit: this.swapLimit,
       CpuCfsPeriod: true,
       CpuCfsQuota: true,
       PidsLimit: true,
       OomKillDisable: v1,
-      IPv4Forwarding: readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim() === '1',
+      IPv4Forwarding: (await fs.readFile('/proc/sys/net/ipv4/ip_forward', 'utf8')).trim() === '1',
       Debug: false,
       NFd: 0,
       NGoroutines: 0,
@@ -128,7 +176,7 @@ export class SystemService {
       OperatingSystem: this.osName,
       OSType: 'linux',
       Architecture: os.machine(),
-      NCPU: os.cpus().length,
+      NCPU: this.cpuCount,
       MemTotal: os.totalmem(),
       DockerRootDir: this.config.dataRoot,
       Name: os.hostname(),

@@ -1,0 +1,211 @@
+import { lstatSync, readdirSync } from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import * as assert from 'uvu/assert';
+import type { TestDaemon } from '../e2e/harness';
+
+/**
+ * berthd's flags for the hostile suites: every limit short, so each is reached within a
+ * test's time, and the connection limit small enough for a flood of a few thousand
+ * sockets to pass it many times over.
+ */
+export const hostileArgs = [
+  '--api-max-connections',
+  '256',
+  '--api-headers-timeout',
+  '1',
+  '--api-idle-timeout',
+  '1',
+  '--api-body-idle-timeout',
+  '1',
+];
+
+/** The sockets one test opened; `closeAll()` in its `finally` destroys every one, whatever happened. */
+export class SocketPool {
+  private readonly sockets = new Set<net.Socket>();
+
+  /** A connection to `socketPath`, half-open allowed (to see the server's FIN without closing ours). */
+  connect(socketPath: string): Promise<net.Socket> {
+    return new Promise((resolve, reject) => {
+      const s = net.createConnection({ path: socketPath, allowHalfOpen: true }, () => resolve(s));
+      this.sockets.add(s);
+      s.once('close', () => this.sockets.delete(s));
+      s.once('error', reject);
+    });
+  }
+
+  get size(): number {
+    return this.sockets.size;
+  }
+
+  closeAll(): void {
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+  }
+}
+
+/** Everything the server sends on `socket` until it closes its side; after `timeoutMs` rejects with what arrived. */
+export function readUntilClosed(socket: net.Socket, timeoutMs = 10_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let got = '';
+    const timer = setTimeout(
+      () => reject(new Error(`the server did not close within ${timeoutMs} ms; got ${JSON.stringify(got)}`)),
+      timeoutMs,
+    );
+    socket.on('data', (d) => (got += d));
+    const done = () => {
+      clearTimeout(timer);
+      resolve(got);
+    };
+    socket.once('end', done);
+    socket.once('close', done);
+    socket.on('error', () => {}); // a reset after the answer is fine; 'close' follows
+  });
+}
+
+/** Connects, sends `data` (all at once), and returns everything answered until the server closed. */
+export async function exchange(pool: SocketPool, socketPath: string, data: string | Buffer, timeoutMs?: number): Promise<string> {
+  const s = await pool.connect(socketPath);
+  const answer = readUntilClosed(s, timeoutMs);
+  s.write(data);
+  return answer;
+}
+
+export interface RawAnswer {
+  status: number;
+  head: string;
+  body: string;
+}
+
+/** The first response of a raw answer: status, header block, body (not de-chunked). */
+export function firstResponse(raw: string): RawAnswer {
+  const split = raw.indexOf('\r\n\r\n');
+  return { status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(raw)?.[1] ?? 0), head: raw.slice(0, split), body: raw.slice(split + 4) };
+}
+
+/** An error answer as clients expect it: the status, a JSON `{"message"}` and never a stack trace. */
+export function assertJsonError(raw: string, status: number | number[], what: string): string {
+  const r = firstResponse(raw);
+  const statuses = Array.isArray(status) ? status : [status];
+  assert.ok(statuses.includes(r.status), `${what}: status ${r.status}, wanted ${statuses.join(' or ')}: ${raw.slice(0, 300)}`);
+  assert.match(r.head, /content-type: application\/json/i, what);
+  const body = JSON.parse(r.body) as { message: unknown };
+  assert.type(body.message, 'string', what);
+  assert.not.match(r.body, /\n\s+at |\.js:\d+:\d+|\.ts:\d+:\d+/, `${what}: no stack trace`);
+  return body.message as string;
+}
+
+/**
+ * Asks `/_ping` over a fresh connection again and again while an attack runs, so a test
+ * can assert that the daemon kept answering during it. Latency is recorded for the
+ * message only: the figure belongs to bench/hostile.js, not to an assertion.
+ */
+export class PingProbe {
+  answered = 0;
+  failures: string[] = [];
+  slowestMs = 0;
+  private running = true;
+  private readonly loop: Promise<void>;
+
+  constructor(private readonly socketPath: string) {
+    this.loop = this.run();
+  }
+
+  /** Stops after the ping in flight, which counts: even a short attack sees one answer. */
+  async stop(): Promise<{ answered: number; failures: string[]; slowestMs: number }> {
+    this.running = false;
+    await this.loop;
+    return { answered: this.answered, failures: this.failures, slowestMs: this.slowestMs };
+  }
+
+  private async run(): Promise<void> {
+    do {
+      const started = Date.now();
+      const result = await pingOnce(this.socketPath);
+      if (result === 'ok') this.answered++;
+      else this.failures.push(result);
+      this.slowestMs = Math.max(this.slowestMs, Date.now() - started);
+      if (this.running) await new Promise((r) => setTimeout(r, 20));
+    } while (this.running);
+  }
+}
+
+function pingOnce(socketPath: string): Promise<string> {
+  return new Promise((resolve) => {
+    const s = net.createConnection(socketPath);
+    let got = '';
+    const timer = setTimeout(() => finish(`no answer within 20 s`), 20_000);
+    const finish = (result: string) => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve(result);
+    };
+    s.on('connect', () => s.write('GET /_ping HTTP/1.1\r\nHost: berth\r\nConnection: close\r\n\r\n'));
+    s.on('data', (d) => {
+      got += d;
+      if (got.includes('\r\n\r\nOK')) finish(got.startsWith('HTTP/1.1 200') ? 'ok' : got.split('\r\n')[0]!);
+    });
+    s.on('error', (e) => finish(`error ${(e as NodeJS.ErrnoException).code}`));
+    s.on('end', () => finish(got ? got.split('\r\n')[0]! : 'closed without an answer'));
+  });
+}
+
+/** Every path under the data root with its type (and size, for files), sorted; log files (they grow by design) left out. */
+export function dataRootListing(root: string): string[] {
+  const out: string[] = [];
+  const walk = (dir: string) => {
+    let entries: string[];
+    try {
+      entries = readdirSync(dir);
+    } catch {
+      return;
+    }
+    for (const name of entries) {
+      const p = path.join(dir, name);
+      if (name.endsWith('.log') || name.startsWith('.removing-')) continue;
+      let st: ReturnType<typeof lstatSync>;
+      try {
+        st = lstatSync(p);
+      } catch {
+        continue;
+      }
+      const rel = path.relative(root, p);
+      if (st.isDirectory()) {
+        out.push(`${rel}/`);
+        // A container's root filesystem is the image's, mounted: its contents are not the daemon's state.
+        if (name !== 'rootfs' && name !== 'merged') walk(p);
+      } else out.push(st.isFile() ? `${rel} ${st.size}` : rel);
+    }
+  };
+  walk(root);
+  return out.sort();
+}
+
+/**
+ * Runs `attack` with a fresh socket pool while a PingProbe asks `/_ping`; then asserts
+ * the daemon answered every ping during it and that nothing under the data root changed.
+ * The pool is closed whatever happens.
+ */
+export async function underAttack(daemon: TestDaemon, attack: (pool: SocketPool) => Promise<void>): Promise<void> {
+  const before = dataRootListing(daemon.dataRoot);
+  const pool = new SocketPool();
+  const probe = new PingProbe(daemon.socket);
+  let pings: Awaited<ReturnType<PingProbe['stop']>>;
+  try {
+    await attack(pool);
+  } finally {
+    pings = await probe.stop();
+    pool.closeAll();
+  }
+  assert.equal(pings.failures, [], `every /_ping during the attack answered 200 (slowest ${pings.slowestMs} ms)`);
+  assert.ok(pings.answered >= 1, '/_ping was answered during the attack');
+  assert.equal(dataRootListing(daemon.dataRoot), before, 'nothing under the data root changed');
+}
+
+/** Lines of berthd's log at `level`. */
+export function logLines(daemon: TestDaemon, level: string): string[] {
+  return daemon
+    .daemonLogs()
+    .split('\n')
+    .filter((l) => l.includes(`level=${level} `));
+}
