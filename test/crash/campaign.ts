@@ -47,9 +47,12 @@ export interface KillRecord {
   /** The log line the kill landed on (trigger kills). */
   line?: string;
   inFlight: string[];
-  /** Containers runc held `created` right after the kill (inits parked in runc init). */
+  /** Containers runc held `created` right after the kill (inits parked in runc init), not counted at an earlier kill. */
   parkedInits: number;
+  /** Every violation the check after this kill found... */
   violations: Violation[];
+  /** ...and those no earlier check had found (the rest persist from an earlier kill). */
+  fresh: Violation[];
   logTail: string;
 }
 
@@ -82,6 +85,8 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
   const began = Date.now();
   const d = new CrashDaemon('overlay');
   const kills: KillRecord[] = [];
+  const seenViolations = new Set<string>();
+  const seenParked = new Set<string>();
   let workload: Workload | undefined;
   let final: Violation[] = [];
   let leaks: string[] = [];
@@ -114,15 +119,25 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
       await d.kill();
       workload.crashes++;
       // Right after the kill, before anything recovers: how many inits were caught parked.
-      const parkedInits = (await readKernelView(d)).runc.filter((s) => s.status === 'created').length;
+      let parkedInits = 0;
+      for (const s of (await readKernelView(d)).runc) {
+        if (s.status === 'created' && !seenParked.has(s.id)) {
+          seenParked.add(s.id);
+          parkedInits++;
+        }
+      }
       await workload.pause();
       await d.start();
       const violations = await settledCheck(checker, 2);
-      const record: KillRecord = { n: kills.length + 1, point, inFlight, parkedInits, violations, logTail: d.logTail(40) };
+      const fresh = violations.filter((v) => !seenViolations.has(violationKey(v)));
+      for (const v of fresh) seenViolations.add(violationKey(v));
+      const record: KillRecord = { n: kills.length + 1, point, inFlight, parkedInits, violations, fresh, logTail: d.logTail(40) };
       if (line !== undefined) record.line = line;
       kills.push(record);
-      log(`kill ${record.n}: ${point}; in flight ${inFlight.length}; parked inits ${parkedInits}; violations ${violations.length}`);
-      for (const v of violations) log(`  ✘ ${v.invariant}: ${v.subject}: ${v.detail}`);
+      log(
+        `kill ${record.n}: ${point}; in flight ${inFlight.length}; new parked inits ${parkedInits}; violations ${violations.length} (${fresh.length} new)`,
+      );
+      for (const v of fresh) log(`  ✘ ${v.invariant}: ${v.subject}: ${v.detail}`);
       workload.resume();
     }
 
@@ -162,7 +177,11 @@ async function settledCheck(checker: InvariantChecker, runImages: number): Promi
   }
 }
 
-/** The report as text: figures, then every violation with its reproduction context. */
+function violationKey(v: Violation): string {
+  return `${v.invariant}\0${v.subject}\0${v.detail}`;
+}
+
+/** The report as text: figures, then every violation (where it first appeared) with its reproduction context. */
 export function formatReport(r: CampaignReport): string {
   const out: string[] = [];
   const byPoint = new Map<string, number>();
@@ -171,9 +190,12 @@ export function formatReport(r: CampaignReport): string {
     byPoint.set(key, (byPoint.get(key) ?? 0) + 1);
   }
   const violated = r.kills.filter((k) => k.violations.length);
+  const fresh = r.kills.filter((k) => k.fresh.length);
+  const distinct = new Map<string, Violation>();
+  for (const v of [...r.kills.flatMap((k) => k.fresh), ...r.final]) distinct.set(violationKey(v), v);
   out.push(
-    `crash campaign (seed ${r.seed}, ${r.seconds} s): ${r.kills.length} kill points exercised, ${violated.length} followed by violations, ` +
-      `${r.final.length} in the final check, ${r.leaks.length} leaks after the clean stop`,
+    `crash campaign (seed ${r.seed}, ${r.seconds} s): ${r.kills.length} kill points exercised, ${violated.length} followed by violations ` +
+      `(${fresh.length} by new ones), ${distinct.size} distinct violations, ${r.final.length} in the final check, ${r.leaks.length} leaks after the clean stop`,
   );
   out.push(`  kill points: ${[...byPoint].map(([p, n]) => `${p} ×${n}`).join(', ')}`);
   out.push(`  inits caught parked in runc init by a kill: ${r.kills.reduce((s, k) => s + k.parkedInits, 0)}`);
@@ -183,12 +205,13 @@ export function formatReport(r: CampaignReport): string {
       .join(', ')}`,
   );
   const tally = new Map<string, number>();
-  for (const v of [...r.kills.flatMap((k) => k.violations), ...r.final]) tally.set(v.invariant, (tally.get(v.invariant) ?? 0) + 1);
-  if (tally.size) out.push(`  violations by invariant: ${[...tally].map(([i, n]) => `${i} ×${n}`).join(', ')}`);
-  for (const k of violated) {
+  for (const v of distinct.values()) tally.set(v.invariant, (tally.get(v.invariant) ?? 0) + 1);
+  if (tally.size) out.push(`  distinct violations by invariant: ${[...tally].map(([i, n]) => `${i} ×${n}`).join(', ')}`);
+  for (const k of fresh) {
     out.push('', `kill ${k.n} at ${k.point}${k.line ? `\n  on: ${k.line}` : ''}`);
     out.push(`  in flight: ${k.inFlight.length ? k.inFlight.join('; ') : 'nothing'}`);
-    for (const v of k.violations) out.push(`  ✘ ${v.invariant}: ${v.subject}: ${v.detail}`);
+    for (const v of k.fresh) out.push(`  ✘ ${v.invariant}: ${v.subject}: ${v.detail}`);
+    if (k.violations.length > k.fresh.length) out.push(`  (and ${k.violations.length - k.fresh.length} still failing from earlier kills)`);
     out.push('  daemon log tail:', ...k.logTail.split('\n').map((l) => `    ${l}`));
   }
   if (r.final.length) {

@@ -46,6 +46,8 @@ export interface KernelView {
 export interface ImageFiles {
   blobs: string[];
   ingest: string[];
+  /** Temporary files of atomic writes (`.<name>.<hex>.tmp`) under `images/`. */
+  temporaries: string[];
   /** diffID → the record's blob digest. */
   layers: Map<string, string>;
   metadata: Map<string, { diffIds: string[]; chainIds: string[] }>;
@@ -108,6 +110,11 @@ export function readImageFiles(dataRoot: string): ImageFiles {
   return {
     blobs: entries(path.join(dataRoot, 'blobs', 'sha256')).map((h) => `sha256:${h}`),
     ingest: entries(path.join(dataRoot, 'blobs', 'ingest')),
+    temporaries: ['images', 'images/metadata', 'images/layers'].flatMap((dir) =>
+      entries(path.join(dataRoot, dir))
+        .filter((n) => n.endsWith('.tmp'))
+        .map((n) => path.join(dataRoot, dir, n)),
+    ),
     layers,
     metadata,
     references,
