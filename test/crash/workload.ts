@@ -18,6 +18,7 @@ const weights = {
   tag: 6,
   rmi: 5,
   import: 5,
+  rmRacingExit: 5,
 };
 export type OperationKind = keyof typeof weights;
 
@@ -181,6 +182,27 @@ export class Workload {
           c.id = out.trim();
           return 'transient';
         });
+        return true;
+      }
+      case 'rmRacingExit': {
+        // rm -f while the container's exit is being recorded: a removal must never be undone
+        // by the exit's record being written after it.
+        const c = l.addContainer({
+          name: l.newContainerName(),
+          image: 'busybox:latest',
+          autoRemove: false,
+          longRunning: false,
+          expect: 'unknown',
+          because: 'run -d (exits at once) in flight',
+        });
+        await this.container('runDetached', c, ['run', '-d', '--name', c.name, 'busybox', 'sh', '-c', 'sleep 0.05'], (out) => {
+          c.id = out.trim();
+          return 'exists';
+        });
+        if (c.expect !== 'exists') return true;
+        await sleep(r.int(0, 80));
+        c.busy = true;
+        await this.container(kind, c, ['rm', '-f', c.name], () => 'gone');
         return true;
       }
       case 'start':
