@@ -1,4 +1,4 @@
-// Runs the uvu suites of every package, then test/e2e and test/hostile, one after another, and sums
+// Runs the uvu suites of every package, then test/e2e, test/hostile and test/crash, one after another, and sums
 // their results into one closing line. A suite that crashes before reporting counts as
 // one failure, so a broken suite can never look green. Each test and hook runs under
 // its own time limit (@berth/testkit/timeout, through uvuArgs); a suite that still runs
@@ -7,8 +7,8 @@
 //
 //   node scripts/run-tests.js [filter...]   only the suites whose name contains a filter
 //   BERTH_SUITE_TIMEOUT_MS=<ms>             every suite's wall-clock limit (default: 5 min
-//                                           for a unit suite, 20 min for test/e2e, 5 min for
-//                                           test/hostile)
+//                                           for a unit suite, 20 min for test/e2e and test/crash, 5 min
+//                                           for test/hostile)
 'use strict';
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
@@ -51,7 +51,11 @@ function runSuite(suite) {
   const started = Date.now();
   const limitMs =
     suite.limitMs ??
-    (suite.dir === 'test/e2e' ? E2E_SUITE_LIMIT_MS : suite.dir === 'test/hostile' ? HOSTILE_SUITE_LIMIT_MS : UNIT_SUITE_LIMIT_MS);
+    (suite.dir === 'test/e2e' || suite.dir === 'test/crash'
+      ? E2E_SUITE_LIMIT_MS
+      : suite.dir === 'test/hostile'
+        ? HOSTILE_SUITE_LIMIT_MS
+        : UNIT_SUITE_LIMIT_MS);
   return new Promise((resolve) => {
     // Its own process group, so a killed suite takes its children (daemons, sleeps) with it.
     const child = spawn('uvu', uvuArgs(suite.dir, suite.pattern), {
@@ -140,6 +144,8 @@ async function main() {
   if (fs.existsSync(path.join(root, 'scripts/test'))) suites.push({ name: 'scripts', cwd: root, dir: 'scripts/test' });
   if (fs.existsSync(path.join(root, 'test/e2e'))) suites.push({ name: 'test/e2e', cwd: root, dir: 'test/e2e' });
   if (fs.existsSync(path.join(root, 'test/hostile'))) suites.push({ name: 'test/hostile', cwd: root, dir: 'test/hostile' });
+  // The fault-injection suite (test/crash/README.md): berthd SIGKILLed under load, invariants after each restart.
+  if (fs.existsSync(path.join(root, 'test/crash'))) suites.push({ name: 'test/crash', cwd: root, dir: 'test/crash' });
   const envLimit = Number(process.env.BERTH_SUITE_TIMEOUT_MS) || undefined;
 
   let passed = 0;

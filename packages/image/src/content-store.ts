@@ -12,18 +12,21 @@ export interface BlobInfo {
   size: number;
 }
 
-/** Temporary ingest files older than this are leftovers of a crash and are removed at open. */
-const staleIngestMs = 60 * 60 * 1000;
-
 /**
  * The content-addressed blob store: `<root>/blobs/sha256/<hex>`. Layers, configs and
  * manifests live here under the digest of their bytes.
  *
  * A blob is named only after its bytes have been hashed and checked: `ingest` streams
  * to a temporary file in `<root>/blobs/ingest/` while hashing, compares the digest with
- * the expected one, fsyncs and renames. A crash or a corrupt stream therefore never
- * leaves a blob whose name lies about its content. Blobs are immutable (mode 0444);
- * deleting one is the only change.
+ * the expected one, fsyncs the file, renames it and fsyncs the directory, so a blob is
+ * durable under its name before `ingest` returns and anything can refer to it. A crash or
+ * a corrupt stream therefore never leaves a blob whose name lies about its content, only
+ * a temporary file in `ingest/`, removed at the next `open` (one process owns a data
+ * root: whatever is in `ingest/` when it opens was being written by a process that is
+ * gone). Blobs are immutable (mode 0444); deleting one is the only change.
+ *
+ * Which blobs are still needed is the `ImageStore`'s knowledge: it deletes, at open, the
+ * blobs no image uses (those of an interrupted load, import or delete).
  */
 export class ContentStore {
   /** `<root>/blobs/sha256`: where named blobs live. */
@@ -35,14 +38,21 @@ export class ContentStore {
     this.ingestDir = path.join(root, 'blobs', 'ingest');
   }
 
-  /** Open (creating when needed) the store under the data root `root`. */
+  /**
+   * Open (creating when needed) the store under the data root `root`. Removes every
+   * temporary ingest file (an ingest never outlives its process); `interruptedIngests`
+   * says how many there were.
+   */
   static async open(root: string): Promise<ContentStore> {
     const store = new ContentStore(root);
     await fs.mkdir(store.blobDir, { recursive: true, mode: 0o700 });
     await fs.mkdir(store.ingestDir, { recursive: true, mode: 0o700 });
-    await store.removeStaleIngests();
+    store.interruptedIngests = await store.removeIngests();
     return store;
   }
+
+  /** How many temporary files of interrupted ingests `open` removed. */
+  interruptedIngests = 0;
 
   /** The file of a blob (whether or not it exists). */
   path(digest: Digest): string {
@@ -143,7 +153,7 @@ export class ContentStore {
     }
   }
 
-  /** Remove a blob; NotFound when absent. */
+  /** Remove a blob; NotFound when absent. Not fsynced: a blob that comes back after a power loss is unreferenced, and collected at the next open. */
   async delete(digest: Digest): Promise<void> {
     try {
       await fs.unlink(this.path(digest));
@@ -171,13 +181,10 @@ export class ContentStore {
     return isNoEnt(err) ? new NotFound(`no such blob: ${digest}`) : err;
   }
 
-  private async removeStaleIngests(): Promise<void> {
-    const now = Date.now();
-    for (const name of await fs.readdir(this.ingestDir)) {
-      const file = path.join(this.ingestDir, name);
-      const st = await fs.stat(file).catch(() => undefined);
-      if (st && now - st.mtimeMs > staleIngestMs) await fs.rm(file, { force: true });
-    }
+  private async removeIngests(): Promise<number> {
+    const names = await fs.readdir(this.ingestDir);
+    for (const name of names) await fs.rm(path.join(this.ingestDir, name), { force: true, recursive: true });
+    return names.length;
   }
 }
 

@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { InvalidArgument, isBerthError, NotFound, SystemError, writeJsonAtomic } from '@berth/core';
+import { fsyncDir, InvalidArgument, isBerthError, NotFound, SystemError, writeJsonAtomic } from '@berth/core';
 import { chainIds } from './chain-id.js';
 import { ContentStore } from './content-store.js';
 import { type Digest, digestHex, isDigest, parseDigest, shortId } from './digest.js';
@@ -63,6 +63,23 @@ interface ImageMetadata {
   size: number;
 }
 
+/**
+ * What `ImageStore.open` found left by a crash (or a damaged disk) and repaired, so the
+ * engine can log it. Empty after a clean shutdown.
+ */
+export interface ImageStoreRecovery {
+  /** Temporary files of interrupted writes: blob ingests and atomic record writes. */
+  temporaryFiles: number;
+  /** Images forgotten, with their names, because their config blob or a layer is missing. */
+  brokenImages: Array<{ id: Digest; reason: string }>;
+  /** References that named no image, dropped. */
+  danglingReferences: string[];
+  /** Layer records no image uses (an interrupted load, import or delete), forgotten. */
+  unusedLayers: Digest[];
+  /** Blobs no image or used layer refers to, deleted. */
+  unusedBlobs: Digest[];
+}
+
 interface RepositoriesFile {
   /** Fully qualified reference → image id. */
   references: Record<string, Digest>;
@@ -85,6 +102,24 @@ interface RepositoriesFile {
  *
  * One process owns a data root: the store keeps everything in memory after `open` and
  * serialises its own writes.
+ *
+ * Crash safety. Every step is durable before the next one refers to it, so the files on
+ * disk are, at any instant, a consistent store plus garbage:
+ *
+ * - a blob is named only after its digest was checked, and is fsynced (file and
+ *   directory) before `ingest` returns; a layer record (`layers.register`) is written
+ *   atomically only once its blob exists; an image's metadata (`create`) only once its
+ *   config blob and every layer record exist; a name (`tag`) only for an image whose
+ *   metadata exists. So no name points to a missing image and no image misses a blob or
+ *   a layer.
+ * - `delete` goes the other way: the names first (repositories.json, atomically), then
+ *   the metadata (unlinked, directory fsynced), then the layer records and blobs no other
+ *   image uses.
+ * - A crash between two steps leaves only things nothing refers to: a temporary file, a
+ *   blob or a layer record without image (an interrupted load, import or delete), or an
+ *   image without a name (a load or import interrupted before its tag: it is listed as
+ *   `<none>`, whole). `open` removes the temporary files and, since no operation outlives
+ *   the process, every blob and layer record no image uses (`recovery` says what).
  */
 export class ImageStore {
   private readonly imagesDir: string;
@@ -94,6 +129,8 @@ export class ImageStore {
   private readonly refs = new Map<string, Digest>();
   private readonly configs = new Map<Digest, ImageConfig>();
   private queue: Promise<unknown> = Promise.resolve();
+  /** What `open` repaired (see ImageStoreRecovery). */
+  recovery: ImageStoreRecovery = { temporaryFiles: 0, brokenImages: [], danglingReferences: [], unusedLayers: [], unusedBlobs: [] };
 
   private constructor(
     root: string,
@@ -105,7 +142,12 @@ export class ImageStore {
     this.repositoriesFile = path.join(this.imagesDir, 'repositories.json');
   }
 
-  /** Open (creating when needed) the image store of the data root `root`. */
+  /**
+   * Open (creating when needed) the image store of the data root `root`, and finish what
+   * a crash interrupted: temporary files, broken images, dangling names, and the blobs
+   * and layer records no image uses are removed (`recovery` lists them). Nothing else may
+   * be using the data root's images meanwhile.
+   */
   static async open(root: string): Promise<ImageStore> {
     const content = await ContentStore.open(root);
     const layers = await LayerStore.open(root, content);
@@ -116,14 +158,17 @@ export class ImageStore {
       const meta = JSON.parse(await fs.readFile(path.join(store.metadataDir, name), 'utf8')) as ImageMetadata;
       if (isDigest(meta.id)) store.images.set(meta.id, meta);
     }
+    const danglingReferences: string[] = [];
     try {
       const repos = JSON.parse(await fs.readFile(store.repositoriesFile, 'utf8')) as RepositoriesFile;
       for (const [ref, id] of Object.entries(repos.references ?? {})) {
         if (store.images.has(id)) store.refs.set(ref, id);
+        else danglingReferences.push(ref);
       }
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
+    await store.recover(root, content.interruptedIngests, danglingReferences);
     return store;
   }
 
@@ -278,7 +323,10 @@ export class ImageStore {
         }
       }
       await this.saveReferences();
+      // The image is durably gone before its blobs go: a crash in between leaves garbage
+      // (collected at open), never an image missing a blob.
       await fs.rm(this.metadataFile(id), { force: true });
+      await fsyncDir(this.metadataDir);
       this.images.delete(id);
       this.configs.delete(id);
       const stillUsedDiffs = new Set<Digest>();
@@ -376,6 +424,61 @@ export class ImageStore {
     if (meta.lastTagTime !== undefined) record.lastTagTime = meta.lastTagTime;
     if (meta.parent !== undefined) record.parent = meta.parent;
     return record;
+  }
+
+  /**
+   * The crash recovery of `open`: runs before anyone uses the store. Order matters only for
+   * a crash during recovery itself, and every step here is idempotent.
+   */
+  private async recover(root: string, interruptedIngests: number, danglingReferences: string[]): Promise<void> {
+    const r = this.recovery;
+    r.temporaryFiles = interruptedIngests;
+    // writeJsonAtomic's temporary files (`.<name>.<hex>.tmp`) of records being written.
+    for (const dir of [this.imagesDir, this.metadataDir, path.join(root, 'images', 'layers')]) {
+      for (const name of await fs.readdir(dir)) {
+        if (name.startsWith('.') && name.endsWith('.tmp')) {
+          await fs.rm(path.join(dir, name), { force: true });
+          r.temporaryFiles++;
+        }
+      }
+    }
+    // An image missing its config blob or a layer cannot be used or even listed; the
+    // write order never makes one, so this is a damaged disk: forget it with its names.
+    for (const meta of [...this.images.values()]) {
+      const missing = !(await this.content.has(meta.id))
+        ? 'its config blob is missing'
+        : meta.diffIds.map((d) => (this.layers.get(d) ? undefined : `layer ${d} is missing`)).find((x) => x !== undefined);
+      if (missing === undefined) continue;
+      r.brokenImages.push({ id: meta.id, reason: missing });
+      this.images.delete(meta.id);
+      for (const [ref, target] of this.refs) {
+        if (target === meta.id) {
+          this.refs.delete(ref);
+          danglingReferences.push(ref);
+        }
+      }
+      await fs.rm(this.metadataFile(meta.id), { force: true });
+    }
+    r.danglingReferences = danglingReferences.sort();
+    if (danglingReferences.length) await this.saveReferences();
+    // Garbage: layer records and blobs no image uses.
+    const usedDiffs = new Set<Digest>();
+    for (const meta of this.images.values()) for (const d of meta.diffIds) usedDiffs.add(d);
+    const usedBlobs = new Set<Digest>(this.images.keys());
+    for (const layer of this.layers.list()) {
+      if (usedDiffs.has(layer.diffId)) usedBlobs.add(layer.digest);
+      else {
+        await this.layers.remove(layer.diffId);
+        r.unusedLayers.push(layer.diffId);
+      }
+    }
+    for (const blob of await this.content.list()) {
+      if (usedBlobs.has(blob.digest)) continue;
+      await this.content.delete(blob.digest).catch((err: unknown) => {
+        if (!isBerthError(err, 'NotFound')) throw err;
+      });
+      r.unusedBlobs.push(blob.digest);
+    }
   }
 
   private saveReferences(): Promise<void> {

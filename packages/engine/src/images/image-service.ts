@@ -120,6 +120,7 @@ export class ImageService implements ImagesApi {
     }
     out.push({ Deleted: id });
     for (const layer of result.removedLayers) out.push({ Deleted: layer.diffId });
+    this.log.debug('image deleted', { id, snapshots: result.unusedChainIds.length });
     this.events.publish('image', 'delete', id, { name: id });
     return out;
   }
@@ -132,12 +133,14 @@ export class ImageService implements ImagesApi {
       changes: options.changes,
       source: '-',
     });
+    this.log.debug('image imported', { id: result.id });
     this.events.publish('image', 'import', result.id, { name: result.reference ? familiar(result.reference) : result.id });
     return result.id;
   }
 
   async load(tar: Readable): Promise<string[]> {
     const result = await loadArchive(this.store, tar);
+    this.log.debug('image loaded', { images: result.images.map((i) => i.id).join(',') });
     const names: string[] = [];
     for (const image of result.images) {
       const shown = image.repoTags.length ? image.repoTags : [image.id];

@@ -57,11 +57,22 @@ export class LayerUnpacker {
   }
 
   /**
-   * After a crash: an extraction never outlives the engine that started it, so every
-   * extraction snapshot (known by its owner label) and every mount under the extraction
-   * directory is a leftover. Unmounted, removed, and the directory emptied.
+   * After a crash, at start-up (before anything unpacks or removes an image):
+   *
+   * - an extraction never outlives the engine that started it, so every extraction
+   *   snapshot (known by its owner label) and every mount under the extraction directory
+   *   is a leftover: unmounted, removed, and the directory emptied;
+   * - a layer snapshot (owner `image`) lives while an image refers to its chain ID: one no
+   *   image refers to is what a crash between an image's deletion and the removal of its
+   *   snapshots left (or a layer unpacked for an image deleted meanwhile), and goes, top
+   *   of the chain first;
+   * - what the image store repaired when it opened (`ImageStore.recovery`) is logged.
+   *
+   * Container snapshots are `RootFilesystems.removeOrphans`' business, which runs before:
+   * a layer snapshot still parenting one is kept (the driver refuses) and logged.
    */
   async removeInterrupted(): Promise<void> {
+    this.logImageRecovery();
     for (const entry of await fs.readdir(this.tmp).catch(() => [] as string[])) {
       const target = path.join(this.tmp, entry);
       try {
@@ -77,6 +88,45 @@ export class LayerUnpacker {
       await this.storage
         .remove(snapshot.key)
         .catch((err) => this.log.error('cannot remove an interrupted layer extraction', { key: snapshot.key, error: String(err) }));
+    }
+    await this.removeUnusedLayers();
+  }
+
+  /** Remove the layer snapshots no image refers to, children before parents. */
+  private async removeUnusedLayers(): Promise<void> {
+    const used = new Set<string>((await this.images.list()).flatMap((image) => image.chainIds));
+    let snapshots = await this.storage.walk();
+    for (;;) {
+      const parents = new Set(snapshots.map((s) => s.parent).filter((p) => p !== undefined));
+      const unused = snapshots.filter(
+        (s) => s.labels[SnapshotLabels.ownerKind] === 'image' && s.kind === 'committed' && !used.has(s.key) && !parents.has(s.key),
+      );
+      if (!unused.length) break;
+      for (const snapshot of unused) {
+        this.log.warn('removing a layer snapshot no image uses', { chainId: snapshot.key });
+        await this.storage
+          .remove(snapshot.key)
+          .catch((err) => this.log.error('cannot remove a layer snapshot no image uses', { chainId: snapshot.key, error: String(err) }));
+      }
+      const left = await this.storage.walk();
+      // A removal that failed leaves the snapshot: stop rather than try it forever.
+      if (left.length >= snapshots.length) break;
+      snapshots = left;
+    }
+  }
+
+  private logImageRecovery(): void {
+    const r = this.images.recovery;
+    if (!r) return;
+    for (const image of r.brokenImages) this.log.error('image store: forgot a broken image', { id: image.id, reason: image.reason });
+    if (r.danglingReferences.length)
+      this.log.warn('image store: dropped names of missing images', { names: r.danglingReferences.join(',') });
+    if (r.temporaryFiles || r.unusedLayers.length || r.unusedBlobs.length) {
+      this.log.warn('image store: removed what an interrupted operation left', {
+        temporaryFiles: r.temporaryFiles,
+        layers: r.unusedLayers.length,
+        blobs: r.unusedBlobs.length,
+      });
     }
   }
 
@@ -107,6 +157,7 @@ export class LayerUnpacker {
       }
       await this.storage.commit(chainId, key, { labels: ownerLabels('image', chainId) });
       prepared = false;
+      this.log.debug('layer unpacked', { chainId, diffId: layer.diffId });
     } catch (err) {
       if (prepared) await this.storage.remove(key).catch(() => undefined);
       throw err;
