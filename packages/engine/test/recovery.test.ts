@@ -221,4 +221,30 @@ test('a shim killed with SIGKILL: its container is reported exited, and its proc
   }
 });
 
+test('a run whose record never said so (the write ahead was not durable yet) is found by its runtime state and undone', async () => {
+  const dir = mkdtempSync('/tmp/berth-unit-recovery-');
+  let engine: Engine | undefined;
+  try {
+    engine = await open(dir);
+    await engine.images.load(createReadStream(busybox));
+    const { Id } = await engine.containers.create({ Image: 'busybox', Cmd: ['sh', '-c', 'echo it ran'] });
+    const paths = engine.di.resolve(ContainerPathsToken);
+    const runtime = engine.di.resolve(RuntimesToken).get('runc')!;
+    // The runtime created the container; the record on disk still says "created".
+    await runtime.create({ id: Id, bundle: paths.bundle(Id), stateDir: paths.stateDir(Id), logPath: paths.log(Id), openStdin: false });
+    await engine.close();
+    assert.is(shimsOf(Id).length, 1);
+
+    engine = await open(dir);
+    const state = (await engine.containers.inspect(Id)).State;
+    assert.equal([state.Status, state.Running], ['created', false]);
+    assert.equal(shimsOf(Id), [], 'the parked init and its shim are gone');
+    assert.not.ok(existsSync(paths.stateDir(Id)), 'no runtime state is left');
+    await engine.containers.remove(Id);
+  } finally {
+    await engine?.close();
+    removeAndAssertNoMounts(dir);
+  }
+});
+
 test.run();

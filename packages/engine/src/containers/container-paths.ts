@@ -53,7 +53,12 @@ export class ContainerPaths {
    * even under a long exec root.
    */
   stateDir(id: string): string {
-    return path.join(this.execRoot, 'c', id.slice(0, 32));
+    return path.join(this.stateRoot, id.slice(0, 32));
+  }
+
+  /** The directory of every container's runtime state directory. */
+  get stateRoot(): string {
+    return path.join(this.execRoot, 'c');
   }
 }
 

@@ -1,4 +1,5 @@
 import { promises as fs, rmSync } from 'node:fs';
+import * as path from 'node:path';
 import {
   type AdoptResult,
   type ExitStatus,
@@ -15,6 +16,7 @@ import { type ContainerPaths, ContainerPathsToken } from '../containers/containe
 import type { ContainerRecord } from '../containers/container-record.js';
 import { type ContainerIo, ContainerIoToken } from '../io/container-io.js';
 import { type RootFilesystems, RootFilesystemsToken } from '../rootfs/root-filesystems.js';
+import { type ContainerStore, ContainerStoreToken } from '../state/container-store.js';
 import { elapsed } from './timing.js';
 
 /** What `adopt` finds of a run a previous engine started (see core's AdoptResult). */
@@ -34,6 +36,7 @@ export class RunResources {
     @inject(RootFilesystemsToken) private readonly rootfs: RootFilesystems,
     @inject(ContainerIoToken) private readonly io: ContainerIo,
     @inject(ContainerPathsToken) private readonly paths: ContainerPaths,
+    @inject(ContainerStoreToken) private readonly store: ContainerStore,
     @inject(LoggerToken) private readonly log: Logger,
   ) {}
 
@@ -88,6 +91,31 @@ export class RunResources {
   /** Resolves with the run's exit status, through the runtime's shim. */
   wait(record: ContainerRecord): Promise<ExitStatus> {
     return this.drivers.runtime(record.runtime).wait(record.id);
+  }
+
+  /**
+   * The containers whose record does not say running but whose runtime state exists:
+   * what a crash between a start's runtime create and the durable write of its record
+   * leaves. A state directory of no container at all is only logged: nothing tells
+   * which runtime made it.
+   */
+  async runsNotRecorded(): Promise<ContainerRecord[]> {
+    let names: string[];
+    try {
+      names = await fs.readdir(this.paths.stateRoot);
+    } catch {
+      return [];
+    }
+    const found: ContainerRecord[] = [];
+    for (const name of names) {
+      const record = this.store.find(name);
+      if (!record) {
+        this.log.warn('runtime state of no container', { dir: path.join(this.paths.stateRoot, name) });
+        continue;
+      }
+      if (!record.state.Running) found.push(record);
+    }
+    return found;
   }
 
   /**

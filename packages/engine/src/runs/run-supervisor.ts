@@ -140,6 +140,14 @@ export class RunSupervisor {
    * there is none).
    */
   async recover(): Promise<void> {
+    // A start writes its record ahead while the runtime creates the container, side by
+    // side: a crash before that write was durable leaves a run whose record does not say
+    // so. Such runs are found by their runtime state and taken like pending starts.
+    for (const record of await this.resources.runsNotRecorded()) {
+      this.log.warn('found a run its record does not know of: a start the daemon died in', { id: record.id });
+      record.pending = { op: 'start', prior: record.state };
+      record.state = { ...record.state, Status: 'running', Running: true, Pid: 0, StartedAt: new Date().toISOString() };
+    }
     for (const record of this.store.all()) {
       if (!record.state.Running) continue;
       try {
