@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
+import * as path from 'node:path';
 import {
   type DriverRegistry,
   inject,
@@ -12,6 +14,7 @@ import {
   type SystemInfo,
   token,
   type VersionInfo,
+  writeFileAtomic,
 } from '@berth/core';
 import { EngineConfigToken, type ResolvedEngineConfig } from '../config.js';
 import { type ImageQueries, ImageQueriesToken } from '../images/image-queries.js';
@@ -35,6 +38,7 @@ const goArch: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm
 export class SystemService {
   private readonly osName = readOsName();
   private readonly cgroupVersion = existsSync('/sys/fs/cgroup/cgroup.controllers') ? '2' : '1';
+  private engineId: string | undefined;
 
   constructor(
     @inject(EngineConfigToken) private readonly config: ResolvedEngineConfig,
@@ -90,6 +94,25 @@ export class SystemService {
     return lines.length ? lines : null;
   }
 
+  /**
+   * The engine's own id (`/info`'s ID, which clients use to tell daemons apart): made once
+   * per data root and kept in `<data-root>/engine-id`, so it survives restarts as dockerd's.
+   */
+  private async id(): Promise<string> {
+    if (this.engineId) return this.engineId;
+    const file = path.join(this.config.dataRoot, 'engine-id');
+    let id: string | undefined;
+    try {
+      id = readFileSync(file, 'utf8').trim() || undefined;
+    } catch {}
+    if (!id) {
+      id = randomUUID();
+      await writeFileAtomic(file, `${id}\n`, 0o644);
+    }
+    this.engineId = id;
+    return id;
+  }
+
   async info(): Promise<SystemInfo> {
     const all = this.containers.all();
     const running = all.filter((r) => r.state.Running && !r.state.Paused).length;
@@ -101,7 +124,8 @@ export class SystemService {
     const v1 = this.cgroupVersion === '1';
     const ok = (kind: string) => statuses.filter((s) => s.kind === kind && s.status === 'ok').map((s) => s.name);
     return {
-      ID: '',
+      ID: await this.id(),
+      ExperimentalBuild: false,
       Containers: counts.running + counts.paused + counts.stopped,
       ContainersRunning: counts.running,
       ContainersPaused: counts.paused,
