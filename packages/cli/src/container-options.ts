@@ -159,7 +159,7 @@ export function parsePublish(specs: string[], exposed: Record<string, object>, b
   }
 }
 
-function parseRestart(text: string): HostConfig['RestartPolicy'] {
+export function parseRestart(text: string): HostConfig['RestartPolicy'] {
   const [name, count] = text.split(':') as [string, string | undefined];
   if (name === 'no' || name === 'always' || name === 'unless-stopped') {
     if (count !== undefined) throw new Error(`maximum retry count cannot be used with restart policy '${name}'`);

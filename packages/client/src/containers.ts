@@ -1,4 +1,16 @@
-import type { ContainerCreateBody, ContainerInspect, ContainerSummary, Filters, WaitCondition, WaitResult } from '@berth/core';
+import type {
+  ContainerCreateBody,
+  ContainerInspect,
+  ContainerStatsSample,
+  ContainerSummary,
+  ContainersPruneReport,
+  ContainerTop,
+  ContainerUpdate,
+  ContainerUpdateResult,
+  Filters,
+  WaitCondition,
+  WaitResult,
+} from '@berth/core';
 import { Attachment } from './attachment.js';
 import { FrameDemuxer } from './frames.js';
 import type { Response } from './http1.js';
@@ -100,6 +112,35 @@ export class ContainersClient {
 
   inspect(id: string): Promise<ContainerInspect> {
     return this.http.json('GET', `/containers/${containerPath(id)}/json`);
+  }
+
+  pause(id: string): Promise<void> {
+    return this.http.call('POST', `/containers/${containerPath(id)}/pause`);
+  }
+
+  unpause(id: string): Promise<void> {
+    return this.http.call('POST', `/containers/${containerPath(id)}/unpause`);
+  }
+
+  rename(id: string, name: string): Promise<void> {
+    return this.http.call('POST', `/containers/${containerPath(id)}/rename`, { query: { name } });
+  }
+
+  update(id: string, changes: ContainerUpdate): Promise<ContainerUpdateResult> {
+    return this.http.json('POST', `/containers/${containerPath(id)}/update`, { json: changes });
+  }
+
+  top(id: string, psArgs?: string): Promise<ContainerTop> {
+    return this.http.json('GET', `/containers/${containerPath(id)}/top`, { query: { ps_args: psArgs } });
+  }
+
+  /** One stats sample (`stream=false`), with the daemon's short CPU interval. */
+  statsOnce(id: string): Promise<ContainerStatsSample> {
+    return this.http.json('GET', `/containers/${containerPath(id)}/stats`, { query: { stream: false } });
+  }
+
+  prune(filters?: Record<string, string[]>): Promise<ContainersPruneReport> {
+    return this.http.json('POST', '/containers/prune', { query: { filters: encodeFilters(filters) } });
   }
 
   /**

@@ -22,6 +22,7 @@ import { ImageStoreToken } from './images/image-store-token.js';
 import { LayerUnpackerToken } from './images/layer-unpacker.js';
 import { loadPlugins } from './plugins/plugin-host.js';
 import { RootFilesystemsToken } from './rootfs/root-filesystems.js';
+import { RestartPoliciesToken } from './runs/restart-policy.js';
 import { RunSupervisorToken } from './runs/run-supervisor.js';
 import { registerEngineServices } from './services.js';
 import { ContainerStoreToken } from './state/container-store.js';
@@ -115,8 +116,12 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
   // The lifecycle listens to exits (auto-remove) from its construction: before recovery records any.
   const lifecycle = di.resolve(ContainerLifecycleToken);
   const supervisor = di.resolve(RunSupervisorToken);
+  // Restart policies listen to exits too (those recovery records included), and then
+  // start what their policy says should run now that the engine is up.
+  const restarts = di.resolve(RestartPoliciesToken);
   await supervisor.recover();
   await lifecycle.removeStoppedAutoRemove();
+  await restarts.restoreAtStart();
 
   const system = di.resolve(SystemServiceToken);
   return {
@@ -129,6 +134,7 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
     info: () => system.info(),
     plugins: () => system.pluginStatuses(),
     async close() {
+      restarts.close();
       supervisor.close();
       events.removeAllListeners();
       await store.drain();

@@ -3,12 +3,14 @@ export { EngineConfigToken, storagePriority } from './config.js';
 export { ContainerBundles, ContainerBundlesToken, HostFactsToken } from './containers/container-bundles.js';
 export { ContainerCreator, ContainerCreatorToken } from './containers/container-creator.js';
 export { ContainerDrivers, ContainerDriversToken } from './containers/container-drivers.js';
-export { ContainerLifecycle, ContainerLifecycleToken } from './containers/container-lifecycle.js';
+export { ContainerLifecycle, ContainerLifecycleToken, type StartOptions } from './containers/container-lifecycle.js';
 export { ContainerLocks, ContainerLocksToken } from './containers/container-locks.js';
 export { ContainerPaths, ContainerPathsToken } from './containers/container-paths.js';
+export { ContainerPrune, ContainerPruneToken } from './containers/container-prune.js';
 export { ContainerQueries, ContainerQueriesToken } from './containers/container-queries.js';
 export type { ContainerRecord } from './containers/container-record.js';
 export { ContainerService, ContainerServiceToken } from './containers/container-service.js';
+export { ContainerSettings, ContainerSettingsToken } from './containers/container-settings.js';
 export { createEngine, type Engine } from './engine.js';
 export { ImageQueries, ImageQueriesToken } from './images/image-queries.js';
 export { ImageService, ImageServiceToken } from './images/image-service.js';
@@ -17,10 +19,12 @@ export { type ImageUser, type ImageUsers, ImageUsersToken } from './images/image
 export { LayerUnpacker, LayerUnpackerToken } from './images/layer-unpacker.js';
 export { ContainerIo, ContainerIoToken } from './io/container-io.js';
 export { RootFilesystems, RootFilesystemsToken } from './rootfs/root-filesystems.js';
+export { decideRestart, RestartPolicies, RestartPoliciesToken, restartsAtEngineStart } from './runs/restart-policy.js';
 export { RunResources, RunResourcesToken } from './runs/run-resources.js';
 export { type ExitListener, RunSupervisor, RunSupervisorToken } from './runs/run-supervisor.js';
 export { registerEngineServices } from './services.js';
 export { type ContainerStore, ContainerStoreToken, FileContainerStore } from './state/container-store.js';
+export { ContainerMonitor, ContainerMonitorToken } from './stats/container-monitor.js';
 export {
   apiVersion,
   minApiVersion,

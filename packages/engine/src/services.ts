@@ -5,18 +5,22 @@ import { ContainerDrivers, ContainerDriversToken } from './containers/container-
 import { ContainerLifecycle, ContainerLifecycleToken } from './containers/container-lifecycle.js';
 import { ContainerLocks, ContainerLocksToken } from './containers/container-locks.js';
 import { ContainerPaths, ContainerPathsToken } from './containers/container-paths.js';
+import { ContainerPrune, ContainerPruneToken } from './containers/container-prune.js';
 import { ContainerQueries, ContainerQueriesToken } from './containers/container-queries.js';
 import { ContainerService, ContainerServiceToken } from './containers/container-service.js';
+import { ContainerSettings, ContainerSettingsToken } from './containers/container-settings.js';
 import { ImageQueries, ImageQueriesToken } from './images/image-queries.js';
 import { ImageService, ImageServiceToken } from './images/image-service.js';
 import { ImageUsersToken } from './images/image-users.js';
 import { LayerUnpacker, LayerUnpackerToken } from './images/layer-unpacker.js';
 import { ContainerIo, ContainerIoToken } from './io/container-io.js';
 import { RootFilesystems, RootFilesystemsToken } from './rootfs/root-filesystems.js';
+import { RestartPolicies, RestartPoliciesToken } from './runs/restart-policy.js';
 import { RunResources, RunResourcesToken } from './runs/run-resources.js';
 import { RunSupervisor, RunSupervisorToken } from './runs/run-supervisor.js';
 import { containerImageUsers } from './state/container-image-users.js';
 import { ContainerStoreToken, FileContainerStore } from './state/container-store.js';
+import { ContainerMonitor, ContainerMonitorToken } from './stats/container-monitor.js';
 import { SystemService, SystemServiceToken } from './system/system-service.js';
 
 /**
@@ -39,10 +43,15 @@ export function registerEngineServices(di: ServiceContainer): void {
   di.registerDefault(ContainerIoToken, { useClass: ContainerIo });
   di.registerDefault(RunResourcesToken, { useClass: RunResources });
   di.registerDefault(RunSupervisorToken, { useClass: RunSupervisor });
-  // The container API: create, the lifecycle state machine, queries, and the facade over them.
+  di.registerDefault(RestartPoliciesToken, { useClass: RestartPolicies });
+  // The container API: create, the lifecycle state machine, queries, settings, stats and
+  // top, prune, and the facade over them.
   di.registerDefault(ContainerCreatorToken, { useClass: ContainerCreator });
   di.registerDefault(ContainerLifecycleToken, { useClass: ContainerLifecycle });
   di.registerDefault(ContainerQueriesToken, { useClass: ContainerQueries });
+  di.registerDefault(ContainerSettingsToken, { useClass: ContainerSettings });
+  di.registerDefault(ContainerMonitorToken, { useClass: ContainerMonitor });
+  di.registerDefault(ContainerPruneToken, { useClass: ContainerPrune });
   di.registerDefault(ContainerServiceToken, { useClass: ContainerService });
   // Images; the port that tells them which containers use an image is the container store.
   di.registerDefault(ImageQueriesToken, { useClass: ImageQueries });

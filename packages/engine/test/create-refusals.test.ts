@@ -51,9 +51,9 @@ test.after(async ({ dir, engine }) => {
 
 const refused: Array<[string, ContainerCreateBody, RegExp]> = [
   [
-    '--restart always',
-    { HostConfig: { RestartPolicy: { Name: 'always' } } },
-    /^HostConfig\.RestartPolicy "always" is not supported by berth yet: only "no"$/,
+    '--restart always --rm',
+    { HostConfig: { RestartPolicy: { Name: 'always' }, AutoRemove: true } },
+    /^can't create 'AutoRemove' container with restart policy$/,
   ],
   [
     '--mount type=bind',

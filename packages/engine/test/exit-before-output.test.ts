@@ -52,6 +52,15 @@ class ExitFirstRuntime implements Runtime {
   }
 
   async kill(): Promise<void> {}
+  async pause(): Promise<never> {
+    throw new Error('not used');
+  }
+  async resume(): Promise<never> {
+    throw new Error('not used');
+  }
+  async update(): Promise<never> {
+    throw new Error('not used');
+  }
   wait(id: string): Promise<ExitStatus> {
     return this.exits.get(id)!.promise;
   }

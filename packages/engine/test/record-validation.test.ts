@@ -1,11 +1,12 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { silentLogger } from '@berth/core';
+import { type StorageDriver, silentLogger } from '@berth/core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ResolvedEngineConfig } from '../src/config.js';
 import { ContainerPaths } from '../src/containers/container-paths.js';
 import { ContainerQueries } from '../src/containers/container-queries.js';
+import type { ImageQueries } from '../src/images/image-queries.js';
 import { FileContainerStore } from '../src/state/container-store.js';
 import { migrateRecord } from '../src/state/record-schema.js';
 import { validateRecordTypes } from '../src/state/record-validation.js';
@@ -76,7 +77,8 @@ test('an older berth\'s record with Labels {"0":1} is reported and skipped; list
     await store.load({ unreadable: (id, err) => reported.set(id, String(err)), incomplete: (id) => reported.set(id, 'incomplete') });
     assert.equal([...reported.keys()], [bad.id]);
     assert.match(reported.get(bad.id)!, /invalid Config\.Labels: expected a map of strings/);
-    const queries = new ContainerQueries(store, paths);
+    // Listing without sizes reads neither the storage driver nor the images.
+    const queries = new ContainerQueries(store, paths, {} as StorageDriver, {} as ImageQueries);
     const listed = await queries.list({ all: true });
     assert.equal(
       listed.map((c) => [c.Names, c.Labels]),

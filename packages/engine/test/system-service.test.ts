@@ -1,3 +1,4 @@
+import { mkdtempSync, rmSync } from 'node:fs';
 import { DriverMap, type Runtime, type StorageDriver } from '@berth/core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -32,10 +33,14 @@ function service() {
       return 3;
     },
   } as unknown as ImageQueries;
-  const config = { serverVersion: '0.1.0-test', dataRoot: '/tmp/berth-unit-engine-none', defaultRuntime: 'runc' } as ResolvedEngineConfig;
+  const config = { serverVersion: '0.1.0-test', dataRoot, defaultRuntime: 'runc' } as ResolvedEngineConfig;
   const system = new SystemService(config, { statuses: () => [] }, storage, containers, images, runtimes);
   return { system, calls, runtimes };
 }
+
+// /info's ID is kept in the data root: one of the test's own, removed after.
+const dataRoot = mkdtempSync('/tmp/berth-unit-system-');
+test.after(() => rmSync(dataRoot, { recursive: true, force: true }));
 
 test('concurrent info() calls share one computation', async () => {
   const { system, calls } = service();

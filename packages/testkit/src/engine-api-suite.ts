@@ -469,6 +469,122 @@ export function engineApiSuite(name: string, factory: EngineApiFactory, options:
     for (let i = 1; i < mine.length; i++) assert.ok(mine[i]!.timeNano >= mine[i - 1]!.timeNano, 'times go forward');
   });
 
+  // ---- pause, rename, update, top, stats, prune -----------------------------------------
+
+  check(
+    'pause and unpause: State.Paused and Status "paused", Docker\'s conflicts, events; rm without -f refused, kill -9 of a paused one works',
+    async (c) => {
+      const id = await c.create({ Cmd: sh('sleep 30 & wait') }, c.name('paused'));
+      const recorded = c.recordEvents(id);
+      await rejectsWith(() => c.engine.containers.pause(id), 'Conflict');
+      await c.engine.containers.start(id);
+      await c.engine.containers.pause(id);
+      let state = (await c.engine.containers.inspect(id)).State;
+      assert.is(state.Status, 'paused');
+      assert.is(state.Paused, true);
+      assert.is(state.Running, true);
+      const listed = await c.engine.containers.list({ filters: { id: [id] } });
+      assert.is(listed[0]?.State, 'paused');
+      assert.match(listed[0]?.Status ?? '', /\(Paused\)$/);
+      assert.match((await rejectsWith(() => c.engine.containers.pause(id), 'Conflict')).message, /is already paused/);
+      assert.match((await rejectsWith(() => c.engine.containers.remove(id), 'Conflict')).message, /paused container/);
+      await c.engine.containers.unpause(id);
+      state = (await c.engine.containers.inspect(id)).State;
+      assert.is(state.Status, 'running');
+      assert.is(state.Paused, false);
+      assert.match((await rejectsWith(() => c.engine.containers.unpause(id), 'Conflict')).message, /is not paused/);
+      await c.engine.containers.pause(id);
+      const exited = c.engine.containers.wait(id, 'next-exit');
+      await c.engine.containers.kill(id, 'SIGKILL');
+      assert.is((await withTimeout(exited, 5000, 'a paused container killed with SIGKILL did not exit')).StatusCode, 137);
+      assert.is((await c.engine.containers.inspect(id)).State.Paused, false);
+      assert.equal(
+        recorded.actions.filter((a) => a === 'pause' || a === 'unpause'),
+        ['pause', 'unpause', 'pause'],
+      );
+    },
+  );
+
+  check(
+    'rename: the new name finds it, the old one is free at once; a taken name is a Conflict; `rename` event with oldName',
+    async (c) => {
+      const first = c.name('first');
+      const id = await c.create({ Cmd: sh('exit 0') }, first);
+      const other = await c.create({ Cmd: sh('exit 0') }, c.name('other'));
+      const recorded = c.recordEvents(id);
+      const second = c.name('second');
+      await c.engine.containers.rename(first, second);
+      assert.is((await c.engine.containers.inspect(second)).Id, id);
+      assert.is((await c.engine.containers.inspect(id)).Name, `/${second}`);
+      await rejectsWith(() => c.engine.containers.inspect(first), 'NotFound');
+      const reused = await c.create({ Cmd: sh('exit 0') }, first);
+      assert.is.not(reused, id);
+      const taken = await rejectsWith(() => c.engine.containers.rename(other, second), 'Conflict');
+      assert.match(taken.message, /is already in use/);
+      await rejectsWith(() => c.engine.containers.rename(id, 'bad name!'), 'InvalidArgument');
+      assert.equal(recorded.actions, ['rename']);
+      assert.is(recorded.events[0]!.attributes.oldName, `/${first}`);
+      assert.is(recorded.events[0]!.attributes.name, second);
+    },
+  );
+
+  check('update: a restart policy and limits land in HostConfig; `update` event', async (c) => {
+    const id = await c.create({ Cmd: sh('exit 0') }, c.name('update'));
+    const recorded = c.recordEvents(id);
+    const answer = await c.engine.containers.update(id, {
+      RestartPolicy: { Name: 'on-failure', MaximumRetryCount: 3 },
+      Memory: 64 * 1024 * 1024,
+    });
+    assert.ok(answer.Warnings === null || Array.isArray(answer.Warnings));
+    const hc = (await c.engine.containers.inspect(id)).HostConfig;
+    assert.equal(hc.RestartPolicy, { Name: 'on-failure', MaximumRetryCount: 3 });
+    assert.is(hc.Memory, 64 * 1024 * 1024);
+    assert.is(hc.LogConfig?.Type, 'json-file', 'inspect names the log driver in use');
+    assert.equal(recorded.actions, ['update']);
+  });
+
+  check(
+    "top lists the processes of a running container with a PID column; stats answer Docker's shape; both name a stopped one",
+    async (c) => {
+      const id = await c.create({ Cmd: sh('sleep 30 & wait') }, c.name('top'));
+      await rejectsWith(() => c.engine.containers.top(id), 'Conflict');
+      await c.engine.containers.start(id);
+      const top = await c.engine.containers.top(id);
+      const pid = top.Titles.indexOf('PID');
+      assert.ok(pid >= 0, `no PID in ${JSON.stringify(top.Titles)}`);
+      assert.ok(top.Processes.length >= 1, 'at least the main process');
+      for (const row of top.Processes) assert.is(row.length, top.Titles.length);
+      const samples: Array<import('@berth/core').ContainerStatsSample> = [];
+      for await (const s of c.engine.containers.stats(id, { stream: false })) samples.push(s);
+      assert.is(samples.length, 1);
+      const sample = samples[0]!;
+      assert.is(sample.id, id);
+      assert.is(typeof sample.cpu_stats.cpu_usage.total_usage, 'number');
+      assert.ok((sample.memory_stats.limit ?? 0) > 0, "a memory limit (the host's when none is set)");
+      assert.ok((sample.pids_stats.current ?? 0) >= 1, 'pids counted');
+      await c.engine.containers.kill(id, 'SIGKILL');
+      await c.engine.containers.wait(id, 'not-running');
+      const stopped: Array<import('@berth/core').ContainerStatsSample> = [];
+      for await (const s of c.engine.containers.stats(id, { stream: false })) stopped.push(s);
+      assert.is(stopped[0]!.cpu_stats.cpu_usage.total_usage, 0, "a stopped container's sample is zeroed");
+    },
+  );
+
+  check('prune removes the stopped containers that match its label filter and no other', async (c) => {
+    const label = c.name('prune');
+    const gone = await c.create({ Cmd: sh('exit 0'), Labels: { [label]: 'yes' } }, c.name('prune-gone'));
+    const kept = await c.create({ Cmd: sh('exit 0'), Labels: { [label]: 'no' } }, c.name('prune-kept'));
+    const running = await c.create({ Cmd: sh('sleep 30 & wait'), Labels: { [label]: 'yes' } }, c.name('prune-running'));
+    await c.engine.containers.start(running);
+    const report = await c.engine.containers.prune({ label: [`${label}=yes`] });
+    assert.equal(report.ContainersDeleted, [gone]);
+    assert.is(typeof report.SpaceReclaimed, 'number');
+    await rejectsWith(() => c.engine.containers.inspect(gone), 'NotFound');
+    assert.is((await c.engine.containers.inspect(kept)).Id, kept);
+    assert.is((await c.engine.containers.inspect(running)).State.Running, true);
+    await rejectsWith(() => c.engine.containers.prune({ nosuch: ['x'] }), 'InvalidArgument');
+  });
+
   // ---- images -------------------------------------------------------------------------
 
   check('images: list and inspect agree on the busybox image; an unknown one is a 404', async (c) => {

@@ -12,6 +12,7 @@ import {
   NotFound,
   type Runtime,
   type RuntimeCreateRequest,
+  type RuntimeResources,
   SystemError,
   silentLogger,
 } from '@berth/core';
@@ -239,6 +240,39 @@ export class OciRuntime implements Runtime {
       if (/not running|does not exist|no such process|container not found/i.test((err as Error).message)) return;
       throw err;
     }
+  }
+
+  /** `<runtime> pause`: the cgroup freezer (v1 `freezer.state`, v2 `cgroup.freeze`), set by the runtime. */
+  async pause(id: string): Promise<void> {
+    await this.runtime(['pause', id]).catch((err: Error) => {
+      if (/not running|does not exist|container not found/i.test(err.message)) throw new Conflict(`Container ${id} is not running`);
+      throw err;
+    });
+  }
+
+  async resume(id: string): Promise<void> {
+    await this.runtime(['resume', id]).catch((err: Error) => {
+      if (/not paused/i.test(err.message)) throw new Conflict(`Container ${id} is not paused`);
+      throw err;
+    });
+  }
+
+  /** `<runtime> update` with one flag per limit given (runc and crun take the same flags). */
+  async update(id: string, resources: RuntimeResources): Promise<void> {
+    const args: string[] = [];
+    const add = (flag: string, value: number | string | undefined) => {
+      if (value !== undefined) args.push(`--${flag}`, String(value));
+    };
+    add('memory', resources.memory?.limit);
+    add('memory-reservation', resources.memory?.reservation);
+    add('memory-swap', resources.memory?.swap);
+    add('cpu-share', resources.cpu?.shares);
+    add('cpu-period', resources.cpu?.period);
+    add('cpu-quota', resources.cpu?.quota);
+    add('cpuset-cpus', resources.cpu?.cpus);
+    add('pids-limit', resources.pids?.limit);
+    if (args.length === 0) return;
+    await this.runtime(['update', ...args, id]);
   }
 
   wait(id: string): Promise<ExitStatus> {

@@ -233,3 +233,59 @@ test('a background child holding stdout does not hold back the exit: wait resolv
 });
 
 test.run();
+
+/** The freezer's state of a container's cgroup: v1 `freezer.state`, v2 `cgroup.freeze` (1 frozen). */
+function frozen(id: string): boolean {
+  for (const dir of cgroupDirs(id)) {
+    if (existsSync(path.join(dir, 'freezer.state'))) return readFileSync(path.join(dir, 'freezer.state'), 'utf8').trim() === 'FROZEN';
+    if (existsSync(path.join(dir, 'cgroup.freeze'))) return readFileSync(path.join(dir, 'cgroup.freeze'), 'utf8').trim() === '1';
+  }
+  throw new Error(`no freezer for container ${id}`);
+}
+
+test('pause freezes the cgroup and resume thaws it; a SIGKILL sent while paused lands at resume', async () => {
+  const id = fx.newId();
+  await runtime.create(fx.request(id, ['sleep', '100']));
+  try {
+    await runtime.start(id);
+    await runtime.pause(id);
+    assert.ok(frozen(id), 'frozen after pause');
+    await runtime.resume(id);
+    assert.not.ok(frozen(id), 'thawed after resume');
+    await runtime.pause(id);
+    const waiting = runtime.wait(id);
+    await runtime.kill(id, 'SIGKILL');
+    // runc thaws a frozen container itself for SIGKILL; a resume after it finds it not paused.
+    await runtime.resume(id).catch((err) => assert.ok(isBerthError(err, 'Conflict'), String(err)));
+    assert.is((await waiting).exitCode, 137);
+    try {
+      await runtime.pause(id);
+      assert.unreachable('pausing an exited container must fail');
+    } catch (err) {
+      assert.ok(isBerthError(err, 'Conflict'), String(err));
+    }
+  } finally {
+    await runtime.kill(id, 'SIGKILL').catch(() => undefined);
+    await runtime.delete(id);
+  }
+});
+
+test('update changes the memory and pids limits of a running container', async () => {
+  const id = fx.newId();
+  await runtime.create(fx.request(id, ['sleep', '100']));
+  try {
+    await runtime.start(id);
+    await runtime.update(id, { memory: { limit: 64 * 1024 * 1024, swap: 128 * 1024 * 1024 }, pids: { limit: 50 } });
+    const dirs = cgroupDirs(id);
+    const read = (file: string) => {
+      const dir = dirs.find((d) => existsSync(path.join(d, file)));
+      return dir ? readFileSync(path.join(dir, file), 'utf8').trim() : undefined;
+    };
+    assert.is(read('memory.limit_in_bytes') ?? read('memory.max'), String(64 * 1024 * 1024));
+    assert.is(read('pids.max'), '50');
+  } finally {
+    await runtime.kill(id, 'SIGKILL').catch(() => undefined);
+    await runtime.wait(id).catch(() => undefined);
+    await runtime.delete(id);
+  }
+});

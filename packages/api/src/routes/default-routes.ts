@@ -1,8 +1,11 @@
 import type { RouteModule } from '../route-module.js';
 import { attachRoutes } from './attach.js';
+import { containerChangeRoutes } from './container-changes.js';
+import { containerStatsRoutes } from './container-stats.js';
 import { containerRoutes } from './containers.js';
 import { eventRoutes } from './events.js';
 import { imageRoutes } from './images.js';
+import { swarmRoutes } from './swarm.js';
 import { systemRoutes } from './system.js';
 
 /**
@@ -10,4 +13,13 @@ import { systemRoutes } from './system.js';
  * `routes`. Frozen: an embedder builds a new list from it (`[...defaultRoutes, mine]`)
  * rather than changing the one other servers in the process use.
  */
-export const defaultRoutes: readonly RouteModule[] = Object.freeze([systemRoutes, eventRoutes, containerRoutes, attachRoutes, imageRoutes]);
+export const defaultRoutes: readonly RouteModule[] = Object.freeze([
+  systemRoutes,
+  eventRoutes,
+  containerRoutes,
+  containerChangeRoutes,
+  containerStatsRoutes,
+  attachRoutes,
+  imageRoutes,
+  swarmRoutes,
+]);

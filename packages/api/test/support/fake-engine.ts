@@ -8,7 +8,12 @@ import {
   type ContainerCreateBody,
   type ContainerInspect,
   type ContainerListOptions,
+  type ContainerStatsSample,
   type ContainerSummary,
+  type ContainersPruneReport,
+  type ContainerTop,
+  type ContainerUpdate,
+  type ContainerUpdateResult,
   type EngineApi,
   EventBus,
   type Filters,
@@ -22,6 +27,7 @@ import {
   NotFound,
   NotModified,
   type PluginStatus,
+  type StatsOptions,
   type SystemInfo,
   type VersionInfo,
   type WaitCondition,
@@ -72,6 +78,9 @@ interface FakeContainer {
   /** Signal name → exit code of the current run's `trap "exit N" SIG` statements. */
   traps: Map<string, number>;
   runs: number;
+  /** Frozen by `pause`: its script does not advance, signals wait for `unpause` (SIGKILL included). */
+  paused: boolean;
+  pendingSignals: string[];
 }
 
 const signalNames: Record<string, string> = {
@@ -176,6 +185,7 @@ export class FakeEngine implements EngineApi {
     const running = all.filter((c) => c.status === 'running').length;
     return {
       ID: 'FAKE',
+      ExperimentalBuild: false,
       Containers: all.length,
       ContainersRunning: running,
       ContainersPaused: 0,
@@ -262,6 +272,8 @@ export class FakeEngine implements EngineApi {
         stdinWaiters: [],
         traps: new Map(),
         runs: 0,
+        paused: false,
+        pendingSignals: [],
       };
       this.containerStore.set(id, c);
       this.publish(c, 'create');
@@ -271,6 +283,7 @@ export class FakeEngine implements EngineApi {
     start: async (ref: string) => {
       this.record('containers.start', ref);
       const c = this.findContainer(ref);
+      if (c.paused) throw new Conflict('cannot start a paused container, try unpause instead');
       if (c.status === 'running') throw new NotModified(`container ${c.id} is already running`);
       c.status = 'running';
       c.startedAt = new Date().toISOString();
@@ -285,6 +298,7 @@ export class FakeEngine implements EngineApi {
       if (c.status !== 'running') throw new NotModified(`container ${c.id} is not running`);
       const exited = this.waitExit(c);
       this.signal(c, c.body.StopSignal ? signalName(c.body.StopSignal) : 'SIGTERM');
+      this.thawAfter(c, c.body.StopSignal ? signalName(c.body.StopSignal) : 'SIGTERM');
       const timeout = timeoutSeconds ?? c.body.StopTimeout ?? 10;
       let timer: NodeJS.Timeout | undefined;
       const inTime = await Promise.race([
@@ -296,6 +310,7 @@ export class FakeEngine implements EngineApi {
       clearTimeout(timer);
       if (!inTime) {
         this.signal(c, 'SIGKILL');
+        this.thawAfter(c, 'SIGKILL');
         await exited;
       }
       this.publish(c, 'stop');
@@ -307,6 +322,7 @@ export class FakeEngine implements EngineApi {
       const c = this.findContainer(ref);
       if (c.status !== 'running') throw new Conflict(`Container ${c.id} is not running`);
       this.signal(c, name);
+      this.thawAfter(c, name);
     },
 
     restart: async (ref: string, timeoutSeconds?: number) => {
@@ -321,11 +337,17 @@ export class FakeEngine implements EngineApi {
       this.record('containers.remove', ref, options);
       const c = this.findContainer(ref);
       if (c.status === 'running') {
+        if (c.paused && !options.force) {
+          throw new Conflict(
+            `You cannot remove a paused container ${c.id}. Unpause and then stop the container before attempting removal or force remove`,
+          );
+        }
         if (!options.force) {
           throw new Conflict(`You cannot remove a running container ${c.id}. Stop the container before attempting removal or force remove`);
         }
         const exited = this.waitExit(c);
         this.signal(c, 'SIGKILL');
+        this.thawAfter(c, 'SIGKILL');
         await exited;
       }
       this.destroy(c);
@@ -349,8 +371,14 @@ export class FakeEngine implements EngineApi {
         Created: Math.floor(c.created.getTime() / 1000),
         Ports: [],
         Labels: c.body.Labels ?? {},
-        State: c.status,
-        Status: c.status === 'running' ? 'Up 1 second' : c.status === 'exited' ? `Exited (${c.exitCode}) 1 second ago` : 'Created',
+        State: c.paused ? 'paused' : c.status,
+        Status: c.paused
+          ? 'Up 1 second (Paused)'
+          : c.status === 'running'
+            ? 'Up 1 second'
+            : c.status === 'exited'
+              ? `Exited (${c.exitCode}) 1 second ago`
+              : 'Created',
         HostConfig: { NetworkMode: 'none' },
         NetworkSettings: { Networks: {} },
         Mounts: [],
@@ -367,9 +395,9 @@ export class FakeEngine implements EngineApi {
         Path: cmd[0] ?? '',
         Args: cmd.slice(1),
         State: {
-          Status: c.status,
+          Status: c.paused ? 'paused' : c.status,
           Running: c.status === 'running',
-          Paused: false,
+          Paused: c.paused,
           Restarting: false,
           OOMKilled: false,
           Dead: false,
@@ -392,7 +420,7 @@ export class FakeEngine implements EngineApi {
         ProcessLabel: '',
         AppArmorProfile: '',
         ExecIDs: null,
-        HostConfig: c.body.HostConfig ?? {},
+        HostConfig: { ...(c.body.HostConfig ?? {}), LogConfig: { Type: 'json-file', Config: {} } },
         GraphDriver: { Name: 'fakefs', Data: null },
         Mounts: [],
         Config: { ...c.body, HostConfig: undefined, NetworkingConfig: undefined } as ContainerInspect['Config'],
@@ -429,6 +457,103 @@ export class FakeEngine implements EngineApi {
       this.record('containers.logs', ref, options);
       const c = this.findContainer(ref);
       return { tty: !!c.body.Tty, lines: this.logLines(c, options) };
+    },
+
+    pause: async (ref: string) => {
+      this.record('containers.pause', ref);
+      const c = this.findContainer(ref);
+      if (c.status !== 'running') throw new Conflict(`Container ${c.id} is not running`);
+      if (c.paused) throw new Conflict(`Container ${c.id} is already paused`);
+      c.paused = true;
+      this.publish(c, 'pause');
+    },
+
+    unpause: async (ref: string) => {
+      this.record('containers.unpause', ref);
+      const c = this.findContainer(ref);
+      if (!c.paused) throw new Conflict(`Container ${c.id} is not paused`);
+      this.thaw(c);
+      this.publish(c, 'unpause');
+    },
+
+    rename: async (ref: string, newName: string) => {
+      this.record('containers.rename', ref, newName);
+      if (!newName) throw new InvalidArgument('Neither old nor new names may be empty');
+      const name = newName.replace(/^\//, '');
+      if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) {
+        throw new InvalidArgument(`Invalid container name (${newName}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+      }
+      const c = this.findContainer(ref);
+      if (c.name === name) throw new InvalidArgument('Renaming a container with the same name as its current name');
+      for (const other of this.containerStore.values()) {
+        if (other.name === name) {
+          throw new Conflict(
+            `Conflict. The container name "/${name}" is already in use by container "${other.id}". You have to remove (or rename) that container to be able to reuse that name.`,
+          );
+        }
+      }
+      const oldName = c.name;
+      c.name = name;
+      this.publish(c, 'rename', { oldName: `/${oldName}` });
+    },
+
+    update: async (ref: string, changes: ContainerUpdate): Promise<ContainerUpdateResult> => {
+      this.record('containers.update', ref, changes);
+      const c = this.findContainer(ref);
+      const hostConfig = { ...(c.body.HostConfig ?? {}) };
+      for (const [key, value] of Object.entries(changes)) {
+        if (key === 'RestartPolicy') {
+          if (changes.RestartPolicy?.Name) hostConfig.RestartPolicy = { MaximumRetryCount: 0, ...changes.RestartPolicy };
+        } else if (value !== undefined && value !== 0 && value !== '' && value !== null) {
+          (hostConfig as Record<string, unknown>)[key] = value;
+        }
+      }
+      c.body = { ...c.body, HostConfig: hostConfig };
+      this.publish(c, 'update');
+      return { Warnings: null };
+    },
+
+    top: async (ref: string, psArgs?: string): Promise<ContainerTop> => {
+      this.record('containers.top', ref, psArgs);
+      const c = this.findContainer(ref);
+      if (c.status !== 'running') throw new Conflict(`Container ${c.id} is not running`);
+      return {
+        Titles: ['UID', 'PID', 'PPID', 'C', 'STIME', 'TTY', 'TIME', 'CMD'],
+        Processes: [['root', '4242', '4240', '0', '12:00', '?', '00:00:00', this.cmd(c).join(' ')]],
+      };
+    },
+
+    stats: (ref: string, options: StatsOptions): AsyncIterable<ContainerStatsSample> => {
+      this.record('containers.stats', ref, options);
+      const c = this.findContainer(ref);
+      const sample = (): ContainerStatsSample => fakeStats(c.id, c.name, c.status === 'running');
+      return (async function* () {
+        yield sample();
+        while (options.stream && !options.signal?.aborted) {
+          await new Promise((resolve) => setTimeout(resolve, 1000));
+          if (!options.signal?.aborted) yield sample();
+        }
+      })();
+    },
+
+    prune: async (filters: Filters = {}): Promise<ContainersPruneReport> => {
+      this.record('containers.prune', filters);
+      for (const key of Object.keys(filters))
+        if (!['until', 'label', 'label!'].includes(key)) throw new InvalidArgument(`Invalid filter '${key}'`);
+      const deleted: string[] = [];
+      for (const c of [...this.containerStore.values()]) {
+        if (c.status === 'running') continue;
+        const labels = c.body.Labels ?? {};
+        const has = (spec: string) => {
+          const eq = spec.indexOf('=');
+          return eq < 0 ? spec in labels : labels[spec.slice(0, eq)] === spec.slice(eq + 1);
+        };
+        if (!(filters.label ?? []).every(has) || (filters['label!'] ?? []).some(has)) continue;
+        this.destroy(c);
+        deleted.push(c.id);
+      }
+      this.events.publish('container', 'prune', '', { reclaimed: '0' });
+      return { ContainersDeleted: deleted.length ? deleted : null, SpaceReclaimed: 0 };
     },
 
     attach: async (ref: string, options: AttachOptions): Promise<AttachSession> => {
@@ -583,10 +708,27 @@ export class FakeEngine implements EngineApi {
     this.events.publish('container', action, c.id, { ...attributes, image: String(c.body.Image), name: c.name });
   }
 
-  /** What a signal does to PID 1 of a namespace: SIGKILL ends it, a trapped one runs the trap, any other is ignored. */
-  /** Deliver a signal as runc would to PID 1, publishing `kill` with its number as dockerd does. */
+  /** As the real engine: a paused container is thawed after SIGKILL or its stop signal. */
+  private thawAfter(c: FakeContainer, name: string): void {
+    const stopSignal = c.body.StopSignal ? signalName(c.body.StopSignal) : 'SIGTERM';
+    if (c.paused && (name === 'SIGKILL' || name === stopSignal)) this.thaw(c);
+  }
+
+  /** Unfreeze: the signals sent while frozen land now. */
+  private thaw(c: FakeContainer): void {
+    c.paused = false;
+    for (const name of c.pendingSignals.splice(0)) this.deliver(c, name);
+  }
+
+  /** Send a signal as runc would to PID 1, publishing `kill` with its number as dockerd does; a frozen process gets it at thaw. */
   private signal(c: FakeContainer, name: string): void {
     this.publish(c, 'kill', { signal: String(osConstants.signals[name as keyof typeof osConstants.signals]) });
+    if (c.paused) c.pendingSignals.push(name);
+    else this.deliver(c, name);
+  }
+
+  /** What a signal does to PID 1 of a namespace: SIGKILL ends it, a trapped one runs the trap, any other is ignored. */
+  private deliver(c: FakeContainer, name: string): void {
     if (name === 'SIGKILL') c.stopRun?.(137);
     else if (c.traps.has(name)) c.stopRun?.(c.traps.get(name)!);
   }
@@ -744,6 +886,39 @@ export class FakeEngine implements EngineApi {
       });
     }
   }
+}
+
+/** A stats sample in Docker's shape, zeroed for a container that does not run. */
+function fakeStats(id: string, name: string, running: boolean): ContainerStatsSample {
+  const cpu = (total: number) => ({
+    cpu_usage: { total_usage: total, usage_in_kernelmode: 0, usage_in_usermode: total },
+    system_cpu_usage: running ? 1e12 : undefined,
+    online_cpus: running ? 2 : undefined,
+    throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 },
+  });
+  const blkio = running ? [{ major: 8, minor: 0, op: 'read', value: 0 }] : null;
+  return {
+    read: running ? new Date().toISOString() : '0001-01-01T00:00:00Z',
+    preread: '0001-01-01T00:00:00Z',
+    name: `/${name}`,
+    id,
+    num_procs: 0,
+    pids_stats: running ? { current: 1 } : {},
+    cpu_stats: cpu(running ? 2e6 : 0),
+    precpu_stats: cpu(running ? 1e6 : 0),
+    memory_stats: running ? { usage: 1 << 20, limit: 1 << 30, stats: {} } : {},
+    blkio_stats: {
+      io_service_bytes_recursive: blkio,
+      io_serviced_recursive: blkio,
+      io_queue_recursive: null,
+      io_service_time_recursive: null,
+      io_wait_time_recursive: null,
+      io_merged_recursive: null,
+      io_time_recursive: null,
+      sectors_recursive: null,
+    },
+    storage_stats: {},
+  };
 }
 
 async function readAll(stream: Readable): Promise<Buffer> {

@@ -3,7 +3,12 @@ import type { EventBus } from '../events.js';
 import type {
   ContainerCreateBody,
   ContainerInspect,
+  ContainerStatsSample,
   ContainerSummary,
+  ContainersPruneReport,
+  ContainerTop,
+  ContainerUpdateResult,
+  HostConfig,
   ImageDeleteEntry,
   ImageHistoryEntry,
   ImageInspect,
@@ -127,6 +132,44 @@ export interface ContainersApi {
   wait(ref: string, condition?: WaitCondition): Promise<WaitResult>;
   logs(ref: string, options: LogsOptions): Promise<{ tty: boolean; lines: AsyncIterable<LogLine> }>;
   attach(ref: string, options: AttachOptions): Promise<AttachSession>;
+  /** Freeze every process of a running container (`pause` event); Conflict when it is not running or already paused. */
+  pause(ref: string): Promise<void>;
+  /** Thaw a paused container (`unpause` event); Conflict when it is not paused. */
+  unpause(ref: string): Promise<void>;
+  /** Give a container a new name (`rename` event, with `oldName`); the old name is free at once. Conflict when the name is taken. */
+  rename(ref: string, newName: string): Promise<void>;
+  /** Change a container's limits (applied at once when it runs) and its restart policy (`update` event). */
+  update(ref: string, changes: ContainerUpdate): Promise<ContainerUpdateResult>;
+  /** The container's processes as `ps` shows them with `psArgs` (default `-ef`); Conflict when it is not running. */
+  top(ref: string, psArgs?: string): Promise<ContainerTop>;
+  /** Resource usage samples: one (`stream: false`), or one a second until `signal` aborts. */
+  stats(ref: string, options: StatsOptions): AsyncIterable<ContainerStatsSample>;
+  /** Remove every stopped container matching `filters` (`until`, `label`, `label!`). */
+  prune(filters?: Filters): Promise<ContainersPruneReport>;
+}
+
+/** What `docker update` may change on a container: its limits and its restart policy. */
+export type ContainerUpdate = Pick<
+  HostConfig,
+  | 'Memory'
+  | 'MemorySwap'
+  | 'MemoryReservation'
+  | 'NanoCpus'
+  | 'CpuShares'
+  | 'CpuPeriod'
+  | 'CpuQuota'
+  | 'CpusetCpus'
+  | 'PidsLimit'
+  | 'RestartPolicy'
+>;
+
+export interface StatsOptions {
+  /** Keep sending a sample a second until the client goes (`stream=1`, the default). */
+  stream: boolean;
+  /** With `stream=false`: answer at once, without the second sample `precpu_stats` would come from. */
+  oneShot?: boolean;
+  /** Aborts a stream (the client went away). */
+  signal?: AbortSignal;
 }
 
 export interface ImportOptions {

@@ -211,19 +211,34 @@ export interface ContainerState {
 }
 
 export interface EndpointSettings {
+  IPAMConfig?: Record<string, string> | null;
+  Links?: string[] | null;
   NetworkID: string;
   EndpointID: string;
   Gateway: string;
   IPAddress: string;
   IPPrefixLen: number;
+  IPv6Gateway?: string;
+  GlobalIPv6Address?: string;
+  GlobalIPv6PrefixLen?: number;
   MacAddress: string;
   Aliases: string[] | null;
+  DriverOpts?: Record<string, string> | null;
 }
 
 export interface NetworkSettings {
   Bridge: string;
   SandboxID: string;
+  HairpinMode?: boolean;
+  LinkLocalIPv6Address?: string;
+  LinkLocalIPv6PrefixLen?: number;
   SandboxKey: string;
+  SecondaryIPAddresses?: string[] | null;
+  SecondaryIPv6Addresses?: string[] | null;
+  EndpointID?: string;
+  GlobalIPv6Address?: string;
+  GlobalIPv6PrefixLen?: number;
+  IPv6Gateway?: string;
   Ports: Record<string, PortBinding[] | null>;
   Gateway: string;
   IPAddress: string;
@@ -355,6 +370,7 @@ export interface PluginStatus {
 /** `GET /info`: Docker's fields berth fills, plus `BerthPlugins`. */
 export interface SystemInfo {
   ID: string;
+  ExperimentalBuild: boolean;
   Containers: number;
   ContainersRunning: number;
   ContainersPaused: number;
@@ -397,4 +413,77 @@ export interface SystemInfo {
   Warnings: string[] | null;
   /** berth's own addition: every plugin with its status and reason. */
   BerthPlugins: PluginStatus[];
+}
+
+/** `GET /containers/{id}/top`: `ps`'s header and one row per process of the container. */
+export interface ContainerTop {
+  Titles: string[];
+  Processes: string[][];
+}
+
+/** `POST /containers/{id}/update`'s answer. */
+export interface ContainerUpdateResult {
+  Warnings: string[] | null;
+}
+
+/** `POST /containers/prune`'s answer. */
+export interface ContainersPruneReport {
+  ContainersDeleted: string[] | null;
+  SpaceReclaimed: number;
+}
+
+/** Docker's CPU usage of a stats sample (nanoseconds of CPU time; `system_cpu_usage` in host clock ticks × 10^7). */
+export interface CpuStats {
+  cpu_usage: { total_usage: number; percpu_usage?: number[]; usage_in_kernelmode: number; usage_in_usermode: number };
+  system_cpu_usage?: number;
+  online_cpus?: number;
+  throttling_data: { periods: number; throttled_periods: number; throttled_time: number };
+}
+
+/** One entry of blkio's lists, as Docker's stats carry them. */
+export interface BlkioStatEntry {
+  major: number;
+  minor: number;
+  op: string;
+  value: number;
+}
+
+/** One network interface's counters in a stats sample. */
+export interface NetworkStats {
+  rx_bytes: number;
+  rx_packets: number;
+  rx_errors: number;
+  rx_dropped: number;
+  tx_bytes: number;
+  tx_packets: number;
+  tx_errors: number;
+  tx_dropped: number;
+}
+
+/**
+ * `GET /containers/{id}/stats`: one sample, in Docker's shape (what `docker stats` and
+ * docker-py compute percentages from). A stopped container's sample is zeroed, as Docker's.
+ */
+export interface ContainerStatsSample {
+  read: string;
+  preread: string;
+  name: string;
+  id: string;
+  num_procs: number;
+  pids_stats: { current?: number; limit?: number };
+  cpu_stats: CpuStats;
+  precpu_stats: CpuStats;
+  memory_stats: { usage?: number; max_usage?: number; limit?: number; stats?: Record<string, number>; failcnt?: number };
+  blkio_stats: {
+    io_service_bytes_recursive: BlkioStatEntry[] | null;
+    io_serviced_recursive: BlkioStatEntry[] | null;
+    io_queue_recursive: BlkioStatEntry[] | null;
+    io_service_time_recursive: BlkioStatEntry[] | null;
+    io_wait_time_recursive: BlkioStatEntry[] | null;
+    io_merged_recursive: BlkioStatEntry[] | null;
+    io_time_recursive: BlkioStatEntry[] | null;
+    sectors_recursive: BlkioStatEntry[] | null;
+  };
+  storage_stats: Record<string, never>;
+  networks?: Record<string, NetworkStats>;
 }

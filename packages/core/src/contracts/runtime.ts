@@ -31,6 +31,17 @@ export interface RuntimeCreateRequest {
   openStdin: boolean;
 }
 
+/**
+ * New limits for a running container's cgroup, as `update` applies them: the
+ * `linux.resources` fields of the OCI runtime spec that can change while a container
+ * runs (only those given change). Values are the spec's: bytes, CFS microseconds, shares.
+ */
+export interface RuntimeResources {
+  memory?: { limit?: number; reservation?: number; swap?: number };
+  cpu?: { shares?: number; quota?: number; period?: number; cpus?: string };
+  pids?: { limit: number };
+}
+
 /** A live connection to a container's stdio, held by the engine while it runs. */
 export interface ContainerStreams {
   /** Subscribe to output; returns the unsubscribe function. */
@@ -66,6 +77,11 @@ export type AdoptResult = { state: 'running'; pid: number } | { state: 'created'
  * 3. `start(id)` → the user's command runs.
  * 4. `wait(id)` resolves with the exit status once the process has exited and its
  *    output is drained; `kill(id, signal)` signals it meanwhile.
+ *    While it runs, `pause(id)` freezes every process of the container (its cgroup's
+ *    freezer, v1 or v2) and `resume(id)` thaws them; a frozen container neither runs nor
+ *    exits, and a signal sent meanwhile is delivered at `resume` (SIGKILL included, so
+ *    the engine resumes a paused container it kills). `update(id, resources)` changes
+ *    its cgroup limits in place (memory, CPU, pids), as `docker update` does.
  * 5. `delete(id)` removes what the runtime holds for the container (its runtime state,
  *    its cgroup, its monitor's files). Idempotent: safe after a crash, on an unknown id.
  *
@@ -81,6 +97,12 @@ export interface Runtime {
   connect(id: string): Promise<ContainerStreams>;
   start(id: string): Promise<void>;
   kill(id: string, signal: string): Promise<void>;
+  /** Freeze the running container's processes (Conflict when it is not running). */
+  pause(id: string): Promise<void>;
+  /** Thaw a paused container's processes. */
+  resume(id: string): Promise<void>;
+  /** Change a running container's cgroup limits; fields not given keep their value. */
+  update(id: string, resources: RuntimeResources): Promise<void>;
   wait(id: string): Promise<ExitStatus>;
   delete(id: string): Promise<void>;
   adopt(id: string, stateDir: string): Promise<AdoptResult>;

@@ -1,8 +1,8 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { type ContainerCreateBody, inject, injectable, token } from '@berth/core';
+import { type ContainerCreateBody, inject, injectable, token, writeFileAtomic } from '@berth/core';
 import { EngineConfigToken, type ResolvedEngineConfig } from '../config.js';
-import { type HostFacts, type ImageRunConfig, readHostFacts } from '../oci/index.js';
+import { type HostFacts, type ImageRunConfig, type OciResources, type OciSpec, readHostFacts, specToJson } from '../oci/index.js';
 import { type ContainerPaths, ContainerPathsToken } from './container-paths.js';
 import { buildContainerSpec, type ContainerSpec } from './container-spec.js';
 import { type EtcFiles, writeEtcFiles } from './etc-files.js';
@@ -66,6 +66,27 @@ export class ContainerBundles {
     });
     await fs.writeFile(path.join(this.paths.bundle(request.id), 'config.json'), spec.json);
     return spec;
+  }
+
+  /**
+   * Put new memory, CPU and pids limits in the bundle (`docker update`), so the next start
+   * of the container runs with them; the running process gets them from the runtime.
+   */
+  async updateResources(id: string, resources: Omit<OciResources, 'devices'>): Promise<void> {
+    const file = path.join(this.paths.bundle(id), 'config.json');
+    // The spec holds 2^64-1 for unlimited rlimits: numbers past 2^53 are read exactly, as bigints.
+    const bigints = (_key: string, value: unknown, context?: { source?: string }) =>
+      typeof value === 'number' && !Number.isSafeInteger(value) && context?.source && /^\d+$/.test(context.source)
+        ? BigInt(context.source)
+        : value;
+    const spec = JSON.parse(await fs.readFile(file, 'utf8'), bigints as (key: string, value: unknown) => unknown) as OciSpec;
+    const current = spec.linux?.resources;
+    if (!current) return;
+    for (const key of ['memory', 'cpu', 'pids'] as const) {
+      if (resources[key]) current[key] = resources[key] as never;
+      else delete current[key];
+    }
+    await writeFileAtomic(file, specToJson(spec));
   }
 }
 

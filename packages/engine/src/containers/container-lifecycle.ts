@@ -21,9 +21,19 @@ import { type ContainerLocks, ContainerLocksToken } from './container-locks.js';
 import type { ContainerRecord } from './container-record.js';
 import { normaliseSignal } from './signals.js';
 
+/** How a start came about: asked for (the API, `docker restart`), or a restart policy's. */
+export interface StartOptions {
+  /**
+   * A restart policy starts the container (RestartPolicies): it must still be waiting
+   * to restart (a stop or removal meanwhile cancels it), and its RestartCount and
+   * "stopped by hand" are kept; any other start resets both, as Docker's does.
+   */
+  policy?: boolean;
+}
+
 /**
- * The container lifecycle state machine: created → running → exited (→ running again)
- * → removed. Every operation takes the container's lock while it decides and changes
+ * The container lifecycle state machine: created → running (⇄ paused) → exited
+ * (→ restarting → running again) → removed. Every operation takes the container's lock while it decides and changes
  * state (the supervisor records exits under the same lock); waiting for a process to
  * exit happens outside it. Kernel state exists only while a container runs (the
  * supervisor's business) plus its root filesystem mount from create until exit, so a
@@ -69,10 +79,10 @@ export class ContainerLifecycle {
     }
   }
 
-  async start(ref: string): Promise<void> {
+  async start(ref: string, options: StartOptions = {}): Promise<void> {
     const record = this.store.get(ref);
     try {
-      await this.locks.run(record.id, () => this.startLocked(record));
+      await this.locks.run(record.id, () => this.startLocked(record, options));
     } catch (err) {
       // Like dockerd: a --rm container that cannot start is removed, not left behind.
       if (record.hostConfig.AutoRemove && !isBerthError(err, 'NotModified')) {
@@ -82,8 +92,12 @@ export class ContainerLifecycle {
     }
   }
 
-  private async startLocked(record: ContainerRecord): Promise<void> {
+  private async startLocked(record: ContainerRecord, options: StartOptions): Promise<void> {
     if (!this.store.find(record.id)) throw new Conflict(`container ${record.id} was removed`);
+    if (options.policy && (!record.state.Restarting || record.manuallyStopped)) {
+      throw new NotModified(`the restart of container ${record.id} was cancelled`);
+    }
+    if (record.state.Paused) throw new Conflict('cannot start a paused container, try unpause instead');
     if (record.state.Running) throw new NotModified(`container ${record.id} is already running`);
     if (this.removing.has(record.id)) throw new Conflict(`container ${record.id} is marked for removal and cannot be started`);
     const began = performance.now();
@@ -93,6 +107,7 @@ export class ContainerLifecycle {
       Status: 'running',
       Running: true,
       Paused: false,
+      Restarting: false,
       OOMKilled: false,
       Dead: false,
       Pid: pid,
@@ -101,6 +116,10 @@ export class ContainerLifecycle {
       StartedAt: startedAt,
       FinishedAt: '0001-01-01T00:00:00Z',
     });
+    if (!options.policy) {
+      record.restartCount = 0;
+      delete record.manuallyStopped;
+    }
     // The record says "running", with the start pending and the state before it, on disk
     // before the runtime is asked: written (fsynced, ~3 ms) while runc creates the container
     // (~30 ms), not after it on the path of every start. A daemon that dies in between
@@ -128,9 +147,14 @@ export class ContainerLifecycle {
     const record = this.store.get(ref);
     // Wrapped in an object: a promise returned from the locked section would hold the lock until the exit.
     const { exited } = await this.locks.run(record.id, async () => {
+      if (record.state.Restarting && !record.state.Running) {
+        await this.cancelRestart(record);
+        return { exited: Promise.resolve() };
+      }
       if (!record.state.Running) throw new NotModified(`container ${record.id} is not running`);
+      record.manuallyStopped = true;
       const exited = this.supervisor.runEnd(record);
-      await this.signal(record, normaliseSignal(record.config.StopSignal || 'SIGTERM')).catch(() => undefined);
+      await this.signal(record, this.stopSignal(record)).catch(() => undefined);
       return { exited };
     });
     const timeout = timeoutSeconds ?? record.config.StopTimeout ?? 10;
@@ -146,14 +170,68 @@ export class ContainerLifecycle {
     const record = this.store.get(ref);
     const sig = normaliseSignal(signal);
     await this.locks.run(record.id, async () => {
+      if (record.state.Restarting && !record.state.Running) return this.cancelRestart(record);
       if (!record.state.Running) throw new Conflict(`Container ${record.id} is not running`);
+      if (sig === 'SIGKILL' || sig === this.stopSignal(record)) record.manuallyStopped = true;
       await this.signal(record, sig);
     });
+  }
+
+  /**
+   * A container waiting out its restart policy's delay is stopped by hand: it stays
+   * exited, and the pending restart, finding it so, does nothing.
+   */
+  private async cancelRestart(record: ContainerRecord): Promise<void> {
+    record.manuallyStopped = true;
+    record.state = { ...record.state, Restarting: false, Status: 'exited' };
+    await this.store.save(record);
+  }
+
+  private stopSignal(record: ContainerRecord): string {
+    return normaliseSignal(record.config.StopSignal || 'SIGTERM');
+  }
+
+  /**
+   * Freeze a running container's processes. Docker's messages: a container that is not
+   * running, already paused, or restarting is a Conflict naming it.
+   */
+  async pause(ref: string): Promise<void> {
+    const record = this.store.get(ref);
+    await this.locks.run(record.id, async () => {
+      if (record.state.Restarting) throw new Conflict(`Container ${record.id} is restarting, wait until the container is running`);
+      if (!record.state.Running) throw new Conflict(`Container ${record.id} is not running`);
+      if (record.state.Paused) throw new Conflict(`Container ${record.id} is already paused`);
+      await this.supervisor.pause(record);
+      record.state = { ...record.state, Paused: true, Status: 'paused' };
+      await this.store.save(record);
+    });
+    this.events.publish('container', 'pause', record.id, { image: record.imageRef, name: record.name });
+  }
+
+  /** Thaw a paused container. */
+  async unpause(ref: string): Promise<void> {
+    const record = this.store.get(ref);
+    await this.locks.run(record.id, async () => {
+      if (!record.state.Paused) throw new Conflict(`Container ${record.id} is not paused`);
+      await this.supervisor.resume(record);
+      record.state = { ...record.state, Paused: false, Status: 'running' };
+      await this.store.save(record);
+    });
+    this.events.publish('container', 'unpause', record.id, { image: record.imageRef, name: record.name });
   }
 
   /** Signal the run's process and publish `kill` with the signal's number, as dockerd does (stop's signals included). */
   private async signal(record: ContainerRecord, signal: string): Promise<void> {
     await this.supervisor.signal(record, signal);
+    // As dockerd: a paused container is thawed after SIGKILL or its stop signal, which it
+    // then receives; any other signal waits for an unpause.
+    if (record.state.Paused && (signal === 'SIGKILL' || signal === this.stopSignal(record))) {
+      // runc thaws a container itself for SIGKILL: "not paused" (Conflict) is that, not a failure.
+      await this.supervisor.resume(record).catch((err) => {
+        if (!isBerthError(err, 'Conflict')) throw err;
+      });
+      record.state = { ...record.state, Paused: false, Status: 'running' };
+    }
     const number = osConstants.signals[signal as keyof typeof osConstants.signals];
     this.events.publish('container', 'kill', record.id, { image: record.imageRef, name: record.name, signal: String(number ?? signal) });
   }
@@ -178,8 +256,18 @@ export class ContainerLifecycle {
     // A running container is killed first (with force), and removed once its exit is recorded.
     const { exited } = await this.locks.run(record.id, async () => {
       if (!record.state.Running) {
+        if (record.state.Restarting && !options.force) {
+          throw new Conflict(
+            `You cannot remove a restarting container ${record.id}. Stop the container before attempting removal or force remove`,
+          );
+        }
         this.removing.add(record.id);
         return { exited: undefined };
+      }
+      if (record.state.Paused && !options.force) {
+        throw new Conflict(
+          `You cannot remove a paused container ${record.id}. Unpause and then stop the container before attempting removal or force remove`,
+        );
       }
       if (!options.force) {
         throw new Conflict(

@@ -1,4 +1,14 @@
-import { type ContainerInspect, type ContainerListOptions, type ContainerSummary, inject, injectable, token } from '@berth/core';
+import {
+  type ContainerInspect,
+  type ContainerListOptions,
+  type ContainerSummary,
+  inject,
+  injectable,
+  type StorageDriver,
+  StorageDriverToken,
+  token,
+} from '@berth/core';
+import { type ImageQueries, ImageQueriesToken } from '../images/image-queries.js';
 import { type ContainerStore, ContainerStoreToken } from '../state/container-store.js';
 import { type ContainerPaths, ContainerPathsToken } from './container-paths.js';
 import { toInspect, toSummary } from './container-views.js';
@@ -10,6 +20,8 @@ export class ContainerQueries {
   constructor(
     @inject(ContainerStoreToken) private readonly store: ContainerStore,
     @inject(ContainerPathsToken) private readonly paths: ContainerPaths,
+    @inject(StorageDriverToken) private readonly storage: StorageDriver,
+    @inject(ImageQueriesToken) private readonly images: ImageQueries,
   ) {}
 
   async list(options: ContainerListOptions = {}): Promise<ContainerSummary[]> {
@@ -17,10 +29,31 @@ export class ContainerQueries {
     checkFilterKeys(filters);
     // Like docker: a status filter widens `ps` to stopped containers even without -a.
     const everyState = options.all || !!filters.status;
-    let records = this.store.all().filter((r) => (everyState || r.state.Running) && matchesFilters(r, filters, this.store));
+    // A restarting container counts as running, as in dockerd.
+    let records = this.store
+      .all()
+      .filter((r) => (everyState || r.state.Running || r.state.Restarting) && matchesFilters(r, filters, this.store));
     records.sort((a, b) => b.created.localeCompare(a.created));
     if (options.limit && options.limit > 0) records = records.slice(0, options.limit);
-    return records.map((r) => toSummary(r));
+    const summaries = records.map((r) => toSummary(r));
+    if (options.size) await Promise.all(summaries.map((s, i) => this.addSizes(s, records[i]!)));
+    return summaries;
+  }
+
+  /** `ps --size`: the writable layer's usage (the storage driver's), and that plus the image's size. */
+  private async addSizes(summary: ContainerSummary, record: { id: string; imageId: string }): Promise<void> {
+    const [rw, image] = await Promise.all([
+      this.storage.usage(record.id).then(
+        (u) => u.bytes,
+        () => 0,
+      ),
+      this.images.inspect(record.imageId).then(
+        (i) => i.Size,
+        () => 0,
+      ),
+    ]);
+    summary.SizeRw = rw;
+    summary.SizeRootFs = rw + image;
   }
 
   async inspect(ref: string): Promise<ContainerInspect> {

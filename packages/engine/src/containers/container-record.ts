@@ -43,4 +43,11 @@ export interface ContainerRecord {
    */
   pending?: { op: 'start'; prior: ContainerState };
   restartCount: number;
+  /**
+   * Docker's "has been manually stopped": set by `stop` and by `kill` with SIGKILL or the
+   * stop signal, cleared by `start`. A restart policy never restarts the exit that
+   * follows, and `unless-stopped` containers stay stopped when the daemon starts again.
+   * Absent in records written before restart policies (read as false).
+   */
+  manuallyStopped?: boolean;
 }

@@ -79,9 +79,7 @@ export function mergedConfig(body: ContainerCreateBody, image: ImageRunConfig, i
     Hostname: hostname,
     Domainname: body.Domainname ?? '',
     User: body.User || image.User || '',
-    Env: buildEnv({ image: image.Env, request: body.Env, hostname, terminal: !!body.Tty, home: '/root' }).filter(
-      (e) => !e.startsWith('HOME='),
-    ),
+    Env: shownEnv(body, image, hostname),
     Cmd: cmd.length ? cmd : null,
     Entrypoint: entrypoint.length ? entrypoint : null,
     WorkingDir: body.WorkingDir || image.WorkingDir || '',
@@ -90,6 +88,20 @@ export function mergedConfig(body: ContainerCreateBody, image: ImageRunConfig, i
     StopSignal: body.StopSignal || image.StopSignal || undefined,
     Image: body.Image,
   };
+}
+
+/**
+ * Config.Env as inspect shows it: the process's environment (without the HOME berth
+ * adds), and the request's entries without `=` kept as given, as dockerd keeps them
+ * (`-e NAME` of a variable the client did not have). Such an entry unsets NAME in the
+ * process, so it is never there twice.
+ */
+function shownEnv(body: ContainerCreateBody, image: ImageRunConfig, hostname: string): string[] {
+  const env = buildEnv({ image: image.Env, request: body.Env, hostname, terminal: !!body.Tty, home: '/root' }).filter(
+    (e) => !e.startsWith('HOME='),
+  );
+  for (const entry of body.Env ?? []) if (!entry.includes('=') && !env.includes(entry)) env.push(entry);
+  return env;
 }
 
 /** The process's path and arguments, as inspect's Path and Args show them. */

@@ -7,7 +7,7 @@ import { parseBind } from './mounts.js';
  * either translated into the spec (from-docker.ts and the files it calls), harmless
  * metadata that dockerd itself only stores, or refused here with a 400 that names it
  * (the table in this folder's README lists all three). A later feature (volumes,
- * networks, published ports, restart policies) removes its refusal from this file.
+ * networks, published ports) removes its refusal from this file, as restart policies did.
  *
  * A zero value is not a request: the docker CLI sends most fields on every create with
  * `""`, `0`, `false`, `[]`, `{}` or null, and those pass.
@@ -69,6 +69,21 @@ const windowsOnly: ReadonlyArray<keyof HostConfig> = ['CpuCount', 'CpuPercent', 
 
 const restartPolicies = new Set(['', 'no', 'always', 'unless-stopped', 'on-failure']);
 
+/** Docker's checks of a restart policy (at create and update), with its messages. */
+export function checkRestartPolicy(hc: Pick<HostConfig, 'RestartPolicy'>): void {
+  const policy = hc.RestartPolicy?.Name ?? '';
+  if (!restartPolicies.has(policy)) {
+    throw new InvalidArgument(
+      `invalid restart policy: unknown policy '${policy}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'`,
+    );
+  }
+  const count = hc.RestartPolicy?.MaximumRetryCount ?? 0;
+  if (count < 0) throw new InvalidArgument('invalid restart policy: maximum retry count cannot be negative');
+  if (count !== 0 && policy !== 'on-failure') {
+    throw new InvalidArgument("invalid restart policy: maximum retry count can only be used with 'on-failure'");
+  }
+}
+
 /** Endpoint settings a user sets; the rest of EndpointSettings is output that dockerd ignores on input. */
 const endpointSettings = ['IPAMConfig', 'Links', 'Aliases', 'MacAddress', 'DriverOpts'] as const;
 
@@ -90,18 +105,10 @@ export function refuseUnsupportedSettings(body: ContainerCreateBody, ctx: Settin
     throw new InvalidArgument('Conflicting options: NetworkDisabled and the host network (NetworkMode "host")');
   }
 
-  // Restart policy: berth never restarts a container by itself yet.
-  const policy = hc.RestartPolicy?.Name ?? '';
-  if (!restartPolicies.has(policy)) {
-    throw new InvalidArgument(
-      `invalid restart policy: unknown policy '${policy}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'`,
-    );
-  }
-  if (policy !== '' && policy !== 'no') {
-    throw new InvalidArgument(`HostConfig.RestartPolicy ${JSON.stringify(policy)} is not supported by berth yet: only "no"`);
-  }
-  if (isSet(hc.RestartPolicy?.MaximumRetryCount)) {
-    throw new InvalidArgument("invalid restart policy: maximum retry count can only be used with 'on-failure'");
+  // Restart policy: carried out by the engine's RestartPolicies (runs/restart-policy.ts).
+  checkRestartPolicy(hc);
+  if (hc.AutoRemove && !['', 'no'].includes(hc.RestartPolicy?.Name ?? '')) {
+    throw new InvalidArgument("can't create 'AutoRemove' container with restart policy");
   }
 
   // Storage.

@@ -8,6 +8,7 @@ import {
   injectable,
   type Logger,
   LoggerToken,
+  type RuntimeResources,
   SystemError,
   token,
 } from '@berth/core';
@@ -86,6 +87,21 @@ export class RunResources {
   /** Send a signal (a normalised name, `SIGTERM`) to the run's process. */
   signal(record: ContainerRecord, signal: string): Promise<void> {
     return this.drivers.runtime(record.runtime).kill(record.id, signal);
+  }
+
+  /** Freeze the run's processes (the runtime's cgroup freezer). */
+  pause(record: ContainerRecord): Promise<void> {
+    return this.drivers.runtime(record.runtime).pause(record.id);
+  }
+
+  /** Thaw the run's processes. */
+  resume(record: ContainerRecord): Promise<void> {
+    return this.drivers.runtime(record.runtime).resume(record.id);
+  }
+
+  /** Change the run's cgroup limits in place. */
+  update(record: ContainerRecord, resources: RuntimeResources): Promise<void> {
+    return this.drivers.runtime(record.runtime).update(record.id, resources);
   }
 
   /** Resolves with the run's exit status, through the runtime's shim. */

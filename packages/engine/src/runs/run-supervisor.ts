@@ -1,4 +1,14 @@
-import { type EventBus, EventBusToken, type ExitStatus, inject, injectable, type Logger, LoggerToken, token } from '@berth/core';
+import {
+  type EventBus,
+  EventBusToken,
+  type ExitStatus,
+  inject,
+  injectable,
+  type Logger,
+  LoggerToken,
+  type RuntimeResources,
+  token,
+} from '@berth/core';
 import { type ContainerLocks, ContainerLocksToken } from '../containers/container-locks.js';
 import type { ContainerRecord } from '../containers/container-record.js';
 import { type ContainerIo, ContainerIoToken } from '../io/container-io.js';
@@ -60,6 +70,19 @@ export class RunSupervisor {
   /** Send a signal to a run's process through its runtime. */
   signal(record: ContainerRecord, signal: string): Promise<void> {
     return this.resources.signal(record, signal);
+  }
+
+  /** Freeze, thaw, or change the limits of a run (see RunResources); the caller holds the container's lock. */
+  pause(record: ContainerRecord): Promise<void> {
+    return this.resources.pause(record);
+  }
+
+  resume(record: ContainerRecord): Promise<void> {
+    return this.resources.resume(record);
+  }
+
+  update(record: ContainerRecord, resources: RuntimeResources): Promise<void> {
+    return this.resources.update(record, resources);
   }
 
   /** Resolves when the container's current run has ended and its exit is recorded (at once when it is not running). */

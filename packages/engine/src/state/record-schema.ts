@@ -23,7 +23,7 @@ const migrations: Migration[] = [
   },
   {
     from: 1,
-    what: 'records may carry `pending` (a start written ahead); version 1 had none, so nothing changes but the version',
+    what: 'records may carry `pending` (a start written ahead) and `manuallyStopped` (for restart policies); version 1 had neither, so nothing changes but the version',
     migrate: (record) => ({ ...record, schemaVersion: 2 }),
   },
 ];

@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import * as os from 'node:os';
+import * as path from 'node:path';
 import {
   type DriverRegistry,
   type DriverStatus,
@@ -13,6 +15,7 @@ import {
   type SystemInfo,
   token,
   type VersionInfo,
+  writeFileAtomic,
 } from '@berth/core';
 import { EngineConfigToken, type ResolvedEngineConfig } from '../config.js';
 import { type ImageQueries, ImageQueriesToken } from '../images/image-queries.js';
@@ -52,6 +55,7 @@ export class SystemService {
   private readonly runtimePaths = new WeakMap<Runtime, Promise<string>>();
   private storageStatus: { at: number; value: Promise<DriverStatus> } | undefined;
   private pendingInfo: Promise<SystemInfo> | undefined;
+  private engineId: string | undefined;
 
   constructor(
     @inject(EngineConfigToken) private readonly config: ResolvedEngineConfig,
@@ -107,6 +111,25 @@ export class SystemService {
     return lines.length ? lines : null;
   }
 
+  /**
+   * The engine's own id (`/info`'s ID, which clients use to tell daemons apart): made once
+   * per data root and kept in `<data-root>/engine-id`, so it survives restarts as dockerd's.
+   */
+  private async id(): Promise<string> {
+    if (this.engineId) return this.engineId;
+    const file = path.join(this.config.dataRoot, 'engine-id');
+    let id: string | undefined;
+    try {
+      id = readFileSync(file, 'utf8').trim() || undefined;
+    } catch {}
+    if (!id) {
+      id = randomUUID();
+      await writeFileAtomic(file, `${id}\n`, 0o644);
+    }
+    this.engineId = id;
+    return id;
+  }
+
   /** `/info`. Callers that arrive while one is being computed get that one's answer. */
   info(): Promise<SystemInfo> {
     this.pendingInfo ??= this.computeInfo().finally(() => {
@@ -149,7 +172,8 @@ export class SystemService {
     const v1 = this.cgroupVersion === '1';
     const ok = (kind: string) => statuses.filter((s) => s.kind === kind && s.status === 'ok').map((s) => s.name);
     return {
-      ID: '',
+      ID: await this.id(),
+      ExperimentalBuild: false,
       Containers: counts.running + counts.paused + counts.stopped,
       ContainersRunning: counts.running,
       ContainersPaused: counts.paused,

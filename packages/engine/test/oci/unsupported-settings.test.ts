@@ -91,21 +91,33 @@ test('zero values are not requests: what the docker CLI sends on every create pa
   for (const set of ['x', 1, -1, true, [0], { a: '' }]) assert.ok(isSet(set), JSON.stringify(set));
 });
 
-test('restart policies other than "no" are refused naming the policy; unknown ones as Docker does', () => {
-  assert.is(
-    refusal({ Image: 'b', HostConfig: { RestartPolicy: { Name: 'always' } } }),
-    'HostConfig.RestartPolicy "always" is not supported by berth yet: only "no"',
+test('restart policies are accepted; unknown ones, bad retry counts and --rm with a policy are refused as Docker does', () => {
+  for (const Name of ['always', 'unless-stopped', 'on-failure', 'no', ''] as const) {
+    assert.equal(refuseUnsupportedSettings({ Image: 'b', HostConfig: { RestartPolicy: { Name } } }, onPrivateNetwork), [], Name);
+  }
+  assert.equal(
+    refuseUnsupportedSettings(
+      { Image: 'b', HostConfig: { RestartPolicy: { Name: 'on-failure', MaximumRetryCount: 3 } } },
+      onPrivateNetwork,
+    ),
+    [],
   );
-  assert.match(
-    refusal({ Image: 'b', HostConfig: { RestartPolicy: { Name: 'on-failure', MaximumRetryCount: 3 } } }),
-    /"on-failure" is not supported/,
-  );
-  assert.match(refusal({ Image: 'b', HostConfig: { RestartPolicy: { Name: 'unless-stopped' } } }), /"unless-stopped" is not supported/);
   assert.match(
     refusal({ Image: 'b', HostConfig: { RestartPolicy: { Name: 'sometimes' as 'no' } } }),
     /^invalid restart policy: unknown policy 'sometimes'/,
   );
-  assert.match(refusal({ Image: 'b', HostConfig: { RestartPolicy: { Name: 'no', MaximumRetryCount: 2 } } }), /maximum retry count/);
+  assert.is(
+    refusal({ Image: 'b', HostConfig: { RestartPolicy: { Name: 'always', MaximumRetryCount: 2 } } }),
+    "invalid restart policy: maximum retry count can only be used with 'on-failure'",
+  );
+  assert.is(
+    refusal({ Image: 'b', HostConfig: { RestartPolicy: { Name: 'on-failure', MaximumRetryCount: -1 } } }),
+    'invalid restart policy: maximum retry count cannot be negative',
+  );
+  assert.is(
+    refusal({ Image: 'b', HostConfig: { RestartPolicy: { Name: 'always' }, AutoRemove: true } }),
+    "can't create 'AutoRemove' container with restart policy",
+  );
 });
 
 test('Mounts, StorageOpt and named volumes are refused naming the setting', () => {

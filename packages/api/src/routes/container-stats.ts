@@ -1,0 +1,46 @@
+import type { RequestContext } from '../context.js';
+import { boolParam, optionalBoolParam, stringParam } from '../query.js';
+import { sendJson } from '../respond.js';
+import type { RouteModule } from '../route-module.js';
+import { clientGoneSignal, jsonLine, startJsonLines, writeChunk } from '../stream-write.js';
+
+/** `GET /containers/{id}/top?ps_args=aux`: `{Titles, Processes}`. */
+async function top(ctx: RequestContext<'id'>): Promise<void> {
+  sendJson(ctx.res, 200, await ctx.scope.engine.containers.top(ctx.params.id, stringParam(ctx.query, 'ps_args')));
+}
+
+/**
+ * `GET /containers/{id}/stats`: a stream of samples, one JSON object a second (`stream`
+ * defaults to true), or one (`stream=false`; `one-shot` without the CPU interval).
+ */
+async function stats(ctx: RequestContext<'id'>): Promise<void> {
+  const { res } = ctx;
+  const stream = optionalBoolParam(ctx.query, 'stream') ?? true;
+  const signal = clientGoneSignal(res);
+  const samples = ctx.scope.engine.containers.stats(ctx.params.id, { stream, oneShot: boolParam(ctx.query, 'one-shot'), signal });
+  const iterator = samples[Symbol.asyncIterator]();
+  // The first sample before the headers: an unknown container is still a real 404.
+  const first = await iterator.next();
+  if (!stream) {
+    sendJson(res, 200, first.done ? {} : first.value);
+    return;
+  }
+  startJsonLines(res);
+  try {
+    for (let next = first; !next.done; next = await iterator.next()) {
+      if (!(await writeChunk(res, jsonLine(next.value)))) break;
+    }
+  } finally {
+    await iterator.return?.();
+  }
+  res.end();
+}
+
+/** What runs in a container and what it uses: top and stats. */
+export const containerStatsRoutes: RouteModule = {
+  name: 'container-stats',
+  register(routes) {
+    routes.add('GET', '/containers/{id}/top', top);
+    routes.add('GET', '/containers/{id}/stats', stats);
+  },
+};
