@@ -10,6 +10,7 @@ export { ContainerQueries, ContainerQueriesToken } from './containers/container-
 export type { ContainerRecord } from './containers/container-record.js';
 export { ContainerService, ContainerServiceToken } from './containers/container-service.js';
 export { createEngine, type Engine } from './engine.js';
+export { ExecService, ExecServiceToken } from './exec/exec-service.js';
 export { ImageQueries, ImageQueriesToken } from './images/image-queries.js';
 export { ImageService, ImageServiceToken } from './images/image-service.js';
 export { ImageStoreToken } from './images/image-store-token.js';

@@ -2,6 +2,7 @@ import type { RouteModule } from '../route-module.js';
 import { attachRoutes } from './attach.js';
 import { containerRoutes } from './containers.js';
 import { eventRoutes } from './events.js';
+import { execRoutes } from './exec.js';
 import { imageRoutes } from './images.js';
 import { systemRoutes } from './system.js';
 
@@ -10,4 +11,11 @@ import { systemRoutes } from './system.js';
  * `routes`. Frozen: an embedder builds a new list from it (`[...defaultRoutes, mine]`)
  * rather than changing the one other servers in the process use.
  */
-export const defaultRoutes: readonly RouteModule[] = Object.freeze([systemRoutes, eventRoutes, containerRoutes, attachRoutes, imageRoutes]);
+export const defaultRoutes: readonly RouteModule[] = Object.freeze([
+  systemRoutes,
+  eventRoutes,
+  containerRoutes,
+  attachRoutes,
+  execRoutes,
+  imageRoutes,
+]);

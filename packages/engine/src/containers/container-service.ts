@@ -78,6 +78,10 @@ export class ContainerService implements ContainersApi {
   attach(ref: string, options: AttachOptions): Promise<AttachSession> {
     return this.io.attach(ref, options);
   }
+
+  resize(ref: string, height: number, width: number): Promise<void> {
+    return this.io.resize(ref, height, width);
+  }
 }
 
 /** The containers the API serves. */
