@@ -6,6 +6,10 @@
  * to clients of <state-dir>/shim.sock, feeds stdin from them, reaps the container's
  * init (it is a child subreaper), records exit.json and deletes the runtime state.
  * It detaches from whoever spawned it, so containers outlive a daemon crash.
+ * With --terminal the process gets a pty instead of pipes: the runtime sends its master
+ * over a console socket (SCM_RIGHTS) and the shim holds it. With --exec the shim is the
+ * monitor of one process run in an existing container (`<runtime> exec`), started by the
+ * `start` control request instead of at launch.
  * The protocol and the files are described in README.md.
  */
 #define _GNU_SOURCE
@@ -18,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -41,11 +46,13 @@ enum { CONTROL_MAX = 64 };
 
 static struct {
   const char *id, *bundle, *state_dir, *log_path, *runtime, *runtime_root, *exec_fifo;
+  const char *process; /* --exec: the OCI process JSON of an exec; NULL for a container */
   const char *oom_files[MAX_OOM_FILES];
   int n_oom_files;
   const char *cgroups[MAX_CGROUPS]; /* --cgroup: where the shim itself lives */
   int n_cgroups;
   int open_stdin;
+  int terminal;           /* --terminal: a pty (console socket) instead of pipes */
   int keep_runtime_state; /* --keep-runtime-state: the spawner removes it after the exit */
 } opt;
 
@@ -81,6 +88,13 @@ static int log_fd = -1;
 static int stdin_fd = -1;        /* write end of the container's stdin; -1 when closed */
 static int stdin_close_pending;
 static struct buf stdin_queue;
+static struct stream streams[2] = {{.fd = -1, .name = "stdout", .id = STREAM_STDOUT},
+                                   {.fd = -1, .name = "stderr", .id = STREAM_STDERR}};
+static int pipe_in[2] = {-1, -1}, pipe_out[2] = {-1, -1}, pipe_err[2] = {-1, -1};
+static int term_fd = -1;          /* the pty master (--terminal), kept for resize */
+static int console_lfd = -1;      /* where the runtime sends the pty master */
+static char console_path[4096];
+static int exec_started, exec_failed; /* --exec: the start request ran, and failed */
 
 /* ---------- small helpers ---------- */
 
@@ -442,6 +456,132 @@ static int run_runtime(char *const argv[], int in, int out, int err) {
 
 static void runtime_error(const char *log_file, const char *fallback, char *out, size_t cap);
 
+/* ---------- terminals ---------- */
+
+/* Listen where the runtime connects to send the pty master (`--console-socket`). */
+static int console_listen(void) {
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  path_join(console_path, sizeof console_path, opt.state_dir, "pty.sock");
+  if (strlen(console_path) >= sizeof sa.sun_path) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  memcpy(sa.sun_path, console_path, strlen(console_path) + 1);
+  unlink(console_path);
+  console_lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (console_lfd < 0 || bind(console_lfd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(console_lfd, 1) < 0) return -1;
+  return 0;
+}
+
+/* After the runtime succeeded: take the pty master it sent (SCM_RIGHTS) and make it the
+ * process's output (read) and stdin (write, with --stdin). Returns 0 or -1. */
+static int console_receive(void) {
+  struct pollfd p = {.fd = console_lfd, .events = POLLIN};
+  int c = poll(&p, 1, 5000) == 1 ? accept4(console_lfd, NULL, NULL, SOCK_CLOEXEC) : -1;
+  close(console_lfd);
+  console_lfd = -1;
+  unlink(console_path);
+  if (c < 0) return -1;
+  char data[512];
+  struct iovec iov = {.iov_base = data, .iov_len = sizeof data};
+  union {
+    struct cmsghdr h;
+    char buf[CMSG_SPACE(sizeof(int))];
+  } u;
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
+  ssize_t n = recvmsg(c, &msg, MSG_CMSG_CLOEXEC);
+  close(c);
+  struct cmsghdr *cm = n < 0 ? NULL : CMSG_FIRSTHDR(&msg);
+  if (!cm || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) return -1;
+  memcpy(&term_fd, CMSG_DATA(cm), sizeof term_fd);
+  /* Three descriptors of one master: resize, reading (closed at EIO: the process and
+   * every holder of the pty's other side are gone) and stdin (closed on request). */
+  streams[0].fd = fcntl(term_fd, F_DUPFD_CLOEXEC, 3);
+  fcntl(streams[0].fd, F_SETFL, O_NONBLOCK);
+  if (opt.open_stdin) {
+    stdin_fd = fcntl(term_fd, F_DUPFD_CLOEXEC, 3);
+    fcntl(stdin_fd, F_SETFL, O_NONBLOCK);
+  }
+  return 0;
+}
+
+/* "resize <rows> <cols>": the pty's window size (the kernel sends SIGWINCH to its foreground group). */
+static void resize_terminal(const char *request, char *reply, size_t cap) {
+  unsigned rows, cols;
+  struct winsize ws;
+  memset(&ws, 0, sizeof ws);
+  if (sscanf(request, "resize %u %u", &rows, &cols) != 2 || rows > 65535 || cols > 65535) {
+    snprintf(reply, cap, "error: bad resize request");
+  } else if (term_fd < 0) {
+    snprintf(reply, cap, "error: the process has no terminal");
+  } else {
+    ws.ws_row = (unsigned short)rows;
+    ws.ws_col = (unsigned short)cols;
+    if (ioctl(term_fd, TIOCSWINSZ, &ws) < 0) snprintf(reply, cap, "error: resize: %s", strerror(errno));
+    else snprintf(reply, cap, "ok");
+  }
+}
+
+/* ---------- exec ---------- */
+
+/*
+ * --exec, "start": `<runtime> exec --detach --process P --pid-file F [--console-socket S] ID`
+ * with the pipes (or the pty) as its stdio. The runtime joins the container's namespaces,
+ * cgroups and security settings, starts the process and exits; the process is re-parented
+ * to this shim (a child subreaper), which reaps it like a container's init. Answers
+ * "ok <pid>" or "error: <the runtime's message>" (then the shim records exit 255 and ends).
+ */
+static void exec_start(char *reply, size_t cap) {
+  char pid_file[4096], log_file[4096], msg[900];
+  path_join(pid_file, sizeof pid_file, opt.state_dir, "pid");
+  path_join(log_file, sizeof log_file, opt.state_dir, "runtime-exec.log");
+  unlink(log_file);
+  exec_started = 1;
+  char *argv[24];
+  int a = 0;
+  argv[a++] = (char *)opt.runtime;
+  argv[a++] = "--root";
+  argv[a++] = (char *)opt.runtime_root;
+  argv[a++] = "--log";
+  argv[a++] = log_file;
+  argv[a++] = "--log-format";
+  argv[a++] = "json";
+  argv[a++] = "exec";
+  argv[a++] = "--process";
+  argv[a++] = (char *)opt.process;
+  argv[a++] = "--detach";
+  argv[a++] = "--pid-file";
+  argv[a++] = pid_file;
+  if (opt.terminal) {
+    argv[a++] = "--console-socket";
+    argv[a++] = console_path;
+  }
+  argv[a++] = (char *)opt.id;
+  argv[a] = NULL;
+  int status = run_runtime(argv, pipe_in[0], pipe_out[1], pipe_err[1]);
+  /* The process holds its own copies: EOF on the read ends now means it closed them. */
+  if (pipe_out[1] >= 0) close(pipe_out[1]);
+  if (pipe_err[1] >= 0) close(pipe_err[1]);
+  if (pipe_in[0] >= 0) close(pipe_in[0]);
+  pipe_out[1] = pipe_err[1] = pipe_in[0] = -1;
+  FILE *pf = status == 0 ? fopen(pid_file, "re") : NULL;
+  if (status != 0 || !pf || fscanf(pf, "%d", &container_pid) != 1 || container_pid <= 0) {
+    if (pf) fclose(pf);
+    container_pid = 0;
+    runtime_error(log_file, status == 0 ? "the runtime's exec wrote no pid" : "the runtime's exec failed", msg, sizeof msg);
+    snprintf(reply, cap, "error: %s", msg);
+    exec_failed = 1;
+    return;
+  }
+  fclose(pf);
+  if (opt.terminal && console_receive() < 0) {
+    snprintf(reply, cap, "error: the runtime sent no terminal for the process");
+    kill(container_pid, SIGKILL); /* reaped by the main loop, which then records its exit */
+    return;
+  }
+  snprintf(reply, cap, "ok %d", container_pid);
+}
+
 /* Queue one frame for one client. */
 static int client_send(struct client *c, int stream, const char *data, size_t len) {
   unsigned char hdr[5] = {(unsigned char)stream, (unsigned char)(len >> 24), (unsigned char)(len >> 16),
@@ -517,7 +657,13 @@ static int start_via_fifo(const char *fifo, char *err, size_t cap) {
  * which costs the daemon no process of its own) and answer "ok" or "error: <message>". */
 static void control_request(struct client *c) {
   char reply[1024];
-  if (c->control_len == 5 && memcmp(c->control, "start", 5) == 0) {
+  c->control[c->control_len < CONTROL_MAX ? c->control_len : CONTROL_MAX - 1] = 0;
+  if (c->control_len > 7 && memcmp(c->control, "resize ", 7) == 0) {
+    resize_terminal(c->control, reply, sizeof reply);
+  } else if (c->control_len == 5 && memcmp(c->control, "start", 5) == 0 && opt.process) {
+    if (exec_started) snprintf(reply, sizeof reply, "error: the process was started already");
+    else exec_start(reply, sizeof reply);
+  } else if (c->control_len == 5 && memcmp(c->control, "start", 5) == 0) {
     char msg[900];
     int direct = opt.exec_fifo ? start_via_fifo(opt.exec_fifo, msg, sizeof msg) : 1;
     if (direct == 0) {
@@ -620,8 +766,10 @@ static void fail_ready(int ready_fd, const char *fmt, ...) {
 static void usage(void) {
   fprintf(stderr,
           "usage: berth-shim --id ID --bundle DIR --state-dir DIR --log PATH --runtime PATH --runtime-root DIR\n"
-          "                  [--stdin] [--oom-file PATH]... [--ready-fd N] [--detach] [--exec-fifo PATH]\n"
-          "                  [--keep-runtime-state] [--cgroup DIR]...\n");
+          "                  [--stdin] [--terminal] [--oom-file PATH]... [--ready-fd N] [--detach] [--exec-fifo PATH]\n"
+          "                  [--keep-runtime-state] [--cgroup DIR]...\n"
+          "       berth-shim --exec PROCESS.json --id ID --state-dir DIR --runtime PATH --runtime-root DIR\n"
+          "                  [--stdin] [--terminal] [--log PATH] [--ready-fd N] [--detach] [--cgroup DIR]...\n");
   exit(2);
 }
 
@@ -633,6 +781,7 @@ int main(int argc, char **argv) {
     if (!strcmp(a, "--stdin")) { opt.open_stdin = 1; continue; }
     if (!strcmp(a, "--detach")) { detach = 1; continue; }
     if (!strcmp(a, "--keep-runtime-state")) { opt.keep_runtime_state = 1; continue; }
+    if (!strcmp(a, "--terminal")) { opt.terminal = 1; continue; }
     if (!v) usage();
     if (!strcmp(a, "--id")) opt.id = v;
     else if (!strcmp(a, "--bundle")) opt.bundle = v;
@@ -642,12 +791,14 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--runtime-root")) opt.runtime_root = v;
     else if (!strcmp(a, "--ready-fd")) ready_fd = atoi(v);
     else if (!strcmp(a, "--exec-fifo")) opt.exec_fifo = v;
+    else if (!strcmp(a, "--exec")) opt.process = v;
     else if (!strcmp(a, "--oom-file") && opt.n_oom_files < MAX_OOM_FILES) opt.oom_files[opt.n_oom_files++] = v;
     else if (!strcmp(a, "--cgroup") && opt.n_cgroups < MAX_CGROUPS) opt.cgroups[opt.n_cgroups++] = v;
     else usage();
     i++;
   }
-  if (!opt.id || !opt.bundle || !opt.state_dir || !opt.log_path || !opt.runtime || !opt.runtime_root) usage();
+  if (!opt.id || !opt.state_dir || !opt.runtime || !opt.runtime_root) usage();
+  if (!opt.process && (!opt.bundle || !opt.log_path)) usage(); /* an exec has no bundle and no log of its own */
 
   /* --detach: the first process exits at once, so a spawner that cannot reap us later
    * (posix_spawn from berthd, whose libuv reaps only its own children) waits for it
@@ -686,47 +837,74 @@ int main(int argc, char **argv) {
   if (write_file(opt.state_dir, "shim.pid", pidtext) < 0)
     fail_ready(ready_fd, "write %s: %s", path, strerror(errno));
 
-  log_fd = open(opt.log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-  if (log_fd < 0) fail_ready(ready_fd, "open log %s: %s", opt.log_path, strerror(errno));
+  if (opt.log_path) {
+    log_fd = open(opt.log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (log_fd < 0) fail_ready(ready_fd, "open log %s: %s", opt.log_path, strerror(errno));
+  }
 
-  int outp[2], errp[2], inp[2] = {-1, -1};
-  if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || (opt.open_stdin && pipe2(inp, O_CLOEXEC) < 0))
-    fail_ready(ready_fd, "pipe: %s", strerror(errno));
+  /* With a terminal the runtime's own stdio is /dev/null and the process's is the pty. */
+  if (opt.terminal ? console_listen() < 0
+                   : pipe2(pipe_out, O_CLOEXEC) < 0 || pipe2(pipe_err, O_CLOEXEC) < 0 ||
+                         (opt.open_stdin && pipe2(pipe_in, O_CLOEXEC) < 0))
+    fail_ready(ready_fd, "%s: %s", opt.terminal ? "console socket" : "pipe", strerror(errno));
+  streams[0].fd = pipe_out[0];
+  streams[1].fd = pipe_err[0];
+  if (pipe_in[1] >= 0) {
+    stdin_fd = pipe_in[1];
+    fcntl(stdin_fd, F_SETFL, O_NONBLOCK);
+  }
 
   char pid_file[4096], runtime_log[4096];
   path_join(pid_file, sizeof pid_file, opt.state_dir, "pid");
   path_join(runtime_log, sizeof runtime_log, opt.state_dir, "runtime-create.log");
-  unlink(runtime_log);
-  char *create_argv[] = {(char *)opt.runtime, "--root", (char *)opt.runtime_root, "--log", runtime_log,
-                         "--log-format", "json", "create", "--bundle", (char *)opt.bundle,
-                         "--pid-file", pid_file, (char *)opt.id, NULL};
-  pid_t create_pid = spawn_runtime(create_argv, inp[0], outp[1], errp[1]);
-  join_cgroups(ready_fd);
-  int status = wait_runtime(create_pid);
-  close(outp[1]);
-  close(errp[1]);
-  if (inp[0] >= 0) close(inp[0]);
-  if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    char msg[4096], fallback[256];
-    if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 127)
-      snprintf(fallback, sizeof fallback, "exec %s: cannot run the runtime", opt.runtime);
-    else
-      snprintf(fallback, sizeof fallback, "%s create failed with status %d", opt.runtime, status);
-    runtime_error(runtime_log, fallback, msg, sizeof msg);
-    runtime_delete();
-    unlink(pid_file);
-    path_join(path, sizeof path, opt.state_dir, "shim.pid");
-    unlink(path);
-    fail_ready(ready_fd, "%s", msg);
-  }
+  if (opt.process) {
+    /* An exec: nothing runs until a client asks (start), so no output is lost. */
+    join_cgroups(ready_fd);
+  } else {
+    unlink(runtime_log);
+    char *create_argv[16] = {(char *)opt.runtime, "--root", (char *)opt.runtime_root, "--log", runtime_log,
+                             "--log-format", "json", "create", "--bundle", (char *)opt.bundle, "--pid-file", pid_file};
+    int a = 12;
+    if (opt.terminal) {
+      create_argv[a++] = "--console-socket";
+      create_argv[a++] = console_path;
+    }
+    create_argv[a++] = (char *)opt.id;
+    create_argv[a] = NULL;
+    pid_t create_pid = spawn_runtime(create_argv, pipe_in[0], pipe_out[1], pipe_err[1]);
+    join_cgroups(ready_fd);
+    int status = wait_runtime(create_pid);
+    if (pipe_out[1] >= 0) close(pipe_out[1]);
+    if (pipe_err[1] >= 0) close(pipe_err[1]);
+    if (pipe_in[0] >= 0) close(pipe_in[0]);
+    pipe_out[1] = pipe_err[1] = pipe_in[0] = -1;
+    if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      char msg[4096], fallback[256];
+      if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 127)
+        snprintf(fallback, sizeof fallback, "exec %s: cannot run the runtime", opt.runtime);
+      else
+        snprintf(fallback, sizeof fallback, "%s create failed with status %d", opt.runtime, status);
+      runtime_error(runtime_log, fallback, msg, sizeof msg);
+      runtime_delete();
+      unlink(pid_file);
+      if (console_lfd >= 0) unlink(console_path);
+      path_join(path, sizeof path, opt.state_dir, "shim.pid");
+      unlink(path);
+      fail_ready(ready_fd, "%s", msg);
+    }
 
-  FILE *pf = fopen(pid_file, "re");
-  if (!pf || fscanf(pf, "%d", &container_pid) != 1 || container_pid <= 0) {
-    if (pf) fclose(pf);
-    runtime_delete();
-    fail_ready(ready_fd, "%s create succeeded but wrote no pid to %s", opt.runtime, pid_file);
+    FILE *pf = fopen(pid_file, "re");
+    if (!pf || fscanf(pf, "%d", &container_pid) != 1 || container_pid <= 0) {
+      if (pf) fclose(pf);
+      runtime_delete();
+      fail_ready(ready_fd, "%s create succeeded but wrote no pid to %s", opt.runtime, pid_file);
+    }
+    fclose(pf);
+    if (opt.terminal && console_receive() < 0) {
+      runtime_delete();
+      fail_ready(ready_fd, "%s create sent no terminal to %s", opt.runtime, console_path);
+    }
   }
-  fclose(pf);
 
   /* Listen before reporting ready, so the engine can connect the moment it reads "ok". */
   int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -752,18 +930,16 @@ int main(int argc, char **argv) {
   dprintf(ready_fd, "ok %d\n", container_pid);
   close(ready_fd);
 
-  struct stream streams[2] = {{.fd = outp[0], .name = "stdout", .id = STREAM_STDOUT},
-                              {.fd = errp[0], .name = "stderr", .id = STREAM_STDERR}};
-  if (opt.open_stdin) {
-    stdin_fd = inp[1];
-    fcntl(stdin_fd, F_SETFL, O_NONBLOCK);
-  }
-
   int exited = 0, exit_status = 0;
   long long drain_deadline = 0;
   struct pollfd *pfds = NULL;
   size_t pfds_cap = 0;
   for (;;) {
+    if (exec_failed && !exited) { /* nothing ran: recorded as exit 255 */
+      exited = 1;
+      exit_status = 255 << 8;
+      drain_deadline = now_ms();
+    }
     if (exited && ((streams[0].fd < 0 && streams[1].fd < 0) || now_ms() >= drain_deadline)) break;
     size_t want = 5 + n_clients;
     if (want > pfds_cap) {
@@ -796,7 +972,7 @@ int main(int argc, char **argv) {
       int st;
       pid_t p;
       while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
-        if (p == container_pid && !exited) {
+        if (p == container_pid && container_pid > 0 && !exited) {
           exited = 1;
           container_reaped = 1;
           exit_status = st;
@@ -845,10 +1021,10 @@ int main(int argc, char **argv) {
   rfc3339nano(finished, sizeof finished);
   /* The oom count is read before the runtime's delete removes the cgroup. */
   snprintf(json, sizeof json, "{\"exitCode\":%d,\"oomKilled\":%s,\"finishedAt\":\"%s\"}\n", code,
-           oom_killed() ? "true" : "false", finished);
+           !opt.process && oom_killed() ? "true" : "false", finished);
   /* The delete (a runtime process, ~7 ms) runs while the exit is recorded and told;
    * with --keep-runtime-state the spawner removes the exited container's state itself. */
-  pid_t deleting = opt.keep_runtime_state ? -1 : runtime_delete_start();
+  pid_t deleting = opt.keep_runtime_state || opt.process ? -1 : runtime_delete_start(); /* an exec's container lives on */
   /* Complete for readers at once (rename). Read by the engine when it learns of the
    * exit, or, if it was down, by the next one when it re-adopts the container. */
   write_file(opt.state_dir, "exit.json", json);

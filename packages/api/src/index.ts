@@ -3,6 +3,7 @@ export type { HijackContext, HijackHandler, RequestContext, RouteHandler, Server
 export { dockerEventLine, eventMatches } from './events/docker-event.js';
 export type { EventHistory } from './events/event-history.js';
 export { frame, StreamType } from './frames.js';
+export { upgradeResponse } from './hijacked-stream.js';
 export { PayloadTooLarge, RequestTimeout } from './http-errors.js';
 export type { ConnectionStats } from './limits/connection-guard.js';
 export { defaultServerLimits, resolveServerLimits, type ServerLimits } from './limits/server-limits.js';
@@ -10,10 +11,11 @@ export { boolParam, filtersParam, intParam, isUnset, optionalBoolParam, stringPa
 export { errorBody, sendEmpty, sendError, sendJson } from './respond.js';
 export type { RouteModule, RouteRegistry } from './route-module.js';
 export type { ParamNames, PathParams } from './router.js';
-export { attachRoutes, upgradeResponse } from './routes/attach.js';
+export { attachRoutes } from './routes/attach.js';
 export { containerRoutes } from './routes/containers.js';
 export { defaultRoutes } from './routes/default-routes.js';
 export { eventRoutes } from './routes/events.js';
+export { execRoutes } from './routes/exec.js';
 export { imageRoutes } from './routes/images.js';
 export { systemRoutes } from './routes/system.js';
 export { ApiServer, type ApiServerOptions, createApiServer, type ListenTarget } from './server.js';

@@ -1,5 +1,6 @@
 export * from './api/container-create-shape.js';
 export * from './api/engine-api.js';
+export * from './api/exec-create-shape.js';
 export type { Shape } from './api/shape.js';
 export * as shapes from './api/shape.js';
 export * from './api/types.js';

@@ -17,6 +17,7 @@ import { type EngineConfig, EngineConfigToken, type ResolvedEngineConfig } from 
 import { HostFactsToken, readHostFacts } from './containers/container-bundles.js';
 import { ContainerLifecycleToken } from './containers/container-lifecycle.js';
 import { ContainerServiceToken } from './containers/container-service.js';
+import { ExecServiceToken } from './exec/exec-service.js';
 import { ImageServiceToken } from './images/image-service.js';
 import { ImageStoreToken } from './images/image-store-token.js';
 import { LayerUnpackerToken } from './images/layer-unpacker.js';
@@ -120,6 +121,8 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
   // start what their policy says should run now that the engine is up.
   const restarts = di.resolve(RestartPoliciesToken);
   await supervisor.recover();
+  const execs = di.resolve(ExecServiceToken);
+  await execs.recover();
   await lifecycle.removeStoppedAutoRemove();
   await restarts.restoreAtStart();
 
@@ -130,6 +133,7 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
     events,
     containers: di.resolve(ContainerServiceToken),
     images: di.resolve(ImageServiceToken),
+    execs,
     version: () => system.version(),
     info: () => system.info(),
     plugins: () => system.pluginStatuses(),

@@ -12,6 +12,7 @@ export type { ContainerRecord } from './containers/container-record.js';
 export { ContainerService, ContainerServiceToken } from './containers/container-service.js';
 export { ContainerSettings, ContainerSettingsToken } from './containers/container-settings.js';
 export { createEngine, type Engine } from './engine.js';
+export { ExecService, ExecServiceToken } from './exec/exec-service.js';
 export { ImageQueries, ImageQueriesToken } from './images/image-queries.js';
 export { ImageService, ImageServiceToken } from './images/image-service.js';
 export { ImageStoreToken } from './images/image-store-token.js';

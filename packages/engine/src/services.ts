@@ -9,6 +9,8 @@ import { ContainerPrune, ContainerPruneToken } from './containers/container-prun
 import { ContainerQueries, ContainerQueriesToken } from './containers/container-queries.js';
 import { ContainerService, ContainerServiceToken } from './containers/container-service.js';
 import { ContainerSettings, ContainerSettingsToken } from './containers/container-settings.js';
+
+import { ExecService, ExecServiceToken } from './exec/exec-service.js';
 import { ImageQueries, ImageQueriesToken } from './images/image-queries.js';
 import { ImageService, ImageServiceToken } from './images/image-service.js';
 import { ImageUsersToken } from './images/image-users.js';
@@ -53,6 +55,8 @@ export function registerEngineServices(di: ServiceContainer): void {
   di.registerDefault(ContainerMonitorToken, { useClass: ContainerMonitor });
   di.registerDefault(ContainerPruneToken, { useClass: ContainerPrune });
   di.registerDefault(ContainerServiceToken, { useClass: ContainerService });
+  // Execs: processes run in running containers beside their own.
+  di.registerDefault(ExecServiceToken, { useClass: ExecService });
   // Images; the port that tells them which containers use an image is the container store.
   di.registerDefault(ImageQueriesToken, { useClass: ImageQueries });
   di.registerDefault(ImageUsersToken, { useFactory: (d) => containerImageUsers(d.resolve(ContainerStoreToken)) });

@@ -38,6 +38,7 @@ class ExitFirstRuntime implements Runtime {
       onClose: (l) => void o.closed.add(l),
       writeStdin() {},
       closeStdin() {},
+      resize: () => Promise.reject(new Error('no terminal')),
       close() {},
     };
   }
@@ -60,6 +61,12 @@ class ExitFirstRuntime implements Runtime {
   }
   async update(): Promise<never> {
     throw new Error('not used');
+  }
+  exec(): Promise<never> {
+    return Promise.reject(new Error('exit-first runs no execs'));
+  }
+  adoptExec(): Promise<never> {
+    return Promise.reject(new Error('exit-first runs no execs'));
   }
   wait(id: string): Promise<ExitStatus> {
     return this.exits.get(id)!.promise;

@@ -302,13 +302,29 @@ export function engineApiSuite(name: string, factory: EngineApiFactory, options:
     assert.is(out.join(''), 'ping\n');
   });
 
-  check('attach to a stream of an exited container is a 409', async (c) => {
-    const id = await c.create({ Cmd: sh('exit 0') });
+  check('attach with logs and without stream to an exited container replays its log, then ends', async (c) => {
+    const id = await c.create({ Cmd: sh('echo logged') });
     const exited = c.engine.containers.wait(id, 'next-exit');
     await c.engine.containers.start(id);
     await exited;
-    const err = await rejectsWith(() => c.engine.containers.attach(id, { stdout: true, stream: true }), 'Conflict');
-    assert.is(statusOf(err), 409);
+    const session = await c.engine.containers.attach(id, { stdout: true, logs: true, stream: false });
+    const out: string[] = [];
+    session.onOutput((_stream, data) => out.push(data.toString()));
+    await withTimeout(session.ended, 5000, 'an attach with logs=1&stream=0 did not end');
+    assert.is(out.join(''), 'logged\n');
+  });
+
+  check('attach to the stream of an exited container waits for its next run (start -a) and ends with it', async (c) => {
+    const id = await c.create({ Cmd: sh('echo run') });
+    const first = c.engine.containers.wait(id, 'next-exit');
+    await c.engine.containers.start(id);
+    await first;
+    const session = await c.engine.containers.attach(id, { stdout: true, stream: true });
+    const out: string[] = [];
+    session.onOutput((_stream, data) => out.push(data.toString()));
+    await c.engine.containers.start(id);
+    await withTimeout(session.ended, 5000, 'the session did not end with the next run');
+    assert.is(out.join(''), 'run\n', 'the next run, not the log of the last');
   });
 
   // ---- list ---------------------------------------------------------------------------

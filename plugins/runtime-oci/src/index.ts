@@ -7,3 +7,4 @@ export { encodeFrame, FrameDecoder, StreamId } from './frames.js';
 export { OciRuntime, type OciRuntimeOptions } from './oci-runtime.js';
 export { crunPlugin, type OciRuntimeConfig, runcPlugin } from './plugins.js';
 export { ShimConnection } from './shim-connection.js';
+export { ShimProcess } from './shim-process.js';

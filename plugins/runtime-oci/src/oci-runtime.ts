@@ -1,8 +1,9 @@
 import { execFile } from 'node:child_process';
 import { existsSync, type FSWatcher, promises as fs, readFileSync, rmSync, watch } from 'node:fs';
-import { connect as netConnect, Socket } from 'node:net';
+import { Socket } from 'node:net';
 import * as path from 'node:path';
 import {
+  type AdoptExecResult,
   type AdoptResult,
   Conflict,
   type ContainerStreams,
@@ -12,6 +13,8 @@ import {
   NotFound,
   type Runtime,
   type RuntimeCreateRequest,
+  type RuntimeExecRequest,
+  type RuntimeProcess,
   type RuntimeResources,
   SystemError,
   silentLogger,
@@ -21,6 +24,8 @@ import { oomFiles } from './cgroups.js';
 import { removeExitedRuncState } from './runc-exited-state.js';
 import { ShimCgroup } from './shim-cgroup.js';
 import { ShimConnection } from './shim-connection.js';
+import { ShimProcess } from './shim-process.js';
+import { connectSocket, lostExitStatus, maxSocketPath, readExitStatus, stateFiles } from './shim-state.js';
 
 /** How an OciRuntime is wired: which binary, which shim, where the runtime keeps its state. */
 export interface OciRuntimeOptions {
@@ -52,18 +57,6 @@ export interface OciRuntimeOptions {
   /** The cgroup each shim moves itself into (shim-cgroup.ts); default: none, shims stay in the daemon's. */
   shimCgroup?: ShimCgroup;
 }
-
-/** The files berth-shim keeps in a container's state dir (native/shim/README.md). */
-const stateFiles = {
-  socket: 'shim.sock',
-  exit: 'exit.json',
-  pid: 'pid',
-  shimPid: 'shim.pid',
-  createLog: 'runtime-create.log',
-} as const;
-
-/** sun_path holds 108 bytes with the terminating NUL. */
-const maxSocketPath = 107;
 
 /**
  * An OCI runtime (runc, crun) driven through berth-shim. `create` starts one detached
@@ -111,6 +104,7 @@ export class OciRuntime implements Runtime {
       '--runtime-root', this.options.stateRoot,
     ];
     if (req.openStdin) args.push('--stdin');
+    if (req.terminal) args.push('--terminal');
     if (this.options.execFifo) args.push('--exec-fifo', path.join(this.options.stateRoot, req.id, 'exec.fifo'));
     if (this.options.inProcessDelete) args.push('--keep-runtime-state');
     for (const file of oomFiles(req.bundle, req.id)) args.push('--oom-file', file);
@@ -321,8 +315,61 @@ export class OciRuntime implements Runtime {
     this.log.warn('container lost its shim; marking it exited', { id });
     await this.runtime(['delete', '--force', id]).catch(() => {});
     await this.removeShimFiles(dir);
-    const status: ExitStatus = { exitCode: 255, oomKilled: false, finishedAt: new Date().toISOString() };
-    return { state: 'exited', status };
+    return { state: 'exited', status: lostExitStatus() };
+  }
+
+  /**
+   * An exec: a second berth-shim in exec mode (`--exec process.json`, beside the
+   * container's), which listens and runs `<runtime> exec --detach` only when asked
+   * (`start`), so the connection made here sees all of the output. Detached like a
+   * container's shim, so the process, its pty and its exit status outlive the daemon.
+   */
+  async exec(req: RuntimeExecRequest): Promise<RuntimeProcess> {
+    this.stateDirOf(req.containerId);
+    const stateDir = path.resolve(req.stateDir);
+    const socket = path.join(stateDir, stateFiles.socket);
+    if (Buffer.byteLength(socket) > maxSocketPath) {
+      throw new InvalidArgument(`state dir of exec ${req.execId} is too long for a UNIX socket: ${socket}`);
+    }
+    await fs.rm(stateDir, { recursive: true, force: true });
+    await fs.mkdir(stateDir, { recursive: true, mode: 0o700 });
+    const processFile = path.join(stateDir, 'process.json');
+    await fs.writeFile(processFile, JSON.stringify(req.process), { mode: 0o600 });
+    // biome-ignore format: flag and value pairs
+    const args = [
+      '--exec', processFile,
+      '--id', req.containerId,
+      '--state-dir', stateDir,
+      '--runtime', this.options.binary,
+      '--runtime-root', this.options.stateRoot,
+    ];
+    if (req.openStdin) args.push('--stdin');
+    if (req.terminal) args.push('--terminal');
+    for (const dir of this.shimCgroup.dirs) args.push('--cgroup', dir);
+    const line = await this.spawnShim(req.execId, stateDir, args);
+    if (!line.startsWith('ok ')) {
+      await fs.rm(stateDir, { recursive: true, force: true });
+      const message = line.startsWith('error ') ? line.slice(6) : `berth-shim exited without reporting (${line || 'no output'})`;
+      throw new SystemError(`OCI runtime exec failed: ${message}`);
+    }
+    return new ShimProcess(new ShimConnection(await connectSocket(socket)), stateDir);
+  }
+
+  async adoptExec(containerId: string, execId: string, stateDir: string): Promise<AdoptExecResult> {
+    const dir = path.resolve(stateDir);
+    const recorded = readExitStatus(dir);
+    if (recorded) return { state: 'exited', status: recorded };
+    let connection: ShimConnection;
+    try {
+      connection = new ShimConnection(await connectSocket(path.join(dir, stateFiles.socket)));
+    } catch {
+      const status = readExitStatus(dir);
+      if (!status) this.log.warn('exec lost its shim; recording it exited', { id: containerId, exec: execId });
+      return { state: 'exited', status: status ?? lostExitStatus() };
+    }
+    const pid = Number(readFileSyncOr(path.join(dir, stateFiles.pid), '0').trim());
+    const process = new ShimProcess(connection, dir, pid > 0);
+    return pid > 0 ? { state: 'running', pid, process } : { state: 'created', process };
   }
 
   /**
@@ -387,6 +434,14 @@ export class OciRuntime implements Runtime {
   }
 }
 
+function readFileSyncOr(file: string, fallback: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return fallback;
+  }
+}
+
 function execFileText(file: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(file, args, { encoding: 'utf8', maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
@@ -400,30 +455,6 @@ function execFileText(file: string, args: string[]): Promise<string> {
 function runtimeMessage(stderr: string): string {
   const messages = [...stderr.matchAll(/msg="((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!.replace(/\\(.)/g, '$1'));
   return messages.length ? messages[messages.length - 1]! : stderr.trim();
-}
-
-function connectSocket(file: string): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = netConnect(file);
-    socket.once('connect', () => {
-      socket.removeListener('error', reject);
-      resolve(socket);
-    });
-    socket.once('error', reject);
-  });
-}
-
-function readExitStatus(stateDir: string): ExitStatus | null {
-  try {
-    const raw = JSON.parse(readFileSync(path.join(stateDir, stateFiles.exit), 'utf8')) as Partial<ExitStatus>;
-    return {
-      exitCode: Number(raw.exitCode ?? 255),
-      oomKilled: raw.oomKilled === true,
-      finishedAt: String(raw.finishedAt ?? new Date().toISOString()),
-    };
-  } catch {
-    return null;
-  }
 }
 
 /**
@@ -447,9 +478,7 @@ async function waitForExit(stateDir: string, open: Set<Socket>): Promise<ExitSta
   } catch {
     // Socket gone: the shim has finished (exit.json) or died (handled below).
   }
-  const status = readExitStatus(stateDir);
-  if (status) return status;
-  return { exitCode: 255, oomKilled: false, finishedAt: new Date().toISOString() };
+  return readExitStatus(stateDir) ?? lostExitStatus();
 }
 
 async function waitForShimExit(stateDir: string, timeoutMs: number): Promise<void> {
@@ -516,6 +545,7 @@ function closedStreams(): ContainerStreams {
     onClose: (listener) => queueMicrotask(listener),
     writeStdin: () => {},
     closeStdin: () => {},
+    resize: () => Promise.reject(new Conflict('the container has exited: it has no terminal to resize')),
     close: () => {},
   };
 }

@@ -19,6 +19,8 @@ export class ShimConnection implements ContainerStreams {
   private early: OutputChunk[] | null = [];
   private earlyBytes = 0;
   private closed = false;
+  /** This side dropped the connection (close()): the shim did not end it. */
+  private dropped = false;
   /** Control requests sent and not yet answered, oldest first (the shim answers in order). */
   private readonly pendingControl: Array<{ request: string; resolve: (reply: string) => void; reject: (err: Error) => void }> = [];
 
@@ -55,12 +57,24 @@ export class ShimConnection implements ContainerStreams {
   }
 
   close(): void {
+    this.dropped = true;
     this.socket.destroy();
     this.finish();
   }
 
+  /** Whether the connection ended because this side dropped it, not because the shim finished. */
+  get droppedByClient(): boolean {
+    return this.dropped;
+  }
+
+  /** The pty's window size (the shim's `resize <rows> <cols>`); rejects without a terminal. */
+  async resize(height: number, width: number): Promise<void> {
+    const reply = await this.control(`resize ${Math.trunc(height)} ${Math.trunc(width)}`);
+    if (reply !== 'ok') throw new SystemError(`cannot resize the terminal: ${reply.replace(/^error: /, '')}`);
+  }
+
   /**
-   * Send a control request (`start`) on this connection and resolve with the shim's
+   * Send a control request (`start`, `resize`) on this connection and resolve with the shim's
    * answer to it (`ok`, `error: ...`); rejects if the connection closes first.
    */
   control(request: string): Promise<string> {

@@ -1,20 +1,10 @@
-import type { Duplex } from 'node:stream';
 import { type AttachOptions, type AttachSession, statusOf } from '@berth/core';
 import type { HijackContext, RequestContext } from '../context.js';
-import { frame } from '../frames.js';
-import { boolParam } from '../query.js';
+import { defaultDetachKeys, parseDetachKeys } from '../detach-keys.js';
+import { outputWriter, serveHijacked, upgradeResponse } from '../hijacked-stream.js';
+import { boolParam, stringParam } from '../query.js';
 import { errorBody, rawResponse } from '../respond.js';
 import type { RouteModule } from '../route-module.js';
-
-/**
- * dockerd's answer to an attach upgrade, byte for byte: the CLI and docker-py check the
- * status line and the `Upgrade: tcp` header before they treat the socket as a stream.
- */
-export const upgradeResponse =
-  'HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n';
-
-/** After the stream ended, a client that never closes its side is cut off after this long. */
-const lingerMs = 30_000;
 
 function attachOptions(query: URLSearchParams): AttachOptions {
   return {
@@ -23,14 +13,6 @@ function attachOptions(query: URLSearchParams): AttachOptions {
     stderr: boolParam(query, 'stderr'),
     logs: boolParam(query, 'logs'),
     stream: boolParam(query, 'stream'),
-  };
-}
-
-/** Turns session output into what goes on the wire: frames without a tty, raw bytes with one. */
-function outputWriter(session: AttachSession, options: AttachOptions, write: (data: Buffer) => void) {
-  return (stream: 'stdout' | 'stderr', data: Buffer) => {
-    if (stream === 'stdout' ? !options.stdout : !options.stderr) return;
-    write(session.tty ? data : frame(stream, data));
   };
 }
 
@@ -48,7 +30,9 @@ async function attachHijacked(ctx: HijackContext<'id'>): Promise<void> {
   const options = attachOptions(ctx.query);
   socket.pause();
   let session: AttachSession;
+  let detachKeys: Buffer;
   try {
+    detachKeys = parseDetachKeys(stringParam(ctx.query, 'detachKeys') || defaultDetachKeys);
     session = await scope.engine.containers.attach(ctx.params.id, options);
   } catch (err) {
     if (statusOf(err) >= 500) scope.log.error('attach failed', { container: ctx.params.id, error: String(err) });
@@ -60,50 +44,8 @@ async function attachHijacked(ctx: HijackContext<'id'>): Promise<void> {
     return;
   }
   socket.write(upgradeResponse);
-
-  // The request's own body (Content-Length bytes) precedes stdin in the stream.
-  let bodyLeft = Number(ctx.req.headers['content-length'] ?? 0) || 0;
-  const fromClient = (data: Buffer) => {
-    if (bodyLeft > 0) {
-      const skip = Math.min(bodyLeft, data.length);
-      bodyLeft -= skip;
-      data = data.subarray(skip);
-    }
-    if (data.length > 0 && options.stdin) session.writeStdin(data);
-  };
-
-  let over = false;
-  const unsubscribe = session.onOutput(outputWriter(session, options, (data) => socket.write(data)));
-  const finish = (detach: boolean) => {
-    if (over) return;
-    over = true;
-    unsubscribe();
-    if (detach) session.detach();
-  };
-
-  socket.on('data', fromClient);
-  socket.on('end', () => {
-    if (options.stdin) session.closeStdin();
-  });
-  socket.on('error', () => finish(true));
-  socket.on('close', () => finish(true));
-  if (ctx.head.length > 0) fromClient(ctx.head);
-  socket.resume();
-
-  session.ended.then(
-    () => endSocket(socket, () => finish(false)),
-    () => endSocket(socket, () => finish(false)),
-  );
-}
-
-function endSocket(socket: Duplex, finish: () => void): void {
-  if (socket.destroyed) return;
-  finish();
-  socket.end();
-  // Closing with unread client bytes would send a RST that can destroy output the client
-  // has not read yet, so we only half-close and let the client finish; a client that
-  // never does is dropped later.
-  setTimeout(() => socket.destroy(), lingerMs).unref();
+  const streams = { stdin: !!options.stdin, stdout: !!options.stdout, stderr: !!options.stderr, detachKeys };
+  serveHijacked(socket, session, streams, ctx.head, Number(ctx.req.headers['content-length'] ?? 0) || 0);
 }
 
 /**
@@ -122,7 +64,8 @@ async function attachPlain(ctx: RequestContext<'id'>): Promise<void> {
   res.writeHead(200, { 'Content-Type': 'application/vnd.docker.raw-stream', Connection: 'close' });
   res.flushHeaders();
   let over = false;
-  const unsubscribe = session.onOutput(outputWriter(session, options, (data) => res.write(data)));
+  const streams = { stdin: !!options.stdin, stdout: !!options.stdout, stderr: !!options.stderr };
+  const unsubscribe = session.onOutput(outputWriter(session, streams, (data) => res.write(data)));
   const finish = (detach: boolean) => {
     if (over) return;
     over = true;

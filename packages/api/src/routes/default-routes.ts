@@ -4,6 +4,7 @@ import { containerChangeRoutes } from './container-changes.js';
 import { containerStatsRoutes } from './container-stats.js';
 import { containerRoutes } from './containers.js';
 import { eventRoutes } from './events.js';
+import { execRoutes } from './exec.js';
 import { imageRoutes } from './images.js';
 import { swarmRoutes } from './swarm.js';
 import { systemRoutes } from './system.js';
@@ -20,6 +21,7 @@ export const defaultRoutes: readonly RouteModule[] = Object.freeze([
   containerChangeRoutes,
   containerStatsRoutes,
   attachRoutes,
+  execRoutes,
   imageRoutes,
   swarmRoutes,
 ]);

@@ -16,6 +16,7 @@ import {
   type ContainerUpdateResult,
   type EngineApi,
   EventBus,
+  type ExecInspect,
   type Filters,
   type ImageDeleteEntry,
   type ImageInspect,
@@ -25,6 +26,7 @@ import {
   type LogLine,
   type LogsOptions,
   NotFound,
+  NotImplemented,
   NotModified,
   type PluginStatus,
   type StatsOptions,
@@ -556,10 +558,14 @@ export class FakeEngine implements EngineApi {
       return { ContainersDeleted: deleted.length ? deleted : null, SpaceReclaimed: 0 };
     },
 
+    resize: async (ref: string, height: number, width: number): Promise<void> => {
+      this.record('containers.resize', ref, height, width);
+      const c = this.findContainer(ref);
+      if (c.status !== 'running') throw new Conflict(`Container ${c.id} is not running`);
+    },
     attach: async (ref: string, options: AttachOptions): Promise<AttachSession> => {
       this.record('containers.attach', ref, options);
       const c = this.findContainer(ref);
-      if (c.status === 'exited' && options.stream) throw new Conflict('You cannot attach to a stopped container, start it first');
       const listeners = new Set<Listener>();
       let resolveEnded!: () => void;
       const ended = new Promise<void>((r) => (resolveEnded = r));
@@ -573,9 +579,10 @@ export class FakeEngine implements EngineApi {
       };
       c.outputListeners.add(relay);
       const exitHook = this.onExitOnce(c, end);
-      if (options.logs)
+      if (options.logs || !options.stream)
         setImmediate(() => {
-          for (const l of c.log) relay(l.stream, l.data);
+          if (options.logs) for (const l of c.log) relay(l.stream, l.data);
+          if (!options.stream) end(); // the log replayed (or nothing asked for): the session is over
         });
       const engine = this;
       const session: AttachSession = {
@@ -602,6 +609,22 @@ export class FakeEngine implements EngineApi {
       };
       this.publish(c, 'attach');
       return session;
+    },
+  };
+
+  /** The fake runs no processes beside a container's script: exec is the real engine's (test/e2e). */
+  readonly execs = {
+    create: async (): Promise<{ Id: string }> => {
+      throw new NotImplemented('the fake engine runs no execs');
+    },
+    start: async (): Promise<AttachSession | undefined> => {
+      throw new NotImplemented('the fake engine runs no execs');
+    },
+    inspect: async (id: string): Promise<ExecInspect> => {
+      throw new NotFound(`No such exec instance: ${id}`);
+    },
+    resize: async (): Promise<void> => {
+      throw new NotImplemented('the fake engine runs no execs');
     },
   };
 

@@ -8,6 +8,8 @@ import type {
   ContainersPruneReport,
   ContainerTop,
   ContainerUpdateResult,
+  ExecCreateBody,
+  ExecInspect,
   HostConfig,
   ImageDeleteEntry,
   ImageHistoryEntry,
@@ -28,6 +30,7 @@ export interface EngineApi {
   readonly events: EventBus;
   readonly containers: ContainersApi;
   readonly images: ImagesApi;
+  readonly execs: ExecsApi;
   version(): VersionInfo;
   info(): Promise<SystemInfo>;
   plugins(): PluginStatus[];
@@ -132,6 +135,11 @@ export interface ContainersApi {
   wait(ref: string, condition?: WaitCondition): Promise<WaitResult>;
   logs(ref: string, options: LogsOptions): Promise<{ tty: boolean; lines: AsyncIterable<LogLine> }>;
   attach(ref: string, options: AttachOptions): Promise<AttachSession>;
+  /**
+   * The window size of a running container's terminal (`POST /containers/{id}/resize`);
+   * nothing for a container without one. Conflict when it is not running.
+   */
+  resize(ref: string, height: number, width: number): Promise<void>;
   /** Freeze every process of a running container (`pause` event); Conflict when it is not running or already paused. */
   pause(ref: string): Promise<void>;
   /** Thaw a paused container (`unpause` event); Conflict when it is not paused. */
@@ -170,6 +178,31 @@ export interface StatsOptions {
   oneShot?: boolean;
   /** Aborts a stream (the client went away). */
   signal?: AbortSignal;
+}
+
+/**
+ * `docker exec`: a process run in a running container beside its own, with the
+ * container's namespaces, cgroups and security settings. Lifecycle: `create` records
+ * what to run (Conflict unless the container runs and is not paused) → `start` runs it,
+ * attached (an `AttachSession` whose end comes after the exit code is recorded) or
+ * detached → `inspect` reports Running, Pid and, once it ended, ExitCode. An exec is
+ * forgotten with its container. Events: `exec_create: <cmd>`, `exec_start: <cmd>`,
+ * `exec_die` (with `exitCode`).
+ */
+export interface ExecsApi {
+  /** Record an exec in container `ref`; returns its id. */
+  create(ref: string, body: ExecCreateBody): Promise<{ Id: string }>;
+  /**
+   * Run the exec. Attached: resolves with its session once it runs, or, when the runtime
+   * could not run it, with a session that carries the runtime's message as output and
+   * ends (ExitCode 126, or 127 for a command not found), as dockerd answers on the
+   * hijacked stream. Detached: resolves once it runs (rejects when it could not).
+   * Conflict when it was started before or its container no longer runs.
+   */
+  start(id: string, options: { detach: boolean }): Promise<AttachSession | undefined>;
+  inspect(id: string): Promise<ExecInspect>;
+  /** The exec's terminal size; before it runs, the size it will start with. */
+  resize(id: string, height: number, width: number): Promise<void>;
 }
 
 export interface ImportOptions {

@@ -487,3 +487,41 @@ export interface ContainerStatsSample {
   storage_stats: Record<string, never>;
   networks?: Record<string, NetworkStats>;
 }
+
+/** `POST /containers/{id}/exec`'s body (Docker's ExecConfig at 1.41). */
+export interface ExecCreateBody {
+  AttachStdin?: boolean;
+  AttachStdout?: boolean;
+  AttachStderr?: boolean;
+  /** Overrides the default detach keys (`ctrl-p,ctrl-q`) for this exec's attached stream. */
+  DetachKeys?: string;
+  Tty?: boolean;
+  /** Rows and columns of the terminal at start (`[0, 0]` or absent: the runtime's default). */
+  ConsoleSize?: number[] | null;
+  /** `KEY=value` entries added to (or replacing those of) the container's environment. */
+  Env?: string[] | null;
+  Cmd?: string[] | null;
+  /** All capabilities (Docker's `--privileged` exec); otherwise the container's. */
+  Privileged?: boolean;
+  /** `user`, `uid`, `user:group`, `uid:gid`; default the container's user. */
+  User?: string;
+  /** Default the container's working directory. */
+  WorkingDir?: string;
+}
+
+/** `GET /exec/{id}/json`. */
+export interface ExecInspect {
+  ID: string;
+  Running: boolean;
+  /** Null until the process has ended. */
+  ExitCode: number | null;
+  ProcessConfig: { tty: boolean; entrypoint: string; arguments: string[]; privileged: boolean; user?: string };
+  OpenStdin: boolean;
+  OpenStderr: boolean;
+  OpenStdout: boolean;
+  CanRemove: boolean;
+  ContainerID: string;
+  DetachKeys: string;
+  /** 0 until it runs. */
+  Pid: number;
+}

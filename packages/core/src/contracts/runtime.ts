@@ -29,6 +29,13 @@ export interface RuntimeCreateRequest {
   logPath: string;
   /** Keep a pipe to the process's stdin open (for `docker run -i`). */
   openStdin: boolean;
+  /**
+   * The process has a terminal (`docker run -t`; the bundle's `process.terminal` is true):
+   * the runtime makes a pty, its monitor holds the master (so the terminal outlives the
+   * daemon), output is the pty's raw bytes (all `stdout`), stdin goes to the pty, and
+   * `resize` sets its window size. Absent means false.
+   */
+  terminal?: boolean;
 }
 
 /**
@@ -42,6 +49,62 @@ export interface RuntimeResources {
   pids?: { limit: number };
 }
 
+/**
+ * What the engine hands the runtime to run one more process in a running container
+ * (`docker exec`): the process joins all of the container's namespaces and cgroups and
+ * gets the security settings it is given here (capabilities, no_new_privs, user), under
+ * the container's seccomp profile.
+ */
+export interface RuntimeExecRequest {
+  /** The container the process joins, as named to `create`. */
+  containerId: string;
+  /** The exec's own id (Docker's exec id). */
+  execId: string;
+  /**
+   * A directory the runtime owns for this exec's live state (its monitor's socket, pid
+   * and exit files). `exec` makes it afresh; `adoptExec` finds it again after a restart.
+   */
+  stateDir: string;
+  /**
+   * The OCI runtime spec's `process` object (args, env, cwd, user, capabilities,
+   * noNewPrivileges, rlimits, terminal, consoleSize...), as the engine built it from the
+   * container's own spec: the runtime passes it on and decides nothing in it.
+   */
+  process: Record<string, unknown>;
+  /** Keep the process's stdin open (`docker exec -i`); else it reads /dev/null. */
+  openStdin: boolean;
+  /** The process has a terminal (`process.terminal`), held by its monitor as for `create`. */
+  terminal: boolean;
+}
+
+/**
+ * One process the runtime runs in a container beside its init (an exec), from `exec` or
+ * `adoptExec`. Its monitor holds its stdio, terminal and exit status, so it outlives the
+ * daemon as a container does.
+ */
+export interface RuntimeProcess {
+  /** Its stdio, connected before `start`: nothing it writes is lost. */
+  readonly streams: ContainerStreams;
+  /**
+   * Run the process; resolves with its pid once it runs. Rejects with the runtime's own
+   * message when it cannot be run (`executable file not found in $PATH`, `permission
+   * denied`): the monitor then records exit status 255 and ends.
+   */
+  start(): Promise<{ pid: number }>;
+  /**
+   * Resolves with the exit status once the process has exited and its output is drained
+   * (after a failed `start` too). Never resolves for a process whose monitor this daemon
+   * let go of (`Runtime.close`): the next daemon adopts it.
+   */
+  wait(): Promise<ExitStatus>;
+}
+
+/** What `adoptExec` finds of an exec's monitor after a daemon restart. */
+export type AdoptExecResult =
+  | { state: 'running'; pid: number; process: RuntimeProcess }
+  | { state: 'created'; process: RuntimeProcess }
+  | { state: 'exited'; status: ExitStatus };
+
 /** A live connection to a container's stdio, held by the engine while it runs. */
 export interface ContainerStreams {
   /** Subscribe to output; returns the unsubscribe function. */
@@ -50,6 +113,11 @@ export interface ContainerStreams {
   onClose(listener: () => void): void;
   writeStdin(data: Buffer): void;
   closeStdin(): void;
+  /**
+   * Set the window size of the process's terminal (the kernel sends it SIGWINCH).
+   * Rejects when the process has no terminal or has exited.
+   */
+  resize(height: number, width: number): Promise<void>;
   /** Drop the connection; the container keeps running. */
   close(): void;
 }
@@ -89,6 +157,22 @@ export type AdoptResult = { state: 'running'; pid: number } | { state: 'created'
  * believed running, then `connect`/`wait` as above. When the engine stops it calls
  * `close()`: the runtime tidies what it holds for all containers (e.g. an empty cgroup
  * its monitors lived in); running containers and their monitors are left alone.
+ *
+ * An exec (one more process in a running container) has a lifecycle of its own:
+ *
+ * 1. `exec(req)` → a monitor for the process exists (its own, beside the container's),
+ *    with the process's stdio connected (`RuntimeProcess.streams`); nothing runs yet.
+ * 2. `process.start()` → the process runs in the container's namespaces and cgroups
+ *    (the pid is returned), or the runtime's error when it cannot be run.
+ * 3. `process.wait()` resolves with its exit status once it exited and its output is
+ *    drained; `streams.resize` sets its terminal's size meanwhile. The process ends
+ *    with the container at the latest (its pid namespace goes).
+ * 4. Its state dir goes with the container's (`delete`): an exec needs no delete.
+ *
+ * After a daemon restart the engine calls `adoptExec(containerId, execId, stateDir)` for
+ * each exec it had started in a running container: `running` (the process runs:
+ * `wait` as above), `created` (never started: the engine discards it), or `exited` with
+ * the status the monitor recorded (255 when the monitor died without one).
  */
 export interface Runtime {
   /** The runtime's name as `--runtime` / `--default-runtime` select it: "runc", "crun". */
@@ -106,6 +190,10 @@ export interface Runtime {
   wait(id: string): Promise<ExitStatus>;
   delete(id: string): Promise<void>;
   adopt(id: string, stateDir: string): Promise<AdoptResult>;
+  /** Prepare a process to run in the running container `req.containerId` (an exec). */
+  exec(req: RuntimeExecRequest): Promise<RuntimeProcess>;
+  /** Find an exec's monitor again after a daemon restart (see above). */
+  adoptExec(containerId: string, execId: string, stateDir: string): Promise<AdoptExecResult>;
   /** The path and version of the runtime binary, for `docker info`. */
   describe(): Promise<{ path: string; version: string }>;
   /** The engine is stopping: release shared resources. Containers keep running. */

@@ -13,6 +13,8 @@ import { EngineConfigToken, type ResolvedEngineConfig } from '../config.js';
  *                             rootfs/          the mount point of its root filesystem
  *                             hosts, hostname, resolv.conf, volumes/
  * <exec-root>/c/<first 32 hex of id>/          the runtime's live state (shim socket)
+ *                  .../x/<first 16 hex of exec id>/   an exec's live state (its own shim)
+ * <exec-root>/execs/<exec id>.json              the engine's record of an exec that runs
  * ```
  */
 @injectable()
@@ -59,6 +61,16 @@ export class ContainerPaths {
   /** The directory of every container's runtime state directory. */
   get stateRoot(): string {
     return path.join(this.execRoot, 'c');
+  }
+
+  /** The runtime's live state of an exec: inside its container's, so it goes with it. */
+  execStateDir(containerId: string, execId: string): string {
+    return path.join(this.stateDir(containerId), 'x', execId.slice(0, 16));
+  }
+
+  /** Where the engine keeps the records of running execs (exec-root: they matter only while the host runs). */
+  execRecords(): string {
+    return path.join(this.execRoot, 'execs');
   }
 }
 

@@ -121,6 +121,10 @@ export class ContainerService implements ContainersApi {
   prune(filters?: Filters): Promise<ContainersPruneReport> {
     return this.pruner.prune(filters);
   }
+
+  resize(ref: string, height: number, width: number): Promise<void> {
+    return this.io.resize(ref, height, width);
+  }
 }
 
 /** The containers the API serves. */

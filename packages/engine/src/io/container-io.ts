@@ -18,6 +18,7 @@ import { ContainerPathsToken } from '../containers/container-paths.js';
 import type { ContainerRecord } from '../containers/container-record.js';
 import { type ContainerStore, ContainerStoreToken } from '../state/container-store.js';
 import { readLog } from './log-reader.js';
+import { emptySession, logReplaySession } from './log-replay-session.js';
 import { OutputHub } from './output-hub.js';
 
 interface Waiter {
@@ -85,11 +86,12 @@ export class ContainerIo {
     for (const l of [...c.runEndListeners]) l();
   }
 
-  /** The container is gone: answer `removed` waiters and forget its channels. */
+  /** The container is gone: answer `removed` waiters, end the sessions waiting for a run, forget its channels. */
   removed(id: string, exitCode: number): void {
     const c = this.channels.get(id);
     this.channels.delete(id);
     for (const w of c?.waiters ?? []) w.resolve({ StatusCode: exitCode, Error: null });
+    c?.hub.endRun();
   }
 
   /** Resolves when the container's current run has ended (at once when it is not running). */
@@ -135,14 +137,28 @@ export class ContainerIo {
     return { tty, lines };
   }
 
+  /**
+   * `stream` attaches to the live output: of the current run, or, for a container that is
+   * not running, of its next one (the CLI's `start -a` attaches before it starts; a
+   * stopped container's session waits, as dockerd's does). `logs` replays the log first;
+   * with `logs` and no `stream` the session ends after the replay, and with neither at once.
+   */
   async attach(ref: string, options: AttachOptions): Promise<AttachSession> {
     const record = this.store.get(ref);
-    if (record.state.Status === 'exited' && options.stream) {
-      throw new Conflict('You cannot attach to a stopped container, start it first');
-    }
-    const session = this.of(record.id).hub.session(!!record.config.Tty, !!options.stdin);
+    const tty = !!record.config.Tty;
+    const live = options.stream ? this.of(record.id).hub.session(tty, !!options.stdin) : undefined;
     this.events.publish('container', 'attach', record.id, { image: record.imageRef, name: record.name });
-    return session;
+    if (!options.logs) return live ?? emptySession(tty);
+    const lines = readLog(this.paths.log(record.id), { stdout: true, stderr: true }, undefined);
+    return logReplaySession(lines, live, tty);
+  }
+
+  /** The window size of a running container's terminal; nothing without a terminal. */
+  async resize(ref: string, height: number, width: number): Promise<void> {
+    const record = this.store.get(ref);
+    if (!record.state.Running) throw new Conflict(`Container ${record.id} is not running`);
+    if (!record.config.Tty) return;
+    await this.of(record.id).hub.resize(height, width);
   }
 
   /** Let go of every run's streams (the engine is closing; the containers keep running). */

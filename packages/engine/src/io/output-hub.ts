@@ -50,6 +50,11 @@ export class OutputHub {
     clearTimeout(timer);
   }
 
+  /** Resize the terminal of the connected run (none connected: nothing to do). */
+  async resize(height: number, width: number): Promise<void> {
+    await this.streams?.resize(height, width);
+  }
+
   /** End every session of the current run (the container exited). */
   endRun(): void {
     this.resolveRunEnded();

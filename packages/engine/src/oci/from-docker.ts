@@ -29,9 +29,10 @@ import { refuseUnsupportedSettings } from './unsupported-settings.js';
 import { type ResolvedUser, resolveUser } from './user.js';
 
 /**
- * What to do with `Tty: true` until berth's shim holds a pty:
- * - `allow`: `process.terminal = true` (the runtime then needs a console socket);
- * - `warn` (default): run without a terminal and say so in the warnings;
+ * What to do with `Tty: true`:
+ * - `allow` (default): `process.terminal = true`; the runtime makes a pty and berth-shim
+ *   holds its master (the console socket), so the terminal outlives the daemon;
+ * - `warn`: run without a terminal and say so in the warnings (a runtime without terminals);
  * - `reject`: NotImplemented.
  */
 export type TtyPolicy = 'allow' | 'warn' | 'reject';
@@ -129,7 +130,7 @@ export async function specInputFromDocker(req: DockerSpecRequest): Promise<Docke
   // Terminal.
   let terminal = false;
   if (body.Tty) {
-    const policy = req.tty ?? 'warn';
+    const policy = req.tty ?? 'allow';
     if (policy === 'reject') throw new NotImplemented('containers with a terminal (Tty: true) are not supported yet');
     if (policy === 'allow') terminal = true;
     else warnings.push('berth does not give containers a terminal yet: Tty ignored, the process runs without one');
@@ -229,6 +230,7 @@ export async function specInputFromDocker(req: DockerSpecRequest): Promise<Docke
     cwd: path.posix.normalize(workingDir),
     user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
     terminal,
+    consoleSize: consoleSizeOf(hc.ConsoleSize),
     capabilities,
     noNewPrivileges,
     rlimits,
@@ -264,4 +266,10 @@ function namespaceMode(field: string, value: string | undefined): 'private' | 'h
     );
   }
   throw new InvalidArgument(`invalid HostConfig.${field}: ${JSON.stringify(value)}`);
+}
+
+/** Docker's `ConsoleSize` ([rows, columns]; [0, 0] when the client has no terminal) as the spec's. */
+export function consoleSizeOf(size: readonly number[] | null | undefined): { height: number; width: number } | undefined {
+  const [height, width] = size ?? [];
+  return height && width && height > 0 && width > 0 ? { height, width } : undefined;
 }

@@ -56,6 +56,8 @@ export interface OciProcess {
   rlimits: OciRlimit[];
   noNewPrivileges: boolean;
   oomScoreAdj?: number;
+  /** The terminal's initial window size (with `terminal`), before any resize. */
+  consoleSize?: { height: number; width: number };
   apparmorProfile?: string;
   selinuxLabel?: string;
 }

@@ -27,6 +27,8 @@ export interface SpecInput {
   cwd: string;
   user: OciUser;
   terminal: boolean;
+  /** The terminal's initial size (HostConfig.ConsoleSize, rows then columns). */
+  consoleSize?: { height: number; width: number };
   capabilities: string[];
   noNewPrivileges: boolean;
   rlimits: OciRlimit[];
@@ -92,6 +94,7 @@ export function buildSpec(input: SpecInput): OciSpec {
     },
   };
   if (input.oomScoreAdj !== undefined) spec.process.oomScoreAdj = input.oomScoreAdj;
+  if (input.terminal && input.consoleSize) spec.process.consoleSize = input.consoleSize;
   if (input.hostname !== undefined) spec.hostname = input.hostname;
   if (input.devices.length > 0) spec.linux.devices = input.devices.map((d) => ({ ...d }));
   if (Object.keys(input.sysctl).length > 0) spec.linux.sysctl = { ...input.sysctl };

@@ -64,6 +64,7 @@ export class RunResources {
           stateDir,
           logPath: this.paths.log(record.id),
           openStdin: !!record.config.OpenStdin,
+          terminal: !!record.config.Tty,
         }));
       } catch (err) {
         throw runtimeError(err);

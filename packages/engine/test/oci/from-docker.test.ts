@@ -239,8 +239,14 @@ test('read-only rootfs: root and /etc files read-only; tmpfs mounts stay writabl
   assert.not.ok(input.mounts.find((m) => m.destination === '/tmp')?.options.includes('ro'));
 });
 
-test('terminal policy', async () => {
-  const warn = await run({ Cmd: ['true'], Tty: true });
+test('terminal policy: a real terminal by default, with ConsoleSize as its first size', async () => {
+  const byDefault = await run({ Cmd: ['true'], Tty: true, HostConfig: { ConsoleSize: [33, 91] } });
+  assert.is(byDefault.input.terminal, true);
+  assert.equal(byDefault.warnings, []);
+  assert.equal(buildSpec(byDefault.input).process.consoleSize, { height: 33, width: 91 });
+  const noSize = await run({ Cmd: ['true'], Tty: true, HostConfig: { ConsoleSize: [0, 0] } });
+  assert.is(buildSpec(noSize.input).process.consoleSize, undefined, '[0, 0]: the client has no terminal');
+  const warn = await run({ Cmd: ['true'], Tty: true }, { tty: 'warn' });
   assert.is(warn.input.terminal, false);
   assert.match(warn.warnings.join('\n'), /Tty ignored/);
   assert.not.ok(warn.input.env.includes('TERM=xterm'));

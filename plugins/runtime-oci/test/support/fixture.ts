@@ -22,6 +22,8 @@ export interface BundleOptions {
   args: string[];
   pidNamespace?: boolean;
   memoryLimit?: number;
+  /** `process.terminal`: the runtime makes a pty (create needs `terminal: true` too). */
+  terminal?: boolean;
 }
 
 /** A scratch area for one test file: /tmp/berth-unit-rt-XXXXXX with bundles, state dirs and the runtime's exec root. */
@@ -71,7 +73,7 @@ export class Fixture {
     const config = {
       ociVersion: '1.0.2',
       process: {
-        terminal: false,
+        terminal: opts.terminal === true,
         user: { uid: 0, gid: 0 },
         args: opts.args,
         env: ['PATH=/bin', 'HOME=/'],
@@ -83,6 +85,12 @@ export class Fixture {
       mounts: [
         { destination: '/proc', type: 'proc', source: 'proc' },
         { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+        {
+          destination: '/dev/pts',
+          type: 'devpts',
+          source: 'devpts',
+          options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620'],
+        },
       ],
       linux: {
         namespaces: namespaces.map((type) => ({ type })),
@@ -92,6 +100,12 @@ export class Fixture {
     };
     writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(config, null, 2));
     return bundle;
+  }
+
+  /** The process of `id`'s bundle, as the engine would hand it to `exec` with other args. */
+  execProcess(id: string, args: string[], extra: Record<string, unknown> = {}): Record<string, unknown> {
+    const spec = JSON.parse(readFileSync(path.join(this.dir, 'bundles', id, 'config.json'), 'utf8'));
+    return { ...spec.process, args, ...extra };
   }
 
   stateDir(id: string): string {
@@ -110,6 +124,7 @@ export class Fixture {
       stateDir: this.stateDir(id),
       logPath: this.logPath(id),
       openStdin: extra.openStdin ?? false,
+      terminal: extra.terminal === true,
     };
   }
 

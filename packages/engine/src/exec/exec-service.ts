@@ -1,0 +1,278 @@
+import { randomBytes } from 'node:crypto';
+import { promises as fs, rmSync } from 'node:fs';
+import * as path from 'node:path';
+import {
+  type AttachSession,
+  Conflict,
+  type EventBus,
+  EventBusToken,
+  type ExecCreateBody,
+  type ExecInspect,
+  type ExecsApi,
+  type ExitStatus,
+  InvalidArgument,
+  inject,
+  injectable,
+  isBerthError,
+  type Logger,
+  LoggerToken,
+  NotFound,
+  type RuntimeProcess,
+  token,
+  writeJsonAtomic,
+} from '@berth/core';
+import { HostFactsToken } from '../containers/container-bundles.js';
+import { type ContainerDrivers, ContainerDriversToken } from '../containers/container-drivers.js';
+import { type ContainerLocks, ContainerLocksToken } from '../containers/container-locks.js';
+import { type ContainerPaths, ContainerPathsToken } from '../containers/container-paths.js';
+import type { ContainerRecord } from '../containers/container-record.js';
+import type { HostFacts, OciSpec } from '../oci/index.js';
+import { type ContainerStore, ContainerStoreToken } from '../state/container-store.js';
+import { buildExecProcess } from './exec-process.js';
+import { type ExecRecord, execInspect } from './exec-record.js';
+import { ExecSession } from './exec-session.js';
+
+/** Docker's default detach sequence. */
+export const defaultDetachKeys = 'ctrl-p,ctrl-q';
+
+/** One exec in memory: its record, and while it runs, the runtime's process. */
+interface ExecEntry {
+  record: ExecRecord;
+  process?: RuntimeProcess;
+  /** A terminal size asked for before the process ran, applied once it runs. */
+  pendingSize?: { height: number; width: number };
+}
+
+/**
+ * `docker exec` (core's `ExecsApi`): execs recorded in memory at create, run through the
+ * container's runtime at start (its own monitor holds the process's stdio, terminal and
+ * exit status), watched until they exit. A running exec's record is also on disk
+ * (`ContainerPaths.execRecords()`), so `recover` finds it after a daemon crash and learns
+ * its exit from the runtime. Lifecycle of an exec: create → start → running → exited (its
+ * ExitCode kept) → forgotten when its container is removed. A container's run ending
+ * ends its execs (their pid namespace goes): their monitors record the exit (137) like
+ * any other, which removes their records from disk; `recover` drops the records of
+ * containers that no longer run.
+ */
+@injectable()
+export class ExecService implements ExecsApi {
+  private readonly execs = new Map<string, ExecEntry>();
+
+  constructor(
+    @inject(ContainerStoreToken) private readonly store: ContainerStore,
+    @inject(ContainerDriversToken) private readonly drivers: ContainerDrivers,
+    @inject(ContainerPathsToken) private readonly paths: ContainerPaths,
+    @inject(ContainerLocksToken) private readonly locks: ContainerLocks,
+    @inject(HostFactsToken) private readonly host: HostFacts,
+    @inject(EventBusToken) private readonly events: EventBus,
+    @inject(LoggerToken) private readonly log: Logger,
+  ) {}
+
+  async create(ref: string, body: ExecCreateBody): Promise<{ Id: string }> {
+    const container = this.store.get(ref);
+    this.checkRunning(container);
+    if (!body.Cmd || body.Cmd.length === 0) throw new InvalidArgument('No exec command specified');
+    const id = randomBytes(32).toString('hex');
+    const record: ExecRecord = {
+      id,
+      containerId: container.id,
+      config: { ...body },
+      detachKeys: body.DetachKeys || defaultDetachKeys,
+      started: false,
+      running: false,
+      exitCode: null,
+      pid: 0,
+    };
+    this.execs.set(id, { record });
+    this.publish(record, `exec_create: ${(body.Cmd ?? []).join(' ')}`);
+    return { Id: id };
+  }
+
+  async start(id: string, options: { detach: boolean }): Promise<AttachSession | undefined> {
+    const entry = this.entry(id);
+    const { record } = entry;
+    if (record.running) throw new Conflict(`Error: Exec command ${id} is already running`);
+    if (record.started) throw new Conflict(`Error: Exec command ${id} has already run`);
+    const container = this.store.get(record.containerId);
+    record.started = true;
+    let process: RuntimeProcess;
+    try {
+      process = await this.locks.run(container.id, async () => {
+        this.checkRunning(container);
+        const spec = JSON.parse(await fs.readFile(path.join(this.paths.bundle(container.id), 'config.json'), 'utf8')) as OciSpec;
+        const oci = await buildExecProcess(spec.process, record.config, this.paths.rootfs(container.id), this.host.boundingSet);
+        record.stateDir = this.paths.execStateDir(container.id, id);
+        await this.save(record);
+        return this.drivers.runtime(container.runtime).exec({
+          containerId: container.id,
+          execId: id,
+          stateDir: record.stateDir,
+          process: oci as unknown as Record<string, unknown>,
+          openStdin: record.config.AttachStdin === true,
+          terminal: oci.terminal,
+        });
+      });
+    } catch (err) {
+      record.started = false;
+      this.unsave(record);
+      throw err;
+    }
+    entry.process = process;
+    const session = options.detach
+      ? undefined
+      : new ExecSession(record.config.Tty === true, record.config.AttachStdin === true, process.streams);
+    if (!session) process.streams.onOutput(() => {}); // nobody reads a detached exec's output
+    try {
+      const { pid } = await process.start();
+      // The record on disk says "started" already: a restarted engine asks the runtime for the pid.
+      record.running = true;
+      record.pid = pid;
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      // dockerd's codes for a process that could not run: 127 not found, 126 otherwise.
+      record.exitCode = /executable file not found|no such file or directory/i.test(message) ? 127 : 126;
+      this.unsave(record);
+      entry.process = undefined;
+      if (!session) throw isBerthError(err) ? err : new Conflict(message);
+      session.fail(message);
+      return session;
+    }
+    this.publish(record, `exec_start: ${(record.config.Cmd ?? []).join(' ')}`);
+    if (entry.pendingSize) void this.resizeProcess(entry, entry.pendingSize);
+    this.watch(entry, process, session);
+    return session;
+  }
+
+  async inspect(id: string): Promise<ExecInspect> {
+    return execInspect(this.entry(id).record);
+  }
+
+  async resize(id: string, height: number, width: number): Promise<void> {
+    const entry = this.entry(id);
+    if (!entry.record.started) {
+      entry.pendingSize = { height, width };
+      return;
+    }
+    if (!entry.record.running) throw new Conflict(`exec ${id} is not running`);
+    await this.resizeProcess(entry, { height, width });
+  }
+
+  /**
+   * After an engine start (the containers re-adopted): find the execs a previous engine
+   * left running. One whose container still runs is adopted through the runtime (still
+   * running, or its exit as its monitor recorded it); the others are forgotten.
+   */
+  async recover(): Promise<void> {
+    let files: string[];
+    try {
+      files = await fs.readdir(this.paths.execRecords());
+    } catch {
+      return;
+    }
+    for (const file of files.filter((f) => f.endsWith('.json'))) {
+      const full = path.join(this.paths.execRecords(), file);
+      let record: ExecRecord;
+      try {
+        record = JSON.parse(await fs.readFile(full, 'utf8')) as ExecRecord;
+      } catch (err) {
+        this.log.warn('unreadable exec record removed', { file: full, error: String(err) });
+        rmSync(full, { force: true });
+        continue;
+      }
+      const container = this.store.find(record.containerId);
+      const runtime = container && this.drivers.findRuntime(container.runtime);
+      if (!container?.state.Running || !runtime || !record.stateDir) {
+        rmSync(full, { force: true });
+        continue;
+      }
+      const entry: ExecEntry = { record };
+      this.execs.set(record.id, entry);
+      try {
+        const found = await runtime.adoptExec(container.id, record.id, record.stateDir);
+        if (found.state === 'running') {
+          record.running = true;
+          record.pid = found.pid;
+          entry.process = found.process;
+          found.process.streams.onOutput(() => {}); // nobody is attached to an adopted exec
+          this.watch(entry, found.process, undefined);
+        } else {
+          this.exited(entry, found.state === 'exited' ? found.status : lost());
+        }
+      } catch (err) {
+        this.log.error('cannot re-adopt an exec', { id: record.id, container: container.id, error: String(err) });
+        this.exited(entry, lost());
+      }
+    }
+  }
+
+  private watch(entry: ExecEntry, process: RuntimeProcess, session: ExecSession | undefined): void {
+    process.wait().then(
+      (status) => {
+        this.exited(entry, status);
+        session?.end();
+      },
+      (err) => {
+        this.log.error('lost track of an exec', { id: entry.record.id, error: String(err) });
+        this.exited(entry, lost());
+        session?.end();
+      },
+    );
+  }
+
+  /** Record an exec's exit (before its attached stream ends, so the client's inspect sees it). */
+  private exited(entry: ExecEntry, status: ExitStatus): void {
+    const { record } = entry;
+    if (record.exitCode !== null && !record.running) return;
+    record.running = false;
+    record.exitCode = status.exitCode;
+    entry.process = undefined;
+    this.unsave(record);
+    this.publish(record, 'exec_die', { exitCode: String(status.exitCode) });
+  }
+
+  private async resizeProcess(entry: ExecEntry, size: { height: number; width: number }): Promise<void> {
+    if (!entry.process || entry.record.config.Tty !== true) return;
+    await entry.process.streams.resize(size.height, size.width).catch((err: Error) => {
+      // An exec that ended meanwhile has no terminal left to size: not the client's error.
+      if (entry.record.running) throw new Conflict(`cannot resize exec ${entry.record.id}: ${err.message}`);
+    });
+  }
+
+  private entry(id: string): ExecEntry {
+    const entry = this.execs.get(id);
+    // An exec goes with its container.
+    if (entry && !this.store.find(entry.record.containerId)) this.execs.delete(id);
+    else if (entry) return entry;
+    throw new NotFound(`No such exec instance: ${id}`);
+  }
+
+  private checkRunning(container: ContainerRecord): void {
+    if (!container.state.Running) throw new Conflict(`Container ${container.id} is not running`);
+    if (container.state.Paused) throw new Conflict(`Container ${container.id} is paused, unpause the container before exec`);
+  }
+
+  private async save(record: ExecRecord): Promise<void> {
+    await fs.mkdir(this.paths.execRecords(), { recursive: true, mode: 0o700 });
+    await writeJsonAtomic(path.join(this.paths.execRecords(), `${record.id}.json`), record);
+  }
+
+  private unsave(record: ExecRecord): void {
+    rmSync(path.join(this.paths.execRecords(), `${record.id}.json`), { force: true });
+  }
+
+  private publish(record: ExecRecord, action: string, extra: Record<string, string> = {}): void {
+    const container = this.store.find(record.containerId);
+    this.events.publish('container', action, record.containerId, {
+      execID: record.id,
+      ...extra,
+      image: container?.imageRef ?? '',
+      name: container?.name ?? '',
+    });
+  }
+}
+
+export const ExecServiceToken = token<ExecService>('ExecService');
+
+function lost(): ExitStatus {
+  return { exitCode: 255, oomKilled: false, finishedAt: new Date().toISOString() };
+}

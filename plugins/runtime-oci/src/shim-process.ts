@@ -1,0 +1,41 @@
+import type { ExitStatus, RuntimeProcess } from '@berth/core';
+import { SystemError } from '@berth/core';
+import type { ShimConnection } from './shim-connection.js';
+import { lostExitStatus, readExitStatus } from './shim-state.js';
+
+/**
+ * An exec's process as its berth-shim (exec mode) holds it: the streams are the one
+ * connection to the shim, `start` asks the shim to run `<runtime> exec`, and the exit is
+ * the shim closing that connection after writing exit.json. One connection per exec,
+ * for output, stdin, control requests and the exit alike.
+ */
+export class ShimProcess implements RuntimeProcess {
+  private readonly exited: Promise<ExitStatus>;
+
+  constructor(
+    readonly streams: ShimConnection,
+    private readonly stateDir: string,
+    private started = false,
+  ) {
+    this.exited = new Promise((resolve) => {
+      streams.onClose(() => {
+        // Dropped by this daemon (it is closing): the next one adopts the exec.
+        if (streams.droppedByClient) return;
+        resolve(readExitStatus(stateDir) ?? lostExitStatus());
+      });
+    });
+  }
+
+  async start(): Promise<{ pid: number }> {
+    if (this.started) throw new SystemError(`the exec in ${this.stateDir} was started already`);
+    this.started = true;
+    const reply = await this.streams.control('start');
+    const pid = reply.startsWith('ok ') ? Number(reply.slice(3)) : 0;
+    if (!(pid > 0)) throw new SystemError(`OCI runtime exec failed: ${reply.replace(/^error: /, '')}`);
+    return { pid };
+  }
+
+  wait(): Promise<ExitStatus> {
+    return this.exited;
+  }
+}

@@ -1,0 +1,143 @@
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { type OciRuntime, runcPlugin } from '../src/index.js';
+import { collect, Fixture, shimPids } from './support/fixture.js';
+
+const fx = new Fixture();
+let runtime: OciRuntime;
+
+test.before(async () => {
+  runtime = (await runcPlugin.init(fx.context())) as OciRuntime;
+});
+test.after(() => fx.cleanup());
+
+/** A running container (`sleep`) to exec into; stopped and deleted by `done`. */
+async function running(extra: { terminal?: boolean } = {}) {
+  const id = fx.newId();
+  await runtime.create(fx.request(id, ['sleep', '100'], extra));
+  await runtime.start(id);
+  return {
+    id,
+    execDir: (n: string) => path.join(fx.stateDir(id), 'x', n),
+    async done() {
+      await runtime.kill(id, 'SIGKILL');
+      await runtime.wait(id);
+      await runtime.delete(id);
+    },
+  };
+}
+
+test('an exec runs in the container: its output, stdin and exit code; nothing runs before start', async () => {
+  const c = await running();
+  try {
+    const proc = await runtime.exec({
+      containerId: c.id,
+      execId: 'e1',
+      stateDir: c.execDir('e1'),
+      process: fx.execProcess(c.id, ['sh', '-c', 'cat; echo err >&2; hostname; exit 3']),
+      openStdin: true,
+      terminal: false,
+    });
+    assert.not.ok(existsSync(path.join(c.execDir('e1'), 'pid')), 'nothing runs before start');
+    const out = collect(proc.streams);
+    const { pid } = await proc.start();
+    assert.ok(pid > 1);
+    proc.streams.writeStdin(Buffer.from('typed\n'));
+    proc.streams.closeStdin();
+    const status = await proc.wait();
+    await out.closed;
+    assert.is(status.exitCode, 3);
+    assert.is(out.stdout(), `typed\n${c.id}\n`, 'the exec sees the container UTS namespace');
+    assert.is(out.stderr(), 'err\n');
+  } finally {
+    await c.done();
+  }
+});
+
+test("an exec of a missing command fails at start with runc's message, and its monitor records 255", async () => {
+  const c = await running();
+  try {
+    const proc = await runtime.exec({
+      containerId: c.id,
+      execId: 'e2',
+      stateDir: c.execDir('e2'),
+      process: fx.execProcess(c.id, ['nosuchcmd']),
+      openStdin: false,
+      terminal: false,
+    });
+    const failed = await proc.start().then(
+      () => null,
+      (err: Error) => err,
+    );
+    assert.ok(failed, 'start must fail');
+    assert.match(failed!.message, /executable file not found/);
+    assert.is((await proc.wait()).exitCode, 255);
+  } finally {
+    await c.done();
+  }
+});
+
+test('an exec with a terminal: a pty (isatty), resize, raw output; a container with a terminal too', async () => {
+  const c = await running({ terminal: true });
+  try {
+    const streams = await runtime.connect(c.id);
+    await streams.resize(30, 100);
+    streams.close();
+    const proc = await runtime.exec({
+      containerId: c.id,
+      execId: 'e3',
+      stateDir: c.execDir('e3'),
+      process: fx.execProcess(c.id, ['sh', '-c', 'read line; echo "got $line"; test -t 0 && echo tty'], { terminal: true }),
+      openStdin: true,
+      terminal: true,
+    });
+    const out = collect(proc.streams);
+    await proc.start();
+    await proc.streams.resize(40, 120);
+    proc.streams.writeStdin(Buffer.from('abc\r'));
+    const status = await proc.wait();
+    await out.closed;
+    assert.is(status.exitCode, 0);
+    // The line discipline echoes the input and turns \n into \r\n.
+    assert.match(out.stdout(), /got abc\r\ntty\r\n/);
+    assert.is(out.stderr(), '');
+  } finally {
+    await c.done();
+  }
+});
+
+test('an exec outlives its connection: adoptExec finds it running, then its exit; resize without a terminal fails', async () => {
+  const c = await running();
+  try {
+    const dir = c.execDir('e4');
+    const proc = await runtime.exec({
+      containerId: c.id,
+      execId: 'e4',
+      stateDir: dir,
+      process: fx.execProcess(c.id, ['sh', '-c', 'sleep 0.5; exit 7']),
+      openStdin: false,
+      terminal: false,
+    });
+    const { pid } = await proc.start();
+    await proc.streams.resize(10, 10).then(
+      () => assert.unreachable('resize must fail without a terminal'),
+      (err: Error) => assert.match(err.message, /no terminal/),
+    );
+    proc.streams.close(); // as a daemon that stops
+    assert.ok(shimPids(c.id).length >= 2, "the exec's shim runs beside the container's");
+    const found = await runtime.adoptExec(c.id, 'e4', dir);
+    assert.is(found.state, 'running');
+    if (found.state !== 'running') return;
+    assert.is(found.pid, pid);
+    assert.is((await found.process.wait()).exitCode, 7);
+    const again = await runtime.adoptExec(c.id, 'e4', dir);
+    assert.equal(again.state === 'exited' && again.status.exitCode, 7);
+    assert.is(JSON.parse(readFileSync(path.join(dir, 'exit.json'), 'utf8')).exitCode, 7);
+  } finally {
+    await c.done();
+  }
+});
+
+test.run();

@@ -1,0 +1,134 @@
+import * as assert from 'uvu/assert';
+import { busyboxTar, daemonSuite, run, sleep } from './harness';
+
+/** docker exec, terminals, attach and detach through the real docker CLI 28. */
+const test = daemonSuite('exec and terminals', 'overlay');
+
+/** A docker command line run by `sh -c` (pipes, `script` for a terminal) against the suite's berthd. */
+function shell(daemon: { host: string; dir: string }, line: string) {
+  return run('sh', ['-c', line], { DOCKER_HOST: daemon.host, DOCKER_CONFIG: `${daemon.dir}/docker-config` });
+}
+
+test.before(async ({ daemon }) => {
+  const load = await daemon.docker(['load', '-i', busyboxTar]);
+  assert.is(load.code, 0, load.stderr);
+  const up = await daemon.docker(['run', '-d', '--name', 'box', 'busybox', 'sleep', '1000']);
+  assert.is(up.code, 0, up.stderr);
+});
+
+test('docker exec: output, exit codes, -e -w -u, -i with stdin, -d, a missing command', async ({ daemon }) => {
+  const three = await daemon.docker(['exec', 'box', 'sh', '-c', 'echo out; echo err >&2; exit 3']);
+  assert.is(three.code, 3);
+  assert.is(three.stdout, 'out\n');
+  assert.is(three.stderr, 'err\n');
+  const flags = await daemon.docker([
+    'exec',
+    '-e',
+    'FOO=bar',
+    '-w',
+    '/tmp',
+    '-u',
+    '1000:1000',
+    'box',
+    'sh',
+    '-c',
+    'echo $FOO $(pwd) $(id -u)',
+  ]);
+  assert.is(flags.stdout, 'bar /tmp 1000\n', flags.stderr);
+  const cat = await daemon.docker(['exec', '-i', 'box', 'cat'], 'piped\n');
+  assert.is(cat.code, 0, cat.stderr);
+  assert.is(cat.stdout, 'piped\n');
+  const detached = await daemon.docker(['exec', '-d', 'box', 'sh', '-c', 'echo bg > /tmp/bg']);
+  assert.is(detached.code, 0, detached.stderr);
+  await sleep(300);
+  assert.is((await daemon.docker(['exec', 'box', 'cat', '/tmp/bg'])).stdout, 'bg\n');
+  const missing = await daemon.docker(['exec', 'box', 'nosuchcmd']);
+  assert.is(missing.code, 127);
+  assert.match(missing.stdout + missing.stderr, /executable file not found/);
+});
+
+test('docker exec in a stopped container is refused clearly', async ({ daemon }) => {
+  assert.is((await daemon.docker(['create', '--name', 'stopped', 'busybox', 'true'])).code, 0);
+  const r = await daemon.docker(['exec', 'stopped', 'true']);
+  assert.not.equal(r.code, 0);
+  assert.match(r.stderr, /is not running/);
+  await daemon.docker(['rm', 'stopped']);
+});
+
+test('exec -it and run -it get a real terminal with the CLI size; raw output, exit codes', async ({ daemon }) => {
+  const exec = await shell(
+    daemon,
+    `script -q -c 'stty rows 33 cols 91; docker exec -it box sh -c "tty; sleep 0.3; stty size; exit 4"; echo rc=$?' /dev/null`,
+  );
+  // The CLI writes one NUL byte to a terminal stream (seen with strace); the pty echoes it as ^@.
+  assert.match(exec.stdout, /\/dev\/pts\/\d+\r\n(\^@)?33 91\r\nrc=4/, JSON.stringify(exec));
+  const runIt = await shell(
+    daemon,
+    `script -q -c 'stty rows 20 cols 70; docker run --rm -it busybox sh -c "tty; stty size; echo \\$TERM"; echo rc=$?' /dev/null`,
+  );
+  assert.match(runIt.stdout, /\/dev\/pts\/\d+\r\n20 70\r\nxterm\r\nrc=0/, JSON.stringify(runIt));
+});
+
+test('run -i with piped stdin: EOF closes the container stdin', async ({ daemon }) => {
+  const r = await shell(daemon, 'echo hi | docker run --rm -i busybox cat');
+  assert.is(r.code, 0, r.stderr);
+  assert.is(r.stdout, 'hi\n');
+});
+
+test('Ctrl-C in run -it is SIGINT to the foreground process; create -it + start -ai', async ({ daemon }) => {
+  const ctrlC = await shell(
+    daemon,
+    `(sleep 1.5; printf '\\003'; sleep 1) | script -q -c 'docker run --rm -it busybox sh -c "trap \\"echo caught; exit 7\\" INT; sleep 10 & wait"; echo rc=$?' /dev/null`,
+  );
+  assert.match(ctrlC.stdout, /caught\r\nrc=7/);
+  assert.is((await daemon.docker(['create', '-it', '--name', 'later', 'busybox', 'sh', '-c', 'read x; echo got $x; exit 5'])).code, 0);
+  const startAi = await shell(
+    daemon,
+    `(sleep 1.5; printf 'abc\\r'; sleep 1) | script -q -c 'docker start -ai later; echo rc=$?' /dev/null`,
+  );
+  assert.match(startAi.stdout, /got abc\r\nrc=5/);
+  await daemon.docker(['rm', '-f', 'later']);
+});
+
+test('detach keys leave the container running; attach logs=1&stream=0 on an exited container ends', async ({ daemon }) => {
+  assert.is((await daemon.docker(['run', '-dit', '--name', 'shell', 'busybox', 'sh'])).code, 0);
+  const detach = await shell(
+    daemon,
+    `(sleep 1.5; printf '\\020\\021'; sleep 5) | timeout 20 script -q -c 'docker attach shell; echo rc=$?' /dev/null`,
+  );
+  assert.match(detach.stdout, /read escape sequence/);
+  const custom = await shell(
+    daemon,
+    `(sleep 1.5; printf 'x\\030'; sleep 5) | timeout 20 script -q -c 'docker attach --detach-keys ctrl-x shell; echo rc=$?' /dev/null`,
+  );
+  assert.match(custom.stdout, /read escape sequence/);
+  assert.is((await daemon.docker(['inspect', '-f', '{{.State.Running}}', 'shell'])).stdout, 'true\n');
+  await daemon.docker(['rm', '-f', 'shell']);
+  assert.is((await daemon.docker(['run', '--name', 'done', 'busybox', 'echo', 'logged'])).code, 0);
+  const replay = await daemon.request('POST', '/v1.41/containers/done/attach?logs=1&stream=0&stdout=1');
+  assert.is(replay.status, 200);
+  assert.ok(replay.body.includes('logged'), replay.body);
+  await daemon.docker(['rm', 'done']);
+});
+
+test('kill -9 of berthd during an exec: the process runs on and the restarted daemon reports its exit code', async ({ daemon }) => {
+  const created = await daemon.request('POST', '/v1.41/containers/box/exec', JSON.stringify({ Cmd: ['sh', '-c', 'sleep 2; exit 9'] }), {
+    'Content-Type': 'application/json',
+  });
+  const id = (JSON.parse(created.body) as { Id: string }).Id;
+  const started = await daemon.request('POST', `/v1.41/exec/${id}/start`, '{"Detach":true}', { 'Content-Type': 'application/json' });
+  assert.is(started.status, 200, started.body);
+  await daemon.kill('SIGKILL');
+  const alive = await run('pgrep', ['-f', 'sleep 2; exit 9'], {});
+  assert.is(alive.code, 0, 'the exec process outlived the daemon');
+  await daemon.start();
+  let inspect = { Running: true, ExitCode: null as number | null };
+  for (let i = 0; i < 50 && inspect.Running; i++) {
+    inspect = JSON.parse((await daemon.request('GET', `/v1.41/exec/${id}/json`)).body);
+    if (inspect.Running) await sleep(100);
+  }
+  assert.is(inspect.Running, false);
+  assert.is(inspect.ExitCode, 9);
+});
+
+test.run();
