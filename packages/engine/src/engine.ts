@@ -127,6 +127,7 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
   await restarts.restoreAtStart();
 
   const system = di.resolve(SystemServiceToken);
+  await system.id();
   return {
     config,
     di,

@@ -114,8 +114,9 @@ export class SystemService {
   /**
    * The engine's own id (`/info`'s ID, which clients use to tell daemons apart): made once
    * per data root and kept in `<data-root>/engine-id`, so it survives restarts as dockerd's.
+   * `createEngine` asks for it at start, so serving `/info` never writes anything.
    */
-  private async id(): Promise<string> {
+  async id(): Promise<string> {
     if (this.engineId) return this.engineId;
     const file = path.join(this.config.dataRoot, 'engine-id');
     let id: string | undefined;

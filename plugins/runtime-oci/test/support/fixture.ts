@@ -32,6 +32,14 @@ export class Fixture {
   readonly ids = new Set<string>();
   private counter = 0;
 
+  constructor() {
+    // The safety net for a suite whose after hook never ran (uvu swallows hook errors, and a
+    // process may exit before the last hooks): whatever is left goes at exit.
+    process.once('exit', () => {
+      if (existsSync(this.dir)) this.cleanup();
+    });
+  }
+
   context(): PluginContext {
     const execRoot = path.join(this.dir, 'exec');
     mkdirSync(execRoot, { recursive: true });
@@ -152,7 +160,8 @@ export class Fixture {
     for (const id of this.ids) for (const cg of cgroupDirs(id)) tryRmdir(cg);
     for (const cg of cgroupDirs('shims')) tryRmdir(cg);
     for (const cg of cgroupDirs(null)) tryRmdir(cg);
-    rmSync(this.dir, { recursive: true, force: true });
+    // A shim just killed may still be writing its exit record here: retry ENOTEMPTY a while.
+    rmSync(this.dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 50 });
   }
 }
 
