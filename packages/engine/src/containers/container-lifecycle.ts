@@ -293,19 +293,16 @@ export class ContainerLifecycle {
     const removed = await this.locks.run(record.id, async () => {
       if (this.store.find(record.id) !== record) return false; // removed meanwhile (auto-remove)
       if (record.state.Running) throw new Conflict(`container ${record.id} was started again while being removed`);
-      // The run's share goes while the rootfs is unmounted and the record and the layer
-      // are deleted (those need the unmount first). The record first: its directory's
-      // rename is the removal's commit point, so a crash after it leaves a layer owned by
-      // a container that no longer exists, which recovery removes by its owner label, and
-      // never a container whose layer is gone.
-      await settled([
-        this.supervisor.release(record, { keepRootfs: true }),
-        (async () => {
-          this.rootfs.unmount(record.id);
-          await this.store.delete(record);
-          await this.rootfs.remove(record.id);
-        })(),
-      ]);
+      // What the run still holds in the kernel (an --rm container's runtime state and
+      // network endpoint, left by its exit for this removal) goes first, side by side with
+      // the rootfs unmount; then the record — its directory's rename is the removal's
+      // commit point — and then the layer. A crash before the rename leaves an exited
+      // container to remove again; after it, a layer owned by a container that no longer
+      // exists, which recovery removes by its owner label. Never runtime state, a mount or
+      // a layer without the record that owns it, and never a container without its layer.
+      await settled([this.supervisor.release(record, { keepRootfs: true }), Promise.resolve().then(() => this.rootfs.unmount(record.id))]);
+      await this.store.delete(record);
+      await this.rootfs.remove(record.id);
       return true;
     });
     if (!removed) return;
