@@ -65,8 +65,10 @@ test('an upload that never completes gets a JSON 408 and leaves nothing on disk'
       const message = assertJsonError(await answer, 408, head.split(' ')[1]!);
       assert.is(message, 'request body stalled: nothing received for 1 s');
     }
-    // The engine removes what a failed load or import had begun; give it a moment.
-    for (let i = 0; i < 50 && dataRootListing(daemon.dataRoot).some((p) => p.startsWith('tmp/') && p !== 'tmp/'); i++) await sleep(100);
+    // The engine removes what a failed load or import had begun (an unpacking directory, a
+    // partial blob in ingest/); give it a moment.
+    const begun = (p: string) => (p.startsWith('tmp/') && p !== 'tmp/') || (p.startsWith('blobs/ingest/') && p !== 'blobs/ingest/');
+    for (let i = 0; i < 50 && dataRootListing(daemon.dataRoot).some(begun); i++) await sleep(100);
   });
   assert.equal((await daemon.berth(['images', '--format', '{{.Repository}}'])).stdout.trim(), 'busybox');
 });
