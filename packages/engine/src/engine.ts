@@ -21,6 +21,7 @@ import { ExecServiceToken } from './exec/exec-service.js';
 import { ImageServiceToken } from './images/image-service.js';
 import { ImageStoreToken } from './images/image-store-token.js';
 import { LayerUnpackerToken } from './images/layer-unpacker.js';
+import { checkLogConfig } from './io/log-config.js';
 import { loadPlugins } from './plugins/plugin-host.js';
 import { RootFilesystemsToken } from './rootfs/root-filesystems.js';
 import { RestartPoliciesToken } from './runs/restart-policy.js';
@@ -39,6 +40,8 @@ export interface Engine extends EngineApi {
 }
 
 function resolveConfig(config: EngineConfig): ResolvedEngineConfig {
+  // The operator's log defaults are checked once, here, as every create would check them.
+  checkLogConfig(config.logDriver ?? 'json-file', config.logOpts ?? {});
   return {
     dataRoot: path.resolve(config.dataRoot),
     execRoot: path.resolve(config.execRoot),
@@ -49,6 +52,8 @@ function resolveConfig(config: EngineConfig): ResolvedEngineConfig {
     pluginConfig: config.pluginConfig ?? {},
     logger: config.logger ?? silentLogger,
     serverVersion: config.serverVersion ?? '0.1.0',
+    logDriver: config.logDriver ?? 'json-file',
+    logOpts: config.logOpts ?? {},
   };
 }
 

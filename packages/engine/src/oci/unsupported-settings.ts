@@ -1,4 +1,5 @@
 import { type ContainerCreateBody, type HostConfig, InvalidArgument } from '@berth/core';
+import { checkLogConfig } from '../io/log-config.js';
 import { parseBind } from './mounts.js';
 
 /**
@@ -148,14 +149,9 @@ export function refuseUnsupportedSettings(body: ContainerCreateBody, ctx: Settin
     throw new InvalidArgument(`invalid HostConfig.CgroupnsMode: ${JSON.stringify(hc.CgroupnsMode)} (expected "private" or "host")`);
   }
 
-  // Logging: the shim writes one json-file log and never rotates it.
-  const logType = hc.LogConfig?.Type ?? '';
-  if (logType !== '' && logType !== 'json-file')
-    throw notSupported(`HostConfig.LogConfig.Type ${JSON.stringify(logType)}`, ': only "json-file"');
-  if (isSet(hc.LogConfig?.Config)) {
-    const option = Object.keys(hc.LogConfig!.Config!)[0];
-    throw notSupported(`HostConfig.LogConfig.Config (log option ${JSON.stringify(option)})`, ': the json-file log is never rotated');
-  }
+  // Logging: json-file (rotated by the shim) and none; the creator fills in the daemon's defaults (io/log-config.ts).
+  if (isSet(hc.LogConfig?.Type) || isSet(hc.LogConfig?.Config))
+    checkLogConfig(hc.LogConfig?.Type || 'json-file', hc.LogConfig?.Config ?? {});
 
   // Networking: no bridge, so nothing to publish or address.
   const mode = hc.NetworkMode ?? '';

@@ -164,12 +164,19 @@ test('each setting berth does not carry out is refused by name', () => {
     [{ HostConfig: { Isolation: 'hyperv' } }, /^invalid HostConfig\.Isolation/],
     [
       { HostConfig: { LogConfig: { Type: 'syslog' } } },
-      /^HostConfig\.LogConfig\.Type "syslog" is not supported by berth yet: only "json-file"/,
+      /^HostConfig\.LogConfig\.Type "syslog" is not supported by berth yet: only "json-file" and "none"/,
     ],
+    [{ HostConfig: { LogConfig: { Type: 'local' } } }, /^HostConfig\.LogConfig\.Type "local" is not supported by berth yet/],
+    [{ HostConfig: { LogConfig: { Type: 'nosuch' } } }, /^logger: no log driver named 'nosuch' is registered$/],
+    [{ HostConfig: { LogConfig: { Type: 'json-file', Config: { labels: 'a' } } } }, /^unknown log opt 'labels' for json-file log driver$/],
+    [{ HostConfig: { LogConfig: { Type: 'json-file', Config: { compress: 'true' } } } }, /^log opt 'compress' is not supported/],
+    [{ HostConfig: { LogConfig: { Type: 'json-file', Config: { 'max-file': '3' } } } }, /^max-file cannot be set without max-size$/],
+    [{ HostConfig: { LogConfig: { Type: 'json-file', Config: { 'max-size': 'lots' } } } }, /^invalid size: 'lots'$/],
     [
-      { HostConfig: { LogConfig: { Type: 'json-file', Config: { 'max-size': '1m' } } } },
-      /^HostConfig\.LogConfig\.Config \(log option "max-size"\)/,
+      { HostConfig: { LogConfig: { Type: 'json-file', Config: { 'max-size': '1m', 'max-file': '0' } } } },
+      /^max-file cannot be less than 1$/,
     ],
+    [{ HostConfig: { LogConfig: { Type: 'none', Config: { 'max-size': '1m' } } } }, /^unknown log opt 'max-size' for none log driver$/],
     [{ HostConfig: { NetworkMode: 'container:web' } }, /^HostConfig\.NetworkMode "container:web" is not supported/],
     [
       { HostConfig: { PortBindings: { '80/tcp': [{ HostPort: '8080' }] } } },
