@@ -97,4 +97,57 @@ test('--log-driver none: no log file, docker logs answers that the driver cannot
   assert.match(bad.stderr, /no log driver named 'nosuch' is registered/);
 });
 
+test('docker run --health-cmd: a passing check becomes healthy, a failing one unhealthy; ps shows it; --no-healthcheck has none', async ({
+  daemon,
+}) => {
+  const ok = await daemon.docker([
+    'run',
+    '-d',
+    '--name',
+    'hok',
+    '--health-cmd',
+    'true',
+    '--health-interval',
+    '1s',
+    'busybox',
+    'sleep',
+    '30',
+  ]);
+  assert.is(ok.code, 0, ok.stderr);
+  const bad = await daemon.docker([
+    'run',
+    '-d',
+    '--name',
+    'hbad',
+    '--health-cmd',
+    'exit 1',
+    '--health-interval',
+    '1s',
+    '--health-retries',
+    '1',
+    'busybox',
+    'sleep',
+    '30',
+  ]);
+  assert.is(bad.code, 0, bad.stderr);
+  const status = async (name: string) => (await daemon.docker(['inspect', '-f', '{{.State.Health.Status}}', name])).stdout.trim();
+  let okStatus = '';
+  let badStatus = '';
+  for (let i = 0; i < 100 && (okStatus !== 'healthy' || badStatus !== 'unhealthy'); i++) {
+    [okStatus, badStatus] = [await status('hok'), await status('hbad')];
+    if (okStatus !== 'healthy' || badStatus !== 'unhealthy') await sleep(100);
+  }
+  assert.is(okStatus, 'healthy');
+  assert.is(badStatus, 'unhealthy');
+  const ps = await daemon.docker(['ps', '--format', '{{.Names}} {{.Status}}']);
+  assert.match(ps.stdout, /^hok Up .* \(healthy\)$/m);
+  assert.match(ps.stdout, /^hbad Up .* \(unhealthy\)$/m);
+  const log = JSON.parse((await daemon.docker(['inspect', '-f', '{{json .State.Health}}', 'hbad'])).stdout);
+  assert.ok(log.FailingStreak >= 1 && log.Log.at(-1).ExitCode === 1, JSON.stringify(log));
+  const off = await daemon.docker(['run', '-d', '--name', 'hoff', '--no-healthcheck', 'busybox', 'sleep', '30']);
+  assert.is(off.code, 0, off.stderr);
+  assert.is((await daemon.docker(['inspect', '-f', '{{.State.Health}}', 'hoff'])).stdout.trim(), '<nil>');
+  assert.is((await daemon.docker(['rm', '-f', 'hok', 'hbad', 'hoff'])).code, 0);
+});
+
 test.run();

@@ -18,6 +18,7 @@ import { HostFactsToken, readHostFacts } from './containers/container-bundles.js
 import { ContainerLifecycleToken } from './containers/container-lifecycle.js';
 import { ContainerServiceToken } from './containers/container-service.js';
 import { ExecServiceToken } from './exec/exec-service.js';
+import { HealthMonitorToken } from './health/health-monitor.js';
 import { ImageServiceToken } from './images/image-service.js';
 import { ImageStoreToken } from './images/image-store-token.js';
 import { LayerUnpackerToken } from './images/layer-unpacker.js';
@@ -128,6 +129,9 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
   await supervisor.recover();
   const execs = di.resolve(ExecServiceToken);
   await execs.recover();
+  // Health checks listen to starts and exits from here on, and resume those of the containers recovery found running.
+  const health = di.resolve(HealthMonitorToken);
+  health.resumeRunning();
   await lifecycle.removeStoppedAutoRemove();
   await restarts.restoreAtStart();
 
@@ -145,6 +149,7 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
     plugins: () => system.pluginStatuses(),
     async close() {
       restarts.close();
+      health.close();
       supervisor.close();
       events.removeAllListeners();
       await store.drain();

@@ -1,4 +1,5 @@
 import { type ContainerCreateBody, type HostConfig, InvalidArgument } from '@berth/core';
+import { checkHealthcheck } from '../health/health-rules.js';
 import { checkLogConfig } from '../io/log-config.js';
 import { parseBind } from './mounts.js';
 
@@ -100,8 +101,7 @@ export function refuseUnsupportedSettings(body: ContainerCreateBody, ctx: Settin
   // The container's own config.
   if (isSet(body.Domainname)) throw notSupported('Domainname');
   if (isSet(body.MacAddress)) throw notSupported('MacAddress', ': it has no network with MAC addresses');
-  const healthTest = body.Healthcheck?.Test ?? [];
-  if (healthTest.length > 0 && healthTest[0] !== 'NONE') throw notSupported('Healthcheck', ': it runs no health checks');
+  checkHealthcheck(body.Healthcheck); // carried out by the engine's HealthMonitor (health/health-monitor.ts)
   if (body.NetworkDisabled && ctx.hostNetwork) {
     throw new InvalidArgument('Conflicting options: NetworkDisabled and the host network (NetworkMode "host")');
   }

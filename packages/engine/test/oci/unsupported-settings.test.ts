@@ -145,7 +145,7 @@ test('each setting berth does not carry out is refused by name', () => {
   const cases: Array<[ContainerCreateBody, RegExp]> = [
     [{ Domainname: 'example.com' }, /^Domainname is not supported/],
     [{ MacAddress: '02:42:ac:11:00:02' }, /^MacAddress is not supported/],
-    [{ Healthcheck: { Test: ['CMD-SHELL', 'true'] } }, /^Healthcheck is not supported by berth yet: it runs no health checks/],
+    [{ Healthcheck: { Test: ['CMD-SHELL', 'true'], Interval: 10 } }, /^Interval in Healthcheck cannot be less than 1ms/],
     [{ HostConfig: { Init: true } }, /^HostConfig\.Init is not supported by berth yet: it has no init process/],
     [{ HostConfig: { Dns: ['1.1.1.1'] } }, /^HostConfig\.Dns is not supported/],
     [{ HostConfig: { ExtraHosts: ['a:1.2.3.4'] } }, /^HostConfig\.ExtraHosts is not supported/],
