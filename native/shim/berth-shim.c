@@ -54,6 +54,8 @@ static struct {
   int open_stdin;
   int terminal;           /* --terminal: a pty (console socket) instead of pipes */
   int keep_runtime_state; /* --keep-runtime-state: the spawner removes it after the exit */
+  long long log_max_size; /* --log-max-size: rotate the log before it would pass this; 0: never */
+  int log_max_files;      /* --log-max-files: the log and its rotated copies .1 ... .N-1 */
 } opt;
 
 struct buf {
@@ -85,6 +87,7 @@ static pid_t container_pid;
 static int container_reaped; /* the main loop has waited for the init: it has exited */
 static size_t n_clients;
 static int log_fd = -1;
+static long long log_size; /* bytes in the current log file */
 static int stdin_fd = -1;        /* write end of the container's stdin; -1 when closed */
 static int stdin_close_pending;
 static struct buf stdin_queue;
@@ -253,6 +256,28 @@ static size_t json_escape(char *out, const unsigned char *data, size_t len) {
 
 /* ---------- log ---------- */
 
+/* Docker's json-file rotation: <log>.N-2 -> .N-1, ..., <log> -> .1, then a new <log>
+ * (with one file, the log is truncated). A reader holding the old file open reads it to
+ * its end and then opens the new one. */
+static void log_rotate(void) {
+  if (opt.log_max_files <= 1) {
+    if (ftruncate(log_fd, 0) == 0) log_size = 0;
+    return;
+  }
+  char from[4096], to[4096];
+  for (int i = opt.log_max_files - 1; i > 0; i--) {
+    if (i == 1) snprintf(from, sizeof from, "%s", opt.log_path);
+    else snprintf(from, sizeof from, "%s.%d", opt.log_path, i - 1);
+    snprintf(to, sizeof to, "%s.%d", opt.log_path, i);
+    if (rename(from, to) < 0 && errno != ENOENT) return; /* keep writing where we are */
+  }
+  int fd = open(opt.log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  if (fd < 0) return;
+  close(log_fd);
+  log_fd = fd;
+  log_size = 0;
+}
+
 static void log_entry(const struct stream *s, const char *data, size_t len) {
   static char out[LOG_LINE_MAX * 6 + 256];
   if (log_fd < 0) return;
@@ -263,7 +288,8 @@ static void log_entry(const struct stream *s, const char *data, size_t len) {
   o = 8;
   o += json_escape(out + o, (const unsigned char *)data, len);
   o += (size_t)snprintf(out + o, sizeof out - o, "\",\"stream\":\"%s\",\"time\":\"%s\"}\n", s->name, ts);
-  (void)write_all(log_fd, out, o); /* a full disk must not stop the container */
+  if (opt.log_max_size > 0 && log_size > 0 && log_size + (long long)o > opt.log_max_size) log_rotate();
+  if (write_all(log_fd, out, o) == 0) log_size += (long long)o; /* a full disk must not stop the container */
 }
 
 static void log_output(struct stream *s, const char *data, size_t len) {
@@ -765,8 +791,8 @@ static void fail_ready(int ready_fd, const char *fmt, ...) {
 
 static void usage(void) {
   fprintf(stderr,
-          "usage: berth-shim --id ID --bundle DIR --state-dir DIR --log PATH --runtime PATH --runtime-root DIR\n"
-          "                  [--stdin] [--terminal] [--oom-file PATH]... [--ready-fd N] [--detach] [--exec-fifo PATH]\n"
+          "usage: berth-shim --id ID --bundle DIR --state-dir DIR [--log PATH [--log-max-size BYTES --log-max-files N]]\n"
+          "                  --runtime PATH --runtime-root DIR [--stdin] [--terminal] [--oom-file PATH]... [--ready-fd N] [--detach] [--exec-fifo PATH]\n"
           "                  [--keep-runtime-state] [--cgroup DIR]...\n"
           "       berth-shim --exec PROCESS.json --id ID --state-dir DIR --runtime PATH --runtime-root DIR\n"
           "                  [--stdin] [--terminal] [--log PATH] [--ready-fd N] [--detach] [--cgroup DIR]...\n");
@@ -791,6 +817,8 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--runtime-root")) opt.runtime_root = v;
     else if (!strcmp(a, "--ready-fd")) ready_fd = atoi(v);
     else if (!strcmp(a, "--exec-fifo")) opt.exec_fifo = v;
+    else if (!strcmp(a, "--log-max-size")) opt.log_max_size = atoll(v);
+    else if (!strcmp(a, "--log-max-files")) opt.log_max_files = atoi(v);
     else if (!strcmp(a, "--exec")) opt.process = v;
     else if (!strcmp(a, "--oom-file") && opt.n_oom_files < MAX_OOM_FILES) opt.oom_files[opt.n_oom_files++] = v;
     else if (!strcmp(a, "--cgroup") && opt.n_cgroups < MAX_CGROUPS) opt.cgroups[opt.n_cgroups++] = v;
@@ -798,7 +826,7 @@ int main(int argc, char **argv) {
     i++;
   }
   if (!opt.id || !opt.state_dir || !opt.runtime || !opt.runtime_root) usage();
-  if (!opt.process && (!opt.bundle || !opt.log_path)) usage(); /* an exec has no bundle and no log of its own */
+  if (!opt.process && !opt.bundle) usage(); /* an exec has no bundle; without --log nothing is logged */
 
   /* --detach: the first process exits at once, so a spawner that cannot reap us later
    * (posix_spawn from berthd, whose libuv reaps only its own children) waits for it
@@ -840,6 +868,8 @@ int main(int argc, char **argv) {
   if (opt.log_path) {
     log_fd = open(opt.log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
     if (log_fd < 0) fail_ready(ready_fd, "open log %s: %s", opt.log_path, strerror(errno));
+    struct stat st;
+    log_size = fstat(log_fd, &st) == 0 ? (long long)st.st_size : 0;
   }
 
   /* With a terminal the runtime's own stdio is /dev/null and the process's is the pty. */

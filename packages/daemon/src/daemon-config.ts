@@ -28,6 +28,10 @@ export interface DaemonConfig {
   configFile?: string;
   /** The API server's limits the operator set (`api-*`); the rest keep @berth/api's defaults. */
   apiLimits: Partial<ServerLimits>;
+  /** The log driver of containers that name none (`log-driver`). */
+  logDriver?: string;
+  /** Its options for those containers (`log-opts`: `max-size`, `max-file`). */
+  logOpts?: Record<string, string>;
 }
 
 export const defaultSocket = '/run/berth/berth.sock';
@@ -56,6 +60,8 @@ export interface DaemonSettings {
   pidfile?: string;
   plugins?: string[];
   'plugin-config'?: Record<string, Record<string, unknown>>;
+  'log-driver'?: string;
+  'log-opts'?: Record<string, string>;
   /** Connections each API socket holds at once (berth's own key; dockerd has no limit). */
   'api-max-connections'?: number;
   /** Seconds a client has to send a request's headers. */

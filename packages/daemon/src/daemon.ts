@@ -43,6 +43,8 @@ export function engineConfigFor(config: DaemonConfig, plugins: AnyPluginManifest
   };
   if (config.storageDriver !== undefined) engineConfig.storageDriver = config.storageDriver;
   if (config.defaultRuntime !== undefined) engineConfig.defaultRuntime = config.defaultRuntime;
+  if (config.logDriver !== undefined) engineConfig.logDriver = config.logDriver;
+  if (config.logOpts !== undefined) engineConfig.logOpts = config.logOpts;
   return engineConfig;
 }
 

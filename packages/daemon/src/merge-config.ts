@@ -114,6 +114,8 @@ export function mergeDaemonConfig(flags: DaemonSettings, file: DaemonSettings, c
   };
   if (s['storage-driver'] !== undefined) config.storageDriver = s['storage-driver'];
   if (s['default-runtime'] !== undefined) config.defaultRuntime = s['default-runtime'];
+  if (s['log-driver'] !== undefined) config.logDriver = s['log-driver'];
+  if (s['log-opts'] !== undefined) config.logOpts = s['log-opts'];
   if (configFile !== undefined) config.configFile = configFile;
   return config;
 }

@@ -17,6 +17,10 @@ export interface EngineConfig {
   /** Per-plugin configuration, keyed `<kind>/<name>` (`runtime/runc`). */
   pluginConfig?: Record<string, Record<string, unknown>>;
   logger?: Logger;
+  /** The log driver of containers that name none (daemon.json `log-driver`): `json-file` (default) or `none`. */
+  logDriver?: string;
+  /** Its options for them (daemon.json `log-opts`: `max-size`, `max-file`); berth rotates at 10 MiB × 3 without. */
+  logOpts?: Record<string, string>;
   /** The version berthd reports. */
   serverVersion?: string;
   /**

@@ -18,9 +18,11 @@ import { HostFactsToken, readHostFacts } from './containers/container-bundles.js
 import { ContainerLifecycleToken } from './containers/container-lifecycle.js';
 import { ContainerServiceToken } from './containers/container-service.js';
 import { ExecServiceToken } from './exec/exec-service.js';
+import { HealthMonitorToken } from './health/health-monitor.js';
 import { ImageServiceToken } from './images/image-service.js';
 import { ImageStoreToken } from './images/image-store-token.js';
 import { LayerUnpackerToken } from './images/layer-unpacker.js';
+import { checkLogConfig } from './io/log-config.js';
 import { loadPlugins } from './plugins/plugin-host.js';
 import { RootFilesystemsToken } from './rootfs/root-filesystems.js';
 import { RestartPoliciesToken } from './runs/restart-policy.js';
@@ -39,6 +41,8 @@ export interface Engine extends EngineApi {
 }
 
 function resolveConfig(config: EngineConfig): ResolvedEngineConfig {
+  // The operator's log defaults are checked once, here, as every create would check them.
+  checkLogConfig(config.logDriver ?? 'json-file', config.logOpts ?? {});
   return {
     dataRoot: path.resolve(config.dataRoot),
     execRoot: path.resolve(config.execRoot),
@@ -49,6 +53,8 @@ function resolveConfig(config: EngineConfig): ResolvedEngineConfig {
     pluginConfig: config.pluginConfig ?? {},
     logger: config.logger ?? silentLogger,
     serverVersion: config.serverVersion ?? '0.1.0',
+    logDriver: config.logDriver ?? 'json-file',
+    logOpts: config.logOpts ?? {},
   };
 }
 
@@ -123,6 +129,9 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
   await supervisor.recover();
   const execs = di.resolve(ExecServiceToken);
   await execs.recover();
+  // Health checks listen to starts and exits from here on, and resume those of the containers recovery found running.
+  const health = di.resolve(HealthMonitorToken);
+  health.resumeRunning();
   await lifecycle.removeStoppedAutoRemove();
   await restarts.restoreAtStart();
 
@@ -140,6 +149,7 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
     plugins: () => system.pluginStatuses(),
     async close() {
       restarts.close();
+      health.close();
       supervisor.close();
       events.removeAllListeners();
       await store.drain();

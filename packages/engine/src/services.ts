@@ -11,6 +11,7 @@ import { ContainerService, ContainerServiceToken } from './containers/container-
 import { ContainerSettings, ContainerSettingsToken } from './containers/container-settings.js';
 
 import { ExecService, ExecServiceToken } from './exec/exec-service.js';
+import { HealthMonitor, HealthMonitorToken } from './health/health-monitor.js';
 import { ImageQueries, ImageQueriesToken } from './images/image-queries.js';
 import { ImageService, ImageServiceToken } from './images/image-service.js';
 import { ImageUsersToken } from './images/image-users.js';
@@ -57,6 +58,8 @@ export function registerEngineServices(di: ServiceContainer): void {
   di.registerDefault(ContainerServiceToken, { useClass: ContainerService });
   // Execs: processes run in running containers beside their own.
   di.registerDefault(ExecServiceToken, { useClass: ExecService });
+  // Health checks: probes run as execs while a container with a health check runs.
+  di.registerDefault(HealthMonitorToken, { useClass: HealthMonitor });
   // Images; the port that tells them which containers use an image is the container store.
   di.registerDefault(ImageQueriesToken, { useClass: ImageQueries });
   di.registerDefault(ImageUsersToken, { useFactory: (d) => containerImageUsers(d.resolve(ContainerStoreToken)) });

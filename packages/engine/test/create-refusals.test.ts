@@ -66,7 +66,7 @@ const refused: Array<[string, ContainerCreateBody, RegExp]> = [
     { HostConfig: { Binds: ['named:/data'] } },
     /^HostConfig\.Binds: the named volume "named" \(named:\/data\) is not supported/,
   ],
-  ['--health-cmd', { Healthcheck: { Test: ['CMD-SHELL', 'true'] } }, /^Healthcheck is not supported/],
+  ['--health-retries -1', { Healthcheck: { Test: ['CMD-SHELL', 'true'], Retries: -1 } }, /^Retries in Healthcheck cannot be negative/],
   ['--pid container:x', { HostConfig: { PidMode: 'container:x' } }, /^HostConfig\.PidMode "container:x" is not supported/],
 ];
 

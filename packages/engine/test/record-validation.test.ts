@@ -6,6 +6,7 @@ import * as assert from 'uvu/assert';
 import type { ResolvedEngineConfig } from '../src/config.js';
 import { ContainerPaths } from '../src/containers/container-paths.js';
 import { ContainerQueries } from '../src/containers/container-queries.js';
+import type { HealthMonitor } from '../src/health/health-monitor.js';
 import type { ImageQueries } from '../src/images/image-queries.js';
 import { FileContainerStore } from '../src/state/container-store.js';
 import { migrateRecord } from '../src/state/record-schema.js';
@@ -78,7 +79,8 @@ test('an older berth\'s record with Labels {"0":1} is reported and skipped; list
     assert.equal([...reported.keys()], [bad.id]);
     assert.match(reported.get(bad.id)!, /invalid Config\.Labels: expected a map of strings/);
     // Listing without sizes reads neither the storage driver nor the images.
-    const queries = new ContainerQueries(store, paths, {} as StorageDriver, {} as ImageQueries);
+    const noHealth = { of: () => undefined } as unknown as HealthMonitor;
+    const queries = new ContainerQueries(store, paths, {} as StorageDriver, {} as ImageQueries, noHealth);
     const listed = await queries.list({ all: true });
     assert.equal(
       listed.map((c) => [c.Names, c.Labels]),

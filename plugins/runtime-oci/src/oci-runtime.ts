@@ -99,10 +99,13 @@ export class OciRuntime implements Runtime {
       '--id', req.id,
       '--bundle', path.resolve(req.bundle),
       '--state-dir', stateDir,
-      '--log', path.resolve(req.logPath),
       '--runtime', this.options.binary,
       '--runtime-root', this.options.stateRoot,
     ];
+    if (req.logPath !== undefined) args.push('--log', path.resolve(req.logPath));
+    if (req.logPath !== undefined && req.logRotation) {
+      args.push('--log-max-size', String(req.logRotation.maxSize), '--log-max-files', String(req.logRotation.maxFiles));
+    }
     if (req.openStdin) args.push('--stdin');
     if (req.terminal) args.push('--terminal');
     if (this.options.execFifo) args.push('--exec-fifo', path.join(this.options.stateRoot, req.id, 'exec.fifo'));

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { isBerthError } from '@berth/core';
 import { test } from 'uvu';
@@ -212,6 +212,41 @@ test('5 MB of output arrives intact through connect and in the log', async () =>
     5_000_001,
   );
   assert.is(entries.length, Math.ceil(5_000_000 / 16384));
+  await runtime.delete(id);
+});
+
+test('log rotation: the shim keeps <log> and <log>.1 .. .N-1 each within max-size, the lines in order across them', async () => {
+  const id = fx.newId();
+  const req = {
+    ...fx.request(id, ['sh', '-c', 'i=0; while [ $i -lt 20000 ]; do echo line-$i; i=$((i+1)); done']),
+    logRotation: { maxSize: 64 * 1024, maxFiles: 3 },
+  };
+  await runtime.create(req);
+  await runtime.connect(id);
+  await runtime.start(id);
+  assert.is((await runtime.wait(id)).exitCode, 0);
+  const files = [`${req.logPath}.2`, `${req.logPath}.1`, req.logPath];
+  for (const f of files) assert.ok(statSync(f).size <= 64 * 1024, `${f} is ${statSync(f).size} bytes`);
+  assert.not.ok(existsSync(`${req.logPath}.3`));
+  const numbers = files
+    .flatMap((f) => readFileSync(f, 'utf8').trimEnd().split('\n'))
+    .map((l) => Number((JSON.parse(l) as { log: string }).log.trim().slice(5)));
+  // The oldest lines were dropped; what is kept is the newest, contiguous and in order.
+  assert.is(numbers[numbers.length - 1], 19999);
+  for (let i = 1; i < numbers.length; i++) assert.is(numbers[i], numbers[i - 1]! + 1);
+  assert.ok(numbers[0]! > 0);
+  await runtime.delete(id);
+});
+
+test('without a log path nothing is logged; output still reaches clients', async () => {
+  const id = fx.newId();
+  const { logPath, ...req } = fx.request(id, ['echo', 'unlogged']);
+  await runtime.create(req);
+  const out = collect(await runtime.connect(id));
+  await runtime.start(id);
+  assert.is((await runtime.wait(id)).exitCode, 0);
+  assert.is(out.stdout(), 'unlogged\n');
+  assert.not.ok(existsSync(logPath));
   await runtime.delete(id);
 });
 

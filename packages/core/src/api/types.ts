@@ -208,6 +208,23 @@ export interface ContainerState {
   Error: string;
   StartedAt: string;
   FinishedAt: string;
+  /** Only for a container with a health check. */
+  Health?: ContainerHealth;
+}
+
+/** One probe of a health check, as `State.Health.Log` shows it. */
+export interface HealthLogEntry {
+  Start: string;
+  End: string;
+  ExitCode: number;
+  Output: string;
+}
+
+/** `State.Health`: the health check's status, its failures in a row and its last 5 probes. */
+export interface ContainerHealth {
+  Status: 'starting' | 'healthy' | 'unhealthy';
+  FailingStreak: number;
+  Log: HealthLogEntry[];
 }
 
 export interface EndpointSettings {

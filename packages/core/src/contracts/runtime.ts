@@ -25,8 +25,18 @@ export interface RuntimeCreateRequest {
    * files). `create` makes it afresh: whatever an earlier run left there is gone.
    */
   stateDir: string;
-  /** Where the container's output goes, in Docker's json-file format. */
-  logPath: string;
+  /**
+   * Where the container's output goes, in Docker's json-file format; absent, it is not
+   * logged (`--log-driver none`): only attached clients see it.
+   */
+  logPath?: string;
+  /**
+   * Rotate the log as Docker's json-file driver does: before an entry would take the file
+   * past `maxSize` bytes, `<log>` becomes `<log>.1` (`.1` becomes `.2`, ... up to
+   * `.maxFiles-1`, the oldest dropped); with `maxFiles` 1 the file is emptied instead.
+   * Absent: never rotated.
+   */
+  logRotation?: { maxSize: number; maxFiles: number };
   /** Keep a pipe to the process's stdin open (for `docker run -i`). */
   openStdin: boolean;
   /**

@@ -56,6 +56,7 @@ export class ContainerCreator {
     // A setting berth would not carry out is refused before anything is made (the spec's
     // translation checks again, with the image's config, once the rootfs is mounted).
     refuseUnsupportedSettings(body, { hostNetwork, storageDriver: this.rootfs.driverName });
+    const logConfig = this.drivers.logConfig(hostConfig.LogConfig);
 
     this.store.reserveName(containerName, id);
     let prepared = false;
@@ -82,7 +83,7 @@ export class ContainerCreator {
         imageRef: body.Image,
         imageId: image.id,
         config: { ...config, StopSignal: spec.stopSignal },
-        hostConfig: { NetworkMode: 'default', ...hostConfig, Runtime: runtimeName },
+        hostConfig: { NetworkMode: 'default', ...hostConfig, Runtime: runtimeName, LogConfig: logConfig },
         path: entry,
         args,
         storageDriver: this.rootfs.driverName,

@@ -1,5 +1,6 @@
 import {
   type DriverRegistry,
+  type HostConfig,
   InvalidArgument,
   inject,
   injectable,
@@ -11,10 +12,11 @@ import {
   token,
 } from '@berth/core';
 import { EngineConfigToken, type ResolvedEngineConfig } from '../config.js';
+import { type LogConfig, resolveLogConfig } from '../io/log-config.js';
 import type { ContainerRecord } from './container-record.js';
 
 /**
- * Which runtime and which network driver a container runs on, and its endpoint on that
+ * Which runtime, log driver and network driver a container runs on, and its endpoint on that
  * network: the one place that turns a record's `runtime` and `networkMode` into drivers
  * (with the errors a user sees for unknown ones) and attaches or detaches the container.
  */
@@ -31,6 +33,11 @@ export class ContainerDrivers {
     const name = requested || this.config.defaultRuntime;
     this.runtime(name);
     return name;
+  }
+
+  /** The log driver and options a create asks for (`HostConfig.LogConfig`), the daemon's defaults filled in; refused when unsupported. */
+  logConfig(requested: HostConfig['LogConfig']): LogConfig {
+    return resolveLogConfig(requested, { driver: this.config.logDriver, opts: this.config.logOpts });
   }
 
   runtime(name: string): Runtime {

@@ -8,6 +8,8 @@ import {
   StorageDriverToken,
   token,
 } from '@berth/core';
+import { type HealthMonitor, HealthMonitorToken } from '../health/health-monitor.js';
+import { healthSuffix } from '../health/health-rules.js';
 import { type ImageQueries, ImageQueriesToken } from '../images/image-queries.js';
 import { type ContainerStore, ContainerStoreToken } from '../state/container-store.js';
 import { type ContainerPaths, ContainerPathsToken } from './container-paths.js';
@@ -22,6 +24,7 @@ export class ContainerQueries {
     @inject(ContainerPathsToken) private readonly paths: ContainerPaths,
     @inject(StorageDriverToken) private readonly storage: StorageDriver,
     @inject(ImageQueriesToken) private readonly images: ImageQueries,
+    @inject(HealthMonitorToken) private readonly health: HealthMonitor,
   ) {}
 
   async list(options: ContainerListOptions = {}): Promise<ContainerSummary[]> {
@@ -35,7 +38,12 @@ export class ContainerQueries {
       .filter((r) => (everyState || r.state.Running || r.state.Restarting) && matchesFilters(r, filters, this.store));
     records.sort((a, b) => b.created.localeCompare(a.created));
     if (options.limit && options.limit > 0) records = records.slice(0, options.limit);
-    const summaries = records.map((r) => toSummary(r));
+    const summaries = records.map((r) => {
+      const summary = toSummary(r);
+      // `Up 3 seconds (healthy)`: a running container's health, as docker ps shows it.
+      if (r.state.Status === 'running') summary.Status += healthSuffix(this.health.of(r.id));
+      return summary;
+    });
     if (options.size) await Promise.all(summaries.map((s, i) => this.addSizes(s, records[i]!)));
     return summaries;
   }
@@ -58,7 +66,14 @@ export class ContainerQueries {
 
   async inspect(ref: string): Promise<ContainerInspect> {
     const record = this.store.get(ref);
-    return toInspect(record, { logPath: this.paths.log(record.id), dir: this.paths.dir(record.id), rootfs: this.paths.rootfs(record.id) });
+    const inspect = toInspect(record, {
+      logPath: this.paths.log(record.id),
+      dir: this.paths.dir(record.id),
+      rootfs: this.paths.rootfs(record.id),
+    });
+    const health = this.health.of(record.id);
+    if (health) inspect.State = { ...inspect.State, Health: health };
+    return inspect;
   }
 }
 

@@ -87,7 +87,27 @@ export function mergedConfig(body: ContainerCreateBody, image: ImageRunConfig, i
     Volumes: { ...(image.Volumes ?? {}), ...(body.Volumes ?? {}) },
     StopSignal: body.StopSignal || image.StopSignal || undefined,
     Image: body.Image,
+    ...mergedHealthcheck(body.Healthcheck, image.Healthcheck),
   };
+}
+
+/**
+ * The health check as dockerd merges it: the request's fields over the image's
+ * HEALTHCHECK, a field left empty or zero taking the image's (`--health-interval` alone
+ * keeps the image's test); `["NONE"]` (`--no-healthcheck`) is kept as given.
+ */
+function mergedHealthcheck(request: ContainerCreateBody['Healthcheck'], image: ImageRunConfig['Healthcheck']) {
+  if (!request && !image) return {};
+  const r = request ?? {};
+  const i = image ?? {};
+  const merged = {
+    Test: r.Test && r.Test.length > 0 ? r.Test : (i.Test ?? undefined),
+    Interval: r.Interval || i.Interval || undefined,
+    Timeout: r.Timeout || i.Timeout || undefined,
+    StartPeriod: r.StartPeriod || i.StartPeriod || undefined,
+    Retries: r.Retries || i.Retries || undefined,
+  };
+  return { Healthcheck: Object.fromEntries(Object.entries(merged).filter(([, v]) => v !== undefined)) };
 }
 
 /**

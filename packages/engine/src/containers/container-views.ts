@@ -136,7 +136,7 @@ export function toInspect(record: ContainerRecord, paths: { logPath: string; dir
     ResolvConfPath: `${paths.dir}/resolv.conf`,
     HostnamePath: `${paths.dir}/hostname`,
     HostsPath: `${paths.dir}/hosts`,
-    LogPath: paths.logPath,
+    LogPath: record.hostConfig.LogConfig?.Type === 'none' ? '' : paths.logPath,
     Name: `/${record.name}`,
     RestartCount: record.restartCount,
     Driver: record.storageDriver,

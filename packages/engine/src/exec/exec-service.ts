@@ -143,6 +143,15 @@ export class ExecService implements ExecsApi {
     return session;
   }
 
+  /**
+   * Forget an exec nobody will ask about again (a health check's probe, every few
+   * seconds for the container's life): its id is unknown from now on. One still running
+   * is still watched until it exits.
+   */
+  forget(id: string): void {
+    this.execs.delete(id);
+  }
+
   async inspect(id: string): Promise<ExecInspect> {
     return execInspect(this.entry(id).record);
   }

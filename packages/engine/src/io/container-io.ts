@@ -9,6 +9,7 @@ import {
   injectable,
   type LogLine,
   type LogsOptions,
+  NotImplemented,
   token,
   type WaitCondition,
   type WaitResult,
@@ -17,6 +18,7 @@ import type { ContainerPaths } from '../containers/container-paths.js';
 import { ContainerPathsToken } from '../containers/container-paths.js';
 import type { ContainerRecord } from '../containers/container-record.js';
 import { type ContainerStore, ContainerStoreToken } from '../state/container-store.js';
+import { storedLogConfig } from './log-config.js';
 import { readLog } from './log-reader.js';
 import { emptySession, logReplaySession } from './log-replay-session.js';
 import { OutputHub } from './output-hub.js';
@@ -118,6 +120,9 @@ export class ContainerIo {
 
   async logs(ref: string, options: LogsOptions): Promise<{ tty: boolean; lines: AsyncIterable<LogLine> }> {
     const record = this.store.get(ref);
+    // dockerd's answer for a driver it cannot read back (501).
+    if (storedLogConfig(record.hostConfig.LogConfig).Type === 'none')
+      throw new NotImplemented('configured logging driver does not support reading');
     const tty = !!record.config.Tty;
     const follow = options.follow && record.state.Running;
     const c = this.of(record.id);

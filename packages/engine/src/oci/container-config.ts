@@ -1,4 +1,4 @@
-import { InvalidArgument } from '@berth/core';
+import { type ContainerCreateBody, InvalidArgument } from '@berth/core';
 
 /**
  * How Docker merges an image's config with a create request: the command
@@ -15,6 +15,8 @@ export interface ImageRunConfig {
   StopSignal?: string;
   Volumes?: Record<string, object> | null;
   Labels?: Record<string, string> | null;
+  /** The image's HEALTHCHECK (durations in nanoseconds). */
+  Healthcheck?: ContainerCreateBody['Healthcheck'];
 }
 
 /** The default PATH when neither image nor request sets one. */

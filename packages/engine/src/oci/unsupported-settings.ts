@@ -1,4 +1,6 @@
 import { type ContainerCreateBody, type HostConfig, InvalidArgument } from '@berth/core';
+import { checkHealthcheck } from '../health/health-rules.js';
+import { checkLogConfig } from '../io/log-config.js';
 import { parseBind } from './mounts.js';
 
 /**
@@ -99,8 +101,7 @@ export function refuseUnsupportedSettings(body: ContainerCreateBody, ctx: Settin
   // The container's own config.
   if (isSet(body.Domainname)) throw notSupported('Domainname');
   if (isSet(body.MacAddress)) throw notSupported('MacAddress', ': it has no network with MAC addresses');
-  const healthTest = body.Healthcheck?.Test ?? [];
-  if (healthTest.length > 0 && healthTest[0] !== 'NONE') throw notSupported('Healthcheck', ': it runs no health checks');
+  checkHealthcheck(body.Healthcheck); // carried out by the engine's HealthMonitor (health/health-monitor.ts)
   if (body.NetworkDisabled && ctx.hostNetwork) {
     throw new InvalidArgument('Conflicting options: NetworkDisabled and the host network (NetworkMode "host")');
   }
@@ -148,14 +149,9 @@ export function refuseUnsupportedSettings(body: ContainerCreateBody, ctx: Settin
     throw new InvalidArgument(`invalid HostConfig.CgroupnsMode: ${JSON.stringify(hc.CgroupnsMode)} (expected "private" or "host")`);
   }
 
-  // Logging: the shim writes one json-file log and never rotates it.
-  const logType = hc.LogConfig?.Type ?? '';
-  if (logType !== '' && logType !== 'json-file')
-    throw notSupported(`HostConfig.LogConfig.Type ${JSON.stringify(logType)}`, ': only "json-file"');
-  if (isSet(hc.LogConfig?.Config)) {
-    const option = Object.keys(hc.LogConfig!.Config!)[0];
-    throw notSupported(`HostConfig.LogConfig.Config (log option ${JSON.stringify(option)})`, ': the json-file log is never rotated');
-  }
+  // Logging: json-file (rotated by the shim) and none; the creator fills in the daemon's defaults (io/log-config.ts).
+  if (isSet(hc.LogConfig?.Type) || isSet(hc.LogConfig?.Config))
+    checkLogConfig(hc.LogConfig?.Type || 'json-file', hc.LogConfig?.Config ?? {});
 
   // Networking: no bridge, so nothing to publish or address.
   const mode = hc.NetworkMode ?? '';

@@ -16,6 +16,7 @@ import { type ContainerDrivers, ContainerDriversToken } from '../containers/cont
 import { type ContainerPaths, ContainerPathsToken } from '../containers/container-paths.js';
 import type { ContainerRecord } from '../containers/container-record.js';
 import { type ContainerIo, ContainerIoToken } from '../io/container-io.js';
+import { runtimeLogRequest } from '../io/log-config.js';
 import { type RootFilesystems, RootFilesystemsToken } from '../rootfs/root-filesystems.js';
 import { type ContainerStore, ContainerStoreToken } from '../state/container-store.js';
 import { elapsed } from './timing.js';
@@ -62,7 +63,7 @@ export class RunResources {
           id: record.id,
           bundle: this.paths.bundle(record.id),
           stateDir,
-          logPath: this.paths.log(record.id),
+          ...runtimeLogRequest(record.hostConfig.LogConfig, this.paths.log(record.id)),
           openStdin: !!record.config.OpenStdin,
           terminal: !!record.config.Tty,
         }));

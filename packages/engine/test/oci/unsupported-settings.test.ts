@@ -145,7 +145,7 @@ test('each setting berth does not carry out is refused by name', () => {
   const cases: Array<[ContainerCreateBody, RegExp]> = [
     [{ Domainname: 'example.com' }, /^Domainname is not supported/],
     [{ MacAddress: '02:42:ac:11:00:02' }, /^MacAddress is not supported/],
-    [{ Healthcheck: { Test: ['CMD-SHELL', 'true'] } }, /^Healthcheck is not supported by berth yet: it runs no health checks/],
+    [{ Healthcheck: { Test: ['CMD-SHELL', 'true'], Interval: 10 } }, /^Interval in Healthcheck cannot be less than 1ms/],
     [{ HostConfig: { Init: true } }, /^HostConfig\.Init is not supported by berth yet: it has no init process/],
     [{ HostConfig: { Dns: ['1.1.1.1'] } }, /^HostConfig\.Dns is not supported/],
     [{ HostConfig: { ExtraHosts: ['a:1.2.3.4'] } }, /^HostConfig\.ExtraHosts is not supported/],
@@ -164,12 +164,19 @@ test('each setting berth does not carry out is refused by name', () => {
     [{ HostConfig: { Isolation: 'hyperv' } }, /^invalid HostConfig\.Isolation/],
     [
       { HostConfig: { LogConfig: { Type: 'syslog' } } },
-      /^HostConfig\.LogConfig\.Type "syslog" is not supported by berth yet: only "json-file"/,
+      /^HostConfig\.LogConfig\.Type "syslog" is not supported by berth yet: only "json-file" and "none"/,
     ],
+    [{ HostConfig: { LogConfig: { Type: 'local' } } }, /^HostConfig\.LogConfig\.Type "local" is not supported by berth yet/],
+    [{ HostConfig: { LogConfig: { Type: 'nosuch' } } }, /^logger: no log driver named 'nosuch' is registered$/],
+    [{ HostConfig: { LogConfig: { Type: 'json-file', Config: { labels: 'a' } } } }, /^unknown log opt 'labels' for json-file log driver$/],
+    [{ HostConfig: { LogConfig: { Type: 'json-file', Config: { compress: 'true' } } } }, /^log opt 'compress' is not supported/],
+    [{ HostConfig: { LogConfig: { Type: 'json-file', Config: { 'max-file': '3' } } } }, /^max-file cannot be set without max-size$/],
+    [{ HostConfig: { LogConfig: { Type: 'json-file', Config: { 'max-size': 'lots' } } } }, /^invalid size: 'lots'$/],
     [
-      { HostConfig: { LogConfig: { Type: 'json-file', Config: { 'max-size': '1m' } } } },
-      /^HostConfig\.LogConfig\.Config \(log option "max-size"\)/,
+      { HostConfig: { LogConfig: { Type: 'json-file', Config: { 'max-size': '1m', 'max-file': '0' } } } },
+      /^max-file cannot be less than 1$/,
     ],
+    [{ HostConfig: { LogConfig: { Type: 'none', Config: { 'max-size': '1m' } } } }, /^unknown log opt 'max-size' for none log driver$/],
     [{ HostConfig: { NetworkMode: 'container:web' } }, /^HostConfig\.NetworkMode "container:web" is not supported/],
     [
       { HostConfig: { PortBindings: { '80/tcp': [{ HostPort: '8080' }] } } },
