@@ -16,6 +16,7 @@ import { ImageService, ImageServiceToken } from './images/image-service.js';
 import { ImageUsersToken } from './images/image-users.js';
 import { LayerUnpacker, LayerUnpackerToken } from './images/layer-unpacker.js';
 import { ContainerIo, ContainerIoToken } from './io/container-io.js';
+import { ContainerFilesystems, ContainerFilesystemsToken } from './rootfs/container-filesystems.js';
 import { RootFilesystems, RootFilesystemsToken } from './rootfs/root-filesystems.js';
 import { RestartPolicies, RestartPoliciesToken } from './runs/restart-policy.js';
 import { RunResources, RunResourcesToken } from './runs/run-resources.js';
@@ -57,6 +58,7 @@ export function registerEngineServices(di: ServiceContainer): void {
   di.registerDefault(ContainerServiceToken, { useClass: ContainerService });
   // Execs: processes run in running containers beside their own.
   di.registerDefault(ExecServiceToken, { useClass: ExecService });
+  di.registerDefault(ContainerFilesystemsToken, { useClass: ContainerFilesystems });
   // Images; the port that tells them which containers use an image is the container store.
   di.registerDefault(ImageQueriesToken, { useClass: ImageQueries });
   di.registerDefault(ImageUsersToken, { useFactory: (d) => containerImageUsers(d.resolve(ContainerStoreToken)) });
