@@ -79,4 +79,11 @@ test('PUT /containers/{id}/archive hands the body to the engine; a file as extra
   assert.is(bad.status, 400);
 });
 
+test('PUT /containers/{id}/archive whose tar the engine refuses midway answers 400 and the server stays up', async () => {
+  const r = await request(h.socket, 'PUT', '/containers/files/archive?path=/refuse', { body: Buffer.alloc(4 << 20, 'x') });
+  assert.is(r.status, 400);
+  assert.is(r.json().message, 'refused after the first chunk');
+  assert.is((await request(h.socket, 'GET', '/_ping')).status, 200);
+});
+
 test.run();

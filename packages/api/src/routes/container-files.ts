@@ -1,6 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream';
+import { PassThrough, pipeline, type Readable } from 'node:stream';
 import { type ContainerPathStat, InvalidArgument } from '@berth/core';
 import type { RequestContext } from '../context.js';
 import { boolParam, isUnset, optionalBoolParam, stringParam } from '../query.js';
@@ -60,9 +59,20 @@ async function getArchive(ctx: RequestContext<'id'>): Promise<void> {
   await sendTar(ctx.res, tar);
 }
 
-/** `PUT /containers/{id}/archive?path=&copyUIDGID=`: a tar unpacked into the directory `path`; 200. */
+/**
+ * `PUT /containers/{id}/archive?path=&copyUIDGID=`: a tar unpacked into the directory
+ * `path`; 200. The engine reads a pipe of the body, not the request itself: a refused
+ * tar ends the pipe, and the request stays whole for the error answer (which closes the
+ * connection, the rest of the body unread).
+ */
 async function putArchive(ctx: RequestContext<'id'>): Promise<void> {
-  await ctx.scope.engine.filesystems.putArchive(ctx.params.id, pathParam(ctx), ctx.req, { copyUIDGID: boolParam(ctx.query, 'copyUIDGID') });
+  const body = new PassThrough();
+  ctx.req.pipe(body);
+  try {
+    await ctx.scope.engine.filesystems.putArchive(ctx.params.id, pathParam(ctx), body, { copyUIDGID: boolParam(ctx.query, 'copyUIDGID') });
+  } finally {
+    ctx.req.unpipe(body);
+  }
   sendEmpty(ctx.res, 200);
 }
 

@@ -654,7 +654,11 @@ export class FakeEngine implements EngineApi {
       const stat = this.fakeStat(ref, p);
       if (!(stat.mode & (2 ** 31))) throw new InvalidArgument(`extraction point is not a directory: ${p}`);
       const chunks: Buffer[] = [];
-      for await (const chunk of tar) chunks.push(chunk as Buffer);
+      for await (const chunk of tar) {
+        // As a refused tar does: stop reading (which destroys the stream) and throw.
+        if (p === '/refuse') throw new InvalidArgument('refused after the first chunk');
+        chunks.push(chunk as Buffer);
+      }
       this.lastUpload = Buffer.concat(chunks);
     },
   };
@@ -662,7 +666,8 @@ export class FakeEngine implements EngineApi {
   private fakeStat(ref: string, p: string): ContainerPathStat {
     const c = this.findContainer(ref);
     const mtime = '2026-01-02T03:04:05Z';
-    if (p === '/' || p === '/etc') return { name: p === '/' ? '/' : 'etc', size: 4096, mode: 2 ** 31 + 0o755, mtime, linkTarget: '' };
+    if (p === '/' || p === '/etc' || p === '/refuse')
+      return { name: p === '/' ? '/' : p.slice(1), size: 4096, mode: 2 ** 31 + 0o755, mtime, linkTarget: '' };
     if (p === '/etc/hostname') return { name: 'hostname', size: 13, mode: 0o644, mtime, linkTarget: '' };
     throw new NotFound(`Could not find the file ${p} in container ${c.name}`);
   }
