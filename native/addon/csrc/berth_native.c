@@ -19,6 +19,7 @@
 #include <sys/mount.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -346,11 +347,38 @@ static napi_value js_spawn_detached(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/*
+ * lgetxattr(path, name) -> string | null: the value of an extended attribute of `path`
+ * itself (a final symlink is not followed), null when it has none (ENODATA).
+ */
+static napi_value js_lgetxattr(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  for (size_t i = argc; i < 2; i++) napi_get_undefined(env, &argv[i]);
+  static char file[PATH_ARG_MAX], name[256], value[4096];
+  if (!get_string(env, argv[0], file, sizeof file, 0, NULL, "lgetxattr: path must be a string")) return NULL;
+  if (!get_string(env, argv[1], name, sizeof name, 0, NULL, "lgetxattr: name must be a string")) return NULL;
+  ssize_t n = lgetxattr(file, name, value, sizeof value);
+  napi_value result;
+  if (n < 0) {
+    if (errno == ENODATA) {
+      napi_get_null(env, &result);
+      return result;
+    }
+    throw_errno(env, errno, "lgetxattr", file, NULL);
+    return NULL;
+  }
+  napi_create_string_latin1(env, value, (size_t)n, &result);
+  return result;
+}
+
 NAPI_MODULE_INIT() {
   set_function(env, exports, "mount", js_mount);
   set_function(env, exports, "umount", js_umount);
   set_function(env, exports, "openInRoot", js_open_in_root);
   set_function(env, exports, "spawnDetached", js_spawn_detached);
+  set_function(env, exports, "lgetxattr", js_lgetxattr);
   napi_value ms;
   napi_create_object(env, &ms);
   set_number(env, ms, "RDONLY", MS_RDONLY);

@@ -6,6 +6,7 @@ export interface NativeBinding {
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
   umount(target: string, flags: number): void;
   openInRoot(root: string, p: string, flags: number, mode: number): number;
+  lgetxattr(file: string, name: string): string | null;
   spawnDetached(file: string, args: string[], readyFd: boolean): { pid: number; status: number; readyFd?: number };
   MS: Readonly<Record<string, number>>;
   MNT_DETACH: number;

@@ -12,6 +12,7 @@ export { errorBody, sendEmpty, sendError, sendJson } from './respond.js';
 export type { RouteModule, RouteRegistry } from './route-module.js';
 export type { ParamNames, PathParams } from './router.js';
 export { attachRoutes } from './routes/attach.js';
+export { containerFileRoutes } from './routes/container-files.js';
 export { containerRoutes } from './routes/containers.js';
 export { defaultRoutes } from './routes/default-routes.js';
 export { eventRoutes } from './routes/events.js';

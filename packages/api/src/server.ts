@@ -212,7 +212,8 @@ export class ApiServer {
   private fail(req: http.IncomingMessage, res: http.ServerResponse, err: unknown): void {
     // The connection is gone (the client left, or a stall closed it): whatever the handler
     // threw follows from that, and the close was logged once already.
-    if (req.socket.destroyed || res.destroyed) {
+    // A handler that destroyed the request leaves it without a socket.
+    if (!req.socket || req.socket.destroyed || res.destroyed) {
       this.clientGone(req);
       return;
     }

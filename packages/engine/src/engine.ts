@@ -24,6 +24,7 @@ import { ImageStoreToken } from './images/image-store-token.js';
 import { LayerUnpackerToken } from './images/layer-unpacker.js';
 import { checkLogConfig } from './io/log-config.js';
 import { loadPlugins } from './plugins/plugin-host.js';
+import { ContainerFilesystemsToken } from './rootfs/container-filesystems.js';
 import { RootFilesystemsToken } from './rootfs/root-filesystems.js';
 import { RestartPoliciesToken } from './runs/restart-policy.js';
 import { RunSupervisorToken } from './runs/run-supervisor.js';
@@ -144,6 +145,7 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
     containers: di.resolve(ContainerServiceToken),
     images: di.resolve(ImageServiceToken),
     execs,
+    filesystems: di.resolve(ContainerFilesystemsToken),
     version: () => system.version(),
     info: () => system.info(),
     plugins: () => system.pluginStatuses(),

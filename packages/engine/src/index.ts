@@ -19,6 +19,7 @@ export { ImageStoreToken } from './images/image-store-token.js';
 export { type ImageUser, type ImageUsers, ImageUsersToken } from './images/image-users.js';
 export { LayerUnpacker, LayerUnpackerToken } from './images/layer-unpacker.js';
 export { ContainerIo, ContainerIoToken } from './io/container-io.js';
+export { ContainerFilesystems, ContainerFilesystemsToken } from './rootfs/container-filesystems.js';
 export { RootFilesystems, RootFilesystemsToken } from './rootfs/root-filesystems.js';
 export { decideRestart, RestartPolicies, RestartPoliciesToken, restartsAtEngineStart } from './runs/restart-policy.js';
 export { RunResources, RunResourcesToken } from './runs/run-resources.js';

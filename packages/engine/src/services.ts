@@ -17,6 +17,7 @@ import { ImageService, ImageServiceToken } from './images/image-service.js';
 import { ImageUsersToken } from './images/image-users.js';
 import { LayerUnpacker, LayerUnpackerToken } from './images/layer-unpacker.js';
 import { ContainerIo, ContainerIoToken } from './io/container-io.js';
+import { ContainerFilesystems, ContainerFilesystemsToken } from './rootfs/container-filesystems.js';
 import { RootFilesystems, RootFilesystemsToken } from './rootfs/root-filesystems.js';
 import { RestartPolicies, RestartPoliciesToken } from './runs/restart-policy.js';
 import { RunResources, RunResourcesToken } from './runs/run-resources.js';
@@ -60,6 +61,7 @@ export function registerEngineServices(di: ServiceContainer): void {
   di.registerDefault(ExecServiceToken, { useClass: ExecService });
   // Health checks: probes run as execs while a container with a health check runs.
   di.registerDefault(HealthMonitorToken, { useClass: HealthMonitor });
+  di.registerDefault(ContainerFilesystemsToken, { useClass: ContainerFilesystems });
   // Images; the port that tells them which containers use an image is the container store.
   di.registerDefault(ImageQueriesToken, { useClass: ImageQueries });
   di.registerDefault(ImageUsersToken, { useFactory: (d) => containerImageUsers(d.resolve(ContainerStoreToken)) });

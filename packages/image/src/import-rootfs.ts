@@ -29,6 +29,20 @@ export interface ImportOptions {
   os?: string;
 }
 
+/**
+ * The name `repo[:tag]` asks for (import's and commit's query), or undefined without a
+ * repository: a digest, or a tag without a repository, is an InvalidArgument.
+ */
+export function targetReference(what: string, repo: string | undefined, tag: string | undefined): Reference | undefined {
+  if (repo === undefined || repo === '') {
+    if (tag) throw new InvalidArgument('a tag needs a repository');
+    return undefined;
+  }
+  const parsed = parseReference(repo);
+  if (parsed.digest !== undefined) throw new InvalidArgument(`cannot ${what} to a digest reference: ${repo}`);
+  return tag ? withTag(parsed, tag) : normalizeReference(parsed);
+}
+
 /** The image an import made. */
 export interface ImportResult {
   id: Digest;
@@ -45,14 +59,7 @@ export interface ImportResult {
  * checked before the stream is read, so a bad request stores nothing.
  */
 export async function importRootfs(store: ImageStore, source: ByteSource, options: ImportOptions = {}): Promise<ImportResult> {
-  let reference: Reference | undefined;
-  if (options.repo !== undefined && options.repo !== '') {
-    const parsed = parseReference(options.repo);
-    if (parsed.digest !== undefined) throw new InvalidArgument(`cannot import to a digest reference: ${options.repo}`);
-    reference = options.tag ? withTag(parsed, options.tag) : normalizeReference(parsed);
-  } else if (options.tag) {
-    throw new InvalidArgument('a tag needs a repository');
-  }
+  const reference = targetReference('import', options.repo, options.tag);
   const containerConfig = applyChanges({}, options.changes ?? []);
 
   const { stream } = await decompress(source);

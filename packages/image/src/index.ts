@@ -3,6 +3,7 @@ export * from './archive/save-archive.js';
 export * from './byte-source.js';
 export * from './chain-id.js';
 export * from './changes.js';
+export * from './commit-image.js';
 export * from './compression.js';
 export * from './content-store.js';
 export * from './digest.js';

@@ -118,6 +118,17 @@ test('two layers in sequence: whiteouts delete, opaque markers empty what lower 
     assert.not.ok(await exists(path.join(root, 'e')), 'a whiteout creates no parent');
   }));
 
+test('whiteouts: false takes .wh. entries as plain files (a docker cp tar, not a layer)', () =>
+  withTempDir('apply', async (root) => {
+    const target = path.join(root, 't');
+    await fs.mkdir(target);
+    await fs.writeFile(path.join(target, 'keep'), 'k');
+    await applyLayer(target, [await tarBytes([{ path: '.wh.keep', type: 'file', body: 'w' }])], { whiteouts: false });
+    assert.equal(await list(target), ['.wh.keep', 'keep']);
+    await applyLayer(target, [await tarBytes([{ path: '.wh.keep', type: 'file', body: 'w' }])]);
+    assert.equal(await list(target), ['.wh.keep'], 'a layer still deletes');
+  }));
+
 test('an entry replaces what is there unless both are directories', () =>
   withTempDir('apply', async (root) => {
     await applyLayer(root, [

@@ -36,7 +36,9 @@ export interface StorageDriverSuiteOptions {
  *   snapshot's), `{}` when none, a copy either way, and they survive a reopen;
  * - usage counts what a snapshot adds over its parent: each new or changed entry is an
  *   inode (a directory whose content changed is a changed entry), each such
- *   non-directory adds its size, hard links count once, the snapshot's root does not count.
+ *   non-directory adds its size, hard links count once, the snapshot's root does not count;
+ * - changes lists added, modified and deleted paths by the contract's rules, the same
+ *   for every driver (overlay reads its upper, vfs compares copies).
  *
  * ```ts
  * import { storageDriverSuite } from '@berth/testkit';
@@ -370,6 +372,80 @@ export function storageDriverSuite(name: string, makeDriver: StorageDriverFactor
     c.unmount(child);
     // d (changed), d/new, top
     assert.equal(await c.driver.usage('child'), { bytes: 250, inodes: 3 });
+  });
+
+  check('changes: a snapshot without parent adds everything; a fresh child changes nothing', async (c) => {
+    const base = await c.mount(await c.driver.prepare('base'));
+    await writeFiles(base, { 'a.txt': 'A', 'dir/b.txt': 'B' });
+    await fs.symlink('a.txt', path.join(base, 'link'));
+    c.unmount(base);
+    assert.equal(await c.driver.changes('base'), [
+      { path: '/a.txt', kind: 'added' },
+      { path: '/dir', kind: 'added' },
+      { path: '/dir/b.txt', kind: 'added' },
+      { path: '/link', kind: 'added' },
+    ]);
+    await c.driver.commit('base-c', 'base');
+    await c.driver.prepare('child', 'base-c');
+    assert.equal(await c.driver.changes('child'), []);
+  });
+
+  check('changes: added, modified and deleted paths, with the directories above them modified', async (c) => {
+    const base = await c.mount(await c.driver.prepare('base'));
+    await writeFiles(base, { 'a.txt': 'A', 'same.txt': 'S', 'dir/b.txt': 'B', 'dir/sub/c.txt': 'C', 'gone/x.txt': 'X', 'keep/k.txt': 'K' });
+    await fs.symlink('a.txt', path.join(base, 'link'));
+    c.unmount(base);
+    await c.driver.commit('base-c', 'base');
+    const child = await c.mount(await c.driver.prepare('child', 'base-c'));
+    await writeFiles(child, { 'a.txt': 'A changed', 'dir/new.txt': 'N', 'newdir/inner/deep.txt': 'D' });
+    await fs.rm(path.join(child, 'gone'), { recursive: true });
+    await fs.rm(path.join(child, 'dir/sub/c.txt'));
+    await fs.chmod(path.join(child, 'keep'), 0o700);
+    await fs.rm(path.join(child, 'link'));
+    await fs.symlink('same.txt', path.join(child, 'link'));
+    c.unmount(child);
+    assert.equal(await c.driver.changes('child'), [
+      { path: '/a.txt', kind: 'modified' },
+      { path: '/dir', kind: 'modified' },
+      { path: '/dir/new.txt', kind: 'added' },
+      { path: '/dir/sub', kind: 'modified' },
+      { path: '/dir/sub/c.txt', kind: 'deleted' },
+      { path: '/gone', kind: 'deleted' },
+      { path: '/keep', kind: 'modified' },
+      { path: '/link', kind: 'modified' },
+      { path: '/newdir', kind: 'added' },
+      { path: '/newdir/inner', kind: 'added' },
+      { path: '/newdir/inner/deep.txt', kind: 'added' },
+    ]);
+  });
+
+  check('changes: a directory deleted and made again deletes what it held; deletions in lower layers are not changes', async (c) => {
+    await writeFilesIn(c, await c.driver.prepare('l1'), { 'd/old1': '1', 'd/old2': '2', x: 'x', y: 'y' });
+    await c.driver.commit('l1-c', 'l1');
+    const l2 = await c.mount(await c.driver.prepare('l2', 'l1-c'));
+    await fs.rm(path.join(l2, 'x'));
+    c.unmount(l2);
+    await c.driver.commit('l2-c', 'l2');
+    const child = await c.mount(await c.driver.prepare('child', 'l2-c'));
+    await fs.rm(path.join(child, 'd'), { recursive: true });
+    await writeFiles(child, { 'd/new': 'N', x: 'again' });
+    c.unmount(child);
+    assert.equal(await c.driver.changes('child'), [
+      { path: '/d', kind: 'modified' },
+      { path: '/d/new', kind: 'added' },
+      { path: '/d/old1', kind: 'deleted' },
+      { path: '/d/old2', kind: 'deleted' },
+      { path: '/x', kind: 'added' },
+    ]);
+  });
+
+  check('changes: only an active snapshot has them (InvalidArgument), an unknown key is NotFound', async (c) => {
+    await c.driver.prepare('base');
+    await c.driver.commit('base-c', 'base');
+    await c.driver.view('look', 'base-c');
+    await rejectsWith(c.driver.changes('base-c'), 'InvalidArgument', /base-c/);
+    await rejectsWith(c.driver.changes('look'), 'InvalidArgument', /look/);
+    await rejectsWith(c.driver.changes('nope'), 'NotFound', /nope/);
   });
 
   check(`a chain of ${chainLength} layers mounts with every layer's files`, async (c) => {

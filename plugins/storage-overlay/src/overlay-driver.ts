@@ -11,6 +11,7 @@ import {
   NotFound,
   NotImplemented,
   type PrepareOptions,
+  type SnapshotChange,
   type SnapshotInfo,
   type SnapshotKind,
   type SnapshotOptions,
@@ -19,6 +20,7 @@ import {
 } from '@berth/core';
 import { backingFilesystem, dTypeSupport } from './backing-filesystem.js';
 import { directoryUsage } from './directory-usage.js';
+import { overlayChanges } from './overlay-changes.js';
 import { OverlayMetadata, type OverlaySnapshotRecord } from './overlay-metadata.js';
 
 /**
@@ -157,6 +159,15 @@ export class OverlayDriver implements StorageDriver {
 
   async usage(key: string): Promise<SnapshotUsage> {
     return directoryUsage(path.join(this.dirOf(this.record(key).id), 'fs'));
+  }
+
+  /** Read from the upper directory: overlayfs keeps there exactly what changed (overlayChanges). */
+  async changes(key: string): Promise<SnapshotChange[]> {
+    const record = this.record(key);
+    if (record.kind !== 'active') throw new InvalidArgument(`snapshot ${key} is a ${record.kind}: only an active snapshot has changes`);
+    const lowers = this.lowerIds(this.metadata.get.bind(this.metadata), record.parent);
+    const fsOf = (id: number) => path.join(this.dirOf(id), 'fs');
+    return overlayChanges(fsOf(record.id), lowers.map(fsOf));
   }
 
   async walk(): Promise<SnapshotInfo[]> {

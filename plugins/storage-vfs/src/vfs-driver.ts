@@ -9,6 +9,7 @@ import {
   type MountSpec,
   NotFound,
   type PrepareOptions,
+  type SnapshotChange,
   type SnapshotInfo,
   type SnapshotKind,
   type SnapshotOptions,
@@ -17,6 +18,7 @@ import {
 } from '@berth/core';
 import { changedUsage } from './changed-usage.js';
 import { copyTree } from './copy-tree.js';
+import { treeChanges } from './tree-changes.js';
 import { type VfsSnapshot, type VfsSnapshotRecord, VfsSnapshotStore } from './vfs-snapshot-store.js';
 
 /**
@@ -117,6 +119,16 @@ export class VfsDriver implements StorageDriver {
     if (snapshot.record.kind === 'view') return { bytes: 0, inodes: 0 };
     const parent = snapshot.record.parent === undefined ? undefined : this.snapshot(snapshot.record.parent);
     return changedUsage(this.fsOf(snapshot), parent && this.fsOf(parent));
+  }
+
+  /** A comparison of the snapshot's copy with its parent's (treeChanges). */
+  async changes(key: string): Promise<SnapshotChange[]> {
+    const snapshot = this.snapshot(key);
+    if (snapshot.record.kind !== 'active') {
+      throw new InvalidArgument(`snapshot ${key} is a ${snapshot.record.kind}: only an active snapshot has changes`);
+    }
+    const parent = snapshot.record.parent === undefined ? undefined : this.snapshot(snapshot.record.parent);
+    return treeChanges(this.fsOf(snapshot), parent && this.fsOf(parent));
   }
 
   async walk(): Promise<SnapshotInfo[]> {

@@ -1,6 +1,7 @@
 import type { RouteModule } from '../route-module.js';
 import { attachRoutes } from './attach.js';
 import { containerChangeRoutes } from './container-changes.js';
+import { containerFileRoutes } from './container-files.js';
 import { containerStatsRoutes } from './container-stats.js';
 import { containerRoutes } from './containers.js';
 import { eventRoutes } from './events.js';
@@ -19,6 +20,7 @@ export const defaultRoutes: readonly RouteModule[] = Object.freeze([
   eventRoutes,
   containerRoutes,
   containerChangeRoutes,
+  containerFileRoutes,
   containerStatsRoutes,
   attachRoutes,
   execRoutes,

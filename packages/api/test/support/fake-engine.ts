@@ -4,10 +4,13 @@ import { Readable } from 'node:stream';
 import {
   type AttachOptions,
   type AttachSession,
+  type CommitOptions,
   Conflict,
+  type ContainerChangeEntry,
   type ContainerCreateBody,
   type ContainerInspect,
   type ContainerListOptions,
+  type ContainerPathStat,
   type ContainerStatsSample,
   type ContainerSummary,
   type ContainersPruneReport,
@@ -29,6 +32,7 @@ import {
   NotImplemented,
   NotModified,
   type PluginStatus,
+  type PutArchiveOptions,
   type StatsOptions,
   type SystemInfo,
   type VersionInfo,
@@ -611,6 +615,62 @@ export class FakeEngine implements EngineApi {
       return session;
     },
   };
+
+  /**
+   * A container's filesystem, faked: every container has changed `/tmp` and added
+   * `/tmp/x`; its only paths are `/`, `/etc` and `/etc/hostname`; export and archive
+   * answer `fake-tar` bytes; an upload's bytes land in `lastUpload`.
+   */
+  readonly filesystems = {
+    changes: async (ref: string): Promise<ContainerChangeEntry[]> => {
+      this.record('filesystems.changes', ref);
+      this.findContainer(ref);
+      return [
+        { Path: '/tmp', Kind: 0 },
+        { Path: '/tmp/x', Kind: 1 },
+      ];
+    },
+    export: async (ref: string): Promise<Readable> => {
+      this.record('filesystems.export', ref);
+      this.findContainer(ref);
+      return Readable.from([Buffer.from('fake-tar')]);
+    },
+    commit: async (ref: string, options: CommitOptions): Promise<string> => {
+      this.record('filesystems.commit', ref, options);
+      const c = this.findContainer(ref);
+      const image = this.addImage(options.repo ? `${options.repo}:${options.tag || 'latest'}` : `committed-${c.id}`);
+      return image.id;
+    },
+    statPath: async (ref: string, p: string): Promise<ContainerPathStat> => {
+      this.record('filesystems.statPath', ref, p);
+      return this.fakeStat(ref, p);
+    },
+    getArchive: async (ref: string, p: string): Promise<{ stat: ContainerPathStat; tar: Readable }> => {
+      this.record('filesystems.getArchive', ref, p);
+      return { stat: this.fakeStat(ref, p), tar: Readable.from([Buffer.from('fake-tar')]) };
+    },
+    putArchive: async (ref: string, p: string, tar: Readable, options?: PutArchiveOptions): Promise<void> => {
+      this.record('filesystems.putArchive', ref, p, options);
+      const stat = this.fakeStat(ref, p);
+      if (!(stat.mode & (2 ** 31))) throw new InvalidArgument(`extraction point is not a directory: ${p}`);
+      const chunks: Buffer[] = [];
+      for await (const chunk of tar) {
+        // As a refused tar does: stop reading (which destroys the stream) and throw.
+        if (p === '/refuse') throw new InvalidArgument('refused after the first chunk');
+        chunks.push(chunk as Buffer);
+      }
+      this.lastUpload = Buffer.concat(chunks);
+    },
+  };
+
+  private fakeStat(ref: string, p: string): ContainerPathStat {
+    const c = this.findContainer(ref);
+    const mtime = '2026-01-02T03:04:05Z';
+    if (p === '/' || p === '/etc' || p === '/refuse')
+      return { name: p === '/' ? '/' : p.slice(1), size: 4096, mode: 2 ** 31 + 0o755, mtime, linkTarget: '' };
+    if (p === '/etc/hostname') return { name: 'hostname', size: 13, mode: 0o644, mtime, linkTarget: '' };
+    throw new NotFound(`Could not find the file ${p} in container ${c.name}`);
+  }
 
   /** The fake runs no processes beside a container's script: exec is the real engine's (test/e2e). */
   readonly execs = {

@@ -31,6 +31,7 @@ export interface EngineApi {
   readonly containers: ContainersApi;
   readonly images: ImagesApi;
   readonly execs: ExecsApi;
+  readonly filesystems: ContainerFilesystemsApi;
   version(): VersionInfo;
   info(): Promise<SystemInfo>;
   plugins(): PluginStatus[];
@@ -227,4 +228,63 @@ export interface ImagesApi {
   load(tar: Readable): Promise<string[]>;
   /** A docker-archive of the named images. */
   save(refs: string[]): Promise<Readable>;
+}
+
+/** One path of `docker diff`: Kind 0 modified, 1 added, 2 deleted (Docker's `ChangeKind`). */
+export interface ContainerChangeEntry {
+  Path: string;
+  Kind: 0 | 1 | 2;
+}
+
+/**
+ * What `docker cp` learns about a path in a container (the `X-Docker-Container-Path-Stat`
+ * header, base64 JSON): `mode` is Go's `os.FileMode` (permission bits plus 1<<31 for a
+ * directory, 1<<27 for a symlink...), `mtime` RFC 3339, `linkTarget` the path inside the
+ * container a symlink leads to (empty otherwise).
+ */
+export interface ContainerPathStat {
+  name: string;
+  size: number;
+  mode: number;
+  mtime: string;
+  linkTarget: string;
+}
+
+/** The query of `POST /commit`. */
+export interface CommitOptions {
+  repo?: string;
+  tag?: string;
+  comment?: string;
+  author?: string;
+  /** Dockerfile instructions applied to the config (`-c 'CMD ["sh"]'`). */
+  changes?: string[];
+  /** Pause a running container while its changes are read (default true, as Docker). */
+  pause?: boolean;
+}
+
+/** The query of `PUT /containers/{id}/archive`. */
+export interface PutArchiveOptions {
+  /** Keep the tar's owners (`docker cp -a`); otherwise everything belongs to the container's root. */
+  copyUIDGID?: boolean;
+}
+
+/**
+ * A container's filesystem, running or stopped: `docker diff`, `export`, `commit` and
+ * `cp`. Every path is taken inside the container's root (symlinks resolved as if it were
+ * `/`), never on the host. A stopped container's root is mounted for the operation (read
+ * only unless it writes) and unmounted after; a running one's is read through its mount.
+ */
+export interface ContainerFilesystemsApi {
+  /** What the container's writable layer adds, changes and deletes over its image. */
+  changes(ref: string): Promise<ContainerChangeEntry[]>;
+  /** The whole merged root filesystem as a tar stream. */
+  export(ref: string): Promise<Readable>;
+  /** A new image: the container's image plus its changes as one layer; returns its id. */
+  commit(ref: string, options: CommitOptions): Promise<string>;
+  /** NotFound when the path does not exist in the container. */
+  statPath(ref: string, path: string): Promise<ContainerPathStat>;
+  /** The path (not followed when it is a symlink) as a tar of one entry, or of a tree for a directory. */
+  getArchive(ref: string, path: string): Promise<{ stat: ContainerPathStat; tar: Readable }>;
+  /** Unpack `tar` into the directory `path`; `..` or writing through a symlink out of it is refused (InvalidArgument). */
+  putArchive(ref: string, path: string, tar: Readable, options?: PutArchiveOptions): Promise<void>;
 }

@@ -26,6 +26,16 @@ export interface SnapshotUsage {
   inodes: number;
 }
 
+/** How a path of an active snapshot differs from its parent, as `docker diff` shows it (C, A, D). */
+export type SnapshotChangeKind = 'modified' | 'added' | 'deleted';
+
+/** One path that an active snapshot adds, changes or deletes over its parent (StorageDriver.changes). */
+export interface SnapshotChange {
+  /** Absolute inside the snapshot: `/etc/passwd`. */
+  path: string;
+  kind: SnapshotChangeKind;
+}
+
 /** What a driver reports about itself for `docker info` (`DriverStatus`). */
 export type DriverStatus = Array<[string, string]>;
 
@@ -88,8 +98,10 @@ export interface PrepareOptions extends SnapshotOptions {
  * `commit(chainId, "extract-<n>", { labels: ownerLabels('image', chainId) })`.
  *
  * Running a container: `prepare(containerId, imageTopChainId, { labels: ownerLabels('container', containerId) })`
- * → the engine mounts the result as the container's rootfs; on removal it unmounts and
- * calls `remove(containerId)`.
+ * → the engine mounts the result as the container's rootfs; `changes(containerId)` is
+ * what `docker diff` shows and what `docker commit` puts in the new layer (read while
+ * nothing writes: a paused or stopped container, or accepting a moving target as Docker
+ * does); on removal it unmounts and calls `remove(containerId)`.
  *
  * Drivers never mount anything a caller will see and never keep reference counts:
  * they describe mounts and the engine performs them. All methods are safe to call
@@ -115,6 +127,17 @@ export interface StorageDriver {
   stat(key: string): Promise<SnapshotInfo>;
   /** Bytes and inodes the snapshot adds over its parent. */
   usage(key: string): Promise<SnapshotUsage>;
+  /**
+   * The paths the active snapshot `key` adds, changes or deletes over its parent (all
+   * added without a parent), sorted by path, with Docker's rules: every entry of an
+   * added directory is added too; a deleted directory is one deletion (its entries are
+   * not listed); a directory is modified when its own metadata changed or when anything
+   * below it was added, changed or deleted; the root is never listed. A file is modified
+   * when its type, mode, owner, size, device, link target or mtime differ, or its content
+   * was rewritten. InvalidArgument for a committed snapshot or a view, NotFound for an
+   * unknown key.
+   */
+  changes(key: string): Promise<SnapshotChange[]>;
   /** Every snapshot the driver holds, in no particular order. */
   walk(): Promise<SnapshotInfo[]>;
   /** Key/value pairs for `docker info`'s DriverStatus. */

@@ -28,6 +28,11 @@ export interface ApplyLayerOptions {
   mknod?: (file: string, kind: SpecialFileKind, mode: number, major: number, minor: number) => Promise<void>;
   /** When set, a layer whose uncompressed bytes hash to anything else is an InvalidArgument. */
   expectedDiffId?: Digest;
+  /**
+   * Apply `.wh.` entries as deletions (default true). False for a tar that is not a layer
+   * (`docker cp` into a container), where `.wh.x` is just a file of that name.
+   */
+  whiteouts?: boolean;
 }
 
 /** What applying a layer found. */
@@ -76,6 +81,7 @@ export async function applyLayer(targetDir: string, source: ByteSource, options:
   const allowDevices = options.allowDevices ?? true;
   const sameOwner = options.sameOwner ?? process.getuid?.() === 0;
   const mknod = options.mknod ?? mknodCommand;
+  const applyWhiteouts = options.whiteouts ?? true;
   const resolver = new RootResolver(root);
   const { compression, stream } = await decompress(source);
   const digester = new Digester();
@@ -107,7 +113,7 @@ export async function applyLayer(targetDir: string, source: ByteSource, options:
         continue;
       }
 
-      if (base.startsWith(whiteoutPrefix)) {
+      if (applyWhiteouts && base.startsWith(whiteoutPrefix)) {
         const parent = resolver.dir(parts.slice(0, -1), false, entry.path);
         if (parent === undefined) continue;
         if (base === opaqueMarker) {

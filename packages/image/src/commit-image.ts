@@ -1,0 +1,75 @@
+import { SystemError } from '@berth/core';
+import { asyncBytes, type ByteSource } from './byte-source.js';
+import { applyChanges } from './changes.js';
+import type { BlobInfo } from './content-store.js';
+import type { Digest } from './digest.js';
+import type { ContainerConfig, ImageConfig } from './image-config.js';
+import type { ImageStore } from './image-store.js';
+import { type ImportResult, targetReference } from './import-rootfs.js';
+import { type LayerScan, scanLayer } from './layer-scan.js';
+import { consumeTee } from './tee.js';
+
+/** What `commitImage` makes an image from (the query of `POST /commit`, resolved by the engine). */
+export interface CommitImageOptions {
+  /** The image the container runs: the new image's layers are its layers plus one. */
+  parent: Digest;
+  /** The new layer: an uncompressed layer tar (deletions as `.wh.` entries). */
+  layer: ByteSource;
+  /** The container's config, before `changes`. */
+  config: ContainerConfig;
+  /** Dockerfile instructions applied to the config (`docker commit -c`, see `applyChanges`). */
+  changes?: string[];
+  comment?: string;
+  author?: string;
+  repo?: string;
+  tag?: string;
+  /** Recorded as the config's `container`. */
+  containerId?: string;
+  /** Creation time (default: now). */
+  created?: Date;
+}
+
+/**
+ * `docker commit`: an image made of `parent`'s layers and one new layer, with the
+ * container's config. The layer is stored uncompressed and hashed as it is stored, as
+ * an import's; name and changes are checked before the layer is read, so a bad request
+ * stores nothing. History gains one entry (created_by: the container's command).
+ */
+export async function commitImage(store: ImageStore, options: CommitImageOptions): Promise<ImportResult> {
+  const reference = targetReference('commit', options.repo, options.tag);
+  const containerConfig = applyChanges(options.config, options.changes ?? []);
+  const parent = await store.get(options.parent);
+
+  const [blob, scan] = await consumeTee<[BlobInfo, LayerScan]>(asyncBytes(options.layer), [
+    (s) => store.content.ingest(s),
+    (s) => scanLayer(s),
+  ]);
+  if (blob.digest !== scan.diffId) throw new SystemError(`commit: stored layer ${blob.digest} does not match its diffID ${scan.diffId}`);
+  await store.layers.register({ diffId: scan.diffId, digest: blob.digest, compression: 'none', size: scan.size, tarSize: scan.tarSize });
+
+  const created = (options.created ?? new Date()).toISOString();
+  const history = { created, created_by: [...(options.config.Entrypoint ?? []), ...(options.config.Cmd ?? [])].join(' ') } as {
+    created: string;
+    created_by: string;
+    author?: string;
+    comment?: string;
+  };
+  if (options.author) history.author = options.author;
+  if (options.comment) history.comment = options.comment;
+  const config: ImageConfig = {
+    ...parent.config,
+    created,
+    config: containerConfig,
+    rootfs: { type: 'layers', diff_ids: [...parent.diffIds, scan.diffId] },
+    history: [...(parent.config.history ?? []), history],
+  };
+  if (options.author) config.author = options.author;
+  else delete config.author;
+  if (options.containerId) config.container = options.containerId;
+  const { digest: configDigest } = await store.content.ingestBytes(JSON.stringify(config));
+  const image = await store.create(configDigest, { parent: parent.id });
+  if (reference) await store.tag(image.id, reference);
+  const result: ImportResult = { id: image.id, diffIds: config.rootfs.diff_ids };
+  if (reference) result.reference = reference;
+  return result;
+}

@@ -1,0 +1,80 @@
+import { promises as fs, type Stats } from 'node:fs';
+import * as path from 'node:path';
+import type { SnapshotChange } from '@berth/core';
+import { getXattr } from '@berth/native';
+
+/** overlayfs marks a directory that hides everything below it in the lower layers. */
+const opaqueXattr = 'trusted.overlay.opaque';
+
+/**
+ * What an overlay upper directory changes over its lower directories (nearest first),
+ * with the StorageDriver.changes rules. overlayfs keeps exactly the changes in the
+ * upper: an entry there is added when the lower has nothing at its path and modified
+ * otherwise (a directory is copied up only for a change of its own or below it); a
+ * whiteout (a 0:0 character device) deletes its path; an opaque directory deletes
+ * every lower entry below it that the upper does not hold again.
+ */
+export async function overlayChanges(upper: string, lowers: string[]): Promise<SnapshotChange[]> {
+  const lower = new LowerView(lowers);
+  const changes: SnapshotChange[] = [];
+  const walk = async (dir: string, added: boolean): Promise<void> => {
+    const names = await fs.readdir(path.join(upper, dir));
+    for (const name of names) {
+      const rel = path.posix.join(dir, name);
+      const st = await fs.lstat(path.join(upper, rel));
+      const inLower = !added && (await lower.stat(rel)) !== undefined;
+      if (isWhiteout(st)) {
+        if (inLower) changes.push({ path: rel, kind: 'deleted' });
+        continue;
+      }
+      changes.push({ path: rel, kind: inLower ? 'modified' : 'added' });
+      if (!st.isDirectory()) continue;
+      if (inLower && getXattr(path.join(upper, rel), opaqueXattr) === 'y') {
+        const kept = new Set(await fs.readdir(path.join(upper, rel)));
+        for (const old of await lower.entries(rel)) if (!kept.has(old)) changes.push({ path: path.posix.join(rel, old), kind: 'deleted' });
+      }
+      await walk(rel, !inLower);
+    }
+  };
+  await walk('/', false);
+  return changes.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+function isWhiteout(st: Stats): boolean {
+  return st.isCharacterDevice() && st.rdev === 0;
+}
+
+/** The merged lower layers, read without mounting them: whiteouts and opaque directories applied. */
+class LowerView {
+  constructor(private readonly layers: string[]) {}
+
+  /** What the merged lower has at `rel`, or undefined. */
+  async stat(rel: string): Promise<Stats | undefined> {
+    const parts = rel.split('/').filter((p) => p !== '');
+    for (const layer of this.layers) {
+      let dir = layer;
+      let opaque = false;
+      for (let i = 0; i < parts.length; i++) {
+        dir = path.join(dir, parts[i]!);
+        const st = await fs.lstat(dir).catch(() => undefined);
+        if (!st) break;
+        if (isWhiteout(st)) return undefined;
+        if (i === parts.length - 1) return st;
+        if (!st.isDirectory()) return undefined;
+        if (getXattr(dir, opaqueXattr) === 'y') opaque = true;
+      }
+      // An opaque directory on the way hides what the layers below hold there.
+      if (opaque) return undefined;
+    }
+    return undefined;
+  }
+
+  /** The names the merged lower directory `rel` holds. */
+  async entries(rel: string): Promise<string[]> {
+    const names = new Set<string>();
+    for (const layer of this.layers) for (const name of await fs.readdir(path.join(layer, rel)).catch(() => [])) names.add(name);
+    const present: string[] = [];
+    for (const name of names) if (await this.stat(path.posix.join(rel, name))) present.push(name);
+    return present;
+  }
+}
