@@ -39,12 +39,14 @@ test('berth exec -it and run -it get a real terminal of the CLI size, raw output
     daemon,
     `script -q -c 'stty rows 33 cols 91; berth exec -it box sh -c "tty; sleep 0.3; stty size; exit 4"; echo rc=$?' /dev/null`,
   );
-  assert.match(exec.stdout, /\/dev\/pts\/\d+\r\n(\^@)?33 91\r\nrc=4/, JSON.stringify(exec));
+  // A NUL byte echoed by the pty as ^@ shows up at a moment that varies (docker's CLI too): not part of what is checked.
+  const echoed = (out: string) => out.replaceAll('^@', '');
+  assert.match(echoed(exec.stdout), /\/dev\/pts\/\d+\r\n33 91\r\nrc=4/, JSON.stringify(exec));
   const runIt = await shell(
     daemon,
     `script -q -c 'stty rows 20 cols 70; berth run --rm -it busybox sh -c "tty; stty size; echo \\$TERM; exit 3"; echo rc=$?' /dev/null`,
   );
-  assert.match(runIt.stdout, /\/dev\/pts\/\d+\r\n20 70\r\nxterm\r\nrc=3/, JSON.stringify(runIt));
+  assert.match(echoed(runIt.stdout), /\/dev\/pts\/\d+\r\n20 70\r\nxterm\r\nrc=3/, JSON.stringify(runIt));
   const piped = await shell(daemon, 'echo hi | berth run --rm -i busybox cat');
   assert.equal([piped.code, piped.stdout], [0, 'hi\n'], piped.stderr);
   const notTty = await shell(daemon, 'echo hi | berth run --rm -it busybox cat');
