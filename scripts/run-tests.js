@@ -51,7 +51,7 @@ function runSuite(suite) {
   const started = Date.now();
   const limitMs =
     suite.limitMs ??
-    (suite.dir === 'test/e2e' || suite.dir === 'test/crash'
+    (suite.dir === 'test/e2e' || suite.dir === 'test/crash' || suite.dir === 'test/clients'
       ? E2E_SUITE_LIMIT_MS
       : suite.dir === 'test/hostile'
         ? HOSTILE_SUITE_LIMIT_MS
@@ -143,6 +143,8 @@ async function main() {
   const suites = unitSuites().map((s) => ({ name: s.label, cwd: s.dir, dir: 'test' }));
   if (fs.existsSync(path.join(root, 'scripts/test'))) suites.push({ name: 'scripts', cwd: root, dir: 'scripts/test' });
   if (fs.existsSync(path.join(root, 'test/e2e'))) suites.push({ name: 'test/e2e', cwd: root, dir: 'test/e2e' });
+  // Real clients (docker-py, dockerode) against a berthd of its own: test/clients.
+  if (fs.existsSync(path.join(root, 'test/clients'))) suites.push({ name: 'test/clients', cwd: root, dir: 'test/clients' });
   if (fs.existsSync(path.join(root, 'test/hostile'))) suites.push({ name: 'test/hostile', cwd: root, dir: 'test/hostile' });
   // The fault-injection suite (test/crash/README.md): berthd SIGKILLed under load, invariants after each restart.
   if (fs.existsSync(path.join(root, 'test/crash'))) suites.push({ name: 'test/crash', cwd: root, dir: 'test/crash' });

@@ -40,7 +40,7 @@ export const CONTAINER_FLAGS: FlagSpec[] = [
   { long: 'stop-timeout', kind: 'int', help: 'Timeout (in seconds) to stop a container' },
   { long: 'sysctl', kind: 'list', meta: 'map', help: 'Sysctl options' },
   { long: 'tmpfs', kind: 'list', help: 'Mount a tmpfs directory' },
-  { long: 'tty', short: 't', kind: 'bool', help: 'Allocate a pseudo-TTY (not supported yet)' },
+  { long: 'tty', short: 't', kind: 'bool', help: 'Allocate a pseudo-TTY' },
   { long: 'ulimit', kind: 'list', meta: 'ulimit', help: 'Ulimit options' },
   { long: 'user', short: 'u', kind: 'string', help: 'Username or UID (format: <name|uid>[:<group|gid>])' },
   { long: 'volume', short: 'v', kind: 'list', help: 'Bind mount a volume' },
@@ -84,7 +84,7 @@ function bytesFlag(flags: Flags, long: string): number | undefined {
 }
 
 /** `-e NAME=value` as is; `-e NAME` takes the value from the environment when set (docker's ValidateEnv). */
-function envEntry(entry: string, env: Record<string, string | undefined>): string {
+export function envEntry(entry: string, env: Record<string, string | undefined>): string {
   if (entry.includes('=')) return entry;
   const v = env[entry];
   return v === undefined ? entry : `${entry}=${v}`;
@@ -227,9 +227,6 @@ function volume(spec: string, binds: string[], volumes: Record<string, object>, 
  * Throws an Error with docker's message for a value it refuses.
  */
 export function buildCreateRequest(flags: Flags, image: string, command: string[], options: BuildOptions): CreateRequest {
-  if (flags.bool('tty')) {
-    throw new Error('the -t/--tty option is not supported yet (berth attaches without a terminal); run without -t, with -i to pipe stdin');
-  }
   const attach = flags.list('attach').map((s) => s.toLowerCase());
   for (const a of attach)
     if (!['stdin', 'stdout', 'stderr'].includes(a))
@@ -323,7 +320,7 @@ export function buildCreateRequest(flags: Flags, image: string, command: string[
     AttachStdin: attachStdin,
     AttachStdout: attachStdout,
     AttachStderr: attachStderr,
-    Tty: false,
+    Tty: flags.bool('tty'),
     OpenStdin: interactive,
     StdinOnce: interactive && attachStdin,
     Env: env.length ? env : null,

@@ -14,6 +14,8 @@ export interface CliIo {
   now(): number;
   /** Delivers the signals `run` forwards to its container; returns the unsubscribe. */
   onSignal(handler: (signal: NodeJS.Signals) => void): () => void;
+  /** Calls `handler` when the terminal's size changes (SIGWINCH); returns the unsubscribe. */
+  onWindowChange?(handler: () => void): () => void;
 }
 
 /** Signals `run` and `start -a` forward to the container (docker's sig-proxy). */
@@ -61,6 +63,11 @@ export function processIo(): CliIo {
       return () => {
         for (const [sig, l] of listeners) process.off(sig, l);
       };
+    },
+    onWindowChange(handler) {
+      const l = (): void => handler();
+      process.on('SIGWINCH', l);
+      return () => process.off('SIGWINCH', l);
     },
   };
 }

@@ -222,11 +222,16 @@ test('create body: env files and seccomp profiles are read like docker reads the
   }
 });
 
+test('create body: -it asks for a tty and an open stdin attached once', () => {
+  const { body } = build(['-it', 'busybox', 'sh']);
+  assert.equal([body.Tty, body.OpenStdin, body.StdinOnce, body.AttachStdin], [true, true, true, true]);
+  assert.is(build(['busybox']).body.Tty, false);
+});
+
 test('create body: refused values carry docker messages', () => {
   assert.throws(() => build(['-m', 'lots', 'busybox']), /invalid argument "lots" for "-m, --memory" flag: invalid size: 'lots'/);
   assert.throws(() => build(['--cpus', 'x', 'busybox']), /invalid argument "x" for "--cpus" flag: failed to parse x as a rational number/);
   assert.throws(() => build(['--rm', '--restart', 'always', 'busybox']), /Conflicting options: --restart and --rm/);
-  assert.throws(() => build(['-t', 'busybox']), /-t\/--tty option is not supported yet/);
   assert.throws(() => build(['-a', 'stdout', 'busybox'], { detach: true }), /Conflicting options: -a and -d/);
   assert.throws(() => build(['-v', 'rel', 'busybox']), /mount path must be absolute/);
   assert.throws(() => build(['-p', '1-3:80-81', 'busybox']), /invalid ranges/);

@@ -231,13 +231,16 @@ t('daemon down: the connection error, exit 125', async ({ fake }) => {
   );
 });
 
-t('flag errors: 125 with the usage hint; -t refused clearly', async ({ fake }) => {
+t('flag errors: 125 with the usage hint; -it without a terminal on stdin refused as docker does', async ({ fake }) => {
   let io = testIo({ host: fake.host });
   assert.is(await main(['run', '--bogus', 'busybox'], io), 125);
   assert.is(io.err(), "unknown flag: --bogus\nSee 'berth run --help'.\n");
   io = testIo({ host: fake.host });
-  assert.is(await main(['run', '-t', 'busybox', 'sh'], io), 125);
-  assert.match(io.err(), /^berth: the -t\/--tty option is not supported yet/);
+  assert.is(await main(['run', '-it', 'busybox', 'sh'], io), 1);
+  assert.is(io.err(), 'berth: the input device is not a TTY\n');
+  io = testIo({ host: fake.host });
+  assert.is(await main(['run', '--detach-keys', 'ctrl-', '-i', 'busybox', 'sh'], io), 125);
+  assert.match(io.err(), /Invalid detach keys \(ctrl-\) provided/);
   io = testIo({ host: fake.host });
   assert.is(await main(['run'], io), 1);
   assert.match(io.err(), /^"berth run" requires at least 1 argument\.\nSee 'berth run --help'\./);

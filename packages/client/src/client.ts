@@ -1,5 +1,6 @@
 import type { PluginStatus, SystemInfo, VersionInfo } from '@berth/core';
 import { ContainersClient } from './containers.js';
+import { ExecsClient } from './execs.js';
 import { hostUrl, resolveSocketPath } from './host.js';
 import { ImagesClient } from './images.js';
 import { readBody, Transport } from './transport.js';
@@ -30,6 +31,7 @@ export class BerthClient {
   readonly socketPath: string;
   readonly containers: ContainersClient;
   readonly images: ImagesClient;
+  readonly execs: ExecsClient;
   private readonly http: Transport;
 
   constructor(options: ClientOptions = {}) {
@@ -37,6 +39,7 @@ export class BerthClient {
     this.http = new Transport(this.socketPath, options.apiVersion, options.userAgent);
     this.containers = new ContainersClient(this.http);
     this.images = new ImagesClient(this.http);
+    this.execs = new ExecsClient(this.http);
   }
 
   /** `unix:///run/berth/berth.sock`, as messages show it. */

@@ -41,6 +41,8 @@ export interface AttachRequest {
   logs?: boolean;
   /** Whether the container has a tty; looked up with inspect when not given. */
   tty?: boolean;
+  /** The detach sequence (`ctrl-p,ctrl-q` unless given); the daemon watches stdin for it. */
+  detachKeys?: string;
 }
 
 export interface LogsRequest {
@@ -139,6 +141,11 @@ export class ContainersClient {
     return this.http.json('GET', `/containers/${containerPath(id)}/stats`, { query: { stream: false } });
   }
 
+  /** The terminal size of a container with a tty, in rows (`h`) and columns (`w`). */
+  resize(id: string, height: number, width: number): Promise<void> {
+    return this.http.call('POST', `/containers/${containerPath(id)}/resize`, { query: { h: height, w: width } });
+  }
+
   prune(filters?: Record<string, string[]>): Promise<ContainersPruneReport> {
     return this.http.json('POST', '/containers/prune', { query: { filters: encodeFilters(filters) } });
   }
@@ -183,6 +190,7 @@ export class ContainersClient {
         stdin: options.stdin,
         stdout: options.stdout ?? true,
         stderr: options.stderr ?? true,
+        detachKeys: options.detachKeys,
       },
     });
     const attachment = new Attachment(conn, tty);

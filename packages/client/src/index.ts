@@ -10,6 +10,7 @@ export {
   type WaitHandle,
 } from './containers.js';
 export { ApiError, ConnectionError } from './errors.js';
+export { type ExecStartRequest, ExecsClient } from './execs.js';
 export { encodeFrame, FrameDemuxer, type StreamType } from './frames.js';
 export { DEFAULT_SOCKET_PATH, hostUrl, resolveSocketPath } from './host.js';
 export { ImagesClient, type ImportRequest, type ListImagesOptions } from './images.js';

@@ -78,10 +78,11 @@ async function startPlain(ctx: RequestContext<'id'>): Promise<void> {
 
 /**
  * `POST /exec/{id}/start` with `Upgrade: tcp` (`docker exec`, docker-py). The body comes
- * first in the stream (read to its Content-Length), then stdin. The process is started
- * before the 101 goes out, so an unknown exec or a stopped container is a plain JSON
- * error; a process the runtime cannot run is the runtime's message on the stream, as
- * dockerd writes it (its ExitCode then says 126 or 127). The exec's detach keys detach.
+ * first in the stream (read to its Content-Length), then stdin. An unknown exec or a bad
+ * body is a plain JSON error; the 101 goes out before the process starts (dockerd's
+ * order), so a failure to start, like a process the runtime cannot run, is the message on
+ * the stream, as dockerd writes it (its ExitCode then says 126 or 127). The exec's detach
+ * keys detach.
  */
 async function startHijacked(ctx: HijackContext<'id'>): Promise<void> {
   const { socket, scope } = ctx;
@@ -89,6 +90,7 @@ async function startHijacked(ctx: HijackContext<'id'>): Promise<void> {
   let session: AttachSession | undefined;
   let exec: ExecInspect;
   let rest: Buffer;
+  let upgraded = false;
   try {
     const { body, rest: after } = await readHijackedBody(socket, ctx.head, Number(ctx.req.headers['content-length'] ?? 0) || 0);
     rest = after;
@@ -104,10 +106,20 @@ async function startHijacked(ctx: HijackContext<'id'>): Promise<void> {
     }
     const { detach } = startBody(raw);
     exec = await scope.engine.execs.inspect(ctx.params.id);
+    if (!detach) {
+      // As dockerd, the 101 goes out before the process starts: docker-py reads the head
+      // through a buffered HTTP parser, then the raw socket, and would lose output that
+      // came in the same read as the 101.
+      if (socket.destroyed) return;
+      socket.write(upgradeResponse);
+      upgraded = true;
+    }
     session = await scope.engine.execs.start(ctx.params.id, { detach });
   } catch (err) {
     if (statusOf(err) >= 500) scope.log.error('exec start failed', { exec: ctx.params.id, error: String(err) });
-    socket.end(rawResponse(statusOf(err), scope.headers, 'application/json', errorBody(err)));
+    // After the 101 the error can only be text on the stream, as dockerd writes it.
+    if (upgraded) socket.end(`${(err as Error).message}\r\n`);
+    else socket.end(rawResponse(statusOf(err), scope.headers, 'application/json', errorBody(err)));
     return;
   }
   if (!session) {
@@ -118,7 +130,6 @@ async function startHijacked(ctx: HijackContext<'id'>): Promise<void> {
     session.detach();
     return;
   }
-  socket.write(upgradeResponse);
   const streams = { ...streamsOf(exec), detachKeys: parseDetachKeys(exec.DetachKeys || defaultDetachKeys) };
   serveHijacked(socket, session, streams, rest);
 }

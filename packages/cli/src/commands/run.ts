@@ -3,6 +3,7 @@ import type { Flags } from '../argv.js';
 import { type Command, type CommandContext, describeError, PROG, printError } from '../command.js';
 import { buildCreateRequest, CONTAINER_FLAGS, type CreateRequest } from '../container-options.js';
 import { proxySignals } from '../signals.js';
+import type { InteractiveSession } from '../terminal.js';
 
 /*
  * `run` is docker's sequence (docs/docker-api.md §3.1/§3.2): create → attach ∥ wait, both
@@ -14,7 +15,7 @@ import { proxySignals } from '../signals.js';
 const RUN_FLAGS = [
   { long: 'detach', short: 'd', kind: 'bool', help: 'Run container in background and print container ID' },
   { long: 'sig-proxy', kind: 'bool', help: 'Proxy received signals to the process', def: 'true' },
-  { long: 'detach-keys', kind: 'string', help: 'Override the key sequence for detaching a container', hidden: true },
+  { long: 'detach-keys', kind: 'string', help: 'Override the key sequence for detaching a container' },
   { long: 'pull', kind: 'string', help: 'Pull image before running ("missing", "never"; berth cannot pull yet)', def: '"missing"' },
   { long: 'quiet', short: 'q', kind: 'bool', help: 'Suppress the pull output' },
 ] as const;
@@ -75,20 +76,6 @@ async function create(ctx: CommandContext, command: string, req: CreateRequest, 
   }
 }
 
-function pipeStdin(ctx: CommandContext, att: Attachment): () => void {
-  const stdin = ctx.io.stdin;
-  const onData = (chunk: Buffer | string): void => void att.write(chunk);
-  const onEnd = (): void => att.closeStdin();
-  stdin.on('data', onData);
-  stdin.on('end', onEnd);
-  stdin.resume();
-  return () => {
-    stdin.off('data', onData);
-    stdin.off('end', onEnd);
-    stdin.pause();
-  };
-}
-
 async function runContainer(ctx: CommandContext, flags: Flags, args: string[]): Promise<number> {
   const detach = flags.bool('detach');
   const pull = flags.string('pull') ?? 'missing';
@@ -98,21 +85,45 @@ async function runContainer(ctx: CommandContext, flags: Flags, args: string[]): 
   }
   const req = request(ctx, 'run', flags, args, detach);
   if (typeof req === 'number') return req;
+  const tty = req.body.Tty === true;
+  // Only interactive runs load the terminal code (start-up time: bench/run-true.sh).
+  const term = !detach && (tty || req.body.AttachStdin) ? (require('../terminal.js') as typeof import('../terminal.js')) : undefined;
+  if (term) {
+    if (term.inputNotATerminal(ctx.io, tty, req.body.AttachStdin === true)) {
+      printError(ctx, `${PROG}: the input device is not a TTY`);
+      return 1;
+    }
+    try {
+      if (flags.has('detach-keys')) term.detachSequence(flags.string('detach-keys')!);
+    } catch (err) {
+      report(ctx, 'run', (err as Error).message, false);
+      return 125;
+    }
+    const size = tty ? term.terminalSize(ctx.io) : undefined;
+    if (size) req.body.HostConfig = { ...req.body.HostConfig, ConsoleSize: [size.rows, size.columns] };
+  }
   const created = await create(ctx, 'run', req, pull);
   if (typeof created === 'number') return created;
   const id = created;
   const client = ctx.client();
   const body = req.body;
   const attach = !detach && (body.AttachStdin || body.AttachStdout || body.AttachStderr) === true;
-  const stopProxy = flags.bool('sig-proxy', true) ? proxySignals(ctx, id) : () => {};
+  // With a tty, Ctrl-C is a byte for the container's terminal, not a signal to forward (docker's rule).
+  const stopProxy = flags.bool('sig-proxy', true) && !tty ? proxySignals(ctx, id) : () => {};
   let att: Attachment | undefined;
   let wait: WaitHandle | undefined;
-  let stopStdin = (): void => {};
+  let session: InteractiveSession | undefined;
   try {
     try {
       const [a, w] = await Promise.all([
         attach
-          ? client.containers.attach(id, { stdin: body.AttachStdin, stdout: body.AttachStdout, stderr: body.AttachStderr, tty: false })
+          ? client.containers.attach(id, {
+              stdin: body.AttachStdin,
+              stdout: body.AttachStdout,
+              stderr: body.AttachStderr,
+              tty,
+              detachKeys: flags.string('detach-keys'),
+            })
           : undefined,
         client.containers.waitHandle(id, body.HostConfig?.AutoRemove ? 'removed' : 'next-exit'),
       ]);
@@ -127,7 +138,15 @@ async function runContainer(ctx: CommandContext, flags: Flags, args: string[]): 
     // while the daemon starts the container.
     const starting = client.containers.start(id);
     starting.catch(() => {}); // awaited below
-    if (att && body.AttachStdin) stopStdin = pipeStdin(ctx, att);
+    if (att && term) {
+      session = new term.InteractiveSession(ctx.io, att, {
+        tty,
+        stdin: body.AttachStdin === true,
+        detachKeys: flags.string('detach-keys'),
+        resize: (h, w) => client.containers.resize(id, h, w),
+      });
+      session.begin();
+    }
     const output = att?.forward(ctx.io.stdout, ctx.io.stderr);
     try {
       await starting;
@@ -142,6 +161,7 @@ async function runContainer(ctx: CommandContext, flags: Flags, args: string[]): 
       ctx.io.stdout.write(`${id}\n`);
       return 0;
     }
+    session?.watchSize();
     if (output) {
       try {
         await output;
@@ -149,6 +169,8 @@ async function runContainer(ctx: CommandContext, flags: Flags, args: string[]): 
         printError(ctx, `${PROG}: error reading the container's output: ${describeError(err)}`);
       }
     }
+    // The detach keys (which close the attachment) leave the container running: docker exits 0 without waiting.
+    if (session?.wasDetached) return 0;
     let result: Awaited<WaitHandle['result']>;
     try {
       result = await wait.result;
@@ -163,7 +185,7 @@ async function runContainer(ctx: CommandContext, flags: Flags, args: string[]): 
     return result.StatusCode;
   } finally {
     stopProxy();
-    stopStdin();
+    session?.end();
     wait?.cancel();
   }
 }

@@ -1,11 +1,11 @@
-import type { Attachment } from '@berth/client';
 import { type Command, describeError, forEachName, PROG, printError } from '../command.js';
 import { StatusError } from '../errors.js';
 import { proxySignals } from '../signals.js';
 
 /**
  * `start` starts each container and prints its name; `start -a` attaches first (attach ∥
- * wait next-exit, then start, like `run`) and exits with the container's status.
+ * wait next-exit, then start, like `run`) and exits with the container's status; `-i`
+ * copies stdin (a raw terminal, resized, with detach keys, when the container has a tty).
  */
 export const startCommand: Command = {
   name: 'start',
@@ -15,7 +15,7 @@ export const startCommand: Command = {
   flags: [
     { long: 'attach', short: 'a', kind: 'bool', help: 'Attach STDOUT/STDERR and forward signals' },
     { long: 'interactive', short: 'i', kind: 'bool', help: "Attach container's STDIN" },
-    { long: 'detach-keys', kind: 'string', help: 'Override the key sequence for detaching a container', hidden: true },
+    { long: 'detach-keys', kind: 'string', help: 'Override the key sequence for detaching a container' },
   ],
   minArgs: 1,
   async run(ctx, flags, names) {
@@ -28,23 +28,27 @@ export const startCommand: Command = {
       return 0;
     }
     if (names.length > 1) throw new StatusError('you cannot start and attach multiple containers at once', 1);
+    const term = require('../terminal.js') as typeof import('../terminal.js');
+    const detachKeys = flags.string('detach-keys');
+    if (detachKeys !== undefined) term.detachSequence(detachKeys);
     const name = names[0]!;
     const info = await client.containers.inspect(name);
     const id = info.Id;
+    const tty = info.Config?.Tty === true;
+    if (term.inputNotATerminal(ctx.io, tty, interactive)) throw new StatusError('the input device is not a TTY', 1);
     const [att, wait] = await Promise.all([
-      client.containers.attach(id, { stdin: interactive, stdout: attach, stderr: attach, tty: info.Config?.Tty === true }),
+      client.containers.attach(id, { stdin: interactive, stdout: attach, stderr: attach, tty, detachKeys }),
       client.containers.waitHandle(id, 'next-exit'),
     ]);
-    const stopProxy = proxySignals(ctx, id);
-    const stdin = ctx.io.stdin;
-    const onData = (c: Buffer | string): void => void (att as Attachment).write(c);
-    const onEnd = (): void => att.closeStdin();
-    if (interactive) {
-      stdin.on('data', onData);
-      stdin.on('end', onEnd);
-      stdin.resume();
-    }
+    const stopProxy = tty ? () => {} : proxySignals(ctx, id);
+    const session = new term.InteractiveSession(ctx.io, att, {
+      tty,
+      stdin: interactive,
+      detachKeys,
+      resize: (h, w) => client.containers.resize(id, h, w),
+    });
     try {
+      session.begin();
       const output = att.forward(ctx.io.stdout, ctx.io.stderr);
       try {
         await client.containers.start(id);
@@ -52,22 +56,20 @@ export const startCommand: Command = {
         att.close();
         throw err;
       }
+      session.watchSize();
       try {
         await output;
       } catch (err) {
         printError(ctx, `${PROG}: error reading the container's output: ${describeError(err)}`);
       }
+      if (session.wasDetached) return 0;
       const result = await wait.result;
       if (result.Error) throw new StatusError(`error waiting for container: ${result.Error.Message}`, 125);
       return result.StatusCode;
     } finally {
       stopProxy();
+      session.end();
       wait.cancel();
-      if (interactive) {
-        stdin.off('data', onData);
-        stdin.off('end', onEnd);
-        stdin.pause();
-      }
     }
   },
 };
