@@ -25,6 +25,21 @@ test('docker images lists the loaded image', async ({ daemon }) => {
   assert.ok(r.stdout.split('\n').includes('busybox:latest'), r.stdout);
 });
 
+test('an image without a name is listed by docker images -a, as <none>', async ({ daemon }) => {
+  // A rootfs tar imported without a repository: the image has neither a tag nor a digest.
+  const imported = await daemon.docker(['import', busyboxTar]);
+  assert.is(imported.code, 0, imported.stderr);
+  const id = imported.stdout.trim();
+  try {
+    const quiet = await daemon.docker(['images', '-aq', '--no-trunc']);
+    assert.ok(quiet.stdout.split('\n').includes(id), `${id} in: ${quiet.stdout}`);
+    const table = await daemon.docker(['images', '-a', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}']);
+    assert.match(table.stdout, new RegExp(`<none>:<none> ${id.slice(7, 19)}`));
+  } finally {
+    await daemon.docker(['rmi', id]);
+  }
+});
+
 test('docker run --rm prints the output and returns the exit code', async ({ daemon }) => {
   const hi = await daemon.docker(['run', '--rm', 'busybox', 'echo', 'hi']);
   assert.is(hi.code, 0, hi.stderr);

@@ -46,8 +46,10 @@ export class ImageQueries {
     return images.map((image) => ({
       Id: image.id,
       ParentId: image.parent ?? '',
-      RepoTags: image.repoTags.length ? image.repoTags : ['<none>:<none>'],
-      RepoDigests: image.repoDigests.length ? image.repoDigests : [],
+      RepoTags: image.repoTags.length ? image.repoTags : image.repoDigests.length ? [] : ['<none>:<none>'],
+      // An image with neither names nor digests is shown as dockerd 20.10 shows it: with both
+      // placeholders. With `<none>:<none>` alone the docker CLI leaves it out of `images -a`.
+      RepoDigests: image.repoDigests.length ? image.repoDigests : image.repoTags.length ? [] : ['<none>@<none>'],
       Created: Math.floor(Date.parse(image.created) / 1000),
       Size: image.size,
       VirtualSize: image.size,
