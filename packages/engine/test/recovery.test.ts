@@ -7,7 +7,7 @@ import runc from '@berth/runtime-oci';
 import overlay from '@berth/storage-overlay';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ContainerPathsToken, ContainerStoreToken, createEngine, type Engine } from '../src/index.js';
+import { ContainerPathsToken, ContainerStoreToken, createEngine, type Engine, RootFilesystemsToken } from '../src/index.js';
 import { removeAndAssertNoMounts } from './support/cleanup.js';
 
 // What a crash leaves between two engines on one data root, and what the next engine's
@@ -240,6 +240,33 @@ test('a run whose record never said so (the write ahead was not durable yet) is 
     assert.equal([state.Status, state.Running], ['created', false]);
     assert.equal(shimsOf(Id), [], 'the parked init and its shim are gone');
     assert.not.ok(existsSync(paths.stateDir(Id)), 'no runtime state is left');
+    await engine.containers.remove(Id);
+  } finally {
+    await engine?.close();
+    removeAndAssertNoMounts(dir);
+  }
+});
+
+test('an exited container whose rootfs a cut-short start left mounted is unmounted at the next start', async () => {
+  const dir = mkdtempSync('/tmp/berth-unit-recovery-');
+  let engine: Engine | undefined;
+  try {
+    engine = await open(dir);
+    await engine.images.load(createReadStream(busybox));
+    const { Id } = await engine.containers.create({ Image: 'busybox', Cmd: ['true'] });
+    const exited = engine.containers.wait(Id, 'next-exit');
+    await engine.containers.start(Id);
+    await exited;
+    const paths = engine.di.resolve(ContainerPathsToken);
+    assert.not.ok(isMountPoint(paths.rootfs(Id)), 'an exit unmounts the rootfs');
+    // What a start killed after mounting the rootfs, before its record was written ahead, leaves.
+    await engine.di.resolve(RootFilesystemsToken).ensureMounted(Id);
+    await engine.close();
+    assert.ok(isMountPoint(paths.rootfs(Id)));
+
+    engine = await open(dir);
+    assert.is((await engine.containers.inspect(Id)).State.Status, 'exited');
+    assert.not.ok(isMountPoint(paths.rootfs(Id)), 'unmounted at start');
     await engine.containers.remove(Id);
   } finally {
     await engine?.close();

@@ -162,6 +162,15 @@ export class RunResources {
   }
 
   /**
+   * Unmount the root filesystem of a container that holds no run and is not freshly
+   * created (whose rootfs stays mounted from create to its first exit): what a start cut
+   * before its record was written ahead leaves mounted. A no-op when nothing is mounted.
+   */
+  unmountIdleRootfs(record: ContainerRecord): void {
+    this.rootfs.unmount(record.id);
+  }
+
+  /**
    * Give back what a run holds: network endpoint, runtime state, rootfs mount (unless
    * `keepRootfs`: the caller unmounts it). The process is gone, so these are independent
    * and run side by side. Failures are logged, not thrown.

@@ -191,6 +191,23 @@ export class RunSupervisor {
         await this.exited(record, { exitCode: 255, oomKilled: false, finishedAt: new Date().toISOString() });
       }
     }
+    this.unmountStoppedRootfs();
+  }
+
+  /**
+   * A start cut before its record was written ahead (it had mounted the root filesystem,
+   * nothing more) leaves an exited container's rootfs mounted, which its exit would have
+   * unmounted: unmount it, as the exit would have.
+   */
+  private unmountStoppedRootfs(): void {
+    for (const record of this.store.all()) {
+      if (record.state.Running || record.state.Status !== 'exited') continue;
+      try {
+        this.resources.unmountIdleRootfs(record);
+      } catch (err) {
+        this.log.error('cannot unmount the root filesystem of a stopped container', { id: record.id, error: String(err) });
+      }
+    }
   }
 
   /**
