@@ -108,6 +108,24 @@ class LogFile {
 }
 
 /**
+ * The file written after `held` once `held` was rotated away: the next newer one in the
+ * chain `<file>.N … <file>.1, <file>` (several rotations may have passed since it was
+ * last read, and each file in between holds lines). When `held` itself is gone (rotated
+ * past max-file), every file left is newer, so the oldest is next.
+ */
+async function nextAfter(file: string, held: LogFile): Promise<string> {
+  const chain = [...(await rotatedFiles(file)), file];
+  const mine = await held.handle.stat();
+  for (let i = 0; i < chain.length - 1; i++) {
+    try {
+      const st = await fs.stat(chain[i]!);
+      if (st.ino === mine.ino && st.dev === mine.dev) return chain[i + 1]!;
+    } catch {}
+  }
+  return chain[0]!;
+}
+
+/**
  * Reads a json-file log: the lines present now across its rotated copies, oldest first
  * (honouring tail/since/until; only `tail` lines are held in memory, never the files),
  * then, when following, the lines appended until `isDone()` says the container's output
@@ -173,8 +191,9 @@ export async function* readLog(
         if (lines.length === 0 && current && (await current.replaced(file))) {
           lines = await current.lines(); // what was written before the rename
           if (lines.length === 0) {
+            const next = await nextAfter(file, current);
             await current.close();
-            current = await LogFile.open(file);
+            current = await LogFile.open(next);
             continue;
           }
         }
