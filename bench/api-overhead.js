@@ -7,22 +7,17 @@
 //
 //   node bench/api-overhead.js [rounds]     (default 400 requests per measurement)
 'use strict';
-const { spawn, spawnSync } = require('node:child_process');
+const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const http = require('node:http');
-const net = require('node:net');
 const path = require('node:path');
+const { median, startDockerd } = require('./support.js');
 const { createApiServer } = require('@berth/api');
 const { EventBus } = require('@berth/core');
 
 const rounds = Number(process.argv[2] || 400);
 const dir = fs.mkdtempSync('/tmp/berth-bench-api-');
 const started = [];
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 function summary(i) {
   const id = `${i.toString(16).padStart(2, '0')}`.repeat(32);
@@ -79,51 +74,6 @@ async function medianMs(socketPath, urlPath) {
   }
 }
 
-function waitForSocket(sock, ms) {
-  const deadline = Date.now() + ms;
-  return new Promise((resolve, reject) => {
-    const attempt = () => {
-      const s = net.connect(sock);
-      s.on('connect', () => {
-        s.destroy();
-        resolve();
-      });
-      s.on('error', () => (Date.now() > deadline ? reject(new Error(`no daemon on ${sock}`)) : setTimeout(attempt, 50)));
-    };
-    attempt();
-  });
-}
-
-/** A dockerd of this script's own that leaves the host's network alone: no bridge, no iptables, no ip_forward. */
-async function startDockerd() {
-  const dockerd = spawnSync('sh', ['-c', 'command -v dockerd'], { encoding: 'utf8' }).stdout.trim();
-  if (!dockerd) return undefined;
-  const sock = path.join(dir, 'docker.sock');
-  const proc = spawn(
-    dockerd,
-    [
-      '--host',
-      `unix://${sock}`,
-      '--data-root',
-      path.join(dir, 'docker-data'),
-      '--exec-root',
-      path.join(dir, 'docker-exec'),
-      '--pidfile',
-      path.join(dir, 'docker.pid'),
-      '--bridge',
-      'none',
-      '--iptables=false',
-      '--ip6tables=false',
-      '--ip-forward=false',
-      '--ip-masq=false',
-    ],
-    { stdio: 'ignore' },
-  );
-  started.push(proc);
-  await waitForSocket(sock, 30000);
-  return sock;
-}
-
 async function main() {
   const list = Array.from({ length: 20 }, (_, i) => summary(i));
   const api = createApiServer(engineWith(list), { serverVersion: 'bench' });
@@ -137,7 +87,7 @@ async function main() {
     await api.listen(path.join(dir, 'api.sock'));
     await empty.listen(path.join(dir, 'empty.sock'));
     await new Promise((r) => bare.listen(path.join(dir, 'bare.sock'), r));
-    const docker = await startDockerd();
+    const docker = (await startDockerd(dir, started, { network: 'none' }))?.sock;
 
     // Interleaved A B A B: the machine is noisy.
     const m = { bare: [], api: [], apiPing: [], apiEmpty: [], dockerPing: [], dockerEmpty: [] };

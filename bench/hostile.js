@@ -15,6 +15,7 @@ const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const net = require('node:net');
 const path = require('node:path');
+const { startDockerd, waitForSocket } = require('./support.js');
 
 const repo = path.resolve(__dirname, '..');
 const floodSize = Number(process.argv[2] || 6000);
@@ -37,22 +38,6 @@ function rssMiB(pid) {
   }
 }
 
-function waitForSocket(sock, ms) {
-  const deadline = Date.now() + ms;
-  return new Promise((resolve, reject) => {
-    const attempt = () => {
-      const s = net.connect(sock);
-      s.on('connect', () => {
-        s.destroy();
-        resolve();
-      });
-      s.on('error', () => (Date.now() > deadline ? reject(new Error(`no daemon on ${sock}`)) : setTimeout(attempt, 50)));
-    };
-    attempt();
-  });
-}
-
-/** One request on a fresh connection; resolves to [ms, status line] (status 'error ...' when it failed). */
 function request(sock, line, timeoutMs = 60_000) {
   return new Promise((resolve) => {
     const t = process.hrtime.bigint();
@@ -201,36 +186,6 @@ async function startBerthd(name, root) {
   return { sock, pid: proc.pid };
 }
 
-/** A dockerd of this script's own that leaves the host's network alone: no bridge, no iptables, no ip_forward. */
-async function startDockerd() {
-  const dockerd = spawnSync('sh', ['-c', 'command -v dockerd'], { encoding: 'utf8' }).stdout.trim();
-  if (!dockerd) return undefined;
-  const sock = path.join(dir, 'docker.sock');
-  const proc = spawn(
-    dockerd,
-    [
-      '--host',
-      `unix://${sock}`,
-      '--data-root',
-      path.join(dir, 'docker-data'),
-      '--exec-root',
-      path.join(dir, 'docker-exec'),
-      '--pidfile',
-      path.join(dir, 'docker.pid'),
-      '--bridge',
-      'none',
-      '--iptables=false',
-      '--ip6tables=false',
-      '--ip-forward=false',
-      '--ip-masq=false',
-    ],
-    { stdio: 'ignore' },
-  );
-  started.push(proc);
-  await waitForSocket(sock, 30_000);
-  return { sock, pid: proc.pid };
-}
-
 async function stop(proc) {
   if (proc.exitCode !== null || proc.signalCode !== null) return;
   const gone = new Promise((r) => proc.once('exit', r));
@@ -259,7 +214,7 @@ async function main() {
     results.push(await measure(label, d.sock, d.pid));
     await stop(started[started.length - 1]);
   }
-  const docker = await startDockerd();
+  const docker = await startDockerd(dir, started, { network: 'none' });
   if (docker) {
     results.push(await measure('dockerd', docker.sock, docker.pid));
     await stop(started[started.length - 1]);

@@ -8,8 +8,8 @@
 'use strict';
 const { execFileSync, spawn } = require('node:child_process');
 const fs = require('node:fs');
-const net = require('node:net');
 const path = require('node:path');
+const { waitForSocket } = require('./support.js');
 
 const repo = path.resolve(__dirname, '..');
 const seconds = Number(process.argv[2] || 10);
@@ -17,21 +17,6 @@ const dir = fs.mkdtempSync('/tmp/berth-bench-');
 const berthSock = path.join(dir, 'berthd.sock');
 const busybox = path.join(repo, 'test/fixtures/.cache/busybox.tar');
 const started = [];
-
-function waitForSocket(sock, ms) {
-  const deadline = Date.now() + ms;
-  return new Promise((resolve, reject) => {
-    const attempt = () => {
-      const s = net.connect(sock);
-      s.on('connect', () => {
-        s.destroy();
-        resolve();
-      });
-      s.on('error', () => (Date.now() > deadline ? reject(new Error(`no daemon on ${sock}`)) : setTimeout(attempt, 50)));
-    };
-    attempt();
-  });
-}
 
 const rssKiB = (pid) => {
   try {
