@@ -1,8 +1,10 @@
 // A long fault-injection run of berthd: the crash campaign of test/crash for as many
 // kills or seconds as asked (test/crash/README.md says what it kills and checks).
 // From the repository root, after `npm run build`:
-//   NODE_OPTIONS=--conditions=@berth/source node -r tsx/cjs bench/crash-soak.ts [--kills N] [--seconds S] [--seed X] [--workers W] [--report FILE]
-// Defaults: 200 kills or 1800 s. Prints progress, then the report; exits 1 when an
+//   NODE_OPTIONS=--conditions=@berth/source node -r tsx/cjs bench/crash-soak.ts [--kills N] [--seconds S] [--seed X] [--workers W] [--report FILE] [--prefix P]
+// Defaults: 200 kills or 1800 s; --prefix names its directory and cgroup parent
+// (default berth-e2e-crash, which `npm test`'s leak check clears: a soak running beside the
+// tests needs another, e.g. berth-soak). Prints progress, then the report; exits 1 when an
 // invariant was violated or something leaked.
 import { writeFileSync } from 'node:fs';
 import { formatReport, runCampaign } from '../test/crash/campaign';
@@ -19,6 +21,7 @@ async function main(): Promise<void> {
     seed: flag('seed') !== undefined ? Number(flag('seed')) : undefined,
     workers: flag('workers') !== undefined ? Number(flag('workers')) : undefined,
     log: (line) => console.log(line),
+    prefix: flag('prefix'),
   });
   const text = formatReport(report);
   console.log(`\n${text}`);

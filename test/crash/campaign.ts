@@ -37,6 +37,8 @@ export interface CampaignOptions {
   workers?: number;
   /** Print progress as it goes. */
   log?: (line: string) => void;
+  /** Names the directory and cgroup parent (CrashDaemon); the default is the tests'. */
+  prefix?: string;
 }
 
 /** One kill of berthd and what the check after the restart found. */
@@ -83,7 +85,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
   const random = new Random(seed);
   const log = options.log ?? (() => undefined);
   const began = Date.now();
-  const d = new CrashDaemon('overlay');
+  const d = new CrashDaemon('overlay', options.prefix);
   const kills: KillRecord[] = [];
   const seenViolations = new Set<string>();
   const seenParked = new Set<string>();

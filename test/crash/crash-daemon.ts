@@ -16,8 +16,10 @@ export interface KillTrigger {
 /**
  * A berthd the harness may SIGKILL at any instant and start again on the same data
  * root, as many times as it likes. Everything it makes is named for the harness: the
- * directory `mkdtemp /tmp/berth-e2e-crash-XXXXXX` (data root, exec root, socket, docker
- * config, fixtures), the cgroup parent `berth-e2e-crash-<suffix>`.
+ * directory `mkdtemp /tmp/<prefix>-XXXXXX` (data root, exec root, socket, docker
+ * config, fixtures), the cgroup parent `<prefix>-<suffix>`. The prefix is
+ * `berth-e2e-crash`, which the test runner's machine leak check watches; a soak running
+ * beside the tests takes one of its own (`bench/crash-soak.ts --prefix`).
  *
  * Lifecycle: `start()` → (`kill()` or a trigger armed with `killOn()` → `start()`)* →
  * `destroy()`, which removes the containers, stops berthd, reports what the kernel still
@@ -42,12 +44,15 @@ export class CrashDaemon {
   private partial = '';
   private trigger: { trigger: KillTrigger; fired: (line: string) => void } | undefined;
 
-  constructor(readonly storageDriver = 'overlay') {
-    this.dir = mkdtempSync('/tmp/berth-e2e-crash-');
+  constructor(
+    readonly storageDriver = 'overlay',
+    prefix = 'berth-e2e-crash',
+  ) {
+    this.dir = mkdtempSync(`/tmp/${prefix}-`);
     this.socket = path.join(this.dir, 'berthd.sock');
     this.dataRoot = path.join(this.dir, 'data');
     this.execRoot = path.join(this.dir, 'exec');
-    this.cgroupParent = `berth-e2e-crash-${path.basename(this.dir).slice(-6)}`;
+    this.cgroupParent = `${prefix}-${path.basename(this.dir).slice(-6)}`;
     this.runcRoot = path.join(this.execRoot, 'runtime', 'runc', 'state');
   }
 
