@@ -238,12 +238,21 @@ export async function loadPlugins(
   };
 }
 
+/** The kinds of core's table the engine runs on one driver of. */
+type OneDriverKind = { [K in PluginKind]: (typeof pluginKindTable)[K]['use'] extends 'one' ? K : never }[PluginKind];
+
 /**
- * The operator's choice for a kind the engine uses one driver of. The engine config has
- * a field for each such kind; storage is the only one.
+ * Where the engine config holds the operator's choice for each kind the engine uses one
+ * driver of. A kind that becomes `use: 'one'` in core's table does not compile until it
+ * has its line here.
  */
+const operatorChoices: { readonly [K in OneDriverKind]: (config: ResolvedEngineConfig) => string | undefined } = {
+  storage: (config) => config.storageDriver,
+};
+
+/** The operator's choice for `kind`, when the engine config has one. */
 function operatorChoice(config: ResolvedEngineConfig, kind: string): string | undefined {
-  return kind === 'storage' ? config.storageDriver : undefined;
+  return Object.hasOwn(operatorChoices, kind) ? operatorChoices[kind as OneDriverKind](config) : undefined;
 }
 
 function failure(err: unknown): Outcome {
