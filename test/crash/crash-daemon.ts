@@ -1,7 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, promises as fs, mkdtempSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { type CommandResult, cgroupDirs, mountsUnder, repo, run, shimPids, sleep } from '../e2e/harness';
+import { spawnBerthd, waitForBerthd } from '../e2e/berthd-process';
+import { type CommandResult, cgroupDirs, mountsUnder, run, shimPids, sleep } from '../e2e/harness';
 
 const dockerCli = '/usr/local/bin/docker';
 /** How many of berthd's log lines are kept for a violation's context. */
@@ -72,39 +73,11 @@ export class CrashDaemon {
   async start(): Promise<void> {
     this.starts++;
     this.note(`--- harness: start #${this.starts}`);
-    const proc = spawn(
-      path.join(repo, 'bin/berthd'),
-      [
-        '--host',
-        this.host,
-        '--data-root',
-        this.dataRoot,
-        '--exec-root',
-        this.execRoot,
-        '--storage-driver',
-        this.storageDriver,
-        '--cgroup-parent',
-        this.cgroupParent,
-        '--log-level',
-        'debug',
-        '--config-file',
-        path.join(this.dir, 'none.json'),
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() },
-    );
+    const proc = spawnBerthd(this, 'debug');
     this.proc = proc;
     proc.stdout?.on('data', (d) => this.onOutput(String(d)));
     proc.stderr?.on('data', (d) => this.onOutput(String(d)));
-    const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline) {
-      if (proc.exitCode !== null || proc.signalCode !== null) {
-        throw new Error(`berthd exited (${proc.exitCode ?? proc.signalCode}) at start #${this.starts}:\n${this.logTail(40)}`);
-      }
-      const ping = await this.docker(['version', '--format', '{{.Server.Version}}']);
-      if (ping.code === 0) return;
-      await sleep(50);
-    }
-    throw new Error(`berthd did not answer within 30 s at start #${this.starts}:\n${this.logTail(40)}`);
+    await waitForBerthd(proc, this.socket, 30_000, () => `at start #${this.starts}:\n${this.logTail(40)}`);
   }
 
   /** SIGKILL berthd now (our own child, by its pid) and wait until it is gone. */
@@ -245,10 +218,4 @@ function killPid(pid: number): void {
   } catch {
     // already gone
   }
-}
-
-// berthd must load its built dist/, not the sources the test runner resolves.
-function childEnv(): NodeJS.ProcessEnv {
-  const { NODE_OPTIONS: _ignored, ...env } = process.env;
-  return env;
 }

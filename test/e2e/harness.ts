@@ -1,10 +1,11 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile } from 'node:child_process';
 import { existsSync, promises as fs, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { suiteTimeout } from '@berth/testkit/timeout';
 import { suite, type Test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { childEnv, spawnBerthd, waitForBerthd } from './berthd-process';
 
 /** The repository root, where bin/berth and bin/berthd live. */
 export const repo = path.resolve(__dirname, '../..');
@@ -44,36 +45,11 @@ export class TestDaemon {
 
   /** Start berthd and wait until it answers `/_ping`. */
   async start(extraArgs: string[] = []): Promise<void> {
-    this.proc = spawn(
-      path.join(repo, 'bin/berthd'),
-      [
-        '--host',
-        this.host,
-        '--data-root',
-        this.dataRoot,
-        '--exec-root',
-        this.execRoot,
-        '--storage-driver',
-        this.storageDriver,
-        '--cgroup-parent',
-        this.cgroupParent,
-        '--log-level',
-        'warn',
-        '--config-file',
-        path.join(this.dir, 'none.json'),
-        ...extraArgs,
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv({}) },
-    );
-    this.proc.stdout?.on('data', (d) => (this.logs += d));
-    this.proc.stderr?.on('data', (d) => (this.logs += d));
-    const deadline = Date.now() + 20_000;
-    while (Date.now() < deadline) {
-      if (this.proc.exitCode !== null) throw new Error(`berthd exited with ${this.proc.exitCode}:\n${this.logs}`);
-      if (await pingSocket(this.socket)) return;
-      await sleep(50);
-    }
-    throw new Error(`berthd did not answer on ${this.socket} within 20 s:\n${this.logs}`);
+    const proc = spawnBerthd(this, 'warn', extraArgs);
+    this.proc = proc;
+    proc.stdout?.on('data', (d) => (this.logs += d));
+    proc.stderr?.on('data', (d) => (this.logs += d));
+    await waitForBerthd(proc, this.socket, 20_000, () => this.logs);
   }
 
   get pid(): number | undefined {
@@ -230,11 +206,6 @@ export function run(cmd: string, args: string[], env: Record<string, string>, in
  * The environment of a command the tests run: ours without NODE_OPTIONS, which makes
  * the tests resolve berth's packages from source and would make berthd try the same.
  */
-function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const { NODE_OPTIONS: _ignored, ...env } = process.env;
-  return { ...env, ...extra };
-}
-
 /**
  * A uvu suite with its own berthd (busybox loaded, started with `options.args` after the
  * harness's own flags) that checks, after its tests, that nothing is left in the kernel. Its tests and hooks run under a 60 s limit each. uvu does not print errors thrown by hooks, so they are
@@ -262,18 +233,6 @@ export function daemonSuite(name: string, storageDriver: string, options: { args
     assert.equal(leaks, [], `leaked: ${leaks.join(', ')}`);
   });
   return test;
-}
-
-function pingSocket(socket: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(socket);
-    s.on('error', () => resolve(false));
-    s.on('connect', () => s.write('GET /_ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
-    s.on('data', (d) => {
-      resolve(d.toString().startsWith('HTTP/1.1 200'));
-      s.destroy();
-    });
-  });
 }
 
 export function sleep(ms: number): Promise<void> {
