@@ -90,7 +90,7 @@ export class InvariantChecker {
     }
     this.imageFiles(images, view, add);
     await this.runImages(images, options.runImages, add);
-    await this.acknowledged(byName, add);
+    this.acknowledged(byName, images, add);
     return v;
   }
 
@@ -288,7 +288,11 @@ export class InvariantChecker {
   }
 
   /** Every operation the client saw succeed is still true; unknowns are learnt. */
-  private async acknowledged(byName: Map<string, ContainerInspect>, add: (i: Invariant, s: string, d: string) => void): Promise<void> {
+  private acknowledged(
+    byName: Map<string, ContainerInspect>,
+    images: ImageInspect[],
+    add: (i: Invariant, s: string, d: string) => void,
+  ): void {
     for (const c of this.ledger.containers.values()) {
       const seen = byName.get(c.name);
       const why = `(${c.because})`;
@@ -335,11 +339,14 @@ export class InvariantChecker {
         }
       }
     }
+    // Every name berthd has, from the `image inspect` of every listed image this check
+    // already made (one CLI call, however many names the ledger has learnt).
+    const named = new Map<string, string>();
+    for (const image of images) for (const ref of image.RepoTags ?? []) named.set(ref, image.Id);
     for (const t of this.ledger.tags.values()) {
-      const res = await this.d.docker(['image', 'inspect', '--format', '{{.Id}}', t.ref]);
-      const id = res.code === 0 ? res.stdout.trim() : undefined;
+      const id = named.get(t.ref);
       if (t.expect === 'present') {
-        if (!id) add('acknowledged-still-true', t.ref, `tagged/loaded/imported, but the name is gone: ${res.stderr.trim()} (${t.because})`);
+        if (!id) add('acknowledged-still-true', t.ref, `tagged/loaded/imported, but the name is gone (${t.because})`);
         else if (t.imageId && id !== t.imageId) add('acknowledged-still-true', t.ref, `names ${id}, not ${t.imageId} (${t.because})`);
       } else if (t.expect === 'gone') {
         if (id) add('acknowledged-still-true', t.ref, `removed, but it is back, naming ${id} (${t.because})`);
