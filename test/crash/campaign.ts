@@ -39,6 +39,8 @@ export interface CampaignOptions {
   log?: (line: string) => void;
   /** Names the directory and cgroup parent (CrashDaemon); the default is the tests'. */
   prefix?: string;
+  /** Once aborted, no further kill: the campaign goes on to its final check and report. */
+  signal?: AbortSignal;
 }
 
 /** One kill of berthd and what the check after the restart found. */
@@ -104,7 +106,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     log(`crash campaign: seed ${seed}, dir ${d.dir}, up to ${options.kills} kills or ${options.seconds} s`);
     workload.start();
 
-    while (kills.length < options.kills && Date.now() - began < options.seconds * 1000) {
+    while (kills.length < options.kills && Date.now() - began < options.seconds * 1000 && !options.signal?.aborted) {
       let point: string;
       let line: string | undefined;
       if (random.next() < 0.5) {

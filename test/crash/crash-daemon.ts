@@ -19,7 +19,7 @@ export interface KillTrigger {
  * root, as many times as it likes. Everything it makes is named for the harness: the
  * directory `mkdtemp /tmp/<prefix>-XXXXXX` (data root, exec root, socket, docker
  * config, fixtures), the cgroup parent `<prefix>-<suffix>`. The prefix is
- * `berth-e2e-crash`, which the test runner's machine leak check watches; a soak running
+ * `berth-e2e-crash`, which the test runner's machine leak check covers; a soak running
  * beside the tests takes one of its own (`bench/crash-soak.ts --prefix`).
  *
  * Lifecycle: `start()` → (`kill()` or a trigger armed with `killOn()` → `start()`)* →

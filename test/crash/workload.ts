@@ -200,8 +200,10 @@ export class Workload {
           return 'exists';
         });
         if (c.expect !== 'exists') return true;
-        await sleep(r.int(0, 80));
+        // Ours again before anything can be scheduled: no other worker may stop it while
+        // we wait (a stop acknowledged after our rm -f would expect it still there).
         c.busy = true;
+        await sleep(r.int(0, 80));
         await this.container(kind, c, ['rm', '-f', c.name], () => 'gone');
         return true;
       }
