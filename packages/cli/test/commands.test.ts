@@ -109,6 +109,48 @@ t('logs: tty from inspect, frames split to stdout and stderr, options as query',
   assert.is(missing.err(), 'Error response from daemon: No such container: nosuch\n');
 });
 
+t('stats streams: one stats stream per container, the table redrawn with the latest sample until Ctrl-C (130)', async ({ fake }) => {
+  const sample = (cpu: number, memory: number) => ({
+    id: ID,
+    name: '/web',
+    read: '',
+    preread: '',
+    cpu_stats: { cpu_usage: { total_usage: cpu }, system_cpu_usage: 1000, online_cpus: 1 },
+    precpu_stats: { cpu_usage: { total_usage: 0 }, system_cpu_usage: 0 },
+    memory_stats: { usage: memory, limit: 1024 * 1024 * 1024 },
+    pids_stats: { current: 1 },
+    blkio_stats: {},
+    networks: {},
+  });
+  let send: ((s: object) => void) | undefined;
+  fake.on('GET', '/containers/web/json', (_req, res) => sendJson(res, 200, { Id: ID, Name: '/web' }));
+  fake.on('GET', '/containers/web/stats', (_req, res) => {
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    send = (s) => res.write(`${JSON.stringify(s)}\n`);
+    send(sample(100, 1024 * 1024));
+  });
+  const io = testIo({ host: fake.host });
+  const done = main(['stats', 'web'], io);
+  const draws = () => io.out().split('\x1b[2J\x1b[H').filter(Boolean);
+  for (let i = 0; i < 100 && !draws().some((d) => d.includes('1MiB')); i++) await new Promise((r) => setTimeout(r, 20));
+  send!(sample(500, 2 * 1024 * 1024));
+  for (let i = 0; i < 100 && !draws().some((d) => d.includes('2MiB')); i++) await new Promise((r) => setTimeout(r, 20));
+  io.signal('SIGINT');
+  assert.is(await done, 130);
+  const [first, last] = [draws().find((d) => d.includes('1MiB'))!, draws().at(-1)!];
+  assert.match(
+    first,
+    /^CONTAINER ID +NAME +CPU % +MEM USAGE \/ LIMIT +MEM % +NET I\/O +BLOCK I\/O +PIDS\nc0ffee012345 +web +10\.00% +1MiB \/ 1GiB /,
+  );
+  assert.match(last, /\nc0ffee012345 +web +50\.00% +2MiB \/ 1GiB /);
+  assert.is(fake.find('GET', '/containers/web/stats')[0]!.query.get('stream'), '1');
+  assert.is(io.subscribers(), 0, 'the signal handler is gone');
+  const missing = testIo({ host: fake.host });
+  fake.on('GET', '/containers/nosuch/json', (_req, res) => sendError(res, 404, 'No such container: nosuch'));
+  assert.is(await main(['stats', 'nosuch'], missing), 1);
+  assert.is(missing.err(), 'Error response from daemon: No such container: nosuch\n');
+});
+
 t('stop, kill, rm, start, wait: names printed in order, errors on stderr, exit 1', async ({ fake }) => {
   fake.on('POST', /^\/containers\/[^/]+\/(stop|kill|start)$/, (req, res) =>
     sendError(res, 404, `No such container: ${req.path.split('/')[2]}`),

@@ -141,6 +141,46 @@ export class ContainersClient {
     return this.http.json('GET', `/containers/${containerPath(id)}/stats`, { query: { stream: false } });
   }
 
+  /**
+   * The stream of a container's samples (`stream=true`: one a second while it runs), each
+   * handed to `onSample` as it arrives. Resolves when the daemon ends the stream (the
+   * container stopped) or `signal` aborts it; rejects with the daemon's error (an unknown
+   * container: 404) before the first sample.
+   */
+  async stats(id: string, onSample: (sample: ContainerStatsSample) => void, signal?: AbortSignal): Promise<void> {
+    let res: Response;
+    try {
+      res = await this.http.request('GET', `/containers/${containerPath(id)}/stats`, { query: { stream: true }, signal });
+    } catch (err) {
+      if (signal?.aborted) return;
+      throw err;
+    }
+    await new Promise<void>((resolve) => {
+      let pending = '';
+      const done = (): void => {
+        signal?.removeEventListener('abort', abort);
+        resolve();
+      };
+      const abort = (): void => {
+        res.destroy();
+        done();
+      };
+      signal?.addEventListener('abort', abort, { once: true });
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        pending += chunk;
+        for (let nl = pending.indexOf('\n'); nl !== -1; nl = pending.indexOf('\n')) {
+          const line = pending.slice(0, nl).trim();
+          pending = pending.slice(nl + 1);
+          if (line) onSample(JSON.parse(line) as ContainerStatsSample);
+        }
+      });
+      res.on('end', done);
+      res.on('close', done);
+      res.on('error', done);
+    });
+  }
+
   /** The terminal size of a container with a tty, in rows (`h`) and columns (`w`). */
   resize(id: string, height: number, width: number): Promise<void> {
     return this.http.call('POST', `/containers/${containerPath(id)}/resize`, { query: { h: height, w: width } });
