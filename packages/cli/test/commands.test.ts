@@ -124,7 +124,9 @@ t('stats streams: one stats stream per container, the table redrawn with the lat
   });
   let send: ((s: object) => void) | undefined;
   fake.on('GET', '/containers/web/json', (_req, res) => sendJson(res, 200, { Id: ID, Name: '/web' }));
-  fake.on('GET', '/containers/web/stats', (_req, res) => {
+  fake.on('GET', '/containers/web/stats', (req, res) => {
+    // As berthd: a stream unless `stream=0` (a false value left out would mean a stream).
+    if (req.query.get('stream') === '0') return sendJson(res, 200, sample(100, 3 * 1024 * 1024));
     res.writeHead(200, { 'Content-Type': 'application/json' });
     send = (s) => res.write(`${JSON.stringify(s)}\n`);
     send(sample(100, 1024 * 1024));
@@ -145,6 +147,10 @@ t('stats streams: one stats stream per container, the table redrawn with the lat
   assert.match(last, /\nc0ffee012345 +web +50\.00% +2MiB \/ 1GiB /);
   assert.is(fake.find('GET', '/containers/web/stats')[0]!.query.get('stream'), '1');
   assert.is(io.subscribers(), 0, 'the signal handler is gone');
+  const once = testIo({ host: fake.host });
+  assert.is(await main(['stats', '--no-stream', 'web'], once), 0);
+  assert.match(once.out(), /^CONTAINER ID .*\nc0ffee012345 +web +10\.00% +3MiB \/ 1GiB /);
+  assert.not.match(once.out(), /\x1b/);
   const missing = testIo({ host: fake.host });
   fake.on('GET', '/containers/nosuch/json', (_req, res) => sendError(res, 404, 'No such container: nosuch'));
   assert.is(await main(['stats', 'nosuch'], missing), 1);

@@ -136,9 +136,12 @@ export class ContainersClient {
     return this.http.json('GET', `/containers/${containerPath(id)}/top`, { query: { ps_args: psArgs } });
   }
 
-  /** One stats sample (`stream=false`), with the daemon's short CPU interval. */
+  /**
+   * One stats sample (`stream=0`, spelled out as the docker CLI does: a false query value
+   * is left out, and the daemon's default is a stream), with the daemon's short CPU interval.
+   */
   statsOnce(id: string): Promise<ContainerStatsSample> {
-    return this.http.json('GET', `/containers/${containerPath(id)}/stats`, { query: { stream: false } });
+    return this.http.json('GET', `/containers/${containerPath(id)}/stats`, { query: { stream: '0' } });
   }
 
   /**
