@@ -133,7 +133,16 @@ t('stats streams: one stats stream per container, the table redrawn with the lat
   });
   const io = testIo({ host: fake.host });
   const done = main(['stats', 'web'], io);
-  const draws = () => io.out().split('\x1b[2J\x1b[H').filter(Boolean);
+  // Each redraw: the cursor home, lines ending in erase-line, then erase-below.
+  const draws = () =>
+    io
+      .out()
+      .split('\x1b[H')
+      .filter(Boolean)
+      .map((d) => {
+        assert.ok(d.endsWith('\x1b[K\n\x1b[J'), JSON.stringify(d));
+        return d.replace(/\x1b\[[KJ]/g, '');
+      });
   for (let i = 0; i < 100 && !draws().some((d) => d.includes('1MiB')); i++) await new Promise((r) => setTimeout(r, 20));
   send!(sample(500, 2 * 1024 * 1024));
   for (let i = 0; i < 100 && !draws().some((d) => d.includes('2MiB')); i++) await new Promise((r) => setTimeout(r, 20));

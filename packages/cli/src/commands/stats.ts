@@ -52,12 +52,19 @@ function statsTable(rows: string[]): string {
 
 /** How often the streaming table is redrawn (the docker CLI's 500 ms). */
 const refreshMs = 500;
-/** Before each redraw: clear the screen and home the cursor, as the docker CLI does. */
-const clearScreen = '\x1b[2J\x1b[H';
+/**
+ * One redraw as the docker CLI 28 writes it: the cursor home, each line of the table
+ * followed by erase-to-end-of-line, then erase-below, so a table that shrank leaves
+ * nothing behind and the screen never flickers blank.
+ */
+function redraw(table: string): string {
+  const lines = table.endsWith('\n') ? table.slice(0, -1).split('\n') : table.split('\n');
+  return `\x1b[H${lines.map((l) => `${l}\x1b[K\n`).join('')}\x1b[J`;
+}
 
 /**
  * `docker stats` without `--no-stream`: one stats stream per container (the daemon sends
- * a sample a second), the table redrawn every 500 ms with each container's latest sample,
+ * a sample a second), the table redrawn in place every 500 ms with each container's latest sample,
  * until a signal (Ctrl-C) ends the command with 128 + its number. Named containers are
  * checked first (an unknown one fails the command, as docker's) and keep their last row
  * when they stop; without names the running containers (`-a`: all) are listed again at
@@ -105,7 +112,7 @@ async function streamStats(ctx: CommandContext, all: boolean, names: string[]): 
       if (drawing) return;
       drawing = true;
       const rows = [...latest.values()].filter((s): s is ContainerStatsSample => s !== undefined).map(statsRow);
-      ctx.io.stdout.write(clearScreen + statsTable(rows));
+      ctx.io.stdout.write(redraw(statsTable(rows)));
       void find().finally(() => (drawing = false));
     }, refreshMs);
     const unsubscribe = ctx.io.onSignal((signal) => {
