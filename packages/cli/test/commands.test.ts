@@ -166,6 +166,52 @@ t('stats streams: one stats stream per container, the table redrawn with the lat
   assert.is(missing.err(), 'Error response from daemon: No such container: nosuch\n');
 });
 
+t(
+  "events: the query (since, until, filters), docker's default line with exact nanoseconds and sorted attributes, --format, Ctrl-C",
+  async ({ fake }) => {
+    const line = (action: string, nano: string) =>
+      `{"status":"${action}","id":"${ID}","from":"busybox","Type":"container","Action":"${action}","Actor":{"ID":"${ID}","Attributes":{"name":"web","image":"busybox","execID":"e1"}},"scope":"local","time":1795378688,"timeNano":${nano}}\n`;
+    let live: import('node:http').ServerResponse | undefined;
+    fake.on('GET', '/events', (req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.write(line('exec_start: sh -c true', '1795378688233298911'));
+      if (req.query.get('until')) return void res.end(line('exec_die', '1795378689000000007'));
+      live = res;
+    });
+    const io = testIo({ host: fake.host, now: 1795378700_000 });
+    const zone = process.env.TZ;
+    process.env.TZ = 'UTC'; // the line's time is local, as the docker CLI's
+    const filters = ['--filter', 'event=exec_start', '--filter', 'container=web'];
+    try {
+      assert.is(await main(['events', '--since', '1795378600', '--until', '10s', ...filters], io), 0);
+    } finally {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    }
+    assert.is(
+      io.out(),
+      `2026-11-22T20:18:08.233298911Z container exec_start: sh -c true ${ID} (execID=e1, image=busybox, name=web)\n` +
+        `2026-11-22T20:18:09.000000007Z container exec_die ${ID} (execID=e1, image=busybox, name=web)\n`,
+    );
+    const q = fake.find('GET', '/events')[0]!.query;
+    assert.equal(Object.fromEntries(q), {
+      since: '1795378600',
+      until: '1795378690',
+      filters: JSON.stringify({ event: { exec_start: true }, container: { web: true } }),
+    });
+    const formatted = testIo({ host: fake.host });
+    const done = main(['system', 'events', '--format', '{{.Action}} {{.Actor.Attributes.name}} {{.TimeNano}}'], formatted);
+    for (let i = 0; i < 100 && !formatted.out(); i++) await new Promise((r) => setTimeout(r, 20));
+    formatted.signal('SIGINT');
+    assert.is(await done, 130);
+    assert.is(formatted.out(), 'exec_start: sh -c true web 1795378688233298911\n');
+    assert.ok(live, 'the stream without --until stayed open until Ctrl-C');
+    const json = testIo({ host: fake.host });
+    assert.is(await main(['events', '--until', '1', '--format', 'json'], json), 0);
+    assert.is(JSON.parse(json.out().split('\n')[0]!).Action, 'exec_start: sh -c true');
+  },
+);
+
 t('stop, kill, rm, start, wait: names printed in order, errors on stderr, exit 1', async ({ fake }) => {
   fake.on('POST', /^\/containers\/[^/]+\/(stop|kill|start)$/, (req, res) =>
     sendError(res, 404, `No such container: ${req.path.split('/')[2]}`),

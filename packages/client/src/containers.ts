@@ -14,6 +14,7 @@ import type {
 import { Attachment } from './attachment.js';
 import { FrameDemuxer } from './frames.js';
 import type { Response } from './http1.js';
+import { readJsonStream } from './json-stream.js';
 import { containerPath, encodeFilters } from './query.js';
 import { readBody, type Transport } from './transport.js';
 
@@ -158,30 +159,7 @@ export class ContainersClient {
       if (signal?.aborted) return;
       throw err;
     }
-    await new Promise<void>((resolve) => {
-      let pending = '';
-      const done = (): void => {
-        signal?.removeEventListener('abort', abort);
-        resolve();
-      };
-      const abort = (): void => {
-        res.destroy();
-        done();
-      };
-      signal?.addEventListener('abort', abort, { once: true });
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        pending += chunk;
-        for (let nl = pending.indexOf('\n'); nl !== -1; nl = pending.indexOf('\n')) {
-          const line = pending.slice(0, nl).trim();
-          pending = pending.slice(nl + 1);
-          if (line) onSample(JSON.parse(line) as ContainerStatsSample);
-        }
-      });
-      res.on('end', done);
-      res.on('close', done);
-      res.on('error', done);
-    });
+    await readJsonStream(res, onSample, signal);
   }
 
   /** The terminal size of a container with a tty, in rows (`h`) and columns (`w`). */
