@@ -166,6 +166,40 @@ test('ExecIDs lists running execs (null when none); exec and health events reach
   assert.equal(await events('event=health_status', 'container=hev'), ['hev health_status: healthy']);
   assert.equal(await events('event=health_status: healthy', 'label=team=green'), ['hev health_status: healthy']);
   assert.equal(await events('event=health_status', 'label=team=blue'), []);
+  // berth's own CLI: the same events, docker's default line.
+  const berthEvents = await daemon.berth([
+    'events',
+    '--since',
+    since,
+    '--until',
+    until,
+    '--filter',
+    'event=exec_start',
+    '--filter',
+    'container=ev',
+  ]);
+  assert.is(berthEvents.code, 0, berthEvents.stderr);
+  const evId = await idOf(daemon, 'ev');
+  const lines = berthEvents.stdout.trim().split('\n');
+  assert.is(lines.length, 2, berthEvents.stdout);
+  assert.match(
+    lines[1]!,
+    new RegExp(
+      `^\\d{4}-\\d\\d-\\d\\dT[\\d:]+\\.\\d{9}Z container exec_start: sh -c true ${evId} \\(execID=[0-9a-f]{64}, image=busybox, name=ev, team=blue\\)$`,
+    ),
+  );
+  const berthHealth = await daemon.berth([
+    'events',
+    '--since',
+    since,
+    '--until',
+    until,
+    '--filter',
+    'event=health_status',
+    '--format',
+    '{{.Actor.Attributes.name}} {{.Action}}',
+  ]);
+  assert.equal(berthHealth.stdout.trim().split('\n'), ['hev health_status: healthy']);
 
   const ps = async (filter: string) => (await daemon.docker(['ps', '--filter', filter, '--format', '{{.Names}}'])).stdout.split('\n');
   assert.ok((await ps('health=healthy')).includes('hev'));
