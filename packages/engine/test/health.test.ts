@@ -91,7 +91,7 @@ test.after(async ({ dir, engine }) => {
 });
 
 async function healthOf(engine: Engine, id: string, want: string): Promise<ContainerHealth | undefined> {
-  for (let i = 0; i < 80; i++) {
+  for (let i = 0; i < 160; i++) {
     const h = (await engine.containers.inspect(id)).State.Health;
     if (h?.Status === want) return h;
     await new Promise((r) => setTimeout(r, 50));
