@@ -40,7 +40,7 @@
 #define FRAME_MAX (1u << 20)
 #define DRAIN_MS 2000
 
-/* Stream 3 carries control requests from a client ("start") and their answers. */
+/* Stream 3 carries control requests from a client ("start", "resize", "kill") and their answers. */
 enum { STREAM_STDIN = 0, STREAM_STDOUT = 1, STREAM_STDERR = 2, STREAM_CONTROL = 3 };
 enum { CONTROL_MAX = 64 };
 
@@ -608,6 +608,28 @@ static void exec_start(char *reply, size_t cap) {
   snprintf(reply, cap, "ok %d", container_pid);
 }
 
+/*
+ * --exec, "kill <signal number>": signal the exec's process. It is this shim's child
+ * until the main loop reaps it, so the pid cannot name another process meanwhile. Before
+ * `start` nothing runs: the monitor is discarded (nothing ran, recorded as exit 255, and
+ * the shim ends). After the exit, or a failed start, there is nothing to signal: "ok".
+ */
+static void kill_process(const char *request, char *reply, size_t cap) {
+  int sig;
+  if (sscanf(request, "kill %d", &sig) != 1 || sig <= 0 || sig >= NSIG) {
+    snprintf(reply, cap, "error: bad kill request");
+    return;
+  }
+  if (!exec_started) {
+    exec_started = 1;
+    exec_failed = 1;
+  } else if (container_pid > 0 && !container_reaped && kill(container_pid, sig) < 0 && errno != ESRCH) {
+    snprintf(reply, cap, "error: kill %d: %s", (int)container_pid, strerror(errno));
+    return;
+  }
+  snprintf(reply, cap, "ok");
+}
+
 /* Queue one frame for one client. */
 static int client_send(struct client *c, int stream, const char *data, size_t len) {
   unsigned char hdr[5] = {(unsigned char)stream, (unsigned char)(len >> 24), (unsigned char)(len >> 16),
@@ -686,6 +708,8 @@ static void control_request(struct client *c) {
   c->control[c->control_len < CONTROL_MAX ? c->control_len : CONTROL_MAX - 1] = 0;
   if (c->control_len > 7 && memcmp(c->control, "resize ", 7) == 0) {
     resize_terminal(c->control, reply, sizeof reply);
+  } else if (c->control_len > 5 && memcmp(c->control, "kill ", 5) == 0 && opt.process) {
+    kill_process(c->control, reply, sizeof reply);
   } else if (c->control_len == 5 && memcmp(c->control, "start", 5) == 0 && opt.process) {
     if (exec_started) snprintf(reply, sizeof reply, "error: the process was started already");
     else exec_start(reply, sizeof reply);

@@ -1,7 +1,7 @@
 import * as http from 'node:http';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { dockerEventLine } from '../src/index.js';
+import { dockerEventLine, eventMatches } from '../src/index.js';
 import { type Harness, request, startServer, until } from './support/harness.js';
 
 let h: Harness;
@@ -123,6 +123,34 @@ test('an unknown filter is a 400', async () => {
   const r = await request(h.socket, 'GET', `/events?filters=${encodeURIComponent('{"colour":["red"]}')}`);
   assert.is(r.status, 400);
   assert.is(r.json().message, "invalid filter 'colour'");
+});
+
+test("event filters match as dockerd's: exec and health actions by their name before the colon, exact otherwise; labels; actors by prefix", () => {
+  const ev = (action: string, attributes: Record<string, string> = {}) => ({
+    type: 'container' as const,
+    action,
+    id: 'c0ffee',
+    attributes: { image: 'busybox', name: 'web-1', ...attributes },
+    timeNano: 1n,
+  });
+  const passes = (action: string, filters: Record<string, string[]>, attributes?: Record<string, string>) =>
+    eventMatches(ev(action, attributes), filters);
+  assert.ok(passes('exec_start: sh -c true', { event: ['exec_start'] }));
+  assert.ok(passes('exec_create: sh -c true', { event: ['exec_create'] }));
+  assert.ok(passes('health_status: healthy', { event: ['health_status'] }));
+  assert.ok(passes('health_status: unhealthy', { event: ['health_status: unhealthy'] }));
+  assert.not.ok(passes('health_status: healthy', { event: ['health_status: unhealthy'] }));
+  assert.not.ok(passes('exec_start: sh -c true', { event: ['exec_create'] }));
+  assert.not.ok(passes('exec_die', { event: ['exec_start'] }));
+  assert.ok(passes('exec_die', { event: ['exec_die'] }));
+  assert.not.ok(passes('start', { event: ['star'] }), 'exact without an action that has a detail');
+  // dockerd's quirk: once the filter names one of those, every value matches as a prefix.
+  assert.ok(passes('start', { event: ['exec_start', 'star'] }));
+  assert.ok(passes('exec_start: true', { event: ['exec_start'], label: ['team=blue'] }, { team: 'blue' }));
+  assert.not.ok(passes('exec_start: true', { event: ['exec_start'], label: ['team=red'] }, { team: 'blue' }));
+  assert.ok(passes('health_status: healthy', { container: ['web'] }), 'a name prefix');
+  assert.ok(passes('health_status: healthy', { container: ['c0f'] }), 'an id prefix');
+  assert.not.ok(passes('health_status: healthy', { container: ['db'] }));
 });
 
 test.run();

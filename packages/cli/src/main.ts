@@ -29,8 +29,9 @@ const load = {
   rename: () => (require('./commands/container-changes.js') as typeof import('./commands/container-changes.js')).renameCommand,
   update: () => (require('./commands/container-changes.js') as typeof import('./commands/container-changes.js')).updateCommand,
   top: () => (require('./commands/container-changes.js') as typeof import('./commands/container-changes.js')).topCommand,
-  stats: () => (require('./commands/container-changes.js') as typeof import('./commands/container-changes.js')).statsCommand,
+  stats: () => (require('./commands/stats.js') as typeof import('./commands/stats.js')).statsCommand,
   prune: () => (require('./commands/container-changes.js') as typeof import('./commands/container-changes.js')).pruneCommand,
+  events: () => (require('./commands/events.js') as typeof import('./commands/events.js')).eventsCommand,
   logs: () => (require('./commands/logs.js') as typeof import('./commands/logs.js')).logsCommand,
   inspect: () => (require('./commands/inspect.js') as typeof import('./commands/inspect.js')).inspectCommand,
   images: () => (require('./commands/images.js') as typeof import('./commands/images.js')).imagesCommand,
@@ -63,8 +64,9 @@ const TOP: Array<[string, Loader, string]> = [
   ['rename', load.rename, 'Rename a container'],
   ['update', load.update, 'Update configuration of one or more containers'],
   ['top', load.top, 'Display the running processes of a container'],
-  ['stats', load.stats, 'Display a snapshot of container(s) resource usage statistics'],
+  ['stats', load.stats, 'Display a live stream of container(s) resource usage statistics'],
   ['logs', load.logs, 'Fetch the logs of a container'],
+  ['events', load.events, 'Get real time events from the server'],
   ['inspect', load.inspect, 'Return low-level information on berth objects'],
   ['images', load.images, 'List images'],
   ['rmi', load.rmi, 'Remove one or more images'],
@@ -118,7 +120,7 @@ const GROUPS: Record<string, { summary: string; verbs: Record<string, Loader> }>
     },
   },
   plugins: { summary: "List berthd's plugins (storage, network, volume, runtime)", verbs: { ls: load.pluginsLs, list: load.pluginsLs } },
-  system: { summary: 'Manage berth', verbs: { info: load.info } },
+  system: { summary: 'Manage berth', verbs: { info: load.info, events: load.events } },
 };
 GROUPS.plugin = GROUPS.plugins!;
 

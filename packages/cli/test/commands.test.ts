@@ -109,6 +109,109 @@ t('logs: tty from inspect, frames split to stdout and stderr, options as query',
   assert.is(missing.err(), 'Error response from daemon: No such container: nosuch\n');
 });
 
+t('stats streams: one stats stream per container, the table redrawn with the latest sample until Ctrl-C (130)', async ({ fake }) => {
+  const sample = (cpu: number, memory: number) => ({
+    id: ID,
+    name: '/web',
+    read: '',
+    preread: '',
+    cpu_stats: { cpu_usage: { total_usage: cpu }, system_cpu_usage: 1000, online_cpus: 1 },
+    precpu_stats: { cpu_usage: { total_usage: 0 }, system_cpu_usage: 0 },
+    memory_stats: { usage: memory, limit: 1024 * 1024 * 1024 },
+    pids_stats: { current: 1 },
+    blkio_stats: {},
+    networks: {},
+  });
+  let send: ((s: object) => void) | undefined;
+  fake.on('GET', '/containers/web/json', (_req, res) => sendJson(res, 200, { Id: ID, Name: '/web' }));
+  fake.on('GET', '/containers/web/stats', (req, res) => {
+    // As berthd: a stream unless `stream=0` (a false value left out would mean a stream).
+    if (req.query.get('stream') === '0') return sendJson(res, 200, sample(100, 3 * 1024 * 1024));
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    send = (s) => res.write(`${JSON.stringify(s)}\n`);
+    send(sample(100, 1024 * 1024));
+  });
+  const io = testIo({ host: fake.host });
+  const done = main(['stats', 'web'], io);
+  // Each redraw: the cursor home, lines ending in erase-line, then erase-below.
+  const draws = () =>
+    io
+      .out()
+      .split('\x1b[H')
+      .filter(Boolean)
+      .map((d) => {
+        assert.ok(d.endsWith('\x1b[K\n\x1b[J'), JSON.stringify(d));
+        return d.replaceAll('\x1b[K', '').replaceAll('\x1b[J', '');
+      });
+  for (let i = 0; i < 100 && !draws().some((d) => d.includes('1MiB')); i++) await new Promise((r) => setTimeout(r, 20));
+  send!(sample(500, 2 * 1024 * 1024));
+  for (let i = 0; i < 100 && !draws().some((d) => d.includes('2MiB')); i++) await new Promise((r) => setTimeout(r, 20));
+  io.signal('SIGINT');
+  assert.is(await done, 130);
+  const [first, last] = [draws().find((d) => d.includes('1MiB'))!, draws().at(-1)!];
+  assert.match(
+    first,
+    /^CONTAINER ID +NAME +CPU % +MEM USAGE \/ LIMIT +MEM % +NET I\/O +BLOCK I\/O +PIDS\nc0ffee012345 +web +10\.00% +1MiB \/ 1GiB /,
+  );
+  assert.match(last, /\nc0ffee012345 +web +50\.00% +2MiB \/ 1GiB /);
+  assert.is(fake.find('GET', '/containers/web/stats')[0]!.query.get('stream'), '1');
+  assert.is(io.subscribers(), 0, 'the signal handler is gone');
+  const once = testIo({ host: fake.host });
+  assert.is(await main(['stats', '--no-stream', 'web'], once), 0);
+  assert.match(once.out(), /^CONTAINER ID .*\nc0ffee012345 +web +10\.00% +3MiB \/ 1GiB /);
+  assert.not.ok(once.out().includes('\x1b'), 'no escapes without streaming');
+  const missing = testIo({ host: fake.host });
+  fake.on('GET', '/containers/nosuch/json', (_req, res) => sendError(res, 404, 'No such container: nosuch'));
+  assert.is(await main(['stats', 'nosuch'], missing), 1);
+  assert.is(missing.err(), 'Error response from daemon: No such container: nosuch\n');
+});
+
+t(
+  "events: the query (since, until, filters), docker's default line with exact nanoseconds and sorted attributes, --format, Ctrl-C",
+  async ({ fake }) => {
+    const line = (action: string, nano: string) =>
+      `{"status":"${action}","id":"${ID}","from":"busybox","Type":"container","Action":"${action}","Actor":{"ID":"${ID}","Attributes":{"name":"web","image":"busybox","execID":"e1"}},"scope":"local","time":1795378688,"timeNano":${nano}}\n`;
+    let live: import('node:http').ServerResponse | undefined;
+    fake.on('GET', '/events', (req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.write(line('exec_start: sh -c true', '1795378688233298911'));
+      if (req.query.get('until')) return void res.end(line('exec_die', '1795378689000000007'));
+      live = res;
+    });
+    const io = testIo({ host: fake.host, now: 1795378700_000 });
+    const zone = process.env.TZ;
+    process.env.TZ = 'UTC'; // the line's time is local, as the docker CLI's
+    const filters = ['--filter', 'event=exec_start', '--filter', 'container=web'];
+    try {
+      assert.is(await main(['events', '--since', '1795378600', '--until', '10s', ...filters], io), 0);
+    } finally {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    }
+    assert.is(
+      io.out(),
+      `2026-11-22T20:18:08.233298911Z container exec_start: sh -c true ${ID} (execID=e1, image=busybox, name=web)\n` +
+        `2026-11-22T20:18:09.000000007Z container exec_die ${ID} (execID=e1, image=busybox, name=web)\n`,
+    );
+    const q = fake.find('GET', '/events')[0]!.query;
+    assert.equal(Object.fromEntries(q), {
+      since: '1795378600',
+      until: '1795378690',
+      filters: JSON.stringify({ event: { exec_start: true }, container: { web: true } }),
+    });
+    const formatted = testIo({ host: fake.host });
+    const done = main(['system', 'events', '--format', '{{.Action}} {{.Actor.Attributes.name}} {{.TimeNano}}'], formatted);
+    for (let i = 0; i < 100 && !formatted.out(); i++) await new Promise((r) => setTimeout(r, 20));
+    formatted.signal('SIGINT');
+    assert.is(await done, 130);
+    assert.is(formatted.out(), 'exec_start: sh -c true web 1795378688233298911\n');
+    assert.ok(live, 'the stream without --until stayed open until Ctrl-C');
+    const json = testIo({ host: fake.host });
+    assert.is(await main(['events', '--until', '1', '--format', 'json'], json), 0);
+    assert.is(JSON.parse(json.out().split('\n')[0]!).Action, 'exec_start: sh -c true');
+  },
+);
+
 t('stop, kill, rm, start, wait: names printed in order, errors on stderr, exit 1', async ({ fake }) => {
   fake.on('POST', /^\/containers\/[^/]+\/(stop|kill|start)$/, (req, res) =>
     sendError(res, 404, `No such container: ${req.path.split('/')[2]}`),

@@ -1,8 +1,10 @@
-import type { PluginStatus, SystemInfo, VersionInfo } from '@berth/core';
+import type { Filters, PluginStatus, SystemInfo, VersionInfo } from '@berth/core';
 import { ContainersClient } from './containers.js';
 import { ExecsClient } from './execs.js';
 import { hostUrl, resolveSocketPath } from './host.js';
 import { ImagesClient } from './images.js';
+import { readJsonStream } from './json-stream.js';
+import { encodeFilters } from './query.js';
 import { readBody, Transport } from './transport.js';
 
 export interface ClientOptions {
@@ -19,6 +21,22 @@ export interface ClientOptions {
 export interface PingResult {
   apiVersion: string | undefined;
   osType: string | undefined;
+}
+
+/** One object of `/events`, as the daemon writes it (docs/docker-api.md §5). */
+export interface DaemonEvent {
+  Type: string;
+  Action: string;
+  Actor: { ID: string; Attributes: Record<string, string> };
+  scope: string;
+  time: number;
+  timeNano: number;
+  /** Nanoseconds since the epoch, exact (the JSON number, read as a number, is rounded). */
+  timeNanoExact: bigint;
+  /** Legacy fields of container and image events. */
+  status?: string;
+  id?: string;
+  from?: string;
 }
 
 /**
@@ -67,6 +85,36 @@ export class BerthClient {
 
   info(): Promise<SystemInfo> {
     return this.http.json('GET', '/info');
+  }
+
+  /**
+   * `GET /events`: the events from `since` (replayed) and then as they happen, each
+   * handed to `onEvent`, until `until` (the daemon ends the stream) or `signal` aborts.
+   * `since`/`until` are unix seconds (`seconds.nanoseconds` allowed), as the API wants.
+   */
+  async events(
+    options: { since?: string; until?: string; filters?: Filters },
+    onEvent: (event: DaemonEvent) => void,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    let res: Awaited<ReturnType<Transport['request']>>;
+    try {
+      res = await this.http.request('GET', '/events', {
+        query: { since: options.since, until: options.until, filters: encodeFilters(options.filters) },
+        signal,
+      });
+    } catch (err) {
+      if (signal?.aborted) return;
+      throw err;
+    }
+    await readJsonStream<DaemonEvent>(
+      res,
+      (event, line) => {
+        const exact = /"timeNano":(\d+)\}$/.exec(line)?.[1];
+        onEvent({ ...event, timeNanoExact: exact ? BigInt(exact) : BigInt(event.time ?? 0) * 1_000_000_000n });
+      },
+      signal,
+    );
   }
 
   /** berth's own endpoint: every plugin the daemon loaded, with its status and reason. */

@@ -14,6 +14,7 @@ import type {
 import { Attachment } from './attachment.js';
 import { FrameDemuxer } from './frames.js';
 import type { Response } from './http1.js';
+import { readJsonStream } from './json-stream.js';
 import { containerPath, encodeFilters } from './query.js';
 import { readBody, type Transport } from './transport.js';
 
@@ -136,9 +137,29 @@ export class ContainersClient {
     return this.http.json('GET', `/containers/${containerPath(id)}/top`, { query: { ps_args: psArgs } });
   }
 
-  /** One stats sample (`stream=false`), with the daemon's short CPU interval. */
+  /**
+   * One stats sample (`stream=0`, spelled out as the docker CLI does: a false query value
+   * is left out, and the daemon's default is a stream), with the daemon's short CPU interval.
+   */
   statsOnce(id: string): Promise<ContainerStatsSample> {
-    return this.http.json('GET', `/containers/${containerPath(id)}/stats`, { query: { stream: false } });
+    return this.http.json('GET', `/containers/${containerPath(id)}/stats`, { query: { stream: '0' } });
+  }
+
+  /**
+   * The stream of a container's samples (`stream=true`: one a second while it runs), each
+   * handed to `onSample` as it arrives. Resolves when the daemon ends the stream (the
+   * container stopped) or `signal` aborts it; rejects with the daemon's error (an unknown
+   * container: 404) before the first sample.
+   */
+  async stats(id: string, onSample: (sample: ContainerStatsSample) => void, signal?: AbortSignal): Promise<void> {
+    let res: Response;
+    try {
+      res = await this.http.request('GET', `/containers/${containerPath(id)}/stats`, { query: { stream: true }, signal });
+    } catch (err) {
+      if (signal?.aborted) return;
+      throw err;
+    }
+    await readJsonStream(res, onSample, signal);
   }
 
   /** The terminal size of a container with a tty, in rows (`h`) and columns (`w`). */

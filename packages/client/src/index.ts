@@ -1,5 +1,5 @@
 export { Attachment } from './attachment.js';
-export { BerthClient, type ClientOptions, type PingResult } from './client.js';
+export { BerthClient, type ClientOptions, type DaemonEvent, type PingResult } from './client.js';
 export {
   type AttachRequest,
   ContainersClient,

@@ -151,7 +151,7 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
     plugins: () => system.pluginStatuses(),
     async close() {
       restarts.close();
-      health.close();
+      await health.close();
       supervisor.close();
       events.removeAllListeners();
       await store.drain();

@@ -1,13 +1,13 @@
-import { createReadStream, existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { createReadStream, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { type EngineEvent, isBerthError, statusOf } from '@berth/core';
+import { type EngineEvent, isBerthError, RuntimesToken, statusOf } from '@berth/core';
 import none from '@berth/network-none';
 import runc from '@berth/runtime-oci';
 import overlay from '@berth/storage-overlay';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { buildExecProcess } from '../src/exec/exec-process.js';
-import { createEngine, type Engine } from '../src/index.js';
+import { ContainerPathsToken, createEngine, type Engine } from '../src/index.js';
 import type { OciProcess } from '../src/oci/index.js';
 import { removeAndAssertNoMounts } from './support/cleanup.js';
 
@@ -142,6 +142,61 @@ test('a detached exec outlives the engine: the next one finds it running, then i
   assert.is(after.ExitCode, 6);
   const records = path.join(ctx.dir, 'exec', 'execs');
   assert.equal(existsSync(records) ? readdirSync(records) : [], [], 'no record of an exec that ended');
+});
+
+test("ExecIDs lists a container's execs from create until they exit, as dockerd; inspect by id still works after", async ({
+  engine,
+  container,
+}) => {
+  const execIds = async () => (await engine.containers.inspect(container)).ExecIDs ?? [];
+  const { Id } = await engine.execs.create(container, { Cmd: ['sh', '-c', 'read x'], AttachStdin: true });
+  assert.ok((await execIds()).includes(Id), 'created');
+  const session = await engine.execs.start(Id, { detach: false });
+  assert.ok((await execIds()).includes(Id), 'running');
+  session!.closeStdin();
+  await session!.ended;
+  assert.not.ok((await execIds()).includes(Id), 'exited');
+  assert.is((await engine.execs.inspect(Id)).ExitCode, 1);
+});
+
+test('an exec a crash left created and never started is discarded at the next start: its monitor ends, nothing ran', async (ctx) => {
+  // What a daemon that died between the runtime's exec and its start leaves: the exec's
+  // monitor (its shim, waiting for `start`) and its record on disk.
+  const paths = ctx.engine.di.resolve(ContainerPathsToken);
+  const runtime = ctx.engine.di.resolve(RuntimesToken).get('runc')!;
+  const execId = 'c'.repeat(64);
+  const stateDir = paths.execStateDir(ctx.container, execId);
+  const spec = JSON.parse(readFileSync(path.join(paths.bundle(ctx.container), 'config.json'), 'utf8')) as { process: OciProcess };
+  const proc = await runtime.exec({
+    containerId: ctx.container,
+    execId,
+    stateDir,
+    process: { ...spec.process, args: ['sh', '-c', 'touch /tmp/ran'] } as unknown as Record<string, unknown>,
+    openStdin: false,
+    terminal: false,
+  });
+  proc.streams.close();
+  const record = {
+    id: execId,
+    containerId: ctx.container,
+    config: { Cmd: ['sh', '-c', 'touch /tmp/ran'] },
+    detachKeys: 'ctrl-p,ctrl-q',
+    started: true,
+    running: false,
+    exitCode: null,
+    pid: 0,
+    stateDir,
+  };
+  writeFileSync(path.join(paths.execRecords(), `${execId}.json`), JSON.stringify(record));
+  await ctx.engine.close();
+  ctx.engine = await open(ctx.dir);
+  assert.not.ok(existsSync(path.join(paths.execRecords(), `${execId}.json`)), 'its record is gone');
+  assert.is(statusOf(await ctx.engine.execs.inspect(execId).catch((e: unknown) => e)), 404);
+  assert.is((await ctx.engine.containers.inspect(ctx.container)).ExecIDs, null);
+  for (let i = 0; i < 100 && existsSync(path.join(stateDir, 'shim.pid')); i++) await new Promise((r) => setTimeout(r, 20));
+  assert.not.ok(existsSync(path.join(stateDir, 'shim.pid')), "the exec's monitor ended");
+  const ran = await execRun(ctx.engine, ctx.container, { Cmd: ['ls', '/tmp/ran'] });
+  assert.is(ran.inspect.ExitCode, 1, 'the command never ran');
 });
 
 test('buildExecProcess keeps what confines the container, and changes what Docker changes', async () => {

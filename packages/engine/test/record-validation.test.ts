@@ -6,6 +6,7 @@ import * as assert from 'uvu/assert';
 import type { ResolvedEngineConfig } from '../src/config.js';
 import { ContainerPaths } from '../src/containers/container-paths.js';
 import { ContainerQueries } from '../src/containers/container-queries.js';
+import type { ExecService } from '../src/exec/exec-service.js';
 import type { HealthMonitor } from '../src/health/health-monitor.js';
 import type { ImageQueries } from '../src/images/image-queries.js';
 import { FileContainerStore } from '../src/state/container-store.js';
@@ -51,6 +52,18 @@ test("fields listings and inspect serialise must have the API's types", () => {
   assert.is(refusal({ ...good, args: 'x' }), 'invalid args: expected an array of strings, got "x"');
   assert.is(refusal({ ...good, state: { ...good.state, Pid: '1' } }), 'invalid State.Pid: expected an integer, got "1"');
   assert.is(refusal({ ...good, state: { ...good.state, Status: 'sleeping' } }), 'invalid State.Status: "sleeping"');
+  assert.is(
+    refusal({ ...good, state: { ...good.state, Health: { Status: 'healthy', FailingStreak: 0, Log: [{ ExitCode: '0' }] } } }),
+    'invalid State.Health.Log[0].ExitCode: expected an integer, got "0"',
+  );
+  validateRecordTypes(
+    JSON.parse(
+      JSON.stringify({
+        ...good,
+        state: { ...good.state, Health: { Status: 'healthy', FailingStreak: 0, Log: [{ Start: 's', End: 'e', ExitCode: 0, Output: '' }] } },
+      }),
+    ),
+  );
   assert.is(refusal({ ...good, created: 'yesterday' }), 'invalid created: "yesterday" is not a time');
   assert.is(refusal({ ...good, config: null }), 'no Config');
   const { imageId: _, ...noImage } = good;
@@ -80,7 +93,8 @@ test('an older berth\'s record with Labels {"0":1} is reported and skipped; list
     assert.match(reported.get(bad.id)!, /invalid Config\.Labels: expected a map of strings/);
     // Listing without sizes reads neither the storage driver nor the images.
     const noHealth = { of: () => undefined } as unknown as HealthMonitor;
-    const queries = new ContainerQueries(store, paths, {} as StorageDriver, {} as ImageQueries, noHealth);
+    const noExecs = { idsOf: () => null } as unknown as ExecService;
+    const queries = new ContainerQueries(store, paths, {} as StorageDriver, {} as ImageQueries, noHealth, noExecs);
     const listed = await queries.list({ all: true });
     assert.equal(
       listed.map((c) => [c.Names, c.Labels]),

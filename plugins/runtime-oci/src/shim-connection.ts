@@ -62,6 +62,11 @@ export class ShimConnection implements ContainerStreams {
     this.finish();
   }
 
+  /** Whether the connection has ended (the shim finished, it failed, or this side dropped it). */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   /** Whether the connection ended because this side dropped it, not because the shim finished. */
   get droppedByClient(): boolean {
     return this.dropped;
@@ -74,7 +79,7 @@ export class ShimConnection implements ContainerStreams {
   }
 
   /**
-   * Send a control request (`start`, `resize`) on this connection and resolve with the shim's
+   * Send a control request (`start`, `resize`, `kill`) on this connection and resolve with the shim's
    * answer to it (`ok`, `error: ...`); rejects if the connection closes first.
    */
   control(request: string): Promise<string> {

@@ -1,13 +1,15 @@
+import { constants } from 'node:os';
 import type { ExitStatus, RuntimeProcess } from '@berth/core';
-import { SystemError } from '@berth/core';
+import { InvalidArgument, SystemError } from '@berth/core';
 import type { ShimConnection } from './shim-connection.js';
 import { lostExitStatus, readExitStatus } from './shim-state.js';
 
 /**
  * An exec's process as its berth-shim (exec mode) holds it: the streams are the one
  * connection to the shim, `start` asks the shim to run `<runtime> exec`, and the exit is
- * the shim closing that connection after writing exit.json. One connection per exec,
- * for output, stdin, control requests and the exit alike.
+ * the shim closing that connection after writing exit.json; `kill` is the shim's
+ * `kill <signal number>`. One connection per exec, for output, stdin, control requests
+ * and the exit alike.
  */
 export class ShimProcess implements RuntimeProcess {
   private readonly exited: Promise<ExitStatus>;
@@ -35,7 +37,33 @@ export class ShimProcess implements RuntimeProcess {
     return { pid };
   }
 
+  async kill(signal: string): Promise<void> {
+    const number = signalNumber(signal);
+    if (this.streams.isClosed) return; // exited (or dropped): nothing to signal
+    let reply: string;
+    try {
+      reply = await this.streams.control(`kill ${number}`);
+    } catch (err) {
+      if (this.streams.isClosed) return; // the exit came first
+      throw err;
+    }
+    if (reply !== 'ok') throw new SystemError(`cannot signal the exec in ${this.stateDir}: ${reply.replace(/^error: /, '')}`);
+  }
+
   wait(): Promise<ExitStatus> {
     return this.exited;
   }
+}
+
+/** `SIGKILL`, `KILL`, `kill` or `9` as a signal number; InvalidArgument for what names none. */
+function signalNumber(signal: string): number {
+  if (/^\d+$/.test(signal)) {
+    const n = Number(signal);
+    if (n > 0 && n <= 64) return n;
+  } else {
+    const name = signal.toUpperCase().startsWith('SIG') ? signal.toUpperCase() : `SIG${signal.toUpperCase()}`;
+    const n = (constants.signals as Record<string, number>)[name];
+    if (n !== undefined) return n;
+  }
+  throw new InvalidArgument(`invalid signal: ${signal}`);
 }

@@ -140,4 +140,64 @@ test('an exec outlives its connection: adoptExec finds it running, then its exit
   }
 });
 
+test("kill signals the exec's process only (137; the container runs on); after the exit it does nothing; a bad signal is refused", async () => {
+  const c = await running();
+  try {
+    const proc = await runtime.exec({
+      containerId: c.id,
+      execId: 'e5',
+      stateDir: c.execDir('e5'),
+      process: fx.execProcess(c.id, ['sleep', '1000']),
+      openStdin: false,
+      terminal: false,
+    });
+    await proc.start();
+    await proc.kill('nosuch').then(
+      () => assert.unreachable('a bad signal must be refused'),
+      (err: Error) => assert.is(err.message, 'invalid signal: nosuch'),
+    );
+    await proc.kill('SIGKILL');
+    assert.is((await proc.wait()).exitCode, 137);
+    await proc.kill('KILL'); // exited: nothing to signal, no error
+    const probe = await runtime.exec({
+      containerId: c.id,
+      execId: 'e6',
+      stateDir: c.execDir('e6'),
+      process: fx.execProcess(c.id, ['true']),
+      openStdin: false,
+      terminal: false,
+    });
+    await probe.start();
+    assert.is((await probe.wait()).exitCode, 0, 'the container still runs execs after one was killed');
+  } finally {
+    await c.done();
+  }
+});
+
+test('an exec left created (never started) is discarded by kill: nothing runs, its monitor records 255 and ends', async () => {
+  const c = await running();
+  try {
+    const dir = c.execDir('e7');
+    const proc = await runtime.exec({
+      containerId: c.id,
+      execId: 'e7',
+      stateDir: dir,
+      process: fx.execProcess(c.id, ['sh', '-c', 'echo ran']),
+      openStdin: false,
+      terminal: false,
+    });
+    proc.streams.close(); // a daemon that died between exec and start
+    const found = await runtime.adoptExec(c.id, 'e7', dir);
+    assert.is(found.state, 'created');
+    if (found.state !== 'created') return;
+    await found.process.kill('SIGKILL');
+    assert.is((await found.process.wait()).exitCode, 255);
+    assert.not.ok(existsSync(path.join(dir, 'pid')), 'nothing ran');
+    for (let i = 0; i < 100 && existsSync(path.join(dir, 'shim.pid')); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.not.ok(existsSync(path.join(dir, 'shim.pid')), "the exec's shim ended");
+  } finally {
+    await c.done();
+  }
+});
+
 test.run();

@@ -49,7 +49,9 @@ export function checkEventFilters(filters: Filters | undefined): void {
 
 /**
  * Whether an event passes `docker events --filter`: every given key must match; within
- * a key any value may. Names of actors match by prefix of the id or by name, like dockerd.
+ * a key any value may (`label`: every value). Actors match by a prefix of their id or
+ * name, like dockerd; `label` matches the event's attributes (a container's events carry
+ * its labels).
  */
 export function eventMatches(event: EngineEvent, filters: Filters | undefined): boolean {
   if (!filters) return true;
@@ -64,11 +66,8 @@ function matchesKey(event: EngineEvent, key: string, values: string[]): boolean 
   switch (key) {
     case 'type':
       return values.includes(event.type);
-    case 'event': {
-      const colon = event.action.indexOf(':');
-      const action = colon === -1 ? event.action : event.action.slice(0, colon);
-      return values.includes(event.action) || values.includes(action);
-    }
+    case 'event':
+      return matchesAction(event.action, values);
     case 'scope':
       return values.includes('local');
     case 'container':
@@ -91,9 +90,24 @@ function matchesKey(event: EngineEvent, key: string, values: string[]): boolean 
   }
 }
 
+/** Actions that carry a detail after a colon (`exec_start: sh -c true`, `health_status: healthy`). */
+const actionsWithDetail = new Set(['health_status', 'exec_create', 'exec_start']);
+
+/**
+ * `--filter event=`, as dockerd matches it: the whole action exactly (`event=die`,
+ * `event=health_status: healthy`), except that once the filter names one of the actions
+ * with a detail without it (`event=exec_start`), every value of the filter matches as a
+ * prefix of the action (moby's events filter, its #25798).
+ */
+function matchesAction(action: string, values: string[]): boolean {
+  if (values.some((v) => actionsWithDetail.has(v))) return values.some((v) => action.startsWith(v));
+  return values.includes(action);
+}
+
+/** An actor named by a prefix of its id or of its name, as dockerd's fuzzy match. */
 function matchesActor(event: EngineEvent, values: string[]): boolean {
   const name = event.attributes.name;
-  return values.some((v) => event.id.startsWith(v) || (name !== undefined && name === v));
+  return values.some((v) => event.id.startsWith(v) || name?.startsWith(v) === true);
 }
 
 function withoutLatest(ref: string): string {

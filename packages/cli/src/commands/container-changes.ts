@@ -1,9 +1,9 @@
-import type { ContainerStatsSample, ContainerUpdate } from '@berth/core';
+import type { ContainerUpdate } from '@berth/core';
 import { type Command, forEachName, PROG } from '../command.js';
 import { parseRestart } from '../container-options.js';
 import { StatusError } from '../errors.js';
-import { tabwrite, truncateId } from '../format/table.js';
-import { bytesSize, humanSize, parseNanoCpus, ramInBytes } from '../format/units.js';
+import { tabwrite } from '../format/table.js';
+import { humanSize, parseNanoCpus, ramInBytes } from '../format/units.js';
 
 /** Exit status 1 when any name failed (the errors were already printed). */
 function status(failed: string[]): number {
@@ -114,69 +114,6 @@ export const topCommand: Command = {
     const lines = [top.Titles.join('\t'), ...top.Processes.map((p) => p.join('\t'))];
     ctx.io.stdout.write(tabwrite(`${lines.join('\n')}\n`, 0, 3));
     return 0;
-  },
-};
-
-/** `docker stats`' CPU %: the container's share of the host's CPU time over the interval, times the CPUs. */
-export function cpuPercent(s: ContainerStatsSample): number {
-  const cpuDelta = s.cpu_stats.cpu_usage.total_usage - s.precpu_stats.cpu_usage.total_usage;
-  const systemDelta = (s.cpu_stats.system_cpu_usage ?? 0) - (s.precpu_stats.system_cpu_usage ?? 0);
-  const cpus = s.cpu_stats.online_cpus ?? s.cpu_stats.cpu_usage.percpu_usage?.length ?? 1;
-  return systemDelta > 0 && cpuDelta > 0 ? (cpuDelta / systemDelta) * cpus * 100 : 0;
-}
-
-/** One row of `docker stats --no-stream`, with the CLI's units and memory accounting (cache not counted). */
-function statsRow(s: ContainerStatsSample): string {
-  const stats = s.memory_stats.stats ?? {};
-  const cache = stats.total_inactive_file ?? stats.inactive_file ?? 0;
-  const memory = Math.max(0, (s.memory_stats.usage ?? 0) - cache);
-  const limit = s.memory_stats.limit ?? 0;
-  let rx = 0;
-  let tx = 0;
-  for (const n of Object.values(s.networks ?? {})) {
-    rx += n.rx_bytes;
-    tx += n.tx_bytes;
-  }
-  let read = 0;
-  let write = 0;
-  for (const e of s.blkio_stats.io_service_bytes_recursive ?? []) {
-    if (e.op.toLowerCase() === 'read') read += e.value;
-    else if (e.op.toLowerCase() === 'write') write += e.value;
-  }
-  return [
-    truncateId(s.id),
-    s.name.replace(/^\//, ''),
-    `${cpuPercent(s).toFixed(2)}%`,
-    `${bytesSize(memory)} / ${bytesSize(limit)}`,
-    `${(limit ? (memory / limit) * 100 : 0).toFixed(2)}%`,
-    `${humanSize(rx)} / ${humanSize(tx)}`,
-    `${humanSize(read)} / ${humanSize(write)}`,
-    String(s.pids_stats.current ?? 0),
-  ].join('\t');
-}
-
-export const statsCommand: Command = {
-  name: 'stats',
-  usage: '[OPTIONS] [CONTAINER...]',
-  summary: 'Display a snapshot of container(s) resource usage statistics',
-  aliases: `${PROG} container stats, ${PROG} stats`,
-  flags: [
-    { long: 'all', short: 'a', kind: 'bool', help: 'Show all containers (default shows just running)' },
-    { long: 'no-stream', kind: 'bool', help: 'Disable streaming stats and only pull the first result (the only mode berth has)' },
-  ],
-  async run(ctx, flags, names) {
-    const client = ctx.client();
-    const ids = names.length ? names : (await client.containers.list({ all: flags.bool('all') })).map((c) => c.Id);
-    const rows: string[] = [];
-    const failed = await forEachName(
-      ctx,
-      ids,
-      (n) => client.containers.statsOnce(n),
-      (_n, s) => void rows.push(statsRow(s)),
-    );
-    const header = 'CONTAINER ID\tNAME\tCPU %\tMEM USAGE / LIMIT\tMEM %\tNET I/O\tBLOCK I/O\tPIDS';
-    ctx.io.stdout.write(tabwrite(`${[header, ...rows].join('\n')}\n`, 0, 3));
-    return status(failed);
   },
 };
 

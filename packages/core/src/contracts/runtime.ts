@@ -107,9 +107,24 @@ export interface RuntimeProcess {
    * let go of (`Runtime.close`): the next daemon adopts it.
    */
   wait(): Promise<ExitStatus>;
+  /**
+   * Send the process a signal (`SIGKILL`, `KILL` or `9`): how the engine ends a health
+   * probe that ran past its timeout. Only the process itself is signalled, never the
+   * container's init. Does nothing once it has exited; before `start` it discards the
+   * process instead: it never runs, and `wait` resolves with exit status 255.
+   */
+  kill(signal: string): Promise<void>;
 }
 
-/** What `adoptExec` finds of an exec's monitor after a daemon restart. */
+/**
+ * What `adoptExec` finds of an exec's monitor after a daemon restart:
+ * - `running`: its process runs (the engine waits for it, and may signal it, through `process`);
+ * - `created`: its monitor exists but the process was never started (the daemon died
+ *   between `exec` and `start`): the engine discards it, `process.kill` ending the
+ *   monitor without running anything;
+ * - `exited`: it ran and exited meanwhile, with the status its monitor recorded (255
+ *   when the monitor died without one).
+ */
 export type AdoptExecResult =
   | { state: 'running'; pid: number; process: RuntimeProcess }
   | { state: 'created'; process: RuntimeProcess }
@@ -175,14 +190,16 @@ export type AdoptResult = { state: 'running'; pid: number } | { state: 'created'
  * 2. `process.start()` → the process runs in the container's namespaces and cgroups
  *    (the pid is returned), or the runtime's error when it cannot be run.
  * 3. `process.wait()` resolves with its exit status once it exited and its output is
- *    drained; `streams.resize` sets its terminal's size meanwhile. The process ends
- *    with the container at the latest (its pid namespace goes).
+ *    drained; `streams.resize` sets its terminal's size meanwhile, `process.kill`
+ *    signals it. The process ends with the container at the latest (its pid namespace
+ *    goes).
  * 4. Its state dir goes with the container's (`delete`): an exec needs no delete.
  *
  * After a daemon restart the engine calls `adoptExec(containerId, execId, stateDir)` for
  * each exec it had started in a running container: `running` (the process runs:
- * `wait` as above), `created` (never started: the engine discards it), or `exited` with
- * the status the monitor recorded (255 when the monitor died without one).
+ * `wait` as above), `created` (never started: the engine discards it with
+ * `process.kill`, and forgets the exec), or `exited` with the status the monitor
+ * recorded (255 when the monitor died without one).
  */
 export interface Runtime {
   /** The runtime's name as `--runtime` / `--default-runtime` select it: "runc", "crun". */

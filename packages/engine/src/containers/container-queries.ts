@@ -8,6 +8,7 @@ import {
   StorageDriverToken,
   token,
 } from '@berth/core';
+import { type ExecService, ExecServiceToken } from '../exec/exec-service.js';
 import { type HealthMonitor, HealthMonitorToken } from '../health/health-monitor.js';
 import { healthSuffix } from '../health/health-rules.js';
 import { type ImageQueries, ImageQueriesToken } from '../images/image-queries.js';
@@ -25,6 +26,7 @@ export class ContainerQueries {
     @inject(StorageDriverToken) private readonly storage: StorageDriver,
     @inject(ImageQueriesToken) private readonly images: ImageQueries,
     @inject(HealthMonitorToken) private readonly health: HealthMonitor,
+    @inject(ExecServiceToken) private readonly execs: ExecService,
   ) {}
 
   async list(options: ContainerListOptions = {}): Promise<ContainerSummary[]> {
@@ -71,8 +73,7 @@ export class ContainerQueries {
       dir: this.paths.dir(record.id),
       rootfs: this.paths.rootfs(record.id),
     });
-    const health = this.health.of(record.id);
-    if (health) inspect.State = { ...inspect.State, Health: health };
+    inspect.ExecIDs = this.execs.idsOf(record.id);
     return inspect;
   }
 }

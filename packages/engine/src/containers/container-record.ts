@@ -32,6 +32,11 @@ export interface ContainerRecord {
   runtime: string;
   /** 'private' (own network namespace) or 'host'. */
   networkMode: string;
+  /**
+   * `State` as inspect shows it. `Health` (a container with a health check, once it has
+   * run) is written by the HealthMonitor after every probe and kept across engine
+   * restarts; a record of an older berth without it reads as no health yet.
+   */
   state: ContainerState;
   /**
    * An operation under way when this record was written, written ahead with the state

@@ -4,14 +4,20 @@ import type { ContainerRecord } from './container-record.js';
 
 /**
  * Docker's `ps --filter` semantics: values of one key are alternatives (OR), keys
- * combine with AND. Supported keys: id, name, status, label, ancestor, exited, before, since;
- * any other key is refused, as dockerd does.
+ * combine with AND. Supported keys: id, name, status, label, ancestor, exited, before,
+ * since, health; any other key is refused, as dockerd does.
  */
-const knownKeys = new Set(['id', 'name', 'status', 'exited', 'label', 'ancestor', 'before', 'since']);
+const knownKeys = new Set(['id', 'name', 'status', 'exited', 'label', 'ancestor', 'before', 'since', 'health']);
 
-/** Refuse an unknown filter key before listing anything, as dockerd does. */
+/** `health=`'s values: a health status, or `none` for a container without health (dockerd's set). */
+const healthValues = new Set(['starting', 'healthy', 'unhealthy', 'none']);
+
+/** Refuse an unknown filter key, or a health value dockerd does not know, before listing anything, as dockerd does. */
 export function checkFilterKeys(filters: Filters): void {
   for (const key of Object.keys(filters)) if (!knownKeys.has(key)) throw new InvalidArgument(`invalid filter '${key}'`);
+  for (const value of filters.health ?? []) {
+    if (!healthValues.has(value)) throw new InvalidArgument(`Unrecognised filter value for health: ${value}`);
+  }
 }
 
 export function matchesFilters(record: ContainerRecord, filters: Filters, store: ContainerStore): boolean {
@@ -35,6 +41,9 @@ function matchOne(record: ContainerRecord, key: string, value: string, store: Co
       }
     case 'status':
       return record.state.Status === value;
+    case 'health':
+      // The recorded health (kept after the container stops, as dockerd keeps it); `none` without one.
+      return (record.state.Health?.Status ?? 'none') === value;
     case 'exited':
       return record.state.Status === 'exited' && String(record.state.ExitCode) === value;
     case 'label': {

@@ -23,6 +23,7 @@ import {
 } from '@berth/core';
 import { HostFactsToken } from '../containers/container-bundles.js';
 import { type ContainerDrivers, ContainerDriversToken } from '../containers/container-drivers.js';
+import { containerEventAttributes } from '../containers/container-events.js';
 import { type ContainerLocks, ContainerLocksToken } from '../containers/container-locks.js';
 import { type ContainerPaths, ContainerPathsToken } from '../containers/container-paths.js';
 import type { ContainerRecord } from '../containers/container-record.js';
@@ -152,6 +153,28 @@ export class ExecService implements ExecsApi {
     this.execs.delete(id);
   }
 
+  /**
+   * Signal a running exec's process (not the container's init), through the runtime's
+   * monitor of it: how a health probe past its timeout is ended. Its exit is then
+   * recorded as any other. Nothing to do once it has exited.
+   */
+  async kill(id: string, signal: string): Promise<void> {
+    const entry = this.execs.get(id);
+    if (!entry) throw new NotFound(`No such exec instance: ${id}`);
+    await entry.process?.kill(signal);
+  }
+
+  /**
+   * `ExecIDs` of a container's inspect, as dockerd lists them: the execs created or
+   * running in it (health probes included), in creation order; an exec leaves the list
+   * when it exits (it can still be inspected by id). Null when there are none.
+   */
+  idsOf(containerId: string): string[] | null {
+    const ids: string[] = [];
+    for (const [id, { record }] of this.execs) if (record.containerId === containerId && record.exitCode === null) ids.push(id);
+    return ids.length ? ids : null;
+  }
+
   async inspect(id: string): Promise<ExecInspect> {
     return execInspect(this.entry(id).record);
   }
@@ -198,7 +221,14 @@ export class ExecService implements ExecsApi {
       this.execs.set(record.id, entry);
       try {
         const found = await runtime.adoptExec(container.id, record.id, record.stateDir);
-        if (found.state === 'running') {
+        if (found.state === 'created') {
+          // Never started (the previous engine died between the runtime's exec and its
+          // start): discarded, as the runtime contract has it; the exec is forgotten.
+          await found.process.kill('SIGKILL');
+          found.process.streams.close();
+          this.execs.delete(record.id);
+          this.unsave(record);
+        } else if (found.state === 'running') {
           record.running = true;
           record.pid = found.pid;
           entry.process = found.process;
@@ -271,12 +301,13 @@ export class ExecService implements ExecsApi {
 
   private publish(record: ExecRecord, action: string, extra: Record<string, string> = {}): void {
     const container = this.store.find(record.containerId);
-    this.events.publish('container', action, record.containerId, {
-      execID: record.id,
-      ...extra,
-      image: container?.imageRef ?? '',
-      name: container?.name ?? '',
-    });
+    const attributes = { execID: record.id, ...extra };
+    this.events.publish(
+      'container',
+      action,
+      record.containerId,
+      container ? containerEventAttributes(container, attributes) : { ...attributes, image: '', name: '' },
+    );
   }
 }
 

@@ -56,3 +56,22 @@ export function healthSuffix(health: ContainerHealth | undefined): string {
   if (!health) return '';
   return health.Status === 'starting' ? ' (health: starting)' : ` (${health.Status})`;
 }
+
+/**
+ * A duration in milliseconds as Go's `time.Duration` prints it, which dockerd's timeout
+ * message uses: `500ms`, `1s`, `1.5s`, `1m30s`, `2m0s`.
+ */
+export function goDuration(ms: number): string {
+  if (ms < 1000) return `${trimZeros(ms.toFixed(3))}ms`;
+  const totalSeconds = ms / 1000;
+  const hours = Math.floor(totalSeconds / 3600);
+  const minutes = Math.floor((totalSeconds % 3600) / 60);
+  const seconds = trimZeros((totalSeconds % 60).toFixed(3));
+  if (hours) return `${hours}h${minutes}m${seconds}s`;
+  if (minutes) return `${minutes}m${seconds}s`;
+  return `${seconds}s`;
+}
+
+function trimZeros(fixed: string): string {
+  return fixed.includes('.') ? fixed.replace(/\.?0+$/, '') : fixed;
+}

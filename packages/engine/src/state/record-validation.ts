@@ -10,7 +10,7 @@ import { containerConfigShape, hostConfigShape, type Shape, shapes } from '@bert
  * strict; this check makes the store report and skip it instead.
  */
 
-const { string, integer, boolean, stringArray, object } = shapes;
+const { string, integer, boolean, stringArray, object, arrayOf } = shapes;
 
 /** The fields of the record itself, as list and inspect read them. */
 const recordFields: Array<[string, Shape]> = [
@@ -38,6 +38,12 @@ const stateShape = object<Record<string, unknown>>({
   Error: string,
   StartedAt: string,
   FinishedAt: string,
+  // Written by the HealthMonitor after every probe, served as inspect's State.Health.
+  Health: object<Record<string, unknown>>({
+    Status: string,
+    FailingStreak: integer,
+    Log: arrayOf(object<Record<string, unknown>>({ Start: string, End: string, ExitCode: integer, Output: string })),
+  }),
 });
 
 const statuses = new Set(['created', 'running', 'paused', 'restarting', 'removing', 'exited', 'dead']);
