@@ -233,7 +233,7 @@ test('ps --filter health: starting, healthy, unhealthy, none; an unknown value i
   );
 });
 
-test('a running probe shows in ExecIDs; none when no exec runs; exec and health events carry the labels', async ({ engine }) => {
+test('a running probe shows in ExecIDs; none when no exec runs; exec, health and lifecycle events carry the labels', async ({ engine }) => {
   const events: EngineEvent[] = [];
   const listener = (e: EngineEvent) => events.push(e);
   engine.events.on('event', listener);
@@ -263,6 +263,12 @@ test('a running probe shows in ExecIDs; none when no exec runs; exec and health 
     await engine.containers.kill(Id, 'SIGKILL');
     await engine.containers.wait(Id);
     assert.is((await engine.containers.inspect(Id)).ExecIDs, null);
+    // docker events --filter label=team=blue matches every event of the container.
+    const lifecycle = events.filter((e) => e.id === Id && ['create', 'start', 'kill', 'die'].includes(e.action));
+    assert.equal(
+      lifecycle.map((e) => [e.action, e.attributes.team]),
+      ['create', 'start', 'kill', 'die'].map((a) => [a, 'blue']),
+    );
   } finally {
     engine.events.off('event', listener);
   }

@@ -107,7 +107,7 @@ export class ContainerCreator {
       };
       await this.store.save(record);
       this.log.debug('container created', { id, ms: elapsed(began) });
-      this.events.publish('container', 'create', id, { image: body.Image, name: containerName });
+      this.events.publish('container', 'create', id, { ...(body.Labels ?? {}), image: body.Image, name: containerName });
       return { Id: id, Warnings: spec.warnings };
     } catch (err) {
       // Unmount first: the record's removal renames the directory the rootfs is in.

@@ -17,6 +17,7 @@ import { type RootFilesystems, RootFilesystemsToken } from '../rootfs/root-files
 import { type RunSupervisor, RunSupervisorToken } from '../runs/run-supervisor.js';
 import { elapsed } from '../runs/timing.js';
 import { type ContainerStore, ContainerStoreToken } from '../state/container-store.js';
+import { containerEventAttributes } from './container-events.js';
 import { type ContainerLocks, ContainerLocksToken } from './container-locks.js';
 import type { ContainerRecord } from './container-record.js';
 import { normaliseSignal } from './signals.js';
@@ -133,7 +134,7 @@ export class ContainerLifecycle {
       await ahead;
       record.state = running(pid);
       this.log.debug('container started', { id: record.id, ...phases, ms: elapsed(began) });
-      this.events.publish('container', 'start', record.id, { image: record.imageRef, name: record.name });
+      this.events.publish('container', 'start', record.id, containerEventAttributes(record));
     } catch (err) {
       record.state = { ...record.state, Error: err instanceof Error ? err.message : String(err) };
       await ahead.catch(() => undefined); // the file must end with this state, not that one
@@ -163,7 +164,7 @@ export class ContainerLifecycle {
       await this.locks.run(record.id, () => (record.state.Running ? this.signal(record, 'SIGKILL') : undefined)).catch(() => undefined);
       await exited;
     }
-    this.events.publish('container', 'stop', record.id, { image: record.imageRef, name: record.name });
+    this.events.publish('container', 'stop', record.id, containerEventAttributes(record));
   }
 
   async kill(ref: string, signal = 'SIGKILL'): Promise<void> {
@@ -205,7 +206,7 @@ export class ContainerLifecycle {
       record.state = { ...record.state, Paused: true, Status: 'paused' };
       await this.store.save(record);
     });
-    this.events.publish('container', 'pause', record.id, { image: record.imageRef, name: record.name });
+    this.events.publish('container', 'pause', record.id, containerEventAttributes(record));
   }
 
   /** Thaw a paused container. */
@@ -217,7 +218,7 @@ export class ContainerLifecycle {
       record.state = { ...record.state, Paused: false, Status: 'running' };
       await this.store.save(record);
     });
-    this.events.publish('container', 'unpause', record.id, { image: record.imageRef, name: record.name });
+    this.events.publish('container', 'unpause', record.id, containerEventAttributes(record));
   }
 
   /** Signal the run's process and publish `kill` with the signal's number, as dockerd does (stop's signals included). */
@@ -233,7 +234,7 @@ export class ContainerLifecycle {
       record.state = { ...record.state, Paused: false, Status: 'running' };
     }
     const number = osConstants.signals[signal as keyof typeof osConstants.signals];
-    this.events.publish('container', 'kill', record.id, { image: record.imageRef, name: record.name, signal: String(number ?? signal) });
+    this.events.publish('container', 'kill', record.id, containerEventAttributes(record, { signal: String(number ?? signal) }));
   }
 
   /** Stop a running container (with the timeout), then start it; a stopped one is only started. */
@@ -248,7 +249,7 @@ export class ContainerLifecycle {
       this.restarting.delete(record.id);
     }
     await this.start(record.id);
-    this.events.publish('container', 'restart', record.id, { image: record.imageRef, name: record.name });
+    this.events.publish('container', 'restart', record.id, containerEventAttributes(record));
   }
 
   async remove(ref: string, options: RemoveContainerOptions = {}): Promise<void> {
@@ -307,7 +308,7 @@ export class ContainerLifecycle {
     });
     if (!removed) return;
     this.log.debug('container removed', { id: record.id, ms: elapsed(began) });
-    this.events.publish('container', 'destroy', record.id, { image: record.imageRef, name: record.name });
+    this.events.publish('container', 'destroy', record.id, containerEventAttributes(record));
     this.supervisor.removed(record);
   }
 }

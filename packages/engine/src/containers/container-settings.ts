@@ -16,6 +16,7 @@ import { checkRestartPolicy } from '../oci/unsupported-settings.js';
 import { type RunSupervisor, RunSupervisorToken } from '../runs/run-supervisor.js';
 import { type ContainerStore, ContainerStoreToken } from '../state/container-store.js';
 import { type ContainerBundles, ContainerBundlesToken, HostFactsToken } from './container-bundles.js';
+import { containerEventAttributes } from './container-events.js';
 import { type ContainerLocks, ContainerLocksToken } from './container-locks.js';
 import { validateName } from './names.js';
 
@@ -69,7 +70,7 @@ export class ContainerSettings {
       this.store.releaseName(old, record.id);
       return old;
     });
-    this.events.publish('container', 'rename', record.id, { image: record.imageRef, name, oldName: `/${oldName}` });
+    this.events.publish('container', 'rename', record.id, containerEventAttributes(record, { oldName: `/${oldName}` }));
   }
 
   /**
@@ -126,7 +127,7 @@ export class ContainerSettings {
       await this.store.save(record);
       return built.warnings;
     });
-    this.events.publish('container', 'update', record.id, { image: record.imageRef, name: record.name });
+    this.events.publish('container', 'update', record.id, containerEventAttributes(record));
     return { Warnings: warnings.length ? warnings : null };
   }
 }

@@ -14,6 +14,7 @@ import {
   type WaitCondition,
   type WaitResult,
 } from '@berth/core';
+import { containerEventAttributes } from '../containers/container-events.js';
 import type { ContainerPaths } from '../containers/container-paths.js';
 import { ContainerPathsToken } from '../containers/container-paths.js';
 import type { ContainerRecord } from '../containers/container-record.js';
@@ -152,7 +153,7 @@ export class ContainerIo {
     const record = this.store.get(ref);
     const tty = !!record.config.Tty;
     const live = options.stream ? this.of(record.id).hub.session(tty, !!options.stdin) : undefined;
-    this.events.publish('container', 'attach', record.id, { image: record.imageRef, name: record.name });
+    this.events.publish('container', 'attach', record.id, containerEventAttributes(record));
     if (!options.logs) return live ?? emptySession(tty);
     const lines = readLog(this.paths.log(record.id), { stdout: true, stderr: true }, undefined);
     return logReplaySession(lines, live, tty);

@@ -22,6 +22,7 @@ import {
 } from '@berth/core';
 import { applyLayer, commitImage, type ContainerConfig as ImageContainerConfig, type ImageStore, writeTar } from '@berth/image';
 import { isMountPoint, mountAll, resolveInRoot, unmountAll } from '@berth/native';
+import { containerEventAttributes } from '../containers/container-events.js';
 import { type ContainerLifecycle, ContainerLifecycleToken } from '../containers/container-lifecycle.js';
 import { type ContainerLocks, ContainerLocksToken } from '../containers/container-locks.js';
 import { type ContainerPaths, ContainerPathsToken } from '../containers/container-paths.js';
@@ -76,7 +77,7 @@ export class ContainerFilesystems implements ContainerFilesystemsApi {
   async export(ref: string): Promise<Readable> {
     const record = this.store.get(ref);
     const tar = await this.streamFromRoot(record, (root) => writeTar(treeEntries(root, '', '')));
-    this.events.publish('container', 'export', record.id, { name: record.name, image: record.imageRef });
+    this.events.publish('container', 'export', record.id, containerEventAttributes(record));
     return tar;
   }
 
@@ -104,12 +105,12 @@ export class ContainerFilesystems implements ContainerFilesystemsApi {
           containerId: record.id,
         });
       });
-      this.events.publish('container', 'commit', record.id, {
-        name: record.name,
-        image: record.imageRef,
-        comment: options.comment ?? '',
-        author: options.author ?? '',
-      });
+      this.events.publish(
+        'container',
+        'commit',
+        record.id,
+        containerEventAttributes(record, { comment: options.comment ?? '', author: options.author ?? '' }),
+      );
       return result.id;
     } finally {
       if (pause) await this.lifecycle.unpause(record.id);
@@ -129,7 +130,7 @@ export class ContainerFilesystems implements ContainerFilesystemsApi {
       stat = found.stat;
       return writeTar(treeEntries(root, found.rel, found.stat.name));
     });
-    this.events.publish('container', 'archive-path', record.id, { name: record.name, path: containerPath });
+    this.events.publish('container', 'archive-path', record.id, containerEventAttributes(record, { path: containerPath }));
     return { stat: stat!, tar };
   }
 
@@ -141,7 +142,7 @@ export class ContainerFilesystems implements ContainerFilesystemsApi {
       // The directory is the unpacking's root: `..`, absolute links and links that climb out are refused.
       await applyLayer(path.join(root, found.rel), tar, { whiteouts: false, sameOwner: options.copyUIDGID === true });
     });
-    this.events.publish('container', 'extract-to-dir', record.id, { name: record.name, path: containerPath });
+    this.events.publish('container', 'extract-to-dir', record.id, containerEventAttributes(record, { path: containerPath }));
   }
 
   /**

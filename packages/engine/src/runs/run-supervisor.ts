@@ -9,6 +9,7 @@ import {
   type RuntimeResources,
   token,
 } from '@berth/core';
+import { containerEventAttributes } from '../containers/container-events.js';
 import { type ContainerLocks, ContainerLocksToken } from '../containers/container-locks.js';
 import type { ContainerRecord } from '../containers/container-record.js';
 import { type ContainerIo, ContainerIoToken } from '../io/container-io.js';
@@ -140,8 +141,8 @@ export class RunSupervisor {
       return true;
     });
     if (!recorded) return;
-    if (status.oomKilled) this.events.publish('container', 'oom', record.id, { image: record.imageRef, name: record.name });
-    this.events.publish('container', 'die', record.id, { exitCode: String(status.exitCode), image: record.imageRef, name: record.name });
+    if (status.oomKilled) this.events.publish('container', 'oom', record.id, containerEventAttributes(record));
+    this.events.publish('container', 'die', record.id, containerEventAttributes(record, { exitCode: String(status.exitCode) }));
     this.io.runEnded(record.id, status.exitCode);
     for (const listener of this.exitListeners) {
       try {
