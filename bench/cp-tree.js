@@ -18,6 +18,8 @@ const dir = fs.mkdtempSync('/tmp/berth-bench-');
 const berthSock = path.join(dir, 'berthd.sock');
 const busybox = path.join(repo, 'test/fixtures/.cache/busybox.tar');
 const started = [];
+/** The environments of the engines a container was started on: its removal comes before the daemons stop, even after a failure. */
+const withTarget = [];
 
 async function main() {
   const daemonLog = fs.openSync(path.join(dir, 'berthd.log'), 'w');
@@ -51,6 +53,7 @@ async function main() {
   for (const [, env] of engines) {
     const docker = (args) => execFileSync('docker', args, { env: { ...process.env, ...env }, encoding: 'utf8' });
     docker(['load', '-q', '-i', busybox]);
+    withTarget.push(env);
     docker(['run', '-d', '--network', 'none', '--name', 'target', 'busybox', 'sh', '-c', `${make}; sleep 3000`]);
     while (docker(['exec', 'target', 'sh', '-c', `test -e /t/${dirs}/${filesPerDir} && echo ready || true`]).trim() !== 'ready') {
       await new Promise((r) => setTimeout(r, 200));
@@ -79,7 +82,6 @@ async function main() {
     if (dockerEnv)
       console.log(`${line('dockerd', results.dockerd)}  ratio ${(median(results.berthd) / median(results.dockerd)).toFixed(2)}x`);
   }
-  for (const [, env] of engines) execFileSync('docker', ['rm', '-f', 'target'], { env: { ...process.env, ...env } });
   if (!dockerEnv) console.log('dockerd: no Docker engine installed (apt-get install docker.io to compare)');
 }
 
@@ -89,6 +91,7 @@ main()
     process.exitCode = 1;
   })
   .finally(async () => {
+    for (const env of withTarget) spawnSync('docker', ['rm', '-f', 'target'], { env: { ...process.env, ...env }, stdio: 'ignore' });
     for (const p of started.reverse()) {
       if (p.exitCode !== null) continue;
       const gone = new Promise((r) => p.once('exit', r));
