@@ -315,6 +315,34 @@ static void client_drop(size_t i) {
   clients[i] = clients[--n_clients];
 }
 
+/*
+ * At the end, after each client got its last frame and our EOF (SHUT_WR): read and
+ * discard what they still send until each closes its side, then close them (bounded by
+ * `deadline`). Closing at once would make a client's late write (a resize, a stdin frame
+ * sent as the process exits) fail with EPIPE, and a client that then drops the
+ * connection (Node destroys a socket on a write error) loses the output it had not read
+ * yet: the last lines of a terminal. A client reads our EOF only after all output.
+ */
+static void linger_until_clients_close(long long deadline) {
+  while (n_clients > 0) {
+    long long left = deadline - now_ms();
+    if (left <= 0) break;
+    struct pollfd p[64];
+    size_t n = n_clients < 64 ? n_clients : 64;
+    for (size_t i = 0; i < n; i++) p[i] = (struct pollfd){.fd = clients[i].fd, .events = POLLIN};
+    int r = poll(p, n, (int)left);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    for (size_t k = n; k-- > 0;) {
+      if (!p[k].revents) continue;
+      char sink[4096];
+      ssize_t got = recv(clients[k].fd, sink, sizeof sink, MSG_DONTWAIT);
+      if (got == 0 || (got < 0 && errno != EINTR && errno != EAGAIN)) client_drop(k);
+    }
+  }
+  while (n_clients > 0) client_drop(n_clients - 1);
+}
+
 /* Try to send what the client has queued; returns -1 if it must be dropped. */
 static int client_flush(struct client *c) {
   while (c->out.len) {
@@ -1096,9 +1124,9 @@ int main(int argc, char **argv) {
       struct pollfd p = {.fd = clients[i].fd, .events = POLLOUT};
       if (poll(&p, 1, (int)(flush_deadline - now_ms())) <= 0 || client_flush(&clients[i]) < 0) break;
     }
-    shutdown(clients[i].fd, SHUT_RDWR);
-    close(clients[i].fd);
+    shutdown(clients[i].fd, SHUT_WR);
   }
+  linger_until_clients_close(flush_deadline);
   wait_runtime(deleting);
   path_join(path, sizeof path, opt.state_dir, "shim.pid");
   unlink(path);

@@ -16,13 +16,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
 extern char **environ;
+
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452 /* Linux 6.6, the same number on every architecture */
+#endif
 
 #define PATH_ARG_MAX 4096
 #define DATA_ARG_MAX 65536
@@ -137,6 +144,12 @@ static napi_value js_umount(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* The kernel rejects a nonzero mode unless O_CREAT or O_TMPFILE is asked for (glibc's
+ * __O_TMPFILE includes O_DIRECTORY, so testing against it alone would catch O_DIRECTORY). */
+static int wants_mode(unsigned long long flags) {
+  return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE;
+}
+
 /*
  * openInRoot(root, path, flags, mode) -> fd. openat2 with RESOLVE_IN_ROOT: "..",
  * absolute paths and symlinks are resolved as if root were "/", so nothing
@@ -161,8 +174,7 @@ static napi_value js_open_in_root(napi_env env, napi_callback_info info) {
   struct open_how how;
   memset(&how, 0, sizeof how);
   how.flags = (unsigned long long)(unsigned int)flags | O_CLOEXEC;
-  /* The kernel rejects a nonzero mode unless O_CREAT/O_TMPFILE is asked for. */
-  if (how.flags & (O_CREAT | __O_TMPFILE)) how.mode = (unsigned long long)mode;
+  if (wants_mode(how.flags)) how.mode = (unsigned long long)mode;
   how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
   const char *rel = path[0] ? path : ".";
   int fd;
@@ -180,6 +192,242 @@ static napi_value js_open_in_root(napi_env env, napi_callback_info info) {
   napi_value out;
   napi_create_int32(env, fd, &out);
   return out;
+}
+
+static void set_number(napi_env env, napi_value obj, const char *name, double value);
+
+/* ---------- operations relative to a directory descriptor (the *at(2) calls Node lacks) ----------
+ * Each is one system call on (dirfd, name): the caller holds a descriptor it resolved
+ * safely and names one thing in it, so nothing is looked up again from a path a
+ * container could change meanwhile. Which flags to pass is the TypeScript side's choice. */
+
+static int get_int(napi_env env, napi_value v, int *out, const char *what) {
+  double d;
+  if (!get_number(env, v, &d, 0, what)) return 0;
+  *out = (int)d;
+  return 1;
+}
+
+/* Arguments: argv[0] dirfd, argv[1] name, for every *at wrapper. */
+static int get_at(napi_env env, napi_value *argv, int *dirfd, char *name, const char *fn) {
+  char what[96];
+  snprintf(what, sizeof what, "%s: dirfd must be a number", fn);
+  if (!get_int(env, argv[0], dirfd, what)) return 0;
+  snprintf(what, sizeof what, "%s: name must be a string", fn);
+  return get_string(env, argv[1], name, PATH_ARG_MAX, 0, NULL, what);
+}
+
+#define AT_ARGS(n, fn)                                         \
+  size_t argc = (n);                                           \
+  napi_value argv[(n)];                                        \
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);        \
+  for (size_t i = argc; i < (n); i++) napi_get_undefined(env, &argv[i]); \
+  static char name[PATH_ARG_MAX];                              \
+  int dirfd;                                                   \
+  if (!get_at(env, argv, &dirfd, name, fn)) return NULL;
+
+/* openAt(dirfd, path, flags, mode, resolve) -> fd: openat2(2); O_CLOEXEC always. */
+static napi_value js_open_at(napi_env env, napi_callback_info info) {
+  AT_ARGS(5, "openAt")
+  double flags, mode, resolve;
+  if (!get_number(env, argv[2], &flags, O_RDONLY, "openAt: flags must be a number")) return NULL;
+  if (!get_number(env, argv[3], &mode, 0, "openAt: mode must be a number")) return NULL;
+  if (!get_number(env, argv[4], &resolve, 0, "openAt: resolve must be a number")) return NULL;
+  struct open_how how;
+  memset(&how, 0, sizeof how);
+  how.flags = (unsigned long long)(unsigned int)flags | O_CLOEXEC;
+  if (wants_mode(how.flags)) how.mode = (unsigned long long)mode;
+  how.resolve = (unsigned long long)resolve;
+  int fd;
+  do {
+    fd = (int)syscall(SYS_openat2, dirfd, name[0] ? name : ".", &how, sizeof how);
+  } while (fd < 0 && errno == EAGAIN);
+  if (fd < 0) {
+    throw_errno(env, errno, "openat2", name, NULL);
+    return NULL;
+  }
+  napi_value out;
+  napi_create_int32(env, fd, &out);
+  return out;
+}
+
+static void set_bigint(napi_env env, napi_value obj, const char *key, unsigned long long value) {
+  napi_value v;
+  napi_create_bigint_uint64(env, value, &v);
+  napi_set_named_property(env, obj, key, v);
+}
+
+/* statAt(dirfd, name, flags) -> { dev, ino (bigint), mode, nlink, uid, gid, rdevMajor, rdevMinor, size, atimeMs, mtimeMs }: fstatat(2). */
+static napi_value js_stat_at(napi_env env, napi_callback_info info) {
+  AT_ARGS(3, "statAt")
+  int flags;
+  if (!get_int(env, argv[2], &flags, "statAt: flags must be a number")) return NULL;
+  struct stat st;
+  if (fstatat(dirfd, name, &st, flags) != 0) {
+    throw_errno(env, errno, "fstatat", name, NULL);
+    return NULL;
+  }
+  napi_value out;
+  napi_create_object(env, &out);
+  set_bigint(env, out, "dev", (unsigned long long)st.st_dev);
+  set_bigint(env, out, "ino", (unsigned long long)st.st_ino);
+  set_number(env, out, "mode", st.st_mode);
+  set_number(env, out, "nlink", (double)st.st_nlink);
+  set_number(env, out, "uid", st.st_uid);
+  set_number(env, out, "gid", st.st_gid);
+  set_number(env, out, "rdevMajor", major(st.st_rdev));
+  set_number(env, out, "rdevMinor", minor(st.st_rdev));
+  set_number(env, out, "size", (double)st.st_size);
+  set_number(env, out, "atimeMs", (double)st.st_atim.tv_sec * 1e3 + (double)st.st_atim.tv_nsec / 1e6);
+  set_number(env, out, "mtimeMs", (double)st.st_mtim.tv_sec * 1e3 + (double)st.st_mtim.tv_nsec / 1e6);
+  return out;
+}
+
+/* readlinkAt(dirfd, name) -> string: readlinkat(2) ("" names dirfd itself, an O_PATH descriptor of a link). */
+static napi_value js_readlink_at(napi_env env, napi_callback_info info) {
+  AT_ARGS(2, "readlinkAt")
+  static char target[PATH_ARG_MAX + 1];
+  ssize_t n = readlinkat(dirfd, name, target, PATH_ARG_MAX);
+  if (n < 0) {
+    throw_errno(env, errno, "readlinkat", name, NULL);
+    return NULL;
+  }
+  napi_value out;
+  napi_create_string_utf8(env, target, (size_t)n, &out);
+  return out;
+}
+
+/* readDir(fd) -> names: every entry of an open directory but . and .., from its start. */
+static napi_value js_read_dir(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 1) napi_get_undefined(env, &argv[0]);
+  int fd;
+  if (!get_int(env, argv[0], &fd, "readDir: fd must be a number")) return NULL;
+  int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  DIR *d = own < 0 ? NULL : fdopendir(own);
+  if (!d) {
+    int err = errno;
+    if (own >= 0) close(own);
+    throw_errno(env, err, "fdopendir", "", NULL);
+    return NULL;
+  }
+  rewinddir(d);
+  napi_value out;
+  napi_create_array(env, &out);
+  uint32_t n = 0;
+  for (;;) {
+    errno = 0;
+    struct dirent *e = readdir(d);
+    if (!e) break;
+    if (e->d_name[0] == '.' && (e->d_name[1] == 0 || (e->d_name[1] == '.' && e->d_name[2] == 0))) continue;
+    napi_value v;
+    napi_create_string_utf8(env, e->d_name, NAPI_AUTO_LENGTH, &v);
+    napi_set_element(env, out, n++, v);
+  }
+  int err = errno;
+  closedir(d);
+  if (err) {
+    throw_errno(env, err, "readdir", "", NULL);
+    return NULL;
+  }
+  return out;
+}
+
+/* mkdirAt(dirfd, name, mode): mkdirat(2). */
+static napi_value js_mkdir_at(napi_env env, napi_callback_info info) {
+  AT_ARGS(3, "mkdirAt")
+  int mode;
+  if (!get_int(env, argv[2], &mode, "mkdirAt: mode must be a number")) return NULL;
+  if (mkdirat(dirfd, name, (mode_t)mode) != 0) throw_errno(env, errno, "mkdirat", name, NULL);
+  return NULL;
+}
+
+/* symlinkAt(dirfd, name, target): symlinkat(2). */
+static napi_value js_symlink_at(napi_env env, napi_callback_info info) {
+  AT_ARGS(3, "symlinkAt")
+  static char target[PATH_ARG_MAX];
+  if (!get_string(env, argv[2], target, sizeof target, 0, NULL, "symlinkAt: target must be a string")) return NULL;
+  if (symlinkat(target, dirfd, name) != 0) throw_errno(env, errno, "symlinkat", name, target);
+  return NULL;
+}
+
+/* linkAt(dirfd, name, targetDirfd, targetName): linkat(2) without AT_SYMLINK_FOLLOW (a link is linked as itself). */
+static napi_value js_link_at(napi_env env, napi_callback_info info) {
+  AT_ARGS(4, "linkAt")
+  static char target[PATH_ARG_MAX];
+  int tfd;
+  if (!get_int(env, argv[2], &tfd, "linkAt: targetDirfd must be a number")) return NULL;
+  if (!get_string(env, argv[3], target, sizeof target, 0, NULL, "linkAt: targetName must be a string")) return NULL;
+  if (linkat(tfd, target, dirfd, name, 0) != 0) throw_errno(env, errno, "linkat", name, target);
+  return NULL;
+}
+
+/* mknodAt(dirfd, name, mode, major, minor): mknodat(2); mode carries the type (S_IFCHR, S_IFBLK, S_IFIFO). */
+static napi_value js_mknod_at(napi_env env, napi_callback_info info) {
+  AT_ARGS(5, "mknodAt")
+  int mode, maj, min;
+  if (!get_int(env, argv[2], &mode, "mknodAt: mode must be a number")) return NULL;
+  if (!get_int(env, argv[3], &maj, "mknodAt: major must be a number")) return NULL;
+  if (!get_int(env, argv[4], &min, "mknodAt: minor must be a number")) return NULL;
+  if (mknodat(dirfd, name, (mode_t)mode, makedev((unsigned)maj, (unsigned)min)) != 0) throw_errno(env, errno, "mknodat", name, NULL);
+  return NULL;
+}
+
+/* unlinkAt(dirfd, name, flags): unlinkat(2) (AT_REMOVEDIR for a directory). */
+static napi_value js_unlink_at(napi_env env, napi_callback_info info) {
+  AT_ARGS(3, "unlinkAt")
+  int flags;
+  if (!get_int(env, argv[2], &flags, "unlinkAt: flags must be a number")) return NULL;
+  if (unlinkat(dirfd, name, flags) != 0) throw_errno(env, errno, "unlinkat", name, NULL);
+  return NULL;
+}
+
+/* chownAt(dirfd, name, uid, gid, flags): fchownat(2). */
+static napi_value js_chown_at(napi_env env, napi_callback_info info) {
+  AT_ARGS(5, "chownAt")
+  double uid, gid;
+  int flags;
+  if (!get_number(env, argv[2], &uid, 0, "chownAt: uid must be a number")) return NULL;
+  if (!get_number(env, argv[3], &gid, 0, "chownAt: gid must be a number")) return NULL;
+  if (!get_int(env, argv[4], &flags, "chownAt: flags must be a number")) return NULL;
+  if (fchownat(dirfd, name, (uid_t)uid, (gid_t)gid, flags) != 0) throw_errno(env, errno, "fchownat", name, NULL);
+  return NULL;
+}
+
+/* chmodAt(dirfd, name, mode, flags): fchmodat2(2), which honours AT_SYMLINK_NOFOLLOW (Linux 6.6). */
+static napi_value js_chmod_at(napi_env env, napi_callback_info info) {
+  AT_ARGS(4, "chmodAt")
+  int mode, flags;
+  if (!get_int(env, argv[2], &mode, "chmodAt: mode must be a number")) return NULL;
+  if (!get_int(env, argv[3], &flags, "chmodAt: flags must be a number")) return NULL;
+  if (syscall(SYS_fchmodat2, dirfd, name, (mode_t)mode, flags) != 0) throw_errno(env, errno, "fchmodat2", name, NULL);
+  return NULL;
+}
+
+static struct timespec timespec_of(double seconds) {
+  struct timespec t;
+  t.tv_sec = (time_t)seconds;
+  t.tv_nsec = (long)((seconds - (double)t.tv_sec) * 1e9);
+  if (t.tv_nsec < 0) {
+    t.tv_sec -= 1;
+    t.tv_nsec += 1000000000L;
+  }
+  return t;
+}
+
+/* utimesAt(dirfd, name, atimeSeconds, mtimeSeconds, flags): utimensat(2). */
+static napi_value js_utimes_at(napi_env env, napi_callback_info info) {
+  AT_ARGS(5, "utimesAt")
+  double atime, mtime;
+  int flags;
+  if (!get_number(env, argv[2], &atime, 0, "utimesAt: atime must be a number")) return NULL;
+  if (!get_number(env, argv[3], &mtime, 0, "utimesAt: mtime must be a number")) return NULL;
+  if (!get_int(env, argv[4], &flags, "utimesAt: flags must be a number")) return NULL;
+  struct timespec times[2] = {timespec_of(atime), timespec_of(mtime)};
+  if (utimensat(dirfd, name, times, flags) != 0) throw_errno(env, errno, "utimensat", name, NULL);
+  return NULL;
 }
 
 static void set_number(napi_env env, napi_value obj, const char *name, double value) {
@@ -379,6 +627,33 @@ NAPI_MODULE_INIT() {
   set_function(env, exports, "openInRoot", js_open_in_root);
   set_function(env, exports, "spawnDetached", js_spawn_detached);
   set_function(env, exports, "lgetxattr", js_lgetxattr);
+  set_function(env, exports, "openAt", js_open_at);
+  set_function(env, exports, "statAt", js_stat_at);
+  set_function(env, exports, "readlinkAt", js_readlink_at);
+  set_function(env, exports, "readDir", js_read_dir);
+  set_function(env, exports, "mkdirAt", js_mkdir_at);
+  set_function(env, exports, "symlinkAt", js_symlink_at);
+  set_function(env, exports, "linkAt", js_link_at);
+  set_function(env, exports, "mknodAt", js_mknod_at);
+  set_function(env, exports, "unlinkAt", js_unlink_at);
+  set_function(env, exports, "chownAt", js_chown_at);
+  set_function(env, exports, "chmodAt", js_chmod_at);
+  set_function(env, exports, "utimesAt", js_utimes_at);
+  napi_value resolve;
+  napi_create_object(env, &resolve);
+  set_number(env, resolve, "NO_XDEV", RESOLVE_NO_XDEV);
+  set_number(env, resolve, "NO_MAGICLINKS", RESOLVE_NO_MAGICLINKS);
+  set_number(env, resolve, "NO_SYMLINKS", RESOLVE_NO_SYMLINKS);
+  set_number(env, resolve, "BENEATH", RESOLVE_BENEATH);
+  set_number(env, resolve, "IN_ROOT", RESOLVE_IN_ROOT);
+  napi_set_named_property(env, exports, "RESOLVE", resolve);
+  napi_value at;
+  napi_create_object(env, &at);
+  set_number(env, at, "FDCWD", AT_FDCWD);
+  set_number(env, at, "SYMLINK_NOFOLLOW", AT_SYMLINK_NOFOLLOW);
+  set_number(env, at, "EMPTY_PATH", AT_EMPTY_PATH);
+  set_number(env, at, "REMOVEDIR", AT_REMOVEDIR);
+  napi_set_named_property(env, exports, "AT", at);
   napi_value ms;
   napi_create_object(env, &ms);
   set_number(env, ms, "RDONLY", MS_RDONLY);

@@ -1,3 +1,21 @@
+export {
+  AT,
+  chmodAt,
+  chownAt,
+  linkAt,
+  mkdirAt,
+  mknodAt,
+  O_PATH,
+  openAt,
+  RESOLVE,
+  readDir,
+  readlinkAt,
+  type StatAt,
+  statAt,
+  symlinkAt,
+  unlinkAt,
+  utimesAt,
+} from './at-calls.js';
 export { isMountPoint, MNT_DETACH, MS, mount, mountAll, mountSpec, umount, unmountAll } from './mount.js';
 export { openInRoot, resolveInRoot } from './resolve-in-root.js';
 export { type SpawnDetachedOptions, type SpawnedDetached, spawnDetached } from './spawn-detached.js';

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { type ContainerStreams, type OutputChunk, SystemError } from '@berth/core';
+import { Conflict, type ContainerStreams, type OutputChunk, SystemError } from '@berth/core';
 import { encodeFrame, FrameDecoder, maxFrame, StreamId } from './frames.js';
 
 /** Output kept for the first subscriber when it arrives after the socket delivered some. */
@@ -74,7 +74,13 @@ export class ShimConnection implements ContainerStreams {
 
   /** The pty's window size (the shim's `resize <rows> <cols>`); rejects without a terminal. */
   async resize(height: number, width: number): Promise<void> {
-    const reply = await this.control(`resize ${Math.trunc(height)} ${Math.trunc(width)}`);
+    let reply: string;
+    try {
+      reply = await this.control(`resize ${Math.trunc(height)} ${Math.trunc(width)}`);
+    } catch {
+      // A resize that crosses the exit finds the shim finishing: it answers no more requests.
+      throw new Conflict('cannot resize the terminal: the process has exited');
+    }
     if (reply !== 'ok') throw new SystemError(`cannot resize the terminal: ${reply.replace(/^error: /, '')}`);
   }
 

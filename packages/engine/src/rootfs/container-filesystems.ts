@@ -1,4 +1,4 @@
-import { promises as fs } from 'node:fs';
+import { closeSync, constants, promises as fs, fstatSync, readlinkSync } from 'node:fs';
 import * as path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -20,8 +20,8 @@ import {
   StorageDriverToken,
   token,
 } from '@berth/core';
-import { applyLayer, commitImage, type ContainerConfig as ImageContainerConfig, type ImageStore, writeTar } from '@berth/image';
-import { isMountPoint, mountAll, resolveInRoot, unmountAll } from '@berth/native';
+import { commitImage, type ContainerConfig as ImageContainerConfig, type ImageStore, writeTar } from '@berth/image';
+import { AT, isMountPoint, mountAll, O_PATH, openAt, RESOLVE, readlinkAt, statAt, unmountAll } from '@berth/native';
 import { containerEventAttributes } from '../containers/container-events.js';
 import { type ContainerLifecycle, ContainerLifecycleToken } from '../containers/container-lifecycle.js';
 import { type ContainerLocks, ContainerLocksToken } from '../containers/container-locks.js';
@@ -29,6 +29,7 @@ import { type ContainerPaths, ContainerPathsToken } from '../containers/containe
 import type { ContainerRecord } from '../containers/container-record.js';
 import { ImageStoreToken } from '../images/image-store-token.js';
 import { type ContainerStore, ContainerStoreToken } from '../state/container-store.js';
+import { extractTarAt } from './extract-tar-at.js';
 import { changeEntries, treeEntries } from './tree-tar.js';
 
 const changeKinds = { modified: 0, added: 1, deleted: 2 } as const;
@@ -54,7 +55,9 @@ const goMode = {
  * operation — read-only unless it writes — and unmounted after. Every operation runs
  * under the container's lock, so it cannot start, exit or go meanwhile (an export holds
  * it until its stream ends). Paths from the client are resolved inside the root with
- * openat2(RESOLVE_IN_ROOT): nothing a container holds can send them to the host.
+ * openat2(RESOLVE_IN_ROOT), and every later step of a copy (each directory walked, each
+ * file read or written) is relative to a descriptor resolved beneath it (tree-tar.ts,
+ * extract-tar-at.ts): nothing a container holds or changes meanwhile can send them to the host.
  */
 @injectable()
 export class ContainerFilesystems implements ContainerFilesystemsApi {
@@ -76,7 +79,7 @@ export class ContainerFilesystems implements ContainerFilesystemsApi {
 
   async export(ref: string): Promise<Readable> {
     const record = this.store.get(ref);
-    const tar = await this.streamFromRoot(record, (root) => writeTar(treeEntries(root, '', '')));
+    const tar = await this.streamFromRoot(record, (root) => writeTar(treeEntries(root.fd, '.', '')));
     this.events.publish('container', 'export', record.id, containerEventAttributes(record));
     return tar;
   }
@@ -95,7 +98,7 @@ export class ContainerFilesystems implements ContainerFilesystemsApi {
         const changes = await this.storage.changes(record.id);
         return commitImage(this.images, {
           parent: record.imageId as `sha256:${string}`,
-          layer: writeTar(changeEntries(root, changes)),
+          layer: writeTar(changeEntries(root.fd, changes)),
           config: imageConfigOf(record.config),
           changes: options.changes,
           comment: options.comment,
@@ -119,16 +122,21 @@ export class ContainerFilesystems implements ContainerFilesystemsApi {
 
   async statPath(ref: string, containerPath: string): Promise<ContainerPathStat> {
     const record = this.store.get(ref);
-    return this.withRoot(record, false, async (root) => (await this.locate(record, root, containerPath)).stat);
+    return this.withRoot(record, false, async (root) => {
+      const found = this.locate(record, root, containerPath);
+      closeSync(found.dirfd);
+      return found.stat;
+    });
   }
 
   async getArchive(ref: string, containerPath: string): Promise<{ stat: ContainerPathStat; tar: Readable }> {
     const record = this.store.get(ref);
     let stat: ContainerPathStat | undefined;
-    const tar = await this.streamFromRoot(record, async (root) => {
-      const found = await this.locate(record, root, containerPath);
+    const tar = await this.streamFromRoot(record, (root) => {
+      const found = this.locate(record, root, containerPath);
+      root.hold(found.dirfd);
       stat = found.stat;
-      return writeTar(treeEntries(root, found.rel, found.stat.name));
+      return writeTar(treeEntries(found.dirfd, found.name, found.stat.name));
     });
     this.events.publish('container', 'archive-path', record.id, containerEventAttributes(record, { path: containerPath }));
     return { stat: stat!, tar };
@@ -137,74 +145,109 @@ export class ContainerFilesystems implements ContainerFilesystemsApi {
   async putArchive(ref: string, containerPath: string, tar: Readable, options: PutArchiveOptions = {}): Promise<void> {
     const record = this.store.get(ref);
     await this.withRoot(record, true, async (root) => {
-      const found = await this.locate(record, root, containerPath, true);
-      if (!(found.stat.mode & goMode.dir)) throw new InvalidArgument(`extraction point is not a directory: ${containerPath}`);
-      // The directory is the unpacking's root: `..`, absolute links and links that climb out are refused.
-      await applyLayer(path.join(root, found.rel), tar, { whiteouts: false, sameOwner: options.copyUIDGID === true });
+      // The extraction point, followed inside the root (a symlink to /etc is the container's /etc).
+      const dirfd = this.openInRoot(record, root, containerPath, O_PATH);
+      try {
+        if (!fstatSync(dirfd).isDirectory()) throw new InvalidArgument(`extraction point is not a directory: ${containerPath}`);
+        // The directory is the unpacking's root: `..`, absolute links and links that climb out are refused.
+        await extractTarAt(dirfd, tar, { sameOwner: options.copyUIDGID === true });
+      } finally {
+        closeSync(dirfd);
+      }
     });
     this.events.publish('container', 'extract-to-dir', record.id, containerEventAttributes(record, { path: containerPath }));
   }
 
   /**
-   * Where `containerPath` is inside `root`: every component but the last resolved inside
-   * the root (symlinks and `..` cannot leave it), the last one not followed, so a symlink
-   * is reported as itself with the path it leads to inside the container.
-   * `follow`: the last component too (an extraction point).
+   * Where `containerPath` is inside the root: its directory resolved inside the root
+   * (symlinks and `..` cannot leave it) and held open, its last component not followed,
+   * so a symlink is reported as itself with the path it leads to inside the container.
+   * The caller closes `dirfd`; `name` is the last component ('.' for the root itself).
    */
-  private async locate(
-    record: ContainerRecord,
-    rootPath: string,
-    containerPath: string,
-    follow = false,
-  ): Promise<{ rel: string; stat: ContainerPathStat }> {
-    const root = await fs.realpath(rootPath);
+  private locate(record: ContainerRecord, root: OpenRoot, containerPath: string): { dirfd: number; name: string; stat: ContainerPathStat } {
     const wanted = path.posix.normalize(`/${containerPath}`);
-    const notFound = () => new NotFound(`Could not find the file ${containerPath} in container ${record.name}`);
-    const inside = (host: string) => path.relative(root, host);
-    let host: string;
+    const base = path.posix.basename(wanted);
+    const name = base === '' ? '.' : base;
+    const dirfd = this.openInRoot(record, root, path.posix.dirname(wanted), O_PATH | constants.O_DIRECTORY);
     try {
-      const name = path.posix.basename(wanted);
-      host = follow || name === '' ? resolveInRoot(root, wanted) : path.join(resolveInRoot(root, path.posix.dirname(wanted)), name);
+      let st: ReturnType<typeof statAt>;
+      try {
+        st = statAt(dirfd, name, AT.SYMLINK_NOFOLLOW);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw this.notFound(record, containerPath);
+        throw err;
+      }
+      const type = st.mode & constants.S_IFMT;
+      let linkTarget = '';
+      if (type === constants.S_IFLNK) {
+        try {
+          // Where it leads inside the root: the descriptor's own name, read, never walked.
+          const fd = openAt(root.fd, wanted, O_PATH, { resolve: RESOLVE.IN_ROOT | RESOLVE.NO_MAGICLINKS });
+          try {
+            linkTarget = `/${path.relative(root.hostPath, readlinkSync(`/proc/self/fd/${fd}`))}`;
+          } finally {
+            closeSync(fd);
+          }
+        } catch {
+          linkTarget = readlinkAt(dirfd, name);
+        }
+      }
+      let mode = st.mode & 0o777;
+      if (type === constants.S_IFDIR) mode += goMode.dir;
+      else if (type === constants.S_IFLNK) mode += goMode.symlink;
+      else if (type === constants.S_IFCHR) mode += goMode.device + goMode.charDevice;
+      else if (type === constants.S_IFBLK) mode += goMode.device;
+      else if (type === constants.S_IFIFO) mode += goMode.namedPipe;
+      else if (type === constants.S_IFSOCK) mode += goMode.socket;
+      if (st.mode & 0o4000) mode += goMode.setuid;
+      if (st.mode & 0o2000) mode += goMode.setgid;
+      if (st.mode & 0o1000) mode += goMode.sticky;
+      const stat = { name: base || '/', size: st.size, mode, mtime: new Date(st.mtimeMs).toISOString(), linkTarget };
+      return { dirfd, name, stat };
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') throw notFound();
+      closeSync(dirfd);
       throw err;
     }
-    const st = await fs.lstat(host).catch(() => undefined);
-    if (!st) throw notFound();
-    let linkTarget = '';
-    if (st.isSymbolicLink()) {
-      try {
-        linkTarget = `/${inside(resolveInRoot(root, wanted))}`;
-      } catch {
-        linkTarget = await fs.readlink(host);
-      }
-    }
-    let mode = st.mode & 0o777;
-    if (st.isDirectory()) mode += goMode.dir;
-    else if (st.isSymbolicLink()) mode += goMode.symlink;
-    else if (st.isCharacterDevice()) mode += goMode.device + goMode.charDevice;
-    else if (st.isBlockDevice()) mode += goMode.device;
-    else if (st.isFIFO()) mode += goMode.namedPipe;
-    else if (st.isSocket()) mode += goMode.socket;
-    if (st.mode & 0o4000) mode += goMode.setuid;
-    if (st.mode & 0o2000) mode += goMode.setgid;
-    if (st.mode & 0o1000) mode += goMode.sticky;
-    const name = path.posix.basename(wanted) || '/';
-    return { rel: inside(host), stat: { name, size: st.size, mode, mtime: st.mtime.toISOString(), linkTarget } };
   }
 
-  /** Run `fn` on the container's mounted root under its lock, mounting (and then unmounting) a stopped container's. */
-  private withRoot<T>(record: ContainerRecord, writable: boolean, fn: (root: string) => Promise<T>): Promise<T> {
+  /** openat2 of `containerPath` inside the root (RESOLVE_IN_ROOT); a missing path is the client's NotFound. */
+  private openInRoot(record: ContainerRecord, root: OpenRoot, containerPath: string, flags: number): number {
+    try {
+      return openAt(root.fd, path.posix.normalize(`/${containerPath}`), flags, { resolve: RESOLVE.IN_ROOT | RESOLVE.NO_MAGICLINKS });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') throw this.notFound(record, containerPath);
+      throw err;
+    }
+  }
+
+  private notFound(record: ContainerRecord, containerPath: string): NotFound {
+    return new NotFound(`Could not find the file ${containerPath} in container ${record.name}`);
+  }
+
+  /**
+   * Run `fn` on the container's mounted root, open as a descriptor, under its lock,
+   * mounting (and then unmounting) a stopped container's. The descriptors `fn` opened on
+   * the root are closed after it.
+   */
+  private withRoot<T>(record: ContainerRecord, writable: boolean, fn: (root: OpenRoot) => Promise<T>): Promise<T> {
     return this.locks.run(record.id, async () => {
       this.store.get(record.id);
       const rootfs = this.paths.rootfs(record.id);
-      if (isMountPoint(rootfs)) return fn(rootfs);
-      const mounts = await this.storage.mounts(record.id);
-      mountAll(writable ? mounts : readOnly(mounts), rootfs);
+      const mountHere = !isMountPoint(rootfs);
+      if (mountHere) {
+        const mounts = await this.storage.mounts(record.id);
+        mountAll(writable ? mounts : readOnly(mounts), rootfs);
+      }
       try {
-        return await fn(rootfs);
+        const root = await OpenRoot.open(rootfs);
+        try {
+          return await fn(root);
+        } finally {
+          root.close();
+        }
       } finally {
-        unmountAll(rootfs);
+        if (mountHere) unmountAll(rootfs);
       }
     });
   }
@@ -213,7 +256,7 @@ export class ContainerFilesystems implements ContainerFilesystemsApi {
    * A stream made from the mounted root, resolved once it is made: the root stays
    * mounted and the lock held until the stream has ended or its reader went away.
    */
-  private streamFromRoot(record: ContainerRecord, make: (root: string) => Promise<Readable> | Readable): Promise<Readable> {
+  private streamFromRoot(record: ContainerRecord, make: (root: OpenRoot) => Promise<Readable> | Readable): Promise<Readable> {
     return new Promise<Readable>((resolve, reject) => {
       this.withRoot(record, false, async (root) => {
         const source = await make(root);
@@ -248,6 +291,35 @@ function imageConfigOf(config: ContainerConfig): ImageContainerConfig {
     if (value !== undefined) picked[field] = structuredClone(value);
   }
   return picked as ImageContainerConfig;
+}
+
+/**
+ * A container's mounted root, open (O_PATH) for the length of one operation: the
+ * descriptor every path of the operation is resolved from, its host path (to tell where
+ * a symlink leads), and the descriptors the operation holds beneath it, closed with it.
+ */
+class OpenRoot {
+  private readonly held: number[] = [];
+
+  private constructor(
+    readonly fd: number,
+    readonly hostPath: string,
+  ) {}
+
+  static async open(rootfs: string): Promise<OpenRoot> {
+    const hostPath = await fs.realpath(rootfs);
+    return new OpenRoot(openAt(AT.FDCWD, hostPath, O_PATH | constants.O_DIRECTORY), hostPath);
+  }
+
+  /** Close `fd` with the root. */
+  hold(fd: number): void {
+    this.held.push(fd);
+  }
+
+  close(): void {
+    for (const fd of this.held.splice(0)) closeSync(fd);
+    closeSync(this.fd);
+  }
 }
 
 /** The same mounts, read-only. */
