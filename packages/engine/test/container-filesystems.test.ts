@@ -178,4 +178,37 @@ test('cp in: a tar lands in the directory; `..` and writing through an escaping 
   await rejectsCode(put([{ path: 'x', type: 'file' }], '/nope'), 'NotFound');
 });
 
+test('cp in with noOverwriteDirNonDir (as the docker CLI sends it): a directory and a file never replace each other; without it they do', async ({
+  engine,
+  container,
+}) => {
+  const put = (entriesToWrite: TarWriteEntry[], noOverwriteDirNonDir: boolean) =>
+    engine.filesystems.putArchive(container, '/work', writeTar(entriesToWrite), { noOverwriteDirNonDir });
+  await put(
+    [
+      { path: 'kept-dir', type: 'directory' },
+      { path: 'kept-dir/inside', type: 'file', body: 'inside' },
+      { path: 'kept-file', type: 'file', body: 'file' },
+    ],
+    true,
+  );
+  await rejectsCode(put([{ path: 'kept-dir', type: 'file', body: 'x' }], true), 'InvalidArgument');
+  await rejectsCode(put([{ path: 'kept-file', type: 'directory' }], true), 'InvalidArgument');
+  const still = await entries((await engine.filesystems.getArchive(container, '/work')).tar);
+  assert.is(still.get('work/kept-dir/inside')?.body, 'inside');
+  assert.is(still.get('work/kept-file')?.body, 'file');
+  // A directory over a directory merges, a file over a file replaces: both allowed.
+  await put(
+    [
+      { path: 'kept-dir', type: 'directory' },
+      { path: 'kept-file', type: 'file', body: 'new' },
+    ],
+    true,
+  );
+  await put([{ path: 'kept-dir', type: 'file', body: 'now a file' }], false);
+  const after = await entries((await engine.filesystems.getArchive(container, '/work')).tar);
+  assert.is(after.get('work/kept-dir')?.body, 'now a file');
+  assert.is(after.get('work/kept-file')?.body, 'new');
+});
+
 test.run();

@@ -60,7 +60,7 @@ async function getArchive(ctx: RequestContext<'id'>): Promise<void> {
 }
 
 /**
- * `PUT /containers/{id}/archive?path=&copyUIDGID=`: a tar unpacked into the directory
+ * `PUT /containers/{id}/archive?path=&copyUIDGID=&noOverwriteDirNonDir=`: a tar unpacked into the directory
  * `path`; 200. The engine reads a pipe of the body, not the request itself: a refused
  * tar ends the pipe, and the request stays whole for the error answer (which closes the
  * connection, the rest of the body unread).
@@ -69,7 +69,10 @@ async function putArchive(ctx: RequestContext<'id'>): Promise<void> {
   const body = new PassThrough();
   ctx.req.pipe(body);
   try {
-    await ctx.scope.engine.filesystems.putArchive(ctx.params.id, pathParam(ctx), body, { copyUIDGID: boolParam(ctx.query, 'copyUIDGID') });
+    await ctx.scope.engine.filesystems.putArchive(ctx.params.id, pathParam(ctx), body, {
+      copyUIDGID: boolParam(ctx.query, 'copyUIDGID'),
+      noOverwriteDirNonDir: boolParam(ctx.query, 'noOverwriteDirNonDir'),
+    });
   } finally {
     ctx.req.unpipe(body);
   }

@@ -266,6 +266,11 @@ export interface CommitOptions {
 export interface PutArchiveOptions {
   /** Keep the tar's owners (`docker cp -a`); otherwise everything belongs to the container's root. */
   copyUIDGID?: boolean;
+  /**
+   * Refuse to replace a directory with a non-directory or the reverse (the docker CLI
+   * always asks for it); otherwise what is in the way is replaced.
+   */
+  noOverwriteDirNonDir?: boolean;
 }
 
 /**

@@ -150,7 +150,10 @@ export class ContainerFilesystems implements ContainerFilesystemsApi {
       try {
         if (!fstatSync(dirfd).isDirectory()) throw new InvalidArgument(`extraction point is not a directory: ${containerPath}`);
         // The directory is the unpacking's root: `..`, absolute links and links that climb out are refused.
-        await extractTarAt(dirfd, tar, { sameOwner: options.copyUIDGID === true });
+        await extractTarAt(dirfd, tar, {
+          sameOwner: options.copyUIDGID === true,
+          noOverwriteDirNonDir: options.noOverwriteDirNonDir === true,
+        });
       } finally {
         closeSync(dirfd);
       }

@@ -26,6 +26,11 @@ export interface ExtractTarOptions {
   sameOwner: boolean;
   /** Create character and block devices (default true, as Docker's cp does as root). */
   allowDevices?: boolean;
+  /**
+   * Refuse, with Docker's message, an entry that would replace a directory with a
+   * non-directory or a non-directory with a directory (`docker cp` always asks for it).
+   */
+  noOverwriteDirNonDir?: boolean;
 }
 
 /** Parent directories: a symlink that stays beneath the extraction directory is followed, one that leaves it refused (EXDEV). */
@@ -54,7 +59,8 @@ const writeAsync = promisify(write);
  * tree), never write on the host.
  *
  * Docker's rules otherwise: something in the way is replaced (a directory is merged
- * with a directory); directory modes and times are set last. Refused with an
+ * with a directory; with `noOverwriteDirNonDir`, a directory and a non-directory never
+ * replace each other); directory modes and times are set last. Refused with an
  * InvalidArgument naming the entry: `..` in a name, writing through a symlink that
  * leaves the extraction directory (absolute, or climbing above it), a hardlink to a
  * missing file or a directory, devices when not allowed. What was unpacked before a
@@ -90,7 +96,7 @@ export async function extractTarAt(dirfd: number, source: ByteSource, options: E
         if ((entry.type === 'char-device' || entry.type === 'block-device') && !allowDevices) {
           throw refuse(entry.path, 'device nodes are not allowed here');
         }
-        await extractEntry(dirs, parent, base, entry, options.sameOwner);
+        await extractEntry(dirs, parent, base, entry, options);
         if (entry.type === 'directory') {
           deferred.push({ key: [...parts, base].join('/'), mode: entry.mode, atime: entry.atime ?? entry.mtime, mtime: entry.mtime });
         }
@@ -124,7 +130,8 @@ export async function extractTarAt(dirfd: number, source: ByteSource, options: E
 }
 
 /** Create one entry, `base` in the directory `parent`, replacing what is in the way. */
-async function extractEntry(dirs: DirCache, parent: number, base: string, entry: TarEntry, sameOwner: boolean): Promise<void> {
+async function extractEntry(dirs: DirCache, parent: number, base: string, entry: TarEntry, options: ExtractTarOptions): Promise<void> {
+  const { sameOwner } = options;
   const nofollow = AT.SYMLINK_NOFOLLOW;
   // Create optimistically; only when something is in the way, look at it and replace it
   // (unless both are directories).
@@ -134,7 +141,14 @@ async function extractEntry(dirs: DirCache, parent: number, base: string, entry:
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const existing = statAt(parent, base, nofollow);
-      if (isType(existing, constants.S_IFDIR) && entry.type === 'directory') return undefined;
+      const existingIsDir = isType(existing, constants.S_IFDIR);
+      if (existingIsDir && entry.type === 'directory') return undefined;
+      if (options.noOverwriteDirNonDir && existingIsDir !== (entry.type === 'directory')) {
+        throw refuse(
+          entry.path,
+          existingIsDir ? 'cannot overwrite directory with non-directory' : 'cannot overwrite non-directory with directory',
+        );
+      }
       removeAt(parent, base, existing);
       if (isType(existing, constants.S_IFDIR) || isType(existing, constants.S_IFLNK)) dirs.invalidate();
       return make();
