@@ -11,12 +11,15 @@ async function top(ctx: RequestContext<'id'>): Promise<void> {
 
 /**
  * `GET /containers/{id}/stats`: a stream of samples, one JSON object a second (`stream`
- * defaults to true), or one (`stream=false`; `one-shot` without the CPU interval).
+ * defaults to true), or one answered at once (`stream=false`, its `precpu_stats` an
+ * earlier reading the engine kept; `one-shot` without it). `stream=true` with
+ * `one-shot=true` is a 400, as in dockerd.
  */
 async function stats(ctx: RequestContext<'id'>): Promise<void> {
   const { res } = ctx;
   const stream = optionalBoolParam(ctx.query, 'stream') ?? true;
-  const signal = clientGoneSignal(res);
+  // Only a stream outlives its first sample: a single answer needs no watch on the client.
+  const signal = stream ? clientGoneSignal(res) : undefined;
   const samples = ctx.scope.engine.containers.stats(ctx.params.id, { stream, oneShot: boolParam(ctx.query, 'one-shot'), signal });
   const iterator = samples[Symbol.asyncIterator]();
   // The first sample before the headers: an unknown container is still a real 404.
