@@ -5,8 +5,8 @@
 // in the same run, medians and ratios. Also: the CLI's floor (the same `stats --no-stream`
 // with no container running: docker CLI 28 prints on a 500 ms ticker that starts once
 // every container has answered), and each daemon's share alone (the 50 concurrent
-// `GET /containers/{id}/stats?stream=0` the CLI sends, and `GET /containers/json`, over
-// the socket without the CLI). Removes every container it started. Prints figures,
+// `GET /containers/{id}/stats?stream=0` the CLI sends, and `docker ps`'s `HEAD /_ping`
+// and `GET /containers/json`, over the socket without the CLI). Removes every container it started. Prints figures,
 // asserts nothing.
 // Usage: node bench/stats-ps.js [runs] [containers]   (as root, after npm run build; house style: bench/exec.js)
 'use strict';
@@ -61,6 +61,26 @@ async function timeRequests(sock, paths) {
   const t = process.hrtime.bigint();
   await Promise.all(paths.map(get));
   return Number(process.hrtime.bigint() - t) / 1e6;
+}
+
+/** Milliseconds the daemon on `sock` took to answer `requests` ([method, path]) one after another on one connection, as `docker ps` sends them. */
+async function timeSequence(sock, requests) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const t = process.hrtime.bigint();
+  for (const [method, p] of requests) {
+    await new Promise((resolve, reject) => {
+      http
+        .request({ socketPath: sock, path: p, method, agent }, (res) => {
+          res.resume();
+          res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`${method} ${p}: ${res.statusCode}`))));
+        })
+        .on('error', reject)
+        .end();
+    });
+  }
+  const ms = Number(process.hrtime.bigint() - t) / 1e6;
+  agent.destroy();
+  return ms;
 }
 
 /** Remove every container of the engine at `env` (all of them are this script's). */
@@ -138,18 +158,22 @@ async function main() {
       .trim()
       .split('\n');
   const api = {};
-  for (const [label, paths] of Object.entries({
-    [`${count} x GET /containers/{id}/stats?stream=0`]: (env) => ids(env).map((id) => `/v1.41/containers/${id}/stats?stream=0`),
-    'GET /containers/json': () => ['/v1.41/containers/json'],
-  })) {
-    const sockOf = (env) => env.DOCKER_HOST.slice('unix://'.length);
-    const bPaths = paths(berthEnv);
-    const dPaths = dockerEnv && paths(dockerEnv);
+  const sockOf = (env) => env.DOCKER_HOST.slice('unix://'.length);
+  const statsPaths = (env) => ids(env).map((id) => `/v1.41/containers/${id}/stats?stream=0`);
+  const psRequests = [
+    ['HEAD', '/_ping'],
+    ['GET', '/v1.41/containers/json'],
+  ];
+  const timings = {
+    [`${count} x GET /containers/{id}/stats?stream=0, at once`]: { n: runs, time: (env) => timeRequests(sockOf(env), statsPaths(env)) },
+    'HEAD /_ping, GET /containers/json (docker ps)': { n: 3 * runs, time: (env) => timeSequence(sockOf(env), psRequests) },
+  };
+  for (const [label, { n, time }] of Object.entries(timings)) {
     const b = [];
     const d = [];
-    for (let i = 0; i < runs; i++) {
-      b.push(await timeRequests(sockOf(berthEnv), bPaths));
-      if (dockerEnv) d.push(await timeRequests(sockOf(dockerEnv), dPaths));
+    for (let i = 0; i < n; i++) {
+      b.push(await time(berthEnv));
+      if (dockerEnv) d.push(await time(dockerEnv));
     }
     api[label] = { b, d };
   }
