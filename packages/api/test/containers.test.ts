@@ -261,7 +261,7 @@ test('logs follow streams lines as they come and stops when the client goes away
   await request(h.socket, 'DELETE', '/containers/bapi-f?force=1');
 });
 
-test('stats: stream=0 is one JSON answer with its length; one-shot is passed on; one-shot with a stream is a 400; unknown a 404', async () => {
+test('stats: stream=0 is one JSON answer with its length; one-shot is passed on (API 1.41+); one-shot with a stream is a 400; unknown a 404', async () => {
   await createContainer(h.socket, { Image: 'busybox', Cmd: ['sleep', 'inf'] }, 'bapi-st');
   await request(h.socket, 'POST', '/containers/bapi-st/start');
   // What docker CLI 28's `stats --no-stream` sends for each container.
@@ -288,6 +288,10 @@ test('stats: stream=0 is one JSON answer with its length; one-shot is passed on;
   r = await request(h.socket, 'GET', '/v1.41/containers/bapi-st/stats?stream=1&one-shot=1');
   assert.is(r.status, 400);
   assert.equal(r.json(), { message: 'cannot have stream=true and one-shot=true' });
+  // Older clients knew no one-shot: dockerd reads it only from API 1.41 on.
+  r = await request(h.socket, 'GET', '/v1.40/containers/bapi-st/stats?stream=0&one-shot=1');
+  assert.is(r.status, 200);
+  assert.is.not(r.json().preread, '0001-01-01T00:00:00Z');
   r = await request(h.socket, 'GET', '/v1.41/containers/bapi-nosuch/stats?stream=0');
   assert.is(r.status, 404);
   await request(h.socket, 'DELETE', '/containers/bapi-st?force=1');
