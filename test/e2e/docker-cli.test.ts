@@ -82,6 +82,62 @@ test('docker run -i passes piped stdin written before start, and its end', async
   assert.is(r.stderr, 'done\n');
 });
 
+test('docker stats --no-stream shows each running container with a CPU % of its recent use; docker ps shows their fields', async ({
+  daemon,
+}) => {
+  const busy = await daemon.docker(['run', '-d', '--name', 'busy', 'busybox', 'sh', '-c', 'while :; do :; done']);
+  assert.is(busy.code, 0, busy.stderr);
+  const idle = await daemon.docker(['run', '-d', '--name', 'idle', '-l', 'role=idle', 'busybox', 'sleep', '100']);
+  assert.is(idle.code, 0, idle.stderr);
+  try {
+    // Until the loop has used 200 ms of CPU (one-shot samples: they wait for nothing).
+    for (let i = 0; i < 200; i++) {
+      const r = await daemon.request('GET', '/v1.41/containers/busy/stats?stream=0&one-shot=1');
+      if (JSON.parse(r.body).cpu_stats.cpu_usage.total_usage >= 200e6) break;
+      await sleep(50);
+    }
+    const stats = await daemon.docker(['stats', '--no-stream', '--format', '{{json .}}']);
+    assert.is(stats.code, 0, stats.stderr);
+    const rows = stats.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    const row = (name: string) => rows.find((r) => r.Name === name);
+    assert.ok(row('busy') && row('idle'), stats.stdout);
+    assert.is(row('busy').ID, busy.stdout.trim().slice(0, 12));
+    // A precpu_stats from the start of the run (or a second before): the loop's share of
+    // the host since then. One from the host's boot, or none, would show about 0.0x %.
+    const busyPercent = Number.parseFloat(row('busy').CPUPerc);
+    assert.ok(busyPercent >= 1, `busy loop at ${row('busy').CPUPerc}`);
+    assert.match(row('idle').CPUPerc, /^\d+\.\d\d%$/);
+    assert.match(row('idle').MemUsage, /^\d+(\.\d+)?[KMG]iB \/ \d+(\.\d+)?[KMG]iB$/);
+    assert.is(row('idle').PIDs, '1');
+    assert.is(row('idle').NetIO, '0B / 0B', 'no network but lo');
+
+    const ps = await daemon.docker(['ps', '--no-trunc', '--format', '{{json .}}']);
+    assert.is(ps.code, 0, ps.stderr);
+    const entry = ps.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .find((e) => e.Names === 'idle');
+    assert.ok(entry, ps.stdout);
+    assert.is(entry.ID, idle.stdout.trim());
+    assert.is(entry.Image, 'busybox');
+    assert.is(entry.Command, '"sleep 100"');
+    assert.is(entry.State, 'running');
+    assert.match(entry.Status, /^Up /);
+    assert.is(entry.Labels, 'role=idle');
+    assert.is(entry.Networks, 'none');
+    assert.is(entry.Ports, '');
+    const sized = await daemon.docker(['ps', '-a', '--size', '--filter', 'name=idle', '--format', '{{.Names}} {{.Size}}']);
+    assert.is(sized.code, 0, sized.stderr);
+    assert.match(sized.stdout.trim(), /^idle \d+(\.\d+)?k?B \(virtual \d+(\.\d+)?[kM]B\)$/);
+  } finally {
+    await daemon.docker(['rm', '-f', 'busy', 'idle']);
+  }
+});
+
 test('docker errors name the object', async ({ daemon }) => {
   const r = await daemon.docker(['rm', 'ghost']);
   assert.is(r.code, 1);

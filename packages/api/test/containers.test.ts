@@ -261,4 +261,40 @@ test('logs follow streams lines as they come and stops when the client goes away
   await request(h.socket, 'DELETE', '/containers/bapi-f?force=1');
 });
 
+test('stats: stream=0 is one JSON answer with its length; one-shot is passed on (API 1.41+); one-shot with a stream is a 400; unknown a 404', async () => {
+  await createContainer(h.socket, { Image: 'busybox', Cmd: ['sleep', 'inf'] }, 'bapi-st');
+  await request(h.socket, 'POST', '/containers/bapi-st/start');
+  // What docker CLI 28's `stats --no-stream` sends for each container.
+  let r = await request(h.socket, 'GET', '/v1.41/containers/bapi-st/stats?stream=0');
+  assert.is(r.status, 200);
+  assert.is(r.headers['content-type'], 'application/json');
+  assert.is(Number(r.headers['content-length']), Buffer.byteLength(r.text));
+  const sample = r.json();
+  assert.is(sample.name, '/bapi-st');
+  assert.is.not(sample.preread, '0001-01-01T00:00:00Z', 'an earlier reading: precpu_stats to compute a CPU % from');
+  assert.ok(sample.precpu_stats.system_cpu_usage > 0);
+  let call = h.engine.calls.filter((c) => c.method === 'containers.stats').at(-1)!;
+  assert.equal(
+    { ...(call.args[1] as object) },
+    { stream: false, oneShot: false, signal: undefined },
+    'a single answer needs no watch on the client',
+  );
+  r = await request(h.socket, 'GET', '/v1.41/containers/bapi-st/stats?stream=false&one-shot=1');
+  assert.is(r.status, 200);
+  assert.is(r.json().preread, '0001-01-01T00:00:00Z');
+  assert.is(r.json().precpu_stats.cpu_usage.total_usage, 0);
+  call = h.engine.calls.filter((c) => c.method === 'containers.stats').at(-1)!;
+  assert.is((call.args[1] as { oneShot: boolean }).oneShot, true);
+  r = await request(h.socket, 'GET', '/v1.41/containers/bapi-st/stats?stream=1&one-shot=1');
+  assert.is(r.status, 400);
+  assert.equal(r.json(), { message: 'cannot have stream=true and one-shot=true' });
+  // Older clients knew no one-shot: dockerd reads it only from API 1.41 on.
+  r = await request(h.socket, 'GET', '/v1.40/containers/bapi-st/stats?stream=0&one-shot=1');
+  assert.is(r.status, 200);
+  assert.is.not(r.json().preread, '0001-01-01T00:00:00Z');
+  r = await request(h.socket, 'GET', '/v1.41/containers/bapi-nosuch/stats?stream=0');
+  assert.is(r.status, 404);
+  await request(h.socket, 'DELETE', '/containers/bapi-st?force=1');
+});
+
 test.run();

@@ -30,6 +30,7 @@ import { RestartPoliciesToken } from './runs/restart-policy.js';
 import { RunSupervisorToken } from './runs/run-supervisor.js';
 import { registerEngineServices } from './services.js';
 import { ContainerStoreToken } from './state/container-store.js';
+import { ContainerMonitorToken } from './stats/container-monitor.js';
 import { PluginStatusSourceToken, SystemServiceToken } from './system/system-service.js';
 
 /** A running engine: the EngineApi plus the container it was assembled in, its config and its shutdown. */
@@ -133,6 +134,9 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
   // Health checks listen to starts and exits from here on, and resume those of the containers recovery found running.
   const health = di.resolve(HealthMonitorToken);
   health.resumeRunning();
+  // Stats keep CPU readings from each start on (a sample's precpu_stats), and take one of each container recovery found running.
+  const monitor = di.resolve(ContainerMonitorToken);
+  monitor.rememberRunning();
   await lifecycle.removeStoppedAutoRemove();
   await restarts.restoreAtStart();
 
@@ -152,6 +156,7 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
     async close() {
       restarts.close();
       await health.close();
+      monitor.close();
       supervisor.close();
       events.removeAllListeners();
       await store.drain();

@@ -586,6 +586,45 @@ export function engineApiSuite(name: string, factory: EngineApiFactory, options:
     },
   );
 
+  check(
+    'stats without a stream answer with an earlier reading as precpu_stats; one-shot leaves it zeroed; one-shot with a stream is refused',
+    async (c) => {
+      const id = await c.create({ Cmd: sh('sleep 30 & wait') }, c.name('stats'));
+      await c.engine.containers.start(id);
+      const one = async (options: import('@berth/core').StatsOptions) => {
+        const samples: Array<import('@berth/core').ContainerStatsSample> = [];
+        for await (const s of c.engine.containers.stats(id, options)) samples.push(s);
+        assert.is(samples.length, 1, 'one sample');
+        return samples[0]!;
+      };
+      // What `docker stats --no-stream` reads: CPU % from cpu_stats against precpu_stats.
+      const sample = await one({ stream: false });
+      const cpu = sample.cpu_stats;
+      const pre = sample.precpu_stats;
+      assert.ok((pre.system_cpu_usage ?? 0) > 0, `precpu_stats has the host's CPU time: ${JSON.stringify(pre)}`);
+      assert.ok(pre.system_cpu_usage! <= cpu.system_cpu_usage!, 'the earlier reading is not later');
+      assert.ok(pre.cpu_usage.total_usage <= cpu.cpu_usage.total_usage, "the container's usage does not go back");
+      assert.ok((pre.online_cpus ?? 0) > 0, 'online_cpus, which the percentage is multiplied by');
+      const started = Date.parse((await c.engine.containers.inspect(id)).State.StartedAt);
+      const preread = Date.parse(sample.preread);
+      // Of this run (not the zero time, not the host's boot), and not after the sample.
+      assert.ok(
+        preread >= started && preread <= Date.parse(sample.read),
+        `preread ${sample.preread}, started ${started}, read ${sample.read}`,
+      );
+      // one-shot: dockerd's single reading, without a previous one.
+      const shot = await one({ stream: false, oneShot: true });
+      assert.is(shot.preread, '0001-01-01T00:00:00Z');
+      assert.is(shot.precpu_stats.cpu_usage.total_usage, 0);
+      assert.is(shot.precpu_stats.system_cpu_usage, undefined);
+      assert.ok((shot.cpu_stats.system_cpu_usage ?? 0) > 0, 'its own reading is there');
+      const refuse = async () => {
+        for await (const _ of c.engine.containers.stats(id, { stream: true, oneShot: true })) break;
+      };
+      await rejectsWith(refuse, 'InvalidArgument', /cannot have stream=true and one-shot=true/);
+    },
+  );
+
   check('prune removes the stopped containers that match its label filter and no other', async (c) => {
     const label = c.name('prune');
     const gone = await c.create({ Cmd: sh('exit 0'), Labels: { [label]: 'yes' } }, c.name('prune-gone'));

@@ -1,3 +1,4 @@
+import { compareApiVersions } from '../api-version.js';
 import type { RequestContext } from '../context.js';
 import { boolParam, optionalBoolParam, stringParam } from '../query.js';
 import { sendJson } from '../respond.js';
@@ -11,13 +12,18 @@ async function top(ctx: RequestContext<'id'>): Promise<void> {
 
 /**
  * `GET /containers/{id}/stats`: a stream of samples, one JSON object a second (`stream`
- * defaults to true), or one (`stream=false`; `one-shot` without the CPU interval).
+ * defaults to true), or one answered at once (`stream=false`, its `precpu_stats` an
+ * earlier reading the engine kept; `one-shot` without it, from API 1.41 on).
+ * `stream=true` with `one-shot=true` is a 400, as in dockerd.
  */
 async function stats(ctx: RequestContext<'id'>): Promise<void> {
   const { res } = ctx;
   const stream = optionalBoolParam(ctx.query, 'stream') ?? true;
-  const signal = clientGoneSignal(res);
-  const samples = ctx.scope.engine.containers.stats(ctx.params.id, { stream, oneShot: boolParam(ctx.query, 'one-shot'), signal });
+  // Only a stream outlives its first sample: a single answer needs no watch on the client.
+  const signal = stream ? clientGoneSignal(res) : undefined;
+  // one-shot came with API 1.41: dockerd reads it from no older client.
+  const oneShot = compareApiVersions(ctx.apiVersion, '1.41') >= 0 && boolParam(ctx.query, 'one-shot');
+  const samples = ctx.scope.engine.containers.stats(ctx.params.id, { stream, oneShot, signal });
   const iterator = samples[Symbol.asyncIterator]();
   // The first sample before the headers: an unknown container is still a real 404.
   const first = await iterator.next();

@@ -532,7 +532,9 @@ export class FakeEngine implements EngineApi {
     stats: (ref: string, options: StatsOptions): AsyncIterable<ContainerStatsSample> => {
       this.record('containers.stats', ref, options);
       const c = this.findContainer(ref);
-      const sample = (): ContainerStatsSample => fakeStats(c.id, c.name, c.status === 'running');
+      if (options.stream && options.oneShot) throw new InvalidArgument('cannot have stream=true and one-shot=true');
+      const sample = (): ContainerStatsSample =>
+        fakeStats(c.id, c.name, c.status === 'running' ? c.startedAt : undefined, !options.oneShot);
       return (async function* () {
         yield sample();
         while (options.stream && !options.signal?.aborted) {
@@ -971,24 +973,31 @@ export class FakeEngine implements EngineApi {
   }
 }
 
-/** A stats sample in Docker's shape, zeroed for a container that does not run. */
-function fakeStats(id: string, name: string, running: boolean): ContainerStatsSample {
-  const cpu = (total: number) => ({
+/**
+ * A stats sample in Docker's shape, zeroed for a container that does not run (no
+ * `startedAt`); with `precpu`, a previous reading from the start of the run, as the
+ * engine's first sample of a run has.
+ */
+function fakeStats(id: string, name: string, startedAt: string | undefined, precpu: boolean): ContainerStatsSample {
+  const running = startedAt !== undefined;
+  const cpu = (total: number, system: number | undefined) => ({
     cpu_usage: { total_usage: total, usage_in_kernelmode: 0, usage_in_usermode: total },
-    system_cpu_usage: running ? 1e12 : undefined,
-    online_cpus: running ? 2 : undefined,
+    system_cpu_usage: system,
+    online_cpus: system === undefined ? undefined : 2,
     throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 },
   });
   const blkio = running ? [{ major: 8, minor: 0, op: 'read', value: 0 }] : null;
+  const now = Date.now();
+  const earlier = running && precpu;
   return {
-    read: running ? new Date().toISOString() : '0001-01-01T00:00:00Z',
-    preread: '0001-01-01T00:00:00Z',
+    read: running ? new Date(now).toISOString() : '0001-01-01T00:00:00Z',
+    preread: earlier && startedAt ? startedAt : '0001-01-01T00:00:00Z',
     name: `/${name}`,
     id,
     num_procs: 0,
     pids_stats: running ? { current: 1 } : {},
-    cpu_stats: cpu(running ? 2e6 : 0),
-    precpu_stats: cpu(running ? 1e6 : 0),
+    cpu_stats: running ? cpu(2e6, 1e12) : cpu(0, undefined),
+    precpu_stats: earlier ? cpu(1e6, 1e12 - 2e9) : cpu(0, undefined),
     memory_stats: running ? { usage: 1 << 20, limit: 1 << 30, stats: {} } : {},
     blkio_stats: {
       io_service_bytes_recursive: blkio,

@@ -151,7 +151,11 @@ export interface ContainersApi {
   update(ref: string, changes: ContainerUpdate): Promise<ContainerUpdateResult>;
   /** The container's processes as `ps` shows them with `psArgs` (default `-ef`); Conflict when it is not running. */
   top(ref: string, psArgs?: string): Promise<ContainerTop>;
-  /** Resource usage samples: one (`stream: false`), or one a second until `signal` aborts. */
+  /**
+   * Resource usage samples: one answered at once (`stream: false`), its `precpu_stats`
+   * an earlier reading so that a CPU percentage comes from the one sample; or one a
+   * second until `signal` aborts. A container that does not run gives zeroed samples.
+   */
   stats(ref: string, options: StatsOptions): AsyncIterable<ContainerStatsSample>;
   /** Remove every stopped container matching `filters` (`until`, `label`, `label!`). */
   prune(filters?: Filters): Promise<ContainersPruneReport>;
@@ -175,7 +179,7 @@ export type ContainerUpdate = Pick<
 export interface StatsOptions {
   /** Keep sending a sample a second until the client goes (`stream=1`, the default). */
   stream: boolean;
-  /** With `stream=false`: answer at once, without the second sample `precpu_stats` would come from. */
+  /** With `stream=false`: leave `precpu_stats` zeroed (dockerd's `one-shot`); InvalidArgument with `stream`. */
   oneShot?: boolean;
   /** Aborts a stream (the client went away). */
   signal?: AbortSignal;

@@ -5,6 +5,10 @@ import {
   type ContainerStatsSample,
   type ContainerTop,
   type CpuStats,
+  type EngineEvent,
+  type EventBus,
+  EventBusToken,
+  InvalidArgument,
   inject,
   injectable,
   type StatsOptions,
@@ -16,11 +20,18 @@ import { HostFactsToken } from '../containers/container-bundles.js';
 import type { ContainerRecord } from '../containers/container-record.js';
 import { cgroupsPathFor, type HostFacts } from '../oci/index.js';
 import { type ContainerStore, ContainerStoreToken } from '../state/container-store.js';
-import { type CgroupLocation, cgroupPids, networkUsage, readCgroupUsage, systemCpuUsage } from './cgroup-usage.js';
+import {
+  type CgroupLocation,
+  type CgroupUsage,
+  cgroupPids,
+  networkUsage,
+  readCgroupCpu,
+  readCgroupUsage,
+  systemCpuUsage,
+} from './cgroup-usage.js';
+import { CpuHistory, type CpuReading } from './cpu-history.js';
 import { filterPsOutput, psArguments } from './ps-table.js';
 
-/** Between the two readings of a `stream=false` sample: long enough for a CPU percentage, short enough for `docker stats --no-stream`. */
-const cpuWindowMs = 100;
 /** A stream's samples come once a second, as dockerd's. */
 const streamIntervalMs = 1000;
 
@@ -30,15 +41,53 @@ const zeroTime = '0001-01-01T00:00:00Z';
  * What runs in a container and what it uses, read from its cgroup and /proc while it
  * runs: `stats` (Docker's stats samples: CPU, memory with its limit, pids, block I/O,
  * the network of the container's namespace) and `top` (the host's `ps`, narrowed to the
- * cgroup's processes, as dockerd does it). Owns nothing: every answer is read afresh.
+ * cgroup's processes, as dockerd does it). Every answer is read afresh, except the
+ * earlier CPU readings a sample's `precpu_stats` comes from (`cpu-history.ts`), kept in
+ * memory per running container. Lifecycle: from its construction it takes a reading at
+ * every `start` event and drops a container's readings at its `die` and `destroy`;
+ * `rememberRunning`, at engine start, takes one of each container found running; `close`
+ * stops listening. Owns nothing on disk.
  */
 @injectable()
 export class ContainerMonitor {
+  private readonly history = new CpuHistory();
+  private readonly onStart = (e: EngineEvent) => {
+    // A new run, a new cgroup: readings of an earlier run would make its deltas negative.
+    this.history.forget(e.id);
+    const record = this.store.find(e.id);
+    if (record?.state.Running && record.state.Pid > 0) this.history.remember(record.id, this.cpuReading(record, Date.now()));
+  };
+  private readonly onGone = (e: EngineEvent) => this.history.forget(e.id);
+
   constructor(
     @inject(ContainerStoreToken) private readonly store: ContainerStore,
     @inject(EngineConfigToken) private readonly config: ResolvedEngineConfig,
     @inject(HostFactsToken) private readonly host: HostFacts,
-  ) {}
+    @inject(EventBusToken) private readonly events: EventBus,
+  ) {
+    events.on('container.start', this.onStart);
+    events.on('container.die', this.onGone);
+    events.on('container.destroy', this.onGone);
+  }
+
+  /** At engine start, after recovery: a first reading of each container found running (its run began before this engine). */
+  rememberRunning(): void {
+    const now = Date.now();
+    for (const record of this.store.all()) {
+      if (record.state.Running && record.state.Pid > 0) this.history.remember(record.id, this.cpuReading(record, now));
+    }
+  }
+
+  close(): void {
+    this.events.off('container.start', this.onStart);
+    this.events.off('container.die', this.onGone);
+    this.events.off('container.destroy', this.onGone);
+  }
+
+  /** How many containers have CPU readings kept (tests: a container's readings go with its run). */
+  get keptReadings(): number {
+    return this.history.size;
+  }
 
   private location(record: ContainerRecord): CgroupLocation {
     return {
@@ -63,61 +112,67 @@ export class ContainerMonitor {
   }
 
   /**
-   * Stats samples of a container. `stream: false` answers one: at once with `oneShot`
-   * (no `precpu_stats`), else after a short second reading, so that a CPU percentage can
-   * be computed from the pair. A stream sends one a second until `signal` aborts or the
-   * container is removed. A container that does not run gives zeroed samples, as Docker's.
+   * Stats samples of a container. `stream: false` answers one at once: its
+   * `precpu_stats` is a kept reading (`cpu-history.ts`: one at least a second old when
+   * there is one, else the oldest, at worst from the start of the run), so that a CPU
+   * percentage comes from the pair without waiting for a second reading; `oneShot` leaves
+   * `precpu_stats` zeroed, as dockerd does. A stream sends one a second, the first one
+   * compared with a kept reading too, until `signal` aborts or the container is removed.
+   * A container that does not run gives zeroed samples, as Docker's. `stream` with
+   * `oneShot` is InvalidArgument (dockerd's 400).
    */
   async *stats(ref: string, options: StatsOptions): AsyncIterable<ContainerStatsSample> {
     const record = this.store.get(ref);
+    if (options.stream && options.oneShot) throw new InvalidArgument('cannot have stream=true and one-shot=true');
     if (!options.stream) {
-      if (options.oneShot || !record.state.Running) {
-        yield this.sample(record, undefined);
-        return;
-      }
-      const before = this.sample(record, undefined);
-      await sleep(cpuWindowMs, options.signal);
-      yield this.sample(record, before);
+      const now = Date.now();
+      yield this.sample(record, now, options.oneShot ? undefined : this.history.previous(record.id, now));
       return;
     }
-    let previous: ContainerStatsSample | undefined;
+    let previous = this.history.previous(record.id, Date.now());
     while (!options.signal?.aborted && this.store.find(record.id) === record) {
-      const current = this.sample(record, previous);
+      const now = Date.now();
+      const current = this.sample(record, now, previous);
       yield current;
-      previous = current;
+      previous = { at: now, cpu: current.cpu_stats };
       await sleep(streamIntervalMs, options.signal);
     }
   }
 
-  /** One sample of `record` now, with `previous` as its `precpu_stats`. */
-  private sample(record: ContainerRecord, previous: ContainerStatsSample | undefined): ContainerStatsSample {
+  /** The CPU counters of a running container's cgroup (read now unless given) and the host's, at `now`. */
+  private cpuReading(record: ContainerRecord, now: number, cpu: CgroupUsage['cpu'] = readCgroupCpu(this.location(record))): CpuReading {
+    return {
+      at: now,
+      cpu: {
+        cpu_usage: {
+          total_usage: cpu.total,
+          usage_in_kernelmode: cpu.system,
+          usage_in_usermode: cpu.user,
+          ...(cpu.perCpu.length ? { percpu_usage: cpu.perCpu } : {}),
+        },
+        system_cpu_usage: systemCpuUsage(),
+        online_cpus: this.host.cpus,
+        throttling_data: { periods: cpu.periods, throttled_periods: cpu.throttledPeriods, throttled_time: cpu.throttledTime },
+      },
+    };
+  }
+
+  /** One sample of `record` at `now`, with `previous` as its `precpu_stats`; its own CPU reading is kept for the samples after it. */
+  private sample(record: ContainerRecord, now: number, previous: CpuReading | undefined): ContainerStatsSample {
     const base = { name: `/${record.name}`, id: record.id };
     if (!record.state.Running || record.state.Pid === 0) return { ...emptySample(), ...base };
     const usage = readCgroupUsage(this.location(record));
     const totalMemory = os.totalmem();
-    const cpu: CpuStats = {
-      cpu_usage: {
-        total_usage: usage.cpu.total,
-        usage_in_kernelmode: usage.cpu.system,
-        usage_in_usermode: usage.cpu.user,
-        ...(usage.cpu.perCpu.length ? { percpu_usage: usage.cpu.perCpu } : {}),
-      },
-      system_cpu_usage: systemCpuUsage(),
-      online_cpus: this.host.cpus,
-      throttling_data: {
-        periods: usage.cpu.periods,
-        throttled_periods: usage.cpu.throttledPeriods,
-        throttled_time: usage.cpu.throttledTime,
-      },
-    };
+    const reading = this.cpuReading(record, now, usage.cpu);
+    this.history.remember(record.id, reading);
     const sample: ContainerStatsSample = {
       ...base,
-      read: new Date().toISOString(),
-      preread: previous?.read ?? zeroTime,
+      read: new Date(now).toISOString(),
+      preread: previous ? new Date(previous.at).toISOString() : zeroTime,
       num_procs: 0,
       pids_stats: { current: usage.pids.current, ...(usage.pids.limit !== undefined ? { limit: usage.pids.limit } : {}) },
-      cpu_stats: cpu,
-      precpu_stats: previous?.cpu_stats ?? emptyCpu(),
+      cpu_stats: reading.cpu,
+      precpu_stats: previous?.cpu ?? emptyCpu(),
       memory_stats: {
         usage: usage.memory.usage,
         ...(usage.memory.maxUsage !== undefined ? { max_usage: usage.memory.maxUsage } : {}),
