@@ -22,7 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -47,6 +49,7 @@ enum { CONTROL_MAX = 64 };
 static struct {
   const char *id, *bundle, *state_dir, *log_path, *runtime, *runtime_root, *exec_fifo;
   const char *process; /* --exec: the OCI process JSON of an exec; NULL for a container */
+  const char *hide_mount; /* --hide-mount: a mount the runtime's processes must not see */
   const char *oom_files[MAX_OOM_FILES];
   int n_oom_files;
   const char *cgroups[MAX_CGROUPS]; /* --cgroup: where the shim itself lives */
@@ -427,10 +430,28 @@ static void client_accept(int lfd) {
 
 /* ---------- the runtime ---------- */
 
-/* Start the runtime with args; stdio as given (-1: /dev/null). Returns its pid, or -1. */
+/*
+ * --hide-mount PATH: move the calling process into a mount namespace of its own, a copy
+ * of the current one with every mount made a slave (so that nothing done here propagates
+ * back, while unmounts on the host still reach the copy), and unmount PATH (detached)
+ * there. Called in a runtime's process just before its exec, so the namespace lives as
+ * long as that process: the copy of the host's mounts is never held past it. Whether and
+ * what to hide is the spawner's decision (runtime-oci: crun on a cgroup v1 host whose
+ * empty cgroup2 hierarchy makes crun refuse to run). Returns 0 or -1 with errno set.
+ */
+static int hide_mount(const char *path) {
+  if (unshare(CLONE_NEWNS) < 0) return -1;
+  if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0) return -1;
+  if (umount2(path, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT) return -1; /* EINVAL: not a mount here */
+  return 0;
+}
+
+/* Start the runtime with args; stdio as given (-1: /dev/null). Returns its pid, or -1.
+ * A runtime that cannot be given its view of the mounts (--hide-mount) exits 126. */
 static pid_t spawn_runtime(char *const argv[], int in, int out, int err) {
   pid_t pid = fork();
   if (pid != 0) return pid;
+  if (opt.hide_mount && hide_mount(opt.hide_mount) < 0) _exit(126);
   int null = open("/dev/null", O_RDWR | O_CLOEXEC);
   dup2(in >= 0 ? in : null, 0);
   dup2(out >= 0 ? out : null, 1);
@@ -795,11 +816,24 @@ static void usage(void) {
           "                  --runtime PATH --runtime-root DIR [--stdin] [--terminal] [--oom-file PATH]... [--ready-fd N] [--detach] [--exec-fifo PATH]\n"
           "                  [--keep-runtime-state] [--cgroup DIR]...\n"
           "       berth-shim --exec PROCESS.json --id ID --state-dir DIR --runtime PATH --runtime-root DIR\n"
-          "                  [--stdin] [--terminal] [--log PATH] [--ready-fd N] [--detach] [--cgroup DIR]...\n");
+          "                  [--stdin] [--terminal] [--log PATH] [--ready-fd N] [--detach] [--cgroup DIR]...\n"
+          "       (both also take [--hide-mount PATH])\n"
+          "       berth-shim --hide-mount PATH --run RUNTIME [ARG]...\n");
   exit(2);
 }
 
 int main(int argc, char **argv) {
+  /* --run: one runtime command (kill, pause, state...) with the same view of the mounts
+   * as the runtime processes of the shims, then nothing else: this process becomes it. */
+  if (argc >= 5 && !strcmp(argv[1], "--hide-mount") && !strcmp(argv[3], "--run")) {
+    if (hide_mount(argv[2]) < 0) {
+      fprintf(stderr, "berth-shim: cannot unmount %s in a mount namespace of its own: %s\n", argv[2], strerror(errno));
+      return 126;
+    }
+    execv(argv[4], argv + 4);
+    fprintf(stderr, "berth-shim: exec %s: %s\n", argv[4], strerror(errno));
+    return 127;
+  }
   int ready_fd = 1, detach = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -822,6 +856,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--exec")) opt.process = v;
     else if (!strcmp(a, "--oom-file") && opt.n_oom_files < MAX_OOM_FILES) opt.oom_files[opt.n_oom_files++] = v;
     else if (!strcmp(a, "--cgroup") && opt.n_cgroups < MAX_CGROUPS) opt.cgroups[opt.n_cgroups++] = v;
+    else if (!strcmp(a, "--hide-mount")) opt.hide_mount = v;
     else usage();
     i++;
   }
@@ -912,6 +947,8 @@ int main(int argc, char **argv) {
       char msg[4096], fallback[256];
       if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 127)
         snprintf(fallback, sizeof fallback, "exec %s: cannot run the runtime", opt.runtime);
+      else if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 126 && opt.hide_mount)
+        snprintf(fallback, sizeof fallback, "cannot unmount %s in a mount namespace for %s", opt.hide_mount, opt.runtime);
       else
         snprintf(fallback, sizeof fallback, "%s create failed with status %d", opt.runtime, status);
       runtime_error(runtime_log, fallback, msg, sizeof msg);

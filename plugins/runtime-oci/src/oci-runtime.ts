@@ -20,7 +20,8 @@ import {
   silentLogger,
 } from '@berth/core';
 import { spawnDetached } from '@berth/native';
-import { oomFiles } from './cgroups.js';
+import { devicesCgroupDir, oomFiles } from './cgroups.js';
+import { bundleDeviceRules, extraDeviceDenials } from './device-rules.js';
 import { removeExitedRuncState } from './runc-exited-state.js';
 import { ShimCgroup } from './shim-cgroup.js';
 import { ShimConnection } from './shim-connection.js';
@@ -56,6 +57,20 @@ export interface OciRuntimeOptions {
   inProcessDelete?: boolean;
   /** The cgroup each shim moves itself into (shim-cgroup.ts); default: none, shims stay in the daemon's. */
   shimCgroup?: ShimCgroup;
+  /**
+   * A mount every process of the runtime runs without (crun-probe.ts: hybridCgroup2Mount): each one starts in
+   * a mount namespace of its own, a slave copy of the host's with this mount detached,
+   * which lives only as long as that process (the shims' `--hide-mount`; the commands run
+   * from here go through `berth-shim --hide-mount P --run`). For crun on a cgroup v1 host
+   * with an empty cgroup2 hierarchy at /sys/fs/cgroup/unified, which crun refuses.
+   */
+  hideMount?: string;
+  /**
+   * After create, before the container runs: deny in its v1 devices cgroup every device
+   * the runtime allowed of its own accord beyond the bundle's rules (device-rules.ts;
+   * crun allows the host's /dev/console). A no-op on a v2 host.
+   */
+  enforceBundleDevices?: boolean;
 }
 
 /**
@@ -112,11 +127,13 @@ export class OciRuntime implements Runtime {
     if (this.options.inProcessDelete) args.push('--keep-runtime-state');
     for (const file of oomFiles(req.bundle, req.id)) args.push('--oom-file', file);
     for (const dir of this.shimCgroup.dirs) args.push('--cgroup', dir);
+    if (this.options.hideMount) args.push('--hide-mount', this.options.hideMount);
 
     const line = await this.spawnShim(req.id, stateDir, args);
     if (line.startsWith('ok ')) {
       const pid = Number(line.slice(3));
       this.stateDirs.set(req.id, stateDir);
+      if (this.options.enforceBundleDevices) await this.enforceBundleDevices(req.id, path.resolve(req.bundle));
       this.log.debug('container created', { id: req.id, pid });
       return { pid };
     }
@@ -349,6 +366,7 @@ export class OciRuntime implements Runtime {
     if (req.openStdin) args.push('--stdin');
     if (req.terminal) args.push('--terminal');
     for (const dir of this.shimCgroup.dirs) args.push('--cgroup', dir);
+    if (this.options.hideMount) args.push('--hide-mount', this.options.hideMount);
     const line = await this.spawnShim(req.execId, stateDir, args);
     if (!line.startsWith('ok ')) {
       await fs.rm(stateDir, { recursive: true, force: true });
@@ -420,10 +438,34 @@ export class OciRuntime implements Runtime {
     return dir;
   }
 
+  /**
+   * Take the devices cgroup of a container just created (its init waits for start, so
+   * nothing of it has run) back to its bundle's rules. A failure removes the container:
+   * it must not run with more devices than its bundle allows.
+   */
+  private async enforceBundleDevices(id: string, bundle: string): Promise<void> {
+    const dir = devicesCgroupDir(bundle, id);
+    if (!dir) return; // a v2 host: the runtime's device filter is its own eBPF program
+    let denials: string[] = [];
+    try {
+      denials = extraDeviceDenials(await fs.readFile(path.join(dir, 'devices.list'), 'utf8'), bundleDeviceRules(bundle));
+      for (const rule of denials) await fs.writeFile(path.join(dir, 'devices.deny'), rule);
+    } catch (err) {
+      await this.kill(id, 'KILL').catch(() => {});
+      await this.delete(id).catch(() => {});
+      const what = denials.length ? `deny ${denials.join(', ')} to` : 'read the device rules of';
+      throw new SystemError(`OCI runtime create failed: cannot ${what} container ${id}: ${(err as Error).message}`);
+    }
+  }
+
   /** `<runtime> --root R <args>`; errors carry the runtime's own message. */
   private async runtime(args: string[]): Promise<string> {
     try {
-      return await execFileText(this.options.binary, ['--root', this.options.stateRoot, ...args]);
+      const full = ['--root', this.options.stateRoot, ...args];
+      if (this.options.hideMount) {
+        return await execFileText(this.options.shimPath, ['--hide-mount', this.options.hideMount, '--run', this.options.binary, ...full]);
+      }
+      return await execFileText(this.options.binary, full);
     } catch (err) {
       const e = err as Error & { stderr?: string };
       const message = runtimeMessage(e.stderr ?? '') || e.message;
