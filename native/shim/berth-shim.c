@@ -57,6 +57,7 @@ static struct {
   int open_stdin;
   int terminal;           /* --terminal: a pty (console socket) instead of pipes */
   int keep_runtime_state; /* --keep-runtime-state: the spawner removes it after the exit */
+  int exec_fifo_write;    /* --exec-fifo-write: the init reads the fifo (crun), start writes it */
   long long log_max_size; /* --log-max-size: rotate the log before it would pass this; 0: never */
   int log_max_files;      /* --log-max-files: the log and its rotated copies .1 ... .N-1 */
 } opt;
@@ -492,7 +493,7 @@ static void join_cgroups(int ready_fd) {
     int failed = fd < 0 || write_all(fd, pid, strlen(pid)) < 0;
     int e = errno;
     if (fd >= 0) close(fd);
-    if (failed) dprintf(ready_fd, "warn cannot join cgroup %s: %s\n", opt.cgroups[i], strerror(e));
+    if (failed && ready_fd >= 0) dprintf(ready_fd, "warn cannot join cgroup %s: %s\n", opt.cgroups[i], strerror(e));
   }
 }
 
@@ -605,7 +606,9 @@ static void exec_start(char *reply, size_t cap) {
   }
   argv[a++] = (char *)opt.id;
   argv[a] = NULL;
-  int status = run_runtime(argv, pipe_in[0], pipe_out[1], pipe_err[1]);
+  pid_t runtime_pid = spawn_runtime(argv, pipe_in[0], pipe_out[1], pipe_err[1]);
+  join_cgroups(-1); /* no ready pipe any more: a cgroup it cannot join leaves it where it is */
+  int status = wait_runtime(runtime_pid);
   /* The process holds its own copies: EOF on the read ends now means it closed them. */
   if (pipe_out[1] >= 0) close(pipe_out[1]);
   if (pipe_err[1] >= 0) close(pipe_err[1]);
@@ -700,6 +703,39 @@ static int start_via_fifo(const char *fifo, char *err, size_t cap) {
   return -1;
 }
 
+/*
+ * What `crun start` does, without a crun process: crun's created init waits to read one
+ * byte from the exec fifo (the other way round from runc); write it and remove the fifo,
+ * which is how crun tells "created" from "running". No reader (ENXIO): the init is gone.
+ * Returns 0, -1 with `err` set, or 1 when there is no fifo (then the runtime's own start).
+ * crun's start also runs poststart hooks: the spawner passes the fifo only for bundles
+ * without them.
+ */
+static int start_via_fifo_write(const char *fifo, char *err, size_t cap) {
+  if (container_reaped) {
+    snprintf(err, cap, "cannot start a container that has stopped");
+    return -1;
+  }
+  int fd = open(fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return 1;
+    if (errno == ENXIO) snprintf(err, cap, "cannot start a container that has stopped");
+    else snprintf(err, cap, "open %s: %s", fifo, strerror(errno));
+    return -1;
+  }
+  ssize_t n;
+  do n = write(fd, "1", 1);
+  while (n < 0 && errno == EINTR);
+  int e = errno;
+  close(fd);
+  if (n != 1) {
+    snprintf(err, cap, e == EPIPE ? "cannot start a container that has stopped" : "write %s: %s", fifo, strerror(e));
+    return -1;
+  }
+  unlink(fifo);
+  return 0;
+}
+
 /* "start": release the container (above; else `<runtime> start <id>`, run from here,
  * which costs the daemon no process of its own) and answer "ok" or "error: <message>". */
 static void control_request(struct client *c) {
@@ -712,7 +748,9 @@ static void control_request(struct client *c) {
     else exec_start(reply, sizeof reply);
   } else if (c->control_len == 5 && memcmp(c->control, "start", 5) == 0) {
     char msg[900];
-    int direct = opt.exec_fifo ? start_via_fifo(opt.exec_fifo, msg, sizeof msg) : 1;
+    int direct = !opt.exec_fifo        ? 1
+                 : opt.exec_fifo_write ? start_via_fifo_write(opt.exec_fifo, msg, sizeof msg)
+                                       : start_via_fifo(opt.exec_fifo, msg, sizeof msg);
     if (direct == 0) {
       snprintf(reply, sizeof reply, "ok");
     } else if (direct < 0) {
@@ -814,7 +852,7 @@ static void usage(void) {
   fprintf(stderr,
           "usage: berth-shim --id ID --bundle DIR --state-dir DIR [--log PATH [--log-max-size BYTES --log-max-files N]]\n"
           "                  --runtime PATH --runtime-root DIR [--stdin] [--terminal] [--oom-file PATH]... [--ready-fd N] [--detach] [--exec-fifo PATH]\n"
-          "                  [--keep-runtime-state] [--cgroup DIR]...\n"
+          "                  [--exec-fifo-write] [--keep-runtime-state] [--cgroup DIR]...\n"
           "       berth-shim --exec PROCESS.json --id ID --state-dir DIR --runtime PATH --runtime-root DIR\n"
           "                  [--stdin] [--terminal] [--log PATH] [--ready-fd N] [--detach] [--cgroup DIR]...\n"
           "       (both also take [--hide-mount PATH])\n"
@@ -841,6 +879,7 @@ int main(int argc, char **argv) {
     if (!strcmp(a, "--stdin")) { opt.open_stdin = 1; continue; }
     if (!strcmp(a, "--detach")) { detach = 1; continue; }
     if (!strcmp(a, "--keep-runtime-state")) { opt.keep_runtime_state = 1; continue; }
+    if (!strcmp(a, "--exec-fifo-write")) { opt.exec_fifo_write = 1; continue; }
     if (!strcmp(a, "--terminal")) { opt.terminal = 1; continue; }
     if (!v) usage();
     if (!strcmp(a, "--id")) opt.id = v;
@@ -923,8 +962,9 @@ int main(int argc, char **argv) {
   path_join(pid_file, sizeof pid_file, opt.state_dir, "pid");
   path_join(runtime_log, sizeof runtime_log, opt.state_dir, "runtime-create.log");
   if (opt.process) {
-    /* An exec: nothing runs until a client asks (start), so no output is lost. */
-    join_cgroups(ready_fd);
+    /* An exec: nothing runs until a client asks (start), so no output is lost. The shim
+     * joins its cgroup then, while the runtime's exec runs (exec_start), as a container's
+     * shim does while its create runs: the migration's wait is then off the exec's path. */
   } else {
     unlink(runtime_log);
     char *create_argv[16] = {(char *)opt.runtime, "--root", (char *)opt.runtime_root, "--log", runtime_log,

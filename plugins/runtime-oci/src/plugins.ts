@@ -1,9 +1,11 @@
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
-import { definePlugin, type PluginContext, PluginSkipped } from '@berth/core';
+import { definePlugin, type PluginContext, PluginSkipped, readMountInfo } from '@berth/core';
 import { findExecutable, findShim } from './binary.js';
+import { removeExitedCrunState } from './crun-exited-state.js';
 import { hybridCgroup2Mount, isCgroupHybrid, probeRuntime } from './crun-probe.js';
 import { OciRuntime } from './oci-runtime.js';
+import { removeExitedRuncState } from './runc-exited-state.js';
 import { ShimCgroup } from './shim-cgroup.js';
 
 /** `plugins.runtime.<name>` in the daemon config. */
@@ -37,14 +39,18 @@ function makeRuntime(name: string, ctx: PluginContext, binary: string, shimPath:
   if (shimCgroup !== undefined && typeof shimCgroup !== 'string')
     throw new Error(`shimCgroup must be a string, not ${JSON.stringify(shimCgroup)}`);
   const log = ctx.log.child({ runtime: name });
+  // Where crun makes a container's cgroups on a v1 or hybrid host: every v1 mount.
+  const cgroupV1Hierarchies = readMountInfo()
+    .filter((m) => m.fstype === 'cgroup')
+    .map((m) => m.mountPoint);
   return new OciRuntime({
     name,
     binary,
     shimPath,
     stateRoot: path.join(ctx.execRoot, 'state'),
     log,
-    execFifo: name === 'runc',
-    inProcessDelete: name === 'runc',
+    execFifo: name === 'runc' ? 'read' : 'write',
+    removeExitedState: name === 'runc' ? removeExitedRuncState : (root, id) => removeExitedCrunState(root, id, cgroupV1Hierarchies),
     shimCgroup: ShimCgroup.open(shimCgroup ?? `${ctx.cgroupParent}/shims`, log),
     hideMount,
     // crun allows devices of its own accord (the host's /dev/console) that runc does not.

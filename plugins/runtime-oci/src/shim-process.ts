@@ -1,5 +1,6 @@
 import type { ExitStatus, RuntimeProcess } from '@berth/core';
 import { SystemError } from '@berth/core';
+import { runcWording } from './runtime-messages.js';
 import type { ShimConnection } from './shim-connection.js';
 import { lostExitStatus, readExitStatus } from './shim-state.js';
 
@@ -31,7 +32,7 @@ export class ShimProcess implements RuntimeProcess {
     this.started = true;
     const reply = await this.streams.control('start');
     const pid = reply.startsWith('ok ') ? Number(reply.slice(3)) : 0;
-    if (!(pid > 0)) throw new SystemError(`OCI runtime exec failed: ${reply.replace(/^error: /, '')}`);
+    if (!(pid > 0)) throw new SystemError(`OCI runtime exec failed: ${runcWording(reply.replace(/^error: /, ''))}`);
     return { pid };
   }
 

@@ -10,6 +10,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { removeExitedCrunState } from '../src/crun-exited-state.js';
 import { crunPlugin, isCgroupHybrid, type OciRuntime } from '../src/index.js';
 import { cgroupDirs, collect, Fixture, prefix, shimPids } from './support/fixture.js';
 
@@ -153,6 +154,43 @@ test('OOM: a container past its memory limit is killed and reported', async () =
   const status = await runtime.wait(id);
   assert.is(status.exitCode, 137);
   assert.is(status.oomKilled, true);
+  await runtime.delete(id);
+});
+
+test("start writes crun's exec fifo itself (no crun process, no start log); a created container's state is left to crun delete", async () => {
+  const id = fx.newId();
+  await runtime.create(request(id, ['sh', '-c', 'echo started']));
+  const fifo = path.join(fx.context().execRoot, 'state', id, 'exec.fifo');
+  assert.ok(existsSync(fifo), 'created: the init waits on its fifo');
+  // The init is alive: the in-process removal refuses, and delete falls back to crun's.
+  assert.is(await removeExitedCrunState(path.join(fx.context().execRoot, 'state'), id, ['/sys/fs/cgroup/memory']), false);
+  const out = collect(await runtime.connect(id));
+  await runtime.start(id);
+  assert.is((await runtime.wait(id)).exitCode, 0);
+  await out.closed;
+  assert.is(out.stdout(), 'started\n');
+  assert.not.ok(existsSync(fifo), 'the fifo is gone, as crun start leaves it');
+  assert.not.ok(existsSync(path.join(fx.stateDir(id), 'runtime-start.log')), 'no crun start ran');
+  await runtime.delete(id);
+
+  const created = fx.newId();
+  await runtime.create(request(created, ['true']));
+  await runtime.delete(created); // never started: crun delete --force kills the waiting init
+  assert.not.ok(existsSync(path.join(fx.context().execRoot, 'state', created)));
+  for (const dir of cgroupDirs(created)) assert.not.ok(existsSync(dir), `cgroup removed: ${dir}`);
+});
+
+test('an init that died before start: start fails with one message', async () => {
+  const id = fx.newId();
+  const { pid } = await runtime.create(request(id, ['true']));
+  process.kill(pid, 'SIGKILL');
+  await runtime.wait(id);
+  try {
+    await runtime.start(id);
+    assert.unreachable('start must fail');
+  } catch (err) {
+    assert.match((err as Error).message, /cannot start a container that has stopped/);
+  }
   await runtime.delete(id);
 });
 
