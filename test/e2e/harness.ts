@@ -61,6 +61,8 @@ export class TestDaemon {
         'warn',
         '--config-file',
         path.join(this.dir, 'none.json'),
+        // The whole suite under another runtime: BERTH_E2E_RUNTIME=crun node scripts/run-tests.js test/e2e
+        ...(process.env.BERTH_E2E_RUNTIME ? ['--default-runtime', process.env.BERTH_E2E_RUNTIME] : []),
         ...extraArgs,
       ],
       { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv({}) },
