@@ -108,11 +108,11 @@ export class OciRuntime implements Runtime {
     }
     // A fresh state dir: what a previous run of the container left (exit.json, a dead
     // shim's socket) must not be taken for this run's.
-    await fs.rm(stateDir, { recursive: true, force: true });
-    await Promise.all([
-      fs.mkdir(stateDir, { recursive: true, mode: 0o700 }),
-      fs.mkdir(this.options.stateRoot, { recursive: true, mode: 0o700 }),
-    ]);
+    // Synchronously: a directory or two (microseconds), where three round trips through
+    // libuv's threadpool queued behind its other work on the path of every start.
+    rmSync(stateDir, { recursive: true, force: true });
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    mkdirSync(this.options.stateRoot, { recursive: true, mode: 0o700 });
     // biome-ignore format: flag and value pairs
     const args = [
       '--id', req.id,
@@ -460,8 +460,9 @@ export class OciRuntime implements Runtime {
     if (!dir) return; // a v2 host: the runtime's device filter is its own eBPF program
     let denials: string[] = [];
     try {
-      denials = extraDeviceDenials(await fs.readFile(path.join(dir, 'devices.list'), 'utf8'), bundleDeviceRules(bundle));
-      for (const rule of denials) await fs.writeFile(path.join(dir, 'devices.deny'), rule);
+      // cgroupfs files: synchronously (microseconds), on the path of every start.
+      denials = extraDeviceDenials(readFileSync(path.join(dir, 'devices.list'), 'utf8'), bundleDeviceRules(bundle));
+      for (const rule of denials) writeFileSync(path.join(dir, 'devices.deny'), rule);
     } catch (err) {
       await this.kill(id, 'KILL').catch(() => {});
       await this.delete(id).catch(() => {});
