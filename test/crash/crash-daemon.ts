@@ -53,7 +53,7 @@ export class CrashDaemon {
     this.dataRoot = path.join(this.dir, 'data');
     this.execRoot = path.join(this.dir, 'exec');
     this.cgroupParent = `${prefix}-${path.basename(this.dir).slice(-6)}`;
-    this.runcRoot = path.join(this.execRoot, 'runtime', 'runc', 'state');
+    this.runcRoot = path.join(this.execRoot, 'runtime', process.env.BERTH_E2E_RUNTIME ?? 'runc', 'state'); // the default runtime's state
   }
 
   get host(): string {
@@ -89,6 +89,8 @@ export class CrashDaemon {
         'debug',
         '--config-file',
         path.join(this.dir, 'none.json'),
+        // As test/e2e/harness.ts: BERTH_E2E_RUNTIME=crun runs the campaign under crun.
+        ...(process.env.BERTH_E2E_RUNTIME ? ['--default-runtime', process.env.BERTH_E2E_RUNTIME] : []),
       ],
       { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() },
     );
