@@ -8,6 +8,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { readMountInfo } from '@berth/core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { removeExitedCrunState } from '../src/crun-exited-state.js';
@@ -171,6 +172,15 @@ test("start writes crun's exec fifo itself (no crun process, no start log); a cr
   assert.is(out.stdout(), 'started\n');
   assert.not.ok(existsSync(fifo), 'the fifo is gone, as crun start leaves it');
   assert.not.ok(existsSync(path.join(fx.stateDir(id), 'runtime-start.log')), 'no crun start ran');
+  // Exited: its cgroups and crun's state go in-process (what delete does first), no crun delete.
+  const v1 = readMountInfo()
+    .filter((m) => m.fstype === 'cgroup')
+    .map((m) => m.mountPoint);
+  if (v1.length > 0) {
+    assert.is(await removeExitedCrunState(path.join(fx.context().execRoot, 'state'), id, v1), true);
+    assert.not.ok(existsSync(path.join(fx.context().execRoot, 'state', id)));
+    for (const dir of cgroupDirs(id)) assert.not.ok(existsSync(dir), `cgroup removed: ${dir}`);
+  }
   await runtime.delete(id);
 
   const created = fx.newId();
