@@ -4,6 +4,7 @@
 // its pid), interleaved A B A B in the same run, with the ratio. Also: the resident
 // memory of an exec's berth-shim. Prints figures, asserts nothing.
 // Usage: node bench/exec.js [runs]   (house style: bench/run-true.js)
+// BERTH_BENCH_RUNTIME=crun: berthd's default runtime (bench/run-true.js and run-d.js too)
 'use strict';
 const { execFileSync, spawn, spawnSync } = require('node:child_process');
 const { median, restoreHost, shimRssKiB, startDockerd, timeOnce, waitForSocket } = require('./support.js');
@@ -29,6 +30,7 @@ async function main() {
       '--cgroup-parent', 'berth-bench',
       '--log-level', 'warn',
       '--config-file', path.join(dir, 'none.json'),
+      ...(process.env.BERTH_BENCH_RUNTIME ? ['--default-runtime', process.env.BERTH_BENCH_RUNTIME] : []),
     ],
     { stdio: ['ignore', daemonLog, daemonLog] },
   );
@@ -64,7 +66,7 @@ async function main() {
     console.log(
       `${label.padEnd(40)} median ${median(xs).toFixed(1)} ms  (min ${Math.min(...xs).toFixed(1)}, max ${Math.max(...xs).toFixed(1)}, n=${xs.length})`,
     );
-  line('docker exec target true  (berthd)', b);
+  line(`docker exec target true  (berthd${process.env.BERTH_BENCH_RUNTIME ? `, ${process.env.BERTH_BENCH_RUNTIME}` : ''})`, b);
   if (dockerEnv) {
     line('docker exec target true  (dockerd)', d);
     console.log(`ratio berthd / dockerd                   ${(median(b) / median(d)).toFixed(2)}x  (target <= 0.30x)`);

@@ -32,6 +32,7 @@ async function main() {
       'debug',
       '--config-file',
       path.join(dir, 'none.json'),
+      ...(process.env.BERTH_BENCH_RUNTIME ? ['--default-runtime', process.env.BERTH_BENCH_RUNTIME] : []),
     ],
     { stdio: ['ignore', daemonLog, daemonLog] },
   );
@@ -66,7 +67,7 @@ async function main() {
     console.log(
       `${label.padEnd(46)} median ${median(xs).toFixed(1)} ms  (min ${Math.min(...xs).toFixed(1)}, max ${Math.max(...xs).toFixed(1)}, n=${xs.length})`,
     );
-  line('berth run --rm busybox true', b);
+  line(`berth run --rm busybox true${process.env.BERTH_BENCH_RUNTIME ? ` (${process.env.BERTH_BENCH_RUNTIME})` : ''}`, b);
   console.log('  (berth has no bridge network yet: its default network is none)');
   if (dockerEnv) {
     line('docker run --rm busybox true (default bridge)', d);

@@ -22,7 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -47,6 +49,7 @@ enum { CONTROL_MAX = 64 };
 static struct {
   const char *id, *bundle, *state_dir, *log_path, *runtime, *runtime_root, *exec_fifo;
   const char *process; /* --exec: the OCI process JSON of an exec; NULL for a container */
+  const char *hide_mount; /* --hide-mount: a mount the runtime's processes must not see */
   const char *oom_files[MAX_OOM_FILES];
   int n_oom_files;
   const char *cgroups[MAX_CGROUPS]; /* --cgroup: where the shim itself lives */
@@ -54,6 +57,7 @@ static struct {
   int open_stdin;
   int terminal;           /* --terminal: a pty (console socket) instead of pipes */
   int keep_runtime_state; /* --keep-runtime-state: the spawner removes it after the exit */
+  int exec_fifo_write;    /* --exec-fifo-write: the init reads the fifo (crun), start writes it */
   long long log_max_size; /* --log-max-size: rotate the log before it would pass this; 0: never */
   int log_max_files;      /* --log-max-files: the log and its rotated copies .1 ... .N-1 */
 } opt;
@@ -455,10 +459,28 @@ static void client_accept(int lfd) {
 
 /* ---------- the runtime ---------- */
 
-/* Start the runtime with args; stdio as given (-1: /dev/null). Returns its pid, or -1. */
+/*
+ * --hide-mount PATH: move the calling process into a mount namespace of its own, a copy
+ * of the current one with every mount made a slave (so that nothing done here propagates
+ * back, while unmounts on the host still reach the copy), and unmount PATH (detached)
+ * there. Called in a runtime's process just before its exec, so the namespace lives as
+ * long as that process: the copy of the host's mounts is never held past it. Whether and
+ * what to hide is the spawner's decision (runtime-oci: crun on a cgroup v1 host whose
+ * empty cgroup2 hierarchy makes crun refuse to run). Returns 0 or -1 with errno set.
+ */
+static int hide_mount(const char *path) {
+  if (unshare(CLONE_NEWNS) < 0) return -1;
+  if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0) return -1;
+  if (umount2(path, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT) return -1; /* EINVAL: not a mount here */
+  return 0;
+}
+
+/* Start the runtime with args; stdio as given (-1: /dev/null). Returns its pid, or -1.
+ * A runtime that cannot be given its view of the mounts (--hide-mount) exits 126. */
 static pid_t spawn_runtime(char *const argv[], int in, int out, int err) {
   pid_t pid = fork();
   if (pid != 0) return pid;
+  if (opt.hide_mount && hide_mount(opt.hide_mount) < 0) _exit(126);
   int null = open("/dev/null", O_RDWR | O_CLOEXEC);
   dup2(in >= 0 ? in : null, 0);
   dup2(out >= 0 ? out : null, 1);
@@ -499,7 +521,7 @@ static void join_cgroups(int ready_fd) {
     int failed = fd < 0 || write_all(fd, pid, strlen(pid)) < 0;
     int e = errno;
     if (fd >= 0) close(fd);
-    if (failed) dprintf(ready_fd, "warn cannot join cgroup %s: %s\n", opt.cgroups[i], strerror(e));
+    if (failed && ready_fd >= 0) dprintf(ready_fd, "warn cannot join cgroup %s: %s\n", opt.cgroups[i], strerror(e));
   }
 }
 
@@ -612,7 +634,9 @@ static void exec_start(char *reply, size_t cap) {
   }
   argv[a++] = (char *)opt.id;
   argv[a] = NULL;
-  int status = run_runtime(argv, pipe_in[0], pipe_out[1], pipe_err[1]);
+  pid_t runtime_pid = spawn_runtime(argv, pipe_in[0], pipe_out[1], pipe_err[1]);
+  join_cgroups(-1); /* no ready pipe any more: a cgroup it cannot join leaves it where it is */
+  int status = wait_runtime(runtime_pid);
   /* The process holds its own copies: EOF on the read ends now means it closed them. */
   if (pipe_out[1] >= 0) close(pipe_out[1]);
   if (pipe_err[1] >= 0) close(pipe_err[1]);
@@ -729,6 +753,39 @@ static int start_via_fifo(const char *fifo, char *err, size_t cap) {
   return -1;
 }
 
+/*
+ * What `crun start` does, without a crun process: crun's created init waits to read one
+ * byte from the exec fifo (the other way round from runc); write it and remove the fifo,
+ * which is how crun tells "created" from "running". No reader (ENXIO): the init is gone.
+ * Returns 0, -1 with `err` set, or 1 when there is no fifo (then the runtime's own start).
+ * crun's start also runs poststart hooks: the spawner passes the fifo only for bundles
+ * without them.
+ */
+static int start_via_fifo_write(const char *fifo, char *err, size_t cap) {
+  if (container_reaped) {
+    snprintf(err, cap, "cannot start a container that has stopped");
+    return -1;
+  }
+  int fd = open(fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return 1;
+    if (errno == ENXIO) snprintf(err, cap, "cannot start a container that has stopped");
+    else snprintf(err, cap, "open %s: %s", fifo, strerror(errno));
+    return -1;
+  }
+  ssize_t n;
+  do n = write(fd, "1", 1);
+  while (n < 0 && errno == EINTR);
+  int e = errno;
+  close(fd);
+  if (n != 1) {
+    snprintf(err, cap, e == EPIPE ? "cannot start a container that has stopped" : "write %s: %s", fifo, strerror(e));
+    return -1;
+  }
+  unlink(fifo);
+  return 0;
+}
+
 /* "start": release the container (above; else `<runtime> start <id>`, run from here,
  * which costs the daemon no process of its own) and answer "ok" or "error: <message>". */
 static void control_request(struct client *c) {
@@ -743,7 +800,9 @@ static void control_request(struct client *c) {
     else exec_start(reply, sizeof reply);
   } else if (c->control_len == 5 && memcmp(c->control, "start", 5) == 0) {
     char msg[900];
-    int direct = opt.exec_fifo ? start_via_fifo(opt.exec_fifo, msg, sizeof msg) : 1;
+    int direct = !opt.exec_fifo        ? 1
+                 : opt.exec_fifo_write ? start_via_fifo_write(opt.exec_fifo, msg, sizeof msg)
+                                       : start_via_fifo(opt.exec_fifo, msg, sizeof msg);
     if (direct == 0) {
       snprintf(reply, sizeof reply, "ok");
     } else if (direct < 0) {
@@ -845,13 +904,26 @@ static void usage(void) {
   fprintf(stderr,
           "usage: berth-shim --id ID --bundle DIR --state-dir DIR [--log PATH [--log-max-size BYTES --log-max-files N]]\n"
           "                  --runtime PATH --runtime-root DIR [--stdin] [--terminal] [--oom-file PATH]... [--ready-fd N] [--detach] [--exec-fifo PATH]\n"
-          "                  [--keep-runtime-state] [--cgroup DIR]...\n"
+          "                  [--exec-fifo-write] [--keep-runtime-state] [--cgroup DIR]...\n"
           "       berth-shim --exec PROCESS.json --id ID --state-dir DIR --runtime PATH --runtime-root DIR\n"
-          "                  [--stdin] [--terminal] [--log PATH] [--ready-fd N] [--detach] [--cgroup DIR]...\n");
+          "                  [--stdin] [--terminal] [--log PATH] [--ready-fd N] [--detach] [--cgroup DIR]...\n"
+          "       (both also take [--hide-mount PATH])\n"
+          "       berth-shim --hide-mount PATH --run RUNTIME [ARG]...\n");
   exit(2);
 }
 
 int main(int argc, char **argv) {
+  /* --run: one runtime command (kill, pause, state...) with the same view of the mounts
+   * as the runtime processes of the shims, then nothing else: this process becomes it. */
+  if (argc >= 5 && !strcmp(argv[1], "--hide-mount") && !strcmp(argv[3], "--run")) {
+    if (hide_mount(argv[2]) < 0) {
+      fprintf(stderr, "berth-shim: cannot unmount %s in a mount namespace of its own: %s\n", argv[2], strerror(errno));
+      return 126;
+    }
+    execv(argv[4], argv + 4);
+    fprintf(stderr, "berth-shim: exec %s: %s\n", argv[4], strerror(errno));
+    return 127;
+  }
   int ready_fd = 1, detach = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -859,6 +931,7 @@ int main(int argc, char **argv) {
     if (!strcmp(a, "--stdin")) { opt.open_stdin = 1; continue; }
     if (!strcmp(a, "--detach")) { detach = 1; continue; }
     if (!strcmp(a, "--keep-runtime-state")) { opt.keep_runtime_state = 1; continue; }
+    if (!strcmp(a, "--exec-fifo-write")) { opt.exec_fifo_write = 1; continue; }
     if (!strcmp(a, "--terminal")) { opt.terminal = 1; continue; }
     if (!v) usage();
     if (!strcmp(a, "--id")) opt.id = v;
@@ -874,6 +947,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--exec")) opt.process = v;
     else if (!strcmp(a, "--oom-file") && opt.n_oom_files < MAX_OOM_FILES) opt.oom_files[opt.n_oom_files++] = v;
     else if (!strcmp(a, "--cgroup") && opt.n_cgroups < MAX_CGROUPS) opt.cgroups[opt.n_cgroups++] = v;
+    else if (!strcmp(a, "--hide-mount")) opt.hide_mount = v;
     else usage();
     i++;
   }
@@ -940,8 +1014,9 @@ int main(int argc, char **argv) {
   path_join(pid_file, sizeof pid_file, opt.state_dir, "pid");
   path_join(runtime_log, sizeof runtime_log, opt.state_dir, "runtime-create.log");
   if (opt.process) {
-    /* An exec: nothing runs until a client asks (start), so no output is lost. */
-    join_cgroups(ready_fd);
+    /* An exec: nothing runs until a client asks (start), so no output is lost. The shim
+     * joins its cgroup then, while the runtime's exec runs (exec_start), as a container's
+     * shim does while its create runs: the migration's wait is then off the exec's path. */
   } else {
     unlink(runtime_log);
     char *create_argv[16] = {(char *)opt.runtime, "--root", (char *)opt.runtime_root, "--log", runtime_log,
@@ -964,6 +1039,8 @@ int main(int argc, char **argv) {
       char msg[4096], fallback[256];
       if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 127)
         snprintf(fallback, sizeof fallback, "exec %s: cannot run the runtime", opt.runtime);
+      else if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 126 && opt.hide_mount)
+        snprintf(fallback, sizeof fallback, "cannot unmount %s in a mount namespace for %s", opt.hide_mount, opt.runtime);
       else
         snprintf(fallback, sizeof fallback, "%s create failed with status %d", opt.runtime, status);
       runtime_error(runtime_log, fallback, msg, sizeof msg);

@@ -54,7 +54,7 @@ export class CrashDaemon {
     this.dataRoot = path.join(this.dir, 'data');
     this.execRoot = path.join(this.dir, 'exec');
     this.cgroupParent = `${prefix}-${path.basename(this.dir).slice(-6)}`;
-    this.runcRoot = path.join(this.execRoot, 'runtime', 'runc', 'state');
+    this.runcRoot = path.join(this.execRoot, 'runtime', process.env.BERTH_E2E_RUNTIME ?? 'runc', 'state'); // the default runtime's state
   }
 
   get host(): string {

@@ -55,7 +55,16 @@ export interface ImageFiles {
 }
 
 export async function readKernelView(d: CrashDaemon): Promise<KernelView> {
-  const runcList = await run('runc', ['--root', d.runcRoot, 'list', '--format', 'json'], {});
+  // The campaign under crun (BERTH_E2E_RUNTIME=crun): its list, in the mount namespace the
+  // runtime-oci plugin gives crun on a hybrid host (berth-shim --hide-mount ... --run).
+  const runcList =
+    process.env.BERTH_E2E_RUNTIME === 'crun'
+      ? await run(
+          path.resolve(__dirname, '../../native/shim/berth-shim'),
+          ['--hide-mount', '/sys/fs/cgroup/unified', '--run', '/usr/bin/crun', '--root', d.runcRoot, 'list', '--format', 'json'],
+          {},
+        )
+      : await run('runc', ['--root', d.runcRoot, 'list', '--format', 'json'], {});
   let runc: RuncState[] = [];
   if (runcList.code === 0 && runcList.stdout.trim() && runcList.stdout.trim() !== 'null') {
     runc = (JSON.parse(runcList.stdout) as RuncState[]).map((s) => ({ id: s.id, pid: s.pid, status: s.status }));

@@ -33,6 +33,8 @@ export function spawnBerthd(layout: BerthdLayout, logLevel: 'debug' | 'info' | '
     '--cgroup-parent', layout.cgroupParent,
     '--log-level', logLevel,
     '--config-file', path.join(layout.dir, 'none.json'),
+    // A whole suite under another runtime: BERTH_E2E_RUNTIME=crun node scripts/run-tests.js test/e2e
+    ...(process.env.BERTH_E2E_RUNTIME ? ['--default-runtime', process.env.BERTH_E2E_RUNTIME] : []),
     ...extraArgs,
   ];
   return spawn(path.join(repo, 'bin/berthd'), args, { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv({}) });

@@ -6,6 +6,26 @@ export function isCgroupV2(): boolean {
   return existsSync('/sys/fs/cgroup/cgroup.controllers');
 }
 
+/** The bundle's `linux.cgroupsPath` in cgroupfs form (`/berth/<id>`; empty: `/<id>`); undefined for a systemd-style one. */
+function cgroupfsPath(bundle: string, id: string): string | undefined {
+  let cgroupsPath: string | undefined;
+  try {
+    const config = JSON.parse(readFileSync(path.join(bundle, 'config.json'), 'utf8')) as { linux?: { cgroupsPath?: string } };
+    cgroupsPath = config.linux?.cgroupsPath;
+  } catch {
+    return undefined;
+  }
+  const p = cgroupsPath || `/${id}`;
+  return p.includes(':') ? undefined : path.posix.join('/', p);
+}
+
+/** A container's v1 devices cgroup directory (undefined on a v2 host or for a systemd-style cgroups path). */
+export function devicesCgroupDir(bundle: string, id: string): string | undefined {
+  const rel = cgroupfsPath(bundle, id);
+  if (!rel || isCgroupV2()) return undefined;
+  return path.posix.join('/sys/fs/cgroup/devices', rel);
+}
+
 /**
  * The files whose `oom_kill N` counter tells that the kernel OOM-killed a process of
  * the container, from the bundle's `linux.cgroupsPath` as runc's cgroupfs driver reads
@@ -13,16 +33,8 @@ export function isCgroupV2(): boolean {
  * A systemd-style path (`slice:prefix:name`) gives none: oomKilled then stays false.
  */
 export function oomFiles(bundle: string, id: string): string[] {
-  let cgroupsPath: string | undefined;
-  try {
-    const config = JSON.parse(readFileSync(path.join(bundle, 'config.json'), 'utf8')) as { linux?: { cgroupsPath?: string } };
-    cgroupsPath = config.linux?.cgroupsPath;
-  } catch {
-    return [];
-  }
-  const p = cgroupsPath || `/${id}`;
-  if (p.includes(':')) return [];
-  const rel = path.posix.join('/', p);
+  const rel = cgroupfsPath(bundle, id);
+  if (!rel) return [];
   if (isCgroupV2()) return [path.posix.join('/sys/fs/cgroup', rel, 'memory.events')];
   return [path.posix.join('/sys/fs/cgroup/memory', rel, 'memory.oom_control')];
 }

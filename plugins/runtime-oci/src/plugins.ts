@@ -1,9 +1,11 @@
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
-import { definePlugin, type PluginContext, PluginSkipped } from '@berth/core';
+import { definePlugin, type PluginContext, PluginSkipped, readMountInfo } from '@berth/core';
 import { findExecutable, findShim } from './binary.js';
-import { isCgroupHybrid, probeRuntime } from './crun-probe.js';
+import { removeExitedCrunState } from './crun-exited-state.js';
+import { hybridCgroup2Mount, isCgroupHybrid, probeRuntime } from './crun-probe.js';
 import { OciRuntime } from './oci-runtime.js';
+import { removeExitedRuncState } from './runc-exited-state.js';
 import { ShimCgroup } from './shim-cgroup.js';
 
 /** `plugins.runtime.<name>` in the daemon config. */
@@ -32,20 +34,27 @@ function resolveParts(name: string, ctx: PluginContext): { binary: string; shimP
   return { binary, shimPath };
 }
 
-function makeRuntime(name: string, ctx: PluginContext, binary: string, shimPath: string): OciRuntime {
+function makeRuntime(name: string, ctx: PluginContext, binary: string, shimPath: string, hideMount?: string): OciRuntime {
   const { shimCgroup } = ctx.config as OciRuntimeConfig;
   if (shimCgroup !== undefined && typeof shimCgroup !== 'string')
     throw new Error(`shimCgroup must be a string, not ${JSON.stringify(shimCgroup)}`);
   const log = ctx.log.child({ runtime: name });
+  // Where crun makes a container's cgroups on a v1 or hybrid host: every v1 mount.
+  const cgroupV1Hierarchies = readMountInfo()
+    .filter((m) => m.fstype === 'cgroup')
+    .map((m) => m.mountPoint);
   return new OciRuntime({
     name,
     binary,
     shimPath,
     stateRoot: path.join(ctx.execRoot, 'state'),
     log,
-    execFifo: name === 'runc',
-    inProcessDelete: name === 'runc',
+    execFifo: name === 'runc' ? 'read' : 'write',
+    removeExitedState: name === 'runc' ? removeExitedRuncState : (root, id) => removeExitedCrunState(root, id, cgroupV1Hierarchies),
     shimCgroup: ShimCgroup.open(shimCgroup ?? `${ctx.cgroupParent}/shims`, log),
+    hideMount,
+    // crun allows devices of its own accord (the host's /dev/console) that runc does not.
+    enforceBundleDevices: name === 'crun',
   });
 }
 
@@ -60,28 +69,52 @@ export const runcPlugin = definePlugin({
   },
 });
 
-/** crun: `--runtime crun`. Skipped on cgroup v1 hybrid hosts, which crun refuses. */
+/**
+ * crun: `--runtime crun`. On a cgroup v1 hybrid host (v1 controllers, an empty cgroup2
+ * hierarchy at /sys/fs/cgroup/unified), which crun 1.8 refuses, every crun process runs in
+ * a mount namespace of its own without that cgroup2 mount (`hideMount`): crun then sees
+ * a pure v1 host and applies every v1 controller as runc does. Skipped only when crun
+ * fails even so.
+ */
 export const crunPlugin = definePlugin({
   kind: 'runtime',
   name: 'crun',
   description: 'crun through berth-shim (one small monitor process per container)',
   async init(ctx) {
     const { binary, shimPath } = resolveParts('crun', ctx);
+    let hideMount: string | undefined;
     if (isCgroupHybrid()) {
-      // Measured, not assumed: a newer crun may handle hybrid hosts.
+      // Measured, not assumed: a newer crun may handle hybrid hosts as they are.
       const failure = await probeRuntime(binary, ctx.execRoot);
       if (failure && /hybrid|cgroup/i.test(failure)) {
-        let version = '';
-        try {
-          version = execFileSync(binary, ['--version'], { encoding: 'utf8' })
-            .split('\n')[0]!
-            .replace(/^crun version\s*/, '');
-        } catch {}
-        throw new PluginSkipped(`crun${version ? ` ${version}` : ''} does not support cgroup v1 hybrid hosts ("${failure}")`);
+        const wrapper = [shimPath, '--hide-mount', hybridCgroup2Mount, '--run'];
+        const hidden = await probeRuntime(binary, ctx.execRoot, wrapper);
+        // As above, only a cgroup message condemns crun: the probe's bundle (the host's / as
+        // its root) cannot be pivoted into from the slave namespace, which a real one can.
+        if (hidden && /hybrid|cgroup/i.test(hidden)) {
+          throw new PluginSkipped(
+            `crun${crunVersion(binary)} does not support cgroup v1 hybrid hosts ("${failure}"), nor runs without ${hybridCgroup2Mount} ("${hidden}")`,
+          );
+        }
+        hideMount = hybridCgroup2Mount;
+        ctx.log.debug(`crun runs without ${hybridCgroup2Mount}: it refuses this hybrid cgroup host`, { error: failure });
+      } else if (failure) {
+        // Any other probe failure may be the probe's own bundle (a read-only host root): not a reason to skip.
+        ctx.log.warn('crun probe failed; enabling crun anyway', { error: failure });
       }
-      // Any other probe failure may be the probe's own bundle (a read-only host root): not a reason to skip.
-      if (failure) ctx.log.warn('crun probe failed; enabling crun anyway', { error: failure });
     }
-    return makeRuntime('crun', ctx, binary, shimPath);
+    return makeRuntime('crun', ctx, binary, shimPath, hideMount);
   },
 });
+
+/** " 1.8.1" from `crun --version`, or "" when it cannot be read. */
+function crunVersion(binary: string): string {
+  try {
+    const version = execFileSync(binary, ['--version'], { encoding: 'utf8' })
+      .split('\n')[0]!
+      .replace(/^crun version\s*/, '');
+    return version ? ` ${version}` : '';
+  } catch {
+    return '';
+  }
+}

@@ -45,7 +45,7 @@ interface RuncState {
 }
 
 /** Whether `pid` is still the process runc started: running, or a zombie not yet reaped. */
-function isAlive(pid: number | undefined, start: number | undefined): boolean {
+export function isAlive(pid: number | undefined, start: number | undefined): boolean {
   if (!pid || pid <= 0) return false;
   let stat: string;
   try {
@@ -65,7 +65,7 @@ function isAlive(pid: number | undefined, start: number | undefined): boolean {
  * rmdir of an empty cgroup takes 20-50 µs, where the threadpool round trip of fs.rmdir
  * waited 2-3 ms behind other work on the path of `run --rm` (measured in berthd).
  */
-async function removeCgroup(dir: string): Promise<boolean> {
+export async function removeCgroup(dir: string): Promise<boolean> {
   for (let attempt = 0; ; attempt++) {
     try {
       if (attempt === 0) rmdirSync(dir);

@@ -1,6 +1,7 @@
 import { constants } from 'node:os';
 import type { ExitStatus, RuntimeProcess } from '@berth/core';
 import { InvalidArgument, SystemError } from '@berth/core';
+import { runcWording } from './runtime-messages.js';
 import type { ShimConnection } from './shim-connection.js';
 import { lostExitStatus, readExitStatus } from './shim-state.js';
 
@@ -33,7 +34,7 @@ export class ShimProcess implements RuntimeProcess {
     this.started = true;
     const reply = await this.streams.control('start');
     const pid = reply.startsWith('ok ') ? Number(reply.slice(3)) : 0;
-    if (!(pid > 0)) throw new SystemError(`OCI runtime exec failed: ${reply.replace(/^error: /, '')}`);
+    if (!(pid > 0)) throw new SystemError(`OCI runtime exec failed: ${runcWording(reply.replace(/^error: /, ''))}`);
     return { pid };
   }
 

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { isPluginManifest, isPluginSkipped, type PluginSkipped } from '@berth/core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -47,24 +48,30 @@ test('runc is skipped with a reason when the binary cannot be found', async () =
   }
 });
 
-test("crun: skipped with crun's own reason on a cgroup v1 hybrid host, usable elsewhere", async () => {
+test('crun: usable on this host; on a cgroup v1 hybrid host, which crun refuses as it is, without the cgroup2 mount', async () => {
   const hybrid = isCgroupHybrid();
-  // The plugin decides from a real run, so check that crun really fails here first.
+  // The plugin decides from a real run, so check that crun really fails here as it is first.
   const failure = await probeRuntime('/usr/bin/crun', fx.context().execRoot);
   if (hybrid) assert.match(failure ?? '', /hybrid mode not supported/);
-  if (hybrid) {
-    try {
-      await crunPlugin.init(fx.context());
-      assert.unreachable('crun must be skipped on this host');
-    } catch (err) {
-      assert.ok(isPluginSkipped(err), String(err));
-      const reason = (err as PluginSkipped).reason;
-      assert.match(reason, /^crun \d+\.\d+(\.\d+)? does not support cgroup v1 hybrid hosts \("/);
-      assert.ok(reason.includes('cgroups in hybrid mode not supported'), reason);
-    }
-  } else {
-    const runtime = await crunPlugin.init(fx.context());
-    assert.is(runtime.name, 'crun');
+  const runtime = (await crunPlugin.init(fx.context())) as OciRuntime;
+  assert.is(runtime.name, 'crun');
+});
+
+test('crun is skipped with its own message when it cannot run even without the cgroup2 mount', async () => {
+  if (!isCgroupHybrid()) return; // only hybrid hosts probe
+  // A "crun" that always fails with crun's cgroup message, hidden mount or not.
+  const fake = path.join(fx.context().execRoot, 'fake-crun');
+  writeFileSync(fake, '#!/bin/sh\necho "cgroups in hybrid mode not supported, drop all controllers from cgroupv2" >&2\nexit 1\n', {
+    mode: 0o755,
+  });
+  try {
+    await crunPlugin.init({ ...fx.context(), config: { path: fake } });
+    assert.unreachable('crun must be skipped');
+  } catch (err) {
+    assert.ok(isPluginSkipped(err), String(err));
+    const reason = (err as PluginSkipped).reason;
+    assert.match(reason, /does not support cgroup v1 hybrid hosts \("cgroups in hybrid mode not supported/);
+    assert.ok(reason.includes('nor runs without /sys/fs/cgroup/unified'), reason);
   }
 });
 

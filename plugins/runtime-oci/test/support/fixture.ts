@@ -156,6 +156,12 @@ export class Fixture {
       try {
         require('node:child_process').execFileSync('/usr/sbin/runc', ['--root', runcRoot, 'delete', '--force', id], { stdio: 'ignore' });
       } catch {}
+      // crun's state is in the same root; on a hybrid host crun runs without the cgroup2 mount.
+      try {
+        const shim = path.resolve(__dirname, '../../../../native/shim/berth-shim');
+        const crun = ['/usr/bin/crun', '--root', runcRoot, 'delete', '--force', id];
+        require('node:child_process').execFileSync(shim, ['--hide-mount', '/sys/fs/cgroup/unified', '--run', ...crun], { stdio: 'ignore' });
+      } catch {}
     }
     for (const id of this.ids) for (const cg of cgroupDirs(id)) tryRmdir(cg);
     for (const cg of cgroupDirs('shims')) tryRmdir(cg);
