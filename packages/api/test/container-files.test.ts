@@ -71,10 +71,14 @@ test('HEAD and GET /containers/{id}/archive carry the base64 JSON stat header; a
 });
 
 test('PUT /containers/{id}/archive hands the body to the engine; a file as extraction point is 400', async () => {
-  const r = await request(h.socket, 'PUT', '/v1.41/containers/files/archive?path=%2Fetc&copyUIDGID=1', { body: 'tar-bytes' });
+  const r = await request(h.socket, 'PUT', '/v1.41/containers/files/archive?path=%2Fetc&copyUIDGID=1&noOverwriteDirNonDir=true', {
+    body: 'tar-bytes',
+  });
   assert.is(r.status, 200);
   assert.is(h.engine.lastUpload?.toString(), 'tar-bytes');
-  assert.equal(h.engine.calls.at(-1)!.args, ['files', '/etc', { copyUIDGID: true }]);
+  assert.equal(h.engine.calls.at(-1)!.args, ['files', '/etc', { copyUIDGID: true, noOverwriteDirNonDir: true }]);
+  await request(h.socket, 'PUT', '/containers/files/archive?path=%2Fetc', { body: 'tar-bytes' });
+  assert.equal(h.engine.calls.at(-1)!.args, ['files', '/etc', { copyUIDGID: false, noOverwriteDirNonDir: false }]);
   const bad = await request(h.socket, 'PUT', '/containers/files/archive?path=/etc/hostname', { body: 'x' });
   assert.is(bad.status, 400);
 });
