@@ -67,9 +67,11 @@ export async function commitImage(store: ImageStore, options: CommitImageOptions
   else delete config.author;
   if (options.containerId) config.container = options.containerId;
   const { digest: configDigest } = await store.content.ingestBytes(JSON.stringify(config));
-  const image = await store.create(configDigest, { parent: parent.id });
-  if (reference) await store.tag(image.id, reference);
-  const result: ImportResult = { id: image.id, diffIds: config.rootfs.diff_ids };
+  // The image and its name in one operation: a crash leaves both or neither.
+  const [image] = await store.createImages('commit', [
+    { config: configDigest, parent: parent.id, references: reference ? [reference] : [] },
+  ]);
+  const result: ImportResult = { id: image!.id, diffIds: config.rootfs.diff_ids };
   if (reference) result.reference = reference;
   return result;
 }

@@ -77,9 +77,9 @@ export async function importRootfs(store: ImageStore, source: ByteSource, option
     history: [{ created, created_by: '', comment: options.message || `Imported from ${options.source ?? '-'}` }],
   };
   const { digest: configDigest } = await store.content.ingestBytes(JSON.stringify(config));
-  const image = await store.create(configDigest);
-  if (reference) await store.tag(image.id, reference);
-  const result: ImportResult = { id: image.id, diffIds: [scan.diffId] };
+  // The image and its name in one operation: a crash leaves both or neither.
+  const [image] = await store.createImages('import', [{ config: configDigest, references: reference ? [reference] : [] }]);
+  const result: ImportResult = { id: image!.id, diffIds: [scan.diffId] };
   if (reference) result.reference = reference;
   return result;
 }
