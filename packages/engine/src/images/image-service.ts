@@ -100,9 +100,10 @@ export class ImageService implements ImagesApi {
           `conflict: unable to ${what} (must force) - container ${users[0].id.slice(0, 12)} is using its referenced image ${shortId(id)}`,
         );
       }
-      // Forced while stopped containers use it: the names go, the image stays for them.
-      for (const name of names) {
-        await this.store.untag(name);
+      // Forced while stopped containers use it: the names go (all in one write, so a crash
+      // leaves all or none), the image stays for them.
+      const { untagged } = await this.store.untagImage(id);
+      for (const name of untagged) {
         this.events.publish('image', 'untag', id, { name });
         out.push({ Untagged: name });
       }
