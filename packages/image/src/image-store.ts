@@ -149,7 +149,8 @@ interface RepositoriesFile {
  *   names an rmi removes go at once); a tag's `lastTagTime` follows it and is advisory (a
  *   crash between leaves the previous time).
  * - `delete`'s commit point is its first step: the metadata is unlinked (directory
- *   fsynced), then the names, then the layer records and blobs no other image uses. A
+ *   fsynced), then the names, then the layer records and blobs no other image uses (or,
+ *   while an operation inside `adding` stores blobs, when the last one ends). A
  *   crash after the first step is finished by `open`, which drops the names of a
  *   missing image and collects the garbage; so an rmi is never left half-way as an
  *   unnamed image.
@@ -160,6 +161,12 @@ export class ImageStore {
   private readonly repositoriesFile: string;
   private readonly images = new Map<Digest, ImageMetadata>();
   private refs = new Map<string, Digest>();
+  /** Operations inside `adding`; while any runs, unused blobs and layer records stay. */
+  private adders = 0;
+  /** A delete left its files for when the last adding operation ends. */
+  private collectAfterAdders = false;
+  /** A removal of blobs and layer records under way: `adding` waits for it. */
+  private collecting: Promise<void> | undefined;
   private readonly configs = new Map<Digest, ImageConfig>();
   private queue: Promise<unknown> = Promise.resolve();
   /** What `open` repaired (see ImageStoreRecovery). */
@@ -298,6 +305,11 @@ export class ImageStore {
     });
     if (parent !== undefined && !this.images.has(parent)) {
       throw new NotFound(`cannot create image ${shortId(id)}: no such parent image: ${parent}`);
+    }
+    for (const layer of layers) {
+      if (!(await this.content.has(layer.digest))) {
+        throw new NotFound(`cannot create image ${shortId(id)}: the blob ${layer.digest} of layer ${layer.diffId} is not in the store`);
+      }
     }
     const meta: ImageMetadata = {
       id,
@@ -457,18 +469,21 @@ export class ImageStore {
       }
       const removedLayers: LayerRecord[] = [];
       for (const diffId of new Set(meta.diffIds)) {
-        if (stillUsedDiffs.has(diffId)) continue;
         const layer = this.layers.get(diffId);
-        if (!layer) continue;
-        await this.layers.remove(diffId);
-        await this.content.delete(layer.digest).catch((err: unknown) => {
-          if (!isBerthError(err, 'NotFound')) throw err;
-        });
-        removedLayers.push(layer);
+        if (layer && !stillUsedDiffs.has(diffId)) removedLayers.push(layer);
       }
-      await this.content.delete(id).catch((err: unknown) => {
-        if (!isBerthError(err, 'NotFound')) throw err;
-      });
+      // The files go now, unless an operation that adds images is storing blobs and layer
+      // records (perhaps these very ones, for an image of its own): then when it ends.
+      if (this.adders > 0) this.collectAfterAdders = true;
+      else {
+        await this.gated(async () => {
+          for (const layer of removedLayers) {
+            await this.layers.remove(layer.diffId);
+            await this.content.delete(layer.digest).catch(ignoreNotFound);
+          }
+          await this.content.delete(id).catch(ignoreNotFound);
+        });
+      }
       return {
         id,
         untagged: untagged.sort(),
@@ -476,6 +491,61 @@ export class ImageStore {
         unusedChainIds: [...new Set(meta.chainIds)].filter((c) => !stillUsedChains.has(c)),
       };
     });
+  }
+
+  /**
+   * Run `fn`, an operation that stores blobs and layer records and then makes its images
+   * with `createImages` (load, import, commit, a pull): until then they are used by no
+   * image, so no removal of unused blobs and layer records runs meanwhile (a delete's
+   * waits until the last such operation ends, then removes whatever no image uses), and
+   * `fn` starts only once a removal under way is done. Without it, a delete could unlink
+   * a layer blob that a concurrent import had just stored again, and the import's image
+   * would miss it. Operations run side by side with each other.
+   */
+  async adding<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.collecting) await this.collecting;
+    this.adders++;
+    try {
+      return await fn();
+    } finally {
+      this.adders--;
+      if (this.adders === 0 && this.collectAfterAdders) void this.removeLeftovers();
+    }
+  }
+
+  /** What deletes left while adding operations ran, removed once the last one ended. */
+  private async removeLeftovers(): Promise<void> {
+    this.collectAfterAdders = false;
+    try {
+      const removed = await this.exclusive(async () => {
+        // An adding operation that started meanwhile puts it off again.
+        if (this.adders > 0) {
+          this.collectAfterAdders = true;
+          return undefined;
+        }
+        return this.gated(() => this.removeUnused());
+      });
+      if (removed && (removed.layers.length || removed.blobs.length)) {
+        this.log.debug('image store: removed what deleted images left', { layers: removed.layers.length, blobs: removed.blobs.length });
+      }
+    } catch (err) {
+      this.log.warn('image store: cannot remove what deleted images left', { error: String(err) });
+    }
+  }
+
+  /** Run a removal of blobs and layer records with `adding` held off until it is done. */
+  private async gated<T>(fn: () => Promise<T>): Promise<T> {
+    const run = fn();
+    const gate = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.collecting = gate;
+    try {
+      return await run;
+    } finally {
+      if (this.collecting === gate) this.collecting = undefined;
+    }
   }
 
   /** Every image, in no particular order. */
@@ -581,7 +651,14 @@ export class ImageStore {
     }
     r.danglingReferences = danglingReferences.sort();
     if (danglingReferences.length) await this.saveReferences();
-    // Garbage: layer records and blobs no image uses.
+    const garbage = await this.removeUnused();
+    r.unusedLayers = garbage.layers;
+    r.unusedBlobs = garbage.blobs;
+  }
+
+  /** Remove the layer records and blobs no image uses (no adding operation may be under way). */
+  private async removeUnused(): Promise<{ layers: Digest[]; blobs: Digest[] }> {
+    const out = { layers: [] as Digest[], blobs: [] as Digest[] };
     const usedDiffs = new Set<Digest>();
     for (const meta of this.images.values()) for (const d of meta.diffIds) usedDiffs.add(d);
     const usedBlobs = new Set<Digest>(this.images.keys());
@@ -589,16 +666,15 @@ export class ImageStore {
       if (usedDiffs.has(layer.diffId)) usedBlobs.add(layer.digest);
       else {
         await this.layers.remove(layer.diffId);
-        r.unusedLayers.push(layer.diffId);
+        out.layers.push(layer.diffId);
       }
     }
     for (const blob of await this.content.list()) {
       if (usedBlobs.has(blob.digest)) continue;
-      await this.content.delete(blob.digest).catch((err: unknown) => {
-        if (!isBerthError(err, 'NotFound')) throw err;
-      });
-      r.unusedBlobs.push(blob.digest);
+      await this.content.delete(blob.digest).catch(ignoreNotFound);
+      out.blobs.push(blob.digest);
     }
+    return out;
   }
 
   /**
@@ -717,4 +793,8 @@ function tagReference(ref: string | Reference): Reference {
     throw new InvalidArgument(`refusing to create a tag with a digest reference: ${familiarString(parsed)}`);
   }
   return normalizeReference(parsed);
+}
+
+function ignoreNotFound(err: unknown): void {
+  if (!isBerthError(err, 'NotFound')) throw err;
 }

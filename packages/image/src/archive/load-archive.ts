@@ -68,7 +68,12 @@ const maxSmallBlobsTotal = 64 << 20;
  * image; blobs it stored stay unreferenced. The images and all their names are then made
  * in one `createImages` operation, so a crash leaves the whole load or none of it.
  */
-export async function loadArchive(store: ImageStore, source: ByteSource): Promise<LoadResult> {
+export function loadArchive(store: ImageStore, source: ByteSource): Promise<LoadResult> {
+  // Its blobs and layer records are no image's until the end: no removal may run meanwhile.
+  return store.adding(() => load(store, source));
+}
+
+async function load(store: ImageStore, source: ByteSource): Promise<LoadResult> {
   const files = new Map<string, Buffer>();
   const stored = new Map<string, StoredFile>();
   const links = new Map<string, string>();
