@@ -23,6 +23,8 @@ export const killTriggers: KillTrigger[] = [
   { name: 'after remove', pattern: /msg="container removed"/ },
   // The image side: a layer became a snapshot, an image was stored, named or deleted.
   { name: 'after layer unpack', pattern: /msg="layer unpacked"/ },
+  // A load, import or commit wrote its record ahead; its images' metadata and names come next.
+  { name: 'after image write-ahead', pattern: /msg="image operation written ahead"/ },
   { name: 'after image stored', pattern: /msg="image (loaded|imported)"/ },
   { name: 'after image delete', pattern: /msg="image deleted"/ },
 ];

@@ -22,6 +22,7 @@ export type Invariant =
   | 'no-orphan-image-file'
   | 'rm-containers-gone'
   | 'image-intact'
+  | 'no-unnamed-image'
   | 'acknowledged-still-true'
   | 'api-answers';
 
@@ -89,6 +90,7 @@ export class InvariantChecker {
       }
     }
     this.imageFiles(images, view, add);
+    this.unnamedImages(images, add);
     await this.runImages(images, options.runImages, add);
     this.acknowledged(byName, images, add);
     return v;
@@ -272,6 +274,20 @@ export class InvariantChecker {
       if (!usedLayers.has(diffId)) add('no-orphan-image-file', diffId, 'a layer record no image uses');
     for (const f of files.ingest)
       add('no-orphan-image-file', path.join(root, 'blobs', 'ingest', f), 'an interrupted ingest, still there after start-up');
+    if (files.pendingOperation)
+      add('no-orphan-image-file', path.join(root, 'images', 'pending.json'), 'an image operation neither finished nor undone at start-up');
+  }
+
+  /**
+   * An image without a name is one an operation left so on purpose (a tag moved away from
+   * it, `rmi -f` while containers use it: the ledger's `mayBeUnnamed`); any other is what
+   * a cut-short load or import left, stored but never named, which nothing collects.
+   */
+  private unnamedImages(images: ImageInspect[], add: (i: Invariant, s: string, d: string) => void): void {
+    for (const image of images) {
+      if ((image.RepoTags ?? []).length > 0 || this.ledger.mayBeUnnamed.has(image.Id)) continue;
+      add('no-unnamed-image', image.Id, 'an image without a name that no tag move or rmi -f left so: a cut-short load or import stored it');
+    }
   }
 
   private async runImages(images: ImageInspect[], limit: number, add: (i: Invariant, s: string, d: string) => void): Promise<void> {

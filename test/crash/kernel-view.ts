@@ -44,6 +44,8 @@ export interface KernelView {
 
 /** The image store's files (packages/image's layout). */
 export interface ImageFiles {
+  /** `images/pending.json`, the write-ahead record of a load, import or commit, is there. */
+  pendingOperation: boolean;
   blobs: string[];
   ingest: string[];
   /** Temporary files of atomic writes (`.<name>.<hex>.tmp`) under `images/`. */
@@ -117,6 +119,7 @@ export function readImageFiles(dataRoot: string): ImageFiles {
     for (const [ref, id] of Object.entries(repos.references ?? {})) references.set(ref, id);
   }
   return {
+    pendingOperation: existsSync(path.join(dataRoot, 'images', 'pending.json')),
     blobs: entries(path.join(dataRoot, 'blobs', 'sha256')).map((h) => `sha256:${h}`),
     ingest: entries(path.join(dataRoot, 'blobs', 'ingest')),
     temporaries: ['images', 'images/metadata', 'images/layers'].flatMap((dir) =>

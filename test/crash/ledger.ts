@@ -52,6 +52,13 @@ export interface TagFact {
 export class Ledger {
   readonly containers = new Map<string, ContainerFact>();
   readonly tags = new Map<string, TagFact>();
+  /**
+   * Images an operation may legitimately have left without a name: the image a tag was
+   * moved away from, the image of an `rmi -f` that containers use. Added when such an
+   * operation starts (a kill may cut it after its effect). Any other image without a name
+   * is what a cut-short load or import (or rmi) left: a violation.
+   */
+  readonly mayBeUnnamed = new Set<string>();
   private nextName = 0;
   private nextTag = 0;
 

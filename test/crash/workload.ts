@@ -17,6 +17,8 @@ const weights = {
   load: 5,
   tag: 6,
   rmi: 5,
+  rmiForce: 3,
+  retag: 4,
   import: 5,
   rmRacingExit: 5,
 };
@@ -49,7 +51,7 @@ const expectedRefusal =
 /**
  * A mixed, concurrent workload through the real docker CLI: `workers` loops, each picking
  * an operation (create, start, run -d, run --rm, run -d --rm, stop, kill, rm -f, load,
- * tag, rmi, import) and its subject at random, never two operations on one container or
+ * tag, retag, rmi, rmi -f, import) and its subject at random, never two operations on one container or
  * tag at once. Every outcome goes into the ledger: a success sets what must now be true,
  * a failure caused by a kill (the CLI lost berthd, or a kill happened during the call)
  * makes the subject `unknown` until the next check.
@@ -262,6 +264,25 @@ export class Workload {
         await this.tagOp(kind, tag, ['rmi', tag.ref], () => ({ expect: 'gone' }));
         return true;
       }
+      case 'rmiForce': {
+        // rmi -f of a name whose image stopped containers use: the names go, the image
+        // stays for them, legitimately without a name.
+        const used = new Set(l.idleContainers((c) => c.expect === 'created' || c.expect === 'stopped').map((c) => c.image));
+        const tag = r.pick([...l.tags.values()].filter((t) => !t.busy && t.expect === 'present' && used.has(t.ref)));
+        if (!tag) return false;
+        l.mayBeUnnamed.add(tag.imageId);
+        await this.tagOp(kind, tag, ['rmi', '-f', tag.ref], () => ({ expect: 'gone' }));
+        return true;
+      }
+      case 'retag': {
+        // A name moved to another image: the one it leaves may be left without a name.
+        const tag = r.pick([...l.tags.values()].filter((t) => !t.busy && t.expect === 'present' && t.ref.startsWith('crash/t')));
+        const source = tag && r.pick(l.usableImages().filter((i) => i.id !== '' && i.id !== tag.imageId && i.ref !== tag.ref));
+        if (!tag || !source) return false;
+        l.mayBeUnnamed.add(tag.imageId);
+        await this.tagOp(kind, tag, ['tag', source.ref, tag.ref], () => ({ expect: 'present', imageId: source.id }));
+        return true;
+      }
     }
   }
 
@@ -318,7 +339,7 @@ export class Workload {
         t.expect = next.expect;
         if (next.imageId !== undefined) t.imageId = next.imageId;
         t.because = `docker ${args.join(' ')} returned`;
-      } else if (outcome.unknown || kind === 'import' || kind === 'tag') {
+      } else if (outcome.unknown || kind === 'import' || kind === 'tag' || kind === 'retag') {
         t.expect = 'unknown';
         t.because = `docker ${args.join(' ')} ${outcome.unknown ? 'cut by a kill' : `failed: ${outcome.stderr.trim()}`}`;
       }

@@ -100,7 +100,7 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
   di.registerDefault(PluginStatusSourceToken, { useValue: { statuses: () => plugins.statuses } });
   // Opening the image store reads its records: asynchronous, so done here, and only when
   // the embedder brought none.
-  if (!di.isRegistered(ImageStoreToken)) di.register(ImageStoreToken, { useValue: await ImageStore.open(config.dataRoot) });
+  if (!di.isRegistered(ImageStoreToken)) di.register(ImageStoreToken, { useValue: await ImageStore.open(config.dataRoot, { log }) });
   registerEngineServices(di);
 
   // Start-up, in order: the records, then recovery of what the last engine left.

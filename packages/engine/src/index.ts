@@ -13,6 +13,7 @@ export { ContainerService, ContainerServiceToken } from './containers/container-
 export { ContainerSettings, ContainerSettingsToken } from './containers/container-settings.js';
 export { createEngine, type Engine } from './engine.js';
 export { ExecService, ExecServiceToken } from './exec/exec-service.js';
+export { ImageHolds, ImageHoldsToken } from './images/image-holds.js';
 export { ImageQueries, ImageQueriesToken } from './images/image-queries.js';
 export { ImageService, ImageServiceToken } from './images/image-service.js';
 export { ImageStoreToken } from './images/image-store-token.js';

@@ -12,6 +12,7 @@ import { ContainerSettings, ContainerSettingsToken } from './containers/containe
 
 import { ExecService, ExecServiceToken } from './exec/exec-service.js';
 import { HealthMonitor, HealthMonitorToken } from './health/health-monitor.js';
+import { ImageHolds, ImageHoldsToken } from './images/image-holds.js';
 import { ImageQueries, ImageQueriesToken } from './images/image-queries.js';
 import { ImageService, ImageServiceToken } from './images/image-service.js';
 import { ImageUsersToken } from './images/image-users.js';
@@ -64,6 +65,7 @@ export function registerEngineServices(di: ServiceContainer): void {
   di.registerDefault(ContainerFilesystemsToken, { useClass: ContainerFilesystems });
   // Images; the port that tells them which containers use an image is the container store.
   di.registerDefault(ImageQueriesToken, { useClass: ImageQueries });
+  di.registerDefault(ImageHoldsToken, { useClass: ImageHolds });
   di.registerDefault(ImageUsersToken, { useFactory: (d) => containerImageUsers(d.resolve(ContainerStoreToken)) });
   di.registerDefault(ImageServiceToken, { useClass: ImageService });
   di.registerDefault(SystemServiceToken, { useClass: SystemService });

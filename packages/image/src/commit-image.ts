@@ -4,9 +4,10 @@ import { applyChanges } from './changes.js';
 import type { BlobInfo } from './content-store.js';
 import type { Digest } from './digest.js';
 import type { ContainerConfig, ImageConfig } from './image-config.js';
-import type { ImageStore } from './image-store.js';
+import type { ImageRecord, ImageStore } from './image-store.js';
 import { type ImportResult, targetReference } from './import-rootfs.js';
 import { type LayerScan, scanLayer } from './layer-scan.js';
+import type { Reference } from './reference.js';
 import { consumeTee } from './tee.js';
 
 /** What `commitImage` makes an image from (the query of `POST /commit`, resolved by the engine). */
@@ -39,7 +40,17 @@ export async function commitImage(store: ImageStore, options: CommitImageOptions
   const reference = targetReference('commit', options.repo, options.tag);
   const containerConfig = applyChanges(options.config, options.changes ?? []);
   const parent = await store.get(options.parent);
+  // Its blob and layer record are no image's until the end: no removal may run meanwhile.
+  return store.adding(() => commitLayer(store, options, parent, reference, containerConfig));
+}
 
+async function commitLayer(
+  store: ImageStore,
+  options: CommitImageOptions,
+  parent: ImageRecord,
+  reference: Reference | undefined,
+  containerConfig: ContainerConfig,
+): Promise<ImportResult> {
   const [blob, scan] = await consumeTee<[BlobInfo, LayerScan]>(asyncBytes(options.layer), [
     (s) => store.content.ingest(s),
     (s) => scanLayer(s),
@@ -67,9 +78,11 @@ export async function commitImage(store: ImageStore, options: CommitImageOptions
   else delete config.author;
   if (options.containerId) config.container = options.containerId;
   const { digest: configDigest } = await store.content.ingestBytes(JSON.stringify(config));
-  const image = await store.create(configDigest, { parent: parent.id });
-  if (reference) await store.tag(image.id, reference);
-  const result: ImportResult = { id: image.id, diffIds: config.rootfs.diff_ids };
+  // The image and its name in one operation: a crash leaves both or neither.
+  const [image] = await store.createImages('commit', [
+    { config: configDigest, parent: parent.id, references: reference ? [reference] : [] },
+  ]);
+  const result: ImportResult = { id: image!.id, diffIds: config.rootfs.diff_ids };
   if (reference) result.reference = reference;
   return result;
 }

@@ -4,7 +4,7 @@ import { applyChanges } from './changes.js';
 import { decompress } from './compression.js';
 import type { BlobInfo } from './content-store.js';
 import type { Digest } from './digest.js';
-import { goArch, type ImageConfig } from './image-config.js';
+import { type ContainerConfig, goArch, type ImageConfig } from './image-config.js';
 import type { ImageStore } from './image-store.js';
 import { type LayerScan, scanLayer } from './layer-scan.js';
 import { normalizeReference, parseReference, type Reference, withTag } from './reference.js';
@@ -61,7 +61,17 @@ export interface ImportResult {
 export async function importRootfs(store: ImageStore, source: ByteSource, options: ImportOptions = {}): Promise<ImportResult> {
   const reference = targetReference('import', options.repo, options.tag);
   const containerConfig = applyChanges({}, options.changes ?? []);
+  // Its blobs and layer record are no image's until the end: no removal may run meanwhile.
+  return store.adding(() => importLayer(store, source, options, reference, containerConfig));
+}
 
+async function importLayer(
+  store: ImageStore,
+  source: ByteSource,
+  options: ImportOptions,
+  reference: Reference | undefined,
+  containerConfig: ContainerConfig,
+): Promise<ImportResult> {
   const { stream } = await decompress(source);
   const [blob, scan] = await consumeTee<[BlobInfo, LayerScan]>(stream, [(s) => store.content.ingest(s), (s) => scanLayer(s)]);
   if (blob.digest !== scan.diffId) throw new SystemError(`import: stored layer ${blob.digest} does not match its diffID ${scan.diffId}`);
@@ -77,9 +87,9 @@ export async function importRootfs(store: ImageStore, source: ByteSource, option
     history: [{ created, created_by: '', comment: options.message || `Imported from ${options.source ?? '-'}` }],
   };
   const { digest: configDigest } = await store.content.ingestBytes(JSON.stringify(config));
-  const image = await store.create(configDigest);
-  if (reference) await store.tag(image.id, reference);
-  const result: ImportResult = { id: image.id, diffIds: [scan.diffId] };
+  // The image and its name in one operation: a crash leaves both or neither.
+  const [image] = await store.createImages('import', [{ config: configDigest, references: reference ? [reference] : [] }]);
+  const result: ImportResult = { id: image!.id, diffIds: [scan.diffId] };
   if (reference) result.reference = reference;
   return result;
 }

@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import {
+  commitImage,
   type Digest,
   digestHex,
   goArch,
@@ -15,16 +16,18 @@ import {
 } from '@berth/image';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { collect, tarBytes, withTempDir } from './helpers.js';
+import { collect, rejects, tarBytes, withTempDir } from './helpers.js';
 
 /**
  * Crash consistency of the image store, one durable step at a time: an operation runs
- * against a store whose steps (blob ingest, layer record, image metadata, names, and on
- * the way out layer records and blobs) are counted; before step N the data root is copied
- * as it is on disk at that instant (what a SIGKILL there would leave) and the operation
- * abandoned. Every copy must open as a whole store: every image listed with its config and
- * layers present and matching their digests, every name on an existing image, and no blob,
- * layer record or temporary file that nothing uses.
+ * against a store whose steps (blob ingest, layer record, the write-ahead record of an
+ * operation, image metadata, names, and on the way out layer records and blobs) are
+ * counted; before step N the data root is copied as it is on disk at that instant (what a
+ * SIGKILL there would leave) and the operation abandoned. Every copy must open as a whole
+ * store: every image listed with its config and layers present and matching their
+ * digests, every name on an existing image, no blob, layer record, temporary file or
+ * pending record that nothing uses; and each operation whole or absent: never an image
+ * that a cut-short load, import, commit or rmi left without its names.
  */
 
 class Crash extends Error {}
@@ -44,9 +47,9 @@ function instrument(store: ImageStore, before: () => Promise<void>): void {
   };
   wrap(store.content, ['ingest', 'delete']);
   wrap(store.layers, ['register', 'remove']);
-  wrap(store, ['create', 'tag', 'untag']);
-  // repositories.json is written by a private method (tag, untag and delete use it).
-  wrap(store as unknown as { saveReferences: () => Promise<void> }, ['saveReferences']);
+  // The store's own durable steps are private methods, one per kind of write.
+  type Steps = Record<'writePending' | 'removePending' | 'writeMetadata' | 'removeMetadata' | 'saveReferences', () => Promise<void>>;
+  wrap(store as unknown as Steps, ['writePending', 'removePending', 'writeMetadata', 'removeMetadata', 'saveReferences']);
 }
 
 /**
@@ -128,12 +131,18 @@ async function assertWhole(root: string, where: string): Promise<ImageStore> {
   }
   // Recovery is done once: opening again finds nothing more to repair.
   const again = await ImageStore.open(root);
-  assert.equal(
-    again.recovery,
-    { temporaryFiles: 0, brokenImages: [], danglingReferences: [], unusedLayers: [], unusedBlobs: [] },
-    `${where}: a second open repairs nothing`,
-  );
+  assert.not.ok(await exists(path.join(root, 'images', 'pending.json')), `${where}: no pending operation record after open`);
+  assert.equal(again.recovery, nothingRepaired, `${where}: a second open repairs nothing`);
   return store;
+}
+
+const nothingRepaired = { temporaryFiles: 0, brokenImages: [], danglingReferences: [], unusedLayers: [], unusedBlobs: [], operations: [] };
+
+async function exists(p: string): Promise<boolean> {
+  return fs.access(p).then(
+    () => true,
+    () => false,
+  );
 }
 
 const layerA: TarWriteEntry[] = [
@@ -143,7 +152,7 @@ const layerA: TarWriteEntry[] = [
 const layerB: TarWriteEntry[] = [{ path: 'app', type: 'file', body: 'layer b' }];
 const layerC: TarWriteEntry[] = [{ path: 'other', type: 'file', body: 'layer c' }];
 
-async function makeImage(store: ImageStore, layers: TarWriteEntry[][], label: string) {
+async function makeImage(store: ImageStore, layers: TarWriteEntry[][], label: string, parent?: Digest) {
   const diffIds: Digest[] = [];
   for (const entries of layers) {
     const data = await tarBytes(entries);
@@ -160,32 +169,55 @@ async function makeImage(store: ImageStore, layers: TarWriteEntry[][], label: st
     rootfs: { type: 'layers', diff_ids: diffIds },
   };
   const { digest } = await store.content.ingestBytes(JSON.stringify(config));
-  return store.create(digest);
+  return store.create(digest, parent ? { parent } : {});
 }
 
-test('import: a crash before any step leaves a whole store; the image is whole or absent, its name only on it', () =>
+test('import: at every crash point the image is whole and named, or absent with its blobs; never stored without its name', () =>
   withTempDir('crash', async (dir) => {
     const root = path.join(dir, 'data');
     await ImageStore.open(root);
     const rootfs = await tarBytes([...layerA, ...layerB]);
     const copies = await crashCopies(root, (store) => importRootfs(store, [rootfs], { repo: 'imported', tag: 'v1' }));
-    assert.ok(copies.length >= 4, `import has ${copies.length} crash points`);
-    let without = 0;
-    let with_ = 0;
+    assert.ok(copies.length >= 6, `import has ${copies.length} crash points`);
+    const outcomes = new Set<string>();
     for (const [n, copy] of copies.entries()) {
       const store = await assertWhole(copy, `import, crash before step ${n}`);
       const images = await store.list();
-      assert.ok(images.length <= 1, `crash before step ${n}: at most the one image`);
-      const named = await store.find('imported:v1');
-      if (named) assert.is(named.id, images[0]?.id);
-      if (images.length) with_++;
-      else {
-        without++;
-        // The layer stored before the image existed was garbage, which open removed.
+      for (const op of store.recovery.operations) outcomes.add(op.outcome);
+      if (images.length) {
+        assert.is(images.length, 1, `crash before step ${n}: at most the one image`);
+        assert.equal(images[0]!.repoTags, ['imported:v1'], `crash before step ${n}: the imported image has its name`);
+        assert.ok(images[0]!.lastTagTime, `crash before step ${n}: and its tag time`);
+      } else {
+        // What was stored before the image was named is garbage, which open removed.
         assert.equal(await fs.readdir(path.join(copy, 'blobs', 'sha256')), [], `crash before step ${n}: blobs collected`);
+        assert.equal(await fs.readdir(path.join(copy, 'images', 'metadata')), [], `crash before step ${n}: no metadata`);
       }
     }
-    assert.ok(without >= 2 && with_ >= 1, `crash points before (${without}) and after (${with_}) the image exists`);
+    assert.equal([...outcomes].sort(), ['finished', 'undone'], 'crash points on both sides of the commit point were exercised');
+  }));
+
+test('commit: at every crash point the new image is whole, named and on its parent, or absent; the parent is untouched', () =>
+  withTempDir('crash', async (dir) => {
+    const root = path.join(dir, 'data');
+    const setup = await ImageStore.open(root);
+    const parent = await makeImage(setup, [layerA], 'parent');
+    await setup.tag(parent.id, 'parent:v1');
+    const layer = await tarBytes(layerB);
+    const copies = await crashCopies(root, (store) =>
+      commitImage(store, { parent: parent.id, layer: [layer], config: { Cmd: ['sh'] }, repo: 'committed', tag: 'v1' }),
+    );
+    assert.ok(copies.length >= 6, `commit has ${copies.length} crash points`);
+    for (const [n, copy] of copies.entries()) {
+      const store = await assertWhole(copy, `commit, crash before step ${n}`);
+      assert.is((await store.get('parent:v1')).id, parent.id, `crash before step ${n}: the parent keeps its name`);
+      const others = (await store.list()).filter((i) => i.id !== parent.id);
+      if (others.length) {
+        assert.equal(others[0]!.repoTags, ['committed:v1'], `crash before step ${n}: the committed image has its name`);
+        assert.is(others[0]!.parent, parent.id);
+        assert.equal(store.children(parent.id), [others[0]!.id]);
+      } else assert.equal(store.children(parent.id), [], `crash before step ${n}: no child left`);
+    }
   }));
 
 test('load: every crash point of a two-image archive leaves whole images, names only on them, no garbage', () =>
@@ -200,22 +232,51 @@ test('load: every crash point of a two-image archive leaves whole images, names 
     const root = path.join(dir, 'data');
     await ImageStore.open(root);
     const copies = await crashCopies(root, (store) => loadArchive(store, [archive]));
-    assert.ok(copies.length >= 8, `load has ${copies.length} crash points`);
+    assert.ok(copies.length >= 10, `load has ${copies.length} crash points`);
     const seen = new Set<number>();
     for (const [n, copy] of copies.entries()) {
       const store = await assertWhole(copy, `load, crash before step ${n}`);
-      const ids = (await store.list()).map((i) => i.id);
-      seen.add(ids.length);
-      for (const id of ids) assert.ok([one.id, two.id].includes(id), `crash before step ${n}: only the archive's images`);
-      for (const [name, id] of [
-        ['one:v1', one.id],
-        ['two:v1', two.id],
-      ] as const) {
-        const named = await store.find(name);
-        if (named) assert.is(named.id, id, `crash before step ${n}: ${name}`);
-      }
+      const images = await store.list();
+      seen.add(images.length);
+      // All or nothing: both images with their names, or neither (one load, one operation).
+      if (images.length) {
+        assert.equal(
+          images.map((i) => [i.id, i.repoTags]).sort(),
+          [
+            [one.id, ['one:v1']],
+            [two.id, ['two:v1']],
+          ].sort(),
+          `crash before step ${n}: the whole load`,
+        );
+      } else assert.equal(await fs.readdir(path.join(copy, 'blobs', 'sha256')), [], `crash before step ${n}: blobs collected`);
     }
-    assert.ok(seen.has(0) && seen.has(1), 'crash points before the first image and between the two were exercised');
+    assert.equal([...seen].sort(), [0, 2], 'crash points before and after the commit point were exercised');
+  }));
+
+test('load: an image the store had is only named; undoing a cut-short load leaves it and what it had', () =>
+  withTempDir('crash', async (dir) => {
+    const source = await ImageStore.open(path.join(dir, 'source'));
+    const one = await makeImage(source, [layerA, layerB], 'one');
+    const two = await makeImage(source, [layerA, layerC], 'two');
+    await source.tag(one.id, 'one:v1');
+    await source.tag(two.id, 'two:v1');
+    const archive = await collect(await saveArchive(source, ['one:v1', 'two:v1']));
+
+    const root = path.join(dir, 'data');
+    const setup = await ImageStore.open(root);
+    await loadArchive(setup, [await collect(await saveArchive(source, ['one:v1']))]);
+    await setup.tag('one:v1', 'mine:v1');
+    await setup.untag('one:v1');
+    const copies = await crashCopies(root, (store) => loadArchive(store, [archive]));
+    for (const [n, copy] of copies.entries()) {
+      const store = await assertWhole(copy, `load over an existing image, crash before step ${n}`);
+      const kept = await store.get(one.id);
+      assert.ok(kept.repoTags.includes('mine:v1'), `crash before step ${n}: the image it had keeps its name`);
+      const undone = store.recovery.operations.filter((o) => o.outcome === 'undone');
+      for (const op of undone) assert.equal(op.images, [two.id], `crash before step ${n}: only the new image is undone`);
+      if (!(await store.find(two.id))) assert.equal(kept.repoTags, ['mine:v1'], `crash before step ${n}: no name of the undone load`);
+      else assert.equal(kept.repoTags, ['mine:v1', 'one:v1'], `crash before step ${n}: every name of the finished load`);
+    }
   }));
 
 test('delete: every crash point leaves the other image intact and the deleted one whole or gone without garbage', () =>
@@ -236,7 +297,10 @@ test('delete: every crash point leaves the other image intact and the deleted on
       const kept = await store.get('keep:v1');
       assert.is(kept.id, keep.id, `crash before step ${n}: the other image keeps its name`);
       const dropped = await store.find(drop.id);
-      if (!dropped) {
+      if (dropped) {
+        // Not deleted yet: whole, with both its names (an rmi is never left as an unnamed image).
+        assert.equal(dropped.repoTags, ['drop:v1', 'drop:v2'], `crash before step ${n}: the image keeps every name`);
+      } else {
         gone++;
         assert.is(await store.find('drop:v2'), undefined);
         // layer A is shared: it stays; layer C was the deleted image's alone.
@@ -244,7 +308,81 @@ test('delete: every crash point leaves the other image intact and the deleted on
         assert.is(store.layers.get(drop.diffIds[1]!), undefined, 'the deleted image’s own layer is gone');
       }
     }
-    assert.ok(gone >= 1, 'crash points after the image was forgotten were exercised');
+    assert.ok(gone >= 2 && gone < copies.length, 'crash points on both sides of the commit point were exercised');
+  }));
+
+test('untagImage (rmi -f of an image a container uses): every name goes in one step, or none', () =>
+  withTempDir('crash', async (dir) => {
+    const root = path.join(dir, 'data');
+    const setup = await ImageStore.open(root);
+    const image = await makeImage(setup, [layerA], 'x');
+    await setup.tag(image.id, 'x:v1');
+    await setup.tag(image.id, 'x:v2');
+    const copies = await crashCopies(root, (store) => store.untagImage('x:v1'));
+    assert.is(copies.length, 1, 'one durable step');
+    const store = await assertWhole(copies[0]!, 'untagImage, crash before its write');
+    assert.equal((await store.get(image.id)).repoTags, ['x:v1', 'x:v2']);
+    const live = await ImageStore.open(root);
+    assert.equal(await live.untagImage('x:v2'), { id: image.id, untagged: ['x:v1', 'x:v2'] });
+    assert.equal((await (await ImageStore.open(root)).get(image.id)).repoTags, [], 'the image stays, unnamed');
+  }));
+
+test('a pending operation record naming an image something else names or builds on: the undo keeps it', () =>
+  withTempDir('crash', async (dir) => {
+    const root = path.join(dir, 'data');
+    const setup = await ImageStore.open(root);
+    const named = await makeImage(setup, [layerA], 'named');
+    const base = await makeImage(setup, [layerB], 'base');
+    await makeImage(setup, [layerB, layerC], 'child', base.id);
+    const lone = await makeImage(setup, [layerC], 'lone');
+    await setup.tag(named.id, 'other:v1');
+    // Written by hand: the store never writes this (its images are invisible until named).
+    const pending = {
+      op: 'load',
+      started: new Date().toISOString(),
+      images: [named.id, base.id, lone.id],
+      references: { 'docker.io/library/x:v1': lone.id },
+    };
+    await fs.writeFile(path.join(root, 'images', 'pending.json'), JSON.stringify(pending));
+
+    const store = await ImageStore.open(root);
+    assert.equal(store.recovery.operations, [{ op: 'load', outcome: 'undone', images: pending.images, kept: [named.id, base.id] }]);
+    assert.ok(await store.find(named.id), 'named by another operation: kept');
+    assert.ok(await store.find(base.id), 'the parent of another image: kept');
+    assert.is(await store.find(lone.id), undefined, 'the image only the operation made: undone');
+    await assertWhole(root, 'after the undo');
+  }));
+
+test('an unreadable pending record is reported and removed; nothing is undone on its word', () =>
+  withTempDir('crash', async (dir) => {
+    const root = path.join(dir, 'data');
+    const setup = await ImageStore.open(root);
+    const image = await makeImage(setup, [layerA], 'x');
+    await fs.writeFile(path.join(root, 'images', 'pending.json'), '{"op": 1}');
+    const store = await ImageStore.open(root);
+    assert.equal(store.recovery.operations, []);
+    assert.ok(await store.find(image.id));
+    await assertWhole(root, 'after an unreadable record');
+  }));
+
+test('a load that fails before its names are written (a disk error, not a crash) removes what it wrote', () =>
+  withTempDir('crash', async (dir) => {
+    const source = await ImageStore.open(path.join(dir, 'source'));
+    const one = await makeImage(source, [layerA, layerB], 'one');
+    await source.tag(one.id, 'one:v1');
+    const archive = await collect(await saveArchive(source, ['one:v1']));
+    const root = path.join(dir, 'data');
+    const store = await ImageStore.open(root);
+    Object.defineProperty(store, 'saveReferences', {
+      value: async () => {
+        throw new Error('EIO: a disk error');
+      },
+    });
+    await rejects(() => loadArchive(store, [archive]), /EIO/);
+    assert.equal(await store.list(), [], 'nothing visible');
+    assert.equal(await fs.readdir(path.join(root, 'images', 'metadata')), [], 'no metadata left');
+    assert.not.ok(await exists(path.join(root, 'images', 'pending.json')), 'no record left');
+    await assertWhole(root, 'after a failed load');
   }));
 
 test('open removes what interrupted writes left: ingests of any age, atomic-write temporaries', () =>

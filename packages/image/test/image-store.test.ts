@@ -8,6 +8,7 @@ import {
   familiarString,
   type ImageConfig,
   ImageStore,
+  importRootfs,
   scanLayer,
   shortId,
   type TarWriteEntry,
@@ -163,6 +164,51 @@ test('create refuses a config with unknown layers or a bad shape', () =>
     const bad = await store.content.ingestBytes(JSON.stringify({ os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }));
     assert.match((await rejects(() => store.create(bad.digest), InvalidArgument)).message, /architecture is missing/);
     assert.equal(await store.list(), []);
+  }));
+
+test('a delete while an import stores the same layer again: the image it makes is whole; what no image uses goes when it ends', () =>
+  withTempDir('store', async (dir) => {
+    const store = await ImageStore.open(dir);
+    const shared = await tarBytes([{ path: 'shared', type: 'file', body: 'both images have it' }]);
+    const own = await tarBytes([{ path: 'own', type: 'file', body: 'only the deleted image has it' }]);
+    const first = await importRootfs(store, [shared], { repo: 'first', tag: 'v1' });
+    const gone = await importRootfs(store, [own], { repo: 'gone', tag: 'v1' });
+    // A second import of the shared layer, held after it stored its blob and layer record.
+    let stored!: () => void;
+    let resume!: () => void;
+    const reached = new Promise<void>((resolve) => (stored = resolve));
+    const held = new Promise<void>((resolve) => (resume = resolve));
+    const { ingest } = store.content;
+    Object.defineProperty(store.content, 'ingest', {
+      configurable: true,
+      value: async (...args: Parameters<typeof ingest>) => {
+        const blob = await ingest.apply(store.content, args);
+        if (blob.digest === first.diffIds[0]) {
+          stored();
+          await held;
+        }
+        return blob;
+      },
+    });
+    const second = importRootfs(store, [shared], { repo: 'second', tag: 'v1', created: new Date('2020-01-01T00:00:00Z') });
+    await reached;
+    // Both images go while the import is under way: the shared layer's files must stay for it.
+    await store.delete(first.id);
+    await store.delete(gone.id);
+    assert.ok(await store.content.has(first.diffIds[0]!), 'the shared blob stays while the import runs');
+    assert.ok(await store.content.has(gone.diffIds[0]!), 'and so does every file until it ends');
+    resume();
+    const made = await second;
+    const image = await store.get('second:v1');
+    assert.is(image.id, made.id);
+    assert.ok(await store.content.has(image.layers[0]!.digest), 'the import made a whole image');
+    await store.tag(made.id, 'second:v2'); // queued behind the removal that followed the import
+    assert.not.ok(await store.content.has(gone.diffIds[0]!), 'the deleted image’s own layer went when the import ended');
+    assert.not.ok(await store.content.has(first.id), 'and the deleted image’s config');
+    assert.equal(
+      store.layers.list().map((l) => l.diffId),
+      [first.diffIds[0]],
+    );
   }));
 
 test.run();

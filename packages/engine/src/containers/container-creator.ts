@@ -10,6 +10,7 @@ import {
   LoggerToken,
   token,
 } from '@berth/core';
+import { type ImageHolds, ImageHoldsToken } from '../images/image-holds.js';
 import { type ImageQueries, ImageQueriesToken } from '../images/image-queries.js';
 import { refuseUnsupportedSettings } from '../oci/unsupported-settings.js';
 import { type RootFilesystems, RootFilesystemsToken } from '../rootfs/root-filesystems.js';
@@ -33,6 +34,7 @@ export class ContainerCreator {
   constructor(
     @inject(ContainerStoreToken) private readonly store: ContainerStore,
     @inject(ImageQueriesToken) private readonly images: ImageQueries,
+    @inject(ImageHoldsToken) private readonly holds: ImageHolds,
     @inject(RootFilesystemsToken) private readonly rootfs: RootFilesystems,
     @inject(ContainerDriversToken) private readonly drivers: ContainerDrivers,
     @inject(ContainerBundlesToken) private readonly bundles: ContainerBundles,
@@ -59,6 +61,14 @@ export class ContainerCreator {
     const logConfig = this.drivers.logConfig(hostConfig.LogConfig);
 
     this.store.reserveName(containerName, id);
+    // Until its record is saved, this create is the image's user an rmi must see.
+    let releaseImage: () => void;
+    try {
+      releaseImage = this.holds.holdForCreate(image.id, id, body.Image);
+    } catch (err) {
+      this.store.releaseName(containerName, id);
+      throw err;
+    }
     let prepared = false;
     try {
       // The snapshot and the container's own files side by side; both settle before
@@ -118,6 +128,8 @@ export class ContainerCreator {
       if (prepared) await this.rootfs.remove(id).catch(() => undefined);
       await fs.rm(this.bundles.dirOf(id), { recursive: true, force: true });
       throw err;
+    } finally {
+      releaseImage();
     }
   }
 }

@@ -31,6 +31,7 @@ import {
   saveArchive,
   shortId,
 } from '@berth/image';
+import { type ImageHolds, ImageHoldsToken } from './image-holds.js';
 import { type ImageQueries, ImageQueriesToken } from './image-queries.js';
 import { ImageStoreToken } from './image-store-token.js';
 import { type ImageUsers, ImageUsersToken } from './image-users.js';
@@ -48,6 +49,7 @@ export class ImageService implements ImagesApi {
     @inject(ImageStoreToken) private readonly store: ImageStore,
     @inject(ImageQueriesToken) private readonly queries: ImageQueries,
     @inject(ImageUsersToken) private readonly users: ImageUsers,
+    @inject(ImageHoldsToken) private readonly holds: ImageHolds,
     @inject(StorageDriverToken) private readonly storage: StorageDriver,
     @inject(EventBusToken) private readonly events: EventBus,
     @inject(LoggerToken) private readonly log: Logger,
@@ -86,7 +88,9 @@ export class ImageService implements ImagesApi {
     if (!byName && names.length > 1 && !options.force) {
       throw new Conflict(`conflict: unable to delete ${shortId(id)} (must be forced) - image is referenced in multiple repositories`);
     }
-    const users = this.users.usersOf(id);
+    // From here to the hold on the image, no await: a create holds it first (and is a user)
+    // or finds it held and fails (ImageHolds).
+    const users = [...this.users.usersOf(id), ...this.holds.creators(id).map((c) => ({ id: c, running: false }))];
     const running = users.find((c) => c.running);
     if (running) {
       throw new Conflict(
@@ -100,15 +104,17 @@ export class ImageService implements ImagesApi {
           `conflict: unable to ${what} (must force) - container ${users[0].id.slice(0, 12)} is using its referenced image ${shortId(id)}`,
         );
       }
-      // Forced while stopped containers use it: the names go, the image stays for them.
-      for (const name of names) {
-        await this.store.untag(name);
+      // Forced while stopped containers use it: the names go (all in one write, so a crash
+      // leaves all or none), the image stays for them.
+      const { untagged } = await this.store.untagImage(id);
+      for (const name of untagged) {
         this.events.publish('image', 'untag', id, { name });
         out.push({ Untagged: name });
       }
       return out;
     }
-    const result = await this.store.delete(id);
+    const release = this.holds.holdForRemoval(id);
+    const result = await this.store.delete(id).finally(release);
     for (const name of result.untagged) {
       this.events.publish('image', 'untag', id, { name });
       out.push({ Untagged: name });

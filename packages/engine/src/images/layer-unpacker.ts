@@ -118,6 +118,11 @@ export class LayerUnpacker {
   private logImageRecovery(): void {
     const r = this.images.recovery;
     if (!r) return;
+    for (const op of r.operations) {
+      const what =
+        op.outcome === 'undone' ? 'undid an operation cut short before its names' : 'finished an operation cut short after its names';
+      this.log.warn(`image store: ${what}`, { op: op.op, images: op.images.join(','), kept: op.kept.join(',') });
+    }
     for (const image of r.brokenImages) this.log.error('image store: forgot a broken image', { id: image.id, reason: image.reason });
     if (r.danglingReferences.length)
       this.log.warn('image store: dropped names of missing images', { names: r.danglingReferences.join(',') });

@@ -65,9 +65,15 @@ const maxSmallBlobsTotal = 64 << 20;
  * archive has been read and every image checked: configs parse, each config's
  * `rootfs.diff_ids` equal the layers' diffIDs, every name is valid. A bad archive is an
  * InvalidArgument (`invalid tar archive: manifest.json not found`) and creates no
- * image; blobs it stored stay unreferenced.
+ * image; blobs it stored stay unreferenced. The images and all their names are then made
+ * in one `createImages` operation, so a crash leaves the whole load or none of it.
  */
-export async function loadArchive(store: ImageStore, source: ByteSource): Promise<LoadResult> {
+export function loadArchive(store: ImageStore, source: ByteSource): Promise<LoadResult> {
+  // Its blobs and layer records are no image's until the end: no removal may run meanwhile.
+  return store.adding(() => load(store, source));
+}
+
+async function load(store: ImageStore, source: ByteSource): Promise<LoadResult> {
   const files = new Map<string, Buffer>();
   const stored = new Map<string, StoredFile>();
   const links = new Map<string, string>();
@@ -112,8 +118,8 @@ export async function loadArchive(store: ImageStore, source: ByteSource): Promis
   else throw invalid('manifest.json not found');
   if (pending.length === 0) throw invalid('the archive holds no image');
 
-  // Everything checked: now store configs, register layers, create and name images.
-  const images: LoadResult['images'] = [];
+  // Everything checked: store the configs and register the layers (garbage until an image
+  // uses them), then make and name every image in one operation a crash leaves whole or absent.
   for (const image of pending) {
     await store.content.ingestBytes(image.configBytes, image.configDigest);
     for (const layer of image.layers) {
@@ -125,15 +131,17 @@ export async function loadArchive(store: ImageStore, source: ByteSource): Promis
         tarSize: layer.scan.tarSize,
       });
     }
-    const record = await store.create(image.configDigest);
-    const repoTags: string[] = [];
-    for (const tag of image.tags) {
-      await store.tag(record.id, tag);
-      repoTags.push(familiarString(tag));
-    }
-    const seen = images.find((i) => i.id === record.id);
+  }
+  await store.createImages(
+    'load',
+    pending.map((image) => ({ config: image.configDigest, references: image.tags })),
+  );
+  const images: LoadResult['images'] = [];
+  for (const image of pending) {
+    const repoTags = image.tags.map(familiarString);
+    const seen = images.find((i) => i.id === image.configDigest);
     if (seen) seen.repoTags.push(...repoTags.filter((t) => !seen.repoTags.includes(t)));
-    else images.push({ id: record.id, repoTags });
+    else images.push({ id: image.configDigest, repoTags });
   }
   return { images };
 }
