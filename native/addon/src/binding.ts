@@ -7,6 +7,7 @@ export interface NativeBinding {
   umount(target: string, flags: number): void;
   openInRoot(root: string, p: string, flags: number, mode: number): number;
   lgetxattr(file: string, name: string): string | null;
+  trimMalloc(): boolean;
   spawnDetached(file: string, args: string[], readyFd: boolean): { pid: number; status: number; readyFd?: number };
   MS: Readonly<Record<string, number>>;
   MNT_DETACH: number;
