@@ -3,7 +3,16 @@ import { readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import * as assert from 'uvu/assert';
 import { daemonSuite, repo, type TestDaemon } from '../e2e/harness';
-import { assertJsonError, dataRootListing, firstResponse, hostileArgs, readUntilClosed, type SocketPool, underAttack } from './support';
+import {
+  assertJsonError,
+  assertPingsWithinBound,
+  dataRootListing,
+  firstResponse,
+  hostileArgs,
+  readUntilClosed,
+  type SocketPool,
+  underAttack,
+} from './support';
 
 /**
  * Slow and idle clients and connection floods, on a berthd whose limits are short (1 s
@@ -33,6 +42,7 @@ test('headers dribbled byte by byte, or never sent, are cut with a JSON 408', as
         // One byte every 100 ms: the request would take 7 s, seven times the headers timeout.
         drips.push(setInterval(() => s.writable && at < request.length && s.write(request[at++]!), 100));
       }
+      await assertPingsWithinBound(daemon.socket, '20 slowloris connections');
       for (const answer of answers) assertJsonError(await answer, 408, 'slowloris');
     } finally {
       for (const d of drips) clearInterval(d);
@@ -62,6 +72,7 @@ test('an upload that never completes gets a JSON 408 and leaves nothing on disk'
       const answer = readUntilClosed(s);
       s.write(`${head}Content-Length: ${tar.length}\r\n\r\n`);
       s.write(part);
+      await assertPingsWithinBound(daemon.socket, `a stalled upload (${head.split(' ')[1]})`, 3);
       const message = assertJsonError(await answer, 408, head.split(' ')[1]!);
       assert.is(message, 'request body stalled: nothing received for 1 s');
     }
@@ -127,6 +138,7 @@ test('a flood of 2000 idle sockets is held to the limit; docker run and /_ping k
       const run = await running;
       assert.is(run.code, 0, run.stderr);
       assert.is(run.stdout.trim(), 'through the flood');
+      await assertPingsWithinBound(daemon.socket, 'a flood of 2000 sockets');
       // Another run while the flood's sockets are all still held.
       const again = await daemon.docker(['run', '--rm', 'busybox', 'true']);
       assert.is(again.code, 0, again.stderr);
