@@ -30,10 +30,11 @@ function ping(sock, timeoutMs) {
 function startPingProbe(sock) {
   const child = fork(__filename, [sock], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, NODE_OPTIONS: '' } });
   const result = new Promise((resolve, reject) => {
-    child.once('message', resolve);
+    child.on('message', (m) => m !== 'ready' && resolve(m));
     child.once('exit', (code) => reject(new Error(`ping probe exited with ${code} before reporting`)));
   });
-  const ready = new Promise((resolve) => child.once('spawn', resolve));
+  // The child says 'ready' after one untimed ping: a fresh process's first connection pays its own warm-up.
+  const ready = new Promise((resolve) => child.once('message', (m) => m === 'ready' && resolve()));
   return {
     ready,
     async stop() {
@@ -51,6 +52,8 @@ if (require.main === module) {
   let running = true;
   process.on('message', () => (running = false));
   async function main() {
+    await ping(sock, 30_000);
+    process.send('ready');
     while (running) {
       const [ms, status] = await ping(sock, 30_000);
       if (status.startsWith('HTTP/1.1 200')) times.push(ms);

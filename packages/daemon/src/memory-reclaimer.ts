@@ -35,7 +35,7 @@ export interface MemoryReclaimerOptions {
   log: Logger;
   /** Between checks; default 10 s. */
   intervalMs?: number;
-  /** Growth of the resident set over its floor that is worth a collection; default 32 MiB. */
+  /** Growth of the resident set over its floor that is worth a collection; default 16 MiB. */
   growthBytes?: number;
   /**
    * Gives malloc's free pages back to the kernel (`trimMalloc` of `@berth/native`), called
@@ -59,7 +59,7 @@ export interface MemoryReclaimerOptions {
  * Every `intervalMs` this looks at the resident set; when it has grown `growthBytes`
  * past its floor and the daemon is quiet, it collects everything V8 can free
  * (`collectEverything`), then trims malloc's arenas, and the result becomes the new
- * floor. Live memory (more containers) therefore costs one collection per 32 MiB of
+ * floor. Live memory (more containers) therefore costs one collection per 16 MiB of
  * growth, never a loop.
  *
  * Lifecycle: `start()` once the daemon serves (the floor is taken then), `stop()` at
@@ -91,7 +91,7 @@ export class MemoryReclaimer {
     const quiet = this.options.quiet();
     const before = this.rss();
     if (before < this.floor) this.floor = before;
-    if (before - this.floor < (this.options.growthBytes ?? 32 * 1024 * 1024) || !quiet) return false;
+    if (before - this.floor < (this.options.growthBytes ?? 16 * 1024 * 1024) || !quiet) return false;
     (this.options.gc ?? collectEverything)();
     const trimmed = this.options.trimMalloc?.() ?? false;
     const after = this.rss();
