@@ -132,7 +132,7 @@ async function measure(label, sock, pid) {
     held: `${held} of ${floodSize}`,
     closedOrRefused: `${stats.closedByServer}`,
     backlogFull: `${stats.backlogFull}`,
-    floodPing: `${percentile(floodPings.times, 50).toFixed(1)} / ${percentile(floodPings.times, 99).toFixed(1)} (${floodPings.times.length} ok, ${floodPings.failures} failed)`,
+    floodPing: `${percentile(floodPings.times, 50).toFixed(1)} / ${percentile(floodPings.times, 99).toFixed(1)} (${floodPings.times.length} ok, ${floodPings.times.filter((t) => t > 50).length} > 50 ms, ${floodPings.failures} failed)`,
     pingAfterFlood: `${afterFloodStatus.startsWith('HTTP/1.1 200') ? 'ok' : afterFloodStatus} ${afterFloodMs.toFixed(1)} ms`,
     infoTotal: `${infoTotal} ms (${infos.filter(([, s]) => s.startsWith('HTTP/1.1 200')).length} ok)`,
     infoPing: `${percentile(infoPingResult.times, 50).toFixed(1)} / ${percentile(infoPingResult.times, 99).toFixed(1)} (${infoPingResult.times.length} ok, ${infoPingResult.failures} failed)`,
