@@ -1,6 +1,7 @@
 // How berthd holds up against hostile clients, beside dockerd when Docker is installed:
 //   - a flood of idle connections: how many the daemon holds, how many it closes or
-//     refuses, and /_ping's latency (fresh connection each) while the flood is held;
+//     refuses, and /_ping's latency (fresh connection each, asked from a process of its
+//     own: bench/ping-probe.js) while the flood is opened and held;
 //   - 200 concurrent GET /info: how long they take, and /_ping's latency meanwhile;
 //   - the daemon's RSS idle, at its peak during both, and after the burst settles.
 // Each daemon is started here on a data root of its own under /tmp/berth-bench-hostile-*
@@ -15,6 +16,7 @@ const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const net = require('node:net');
 const path = require('node:path');
+const { startPingProbe } = require('./ping-probe.js');
 const { startDockerd, waitForSocket } = require('./support.js');
 
 const repo = path.resolve(__dirname, '..');
@@ -54,28 +56,6 @@ function request(sock, line, timeoutMs = 60_000) {
     s.on('end', () => done(got.split('\r\n')[0]));
     s.on('error', (e) => done(`error ${e.code}`));
   });
-}
-
-/** Pings every 10 ms until stopped: latencies of the answered ones, and failures. */
-function pingLoop(sock) {
-  const times = [];
-  let failures = 0;
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      const [ms, status] = await request(sock, 'GET /_ping', 30_000);
-      if (status.startsWith('HTTP/1.1 200')) times.push(ms);
-      else failures++;
-      await sleep(10);
-    }
-  })();
-  return {
-    async stop() {
-      running = false;
-      await loop;
-      return { times, failures };
-    },
-  };
 }
 
 function peakSampler(pid) {
@@ -124,7 +104,8 @@ async function measure(label, sock, pid) {
   const peak = peakSampler(pid);
 
   // The flood, held for 3 s while /_ping is asked.
-  const pings = pingLoop(sock);
+  const pings = startPingProbe(sock);
+  await pings.ready;
   const { sockets, stats } = await flood(sock, floodSize);
   await sleep(3000);
   const held = sockets.filter((s) => !s.destroyed && s.readable).length;
@@ -134,7 +115,8 @@ async function measure(label, sock, pid) {
   await sleep(1000);
 
   // 200 concurrent /info while /_ping is asked.
-  const infoPings = pingLoop(sock);
+  const infoPings = startPingProbe(sock);
+  await infoPings.ready;
   const t = Date.now();
   const infos = await Promise.all(Array.from({ length: 200 }, () => request(sock, 'GET /v1.41/info')));
   const infoTotal = Date.now() - t;
@@ -150,7 +132,7 @@ async function measure(label, sock, pid) {
     held: `${held} of ${floodSize}`,
     closedOrRefused: `${stats.closedByServer}`,
     backlogFull: `${stats.backlogFull}`,
-    floodPing: `${percentile(floodPings.times, 50).toFixed(1)} / ${percentile(floodPings.times, 99).toFixed(1)} (${floodPings.times.length} ok, ${floodPings.failures} failed)`,
+    floodPing: `${percentile(floodPings.times, 50).toFixed(1)} / ${percentile(floodPings.times, 99).toFixed(1)} (${floodPings.times.length} ok, ${floodPings.times.filter((t) => t > 50).length} > 50 ms, ${floodPings.failures} failed)`,
     pingAfterFlood: `${afterFloodStatus.startsWith('HTTP/1.1 200') ? 'ok' : afterFloodStatus} ${afterFloodMs.toFixed(1)} ms`,
     infoTotal: `${infoTotal} ms (${infos.filter(([, s]) => s.startsWith('HTTP/1.1 200')).length} ok)`,
     infoPing: `${percentile(infoPingResult.times, 50).toFixed(1)} / ${percentile(infoPingResult.times, 99).toFixed(1)} (${infoPingResult.times.length} ok, ${infoPingResult.failures} failed)`,

@@ -3,7 +3,17 @@ import { readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import * as assert from 'uvu/assert';
 import { daemonSuite, repo, type TestDaemon } from '../e2e/harness';
-import { assertJsonError, dataRootListing, firstResponse, hostileArgs, readUntilClosed, type SocketPool, underAttack } from './support';
+import {
+  assertJsonError,
+  assertPingsWithinBound,
+  dataRootListing,
+  firstResponse,
+  hostileArgs,
+  pingsWhileHolding,
+  readUntilClosed,
+  type SocketPool,
+  underAttack,
+} from './support';
 
 /**
  * Slow and idle clients and connection floods, on a berthd whose limits are short (1 s
@@ -33,6 +43,7 @@ test('headers dribbled byte by byte, or never sent, are cut with a JSON 408', as
         // One byte every 100 ms: the request would take 7 s, seven times the headers timeout.
         drips.push(setInterval(() => s.writable && at < request.length && s.write(request[at++]!), 100));
       }
+      await assertPingsWithinBound(daemon.socket, '20 slowloris connections');
       for (const answer of answers) assertJsonError(await answer, 408, 'slowloris');
     } finally {
       for (const d of drips) clearInterval(d);
@@ -42,6 +53,7 @@ test('headers dribbled byte by byte, or never sent, are cut with a JSON 408', as
 
 test('an upload that never completes gets a JSON 408 and leaves nothing on disk', async ({ daemon }) => {
   const tar = (await import('node:fs')).readFileSync(path.join(repo, 'test/fixtures/.cache/busybox.tar'));
+  const pingProblems: Array<string | undefined> = [];
   await underAttack(daemon, async (pool) => {
     const stalls: Array<[string, Buffer]> = [
       [
@@ -62,6 +74,8 @@ test('an upload that never completes gets a JSON 408 and leaves nothing on disk'
       const answer = readUntilClosed(s);
       s.write(`${head}Content-Length: ${tar.length}\r\n\r\n`);
       s.write(part);
+      // Checked at the end: a failure here must not skip the wait for the engine's cleanup below.
+      pingProblems.push(await pingsWhileHolding(daemon.socket, `a stalled upload (${head.split(' ')[1]})`));
       const message = assertJsonError(await answer, 408, head.split(' ')[1]!);
       assert.is(message, 'request body stalled: nothing received for 1 s');
     }
@@ -70,6 +84,7 @@ test('an upload that never completes gets a JSON 408 and leaves nothing on disk'
     const begun = (p: string) => (p.startsWith('tmp/') && p !== 'tmp/') || (p.startsWith('blobs/ingest/') && p !== 'blobs/ingest/');
     for (let i = 0; i < 50 && dataRootListing(daemon.dataRoot).some(begun); i++) await sleep(100);
   });
+  assert.equal(pingProblems.filter(Boolean), [], 'every /_ping while an upload stalled was answered within the bound');
   assert.equal((await daemon.berth(['images', '--format', '{{.Repository}}'])).stdout.trim(), 'busybox');
 });
 
@@ -127,6 +142,7 @@ test('a flood of 2000 idle sockets is held to the limit; docker run and /_ping k
       const run = await running;
       assert.is(run.code, 0, run.stderr);
       assert.is(run.stdout.trim(), 'through the flood');
+      await assertPingsWithinBound(daemon.socket, 'a flood of 2000 sockets');
       // Another run while the flood's sockets are all still held.
       const again = await daemon.docker(['run', '--rm', 'busybox', 'true']);
       assert.is(again.code, 0, again.stderr);

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <malloc.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -621,6 +622,17 @@ static napi_value js_lgetxattr(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/*
+ * trimMalloc(): glibc's malloc_trim(0): hand the free pages of every malloc arena back
+ * to the kernel. Returns whether any memory was released. Never fails.
+ */
+static napi_value js_trim_malloc(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value result;
+  napi_get_boolean(env, malloc_trim(0) == 1, &result);
+  return result;
+}
+
 NAPI_MODULE_INIT() {
   set_function(env, exports, "mount", js_mount);
   set_function(env, exports, "umount", js_umount);
@@ -654,6 +666,7 @@ NAPI_MODULE_INIT() {
   set_number(env, at, "EMPTY_PATH", AT_EMPTY_PATH);
   set_number(env, at, "REMOVEDIR", AT_REMOVEDIR);
   napi_set_named_property(env, exports, "AT", at);
+  set_function(env, exports, "trimMalloc", js_trim_malloc);
   napi_value ms;
   napi_create_object(env, &ms);
   set_number(env, ms, "RDONLY", MS_RDONLY);

@@ -21,6 +21,7 @@ export interface NativeBinding {
   utimesAt(dirfd: number, name: string, atime: number, mtime: number, flags: number): void;
   RESOLVE: Readonly<Record<string, number>>;
   AT: Readonly<Record<string, number>>;
+  trimMalloc(): boolean;
   spawnDetached(file: string, args: string[], readyFd: boolean): { pid: number; status: number; readyFd?: number };
   MS: Readonly<Record<string, number>>;
   MNT_DETACH: number;

@@ -19,4 +19,5 @@ export {
 export { isMountPoint, MNT_DETACH, MS, mount, mountAll, mountSpec, umount, unmountAll } from './mount.js';
 export { openInRoot, resolveInRoot } from './resolve-in-root.js';
 export { type SpawnDetachedOptions, type SpawnedDetached, spawnDetached } from './spawn-detached.js';
+export { trimMalloc } from './trim-malloc.js';
 export { getXattr } from './xattr.js';

@@ -289,6 +289,7 @@ export class ApiServer {
           : err.code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW'
             ? [413, 'chunk extensions too large']
             : [400, `malformed HTTP request: ${err.reason ?? err.code ?? err.message}`];
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') this.guard.headersTimedOut();
     this.scope.log.debug('refused a malformed request', { status, error: message });
     if (pending) {
       // Its headers were fine and its handler is waiting for the body the parser refused:

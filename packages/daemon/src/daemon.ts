@@ -16,6 +16,8 @@ export interface DaemonParts {
   createEngine(config: EngineConfig): Promise<DaemonEngine>;
   builtinPlugins: readonly AnyPluginManifest[];
   version: string;
+  /** Gives malloc's free pages back to the kernel after a burst (`@berth/native`'s `trimMalloc`); tests leave it out. */
+  trimMalloc?: () => boolean;
 }
 
 /** A started berthd. `stop()` is idempotent and resolves when everything is released. */
@@ -101,6 +103,7 @@ export async function startDaemon(config: DaemonConfig, parts: DaemonParts, log:
     let lastAccepted = 0;
     const reclaimer = new MemoryReclaimer({
       log,
+      ...(parts.trimMalloc ? { trimMalloc: parts.trimMalloc } : {}),
       quiet: () => {
         const accepted = servers.reduce((n, api) => n + api.connectionStats().accepted, 0);
         const quiet = accepted - lastAccepted < 100;

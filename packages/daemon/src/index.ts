@@ -14,7 +14,7 @@ export {
 export { connectionBudget, openFileLimit } from './fd-limit.js';
 export { createLogger, type LoggerOptions } from './logger.js';
 export { type MainOptions, main } from './main.js';
-export { exposeGc, MemoryReclaimer, type MemoryReclaimerOptions } from './memory-reclaimer.js';
+export { collectEverything, exposeGc, MemoryReclaimer, type MemoryReclaimerOptions } from './memory-reclaimer.js';
 export { mergeDaemonConfig, parseHost } from './merge-config.js';
 export { defaultExitWaitMs, type PidfileOptions, processAlive, removePidfile, writePidfile } from './pidfile.js';
 export { loadThirdPartyPlugins, PluginLoadError } from './third-party-plugins.js';

@@ -20,12 +20,13 @@ export interface MainOptions {
 
 /** Loaded only when no parts are injected, so tests never load the engine or its native addon. */
 async function realParts(): Promise<DaemonParts> {
-  const [{ createEngine }, { builtinPlugins }, { berthVersion }] = await Promise.all([
+  const [{ createEngine }, { builtinPlugins }, { berthVersion }, { trimMalloc }] = await Promise.all([
     import('@berth/engine'),
     import('./builtin-plugins.js'),
     import('./version.js'),
+    import('@berth/native'),
   ]);
-  return { createEngine, builtinPlugins, version: berthVersion };
+  return { createEngine, builtinPlugins, version: berthVersion, trimMalloc };
 }
 
 /**
