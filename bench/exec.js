@@ -4,7 +4,7 @@
 // its pid), interleaved A B A B in the same run, with the ratio. Also: the resident
 // memory of an exec's berth-shim. Prints figures, asserts nothing.
 // Usage: node bench/exec.js [runs]   (house style: bench/run-true.js)
-// BERTH_BENCH_RUNTIME=crun: berthd's default runtime (bench/run-true.js and run-d.js too)
+// BERTH_BENCH_RUNTIME=runc|crun: berthd's default runtime (else the engine's own choice) (bench/run-true.js and run-d.js too)
 'use strict';
 const { execFileSync, spawn, spawnSync } = require('node:child_process');
 const { median, restoreHost, shimRssKiB, startDockerd, timeOnce, waitForSocket } = require('./support.js');

@@ -36,8 +36,8 @@ export class CrashDaemon {
   readonly dataRoot: string;
   readonly execRoot: string;
   readonly cgroupParent: string;
-  /** runc's `--root` as runtime-oci keeps it: `<exec-root>/runtime/runc/state`. */
-  readonly runcRoot: string;
+  /** The daemon's default runtime (`runc` or `crun`), as `docker info` tells it once berthd first answered. */
+  runtime = 'runc';
   /** How many times berthd was started on this data root. */
   starts = 0;
   private proc: ChildProcess | undefined;
@@ -54,7 +54,11 @@ export class CrashDaemon {
     this.dataRoot = path.join(this.dir, 'data');
     this.execRoot = path.join(this.dir, 'exec');
     this.cgroupParent = `${prefix}-${path.basename(this.dir).slice(-6)}`;
-    this.runcRoot = path.join(this.execRoot, 'runtime', process.env.BERTH_E2E_RUNTIME ?? 'runc', 'state'); // the default runtime's state
+  }
+
+  /** The default runtime's `--root` as runtime-oci keeps it: `<exec-root>/runtime/<runtime>/state`. */
+  get runcRoot(): string {
+    return path.join(this.execRoot, 'runtime', this.runtime, 'state');
   }
 
   get host(): string {
@@ -78,6 +82,11 @@ export class CrashDaemon {
     proc.stdout?.on('data', (d) => this.onOutput(String(d)));
     proc.stderr?.on('data', (d) => this.onOutput(String(d)));
     await waitForBerthd(proc, this.socket, 30_000, () => `at start #${this.starts}:\n${this.logTail(40)}`);
+    if (this.starts === 1) {
+      const info = await this.docker(['info', '--format', '{{.DefaultRuntime}}']);
+      if (info.code !== 0) throw new Error(`docker info: ${info.stderr}`);
+      this.runtime = info.stdout.trim();
+    }
   }
 
   /** SIGKILL berthd now (our own child, by its pid) and wait until it is gone. */

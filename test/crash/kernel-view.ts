@@ -57,16 +57,18 @@ export interface ImageFiles {
 }
 
 export async function readKernelView(d: CrashDaemon): Promise<KernelView> {
-  // The campaign under crun (BERTH_E2E_RUNTIME=crun): its list, in the mount namespace the
-  // runtime-oci plugin gives crun on a hybrid host (berth-shim --hide-mount ... --run).
+  // Under crun: its list, in the mount namespace the runtime-oci plugin gives crun on a
+  // hybrid host (berth-shim --hide-mount ... --run).
+  const list = [d.runtime, '--root', d.runcRoot, 'list', '--format', 'json'];
+  const hybrid = readFileSync('/proc/self/mounts', 'utf8').includes(' /sys/fs/cgroup/unified cgroup2 ');
   const runcList =
-    process.env.BERTH_E2E_RUNTIME === 'crun'
+    d.runtime === 'crun' && hybrid
       ? await run(
           path.resolve(__dirname, '../../native/shim/berth-shim'),
-          ['--hide-mount', '/sys/fs/cgroup/unified', '--run', '/usr/bin/crun', '--root', d.runcRoot, 'list', '--format', 'json'],
+          ['--hide-mount', '/sys/fs/cgroup/unified', '--run', '/usr/bin/crun', ...list.slice(1)],
           {},
         )
-      : await run('runc', ['--root', d.runcRoot, 'list', '--format', 'json'], {});
+      : await run(list[0]!, list.slice(1), {});
   let runc: RuncState[] = [];
   if (runcList.code === 0 && runcList.stdout.trim() && runcList.stdout.trim() !== 'null') {
     runc = (JSON.parse(runcList.stdout) as RuncState[]).map((s) => ({ id: s.id, pid: s.pid, status: s.status }));

@@ -91,6 +91,8 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
   const log = di.resolve(LoggerToken);
 
   const plugins = await loadPlugins(config, events, log);
+  // Without the operator's choice: crun where its plugin runs, else runc.
+  if (input.defaultRuntime === undefined && plugins.runtimes.has('crun')) config.defaultRuntime = 'crun';
   if (!plugins.runtimes.has(config.defaultRuntime)) {
     const status = plugins.statuses.find((s) => s.kind === 'runtime' && s.name === config.defaultRuntime);
     log.warn(`default runtime ${config.defaultRuntime} is not available${status ? `: ${status.reason}` : ''}`);
