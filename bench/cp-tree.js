@@ -5,8 +5,8 @@
 // A B A B in the same run, with the ratio. Prints figures, asserts nothing.
 // Usage: node bench/cp-tree.js [runs] [dirs] [files-per-dir]   (defaults 10, 60, 50: 3000 files)
 'use strict';
-const { execFileSync, spawn, spawnSync } = require('node:child_process');
-const { median, restoreHost, startDockerd, timeOnce, waitForSocket } = require('./support.js');
+const { execFileSync, spawnSync } = require('node:child_process');
+const { median, startBerthd, startDockerd, stopAndClean, timeOnce } = require('./support.js');
 const fs = require('node:fs');
 const path = require('node:path');
 
@@ -15,30 +15,14 @@ const runs = Number(process.argv[2] || 10);
 const dirs = Number(process.argv[3] || 60);
 const filesPerDir = Number(process.argv[4] || 50);
 const dir = fs.mkdtempSync('/tmp/berth-bench-');
-const berthSock = path.join(dir, 'berthd.sock');
 const busybox = path.join(repo, 'test/fixtures/.cache/busybox.tar');
 const started = [];
 /** The environments of the engines a container was started on: its removal comes before the daemons stop, even after a failure. */
 const withTarget = [];
 
 async function main() {
-  const daemonLog = fs.openSync(path.join(dir, 'berthd.log'), 'w');
-  // biome-ignore format: flag and value pairs
-  const berthd = spawn(
-    path.join(repo, 'bin/berthd'),
-    [
-      '--host', `unix://${berthSock}`,
-      '--data-root', path.join(dir, 'data'),
-      '--exec-root', path.join(dir, 'exec'),
-      '--cgroup-parent', 'berth-bench',
-      '--log-level', 'warn',
-      '--config-file', path.join(dir, 'none.json'),
-    ],
-    { stdio: ['ignore', daemonLog, daemonLog] },
-  );
-  started.push(berthd);
-  await waitForSocket(berthSock, 20000);
-  const berthEnv = { DOCKER_HOST: `unix://${berthSock}`, DOCKER_CONFIG: path.join(dir, 'docker-config') };
+  const berthd = await startBerthd(dir, started, { cgroupParent: 'berth-bench' });
+  const berthEnv = berthd.env;
   const dockerEnv = (await startDockerd(dir, started, { network: 'none' }))?.env;
   const engines = [['berthd', berthEnv]];
   if (dockerEnv) engines.push(['dockerd', dockerEnv]);
@@ -92,13 +76,5 @@ main()
   })
   .finally(async () => {
     for (const env of withTarget) spawnSync('docker', ['rm', '-f', 'target'], { env: { ...process.env, ...env }, stdio: 'ignore' });
-    for (const p of started.reverse()) {
-      if (p.exitCode !== null) continue;
-      const gone = new Promise((r) => p.once('exit', r));
-      p.kill('SIGTERM');
-      await Promise.race([gone, new Promise((r) => setTimeout(r, 10000))]);
-    }
-    restoreHost();
-    spawnSync('sh', ['-c', `grep -o " ${dir}[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l`]);
-    fs.rmSync(dir, { recursive: true, force: true });
+    await stopAndClean(started, dir);
   });

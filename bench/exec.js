@@ -6,37 +6,20 @@
 // Usage: node bench/exec.js [runs]   (house style: bench/run-true.js)
 // BERTH_BENCH_RUNTIME=runc|crun: berthd's default runtime (else the engine's own choice) (bench/run-true.js and run-d.js too)
 'use strict';
-const { execFileSync, spawn, spawnSync } = require('node:child_process');
-const { median, restoreHost, shimRssKiB, startDockerd, timeOnce, waitForSocket } = require('./support.js');
+const { execFileSync } = require('node:child_process');
+const { median, shimRssKiB, startBerthd, startDockerd, stopAndClean, timeOnce } = require('./support.js');
 const fs = require('node:fs');
 const path = require('node:path');
 
 const repo = path.resolve(__dirname, '..');
 const runs = Number(process.argv[2] || 20);
 const dir = fs.mkdtempSync('/tmp/berth-bench-');
-const berthSock = path.join(dir, 'berthd.sock');
 const busybox = path.join(repo, 'test/fixtures/.cache/busybox.tar');
 const started = [];
 
 async function main() {
-  const daemonLog = fs.openSync(path.join(dir, 'berthd.log'), 'w');
-  // biome-ignore format: flag and value pairs
-  const berthd = spawn(
-    path.join(repo, 'bin/berthd'),
-    [
-      '--host', `unix://${berthSock}`,
-      '--data-root', path.join(dir, 'data'),
-      '--exec-root', path.join(dir, 'exec'),
-      '--cgroup-parent', 'berth-bench',
-      '--log-level', 'warn',
-      '--config-file', path.join(dir, 'none.json'),
-      ...(process.env.BERTH_BENCH_RUNTIME ? ['--default-runtime', process.env.BERTH_BENCH_RUNTIME] : []),
-    ],
-    { stdio: ['ignore', daemonLog, daemonLog] },
-  );
-  started.push(berthd);
-  await waitForSocket(berthSock, 20000);
-  const berthEnv = { DOCKER_HOST: `unix://${berthSock}`, DOCKER_CONFIG: path.join(dir, 'docker-config') };
+  const berthd = await startBerthd(dir, started, { cgroupParent: 'berth-bench' });
+  const berthEnv = berthd.env;
   const docker = (env, args) => execFileSync('docker', args, { env: { ...process.env, ...env }, encoding: 'utf8' });
   docker(berthEnv, ['load', '-q', '-i', busybox]);
   docker(berthEnv, ['run', '-d', '--name', 'target', 'busybox', 'sleep', '3000']);
@@ -83,13 +66,5 @@ main()
     process.exitCode = 1;
   })
   .finally(async () => {
-    for (const p of started.reverse()) {
-      if (p.exitCode !== null) continue;
-      const gone = new Promise((r) => p.once('exit', r));
-      p.kill('SIGTERM');
-      await Promise.race([gone, new Promise((r) => setTimeout(r, 10000))]);
-    }
-    restoreHost();
-    spawnSync('sh', ['-c', `grep -o " ${dir}[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l`]);
-    fs.rmSync(dir, { recursive: true, force: true });
+    await stopAndClean(started, dir);
   });

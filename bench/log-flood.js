@@ -9,12 +9,11 @@
 const { execFileSync, spawn } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
-const { waitForSocket } = require('./support.js');
+const { startBerthd, stopAndClean } = require('./support.js');
 
 const repo = path.resolve(__dirname, '..');
 const seconds = Number(process.argv[2] || 10);
 const dir = fs.mkdtempSync('/tmp/berth-bench-');
-const berthSock = path.join(dir, 'berthd.sock');
 const busybox = path.join(repo, 'test/fixtures/.cache/busybox.tar');
 const started = [];
 
@@ -45,33 +44,18 @@ async function phase(label, berthd, shim, ms) {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     await sleep(1000);
-    samples.push(rssKiB(berthd.pid));
+    samples.push(rssKiB(berthd.proc.pid));
   }
   console.log(`berthd RSS ${label.padEnd(28)} ${samples.map((k) => (k / 1024).toFixed(1)).join(' ')} MiB; shim ${mib(rssKiB(shim))}`);
 }
 
 async function main() {
-  const daemonLog = fs.openSync(path.join(dir, 'berthd.log'), 'w');
-  // biome-ignore format: flag and value pairs
-  const berthd = spawn(
-    path.join(repo, 'bin/berthd'),
-    [
-      '--host', `unix://${berthSock}`,
-      '--data-root', path.join(dir, 'data'),
-      '--exec-root', path.join(dir, 'exec'),
-      '--cgroup-parent', 'berth-bench',
-      '--log-level', 'warn',
-      '--config-file', path.join(dir, 'none.json'),
-    ],
-    { stdio: ['ignore', daemonLog, daemonLog] },
-  );
-  started.push(berthd);
-  await waitForSocket(berthSock, 20000);
-  const env = { ...process.env, DOCKER_HOST: `unix://${berthSock}`, DOCKER_CONFIG: path.join(dir, 'docker-config') };
+  const berthd = await startBerthd(dir, started, { cgroupParent: 'berth-bench' });
+  const env = { ...process.env, ...berthd.env };
   const docker = (args) => execFileSync('docker', args, { env, encoding: 'utf8' });
   docker(['load', '-q', '-i', busybox]);
   await sleep(1000);
-  console.log(`berthd RSS idle                          ${mib(rssKiB(berthd.pid))}`);
+  console.log(`berthd RSS idle                          ${mib(rssKiB(berthd.proc.pid))}`);
   const id = docker(['run', '-d', '--log-opt', 'max-size=1m', '--log-opt', 'max-file=3', 'busybox', 'yes', 'a line of the flood']).trim();
   const shim = shimPid(id);
   await phase('flooding, nobody reading', berthd, shim, seconds * 1000);
@@ -87,7 +71,7 @@ async function main() {
   diskUsage(id);
   docker(['rm', '-f', id]);
   await sleep(2000);
-  console.log(`berthd RSS after                         ${mib(rssKiB(berthd.pid))}`);
+  console.log(`berthd RSS after                         ${mib(rssKiB(berthd.proc.pid))}`);
 }
 
 /** The log and its rotated copies, against max-size × max-file. */
@@ -104,12 +88,5 @@ main()
     process.exitCode = 1;
   })
   .finally(async () => {
-    for (const p of started.reverse()) {
-      if (p.exitCode !== null) continue;
-      const gone = new Promise((r) => p.once('exit', r));
-      p.kill('SIGTERM');
-      await Promise.race([gone, new Promise((r) => setTimeout(r, 10000))]);
-    }
-    execFileSync('sh', ['-c', `grep -o " ${dir}[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l`]);
-    fs.rmSync(dir, { recursive: true, force: true });
+    await stopAndClean(started, dir);
   });

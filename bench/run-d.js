@@ -6,8 +6,8 @@
 // Prints figures, asserts nothing.
 // Usage: node bench/run-d.js [count]   BERTH_BENCH_RUNTIME=crun: berthd's default runtime
 'use strict';
-const { execFileSync, spawn, spawnSync } = require('node:child_process');
-const { median, restoreHost, startDockerd, timeOnce, waitForSocket } = require('./support.js');
+const { execFileSync, spawnSync } = require('node:child_process');
+const { median, startBerthd, startDockerd, stopAndClean, timeOnce } = require('./support.js');
 const fs = require('node:fs');
 const path = require('node:path');
 
@@ -15,30 +15,13 @@ const repo = path.resolve(__dirname, '..');
 const count = Number(process.argv[2] || 50);
 const runtime = process.env.BERTH_BENCH_RUNTIME;
 const dir = fs.mkdtempSync('/tmp/berth-bench-');
-const berthSock = path.join(dir, 'berthd.sock');
 const busybox = path.join(repo, 'test/fixtures/.cache/busybox.tar');
 const started = [];
 const envs = [];
 
 async function main() {
-  const daemonLog = fs.openSync(path.join(dir, 'berthd.log'), 'w');
-  // biome-ignore format: flag and value pairs
-  const berthd = spawn(
-    path.join(repo, 'bin/berthd'),
-    [
-      '--host', `unix://${berthSock}`,
-      '--data-root', path.join(dir, 'data'),
-      '--exec-root', path.join(dir, 'exec'),
-      '--cgroup-parent', 'berth-bench-run-d',
-      '--log-level', 'warn',
-      '--config-file', path.join(dir, 'none.json'),
-      ...(runtime ? ['--default-runtime', runtime] : []),
-    ],
-    { stdio: ['ignore', daemonLog, daemonLog] },
-  );
-  started.push(berthd);
-  await waitForSocket(berthSock, 20000);
-  const berthEnv = { DOCKER_HOST: `unix://${berthSock}`, DOCKER_CONFIG: path.join(dir, 'docker-config') };
+  const berthd = await startBerthd(dir, started, { cgroupParent: 'berth-bench-run-d' });
+  const berthEnv = berthd.env;
   const docker = (env, args) => execFileSync('docker', args, { env: { ...process.env, ...env }, encoding: 'utf8' });
   docker(berthEnv, ['load', '-q', '-i', busybox]);
   envs.push(berthEnv);
@@ -82,13 +65,5 @@ main()
       const ids = spawnSync('docker', ['ps', '-aq'], { env: { ...process.env, ...env }, encoding: 'utf8' }).stdout.trim();
       if (ids) spawnSync('docker', ['rm', '-f', ...ids.split('\n')], { env: { ...process.env, ...env }, stdio: 'ignore' });
     }
-    for (const p of started.reverse()) {
-      if (p.exitCode !== null) continue;
-      const gone = new Promise((r) => p.once('exit', r));
-      p.kill('SIGTERM');
-      await Promise.race([gone, new Promise((r) => setTimeout(r, 10000))]);
-    }
-    restoreHost();
-    spawnSync('sh', ['-c', `grep -o " ${dir}[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l`]);
-    fs.rmSync(dir, { recursive: true, force: true });
+    await stopAndClean(started, dir);
   });

@@ -3,42 +3,20 @@
 // (A B A B) in the same run, on a dockerd this script starts and stops by its pid.
 // Also: the resident memory of an idle berth-shim. Prints figures, asserts nothing.
 'use strict';
-const { execFileSync, spawn, spawnSync } = require('node:child_process');
-const { median, restoreHost, shimRssKiB, startDockerd, timeOnce, waitForSocket } = require('./support.js');
+const { execFileSync } = require('node:child_process');
+const { median, shimRssKiB, startBerthd, startDockerd, stopAndClean, timeOnce } = require('./support.js');
 const fs = require('node:fs');
 const path = require('node:path');
 
 const repo = path.resolve(__dirname, '..');
 const runs = Number(process.argv[2] || 20);
 const dir = fs.mkdtempSync('/tmp/berth-bench-');
-const berthSock = path.join(dir, 'berthd.sock');
 const busybox = path.join(repo, 'test/fixtures/.cache/busybox.tar');
 const started = [];
 
 async function main() {
-  const daemonLog = fs.openSync(path.join(dir, 'berthd.log'), 'w');
-  const berthd = spawn(
-    path.join(repo, 'bin/berthd'),
-    [
-      '--host',
-      `unix://${berthSock}`,
-      '--data-root',
-      path.join(dir, 'data'),
-      '--exec-root',
-      path.join(dir, 'exec'),
-      '--cgroup-parent',
-      'berth-bench',
-      '--log-level',
-      'debug',
-      '--config-file',
-      path.join(dir, 'none.json'),
-      ...(process.env.BERTH_BENCH_RUNTIME ? ['--default-runtime', process.env.BERTH_BENCH_RUNTIME] : []),
-    ],
-    { stdio: ['ignore', daemonLog, daemonLog] },
-  );
-  started.push(berthd);
-  await waitForSocket(berthSock, 20000);
-  const berthEnv = { BERTH_HOST: `unix://${berthSock}` };
+  const berthd = await startBerthd(dir, started, { cgroupParent: 'berth-bench', logLevel: 'debug' });
+  const berthEnv = berthd.berthEnv;
   const berth = path.join(repo, 'bin/berth');
   execFileSync(berth, ['load', '-q', '-i', busybox], { env: { ...process.env, ...berthEnv } });
   // Docker as installed, with its default bridge and firewall rules: what the targets are quoted against.
@@ -116,13 +94,5 @@ main()
     process.exitCode = 1;
   })
   .finally(async () => {
-    for (const p of started.reverse()) {
-      if (p.exitCode !== null) continue;
-      const gone = new Promise((r) => p.once('exit', r));
-      p.kill('SIGTERM');
-      await Promise.race([gone, new Promise((r) => setTimeout(r, 10000))]);
-    }
-    restoreHost();
-    spawnSync('sh', ['-c', `grep -o " ${dir}[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l`]);
-    fs.rmSync(dir, { recursive: true, force: true });
+    await stopAndClean(started, dir);
   });

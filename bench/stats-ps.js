@@ -10,9 +10,9 @@
 // asserts nothing.
 // Usage: node bench/stats-ps.js [runs] [containers]   (as root, after npm run build; house style: bench/exec.js)
 'use strict';
-const { execFile, execFileSync, spawn, spawnSync } = require('node:child_process');
+const { execFile, execFileSync, spawnSync } = require('node:child_process');
 const http = require('node:http');
-const { median, restoreHost, startDockerd, timeOnce, waitForSocket } = require('./support.js');
+const { median, startBerthd, startDockerd, stopAndClean, timeOnce } = require('./support.js');
 const fs = require('node:fs');
 const path = require('node:path');
 
@@ -20,7 +20,6 @@ const repo = path.resolve(__dirname, '..');
 const runs = Number(process.argv[2] || 10);
 const count = Number(process.argv[3] || 50);
 const dir = fs.mkdtempSync('/tmp/berth-bench-');
-const berthSock = path.join(dir, 'berthd.sock');
 const busybox = path.join(repo, 'test/fixtures/.cache/busybox.tar');
 const started = [];
 /** Engines whose containers must go at the end, whatever happened. */
@@ -93,23 +92,8 @@ function removeContainers(env) {
 }
 
 async function main() {
-  const daemonLog = fs.openSync(path.join(dir, 'berthd.log'), 'w');
-  // biome-ignore format: flag and value pairs
-  const berthd = spawn(
-    path.join(repo, 'bin/berthd'),
-    [
-      '--host', `unix://${berthSock}`,
-      '--data-root', path.join(dir, 'data'),
-      '--exec-root', path.join(dir, 'exec'),
-      '--cgroup-parent', 'berth-bench-stats',
-      '--log-level', 'warn',
-      '--config-file', path.join(dir, 'none.json'),
-    ],
-    { stdio: ['ignore', daemonLog, daemonLog] },
-  );
-  started.push(berthd);
-  await waitForSocket(berthSock, 20000);
-  const berthEnv = { DOCKER_HOST: `unix://${berthSock}`, DOCKER_CONFIG: path.join(dir, 'docker-config') };
+  const berthd = await startBerthd(dir, started, { cgroupParent: 'berth-bench-stats' });
+  const berthEnv = berthd.env;
   execFileSync('docker', ['load', '-q', '-i', busybox], { env: { ...process.env, ...berthEnv } });
   engines.push(berthEnv);
   // Docker without its bridge (as berth, whose default network is none): stats and ps then
@@ -211,13 +195,5 @@ main()
   })
   .finally(async () => {
     for (const env of engines) removeContainers(env);
-    for (const p of started.reverse()) {
-      if (p.exitCode !== null) continue;
-      const gone = new Promise((r) => p.once('exit', r));
-      p.kill('SIGTERM');
-      await Promise.race([gone, new Promise((r) => setTimeout(r, 10000))]);
-    }
-    restoreHost();
-    spawnSync('sh', ['-c', `grep -o " ${dir}[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l`]);
-    fs.rmSync(dir, { recursive: true, force: true });
+    await stopAndClean(started, dir);
   });

@@ -1,5 +1,6 @@
-// What the benchmarks share: waiting for a daemon's socket, timing a command, medians,
-// a berth-shim's memory, and a dockerd of the benchmark's own to compare against.
+// What the benchmarks share: a berthd of the benchmark's own and its clean-up, waiting for
+// a daemon's socket, timing a command, medians, a berth-shim's memory, and a dockerd of
+// the benchmark's own to compare against.
 'use strict';
 const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -112,4 +113,57 @@ function restoreHost() {
   if (!hostState.hadDocker0) spawnSync('ip', ['link', 'del', 'docker0']);
 }
 
-module.exports = { median, restoreHost, shimRssKiB, startDockerd, timeOnce, waitForSocket };
+/**
+ * Start a berthd of the benchmark's own: socket, data root and exec root under `dir`, its
+ * log in `dir/berthd.log`, a config file that does not exist (the host's daemon.json never
+ * leaks in), the cgroup parent given, and `BERTH_BENCH_RUNTIME` as its default runtime
+ * when set (else the engine's own choice). Pushed on `started` (stopped by
+ * `stopAndClean`); resolves once it answers, with the environment for the docker CLI
+ * (`env`) and for the berth CLI (`berthEnv`).
+ */
+async function startBerthd(dir, started, { cgroupParent, logLevel = 'warn' }) {
+  const socket = path.join(dir, 'berthd.sock');
+  const log = fs.openSync(path.join(dir, 'berthd.log'), 'w');
+  const runtime = process.env.BERTH_BENCH_RUNTIME;
+  // biome-ignore format: flag and value pairs
+  const proc = spawn(
+    path.join(__dirname, '..', 'bin/berthd'),
+    [
+      '--host', `unix://${socket}`,
+      '--data-root', path.join(dir, 'data'),
+      '--exec-root', path.join(dir, 'exec'),
+      '--cgroup-parent', cgroupParent,
+      '--log-level', logLevel,
+      '--config-file', path.join(dir, 'none.json'),
+      ...(runtime ? ['--default-runtime', runtime] : []),
+    ],
+    { stdio: ['ignore', log, log] },
+  );
+  started.push(proc);
+  await waitForSocket(socket, 20000);
+  return {
+    proc,
+    socket,
+    env: { DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: path.join(dir, 'docker-config') },
+    berthEnv: { BERTH_HOST: `unix://${socket}` },
+  };
+}
+
+/**
+ * The end of every benchmark, pass or fail: stop what it started (SIGTERM, newest first,
+ * 10 s each), give the host its firewall and bridge back, unmount what is left under
+ * `dir` and delete it.
+ */
+async function stopAndClean(started, dir) {
+  for (const p of started.reverse()) {
+    if (p.exitCode !== null || p.signalCode !== null) continue;
+    const gone = new Promise((r) => p.once('exit', r));
+    p.kill('SIGTERM');
+    await Promise.race([gone, new Promise((r) => setTimeout(r, 10000))]);
+  }
+  restoreHost();
+  spawnSync('sh', ['-c', `grep -o " ${dir}[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l`]);
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+module.exports = { median, restoreHost, shimRssKiB, startBerthd, startDockerd, stopAndClean, timeOnce, waitForSocket };
