@@ -622,6 +622,49 @@ static napi_value js_lgetxattr(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* A Buffer argument: its bytes and length, or a thrown TypeError naming `what`. */
+static int get_buffer(napi_env env, napi_value v, void **data, size_t *len, const char *what) {
+  bool is;
+  if (napi_is_buffer(env, v, &is) != napi_ok || !is || napi_get_buffer_info(env, v, data, len) != napi_ok) {
+    napi_throw_type_error(env, NULL, what);
+    return 0;
+  }
+  return 1;
+}
+
+/* lsetxattr(path, name, value: Buffer): lsetxattr(2), a final symlink not followed. */
+static napi_value js_lsetxattr(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  for (size_t i = argc; i < 3; i++) napi_get_undefined(env, &argv[i]);
+  static char file[PATH_ARG_MAX], name[256];
+  void *value;
+  size_t len;
+  if (!get_string(env, argv[0], file, sizeof file, 0, NULL, "lsetxattr: path must be a string")) return NULL;
+  if (!get_string(env, argv[1], name, sizeof name, 0, NULL, "lsetxattr: name must be a string")) return NULL;
+  if (!get_buffer(env, argv[2], &value, &len, "lsetxattr: value must be a Buffer")) return NULL;
+  if (lsetxattr(file, name, value, len, 0) != 0) throw_errno(env, errno, "lsetxattr", file, NULL);
+  return NULL;
+}
+
+/* fsetxattr(fd, name, value: Buffer): fsetxattr(2) on an open file or directory. */
+static napi_value js_fsetxattr(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  for (size_t i = argc; i < 3; i++) napi_get_undefined(env, &argv[i]);
+  static char name[256];
+  int fd;
+  void *value;
+  size_t len;
+  if (!get_int(env, argv[0], &fd, "fsetxattr: fd must be a number")) return NULL;
+  if (!get_string(env, argv[1], name, sizeof name, 0, NULL, "fsetxattr: name must be a string")) return NULL;
+  if (!get_buffer(env, argv[2], &value, &len, "fsetxattr: value must be a Buffer")) return NULL;
+  if (fsetxattr(fd, name, value, len, 0) != 0) throw_errno(env, errno, "fsetxattr", name, NULL);
+  return NULL;
+}
+
 /*
  * trimMalloc(): glibc's malloc_trim(0): hand the free pages of every malloc arena back
  * to the kernel. Returns whether any memory was released. Never fails.
@@ -639,6 +682,8 @@ NAPI_MODULE_INIT() {
   set_function(env, exports, "openInRoot", js_open_in_root);
   set_function(env, exports, "spawnDetached", js_spawn_detached);
   set_function(env, exports, "lgetxattr", js_lgetxattr);
+  set_function(env, exports, "lsetxattr", js_lsetxattr);
+  set_function(env, exports, "fsetxattr", js_fsetxattr);
   set_function(env, exports, "openAt", js_open_at);
   set_function(env, exports, "statAt", js_stat_at);
   set_function(env, exports, "readlinkAt", js_readlink_at);

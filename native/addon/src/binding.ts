@@ -7,6 +7,8 @@ export interface NativeBinding {
   umount(target: string, flags: number): void;
   openInRoot(root: string, p: string, flags: number, mode: number): number;
   lgetxattr(file: string, name: string): string | null;
+  lsetxattr(file: string, name: string, value: Buffer): void;
+  fsetxattr(fd: number, name: string, value: Buffer): void;
   openAt(dirfd: number, p: string, flags: number, mode: number, resolve: number): number;
   statAt(dirfd: number, name: string, flags: number): import('./at-calls.js').StatAt;
   readlinkAt(dirfd: number, name: string): string;

@@ -20,4 +20,4 @@ export { isMountPoint, MNT_DETACH, MS, mount, mountAll, mountSpec, umount, unmou
 export { openInRoot, resolveInRoot } from './resolve-in-root.js';
 export { type SpawnDetachedOptions, type SpawnedDetached, spawnDetached } from './spawn-detached.js';
 export { trimMalloc } from './trim-malloc.js';
-export { getXattr } from './xattr.js';
+export { getXattr, setXattr, setXattrAt } from './xattr.js';

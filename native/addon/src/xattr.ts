@@ -9,3 +9,18 @@ import { binding } from './binding.js';
 export function getXattr(file: string, name: string): string | null {
   return binding.lgetxattr(file, name);
 }
+
+/**
+ * lsetxattr(2): set extended attribute `name` of `file` itself (a final symlink is not
+ * followed) to the raw bytes `value`. Throws like Node's fs errors (`ENOTSUP` where the
+ * filesystem has no such namespace, `EPERM`, ...). Layer unpacking keeps a layer's
+ * xattrs (`security.capability` of a binary) with it.
+ */
+export function setXattr(file: string, name: string, value: Buffer): void {
+  binding.lsetxattr(file, name, value);
+}
+
+/** fsetxattr(2): as `setXattr`, on an open file or directory descriptor (never by path). */
+export function setXattrAt(fd: number, name: string, value: Buffer): void {
+  binding.fsetxattr(fd, name, value);
+}

@@ -1,8 +1,8 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { getXattr, mountSpec, unmountAll } from '../src/index.js';
+import { getXattr, mountSpec, setXattr, setXattrAt, unmountAll } from '../src/index.js';
 
 test('getXattr reads the opaque mark overlayfs puts on a directory made again, and null where there is none', () => {
   const dir = mkdtempSync('/tmp/berth-unit-xattr-');
@@ -26,6 +26,34 @@ test('getXattr reads the opaque mark overlayfs puts on a directory made again, a
     );
   } finally {
     unmountAll(path.join(dir, 'merged'));
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('setXattr and setXattrAt write raw bytes (a file capability) that getXattr reads back; errors are errnos', () => {
+  const dir = mkdtempSync('/tmp/berth-unit-xattr-');
+  try {
+    writeFileSync(path.join(dir, 'bin'), 'x');
+    // security.capability of `setcap cap_net_raw+ep`: binary, with NUL bytes.
+    const cap = Buffer.from('0100000200200000000000000000000000000000', 'hex');
+    setXattr(path.join(dir, 'bin'), 'security.capability', cap);
+    assert.is(getXattr(path.join(dir, 'bin'), 'security.capability'), cap.toString('latin1'));
+    const fd = openSync(dir, 'r');
+    try {
+      setXattrAt(fd, 'user.berth', Buffer.from('kept'));
+    } finally {
+      closeSync(fd);
+    }
+    assert.is(getXattr(dir, 'user.berth'), 'kept');
+    assert.throws(
+      () => setXattr(path.join(dir, 'missing'), 'user.berth', Buffer.from('x')),
+      (e: NodeJS.ErrnoException) => e.code === 'ENOENT',
+    );
+    assert.throws(
+      () => setXattrAt(-1, 'user.berth', Buffer.from('x')),
+      (e: NodeJS.ErrnoException) => e.code === 'EBADF',
+    );
+  } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });

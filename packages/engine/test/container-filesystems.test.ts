@@ -1,9 +1,9 @@
 import { createReadStream, existsSync, mkdtempSync } from 'node:fs';
 import * as path from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { isBerthError } from '@berth/core';
 import { readTar, type TarWriteEntry, writeTar } from '@berth/image';
-import { isMountPoint } from '@berth/native';
+import { getXattr, isMountPoint } from '@berth/native';
 import none from '@berth/network-none';
 import runc from '@berth/runtime-oci';
 import overlay from '@berth/storage-overlay';
@@ -209,6 +209,44 @@ test('cp in with noOverwriteDirNonDir (as the docker CLI sends it): a directory 
   const after = await entries((await engine.filesystems.getArchive(container, '/work')).tar);
   assert.is(after.get('work/kept-dir')?.body, 'now a file');
   assert.is(after.get('work/kept-file')?.body, 'new');
+});
+
+test("extended attributes of a layer and of a cp'd tar land on the files (a file capability too), as dockerd keeps them", async ({
+  engine,
+  dir,
+}) => {
+  // `setcap cap_net_raw+ep`: binary, with NUL bytes.
+  const cap = Buffer.from('0100000200200000000000000000000000000000', 'hex');
+  const layer: Buffer[] = [];
+  const tar = writeTar([
+    { path: 'bin/', type: 'directory' },
+    { path: 'bin/pinger', type: 'file', body: 'x', mode: 0o755, xattrs: { 'security.capability': cap, 'user.berth': 'layer' } },
+    { path: 'kept/', type: 'directory', xattrs: { 'user.dir': 'yes' } },
+  ]);
+  for await (const chunk of tar) layer.push(Buffer.from(chunk));
+  const image = await engine.images.import(Readable.from([Buffer.concat(layer)]), { repo: 'berth-unit-xattrs', tag: 'v1' });
+  const { Id } = await engine.containers.create({ Image: image, Cmd: ['/bin/pinger'] }, 'fs-xattrs');
+  try {
+    const rootfs = path.join(dir, 'data', 'containers', Id, 'rootfs');
+    assert.ok(isMountPoint(rootfs), 'a created container has its root mounted');
+    assert.is(getXattr(path.join(rootfs, 'bin/pinger'), 'security.capability'), cap.toString('latin1'));
+    assert.is(getXattr(path.join(rootfs, 'bin/pinger'), 'user.berth'), 'layer');
+    assert.is(getXattr(path.join(rootfs, 'kept'), 'user.dir'), 'yes');
+    await engine.filesystems.putArchive(
+      Id,
+      '/kept',
+      writeTar([
+        { path: 'copied', type: 'file', body: 'y', xattrs: { 'security.capability': cap, 'user.berth': 'cp' } },
+        { path: 'sub/', type: 'directory', xattrs: { 'user.dir': 'cp' } },
+      ]),
+    );
+    assert.is(getXattr(path.join(rootfs, 'kept/copied'), 'security.capability'), cap.toString('latin1'));
+    assert.is(getXattr(path.join(rootfs, 'kept/copied'), 'user.berth'), 'cp');
+    assert.is(getXattr(path.join(rootfs, 'kept/sub'), 'user.dir'), 'cp');
+  } finally {
+    await engine.containers.remove(Id, { force: true });
+    await engine.images.remove(image, { force: true });
+  }
 });
 
 test.run();

@@ -15,8 +15,9 @@ import {
 } from '@berth/core';
 import type { ImageRecord, ImageStore } from '@berth/image';
 import { applyLayer } from '@berth/image';
-import { mountAll, unmountAll } from '@berth/native';
+import { mountAll, setXattr, unmountAll } from '@berth/native';
 import { EngineConfigToken, type ResolvedEngineConfig } from '../config.js';
+import { applyTarXattrs } from '../rootfs/tar-xattrs.js';
 import { ImageStoreToken } from './image-store-token.js';
 
 /**
@@ -156,7 +157,7 @@ export class LayerUnpacker {
       prepared = true;
       mountAll(mounts, target);
       try {
-        await applyLayer(target, await this.images.content.get(layer.digest), { expectedDiffId: layer.diffId });
+        await applyLayer(target, await this.images.content.get(layer.digest), { expectedDiffId: layer.diffId, setXattr: setLayerXattr });
       } finally {
         unmountAll(target);
       }
@@ -173,3 +174,8 @@ export class LayerUnpacker {
 }
 
 export const LayerUnpackerToken = token<LayerUnpacker>('LayerUnpacker');
+
+/** A layer's extended attributes go with its files (applyTarXattrs says which). */
+async function setLayerXattr(file: string, name: string, value: Buffer): Promise<void> {
+  applyTarXattrs(new Map([[name, value]]), (n, v) => setXattr(file, n, v));
+}

@@ -14,11 +14,13 @@ import {
   RESOLVE,
   readDir,
   type StatAt,
+  setXattrAt,
   statAt,
   symlinkAt,
   unlinkAt,
   utimesAt,
 } from '@berth/native';
+import { applyTarXattrs } from './tar-xattrs.js';
 
 /** Options of `extractTarAt`. */
 export interface ExtractTarOptions {
@@ -64,12 +66,12 @@ const writeAsync = promisify(write);
  * InvalidArgument naming the entry: `..` in a name, writing through a symlink that
  * leaves the extraction directory (absolute, or climbing above it), a hardlink to a
  * missing file or a directory, devices when not allowed. What was unpacked before a
- * refusal stays, as with Docker. Extended attributes are not set (as applyLayer without
- * `setXattr`).
+ * refusal stays, as with Docker. Extended attributes of files and directories are set
+ * through their descriptors (`applyTarXattrs`); those of links and devices are not.
  */
 export async function extractTarAt(dirfd: number, source: ByteSource, options: ExtractTarOptions): Promise<{ entries: number }> {
   const dirs = new DirCache(dirfd);
-  const deferred: Array<{ key: string; mode: number; atime: Date; mtime: Date }> = [];
+  const deferred: Array<{ key: string; mode: number; atime: Date; mtime: Date; xattrs: ReadonlyMap<string, Buffer> }> = [];
   const allowDevices = options.allowDevices ?? true;
   let entries = 0;
   let sliceStart = performance.now();
@@ -89,7 +91,7 @@ export async function extractTarAt(dirfd: number, source: ByteSource, options: E
           // `./` or `/`: the extraction directory itself.
           if (entry.type !== 'directory') throw refuse(entry.path, 'only a directory may name the extraction directory');
           if (options.sameOwner) chownAt(dirfd, '', entry.uid, entry.gid, AT.EMPTY_PATH);
-          deferred.push({ key: '', mode: entry.mode, atime: entry.atime ?? entry.mtime, mtime: entry.mtime });
+          deferred.push({ key: '', mode: entry.mode, atime: entry.atime ?? entry.mtime, mtime: entry.mtime, xattrs: entry.xattrs });
           continue;
         }
         const parent = dirs.open(parts, true, entry.path)!;
@@ -98,7 +100,13 @@ export async function extractTarAt(dirfd: number, source: ByteSource, options: E
         }
         await extractEntry(dirs, parent, base, entry, options);
         if (entry.type === 'directory') {
-          deferred.push({ key: [...parts, base].join('/'), mode: entry.mode, atime: entry.atime ?? entry.mtime, mtime: entry.mtime });
+          deferred.push({
+            key: [...parts, base].join('/'),
+            mode: entry.mode,
+            atime: entry.atime ?? entry.mtime,
+            mtime: entry.mtime,
+            xattrs: entry.xattrs,
+          });
         }
       } catch (err) {
         throw wrap(err, entry.path);
@@ -119,6 +127,7 @@ export async function extractTarAt(dirfd: number, source: ByteSource, options: E
       try {
         fchmodSync(fd, dir.mode);
         futimesSync(fd, dir.atime, dir.mtime);
+        applyTarXattrs(dir.xattrs, (name, value) => setXattrAt(fd, name, value));
       } finally {
         closeSync(fd);
       }
@@ -213,10 +222,11 @@ async function writeContent(fd: number, entry: TarEntry, sameOwner: boolean): Pr
             : writeSync(fd, chunk, offset, chunk.length - offset);
       }
     }
-    // chown before chmod: chown clears setuid/setgid bits.
+    // chown before chmod: chown clears setuid/setgid bits (and a file capability, set last).
     if (sameOwner) fchownSync(fd, entry.uid, entry.gid);
     fchmodSync(fd, entry.mode);
     futimesSync(fd, entry.atime ?? entry.mtime, entry.mtime);
+    applyTarXattrs(entry.xattrs, (name, value) => setXattrAt(fd, name, value));
   } finally {
     closeSync(fd);
   }
