@@ -33,10 +33,9 @@ test("the daemon's defaults fill in what the create leaves out; the create's own
 
 test("a run's log request: none logs nothing; json-file logs with its rotation", () => {
   assert.equal(runtimeLogRequest({ Type: 'none', Config: {} }, '/l'), {});
-  assert.equal(runtimeLogRequest(undefined, '/l'), { logPath: '/l', logRotation: defaultLogRotation });
+  assert.equal(runtimeLogRequest(undefined, '/l'), { log: { format: 'json-file', path: '/l', rotation: defaultLogRotation } });
   assert.equal(runtimeLogRequest({ Type: 'json-file', Config: { 'max-size': '1k', 'max-file': '2' } }, '/l'), {
-    logPath: '/l',
-    logRotation: { maxSize: 1024, maxFiles: 2 },
+    log: { format: 'json-file', path: '/l', rotation: { maxSize: 1024, maxFiles: 2 } },
   });
 });
 

@@ -128,7 +128,13 @@ async function dieBetweenCreateAndStart(t: Scaffold, id: string): Promise<void> 
   const running = { ...record.state, Status: 'running' as const, Running: true, Pid: 0, StartedAt: new Date().toISOString() };
   await store.persist({ ...record, state: running, pending: { op: 'start', prior: record.state } });
   const runtime = t.engine.di.resolve(RuntimesToken).get('runc')!;
-  await runtime.create({ id, bundle: paths.bundle(id), stateDir: paths.stateDir(id), logPath: paths.log(id), openStdin: false });
+  await runtime.create({
+    id,
+    bundle: paths.bundle(id),
+    stateDir: paths.stateDir(id),
+    log: { format: 'json-file', path: paths.log(id) },
+    openStdin: false,
+  });
   await t.stop();
 }
 
@@ -234,7 +240,13 @@ test('a run whose record never said so (the write ahead was not durable yet) is 
     const paths = t.engine.di.resolve(ContainerPathsToken);
     const runtime = t.engine.di.resolve(RuntimesToken).get('runc')!;
     // The runtime created the container; the record on disk still says "created".
-    await runtime.create({ id: Id, bundle: paths.bundle(Id), stateDir: paths.stateDir(Id), logPath: paths.log(Id), openStdin: false });
+    await runtime.create({
+      id: Id,
+      bundle: paths.bundle(Id),
+      stateDir: paths.stateDir(Id),
+      log: { format: 'json-file', path: paths.log(Id) },
+      openStdin: false,
+    });
     await t.stop();
     assert.is(shimsOf(Id).length, 1);
 

@@ -121,9 +121,9 @@ export class OciRuntime implements Runtime {
       '--runtime', this.options.binary,
       '--runtime-root', this.options.stateRoot,
     ];
-    if (req.logPath !== undefined) args.push('--log', path.resolve(req.logPath));
-    if (req.logPath !== undefined && req.logRotation) {
-      args.push('--log-max-size', String(req.logRotation.maxSize), '--log-max-files', String(req.logRotation.maxFiles));
+    if (req.log) args.push('--log', path.resolve(req.log.path));
+    if (req.log?.rotation) {
+      args.push('--log-max-size', String(req.log.rotation.maxSize), '--log-max-files', String(req.log.rotation.maxFiles));
     }
     if (req.openStdin) args.push('--stdin');
     if (req.terminal) args.push('--terminal');

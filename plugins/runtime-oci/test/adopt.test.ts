@@ -26,7 +26,7 @@ test('a new runtime instance adopts a running container and can kill it', async 
   const { pid } = await first.create(req);
   await first.start(id);
   // The echo has happened (it is in the log) before the daemon "restarts".
-  for (let i = 0; i < 200 && !readFileSync(req.logPath, 'utf8').includes('"log":"started\\n"'); i++) {
+  for (let i = 0; i < 200 && !readFileSync(req.log.path, 'utf8').includes('"log":"started\\n"'); i++) {
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 
@@ -45,7 +45,7 @@ test('a new runtime instance adopts a running container and can kill it', async 
   const again = await third.adopt(id, req.stateDir);
   assert.is(again.state, 'exited');
   assert.is(again.state === 'exited' && again.status.exitCode, 137);
-  assert.ok(readFileSync(req.logPath, 'utf8').includes('"log":"started\\n"'));
+  assert.ok(readFileSync(req.log.path, 'utf8').includes('"log":"started\\n"'));
   await third.delete(id);
 });
 
@@ -55,7 +55,7 @@ test('the shim survives the SIGKILL of the process that spawned it', async () =>
   const req = fx.request(id, ['sh', '-c', 'while true; do echo tick; sleep 0.1; done']);
   const child = spawn(
     process.execPath,
-    ['-r', 'tsx/cjs', path.join(__dirname, 'support/spawner.ts'), ctx.execRoot, id, req.bundle, req.stateDir, req.logPath],
+    ['-r', 'tsx/cjs', path.join(__dirname, 'support/spawner.ts'), ctx.execRoot, id, req.bundle, req.stateDir, req.log.path],
     {
       stdio: ['ignore', 'pipe', 'inherit'],
     },

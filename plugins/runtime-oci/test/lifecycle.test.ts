@@ -219,15 +219,15 @@ test('log rotation: the shim keeps <log> and <log>.1 .. .N-1 each within max-siz
   const id = fx.newId();
   const req = {
     ...fx.request(id, ['sh', '-c', 'i=0; while [ $i -lt 20000 ]; do echo line-$i; i=$((i+1)); done']),
-    logRotation: { maxSize: 64 * 1024, maxFiles: 3 },
+    log: { format: 'json-file' as const, path: fx.logPath(id), rotation: { maxSize: 64 * 1024, maxFiles: 3 } },
   };
   await runtime.create(req);
   await runtime.connect(id);
   await runtime.start(id);
   assert.is((await runtime.wait(id)).exitCode, 0);
-  const files = [`${req.logPath}.2`, `${req.logPath}.1`, req.logPath];
+  const files = [`${req.log.path}.2`, `${req.log.path}.1`, req.log.path];
   for (const f of files) assert.ok(statSync(f).size <= 64 * 1024, `${f} is ${statSync(f).size} bytes`);
-  assert.not.ok(existsSync(`${req.logPath}.3`));
+  assert.not.ok(existsSync(`${req.log.path}.3`));
   const numbers = files
     .flatMap((f) => readFileSync(f, 'utf8').trimEnd().split('\n'))
     .map((l) => Number((JSON.parse(l) as { log: string }).log.trim().slice(5)));
@@ -238,15 +238,15 @@ test('log rotation: the shim keeps <log> and <log>.1 .. .N-1 each within max-siz
   await runtime.delete(id);
 });
 
-test('without a log path nothing is logged; output still reaches clients', async () => {
+test('without a log nothing is logged; output still reaches clients', async () => {
   const id = fx.newId();
-  const { logPath, ...req } = fx.request(id, ['echo', 'unlogged']);
+  const { log, ...req } = fx.request(id, ['echo', 'unlogged']);
   await runtime.create(req);
   const out = collect(await runtime.connect(id));
   await runtime.start(id);
   assert.is((await runtime.wait(id)).exitCode, 0);
   assert.is(out.stdout(), 'unlogged\n');
-  assert.not.ok(existsSync(logPath));
+  assert.not.ok(existsSync(log.path));
   await runtime.delete(id);
 });
 

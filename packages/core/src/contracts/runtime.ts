@@ -14,6 +14,20 @@ export interface ExitStatus {
   finishedAt: string;
 }
 
+/**
+ * A container's log as the runtime's monitor writes it: Docker's json-file format (one
+ * `{"log","stream","time"}` line per chunk of output) at `path`, rotated as Docker's
+ * json-file driver rotates when `rotation` is given: before an entry would take the file
+ * past `maxSize` bytes, `<path>` becomes `<path>.1` (`.1` becomes `.2`, ... up to
+ * `.maxFiles-1`, the oldest dropped); with `maxFiles` 1 the file is emptied instead.
+ * Without `rotation` it is never rotated.
+ */
+export interface RuntimeLog {
+  format: 'json-file';
+  path: string;
+  rotation?: { maxSize: number; maxFiles: number };
+}
+
 /** What the engine hands the runtime to create a container. */
 export interface RuntimeCreateRequest {
   /** The container id; also the runtime's id for it. */
@@ -26,17 +40,11 @@ export interface RuntimeCreateRequest {
    */
   stateDir: string;
   /**
-   * Where the container's output goes, in Docker's json-file format; absent, it is not
-   * logged (`--log-driver none`): only attached clients see it.
+   * Where and how the container's output is logged; absent, it is not (`--log-driver
+   * none`): only attached clients see it. The engine decides (its log configuration);
+   * the runtime's monitor writes, so the log goes on while the daemon is down.
    */
-  logPath?: string;
-  /**
-   * Rotate the log as Docker's json-file driver does: before an entry would take the file
-   * past `maxSize` bytes, `<log>` becomes `<log>.1` (`.1` becomes `.2`, ... up to
-   * `.maxFiles-1`, the oldest dropped); with `maxFiles` 1 the file is emptied instead.
-   * Absent: never rotated.
-   */
-  logRotation?: { maxSize: number; maxFiles: number };
+  log?: RuntimeLog;
   /** Keep a pipe to the process's stdin open (for `docker run -i`). */
   openStdin: boolean;
   /**

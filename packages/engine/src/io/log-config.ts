@@ -1,4 +1,4 @@
-import { InvalidArgument } from '@berth/core';
+import { InvalidArgument, type RuntimeLog } from '@berth/core';
 
 /** A container's logging, as `HostConfig.LogConfig` shows it once resolved. */
 export interface LogConfig {
@@ -114,7 +114,10 @@ export function storedLogConfig(stored: { Type?: string; Config?: Record<string,
 }
 
 /** What the runtime is told to do with a run's output: the log file and its rotation, or nothing (`none`). */
-export function runtimeLogRequest(stored: { Type?: string; Config?: Record<string, string> } | undefined, logPath: string) {
+export function runtimeLogRequest(
+  stored: { Type?: string; Config?: Record<string, string> } | undefined,
+  logPath: string,
+): { log?: RuntimeLog } {
   const config = storedLogConfig(stored);
   if (config.Type === 'none') return {};
   let rotation: { maxSize: number; maxFiles: number } | undefined;
@@ -123,5 +126,5 @@ export function runtimeLogRequest(stored: { Type?: string; Config?: Record<strin
   } catch {
     rotation = { ...defaultLogRotation }; // checked at create; a record edited by hand still rotates
   }
-  return rotation ? { logPath, logRotation: rotation } : { logPath };
+  return { log: rotation ? { format: 'json-file', path: logPath, rotation } : { format: 'json-file', path: logPath } };
 }

@@ -130,7 +130,7 @@ export class Fixture {
       id,
       bundle: this.bundle(id, { args, ...extra }),
       stateDir: this.stateDir(id),
-      logPath: this.logPath(id),
+      log: { format: 'json-file' as const, path: this.logPath(id) },
       openStdin: extra.openStdin ?? false,
       terminal: extra.terminal === true,
     };

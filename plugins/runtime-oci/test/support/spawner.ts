@@ -19,7 +19,7 @@ async function main(): Promise<void> {
     log: silentLogger,
     plugins: requiredPlugins('runtime/runc', [], () => undefined),
   })) as OciRuntime;
-  const { pid } = await runtime.create({ id, bundle, stateDir, logPath, openStdin: false });
+  const { pid } = await runtime.create({ id, bundle, stateDir, log: { format: 'json-file', path: logPath }, openStdin: false });
   await runtime.start(id);
   process.stdout.write(`${JSON.stringify({ pid })}\n`);
   setInterval(() => {}, 1 << 30);
