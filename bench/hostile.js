@@ -17,7 +17,7 @@ const fs = require('node:fs');
 const net = require('node:net');
 const path = require('node:path');
 const { startPingProbe } = require('./ping-probe.js');
-const { startDockerd, waitForSocket } = require('./support.js');
+const { startDockerd, timedRequest, waitForSocket } = require('./support.js');
 
 const repo = path.resolve(__dirname, '..');
 const floodSize = Number(process.argv[2] || 6000);
@@ -38,24 +38,6 @@ function rssMiB(pid) {
   } catch {
     return Number.NaN;
   }
-}
-
-function request(sock, line, timeoutMs = 60_000) {
-  return new Promise((resolve) => {
-    const t = process.hrtime.bigint();
-    const s = net.connect(sock);
-    let got = '';
-    const done = (status) => {
-      clearTimeout(timer);
-      s.destroy();
-      resolve([Number(process.hrtime.bigint() - t) / 1e6, status]);
-    };
-    const timer = setTimeout(() => done('error: no answer'), timeoutMs);
-    s.on('connect', () => s.write(`${line} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n`));
-    s.on('data', (d) => (got += d));
-    s.on('end', () => done(got.split('\r\n')[0]));
-    s.on('error', (e) => done(`error ${e.code}`));
-  });
 }
 
 function peakSampler(pid) {
@@ -110,7 +92,7 @@ async function measure(label, sock, pid) {
   await sleep(3000);
   const held = sockets.filter((s) => !s.destroyed && s.readable).length;
   const floodPings = await pings.stop();
-  const [afterFloodMs, afterFloodStatus] = await request(sock, 'GET /_ping');
+  const [afterFloodMs, afterFloodStatus] = await timedRequest(sock, 'GET /_ping');
   for (const s of sockets) s.destroy();
   await sleep(1000);
 
@@ -118,7 +100,7 @@ async function measure(label, sock, pid) {
   const infoPings = startPingProbe(sock);
   await infoPings.ready;
   const t = Date.now();
-  const infos = await Promise.all(Array.from({ length: 200 }, () => request(sock, 'GET /v1.41/info')));
+  const infos = await Promise.all(Array.from({ length: 200 }, () => timedRequest(sock, 'GET /v1.41/info')));
   const infoTotal = Date.now() - t;
   const infoPingResult = await infoPings.stop();
   const peakRss = peak();

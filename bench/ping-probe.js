@@ -5,26 +5,7 @@
 //   const probe = startPingProbe(sock); ...; const { times, failures } = await probe.stop();
 'use strict';
 const { fork } = require('node:child_process');
-const net = require('node:net');
-
-/** One ping: [milliseconds, status line or error]. */
-function ping(sock, timeoutMs) {
-  return new Promise((resolve) => {
-    const t = process.hrtime.bigint();
-    const s = net.connect(sock);
-    let got = '';
-    const done = (status) => {
-      clearTimeout(timer);
-      s.destroy();
-      resolve([Number(process.hrtime.bigint() - t) / 1e6, status]);
-    };
-    const timer = setTimeout(() => done('error: no answer'), timeoutMs);
-    s.on('connect', () => s.write('GET /_ping HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n'));
-    s.on('data', (d) => (got += d));
-    s.on('end', () => done(got.split('\r\n')[0]));
-    s.on('error', (e) => done(`error ${e.code}`));
-  });
-}
+const { timedRequest } = require('./support.js');
 
 /** Starts the probe on `sock`; `stop()` resolves the latencies of the answered pings and the failures. */
 function startPingProbe(sock) {
@@ -52,10 +33,10 @@ if (require.main === module) {
   let running = true;
   process.on('message', () => (running = false));
   async function main() {
-    await ping(sock, 30_000);
+    await timedRequest(sock, 'GET /_ping', 30_000);
     process.send('ready');
     while (running) {
-      const [ms, status] = await ping(sock, 30_000);
+      const [ms, status] = await timedRequest(sock, 'GET /_ping', 30_000);
       if (status.startsWith('HTTP/1.1 200')) times.push(ms);
       else failures++;
       await new Promise((r) => setTimeout(r, 10));

@@ -166,4 +166,37 @@ async function stopAndClean(started, dir) {
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
-module.exports = { median, restoreHost, shimRssKiB, startBerthd, startDockerd, stopAndClean, timeOnce, waitForSocket };
+/**
+ * One request line (`GET /_ping`) on a fresh connection to `sock`, `Connection: close`;
+ * resolves [milliseconds, the status line] or [milliseconds, 'error ...'] (never rejects),
+ * an unanswered request ending after `timeoutMs`.
+ */
+function timedRequest(sock, line, timeoutMs = 60_000) {
+  return new Promise((resolve) => {
+    const t = process.hrtime.bigint();
+    const s = net.connect(sock);
+    let got = '';
+    const done = (status) => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve([Number(process.hrtime.bigint() - t) / 1e6, status]);
+    };
+    const timer = setTimeout(() => done('error: no answer'), timeoutMs);
+    s.on('connect', () => s.write(`${line} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n`));
+    s.on('data', (d) => (got += d));
+    s.on('end', () => done(got.split('\r\n')[0]));
+    s.on('error', (e) => done(`error ${e.code}`));
+  });
+}
+
+module.exports = {
+  median,
+  restoreHost,
+  shimRssKiB,
+  startBerthd,
+  startDockerd,
+  stopAndClean,
+  timedRequest,
+  timeOnce,
+  waitForSocket,
+};
