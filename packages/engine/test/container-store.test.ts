@@ -45,6 +45,18 @@ test('delete frees the directory at once and deletes it in the background', () =
     assert.equal(readdirSync(paths.root), []);
   }));
 
+test('a name reserved by a create still under way is taken, though no record has it yet', () =>
+  withRoot(async (root) => {
+    const { store } = open(root);
+    await store.load(noSurprises);
+    store.reserveName('gentle_rotterdam', id);
+    assert.is(store.find('gentle_rotterdam'), undefined);
+    assert.ok(store.nameTaken('gentle_rotterdam'));
+    assert.throws(() => store.reserveName('gentle_rotterdam', 'd'.repeat(64)), /already in use/);
+    store.releaseName('gentle_rotterdam', id);
+    assert.not.ok(store.nameTaken('gentle_rotterdam'));
+  }));
+
 test('load deletes what an interrupted removal left, without calling it a bad record', () =>
   withRoot(async (root) => {
     const { store, paths } = open(root);

@@ -50,7 +50,7 @@ export class ContainerCreator {
     const runtimeName = this.drivers.runtimeName(hostConfig.Runtime);
     const image = await this.images.resolveForContainer(body.Image);
     const id = newContainerId();
-    const containerName = name ? validateName(name) : generateName((n) => !!this.store.find(n));
+    const containerName = name ? validateName(name) : generateName((n) => this.store.nameTaken(n));
     const config = mergedConfig(body, image.config, id);
     const { path: entry, args } = commandOf(body, image.config);
     const networkMode = hostConfig.NetworkMode || 'default';

@@ -33,6 +33,8 @@ export interface ContainerStore {
   /** Reserve a name for a new container; Conflict with Docker's message if it is taken. */
   reserveName(name: string, id: string): void;
   releaseName(name: string, id: string): void;
+  /** Whether a name belongs to a container or to a create still under way. */
+  nameTaken(name: string): boolean;
   /** Make `record` the live one and write it durably. */
   save(record: ContainerRecord): Promise<void>;
   /**
@@ -126,6 +128,10 @@ export class FileContainerStore implements ContainerStore {
 
   releaseName(name: string, id: string): void {
     if (this.byName.get(name) === id) this.byName.delete(name);
+  }
+
+  nameTaken(name: string): boolean {
+    return this.byName.has(name);
   }
 
   async save(record: ContainerRecord): Promise<void> {
