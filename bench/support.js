@@ -150,8 +150,59 @@ async function startBerthd(dir, started, { cgroupParent, logLevel = 'warn' }) {
 }
 
 /**
+ * Containers outlive berthd by design, so a benchmark that stops its berthd with a
+ * container still running leaves its shim behind: end every berth-shim whose command
+ * line names `dir` (only this benchmark's), its container's processes first (SIGKILL to
+ * the shim's children, so the shim records the exit and leaves), the shim itself after 2 s.
+ */
+function endLeftShims(dir) {
+  const shims = [];
+  for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    let argv;
+    try {
+      argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue;
+    }
+    if (argv[0].endsWith('/berth-shim') && argv.some((a) => a.startsWith(`${dir}/`))) shims.push(Number(pid));
+  }
+  if (shims.length === 0) return;
+  const children = spawnSync('ps', ['-o', 'pid=', '--ppid', shims.join(',')], { encoding: 'utf8' }).stdout;
+  for (const pid of children.split('\n').filter(Boolean)) {
+    try {
+      process.kill(Number(pid), 'SIGKILL');
+    } catch {}
+  }
+  const until = Date.now() + 2000;
+  while (Date.now() < until && shims.some((pid) => fs.existsSync(`/proc/${pid}`))) spawnSync('sleep', ['0.05']);
+  for (const pid of shims) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {}
+  }
+}
+
+/** Remove the (empty) cgroups, in every hierarchy, of the containers under `dir`'s data root. */
+function removeContainerCgroups(dir) {
+  let ids;
+  try {
+    ids = fs.readdirSync(path.join(dir, 'data/containers')).filter((n) => /^[0-9a-f]{64}$/.test(n));
+  } catch {
+    return;
+  }
+  if (ids.length === 0) return;
+  const pattern = new RegExp(`/(${ids.join('|')})$`);
+  const found = spawnSync('find', ['/sys/fs/cgroup', '-mindepth', '2', '-maxdepth', '4', '-type', 'd'], { encoding: 'utf8' }).stdout;
+  for (const cg of found.split('\n').filter((d) => pattern.test(d))) {
+    try {
+      fs.rmdirSync(cg);
+    } catch {}
+  }
+}
+
+/**
  * The end of every benchmark, pass or fail: stop what it started (SIGTERM, newest first,
- * 10 s each), give the host its firewall and bridge back, unmount what is left under
+ * 10 s each), end the containers it left running and remove their cgroups, give the host its firewall and bridge back, unmount what is left under
  * `dir` and delete it.
  */
 async function stopAndClean(started, dir) {
@@ -161,6 +212,8 @@ async function stopAndClean(started, dir) {
     p.kill('SIGTERM');
     await Promise.race([gone, new Promise((r) => setTimeout(r, 10000))]);
   }
+  endLeftShims(dir);
+  removeContainerCgroups(dir);
   restoreHost();
   spawnSync('sh', ['-c', `grep -o " ${dir}[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l`]);
   fs.rmSync(dir, { recursive: true, force: true });

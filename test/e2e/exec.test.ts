@@ -1,3 +1,5 @@
+import { existsSync, readdirSync } from 'node:fs';
+import * as path from 'node:path';
 import * as assert from 'uvu/assert';
 import { busyboxTar, daemonSuite, run, sleep } from './harness';
 
@@ -45,6 +47,10 @@ test('docker exec: output, exit codes, -e -w -u, -i with stdin, -d, a missing co
   const missing = await daemon.docker(['exec', 'box', 'nosuchcmd']);
   assert.is(missing.code, 127);
   assert.match(missing.stdout + missing.stderr, /executable file not found/);
+  // Each exited exec's state is gone with it, not kept for the container's whole life.
+  const id = (await daemon.docker(['inspect', '-f', '{{.Id}}', 'box'])).stdout.trim();
+  const execDirs = path.join(daemon.execRoot, 'c', id.slice(0, 32), 'x');
+  assert.equal(existsSync(execDirs) ? readdirSync(execDirs) : [], [], 'no exec state dir left after the execs exited');
 });
 
 test('docker exec in a stopped container is refused clearly', async ({ daemon }) => {

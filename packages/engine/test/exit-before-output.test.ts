@@ -68,6 +68,9 @@ class ExitFirstRuntime implements Runtime {
   adoptExec(): Promise<never> {
     return Promise.reject(new Error('exit-first runs no execs'));
   }
+  releaseExec(): Promise<never> {
+    return Promise.reject(new Error('exit-first runs no execs'));
+  }
   wait(id: string): Promise<ExitStatus> {
     return this.exits.get(id)!.promise;
   }

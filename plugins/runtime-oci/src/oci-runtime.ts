@@ -405,6 +405,17 @@ export class OciRuntime implements Runtime {
     return pid > 0 ? { state: 'running', pid, process } : { state: 'created', process };
   }
 
+  /** The exec's shim has exited (its exit recorded): its files go, synchronously (a handful). */
+  async releaseExec(containerId: string, stateDir: string): Promise<void> {
+    const dir = path.resolve(stateDir);
+    // Only ever a directory inside the container's own state dir.
+    const container = this.stateDirs.get(containerId);
+    if (container && !dir.startsWith(`${container}${path.sep}`)) {
+      throw new InvalidArgument(`exec state dir ${dir} is not inside container ${containerId}'s`);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+
   /**
    * Whether a container whose shim answers was created and never started: its init still
    * waits to exec the user's command. With the exec fifo, that is the fifo still there

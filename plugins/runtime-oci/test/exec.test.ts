@@ -51,6 +51,15 @@ test('an exec runs in the container: its output, stdin and exit code; nothing ru
     assert.is(status.exitCode, 3);
     assert.is(out.stdout(), `typed\n${c.id}\n`, 'the exec sees the container UTS namespace');
     assert.is(out.stderr(), 'err\n');
+    assert.ok(existsSync(path.join(c.execDir('e1'), 'exit.json')), 'the monitor recorded the exit');
+    await runtime.releaseExec(c.id, c.execDir('e1'));
+    assert.not.ok(existsSync(c.execDir('e1')), 'releaseExec removes the exec state dir');
+    await runtime.releaseExec(c.id, c.execDir('e1')); // idempotent
+    const outside = await runtime.releaseExec(c.id, '/tmp').then(
+      () => 'removed',
+      (err: Error) => err.message,
+    );
+    assert.match(outside, /not inside container/, 'a dir outside the container state is refused');
   } finally {
     await c.done();
   }

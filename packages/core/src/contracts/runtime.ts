@@ -201,13 +201,17 @@ export type AdoptResult = { state: 'running'; pid: number } | { state: 'created'
  *    drained; `streams.resize` sets its terminal's size meanwhile, `process.kill`
  *    signals it. The process ends with the container at the latest (its pid namespace
  *    goes).
- * 4. Its state dir goes with the container's (`delete`): an exec needs no delete.
+ * 4. Once the engine has recorded its exit, `releaseExec(containerId, stateDir)` removes
+ *    its state dir (the monitor's exit file, pid, socket). A container lives for months
+ *    and a health probe execs every few seconds, so each exec's state goes when it is
+ *    done, not with the container's; a dir a crash leaves behind goes with the
+ *    container's (`delete`).
  *
  * After a daemon restart the engine calls `adoptExec(containerId, execId, stateDir)` for
  * each exec it had started in a running container: `running` (the process runs:
  * `wait` as above), `created` (never started: the engine discards it with
  * `process.kill`, and forgets the exec), or `exited` with the status the monitor
- * recorded (255 when the monitor died without one).
+ * recorded (255 when the monitor died without one); `releaseExec` follows each exit.
  */
 export interface Runtime {
   /** The runtime's name as `--runtime` / `--default-runtime` select it: "runc", "crun". */
@@ -229,6 +233,11 @@ export interface Runtime {
   exec(req: RuntimeExecRequest): Promise<RuntimeProcess>;
   /** Find an exec's monitor again after a daemon restart (see above). */
   adoptExec(containerId: string, execId: string, stateDir: string): Promise<AdoptExecResult>;
+  /**
+   * Remove an exited exec's state dir; called once the engine recorded its exit, never
+   * while its monitor runs. Idempotent: nothing to do for a dir already gone.
+   */
+  releaseExec(containerId: string, stateDir: string): Promise<void>;
   /** The path and version of the runtime binary, for `docker info`. */
   describe(): Promise<{ path: string; version: string }>;
   /** The engine is stopping: release shared resources. Containers keep running. */

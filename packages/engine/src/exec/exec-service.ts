@@ -141,6 +141,8 @@ export class ExecService implements ExecsApi {
       record.exitCode = /executable file not found|no such file or directory/i.test(message) ? 127 : 126;
       this.unsave(record);
       entry.process = undefined;
+      // Its monitor records the failure and ends; its state goes after it.
+      void process.wait().then(() => this.release(record));
       if (!session) throw isBerthError(err) ? err : new Conflict(message);
       session.fail(message);
       return session;
@@ -276,6 +278,21 @@ export class ExecService implements ExecsApi {
     entry.process = undefined;
     this.unsave(record);
     this.publish(record, 'exec_die', { exitCode: String(status.exitCode) });
+    this.release(record);
+  }
+
+  /**
+   * An exited exec's state dir goes now, its record on disk gone first (so a crash in
+   * between leaves a dir the container's delete removes, never a record without its
+   * dir). Its container may be gone already, its state with it.
+   */
+  private release(record: ExecRecord): void {
+    const container = this.store.find(record.containerId);
+    const runtime = container && this.drivers.findRuntime(container.runtime);
+    if (!runtime || !record.stateDir) return;
+    runtime.releaseExec(container.id, record.stateDir).catch((err: Error) => {
+      this.log.warn('cannot remove the state of an exited exec', { id: record.id, error: err.message });
+    });
   }
 
   private async resizeProcess(entry: ExecEntry, size: { height: number; width: number }): Promise<void> {
