@@ -64,13 +64,16 @@ export function parseManifest(body: Buffer, contentType: string | undefined): Pa
   } catch (err) {
     throw new DistributionError('MANIFEST_INVALID', `manifest is not JSON: ${(err as Error).message}`);
   }
-  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new DistributionError('MANIFEST_INVALID', 'manifest is not a JSON object');
-  if (doc.schemaVersion !== 2) throw new DistributionError('MANIFEST_INVALID', `unsupported manifest schemaVersion: ${JSON.stringify(doc.schemaVersion)}`);
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc))
+    throw new DistributionError('MANIFEST_INVALID', 'manifest is not a JSON object');
+  if (doc.schemaVersion !== 2)
+    throw new DistributionError('MANIFEST_INVALID', `unsupported manifest schemaVersion: ${JSON.stringify(doc.schemaVersion)}`);
   const declared = typeof doc.mediaType === 'string' ? doc.mediaType : undefined;
   const type = (contentType?.split(';')[0]?.trim() || declared || '').toLowerCase();
   // An OCI manifest may omit mediaType: its shape says which it is.
   const mediaType = type || (Array.isArray(doc.manifests) ? MEDIA_TYPES.ociIndex : MEDIA_TYPES.ociManifest);
-  if (!MANIFEST_MEDIA_TYPES.has(mediaType)) throw new DistributionError('MANIFEST_INVALID', `unsupported manifest media type: "${mediaType}"`);
+  if (!MANIFEST_MEDIA_TYPES.has(mediaType))
+    throw new DistributionError('MANIFEST_INVALID', `unsupported manifest media type: "${mediaType}"`);
   if (declared !== undefined && declared !== mediaType) {
     throw new DistributionError('MANIFEST_INVALID', `manifest mediaType "${declared}" differs from its Content-Type "${mediaType}"`);
   }

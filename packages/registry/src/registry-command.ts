@@ -44,9 +44,8 @@ export function parseDuration(text: string, flag: string): number {
   const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
   const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
   let total = 0;
-  let m: RegExpExecArray | null;
   let at = 0;
-  while ((m = re.exec(text)) !== null) {
+  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
     total += Number(m[1]) * units[m[2]!]!;
     at = re.lastIndex;
   }
@@ -106,7 +105,8 @@ export async function runGarbageCollection(value: FlagValue, out: (line: string)
   const root = str(value, 'root') ?? DEFAULT_ROOT;
   const options: GarbageCollectionOptions = {
     graceMs: value('grace') !== undefined ? parseDuration(str(value, 'grace')!, 'grace') : DEFAULT_GRACE_MS,
-    uploadExpiryMs: value('upload-expiry') !== undefined ? parseDuration(str(value, 'upload-expiry')!, 'upload-expiry') : DEFAULT_UPLOAD_EXPIRY_MS,
+    uploadExpiryMs:
+      value('upload-expiry') !== undefined ? parseDuration(str(value, 'upload-expiry')!, 'upload-expiry') : DEFAULT_UPLOAD_EXPIRY_MS,
     dryRun: value('dry-run') === true,
     log: out,
   };

@@ -85,8 +85,10 @@ export class RegistryServer {
 
   static async start(options: RegistryServerOptions): Promise<RegistryServer> {
     const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-    if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) throw new InvalidArgument('--tls-cert and --tls-key go together');
-    if (options.token && !options.htpasswd) throw new InvalidArgument('token authentication needs --htpasswd (the users the token endpoint checks)');
+    if ((options.tlsCert === undefined) !== (options.tlsKey === undefined))
+      throw new InvalidArgument('--tls-cert and --tls-key go together');
+    if (options.token && !options.htpasswd)
+      throw new InvalidArgument('token authentication needs --htpasswd (the users the token endpoint checks)');
     const { host, port } = parseAddr(options.addr ?? ':5000');
     const storage = options.storage ?? (await FilesystemStorage.open(options.root));
     const tls = options.tlsCert !== undefined;
@@ -96,7 +98,12 @@ export class RegistryServer {
       const users = Htpasswd.load(options.htpasswd);
       if (options.token) {
         const t = options.token;
-        const issuer = new TokenIssuer(await tokenKey(options.root, t.keyFile), 'berth-registry', t.service ?? 'berth-registry', t.ttlSeconds ?? 300);
+        const issuer = new TokenIssuer(
+          await tokenKey(options.root, t.keyFile),
+          'berth-registry',
+          t.service ?? 'berth-registry',
+          t.ttlSeconds ?? 300,
+        );
         authorizer = new TokenAccess(issuer, t.realm, tls);
         tokenEndpoint = (req, res, url) => serveToken(req, res, url, users, issuer);
       } else authorizer = new BasicAccess(users);

@@ -65,8 +65,13 @@ test('token auth: challenge names realm, service and scope; the token endpoint c
         const host = new URL(url).host;
         assert.is(challenge, `Bearer realm="http://${host}/token",service="berth-registry",scope="repository:lib/app:pull"`);
         assert.is((await fetch(`${url}/token?service=berth-registry&scope=repository:lib/app:pull`)).status, 401);
-        assert.is((await fetch(`${url}/token?scope=repository:lib/app:pull`, { headers: { Authorization: basic('alice', 'bad') } })).status, 401);
-        const tokenRes = await fetch(`${url}/token?service=berth-registry&scope=repository:lib/app:pull`, { headers: { Authorization: basic('alice', 's3cret') } });
+        assert.is(
+          (await fetch(`${url}/token?scope=repository:lib/app:pull`, { headers: { Authorization: basic('alice', 'bad') } })).status,
+          401,
+        );
+        const tokenRes = await fetch(`${url}/token?service=berth-registry&scope=repository:lib/app:pull`, {
+          headers: { Authorization: basic('alice', 's3cret') },
+        });
         assert.is(tokenRes.status, 200);
         const { token, expires_in } = (await tokenRes.json()) as { token: string; expires_in: number };
         assert.is(expires_in, 300);
@@ -80,12 +85,19 @@ test('token auth: challenge names realm, service and scope; the token endpoint c
         assert.is(push.status, 401);
         assert.match(push.headers.get('www-authenticate')!, /scope="repository:lib\/app:pull,push",error="insufficient_scope"/);
         const pushToken = (await (
-          await fetch(`${url}/token?service=berth-registry&scope=repository:lib/app:pull,push`, { headers: { Authorization: basic('alice', 's3cret') } })
+          await fetch(`${url}/token?service=berth-registry&scope=repository:lib/app:pull,push`, {
+            headers: { Authorization: basic('alice', 's3cret') },
+          })
         ).json()) as { token: string };
-        const started = await fetch(`${url}/v2/lib/app/blobs/uploads/`, { method: 'POST', headers: { Authorization: `Bearer ${pushToken.token}` } });
+        const started = await fetch(`${url}/v2/lib/app/blobs/uploads/`, {
+          method: 'POST',
+          headers: { Authorization: `Bearer ${pushToken.token}` },
+        });
         assert.is(started.status, 202);
         // A forged token (signature of another key) is refused.
-        const forged = new TokenIssuer(Buffer.alloc(32, 7), 'berth-registry', 'berth-registry', 60).issue('mallory', [parseScope('repository:lib/app:*')!]);
+        const forged = new TokenIssuer(Buffer.alloc(32, 7), 'berth-registry', 'berth-registry', 60).issue('mallory', [
+          parseScope('repository:lib/app:*')!,
+        ]);
         assert.is((await fetch(`${url}/v2/lib/app/tags/list`, { headers: { Authorization: `Bearer ${forged.token}` } })).status, 401);
         assert.is((await fetch(`${url}/v2/_catalog`, { headers: bearer })).status, 401);
       },
@@ -111,9 +123,29 @@ test('TLS: serves HTTPS with the given certificate and key', async () => {
   try {
     const cert = path.join(dir, 'cert.pem');
     const key = path.join(dir, 'key.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], {
-      stdio: 'ignore',
-    });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      {
+        stdio: 'ignore',
+      },
+    );
     await withRegistry(
       'tls',
       async ({ url }) => {

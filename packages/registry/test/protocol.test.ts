@@ -38,7 +38,11 @@ test('a chunked upload: POST, PATCH in order, status, PUT with the digest; the b
     assert.is(first.status, 202);
     assert.is(first.headers.get('range'), '0-99999');
     // Out of order: the next chunk must start at 100000.
-    const skipped = await fetch(`${url}${location}`, { method: 'PATCH', body: data.subarray(200_000), headers: { 'Content-Range': '200000-299999' } });
+    const skipped = await fetch(`${url}${location}`, {
+      method: 'PATCH',
+      body: data.subarray(200_000),
+      headers: { 'Content-Range': '200000-299999' },
+    });
     assert.is(skipped.status, 416);
     assert.is(await errorCode(skipped), 'RANGE_INVALID');
     assert.is(skipped.headers.get('range'), '0-99999');
@@ -48,7 +52,11 @@ test('a chunked upload: POST, PATCH in order, status, PUT with the digest; the b
     assert.is(status.status, 204);
     assert.is(status.headers.get('range'), '0-199999');
     const digest = sha256(data);
-    const done = await fetch(`${url}${location}?digest=${digest}`, { method: 'PUT', body: data.subarray(200_000), headers: { 'Content-Range': '200000-299999' } });
+    const done = await fetch(`${url}${location}?digest=${digest}`, {
+      method: 'PUT',
+      body: data.subarray(200_000),
+      headers: { 'Content-Range': '200000-299999' },
+    });
     assert.is(done.status, 201);
     assert.is(done.headers.get('location'), `/v2/a/b/blobs/${digest}`);
     assert.is(done.headers.get('docker-content-digest'), digest);
@@ -96,7 +104,9 @@ test('uploads: a wrong digest is DIGEST_INVALID and stores nothing; a cancelled 
     assert.is(cancel.status, 204);
     assert.is(await errorCode(await fetch(`${url}${again}`, { method: 'PATCH', body: data })), 'BLOB_UPLOAD_UNKNOWN');
     assert.is(await errorCode(await fetch(`${url}/v2/r/blobs/uploads/not-a-uuid`)), 'BLOB_UPLOAD_UNKNOWN');
-    const noDigest = await fetch(`${url}${(await fetch(`${url}/v2/r/blobs/uploads/`, { method: 'POST' })).headers.get('location')}`, { method: 'PUT' });
+    const noDigest = await fetch(`${url}${(await fetch(`${url}/v2/r/blobs/uploads/`, { method: 'POST' })).headers.get('location')}`, {
+      method: 'PUT',
+    });
     assert.is(await errorCode(noDigest), 'DIGEST_INVALID');
   }));
 
@@ -112,7 +122,14 @@ test('manifests of the four media types keep their Content-Type; GET, HEAD by ta
         JSON.stringify({
           schemaVersion: 2,
           mediaType: type,
-          manifests: [{ mediaType: type === OCI_INDEX ? OCI_MANIFEST : DOCKER_MANIFEST, digest: child.manifest, size: child.bytes.length, platform: { architecture: 'amd64', os: 'linux' } }],
+          manifests: [
+            {
+              mediaType: type === OCI_INDEX ? OCI_MANIFEST : DOCKER_MANIFEST,
+              digest: child.manifest,
+              size: child.bytes.length,
+              platform: { architecture: 'amd64', os: 'linux' },
+            },
+          ],
         }),
       );
       const digest = sha256(index);
@@ -136,7 +153,11 @@ test('manifests of the four media types keep their Content-Type; GET, HEAD by ta
       assert.is(head.status, 200);
       assert.is(head.headers.get('content-length'), String(image.bytes.length));
     }
-    const wrong = await fetch(`${url}/v2/m/manifests/${sha256('nope')}`, { method: 'PUT', body: oci.bytes, headers: { 'Content-Type': OCI_MANIFEST } });
+    const wrong = await fetch(`${url}/v2/m/manifests/${sha256('nope')}`, {
+      method: 'PUT',
+      body: oci.bytes,
+      headers: { 'Content-Type': OCI_MANIFEST },
+    });
     assert.is(wrong.status, 400);
     assert.is(await errorCode(wrong), 'DIGEST_INVALID');
     assert.is(await errorCode(await fetch(`${url}/v2/m/manifests/missing`)), 'MANIFEST_UNKNOWN');
@@ -158,7 +179,9 @@ test('a manifest naming blobs the repository lacks is MANIFEST_BLOB_UNKNOWN, eve
     const body = (await res.json()) as { errors: Array<{ code: string; detail: { digest: string } }> };
     assert.is(body.errors[0]!.code, 'MANIFEST_BLOB_UNKNOWN');
     assert.is(body.errors[0]!.detail.digest, configDigest);
-    const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [{ mediaType: OCI_MANIFEST, digest: sha256('x'), size: 1 }] }));
+    const index = Buffer.from(
+      JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [{ mediaType: OCI_MANIFEST, digest: sha256('x'), size: 1 }] }),
+    );
     const idx = await fetch(`${url}/v2/other/manifests/i`, { method: 'PUT', body: index, headers: { 'Content-Type': OCI_INDEX } });
     assert.is(await errorCode(idx), 'MANIFEST_BLOB_UNKNOWN');
     assert.is((await fetch(`${url}/v2/mine/manifests/v1`)).status, 404);
@@ -218,19 +241,31 @@ test('referrers: manifests with a subject are listed, filtered by artifactType; 
   withRegistry('referrers', async ({ url }) => {
     const subject = await pushImage(url, 'ref', 'v1');
     const descriptor = { mediaType: OCI_MANIFEST, digest: subject.manifest, size: subject.bytes.length };
-    const sbom = await pushImage(url, 'ref', 'sbom', OCI_MANIFEST, { artifactType: 'application/spdx+json', subject: descriptor, annotations: { kind: 'sbom' } });
-    const sig = await pushImage(url, 'ref', 'sig', OCI_MANIFEST, { artifactType: 'application/vnd.example.signature', subject: descriptor });
+    const sbom = await pushImage(url, 'ref', 'sbom', OCI_MANIFEST, {
+      artifactType: 'application/spdx+json',
+      subject: descriptor,
+      annotations: { kind: 'sbom' },
+    });
+    const sig = await pushImage(url, 'ref', 'sig', OCI_MANIFEST, {
+      artifactType: 'application/vnd.example.signature',
+      subject: descriptor,
+    });
     const put = await fetch(`${url}/v2/ref/manifests/again`, { method: 'PUT', body: sig.bytes, headers: { 'Content-Type': OCI_MANIFEST } });
     assert.is(put.headers.get('oci-subject'), subject.manifest);
     const all = await fetch(`${url}/v2/ref/referrers/${subject.manifest}`);
     assert.is(all.status, 200);
     assert.is(all.headers.get('content-type'), OCI_INDEX);
-    const index = (await all.json()) as { manifests: Array<{ digest: string; artifactType: string; annotations?: Record<string, string> }> };
+    const index = (await all.json()) as {
+      manifests: Array<{ digest: string; artifactType: string; annotations?: Record<string, string> }>;
+    };
     assert.equal(index.manifests.map((m) => m.digest).sort(), [sbom.manifest, sig.manifest].sort());
     assert.equal(index.manifests.find((m) => m.digest === sbom.manifest)!.annotations, { kind: 'sbom' });
     const filtered = await fetch(`${url}/v2/ref/referrers/${subject.manifest}?artifactType=application/spdx%2Bjson`);
     assert.is(filtered.headers.get('oci-filters-applied'), 'artifactType');
-    assert.equal(((await filtered.json()) as { manifests: Array<{ digest: string }> }).manifests.map((m) => m.digest), [sbom.manifest]);
+    assert.equal(
+      ((await filtered.json()) as { manifests: Array<{ digest: string }> }).manifests.map((m) => m.digest),
+      [sbom.manifest],
+    );
     await fetch(`${url}/v2/ref/manifests/${sbom.manifest}`, { method: 'DELETE' });
     const after = (await (await fetch(`${url}/v2/ref/referrers/${subject.manifest}`)).json()) as { manifests: unknown[] };
     assert.is(after.manifests.length, 1);

@@ -12,10 +12,14 @@ const BIN = path.join(__dirname, '../src/bin.ts');
 
 /** A registry in a process of its own (the package's bin, from source), on an ephemeral port. */
 async function startReplica(root: string): Promise<{ url: string; proc: ChildProcess }> {
-  const proc = spawn(process.execPath, ['--conditions=@berth/source', '-r', 'tsx/cjs', BIN, 'serve', '--addr', '127.0.0.1:0', '--root', root], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NODE_OPTIONS: '' },
-  });
+  const proc = spawn(
+    process.execPath,
+    ['--conditions=@berth/source', '-r', 'tsx/cjs', BIN, 'serve', '--addr', '127.0.0.1:0', '--root', root],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NODE_OPTIONS: '' },
+    },
+  );
   let out = '';
   const url = await new Promise<string>((resolve, reject) => {
     proc.stdout!.on('data', (d) => {
@@ -47,13 +51,25 @@ test('two replica processes over one root: an upload started on one is continued
     const digest = sha256(data);
     const start = await fetch(`${a.url}/v2/shared/blobs/uploads/`, { method: 'POST' });
     const location = start.headers.get('location')!;
-    const p1 = await fetch(`${b.url}${location}`, { method: 'PATCH', body: data.subarray(0, 80_000), headers: { 'Content-Range': '0-79999' } });
+    const p1 = await fetch(`${b.url}${location}`, {
+      method: 'PATCH',
+      body: data.subarray(0, 80_000),
+      headers: { 'Content-Range': '0-79999' },
+    });
     assert.is(p1.status, 202);
     const status = await fetch(`${a.url}${location}`);
     assert.is(status.headers.get('range'), '0-79999', 'replica A sees what B received');
-    const p2 = await fetch(`${a.url}${location}`, { method: 'PATCH', body: data.subarray(80_000, 150_000), headers: { 'Content-Range': '80000-149999' } });
+    const p2 = await fetch(`${a.url}${location}`, {
+      method: 'PATCH',
+      body: data.subarray(80_000, 150_000),
+      headers: { 'Content-Range': '80000-149999' },
+    });
     assert.is(p2.status, 202);
-    const outOfOrder = await fetch(`${b.url}${location}`, { method: 'PATCH', body: data.subarray(80_000, 150_000), headers: { 'Content-Range': '80000-149999' } });
+    const outOfOrder = await fetch(`${b.url}${location}`, {
+      method: 'PATCH',
+      body: data.subarray(80_000, 150_000),
+      headers: { 'Content-Range': '80000-149999' },
+    });
     assert.is(outOfOrder.status, 416, 'B knows the session moved on');
     const done = await fetch(`${b.url}${location}?digest=${digest}`, { method: 'PUT', body: data.subarray(150_000) });
     assert.is(done.status, 201);

@@ -62,8 +62,14 @@ export function imageManifest(
     JSON.stringify({
       schemaVersion: 2,
       mediaType,
-      config: { mediaType: docker ? 'application/vnd.docker.container.image.v1+json' : 'application/vnd.oci.image.config.v1+json', ...config },
-      layers: layers.map((l) => ({ mediaType: docker ? 'application/vnd.docker.image.rootfs.diff.tar.gzip' : 'application/vnd.oci.image.layer.v1.tar+gzip', ...l })),
+      config: {
+        mediaType: docker ? 'application/vnd.docker.container.image.v1+json' : 'application/vnd.oci.image.config.v1+json',
+        ...config,
+      },
+      layers: layers.map((l) => ({
+        mediaType: docker ? 'application/vnd.docker.image.rootfs.diff.tar.gzip' : 'application/vnd.oci.image.layer.v1.tar+gzip',
+        ...l,
+      })),
       ...extra,
     }),
   );
@@ -82,7 +88,11 @@ export async function pushImage(
   const config = await pushBlob(url, repo, configBytes);
   const layer = await pushBlob(url, repo, layerBytes);
   const bytes = imageManifest({ digest: config, size: configBytes.length }, [{ digest: layer, size: layerBytes.length }], mediaType, extra);
-  const res = await fetch(`${url}/v2/${repo}/manifests/${reference}`, { method: 'PUT', body: bytes, headers: { 'Content-Type': mediaType } });
+  const res = await fetch(`${url}/v2/${repo}/manifests/${reference}`, {
+    method: 'PUT',
+    body: bytes,
+    headers: { 'Content-Type': mediaType },
+  });
   assert.is(res.status, 201, `manifest put: ${await res.text()}`);
   return { manifest: sha256(bytes), config, layer, bytes };
 }

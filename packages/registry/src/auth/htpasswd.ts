@@ -37,7 +37,9 @@ export class Htpasswd {
       if (colon <= 0) throw new InvalidArgument(`${source}:${i + 1}: not a "user:hash" entry`);
       const hash = line.slice(colon + 1);
       if (!/^\$2[abxy]\$\d\d\$[./A-Za-z0-9]{53}$/.test(hash)) {
-        throw new InvalidArgument(`${source}:${i + 1}: the entry of "${line.slice(0, colon)}" is not a bcrypt hash (make it with htpasswd -B)`);
+        throw new InvalidArgument(
+          `${source}:${i + 1}: the entry of "${line.slice(0, colon)}" is not a bcrypt hash (make it with htpasswd -B)`,
+        );
       }
       users.set(line.slice(0, colon), hash);
     });

@@ -1,7 +1,7 @@
 import { parseDigest } from '../digest.js';
+import { MAX_MANIFEST_BYTES } from '../http/registry-api.js';
 import { parseManifest } from '../manifest.js';
 import type { RegistryStorage } from '../storage/registry-storage.js';
-import { MAX_MANIFEST_BYTES } from '../http/registry-api.js';
 
 /** How the collector decides what is old enough to go. */
 export interface GarbageCollectionOptions {

@@ -49,7 +49,8 @@ export class RegistryApi {
       const route = matchRoute(url.pathname);
       if (!route) throw new DistributionError('UNSUPPORTED', `no such endpoint: ${req.method} ${url.pathname}`, undefined, { status: 404 });
       if (route.kind === 'token') {
-        if (!this.options.tokenEndpoint) throw new DistributionError('UNSUPPORTED', 'this registry does not issue tokens', undefined, { status: 404 });
+        if (!this.options.tokenEndpoint)
+          throw new DistributionError('UNSUPPORTED', 'this registry does not issue tokens', undefined, { status: 404 });
         if (req.method !== 'GET') throw methodNotAllowed(req);
         await this.options.tokenEndpoint(req, res, url);
         return;
@@ -126,7 +127,8 @@ export class RegistryApi {
     const digest = await this.resolveReference(name, reference);
     const record = await this.storage.getManifest(name, digest);
     const reader = record && (await this.storage.openBlob(digest));
-    if (!record || !reader) throw new DistributionError('MANIFEST_UNKNOWN', `manifest unknown: ${name}@${digest.text}`, { digest: digest.text });
+    if (!record || !reader)
+      throw new DistributionError('MANIFEST_UNKNOWN', `manifest unknown: ${name}@${digest.text}`, { digest: digest.text });
     res.writeHead(200, {
       ...API_VERSION_HEADER,
       'Content-Type': record.mediaType,
@@ -230,7 +232,11 @@ export class RegistryApi {
       return;
     }
     if (range) {
-      res.writeHead(206, { ...headers, 'Content-Length': range.end - range.start + 1, 'Content-Range': `bytes ${range.start}-${range.end}/${reader.size}` });
+      res.writeHead(206, {
+        ...headers,
+        'Content-Length': range.end - range.start + 1,
+        'Content-Range': `bytes ${range.start}-${range.end}/${reader.size}`,
+      });
       await pipeline(reader.stream(range.start, range.end), res);
       return;
     }
@@ -299,7 +305,10 @@ export class RegistryApi {
     const range = parseContentRange(req.headers['content-range']);
     const length = req.headers['content-length'] !== undefined ? Number(req.headers['content-length']) : undefined;
     if (range && length !== undefined && length !== range.end - range.start + 1) {
-      throw new DistributionError('BLOB_UPLOAD_INVALID', `Content-Range ${range.start}-${range.end} does not match Content-Length ${length}`);
+      throw new DistributionError(
+        'BLOB_UPLOAD_INVALID',
+        `Content-Range ${range.start}-${range.end} does not match Content-Length ${length}`,
+      );
     }
     try {
       return await this.storage.appendUpload(name, session.id, req, range?.start);
@@ -307,7 +316,8 @@ export class RegistryApi {
       if (err instanceof UploadOffsetMismatch) {
         throw new DistributionError('RANGE_INVALID', err.message, { offset: err.expected }, { headers: uploadHeaders(name, session) });
       }
-      if (isBerthError(err, 'NotFound')) throw new DistributionError('BLOB_UPLOAD_UNKNOWN', `blob upload unknown: ${session.id}`, { uuid: session.id });
+      if (isBerthError(err, 'NotFound'))
+        throw new DistributionError('BLOB_UPLOAD_UNKNOWN', `blob upload unknown: ${session.id}`, { uuid: session.id });
       throw err;
     }
   }
@@ -337,14 +347,16 @@ export class RegistryApi {
   }
 
   private async cancelUpload(name: string, id: string, res: ServerResponse): Promise<void> {
-    if (!(await this.storage.cancelUpload(name, id))) throw new DistributionError('BLOB_UPLOAD_UNKNOWN', `blob upload unknown: ${id}`, { uuid: id });
+    if (!(await this.storage.cancelUpload(name, id)))
+      throw new DistributionError('BLOB_UPLOAD_UNKNOWN', `blob upload unknown: ${id}`, { uuid: id });
     sendEmpty(res, 204, {});
   }
 
   // --- listings ---
 
   private async tags(name: string, res: ServerResponse, url: URL): Promise<void> {
-    if (!(await this.storage.repositoryExists(name))) throw new DistributionError('NAME_UNKNOWN', `repository name not known to registry: ${name}`, { name });
+    if (!(await this.storage.repositoryExists(name)))
+      throw new DistributionError('NAME_UNKNOWN', `repository name not known to registry: ${name}`, { name });
     const page = paginate(await this.storage.listTags(name), url);
     const headers: Headers = {};
     if (page.next) headers.Link = `</v2/${name}/tags/list?n=${page.n}&last=${encodeURIComponent(page.next)}>; rel="next"`;
@@ -433,4 +445,3 @@ function sendEmpty(res: ServerResponse, status: number, headers: Headers): void 
   res.writeHead(status, { ...API_VERSION_HEADER, ...headers, 'Content-Length': 0 });
   res.end();
 }
-

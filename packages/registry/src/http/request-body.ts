@@ -11,7 +11,8 @@ export async function readSmallBody(req: IncomingMessage, limit: number, what: s
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > limit) throw new DistributionError('SIZE_INVALID', `${what} is more than the ${limit} bytes allowed`, undefined, { status: 413 });
+    if (size > limit)
+      throw new DistributionError('SIZE_INVALID', `${what} is more than the ${limit} bytes allowed`, undefined, { status: 413 });
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);

@@ -515,7 +515,9 @@ export class FilesystemStorage implements RegistryStorage {
         await fs.rm(file, { force: true });
         continue;
       }
-      throw new Conflict(`garbage collection already running on ${holder.host ?? '?'} (pid ${holder.pid ?? '?'}, since ${holder.startedAt ?? '?'})`);
+      throw new Conflict(
+        `garbage collection already running on ${holder.host ?? '?'} (pid ${holder.pid ?? '?'}, since ${holder.startedAt ?? '?'})`,
+      );
     }
     throw new Conflict('garbage collection lock is contended');
   }
