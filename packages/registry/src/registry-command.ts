@@ -81,13 +81,20 @@ export function serveOptions(value: FlagValue): RegistryServerOptions {
   return options;
 }
 
-/** Runs a registry until SIGINT or SIGTERM; resolves with the exit status. */
-export async function serveUntilSignal(options: RegistryServerOptions, out: (line: string) => void): Promise<number> {
+/** Runs a registry until `stopped` settles (the caller's signal handling); resolves with the exit status. */
+export async function serveUntil(options: RegistryServerOptions, out: (line: string) => void, stopped: Promise<unknown>): Promise<number> {
   const server = await RegistryServer.start(options);
   const a = server.address();
   const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
   out(`berth registry: serving ${server.tls ? 'https' : 'http'}://${host}:${a.port} from ${options.root}`);
-  await new Promise<void>((resolve) => {
+  await stopped.catch(() => {});
+  await server.close();
+  return 0;
+}
+
+/** Resolves at the first SIGINT or SIGTERM of this process. */
+function processStopSignal(): Promise<void> {
+  return new Promise<void>((resolve) => {
     const stop = () => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
@@ -96,8 +103,6 @@ export async function serveUntilSignal(options: RegistryServerOptions, out: (lin
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
-  await server.close();
-  return 0;
 }
 
 /** Runs one garbage collection with the `gc` flags; prints its report; resolves with the exit status. */
@@ -147,7 +152,7 @@ export async function registryMain(argv: string[], out: (line: string) => void, 
   }
   const value: FlagValue = (long) => values.get(long);
   try {
-    return verb === 'gc' ? await runGarbageCollection(value, out) : await serveUntilSignal(serveOptions(value), out);
+    return verb === 'gc' ? await runGarbageCollection(value, out) : await serveUntil(serveOptions(value), out, processStopSignal());
   } catch (e) {
     err(`berth-registry ${verb}: ${(e as Error).message}`);
     return 1;
