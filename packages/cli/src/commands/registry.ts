@@ -10,10 +10,10 @@ import type { Command } from '../command.js';
  * (scripts/bundle.js): `berth run` loads none of it.
  */
 
-type Registry = typeof import('@berth/registry');
+type RegistryModule = typeof import('@berth/registry');
 
-function registry(): Registry {
-  return require('@berth/registry') as Registry;
+function loadRegistry(): RegistryModule {
+  return require('@berth/registry') as RegistryModule;
 }
 
 function flagSpecs(flags: readonly RegistryFlag[]): FlagSpec[] {
@@ -30,7 +30,7 @@ function valueOf(flags: Flags, specs: readonly RegistryFlag[]): FlagValue {
 
 /** `berth registry serve`: an OCI Distribution registry over a storage directory, until SIGINT or SIGTERM. */
 export function registryServeCommand(): Command {
-  const r = registry();
+  const r = loadRegistry();
   return {
     name: 'serve',
     usage: '[OPTIONS]',
@@ -56,7 +56,7 @@ export function registryServeCommand(): Command {
 
 /** `berth registry gc`: one garbage collection of a registry's storage directory. */
 export function registryGcCommand(): Command {
-  const r = registry();
+  const r = loadRegistry();
   return {
     name: 'gc',
     usage: '[OPTIONS]',
