@@ -3,7 +3,7 @@
 // docker/distribution) in the same run: each round starts all the GETs at once and
 // waits for the last; rounds alternate A B A B. Prints throughput (all bytes over the
 // round's wall time) and per-request latency (to the last byte, p50 and p99) for both,
-// and berth's throughput over the reference's. Asserts nothing; needs `npm run build`.
+// the server's CPU time per GiB served, and berth's throughput over the reference's. Asserts nothing; needs `npm run build`.
 // Usage: node bench/registry-get.js [rounds] [concurrency] [MiB]   (default 5 200 10)
 // Both servers listen on ephemeral loopback ports, keep their storage under
 // /tmp/berth-bench-registry-*, and are stopped by their pids.
@@ -46,6 +46,12 @@ async function waitFor(url, proc) {
   throw new Error(`nothing answers on ${url}`);
 }
 
+/** CPU time (ms, user + system) a process has used so far, from /proc. */
+function cpuMs(pid) {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
 async function startBerth() {
   const port = await freePort();
   const { NODE_OPTIONS: _, ...env } = process.env;
@@ -56,7 +62,7 @@ async function startBerth() {
   started.push(proc);
   const url = `http://127.0.0.1:${port}`;
   await waitFor(url, proc);
-  return url;
+  return { url, pid: proc.pid };
 }
 
 async function startReference() {
@@ -70,7 +76,7 @@ async function startReference() {
   started.push(proc);
   const url = `http://127.0.0.1:${port}`;
   await waitFor(url, proc);
-  return url;
+  return { url, pid: proc.pid };
 }
 
 /** A monolithic upload both registries accept: POST for a session, PUT the whole blob with its digest. */
@@ -117,13 +123,15 @@ async function main() {
   const data = crypto.randomBytes(size);
   const digest = `sha256:${crypto.createHash('sha256').update(data).digest('hex')}`;
   const targets = { berth: await startBerth(), reference: await startReference() };
-  for (const url of Object.values(targets)) await push(url, data, digest);
-  const results = { berth: { lat: [], bytes: 0, ms: 0 }, reference: { lat: [], bytes: 0, ms: 0 } };
+  for (const t of Object.values(targets)) await push(t.url, data, digest);
+  const results = { berth: { lat: [], bytes: 0, ms: 0, cpu: 0 }, reference: { lat: [], bytes: 0, ms: 0, cpu: 0 } };
   // One warm-up round each (page cache, JIT), not counted.
-  for (const url of Object.values(targets)) await round(url, digest, size);
+  for (const t of Object.values(targets)) await round(t.url, digest, size);
   for (let r = 0; r < rounds; r++) {
-    for (const [name, url] of r % 2 ? Object.entries(targets).reverse() : Object.entries(targets)) {
-      const { latencies, wallMs } = await round(url, digest, size);
+    for (const [name, t] of r % 2 ? Object.entries(targets).reverse() : Object.entries(targets)) {
+      const cpu0 = cpuMs(t.pid);
+      const { latencies, wallMs } = await round(t.url, digest, size);
+      results[name].cpu += cpuMs(t.pid) - cpu0;
       results[name].lat.push(...latencies);
       results[name].bytes += size * concurrency;
       results[name].ms += wallMs;
@@ -139,7 +147,7 @@ async function main() {
         99,
       )
         .toFixed(0)
-        .padStart(6)} ms`,
+        .padStart(6)} ms   server CPU ${((r.cpu / r.bytes) * 1024 ** 3).toFixed(0).padStart(5)} ms/GiB`,
     );
   }
   console.log(`  berth / reference throughput: ${(mbps.berth / mbps.reference).toFixed(2)}x`);
