@@ -20,7 +20,7 @@ function flagSpecs(flags: readonly RegistryFlag[]): FlagSpec[] {
   return flags.map((f) => ({ long: f.long, kind: f.kind, help: f.help, ...(f.def !== undefined ? { def: f.def } : {}) }));
 }
 
-function valueOf(flags: Flags, specs: readonly RegistryFlag[]): FlagValue {
+function flagValues(flags: Flags, specs: readonly RegistryFlag[]): FlagValue {
   return (long) => {
     const spec = specs.find((s) => s.long === long);
     if (!spec || !flags.has(long)) return undefined;
@@ -38,7 +38,7 @@ export function registryServeCommand(): Command {
     flags: flagSpecs(r.SERVE_FLAGS),
     maxArgs: 0,
     async run(ctx, flags) {
-      const options = r.serveOptions(valueOf(flags, r.SERVE_FLAGS));
+      const options = r.serveOptions(flagValues(flags, r.SERVE_FLAGS));
       let unsubscribe = (): void => {};
       const stopped = new Promise<void>((resolve) => {
         unsubscribe = ctx.io.onSignal((signal) => {
@@ -64,7 +64,7 @@ export function registryGcCommand(): Command {
     flags: flagSpecs(r.GC_FLAGS),
     maxArgs: 0,
     async run(ctx, flags) {
-      return r.runGarbageCollection(valueOf(flags, r.GC_FLAGS), (line) => ctx.io.stdout.write(`${line}\n`));
+      return r.runGarbageCollection(flagValues(flags, r.GC_FLAGS), (line) => ctx.io.stdout.write(`${line}\n`));
     },
   };
 }
