@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import * as http from 'node:http';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
@@ -287,6 +288,32 @@ test('repository names are checked against the spec (NAME_INVALID); unknown endp
     assert.is((await fetch(`${url}/nothing`)).status, 404);
     const badTag = await fetch(`${url}/v2/x/manifests/.bad`, { method: 'PUT', body: '{}' });
     assert.is(await errorCode(badTag), 'MANIFEST_INVALID');
+  }));
+
+test('an upload cut off mid-PATCH keeps what arrived; the client resumes from the Range and finishes', () =>
+  withRegistry('resume', async ({ url }) => {
+    const data = randomBytes(256_000);
+    const location = (await fetch(`${url}/v2/r/blobs/uploads/`, { method: 'POST' })).headers.get('location')!;
+    await new Promise<void>((resolve) => {
+      const req = http.request(`${url}${location}`, { method: 'PATCH', headers: { 'Content-Length': data.length } });
+      req.on('error', () => resolve());
+      req.write(data.subarray(0, 100_000), () => setTimeout(() => req.destroy(), 50));
+    });
+    let received = -1;
+    for (let i = 0; i < 100 && received !== 100_000; i++) {
+      received = Number((await fetch(`${url}${location}`)).headers.get('range')!.split('-')[1]) + 1;
+      if (received !== 100_000) await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.is(received, 100_000, 'what arrived before the cut is kept');
+    const rest = await fetch(`${url}${location}?digest=${sha256(data)}`, {
+      method: 'PUT',
+      body: data.subarray(received),
+      headers: { 'Content-Range': `${received}-${data.length - 1}` },
+    });
+    assert.is(rest.status, 201, await rest.text());
+    assert.ok(Buffer.from(await (await fetch(`${url}/v2/r/blobs/${sha256(data)}`)).arrayBuffer()).equals(data));
+    // The server is still serving (nothing crashed on the cut connection).
+    assert.is((await fetch(`${url}/v2/`)).status, 200);
   }));
 
 test.run();

@@ -385,22 +385,31 @@ export class RegistryApi {
   // --- errors ---
 
   private fail(req: IncomingMessage, res: ServerResponse, err: unknown): void {
+    if (res.headersSent || res.destroyed || req.socket.destroyed) {
+      // Mid-stream, or the client went away: no response can be sent any more. A short
+      // body fails the client's digest check; an upload keeps what arrived, and the
+      // client asks for the session's Range and resumes.
+      if (!isDisconnect(err)) this.options.onError?.(err, req);
+      res.destroy();
+      return;
+    }
     let error: DistributionError;
     if (err instanceof DistributionError) error = err;
     else {
       this.options.onError?.(err, req);
       error = new DistributionError('UNKNOWN', `internal error: ${(err as Error)?.message ?? err}`);
     }
-    if (res.headersSent) {
-      // A failure mid-stream: the client sees a short body and its digest check fails.
-      res.destroy();
-      return;
-    }
     const extra: Headers = { ...error.headers };
     // An unread body (a refused upload) would be read to its end before the next request: close instead.
     if (!req.readableEnded && hasBody(req)) extra.Connection = 'close';
     send(res, error.status, error.body(), req.method === 'HEAD', extra);
   }
+}
+
+/** A client that closed its connection: nothing to log. */
+function isDisconnect(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  return code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNRESET' || code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED';
 }
 
 function methodNotAllowed(req: IncomingMessage): DistributionError {
