@@ -8,7 +8,13 @@ import { type Digest, digestOf, looksLikeDigest, requireDigest } from '../digest
 import { DistributionError } from '../distribution-error.js';
 import { MEDIA_TYPES, parseManifest } from '../manifest.js';
 import { checkRepositoryName, isRepositoryName, isTag } from '../names.js';
-import { DigestMismatch, type RegistryStorage, UploadOffsetMismatch, type UploadSession } from '../storage/registry-storage.js';
+import {
+  DigestMismatch,
+  type ReferrerDescriptor,
+  type RegistryStorage,
+  UploadOffsetMismatch,
+  type UploadSession,
+} from '../storage/registry-storage.js';
 import { hasBody, parseContentRange, parseRange, readSmallBody } from './request-body.js';
 import { matchRoute, type Route } from './routes.js';
 
@@ -191,6 +197,9 @@ export class RegistryApi {
     const digest = requireDigest(reference, 'manifest digest');
     const record = await this.storage.getManifest(name, digest);
     if (!record) throw new DistributionError('MANIFEST_UNKNOWN', `manifest unknown: ${name}@${digest.text}`, { digest: digest.text });
+    await this.storage.deleteManifest(name, digest);
+    // After the manifest: cut short between the two, the entry is left over, and the
+    // referrers listing skips entries whose manifest is gone.
     const body = await this.storage.readBlob(digest, MAX_MANIFEST_BYTES);
     if (body) {
       try {
@@ -200,7 +209,6 @@ export class RegistryApi {
         // A manifest that no longer parses has no referrer entry to remove.
       }
     }
-    await this.storage.deleteManifest(name, digest);
     sendEmpty(res, 202, {});
   }
 
@@ -373,7 +381,10 @@ export class RegistryApi {
   private async referrers(name: string, digestText: string, res: ServerResponse, url: URL): Promise<void> {
     const subject = requireDigest(digestText, 'subject digest');
     const artifactType = url.searchParams.get('artifactType');
-    let manifests = await this.storage.listReferrers(name, subject);
+    let manifests: ReferrerDescriptor[] = [];
+    for (const m of await this.storage.listReferrers(name, subject)) {
+      if (await this.storage.getManifest(name, requireDigest(m.digest))) manifests.push(m);
+    }
     const headers: Headers = { 'Content-Type': MEDIA_TYPES.ociIndex };
     if (artifactType !== null) {
       manifests = manifests.filter((m) => m.artifactType === artifactType);

@@ -265,11 +265,13 @@ export class FilesystemStorage implements RegistryStorage {
   }
 
   async deleteManifest(repository: string, digest: Digest): Promise<boolean> {
-    if (!(await removed(this.repoDir(repository, '_manifests', digest.algorithm, digest.hex)))) return false;
+    const record = this.repoDir(repository, '_manifests', digest.algorithm, digest.hex);
+    if (!(await exists(record))) return false;
+    // Tags first: cut short here, the manifest is merely untagged, never a tag pointing at nothing.
     for (const tag of await this.listTags(repository)) {
       if ((await this.getTag(repository, tag))?.text === digest.text) await this.deleteTag(repository, tag);
     }
-    return true;
+    return removed(record);
   }
 
   async listManifests(repository: string): Promise<ManifestRecord[]> {
