@@ -44,6 +44,9 @@ test('registry serve refuses bad flags with the flag named; registry gc runs ove
     io = testIo();
     assert.is(await main(['registry', 'gc', '--root', dir, '--grace', 'soon'], io), 1);
     assert.match(io.err(), /invalid --grace "soon"/);
+    io = testIo();
+    assert.is(await main(['registry', 'gc', '--root', path.join(dir, 'typo')], io), 1);
+    assert.match(io.err(), /no registry storage at --root .*typo/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { InvalidArgument } from '@berth/core';
 import { collectGarbage, DEFAULT_GRACE_MS, DEFAULT_UPLOAD_EXPIRY_MS, type GarbageCollectionOptions } from './gc/garbage-collector.js';
 import { RegistryServer, type RegistryServerOptions } from './registry-server.js';
@@ -115,6 +116,8 @@ export async function runGarbageCollection(value: FlagValue, out: (line: string)
     dryRun: value('dry-run') === true,
     log: out,
   };
+  // A mistyped --root must not be collected as an empty registry (and created on the way).
+  if (!existsSync(root)) throw new InvalidArgument(`no registry storage at --root ${root}`);
   const report = await collectGarbage(await FilesystemStorage.open(root), options);
   for (const digest of report.deleted) out(`${options.dryRun ? 'would delete' : 'deleted'} ${digest}`);
   return 0;
@@ -132,8 +135,14 @@ export async function registryMain(argv: string[], out: (line: string) => void, 
   for (let i = 0; i < rest.length; i++) {
     const arg = rest[i]!;
     if (arg === '--help' || arg === '-h') {
-      out(`Usage: berth-registry ${verb} [OPTIONS]\n\nOptions:`);
-      for (const f of flags) out(`  --${f.long}${f.kind === 'string' ? ' string' : ''}\t${f.help}${f.def ? ` (default ${f.def})` : ''}`);
+      out(
+        `Usage: berth-registry ${verb === 'gc' ? 'gc' : '[serve]'} [OPTIONS]\n\n${verb === 'gc' ? 'Collect the garbage of a registry storage' : 'Run an OCI Distribution registry'}\n\nOptions:`,
+      );
+      const titles = flags.map((f) => `--${f.long}${f.kind === 'string' ? ' string' : ''}`);
+      const width = Math.max(...titles.map((t) => t.length)) + 3;
+      flags.forEach((f, k) => {
+        out(`  ${titles[k]!.padEnd(width)}${f.help}${f.def ? ` (default ${f.def})` : ''}`);
+      });
       return 0;
     }
     const m = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
