@@ -12,3 +12,4 @@ export * from './registry-command.js';
 export * from './registry-server.js';
 export * from './storage/filesystem-storage.js';
 export * from './storage/registry-storage.js';
+export * from './storage/storage-conformance.js';
