@@ -5,7 +5,7 @@ import { suiteTimeout } from '@berth/testkit/timeout';
 import bcrypt from 'bcryptjs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { BUSYBOX, type Started, skopeo, startBerthRegistry, startReferenceRegistry, suiteDir } from './support.js';
+import { BERTH_CLI, BUSYBOX, binEnv, type Started, skopeo, startBerthRegistry, startReferenceRegistry, suiteDir } from './support.js';
 
 // Real clients against bin/berth-registry: Debian's skopeo (containers/image), and
 // copies to and from Debian's reference registry (docker/distribution). Needs `npm run build`.
@@ -151,6 +151,26 @@ test('skopeo against token authentication over TLS: it follows the challenge, lo
       (e: Error) => e.message,
     );
     assert.match(wrong, /unauthorized|authentication/i);
+  } finally {
+    await berth?.stop();
+    cleanup();
+  }
+});
+
+test('bin/berth registry serve (the CLI bundle) serves skopeo; bin/berth registry gc collects what skopeo deleted', async () => {
+  const { dir, cleanup } = suiteDir();
+  let berth: Started | undefined;
+  try {
+    const root = path.join(dir, 'root');
+    berth = await startBerthRegistry(root, [], 'cli');
+    const ref = `docker://${berth.host}/cli/busybox:v1`;
+    await skopeo(dir, ['copy', '--dest-tls-verify=false', `docker-archive:${BUSYBOX}`, ref]);
+    await skopeo(dir, ['delete', '--tls-verify=false', ref]);
+    // While it serves: the collection is safe alongside, and nothing is referenced any more.
+    const out = execFileSync(BERTH_CLI, ['registry', 'gc', '--root', root, '--grace', '0s'], { encoding: 'utf8', env: binEnv() });
+    assert.match(out, /marked 0 blob\(s\) from 0 manifest\(s\)/);
+    assert.match(out, /deleted 3 blob\(s\)/);
+    assert.is((await fetch(`${berth.url}/v2/`)).status, 200);
   } finally {
     await berth?.stop();
     cleanup();

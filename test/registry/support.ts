@@ -6,6 +6,7 @@ import * as path from 'node:path';
 export const ROOT = path.resolve(__dirname, '../..');
 export const BUSYBOX = path.join(ROOT, 'test/fixtures/.cache/busybox.tar');
 const BERTH_REGISTRY = path.join(ROOT, 'bin/berth-registry');
+export const BERTH_CLI = path.join(ROOT, 'bin/berth');
 const REFERENCE_REGISTRY = '/usr/bin/docker-registry';
 
 /** A temporary directory for one suite, `/tmp/berth-e2e-registry-*` (the machine leak check knows the prefix). */
@@ -33,13 +34,21 @@ function stopper(proc: ChildProcess): () => Promise<void> {
   };
 }
 
-/** bin/berth-registry (the built package) on an ephemeral loopback port. */
-export async function startBerthRegistry(root: string, args: string[] = []): Promise<Started> {
-  // The built bin, as users run it: without the test runner's @berth/source condition.
+/** The environment of a built bin, as users run it: without the test runner's @berth/source condition. */
+export function binEnv(): NodeJS.ProcessEnv {
   const { NODE_OPTIONS: _, ...env } = process.env;
-  const proc = spawn(BERTH_REGISTRY, ['serve', '--addr', '127.0.0.1:0', '--root', root, ...args], {
+  return env;
+}
+
+/**
+ * berth's registry on an ephemeral loopback port: bin/berth-registry (the built package),
+ * or with `via: 'cli'` `bin/berth registry serve` (the CLI bundle, which requires the package).
+ */
+export async function startBerthRegistry(root: string, args: string[] = [], via: 'bin' | 'cli' = 'bin'): Promise<Started> {
+  const [cmd, prefix] = via === 'bin' ? [BERTH_REGISTRY, ['serve']] : [BERTH_CLI, ['registry', 'serve']];
+  const proc = spawn(cmd, [...prefix, '--addr', '127.0.0.1:0', '--root', root, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env,
+    env: binEnv(),
   });
   let out = '';
   const url = await new Promise<string>((resolve, reject) => {
