@@ -3,7 +3,9 @@
 // docker/distribution) in the same run: each round starts all the GETs at once and
 // waits for the last; rounds alternate A B A B. Prints throughput (all bytes over the
 // round's wall time) and per-request latency (to the last byte, p50 and p99) for both,
-// the server's CPU time per GiB served, and berth's throughput over the reference's. Asserts nothing; needs `npm run build`.
+// each server's CPU time per GiB served and peak RSS, and berth's throughput over the
+// reference's. The client shares the machine with both servers. Asserts nothing; needs
+// `npm run build`.
 // Usage: node bench/registry-get.js [rounds] [concurrency] [MiB]   (default 5 200 10)
 // Both servers listen on ephemeral loopback ports, keep their storage under
 // /tmp/berth-bench-registry-*, and are stopped by their pids.
@@ -149,6 +151,10 @@ async function main() {
         .toFixed(0)
         .padStart(6)} ms   server CPU ${((r.cpu / r.bytes) * 1024 ** 3).toFixed(0).padStart(5)} ms/GiB`,
     );
+  }
+  for (const [name, t] of Object.entries(targets)) {
+    const peak = Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${t.pid}/status`, 'utf8'))[1]);
+    console.log(`  ${name.padEnd(10)} peak RSS ${(peak / 1024).toFixed(0)} MiB`);
   }
   console.log(`  berth / reference throughput: ${(mbps.berth / mbps.reference).toFixed(2)}x`);
 }

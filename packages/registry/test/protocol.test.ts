@@ -316,4 +316,27 @@ test('an upload cut off mid-PATCH keeps what arrived; the client resumes from th
     assert.is((await fetch(`${url}/v2/`)).status, 200);
   }));
 
+test('a client that goes away mid-GET leaves the server serving; an empty blob is served', () =>
+  withRegistry('abort-get', async ({ url }) => {
+    const data = randomBytes(8 << 20);
+    const digest = await pushBlob(url, 'big', data);
+    for (let i = 0; i < 5; i++) {
+      await new Promise<void>((resolve) => {
+        http.get(`${url}/v2/big/blobs/${digest}`, (res) => {
+          res.once('data', () => {
+            res.destroy();
+            resolve();
+          });
+        });
+      });
+    }
+    const whole = await fetch(`${url}/v2/big/blobs/${digest}`);
+    assert.ok(Buffer.from(await whole.arrayBuffer()).equals(data));
+    const empty = await pushBlob(url, 'big', Buffer.alloc(0));
+    const got = await fetch(`${url}/v2/big/blobs/${empty}`);
+    assert.is(got.status, 200);
+    assert.is(got.headers.get('content-length'), '0');
+    assert.is((await got.arrayBuffer()).byteLength, 0);
+  }));
+
 test.run();

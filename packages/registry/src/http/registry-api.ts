@@ -245,16 +245,13 @@ export class RegistryApi {
         'Content-Length': range.end - range.start + 1,
         'Content-Range': `bytes ${range.start}-${range.end}/${reader.size}`,
       });
-      await pipeline(reader.stream(range.start, range.end), res);
-      return;
-    }
-    res.writeHead(200, { ...headers, 'Content-Length': reader.size });
-    if (reader.size === 0) {
-      await reader.close();
+      await reader.writeTo(res, range.start, range.end);
       res.end();
       return;
     }
-    await pipeline(reader.stream(), res);
+    res.writeHead(200, { ...headers, 'Content-Length': reader.size });
+    await reader.writeTo(res);
+    res.end();
   }
 
   private async deleteBlob(name: string, digestText: string, res: ServerResponse): Promise<void> {

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { Digest } from '../digest.js';
 
 /** A blob that is open for reading: its size is that of the content the stream will give. */
@@ -6,6 +6,13 @@ export interface BlobReader {
   readonly size: number;
   /** The bytes from `start` to `end` inclusive (default: all); the reader closes when the stream ends or is destroyed. */
   stream(start?: number, end?: number): Readable;
+  /**
+   * Writes the bytes from `start` to `end` inclusive (default: all) to `dest` without
+   * ending it, then closes the reader; rejects when `dest` fails or closes first. The
+   * blob GET's path: a backend copies as cheaply as it can (the filesystem reuses two
+   * buffers per transfer instead of allocating one per read).
+   */
+  writeTo(dest: Writable, start?: number, end?: number): Promise<void>;
   /** Closes the reader without streaming (a HEAD, or a request that failed before the body). */
   close(): Promise<void>;
 }

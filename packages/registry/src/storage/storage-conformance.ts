@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable, Writable } from 'node:stream';
 import { isBerthError } from '@berth/core';
 import { type Digest, digestOf } from '../digest.js';
 import { DigestMismatch, type RegistryStorage, UploadOffsetMismatch } from './registry-storage.js';
@@ -57,6 +57,38 @@ export const registryStorageCases: readonly RegistryStorageCase[] = [
       await (await s.openBlob(d))!.close();
       assert.equal((await s.readBlob(d, 100))!.toString(), '0123456789');
       await assert.rejects(s.readBlob(d, 5));
+    },
+  },
+  {
+    name: 'a blob is written to a destination whole or by range; a destination that closes early fails the transfer',
+    async run(s) {
+      const big = Buffer.alloc(3 << 20, 7);
+      big.write('head', 0);
+      big.write('tail', big.length - 4);
+      const d = digestOf(big);
+      await s.writeBlob(d, Readable.from([big]));
+      const collect = async (start?: number, end?: number) => {
+        const sink = new PassThrough();
+        const text = readAll(sink);
+        await (await s.openBlob(d))!.writeTo(sink, start, end);
+        sink.end();
+        return text;
+      };
+      assert.equal((await collect()).length, big.length);
+      assert.equal(await collect(0, 3), 'head');
+      assert.equal(await collect(big.length - 4, big.length - 1), 'tail');
+      const gone = new Writable({
+        write(_chunk, _enc, cb) {
+          this.destroy();
+          cb();
+        },
+      });
+      await assert.rejects((await s.openBlob(d))!.writeTo(gone));
+      const empty = await put(s, '');
+      const sink = new PassThrough();
+      await (await s.openBlob(empty))!.writeTo(sink);
+      sink.end();
+      assert.equal(await readAll(sink), '');
     },
   },
   {
