@@ -299,18 +299,25 @@ test('an upload cut off mid-PATCH keeps what arrived; the client resumes from th
       req.on('error', () => resolve());
       req.write(data.subarray(0, 100_000), () => setTimeout(() => req.destroy(), 50));
     });
-    let received = -1;
-    for (let i = 0; i < 100 && received !== 100_000; i++) {
-      received = Number((await fetch(`${url}${location}`)).headers.get('range')!.split('-')[1]) + 1;
-      if (received !== 100_000) await new Promise((r) => setTimeout(r, 20));
+    // What arrived is kept (how much of the 100 000 bytes reached the file before the server
+    // saw the cut depends on timing); a client asks for the Range and resumes from there, asking
+    // again if the session moved on meanwhile (416), as the spec has it.
+    const rangeEnd = async () => Number((await fetch(`${url}${location}`)).headers.get('range')!.split('-')[1]) + 1;
+    let rest: Response | undefined;
+    let received = 0;
+    for (let attempt = 0; attempt < 20; attempt++) {
+      received = await rangeEnd();
+      assert.ok(received <= 100_000, `no more than was sent: ${received}`);
+      rest = await fetch(`${url}${location}?digest=${sha256(data)}`, {
+        method: 'PUT',
+        body: data.subarray(received),
+        headers: { 'Content-Range': `${received}-${data.length - 1}` },
+      });
+      if (rest.status !== 416) break;
+      await new Promise((r) => setTimeout(r, 50));
     }
-    assert.is(received, 100_000, 'what arrived before the cut is kept');
-    const rest = await fetch(`${url}${location}?digest=${sha256(data)}`, {
-      method: 'PUT',
-      body: data.subarray(received),
-      headers: { 'Content-Range': `${received}-${data.length - 1}` },
-    });
-    assert.is(rest.status, 201, await rest.text());
+    assert.is(rest!.status, 201, await rest!.text());
+    assert.ok(received > 0, 'some of the cut chunk was kept');
     assert.ok(Buffer.from(await (await fetch(`${url}/v2/r/blobs/${sha256(data)}`)).arrayBuffer()).equals(data));
     // The server is still serving (nothing crashed on the cut connection).
     assert.is((await fetch(`${url}/v2/`)).status, 200);

@@ -1,4 +1,5 @@
 import type { Readable, Writable } from 'node:stream';
+import { Conflict, InvalidArgument } from '@berth/core';
 import type { Digest } from '../digest.js';
 
 /** A blob that is open for reading: its size is that of the content the stream will give. */
@@ -179,24 +180,22 @@ export interface RegistryStorage {
   lockCollector(): Promise<() => Promise<void>>;
 }
 
-/** `writeBlob`/`completeUpload`: the bytes do not have the digest the client named. */
-export class DigestMismatch extends Error {
+/** `writeBlob`/`completeUpload`: the bytes do not have the digest the client named (core's InvalidArgument, so 400 anywhere). */
+export class DigestMismatch extends InvalidArgument {
   constructor(
     readonly expected: string,
     readonly actual: string,
   ) {
     super(`digest mismatch: the content is ${actual}, not ${expected}`);
-    this.name = 'DigestMismatch';
   }
 }
 
-/** `appendUpload`: the chunk does not start where the session's bytes end. */
-export class UploadOffsetMismatch extends Error {
+/** `appendUpload`: the chunk does not start where the session's bytes end (core's Conflict; the API answers 416). */
+export class UploadOffsetMismatch extends Conflict {
   constructor(
     readonly expected: number,
     readonly actual: number,
   ) {
     super(`chunk starts at ${actual}, but the upload holds ${expected} bytes`);
-    this.name = 'UploadOffsetMismatch';
   }
 }
