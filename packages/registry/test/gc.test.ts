@@ -201,4 +201,27 @@ test('a collector killed with SIGKILL mid-sweep leaves every referenced blob rea
   });
 });
 
+test('gc removes what killed requests left: a temporary file and a session cut short before its state record', async () => {
+  const { dir, cleanup } = tempDir('gc-leftovers');
+  try {
+    const storage = await FilesystemStorage.open(dir);
+    const old = new Date(Date.now() - 2 * 86_400_000);
+    await fs.writeFile(path.join(dir, 'tmp/blob-0123456789abcdef'), 'half a blob');
+    await fs.utimes(path.join(dir, 'tmp/blob-0123456789abcdef'), old, old);
+    await fs.writeFile(path.join(dir, 'tmp/blob-fresh'), 'a monolithic upload in flight');
+    const orphan = path.join(dir, 'uploads/6f1c2d3e-0000-4000-8000-000000000000');
+    await fs.mkdir(orphan);
+    await fs.utimes(orphan, old, old);
+    const live = await storage.createUpload('r');
+    const report = await collectGarbage(storage);
+    assert.is(report.temporariesRemoved, 1);
+    assert.is(report.uploadsExpired, 1);
+    assert.equal(await fs.readdir(path.join(dir, 'tmp')), ['blob-fresh']);
+    assert.not.ok(existsSync(orphan));
+    assert.ok(await storage.getUpload('r', live.id), 'a live session stays');
+  } finally {
+    cleanup();
+  }
+});
+
 test.run();
