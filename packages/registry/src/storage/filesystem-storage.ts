@@ -393,15 +393,21 @@ export class FilesystemStorage implements RegistryStorage {
     const session = await this.requireUpload(repository, id);
     const data = path.join(this.uploadDir(id), 'data');
     const hash = digester(digest.algorithm);
-    await pipeline(createReadStream(data, { highWaterMark: READ_CHUNK }), async (chunks: AsyncIterable<Buffer>) => {
-      for await (const chunk of chunks) hash.update(chunk);
-    });
-    const actual = `${digest.algorithm}:${hash.digest('hex')}`;
-    if (actual !== digest.text) {
-      await this.cancelUpload(repository, id);
-      throw new DigestMismatch(digest.text, actual);
+    try {
+      await pipeline(createReadStream(data, { highWaterMark: READ_CHUNK }), async (chunks: AsyncIterable<Buffer>) => {
+        for await (const chunk of chunks) hash.update(chunk);
+      });
+      const actual = `${digest.algorithm}:${hash.digest('hex')}`;
+      if (actual !== digest.text) {
+        await this.cancelUpload(repository, id);
+        throw new DigestMismatch(digest.text, actual);
+      }
+      await this.publish(data, digest);
+    } catch (err) {
+      // Another replica finished (or cancelled) the same session first: to this request it is gone.
+      if (isMissing(err)) throw new NotFound(`no such upload: ${id}`);
+      throw err;
     }
-    await this.publish(data, digest);
     await this.linkBlob(repository, digest);
     await fs.rm(this.uploadDir(id), { recursive: true, force: true });
     return session.size;

@@ -174,6 +174,19 @@ export const registryStorageCases: readonly RegistryStorageCase[] = [
     },
   },
   {
+    name: 'upload sessions: two completions of one session racing (replicas) publish it once; the loser finds it unknown',
+    async run(s) {
+      const session = await s.createUpload('r');
+      await s.appendUpload('r', session.id, Readable.from([Buffer.alloc(1 << 20, 1)]));
+      const d = digestOf(Buffer.alloc(1 << 20, 1));
+      const results = await Promise.allSettled([s.completeUpload('r', session.id, d), s.completeUpload('r', session.id, d)]);
+      assert.ok(results.some((r) => r.status === 'fulfilled'));
+      for (const r of results) if (r.status === 'rejected') assert.ok(isBerthError(r.reason, 'NotFound'), String(r.reason));
+      assert.equal(await s.statBlob(d), 1 << 20);
+      assert.equal(await s.hasBlobLink('r', d), true);
+    },
+  },
+  {
     name: 'upload sessions: a digest mismatch forgets the session and stores nothing; cancel and expire forget one',
     async run(s) {
       const session = await s.createUpload('r');
