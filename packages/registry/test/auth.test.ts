@@ -3,10 +3,14 @@ import { writeFileSync } from 'node:fs';
 import * as https from 'node:https';
 import * as path from 'node:path';
 import { Htpasswd, parseScope, TokenIssuer } from '@berth/registry';
+import { suiteTimeout } from '@berth/testkit/timeout';
 import bcrypt from 'bcryptjs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { errorCode, tempDir, withRegistry } from './support.js';
+
+// Loopback transfers, bcrypt, RSA key generation: seconds on a loaded 2-core machine, not the default 5.
+suiteTimeout(test, 20_000);
 
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 

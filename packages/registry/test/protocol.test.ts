@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import * as http from 'node:http';
+import { suiteTimeout } from '@berth/testkit/timeout';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
@@ -14,6 +15,9 @@ import {
   sha256,
   withRegistry,
 } from './support.js';
+
+// Loopback transfers, bcrypt, RSA key generation: seconds on a loaded 2-core machine, not the default 5.
+suiteTimeout(test, 20_000);
 
 test('GET /v2/ answers 200 {} with the API version header', () =>
   withRegistry('base', async ({ url }) => {
