@@ -9,7 +9,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { errorCode, tempDir, withRegistry } from './support.js';
 
-// Loopback transfers, bcrypt, RSA key generation: seconds on a loaded 2-core machine, not the default 5.
+// bcrypt and RSA key generation: seconds on a loaded 2-core machine, not the default 5.
 suiteTimeout(test, 20_000);
 
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;

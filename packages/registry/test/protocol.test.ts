@@ -16,7 +16,7 @@ import {
   withRegistry,
 } from './support.js';
 
-// Loopback transfers, bcrypt, RSA key generation: seconds on a loaded 2-core machine, not the default 5.
+// Loopback transfers of MiBs: seconds on a loaded 2-core machine, not the default 5.
 suiteTimeout(test, 20_000);
 
 test('GET /v2/ answers 200 {} with the API version header', () =>

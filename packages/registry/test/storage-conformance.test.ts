@@ -3,7 +3,7 @@ import { suiteTimeout } from '@berth/testkit/timeout';
 import { test } from 'uvu';
 import { tempDir } from './support.js';
 
-// Loopback transfers, bcrypt, RSA key generation: seconds on a loaded 2-core machine, not the default 5.
+// fsyncs of every blob and MiB-sized transfers: seconds on a loaded 2-core machine, not the default 5.
 suiteTimeout(test, 20_000);
 
 // The RegistryStorage contract's checks (src/storage/storage-conformance.ts) on the filesystem backend.
