@@ -45,6 +45,8 @@ const load = {
   version: () => (require('./commands/system.js') as typeof import('./commands/system.js')).versionCommand,
   info: () => (require('./commands/system.js') as typeof import('./commands/system.js')).infoCommand,
   pluginsLs: () => (require('./commands/system.js') as typeof import('./commands/system.js')).pluginsLsCommand,
+  registryServe: () => (require('./commands/registry.js') as typeof import('./commands/registry.js')).registryServeCommand(),
+  registryGc: () => (require('./commands/registry.js') as typeof import('./commands/registry.js')).registryGcCommand(),
 } satisfies Record<string, Loader>;
 
 /** Top-level verbs, in the order `berth --help` lists them. */
@@ -120,6 +122,7 @@ const GROUPS: Record<string, { summary: string; verbs: Record<string, Loader> }>
     },
   },
   plugins: { summary: "List berthd's plugins (storage, network, volume, runtime)", verbs: { ls: load.pluginsLs, list: load.pluginsLs } },
+  registry: { summary: "Run berth's image registry, collect its garbage", verbs: { serve: load.registryServe, gc: load.registryGc } },
   system: { summary: 'Manage berth', verbs: { info: load.info, events: load.events } },
 };
 GROUPS.plugin = GROUPS.plugins!;
