@@ -45,8 +45,8 @@ const load = {
   version: () => (require('./commands/system.js') as typeof import('./commands/system.js')).versionCommand,
   info: () => (require('./commands/system.js') as typeof import('./commands/system.js')).infoCommand,
   pluginsLs: () => (require('./commands/system.js') as typeof import('./commands/system.js')).pluginsLsCommand,
-  registryServe: () => (require('./commands/registry.js') as typeof import('./commands/registry.js')).registryServeCommand(),
-  registryGc: () => (require('./commands/registry.js') as typeof import('./commands/registry.js')).registryGcCommand(),
+  registryServe: () => (require('./commands/registry-server.js') as typeof import('./commands/registry-server.js')).registryServeCommand(),
+  registryGc: () => (require('./commands/registry-server.js') as typeof import('./commands/registry-server.js')).registryGcCommand(),
 } satisfies Record<string, Loader>;
 
 /** Top-level verbs, in the order `berth --help` lists them. */
