@@ -16,6 +16,9 @@ import {
   isBerthError,
   type Logger,
   LoggerToken,
+  type PullOptions,
+  type PushOptions,
+  type RegistryAuth,
   type StorageDriver,
   StorageDriverToken,
   token,
@@ -31,6 +34,8 @@ import {
   saveArchive,
   shortId,
 } from '@berth/image';
+import { EngineConfigToken, type ResolvedEngineConfig } from '../config.js';
+import { loginRegistry, pullImages, pushImages } from './registry-transfers.js';
 import { type ImageHolds, ImageHoldsToken } from './image-holds.js';
 import { type ImageQueries, ImageQueriesToken } from './image-queries.js';
 import { ImageStoreToken } from './image-store-token.js';
@@ -53,6 +58,7 @@ export class ImageService implements ImagesApi {
     @inject(StorageDriverToken) private readonly storage: StorageDriver,
     @inject(EventBusToken) private readonly events: EventBus,
     @inject(LoggerToken) private readonly log: Logger,
+    @inject(EngineConfigToken) private readonly config: ResolvedEngineConfig,
   ) {}
 
   list(options: { all?: boolean; filters?: Filters } = {}): Promise<ImageSummary[]> {
@@ -161,6 +167,23 @@ export class ImageService implements ImagesApi {
     const stream = await saveArchive(this.store, refs);
     for (const ref of refs) this.events.publish('image', 'save', this.store.resolve(ref), { name: ref });
     return stream;
+  }
+
+  async pull(ref: string, options: PullOptions): Promise<void> {
+    const pulled = await pullImages(this.store, ref, options, this.config.registry, this.config.serverVersion);
+    for (const { id, name } of pulled) {
+      this.log.debug('image pulled', { id, name });
+      this.events.publish('image', 'pull', id, { name });
+    }
+  }
+
+  async push(ref: string, options: PushOptions): Promise<void> {
+    const pushed = await pushImages(this.store, ref, options, this.config.registry, this.config.serverVersion);
+    for (const { id, name } of pushed) this.events.publish('image', 'push', id, { name });
+  }
+
+  login(auth: RegistryAuth): Promise<{ Status: string; IdentityToken?: string }> {
+    return loginRegistry(auth, this.config.registry, this.config.serverVersion);
   }
 }
 
