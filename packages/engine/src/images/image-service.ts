@@ -29,8 +29,10 @@ import {
   type ImageStore,
   importRootfs,
   loadArchive,
+  normalizeReference,
   parseReference,
   type Reference,
+  referenceString,
   saveArchive,
   shortId,
 } from '@berth/image';
@@ -86,7 +88,9 @@ export class ImageService implements ImagesApi {
     const names = this.store.references(id).map(familiar);
     const byName = !isIdLike(ref, id);
     const out: ImageDeleteEntry[] = [];
-    if (byName && names.length > 1) {
+    // Docker's rule: untagging the last tag of an image whose other names are only repo
+    // digests (`x@sha256:…`, what a pull or push records) deletes the image.
+    if (byName && names.length > 1 && !onlyDigestsBesides(this.store.references(id), ref)) {
       const { reference } = await this.store.untag(ref);
       this.events.publish('image', 'untag', id, { name: familiar(reference) });
       return [{ Untagged: familiar(reference) }];
@@ -192,6 +196,17 @@ export const ImageServiceToken = token<ImagesApi>('ImageService');
 
 function familiar(reference: Reference): string {
   return familiarString(reference);
+}
+
+/** True when every reference but `ref` is a digest reference (no tag left once `ref` goes). */
+function onlyDigestsBesides(references: Reference[], ref: string): boolean {
+  let key: string;
+  try {
+    key = referenceString(normalizeReference(ref));
+  } catch {
+    return false;
+  }
+  return references.filter((r) => referenceString(r) !== key).every((r) => r.tag === undefined);
 }
 
 /** Whether `ref` named the image by its id (or a prefix of it) rather than by a name. */

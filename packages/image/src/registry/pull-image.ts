@@ -6,7 +6,7 @@ import { checkImageConfig } from '../image-config.js';
 import type { ImageStore } from '../image-store.js';
 import type { Descriptor, ImageIndex, ImageManifest, Platform } from '../manifest.js';
 import { MediaTypes } from '../media-types.js';
-import { familiarName, familiarString, type Reference, referenceString } from '../reference.js';
+import { familiarString, type Reference, referenceString } from '../reference.js';
 import { scanLayer } from '../layer-scan.js';
 import { hostPlatform, selectManifest } from './platform.js';
 import { layerProgress, layerStatus, ProgressThrottle } from './progress.js';
@@ -79,7 +79,7 @@ export async function pullImage(store: ImageStore, options: PullImageOptions): P
     if (isBerthError(err, 'NotFound')) throw new NotFound(`manifest for ${familiarString(ref)} not found: ${err.message}`);
     throw err;
   }
-  emit({ status: `Pulling from ${familiarName(ref)}`, id: reference });
+  emit({ status: `Pulling from ${ref.path}`, id: reference });
   let manifestBytes = top;
   if (indexTypes.has(top.mediaType)) {
     const index = parseJson<ImageIndex>(top.bytes, `manifest list of ${familiarString(ref)}`);

@@ -23,6 +23,9 @@ export function registryErrorMessage(status: number, statusMessage: string | und
   if (errors.length) {
     return errors.map((e) => `${(e.code ?? 'unknown').toLowerCase().replace(/_/g, ' ')}: ${e.message ?? ''}`.trim()).join('; ');
   }
+  // A HEAD answer has no body: say what the status means, in the registry's own words.
+  if (status === 401) return 'unauthorized: authentication required';
+  if (status === 403) return 'denied: requested access to the resource is denied';
   return `unexpected status from the registry: ${status} ${statusMessage ?? ''}`.trim();
 }
 
