@@ -111,7 +111,9 @@ export class RegistryProxy {
 
   /** Blob bodies the clients sent (monolithic PUTs with a body and PATCHes). */
   uploads(): number {
-    return this.seen.filter((r) => r.method === 'PATCH' || (r.method === 'PUT' && r.url.includes('/blobs/uploads/') && r.url.includes('bodied=1'))).length;
+    return this.seen.filter(
+      (r) => r.method === 'PATCH' || (r.method === 'PUT' && r.url.includes('/blobs/uploads/') && r.url.includes('bodied=1')),
+    ).length;
   }
 
   async start(): Promise<void> {

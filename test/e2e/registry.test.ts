@@ -97,7 +97,10 @@ test('a download cut half-way resumes with a Range request', async () => {
   proxy.blobFault = 'drop-midway';
   r = await fresh!.docker(['pull', name]);
   assert.is(r.code, 0, r.stderr);
-  assert.ok(proxy.seen.some((s) => s.range?.startsWith('bytes=')), JSON.stringify(proxy.seen));
+  assert.ok(
+    proxy.seen.some((s) => s.range?.startsWith('bytes=')),
+    JSON.stringify(proxy.seen),
+  );
   r = await fresh!.docker(['run', '--rm', name, 'true']);
   assert.is(r.code, 0, r.stderr);
 });
@@ -123,7 +126,10 @@ test('kill -9 during a pull: the next start cleans up, and the pull completes wh
   proxy.blobFault = 'stall';
   const pulling = fresh!.docker(['pull', name]);
   const deadline = Date.now() + 10_000;
-  while (!existsSync(path.join(fresh!.dataRoot, 'blobs', 'ingest')) || readdirSync(path.join(fresh!.dataRoot, 'blobs', 'ingest')).length === 0) {
+  while (
+    !existsSync(path.join(fresh!.dataRoot, 'blobs', 'ingest')) ||
+    readdirSync(path.join(fresh!.dataRoot, 'blobs', 'ingest')).length === 0
+  ) {
     if (Date.now() > deadline) throw new Error('the pull never started writing a blob');
     await new Promise((r) => setTimeout(r, 50));
   }

@@ -93,7 +93,10 @@ test('pull: the reference, tag or digest, -a, platform and X-Registry-Auth reach
     '127.0.0.1:5010/trc/busybox:v1',
     { platform: 'linux/arm64', allTags: false, auth: { username: 'trc', password: 'pw', serveraddress: '127.0.0.1:5010' } },
   ]);
-  const lines = r.text.trim().split('\n').map((l) => JSON.parse(l));
+  const lines = r.text
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   assert.equal(lines.at(-1), { status: 'Status: Downloaded newer image for 127.0.0.1:5010/trc/busybox:v1' });
   r = await request(h.socket, 'POST', '/images/create?fromImage=busybox&tag=sha256%3Aabc', { headers: { 'X-Registry-Auth': 'e30=' } });
   call = h.engine.calls.filter((c) => c.method === 'images.pull').at(-1)!;
@@ -114,7 +117,10 @@ test('pull: an error before any progress is a plain error response, after it an 
   assert.is(r.json().message, 'manifest for unknown:nope not found: manifest unknown: manifest unknown');
   r = await request(h.socket, 'POST', '/images/create?fromImage=broken&tag=1');
   assert.is(r.status, 200);
-  const lines = r.text.trim().split('\n').map((l) => JSON.parse(l));
+  const lines = r.text
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   assert.equal(lines.at(-1), { errorDetail: { message: 'connection reset by the registry' }, error: 'connection reset by the registry' });
 });
 

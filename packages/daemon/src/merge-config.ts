@@ -62,13 +62,20 @@ function checkPluginConfig(config: Record<string, unknown>): Record<string, Reco
 /** A positive number of seconds (or a count) from a flag or daemon.json, or undefined when not set. */
 function positive(
   s: DaemonSettings,
-  key: 'api-max-connections' | 'api-headers-timeout' | 'api-idle-timeout' | 'api-body-idle-timeout' | 'max-concurrent-downloads' | 'max-concurrent-uploads',
+  key:
+    | 'api-max-connections'
+    | 'api-headers-timeout'
+    | 'api-idle-timeout'
+    | 'api-body-idle-timeout'
+    | 'max-concurrent-downloads'
+    | 'max-concurrent-uploads',
 ) {
   const value = s[key];
   if (value === undefined) return undefined;
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)
     throw new ConfigError(`${key} must be a positive number, got ${value}`);
-  if ((key === 'api-max-connections' || key.startsWith('max-concurrent-')) && !Number.isInteger(value)) throw new ConfigError(`${key} must be a whole number, got ${value}`);
+  if ((key === 'api-max-connections' || key.startsWith('max-concurrent-')) && !Number.isInteger(value))
+    throw new ConfigError(`${key} must be a whole number, got ${value}`);
   return value;
 }
 
@@ -78,7 +85,8 @@ function registryOf(s: DaemonSettings): DaemonConfig['registry'] {
   if (s['insecure-registries'] !== undefined) registry.insecureRegistries = s['insecure-registries'];
   if (s['registry-mirrors'] !== undefined) {
     for (const mirror of s['registry-mirrors']) {
-      if (!/^https?:\/\/[^/]+/.test(mirror)) throw new ConfigError(`registry-mirrors: invalid mirror ${JSON.stringify(mirror)}: expected an http:// or https:// URL`);
+      if (!/^https?:\/\/[^/]+/.test(mirror))
+        throw new ConfigError(`registry-mirrors: invalid mirror ${JSON.stringify(mirror)}: expected an http:// or https:// URL`);
     }
     registry.mirrors = s['registry-mirrors'];
   }

@@ -1,11 +1,11 @@
 import type { ProgressMessage } from '@berth/core';
 import { InvalidArgument } from '@berth/core';
 import type { RequestContext } from '../context.js';
-import { registryAuthOf, decodeRegistryAuthHeader } from '../registry-auth-header.js';
+import { stringParam } from '../query.js';
+import { decodeRegistryAuthHeader, registryAuthOf } from '../registry-auth-header.js';
 import { readJsonBody } from '../request-body.js';
 import { errorMessage, sendJson } from '../respond.js';
 import type { RouteModule } from '../route-module.js';
-import { stringParam } from '../query.js';
 import { clientGoneSignal, jsonLine, startJsonLines } from '../stream-write.js';
 
 /**
@@ -14,7 +14,10 @@ import { clientGoneSignal, jsonLine, startJsonLines } from '../stream-write.js';
  * unknown manifest with a 404), an error after it goes in the stream as
  * `{"errorDetail":{"message":…},"error":…}`, which the docker CLI and docker-py raise.
  */
-async function progressStream(ctx: RequestContext, run: (progress: (m: ProgressMessage) => void, signal: AbortSignal) => Promise<void>): Promise<void> {
+async function progressStream(
+  ctx: RequestContext,
+  run: (progress: (m: ProgressMessage) => void, signal: AbortSignal) => Promise<void>,
+): Promise<void> {
   const { res } = ctx;
   let started = false;
   const progress = (message: ProgressMessage) => {
@@ -66,7 +69,8 @@ async function push(ctx: RequestContext<'name'>): Promise<void> {
 /** `POST /auth` (docker login): the credentials checked against the registry; `{"Status":"Login Succeeded"}`. */
 async function login(ctx: RequestContext): Promise<void> {
   const body = await readJsonBody(ctx.req);
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new InvalidArgument('invalid login request: expected a JSON object');
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new InvalidArgument('invalid login request: expected a JSON object');
   const auth = registryAuthOf(body as Record<string, unknown>) ?? {};
   const answer = await ctx.scope.engine.images.login(auth);
   sendJson(ctx.res, 200, { IdentityToken: answer.IdentityToken ?? '', Status: answer.Status });

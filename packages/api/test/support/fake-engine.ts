@@ -20,8 +20,8 @@ import {
   type EngineApi,
   EventBus,
   type ExecInspect,
-  Forbidden,
   type Filters,
+  Forbidden,
   type ImageDeleteEntry,
   type ImageInspect,
   type ImageSummary,
@@ -38,8 +38,8 @@ import {
   type PutArchiveOptions,
   type RegistryAuth,
   type StatsOptions,
-  type SystemInfo,
   SystemError,
+  type SystemInfo,
   Unauthorized,
   type VersionInfo,
   type WaitCondition,
@@ -796,7 +796,8 @@ export class FakeEngine implements EngineApi {
     /** `unknown*` fails before any progress (as an unknown manifest does); `broken*` after the first line. */
     pull: async (ref: string, options: PullOptions) => {
       this.record('images.pull', ref, { platform: options.platform, allTags: options.allTags, auth: options.auth });
-      if (/(^|\/)unknown/.test(ref)) throw new NotFound(`manifest for ${ref.replace(/^docker\.io\/library\//, '')} not found: manifest unknown: manifest unknown`);
+      if (/(^|\/)unknown/.test(ref))
+        throw new NotFound(`manifest for ${ref.replace(/^docker\.io\/library\//, '')} not found: manifest unknown: manifest unknown`);
       options.progress({ status: `Pulling from ${ref}`, id: 'latest' });
       if (ref.startsWith('broken')) throw new SystemError('connection reset by the registry');
       options.progress({ status: 'Digest: sha256:0000000000000000000000000000000000000000000000000000000000000000' });
@@ -810,7 +811,8 @@ export class FakeEngine implements EngineApi {
     },
     login: async (auth: RegistryAuth) => {
       this.record('images.login', auth);
-      if (auth.password !== 'right') throw new Unauthorized(`login attempt to http://${auth.serveraddress}/v2/ failed with status: 401 Unauthorized`);
+      if (auth.password !== 'right')
+        throw new Unauthorized(`login attempt to http://${auth.serveraddress}/v2/ failed with status: 401 Unauthorized`);
       return { Status: 'Login Succeeded' };
     },
   };

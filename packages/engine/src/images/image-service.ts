@@ -37,11 +37,11 @@ import {
   shortId,
 } from '@berth/image';
 import { EngineConfigToken, type ResolvedEngineConfig } from '../config.js';
-import { loginRegistry, pullImages, pushImages } from './registry-transfers.js';
 import { type ImageHolds, ImageHoldsToken } from './image-holds.js';
 import { type ImageQueries, ImageQueriesToken } from './image-queries.js';
 import { ImageStoreToken } from './image-store-token.js';
 import { type ImageUsers, ImageUsersToken } from './image-users.js';
+import { loginRegistry, pullImages, pushImages } from './registry-transfers.js';
 
 /**
  * The engine's images as the API serves them (`ImagesApi`): the queries come from

@@ -49,7 +49,11 @@ export async function pullImages(
   };
   if (options.allTags && !isNameOnly(parsed)) throw new InvalidArgument('tag can only be used with --all-tags/-a');
   if (options.allTags) {
-    const client = new RegistryClient({ endpoints: registryEndpoints(parsed.domain, registry, 'pull'), auth: options.auth, userAgent: common.userAgent });
+    const client = new RegistryClient({
+      endpoints: registryEndpoints(parsed.domain, registry, 'pull'),
+      auth: options.auth,
+      userAgent: common.userAgent,
+    });
     await client.ping(options.signal);
     const tags = await client.listTags(parsed.path, options.signal);
     if (tags.length === 0) throw new NotFound(`no tags found for ${familiarName(parsed)}`);
@@ -68,7 +72,9 @@ export async function pullImages(
   const reference = normalizeReference(parsed);
   const result = await pullImage(store, { ...common, reference });
   options.progress({ status: `Digest: ${result.digest}` });
-  options.progress({ status: `Status: ${result.changed ? 'Downloaded newer image for' : 'Image is up to date for'} ${familiarString(reference)}` });
+  options.progress({
+    status: `Status: ${result.changed ? 'Downloaded newer image for' : 'Image is up to date for'} ${familiarString(reference)}`,
+  });
   return [{ id: result.id, name: familiarString(reference) }];
 }
 
@@ -118,7 +124,11 @@ export async function pushImages(
  * to accept the credentials. `{Status: "Login Succeeded"}`, with the identity token a
  * token server gave; Unauthorized with the registry's refusal otherwise.
  */
-export async function loginRegistry(auth: RegistryAuth, registry: RegistryConfig, version: string): Promise<{ Status: string; IdentityToken?: string }> {
+export async function loginRegistry(
+  auth: RegistryAuth,
+  registry: RegistryConfig,
+  version: string,
+): Promise<{ Status: string; IdentityToken?: string }> {
   const domain = registryDomain(auth.serveraddress);
   const client = new RegistryClient({ endpoints: registryEndpoints(domain, registry, 'push'), auth, userAgent: userAgent(version) });
   const { identityToken } = await client.login();

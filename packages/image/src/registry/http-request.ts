@@ -70,6 +70,9 @@ export function discard(res: http.IncomingMessage): void {
 export function isConnectionError(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException)?.code;
   if (typeof code !== 'string') return false;
-  return /^(ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EPROTO|ERR_SSL_|ERR_STREAM_PREMATURE_CLOSE|UND_ERR_SOCKET|ECONNABORTED)/.test(code) ||
-    /^ERR_TLS|^ERR_SSL|CERT|SELF_SIGNED|DEPTH_ZERO/.test(code);
+  return (
+    /^(ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EPROTO|ERR_SSL_|ERR_STREAM_PREMATURE_CLOSE|UND_ERR_SOCKET|ECONNABORTED)/.test(
+      code,
+    ) || /^ERR_TLS|^ERR_SSL|CERT|SELF_SIGNED|DEPTH_ZERO/.test(code)
+  );
 }

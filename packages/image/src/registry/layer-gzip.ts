@@ -1,5 +1,5 @@
-import { pipeline } from 'node:stream/promises';
 import { PassThrough } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
 import type { ContentStore } from '../content-store.js';
 import { type Digest, Digester } from '../digest.js';

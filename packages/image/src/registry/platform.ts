@@ -6,9 +6,12 @@ import type { Descriptor, Platform } from '../manifest.js';
  * containers only; the architecture is Node's name mapped to Go's (`x64` → `amd64`).
  */
 export function hostPlatform(): Platform {
-  const arch = ({ x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' } as Record<string, string>)[
-    process.arch
-  ];
+  const arch = (
+    { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' } as Record<
+      string,
+      string
+    >
+  )[process.arch];
   return { os: 'linux', architecture: arch ?? process.arch };
 }
 
@@ -78,4 +81,3 @@ export function selectManifest(manifests: Descriptor[], wanted: Platform): Descr
   }
   throw new NotFound(`no matching manifest for ${platformString(want)} in the manifest list entries`);
 }
-

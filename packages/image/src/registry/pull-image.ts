@@ -4,10 +4,10 @@ import type { Digest } from '../digest.js';
 import { parseDigest, shortId } from '../digest.js';
 import { checkImageConfig } from '../image-config.js';
 import type { ImageStore } from '../image-store.js';
+import { scanLayer } from '../layer-scan.js';
 import type { Descriptor, ImageIndex, ImageManifest, Platform } from '../manifest.js';
 import { MediaTypes } from '../media-types.js';
 import { familiarString, type Reference, referenceString } from '../reference.js';
-import { scanLayer } from '../layer-scan.js';
 import { hostPlatform, selectManifest } from './platform.js';
 import { layerProgress, layerStatus, ProgressThrottle } from './progress.js';
 import { type FetchedManifest, RegistryClient } from './registry-client.js';
@@ -64,12 +64,17 @@ const indexTypes = new Set<string>([MediaTypes.dockerManifestList, MediaTypes.oc
  */
 export async function pullImage(store: ImageStore, options: PullImageOptions): Promise<PullImageResult> {
   const ref = options.reference;
-  if (ref.tag === undefined && ref.digest === undefined) throw new InvalidArgument(`pull: ${familiarString(ref)} names neither a tag nor a digest`);
+  if (ref.tag === undefined && ref.digest === undefined)
+    throw new InvalidArgument(`pull: ${familiarString(ref)} names neither a tag nor a digest`);
   const emit = options.progress ?? (() => {});
   const signal = options.signal;
   const client =
     options.client ??
-    new RegistryClient({ endpoints: registryEndpoints(ref.domain, options.hosts ?? {}, 'pull'), auth: options.auth, userAgent: options.userAgent });
+    new RegistryClient({
+      endpoints: registryEndpoints(ref.domain, options.hosts ?? {}, 'pull'),
+      auth: options.auth,
+      userAgent: options.userAgent,
+    });
   if (!options.client) await client.ping(signal);
   const reference = ref.digest ?? ref.tag!;
   let top: FetchedManifest;
@@ -87,10 +92,13 @@ export async function pullImage(store: ImageStore, options: PullImageOptions): P
     manifestBytes = await client.getManifest(ref.path, chosen.digest, signal);
   }
   if (!imageManifestTypes.has(manifestBytes.mediaType)) {
-    throw new InvalidArgument(`unsupported manifest type ${JSON.stringify(manifestBytes.mediaType)} for ${familiarString(ref)} (berth reads Docker schema 2 and OCI manifests)`);
+    throw new InvalidArgument(
+      `unsupported manifest type ${JSON.stringify(manifestBytes.mediaType)} for ${familiarString(ref)} (berth reads Docker schema 2 and OCI manifests)`,
+    );
   }
   const manifest = parseJson<ImageManifest>(manifestBytes.bytes, `manifest of ${familiarString(ref)}`);
-  if (!manifest.config || !Array.isArray(manifest.layers)) throw new InvalidArgument(`manifest of ${familiarString(ref)} has no config or no layers`);
+  if (!manifest.config || !Array.isArray(manifest.layers))
+    throw new InvalidArgument(`manifest of ${familiarString(ref)} has no config or no layers`);
   const configDigest = parseDigest(manifest.config.digest);
   const before = store.lookupReference(ref);
 
@@ -101,7 +109,9 @@ export async function pullImage(store: ImageStore, options: PullImageOptions): P
     const config = checkImageConfig(await store.content.readJson(configDigest), configDigest);
     const diffIds = config.rootfs.diff_ids;
     if (diffIds.length !== manifest.layers.length) {
-      throw new InvalidArgument(`image ${familiarString(ref)}: its manifest has ${manifest.layers.length} layers, its config ${diffIds.length}`);
+      throw new InvalidArgument(
+        `image ${familiarString(ref)}: its manifest has ${manifest.layers.length} layers, its config ${diffIds.length}`,
+      );
     }
     const needed: Array<{ layer: Descriptor; diffId: Digest }> = [];
     const seen = new Set<Digest>();
@@ -143,7 +153,10 @@ async function pullLayer(
   const download = new ProgressThrottle((n) => emit(layerProgress('Downloading', id, n, total)));
   if (!(await store.content.has(layer.digest))) {
     try {
-      await store.content.ingest(client.blob(repository, layer.digest, total, (n) => download.update(n), signal), layer.digest);
+      await store.content.ingest(
+        client.blob(repository, layer.digest, total, (n) => download.update(n), signal),
+        layer.digest,
+      );
     } catch (err) {
       if (isBerthError(err, 'InvalidArgument') && /digest mismatch/.test(err.message)) {
         throw new InvalidArgument(`filesystem layer verification failed for digest ${layer.digest}: ${err.message}`);

@@ -69,7 +69,11 @@ export async function pushImage(store: ImageStore, options: PushImageOptions): P
   const signal = options.signal;
   const image = await findLocal(store, ref);
   emit({ status: `The push refers to repository [${referenceName(ref)}]` });
-  const client = new RegistryClient({ endpoints: registryEndpoints(ref.domain, options.hosts ?? {}, 'push'), auth: options.auth, userAgent: options.userAgent });
+  const client = new RegistryClient({
+    endpoints: registryEndpoints(ref.domain, options.hosts ?? {}, 'push'),
+    auth: options.auth,
+    userAgent: options.userAgent,
+  });
   await client.ping(signal);
   const mountSources = store
     .references(image.id)
@@ -107,7 +111,11 @@ export async function pushImage(store: ImageStore, options: PushImageOptions): P
     location ??= await client.startUpload(ref.path, signal);
     const throttle = new ProgressThrottle((n) => emit(layerProgress('Pushing', id, n, layer.size)));
     const content = layer.gzip ? await gzipLayerStream(store.content, layer.record.digest) : await store.content.get(layer.digest);
-    await client.upload(ref.path, location, layer.digest, layer.size, content, { chunkSize: options.chunkSize, onBytes: (n) => throttle.update(n), signal });
+    await client.upload(ref.path, location, layer.digest, layer.size, content, {
+      chunkSize: options.chunkSize,
+      onBytes: (n) => throttle.update(n),
+      signal,
+    });
     throttle.update(layer.size, true);
     uploaded++;
     emit(layerStatus('Pushed', id));

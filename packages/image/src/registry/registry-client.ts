@@ -9,12 +9,7 @@ import type { RegistryEndpoint } from './registry-hosts.js';
 import { parseWwwAuthenticate } from './www-authenticate.js';
 
 /** Every manifest type a pull accepts, sent as Accept (Docker's list, without schema 1). */
-export const manifestAcceptTypes = [
-  MediaTypes.dockerManifestList,
-  MediaTypes.ociIndex,
-  MediaTypes.dockerManifest,
-  MediaTypes.ociManifest,
-];
+export const manifestAcceptTypes = [MediaTypes.dockerManifestList, MediaTypes.ociIndex, MediaTypes.dockerManifest, MediaTypes.ociManifest];
 
 /** A manifest as fetched: its exact bytes (its digest is over them), its type and digest. */
 export interface FetchedManifest {
@@ -86,7 +81,13 @@ export class RegistryClient {
       for (const url of endpoint.urls) {
         let res: IncomingMessage;
         try {
-          res = await sendHttp({ method: 'GET', url: `${url}/v2/`, headers: { 'User-Agent': this.userAgent }, verifyTls: endpoint.verifyTls, signal });
+          res = await sendHttp({
+            method: 'GET',
+            url: `${url}/v2/`,
+            headers: { 'User-Agent': this.userAgent },
+            verifyTls: endpoint.verifyTls,
+            signal,
+          });
         } catch (err) {
           if (signal?.aborted || !isConnectionError(err)) throw err;
           lastError = err;
@@ -190,7 +191,13 @@ export class RegistryClient {
    * digest is not checked here: the consumer (`ContentStore.ingest`) does it.
    * `onBytes` is told the running count.
    */
-  async *blob(repository: string, digest: Digest, size: number, onBytes?: (n: number) => void, signal?: AbortSignal): AsyncGenerator<Buffer> {
+  async *blob(
+    repository: string,
+    digest: Digest,
+    size: number,
+    onBytes?: (n: number) => void,
+    signal?: AbortSignal,
+  ): AsyncGenerator<Buffer> {
     let received = 0;
     let resumes = 0;
     for (;;) {
@@ -198,7 +205,14 @@ export class RegistryClient {
       if (received > 0) headers.Range = `bytes=${received}-`;
       let res: IncomingMessage | undefined;
       try {
-        res = await this.send({ method: 'GET', path: `/v2/${repository}/blobs/${digest}`, headers, scopes: [pullScope(repository)], followRedirects: true, signal });
+        res = await this.send({
+          method: 'GET',
+          path: `/v2/${repository}/blobs/${digest}`,
+          headers,
+          scopes: [pullScope(repository)],
+          followRedirects: true,
+          signal,
+        });
         if (res.statusCode !== 200 && res.statusCode !== 206) throw await registryError(res, `cannot fetch blob ${digest}`);
         let skip = res.statusCode === 200 ? received : 0;
         for await (const raw of res) {
@@ -226,7 +240,13 @@ export class RegistryClient {
 
   /** Whether `repository` has the blob (HEAD). */
   async hasBlob(repository: string, digest: Digest, signal?: AbortSignal): Promise<boolean> {
-    const res = await this.send({ method: 'HEAD', path: `/v2/${repository}/blobs/${digest}`, scopes: [pushScope(repository)], followRedirects: true, signal });
+    const res = await this.send({
+      method: 'HEAD',
+      path: `/v2/${repository}/blobs/${digest}`,
+      scopes: [pushScope(repository)],
+      followRedirects: true,
+      signal,
+    });
     discard(res);
     if (res.statusCode === 200) return true;
     if (res.statusCode === 404) return false;
@@ -238,7 +258,12 @@ export class RegistryClient {
    * registry) into `repository`: true when it did (201). Otherwise the upload session it
    * opened instead is returned, to upload into.
    */
-  async mountBlob(repository: string, digest: Digest, from: string, signal?: AbortSignal): Promise<{ mounted: true } | { mounted: false; location: string }> {
+  async mountBlob(
+    repository: string,
+    digest: Digest,
+    from: string,
+    signal?: AbortSignal,
+  ): Promise<{ mounted: true } | { mounted: false; location: string }> {
     const query = new URLSearchParams({ mount: digest, from });
     const res = await this.send({
       method: 'POST',
@@ -255,7 +280,13 @@ export class RegistryClient {
 
   /** Open an upload session (`POST …/blobs/uploads/`); returns its Location. */
   async startUpload(repository: string, signal?: AbortSignal): Promise<string> {
-    const res = await this.send({ method: 'POST', path: `/v2/${repository}/blobs/uploads/`, headers: { 'Content-Length': '0' }, scopes: [pushScope(repository)], signal });
+    const res = await this.send({
+      method: 'POST',
+      path: `/v2/${repository}/blobs/uploads/`,
+      headers: { 'Content-Length': '0' },
+      scopes: [pushScope(repository)],
+      signal,
+    });
     if (res.statusCode !== 202) throw await registryError(res, `cannot start an upload to ${repository}`);
     discard(res);
     return this.location(res);
@@ -289,35 +320,44 @@ export class RegistryClient {
     if (chunkSize > 0 && size > chunkSize) {
       for await (const piece of rechunk(content, chunkSize)) {
         const start = sent;
-        const res = await this.send({
-          method: 'PATCH',
-          path: url,
-          headers: {
-            'Content-Type': 'application/octet-stream',
-            'Content-Length': String(piece.length),
-            'Content-Range': `${start}-${start + piece.length - 1}`,
+        const res = await this.send(
+          {
+            method: 'PATCH',
+            path: url,
+            headers: {
+              'Content-Type': 'application/octet-stream',
+              'Content-Length': String(piece.length),
+              'Content-Range': `${start}-${start + piece.length - 1}`,
+            },
+            body: counted([piece]),
+            scopes,
+            signal: options.signal,
           },
-          body: counted([piece]),
-          scopes,
-          signal: options.signal,
-        }, false);
+          false,
+        );
         if (res.statusCode !== 202) throw await registryError(res, `cannot upload blob ${digest}`);
         discard(res);
         url = this.location(res);
       }
-      const res = await this.send({ method: 'PUT', path: withDigest(url, digest), headers: { 'Content-Length': '0' }, scopes, signal: options.signal }, false);
+      const res = await this.send(
+        { method: 'PUT', path: withDigest(url, digest), headers: { 'Content-Length': '0' }, scopes, signal: options.signal },
+        false,
+      );
       if (res.statusCode !== 201) throw await registryError(res, `cannot upload blob ${digest}`);
       discard(res);
       return;
     }
-    const res = await this.send({
-      method: 'PUT',
-      path: withDigest(url, digest),
-      headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(size) },
-      body: counted(content),
-      scopes,
-      signal: options.signal,
-    }, false);
+    const res = await this.send(
+      {
+        method: 'PUT',
+        path: withDigest(url, digest),
+        headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(size) },
+        body: counted(content),
+        scopes,
+        signal: options.signal,
+      },
+      false,
+    );
     if (res.statusCode !== 201) throw await registryError(res, `cannot upload blob ${digest}`);
     discard(res);
   }
@@ -332,7 +372,8 @@ export class RegistryClient {
       scopes: [pushScope(repository)],
       signal,
     });
-    if (res.statusCode !== 201 && res.statusCode !== 200) throw await registryError(res, `cannot put the manifest of ${repository}:${reference}`);
+    if (res.statusCode !== 201 && res.statusCode !== 200)
+      throw await registryError(res, `cannot put the manifest of ${repository}:${reference}`);
     discard(res);
     const digest = sha256Digest(bytes);
     const said = res.headers['docker-content-digest'];
