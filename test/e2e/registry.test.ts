@@ -190,6 +190,21 @@ test('docker login: wrong credentials are a clear 401, right ones log in and pus
   assert.is(r.code, 0, r.stderr);
 });
 
+test('berth push and berth pull print the progress lines', async ({ daemon }) => {
+  const name = `${proxy.address}/trc/berthcli:1`;
+  let r = await daemon.berth(['tag', 'busybox', name]);
+  assert.is(r.code, 0, r.stderr);
+  r = await daemon.berth(['push', name]);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stdout, /1: digest: sha256:[0-9a-f]{64} size: \d+/);
+  r = await fresh!.berth(['pull', name]);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stdout, /Status: (Downloaded newer image|Image is up to date) for 127\.0\.0\.1:\d+\/trc\/berthcli:1/);
+  r = await fresh!.berth(['pull', `${proxy.address}/trc/berthcli:nope`]);
+  assert.is(r.code, 1);
+  assert.match(r.stderr, /manifest unknown/);
+});
+
 test('docker-py images.pull and images.push', async ({ daemon }) => {
   assert.ok(hasDockerPy(), 'docker-py (python3-docker) is needed by this test');
   const script = `
