@@ -88,7 +88,7 @@ export class ImagesClient {
    */
   async pull(
     image: string,
-    options: { platform?: string; auth?: string; onProgress?: (message: JsonMessage) => void } = {},
+    options: { platform?: string; allTags?: boolean; auth?: string; onProgress?: (message: JsonMessage) => void } = {},
   ): Promise<JsonMessage[]> {
     const at = image.indexOf('@');
     const slash = image.lastIndexOf('/');
@@ -101,7 +101,7 @@ export class ImagesClient {
     } else if (colon > slash) {
       fromImage = image.slice(0, colon);
       tag = image.slice(colon + 1);
-    } else tag = 'latest';
+    } else if (!options.allTags) tag = 'latest';
     const res = await this.http.request('POST', '/images/create', {
       query: { fromImage, tag, platform: options.platform },
       headers: options.auth ? { 'X-Registry-Auth': options.auth } : undefined,
