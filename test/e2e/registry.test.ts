@@ -1,7 +1,7 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as assert from 'uvu/assert';
-import { daemonSuite, run, TestDaemon } from './harness';
+import { daemonSuite, repo, run, TestDaemon } from './harness';
 import { hasDockerPy, htpasswdLine, LocalRegistry, RegistryProxy } from './local-registry';
 
 /**
@@ -203,6 +203,110 @@ test('berth push and berth pull print the progress lines', async ({ daemon }) =>
   r = await fresh!.berth(['pull', `${proxy.address}/trc/berthcli:nope`]);
   assert.is(r.code, 1);
   assert.match(r.stderr, /manifest unknown/);
+});
+
+test('docker run of an absent image pulls it; --pull never refuses, --pull always pulls first', async () => {
+  const name = `${proxy.address}/trc/busybox:v1`;
+  await fresh!.docker(['rmi', '-f', name]);
+  let r = await fresh!.docker(['run', '--rm', '--pull', 'never', name, 'true']);
+  assert.is(r.code, 125);
+  assert.match(r.stderr, /No such image/);
+  r = await fresh!.docker(['run', '--rm', name, 'echo', 'pulled by run']);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr, /Unable to find image/);
+  assert.is(r.stdout.trim(), 'pulled by run');
+  r = await fresh!.docker(['run', '--rm', '--pull', 'always', name, 'true']);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr, /Image is up to date/);
+  await fresh!.docker(['rmi', '-f', name]);
+  r = await fresh!.berth(['run', '--rm', name, 'echo', 'berth pulled it']);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr, /Unable to find image/);
+  assert.is(r.stdout.trim(), 'berth pulled it');
+  r = await fresh!.berth(['run', '--rm', '--pull', 'always', '-q', name, 'true']);
+  assert.is(r.code, 0, r.stderr);
+  assert.is(r.stderr, '');
+});
+
+test('docker pull -a pulls every tag of the repository', async ({ daemon }) => {
+  let r = await daemon.docker(['tag', 'busybox', `${proxy.address}/trc/busybox:v2`]);
+  r = await daemon.docker(['push', `${proxy.address}/trc/busybox:v2`]);
+  assert.is(r.code, 0, r.stderr);
+  r = await fresh!.docker(['pull', '-a', `${proxy.address}/trc/busybox`]);
+  assert.is(r.code, 0, r.stderr);
+  for (const tag of ['v1', 'v2']) {
+    r = await fresh!.docker(['image', 'inspect', '-f', '{{.Id}}', `${proxy.address}/trc/busybox:${tag}`]);
+    assert.is(r.stdout.trim(), imageId, r.stderr);
+  }
+});
+
+test('berth login stores credentials in DOCKER_CONFIG, push and pull send them, logout removes them', async ({ daemon }) => {
+  const env = { BERTH_HOST: daemon.host, DOCKER_CONFIG: path.join(daemon.dir, 'berth-config') };
+  const berth = (args: string[], input?: string) => run(path.join(repo, 'bin/berth'), args, env, input);
+  let r = await berth(['login', '-u', 'trc', '--password-stdin', secured.address], 'nope\n');
+  assert.is(r.code, 1);
+  assert.match(r.stderr, /401 Unauthorized/);
+  r = await berth(['login', '-u', 'trc', '--password-stdin', secured.address], 'trcpass\n');
+  assert.is(r.code, 0, r.stderr);
+  assert.is(r.stdout.trim(), 'Login Succeeded');
+  const config = JSON.parse(readFileSync(path.join(env.DOCKER_CONFIG, 'config.json'), 'utf8'));
+  assert.is(config.auths[secured.address].auth, Buffer.from('trc:trcpass').toString('base64'));
+  const name = `${secured.address}/trc/berth-login:1`;
+  r = await berth(['tag', 'busybox', name]);
+  r = await berth(['push', name]);
+  assert.is(r.code, 0, r.stderr);
+  r = await berth(['logout', secured.address]);
+  assert.is(r.stdout.trim(), `Removing login credentials for ${secured.address}`);
+  r = await berth(['pull', name]);
+  assert.is(r.code, 1);
+  assert.match(r.stderr, /unauthorized/);
+});
+
+test('daemon.json registry-mirrors: a Docker Hub name is pulled from the mirror (max-concurrent-downloads 1)', async ({ daemon }) => {
+  let r = await daemon.docker(['tag', 'busybox', `${proxy.address}/library/busybox:mirrored`]);
+  r = await daemon.docker(['push', `${proxy.address}/library/busybox:mirrored`]);
+  assert.is(r.code, 0, r.stderr);
+  const mirrored = new TestDaemon('vfs');
+  try {
+    const configFile = path.join(mirrored.dir, 'daemon.json');
+    writeFileSync(configFile, JSON.stringify({ 'registry-mirrors': [`http://${proxy.address}`], 'max-concurrent-downloads': 1 }));
+    await mirrored.start(['--config-file', configFile]);
+    proxy.seen.length = 0;
+    r = await mirrored.docker(['pull', 'busybox:mirrored']);
+    assert.is(r.code, 0, r.stderr);
+    assert.match(r.stdout, /Status: Downloaded newer image for busybox:mirrored/);
+    assert.ok(
+      proxy.seen.some((s) => s.url === '/v2/library/busybox/manifests/mirrored'),
+      JSON.stringify(proxy.seen),
+    );
+    r = await mirrored.docker(['image', 'inspect', '-f', '{{json .RepoTags}} {{json .RepoDigests}}', 'busybox:mirrored']);
+    assert.match(r.stdout, /\["busybox:mirrored"\] \["busybox@sha256:[0-9a-f]{64}"\]/);
+  } finally {
+    assert.equal(await mirrored.destroy(), []);
+  }
+});
+
+test('docker-py with auth_config against a registry with Basic auth', async ({ daemon }) => {
+  const script = `
+import docker, sys
+c = docker.DockerClient(base_url=sys.argv[1])
+repo = sys.argv[2]
+auth = {'username': 'trc', 'password': 'trcpass'}
+c.images.get('busybox').tag(repo, 'authpy')
+out = c.images.push(repo, tag='authpy', auth_config=auth)
+assert 'digest: sha256:' in out, out
+img = c.images.pull(repo, tag='authpy', auth_config=auth)
+print(img.tags)
+try:
+    c.images.pull(repo, tag='authpy', auth_config={'username': 'trc', 'password': 'bad'})
+    print('no error')
+except docker.errors.APIError as e:
+    print('refused', e.status_code)
+`;
+  const r = await run('python3', ['-c', script, daemon.host, `${secured.address}/trc/authpy`], {});
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stdout, /trc\/authpy:authpy/);
+  assert.match(r.stdout, /refused 401/);
 });
 
 test('docker-py images.pull and images.push', async ({ daemon }) => {
