@@ -98,6 +98,8 @@ export type BlobFault = 'drop-midway' | 'corrupt' | 'stall';
 export class RegistryProxy {
   port = 0;
   blobFault: BlobFault | undefined;
+  /** How many faults were served (a test waits for its fault to have happened). */
+  faultsServed = 0;
   failManifestPut = false;
   readonly seen: Array<{ method: string; url: string; range?: string }> = [];
   private server: http.Server | undefined;
@@ -143,7 +145,10 @@ export class RegistryProxy {
     }
     const isBlobGet = req.method === 'GET' && /\/blobs\/sha256:/.test(req.url!);
     const fault = isBlobGet && !req.headers.range && !this.isConfig(req.url!) ? this.blobFault : undefined;
-    if (fault) this.blobFault = undefined;
+    if (fault) {
+      this.blobFault = undefined;
+      this.faultsServed++;
+    }
     const upstream = http.request(
       { host: '127.0.0.1', port: this.target, method: req.method, path: req.url, headers: req.headers },
       (up) => {

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as assert from 'uvu/assert';
 import { daemonSuite, repo, run, TestDaemon } from './harness';
@@ -124,13 +124,13 @@ test('a blob whose bytes do not match its digest is refused and nothing is kept'
 test('kill -9 during a pull: the next start cleans up, and the pull completes when asked again', async () => {
   const name = `${proxy.address}/trc/busybox:v1`;
   proxy.blobFault = 'stall';
+  const served = proxy.faultsServed;
   const pulling = fresh!.docker(['pull', name]);
+  // Killed while the layer is half-downloaded: its ingest file is there, the stall served.
+  const ingest = path.join(fresh!.dataRoot, 'blobs', 'ingest');
   const deadline = Date.now() + 10_000;
-  while (
-    !existsSync(path.join(fresh!.dataRoot, 'blobs', 'ingest')) ||
-    readdirSync(path.join(fresh!.dataRoot, 'blobs', 'ingest')).length === 0
-  ) {
-    if (Date.now() > deadline) throw new Error('the pull never started writing a blob');
+  while (proxy.faultsServed === served || readdirSync(ingest).length === 0) {
+    if (Date.now() > deadline) throw new Error('the pull never started writing the layer');
     await new Promise((r) => setTimeout(r, 50));
   }
   await fresh!.kill('SIGKILL');

@@ -13,6 +13,12 @@ export interface HttpRequest {
   /** Whether the server's TLS certificate is checked (false only for insecure registries). */
   verifyTls?: boolean;
   signal?: AbortSignal;
+  /**
+   * A connection that carries nothing (no headers, no body bytes) for this long is
+   * destroyed with ETIMEDOUT: a registry that stalls must not hang a pull forever (a
+   * blob download then resumes with a Range request). Default 60 s.
+   */
+  idleTimeoutMs?: number;
 }
 
 /**
@@ -35,6 +41,13 @@ export function sendHttp(req: HttpRequest): Promise<http.IncomingMessage> {
     if (url.protocol === 'https:') options.rejectUnauthorized = req.verifyTls !== false;
     const request = lib.request(url, options, resolve);
     request.on('error', reject);
+    request.setTimeout(req.idleTimeoutMs ?? 60_000, () => {
+      request.destroy(
+        Object.assign(new Error(`no data from ${url.host} for ${Math.round((req.idleTimeoutMs ?? 60_000) / 1000)} s`), {
+          code: 'ETIMEDOUT',
+        }),
+      );
+    });
     if (req.body === undefined) request.end();
     else if (Buffer.isBuffer(req.body)) request.end(req.body);
     else {

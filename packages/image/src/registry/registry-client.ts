@@ -26,6 +26,8 @@ export interface RegistryClientOptions {
   userAgent?: string;
   /** How many times a blob download cut short is resumed with a Range request (default 5). */
   maxResumes?: number;
+  /** A connection idle this long is cut (and a blob download resumed); default 60 s. */
+  idleTimeoutMs?: number;
 }
 
 /** What a request needs: its scopes decide the bearer token. */
@@ -396,7 +398,15 @@ export class RegistryClient {
     const authorization = await authorizer.authorization(req.scopes, req.signal);
     // Credentials go only to the registry's own host, never to another one a Location names.
     if (authorization && new URL(url).origin === new URL(this.baseUrl).origin) headers.Authorization = authorization;
-    let res = await sendHttp({ method: req.method, url, headers, body: req.body, verifyTls: this.endpoint!.verifyTls, signal: req.signal });
+    let res = await sendHttp({
+      method: req.method,
+      url,
+      headers,
+      body: req.body,
+      verifyTls: this.endpoint!.verifyTls,
+      signal: req.signal,
+      idleTimeoutMs: this.options.idleTimeoutMs,
+    });
     if (res.statusCode === 401 && retry) {
       const challenges = parseWwwAuthenticate(res.headers['www-authenticate']);
       if (challenges.length && challenges.every((c) => c.params.error !== 'insufficient_scope')) {
@@ -413,7 +423,14 @@ export class RegistryClient {
       const next = new URL(res.headers.location, url).toString();
       const redirected: Record<string, string | string[]> = { 'User-Agent': this.userAgent };
       if (req.headers?.Range) redirected.Range = req.headers.Range;
-      res = await sendHttp({ method: req.method, url: next, headers: redirected, verifyTls: this.endpoint!.verifyTls, signal: req.signal });
+      res = await sendHttp({
+        method: req.method,
+        url: next,
+        headers: redirected,
+        verifyTls: this.endpoint!.verifyTls,
+        signal: req.signal,
+        idleTimeoutMs: this.options.idleTimeoutMs,
+      });
     }
     return res;
   }
