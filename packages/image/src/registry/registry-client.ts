@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { NotFound, type RegistryAuth, SystemError, Unauthorized } from '@berth/core';
+import { InvalidArgument, NotFound, type RegistryAuth, SystemError, Unauthorized } from '@berth/core';
 import { type Digest, isDigest, sha256Digest } from '../digest.js';
 import { MediaTypes } from '../media-types.js';
 import { discard, type HttpRequest, isConnectionError, readBody, sendHttp } from './http-request.js';
@@ -226,6 +226,11 @@ export class RegistryClient {
             if (chunk.length === 0) continue;
           }
           received += chunk.length;
+          // The manifest says how big the blob is: more is a registry gone wrong (or
+          // hostile), refused before it fills the disk.
+          if (size > 0 && received > size) {
+            throw new InvalidArgument(`blob ${digest} of ${repository}: the registry sent more than the ${size} bytes the manifest names`);
+          }
           onBytes?.(received);
           yield chunk;
         }
