@@ -212,8 +212,24 @@ test('Bearer tokens: scoped tokens with credentials for push, anonymous for pull
         assert.is(pulled.id, id);
         assert.ok(tokens.requests.some((r) => r.user === undefined && r.query.includes('scope=repository%3Atrc%2Fbearer%3Apull')));
         const endpoints = registryEndpoints(registry.address, {}, 'push');
-        await new RegistryClient({ endpoints, auth: { username: 'trc', password: 'trcpass' } }).login();
+        const { identityToken } = await new RegistryClient({ endpoints, auth: { username: 'trc', password: 'trcpass' } }).login();
+        assert.ok(identityToken, 'a login gets a refresh token');
         await rejects(() => new RegistryClient({ endpoints, auth: { username: 'trc', password: 'bad' } }).login(), /bad credentials/);
+        // The identity token (what `docker login` stored) stands for the password: OAuth2 refresh.
+        await store.tag(id, `${registry.address}/trc/bearer:2`);
+        await pushImage(store, {
+          reference: normalizeReference(`${registry.address}/trc/bearer:2`) as never,
+          auth: { identitytoken: identityToken },
+        });
+        assert.ok(tokens.requests.some((r) => r.query.startsWith('?refresh') && r.user === 'trc'));
+        await rejects(
+          () =>
+            pushImage(store, {
+              reference: normalizeReference(`${registry.address}/trc/bearer:2`) as never,
+              auth: { identitytoken: 'forged' },
+            }),
+          /invalid refresh token/,
+        );
       },
       { token: tokens },
     );

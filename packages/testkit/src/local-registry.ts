@@ -106,7 +106,9 @@ export class LocalRegistry {
  * `GET <realm>?service=&scope=…` (Basic auth for a user) → `{"token","access_token",
  * "expires_in"}`, an RS256 JWT whose `x5c` header carries its certificate (which the
  * registry trusts as its root bundle). Users in `users` get every action they ask for;
- * anonymous requests get `pull` only; wrong credentials get 401. `requests` records the
+ * anonymous requests get `pull` only; wrong credentials get 401. A login
+ * (`offline_token=true`) also gets a `refresh_token`, good for the OAuth2 POST
+ * (`grant_type=refresh_token`) that identity tokens use. `requests` records the
  * query of each request, `issued` counts tokens. Lifecycle: `start` (makes the key and
  * certificate with openssl in `dir`), then `LocalRegistry.start({ token })`, `stop`.
  */
@@ -165,7 +167,28 @@ export class TokenServer {
     await new Promise((resolve) => this.server?.close(resolve));
   }
 
+  /** Refresh tokens handed out to logins (`offline_token=true`), by token: the user. */
+  private readonly refreshTokens = new Map<string, string>();
+
   private answer(req: http.IncomingMessage, res: http.ServerResponse): void {
+    if (req.method === 'POST') {
+      // OAuth2: `grant_type=refresh_token` with a refresh token from an earlier login.
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+        const user = this.refreshTokens.get(form.get('refresh_token') ?? '');
+        if (form.get('grant_type') !== 'refresh_token' || user === undefined) {
+          res.writeHead(401, { 'Content-Type': 'application/json' });
+          res.end('{"errors":[{"code":"UNAUTHORIZED","message":"invalid refresh token"}]}');
+          return;
+        }
+        const scopes = (form.get('scope') ?? '').split(' ').filter(Boolean);
+        this.requests.push({ query: `?refresh&${scopes.map((s) => `scope=${encodeURIComponent(s)}`).join('&')}`, user });
+        this.grant(res, user, scopes);
+      });
+      return;
+    }
     const url = new URL(req.url ?? '/', 'http://x');
     let user: string | undefined;
     const basic = /^Basic (.+)$/.exec(req.headers.authorization ?? '')?.[1];
@@ -179,7 +202,14 @@ export class TokenServer {
       user = name;
     }
     this.requests.push({ query: url.search, user });
-    const access = url.searchParams.getAll('scope').flatMap((scope) => {
+    const refresh = user !== undefined && url.searchParams.get('offline_token') === 'true' ? randomBytes(16).toString('hex') : undefined;
+    if (refresh) this.refreshTokens.set(refresh, user!);
+    this.grant(res, user, url.searchParams.getAll('scope'), refresh);
+  }
+
+  /** Answer a token for `user` (undefined: anonymous) with the actions it may have of `scopes`. */
+  private grant(res: http.ServerResponse, user: string | undefined, scopes: string[], refresh?: string): void {
+    const access = scopes.flatMap((scope) => {
       const [type, name, actions] = scope.split(':');
       if (!type || !name || !actions) return [];
       const granted = actions.split(',').filter((a) => user !== undefined || a === 'pull');
@@ -198,7 +228,9 @@ export class TokenServer {
     });
     this.issued++;
     res.writeHead(200, { 'Content-Type': 'application/json' });
-    res.end(JSON.stringify({ token, access_token: token, expires_in: 300, issued_at: new Date().toISOString() }));
+    const body: Record<string, unknown> = { token, access_token: token, expires_in: 300, issued_at: new Date().toISOString() };
+    if (refresh) body.refresh_token = refresh;
+    res.end(JSON.stringify(body));
   }
 
   private sign(claims: unknown): string {
