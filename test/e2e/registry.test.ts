@@ -286,12 +286,17 @@ test('daemon.json registry-mirrors: a Docker Hub name is pulled from the mirror 
   }
 });
 
-test('docker-py with auth_config against a registry with Basic auth', async ({ daemon }) => {
+test('docker-py login and auth_config against a registry with Basic auth', async ({ daemon }) => {
   const script = `
 import docker, sys
 c = docker.DockerClient(base_url=sys.argv[1])
 repo = sys.argv[2]
 auth = {'username': 'trc', 'password': 'trcpass'}
+print(c.login(username='trc', password='trcpass', registry=repo.split('/')[0])['Status'])
+try:
+    c.login(username='trc', password='wrong', registry=repo.split('/')[0], reauth=True)
+except docker.errors.APIError as e:
+    print('login refused', e.status_code)
 c.images.get('busybox').tag(repo, 'authpy')
 out = c.images.push(repo, tag='authpy', auth_config=auth)
 assert 'digest: sha256:' in out, out
@@ -307,6 +312,8 @@ except docker.errors.APIError as e:
   assert.is(r.code, 0, r.stderr);
   assert.match(r.stdout, /trc\/authpy:authpy/);
   assert.match(r.stdout, /refused 401/);
+  assert.match(r.stdout, /Login Succeeded/);
+  assert.match(r.stdout, /login refused 401/);
 });
 
 test('docker-py images.pull and images.push', async ({ daemon }) => {
