@@ -1,44 +1,66 @@
-import { PassThrough } from 'node:stream';
+import { createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
+import { SystemError } from '@berth/core';
 import type { ContentStore } from '../content-store.js';
 import { type Digest, Digester } from '../digest.js';
 
-/** A layer as a push sends it: gzip of a stored uncompressed blob, its digest and size. */
+/** The gzip of a stored uncompressed layer, as a push sends it. */
 export interface GzipLayer {
   digest: Digest;
   size: number;
 }
 
+/** A `GzipLayer` written out, to upload from; `remove` when done. */
+export interface GzipLayerFile extends GzipLayer {
+  path: string;
+  remove(): Promise<void>;
+}
+
 /**
- * What gzip makes of the blob `source` (the same settings give the same bytes, so the
- * digest found by one pass is the digest of the next). Remembered per process: a push
- * that runs again, or another tag of the same image, gzips each layer only to send it.
+ * The digest and size of each layer gzipped in this process, by the digest of its stored
+ * blob: a push that runs again (or another tag of the image) asks the registry whether it
+ * has the blob without compressing the layer again. The same settings give the same
+ * bytes, so a layer compressed again has the digest remembered (`gzipLayerFile` checks).
  */
 const known = new Map<Digest, GzipLayer>();
 
-/**
- * The digest and size of the gzip of the stored blob `source` (an uncompressed layer:
- * registries and Docker expect compressed layers), computed without writing it anywhere.
- */
-export async function gzipLayerDigest(content: ContentStore, source: Digest, signal?: AbortSignal): Promise<GzipLayer> {
-  const cached = known.get(source);
-  if (cached) return cached;
-  const digester = new Digester();
-  const sink = new PassThrough();
-  sink.on('data', (chunk: Buffer) => digester.update(chunk));
-  await pipeline(await content.get(source), zlib.createGzip(gzipSettings), sink, { signal });
-  const result = { digest: digester.digest(), size: digester.size };
-  known.set(source, result);
-  return result;
+/** What an earlier `gzipLayerFile` of this process found for `source`, if any. */
+export function knownGzipLayer(source: Digest): GzipLayer | undefined {
+  return known.get(source);
 }
 
-/** The gzip bytes of the stored blob `source`, as `gzipLayerDigest` measured them. */
-export async function gzipLayerStream(content: ContentStore, source: Digest): Promise<AsyncIterable<Uint8Array>> {
-  const gzip = zlib.createGzip(gzipSettings);
-  const input = await content.get(source);
-  input.on('error', (err) => gzip.destroy(err));
-  return input.pipe(gzip);
+/**
+ * Compress the stored blob `source` (an uncompressed layer: registries and Docker expect
+ * compressed layers) into a scratch file of the content store, hashing as it goes: one
+ * pass for both the digest and the bytes to send. The file is the caller's to `remove`;
+ * a crash leaves it where the store's next `open` removes it.
+ */
+export async function gzipLayerFile(content: ContentStore, source: Digest, signal?: AbortSignal): Promise<GzipLayerFile> {
+  const scratch = content.scratchFile();
+  const digester = new Digester();
+  try {
+    await pipeline(
+      await content.get(source),
+      zlib.createGzip(gzipSettings),
+      digester.tee.bind(digester),
+      createWriteStream(scratch.path, { flags: 'wx', mode: 0o600 }),
+      {
+        signal,
+      },
+    );
+  } catch (err) {
+    await scratch.remove();
+    throw err;
+  }
+  const result: GzipLayer = { digest: digester.digest(), size: digester.size };
+  const earlier = known.get(source);
+  if (earlier && earlier.digest !== result.digest) {
+    await scratch.remove();
+    throw new SystemError(`gzip of layer ${source} gave ${result.digest}, earlier ${earlier.digest}: compression is not reproducible here`);
+  }
+  known.set(source, result);
+  return { ...result, path: scratch.path, remove: scratch.remove };
 }
 
 // Fixed, so the bytes (and their digest) do not depend on zlib's defaults changing.

@@ -1,3 +1,4 @@
+import { createReadStream } from 'node:fs';
 import type { ProgressMessage, RegistryAuth } from '@berth/core';
 import { NotFound } from '@berth/core';
 import type { Digest } from '../digest.js';
@@ -7,7 +8,7 @@ import type { LayerRecord } from '../layer-store.js';
 import type { Descriptor, ImageManifest } from '../manifest.js';
 import { MediaTypes } from '../media-types.js';
 import { familiarName, type Reference, referenceName, referenceString } from '../reference.js';
-import { gzipLayerDigest, gzipLayerStream } from './layer-gzip.js';
+import { type GzipLayerFile, gzipLayerFile, knownGzipLayer } from './layer-gzip.js';
 import { layerProgress, layerStatus, ProgressThrottle } from './progress.js';
 import { RegistryClient } from './registry-client.js';
 import { type RegistryHostsConfig, registryEndpoints } from './registry-hosts.js';
@@ -47,6 +48,8 @@ interface PushLayer {
   mediaType: string;
   /** Stored uncompressed: sent as the gzip of the stored blob. */
   gzip: boolean;
+  /** That gzip, written out to upload from. */
+  file?: GzipLayerFile;
 }
 
 /**
@@ -80,45 +83,47 @@ export async function pushImage(store: ImageStore, options: PushImageOptions): P
     .filter((r) => r.domain === ref.domain && r.path !== ref.path)
     .map((r) => r.path);
 
-  const layers: PushLayer[] = [];
-  const seen = new Set<Digest>();
-  for (const record of image.layers) {
-    if (seen.has(record.diffId)) continue;
-    seen.add(record.diffId);
-    layers.push(await pushLayerFor(store, record, signal));
-  }
-  const topFirst = [...layers].reverse();
-  for (const layer of topFirst) emit(layerStatus('Preparing', shortId(layer.record.diffId)));
+  // One entry per distinct layer, top first as dockerd lists them.
+  const records: LayerRecord[] = [];
+  for (const record of [...image.layers].reverse()) if (!records.some((r) => r.diffId === record.diffId)) records.push(record);
+  for (const record of records) emit(layerStatus('Preparing', shortId(record.diffId)));
   const limit = options.maxConcurrentUploads ?? 5;
-  for (const layer of topFirst.slice(limit)) emit(layerStatus('Waiting', shortId(layer.record.diffId)));
+  for (const record of records.slice(limit)) emit(layerStatus('Waiting', shortId(record.diffId)));
   let uploaded = 0;
-  await runLimited(topFirst, limit, async (layer) => {
-    const id = shortId(layer.record.diffId);
-    if (await client.hasBlob(ref.path, layer.digest, signal)) {
-      emit(layerStatus('Layer already exists', id));
-      return;
-    }
-    let location: string | undefined;
-    for (const from of mountSources) {
-      const mount = await client.mountBlob(ref.path, layer.digest, from, signal);
-      if (mount.mounted) {
-        emit(layerStatus(`Mounted from ${from}`, id));
-        return;
+  const layers = await runLimited(records, limit, async (record) => {
+    const id = shortId(record.diffId);
+    let layer = await describeLayer(store, record, signal);
+    try {
+      if (await client.hasBlob(ref.path, layer.digest, signal)) {
+        emit(layerStatus('Layer already exists', id));
+        return layer;
       }
-      location = mount.location;
-      break;
+      let location: string | undefined;
+      for (const from of mountSources) {
+        const mount = await client.mountBlob(ref.path, layer.digest, from, signal);
+        if (mount.mounted) {
+          emit(layerStatus(`Mounted from ${from}`, id));
+          return layer;
+        }
+        location = mount.location;
+        break;
+      }
+      location ??= await client.startUpload(ref.path, signal);
+      if (layer.gzip && !layer.file) layer = { ...layer, file: await gzipLayerFile(store.content, record.digest, signal) };
+      const throttle = new ProgressThrottle((n) => emit(layerProgress('Pushing', id, n, layer.size)));
+      const content = layer.file ? createReadStream(layer.file.path, { highWaterMark: 1 << 20 }) : await store.content.get(layer.digest);
+      await client.upload(ref.path, location, layer.digest, layer.size, content, {
+        chunkSize: options.chunkSize,
+        onBytes: (n) => throttle.update(n),
+        signal,
+      });
+      throttle.update(layer.size, true);
+      uploaded++;
+      emit(layerStatus('Pushed', id));
+      return layer;
+    } finally {
+      await layer.file?.remove();
     }
-    location ??= await client.startUpload(ref.path, signal);
-    const throttle = new ProgressThrottle((n) => emit(layerProgress('Pushing', id, n, layer.size)));
-    const content = layer.gzip ? await gzipLayerStream(store.content, layer.record.digest) : await store.content.get(layer.digest);
-    await client.upload(ref.path, location, layer.digest, layer.size, content, {
-      chunkSize: options.chunkSize,
-      onBytes: (n) => throttle.update(n),
-      signal,
-    });
-    throttle.update(layer.size, true);
-    uploaded++;
-    emit(layerStatus('Pushed', id));
   });
 
   const configSize = await store.content.size(image.id);
@@ -151,10 +156,17 @@ async function findLocal(store: ImageStore, ref: Reference): Promise<ImageRecord
   return image;
 }
 
-async function pushLayerFor(store: ImageStore, record: LayerRecord, signal?: AbortSignal): Promise<PushLayer> {
+/**
+ * What the registry gets for a layer: its stored blob when compressed, else its gzip,
+ * whose digest comes from an earlier compression of this process or from compressing it
+ * now (the file is then kept to upload from).
+ */
+async function describeLayer(store: ImageStore, record: LayerRecord, signal?: AbortSignal): Promise<PushLayer> {
   if (record.compression === 'none') {
-    const gz = await gzipLayerDigest(store.content, record.digest, signal);
-    return { record, digest: gz.digest, size: gz.size, mediaType: MediaTypes.dockerLayerGzip, gzip: true };
+    const known = knownGzipLayer(record.digest);
+    if (known) return { record, digest: known.digest, size: known.size, mediaType: MediaTypes.dockerLayerGzip, gzip: true };
+    const file = await gzipLayerFile(store.content, record.digest, signal);
+    return { record, digest: file.digest, size: file.size, mediaType: MediaTypes.dockerLayerGzip, gzip: true, file };
   }
   const size = await store.content.size(record.digest);
   const mediaType = record.compression === 'zstd' ? MediaTypes.ociLayerZstd : MediaTypes.dockerLayerGzip;
