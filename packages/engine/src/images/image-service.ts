@@ -32,6 +32,7 @@ import {
   normalizeReference,
   parseReference,
   type Reference,
+  referenceName,
   referenceString,
   saveArchive,
   shortId,
@@ -88,14 +89,25 @@ export class ImageService implements ImagesApi {
     const names = this.store.references(id).map(familiar);
     const byName = !isIdLike(ref, id);
     const out: ImageDeleteEntry[] = [];
-    // Docker's rule: untagging the last tag of an image whose other names are only repo
-    // digests (`x@sha256:…`, what a pull or push records) deletes the image.
-    if (byName && names.length > 1 && !onlyDigestsBesides(this.store.references(id), ref)) {
-      const { reference } = await this.store.untag(ref);
-      this.events.publish('image', 'untag', id, { name: familiar(reference) });
-      return [{ Untagged: familiar(reference) }];
+    const references = this.store.references(id);
+    if (byName && names.length > 1) {
+      // Docker's rule: untagging the last tag of a repository also drops that repository's
+      // repo digests (`x@sha256:…`, what a pull or push records); the image goes only
+      // when nothing names it any more, through the checks below.
+      const target = normalizeReference(ref);
+      const dropped = droppedWithUntag(references, target);
+      if (dropped.length < references.length) {
+        for (const reference of dropped) {
+          await this.store.untag(reference);
+          this.events.publish('image', 'untag', id, { name: familiar(reference) });
+          out.push({ Untagged: familiar(reference) });
+        }
+        return out;
+      }
     }
-    if (!byName && names.length > 1 && !options.force) {
+    // By id: refused without -f when names from more than one repository would go (a tag
+    // and the repo digest of one repository are one, as in Docker).
+    if (!byName && new Set(references.map(referenceName)).size > 1 && !options.force) {
       throw new Conflict(`conflict: unable to delete ${shortId(id)} (must be forced) - image is referenced in multiple repositories`);
     }
     // From here to the hold on the image, no await: a create holds it first (and is a user)
@@ -198,15 +210,18 @@ function familiar(reference: Reference): string {
   return familiarString(reference);
 }
 
-/** True when every reference but `ref` is a digest reference (no tag left once `ref` goes). */
-function onlyDigestsBesides(references: Reference[], ref: string): boolean {
-  let key: string;
-  try {
-    key = referenceString(normalizeReference(ref));
-  } catch {
-    return false;
-  }
-  return references.filter((r) => referenceString(r) !== key).every((r) => r.tag === undefined);
+/**
+ * The references an untag of `target` removes, `target` first: with it, when no other tag
+ * of its repository is left, that repository's digest references (Docker's rule).
+ */
+function droppedWithUntag(references: Reference[], target: Reference): Reference[] {
+  const key = referenceString(target);
+  const own = references.find((r) => referenceString(r) === key);
+  if (!own) return [target];
+  if (own.tag === undefined) return [own];
+  const sameRepository = references.filter((r) => referenceName(r) === referenceName(own) && referenceString(r) !== key);
+  if (sameRepository.some((r) => r.tag !== undefined)) return [own];
+  return [own, ...sameRepository.filter((r) => r.digest !== undefined)];
 }
 
 /** Whether `ref` named the image by its id (or a prefix of it) rather than by a name. */
