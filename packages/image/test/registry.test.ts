@@ -9,6 +9,7 @@ import {
   progressBar,
   registryEndpoints,
   registryErrorMessage,
+  runLimited,
   selectManifest,
 } from '../src/index.js';
 
@@ -91,6 +92,29 @@ test('registry errors read as Docker prints them', () => {
   assert.is(registryErrorMessage(404, 'Not Found', body), 'manifest unknown: manifest unknown');
   assert.is(registryErrorMessage(401, 'Unauthorized', Buffer.alloc(0)), 'unauthorized: authentication required');
   assert.is(registryErrorMessage(502, 'Bad Gateway', Buffer.from('<html>')), 'unexpected status from the registry: 502 Bad Gateway');
+});
+
+test('runLimited: never more than the limit at once, results in order, the first failure after the running ones settle', async () => {
+  let running = 0;
+  let peak = 0;
+  const results = await runLimited([5, 1, 4, 2, 3, 1], 3, async (ms, i) => {
+    running++;
+    peak = Math.max(peak, running);
+    await new Promise((r) => setTimeout(r, ms * 5));
+    running--;
+    return i;
+  });
+  assert.equal(results, [0, 1, 2, 3, 4, 5]);
+  assert.is(peak, 3);
+  let settled = 0;
+  const failed = await runLimited([1, 2, 3], 2, async (n) => {
+    if (n === 1) throw new Error('first');
+    await new Promise((r) => setTimeout(r, 20));
+    settled++;
+    return n;
+  }).catch((err: Error) => err);
+  assert.is((failed as Error).message, 'first');
+  assert.is(settled, 1, 'the running one settled, nothing new started');
 });
 
 test.run();

@@ -5,4 +5,5 @@ export * from './push-image.js';
 export * from './registry-client.js';
 export * from './registry-errors.js';
 export * from './registry-hosts.js';
+export * from './run-limited.js';
 export * from './www-authenticate.js';
