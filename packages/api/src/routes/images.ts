@@ -47,16 +47,6 @@ async function remove(ctx: RequestContext<'name'>): Promise<void> {
   sendJson(ctx.res, 200, deleted);
 }
 
-/** `docker.io/library/busybox` + `latest` → `busybox:latest`, as users wrote it. */
-export function familiarReference(image: string, tag: string | undefined): string {
-  let ref = image;
-  if (tag !== undefined) ref += tag.includes(':') ? `@${tag}` : `:${tag}`;
-  else if (!ref.includes('@') && !ref.slice(ref.lastIndexOf('/') + 1).includes(':')) ref += ':latest';
-  if (ref.startsWith('docker.io/library/')) return ref.slice('docker.io/library/'.length);
-  if (ref.startsWith('docker.io/')) return ref.slice('docker.io/'.length);
-  return ref;
-}
-
 /**
  * `POST /images/create`: `fromSrc=-` imports the body (a rootfs tar) as a one-layer
  * image and answers `{"status":"sha256:..."}` like dockerd. `fromImage` is a pull
