@@ -7,6 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   type Digest,
+  endpointFor,
   ImageStore,
   importRootfs,
   MediaTypes,
@@ -89,6 +90,28 @@ async function putBlob(client: RegistryClient, repository: string, bytes: Buffer
   await client.upload(repository, location, digest, bytes.length, [bytes] as unknown as AsyncIterable<Uint8Array>);
   return digest;
 }
+
+test('a mirror that lacks the image is passed over for the registry behind it', () =>
+  withRegistry(async (registry, dir) => {
+    const name = `${registry.address}/library/fallback:1`;
+    const { store, id } = await storeWithImage(dir, name);
+    await pushImage(store, { reference: normalizeReference(name) as never });
+    const mirror = new LocalRegistry('/tmp/berth-unit-image-registry-');
+    try {
+      await mirror.start();
+      // As registryEndpoints lists them for docker.io: the mirror first, then the registry itself.
+      const client = new RegistryClient({
+        endpoints: [{ ...endpointFor(mirror.address, {}), mirror: true }, endpointFor(registry.address, {})],
+      });
+      await client.ping();
+      assert.ok(client.usingMirror);
+      const other = await ImageStore.open(path.join(dir, 'b'));
+      const pulled = await pullImage(other, { reference: normalizeReference(name), client });
+      assert.is(pulled.id, id);
+    } finally {
+      await mirror.stop();
+    }
+  }));
 
 test('an OCI index of zstd images: the platform asked is pulled, the repo digest is the index', () =>
   withRegistry(async (registry, dir) => {

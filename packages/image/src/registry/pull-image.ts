@@ -68,7 +68,7 @@ export async function pullImage(store: ImageStore, options: PullImageOptions): P
     throw new InvalidArgument(`pull: ${familiarString(ref)} names neither a tag nor a digest`);
   const emit = options.progress ?? (() => {});
   const signal = options.signal;
-  const client =
+  let client =
     options.client ??
     new RegistryClient({
       endpoints: registryEndpoints(ref.domain, options.hosts ?? {}, 'pull'),
@@ -79,7 +79,16 @@ export async function pullImage(store: ImageStore, options: PullImageOptions): P
   const reference = ref.digest ?? ref.tag!;
   let top: FetchedManifest;
   try {
-    top = await client.getManifest(ref.path, reference, signal);
+    try {
+      top = await client.getManifest(ref.path, reference, signal);
+    } catch (err) {
+      // A mirror that lacks the image (or fails) is passed over for Docker Hub itself.
+      const fallback = client.usingMirror && !signal?.aborted ? client.withoutMirrors() : undefined;
+      if (!fallback) throw err;
+      client = fallback;
+      await client.ping(signal);
+      top = await client.getManifest(ref.path, reference, signal);
+    }
   } catch (err) {
     if (isBerthError(err, 'NotFound')) throw new NotFound(`manifest for ${familiarString(ref)} not found: ${err.message}`);
     throw err;

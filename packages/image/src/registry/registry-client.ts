@@ -73,6 +73,16 @@ export class RegistryClient {
   }
 
   /**
+   * A client of the same registry without its mirrors (not pinged yet), for a pull to
+   * fall back to Docker Hub when a mirror lacks the image, as dockerd does; undefined
+   * when only mirrors were configured.
+   */
+  withoutMirrors(): RegistryClient | undefined {
+    const endpoints = this.options.endpoints.filter((e) => !e.mirror);
+    return endpoints.length ? new RegistryClient({ ...this.options, endpoints }) : undefined;
+  }
+
+  /**
    * `GET /v2/` on each endpoint and scheme in turn until one answers 200 or 401 (then its
    * challenge is kept). A connection failure moves to the next (TLS refused by a plain
    * HTTP registry → its `http://` URL); the last failure is thrown.
