@@ -240,6 +240,22 @@ test('docker pull -a pulls every tag of the repository', async ({ daemon }) => {
   }
 });
 
+test('two pulls at once of images sharing a layer download it once', async () => {
+  let r = await fresh!.docker(['rmi', '-f', imageId]);
+  assert.is(r.code, 0, r.stderr);
+  proxy.seen.length = 0;
+  const [a, b] = await Promise.all([
+    fresh!.docker(['pull', `${proxy.address}/trc/busybox:v1`]),
+    fresh!.docker(['pull', `${proxy.address}/trc/busybox:v2`]),
+  ]);
+  assert.is(a.code, 0, a.stderr);
+  assert.is(b.code, 0, b.stderr);
+  const layerGets = proxy.seen.filter((s) => s.method === 'GET' && s.url.includes('/blobs/') && !s.url.includes(imageId));
+  assert.is(layerGets.length, 1, JSON.stringify(proxy.seen));
+  r = await fresh!.docker(['run', '--rm', `${proxy.address}/trc/busybox:v2`, 'true']);
+  assert.is(r.code, 0, r.stderr);
+});
+
 test('berth login stores credentials in DOCKER_CONFIG, push and pull send them, logout removes them', async ({ daemon }) => {
   const env = { BERTH_HOST: daemon.host, DOCKER_CONFIG: path.join(daemon.dir, 'berth-config') };
   const berth = (args: string[], input?: string) => run(path.join(repo, 'bin/berth'), args, env, input);

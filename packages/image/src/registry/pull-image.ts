@@ -43,6 +43,9 @@ export interface PullImageResult {
   downloadedLayers: number;
 }
 
+/** Blob downloads under way in this process, by content store and digest (see `pullLayer`). */
+const inFlight = new Map<string, Promise<unknown>>();
+
 /** The manifest types a pull can read. */
 const imageManifestTypes = new Set<string>([MediaTypes.dockerManifest, MediaTypes.ociManifest]);
 const indexTypes = new Set<string>([MediaTypes.dockerManifestList, MediaTypes.ociIndex]);
@@ -160,7 +163,13 @@ async function pullLayer(
   const id = shortId(layer.digest);
   const total = layer.size;
   const download = new ProgressThrottle((n) => emit(layerProgress('Downloading', id, n, total)));
-  if (!(await store.content.has(layer.digest))) {
+  // Another pull of this process may be fetching the same blob into the same store
+  // (`compose pull` of images sharing a base): wait for it rather than download it twice.
+  const key = `${store.content.blobDir}\0${layer.digest}`;
+  for (let other = inFlight.get(key); other; other = inFlight.get(key)) await other.catch(() => undefined);
+  // Registered before its first await, so no other pull slips in between the check and it.
+  const fetching = (async (): Promise<boolean> => {
+    if (await store.content.has(layer.digest)) return false;
     try {
       await store.content.ingest(
         client.blob(repository, layer.digest, total, (n) => download.update(n), signal),
@@ -172,7 +181,13 @@ async function pullLayer(
       }
       throw err;
     }
-    download.update(total, true);
+    return true;
+  })();
+  inFlight.set(key, fetching);
+  try {
+    if (await fetching) download.update(total, true);
+  } finally {
+    inFlight.delete(key);
   }
   emit(layerStatus('Verifying Checksum', id));
   emit(layerStatus('Download complete', id));
