@@ -61,6 +61,8 @@ export const pullCommand: Command = {
     const quiet = flags.bool('quiet');
     const allTags = flags.bool('all-tags');
     const display = new ProgressDisplay(ctx.io.stdout);
+    const lastPart = image!.slice(image!.lastIndexOf('/') + 1);
+    if (!allTags && !quiet && !image!.includes('@') && !lastPart.includes(':')) ctx.io.stdout.write('Using default tag: latest\n');
     await ctx.client().images.pull(image!, {
       platform: flags.string('platform'),
       allTags,
@@ -92,6 +94,7 @@ export const pushCommand: Command = {
     if (flags.bool('all-tags') && lastPart.includes(':')) throw new StatusError("tag can't be used with --all-tags/-a", 1);
     // Like docker: a name without a tag pushes `latest`, unless -a asks for every tag.
     const target = flags.bool('all-tags') || lastPart.includes(':') ? image! : `${image!}:latest`;
+    if (target !== image && !quiet) ctx.io.stdout.write('Using default tag: latest\n');
     await ctx.client().images.push(target, {
       auth: storedRegistryAuth(ctx, image!),
       onProgress: (m) => {
