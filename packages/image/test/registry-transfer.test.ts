@@ -28,10 +28,11 @@ suiteTimeout(test, 30_000);
 async function withRegistry<T>(
   fn: (registry: LocalRegistry, dir: string) => Promise<T>,
   auth?: Parameters<LocalRegistry['start']>[0],
+  options?: Parameters<LocalRegistry['start']>[1],
 ): Promise<T> {
   const registry = new LocalRegistry('/tmp/berth-unit-image-registry-');
   try {
-    await registry.start(auth);
+    await registry.start(auth, options);
     return await withTempDir('transfer', (dir) => fn(registry, dir));
   } finally {
     await registry.stop();
@@ -112,6 +113,27 @@ test('a mirror that lacks the image is passed over for the registry behind it', 
       await mirror.stop();
     }
   }));
+
+test('HTTPS: a loopback registry is reached over TLS without checking its certificate; elsewhere the certificate is checked', () =>
+  withRegistry(
+    async (registry, dir) => {
+      const name = `${registry.address}/trc/tls:1`;
+      const { store, id } = await storeWithImage(dir, name);
+      const client = new RegistryClient({ endpoints: registryEndpoints(registry.address, {}, 'push') });
+      await client.ping();
+      assert.is(client.baseUrl, `https://${registry.address}`, 'HTTPS first, and it answered');
+      await pushImage(store, { reference: normalizeReference(name) as never });
+      const other = await ImageStore.open(path.join(dir, 'b'));
+      assert.is((await pullImage(other, { reference: normalizeReference(name) })).id, id);
+      // The same registry as a secure one (what any non-loopback host not listed insecure is): its self-signed certificate is refused.
+      const strict = new RegistryClient({
+        endpoints: [{ host: registry.address, urls: [`https://${registry.address}`], verifyTls: true, mirror: false }],
+      });
+      await rejects(() => strict.ping(), /cannot reach the registry 127\.0\.0\.1:\d+: .*self[- ]signed certificate/);
+    },
+    undefined,
+    { tls: true },
+  ));
 
 test('an OCI index of zstd images: the platform asked is pulled, the repo digest is the index', () =>
   withRegistry(async (registry, dir) => {

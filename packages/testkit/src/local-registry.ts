@@ -2,6 +2,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createSign, randomBytes, X509Certificate } from 'node:crypto';
 import { promises as fs, mkdtempSync, readFileSync } from 'node:fs';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import * as net from 'node:net';
 import * as path from 'node:path';
 
@@ -56,9 +57,44 @@ export class LocalRegistry {
     return `127.0.0.1:${this.port}`;
   }
 
-  async start(auth?: LocalRegistryAuth): Promise<void> {
+  /** With `tls` in `start`: the registry's self-signed certificate (PEM). */
+  certificate: string | undefined;
+
+  /**
+   * Start the registry; `options.tls` makes it speak HTTPS only, with a self-signed
+   * certificate for 127.0.0.1 made with openssl (`certificate` holds it).
+   */
+  async start(auth?: LocalRegistryAuth, options: { tls?: boolean } = {}): Promise<void> {
     this.port = await freePort();
     let authSection = '';
+    let tlsSection = '';
+    if (options.tls) {
+      const key = path.join(this.dir, 'tls-key.pem');
+      const cert = path.join(this.dir, 'tls-cert.pem');
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'rsa:2048',
+          '-nodes',
+          '-keyout',
+          key,
+          '-out',
+          cert,
+          '-days',
+          '1',
+          '-subj',
+          '/CN=127.0.0.1',
+          '-addext',
+          'subjectAltName=IP:127.0.0.1',
+        ],
+        { stdio: 'ignore' },
+      );
+      this.certificate = readFileSync(cert, 'utf8');
+      tlsSection = `  tls:\n    certificate: ${cert}\n    key: ${key}\n`;
+    }
     if (auth && 'htpasswd' in auth) {
       await fs.writeFile(path.join(this.dir, 'htpasswd'), `${auth.htpasswd}\n`);
       authSection = `auth:\n  htpasswd:\n    realm: berth-test\n    path: ${path.join(this.dir, 'htpasswd')}\n`;
@@ -68,7 +104,7 @@ export class LocalRegistry {
     const config = path.join(this.dir, 'config.yml');
     await fs.writeFile(
       config,
-      `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${path.join(this.dir, 'data')}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${this.port}\n${authSection}`,
+      `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${path.join(this.dir, 'data')}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${this.port}\n${tlsSection}${authSection}`,
     );
     const proc = spawn('/usr/bin/docker-registry', ['serve', config], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
@@ -77,12 +113,14 @@ export class LocalRegistry {
     const deadline = Date.now() + 10_000;
     for (;;) {
       const status = await new Promise<number>((resolve) => {
-        http
-          .get(`http://127.0.0.1:${this.port}/v2/`, (res) => {
-            res.resume();
-            resolve(res.statusCode ?? 0);
-          })
-          .on('error', () => resolve(0));
+        const done = (res: http.IncomingMessage) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        };
+        const req = options.tls
+          ? https.get(`https://127.0.0.1:${this.port}/v2/`, { rejectUnauthorized: false }, done)
+          : http.get(`http://127.0.0.1:${this.port}/v2/`, done);
+        req.on('error', () => resolve(0));
       });
       if (status === 200 || status === 401) return;
       if (proc.exitCode !== null || Date.now() > deadline) throw new Error(`docker-registry did not start: ${this.logs}`);
