@@ -82,6 +82,15 @@ test('push (chunked PATCH uploads) then pull into another store: the same image,
     const second = await pullImage(other, { reference: normalizeReference(name) });
     assert.is(second.downloadedLayers, 0);
     assert.not.ok(second.changed);
+    // A single-platform image asked for another platform: refused in dockerd's words.
+    const arch = (await other.get(name)).config.architecture;
+    const wrong = arch === 'arm64' ? 'linux/amd64' : 'linux/arm64';
+    await rejects(
+      () => pullImage(other, { reference: normalizeReference(name), platform: parsePlatform(wrong) }),
+      new RegExp(
+        `image with reference .*trc/unit:1 was found but does not match the specified platform: wanted ${wrong}, actual: linux/${arch}`,
+      ),
+    );
   }));
 
 /** Upload bytes as a blob of `repository`. */

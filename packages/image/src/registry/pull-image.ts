@@ -8,7 +8,7 @@ import { scanLayer } from '../layer-scan.js';
 import type { Descriptor, ImageIndex, ImageManifest, Platform } from '../manifest.js';
 import { MediaTypes } from '../media-types.js';
 import { familiarString, type Reference, referenceString } from '../reference.js';
-import { hostPlatform, selectManifest } from './platform.js';
+import { hostPlatform, normalizePlatform, platformString, selectManifest } from './platform.js';
 import { layerProgress, layerStatus, ProgressThrottle } from './progress.js';
 import { type FetchedManifest, RegistryClient } from './registry-client.js';
 import { type RegistryHostsConfig, registryEndpoints } from './registry-hosts.js';
@@ -119,6 +119,16 @@ export async function pullImage(store: ImageStore, options: PullImageOptions): P
       await store.content.ingest(client.blob(ref.path, configDigest, manifest.config.size, undefined, signal), configDigest);
     }
     const config = checkImageConfig(await store.content.readJson(configDigest), configDigest);
+    if (options.platform && !indexTypes.has(top.mediaType)) {
+      // A single-platform image checked against the platform asked for, as dockerd does.
+      const want = normalizePlatform(options.platform);
+      const got = normalizePlatform({ os: config.os, architecture: config.architecture, variant: config.variant });
+      if (got.os !== want.os || got.architecture !== want.architecture || (want.variant !== undefined && got.variant !== want.variant)) {
+        throw new NotFound(
+          `image with reference ${familiarString(ref)} was found but does not match the specified platform: wanted ${platformString(want)}, actual: ${platformString(got)}`,
+        );
+      }
+    }
     const diffIds = config.rootfs.diff_ids;
     if (diffIds.length !== manifest.layers.length) {
       throw new InvalidArgument(
