@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { zstdCompressSync } from 'node:zlib';
+import { gzipSync, zstdCompressSync } from 'node:zlib';
 import { htpasswdLine, LocalRegistry, TokenServer } from '@berth/testkit/registry';
 import { suiteTimeout } from '@berth/testkit/timeout';
 import { test } from 'uvu';
@@ -143,6 +143,51 @@ test('HTTPS: a loopback registry is reached over TLS without checking its certif
     undefined,
     { tls: true },
   ));
+
+test('a five-layer image with two downloads at a time: Waiting for the rest, never more than two under way', () =>
+  withRegistry(async (registry, dir) => {
+    const client = new RegistryClient({ endpoints: registryEndpoints(registry.address, {}, 'push') });
+    await client.ping();
+    const layers = [];
+    const diffIds = [];
+    for (let i = 0; i < 5; i++) {
+      const tar = await tarBytes([{ path: `layer-${i}`, type: 'file', body: `${i}`.repeat(300_000) }]);
+      const gz = gzipSync(tar);
+      layers.push({ mediaType: MediaTypes.dockerLayerGzip, digest: await putBlob(client, 'trc/five', gz), size: gz.length });
+      diffIds.push(sha256Digest(tar));
+    }
+    const config = Buffer.from(
+      JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: diffIds }, config: {} }),
+    );
+    const configDigest = await putBlob(client, 'trc/five', config);
+    const manifest = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MediaTypes.dockerManifest,
+        config: { mediaType: MediaTypes.dockerConfig, digest: configDigest, size: config.length },
+        layers,
+      }),
+    );
+    await client.putManifest('trc/five', '1', MediaTypes.dockerManifest, manifest);
+    const store = await ImageStore.open(path.join(dir, 'pull'));
+    const active = new Set<string>();
+    let peak = 0;
+    const waiting: string[] = [];
+    await pullImage(store, {
+      reference: normalizeReference(`${registry.address}/trc/five:1`),
+      maxConcurrentDownloads: 2,
+      progress: (m) => {
+        if (m.status === 'Waiting') waiting.push(m.id!);
+        if (m.status === 'Downloading') active.add(m.id!);
+        if (m.status === 'Download complete') active.delete(m.id!);
+        peak = Math.max(peak, active.size);
+      },
+    });
+    assert.is(waiting.length, 3);
+    assert.ok(peak <= 2 && peak >= 1, `peak ${peak}`);
+    const image = await store.get(`${registry.address}/trc/five:1`);
+    assert.equal(image.diffIds, diffIds);
+  }));
 
 test('an OCI index of zstd images: the platform asked is pulled, the repo digest is the index', () =>
   withRegistry(async (registry, dir) => {
