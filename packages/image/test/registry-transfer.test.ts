@@ -55,14 +55,14 @@ test('push (chunked PATCH uploads) then pull into another store: the same image,
     const { store, id } = await storeWithImage(dir, name);
     const progress: string[] = [];
     const pushed = await pushImage(store, {
-      reference: normalizeReference(name) as never,
+      reference: normalizeReference(name),
       chunkSize: 4096,
       progress: (m) => progress.push(`${m.id ?? ''} ${m.status}`),
     });
     assert.is(pushed.uploaded, 2);
     assert.ok(progress.includes(`${(await store.get(id)).diffIds[0]!.slice(7, 19)} Pushed`), progress.join('\n'));
     assert.equal((await store.get(id)).repoDigests, [`${registry.address}/trc/unit@${pushed.digest}`]);
-    const again = await pushImage(store, { reference: normalizeReference(name) as never });
+    const again = await pushImage(store, { reference: normalizeReference(name) });
     assert.is(again.uploaded, 0);
     assert.is(again.digest, pushed.digest);
 
@@ -105,7 +105,7 @@ test('a mirror that lacks the image is passed over for the registry behind it', 
   withRegistry(async (registry, dir) => {
     const name = `${registry.address}/library/fallback:1`;
     const { store, id } = await storeWithImage(dir, name);
-    await pushImage(store, { reference: normalizeReference(name) as never });
+    await pushImage(store, { reference: normalizeReference(name) });
     const mirror = new LocalRegistry('/tmp/berth-unit-image-registry-');
     try {
       await mirror.start();
@@ -131,7 +131,7 @@ test('HTTPS: a loopback registry is reached over TLS without checking its certif
       const client = new RegistryClient({ endpoints: registryEndpoints(registry.address, {}, 'push') });
       await client.ping();
       assert.is(client.baseUrl, `https://${registry.address}`, 'HTTPS first, and it answered');
-      await pushImage(store, { reference: normalizeReference(name) as never });
+      await pushImage(store, { reference: normalizeReference(name) });
       const other = await ImageStore.open(path.join(dir, 'b'));
       assert.is((await pullImage(other, { reference: normalizeReference(name) })).id, id);
       // The same registry as a secure one (what any non-loopback host not listed insecure is): its self-signed certificate is refused.
@@ -241,7 +241,7 @@ test('a blob the registry serves corrupt is refused and nothing of it is kept', 
   withRegistry(async (registry, dir) => {
     const name = `${registry.address}/trc/corrupt:1`;
     const { store, id } = await storeWithImage(dir, name);
-    const pushed = await pushImage(store, { reference: normalizeReference(name) as never });
+    const pushed = await pushImage(store, { reference: normalizeReference(name) });
     const client = new RegistryClient({ endpoints: registryEndpoints(registry.address, {}, 'pull') });
     await client.ping();
     const manifest = JSON.parse((await client.getManifest('trc/corrupt', pushed.digest)).bytes.toString());
@@ -281,9 +281,9 @@ test('Basic auth: login checks the credentials; a push without them is unauthori
       );
       const name = `${registry.address}/trc/basic:1`;
       const { store } = await storeWithImage(dir, name);
-      await rejects(() => pushImage(store, { reference: normalizeReference(name) as never }), /unauthorized: authentication required/);
+      await rejects(() => pushImage(store, { reference: normalizeReference(name) }), /unauthorized: authentication required/);
       const pushed = await pushImage(store, {
-        reference: normalizeReference(name) as never,
+        reference: normalizeReference(name),
         auth: { username: 'trc', password: 'trcpass' },
       });
       assert.match(pushed.digest, /^sha256:/);
@@ -300,8 +300,8 @@ test('Bearer tokens: scoped tokens with credentials for push, anonymous for pull
       async (registry, dir) => {
         const name = `${registry.address}/trc/bearer:1`;
         const { store, id } = await storeWithImage(dir, name);
-        await rejects(() => pushImage(store, { reference: normalizeReference(name) as never }), /denied|unauthorized/);
-        await pushImage(store, { reference: normalizeReference(name) as never, auth: { username: 'trc', password: 'trcpass' } });
+        await rejects(() => pushImage(store, { reference: normalizeReference(name) }), /denied|unauthorized/);
+        await pushImage(store, { reference: normalizeReference(name), auth: { username: 'trc', password: 'trcpass' } });
         assert.ok(
           tokens.requests.some((r) => r.user === 'trc' && r.query.includes('scope=repository%3Atrc%2Fbearer%3Apull%2Cpush')),
           JSON.stringify(tokens.requests),
@@ -317,14 +317,14 @@ test('Bearer tokens: scoped tokens with credentials for push, anonymous for pull
         // The identity token (what `docker login` stored) stands for the password: OAuth2 refresh.
         await store.tag(id, `${registry.address}/trc/bearer:2`);
         await pushImage(store, {
-          reference: normalizeReference(`${registry.address}/trc/bearer:2`) as never,
+          reference: normalizeReference(`${registry.address}/trc/bearer:2`),
           auth: { identitytoken: identityToken },
         });
         assert.ok(tokens.requests.some((r) => r.query.startsWith('?refresh') && r.user === 'trc'));
         await rejects(
           () =>
             pushImage(store, {
-              reference: normalizeReference(`${registry.address}/trc/bearer:2`) as never,
+              reference: normalizeReference(`${registry.address}/trc/bearer:2`),
               auth: { identitytoken: 'forged' },
             }),
           /invalid refresh token/,

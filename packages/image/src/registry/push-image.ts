@@ -1,13 +1,13 @@
 import { createReadStream } from 'node:fs';
 import type { ProgressMessage, RegistryAuth } from '@berth/core';
-import { NotFound } from '@berth/core';
+import { InvalidArgument, NotFound } from '@berth/core';
 import type { Digest } from '../digest.js';
 import { shortId } from '../digest.js';
 import type { ImageRecord, ImageStore } from '../image-store.js';
 import type { LayerRecord } from '../layer-store.js';
 import type { Descriptor, ImageManifest } from '../manifest.js';
 import { MediaTypes } from '../media-types.js';
-import { familiarName, type Reference, referenceName, referenceString } from '../reference.js';
+import { familiarName, familiarString, type Reference, referenceName, referenceString } from '../reference.js';
 import { type GzipLayerFile, gzipLayerFile, knownGzipLayer } from './layer-gzip.js';
 import { layerProgress, layerStatus, ProgressThrottle } from './progress.js';
 import { RegistryClient } from './registry-client.js';
@@ -16,8 +16,8 @@ import { runLimited } from './run-limited.js';
 
 /** What `pushImage` needs besides the store. */
 export interface PushImageOptions {
-  /** The image's name in the registry, with its tag. */
-  reference: Reference & { tag: string };
+  /** The image's name in the registry, with its tag (a digest reference cannot be pushed). */
+  reference: Reference;
   hosts?: RegistryHostsConfig;
   auth?: RegistryAuth;
   /** Layers uploaded at once (default 5, daemon.json `max-concurrent-uploads`). */
@@ -68,6 +68,10 @@ interface PushLayer {
  */
 export async function pushImage(store: ImageStore, options: PushImageOptions): Promise<PushImageResult> {
   const ref = options.reference;
+  if (ref.tag === undefined || ref.digest !== undefined) {
+    throw new InvalidArgument(`push: ${familiarString(ref)} must name a tag, and no digest`);
+  }
+  const tag = ref.tag;
   const emit = options.progress ?? (() => {});
   const signal = options.signal;
   const image = await findLocal(store, ref);
@@ -144,9 +148,9 @@ export async function pushImage(store: ImageStore, options: PushImageOptions): P
   };
   // Indented as dockerd writes it; the digest is over these exact bytes.
   const bytes = Buffer.from(JSON.stringify(manifest, null, 3));
-  const digest = await client.putManifest(ref.path, ref.tag, manifest.mediaType!, bytes, signal);
+  const digest = await client.putManifest(ref.path, tag, manifest.mediaType!, bytes, signal);
   await store.tag(image.id, { domain: ref.domain, path: ref.path, digest });
-  return { tag: ref.tag, digest, size: bytes.length, uploaded };
+  return { tag, digest, size: bytes.length, uploaded };
 }
 
 /** The local image `ref` names; NotFound in Docker's words. */
