@@ -4,10 +4,11 @@ import type { Digest } from '../digest.js';
 import { parseDigest, shortId } from '../digest.js';
 import { checkImageConfig } from '../image-config.js';
 import type { ImageStore } from '../image-store.js';
-import { scanLayer } from '../layer-scan.js';
+import { type LayerScan, scanLayer } from '../layer-scan.js';
 import type { Descriptor, ImageIndex, ImageManifest, Platform } from '../manifest.js';
 import { MediaTypes } from '../media-types.js';
 import { familiarString, type Reference, referenceString } from '../reference.js';
+import { tee } from '../tee.js';
 import { hostPlatform, normalizePlatform, platformString, selectManifest } from './platform.js';
 import { layerProgress, layerStatus, ProgressThrottle } from './progress.js';
 import { type FetchedManifest, RegistryClient } from './registry-client.js';
@@ -178,53 +179,73 @@ async function pullLayer(
   const key = `${store.content.blobDir}\0${layer.digest}`;
   for (let other = inFlight.get(key); other; other = inFlight.get(key)) await other.catch(() => undefined);
   // Registered before its first await, so no other pull slips in between the check and it.
-  const fetching = (async (): Promise<boolean> => {
-    if (await store.content.has(layer.digest)) return false;
-    try {
-      await store.content.ingest(
-        client.blob(repository, layer.digest, total, (n) => download.update(n), signal),
-        layer.digest,
-      );
-    } catch (err) {
+  // The blob is read through for its diffID while it streams into the store (one pass);
+  // a blob already there (another pull fetched it) is read from the store instead.
+  const fetching = (async (): Promise<LayerScan | undefined> => {
+    if (await store.content.has(layer.digest)) return undefined;
+    const { branches, abort } = tee(
+      client.blob(repository, layer.digest, total, (n) => download.update(n), signal),
+      2,
+    );
+    const ingesting = store.content.ingest(branches[0]!, layer.digest).catch((err: unknown) => {
+      abort(err instanceof Error ? err : new Error(String(err)));
+      throw err;
+    });
+    const [ingested, scanned] = await Promise.allSettled([ingesting, scanLayer(branches[1]!)]);
+    // The digest is judged first: bytes that are not the blob say so, whatever the tar reader made of them.
+    if (ingested.status === 'rejected') {
+      const err = ingested.reason as unknown;
       if (isBerthError(err, 'InvalidArgument') && /digest mismatch/.test(err.message)) {
         throw new InvalidArgument(`filesystem layer verification failed for digest ${layer.digest}: ${err.message}`);
       }
       throw err;
     }
-    return true;
+    if (scanned.status === 'rejected') {
+      throw new InvalidArgument(`layer ${layer.digest} is not a readable layer tar: ${(scanned.reason as Error).message}`, {
+        cause: scanned.reason,
+      });
+    }
+    return scanned.value;
   })();
   inFlight.set(key, fetching);
+  let scan: LayerScan | undefined;
   try {
-    if (await fetching) download.update(total, true);
+    scan = await fetching;
   } finally {
     inFlight.delete(key);
   }
+  if (scan) download.update(total, true);
   emit(layerStatus('Verifying Checksum', id));
   emit(layerStatus('Download complete', id));
-  const extract = new ProgressThrottle((n) => emit(layerProgress('Extracting', id, n, total)));
-  const blob = await store.content.get(layer.digest);
-  let read = 0;
-  const counted = (async function* () {
-    for await (const chunk of blob) {
-      read += (chunk as Buffer).length;
-      extract.update(read);
-      yield chunk as Buffer;
-    }
-  })();
-  let scan: Awaited<ReturnType<typeof scanLayer>>;
-  try {
-    scan = await scanLayer(counted);
-  } catch (err) {
-    throw new InvalidArgument(`layer ${layer.digest} is not a readable layer tar: ${(err as Error).message}`, { cause: err });
-  } finally {
-    blob.destroy();
-  }
-  extract.update(read, true);
+  if (scan) emit(layerProgress('Extracting', id, total, total));
+  else scan = await readLayer(store, layer, (n) => emit(layerProgress('Extracting', id, n, total)));
   if (scan.diffId !== diffId) {
     throw new SystemError(`layer ${layer.digest}: its content has the diffID ${scan.diffId}, the image config names ${diffId}`);
   }
   await store.layers.register({ diffId, digest: layer.digest, compression: scan.compression, size: scan.size, tarSize: scan.tarSize });
   emit(layerStatus('Pull complete', id));
+}
+
+/** Read a stored layer blob through for its diffID (`scanLayer`), telling `onBytes` how far it got. */
+async function readLayer(store: ImageStore, layer: Descriptor, onBytes: (n: number) => void): Promise<LayerScan> {
+  const throttle = new ProgressThrottle(onBytes);
+  const blob = await store.content.get(layer.digest);
+  let read = 0;
+  const counted = (async function* () {
+    for await (const chunk of blob) {
+      read += (chunk as Buffer).length;
+      throttle.update(read);
+      yield chunk as Buffer;
+    }
+  })();
+  try {
+    return await scanLayer(counted);
+  } catch (err) {
+    throw new InvalidArgument(`layer ${layer.digest} is not a readable layer tar: ${(err as Error).message}`, { cause: err });
+  } finally {
+    blob.destroy();
+    throttle.update(read, true);
+  }
 }
 
 function parseJson<T>(bytes: Buffer, what: string): T {
