@@ -14,8 +14,11 @@ t.before.each(async (ctx) => {
 });
 
 t.after.each(async (ctx) => {
-  await ctx.fake.close();
-  rmSync(ctx.dir, { recursive: true, force: true });
+  try {
+    await ctx.fake.close();
+  } finally {
+    rmSync(ctx.dir, { recursive: true, force: true });
+  }
 });
 
 function progress(res: import('node:http').ServerResponse, lines: unknown[]): void {
