@@ -5,6 +5,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import bcrypt from 'bcryptjs';
 
 /** A port the kernel just gave out on loopback (free when this returns). */
 export function freePort(): Promise<number> {
@@ -19,18 +20,11 @@ export function freePort(): Promise<number> {
 }
 
 /**
- * A bcrypt htpasswd line (the reference registry accepts only bcrypt), made by the
- * system's libxcrypt through Python's `crypt` (its Blowfish method is bcrypt), which
- * needs nothing from the network.
+ * A bcrypt htpasswd line (the reference registry accepts only bcrypt), made with
+ * bcryptjs, as `htpasswd -B` would (Python's `crypt` did it before: gone in Python 3.13).
  */
 export function htpasswdLine(user: string, password: string): string {
-  const hash = execFileSync(
-    'python3',
-    ['-W', 'ignore', '-c', 'import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))', password],
-    { encoding: 'utf8' },
-  ).trim();
-  if (!hash.startsWith('$2')) throw new Error(`python3 crypt made no bcrypt hash: ${hash}`);
-  return `${user}:${hash}`;
+  return `${user}:${bcrypt.hashSync(password, 10)}`;
 }
 
 /** How a `LocalRegistry` authenticates: none, htpasswd (Basic), or bearer tokens from a `TokenServer`. */
