@@ -43,20 +43,29 @@ export class ImageQueries {
     }
     const images = (await this.store.list()).filter((image) => matches(image, filters));
     images.sort((a, b) => b.created.localeCompare(a.created));
-    return images.map((image) => ({
-      Id: image.id,
-      ParentId: image.parent ?? '',
-      RepoTags: image.repoTags.length ? image.repoTags : image.repoDigests.length ? [] : ['<none>:<none>'],
-      // An image with neither names nor digests is shown as dockerd 20.10 shows it: with both
-      // placeholders. With `<none>:<none>` alone the docker CLI leaves it out of `images -a`.
-      RepoDigests: image.repoDigests.length ? image.repoDigests : image.repoTags.length ? [] : ['<none>@<none>'],
-      Created: Math.floor(Date.parse(image.created) / 1000),
-      Size: image.size,
-      VirtualSize: image.size,
-      SharedSize: -1,
-      Labels: image.config.config?.Labels ?? null,
-      Containers: -1,
-    }));
+    return images.map((image) => {
+      // With a reference filter dockerd answers only the names that match it (`docker
+      // images busybox` lists busybox's tags, not the other names of the same image); the
+      // image itself is listed because one of its names matched (`matches`).
+      const patterns = filters.reference?.length ? filters.reference : undefined;
+      const named = (names: string[]) => (patterns ? names.filter((n) => patterns.some((p) => referenceMatches(n, p))) : names);
+      const repoTags = named(image.repoTags);
+      const repoDigests = named(image.repoDigests);
+      return {
+        Id: image.id,
+        ParentId: image.parent ?? '',
+        RepoTags: repoTags.length ? repoTags : repoDigests.length ? [] : ['<none>:<none>'],
+        // An image with neither names nor digests is shown as dockerd 20.10 shows it: with both
+        // placeholders. With `<none>:<none>` alone the docker CLI leaves it out of `images -a`.
+        RepoDigests: repoDigests.length ? repoDigests : repoTags.length ? [] : ['<none>@<none>'],
+        Created: Math.floor(Date.parse(image.created) / 1000),
+        Size: image.size,
+        VirtualSize: image.size,
+        SharedSize: -1,
+        Labels: image.config.config?.Labels ?? null,
+        Containers: -1,
+      };
+    });
   }
 
   async inspect(ref: string): Promise<ImageInspect> {
@@ -116,7 +125,7 @@ export const ImageQueriesToken = token<ImageQueries>('ImageQueries');
 function matches(image: ImageRecord, filters: Filters): boolean {
   const any = (key: string, test: (v: string) => boolean) => !filters[key]?.length || filters[key].some(test);
   return (
-    any('reference', (pattern) => image.repoTags.some((tag) => referenceMatches(tag, pattern))) &&
+    any('reference', (pattern) => [...image.repoTags, ...image.repoDigests].some((ref) => referenceMatches(ref, pattern))) &&
     any('dangling', (v) => (v === 'true' || v === '1') === (image.repoTags.length === 0)) &&
     any('label', (v) => {
       const labels = image.config.config?.Labels ?? {};
@@ -127,10 +136,12 @@ function matches(image: ImageRecord, filters: Filters): boolean {
 }
 
 /** Docker's `reference` filter: a pattern with `*` wildcards against `name:tag` or `name`. */
-function referenceMatches(tag: string, pattern: string): boolean {
+function referenceMatches(reference: string, pattern: string): boolean {
   const re = new RegExp(`^${pattern.split('*').map(escapeRegExp).join('[^/]*')}$`);
-  const name = tag.slice(0, tag.lastIndexOf(':'));
-  return re.test(tag) || re.test(name);
+  // `name:tag` or `name@digest`: the pattern matches the whole reference or its name.
+  const at = reference.indexOf('@');
+  const name = at >= 0 ? reference.slice(0, at) : reference.slice(0, reference.lastIndexOf(':'));
+  return re.test(reference) || re.test(name);
 }
 
 function escapeRegExp(s: string): string {
