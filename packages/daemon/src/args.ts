@@ -116,6 +116,13 @@ export const flagSpecs: readonly FlagSpec[] = [
     arg: 'n',
     help: 'layers a push uploads at once (default 5)',
   },
+  {
+    long: 'registry-certs-dir',
+    kind: 'string',
+    key: 'registry-certs-dir',
+    arg: 'dir',
+    help: "registries' CAs and client certificates, <dir>/<host:port>/*.crt (default /etc/berth/certs.d)",
+  },
   { long: 'config-file', kind: 'string', arg: 'file', help: 'daemon.json to read (default /etc/berth/daemon.json)' },
   { long: 'help', short: 'h', kind: 'bool', help: 'print this help' },
   { long: 'version', short: 'v', kind: 'bool', help: 'print the version' },

@@ -33,6 +33,7 @@ const keyTypes: Record<keyof DaemonSettings, 'string' | 'string[]' | 'boolean' |
   'registry-mirrors': 'string[]',
   'max-concurrent-downloads': 'number',
   'max-concurrent-uploads': 'number',
+  'registry-certs-dir': 'string',
 };
 
 /**

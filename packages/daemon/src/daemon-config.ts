@@ -40,6 +40,8 @@ export interface DaemonConfig {
 export const defaultSocket = '/run/berth/berth.sock';
 export const defaultHost = `unix://${defaultSocket}`;
 export const defaultConfigFile = '/etc/berth/daemon.json';
+/** Registries' CAs and client certificates, `<dir>/<host:port>/{*.crt,*.cert,*.key}` (dockerd's `/etc/docker/certs.d`). */
+export const defaultRegistryCertsDir = '/etc/berth/certs.d';
 
 export const defaults = {
   dataRoot: '/var/lib/berth',
@@ -81,6 +83,8 @@ export interface DaemonSettings {
   'max-concurrent-downloads'?: number;
   /** Layers a push uploads at once (default 5). */
   'max-concurrent-uploads'?: number;
+  /** Where registries' CAs and client certificates are (berth's own key; dockerd's is fixed at /etc/docker/certs.d). */
+  'registry-certs-dir'?: string;
 }
 
 export type SettingKey = keyof DaemonSettings;

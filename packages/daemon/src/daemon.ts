@@ -1,7 +1,7 @@
 import { type ApiServer, createApiServer, defaultServerLimits } from '@berth/api';
 import type { AnyPluginManifest, EngineApi, Logger, PluginStatus } from '@berth/core';
 import type { EngineConfig } from '@berth/engine';
-import type { DaemonConfig } from './daemon-config.js';
+import { type DaemonConfig, defaultRegistryCertsDir } from './daemon-config.js';
 import { connectionBudget, openFileLimit } from './fd-limit.js';
 import { MemoryReclaimer } from './memory-reclaimer.js';
 import { removePidfile, writePidfile } from './pidfile.js';
@@ -47,7 +47,8 @@ export function engineConfigFor(config: DaemonConfig, plugins: AnyPluginManifest
   if (config.defaultRuntime !== undefined) engineConfig.defaultRuntime = config.defaultRuntime;
   if (config.logDriver !== undefined) engineConfig.logDriver = config.logDriver;
   if (config.logOpts !== undefined) engineConfig.logOpts = config.logOpts;
-  if (config.registry !== undefined) engineConfig.registry = config.registry;
+  // Registries' own CAs and client certificates, where dockerd keeps them in /etc/docker/certs.d.
+  engineConfig.registry = { certsDir: defaultRegistryCertsDir, ...config.registry };
   return engineConfig;
 }
 

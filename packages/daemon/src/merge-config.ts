@@ -94,6 +94,7 @@ function registryOf(s: DaemonSettings): DaemonConfig['registry'] {
   const uploads = positive(s, 'max-concurrent-uploads');
   if (downloads !== undefined) registry.maxConcurrentDownloads = downloads;
   if (uploads !== undefined) registry.maxConcurrentUploads = uploads;
+  if (s['registry-certs-dir'] !== undefined) registry.certsDir = path.resolve(s['registry-certs-dir']);
   return Object.keys(registry).length ? registry : undefined;
 }
 

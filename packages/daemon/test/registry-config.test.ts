@@ -32,12 +32,16 @@ test("registry flags are dockerd's, repeatable; bad values are refused by name",
     'http://m',
     '--max-concurrent-downloads',
     '4',
+    '--registry-certs-dir',
+    'certs',
   ]);
   assert.equal(args.settings, {
     'insecure-registries': ['a:5000', 'b:5000'],
     'registry-mirrors': ['http://m'],
     'max-concurrent-downloads': 4,
+    'registry-certs-dir': 'certs',
   });
+  assert.is(mergeDaemonConfig({}, args.settings).registry?.certsDir, `${process.cwd()}/certs`, 'made absolute');
   assert.throws(() => mergeDaemonConfig({}, { 'max-concurrent-downloads': 1.5 }), /max-concurrent-downloads must be a whole number/);
   assert.throws(() => mergeDaemonConfig({}, { 'max-concurrent-uploads': 0 }), /max-concurrent-uploads must be a positive number/);
   assert.throws(

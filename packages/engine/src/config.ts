@@ -46,6 +46,12 @@ export interface RegistryConfig {
   maxConcurrentDownloads?: number;
   /** Layers a push uploads at once (default 5). */
   maxConcurrentUploads?: number;
+  /**
+   * Registries' own CAs and client certificates: `<certsDir>/<host:port>/*.crt` are trusted
+   * in addition to the system's roots, `*.cert`/`*.key` are client certificates, as in
+   * dockerd's `/etc/docker/certs.d` (berthd: `/etc/berth/certs.d`). None when unset.
+   */
+  certsDir?: string;
 }
 
 /** EngineConfig with every default filled in. */

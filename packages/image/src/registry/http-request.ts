@@ -2,6 +2,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { Readable } from 'node:stream';
 import { SystemError } from '@berth/core';
+import type { RegistryTls } from './registry-certs.js';
 
 /** One HTTP request to a registry or its token server. */
 export interface HttpRequest {
@@ -12,6 +13,8 @@ export interface HttpRequest {
   body?: Buffer | AsyncIterable<Uint8Array>;
   /** Whether the server's TLS certificate is checked (false only for insecure registries). */
   verifyTls?: boolean;
+  /** Extra roots and client certificates of the registry (its certs.d directory), when verifying. */
+  tls?: RegistryTls;
   signal?: AbortSignal;
   /**
    * A connection that carries nothing (no headers, no body bytes) for this long is
@@ -38,7 +41,16 @@ export function sendHttp(req: HttpRequest): Promise<http.IncomingMessage> {
       headers: { Connection: 'close', ...(req.headers ?? {}) },
       signal: req.signal,
     };
-    if (url.protocol === 'https:') options.rejectUnauthorized = req.verifyTls !== false;
+    if (url.protocol === 'https:') {
+      options.rejectUnauthorized = req.verifyTls !== false;
+      if (req.tls && req.verifyTls !== false) {
+        options.ca = req.tls.ca;
+        if (req.tls.certs.length) {
+          options.cert = req.tls.certs;
+          options.key = req.tls.keys;
+        }
+      }
+    }
     const request = lib.request(url, options, resolve);
     request.on('error', reject);
     request.setTimeout(req.idleTimeoutMs ?? 60_000, () => {

@@ -1,6 +1,7 @@
 import type { RegistryAuth } from '@berth/core';
 import { Unauthorized } from '@berth/core';
 import { readBody, sendHttp } from './http-request.js';
+import type { RegistryTls } from './registry-certs.js';
 import { registryErrorMessage } from './registry-errors.js';
 import type { AuthChallenge } from './www-authenticate.js';
 
@@ -31,6 +32,8 @@ export class RegistryAuthorizer {
     private readonly auth: RegistryAuth | undefined,
     private readonly verifyTls: boolean,
     private readonly userAgent: string,
+    /** The registry's certs.d material: the token server is reached with the same trust (dockerd's transport). */
+    private readonly tls?: RegistryTls,
   ) {}
 
   /** Whether credentials were given at all. */
@@ -98,7 +101,7 @@ export class RegistryAuthorizer {
         }
       }
     }
-    const res = await sendHttp({ method, url: url.toString(), headers, body, verifyTls: this.verifyTls, signal });
+    const res = await sendHttp({ method, url: url.toString(), headers, body, verifyTls: this.verifyTls, tls: this.tls, signal });
     const data = await readBody(res, 1 << 20);
     if (res.statusCode !== 200) {
       const message = registryErrorMessage(res.statusCode ?? 0, res.statusMessage, data);

@@ -4,6 +4,7 @@ import { type Digest, isDigest, sha256Digest } from '../digest.js';
 import { MediaTypes } from '../media-types.js';
 import { discard, type HttpRequest, isConnectionError, readBody, sendHttp } from './http-request.js';
 import { RegistryAuthorizer } from './registry-authorizer.js';
+import { type RegistryTls, readCertsDirectory } from './registry-certs.js';
 import { registryError } from './registry-errors.js';
 import type { RegistryEndpoint } from './registry-hosts.js';
 import { parseWwwAuthenticate } from './www-authenticate.js';
@@ -31,7 +32,7 @@ export interface RegistryClientOptions {
 }
 
 /** What a request needs: its scopes decide the bearer token. */
-interface RegistryRequest extends Omit<HttpRequest, 'url' | 'verifyTls'> {
+interface RegistryRequest extends Omit<HttpRequest, 'url' | 'verifyTls' | 'tls'> {
   path: string;
   scopes: string[];
   /** Follow 3xx to the Location (blob downloads are often redirected to storage), without our Authorization. */
@@ -52,6 +53,8 @@ export class RegistryClient {
   private base: string | undefined;
   private endpoint: RegistryEndpoint | undefined;
   private authorizer: RegistryAuthorizer | undefined;
+  /** The chosen endpoint's certs.d material, read by `ping`. */
+  private tls: RegistryTls | undefined;
   private readonly userAgent: string;
   private readonly maxResumes: number;
 
@@ -90,6 +93,7 @@ export class RegistryClient {
   async ping(signal?: AbortSignal): Promise<void> {
     let lastError: unknown;
     for (const endpoint of this.options.endpoints) {
+      const tls = endpoint.certsDir ? await readCertsDirectory(endpoint.certsDir) : undefined;
       for (const url of endpoint.urls) {
         let res: IncomingMessage;
         try {
@@ -98,6 +102,7 @@ export class RegistryClient {
             url: `${url}/v2/`,
             headers: { 'User-Agent': this.userAgent },
             verifyTls: endpoint.verifyTls,
+            tls,
             signal,
           });
         } catch (err) {
@@ -110,7 +115,8 @@ export class RegistryClient {
           discard(res);
           this.base = url;
           this.endpoint = endpoint;
-          this.authorizer = new RegistryAuthorizer(this.options.auth, endpoint.verifyTls, this.userAgent);
+          this.tls = tls;
+          this.authorizer = new RegistryAuthorizer(this.options.auth, endpoint.verifyTls, this.userAgent, tls);
           if (status === 401) this.authorizer.challenge(parseWwwAuthenticate(res.headers['www-authenticate']));
           return;
         }
@@ -419,6 +425,7 @@ export class RegistryClient {
       headers,
       body: req.body,
       verifyTls: this.endpoint!.verifyTls,
+      tls: this.tls,
       signal: req.signal,
       idleTimeoutMs: this.options.idleTimeoutMs,
     });
@@ -443,6 +450,7 @@ export class RegistryClient {
         url: next,
         headers: redirected,
         verifyTls: this.endpoint!.verifyTls,
+        tls: this.tls,
         signal: req.signal,
         idleTimeoutMs: this.options.idleTimeoutMs,
       });

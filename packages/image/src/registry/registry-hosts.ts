@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { InvalidArgument } from '@berth/core';
 import { defaultDomain } from '../reference.js';
+import { certsDirectoryOf } from './registry-certs.js';
 
 /** How berthd reaches registries (daemon.json `insecure-registries`, `registry-mirrors`). */
 export interface RegistryHostsConfig {
@@ -11,6 +12,12 @@ export interface RegistryHostsConfig {
   insecureRegistries?: string[];
   /** Mirrors of Docker Hub tried in order before it for pulls: `https://mirror.example`. */
   mirrors?: string[];
+  /**
+   * Where each registry's own CAs and client certificates are, as dockerd's
+   * `/etc/docker/certs.d`: `<certsDir>/<host:port>/{*.crt,*.cert,*.key}` (`readCertsDirectory`).
+   * Read only for registries whose certificate is checked, as in dockerd.
+   */
+  certsDir?: string;
 }
 
 /**
@@ -26,6 +33,8 @@ export interface RegistryEndpoint {
   /** Whether a TLS certificate is checked (false for insecure registries). */
   verifyTls: boolean;
   mirror: boolean;
+  /** The registry's certificate directory (`certsDir`/host), for a verified registry when `certsDir` is set. */
+  certsDir?: string;
 }
 
 /** The host Docker Hub's registry API answers on (`docker.io` is only its name in references). */
@@ -55,6 +64,7 @@ export function endpointFor(host: string, config: RegistryHostsConfig): Registry
     urls: insecure ? [`https://${host}`, `http://${host}`] : [`https://${host}`],
     verifyTls: !insecure,
     mirror: false,
+    ...certsOf(host, !insecure, config),
   };
 }
 
@@ -69,7 +79,12 @@ function mirrorEndpoint(mirror: string, config: RegistryHostsConfig): RegistryEn
     throw new InvalidArgument(`invalid registry mirror: ${JSON.stringify(mirror)} (only http and https are supported)`);
   }
   const base = `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, '')}`;
-  return { host: url.host, urls: [base], verifyTls: !isInsecureRegistry(url.host, config.insecureRegistries ?? []), mirror: true };
+  const verifyTls = !isInsecureRegistry(url.host, config.insecureRegistries ?? []);
+  return { host: url.host, urls: [base], verifyTls, mirror: true, ...certsOf(url.host, verifyTls && url.protocol === 'https:', config) };
+}
+
+function certsOf(host: string, verified: boolean, config: RegistryHostsConfig): { certsDir?: string } {
+  return verified && config.certsDir ? { certsDir: certsDirectoryOf(config.certsDir, host) } : {};
 }
 
 /**
