@@ -1,6 +1,5 @@
-import { createReadStream } from 'node:fs';
 import type { ProgressMessage, RegistryAuth } from '@berth/core';
-import { InvalidArgument, NotFound } from '@berth/core';
+import { InvalidArgument, NotFound, SystemError } from '@berth/core';
 import type { Digest } from '../digest.js';
 import { shortId } from '../digest.js';
 import type { ImageRecord, ImageStore } from '../image-store.js';
@@ -8,7 +7,7 @@ import type { LayerRecord } from '../layer-store.js';
 import type { Descriptor, ImageManifest } from '../manifest.js';
 import { MediaTypes } from '../media-types.js';
 import { familiarName, familiarString, type Reference, referenceName, referenceString } from '../reference.js';
-import { type GzipLayerFile, gzipLayerFile, knownGzipLayer } from './layer-gzip.js';
+import { gzipLayerStream, knownGzipLayer } from './layer-gzip.js';
 import { layerProgress, layerStatus, ProgressThrottle } from './progress.js';
 import { RegistryClient } from './registry-client.js';
 import { type RegistryHostsConfig, registryEndpoints } from './registry-hosts.js';
@@ -48,8 +47,6 @@ interface PushLayer {
   mediaType: string;
   /** Stored uncompressed: sent as the gzip of the stored blob. */
   gzip: boolean;
-  /** That gzip, written out to upload from. */
-  file?: GzipLayerFile;
 }
 
 /**
@@ -96,8 +93,25 @@ export async function pushImage(store: ImageStore, options: PushImageOptions): P
   let uploaded = 0;
   const layers = await runLimited(records, limit, async (record) => {
     const id = shortId(record.diffId);
-    let layer = await describeLayer(store, record, signal);
-    try {
+    const layer = await describeLayer(store, record);
+    if (!layer) {
+      // Stored uncompressed and never compressed by this process: its digest is unknown
+      // until it is compressed, so there is nothing to ask the registry first (dockerd
+      // does the same for a layer it has no digest of). Compressed while it uploads.
+      const location = await client.startUpload(ref.path, signal);
+      const gzip = gzipLayerStream(store.content, record.digest, signal);
+      const throttle = new ProgressThrottle((n) => emit(layerProgress('Pushing', id, n, record.tarSize)));
+      await client.uploadStream(ref.path, location, gzip.chunks, () => gzip.result().digest, {
+        onBytes: (n) => throttle.update(n),
+        signal,
+      });
+      throttle.update(gzip.result().size, true);
+      uploaded++;
+      emit(layerStatus('Pushed', id));
+      const { digest, size } = gzip.result();
+      return { record, digest, size, mediaType: MediaTypes.dockerLayerGzip, gzip: true };
+    }
+    {
       if (await client.hasBlob(ref.path, layer.digest, signal)) {
         emit(layerStatus('Layer already exists', id));
         return layer;
@@ -113,20 +127,31 @@ export async function pushImage(store: ImageStore, options: PushImageOptions): P
         break;
       }
       location ??= await client.startUpload(ref.path, signal);
-      if (layer.gzip && !layer.file) layer = { ...layer, file: await gzipLayerFile(store.content, record.digest, signal) };
       const throttle = new ProgressThrottle((n) => emit(layerProgress('Pushing', id, n, layer.size)));
-      const content = layer.file ? createReadStream(layer.file.path, { highWaterMark: 1 << 20 }) : await store.content.get(layer.digest);
-      await client.upload(ref.path, location, layer.digest, layer.size, content, {
-        chunkSize: options.chunkSize,
-        onBytes: (n) => throttle.update(n),
-        signal,
-      });
+      if (layer.gzip) {
+        // Compressed before (its digest is remembered), but the registry lacks it: compress
+        // again on the way out, and check the bytes are the same.
+        const gzip = gzipLayerStream(store.content, record.digest, signal);
+        await client.uploadStream(ref.path, location, gzip.chunks, () => gzip.result().digest, {
+          onBytes: (n) => throttle.update(n),
+          signal,
+        });
+        if (gzip.result().digest !== layer.digest) {
+          throw new SystemError(
+            `gzip of layer ${record.digest} gave ${gzip.result().digest}, earlier ${layer.digest}: compression is not reproducible here`,
+          );
+        }
+      } else {
+        await client.upload(ref.path, location, layer.digest, layer.size, await store.content.get(layer.digest), {
+          chunkSize: options.chunkSize,
+          onBytes: (n) => throttle.update(n),
+          signal,
+        });
+      }
       throttle.update(layer.size, true);
       uploaded++;
       emit(layerStatus('Pushed', id));
       return layer;
-    } finally {
-      await layer.file?.remove();
     }
   });
 
@@ -162,15 +187,14 @@ async function findLocal(store: ImageStore, ref: Reference): Promise<ImageRecord
 
 /**
  * What the registry gets for a layer: its stored blob when compressed, else its gzip,
- * whose digest comes from an earlier compression of this process or from compressing it
- * now (the file is then kept to upload from).
+ * whose digest comes from an earlier compression of this process; undefined for an
+ * uncompressed layer never compressed here (its digest is known once it is sent).
  */
-async function describeLayer(store: ImageStore, record: LayerRecord, signal?: AbortSignal): Promise<PushLayer> {
+async function describeLayer(store: ImageStore, record: LayerRecord): Promise<PushLayer | undefined> {
   if (record.compression === 'none') {
     const known = knownGzipLayer(record.digest);
     if (known) return { record, digest: known.digest, size: known.size, mediaType: MediaTypes.dockerLayerGzip, gzip: true };
-    const file = await gzipLayerFile(store.content, record.digest, signal);
-    return { record, digest: file.digest, size: file.size, mediaType: MediaTypes.dockerLayerGzip, gzip: true, file };
+    return undefined;
   }
   const size = await store.content.size(record.digest);
   const mediaType = record.compression === 'zstd' ? MediaTypes.ociLayerZstd : MediaTypes.dockerLayerGzip;

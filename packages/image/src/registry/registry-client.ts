@@ -385,6 +385,51 @@ export class RegistryClient {
     discard(res);
   }
 
+  /**
+   * A blob whose digest is known only once it is all sent (a layer compressed on its way
+   * out), as dockerd uploads: one `PATCH` streaming the body (chunked, no length), then
+   * `PUT ?digest=` with the digest `digestOf` gives after the last byte. The registry
+   * checks the digest over what it received.
+   */
+  async uploadStream(
+    repository: string,
+    location: string,
+    content: AsyncIterable<Uint8Array>,
+    digestOf: () => Digest,
+    options: { onBytes?: (n: number) => void; signal?: AbortSignal } = {},
+  ): Promise<Digest> {
+    const scopes = [pushScope(repository)];
+    let sent = 0;
+    const counted = async function* (): AsyncGenerator<Uint8Array> {
+      for await (const chunk of content) {
+        sent += chunk.length;
+        options.onBytes?.(sent);
+        yield chunk;
+      }
+    };
+    let res = await this.send(
+      {
+        method: 'PATCH',
+        path: location,
+        headers: { 'Content-Type': 'application/octet-stream' },
+        body: counted(),
+        scopes,
+        signal: options.signal,
+      },
+      false,
+    );
+    if (res.statusCode !== 202) throw await registryError(res, 'cannot upload blob');
+    discard(res);
+    const digest = digestOf();
+    res = await this.send(
+      { method: 'PUT', path: withDigest(this.location(res), digest), headers: { 'Content-Length': '0' }, scopes, signal: options.signal },
+      false,
+    );
+    if (res.statusCode !== 201) throw await registryError(res, `cannot upload blob ${digest}`);
+    discard(res);
+    return digest;
+  }
+
   /** `PUT` a manifest under `reference` (a tag); returns the digest the registry names it by. */
   async putManifest(repository: string, reference: string, mediaType: string, bytes: Buffer, signal?: AbortSignal): Promise<Digest> {
     const res = await this.send({
