@@ -7,7 +7,9 @@
 // uploaded), rmi, pull (every layer downloaded and stored), rmi. Prints each way's median
 // time, MB/s of the uncompressed layers, and berth's speed-up (docker's time / berth's).
 // Asserts nothing; needs `npm run build`. dockerd runs with no bridge and no iptables
-// (`network: 'none'`: the host's network is left alone; a push needs none).
+// (`network: 'none'`: the host's network is left alone; a push needs none). Each round's
+// line also gives the CPU time the daemon and the registry spent in its push and pull
+// (the rest of a wall time is the CLI, the kernel's copies and waiting).
 // Usage: node bench/push-pull.js [rounds] [MiB per layer]   (default 3 40)
 // Everything lives under /tmp/berth-bench-pushpull-*; processes are stopped by their pids.
 'use strict';
@@ -70,6 +72,7 @@ async function startRegistry(kind, round) {
   await waitFor(`http://127.0.0.1:${port}`, proc);
   return {
     host: `127.0.0.1:${port}`,
+    pid: proc.pid,
     stop: async () => {
       const gone = new Promise((r) => proc.once('exit', r));
       proc.kill('SIGTERM');
@@ -139,16 +142,29 @@ function dockerOk(env, args) {
   return r.stdout;
 }
 
-/** One round on one daemon: load (untimed), push to a fresh registry, rmi, pull; resolves { push, pull } in ms. */
-async function round(kind, env, archive, n) {
+/** CPU time (ms, user + system) a process has used so far, from /proc. */
+function cpuMs(pid) {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
+/** `docker args` timed, with the CPU the daemon and the registry spent meanwhile: { ms, daemonCpu, registryCpu }. */
+function timedWithCpu(env, args, daemonPid, registryPid) {
+  const [d, r] = [cpuMs(daemonPid), cpuMs(registryPid)];
+  const ms = timeOnce(docker, args, env);
+  return { ms, daemonCpu: cpuMs(daemonPid) - d, registryCpu: cpuMs(registryPid) - r };
+}
+
+/** One round on one daemon: load (untimed), push to a fresh registry, rmi, pull; resolves the push's and the pull's timings. */
+async function round(kind, env, daemonPid, archive, n) {
   const registry = await startRegistry(kind === 'berth' ? 'berth' : 'reference', n);
   try {
     const name = `${registry.host}/bench/big:1`;
     dockerOk(env, ['load', '-q', '-i', archive]);
     dockerOk(env, ['tag', 'bench/big:1', name]);
-    const push = timeOnce(docker, ['push', '-q', name], env);
+    const push = timedWithCpu(env, ['push', '-q', name], daemonPid, registry.pid);
     dockerOk(env, ['rmi', name, 'bench/big:1']);
-    const pull = timeOnce(docker, ['pull', '-q', name], env);
+    const pull = timedWithCpu(env, ['pull', '-q', name], daemonPid, registry.pid);
     dockerOk(env, ['rmi', name]);
     return { push, pull };
   } finally {
@@ -162,17 +178,19 @@ async function main() {
   const mb = (layers * layerMiB * 1048576) / 1e6;
   console.log(`image: ${layers} layers of ${layerMiB} MiB (${mb.toFixed(0)} MB of layer tars), made in ${((Date.now() - t) / 1000).toFixed(1)} s`);
   const berthd = await startBerthd(dir, started, { cgroupParent: 'berth-bench-pushpull' });
-  const daemons = [['berth', berthd.env]];
+  const daemons = [['berth', berthd.env, berthd.proc.pid]];
   const dockerd = await startDockerd(dir, started, { network: 'none' });
-  if (dockerd) daemons.push(['docker', dockerd.env]);
+  if (dockerd) daemons.push(['docker', dockerd.env, dockerd.pid]);
   else console.log('no dockerd installed: berth only');
   const times = Object.fromEntries(daemons.map(([kind]) => [kind, { push: [], pull: [] }]));
+  const s = (ms) => `${(ms / 1000).toFixed(2)} s`;
+  const cpu = (t) => `(CPU daemon ${s(t.daemonCpu)}, registry ${s(t.registryCpu)})`;
   for (let n = 0; n < rounds; n++) {
-    for (const [kind, env] of daemons) {
-      const r = await round(kind, env, archive, n);
-      times[kind].push.push(r.push);
-      times[kind].pull.push(r.pull);
-      console.log(`round ${n + 1} ${kind.padEnd(6)} push ${(r.push / 1000).toFixed(2)} s  pull ${(r.pull / 1000).toFixed(2)} s`);
+    for (const [kind, env, pid] of daemons) {
+      const r = await round(kind, env, pid, archive, n);
+      times[kind].push.push(r.push.ms);
+      times[kind].pull.push(r.pull.ms);
+      console.log(`round ${n + 1} ${kind.padEnd(6)} push ${s(r.push.ms)} ${cpu(r.push)}  pull ${s(r.pull.ms)} ${cpu(r.pull)}`);
     }
   }
   console.log('\nmedians           push                pull');

@@ -68,8 +68,9 @@ export function gzipLayerStream(content: ContentStore, source: Digest, signal?: 
   };
 }
 
-// Fixed, so the bytes (and their digest) do not depend on zlib's defaults changing. Level 3
-// is zlib's fastest strategy (deflate_fast, levels 1-3) with its best ratio: about 1.5x
-// the speed of level 6 for 5-10% more bytes, which a registry accepts alike (any valid
-// gzip is a valid layer). 256 KiB output chunks: fewer, larger writes to the socket.
-const gzipSettings: zlib.ZlibOptions = { level: 3, memLevel: 8, windowBits: 15, chunkSize: 256 << 10 };
+// Fixed, so the bytes (and their digest) do not depend on zlib's defaults changing. Level 1
+// (zlib's deflate_fast): on text-like layers about twice the speed of level 6 for ~9% more
+// bytes, and as fast as or faster than levels 2-3 for nearly their ratio (measured on
+// bench/push-pull.js's layers); a registry accepts any valid gzip alike. 256 KiB output
+// chunks: fewer, larger writes to the socket.
+const gzipSettings: zlib.ZlibOptions = { level: 1, memLevel: 8, windowBits: 15, chunkSize: 256 << 10 };
