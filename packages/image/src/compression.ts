@@ -79,7 +79,8 @@ export async function decompress(source: ByteSource): Promise<Decompressed> {
   if (compression === 'none') return { compression, stream: replay() };
   // 256 KiB output chunks (zlib's default is 16 KiB): each chunk costs a trip through the
   // consumer's async iterators (tar reader, digest), so fewer chunks cost less CPU.
-  const decoder = compression === 'gzip' ? zlib.createGunzip({ chunkSize: 256 << 10 }) : zlib.createZstdDecompress({ chunkSize: 256 << 10 });
+  const decoder =
+    compression === 'gzip' ? zlib.createGunzip({ chunkSize: 256 << 10 }) : zlib.createZstdDecompress({ chunkSize: 256 << 10 });
   // pipeline carries an error of either side to the other, so the consumer's loop throws.
   pipeline(Readable.from(replay(), { objectMode: false }), decoder, () => {});
   async function* decoded(): AsyncGenerator<Buffer> {

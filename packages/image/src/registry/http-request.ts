@@ -65,6 +65,9 @@ export function sendHttp(req: HttpRequest): Promise<http.IncomingMessage> {
     else {
       const body = Readable.from(req.body, { objectMode: false });
       body.on('error', (err) => request.destroy(err));
+      // A request that fails (or ends) stops its body: the source is released (a file
+      // closed, a compression ended) rather than left suspended half-read.
+      request.on('close', () => body.destroy());
       body.pipe(request);
     }
   });

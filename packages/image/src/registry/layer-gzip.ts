@@ -36,7 +36,12 @@ export interface GzipLayerStream {
  * out (a streamed upload's closing `PUT ?digest=`). It is then remembered
  * (`knownGzipLayer`), so a later push asks the registry before compressing again.
  */
-export function gzipLayerStream(content: ContentStore, source: Digest, signal?: AbortSignal): GzipLayerStream {
+export function gzipLayerStream(
+  content: ContentStore,
+  source: Digest,
+  options: { signal?: AbortSignal; onRead?: (bytes: number) => void } = {},
+): GzipLayerStream {
+  const { signal, onRead } = options;
   const digester = new Digester();
   let done: GzipLayer | undefined;
   async function* chunks(): AsyncGenerator<Buffer> {
@@ -45,6 +50,9 @@ export function gzipLayerStream(content: ContentStore, source: Digest, signal?: 
     const abort = () => gzip.destroy(signal?.reason ?? new Error('aborted'));
     signal?.addEventListener('abort', abort, { once: true });
     input.on('error', (err) => gzip.destroy(err));
+    let read = 0;
+    // Progress counts the layer's own bytes, as dockerd's does: how far through the tar it is.
+    if (onRead) input.on('data', (chunk: Buffer) => onRead((read += chunk.length)));
     input.pipe(gzip);
     try {
       for await (const chunk of gzip as AsyncIterable<Buffer>) {

@@ -99,60 +99,54 @@ export async function pushImage(store: ImageStore, options: PushImageOptions): P
       // until it is compressed, so there is nothing to ask the registry first (dockerd
       // does the same for a layer it has no digest of). Compressed while it uploads.
       const location = await client.startUpload(ref.path, signal);
-      const gzip = gzipLayerStream(store.content, record.digest, signal);
       const throttle = new ProgressThrottle((n) => emit(layerProgress('Pushing', id, n, record.tarSize)));
-      await client.uploadStream(ref.path, location, gzip.chunks, () => gzip.result().digest, {
-        onBytes: (n) => throttle.update(n),
-        signal,
-      });
-      throttle.update(gzip.result().size, true);
+      const gzip = gzipLayerStream(store.content, record.digest, { signal, onRead: (n) => throttle.update(n) });
+      await client.uploadStream(ref.path, location, gzip.chunks, () => gzip.result().digest, { signal });
+      throttle.update(record.tarSize, true);
       uploaded++;
       emit(layerStatus('Pushed', id));
       const { digest, size } = gzip.result();
       return { record, digest, size, mediaType: MediaTypes.dockerLayerGzip, gzip: true };
     }
-    {
-      if (await client.hasBlob(ref.path, layer.digest, signal)) {
-        emit(layerStatus('Layer already exists', id));
-        return layer;
-      }
-      let location: string | undefined;
-      for (const from of mountSources) {
-        const mount = await client.mountBlob(ref.path, layer.digest, from, signal);
-        if (mount.mounted) {
-          emit(layerStatus(`Mounted from ${from}`, id));
-          return layer;
-        }
-        location = mount.location;
-        break;
-      }
-      location ??= await client.startUpload(ref.path, signal);
-      const throttle = new ProgressThrottle((n) => emit(layerProgress('Pushing', id, n, layer.size)));
-      if (layer.gzip) {
-        // Compressed before (its digest is remembered), but the registry lacks it: compress
-        // again on the way out, and check the bytes are the same.
-        const gzip = gzipLayerStream(store.content, record.digest, signal);
-        await client.uploadStream(ref.path, location, gzip.chunks, () => gzip.result().digest, {
-          onBytes: (n) => throttle.update(n),
-          signal,
-        });
-        if (gzip.result().digest !== layer.digest) {
-          throw new SystemError(
-            `gzip of layer ${record.digest} gave ${gzip.result().digest}, earlier ${layer.digest}: compression is not reproducible here`,
-          );
-        }
-      } else {
-        await client.upload(ref.path, location, layer.digest, layer.size, await store.content.get(layer.digest), {
-          chunkSize: options.chunkSize,
-          onBytes: (n) => throttle.update(n),
-          signal,
-        });
-      }
-      throttle.update(layer.size, true);
-      uploaded++;
-      emit(layerStatus('Pushed', id));
+    if (await client.hasBlob(ref.path, layer.digest, signal)) {
+      emit(layerStatus('Layer already exists', id));
       return layer;
     }
+    let location: string | undefined;
+    for (const from of mountSources) {
+      const mount = await client.mountBlob(ref.path, layer.digest, from, signal);
+      if (mount.mounted) {
+        emit(layerStatus(`Mounted from ${from}`, id));
+        return layer;
+      }
+      location = mount.location;
+      break;
+    }
+    location ??= await client.startUpload(ref.path, signal);
+    // Progress over the bytes read from the store, as dockerd's: the tar's when compressed on the way.
+    const total = layer.gzip ? record.tarSize : layer.size;
+    const throttle = new ProgressThrottle((n) => emit(layerProgress('Pushing', id, n, total)));
+    if (layer.gzip) {
+      // Compressed before (its digest is remembered), but the registry lacks it: compress
+      // again on the way out, and check the bytes are the same.
+      const gzip = gzipLayerStream(store.content, record.digest, { signal, onRead: (n) => throttle.update(n) });
+      await client.uploadStream(ref.path, location, gzip.chunks, () => gzip.result().digest, { signal });
+      if (gzip.result().digest !== layer.digest) {
+        throw new SystemError(
+          `gzip of layer ${record.digest} gave ${gzip.result().digest}, earlier ${layer.digest}: compression is not reproducible here`,
+        );
+      }
+    } else {
+      await client.upload(ref.path, location, layer.digest, layer.size, await store.content.get(layer.digest), {
+        chunkSize: options.chunkSize,
+        onBytes: (n) => throttle.update(n),
+        signal,
+      });
+    }
+    throttle.update(total, true);
+    uploaded++;
+    emit(layerStatus('Pushed', id));
+    return layer;
   });
 
   const configSize = await store.content.size(image.id);
