@@ -128,7 +128,10 @@ function makeImageArchive() {
   });
   const configName = `${crypto.createHash('sha256').update(config).digest('hex')}.json`;
   fs.writeFileSync(path.join(work, configName), config);
-  fs.writeFileSync(path.join(work, 'manifest.json'), JSON.stringify([{ Config: configName, RepoTags: ['bench/big:1'], Layers: layerPaths }]));
+  fs.writeFileSync(
+    path.join(work, 'manifest.json'),
+    JSON.stringify([{ Config: configName, RepoTags: ['bench/big:1'], Layers: layerPaths }]),
+  );
   const archive = path.join(dir, 'image.tar');
   const r = spawnSync('tar', ['-C', work, '-cf', archive, '.']);
   if (r.status !== 0) throw new Error(`tar: ${r.stderr}`);
@@ -176,7 +179,9 @@ async function main() {
   const t = Date.now();
   const archive = makeImageArchive();
   const mb = (layers * layerMiB * 1048576) / 1e6;
-  console.log(`image: ${layers} layers of ${layerMiB} MiB (${mb.toFixed(0)} MB of layer tars), made in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+  console.log(
+    `image: ${layers} layers of ${layerMiB} MiB (${mb.toFixed(0)} MB of layer tars), made in ${((Date.now() - t) / 1000).toFixed(1)} s`,
+  );
   const berthd = await startBerthd(dir, started, { cgroupParent: 'berth-bench-pushpull' });
   const daemons = [['berth', berthd.env, berthd.proc.pid]];
   const dockerd = await startDockerd(dir, started, { network: 'none' });
@@ -198,7 +203,9 @@ async function main() {
     const push = median(times[kind].push);
     const pull = median(times[kind].pull);
     const rate = (ms) => `${(mb / (ms / 1000)).toFixed(0)} MB/s`.padStart(9);
-    console.log(`${kind.padEnd(16)}  ${(push / 1000).toFixed(2).padStart(6)} s ${rate(push)}  ${(pull / 1000).toFixed(2).padStart(6)} s ${rate(pull)}`);
+    console.log(
+      `${kind.padEnd(16)}  ${(push / 1000).toFixed(2).padStart(6)} s ${rate(push)}  ${(pull / 1000).toFixed(2).padStart(6)} s ${rate(pull)}`,
+    );
   }
   if (dockerd) {
     const ratio = (way) => (median(times.docker[way]) / median(times.berth[way])).toFixed(2);

@@ -52,7 +52,12 @@ export function gzipLayerStream(
     input.on('error', (err) => gzip.destroy(err));
     let read = 0;
     // Progress counts the layer's own bytes, as dockerd's does: how far through the tar it is.
-    if (onRead) input.on('data', (chunk: Buffer) => onRead((read += chunk.length)));
+    if (onRead) {
+      input.on('data', (chunk: Buffer) => {
+        read += chunk.length;
+        onRead(read);
+      });
+    }
     input.pipe(gzip);
     try {
       for await (const chunk of gzip as AsyncIterable<Buffer>) {
