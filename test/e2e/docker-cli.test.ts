@@ -29,6 +29,22 @@ test('docker images lists the loaded image', async ({ daemon }) => {
   assert.ok(r.stdout.split('\n').includes('busybox:latest'), r.stdout);
 });
 
+test('docker images REPO lists only REPO`s tags of an image that has other names too', async ({ daemon }) => {
+  for (const name of ['other/repo:one', 'busybox:second']) {
+    const tagged = await daemon.docker(['tag', 'busybox', name]);
+    assert.is(tagged.code, 0, tagged.stderr);
+  }
+  try {
+    const r = await daemon.docker(['images', 'busybox', '--format', '{{.Repository}}:{{.Tag}}']);
+    assert.is(r.code, 0, r.stderr);
+    assert.equal(r.stdout.split('\n').filter(Boolean).sort(), ['busybox:latest', 'busybox:second']);
+    const other = await daemon.docker(['images', 'other/repo', '--format', '{{.Repository}}:{{.Tag}}']);
+    assert.equal(other.stdout.split('\n').filter(Boolean), ['other/repo:one']);
+  } finally {
+    await daemon.docker(['rmi', 'other/repo:one', 'busybox:second']);
+  }
+});
+
 test('an image without a name is listed by docker images -a, as <none>', async ({ daemon }) => {
   // A rootfs tar imported without a repository: the image has neither a tag nor a digest.
   const imported = await daemon.docker(['import', busyboxTar]);
