@@ -1,4 +1,7 @@
-import { promises as fs } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { promises as fs, readdirSync, readlinkSync } from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { gzipSync, zstdCompressSync } from 'node:zlib';
 import { htpasswdLine, LocalRegistry, TokenServer } from '@berth/testkit/registry';
@@ -236,6 +239,54 @@ test('an OCI index of zstd images: the platform asked is pulled, the repo digest
       /manifest for .*trc\/multi:nope not found: manifest unknown/,
     );
   }));
+
+test('a push whose streamed layer upload is cut: refused, nothing left locally (no scratch file, the layer file closed); the next push sends it', () =>
+  withRegistry(async (registry, dir) => {
+    const name = `${registry.address}/trc/cut:1`;
+    const store = await ImageStore.open(path.join(dir, 'a'));
+    // Incompressible, so the gzip is large enough to be cut in the middle.
+    const layer = await tarBytes([{ path: 'noise', type: 'file', body: randomBytes(4 << 20) }]);
+    const { id } = await importRootfs(store, [layer], { repo: name });
+    const layerFile = store.content.path((await store.get(id)).layers[0]!.digest);
+    // A registry that takes the upload's first MiB and then drops the connection.
+    let received = 0;
+    const cutter = http.createServer((req, res) => {
+      if (req.method === 'GET') return res.writeHead(200, { 'Docker-Distribution-API-Version': 'registry/2.0' }).end('{}');
+      if (req.method === 'POST') return res.writeHead(202, { Location: '/v2/trc/cut/blobs/uploads/u1', 'Content-Length': 0 }).end();
+      req.on('data', (chunk: Buffer) => {
+        received += chunk.length;
+        if (received > 1 << 20) req.socket.destroy();
+      });
+    });
+    await new Promise<void>((resolve) => cutter.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (cutter.address() as AddressInfo).port;
+      await store.tag(id, `127.0.0.1:${port}/trc/cut:1`);
+      await rejects(
+        () => pushImage(store, { reference: normalizeReference(`127.0.0.1:${port}/trc/cut:1`) }),
+        /socket hang up|ECONNRESET|EPIPE/,
+      );
+      assert.ok(received > 1 << 20, 'the upload was under way when it was cut');
+    } finally {
+      await new Promise((resolve) => cutter.close(resolve));
+    }
+    assert.equal(await fs.readdir(path.join(dir, 'a', 'blobs', 'ingest')), []);
+    for (let i = 0; i < 50 && openFds().includes(layerFile); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.not.ok(openFds().includes(layerFile), 'the layer file was closed');
+    const pushed = await pushImage(store, { reference: normalizeReference(name) });
+    assert.is(pushed.uploaded, 2);
+  }));
+
+/** What this process has open. */
+function openFds(): string[] {
+  return readdirSync('/proc/self/fd').map((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      return '';
+    }
+  });
+}
 
 test('a blob the registry serves corrupt is refused and nothing of it is kept', () =>
   withRegistry(async (registry, dir) => {

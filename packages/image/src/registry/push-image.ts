@@ -101,7 +101,10 @@ export async function pushImage(store: ImageStore, options: PushImageOptions): P
       const location = await client.startUpload(ref.path, signal);
       const throttle = new ProgressThrottle((n) => emit(layerProgress('Pushing', id, n, record.tarSize)));
       const gzip = gzipLayerStream(store.content, record.digest, { signal, onRead: (n) => throttle.update(n) });
-      await client.uploadStream(ref.path, location, gzip.chunks, () => gzip.result().digest, { signal });
+      await client.uploadStream(ref.path, location, gzip.chunks, () => gzip.result().digest, {
+        chunkSize: options.chunkSize,
+        signal,
+      });
       throttle.update(record.tarSize, true);
       uploaded++;
       emit(layerStatus('Pushed', id));
@@ -130,7 +133,10 @@ export async function pushImage(store: ImageStore, options: PushImageOptions): P
       // Compressed before (its digest is remembered), but the registry lacks it: compress
       // again on the way out, and check the bytes are the same.
       const gzip = gzipLayerStream(store.content, record.digest, { signal, onRead: (n) => throttle.update(n) });
-      await client.uploadStream(ref.path, location, gzip.chunks, () => gzip.result().digest, { signal });
+      await client.uploadStream(ref.path, location, gzip.chunks, () => gzip.result().digest, {
+        chunkSize: options.chunkSize,
+        signal,
+      });
       if (gzip.result().digest !== layer.digest) {
         throw new SystemError(
           `gzip of layer ${record.digest} gave ${gzip.result().digest}, earlier ${layer.digest}: compression is not reproducible here`,

@@ -387,42 +387,51 @@ export class RegistryClient {
 
   /**
    * A blob whose digest is known only once it is all sent (a layer compressed on its way
-   * out), as dockerd uploads: one `PATCH` streaming the body (chunked, no length), then
-   * `PUT ?digest=` with the digest `digestOf` gives after the last byte. The registry
-   * checks the digest over what it received.
+   * out), as dockerd uploads: one `PATCH` streaming the body (chunked, no length), or with
+   * `chunkSize` one `PATCH` per piece of that size (`Content-Range`), then `PUT ?digest=`
+   * with the digest `digestOf` gives after the last byte. The registry checks the digest
+   * over what it received.
    */
   async uploadStream(
     repository: string,
     location: string,
     content: AsyncIterable<Uint8Array>,
     digestOf: () => Digest,
-    options: { onBytes?: (n: number) => void; signal?: AbortSignal } = {},
+    options: { chunkSize?: number; signal?: AbortSignal } = {},
   ): Promise<Digest> {
     const scopes = [pushScope(repository)];
-    let sent = 0;
-    const counted = async function* (): AsyncGenerator<Uint8Array> {
-      for await (const chunk of content) {
-        sent += chunk.length;
-        options.onBytes?.(sent);
-        yield chunk;
-      }
+    const patch = async (url: string, body: Buffer | AsyncIterable<Uint8Array>, headers: Record<string, string>): Promise<string> => {
+      const res = await this.send(
+        {
+          method: 'PATCH',
+          path: url,
+          headers: { 'Content-Type': 'application/octet-stream', ...headers },
+          body,
+          scopes,
+          signal: options.signal,
+        },
+        false,
+      );
+      if (res.statusCode !== 202) throw await registryError(res, 'cannot upload blob');
+      discard(res);
+      return this.location(res);
     };
-    let res = await this.send(
-      {
-        method: 'PATCH',
-        path: location,
-        headers: { 'Content-Type': 'application/octet-stream' },
-        body: counted(),
-        scopes,
-        signal: options.signal,
-      },
-      false,
-    );
-    if (res.statusCode !== 202) throw await registryError(res, 'cannot upload blob');
-    discard(res);
+    let url = location;
+    if ((options.chunkSize ?? 0) > 0) {
+      let start = 0;
+      for await (const piece of rechunk(content, options.chunkSize!)) {
+        url = await patch(url, piece, {
+          'Content-Length': String(piece.length),
+          'Content-Range': `${start}-${start + piece.length - 1}`,
+        });
+        start += piece.length;
+      }
+    } else {
+      url = await patch(url, content, {});
+    }
     const digest = digestOf();
-    res = await this.send(
-      { method: 'PUT', path: withDigest(this.location(res), digest), headers: { 'Content-Length': '0' }, scopes, signal: options.signal },
+    const res = await this.send(
+      { method: 'PUT', path: withDigest(url, digest), headers: { 'Content-Length': '0' }, scopes, signal: options.signal },
       false,
     );
     if (res.statusCode !== 201) throw await registryError(res, `cannot upload blob ${digest}`);
