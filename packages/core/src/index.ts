@@ -1,4 +1,5 @@
 export * from './api/container-create-shape.js';
+export * from './api/detach-keys.js';
 export * from './api/engine-api.js';
 export * from './api/exec-create-shape.js';
 export type { Shape } from './api/shape.js';
