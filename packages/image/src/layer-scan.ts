@@ -3,6 +3,23 @@ import type { Compression } from './compression.js';
 import { decompress } from './compression.js';
 import { type Digest, Digester } from './digest.js';
 import { readTar } from './tar/reader.js';
+import { LayerChecker, type LayerCheckOptions } from './unpack/layer-check.js';
+import { SpaceGuard } from './unpack/space-guard.js';
+
+/** Options of `scanLayer`. */
+export interface ScanLayerOptions {
+  /**
+   * Also check that `applyLayer` would accept the layer as a base layer (`LayerChecker`),
+   * refusing with its InvalidArgument at the first entry it would refuse.
+   */
+  check?: boolean | LayerCheckOptions;
+  /**
+   * A directory on the filesystem the layer's bytes are being stored on: each file's
+   * declared size is claimed there before its body streams (`SpaceGuard`), so a
+   * decompression bomb is refused before it fills the disk.
+   */
+  spaceDir?: string;
+}
 
 /** What reading a layer blob through tells about it. */
 export interface LayerScan {
@@ -19,16 +36,22 @@ export interface LayerScan {
 
 /**
  * Read a layer blob (plain, gzip or zstd tar) to the end: its diffID, its sizes, and
- * the proof that it is a readable tar. Unpacks nothing.
+ * the proof that it is a readable tar (with `check`, one `applyLayer` would unpack).
+ * Unpacks nothing.
  */
-export async function scanLayer(source: ByteSource): Promise<LayerScan> {
+export async function scanLayer(source: ByteSource, options: ScanLayerOptions = {}): Promise<LayerScan> {
   const { compression, stream } = await decompress(source);
   const digester = new Digester();
+  const checker = options.check ? new LayerChecker(options.check === true ? {} : options.check) : undefined;
+  const space = options.spaceDir === undefined ? undefined : new SpaceGuard(options.spaceDir);
   let size = 0;
   let entries = 0;
   for await (const entry of readTar(digester.tee(stream))) {
     entries++;
     size += entry.size;
+    checker?.check(entry);
+    // Headers and padding too: a bomb of a million empty files still takes the disk.
+    space?.claim(entry.size + 1024, entry.path);
   }
   return { diffId: digester.digest(), compression, size, tarSize: digester.size, entries };
 }

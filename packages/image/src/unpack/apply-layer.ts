@@ -8,7 +8,11 @@ import { type Compression, decompress } from '../compression.js';
 import { type Digest, Digester } from '../digest.js';
 import type { TarEntry } from '../tar/entry.js';
 import { readTar } from '../tar/reader.js';
+import { checkSymlinkTarget, entryParts, opaqueMarker, whiteoutMetaPrefix, whiteoutPrefix, whiteoutTarget } from './entry-name.js';
 import { RootResolver, refuse } from './root-resolver.js';
+import { SpaceGuard } from './space-guard.js';
+
+export { entryParts } from './entry-name.js';
 
 /** The kind of special file `mknod` makes. */
 export type SpecialFileKind = 'char' | 'block' | 'fifo';
@@ -33,6 +37,11 @@ export interface ApplyLayerOptions {
    * (`docker cp` into a container), where `.wh.x` is just a file of that name.
    */
   whiteouts?: boolean;
+  /**
+   * Bytes the layer must leave free on the target's filesystem (default 2% of it, at
+   * most 1 GiB): a file that would eat into them is refused before it is written (SpaceGuard).
+   */
+  reserveBytes?: number;
 }
 
 /** What applying a layer found. */
@@ -49,10 +58,6 @@ export interface ApplyLayerResult {
   xattrsSkipped: number;
 }
 
-const whiteoutPrefix = '.wh.';
-const opaqueMarker = '.wh..wh..opq';
-// aufs bookkeeping (`.wh..wh.plnk`, `.wh..wh.aufs`) that Docker also ignores.
-const whiteoutMetaPrefix = '.wh..wh.';
 /** Files larger than this write their data through the thread pool. */
 const asyncWriteThreshold = 1 << 20;
 /** Longest stretch of synchronous unpacking before the event loop gets a turn. */
@@ -71,9 +76,11 @@ const yieldEveryMs = 20;
  * once nothing more is written into them.
  *
  * Refused with an InvalidArgument naming the entry, before the entry itself is written:
- * `..` in a name or a hardlink target, writing through a symlink that leaves the root
- * (see RootResolver), a hardlink to a missing file or a directory, devices when not
- * allowed. Absolute names are taken relative to `targetDir`. What was unpacked before
+ * `..` in a name or a hardlink target, a name or symlink target longer than the kernel
+ * takes, writing through a symlink that leaves the root (see RootResolver), a hardlink
+ * to a missing file or a directory, a whiteout of `.`, `..` or nothing, devices when not
+ * allowed, a file that would not fit on the disk (SpaceGuard). The tar reader refuses
+ * malformed headers, bad pax values and a stream that goes on past its end. Absolute names are taken relative to `targetDir`. What was unpacked before
  * the refusal stays: the caller discards the snapshot.
  */
 export async function applyLayer(targetDir: string, source: ByteSource, options: ApplyLayerOptions = {}): Promise<ApplyLayerResult> {
@@ -83,6 +90,7 @@ export async function applyLayer(targetDir: string, source: ByteSource, options:
   const mknod = options.mknod ?? mknodCommand;
   const applyWhiteouts = options.whiteouts ?? true;
   const resolver = new RootResolver(root);
+  const space = new SpaceGuard(root, options.reserveBytes);
   const { compression, stream } = await decompress(source);
   const digester = new Digester();
 
@@ -120,8 +128,7 @@ export async function applyLayer(targetDir: string, source: ByteSource, options:
           removeUnwritten(parent.abs, parent.rel.join('/'), written);
           resolver.invalidate();
         } else if (!base.startsWith(whiteoutMetaPrefix)) {
-          const hidden = base.slice(whiteoutPrefix.length);
-          if (hidden === '.' || hidden === '..') throw refuse(entry.path, 'whiteout of an invalid name');
+          const hidden = whiteoutTarget(base, entry.path);
           fs.rmSync(path.join(parent.abs, hidden), { recursive: true, force: true });
           resolver.invalidate();
         }
@@ -164,9 +171,11 @@ export async function applyLayer(targetDir: string, source: ByteSource, options:
           deferredDirs.push({ abs, mode: entry.mode, atime: entry.atime ?? entry.mtime, mtime: entry.mtime });
           break;
         case 'file':
+          space.claim(entry.size, entry.path);
           size += await writeFile(create(() => fs.openSync(abs, 'wx', 0o600))!, entry, sameOwner);
           break;
         case 'symlink':
+          checkSymlinkTarget(entry.linkpath!, entry.path);
           create(() => fs.symlinkSync(entry.linkpath!, abs));
           if (sameOwner) fs.lchownSync(abs, entry.uid, entry.gid);
           fs.lutimesSync(abs, entry.atime ?? entry.mtime, entry.mtime);
@@ -219,20 +228,6 @@ export async function applyLayer(targetDir: string, source: ByteSource, options:
     throw new InvalidArgument(`layer diffID mismatch: expected ${options.expectedDiffId}, got ${diffId}`);
   }
   return { diffId, size, tarSize: digester.size, compression, entries, xattrsSkipped };
-}
-
-/**
- * The components of an archive path, relative to the root: a leading `/` is dropped
- * (absolute names are relative to the layer), `.` and empty parts vanish, `..` is refused.
- */
-export function entryParts(name: string, entry: string): string[] {
-  const parts: string[] = [];
-  for (const piece of name.split('/')) {
-    if (piece === '' || piece === '.') continue;
-    if (piece === '..') throw refuse(entry, 'path contains ".." and would leave the layer\'s root');
-    parts.push(piece);
-  }
-  return parts;
 }
 
 function resolveHardlinkTarget(resolver: RootResolver, entry: TarEntry): string {
