@@ -3,14 +3,10 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { isBerthError } from '@berth/core';
 import { applyLayer, ImageStore, importRootfs, scanLayer } from '@berth/image';
-import { suiteTimeout } from '@berth/testkit/timeout';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { chunked, withTempDir } from './helpers.js';
 import { type HostileLayer, hostileLayers } from './hostile-layers.js';
-
-// The bombs gunzip 32-64 MiB each, through three entry points.
-suiteTimeout(test, 30_000);
 
 const isRoot = process.getuid?.() === 0;
 

@@ -1,7 +1,8 @@
 import { pipeline } from 'node:stream';
-import { InvalidArgument, NotFound, NotImplemented } from '@berth/core';
+import { InvalidArgument, isBerthError, NotFound, NotImplemented } from '@berth/core';
 import type { RequestContext, RouteHandler } from '../context.js';
 import { boolParam, filtersParam, isUnset, stringParam } from '../query.js';
+import { pipedUpload } from '../request-body.js';
 import { sendEmpty, sendJson } from '../respond.js';
 import type { RouteModule } from '../route-module.js';
 import { jsonLine, startJsonLines } from '../stream-write.js';
@@ -58,7 +59,8 @@ export function familiarReference(image: string, tag: string | undefined): strin
 
 /**
  * `POST /images/create`: `fromSrc=-` imports the body (a rootfs tar) as a one-layer
- * image and answers `{"status":"sha256:..."}` like dockerd. `fromImage` (pull) has no
+ * image, `fromSrc=<http(s) URL>` the tar downloaded from there, and answers
+ * `{"status":"sha256:..."}` like dockerd. `fromImage` (pull) has no
  * registry client behind it yet: it answers 404 with a message that says so, which
  * `docker run unknown` prints after "Unable to find image ... locally".
  */
@@ -73,21 +75,45 @@ async function createImage(ctx: RequestContext): Promise<void> {
     );
   }
   if (fromSrc === undefined) throw new InvalidArgument('missing query parameter: fromImage or fromSrc');
-  if (fromSrc !== '-') throw new NotImplemented(`importing from a URL is not supported: ${fromSrc}`);
   const changes = query.getAll('changes').filter((c) => !isUnset(c));
-  const id = await ctx.scope.engine.images.import(ctx.req, {
-    repo: stringParam(query, 'repo'),
-    tag: stringParam(query, 'tag'),
-    message: stringParam(query, 'message'),
-    changes: changes.length > 0 ? changes : undefined,
-  });
+  const upload = pipedUpload(ctx.req);
+  let id: string;
+  try {
+    id = await ctx.scope.engine.images.import(upload.body, {
+      repo: stringParam(query, 'repo'),
+      tag: stringParam(query, 'tag'),
+      message: stringParam(query, 'message'),
+      changes: changes.length > 0 ? changes : undefined,
+      // `-`: the body; else a URL the engine downloads.
+      source: fromSrc,
+    });
+  } catch (err) {
+    upload.discardRest();
+    throw err;
+  }
   startJsonLines(ctx.res);
   ctx.res.end(jsonLine({ status: id }));
 }
 
-/** `POST /images/load`: a docker-archive body; one `Loaded image: x` line per image. */
+/**
+ * `POST /images/load`: a docker-archive or OCI layout body; one `Loaded image: x` line per
+ * image. A failed load is answered as dockerd does: 200 and the error inside the stream
+ * (`{"errorDetail":{"message":…},"error":…}`), where the docker CLI and docker-py's
+ * `ImageLoadError` look for it. Only an answer already under way (a stalled upload's 408)
+ * or an error that is not the engine's goes the usual way.
+ */
 async function load(ctx: RequestContext): Promise<void> {
-  const names = await ctx.scope.engine.images.load(ctx.req);
+  let names: string[];
+  const upload = pipedUpload(ctx.req);
+  try {
+    names = await ctx.scope.engine.images.load(upload.body);
+  } catch (err) {
+    upload.discardRest();
+    if (ctx.res.headersSent || !isBerthError(err)) throw err;
+    startJsonLines(ctx.res);
+    ctx.res.end(jsonLine({ errorDetail: { message: err.message }, error: err.message }));
+    return;
+  }
   startJsonLines(ctx.res);
   let out = '';
   for (const name of names) {

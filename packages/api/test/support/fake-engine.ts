@@ -137,6 +137,8 @@ export class FakeEngine implements EngineApi {
   readonly containerStore = new Map<string, FakeContainer>();
   /** What `load` returns, and the bytes it read. */
   loadNames = ['busybox:latest'];
+  /** When set, `images.import` reads this many bytes of the upload, then refuses it. */
+  importRefusesAfter: number | undefined;
   lastUpload?: Buffer;
 
   constructor() {
@@ -770,6 +772,15 @@ export class FakeEngine implements EngineApi {
     },
     import: async (tar: Readable, options: ImportOptions) => {
       this.record('images.import', options);
+      if (this.importRefusesAfter !== undefined) {
+        // As the real tar reader: read a little, give up, destroy what it read from.
+        let seen = 0;
+        for await (const chunk of tar) {
+          seen += (chunk as Buffer).length;
+          if (seen >= this.importRefusesAfter) break;
+        }
+        throw new InvalidArgument('invalid tar: header checksum mismatch at byte 0');
+      }
       const data = await readAll(tar);
       this.lastUpload = data;
       const id = `sha256:${createHash('sha256').update(data).digest('hex')}`;

@@ -217,6 +217,11 @@ export interface ImportOptions {
   message?: string;
   /** Dockerfile instructions applied to the config (`-c 'ENV A=1'`). */
   changes?: string[];
+  /**
+   * Where the rootfs comes from: `-` (default) for the stream given, or an http(s) URL
+   * the engine downloads (`docker import http://host/rootfs.tar`); the stream is then unused.
+   */
+  source?: string;
 }
 
 export interface ImagesApi {

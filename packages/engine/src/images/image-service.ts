@@ -21,6 +21,7 @@ import {
   token,
 } from '@berth/core';
 import {
+  applyChanges,
   type Digest,
   familiarString,
   type ImageStore,
@@ -28,13 +29,16 @@ import {
   loadArchive,
   parseReference,
   type Reference,
+  referenceName,
   saveArchive,
   shortId,
+  targetReference,
 } from '@berth/image';
 import { type ImageHolds, ImageHoldsToken } from './image-holds.js';
 import { type ImageQueries, ImageQueriesToken } from './image-queries.js';
 import { ImageStoreToken } from './image-store-token.js';
 import { type ImageUsers, ImageUsersToken } from './image-users.js';
+import { downloadTarball, importUrl } from './import-source.js';
 
 /**
  * The engine's images as the API serves them (`ImagesApi`): the queries come from
@@ -132,12 +136,16 @@ export class ImageService implements ImagesApi {
   }
 
   async import(tar: Readable, options: ImportOptions): Promise<string> {
-    const result = await importRootfs(this.store, tar, {
+    const source = options.source && options.source !== '-' ? importUrl(options.source) : undefined;
+    // Checked before a byte is downloaded: a bad name or change costs no transfer.
+    targetReference('import', options.repo || undefined, options.tag || undefined);
+    applyChanges({}, options.changes ?? []);
+    const result = await importRootfs(this.store, source ? await downloadTarball(source) : tar, {
       repo: options.repo || undefined,
       tag: options.tag || undefined,
       message: options.message || undefined,
       changes: options.changes,
-      source: '-',
+      source: source ? source.href : '-',
     });
     this.log.debug('image imported', { id: result.id });
     this.events.publish('image', 'import', result.id, { name: result.reference ? familiar(result.reference) : result.id });
@@ -159,8 +167,22 @@ export class ImageService implements ImagesApi {
   async save(refs: string[]): Promise<Readable> {
     if (!refs.length) throw new InvalidArgument('no image names given to save');
     const stream = await saveArchive(this.store, refs);
-    for (const ref of refs) this.events.publish('image', 'save', this.store.resolve(ref), { name: ref });
+    for (const ref of refs) {
+      // A bare repository name saves every tag of it, and may resolve to no single image.
+      const ids = this.savedIds(ref);
+      for (const id of ids) this.events.publish('image', 'save', id, { name: ref });
+    }
     return stream;
+  }
+
+  /** The images `save` wrote for `ref`: the one it resolves to, else every tagged image of the repository it names. */
+  private savedIds(ref: string): string[] {
+    try {
+      return [this.store.resolve(ref)];
+    } catch (err) {
+      if (!isBerthError(err, 'NotFound')) throw err;
+      return [...new Set(this.store.repository(referenceName(parseReference(ref))).map((r) => r.id))];
+    }
   }
 }
 
