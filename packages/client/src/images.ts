@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { Filters, ImageDeleteEntry, ImageHistoryEntry, ImageInspect, ImageSummary } from '@berth/core';
+import type { Filters, ImageDeleteEntry, ImageHistoryEntry, ImageInspect, ImageSummary, ImagesPruneReport } from '@berth/core';
 import { type JsonMessage, readJsonLines } from './json-lines.js';
 import { encodeFilters, imagePath } from './query.js';
 import type { Transport } from './transport.js';
@@ -79,6 +79,11 @@ export class ImagesClient {
   async load(tar: Readable, options: { quiet?: boolean; onProgress?: (message: JsonMessage) => void } = {}): Promise<JsonMessage[]> {
     const res = await this.http.request('POST', '/images/load', { query: { quiet: options.quiet }, body: tar });
     return readJsonLines(res, 'POST /images/load', options.onProgress);
+  }
+
+  /** `docker image prune`: `dangling: ['false']` is `-a`; also `until`, `label`, `label!`. */
+  prune(filters?: Filters): Promise<ImagesPruneReport> {
+    return this.http.json('POST', '/images/prune', { query: { filters: encodeFilters(filters) } });
   }
 
   /** A docker-archive of the named images, as a stream to read to its end. */

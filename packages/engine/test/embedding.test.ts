@@ -8,6 +8,7 @@ import {
   type ImageDeleteEntry,
   type ImageSummary,
   type ImagesApi,
+  type ImagesPruneReport,
   statusOf,
   token,
 } from '@berth/core';
@@ -47,6 +48,10 @@ class NoRemovalImages implements ImagesApi {
   import = (...args: Parameters<ImagesApi['import']>) => this.inner.import(...args);
   load = (...args: Parameters<ImagesApi['load']>) => this.inner.load(...args);
   save = (refs: string[]) => this.inner.save(refs);
+  diskUsage = () => this.inner.diskUsage();
+  async prune(): Promise<ImagesPruneReport> {
+    throw new Forbidden('images are never pruned here');
+  }
   async remove(ref: string): Promise<ImageDeleteEntry[]> {
     throw new Forbidden(`images are never removed here: ${ref}`);
   }

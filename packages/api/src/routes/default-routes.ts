@@ -4,6 +4,7 @@ import { containerChangeRoutes } from './container-changes.js';
 import { containerFileRoutes } from './container-files.js';
 import { containerStatsRoutes } from './container-stats.js';
 import { containerRoutes } from './containers.js';
+import { diskUsageRoutes } from './disk-usage.js';
 import { eventRoutes } from './events.js';
 import { execRoutes } from './exec.js';
 import { imageRoutes } from './images.js';
@@ -26,4 +27,5 @@ export const defaultRoutes: readonly RouteModule[] = Object.freeze([
   execRoutes,
   imageRoutes,
   swarmRoutes,
+  diskUsageRoutes,
 ]);

@@ -138,6 +138,11 @@ async function save(ctx: RequestContext, names: string[]): Promise<void> {
   });
 }
 
+/** `POST /images/prune?filters=`: `{ImagesDeleted, SpaceReclaimed}` (`-a` sends `dangling=false`). */
+async function prune(ctx: RequestContext): Promise<void> {
+  sendJson(ctx.res, 200, await ctx.scope.engine.images.prune(filtersParam(ctx.query) ?? {}));
+}
+
 function unsupported(message: string): RouteHandler {
   return () => {
     throw new NotImplemented(message);
@@ -157,6 +162,7 @@ export const imageRoutes: RouteModule = {
         ctx.query.getAll('names').filter((n) => !isUnset(n)),
       ),
     );
+    routes.add('POST', '/images/prune', prune);
     routes.add('GET', '/images/search', unsupported('berth cannot search registries yet: it has no registry client'));
     routes.add('GET', '/images/{name*}/json', inspect);
     routes.add('GET', '/images/{name*}/history', history);

@@ -24,6 +24,8 @@ import {
   type ImageDeleteEntry,
   type ImageInspect,
   type ImageSummary,
+  type ImagesDiskUsage,
+  type ImagesPruneReport,
   type ImportOptions,
   InvalidArgument,
   type LogLine,
@@ -792,6 +794,33 @@ export class FakeEngine implements EngineApi {
       this.lastUpload = await readAll(tar);
       if (this.lastUpload.length === 0) throw new Conflict('empty archive');
       return this.loadNames;
+    },
+    prune: async (filters?: Filters): Promise<ImagesPruneReport> => {
+      this.record('images.prune', filters ?? {});
+      const all = (filters?.dangling ?? ['true']).includes('false');
+      const gone = [...this.imageStore.values()].filter((i) => all || i.tags.length === 0);
+      for (const i of gone) this.imageStore.delete(i.id);
+      const deleted = gone.flatMap((i) => [...i.tags.map((t) => ({ Untagged: t })), { Deleted: i.id }]);
+      return { ImagesDeleted: deleted.length ? deleted : null, SpaceReclaimed: gone.reduce((n, i) => n + i.size, 0) };
+    },
+    diskUsage: async (): Promise<ImagesDiskUsage> => {
+      this.record('images.diskUsage');
+      const images = [...this.imageStore.values()];
+      return {
+        LayersSize: images.reduce((n, i) => n + i.size, 0),
+        Images: images.map((i) => ({
+          Id: i.id,
+          ParentId: '',
+          RepoTags: i.tags,
+          RepoDigests: null,
+          Created: i.created,
+          Size: i.size,
+          VirtualSize: i.size,
+          SharedSize: 0,
+          Labels: null,
+          Containers: [...this.containerStore.values()].filter((c) => c.body.Image === i.tags[0] || c.body.Image === i.id).length,
+        })),
+      };
     },
     save: async (refs: string[]) => {
       this.record('images.save', refs);

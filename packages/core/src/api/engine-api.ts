@@ -15,6 +15,8 @@ import type {
   ImageHistoryEntry,
   ImageInspect,
   ImageSummary,
+  ImagesDiskUsage,
+  ImagesPruneReport,
   PluginStatus,
   SystemInfo,
   VersionInfo,
@@ -237,6 +239,14 @@ export interface ImagesApi {
   load(tar: Readable): Promise<string[]>;
   /** A docker-archive of the named images. */
   save(refs: string[]): Promise<Readable>;
+  /**
+   * `docker image prune`: remove the images no container uses that match `filters`
+   * (`dangling=true`, the default, only unnamed ones; `dangling=false` every one, `-a`;
+   * `until`, `label`, `label!`), with the blobs and layer snapshots only they used.
+   */
+  prune(filters?: Filters): Promise<ImagesPruneReport>;
+  /** The images of `docker system df`: shared and unique sizes, how many containers use each. */
+  diskUsage(): Promise<ImagesDiskUsage>;
 }
 
 /** One path of `docker diff`: Kind 0 modified, 1 added, 2 deleted (Docker's `ChangeKind`). */

@@ -9,6 +9,8 @@ import {
   type ImageInspect,
   type ImageSummary,
   type ImagesApi,
+  type ImagesDiskUsage,
+  type ImagesPruneReport,
   type ImportOptions,
   InvalidArgument,
   inject,
@@ -24,6 +26,7 @@ import {
   applyChanges,
   type Digest,
   familiarString,
+  type ImageRecord,
   type ImageStore,
   importRootfs,
   loadArchive,
@@ -34,11 +37,16 @@ import {
   shortId,
   targetReference,
 } from '@berth/image';
+import { untilMs } from '../containers/container-prune.js';
+import { imagesDiskUsage } from './image-disk-usage.js';
 import { type ImageHolds, ImageHoldsToken } from './image-holds.js';
 import { type ImageQueries, ImageQueriesToken } from './image-queries.js';
 import { ImageStoreToken } from './image-store-token.js';
 import { type ImageUsers, ImageUsersToken } from './image-users.js';
 import { downloadTarball, importUrl } from './import-source.js';
+
+/** The filters `docker image prune` takes. */
+const imagePruneFilterKeys = new Set(['dangling', 'until', 'label', 'label!']);
 
 /**
  * The engine's images as the API serves them (`ImagesApi`): the queries come from
@@ -173,6 +181,50 @@ export class ImageService implements ImagesApi {
       for (const id of ids) this.events.publish('image', 'save', id, { name: ref });
     }
     return stream;
+  }
+
+  async prune(filters: Filters = {}): Promise<ImagesPruneReport> {
+    for (const key of Object.keys(filters)) if (!imagePruneFilterKeys.has(key)) throw new InvalidArgument(`Invalid filter '${key}'`);
+    const dangling = filters.dangling ?? ['true'];
+    if (dangling.some((v) => !['true', 'false', '1', '0'].includes(v))) {
+      throw new InvalidArgument(`Invalid filter 'dangling=${dangling.join(',')}'`);
+    }
+    const onlyDangling = dangling.every((v) => v === 'true' || v === '1');
+    const until = (filters.until ?? []).map((v) => untilMs(v));
+    const labels = (image: ImageRecord, spec: string) => {
+      const all = image.config.config?.Labels ?? {};
+      const eq = spec.indexOf('=');
+      return eq < 0 ? spec in all : all[spec.slice(0, eq)] === spec.slice(eq + 1);
+    };
+    const candidates = (await this.store.list()).filter(
+      (image) =>
+        (!onlyDangling || image.repoTags.length === 0) &&
+        this.users.usersOf(image.id).length === 0 &&
+        this.holds.creators(image.id).length === 0 &&
+        !until.some((u) => Date.parse(image.created) >= u) &&
+        (filters.label ?? []).every((l) => labels(image, l)) &&
+        !(filters['label!'] ?? []).some((l) => labels(image, l)),
+    );
+    const layerBytes = () => this.store.layers.list().reduce((sum, layer) => sum + layer.size, 0);
+    const before = layerBytes();
+    const deleted: ImageDeleteEntry[] = [];
+    for (const image of candidates) {
+      try {
+        deleted.push(...(await this.remove(image.id, { force: true })));
+      } catch (err) {
+        // Another request took it (a create, a delete) meanwhile: not this prune's to report.
+        if (!isBerthError(err, 'Conflict') && !isBerthError(err, 'NotFound')) throw err;
+        this.log.debug('image prune skipped an image', { id: image.id, error: String(err) });
+      }
+    }
+    const reclaimed = Math.max(0, before - layerBytes());
+    this.events.publish('image', 'prune', '', { reclaimed: String(reclaimed) });
+    return { ImagesDeleted: deleted.length ? deleted : null, SpaceReclaimed: reclaimed };
+  }
+
+  async diskUsage(): Promise<ImagesDiskUsage> {
+    const [records, summaries] = await Promise.all([this.store.list(), this.queries.list({ all: true })]);
+    return imagesDiskUsage(records, summaries, (id) => this.users.usersOf(id).length);
   }
 
   /** The images `save` wrote for `ref`: the one it resolves to, else every tagged image of the repository it names. */
