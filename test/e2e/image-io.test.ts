@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -215,4 +216,24 @@ test('docker save then load of several images keeps their IDs and tags; the CLI 
   const again = await daemon.docker(['load', '-i', busyboxTar]);
   assert.is(again.code, 0, again.stderr);
 });
+test('berth save --format oci writes an OCI layout skopeo reads, and that docker load and berth load take back with the same id', async ({
+  daemon,
+}) => {
+  const archive = path.join(daemon.dir, 'busybox-oci.tar');
+  const saved = await daemon.berth(['save', '--format', 'oci', '-o', archive, 'busybox:latest']);
+  assert.is(saved.code, 0, saved.stderr);
+  const id = (await daemon.docker(['inspect', '--format', '{{.Id}}', 'busybox:latest'])).stdout.trim();
+  const inspected = await run('skopeo', ['inspect', '--config', '--raw', `oci-archive:${archive}:latest`], {});
+  assert.is(inspected.code, 0, inspected.stderr);
+  assert.is(`sha256:${createHash('sha256').update(inspected.stdout).digest('hex')}`, id, 'skopeo reads the config byte for byte');
+  assert.is((await daemon.docker(['rmi', 'busybox:latest'])).code, 0);
+  const loaded = await daemon.docker(['load', '-i', archive]);
+  assert.is(loaded.code, 0, loaded.stderr);
+  assert.match(loaded.stdout, 'Loaded image: busybox:latest');
+  assert.is((await daemon.docker(['inspect', '--format', '{{.Id}}', 'busybox:latest'])).stdout.trim(), id);
+  const bad = await daemon.berth(['save', '--format', 'tarball', 'busybox']);
+  assert.is(bad.code, 1);
+  assert.match(bad.stderr, 'invalid --format "tarball"');
+});
+
 test.run();

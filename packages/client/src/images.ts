@@ -86,8 +86,8 @@ export class ImagesClient {
     return this.http.json('POST', '/images/prune', { query: { filters: encodeFilters(filters) } });
   }
 
-  /** A docker-archive of the named images, as a stream to read to its end. */
-  async save(names: string[]): Promise<Readable> {
-    return this.http.request('GET', '/images/get', { query: { names } });
+  /** A docker-archive of the named images (`format: 'oci'`: an OCI image layout that is one too), as a stream to read to its end. */
+  async save(names: string[], options: { format?: 'docker' | 'oci' } = {}): Promise<Readable> {
+    return this.http.request('GET', '/images/get', { query: { names, format: options.format } });
   }
 }

@@ -126,7 +126,12 @@ async function load(ctx: RequestContext): Promise<void> {
 /** `GET /images/get?names=` and `GET /images/{name}/get`: a docker-archive, streamed. */
 async function save(ctx: RequestContext, names: string[]): Promise<void> {
   if (names.length === 0) throw new InvalidArgument('no images named: pass names=<image> at least once');
-  const tar = await ctx.scope.engine.images.save(names);
+  // berth's own: `format=oci` for an OCI image layout (a docker-archive too); the docker CLI never sends it.
+  const format = stringParam(ctx.query, 'format');
+  if (format !== undefined && format !== 'docker' && format !== 'oci') {
+    throw new InvalidArgument(`invalid format ${JSON.stringify(format)}: "docker" or "oci"`);
+  }
+  const tar = await ctx.scope.engine.images.save(names, format ? { format } : undefined);
   const { res } = ctx;
   res.writeHead(200, { 'Content-Type': 'application/x-tar' });
   await new Promise<void>((resolve) => {

@@ -237,8 +237,11 @@ export interface ImagesApi {
   import(tar: Readable, options: ImportOptions): Promise<string>;
   /** A docker-archive (or OCI layout) tarball; returns the loaded names (`busybox:latest`, or ids when untagged). */
   load(tar: Readable): Promise<string[]>;
-  /** A docker-archive of the named images. */
-  save(refs: string[]): Promise<Readable>;
+  /**
+   * A docker-archive of the named images; `format: 'oci'` makes it an OCI image layout
+   * that is a docker-archive too (as Docker 25+ writes), `docker` (default) the legacy one.
+   */
+  save(refs: string[], options?: { format?: 'docker' | 'oci' }): Promise<Readable>;
   /**
    * `docker image prune`: remove the images no container uses that match `filters`
    * (`dangling=true`, the default, only unnamed ones; `dangling=false` every one, `-a`;

@@ -172,9 +172,9 @@ export class ImageService implements ImagesApi {
     return names;
   }
 
-  async save(refs: string[]): Promise<Readable> {
+  async save(refs: string[], options: { format?: 'docker' | 'oci' } = {}): Promise<Readable> {
     if (!refs.length) throw new InvalidArgument('no image names given to save');
-    const stream = await saveArchive(this.store, refs);
+    const stream = await saveArchive(this.store, refs, { format: options.format });
     for (const ref of refs) {
       // A bare repository name saves every tag of it, and may resolve to no single image.
       const ids = this.savedIds(ref);
