@@ -9,7 +9,8 @@ import { type Digest, Digester } from '../digest.js';
 import type { TarEntry } from '../tar/entry.js';
 import { readTar } from '../tar/reader.js';
 import { checkSymlinkTarget, entryParts, opaqueMarker, whiteoutMetaPrefix, whiteoutPrefix, whiteoutTarget } from './entry-name.js';
-import { RootResolver, refuse } from './root-resolver.js';
+import { ConcurrentFileWrites, concurrentFileMax } from './file-writes.js';
+import { hostTree, RootResolver, refuse, type TreeView } from './root-resolver.js';
 import { SpaceGuard } from './space-guard.js';
 
 export { entryParts } from './entry-name.js';
@@ -89,7 +90,10 @@ export async function applyLayer(targetDir: string, source: ByteSource, options:
   const sameOwner = options.sameOwner ?? process.getuid?.() === 0;
   const mknod = options.mknod ?? mknodCommand;
   const applyWhiteouts = options.whiteouts ?? true;
-  const resolver = new RootResolver(root);
+  const writes = new ConcurrentFileWrites();
+  // A file still being written is a file already: a later name through it is refused, never made a directory.
+  const tree: TreeView = { ...hostTree, kind: (abs) => (writes.pending(abs) ? 'other' : hostTree.kind(abs)) };
+  const resolver = new RootResolver(root, tree);
   const space = new SpaceGuard(root, options.reserveBytes);
   const { compression, stream } = await decompress(source);
   const digester = new Digester();
@@ -102,114 +106,154 @@ export async function applyLayer(targetDir: string, source: ByteSource, options:
   let xattrsSkipped = 0;
 
   let sliceStart = performance.now();
-  for await (const entry of readTar(digester.tee(stream))) {
-    entries++;
-    // The per-entry work is synchronous (see below); give the event loop a turn now and then.
-    if (performance.now() - sliceStart > yieldEveryMs) {
-      await new Promise((resolve) => setImmediate(resolve));
-      sliceStart = performance.now();
-    }
-    try {
-      const parts = entryParts(entry.path, entry.path);
-      const base = parts[parts.length - 1];
-
-      if (base === undefined) {
-        // `./` or `/`: the layer's root directory itself.
-        if (entry.type !== 'directory') throw refuse(entry.path, 'only a directory may name the root');
-        if (sameOwner) fs.lchownSync(root, entry.uid, entry.gid);
-        deferredDirs.push({ abs: root, mode: entry.mode, atime: entry.atime ?? entry.mtime, mtime: entry.mtime });
-        continue;
+  try {
+    for await (const entry of readTar(digester.tee(stream))) {
+      entries++;
+      // The per-entry work is synchronous (see below); give the event loop a turn now and then.
+      if (performance.now() - sliceStart > yieldEveryMs) {
+        await new Promise((resolve) => setImmediate(resolve));
+        sliceStart = performance.now();
       }
+      try {
+        const parts = entryParts(entry.path, entry.path);
+        const base = parts[parts.length - 1];
 
-      if (applyWhiteouts && base.startsWith(whiteoutPrefix)) {
-        const parent = resolver.dir(parts.slice(0, -1), false, entry.path);
-        if (parent === undefined) continue;
-        if (base === opaqueMarker) {
-          removeUnwritten(parent.abs, parent.rel.join('/'), written);
-          resolver.invalidate();
-        } else if (!base.startsWith(whiteoutMetaPrefix)) {
-          const hidden = whiteoutTarget(base, entry.path);
-          fs.rmSync(path.join(parent.abs, hidden), { recursive: true, force: true });
-          resolver.invalidate();
+        if (base === undefined) {
+          // `./` or `/`: the layer's root directory itself.
+          if (entry.type !== 'directory') throw refuse(entry.path, 'only a directory may name the root');
+          if (sameOwner) fs.lchownSync(root, entry.uid, entry.gid);
+          deferredDirs.push({ abs: root, mode: entry.mode, atime: entry.atime ?? entry.mtime, mtime: entry.mtime });
+          continue;
         }
-        continue;
-      }
 
-      const parent = resolver.dir(parts.slice(0, -1), true, entry.path)!;
-      const abs = path.join(parent.abs, base);
-      const relKey = [...parent.rel, base].join('/');
-
-      let hardlinkTarget: string | undefined;
-      if (entry.type === 'hardlink') hardlinkTarget = resolveHardlinkTarget(resolver, entry);
-      if ((entry.type === 'char-device' || entry.type === 'block-device') && !allowDevices) {
-        throw refuse(entry.path, 'device nodes are not allowed in this layer');
-      }
-
-      if (hardlinkTarget === abs) {
-        written.add(relKey);
-        continue; // a hardlink to itself: already what it should be
-      }
-      // Create optimistically; only when something is in the way, look at it and
-      // replace it (unless both are directories). A fresh snapshot rarely has anything.
-      const create = <T>(make: () => T): T | undefined => {
-        try {
-          return make();
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-          const existing = fs.lstatSync(abs);
-          if (existing.isDirectory() && entry.type === 'directory') return undefined;
-          fs.rmSync(abs, { recursive: true, force: true });
-          if (existing.isDirectory() || existing.isSymbolicLink()) resolver.invalidate();
-          return make();
-        }
-      };
-
-      switch (entry.type) {
-        case 'directory':
-          create(() => fs.mkdirSync(abs, { mode: 0o700 }));
-          if (sameOwner) fs.lchownSync(abs, entry.uid, entry.gid);
-          deferredDirs.push({ abs, mode: entry.mode, atime: entry.atime ?? entry.mtime, mtime: entry.mtime });
-          break;
-        case 'file':
-          space.claim(entry.size, entry.path);
-          size += await writeFile(create(() => fs.openSync(abs, 'wx', 0o600))!, entry, sameOwner);
-          break;
-        case 'symlink':
-          checkSymlinkTarget(entry.linkpath!, entry.path);
-          create(() => fs.symlinkSync(entry.linkpath!, abs));
-          if (sameOwner) fs.lchownSync(abs, entry.uid, entry.gid);
-          fs.lutimesSync(abs, entry.atime ?? entry.mtime, entry.mtime);
-          break;
-        case 'hardlink':
-          create(() => fs.linkSync(hardlinkTarget!, abs));
-          break;
-        case 'char-device':
-        case 'block-device':
-        case 'fifo': {
-          const kind: SpecialFileKind = entry.type === 'fifo' ? 'fifo' : entry.type === 'char-device' ? 'char' : 'block';
-          if (fs.lstatSync(abs, { throwIfNoEntry: false })) {
-            fs.rmSync(abs, { recursive: true, force: true });
+        if (applyWhiteouts && base.startsWith(whiteoutPrefix)) {
+          await writes.drain(); // it may remove files still being written
+          const parent = resolver.dir(parts.slice(0, -1), false, entry.path);
+          if (parent === undefined) continue;
+          if (base === opaqueMarker) {
+            removeUnwritten(parent.abs, parent.rel.join('/'), written);
+            resolver.invalidate();
+          } else if (!base.startsWith(whiteoutMetaPrefix)) {
+            const hidden = whiteoutTarget(base, entry.path);
+            fs.rmSync(path.join(parent.abs, hidden), { recursive: true, force: true });
             resolver.invalidate();
           }
-          await mknod(abs, kind, entry.mode, entry.devmajor, entry.devminor);
-          if (sameOwner) fs.lchownSync(abs, entry.uid, entry.gid);
-          fs.chmodSync(abs, entry.mode);
-          fs.utimesSync(abs, entry.atime ?? entry.mtime, entry.mtime);
-          break;
+          continue;
         }
-      }
-      written.add(relKey);
 
-      if (entry.xattrs.size > 0 && entry.type !== 'hardlink') {
-        if (options.setXattr) {
-          for (const [name, value] of entry.xattrs) await options.setXattr(abs, name, value);
-        } else {
-          xattrsSkipped += entry.xattrs.size;
+        const parent = resolver.dir(parts.slice(0, -1), true, entry.path)!;
+        const abs = path.join(parent.abs, base);
+        const relKey = [...parent.rel, base].join('/');
+
+        // What is at `abs` now, when files are being written: one of them, or something this
+        // entry replaces (a directory they may be under), means waiting for them first.
+        let existing = writes.size > 0 || entry.type === 'file' ? hostTree.kind(abs) : undefined;
+        if (
+          writes.size > 0 &&
+          (writes.pending(abs) ||
+            entry.type === 'hardlink' ||
+            (existing !== undefined && !(existing === 'directory' && entry.type === 'directory')))
+        ) {
+          await writes.drain();
+          existing = hostTree.kind(abs);
         }
+
+        let hardlinkTarget: string | undefined;
+        if (entry.type === 'hardlink') hardlinkTarget = resolveHardlinkTarget(resolver, entry);
+        if ((entry.type === 'char-device' || entry.type === 'block-device') && !allowDevices) {
+          throw refuse(entry.path, 'device nodes are not allowed in this layer');
+        }
+
+        if (hardlinkTarget === abs) {
+          written.add(relKey);
+          continue; // a hardlink to itself: already what it should be
+        }
+        // Create optimistically; only when something is in the way, look at it and
+        // replace it (unless both are directories). A fresh snapshot rarely has anything.
+        const create = <T>(make: () => T): T | undefined => {
+          try {
+            return make();
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+            const existing = fs.lstatSync(abs);
+            if (existing.isDirectory() && entry.type === 'directory') return undefined;
+            fs.rmSync(abs, { recursive: true, force: true });
+            if (existing.isDirectory() || existing.isSymbolicLink()) resolver.invalidate();
+            return make();
+          }
+        };
+
+        switch (entry.type) {
+          case 'directory':
+            create(() => fs.mkdirSync(abs, { mode: 0o700 }));
+            if (sameOwner) fs.lchownSync(abs, entry.uid, entry.gid);
+            deferredDirs.push({ abs, mode: entry.mode, atime: entry.atime ?? entry.mtime, mtime: entry.mtime });
+            break;
+          case 'file':
+            space.claim(entry.size, entry.path);
+            if (existing === undefined && entry.size <= concurrentFileMax && entry.xattrs.size === 0) {
+              // A new small file: written by the thread pool while the next entries are read.
+              const chunks: Buffer[] = [];
+              for await (const chunk of entry.body) chunks.push(chunk);
+              await writes.add({
+                abs,
+                chunks,
+                size: entry.size,
+                mode: entry.mode,
+                uid: entry.uid,
+                gid: entry.gid,
+                atime: entry.atime ?? entry.mtime,
+                mtime: entry.mtime,
+                chown: sameOwner,
+                entry: entry.path,
+              });
+              size += entry.size;
+            } else {
+              size += await writeFile(create(() => fs.openSync(abs, 'wx', 0o600))!, entry, sameOwner);
+            }
+            break;
+          case 'symlink':
+            checkSymlinkTarget(entry.linkpath!, entry.path);
+            create(() => fs.symlinkSync(entry.linkpath!, abs));
+            if (sameOwner) fs.lchownSync(abs, entry.uid, entry.gid);
+            fs.lutimesSync(abs, entry.atime ?? entry.mtime, entry.mtime);
+            break;
+          case 'hardlink':
+            create(() => fs.linkSync(hardlinkTarget!, abs));
+            break;
+          case 'char-device':
+          case 'block-device':
+          case 'fifo': {
+            const kind: SpecialFileKind = entry.type === 'fifo' ? 'fifo' : entry.type === 'char-device' ? 'char' : 'block';
+            if (fs.lstatSync(abs, { throwIfNoEntry: false })) {
+              fs.rmSync(abs, { recursive: true, force: true });
+              resolver.invalidate();
+            }
+            await mknod(abs, kind, entry.mode, entry.devmajor, entry.devminor);
+            if (sameOwner) fs.lchownSync(abs, entry.uid, entry.gid);
+            fs.chmodSync(abs, entry.mode);
+            fs.utimesSync(abs, entry.atime ?? entry.mtime, entry.mtime);
+            break;
+          }
+        }
+        written.add(relKey);
+
+        if (entry.xattrs.size > 0 && entry.type !== 'hardlink') {
+          if (options.setXattr) {
+            for (const [name, value] of entry.xattrs) await options.setXattr(abs, name, value);
+          } else {
+            xattrsSkipped += entry.xattrs.size;
+          }
+        }
+      } catch (err) {
+        throw wrap(err, entry.path);
       }
-    } catch (err) {
-      throw wrap(err, entry.path);
     }
+    await writes.drain();
+  } catch (err) {
+    // Nothing keeps writing after the layer was refused; the first failure is the one reported.
+    await writes.drain().catch(() => {});
+    throw wrap(err, 'of the layer');
   }
 
   // Directory modes and times last: writing children would change the times, and a
@@ -313,6 +357,7 @@ async function mknodCommand(file: string, kind: SpecialFileKind, mode: number, m
 
 function wrap(err: unknown, entry: string): unknown {
   if (isBerthError(err)) return err;
-  const e = err as NodeJS.ErrnoException;
-  return new SystemError(`unpacking tar entry ${JSON.stringify(entry)}: ${e.message ?? String(err)}`, { cause: err });
+  const e = err as NodeJS.ErrnoException & { entry?: string };
+  // A concurrent write's failure names its own entry, not the one being read when it surfaced.
+  return new SystemError(`unpacking tar entry ${JSON.stringify(e.entry ?? entry)}: ${e.message ?? String(err)}`, { cause: err });
 }
