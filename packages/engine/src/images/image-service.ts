@@ -217,6 +217,10 @@ export class ImageService implements ImagesApi {
         this.log.debug('image prune skipped an image', { id: image.id, error: String(err) });
       }
     }
+    // What failed loads stored and no image came to use goes too.
+    const collected = await this.store.collectGarbage();
+    if (collected.blobs.length)
+      this.log.debug('image prune collected unused blobs', { blobs: collected.blobs.length, layers: collected.layers.length });
     const reclaimed = Math.max(0, before - layerBytes());
     this.events.publish('image', 'prune', '', { reclaimed: String(reclaimed) });
     return { ImagesDeleted: deleted.length ? deleted : null, SpaceReclaimed: reclaimed };
