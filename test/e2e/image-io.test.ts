@@ -156,7 +156,31 @@ test("docker load of a bad tarball fails with the daemon's reason, from inside t
   const b = await daemon.berth(['load', '-i', noManifest]);
   assert.is(b.code, 1);
   assert.match(b.stderr, 'invalid tar archive: manifest.json not found');
+  // An image whose base layer writes through a symlink to /etc: refused at load, not at run.
+  const hostile = hostileLayers.find((l) => l.name === 'symlink-write-through')!;
+  const layer = await hostile.bytes();
+  const config = JSON.stringify({
+    architecture: 'amd64',
+    os: 'linux',
+    rootfs: { type: 'layers', diff_ids: [`sha256:${createHash('sha256').update(layer).digest('hex')}`] },
+  });
+  const archive = await tarFile(path.join(daemon.dir, 'hostile-image.tar'), [
+    { path: 'layer.tar', type: 'file', body: layer },
+    { path: 'config.json', type: 'file', body: config },
+    {
+      path: 'manifest.json',
+      type: 'file',
+      body: JSON.stringify([{ Config: 'config.json', RepoTags: ['hostile:load'], Layers: ['layer.tar'] }]),
+    },
+  ]);
+  const h = await daemon.docker(['load', '-i', archive]);
+  assert.is(h.code, 1);
+  assert.match(
+    h.stderr,
+    'invalid tar archive: layer layer.tar can never be unpacked: invalid tar entry "a/passwd": "a" is a symlink to /etc',
+  );
   assert.is(await imageIds(daemon), before);
+  await assertHostUntouched();
 });
 
 test('docker cp of hostile tarballs into a container writes nothing outside it', async ({ daemon }) => {

@@ -14,6 +14,12 @@ export interface ScanLayerOptions {
    */
   check?: boolean | LayerCheckOptions;
   /**
+   * With `check`: do not throw at the first entry the checker refuses; record it in
+   * `refusedAsBase` and read on (a layer that is refused as a base layer may still be
+   * fine above others: `load` decides once it knows where each layer sits).
+   */
+  recordRefusal?: boolean;
+  /**
    * A directory on the filesystem the layer's bytes are being stored on: each file's
    * declared size is claimed there before its body streams (`SpaceGuard`), so a
    * decompression bomb is refused before it fills the disk.
@@ -32,6 +38,8 @@ export interface LayerScan {
   tarSize: number;
   /** Number of entries in the tar. */
   entries: number;
+  /** With `check` and `recordRefusal`: why `applyLayer` would refuse the layer on an empty root. */
+  refusedAsBase?: Error;
 }
 
 /**
@@ -46,12 +54,22 @@ export async function scanLayer(source: ByteSource, options: ScanLayerOptions = 
   const space = options.spaceDir === undefined ? undefined : new SpaceGuard(options.spaceDir);
   let size = 0;
   let entries = 0;
+  let refusedAsBase: Error | undefined;
   for await (const entry of readTar(digester.tee(stream))) {
     entries++;
     size += entry.size;
-    checker?.check(entry);
+    if (checker && refusedAsBase === undefined) {
+      try {
+        checker.check(entry);
+      } catch (err) {
+        if (!options.recordRefusal) throw err;
+        refusedAsBase = err as Error;
+      }
+    }
     // Headers and padding too: a bomb of a million empty files still takes the disk.
     space?.claim(entry.size + 1024, entry.path);
   }
-  return { diffId: digester.digest(), compression, size, tarSize: digester.size, entries };
+  const scan: LayerScan = { diffId: digester.digest(), compression, size, tarSize: digester.size, entries };
+  if (refusedAsBase) scan.refusedAsBase = refusedAsBase;
+  return scan;
 }

@@ -2,10 +2,10 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { isBerthError } from '@berth/core';
-import { applyLayer, ImageStore, importRootfs, scanLayer } from '@berth/image';
+import { applyLayer, ImageStore, importRootfs, loadArchive, scanLayer, sha256Digest } from '@berth/image';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chunked, withTempDir } from './helpers.js';
+import { chunked, tarBytes, withTempDir } from './helpers.js';
 import { type HostileLayer, hostileLayers } from './hostile-layers.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -106,6 +106,45 @@ for (const c of hostileLayers) {
         const layer = image.layers[0]!;
         await applyLayer(root, await store.content.get(layer.digest), { expectedDiffId: layer.diffId });
         await c.kept!(root);
+      }
+    }));
+
+  test(`load: an image whose only layer is ${c.name} is ${c.refused ? 'refused at load, naming nothing' : 'loaded'}`, () =>
+    withTempDir('hostile', async (tmp) => {
+      const store = await ImageStore.open(path.join(tmp, 'data'));
+      const layer = await c.bytes();
+      const plain = layer[0] === 0x1f && layer[1] === 0x8b ? Buffer.alloc(0) : layer;
+      const config = JSON.stringify({
+        architecture: 'amd64',
+        os: 'linux',
+        rootfs: { type: 'layers', diff_ids: [sha256Digest(plain)] },
+      });
+      const archive = await tarBytes([
+        { path: 'layer.tar', type: 'file', body: layer },
+        { path: 'config.json', type: 'file', body: config },
+        {
+          path: 'manifest.json',
+          type: 'file',
+          body: JSON.stringify([{ Config: 'config.json', RepoTags: ['hostile:1'], Layers: ['layer.tar'] }]),
+        },
+      ]);
+      let error: unknown;
+      await loadArchive(store, chunked(archive, 65536)).catch((err) => {
+        error = err;
+      });
+      if (c.refused) {
+        assert.ok(isBerthError(error, 'InvalidArgument'), `an InvalidArgument, got ${String(error)}`);
+        // The archive's own prefix replaces the tar reader's.
+        // A load keeps a gzip layer as it comes (nothing large is written), so the bomb is
+        // refused for what reading it finds: its zeros end long before its 4 TiB.
+        const expected =
+          c.name === 'gzip-bomb-file' ? /stream ends inside "zeros"/ : new RegExp(c.refused.source.replace('invalid tar: ', ''));
+        assert.match((error as Error).message, expected);
+        assert.match((error as Error).message, /^invalid tar archive: layer layer\.tar (can never be unpacked|is not a tar archive)/);
+        assert.equal(await store.list(), [], 'no image');
+      } else {
+        assert.is(error, undefined, String(error));
+        assert.equal((await store.get('hostile:1')).diffIds, [sha256Digest(layer)]);
       }
     }));
 
