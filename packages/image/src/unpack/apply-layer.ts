@@ -92,7 +92,19 @@ export async function applyLayer(targetDir: string, source: ByteSource, options:
   const applyWhiteouts = options.whiteouts ?? true;
   const writes = new ConcurrentFileWrites();
   // A file still being written is a file already: a later name through it is refused, never made a directory.
-  const tree: TreeView = { ...hostTree, kind: (abs) => (writes.pending(abs) ? 'other' : hostTree.kind(abs)) };
+  // Directories this unpack made (the root too when it starts empty): what is in them is
+  // only what this layer wrote, so whether a name is taken is known without asking the
+  // kernel (an lstat there waits for the creations in flight in that directory).
+  const freshDirs = new Set<string>();
+  if (fs.readdirSync(root).length === 0) freshDirs.add(root);
+  const tree: TreeView = {
+    kind: (abs) => (writes.pending(abs) ? 'other' : hostTree.kind(abs)),
+    readlink: hostTree.readlink,
+    mkdir(abs) {
+      hostTree.mkdir(abs);
+      freshDirs.add(abs);
+    },
+  };
   const resolver = new RootResolver(root, tree);
   const space = new SpaceGuard(root, options.reserveBytes);
   const { compression, stream } = await decompress(source);
@@ -147,7 +159,8 @@ export async function applyLayer(targetDir: string, source: ByteSource, options:
 
         // What is at `abs` now, when files are being written: one of them, or something this
         // entry replaces (a directory they may be under), means waiting for them first.
-        let existing = writes.size > 0 || entry.type === 'file' ? hostTree.kind(abs) : undefined;
+        const nothingThere = freshDirs.has(parent.abs) && !written.has(relKey);
+        let existing = !nothingThere && (writes.size > 0 || entry.type === 'file') ? hostTree.kind(abs) : undefined;
         if (
           writes.size > 0 &&
           (writes.pending(abs) ||
@@ -185,7 +198,10 @@ export async function applyLayer(targetDir: string, source: ByteSource, options:
 
         switch (entry.type) {
           case 'directory':
-            create(() => fs.mkdirSync(abs, { mode: 0o700 }));
+            create(() => {
+              fs.mkdirSync(abs, { mode: 0o700 });
+              freshDirs.add(abs);
+            });
             if (sameOwner) fs.lchownSync(abs, entry.uid, entry.gid);
             deferredDirs.push({ abs, mode: entry.mode, atime: entry.atime ?? entry.mtime, mtime: entry.mtime });
             break;
