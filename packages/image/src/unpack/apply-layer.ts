@@ -81,8 +81,12 @@ const yieldEveryMs = 20;
  * takes, writing through a symlink that leaves the root (see RootResolver), a hardlink
  * to a missing file or a directory, a whiteout of `.`, `..` or nothing, devices when not
  * allowed, a file that would not fit on the disk (SpaceGuard). The tar reader refuses
- * malformed headers, bad pax values and a stream that goes on past its end. Absolute names are taken relative to `targetDir`. What was unpacked before
- * the refusal stays: the caller discards the snapshot.
+ * malformed headers, bad pax values and a stream that goes on past its end. Absolute
+ * names are taken relative to `targetDir`. What was unpacked before the refusal stays:
+ * the caller discards the snapshot.
+ *
+ * New files up to 256 KiB are written through the thread pool, several at once
+ * (`ConcurrentFileWrites`); the function returns once every one is written.
  */
 export async function applyLayer(targetDir: string, source: ByteSource, options: ApplyLayerOptions = {}): Promise<ApplyLayerResult> {
   const root = await fs.promises.realpath(targetDir);
@@ -91,12 +95,12 @@ export async function applyLayer(targetDir: string, source: ByteSource, options:
   const mknod = options.mknod ?? mknodCommand;
   const applyWhiteouts = options.whiteouts ?? true;
   const writes = new ConcurrentFileWrites();
-  // A file still being written is a file already: a later name through it is refused, never made a directory.
   // Directories this unpack made (the root too when it starts empty): what is in them is
   // only what this layer wrote, so whether a name is taken is known without asking the
   // kernel (an lstat there waits for the creations in flight in that directory).
   const freshDirs = new Set<string>();
   if (fs.readdirSync(root).length === 0) freshDirs.add(root);
+  // A file still being written is a file already: a later name through it is refused, never made a directory.
   const tree: TreeView = {
     kind: (abs) => (writes.pending(abs) ? 'other' : hostTree.kind(abs)),
     readlink: hostTree.readlink,
