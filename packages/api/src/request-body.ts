@@ -96,11 +96,19 @@ export async function readJsonBody(req: IncomingMessage): Promise<unknown> {
  * never reading the answer. Lifecycle: the route hands `body` to the engine; when the
  * engine fails, `discardRest()` unpipes and reads the rest of the upload into nothing, so
  * the client finishes sending and reads the error (the stall watch still bounds a client
- * that stops sending).
+ * that stops sending). An upload cut short destroys `body` with an error.
  */
 export function pipedUpload(req: IncomingMessage): { body: PassThrough; discardRest(): void } {
   const body = new PassThrough({ highWaterMark: 1 << 20 });
   req.pipe(body);
+  // A pipe carries neither an error nor an early end: an upload cut short (the client
+  // left, a stall answered 408) must fail the engine's reading, which then removes what
+  // it had begun, rather than leave it waiting for bytes that never come.
+  const cut = (err?: Error) => {
+    if (!req.complete && !body.destroyed) body.destroy(err ?? new Error('the request body ended before it was complete'));
+  };
+  req.once('error', cut);
+  req.once('close', () => cut());
   return {
     body,
     discardRest() {
