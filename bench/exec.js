@@ -2,11 +2,13 @@
 // median of N runs; and, when a Docker engine is installed, the same against a dockerd
 // this script starts (its own data root; the host's firewall restored after; stopped by
 // its pid), interleaved A B A B in the same run, with the ratio. Also: the resident
-// memory of an exec's berth-shim. Prints figures, asserts nothing.
+// memory of an exec's berth-shim; and the docker CLI's own share of an exec, timed against
+// a stand-in daemon that answers at once (bench/instant-exec-daemon.js). Prints figures,
+// asserts nothing.
 // Usage: node bench/exec.js [runs]   (house style: bench/run-true.js)
 // BERTH_BENCH_RUNTIME=runc|crun: berthd's default runtime (else the engine's own choice) (bench/run-true.js and run-d.js too)
 'use strict';
-const { execFileSync } = require('node:child_process');
+const { execFileSync, spawn } = require('node:child_process');
 const { median, shimRssKiB, startBerthd, startDockerd, stopAndClean, timeOnce } = require('./support.js');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -38,6 +40,18 @@ async function main() {
     if (dockerEnv) d.push(timeOnce('docker', ['exec', 'target', 'true'], dockerEnv));
   }
 
+  // The CLI's own share: the same command against a daemon that answers every request at once.
+  const floor = [];
+  const instantSocket = path.join(dir, 'instant.sock');
+  const instant = spawn(process.execPath, [path.join(__dirname, 'instant-exec-daemon.js'), instantSocket], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  started.push(instant);
+  await new Promise((resolve) => instant.stdout.once('data', resolve));
+  const instantEnv = { DOCKER_HOST: `unix://${instantSocket}`, DOCKER_CONFIG: berthEnv.DOCKER_CONFIG };
+  timeOnce('docker', ['exec', 'target', 'true'], instantEnv);
+  for (let i = 0; i < runs; i++) floor.push(timeOnce('docker', ['exec', 'target', 'true'], instantEnv));
+
   docker(berthEnv, ['exec', '-d', 'target', 'sleep', '30']);
   await new Promise((r) => setTimeout(r, 500));
   const execRss = shimRssKiB(dir, '--exec');
@@ -50,9 +64,14 @@ async function main() {
       `${label.padEnd(40)} median ${median(xs).toFixed(1)} ms  (min ${Math.min(...xs).toFixed(1)}, max ${Math.max(...xs).toFixed(1)}, n=${xs.length})`,
     );
   line(`docker exec target true  (berthd${process.env.BERTH_BENCH_RUNTIME ? `, ${process.env.BERTH_BENCH_RUNTIME}` : ''})`, b);
+  line('the CLI alone (a daemon answering at once)', floor);
   if (dockerEnv) {
     line('docker exec target true  (dockerd)', d);
     console.log(`ratio berthd / dockerd                   ${(median(b) / median(d)).toFixed(2)}x  (target <= 0.30x)`);
+    console.log(`ratio the CLI alone / dockerd            ${(median(floor) / median(d)).toFixed(2)}x  (no daemon can go below it)`);
+    console.log(
+      `daemon share: berthd ${(median(b) - median(floor)).toFixed(1)} ms, dockerd ${(median(d) - median(floor)).toFixed(1)} ms  (ratio ${((median(b) - median(floor)) / (median(d) - median(floor))).toFixed(2)}x)`,
+    );
   } else {
     console.log('dockerd: no Docker engine installed (apt-get install docker.io to compare)');
   }

@@ -1,6 +1,7 @@
 // `berth run --rm busybox true`, end to end through the CLI and berthd, median of N runs;
+// the same through the docker CLI against berthd (the daemons compared with one client);
 // and, when a Docker engine is installed, `docker run --rm busybox true` interleaved
-// (A B A B) in the same run, on a dockerd this script starts and stops by its pid.
+// (A B C A B C) in the same run, on a dockerd this script starts and stops by its pid.
 // Also: the resident memory of an idle berth-shim. Prints figures, asserts nothing.
 'use strict';
 const { execFileSync } = require('node:child_process');
@@ -25,13 +26,16 @@ async function main() {
 
   // Warm both up once (page cache, first layer unpack).
   timeOnce(berth, ['run', '--rm', 'busybox', 'true'], berthEnv);
+  timeOnce('docker', ['run', '--rm', 'busybox', 'true'], berthd.env);
   if (dockerEnv) timeOnce('docker', ['run', '--rm', 'busybox', 'true'], dockerEnv);
   // Interleaved, A B C A B C, so the machine's noise falls on all of them alike.
   const b = [];
+  const bd = [];
   const d = [];
   const dn = [];
   for (let i = 0; i < runs; i++) {
     b.push(timeOnce(berth, ['run', '--rm', 'busybox', 'true'], berthEnv));
+    bd.push(timeOnce('docker', ['run', '--rm', 'busybox', 'true'], berthd.env));
     if (dockerEnv) d.push(timeOnce('docker', ['run', '--rm', 'busybox', 'true'], dockerEnv));
     if (dockerEnv) dn.push(timeOnce('docker', ['run', '--rm', '--network', 'none', 'busybox', 'true'], dockerEnv));
   }
@@ -46,11 +50,13 @@ async function main() {
       `${label.padEnd(46)} median ${median(xs).toFixed(1)} ms  (min ${Math.min(...xs).toFixed(1)}, max ${Math.max(...xs).toFixed(1)}, n=${xs.length})`,
     );
   line(`berth run --rm busybox true${process.env.BERTH_BENCH_RUNTIME ? ` (${process.env.BERTH_BENCH_RUNTIME})` : ''}`, b);
+  line('docker CLI run --rm against berthd', bd);
   console.log('  (berth has no bridge network yet: its default network is none)');
   if (dockerEnv) {
     line('docker run --rm busybox true (default bridge)', d);
     line('docker run --rm --network none busybox true', dn);
-    console.log(`ratio berth / docker default                   ${(median(b) / median(d)).toFixed(2)}x  (target <= 0.30x)`);
+    console.log(`ratio berth / docker default                   ${(median(b) / median(d)).toFixed(2)}x  (target <= 0.25x)`);
+    console.log(`ratio docker CLI on berthd / docker default    ${(median(bd) / median(d)).toFixed(2)}x`);
     console.log(`ratio berth / docker --network none            ${(median(b) / median(dn)).toFixed(2)}x`);
   } else {
     console.log('docker: no Docker engine installed (apt-get install docker.io to compare)');
@@ -58,7 +64,7 @@ async function main() {
   console.log(
     `idle berth-shim RSS                    ${rss === undefined ? 'not found' : `${(rss / 1024).toFixed(2)} MiB`}  (target < 2 MiB)`,
   );
-  printDaemonPhases(fs.readFileSync(path.join(dir, 'berthd.log'), 'utf8'), b.length);
+  printDaemonPhases(fs.readFileSync(path.join(dir, 'berthd.log'), 'utf8'), b.length + bd.length);
 }
 
 /**

@@ -48,6 +48,7 @@ enum { CONTROL_MAX = 64 };
 
 static struct {
   const char *id, *bundle, *state_dir, *log_path, *runtime, *runtime_root, *exec_fifo;
+  const char *runtime_config; /* --runtime-config: the config file create reads instead of the bundle's (crun --config) */
   const char *process; /* --exec: the OCI process JSON of an exec; NULL for a container */
   const char *hide_mount; /* --hide-mount: a mount the runtime's processes must not see */
   const char *oom_files[MAX_OOM_FILES];
@@ -904,7 +905,7 @@ static void usage(void) {
   fprintf(stderr,
           "usage: berth-shim --id ID --bundle DIR --state-dir DIR [--log PATH [--log-max-size BYTES --log-max-files N]]\n"
           "                  --runtime PATH --runtime-root DIR [--stdin] [--terminal] [--oom-file PATH]... [--ready-fd N] [--detach] [--exec-fifo PATH]\n"
-          "                  [--exec-fifo-write] [--keep-runtime-state] [--cgroup DIR]...\n"
+          "                  [--exec-fifo-write] [--keep-runtime-state] [--cgroup DIR]... [--runtime-config FILE]\n"
           "       berth-shim --exec PROCESS.json --id ID --state-dir DIR --runtime PATH --runtime-root DIR\n"
           "                  [--stdin] [--terminal] [--log PATH] [--ready-fd N] [--detach] [--cgroup DIR]...\n"
           "       (both also take [--hide-mount PATH])\n"
@@ -948,6 +949,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--oom-file") && opt.n_oom_files < MAX_OOM_FILES) opt.oom_files[opt.n_oom_files++] = v;
     else if (!strcmp(a, "--cgroup") && opt.n_cgroups < MAX_CGROUPS) opt.cgroups[opt.n_cgroups++] = v;
     else if (!strcmp(a, "--hide-mount")) opt.hide_mount = v;
+    else if (!strcmp(a, "--runtime-config")) opt.runtime_config = v;
     else usage();
     i++;
   }
@@ -1019,9 +1021,13 @@ int main(int argc, char **argv) {
      * shim does while its create runs: the migration's wait is then off the exec's path. */
   } else {
     unlink(runtime_log);
-    char *create_argv[16] = {(char *)opt.runtime, "--root", (char *)opt.runtime_root, "--log", runtime_log,
+    char *create_argv[20] = {(char *)opt.runtime, "--root", (char *)opt.runtime_root, "--log", runtime_log,
                              "--log-format", "json", "create", "--bundle", (char *)opt.bundle, "--pid-file", pid_file};
     int a = 12;
+    if (opt.runtime_config) {
+      create_argv[a++] = "--config";
+      create_argv[a++] = (char *)opt.runtime_config;
+    }
     if (opt.terminal) {
       create_argv[a++] = "--console-socket";
       create_argv[a++] = console_path;

@@ -29,6 +29,10 @@ const keyTypes: Record<keyof DaemonSettings, 'string' | 'string[]' | 'boolean' |
   'api-headers-timeout': 'number',
   'api-idle-timeout': 'number',
   'api-body-idle-timeout': 'number',
+  'insecure-registries': 'string[]',
+  'registry-mirrors': 'string[]',
+  'max-concurrent-downloads': 'number',
+  'max-concurrent-uploads': 'number',
 };
 
 /**
@@ -47,17 +51,13 @@ const ignoredDockerdKeys = new Set([
   'experimental',
   'features',
   'group',
-  'insecure-registries',
   'ip-forward',
   'ip-masq',
   'iptables',
   'ipv6',
   'labels',
   'live-restore',
-  'max-concurrent-downloads',
-  'max-concurrent-uploads',
   'mtu',
-  'registry-mirrors',
   'runtimes',
   'selinux-enabled',
   'storage-opts',

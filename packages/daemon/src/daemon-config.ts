@@ -1,4 +1,5 @@
 import type { ServerLimits } from '@berth/api';
+import type { RegistryConfig } from '@berth/engine';
 
 /** Log levels, least to most severe. */
 export const logLevels = ['debug', 'info', 'warn', 'error'] as const;
@@ -32,6 +33,8 @@ export interface DaemonConfig {
   logDriver?: string;
   /** Its options for those containers (`log-opts`: `max-size`, `max-file`). */
   logOpts?: Record<string, string>;
+  /** How pulls and pushes reach registries (`insecure-registries`, `registry-mirrors`, `max-concurrent-*`). */
+  registry?: RegistryConfig;
 }
 
 export const defaultSocket = '/run/berth/berth.sock';
@@ -70,6 +73,14 @@ export interface DaemonSettings {
   'api-idle-timeout'?: number;
   /** Seconds an upload may send nothing while the daemon waits for it. */
   'api-body-idle-timeout'?: number;
+  /** Registries reached over plain HTTP: `host[:port]` or IPv4 CIDRs (loopback always is). */
+  'insecure-registries'?: string[];
+  /** Docker Hub mirrors tried before it for pulls. */
+  'registry-mirrors'?: string[];
+  /** Layers a pull downloads at once (default 3). */
+  'max-concurrent-downloads'?: number;
+  /** Layers a push uploads at once (default 5). */
+  'max-concurrent-uploads'?: number;
 }
 
 export type SettingKey = keyof DaemonSettings;

@@ -47,6 +47,7 @@ export function engineConfigFor(config: DaemonConfig, plugins: AnyPluginManifest
   if (config.defaultRuntime !== undefined) engineConfig.defaultRuntime = config.defaultRuntime;
   if (config.logDriver !== undefined) engineConfig.logDriver = config.logDriver;
   if (config.logOpts !== undefined) engineConfig.logOpts = config.logOpts;
+  if (config.registry !== undefined) engineConfig.registry = config.registry;
   return engineConfig;
 }
 

@@ -57,6 +57,7 @@ function resolveConfig(config: EngineConfig): ResolvedEngineConfig {
     serverVersion: config.serverVersion ?? '0.1.0',
     logDriver: config.logDriver ?? 'json-file',
     logOpts: config.logOpts ?? {},
+    registry: config.registry ?? {},
   };
 }
 

@@ -1,5 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
+import type { BundleSpec } from './bundle-spec.js';
 
 /** True on a pure cgroup v2 host (the unified hierarchy at /sys/fs/cgroup). */
 export function isCgroupV2(): boolean {
@@ -7,21 +8,15 @@ export function isCgroupV2(): boolean {
 }
 
 /** The bundle's `linux.cgroupsPath` in cgroupfs form (`/berth/<id>`; empty: `/<id>`); undefined for a systemd-style one. */
-function cgroupfsPath(bundle: string, id: string): string | undefined {
-  let cgroupsPath: string | undefined;
-  try {
-    const config = JSON.parse(readFileSync(path.join(bundle, 'config.json'), 'utf8')) as { linux?: { cgroupsPath?: string } };
-    cgroupsPath = config.linux?.cgroupsPath;
-  } catch {
-    return undefined;
-  }
-  const p = cgroupsPath || `/${id}`;
+function cgroupfsPath(spec: BundleSpec | undefined, id: string): string | undefined {
+  if (!spec) return undefined;
+  const p = spec.linux?.cgroupsPath || `/${id}`;
   return p.includes(':') ? undefined : path.posix.join('/', p);
 }
 
 /** A container's v1 devices cgroup directory (undefined on a v2 host or for a systemd-style cgroups path). */
-export function devicesCgroupDir(bundle: string, id: string): string | undefined {
-  const rel = cgroupfsPath(bundle, id);
+export function devicesCgroupDir(spec: BundleSpec | undefined, id: string): string | undefined {
+  const rel = cgroupfsPath(spec, id);
   if (!rel || isCgroupV2()) return undefined;
   return path.posix.join('/sys/fs/cgroup/devices', rel);
 }
@@ -32,8 +27,8 @@ export function devicesCgroupDir(bundle: string, id: string): string | undefined
  * it (`/berth/<id>`; empty means `/<id>`). v1: memory.oom_control; v2: memory.events.
  * A systemd-style path (`slice:prefix:name`) gives none: oomKilled then stays false.
  */
-export function oomFiles(bundle: string, id: string): string[] {
-  const rel = cgroupfsPath(bundle, id);
+export function oomFiles(spec: BundleSpec | undefined, id: string): string[] {
+  const rel = cgroupfsPath(spec, id);
   if (!rel) return [];
   if (isCgroupV2()) return [path.posix.join('/sys/fs/cgroup', rel, 'memory.events')];
   return [path.posix.join('/sys/fs/cgroup/memory', rel, 'memory.oom_control')];

@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import * as path from 'node:path';
+import type { BundleDeviceRule } from './bundle-spec.js';
 
 /** One line of a v1 `devices.list` (`c 5:1 rwm`, `b *:* m`, `a *:* rwm`). */
 interface DeviceEntry {
@@ -7,15 +6,6 @@ interface DeviceEntry {
   major: string;
   minor: string;
   access: string;
-}
-
-/** An OCI `linux.resources.devices` rule. */
-interface BundleDeviceRule {
-  allow?: boolean;
-  type?: string;
-  major?: number | null;
-  minor?: number | null;
-  access?: string;
 }
 
 /**
@@ -48,12 +38,4 @@ function covers(rule: BundleDeviceRule, entry: DeviceEntry): boolean {
   if (!number(rule.major, entry.major) || !number(rule.minor, entry.minor)) return false;
   const access = rule.access ?? 'rwm';
   return [...entry.access].every((c) => access.includes(c));
-}
-
-/** The bundle's device rules, read from its config.json (none when it has none). */
-export function bundleDeviceRules(bundle: string): BundleDeviceRule[] {
-  const config = JSON.parse(readFileSync(path.join(bundle, 'config.json'), 'utf8')) as {
-    linux?: { resources?: { devices?: BundleDeviceRule[] } };
-  };
-  return config.linux?.resources?.devices ?? [];
 }

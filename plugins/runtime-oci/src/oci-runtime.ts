@@ -20,8 +20,10 @@ import {
   silentLogger,
 } from '@berth/core';
 import { spawnDetached } from '@berth/native';
+import { type BundleSpec, readBundleSpec } from './bundle-spec.js';
 import { devicesCgroupDir, oomFiles } from './cgroups.js';
-import { bundleDeviceRules, extraDeviceDenials } from './device-rules.js';
+import { type CompiledSeccompCache, seccompBpfAnnotation } from './compiled-seccomp.js';
+import { extraDeviceDenials } from './device-rules.js';
 import { runcWording } from './runtime-messages.js';
 import { ShimCgroup } from './shim-cgroup.js';
 import { ShimConnection } from './shim-connection.js';
@@ -75,6 +77,11 @@ export interface OciRuntimeOptions {
    * crun allows the host's /dev/console). A no-op on a v2 host.
    */
   enforceBundleDevices?: boolean;
+  /**
+   * crun only: hand create the seccomp program crun compiled for an earlier container
+   * with the same profile, instead of compiling it again (compiled-seccomp.ts).
+   */
+  compiledSeccomp?: CompiledSeccompCache;
 }
 
 /**
@@ -127,20 +134,23 @@ export class OciRuntime implements Runtime {
     }
     if (req.openStdin) args.push('--stdin');
     if (req.terminal) args.push('--terminal');
-    if (this.options.execFifo === 'read' || (this.options.execFifo === 'write' && !hasPoststartHooks(req.bundle))) {
+    const spec = readBundleSpec(req.bundle);
+    if (this.options.execFifo === 'read' || (this.options.execFifo === 'write' && !hasPoststartHooks(spec))) {
       args.push('--exec-fifo', path.join(this.options.stateRoot, req.id, 'exec.fifo'));
       if (this.options.execFifo === 'write') args.push('--exec-fifo-write');
     }
     if (this.options.removeExitedState) args.push('--keep-runtime-state');
-    for (const file of oomFiles(req.bundle, req.id)) args.push('--oom-file', file);
+    for (const file of oomFiles(spec, req.id)) args.push('--oom-file', file);
     for (const dir of this.shimCgroup.dirs) args.push('--cgroup', dir);
     if (this.options.hideMount) args.push('--hide-mount', this.options.hideMount);
+    const learnSeccomp = this.useCompiledSeccomp(spec, stateDir, args);
 
     const line = await this.spawnShim(req.id, stateDir, args);
     if (line.startsWith('ok ')) {
       const pid = Number(line.slice(3));
       this.stateDirs.set(req.id, stateDir);
-      if (this.options.enforceBundleDevices) await this.enforceBundleDevices(req.id, path.resolve(req.bundle));
+      if (learnSeccomp) this.options.compiledSeccomp!.learn(learnSeccomp, this.options.stateRoot, req.id);
+      if (this.options.enforceBundleDevices) await this.enforceBundleDevices(req.id, spec);
       this.log.debug('container created', { id: req.id, pid });
       return { pid };
     }
@@ -152,6 +162,27 @@ export class OciRuntime implements Runtime {
       throw new InvalidArgument(text);
     }
     throw new SystemError(text);
+  }
+
+  /**
+   * With a program learnt for the bundle's seccomp profile: a copy of its config carrying
+   * the program (in the shim's state dir, which dies with the host as crun's own state
+   * does) is what create reads (`--runtime-config`). Returns the key to learn the
+   * program under once crun compiled it, when none is known yet.
+   */
+  private useCompiledSeccomp(spec: BundleSpec | undefined, stateDir: string, args: string[]): string | undefined {
+    const cache = this.options.compiledSeccomp;
+    if (!cache || !spec?.linux?.seccomp || spec.annotations?.[seccompBpfAnnotation] !== undefined) return undefined;
+    const key = cache.keyOf(spec.linux.seccomp);
+    if (!key) return undefined;
+    const program = cache.lookup(key);
+    if (!program) return key;
+    const file = path.join(stateDir, 'runtime-config.json');
+    writeFileSync(file, JSON.stringify({ ...spec, annotations: { ...spec.annotations, [seccompBpfAnnotation]: program } }), {
+      mode: 0o600,
+    });
+    args.push('--runtime-config', file);
+    return undefined;
   }
 
   /**
@@ -405,7 +436,11 @@ export class OciRuntime implements Runtime {
     return pid > 0 ? { state: 'running', pid, process } : { state: 'created', process };
   }
 
-  /** The exec's shim has exited (its exit recorded): its files go, synchronously (a handful). */
+  /**
+   * The exec's exit is recorded: its files go, synchronously (a handful), once its shim
+   * is gone. The shim tells the exit (EOF) before its last steps (it lingers for its
+   * clients, then removes shim.pid): a removal racing them could be left half done.
+   */
   async releaseExec(containerId: string, stateDir: string): Promise<void> {
     const dir = path.resolve(stateDir);
     // Only ever a directory inside the container's own state dir.
@@ -413,6 +448,7 @@ export class OciRuntime implements Runtime {
     if (container && !dir.startsWith(`${container}${path.sep}`)) {
       throw new InvalidArgument(`exec state dir ${dir} is not inside container ${containerId}'s`);
     }
+    await waitForShimExit(dir, 3000);
     rmSync(dir, { recursive: true, force: true });
   }
 
@@ -466,13 +502,14 @@ export class OciRuntime implements Runtime {
    * nothing of it has run) back to its bundle's rules. A failure removes the container:
    * it must not run with more devices than its bundle allows.
    */
-  private async enforceBundleDevices(id: string, bundle: string): Promise<void> {
-    const dir = devicesCgroupDir(bundle, id);
-    if (!dir) return; // a v2 host: the runtime's device filter is its own eBPF program
+  private async enforceBundleDevices(id: string, spec: BundleSpec | undefined): Promise<void> {
+    const dir = devicesCgroupDir(spec, id);
+    if (spec && !dir) return; // a v2 host: the runtime's device filter is its own eBPF program
     let denials: string[] = [];
     try {
+      if (!spec || !dir) throw new Error("the bundle's config.json cannot be read");
       // cgroupfs files: synchronously (microseconds), on the path of every start.
-      denials = extraDeviceDenials(readFileSync(path.join(dir, 'devices.list'), 'utf8'), bundleDeviceRules(bundle));
+      denials = extraDeviceDenials(readFileSync(path.join(dir, 'devices.list'), 'utf8'), spec.linux?.resources?.devices ?? []);
       for (const rule of denials) writeFileSync(path.join(dir, 'devices.deny'), rule);
     } catch (err) {
       await this.kill(id, 'KILL').catch(() => {});
@@ -504,13 +541,9 @@ export class OciRuntime implements Runtime {
 }
 
 /** Whether a bundle's config.json has poststart hooks (unreadable: assumed so, the runtime then starts it). */
-function hasPoststartHooks(bundle: string): boolean {
-  try {
-    const config = JSON.parse(readFileSync(path.join(bundle, 'config.json'), 'utf8')) as { hooks?: { poststart?: unknown[] } };
-    return (config.hooks?.poststart?.length ?? 0) > 0;
-  } catch {
-    return true;
-  }
+/** Whether the bundle has poststart hooks (an unreadable one is taken as having some: the runtime reports it). */
+function hasPoststartHooks(spec: BundleSpec | undefined): boolean {
+  return !spec || (spec.hooks?.poststart?.length ?? 0) > 0;
 }
 
 function readFileSyncOr(file: string, fallback: string): string {

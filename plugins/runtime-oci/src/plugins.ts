@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { definePlugin, type PluginContext, PluginSkipped, readMountInfo } from '@berth/core';
 import { findExecutable, findShim } from './binary.js';
+import { CompiledSeccompCache } from './compiled-seccomp.js';
 import { removeExitedCrunState } from './crun-exited-state.js';
 import { hybridCgroup2Mount, isCgroupHybrid, probeRuntime } from './crun-probe.js';
 import { OciRuntime } from './oci-runtime.js';
@@ -55,6 +56,7 @@ function makeRuntime(name: string, ctx: PluginContext, binary: string, shimPath:
     hideMount,
     // crun allows devices of its own accord (the host's /dev/console) that runc does not.
     enforceBundleDevices: name === 'crun',
+    compiledSeccomp: name === 'crun' ? new CompiledSeccompCache(binary) : undefined,
   });
 }
 

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { type OciRuntime, runcPlugin } from '../src/index.js';
-import { collect, Fixture, shimPids } from './support/fixture.js';
+import { collect, Fixture, shimPids, shimsLeft } from './support/fixture.js';
 
 const fx = new Fixture();
 test.after(() => fx.cleanup());
@@ -105,7 +105,7 @@ test('adopt of a container whose shim died without a record reports 255 and clea
   const result = await fresh.adopt(id, req.stateDir);
   assert.is(result.state, 'exited');
   assert.is(result.state === 'exited' && result.status.exitCode, 255);
-  assert.equal(shimPids(id), []);
+  assert.equal(await shimsLeft(id), []);
   await fresh.delete(id);
 });
 

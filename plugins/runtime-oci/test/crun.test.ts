@@ -11,9 +11,10 @@ import * as path from 'node:path';
 import { readMountInfo } from '@berth/core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { seccompBpfAnnotation } from '../src/compiled-seccomp.js';
 import { removeExitedCrunState } from '../src/crun-exited-state.js';
 import { crunPlugin, isCgroupHybrid, type OciRuntime } from '../src/index.js';
-import { cgroupDirs, collect, Fixture, prefix, shimPids } from './support/fixture.js';
+import { cgroupDirs, collect, Fixture, prefix, shimsLeft } from './support/fixture.js';
 
 const fx = new Fixture();
 let runtime: OciRuntime;
@@ -91,7 +92,7 @@ test('a container: output, exit code, every v1 cgroup with its limits, the bundl
   for (const dir of cgroups) assert.not.ok(existsSync(dir), `cgroup removed: ${dir}`);
   assert.not.ok(existsSync(path.join(fx.context().execRoot, 'state', id)), "crun's state removed");
   assert.not.ok(existsSync(fx.stateDir(id)));
-  assert.equal(shimPids(id), []);
+  assert.equal(await shimsLeft(id), []);
 });
 
 test("an exec joins the container's namespaces and cgroups with its capabilities, seccomp and no_new_privs", async () => {
@@ -124,6 +125,56 @@ test("an exec joins the container's namespaces and cgroups with its capabilities
     await runtime.wait(id);
     await runtime.delete(id);
   }
+});
+
+test('a profile crun compiled once is handed to later creates ready made: the same program, for the init and its execs', async () => {
+  // A runtime of its own, so the first create here is the first with this profile.
+  const fresh = (await crunPlugin.init(fx.context())) as OciRuntime;
+  const runOnce = async (req: ReturnType<typeof request>, withExec: boolean) => {
+    await fresh.create(req);
+    const copy = path.join(fx.stateDir(req.id), 'runtime-config.json');
+    const handed = existsSync(copy) ? JSON.parse(readFileSync(copy, 'utf8')).annotations?.[seccompBpfAnnotation] : undefined;
+    const program = readFileSync(path.join(fx.context().execRoot, 'state', req.id, 'seccomp.bpf'));
+    const out = collect(await fresh.connect(req.id));
+    await fresh.start(req.id);
+    let execStatus: number | undefined;
+    if (withExec) {
+      const proc = await fresh.exec({
+        containerId: req.id,
+        execId: 'e1',
+        stateDir: path.join(fx.stateDir(req.id), 'x', 'e1'),
+        process: fx.execProcess(req.id, ['sh', '-c', 'mkdir /tmp/e || exit 9']),
+        openStdin: false,
+        terminal: false,
+      });
+      await proc.start();
+      execStatus = (await proc.wait()).exitCode;
+    }
+    await fresh.kill(req.id, 'SIGKILL').catch(() => {});
+    const status = await fresh.wait(req.id);
+    await out.closed;
+    await fresh.delete(req.id);
+    return { handed, program, status, execStatus, stderr: out.stderr() };
+  };
+  const mkdirThenSleep = ['sh', '-c', 'mkdir /tmp/x 2>/dev/null || echo refused >&2; sleep 100'];
+  const first = await runOnce(request(fx.newId(), mkdirThenSleep), false);
+  assert.is(first.handed, undefined, 'the first create compiles the profile itself');
+  assert.is(first.stderr, 'refused\n');
+  const second = await runOnce(request(fx.newId(), mkdirThenSleep), true);
+  assert.is(second.handed, first.program.toString('base64'), 'the second gets the program crun compiled for the first');
+  assert.ok(second.program.equals(first.program), 'and crun loads that very program');
+  assert.is(second.stderr, 'refused\n', 'the profile applies to the init');
+  assert.is(second.execStatus, 9, 'and to an exec');
+  // Another profile is never given that program.
+  const other = request(fx.newId(), ['sh', '-c', 'mkdir /tmp/x && echo made; sleep 100']);
+  const file = path.join(other.bundle, 'config.json');
+  const config = JSON.parse(readFileSync(file, 'utf8'));
+  config.linux.seccomp.syscalls[0].names = ['chroot'];
+  writeFileSync(file, JSON.stringify(config));
+  const third = await runOnce(other, false);
+  assert.is(third.handed, undefined, 'another profile is compiled by crun');
+  assert.is(third.stderr, '');
+  await fresh.close?.();
 });
 
 test('pause and resume (the freezer), and update of a limit, through crun', async () => {

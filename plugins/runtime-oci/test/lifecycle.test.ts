@@ -4,7 +4,7 @@ import { isBerthError } from '@berth/core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { type OciRuntime, runcPlugin } from '../src/index.js';
-import { cgroupDirs, collect, Fixture, shimPids } from './support/fixture.js';
+import { cgroupDirs, collect, Fixture, shimsLeft } from './support/fixture.js';
 
 const fx = new Fixture();
 let runtime: OciRuntime;
@@ -81,7 +81,7 @@ test("a command not found fails at create with runc's message and leaves nothing
     assert.match(message, /^OCI runtime create failed: /);
     assert.ok(message.includes('exec: "nosuchcmd": executable file not found in $PATH'), message);
   }
-  assert.equal(shimPids(id), []);
+  assert.equal(await shimsLeft(id), []);
   assert.not.ok(existsSync(path.join(fx.dir, 'exec', 'state', id)), 'runc state left behind');
   assert.equal(cgroupDirs(id), [], 'cgroup left behind');
   assert.not.ok(existsSync(path.join(fx.stateDir(id), 'shim.sock')));
@@ -159,7 +159,7 @@ test('delete is idempotent and accepts unknown ids', async () => {
   await runtime.delete(id); // a created, never started container
   await runtime.delete(id);
   await runtime.delete(`${id}-unknown`);
-  assert.equal(shimPids(id), []);
+  assert.equal(await shimsLeft(id), []);
   assert.equal(cgroupDirs(id), []);
   assert.not.ok(existsSync(path.join(fx.dir, 'exec', 'state', id)));
 });

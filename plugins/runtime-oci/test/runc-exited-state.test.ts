@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { type OciRuntime, runcPlugin } from '../src/index.js';
 import { removeExitedRuncState } from '../src/runc-exited-state.js';
-import { cgroupDirs, Fixture, shimPids } from './support/fixture.js';
+import { cgroupDirs, Fixture, shimPids, shimsLeft } from './support/fixture.js';
 
 // The in-process `runc delete` of an exited container, on real runc containers.
 
@@ -48,7 +48,7 @@ test('a created container whose init waits is not touched: runc must kill it', a
   await runtime.delete(id);
   assert.not.ok(existsSync(path.join(runcRoot(), id)));
   assert.equal(cgroupDirs(id), []);
-  assert.equal(shimPids(id), []);
+  assert.equal(await shimsLeft(id), []);
 });
 
 test('child cgroups made in the container are left to runc at once, which removes them', async () => {

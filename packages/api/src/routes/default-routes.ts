@@ -8,6 +8,7 @@ import { diskUsageRoutes } from './disk-usage.js';
 import { eventRoutes } from './events.js';
 import { execRoutes } from './exec.js';
 import { imageRoutes } from './images.js';
+import { registryRoutes } from './registry.js';
 import { swarmRoutes } from './swarm.js';
 import { systemRoutes } from './system.js';
 
@@ -26,6 +27,7 @@ export const defaultRoutes: readonly RouteModule[] = Object.freeze([
   attachRoutes,
   execRoutes,
   imageRoutes,
+  registryRoutes,
   swarmRoutes,
   diskUsageRoutes,
 ]);

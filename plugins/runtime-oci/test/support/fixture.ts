@@ -200,6 +200,21 @@ export function shimPids(id: string): number[] {
   return pids;
 }
 
+/**
+ * The shims of `id` still running after `ms` (default 1 s) of waiting for them to go: a
+ * shim removes its pid file (what `delete` waits for) as its last act before it exits, so
+ * it may still be in /proc for an instant after `delete` returned.
+ */
+export async function shimsLeft(id: string, ms = 1000): Promise<number[]> {
+  const until = Date.now() + ms;
+  let pids = shimPids(id);
+  while (pids.length > 0 && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 10));
+    pids = shimPids(id);
+  }
+  return pids;
+}
+
 function tryKill(pid: number): void {
   try {
     process.kill(pid, 'SIGKILL');
