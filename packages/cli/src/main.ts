@@ -48,6 +48,10 @@ const load = {
   save: () => (require('./commands/image-io.js') as typeof import('./commands/image-io.js')).saveCommand,
   version: () => (require('./commands/system.js') as typeof import('./commands/system.js')).versionCommand,
   info: () => (require('./commands/system.js') as typeof import('./commands/system.js')).infoCommand,
+  history: () => (require('./commands/disk-usage.js') as typeof import('./commands/disk-usage.js')).historyCommand,
+  imagePrune: () => (require('./commands/disk-usage.js') as typeof import('./commands/disk-usage.js')).imagePruneCommand,
+  systemDf: () => (require('./commands/disk-usage.js') as typeof import('./commands/disk-usage.js')).systemDfCommand,
+  systemPrune: () => (require('./commands/disk-usage.js') as typeof import('./commands/disk-usage.js')).systemPruneCommand,
   pluginsLs: () => (require('./commands/system.js') as typeof import('./commands/system.js')).pluginsLsCommand,
   registryServe: () => (require('./commands/registry-server.js') as typeof import('./commands/registry-server.js')).registryServeCommand(),
   registryGc: () => (require('./commands/registry-server.js') as typeof import('./commands/registry-server.js')).registryGcCommand(),
@@ -74,6 +78,7 @@ const TOP: Array<[string, Loader, string]> = [
   ['logs', load.logs, 'Fetch the logs of a container'],
   ['events', load.events, 'Get real time events from the server'],
   ['inspect', load.inspect, 'Return low-level information on berth objects'],
+  ['history', load.history, 'Show the history of an image'],
   ['images', load.images, 'List images'],
   ['rmi', load.rmi, 'Remove one or more images'],
   ['tag', load.tag, 'Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE'],
@@ -129,11 +134,13 @@ const GROUPS: Record<string, { summary: string; verbs: Record<string, Loader> }>
       push: load.push,
       save: load.save,
       inspect: load.imageInspect,
+      history: load.history,
+      prune: load.imagePrune,
     },
   },
   plugins: { summary: "List berthd's plugins (storage, network, volume, runtime)", verbs: { ls: load.pluginsLs, list: load.pluginsLs } },
   registry: { summary: "Run berth's image registry, collect its garbage", verbs: { serve: load.registryServe, gc: load.registryGc } },
-  system: { summary: 'Manage berth', verbs: { info: load.info, events: load.events } },
+  system: { summary: 'Manage berth', verbs: { info: load.info, events: load.events, df: load.systemDf, prune: load.systemPrune } },
 };
 GROUPS.plugin = GROUPS.plugins!;
 

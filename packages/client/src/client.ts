@@ -1,4 +1,4 @@
-import type { Filters, PluginStatus, SystemInfo, VersionInfo } from '@berth/core';
+import type { DiskUsage, Filters, PluginStatus, SystemInfo, VersionInfo } from '@berth/core';
 import { ContainersClient } from './containers.js';
 import { ExecsClient } from './execs.js';
 import { hostUrl, resolveSocketPath } from './host.js';
@@ -85,6 +85,11 @@ export class BerthClient {
 
   info(): Promise<SystemInfo> {
     return this.http.json('GET', '/info');
+  }
+
+  /** `GET /system/df`: images, containers (with sizes), volumes and build cache. */
+  diskUsage(): Promise<DiskUsage> {
+    return this.http.json('GET', '/system/df');
   }
 
   /** `POST /auth` (docker login): the daemon checks the credentials against the registry. */

@@ -4,6 +4,7 @@ import { containerChangeRoutes } from './container-changes.js';
 import { containerFileRoutes } from './container-files.js';
 import { containerStatsRoutes } from './container-stats.js';
 import { containerRoutes } from './containers.js';
+import { diskUsageRoutes } from './disk-usage.js';
 import { eventRoutes } from './events.js';
 import { execRoutes } from './exec.js';
 import { imageRoutes } from './images.js';
@@ -28,4 +29,5 @@ export const defaultRoutes: readonly RouteModule[] = Object.freeze([
   imageRoutes,
   registryRoutes,
   swarmRoutes,
+  diskUsageRoutes,
 ]);

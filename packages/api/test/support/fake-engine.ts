@@ -25,6 +25,8 @@ import {
   type ImageDeleteEntry,
   type ImageInspect,
   type ImageSummary,
+  type ImagesDiskUsage,
+  type ImagesPruneReport,
   type ImportOptions,
   InvalidArgument,
   type LogLine,
@@ -143,6 +145,8 @@ export class FakeEngine implements EngineApi {
   readonly containerStore = new Map<string, FakeContainer>();
   /** What `load` returns, and the bytes it read. */
   loadNames = ['busybox:latest'];
+  /** When set, `images.import` reads this many bytes of the upload, then refuses it. */
+  importRefusesAfter: number | undefined;
   lastUpload?: Buffer;
 
   constructor() {
@@ -776,6 +780,15 @@ export class FakeEngine implements EngineApi {
     },
     import: async (tar: Readable, options: ImportOptions) => {
       this.record('images.import', options);
+      if (this.importRefusesAfter !== undefined) {
+        // As the real tar reader: read a little, give up, destroy what it read from.
+        let seen = 0;
+        for await (const chunk of tar) {
+          seen += (chunk as Buffer).length;
+          if (seen >= this.importRefusesAfter) break;
+        }
+        throw new InvalidArgument('invalid tar: header checksum mismatch at byte 0');
+      }
       const data = await readAll(tar);
       this.lastUpload = data;
       const id = `sha256:${createHash('sha256').update(data).digest('hex')}`;
@@ -787,6 +800,33 @@ export class FakeEngine implements EngineApi {
       this.lastUpload = await readAll(tar);
       if (this.lastUpload.length === 0) throw new Conflict('empty archive');
       return this.loadNames;
+    },
+    prune: async (filters?: Filters): Promise<ImagesPruneReport> => {
+      this.record('images.prune', filters ?? {});
+      const all = (filters?.dangling ?? ['true']).includes('false');
+      const gone = [...this.imageStore.values()].filter((i) => all || i.tags.length === 0);
+      for (const i of gone) this.imageStore.delete(i.id);
+      const deleted = gone.flatMap((i) => [...i.tags.map((t) => ({ Untagged: t })), { Deleted: i.id }]);
+      return { ImagesDeleted: deleted.length ? deleted : null, SpaceReclaimed: gone.reduce((n, i) => n + i.size, 0) };
+    },
+    diskUsage: async (): Promise<ImagesDiskUsage> => {
+      this.record('images.diskUsage');
+      const images = [...this.imageStore.values()];
+      return {
+        LayersSize: images.reduce((n, i) => n + i.size, 0),
+        Images: images.map((i) => ({
+          Id: i.id,
+          ParentId: '',
+          RepoTags: i.tags,
+          RepoDigests: null,
+          Created: i.created,
+          Size: i.size,
+          VirtualSize: i.size,
+          SharedSize: 0,
+          Labels: null,
+          Containers: [...this.containerStore.values()].filter((c) => c.body.Image === i.tags[0] || c.body.Image === i.id).length,
+        })),
+      };
     },
     save: async (refs: string[]) => {
       this.record('images.save', refs);

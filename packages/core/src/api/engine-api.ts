@@ -15,6 +15,8 @@ import type {
   ImageHistoryEntry,
   ImageInspect,
   ImageSummary,
+  ImagesDiskUsage,
+  ImagesPruneReport,
   PluginStatus,
   SystemInfo,
   VersionInfo,
@@ -217,6 +219,11 @@ export interface ImportOptions {
   message?: string;
   /** Dockerfile instructions applied to the config (`-c 'ENV A=1'`). */
   changes?: string[];
+  /**
+   * Where the rootfs comes from: `-` (default) for the stream given, or an http(s) URL
+   * the engine downloads (`docker import http://host/rootfs.tar`); the stream is then unused.
+   */
+  source?: string;
 }
 
 /**
@@ -277,8 +284,19 @@ export interface ImagesApi {
   import(tar: Readable, options: ImportOptions): Promise<string>;
   /** A docker-archive (or OCI layout) tarball; returns the loaded names (`busybox:latest`, or ids when untagged). */
   load(tar: Readable): Promise<string[]>;
-  /** A docker-archive of the named images. */
-  save(refs: string[]): Promise<Readable>;
+  /**
+   * A docker-archive of the named images; `format: 'oci'` makes it an OCI image layout
+   * that is a docker-archive too (as Docker 25+ writes), `docker` (default) the legacy one.
+   */
+  save(refs: string[], options?: { format?: 'docker' | 'oci' }): Promise<Readable>;
+  /**
+   * `docker image prune`: remove the images no container uses that match `filters`
+   * (`dangling=true`, the default, only unnamed ones; `dangling=false` every one, `-a`;
+   * `until`, `label`, `label!`), with the blobs and layer snapshots only they used.
+   */
+  prune(filters?: Filters): Promise<ImagesPruneReport>;
+  /** The images of `docker system df`: shared and unique sizes, how many containers use each. */
+  diskUsage(): Promise<ImagesDiskUsage>;
   /**
    * `docker pull`: `ref` is `name`, `name:tag` or `name@digest` (a tag defaults to
    * `latest`, `allTags` pulls every tag). Progress goes to `options.progress` in Docker's

@@ -444,6 +444,25 @@ export interface ContainerUpdateResult {
 }
 
 /** `POST /containers/prune`'s answer. */
+/** `POST /images/prune`: what went (`Untagged`/`Deleted` entries as `rmi` reports them) and the layer bytes freed. */
+export interface ImagesPruneReport {
+  ImagesDeleted: ImageDeleteEntry[] | null;
+  SpaceReclaimed: number;
+}
+
+/** The images part of `GET /system/df`: every image with `SharedSize` and `Containers` filled, and the bytes of all layers once each. */
+export interface ImagesDiskUsage {
+  LayersSize: number;
+  Images: ImageSummary[];
+}
+
+/** `GET /system/df`. berth keeps no named volumes and no build cache: those lists are empty. */
+export interface DiskUsage extends ImagesDiskUsage {
+  Containers: ContainerSummary[];
+  Volumes: unknown[];
+  BuildCache: unknown[];
+}
+
 export interface ContainersPruneReport {
   ContainersDeleted: string[] | null;
   SpaceReclaimed: number;
