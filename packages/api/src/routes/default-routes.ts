@@ -7,6 +7,7 @@ import { containerRoutes } from './containers.js';
 import { eventRoutes } from './events.js';
 import { execRoutes } from './exec.js';
 import { imageRoutes } from './images.js';
+import { networkRoutes } from './networks.js';
 import { swarmRoutes } from './swarm.js';
 import { systemRoutes } from './system.js';
 
@@ -25,5 +26,6 @@ export const defaultRoutes: readonly RouteModule[] = Object.freeze([
   attachRoutes,
   execRoutes,
   imageRoutes,
+  networkRoutes,
   swarmRoutes,
 ]);
