@@ -44,6 +44,11 @@ const load = {
   save: () => (require('./commands/image-io.js') as typeof import('./commands/image-io.js')).saveCommand,
   version: () => (require('./commands/system.js') as typeof import('./commands/system.js')).versionCommand,
   info: () => (require('./commands/system.js') as typeof import('./commands/system.js')).infoCommand,
+  networkCreate: () => (require('./commands/network.js') as typeof import('./commands/network.js')).networkCreateCommand,
+  networkLs: () => (require('./commands/network.js') as typeof import('./commands/network.js')).networkLsCommand,
+  networkInspect: () => (require('./commands/network.js') as typeof import('./commands/network.js')).networkInspectCommand,
+  networkRm: () => (require('./commands/network.js') as typeof import('./commands/network.js')).networkRmCommand,
+  networkPrune: () => (require('./commands/network.js') as typeof import('./commands/network.js')).networkPruneCommand,
   pluginsLs: () => (require('./commands/system.js') as typeof import('./commands/system.js')).pluginsLsCommand,
 } satisfies Record<string, Loader>;
 
@@ -117,6 +122,18 @@ const GROUPS: Record<string, { summary: string; verbs: Record<string, Loader> }>
       load: load.load,
       save: load.save,
       inspect: load.imageInspect,
+    },
+  },
+  network: {
+    summary: 'Manage networks',
+    verbs: {
+      create: load.networkCreate,
+      ls: load.networkLs,
+      list: load.networkLs,
+      inspect: load.networkInspect,
+      rm: load.networkRm,
+      remove: load.networkRm,
+      prune: load.networkPrune,
     },
   },
   plugins: { summary: "List berthd's plugins (storage, network, volume, runtime)", verbs: { ls: load.pluginsLs, list: load.pluginsLs } },

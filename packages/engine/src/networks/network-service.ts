@@ -400,7 +400,8 @@ export class NetworkService implements NetworksApi {
         await this.store.delete(record.id);
         throw err;
       }
-      this.events.publish('network', 'create', record.id, { name: record.name, type: record.driver });
+      // The predefined networks are the daemon's own, made at start: dockerd publishes no event for them either.
+      if (!isPredefined) this.events.publish('network', 'create', record.id, { name: record.name, type: record.driver });
       return record.id;
     });
   }
