@@ -14,7 +14,7 @@ suiteTimeout(test, 20_000);
 // other tests' objects are never touched, and the cleanup below removes only ours.
 const sfx = randomBytes(3).toString('hex');
 const table = `berth_unit_${sfx}`;
-const outsideLink = `bo${sfx}`;
+const outsideLink = `bunito${sfx}`;
 const [subnetA, subnetB, subnetInternal, subnetOutside] = freeTestSubnets(4) as [string, string, string, string];
 const hostPart = (subnet: string, n: number) => subnet.replace(/0\/24$/, String(n));
 const namespaces: TestNetns[] = [];
@@ -25,7 +25,7 @@ function network(name: string, subnet: string, extra: Partial<NetworkSpec> = {})
     id: randomBytes(32).toString('hex'),
     name,
     driver: 'bridge',
-    options: { [bridgeNameOption]: `bu${sfx}${name}` },
+    options: { [bridgeNameOption]: `bunit${sfx}${name}` },
     labels: {},
     internal: false,
     ipv4: { subnet, gateway: hostPart(subnet, 1) },
@@ -59,7 +59,7 @@ const netInternal = network('i', subnetInternal, { internal: true });
 
 test.after(() => {
   for (const ns of namespaces) ns.close();
-  for (const link of [`bu${sfx}a`, `bu${sfx}b`, `bu${sfx}i`, outsideLink]) {
+  for (const link of [`bunit${sfx}a`, `bunit${sfx}b`, `bunit${sfx}i`, outsideLink]) {
     try {
       execFileSync('ip', ['link', 'del', link], { stdio: 'ignore' });
     } catch {}
@@ -86,12 +86,12 @@ test('the manifest declares network/bridge; a bad table name in its config is re
 test('createNetwork makes the bridge with the gateway address and berth’s table; again is a no-op', async () => {
   await driver.createNetwork(netA);
   await driver.createNetwork(netA);
-  const addr = execFileSync('ip', ['-4', '-o', 'addr', 'show', 'dev', `bu${sfx}a`], { encoding: 'utf8' });
+  const addr = execFileSync('ip', ['-4', '-o', 'addr', 'show', 'dev', `bunit${sfx}a`], { encoding: 'utf8' });
   assert.match(addr, `${netA.ipv4!.gateway}/24`);
   assert.is(addr.trim().split('\n').length, 1);
   assert.ok(tableExists(table));
   const rules = execFileSync('nft', ['list', 'table', 'ip', table], { encoding: 'utf8' });
-  assert.match(rules, `ip saddr ${subnetA} oifname != "bu${sfx}a" masquerade`);
+  assert.match(rules, `ip saddr ${subnetA} oifname != "bunit${sfx}a" masquerade`);
   assert.is(execFileSync('cat', ['/proc/sys/net/ipv4/ip_forward'], { encoding: 'utf8' }).trim(), '1');
 });
 
@@ -224,11 +224,11 @@ test('restore removes veths on its bridges whose endpoint is not recorded, and k
 test('deleteNetwork removes the bridge; the last one takes the table with it; both are idempotent', async () => {
   await driver.deleteNetwork(netB);
   await driver.deleteNetwork(netB);
-  assert.not.ok(hostLinks().includes(`bu${sfx}b`));
+  assert.not.ok(hostLinks().includes(`bunit${sfx}b`));
   assert.ok(tableExists(table));
   await driver.deleteNetwork(netInternal);
   await driver.deleteNetwork(netA);
-  assert.not.ok(hostLinks().includes(`bu${sfx}a`));
+  assert.not.ok(hostLinks().includes(`bunit${sfx}a`));
   assert.not.ok(tableExists(table));
 });
 
@@ -239,7 +239,7 @@ test('a bridge network needs a subnet; a bridge name that is taken by another ne
   const other = network('a', subnetB);
   const err2 = await driver.createNetwork(other).catch((e: unknown) => e);
   assert.ok(isBerthError(err2, 'Conflict'), String(err2));
-  assert.match(String(err2), `bridge bu${sfx}a is already used by network a`);
+  assert.match(String(err2), `bridge bunit${sfx}a is already used by network a`);
   await driver.deleteNetwork(netA);
   assert.not.ok(tableExists(table));
 });
