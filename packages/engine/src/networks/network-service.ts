@@ -266,6 +266,7 @@ export class NetworkService implements NetworksApi {
     }
     try {
       await this.store.saveEndpoint(endpoint);
+      this.log.debug('network endpoint recorded', { id: record.id, network: network.name, address: endpoint.ipAddress ?? '' });
       endpoint.info = await driver.attach(endpoint, driver.namespaceMode === 'host' ? undefined : `/proc/${pid}/ns/net`);
       await this.store.saveEndpoint(endpoint);
     } catch (err) {

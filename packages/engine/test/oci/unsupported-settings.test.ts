@@ -203,9 +203,15 @@ test('addresses, MACs, --dns* and --add-host are carried out on a private networ
     NetworkingConfig: { EndpointsConfig: { n: { IPAMConfig: { IPv4Address: '10.1.0.5' } } } },
   };
   assert.equal(refuseUnsupportedSettings(asked, { hostNetwork: false }), []);
-  assert.match(refusal({ Image: 'b', MacAddress: '02:42:ac:11:00:02' }, { hostNetwork: true }), /^conflicting options: mac-address and the network mode/);
   assert.match(
-    refusal({ Image: 'b', NetworkingConfig: { EndpointsConfig: { host: { IPAMConfig: { IPv4Address: '10.1.0.5' } } } } }, { hostNetwork: true }),
+    refusal({ Image: 'b', MacAddress: '02:42:ac:11:00:02' }, { hostNetwork: true }),
+    /^conflicting options: mac-address and the network mode/,
+  );
+  assert.match(
+    refusal(
+      { Image: 'b', NetworkingConfig: { EndpointsConfig: { host: { IPAMConfig: { IPv4Address: '10.1.0.5' } } } } },
+      { hostNetwork: true },
+    ),
     /^conflicting options: --ip and --mac-address need a network with addresses/,
   );
 });
