@@ -99,7 +99,7 @@ class RecordingDriver implements NetworkDriver {
 }
 
 function service(dataRoot: string, driver: RecordingDriver): NetworkService {
-  const drivers = new DriverMap<NetworkDriver>();
+  const drivers = new DriverMap<NetworkDriver>('network');
   drivers.add('bridge', driver);
   const ipam = new DefaultIpam(config(dataRoot));
   ipam.routes = () => [];

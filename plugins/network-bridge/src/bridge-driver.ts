@@ -1,4 +1,4 @@
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import {
   Conflict,
   type EndpointInfo,
@@ -160,7 +160,11 @@ export class BridgeDriver implements NetworkDriver {
   }
 
   async detach(endpoint: EndpointSpec): Promise<void> {
-    await run('ip', ['link', 'del', hostVethName(endpoint.id)]).catch((err) => {
+    const veth = hostVethName(endpoint.id);
+    // A container that exited took its end of the pair with its namespace, and the kernel
+    // the other with it: most detaches find nothing, and a look in sysfs saves a process.
+    if (!existsSync(`/sys/class/net/${veth}`)) return;
+    await run('ip', ['link', 'del', veth]).catch((err) => {
       if (!isNoSuchDevice(err)) throw err;
     });
   }

@@ -18,8 +18,13 @@ export interface ContainerNetworkView {
 
 /** NetworkSettings as dockerd shapes it: the top-level fields repeat the container's one network's. */
 function networkSettings(record: ContainerRecord, net: ContainerNetworkView): NetworkSettings {
-  const e = endpointSettings(net.network, net.endpoint, net.endpoint ? net.endpoint.aliases.slice(1).concat(record.id.slice(0, 12)) : null);
   const isDefaultBridge = net.network?.name === 'bridge';
+  // dockerd lists the short id (and --network-alias names) as aliases on user networks only.
+  const aliases =
+    net.endpoint && !isDefaultBridge && net.network?.driver === 'bridge'
+      ? [...net.endpoint.aliases.slice(1), record.id.slice(0, 12)]
+      : null;
+  const e = endpointSettings(net.network, net.endpoint, aliases);
   return {
     Bridge: '',
     SandboxID: '',

@@ -18,11 +18,11 @@ export interface NetworkRecord extends NetworkSpec {
 
 /**
  * A container's endpoint on a network (`<data-root>/networks/<network id>/endpoints/<container id>.json`),
- * written before the driver attaches (its address is then reserved, durably) and with
- * the driver's answer after; removed after detach. The records are the truth IPAM is
+ * written once, before the driver attaches (its address and MAC are then reserved,
+ * durably); removed after detach. The records are the truth IPAM is
  * rebuilt from at start, and what inspect's NetworkSettings shows.
  */
 export interface EndpointRecord extends EndpointSpec {
-  /** The driver's answer to attach; absent while the attach is under way. */
+  /** The driver's answer to attach, in memory only (absent while the attach is under way, and after a restart). */
   info?: EndpointInfo;
 }

@@ -15,6 +15,7 @@ import {
   injectable,
   type Logger,
   LoggerToken,
+  macFromIpv4,
   type NetworkCreateRequest,
   type NetworkDriver,
   NetworkDriversToken,
@@ -262,13 +263,14 @@ export class NetworkService implements NetworksApi {
       endpoint.ipAddress = await this.ipam.requestAddress(network.id, requestedIp || undefined);
       endpoint.ipPrefixLen = parseIpv4Prefix(network.ipv4.subnet).bits;
       if (!network.internal) endpoint.gateway = network.ipv4.gateway;
-      if (mac) endpoint.macAddress = parseMacAddress(mac);
+      // Docker's MAC from the address unless one was asked for: decided here, so the record
+      // written ahead holds everything inspect shows and attach needs no second write.
+      endpoint.macAddress = mac ? parseMacAddress(mac) : macFromIpv4(endpoint.ipAddress);
     }
     try {
       await this.store.saveEndpoint(endpoint);
       this.log.debug('network endpoint recorded', { id: record.id, network: network.name, address: endpoint.ipAddress ?? '' });
       endpoint.info = await driver.attach(endpoint, driver.namespaceMode === 'host' ? undefined : `/proc/${pid}/ns/net`);
-      await this.store.saveEndpoint(endpoint);
     } catch (err) {
       await this.releaseEndpoint(network, endpoint);
       throw err;

@@ -15,7 +15,7 @@ export function networkInspect(
     containers[e.containerId] = {
       Name: nameOf(e.containerId),
       EndpointID: e.id,
-      MacAddress: e.info?.macAddress ?? '',
+      MacAddress: e.info?.macAddress ?? e.macAddress ?? '',
       IPv4Address: e.ipAddress ? `${e.ipAddress}/${e.ipPrefixLen}` : '',
       IPv6Address: '',
     };
@@ -57,7 +57,7 @@ export function endpointSettings(
     IPv6Gateway: '',
     GlobalIPv6Address: '',
     GlobalIPv6PrefixLen: 0,
-    MacAddress: endpoint?.info?.macAddress ?? '',
+    MacAddress: endpoint?.info?.macAddress ?? endpoint?.macAddress ?? '',
     DriverOpts: null,
   };
 }
