@@ -394,6 +394,7 @@ export class NetworkService implements NetworksApi {
       }
       try {
         await this.store.save(record);
+        this.log.debug('network create written ahead', { id: record.id, name: record.name });
         await driver.createNetwork(record);
         record.state = 'ready';
         await this.store.save(record);
@@ -416,6 +417,7 @@ export class NetworkService implements NetworksApi {
     }
     record.state = 'removing';
     await this.store.save(record);
+    this.log.debug('network removal written ahead', { id: record.id, name: record.name });
     const driver = this.drivers.get(record.driver);
     await driver?.deleteNetwork(record);
     if (record.ipv4) await this.ipam.releasePool(record.id);
