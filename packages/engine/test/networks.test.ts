@@ -16,6 +16,8 @@ import * as assert from 'uvu/assert';
 import type { ResolvedEngineConfig } from '../src/config.js';
 import type { ContainerRecord } from '../src/containers/container-record.js';
 import { DefaultIpam } from '../src/networks/default-ipam.js';
+import { matchesNetworkFilters } from '../src/networks/network-filters.js';
+import type { NetworkRecord } from '../src/networks/network-record.js';
 import { NetworkService } from '../src/networks/network-service.js';
 import { NetworkStore } from '../src/networks/network-store.js';
 
@@ -206,6 +208,25 @@ test('networks: after a crash a half-created network is undone, a half-removed o
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("network filters: Docker's keys, and a clear error for the others", () => {
+  const record = {
+    id: 'abc123',
+    name: 'web-net',
+    driver: 'bridge',
+    labels: { team: 'blue' },
+    predefined: false,
+    created: '2020-01-01T00:00:00Z',
+  } as unknown as NetworkRecord;
+  assert.ok(matchesNetworkFilters(record, { name: ['web'], id: ['abc'], driver: ['bridge'], type: ['custom'], label: ['team=blue'] }));
+  assert.not.ok(matchesNetworkFilters(record, { type: ['builtin'] }));
+  assert.not.ok(matchesNetworkFilters(record, { 'label!': ['team'] }));
+  assert.not.ok(matchesNetworkFilters(record, { label: ['team=red'] }));
+  assert.ok(matchesNetworkFilters(record, { until: ['2021-01-01T00:00:00Z'] }, true));
+  assert.not.ok(matchesNetworkFilters(record, { until: ['2019-01-01T00:00:00Z'] }, true));
+  assert.throws(() => matchesNetworkFilters(record, { until: ['1h'] }), /invalid filter 'until'/);
+  assert.throws(() => matchesNetworkFilters(record, { colour: ['x'] }), /invalid filter 'colour'/);
 });
 
 test.run();
