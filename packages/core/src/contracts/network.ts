@@ -98,9 +98,19 @@ export type NetworkNamespaceMode = 'host' | 'private';
  *    is idempotent too.
  *
  * A driver owns every kernel object it makes (links, addresses, firewall rules) and must
- * leave none behind after `detach`/`deleteNetwork`. Published ports, when they come, are
- * steps of their own between attach and detach (publish after attach, revoke before
- * detach), so a driver without ports keeps this shape.
+ * leave none behind after `detach`/`deleteNetwork`.
+ *
+ * What is not here yet, and where it fits:
+ * - Published ports: steps of their own between attach and detach (publish after attach,
+ *   revoke before detach, both given `EndpointSpec.portBindings`), so a driver without
+ *   ports keeps this shape.
+ * - The embedded DNS server: the engine's, fed from its endpoint records (`aliases` per
+ *   network); drivers take no part.
+ * - A remote driver (Docker's `NetworkDriver.*` protocol over a socket) maps one to one:
+ *   createNetwork → CreateNetwork, attach → CreateEndpoint + Join (the plugin names an
+ *   interface, which the adapter moves into `netnsPath` as eth0), detach → Leave +
+ *   DeleteEndpoint, deleteNetwork → DeleteNetwork, restore → nothing (the remote keeps its
+ *   state); a remote IPAM (`IpamDriver.*`) implements core's `Ipam`.
  */
 export interface NetworkDriver {
   /** The driver's name as `docker network create -d` selects it. */
