@@ -111,6 +111,11 @@ export class InvariantChecker {
     for (const network of readdirOrEmpty(root)) {
       const seen = new Map<string, string>();
       for (const file of readdirOrEmpty(path.join(root, network, 'endpoints'))) {
+        if (!file.endsWith('.json')) {
+          // An atomic write's temporary file: start-up deletes what a crash left of them.
+          add('no-orphan-endpoint', file, `a file that is no endpoint record, still there after start-up`);
+          continue;
+        }
         let endpoint: { id: string; containerId: string; ipAddress?: string };
         try {
           endpoint = JSON.parse(readFileSync(path.join(root, network, 'endpoints', file), 'utf8'));

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import {
   DriverMap,
@@ -172,6 +172,9 @@ test('networks: after a crash a half-created network is undone, a half-removed o
       predefined: false,
       ipv4: { subnet: '10.199.3.0/24', gateway: '10.199.3.1' },
     };
+    // An atomic write cut short: its temporary file, which start-up deletes.
+    const cutShort = path.join(root, keptId, 'endpoints', '.stopped.json.abcdef012345.tmp');
+    writeFileSync(cutShort, JSON.stringify(stale));
     mkdirSync(path.join(root, half.id));
     mkdirSync(path.join(root, 'b'.repeat(64)));
     await writeJsonAtomic(path.join(root, half.id, 'network.json'), half);
@@ -200,6 +203,7 @@ test('networks: after a crash a half-created network is undone, a half-removed o
       driver.restored.map((e) => e.containerId),
       ['running'],
     );
+    assert.not.ok(existsSync(cutShort), 'the temporary file of a cut-short write is deleted at start');
     // The released address is handed out again; the running container's is not.
     const { endpoint } = await after.attach(container('next', keptId), 1);
     assert.is(endpoint.ipAddress, stale.ipAddress);

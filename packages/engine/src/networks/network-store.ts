@@ -21,11 +21,17 @@ export class NetworkStore {
     this.root = path.join(config.dataRoot, 'networks');
   }
 
-  /** Read every record; an unreadable file is reported and skipped. */
+  /**
+   * Read every record; an unreadable file is reported and skipped. The temporary files of
+   * atomic writes a crash cut short (`.<name>.<random>.tmp`) are deleted: the write they
+   * belonged to never happened.
+   */
   async load(unreadable: (file: string, err: unknown) => void): Promise<void> {
     await fs.mkdir(this.root, { recursive: true, mode: 0o700 });
     for (const id of await fs.readdir(this.root)) {
       const dir = path.join(this.root, id);
+      await removeInterruptedWrites(dir);
+      await removeInterruptedWrites(path.join(dir, 'endpoints'));
       try {
         const record = JSON.parse(await fs.readFile(path.join(dir, 'network.json'), 'utf8')) as NetworkRecord;
         this.networks.set(record.id, record);
@@ -97,6 +103,12 @@ export class NetworkStore {
     await fs.rm(path.join(this.root, endpoint.networkId, 'endpoints', `${endpoint.containerId}.json`), { force: true });
     this.endpoints.get(endpoint.networkId)?.delete(endpoint.containerId);
   }
+}
+
+/** Delete what atomic writes cut short left in a directory (absent directories are fine). */
+async function removeInterruptedWrites(dir: string): Promise<void> {
+  const names = await fs.readdir(dir).catch(() => [] as string[]);
+  for (const name of names) if (name.startsWith('.') && name.endsWith('.tmp')) await fs.rm(path.join(dir, name), { force: true });
 }
 
 export const NetworkStoreToken = token<NetworkStore>('NetworkStore');
