@@ -29,6 +29,9 @@ if (process.argv[2] === '--code-cache') {
     format: 'cjs',
     minify: false,
     sourcemap: false,
+    // `berth registry` runs the registry server in the CLI's process; it is required from
+    // node_modules when that verb runs, so the bundle every other command loads stays small.
+    external: ['@berth/registry'],
     logLevel: 'warning',
   });
   const r = require('node:child_process').spawnSync(process.execPath, [__filename, '--code-cache'], { stdio: 'inherit' });

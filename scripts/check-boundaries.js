@@ -22,6 +22,7 @@ const NATIVE = '@berth/native';
 const TESTKIT = '@berth/testkit';
 const CLIENT = '@berth/client';
 const CLI = '@berth/cli';
+const REGISTRY = '@berth/registry';
 
 /** The workspace packages named by the root package.json (`dir/*` globs or plain paths). */
 function readWorkspace(root) {
@@ -307,11 +308,17 @@ function checkBoundaries(root) {
               report(imp, `a plugin imports only ${CORE} and ${NATIVE}${isTest ? ` (its tests also ${TESTKIT})` : ''}`);
             }
           } else if (pkg.name === CLI) {
+            // `berth registry serve|gc` runs the registry server in the CLI's process: the registry is
+            // not the engine, so importing it keeps the rule that the engine is reached only through the API.
             if (name === CORE && !imp.typeOnly) {
               report(imp, `${CLI} imports ${CORE} for types only (use \`import type\`)`);
-            } else if (name !== CLIENT && name !== CORE) {
-              report(imp, `${CLI} reaches the engine only through ${CLIENT} (and ${CORE} for types)`);
+            } else if (name !== CLIENT && name !== CORE && name !== REGISTRY) {
+              report(imp, `${CLI} reaches the engine only through ${CLIENT} (and ${CORE} for types, ${REGISTRY} for \`berth registry\`)`);
             }
+          } else if (pkg.name === REGISTRY) {
+            // The registry server stands alone (its own process, or inside the CLI): it knows no engine.
+            const allowed = isTest ? [CORE, TESTKIT] : [CORE];
+            if (!allowed.includes(name)) report(imp, `${REGISTRY} imports only ${CORE}${isTest ? ` (its tests also ${TESTKIT})` : ''}`);
           }
           if (!(name in pkg.dependencies) && !(name in pkg.devDependencies)) {
             const field = isTest ? 'devDependencies' : 'dependencies';

@@ -1,4 +1,4 @@
-// Runs the uvu suites of every package, then test/e2e, test/hostile and test/crash, one after another, and sums
+// Runs the uvu suites of every package, then test/e2e, test/clients, test/hostile, test/registry and test/crash, one after another, and sums
 // their results into one closing line. A suite that crashes before reporting counts as
 // one failure, so a broken suite can never look green. Each test and hook runs under
 // its own time limit (@berth/testkit/timeout, through uvuArgs); a suite that still runs
@@ -146,6 +146,8 @@ async function main() {
   // Real clients (docker-py, dockerode) against a berthd of its own: test/clients.
   if (fs.existsSync(path.join(root, 'test/clients'))) suites.push({ name: 'test/clients', cwd: root, dir: 'test/clients' });
   if (fs.existsSync(path.join(root, 'test/hostile'))) suites.push({ name: 'test/hostile', cwd: root, dir: 'test/hostile' });
+  // berth's registry (bin/berth-registry) against skopeo and the reference docker-registry: test/registry.
+  if (fs.existsSync(path.join(root, 'test/registry'))) suites.push({ name: 'test/registry', cwd: root, dir: 'test/registry' });
   // The fault-injection suite (test/crash/README.md): berthd SIGKILLed under load, invariants after each restart.
   if (fs.existsSync(path.join(root, 'test/crash'))) suites.push({ name: 'test/crash', cwd: root, dir: 'test/crash' });
   const envLimit = Number(process.env.BERTH_SUITE_TIMEOUT_MS) || undefined;

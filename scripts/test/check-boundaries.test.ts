@@ -231,12 +231,18 @@ test('an undeclared berth import names the package.json to fix', () => {
   });
 });
 
-test('the CLI reaches the engine only through the client, and core for types', () => {
+test('the CLI reaches the engine only through the client, and core for types; it may run the registry', () => {
   const client: FakePackage = { dir: 'packages/client', name: '@berth/client', files: { 'src/index.ts': 'export const c = 1;\n' } };
+  const registry: FakePackage = {
+    dir: 'packages/registry',
+    name: '@berth/registry',
+    dependencies: { '@berth/core': '0.1.0', '@berth/engine': '0.1.0' },
+    files: { 'src/index.ts': "import { x } from '@berth/core';\nimport { e } from '@berth/engine';\nexport const r = [x, e];\n" },
+  };
   const cli: FakePackage = {
     dir: 'packages/cli',
     name: '@berth/cli',
-    dependencies: { '@berth/client': '0.1.0', '@berth/core': '0.1.0', '@berth/engine': '0.1.0' },
+    dependencies: { '@berth/client': '0.1.0', '@berth/core': '0.1.0', '@berth/engine': '0.1.0', '@berth/registry': '0.1.0' },
     files: {
       'src/main.ts': [
         "import { c } from '@berth/client';",
@@ -244,16 +250,18 @@ test('the CLI reaches the engine only through the client, and core for types', (
         "import { type Y } from '@berth/core';",
         "import { x } from '@berth/core';",
         "const e = require('@berth/engine');",
-        'export const all = [c, x, e] as unknown as [X, Y];',
+        "const r = require('@berth/registry');",
+        'export const all = [c, x, e, r] as unknown as [X, Y];',
         '',
       ].join('\n'),
     },
   };
-  withMonorepo([core, engine, client, cli], (root) => {
+  withMonorepo([core, engine, client, registry, cli], (root) => {
     const v = checkBoundaries(root).violations.map((x) => `${x.file}:${x.line}: ${x.rule}`);
     assert.equal(v, [
       'packages/cli/src/main.ts:4: @berth/cli imports @berth/core for types only (use `import type`)',
-      'packages/cli/src/main.ts:5: @berth/cli reaches the engine only through @berth/client (and @berth/core for types)',
+      'packages/cli/src/main.ts:5: @berth/cli reaches the engine only through @berth/client (and @berth/core for types, @berth/registry for `berth registry`)',
+      'packages/registry/src/index.ts:2: @berth/registry imports only @berth/core',
     ]);
   });
 });

@@ -82,17 +82,46 @@ test('import: body tar to the engine, {"status":"sha256:..."} back', async () =>
   assert.equal(call.args[0], { repo: 'trc/imported:1', tag: undefined, message: 'hi', changes: ['ENV C=1', 'CMD sh'] });
 });
 
-test('pull (fromImage) says plainly that berth cannot pull yet', async () => {
-  let r = await request(h.socket, 'POST', '/v1.41/images/create?fromImage=docker.io%2Flibrary%2Fnosuchimage&tag=latest');
-  assert.is(r.status, 404);
-  assert.is(
-    r.json().message,
-    'No such image: nosuchimage:latest (berth cannot pull images yet: it has no registry client; use "docker load" or "docker import")',
-  );
-  r = await request(h.socket, 'POST', '/images/create?fromImage=127.0.0.1%3A5010%2Ftrc%2Fbusybox&tag=sha256%3Aabc');
-  assert.match(r.json().message, /^No such image: 127\.0\.0\.1:5010\/trc\/busybox@sha256:abc /);
+test('pull: the reference, tag or digest, -a, platform and X-Registry-Auth reach the engine', async () => {
+  const auth = Buffer.from(JSON.stringify({ username: 'trc', password: 'pw', serveraddress: '127.0.0.1:5010' })).toString('base64url');
+  let r = await request(h.socket, 'POST', '/v1.41/images/create?fromImage=127.0.0.1%3A5010%2Ftrc%2Fbusybox&tag=v1&platform=linux%2Farm64', {
+    headers: { 'X-Registry-Auth': auth },
+  });
+  assert.is(r.status, 200);
+  let call = h.engine.calls.filter((c) => c.method === 'images.pull').at(-1)!;
+  assert.equal(call.args, [
+    '127.0.0.1:5010/trc/busybox:v1',
+    { platform: 'linux/arm64', allTags: false, auth: { username: 'trc', password: 'pw', serveraddress: '127.0.0.1:5010' } },
+  ]);
+  const lines = r.text
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.equal(lines.at(-1), { status: 'Status: Downloaded newer image for 127.0.0.1:5010/trc/busybox:v1' });
+  r = await request(h.socket, 'POST', '/images/create?fromImage=busybox&tag=sha256%3Aabc', { headers: { 'X-Registry-Auth': 'e30=' } });
+  call = h.engine.calls.filter((c) => c.method === 'images.pull').at(-1)!;
+  assert.equal(call.args, ['busybox@sha256:abc', { platform: undefined, allTags: false, auth: undefined }]);
+  await request(h.socket, 'POST', '/images/create?fromImage=busybox');
+  call = h.engine.calls.filter((c) => c.method === 'images.pull').at(-1)!;
+  assert.is((call.args[1] as { allTags: boolean }).allTags, true);
   r = await request(h.socket, 'POST', '/images/create');
   assert.is(r.status, 400);
+  r = await request(h.socket, 'POST', '/images/create?fromImage=busybox&tag=1', { headers: { 'X-Registry-Auth': 'not json' } });
+  assert.is(r.status, 400);
+  assert.match(r.json().message, /X-Registry-Auth/);
+});
+
+test('pull: an error before any progress is a plain error response, after it an errorDetail line', async () => {
+  let r = await request(h.socket, 'POST', '/images/create?fromImage=unknown&tag=nope');
+  assert.is(r.status, 404);
+  assert.is(r.json().message, 'manifest for unknown:nope not found: manifest unknown: manifest unknown');
+  r = await request(h.socket, 'POST', '/images/create?fromImage=broken&tag=1');
+  assert.is(r.status, 200);
+  const lines = r.text
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.equal(lines.at(-1), { errorDetail: { message: 'connection reset by the registry' }, error: 'connection reset by the registry' });
 });
 
 test('load answers Loaded image lines', async () => {
@@ -128,10 +157,31 @@ test('save streams the archive as application/x-tar, both routes', async () => {
   assert.is((await request(h.socket, 'GET', '/images/get')).status, 400);
 });
 
-test('push and search say they are not supported', async () => {
-  const r = await request(h.socket, 'POST', '/images/127.0.0.1:5010/trc/busybox/push?tag=v1');
+test('push streams progress, errors in the stream; search says it is not supported', async () => {
+  let r = await request(h.socket, 'POST', '/images/127.0.0.1:5010/trc/busybox/push?tag=v1');
+  assert.is(r.status, 200);
+  assert.equal(h.engine.calls.filter((c) => c.method === 'images.push').at(-1)!.args[0], '127.0.0.1:5010/trc/busybox:v1');
+  assert.match(r.text, /latest: digest: sha256:00 size: 1/);
+  r = await request(h.socket, 'POST', '/images/denied/x/push?tag=v1');
+  const last = JSON.parse(r.text.trim().split('\n').at(-1)!);
+  assert.equal(last.errorDetail, { message: 'denied: requested access to the resource is denied' });
+  r = await request(h.socket, 'GET', '/images/search?term=x');
   assert.is(r.status, 501);
-  assert.match(r.json().message, /cannot push/);
+});
+
+test('POST /auth answers Login Succeeded, or 401 with the registry refusal', async () => {
+  let r = await request(h.socket, 'POST', '/auth', {
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ username: 'trc', password: 'right', serveraddress: '127.0.0.1:5010' }),
+  });
+  assert.is(r.status, 200);
+  assert.equal(r.json(), { IdentityToken: '', Status: 'Login Succeeded' });
+  r = await request(h.socket, 'POST', '/auth', {
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ username: 'trc', password: 'wrong', serveraddress: '127.0.0.1:5010' }),
+  });
+  assert.is(r.status, 401);
+  assert.match(r.json().message, /failed with status: 401 Unauthorized/);
 });
 
 test('keep-alive: many requests on one connection', async () => {

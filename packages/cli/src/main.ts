@@ -41,6 +41,10 @@ const load = {
   containerInspect: () => (require('./commands/inspect.js') as typeof import('./commands/inspect.js')).containerInspectCommand,
   import: () => (require('./commands/image-io.js') as typeof import('./commands/image-io.js')).importCommand,
   load: () => (require('./commands/image-io.js') as typeof import('./commands/image-io.js')).loadCommand,
+  pull: () => (require('./commands/registry.js') as typeof import('./commands/registry.js')).pullCommand,
+  push: () => (require('./commands/registry.js') as typeof import('./commands/registry.js')).pushCommand,
+  login: () => (require('./commands/registry.js') as typeof import('./commands/registry.js')).loginCommand,
+  logout: () => (require('./commands/registry.js') as typeof import('./commands/registry.js')).logoutCommand,
   save: () => (require('./commands/image-io.js') as typeof import('./commands/image-io.js')).saveCommand,
   version: () => (require('./commands/system.js') as typeof import('./commands/system.js')).versionCommand,
   info: () => (require('./commands/system.js') as typeof import('./commands/system.js')).infoCommand,
@@ -50,6 +54,8 @@ const load = {
   networkRm: () => (require('./commands/network.js') as typeof import('./commands/network.js')).networkRmCommand,
   networkPrune: () => (require('./commands/network.js') as typeof import('./commands/network.js')).networkPruneCommand,
   pluginsLs: () => (require('./commands/system.js') as typeof import('./commands/system.js')).pluginsLsCommand,
+  registryServe: () => (require('./commands/registry-server.js') as typeof import('./commands/registry-server.js')).registryServeCommand(),
+  registryGc: () => (require('./commands/registry-server.js') as typeof import('./commands/registry-server.js')).registryGcCommand(),
 } satisfies Record<string, Loader>;
 
 /** Top-level verbs, in the order `berth --help` lists them. */
@@ -78,6 +84,10 @@ const TOP: Array<[string, Loader, string]> = [
   ['tag', load.tag, 'Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE'],
   ['import', load.import, 'Import the contents from a tarball to create a filesystem image'],
   ['load', load.load, 'Load an image from a tar archive or STDIN'],
+  ['pull', load.pull, 'Download an image from a registry'],
+  ['push', load.push, 'Upload an image to a registry'],
+  ['login', load.login, 'Authenticate to a registry'],
+  ['logout', load.logout, 'Log out from a registry'],
   ['save', load.save, 'Save one or more images to a tar archive (streamed to STDOUT by default)'],
   ['version', load.version, 'Show the berth version information'],
   ['info', load.info, 'Display system-wide information'],
@@ -120,6 +130,8 @@ const GROUPS: Record<string, { summary: string; verbs: Record<string, Loader> }>
       tag: load.tag,
       import: load.import,
       load: load.load,
+      pull: load.pull,
+      push: load.push,
       save: load.save,
       inspect: load.imageInspect,
     },
@@ -137,6 +149,7 @@ const GROUPS: Record<string, { summary: string; verbs: Record<string, Loader> }>
     },
   },
   plugins: { summary: "List berthd's plugins (storage, network, volume, runtime)", verbs: { ls: load.pluginsLs, list: load.pluginsLs } },
+  registry: { summary: "Run berth's image registry, collect its garbage", verbs: { serve: load.registryServe, gc: load.registryGc } },
   system: { summary: 'Manage berth', verbs: { info: load.info, events: load.events } },
 };
 GROUPS.plugin = GROUPS.plugins!;

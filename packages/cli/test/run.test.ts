@@ -145,19 +145,47 @@ t('-d: no attach, wait established before start, the full id printed', async ({ 
   assert.ok(fake.log.indexOf('wait established') < fake.log.indexOf(`POST /containers/${ID}/start`));
 });
 
-t('missing image: "Unable to find image" then the daemon error, exit 125, nothing else sent', async ({ fake }) => {
+t('missing image: "Unable to find image", a pull that fails is reported, exit 125; --pull never does not pull', async ({ fake }) => {
   playContainer(fake, { createError: [404, 'No such image: nosuch:latest'] });
+  fake.on('POST', '/images/create', (_req, res) =>
+    sendError(res, 404, 'manifest for nosuch:latest not found: manifest unknown: manifest unknown'),
+  );
   const io = testIo({ host: fake.host });
   assert.is(await main(['run', 'nosuch'], io), 125);
   assert.is(
     io.err(),
-    "Unable to find image 'nosuch:latest' locally\nberth: Error response from daemon: No such image: nosuch:latest.\nSee 'berth run --help'.\n",
+    "Unable to find image 'nosuch:latest' locally\nberth: Error response from daemon: manifest for nosuch:latest not found: manifest unknown: manifest unknown.\nSee 'berth run --help'.\n",
   );
   assert.is(io.out(), '');
-  assert.equal(fake.log, ['POST /containers/create']);
+  assert.equal(fake.log, ['POST /containers/create', 'POST /images/create']);
+  assert.is(fake.find('POST', '/images/create')[0]!.query.get('fromImage'), 'nosuch');
   const never = testIo({ host: fake.host });
+  fake.log.length = 0;
   assert.is(await main(['run', '--pull', 'never', 'nosuch'], never), 125);
   assert.is(never.err(), "berth: Error response from daemon: No such image: nosuch:latest.\nSee 'berth run --help'.\n");
+  assert.equal(fake.log, ['POST /containers/create']);
+});
+
+t('missing image: pulled (progress on stderr), then created again and run', async ({ fake }) => {
+  playContainer(fake, { exitCode: 0, stdout: 'ok\n' });
+  let creates = 0;
+  fake.on('POST', '/containers/create', (_req, res) => {
+    creates++;
+    if (creates === 1) return sendError(res, 404, 'No such image: busybox:latest');
+    sendJson(res, 201, { Id: ID, Warnings: [] });
+  });
+  fake.on('POST', '/images/create', (_req, res) => {
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.end('{"status":"Pulling from library/busybox","id":"latest"}\n{"status":"Status: Downloaded newer image for busybox:latest"}\n');
+  });
+  const io = testIo({ host: fake.host });
+  assert.is(await main(['run', '--rm', 'busybox'], io), 0);
+  assert.is(io.out(), 'ok\n');
+  assert.match(
+    io.err(),
+    /Unable to find image 'busybox:latest' locally\nlatest: Pulling from library\/busybox\nStatus: Downloaded newer image for busybox:latest\n/,
+  );
+  assert.is(creates, 2);
 });
 
 t('start errors: 127 for a missing executable, 126 for permission denied, 125 otherwise', async ({ fake }) => {

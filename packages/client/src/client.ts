@@ -90,6 +90,11 @@ export class BerthClient {
     return this.http.json('GET', '/info');
   }
 
+  /** `POST /auth` (docker login): the daemon checks the credentials against the registry. */
+  login(auth: { username: string; password: string; serveraddress: string }): Promise<{ Status: string; IdentityToken?: string }> {
+    return this.http.json('POST', '/auth', { json: auth });
+  }
+
   /**
    * `GET /events`: the events from `since` (replayed) and then as they happen, each
    * handed to `onEvent`, until `until` (the daemon ends the stream) or `signal` aborts.

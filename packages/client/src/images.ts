@@ -81,6 +81,47 @@ export class ImagesClient {
     return readJsonLines(res, 'POST /images/load', options.onProgress);
   }
 
+  /**
+   * Pulls `image` (`name`, `name:tag`, `name@digest`) from its registry; `auth` is the
+   * `X-Registry-Auth` value (base64url JSON AuthConfig). Resolves with the daemon's
+   * messages; an in-band error rejects.
+   */
+  async pull(
+    image: string,
+    options: { platform?: string; allTags?: boolean; auth?: string; onProgress?: (message: JsonMessage) => void } = {},
+  ): Promise<JsonMessage[]> {
+    const at = image.indexOf('@');
+    const slash = image.lastIndexOf('/');
+    const colon = image.lastIndexOf(':');
+    let fromImage = image;
+    let tag: string | undefined;
+    if (at >= 0) {
+      fromImage = image.slice(0, at);
+      tag = image.slice(at + 1);
+    } else if (colon > slash) {
+      fromImage = image.slice(0, colon);
+      tag = image.slice(colon + 1);
+    } else if (!options.allTags) tag = 'latest';
+    const res = await this.http.request('POST', '/images/create', {
+      query: { fromImage, tag, platform: options.platform },
+      headers: options.auth ? { 'X-Registry-Auth': options.auth } : undefined,
+    });
+    return readJsonLines(res, 'POST /images/create', options.onProgress);
+  }
+
+  /** Pushes `name[:tag]` to its registry (see `pull` for `auth`). */
+  async push(image: string, options: { auth?: string; onProgress?: (message: JsonMessage) => void } = {}): Promise<JsonMessage[]> {
+    const slash = image.lastIndexOf('/');
+    const colon = image.lastIndexOf(':');
+    const name = colon > slash ? image.slice(0, colon) : image;
+    const tag = colon > slash ? image.slice(colon + 1) : undefined;
+    const res = await this.http.request('POST', `/images/${name}/push`, {
+      query: { tag },
+      headers: options.auth ? { 'X-Registry-Auth': options.auth } : undefined,
+    });
+    return readJsonLines(res, `POST /images/${name}/push`, options.onProgress);
+  }
+
   /** A docker-archive of the named images, as a stream to read to its end. */
   async save(names: string[]): Promise<Readable> {
     return this.http.request('GET', '/images/get', { query: { names } });

@@ -11,12 +11,21 @@
  */
 
 /** What kind of contract error it is; each code has one API status. */
-export type BerthErrorCode = 'NotModified' | 'InvalidArgument' | 'Forbidden' | 'NotFound' | 'Conflict' | 'NotImplemented' | 'SystemError';
+export type BerthErrorCode =
+  | 'NotModified'
+  | 'InvalidArgument'
+  | 'Unauthorized'
+  | 'Forbidden'
+  | 'NotFound'
+  | 'Conflict'
+  | 'NotImplemented'
+  | 'SystemError';
 
 /** The Docker Engine API status of each code. */
 export const berthErrorStatus: Readonly<Record<BerthErrorCode, number>> = Object.freeze({
   NotModified: 304,
   InvalidArgument: 400,
+  Unauthorized: 401,
   Forbidden: 403,
   NotFound: 404,
   Conflict: 409,
@@ -68,6 +77,12 @@ export class Conflict extends BerthError {
 export class InvalidArgument extends BerthError {
   override readonly code = 'InvalidArgument';
   override readonly status = 400;
+}
+
+/** Credentials are missing or wrong, e.g. a registry refused a login or a pull (401). */
+export class Unauthorized extends BerthError {
+  override readonly code = 'Unauthorized';
+  override readonly status = 401;
 }
 
 /** The operation is refused on this object, e.g. a predefined network (403). */

@@ -33,6 +33,10 @@ const keyTypes: Record<keyof DaemonSettings, 'string' | 'string[]' | 'boolean' |
   bip: 'string',
   'default-address-pools': 'array',
   'nftables-table': 'string',
+  'insecure-registries': 'string[]',
+  'registry-mirrors': 'string[]',
+  'max-concurrent-downloads': 'number',
+  'max-concurrent-uploads': 'number',
 };
 
 /**
@@ -49,17 +53,13 @@ const ignoredDockerdKeys = new Set([
   'experimental',
   'features',
   'group',
-  'insecure-registries',
   'ip-forward',
   'ip-masq',
   'iptables',
   'ipv6',
   'labels',
   'live-restore',
-  'max-concurrent-downloads',
-  'max-concurrent-uploads',
   'mtu',
-  'registry-mirrors',
   'runtimes',
   'selinux-enabled',
   'storage-opts',

@@ -1,4 +1,5 @@
 import type { ServerLimits } from '@berth/api';
+import type { RegistryConfig } from '@berth/engine';
 
 /** Log levels, least to most severe. */
 export const logLevels = ['debug', 'info', 'warn', 'error'] as const;
@@ -36,6 +37,8 @@ export interface DaemonConfig {
   defaultBridge: { name?: string; bip?: string };
   /** Where networks without a subnet get one (`default-address-pools`). */
   defaultAddressPools?: Array<{ base: string; size: number }>;
+  /** How pulls and pushes reach registries (`insecure-registries`, `registry-mirrors`, `max-concurrent-*`). */
+  registry?: RegistryConfig;
 }
 
 export const defaultSocket = '/run/berth/berth.sock';
@@ -82,6 +85,14 @@ export interface DaemonSettings {
   'default-address-pools'?: Array<{ base: string; size: number } | string>;
   /** berth's nftables table (berth's own key; `berth` by default): one per daemon on a host. */
   'nftables-table'?: string;
+  /** Registries reached over plain HTTP: `host[:port]` or IPv4 CIDRs (loopback always is). */
+  'insecure-registries'?: string[];
+  /** Docker Hub mirrors tried before it for pulls. */
+  'registry-mirrors'?: string[];
+  /** Layers a pull downloads at once (default 3). */
+  'max-concurrent-downloads'?: number;
+  /** Layers a push uploads at once (default 5). */
+  'max-concurrent-uploads'?: number;
 }
 
 export type SettingKey = keyof DaemonSettings;

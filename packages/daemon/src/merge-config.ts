@@ -60,13 +60,41 @@ function checkPluginConfig(config: Record<string, unknown>): Record<string, Reco
 }
 
 /** A positive number of seconds (or a count) from a flag or daemon.json, or undefined when not set. */
-function positive(s: DaemonSettings, key: 'api-max-connections' | 'api-headers-timeout' | 'api-idle-timeout' | 'api-body-idle-timeout') {
+function positive(
+  s: DaemonSettings,
+  key:
+    | 'api-max-connections'
+    | 'api-headers-timeout'
+    | 'api-idle-timeout'
+    | 'api-body-idle-timeout'
+    | 'max-concurrent-downloads'
+    | 'max-concurrent-uploads',
+) {
   const value = s[key];
   if (value === undefined) return undefined;
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)
     throw new ConfigError(`${key} must be a positive number, got ${value}`);
-  if (key === 'api-max-connections' && !Number.isInteger(value)) throw new ConfigError(`${key} must be a whole number, got ${value}`);
+  if ((key === 'api-max-connections' || key.startsWith('max-concurrent-')) && !Number.isInteger(value))
+    throw new ConfigError(`${key} must be a whole number, got ${value}`);
   return value;
+}
+
+/** The registry settings, checked; undefined when none is set. */
+function registryOf(s: DaemonSettings): DaemonConfig['registry'] {
+  const registry: NonNullable<DaemonConfig['registry']> = {};
+  if (s['insecure-registries'] !== undefined) registry.insecureRegistries = s['insecure-registries'];
+  if (s['registry-mirrors'] !== undefined) {
+    for (const mirror of s['registry-mirrors']) {
+      if (!/^https?:\/\/[^/]+/.test(mirror))
+        throw new ConfigError(`registry-mirrors: invalid mirror ${JSON.stringify(mirror)}: expected an http:// or https:// URL`);
+    }
+    registry.mirrors = s['registry-mirrors'];
+  }
+  const downloads = positive(s, 'max-concurrent-downloads');
+  const uploads = positive(s, 'max-concurrent-uploads');
+  if (downloads !== undefined) registry.maxConcurrentDownloads = downloads;
+  if (uploads !== undefined) registry.maxConcurrentUploads = uploads;
+  return Object.keys(registry).length ? registry : undefined;
 }
 
 /** The `api-*` settings as @berth/api's limits (seconds become milliseconds); unset ones are left out. */
@@ -127,6 +155,8 @@ export function mergeDaemonConfig(flags: DaemonSettings, file: DaemonSettings, c
   if (s['default-runtime'] !== undefined) config.defaultRuntime = s['default-runtime'];
   if (s['log-driver'] !== undefined) config.logDriver = s['log-driver'];
   if (s['log-opts'] !== undefined) config.logOpts = s['log-opts'];
+  const registry = registryOf(s);
+  if (registry) config.registry = registry;
   if (configFile !== undefined) config.configFile = configFile;
   return config;
 }

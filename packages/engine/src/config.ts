@@ -35,12 +35,26 @@ export interface EngineConfig {
   defaultAddressPools?: Array<{ base: string; size: number }>;
   /** The version berthd reports. */
   serverVersion?: string;
+  /** How pulls and pushes reach registries (daemon.json `insecure-registries`, `registry-mirrors`, `max-concurrent-*`). */
+  registry?: RegistryConfig;
   /**
    * Register your own implementation of any token before anything is resolved: the
    * engine fills in its defaults only for tokens left unregistered. For example
    * `configure: (di) => di.register(EventBusToken, { useValue: myBus })`.
    */
   configure?: (di: ServiceContainer) => void;
+}
+
+/** Registry access: which registries may be plain HTTP, Docker Hub's mirrors, transfer concurrency. */
+export interface RegistryConfig {
+  /** `host[:port]` or IPv4 CIDRs reached over plain HTTP (loopback always is). */
+  insecureRegistries?: string[];
+  /** Docker Hub mirrors (`https://mirror.example`), tried in order before Docker Hub for pulls. */
+  mirrors?: string[];
+  /** Layers a pull downloads at once (default 3). */
+  maxConcurrentDownloads?: number;
+  /** Layers a push uploads at once (default 5). */
+  maxConcurrentUploads?: number;
 }
 
 /** EngineConfig with every default filled in. */

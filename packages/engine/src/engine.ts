@@ -64,6 +64,7 @@ function resolveConfig(config: EngineConfig): ResolvedEngineConfig {
       ...(config.defaultBridge?.bip ? { bip: config.defaultBridge.bip } : {}),
     },
     defaultAddressPools: config.defaultAddressPools?.length ? config.defaultAddressPools : [...dockerDefaultPools],
+    registry: config.registry ?? {},
   };
 }
 

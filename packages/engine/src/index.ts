@@ -1,4 +1,4 @@
-export type { EngineConfig, ResolvedEngineConfig } from './config.js';
+export type { EngineConfig, RegistryConfig, ResolvedEngineConfig } from './config.js';
 export { EngineConfigToken, storagePriority } from './config.js';
 export { ContainerBundles, ContainerBundlesToken, HostFactsToken } from './containers/container-bundles.js';
 export { ContainerCreator, ContainerCreatorToken } from './containers/container-creator.js';

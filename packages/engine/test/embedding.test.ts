@@ -47,6 +47,9 @@ class NoRemovalImages implements ImagesApi {
   import = (...args: Parameters<ImagesApi['import']>) => this.inner.import(...args);
   load = (...args: Parameters<ImagesApi['load']>) => this.inner.load(...args);
   save = (refs: string[]) => this.inner.save(refs);
+  pull = (...args: Parameters<ImagesApi['pull']>) => this.inner.pull(...args);
+  push = (...args: Parameters<ImagesApi['push']>) => this.inner.push(...args);
+  login = (...args: Parameters<ImagesApi['login']>) => this.inner.login(...args);
   async remove(ref: string): Promise<ImageDeleteEntry[]> {
     throw new Forbidden(`images are never removed here: ${ref}`);
   }

@@ -7,7 +7,7 @@ import runc from '@berth/runtime-oci';
 import overlay from '@berth/storage-overlay';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createEngine, type Engine } from '../src/index.js';
+import { createEngine, type Engine, ImageStoreToken } from '../src/index.js';
 import { removeAndAssertNoMounts } from './support/cleanup.js';
 
 // The engine with real plugins on the real kernel: containers through ContainerService
@@ -245,6 +245,24 @@ test('images: tag, inspect, history, and rmi conflicts with a container that use
   const { Id } = await engine.containers.create({ Image: 'busybox', Cmd: ['true'] });
   await assert_rejects(() => engine.images.remove('busybox'), Conflict);
   await engine.containers.remove(Id);
+});
+
+test("rmi with repo digests (what a pull or push records): Docker's rules", async ({ engine }) => {
+  const store = engine.di.resolve(ImageStoreToken);
+  const id = (await engine.images.inspect('busybox')).Id as `sha256:${string}`;
+  const digest = `sha256:${'ab'.repeat(32)}` as const;
+  await engine.images.tag('busybox', '127.0.0.1:5000/trc/dig', '1');
+  await store.tag(id, { domain: '127.0.0.1:5000', path: 'trc/dig', digest });
+  await store.tag(id, { domain: '127.0.0.1:5000', path: 'trc/other', digest });
+  // The last tag of trc/dig goes with trc/dig's repo digest; trc/other's digest and busybox:latest stay.
+  assert.equal(await engine.images.remove('127.0.0.1:5000/trc/dig:1'), [
+    { Untagged: '127.0.0.1:5000/trc/dig:1' },
+    { Untagged: `127.0.0.1:5000/trc/dig@${digest}` },
+  ]);
+  assert.equal((await engine.images.inspect('busybox')).RepoDigests, [`127.0.0.1:5000/trc/other@${digest}`]);
+  // By id, a tag and a digest of different repositories need -f.
+  await assert_rejects(() => engine.images.remove(id.slice(7, 19)), Conflict);
+  await store.untag({ domain: '127.0.0.1:5000', path: 'trc/other', digest });
 });
 
 async function assert_rejects(fn: () => Promise<unknown>, type: new (...a: never[]) => Error): Promise<void> {

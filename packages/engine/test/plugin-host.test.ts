@@ -57,6 +57,7 @@ function config(dir: string, plugins: ResolvedEngineConfig['plugins'], storageDr
     pluginConfig: {},
     logger: silentLogger,
     serverVersion: 'test',
+    registry: {},
   };
 }
 

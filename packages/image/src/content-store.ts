@@ -94,6 +94,16 @@ export class ContentStore {
     }
   }
 
+  /**
+   * A scratch file for bytes that are no blob of the store (a layer compressed for a
+   * push): a new path in `ingest/`, so a crash leaves it where `open` removes it. The
+   * caller creates and writes it, and calls `remove` when done.
+   */
+  scratchFile(): { path: string; remove(): Promise<void> } {
+    const file = path.join(this.ingestDir, `scratch-${Date.now()}-${randomBytes(8).toString('hex')}`);
+    return { path: file, remove: () => fs.rm(file, { force: true }) };
+  }
+
   /** `ingest` of bytes held in memory. */
   ingestBytes(data: string | Uint8Array, expected?: Digest): Promise<BlobInfo> {
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;

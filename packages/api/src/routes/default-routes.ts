@@ -8,6 +8,7 @@ import { eventRoutes } from './events.js';
 import { execRoutes } from './exec.js';
 import { imageRoutes } from './images.js';
 import { networkRoutes } from './networks.js';
+import { registryRoutes } from './registry.js';
 import { swarmRoutes } from './swarm.js';
 import { systemRoutes } from './system.js';
 
@@ -27,5 +28,6 @@ export const defaultRoutes: readonly RouteModule[] = Object.freeze([
   execRoutes,
   imageRoutes,
   networkRoutes,
+  registryRoutes,
   swarmRoutes,
 ]);

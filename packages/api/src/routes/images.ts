@@ -1,10 +1,11 @@
 import { pipeline } from 'node:stream';
-import { InvalidArgument, NotFound, NotImplemented } from '@berth/core';
+import { InvalidArgument, NotImplemented } from '@berth/core';
 import type { RequestContext, RouteHandler } from '../context.js';
 import { boolParam, filtersParam, isUnset, stringParam } from '../query.js';
 import { sendEmpty, sendJson } from '../respond.js';
 import type { RouteModule } from '../route-module.js';
 import { jsonLine, startJsonLines } from '../stream-write.js';
+import { pullFromRegistry } from './registry.js';
 
 async function list(ctx: RequestContext): Promise<void> {
   const filters = filtersParam(ctx.query) ?? {};
@@ -46,32 +47,16 @@ async function remove(ctx: RequestContext<'name'>): Promise<void> {
   sendJson(ctx.res, 200, deleted);
 }
 
-/** `docker.io/library/busybox` + `latest` → `busybox:latest`, as users wrote it. */
-export function familiarReference(image: string, tag: string | undefined): string {
-  let ref = image;
-  if (tag !== undefined) ref += tag.includes(':') ? `@${tag}` : `:${tag}`;
-  else if (!ref.includes('@') && !ref.slice(ref.lastIndexOf('/') + 1).includes(':')) ref += ':latest';
-  if (ref.startsWith('docker.io/library/')) return ref.slice('docker.io/library/'.length);
-  if (ref.startsWith('docker.io/')) return ref.slice('docker.io/'.length);
-  return ref;
-}
-
 /**
  * `POST /images/create`: `fromSrc=-` imports the body (a rootfs tar) as a one-layer
- * image and answers `{"status":"sha256:..."}` like dockerd. `fromImage` (pull) has no
- * registry client behind it yet: it answers 404 with a message that says so, which
- * `docker run unknown` prints after "Unable to find image ... locally".
+ * image and answers `{"status":"sha256:..."}` like dockerd. `fromImage` is a pull
+ * (`pullFromRegistry`, routes/registry.ts).
  */
 async function createImage(ctx: RequestContext): Promise<void> {
   const { query } = ctx;
   const fromImage = stringParam(query, 'fromImage');
   const fromSrc = stringParam(query, 'fromSrc');
-  if (fromImage !== undefined) {
-    const ref = familiarReference(fromImage, stringParam(query, 'tag'));
-    throw new NotFound(
-      `No such image: ${ref} (berth cannot pull images yet: it has no registry client; use "docker load" or "docker import")`,
-    );
-  }
+  if (fromImage !== undefined) return pullFromRegistry(ctx, fromImage);
   if (fromSrc === undefined) throw new InvalidArgument('missing query parameter: fromImage or fromSrc');
   if (fromSrc !== '-') throw new NotImplemented(`importing from a URL is not supported: ${fromSrc}`);
   const changes = query.getAll('changes').filter((c) => !isUnset(c));
@@ -118,7 +103,7 @@ function unsupported(message: string): RouteHandler {
   };
 }
 
-/** Images: list, inspect, history, tag, remove, import, load, save; pull, push and search say why not. */
+/** Images: list, inspect, history, tag, remove, import, load, save; search says why not (pull and push: routes/registry.ts). */
 export const imageRoutes: RouteModule = {
   name: 'images',
   register(routes) {
@@ -136,7 +121,6 @@ export const imageRoutes: RouteModule = {
     routes.add('GET', '/images/{name*}/history', history);
     routes.add('GET', '/images/{name*}/get', (ctx) => save(ctx, [ctx.params.name]));
     routes.add('POST', '/images/{name*}/tag', tag);
-    routes.add('POST', '/images/{name*}/push', unsupported('berth cannot push images yet: it has no registry client'));
     routes.add('DELETE', '/images/{name*}', remove);
   },
 };

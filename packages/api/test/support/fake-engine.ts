@@ -21,6 +21,7 @@ import {
   EventBus,
   type ExecInspect,
   type Filters,
+  Forbidden,
   type ImageDeleteEntry,
   type ImageInspect,
   type ImageSummary,
@@ -34,9 +35,14 @@ import {
   NotImplemented,
   NotModified,
   type PluginStatus,
+  type PullOptions,
+  type PushOptions,
   type PutArchiveOptions,
+  type RegistryAuth,
   type StatsOptions,
+  SystemError,
   type SystemInfo,
+  Unauthorized,
   type VersionInfo,
   type WaitCondition,
   type WaitResult,
@@ -833,6 +839,28 @@ export class FakeEngine implements EngineApi {
       this.record('images.save', refs);
       const ids = refs.map((r) => this.findImage(r).id);
       return Readable.from([Buffer.from(`TAR:${ids.join(',')}:`), Buffer.alloc(100_000, 0x61)]);
+    },
+    /** `unknown*` fails before any progress (as an unknown manifest does); `broken*` after the first line. */
+    pull: async (ref: string, options: PullOptions) => {
+      this.record('images.pull', ref, { platform: options.platform, allTags: options.allTags, auth: options.auth });
+      if (/(^|\/)unknown/.test(ref))
+        throw new NotFound(`manifest for ${ref.replace(/^docker\.io\/library\//, '')} not found: manifest unknown: manifest unknown`);
+      options.progress({ status: `Pulling from ${ref}`, id: 'latest' });
+      if (ref.startsWith('broken')) throw new SystemError('connection reset by the registry');
+      options.progress({ status: 'Digest: sha256:0000000000000000000000000000000000000000000000000000000000000000' });
+      options.progress({ status: `Status: Downloaded newer image for ${ref}` });
+    },
+    push: async (ref: string, options: PushOptions) => {
+      this.record('images.push', ref, { auth: options.auth });
+      options.progress({ status: `The push refers to repository [${ref}]` });
+      if (ref.startsWith('denied')) throw new Forbidden('denied: requested access to the resource is denied');
+      options.progress({ status: 'latest: digest: sha256:00 size: 1' });
+    },
+    login: async (auth: RegistryAuth) => {
+      this.record('images.login', auth);
+      if (auth.password !== 'right')
+        throw new Unauthorized(`login attempt to http://${auth.serveraddress}/v2/ failed with status: 401 Unauthorized`);
+      return { Status: 'Login Succeeded' };
     },
   };
 

@@ -16,7 +16,7 @@ const RUN_FLAGS = [
   { long: 'detach', short: 'd', kind: 'bool', help: 'Run container in background and print container ID' },
   { long: 'sig-proxy', kind: 'bool', help: 'Proxy received signals to the process', def: 'true' },
   { long: 'detach-keys', kind: 'string', help: 'Override the key sequence for detaching a container' },
-  { long: 'pull', kind: 'string', help: 'Pull image before running ("missing", "never"; berth cannot pull yet)', def: '"missing"' },
+  { long: 'pull', kind: 'string', help: 'Pull image before running ("always", "missing", "never")', def: '"missing"' },
   { long: 'quiet', short: 'q', kind: 'bool', help: 'Suppress the pull output' },
 ] as const;
 
@@ -60,19 +60,51 @@ function request(ctx: CommandContext, command: string, flags: Flags, args: strin
   }
 }
 
-/** POST /containers/create; on failure reports docker's way and returns the exit status. */
-async function create(ctx: CommandContext, command: string, req: CreateRequest, pull = 'missing'): Promise<string | number> {
-  try {
-    const created = await ctx.client().containers.create(req.body, req.name);
-    for (const w of created.Warnings ?? []) printError(ctx, `WARNING: ${w}`);
-    return created.Id;
-  } catch (err) {
-    if (pull !== 'never' && (err as { name?: string; status?: number }).name === 'ApiError' && (err as { status: number }).status === 404) {
-      // docker would pull here; berth cannot pull yet, so the daemon's answer is the error.
-      printError(ctx, `Unable to find image '${imageWithTag(req.body.Image ?? '')}' locally`);
+/**
+ * POST /containers/create; on failure reports docker's way and returns the exit status.
+ * `pull`: `always` pulls first; `missing` (the default) pulls when the create answers 404
+ * (after docker's `Unable to find image 'x:latest' locally`) and creates again; `never`
+ * reports the 404. Pull progress goes to stderr, as docker's does (none with `quiet`).
+ */
+async function create(
+  ctx: CommandContext,
+  command: string,
+  req: CreateRequest,
+  pull = 'missing',
+  quiet = false,
+  platform?: string,
+): Promise<string | number> {
+  const image = req.body.Image ?? '';
+  const pullNow = async (): Promise<number | undefined> => {
+    try {
+      const registry = require('./registry.js') as typeof import('./registry.js');
+      await registry.pullImage(ctx, image, { quiet, out: 'stderr', platform });
+      return undefined;
+    } catch (err) {
+      report(ctx, command, describeError(err), true);
+      return 125;
     }
-    report(ctx, command, describeError(err), true);
-    return startErrorStatus(err);
+  };
+  if (pull === 'always') {
+    const failed = await pullNow();
+    if (failed !== undefined) return failed;
+  }
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const created = await ctx.client().containers.create(req.body, req.name);
+      for (const w of created.Warnings ?? []) printError(ctx, `WARNING: ${w}`);
+      return created.Id;
+    } catch (err) {
+      const missing = (err as { name?: string; status?: number }).name === 'ApiError' && (err as { status: number }).status === 404;
+      if (attempt === 0 && pull === 'missing' && missing && /No such image/i.test(describeError(err))) {
+        printError(ctx, `Unable to find image '${imageWithTag(image)}' locally`);
+        const failed = await pullNow();
+        if (failed !== undefined) return failed;
+        continue;
+      }
+      report(ctx, command, describeError(err), true);
+      return startErrorStatus(err);
+    }
   }
 }
 
@@ -102,7 +134,7 @@ async function runContainer(ctx: CommandContext, flags: Flags, args: string[]): 
     const size = tty ? term.terminalSize(ctx.io) : undefined;
     if (size) req.body.HostConfig = { ...req.body.HostConfig, ConsoleSize: [size.rows, size.columns] };
   }
-  const created = await create(ctx, 'run', req, pull);
+  const created = await create(ctx, 'run', req, pull, flags.bool('quiet'), flags.string('platform'));
   if (typeof created === 'number') return created;
   const id = created;
   const client = ctx.client();
@@ -221,7 +253,7 @@ export const createCommand: Command = {
   async run(ctx, flags, args) {
     const req = request(ctx, 'create', flags, args, false);
     if (typeof req === 'number') return req;
-    const created = await create(ctx, 'create', req, flags.string('pull'));
+    const created = await create(ctx, 'create', req, flags.string('pull'), flags.bool('quiet'), flags.string('platform'));
     if (typeof created === 'number') return created;
     ctx.io.stdout.write(`${created}\n`);
     return 0;

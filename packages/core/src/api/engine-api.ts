@@ -223,6 +223,53 @@ export interface ImportOptions {
   changes?: string[];
 }
 
+/**
+ * One line of a pull's or push's progress, as Docker's JSON-lines stream carries it
+ * (`{"status":"Downloading","id":"6f79797a2ae7","progressDetail":{"current":98,"total":98},"progress":"[==>  ] 98B/98B"}`).
+ * `id` names the layer (12 hex) or, on the first line of a pull, the tag.
+ */
+export interface ProgressMessage {
+  status?: string;
+  id?: string;
+  progressDetail?: { current?: number; total?: number };
+  progress?: string;
+  /** Machine-readable result: a push's `{Tag, Digest, Size}`. */
+  aux?: Record<string, unknown>;
+}
+
+/**
+ * Credentials for a registry, as the `X-Registry-Auth` header and `POST /auth` carry
+ * them (Docker's AuthConfig): a user and password, or an identity token (an OAuth2
+ * refresh token), or a ready bearer token.
+ */
+export interface RegistryAuth {
+  username?: string;
+  password?: string;
+  identitytoken?: string;
+  registrytoken?: string;
+  serveraddress?: string;
+}
+
+/** What `ImagesApi.pull` takes besides the reference. */
+export interface PullOptions {
+  /** `os/arch[/variant]` to pick from a manifest list (default: the host's, linux/amd64). */
+  platform?: string;
+  /** Every tag of the repository (`docker pull -a`). */
+  allTags?: boolean;
+  auth?: RegistryAuth;
+  /** Called for each progress line; the pull waits for none of them. */
+  progress: (message: ProgressMessage) => void;
+  /** Stops the transfers (the client went away); what was stored stays garbage until collected. */
+  signal?: AbortSignal;
+}
+
+/** What `ImagesApi.push` takes besides the reference. */
+export interface PushOptions {
+  auth?: RegistryAuth;
+  progress: (message: ProgressMessage) => void;
+  signal?: AbortSignal;
+}
+
 export interface ImagesApi {
   list(options?: { all?: boolean; filters?: Filters }): Promise<ImageSummary[]>;
   inspect(ref: string): Promise<ImageInspect>;
@@ -236,6 +283,17 @@ export interface ImagesApi {
   load(tar: Readable): Promise<string[]>;
   /** A docker-archive of the named images. */
   save(refs: string[]): Promise<Readable>;
+  /**
+   * `docker pull`: `ref` is `name`, `name:tag` or `name@digest` (a tag defaults to
+   * `latest`, `allTags` pulls every tag). Progress goes to `options.progress` in Docker's
+   * wording, ending with `Digest: …` and `Status: …`. An error before the first
+   * progress line (an unknown manifest, a refused login) is thrown without any.
+   */
+  pull(ref: string, options: PullOptions): Promise<void>;
+  /** `docker push` of `name[:tag]` (every tag of the repository when none is given). */
+  push(ref: string, options: PushOptions): Promise<void>;
+  /** `docker login`: checks `auth` against its registry; Unauthorized when refused. */
+  login(auth: RegistryAuth): Promise<{ Status: string; IdentityToken?: string }>;
 }
 
 /** One path of `docker diff`: Kind 0 modified, 1 added, 2 deleted (Docker's `ChangeKind`). */

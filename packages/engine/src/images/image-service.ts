@@ -16,6 +16,9 @@ import {
   isBerthError,
   type Logger,
   LoggerToken,
+  type PullOptions,
+  type PushOptions,
+  type RegistryAuth,
   type StorageDriver,
   StorageDriverToken,
   token,
@@ -26,15 +29,20 @@ import {
   type ImageStore,
   importRootfs,
   loadArchive,
+  normalizeReference,
   parseReference,
   type Reference,
+  referenceName,
+  referenceString,
   saveArchive,
   shortId,
 } from '@berth/image';
+import { EngineConfigToken, type ResolvedEngineConfig } from '../config.js';
 import { type ImageHolds, ImageHoldsToken } from './image-holds.js';
 import { type ImageQueries, ImageQueriesToken } from './image-queries.js';
 import { ImageStoreToken } from './image-store-token.js';
 import { type ImageUsers, ImageUsersToken } from './image-users.js';
+import { loginRegistry, pullImages, pushImages } from './registry-transfers.js';
 
 /**
  * The engine's images as the API serves them (`ImagesApi`): the queries come from
@@ -53,6 +61,7 @@ export class ImageService implements ImagesApi {
     @inject(StorageDriverToken) private readonly storage: StorageDriver,
     @inject(EventBusToken) private readonly events: EventBus,
     @inject(LoggerToken) private readonly log: Logger,
+    @inject(EngineConfigToken) private readonly config: ResolvedEngineConfig,
   ) {}
 
   list(options: { all?: boolean; filters?: Filters } = {}): Promise<ImageSummary[]> {
@@ -80,12 +89,25 @@ export class ImageService implements ImagesApi {
     const names = this.store.references(id).map(familiar);
     const byName = !isIdLike(ref, id);
     const out: ImageDeleteEntry[] = [];
+    const references = this.store.references(id);
     if (byName && names.length > 1) {
-      const { reference } = await this.store.untag(ref);
-      this.events.publish('image', 'untag', id, { name: familiar(reference) });
-      return [{ Untagged: familiar(reference) }];
+      // Docker's rule: untagging the last tag of a repository also drops that repository's
+      // repo digests (`x@sha256:…`, what a pull or push records); the image goes only
+      // when nothing names it any more, through the checks below.
+      const target = normalizeReference(ref);
+      const dropped = droppedWithUntag(references, target);
+      if (dropped.length < references.length) {
+        for (const reference of dropped) {
+          await this.store.untag(reference);
+          this.events.publish('image', 'untag', id, { name: familiar(reference) });
+          out.push({ Untagged: familiar(reference) });
+        }
+        return out;
+      }
     }
-    if (!byName && names.length > 1 && !options.force) {
+    // By id: refused without -f when names from more than one repository would go (a tag
+    // and the repo digest of one repository are one, as in Docker).
+    if (!byName && new Set(references.map(referenceName)).size > 1 && !options.force) {
       throw new Conflict(`conflict: unable to delete ${shortId(id)} (must be forced) - image is referenced in multiple repositories`);
     }
     // From here to the hold on the image, no await: a create holds it first (and is a user)
@@ -162,6 +184,23 @@ export class ImageService implements ImagesApi {
     for (const ref of refs) this.events.publish('image', 'save', this.store.resolve(ref), { name: ref });
     return stream;
   }
+
+  async pull(ref: string, options: PullOptions): Promise<void> {
+    const pulled = await pullImages(this.store, ref, options, this.config.registry, this.config.serverVersion);
+    for (const { id, name } of pulled) {
+      this.log.debug('image pulled', { id, name });
+      this.events.publish('image', 'pull', id, { name });
+    }
+  }
+
+  async push(ref: string, options: PushOptions): Promise<void> {
+    const pushed = await pushImages(this.store, ref, options, this.config.registry, this.config.serverVersion);
+    for (const { id, name } of pushed) this.events.publish('image', 'push', id, { name });
+  }
+
+  login(auth: RegistryAuth): Promise<{ Status: string; IdentityToken?: string }> {
+    return loginRegistry(auth, this.config.registry, this.config.serverVersion);
+  }
 }
 
 /** The images the API serves: replace it to serve images from elsewhere. */
@@ -169,6 +208,20 @@ export const ImageServiceToken = token<ImagesApi>('ImageService');
 
 function familiar(reference: Reference): string {
   return familiarString(reference);
+}
+
+/**
+ * The references an untag of `target` removes, `target` first: with it, when no other tag
+ * of its repository is left, that repository's digest references (Docker's rule).
+ */
+function droppedWithUntag(references: Reference[], target: Reference): Reference[] {
+  const key = referenceString(target);
+  const own = references.find((r) => referenceString(r) === key);
+  if (!own) return [target];
+  if (own.tag === undefined) return [own];
+  const sameRepository = references.filter((r) => referenceName(r) === referenceName(own) && referenceString(r) !== key);
+  if (sameRepository.some((r) => r.tag !== undefined)) return [own];
+  return [own, ...sameRepository.filter((r) => r.digest !== undefined)];
 }
 
 /** Whether `ref` named the image by its id (or a prefix of it) rather than by a name. */

@@ -1,0 +1,341 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { gzipSync, zstdCompressSync } from 'node:zlib';
+import { htpasswdLine, LocalRegistry, TokenServer } from '@berth/testkit/registry';
+import { suiteTimeout } from '@berth/testkit/timeout';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import {
+  type Digest,
+  endpointFor,
+  ImageStore,
+  importRootfs,
+  MediaTypes,
+  normalizeReference,
+  parsePlatform,
+  pullImage,
+  pushImage,
+  RegistryClient,
+  registryEndpoints,
+  sha256Digest,
+} from '../src/index.js';
+import { rejects, tarBytes, withTempDir } from './helpers.js';
+
+// Each test starts Debian's reference registry (`npm run setup` installs it): real
+// HTTP, real uploads, real auth; only the token server of the bearer test is ours.
+suiteTimeout(test, 30_000);
+
+async function withRegistry<T>(
+  fn: (registry: LocalRegistry, dir: string) => Promise<T>,
+  auth?: Parameters<LocalRegistry['start']>[0],
+  options?: Parameters<LocalRegistry['start']>[1],
+): Promise<T> {
+  const registry = new LocalRegistry('/tmp/berth-unit-image-registry-');
+  try {
+    await registry.start(auth, options);
+    return await withTempDir('transfer', (dir) => fn(registry, dir));
+  } finally {
+    await registry.stop();
+  }
+}
+
+async function storeWithImage(dir: string, name: string): Promise<{ store: ImageStore; id: Digest }> {
+  const store = await ImageStore.open(path.join(dir, 'a'));
+  const layer = await tarBytes([
+    { path: 'etc/', type: 'directory' },
+    { path: 'etc/hello', type: 'file', body: 'x'.repeat(20_000) },
+  ]);
+  const { id } = await importRootfs(store, [layer], { repo: name });
+  return { store, id };
+}
+
+test('push (chunked PATCH uploads) then pull into another store: the same image, repo digests, no second transfer', () =>
+  withRegistry(async (registry, dir) => {
+    const name = `${registry.address}/trc/unit:1`;
+    const { store, id } = await storeWithImage(dir, name);
+    const progress: string[] = [];
+    const pushed = await pushImage(store, {
+      reference: normalizeReference(name),
+      chunkSize: 4096,
+      progress: (m) => progress.push(`${m.id ?? ''} ${m.status}`),
+    });
+    assert.is(pushed.uploaded, 2);
+    assert.ok(progress.includes(`${(await store.get(id)).diffIds[0]!.slice(7, 19)} Pushed`), progress.join('\n'));
+    assert.equal((await store.get(id)).repoDigests, [`${registry.address}/trc/unit@${pushed.digest}`]);
+    const again = await pushImage(store, { reference: normalizeReference(name) });
+    assert.is(again.uploaded, 0);
+    assert.is(again.digest, pushed.digest);
+
+    const other = await ImageStore.open(path.join(dir, 'b'));
+    const lines: string[] = [];
+    const pulled = await pullImage(other, { reference: normalizeReference(name), progress: (m) => lines.push(m.status ?? '') });
+    assert.is(pulled.id, id);
+    assert.is(pulled.digest, pushed.digest);
+    assert.ok(pulled.changed);
+    assert.is(pulled.downloadedLayers, 1);
+    for (const status of ['Pulling fs layer', 'Downloading', 'Verifying Checksum', 'Download complete', 'Extracting', 'Pull complete']) {
+      assert.ok(lines.includes(status), `${status} in ${lines.join(', ')}`);
+    }
+    const image = await other.get(name);
+    assert.is(image.layers[0]!.compression, 'gzip');
+    assert.equal(image.repoTags, [`${registry.address}/trc/unit:1`]);
+    const second = await pullImage(other, { reference: normalizeReference(name) });
+    assert.is(second.downloadedLayers, 0);
+    assert.not.ok(second.changed);
+    // A single-platform image asked for another platform: refused in dockerd's words.
+    const arch = (await other.get(name)).config.architecture;
+    const wrong = arch === 'arm64' ? 'linux/amd64' : 'linux/arm64';
+    await rejects(
+      () => pullImage(other, { reference: normalizeReference(name), platform: parsePlatform(wrong) }),
+      new RegExp(
+        `image with reference .*trc/unit:1 was found but does not match the specified platform: wanted ${wrong}, actual: linux/${arch}`,
+      ),
+    );
+  }));
+
+/** Upload bytes as a blob of `repository`. */
+async function putBlob(client: RegistryClient, repository: string, bytes: Buffer): Promise<Digest> {
+  const digest = sha256Digest(bytes);
+  const location = await client.startUpload(repository);
+  await client.upload(repository, location, digest, bytes.length, [bytes] as unknown as AsyncIterable<Uint8Array>);
+  return digest;
+}
+
+test('a mirror that lacks the image is passed over for the registry behind it', () =>
+  withRegistry(async (registry, dir) => {
+    const name = `${registry.address}/library/fallback:1`;
+    const { store, id } = await storeWithImage(dir, name);
+    await pushImage(store, { reference: normalizeReference(name) });
+    const mirror = new LocalRegistry('/tmp/berth-unit-image-registry-');
+    try {
+      await mirror.start();
+      // As registryEndpoints lists them for docker.io: the mirror first, then the registry itself.
+      const client = new RegistryClient({
+        endpoints: [{ ...endpointFor(mirror.address, {}), mirror: true }, endpointFor(registry.address, {})],
+      });
+      await client.ping();
+      assert.ok(client.usingMirror);
+      const other = await ImageStore.open(path.join(dir, 'b'));
+      const pulled = await pullImage(other, { reference: normalizeReference(name), client });
+      assert.is(pulled.id, id);
+    } finally {
+      await mirror.stop();
+    }
+  }));
+
+test('HTTPS: a loopback registry is reached over TLS without checking its certificate; elsewhere the certificate is checked', () =>
+  withRegistry(
+    async (registry, dir) => {
+      const name = `${registry.address}/trc/tls:1`;
+      const { store, id } = await storeWithImage(dir, name);
+      const client = new RegistryClient({ endpoints: registryEndpoints(registry.address, {}, 'push') });
+      await client.ping();
+      assert.is(client.baseUrl, `https://${registry.address}`, 'HTTPS first, and it answered');
+      await pushImage(store, { reference: normalizeReference(name) });
+      const other = await ImageStore.open(path.join(dir, 'b'));
+      assert.is((await pullImage(other, { reference: normalizeReference(name) })).id, id);
+      // The same registry as a secure one (what any non-loopback host not listed insecure is): its self-signed certificate is refused.
+      const strict = new RegistryClient({
+        endpoints: [{ host: registry.address, urls: [`https://${registry.address}`], verifyTls: true, mirror: false }],
+      });
+      await rejects(() => strict.ping(), /cannot reach the registry 127\.0\.0\.1:\d+: .*self[- ]signed certificate/);
+    },
+    undefined,
+    { tls: true },
+  ));
+
+test('a five-layer image with two downloads at a time: Waiting for the rest, never more than two under way', () =>
+  withRegistry(async (registry, dir) => {
+    const client = new RegistryClient({ endpoints: registryEndpoints(registry.address, {}, 'push') });
+    await client.ping();
+    const layers = [];
+    const diffIds = [];
+    for (let i = 0; i < 5; i++) {
+      const tar = await tarBytes([{ path: `layer-${i}`, type: 'file', body: `${i}`.repeat(300_000) }]);
+      const gz = gzipSync(tar);
+      layers.push({ mediaType: MediaTypes.dockerLayerGzip, digest: await putBlob(client, 'trc/five', gz), size: gz.length });
+      diffIds.push(sha256Digest(tar));
+    }
+    const config = Buffer.from(
+      JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: diffIds }, config: {} }),
+    );
+    const configDigest = await putBlob(client, 'trc/five', config);
+    const manifest = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MediaTypes.dockerManifest,
+        config: { mediaType: MediaTypes.dockerConfig, digest: configDigest, size: config.length },
+        layers,
+      }),
+    );
+    await client.putManifest('trc/five', '1', MediaTypes.dockerManifest, manifest);
+    const store = await ImageStore.open(path.join(dir, 'pull'));
+    const active = new Set<string>();
+    let peak = 0;
+    const waiting: string[] = [];
+    await pullImage(store, {
+      reference: normalizeReference(`${registry.address}/trc/five:1`),
+      maxConcurrentDownloads: 2,
+      progress: (m) => {
+        if (m.status === 'Waiting') waiting.push(m.id!);
+        if (m.status === 'Downloading') active.add(m.id!);
+        if (m.status === 'Download complete') active.delete(m.id!);
+        peak = Math.max(peak, active.size);
+      },
+    });
+    assert.is(waiting.length, 3);
+    assert.ok(peak <= 2 && peak >= 1, `peak ${peak}`);
+    const image = await store.get(`${registry.address}/trc/five:1`);
+    assert.equal(image.diffIds, diffIds);
+  }));
+
+test('an OCI index of zstd images: the platform asked is pulled, the repo digest is the index', () =>
+  withRegistry(async (registry, dir) => {
+    const client = new RegistryClient({ endpoints: registryEndpoints(registry.address, {}, 'push') });
+    await client.ping();
+    const manifests = [];
+    for (const architecture of ['amd64', 'arm64']) {
+      const tar = await tarBytes([{ path: `arch-${architecture}`, type: 'file', body: architecture }]);
+      const layer = zstdCompressSync(tar);
+      const layerDigest = await putBlob(client, 'trc/multi', layer);
+      const config = Buffer.from(
+        JSON.stringify({ architecture, os: 'linux', rootfs: { type: 'layers', diff_ids: [sha256Digest(tar)] }, config: {} }),
+      );
+      const configDigest = await putBlob(client, 'trc/multi', config);
+      const manifest = Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: MediaTypes.ociManifest,
+          config: { mediaType: MediaTypes.ociConfig, digest: configDigest, size: config.length },
+          layers: [{ mediaType: MediaTypes.ociLayerZstd, digest: layerDigest, size: layer.length }],
+        }),
+      );
+      const digest = await client.putManifest('trc/multi', sha256Digest(manifest), MediaTypes.ociManifest, manifest);
+      manifests.push({ mediaType: MediaTypes.ociManifest, digest, size: manifest.length, platform: { os: 'linux', architecture } });
+    }
+    const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests }));
+    const indexDigest = await client.putManifest('trc/multi', 'v1', MediaTypes.ociIndex, index);
+
+    const store = await ImageStore.open(path.join(dir, 'pull'));
+    const ref = normalizeReference(`${registry.address}/trc/multi:v1`);
+    const arm = await pullImage(store, { reference: ref, platform: parsePlatform('linux/arm64') });
+    assert.is(arm.digest, indexDigest);
+    let image = await store.get(arm.id);
+    assert.is(image.config.architecture, 'arm64');
+    assert.is(image.layers[0]!.compression, 'zstd');
+    assert.equal(image.repoDigests, [`${registry.address}/trc/multi@${indexDigest}`]);
+    const amd = await pullImage(store, { reference: ref, platform: parsePlatform('linux/amd64') });
+    image = await store.get(amd.id);
+    assert.is(image.config.architecture, 'amd64');
+    await rejects(
+      () => pullImage(store, { reference: ref, platform: parsePlatform('linux/s390x') }),
+      /no matching manifest for linux\/s390x/,
+    );
+    await rejects(
+      () => pullImage(store, { reference: normalizeReference(`${registry.address}/trc/multi:nope`) }),
+      /manifest for .*trc\/multi:nope not found: manifest unknown/,
+    );
+  }));
+
+test('a blob the registry serves corrupt is refused and nothing of it is kept', () =>
+  withRegistry(async (registry, dir) => {
+    const name = `${registry.address}/trc/corrupt:1`;
+    const { store, id } = await storeWithImage(dir, name);
+    const pushed = await pushImage(store, { reference: normalizeReference(name) });
+    const client = new RegistryClient({ endpoints: registryEndpoints(registry.address, {}, 'pull') });
+    await client.ping();
+    const manifest = JSON.parse((await client.getManifest('trc/corrupt', pushed.digest)).bytes.toString());
+    const digest: string = manifest.layers[0].digest;
+    assert.ok(id);
+    // Flip a byte of the layer as the registry stores it.
+    const file = path.join(
+      registry.dir,
+      'data',
+      'docker',
+      'registry',
+      'v2',
+      'blobs',
+      'sha256',
+      digest.slice(7, 9),
+      digest.slice(7),
+      'data',
+    );
+    const bytes = await fs.readFile(file);
+    bytes[bytes.length - 10]! ^= 0xff;
+    await fs.writeFile(file, bytes);
+    const other = await ImageStore.open(path.join(dir, 'b'));
+    await rejects(() => pullImage(other, { reference: normalizeReference(name) }), /filesystem layer verification failed for digest/);
+    assert.not.ok(await other.content.has(digest as Digest));
+    assert.equal(await fs.readdir(path.join(dir, 'b', 'blobs', 'ingest')), []);
+    assert.is(await other.find(name), undefined);
+  }));
+
+test('Basic auth: login checks the credentials; a push without them is unauthorized', () =>
+  withRegistry(
+    async (registry, dir) => {
+      const endpoints = registryEndpoints(registry.address, {}, 'push');
+      await new RegistryClient({ endpoints, auth: { username: 'trc', password: 'trcpass' } }).login();
+      await rejects(
+        () => new RegistryClient({ endpoints, auth: { username: 'trc', password: 'bad' } }).login(),
+        /login attempt to http:\/\/127\.0\.0\.1:\d+\/v2\/ failed with status: 401 Unauthorized/,
+      );
+      const name = `${registry.address}/trc/basic:1`;
+      const { store } = await storeWithImage(dir, name);
+      await rejects(() => pushImage(store, { reference: normalizeReference(name) }), /unauthorized: authentication required/);
+      const pushed = await pushImage(store, {
+        reference: normalizeReference(name),
+        auth: { username: 'trc', password: 'trcpass' },
+      });
+      assert.match(pushed.digest, /^sha256:/);
+    },
+    { htpasswd: htpasswdLine('trc', 'trcpass') },
+  ));
+
+test('Bearer tokens: scoped tokens with credentials for push, anonymous for pull, refused credentials named', async () => {
+  const tokenDir = await fs.mkdtemp('/tmp/berth-unit-image-token-');
+  const tokens = new TokenServer(tokenDir, { trc: 'trcpass' });
+  try {
+    await tokens.start();
+    await withRegistry(
+      async (registry, dir) => {
+        const name = `${registry.address}/trc/bearer:1`;
+        const { store, id } = await storeWithImage(dir, name);
+        await rejects(() => pushImage(store, { reference: normalizeReference(name) }), /denied|unauthorized/);
+        await pushImage(store, { reference: normalizeReference(name), auth: { username: 'trc', password: 'trcpass' } });
+        assert.ok(
+          tokens.requests.some((r) => r.user === 'trc' && r.query.includes('scope=repository%3Atrc%2Fbearer%3Apull%2Cpush')),
+          JSON.stringify(tokens.requests),
+        );
+        const other = await ImageStore.open(path.join(dir, 'b'));
+        const pulled = await pullImage(other, { reference: normalizeReference(name) });
+        assert.is(pulled.id, id);
+        assert.ok(tokens.requests.some((r) => r.user === undefined && r.query.includes('scope=repository%3Atrc%2Fbearer%3Apull')));
+        const endpoints = registryEndpoints(registry.address, {}, 'push');
+        const { identityToken } = await new RegistryClient({ endpoints, auth: { username: 'trc', password: 'trcpass' } }).login();
+        assert.ok(identityToken, 'a login gets a refresh token');
+        await rejects(() => new RegistryClient({ endpoints, auth: { username: 'trc', password: 'bad' } }).login(), /bad credentials/);
+        // The identity token (what `docker login` stored) stands for the password: OAuth2 refresh.
+        await store.tag(id, `${registry.address}/trc/bearer:2`);
+        await pushImage(store, {
+          reference: normalizeReference(`${registry.address}/trc/bearer:2`),
+          auth: { identitytoken: identityToken },
+        });
+        assert.ok(tokens.requests.some((r) => r.query.startsWith('?refresh') && r.user === 'trc'));
+        await rejects(
+          () =>
+            pushImage(store, {
+              reference: normalizeReference(`${registry.address}/trc/bearer:2`),
+              auth: { identitytoken: 'forged' },
+            }),
+          /invalid refresh token/,
+        );
+      },
+      { token: tokens },
+    );
+  } finally {
+    await tokens.stop();
+    await fs.rm(tokenDir, { recursive: true, force: true });
+  }
+});
+
+test.run();
