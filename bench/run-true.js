@@ -21,7 +21,8 @@ async function main() {
   const berth = path.join(repo, 'bin/berth');
   execFileSync(berth, ['load', '-q', '-i', busybox], { env: { ...process.env, ...berthEnv } });
   // Docker as installed, with its default bridge and firewall rules: what the targets are quoted against.
-  const dockerEnv = (await startDockerd(dir, started, { network: 'default' }))?.env;
+  // BERTH_BENCH_NO_DOCKERD=1: berth alone (a dockerd on its default bridge changes the host's firewall, which a shared machine may not allow).
+  const dockerEnv = process.env.BERTH_BENCH_NO_DOCKERD ? undefined : (await startDockerd(dir, started, { network: 'default' }))?.env;
   if (dockerEnv) execFileSync('docker', ['load', '-q', '-i', busybox], { env: { ...process.env, ...dockerEnv } });
 
   // Warm both up once (page cache, first layer unpack).
@@ -64,7 +65,11 @@ async function main() {
     console.log(`ratio docker CLI on berthd / docker default    ${(median(bd) / median(d)).toFixed(2)}x`);
     console.log(`ratio berth / docker --network none            ${(median(b) / median(dn)).toFixed(2)}x`);
   } else {
-    console.log('docker: no Docker engine installed (apt-get install docker.io to compare)');
+    console.log(
+      process.env.BERTH_BENCH_NO_DOCKERD
+        ? 'docker: not started (BERTH_BENCH_NO_DOCKERD)'
+        : 'docker: no Docker engine installed (apt-get install docker.io to compare)',
+    );
   }
   console.log(
     `idle berth-shim RSS                    ${rss === undefined ? 'not found' : `${(rss / 1024).toFixed(2)} MiB`}  (target < 2 MiB)`,
