@@ -4,6 +4,7 @@ import { ExecsClient } from './execs.js';
 import { hostUrl, resolveSocketPath } from './host.js';
 import { ImagesClient } from './images.js';
 import { readJsonStream } from './json-stream.js';
+import { NetworksClient } from './networks.js';
 import { encodeFilters } from './query.js';
 import { readBody, Transport } from './transport.js';
 
@@ -50,6 +51,7 @@ export class BerthClient {
   readonly containers: ContainersClient;
   readonly images: ImagesClient;
   readonly execs: ExecsClient;
+  readonly networks: NetworksClient;
   private readonly http: Transport;
 
   constructor(options: ClientOptions = {}) {
@@ -58,6 +60,7 @@ export class BerthClient {
     this.containers = new ContainersClient(this.http);
     this.images = new ImagesClient(this.http);
     this.execs = new ExecsClient(this.http);
+    this.networks = new NetworksClient(this.http);
   }
 
   /** `unix:///run/berth/berth.sock`, as messages show it. */

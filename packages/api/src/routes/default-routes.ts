@@ -8,6 +8,7 @@ import { diskUsageRoutes } from './disk-usage.js';
 import { eventRoutes } from './events.js';
 import { execRoutes } from './exec.js';
 import { imageRoutes } from './images.js';
+import { networkRoutes } from './networks.js';
 import { registryRoutes } from './registry.js';
 import { swarmRoutes } from './swarm.js';
 import { systemRoutes } from './system.js';
@@ -27,6 +28,7 @@ export const defaultRoutes: readonly RouteModule[] = Object.freeze([
   attachRoutes,
   execRoutes,
   imageRoutes,
+  networkRoutes,
   registryRoutes,
   swarmRoutes,
   diskUsageRoutes,

@@ -20,10 +20,10 @@ async function diskUsage(ctx: RequestContext): Promise<void> {
 }
 
 /**
- * The prunes `docker system prune` asks for beside containers and images: networks
- * (berth has only the host's and none, which are never pruned), volumes (berth has no
- * named volumes) and the build cache (berth keeps none). Each answers that nothing was
- * there to remove; the filters are still checked, so a malformed one is refused.
+ * The prunes `docker system prune` asks for beside containers, images and networks
+ * (routes/networks.ts): volumes (berth has no named volumes yet) and the build cache
+ * (berth keeps none). Each answers that nothing was there to remove; the filters are
+ * still checked, so a malformed one is refused.
  */
 function nothingToPrune(report: Record<string, unknown>) {
   return async (ctx: RequestContext): Promise<void> => {
@@ -37,7 +37,6 @@ export const diskUsageRoutes: RouteModule = {
   name: 'disk-usage',
   register(routes) {
     routes.add('GET', '/system/df', diskUsage);
-    routes.add('POST', '/networks/prune', nothingToPrune({ NetworksDeleted: null }));
     routes.add('POST', '/volumes/prune', nothingToPrune({ VolumesDeleted: null, SpaceReclaimed: 0 }));
     routes.add('POST', '/build/prune', nothingToPrune({ CachesDeleted: null, SpaceReclaimed: 0 }));
   },

@@ -31,6 +31,8 @@ import {
   InvalidArgument,
   type LogLine,
   type LogsOptions,
+  type NetworkCreateRequest,
+  type NetworkInspect,
   NotFound,
   NotImplemented,
   NotModified,
@@ -685,6 +687,51 @@ export class FakeEngine implements EngineApi {
   }
 
   /** The fake runs no processes beside a container's script: exec is the real engine's (test/e2e). */
+  /** Networks by id: enough for the routes' wiring (the engine's own tests cover the semantics). */
+  readonly networkTable = new Map<string, NetworkInspect>();
+  readonly networks = {
+    create: async (request: NetworkCreateRequest) => {
+      this.record('networks.create', request);
+      const Id = randomBytes(32).toString('hex');
+      this.networkTable.set(Id, {
+        Name: request.Name,
+        Id,
+        Created: new Date().toISOString(),
+        Scope: 'local' as const,
+        Driver: request.Driver || 'bridge',
+        EnableIPv6: false,
+        IPAM: { Driver: 'default', Options: {}, Config: [] },
+        Internal: !!request.Internal,
+        Attachable: false,
+        Ingress: false,
+        ConfigFrom: { Network: '' },
+        ConfigOnly: false,
+        Containers: {},
+        Options: request.Options ?? {},
+        Labels: request.Labels ?? {},
+      });
+      return { Id, Warning: '' };
+    },
+    list: (filters?: Filters) => {
+      this.record('networks.list', filters);
+      return [...this.networkTable.values()];
+    },
+    inspect: (ref: string) => {
+      const found = [...this.networkTable.values()].find((n) => n.Id === ref || n.Name === ref);
+      if (!found) throw new NotFound(`network ${ref} not found`);
+      return found;
+    },
+    remove: async (ref: string) => {
+      this.networkTable.delete(this.networks.inspect(ref).Id);
+    },
+    prune: async (filters?: Filters) => {
+      this.record('networks.prune', filters);
+      const names = [...this.networkTable.values()].map((n) => n.Name);
+      this.networkTable.clear();
+      return { NetworksDeleted: names };
+    },
+  };
+
   readonly execs = {
     create: async (): Promise<{ Id: string }> => {
       throw new NotImplemented('the fake engine runs no execs');

@@ -17,6 +17,9 @@ import type {
   ImageSummary,
   ImagesDiskUsage,
   ImagesPruneReport,
+  NetworkCreateRequest,
+  NetworkInspect,
+  NetworksPruneReport,
   PluginStatus,
   SystemInfo,
   VersionInfo,
@@ -34,6 +37,7 @@ export interface EngineApi {
   readonly images: ImagesApi;
   readonly execs: ExecsApi;
   readonly filesystems: ContainerFilesystemsApi;
+  readonly networks: NetworksApi;
   version(): VersionInfo;
   info(): Promise<SystemInfo>;
   plugins(): PluginStatus[];
@@ -372,4 +376,18 @@ export interface ContainerFilesystemsApi {
   getArchive(ref: string, path: string): Promise<{ stat: ContainerPathStat; tar: Readable }>;
   /** Unpack `tar` into the directory `path`; `..` or writing through a symlink out of it is refused (InvalidArgument). */
   putArchive(ref: string, path: string, tar: Readable, options?: PutArchiveOptions): Promise<void>;
+}
+
+/**
+ * Networks (`docker network ...`): a network is found by exact id, unique id prefix or
+ * name. `create` answers Docker's `{Id, Warning}`; `remove` of a predefined network is
+ * Forbidden, of one with endpoints a Conflict; `prune` removes every network that is not
+ * predefined and has no endpoint (filters: `label`, `label!`, `until`).
+ */
+export interface NetworksApi {
+  create(request: NetworkCreateRequest): Promise<{ Id: string; Warning: string }>;
+  list(filters?: Filters): NetworkInspect[];
+  inspect(idOrName: string): NetworkInspect;
+  remove(idOrName: string): Promise<void>;
+  prune(filters?: Filters): Promise<NetworksPruneReport>;
 }
