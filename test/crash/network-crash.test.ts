@@ -1,14 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import * as path from 'node:path';
-import { suiteTimeout } from '@berth/testkit/timeout';
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { busyboxTar } from '../e2e/harness';
 import { networkObjects } from '../e2e/network-isolation';
-import { CrashDaemon } from './crash-daemon';
-import { InvariantChecker } from './invariants';
-import { Ledger } from './ledger';
+import type { CrashDaemon } from './crash-daemon';
+import { crashSuite } from './crash-suite';
 
 /**
  * kill -9 of berthd at the network's write-ahead points, each hit exactly (the kill
@@ -18,27 +14,7 @@ import { Ledger } from './ledger';
  * the restart each is undone or finished: no endpoint record, veth, bridge or address is
  * left, and the invariants hold.
  */
-const test = suite<{ d: CrashDaemon; checker: InvariantChecker }>('network crash');
-suiteTimeout(test, 60_000);
-
-test.before(async (ctx) => {
-  ctx.d = new CrashDaemon('overlay');
-  try {
-    await ctx.d.start();
-    const loaded = await ctx.d.docker(['load', '-i', busyboxTar]);
-    assert.is(loaded.code, 0, loaded.stderr);
-    const id = (await ctx.d.docker(['image', 'inspect', '--format', '{{.Id}}', 'busybox'])).stdout.trim();
-    ctx.checker = new InvariantChecker(ctx.d, new Ledger(id));
-  } catch (err) {
-    console.error('network crash: set-up failed:', err, ctx.d.logTail(40));
-    throw err;
-  }
-});
-
-test.after(async (ctx) => {
-  const leaks = await ctx.d.destroy();
-  assert.equal(leaks, [], `leaked: ${leaks.join(', ')}`);
-});
+const test = crashSuite('network crash');
 
 /** The n-th /24 of the daemon's pool. */
 function subnet(d: CrashDaemon, n: number): string {
