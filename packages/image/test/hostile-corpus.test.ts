@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { isBerthError } from '@berth/core';
 import { applyLayer, ImageStore, importRootfs, loadArchive, scanLayer, sha256Digest } from '@berth/image';
+import { treeSnapshot } from '@berth/testkit';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { chunked, tarBytes, withTempDir } from './helpers.js';
@@ -10,30 +10,10 @@ import { type HostileLayer, hostileLayers } from './hostile-layers.js';
 
 const isRoot = process.getuid?.() === 0;
 
-/** Every path under `dir` with its type, mode, links and content hash. */
-async function snapshot(dir: string): Promise<string> {
-  const out: string[] = [];
-  async function walk(d: string): Promise<void> {
-    for (const name of (await fs.readdir(d)).sort()) {
-      const p = path.join(d, name);
-      const st = await fs.lstat(p);
-      const hash = st.isFile()
-        ? createHash('sha256')
-            .update(await fs.readFile(p))
-            .digest('hex')
-        : '';
-      out.push(`${path.relative(dir, p)} ${st.mode} ${st.nlink} ${hash}`);
-      if (st.isDirectory()) await walk(p);
-    }
-  }
-  await walk(dir);
-  return out.join('\n');
-}
-
 const etcBefore = Promise.all([fs.readFile('/etc/passwd'), fs.readFile('/etc/shadow').catch(() => Buffer.alloc(0))]);
 
 async function hostUntouched(tmp: string, outside: string, before: string): Promise<void> {
-  assert.is(await snapshot(outside), before, 'the directory beside the root is unchanged');
+  assert.is(await treeSnapshot(outside), before, 'the directory beside the root is unchanged');
   assert.equal(await fs.readdir(tmp).then((n) => n.sort()), ['outside', 'root'], 'nothing planted beside the root');
   const [passwd, shadow] = await etcBefore;
   assert.equal(await fs.readFile('/etc/passwd'), passwd);
@@ -62,7 +42,7 @@ for (const c of hostileLayers) {
       await fs.mkdir(outside);
       await fs.writeFile(path.join(outside, 'sentinel'), 'do not touch');
       await fs.symlink('../outside', path.join(root, 'out-link'));
-      const before = await snapshot(outside);
+      const before = await treeSnapshot(outside);
       const bytes = await c.bytes();
       let error: unknown;
       try {
