@@ -17,7 +17,7 @@ const fs = require('node:fs');
 const net = require('node:net');
 const path = require('node:path');
 const { startPingProbe } = require('./ping-probe.js');
-const { startDockerd, timedRequest, waitForSocket } = require('./support.js');
+const { benchNetworkArgs, removeBenchNetworks, startDockerd, timedRequest, waitForSocket } = require('./support.js');
 
 const repo = path.resolve(__dirname, '..');
 const floodSize = Number(process.argv[2] || 6000);
@@ -142,6 +142,7 @@ async function startBerthd(name, root) {
       'vfs',
       '--config-file',
       path.join(sub, 'none.json'),
+      ...benchNetworkArgs(dir, name.replace(/[^A-Za-z0-9]/g, '').slice(0, 3)),
     ],
     { stdio: ['ignore', log, log], env: { ...process.env, NODE_OPTIONS: '' } },
   );
@@ -206,6 +207,7 @@ main()
   })
   .finally(async () => {
     for (const proc of started) await stop(proc);
+    removeBenchNetworks(dir);
     unmountUnder(dir);
     fs.rmSync(dir, { recursive: true, force: true });
   });

@@ -113,6 +113,63 @@ function restoreHost() {
   if (!hostState.hadDocker0) spawnSync('ip', ['link', 'del', 'docker0']);
 }
 
+/** The suffix of a benchmark directory (`/tmp/berth-bench-XXXXXX`) that names its network objects. */
+function benchSuffix(dir) {
+  return path
+    .basename(dir)
+    .slice(-6)
+    .replace(/[^A-Za-z0-9]/g, '');
+}
+
+/** A /21 of 10.199.0.0/16 that no host route overlaps (other daemons' bridges are routes). */
+function freeBenchPool() {
+  const toNumber = (a) => a.split('.').reduce((n, b) => n * 256 + Number(b), 0);
+  const routes = [];
+  for (const line of (spawnSync('ip', ['-4', '-o', 'route', 'show', 'table', 'all'], { encoding: 'utf8' }).stdout ?? '').split('\n')) {
+    const m = /(\d+\.\d+\.\d+\.\d+)(?:\/(\d+))?/.exec(line.replace(/^(local|broadcast|unicast)\s+/, ''));
+    if (m && m[2] !== '0') routes.push([toNumber(m[1]), m[2] === undefined ? 32 : Number(m[2])]);
+  }
+  const overlaps = (a, b) => {
+    const bits = Math.min(a[1], b[1]);
+    const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+    return (a[0] & mask) >>> 0 === (b[0] & mask) >>> 0;
+  };
+  const start = Math.floor(Math.random() * 32);
+  for (let i = 0; i < 32; i++) {
+    const third = ((start + i) % 32) * 8;
+    if (!routes.some((r) => overlaps(r, [toNumber(`10.199.${third}.0`), 21]))) return `10.199.${third}.0/21`;
+  }
+  throw new Error('no free /21 left in 10.199.0.0/16');
+}
+
+/**
+ * berthd's flags for network objects of its own: bridge `bb<suffix><tag>`, nftables table
+ * `berth_bench_<suffix><tag>`, a free /21 of 10.199.0.0/16 for its subnets. Another
+ * daemon on the host (a test's, a dockerd) is never touched; `removeBenchNetworks` deletes
+ * them after the benchmark. `tag` tells two daemons of one directory apart.
+ */
+function benchNetworkArgs(dir, tag = '') {
+  const sfx = `${benchSuffix(dir)}${tag}`;
+  return [
+    '--bridge',
+    `bb${sfx}`.slice(0, 15),
+    '--nftables-table',
+    `berth_bench_${sfx}`,
+    '--default-address-pool',
+    `base=${freeBenchPool()},size=24`,
+  ];
+}
+
+/** Delete the bridges and nftables tables named after this benchmark's directory (berthd keeps its default bridge after it stops, as dockerd keeps docker0). */
+function removeBenchNetworks(dir) {
+  const sfx = benchSuffix(dir);
+  const links = JSON.parse(spawnSync('ip', ['-j', 'link', 'show'], { encoding: 'utf8' }).stdout || '[]');
+  for (const l of links) if (l.ifname.startsWith(`bb${sfx}`.slice(0, 15))) spawnSync('ip', ['link', 'del', l.ifname]);
+  const tables = spawnSync('nft', ['list', 'tables', 'ip'], { encoding: 'utf8' }).stdout ?? '';
+  for (const m of tables.matchAll(/^table ip (\S+)$/gm))
+    if (m[1].startsWith(`berth_bench_${sfx}`)) spawnSync('nft', ['delete', 'table', 'ip', m[1]]);
+}
+
 /**
  * Start a berthd of the benchmark's own: socket, data root and exec root under `dir`, its
  * log in `dir/berthd.log`, a config file that does not exist (the host's daemon.json never
@@ -135,6 +192,7 @@ async function startBerthd(dir, started, { cgroupParent, logLevel = 'warn' }) {
       '--cgroup-parent', cgroupParent,
       '--log-level', logLevel,
       '--config-file', path.join(dir, 'none.json'),
+      ...benchNetworkArgs(dir),
       ...(runtime ? ['--default-runtime', runtime] : []),
     ],
     { stdio: ['ignore', log, log] },
@@ -214,6 +272,7 @@ async function stopAndClean(started, dir) {
   }
   endLeftShims(dir);
   removeContainerCgroups(dir);
+  removeBenchNetworks(dir);
   restoreHost();
   spawnSync('sh', ['-c', `grep -o " ${dir}[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l`]);
   fs.rmSync(dir, { recursive: true, force: true });
@@ -243,7 +302,9 @@ function timedRequest(sock, line, timeoutMs = 60_000) {
 }
 
 module.exports = {
+  benchNetworkArgs,
   median,
+  removeBenchNetworks,
   restoreHost,
   shimRssKiB,
   startBerthd,

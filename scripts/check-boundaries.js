@@ -22,6 +22,8 @@ const NATIVE = '@berth/native';
 const TESTKIT = '@berth/testkit';
 const CLIENT = '@berth/client';
 const CLI = '@berth/cli';
+/** The one module of core the CLI takes values from: the detach keys, free of core's DI. */
+const CORE_DETACH_KEYS = '@berth/core/detach-keys';
 const REGISTRY = '@berth/registry';
 
 /** The workspace packages named by the root package.json (`dir/*` globs or plain paths). */
@@ -310,8 +312,9 @@ function checkBoundaries(root) {
           } else if (pkg.name === CLI) {
             // `berth registry serve|gc` runs the registry server in the CLI's process: the registry is
             // not the engine, so importing it keeps the rule that the engine is reached only through the API.
-            if (name === CORE && !imp.typeOnly) {
-              report(imp, `${CLI} imports ${CORE} for types only (use \`import type\`)`);
+            // ...and `@berth/core/detach-keys`, a module of its own that needs none of core's DI.
+            if (name === CORE && !imp.typeOnly && imp.specifier !== CORE_DETACH_KEYS) {
+              report(imp, `${CLI} imports ${CORE} for types only (use \`import type\`; values only from ${CORE_DETACH_KEYS})`);
             } else if (name !== CLIENT && name !== CORE && name !== REGISTRY) {
               report(imp, `${CLI} reaches the engine only through ${CLIENT} (and ${CORE} for types, ${REGISTRY} for \`berth registry\`)`);
             }

@@ -10,7 +10,7 @@
 //                                           for a unit suite, 20 min for test/e2e and test/crash, 5 min
 //                                           for test/hostile)
 'use strict';
-const { spawn } = require('node:child_process');
+const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
@@ -178,7 +178,7 @@ async function main() {
       console.log(`✘ machine leak check: ${leaks.length} left behind\n  ${leaks.join('\n  ')}`);
     } else {
       passed += 1;
-      console.log('✔ machine leak check: no test mounts, cgroups, shims or temporary directories left');
+      console.log('✔ machine leak check: no test mounts, cgroups, shims, temporary directories, links or nftables tables left');
     }
   }
   if (process.env.BERTH_COVERAGE_DIR) {
@@ -219,6 +219,20 @@ function machineLeaks() {
       if (/berthd|daemon\/dist\/src\/bin\.js/.test(cmd) && mark.test(cmd)) found.push(`berthd pid ${pid}`);
     } catch {}
   }
+  // Network objects: test daemons name their bridge be2e<suffix> / bcrash<suffix> and
+  // their nftables table berth_be2e_<suffix> / berth_bcrash_<suffix>; the bridge driver's
+  // unit tests bunit<suffix>* and berth_unit_<suffix>. A veth enslaved to one is a leak too.
+  const testLink = /^(be2e|bcrash|bunit)/;
+  let links = [];
+  try {
+    links = JSON.parse(spawnSync('ip', ['-j', 'link', 'show'], { encoding: 'utf8' }).stdout || '[]');
+  } catch {}
+  for (const l of links) {
+    if (testLink.test(l.ifname)) found.push(`link ${l.ifname}`);
+    else if (l.master && testLink.test(l.master)) found.push(`link ${l.ifname} (in ${l.master})`);
+  }
+  const tables = spawnSync('nft', ['list', 'tables', 'ip'], { encoding: 'utf8' }).stdout ?? '';
+  for (const m of tables.matchAll(/^table ip (berth_(be2e|bcrash|unit)_\S+)$/gm)) found.push(`nftables table ${m[1]}`);
   return found;
 }
 

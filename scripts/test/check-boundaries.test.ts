@@ -248,19 +248,25 @@ test('the CLI reaches the engine only through the client, and core for types; it
         "import { c } from '@berth/client';",
         "import type { X } from '@berth/core';",
         "import { type Y } from '@berth/core';",
+        "import { parseDetachKeys } from '@berth/core/detach-keys';",
         "import { x } from '@berth/core';",
         "const e = require('@berth/engine');",
         "const r = require('@berth/registry');",
-        'export const all = [c, x, e, r] as unknown as [X, Y];',
+        'export const all = [c, x, e, r, parseDetachKeys] as unknown as [X, Y];',
         '',
       ].join('\n'),
     },
   };
-  withMonorepo([core, engine, client, registry, cli], (root) => {
+  const coreWithDetachKeys: FakePackage = {
+    ...core,
+    exports: { '.': './src/index.ts', './detach-keys': './src/detach-keys.ts' },
+    files: { ...core.files, 'src/detach-keys.ts': 'export const parseDetachKeys = 1;\n' },
+  };
+  withMonorepo([coreWithDetachKeys, engine, client, registry, cli], (root) => {
     const v = checkBoundaries(root).violations.map((x) => `${x.file}:${x.line}: ${x.rule}`);
     assert.equal(v, [
-      'packages/cli/src/main.ts:4: @berth/cli imports @berth/core for types only (use `import type`)',
-      'packages/cli/src/main.ts:5: @berth/cli reaches the engine only through @berth/client (and @berth/core for types, @berth/registry for `berth registry`)',
+      'packages/cli/src/main.ts:5: @berth/cli imports @berth/core for types only (use `import type`; values only from @berth/core/detach-keys)',
+      'packages/cli/src/main.ts:6: @berth/cli reaches the engine only through @berth/client (and @berth/core for types, @berth/registry for `berth registry`)',
       'packages/registry/src/index.ts:2: @berth/registry imports only @berth/core',
     ]);
   });

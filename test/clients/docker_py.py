@@ -149,5 +149,23 @@ def _():
         pass
 
 
+@check("images: save then load keeps the id; a bad tarball raises ImageLoadError with the daemon's reason; prune and df answer")
+def _():
+    img = client.images.get("busybox")
+    data = b"".join(img.save(named=True))
+    loaded = client.images.load(data)
+    eq([i.id for i in loaded], [img.id], "loaded ids")
+    try:
+        client.images.load(b"not a tar archive" * 100)
+        raise AssertionError("no ImageLoadError")
+    except docker.errors.ImageLoadError as err:
+        assert "invalid tar archive" in str(err), str(err)
+    report = client.images.prune(filters={"dangling": True})
+    assert isinstance(report["SpaceReclaimed"], int), report
+    df = client.df()
+    assert df["LayersSize"] >= img.attrs["Size"], df
+    assert any(i["Id"] == img.id for i in df["Images"]), df["Images"]
+
+
 for r in results:
     print(json.dumps(r))

@@ -17,6 +17,8 @@ export const killTriggers: KillTrigger[] = [
   { name: 'after runtime create', pattern: /msg="container created".*plugin=runtime\// },
   // The record of a new container was written; the CLI has not had its answer yet.
   { name: 'after create', pattern: /msg="container created" component=engine id=/ },
+  // A start's endpoint (its address) was written ahead; the veth comes next.
+  { name: 'during network attach', pattern: /msg="network endpoint recorded"/ },
   { name: 'after start', pattern: /msg="container started"/ },
   // An exit was recorded; --rm removal follows.
   { name: 'after exit', pattern: /msg="container exited"/ },

@@ -3,6 +3,7 @@ import { existsSync, promises as fs, mkdtempSync, readdirSync, readFileSync, rmd
 import * as path from 'node:path';
 import { spawnBerthd, waitForBerthd } from '../e2e/berthd-process';
 import { type CommandResult, cgroupDirs, mountsUnder, run, shimPids, sleep } from '../e2e/harness';
+import { cleanUpNetwork, type DaemonNetwork, daemonNetwork } from '../e2e/network-isolation';
 
 const dockerCli = '/usr/local/bin/docker';
 /** How many of berthd's log lines are kept for a violation's context. */
@@ -36,6 +37,7 @@ export class CrashDaemon {
   readonly dataRoot: string;
   readonly execRoot: string;
   readonly cgroupParent: string;
+  readonly network: DaemonNetwork;
   /** The daemon's default runtime (`runc` or `crun`), as `docker info` tells it once berthd first answered. */
   runtime = 'runc';
   /** How many times berthd was started on this data root. */
@@ -54,6 +56,7 @@ export class CrashDaemon {
     this.dataRoot = path.join(this.dir, 'data');
     this.execRoot = path.join(this.dir, 'exec');
     this.cgroupParent = `${prefix}-${path.basename(this.dir).slice(-6)}`;
+    this.network = daemonNetwork('bcrash', path.basename(this.dir).slice(-6));
   }
 
   /** The default runtime's `--root` as runtime-oci keeps it: `<exec-root>/runtime/<runtime>/state`. */
@@ -162,6 +165,8 @@ export class CrashDaemon {
     for (const m of mountsUnder(this.dir)) leaks.push(`mount ${m}`);
     for (const c of cgroupDirs(this.cgroupParent)) leaks.push(`cgroup ${c}`);
     for (const pid of shimPids(this.dir)) leaks.push(`berth-shim pid ${pid}`);
+    // The default bridge and the table stay after berthd stops (as docker0 does); a veth or another bridge is a leak.
+    leaks.push(...cleanUpNetwork(this.network));
     // Clean up whatever leaked: this daemon's shims (their arguments name our directory),
     // then what is left in our cgroups (container processes whose shim died).
     for (const pid of shimPids(this.dir)) killPid(pid);

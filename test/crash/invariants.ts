@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { CrashDaemon } from './crash-daemon';
 import { blobDigest, chainIdsOf, isParkedInit, type KernelView, processState, readKernelView } from './kernel-view';
@@ -20,6 +22,7 @@ export type Invariant =
   | 'no-orphan-state-file'
   | 'no-orphan-snapshot'
   | 'no-orphan-image-file'
+  | 'no-orphan-endpoint'
   | 'rm-containers-gone'
   | 'image-intact'
   | 'no-unnamed-image'
@@ -80,6 +83,7 @@ export class InvariantChecker {
 
     this.containerStates(containers, view, add);
     this.orphans(containers, byId, running, images, view, add);
+    this.endpoints(running, add);
     for (const c of containers) {
       if (c.HostConfig.AutoRemove && !c.State.Running) {
         add(
@@ -94,6 +98,55 @@ export class InvariantChecker {
     await this.runImages(images, options.runImages, add);
     this.acknowledged(byName, images, add);
     return v;
+  }
+
+  /**
+   * Every endpoint record is a running container's, no address is recorded twice on a
+   * network, and every veth on the daemon's bridge is a recorded endpoint's (`vb` and 13
+   * hex digits of its id, as the bridge driver names them).
+   */
+  private endpoints(running: Set<string>, add: (i: Invariant, s: string, d: string) => void): void {
+    const root = path.join(this.d.dataRoot, 'networks');
+    const vethNames = new Set<string>();
+    for (const network of readdirOrEmpty(root)) {
+      const seen = new Map<string, string>();
+      for (const file of readdirOrEmpty(path.join(root, network, 'endpoints'))) {
+        if (!file.endsWith('.json')) {
+          // An atomic write's temporary file: start-up deletes what a crash left of them.
+          add('no-orphan-endpoint', file, `a file that is no endpoint record, still there after start-up`);
+          continue;
+        }
+        let endpoint: { id: string; containerId: string; ipAddress?: string };
+        try {
+          endpoint = JSON.parse(readFileSync(path.join(root, network, 'endpoints', file), 'utf8'));
+        } catch (err) {
+          add('no-orphan-endpoint', file, `unreadable endpoint record: ${err}`);
+          continue;
+        }
+        vethNames.add(`vb${endpoint.id.slice(0, 13)}`);
+        if (!running.has(endpoint.containerId))
+          add(
+            'no-orphan-endpoint',
+            endpoint.containerId.slice(0, 12),
+            `an endpoint on network ${network.slice(0, 12)} of a container that is not running`,
+          );
+        if (endpoint.ipAddress) {
+          const other = seen.get(endpoint.ipAddress);
+          if (other)
+            add(
+              'no-orphan-endpoint',
+              endpoint.ipAddress,
+              `handed out twice: ${other.slice(0, 12)} and ${endpoint.containerId.slice(0, 12)}`,
+            );
+          seen.set(endpoint.ipAddress, endpoint.containerId);
+        }
+      }
+    }
+    const links = JSON.parse(
+      execFileSync('ip', ['-j', 'link', 'show', 'master', this.d.network.bridge], { encoding: 'utf8' }) || '[]',
+    ) as Array<{ ifname: string }>;
+    for (const link of links)
+      if (!vethNames.has(link.ifname)) add('no-orphan-endpoint', link.ifname, `a veth on ${this.d.network.bridge} of no recorded endpoint`);
   }
 
   private async containers(add: (i: Invariant, s: string, d: string) => void): Promise<ContainerInspect[] | undefined> {
@@ -372,5 +425,13 @@ export class InvariantChecker {
         t.because = `seen ${t.expect} after ${t.because}`;
       }
     }
+  }
+}
+
+function readdirOrEmpty(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
   }
 }

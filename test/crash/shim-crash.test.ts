@@ -1,13 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { suiteTimeout } from '@berth/testkit/timeout';
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { busyboxTar, cgroupDirs, mountsUnder, sleep } from '../e2e/harness';
-import { CrashDaemon } from './crash-daemon';
-import { InvariantChecker } from './invariants';
+import { cgroupDirs, mountsUnder, sleep } from '../e2e/harness';
+import type { CrashDaemon } from './crash-daemon';
+import { crashSuite } from './crash-suite';
+import type { InvariantChecker } from './invariants';
 import { processState } from './kernel-view';
-import { Ledger } from './ledger';
 
 /**
  * The crash of a shim (`kill -9` of one berth-shim of this suite's own daemon, found
@@ -15,27 +13,7 @@ import { Ledger } from './ledger';
  * nothing of it is left — its process, its cgroup, its rootfs mount, its runtime state.
  * Once with berthd watching, once while berthd is down (adoption finds the shim gone).
  */
-const test = suite<{ d: CrashDaemon; checker: InvariantChecker }>('shim crash');
-suiteTimeout(test, 60_000);
-
-test.before(async (ctx) => {
-  ctx.d = new CrashDaemon('overlay');
-  try {
-    await ctx.d.start();
-    const loaded = await ctx.d.docker(['load', '-i', busyboxTar]);
-    assert.is(loaded.code, 0, loaded.stderr);
-    const id = (await ctx.d.docker(['image', 'inspect', '--format', '{{.Id}}', 'busybox'])).stdout.trim();
-    ctx.checker = new InvariantChecker(ctx.d, new Ledger(id));
-  } catch (err) {
-    console.error('shim crash: set-up failed:', err, ctx.d.logTail(40));
-    throw err;
-  }
-});
-
-test.after(async (ctx) => {
-  const leaks = await ctx.d.destroy();
-  assert.equal(leaks, [], `leaked: ${leaks.join(', ')}`);
-});
+const test = crashSuite('shim crash');
 
 /** Start a container, SIGKILL its shim (by the pid in our exec root), return its id and process. */
 async function runAndKillShim(d: CrashDaemon, name: string, beforeKill?: () => Promise<void>): Promise<{ id: string; pid: number }> {

@@ -21,6 +21,7 @@ const weights = {
   retag: 4,
   import: 5,
   rmRacingExit: 5,
+  prune: 3,
 };
 export type OperationKind = keyof typeof weights;
 
@@ -51,7 +52,7 @@ const expectedRefusal =
 /**
  * A mixed, concurrent workload through the real docker CLI: `workers` loops, each picking
  * an operation (create, start, run -d, run --rm, run -d --rm, stop, kill, rm -f, load,
- * tag, retag, rmi, rmi -f, import) and its subject at random, never two operations on one container or
+ * tag, retag, rmi, rmi -f, import, image prune) and its subject at random, never two operations on one container or
  * tag at once. Every outcome goes into the ledger: a success sets what must now be true,
  * a failure caused by a kill (the CLI lost berthd, or a kill happened during the call)
  * makes the subject `unknown` until the next check.
@@ -272,6 +273,12 @@ export class Workload {
         if (!tag) return false;
         l.mayBeUnnamed.add(tag.imageId);
         await this.tagOp(kind, tag, ['rmi', '-f', tag.ref], () => ({ expect: 'gone' }));
+        return true;
+      }
+      case 'prune': {
+        // Unnamed images no container uses (what a retag left) go, with their blobs and
+        // snapshots: the garbage collection of the image store, cut by kills like the rest.
+        await this.command(kind, ['image', 'prune', '-f']);
         return true;
       }
       case 'retag': {

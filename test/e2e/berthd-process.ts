@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import { type DaemonNetwork, networkArgs } from './network-isolation';
 
 /** The repository root, where bin/berthd lives. */
 const repo = path.resolve(__dirname, '../..');
@@ -13,11 +14,13 @@ export interface BerthdLayout {
   readonly execRoot: string;
   readonly cgroupParent: string;
   readonly storageDriver: string;
+  /** The daemon's own bridge, nftables table and address pool (network-isolation.ts). */
+  readonly network: DaemonNetwork;
 }
 
 /**
- * Start `bin/berthd` on a layout: its socket, data root, exec root, storage driver and
- * cgroup parent, and a `--config-file` that does not exist, so the host's
+ * Start `bin/berthd` on a layout: its socket, data root, exec root, storage driver,
+ * cgroup parent and network objects (bridge, nftables table, address pool), and a `--config-file` that does not exist, so the host's
  * /etc/berth/daemon.json never leaks in. `NODE_OPTIONS` is dropped from its environment
  * (the tests' own `--conditions` must not reach the built daemon). Output is piped; the
  * caller reads it. The test harness (`TestDaemon`) and the crash harness (`CrashDaemon`)
@@ -33,6 +36,7 @@ export function spawnBerthd(layout: BerthdLayout, logLevel: 'debug' | 'info' | '
     '--cgroup-parent', layout.cgroupParent,
     '--log-level', logLevel,
     '--config-file', path.join(layout.dir, 'none.json'),
+    ...networkArgs(layout.network),
     // A whole suite under another runtime: BERTH_E2E_RUNTIME=crun node scripts/run-tests.js test/e2e
     ...(process.env.BERTH_E2E_RUNTIME ? ['--default-runtime', process.env.BERTH_E2E_RUNTIME] : []),
     ...extraArgs,

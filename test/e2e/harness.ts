@@ -6,6 +6,7 @@ import { suiteTimeout } from '@berth/testkit/timeout';
 import { suite, type Test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { childEnv, spawnBerthd, waitForBerthd } from './berthd-process';
+import { cleanUpNetwork, type DaemonNetwork, daemonNetwork } from './network-isolation';
 
 /** The repository root, where bin/berth and bin/berthd live. */
 export const repo = path.resolve(__dirname, '../..');
@@ -28,6 +29,7 @@ export class TestDaemon {
   readonly dataRoot: string;
   readonly execRoot: string;
   readonly cgroupParent: string;
+  readonly network: DaemonNetwork;
   private proc: ChildProcess | undefined;
   private logs = '';
 
@@ -37,6 +39,7 @@ export class TestDaemon {
     this.dataRoot = path.join(this.dir, 'data');
     this.execRoot = path.join(this.dir, 'exec');
     this.cgroupParent = `berth-e2e-${path.basename(this.dir).slice(-6)}`;
+    this.network = daemonNetwork('be2e', path.basename(this.dir).slice(-6));
   }
 
   get host(): string {
@@ -104,21 +107,30 @@ export class TestDaemon {
     });
   }
 
-  /** Remove every container, stop berthd, check nothing is left in the kernel, delete the directory. */
+  /**
+   * Remove every container, stop berthd, check nothing is left in the kernel (networks
+   * the tests made and did not remove count as left), delete the directory.
+   */
   async destroy(): Promise<string[]> {
+    const leaks: string[] = [];
     if (this.proc) {
       const ids = (await this.berth(['ps', '-aq', '--no-trunc'])).stdout.split('\n').filter(Boolean);
       if (ids.length) await this.berth(['rm', '-f', ...ids]);
+      const networks = (await this.berth(['network', 'ls', '--filter', 'type=custom', '--format', '{{.Name}}'])).stdout
+        .split('\n')
+        .filter(Boolean);
+      for (const n of networks) leaks.push(`network ${n}`);
+      if (networks.length) await this.berth(['network', 'rm', ...networks]);
       await this.kill('SIGTERM');
     }
-    const leaks = this.leaks();
+    leaks.push(...this.leaks(), ...cleanUpNetwork(this.network));
     // Clean up even what leaked, so one failing suite does not poison the next.
     for (const m of mountsUnder(this.dir).reverse()) await run('umount', ['-l', m], {});
     await fs.rm(this.dir, { recursive: true, force: true }).catch(() => undefined);
     return leaks;
   }
 
-  /** Kernel resources this daemon's containers could have left: mounts, cgroups, shims. */
+  /** Kernel resources this daemon's containers could have left: mounts, cgroups, shims (network objects: cleanUpNetwork). */
   leaks(): string[] {
     const found: string[] = [];
     for (const m of mountsUnder(this.dir)) found.push(`mount ${m}`);

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { selfSignedCertificate } from '@berth/testkit/registry';
 import { suiteTimeout } from '@berth/testkit/timeout';
 import bcrypt from 'bcryptjs';
 import { test } from 'uvu';
@@ -61,7 +62,7 @@ test('skopeo copies between berth and the reference docker-registry, both ways, 
   let berth: Started | undefined;
   let reference: Started | undefined;
   try {
-    [berth, reference] = await Promise.all([startBerthRegistry(path.join(dir, 'root')), startReferenceRegistry(dir)]);
+    [berth, reference] = await Promise.all([startBerthRegistry(path.join(dir, 'root')), startReferenceRegistry()]);
     const insecure = ['--src-tls-verify=false', '--dest-tls-verify=false'];
     await skopeo(dir, ['copy', '--dest-tls-verify=false', `docker-archive:${BUSYBOX}`, `docker://${reference.host}/origin/busybox:v1`]);
     await skopeo(dir, ['copy', ...insecure, `docker://${reference.host}/origin/busybox:v1`, `docker://${berth.host}/mirror/busybox:v1`]);
@@ -102,31 +103,7 @@ test('skopeo against token authentication over TLS: it follows the challenge, lo
   try {
     const htpasswd = path.join(dir, 'htpasswd');
     writeFileSync(htpasswd, `alice:${bcrypt.hashSync('pw-alice', 5).replace('$2b$', '$2y$')}\n`);
-    const cert = path.join(dir, 'cert.pem');
-    const key = path.join(dir, 'key.pem');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-        '-days',
-        '1',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-      ],
-      {
-        stdio: 'ignore',
-      },
-    );
+    const { cert, key } = selfSignedCertificate(dir, 'tls', { cn: '127.0.0.1', ip: '127.0.0.1' });
     berth = await startBerthRegistry(path.join(dir, 'root'), [
       '--htpasswd',
       htpasswd,

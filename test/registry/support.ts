@@ -1,13 +1,12 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
+import { LocalRegistry } from '@berth/testkit/registry';
 
 export const ROOT = path.resolve(__dirname, '../..');
 export const BUSYBOX = path.join(ROOT, 'test/fixtures/.cache/busybox.tar');
 const BERTH_REGISTRY = path.join(ROOT, 'bin/berth-registry');
 export const BERTH_CLI = path.join(ROOT, 'bin/berth');
-const REFERENCE_REGISTRY = '/usr/bin/docker-registry';
 
 /** A temporary directory for one suite, `/tmp/berth-e2e-registry-*` (the machine leak check knows the prefix). */
 export function suiteDir(): { dir: string; cleanup: () => void } {
@@ -19,7 +18,6 @@ export function suiteDir(): { dir: string; cleanup: () => void } {
 export interface Started {
   url: string;
   host: string;
-  proc: ChildProcess;
   stop(): Promise<void>;
 }
 
@@ -64,56 +62,19 @@ export async function startBerthRegistry(root: string, args: string[] = [], via:
     proc.stderr!.on('data', (d) => (out += d));
     proc.once('exit', (code) => reject(new Error(`berth-registry exited (${code}): ${out}`)));
   });
-  return { url, host: new URL(url).host, proc, stop: stopper(proc) };
+  return { url, host: new URL(url).host, stop: stopper(proc) };
 }
 
-/** A loopback port nobody listens on now (for the reference registry, which takes its address from a config file). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** Debian's reference registry (docker/distribution) with a config of our own: its storage in `dir`, loopback only. */
-export async function startReferenceRegistry(dir: string): Promise<Started> {
-  const port = await freePort();
-  const config = path.join(dir, 'reference.yml');
-  writeFileSync(
-    config,
-    [
-      'version: 0.1',
-      'log:',
-      '  level: error',
-      'storage:',
-      '  filesystem:',
-      `    rootdirectory: ${path.join(dir, 'reference-root')}`,
-      '  delete:',
-      '    enabled: true',
-      'http:',
-      `  addr: 127.0.0.1:${port}`,
-      '',
-    ].join('\n'),
-  );
-  const proc = spawn(REFERENCE_REGISTRY, ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  proc.stderr!.on('data', (d) => (err += d));
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i++) {
-    if (proc.exitCode !== null) throw new Error(`docker-registry exited (${proc.exitCode}): ${err}`);
-    const ok = await fetch(`${url}/v2/`).then(
-      (r) => r.status === 200,
-      () => false,
-    );
-    if (ok) return { url, host: `127.0.0.1:${port}`, proc, stop: stopper(proc) };
-    await new Promise((r) => setTimeout(r, 100));
+/** Debian's reference registry (testkit's LocalRegistry), plain HTTP on loopback. */
+export async function startReferenceRegistry(): Promise<Started> {
+  const registry = new LocalRegistry('/tmp/berth-e2e-registry-ref-');
+  try {
+    await registry.start();
+  } catch (err) {
+    await registry.stop();
+    throw err;
   }
-  await stopper(proc)();
-  throw new Error(`docker-registry did not answer on ${url}: ${err}`);
+  return { url: `http://${registry.address}`, host: registry.address, stop: () => registry.stop() };
 }
 
 /** Runs skopeo; resolves with its output, rejects with its stderr on failure. No policy file is needed: the test's own. */

@@ -1,6 +1,5 @@
 import type { Duplex } from 'node:stream';
-import type { AttachSession } from '@berth/core';
-import { DetachKeyScanner } from './detach-keys.js';
+import { type AttachSession, DetachKeyScanner } from '@berth/core';
 import { frame } from './frames.js';
 
 /**

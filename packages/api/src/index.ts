@@ -19,6 +19,7 @@ export { defaultRoutes } from './routes/default-routes.js';
 export { eventRoutes } from './routes/events.js';
 export { execRoutes } from './routes/exec.js';
 export { imageRoutes } from './routes/images.js';
+export { networkRoutes } from './routes/networks.js';
 export { registryRoutes } from './routes/registry.js';
 export { systemRoutes } from './routes/system.js';
 export { ApiServer, type ApiServerOptions, createApiServer, type ListenTarget } from './server.js';

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { PassThrough } from 'node:stream';
 import { InvalidArgument } from '@berth/core';
 import { PayloadTooLarge } from './http-errors.js';
 
@@ -86,4 +87,33 @@ export async function readJsonBody(req: IncomingMessage): Promise<unknown> {
   } catch (err) {
     throw new InvalidArgument(`malformed JSON in request body: ${(err as Error).message}`);
   }
+}
+
+/**
+ * An upload (a tar for `load` or `import`) as the engine should read it: a pipe of the
+ * request, not the request itself. A reader that gives up on a bad tar destroys what it
+ * reads; destroying the request would leave its client blocked in the middle of sending,
+ * never reading the answer. Lifecycle: the route hands `body` to the engine; when the
+ * engine fails, `discardRest()` unpipes and reads the rest of the upload into nothing, so
+ * the client finishes sending and reads the error (the stall watch still bounds a client
+ * that stops sending). An upload cut short destroys `body` with an error.
+ */
+export function pipedUpload(req: IncomingMessage): { body: PassThrough; discardRest(): void } {
+  const body = new PassThrough({ highWaterMark: 1 << 20 });
+  req.pipe(body);
+  // A pipe carries neither an error nor an early end: an upload cut short (the client
+  // left, a stall answered 408) must fail the engine's reading, which then removes what
+  // it had begun, rather than leave it waiting for bytes that never come.
+  const cut = (err?: Error) => {
+    if (!req.complete && !body.destroyed) body.destroy(err ?? new Error('the request body ended before it was complete'));
+  };
+  req.once('error', cut);
+  req.once('close', () => cut());
+  return {
+    body,
+    discardRest() {
+      req.unpipe(body);
+      if (!req.complete && !req.destroyed) req.resume();
+    },
+  };
 }

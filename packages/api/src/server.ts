@@ -212,11 +212,15 @@ export class ApiServer {
   private fail(req: http.IncomingMessage, res: http.ServerResponse, err: unknown): void {
     // The connection is gone (the client left, or a stall closed it): whatever the handler
     // threw follows from that, and the close was logged once already.
-    // A handler that destroyed the request leaves it without a socket.
-    if (!req.socket || req.socket.destroyed || res.destroyed) {
+    // A handler that destroyed the request (a tar reader giving up on a bad upload) leaves
+    // the request without a socket, but the connection may well be alive, its client
+    // still sending: it gets its answer on the response's socket, which then closes.
+    const socket = req.socket ?? res.socket;
+    if (!socket || socket.destroyed || res.destroyed) {
       this.clientGone(req);
       return;
     }
+    const bodyAbandoned = !req.socket;
     if (!isClientError(err) && !this.logged.has(req)) {
       this.logged.add(req);
       this.scope.log.error('request failed', {
@@ -228,8 +232,10 @@ export class ApiServer {
       });
     }
     if (!res.headersSent) {
-      if (closesConnection(err) && !req.complete) res.setHeader('Connection', 'close');
+      if ((closesConnection(err) || bodyAbandoned) && !req.complete) res.setHeader('Connection', 'close');
       sendError(res, err);
+      // Nobody reads the rest of the upload: close once the client had time to read the answer.
+      if (bodyAbandoned) res.once('finish', () => setTimeout(() => socket.destroy(), lingerMs).unref());
     }
     // Once a stream has started, cutting it is the only honest signal left.
     else if (!res.writableEnded) res.destroy();

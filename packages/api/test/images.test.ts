@@ -79,7 +79,23 @@ test('import: body tar to the engine, {"status":"sha256:..."} back', async () =>
   assert.match(line.status, /^sha256:[0-9a-f]{64}$/);
   assert.ok(h.engine.lastUpload!.equals(tar));
   const call = h.engine.calls.find((c) => c.method === 'images.import')!;
-  assert.equal(call.args[0], { repo: 'trc/imported:1', tag: undefined, message: 'hi', changes: ['ENV C=1', 'CMD sh'] });
+  assert.equal(call.args[0], { repo: 'trc/imported:1', tag: undefined, message: 'hi', changes: ['ENV C=1', 'CMD sh'], source: '-' });
+});
+
+test('an import refused early in a large upload is answered, and the connection goes on', async () => {
+  h.engine.importRefusesAfter = 64 * 1024;
+  try {
+    const started = Date.now();
+    const r = await request(h.socket, 'POST', '/v1.41/images/create?fromSrc=-', {
+      headers: { 'Content-Type': 'application/x-tar' },
+      body: Buffer.alloc(16 << 20, 1),
+    });
+    assert.is(r.status, 400);
+    assert.is(r.json().message, 'invalid tar: header checksum mismatch at byte 0');
+    assert.ok(Date.now() - started < 4000, 'answered at once, not after a stall');
+  } finally {
+    h.engine.importRefusesAfter = undefined;
+  }
 });
 
 test('pull: the reference, tag or digest, -a, platform and X-Registry-Auth reach the engine', async () => {
@@ -137,8 +153,10 @@ test('load answers Loaded image lines', async () => {
     .map((l) => JSON.parse(l));
   assert.equal(lines, [{ stream: 'Loaded image: busybox:latest\n' }, { stream: 'Loaded image ID: sha256:0123\n' }]);
   assert.is(h.engine.lastUpload!.length, 2048);
+  // A failed load is a 200 with the error in the stream, as dockerd answers.
   const empty = await request(h.socket, 'POST', '/images/load');
-  assert.is(empty.status, 409);
+  assert.is(empty.status, 200);
+  assert.equal(JSON.parse(empty.text), { errorDetail: { message: 'empty archive' }, error: 'empty archive' });
 });
 
 test('save streams the archive as application/x-tar, both routes', async () => {

@@ -12,14 +12,18 @@ export const CONTAINER_FLAGS: FlagSpec[] = [
   { long: 'cpus', kind: 'string', meta: 'decimal', help: 'Number of CPUs' },
   { long: 'cpuset-cpus', kind: 'string', help: 'CPUs in which to allow execution (0-3, 0,1)' },
   { long: 'dns', kind: 'list', help: 'Set custom DNS servers' },
+  { long: 'dns-option', kind: 'list', help: 'Set DNS options' },
+  { long: 'dns-search', kind: 'list', help: 'Set custom DNS search domains' },
   { long: 'entrypoint', kind: 'string', help: 'Overwrite the default ENTRYPOINT of the image' },
   { long: 'env', short: 'e', kind: 'list', help: 'Set environment variables' },
   { long: 'env-file', kind: 'list', help: 'Read in a file of environment variables' },
   { long: 'expose', kind: 'list', help: 'Expose a port or a range of ports' },
   { long: 'hostname', short: 'h', kind: 'string', help: 'Container host name' },
+  { long: 'ip', kind: 'string', help: 'IPv4 address (e.g., 172.30.100.104)' },
   { long: 'init', kind: 'bool', help: 'Run an init inside the container that forwards signals and reaps processes' },
   { long: 'interactive', short: 'i', kind: 'bool', help: 'Keep STDIN open even if not attached' },
   { long: 'label', short: 'l', kind: 'list', help: 'Set meta data on a container' },
+  { long: 'mac-address', kind: 'string', help: 'Container MAC address (e.g., 92:d0:c6:0a:29:33)' },
   { long: 'memory', short: 'm', kind: 'string', meta: 'bytes', help: 'Memory limit' },
   { long: 'memory-reservation', kind: 'string', meta: 'bytes', help: 'Memory soft limit' },
   { long: 'memory-swap', kind: 'string', meta: 'bytes', help: "Swap limit equal to memory plus swap: '-1' to enable unlimited swap" },
@@ -303,6 +307,8 @@ export function buildCreateRequest(flags: Flags, image: string, command: string[
   if (flags.has('runtime')) host.Runtime = flags.string('runtime')!;
   if (flags.bool('init')) host.Init = true;
   if (flags.has('dns')) host.Dns = flags.list('dns');
+  if (flags.has('dns-search')) host.DnsSearch = flags.list('dns-search');
+  if (flags.has('dns-option')) host.DnsOptions = flags.list('dns-option');
   if (flags.has('add-host')) host.ExtraHosts = flags.list('add-host').map((h) => h.replace('=', ':'));
   if (flags.has('tmpfs')) {
     host.Tmpfs = {};
@@ -328,6 +334,12 @@ export function buildCreateRequest(flags: Flags, image: string, command: string[
     HostConfig: host,
   };
   if (flags.has('hostname')) body.Hostname = flags.string('hostname')!;
+  if (flags.has('mac-address')) body.MacAddress = flags.string('mac-address')!;
+  if (flags.has('ip')) {
+    // As docker: the address belongs to the endpoint on the network the container joins.
+    const network = host.NetworkMode === 'default' ? 'bridge' : host.NetworkMode!;
+    body.NetworkingConfig = { EndpointsConfig: { [network]: { IPAMConfig: { IPv4Address: flags.string('ip')! } } } };
+  }
   if (flags.has('user')) body.User = flags.string('user')!;
   if (flags.has('workdir')) body.WorkingDir = flags.string('workdir')!;
   if (flags.has('entrypoint')) body.Entrypoint = [flags.string('entrypoint')!];

@@ -1,4 +1,5 @@
 import type { Attachment } from '@berth/client';
+import { DetachKeyScanner, defaultDetachKeys, parseDetachKeys } from '@berth/core/detach-keys';
 import type { CliIo } from './io.js';
 
 /*
@@ -8,61 +9,6 @@ import type { CliIo } from './io.js';
  * keys watched for on a terminal's input. Only `exec`, `attach`, `run -i/-t` and
  * `start -i/-a` load this module.
  */
-
-/** Docker's default detach sequence. */
-export const DEFAULT_DETACH_KEYS = 'ctrl-p,ctrl-q';
-
-/**
- * The bytes typed for docker's detach keys: a comma-separated sequence of `ctrl-<c>`
- * (c in a-z, @, [, \, ], ^, _) and single characters. Throws docker's message otherwise.
- */
-export function detachSequence(spec: string): Buffer {
-  const bytes: number[] = [];
-  const invalid = () => new Error(`Invalid detach keys (${spec}) provided`);
-  for (const key of spec.split(',')) {
-    const ctrl = /^ctrl-(.)$/.exec(key);
-    if (ctrl) {
-      const c = ctrl[1]!;
-      // ctrl-a..ctrl-z are 1..26; ctrl-@ is 0 and ctrl-[ \ ] ^ _ are 27..31.
-      const symbol = '@[\\]^_'.indexOf(c);
-      if (c >= 'a' && c <= 'z') bytes.push(c.charCodeAt(0) - 96);
-      else if (symbol >= 0) bytes.push(symbol === 0 ? 0 : 26 + symbol);
-      else throw invalid();
-    } else if (key.length === 1) bytes.push(key.charCodeAt(0));
-    else throw invalid();
-  }
-  if (bytes.length === 0) throw invalid();
-  return Buffer.from(bytes);
-}
-
-/**
- * Docker's escape proxy: bytes that could start the detach sequence are held back; the
- * whole sequence detaches (and is never sent), anything else releases what was held.
- */
-export class DetachWatcher {
-  private matched = 0;
-
-  constructor(private readonly keys: Buffer) {}
-
-  /** What to send on for `chunk`, and whether the sequence is now complete. */
-  feed(chunk: Buffer): { pass: Buffer; detach: boolean } {
-    const out: number[] = [];
-    for (const b of chunk) {
-      if (b === this.keys[this.matched]) {
-        this.matched++;
-        if (this.matched === this.keys.length) return { pass: Buffer.from(out), detach: true };
-        continue;
-      }
-      if (this.matched > 0) {
-        out.push(...this.keys.subarray(0, this.matched));
-        this.matched = 0;
-      }
-      if (b === this.keys[0]) this.matched = 1;
-      else out.push(b);
-    }
-    return { pass: Buffer.from(out), detach: false };
-  }
-}
 
 /** The terminal size of the CLI's stdout, when it is a terminal. */
 export function terminalSize(io: CliIo): { rows: number; columns: number } | undefined {
@@ -116,11 +62,11 @@ export class InteractiveSession {
       this.cleanups.push(() => stdin.setRawMode?.(false));
     }
     // Detach keys only on a terminal: piped bytes are data, never a keystroke.
-    const watcher = local ? new DetachWatcher(detachSequence(options.detachKeys || DEFAULT_DETACH_KEYS)) : undefined;
+    const watcher = local ? new DetachKeyScanner(parseDetachKeys(options.detachKeys || defaultDetachKeys)) : undefined;
     const onData = (chunk: Buffer | string): void => {
       const data = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
       if (!watcher) return void att.write(data);
-      const { pass, detach } = watcher.feed(data);
+      const { pass, detach } = watcher.push(data);
       if (pass.length) att.write(pass);
       if (detach) {
         this.wasDetached = true;

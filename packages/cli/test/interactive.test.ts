@@ -3,10 +3,10 @@ import type * as net from 'node:net';
 import { PassThrough } from 'node:stream';
 import { encodeFrame } from '@berth/client';
 import { FakeDaemon, sendError, sendJson, UPGRADE_RESPONSE } from '@berth/client/testing';
+import { DetachKeyScanner, parseDetachKeys } from '@berth/core/detach-keys';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { main } from '../src/main.js';
-import { DetachWatcher, detachSequence } from '../src/terminal.js';
 import { ID, type TestIo, testIo } from './helpers.js';
 
 /** A terminal on stdin (raw mode recorded, bytes typed by the test) and on stdout (33x91), SIGWINCH on demand. */
@@ -51,14 +51,14 @@ t.after.each(async (ctx) => {
 });
 
 t('detach keys: parsed as docker does; a prefix is held back, a broken prefix released, the whole sequence detaches', () => {
-  assert.equal([...detachSequence('ctrl-p,ctrl-q')], [16, 17]);
-  assert.equal([...detachSequence('ctrl-@,ctrl-_,a')], [0, 31, 97]);
-  assert.throws(() => detachSequence('ctrl-1'), /Invalid detach keys \(ctrl-1\) provided/);
-  const w = new DetachWatcher(detachSequence('ctrl-p,ctrl-q'));
-  assert.equal(w.feed(Buffer.from('ab\x10')), { pass: Buffer.from('ab'), detach: false });
-  assert.equal(w.feed(Buffer.from('c')), { pass: Buffer.from('\x10c'), detach: false });
-  assert.equal(w.feed(Buffer.from('\x10\x10')), { pass: Buffer.from('\x10'), detach: false });
-  assert.equal(w.feed(Buffer.from('\x11zz')), { pass: Buffer.alloc(0), detach: true });
+  assert.equal([...parseDetachKeys('ctrl-p,ctrl-q')], [16, 17]);
+  assert.equal([...parseDetachKeys('ctrl-@,ctrl-_,a')], [0, 31, 97]);
+  assert.throws(() => parseDetachKeys('ctrl-1'), /Invalid detach keys \(ctrl-1\) provided/);
+  const w = new DetachKeyScanner(parseDetachKeys('ctrl-p,ctrl-q'));
+  assert.equal(w.push(Buffer.from('ab\x10')), { pass: Buffer.from('ab'), detach: false });
+  assert.equal(w.push(Buffer.from('c')), { pass: Buffer.from('\x10c'), detach: false });
+  assert.equal(w.push(Buffer.from('\x10\x10')), { pass: Buffer.from('\x10'), detach: false });
+  assert.equal(w.push(Buffer.from('\x11zz')), { pass: Buffer.alloc(0), detach: true });
 });
 
 t(

@@ -1,9 +1,10 @@
-import type { Filters, PluginStatus, SystemInfo, VersionInfo } from '@berth/core';
+import type { DiskUsage, Filters, PluginStatus, SystemInfo, VersionInfo } from '@berth/core';
 import { ContainersClient } from './containers.js';
 import { ExecsClient } from './execs.js';
 import { hostUrl, resolveSocketPath } from './host.js';
 import { ImagesClient } from './images.js';
 import { readJsonStream } from './json-stream.js';
+import { NetworksClient } from './networks.js';
 import { encodeFilters } from './query.js';
 import { readBody, Transport } from './transport.js';
 
@@ -50,6 +51,7 @@ export class BerthClient {
   readonly containers: ContainersClient;
   readonly images: ImagesClient;
   readonly execs: ExecsClient;
+  readonly networks: NetworksClient;
   private readonly http: Transport;
 
   constructor(options: ClientOptions = {}) {
@@ -58,6 +60,7 @@ export class BerthClient {
     this.containers = new ContainersClient(this.http);
     this.images = new ImagesClient(this.http);
     this.execs = new ExecsClient(this.http);
+    this.networks = new NetworksClient(this.http);
   }
 
   /** `unix:///run/berth/berth.sock`, as messages show it. */
@@ -85,6 +88,11 @@ export class BerthClient {
 
   info(): Promise<SystemInfo> {
     return this.http.json('GET', '/info');
+  }
+
+  /** `GET /system/df`: images, containers (with sizes), volumes and build cache. */
+  diskUsage(): Promise<DiskUsage> {
+    return this.http.json('GET', '/system/df');
   }
 
   /** `POST /auth` (docker login): the daemon checks the credentials against the registry. */

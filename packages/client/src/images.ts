@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { Filters, ImageDeleteEntry, ImageHistoryEntry, ImageInspect, ImageSummary } from '@berth/core';
+import type { Filters, ImageDeleteEntry, ImageHistoryEntry, ImageInspect, ImageSummary, ImagesPruneReport } from '@berth/core';
 import { type JsonMessage, readJsonLines } from './json-lines.js';
 import { encodeFilters, imagePath } from './query.js';
 import type { Transport } from './transport.js';
@@ -122,8 +122,13 @@ export class ImagesClient {
     return readJsonLines(res, `POST /images/${name}/push`, options.onProgress);
   }
 
-  /** A docker-archive of the named images, as a stream to read to its end. */
-  async save(names: string[]): Promise<Readable> {
-    return this.http.request('GET', '/images/get', { query: { names } });
+  /** `docker image prune`: `dangling: ['false']` is `-a`; also `until`, `label`, `label!`. */
+  prune(filters?: Filters): Promise<ImagesPruneReport> {
+    return this.http.json('POST', '/images/prune', { query: { filters: encodeFilters(filters) } });
+  }
+
+  /** A docker-archive of the named images (`format: 'oci'`: an OCI image layout that is one too), as a stream to read to its end. */
+  async save(names: string[], options: { format?: 'docker' | 'oci' } = {}): Promise<Readable> {
+    return this.http.request('GET', '/images/get', { query: { names, format: options.format } });
   }
 }

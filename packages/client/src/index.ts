@@ -15,5 +15,6 @@ export { encodeFrame, FrameDemuxer, type StreamType } from './frames.js';
 export { DEFAULT_SOCKET_PATH, hostUrl, resolveSocketPath } from './host.js';
 export { ImagesClient, type ImportRequest, type ListImagesOptions } from './images.js';
 export { type JsonMessage, readJsonLines } from './json-lines.js';
+export { NetworksClient } from './networks.js';
 export { encodeFilters, encodeQuery } from './query.js';
 export { API_VERSION, CLIENT_VERSION, type HijackedStream, type RequestOptions, Transport } from './transport.js';

@@ -1,3 +1,4 @@
+import type { Ipam } from './contracts/ipam.js';
 import type { NetworkDriver } from './contracts/network.js';
 import type { Runtime } from './contracts/runtime.js';
 import type { StorageDriver } from './contracts/storage.js';
@@ -15,6 +16,11 @@ import type { PluginKind, PluginKinds } from './plugins/plugin-kinds.js';
 export const EventBusToken = token<EventBus>('EventBus');
 /** The engine's logger; services make children of it. */
 export const LoggerToken = token<Logger>('Logger');
+/**
+ * The engine's IP address management (the engine registers its default; an embedder may
+ * register another before createEngine fills in the defaults).
+ */
+export const IpamToken = token<Ipam>('Ipam');
 /** The storage driver chosen for this engine. */
 export const StorageDriverToken = token<StorageDriver>('StorageDriver');
 

@@ -21,7 +21,7 @@ test('createNetwork is idempotent for one id and refuses a second network, namin
     assert.ok(isBerthError(err, 'Forbidden'), String(err));
     assert.is((err as Error).message, 'only one instance of "example" network is allowed (cannot create other)');
   }
-  await driver.deleteNetwork('n1');
+  await driver.deleteNetwork(spec('n1', 'example'));
   await driver.createNetwork(spec('n2', 'other'));
 });
 

@@ -1,4 +1,5 @@
 import type { AnyPluginManifest } from '@berth/core';
+import networkBridge from '@berth/network-bridge';
 import networkHost from '@berth/network-host';
 import networkNone from '@berth/network-none';
 import runc, { crunPlugin } from '@berth/runtime-oci';
@@ -10,4 +11,12 @@ import storageVfs from '@berth/storage-vfs';
  * itself by being imported. Storage order does not matter here (the engine applies its
  * priority); third-party plugins named in daemon.json are appended to this list.
  */
-export const builtinPlugins: readonly AnyPluginManifest[] = [storageOverlay, storageVfs, runc, crunPlugin, networkNone, networkHost];
+export const builtinPlugins: readonly AnyPluginManifest[] = [
+  storageOverlay,
+  storageVfs,
+  runc,
+  crunPlugin,
+  networkBridge,
+  networkNone,
+  networkHost,
+];

@@ -10,7 +10,7 @@ export class ConfigError extends Error {
 }
 
 /** Keys berthd reads, with the JSON type each must have. */
-const keyTypes: Record<keyof DaemonSettings, 'string' | 'string[]' | 'boolean' | 'object' | 'number'> = {
+const keyTypes: Record<keyof DaemonSettings, 'string' | 'string[]' | 'boolean' | 'object' | 'number' | 'array'> = {
   hosts: 'string[]',
   'data-root': 'string',
   'exec-root': 'string',
@@ -29,6 +29,10 @@ const keyTypes: Record<keyof DaemonSettings, 'string' | 'string[]' | 'boolean' |
   'api-headers-timeout': 'number',
   'api-idle-timeout': 'number',
   'api-body-idle-timeout': 'number',
+  bridge: 'string',
+  bip: 'string',
+  'default-address-pools': 'array',
+  'nftables-table': 'string',
   'insecure-registries': 'string[]',
   'registry-mirrors': 'string[]',
   'max-concurrent-downloads': 'number',
@@ -41,9 +45,7 @@ const keyTypes: Record<keyof DaemonSettings, 'string' | 'string[]' | 'boolean' |
  * daemon.json written for dockerd still starts berthd. Any other key is an error, as in dockerd.
  */
 const ignoredDockerdKeys = new Set([
-  'bip',
   'containerd',
-  'default-address-pools',
   'default-ulimits',
   'dns',
   'dns-opts',
@@ -98,11 +100,13 @@ export function validateConfigObject(raw: unknown, file: string): { settings: Da
     const ok =
       want === 'string[]'
         ? Array.isArray(value) && value.every((v) => typeof v === 'string')
-        : want === 'object'
-          ? typeOf(value) === 'object'
+        : want === 'object' || want === 'array'
+          ? typeOf(value) === want
           : typeof value === want;
     if (!ok)
-      throw new ConfigError(`${file}: "${key}" must be ${want === 'string[]' ? 'an array of strings' : `a ${want}`}, got ${typeOf(value)}`);
+      throw new ConfigError(
+        `${file}: "${key}" must be ${want === 'string[]' ? 'an array of strings' : want === 'array' ? 'an array' : `a ${want}`}, got ${typeOf(value)}`,
+      );
     settings[key] = value;
   }
   if (unknown.length > 0) {

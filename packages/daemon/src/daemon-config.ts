@@ -33,6 +33,10 @@ export interface DaemonConfig {
   logDriver?: string;
   /** Its options for those containers (`log-opts`: `max-size`, `max-file`). */
   logOpts?: Record<string, string>;
+  /** The default bridge network's bridge (`bridge`, default berth0) and gateway/prefix (`bip`). */
+  defaultBridge: { name?: string; bip?: string };
+  /** Where networks without a subnet get one (`default-address-pools`). */
+  defaultAddressPools?: Array<{ base: string; size: number }>;
   /** How pulls and pushes reach registries (`insecure-registries`, `registry-mirrors`, `max-concurrent-*`). */
   registry?: RegistryConfig;
 }
@@ -75,6 +79,14 @@ export interface DaemonSettings {
   'api-idle-timeout'?: number;
   /** Seconds an upload may send nothing while the daemon waits for it. */
   'api-body-idle-timeout'?: number;
+  /** The default bridge network's Linux bridge (dockerd's `bridge`; berth0 by default). */
+  bridge?: string;
+  /** The default bridge's address and prefix, `172.17.0.1/16` (dockerd's `bip`). */
+  bip?: string;
+  /** `[{ "base": "10.199.0.0/16", "size": 24 }]` in daemon.json; `base=10.199.0.0/16,size=24` on the command line. */
+  'default-address-pools'?: Array<{ base: string; size: number } | string>;
+  /** berth's nftables table (berth's own key; `berth` by default): one per daemon on a host. */
+  'nftables-table'?: string;
   /** Registries reached over plain HTTP: `host[:port]` or IPv4 CIDRs (loopback always is). */
   'insecure-registries'?: string[];
   /** Docker Hub mirrors tried before it for pulls. */

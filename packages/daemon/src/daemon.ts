@@ -47,6 +47,8 @@ export function engineConfigFor(config: DaemonConfig, plugins: AnyPluginManifest
   if (config.defaultRuntime !== undefined) engineConfig.defaultRuntime = config.defaultRuntime;
   if (config.logDriver !== undefined) engineConfig.logDriver = config.logDriver;
   if (config.logOpts !== undefined) engineConfig.logOpts = config.logOpts;
+  if (config.defaultBridge.name !== undefined || config.defaultBridge.bip !== undefined) engineConfig.defaultBridge = config.defaultBridge;
+  if (config.defaultAddressPools !== undefined) engineConfig.defaultAddressPools = config.defaultAddressPools;
   // Registries' own CAs and client certificates, where dockerd keeps them in /etc/docker/certs.d.
   engineConfig.registry = { certsDir: defaultRegistryCertsDir, ...config.registry };
   return engineConfig;

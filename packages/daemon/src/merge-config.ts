@@ -140,7 +140,18 @@ export function mergeDaemonConfig(flags: DaemonSettings, file: DaemonSettings, c
     plugins: s.plugins ?? [],
     pluginConfig: checkPluginConfig(s['plugin-config'] ?? {}),
     apiLimits: apiLimitsOf(s),
+    defaultBridge: {
+      ...(s.bridge !== undefined ? { name: s.bridge } : {}),
+      ...(s.bip !== undefined ? { bip: s.bip } : {}),
+    },
   };
+  if (s['default-address-pools'] !== undefined) config.defaultAddressPools = s['default-address-pools'].map(parsePool);
+  if (s['nftables-table'] !== undefined) {
+    config.pluginConfig = {
+      ...config.pluginConfig,
+      'network/bridge': { ...config.pluginConfig['network/bridge'], table: s['nftables-table'] },
+    };
+  }
   if (s['storage-driver'] !== undefined) config.storageDriver = s['storage-driver'];
   if (s['default-runtime'] !== undefined) config.defaultRuntime = s['default-runtime'];
   if (s['log-driver'] !== undefined) config.logDriver = s['log-driver'];
@@ -149,4 +160,28 @@ export function mergeDaemonConfig(flags: DaemonSettings, file: DaemonSettings, c
   if (registry) config.registry = registry;
   if (configFile !== undefined) config.configFile = configFile;
   return config;
+}
+
+/** A default address pool: daemon.json's `{ "base": "10.199.0.0/16", "size": 24 }` or the flag's `base=10.199.0.0/16,size=24`. */
+function parsePool(pool: { base: string; size: number } | string): { base: string; size: number } {
+  let base: unknown;
+  let size: unknown;
+  if (typeof pool === 'string') {
+    const fields = Object.fromEntries(pool.split(',').map((kv) => kv.split('=', 2) as [string, string]));
+    base = fields.base;
+    size = fields.size === undefined ? undefined : Number(fields.size);
+  } else if (pool && typeof pool === 'object') {
+    ({ base, size } = pool);
+  }
+  if (
+    typeof base !== 'string' ||
+    !/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(base) ||
+    typeof size !== 'number' ||
+    !Number.isInteger(size) ||
+    size < 1 ||
+    size > 30
+  ) {
+    throw new ConfigError(`invalid default-address-pools entry ${JSON.stringify(pool)}: expected base (an IPv4 CIDR) and size (1-30)`);
+  }
+  return { base, size };
 }

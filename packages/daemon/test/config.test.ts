@@ -16,7 +16,22 @@ test('defaults', () => {
     plugins: [],
     pluginConfig: {},
     apiLimits: {},
+    defaultBridge: {},
   });
+});
+
+test("network settings: bridge, bip and address pools from either side; nftables-table becomes the bridge plugin's table", () => {
+  const c = mergeDaemonConfig(
+    { bridge: 'br9', 'default-address-pools': ['base=10.199.0.0/16,size=24'], 'nftables-table': 'berth_x' },
+    { bip: '10.199.0.1/24', 'plugin-config': { 'network/bridge': { mtu: 1400 } } },
+  );
+  assert.equal(c.defaultBridge, { name: 'br9', bip: '10.199.0.1/24' });
+  assert.equal(c.defaultAddressPools, [{ base: '10.199.0.0/16', size: 24 }]);
+  assert.equal(c.pluginConfig['network/bridge'], { mtu: 1400, table: 'berth_x' });
+  const file = mergeDaemonConfig({}, { 'default-address-pools': [{ base: '172.80.0.0/16', size: 24 }] });
+  assert.equal(file.defaultAddressPools, [{ base: '172.80.0.0/16', size: 24 }]);
+  assert.throws(() => mergeDaemonConfig({ 'default-address-pools': ['base=10.0.0.0/8'] }, {}), /invalid default-address-pools entry/);
+  assert.throws(() => mergeDaemonConfig({}, { 'default-address-pools': [{ base: 'x', size: 24 }] }), /invalid default-address-pools entry/);
 });
 
 test('flags and file settings combine; the pid file follows the exec root', () => {

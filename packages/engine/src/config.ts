@@ -24,6 +24,15 @@ export interface EngineConfig {
   logDriver?: string;
   /** Its options for them (daemon.json `log-opts`: `max-size`, `max-file`); berth rotates at 10 MiB × 3 without. */
   logOpts?: Record<string, string>;
+  /**
+   * The default network `bridge` (Docker's docker0): its bridge's name (daemon.json
+   * `bridge`, default `berth0`) and its gateway address with prefix (daemon.json `bip`,
+   * `172.17.0.1/16` style; without it the first free subnet of the address pools).
+   * Each daemon on one host needs its own name and subnet.
+   */
+  defaultBridge?: { name?: string; bip?: string };
+  /** Where networks without `--subnet` get theirs (daemon.json `default-address-pools`); Docker's pools by default. */
+  defaultAddressPools?: Array<{ base: string; size: number }>;
   /** The version berthd reports. */
   serverVersion?: string;
   /** How pulls and pushes reach registries (daemon.json `insecure-registries`, `registry-mirrors`, `max-concurrent-*`). */
@@ -55,7 +64,10 @@ export interface RegistryConfig {
 }
 
 /** EngineConfig with every default filled in. */
-export type ResolvedEngineConfig = Required<Omit<EngineConfig, 'storageDriver' | 'configure'>> & { storageDriver?: string };
+export type ResolvedEngineConfig = Required<Omit<EngineConfig, 'storageDriver' | 'configure' | 'defaultBridge'>> & {
+  storageDriver?: string;
+  defaultBridge: { name: string; bip?: string };
+};
 
 /** The engine's resolved configuration. */
 export const EngineConfigToken = token<ResolvedEngineConfig>('EngineConfig');

@@ -23,6 +23,8 @@ import { ImageServiceToken } from './images/image-service.js';
 import { ImageStoreToken } from './images/image-store-token.js';
 import { LayerUnpackerToken } from './images/layer-unpacker.js';
 import { checkLogConfig } from './io/log-config.js';
+import { dockerDefaultPools } from './networks/default-ipam.js';
+import { NetworkServiceToken } from './networks/network-service.js';
 import { loadPlugins } from './plugins/plugin-host.js';
 import { ContainerFilesystemsToken } from './rootfs/container-filesystems.js';
 import { RootFilesystemsToken } from './rootfs/root-filesystems.js';
@@ -57,6 +59,11 @@ function resolveConfig(config: EngineConfig): ResolvedEngineConfig {
     serverVersion: config.serverVersion ?? '0.1.0',
     logDriver: config.logDriver ?? 'json-file',
     logOpts: config.logOpts ?? {},
+    defaultBridge: {
+      name: config.defaultBridge?.name || 'berth0',
+      ...(config.defaultBridge?.bip ? { bip: config.defaultBridge.bip } : {}),
+    },
+    defaultAddressPools: config.defaultAddressPools?.length ? config.defaultAddressPools : [...dockerDefaultPools],
     registry: config.registry ?? {},
   };
 }
@@ -125,6 +132,9 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
   }
   await rootfs.removeOrphans((id) => !!store.find(id));
   await di.resolve(LayerUnpackerToken).removeInterrupted();
+  // Networks before runs: recovery releases the endpoints of runs that ended meanwhile.
+  const networks = di.resolve(NetworkServiceToken);
+  await networks.recover();
   // The lifecycle listens to exits (auto-remove) from its construction: before recovery records any.
   const lifecycle = di.resolve(ContainerLifecycleToken);
   const supervisor = di.resolve(RunSupervisorToken);
@@ -132,6 +142,8 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
   // start what their policy says should run now that the engine is up.
   const restarts = di.resolve(RestartPoliciesToken);
   await supervisor.recover();
+  // Endpoints of containers that are not running (now that recovery knows) go; drivers restore the rest.
+  await networks.sweep((id) => store.find(id)?.state.Running === true);
   const execs = di.resolve(ExecServiceToken);
   await execs.recover();
   // Health checks listen to starts and exits from here on, and resume those of the containers recovery found running.
@@ -153,6 +165,7 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
     images: di.resolve(ImageServiceToken),
     execs,
     filesystems: di.resolve(ContainerFilesystemsToken),
+    networks,
     version: () => system.version(),
     info: () => system.info(),
     plugins: () => system.pluginStatuses(),

@@ -1,4 +1,4 @@
-import type { ServiceContainer } from '@berth/core';
+import { IpamToken, type ServiceContainer } from '@berth/core';
 import { ContainerBundles, ContainerBundlesToken } from './containers/container-bundles.js';
 import { ContainerCreator, ContainerCreatorToken } from './containers/container-creator.js';
 import { ContainerDrivers, ContainerDriversToken } from './containers/container-drivers.js';
@@ -18,6 +18,10 @@ import { ImageService, ImageServiceToken } from './images/image-service.js';
 import { ImageUsersToken } from './images/image-users.js';
 import { LayerUnpacker, LayerUnpackerToken } from './images/layer-unpacker.js';
 import { ContainerIo, ContainerIoToken } from './io/container-io.js';
+import { ContainerNamesToken } from './networks/container-names.js';
+import { DefaultIpam } from './networks/default-ipam.js';
+import { NetworkService, NetworkServiceToken } from './networks/network-service.js';
+import { NetworkStore, NetworkStoreToken } from './networks/network-store.js';
 import { ContainerFilesystems, ContainerFilesystemsToken } from './rootfs/container-filesystems.js';
 import { RootFilesystems, RootFilesystemsToken } from './rootfs/root-filesystems.js';
 import { RestartPolicies, RestartPoliciesToken } from './runs/restart-policy.js';
@@ -41,6 +45,11 @@ export function registerEngineServices(di: ServiceContainer): void {
   di.registerDefault(ContainerLocksToken, { useClass: ContainerLocks });
   di.registerDefault(ContainerDriversToken, { useClass: ContainerDrivers });
   di.registerDefault(ContainerBundlesToken, { useClass: ContainerBundles });
+  // Networks: their records and endpoints, IPAM, and the facade over them.
+  di.registerDefault(NetworkStoreToken, { useClass: NetworkStore });
+  di.registerDefault(IpamToken, { useClass: DefaultIpam });
+  di.registerDefault(NetworkServiceToken, { useClass: NetworkService });
+  di.registerDefault(ContainerNamesToken, { useFactory: (d) => ({ nameOf: (id) => d.resolve(ContainerStoreToken).find(id)?.name }) });
   // Root filesystems and the image layers under them.
   di.registerDefault(RootFilesystemsToken, { useClass: RootFilesystems });
   di.registerDefault(LayerUnpackerToken, { useClass: LayerUnpacker });

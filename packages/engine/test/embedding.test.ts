@@ -8,6 +8,7 @@ import {
   type ImageDeleteEntry,
   type ImageSummary,
   type ImagesApi,
+  type ImagesPruneReport,
   statusOf,
   token,
 } from '@berth/core';
@@ -50,6 +51,10 @@ class NoRemovalImages implements ImagesApi {
   pull = (...args: Parameters<ImagesApi['pull']>) => this.inner.pull(...args);
   push = (...args: Parameters<ImagesApi['push']>) => this.inner.push(...args);
   login = (...args: Parameters<ImagesApi['login']>) => this.inner.login(...args);
+  diskUsage = () => this.inner.diskUsage();
+  async prune(): Promise<ImagesPruneReport> {
+    throw new Forbidden('images are never pruned here');
+  }
   async remove(ref: string): Promise<ImageDeleteEntry[]> {
     throw new Forbidden(`images are never removed here: ${ref}`);
   }

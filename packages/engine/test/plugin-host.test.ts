@@ -48,6 +48,8 @@ function config(dir: string, plugins: ResolvedEngineConfig['plugins'], storageDr
     execRoot: path.join(dir, 'exec'),
     storageDriver,
     defaultRuntime: 'runc',
+    defaultBridge: { name: 'berth0' },
+    defaultAddressPools: [],
     logDriver: 'json-file',
     logOpts: {},
     cgroupParent: 'berth-unit',

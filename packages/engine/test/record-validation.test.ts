@@ -9,6 +9,7 @@ import { ContainerQueries } from '../src/containers/container-queries.js';
 import type { ExecService } from '../src/exec/exec-service.js';
 import type { HealthMonitor } from '../src/health/health-monitor.js';
 import type { ImageQueries } from '../src/images/image-queries.js';
+import type { NetworkService } from '../src/networks/network-service.js';
 import { FileContainerStore } from '../src/state/container-store.js';
 import { migrateRecord } from '../src/state/record-schema.js';
 import { validateRecordTypes } from '../src/state/record-validation.js';
@@ -94,7 +95,8 @@ test('an older berth\'s record with Labels {"0":1} is reported and skipped; list
     // Listing without sizes reads neither the storage driver nor the images.
     const noHealth = { of: () => undefined } as unknown as HealthMonitor;
     const noExecs = { idsOf: () => null } as unknown as ExecService;
-    const queries = new ContainerQueries(store, paths, {} as StorageDriver, {} as ImageQueries, noHealth, noExecs);
+    const noNetworks = { endpointsOf: () => [], findMode: () => undefined } as unknown as NetworkService;
+    const queries = new ContainerQueries(store, paths, {} as StorageDriver, {} as ImageQueries, noHealth, noExecs, noNetworks);
     const listed = await queries.list({ all: true });
     assert.equal(
       listed.map((c) => [c.Names, c.Labels]),

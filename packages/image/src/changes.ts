@@ -3,7 +3,19 @@ import { InvalidArgument } from '@berth/core';
 import type { ContainerConfig } from './image-config.js';
 
 /** The Dockerfile instructions `docker import --change` and `docker commit --change` accept here. */
-export const changeInstructions = ['ENV', 'CMD', 'ENTRYPOINT', 'WORKDIR', 'USER', 'LABEL', 'EXPOSE', 'VOLUME', 'STOPSIGNAL'] as const;
+export const changeInstructions = [
+  'ENV',
+  'CMD',
+  'ENTRYPOINT',
+  'WORKDIR',
+  'USER',
+  'LABEL',
+  'EXPOSE',
+  'VOLUME',
+  'STOPSIGNAL',
+  'ONBUILD',
+  'HEALTHCHECK',
+] as const;
 
 /**
  * Apply `--change` instructions (`ENV A=b`, `CMD ["sh"]`, `EXPOSE 80/tcp`, ...) to a
@@ -72,6 +84,18 @@ export function applyChanges(base: ContainerConfig, changes: readonly string[]):
         config.Volumes = volumes;
         break;
       }
+      case 'ONBUILD': {
+        // Stored for a later build, as Docker keeps it: the trigger's instruction upper-cased.
+        const trigger = /^(\S+)\s*([\s\S]*)$/.exec(args)!;
+        const what = trigger[1]!.toUpperCase();
+        if (what === 'ONBUILD') throw new InvalidArgument("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
+        if (what === 'FROM' || what === 'MAINTAINER') throw new InvalidArgument(`${what} isn't allowed as an ONBUILD trigger`);
+        config.OnBuild = [...(config.OnBuild ?? []), `${what} ${trigger[2]!.trim()}`.trim()];
+        break;
+      }
+      case 'HEALTHCHECK':
+        config.Healthcheck = healthcheck(args);
+        break;
       case 'STOPSIGNAL': {
         const signal = words(args, env()).join(' ');
         if (!/^(?:SIG)?[A-Z][A-Z0-9+-]*$|^[0-9]+$/.test(signal)) throw new InvalidArgument(`invalid signal: ${signal}`);
@@ -81,6 +105,44 @@ export function applyChanges(base: ContainerConfig, changes: readonly string[]):
     }
   }
   return config;
+}
+
+/** Go durations as HEALTHCHECK's flags take them (`30s`, `1m30s`, `500ms`), in nanoseconds. */
+const nanosPerUnit: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+
+function duration(flag: string, text: string): number {
+  if (text === '0') return 0;
+  if (!/^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/.test(text)) throw new InvalidArgument(`HEALTHCHECK: invalid duration for --${flag}: ${text}`);
+  let ns = 0;
+  for (const m of text.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) ns += Number(m[1]) * nanosPerUnit[m[2]!]!;
+  if (ns !== 0 && ns < 1e6) throw new InvalidArgument(`HEALTHCHECK: --${flag} cannot be less than 1ms`);
+  return Math.round(ns);
+}
+
+/** `HEALTHCHECK NONE` or `HEALTHCHECK [--interval=… --timeout=… --start-period=… --retries=N] CMD command`. */
+function healthcheck(args: string): NonNullable<ContainerConfig['Healthcheck']> {
+  if (/^NONE$/i.test(args)) return { Test: ['NONE'] };
+  const health: NonNullable<ContainerConfig['Healthcheck']> = {};
+  let rest = args;
+  for (;;) {
+    const flag = /^--([a-z-]+)=(\S*)\s*/.exec(rest);
+    if (!flag) break;
+    rest = rest.slice(flag[0].length);
+    const [, name, value] = flag;
+    if (name === 'interval') health.Interval = duration(name, value!);
+    else if (name === 'timeout') health.Timeout = duration(name, value!);
+    else if (name === 'start-period') health.StartPeriod = duration(name, value!);
+    else if (name === 'retries') {
+      if (!/^\d+$/.test(value!)) throw new InvalidArgument(`HEALTHCHECK: invalid --retries: ${value}`);
+      health.Retries = Number(value);
+    } else throw new InvalidArgument(`HEALTHCHECK: unknown flag: --${name}`);
+  }
+  const cmd = /^CMD\s+([\s\S]+)$/i.exec(rest);
+  if (!cmd) throw new InvalidArgument('HEALTHCHECK: expected NONE or CMD followed by a command');
+  const command = cmd[1]!.trim();
+  const form = commandForm('HEALTHCHECK', command);
+  health.Test = form[0] === '/bin/sh' && form[1] === '-c' && !command.startsWith('[') ? ['CMD-SHELL', command] : ['CMD', ...form];
+  return health;
 }
 
 function commandForm(instruction: string, args: string): string[] {

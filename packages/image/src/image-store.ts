@@ -513,6 +513,26 @@ export class ImageStore {
     }
   }
 
+  /**
+   * The image store's garbage collector: removes every layer record and blob no image
+   * uses (what a failed load left, what deletes put off), never one an image refers to.
+   * Exclusive with the store's other changes; while an operation inside `adding` runs
+   * (its blobs are no image's yet), it is put off until the last one ends and removes
+   * nothing now. Safe to interrupt at any point: it only unlinks files no image refers
+   * to, one at a time, and the next `open` collects whatever it did not get to. Returns
+   * what it removed.
+   */
+  async collectGarbage(): Promise<{ layers: Digest[]; blobs: Digest[] }> {
+    const removed = await this.exclusive(async () => {
+      if (this.adders > 0) {
+        this.collectAfterAdders = true;
+        return undefined;
+      }
+      return this.gated(() => this.removeUnused());
+    });
+    return removed ?? { layers: [], blobs: [] };
+  }
+
   /** What deletes left while adding operations ran, removed once the last one ended. */
   private async removeLeftovers(): Promise<void> {
     this.collectAfterAdders = false;

@@ -54,7 +54,8 @@ export interface ImportResult {
 /**
  * `docker import`: a rootfs tarball (plain, gzip or zstd) becomes a one-layer image.
  * The layer is stored uncompressed, so its blob digest is its diffID; the tar is read
- * once, hashed and checked as it is stored, and never unpacked (the engine unpacks
+ * once, hashed and checked as it is stored (every entry must be one `applyLayer` accepts
+ * on an empty root: `LayerChecker`; an InvalidArgument names the first that is not), and never unpacked (the engine unpacks
  * layers into its storage driver when a container needs them). Name and changes are
  * checked before the stream is read, so a bad request stores nothing.
  */
@@ -73,7 +74,12 @@ async function importLayer(
   containerConfig: ContainerConfig,
 ): Promise<ImportResult> {
   const { stream } = await decompress(source);
-  const [blob, scan] = await consumeTee<[BlobInfo, LayerScan]>(stream, [(s) => store.content.ingest(s), (s) => scanLayer(s)]);
+  // The layer is checked as it is stored: one that could never be unpacked is refused
+  // now, not at the first run, and a bomb is refused before it fills the data root.
+  const [blob, scan] = await consumeTee<[BlobInfo, LayerScan]>(stream, [
+    (s) => store.content.ingest(s),
+    (s) => scanLayer(s, { check: true, spaceDir: store.content.blobDir }),
+  ]);
   if (blob.digest !== scan.diffId) throw new SystemError(`import: stored layer ${blob.digest} does not match its diffID ${scan.diffId}`);
   await store.layers.register({ diffId: scan.diffId, digest: blob.digest, compression: 'none', size: scan.size, tarSize: scan.tarSize });
 

@@ -21,4 +21,7 @@ export * from './tar/entry.js';
 export * from './tar/reader.js';
 export * from './tar/writer.js';
 export * from './unpack/apply-layer.js';
+export * from './unpack/entry-name.js';
+export * from './unpack/layer-check.js';
 export { type ResolvedDir, RootResolver } from './unpack/root-resolver.js';
+export * from './unpack/space-guard.js';

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { zstdCompressSync } from 'node:zlib';
@@ -197,6 +198,64 @@ test('xattrs go to setXattr when given, and are counted when not; expectedDiffId
     await fs.mkdir(third);
     const err = await rejects(() => applyLayer(third, [layer], { expectedDiffId: sha256Digest('other') }), InvalidArgument);
     assert.match(err.message, /layer diffID mismatch/);
+  }));
+
+/** Every path under `dir`: type, mode, owner, links, size and content, sorted. */
+async function tree(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  async function walk(d: string): Promise<void> {
+    for (const name of await list(d)) {
+      const p = path.join(d, name);
+      const st = await fs.lstat(p);
+      const what = st.isSymbolicLink() ? `-> ${await fs.readlink(p)}` : st.isFile() ? (await fs.readFile(p)).toString('hex') : '';
+      out.push(
+        `${path.relative(dir, p)} ${st.mode.toString(8)} ${st.uid}:${st.gid} ${st.nlink} ${st.size} ${st.isDirectory() ? '' : st.mtimeMs} ${what}`,
+      );
+      if (st.isDirectory()) await walk(p);
+    }
+  }
+  await walk(dir);
+  return out;
+}
+
+test('many small files written concurrently land as GNU tar lands them, replacements, links and refusals in order', () =>
+  withTempDir('apply', async (tmp) => {
+    const entries: TarWriteEntry[] = [];
+    for (let d = 0; d < 20; d++) {
+      entries.push({ path: `d${d}/`, type: 'directory', mode: 0o750, mtime: when });
+      for (let f = 0; f < 40; f++) {
+        entries.push({ path: `d${d}/f${f}`, type: 'file', body: `${d}:${f}:`.repeat(f * 7), mode: 0o600 + f, uid: f, gid: d, mtime: when });
+      }
+    }
+    entries.push(
+      // Right after their first version, while it may still be in flight: a new version,
+      // a directory in its place, a hardlink to one, a symlink to one, a file under the symlink's target dir.
+      { path: 'd19/f39', type: 'file', body: 'second version', mtime: when },
+      { path: 'd19/f38/', type: 'directory', mtime: when },
+      { path: 'd19/f38/inside', type: 'file', body: 'in the new dir', mtime: when },
+      { path: 'hard', type: 'hardlink', linkpath: 'd19/f37' },
+      { path: 'soft', type: 'symlink', linkpath: 'd19/f36', mtime: when },
+      { path: 'd0link', type: 'symlink', linkpath: 'd1', mtime: when },
+      { path: 'd0link/via-link', type: 'file', body: 'through d0link into d1', mtime: when },
+    );
+    const layer = await tarBytes(entries);
+    const gnu = path.join(tmp, 'gnu');
+    const ours = path.join(tmp, 'ours');
+    await fs.mkdir(gnu);
+    await fs.mkdir(ours);
+    await fs.writeFile(path.join(tmp, 'layer.tar'), layer);
+    execFileSync('tar', ['-C', gnu, '--same-owner', '-xpf', path.join(tmp, 'layer.tar')]);
+    const result = await applyLayer(ours, chunked(layer, 1000));
+    assert.is(result.entries, entries.length);
+    assert.equal(await tree(ours), await tree(gnu));
+
+    // A name through a file that may still be being written is refused, never made a directory.
+    const refused = path.join(tmp, 'refused');
+    await fs.mkdir(refused);
+    const files: TarWriteEntry[] = Array.from({ length: 50 }, (_, i) => ({ path: `f${i}`, type: 'file' as const, body: 'x' }));
+    const bad = await tarBytes([...files, { path: 'f49/x', type: 'file', body: 'y' }]);
+    const err = await rejects(() => applyLayer(refused, chunked(bad, 1000)), InvalidArgument);
+    assert.match(err.message, 'invalid tar entry "f49/x": "f49" is not a directory');
   }));
 
 test.run();

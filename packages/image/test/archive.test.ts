@@ -118,6 +118,65 @@ test('save → load into a fresh store gives the same images, names and layers',
     assert.equal(await collect(await saveArchive(a, ['trc/base', '127.0.0.1:5010/trc/app:v1'])), archive);
   }));
 
+test('an OCI layout save is an image layout and a docker-archive: loads back by either, same ids, same digests every time', () =>
+  withTempDir('archive', async (tmp) => {
+    const a = await ImageStore.open(path.join(tmp, 'a'));
+    const base = await makeImage(a, [await gzTarBytes(baseLayer)]);
+    const app = await makeImage(a, [await gzTarBytes(baseLayer), await tarBytes([{ path: 'app', type: 'file', body: 'app' }])]);
+    await a.tag(base.id, 'trc/base:1');
+    await a.tag(app.id, '127.0.0.1:5010/trc/app:v1');
+    const archive = await collect(await saveArchive(a, ['trc/base:1', '127.0.0.1:5010/trc/app:v1'], { format: 'oci' }));
+    const files = await archiveFiles(archive);
+    assert.equal(JSON.parse(files.get('oci-layout')!.content!.toString()), { imageLayoutVersion: '1.0.0' });
+    const index = JSON.parse(files.get('index.json')!.content!.toString());
+    assert.is(index.mediaType, 'application/vnd.oci.image.index.v1+json');
+    assert.equal(
+      index.manifests.map((m: { annotations: Record<string, string> }) => m.annotations),
+      [
+        { 'io.containerd.image.name': 'docker.io/trc/base:1', 'org.opencontainers.image.ref.name': '1' },
+        { 'io.containerd.image.name': '127.0.0.1:5010/trc/app:v1', 'org.opencontainers.image.ref.name': 'v1' },
+      ],
+    );
+    // Every blob is where its digest says, and hashes to it; layers uncompressed (digest = diffID).
+    for (const [name, file] of files) {
+      if (!name.startsWith('blobs/sha256/') || file.type !== 'file') continue;
+      assert.is(sha256Digest(file.content!), `sha256:${name.slice('blobs/sha256/'.length)}`, name);
+    }
+    const appManifest = JSON.parse(files.get(`blobs/sha256/${digestHex(index.manifests[1].digest)}`)!.content!.toString());
+    assert.is(appManifest.config.digest, app.id);
+    assert.equal(
+      appManifest.layers.map((l: { digest: string }) => l.digest),
+      app.diffIds,
+    );
+    const manifest = JSON.parse(files.get('manifest.json')!.content!.toString());
+    assert.equal(
+      manifest[1].Layers,
+      app.diffIds.map((d) => `blobs/sha256/${digestHex(d)}`),
+    );
+    assert.equal(await collect(await saveArchive(a, ['trc/base:1', '127.0.0.1:5010/trc/app:v1'], { format: 'oci' })), archive);
+
+    // Read as a docker-archive (manifest.json wins), and as a bare OCI layout (without it).
+    const b = await ImageStore.open(path.join(tmp, 'b'));
+    const loaded = await loadArchive(b, chunked(archive, 65536));
+    assert.equal(loaded.images, [
+      { id: base.id, repoTags: ['trc/base:1'] },
+      { id: app.id, repoTags: ['127.0.0.1:5010/trc/app:v1'] },
+    ]);
+    const ociOnly = await tarBytes(
+      [...files]
+        .filter(([name]) => name !== 'manifest.json' && name !== 'repositories')
+        .map(([name, f]) =>
+          f.type === 'directory' ? { path: name, type: 'directory' as const } : { path: name, type: 'file' as const, body: f.content! },
+        ),
+    );
+    const c = await ImageStore.open(path.join(tmp, 'c'));
+    const fromLayout = await loadArchive(c, chunked(ociOnly, 65536));
+    assert.equal(fromLayout.images.map((i) => i.id).sort(), [base.id, app.id].sort());
+    assert.equal((await c.get('127.0.0.1:5010/trc/app:v1')).diffIds, app.diffIds);
+    // And saved again from the loaded store: the same bytes, so the same manifest digests.
+    assert.equal(await collect(await saveArchive(b, ['trc/base:1', '127.0.0.1:5010/trc/app:v1'], { format: 'oci' })), archive);
+  }));
+
 test('save by id writes no names; a gzip-compressed archive loads too; unknown names fail before streaming', () =>
   withTempDir('archive', async (tmp) => {
     const a = await ImageStore.open(path.join(tmp, 'a'));

@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { InvalidArgument } from '@berth/core';
 import { applyLayer, type TarWriteEntry } from '@berth/image';
+import { treeSnapshot } from '@berth/testkit';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { exists, rejects, tarBytes, withTempDir } from './helpers.js';
@@ -12,27 +12,6 @@ import { exists, rejects, tarBytes, withTempDir } from './helpers.js';
  * a sentinel file. The layer must be refused with an InvalidArgument naming the
  * offending entry, and nothing outside the root may change.
  */
-async function snapshot(dir: string): Promise<string> {
-  const out: string[] = [];
-  async function walk(d: string): Promise<void> {
-    for (const name of (await fs.readdir(d)).sort()) {
-      const p = path.join(d, name);
-      const st = await fs.lstat(p);
-      out.push(
-        `${path.relative(dir, p)} ${st.mode} ${st.nlink} ${
-          st.isFile()
-            ? createHash('sha256')
-                .update(await fs.readFile(p))
-                .digest('hex')
-            : ''
-        }`,
-      );
-      if (st.isDirectory()) await walk(p);
-    }
-  }
-  await walk(dir);
-  return out.join('\n');
-}
 
 const passwdBefore = fs.readFile('/etc/passwd');
 const passwdNlink = fs.stat('/etc/passwd').then((s) => s.nlink);
@@ -184,12 +163,12 @@ for (const c of cases) {
       await fs.mkdir(outside);
       await fs.writeFile(path.join(outside, 'sentinel'), 'do not touch');
       await c.lower?.(root, outside);
-      const before = await snapshot(outside);
+      const before = await treeSnapshot(outside);
       const layer = await tarBytes(c.layer(outside));
       const err = await rejects(() => applyLayer(root, [layer], c.options), InvalidArgument);
       assert.match(err.message, `invalid tar entry ${JSON.stringify(c.entry)}: `);
       assert.match(err.message, c.reason);
-      assert.is(await snapshot(outside), before, 'the outside directory is unchanged');
+      assert.is(await treeSnapshot(outside), before, 'the outside directory is unchanged');
       assert.not.ok(await exists(path.join(tmp, 'planted')));
       assert.equal(await fs.readFile('/etc/passwd'), await passwdBefore);
       assert.is((await fs.stat('/etc/passwd')).nlink, await passwdNlink);
@@ -217,7 +196,7 @@ test('directory modes set at the end never follow a parent replaced by a symlink
     await fs.mkdir(root);
     await fs.mkdir(path.join(outside, 'ssl'), { recursive: true });
     await fs.chmod(path.join(outside, 'ssl'), 0o755);
-    const before = await snapshot(outside);
+    const before = await treeSnapshot(outside);
     const beforeTime = (await fs.stat(path.join(outside, 'ssl'))).mtimeMs;
     await applyLayer(root, [
       await tarBytes([
@@ -227,7 +206,7 @@ test('directory modes set at the end never follow a parent replaced by a symlink
       ]),
     ]);
     assert.is(await fs.readlink(path.join(root, 'd')), outside);
-    assert.is(await snapshot(outside), before);
+    assert.is(await treeSnapshot(outside), before);
     assert.is((await fs.stat(path.join(outside, 'ssl'))).mtimeMs, beforeTime);
   }));
 

@@ -153,6 +153,45 @@ test('delete removes the image, its names, and the layers and blobs no other ima
     assert.equal(await store.list(), []);
   }));
 
+test('collectGarbage removes the blobs and layer records no image uses, never a used one, and waits for adding operations', () =>
+  withTempDir('store', async (root) => {
+    const store = await ImageStore.open(root);
+    const image = await makeImage(store, [[{ path: 'kept', type: 'file', body: 'kept' }]]);
+    const kept = (await store.content.list()).map((b) => b.digest).sort();
+    // What a failed load leaves: a layer blob and its record, and a config no image was made of.
+    const orphanLayer = await tarBytes([{ path: 'orphan', type: 'file', body: 'orphan' }]);
+    const orphanBlob = await store.content.ingestBytes(orphanLayer);
+    const scan = await scanLayer([orphanLayer]);
+    await store.layers.register({
+      diffId: scan.diffId,
+      digest: orphanBlob.digest,
+      compression: 'none',
+      size: scan.size,
+      tarSize: scan.tarSize,
+    });
+    const orphanConfig = await store.content.ingestBytes('{"orphan":true}');
+
+    // While an operation adds images, nothing goes: its blobs are no image's yet.
+    let during: Awaited<ReturnType<ImageStore['collectGarbage']>> | undefined;
+    await store.adding(async () => {
+      during = await store.collectGarbage();
+    });
+    assert.equal(during, { layers: [], blobs: [] });
+
+    const again = await store.collectGarbage();
+    // Put off by the adding operation, the collection ran when it ended, or runs now.
+    const left = (await store.content.list()).map((b) => b.digest).sort();
+    assert.equal(left, kept, "only the image's blobs remain");
+    assert.not.ok(left.includes(orphanConfig.digest));
+    assert.equal(
+      store.layers.list().map((l) => l.diffId),
+      image.diffIds,
+    );
+    assert.ok(again.blobs.length === 0 || again.blobs.includes(orphanBlob.digest));
+    assert.equal((await store.get(image.id)).id, image.id, 'the image is whole');
+    assert.equal(await store.collectGarbage(), { layers: [], blobs: [] }, 'nothing more to collect');
+  }));
+
 test('create refuses a config with unknown layers or a bad shape', () =>
   withTempDir('store', async (root) => {
     const store = await ImageStore.open(root);

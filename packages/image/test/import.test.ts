@@ -129,4 +129,26 @@ test('applyChanges: old ENV form, variable expansion, ENTRYPOINT drops an inheri
   assert.throws(() => applyChanges({}, ['ENV A="unterminated']), /unmatched quote/);
 });
 
+test('applyChanges: ONBUILD triggers and HEALTHCHECK, as docker import -c takes them', () => {
+  const c = applyChanges({}, [
+    'ONBUILD run echo built',
+    'HEALTHCHECK --interval=30s --timeout=5s --start-period=1m30s --retries=3 CMD wget -q localhost || exit 1',
+  ]);
+  assert.equal(c.OnBuild, ['RUN echo built']);
+  assert.equal(c.Healthcheck, {
+    Interval: 30e9,
+    Timeout: 5e9,
+    StartPeriod: 90e9,
+    Retries: 3,
+    Test: ['CMD-SHELL', 'wget -q localhost || exit 1'],
+  });
+  assert.equal(applyChanges({}, ['HEALTHCHECK CMD ["/bin/check", "--fast"]']).Healthcheck, { Test: ['CMD', '/bin/check', '--fast'] });
+  assert.equal(applyChanges({}, ['HEALTHCHECK NONE']).Healthcheck, { Test: ['NONE'] });
+  assert.throws(() => applyChanges({}, ['HEALTHCHECK --interval=10 CMD x']), /invalid duration for --interval: 10/);
+  assert.throws(() => applyChanges({}, ['HEALTHCHECK --interval=10us CMD x']), /cannot be less than 1ms/);
+  assert.throws(() => applyChanges({}, ['HEALTHCHECK --every=1s CMD x']), /unknown flag: --every/);
+  assert.throws(() => applyChanges({}, ['ONBUILD ONBUILD RUN x']), /Chaining ONBUILD/);
+  assert.throws(() => applyChanges({}, ['RUN x']), /RUN is not a valid change command/);
+});
+
 test.run();

@@ -1,8 +1,8 @@
-import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import * as https from 'node:https';
 import * as path from 'node:path';
 import { Htpasswd, parseScope, TokenIssuer } from '@berth/registry';
+import { selfSignedCertificate } from '@berth/testkit/registry';
 import { suiteTimeout } from '@berth/testkit/timeout';
 import bcrypt from 'bcryptjs';
 import { test } from 'uvu';
@@ -125,31 +125,7 @@ test('tokens: expired and other-service tokens are refused; scopes parse with co
 test('TLS: serves HTTPS with the given certificate and key', async () => {
   const { dir, cleanup } = tempDir('tls-files');
   try {
-    const cert = path.join(dir, 'cert.pem');
-    const key = path.join(dir, 'key.pem');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-        '-days',
-        '1',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-      ],
-      {
-        stdio: 'ignore',
-      },
-    );
+    const { cert, key } = selfSignedCertificate(dir, 'tls', { cn: '127.0.0.1', ip: '127.0.0.1' });
     await withRegistry(
       'tls',
       async ({ url }) => {

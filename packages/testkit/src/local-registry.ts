@@ -1,4 +1,4 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createSign, randomBytes, X509Certificate } from 'node:crypto';
 import { promises as fs, mkdtempSync, readFileSync } from 'node:fs';
 import * as http from 'node:http';
@@ -6,6 +6,9 @@ import * as https from 'node:https';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import bcrypt from 'bcryptjs';
+import { selfSignedCertificate } from './self-signed-certificate.js';
+
+export { selfSignedCertificate };
 
 /** A port the kernel just gave out on loopback (free when this returns). */
 export function freePort(): Promise<number> {
@@ -63,29 +66,7 @@ export class LocalRegistry {
     let authSection = '';
     let tlsSection = '';
     if (options.tls) {
-      const key = path.join(this.dir, 'tls-key.pem');
-      const cert = path.join(this.dir, 'tls-cert.pem');
-      execFileSync(
-        'openssl',
-        [
-          'req',
-          '-x509',
-          '-newkey',
-          'rsa:2048',
-          '-nodes',
-          '-keyout',
-          key,
-          '-out',
-          cert,
-          '-days',
-          '1',
-          '-subj',
-          '/CN=127.0.0.1',
-          '-addext',
-          'subjectAltName=IP:127.0.0.1',
-        ],
-        { stdio: 'ignore' },
-      );
+      const { cert, key } = selfSignedCertificate(this.dir, 'tls', { cn: '127.0.0.1', ip: '127.0.0.1' });
       this.certificate = readFileSync(cert, 'utf8');
       tlsSection = `  tls:\n    certificate: ${cert}\n    key: ${key}\n`;
     }
@@ -168,26 +149,7 @@ export class TokenServer {
   }
 
   async start(): Promise<void> {
-    const key = path.join(this.dir, 'token-key.pem');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-keyout',
-        key,
-        '-out',
-        this.certFile,
-        '-days',
-        '1',
-        '-subj',
-        '/CN=berth-test-token',
-      ],
-      { stdio: 'ignore' },
-    );
+    const { key } = selfSignedCertificate(this.dir, 'token', { cn: 'berth-test-token' });
     this.keyPem = readFileSync(key, 'utf8');
     this.certDer = new X509Certificate(readFileSync(this.certFile)).raw.toString('base64');
     this.server = http.createServer((req, res) => this.answer(req, res));

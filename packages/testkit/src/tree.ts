@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
@@ -22,6 +23,31 @@ export async function listTree(dir: string): Promise<string[]> {
     out.push(entry.isDirectory() ? `${rel}/` : rel);
   }
   return out.sort();
+}
+
+/**
+ * Every path under `dir` (sorted, recursively, symlinks not followed) with its mode, link
+ * count and, for a regular file, the SHA-256 of its content: one line each. Two snapshots
+ * are equal only if nothing below `dir` was created, removed, re-linked or changed; what
+ * escape tests compare before and after a hostile layer.
+ */
+export async function treeSnapshot(dir: string): Promise<string> {
+  const out: string[] = [];
+  async function walk(d: string): Promise<void> {
+    for (const name of (await fs.readdir(d)).sort()) {
+      const p = path.join(d, name);
+      const st = await fs.lstat(p);
+      const hash = st.isFile()
+        ? createHash('sha256')
+            .update(await fs.readFile(p))
+            .digest('hex')
+        : '';
+      out.push(`${path.relative(dir, p)} ${st.mode} ${st.nlink} ${hash}`);
+      if (st.isDirectory()) await walk(p);
+    }
+  }
+  await walk(dir);
+  return out.join('\n');
 }
 
 export async function readText(file: string): Promise<string> {

@@ -1,6 +1,5 @@
-import { type AttachOptions, type AttachSession, statusOf } from '@berth/core';
+import { type AttachOptions, type AttachSession, defaultDetachKeys, parseDetachKeys, statusOf } from '@berth/core';
 import type { HijackContext, RequestContext } from '../context.js';
-import { defaultDetachKeys, parseDetachKeys } from '../detach-keys.js';
 import { outputWriter, serveHijacked, upgradeResponse } from '../hijacked-stream.js';
 import { boolParam, stringParam } from '../query.js';
 import { errorBody, rawResponse } from '../respond.js';

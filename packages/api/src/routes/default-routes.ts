@@ -4,9 +4,11 @@ import { containerChangeRoutes } from './container-changes.js';
 import { containerFileRoutes } from './container-files.js';
 import { containerStatsRoutes } from './container-stats.js';
 import { containerRoutes } from './containers.js';
+import { diskUsageRoutes } from './disk-usage.js';
 import { eventRoutes } from './events.js';
 import { execRoutes } from './exec.js';
 import { imageRoutes } from './images.js';
+import { networkRoutes } from './networks.js';
 import { registryRoutes } from './registry.js';
 import { swarmRoutes } from './swarm.js';
 import { systemRoutes } from './system.js';
@@ -26,6 +28,8 @@ export const defaultRoutes: readonly RouteModule[] = Object.freeze([
   attachRoutes,
   execRoutes,
   imageRoutes,
+  networkRoutes,
   registryRoutes,
   swarmRoutes,
+  diskUsageRoutes,
 ]);

@@ -1,7 +1,14 @@
 import type { Duplex } from 'node:stream';
-import { type AttachSession, type ExecInspect, execCreateShape, InvalidArgument, statusOf } from '@berth/core';
+import {
+  type AttachSession,
+  defaultDetachKeys,
+  type ExecInspect,
+  execCreateShape,
+  InvalidArgument,
+  parseDetachKeys,
+  statusOf,
+} from '@berth/core';
 import type { HijackContext, RequestContext } from '../context.js';
-import { defaultDetachKeys, parseDetachKeys } from '../detach-keys.js';
 import { outputWriter, serveHijacked, upgradeResponse } from '../hijacked-stream.js';
 import { intParam } from '../query.js';
 import { isJsonContentType, readJsonBody } from '../request-body.js';

@@ -1,7 +1,8 @@
 import { pipeline } from 'node:stream';
-import { InvalidArgument, NotImplemented } from '@berth/core';
+import { InvalidArgument, isBerthError, NotImplemented } from '@berth/core';
 import type { RequestContext, RouteHandler } from '../context.js';
 import { boolParam, filtersParam, isUnset, stringParam } from '../query.js';
+import { pipedUpload } from '../request-body.js';
 import { sendEmpty, sendJson } from '../respond.js';
 import type { RouteModule } from '../route-module.js';
 import { jsonLine, startJsonLines } from '../stream-write.js';
@@ -49,7 +50,8 @@ async function remove(ctx: RequestContext<'name'>): Promise<void> {
 
 /**
  * `POST /images/create`: `fromSrc=-` imports the body (a rootfs tar) as a one-layer
- * image and answers `{"status":"sha256:..."}` like dockerd. `fromImage` is a pull
+ * image, `fromSrc=<http(s) URL>` the tar downloaded from there, and answers
+ * `{"status":"sha256:..."}` like dockerd. `fromImage` is a pull
  * (`pullFromRegistry`, routes/registry.ts).
  */
 async function createImage(ctx: RequestContext): Promise<void> {
@@ -58,21 +60,45 @@ async function createImage(ctx: RequestContext): Promise<void> {
   const fromSrc = stringParam(query, 'fromSrc');
   if (fromImage !== undefined) return pullFromRegistry(ctx, fromImage);
   if (fromSrc === undefined) throw new InvalidArgument('missing query parameter: fromImage or fromSrc');
-  if (fromSrc !== '-') throw new NotImplemented(`importing from a URL is not supported: ${fromSrc}`);
   const changes = query.getAll('changes').filter((c) => !isUnset(c));
-  const id = await ctx.scope.engine.images.import(ctx.req, {
-    repo: stringParam(query, 'repo'),
-    tag: stringParam(query, 'tag'),
-    message: stringParam(query, 'message'),
-    changes: changes.length > 0 ? changes : undefined,
-  });
+  const upload = pipedUpload(ctx.req);
+  let id: string;
+  try {
+    id = await ctx.scope.engine.images.import(upload.body, {
+      repo: stringParam(query, 'repo'),
+      tag: stringParam(query, 'tag'),
+      message: stringParam(query, 'message'),
+      changes: changes.length > 0 ? changes : undefined,
+      // `-`: the body; else a URL the engine downloads.
+      source: fromSrc,
+    });
+  } catch (err) {
+    upload.discardRest();
+    throw err;
+  }
   startJsonLines(ctx.res);
   ctx.res.end(jsonLine({ status: id }));
 }
 
-/** `POST /images/load`: a docker-archive body; one `Loaded image: x` line per image. */
+/**
+ * `POST /images/load`: a docker-archive or OCI layout body; one `Loaded image: x` line per
+ * image. A failed load is answered as dockerd does: 200 and the error inside the stream
+ * (`{"errorDetail":{"message":…},"error":…}`), where the docker CLI and docker-py's
+ * `ImageLoadError` look for it. Only an answer already under way (a stalled upload's 408)
+ * or an error that is not the engine's goes the usual way.
+ */
 async function load(ctx: RequestContext): Promise<void> {
-  const names = await ctx.scope.engine.images.load(ctx.req);
+  let names: string[];
+  const upload = pipedUpload(ctx.req);
+  try {
+    names = await ctx.scope.engine.images.load(upload.body);
+  } catch (err) {
+    upload.discardRest();
+    if (ctx.res.headersSent || !isBerthError(err)) throw err;
+    startJsonLines(ctx.res);
+    ctx.res.end(jsonLine({ errorDetail: { message: err.message }, error: err.message }));
+    return;
+  }
   startJsonLines(ctx.res);
   let out = '';
   for (const name of names) {
@@ -85,7 +111,12 @@ async function load(ctx: RequestContext): Promise<void> {
 /** `GET /images/get?names=` and `GET /images/{name}/get`: a docker-archive, streamed. */
 async function save(ctx: RequestContext, names: string[]): Promise<void> {
   if (names.length === 0) throw new InvalidArgument('no images named: pass names=<image> at least once');
-  const tar = await ctx.scope.engine.images.save(names);
+  // berth's own: `format=oci` for an OCI image layout (a docker-archive too); the docker CLI never sends it.
+  const format = stringParam(ctx.query, 'format');
+  if (format !== undefined && format !== 'docker' && format !== 'oci') {
+    throw new InvalidArgument(`invalid format ${JSON.stringify(format)}: "docker" or "oci"`);
+  }
+  const tar = await ctx.scope.engine.images.save(names, format ? { format } : undefined);
   const { res } = ctx;
   res.writeHead(200, { 'Content-Type': 'application/x-tar' });
   await new Promise<void>((resolve) => {
@@ -95,6 +126,11 @@ async function save(ctx: RequestContext, names: string[]): Promise<void> {
       resolve();
     });
   });
+}
+
+/** `POST /images/prune?filters=`: `{ImagesDeleted, SpaceReclaimed}` (`-a` sends `dangling=false`). */
+async function prune(ctx: RequestContext): Promise<void> {
+  sendJson(ctx.res, 200, await ctx.scope.engine.images.prune(filtersParam(ctx.query) ?? {}));
 }
 
 function unsupported(message: string): RouteHandler {
@@ -116,6 +152,7 @@ export const imageRoutes: RouteModule = {
         ctx.query.getAll('names').filter((n) => !isUnset(n)),
       ),
     );
+    routes.add('POST', '/images/prune', prune);
     routes.add('GET', '/images/search', unsupported('berth cannot search registries yet: it has no registry client'));
     routes.add('GET', '/images/{name*}/json', inspect);
     routes.add('GET', '/images/{name*}/history', history);

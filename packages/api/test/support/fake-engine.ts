@@ -25,10 +25,14 @@ import {
   type ImageDeleteEntry,
   type ImageInspect,
   type ImageSummary,
+  type ImagesDiskUsage,
+  type ImagesPruneReport,
   type ImportOptions,
   InvalidArgument,
   type LogLine,
   type LogsOptions,
+  type NetworkCreateRequest,
+  type NetworkInspect,
   NotFound,
   NotImplemented,
   NotModified,
@@ -143,6 +147,8 @@ export class FakeEngine implements EngineApi {
   readonly containerStore = new Map<string, FakeContainer>();
   /** What `load` returns, and the bytes it read. */
   loadNames = ['busybox:latest'];
+  /** When set, `images.import` reads this many bytes of the upload, then refuses it. */
+  importRefusesAfter: number | undefined;
   lastUpload?: Buffer;
 
   constructor() {
@@ -681,6 +687,51 @@ export class FakeEngine implements EngineApi {
   }
 
   /** The fake runs no processes beside a container's script: exec is the real engine's (test/e2e). */
+  /** Networks by id: enough for the routes' wiring (the engine's own tests cover the semantics). */
+  readonly networkTable = new Map<string, NetworkInspect>();
+  readonly networks = {
+    create: async (request: NetworkCreateRequest) => {
+      this.record('networks.create', request);
+      const Id = randomBytes(32).toString('hex');
+      this.networkTable.set(Id, {
+        Name: request.Name,
+        Id,
+        Created: new Date().toISOString(),
+        Scope: 'local' as const,
+        Driver: request.Driver || 'bridge',
+        EnableIPv6: false,
+        IPAM: { Driver: 'default', Options: {}, Config: [] },
+        Internal: !!request.Internal,
+        Attachable: false,
+        Ingress: false,
+        ConfigFrom: { Network: '' },
+        ConfigOnly: false,
+        Containers: {},
+        Options: request.Options ?? {},
+        Labels: request.Labels ?? {},
+      });
+      return { Id, Warning: '' };
+    },
+    list: (filters?: Filters) => {
+      this.record('networks.list', filters);
+      return [...this.networkTable.values()];
+    },
+    inspect: (ref: string) => {
+      const found = [...this.networkTable.values()].find((n) => n.Id === ref || n.Name === ref);
+      if (!found) throw new NotFound(`network ${ref} not found`);
+      return found;
+    },
+    remove: async (ref: string) => {
+      this.networkTable.delete(this.networks.inspect(ref).Id);
+    },
+    prune: async (filters?: Filters) => {
+      this.record('networks.prune', filters);
+      const names = [...this.networkTable.values()].map((n) => n.Name);
+      this.networkTable.clear();
+      return { NetworksDeleted: names };
+    },
+  };
+
   readonly execs = {
     create: async (): Promise<{ Id: string }> => {
       throw new NotImplemented('the fake engine runs no execs');
@@ -776,6 +827,15 @@ export class FakeEngine implements EngineApi {
     },
     import: async (tar: Readable, options: ImportOptions) => {
       this.record('images.import', options);
+      if (this.importRefusesAfter !== undefined) {
+        // As the real tar reader: read a little, give up, destroy what it read from.
+        let seen = 0;
+        for await (const chunk of tar) {
+          seen += (chunk as Buffer).length;
+          if (seen >= this.importRefusesAfter) break;
+        }
+        throw new InvalidArgument('invalid tar: header checksum mismatch at byte 0');
+      }
       const data = await readAll(tar);
       this.lastUpload = data;
       const id = `sha256:${createHash('sha256').update(data).digest('hex')}`;
@@ -787,6 +847,33 @@ export class FakeEngine implements EngineApi {
       this.lastUpload = await readAll(tar);
       if (this.lastUpload.length === 0) throw new Conflict('empty archive');
       return this.loadNames;
+    },
+    prune: async (filters?: Filters): Promise<ImagesPruneReport> => {
+      this.record('images.prune', filters ?? {});
+      const all = (filters?.dangling ?? ['true']).includes('false');
+      const gone = [...this.imageStore.values()].filter((i) => all || i.tags.length === 0);
+      for (const i of gone) this.imageStore.delete(i.id);
+      const deleted = gone.flatMap((i) => [...i.tags.map((t) => ({ Untagged: t })), { Deleted: i.id }]);
+      return { ImagesDeleted: deleted.length ? deleted : null, SpaceReclaimed: gone.reduce((n, i) => n + i.size, 0) };
+    },
+    diskUsage: async (): Promise<ImagesDiskUsage> => {
+      this.record('images.diskUsage');
+      const images = [...this.imageStore.values()];
+      return {
+        LayersSize: images.reduce((n, i) => n + i.size, 0),
+        Images: images.map((i) => ({
+          Id: i.id,
+          ParentId: '',
+          RepoTags: i.tags,
+          RepoDigests: null,
+          Created: i.created,
+          Size: i.size,
+          VirtualSize: i.size,
+          SharedSize: 0,
+          Labels: null,
+          Containers: [...this.containerStore.values()].filter((c) => c.body.Image === i.tags[0] || c.body.Image === i.id).length,
+        })),
+      };
     },
     save: async (refs: string[]) => {
       this.record('images.save', refs);

@@ -1,7 +1,8 @@
+import { parseDetachKeys } from '@berth/core/detach-keys';
 import { type Command, describeError, PROG, printError } from '../command.js';
 import { StatusError } from '../errors.js';
 import { proxySignals } from '../signals.js';
-import { detachSequence, InteractiveSession } from '../terminal.js';
+import { InteractiveSession } from '../terminal.js';
 
 /**
  * `attach`: the running container's stdio on this terminal (raw, resized, with a tty),
@@ -23,7 +24,7 @@ export const attachCommand: Command = {
   async run(ctx, flags, args) {
     const client = ctx.client();
     const detachKeys = flags.string('detach-keys');
-    if (detachKeys !== undefined) detachSequence(detachKeys);
+    if (detachKeys !== undefined) parseDetachKeys(detachKeys);
     const info = await client.containers.inspect(args[0]!);
     if (!info.State?.Running) throw new StatusError('You cannot attach to a stopped container, start it first', 1);
     if (info.State?.Paused) throw new StatusError('You cannot attach to a paused container, unpause it first', 1);

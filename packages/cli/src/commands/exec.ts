@@ -1,8 +1,9 @@
 import type { ExecCreateBody } from '@berth/core';
+import { defaultDetachKeys, parseDetachKeys } from '@berth/core/detach-keys';
 import { type Command, describeError, PROG, printError } from '../command.js';
 import { envEntry } from '../container-options.js';
 import { StatusError } from '../errors.js';
-import { DEFAULT_DETACH_KEYS, detachSequence, InteractiveSession, inputNotATerminal, terminalSize } from '../terminal.js';
+import { InteractiveSession, inputNotATerminal, terminalSize } from '../terminal.js';
 
 /**
  * `exec` is docker's sequence: create the exec, then start it detached (`-d`, nothing
@@ -33,7 +34,7 @@ export const execCommand: Command = {
     const tty = flags.bool('tty');
     const interactive = flags.bool('interactive');
     const detachKeys = flags.string('detach-keys');
-    if (detachKeys !== undefined) detachSequence(detachKeys);
+    if (detachKeys !== undefined) parseDetachKeys(detachKeys);
     if (!detach && inputNotATerminal(ctx.io, tty, interactive)) throw new StatusError('the input device is not a TTY', 1);
     const size = tty ? terminalSize(ctx.io) : undefined;
     const body: ExecCreateBody = {
@@ -59,7 +60,7 @@ export const execCommand: Command = {
     const session = new InteractiveSession(ctx.io, att, {
       tty,
       stdin: interactive,
-      detachKeys: detachKeys ?? DEFAULT_DETACH_KEYS,
+      detachKeys: detachKeys ?? defaultDetachKeys,
       resize: (h, w) => client.execs.resize(Id, h, w),
     });
     try {

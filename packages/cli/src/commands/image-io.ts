@@ -88,11 +88,13 @@ function copyTo(tar: Readable, out: NodeJS.WritableStream): Promise<void> {
   });
 }
 
+type SaveFormat = 'docker' | 'oci';
+
 /** Writes to a temporary file beside `file` and renames it, so a failed save leaves nothing half-written. */
-async function saveToFile(ctx: CommandContext, names: string[], file: string): Promise<void> {
+async function saveToFile(ctx: CommandContext, names: string[], file: string, format: SaveFormat | undefined): Promise<void> {
   const dir = path.dirname(path.resolve(file));
   const tmp = path.join(dir, `.${PROG}_temp_${process.pid}_${Date.now()}`);
-  const tar = await ctx.client().images.save(names);
+  const tar = await ctx.client().images.save(names, { format });
   const out = fs.createWriteStream(tmp, { mode: 0o644 });
   try {
     await new Promise<void>((resolve, reject) => {
@@ -116,17 +118,22 @@ export const saveCommand: Command = {
   aliases: `${PROG} image save, ${PROG} save`,
   flags: [
     { long: 'output', short: 'o', kind: 'string', help: 'Write to a file, instead of STDOUT' },
+    { long: 'format', kind: 'string', help: 'Layout: "docker" (default) or "oci" (an OCI image layout, loadable as a docker-archive too)' },
     { long: 'platform', kind: 'list', help: 'Save only the given platform(s)', hidden: true },
   ],
   minArgs: 1,
   async run(ctx, flags, names) {
     const file = flags.string('output');
+    const format = flags.string('format');
+    if (format !== undefined && format !== 'docker' && format !== 'oci') {
+      throw new StatusError(`invalid --format ${JSON.stringify(format)}: "docker" or "oci"`, 1);
+    }
     if (file) {
-      await saveToFile(ctx, names, file);
+      await saveToFile(ctx, names, file, format);
       return 0;
     }
     if (ctx.io.stdout.isTTY) throw new StatusError('cowardly refusing to save to a terminal. Use the -o flag or redirect', 1);
-    await copyTo(await ctx.client().images.save(names), ctx.io.stdout);
+    await copyTo(await ctx.client().images.save(names, { format }), ctx.io.stdout);
     return 0;
   },
 };

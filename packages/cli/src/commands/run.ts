@@ -1,4 +1,5 @@
 import type { Attachment, WaitHandle } from '@berth/client';
+import { parseDetachKeys } from '@berth/core/detach-keys';
 import type { Flags } from '../argv.js';
 import { type Command, type CommandContext, describeError, PROG, printError } from '../command.js';
 import { buildCreateRequest, CONTAINER_FLAGS, type CreateRequest } from '../container-options.js';
@@ -126,7 +127,7 @@ async function runContainer(ctx: CommandContext, flags: Flags, args: string[]): 
       return 1;
     }
     try {
-      if (flags.has('detach-keys')) term.detachSequence(flags.string('detach-keys')!);
+      if (flags.has('detach-keys')) parseDetachKeys(flags.string('detach-keys')!);
     } catch (err) {
       report(ctx, 'run', (err as Error).message, false);
       return 125;

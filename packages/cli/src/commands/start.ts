@@ -1,3 +1,4 @@
+import { parseDetachKeys } from '@berth/core/detach-keys';
 import { type Command, describeError, forEachName, PROG, printError } from '../command.js';
 import { StatusError } from '../errors.js';
 import { proxySignals } from '../signals.js';
@@ -30,7 +31,7 @@ export const startCommand: Command = {
     if (names.length > 1) throw new StatusError('you cannot start and attach multiple containers at once', 1);
     const term = require('../terminal.js') as typeof import('../terminal.js');
     const detachKeys = flags.string('detach-keys');
-    if (detachKeys !== undefined) term.detachSequence(detachKeys);
+    if (detachKeys !== undefined) parseDetachKeys(detachKeys);
     const name = names[0]!;
     const info = await client.containers.inspect(name);
     const id = info.Id;

@@ -15,6 +15,11 @@ import type {
   ImageHistoryEntry,
   ImageInspect,
   ImageSummary,
+  ImagesDiskUsage,
+  ImagesPruneReport,
+  NetworkCreateRequest,
+  NetworkInspect,
+  NetworksPruneReport,
   PluginStatus,
   SystemInfo,
   VersionInfo,
@@ -32,6 +37,7 @@ export interface EngineApi {
   readonly images: ImagesApi;
   readonly execs: ExecsApi;
   readonly filesystems: ContainerFilesystemsApi;
+  readonly networks: NetworksApi;
   version(): VersionInfo;
   info(): Promise<SystemInfo>;
   plugins(): PluginStatus[];
@@ -217,6 +223,11 @@ export interface ImportOptions {
   message?: string;
   /** Dockerfile instructions applied to the config (`-c 'ENV A=1'`). */
   changes?: string[];
+  /**
+   * Where the rootfs comes from: `-` (default) for the stream given, or an http(s) URL
+   * the engine downloads (`docker import http://host/rootfs.tar`); the stream is then unused.
+   */
+  source?: string;
 }
 
 /**
@@ -277,8 +288,19 @@ export interface ImagesApi {
   import(tar: Readable, options: ImportOptions): Promise<string>;
   /** A docker-archive (or OCI layout) tarball; returns the loaded names (`busybox:latest`, or ids when untagged). */
   load(tar: Readable): Promise<string[]>;
-  /** A docker-archive of the named images. */
-  save(refs: string[]): Promise<Readable>;
+  /**
+   * A docker-archive of the named images; `format: 'oci'` makes it an OCI image layout
+   * that is a docker-archive too (as Docker 25+ writes), `docker` (default) the legacy one.
+   */
+  save(refs: string[], options?: { format?: 'docker' | 'oci' }): Promise<Readable>;
+  /**
+   * `docker image prune`: remove the images no container uses that match `filters`
+   * (`dangling=true`, the default, only unnamed ones; `dangling=false` every one, `-a`;
+   * `until`, `label`, `label!`), with the blobs and layer snapshots only they used.
+   */
+  prune(filters?: Filters): Promise<ImagesPruneReport>;
+  /** The images of `docker system df`: shared and unique sizes, how many containers use each. */
+  diskUsage(): Promise<ImagesDiskUsage>;
   /**
    * `docker pull`: `ref` is `name`, `name:tag` or `name@digest` (a tag defaults to
    * `latest`, `allTags` pulls every tag). Progress goes to `options.progress` in Docker's
@@ -354,4 +376,18 @@ export interface ContainerFilesystemsApi {
   getArchive(ref: string, path: string): Promise<{ stat: ContainerPathStat; tar: Readable }>;
   /** Unpack `tar` into the directory `path`; `..` or writing through a symlink out of it is refused (InvalidArgument). */
   putArchive(ref: string, path: string, tar: Readable, options?: PutArchiveOptions): Promise<void>;
+}
+
+/**
+ * Networks (`docker network ...`): a network is found by exact id, unique id prefix or
+ * name. `create` answers Docker's `{Id, Warning}`; `remove` of a predefined network is
+ * Forbidden, of one with endpoints a Conflict; `prune` removes every network that is not
+ * predefined and has no endpoint (filters: `label`, `label!`, `until`).
+ */
+export interface NetworksApi {
+  create(request: NetworkCreateRequest): Promise<{ Id: string; Warning: string }>;
+  list(filters?: Filters): NetworkInspect[];
+  inspect(idOrName: string): NetworkInspect;
+  remove(idOrName: string): Promise<void>;
+  prune(filters?: Filters): Promise<NetworksPruneReport>;
 }

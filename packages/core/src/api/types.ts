@@ -444,6 +444,25 @@ export interface ContainerUpdateResult {
 }
 
 /** `POST /containers/prune`'s answer. */
+/** `POST /images/prune`: what went (`Untagged`/`Deleted` entries as `rmi` reports them) and the layer bytes freed. */
+export interface ImagesPruneReport {
+  ImagesDeleted: ImageDeleteEntry[] | null;
+  SpaceReclaimed: number;
+}
+
+/** The images part of `GET /system/df`: every image with `SharedSize` and `Containers` filled, and the bytes of all layers once each. */
+export interface ImagesDiskUsage {
+  LayersSize: number;
+  Images: ImageSummary[];
+}
+
+/** `GET /system/df`. berth keeps no named volumes and no build cache: those lists are empty. */
+export interface DiskUsage extends ImagesDiskUsage {
+  Containers: ContainerSummary[];
+  Volumes: unknown[];
+  BuildCache: unknown[];
+}
+
 export interface ContainersPruneReport {
   ContainersDeleted: string[] | null;
   SpaceReclaimed: number;
@@ -541,4 +560,59 @@ export interface ExecInspect {
   DetachKeys: string;
   /** 0 until it runs. */
   Pid: number;
+}
+
+/** The body of `POST /networks/create`, as the docker CLI sends it. */
+export interface NetworkCreateRequest {
+  Name: string;
+  CheckDuplicate?: boolean;
+  Driver?: string;
+  Scope?: string;
+  Internal?: boolean;
+  Attachable?: boolean;
+  Ingress?: boolean;
+  EnableIPv6?: boolean;
+  ConfigOnly?: boolean;
+  ConfigFrom?: { Network?: string } | null;
+  IPAM?: {
+    Driver?: string;
+    Config?: Array<{ Subnet?: string; IPRange?: string; Gateway?: string; AuxiliaryAddresses?: Record<string, string> | null }> | null;
+    Options?: Record<string, string> | null;
+  } | null;
+  Options?: Record<string, string> | null;
+  Labels?: Record<string, string> | null;
+}
+
+/** A container on a network, as `GET /networks/{id}` lists it. */
+export interface NetworkContainer {
+  Name: string;
+  EndpointID: string;
+  MacAddress: string;
+  /** `a.b.c.d/n`, or empty on a network without addresses. */
+  IPv4Address: string;
+  IPv6Address: string;
+}
+
+/** `GET /networks/{id}` and each entry of `GET /networks`. */
+export interface NetworkInspect {
+  Name: string;
+  Id: string;
+  Created: string;
+  Scope: 'local';
+  Driver: string;
+  EnableIPv6: boolean;
+  IPAM: { Driver: string; Options: Record<string, string> | null; Config: Array<{ Subnet: string; Gateway: string; IPRange?: string }> };
+  Internal: boolean;
+  Attachable: boolean;
+  Ingress: boolean;
+  ConfigFrom: { Network: string };
+  ConfigOnly: boolean;
+  Containers: Record<string, NetworkContainer>;
+  Options: Record<string, string>;
+  Labels: Record<string, string>;
+}
+
+/** `POST /networks/prune`. */
+export interface NetworksPruneReport {
+  NetworksDeleted: string[];
 }

@@ -1,21 +1,58 @@
-/** A network as the engine records it; drivers see it when asked to create or join. */
-export interface NetworkSpec {
-  id: string;
-  name: string;
-  driver: string;
-  options: Record<string, string>;
-  labels: Record<string, string>;
-  internal: boolean;
+/**
+ * The IPv4 addressing of a network: what the engine's IPAM reserved for it (a subnet, the
+ * gateway the driver gives its bridge, and the range addresses are handed out from).
+ */
+export interface Ipv4Pool {
+  /** `a.b.c.d/n`. */
+  subnet: string;
+  /** An address of the subnet: the bridge's own address, the containers' default route. */
+  gateway: string;
+  /** A CIDR inside `subnet` that container addresses come from (`--ip-range`); the whole subnet without it. */
+  ipRange?: string;
 }
 
-/** A container's endpoint on one network. */
+/**
+ * A network as the engine records it (its network store, keyed by `id`); drivers see it
+ * when asked to create, delete or restore it, and keep no other copy they depend on.
+ */
+export interface NetworkSpec {
+  /** 64 hex digits, chosen by the engine; stable for the network's life. */
+  id: string;
+  name: string;
+  /** The driver's name (`bridge`, `none`, `host`, a plugin's). */
+  driver: string;
+  /** Driver options (`-o com.docker.network.bridge.name=br1`, `com.docker.network.driver.mtu`). */
+  options: Record<string, string>;
+  labels: Record<string, string>;
+  /** `--internal`: no route out of the network and nothing forwarded to or from elsewhere. */
+  internal: boolean;
+  /** The IPv4 pool from the engine's IPAM; absent for networks whose driver hands out no addresses (none, host). */
+  ipv4?: Ipv4Pool;
+}
+
+/**
+ * A container's endpoint on one network. The engine writes it down (with the address its
+ * IPAM chose) before it asks the driver to attach, and forgets it after detach, so a crash
+ * at any point leaves a record from which the endpoint can be removed or restored.
+ *
+ * Published ports will be a field of their own (`portBindings`), published and revoked
+ * by steps of their own after attach and before detach; DNS names are `aliases`.
+ */
 export interface EndpointSpec {
   networkId: string;
-  /** The endpoint id: unique per (network, container). */
+  /** The endpoint id: unique per (network, container), 64 hex digits. Drivers name their kernel objects after it. */
   id: string;
   containerId: string;
-  /** Names the container answers to on this network (its name, aliases). */
+  /** Names the container answers to on this network (its name, its hostname, `--network-alias`). */
   aliases: string[];
+  /** The address the engine's IPAM assigned (the `--ip` asked for, or the next free); absent on none/host. */
+  ipAddress?: string;
+  /** The prefix length of the network's subnet, for the interface's address. */
+  ipPrefixLen?: number;
+  /** The default route inside the container; absent on an internal network (no route out). */
+  gateway?: string;
+  /** `--mac-address`; without it the driver derives one (bridge: Docker's 02:42 followed by the IPv4 address). */
+  macAddress?: string;
 }
 
 /** What a driver reports after attaching an endpoint (empty for none/host). */
@@ -37,27 +74,56 @@ export interface EndpointInfo {
 export type NetworkNamespaceMode = 'host' | 'private';
 
 /**
- * A network driver connects containers to networks. Lifecycle:
+ * A network driver connects containers to networks. Addresses are not its concern: the
+ * engine's IPAM (core's `Ipam`) reserves each network's pool and each endpoint's address,
+ * and the driver configures what it is given. Lifecycle:
  *
- * 1. `createNetwork(spec)` when a network of this driver is created (also for the
- *    predefined networks at daemon start). Must be idempotent: after a daemon restart
- *    the engine calls it again for every network it knows.
- * 2. For each container on the network: `attach(endpoint, netnsPath)` after the runtime
- *    has created the container's namespace and before its process starts;
- *    `detach(endpoint)` when the container stops. `detach` of an unknown endpoint is a no-op,
- *    so cleanup after a crash can call it blindly.
- * 3. `deleteNetwork(id)` when the network is removed; the engine refuses this while
- *    endpoints remain.
+ * 1. `createNetwork(spec)` when a network of this driver is created, and again for every
+ *    network the engine knows at each daemon start (predefined ones included). It must be
+ *    idempotent: a kernel object that already exists is adopted, not an error.
+ * 2. `restore(endpoints)` once per daemon start, after every `createNetwork`: the
+ *    endpoints of this driver the engine still records (those of containers that kept
+ *    running while berthd was down). The driver rebuilds what it keeps in memory and
+ *    removes the kernel objects of endpoints it made that are not in the list (what a
+ *    crash in the middle of an attach or detach left).
+ * 3. For each container on the network, at each start: `attach(endpoint, netnsPath)`
+ *    after the runtime has created the container's namespace and before its process
+ *    starts (the engine writes /etc/hosts once attach has returned, when the address is
+ *    in place); `detach(endpoint)` when the run ends. `detach` of an unknown or
+ *    half-attached endpoint is a no-op for what is absent, so cleanup after a crash can
+ *    call it blindly. Connecting a running container to another network (`network
+ *    connect`) is the same attach with the pid of a running process.
+ * 4. `deleteNetwork(spec)` when the network is removed; the engine refuses this while
+ *    endpoints remain (409), and calls it again after a crash cut a removal short, so it
+ *    is idempotent too.
  *
  * A driver owns every kernel object it makes (links, addresses, firewall rules) and must
  * leave none behind after `detach`/`deleteNetwork`.
+ *
+ * What is not here yet, and where it fits:
+ * - Published ports: steps of their own between attach and detach (publish after attach,
+ *   revoke before detach, both given `EndpointSpec.portBindings`), so a driver without
+ *   ports keeps this shape.
+ * - The embedded DNS server: the engine's, fed from its endpoint records (`aliases` per
+ *   network); drivers take no part.
+ * - A remote driver (Docker's `NetworkDriver.*` protocol over a socket) maps one to one:
+ *   createNetwork → CreateNetwork, attach → CreateEndpoint + Join (the plugin names an
+ *   interface, which the adapter moves into `netnsPath` as eth0), detach → Leave +
+ *   DeleteEndpoint, deleteNetwork → DeleteNetwork, restore → nothing (the remote keeps its
+ *   state); a remote IPAM (`IpamDriver.*`) implements core's `Ipam`.
  */
 export interface NetworkDriver {
   /** The driver's name as `docker network create -d` selects it. */
   readonly name: string;
   readonly namespaceMode: NetworkNamespaceMode;
+  /**
+   * Whether networks of this driver get addresses from the engine's IPAM (bridge: yes;
+   * none, host: no). Without it `NetworkSpec.ipv4` and the endpoint's address stay absent.
+   */
+  readonly usesIpam: boolean;
   createNetwork(spec: NetworkSpec): Promise<void>;
-  deleteNetwork(id: string): Promise<void>;
+  deleteNetwork(spec: NetworkSpec): Promise<void>;
+  restore(endpoints: EndpointSpec[]): Promise<void>;
   attach(endpoint: EndpointSpec, netnsPath: string | undefined): Promise<EndpointInfo>;
   detach(endpoint: EndpointSpec): Promise<void>;
 }

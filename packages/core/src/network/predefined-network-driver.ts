@@ -5,7 +5,8 @@ import { Forbidden } from '../errors.js';
  * The base of a network driver that serves one predefined network and plugs nothing in,
  * as Docker's `none` (`null`) and `host` drivers do: the namespace mode says it all (the
  * runtime makes a private namespace with `lo`, or the container shares the host's), so
- * attach and detach own no kernel object and do nothing; attach reports no address.
+ * attach and detach own no kernel object and do nothing; attach reports no address, and
+ * the engine's IPAM hands none out (`usesIpam` false).
  *
  * Lifecycle: the engine creates the predefined network at every daemon start with the
  * same id, which is accepted (idempotent); a second network is refused with Docker's
@@ -14,6 +15,7 @@ import { Forbidden } from '../errors.js';
 export abstract class PredefinedNetworkDriver implements NetworkDriver {
   abstract readonly name: string;
   abstract readonly namespaceMode: NetworkNamespaceMode;
+  readonly usesIpam = false;
   private networkId: string | undefined;
 
   async createNetwork(spec: NetworkSpec): Promise<void> {
@@ -23,9 +25,12 @@ export abstract class PredefinedNetworkDriver implements NetworkDriver {
     this.networkId = spec.id;
   }
 
-  async deleteNetwork(id: string): Promise<void> {
-    if (this.networkId === id) this.networkId = undefined;
+  async deleteNetwork(spec: NetworkSpec): Promise<void> {
+    if (this.networkId === spec.id) this.networkId = undefined;
   }
+
+  /** Nothing to rebuild: these drivers make no kernel object per endpoint. */
+  async restore(_endpoints: EndpointSpec[]): Promise<void> {}
 
   async attach(_endpoint: EndpointSpec, _netnsPath: string | undefined): Promise<EndpointInfo> {
     return {};

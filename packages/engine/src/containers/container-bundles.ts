@@ -5,7 +5,7 @@ import { EngineConfigToken, type ResolvedEngineConfig } from '../config.js';
 import { type HostFacts, type ImageRunConfig, type OciResources, type OciSpec, readHostFacts, specToJson } from '../oci/index.js';
 import { type ContainerPaths, ContainerPathsToken } from './container-paths.js';
 import { buildContainerSpec, type ContainerSpec } from './container-spec.js';
-import { type EtcFiles, writeEtcFiles } from './etc-files.js';
+import { type EtcFiles, type EtcRequest, writeEtcFiles } from './etc-files.js';
 
 /**
  * The facts of the host a spec depends on (capability bounding set, cgroup version,
@@ -40,10 +40,10 @@ export class ContainerBundles {
    * Make the container's directory, its rootfs mount point, its bundle directory and its
    * /etc files (side by side with the snapshot's preparation, off the create's path).
    */
-  async writeEtc(id: string, hostname: string, hostNetwork: boolean): Promise<EtcFiles> {
+  async writeEtc(id: string, hostname: string, hostNetwork: boolean, request: EtcRequest = {}): Promise<EtcFiles> {
     await fs.mkdir(this.paths.rootfs(id), { recursive: true, mode: 0o755 });
     const [etc] = await Promise.all([
-      writeEtcFiles(this.paths.dir(id), hostname, hostNetwork),
+      writeEtcFiles(this.paths.dir(id), hostname, hostNetwork, request),
       fs.mkdir(this.paths.bundle(id), { mode: 0o700 }),
     ]);
     return etc;

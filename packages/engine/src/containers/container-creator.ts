@@ -21,6 +21,8 @@ import { type ContainerBundles, ContainerBundlesToken } from './container-bundle
 import { type ContainerDrivers, ContainerDriversToken } from './container-drivers.js';
 import type { ContainerRecord } from './container-record.js';
 import { commandOf, mergedConfig } from './container-spec.js';
+import { requestedEndpoint, requestedMac } from './endpoint-request.js';
+import { type EtcRequest, extraHostLines, withResolvRequest } from './etc-files.js';
 import { generateName, newContainerId, validateName } from './names.js';
 
 /**
@@ -59,6 +61,19 @@ export class ContainerCreator {
     // translation checks again, with the image's config, once the rootfs is mounted).
     refuseUnsupportedSettings(body, { hostNetwork, storageDriver: this.rootfs.driverName });
     const logConfig = this.drivers.logConfig(hostConfig.LogConfig);
+    const etcRequest: EtcRequest = {
+      extraHosts: hostConfig.ExtraHosts,
+      dns: hostConfig.Dns,
+      dnsSearch: hostConfig.DnsSearch,
+      dnsOptions: hostConfig.DnsOptions,
+      hostGateway: this.drivers.hostGateway(),
+    };
+    // Checked here, before anything is made: a malformed --add-host or --dns is the user's mistake.
+    extraHostLines(etcRequest.extraHosts, etcRequest.hostGateway);
+    withResolvRequest('', etcRequest);
+    const endpointRequest = requestedEndpoint(body);
+    const mac = requestedMac(body);
+    if (mac) config.MacAddress = mac;
 
     this.store.reserveName(containerName, id);
     // Until its record is saved, this create is the image's user an rmi must see.
@@ -75,7 +90,7 @@ export class ContainerCreator {
       // anything can fail, so the clean-up below knows whether the snapshot exists.
       const [snapshot, etcFiles] = await Promise.allSettled([
         this.rootfs.prepare(id, image.id, { volatile: hostConfig.AutoRemove === true }),
-        this.bundles.writeEtc(id, config.Hostname || id.slice(0, 12), hostNetwork),
+        this.bundles.writeEtc(id, config.Hostname || id.slice(0, 12), hostNetwork, etcRequest),
       ]);
       prepared = snapshot.status === 'fulfilled';
       if (snapshot.status === 'rejected') throw snapshot.reason;
@@ -114,6 +129,7 @@ export class ContainerCreator {
           FinishedAt: '0001-01-01T00:00:00Z',
         },
         restartCount: 0,
+        ...(endpointRequest ? { endpointRequest } : {}),
       };
       await this.store.save(record);
       this.log.debug('container created', { id, ms: elapsed(began) });

@@ -5,14 +5,14 @@ import {
   inject,
   injectable,
   type NetworkDriver,
-  NetworkDriversToken,
-  NotFound,
   type Runtime,
   RuntimesToken,
   token,
 } from '@berth/core';
 import { EngineConfigToken, type ResolvedEngineConfig } from '../config.js';
 import { type LogConfig, resolveLogConfig } from '../io/log-config.js';
+import type { EndpointRecord } from '../networks/network-record.js';
+import { type NetworkService, NetworkServiceToken } from '../networks/network-service.js';
 import type { ContainerRecord } from './container-record.js';
 
 /**
@@ -25,7 +25,7 @@ export class ContainerDrivers {
   constructor(
     @inject(EngineConfigToken) private readonly config: ResolvedEngineConfig,
     @inject(RuntimesToken) private readonly runtimes: DriverRegistry<Runtime>,
-    @inject(NetworkDriversToken) private readonly networks: DriverRegistry<NetworkDriver>,
+    @inject(NetworkServiceToken) private readonly networks: NetworkService,
   ) {}
 
   /** The runtime a create asks for (`HostConfig.Runtime`), or the default; refused when unknown. */
@@ -54,17 +54,9 @@ export class ContainerDrivers {
     return this.runtimes.get(name);
   }
 
-  /** The network a mode names: `default` (or empty) is the daemon's default network. */
-  networkName(mode: string): string {
-    return mode === '' || mode === 'default' ? this.defaultNetwork() : mode;
-  }
-
-  /** The driver of a network mode; NotFound for an unknown network. */
+  /** The driver of a network mode, checked before a start takes anything; NotFound for an unknown network. */
   network(mode: string): NetworkDriver {
-    const name = this.networkName(mode);
-    const driver = this.networks.get(name);
-    if (!driver) throw new NotFound(`network ${name} not found`);
-    return driver;
+    return this.networks.driverOfMode(mode);
   }
 
   /**
@@ -73,28 +65,23 @@ export class ContainerDrivers {
    * the docker CLI think the image is missing and try to pull it).
    */
   isHostNetwork(mode: string): boolean {
-    return this.networks.get(this.networkName(mode))?.namespaceMode === 'host';
+    return this.networks.isHostMode(mode);
   }
 
-  /** Attach a started container's process (`pid`) to its network. */
-  async attach(record: ContainerRecord, pid: number): Promise<void> {
-    const network = this.network(record.networkMode);
-    await network.attach(endpointOf(network, record), network.namespaceMode === 'host' ? undefined : `/proc/${pid}/ns/net`);
+  /** Attach a started container's process (`pid`) to its network; the endpoint as recorded. */
+  async attach(record: ContainerRecord, pid: number): Promise<EndpointRecord> {
+    return (await this.networks.attach(record, pid)).endpoint;
   }
 
-  /** Detach a container from its network; a network that is gone has nothing to detach. */
+  /** The address `--add-host name:host-gateway` stands for: the default bridge's gateway. */
+  hostGateway(): string | undefined {
+    return this.networks.hostGateway();
+  }
+
+  /** Detach a container from its networks; what is gone already is skipped. */
   async detach(record: ContainerRecord): Promise<void> {
-    const network = this.networks.get(this.networkName(record.networkMode));
-    await network?.detach(endpointOf(network, record));
-  }
-
-  private defaultNetwork(): string {
-    return this.networks.has('bridge') ? 'bridge' : 'none';
+    await this.networks.detach(record.id);
   }
 }
 
 export const ContainerDriversToken = token<ContainerDrivers>('ContainerDrivers');
-
-function endpointOf(network: NetworkDriver, record: ContainerRecord) {
-  return { networkId: network.name, id: record.id, containerId: record.id, aliases: [record.name] };
-}

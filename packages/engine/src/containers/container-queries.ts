@@ -12,9 +12,11 @@ import { type ExecService, ExecServiceToken } from '../exec/exec-service.js';
 import { type HealthMonitor, HealthMonitorToken } from '../health/health-monitor.js';
 import { healthSuffix } from '../health/health-rules.js';
 import { type ImageQueries, ImageQueriesToken } from '../images/image-queries.js';
+import { type NetworkService, NetworkServiceToken } from '../networks/network-service.js';
 import { type ContainerStore, ContainerStoreToken } from '../state/container-store.js';
 import { type ContainerPaths, ContainerPathsToken } from './container-paths.js';
-import { toInspect, toSummary } from './container-views.js';
+import type { ContainerRecord } from './container-record.js';
+import { type ContainerNetworkView, toInspect, toSummary } from './container-views.js';
 import { checkFilterKeys, matchesFilters } from './filters.js';
 
 /** Read-only questions about containers: `docker ps` (with Docker's filters) and `inspect`, from the records. */
@@ -27,7 +29,17 @@ export class ContainerQueries {
     @inject(ImageQueriesToken) private readonly images: ImageQueries,
     @inject(HealthMonitorToken) private readonly health: HealthMonitor,
     @inject(ExecServiceToken) private readonly execs: ExecService,
+    @inject(NetworkServiceToken) private readonly networks: NetworkService,
   ) {}
+
+  /** The container's network for the views: the one its mode names, and its endpoint while it has one. */
+  private networkView(record: ContainerRecord): ContainerNetworkView {
+    const [attached] = this.networks.endpointsOf(record.id);
+    if (attached) return { name: attached.network.name, network: attached.network, endpoint: attached.endpoint };
+    const network = this.networks.findMode(record.networkMode);
+    const mode = record.networkMode || 'default';
+    return { name: network?.name ?? (mode === 'default' ? 'none' : mode), network };
+  }
 
   async list(options: ContainerListOptions = {}): Promise<ContainerSummary[]> {
     const filters = options.filters ?? {};
@@ -41,7 +53,7 @@ export class ContainerQueries {
     records.sort((a, b) => b.created.localeCompare(a.created));
     if (options.limit && options.limit > 0) records = records.slice(0, options.limit);
     const summaries = records.map((r) => {
-      const summary = toSummary(r);
+      const summary = toSummary(r, this.networkView(r));
       // `Up 3 seconds (healthy)`: a running container's health, as docker ps shows it.
       if (r.state.Status === 'running') summary.Status += healthSuffix(this.health.of(r.id));
       return summary;
@@ -68,11 +80,15 @@ export class ContainerQueries {
 
   async inspect(ref: string): Promise<ContainerInspect> {
     const record = this.store.get(ref);
-    const inspect = toInspect(record, {
-      logPath: this.paths.log(record.id),
-      dir: this.paths.dir(record.id),
-      rootfs: this.paths.rootfs(record.id),
-    });
+    const inspect = toInspect(
+      record,
+      {
+        logPath: this.paths.log(record.id),
+        dir: this.paths.dir(record.id),
+        rootfs: this.paths.rootfs(record.id),
+      },
+      this.networkView(record),
+    );
     inspect.ExecIDs = this.execs.idsOf(record.id);
     return inspect;
   }

@@ -30,7 +30,7 @@ export interface ContainerRecord {
   /** The mounts that show the container's root filesystem (from the storage driver). */
   rootfsMounts: MountSpec[];
   runtime: string;
-  /** 'private' (own network namespace) or 'host'. */
+  /** The network the container runs on, as the create named it: `default` (the daemon's default network), a name or an id. */
   networkMode: string;
   /**
    * `State` as inspect shows it. `Health` (a container with a health check, once it has
@@ -48,6 +48,12 @@ export interface ContainerRecord {
    */
   pending?: { op: 'start'; prior: ContainerState };
   restartCount: number;
+  /**
+   * What the create asked of its network endpoint (`--ip`, NetworkingConfig's
+   * IPAMConfig.IPv4Address); the MAC address is `config.MacAddress`. Absent in records of
+   * a berth without networks, and when nothing was asked.
+   */
+  endpointRequest?: { ipv4Address?: string; aliases?: string[] };
   /**
    * Docker's "has been manually stopped": set by `stop` and by `kill` with SIGKILL or the
    * stop signal, cleared by `start`. A restart policy never restarts the exit that

@@ -1,43 +1,30 @@
-import type {
-  ContainerInspect,
-  ContainerState,
-  ContainerSummary,
-  EndpointSettings,
-  HostConfig,
-  MountPoint,
-  NetworkSettings,
-} from '@berth/core';
+import type { ContainerInspect, ContainerState, ContainerSummary, HostConfig, MountPoint, NetworkSettings } from '@berth/core';
+import type { EndpointRecord, NetworkRecord } from '../networks/network-record.js';
+import { endpointSettings } from '../networks/network-views.js';
 import { parseBind } from '../oci/mounts.js';
 import type { ContainerRecord } from './container-record.js';
 import { statusText } from './status-text.js';
 
-/** The network a container is in, by name: berth's default network is `none`. */
-function networkName(record: ContainerRecord): string {
-  const mode = record.hostConfig.NetworkMode || 'default';
-  return mode === 'default' ? 'none' : mode;
+/**
+ * A container's network as the views show it: the network's name (the record's mode,
+ * `default` shown as the network it resolves to), and, while it runs on a network with
+ * addresses, the network record and its endpoint.
+ */
+export interface ContainerNetworkView {
+  name: string;
+  network?: NetworkRecord;
+  endpoint?: EndpointRecord;
 }
 
-/** Docker's endpoint of a network without addresses (none, host). */
-function endpoint(): EndpointSettings {
-  return {
-    IPAMConfig: null,
-    Links: null,
-    Aliases: null,
-    NetworkID: '',
-    EndpointID: '',
-    Gateway: '',
-    IPAddress: '',
-    IPPrefixLen: 0,
-    IPv6Gateway: '',
-    GlobalIPv6Address: '',
-    GlobalIPv6PrefixLen: 0,
-    MacAddress: '',
-    DriverOpts: null,
-  };
-}
-
-/** NetworkSettings as dockerd shapes it for a container on a network without addresses. */
-function networkSettings(record: ContainerRecord): NetworkSettings {
+/** NetworkSettings as dockerd shapes it: the top-level fields repeat the container's one network's. */
+function networkSettings(record: ContainerRecord, net: ContainerNetworkView): NetworkSettings {
+  const isDefaultBridge = net.network?.name === 'bridge';
+  // dockerd lists the short id (and --network-alias names) as aliases on user networks only.
+  const aliases =
+    net.endpoint && !isDefaultBridge && net.network?.driver === 'bridge'
+      ? [...net.endpoint.aliases.slice(1), record.id.slice(0, 12)]
+      : null;
+  const e = endpointSettings(net.network, net.endpoint, aliases);
   return {
     Bridge: '',
     SandboxID: '',
@@ -48,15 +35,16 @@ function networkSettings(record: ContainerRecord): NetworkSettings {
     SandboxKey: record.state.Running && record.state.Pid > 0 ? `/proc/${record.state.Pid}/ns/net` : '',
     SecondaryIPAddresses: null,
     SecondaryIPv6Addresses: null,
-    EndpointID: '',
-    Gateway: '',
+    // dockerd fills the top-level fields from the default bridge network only.
+    EndpointID: isDefaultBridge ? e.EndpointID : '',
+    Gateway: isDefaultBridge ? e.Gateway : '',
     GlobalIPv6Address: '',
     GlobalIPv6PrefixLen: 0,
-    IPAddress: '',
-    IPPrefixLen: 0,
+    IPAddress: isDefaultBridge ? e.IPAddress : '',
+    IPPrefixLen: isDefaultBridge ? e.IPPrefixLen : 0,
     IPv6Gateway: '',
-    MacAddress: '',
-    Networks: { [networkName(record)]: endpoint() },
+    MacAddress: isDefaultBridge ? e.MacAddress : '',
+    Networks: { [net.name]: e },
   };
 }
 
@@ -106,7 +94,7 @@ function commandLine(record: ContainerRecord): string {
 }
 
 /** `GET /containers/json` entry. */
-export function toSummary(record: ContainerRecord): ContainerSummary {
+export function toSummary(record: ContainerRecord, net: ContainerNetworkView): ContainerSummary {
   return {
     Id: record.id,
     Names: [`/${record.name}`],
@@ -119,13 +107,17 @@ export function toSummary(record: ContainerRecord): ContainerSummary {
     State: record.state.Status,
     Status: statusText(record.state),
     HostConfig: { NetworkMode: shownNetworkMode(record) },
-    NetworkSettings: { Networks: { [networkName(record)]: endpoint() } },
+    NetworkSettings: { Networks: { [net.name]: endpointSettings(net.network, net.endpoint, null) } },
     Mounts: mountPoints(record.hostConfig),
   };
 }
 
 /** `GET /containers/{id}/json`: always with Config, HostConfig, State, NetworkSettings and Mounts. */
-export function toInspect(record: ContainerRecord, paths: { logPath: string; dir: string; rootfs: string }): ContainerInspect {
+export function toInspect(
+  record: ContainerRecord,
+  paths: { logPath: string; dir: string; rootfs: string },
+  net: ContainerNetworkView,
+): ContainerInspect {
   return {
     Id: record.id,
     Created: record.created,
@@ -149,6 +141,6 @@ export function toInspect(record: ContainerRecord, paths: { logPath: string; dir
     GraphDriver: { Name: record.storageDriver, Data: record.state.Running ? { MergedDir: paths.rootfs } : null },
     Mounts: mountPoints(record.hostConfig),
     Config: record.config,
-    NetworkSettings: networkSettings(record),
+    NetworkSettings: networkSettings(record, net),
   };
 }

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import {
   type AttachSession,
   Conflict,
+  defaultDetachKeys,
   type EventBus,
   EventBusToken,
   type ExecCreateBody,
@@ -32,9 +33,6 @@ import { type ContainerStore, ContainerStoreToken } from '../state/container-sto
 import { buildExecProcess } from './exec-process.js';
 import { type ExecRecord, execInspect } from './exec-record.js';
 import { ExecSession } from './exec-session.js';
-
-/** Docker's default detach sequence. */
-export const defaultDetachKeys = 'ctrl-p,ctrl-q';
 
 /** One exec in memory: its record, and while it runs, the runtime's process. */
 interface ExecEntry {

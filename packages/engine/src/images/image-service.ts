@@ -9,6 +9,8 @@ import {
   type ImageInspect,
   type ImageSummary,
   type ImagesApi,
+  type ImagesDiskUsage,
+  type ImagesPruneReport,
   type ImportOptions,
   InvalidArgument,
   inject,
@@ -24,8 +26,10 @@ import {
   token,
 } from '@berth/core';
 import {
+  applyChanges,
   type Digest,
   familiarString,
+  type ImageRecord,
   type ImageStore,
   importRootfs,
   loadArchive,
@@ -36,13 +40,20 @@ import {
   referenceString,
   saveArchive,
   shortId,
+  targetReference,
 } from '@berth/image';
 import { EngineConfigToken, type ResolvedEngineConfig } from '../config.js';
+import { untilMs } from '../containers/container-prune.js';
+import { imagesDiskUsage } from './image-disk-usage.js';
 import { type ImageHolds, ImageHoldsToken } from './image-holds.js';
 import { type ImageQueries, ImageQueriesToken } from './image-queries.js';
 import { ImageStoreToken } from './image-store-token.js';
 import { type ImageUsers, ImageUsersToken } from './image-users.js';
+import { downloadTarball, importUrl } from './import-source.js';
 import { loginRegistry, pullImages, pushImages } from './registry-transfers.js';
+
+/** The filters `docker image prune` takes. */
+const imagePruneFilterKeys = new Set(['dangling', 'until', 'label', 'label!']);
 
 /**
  * The engine's images as the API serves them (`ImagesApi`): the queries come from
@@ -154,12 +165,16 @@ export class ImageService implements ImagesApi {
   }
 
   async import(tar: Readable, options: ImportOptions): Promise<string> {
-    const result = await importRootfs(this.store, tar, {
+    const source = options.source && options.source !== '-' ? importUrl(options.source) : undefined;
+    // Checked before a byte is downloaded: a bad name or change costs no transfer.
+    targetReference('import', options.repo || undefined, options.tag || undefined);
+    applyChanges({}, options.changes ?? []);
+    const result = await importRootfs(this.store, source ? await downloadTarball(source) : tar, {
       repo: options.repo || undefined,
       tag: options.tag || undefined,
       message: options.message || undefined,
       changes: options.changes,
-      source: '-',
+      source: source ? source.href : '-',
     });
     this.log.debug('image imported', { id: result.id });
     this.events.publish('image', 'import', result.id, { name: result.reference ? familiar(result.reference) : result.id });
@@ -178,10 +193,14 @@ export class ImageService implements ImagesApi {
     return names;
   }
 
-  async save(refs: string[]): Promise<Readable> {
+  async save(refs: string[], options: { format?: 'docker' | 'oci' } = {}): Promise<Readable> {
     if (!refs.length) throw new InvalidArgument('no image names given to save');
-    const stream = await saveArchive(this.store, refs);
-    for (const ref of refs) this.events.publish('image', 'save', this.store.resolve(ref), { name: ref });
+    const stream = await saveArchive(this.store, refs, { format: options.format });
+    for (const ref of refs) {
+      // A bare repository name saves every tag of it, and may resolve to no single image.
+      const ids = this.savedIds(ref);
+      for (const id of ids) this.events.publish('image', 'save', id, { name: ref });
+    }
     return stream;
   }
 
@@ -200,6 +219,64 @@ export class ImageService implements ImagesApi {
 
   login(auth: RegistryAuth): Promise<{ Status: string; IdentityToken?: string }> {
     return loginRegistry(auth, this.config.registry, this.config.serverVersion);
+  }
+
+  async prune(filters: Filters = {}): Promise<ImagesPruneReport> {
+    for (const key of Object.keys(filters)) if (!imagePruneFilterKeys.has(key)) throw new InvalidArgument(`Invalid filter '${key}'`);
+    const dangling = filters.dangling ?? ['true'];
+    if (dangling.some((v) => !['true', 'false', '1', '0'].includes(v))) {
+      throw new InvalidArgument(`Invalid filter 'dangling=${dangling.join(',')}'`);
+    }
+    const onlyDangling = dangling.every((v) => v === 'true' || v === '1');
+    const until = (filters.until ?? []).map((v) => untilMs(v));
+    const labels = (image: ImageRecord, spec: string) => {
+      const all = image.config.config?.Labels ?? {};
+      const eq = spec.indexOf('=');
+      return eq < 0 ? spec in all : all[spec.slice(0, eq)] === spec.slice(eq + 1);
+    };
+    const candidates = (await this.store.list()).filter(
+      (image) =>
+        (!onlyDangling || image.repoTags.length === 0) &&
+        this.users.usersOf(image.id).length === 0 &&
+        this.holds.creators(image.id).length === 0 &&
+        !until.some((u) => Date.parse(image.created) >= u) &&
+        (filters.label ?? []).every((l) => labels(image, l)) &&
+        !(filters['label!'] ?? []).some((l) => labels(image, l)),
+    );
+    const layerBytes = () => this.store.layers.list().reduce((sum, layer) => sum + layer.size, 0);
+    const before = layerBytes();
+    const deleted: ImageDeleteEntry[] = [];
+    for (const image of candidates) {
+      try {
+        deleted.push(...(await this.remove(image.id, { force: true })));
+      } catch (err) {
+        // Another request took it (a create, a delete) meanwhile: not this prune's to report.
+        if (!isBerthError(err, 'Conflict') && !isBerthError(err, 'NotFound')) throw err;
+        this.log.debug('image prune skipped an image', { id: image.id, error: String(err) });
+      }
+    }
+    // What failed loads stored and no image came to use goes too.
+    const collected = await this.store.collectGarbage();
+    if (collected.blobs.length)
+      this.log.debug('image prune collected unused blobs', { blobs: collected.blobs.length, layers: collected.layers.length });
+    const reclaimed = Math.max(0, before - layerBytes());
+    this.events.publish('image', 'prune', '', { reclaimed: String(reclaimed) });
+    return { ImagesDeleted: deleted.length ? deleted : null, SpaceReclaimed: reclaimed };
+  }
+
+  async diskUsage(): Promise<ImagesDiskUsage> {
+    const [records, summaries] = await Promise.all([this.store.list(), this.queries.list({ all: true })]);
+    return imagesDiskUsage(records, summaries, (id) => this.users.usersOf(id).length);
+  }
+
+  /** The images `save` wrote for `ref`: the one it resolves to, else every tagged image of the repository it names. */
+  private savedIds(ref: string): string[] {
+    try {
+      return [this.store.resolve(ref)];
+    } catch (err) {
+      if (!isBerthError(err, 'NotFound')) throw err;
+      return [...new Set(this.store.repository(referenceName(parseReference(ref))).map((r) => r.id))];
+    }
   }
 }
 

@@ -43,11 +43,7 @@ const refusedHostFields: ReadonlyArray<[keyof HostConfig, string]> = [
   ['Mounts', ' (use -v /host/path:/container/path for a bind mount)'],
   ['VolumeDriver', ': it has no volume plugins'],
   ['VolumesFrom', ': it has no volumes to share'],
-  ['Links', ': container links need a bridge network'],
-  ['Dns', ": containers get the host's resolv.conf"],
-  ['DnsOptions', ": containers get the host's resolv.conf"],
-  ['DnsSearch', ": containers get the host's resolv.conf"],
-  ['ExtraHosts', ': /etc/hosts holds only localhost and the container'],
+  ['Links', ': container links need the embedded DNS server'],
   ['Capabilities', ' (use CapAdd and CapDrop)'],
   ['Cgroup', ''],
   ['Init', ': it has no init process'],
@@ -87,7 +83,7 @@ export function checkRestartPolicy(hc: Pick<HostConfig, 'RestartPolicy'>): void 
 }
 
 /** Endpoint settings a user sets; the rest of EndpointSettings is output that dockerd ignores on input. */
-const endpointSettings = ['IPAMConfig', 'Links', 'Aliases', 'MacAddress', 'DriverOpts'] as const;
+const endpointSettings = ['Links', 'Aliases', 'DriverOpts'] as const;
 
 /**
  * Throws InvalidArgument naming the first setting of `body` berth would not carry out.
@@ -100,7 +96,7 @@ export function refuseUnsupportedSettings(body: ContainerCreateBody, ctx: Settin
 
   // The container's own config.
   if (isSet(body.Domainname)) throw notSupported('Domainname');
-  if (isSet(body.MacAddress)) throw notSupported('MacAddress', ': it has no network with MAC addresses');
+  if (isSet(body.MacAddress) && ctx.hostNetwork) throw new InvalidArgument('conflicting options: mac-address and the network mode');
   checkHealthcheck(body.Healthcheck); // carried out by the engine's HealthMonitor (health/health-monitor.ts)
   if (body.NetworkDisabled && ctx.hostNetwork) {
     throw new InvalidArgument('Conflicting options: NetworkDisabled and the host network (NetworkMode "host")');
@@ -153,7 +149,7 @@ export function refuseUnsupportedSettings(body: ContainerCreateBody, ctx: Settin
   if (isSet(hc.LogConfig?.Type) || isSet(hc.LogConfig?.Config))
     checkLogConfig(hc.LogConfig?.Type || 'json-file', hc.LogConfig?.Config ?? {});
 
-  // Networking: no bridge, so nothing to publish or address.
+  // Networking: addresses and MACs are the network's (networks/); publishing ports is not done yet.
   const mode = hc.NetworkMode ?? '';
   if (mode.startsWith('container:')) {
     throw notSupported(`HostConfig.NetworkMode ${JSON.stringify(mode)}`, ": joining another container's network namespace");
@@ -163,7 +159,7 @@ export function refuseUnsupportedSettings(body: ContainerCreateBody, ctx: Settin
     const field = published ? 'HostConfig.PortBindings' : 'HostConfig.PublishAllPorts';
     // dockerd discards published ports on the host network with this warning; berth does the same.
     if (ctx.hostNetwork) warnings.push('Published ports are discarded when using host network mode');
-    else throw notSupported(`${field} (publishing ports)`, ': it has no bridge network (use --network host)');
+    else throw notSupported(`${field} (publishing ports)`);
   }
   const endpoints = Object.entries(body.NetworkingConfig?.EndpointsConfig ?? {});
   if (endpoints.length > 1) {
@@ -173,10 +169,13 @@ export function refuseUnsupportedSettings(body: ContainerCreateBody, ctx: Settin
   }
   for (const [network, settings] of endpoints) {
     for (const field of endpointSettings) {
-      const value = settings?.[field];
-      // An IPAMConfig of empty addresses asks for nothing.
-      const asked = field === 'IPAMConfig' ? Object.values(value ?? {}).some(isSet) : isSet(value);
-      if (asked) throw notSupported(`NetworkingConfig.EndpointsConfig.${network}.${field}`);
+      if (isSet(settings?.[field])) throw notSupported(`NetworkingConfig.EndpointsConfig.${network}.${field}`);
+    }
+    for (const field of ['IPv6Address', 'LinkLocalIPs'] as const) {
+      if (isSet(settings?.IPAMConfig?.[field])) throw notSupported(`NetworkingConfig.EndpointsConfig.${network}.IPAMConfig.${field}`);
+    }
+    if ((isSet(settings?.IPAMConfig?.IPv4Address) || isSet(settings?.MacAddress)) && ctx.hostNetwork) {
+      throw new InvalidArgument('conflicting options: --ip and --mac-address need a network with addresses, not the host network');
     }
   }
   return warnings;

@@ -1,7 +1,7 @@
 import { closeSync, constants, fchmodSync, fchownSync, futimesSync, write, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { InvalidArgument, isBerthError, SystemError } from '@berth/core';
-import { type ByteSource, decompress, entryParts, readTar, type TarEntry } from '@berth/image';
+import { type ByteSource, checkSymlinkTarget, decompress, entryParts, readTar, SpaceGuard, type TarEntry } from '@berth/image';
 import {
   AT,
   chmodAt,
@@ -73,6 +73,8 @@ export async function extractTarAt(dirfd: number, source: ByteSource, options: E
   const dirs = new DirCache(dirfd);
   const deferred: Array<{ key: string; mode: number; atime: Date; mtime: Date; xattrs: ReadonlyMap<string, Buffer> }> = [];
   const allowDevices = options.allowDevices ?? true;
+  // statfs through the descriptor's /proc link: the filesystem the files land on.
+  const space = new SpaceGuard(`/proc/self/fd/${dirfd}`);
   let entries = 0;
   let sliceStart = performance.now();
   try {
@@ -95,6 +97,9 @@ export async function extractTarAt(dirfd: number, source: ByteSource, options: E
           continue;
         }
         const parent = dirs.open(parts, true, entry.path)!;
+        // A file that would not fit is refused before a byte is written (a gzip bomb).
+        if (entry.type === 'file') space.claim(entry.size, entry.path);
+        if (entry.type === 'symlink') checkSymlinkTarget(entry.linkpath ?? '', entry.path);
         if ((entry.type === 'char-device' || entry.type === 'block-device') && !allowDevices) {
           throw refuse(entry.path, 'device nodes are not allowed here');
         }

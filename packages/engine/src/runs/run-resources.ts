@@ -15,6 +15,7 @@ import {
 import { type ContainerDrivers, ContainerDriversToken } from '../containers/container-drivers.js';
 import { type ContainerPaths, ContainerPathsToken } from '../containers/container-paths.js';
 import type { ContainerRecord } from '../containers/container-record.js';
+import { extraHostLines, hostsFile, writeHostsInPlace } from '../containers/etc-files.js';
 import { type ContainerIo, ContainerIoToken } from '../io/container-io.js';
 import { runtimeLogRequest } from '../io/log-config.js';
 import { type RootFilesystems, RootFilesystemsToken } from '../rootfs/root-filesystems.js';
@@ -72,8 +73,14 @@ export class RunResources {
       }
       phases.create = elapsed(began);
       undo.push(() => runtime.delete(record.id));
-      await this.drivers.attach(record, pid);
+      const endpoint = await this.drivers.attach(record, pid);
       undo.push(() => this.drivers.detach(record));
+      if (endpoint.ipAddress) {
+        // /etc/hosts names the container at its address, which exists only now.
+        const extra = extraHostLines(record.hostConfig.ExtraHosts, this.drivers.hostGateway());
+        const names = [record.config.Hostname || record.id.slice(0, 12)];
+        await writeHostsInPlace(path.join(this.paths.dir(record.id), 'hosts'), hostsFile(extra, { address: endpoint.ipAddress, names }));
+      }
       this.io.connect(record.id, await runtime.connect(record.id));
       phases.attached = elapsed(began);
       await runtime.start(record.id);

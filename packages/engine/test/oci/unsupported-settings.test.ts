@@ -144,11 +144,8 @@ test('Mounts, StorageOpt and named volumes are refused naming the setting', () =
 test('each setting berth does not carry out is refused by name', () => {
   const cases: Array<[ContainerCreateBody, RegExp]> = [
     [{ Domainname: 'example.com' }, /^Domainname is not supported/],
-    [{ MacAddress: '02:42:ac:11:00:02' }, /^MacAddress is not supported/],
     [{ Healthcheck: { Test: ['CMD-SHELL', 'true'], Interval: 10 } }, /^Interval in Healthcheck cannot be less than 1ms/],
     [{ HostConfig: { Init: true } }, /^HostConfig\.Init is not supported by berth yet: it has no init process/],
-    [{ HostConfig: { Dns: ['1.1.1.1'] } }, /^HostConfig\.Dns is not supported/],
-    [{ HostConfig: { ExtraHosts: ['a:1.2.3.4'] } }, /^HostConfig\.ExtraHosts is not supported/],
     [{ HostConfig: { VolumesFrom: ['other'] } }, /^HostConfig\.VolumesFrom is not supported/],
     [{ HostConfig: { VolumeDriver: 'local' } }, /^HostConfig\.VolumeDriver is not supported/],
     [{ HostConfig: { Links: ['db:db'] } }, /^HostConfig\.Links is not supported/],
@@ -190,8 +187,33 @@ test('each setting berth does not carry out is refused by name', () => {
       /^NetworkingConfig\.EndpointsConfig\.default\.Aliases is not supported/,
     ],
     [{ NetworkingConfig: { EndpointsConfig: { a: {}, b: {} } } }, /^Container cannot be connected to network endpoints: a, b/],
+    [
+      { NetworkingConfig: { EndpointsConfig: { b: { IPAMConfig: { IPv6Address: 'fd00::2' } } } } },
+      /^NetworkingConfig\.EndpointsConfig\.b\.IPAMConfig\.IPv6Address is not supported/,
+    ],
   ];
   for (const [body, message] of cases) assert.match(refusal({ Image: 'b', ...body }), message);
+});
+
+test('addresses, MACs, --dns* and --add-host are carried out on a private network; --mac-address and --ip conflict with the host network', () => {
+  const asked: ContainerCreateBody = {
+    Image: 'b',
+    MacAddress: '02:42:ac:11:00:02',
+    HostConfig: { Dns: ['1.1.1.1'], DnsSearch: ['lan'], DnsOptions: ['ndots:2'], ExtraHosts: ['a:1.2.3.4'] },
+    NetworkingConfig: { EndpointsConfig: { n: { IPAMConfig: { IPv4Address: '10.1.0.5' } } } },
+  };
+  assert.equal(refuseUnsupportedSettings(asked, { hostNetwork: false }), []);
+  assert.match(
+    refusal({ Image: 'b', MacAddress: '02:42:ac:11:00:02' }, { hostNetwork: true }),
+    /^conflicting options: mac-address and the network mode/,
+  );
+  assert.match(
+    refusal(
+      { Image: 'b', NetworkingConfig: { EndpointsConfig: { host: { IPAMConfig: { IPv4Address: '10.1.0.5' } } } } },
+      { hostNetwork: true },
+    ),
+    /^conflicting options: --ip and --mac-address need a network with addresses/,
+  );
 });
 
 test('on the host network published ports are discarded with a warning, as dockerd does; NetworkDisabled conflicts', () => {

@@ -224,6 +224,7 @@ async function legacyImages(archive: ArchiveContents): Promise<PendingImage[]> {
     const layers = [];
     for (const layerPath of entry.Layers) layers.push(await archive.layer(layerPath));
     checkDiffIds(config, layers, entry.Config, entry.Layers);
+    checkBaseLayer(layers, entry.Layers);
     let names = entry.RepoTags ?? [];
     if (names.length === 0 && repositories && entry.Layers.length > 0) {
       // Old archives name images only in `repositories`: repo → tag → top layer's v1 id.
@@ -260,6 +261,7 @@ async function ociImages(archive: ArchiveContents): Promise<PendingImage[]> {
         layers.push(layer);
       }
       checkDiffIds(config, layers, manifest.config.digest, manifest.layers.map(blobPath));
+      checkBaseLayer(layers, manifest.layers.map(blobPath));
       out.push({ configBytes, configDigest: manifest.config.digest, layers, tags: name ? [parseTag(name, 'index.json')] : [] });
     }
   }
@@ -349,12 +351,24 @@ function parseTag(name: string, where: string): Reference {
 }
 
 /** Store a file of the archive as a blob, scanning it as a layer on the way. */
+/**
+ * An image whose bottom layer could never be unpacked (a name with `..`, a write through
+ * a symlink out of the root, a hardlink to nothing...) is refused at load, as `import`
+ * refuses one, rather than at its first run. Layers higher up are left to the unpacker:
+ * what they may do depends on the layers below them.
+ */
+function checkBaseLayer(layers: Array<{ scan: LayerScan }>, paths: string[]): void {
+  const refused = layers[0]?.scan.refusedAsBase;
+  if (refused) throw invalid(`layer ${paths[0]} can never be unpacked: ${refused.message}`);
+}
+
 async function storeFile(store: ImageStore, body: ByteSource): Promise<StoredFile> {
   const [blob, scanned] = await consumeTee<[BlobInfo, { scan?: LayerScan; scanError?: unknown }]>(asyncBytes(body), [
     (s) => store.content.ingest(s),
     async (s) => {
       try {
-        return { scan: await scanLayer(s) };
+        // Checked as a base layer on the way; it counts only where an image has it at the bottom.
+        return { scan: await scanLayer(s, { check: true, recordRefusal: true }) };
       } catch (scanError) {
         if (!isBerthError(scanError)) throw scanError;
         // Not a tar: the blob is still stored (the other branch reads on); it matters

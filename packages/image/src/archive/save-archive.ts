@@ -3,7 +3,15 @@ import { NotFound } from '@berth/core';
 import { decompress } from '../compression.js';
 import { type Digest, digestHex, sha256Digest } from '../digest.js';
 import type { ImageRecord, ImageStore } from '../image-store.js';
-import type { ArchiveManifestEntry } from '../manifest.js';
+import {
+  type ArchiveManifestEntry,
+  containerdImageNameAnnotation,
+  type Descriptor,
+  type ImageIndex,
+  type ImageManifest,
+  ociRefNameAnnotation,
+} from '../manifest.js';
+import { MediaTypes } from '../media-types.js';
 import {
   familiarName,
   familiarString,
@@ -12,8 +20,20 @@ import {
   parseReference,
   type Reference,
   referenceName,
+  referenceString,
 } from '../reference.js';
 import { type TarWriteEntry, writeTar } from '../tar/writer.js';
+
+/** Options of `saveArchive`. */
+export interface SaveArchiveOptions {
+  /**
+   * `docker` (default): the legacy layout (see `saveArchive`), as dockerd 20.10 (API 1.41) writes it.
+   * `oci`: an OCI image layout (`oci-layout`, `index.json`, `blobs/sha256/…`) that is a
+   * docker-archive too (a `manifest.json` pointing into `blobs/`), as Docker 25+ writes
+   * it; skopeo's `oci-archive:` and every `docker load` read it.
+   */
+  format?: 'docker' | 'oci';
+}
 
 /**
  * `docker save`: a tar stream of images in the legacy layout Docker writes and every
@@ -34,7 +54,7 @@ import { type TarWriteEntry, writeTar } from '../tar/writer.js';
  * error response, not a broken stream. The output is deterministic: saving the same
  * images gives the same bytes.
  */
-export async function saveArchive(store: ImageStore, names: readonly string[]): Promise<Readable> {
+export async function saveArchive(store: ImageStore, names: readonly string[], options: SaveArchiveOptions = {}): Promise<Readable> {
   const selected = new Map<Digest, { image: ImageRecord; tags: Reference[] }>();
   const add = async (id: Digest, tag?: Reference) => {
     let item = selected.get(id);
@@ -71,6 +91,8 @@ export async function saveArchive(store: ImageStore, names: readonly string[]): 
         throw new NotFound(`image ${image.id}: no such blob: ${layer.digest} (layer ${layer.diffId})`);
     }
   }
+
+  if (options.format === 'oci') return writeTar(await ociLayoutEntries(store, [...selected.values()]));
 
   const manifest: ArchiveManifestEntry[] = [];
   const repositories: Record<string, Record<string, string>> = {};
@@ -137,6 +159,78 @@ export async function saveArchive(store: ImageStore, names: readonly string[]): 
     entries.push({ path: 'repositories', type: 'file', body: `${JSON.stringify(repositories)}\n`, mtime: epoch });
   }
   return writeTar(entries);
+}
+
+/**
+ * The entries of an OCI image layout that is also a docker-archive: every blob once
+ * under `blobs/sha256/` (layers uncompressed, so a layer's digest is its diffID, as
+ * Docker 25+ writes them), one image manifest per image, `index.json` listing one
+ * descriptor per name (annotated with the full name and the tag) or per unnamed image,
+ * `manifest.json` and `repositories` for docker-archive readers, `oci-layout`.
+ * Deterministic: the same images give the same bytes, so the manifest digests too.
+ */
+async function ociLayoutEntries(store: ImageStore, selected: Array<{ image: ImageRecord; tags: Reference[] }>): Promise<TarWriteEntry[]> {
+  const epoch = new Date(0);
+  const blobs = new Map<Digest, TarWriteEntry>();
+  const index: Descriptor[] = [];
+  const manifest: ArchiveManifestEntry[] = [];
+  const repositories: Record<string, Record<string, string>> = {};
+  const blobPath = (digest: Digest) => `blobs/sha256/${digestHex(digest)}`;
+  for (const { image, tags } of selected) {
+    const configBytes = await store.content.readBytes(image.id);
+    blobs.set(image.id, { path: blobPath(image.id), type: 'file', body: configBytes, mtime: epoch });
+    for (const layer of image.layers) {
+      if (blobs.has(layer.diffId)) continue;
+      blobs.set(layer.diffId, {
+        path: blobPath(layer.diffId),
+        type: 'file',
+        size: layer.tarSize,
+        mtime: epoch,
+        body: async () => {
+          const blob = await store.content.get(layer.digest);
+          return layer.compression === 'none' ? blob : (await decompress(blob)).stream;
+        },
+      });
+    }
+    const imageManifest: ImageManifest = {
+      schemaVersion: 2,
+      mediaType: MediaTypes.ociManifest,
+      config: { mediaType: MediaTypes.ociConfig, digest: image.id, size: configBytes.length },
+      layers: image.layers.map((layer) => ({ mediaType: MediaTypes.ociLayer, digest: layer.diffId, size: layer.tarSize })),
+    };
+    const manifestBytes = Buffer.from(JSON.stringify(imageManifest));
+    const manifestDigest = sha256Digest(manifestBytes);
+    blobs.set(manifestDigest, { path: blobPath(manifestDigest), type: 'file', body: manifestBytes, mtime: epoch });
+    const descriptor: Descriptor = { mediaType: MediaTypes.ociManifest, digest: manifestDigest, size: manifestBytes.length };
+    if (tags.length === 0) index.push(descriptor);
+    for (const tag of tags) {
+      index.push({
+        ...descriptor,
+        annotations: { [containerdImageNameAnnotation]: referenceString(tag), [ociRefNameAnnotation]: tag.tag! },
+      });
+      repositories[familiarName(tag)] ??= {};
+      const top = image.diffIds.at(-1);
+      if (top !== undefined) repositories[familiarName(tag)]![tag.tag!] = digestHex(top);
+    }
+    manifest.push({
+      Config: blobPath(image.id),
+      RepoTags: tags.length > 0 ? tags.map(familiarString) : null,
+      Layers: image.layers.map((layer) => blobPath(layer.diffId)),
+    });
+  }
+  const imageIndex: ImageIndex = { schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests: index };
+  const entries: TarWriteEntry[] = [
+    { path: 'blobs/', type: 'directory', mtime: epoch },
+    { path: 'blobs/sha256/', type: 'directory', mtime: epoch },
+    ...[...blobs.values()].sort((a, b) => a.path.localeCompare(b.path)),
+    { path: 'index.json', type: 'file', body: JSON.stringify(imageIndex), mtime: epoch },
+    { path: 'manifest.json', type: 'file', body: JSON.stringify(manifest), mtime: epoch },
+    { path: 'oci-layout', type: 'file', body: JSON.stringify({ imageLayoutVersion: '1.0.0' }), mtime: epoch },
+  ];
+  if (Object.keys(repositories).length > 0) {
+    entries.push({ path: 'repositories', type: 'file', body: `${JSON.stringify(repositories)}\n`, mtime: epoch });
+  }
+  return entries;
 }
 
 function createdDate(image: ImageRecord): Date {

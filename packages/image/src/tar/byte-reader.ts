@@ -47,14 +47,20 @@ export class ByteReader {
     return skipped;
   }
 
-  /** Read and discard everything left. */
-  async drain(): Promise<void> {
-    this.position += this.available();
+  /**
+   * Read and discard everything left, or stop once more than `limit` bytes were
+   * discarded. Returns how many were (over `limit` means the stream went on).
+   */
+  async drain(limit = Number.POSITIVE_INFINITY): Promise<number> {
+    let drained = this.available();
+    this.position += drained;
     this.offset = this.chunk.length;
-    while (await this.fill()) {
+    while (drained <= limit && (await this.fill())) {
+      drained += this.chunk.length;
       this.position += this.chunk.length;
       this.offset = this.chunk.length;
     }
+    return drained;
   }
 
   /** Stop reading: let the source release what it holds. */

@@ -13,10 +13,19 @@ export interface ReadTarOptions {
    * so whoever hashes the stream needs all of it consumed.
    */
   drain?: boolean;
+  /**
+   * Most bytes accepted after the end-of-archive blocks (default 1 MiB). Writers pad to
+   * a record (10 KiB for GNU tar); a stream that goes on for gigabytes after its end (a
+   * gzip of zeros) is refused instead of being read through.
+   */
+  maxTrailingBytes?: number;
 }
 
-/** Pax and GNU long-name bodies larger than this are refused rather than buffered. */
+/** Pax and GNU long-name bodies larger than this are refused rather than buffered... */
 const maxMetaSize = 1 << 20;
+/** ...and so are more than this in all before one entry (a run of extended headers). */
+const maxMetaTotal = 4 << 20;
+const defaultMaxTrailing = 1 << 20;
 const blockSize = 512;
 
 const typeByFlag: Record<string, TarEntryType> = {
@@ -47,6 +56,9 @@ export async function* readTar(source: ByteSource, options: ReadTarOptions = {})
   let pax: PaxRecords | undefined;
   let longPath: string | undefined;
   let longLink: string | undefined;
+  // Bytes of extended headers held for the next entry, and of global ones held for all.
+  let metaHeld = 0;
+  let globalHeld = 0;
   try {
     for (;;) {
       const offset = reader.position;
@@ -54,40 +66,69 @@ export async function* readTar(source: ByteSource, options: ReadTarOptions = {})
       if (block.length === 0) break;
       if (block.length < blockSize) throw new InvalidArgument(`invalid tar: stream ends inside the header at byte ${offset}`);
       if (isZeroBlock(block)) break;
-      const header = new (tarHeader())(block);
+      let header: InstanceType<ReturnType<typeof tarHeader>>;
+      try {
+        header = new (tarHeader())(block);
+      } catch (err) {
+        headerNumber(block, 124, 12, offset); // its message, when the size is what is wrong
+        throw new InvalidArgument(`invalid tar: unreadable header at byte ${offset}: ${(err as Error).message}`);
+      }
       if (!header.cksumValid) throw new InvalidArgument(`invalid tar: header checksum mismatch at byte ${offset}`);
       const flag = block[156] === 0 ? '' : String.fromCharCode(block[156]!);
-      const headerSize = header.size ?? 0;
+      // The size field as written: npm's codec zeroes it when the 100-byte name field
+      // happens to end in "/" (it then takes a file for an old-style directory), even when
+      // a GNU long name or pax path gives the real name, and the body would be misread.
+      const headerSize = headerNumber(block, 124, 12, offset);
       if (flag === 'x' || flag === 'X' || flag === 'g' || flag === 'L' || flag === 'K') {
         const data = await readMeta(reader, headerSize, offset);
+        if (flag === 'g') globalHeld += data.length;
+        else metaHeld += data.length;
+        if (metaHeld > maxMetaTotal || globalHeld > maxMetaTotal) {
+          throw new InvalidArgument(`invalid tar: extended headers before byte ${reader.position} exceed ${maxMetaTotal} bytes`);
+        }
         if (flag === 'x' || flag === 'X') pax = mergeRecords(pax ?? new Map(), parsePax(data, `at byte ${offset}`));
         else if (flag === 'g') globalPax = mergeRecords(globalPax, parsePax(data, `at byte ${offset}`));
         else if (flag === 'L') longPath = cString(data);
         else longLink = cString(data);
         continue;
       }
-      const type = typeByFlag[flag];
       const path = text(pax, 'path') ?? longPath ?? header.path ?? '';
+      // Old (pre-POSIX) tars mark a directory as a NUL-type file named with a trailing
+      // "/"; Go's archive/tar (Docker's reader) reads it so, only for that type flag.
+      const type = flag === '' && path.endsWith('/') ? 'directory' : typeByFlag[flag];
       if (type === undefined) {
         throw new InvalidArgument(`invalid tar: unsupported entry type ${JSON.stringify(flag)} for ${JSON.stringify(path)}`);
       }
       const value = (key: string): Buffer | undefined => pax?.get(key) ?? globalPax.get(key);
+      // Pax numbers are decimal (Go's archive/tar refuses the rest too): no hex, exponents,
+      // signs or blanks; ids and device numbers fit in 32 bits, times in a Date.
       const num = (key: string): number | undefined => {
         const v = value(key);
         if (v === undefined) return undefined;
-        const n = Number(v.toString('latin1'));
-        if (!Number.isFinite(n)) throw new InvalidArgument(`invalid tar: pax ${key} of ${JSON.stringify(path)} is not a number`);
+        const s = v.toString('latin1');
+        const n = Number(s);
+        if (!/^[0-9]{1,10}$/.test(s) || n > 0xfffffffe) {
+          throw new InvalidArgument(`invalid tar: pax ${key} of ${JSON.stringify(path)} is not a valid number: ${JSON.stringify(s)}`);
+        }
         return n;
       };
       const time = (key: string): Date | undefined => {
-        const n = num(key);
-        return n === undefined ? undefined : new Date(n * 1000);
+        const v = value(key);
+        if (v === undefined) return undefined;
+        const s = v.toString('latin1');
+        const date = new Date(Number(s) * 1000);
+        if (!/^-?[0-9]{1,15}(\.[0-9]{1,9})?$/.test(s) || Number.isNaN(date.getTime())) {
+          throw new InvalidArgument(`invalid tar: pax ${key} of ${JSON.stringify(path)} is not a valid time: ${JSON.stringify(s)}`);
+        }
+        return date;
       };
       // Like Go's archive/tar (what Docker reads with), only files and GNU dump dirs have
       // bodies; a size from a global pax header would be meaningless, so only a local one counts.
-      const paxSize = pax?.get('size');
-      const bodySize =
-        flag === 'D' ? headerSize : type === 'file' ? (paxSize !== undefined ? Number(paxSize.toString('latin1')) : headerSize) : 0;
+      const paxSize = pax?.get('size')?.toString('latin1');
+      if (paxSize !== undefined && !/^[0-9]{1,16}$/.test(paxSize)) {
+        throw new InvalidArgument(`invalid tar: pax size of ${JSON.stringify(path)} is not a valid number: ${JSON.stringify(paxSize)}`);
+      }
+      const bodySize = flag === 'D' ? headerSize : type === 'file' ? (paxSize !== undefined ? Number(paxSize) : headerSize) : 0;
       if (!Number.isSafeInteger(bodySize) || bodySize < 0) throw new InvalidArgument(`invalid tar: bad size for ${JSON.stringify(path)}`);
       const xattrs = new Map<string, Buffer>();
       for (const records of [globalPax, pax ?? new Map<string, Buffer>()]) {
@@ -112,6 +153,16 @@ export async function* readTar(source: ByteSource, options: ReadTarOptions = {})
         xattrs,
         body: type === 'file' ? body : emptyBody(),
       };
+      for (const [what, n] of [
+        ['uid', entry.uid],
+        ['gid', entry.gid],
+        ['device major', entry.devmajor],
+        ['device minor', entry.devminor],
+      ] as const) {
+        if (!Number.isSafeInteger(n) || n < 0 || n > 0xfffffffe) {
+          throw new InvalidArgument(`invalid tar: ${what} of ${JSON.stringify(path)} is out of range: ${n}`);
+        }
+      }
       const uname = text(pax, 'uname') ?? text(globalPax, 'uname') ?? header.uname;
       const gname = text(pax, 'gname') ?? text(globalPax, 'gname') ?? header.gname;
       if (uname) entry.uname = uname;
@@ -123,13 +174,25 @@ export async function* readTar(source: ByteSource, options: ReadTarOptions = {})
         entry.linkpath = linkpath;
       }
       if (path === '') throw new InvalidArgument(`invalid tar: entry at byte ${offset} has no name`);
+      if (path.includes('\0') || linkpath?.includes('\0')) {
+        throw new InvalidArgument(`invalid tar: entry at byte ${offset} has a NUL byte in its name or link target`);
+      }
       pax = undefined;
+      metaHeld = 0;
       longPath = undefined;
       longLink = undefined;
       yield entry;
       await body.finish();
     }
-    if (options.drain !== false) await reader.drain();
+    if (options.drain !== false) {
+      const limit = options.maxTrailingBytes ?? defaultMaxTrailing;
+      const trailing = await reader.drain(limit);
+      if (trailing > limit) {
+        throw new InvalidArgument(
+          `invalid tar: more than ${limit} bytes follow the end of the archive at byte ${reader.position - trailing}`,
+        );
+      }
+    }
   } finally {
     await reader.close();
   }
@@ -201,6 +264,29 @@ function text(records: PaxRecords | undefined, key: string): string | undefined 
 function cString(data: Buffer): string {
   const nul = data.indexOf(0);
   return (nul >= 0 ? data.subarray(0, nul) : data).toString('utf8');
+}
+
+/**
+ * A numeric header field: octal digits (NUL- or space-terminated), or GNU's base-256
+ * (first byte 0x80) for values that do not fit. A negative or unsafe value, or a
+ * field that is neither, is refused: a size must never be guessed.
+ */
+function headerNumber(block: Buffer, start: number, length: number, offset: number): number {
+  const field = block.subarray(start, start + length);
+  if (field[0]! & 0x80) {
+    if (field[0] === 0xff) throw new InvalidArgument(`invalid tar: negative size in the header at byte ${offset}`);
+    let n = field[0]! & 0x7f;
+    for (let i = 1; i < field.length; i++) n = n * 256 + field[i]!;
+    if (!Number.isSafeInteger(n)) throw new InvalidArgument(`invalid tar: size too large in the header at byte ${offset}`);
+    return n;
+  }
+  const digits = field
+    .toString('latin1')
+    .replace(/[\0 ]+$/, '')
+    .replace(/^ +/, '');
+  if (digits === '') return 0;
+  if (!/^[0-7]+$/.test(digits)) throw new InvalidArgument(`invalid tar: bad size field in the header at byte ${offset}`);
+  return Number.parseInt(digits, 8);
 }
 
 function isZeroBlock(block: Buffer): boolean {

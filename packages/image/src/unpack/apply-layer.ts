@@ -8,7 +8,12 @@ import { type Compression, decompress } from '../compression.js';
 import { type Digest, Digester } from '../digest.js';
 import type { TarEntry } from '../tar/entry.js';
 import { readTar } from '../tar/reader.js';
-import { RootResolver, refuse } from './root-resolver.js';
+import { checkSymlinkTarget, entryParts, opaqueMarker, whiteoutMetaPrefix, whiteoutPrefix, whiteoutTarget } from './entry-name.js';
+import { ConcurrentFileWrites, concurrentFileMax } from './file-writes.js';
+import { hostTree, RootResolver, refuse, type TreeView } from './root-resolver.js';
+import { SpaceGuard } from './space-guard.js';
+
+export { entryParts } from './entry-name.js';
 
 /** The kind of special file `mknod` makes. */
 export type SpecialFileKind = 'char' | 'block' | 'fifo';
@@ -33,6 +38,11 @@ export interface ApplyLayerOptions {
    * (`docker cp` into a container), where `.wh.x` is just a file of that name.
    */
   whiteouts?: boolean;
+  /**
+   * Bytes the layer must leave free on the target's filesystem (default 2% of it, at
+   * most 1 GiB): a file that would eat into them is refused before it is written (SpaceGuard).
+   */
+  reserveBytes?: number;
 }
 
 /** What applying a layer found. */
@@ -49,10 +59,6 @@ export interface ApplyLayerResult {
   xattrsSkipped: number;
 }
 
-const whiteoutPrefix = '.wh.';
-const opaqueMarker = '.wh..wh..opq';
-// aufs bookkeeping (`.wh..wh.plnk`, `.wh..wh.aufs`) that Docker also ignores.
-const whiteoutMetaPrefix = '.wh..wh.';
 /** Files larger than this write their data through the thread pool. */
 const asyncWriteThreshold = 1 << 20;
 /** Longest stretch of synchronous unpacking before the event loop gets a turn. */
@@ -71,10 +77,16 @@ const yieldEveryMs = 20;
  * once nothing more is written into them.
  *
  * Refused with an InvalidArgument naming the entry, before the entry itself is written:
- * `..` in a name or a hardlink target, writing through a symlink that leaves the root
- * (see RootResolver), a hardlink to a missing file or a directory, devices when not
- * allowed. Absolute names are taken relative to `targetDir`. What was unpacked before
- * the refusal stays: the caller discards the snapshot.
+ * `..` in a name or a hardlink target, a name or symlink target longer than the kernel
+ * takes, writing through a symlink that leaves the root (see RootResolver), a hardlink
+ * to a missing file or a directory, a whiteout of `.`, `..` or nothing, devices when not
+ * allowed, a file that would not fit on the disk (SpaceGuard). The tar reader refuses
+ * malformed headers, bad pax values and a stream that goes on past its end. Absolute
+ * names are taken relative to `targetDir`. What was unpacked before the refusal stays:
+ * the caller discards the snapshot.
+ *
+ * New files up to 256 KiB are written through the thread pool, several at once
+ * (`ConcurrentFileWrites`); the function returns once every one is written.
  */
 export async function applyLayer(targetDir: string, source: ByteSource, options: ApplyLayerOptions = {}): Promise<ApplyLayerResult> {
   const root = await fs.promises.realpath(targetDir);
@@ -82,7 +94,23 @@ export async function applyLayer(targetDir: string, source: ByteSource, options:
   const sameOwner = options.sameOwner ?? process.getuid?.() === 0;
   const mknod = options.mknod ?? mknodCommand;
   const applyWhiteouts = options.whiteouts ?? true;
-  const resolver = new RootResolver(root);
+  const writes = new ConcurrentFileWrites();
+  // Directories this unpack made (the root too when it starts empty): what is in them is
+  // only what this layer wrote, so whether a name is taken is known without asking the
+  // kernel (an lstat there waits for the creations in flight in that directory).
+  const freshDirs = new Set<string>();
+  if (fs.readdirSync(root).length === 0) freshDirs.add(root);
+  // A file still being written is a file already: a later name through it is refused, never made a directory.
+  const tree: TreeView = {
+    kind: (abs) => (writes.pending(abs) ? 'other' : hostTree.kind(abs)),
+    readlink: hostTree.readlink,
+    mkdir(abs) {
+      hostTree.mkdir(abs);
+      freshDirs.add(abs);
+    },
+  };
+  const resolver = new RootResolver(root, tree);
+  const space = new SpaceGuard(root, options.reserveBytes);
   const { compression, stream } = await decompress(source);
   const digester = new Digester();
 
@@ -94,113 +122,158 @@ export async function applyLayer(targetDir: string, source: ByteSource, options:
   let xattrsSkipped = 0;
 
   let sliceStart = performance.now();
-  for await (const entry of readTar(digester.tee(stream))) {
-    entries++;
-    // The per-entry work is synchronous (see below); give the event loop a turn now and then.
-    if (performance.now() - sliceStart > yieldEveryMs) {
-      await new Promise((resolve) => setImmediate(resolve));
-      sliceStart = performance.now();
-    }
-    try {
-      const parts = entryParts(entry.path, entry.path);
-      const base = parts[parts.length - 1];
-
-      if (base === undefined) {
-        // `./` or `/`: the layer's root directory itself.
-        if (entry.type !== 'directory') throw refuse(entry.path, 'only a directory may name the root');
-        if (sameOwner) fs.lchownSync(root, entry.uid, entry.gid);
-        deferredDirs.push({ abs: root, mode: entry.mode, atime: entry.atime ?? entry.mtime, mtime: entry.mtime });
-        continue;
+  try {
+    for await (const entry of readTar(digester.tee(stream))) {
+      entries++;
+      // The per-entry work is synchronous (see below); give the event loop a turn now and then.
+      if (performance.now() - sliceStart > yieldEveryMs) {
+        await new Promise((resolve) => setImmediate(resolve));
+        sliceStart = performance.now();
       }
+      try {
+        const parts = entryParts(entry.path, entry.path);
+        const base = parts[parts.length - 1];
 
-      if (applyWhiteouts && base.startsWith(whiteoutPrefix)) {
-        const parent = resolver.dir(parts.slice(0, -1), false, entry.path);
-        if (parent === undefined) continue;
-        if (base === opaqueMarker) {
-          removeUnwritten(parent.abs, parent.rel.join('/'), written);
-          resolver.invalidate();
-        } else if (!base.startsWith(whiteoutMetaPrefix)) {
-          const hidden = base.slice(whiteoutPrefix.length);
-          if (hidden === '.' || hidden === '..') throw refuse(entry.path, 'whiteout of an invalid name');
-          fs.rmSync(path.join(parent.abs, hidden), { recursive: true, force: true });
-          resolver.invalidate();
+        if (base === undefined) {
+          // `./` or `/`: the layer's root directory itself.
+          if (entry.type !== 'directory') throw refuse(entry.path, 'only a directory may name the root');
+          if (sameOwner) fs.lchownSync(root, entry.uid, entry.gid);
+          deferredDirs.push({ abs: root, mode: entry.mode, atime: entry.atime ?? entry.mtime, mtime: entry.mtime });
+          continue;
         }
-        continue;
-      }
 
-      const parent = resolver.dir(parts.slice(0, -1), true, entry.path)!;
-      const abs = path.join(parent.abs, base);
-      const relKey = [...parent.rel, base].join('/');
-
-      let hardlinkTarget: string | undefined;
-      if (entry.type === 'hardlink') hardlinkTarget = resolveHardlinkTarget(resolver, entry);
-      if ((entry.type === 'char-device' || entry.type === 'block-device') && !allowDevices) {
-        throw refuse(entry.path, 'device nodes are not allowed in this layer');
-      }
-
-      if (hardlinkTarget === abs) {
-        written.add(relKey);
-        continue; // a hardlink to itself: already what it should be
-      }
-      // Create optimistically; only when something is in the way, look at it and
-      // replace it (unless both are directories). A fresh snapshot rarely has anything.
-      const create = <T>(make: () => T): T | undefined => {
-        try {
-          return make();
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-          const existing = fs.lstatSync(abs);
-          if (existing.isDirectory() && entry.type === 'directory') return undefined;
-          fs.rmSync(abs, { recursive: true, force: true });
-          if (existing.isDirectory() || existing.isSymbolicLink()) resolver.invalidate();
-          return make();
-        }
-      };
-
-      switch (entry.type) {
-        case 'directory':
-          create(() => fs.mkdirSync(abs, { mode: 0o700 }));
-          if (sameOwner) fs.lchownSync(abs, entry.uid, entry.gid);
-          deferredDirs.push({ abs, mode: entry.mode, atime: entry.atime ?? entry.mtime, mtime: entry.mtime });
-          break;
-        case 'file':
-          size += await writeFile(create(() => fs.openSync(abs, 'wx', 0o600))!, entry, sameOwner);
-          break;
-        case 'symlink':
-          create(() => fs.symlinkSync(entry.linkpath!, abs));
-          if (sameOwner) fs.lchownSync(abs, entry.uid, entry.gid);
-          fs.lutimesSync(abs, entry.atime ?? entry.mtime, entry.mtime);
-          break;
-        case 'hardlink':
-          create(() => fs.linkSync(hardlinkTarget!, abs));
-          break;
-        case 'char-device':
-        case 'block-device':
-        case 'fifo': {
-          const kind: SpecialFileKind = entry.type === 'fifo' ? 'fifo' : entry.type === 'char-device' ? 'char' : 'block';
-          if (fs.lstatSync(abs, { throwIfNoEntry: false })) {
-            fs.rmSync(abs, { recursive: true, force: true });
+        if (applyWhiteouts && base.startsWith(whiteoutPrefix)) {
+          await writes.drain(); // it may remove files still being written
+          const parent = resolver.dir(parts.slice(0, -1), false, entry.path);
+          if (parent === undefined) continue;
+          if (base === opaqueMarker) {
+            removeUnwritten(parent.abs, parent.rel.join('/'), written);
+            resolver.invalidate();
+          } else if (!base.startsWith(whiteoutMetaPrefix)) {
+            const hidden = whiteoutTarget(base, entry.path);
+            fs.rmSync(path.join(parent.abs, hidden), { recursive: true, force: true });
             resolver.invalidate();
           }
-          await mknod(abs, kind, entry.mode, entry.devmajor, entry.devminor);
-          if (sameOwner) fs.lchownSync(abs, entry.uid, entry.gid);
-          fs.chmodSync(abs, entry.mode);
-          fs.utimesSync(abs, entry.atime ?? entry.mtime, entry.mtime);
-          break;
+          continue;
         }
-      }
-      written.add(relKey);
 
-      if (entry.xattrs.size > 0 && entry.type !== 'hardlink') {
-        if (options.setXattr) {
-          for (const [name, value] of entry.xattrs) await options.setXattr(abs, name, value);
-        } else {
-          xattrsSkipped += entry.xattrs.size;
+        const parent = resolver.dir(parts.slice(0, -1), true, entry.path)!;
+        const abs = path.join(parent.abs, base);
+        const relKey = [...parent.rel, base].join('/');
+
+        // What is at `abs` now, when files are being written: one of them, or something this
+        // entry replaces (a directory they may be under), means waiting for them first.
+        const nothingThere = freshDirs.has(parent.abs) && !written.has(relKey);
+        let existing = !nothingThere && (writes.size > 0 || entry.type === 'file') ? hostTree.kind(abs) : undefined;
+        if (
+          writes.size > 0 &&
+          (writes.pending(abs) ||
+            entry.type === 'hardlink' ||
+            (existing !== undefined && !(existing === 'directory' && entry.type === 'directory')))
+        ) {
+          await writes.drain();
+          existing = hostTree.kind(abs);
         }
+
+        let hardlinkTarget: string | undefined;
+        if (entry.type === 'hardlink') hardlinkTarget = resolveHardlinkTarget(resolver, entry);
+        if ((entry.type === 'char-device' || entry.type === 'block-device') && !allowDevices) {
+          throw refuse(entry.path, 'device nodes are not allowed in this layer');
+        }
+
+        if (hardlinkTarget === abs) {
+          written.add(relKey);
+          continue; // a hardlink to itself: already what it should be
+        }
+        // Create optimistically; only when something is in the way, look at it and
+        // replace it (unless both are directories). A fresh snapshot rarely has anything.
+        const create = <T>(make: () => T): T | undefined => {
+          try {
+            return make();
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+            const existing = fs.lstatSync(abs);
+            if (existing.isDirectory() && entry.type === 'directory') return undefined;
+            fs.rmSync(abs, { recursive: true, force: true });
+            if (existing.isDirectory() || existing.isSymbolicLink()) resolver.invalidate();
+            return make();
+          }
+        };
+
+        switch (entry.type) {
+          case 'directory':
+            create(() => {
+              fs.mkdirSync(abs, { mode: 0o700 });
+              freshDirs.add(abs);
+            });
+            if (sameOwner) fs.lchownSync(abs, entry.uid, entry.gid);
+            deferredDirs.push({ abs, mode: entry.mode, atime: entry.atime ?? entry.mtime, mtime: entry.mtime });
+            break;
+          case 'file':
+            space.claim(entry.size, entry.path);
+            if (existing === undefined && entry.size <= concurrentFileMax && entry.xattrs.size === 0) {
+              // A new small file: written by the thread pool while the next entries are read.
+              const chunks: Buffer[] = [];
+              for await (const chunk of entry.body) chunks.push(chunk);
+              await writes.add({
+                abs,
+                chunks,
+                size: entry.size,
+                mode: entry.mode,
+                uid: entry.uid,
+                gid: entry.gid,
+                atime: entry.atime ?? entry.mtime,
+                mtime: entry.mtime,
+                chown: sameOwner,
+                entry: entry.path,
+              });
+              size += entry.size;
+            } else {
+              size += await writeFile(create(() => fs.openSync(abs, 'wx', 0o600))!, entry, sameOwner);
+            }
+            break;
+          case 'symlink':
+            checkSymlinkTarget(entry.linkpath!, entry.path);
+            create(() => fs.symlinkSync(entry.linkpath!, abs));
+            if (sameOwner) fs.lchownSync(abs, entry.uid, entry.gid);
+            fs.lutimesSync(abs, entry.atime ?? entry.mtime, entry.mtime);
+            break;
+          case 'hardlink':
+            create(() => fs.linkSync(hardlinkTarget!, abs));
+            break;
+          case 'char-device':
+          case 'block-device':
+          case 'fifo': {
+            const kind: SpecialFileKind = entry.type === 'fifo' ? 'fifo' : entry.type === 'char-device' ? 'char' : 'block';
+            if (fs.lstatSync(abs, { throwIfNoEntry: false })) {
+              fs.rmSync(abs, { recursive: true, force: true });
+              resolver.invalidate();
+            }
+            await mknod(abs, kind, entry.mode, entry.devmajor, entry.devminor);
+            if (sameOwner) fs.lchownSync(abs, entry.uid, entry.gid);
+            fs.chmodSync(abs, entry.mode);
+            fs.utimesSync(abs, entry.atime ?? entry.mtime, entry.mtime);
+            break;
+          }
+        }
+        written.add(relKey);
+
+        if (entry.xattrs.size > 0 && entry.type !== 'hardlink') {
+          if (options.setXattr) {
+            for (const [name, value] of entry.xattrs) await options.setXattr(abs, name, value);
+          } else {
+            xattrsSkipped += entry.xattrs.size;
+          }
+        }
+      } catch (err) {
+        throw wrap(err, entry.path);
       }
-    } catch (err) {
-      throw wrap(err, entry.path);
     }
+    await writes.drain();
+  } catch (err) {
+    // Nothing keeps writing after the layer was refused; the first failure is the one reported.
+    await writes.drain().catch(() => {});
+    throw wrap(err, 'of the layer');
   }
 
   // Directory modes and times last: writing children would change the times, and a
@@ -219,20 +292,6 @@ export async function applyLayer(targetDir: string, source: ByteSource, options:
     throw new InvalidArgument(`layer diffID mismatch: expected ${options.expectedDiffId}, got ${diffId}`);
   }
   return { diffId, size, tarSize: digester.size, compression, entries, xattrsSkipped };
-}
-
-/**
- * The components of an archive path, relative to the root: a leading `/` is dropped
- * (absolute names are relative to the layer), `.` and empty parts vanish, `..` is refused.
- */
-export function entryParts(name: string, entry: string): string[] {
-  const parts: string[] = [];
-  for (const piece of name.split('/')) {
-    if (piece === '' || piece === '.') continue;
-    if (piece === '..') throw refuse(entry, 'path contains ".." and would leave the layer\'s root');
-    parts.push(piece);
-  }
-  return parts;
 }
 
 function resolveHardlinkTarget(resolver: RootResolver, entry: TarEntry): string {
@@ -318,6 +377,7 @@ async function mknodCommand(file: string, kind: SpecialFileKind, mode: number, m
 
 function wrap(err: unknown, entry: string): unknown {
   if (isBerthError(err)) return err;
-  const e = err as NodeJS.ErrnoException;
-  return new SystemError(`unpacking tar entry ${JSON.stringify(entry)}: ${e.message ?? String(err)}`, { cause: err });
+  const e = err as NodeJS.ErrnoException & { entry?: string };
+  // A concurrent write's failure names its own entry, not the one being read when it surfaced.
+  return new SystemError(`unpacking tar entry ${JSON.stringify(e.entry ?? entry)}: ${e.message ?? String(err)}`, { cause: err });
 }

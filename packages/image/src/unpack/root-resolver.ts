@@ -9,6 +9,34 @@ export interface ResolvedDir {
   rel: string[];
 }
 
+/**
+ * What the resolver sees of a tree: the host filesystem when unpacking, an in-memory
+ * model of a layer when checking one without unpacking it (`LayerChecker`).
+ */
+export interface TreeView {
+  /** What is at `abs`, without following a final symlink; undefined when nothing is. */
+  kind(abs: string): 'directory' | 'symlink' | 'other' | undefined;
+  /** The target of the symlink at `abs`. */
+  readlink(abs: string): string;
+  /** Make the directory `abs` (mode 0755; its parent exists). */
+  mkdir(abs: string): void;
+}
+
+/** The host filesystem, with synchronous calls (see RootResolver on why). */
+export const hostTree: TreeView = {
+  kind(abs) {
+    const st = fs.lstatSync(abs, { throwIfNoEntry: false });
+    if (st === undefined) return undefined;
+    return st.isDirectory() ? 'directory' : st.isSymbolicLink() ? 'symlink' : 'other';
+  },
+  readlink: (abs) => fs.readlinkSync(abs),
+  mkdir(abs) {
+    fs.mkdirSync(abs, { mode: 0o755 });
+    // mkdir's mode goes through the umask.
+    fs.chmodSync(abs, 0o755);
+  },
+};
+
 /** Linux gives up after 40 symlinks in one lookup; so do we. */
 const maxSymlinks = 40;
 
@@ -37,7 +65,10 @@ const maxSymlinks = 40;
 export class RootResolver {
   private readonly cache = new Map<string, ResolvedDir>();
 
-  constructor(readonly root: string) {}
+  constructor(
+    readonly root: string,
+    private readonly tree: TreeView = hostTree,
+  ) {}
 
   /**
    * The directory named by `parts` (archive path components, already free of `.`, `..`
@@ -72,20 +103,19 @@ export class RootResolver {
       const name = parts[i]!;
       const next = path.join(cur.abs, name);
       const shown = parts.slice(0, i + 1).join('/');
-      const st = fs.lstatSync(next, { throwIfNoEntry: false });
-      if (st === undefined) {
+      const kind = this.tree.kind(next);
+      if (kind === undefined) {
         if (!create) return undefined;
-        fs.mkdirSync(next, { mode: 0o755 });
-        fs.chmodSync(next, 0o755);
+        this.tree.mkdir(next);
         cur = { abs: next, rel: [...cur.rel, name] };
         this.cache.set(shown, cur);
         continue;
       }
-      if (st.isDirectory()) {
+      if (kind === 'directory') {
         cur = { abs: next, rel: [...cur.rel, name] };
-      } else if (st.isSymbolicLink()) {
+      } else if (kind === 'symlink') {
         if (++budget.symlinks > maxSymlinks) throw refuse(entry, `too many levels of symbolic links at "${shown}"`);
-        const target = fs.readlinkSync(next);
+        const target = this.tree.readlink(next);
         if (target.startsWith('/')) {
           throw refuse(entry, `"${shown}" is a symlink to ${target}, outside the layer's root; refusing to write through it`);
         }

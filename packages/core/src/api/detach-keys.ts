@@ -1,4 +1,11 @@
-import { InvalidArgument } from '@berth/core';
+import { InvalidArgument } from '../errors.js';
+
+/*
+ * Docker's detach keys, for both ends of an attach: the API (the engine's side of an
+ * attach or exec stream) and the berth CLI (a terminal's input). The CLI imports this
+ * module alone (`@berth/core/detach-keys`): it needs nothing but core's error classes,
+ * so the CLI's start-up takes none of core's DI.
+ */
 
 /** Docker's default detach sequence. */
 export const defaultDetachKeys = 'ctrl-p,ctrl-q';
@@ -35,9 +42,9 @@ function invalid(spec: string): InvalidArgument {
 
 /**
  * Watches a client's stdin for the detach sequence, as dockerd's copy of attach input
- * does: bytes that could start the sequence are held back; when the whole sequence comes
- * the client detaches (the sequence is never passed on), and when it does not, the held
- * bytes go on to the process as typed.
+ * (and the docker CLI's escape proxy) does: bytes that could start the sequence are held
+ * back; when the whole sequence comes the client detaches (the sequence is never passed
+ * on), and when it does not, the held bytes go on to the process as typed.
  */
 export class DetachKeyScanner {
   private matched = 0;

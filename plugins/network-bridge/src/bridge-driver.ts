@@ -1,0 +1,214 @@
+import { existsSync, promises as fs } from 'node:fs';
+import {
+  Conflict,
+  type EndpointInfo,
+  type EndpointSpec,
+  InvalidArgument,
+  type Logger,
+  macFromIpv4,
+  type NetworkDriver,
+  type NetworkSpec,
+  NotFound,
+  parseIpv4Prefix,
+  SystemError,
+} from '@berth/core';
+import { isNoSuchDevice, run } from './commands.js';
+import { bridgeName, hostVethName, networkMtu } from './link-names.js';
+import { type FirewalledNetwork, renderRuleset } from './nft-ruleset.js';
+
+/** The driver's settings (daemon.json `plugin-config` `network/bridge`, or berthd's flags). */
+export interface BridgeDriverOptions {
+  /** berth's nftables table (family `ip`); one per daemon, so daemons on one host never touch each other's rules. */
+  table: string;
+  /** The MTU of links whose network sets none. */
+  mtu: number;
+  log: Logger;
+}
+
+interface KnownNetwork {
+  spec: NetworkSpec;
+  bridge: string;
+  mtu: number;
+}
+
+interface IpLink {
+  ifname: string;
+  master?: string;
+  flags?: string[];
+  addr_info?: Array<{ family: string; local: string; prefixlen: number }>;
+  linkinfo?: { info_kind?: string };
+}
+
+/**
+ * The `bridge` network driver: a Linux bridge per network (holding the gateway address),
+ * a veth pair per endpoint (the host side enslaved to the bridge, the other side created
+ * directly in the container's namespace as `eth0`, with its MAC, MTU, address and default
+ * route), and berth's own nftables table for isolation and outbound NAT.
+ *
+ * Kernel objects and how they are found again without state of the driver's own:
+ * - the bridge is named by the network's `com.docker.network.bridge.name` option or
+ *   `br-<12 hex of the network id>`; createNetwork adopts one that exists;
+ * - the host side of an endpoint is `vb<13 hex of the endpoint id>`: detach deletes it
+ *   by name (the kernel deletes both ends; a container that exits takes its end with its
+ *   namespace, so the pair is usually gone already); restore deletes every veth enslaved
+ *   to one of the driver's bridges whose endpoint the engine no longer records;
+ * - the nftables table is rebuilt whole from the known networks by one `nft -f`
+ *   transaction after each network create or delete (renderRuleset).
+ *
+ * The netlink work is done with iproute2's `ip` (one process per side of an attach),
+ * which the README explains. Calls that change the firewall are serialised, each
+ * rendering the current set of networks.
+ */
+export class BridgeDriver implements NetworkDriver {
+  readonly name = 'bridge';
+  readonly namespaceMode = 'private' as const;
+  readonly usesIpam = true;
+  private readonly networks = new Map<string, KnownNetwork>();
+  private firewall: Promise<void> = Promise.resolve();
+  private hostNetns?: Promise<{ dev: number; ino: number }>;
+
+  constructor(private readonly options: BridgeDriverOptions) {}
+
+  async createNetwork(spec: NetworkSpec): Promise<void> {
+    if (!spec.ipv4) throw new InvalidArgument(`network ${spec.name}: a bridge network needs an IPv4 subnet`);
+    const bridge = bridgeName(spec);
+    const mtu = networkMtu(spec, this.options.mtu);
+    for (const other of this.networks.values()) {
+      if (other.spec.id !== spec.id && other.bridge === bridge) {
+        throw new Conflict(`bridge ${bridge} is already used by network ${other.spec.name}`);
+      }
+    }
+    const prefixLen = parseIpv4Prefix(spec.ipv4.subnet).bits;
+    const address = `${spec.ipv4.gateway}/${prefixLen}`;
+    const existing = await this.link(bridge);
+    if (existing && existing.linkinfo?.info_kind !== 'bridge') {
+      throw new Conflict(`cannot use ${bridge} for network ${spec.name}: a link of that name exists and is not a bridge`);
+    }
+    const commands: string[] = [];
+    if (!existing) commands.push(`link add name ${bridge} mtu ${mtu} type bridge`);
+    const hasAddress = existing?.addr_info?.some((a) => a.family === 'inet' && `${a.local}/${a.prefixlen}` === address);
+    if (!hasAddress) commands.push(`addr add ${address} dev ${bridge}`);
+    if (!existing?.flags?.includes('UP')) commands.push(`link set ${bridge} up`);
+    if (commands.length > 0) {
+      try {
+        await run('ip', ['-batch', '-'], `${commands.join('\n')}\n`);
+      } catch (err) {
+        if (!existing) await run('ip', ['link', 'del', bridge]).catch(() => {});
+        throw err;
+      }
+    }
+    this.networks.set(spec.id, { spec, bridge, mtu });
+    if (!spec.internal) await enableIpForwarding();
+    await this.syncFirewall();
+  }
+
+  async deleteNetwork(spec: NetworkSpec): Promise<void> {
+    const bridge = this.networks.get(spec.id)?.bridge ?? bridgeName(spec);
+    this.networks.delete(spec.id);
+    await this.syncFirewall();
+    await run('ip', ['link', 'del', bridge]).catch((err) => {
+      if (!isNoSuchDevice(err)) throw err;
+    });
+  }
+
+  async restore(endpoints: EndpointSpec[]): Promise<void> {
+    const expected = new Set(endpoints.map((e) => hostVethName(e.id)));
+    const bridges = new Set([...this.networks.values()].map((n) => n.bridge));
+    const links = JSON.parse((await run('ip', ['-j', 'link', 'show', 'type', 'veth'])) || '[]') as IpLink[];
+    for (const link of links) {
+      if (link.master === undefined || !bridges.has(link.master) || expected.has(link.ifname)) continue;
+      this.options.log.warn('removing a veth of no recorded endpoint', { link: link.ifname, bridge: link.master });
+      await run('ip', ['link', 'del', link.ifname]).catch((err) => {
+        if (!isNoSuchDevice(err)) throw err;
+      });
+    }
+  }
+
+  async attach(endpoint: EndpointSpec, netnsPath: string | undefined): Promise<EndpointInfo> {
+    const network = this.networks.get(endpoint.networkId);
+    if (!network) throw new NotFound(`network ${endpoint.networkId} not found`);
+    if (!netnsPath) throw new InvalidArgument('a bridge endpoint needs the container network namespace');
+    if (!endpoint.ipAddress || endpoint.ipPrefixLen === undefined) {
+      throw new InvalidArgument(`endpoint ${endpoint.id}: the bridge driver needs an address from IPAM`);
+    }
+    await this.refuseHostNamespace(netnsPath);
+    const veth = hostVethName(endpoint.id);
+    const mac = endpoint.macAddress ?? macFromIpv4(endpoint.ipAddress);
+    const { bridge, mtu } = network;
+    try {
+      // Both ends in one request: the container's end is born inside its namespace as eth0,
+      // so no other name ever shows in the host's namespace or the container's.
+      // biome-ignore format: one ip command, read as its words
+      await run('ip', [
+        'link', 'add', veth, 'mtu', `${mtu}`, 'master', bridge, 'up', 'type', 'veth',
+        'peer', 'name', 'eth0', 'mtu', `${mtu}`, 'address', mac, 'netns', netnsPath,
+      ]);
+      const inside = [`addr add ${endpoint.ipAddress}/${endpoint.ipPrefixLen} dev eth0`, 'link set eth0 up'];
+      if (endpoint.gateway) inside.push(`route add default via ${endpoint.gateway} dev eth0`);
+      await run('nsenter', [`--net=${netnsPath}`, 'ip', '-batch', '-'], `${inside.join('\n')}\n`);
+    } catch (err) {
+      await run('ip', ['link', 'del', veth]).catch(() => {});
+      throw err;
+    }
+    return {
+      ipAddress: endpoint.ipAddress,
+      ipPrefixLen: endpoint.ipPrefixLen,
+      gateway: endpoint.gateway,
+      macAddress: mac,
+      interfaceName: 'eth0',
+    };
+  }
+
+  async detach(endpoint: EndpointSpec): Promise<void> {
+    const veth = hostVethName(endpoint.id);
+    // A container that exited took its end of the pair with its namespace, and the kernel
+    // the other with it: most detaches find nothing, and a look in sysfs saves a process.
+    if (!existsSync(`/sys/class/net/${veth}`)) return;
+    await run('ip', ['link', 'del', veth]).catch((err) => {
+      if (!isNoSuchDevice(err)) throw err;
+    });
+  }
+
+  /** The bridge a known network uses (tests, inspect). */
+  bridgeOf(networkId: string): string | undefined {
+    return this.networks.get(networkId)?.bridge;
+  }
+
+  private async link(name: string): Promise<IpLink | undefined> {
+    try {
+      const links = JSON.parse(await run('ip', ['-j', '-d', 'addr', 'show', 'dev', name])) as IpLink[];
+      return links[0];
+    } catch (err) {
+      if (isNoSuchDevice(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** Never plug a container's eth0 into the host: a namespace path that is the host's own is a bug upstream. */
+  private async refuseHostNamespace(netnsPath: string): Promise<void> {
+    this.hostNetns ??= fs.stat('/proc/self/ns/net').then((s) => ({ dev: s.dev, ino: s.ino }));
+    const [host, target] = await Promise.all([this.hostNetns, fs.stat(netnsPath)]);
+    if (host.dev === target.dev && host.ino === target.ino) {
+      throw new SystemError(`${netnsPath} is the host's network namespace: refusing to attach a bridge endpoint there`);
+    }
+  }
+
+  private syncFirewall(): Promise<void> {
+    const next = this.firewall.then(() => {
+      const networks: FirewalledNetwork[] = [...this.networks.values()].map((n) => ({
+        bridge: n.bridge,
+        subnet: n.spec.ipv4!.subnet,
+        internal: n.spec.internal,
+      }));
+      return run('nft', ['-f', '-'], renderRuleset(this.options.table, networks)).then(() => {});
+    });
+    this.firewall = next.catch(() => {});
+    return next;
+  }
+}
+
+/** Forward IPv4 between interfaces, as dockerd does at start: without it nothing leaves a bridge. */
+async function enableIpForwarding(): Promise<void> {
+  const file = '/proc/sys/net/ipv4/ip_forward';
+  if ((await fs.readFile(file, 'utf8')).trim() !== '1') await fs.writeFile(file, '1\n');
+}

@@ -1,0 +1,83 @@
+import { execFileSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import * as path from 'node:path';
+import * as assert from 'uvu/assert';
+import { networkObjects } from '../e2e/network-isolation';
+import type { CrashDaemon } from './crash-daemon';
+import { crashSuite } from './crash-suite';
+
+/**
+ * kill -9 of berthd at the network's write-ahead points, each hit exactly (the kill
+ * comes from the handler of the debug line berthd prints there): in the middle of a
+ * container's network attach (its endpoint and address recorded, the veth not made), of a
+ * network create (its record written, the bridge not made) and of a network remove. After
+ * the restart each is undone or finished: no endpoint record, veth, bridge or address is
+ * left, and the invariants hold.
+ */
+const test = crashSuite('network crash');
+
+/** The n-th /24 of the daemon's pool. */
+function subnet(d: CrashDaemon, n: number): string {
+  const [a, b, c] = d.network.pool.split('/')[0]!.split('.').map(Number) as [number, number, number];
+  return `${a}.${b}.${c + n}.0/24`;
+}
+
+function endpointRecords(d: CrashDaemon): string[] {
+  const root = path.join(d.dataRoot, 'networks');
+  return readdirSync(root).flatMap((n) => {
+    try {
+      return readdirSync(path.join(root, n, 'endpoints'));
+    } catch {
+      return [];
+    }
+  });
+}
+
+async function killDuring(d: CrashDaemon, pattern: RegExp, args: string[]): Promise<void> {
+  const fired = d.killOn({ name: String(pattern), pattern }, 20_000);
+  const op = d.docker(args);
+  const line = await fired;
+  assert.ok(line, `berthd never printed ${pattern}:\n${d.logTail(20)}`);
+  await d.kill();
+  await op; // the CLI sees the connection drop
+  await d.start();
+}
+
+test('kill -9 in the middle of a start’s network attach: the endpoint and its address are released, no veth is left', async ({
+  d,
+  checker,
+}) => {
+  await killDuring(d, /msg="network endpoint recorded"/, ['run', '-d', '--name', 'attach-cut', 'busybox', 'sleep', '3600']);
+  const state = (await d.docker(['inspect', '-f', '{{.State.Running}}', 'attach-cut'])).stdout.trim();
+  assert.is(state, 'false', 'the start was cut before the process ran');
+  assert.equal(endpointRecords(d), []);
+  assert.equal(networkObjects(d.network), [d.network.bridge]);
+  // The address the cut attach had reserved is the first handed out again.
+  const first = subnet(d, 0).replace(/0\/24$/, '2');
+  const addr = await d.docker(['run', '--rm', 'busybox', 'ip', '-4', '-o', 'addr', 'show', 'eth0']);
+  assert.is(addr.code, 0, addr.stderr);
+  assert.match(addr.stdout, `inet ${first}/24`);
+  assert.equal(await checker.check({ runImages: 0 }), []);
+  await d.docker(['rm', '-f', 'attach-cut']);
+});
+
+test('kill -9 in the middle of a network create undoes it; in the middle of a remove finishes it', async ({ d, checker }) => {
+  const cut = subnet(d, 3);
+  await killDuring(d, /msg="network create written ahead"/, ['network', 'create', '--subnet', cut, 'create-cut']);
+  const ls = await d.docker(['network', 'ls', '--format', '{{.Name}}']);
+  assert.not.match(ls.stdout, 'create-cut');
+  assert.equal(networkObjects(d.network), [d.network.bridge]);
+  // The subnet is free again.
+  const again = await d.docker(['network', 'create', '--subnet', cut, 'remove-cut']);
+  assert.is(again.code, 0, again.stderr);
+  const bridge = `br-${again.stdout.trim().slice(0, 12)}`;
+  assert.ok(networkObjects(d.network).includes(bridge));
+  await killDuring(d, /msg="network removal written ahead"/, ['network', 'rm', 'remove-cut']);
+  assert.not.match((await d.docker(['network', 'ls', '--format', '{{.Name}}'])).stdout, 'remove-cut');
+  assert.equal(networkObjects(d.network), [d.network.bridge]);
+  const rules = execFileSync('nft', ['list', 'table', 'ip', d.network.table], { encoding: 'utf8' });
+  assert.not.match(rules, bridge);
+  assert.equal(await checker.check({ runImages: 0 }), []);
+});
+
+test.run();
