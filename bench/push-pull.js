@@ -184,9 +184,10 @@ async function main() {
   );
   const berthd = await startBerthd(dir, started, { cgroupParent: 'berth-bench-pushpull' });
   const daemons = [['berth', berthd.env, berthd.proc.pid]];
-  const dockerd = await startDockerd(dir, started, { network: 'none' });
+  // BERTH_BENCH_NO_DOCKERD=1: berth alone, as in bench/run-true.js.
+  const dockerd = process.env.BERTH_BENCH_NO_DOCKERD ? undefined : await startDockerd(dir, started, { network: 'none' });
   if (dockerd) daemons.push(['docker', dockerd.env, dockerd.pid]);
-  else console.log('no dockerd installed: berth only');
+  else console.log('no dockerd (not installed, or BERTH_BENCH_NO_DOCKERD): berth only');
   const times = Object.fromEntries(daemons.map(([kind]) => [kind, { push: [], pull: [] }]));
   const s = (ms) => `${(ms / 1000).toFixed(2)} s`;
   const cpu = (t) => `(CPU daemon ${s(t.daemonCpu)}, registry ${s(t.registryCpu)})`;

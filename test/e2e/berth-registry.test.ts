@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { selfSignedCertificate } from '@berth/testkit/registry';
 import bcrypt from 'bcryptjs';
 import * as assert from 'uvu/assert';
 import { binEnv, type Started, startBerthRegistry } from '../registry/support';
@@ -39,13 +40,7 @@ function digestOf(pushOutput: string): string {
 test.before(async () => {
   const htpasswd = path.join(dir, 'htpasswd');
   writeFileSync(htpasswd, `alice:${bcrypt.hashSync('pw-alice', 5).replace('$2b$', '$2y$')}\n`);
-  const cert = path.join(dir, 'cert.pem');
-  const key = path.join(dir, 'key.pem');
-  // biome-ignore format: flag and value pairs
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1',
-    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
-  ], { stdio: 'ignore' });
+  const { cert, key } = selfSignedCertificate(dir, 'tls', { cn: '127.0.0.1', ip: '127.0.0.1' });
   basic = await startBerthRegistry(root, ['--htpasswd', htpasswd]);
   token = await startBerthRegistry(path.join(dir, 'token-root'), [
     '--htpasswd',
