@@ -23,6 +23,7 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <sys/uio.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -36,8 +37,8 @@ extern char **environ;
 #define DATA_ARG_MAX 65536
 #define SPAWN_ARGS_MAX 4096
 
-/* Throw an Error like Node's: "EBUSY: device or resource busy, umount2 '/x'". */
-static void throw_errno(napi_env env, int err, const char *syscall, const char *path, const char *dest) {
+/* An Error like Node's: "EBUSY: device or resource busy, umount2 '/x'". */
+static napi_value errno_error(napi_env env, int err, const char *syscall, const char *path, const char *dest) {
   const char *code = strerrorname_np(err);
   char text[256];
   snprintf(text, sizeof text, "%s", strerror(err));
@@ -61,7 +62,11 @@ static void throw_errno(napi_env env, int err, const char *syscall, const char *
     napi_create_string_utf8(env, dest, NAPI_AUTO_LENGTH, &v);
     napi_set_named_property(env, jerr, "dest", v);
   }
-  napi_throw(env, jerr);
+  return jerr;
+}
+
+static void throw_errno(napi_env env, int err, const char *syscall, const char *path, const char *dest) {
+  napi_throw(env, errno_error(env, err, syscall, path, dest));
 }
 
 /* Read argv[i] as a string into buf; null/undefined gives *isnull=1 when allowed. */
@@ -665,6 +670,182 @@ static napi_value js_fsetxattr(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ---------- writeNewFile: a whole small file in one trip through the thread pool ----------
+ * A layer is mostly small files, and each of the six calls that make one (open, write,
+ * fchown, fchmod, futimens, close) costs a round trip through libuv when made from Node:
+ * more than the kernel's work. Here they run back to back on a pool thread. */
+
+#define WRITE_CHUNKS_MAX 64
+
+struct new_file {
+  napi_async_work work;
+  napi_ref chunks_ref; /* keeps the Buffers alive while the pool thread writes them */
+  napi_ref callback;
+  char *path;
+  struct iovec iov[WRITE_CHUNKS_MAX];
+  int iovcnt;
+  mode_t mode;
+  uid_t uid;
+  gid_t gid;
+  int chown;
+  struct timespec times[2];
+  int err;
+  const char *failed; /* the system call that failed */
+};
+
+static void new_file_execute(napi_env env, void *data) {
+  (void)env;
+  struct new_file *f = data;
+  int fd = open(f->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    f->err = errno;
+    f->failed = "open";
+    return;
+  }
+  struct iovec *iov = f->iov;
+  int cnt = f->iovcnt;
+  while (cnt > 0) {
+    ssize_t n = writev(fd, iov, cnt);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      f->err = errno;
+      f->failed = "write";
+      break;
+    }
+    if (n == 0) {
+      f->err = EIO;
+      f->failed = "write";
+      break;
+    }
+    /* A short write (a full disk, a signal): go on from where it stopped. */
+    while (cnt > 0 && (size_t)n >= iov->iov_len) {
+      n -= (ssize_t)iov->iov_len;
+      iov++;
+      cnt--;
+    }
+    if (cnt > 0) {
+      iov->iov_base = (char *)iov->iov_base + n;
+      iov->iov_len -= (size_t)n;
+    }
+  }
+  /* chown before chmod: chown clears the setuid and setgid bits. */
+  if (!f->err && f->chown && fchown(fd, f->uid, f->gid) != 0) {
+    f->err = errno;
+    f->failed = "fchown";
+  }
+  if (!f->err && fchmod(fd, f->mode) != 0) {
+    f->err = errno;
+    f->failed = "fchmod";
+  }
+  if (!f->err && futimens(fd, f->times) != 0) {
+    f->err = errno;
+    f->failed = "futimens";
+  }
+  if (close(fd) != 0 && !f->err) {
+    f->err = errno;
+    f->failed = "close";
+  }
+}
+
+static void new_file_complete(napi_env env, napi_status status, void *data) {
+  struct new_file *f = data;
+  napi_value cb, global, arg;
+  napi_get_reference_value(env, f->callback, &cb);
+  napi_get_global(env, &global);
+  if (status == napi_ok && !f->err) napi_get_null(env, &arg);
+  else arg = errno_error(env, f->err ? f->err : ECANCELED, f->failed ? f->failed : "open", f->path, NULL);
+  napi_delete_reference(env, f->chunks_ref);
+  napi_delete_reference(env, f->callback);
+  napi_delete_async_work(env, f->work);
+  free(f->path);
+  free(f);
+  napi_call_function(env, global, cb, 1, &arg, NULL);
+}
+
+/*
+ * writeNewFile(path, chunks: Buffer[], mode, uid, gid, chown: boolean, atimeSeconds,
+ * mtimeSeconds, callback(err | null)): on a pool thread, create `path` (O_EXCL,
+ * O_NOFOLLOW: never an existing file, never through a final symlink), write the chunks,
+ * fchown when asked, fchmod, futimens, close. The chunks must not change until the
+ * callback. A failure names the system call; what was created stays for the caller.
+ */
+static napi_value js_write_new_file(napi_env env, napi_callback_info info) {
+  size_t argc = 9;
+  napi_value argv[9];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  for (size_t i = argc; i < 9; i++) napi_get_undefined(env, &argv[i]);
+  static char path[PATH_ARG_MAX];
+  if (!get_string(env, argv[0], path, sizeof path, 0, NULL, "writeNewFile: path must be a string")) return NULL;
+  bool is_array;
+  uint32_t n = 0;
+  if (napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array) {
+    napi_throw_type_error(env, NULL, "writeNewFile: chunks must be an array of Buffers");
+    return NULL;
+  }
+  napi_get_array_length(env, argv[1], &n);
+  if (n > WRITE_CHUNKS_MAX) {
+    napi_throw_range_error(env, NULL, "writeNewFile: too many chunks");
+    return NULL;
+  }
+  double mode, uid, gid, atime, mtime;
+  bool chown;
+  if (!get_number(env, argv[2], &mode, 0, "writeNewFile: mode must be a number")) return NULL;
+  if (!get_number(env, argv[3], &uid, 0, "writeNewFile: uid must be a number")) return NULL;
+  if (!get_number(env, argv[4], &gid, 0, "writeNewFile: gid must be a number")) return NULL;
+  if (napi_get_value_bool(env, argv[5], &chown) != napi_ok) {
+    napi_throw_type_error(env, NULL, "writeNewFile: chown must be a boolean");
+    return NULL;
+  }
+  if (!get_number(env, argv[6], &atime, 0, "writeNewFile: atime must be a number")) return NULL;
+  if (!get_number(env, argv[7], &mtime, 0, "writeNewFile: mtime must be a number")) return NULL;
+  napi_valuetype t;
+  napi_typeof(env, argv[8], &t);
+  if (t != napi_function) {
+    napi_throw_type_error(env, NULL, "writeNewFile: callback must be a function");
+    return NULL;
+  }
+  struct new_file *f = calloc(1, sizeof *f);
+  if (!f || !(f->path = strdup(path))) {
+    free(f);
+    napi_throw_error(env, "ENOMEM", "writeNewFile: out of memory");
+    return NULL;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value chunk;
+    void *bytes;
+    size_t len;
+    napi_get_element(env, argv[1], i, &chunk);
+    if (!get_buffer(env, chunk, &bytes, &len, "writeNewFile: chunks must be an array of Buffers")) {
+      free(f->path);
+      free(f);
+      return NULL;
+    }
+    if (len == 0) continue;
+    f->iov[f->iovcnt].iov_base = bytes;
+    f->iov[f->iovcnt].iov_len = len;
+    f->iovcnt++;
+  }
+  f->mode = (mode_t)mode;
+  f->uid = (uid_t)uid;
+  f->gid = (gid_t)gid;
+  f->chown = chown;
+  f->times[0] = timespec_of(atime);
+  f->times[1] = timespec_of(mtime);
+  napi_value name;
+  napi_create_string_utf8(env, "berth:writeNewFile", NAPI_AUTO_LENGTH, &name);
+  napi_create_reference(env, argv[1], 1, &f->chunks_ref);
+  napi_create_reference(env, argv[8], 1, &f->callback);
+  if (napi_create_async_work(env, NULL, name, new_file_execute, new_file_complete, f, &f->work) != napi_ok ||
+      napi_queue_async_work(env, f->work) != napi_ok) {
+    napi_delete_reference(env, f->chunks_ref);
+    napi_delete_reference(env, f->callback);
+    free(f->path);
+    free(f);
+    napi_throw_error(env, NULL, "writeNewFile: could not queue the work");
+  }
+  return NULL;
+}
+
 /*
  * trimMalloc(): glibc's malloc_trim(0): hand the free pages of every malloc arena back
  * to the kernel. Returns whether any memory was released. Never fails.
@@ -712,6 +893,7 @@ NAPI_MODULE_INIT() {
   set_number(env, at, "REMOVEDIR", AT_REMOVEDIR);
   napi_set_named_property(env, exports, "AT", at);
   set_function(env, exports, "trimMalloc", js_trim_malloc);
+  set_function(env, exports, "writeNewFile", js_write_new_file);
   napi_value ms;
   napi_create_object(env, &ms);
   set_number(env, ms, "RDONLY", MS_RDONLY);

@@ -1,4 +1,4 @@
-import * as fs from 'node:fs';
+import { writeNewFile } from '@berth/native';
 
 /** Files up to this size are read whole from the tar and written through the thread pool, several at once. */
 export const concurrentFileMax = 256 << 10;
@@ -6,8 +6,6 @@ export const concurrentFileMax = 256 << 10;
 const maxInFlight = 32;
 /** ...and most bytes they hold. */
 const maxInFlightBytes = 32 << 20;
-
-const createFlags = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
 
 /** What one file needs once its bytes are in memory. */
 export interface SmallFile {
@@ -30,9 +28,11 @@ export interface SmallFile {
  * Writes small new files of a layer concurrently: creating a file is a system call the
  * kernel takes tens to hundreds of microseconds over on a busy disk, and one at a time
  * the unpacker waited for each (`open` was half of a 2 GiB, 86k-file layer). Each file
- * goes through libuv's thread pool (open O_EXCL|O_NOFOLLOW, write, fchown, fchmod,
- * futimes, close), so the kernel work of several files overlaps, and overlaps the
- * reading, hashing and parsing of the tar on the main thread.
+ * is made by one job on libuv's thread pool (@berth/native's `writeNewFile`: open
+ * O_EXCL|O_NOFOLLOW, write, fchown, fchmod, futimens, close back to back; as six calls
+ * from Node they were six round trips, more than the kernel's work), so the kernel work
+ * of several files overlaps, and overlaps the reading, hashing and parsing of the tar
+ * on the main thread.
  *
  * Only a path nothing occupies is written this way (the caller checked, and no other
  * write of that path is in flight: `pending`); anything that could depend on a file in
@@ -90,33 +90,13 @@ export class ConcurrentFileWrites {
   }
 }
 
-function call<T>(fn: (cb: (err: NodeJS.ErrnoException | null, value?: T) => void) => void): Promise<T> {
-  return new Promise((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value as T))));
-}
-
-async function writeSmallFile(file: SmallFile): Promise<void> {
-  const fd = await call<number>((cb) => fs.open(file.abs, createFlags, 0o600, cb));
-  try {
-    let chunks = file.chunks;
-    while (chunks.length > 0) {
-      let written = await call<number>((cb) => fs.writev(fd, chunks, cb));
-      // A short write (a full disk, a signal): go on from where it stopped.
-      const rest: Buffer[] = [];
-      for (const chunk of chunks) {
-        if (written >= chunk.length) {
-          written -= chunk.length;
-          continue;
-        }
-        rest.push(chunk.subarray(written));
-        written = 0;
-      }
-      chunks = rest;
-    }
-    // chown before chmod: chown clears setuid/setgid bits.
-    if (file.chown) await call((cb) => fs.fchown(fd, file.uid, file.gid, cb));
-    await call((cb) => fs.fchmod(fd, file.mode, cb));
-    await call((cb) => fs.futimes(fd, file.atime, file.mtime, cb));
-  } finally {
-    await call((cb) => fs.close(fd, cb));
-  }
+function writeSmallFile(file: SmallFile): Promise<void> {
+  return writeNewFile(file.abs, file.chunks, {
+    mode: file.mode,
+    uid: file.uid,
+    gid: file.gid,
+    chown: file.chown,
+    atime: file.atime,
+    mtime: file.mtime,
+  });
 }
