@@ -670,19 +670,17 @@ static napi_value js_fsetxattr(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* ---------- writeNewFile: a whole small file in one trip through the thread pool ----------
+/* ---------- writeNewFiles: small files made whole on a pool thread ----------
  * A layer is mostly small files, and each of the six calls that make one (open, write,
  * fchown, fchmod, futimens, close) costs a round trip through libuv when made from Node:
- * more than the kernel's work. Here they run back to back on a pool thread. */
+ * more than the kernel's work. Here they run back to back, for several files per job. */
 
 #define WRITE_CHUNKS_MAX 64
+#define WRITE_FILES_MAX 256
 
 struct new_file {
-  napi_async_work work;
-  napi_ref chunks_ref; /* keeps the Buffers alive while the pool thread writes them */
-  napi_ref callback;
   char *path;
-  struct iovec iov[WRITE_CHUNKS_MAX];
+  struct iovec *iov;
   int iovcnt;
   mode_t mode;
   uid_t uid;
@@ -693,9 +691,16 @@ struct new_file {
   const char *failed; /* the system call that failed */
 };
 
-static void new_file_execute(napi_env env, void *data) {
-  (void)env;
-  struct new_file *f = data;
+struct new_files_job {
+  napi_async_work work;
+  napi_ref files_ref; /* keeps the Buffers alive while a pool thread writes them */
+  napi_ref callback;
+  uint32_t n;
+  struct new_file *files;
+  int failed; /* index of the failed file, or -1 */
+};
+
+static void make_new_file(struct new_file *f) {
   int fd = open(f->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) {
     f->err = errno;
@@ -747,83 +752,110 @@ static void new_file_execute(napi_env env, void *data) {
   }
 }
 
-static void new_file_complete(napi_env env, napi_status status, void *data) {
-  struct new_file *f = data;
+/* In order; the first failure stops the job (the files after it are not made). */
+static void new_files_execute(napi_env env, void *data) {
+  (void)env;
+  struct new_files_job *job = data;
+  for (uint32_t i = 0; i < job->n; i++) {
+    make_new_file(&job->files[i]);
+    if (job->files[i].err) {
+      job->failed = (int)i;
+      return;
+    }
+  }
+}
+
+static void free_new_files_job(struct new_files_job *job) {
+  for (uint32_t i = 0; i < job->n; i++) {
+    free(job->files[i].path);
+    free(job->files[i].iov);
+  }
+  free(job->files);
+  free(job);
+}
+
+static napi_value new_files_error(napi_env env, struct new_files_job *job) {
+  struct new_file *f = &job->files[job->failed];
+  return errno_error(env, f->err, f->failed, f->path, NULL);
+}
+
+static void new_files_complete(napi_env env, napi_status status, void *data) {
+  struct new_files_job *job = data;
   napi_value cb, global, arg;
-  napi_get_reference_value(env, f->callback, &cb);
+  napi_get_reference_value(env, job->callback, &cb);
   napi_get_global(env, &global);
-  if (status == napi_ok && !f->err) napi_get_null(env, &arg);
-  else arg = errno_error(env, f->err ? f->err : ECANCELED, f->failed ? f->failed : "open", f->path, NULL);
-  napi_delete_reference(env, f->chunks_ref);
-  napi_delete_reference(env, f->callback);
-  napi_delete_async_work(env, f->work);
-  free(f->path);
-  free(f);
+  if (job->failed >= 0) arg = new_files_error(env, job);
+  else if (status != napi_ok) arg = errno_error(env, ECANCELED, "open", job->n ? job->files[0].path : "", NULL);
+  else napi_get_null(env, &arg);
+  napi_delete_reference(env, job->files_ref);
+  napi_delete_reference(env, job->callback);
+  napi_delete_async_work(env, job->work);
+  free_new_files_job(job);
   napi_call_function(env, global, cb, 1, &arg, NULL);
 }
 
-/*
- * writeNewFile(path, chunks: Buffer[], mode, uid, gid, chown: boolean, atimeSeconds,
- * mtimeSeconds, callback(err | null)): on a pool thread, create `path` (O_EXCL,
- * O_NOFOLLOW: never an existing file, never through a final symlink), write the chunks,
- * fchown when asked, fchmod, futimens, close. The chunks must not change until the
- * callback. A failure names the system call; what was created stays for the caller.
- */
-static napi_value js_write_new_file(napi_env env, napi_callback_info info) {
-  size_t argc = 9;
-  napi_value argv[9];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  for (size_t i = argc; i < 9; i++) napi_get_undefined(env, &argv[i]);
+static int get_named_number(napi_env env, napi_value obj, const char *key, double *out, const char *what) {
+  napi_value v;
+  napi_get_named_property(env, obj, key, &v);
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  if (t != napi_number) {
+    napi_throw_type_error(env, NULL, what);
+    return 0;
+  }
+  napi_get_value_double(env, v, out);
+  return 1;
+}
+
+/* Read one { path, chunks, mode, uid, gid, chown, atime, mtime } (times in seconds). */
+static int get_new_file(napi_env env, napi_value spec, struct new_file *f) {
   static char path[PATH_ARG_MAX];
-  if (!get_string(env, argv[0], path, sizeof path, 0, NULL, "writeNewFile: path must be a string")) return NULL;
+  napi_value v;
+  napi_get_named_property(env, spec, "path", &v);
+  if (!get_string(env, v, path, sizeof path, 0, NULL, "writeNewFiles: path must be a string")) return 0;
+  if (!(f->path = strdup(path))) {
+    napi_throw_error(env, "ENOMEM", "writeNewFiles: out of memory");
+    return 0;
+  }
+  napi_value chunks;
   bool is_array;
   uint32_t n = 0;
-  if (napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array) {
-    napi_throw_type_error(env, NULL, "writeNewFile: chunks must be an array of Buffers");
-    return NULL;
+  napi_get_named_property(env, spec, "chunks", &chunks);
+  if (napi_is_array(env, chunks, &is_array) != napi_ok || !is_array) {
+    napi_throw_type_error(env, NULL, "writeNewFiles: chunks must be an array of Buffers");
+    return 0;
   }
-  napi_get_array_length(env, argv[1], &n);
+  napi_get_array_length(env, chunks, &n);
   if (n > WRITE_CHUNKS_MAX) {
-    napi_throw_range_error(env, NULL, "writeNewFile: too many chunks");
-    return NULL;
+    napi_throw_range_error(env, NULL, "writeNewFiles: too many chunks");
+    return 0;
   }
-  double mode, uid, gid, atime, mtime;
-  bool chown;
-  if (!get_number(env, argv[2], &mode, 0, "writeNewFile: mode must be a number")) return NULL;
-  if (!get_number(env, argv[3], &uid, 0, "writeNewFile: uid must be a number")) return NULL;
-  if (!get_number(env, argv[4], &gid, 0, "writeNewFile: gid must be a number")) return NULL;
-  if (napi_get_value_bool(env, argv[5], &chown) != napi_ok) {
-    napi_throw_type_error(env, NULL, "writeNewFile: chown must be a boolean");
-    return NULL;
-  }
-  if (!get_number(env, argv[6], &atime, 0, "writeNewFile: atime must be a number")) return NULL;
-  if (!get_number(env, argv[7], &mtime, 0, "writeNewFile: mtime must be a number")) return NULL;
-  napi_valuetype t;
-  napi_typeof(env, argv[8], &t);
-  if (t != napi_function) {
-    napi_throw_type_error(env, NULL, "writeNewFile: callback must be a function");
-    return NULL;
-  }
-  struct new_file *f = calloc(1, sizeof *f);
-  if (!f || !(f->path = strdup(path))) {
-    free(f);
-    napi_throw_error(env, "ENOMEM", "writeNewFile: out of memory");
-    return NULL;
+  if (n > 0 && !(f->iov = calloc(n, sizeof *f->iov))) {
+    napi_throw_error(env, "ENOMEM", "writeNewFiles: out of memory");
+    return 0;
   }
   for (uint32_t i = 0; i < n; i++) {
     napi_value chunk;
     void *bytes;
     size_t len;
-    napi_get_element(env, argv[1], i, &chunk);
-    if (!get_buffer(env, chunk, &bytes, &len, "writeNewFile: chunks must be an array of Buffers")) {
-      free(f->path);
-      free(f);
-      return NULL;
-    }
+    napi_get_element(env, chunks, i, &chunk);
+    if (!get_buffer(env, chunk, &bytes, &len, "writeNewFiles: chunks must be an array of Buffers")) return 0;
     if (len == 0) continue;
     f->iov[f->iovcnt].iov_base = bytes;
     f->iov[f->iovcnt].iov_len = len;
     f->iovcnt++;
+  }
+  double mode, uid, gid, atime, mtime;
+  if (!get_named_number(env, spec, "mode", &mode, "writeNewFiles: mode must be a number")) return 0;
+  if (!get_named_number(env, spec, "uid", &uid, "writeNewFiles: uid must be a number")) return 0;
+  if (!get_named_number(env, spec, "gid", &gid, "writeNewFiles: gid must be a number")) return 0;
+  if (!get_named_number(env, spec, "atime", &atime, "writeNewFiles: atime must be a number")) return 0;
+  if (!get_named_number(env, spec, "mtime", &mtime, "writeNewFiles: mtime must be a number")) return 0;
+  bool chown;
+  napi_get_named_property(env, spec, "chown", &v);
+  if (napi_get_value_bool(env, v, &chown) != napi_ok) {
+    napi_throw_type_error(env, NULL, "writeNewFiles: chown must be a boolean");
+    return 0;
   }
   f->mode = (mode_t)mode;
   f->uid = (uid_t)uid;
@@ -831,17 +863,72 @@ static napi_value js_write_new_file(napi_env env, napi_callback_info info) {
   f->chown = chown;
   f->times[0] = timespec_of(atime);
   f->times[1] = timespec_of(mtime);
+  return 1;
+}
+
+/*
+ * writeNewFiles(files: Array<{ path, chunks: Buffer[], mode, uid, gid, chown: boolean,
+ * atime, mtime (seconds) }>, callback?(err | null)): for each file in order, create it
+ * (O_EXCL, O_NOFOLLOW: never an existing file, never through a final symlink), write the
+ * chunks, fchown when asked, fchmod, futimens, close. With a callback, on a pool thread
+ * (the chunks must not change until it is called); without, on this thread, a failure
+ * thrown. The first failure stops the rest and names its call and path.
+ */
+static napi_value js_write_new_files(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  for (size_t i = argc; i < 2; i++) napi_get_undefined(env, &argv[i]);
+  bool is_array;
+  uint32_t n = 0;
+  if (napi_is_array(env, argv[0], &is_array) != napi_ok || !is_array) {
+    napi_throw_type_error(env, NULL, "writeNewFiles: files must be an array");
+    return NULL;
+  }
+  napi_get_array_length(env, argv[0], &n);
+  if (n > WRITE_FILES_MAX) {
+    napi_throw_range_error(env, NULL, "writeNewFiles: too many files");
+    return NULL;
+  }
+  napi_valuetype t;
+  napi_typeof(env, argv[1], &t);
+  if (t != napi_function && t != napi_undefined) {
+    napi_throw_type_error(env, NULL, "writeNewFiles: callback must be a function");
+    return NULL;
+  }
+  struct new_files_job *job = calloc(1, sizeof *job);
+  if (job) job->files = calloc(n ? n : 1, sizeof *job->files);
+  if (!job || !job->files) {
+    free(job);
+    napi_throw_error(env, "ENOMEM", "writeNewFiles: out of memory");
+    return NULL;
+  }
+  job->failed = -1;
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value spec;
+    napi_get_element(env, argv[0], i, &spec);
+    job->n = i + 1; /* what free_new_files_job frees */
+    if (!get_new_file(env, spec, &job->files[i])) {
+      free_new_files_job(job);
+      return NULL;
+    }
+  }
+  if (t == napi_undefined) {
+    new_files_execute(env, job);
+    if (job->failed >= 0) napi_throw(env, new_files_error(env, job));
+    free_new_files_job(job);
+    return NULL;
+  }
   napi_value name;
-  napi_create_string_utf8(env, "berth:writeNewFile", NAPI_AUTO_LENGTH, &name);
-  napi_create_reference(env, argv[1], 1, &f->chunks_ref);
-  napi_create_reference(env, argv[8], 1, &f->callback);
-  if (napi_create_async_work(env, NULL, name, new_file_execute, new_file_complete, f, &f->work) != napi_ok ||
-      napi_queue_async_work(env, f->work) != napi_ok) {
-    napi_delete_reference(env, f->chunks_ref);
-    napi_delete_reference(env, f->callback);
-    free(f->path);
-    free(f);
-    napi_throw_error(env, NULL, "writeNewFile: could not queue the work");
+  napi_create_string_utf8(env, "berth:writeNewFiles", NAPI_AUTO_LENGTH, &name);
+  napi_create_reference(env, argv[0], 1, &job->files_ref);
+  napi_create_reference(env, argv[1], 1, &job->callback);
+  if (napi_create_async_work(env, NULL, name, new_files_execute, new_files_complete, job, &job->work) != napi_ok ||
+      napi_queue_async_work(env, job->work) != napi_ok) {
+    napi_delete_reference(env, job->files_ref);
+    napi_delete_reference(env, job->callback);
+    free_new_files_job(job);
+    napi_throw_error(env, NULL, "writeNewFiles: could not queue the work");
   }
   return NULL;
 }
@@ -893,7 +980,7 @@ NAPI_MODULE_INIT() {
   set_number(env, at, "REMOVEDIR", AT_REMOVEDIR);
   napi_set_named_property(env, exports, "AT", at);
   set_function(env, exports, "trimMalloc", js_trim_malloc);
-  set_function(env, exports, "writeNewFile", js_write_new_file);
+  set_function(env, exports, "writeNewFiles", js_write_new_files);
   napi_value ms;
   napi_create_object(env, &ms);
   set_number(env, ms, "RDONLY", MS_RDONLY);

@@ -21,4 +21,4 @@ export { openInRoot, resolveInRoot } from './resolve-in-root.js';
 export { type SpawnDetachedOptions, type SpawnedDetached, spawnDetached } from './spawn-detached.js';
 export { trimMalloc } from './trim-malloc.js';
 export { getXattr, setXattr, setXattrAt } from './xattr.js';
-export { type NewFileAttributes, writeNewFile } from './write-new-file.js';
+export { type NewFile, writeNewFiles, writeNewFilesMax, writeNewFilesSync } from './write-new-file.js';
