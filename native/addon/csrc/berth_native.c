@@ -23,6 +23,7 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <sys/uio.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -36,8 +37,8 @@ extern char **environ;
 #define DATA_ARG_MAX 65536
 #define SPAWN_ARGS_MAX 4096
 
-/* Throw an Error like Node's: "EBUSY: device or resource busy, umount2 '/x'". */
-static void throw_errno(napi_env env, int err, const char *syscall, const char *path, const char *dest) {
+/* An Error like Node's: "EBUSY: device or resource busy, umount2 '/x'". */
+static napi_value errno_error(napi_env env, int err, const char *syscall, const char *path, const char *dest) {
   const char *code = strerrorname_np(err);
   char text[256];
   snprintf(text, sizeof text, "%s", strerror(err));
@@ -61,7 +62,11 @@ static void throw_errno(napi_env env, int err, const char *syscall, const char *
     napi_create_string_utf8(env, dest, NAPI_AUTO_LENGTH, &v);
     napi_set_named_property(env, jerr, "dest", v);
   }
-  napi_throw(env, jerr);
+  return jerr;
+}
+
+static void throw_errno(napi_env env, int err, const char *syscall, const char *path, const char *dest) {
+  napi_throw(env, errno_error(env, err, syscall, path, dest));
 }
 
 /* Read argv[i] as a string into buf; null/undefined gives *isnull=1 when allowed. */
@@ -665,6 +670,269 @@ static napi_value js_fsetxattr(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ---------- writeNewFiles: small files made whole on a pool thread ----------
+ * A layer is mostly small files, and each of the six calls that make one (open, write,
+ * fchown, fchmod, futimens, close) costs a round trip through libuv when made from Node:
+ * more than the kernel's work. Here they run back to back, for several files per job. */
+
+#define WRITE_CHUNKS_MAX 64
+#define WRITE_FILES_MAX 256
+
+struct new_file {
+  char *path;
+  struct iovec *iov;
+  int iovcnt;
+  mode_t mode;
+  uid_t uid;
+  gid_t gid;
+  int chown;
+  struct timespec times[2];
+  int err;
+  const char *failed; /* the system call that failed */
+};
+
+struct new_files_job {
+  napi_async_work work;
+  napi_ref files_ref; /* keeps the Buffers alive while a pool thread writes them */
+  napi_ref callback;
+  uint32_t n;
+  struct new_file *files;
+  int failed; /* index of the failed file, or -1 */
+};
+
+static void make_new_file(struct new_file *f) {
+  int fd = open(f->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    f->err = errno;
+    f->failed = "open";
+    return;
+  }
+  struct iovec *iov = f->iov;
+  int cnt = f->iovcnt;
+  while (cnt > 0) {
+    ssize_t n = writev(fd, iov, cnt);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      f->err = errno;
+      f->failed = "write";
+      break;
+    }
+    if (n == 0) {
+      f->err = EIO;
+      f->failed = "write";
+      break;
+    }
+    /* A short write (a full disk, a signal): go on from where it stopped. */
+    while (cnt > 0 && (size_t)n >= iov->iov_len) {
+      n -= (ssize_t)iov->iov_len;
+      iov++;
+      cnt--;
+    }
+    if (cnt > 0) {
+      iov->iov_base = (char *)iov->iov_base + n;
+      iov->iov_len -= (size_t)n;
+    }
+  }
+  /* chown before chmod: chown clears the setuid and setgid bits. */
+  if (!f->err && f->chown && fchown(fd, f->uid, f->gid) != 0) {
+    f->err = errno;
+    f->failed = "fchown";
+  }
+  if (!f->err && fchmod(fd, f->mode) != 0) {
+    f->err = errno;
+    f->failed = "fchmod";
+  }
+  if (!f->err && futimens(fd, f->times) != 0) {
+    f->err = errno;
+    f->failed = "futimens";
+  }
+  if (close(fd) != 0 && !f->err) {
+    f->err = errno;
+    f->failed = "close";
+  }
+}
+
+/* In order; the first failure stops the job (the files after it are not made). */
+static void new_files_execute(napi_env env, void *data) {
+  (void)env;
+  struct new_files_job *job = data;
+  for (uint32_t i = 0; i < job->n; i++) {
+    make_new_file(&job->files[i]);
+    if (job->files[i].err) {
+      job->failed = (int)i;
+      return;
+    }
+  }
+}
+
+static void free_new_files_job(struct new_files_job *job) {
+  for (uint32_t i = 0; i < job->n; i++) {
+    free(job->files[i].path);
+    free(job->files[i].iov);
+  }
+  free(job->files);
+  free(job);
+}
+
+static napi_value new_files_error(napi_env env, struct new_files_job *job) {
+  struct new_file *f = &job->files[job->failed];
+  return errno_error(env, f->err, f->failed, f->path, NULL);
+}
+
+static void new_files_complete(napi_env env, napi_status status, void *data) {
+  struct new_files_job *job = data;
+  napi_value cb, global, arg;
+  napi_get_reference_value(env, job->callback, &cb);
+  napi_get_global(env, &global);
+  if (job->failed >= 0) arg = new_files_error(env, job);
+  else if (status != napi_ok) arg = errno_error(env, ECANCELED, "open", job->n ? job->files[0].path : "", NULL);
+  else napi_get_null(env, &arg);
+  napi_delete_reference(env, job->files_ref);
+  napi_delete_reference(env, job->callback);
+  napi_delete_async_work(env, job->work);
+  free_new_files_job(job);
+  napi_call_function(env, global, cb, 1, &arg, NULL);
+}
+
+static int get_named_number(napi_env env, napi_value obj, const char *key, double *out, const char *what) {
+  napi_value v;
+  napi_get_named_property(env, obj, key, &v);
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  if (t != napi_number) {
+    napi_throw_type_error(env, NULL, what);
+    return 0;
+  }
+  napi_get_value_double(env, v, out);
+  return 1;
+}
+
+/* Read one { path, chunks, mode, uid, gid, chown, atime, mtime } (times in seconds). */
+static int get_new_file(napi_env env, napi_value spec, struct new_file *f) {
+  static char path[PATH_ARG_MAX];
+  napi_value v;
+  napi_get_named_property(env, spec, "path", &v);
+  if (!get_string(env, v, path, sizeof path, 0, NULL, "writeNewFiles: path must be a string")) return 0;
+  if (!(f->path = strdup(path))) {
+    napi_throw_error(env, "ENOMEM", "writeNewFiles: out of memory");
+    return 0;
+  }
+  napi_value chunks;
+  bool is_array;
+  uint32_t n = 0;
+  napi_get_named_property(env, spec, "chunks", &chunks);
+  if (napi_is_array(env, chunks, &is_array) != napi_ok || !is_array) {
+    napi_throw_type_error(env, NULL, "writeNewFiles: chunks must be an array of Buffers");
+    return 0;
+  }
+  napi_get_array_length(env, chunks, &n);
+  if (n > WRITE_CHUNKS_MAX) {
+    napi_throw_range_error(env, NULL, "writeNewFiles: too many chunks");
+    return 0;
+  }
+  if (n > 0 && !(f->iov = calloc(n, sizeof *f->iov))) {
+    napi_throw_error(env, "ENOMEM", "writeNewFiles: out of memory");
+    return 0;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value chunk;
+    void *bytes;
+    size_t len;
+    napi_get_element(env, chunks, i, &chunk);
+    if (!get_buffer(env, chunk, &bytes, &len, "writeNewFiles: chunks must be an array of Buffers")) return 0;
+    if (len == 0) continue;
+    f->iov[f->iovcnt].iov_base = bytes;
+    f->iov[f->iovcnt].iov_len = len;
+    f->iovcnt++;
+  }
+  double mode, uid, gid, atime, mtime;
+  if (!get_named_number(env, spec, "mode", &mode, "writeNewFiles: mode must be a number")) return 0;
+  if (!get_named_number(env, spec, "uid", &uid, "writeNewFiles: uid must be a number")) return 0;
+  if (!get_named_number(env, spec, "gid", &gid, "writeNewFiles: gid must be a number")) return 0;
+  if (!get_named_number(env, spec, "atime", &atime, "writeNewFiles: atime must be a number")) return 0;
+  if (!get_named_number(env, spec, "mtime", &mtime, "writeNewFiles: mtime must be a number")) return 0;
+  bool chown;
+  napi_get_named_property(env, spec, "chown", &v);
+  if (napi_get_value_bool(env, v, &chown) != napi_ok) {
+    napi_throw_type_error(env, NULL, "writeNewFiles: chown must be a boolean");
+    return 0;
+  }
+  f->mode = (mode_t)mode;
+  f->uid = (uid_t)uid;
+  f->gid = (gid_t)gid;
+  f->chown = chown;
+  f->times[0] = timespec_of(atime);
+  f->times[1] = timespec_of(mtime);
+  return 1;
+}
+
+/*
+ * writeNewFiles(files: Array<{ path, chunks: Buffer[], mode, uid, gid, chown: boolean,
+ * atime, mtime (seconds) }>, callback?(err | null)): for each file in order, create it
+ * (O_EXCL, O_NOFOLLOW: never an existing file, never through a final symlink), write the
+ * chunks, fchown when asked, fchmod, futimens, close. With a callback, on a pool thread
+ * (the chunks must not change until it is called); without, on this thread, a failure
+ * thrown. The first failure stops the rest and names its call and path.
+ */
+static napi_value js_write_new_files(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  for (size_t i = argc; i < 2; i++) napi_get_undefined(env, &argv[i]);
+  bool is_array;
+  uint32_t n = 0;
+  if (napi_is_array(env, argv[0], &is_array) != napi_ok || !is_array) {
+    napi_throw_type_error(env, NULL, "writeNewFiles: files must be an array");
+    return NULL;
+  }
+  napi_get_array_length(env, argv[0], &n);
+  if (n > WRITE_FILES_MAX) {
+    napi_throw_range_error(env, NULL, "writeNewFiles: too many files");
+    return NULL;
+  }
+  napi_valuetype t;
+  napi_typeof(env, argv[1], &t);
+  if (t != napi_function && t != napi_undefined) {
+    napi_throw_type_error(env, NULL, "writeNewFiles: callback must be a function");
+    return NULL;
+  }
+  struct new_files_job *job = calloc(1, sizeof *job);
+  if (job) job->files = calloc(n ? n : 1, sizeof *job->files);
+  if (!job || !job->files) {
+    free(job);
+    napi_throw_error(env, "ENOMEM", "writeNewFiles: out of memory");
+    return NULL;
+  }
+  job->failed = -1;
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value spec;
+    napi_get_element(env, argv[0], i, &spec);
+    job->n = i + 1; /* what free_new_files_job frees */
+    if (!get_new_file(env, spec, &job->files[i])) {
+      free_new_files_job(job);
+      return NULL;
+    }
+  }
+  if (t == napi_undefined) {
+    new_files_execute(env, job);
+    if (job->failed >= 0) napi_throw(env, new_files_error(env, job));
+    free_new_files_job(job);
+    return NULL;
+  }
+  napi_value name;
+  napi_create_string_utf8(env, "berth:writeNewFiles", NAPI_AUTO_LENGTH, &name);
+  napi_create_reference(env, argv[0], 1, &job->files_ref);
+  napi_create_reference(env, argv[1], 1, &job->callback);
+  if (napi_create_async_work(env, NULL, name, new_files_execute, new_files_complete, job, &job->work) != napi_ok ||
+      napi_queue_async_work(env, job->work) != napi_ok) {
+    napi_delete_reference(env, job->files_ref);
+    napi_delete_reference(env, job->callback);
+    free_new_files_job(job);
+    napi_throw_error(env, NULL, "writeNewFiles: could not queue the work");
+  }
+  return NULL;
+}
+
 /*
  * trimMalloc(): glibc's malloc_trim(0): hand the free pages of every malloc arena back
  * to the kernel. Returns whether any memory was released. Never fails.
@@ -712,6 +980,7 @@ NAPI_MODULE_INIT() {
   set_number(env, at, "REMOVEDIR", AT_REMOVEDIR);
   napi_set_named_property(env, exports, "AT", at);
   set_function(env, exports, "trimMalloc", js_trim_malloc);
+  set_function(env, exports, "writeNewFiles", js_write_new_files);
   napi_value ms;
   napi_create_object(env, &ms);
   set_number(env, ms, "RDONLY", MS_RDONLY);

@@ -20,4 +20,5 @@ export { isMountPoint, MNT_DETACH, MS, mount, mountAll, mountSpec, umount, unmou
 export { openInRoot, resolveInRoot } from './resolve-in-root.js';
 export { type SpawnDetachedOptions, type SpawnedDetached, spawnDetached } from './spawn-detached.js';
 export { trimMalloc } from './trim-malloc.js';
+export { type NewFile, writeNewFiles, writeNewFilesMax, writeNewFilesSync } from './write-new-file.js';
 export { getXattr, setXattr, setXattrAt } from './xattr.js';

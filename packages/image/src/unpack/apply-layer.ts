@@ -85,8 +85,9 @@ const yieldEveryMs = 20;
  * names are taken relative to `targetDir`. What was unpacked before the refusal stays:
  * the caller discards the snapshot.
  *
- * New files up to 256 KiB are written through the thread pool, several at once
- * (`ConcurrentFileWrites`); the function returns once every one is written.
+ * New files up to 256 KiB are written through the thread pool, several at once, each
+ * made whole by one native call (`ConcurrentFileWrites`); the function returns once
+ * every one is written.
  */
 export async function applyLayer(targetDir: string, source: ByteSource, options: ApplyLayerOptions = {}): Promise<ApplyLayerResult> {
   const root = await fs.promises.realpath(targetDir);
