@@ -483,7 +483,7 @@ export class OciRuntime implements Runtime {
     for (const socket of this.waitSockets) socket.destroy();
     const finishing = [...this.stateDirs.values()].filter((dir) => existsSync(path.join(dir, stateFiles.exit)));
     await Promise.all(finishing.map((dir) => waitForShimExit(dir, 1000)));
-    this.shimCgroup.close();
+    await this.shimCgroup.close();
   }
 
   async describe(): Promise<{ path: string; version: string }> {

@@ -1,6 +1,7 @@
-import { mkdirSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { type Logger, type MountInfoEntry, readMountInfo } from '@berth/core';
+import { stateFiles } from './shim-state.js';
 
 /**
  * The cgroup berth-shim processes move into: `<cgroup-parent>/shims` by default, in the
@@ -19,7 +20,8 @@ import { type Logger, type MountInfoEntry, readMountInfo } from '@berth/core';
  *
  * Lifecycle: `open` makes the directories at plugin init (a hierarchy where that fails,
  * e.g. a read-only cgroupfs, is left out with a warning: shims then stay where they
- * start); `close` removes them when the daemon stops, unless a shim still lives there.
+ * start); `close` removes them when the daemon stops, unless a shim still monitors a
+ * process there (it waits a moment for shims that are finishing).
  */
 export class ShimCgroup {
   private constructor(
@@ -55,16 +57,57 @@ export class ShimCgroup {
     return new ShimCgroup(dirs);
   }
 
-  /** Remove the directories; one that a live shim is in (EBUSY) stays, as it must. */
-  close(): void {
+  /**
+   * Remove the directories. One that a shim still monitoring a process is in (EBUSY)
+   * stays, as it must. One that holds only shims that are finishing (their exit recorded:
+   * they linger for their clients, then leave, and init reaps them) is removed once they
+   * are gone, waiting up to `waitMs`: without the wait a daemon stopped right after a
+   * container or exec exited left the cgroup behind.
+   */
+  async close(waitMs = 1000): Promise<void> {
+    const until = Date.now() + waitMs;
     for (const dir of this.dirs) {
-      try {
-        rmdirSync(dir);
-      } catch {
-        // Gone already, or a running container's shim lives there.
+      for (;;) {
+        try {
+          rmdirSync(dir);
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code === 'EBUSY' && Date.now() < until && onlyFinishingShims(dir)) {
+            await new Promise((resolve) => setTimeout(resolve, 10));
+            continue;
+          }
+          // Gone already, or a running container's (or exec's) shim lives there.
+        }
+        break;
       }
     }
   }
+}
+
+/**
+ * Whether every process in the cgroup `dir` is a berth-shim whose exit is recorded
+ * (`exit.json` in its `--state-dir`), or already gone: one that is not, or a process
+ * that is not a shim, keeps the cgroup for good.
+ */
+function onlyFinishingShims(dir: string): boolean {
+  let pids: string[];
+  try {
+    pids = readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean);
+  } catch {
+    return false;
+  }
+  return pids.every((pid) => {
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    } catch {
+      return true; // gone meanwhile
+    }
+    if (argv.length <= 1 && !argv[0]) return true; // a zombie, reaped soon
+    if (!argv[0]!.endsWith('berth-shim')) return false;
+    const i = argv.indexOf('--state-dir');
+    return i > 0 && existsSync(path.join(argv[i + 1]!, stateFiles.exit));
+  });
 }
 
 /**

@@ -1,4 +1,5 @@
-import { existsSync, readFileSync, rmdirSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { type Logger, type MountInfoEntry, readMountInfo, silentLogger } from '@berth/core';
 import { test } from 'uvu';
@@ -95,6 +96,50 @@ test("the shim moves into <cgroup-parent>/shims of this host's tracking hierarch
   await runtime.delete(id);
   await runtime.close();
   for (const dir of dirs) assert.not.ok(existsSync(dir), `${dir} removed at close`);
+});
+
+test('close waits for shims that are finishing (their exit recorded), never for one still monitoring', async () => {
+  const state = path.join(fx.dir, 'finishing-state');
+  mkdirSync(state, { recursive: true });
+  /** A process that looks like a shim of `state` to the kernel's view (argv), in the cgroup, for `ms`. */
+  const shimLike = (cg: ShimCgroup, ms: number) => {
+    const child = spawn(process.execPath, ['-e', `setTimeout(() => {}, ${ms})`, '--', '--state-dir', state], {
+      argv0: '/usr/local/lib/berth-shim',
+      stdio: 'ignore',
+    });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    // Moved once it runs as that program (before its exec it is still this process's copy).
+    while (!readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').includes('--state-dir')) execFileSync('sleep', ['0.01']);
+    for (const dir of cg.dirs) writeFileSync(path.join(dir, 'cgroup.procs'), String(child.pid));
+    return exited;
+  };
+  const live = ShimCgroup.open(`${prefix}-live/shims`, silentLogger);
+  const finishing = ShimCgroup.open(`${prefix}-finishing/shims`, silentLogger);
+  try {
+    const monitoring = shimLike(live, 400);
+    let began = Date.now();
+    await live.close(); // no exit.json: a shim that still monitors keeps its cgroup
+    assert.ok(Date.now() - began < 300, 'close does not wait for a shim that still monitors');
+    for (const dir of live.dirs) assert.ok(existsSync(dir), `${dir} kept`);
+    await monitoring;
+    await live.close();
+
+    writeFileSync(path.join(state, 'exit.json'), '{"exitCode":0}\n');
+    const exited = shimLike(finishing, 150);
+    began = Date.now();
+    await finishing.close(10_000); // longer than the default second: this machine may be loaded
+    for (const dir of finishing.dirs) assert.not.ok(existsSync(dir), `${dir} removed once the finishing shim left`);
+    assert.ok(Date.now() - began >= 100, `close waited for it (${Date.now() - began} ms)`);
+    await exited;
+  } finally {
+    for (const dir of [...live.dirs, ...finishing.dirs]) {
+      for (const d of [dir, path.dirname(dir)]) {
+        try {
+          rmdirSync(d);
+        } catch {}
+      }
+    }
+  }
 });
 
 test('a shim that cannot join its cgroup says so, and the container runs all the same', async () => {
