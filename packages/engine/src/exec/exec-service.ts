@@ -175,9 +175,12 @@ export class ExecService implements ExecsApi {
   /**
    * `ExecIDs` of a container's inspect, as dockerd lists them: the execs created or
    * running in it (health probes included), in creation order; an exec leaves the list
-   * when it exits (it can still be inspected by id). Null when there are none.
+   * when it exits (it can still be inspected by id). Null when there are none, and for
+   * a container that does not run: its execs ended with it, even while their monitors
+   * are still reporting their exits.
    */
   idsOf(containerId: string): string[] | null {
+    if (!this.store.find(containerId)?.state.Running) return null;
     const ids: string[] = [];
     for (const [id, { record }] of this.execs) if (record.containerId === containerId && record.exitCode === null) ids.push(id);
     return ids.length ? ids : null;
