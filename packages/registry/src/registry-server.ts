@@ -147,9 +147,18 @@ export class RegistryServer {
     return this.server.address() as AddressInfo;
   }
 
-  async close(): Promise<void> {
+  /**
+   * Stop listening and end: idle connections at once, requests in flight given `graceMs`
+   * to finish, then every connection closed (a client that cut its upload may leave a
+   * half-open connection the server never hears the end of).
+   */
+  async close(graceMs = 2000): Promise<void> {
     await new Promise<void>((resolve) => {
-      this.server.close(() => resolve());
+      const force = setTimeout(() => this.server.closeAllConnections(), graceMs);
+      this.server.close(() => {
+        clearTimeout(force);
+        resolve();
+      });
       this.server.closeIdleConnections();
     });
   }
