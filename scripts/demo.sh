@@ -1,23 +1,42 @@
 #!/usr/bin/env bash
 # The demo: start berthd, load the busybox image built from Debian's busybox-static,
 # run real containers through the berth CLI, then stop the daemon it started.
+# A berthd already serving /run/berth/berth.sock is used as it is. Otherwise the demo's
+# berthd is a private one (its own directory, socket, bridge, nftables table and cgroup
+# parent), and everything it made is removed at the end: a demo leaves nothing behind.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-sock=/run/berth/berth.sock
-export BERTH_HOST=unix://$sock
 berth="$root/bin/berth"
+sock=/run/berth/berth.sock
 
-if [ -S "$sock" ] && "$berth" version >/dev/null 2>&1; then
+if [ -S "$sock" ] && BERTH_HOST=unix://$sock "$berth" version >/dev/null 2>&1; then
   echo "demo: a berthd is already serving $sock; using it"
-  started=""
+  export BERTH_HOST=unix://$sock
 else
-  mkdir -p /run/berth
-  "$root/bin/berthd" --log-level warn >/tmp/berthd-demo.log 2>&1 &
+  dir=$(mktemp -d /tmp/berth-demo-XXXXXX)
+  sock=$dir/berthd.sock
+  export BERTH_HOST=unix://$sock
+  bridge=berthdemo0 table=berth_demo cgroup_parent=berth-demo
+  "$root/bin/berthd" -H "unix://$sock" --data-root "$dir/data" --exec-root "$dir/exec" \
+    --config-file "$dir/none.json" --cgroup-parent "$cgroup_parent" \
+    --bridge "$bridge" --nftables-table "$table" --log-level warn >"$dir/berthd.log" 2>&1 &
   started=$!
-  trap 'kill -TERM "$started" 2>/dev/null; wait "$started" 2>/dev/null || true' EXIT
+  finish() {
+    "$berth" rm -f berth-demo >/dev/null 2>&1 || true
+    kill -TERM "$started" 2>/dev/null || true
+    wait "$started" 2>/dev/null || true
+    ip link del "$bridge" 2>/dev/null || true
+    nft delete table ip "$table" 2>/dev/null || true
+    for cg in /sys/fs/cgroup/*/"$cgroup_parent"; do
+      [ -d "$cg" ] && { rmdir "$cg/shims" 2>/dev/null || true; rmdir "$cg" 2>/dev/null || true; }
+    done
+    { grep -o " $dir[^ ]*" /proc/self/mounts || true; } | sort -r | xargs -r -n1 umount -l
+    rm -rf "$dir"
+  }
+  trap finish EXIT
   for _ in $(seq 1 100); do [ -S "$sock" ] && "$berth" version >/dev/null 2>&1 && break; sleep 0.1; done
-  "$berth" version >/dev/null || { echo "demo: berthd did not start:"; cat /tmp/berthd-demo.log; exit 1; }
+  "$berth" version >/dev/null || { echo "demo: berthd did not start:"; cat "$dir/berthd.log"; exit 1; }
 fi
 
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
