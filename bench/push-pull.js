@@ -13,74 +13,18 @@
 // Usage: node bench/push-pull.js [rounds] [MiB per layer]   (default 3 40)
 // Everything lives under /tmp/berth-bench-pushpull-*; processes are stopped by their pids.
 'use strict';
-const { spawn, spawnSync } = require('node:child_process');
+const { spawnSync } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
-const net = require('node:net');
 const path = require('node:path');
-const { median, startBerthd, startDockerd, stopAndClean, timeOnce } = require('./support');
+const { cpuMs, median, startBerthd, startDockerd, startRegistry, stopAndClean, timeOnce } = require('./support');
 
-const repo = path.resolve(__dirname, '..');
 const rounds = Number(process.argv[2] || 3);
 const layerMiB = Number(process.argv[3] || 40);
 const layers = 5;
 const dir = fs.mkdtempSync('/tmp/berth-bench-pushpull-');
 const started = [];
 const docker = process.env.DOCKER_CLI || 'docker';
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitFor(url, proc) {
-  for (let i = 0; i < 200; i++) {
-    if (proc.exitCode !== null) throw new Error(`${url}: the server exited (${proc.exitCode})`);
-    const ok = await fetch(`${url}/v2/`).then(
-      (r) => r.status === 200,
-      () => false,
-    );
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`nothing answers on ${url}`);
-}
-
-/** A registry with an empty root of its own; `stop` ends it by its pid and removes the root. */
-async function startRegistry(kind, round) {
-  const port = await freePort();
-  const root = path.join(dir, `${kind}-registry-${round}`);
-  let proc;
-  if (kind === 'berth') {
-    const { NODE_OPTIONS: _, ...env } = process.env;
-    proc = spawn(path.join(repo, 'bin/berth-registry'), ['serve', '--addr', `127.0.0.1:${port}`, '--root', root], { stdio: 'ignore', env });
-  } else {
-    const config = `${root}.yml`;
-    fs.writeFileSync(
-      config,
-      `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${root}\nhttp:\n  addr: 127.0.0.1:${port}\n`,
-    );
-    proc = spawn('/usr/bin/docker-registry', ['serve', config], { stdio: 'ignore' });
-  }
-  started.push(proc);
-  await waitFor(`http://127.0.0.1:${port}`, proc);
-  return {
-    host: `127.0.0.1:${port}`,
-    pid: proc.pid,
-    stop: async () => {
-      const gone = new Promise((r) => proc.once('exit', r));
-      proc.kill('SIGTERM');
-      await gone;
-      fs.rmSync(root, { recursive: true, force: true });
-    },
-  };
-}
 
 /**
  * Random-ish text: lines of random words from a small vocabulary with random numbers,
@@ -145,12 +89,6 @@ function dockerOk(env, args) {
   return r.stdout;
 }
 
-/** CPU time (ms, user + system) a process has used so far, from /proc. */
-function cpuMs(pid) {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-}
-
 /** `docker args` timed, with the CPU the daemon and the registry spent meanwhile: { ms, daemonCpu, registryCpu }. */
 function timedWithCpu(env, args, daemonPid, registryPid) {
   const [d, r] = [cpuMs(daemonPid), cpuMs(registryPid)];
@@ -160,7 +98,7 @@ function timedWithCpu(env, args, daemonPid, registryPid) {
 
 /** One round on one daemon: load (untimed), push to a fresh registry, rmi, pull; resolves the push's and the pull's timings. */
 async function round(kind, env, daemonPid, archive, n) {
-  const registry = await startRegistry(kind === 'berth' ? 'berth' : 'reference', n);
+  const registry = await startRegistry(kind === 'berth' ? 'berth' : 'reference', path.join(dir, `${kind}-registry-${n}`), started);
   try {
     const name = `${registry.host}/bench/big:1`;
     dockerOk(env, ['load', '-q', '-i', archive]);

@@ -10,76 +10,17 @@
 // Both servers listen on ephemeral loopback ports, keep their storage under
 // /tmp/berth-bench-registry-*, and are stopped by their pids.
 'use strict';
-const { spawn } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const http = require('node:http');
-const net = require('node:net');
 const path = require('node:path');
+const { cpuMs, startRegistry, stopAndClean } = require('./support.js');
 
-const repo = path.resolve(__dirname, '..');
 const rounds = Number(process.argv[2] || 5);
 const concurrency = Number(process.argv[3] || 200);
 const mib = Number(process.argv[4] || 10);
 const dir = fs.mkdtempSync('/tmp/berth-bench-registry-');
 const started = [];
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitFor(url, proc) {
-  for (let i = 0; i < 200; i++) {
-    if (proc.exitCode !== null) throw new Error(`${url}: the server exited (${proc.exitCode})`);
-    const ok = await fetch(`${url}/v2/`).then(
-      (r) => r.status === 200,
-      () => false,
-    );
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`nothing answers on ${url}`);
-}
-
-/** CPU time (ms, user + system) a process has used so far, from /proc. */
-function cpuMs(pid) {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-}
-
-async function startBerth() {
-  const port = await freePort();
-  const { NODE_OPTIONS: _, ...env } = process.env;
-  const proc = spawn(path.join(repo, 'bin/berth-registry'), ['--addr', `127.0.0.1:${port}`, '--root', path.join(dir, 'berth')], {
-    stdio: 'ignore',
-    env,
-  });
-  started.push(proc);
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor(url, proc);
-  return { url, pid: proc.pid };
-}
-
-async function startReference() {
-  const port = await freePort();
-  const config = path.join(dir, 'reference.yml');
-  fs.writeFileSync(
-    config,
-    `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${path.join(dir, 'reference')}\nhttp:\n  addr: 127.0.0.1:${port}\n`,
-  );
-  const proc = spawn('/usr/bin/docker-registry', ['serve', config], { stdio: 'ignore' });
-  started.push(proc);
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor(url, proc);
-  return { url, pid: proc.pid };
-}
 
 /** A monolithic upload both registries accept: POST for a session, PUT the whole blob with its digest. */
 async function push(url, data, digest) {
@@ -124,7 +65,10 @@ async function main() {
   const size = mib * 1024 * 1024;
   const data = crypto.randomBytes(size);
   const digest = `sha256:${crypto.createHash('sha256').update(data).digest('hex')}`;
-  const targets = { berth: await startBerth(), reference: await startReference() };
+  const targets = {
+    berth: await startRegistry('berth', path.join(dir, 'berth'), started),
+    reference: await startRegistry('reference', path.join(dir, 'reference'), started),
+  };
   for (const t of Object.values(targets)) await push(t.url, data, digest);
   const results = { berth: { lat: [], bytes: 0, ms: 0, cpu: 0 }, reference: { lat: [], bytes: 0, ms: 0, cpu: 0 } };
   // One warm-up round each (page cache, JIT), not counted.
@@ -164,13 +108,4 @@ main()
     console.error(err);
     process.exitCode = 1;
   })
-  .finally(async () => {
-    for (const proc of started) {
-      if (proc.exitCode === null && proc.signalCode === null) {
-        const exited = new Promise((r) => proc.once('exit', r));
-        proc.kill('SIGTERM');
-        await exited;
-      }
-    }
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  .finally(() => stopAndClean(started, dir));

@@ -301,14 +301,82 @@ function timedRequest(sock, line, timeoutMs = 60_000) {
   });
 }
 
+/** A loopback TCP port nobody listens on now. */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * A registry on a free loopback port with its storage at `root`: berth's (`bin/berth-registry
+ * serve`) when `kind` is 'berth', else Debian's reference one (`/usr/bin/docker-registry`,
+ * access log off, its config beside the root). Pushed to `started`; resolves once `/v2/`
+ * answers, with { url, host, pid, stop } (stop: SIGTERM by its pid, then the root removed).
+ */
+async function startRegistry(kind, root, started) {
+  const port = await freePort();
+  let proc;
+  if (kind === 'berth') {
+    const { NODE_OPTIONS: _, ...env } = process.env;
+    proc = spawn(path.join(__dirname, '..', 'bin/berth-registry'), ['serve', '--addr', `127.0.0.1:${port}`, '--root', root], {
+      stdio: 'ignore',
+      env,
+    });
+  } else {
+    const config = `${root}.yml`;
+    fs.writeFileSync(
+      config,
+      `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${root}\nhttp:\n  addr: 127.0.0.1:${port}\n`,
+    );
+    proc = spawn('/usr/bin/docker-registry', ['serve', config], { stdio: 'ignore' });
+  }
+  started.push(proc);
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    if (proc.exitCode !== null) throw new Error(`${url}: the ${kind} registry exited (${proc.exitCode})`);
+    if (i === 200) throw new Error(`nothing answers on ${url}`);
+    const ok = await fetch(`${url}/v2/`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
+    if (ok) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    url,
+    host: `127.0.0.1:${port}`,
+    pid: proc.pid,
+    stop: async () => {
+      const gone = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGTERM');
+      await gone;
+      fs.rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
+
+/** CPU time (ms, user + system) a process has used so far, from /proc. */
+function cpuMs(pid) {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
 module.exports = {
   benchNetworkArgs,
+  cpuMs,
   median,
   removeBenchNetworks,
   restoreHost,
   shimRssKiB,
   startBerthd,
   startDockerd,
+  startRegistry,
   stopAndClean,
   timedRequest,
   timeOnce,
