@@ -1,8 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { selfSignedCertificate } from '@berth/testkit/registry';
-import bcrypt from 'bcryptjs';
+import { htpasswdLine, selfSignedCertificate } from '@berth/testkit/registry';
 import * as assert from 'uvu/assert';
 import { binEnv, type Started, startBerthRegistry } from '../registry/support';
 import { daemonSuite, repo, run, TestDaemon } from './harness';
@@ -39,7 +38,7 @@ function digestOf(pushOutput: string): string {
 
 test.before(async () => {
   const htpasswd = path.join(dir, 'htpasswd');
-  writeFileSync(htpasswd, `alice:${bcrypt.hashSync('pw-alice', 5).replace('$2b$', '$2y$')}\n`);
+  writeFileSync(htpasswd, `${htpasswdLine('alice', 'pw-alice', 5)}\n`);
   const { cert, key } = selfSignedCertificate(dir, 'tls', { cn: '127.0.0.1', ip: '127.0.0.1' });
   basic = await startBerthRegistry(root, ['--htpasswd', htpasswd]);
   token = await startBerthRegistry(path.join(dir, 'token-root'), [

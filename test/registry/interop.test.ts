@@ -1,9 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { selfSignedCertificate } from '@berth/testkit/registry';
+import { htpasswdLine, selfSignedCertificate } from '@berth/testkit/registry';
 import { suiteTimeout } from '@berth/testkit/timeout';
-import bcrypt from 'bcryptjs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { BERTH_CLI, BUSYBOX, binEnv, type Started, skopeo, startBerthRegistry, startReferenceRegistry, suiteDir } from './support.js';
@@ -102,7 +101,7 @@ test('skopeo against token authentication over TLS: it follows the challenge, lo
   let berth: Started | undefined;
   try {
     const htpasswd = path.join(dir, 'htpasswd');
-    writeFileSync(htpasswd, `alice:${bcrypt.hashSync('pw-alice', 5).replace('$2b$', '$2y$')}\n`);
+    writeFileSync(htpasswd, `${htpasswdLine('alice', 'pw-alice', 5)}\n`);
     const { cert, key } = selfSignedCertificate(dir, 'tls', { cn: '127.0.0.1', ip: '127.0.0.1' });
     berth = await startBerthRegistry(path.join(dir, 'root'), [
       '--htpasswd',

@@ -24,10 +24,12 @@ export function freePort(): Promise<number> {
 
 /**
  * A bcrypt htpasswd line (the reference registry accepts only bcrypt), made with
- * bcryptjs, as `htpasswd -B` would (Python's `crypt` did it before: gone in Python 3.13).
+ * bcryptjs and written `$2y$` as `htpasswd -B` writes it (the same algorithm as `$2b$`):
+ * what both the reference registry and berth's read. `cost` is bcrypt's (tests that make
+ * many lines take a low one).
  */
-export function htpasswdLine(user: string, password: string): string {
-  return `${user}:${bcrypt.hashSync(password, 10)}`;
+export function htpasswdLine(user: string, password: string, cost = 10): string {
+  return `${user}:${bcrypt.hashSync(password, cost).replace(/^\$2b\$/, '$2y$')}`;
 }
 
 /** How a `LocalRegistry` authenticates: none, htpasswd (Basic), or bearer tokens from a `TokenServer`. */
