@@ -64,13 +64,4 @@ function spec(file: NewFile): NewFileSpec {
 }
 
 /** What the addon reads: a `NewFile` with times in seconds. */
-export interface NewFileSpec {
-  path: string;
-  chunks: readonly Buffer[];
-  mode: number;
-  uid: number;
-  gid: number;
-  chown: boolean;
-  atime: number;
-  mtime: number;
-}
+export type NewFileSpec = Omit<NewFile, 'atime' | 'mtime'> & { atime: number; mtime: number };
