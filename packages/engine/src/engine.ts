@@ -1,10 +1,12 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import {
+  defaultIpamName,
   driverRegistryToken,
   type EngineApi,
   EventBus,
   EventBusToken,
+  IpamToken,
   LoggerToken,
   pluginKinds,
   ServiceContainer,
@@ -25,6 +27,7 @@ import { LayerUnpackerToken } from './images/layer-unpacker.js';
 import { checkLogConfig } from './io/log-config.js';
 import { dockerDefaultPools } from './networks/default-ipam.js';
 import { NetworkServiceToken } from './networks/network-service.js';
+import { DriverLookup, DriverLookupToken } from './plugins/driver-lookup.js';
 import { loadPlugins } from './plugins/plugin-host.js';
 import { ContainerFilesystemsToken } from './rootfs/container-filesystems.js';
 import { RootFilesystemsToken } from './rootfs/root-filesystems.js';
@@ -111,7 +114,13 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
   // Opening the image store reads its records: asynchronous, so done here, and only when
   // the embedder brought none.
   if (!di.isRegistered(ImageStoreToken)) di.register(ImageStoreToken, { useValue: await ImageStore.open(config.dataRoot, { log }) });
+  // Discovered drivers go in through the host, so `plugins ls` says where each was found.
+  di.registerDefault(DriverLookupToken, { useFactory: (d) => DriverLookup.of(d, plugins.addDriver) });
   registerEngineServices(di);
+  // The built-in IPAM is the `ipam` kind's `default`, unless a plugin of that name came.
+  if (!plugins.registry('ipam').has(defaultIpamName)) {
+    plugins.addDriver('ipam', defaultIpamName, di.resolve(IpamToken), "the engine's built-in IPAM: subnets from the default address pools");
+  }
 
   // Start-up, in order: the records, then recovery of what the last engine left.
   const store = di.resolve(ContainerStoreToken);

@@ -1,12 +1,15 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import {
+  type DriverDiscovery,
   DriverMap,
   type EndpointSpec,
   EventBus,
+  type Ipam,
   isBerthError,
   type NetworkDriver,
   type NetworkSpec,
+  type PluginKind,
   parseIpv4Prefix,
   silentLogger,
   writeJsonAtomic,
@@ -20,6 +23,7 @@ import { matchesNetworkFilters } from '../src/networks/network-filters.js';
 import type { NetworkRecord } from '../src/networks/network-record.js';
 import { NetworkService } from '../src/networks/network-service.js';
 import { NetworkStore } from '../src/networks/network-store.js';
+import { DriverLookup } from '../src/plugins/driver-lookup.js';
 
 const config = (dataRoot: string, pools = [{ base: '10.199.0.0/22', size: 24 }]) =>
   ({ dataRoot, defaultAddressPools: pools, defaultBridge: { name: 'bunitx' } }) as unknown as ResolvedEngineConfig;
@@ -105,10 +109,15 @@ function service(dataRoot: string, driver: RecordingDriver): NetworkService {
   drivers.add('bridge', driver);
   const ipam = new DefaultIpam(config(dataRoot));
   ipam.routes = () => [];
+  const registries = {
+    network: drivers,
+    ipam: new DriverMap<Ipam>('ipam'),
+    discovery: new DriverMap<DriverDiscovery>('discovery'),
+  } as Record<PluginKind, DriverMap<unknown>>;
+  registries.ipam!.add('default', ipam);
   return new NetworkService(
     new NetworkStore(config(dataRoot)),
-    ipam,
-    drivers,
+    new DriverLookup((kind) => registries[kind] as never),
     config(dataRoot),
     { nameOf: () => 'c' },
     new EventBus(),

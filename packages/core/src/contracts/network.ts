@@ -9,6 +9,12 @@ export interface Ipv4Pool {
   gateway: string;
   /** A CIDR inside `subnet` that container addresses come from (`--ip-range`); the whole subnet without it. */
   ipRange?: string;
+  /**
+   * The IPAM driver's own name for the pool, when it has one (a remote IPAM's `PoolID`):
+   * recorded with the network and handed back to `Ipam.restorePool` after a restart, so
+   * the pool can still be released. Absent for the default IPAM.
+   */
+  poolId?: string;
 }
 
 /**
@@ -26,8 +32,12 @@ export interface NetworkSpec {
   labels: Record<string, string>;
   /** `--internal`: no route out of the network and nothing forwarded to or from elsewhere. */
   internal: boolean;
-  /** The IPv4 pool from the engine's IPAM; absent for networks whose driver hands out no addresses (none, host). */
+  /** The IPv4 pool from the network's IPAM driver; absent for networks whose driver hands out no addresses (none, host). */
   ipv4?: Ipv4Pool;
+  /** The IPAM driver the pool and addresses come from (`--ipam-driver`): `default` when absent. */
+  ipamDriver?: string;
+  /** `--ipam-opt`: the IPAM driver's options, as the network was created with them. */
+  ipamOptions?: Record<string, string>;
 }
 
 /**
@@ -75,12 +85,17 @@ export type NetworkNamespaceMode = 'host' | 'private';
 
 /**
  * A network driver connects containers to networks. Addresses are not its concern: the
- * engine's IPAM (core's `Ipam`) reserves each network's pool and each endpoint's address,
- * and the driver configures what it is given. Lifecycle:
+ * network's IPAM driver (core's `Ipam`, a plugin kind of its own) reserves each network's
+ * pool and each endpoint's address, and the driver configures what it is given. Drivers
+ * are found by name in the `network` kind's DriverRegistry (built-in and npm plugins, at
+ * start-up) or, for a name no plugin registered, through the `DriverDiscovery` plugins (a
+ * Docker plugin on a socket), when a network of that driver is first created or used.
+ * Lifecycle:
  *
  * 1. `createNetwork(spec)` when a network of this driver is created, and again for every
- *    network the engine knows at each daemon start (predefined ones included). It must be
- *    idempotent: a kernel object that already exists is adopted, not an error.
+ *    network the engine knows at each daemon start (predefined ones included), unless the
+ *    driver has `restoreNetwork`, which is called instead at start. `createNetwork` must
+ *    then be idempotent: a kernel object that already exists is adopted, not an error.
  * 2. `restore(endpoints)` once per daemon start, after every `createNetwork`: the
  *    endpoints of this driver the engine still records (those of containers that kept
  *    running while berthd was down). The driver rebuilds what it keeps in memory and
@@ -106,11 +121,13 @@ export type NetworkNamespaceMode = 'host' | 'private';
  *   ports keeps this shape.
  * - The embedded DNS server: the engine's, fed from its endpoint records (`aliases` per
  *   network); drivers take no part.
- * - A remote driver (Docker's `NetworkDriver.*` protocol over a socket) maps one to one:
- *   createNetwork → CreateNetwork, attach → CreateEndpoint + Join (the plugin names an
- *   interface, which the adapter moves into `netnsPath` as eth0), detach → Leave +
- *   DeleteEndpoint, deleteNetwork → DeleteNetwork, restore → nothing (the remote keeps its
- *   state); a remote IPAM (`IpamDriver.*`) implements core's `Ipam`.
+ *
+ * A remote driver (Docker's `NetworkDriver.*` protocol over a socket, @berth/discovery-docker)
+ * maps one to one: createNetwork → CreateNetwork, attach → CreateEndpoint + Join (the
+ * plugin names a host interface, which the adapter moves into `netnsPath` and renames),
+ * detach → Leave + DeleteEndpoint, deleteNetwork → DeleteNetwork; `restoreNetwork` and
+ * `restore` call nothing (the remote keeps its state across berthd's restarts). A remote
+ * IPAM (`IpamDriver.*`) implements core's `Ipam`.
  */
 export interface NetworkDriver {
   /** The driver's name as `docker network create -d` selects it. */
@@ -122,6 +139,12 @@ export interface NetworkDriver {
    */
   readonly usesIpam: boolean;
   createNetwork(spec: NetworkSpec): Promise<void>;
+  /**
+   * Optional: at daemon start, for a network the engine recorded as made, in place of
+   * `createNetwork`. For a driver whose networks live outside berthd (a remote plugin keeps
+   * its own), which a second create would duplicate or refuse.
+   */
+  restoreNetwork?(spec: NetworkSpec): Promise<void>;
   deleteNetwork(spec: NetworkSpec): Promise<void>;
   restore(endpoints: EndpointSpec[]): Promise<void>;
   attach(endpoint: EndpointSpec, netnsPath: string | undefined): Promise<EndpointInfo>;

@@ -55,7 +55,7 @@ export class ContainerDrivers {
   }
 
   /** The driver of a network mode, checked before a start takes anything; NotFound for an unknown network. */
-  network(mode: string): NetworkDriver {
+  network(mode: string): Promise<NetworkDriver> {
     return this.networks.driverOfMode(mode);
   }
 

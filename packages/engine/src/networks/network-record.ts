@@ -10,7 +10,7 @@ import type { EndpointInfo, EndpointSpec, Ipv4PoolRequest, NetworkSpec } from '@
 export interface NetworkRecord extends NetworkSpec {
   created: string;
   state: 'creating' | 'ready' | 'removing';
-  /** What `--subnet`/`--gateway`/`--ip-range` asked for (inspect's IPAM.Config shows the pool). */
+  /** What `--subnet`/`--gateway`/`--ip-range`/`--ipam-opt` asked for (inspect's IPAM.Config shows the pool). */
   ipamRequest: Ipv4PoolRequest;
   /** `bridge`, `none` and `host`: made by the engine at start, never removed by a user. */
   predefined: boolean;

@@ -1,15 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import {
   Conflict,
-  type DriverRegistry,
   type EventBus,
   EventBusToken,
   type Filters,
   Forbidden,
   formatIpv4Prefix,
   InvalidArgument,
+  defaultIpamName,
   type Ipam,
-  IpamToken,
   type Ipv4PoolRequest,
   inject,
   injectable,
@@ -18,7 +17,6 @@ import {
   macFromIpv4,
   type NetworkCreateRequest,
   type NetworkDriver,
-  NetworkDriversToken,
   type NetworkInspect,
   type NetworksApi,
   type NetworksPruneReport,
@@ -33,6 +31,7 @@ import { EngineConfigToken, type ResolvedEngineConfig } from '../config.js';
 import type { ContainerRecord } from '../containers/container-record.js';
 import { type ContainerNames, ContainerNamesToken } from './container-names.js';
 import { hostRoutes } from './default-ipam.js';
+import { type DriverLookup, DriverLookupToken } from '../plugins/driver-lookup.js';
 import { matchesNetworkFilters as matches } from './network-filters.js';
 import type { EndpointRecord, NetworkRecord } from './network-record.js';
 import { type NetworkStore, NetworkStoreToken } from './network-store.js';
@@ -44,12 +43,16 @@ const bridgeNameOption = 'com.docker.network.bridge.name';
 
 /**
  * The engine's networks (the `NetworksApi` facade) and containers' endpoints on them.
- * Owns the network model (NetworkStore), asks IPAM for pools and addresses and the
- * network drivers for kernel objects. Every change writes its record ahead, so a crash
- * at any point is undone or finished by `recover`:
+ * Owns the network model (NetworkStore), asks each network's IPAM driver for its pool and
+ * addresses and its network driver for kernel objects; both are found by name through
+ * DriverLookup (registered plugins, or Docker plugins discovered on sockets). Every
+ * change writes its record ahead, so a crash at any point is undone or finished by
+ * `recover`:
  *
- * - create: `creating` record (with the pool) → driver.createNetwork → `ready`;
- *   recovery deletes a `creating` network from the driver and forgets it.
+ * - create: `creating` record → IPAM pool → `creating` record with the pool →
+ *   driver.createNetwork → `ready`; recovery deletes a `creating` network from the driver,
+ *   releases its pool and forgets it. (A crash between a remote IPAM's answer and the
+ *   second write leaves that pool with the remote: its id was never known to berth.)
  * - remove: `removing` record → driver.deleteNetwork → IPAM release → record deleted;
  *   recovery finishes a `removing` network.
  * - a container's start: address from IPAM → endpoint record → driver.attach → record
@@ -66,8 +69,7 @@ export class NetworkService implements NetworksApi {
 
   constructor(
     @inject(NetworkStoreToken) private readonly store: NetworkStore,
-    @inject(IpamToken) private readonly ipam: Ipam,
-    @inject(NetworkDriversToken) private readonly drivers: DriverRegistry<NetworkDriver>,
+    @inject(DriverLookupToken) private readonly lookup: DriverLookup,
     @inject(EngineConfigToken) private readonly config: ResolvedEngineConfig,
     @inject(ContainerNamesToken) private readonly names: ContainerNames,
     @inject(EventBusToken) private readonly events: EventBus,
@@ -82,33 +84,49 @@ export class NetworkService implements NetworksApi {
   async recover(): Promise<void> {
     await this.store.load((file, err) => this.log.error('unreadable network record skipped', { file, error: String(err) }));
     for (const record of this.store.list()) {
-      const driver = this.drivers.get(record.driver);
+      // A Docker plugin's driver is discovered here, so its networks work again after a restart.
+      const driver = await this.lookup.find('network', record.driver).catch((err) => {
+        this.log.warn('network driver not available', { name: record.name, driver: record.driver, error: String(err) });
+        return undefined;
+      });
+      const ipam = await this.lookup.find('ipam', record.ipamDriver ?? defaultIpamName).catch((err) => {
+        this.log.warn('IPAM driver not available', { name: record.name, driver: record.ipamDriver, error: String(err) });
+        return undefined;
+      });
+      if (record.ipv4) ipam?.restorePool(record.id, record.ipv4);
+      for (const endpoint of this.store.endpointsOf(record.id)) {
+        if (endpoint.ipAddress) ipam?.restoreAddress(record.id, endpoint.ipAddress);
+      }
       if (record.state !== 'ready') {
         this.log.warn(record.state === 'creating' ? 'undoing an interrupted network create' : 'finishing an interrupted network removal', {
           id: record.id,
           name: record.name,
         });
-        for (const endpoint of this.store.endpointsOf(record.id)) await this.store.deleteEndpoint(endpoint);
+        for (const endpoint of this.store.endpointsOf(record.id)) {
+          if (endpoint.ipAddress) await ipam?.releaseAddress(record.id, endpoint.ipAddress).catch(() => {});
+          await this.store.deleteEndpoint(endpoint);
+        }
         await driver
           ?.deleteNetwork(record)
           .catch((err) => this.log.warn('driver could not delete a network', { id: record.id, error: String(err) }));
+        if (record.ipv4) {
+          await ipam
+            ?.releasePool(record.id)
+            .catch((err) => this.log.warn('IPAM could not release a pool', { id: record.id, error: String(err) }));
+        }
         await this.store.delete(record.id);
         continue;
-      }
-      if (record.ipv4) this.ipam.restorePool(record.id, record.ipv4);
-      for (const endpoint of this.store.endpointsOf(record.id)) {
-        if (endpoint.ipAddress) this.ipam.restoreAddress(record.id, endpoint.ipAddress);
       }
       if (!driver) {
         this.log.warn('network of a driver that is not loaded', { id: record.id, name: record.name, driver: record.driver });
         continue;
       }
-      await driver
-        .createNetwork(record)
-        .catch((err) => this.log.error('cannot restore a network', { name: record.name, error: String(err) }));
+      await (driver.restoreNetwork ? driver.restoreNetwork(record) : driver.createNetwork(record)).catch((err) =>
+        this.log.error('cannot restore a network', { name: record.name, error: String(err) }),
+      );
     }
     for (const name of predefined) {
-      if (!this.drivers.has(name) || this.findByName(name)) continue;
+      if (!this.lookup.loaded('network', name) || this.findByName(name)) continue;
       await this.createNetwork(this.predefinedRequest(name), true).catch((err) =>
         this.log.error(`cannot create the predefined network ${name}`, { error: String(err) }),
       );
@@ -137,7 +155,7 @@ export class NetworkService implements NetworksApi {
         }
       }
     }
-    for (const [name, driver] of this.drivers) {
+    for (const [name, driver] of this.lookup.drivers('network')) {
       await driver
         .restore(kept.get(name) ?? [])
         .catch((err) => this.log.error('driver could not restore its endpoints', { driver: name, error: String(err) }));
@@ -153,8 +171,6 @@ export class NetworkService implements NetworksApi {
       throw new Forbidden(`${request.Name} is a pre-defined network and cannot be created`);
     }
     if (request.EnableIPv6) throw new InvalidArgument('IPv6 networks are not supported by berth yet (--ipv6)');
-    if (request.IPAM?.Driver && request.IPAM.Driver !== 'default')
-      throw new InvalidArgument(`IPAM driver ${request.IPAM.Driver} not found: berth has only "default"`);
     const configs = request.IPAM?.Config ?? [];
     if (configs.length > 1) throw new InvalidArgument('berth supports one IPv4 subnet per network');
     const config = configs[0] ?? {};
@@ -172,10 +188,12 @@ export class NetworkService implements NetworksApi {
         options: { ...(request.Options ?? {}) },
         labels: { ...(request.Labels ?? {}) },
         internal: request.Internal === true,
+        ipamDriver: request.IPAM?.Driver || defaultIpamName,
         ipam: {
           ...(config.Subnet ? { subnet: config.Subnet } : {}),
           ...(config.Gateway ? { gateway: config.Gateway } : {}),
           ...(config.IPRange ? { ipRange: config.IPRange } : {}),
+          ...(request.IPAM?.Options && Object.keys(request.IPAM.Options).length > 0 ? { options: { ...request.IPAM.Options } } : {}),
         },
       },
       false,
@@ -224,18 +242,18 @@ export class NetworkService implements NetworksApi {
   /** Whether a mode names a network whose driver shares the host's namespace; false for an unknown one. */
   isHostMode(mode: string): boolean {
     try {
-      return this.drivers.get(this.resolveMode(mode).driver)?.namespaceMode === 'host';
+      return this.lookup.loaded('network', this.resolveMode(mode).driver)?.namespaceMode === 'host';
     } catch {
       return false;
     }
   }
 
-  /** The driver of a mode's network, checked before a start takes anything; NotFound when either is missing. */
-  driverOfMode(mode: string): NetworkDriver {
-    const network = this.resolveMode(mode);
-    const driver = this.drivers.get(network.driver);
-    if (!driver) throw new NotFound(`network ${network.name}: driver ${network.driver} is not loaded`);
-    return driver;
+  /**
+   * The driver of a mode's network, checked before a start takes anything (discovered if
+   * it is a Docker plugin not seen yet); NotFound when either is missing.
+   */
+  async driverOfMode(mode: string): Promise<NetworkDriver> {
+    return this.driverOf(this.resolveMode(mode));
   }
 
   /**
@@ -245,8 +263,7 @@ export class NetworkService implements NetworksApi {
    */
   async attach(record: ContainerRecord, pid: number): Promise<{ network: NetworkRecord; endpoint: EndpointRecord }> {
     const network = this.resolveMode(record.networkMode);
-    const driver = this.drivers.get(network.driver);
-    if (!driver) throw new NotFound(`network ${network.name}: driver ${network.driver} is not loaded`);
+    const driver = await this.driverOf(network);
     const requestedIp = record.endpointRequest?.ipv4Address;
     const mac = record.config.MacAddress;
     if (!driver.usesIpam && (requestedIp || mac)) {
@@ -261,7 +278,7 @@ export class NetworkService implements NetworksApi {
       aliases: [record.name, ...(record.endpointRequest?.aliases ?? [])],
     };
     if (driver.usesIpam && network.ipv4) {
-      endpoint.ipAddress = await this.ipam.requestAddress(network.id, requestedIp || undefined);
+      endpoint.ipAddress = await (await this.ipamOf(network)).requestAddress(network.id, requestedIp || undefined);
       endpoint.ipPrefixLen = parseIpv4Prefix(network.ipv4.subnet).bits;
       if (!network.internal) endpoint.gateway = network.ipv4.gateway;
       // Docker's MAC from the address unless one was asked for: decided here, so the record
@@ -315,12 +332,32 @@ export class NetworkService implements NetworksApi {
   }
 
   private async releaseEndpoint(network: NetworkRecord, endpoint: EndpointRecord): Promise<void> {
-    const driver = this.drivers.get(network.driver);
+    const driver = this.lookup.loaded('network', network.driver);
     await driver
       ?.detach(endpoint)
       .catch((err) => this.log.warn('driver could not detach an endpoint', { id: endpoint.id, error: String(err) }));
-    if (endpoint.ipAddress) await this.ipam.releaseAddress(network.id, endpoint.ipAddress);
+    if (endpoint.ipAddress) {
+      const ipam = this.lookup.loaded('ipam', network.ipamDriver ?? defaultIpamName);
+      await ipam
+        ?.releaseAddress(network.id, endpoint.ipAddress)
+        .catch((err) => this.log.warn('IPAM could not release an address', { id: endpoint.id, error: String(err) }));
+    }
     await this.store.deleteEndpoint(endpoint);
+  }
+
+  /** A network's driver, discovered if need be; NotFound naming the network when there is none. */
+  private async driverOf(network: NetworkRecord): Promise<NetworkDriver> {
+    const driver = await this.lookup.find('network', network.driver);
+    if (!driver) throw new NotFound(`network ${network.name}: driver ${network.driver} is not loaded`);
+    return driver;
+  }
+
+  /** A network's IPAM driver, discovered if need be. */
+  private async ipamOf(network: NetworkRecord): Promise<Ipam> {
+    const name = network.ipamDriver ?? defaultIpamName;
+    const ipam = await this.lookup.find('ipam', name);
+    if (!ipam) throw new NotFound(`network ${network.name}: IPAM driver ${name} is not loaded`);
+    return ipam;
   }
 
   private find(idOrName: string): NetworkRecord {
@@ -338,14 +375,14 @@ export class NetworkService implements NetworksApi {
   }
 
   private predefinedRequest(name: (typeof predefined)[number]): NewNetwork {
-    if (name !== 'bridge') return { name, driver: name, options: {}, labels: {}, internal: false, ipam: {} };
+    if (name !== 'bridge') return { name, driver: name, options: {}, labels: {}, internal: false, ipamDriver: defaultIpamName, ipam: {} };
     const options = {
       [bridgeNameOption]: this.config.defaultBridge.name,
       'com.docker.network.bridge.default_bridge': 'true',
       'com.docker.network.bridge.enable_icc': 'true',
       'com.docker.network.bridge.enable_ip_masquerade': 'true',
     };
-    return { name, driver: 'bridge', options, labels: {}, internal: false, ipam: this.defaultBridgePool() };
+    return { name, driver: 'bridge', options, labels: {}, internal: false, ipamDriver: defaultIpamName, ipam: this.defaultBridgePool() };
   }
 
   /** daemon.json `bip` (`172.17.0.1/16`): the subnet it lies in, with itself as the gateway. */
@@ -363,13 +400,14 @@ export class NetworkService implements NetworksApi {
   private createNetwork(request: NewNetwork, isPredefined: boolean): Promise<string> {
     return this.serialised(async () => {
       if (this.findByName(request.name)) throw new Conflict(`network with name ${request.name} already exists`);
-      const driver = this.drivers.get(request.driver);
-      if (!driver) throw new NotFound(`plugin "${request.driver}" not found`);
-      if (!driver.usesIpam && Object.keys(request.ipam).length > 0) {
+      const driver = await this.lookup.get('network', request.driver);
+      if (!driver.usesIpam && (Object.keys(request.ipam).length > 0 || request.ipamDriver !== defaultIpamName)) {
         throw new InvalidArgument(
-          `the ${request.driver} driver hands out no addresses: --subnet, --gateway and --ip-range need a bridge network`,
+          `the ${request.driver} driver hands out no addresses: --subnet, --gateway, --ip-range and --ipam-driver need a network driver that does`,
         );
       }
+      // Before anything is made, as dockerd: an unknown IPAM driver is a 404 that leaves nothing.
+      const ipam = driver.usesIpam ? await this.lookup.get('ipam', request.ipamDriver) : undefined;
       const record: NetworkRecord = {
         id: randomBytes(32).toString('hex'),
         name: request.name,
@@ -380,9 +418,11 @@ export class NetworkService implements NetworksApi {
         created: new Date().toISOString(),
         state: 'creating',
         ipamRequest: request.ipam,
+        ...(request.ipamDriver !== defaultIpamName ? { ipamDriver: request.ipamDriver } : {}),
+        ...(request.ipam.options ? { ipamOptions: request.ipam.options } : {}),
         predefined: isPredefined,
       };
-      if (driver.usesIpam) {
+      if (ipam) {
         if (request.ipam.subnet) {
           // A subnet the host already routes would shadow the host's own network.
           const asked = parseIpv4Prefix(request.ipam.subnet);
@@ -391,17 +431,20 @@ export class NetworkService implements NetworksApi {
             throw new Conflict(`subnet ${request.ipam.subnet} overlaps ${formatIpv4Prefix(route)}, which the host routes already`);
           }
         }
-        record.ipv4 = await this.ipam.requestPool(record.id, request.ipam);
       }
       try {
         await this.store.save(record);
         this.log.debug('network create written ahead', { id: record.id, name: record.name });
+        if (ipam) {
+          record.ipv4 = await ipam.requestPool(record.id, request.ipam);
+          await this.store.save(record);
+        }
         await driver.createNetwork(record);
         record.state = 'ready';
         await this.store.save(record);
       } catch (err) {
         await driver.deleteNetwork(record).catch(() => {});
-        if (record.ipv4) await this.ipam.releasePool(record.id);
+        if (record.ipv4) await ipam?.releasePool(record.id).catch(() => {});
         await this.store.delete(record.id);
         throw err;
       }
@@ -416,12 +459,14 @@ export class NetworkService implements NetworksApi {
     if (endpoints.length > 0) {
       throw new Conflict(`error while removing network: network ${record.name} id ${record.id} has active endpoints`);
     }
+    // Found before anything is written: a plugin that is not running fails the removal, which can be asked again.
+    const driver = await this.lookup.find('network', record.driver);
+    const ipam = record.ipv4 ? await this.lookup.find('ipam', record.ipamDriver ?? defaultIpamName) : undefined;
     record.state = 'removing';
     await this.store.save(record);
     this.log.debug('network removal written ahead', { id: record.id, name: record.name });
-    const driver = this.drivers.get(record.driver);
     await driver?.deleteNetwork(record);
-    if (record.ipv4) await this.ipam.releasePool(record.id);
+    if (record.ipv4) await ipam?.releasePool(record.id);
     await this.store.delete(record.id);
     this.events.publish('network', 'destroy', record.id, { name: record.name, type: record.driver });
   }
@@ -444,6 +489,8 @@ interface NewNetwork {
   options: Record<string, string>;
   labels: Record<string, string>;
   internal: boolean;
+  /** The IPAM driver's name (`default` unless `--ipam-driver`). */
+  ipamDriver: string;
   ipam: Ipv4PoolRequest;
 }
 

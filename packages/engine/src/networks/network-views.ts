@@ -27,7 +27,7 @@ export function networkInspect(
     Scope: 'local',
     Driver: record.driver,
     EnableIPv6: false,
-    IPAM: { Driver: 'default', Options: record.predefined ? null : {}, Config: config },
+    IPAM: { Driver: record.ipamDriver ?? 'default', Options: record.predefined ? null : { ...(record.ipamOptions ?? {}) }, Config: config },
     Internal: record.internal,
     Attachable: false,
     Ingress: false,

@@ -51,7 +51,7 @@ export class RunResources {
     const began = performance.now();
     const phases: Record<string, number> = {};
     const runtime = this.drivers.runtime(record.runtime);
-    this.drivers.network(record.networkMode); // an unknown network fails before anything is taken
+    await this.drivers.network(record.networkMode); // an unknown network fails before anything is taken
     const stateDir = this.paths.stateDir(record.id);
     const undo: Array<() => Promise<unknown>> = [];
     try {
