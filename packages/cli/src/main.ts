@@ -155,7 +155,10 @@ const GROUPS: Record<string, { summary: string; verbs: Record<string, Loader> }>
       prune: load.networkPrune,
     },
   },
-  plugins: { summary: "List berthd's plugins (storage, network, volume, runtime, ipam, discovery)", verbs: { ls: load.pluginsLs, list: load.pluginsLs } },
+  plugins: {
+    summary: "List berthd's plugins (storage, network, volume, runtime, ipam, discovery)",
+    verbs: { ls: load.pluginsLs, list: load.pluginsLs },
+  },
   registry: { summary: "Run berth's image registry, collect its garbage", verbs: { serve: load.registryServe, gc: load.registryGc } },
   system: { summary: 'Manage berth', verbs: { info: load.info, events: load.events, df: load.systemDf, prune: load.systemPrune } },
 };

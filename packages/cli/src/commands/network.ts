@@ -28,6 +28,8 @@ export const networkCreateCommand: Command = {
     { long: 'driver', short: 'd', kind: 'string', help: 'Driver to manage the Network', def: '"bridge"' },
     { long: 'gateway', kind: 'list', help: 'IPv4 Gateway for the master subnet' },
     { long: 'internal', kind: 'bool', help: 'Restrict external access to the network' },
+    { long: 'ipam-driver', kind: 'string', help: 'IP Address Management Driver', def: '"default"' },
+    { long: 'ipam-opt', kind: 'list', meta: 'map', help: 'Set IPAM driver specific options' },
     { long: 'ip-range', kind: 'list', help: 'Allocate container ip from a sub-range' },
     { long: 'label', kind: 'list', help: 'Set metadata on a network' },
     { long: 'opt', short: 'o', kind: 'list', meta: 'map', help: 'Set driver specific options' },
@@ -50,7 +52,7 @@ export const networkCreateCommand: Command = {
       Internal: flags.bool('internal'),
       Options: keyValues(flags.list('opt')),
       Labels: keyValues(flags.list('label')),
-      IPAM: { Driver: 'default', Config: config },
+      IPAM: { Driver: flags.string('ipam-driver') || 'default', Config: config, Options: keyValues(flags.list('ipam-opt')) },
     };
     const created = await ctx.client().networks.create(request);
     ctx.io.stdout.write(`${created.Id}\n`);

@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import {
   Conflict,
+  defaultIpamName,
   type EventBus,
   EventBusToken,
   type Filters,
   Forbidden,
   formatIpv4Prefix,
   InvalidArgument,
-  defaultIpamName,
   type Ipam,
   type Ipv4PoolRequest,
   inject,
@@ -29,9 +29,9 @@ import {
 } from '@berth/core';
 import { EngineConfigToken, type ResolvedEngineConfig } from '../config.js';
 import type { ContainerRecord } from '../containers/container-record.js';
+import { type DriverLookup, DriverLookupToken } from '../plugins/driver-lookup.js';
 import { type ContainerNames, ContainerNamesToken } from './container-names.js';
 import { hostRoutes } from './default-ipam.js';
-import { type DriverLookup, DriverLookupToken } from '../plugins/driver-lookup.js';
 import { matchesNetworkFilters as matches } from './network-filters.js';
 import type { EndpointRecord, NetworkRecord } from './network-record.js';
 import { type NetworkStore, NetworkStoreToken } from './network-store.js';

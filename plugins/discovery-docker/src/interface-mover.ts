@@ -1,0 +1,74 @@
+import { InvalidArgument } from '@berth/core';
+import { run } from './commands.js';
+
+/** A route a remote driver asks for in its Join answer (`StaticRoutes`). */
+export interface StaticRoute {
+  /** `a.b.c.d/n`. */
+  destination: string;
+  /** 0: through `nextHop`; 1: directly connected on the interface. */
+  routeType: number;
+  nextHop?: string;
+}
+
+/** What to do with the interface a remote driver made for a container. */
+export interface InterfacePlacement {
+  /** The host interface the plugin named (`SrcName`). */
+  srcName: string;
+  /** The name prefix inside the container (`DstPrefix`): it becomes `<prefix><n>`, the lowest n free. */
+  dstPrefix: string;
+  /** The container's network namespace (`/proc/<pid>/ns/net`). */
+  netnsPath: string;
+  /** `a.b.c.d/n` from IPAM, when the network has addresses. */
+  address?: string;
+  macAddress?: string;
+  /** The default route's next hop (`Gateway` of the Join answer). */
+  gateway?: string;
+  routes: StaticRoute[];
+}
+
+const ifnamePattern = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,14}$/;
+
+/**
+ * Moves the interface a remote driver created on the host into a container's namespace
+ * and configures it there, as libnetwork's sandbox does after a Join: renamed
+ * `<DstPrefix><n>` (n the lowest index not taken in the namespace, so a second network
+ * gets eth1), the endpoint's MAC, its address, up, then the default route through the
+ * Join's gateway and the static routes. Two processes: `ip link set <src> netns <path>`,
+ * then one `nsenter --net=<path> ip -batch -` for the rest. Returns the name inside.
+ * On failure nothing is left in the container: the interface is deleted (the plugin's
+ * Leave then finds its host side gone, which every driver must tolerate).
+ */
+export async function placeInterface(p: InterfacePlacement): Promise<string> {
+  if (!ifnamePattern.test(p.srcName)) throw new InvalidArgument(`the plugin named an invalid interface "${p.srcName}" (SrcName)`);
+  if (!/^[A-Za-z][A-Za-z0-9_-]{0,11}$/.test(p.dstPrefix))
+    throw new InvalidArgument(`the plugin named an invalid prefix "${p.dstPrefix}" (DstPrefix)`);
+  for (const route of p.routes) {
+    if (route.routeType !== 1 && !route.nextHop)
+      throw new InvalidArgument(`the plugin's static route to ${route.destination} has no next hop`);
+  }
+  const inside = JSON.parse((await run('nsenter', [`--net=${p.netnsPath}`, 'ip', '-j', 'link', 'show'])) || '[]') as Array<{
+    ifname: string;
+  }>;
+  const taken = new Set(inside.map((l) => l.ifname));
+  let index = 0;
+  while (taken.has(`${p.dstPrefix}${index}`)) index++;
+  const name = `${p.dstPrefix}${index}`;
+  await run('ip', ['link', 'set', 'dev', p.srcName, 'netns', p.netnsPath]);
+  const commands = [`link set dev ${p.srcName} name ${name}`];
+  if (p.macAddress) commands.push(`link set dev ${name} address ${p.macAddress}`);
+  if (p.address) commands.push(`addr add ${p.address} dev ${name}`);
+  commands.push(`link set dev ${name} up`);
+  for (const route of p.routes) {
+    if (route.routeType === 1) commands.push(`route add ${route.destination} dev ${name}`);
+    else commands.push(`route add ${route.destination} via ${route.nextHop} dev ${name}`);
+  }
+  if (p.gateway) commands.push(`route add default via ${p.gateway} dev ${name}`);
+  try {
+    await run('nsenter', [`--net=${p.netnsPath}`, 'ip', '-batch', '-'], `${commands.join('\n')}\n`);
+  } catch (err) {
+    // Under either name, depending on how far the batch went.
+    for (const n of [name, p.srcName]) await run('nsenter', [`--net=${p.netnsPath}`, 'ip', 'link', 'del', n]).catch(() => {});
+    throw err;
+  }
+  return name;
+}
