@@ -147,7 +147,16 @@ test('--ipam-driver: the Python IPAM gives the pool, the gateway and addresses f
   await ok(daemon, ['run', '-d', '--name', 'pyfirst', '--network', 'pyipam', 'busybox', 'sleep', '120']);
   const first = JSON.parse(await ok(daemon, ['inspect', 'pyfirst']))[0].NetworkSettings.Networks.pyipam.IPAddress;
   assert.is(first, hostOf(pool, 254)); // the plugin's own order: berth's default IPAM would have given .2
-  const second = await ok(daemon, ['run', '--rm', '--network', 'pyipam', 'busybox', 'sh', '-c', `ip -4 -o addr show eth0; ping -c 1 -W 2 ${first}`]);
+  const second = await ok(daemon, [
+    'run',
+    '--rm',
+    '--network',
+    'pyipam',
+    'busybox',
+    'sh',
+    '-c',
+    `ip -4 -o addr show eth0; ping -c 1 -W 2 ${first}`,
+  ]);
   assert.match(second, `inet ${hostOf(pool, 253)}/24`);
   assert.match(second, '1 packets received');
   assert.equal((await callPlugin<PluginState>('Debug.State')).Addresses.sort(), [hostOf(pool, 1), hostOf(pool, 254)].sort());
@@ -184,7 +193,10 @@ test("unknown drivers are 404s that leave nothing; the plugin's refusal comes wi
 
   // Spec files naming a socket nobody serves: the error says the plugin is not running.
   writeFileSync(path.join(specDir, `dead${sfx}.spec`), `unix://${path.join(dir, 'dead.sock')}\n`);
-  writeFileSync(path.join(specDir, `deadj${sfx}.json`), JSON.stringify({ Name: `deadj${sfx}`, Addr: `unix://${path.join(dir, 'dead.sock')}` }));
+  writeFileSync(
+    path.join(specDir, `deadj${sfx}.json`),
+    JSON.stringify({ Name: `deadj${sfx}`, Addr: `unix://${path.join(dir, 'dead.sock')}` }),
+  );
   for (const name of [`dead${sfx}`, `deadj${sfx}`]) {
     const dead = await daemon.docker(['network', 'create', '-d', name, 'x5']);
     assert.is(dead.code, 1);

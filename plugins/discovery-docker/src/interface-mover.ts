@@ -32,9 +32,11 @@ const ifnamePattern = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,14}$/;
  * Moves the interface a remote driver created on the host into a container's namespace
  * and configures it there, as libnetwork's sandbox does after a Join: renamed
  * `<DstPrefix><n>` (n the lowest index not taken in the namespace, so a second network
- * gets eth1), the endpoint's MAC, its address, up, then the default route through the
- * Join's gateway and the static routes. Two processes: `ip link set <src> netns <path>`,
- * then one `nsenter --net=<path> ip -batch -` for the rest. Returns the name inside.
+ * gets eth1), the endpoint's MAC, its address, up, then the static routes (replacing one
+ * to the same destination) and the default route through the Join's gateway unless the
+ * namespace has one already (the first network keeps it). Four processes: two looks into
+ * the namespace (its links, its default route), `ip link set <src> netns <path>`, then one
+ * `nsenter --net=<path> ip -batch -` for the rest. Returns the name inside.
  * On failure nothing is left in the container: the interface is deleted (the plugin's
  * Leave then finds its host side gone, which every driver must tolerate).
  */
@@ -46,10 +48,13 @@ export async function placeInterface(p: InterfacePlacement): Promise<string> {
     if (route.routeType !== 1 && !route.nextHop)
       throw new InvalidArgument(`the plugin's static route to ${route.destination} has no next hop`);
   }
-  const inside = JSON.parse((await run('nsenter', [`--net=${p.netnsPath}`, 'ip', '-j', 'link', 'show'])) || '[]') as Array<{
-    ifname: string;
-  }>;
-  const taken = new Set(inside.map((l) => l.ifname));
+  const [links, defaults] = await Promise.all([
+    run('nsenter', [`--net=${p.netnsPath}`, 'ip', '-j', 'link', 'show']),
+    run('nsenter', [`--net=${p.netnsPath}`, 'ip', '-j', 'route', 'show', 'default']),
+  ]);
+  const taken = new Set((JSON.parse(links || '[]') as Array<{ ifname: string }>).map((l) => l.ifname));
+  // The first network with a gateway keeps the default route, as libnetwork keeps one gateway endpoint per sandbox.
+  const hasDefault = (JSON.parse(defaults || '[]') as unknown[]).length > 0;
   let index = 0;
   while (taken.has(`${p.dstPrefix}${index}`)) index++;
   const name = `${p.dstPrefix}${index}`;
@@ -59,10 +64,10 @@ export async function placeInterface(p: InterfacePlacement): Promise<string> {
   if (p.address) commands.push(`addr add ${p.address} dev ${name}`);
   commands.push(`link set dev ${name} up`);
   for (const route of p.routes) {
-    if (route.routeType === 1) commands.push(`route add ${route.destination} dev ${name}`);
-    else commands.push(`route add ${route.destination} via ${route.nextHop} dev ${name}`);
+    if (route.routeType === 1) commands.push(`route replace ${route.destination} dev ${name}`);
+    else commands.push(`route replace ${route.destination} via ${route.nextHop} dev ${name}`);
   }
-  if (p.gateway) commands.push(`route add default via ${p.gateway} dev ${name}`);
+  if (p.gateway && !hasDefault) commands.push(`route add default via ${p.gateway} dev ${name}`);
   try {
     await run('nsenter', [`--net=${p.netnsPath}`, 'ip', '-batch', '-'], `${commands.join('\n')}\n`);
   } catch (err) {
