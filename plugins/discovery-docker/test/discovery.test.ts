@@ -148,7 +148,7 @@ test('DockerPluginDiscovery: activates, checks Implements, returns the adapter o
     assert.is(network?.description, `Docker NetworkDriver plugin at unix://${fake.socket}`);
     const ipam = await discovery.find('ipam', 'both');
     assert.instance(ipam?.driver, RemoteIpam);
-    assert.equal((ipam?.driver as RemoteIpam).addressSpaces, { LocalDefaultAddressSpace: 'here', GlobalDefaultAddressSpace: 'there' });
+    assert.equal((ipam!.driver as RemoteIpam).addressSpaces, { LocalDefaultAddressSpace: 'here', GlobalDefaultAddressSpace: 'there' });
     assert.equal(fake.methods(), [
       'Plugin.Activate',
       'NetworkDriver.GetCapabilities',
