@@ -119,7 +119,15 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
   registerEngineServices(di);
   // The built-in IPAM is the `ipam` kind's `default`, unless a plugin of that name came.
   if (!plugins.registry('ipam').has(defaultIpamName)) {
-    plugins.addDriver('ipam', defaultIpamName, di.resolve(IpamToken), "the engine's built-in IPAM: subnets from the default address pools");
+    plugins.addDriver(
+      'ipam',
+      defaultIpamName,
+      di.resolve(IpamToken),
+      "the engine's built-in IPAM: subnets from the default address pools",
+      {
+        announce: false,
+      },
+    );
   }
 
   // Start-up, in order: the records, then recovery of what the last engine left.

@@ -4,6 +4,7 @@ import {
   type DiscoveredDriver,
   type DriverDiscovery,
   DriverMap,
+  type DriverRegistry,
   type EndpointSpec,
   EventBus,
   type Ipam,
@@ -131,7 +132,7 @@ function registries(discovery: DriverDiscovery) {
     discovery: discoveries,
     runtime: new DriverMap('runtime'),
   } as Record<string, DriverMap<unknown>>;
-  return (kind: PluginKind) => maps[kind] as never;
+  return <K extends PluginKind>(kind: K) => maps[kind] as unknown as DriverRegistry<PluginKinds[K]>;
 }
 
 function service(dataRoot: string, registry: ReturnType<typeof registries>): NetworkService {
