@@ -270,7 +270,7 @@ test('after a restart: the remote network is restored (not created again) and it
     const after = service(dir, registries(new StandInDiscovery({ network: { weave: remote }, ipam: { infoblox: ipam } })));
     await after.recover();
     await after.sweep((id) => id === 'running');
-    assert.equal(remote.calls, ['restoreNetwork w', 'delete half']);
+    assert.equal(remote.calls.sort(), ['delete half', 'restoreNetwork w']); // in the order the records are listed
     assert.equal(
       ipam.calls.sort(),
       ['releasePool pool-half', 'restoreAddress 10.199.77.254', 'restorePool pool-7', 'restorePool pool-half'].sort(),
@@ -279,6 +279,40 @@ test('after a restart: the remote network is restored (not created again) and it
       after.list().map((n) => n.Name),
       ['w'],
     );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a plugin not running when berthd started is found at first use, and given its network and pool back before any call about them', async () => {
+  const dir = mkdtempSync('/tmp/berth-unit-network-drivers-');
+  try {
+    const before = service(
+      dir,
+      registries(new StandInDiscovery({ network: { weave: new RemoteLikeDriver('weave') }, ipam: { infoblox: new RecordingIpam() } })),
+    );
+    await before.recover();
+    const { Id } = await before.create({ Name: 'w', Driver: 'weave', IPAM: { Driver: 'infoblox' } });
+
+    const remote = new RemoteLikeDriver('weave');
+    const ipam = new RecordingIpam();
+    const discovery = new StandInDiscovery({ network: { weave: remote }, ipam: { infoblox: ipam } });
+    discovery.failing.add('weave').add('infoblox');
+    const after = service(dir, registries(discovery));
+    await after.recover();
+    await after.sweep(() => false);
+    assert.equal(remote.calls, []);
+    const down = await errorOf(after.attach(container('c1', Id), 1));
+    assert.match(down.message, 'plugin weave is not running');
+
+    discovery.failing.clear();
+    const { endpoint } = await after.attach(container('c1', Id), 1);
+    assert.is(endpoint.ipAddress, '10.199.77.254');
+    assert.equal(remote.calls, ['restoreNetwork w', 'attach 10.199.77.254']);
+    assert.equal(ipam.calls, ['restorePool pool-7']);
+    await after.detach('c1');
+    await after.remove('w');
+    assert.equal(ipam.calls.slice(1), ['releaseAddress 10.199.77.254', 'releasePool pool-7']);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -36,6 +36,7 @@ import { matchesNetworkFilters as matches } from './network-filters.js';
 import type { EndpointRecord, NetworkRecord } from './network-record.js';
 import { type NetworkStore, NetworkStoreToken } from './network-store.js';
 import { networkInspect } from './network-views.js';
+import { RestoreLedger } from './restore-ledger.js';
 
 /** Docker's predefined networks, in the order they are made: each exists when its driver is loaded. */
 const predefined = ['bridge', 'none', 'host'] as const;
@@ -45,7 +46,8 @@ const bridgeNameOption = 'com.docker.network.bridge.name';
  * The engine's networks (the `NetworksApi` facade) and containers' endpoints on them.
  * Owns the network model (NetworkStore), asks each network's IPAM driver for its pool and
  * addresses and its network driver for kernel objects; both are found by name through
- * DriverLookup (registered plugins, or Docker plugins discovered on sockets). Every
+ * DriverLookup (registered plugins, or Docker plugins discovered on sockets; one that
+ * was not running at start is given its networks and pools at first use, RestoreLedger). Every
  * change writes its record ahead, so a crash at any point is undone or finished by
  * `recover`:
  *
@@ -66,6 +68,8 @@ const bridgeNameOption = 'com.docker.network.bridge.name';
 @injectable()
 export class NetworkService implements NetworksApi {
   private queue: Promise<unknown> = Promise.resolve();
+  /** Which drivers were given which networks since start (a plugin discovered late is given them at first use). */
+  private readonly ledger = new RestoreLedger();
 
   constructor(
     @inject(NetworkStoreToken) private readonly store: NetworkStore,
@@ -89,14 +93,10 @@ export class NetworkService implements NetworksApi {
         this.log.warn('network driver not available', { name: record.name, driver: record.driver, error: String(err) });
         return undefined;
       });
-      const ipam = await this.lookup.find('ipam', record.ipamDriver ?? defaultIpamName).catch((err) => {
+      const ipam = await this.ipamDriverOf(record).catch((err) => {
         this.log.warn('IPAM driver not available', { name: record.name, driver: record.ipamDriver, error: String(err) });
         return undefined;
       });
-      if (record.ipv4) ipam?.restorePool(record.id, record.ipv4);
-      for (const endpoint of this.store.endpointsOf(record.id)) {
-        if (endpoint.ipAddress) ipam?.restoreAddress(record.id, endpoint.ipAddress);
-      }
       if (record.state !== 'ready') {
         this.log.warn(record.state === 'creating' ? 'undoing an interrupted network create' : 'finishing an interrupted network removal', {
           id: record.id,
@@ -121,7 +121,7 @@ export class NetworkService implements NetworksApi {
         this.log.warn('network of a driver that is not loaded', { id: record.id, name: record.name, driver: record.driver });
         continue;
       }
-      await (driver.restoreNetwork ? driver.restoreNetwork(record) : driver.createNetwork(record)).catch((err) =>
+      await this.networkDriverOf(record).catch((err) =>
         this.log.error('cannot restore a network', { name: record.name, error: String(err) }),
       );
     }
@@ -332,12 +332,16 @@ export class NetworkService implements NetworksApi {
   }
 
   private async releaseEndpoint(network: NetworkRecord, endpoint: EndpointRecord): Promise<void> {
-    const driver = this.lookup.loaded('network', network.driver);
+    const unavailable = (what: string) => (err: unknown) => {
+      this.log.warn(`${what} not available to release an endpoint`, { network: network.name, id: endpoint.id, error: String(err) });
+      return undefined;
+    };
+    const driver = await this.networkDriverOf(network).catch(unavailable('network driver'));
     await driver
       ?.detach(endpoint)
       .catch((err) => this.log.warn('driver could not detach an endpoint', { id: endpoint.id, error: String(err) }));
     if (endpoint.ipAddress) {
-      const ipam = this.lookup.loaded('ipam', network.ipamDriver ?? defaultIpamName);
+      const ipam = await this.ipamDriverOf(network).catch(unavailable('IPAM driver'));
       await ipam
         ?.releaseAddress(network.id, endpoint.ipAddress)
         .catch((err) => this.log.warn('IPAM could not release an address', { id: endpoint.id, error: String(err) }));
@@ -347,16 +351,41 @@ export class NetworkService implements NetworksApi {
 
   /** A network's driver, discovered if need be; NotFound naming the network when there is none. */
   private async driverOf(network: NetworkRecord): Promise<NetworkDriver> {
-    const driver = await this.lookup.find('network', network.driver);
+    const driver = await this.networkDriverOf(network);
     if (!driver) throw new NotFound(`network ${network.name}: driver ${network.driver} is not loaded`);
     return driver;
   }
 
-  /** A network's IPAM driver, discovered if need be. */
+  /** A network's IPAM driver, discovered if need be; NotFound naming the network when there is none. */
   private async ipamOf(network: NetworkRecord): Promise<Ipam> {
-    const name = network.ipamDriver ?? defaultIpamName;
-    const ipam = await this.lookup.find('ipam', name);
-    if (!ipam) throw new NotFound(`network ${network.name}: IPAM driver ${name} is not loaded`);
+    const ipam = await this.ipamDriverOf(network);
+    if (!ipam) throw new NotFound(`network ${network.name}: IPAM driver ${network.ipamDriver ?? defaultIpamName} is not loaded`);
+    return ipam;
+  }
+
+  /**
+   * A ready network's driver (undefined when no plugin has it), given the network first
+   * if it has not been since start: `restoreNetwork`, or an idempotent `createNetwork`.
+   */
+  private async networkDriverOf(network: NetworkRecord): Promise<NetworkDriver | undefined> {
+    const driver = await this.lookup.find('network', network.driver);
+    if (driver && !this.ledger.has(driver, network.id)) {
+      await (driver.restoreNetwork ? driver.restoreNetwork(network) : driver.createNetwork(network));
+      this.ledger.mark(driver, network.id);
+    }
+    return driver;
+  }
+
+  /** A network's IPAM driver (undefined when no plugin has it), given back the network's pool and addresses first if it has not been since start. */
+  private async ipamDriverOf(network: NetworkRecord): Promise<Ipam | undefined> {
+    const ipam = await this.lookup.find('ipam', network.ipamDriver ?? defaultIpamName);
+    if (ipam && !this.ledger.has(ipam, network.id)) {
+      if (network.ipv4) ipam.restorePool(network.id, network.ipv4);
+      for (const endpoint of this.store.endpointsOf(network.id)) {
+        if (endpoint.ipAddress) ipam.restoreAddress(network.id, endpoint.ipAddress);
+      }
+      this.ledger.mark(ipam, network.id);
+    }
     return ipam;
   }
 
@@ -437,9 +466,11 @@ export class NetworkService implements NetworksApi {
         this.log.debug('network create written ahead', { id: record.id, name: record.name });
         if (ipam) {
           record.ipv4 = await ipam.requestPool(record.id, request.ipam);
+          this.ledger.mark(ipam, record.id);
           await this.store.save(record);
         }
         await driver.createNetwork(record);
+        this.ledger.mark(driver, record.id);
         record.state = 'ready';
         await this.store.save(record);
       } catch (err) {
@@ -460,8 +491,8 @@ export class NetworkService implements NetworksApi {
       throw new Conflict(`error while removing network: network ${record.name} id ${record.id} has active endpoints`);
     }
     // Found before anything is written: a plugin that is not running fails the removal, which can be asked again.
-    const driver = await this.lookup.find('network', record.driver);
-    const ipam = record.ipv4 ? await this.lookup.find('ipam', record.ipamDriver ?? defaultIpamName) : undefined;
+    const driver = await this.networkDriverOf(record);
+    const ipam = record.ipv4 ? await this.ipamDriverOf(record) : undefined;
     record.state = 'removing';
     await this.store.save(record);
     this.log.debug('network removal written ahead', { id: record.id, name: record.name });
