@@ -186,6 +186,14 @@ test("unknown drivers are 404s that leave nothing; the plugin's refusal comes wi
     'Content-Type': 'application/json',
   });
   assert.is(status.status, 404, status.body);
+  const badOptions = await daemon.request(
+    'POST',
+    '/networks/create',
+    JSON.stringify({ Name: 'x3', Driver: plugin, IPAM: { Driver: plugin, Options: { size: 1 } } }),
+    { 'Content-Type': 'application/json' },
+  );
+  assert.is(badOptions.status, 400, badOptions.body);
+  assert.match(badOptions.body, 'IPAM.Options.size must be a string');
 
   const refused = await daemon.docker(['network', 'create', '-d', plugin, '-o', 'py.fail=asked to fail', 'x4']);
   assert.is(refused.code, 1);

@@ -38,7 +38,17 @@ function checkCreateBody(raw: unknown): NetworkCreateRequest {
       if (typeof v !== 'string') throw new InvalidArgument(`network create: ${field}.${k} must be a string`);
     }
   }
-  const ipam = body.IPAM as { Config?: unknown } | undefined;
+  const ipam = body.IPAM as { Config?: unknown; Driver?: unknown; Options?: unknown } | undefined;
+  if (ipam?.Driver !== undefined && ipam.Driver !== null && typeof ipam.Driver !== 'string') {
+    throw new InvalidArgument('network create: IPAM.Driver must be a string');
+  }
+  if (ipam?.Options !== undefined && ipam.Options !== null) {
+    if (typeof ipam.Options !== 'object' || Array.isArray(ipam.Options))
+      throw new InvalidArgument('network create: IPAM.Options must be a JSON object');
+    for (const [k, v] of Object.entries(ipam.Options)) {
+      if (typeof v !== 'string') throw new InvalidArgument(`network create: IPAM.Options.${k} must be a string`);
+    }
+  }
   if (ipam?.Config !== undefined && ipam.Config !== null) {
     if (!Array.isArray(ipam.Config)) throw new InvalidArgument('network create: IPAM.Config must be a list');
     for (const c of ipam.Config as Array<Record<string, unknown>>) {
