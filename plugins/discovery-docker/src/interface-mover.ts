@@ -27,6 +27,8 @@ export interface InterfacePlacement {
 }
 
 const ifnamePattern = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,14}$/;
+const ipv4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+const ipv4Cidr = /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/;
 
 /**
  * Moves the interface a remote driver created on the host into a container's namespace
@@ -44,9 +46,20 @@ export async function placeInterface(p: InterfacePlacement): Promise<string> {
   if (!ifnamePattern.test(p.srcName)) throw new InvalidArgument(`the plugin named an invalid interface "${p.srcName}" (SrcName)`);
   if (!/^[A-Za-z][A-Za-z0-9_-]{0,11}$/.test(p.dstPrefix))
     throw new InvalidArgument(`the plugin named an invalid prefix "${p.dstPrefix}" (DstPrefix)`);
+  // Everything below goes into one `ip -batch` script: what the plugin sent is checked for shape first.
   for (const route of p.routes) {
+    if (!ipv4Cidr.test(route.destination))
+      throw new InvalidArgument(`the plugin's static route has an invalid destination "${route.destination}"`);
     if (route.routeType !== 1 && !route.nextHop)
       throw new InvalidArgument(`the plugin's static route to ${route.destination} has no next hop`);
+    if (route.nextHop !== undefined && !ipv4.test(route.nextHop))
+      throw new InvalidArgument(`the plugin's next hop "${route.nextHop}" is not an IPv4 address`);
+  }
+  if (p.gateway !== undefined && !ipv4.test(p.gateway))
+    throw new InvalidArgument(`the plugin's gateway "${p.gateway}" is not an IPv4 address`);
+  if (p.address !== undefined && !ipv4Cidr.test(p.address)) throw new InvalidArgument(`invalid interface address "${p.address}"`);
+  if (p.macAddress !== undefined && !/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(p.macAddress)) {
+    throw new InvalidArgument(`invalid MAC address "${p.macAddress}"`);
   }
   const [links, defaults] = await Promise.all([
     run('nsenter', [`--net=${p.netnsPath}`, 'ip', '-j', 'link', 'show']),

@@ -125,11 +125,14 @@ export class RemoteNetworkDriver implements NetworkDriver {
       if (!srcName)
         throw new InvalidArgument(`plugin ${this.name} joined endpoint ${endpoint.id} without naming an interface (InterfaceName.SrcName)`);
       const gateway = network.internal || !join.Gateway ? undefined : join.Gateway;
-      const routes: StaticRoute[] = (join.StaticRoutes ?? []).map((r) => ({
-        destination: String(r.Destination ?? ''),
-        routeType: Number(r.RouteType ?? 0),
-        ...(r.NextHop ? { nextHop: r.NextHop } : {}),
-      }));
+      // berth's networks are IPv4 only: an IPv6 route has no address of the container's to leave from.
+      const routes: StaticRoute[] = (join.StaticRoutes ?? [])
+        .filter((r) => !String(r.Destination ?? '').includes(':'))
+        .map((r) => ({
+          destination: String(r.Destination ?? ''),
+          routeType: Number(r.RouteType ?? 0),
+          ...(r.NextHop ? { nextHop: r.NextHop } : {}),
+        }));
       const ifname = await placeInterface({
         srcName,
         dstPrefix: join.InterfaceName?.DstPrefix || 'eth',
