@@ -164,8 +164,11 @@ test('--ipam-driver: the Python IPAM gives the pool, the gateway and addresses f
   await ok(daemon, ['network', 'rm', 'pyipam']);
   await assertPluginEmpty();
 
-  // berth's own bridge driver on the Python IPAM: the pool is the plugin's, the bridge berth's.
-  await ok(daemon, ['network', 'create', '-d', 'bridge', '--ipam-driver', plugin, 'pybridged']);
+  // berth's own bridge driver on the Python IPAM (through berth's CLI): the pool is the plugin's, the bridge berth's.
+  const made = await daemon.berth(['network', 'create', '-d', 'bridge', '--ipam-driver', plugin, '--ipam-opt', 'zone=x', 'pybridged']);
+  assert.is(made.code, 0, made.stderr);
+  const bridgedIpam = JSON.parse(await ok(daemon, ['network', 'inspect', 'pybridged']))[0].IPAM;
+  assert.equal([bridgedIpam.Driver, bridgedIpam.Options, bridgedIpam.Config[0].Subnet], [plugin, { zone: 'x' }, pool]);
   const bridged = await ok(daemon, ['run', '--rm', '--network', 'pybridged', 'busybox', 'ip', '-4', '-o', 'addr', 'show', 'eth0']);
   assert.match(bridged, `inet ${hostOf(pool, 254)}/24`);
   await ok(daemon, ['network', 'rm', 'pybridged']);
