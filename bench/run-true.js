@@ -79,19 +79,24 @@ async function main() {
 
 /**
  * Where berthd's share of the timed runs went, from its debug log (the engine's
- * `container created/started/exited/removed` lines): medians over the last `n` --rm
- * containers. Exit seen: from the start's reply to the exit's processing (the container's
- * run, the shim's report); the rest of a run is the CLI's (Node's start, the requests).
+ * `container created/started/exited/removed` and `network endpoint attached/released`
+ * lines): medians over the last `n` --rm containers. Exit seen: from the start's reply to
+ * the exit's processing (the container's run, the shim's report); the rest of a run is the
+ * CLI's (Node's start, the requests). Attach is inside start; release (the endpoint's
+ * detach, the driver's share apart) is inside remove unless it runs after the removal.
  */
 function printDaemonPhases(log, n) {
   const byId = new Map();
   for (const line of log.split('\n')) {
-    const m = /time="([^"]+)" level=debug msg="container (created|started|exited|removed)" component=engine (.*)$/.exec(line);
+    const m =
+      /time="([^"]+)" level=debug msg="(container|network endpoint) (created|started|exited|removed|attached|released)" component=engine (.*)$/.exec(
+        line,
+      );
     if (!m) continue;
-    const fields = Object.fromEntries([...m[3].matchAll(/(\w+)=(\S+)/g)].map(([, k, v]) => [k, v]));
+    const fields = Object.fromEntries([...m[4].matchAll(/(\w+)=(\S+)/g)].map(([, k, v]) => [k, v]));
     if (!fields.id || fields.runtime) continue;
     const entry = byId.get(fields.id) ?? {};
-    entry[m[2]] = { at: Date.parse(m[1]), ...fields };
+    entry[m[3]] = { at: Date.parse(m[1]), ...fields };
     byId.set(fields.id, entry);
   }
   const runs = [...byId.values()].filter((e) => e.created && e.started && e.exited && e.removed).slice(-n);
@@ -101,6 +106,15 @@ function printDaemonPhases(log, n) {
     `berthd phases (median of ${runs.length}, ms): create ${phase((e) => Number(e.created.ms))}, ` +
       `start ${phase((e) => Number(e.started.ms))} (runtime create ${phase((e) => Number(e.started.create))}), ` +
       `exit seen ${phase((e) => e.exited.at - e.started.at)}, remove ${phase((e) => Number(e.removed.ms))}`,
+  );
+  const bridged = runs.filter((e) => e.attached?.network === 'bridge' && e.released);
+  if (bridged.length === 0) return;
+  const of = (f) => median(bridged.map(f)).toFixed(1);
+  console.log(
+    `bridge endpoint (median of ${bridged.length}, ms): attach ${of((e) => Number(e.attached.ms))} ` +
+      `(record ${of((e) => Number(e.attached.recordMs))}), release ${of((e) => Number(e.released.ms))} ` +
+      `(driver ${of((e) => Number(e.released.driverMs))}), released after the removal was reported in ` +
+      `${bridged.filter((e) => e.released.at > e.removed.at).length} of ${bridged.length}`,
   );
 }
 
