@@ -202,7 +202,16 @@ test('attach refuses the host namespace, and a failed attach leaves no link', as
   ns.exec(['ip', 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'x0']); // the name is taken inside: the veth add fails
   const err2 = await driver.attach(e, ns.path).catch((x: unknown) => x);
   assert.ok(isBerthError(err2, 'SystemError'), String(err2));
+  assert.match(String(err2), /cannot create the veth pair/);
   assert.not.ok(hostLinks().includes(hostVethName(e.id)));
+  // The pair is made, then the route inside fails (a gateway off the subnet): both ends go.
+  const other = await netns();
+  const offSubnet = endpoint(netA, 51, { gateway: '10.123.45.1' });
+  const err3 = await driver.attach(offSubnet, other.path).catch((x: unknown) => x);
+  assert.ok(isBerthError(err3, 'SystemError'), String(err3));
+  assert.match(String(err3), /cannot configure eth0 \(.+\/24\) in the container's namespace: ENETUNREACH/);
+  assert.not.ok(hostLinks().includes(hostVethName(offSubnet.id)));
+  assert.equal(other.exec(['ip', '-o', 'link', 'show']).trim().split('\n').length, 1, 'only lo is left inside');
 });
 
 test('restore removes veths on its bridges whose endpoint is not recorded, and keeps the recorded ones', async () => {
