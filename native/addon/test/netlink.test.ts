@@ -17,6 +17,9 @@ const IFLA_IFNAME = 3;
 const IFLA_LINKINFO = 18;
 const IFLA_INFO_KIND = 1;
 
+/** What a refusal carries besides Node's fs-error fields. */
+type NetlinkError = NodeJS.ErrnoException & { index: number };
+
 let seq = 1000;
 function attr(type: number, payload: Buffer): Buffer {
   const out = Buffer.alloc((4 + payload.length + 3) & ~3);
@@ -108,8 +111,8 @@ test('netlinkTransact in another namespace: the link is made there, not in the c
 test('netlinkTransact stops at the first refusal: errno, the request index, what came before stays done', async () => {
   const ns = await namespace();
   try {
-    const err = await netlinkTransact([newBridge(link), delLink('bnl-absent'), delLink(link)], { netnsFd: ns.fd }).then(
-      () => undefined,
+    const err: NetlinkError = await netlinkTransact([newBridge(link), delLink('bnl-absent'), delLink(link)], { netnsFd: ns.fd }).then(
+      () => assert.unreachable('the second request was refused'),
       (e) => e,
     );
     assert.ok(err instanceof Error);
