@@ -51,13 +51,13 @@ interface IpLink {
  *   `br-<12 hex of the network id>`; createNetwork adopts one that exists;
  * - the host side of an endpoint is `vb<13 hex of the endpoint id>`: detach deletes it
  *   by name (the kernel deletes both ends; a container that exits takes its end with its
- *   namespace, so the pair is usually gone already); restore deletes every veth enslaved
+ *   namespace, a grace period after its last process); restore deletes every veth enslaved
  *   to one of the driver's bridges whose endpoint the engine no longer records;
  * - the nftables table is rebuilt whole from the known networks by one `nft -f`
  *   transaction after each network create or delete (renderRuleset).
  *
- * The netlink work is done with iproute2's `ip` (one process per side of an attach),
- * which the README explains. Calls that change the firewall are serialised, each
+ * An endpoint's links are made and deleted through rtnetlink, with no process
+ * (endpoint-links.ts); networks, rare, through iproute2's `ip`; the README explains why. Calls that change the firewall are serialised, each
  * rendering the current set of networks.
  */
 export class BridgeDriver implements NetworkDriver {
@@ -164,8 +164,8 @@ export class BridgeDriver implements NetworkDriver {
 
   async detach(endpoint: EndpointSpec): Promise<void> {
     const veth = hostVethName(endpoint.id);
-    // A container that exited took its end of the pair with its namespace, and the kernel
-    // the other with it: most detaches find nothing, and a look in sysfs saves a process.
+    // A container that exited takes its end of the pair with its namespace, and the kernel
+    // the other with it: a detach that comes late finds nothing, and a look in sysfs saves a job.
     if (!existsSync(`/sys/class/net/${veth}`)) return;
     await deleteHostVeth(veth);
   }
