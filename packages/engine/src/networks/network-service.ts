@@ -285,6 +285,7 @@ export class NetworkService implements NetworksApi {
       const began = performance.now();
       await this.store.saveEndpoint(endpoint);
       const recorded = elapsed(began);
+      this.log.debug('network endpoint recorded', { id: record.id, network: network.name, address: endpoint.ipAddress ?? '' });
       endpoint.info = await driver.attach(endpoint, driver.namespaceMode === 'host' ? undefined : `/proc/${pid}/ns/net`);
       this.log.debug('network endpoint attached', {
         id: record.id,
@@ -311,6 +312,7 @@ export class NetworkService implements NetworksApi {
     for (const endpoint of this.store.endpointsOfContainer(containerId)) {
       const network = this.store.get(endpoint.networkId);
       if (!network || this.releases.isReleasing(network.id, endpoint.id)) continue;
+      this.log.debug('network endpoint release started', { id: containerId, network: network.name });
       this.releases.track(network.id, endpoint.id, () =>
         this.releaseEndpoint(network, endpoint).catch((err) =>
           this.log.error('cannot release the endpoint of a removed container', {
