@@ -1,4 +1,4 @@
-import { closeSync, existsSync, promises as fs, fstatSync, openSync, statSync } from 'node:fs';
+import { closeSync, promises as fs, fstatSync, openSync, statSync } from 'node:fs';
 import {
   Conflict,
   type EndpointInfo,
@@ -163,11 +163,7 @@ export class BridgeDriver implements NetworkDriver {
   }
 
   async detach(endpoint: EndpointSpec): Promise<void> {
-    const veth = hostVethName(endpoint.id);
-    // A container that exited takes its end of the pair with its namespace, and the kernel
-    // the other with it: a detach that comes late finds nothing, and a look in sysfs saves a job.
-    if (!existsSync(`/sys/class/net/${veth}`)) return;
-    await deleteHostVeth(veth);
+    await deleteHostVeth(hostVethName(endpoint.id));
   }
 
   /** The bridge a known network uses (tests, inspect). */

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { NotFound, SystemError } from '@berth/core';
 import { netlinkTransact } from '@berth/native';
 import { deleteLink, getLink, linkOf, newAddress, newDefaultRoute, newVethPair, setLinkUp } from './rtnetlink.js';
@@ -59,19 +59,31 @@ export async function createEndpointLinks(links: EndpointLinks): Promise<void> {
   }
 }
 
+/** The deletions under way, one after another (see deleteHostVeth). */
+let deletions: Promise<unknown> = Promise.resolve();
+
 /**
  * Delete the host end of an endpoint's veth pair (the kernel deletes the peer with it);
- * resolves false when it was gone already. The kernel's part takes a grace period of RCU
- * (tens of milliseconds on a busy host), spent on a pool thread, not in a process.
+ * resolves false when it was gone already. The kernel's part waits for an RCU grace
+ * period (tens of milliseconds on a busy host) with the pool thread that sent it, so the
+ * deletions go one at a time: a burst of removals holds one of libuv's threads (which the
+ * daemon's file work shares), never all of them. Each looks in sysfs when its turn comes:
+ * a container that exited takes its end of the pair with its namespace, and the kernel
+ * the other, so in a burst many are gone by then and cost nothing.
  */
-export async function deleteHostVeth(veth: string): Promise<boolean> {
-  try {
-    await netlinkTransact([deleteLink(veth)]);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENODEV') return false;
-    throw failure(`cannot delete ${veth}`, err);
-  }
+export function deleteHostVeth(veth: string): Promise<boolean> {
+  const deleted = deletions.then(async () => {
+    if (!existsSync(`/sys/class/net/${veth}`)) return false;
+    try {
+      await netlinkTransact([deleteLink(veth)]);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENODEV') return false;
+      throw failure(`cannot delete ${veth}`, err);
+    }
+  });
+  deletions = deleted.catch(() => {});
+  return deleted;
 }
 
 /** A bridge's interface index, from sysfs (a read, where a netlink look-up would be a pool job). */
