@@ -22,6 +22,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -947,6 +948,7 @@ static napi_value js_write_new_files(napi_env env, napi_callback_info info) {
 #define NETLINK_REQUESTS_MAX 64
 #define NETLINK_RECV_BYTES 65536
 #define NETLINK_EXTACK_MAX 256
+#define NETLINK_RECV_TIMEOUT_SECONDS 30
 
 #ifndef NETLINK_EXT_ACK
 #define NETLINK_EXT_ACK 11
@@ -1033,6 +1035,11 @@ static int netlink_socket(struct netlink_job *job) {
   }
   int on = 1;
   setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &on, sizeof on); /* only for better messages: ignore a kernel without it */
+  /* A request without NLM_F_ACK is never answered with an end: the thread gives up
+   * (EAGAIN, "recv") rather than wait for ever. The kernel's slowest answers (a link
+   * deleted under load) take a fraction of a second. */
+  struct timeval limit = { .tv_sec = NETLINK_RECV_TIMEOUT_SECONDS, .tv_usec = 0 };
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
   return fd;
 }
 

@@ -22,6 +22,9 @@ export const netlinkRequestsMax = 64;
  * chose: every request must ask for an acknowledgement (`NLM_F_ACK`) or be a dump
  * (`NLM_F_DUMP`), which is how the job knows its answer is complete.
  *
+ * A request the kernel leaves unanswered for 30 s (one without NLM_F_ACK) fails with
+ * EAGAIN (`syscall` `recv`) instead of holding the thread for ever.
+ *
  * The first request the kernel refuses stops the rest and rejects with an fs-shaped
  * error: `code` and `errno` (EEXIST, ENODEV…), `syscall` `netlink`, `path` the kernel's
  * extended-ack text when it gave one, `index` the refused request (-1 when the socket
