@@ -25,6 +25,8 @@ export interface NativeBinding {
   AT: Readonly<Record<string, number>>;
   trimMalloc(): boolean;
   writeNewFiles(files: readonly import('./write-new-file.js').NewFileSpec[], callback?: (err: Error | null) => void): void;
+  netlinkTransact(netnsFd: number, requests: readonly Buffer[]): Buffer[];
+  netlinkTransact(netnsFd: number, requests: readonly Buffer[], callback: (err: Error | null, replies?: Buffer[]) => void): void;
   spawnDetached(file: string, args: string[], readyFd: boolean): { pid: number; status: number; readyFd?: number };
   MS: Readonly<Record<string, number>>;
   MNT_DETACH: number;

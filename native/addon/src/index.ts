@@ -17,6 +17,7 @@ export {
   utimesAt,
 } from './at-calls.js';
 export { isMountPoint, MNT_DETACH, MS, mount, mountAll, mountSpec, umount, unmountAll } from './mount.js';
+export { type NetlinkOptions, netlinkRequestsMax, netlinkTransact, netlinkTransactSync } from './netlink.js';
 export { openInRoot, resolveInRoot } from './resolve-in-root.js';
 export { type SpawnDetachedOptions, type SpawnedDetached, spawnDetached } from './spawn-detached.js';
 export { trimMalloc } from './trim-malloc.js';

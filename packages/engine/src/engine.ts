@@ -191,6 +191,7 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
       await health.close();
       monitor.close();
       supervisor.close();
+      await networks.releasesSettled(); // the endpoints of containers removed just before
       events.removeAllListeners();
       await store.drain();
       await plugins.storage.close?.();

@@ -104,7 +104,7 @@ class RecordingDriver implements NetworkDriver {
   }
 }
 
-function service(dataRoot: string, driver: RecordingDriver): NetworkService {
+function service(dataRoot: string, driver: RecordingDriver, events = new EventBus()): NetworkService {
   const drivers = new DriverMap<NetworkDriver>('network');
   drivers.add('bridge', driver);
   const ipam = new DefaultIpam(config(dataRoot));
@@ -120,7 +120,7 @@ function service(dataRoot: string, driver: RecordingDriver): NetworkService {
     new DriverLookup((kind) => registries[kind] as never),
     config(dataRoot),
     { nameOf: () => 'c' },
-    new EventBus(),
+    events,
     silentLogger,
   );
 }
@@ -218,6 +218,101 @@ test('networks: after a crash a half-created network is undone, a half-removed o
     assert.is(endpoint.ipAddress, stale.ipAddress);
     const { endpoint: onBridge } = await after.attach(container('next2'), 1);
     assert.is(onBridge.ipAddress, '10.199.0.3');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** A RecordingDriver whose detach waits until the test opens its gate: a veth deletion the kernel takes its time over. */
+class GatedDriver extends RecordingDriver {
+  private open: () => void = () => {};
+  private gate = Promise.resolve();
+  override async detach(endpoint: EndpointSpec) {
+    this.calls.push(`detach ${endpoint.ipAddress}`);
+    await this.gate;
+    this.calls.push(`detached ${endpoint.ipAddress}`);
+  }
+  /** Detaches wait from now on, until `release`. */
+  hold(): void {
+    this.gate = new Promise<void>((resolve) => {
+      this.open = resolve;
+    });
+  }
+  release(): void {
+    this.open();
+  }
+}
+
+/** Whether a promise settles within a few turns of the event loop (the file system's included). */
+async function settlesSoon(p: Promise<unknown>): Promise<boolean> {
+  let done = false;
+  p.then(
+    () => (done = true),
+    () => (done = true),
+  );
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  return done;
+}
+
+test("networks: a removed container's endpoint is released in the background; its record stays until the driver detached; attach, network rm and shutdown wait for it", async () => {
+  const dir = mkdtempSync('/tmp/berth-unit-networks-');
+  try {
+    const driver = new GatedDriver('bridge');
+    const events = new EventBus();
+    const seen: string[] = [];
+    events.on('event', (e) => seen.push(`${e.action} ${e.attributes.container}`));
+    const networks = service(dir, driver, events);
+    await networks.recover();
+    const { Id } = await networks.create({ Name: 'app', IPAM: { Config: [{ Subnet: '10.199.2.0/24' }] } });
+    await networks.attach(container('c1', 'app'), 1);
+    const record = path.join(dir, 'networks', Id, 'endpoints', 'c1.json');
+
+    driver.hold();
+    networks.detachLater('c1');
+    assert.ok(seen.includes('disconnect c1'), 'disconnect is published at once, before the removal is reported');
+    assert.equal(networks.inspect('app').Containers, {}, 'inspect no longer shows the endpoint');
+    assert.ok(driver.calls.includes('detach 10.199.2.2'));
+    assert.ok(existsSync(record), 'the record stays while the driver detaches: recovery would finish it');
+    const next = networks.attach(container('c2', 'app'), 1);
+    const shutdown = networks.releasesSettled();
+    assert.not.ok(await settlesSoon(next), 'an address on the network waits for the release under way');
+    assert.not.ok(await settlesSoon(shutdown), 'so does shutdown');
+    driver.release();
+    await shutdown;
+    assert.not.ok(existsSync(record), 'the record goes once the driver detached');
+    const { endpoint } = await next;
+    assert.is(endpoint.ipAddress, '10.199.2.2', 'the released address comes back');
+
+    driver.hold();
+    networks.detachLater('c2');
+    const removal = networks.remove('app');
+    assert.not.ok(await settlesSoon(removal), 'removing the network waits for the release under way');
+    driver.release();
+    await removal;
+    assert.equal(driver.calls.slice(-3), ['detach 10.199.2.2', 'detached 10.199.2.2', 'delete app']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('networks: a release cut short by a crash is finished at the next start', async () => {
+  const dir = mkdtempSync('/tmp/berth-unit-networks-');
+  try {
+    const before = new GatedDriver('bridge');
+    const first = service(dir, before);
+    await first.recover();
+    await first.attach(container('gone'), 1);
+    before.hold();
+    first.detachLater('gone'); // never finishes: the daemon dies while the kernel works
+
+    const driver = new RecordingDriver('bridge');
+    const after = service(dir, driver);
+    await after.recover();
+    await after.sweep(() => false);
+    assert.ok(driver.calls.includes('detach 10.199.0.2'), 'the sweep detached the endpoint of the container that is gone');
+    assert.equal(after.inspect('bridge').Containers, {});
+    const { endpoint } = await after.attach(container('new'), 1);
+    assert.is(endpoint.ipAddress, '10.199.0.2');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

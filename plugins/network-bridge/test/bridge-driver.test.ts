@@ -182,13 +182,28 @@ test(
   '100 attach/detach cycles on one network leave no link behind',
   withTimeout(30_000, async () => {
     const ns = await netns();
-    const before = hostLinks().length;
+    // The bridge's own ports and the cycles' veth names: the host's whole link count also
+    // moves with whatever else runs on the machine.
+    const ports = () =>
+      (
+        JSON.parse(execFileSync('ip', ['-j', 'link', 'show', 'master', `bunit${sfx}a`], { encoding: 'utf8' }) || '[]') as Array<{
+          ifname: string;
+        }>
+      ).map((l) => l.ifname);
+    const before = ports();
+    const names: string[] = [];
     for (let i = 0; i < 100; i++) {
       const e = endpoint(netA, 10 + i);
+      names.push(hostVethName(e.id));
       await driver.attach(e, ns.path);
       await driver.detach(e);
     }
-    assert.is(hostLinks().length, before);
+    assert.equal(ports(), before);
+    const left = new Set(hostLinks());
+    assert.equal(
+      names.filter((n) => left.has(n)),
+      [],
+    );
     assert.is(ns.exec(['ip', '-o', 'link', 'show']).trim().split('\n').length, 1);
   }),
 );
@@ -202,7 +217,16 @@ test('attach refuses the host namespace, and a failed attach leaves no link', as
   ns.exec(['ip', 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'x0']); // the name is taken inside: the veth add fails
   const err2 = await driver.attach(e, ns.path).catch((x: unknown) => x);
   assert.ok(isBerthError(err2, 'SystemError'), String(err2));
+  assert.match(String(err2), /cannot create the veth pair/);
   assert.not.ok(hostLinks().includes(hostVethName(e.id)));
+  // The pair is made, then the route inside fails (a gateway off the subnet): both ends go.
+  const other = await netns();
+  const offSubnet = endpoint(netA, 51, { gateway: '10.123.45.1' });
+  const err3 = await driver.attach(offSubnet, other.path).catch((x: unknown) => x);
+  assert.ok(isBerthError(err3, 'SystemError'), String(err3));
+  assert.match(String(err3), /cannot configure eth0 \(.+\/24\) in the container's namespace: ENETUNREACH/);
+  assert.not.ok(hostLinks().includes(hostVethName(offSubnet.id)));
+  assert.equal(other.exec(['ip', '-o', 'link', 'show']).trim().split('\n').length, 1, 'only lo is left inside');
 });
 
 test('restore removes veths on its bridges whose endpoint is not recorded, and keeps the recorded ones', async () => {

@@ -82,6 +82,11 @@ export class ContainerDrivers {
   async detach(record: ContainerRecord): Promise<void> {
     await this.networks.detach(record.id);
   }
+
+  /** Detach a removed container from its networks in the background (NetworkService.detachLater); returns at once. */
+  detachLater(record: ContainerRecord): void {
+    this.networks.detachLater(record.id);
+  }
 }
 
 export const ContainerDriversToken = token<ContainerDrivers>('ContainerDrivers');

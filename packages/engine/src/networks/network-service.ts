@@ -30,8 +30,10 @@ import {
 import { EngineConfigToken, type ResolvedEngineConfig } from '../config.js';
 import type { ContainerRecord } from '../containers/container-record.js';
 import { type DriverLookup, DriverLookupToken } from '../plugins/driver-lookup.js';
+import { elapsed } from '../runs/timing.js';
 import { type ContainerNames, ContainerNamesToken } from './container-names.js';
 import { hostRoutes } from './default-ipam.js';
+import { EndpointReleases } from './endpoint-releases.js';
 import { matchesNetworkFilters as matches } from './network-filters.js';
 import type { EndpointRecord, NetworkRecord } from './network-record.js';
 import { type NetworkStore, NetworkStoreToken } from './network-store.js';
@@ -61,6 +63,11 @@ const bridgeNameOption = 'com.docker.network.bridge.name';
  *   with the driver's answer; its end: driver.detach → IPAM release → record deleted.
  *   `sweep` (after run recovery) detaches every endpoint of a container that is not
  *   running; the drivers then `restore` the endpoints that stay.
+ * - a container's removal: the same end, in the background (`detachLater`, tracked by
+ *   EndpointReleases) so that the removal does not wait for the kernel; the record stays
+ *   until the driver has detached, so a crash meanwhile leaves an endpoint of a container
+ *   that does not exist, which `sweep` releases. An address is handed out, and a network
+ *   removed, only once the releases under way on that network have settled.
  *
  * Changes to networks are serialised (one queue); endpoints of different containers go
  * side by side (IPAM is synchronous inside, so no address is handed out twice).
@@ -70,6 +77,7 @@ export class NetworkService implements NetworksApi {
   private queue: Promise<unknown> = Promise.resolve();
   /** Which drivers were given which networks since start (a plugin discovered late is given them at first use). */
   private readonly ledger = new RestoreLedger();
+  private readonly releases = new EndpointReleases();
 
   constructor(
     @inject(NetworkStoreToken) private readonly store: NetworkStore,
@@ -216,12 +224,14 @@ export class NetworkService implements NetworksApi {
     return this.serialised(async () => {
       const record = this.find(idOrName);
       if (record.predefined) throw new Forbidden(`${record.name} is a pre-defined network and cannot be removed`);
+      await this.releases.settled(record.id);
       await this.removeRecord(record);
     });
   }
 
   prune(filters: Filters = {}): Promise<NetworksPruneReport> {
     return this.serialised(async () => {
+      await this.releases.settled();
       const deleted: string[] = [];
       for (const record of this.store.list()) {
         if (record.predefined || record.state !== 'ready' || !matches(record, filters, true)) continue;
@@ -278,6 +288,9 @@ export class NetworkService implements NetworksApi {
       aliases: [record.name, ...(record.endpointRequest?.aliases ?? [])],
     };
     if (driver.usesIpam && network.ipv4) {
+      // A removed container's address comes back once its link is gone, never before: wait
+      // for the releases under way here (usually none: they started while this run's CLI did).
+      await this.releases.settled(network.id);
       endpoint.ipAddress = await (await this.ipamOf(network)).requestAddress(network.id, requestedIp || undefined);
       endpoint.ipPrefixLen = parseIpv4Prefix(network.ipv4.subnet).bits;
       if (!network.internal) endpoint.gateway = network.ipv4.gateway;
@@ -286,9 +299,18 @@ export class NetworkService implements NetworksApi {
       endpoint.macAddress = mac ? parseMacAddress(mac) : macFromIpv4(endpoint.ipAddress);
     }
     try {
+      const began = performance.now();
       await this.store.saveEndpoint(endpoint);
+      const recorded = elapsed(began);
       this.log.debug('network endpoint recorded', { id: record.id, network: network.name, address: endpoint.ipAddress ?? '' });
       endpoint.info = await driver.attach(endpoint, driver.namespaceMode === 'host' ? undefined : `/proc/${pid}/ns/net`);
+      this.log.debug('network endpoint attached', {
+        id: record.id,
+        network: network.name,
+        address: endpoint.ipAddress ?? '',
+        recordMs: recorded,
+        ms: elapsed(began),
+      });
     } catch (err) {
       await this.releaseEndpoint(network, endpoint);
       throw err;
@@ -297,11 +319,45 @@ export class NetworkService implements NetworksApi {
     return { network, endpoint };
   }
 
+  /**
+   * Release a removed container's endpoints in the background (see the class comment):
+   * returns at once; failures are logged, and a release cut short by a crash is finished
+   * by `sweep` at the next start. The container must be gone or going (its process ended,
+   * its record being deleted): nothing may attach it again.
+   */
+  detachLater(containerId: string): void {
+    for (const endpoint of this.store.endpointsOfContainer(containerId)) {
+      const network = this.store.get(endpoint.networkId);
+      if (!network || this.releases.isReleasing(network.id, endpoint.id)) continue;
+      this.log.debug('network endpoint release started', { id: containerId, network: network.name });
+      this.releases.track(network.id, endpoint.id, () =>
+        this.releaseEndpoint(network, endpoint).catch((err) =>
+          this.log.error('cannot release the endpoint of a removed container', {
+            id: containerId,
+            network: network.name,
+            error: String(err),
+          }),
+        ),
+      );
+      // Now, as Docker orders them (die, disconnect, destroy): the API no longer shows the endpoint.
+      this.events.publish('network', 'disconnect', network.id, { container: containerId, name: network.name, type: network.driver });
+    }
+  }
+
+  /** Resolves once every endpoint release under way in the background has settled (shutdown). */
+  releasesSettled(): Promise<void> {
+    return this.releases.settled();
+  }
+
   /** Detach a container from every network it has an endpoint on; what is already gone is skipped. */
   async detach(containerId: string): Promise<void> {
     for (const endpoint of this.store.endpointsOfContainer(containerId)) {
       const network = this.store.get(endpoint.networkId);
       if (!network) continue;
+      if (this.releases.isReleasing(network.id, endpoint.id)) {
+        await this.releases.settled(network.id); // released once only: its address may be someone else's by now
+        continue;
+      }
       await this.releaseEndpoint(network, endpoint);
       this.events.publish('network', 'disconnect', network.id, { container: containerId, name: network.name, type: network.driver });
     }
@@ -332,6 +388,7 @@ export class NetworkService implements NetworksApi {
   }
 
   private async releaseEndpoint(network: NetworkRecord, endpoint: EndpointRecord): Promise<void> {
+    const began = performance.now();
     const unavailable = (what: string) => (err: unknown) => {
       this.log.warn(`${what} not available to release an endpoint`, { network: network.name, id: endpoint.id, error: String(err) });
       return undefined;
@@ -340,6 +397,7 @@ export class NetworkService implements NetworksApi {
     await driver
       ?.detach(endpoint)
       .catch((err) => this.log.warn('driver could not detach an endpoint', { id: endpoint.id, error: String(err) }));
+    const detached = elapsed(began);
     if (endpoint.ipAddress) {
       const ipam = await this.ipamDriverOf(network).catch(unavailable('IPAM driver'));
       await ipam
@@ -347,6 +405,12 @@ export class NetworkService implements NetworksApi {
         .catch((err) => this.log.warn('IPAM could not release an address', { id: endpoint.id, error: String(err) }));
     }
     await this.store.deleteEndpoint(endpoint);
+    this.log.debug('network endpoint released', {
+      id: endpoint.containerId,
+      network: network.name,
+      driverMs: detached,
+      ms: elapsed(began),
+    });
   }
 
   /** A network's driver, discovered if need be; NotFound naming the network when there is none. */
@@ -503,7 +567,9 @@ export class NetworkService implements NetworksApi {
   }
 
   private inspectRecord(record: NetworkRecord): NetworkInspect {
-    return networkInspect(record, this.store.endpointsOf(record.id), (id) => this.names.nameOf(id) ?? '');
+    // An endpoint whose release is under way belongs to a container that is gone already.
+    const endpoints = this.store.endpointsOf(record.id).filter((e) => !this.releases.isReleasing(record.id, e.id));
+    return networkInspect(record, endpoints, (id) => this.names.nameOf(id) ?? '');
   }
 
   private serialised<T>(work: () => Promise<T>): Promise<T> {

@@ -180,11 +180,13 @@ export class RunResources {
   /**
    * Give back what a run holds: network endpoint, runtime state, rootfs mount (unless
    * `keepRootfs`: the caller unmounts it). The process is gone, so these are independent
-   * and run side by side. Failures are logged, not thrown.
+   * and run side by side. Failures are logged, not thrown. `endpointsLater` (a removal:
+   * the container goes, nothing attaches it again) starts the endpoint's release in the
+   * background instead of waiting for it (NetworkService.detachLater).
    */
-  async release(record: ContainerRecord, options: { keepRootfs?: boolean } = {}): Promise<void> {
+  async release(record: ContainerRecord, options: { keepRootfs?: boolean; endpointsLater?: boolean } = {}): Promise<void> {
     const steps: Array<() => Promise<unknown> | unknown> = [
-      () => this.drivers.detach(record),
+      () => (options.endpointsLater ? this.drivers.detachLater(record) : this.drivers.detach(record)),
       async () => {
         await this.drivers.findRuntime(record.runtime)?.delete(record.id);
         // The runtime's delete removes its state dir; this catches one that did not. Sync:
