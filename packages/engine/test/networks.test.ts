@@ -116,8 +116,16 @@ function service(dataRoot: string, driver: RecordingDriver): NetworkService {
   );
 }
 
-const container = (id: string, networkMode = 'default') =>
-  ({ id, name: id, networkMode, config: {}, hostConfig: {} }) as unknown as ContainerRecord;
+const container = (id: string, networkMode = 'default', more: string[] = []) =>
+  ({
+    id,
+    name: id,
+    networkMode,
+    networks: [networkMode, ...more].map((network) => ({ network })),
+    config: {},
+    hostConfig: {},
+  }) as unknown as ContainerRecord;
+const attach = async (networks: NetworkService, record: ContainerRecord) => ({ endpoint: (await networks.attachAll(record, 1))[0]! });
 
 test('networks: the default bridge at start, create/inspect/remove, 409 while in use, 403 for a predefined one', async () => {
   const dir = mkdtempSync('/tmp/berth-unit-networks-');
@@ -132,7 +140,7 @@ test('networks: the default bridge at start, create/inspect/remove, 409 while in
     assert.is(networks.inspect(Id.slice(0, 6)).Name, 'app');
     const dup = await errorOf(networks.create({ Name: 'app' }));
     assert.ok(isBerthError(dup, 'Conflict'));
-    const { endpoint } = await networks.attach(container('c1', 'app'), 1);
+    const { endpoint } = await attach(networks, container('c1', 'app'));
     assert.is(endpoint.ipAddress, '10.199.2.2');
     assert.is(endpoint.gateway, '10.199.2.1');
     const inUse = await errorOf(networks.remove('app'));
@@ -155,8 +163,8 @@ test('networks: after a crash a half-created network is undone, a half-removed o
     const before = service(dir, first);
     await before.recover();
     const { Id: keptId } = await before.create({ Name: 'kept', IPAM: { Config: [{ Subnet: '10.199.2.0/24' }] } });
-    await before.attach(container('running'), 1);
-    const { endpoint: stale } = await before.attach(container('stopped', 'kept'), 1);
+    await attach(before, container('running'));
+    const { endpoint: stale } = await attach(before, container('stopped', 'kept'));
     // What kill -9 in the middle of a create and of a remove leaves: records written ahead.
     const root = path.join(dir, 'networks');
     const half = {
@@ -188,7 +196,7 @@ test('networks: after a crash a half-created network is undone, a half-removed o
     const driver = new RecordingDriver('bridge');
     const after = service(dir, driver);
     await after.recover();
-    await after.sweep((id) => id === 'running');
+    await after.sweep((endpoint) => endpoint.containerId === 'running');
     assert.equal(
       after
         .list()
@@ -205,9 +213,9 @@ test('networks: after a crash a half-created network is undone, a half-removed o
     );
     assert.not.ok(existsSync(cutShort), 'the temporary file of a cut-short write is deleted at start');
     // The released address is handed out again; the running container's is not.
-    const { endpoint } = await after.attach(container('next', keptId), 1);
+    const { endpoint } = await attach(after, container('next', keptId));
     assert.is(endpoint.ipAddress, stale.ipAddress);
-    const { endpoint: onBridge } = await after.attach(container('next2'), 1);
+    const { endpoint: onBridge } = await attach(after, container('next2'));
     assert.is(onBridge.ipAddress, '10.199.0.3');
   } finally {
     rmSync(dir, { recursive: true, force: true });

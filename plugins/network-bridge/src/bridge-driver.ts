@@ -13,7 +13,7 @@ import {
   SystemError,
 } from '@berth/core';
 import { isNoSuchDevice, run } from './commands.js';
-import { bridgeName, hostVethName, networkMtu } from './link-names.js';
+import { bridgeName, checkInterfaceName, hostVethName, networkMtu } from './link-names.js';
 import { type FirewalledNetwork, renderRuleset } from './nft-ruleset.js';
 
 /** The driver's settings (daemon.json `plugin-config` `network/bridge`, or berthd's flags). */
@@ -42,8 +42,9 @@ interface IpLink {
 /**
  * The `bridge` network driver: a Linux bridge per network (holding the gateway address),
  * a veth pair per endpoint (the host side enslaved to the bridge, the other side created
- * directly in the container's namespace as `eth0`, with its MAC, MTU, address and default
- * route), and berth's own nftables table for isolation and outbound NAT.
+ * directly in the container's namespace under the name the engine chose, `eth0`, `eth1`, …,
+ * with its MAC, MTU, address and, on the endpoint that carries it, the default route), and
+ * berth's own nftables table for isolation and outbound NAT.
  *
  * Kernel objects and how they are found again without state of the driver's own:
  * - the bridge is named by the network's `com.docker.network.bridge.name` option or
@@ -134,17 +135,19 @@ export class BridgeDriver implements NetworkDriver {
     await this.refuseHostNamespace(netnsPath);
     const veth = hostVethName(endpoint.id);
     const mac = endpoint.macAddress ?? macFromIpv4(endpoint.ipAddress);
+    const ifname = checkInterfaceName(endpoint.interfaceName ?? 'eth0', 'container interface name');
     const { bridge, mtu } = network;
     try {
-      // Both ends in one request: the container's end is born inside its namespace as eth0,
-      // so no other name ever shows in the host's namespace or the container's.
+      // Both ends in one request: the container's end is born inside its namespace under its
+      // own name (eth0, eth1, …), so no other name ever shows in the host's namespace or the container's.
       // biome-ignore format: one ip command, read as its words
       await run('ip', [
         'link', 'add', veth, 'mtu', `${mtu}`, 'master', bridge, 'up', 'type', 'veth',
-        'peer', 'name', 'eth0', 'mtu', `${mtu}`, 'address', mac, 'netns', netnsPath,
+        'peer', 'name', ifname, 'mtu', `${mtu}`, 'address', mac, 'netns', netnsPath,
       ]);
-      const inside = [`addr add ${endpoint.ipAddress}/${endpoint.ipPrefixLen} dev eth0`, 'link set eth0 up'];
-      if (endpoint.gateway) inside.push(`route add default via ${endpoint.gateway} dev eth0`);
+      const inside = [`addr add ${endpoint.ipAddress}/${endpoint.ipPrefixLen} dev ${ifname}`, `link set ${ifname} up`];
+      // `replace`: a network connected later with a higher priority takes the route over.
+      if (endpoint.gateway && endpoint.defaultRoute !== false) inside.push(`route replace default via ${endpoint.gateway} dev ${ifname}`);
       await run('nsenter', [`--net=${netnsPath}`, 'ip', '-batch', '-'], `${inside.join('\n')}\n`);
     } catch (err) {
       await run('ip', ['link', 'del', veth]).catch(() => {});
@@ -155,7 +158,7 @@ export class BridgeDriver implements NetworkDriver {
       ipPrefixLen: endpoint.ipPrefixLen,
       gateway: endpoint.gateway,
       macAddress: mac,
-      interfaceName: 'eth0',
+      interfaceName: ifname,
     };
   }
 

@@ -1,14 +1,4 @@
-import {
-  type DriverRegistry,
-  type HostConfig,
-  InvalidArgument,
-  inject,
-  injectable,
-  type NetworkDriver,
-  type Runtime,
-  RuntimesToken,
-  token,
-} from '@berth/core';
+import { type DriverRegistry, type HostConfig, InvalidArgument, inject, injectable, type Runtime, RuntimesToken, token } from '@berth/core';
 import { EngineConfigToken, type ResolvedEngineConfig } from '../config.js';
 import { type LogConfig, resolveLogConfig } from '../io/log-config.js';
 import type { EndpointRecord } from '../networks/network-record.js';
@@ -54,9 +44,9 @@ export class ContainerDrivers {
     return this.runtimes.get(name);
   }
 
-  /** The driver of a network mode, checked before a start takes anything; NotFound for an unknown network. */
-  network(mode: string): NetworkDriver {
-    return this.networks.driverOfMode(mode);
+  /** The container's networks, checked before a start takes anything; NotFound for an unknown network or driver. */
+  checkNetworks(record: ContainerRecord): void {
+    this.networks.plan(record.networks);
   }
 
   /**
@@ -68,9 +58,14 @@ export class ContainerDrivers {
     return this.networks.isHostMode(mode);
   }
 
-  /** Attach a started container's process (`pid`) to its network; the endpoint as recorded. */
-  async attach(record: ContainerRecord, pid: number): Promise<EndpointRecord> {
-    return (await this.networks.attach(record, pid)).endpoint;
+  /** Attach a started container's process (`pid`) to each of its networks, in order; the endpoints as recorded. */
+  attach(record: ContainerRecord, pid: number): Promise<EndpointRecord[]> {
+    return this.networks.attachAll(record, pid);
+  }
+
+  /** Whether two network names are one network (`default` and `bridge`, a name and its id). */
+  sameNetwork(a: string, b: string): boolean {
+    return this.networks.sameNetwork(a, b);
   }
 
   /** The address `--add-host name:host-gateway` stands for: the default bridge's gateway. */

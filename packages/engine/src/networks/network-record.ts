@@ -23,6 +23,8 @@ export interface NetworkRecord extends NetworkSpec {
  * rebuilt from at start, and what inspect's NetworkSettings shows.
  */
 export interface EndpointRecord extends EndpointSpec {
+  /** The `GwPriority` the container asked for on this network (the default route's choice when another network is connected). */
+  gwPriority?: number;
   /** The driver's answer to attach, in memory only (absent while the attach is under way, and after a restart). */
   info?: EndpointInfo;
 }
