@@ -35,6 +35,8 @@ export function joinedContainer(store: ContainerStore, record: ContainerRecord):
 export function refuseOwnNetworkSettings(body: ContainerCreateBody): void {
   const hc = body.HostConfig ?? {};
   const published = Object.values(hc.PortBindings ?? {}).some((b) => (b?.length ?? 0) > 0);
+  // API 1.44 moved `--mac-address` into the endpoint settings.
+  const mac = body.MacAddress || Object.values(body.NetworkingConfig?.EndpointsConfig ?? {}).some((s) => s?.MacAddress);
   const refusals: Array<[boolean, string]> = [
     [!!body.Hostname, 'conflicting options: hostname and the network mode'],
     [
@@ -43,7 +45,7 @@ export function refuseOwnNetworkSettings(body: ContainerCreateBody): void {
     ],
     [(hc.Dns?.length ?? 0) > 0, 'conflicting options: dns and the network mode'],
     [(hc.ExtraHosts?.length ?? 0) > 0, 'conflicting options: custom host-to-IP mapping and the network mode'],
-    [!!body.MacAddress, 'conflicting options: mac-address and the network mode'],
+    [!!mac, 'conflicting options: mac-address and the network mode'],
     [published || hc.PublishAllPorts === true, 'conflicting options: port publishing and the container type network mode'],
     [Object.keys(body.ExposedPorts ?? {}).length > 0, 'conflicting options: port exposing and the container type network mode'],
   ];
