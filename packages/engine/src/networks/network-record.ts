@@ -12,6 +12,8 @@ export interface NetworkRecord extends NetworkSpec {
   state: 'creating' | 'ready' | 'removing';
   /** What `--subnet`/`--gateway`/`--ip-range` asked for (inspect's IPAM.Config shows the pool). */
   ipamRequest: Ipv4PoolRequest;
+  /** `--attachable`: stored and shown, as dockerd does for a local network (it matters to swarm only). */
+  attachable?: boolean;
   /** `bridge`, `none` and `host`: made by the engine at start, never removed by a user. */
   predefined: boolean;
 }

@@ -166,7 +166,8 @@ export class NetworkService implements Omit<NetworksApi, 'connect' | 'disconnect
     if (config.AuxiliaryAddresses && Object.keys(config.AuxiliaryAddresses).length > 0) {
       throw new InvalidArgument('--aux-address is not supported by berth yet');
     }
-    for (const field of ['Attachable', 'Ingress', 'ConfigOnly'] as const) {
+    // Attachable only matters to swarm-scoped networks; dockerd stores it on a local one (docker-compose v1 asks for it).
+    for (const field of ['Ingress', 'ConfigOnly'] as const) {
       if (request[field]) throw new InvalidArgument(`${field} networks are not supported by berth (no swarm)`);
     }
     if (request.ConfigFrom?.Network) throw new InvalidArgument('--config-from is not supported by berth');
@@ -177,6 +178,7 @@ export class NetworkService implements Omit<NetworksApi, 'connect' | 'disconnect
         options: { ...(request.Options ?? {}) },
         labels: { ...(request.Labels ?? {}) },
         internal: request.Internal === true,
+        ...(request.Attachable ? { attachable: true } : {}),
         ipam: {
           ...(config.Subnet ? { subnet: config.Subnet } : {}),
           ...(config.Gateway ? { gateway: config.Gateway } : {}),
@@ -486,6 +488,7 @@ export class NetworkService implements Omit<NetworksApi, 'connect' | 'disconnect
         options: request.options,
         labels: request.labels,
         internal: request.internal,
+        ...(request.attachable ? { attachable: true } : {}),
         created: new Date().toISOString(),
         state: 'creating',
         ipamRequest: request.ipam,
@@ -585,6 +588,7 @@ interface NewNetwork {
   options: Record<string, string>;
   labels: Record<string, string>;
   internal: boolean;
+  attachable?: boolean;
   ipam: Ipv4PoolRequest;
 }
 

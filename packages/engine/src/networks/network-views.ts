@@ -29,7 +29,7 @@ export function networkInspect(
     EnableIPv6: false,
     IPAM: { Driver: 'default', Options: record.predefined ? null : {}, Config: config },
     Internal: record.internal,
-    Attachable: false,
+    Attachable: record.attachable === true,
     Ingress: false,
     ConfigFrom: { Network: '' },
     ConfigOnly: false,
