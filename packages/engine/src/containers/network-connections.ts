@@ -59,6 +59,7 @@ export class NetworkConnections {
       const attachment = attachmentOf(network.name, request.EndpointConfig);
       if (record.state.Running && record.state.Pid > 0) {
         await this.networks.connectRunning(record, attachment, record.state.Pid);
+        this.log.debug('network connect attached', { id: record.id, network: network.name });
         record.networks = [...record.networks.filter((a) => !this.names(a.network, network)), attachment];
         await this.store.save(record);
         await this.rewriteHosts(record);
@@ -94,6 +95,7 @@ export class NetworkConnections {
         // The record first: a crash after it is finished at start (the endpoint released).
         record.networks = record.networks.filter((a) => !this.names(a.network, network));
         await this.store.save(record);
+        this.log.debug('network disconnect written ahead', { id: record.id, network: network.name });
         await this.networks.disconnectRunning(record.id, network.id);
         await this.rewriteHosts(record);
         return;
