@@ -111,6 +111,11 @@ test('connect a running container: eth1 with its address, /etc/hosts, ping acros
       (await addresses(daemon, 'c1')).map((l) => l.split(' ')[0]),
       ['eth0', 'eth2'],
     );
+    // The first network leaves: the default route moves to the one that is left.
+    await ok(daemon, ['network', 'disconnect', 'cna', 'c1']);
+    assert.match(await defaultRoute(daemon, 'c1'), new RegExp(`via ${host(b, 1)} dev eth2`));
+    assert.ok(await pings(daemon, 'c1', c2));
+    await ok(daemon, ['network', 'connect', 'cna', 'c1']);
     await ok(daemon, ['network', 'disconnect', 'cnb', 'c1']);
 
     const until = Math.floor(Date.now() / 1000) + 1;
@@ -144,7 +149,7 @@ test('connect a running container: eth1 with its address, /etc/hosts, ping acros
       .filter((l) => l.endsWith(` ${c1}`) && !l.startsWith('create') && !l.startsWith('destroy'))
       .map((l) => l.slice(0, -c1.length - 1));
     assert.ok(events.includes('connect cnb bridge'), events);
-    assert.equal(mine, ['connect cna', 'connect cnb', 'disconnect cnb', 'connect cnb', 'disconnect cnb']);
+    assert.equal(mine, ['connect cna', 'connect cnb', 'disconnect cnb', 'connect cnb', 'disconnect cna', 'connect cna', 'disconnect cnb']);
   } finally {
     await daemon.docker(['rm', '-f', 'c1', 'c2']);
     await daemon.docker(['network', 'rm', 'cna', 'cnb']);
@@ -233,9 +238,20 @@ test('none and host containers cannot be connected; an internal and an external 
     await ok(daemon, ['network', 'connect', 'mixout', 'm1']);
     assert.equal(await addresses(daemon, 'm1'), [`eth0 ${host(internal, 2)}/24`, `eth1 ${host(external, 2)}/24`]);
     assert.match(await defaultRoute(daemon, 'm1'), new RegExp(`via ${host(external, 1)} dev eth1`));
+
+    // A network of a higher GwPriority takes the default route over; when it goes, the route comes back.
+    const preferred = subnet(daemon, 8);
+    await ok(daemon, ['network', 'create', '--subnet', preferred, 'mixhi']);
+    await ok(daemon, ['network', 'connect', '--gw-priority', '5', 'mixhi', 'm1'], 'berth');
+    assert.match(await defaultRoute(daemon, 'm1'), new RegExp(`via ${host(preferred, 1)} dev eth2`));
+    await ok(daemon, ['network', 'disconnect', 'mixhi', 'm1']);
+    assert.match(await defaultRoute(daemon, 'm1'), new RegExp(`via ${host(external, 1)} dev eth1`));
+    // The network with the route leaves: none is left with a way out.
+    await ok(daemon, ['network', 'disconnect', 'mixout', 'm1']);
+    assert.is(await defaultRoute(daemon, 'm1'), '');
   } finally {
     await daemon.docker(['rm', '-f', 'n1', 'h1', 'm1']);
-    await daemon.docker(['network', 'rm', 'mixin', 'mixout']);
+    await daemon.docker(['network', 'rm', 'mixin', 'mixout', 'mixhi']);
   }
   assert.equal(extraLinks(daemon), []);
 });

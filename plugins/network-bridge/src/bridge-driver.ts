@@ -172,6 +172,12 @@ export class BridgeDriver implements NetworkDriver {
     });
   }
 
+  async routeDefault(endpoint: EndpointSpec, netnsPath: string): Promise<void> {
+    if (!endpoint.gateway) throw new InvalidArgument(`endpoint ${endpoint.id}: no gateway to route through (an internal network)`);
+    const ifname = checkInterfaceName(endpoint.interfaceName ?? 'eth0', 'container interface name');
+    await run('nsenter', [`--net=${netnsPath}`, 'ip', 'route', 'replace', 'default', 'via', endpoint.gateway, 'dev', ifname]);
+  }
+
   /** The bridge a known network uses (tests, inspect). */
   bridgeOf(networkId: string): string | undefined {
     return this.networks.get(networkId)?.bridge;

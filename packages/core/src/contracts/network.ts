@@ -145,4 +145,11 @@ export interface NetworkDriver {
   restore(endpoints: EndpointSpec[]): Promise<void>;
   attach(endpoint: EndpointSpec, netnsPath: string | undefined): Promise<EndpointInfo>;
   detach(endpoint: EndpointSpec): Promise<void>;
+  /**
+   * Give the container's default route to this attached endpoint (via its `gateway`): the
+   * endpoint that had it was disconnected while the container runs, or one of a higher
+   * `GwPriority` left. Optional: a driver without it leaves the container without a default
+   * route until its next start.
+   */
+  routeDefault?(endpoint: EndpointSpec, netnsPath: string): Promise<void>;
 }

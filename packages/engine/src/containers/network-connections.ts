@@ -96,7 +96,7 @@ export class NetworkConnections {
         record.networks = record.networks.filter((a) => !this.names(a.network, network));
         await this.store.save(record);
         this.log.debug('network disconnect written ahead', { id: record.id, network: network.name });
-        await this.networks.disconnectRunning(record.id, network.id);
+        await this.networks.disconnectRunning(record.id, network.id, record.state.Pid);
         await this.rewriteHosts(record);
         return;
       }

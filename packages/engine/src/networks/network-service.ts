@@ -335,23 +335,51 @@ export class NetworkService implements Omit<NetworksApi, 'connect' | 'disconnect
     if (endpoint.info?.interfaceName) this.nextInterface.set(record.id, index + 1);
     if (takesRoute && routed) {
       // The driver replaced the route; the record of the endpoint that had it says so too.
-      await this.store.saveEndpoint({ ...routed.endpoint, defaultRoute: false });
+      routed.endpoint.defaultRoute = false;
+      await this.store.saveEndpoint(routed.endpoint);
     }
     this.events.publish('network', 'connect', network.id, { container: record.id, name: network.name, type: network.driver });
     return endpoint;
   }
 
   /**
-   * `network disconnect` of a running container: its endpoint on the network is detached
-   * (the interface leaves its namespace) and forgotten. False when it has none there.
+   * `network disconnect` of a running container (its process `pid`): its endpoint on the
+   * network is detached (the interface leaves its namespace) and forgotten. When that
+   * endpoint carried the default route, the endpoint of the highest `GwPriority` left (the
+   * lowest interface among equals) takes it over, as dockerd's sandbox does. False when
+   * the container has no endpoint there.
    */
-  async disconnectRunning(containerId: string, networkId: string): Promise<boolean> {
+  async disconnectRunning(containerId: string, networkId: string, pid: number): Promise<boolean> {
     const endpoint = this.store.endpointsOf(networkId).find((e) => e.containerId === containerId);
     const network = this.store.get(networkId);
     if (!endpoint || !network) return false;
     await this.releaseEndpoint(network, endpoint);
     this.events.publish('network', 'disconnect', network.id, { container: containerId, name: network.name, type: network.driver });
+    if (carriesDefaultRoute(endpoint)) await this.moveDefaultRoute(containerId, pid);
     return true;
+  }
+
+  /** Route a running container's traffic out through the best endpoint it has left; logged, not thrown, when that fails. */
+  private async moveDefaultRoute(containerId: string, pid: number): Promise<void> {
+    const left = this.endpointsOf(containerId).sort(
+      (a, b) => interfaceIndex(a.endpoint.interfaceName) - interfaceIndex(b.endpoint.interfaceName),
+    );
+    const choice = defaultRouteChoice(left.map((l) => ({ network: l.network, priority: l.endpoint.gwPriority ?? 0 })));
+    const next = left[choice];
+    if (!next) return;
+    const driver = this.drivers.get(next.network.driver);
+    try {
+      if (!driver?.routeDefault) throw new Error(`driver ${next.network.driver} cannot move a default route`);
+      await driver.routeDefault(next.endpoint, `/proc/${pid}/ns/net`);
+      next.endpoint.defaultRoute = true;
+      await this.store.saveEndpoint(next.endpoint);
+    } catch (err) {
+      this.log.warn('the default route could not move to another network', {
+        id: containerId,
+        network: next.network.name,
+        error: String(err),
+      });
+    }
   }
 
   /** Make one endpoint: an address from IPAM, the record written ahead, then the driver; undone on failure. */
