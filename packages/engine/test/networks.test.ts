@@ -91,18 +91,26 @@ class RecordingDriver implements NetworkDriver {
   async restore(endpoints: EndpointSpec[]) {
     this.restored = endpoints;
   }
+  /** `interface address default-route` of each attach, in order. */
+  readonly attached: string[] = [];
+  readonly routed: string[] = [];
   async attach(endpoint: EndpointSpec) {
     this.calls.push(`attach ${endpoint.ipAddress}`);
-    return { ipAddress: endpoint.ipAddress, macAddress: '02:42:00:00:00:01' };
+    this.attached.push(`${endpoint.interfaceName} ${endpoint.ipAddress} ${endpoint.defaultRoute ? 'route' : '-'}`);
+    return { ipAddress: endpoint.ipAddress, macAddress: '02:42:00:00:00:01', interfaceName: endpoint.interfaceName };
+  }
+  async routeDefault(endpoint: EndpointSpec) {
+    this.routed.push(`${endpoint.interfaceName} via ${endpoint.gateway}`);
   }
   async detach(endpoint: EndpointSpec) {
     this.calls.push(`detach ${endpoint.ipAddress}`);
   }
 }
 
-function service(dataRoot: string, driver: RecordingDriver): NetworkService {
+function service(dataRoot: string, driver: RecordingDriver, ...more: RecordingDriver[]): NetworkService {
   const drivers = new DriverMap<NetworkDriver>('network');
   drivers.add('bridge', driver);
+  for (const other of more) drivers.add(other.name, other);
   const ipam = new DefaultIpam(config(dataRoot));
   ipam.routes = () => [];
   return new NetworkService(
@@ -217,6 +225,54 @@ test('networks: after a crash a half-created network is undone, a half-removed o
     assert.is(endpoint.ipAddress, stale.ipAddress);
     const { endpoint: onBridge } = await attach(after, container('next2'));
     assert.is(onBridge.ipAddress, '10.199.0.3');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('several networks: attached in order as eth0, eth1, …; the default route by GwPriority; connect and disconnect while running; refused mixes', async () => {
+  const dir = mkdtempSync('/tmp/berth-unit-networks-');
+  try {
+    const driver = new RecordingDriver('bridge');
+    const networks = service(dir, driver);
+    await networks.recover();
+    await networks.create({ Name: 'a', IPAM: { Config: [{ Subnet: '10.199.2.0/24' }] } });
+    await networks.create({ Name: 'b', IPAM: { Config: [{ Subnet: '10.199.3.0/24' }] } });
+    await networks.create({ Name: 'c', Internal: true, IPAM: { Config: [{ Subnet: '10.199.1.0/24' }] } });
+    // An internal network first has no way out: the route goes through the next one.
+    const first = container('x', 'c', ['a', 'b']);
+    const endpoints = await networks.attachAll(first, 1);
+    assert.equal(driver.attached, ['eth0 10.199.1.2 -', 'eth1 10.199.2.2 route', 'eth2 10.199.3.2 -']);
+    assert.equal(
+      endpoints.map((e) => e.interfaceName),
+      ['eth0', 'eth1', 'eth2'],
+    );
+    await networks.detach('x');
+    // GwPriority beats the order; a network named twice counts once.
+    driver.attached.length = 0;
+    const second = container('y', 'a', ['b', 'default', 'a']);
+    second.networks[1]!.gwPriority = 3;
+    await networks.attachAll(second, 1);
+    assert.equal(driver.attached, ['eth0 10.199.2.2 -', 'eth1 10.199.3.2 route', 'eth2 10.199.0.2 -']);
+    // Connected while running: the next index; disconnecting the routed network moves the route.
+    await networks.disconnectRunning('y', networks.resolveMode('b').id, 1);
+    assert.equal(driver.routed, ['eth0 via 10.199.2.1']);
+    const again = await networks.connectRunning(second, { network: 'b' }, 1);
+    assert.is(again.interfaceName, 'eth3');
+    assert.is(again.defaultRoute, false);
+    const twice = await errorOf(networks.connectRunning(second, { network: 'b' }, 1));
+    assert.ok(isBerthError(twice, 'Forbidden'));
+    assert.is(twice.message, 'endpoint with name y already exists in network b');
+    await networks.detach('y');
+    assert.equal(networks.endpointsOf('y'), []);
+    // Docker's refusals of a mix with `none` or the host's namespace, before anything is made.
+    const none = new RecordingDriver('none');
+    Object.assign(none, { usesIpam: false });
+    mkdirSync(path.join(dir, 'other'));
+    const withNone = service(path.join(dir, 'other'), driver, none);
+    await withNone.recover();
+    const mixed = await errorOf(withNone.attachAll(container('z', 'none', ['bridge']), 1));
+    assert.match(mixed.message, 'container cannot be connected to multiple networks with one of the networks in private (none) mode');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
