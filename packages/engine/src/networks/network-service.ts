@@ -53,10 +53,14 @@ const bridgeNameOption = 'com.docker.network.bridge.name';
  *   recovery deletes a `creating` network from the driver and forgets it.
  * - remove: `removing` record → driver.deleteNetwork → IPAM release → record deleted;
  *   recovery finishes a `removing` network.
- * - a container's start: address from IPAM → endpoint record → driver.attach → record
- *   with the driver's answer; its end: driver.detach → IPAM release → record deleted.
- *   `sweep` (after run recovery) detaches every endpoint of a container that is not
- *   running; the drivers then `restore` the endpoints that stay.
+ * - a container's start: for each of its networks in order (`attachAll`), address from
+ *   IPAM → endpoint record → driver.attach (`eth0`, `eth1`, …; one endpoint carries the
+ *   default route); its end: driver.detach → IPAM release → record deleted, for each.
+ *   `network connect`/`disconnect` of a running container (`connectRunning`,
+ *   `disconnectRunning`) do the same for one network, the caller (NetworkConnections)
+ *   writing the container's record after a connect and before a disconnect. `sweep` (after
+ *   run recovery) detaches every endpoint its container does not hold (not running, or a
+ *   network its record does not list); the drivers then `restore` the endpoints that stay.
  *
  * Changes to networks are serialised (one queue); endpoints of different containers go
  * side by side (IPAM is synchronous inside, so no address is handed out twice).
