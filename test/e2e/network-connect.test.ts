@@ -197,11 +197,14 @@ test('a created container: connected networks are recorded and joined at start i
     networks = JSON.parse(await ok(daemon, ['inspect', '-f', '{{json .NetworkSettings.Networks}}', 's2']));
     assert.equal(Object.keys(networks), ['sta', 'stb']);
     assert.ok(await pings(daemon, 's2', host(b, 2)), 's2 reaches s1 on stb');
-    await ok(daemon, ['rm', '-f', 's1', 's2']);
+    // berth's CLI takes several --network, as the docker CLI at API 1.44.
+    await ok(daemon, ['run', '-d', '--name', 's3', '--network', 'stb', '--network', 'sta', 'busybox', 'sleep', '60'], 'berth');
+    assert.equal(await addresses(daemon, 's3'), [`eth0 ${host(b, 3)}/24`, `eth1 ${host(a, 3)}/24`]);
+    await ok(daemon, ['rm', '-f', 's1', 's2', 's3']);
     assert.equal(JSON.parse(await ok(daemon, ['network', 'inspect', '-f', '{{json .Containers}}', 'stb'])), {});
     await ok(daemon, ['network', 'rm', 'sta', 'stb']);
   } finally {
-    await daemon.docker(['rm', '-f', 's1', 's2']);
+    await daemon.docker(['rm', '-f', 's1', 's2', 's3']);
     await daemon.docker(['network', 'rm', 'sta', 'stb']);
   }
   assert.equal(extraLinks(daemon), []);
