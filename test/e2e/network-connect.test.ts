@@ -284,6 +284,10 @@ test('--network container:<name>: the joined namespace, hostname and /etc files;
     assert.is(await ok(daemon, ['exec', 'member', 'cat', '/etc/hosts']), await ok(daemon, ['exec', 'owner', 'cat', '/etc/hosts']));
     assert.is(await ok(daemon, ['inspect', '-f', '{{.HostConfig.NetworkMode}}', 'member']), `container:${target}`);
     assert.is(await ok(daemon, ['inspect', '-f', '{{json .NetworkSettings.Networks}}', 'member']), '{}');
+    assert.is(
+      await ok(daemon, ['inspect', '-f', '{{.HostsPath}}', 'member']),
+      await ok(daemon, ['inspect', '-f', '{{.HostsPath}}', 'owner']),
+    );
     // A server in the member answers on the owner's address.
     await ok(daemon, ['exec', '-d', 'member', 'nc', '-l', '-p', '7000', '-e', 'echo', 'member']);
     await ok(daemon, ['run', '-d', '--name', 'client', '--network', 'share', 'busybox', 'sleep', '60']);

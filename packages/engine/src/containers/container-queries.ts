@@ -18,6 +18,7 @@ import { type ContainerPaths, ContainerPathsToken } from './container-paths.js';
 import type { ContainerRecord } from './container-record.js';
 import { type ContainerNetworkView, toInspect, toSummary } from './container-views.js';
 import { checkFilterKeys, matchesFilters } from './filters.js';
+import { containerModePrefix, isContainerMode } from './network-attachments.js';
 
 /** Read-only questions about containers: `docker ps` (with Docker's filters) and `inspect`, from the records. */
 @injectable()
@@ -98,6 +99,8 @@ export class ContainerQueries {
       {
         logPath: this.paths.log(record.id),
         dir: this.paths.dir(record.id),
+        // A container in another's network namespace uses that one's /etc files, as inspect shows in dockerd.
+        etcDir: this.paths.dir(isContainerMode(record.networkMode) ? record.networkMode.slice(containerModePrefix.length) : record.id),
         rootfs: this.paths.rootfs(record.id),
       },
       this.networkViews(record),

@@ -131,7 +131,7 @@ export function toSummary(record: ContainerRecord, nets: ContainerNetworkView[])
 /** `GET /containers/{id}/json`: always with Config, HostConfig, State, NetworkSettings and Mounts. */
 export function toInspect(
   record: ContainerRecord,
-  paths: { logPath: string; dir: string; rootfs: string },
+  paths: { logPath: string; dir: string; etcDir: string; rootfs: string },
   nets: ContainerNetworkView[],
 ): ContainerInspect {
   return {
@@ -141,9 +141,9 @@ export function toInspect(
     Args: record.args,
     State: shownState(record.state),
     Image: record.imageId,
-    ResolvConfPath: `${paths.dir}/resolv.conf`,
-    HostnamePath: `${paths.dir}/hostname`,
-    HostsPath: `${paths.dir}/hosts`,
+    ResolvConfPath: `${paths.etcDir}/resolv.conf`,
+    HostnamePath: `${paths.etcDir}/hostname`,
+    HostsPath: `${paths.etcDir}/hosts`,
     LogPath: record.hostConfig.LogConfig?.Type === 'none' ? '' : paths.logPath,
     Name: `/${record.name}`,
     RestartCount: record.restartCount,

@@ -114,7 +114,12 @@ export class NetworkConnections {
   }
 
   private async rewriteHosts(record: ContainerRecord): Promise<void> {
-    const endpoints = this.networks.endpointsOf(record.id).map((e) => e.endpoint);
+    // In interface order, as they were joined: the hosts file lists the addresses so.
+    const index = (name: string | undefined) => Number(/^eth(\d+)$/.exec(name ?? '')?.[1] ?? 0);
+    const endpoints = this.networks
+      .endpointsOf(record.id)
+      .map((e) => e.endpoint)
+      .sort((a, b) => index(a.interfaceName) - index(b.interfaceName));
     await this.resources
       .writeHosts(record, endpoints)
       .catch((err) => this.log.warn('cannot rewrite /etc/hosts after a network change', { id: record.id, error: String(err) }));
