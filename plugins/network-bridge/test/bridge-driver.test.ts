@@ -145,6 +145,37 @@ test('endpoints on different networks cannot reach each other; each reaches its 
   }
 });
 
+test('two endpoints in one namespace: eth0 and eth1 as the engine names them, the default route only where asked, moved by routeDefault', async () => {
+  await driver.createNetwork(netB);
+  const ns = await netns();
+  const first = endpoint(netA, 6, { interfaceName: 'eth0', defaultRoute: true });
+  const second = endpoint(netB, 6, { interfaceName: 'eth1', defaultRoute: false });
+  const info = [await driver.attach(first, ns.path), await driver.attach(second, ns.path)];
+  try {
+    assert.equal(
+      info.map((i) => i.interfaceName),
+      ['eth0', 'eth1'],
+    );
+    assert.match(ns.exec(['ip', '-o', '-4', 'addr', 'show', 'dev', 'eth1']), `${second.ipAddress}/24`);
+    assert.is(ns.exec(['ip', 'route', 'show', 'default']).trim(), `default via ${netA.ipv4!.gateway} dev eth0`);
+    await driver.routeDefault(second, ns.path);
+    assert.is(ns.exec(['ip', 'route', 'show', 'default']).trim(), `default via ${netB.ipv4!.gateway} dev eth1`);
+    // Detaching one leaves the other in place.
+    await driver.detach(first);
+    assert.equal(
+      ns
+        .exec(['ip', '-o', 'link', 'show'])
+        .trim()
+        .split('\n')
+        .map((l) => l.split(': ')[1]!.split('@')[0]),
+      ['lo', 'eth1'],
+    );
+  } finally {
+    await driver.detach(first);
+    await driver.detach(second);
+  }
+});
+
 test('outbound traffic is masqueraded: a namespace with no route back to the subnet answers; an internal network has no way out', async () => {
   // "outside": a namespace of the test's own behind a veth, knowing only its /24 with the host.
   const outside = await netns();
@@ -182,13 +213,27 @@ test(
   '100 attach/detach cycles on one network leave no link behind',
   withTimeout(30_000, async () => {
     const ns = await netns();
-    const before = hostLinks().length;
+    // The links on this test's bridge, not the host's count: other daemons on the machine make and remove links meanwhile.
+    const onBridge = () =>
+      (
+        JSON.parse(
+          execFileSync('ip', ['-j', 'link', 'show', 'master', driver.bridgeOf(netA.id)!], { encoding: 'utf8' }) || '[]',
+        ) as unknown[]
+      ).length;
+    const before = onBridge();
+    const made: string[] = [];
     for (let i = 0; i < 100; i++) {
       const e = endpoint(netA, 10 + i);
+      made.push(hostVethName(e.id));
       await driver.attach(e, ns.path);
       await driver.detach(e);
     }
-    assert.is(hostLinks().length, before);
+    assert.is(onBridge(), before);
+    const links = new Set(hostLinks());
+    assert.equal(
+      made.filter((l) => links.has(l)),
+      [],
+    );
     assert.is(ns.exec(['ip', '-o', 'link', 'show']).trim().split('\n').length, 1);
   }),
 );

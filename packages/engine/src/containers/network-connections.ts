@@ -53,7 +53,7 @@ export class NetworkConnections {
         );
       }
       const network = this.networks.resolveMode(networkRef);
-      if (network.driver === 'host' && !record.networks.some((a) => this.networks.sameNetwork(a.network, network.id))) {
+      if (this.networks.isHostMode(network.id) && !record.networks.some((a) => this.networks.sameNetwork(a.network, network.id))) {
         throw new InvalidArgument('cannot connect container to host network - container must be created in host network mode');
       }
       const attachment = attachmentOf(network.name, request.EndpointConfig);
@@ -67,7 +67,8 @@ export class NetworkConnections {
       }
       // dockerd records a stopped container's network once; a second connect changes nothing.
       if (record.networks.some((a) => this.names(a.network, network))) return;
-      this.networks.plan([...record.networks, attachment]);
+      // Docker's refused mixes (none, the host's namespace), among the networks that still exist.
+      this.networks.plan([...record.networks.filter((a) => this.networks.findMode(a.network)), attachment]);
       record.networks = [...record.networks, attachment];
       await this.store.save(record);
     });
@@ -86,7 +87,7 @@ export class NetworkConnections {
         if (!request.Force || !isBerthError(err, 'NotFound')) throw err;
       }
       if (network && record.state.Running && record.state.Pid > 0) {
-        if (network.driver === 'host' && record.networks.some((a) => this.names(a.network, network))) {
+        if (this.networks.isHostMode(network.id) && record.networks.some((a) => this.names(a.network, network))) {
           throw new InvalidArgument('cannot disconnect container from host network - container was created in host network mode');
         }
         if (!this.networks.endpointsOf(record.id).some((e) => e.network.id === network.id)) {
