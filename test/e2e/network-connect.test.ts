@@ -259,6 +259,39 @@ test('none and host containers cannot be connected; an internal and an external 
   assert.equal(extraLinks(daemon), []);
 });
 
+test('a container on two networks keeps both across a berthd kill -9; the next connect takes the next interface, a disconnect still moves the route', async ({
+  daemon,
+}) => {
+  const a = subnet(daemon, 9);
+  const b = subnet(daemon, 10);
+  await ok(daemon, ['network', 'create', '--subnet', a, 'kra']);
+  await ok(daemon, ['network', 'create', '--subnet', b, 'krb']);
+  try {
+    await ok(daemon, ['run', '-d', '--name', 'k1', '--network', 'kra', 'busybox', 'sleep', '60']);
+    await ok(daemon, ['network', 'connect', 'krb', 'k1']);
+    await daemon.kill('SIGKILL');
+    await daemon.start();
+    assert.equal(await addresses(daemon, 'k1'), [`eth0 ${host(a, 2)}/24`, `eth1 ${host(b, 2)}/24`]);
+    const networks = JSON.parse(await ok(daemon, ['inspect', '-f', '{{json .NetworkSettings.Networks}}', 'k1']));
+    assert.equal([networks.kra.IPAddress, networks.krb.IPAddress], [host(a, 2), host(b, 2)]);
+    // The addresses stay taken: a new container gets the next ones.
+    await ok(daemon, ['run', '-d', '--name', 'k2', '--network', 'krb', 'busybox', 'sleep', '60']);
+    assert.equal(await addresses(daemon, 'k2'), [`eth0 ${host(b, 3)}/24`]);
+    await ok(daemon, ['network', 'disconnect', 'krb', 'k1']);
+    await ok(daemon, ['network', 'connect', 'krb', 'k1']);
+    assert.equal(
+      (await addresses(daemon, 'k1')).map((l) => l.split(' ')[0]),
+      ['eth0', 'eth2'],
+    );
+    await ok(daemon, ['network', 'disconnect', 'kra', 'k1']);
+    assert.match(await defaultRoute(daemon, 'k1'), new RegExp(`via ${host(b, 1)} dev eth2`));
+  } finally {
+    await daemon.docker(['rm', '-f', 'k1', 'k2']);
+    await daemon.docker(['network', 'rm', 'kra', 'krb']);
+  }
+  assert.equal(extraLinks(daemon), []);
+});
+
 test('--network container:<name>: the joined namespace, hostname and /etc files; dockerd refusals; the joined container stopping breaks nothing', async ({
   daemon,
 }) => {

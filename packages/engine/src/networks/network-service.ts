@@ -134,6 +134,9 @@ export class NetworkService implements Omit<NetworksApi, 'connect' | 'disconnect
     for (const network of this.store.list()) {
       for (const endpoint of this.store.endpointsOf(network.id)) {
         if (keep(endpoint, network)) {
+          // The interface index goes on from the highest the run has, as dockerd's restored sandbox does.
+          const next = interfaceIndex(endpoint.interfaceName) + 1;
+          if (next > (this.nextInterface.get(endpoint.containerId) ?? 0)) this.nextInterface.set(endpoint.containerId, next);
           const list = kept.get(network.driver) ?? [];
           list.push(endpoint);
           kept.set(network.driver, list);
