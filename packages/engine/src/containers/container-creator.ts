@@ -76,7 +76,8 @@ export class ContainerCreator {
     extraHostLines(etcRequest.extraHosts, etcRequest.hostGateway);
     withResolvRequest('', etcRequest);
     const networks = attachmentsFromCreate(body, networkMode, (a, b) => this.drivers.sameNetwork(a, b));
-    if (body.MacAddress) config.MacAddress = networks[0]?.macAddress ?? body.MacAddress;
+    // Inspect's Config.MacAddress: the first network's, whether asked in Config (API 1.41) or its endpoint (1.44).
+    if (networks[0]?.macAddress) config.MacAddress = networks[0].macAddress;
     if (joined) config.Hostname = joined.config.Hostname;
 
     this.store.reserveName(containerName, id);
