@@ -6,8 +6,8 @@ import { type NetworkService, NetworkServiceToken } from '../networks/network-se
 import type { ContainerRecord } from './container-record.js';
 
 /**
- * Which runtime, log driver and network driver a container runs on, and its endpoint on that
- * network: the one place that turns a record's `runtime` and `networkMode` into drivers
+ * Which runtime, log driver and networks a container runs on, and its endpoints on those
+ * networks: the one place that turns a record's `runtime` and `networks` into drivers
  * (with the errors a user sees for unknown ones) and attaches or detaches the container.
  */
 @injectable()
