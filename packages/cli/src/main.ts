@@ -57,6 +57,8 @@ const load = {
   networkInspect: () => (require('./commands/network.js') as typeof import('./commands/network.js')).networkInspectCommand,
   networkRm: () => (require('./commands/network.js') as typeof import('./commands/network.js')).networkRmCommand,
   networkPrune: () => (require('./commands/network.js') as typeof import('./commands/network.js')).networkPruneCommand,
+  networkConnect: () => (require('./commands/network.js') as typeof import('./commands/network.js')).networkConnectCommand,
+  networkDisconnect: () => (require('./commands/network.js') as typeof import('./commands/network.js')).networkDisconnectCommand,
   pluginsLs: () => (require('./commands/system.js') as typeof import('./commands/system.js')).pluginsLsCommand,
   registryServe: () => (require('./commands/registry-server.js') as typeof import('./commands/registry-server.js')).registryServeCommand(),
   registryGc: () => (require('./commands/registry-server.js') as typeof import('./commands/registry-server.js')).registryGcCommand(),
@@ -153,6 +155,8 @@ const GROUPS: Record<string, { summary: string; verbs: Record<string, Loader> }>
       rm: load.networkRm,
       remove: load.networkRm,
       prune: load.networkPrune,
+      connect: load.networkConnect,
+      disconnect: load.networkDisconnect,
     },
   },
   plugins: {

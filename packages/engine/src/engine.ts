@@ -19,6 +19,7 @@ import { type EngineConfig, EngineConfigToken, type ResolvedEngineConfig } from 
 import { HostFactsToken, readHostFacts } from './containers/container-bundles.js';
 import { ContainerLifecycleToken } from './containers/container-lifecycle.js';
 import { ContainerServiceToken } from './containers/container-service.js';
+import { NetworkConnectionsToken } from './containers/network-connections.js';
 import { ExecServiceToken } from './exec/exec-service.js';
 import { HealthMonitorToken } from './health/health-monitor.js';
 import { ImageServiceToken } from './images/image-service.js';
@@ -27,6 +28,7 @@ import { LayerUnpackerToken } from './images/layer-unpacker.js';
 import { checkLogConfig } from './io/log-config.js';
 import { dockerDefaultPools } from './networks/default-ipam.js';
 import { NetworkServiceToken } from './networks/network-service.js';
+import { networksApi } from './networks/networks-api.js';
 import { DriverLookup, DriverLookupToken } from './plugins/driver-lookup.js';
 import { loadPlugins } from './plugins/plugin-host.js';
 import { ContainerFilesystemsToken } from './rootfs/container-filesystems.js';
@@ -160,7 +162,10 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
   const restarts = di.resolve(RestartPoliciesToken);
   await supervisor.recover();
   // Endpoints of containers that are not running (now that recovery knows) go; drivers restore the rest.
-  await networks.sweep((id) => store.find(id)?.state.Running === true);
+  await networks.sweep((endpoint, network) => {
+    const record = store.find(endpoint.containerId);
+    return record?.state.Running === true && record.networks.some((a) => networks.findMode(a.network)?.id === network.id);
+  });
   const execs = di.resolve(ExecServiceToken);
   await execs.recover();
   // Health checks listen to starts and exits from here on, and resume those of the containers recovery found running.
@@ -182,7 +187,7 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
     images: di.resolve(ImageServiceToken),
     execs,
     filesystems: di.resolve(ContainerFilesystemsToken),
-    networks,
+    networks: networksApi(networks, di.resolve(NetworkConnectionsToken)),
     version: () => system.version(),
     info: () => system.info(),
     plugins: () => system.pluginStatuses(),

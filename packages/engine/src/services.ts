@@ -9,6 +9,7 @@ import { ContainerPrune, ContainerPruneToken } from './containers/container-prun
 import { ContainerQueries, ContainerQueriesToken } from './containers/container-queries.js';
 import { ContainerService, ContainerServiceToken } from './containers/container-service.js';
 import { ContainerSettings, ContainerSettingsToken } from './containers/container-settings.js';
+import { NetworkConnections, NetworkConnectionsToken } from './containers/network-connections.js';
 
 import { ExecService, ExecServiceToken } from './exec/exec-service.js';
 import { HealthMonitor, HealthMonitorToken } from './health/health-monitor.js';
@@ -53,6 +54,7 @@ export function registerEngineServices(di: ServiceContainer): void {
   di.registerDefault(IpamToken, { useClass: DefaultIpam });
   di.registerDefault(DriverLookupToken, { useFactory: (d) => DriverLookup.of(d) });
   di.registerDefault(NetworkServiceToken, { useClass: NetworkService });
+  di.registerDefault(NetworkConnectionsToken, { useClass: NetworkConnections });
   di.registerDefault(ContainerNamesToken, { useFactory: (d) => ({ nameOf: (id) => d.resolve(ContainerStoreToken).find(id)?.name }) });
   // Root filesystems and the image layers under them.
   di.registerDefault(RootFilesystemsToken, { useClass: RootFilesystems });

@@ -147,7 +147,10 @@ function service(dataRoot: string, registry: ReturnType<typeof registries>): Net
 }
 
 const container = (id: string, networkMode: string) =>
-  ({ id, name: id, networkMode, config: {}, hostConfig: {} }) as unknown as ContainerRecord;
+  ({ id, name: id, networkMode, networks: [{ network: networkMode }], config: {}, hostConfig: {} }) as unknown as ContainerRecord;
+
+/** Attach a container to its one network; its endpoint. */
+const attach = async (networks: NetworkService, record: ContainerRecord) => ({ endpoint: (await networks.attachAll(record, 1))[0]! });
 
 test('DriverLookup: the registry first; else a discovery, once for concurrent lookups, the driver then registered; a failure is asked again; nothing is a 404', async () => {
   const remote = new RemoteLikeDriver('weave');
@@ -191,7 +194,7 @@ test('--ipam-driver: the pool, addresses and their release come from the IPAM th
       Config: [{ Subnet: '10.199.77.0/24', Gateway: '10.199.77.1' }],
     });
     assert.equal(remote.calls, ['create w 10.199.77.0/24']);
-    const { endpoint } = await networks.attach(container('c1', Id), 1);
+    const { endpoint } = await attach(networks, container('c1', Id));
     assert.is(endpoint.ipAddress, '10.199.77.254');
     await networks.detach('c1');
     await networks.remove('w');
@@ -246,7 +249,7 @@ test('after a restart: the remote network is restored (not created again) and it
     );
     await before.recover();
     const { Id } = await before.create({ Name: 'w', Driver: 'weave', IPAM: { Driver: 'infoblox' } });
-    await before.attach(container('running', Id), 1);
+    await attach(before, container('running', Id));
     // kill -9 between a remote IPAM's answer and the network driver's create.
     const cut = {
       id: 'c'.repeat(64),
@@ -269,7 +272,7 @@ test('after a restart: the remote network is restored (not created again) and it
     const ipam = new RecordingIpam();
     const after = service(dir, registries(new StandInDiscovery({ network: { weave: remote }, ipam: { infoblox: ipam } })));
     await after.recover();
-    await after.sweep((id) => id === 'running');
+    await after.sweep((endpoint) => endpoint.containerId === 'running');
     assert.equal(remote.calls.sort(), ['delete half', 'restoreNetwork w']); // in the order the records are listed
     assert.equal(
       ipam.calls.sort(),
@@ -302,11 +305,11 @@ test('a plugin not running when berthd started is found at first use, and given 
     await after.recover();
     await after.sweep(() => false);
     assert.equal(remote.calls, []);
-    const down = await errorOf(after.attach(container('c1', Id), 1));
+    const down = await errorOf(attach(after, container('c1', Id)));
     assert.match(down.message, 'plugin weave is not running');
 
     discovery.failing.clear();
-    const { endpoint } = await after.attach(container('c1', Id), 1);
+    const { endpoint } = await attach(after, container('c1', Id));
     assert.is(endpoint.ipAddress, '10.199.77.254');
     assert.equal(remote.calls, ['restoreNetwork w', 'attach 10.199.77.254']);
     assert.equal(ipam.calls, ['restorePool pool-7']);

@@ -95,18 +95,29 @@ class RecordingDriver implements NetworkDriver {
   async restore(endpoints: EndpointSpec[]) {
     this.restored = endpoints;
   }
+  /** `interface address default-route` of each attach, in order. */
+  readonly attached: string[] = [];
+  readonly routed: string[] = [];
   async attach(endpoint: EndpointSpec) {
     this.calls.push(`attach ${endpoint.ipAddress}`);
-    return { ipAddress: endpoint.ipAddress, macAddress: '02:42:00:00:00:01' };
+    this.attached.push(`${endpoint.interfaceName} ${endpoint.ipAddress} ${endpoint.defaultRoute ? 'route' : '-'}`);
+    return { ipAddress: endpoint.ipAddress, macAddress: '02:42:00:00:00:01', interfaceName: endpoint.interfaceName };
+  }
+  async routeDefault(endpoint: EndpointSpec) {
+    this.routed.push(`${endpoint.interfaceName} via ${endpoint.gateway}`);
   }
   async detach(endpoint: EndpointSpec) {
     this.calls.push(`detach ${endpoint.ipAddress}`);
   }
 }
 
-function service(dataRoot: string, driver: RecordingDriver, events = new EventBus()): NetworkService {
+/** A NetworkService over a fresh store: `driver` as bridge, other drivers by their names, and an event bus (a new one unless given). */
+function service(dataRoot: string, driver: RecordingDriver, ...rest: Array<RecordingDriver | EventBus>): NetworkService {
+  const more = rest.filter((r): r is RecordingDriver => r instanceof RecordingDriver);
+  const events = rest.find((r): r is EventBus => r instanceof EventBus) ?? new EventBus();
   const drivers = new DriverMap<NetworkDriver>('network');
   drivers.add('bridge', driver);
+  for (const other of more) drivers.add(other.name, other);
   const ipam = new DefaultIpam(config(dataRoot));
   ipam.routes = () => [];
   const registries = {
@@ -125,8 +136,16 @@ function service(dataRoot: string, driver: RecordingDriver, events = new EventBu
   );
 }
 
-const container = (id: string, networkMode = 'default') =>
-  ({ id, name: id, networkMode, config: {}, hostConfig: {} }) as unknown as ContainerRecord;
+const container = (id: string, networkMode = 'default', more: string[] = []) =>
+  ({
+    id,
+    name: id,
+    networkMode,
+    networks: [networkMode, ...more].map((network) => ({ network })),
+    config: {},
+    hostConfig: {},
+  }) as unknown as ContainerRecord;
+const attach = async (networks: NetworkService, record: ContainerRecord) => ({ endpoint: (await networks.attachAll(record, 1))[0]! });
 
 test('networks: the default bridge at start, create/inspect/remove, 409 while in use, 403 for a predefined one', async () => {
   const dir = mkdtempSync('/tmp/berth-unit-networks-');
@@ -141,7 +160,7 @@ test('networks: the default bridge at start, create/inspect/remove, 409 while in
     assert.is(networks.inspect(Id.slice(0, 6)).Name, 'app');
     const dup = await errorOf(networks.create({ Name: 'app' }));
     assert.ok(isBerthError(dup, 'Conflict'));
-    const { endpoint } = await networks.attach(container('c1', 'app'), 1);
+    const { endpoint } = await attach(networks, container('c1', 'app'));
     assert.is(endpoint.ipAddress, '10.199.2.2');
     assert.is(endpoint.gateway, '10.199.2.1');
     const inUse = await errorOf(networks.remove('app'));
@@ -164,8 +183,8 @@ test('networks: after a crash a half-created network is undone, a half-removed o
     const before = service(dir, first);
     await before.recover();
     const { Id: keptId } = await before.create({ Name: 'kept', IPAM: { Config: [{ Subnet: '10.199.2.0/24' }] } });
-    await before.attach(container('running'), 1);
-    const { endpoint: stale } = await before.attach(container('stopped', 'kept'), 1);
+    await attach(before, container('running'));
+    const { endpoint: stale } = await attach(before, container('stopped', 'kept'));
     // What kill -9 in the middle of a create and of a remove leaves: records written ahead.
     const root = path.join(dir, 'networks');
     const half = {
@@ -197,7 +216,7 @@ test('networks: after a crash a half-created network is undone, a half-removed o
     const driver = new RecordingDriver('bridge');
     const after = service(dir, driver);
     await after.recover();
-    await after.sweep((id) => id === 'running');
+    await after.sweep((endpoint) => endpoint.containerId === 'running');
     assert.equal(
       after
         .list()
@@ -214,9 +233,9 @@ test('networks: after a crash a half-created network is undone, a half-removed o
     );
     assert.not.ok(existsSync(cutShort), 'the temporary file of a cut-short write is deleted at start');
     // The released address is handed out again; the running container's is not.
-    const { endpoint } = await after.attach(container('next', keptId), 1);
+    const { endpoint } = await attach(after, container('next', keptId));
     assert.is(endpoint.ipAddress, stale.ipAddress);
-    const { endpoint: onBridge } = await after.attach(container('next2'), 1);
+    const { endpoint: onBridge } = await attach(after, container('next2'));
     assert.is(onBridge.ipAddress, '10.199.0.3');
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -264,7 +283,7 @@ test("networks: a removed container's endpoint is released in the background; it
     const networks = service(dir, driver, events);
     await networks.recover();
     const { Id } = await networks.create({ Name: 'app', IPAM: { Config: [{ Subnet: '10.199.2.0/24' }] } });
-    await networks.attach(container('c1', 'app'), 1);
+    await attach(networks, container('c1', 'app'));
     const record = path.join(dir, 'networks', Id, 'endpoints', 'c1.json');
 
     driver.hold();
@@ -275,7 +294,7 @@ test("networks: a removed container's endpoint is released in the background; it
     for (let i = 0; i < 50 && !driver.calls.includes('detach 10.199.2.2'); i++) await new Promise((r) => setTimeout(r, 2));
     assert.ok(driver.calls.includes('detach 10.199.2.2'), 'the driver is asked to detach');
     assert.ok(existsSync(record), 'the record stays while the driver detaches: recovery would finish it');
-    const next = networks.attach(container('c2', 'app'), 1);
+    const next = attach(networks, container('c2', 'app'));
     const shutdown = networks.releasesSettled();
     assert.not.ok(await settlesSoon(next), 'an address on the network waits for the release under way');
     assert.not.ok(await settlesSoon(shutdown), 'so does shutdown');
@@ -303,7 +322,7 @@ test('networks: a release cut short by a crash is finished at the next start', a
     const before = new GatedDriver('bridge');
     const first = service(dir, before);
     await first.recover();
-    await first.attach(container('gone'), 1);
+    await attach(first, container('gone'));
     before.hold();
     first.detachLater('gone'); // never finishes: the daemon dies while the kernel works
 
@@ -313,8 +332,56 @@ test('networks: a release cut short by a crash is finished at the next start', a
     await after.sweep(() => false);
     assert.ok(driver.calls.includes('detach 10.199.0.2'), 'the sweep detached the endpoint of the container that is gone');
     assert.equal(after.inspect('bridge').Containers, {});
-    const { endpoint } = await after.attach(container('new'), 1);
+    const { endpoint } = await attach(after, container('new'));
     assert.is(endpoint.ipAddress, '10.199.0.2');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('several networks: attached in order as eth0, eth1, …; the default route by GwPriority; connect and disconnect while running; refused mixes', async () => {
+  const dir = mkdtempSync('/tmp/berth-unit-networks-');
+  try {
+    const driver = new RecordingDriver('bridge');
+    const networks = service(dir, driver);
+    await networks.recover();
+    await networks.create({ Name: 'a', IPAM: { Config: [{ Subnet: '10.199.2.0/24' }] } });
+    await networks.create({ Name: 'b', IPAM: { Config: [{ Subnet: '10.199.3.0/24' }] } });
+    await networks.create({ Name: 'c', Internal: true, IPAM: { Config: [{ Subnet: '10.199.1.0/24' }] } });
+    // An internal network first has no way out: the route goes through the next one.
+    const first = container('x', 'c', ['a', 'b']);
+    const endpoints = await networks.attachAll(first, 1);
+    assert.equal(driver.attached, ['eth0 10.199.1.2 -', 'eth1 10.199.2.2 route', 'eth2 10.199.3.2 -']);
+    assert.equal(
+      endpoints.map((e) => e.interfaceName),
+      ['eth0', 'eth1', 'eth2'],
+    );
+    await networks.detach('x');
+    // GwPriority beats the order; a network named twice counts once.
+    driver.attached.length = 0;
+    const second = container('y', 'a', ['b', 'default', 'a']);
+    second.networks[1]!.gwPriority = 3;
+    await networks.attachAll(second, 1);
+    assert.equal(driver.attached, ['eth0 10.199.2.2 -', 'eth1 10.199.3.2 route', 'eth2 10.199.0.2 -']);
+    // Connected while running: the next index; disconnecting the routed network moves the route.
+    await networks.disconnectRunning('y', networks.resolveMode('b').id, 1);
+    assert.equal(driver.routed, ['eth0 via 10.199.2.1']);
+    const again = await networks.connectRunning(second, { network: 'b' }, 1);
+    assert.is(again.interfaceName, 'eth3');
+    assert.is(again.defaultRoute, false);
+    const twice = await errorOf(networks.connectRunning(second, { network: 'b' }, 1));
+    assert.ok(isBerthError(twice, 'Forbidden'));
+    assert.is(twice.message, 'endpoint with name y already exists in network b');
+    await networks.detach('y');
+    assert.equal(networks.endpointsOf('y'), []);
+    // Docker's refusals of a mix with `none` or the host's namespace, before anything is made.
+    const none = new RecordingDriver('none');
+    Object.assign(none, { usesIpam: false });
+    mkdirSync(path.join(dir, 'other'));
+    const withNone = service(path.join(dir, 'other'), driver, none);
+    await withNone.recover();
+    const mixed = await errorOf(withNone.attachAll(container('z', 'none', ['bridge']), 1));
+    assert.match(mixed.message, 'container cannot be connected to multiple networks with one of the networks in private (none) mode');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

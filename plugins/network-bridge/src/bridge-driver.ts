@@ -13,8 +13,8 @@ import {
   SystemError,
 } from '@berth/core';
 import { isNoSuchDevice, run } from './commands.js';
-import { createEndpointLinks, deleteHostVeth } from './endpoint-links.js';
-import { bridgeName, hostVethName, networkMtu } from './link-names.js';
+import { createEndpointLinks, deleteHostVeth, routeDefaultThrough } from './endpoint-links.js';
+import { bridgeName, checkInterfaceName, hostVethName, networkMtu } from './link-names.js';
 import { type FirewalledNetwork, renderRuleset } from './nft-ruleset.js';
 
 /** The driver's settings (daemon.json `plugin-config` `network/bridge`, or berthd's flags). */
@@ -43,8 +43,9 @@ interface IpLink {
 /**
  * The `bridge` network driver: a Linux bridge per network (holding the gateway address),
  * a veth pair per endpoint (the host side enslaved to the bridge, the other side created
- * directly in the container's namespace as `eth0`, with its MAC, MTU, address and default
- * route), and berth's own nftables table for isolation and outbound NAT.
+ * directly in the container's namespace under the name the engine chose, `eth0`, `eth1`, …,
+ * with its MAC, MTU, address and, on the endpoint that carries it, the default route), and
+ * berth's own nftables table for isolation and outbound NAT.
  *
  * Kernel objects and how they are found again without state of the driver's own:
  * - the bridge is named by the network's `com.docker.network.bridge.name` option or
@@ -134,6 +135,7 @@ export class BridgeDriver implements NetworkDriver {
     }
     const veth = hostVethName(endpoint.id);
     const mac = endpoint.macAddress ?? macFromIpv4(endpoint.ipAddress);
+    const ifname = checkInterfaceName(endpoint.interfaceName ?? 'eth0', 'container interface name');
     const { bridge, mtu } = network;
     // One descriptor for every step: the namespace checked is the one the links go into.
     const netnsFd = openSync(netnsPath, 'r');
@@ -143,11 +145,12 @@ export class BridgeDriver implements NetworkDriver {
         veth,
         bridge,
         mtu,
-        peerName: 'eth0',
+        peerName: ifname,
         mac,
         address: endpoint.ipAddress,
         prefixLen: endpoint.ipPrefixLen,
-        gateway: endpoint.gateway,
+        // Only one of a container's endpoints carries the default route (the engine decides which).
+        gateway: endpoint.defaultRoute !== false ? endpoint.gateway : undefined,
         netnsFd,
       });
     } finally {
@@ -158,12 +161,24 @@ export class BridgeDriver implements NetworkDriver {
       ipPrefixLen: endpoint.ipPrefixLen,
       gateway: endpoint.gateway,
       macAddress: mac,
-      interfaceName: 'eth0',
+      interfaceName: ifname,
     };
   }
 
   async detach(endpoint: EndpointSpec): Promise<void> {
     await deleteHostVeth(hostVethName(endpoint.id));
+  }
+
+  async routeDefault(endpoint: EndpointSpec, netnsPath: string): Promise<void> {
+    if (!endpoint.gateway) throw new InvalidArgument(`endpoint ${endpoint.id}: no gateway to route through (an internal network)`);
+    const ifname = checkInterfaceName(endpoint.interfaceName ?? 'eth0', 'container interface name');
+    const netnsFd = openSync(netnsPath, 'r');
+    try {
+      this.refuseHostNamespace(netnsPath, fstatSync(netnsFd));
+      await routeDefaultThrough(netnsFd, ifname, endpoint.gateway);
+    } finally {
+      closeSync(netnsFd);
+    }
   }
 
   /** The bridge a known network uses (tests, inspect). */

@@ -14,7 +14,7 @@ export interface EndpointLinks {
   mac: string;
   address: string;
   prefixLen: number;
-  /** The default route's next hop; none on an internal network. */
+  /** The default route's next hop; none on an internal network, or when another of the container's endpoints carries it. */
   gateway?: string;
   /** An open descriptor of the container's network namespace (the caller's; kept open until this resolves). */
   netnsFd: number;
@@ -56,6 +56,22 @@ export async function createEndpointLinks(links: EndpointLinks): Promise<void> {
   } catch (err) {
     await deleteHostVeth(links.veth).catch(() => {});
     throw failure(`cannot configure ${links.peerName} (${links.address}/${links.prefixLen}) in the container's namespace`, err);
+  }
+}
+
+/**
+ * Route a namespace's default traffic through its interface `ifname` to `gateway`
+ * (replacing the route it had): the endpoint that takes the route over when a container
+ * is connected to a network of higher priority, or loses the one that carried it.
+ */
+export async function routeDefaultThrough(netnsFd: number, ifname: string, gateway: string): Promise<void> {
+  try {
+    const [answer] = await netlinkTransact([getLink(ifname)], { netnsFd });
+    const index = linkOf(answer!)?.index;
+    if (index === undefined || index <= 0) throw new Error(`no interface ${ifname} in the container's namespace`);
+    await netlinkTransact([newDefaultRoute(index, gateway)], { netnsFd });
+  } catch (err) {
+    throw failure(`cannot route the container's default traffic through ${ifname} to ${gateway}`, err);
   }
 }
 

@@ -9,6 +9,7 @@
 
 const NLM_F_REQUEST = 0x1;
 const NLM_F_ACK = 0x4;
+const NLM_F_REPLACE = 0x100;
 const NLM_F_EXCL = 0x200;
 const NLM_F_CREATE = 0x400;
 
@@ -158,7 +159,10 @@ export function newAddress(index: number, address: string, prefixLen: number): B
   return message(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, [ifaddrmsg, ipv4(IFA_LOCAL, address), ipv4(IFA_ADDRESS, address)]);
 }
 
-/** `ip route add default via <gateway> dev <index>` (main table, proto boot, as ip). */
+/**
+ * `ip route replace default via <gateway> dev <index>` (main table, proto boot, as ip):
+ * replace, so that a network connected later with a higher priority takes the route over.
+ */
 export function newDefaultRoute(index: number, gateway: string): Buffer {
   const rtmsg = Buffer.alloc(rtmsgLength);
   rtmsg.writeUInt8(AF_INET, 0);
@@ -166,7 +170,7 @@ export function newDefaultRoute(index: number, gateway: string): Buffer {
   rtmsg.writeUInt8(RTPROT_BOOT, 5);
   rtmsg.writeUInt8(RT_SCOPE_UNIVERSE, 6);
   rtmsg.writeUInt8(RTN_UNICAST, 7);
-  return message(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, [rtmsg, ipv4(RTA_GATEWAY, gateway), s32(RTA_OIF, index)]);
+  return message(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, [rtmsg, ipv4(RTA_GATEWAY, gateway), s32(RTA_OIF, index)]);
 }
 
 /** A link as an RTM_NEWLINK answer describes it: its index and, for a veth, its peer's index (in the peer's namespace). */

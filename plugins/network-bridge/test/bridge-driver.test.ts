@@ -145,6 +145,37 @@ test('endpoints on different networks cannot reach each other; each reaches its 
   }
 });
 
+test('two endpoints in one namespace: eth0 and eth1 as the engine names them, the default route only where asked, moved by routeDefault', async () => {
+  await driver.createNetwork(netB);
+  const ns = await netns();
+  const first = endpoint(netA, 6, { interfaceName: 'eth0', defaultRoute: true });
+  const second = endpoint(netB, 6, { interfaceName: 'eth1', defaultRoute: false });
+  const info = [await driver.attach(first, ns.path), await driver.attach(second, ns.path)];
+  try {
+    assert.equal(
+      info.map((i) => i.interfaceName),
+      ['eth0', 'eth1'],
+    );
+    assert.match(ns.exec(['ip', '-o', '-4', 'addr', 'show', 'dev', 'eth1']), `${second.ipAddress}/24`);
+    assert.is(ns.exec(['ip', 'route', 'show', 'default']).trim(), `default via ${netA.ipv4!.gateway} dev eth0`);
+    await driver.routeDefault(second, ns.path);
+    assert.is(ns.exec(['ip', 'route', 'show', 'default']).trim(), `default via ${netB.ipv4!.gateway} dev eth1`);
+    // Detaching one leaves the other in place.
+    await driver.detach(first);
+    assert.equal(
+      ns
+        .exec(['ip', '-o', 'link', 'show'])
+        .trim()
+        .split('\n')
+        .map((l) => l.split(': ')[1]!.split('@')[0]),
+      ['lo', 'eth1'],
+    );
+  } finally {
+    await driver.detach(first);
+    await driver.detach(second);
+  }
+});
+
 test('outbound traffic is masqueraded: a namespace with no route back to the subnet answers; an internal network has no way out', async () => {
   // "outside": a namespace of the test's own behind a veth, knowing only its /24 with the host.
   const outside = await netns();

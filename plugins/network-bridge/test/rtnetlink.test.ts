@@ -25,8 +25,10 @@ test('every request is one message: its length is its size, a multiple of 4, wit
     seqs.add(h.seq);
   }
   assert.is(seqs.size, requests.length);
-  // A create never replaces what exists: NLM_F_CREATE|NLM_F_EXCL.
-  for (const r of [requests[0]!, requests[4]!, requests[5]!]) assert.is(header(r).flags & 0x600, 0x600);
+  // A link or address create never replaces what exists: NLM_F_CREATE|NLM_F_EXCL.
+  for (const r of [requests[0]!, requests[4]!]) assert.is(header(r).flags & 0x700, 0x600);
+  // The default route replaces the one the namespace has (a network of higher priority takes it over): NLM_F_CREATE|NLM_F_REPLACE.
+  assert.is(header(requests[5]!).flags & 0x700, 0x500);
 });
 
 test('newAddress and newDefaultRoute carry the addresses in network order', () => {

@@ -1,4 +1,4 @@
-import { InvalidArgument, type NetworkCreateRequest } from '@berth/core';
+import { InvalidArgument, type NetworkCreateRequest, networkConnectShape, networkDisconnectShape } from '@berth/core';
 import type { RequestContext } from '../context.js';
 import { filtersParam } from '../query.js';
 import { readJsonBody } from '../request-body.js';
@@ -66,6 +66,20 @@ async function create(ctx: RequestContext): Promise<void> {
   sendJson(ctx.res, 201, await ctx.scope.engine.networks.create(body));
 }
 
+/** `POST /networks/{id}/connect`: `{Container, EndpointConfig}`, typed as a create's endpoint settings; 200 with no body, as dockerd. */
+async function connect(ctx: RequestContext): Promise<void> {
+  const body = networkConnectShape.parse(await readJsonBody(ctx.req), '');
+  await ctx.scope.engine.networks.connect(ctx.params.id, body);
+  sendEmpty(ctx.res, 200);
+}
+
+/** `POST /networks/{id}/disconnect`: `{Container, Force}`. */
+async function disconnect(ctx: RequestContext): Promise<void> {
+  const body = networkDisconnectShape.parse(await readJsonBody(ctx.req), '');
+  await ctx.scope.engine.networks.disconnect(ctx.params.id, body);
+  sendEmpty(ctx.res, 200);
+}
+
 async function list(ctx: RequestContext): Promise<void> {
   sendJson(ctx.res, 200, ctx.scope.engine.networks.list(filtersParam(ctx.query)));
 }
@@ -89,6 +103,8 @@ export const networkRoutes: RouteModule = {
   register(routes) {
     routes.add('POST', '/networks/create', create);
     routes.add('POST', '/networks/prune', prune);
+    routes.add('POST', '/networks/{id}/connect', connect);
+    routes.add('POST', '/networks/{id}/disconnect', disconnect);
     routes.add('GET', '/networks', list);
     routes.add('GET', '/networks/{id}', inspect);
     routes.add('DELETE', '/networks/{id}', remove);

@@ -155,3 +155,51 @@ export const networkPruneCommand: Command = {
     return 0;
   },
 };
+
+export const networkConnectCommand: Command = {
+  name: 'connect',
+  usage: '[OPTIONS] NETWORK CONTAINER',
+  summary: 'Connect a container to a network',
+  aliases: `${PROG} network connect`,
+  flags: [
+    { long: 'alias', kind: 'list', help: 'Add network-scoped alias for the container' },
+    {
+      long: 'gw-priority',
+      kind: 'string',
+      help: 'Highest gw-priority provides the default gateway. Accepts positive and negative values.',
+    },
+    { long: 'ip', kind: 'string', help: 'IPv4 address (e.g., "172.30.100.104")' },
+  ],
+  minArgs: 2,
+  maxArgs: 2,
+  async run(ctx, flags, [network, container]) {
+    const ip = flags.string('ip');
+    const aliases = flags.list('alias');
+    const priority = flags.string('gw-priority');
+    if (priority !== undefined && !/^-?\d+$/.test(priority))
+      throw new StatusError(`invalid argument "${priority}" for "--gw-priority" flag: not an integer`, 125);
+    await ctx.client().networks.connect(network!, {
+      Container: container!,
+      EndpointConfig: {
+        ...(ip ? { IPAMConfig: { IPv4Address: ip } } : {}),
+        ...(aliases.length ? { Aliases: aliases } : {}),
+        ...(priority !== undefined ? { GwPriority: Number(priority) } : {}),
+      },
+    });
+    return 0;
+  },
+};
+
+export const networkDisconnectCommand: Command = {
+  name: 'disconnect',
+  usage: '[OPTIONS] NETWORK CONTAINER',
+  summary: 'Disconnect a container from a network',
+  aliases: `${PROG} network disconnect`,
+  flags: [{ long: 'force', short: 'f', kind: 'bool', help: 'Force the container to disconnect from a network' }],
+  minArgs: 2,
+  maxArgs: 2,
+  async run(ctx, flags, [network, container]) {
+    await ctx.client().networks.disconnect(network!, { Container: container!, Force: flags.bool('force') });
+    return 0;
+  },
+};

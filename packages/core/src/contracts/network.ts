@@ -59,10 +59,24 @@ export interface EndpointSpec {
   ipAddress?: string;
   /** The prefix length of the network's subnet, for the interface's address. */
   ipPrefixLen?: number;
-  /** The default route inside the container; absent on an internal network (no route out). */
+  /** The network's gateway as this endpoint sees it; absent on an internal network (no route out). */
   gateway?: string;
+  /**
+   * Whether this endpoint carries the container's default route (via `gateway`). A
+   * container on several networks has one default route: the engine gives it to the
+   * endpoint of the highest `GwPriority`, the first in the container's network order among
+   * equals, skipping internal networks, and sets `false` on the others. Absent: the
+   * endpoint carries it when it has a gateway (a caller that knows of one network only).
+   */
+  defaultRoute?: boolean;
   /** `--mac-address`; without it the driver derives one (bridge: Docker's 02:42 followed by the IPv4 address). */
   macAddress?: string;
+  /**
+   * The interface's name inside the container, chosen by the engine as Docker's sandbox
+   * does: `eth0`, `eth1`, … in the order the container joins its networks (a network
+   * connected while it runs takes the next index). Absent in records of an older berth (`eth0`).
+   */
+  interfaceName?: string;
 }
 
 /** What a driver reports after attaching an endpoint (empty for none/host). */
@@ -106,8 +120,13 @@ export type NetworkNamespaceMode = 'host' | 'private';
  *    starts (the engine writes /etc/hosts once attach has returned, when the address is
  *    in place); `detach(endpoint)` when the run ends. `detach` of an unknown or
  *    half-attached endpoint is a no-op for what is absent, so cleanup after a crash can
- *    call it blindly. Connecting a running container to another network (`network
- *    connect`) is the same attach with the pid of a running process.
+ *    call it blindly. A container on several networks gets one attach per network, one
+ *    after another in its network order, each with its own `interfaceName` (eth0, eth1,
+ *    …); only the endpoint whose `defaultRoute` is set installs the default route.
+ *    Connecting a running container to another network (`network connect`) is the same
+ *    attach into the namespace of its running process, and `network disconnect` the same
+ *    detach while it runs: the driver must remove the interface from the live namespace
+ *    (bridge: deleting the host end of the veth pair takes the container's end with it).
  * 4. `deleteNetwork(spec)` when the network is removed; the engine refuses this while
  *    endpoints remain (409), and calls it again after a crash cut a removal short, so it
  *    is idempotent too.
@@ -149,4 +168,11 @@ export interface NetworkDriver {
   restore(endpoints: EndpointSpec[]): Promise<void>;
   attach(endpoint: EndpointSpec, netnsPath: string | undefined): Promise<EndpointInfo>;
   detach(endpoint: EndpointSpec): Promise<void>;
+  /**
+   * Give the container's default route to this attached endpoint (via its `gateway`): the
+   * endpoint that had it was disconnected while the container runs, or one of a higher
+   * `GwPriority` left. Optional: a driver without it leaves the container without a default
+   * route until its next start.
+   */
+  routeDefault?(endpoint: EndpointSpec, netnsPath: string): Promise<void>;
 }

@@ -29,6 +29,7 @@ import {
 } from '@berth/core';
 import { EngineConfigToken, type ResolvedEngineConfig } from '../config.js';
 import type { ContainerRecord } from '../containers/container-record.js';
+import type { NetworkAttachment } from '../containers/network-attachments.js';
 import { type DriverLookup, DriverLookupToken } from '../plugins/driver-lookup.js';
 import { elapsed } from '../runs/timing.js';
 import { type ContainerNames, ContainerNamesToken } from './container-names.js';
@@ -59,10 +60,14 @@ const bridgeNameOption = 'com.docker.network.bridge.name';
  *   second write leaves that pool with the remote: its id was never known to berth.)
  * - remove: `removing` record → driver.deleteNetwork → IPAM release → record deleted;
  *   recovery finishes a `removing` network.
- * - a container's start: address from IPAM → endpoint record → driver.attach → record
- *   with the driver's answer; its end: driver.detach → IPAM release → record deleted.
- *   `sweep` (after run recovery) detaches every endpoint of a container that is not
- *   running; the drivers then `restore` the endpoints that stay.
+ * - a container's start: for each of its networks in order (`attachAll`), address from
+ *   IPAM → endpoint record → driver.attach (`eth0`, `eth1`, …; one endpoint carries the
+ *   default route); its end: driver.detach → IPAM release → record deleted, for each.
+ *   `network connect`/`disconnect` of a running container (`connectRunning`,
+ *   `disconnectRunning`) do the same for one network, the caller (NetworkConnections)
+ *   writing the container's record after a connect and before a disconnect. `sweep` (after
+ *   run recovery) detaches every endpoint its container does not hold (not running, or a
+ *   network its record does not list); the drivers then `restore` the endpoints that stay.
  * - a container's removal: the same end, in the background (`detachLater`, tracked by
  *   EndpointReleases) so that the removal does not wait for the kernel; the record stays
  *   until the driver has detached, so a crash meanwhile leaves an endpoint of a container
@@ -73,11 +78,13 @@ const bridgeNameOption = 'com.docker.network.bridge.name';
  * side by side (IPAM is synchronous inside, so no address is handed out twice).
  */
 @injectable()
-export class NetworkService implements NetworksApi {
+export class NetworkService implements Omit<NetworksApi, 'connect' | 'disconnect'> {
   private queue: Promise<unknown> = Promise.resolve();
   /** Which drivers were given which networks since start (a plugin discovered late is given them at first use). */
   private readonly ledger = new RestoreLedger();
   private readonly releases = new EndpointReleases();
+  /** The index of the next interface per running container (`eth<n>`): Docker's never reuses one while the namespace lives. */
+  private readonly nextInterface = new Map<string, number>();
 
   constructor(
     @inject(NetworkStoreToken) private readonly store: NetworkStore,
@@ -142,20 +149,25 @@ export class NetworkService implements NetworksApi {
   }
 
   /**
-   * After runs were recovered: detach every endpoint whose container is not running (a
-   * crash between attach and the run's first record, or a run that ended while berthd
-   * was down), then let each driver restore the endpoints that stay.
+   * After runs were recovered: detach every endpoint that `keep` refuses — one of a
+   * container that is not running (a crash between attach and the run's first record, or
+   * a run that ended while berthd was down), or of a network its record no longer lists (a
+   * `network disconnect` cut short is finished; a `network connect` cut before its record
+   * was written is undone) — then let each driver restore the endpoints that stay.
    */
-  async sweep(isRunning: (containerId: string) => boolean): Promise<void> {
+  async sweep(keep: (endpoint: EndpointRecord, network: NetworkRecord) => boolean): Promise<void> {
     const kept = new Map<string, EndpointRecord[]>();
     for (const network of this.store.list()) {
       for (const endpoint of this.store.endpointsOf(network.id)) {
-        if (isRunning(endpoint.containerId)) {
+        if (keep(endpoint, network)) {
+          // The interface index goes on from the highest the run has, as dockerd's restored sandbox does.
+          const next = interfaceIndex(endpoint.interfaceName) + 1;
+          if (next > (this.nextInterface.get(endpoint.containerId) ?? 0)) this.nextInterface.set(endpoint.containerId, next);
           const list = kept.get(network.driver) ?? [];
           list.push(endpoint);
           kept.set(network.driver, list);
         } else {
-          this.log.warn('removing the endpoint of a container that is not running', {
+          this.log.warn('removing an endpoint its container does not hold', {
             network: network.name,
             container: endpoint.containerId,
           });
@@ -185,7 +197,8 @@ export class NetworkService implements NetworksApi {
     if (config.AuxiliaryAddresses && Object.keys(config.AuxiliaryAddresses).length > 0) {
       throw new InvalidArgument('--aux-address is not supported by berth yet');
     }
-    for (const field of ['Attachable', 'Ingress', 'ConfigOnly'] as const) {
+    // Attachable only matters to swarm-scoped networks; dockerd stores it on a local one (docker-compose v1 asks for it).
+    for (const field of ['Ingress', 'ConfigOnly'] as const) {
       if (request[field]) throw new InvalidArgument(`${field} networks are not supported by berth (no swarm)`);
     }
     if (request.ConfigFrom?.Network) throw new InvalidArgument('--config-from is not supported by berth');
@@ -197,6 +210,7 @@ export class NetworkService implements NetworksApi {
         labels: { ...(request.Labels ?? {}) },
         internal: request.Internal === true,
         ipamDriver: request.IPAM?.Driver || defaultIpamName,
+        ...(request.Attachable ? { attachable: true } : {}),
         ipam: {
           ...(config.Subnet ? { subnet: config.Subnet } : {}),
           ...(config.Gateway ? { gateway: config.Gateway } : {}),
@@ -258,45 +272,169 @@ export class NetworkService implements NetworksApi {
     }
   }
 
-  /**
-   * The driver of a mode's network, checked before a start takes anything (discovered if
-   * it is a Docker plugin not seen yet); NotFound when either is missing.
-   */
-  async driverOfMode(mode: string): Promise<NetworkDriver> {
-    return this.driverOf(this.resolveMode(mode));
+  /** Whether two network names are one network (`default` and `bridge`, a name and its id); false when either is unknown. */
+  sameNetwork(a: string, b: string): boolean {
+    const x = this.findMode(a);
+    return x !== undefined && x.id === this.findMode(b)?.id;
   }
 
   /**
-   * Attach a started container (its process `pid`) to the network of its mode: an
-   * address from IPAM (the requested `--ip`), the endpoint written down, then the driver.
-   * On failure nothing stays: the driver's half, the address and the record are undone.
+   * The networks of a container's attachments, resolved and checked before anything is
+   * made: NotFound for a network or driver that is missing, InvalidArgument for a mix
+   * Docker refuses (the host's namespace or `none` beside another network). A network
+   * named twice counts once.
    */
-  async attach(record: ContainerRecord, pid: number): Promise<{ network: NetworkRecord; endpoint: EndpointRecord }> {
-    const network = this.resolveMode(record.networkMode);
-    const driver = await this.driverOf(network);
-    const requestedIp = record.endpointRequest?.ipv4Address;
-    const mac = record.config.MacAddress;
-    if (!driver.usesIpam && (requestedIp || mac)) {
-      throw new InvalidArgument(
-        `network ${network.name} (driver ${network.driver}) has no addresses: --ip and --mac-address need a bridge network`,
-      );
+  async plan(attachments: NetworkAttachment[]): Promise<PlannedAttachment[]> {
+    const planned: PlannedAttachment[] = [];
+    for (const attachment of attachments) {
+      const network = this.resolveMode(attachment.network);
+      const driver = await this.driverOf(network);
+      if (planned.some((p) => p.network.id === network.id)) continue;
+      if (!driver.usesIpam && (attachment.ipv4Address || attachment.macAddress)) {
+        throw new InvalidArgument(
+          `network ${network.name} (driver ${network.driver}) has no addresses: --ip and --mac-address need a bridge network`,
+        );
+      }
+      planned.push({ network, driver, attachment });
     }
+    if (planned.length > 1) {
+      if (planned.some((p) => p.driver.namespaceMode === 'host')) {
+        throw new InvalidArgument(
+          'container sharing network namespace with another container or host cannot be connected to any other network',
+        );
+      }
+      if (planned.some((p) => p.network.driver === 'none')) {
+        throw new InvalidArgument('container cannot be connected to multiple networks with one of the networks in private (none) mode');
+      }
+    }
+    return planned;
+  }
+
+  /**
+   * Attach a started container (its process `pid`) to each of its networks, one after
+   * another in its order: an address from IPAM, the endpoint written down, then the
+   * driver, which names the interface `eth0`, `eth1`, … in that order. The default route
+   * goes through the endpoint of the highest `GwPriority` (the first among equals) whose
+   * network has a way out. On failure nothing stays: every endpoint made is undone.
+   */
+  async attachAll(record: ContainerRecord, pid: number): Promise<EndpointRecord[]> {
+    const planned = await this.plan(record.networks);
+    const route = defaultRouteChoice(planned.map((p) => ({ network: p.network, priority: p.attachment.gwPriority ?? 0 })));
+    const made: Array<{ network: NetworkRecord; endpoint: EndpointRecord }> = [];
+    let index = 0;
+    try {
+      for (const [i, { network, driver, attachment }] of planned.entries()) {
+        const endpoint = await this.attachEndpoint(record, { network, driver, attachment }, pid, `eth${index}`, i === route);
+        if (endpoint.info?.interfaceName) index++;
+        made.push({ network, endpoint });
+      }
+    } catch (err) {
+      for (const { network, endpoint } of made.reverse()) await this.releaseEndpoint(network, endpoint);
+      throw err;
+    }
+    this.nextInterface.set(record.id, index);
+    for (const { network } of made) {
+      this.events.publish('network', 'connect', network.id, { container: record.id, name: network.name, type: network.driver });
+    }
+    return made.map((m) => m.endpoint);
+  }
+
+  /**
+   * `network connect` of a running container: one more endpoint, attached into the
+   * namespace of its process as the next `ethN`. Forbidden (dockerd's 403) when it has an
+   * endpoint on the network already. It takes the default route when it has none yet, or
+   * when its `GwPriority` is above that of the endpoint that has it.
+   */
+  async connectRunning(record: ContainerRecord, attachment: NetworkAttachment, pid: number): Promise<EndpointRecord> {
+    const network = this.resolveMode(attachment.network);
+    if (this.store.endpointsOf(network.id).some((e) => e.containerId === record.id)) {
+      throw new Forbidden(`endpoint with name ${record.name} already exists in network ${network.name}`);
+    }
+    const current = this.endpointsOf(record.id);
+    const [planned] = (await this.plan([...current.map((c) => ({ network: c.network.id })), attachment])).slice(current.length);
+    if (!planned) throw new Forbidden(`endpoint with name ${record.name} already exists in network ${network.name}`);
+    const routed = current.find((c) => carriesDefaultRoute(c.endpoint));
+    const takesRoute = hasWayOut(network) && (!routed || (attachment.gwPriority ?? 0) > (routed.endpoint.gwPriority ?? 0));
+    const used = current.map((c) => interfaceIndex(c.endpoint.interfaceName) + 1);
+    const index = Math.max(this.nextInterface.get(record.id) ?? 0, ...used, 0);
+    const endpoint = await this.attachEndpoint(record, planned, pid, `eth${index}`, takesRoute);
+    if (endpoint.info?.interfaceName) this.nextInterface.set(record.id, index + 1);
+    if (takesRoute && routed) {
+      // The driver replaced the route; the record of the endpoint that had it says so too.
+      routed.endpoint.defaultRoute = false;
+      await this.store.saveEndpoint(routed.endpoint);
+    }
+    this.events.publish('network', 'connect', network.id, { container: record.id, name: network.name, type: network.driver });
+    return endpoint;
+  }
+
+  /**
+   * `network disconnect` of a running container (its process `pid`): its endpoint on the
+   * network is detached (the interface leaves its namespace) and forgotten. When that
+   * endpoint carried the default route, the endpoint of the highest `GwPriority` left (the
+   * lowest interface among equals) takes it over, as dockerd's sandbox does. False when
+   * the container has no endpoint there.
+   */
+  async disconnectRunning(containerId: string, networkId: string, pid: number): Promise<boolean> {
+    const endpoint = this.store.endpointsOf(networkId).find((e) => e.containerId === containerId);
+    const network = this.store.get(networkId);
+    if (!endpoint || !network) return false;
+    await this.releaseEndpoint(network, endpoint);
+    this.events.publish('network', 'disconnect', network.id, { container: containerId, name: network.name, type: network.driver });
+    if (carriesDefaultRoute(endpoint)) await this.moveDefaultRoute(containerId, pid);
+    return true;
+  }
+
+  /** Route a running container's traffic out through the best endpoint it has left; logged, not thrown, when that fails. */
+  private async moveDefaultRoute(containerId: string, pid: number): Promise<void> {
+    const left = this.endpointsOf(containerId).sort(
+      (a, b) => interfaceIndex(a.endpoint.interfaceName) - interfaceIndex(b.endpoint.interfaceName),
+    );
+    const choice = defaultRouteChoice(left.map((l) => ({ network: l.network, priority: l.endpoint.gwPriority ?? 0 })));
+    const next = left[choice];
+    if (!next) return;
+    try {
+      const driver = await this.networkDriverOf(next.network);
+      if (!driver?.routeDefault) throw new Error(`driver ${next.network.driver} cannot move a default route`);
+      await driver.routeDefault(next.endpoint, `/proc/${pid}/ns/net`);
+      next.endpoint.defaultRoute = true;
+      await this.store.saveEndpoint(next.endpoint);
+    } catch (err) {
+      this.log.warn('the default route could not move to another network', {
+        id: containerId,
+        network: next.network.name,
+        error: String(err),
+      });
+    }
+  }
+
+  /** Make one endpoint: an address from IPAM, the record written ahead, then the driver; undone on failure. */
+  private async attachEndpoint(
+    record: ContainerRecord,
+    { network, driver, attachment }: PlannedAttachment,
+    pid: number,
+    interfaceName: string,
+    defaultRoute: boolean,
+  ): Promise<EndpointRecord> {
     const endpoint: EndpointRecord = {
       networkId: network.id,
       id: randomBytes(32).toString('hex'),
       containerId: record.id,
-      aliases: [record.name, ...(record.endpointRequest?.aliases ?? [])],
+      aliases: [record.name, ...(attachment.aliases ?? [])],
+      interfaceName,
+      ...(attachment.gwPriority ? { gwPriority: attachment.gwPriority } : {}),
     };
     if (driver.usesIpam && network.ipv4) {
       // A removed container's address comes back once its link is gone, never before: wait
       // for the releases under way here (usually none: they started while this run's CLI did).
       await this.releases.settled(network.id);
-      endpoint.ipAddress = await (await this.ipamOf(network)).requestAddress(network.id, requestedIp || undefined);
+      endpoint.ipAddress = await (await this.ipamOf(network)).requestAddress(network.id, attachment.ipv4Address || undefined);
       endpoint.ipPrefixLen = parseIpv4Prefix(network.ipv4.subnet).bits;
       if (!network.internal) endpoint.gateway = network.ipv4.gateway;
+      endpoint.defaultRoute = defaultRoute && endpoint.gateway !== undefined;
       // Docker's MAC from the address unless one was asked for: decided here, so the record
       // written ahead holds everything inspect shows and attach needs no second write.
-      endpoint.macAddress = mac ? parseMacAddress(mac) : macFromIpv4(endpoint.ipAddress);
+      endpoint.macAddress = attachment.macAddress ? parseMacAddress(attachment.macAddress) : macFromIpv4(endpoint.ipAddress);
     }
     try {
       const began = performance.now();
@@ -315,8 +453,7 @@ export class NetworkService implements NetworksApi {
       await this.releaseEndpoint(network, endpoint);
       throw err;
     }
-    this.events.publish('network', 'connect', network.id, { container: record.id, name: network.name, type: network.driver });
-    return { network, endpoint };
+    return endpoint;
   }
 
   /**
@@ -351,6 +488,7 @@ export class NetworkService implements NetworksApi {
 
   /** Detach a container from every network it has an endpoint on; what is already gone is skipped. */
   async detach(containerId: string): Promise<void> {
+    this.nextInterface.delete(containerId);
     for (const endpoint of this.store.endpointsOfContainer(containerId)) {
       const network = this.store.get(endpoint.networkId);
       if (!network) continue;
@@ -508,6 +646,7 @@ export class NetworkService implements NetworksApi {
         options: request.options,
         labels: request.labels,
         internal: request.internal,
+        ...(request.attachable ? { attachable: true } : {}),
         created: new Date().toISOString(),
         state: 'creating',
         ipamRequest: request.ipam,
@@ -579,6 +718,38 @@ export class NetworkService implements NetworksApi {
   }
 }
 
+/** An attachment with its network and driver, checked. */
+export interface PlannedAttachment {
+  network: NetworkRecord;
+  driver: NetworkDriver;
+  attachment: NetworkAttachment;
+}
+
+/** Whether a network gives its endpoints a gateway (a way out): not internal, with addresses. */
+function hasWayOut(network: NetworkRecord): boolean {
+  return !network.internal && network.ipv4 !== undefined;
+}
+
+/** Whether an endpoint holds its container's default route (records of an older berth: any with a gateway). */
+function carriesDefaultRoute(endpoint: EndpointRecord): boolean {
+  return endpoint.gateway !== undefined && endpoint.defaultRoute !== false;
+}
+
+/** The `N` of `ethN`; -1 for none. */
+function interfaceIndex(name: string | undefined): number {
+  const m = /^eth(\d+)$/.exec(name ?? '');
+  return m ? Number(m[1]) : -1;
+}
+
+/** The index of the network that carries the default route: the highest priority with a way out, the first among equals; -1 for none. */
+export function defaultRouteChoice(networks: Array<{ network: NetworkRecord; priority: number }>): number {
+  let best = -1;
+  networks.forEach(({ network, priority }, i) => {
+    if (hasWayOut(network) && (best < 0 || priority > networks[best]!.priority)) best = i;
+  });
+  return best;
+}
+
 /** A network about to be created. */
 interface NewNetwork {
   name: string;
@@ -588,6 +759,7 @@ interface NewNetwork {
   internal: boolean;
   /** The IPAM driver's name (`default` unless `--ipam-driver`). */
   ipamDriver: string;
+  attachable?: boolean;
   ipam: Ipv4PoolRequest;
 }
 

@@ -29,7 +29,7 @@ export function networkInspect(
     EnableIPv6: false,
     IPAM: { Driver: record.ipamDriver ?? 'default', Options: record.predefined ? null : { ...(record.ipamOptions ?? {}) }, Config: config },
     Internal: record.internal,
-    Attachable: false,
+    Attachable: record.attachable === true,
     Ingress: false,
     ConfigFrom: { Network: '' },
     ConfigOnly: false,
