@@ -24,6 +24,7 @@ export interface NativeBinding {
   RESOLVE: Readonly<Record<string, number>>;
   AT: Readonly<Record<string, number>>;
   trimMalloc(): boolean;
+  socketInNetns(netnsPath: string, tcp: boolean, address: string, port: number): number;
   writeNewFiles(files: readonly import('./write-new-file.js').NewFileSpec[], callback?: (err: Error | null) => void): void;
   spawnDetached(file: string, args: string[], readyFd: boolean): { pid: number; status: number; readyFd?: number };
   MS: Readonly<Record<string, number>>;

@@ -17,6 +17,7 @@ import { type EngineConfig, EngineConfigToken, type ResolvedEngineConfig } from 
 import { HostFactsToken, readHostFacts } from './containers/container-bundles.js';
 import { ContainerLifecycleToken } from './containers/container-lifecycle.js';
 import { ContainerServiceToken } from './containers/container-service.js';
+import { DnsServiceToken } from './dns/dns-service.js';
 import { ExecServiceToken } from './exec/exec-service.js';
 import { HealthMonitorToken } from './health/health-monitor.js';
 import { ImageServiceToken } from './images/image-service.js';
@@ -144,6 +145,9 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
   await supervisor.recover();
   // Endpoints of containers that are not running (now that recovery knows) go; drivers restore the rest.
   await networks.sweep((id) => store.find(id)?.state.Running === true);
+  // The embedded DNS server: the resolver a previous berthd left is adopted and given the records of what still runs.
+  const dns = di.resolve(DnsServiceToken);
+  await dns.start();
   const execs = di.resolve(ExecServiceToken);
   await execs.recover();
   // Health checks listen to starts and exits from here on, and resume those of the containers recovery found running.
@@ -174,6 +178,7 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
       await health.close();
       monitor.close();
       supervisor.close();
+      await dns.close();
       events.removeAllListeners();
       await store.drain();
       await plugins.storage.close?.();

@@ -9,7 +9,7 @@ import { ContainerPrune, ContainerPruneToken } from './containers/container-prun
 import { ContainerQueries, ContainerQueriesToken } from './containers/container-queries.js';
 import { ContainerService, ContainerServiceToken } from './containers/container-service.js';
 import { ContainerSettings, ContainerSettingsToken } from './containers/container-settings.js';
-
+import { DnsService, DnsServiceToken } from './dns/dns-service.js';
 import { ExecService, ExecServiceToken } from './exec/exec-service.js';
 import { HealthMonitor, HealthMonitorToken } from './health/health-monitor.js';
 import { ImageHolds, ImageHoldsToken } from './images/image-holds.js';
@@ -49,6 +49,7 @@ export function registerEngineServices(di: ServiceContainer): void {
   di.registerDefault(NetworkStoreToken, { useClass: NetworkStore });
   di.registerDefault(IpamToken, { useClass: DefaultIpam });
   di.registerDefault(NetworkServiceToken, { useClass: NetworkService });
+  di.registerDefault(DnsServiceToken, { useClass: DnsService });
   di.registerDefault(ContainerNamesToken, { useFactory: (d) => ({ nameOf: (id) => d.resolve(ContainerStoreToken).find(id)?.name }) });
   // Root filesystems and the image layers under them.
   di.registerDefault(RootFilesystemsToken, { useClass: RootFilesystems });

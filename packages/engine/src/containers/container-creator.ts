@@ -10,6 +10,7 @@ import {
   LoggerToken,
   token,
 } from '@berth/core';
+import { requestedLinks, storedLinks } from '../dns/links.js';
 import { type ImageHolds, ImageHoldsToken } from '../images/image-holds.js';
 import { type ImageQueries, ImageQueriesToken } from '../images/image-queries.js';
 import { refuseUnsupportedSettings } from '../oci/unsupported-settings.js';
@@ -61,7 +62,10 @@ export class ContainerCreator {
     // translation checks again, with the image's config, once the rootfs is mounted).
     refuseUnsupportedSettings(body, { hostNetwork, storageDriver: this.rootfs.driverName });
     const logConfig = this.drivers.logConfig(hostConfig.LogConfig);
+    // Containers on a user-defined network ask the embedded DNS server (127.0.0.11), as in Docker.
+    const embeddedDns = !hostNetwork && this.drivers.usesEmbeddedDns(networkMode);
     const etcRequest: EtcRequest = {
+      embeddedDns,
       extraHosts: hostConfig.ExtraHosts,
       dns: hostConfig.Dns,
       dnsSearch: hostConfig.DnsSearch,
@@ -72,6 +76,10 @@ export class ContainerCreator {
     extraHostLines(etcRequest.extraHosts, etcRequest.hostGateway);
     withResolvRequest('', etcRequest);
     const endpointRequest = requestedEndpoint(body);
+    if (endpointRequest?.aliases && !embeddedDns) {
+      throw new InvalidArgument('network-scoped alias is supported only for containers in user defined networks');
+    }
+    const links = requestedLinks(body, hostNetwork, (target) => this.store.find(target) !== undefined);
     const mac = requestedMac(body);
     if (mac) config.MacAddress = mac;
 
@@ -108,7 +116,13 @@ export class ContainerCreator {
         imageRef: body.Image,
         imageId: image.id,
         config: { ...config, StopSignal: spec.stopSignal },
-        hostConfig: { NetworkMode: 'default', ...hostConfig, Runtime: runtimeName, LogConfig: logConfig },
+        hostConfig: {
+          NetworkMode: 'default',
+          ...hostConfig,
+          Runtime: runtimeName,
+          LogConfig: logConfig,
+          ...(links.length > 0 ? { Links: storedLinks(links, containerName) } : {}),
+        },
         path: entry,
         args,
         storageDriver: this.rootfs.driverName,

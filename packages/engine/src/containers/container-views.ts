@@ -1,4 +1,5 @@
 import type { ContainerInspect, ContainerState, ContainerSummary, HostConfig, MountPoint, NetworkSettings } from '@berth/core';
+import { parseLinks } from '../dns/links.js';
 import type { EndpointRecord, NetworkRecord } from '../networks/network-record.js';
 import { endpointSettings } from '../networks/network-views.js';
 import { parseBind } from '../oci/mounts.js';
@@ -24,7 +25,9 @@ function networkSettings(record: ContainerRecord, net: ContainerNetworkView): Ne
     net.endpoint && !isDefaultBridge && net.network?.driver === 'bridge'
       ? [...net.endpoint.aliases.slice(1), record.id.slice(0, 12)]
       : null;
-  const e = endpointSettings(net.network, net.endpoint, aliases);
+  // On a user-defined network dockerd lists the links in the endpoint's settings too (`target:alias`).
+  const links = parseLinks(record.hostConfig.Links).map((l) => `${l.target}:${l.alias}`);
+  const e = endpointSettings(net.network, net.endpoint, aliases, !isDefaultBridge && links.length > 0 ? links : null);
   return {
     Bridge: '',
     SandboxID: '',

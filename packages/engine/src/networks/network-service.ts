@@ -259,6 +259,8 @@ export class NetworkService implements NetworksApi {
       id: randomBytes(32).toString('hex'),
       containerId: record.id,
       aliases: [record.name, ...(record.endpointRequest?.aliases ?? [])],
+      // Where the embedded DNS server listens for this container (dns/README.md).
+      ...(driver.namespaceMode === 'host' ? {} : { sandbox: `/proc/${pid}/ns/net` }),
     };
     if (driver.usesIpam && network.ipv4) {
       endpoint.ipAddress = await this.ipam.requestAddress(network.id, requestedIp || undefined);

@@ -16,6 +16,7 @@ import { type ContainerDrivers, ContainerDriversToken } from '../containers/cont
 import { type ContainerPaths, ContainerPathsToken } from '../containers/container-paths.js';
 import type { ContainerRecord } from '../containers/container-record.js';
 import { extraHostLines, hostsFile, writeHostsInPlace } from '../containers/etc-files.js';
+import { type ContainerLink, parseLinks } from '../dns/links.js';
 import { type ContainerIo, ContainerIoToken } from '../io/container-io.js';
 import { runtimeLogRequest } from '../io/log-config.js';
 import { type RootFilesystems, RootFilesystemsToken } from '../rootfs/root-filesystems.js';
@@ -52,6 +53,7 @@ export class RunResources {
     const phases: Record<string, number> = {};
     const runtime = this.drivers.runtime(record.runtime);
     this.drivers.network(record.networkMode); // an unknown network fails before anything is taken
+    const links = this.linkedRunning(record);
     const stateDir = this.paths.stateDir(record.id);
     const undo: Array<() => Promise<unknown>> = [];
     try {
@@ -79,6 +81,8 @@ export class RunResources {
         // /etc/hosts names the container at its address, which exists only now.
         const extra = extraHostLines(record.hostConfig.ExtraHosts, this.drivers.hostGateway());
         const names = [record.config.Hostname || record.id.slice(0, 12)];
+        // Links on the default bridge (no embedded DNS there) are hosts entries, as Docker's legacy links.
+        if (!this.drivers.usesEmbeddedDns(record.networkMode)) extra.push(...this.drivers.linkHostLines(endpoint, links));
         await writeHostsInPlace(path.join(this.paths.dir(record.id), 'hosts'), hostsFile(extra, { address: endpoint.ipAddress, names }));
       }
       this.io.connect(record.id, await runtime.connect(record.id));
@@ -91,6 +95,17 @@ export class RunResources {
         await step().catch((e) => this.log.warn('start rollback step failed', { id: record.id, error: String(e) }));
       throw err;
     }
+  }
+
+  /** The containers `record` links to, each required to run (as dockerd refuses the start otherwise). */
+  private linkedRunning(record: ContainerRecord): Array<{ link: ContainerLink; target: ContainerRecord }> {
+    return parseLinks(record.hostConfig.Links).map((link) => {
+      const target = this.store.find(link.target);
+      if (!target?.state.Running) {
+        throw new InvalidArgument(`Cannot link to a non running container: /${link.target} AS /${record.name}/${link.alias}`);
+      }
+      return { link, target };
+    });
   }
 
   /** Send a signal (a normalised name, `SIGTERM`) to the run's process. */

@@ -1,0 +1,114 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { inject, injectable, type Logger, LoggerToken, token } from '@berth/core';
+import { EngineConfigToken, type ResolvedEngineConfig } from '../config.js';
+import { type NetworkStore, NetworkStoreToken } from '../networks/network-store.js';
+import { type ContainerStore, ContainerStoreToken } from '../state/container-store.js';
+import { buildDnsRecords, type DnsContainerFacts } from './dns-record-builder.js';
+import type { DnsRecords } from './dns-records.js';
+import { ResolverControl } from './resolver-control.js';
+
+/**
+ * The engine's embedded DNS server (dns/README.md): keeps the resolver process fed with
+ * the records derived from the network model. Every change of the endpoint records
+ * (a container's start or end, a network connect or disconnect) rebuilds the records,
+ * writes them to `<exec-root>/dns/records.json` and has the resolver reload them before
+ * the change's caller goes on, so a name exists before the process that owns it starts
+ * and is gone once its endpoint is.
+ *
+ * Lifecycle: `start()` after the network sweep of a daemon start (the records of the
+ * containers that kept running; the resolver a previous berthd left is adopted, or one
+ * is started when a container needs it); `close()` at a clean shutdown stops the
+ * resolver when no container needs it any more, and leaves it answering otherwise.
+ * A failure to reach the resolver is logged, never the failure of a container's start.
+ */
+@injectable()
+export class DnsService {
+  private readonly control: ResolverControl;
+  private readonly recordsFile: string;
+  private queue: Promise<unknown> = Promise.resolve();
+  private published = '';
+  private started = false;
+
+  constructor(
+    @inject(EngineConfigToken) config: ResolvedEngineConfig,
+    @inject(NetworkStoreToken) private readonly networks: NetworkStore,
+    @inject(ContainerStoreToken) private readonly containers: ContainerStore,
+    @inject(LoggerToken) private readonly log: Logger,
+  ) {
+    this.control = new ResolverControl(path.join(config.execRoot, 'dns'));
+    this.recordsFile = path.join(this.control.dir, 'records.json');
+    networks.onEndpointsChanged(() => (this.started ? this.publish() : Promise.resolve()));
+  }
+
+  /** Publish the records of the containers that kept running, adopting or starting the resolver as they need. */
+  async start(): Promise<void> {
+    this.started = true;
+    await this.publish();
+  }
+
+  /** At a clean shutdown: the resolver stops when no container needs it (it keeps answering the running ones otherwise). */
+  async close(): Promise<void> {
+    this.started = false;
+    await this.serialised(async () => {
+      if (this.records().sandboxes.length > 0) return;
+      await this.control.stop().catch((err) => this.log.warn('cannot stop the DNS resolver', { error: String(err) }));
+      await fs.rm(this.control.dir, { recursive: true, force: true });
+    });
+  }
+
+  /** The records as the network model gives them now. */
+  records(): DnsRecords {
+    return buildDnsRecords(
+      this.networks.list(),
+      (id) => this.networks.endpointsOf(id),
+      (id) => this.facts(id),
+    );
+  }
+
+  /** Rebuild the records and hand them to the resolver (started when a sandbox needs one); changes are applied in order. */
+  publish(): Promise<void> {
+    return this.serialised(async () => {
+      const records = this.records();
+      const text = JSON.stringify(records);
+      if (text === this.published) return;
+      try {
+        const needed = records.sandboxes.length > 0;
+        if (!needed && !(await this.control.alive())) {
+          this.published = text;
+          return;
+        }
+        await fs.mkdir(this.control.dir, { recursive: true, mode: 0o700 });
+        // The exec root is a tmpfs: atomic by rename, no fsync (the records die with a reboot, as the containers do).
+        const tmp = `${this.recordsFile}.${process.pid}.tmp`;
+        await fs.writeFile(tmp, text);
+        await fs.rename(tmp, this.recordsFile);
+        if (needed) await this.control.ensure();
+        await this.control.command('reload');
+        this.published = text;
+      } catch (err) {
+        this.log.error('cannot update the embedded DNS server', { error: String(err) });
+      }
+    });
+  }
+
+  private facts(containerId: string): DnsContainerFacts | undefined {
+    const record = this.containers.find(containerId);
+    if (!record) return undefined;
+    return {
+      id: record.id,
+      name: record.name,
+      ...(record.config.Hostname && record.config.Hostname !== record.id.slice(0, 12) ? { hostname: record.config.Hostname } : {}),
+      links: record.hostConfig.Links ?? [],
+      dns: record.hostConfig.Dns ?? [],
+    };
+  }
+
+  private serialised<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(work);
+    this.queue = next.catch(() => {});
+    return next;
+  }
+}
+
+export const DnsServiceToken = token<DnsService>('DnsService');
