@@ -8,6 +8,10 @@ import type { DnsRecords } from '../src/dns/dns-records.js';
 import { parseLinks, requestedLinks, storedLinks } from '../src/dns/links.js';
 import type { EndpointRecord, NetworkRecord } from '../src/networks/network-record.js';
 
+/** A decoded message with its rcode (dns-packet decodes it; its types omit it). */
+type Decoded = dnsPacket.DecodedPacket & { rcode?: string };
+const decode = (buf: Buffer): Decoded => dnsPacket.decode(buf) as Decoded;
+
 const hex = (c: string) => c.repeat(64);
 
 function network(id: string, name: string, predefined = false): NetworkRecord {
@@ -143,18 +147,17 @@ function query(name: string, type: dnsPacket.RecordType, extra: Partial<dnsPacke
   });
 }
 
-function decided(r: DnsRecords, container: string, q: Buffer, udp = true): dnsPacket.DecodedPacket | 'forward' {
+function decided(r: DnsRecords, container: string, q: Buffer, udp = true): Decoded | 'forward' {
   const sandbox = r.sandboxes.find((s) => s.containerId === hex(container))!;
   const d = answerQuery(r, sandbox, q, udp);
   assert.ok(d);
-  return 'forward' in d! ? 'forward' : dnsPacket.decode(d!.answer);
+  return 'forward' in d! ? 'forward' : decode(d!.answer);
 }
 
 test('answers: A of a name the asker sees, AAAA of it empty (not NXDOMAIN), case and trailing dot ignored', () => {
   const r = model();
   const a = decided(r, '2', query('WWW.', 'A'));
   assert.ok(a !== 'forward');
-  if (a === 'forward') return;
   assert.is(a.id, 4242);
   assert.is(a.rcode, 'NOERROR');
   assert.equal(
@@ -187,7 +190,6 @@ test('answers: over UDP an answer past 512 bytes is truncated (TC), over TCP it 
   r.networks[hex('a')]!.many = Array.from({ length: 60 }, (_, i) => `10.0.2.${i + 1}`);
   const udp = decided(r, '2', query('many', 'A'));
   assert.ok(udp !== 'forward');
-  if (udp === 'forward') return;
   assert.ok((udp.flags! & dnsPacket.TRUNCATED_RESPONSE) !== 0);
   assert.is(udp.answers!.length, 0);
   const tcp = decided(r, '2', query('many', 'A'), false);
@@ -203,7 +205,7 @@ test('answers: a malformed query gets FORMERR; SERVFAIL keeps the id and the que
   assert.is(bad.answer.readUInt16BE(0), 0x0102);
   assert.is(bad.answer.readUInt16BE(2) & 0xf, 1);
   assert.is(answerQuery(r, sandbox, Buffer.from([1]), true), undefined);
-  const fail = dnsPacket.decode(serverFailure(query('x.example', 'A'))!);
+  const fail = decode(serverFailure(query('x.example', 'A'))!);
   assert.is(fail.id, 4242);
   assert.is(fail.rcode, 'SERVFAIL');
   assert.is(fail.questions![0]!.name, 'x.example');

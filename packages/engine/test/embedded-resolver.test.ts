@@ -8,6 +8,10 @@ import * as assert from 'uvu/assert';
 import type { DnsRecords } from '../src/dns/dns-records.js';
 import { EmbeddedResolver } from '../src/dns/embedded-resolver.js';
 
+/** A decoded message with its rcode (dns-packet decodes it; its types omit it). */
+type Decoded = dnsPacket.DecodedPacket & { rcode?: string };
+const decode = (buf: Buffer): Decoded => dnsPacket.decode(buf) as Decoded;
+
 // Real network namespaces (unshare), real sockets: the resolver's at 127.0.0.11:53 in each,
 // an upstream server of the test's own on a loopback address of the host's namespace.
 
@@ -55,7 +59,7 @@ function query(name: string, type: dnsPacket.RecordType = 'A', id = 7): Buffer {
 }
 
 /** A UDP query from inside `netns` to 127.0.0.11:53. */
-async function askUdp(netns: string, q: Buffer, timeoutMs = 3000): Promise<dnsPacket.DecodedPacket | undefined> {
+async function askUdp(netns: string, q: Buffer, timeoutMs = 3000): Promise<Decoded | undefined> {
   const socket = dgram.createSocket('udp4');
   await new Promise<void>((resolve) => socket.bind({ fd: socketInNetns(netns, 'udp', '127.0.0.1', 0) }, resolve));
   try {
@@ -63,7 +67,7 @@ async function askUdp(netns: string, q: Buffer, timeoutMs = 3000): Promise<dnsPa
       const timer = setTimeout(() => resolve(undefined), timeoutMs);
       socket.on('message', (msg) => {
         clearTimeout(timer);
-        resolve(dnsPacket.decode(msg));
+        resolve(decode(msg));
       });
       socket.send(q, 53, '127.0.0.11');
     });
@@ -73,7 +77,7 @@ async function askUdp(netns: string, q: Buffer, timeoutMs = 3000): Promise<dnsPa
 }
 
 /** A TCP query from inside `netns` (a client process of its own there: a socket Node connects cannot be made elsewhere). */
-async function askTcp(netns: string, q: Buffer): Promise<dnsPacket.DecodedPacket> {
+async function askTcp(netns: string, q: Buffer): Promise<Decoded> {
   const script = `const s=require('net').connect(53,'127.0.0.11');const q=Buffer.from(process.argv[1],'base64');const l=Buffer.alloc(2);l.writeUInt16BE(q.length);s.write(Buffer.concat([l,q]));let b=Buffer.alloc(0);s.on('data',d=>{b=Buffer.concat([b,d]);if(b.length>=2&&b.length>=2+b.readUInt16BE(0)){process.stdout.write(b.subarray(2).toString('base64'));s.destroy()}})`;
   // Asynchronously: the resolver answering it runs in this process's event loop.
   const out = await new Promise<string>((resolve, reject) =>
@@ -81,14 +85,14 @@ async function askTcp(netns: string, q: Buffer): Promise<dnsPacket.DecodedPacket
       err ? reject(err) : resolve(stdout),
     ),
   );
-  return dnsPacket.decode(Buffer.from(out, 'base64'));
+  return decode(Buffer.from(out, 'base64'));
 }
 
 /** The test's upstream: answers `outside.test` with 192.0.2.7 over UDP and TCP, counts queries. */
 const upstream = { udp: dgram.createSocket('udp4'), tcp: net.createServer(), queries: 0 };
 function upstreamAnswer(msg: Buffer): Buffer {
   upstream.queries++;
-  const q = dnsPacket.decode(msg);
+  const q = decode(msg);
   return dnsPacket.encode({
     type: 'response',
     id: q.id,
