@@ -69,6 +69,7 @@ export class DnsService {
   /** Rebuild the records and hand them to the resolver (started when a sandbox needs one); changes are applied in order. */
   publish(): Promise<void> {
     return this.serialised(async () => {
+      const began = performance.now();
       const records = this.records();
       const text = JSON.stringify(records);
       if (text === this.published) return;
@@ -86,6 +87,7 @@ export class DnsService {
         if (needed) await this.control.ensure();
         await this.control.command('reload');
         this.published = text;
+        this.log.debug('DNS records published', { sandboxes: records.sandboxes.length, ms: Math.round((performance.now() - began) * 100) / 100 });
       } catch (err) {
         this.log.error('cannot update the embedded DNS server', { error: String(err) });
       }
