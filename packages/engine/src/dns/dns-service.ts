@@ -80,7 +80,7 @@ export class DnsService {
           return;
         }
         await fs.mkdir(this.control.dir, { recursive: true, mode: 0o700 });
-        // The exec root is a tmpfs: atomic by rename, no fsync (the records die with a reboot, as the containers do).
+        // The exec root is volatile (/run/berth): atomic by rename, no fsync (the records die with a reboot, as the containers do).
         const tmp = `${this.recordsFile}.${process.pid}.tmp`;
         await fs.writeFile(tmp, text);
         await fs.rename(tmp, this.recordsFile);
