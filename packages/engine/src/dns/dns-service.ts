@@ -87,7 +87,10 @@ export class DnsService {
         if (needed) await this.control.ensure();
         await this.control.command('reload');
         this.published = text;
-        this.log.debug('DNS records published', { sandboxes: records.sandboxes.length, ms: Math.round((performance.now() - began) * 100) / 100 });
+        this.log.debug('DNS records published', {
+          sandboxes: records.sandboxes.length,
+          ms: Math.round((performance.now() - began) * 100) / 100,
+        });
       } catch (err) {
         this.log.error('cannot update the embedded DNS server', { error: String(err) });
       }
