@@ -221,7 +221,7 @@ function tcpQuery(pid: number, name: string): Promise<string[]> {
   );
 }
 
-test('berthd killed with SIGKILL: names still resolve; restarted, it adopts the one resolver, which answers the changes', async ({
+test('berthd killed with SIGKILL: names still resolve; restarted, it adopts the one resolver, which answers the changes; a resolver killed is replaced', async ({
   daemon,
 }) => {
   await ok(daemon, ['network', 'create', 'survive']);
@@ -254,6 +254,16 @@ test('berthd killed with SIGKILL: names still resolve; restarted, it adopts the 
   assert.is(await lookup(daemon, 'peer', 'newcomer'), await ip(daemon, 'newcomer', 'survive'));
   await ok(daemon, ['rm', '-f', 'stays']);
   assert.is(await lookup(daemon, 'peer', 'keeper'), 'NXDOMAIN');
+  // A resolver that dies on its own is started again by berthd's watchdog (every 5 s).
+  process.kill(resolvers[0]!, 'SIGKILL');
+  let answer = '';
+  for (let i = 0; i < 30 && answer !== (await ip(daemon, 'newcomer', 'survive')); i++) {
+    await new Promise((r) => setTimeout(r, 500));
+    answer = await lookup(daemon, 'peer', 'newcomer');
+  }
+  assert.is(answer, await ip(daemon, 'newcomer', 'survive'));
+  assert.is(resolverPids(daemon.dir).length, 1);
+  assert.is.not(resolverPids(daemon.dir)[0], resolvers[0]);
   await ok(daemon, ['rm', '-f', 'peer', 'newcomer']);
   await ok(daemon, ['network', 'rm', 'survive']);
 });

@@ -8,6 +8,9 @@ import { buildDnsRecords, type DnsContainerFacts } from './dns-record-builder.js
 import type { DnsRecords } from './dns-records.js';
 import { ResolverControl } from './resolver-control.js';
 
+/** How often berthd checks that the resolver answers while containers need it. */
+const watchdogIntervalMs = 5000;
+
 /**
  * The engine's embedded DNS server (dns/README.md): keeps the resolver process fed with
  * the records derived from the network model. Every change of the endpoint records
@@ -20,7 +23,9 @@ import { ResolverControl } from './resolver-control.js';
  * containers that kept running; the resolver a previous berthd left is adopted, or one
  * is started when a container needs it); `close()` at a clean shutdown stops the
  * resolver when no container needs it any more, and leaves it answering otherwise.
- * A failure to reach the resolver is logged, never the failure of a container's start.
+ * A failure to reach the resolver is logged, never the failure of a container's start;
+ * while containers need it, a resolver that stopped answering is started again (checked
+ * every 5 s).
  */
 @injectable()
 export class DnsService {
@@ -29,6 +34,7 @@ export class DnsService {
   private queue: Promise<unknown> = Promise.resolve();
   private published = '';
   private started = false;
+  private watchdog: NodeJS.Timeout | undefined;
 
   constructor(
     @inject(EngineConfigToken) config: ResolvedEngineConfig,
@@ -45,11 +51,15 @@ export class DnsService {
   async start(): Promise<void> {
     this.started = true;
     await this.publish();
+    // A resolver that died on its own (killed, out of memory) is started again with the records.
+    this.watchdog = setInterval(() => void this.revive(), watchdogIntervalMs);
+    this.watchdog.unref();
   }
 
   /** At a clean shutdown: the resolver stops when no container needs it (it keeps answering the running ones otherwise). */
   async close(): Promise<void> {
     this.started = false;
+    clearInterval(this.watchdog);
     await this.serialised(async () => {
       if (this.records().sandboxes.length > 0) return;
       await this.control.stop().catch((err) => this.log.warn('cannot stop the DNS resolver', { error: String(err) }));
@@ -95,6 +105,14 @@ export class DnsService {
         this.log.error('cannot update the embedded DNS server', { error: String(err) });
       }
     });
+  }
+
+  /** Start the resolver again when containers need it and it does not answer. */
+  private async revive(): Promise<void> {
+    if (!this.started || this.records().sandboxes.length === 0 || (await this.control.alive())) return;
+    this.log.warn('the DNS resolver does not answer: starting it again');
+    this.published = '';
+    await this.publish();
   }
 
   private facts(containerId: string): DnsContainerFacts | undefined {
