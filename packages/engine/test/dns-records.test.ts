@@ -102,6 +102,25 @@ test('records: a link to a container on no shared network resolves nothing', () 
   assert.equal(r.sandboxes.find((s) => s.containerId === hex('2'))!.links, {});
 });
 
+test('records: an endpoint recorded without its sandbox takes the running container’s namespace; a stopped one is no sandbox', () => {
+  const networks = [network('a', 'front')];
+  const endpoints = [endpoint('a', '5', '10.0.0.9', ['late'], false), endpoint('a', '6', '10.0.0.10', ['stopped'], false)];
+  const facts: Record<string, DnsContainerFacts> = {
+    [hex('5')]: { id: hex('5'), name: 'late', links: [], dns: [], netns: '/proc/4242/ns/net' },
+    [hex('6')]: { id: hex('6'), name: 'stopped', links: [], dns: [] },
+  };
+  const r = buildDnsRecords(
+    networks,
+    () => endpoints,
+    (id) => facts[id],
+  );
+  assert.equal(
+    r.sandboxes.map((s) => [s.containerId, s.netns]),
+    [[hex('5'), '/proc/4242/ns/net']],
+  );
+  assert.equal(r.networks[hex('a')]!.stopped, ['10.0.0.10']);
+});
+
 test('links: both forms parse, the stored form is dockerd’s, a missing target or the host network is refused', () => {
   assert.equal(parseLinks(['web:db', 'cache', '/web:/app/db']), [
     { target: 'web', alias: 'db' },

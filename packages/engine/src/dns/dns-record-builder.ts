@@ -12,6 +12,12 @@ export interface DnsContainerFacts {
   links: string[];
   /** `--dns`. */
   dns: string[];
+  /**
+   * The namespace of its running process (`/proc/<pid>/ns/net`), for an endpoint recorded
+   * without its `sandbox` (an endpoint added to a running container by a path that did not
+   * set it); the endpoint's own `sandbox` wins.
+   */
+  netns?: string;
 }
 
 /**
@@ -65,10 +71,11 @@ export function buildDnsRecords(
         byNetwork.set(network.id, endpoint.ipAddress);
         addressOn.set(container.id, byNetwork);
       }
-      if (endpoint.sandbox) {
+      const netns = endpoint.sandbox ?? container.netns;
+      if (netns) {
         const sandbox = sandboxes.get(container.id) ?? {
           containerId: container.id,
-          netns: endpoint.sandbox,
+          netns,
           networks: [],
           links: {},
           upstreams: [...container.dns],

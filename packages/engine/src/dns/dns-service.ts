@@ -124,6 +124,7 @@ export class DnsService {
       ...(record.config.Hostname && record.config.Hostname !== record.id.slice(0, 12) ? { hostname: record.config.Hostname } : {}),
       links: record.hostConfig.Links ?? [],
       dns: record.hostConfig.Dns ?? [],
+      ...(record.state.Running && record.state.Pid > 0 ? { netns: `/proc/${record.state.Pid}/ns/net` } : {}),
     };
   }
 
