@@ -62,7 +62,7 @@ export class ResolverControl {
     const loader = main.endsWith('.ts') ? ['-r', require.resolve('tsx/cjs')] : [];
     const log = openSync(this.logFile, 'a');
     try {
-      const child = spawn(process.execPath, ['--max-semi-space-size=1', ...loader, main, '--dir', this.dir], {
+      const child = spawn(process.execPath, [...loader, main, '--dir', this.dir], {
         detached: true,
         stdio: ['ignore', log, log],
         env: { ...process.env, NODE_OPTIONS: '' },
