@@ -197,6 +197,28 @@ test('SERVFAIL when no upstream answers in time; namespaces apart do not see eac
   }
 });
 
+test('forwarded queries in flight are capped: past the cap SERVFAIL comes at once, local names still answer', async () => {
+  const quiet = dgram.createSocket('udp4');
+  const quietAddress = `127.55.${1 + Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
+  await new Promise<void>((r) => quiet.bind(53, quietAddress, r));
+  const netns = namespace();
+  const resolver = new EmbeddedResolver({ upstreamTimeoutMs: 1500, maxForwards: 3 });
+  try {
+    await resolver.apply(records([{ id: '6', netns, upstreams: [quietAddress] }]));
+    const pending = [1, 2, 3].map((id) => askUdp(netns, query(`slow${id}.test`, 'A', id)));
+    await new Promise((r) => setTimeout(r, 100));
+    const began = Date.now();
+    const refused = await askUdp(netns, query('fourth.test', 'A', 4));
+    assert.is(refused?.rcode, 'SERVFAIL');
+    assert.ok(Date.now() - began < 1000, 'answered before any upstream timed out');
+    assert.is((await askUdp(netns, query('web')))?.answers?.length, 1);
+    for (const reply of await Promise.all(pending)) assert.is(reply?.rcode, 'SERVFAIL');
+  } finally {
+    resolver.close();
+    quiet.close();
+  }
+});
+
 test('a sandbox that leaves the records, or whose process is gone, loses its sockets (and no longer holds its namespace)', async () => {
   const netns = namespace();
   const resolver = new EmbeddedResolver();

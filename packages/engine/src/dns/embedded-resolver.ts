@@ -11,6 +11,10 @@ const defaultUpstreamTimeoutMs = 2000;
 const maxUpstreams = 3;
 /** A TCP connection from a container with no query for this long is closed. */
 const tcpIdleMs = 10_000;
+/** TCP connections one container may hold open at once (a stub resolver needs one). */
+const maxTcpConnections = 64;
+/** Forwarded queries in flight, over all containers (Docker's limit too); past it a query is answered SERVFAIL at once. */
+const defaultMaxForwards = 1024;
 
 /** The sockets of one container's namespace and the sandbox they answer for. */
 interface Listening {
@@ -24,6 +28,8 @@ interface Listening {
 
 export interface EmbeddedResolverOptions {
   upstreamTimeoutMs?: number;
+  /** Forwarded queries in flight at most (default 1024): one container flooding names from elsewhere cannot take every descriptor. */
+  maxForwards?: number;
   /** The host's resolver configuration, for containers without `--dns` (default `/etc/resolv.conf`). */
   hostResolvConf?: string;
   log?: (message: string) => void;
@@ -49,11 +55,14 @@ export class EmbeddedResolver {
   private readonly gone = new Set<string>();
   private hostUpstreams: string[] = [];
   private readonly upstreamTimeoutMs: number;
+  private readonly maxForwards: number;
+  private forwarding = 0;
   private readonly hostResolvConf: string;
   private readonly log: (message: string) => void;
 
   constructor(options: EmbeddedResolverOptions = {}) {
     this.upstreamTimeoutMs = options.upstreamTimeoutMs ?? defaultUpstreamTimeoutMs;
+    this.maxForwards = options.maxForwards ?? defaultMaxForwards;
     this.hostResolvConf = options.hostResolvConf ?? '/etc/resolv.conf';
     this.log = options.log ?? (() => {});
   }
@@ -113,6 +122,7 @@ export class EmbeddedResolver {
     }
     const udp = dgram.createSocket('udp4');
     const tcp = net.createServer();
+    tcp.maxConnections = maxTcpConnections;
     const entry: Listening = { sandbox, inode, udp, tcp, connections: new Set() };
     udp.on('message', (msg, from) => void this.onUdp(entry, msg, from));
     udp.on('error', (err) => this.log(`udp socket of ${sandbox.containerId.slice(0, 12)}: ${String(err)}`));
@@ -160,12 +170,18 @@ export class EmbeddedResolver {
     const decision = answerQuery(this.records, sandbox, query, transport === 'udp');
     if (!decision) return undefined;
     if ('answer' in decision) return decision.answer;
-    const upstreams = (sandbox.upstreams.length > 0 ? sandbox.upstreams : this.hostUpstreams).slice(0, maxUpstreams);
-    for (const server of upstreams) {
-      const reply = await (transport === 'udp' ? this.forwardUdp(server, query) : this.forwardTcp(server, query)).catch(() => undefined);
-      if (reply) return reply;
+    if (this.forwarding >= this.maxForwards) return serverFailure(query);
+    this.forwarding++;
+    try {
+      const upstreams = (sandbox.upstreams.length > 0 ? sandbox.upstreams : this.hostUpstreams).slice(0, maxUpstreams);
+      for (const server of upstreams) {
+        const reply = await (transport === 'udp' ? this.forwardUdp(server, query) : this.forwardTcp(server, query)).catch(() => undefined);
+        if (reply) return reply;
+      }
+      return serverFailure(query);
+    } finally {
+      this.forwarding--;
     }
-    return serverFailure(query);
   }
 
   /** One query to one server over UDP, from the host's namespace; undefined when it does not answer in time. */
