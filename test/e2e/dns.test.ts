@@ -181,7 +181,7 @@ test('--link other:alias: the alias resolves for the linking container only; ins
   await ok(daemon, ['network', 'rm', 'linked']);
 });
 
-test('other names go to the container’s --dns servers (UDP and TCP), SERVFAIL when they do not answer; a removed container’s name is gone', async ({
+test('other names go to the container’s --dns servers (UDP and TCP), SERVFAIL when they do not answer; a removed container’s name is gone; --internal forwards nothing', async ({
   daemon,
 }) => {
   await ok(daemon, ['network', 'create', 'fwd']);
@@ -202,6 +202,16 @@ test('other names go to the container’s --dns servers (UDP and TCP), SERVFAIL 
   assert.is(await lookup(daemon, 'asker', 'shortlived'), 'NXDOMAIN');
   await ok(daemon, ['rm', '-f', 'asker', 'quiet']);
   await ok(daemon, ['network', 'rm', 'fwd']);
+  // --internal: names of the network answer, nothing from elsewhere (nothing leaves).
+  await ok(daemon, ['network', 'create', '--internal', 'sealed']);
+  await ok(daemon, ['run', '-d', '--name', 'inside1', '--network', 'sealed', ...dns, 'busybox', 'sleep', '300']);
+  await ok(daemon, ['run', '-d', '--name', 'inside2', '--network', 'sealed', ...dns, 'busybox', 'sleep', '300']);
+  assert.is(await lookup(daemon, 'inside1', 'inside2'), await ip(daemon, 'inside2', 'sealed'));
+  const asked = upstream.asked.length;
+  assert.is(await lookup(daemon, 'inside1', 'sealed-outside.test'), 'SERVFAIL');
+  assert.not.ok(upstream.asked.slice(asked).includes('sealed-outside.test'));
+  await ok(daemon, ['rm', '-f', 'inside1', 'inside2']);
+  await ok(daemon, ['network', 'rm', 'sealed']);
 });
 
 /** An A query over TCP to 127.0.0.11 from inside the namespace of `pid`, by a Node client run there. */

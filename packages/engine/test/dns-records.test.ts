@@ -14,14 +14,14 @@ const decode = (buf: Buffer): Decoded => dnsPacket.decode(buf) as Decoded;
 
 const hex = (c: string) => c.repeat(64);
 
-function network(id: string, name: string, predefined = false): NetworkRecord {
+function network(id: string, name: string, predefined = false, internal = false): NetworkRecord {
   return {
     id: hex(id),
     name,
     driver: 'bridge',
     options: {},
     labels: {},
-    internal: false,
+    internal,
     created: '',
     state: 'ready',
     ipamRequest: {},
@@ -119,6 +119,30 @@ test('records: an endpoint recorded without its sandbox takes the running contai
     [[hex('5'), '/proc/4242/ns/net']],
   );
   assert.equal(r.networks[hex('a')]!.stopped, ['10.0.0.10']);
+});
+
+test('records: a container only on internal networks does not forward; one network with a way out is enough', () => {
+  const networks = [network('a', 'inner', false, true), network('b', 'outer')];
+  const endpoints: Record<string, EndpointRecord[]> = {
+    [hex('a')]: [endpoint('a', '1', '10.0.0.2', ['only-inner']), endpoint('a', '2', '10.0.0.3', ['both'])],
+    [hex('b')]: [endpoint('b', '2', '10.0.1.3', ['both'])],
+  };
+  const facts: Record<string, DnsContainerFacts> = {
+    [hex('1')]: { id: hex('1'), name: 'only-inner', links: [], dns: [] },
+    [hex('2')]: { id: hex('2'), name: 'both', links: [], dns: [] },
+  };
+  const r = buildDnsRecords(
+    networks,
+    (id) => endpoints[id] ?? [],
+    (id) => facts[id],
+  );
+  assert.equal(
+    r.sandboxes.map((s) => [s.containerId, s.forward, s.networks.length]),
+    [
+      [hex('1'), false, 1],
+      [hex('2'), true, 2],
+    ],
+  );
 });
 
 test('links: both forms parse, the stored form is dockerd’s, a missing target or the host network is refused', () => {

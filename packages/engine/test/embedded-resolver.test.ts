@@ -36,7 +36,9 @@ function namespace(): string {
   throw new Error('no namespace');
 }
 
-function records(sandboxes: Array<{ id: string; netns: string; upstreams?: string[]; networks?: string[] }>): DnsRecords {
+function records(
+  sandboxes: Array<{ id: string; netns: string; upstreams?: string[]; networks?: string[]; forward?: boolean }>,
+): DnsRecords {
   return {
     version: 1,
     networks: {
@@ -50,6 +52,7 @@ function records(sandboxes: Array<{ id: string; netns: string; upstreams?: strin
       networks: s.networks ?? [hex('a')],
       links: {},
       upstreams: s.upstreams ?? [upstreamAddress],
+      forward: s.forward ?? true,
     })),
   };
 }
@@ -194,6 +197,21 @@ test('SERVFAIL when no upstream answers in time; namespaces apart do not see eac
   } finally {
     resolver.close();
     quiet.close();
+  }
+});
+
+test('a container only on internal networks gets no names from elsewhere: SERVFAIL at once, nothing sent upstream', async () => {
+  const netns = namespace();
+  const resolver = new EmbeddedResolver();
+  try {
+    await resolver.apply(records([{ id: '7', netns, forward: false }]));
+    const before = upstream.queries;
+    const refused = await askUdp(netns, query('outside.test'));
+    assert.is(refused?.rcode, 'SERVFAIL');
+    assert.is(upstream.queries, before);
+    assert.is((await askUdp(netns, query('web')))?.answers?.length, 1);
+  } finally {
+    resolver.close();
   }
 });
 

@@ -79,8 +79,10 @@ export function buildDnsRecords(
           networks: [],
           links: {},
           upstreams: [...container.dns],
+          forward: false,
         };
         sandbox.networks.push(network.id);
+        if (!network.internal) sandbox.forward = true;
         sandboxes.set(container.id, sandbox);
       }
     }

@@ -27,6 +27,12 @@ export interface DnsSandbox {
   links: Record<string, string[]>;
   /** `--dns` servers the container was given; empty: the host's resolv.conf name servers. */
   upstreams: string[];
+  /**
+   * Whether names from elsewhere are forwarded: false when every network of the container
+   * is `--internal` (no route out, so no names from outside either, as Docker; nothing
+   * leaves through the resolver), which answers them SERVFAIL.
+   */
+  forward: boolean;
 }
 
 /** The address the resolver listens on inside each container namespace, as in Docker. */

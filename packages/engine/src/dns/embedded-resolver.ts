@@ -170,7 +170,7 @@ export class EmbeddedResolver {
     const decision = answerQuery(this.records, sandbox, query, transport === 'udp');
     if (!decision) return undefined;
     if ('answer' in decision) return decision.answer;
-    if (this.forwarding >= this.maxForwards) return serverFailure(query);
+    if (!sandbox.forward || this.forwarding >= this.maxForwards) return serverFailure(query);
     this.forwarding++;
     try {
       const upstreams = (sandbox.upstreams.length > 0 ? sandbox.upstreams : this.hostUpstreams).slice(0, maxUpstreams);
