@@ -231,7 +231,7 @@ function tcpQuery(pid: number, name: string): Promise<string[]> {
   );
 }
 
-test('berthd killed with SIGKILL: names still resolve; restarted, it adopts the one resolver, which answers the changes; a resolver killed is replaced', async ({
+test('berthd killed with SIGKILL: names still resolve; restarted, it adopts the one resolver, which answers the changes; a resolver killed is replaced; with berthd gone and nothing to serve it leaves', async ({
   daemon,
 }) => {
   await ok(daemon, ['network', 'create', 'survive']);
@@ -276,6 +276,12 @@ test('berthd killed with SIGKILL: names still resolve; restarted, it adopts the 
   assert.is.not(resolverPids(daemon.dir)[0], resolvers[0]);
   await ok(daemon, ['rm', '-f', 'peer', 'newcomer']);
   await ok(daemon, ['network', 'rm', 'survive']);
+  // berthd killed with no container needing the resolver: the resolver leaves on its own.
+  assert.is(resolverPids(daemon.dir).length, 1);
+  await daemon.kill('SIGKILL');
+  for (let i = 0; i < 50 && resolverPids(daemon.dir).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.equal(resolverPids(daemon.dir), []);
+  await daemon.start();
 });
 
 test.run();

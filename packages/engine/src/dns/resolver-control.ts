@@ -32,7 +32,7 @@ export class ResolverControl {
       let answer = '';
       conn.setTimeout(commandTimeoutMs, () => conn.destroy(new Error(`the DNS resolver did not answer ${command} in time`)));
       conn.on('error', reject);
-      conn.on('connect', () => conn.write(`${command}\n`));
+      conn.on('connect', () => conn.write(`${command} ${process.pid}\n`));
       conn.on('data', (d) => {
         answer += d.toString();
       });

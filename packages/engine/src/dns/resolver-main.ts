@@ -5,11 +5,13 @@
  * control socket. It loads nothing of the engine but the resolver.
  *
  * In `<dir>`: `records.json` (berthd's, read at start and on `reload`), `control.sock`
- * (one command per line: `ping` → `ok <pid>`, `reload` → `ok` once the records are
- * applied, `stop` → `ok`, then the process exits), `resolver.pid`. SIGTERM stops it
- * too. At most one runs per directory: a second one that finds the socket answering exits.
+ * (one command per line, followed by the sender's pid: `ping` → `ok <pid>`, `reload` →
+ * `ok` once the records are applied, `stop` → `ok`, then the process exits),
+ * `resolver.pid`. SIGTERM stops it too. At most one runs per directory: a second one that
+ * finds the socket answering exits. It stops by itself once the berthd that last spoke
+ * to it is gone and no container needs it (a berthd killed with none running).
  */
-import { promises as fs } from 'node:fs';
+import { promises as fs, readFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import type { DnsRecords } from './dns-records.js';
@@ -42,7 +44,16 @@ async function main(): Promise<void> {
     work = next.catch(() => {});
     return next;
   };
-  const sweeper = setInterval(() => resolver.sweep(), sweepIntervalMs);
+  // The berthd that last spoke to this resolver: once it is gone and no container needs the
+  // resolver, nobody will (a berthd killed with none running); the next berthd starts another.
+  let owner: Owner | undefined;
+  const sweeper = setInterval(() => {
+    resolver.sweep();
+    if (owner && resolver.sandboxIds.length === 0 && !isAlive(owner)) {
+      log(`berthd ${owner.pid} is gone and no container needs the resolver: stopping`);
+      void stop();
+    }
+  }, sweepIntervalMs);
   const control = net.createServer((conn) => {
     let line = '';
     conn.on('error', () => {});
@@ -50,8 +61,9 @@ async function main(): Promise<void> {
       line += chunk.toString();
       const end = line.indexOf('\n');
       if (end < 0) return;
-      const command = line.slice(0, end).trim();
+      const [command = '', sender] = line.slice(0, end).trim().split(' ');
       line = line.slice(end + 1);
+      if (sender && /^\d+$/.test(sender)) owner = ownerOf(Number(sender)) ?? owner;
       if (command === 'ping') conn.end(`ok ${process.pid}\n`);
       else if (command === 'reload')
         serialised(load).then(
@@ -81,6 +93,31 @@ async function main(): Promise<void> {
   await fs.writeFile(tmp, `${process.pid}\n`);
   await fs.rename(tmp, pidFile);
   log(`resolver ${process.pid} serving ${dir}`);
+}
+
+/** A process, told apart from a later one with its pid by its start time. */
+interface Owner {
+  pid: number;
+  started: string;
+}
+
+function ownerOf(pid: number): Owner | undefined {
+  const started = startTime(pid);
+  return started === undefined ? undefined : { pid, started };
+}
+
+function isAlive(owner: Owner): boolean {
+  return startTime(owner.pid) === owner.started;
+}
+
+/** Field 22 of /proc/<pid>/stat (the start time in clock ticks since boot); undefined when the process is gone. */
+function startTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
 }
 
 /** Whether a resolver answers `ping` on the socket. */
