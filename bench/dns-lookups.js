@@ -1,11 +1,13 @@
 // Name resolution inside a container through the embedded DNS server (127.0.0.11), at a
 // fixed rate: a load generator in the container's network namespace (this script again,
 // run under `nsenter --net`) sends A queries for a peer container's name at 1,000 per
-// second (open loop: on schedule whatever the answers do) for N seconds, and prints the
-// latency percentiles (p50, p99, max) and how many went unanswered. Against a berthd of
-// its own, and against a dockerd of its own when Docker is installed (its default bridge
-// and firewall, which its embedded DNS needs; the host restored after, stopped by its
-// pid), one after the other in the same run. Prints figures, asserts nothing.
+// second (open loop: on schedule whatever the answers do), and prints the latency
+// percentiles (p50, p99, max) and how many went unanswered. Against a berthd of its own,
+// against the floor (an echo server in the same namespace: the generator, the kernel and
+// the scheduler, no resolver), and against a dockerd of its own when Docker is installed
+// (its default bridge and firewall, which its embedded DNS needs; the host restored
+// after, stopped by its pid), in interleaved rounds of 2 s (A B C A B C) over N seconds
+// each. Prints figures, asserts nothing.
 // Usage: node bench/dns-lookups.js [seconds] [rate]      (default 10 s at 1000/s)
 // Run it under `flock /tmp/berth-dockerd-bench.lock` when Docker is installed (one dockerd at a time on a machine).
 // BERTH_BENCH_NO_DOCKERD=1: berthd alone.
@@ -29,48 +31,60 @@ if (process.argv[2] === '--load') {
   const started = [];
   const docker = (env, args) => execFileSync('docker', args, { env: { ...process.env, ...env }, encoding: 'utf8' }).trim();
 
-  /** Two containers on a user network; the load from the first's namespace, asking the second's name. */
-  const measure = async (label, env) => {
+  /** Two containers on a user network of `env`'s daemon; resolves the pid whose namespace the load runs in. */
+  const setUp = (env) => {
     docker(env, ['load', '-q', '-i', busybox]);
     docker(env, ['network', 'create', 'benchdns']);
     docker(env, ['run', '-d', '--name', 'asker', '--network', 'benchdns', 'busybox', 'sleep', '3000']);
     docker(env, ['run', '-d', '--name', 'answered', '--network', 'benchdns', 'busybox', 'sleep', '3000']);
-    const pid = docker(env, ['inspect', '-f', '{{.State.Pid}}', 'asker']);
-    // Warm-up (a second at the rate), then the measured run.
-    await runLoad(pid, 'answered', 1, rate);
-    const result = await runLoad(pid, 'answered', seconds, rate);
-    // The floor, right after, from the same namespace: an echo server beside the load.
-    const server = spawn('nsenter', [`--net=/proc/${pid}/ns/net`, process.execPath, __filename, '--echo', '127.0.0.12'], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    started.push(server);
-    await new Promise((r) => server.stdout.once('data', r));
-    const floor = await runLoad(pid, 'answered', seconds, rate, '127.0.0.12');
-    server.kill();
+    return docker(env, ['inspect', '-f', '{{.State.Pid}}', 'asker']);
+  };
+  const tearDown = (env) => {
     docker(env, ['rm', '-f', 'asker', 'answered']);
     docker(env, ['network', 'rm', 'benchdns']);
-    const f = (ms) => `${ms.toFixed(3)} ms`;
-    console.log(
-      `${label.padEnd(34)} ${result.sent} lookups at ${rate}/s: p50 ${f(result.p50)}  p99 ${f(result.p99)}  max ${f(result.max)}  unanswered ${result.lost}  (target p99 < 2 ms)`,
-    );
-    console.log(
-      `${'  the floor (an echo beside it)'.padEnd(34)} ${floor.sent} lookups at ${rate}/s: p50 ${f(floor.p50)}  p99 ${f(floor.p99)}  max ${f(floor.max)}  unanswered ${floor.lost}`,
-    );
-    return result;
   };
 
   const main = async () => {
     const berthd = await startBerthd(dir, started, { cgroupParent: 'berth-bench' });
-    const b = await measure('berthd (embedded DNS)', berthd.env);
+    const targets = [{ label: 'berthd (embedded DNS)', pid: setUp(berthd.env), server: '127.0.0.11' }];
+    // The floor: an echo server in the same namespace as the load, answering at once.
+    const echoServer = spawn('nsenter', [`--net=/proc/${targets[0].pid}/ns/net`, process.execPath, __filename, '--echo', '127.0.0.12'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    started.push(echoServer);
+    await new Promise((r) => echoServer.stdout.once('data', r));
+    targets.push({ label: 'the floor (an echo, no resolver)', pid: targets[0].pid, server: '127.0.0.12' });
+    const dockerd = process.env.BERTH_BENCH_NO_DOCKERD ? undefined : await startDockerd(dir, started, { network: 'default' });
+    if (dockerd) targets.push({ label: 'dockerd (embedded DNS)', pid: setUp(dockerd.env), server: '127.0.0.11' });
+    // Warm-up, then rounds of 2 s each, interleaved A B C A B C, so the machine's noise falls on all alike.
+    for (const t of targets) await runLoad(t.pid, 'answered', 1, rate, t.server);
+    const rounds = Math.max(1, Math.round(seconds / 2));
+    for (const t of targets) Object.assign(t, { latencies: [], sent: 0, lost: 0 });
+    for (let r = 0; r < rounds; r++) {
+      for (const t of targets) {
+        const got = await runLoad(t.pid, 'answered', 2, rate, t.server);
+        t.latencies.push(...got.latencies);
+        t.sent += got.sent;
+        t.lost += got.lost;
+      }
+    }
+    const f = (ms) => `${ms.toFixed(3)} ms`;
+    for (const t of targets) {
+      const sorted = t.latencies.sort((a, b) => a - b);
+      const pct = (p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+      t.p99 = pct(99);
+      console.log(
+        `${t.label.padEnd(34)} ${t.sent} lookups at ${rate}/s: p50 ${f(pct(50))}  p99 ${f(t.p99)}  max ${f(sorted.at(-1) ?? Number.NaN)}  unanswered ${t.lost}`,
+      );
+    }
+    console.log(`target: berthd p99 < 2 ms (${rounds} interleaved rounds of 2 s each)`);
     const rss = resolverRssKiB(dir);
     if (rss) console.log(`berth's resolver process: RSS ${(rss / 1024).toFixed(1)} MiB`);
-    const dockerd = process.env.BERTH_BENCH_NO_DOCKERD ? undefined : await startDockerd(dir, started, { network: 'default' });
-    if (dockerd) {
-      const d = await measure('dockerd (embedded DNS)', dockerd.env);
-      console.log(`ratio p99 berthd / dockerd          ${(b.p99 / d.p99).toFixed(2)}x`);
-    } else {
-      console.log('dockerd: not compared (no Docker engine installed, or BERTH_BENCH_NO_DOCKERD)');
-    }
+    if (dockerd) console.log(`ratio p99 berthd / dockerd          ${(targets[0].p99 / targets[2].p99).toFixed(2)}x`);
+    else console.log('dockerd: not compared (no Docker engine installed, or BERTH_BENCH_NO_DOCKERD)');
+    echoServer.kill();
+    tearDown(berthd.env);
+    if (dockerd) tearDown(dockerd.env);
   };
   main()
     .catch((err) => {
@@ -160,7 +174,14 @@ function load(name, seconds, rate, server) {
     const sorted = latencies.sort((a, b) => a - b);
     const pct = (p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
     process.stdout.write(
-      JSON.stringify({ sent, lost: sent - sorted.length, p50: pct(50), p99: pct(99), max: sorted[sorted.length - 1] ?? Number.NaN }),
+      JSON.stringify({
+        sent,
+        lost: sent - sorted.length,
+        p50: pct(50),
+        p99: pct(99),
+        max: sorted[sorted.length - 1] ?? Number.NaN,
+        latencies: sorted,
+      }),
     );
   };
   socket.bind(0, () => tick());
