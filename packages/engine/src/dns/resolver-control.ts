@@ -59,7 +59,7 @@ export class ResolverControl {
     await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
     const main = path.join(__dirname, __filename.endsWith('.ts') ? 'resolver-main.ts' : 'resolver-main.js');
     // From source (the unit tests) the entry is TypeScript: run it through tsx as they are.
-    const loader = main.endsWith('.ts') ? ['-r', require.resolve('tsx/cjs')] : [];
+    const loader = main.endsWith('.ts') ? ['--conditions=@berth/source', '-r', require.resolve('tsx/cjs')] : [];
     const log = openSync(this.logFile, 'a');
     try {
       const child = spawn(process.execPath, [...loader, main, '--dir', this.dir], {
