@@ -97,7 +97,7 @@ export function buildDnsRecords(
   }
   for (const sandbox of sandboxes.values()) {
     const container = containerOf(sandbox.containerId)!;
-    for (const link of parseLinks(container.links)) {
+    for (const link of linksOf(container)) {
       const targetId = byName.get(link.target);
       const targetAddresses = targetId ? addressOn.get(targetId) : undefined;
       if (!targetAddresses) continue;
@@ -108,4 +108,13 @@ export function buildDnsRecords(
   }
   records.sandboxes = [...sandboxes.values()];
   return records;
+}
+
+/** A container's links; none when its record holds a malformed one (checked at create: only an edited record can), so one record never breaks the others' names. */
+function linksOf(container: DnsContainerFacts) {
+  try {
+    return parseLinks(container.links);
+  } catch {
+    return [];
+  }
 }

@@ -61,7 +61,7 @@ export class DnsService {
     this.started = false;
     clearInterval(this.watchdog);
     await this.serialised(async () => {
-      if (this.records().sandboxes.length > 0) return;
+      if (this.needed()) return;
       await this.control.stop().catch((err) => this.log.warn('cannot stop the DNS resolver', { error: String(err) }));
       await fs.rm(this.control.dir, { recursive: true, force: true });
     });
@@ -80,10 +80,10 @@ export class DnsService {
   publish(): Promise<void> {
     return this.serialised(async () => {
       const began = performance.now();
-      const records = this.records();
-      const text = JSON.stringify(records);
-      if (text === this.published) return;
       try {
+        const records = this.records();
+        const text = JSON.stringify(records);
+        if (text === this.published) return;
         const needed = records.sandboxes.length > 0;
         if (!needed && !(await this.control.alive())) {
           this.published = text;
@@ -109,10 +109,19 @@ export class DnsService {
 
   /** Start the resolver again when containers need it and it does not answer. */
   private async revive(): Promise<void> {
-    if (!this.started || this.records().sandboxes.length === 0 || (await this.control.alive())) return;
+    if (!this.started || !this.needed() || (await this.control.alive())) return;
     this.log.warn('the DNS resolver does not answer: starting it again');
     this.published = '';
     await this.publish();
+  }
+
+  /** Whether a container needs the resolver (when the records cannot be built, assume one does: never stop it wrongly). */
+  private needed(): boolean {
+    try {
+      return this.records().sandboxes.length > 0;
+    } catch {
+      return true;
+    }
   }
 
   private facts(containerId: string): DnsContainerFacts | undefined {
