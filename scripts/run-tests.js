@@ -216,6 +216,7 @@ function machineLeaks() {
     try {
       const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
       if (cmd.includes('berth-shim') && mark.test(cmd)) found.push(`berth-shim pid ${pid}`);
+      if (/resolver-main\.(js|ts)/.test(cmd) && mark.test(cmd)) found.push(`DNS resolver pid ${pid}`);
       if (/berthd|daemon\/dist\/src\/bin\.js/.test(cmd) && mark.test(cmd)) found.push(`berthd pid ${pid}`);
     } catch {}
   }

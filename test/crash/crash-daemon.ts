@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync, promises as fs, mkdtempSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { spawnBerthd, waitForBerthd } from '../e2e/berthd-process';
-import { type CommandResult, cgroupDirs, mountsUnder, run, shimPids, sleep } from '../e2e/harness';
+import { type CommandResult, cgroupDirs, mountsUnder, resolverPids, run, shimPids, sleep } from '../e2e/harness';
 import { cleanUpNetwork, type DaemonNetwork, daemonNetwork } from '../e2e/network-isolation';
 
 const dockerCli = '/usr/local/bin/docker';
@@ -165,11 +165,14 @@ export class CrashDaemon {
     for (const m of mountsUnder(this.dir)) leaks.push(`mount ${m}`);
     for (const c of cgroupDirs(this.cgroupParent)) leaks.push(`cgroup ${c}`);
     for (const pid of shimPids(this.dir)) leaks.push(`berth-shim pid ${pid}`);
+    // The embedded DNS server's process stops with berthd once no container needs it.
+    for (const pid of resolverPids(this.dir)) leaks.push(`DNS resolver pid ${pid}`);
     // The default bridge and the table stay after berthd stops (as docker0 does); a veth or another bridge is a leak.
     leaks.push(...cleanUpNetwork(this.network));
     // Clean up whatever leaked: this daemon's shims (their arguments name our directory),
     // then what is left in our cgroups (container processes whose shim died).
     for (const pid of shimPids(this.dir)) killPid(pid);
+    for (const pid of resolverPids(this.dir)) killPid(pid);
     for (const dir of cgroupDirs(this.cgroupParent)) for (const pid of cgroupPids(dir)) killPid(pid);
     await sleep(200);
     for (const m of mountsUnder(this.dir).reverse()) await run('umount', ['-l', m], {});

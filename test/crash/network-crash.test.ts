@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import * as path from 'node:path';
 import * as assert from 'uvu/assert';
-import { sleep } from '../e2e/harness';
+import { resolverPids, sleep } from '../e2e/harness';
 import { networkObjects } from '../e2e/network-isolation';
 import type { CrashDaemon } from './crash-daemon';
 import { crashSuite } from './crash-suite';
@@ -111,6 +111,64 @@ test('kill -9 in the middle of a network connect of a running container undoes i
   await d.docker(['rm', '-f', 'connected']);
   const removed = await d.docker(['network', 'rm', 'connect-cut']);
   assert.is(removed.code, 0, removed.stderr);
+});
+
+/**
+ * Sockets the process holds in network namespaces other than its own: the socket inodes
+ * of its descriptors that its own namespace's tables (/proc/<pid>/net/*) do not list.
+ */
+function foreignSockets(pid: number): number {
+  const own = new Set<string>();
+  for (const table of ['udp', 'tcp', 'unix']) {
+    const lines = readFileSync(`/proc/${pid}/net/${table}`, 'utf8').split('\n').slice(1);
+    for (const line of lines) {
+      const fields = line.trim().split(/\s+/);
+      own.add(table === 'unix' ? fields[6]! : fields[9]!);
+    }
+  }
+  let foreign = 0;
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m && !own.has(m[1]!)) foreign++;
+    } catch {}
+  }
+  return foreign;
+}
+
+test('kill -9 in the middle of an attach on a user network: the DNS resolver lets go of the namespace, and answers the next container', async ({
+  d,
+  checker,
+}) => {
+  const made = await d.docker(['network', 'create', '--subnet', subnet(d, 5), 'dns-cut']);
+  assert.is(made.code, 0, made.stderr);
+  await killDuring(d, /msg="network endpoint recorded"/, [
+    'run',
+    '-d',
+    '--name',
+    'dns-attach-cut',
+    '--network',
+    'dns-cut',
+    'busybox',
+    'sleep',
+    '3600',
+  ]);
+  assert.equal(endpointRecords(d), []);
+  const resolvers = resolverPids(d.dir);
+  assert.is(resolvers.length, 1, 'the resolver outlived berthd and was adopted');
+  assert.is(foreignSockets(resolvers[0]!), 0, 'no socket left in the cut container’s namespace');
+  const records = JSON.parse(readFileSync(path.join(d.execRoot, 'dns', 'records.json'), 'utf8')) as { sandboxes: unknown[] };
+  assert.equal(records.sandboxes, []);
+  const run = await d.docker(['run', '-d', '--network', 'dns-cut', '--name', 'dns-next', 'busybox', 'sleep', '3600']);
+  assert.is(run.code, 0, run.stderr);
+  const found = await d.docker(['exec', 'dns-next', 'nslookup', '-type=a', 'dns-next']);
+  assert.match(found.stdout, /Name:\s+dns-next/);
+  assert.is(foreignSockets(resolvers[0]!), 2, 'a UDP and a TCP socket in the running container’s namespace');
+  await d.docker(['rm', '-f', 'dns-next']);
+  assert.is(foreignSockets(resolvers[0]!), 0, 'its sockets closed with the container');
+  await d.docker(['rm', '-f', 'dns-attach-cut']);
+  assert.is((await d.docker(['network', 'rm', 'dns-cut'])).code, 0);
+  assert.equal(await checker.check({ runImages: 0 }), []);
 });
 
 test('kill -9 in the middle of a network create undoes it; in the middle of a remove finishes it', async ({ d, checker }) => {

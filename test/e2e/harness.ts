@@ -124,6 +124,7 @@ export class TestDaemon {
       await this.kill('SIGTERM');
     }
     leaks.push(...this.leaks(), ...cleanUpNetwork(this.network));
+    for (const pid of resolverPids(this.dir)) process.kill(pid, 'SIGKILL');
     // Clean up even what leaked, so one failing suite does not poison the next.
     for (const m of mountsUnder(this.dir).reverse()) await run('umount', ['-l', m], {});
     await fs.rm(this.dir, { recursive: true, force: true }).catch(() => undefined);
@@ -143,6 +144,8 @@ export class TestDaemon {
       else for (const child of childCgroups(c)) if (path.basename(child) !== 'shims') found.push(`cgroup ${child}`);
     }
     for (const pid of shimPids(this.dir)) found.push(`berth-shim pid ${pid}`);
+    // The embedded DNS server's process stops with berthd once no container needs it.
+    if (!running) for (const pid of resolverPids(this.dir)) found.push(`DNS resolver pid ${pid}`);
     return found;
   }
 }
@@ -177,12 +180,21 @@ function childCgroups(dir: string): string[] {
 
 /** Pids of berth-shim processes whose arguments mention `dir`. */
 export function shimPids(dir: string): number[] {
+  return pidsOf(/berth-shim/, dir);
+}
+
+/** Pids of embedded DNS resolver processes (engine's dns/resolver-main) whose arguments mention `dir`. */
+export function resolverPids(dir: string): number[] {
+  return pidsOf(/resolver-main\.(js|ts)/, dir);
+}
+
+function pidsOf(program: RegExp, dir: string): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      if (cmd.includes('berth-shim') && cmd.includes(dir)) pids.push(Number(entry));
+      if (program.test(cmd) && cmd.includes(dir)) pids.push(Number(entry));
     } catch {
       // the process went away while we looked
     }

@@ -9,6 +9,7 @@
 #include <node_api.h>
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <malloc.h>
@@ -18,12 +19,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <arpa/inet.h>
 #include <linux/netlink.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
-#include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -1291,6 +1294,80 @@ static napi_value js_trim_malloc(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/*
+ * socketInNetns(netnsPath, tcp, address, port): a socket made inside another network
+ * namespace, bound to address:port (IP_FREEBIND, so an address not yet up binds), listening
+ * when tcp; returns its descriptor (CLOEXEC, non-blocking). The calling thread enters the
+ * namespace with setns(2) and returns to its own before this returns: nothing else runs on
+ * the thread meanwhile, and a socket keeps the namespace it was made in for its life.
+ */
+static napi_value js_socket_in_netns(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char nspath[PATH_ARG_MAX], address[64];
+  bool tcp = false;
+  double port = 0;
+  if (!get_string(env, argv[0], nspath, sizeof nspath, 0, NULL, "netnsPath must be a string")) return NULL;
+  napi_get_value_bool(env, argv[1], &tcp);
+  if (!get_string(env, argv[2], address, sizeof address, 0, NULL, "address must be a string")) return NULL;
+  if (!get_number(env, argv[3], &port, 0, "port must be a number")) return NULL;
+  struct sockaddr_in sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons((uint16_t)port);
+  if (inet_pton(AF_INET, address, &sa.sin_addr) != 1) {
+    throw_errno(env, EINVAL, "inet_pton", address, NULL);
+    return NULL;
+  }
+  int own = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (own < 0) {
+    throw_errno(env, errno, "open", "/proc/thread-self/ns/net", NULL);
+    return NULL;
+  }
+  int target = open(nspath, O_RDONLY | O_CLOEXEC);
+  if (target < 0) {
+    int err = errno;
+    close(own);
+    throw_errno(env, err, "open", nspath, NULL);
+    return NULL;
+  }
+  if (setns(target, CLONE_NEWNET) != 0) {
+    int err = errno;
+    close(own);
+    close(target);
+    throw_errno(env, err, "setns", nspath, NULL);
+    return NULL;
+  }
+  close(target);
+  int fd = socket(AF_INET, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  int err = fd < 0 ? errno : 0;
+  const char *failed = fd < 0 ? "socket" : NULL;
+  if (fd >= 0) {
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+      err = errno;
+      failed = "bind";
+    } else if (tcp && listen(fd, 128) != 0) {
+      err = errno;
+      failed = "listen";
+    }
+  }
+  /* Back to our own namespace whatever happened: failing that, the thread would be lost. */
+  if (setns(own, CLONE_NEWNET) != 0) abort();
+  close(own);
+  if (failed) {
+    if (fd >= 0) close(fd);
+    throw_errno(env, err, failed, nspath, NULL);
+    return NULL;
+  }
+  napi_value result;
+  napi_create_int32(env, fd, &result);
+  return result;
+}
+
 NAPI_MODULE_INIT() {
   set_function(env, exports, "mount", js_mount);
   set_function(env, exports, "umount", js_umount);
@@ -1327,6 +1404,7 @@ NAPI_MODULE_INIT() {
   set_number(env, at, "REMOVEDIR", AT_REMOVEDIR);
   napi_set_named_property(env, exports, "AT", at);
   set_function(env, exports, "trimMalloc", js_trim_malloc);
+  set_function(env, exports, "socketInNetns", js_socket_in_netns);
   set_function(env, exports, "writeNewFiles", js_write_new_files);
   set_function(env, exports, "netlinkTransact", js_netlink_transact);
   napi_value ms;

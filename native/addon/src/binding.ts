@@ -24,6 +24,7 @@ export interface NativeBinding {
   RESOLVE: Readonly<Record<string, number>>;
   AT: Readonly<Record<string, number>>;
   trimMalloc(): boolean;
+  socketInNetns(netnsPath: string, tcp: boolean, address: string, port: number): number;
   writeNewFiles(files: readonly import('./write-new-file.js').NewFileSpec[], callback?: (err: Error | null) => void): void;
   netlinkTransact(netnsFd: number, requests: readonly Buffer[]): Buffer[];
   netlinkTransact(netnsFd: number, requests: readonly Buffer[], callback: (err: Error | null, replies?: Buffer[]) => void): void;

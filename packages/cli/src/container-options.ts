@@ -23,6 +23,7 @@ export const CONTAINER_FLAGS: FlagSpec[] = [
   { long: 'init', kind: 'bool', help: 'Run an init inside the container that forwards signals and reaps processes' },
   { long: 'interactive', short: 'i', kind: 'bool', help: 'Keep STDIN open even if not attached' },
   { long: 'label', short: 'l', kind: 'list', help: 'Set meta data on a container' },
+  { long: 'link', kind: 'list', help: 'Add link to another container' },
   { long: 'mac-address', kind: 'string', help: 'Container MAC address (e.g., 92:d0:c6:0a:29:33)' },
   { long: 'memory', short: 'm', kind: 'string', meta: 'bytes', help: 'Memory limit' },
   { long: 'memory-reservation', kind: 'string', meta: 'bytes', help: 'Memory soft limit' },
@@ -30,6 +31,8 @@ export const CONTAINER_FLAGS: FlagSpec[] = [
   { long: 'name', kind: 'string', help: 'Assign a name to the container' },
   { long: 'network', kind: 'list', meta: 'network', help: 'Connect a container to a network' },
   { long: 'net', kind: 'list', meta: 'network', help: 'Connect a container to a network', hidden: true },
+  { long: 'network-alias', kind: 'list', help: 'Add network-scoped alias for the container' },
+  { long: 'net-alias', kind: 'list', help: 'Add network-scoped alias for the container', hidden: true },
   { long: 'pids-limit', kind: 'int', help: 'Tune container pids limit (set -1 for unlimited)' },
   { long: 'platform', kind: 'string', help: 'Set platform if server is multi-platform capable', hidden: true },
   { long: 'privileged', kind: 'bool', help: 'Give extended privileges to this container' },
@@ -311,6 +314,7 @@ export function buildCreateRequest(flags: Flags, image: string, command: string[
   if (flags.has('dns')) host.Dns = flags.list('dns');
   if (flags.has('dns-search')) host.DnsSearch = flags.list('dns-search');
   if (flags.has('dns-option')) host.DnsOptions = flags.list('dns-option');
+  if (flags.has('link')) host.Links = flags.list('link');
   if (flags.has('add-host')) host.ExtraHosts = flags.list('add-host').map((h) => h.replace('=', ':'));
   if (flags.has('tmpfs')) {
     host.Tmpfs = {};
@@ -337,11 +341,15 @@ export function buildCreateRequest(flags: Flags, image: string, command: string[
   };
   if (flags.has('hostname')) body.Hostname = flags.string('hostname')!;
   if (flags.has('mac-address')) body.MacAddress = flags.string('mac-address')!;
-  if (flags.has('ip') || networks.length > 1) {
-    // As docker: the address belongs to the endpoint on the (first) network the container joins.
+  const aliases = [...flags.list('network-alias'), ...flags.list('net-alias')];
+  if (flags.has('ip') || aliases.length > 0 || networks.length > 1) {
+    // As docker: the address and the aliases belong to the endpoint on the (first) network the container joins.
     const network = host.NetworkMode === 'default' ? 'bridge' : host.NetworkMode!;
     const endpoints: NonNullable<ContainerCreateBody['NetworkingConfig']>['EndpointsConfig'] = {
-      [network]: flags.has('ip') ? { IPAMConfig: { IPv4Address: flags.string('ip')! } } : {},
+      [network]: {
+        ...(flags.has('ip') ? { IPAMConfig: { IPv4Address: flags.string('ip')! } } : {}),
+        ...(aliases.length > 0 ? { Aliases: aliases } : {}),
+      },
     };
     for (const other of networks.slice(1)) endpoints[other] ??= {};
     body.NetworkingConfig = { EndpointsConfig: endpoints };

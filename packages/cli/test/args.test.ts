@@ -78,6 +78,28 @@ test('create body: the plain foreground case', () => {
   });
 });
 
+test('create body: --network-alias and --ip on the endpoint of the network joined, --link in HostConfig.Links', () => {
+  const { body } = build([
+    '--network',
+    'front',
+    '--network-alias',
+    'www',
+    '--net-alias',
+    'web2',
+    '--ip',
+    '10.1.0.9',
+    '--link',
+    'db:database',
+    'busybox',
+  ]);
+  assert.equal(body.NetworkingConfig, {
+    EndpointsConfig: { front: { IPAMConfig: { IPv4Address: '10.1.0.9' }, Aliases: ['www', 'web2'] } },
+  });
+  assert.equal(body.HostConfig?.Links, ['db:database']);
+  assert.equal(build(['--network-alias', 'x', 'busybox']).body.NetworkingConfig, { EndpointsConfig: { bridge: { Aliases: ['x'] } } });
+  assert.is(build(['busybox']).body.NetworkingConfig, undefined);
+});
+
 test('create body: every supported flag lands where docker puts it', () => {
   const { body, name } = build([
     '--name',

@@ -33,6 +33,8 @@ export interface EngineEventMap {
   'image.untag': [EngineEvent];
   'image.delete': [EngineEvent];
   'image.save': [EngineEvent];
+  'network.connect': [EngineEvent];
+  'network.disconnect': [EngineEvent];
   'plugin.skip': [EngineEvent];
 }
 
@@ -72,6 +74,8 @@ const knownKeys: Record<string, true> = Object.fromEntries(
     'image.untag',
     'image.delete',
     'image.save',
+    'network.connect',
+    'network.disconnect',
     'plugin.skip',
   ].map((k) => [k, true]),
 );

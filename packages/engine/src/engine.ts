@@ -20,6 +20,7 @@ import { HostFactsToken, readHostFacts } from './containers/container-bundles.js
 import { ContainerLifecycleToken } from './containers/container-lifecycle.js';
 import { ContainerServiceToken } from './containers/container-service.js';
 import { NetworkConnectionsToken } from './containers/network-connections.js';
+import { DnsServiceToken } from './dns/dns-service.js';
 import { ExecServiceToken } from './exec/exec-service.js';
 import { HealthMonitorToken } from './health/health-monitor.js';
 import { ImageServiceToken } from './images/image-service.js';
@@ -166,6 +167,9 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
     const record = store.find(endpoint.containerId);
     return record?.state.Running === true && record.networks.some((a) => networks.findMode(a.network)?.id === network.id);
   });
+  // The embedded DNS server: the resolver a previous berthd left is adopted and given the records of what still runs.
+  const dns = di.resolve(DnsServiceToken);
+  await dns.start();
   const execs = di.resolve(ExecServiceToken);
   await execs.recover();
   // Health checks listen to starts and exits from here on, and resume those of the containers recovery found running.
@@ -197,6 +201,7 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
       monitor.close();
       supervisor.close();
       await networks.releasesSettled(); // the endpoints of containers removed just before
+      await dns.close();
       events.removeAllListeners();
       await store.drain();
       await plugins.storage.close?.();

@@ -11,6 +11,7 @@ import { ContainerService, ContainerServiceToken } from './containers/container-
 import { ContainerSettings, ContainerSettingsToken } from './containers/container-settings.js';
 import { NetworkConnections, NetworkConnectionsToken } from './containers/network-connections.js';
 
+import { DnsService, DnsServiceToken } from './dns/dns-service.js';
 import { ExecService, ExecServiceToken } from './exec/exec-service.js';
 import { HealthMonitor, HealthMonitorToken } from './health/health-monitor.js';
 import { ImageHolds, ImageHoldsToken } from './images/image-holds.js';
@@ -55,6 +56,7 @@ export function registerEngineServices(di: ServiceContainer): void {
   di.registerDefault(DriverLookupToken, { useFactory: (d) => DriverLookup.of(d) });
   di.registerDefault(NetworkServiceToken, { useClass: NetworkService });
   di.registerDefault(NetworkConnectionsToken, { useClass: NetworkConnections });
+  di.registerDefault(DnsServiceToken, { useClass: DnsService });
   di.registerDefault(ContainerNamesToken, { useFactory: (d) => ({ nameOf: (id) => d.resolve(ContainerStoreToken).find(id)?.name }) });
   // Root filesystems and the image layers under them.
   di.registerDefault(RootFilesystemsToken, { useClass: RootFilesystems });

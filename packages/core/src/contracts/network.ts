@@ -46,7 +46,9 @@ export interface NetworkSpec {
  * at any point leaves a record from which the endpoint can be removed or restored.
  *
  * Published ports will be a field of their own (`portBindings`), published and revoked
- * by steps of their own after attach and before detach; DNS names are `aliases`.
+ * by steps of their own after attach and before detach; DNS names are `aliases` (the
+ * container's name and its `--network-alias`es; the engine's DNS adds its short id and
+ * `--hostname`).
  */
 export interface EndpointSpec {
   networkId: string;
@@ -138,8 +140,12 @@ export type NetworkNamespaceMode = 'host' | 'private';
  * - Published ports: steps of their own between attach and detach (publish after attach,
  *   revoke before detach, both given `EndpointSpec.portBindings`), so a driver without
  *   ports keeps this shape.
- * - The embedded DNS server: the engine's, fed from its endpoint records (`aliases` per
- *   network); drivers take no part.
+ * - The embedded DNS server (127.0.0.11 in each container namespace on a user-defined
+ *   network) is the engine's: a resolver process that outlives berthd, with sockets made
+ *   inside each namespace, answering from records the engine rebuilds from its endpoint
+ *   records (`aliases` per network) at every endpoint change. Drivers take no part and
+ *   add nothing to the namespace for it; a driver whose namespaceMode is `private` gets
+ *   it for free.
  *
  * A remote driver (Docker's `NetworkDriver.*` protocol over a socket, @berth/discovery-docker)
  * maps one to one: createNetwork → CreateNetwork, attach → CreateEndpoint + Join (the

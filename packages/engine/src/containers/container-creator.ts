@@ -10,6 +10,7 @@ import {
   LoggerToken,
   token,
 } from '@berth/core';
+import { requestedLinks, storedLinks } from '../dns/links.js';
 import { type ImageHolds, ImageHoldsToken } from '../images/image-holds.js';
 import { type ImageQueries, ImageQueriesToken } from '../images/image-queries.js';
 import { refuseUnsupportedSettings } from '../oci/unsupported-settings.js';
@@ -65,7 +66,10 @@ export class ContainerCreator {
     // translation checks again, with the image's config, once the rootfs is mounted).
     refuseUnsupportedSettings(body, { hostNetwork, storageDriver: this.rootfs.driverName });
     const logConfig = this.drivers.logConfig(hostConfig.LogConfig);
+    // Containers on a user-defined network ask the embedded DNS server (127.0.0.11), as in Docker.
+    const embeddedDns = !hostNetwork && this.drivers.usesEmbeddedDns(networkMode);
     const etcRequest: EtcRequest = {
+      embeddedDns,
       extraHosts: hostConfig.ExtraHosts,
       dns: hostConfig.Dns,
       dnsSearch: hostConfig.DnsSearch,
@@ -76,6 +80,10 @@ export class ContainerCreator {
     extraHostLines(etcRequest.extraHosts, etcRequest.hostGateway);
     withResolvRequest('', etcRequest);
     const networks = attachmentsFromCreate(body, networkMode, (a, b) => this.drivers.sameNetwork(a, b));
+    // Aliases are names the embedded DNS server answers: a network without it (the default bridge) cannot have them.
+    const aliased = networks.find((a) => a.aliases && !this.drivers.usesEmbeddedDns(a.network));
+    if (aliased) throw new InvalidArgument('network-scoped alias is supported only for containers in user defined networks');
+    const links = requestedLinks(body, hostNetwork, (target) => this.store.find(target) !== undefined);
     // Inspect's Config.MacAddress: the first network's, whether asked in Config (API 1.41) or its endpoint (1.44).
     if (networks[0]?.macAddress) config.MacAddress = networks[0].macAddress;
     if (joined) config.Hostname = joined.config.Hostname;
@@ -120,6 +128,7 @@ export class ContainerCreator {
           NetworkMode: hostConfig.NetworkMode ? networkMode : 'default',
           Runtime: runtimeName,
           LogConfig: logConfig,
+          ...(links.length > 0 ? { Links: storedLinks(links, containerName) } : {}),
         },
         path: entry,
         args,

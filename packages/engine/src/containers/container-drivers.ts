@@ -1,5 +1,7 @@
 import { type DriverRegistry, type HostConfig, InvalidArgument, inject, injectable, type Runtime, RuntimesToken, token } from '@berth/core';
 import { EngineConfigToken, type ResolvedEngineConfig } from '../config.js';
+import { usesEmbeddedDns } from '../dns/dns-record-builder.js';
+import type { ContainerLink } from '../dns/links.js';
 import { type LogConfig, resolveLogConfig } from '../io/log-config.js';
 import type { EndpointRecord } from '../networks/network-record.js';
 import { type NetworkService, NetworkServiceToken } from '../networks/network-service.js';
@@ -66,6 +68,22 @@ export class ContainerDrivers {
   /** Whether two network names are one network (`default` and `bridge`, a name and its id). */
   sameNetwork(a: string, b: string): boolean {
     return this.networks.sameNetwork(a, b);
+  }
+
+  /** Whether a mode's containers use the embedded DNS server: a user-defined network (dns/README.md); false for an unknown one. */
+  usesEmbeddedDns(mode: string): boolean {
+    const network = this.networks.findMode(mode);
+    return network !== undefined && usesEmbeddedDns(network);
+  }
+
+  /** `address\talias target` hosts lines of links whose target has an address on the endpoint's network. */
+  linkHostLines(endpoint: EndpointRecord, links: ReadonlyArray<{ link: ContainerLink; target: ContainerRecord }>): string[] {
+    const lines: string[] = [];
+    for (const { link, target } of links) {
+      const address = this.networks.endpointsOf(target.id).find((e) => e.network.id === endpoint.networkId)?.endpoint.ipAddress;
+      if (address) lines.push(`${address}\t${link.alias === link.target ? link.target : `${link.alias} ${link.target}`}`);
+    }
+    return lines;
   }
 
   /** The address `--add-host name:host-gateway` stands for: the default bridge's gateway. */

@@ -7,6 +7,7 @@ import type {
   MountPoint,
   NetworkSettings,
 } from '@berth/core';
+import { parseLinks } from '../dns/links.js';
 import type { EndpointRecord, NetworkRecord } from '../networks/network-record.js';
 import { endpointSettings } from '../networks/network-views.js';
 import { parseBind } from '../oci/mounts.js';
@@ -27,11 +28,13 @@ export interface ContainerNetworkView {
 /** The `Networks` map: one entry per network, dockerd's aliases (the short id and `--network-alias` names, on user networks only). */
 function networksMap(record: ContainerRecord, nets: ContainerNetworkView[], withAliases: boolean): Record<string, EndpointSettings> {
   const map: Record<string, EndpointSettings> = {};
+  // On a user-defined network dockerd lists the links in the endpoint's settings too (`target:alias`).
+  const links = parseLinks(record.hostConfig.Links).map((l) => `${l.target}:${l.alias}`);
   for (const net of nets) {
     const userNetwork = net.network !== undefined && net.network.name !== 'bridge' && net.network.driver === 'bridge';
     const aliases =
       withAliases && net.endpoint && userNetwork ? [...new Set([...net.endpoint.aliases.slice(1), record.id.slice(0, 12)])] : null;
-    map[net.name] = endpointSettings(net.network, net.endpoint, aliases);
+    map[net.name] = endpointSettings(net.network, net.endpoint, aliases, withAliases && userNetwork && links.length > 0 ? links : null);
   }
   return map;
 }

@@ -22,6 +22,8 @@ const defaultHosts = [
 
 /** What a create asks of a container's /etc files: `--add-host`, `--dns`, `--dns-search`, `--dns-option`. */
 export interface EtcRequest {
+  /** The container asks the embedded DNS server (a user-defined network): its resolv.conf names 127.0.0.11 only. */
+  embeddedDns?: boolean;
   /** `name:address` entries; `host-gateway` as the address is the default bridge's gateway. */
   extraHosts?: string[] | null;
   dns?: string[] | null;
@@ -92,7 +94,10 @@ export async function writeEtcFiles(dir: string, hostname: string, hostNetwork: 
   await Promise.all([
     fs.writeFile(files.hostname, `${hostname}\n`),
     fs.writeFile(files.hosts, hostsFile(extraHostLines(request.extraHosts, request.hostGateway))),
-    fs.writeFile(files.resolvConf, withResolvRequest(privateResolvConf(hostResolv), request)),
+    fs.writeFile(
+      files.resolvConf,
+      request.embeddedDns ? embeddedResolvConf(hostResolv, request) : withResolvRequest(privateResolvConf(hostResolv), request),
+    ),
   ]);
   return files;
 }
@@ -114,6 +119,29 @@ export function withResolvRequest(resolv: string, request: EtcRequest): string {
     replace(/^\s*(search|domain)\s/, request.dnsSearch.includes('.') ? [] : [`search ${request.dnsSearch.join(' ')}`]);
   if (request.dnsOptions?.length) replace(/^\s*options\s/, [`options ${request.dnsOptions.join(' ')}`]);
   return `${lines.filter((l) => l !== '').join('\n')}\n`;
+}
+
+/**
+ * The resolv.conf of a container that asks the embedded DNS server, as Docker writes it:
+ * `nameserver 127.0.0.11` only (its `--dns` servers, or the host's, are the resolver's
+ * upstreams), the search domains and options asked for or else the host's, and
+ * `ndots:0` unless an ndots option is given.
+ */
+export function embeddedResolvConf(host: string, request: EtcRequest): string {
+  const hostLines = host.split('\n');
+  const lines = ['nameserver 127.0.0.11'];
+  if (request.dnsSearch?.length) {
+    if (!request.dnsSearch.includes('.')) lines.push(`search ${request.dnsSearch.join(' ')}`);
+  } else {
+    const search = hostLines.map((l) => /^\s*(?:search|domain)\s+(.*\S)/.exec(l)?.[1]).filter((s): s is string => s !== undefined);
+    if (search.length > 0) lines.push(`search ${search[search.length - 1]}`);
+  }
+  const options = request.dnsOptions?.length
+    ? [...request.dnsOptions]
+    : hostLines.flatMap((l) => /^\s*options\s+(.*\S)/.exec(l)?.[1]?.split(/\s+/) ?? []);
+  if (!options.some((o) => o.startsWith('ndots:'))) options.push('ndots:0');
+  lines.push(`options ${options.join(' ')}`);
+  return `${lines.join('\n')}\n`;
 }
 
 /** The host's resolv.conf without loopback name servers; Docker's public fallbacks when none is left. */

@@ -43,10 +43,27 @@ export function attachmentOf(network: string, settings: EndpointRequest | null |
     attachment.ipv4Address = ip;
   }
   if (settings?.MacAddress) attachment.macAddress = parseMacAddress(settings.MacAddress);
-  const aliases = [...new Set((settings?.Aliases ?? []).filter((a) => a !== ''))];
+  const aliases = requestedAliases(network, settings?.Aliases);
   if (aliases.length > 0) attachment.aliases = aliases;
   if (settings?.GwPriority) attachment.gwPriority = settings.GwPriority;
   return attachment;
+}
+
+/**
+ * `--network-alias` (an endpoint's `Aliases`): DNS names the embedded DNS server answers,
+ * checked for form (labels of letters, digits, `-`, `_`, dots between labels); empty ones
+ * and duplicates dropped.
+ */
+function requestedAliases(network: string, aliases: readonly string[] | null | undefined): string[] {
+  const found: string[] = [];
+  for (const alias of aliases ?? []) {
+    if (alias === '') continue;
+    if (typeof alias !== 'string' || !/^[a-zA-Z0-9_]([a-zA-Z0-9_.-]{0,252}[a-zA-Z0-9_])?$/.test(alias) || alias.includes('..')) {
+      throw new InvalidArgument(`invalid network alias ${JSON.stringify(alias)} for network ${network}: expected a DNS name`);
+    }
+    if (!found.includes(alias)) found.push(alias);
+  }
+  return found;
 }
 
 /**

@@ -27,6 +27,12 @@ export interface NetworkRecord extends NetworkSpec {
 export interface EndpointRecord extends EndpointSpec {
   /** The `GwPriority` the container asked for on this network (the default route's choice when another network is connected). */
   gwPriority?: number;
+  /**
+   * The container's network namespace (`/proc/<pid>/ns/net`) while it runs, absent on
+   * the host's network: where the embedded DNS server puts its 127.0.0.11 sockets
+   * (dns/README.md). Written with the rest of the record, before the driver attaches.
+   */
+  sandbox?: string;
   /** The driver's answer to attach, in memory only (absent while the attach is under way, and after a restart). */
   info?: EndpointInfo;
 }

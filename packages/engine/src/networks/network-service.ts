@@ -423,6 +423,8 @@ export class NetworkService implements Omit<NetworksApi, 'connect' | 'disconnect
       aliases: [record.name, ...(attachment.aliases ?? [])],
       interfaceName,
       ...(attachment.gwPriority ? { gwPriority: attachment.gwPriority } : {}),
+      // Where the embedded DNS server listens for this container (dns/README.md).
+      ...(driver.namespaceMode === 'host' ? {} : { sandbox: `/proc/${pid}/ns/net` }),
     };
     if (driver.usesIpam && network.ipv4) {
       // A removed container's address comes back once its link is gone, never before: wait
@@ -479,6 +481,11 @@ export class NetworkService implements Omit<NetworksApi, 'connect' | 'disconnect
       // Now, as Docker orders them (die, disconnect, destroy): the API no longer shows the endpoint.
       this.events.publish('network', 'disconnect', network.id, { container: containerId, name: network.name, type: network.driver });
     }
+  }
+
+  /** Whether an endpoint is being released in the background (its container is gone): views and DNS no longer show it. */
+  isReleasing(endpoint: EndpointRecord): boolean {
+    return this.releases.isReleasing(endpoint.networkId, endpoint.id);
   }
 
   /** Resolves once every endpoint release under way in the background has settled (shutdown). */

@@ -16,6 +16,7 @@ export class NetworkStore {
   private readonly root: string;
   private readonly networks = new Map<string, NetworkRecord>();
   private readonly endpoints = new Map<string, Map<string, EndpointRecord>>();
+  private readonly endpointListeners: Array<() => Promise<void>> = [];
 
   constructor(@inject(EngineConfigToken) config: ResolvedEngineConfig) {
     this.root = path.join(config.dataRoot, 'networks');
@@ -94,16 +95,32 @@ export class NetworkStore {
     return found;
   }
 
+  /**
+   * Call `listener` after every endpoint saved or deleted (whatever path changed it: a
+   * start, a run's end, a connect or disconnect, recovery), and let the change's caller
+   * wait for it: the embedded DNS server's records follow the endpoints this way. A
+   * listener handles its own errors.
+   */
+  onEndpointsChanged(listener: () => Promise<void>): void {
+    this.endpointListeners.push(listener);
+  }
+
   /** Write an endpoint (without the driver's in-memory answer, `info`) and keep it, `info` included, in memory. */
   async saveEndpoint(endpoint: EndpointRecord): Promise<void> {
     const { info: _inMemory, ...durable } = endpoint;
     await writeJsonAtomic(path.join(this.root, endpoint.networkId, 'endpoints', `${endpoint.containerId}.json`), durable);
     this.endpoints.get(endpoint.networkId)?.set(endpoint.containerId, endpoint);
+    await this.endpointsChanged();
   }
 
   async deleteEndpoint(endpoint: EndpointRecord): Promise<void> {
     await fs.rm(path.join(this.root, endpoint.networkId, 'endpoints', `${endpoint.containerId}.json`), { force: true });
-    this.endpoints.get(endpoint.networkId)?.delete(endpoint.containerId);
+    const removed = this.endpoints.get(endpoint.networkId)?.delete(endpoint.containerId);
+    if (removed) await this.endpointsChanged();
+  }
+
+  private async endpointsChanged(): Promise<void> {
+    for (const listener of this.endpointListeners) await listener();
   }
 }
 

@@ -44,10 +44,11 @@ export function endpointSettings(
   network: NetworkRecord | undefined,
   endpoint: EndpointRecord | undefined,
   aliases: string[] | null,
+  links: string[] | null = null,
 ): EndpointSettings {
   return {
     IPAMConfig: null,
-    Links: null,
+    Links: links,
     Aliases: aliases,
     NetworkID: network?.id ?? '',
     EndpointID: endpoint?.id ?? '',

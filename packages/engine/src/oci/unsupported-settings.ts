@@ -43,7 +43,6 @@ const refusedHostFields: ReadonlyArray<[keyof HostConfig, string]> = [
   ['Mounts', ' (use -v /host/path:/container/path for a bind mount)'],
   ['VolumeDriver', ': it has no volume plugins'],
   ['VolumesFrom', ': it has no volumes to share'],
-  ['Links', ': container links need the embedded DNS server'],
   ['Capabilities', ' (use CapAdd and CapDrop)'],
   ['Cgroup', ''],
   ['Init', ': it has no init process'],
@@ -83,7 +82,7 @@ export function checkRestartPolicy(hc: Pick<HostConfig, 'RestartPolicy'>): void 
 }
 
 /** Endpoint settings a user sets; the rest of EndpointSettings is output that dockerd ignores on input. */
-const endpointSettings = ['Links', 'DriverOpts'] as const;
+const endpointSettings = ['DriverOpts'] as const;
 
 /**
  * Throws InvalidArgument naming the first setting of `body` berth would not carry out.

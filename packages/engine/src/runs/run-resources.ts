@@ -19,8 +19,10 @@ import type { ContainerRecord } from '../containers/container-record.js';
 import { extraHostLines, hostsFile, writeHostsInPlace } from '../containers/etc-files.js';
 import { isContainerMode } from '../containers/network-attachments.js';
 import { joinedContainer } from '../containers/shared-network.js';
+import { type ContainerLink, parseLinks } from '../dns/links.js';
 import { type ContainerIo, ContainerIoToken } from '../io/container-io.js';
 import { runtimeLogRequest } from '../io/log-config.js';
+import type { EndpointRecord } from '../networks/network-record.js';
 import { type RootFilesystems, RootFilesystemsToken } from '../rootfs/root-filesystems.js';
 import { type ContainerStore, ContainerStoreToken } from '../state/container-store.js';
 import { elapsed } from './timing.js';
@@ -58,6 +60,7 @@ export class RunResources {
     // An unknown network, or a joined container that does not run, fails before anything is taken.
     const joined = isContainerMode(record.networkMode) ? joinedContainer(this.store, record) : undefined;
     if (!joined) await this.drivers.checkNetworks(record);
+    const links = this.linkedRunning(record);
     const stateDir = this.paths.stateDir(record.id);
     const undo: Array<() => Promise<unknown>> = [];
     try {
@@ -85,7 +88,7 @@ export class RunResources {
         const endpoints = await this.drivers.attach(record, pid);
         undo.push(() => this.drivers.detach(record));
         // /etc/hosts names the container at its addresses, which exist only now.
-        if (endpoints.some((e) => e.ipAddress)) await this.writeHosts(record, endpoints);
+        if (endpoints.some((e) => e.ipAddress)) await this.writeHosts(record, endpoints, links);
       }
       this.io.connect(record.id, await runtime.connect(record.id));
       phases.attached = elapsed(began);
@@ -102,13 +105,41 @@ export class RunResources {
   /**
    * Rewrite a container's /etc/hosts for the endpoints it has now: the `--add-host` lines,
    * then its hostname at each address, in the order it joined the networks (a `network
-   * connect` adds a line, a disconnect takes one away, as dockerd's sandbox does).
+   * connect` adds a line, a disconnect takes one away, as dockerd's sandbox does). Links
+   * on a network without the embedded DNS server (the default bridge) are hosts lines too,
+   * as Docker's legacy links; `links` defaults to the linked containers running now.
    */
-  async writeHosts(record: ContainerRecord, endpoints: Array<{ ipAddress?: string }>): Promise<void> {
+  async writeHosts(
+    record: ContainerRecord,
+    endpoints: EndpointRecord[],
+    links: Array<{ link: ContainerLink; target: ContainerRecord }> = this.linkedFound(record),
+  ): Promise<void> {
     const extra = extraHostLines(record.hostConfig.ExtraHosts, this.drivers.hostGateway());
     const names = [record.config.Hostname || record.id.slice(0, 12)];
+    for (const endpoint of endpoints) {
+      if (!this.drivers.usesEmbeddedDns(endpoint.networkId)) extra.push(...this.drivers.linkHostLines(endpoint, links));
+    }
     const own = endpoints.flatMap((e) => (e.ipAddress ? [{ address: e.ipAddress, names }] : []));
     await writeHostsInPlace(path.join(this.paths.dir(record.id), 'hosts'), hostsFile(extra, ...own));
+  }
+
+  /** The containers `record` links to, each required to run (as dockerd refuses the start otherwise). */
+  private linkedRunning(record: ContainerRecord): Array<{ link: ContainerLink; target: ContainerRecord }> {
+    return parseLinks(record.hostConfig.Links).map((link) => {
+      const target = this.store.find(link.target);
+      if (!target?.state.Running) {
+        throw new InvalidArgument(`Cannot link to a non running container: /${link.target} AS /${record.name}/${link.alias}`);
+      }
+      return { link, target };
+    });
+  }
+
+  /** The containers `record` links to that run now (a hosts rewrite after a network change skips the others). */
+  private linkedFound(record: ContainerRecord): Array<{ link: ContainerLink; target: ContainerRecord }> {
+    return parseLinks(record.hostConfig.Links).flatMap((link) => {
+      const target = this.store.find(link.target);
+      return target?.state.Running ? [{ link, target }] : [];
+    });
   }
 
   /** Send a signal (a normalised name, `SIGTERM`) to the run's process. */

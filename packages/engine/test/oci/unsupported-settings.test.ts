@@ -148,7 +148,6 @@ test('each setting berth does not carry out is refused by name', () => {
     [{ HostConfig: { Init: true } }, /^HostConfig\.Init is not supported by berth yet: it has no init process/],
     [{ HostConfig: { VolumesFrom: ['other'] } }, /^HostConfig\.VolumesFrom is not supported/],
     [{ HostConfig: { VolumeDriver: 'local' } }, /^HostConfig\.VolumeDriver is not supported/],
-    [{ HostConfig: { Links: ['db:db'] } }, /^HostConfig\.Links is not supported/],
     [{ HostConfig: { BlkioWeight: 300 } }, /^HostConfig\.BlkioWeight is not supported/],
     [{ HostConfig: { BlkioDeviceReadBps: [{ Path: '/dev/sda', Rate: 1 }] } }, /^HostConfig\.BlkioDeviceReadBps is not supported/],
     [{ HostConfig: { CpusetMems: '0' } }, /^HostConfig\.CpusetMems is not supported/],
