@@ -34,6 +34,7 @@ export const CONTAINER_FLAGS: FlagSpec[] = [
   { long: 'platform', kind: 'string', help: 'Set platform if server is multi-platform capable', hidden: true },
   { long: 'privileged', kind: 'bool', help: 'Give extended privileges to this container' },
   { long: 'publish', short: 'p', kind: 'list', help: "Publish a container's port(s) to the host" },
+  { long: 'publish-all', short: 'P', kind: 'bool', help: 'Publish all exposed ports to random ports' },
   { long: 'read-only', kind: 'bool', help: "Mount the container's root filesystem as read only" },
   { long: 'restart', kind: 'string', help: 'Restart policy to apply when a container exits', def: '"no"' },
   { long: 'rm', kind: 'bool', help: 'Automatically remove the container and its associated anonymous volumes when it exits' },
@@ -128,7 +129,7 @@ function portRange(text: string, what: string): number[] {
   return out;
 }
 
-/** `-p [ip:][hostPort:]containerPort[/proto]` with ranges, into exposed ports and bindings. */
+/** `-p [ip:][hostPort[-end]:]containerPort[/proto]` with ranges, into exposed ports and bindings (docker's rules: a host range with one container port is sent as is, and the daemon takes its first free port). */
 export function parsePublish(specs: string[], exposed: Record<string, object>, bindings: Record<string, PortBinding[]>): void {
   for (const raw of specs) {
     const slash = raw.lastIndexOf('/');
@@ -280,6 +281,7 @@ export function buildCreateRequest(flags: Flags, image: string, command: string[
   };
   if (binds.length) host.Binds = binds;
   if (Object.keys(bindings).length) host.PortBindings = bindings;
+  if (flags.bool('publish-all')) host.PublishAllPorts = true;
   if (flags.has('cap-add')) host.CapAdd = flags.list('cap-add');
   if (flags.has('cap-drop')) host.CapDrop = flags.list('cap-drop');
   if (flags.bool('privileged')) host.Privileged = true;

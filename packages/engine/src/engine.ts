@@ -24,6 +24,7 @@ import { ImageStoreToken } from './images/image-store-token.js';
 import { LayerUnpackerToken } from './images/layer-unpacker.js';
 import { checkLogConfig } from './io/log-config.js';
 import { dockerDefaultPools } from './networks/default-ipam.js';
+import { HostPortAllocatorToken } from './networks/host-ports.js';
 import { NetworkServiceToken } from './networks/network-service.js';
 import { loadPlugins } from './plugins/plugin-host.js';
 import { ContainerFilesystemsToken } from './rootfs/container-filesystems.js';
@@ -174,6 +175,7 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
       await health.close();
       monitor.close();
       supervisor.close();
+      di.resolve(HostPortAllocatorToken).close(); // the sockets holding published ports; the kernel's rules stay
       events.removeAllListeners();
       await store.drain();
       await plugins.storage.close?.();

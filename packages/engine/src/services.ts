@@ -20,6 +20,7 @@ import { LayerUnpacker, LayerUnpackerToken } from './images/layer-unpacker.js';
 import { ContainerIo, ContainerIoToken } from './io/container-io.js';
 import { ContainerNamesToken } from './networks/container-names.js';
 import { DefaultIpam } from './networks/default-ipam.js';
+import { HostPortAllocator, HostPortAllocatorToken } from './networks/host-ports.js';
 import { NetworkService, NetworkServiceToken } from './networks/network-service.js';
 import { NetworkStore, NetworkStoreToken } from './networks/network-store.js';
 import { ContainerFilesystems, ContainerFilesystemsToken } from './rootfs/container-filesystems.js';
@@ -48,6 +49,7 @@ export function registerEngineServices(di: ServiceContainer): void {
   // Networks: their records and endpoints, IPAM, and the facade over them.
   di.registerDefault(NetworkStoreToken, { useClass: NetworkStore });
   di.registerDefault(IpamToken, { useClass: DefaultIpam });
+  di.registerDefault(HostPortAllocatorToken, { useClass: HostPortAllocator });
   di.registerDefault(NetworkServiceToken, { useClass: NetworkService });
   di.registerDefault(ContainerNamesToken, { useFactory: (d) => ({ nameOf: (id) => d.resolve(ContainerStoreToken).find(id)?.name }) });
   // Root filesystems and the image layers under them.

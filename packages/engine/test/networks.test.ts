@@ -16,6 +16,7 @@ import * as assert from 'uvu/assert';
 import type { ResolvedEngineConfig } from '../src/config.js';
 import type { ContainerRecord } from '../src/containers/container-record.js';
 import { DefaultIpam } from '../src/networks/default-ipam.js';
+import { HostPortAllocator } from '../src/networks/host-ports.js';
 import { matchesNetworkFilters } from '../src/networks/network-filters.js';
 import type { NetworkRecord } from '../src/networks/network-record.js';
 import { NetworkService } from '../src/networks/network-service.js';
@@ -113,6 +114,7 @@ function service(dataRoot: string, driver: RecordingDriver): NetworkService {
     { nameOf: () => 'c' },
     new EventBus(),
     silentLogger,
+    new HostPortAllocator(silentLogger),
   );
 }
 

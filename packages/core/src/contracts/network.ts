@@ -30,13 +30,29 @@ export interface NetworkSpec {
   ipv4?: Ipv4Pool;
 }
 
+/** The transport protocols berth publishes ports for. */
+export type PortProtocol = 'tcp' | 'udp';
+
+/**
+ * One published port of an endpoint, resolved: the engine has chosen the host port (an
+ * ephemeral one for `-p 80` and `-P`, the first free one of a `8000-8010:80` range) and
+ * holds it on the host before the endpoint is written down, so a driver only programs it.
+ */
+export interface PublishedPort {
+  protocol: PortProtocol;
+  /** The port inside the container. */
+  containerPort: number;
+  /** The host address traffic must be sent to: `0.0.0.0` for every address of the host (IPv4). */
+  hostIp: string;
+  /** The host port, 1-65535, never 0 here. */
+  hostPort: number;
+}
+
 /**
  * A container's endpoint on one network. The engine writes it down (with the address its
- * IPAM chose) before it asks the driver to attach, and forgets it after detach, so a crash
- * at any point leaves a record from which the endpoint can be removed or restored.
- *
- * Published ports will be a field of their own (`portBindings`), published and revoked
- * by steps of their own after attach and before detach; DNS names are `aliases`.
+ * IPAM chose and the host ports it reserved) before it asks the driver to attach, and
+ * forgets it after detach, so a crash at any point leaves a record from which the
+ * endpoint can be removed or restored (its published ports with it). DNS names are `aliases`.
  */
 export interface EndpointSpec {
   networkId: string;
@@ -53,6 +69,11 @@ export interface EndpointSpec {
   gateway?: string;
   /** `--mac-address`; without it the driver derives one (bridge: Docker's 02:42 followed by the IPv4 address). */
   macAddress?: string;
+  /**
+   * `-p`/`-P`, resolved (host ports chosen and held by the engine); absent or empty when
+   * nothing is published, and always absent for a driver without `publish`.
+   */
+  portBindings?: PublishedPort[];
 }
 
 /** What a driver reports after attaching an endpoint (empty for none/host). */
@@ -83,16 +104,23 @@ export type NetworkNamespaceMode = 'host' | 'private';
  *    idempotent: a kernel object that already exists is adopted, not an error.
  * 2. `restore(endpoints)` once per daemon start, after every `createNetwork`: the
  *    endpoints of this driver the engine still records (those of containers that kept
- *    running while berthd was down). The driver rebuilds what it keeps in memory and
+ *    running while berthd was down), with their `portBindings`. The driver rebuilds what
+ *    it keeps in memory, makes their published ports exactly what the list says (a port
+ *    the kernel still forwards stays forwarded throughout: the rules do not depend on
+ *    the daemon, so a container stays reachable while berthd is down and restarts), and
  *    removes the kernel objects of endpoints it made that are not in the list (what a
- *    crash in the middle of an attach or detach left).
+ *    crash in the middle of an attach or detach left). `publish` is never called before
+ *    `restore`.
  * 3. For each container on the network, at each start: `attach(endpoint, netnsPath)`
  *    after the runtime has created the container's namespace and before its process
  *    starts (the engine writes /etc/hosts once attach has returned, when the address is
- *    in place); `detach(endpoint)` when the run ends. `detach` of an unknown or
- *    half-attached endpoint is a no-op for what is absent, so cleanup after a crash can
- *    call it blindly. Connecting a running container to another network (`network
- *    connect`) is the same attach with the pid of a running process.
+ *    in place); then, when the endpoint has `portBindings` and the driver has `publish`,
+ *    `publish(endpoint)`. When the run ends: `revoke(endpoint)` (when the driver has it,
+ *    whether or not anything was published), then `detach(endpoint)`. `revoke` and
+ *    `detach` of an unknown or half-made endpoint are no-ops for what is absent, so
+ *    cleanup after a crash can call them blindly. Connecting a running container to
+ *    another network (`network connect`) is the same attach with the pid of a running
+ *    process.
  * 4. `deleteNetwork(spec)` when the network is removed; the engine refuses this while
  *    endpoints remain (409), and calls it again after a crash cut a removal short, so it
  *    is idempotent too.
@@ -100,10 +128,14 @@ export type NetworkNamespaceMode = 'host' | 'private';
  * A driver owns every kernel object it makes (links, addresses, firewall rules) and must
  * leave none behind after `detach`/`deleteNetwork`.
  *
+ * Published ports are optional steps (`publish`, `revoke`): a driver without them (none,
+ * host) has none, and the engine then neither reserves host ports nor records bindings
+ * (`--network host` ignores `-p` with Docker's warning at create). The engine, not the
+ * driver, chooses host ports and holds them on the host (a socket bound to each, as
+ * dockerd does without its userland proxy), so two containers or a host program never
+ * get the same port; the driver forwards them (bridge: DNAT in the kernel).
+ *
  * What is not here yet, and where it fits:
- * - Published ports: steps of their own between attach and detach (publish after attach,
- *   revoke before detach, both given `EndpointSpec.portBindings`), so a driver without
- *   ports keeps this shape.
  * - The embedded DNS server: the engine's, fed from its endpoint records (`aliases` per
  *   network); drivers take no part.
  * - A remote driver (Docker's `NetworkDriver.*` protocol over a socket) maps one to one:
@@ -126,4 +158,12 @@ export interface NetworkDriver {
   restore(endpoints: EndpointSpec[]): Promise<void>;
   attach(endpoint: EndpointSpec, netnsPath: string | undefined): Promise<EndpointInfo>;
   detach(endpoint: EndpointSpec): Promise<void>;
+  /**
+   * Forward the endpoint's `portBindings` from the host to its address (after `attach`).
+   * All or nothing: on failure nothing of this endpoint is forwarded. Publishing an
+   * endpoint again replaces its bindings.
+   */
+  publish?(endpoint: EndpointSpec): Promise<void>;
+  /** Stop forwarding whatever `publish` forwarded for this endpoint (before `detach`); a no-op when nothing was. */
+  revoke?(endpoint: EndpointSpec): Promise<void>;
 }

@@ -1,7 +1,8 @@
-import type { ContainerInspect, ContainerState, ContainerSummary, HostConfig, MountPoint, NetworkSettings } from '@berth/core';
+import type { ContainerInspect, ContainerState, ContainerSummary, HostConfig, MountPoint, NetworkSettings, PortBinding } from '@berth/core';
 import type { EndpointRecord, NetworkRecord } from '../networks/network-record.js';
 import { endpointSettings } from '../networks/network-views.js';
 import { parseBind } from '../oci/mounts.js';
+import { exposedPortKeys, portMap, portSummary } from '../networks/port-requests.js';
 import type { ContainerRecord } from './container-record.js';
 import { statusText } from './status-text.js';
 
@@ -14,6 +15,16 @@ export interface ContainerNetworkView {
   name: string;
   network?: NetworkRecord;
   endpoint?: EndpointRecord;
+}
+
+/**
+ * NetworkSettings.Ports: a running container's exposed ports on an addressed network,
+ * each with what it is published on (or null); empty otherwise, as dockerd shows a
+ * stopped container, and one on the host's network or none.
+ */
+function publishedPorts(record: ContainerRecord, net: ContainerNetworkView): Record<string, PortBinding[] | null> {
+  if (!record.state.Running || !net.endpoint || !net.network?.ipv4) return {};
+  return portMap(exposedPortKeys(record.config.ExposedPorts, record.hostConfig), net.endpoint.portBindings);
 }
 
 /** NetworkSettings as dockerd shapes it: the top-level fields repeat the container's one network's. */
@@ -31,7 +42,7 @@ function networkSettings(record: ContainerRecord, net: ContainerNetworkView): Ne
     HairpinMode: false,
     LinkLocalIPv6Address: '',
     LinkLocalIPv6PrefixLen: 0,
-    Ports: {},
+    Ports: publishedPorts(record, net),
     SandboxKey: record.state.Running && record.state.Pid > 0 ? `/proc/${record.state.Pid}/ns/net` : '',
     SecondaryIPAddresses: null,
     SecondaryIPv6Addresses: null,
@@ -102,7 +113,7 @@ export function toSummary(record: ContainerRecord, net: ContainerNetworkView): C
     ImageID: record.imageId,
     Command: commandLine(record),
     Created: Math.floor(Date.parse(record.created) / 1000),
-    Ports: [],
+    Ports: portSummary(publishedPorts(record, net)),
     Labels: record.config.Labels ?? {},
     State: record.state.Status,
     Status: statusText(record.state),

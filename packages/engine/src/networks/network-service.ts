@@ -33,10 +33,12 @@ import { EngineConfigToken, type ResolvedEngineConfig } from '../config.js';
 import type { ContainerRecord } from '../containers/container-record.js';
 import { type ContainerNames, ContainerNamesToken } from './container-names.js';
 import { hostRoutes } from './default-ipam.js';
+import { type HostPortAllocator, HostPortAllocatorToken } from './host-ports.js';
 import { matchesNetworkFilters as matches } from './network-filters.js';
 import type { EndpointRecord, NetworkRecord } from './network-record.js';
 import { type NetworkStore, NetworkStoreToken } from './network-store.js';
 import { networkInspect } from './network-views.js';
+import { portRequests } from './port-requests.js';
 
 /** Docker's predefined networks, in the order they are made: each exists when its driver is loaded. */
 const predefined = ['bridge', 'none', 'host'] as const;
@@ -52,10 +54,11 @@ const bridgeNameOption = 'com.docker.network.bridge.name';
  *   recovery deletes a `creating` network from the driver and forgets it.
  * - remove: `removing` record → driver.deleteNetwork → IPAM release → record deleted;
  *   recovery finishes a `removing` network.
- * - a container's start: address from IPAM → endpoint record → driver.attach → record
- *   with the driver's answer; its end: driver.detach → IPAM release → record deleted.
+ * - a container's start: address from IPAM and host ports held (HostPortAllocator) →
+ *   endpoint record (with both) → driver.attach → driver.publish; its end:
+ *   driver.revoke → driver.detach → IPAM and host ports released → record deleted.
  *   `sweep` (after run recovery) detaches every endpoint of a container that is not
- *   running; the drivers then `restore` the endpoints that stay.
+ *   running; the drivers then `restore` the endpoints that stay (their ports held again).
  *
  * Changes to networks are serialised (one queue); endpoints of different containers go
  * side by side (IPAM is synchronous inside, so no address is handed out twice).
@@ -72,6 +75,7 @@ export class NetworkService implements NetworksApi {
     @inject(ContainerNamesToken) private readonly names: ContainerNames,
     @inject(EventBusToken) private readonly events: EventBus,
     @inject(LoggerToken) private readonly log: Logger,
+    @inject(HostPortAllocatorToken) private readonly ports: HostPortAllocator,
   ) {}
 
   /**
@@ -128,6 +132,7 @@ export class NetworkService implements NetworksApi {
           const list = kept.get(network.driver) ?? [];
           list.push(endpoint);
           kept.set(network.driver, list);
+          if (endpoint.portBindings?.length) await this.ports.hold(this.names.nameOf(endpoint.containerId) ?? endpoint.containerId, endpoint.portBindings);
         } else {
           this.log.warn('removing the endpoint of a container that is not running', {
             network: network.name,
@@ -269,9 +274,13 @@ export class NetworkService implements NetworksApi {
       endpoint.macAddress = mac ? parseMacAddress(mac) : macFromIpv4(endpoint.ipAddress);
     }
     try {
+      // Host ports are held before the record is written, so it names only ports berth owns.
+      const requests = driver.publish ? portRequests(record.config.ExposedPorts, record.hostConfig) : [];
+      if (requests.length > 0) endpoint.portBindings = await this.ports.reserve(record.name, requests);
       await this.store.saveEndpoint(endpoint);
       this.log.debug('network endpoint recorded', { id: record.id, network: network.name, address: endpoint.ipAddress ?? '' });
       endpoint.info = await driver.attach(endpoint, driver.namespaceMode === 'host' ? undefined : `/proc/${pid}/ns/net`);
+      if (endpoint.portBindings) await driver.publish!(endpoint);
     } catch (err) {
       await this.releaseEndpoint(network, endpoint);
       throw err;
@@ -316,6 +325,10 @@ export class NetworkService implements NetworksApi {
 
   private async releaseEndpoint(network: NetworkRecord, endpoint: EndpointRecord): Promise<void> {
     const driver = this.drivers.get(network.driver);
+    await driver
+      ?.revoke?.(endpoint)
+      .catch((err) => this.log.warn('driver could not revoke published ports', { id: endpoint.id, error: String(err) }));
+    this.ports.release(endpoint.portBindings);
     await driver
       ?.detach(endpoint)
       .catch((err) => this.log.warn('driver could not detach an endpoint', { id: endpoint.id, error: String(err) }));
