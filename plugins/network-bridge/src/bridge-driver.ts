@@ -131,6 +131,7 @@ export class BridgeDriver implements NetworkDriver {
     }
     this.portsKnown = true;
     await this.syncFirewall();
+    for (const id of this.published.keys()) await enableHairpin(hostVethName(id)).catch(() => {}); // a veth gone with its container is swept below
     const expected = new Set(endpoints.map((e) => hostVethName(e.id)));
     const bridges = new Set([...this.networks.values()].map((n) => n.bridge));
     const links = JSON.parse((await run('ip', ['-j', 'link', 'show', 'type', 'veth'])) || '[]') as IpLink[];
