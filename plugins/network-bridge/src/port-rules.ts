@@ -70,7 +70,7 @@ export function jumpRules(): { prerouting: string[]; output: string[] } {
 export function bridgeRules(bridge: string, subnet: string): { guard: string[]; postrouting: string[] } {
   const br = JSON.stringify(bridge);
   return {
-    guard: [`iifname ${br} ip saddr 127.0.0.0/8 drop`, `iifname ${br} ip daddr 127.0.0.0/8 drop`],
+    guard: [`iifname ${br} ip saddr 127.0.0.0/8 counter drop`, `iifname ${br} ip daddr 127.0.0.0/8 counter drop`],
     // The hairpin is matched by source, not by input interface: where br_netfilter is
     // loaded the kernel bridges the DNATed frame and its postrouting sees no input interface.
     postrouting: [`oifname ${br} ip saddr 127.0.0.0/8 masquerade`, `oifname ${br} ip saddr ${subnet} ct status dnat masquerade`],
