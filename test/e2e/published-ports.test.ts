@@ -108,7 +108,10 @@ test('-p: httpd answers on 127.0.0.1 and on the host address; docker port, ps, i
     const ephemeral = bindings.find((b) => b.HostIp === '0.0.0.0' && b.HostPort !== String(fixed))!;
     const local = bindings.find((b) => b.HostIp === '127.0.0.1')!;
     assert.ok(ephemeral && local, JSON.stringify(bindings));
-    const [low, high] = execFileSync('cat', ['/proc/sys/net/ipv4/ip_local_port_range'], { encoding: 'utf8' }).trim().split(/\s+/).map(Number);
+    const [low, high] = execFileSync('cat', ['/proc/sys/net/ipv4/ip_local_port_range'], { encoding: 'utf8' })
+      .trim()
+      .split(/\s+/)
+      .map(Number);
     for (const b of [ephemeral, local]) assert.ok(Number(b.HostPort) >= low! && Number(b.HostPort) <= high!, b.HostPort);
     const address = hostAddress();
     await answers('127.0.0.1', fixed, 'web');
@@ -159,7 +162,10 @@ test('-P maps every exposed port (the image EXPOSE and --expose) to an ephemeral
     }
     assert.is(hostPorts.size, 3, 'each exposed port got a host port of its own');
     // Exposed but not published: listed with no binding, as dockerd shows it.
-    assert.equal(JSON.parse(await ok(daemon, ['inspect', '-f', '{{json .NetworkSettings.Ports}}', plain])), { '80/tcp': null, '8080/tcp': null });
+    assert.equal(JSON.parse(await ok(daemon, ['inspect', '-f', '{{json .NetworkSettings.Ports}}', plain])), {
+      '80/tcp': null,
+      '8080/tcp': null,
+    });
     assert.is(await ok(daemon, ['ps', '--filter', `id=${plain}`, '--format', '{{.Ports}}']), '80/tcp, 8080/tcp');
   } finally {
     await ok(daemon, ['rm', '-f', id, plain]);
@@ -172,7 +178,18 @@ test('hairpin: another container and the container itself reach a published port
   const id = await httpd(daemon, ['--hostname', 'hairpin', '-p', '80']);
   try {
     const port = (await ok(daemon, ['port', id, '80'])).split(':')[1]!;
-    const other = await ok(daemon, ['run', '--rm', 'busybox', 'timeout', '10', 'wget', '-q', '-O', '-', `http://${address}:${port}/hostname`]);
+    const other = await ok(daemon, [
+      'run',
+      '--rm',
+      'busybox',
+      'timeout',
+      '10',
+      'wget',
+      '-q',
+      '-O',
+      '-',
+      `http://${address}:${port}/hostname`,
+    ]);
     assert.is(other, 'hairpin');
     const self = await ok(daemon, ['exec', id, 'timeout', '10', 'wget', '-q', '-O', '-', `http://${address}:${port}/hostname`]);
     assert.is(self, 'hairpin');
@@ -205,7 +222,22 @@ test('UDP: a datagram to the published port reaches the container and its answer
   const echo =
     'import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.bind(("0.0.0.0", 9999))\n' +
     'while True:\n    data, peer = s.recvfrom(2048)\n    s.sendto(data.upper(), peer)\n';
-  const id = await ok(daemon, ['run', '-d', '-v', '/usr:/usr:ro', '-v', '/usr/lib:/lib:ro', '-v', '/usr/lib64:/lib64:ro', '-p', '9999/udp', 'busybox', '/usr/bin/python3', '-c', echo]);
+  const id = await ok(daemon, [
+    'run',
+    '-d',
+    '-v',
+    '/usr:/usr:ro',
+    '-v',
+    '/usr/lib:/lib:ro',
+    '-v',
+    '/usr/lib64:/lib64:ro',
+    '-p',
+    '9999/udp',
+    'busybox',
+    '/usr/bin/python3',
+    '-c',
+    echo,
+  ]);
   try {
     const port = Number((await ok(daemon, ['port', id, '9999/udp'])).split(':')[1]);
     let answer: string | undefined;
@@ -236,7 +268,19 @@ test('a host port in use (by a host socket or another container) is an error nam
   }
   const first = await httpd(daemon, ['-p', `${port}:80`]);
   try {
-    const second = await daemon.docker(['run', '-d', '--name', 'second', '-p', `127.0.0.1:${port}:80`, 'busybox', 'httpd', '-f', '-p', '80']);
+    const second = await daemon.docker([
+      'run',
+      '-d',
+      '--name',
+      'second',
+      '-p',
+      `127.0.0.1:${port}:80`,
+      'busybox',
+      'httpd',
+      '-f',
+      '-p',
+      '80',
+    ]);
     assert.is(second.code, 125, second.stderr);
     assert.match(second.stderr, `Bind for 127.0.0.1:${port} failed: port is already allocated`);
     const id = await ok(daemon, ['inspect', '-f', '{{.Id}}', 'second']);

@@ -1,15 +1,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import {
-  DriverMap,
-  type EndpointSpec,
-  EventBus,
-  isBerthError,
-  type NetworkDriver,
-  type NetworkSpec,
-  silentLogger,
-} from '@berth/core';
+import { DriverMap, type EndpointSpec, EventBus, isBerthError, type NetworkDriver, type NetworkSpec, silentLogger } from '@berth/core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ResolvedEngineConfig } from '../src/config.js';
@@ -35,7 +27,10 @@ test('port requests: PortBindings and -P as dockerd reads them; malformed entrie
       { '80/tcp': {}, '53/udp': {}, '9000/tcp': {} },
       {
         PortBindings: {
-          '80/tcp': [{ HostIp: '', HostPort: '8080' }, { HostIp: '127.0.0.1', HostPort: '' }],
+          '80/tcp': [
+            { HostIp: '', HostPort: '8080' },
+            { HostIp: '127.0.0.1', HostPort: '' },
+          ],
           '53/udp': [{ HostIp: '127.0.0.1', HostPort: '5300-5310' }],
           '81': [{ HostPort: '0' }],
           '82/tcp': null,
@@ -110,7 +105,9 @@ test('host ports: ephemeral ones from the host range skip ports in use; a taken 
   const { start, end } = ports.ephemeralRange;
   const held: net.Server[] = [];
   try {
-    const [first] = await ports.reserve('a', [{ protocol: 'tcp', containerPort: 80, hostIp: '127.0.0.1', hostPortStart: 0, hostPortEnd: 0 }]);
+    const [first] = await ports.reserve('a', [
+      { protocol: 'tcp', containerPort: 80, hostIp: '127.0.0.1', hostPortStart: 0, hostPortEnd: 0 },
+    ]);
     assert.ok(first!.hostPort >= start && first!.hostPort <= end, String(first!.hostPort));
     assert.not.ok(await canListen(first!.hostPort), 'berth holds what it hands out');
     // A host program takes the next one: the allocator steps over it.
@@ -121,12 +118,16 @@ test('host ports: ephemeral ones from the host range skip ports in use; a taken 
       other.listen({ port: next, host: '127.0.0.1' }, () => resolve(true));
     });
     if (taken) held.push(other);
-    const [second] = await ports.reserve('b', [{ protocol: 'tcp', containerPort: 80, hostIp: '127.0.0.1', hostPortStart: 0, hostPortEnd: 0 }]);
+    const [second] = await ports.reserve('b', [
+      { protocol: 'tcp', containerPort: 80, hostIp: '127.0.0.1', hostPortStart: 0, hostPortEnd: 0 },
+    ]);
     assert.is.not(second!.hostPort, first!.hostPort);
     if (taken) assert.is.not(second!.hostPort, next);
     // The same port asked for explicitly: berth's own holder is named; a host program's use is said so.
     const mine = await errorOf(
-      ports.reserve('c', [{ protocol: 'tcp', containerPort: 80, hostIp: '0.0.0.0', hostPortStart: first!.hostPort, hostPortEnd: first!.hostPort }]),
+      ports.reserve('c', [
+        { protocol: 'tcp', containerPort: 80, hostIp: '0.0.0.0', hostPortStart: first!.hostPort, hostPortEnd: first!.hostPort },
+      ]),
     );
     assert.ok(isBerthError(mine, 'Conflict'), String(mine));
     assert.match(mine.message, `Bind for 0.0.0.0:${first!.hostPort} failed: port is already allocated (to container a)`);
@@ -137,8 +138,20 @@ test('host ports: ephemeral ones from the host range skip ports in use; a taken 
       assert.match(theirs.message, `Bind for 127.0.0.1:${next} failed: port is already in use on the host`);
     }
     // All or nothing: the UDP port of a failing call is given back.
-    const udp = { protocol: 'udp' as const, containerPort: 53, hostIp: '127.0.0.1', hostPortStart: first!.hostPort, hostPortEnd: first!.hostPort };
-    const tcpTaken = { protocol: 'tcp' as const, containerPort: 80, hostIp: '127.0.0.1', hostPortStart: first!.hostPort, hostPortEnd: first!.hostPort };
+    const udp = {
+      protocol: 'udp' as const,
+      containerPort: 53,
+      hostIp: '127.0.0.1',
+      hostPortStart: first!.hostPort,
+      hostPortEnd: first!.hostPort,
+    };
+    const tcpTaken = {
+      protocol: 'tcp' as const,
+      containerPort: 80,
+      hostIp: '127.0.0.1',
+      hostPortStart: first!.hostPort,
+      hostPortEnd: first!.hostPort,
+    };
     await errorOf(ports.reserve('d', [udp, tcpTaken]));
     const [udpAgain] = await ports.reserve('e', [udp]);
     assert.is(udpAgain!.hostPort, first!.hostPort, 'TCP and UDP are separate ports');
@@ -182,7 +195,9 @@ class PublishingDriver implements NetworkDriver {
     this.calls.push('detach');
   }
   async publish(endpoint: EndpointSpec) {
-    this.calls.push(`publish ${endpoint.portBindings!.map((p) => `${p.hostIp}:${p.hostPort}->${p.containerPort}/${p.protocol}`).join(',')}`);
+    this.calls.push(
+      `publish ${endpoint.portBindings!.map((p) => `${p.hostIp}:${p.hostPort}->${p.containerPort}/${p.protocol}`).join(',')}`,
+    );
     if (this.failPublish) throw new Error('nft failed');
   }
   async revoke() {
@@ -191,14 +206,27 @@ class PublishingDriver implements NetworkDriver {
 }
 
 const config = (dataRoot: string) =>
-  ({ dataRoot, defaultAddressPools: [{ base: '10.199.0.0/22', size: 24 }], defaultBridge: { name: 'bunitx' } }) as unknown as ResolvedEngineConfig;
+  ({
+    dataRoot,
+    defaultAddressPools: [{ base: '10.199.0.0/22', size: 24 }],
+    defaultBridge: { name: 'bunitx' },
+  }) as unknown as ResolvedEngineConfig;
 
 function service(dataRoot: string, driver: NetworkDriver, ports: HostPortAllocator): NetworkService {
   const drivers = new DriverMap<NetworkDriver>('network');
   drivers.add('bridge', driver);
   const ipam = new DefaultIpam(config(dataRoot));
   ipam.routes = () => [];
-  return new NetworkService(new NetworkStore(config(dataRoot)), ipam, drivers, config(dataRoot), { nameOf: () => 'c' }, new EventBus(), silentLogger, ports);
+  return new NetworkService(
+    new NetworkStore(config(dataRoot)),
+    ipam,
+    drivers,
+    config(dataRoot),
+    { nameOf: () => 'c' },
+    new EventBus(),
+    silentLogger,
+    ports,
+  );
 }
 
 test('endpoints: host ports are held and written ahead, published after attach, revoked before detach; a failed publish leaves nothing', async () => {

@@ -48,11 +48,15 @@ test.after(() => {
 const tcp = (hostIp: string, hostPort: number, containerPort = 80): PublishedPort => ({ protocol: 'tcp', hostIp, hostPort, containerPort });
 
 test('ruleset: DNAT per binding (on every local address, or one), one forward accept per container port, only DNATed traffic let in', () => {
-  const script = renderRuleset('t', [{ bridge: 'br0', subnet: '10.1.2.0/24', internal: false }], [
-    { bridge: 'br0', address: '10.1.2.3', binding: tcp('0.0.0.0', 8080) },
-    { bridge: 'br0', address: '10.1.2.3', binding: tcp('127.0.0.1', 8081) },
-    { bridge: 'br0', address: '10.1.2.3', binding: { protocol: 'udp', hostIp: '0.0.0.0', hostPort: 5353, containerPort: 53 } },
-  ]);
+  const script = renderRuleset(
+    't',
+    [{ bridge: 'br0', subnet: '10.1.2.0/24', internal: false }],
+    [
+      { bridge: 'br0', address: '10.1.2.3', binding: tcp('0.0.0.0', 8080) },
+      { bridge: 'br0', address: '10.1.2.3', binding: tcp('127.0.0.1', 8081) },
+      { bridge: 'br0', address: '10.1.2.3', binding: { protocol: 'udp', hostIp: '0.0.0.0', hostPort: 5353, containerPort: 53 } },
+    ],
+  );
   assert.ok(script.startsWith('table ip t {}\ndelete table ip t\n'), 'the table is replaced whole');
   for (const line of [
     'tcp dport 8080 dnat to 10.1.2.3:80',
@@ -126,7 +130,11 @@ async function container(driver: BridgeDriver, host: number, ports: PublishedPor
   ns.exec(['ip', 'link', 'set', 'lo', 'up']); // httpd's readiness is asked on 127.0.0.1 inside
   const httpd = spawn('nsenter', [`--net=${ns.path}`, 'busybox', 'httpd', '-f', '-p', '80', '-h', www], { stdio: 'ignore' });
   servers.push(httpd);
-  for (let i = 0; i < 100 && !ns.ok(['busybox', 'timeout', '2', 'busybox', 'wget', '-q', '-O', '/dev/null', 'http://127.0.0.1/hello']); i++) {
+  for (
+    let i = 0;
+    i < 100 && !ns.ok(['busybox', 'timeout', '2', 'busybox', 'wget', '-q', '-O', '/dev/null', 'http://127.0.0.1/hello']);
+    i++
+  ) {
     await new Promise((r) => setTimeout(r, 20));
   }
   return { ns, endpoint };
@@ -138,7 +146,7 @@ test('publish forwards 127.0.0.1 and every local address to the container; revok
   await driver.restore([]);
   const [anyPort, loopbackPort] = [await freePort(), await freePort()];
   const { endpoint } = await container(driver, 2, [tcp('0.0.0.0', anyPort), tcp('127.0.0.1', loopbackPort)]);
-  assert.is(await get('127.0.0.1', anyPort), 'error: connect ECONNREFUSED 127.0.0.1:' + anyPort, 'forwarded before publish');
+  assert.is(await get('127.0.0.1', anyPort), `error: connect ECONNREFUSED 127.0.0.1:${anyPort}`, 'forwarded before publish');
   await driver.publish(endpoint);
   assert.is(await get('127.0.0.1', anyPort), 'from the container\n');
   assert.is(await get(hostPart(1), anyPort), 'from the container\n', 'on the gateway address, a local address of the host');
@@ -202,7 +210,11 @@ test('guard: with route_localnet on the bridge, a namespace still cannot reach t
     for (const route of ['127.0.0.0/8', '127.0.0.1']) ns.ok(['ip', 'route', 'del', 'table', 'local', 'local', route, 'dev', 'lo']);
     ns.exec(['sysctl', '-qw', 'net.ipv4.conf.eth0.route_localnet=1']);
     ns.exec(['ip', 'route', 'add', '127.0.0.0/8', 'via', hostPart(1), 'dev', 'eth0']);
-    assert.is(ns.exec(['ip', 'route', 'get', '127.0.0.1']).split('\n')[0]!.includes('dev eth0'), true, ns.exec(['ip', 'route', 'get', '127.0.0.1']));
+    assert.is(
+      ns.exec(['ip', 'route', 'get', '127.0.0.1']).split('\n')[0]!.includes('dev eth0'),
+      true,
+      ns.exec(['ip', 'route', 'get', '127.0.0.1']),
+    );
     const reached = ns.ok(['busybox', 'timeout', '3', 'busybox', 'wget', '-q', '-O', '-', `http://127.0.0.1:${port}/`]);
     assert.not.ok(reached, 'a namespace on the bridge reached a service bound to the host’s 127.0.0.1');
     // And it is the guard that stopped it (not some other setting of this host): its drop counted the packets.

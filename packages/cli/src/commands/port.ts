@@ -31,7 +31,8 @@ export const portCommand: Command = {
   async run(ctx, _flags, [container, wanted]) {
     const inspect = await ctx.client().containers.inspect(container!);
     const lines = portLines(inspect.NetworkSettings?.Ports, wanted);
-    if (!lines) throw new StatusError(`Error: No public port '${wanted!.includes('/') ? wanted : `${wanted}/tcp`}' published for ${container}`, 1);
+    if (!lines)
+      throw new StatusError(`Error: No public port '${wanted!.includes('/') ? wanted : `${wanted}/tcp`}' published for ${container}`, 1);
     if (lines.length > 0) ctx.io.stdout.write(`${lines.join('\n')}\n`);
     return 0;
   },

@@ -1,8 +1,8 @@
 import type { ContainerInspect, ContainerState, ContainerSummary, HostConfig, MountPoint, NetworkSettings, PortBinding } from '@berth/core';
 import type { EndpointRecord, NetworkRecord } from '../networks/network-record.js';
 import { endpointSettings } from '../networks/network-views.js';
-import { parseBind } from '../oci/mounts.js';
 import { exposedPortKeys, portMap, portSummary } from '../networks/port-requests.js';
+import { parseBind } from '../oci/mounts.js';
 import type { ContainerRecord } from './container-record.js';
 import { statusText } from './status-text.js';
 

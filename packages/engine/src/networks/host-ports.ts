@@ -1,7 +1,18 @@
 import * as dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import * as net from 'node:net';
-import { Conflict, InvalidArgument, inject, isBerthError, injectable, type Logger, LoggerToken, type PublishedPort, SystemError, token } from '@berth/core';
+import {
+  Conflict,
+  InvalidArgument,
+  inject,
+  injectable,
+  isBerthError,
+  type Logger,
+  LoggerToken,
+  type PublishedPort,
+  SystemError,
+  token,
+} from '@berth/core';
 import type { PortRequest } from './port-requests.js';
 
 /** Docker's ephemeral range, used when the host's ip_local_port_range cannot be read. */
@@ -176,8 +187,10 @@ function isBerthConflict(err: unknown): boolean {
 function bind(binding: PublishedPort, owner: string): Promise<Hold> {
   const { hostIp, hostPort, protocol } = binding;
   const failed = (err: NodeJS.ErrnoException): Error => {
-    if (err.code === 'EADDRINUSE') return new Conflict(`Bind for ${hostIp}:${hostPort} failed: port is already in use on the host (${protocol})`);
-    if (err.code === 'EADDRNOTAVAIL') return new InvalidArgument(`cannot publish on ${hostIp}:${hostPort}: ${hostIp} is not an address of the host`);
+    if (err.code === 'EADDRINUSE')
+      return new Conflict(`Bind for ${hostIp}:${hostPort} failed: port is already in use on the host (${protocol})`);
+    if (err.code === 'EADDRNOTAVAIL')
+      return new InvalidArgument(`cannot publish on ${hostIp}:${hostPort}: ${hostIp} is not an address of the host`);
     return new SystemError(`cannot hold ${hostIp}:${hostPort}/${protocol}: ${err.message}`, { cause: err });
   };
   return new Promise((resolve, reject) => {

@@ -132,7 +132,8 @@ export class NetworkService implements NetworksApi {
           const list = kept.get(network.driver) ?? [];
           list.push(endpoint);
           kept.set(network.driver, list);
-          if (endpoint.portBindings?.length) await this.ports.hold(this.names.nameOf(endpoint.containerId) ?? endpoint.containerId, endpoint.portBindings);
+          if (endpoint.portBindings?.length)
+            await this.ports.hold(this.names.nameOf(endpoint.containerId) ?? endpoint.containerId, endpoint.portBindings);
         } else {
           this.log.warn('removing the endpoint of a container that is not running', {
             network: network.name,

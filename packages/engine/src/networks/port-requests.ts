@@ -1,4 +1,11 @@
-import { type ContainerSummary, type HostConfig, InvalidArgument, type PortBinding, type PortProtocol, type PublishedPort } from '@berth/core';
+import {
+  type ContainerSummary,
+  type HostConfig,
+  InvalidArgument,
+  type PortBinding,
+  type PortProtocol,
+  type PublishedPort,
+} from '@berth/core';
 
 /**
  * One port a container asks to publish, as HostConfig says it: the host port is a range
@@ -41,7 +48,8 @@ export function parseHostIp(text: string | undefined, key: string): string {
   if (text === undefined || text === '') return '0.0.0.0';
   const bytes = text.split('.');
   if (bytes.length === 4 && bytes.every((b) => /^\d{1,3}$/.test(b) && Number(b) <= 255)) return bytes.map(Number).join('.');
-  if (text.includes(':')) throw new InvalidArgument(`invalid host address "${text}" for ${key}: publishing on IPv6 is not supported by berth`);
+  if (text.includes(':'))
+    throw new InvalidArgument(`invalid host address "${text}" for ${key}: publishing on IPv6 is not supported by berth`);
   throw new InvalidArgument(`invalid host address "${text}" for ${key}: an IPv4 address`);
 }
 
