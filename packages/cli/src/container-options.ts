@@ -151,13 +151,19 @@ export function parsePublish(specs: string[], exposed: Record<string, object>, b
     if (!containerPart) throw new Error(`no port specified: ${raw}<empty>`);
     const containerPorts = portRange(containerPart, 'containerPort');
     const hostPorts = hostPart ? portRange(hostPart, 'hostPort') : [];
-    if (hostPorts.length > 1 && hostPorts.length !== containerPorts.length) {
+    // A host range with one container port is the range to choose from; two ranges must match.
+    if (containerPorts.length > 1 && hostPorts.length > 1 && hostPorts.length !== containerPorts.length) {
       throw new Error(`invalid ranges specified for container and host Ports: ${containerPart} and ${hostPart}`);
     }
     containerPorts.forEach((port, i) => {
       const key = `${port}/${proto}`;
       exposed[key] = {};
-      const hostPort = hostPorts.length === 1 && containerPorts.length > 1 ? hostPart : hostPorts.length ? String(hostPorts[i]) : '';
+      const hostPort =
+        (hostPorts.length === 1 && containerPorts.length > 1) || (hostPorts.length > 1 && containerPorts.length === 1)
+          ? hostPart
+          : hostPorts.length
+            ? String(hostPorts[i])
+            : '';
       bindings[key] ??= [];
       bindings[key].push({ HostIp: ip, HostPort: hostPort });
     });
