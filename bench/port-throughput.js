@@ -1,7 +1,8 @@
 // Published-port throughput: a 512 MiB download (curl, to /dev/null) from a busybox httpd
 // in a container, through `-p` on 127.0.0.1 and straight to the container's address, on a
 // berthd of its own (DNAT in the kernel) and, when a Docker engine is installed, on a
-// dockerd this script starts on its default bridge (its userland proxy on 127.0.0.1),
+// dockerd this script starts on its default bridge (its userland proxy on 127.0.0.1), and
+// beside them through the host's own address (kernel DNAT for both engines),
 // rounds interleaved, medians and each engine's published/direct ratio. The file is a
 // sparse file on the host bind-mounted read-only, so the disk takes no part.
 // Usage: flock /tmp/berth-dockerd-bench.lock node bench/port-throughput.js [rounds] [MiB]
@@ -37,9 +38,15 @@ function download(host, port) {
 
 /** An httpd container on `env`'s engine serving the sparse file, published on 127.0.0.1; its address and host port. */
 function serve(env, www) {
-  const id = docker(env, ['run', '-d', '-v', `${www}:/www:ro`, '-p', '127.0.0.1::80', 'busybox', 'httpd', '-f', '-p', '80', '-h', '/www']);
+  const id = docker(env, ['run', '-d', '-v', `${www}:/www:ro`, '-p', '80', 'busybox', 'httpd', '-f', '-p', '80', '-h', '/www']);
   const address = docker(env, ['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', id]);
-  const port = Number(docker(env, ['port', id, '80']).split('\n')[0].split(':').pop());
+  const port = Number(
+    docker(env, ['port', id, '80'])
+      .split('\n')
+      .find((l) => l.startsWith('0.0.0.0:'))
+      .split(':')
+      .pop(),
+  );
   // httpd needs a moment to listen; the first download waits for it.
   for (let i = 0; i < 50; i++) {
     try {
@@ -50,6 +57,13 @@ function serve(env, www) {
     }
   }
   return { id, address, port };
+}
+
+/** The host's own IPv4 address on a real interface (not a bridge), for the figure through it; undefined without one. */
+function hostAddress() {
+  const links = JSON.parse(execFileSync('ip', ['-j', '-d', '-4', 'addr', 'show', 'scope', 'global'], { encoding: 'utf8' }));
+  const link = links.find((l) => !['bridge', 'veth'].includes(l.linkinfo?.info_kind) && l.addr_info?.length);
+  return link?.addr_info[0].local;
 }
 
 const gib = (bytesPerSecond) => `${(bytesPerSecond / 2 ** 30).toFixed(2)} GiB/s`;
@@ -70,19 +84,22 @@ async function main() {
       engines.push({ name: 'docker (userland proxy)', env: dockerd.env, ...serve(dockerd.env, www) });
     }
   }
-  const figures = engines.map(() => ({ published: [], direct: [] }));
+  const host = hostAddress();
+  const figures = engines.map(() => ({ published: [], direct: [], host: [] }));
   for (let round = 0; round < rounds; round++) {
     engines.forEach((e, i) => {
       figures[i].direct.push(download(e.address, 80));
       figures[i].published.push(download('127.0.0.1', e.port));
+      if (host) figures[i].host.push(download(host, e.port));
     });
   }
   console.log(`${mib} MiB download from a container's httpd, median of ${rounds} (curl to /dev/null)`);
   engines.forEach((e, i) => {
     const direct = median(figures[i].direct);
     const published = median(figures[i].published);
+    const viaHost = host ? `   -p on ${host} ${gib(median(figures[i].host))} (${(median(figures[i].host) / direct).toFixed(2)}x)` : '';
     console.log(
-      `${e.name.padEnd(24)} direct ${gib(direct).padStart(12)}   -p on 127.0.0.1 ${gib(published).padStart(12)}   ratio ${(published / direct).toFixed(2)}x`,
+      `${e.name.padEnd(24)} direct ${gib(direct).padStart(12)}   -p on 127.0.0.1 ${gib(published).padStart(12)}   ratio ${(published / direct).toFixed(2)}x${viaHost}`,
     );
   });
   for (const e of engines) docker(e.env, ['rm', '-f', e.id]);
