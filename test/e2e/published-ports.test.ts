@@ -295,6 +295,24 @@ test('a host port in use (by a host socket or another container) is an error nam
   assert.ok(await bindable(port), 'the port is free again once its container is gone');
 });
 
+test('-p with a host range takes its first free port (one in use on the host is stepped over)', async ({ daemon }) => {
+  const port = await freePort();
+  const hostSocket = net.createServer();
+  await new Promise<void>((resolve) => hostSocket.listen(port, '0.0.0.0', resolve));
+  try {
+    const id = await httpd(daemon, ['--hostname', 'ranged', '-p', `${port}-${port + 5}:80`]);
+    try {
+      const chosen = Number((await ok(daemon, ['port', id, '80'])).split(':')[1]);
+      assert.ok(chosen > port && chosen <= port + 5, `${chosen} is not in ${port + 1}-${port + 5}`);
+      await answers('127.0.0.1', chosen, 'ranged');
+    } finally {
+      await ok(daemon, ['rm', '-f', id]);
+    }
+  } finally {
+    await new Promise((resolve) => hostSocket.close(resolve));
+  }
+});
+
 test('ports exist only while the container runs: gone after stop (inspect and ps show none), back on start, gone after rm', async ({
   daemon,
 }) => {
