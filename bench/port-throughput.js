@@ -5,11 +5,23 @@
 // beside them through the host's own address (kernel DNAT for both engines),
 // rounds interleaved, medians and each engine's published/direct ratio. The file is a
 // sparse file on the host bind-mounted read-only, so the disk takes no part.
-// Usage: flock /tmp/berth-dockerd-bench.lock node bench/port-throughput.js [rounds] [MiB]
+// Usage: node bench/port-throughput.js [rounds] [MiB]   (it takes /tmp/berth-dockerd-bench.lock
+//        before starting a dockerd, so two such benches never run one each)
 //        (as root, after npm run build; BERTH_BENCH_NO_DOCKERD=1 for berth alone)
 // Prints figures, asserts nothing.
 'use strict';
-const { execFileSync } = require('node:child_process');
+const { execFileSync, spawnSync } = require('node:child_process');
+
+// One dockerd on its default network at a time on this machine: without the lock held,
+// run again under it (flock waits for whoever holds it).
+const lock = '/tmp/berth-dockerd-bench.lock';
+if (!process.env.BERTH_BENCH_NO_DOCKERD && !process.env.BERTH_BENCH_LOCKED) {
+  const r = spawnSync('flock', [lock, process.execPath, __filename, ...process.argv.slice(2)], {
+    stdio: 'inherit',
+    env: { ...process.env, BERTH_BENCH_LOCKED: '1' },
+  });
+  process.exit(r.status ?? 1);
+}
 const fs = require('node:fs');
 const path = require('node:path');
 const { median, startBerthd, startDockerd, stopAndClean } = require('./support.js');
