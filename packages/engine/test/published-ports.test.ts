@@ -272,6 +272,15 @@ test('endpoints: host ports are held and written ahead, published after attach, 
       assert.equal(driver.calls.slice(-2), ['revoke', 'detach']);
       assert.equal(readdirSync(path.join(dir, 'networks', bridge, 'endpoints')), []);
       assert.equal(restarted.endpointsOf('c2'), []);
+
+      // An internal network has no way in: nothing is held or published there, as dockerd.
+      driver.failPublish = false;
+      driver.calls.length = 0;
+      await restarted.create({ Name: 'inner', Internal: true });
+      const inner = await restarted.attach({ ...record, id: 'c3', networkMode: 'inner' } as ContainerRecord, 1);
+      assert.is(inner.endpoint.portBindings, undefined);
+      assert.equal(driver.calls, ['attach']);
+      await restarted.detach('c3');
     } finally {
       again.close();
     }

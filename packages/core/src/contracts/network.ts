@@ -130,7 +130,9 @@ export type NetworkNamespaceMode = 'host' | 'private';
  *
  * Published ports are optional steps (`publish`, `revoke`): a driver without them (none,
  * host) has none, and the engine then neither reserves host ports nor records bindings
- * (`--network host` ignores `-p` with Docker's warning at create). The engine, not the
+ * (`--network host` ignores `-p` with Docker's warning at create). As in dockerd, a
+ * container's ports are published on one endpoint only: its first on a network that is
+ * not internal. The engine, not the
  * driver, chooses host ports and holds them on the host (a socket bound to each, as
  * dockerd does without its userland proxy), so two containers or a host program never
  * get the same port; the driver forwards them (bridge: DNAT in the kernel).

@@ -276,7 +276,11 @@ export class NetworkService implements NetworksApi {
     }
     try {
       // Host ports are held before the record is written, so it names only ports berth owns.
-      const requests = driver.publish ? portRequests(record.config.ExposedPorts, record.hostConfig) : [];
+      // As dockerd, a container's ports are published once, on its first endpoint with a
+      // way out (an internal network has none), whatever other networks it joins.
+      const publishes =
+        driver.publish && !network.internal && !this.store.endpointsOfContainer(record.id).some((e) => e.portBindings?.length);
+      const requests = publishes ? portRequests(record.config.ExposedPorts, record.hostConfig) : [];
       if (requests.length > 0) endpoint.portBindings = await this.ports.reserve(record.name, requests);
       await this.store.saveEndpoint(endpoint);
       this.log.debug('network endpoint recorded', { id: record.id, network: network.name, address: endpoint.ipAddress ?? '' });
