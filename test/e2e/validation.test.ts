@@ -43,7 +43,7 @@ const refusals: Array<[string[], RegExp]> = [
   [['run', '--rm', '--mount', 'type=bind,src=/tmp,dst=/t', 'busybox', 'true'], /HostConfig\.Mounts is not supported by berth yet/],
   [['create', '--storage-opt', 'size=1G', 'busybox', 'true'], /HostConfig\.StorageOpt: size limits are not supported/],
   [['create', '-v', 'named:/data', 'busybox', 'true'], /HostConfig\.Binds: the named volume "named" \(named:\/data\) is not supported/],
-  [['create', '-p', '8080:80', 'busybox', 'true'], /HostConfig\.PortBindings \(publishing ports\) is not supported/],
+  [['create', '-p', '8080:80/sctp', 'busybox', 'true'], /invalid port "80\/sctp": publishing sctp ports is not supported by berth/],
   [['create', '--link', 'db:db', 'busybox', 'true'], /could not get container for db/],
   [['create', '--init', 'busybox', 'true'], /HostConfig\.Init is not supported/],
 ];

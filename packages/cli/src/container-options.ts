@@ -37,6 +37,7 @@ export const CONTAINER_FLAGS: FlagSpec[] = [
   { long: 'platform', kind: 'string', help: 'Set platform if server is multi-platform capable', hidden: true },
   { long: 'privileged', kind: 'bool', help: 'Give extended privileges to this container' },
   { long: 'publish', short: 'p', kind: 'list', help: "Publish a container's port(s) to the host" },
+  { long: 'publish-all', short: 'P', kind: 'bool', help: 'Publish all exposed ports to random ports' },
   { long: 'read-only', kind: 'bool', help: "Mount the container's root filesystem as read only" },
   { long: 'restart', kind: 'string', help: 'Restart policy to apply when a container exits', def: '"no"' },
   { long: 'rm', kind: 'bool', help: 'Automatically remove the container and its associated anonymous volumes when it exits' },
@@ -131,7 +132,7 @@ function portRange(text: string, what: string): number[] {
   return out;
 }
 
-/** `-p [ip:][hostPort:]containerPort[/proto]` with ranges, into exposed ports and bindings. */
+/** `-p [ip:][hostPort[-end]:]containerPort[/proto]` with ranges, into exposed ports and bindings (docker's rules: a host range with one container port is sent as is, and the daemon takes its first free port). */
 export function parsePublish(specs: string[], exposed: Record<string, object>, bindings: Record<string, PortBinding[]>): void {
   for (const raw of specs) {
     const slash = raw.lastIndexOf('/');
@@ -153,13 +154,19 @@ export function parsePublish(specs: string[], exposed: Record<string, object>, b
     if (!containerPart) throw new Error(`no port specified: ${raw}<empty>`);
     const containerPorts = portRange(containerPart, 'containerPort');
     const hostPorts = hostPart ? portRange(hostPart, 'hostPort') : [];
-    if (hostPorts.length > 1 && hostPorts.length !== containerPorts.length) {
+    // A host range with one container port is the range to choose from; two ranges must match.
+    if (containerPorts.length > 1 && hostPorts.length > 1 && hostPorts.length !== containerPorts.length) {
       throw new Error(`invalid ranges specified for container and host Ports: ${containerPart} and ${hostPart}`);
     }
     containerPorts.forEach((port, i) => {
       const key = `${port}/${proto}`;
       exposed[key] = {};
-      const hostPort = hostPorts.length === 1 && containerPorts.length > 1 ? hostPart : hostPorts.length ? String(hostPorts[i]) : '';
+      const hostPort =
+        (hostPorts.length === 1 && containerPorts.length > 1) || (hostPorts.length > 1 && containerPorts.length === 1)
+          ? hostPart
+          : hostPorts.length
+            ? String(hostPorts[i])
+            : '';
       bindings[key] ??= [];
       bindings[key].push({ HostIp: ip, HostPort: hostPort });
     });
@@ -285,6 +292,7 @@ export function buildCreateRequest(flags: Flags, image: string, command: string[
   };
   if (binds.length) host.Binds = binds;
   if (Object.keys(bindings).length) host.PortBindings = bindings;
+  if (flags.bool('publish-all')) host.PublishAllPorts = true;
   if (flags.has('cap-add')) host.CapAdd = flags.list('cap-add');
   if (flags.has('cap-drop')) host.CapDrop = flags.list('cap-drop');
   if (flags.bool('privileged')) host.Privileged = true;

@@ -28,6 +28,7 @@ import { ImageStoreToken } from './images/image-store-token.js';
 import { LayerUnpackerToken } from './images/layer-unpacker.js';
 import { checkLogConfig } from './io/log-config.js';
 import { dockerDefaultPools } from './networks/default-ipam.js';
+import { HostPortAllocatorToken } from './networks/host-ports.js';
 import { NetworkServiceToken } from './networks/network-service.js';
 import { networksApi } from './networks/networks-api.js';
 import { DriverLookup, DriverLookupToken } from './plugins/driver-lookup.js';
@@ -202,6 +203,7 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
       supervisor.close();
       await networks.releasesSettled(); // the endpoints of containers removed just before
       await dns.close();
+      di.resolve(HostPortAllocatorToken).close(); // the sockets holding published ports; the kernel's rules stay
       events.removeAllListeners();
       await store.drain();
       await plugins.storage.close?.();

@@ -22,6 +22,7 @@ import { LayerUnpacker, LayerUnpackerToken } from './images/layer-unpacker.js';
 import { ContainerIo, ContainerIoToken } from './io/container-io.js';
 import { ContainerNamesToken } from './networks/container-names.js';
 import { DefaultIpam } from './networks/default-ipam.js';
+import { HostPortAllocator, HostPortAllocatorToken } from './networks/host-ports.js';
 import { NetworkService, NetworkServiceToken } from './networks/network-service.js';
 import { NetworkStore, NetworkStoreToken } from './networks/network-store.js';
 import { DriverLookup, DriverLookupToken } from './plugins/driver-lookup.js';
@@ -54,6 +55,7 @@ export function registerEngineServices(di: ServiceContainer): void {
   di.registerDefault(NetworkStoreToken, { useClass: NetworkStore });
   di.registerDefault(IpamToken, { useClass: DefaultIpam });
   di.registerDefault(DriverLookupToken, { useFactory: (d) => DriverLookup.of(d) });
+  di.registerDefault(HostPortAllocatorToken, { useClass: HostPortAllocator });
   di.registerDefault(NetworkServiceToken, { useClass: NetworkService });
   di.registerDefault(NetworkConnectionsToken, { useClass: NetworkConnections });
   di.registerDefault(DnsServiceToken, { useClass: DnsService });

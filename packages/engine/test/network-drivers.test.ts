@@ -24,6 +24,7 @@ import * as assert from 'uvu/assert';
 import type { ResolvedEngineConfig } from '../src/config.js';
 import type { ContainerRecord } from '../src/containers/container-record.js';
 import { DefaultIpam } from '../src/networks/default-ipam.js';
+import { HostPortAllocator } from '../src/networks/host-ports.js';
 import { NetworkService } from '../src/networks/network-service.js';
 import { NetworkStore } from '../src/networks/network-store.js';
 import { DriverLookup } from '../src/plugins/driver-lookup.js';
@@ -143,6 +144,7 @@ function service(dataRoot: string, registry: ReturnType<typeof registries>): Net
     { nameOf: () => 'c' },
     new EventBus(),
     silentLogger,
+    new HostPortAllocator(silentLogger),
   );
 }
 

@@ -19,6 +19,7 @@ import * as assert from 'uvu/assert';
 import type { ResolvedEngineConfig } from '../src/config.js';
 import type { ContainerRecord } from '../src/containers/container-record.js';
 import { DefaultIpam } from '../src/networks/default-ipam.js';
+import { HostPortAllocator } from '../src/networks/host-ports.js';
 import { matchesNetworkFilters } from '../src/networks/network-filters.js';
 import type { NetworkRecord } from '../src/networks/network-record.js';
 import { NetworkService } from '../src/networks/network-service.js';
@@ -133,6 +134,7 @@ function service(dataRoot: string, driver: RecordingDriver, ...rest: Array<Recor
     { nameOf: () => 'c' },
     events,
     silentLogger,
+    new HostPortAllocator(silentLogger),
   );
 }
 

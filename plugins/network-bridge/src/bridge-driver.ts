@@ -16,6 +16,7 @@ import { isNoSuchDevice, run } from './commands.js';
 import { createEndpointLinks, deleteHostVeth, routeDefaultThrough } from './endpoint-links.js';
 import { bridgeName, checkInterfaceName, hostVethName, networkMtu } from './link-names.js';
 import { type FirewalledNetwork, renderRuleset } from './nft-ruleset.js';
+import type { ForwardedPort } from './port-rules.js';
 
 /** The driver's settings (daemon.json `plugin-config` `network/bridge`, or berthd's flags). */
 export interface BridgeDriverOptions {
@@ -54,8 +55,14 @@ interface IpLink {
  *   by name (the kernel deletes both ends; a container that exits takes its end with its
  *   namespace, a grace period after its last process); restore deletes every veth enslaved
  *   to one of the driver's bridges whose endpoint the engine no longer records;
- * - the nftables table is rebuilt whole from the known networks by one `nft -f`
- *   transaction after each network create or delete (renderRuleset).
+ * - the nftables table is rebuilt whole from the known networks and published ports by
+ *   one `nft -f` transaction after each network create or delete and each publish or
+ *   revoke (renderRuleset). Until `restore` says which endpoints still run, a rebuild
+ *   leaves the chains of published ports as the kernel has them, so containers stay
+ *   reachable while berthd starts again;
+ * - published ports are DNAT rules in that table (no process of berth's carries their
+ *   traffic), and a bridge with published ports gets `route_localnet` (what 127.0.0.1
+ *   needs; port-rules.ts says what guards it). The setting goes with the bridge.
  *
  * An endpoint's links are made and deleted through rtnetlink, with no process
  * (endpoint-links.ts); networks, rare, through iproute2's `ip`; the README explains why. Calls that change the firewall are serialised, each
@@ -66,6 +73,10 @@ export class BridgeDriver implements NetworkDriver {
   readonly namespaceMode = 'private' as const;
   readonly usesIpam = true;
   private readonly networks = new Map<string, KnownNetwork>();
+  /** The forwarded ports of each published endpoint, by endpoint id. */
+  private readonly published = new Map<string, ForwardedPort[]>();
+  /** Whether `published` is the whole truth: after `restore` (or a first publish or revoke in a driver never restored). */
+  private portsKnown = false;
   private firewall: Promise<void> = Promise.resolve();
   private hostNetns?: { dev: number; ino: number };
 
@@ -107,6 +118,7 @@ export class BridgeDriver implements NetworkDriver {
   async deleteNetwork(spec: NetworkSpec): Promise<void> {
     const bridge = this.networks.get(spec.id)?.bridge ?? bridgeName(spec);
     this.networks.delete(spec.id);
+    for (const [id, ports] of this.published) if (ports[0]?.bridge === bridge) this.published.delete(id);
     await this.syncFirewall();
     await run('ip', ['link', 'del', bridge]).catch((err) => {
       if (!isNoSuchDevice(err)) throw err;
@@ -114,6 +126,14 @@ export class BridgeDriver implements NetworkDriver {
   }
 
   async restore(endpoints: EndpointSpec[]): Promise<void> {
+    this.published.clear();
+    for (const endpoint of endpoints) {
+      const ports = this.forwardedPorts(endpoint);
+      if (ports.length > 0) this.published.set(endpoint.id, ports);
+    }
+    this.portsKnown = true;
+    await this.syncFirewall();
+    for (const id of this.published.keys()) await enableHairpin(hostVethName(id)).catch(() => {}); // a veth gone with its container is swept below
     const expected = new Set(endpoints.map((e) => hostVethName(e.id)));
     const bridges = new Set([...this.networks.values()].map((n) => n.bridge));
     const links = JSON.parse((await run('ip', ['-j', 'link', 'show', 'type', 'veth'])) || '[]') as IpLink[];
@@ -166,6 +186,8 @@ export class BridgeDriver implements NetworkDriver {
   }
 
   async detach(endpoint: EndpointSpec): Promise<void> {
+    // The engine revokes first; a caller that did not still gets no port forwarded to a gone address.
+    if (this.published.has(endpoint.id)) await this.revoke(endpoint);
     await deleteHostVeth(hostVethName(endpoint.id));
   }
 
@@ -179,6 +201,36 @@ export class BridgeDriver implements NetworkDriver {
     } finally {
       closeSync(netnsFd);
     }
+  }
+
+  async publish(endpoint: EndpointSpec): Promise<void> {
+    const network = this.networks.get(endpoint.networkId);
+    if (!network) throw new NotFound(`network ${endpoint.networkId} not found`);
+    const ports = this.forwardedPorts(endpoint);
+    if (network.spec.internal && (endpoint.portBindings?.length ?? 0) > 0) {
+      // As Docker: an internal network has no way in or out, so its ports are not forwarded.
+      this.options.log.info('ports of an endpoint on an internal network are not published', { endpoint: endpoint.id });
+    }
+    const before = this.published.get(endpoint.id);
+    if (ports.length > 0) this.published.set(endpoint.id, ports);
+    else this.published.delete(endpoint.id);
+    this.portsKnown = true;
+    try {
+      await this.syncFirewall();
+    } catch (err) {
+      // The transaction failed whole: the kernel forwards what it did before, and so do we.
+      if (before) this.published.set(endpoint.id, before);
+      else this.published.delete(endpoint.id);
+      throw err;
+    }
+    if (ports.length > 0) await enableHairpin(hostVethName(endpoint.id));
+  }
+
+  async revoke(endpoint: EndpointSpec): Promise<void> {
+    // Nothing known of it is nothing to do; before restore that also keeps the kernel's
+    // port rules of the endpoints still to be restored (the engine revokes the others first).
+    if (!this.published.delete(endpoint.id)) return;
+    await this.syncFirewall();
   }
 
   /** The bridge a known network uses (tests, inspect). */
@@ -205,18 +257,45 @@ export class BridgeDriver implements NetworkDriver {
     }
   }
 
+  /** An endpoint's bindings as the firewall forwards them; none on an internal or unknown network. */
+  private forwardedPorts(endpoint: EndpointSpec): ForwardedPort[] {
+    const network = this.networks.get(endpoint.networkId);
+    if (!network || network.spec.internal || !endpoint.ipAddress) return [];
+    return (endpoint.portBindings ?? []).map((binding) => ({ bridge: network.bridge, address: endpoint.ipAddress!, binding }));
+  }
+
   private syncFirewall(): Promise<void> {
-    const next = this.firewall.then(() => {
+    const next = this.firewall.then(async () => {
       const networks: FirewalledNetwork[] = [...this.networks.values()].map((n) => ({
         bridge: n.bridge,
         subnet: n.spec.ipv4!.subnet,
         internal: n.spec.internal,
       }));
-      return run('nft', ['-f', '-'], renderRuleset(this.options.table, networks)).then(() => {});
+      const ports = this.portsKnown ? [...this.published.values()].flat() : undefined;
+      await run('nft', ['-f', '-'], renderRuleset(this.options.table, networks, ports));
+      // After the rules, so the guard against 127.0.0.0/8 is in place before the bridge routes it.
+      for (const bridge of new Set((ports ?? []).map((p) => p.bridge))) await enableRouteLocalnet(bridge);
     });
     this.firewall = next.catch(() => {});
     return next;
   }
+}
+
+/**
+ * Let a bridge route 127.0.0.0/8, as dockerd does on its bridge without the userland
+ * proxy: a connection to 127.0.0.1:<published port> is DNATed to a container and leaves
+ * through the bridge with its loopback source (masqueraded only after routing), and its
+ * replies come back to 127.0.0.1 through the bridge. The table's guard drops anything
+ * else from the bridge with such an address.
+ */
+async function enableRouteLocalnet(bridge: string): Promise<void> {
+  const file = `/proc/sys/net/ipv4/conf/${bridge}/route_localnet`;
+  if ((await fs.readFile(file, 'utf8')).trim() !== '1') await fs.writeFile(file, '1\n');
+}
+
+/** Let the bridge send a frame back out of the port it came in by (a container reaching its own published port; port-rules.ts). */
+async function enableHairpin(veth: string): Promise<void> {
+  await fs.writeFile(`/sys/class/net/${veth}/brport/hairpin_mode`, '1\n');
 }
 
 /** Forward IPv4 between interfaces, as dockerd does at start: without it nothing leaves a bridge. */

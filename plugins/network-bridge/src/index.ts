@@ -6,6 +6,7 @@ import { checkTableName } from './nft-ruleset.js';
 export { BridgeDriver, type BridgeDriverOptions } from './bridge-driver.js';
 export { bridgeName, bridgeNameOption, checkInterfaceName, hostVethName, mtuOption } from './link-names.js';
 export { renderRuleset } from './nft-ruleset.js';
+export type { ForwardedPort } from './port-rules.js';
 
 /** The default nftables table: one per daemon, `berth` for the host's berthd. */
 export const defaultTable = 'berth';

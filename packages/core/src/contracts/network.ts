@@ -40,15 +40,31 @@ export interface NetworkSpec {
   ipamOptions?: Record<string, string>;
 }
 
+/** The transport protocols berth publishes ports for. */
+export type PortProtocol = 'tcp' | 'udp';
+
+/**
+ * One published port of an endpoint, resolved: the engine has chosen the host port (an
+ * ephemeral one for `-p 80` and `-P`, the first free one of a `8000-8010:80` range) and
+ * holds it on the host before the endpoint is written down, so a driver only programs it.
+ */
+export interface PublishedPort {
+  protocol: PortProtocol;
+  /** The port inside the container. */
+  containerPort: number;
+  /** The host address traffic must be sent to: `0.0.0.0` for every address of the host (IPv4). */
+  hostIp: string;
+  /** The host port, 1-65535, never 0 here. */
+  hostPort: number;
+}
+
 /**
  * A container's endpoint on one network. The engine writes it down (with the address its
- * IPAM chose) before it asks the driver to attach, and forgets it after detach, so a crash
- * at any point leaves a record from which the endpoint can be removed or restored.
- *
- * Published ports will be a field of their own (`portBindings`), published and revoked
- * by steps of their own after attach and before detach; DNS names are `aliases` (the
- * container's name and its `--network-alias`es; the engine's DNS adds its short id and
- * `--hostname`).
+ * IPAM chose and the host ports it reserved) before it asks the driver to attach, and
+ * forgets it after detach, so a crash at any point leaves a record from which the
+ * endpoint can be removed or restored (its published ports with it). DNS names are
+ * `aliases` (the container's name and its `--network-alias`es; the engine's DNS adds its
+ * short id and `--hostname`).
  */
 export interface EndpointSpec {
   networkId: string;
@@ -79,6 +95,11 @@ export interface EndpointSpec {
    * connected while it runs takes the next index). Absent in records of an older berth (`eth0`).
    */
   interfaceName?: string;
+  /**
+   * `-p`/`-P`, resolved (host ports chosen and held by the engine); absent or empty when
+   * nothing is published, and always absent for a driver without `publish`.
+   */
+  portBindings?: PublishedPort[];
 }
 
 /** What a driver reports after attaching an endpoint (empty for none/host). */
@@ -114,21 +135,29 @@ export type NetworkNamespaceMode = 'host' | 'private';
  *    then be idempotent: a kernel object that already exists is adopted, not an error.
  * 2. `restore(endpoints)` once per daemon start, after every `createNetwork`: the
  *    endpoints of this driver the engine still records (those of containers that kept
- *    running while berthd was down). The driver rebuilds what it keeps in memory and
+ *    running while berthd was down), with their `portBindings`. The driver rebuilds what
+ *    it keeps in memory, makes their published ports exactly what the list says (a port
+ *    the kernel still forwards stays forwarded throughout: the rules do not depend on
+ *    the daemon, so a container stays reachable while berthd is down and restarts), and
  *    removes the kernel objects of endpoints it made that are not in the list (what a
- *    crash in the middle of an attach or detach left).
+ *    crash in the middle of an attach or detach left). `publish` is never called before
+ *    `restore`.
  * 3. For each container on the network, at each start: `attach(endpoint, netnsPath)`
  *    after the runtime has created the container's namespace and before its process
  *    starts (the engine writes /etc/hosts once attach has returned, when the address is
- *    in place); `detach(endpoint)` when the run ends. `detach` of an unknown or
- *    half-attached endpoint is a no-op for what is absent, so cleanup after a crash can
- *    call it blindly. A container on several networks gets one attach per network, one
- *    after another in its network order, each with its own `interfaceName` (eth0, eth1,
- *    …); only the endpoint whose `defaultRoute` is set installs the default route.
- *    Connecting a running container to another network (`network connect`) is the same
- *    attach into the namespace of its running process, and `network disconnect` the same
- *    detach while it runs: the driver must remove the interface from the live namespace
- *    (bridge: deleting the host end of the veth pair takes the container's end with it).
+ *    in place); then, when the endpoint has `portBindings` and the driver has `publish`,
+ *    `publish(endpoint)`. When the run ends: `revoke(endpoint)` (when the driver has it,
+ *    whether or not anything was published), then `detach(endpoint)`. `revoke` and
+ *    `detach` of an unknown or half-made endpoint are no-ops for what is absent, so
+ *    cleanup after a crash can call them blindly. A container on several networks gets
+ *    one attach per network, one after another in its network order, each with its own
+ *    `interfaceName` (eth0, eth1, …); only the endpoint whose `defaultRoute` is set
+ *    installs the default route, and only its first endpoint with a way out carries
+ *    `portBindings`. Connecting a running container to another network (`network
+ *    connect`) is the same attach into the namespace of its running process, and `network
+ *    disconnect` the same revoke and detach while it runs: the driver must remove the
+ *    interface from the live namespace (bridge: deleting the host end of the veth pair
+ *    takes the container's end with it).
  * 4. `deleteNetwork(spec)` when the network is removed; the engine refuses this while
  *    endpoints remain (409), and calls it again after a crash cut a removal short, so it
  *    is idempotent too.
@@ -136,10 +165,16 @@ export type NetworkNamespaceMode = 'host' | 'private';
  * A driver owns every kernel object it makes (links, addresses, firewall rules) and must
  * leave none behind after `detach`/`deleteNetwork`.
  *
+ * Published ports are optional steps (`publish`, `revoke`): a driver without them (none,
+ * host) has none, and the engine then neither reserves host ports nor records bindings
+ * (`--network host` ignores `-p` with Docker's warning at create). As in dockerd, a
+ * container's ports are published on one endpoint only: its first on a network that is
+ * not internal. The engine, not the
+ * driver, chooses host ports and holds them on the host (a socket bound to each, as
+ * dockerd does without its userland proxy), so two containers or a host program never
+ * get the same port; the driver forwards them (bridge: DNAT in the kernel).
+ *
  * What is not here yet, and where it fits:
- * - Published ports: steps of their own between attach and detach (publish after attach,
- *   revoke before detach, both given `EndpointSpec.portBindings`), so a driver without
- *   ports keeps this shape.
  * - The embedded DNS server (127.0.0.11 in each container namespace on a user-defined
  *   network) is the engine's: a resolver process that outlives berthd, with sockets made
  *   inside each namespace, answering from records the engine rebuilds from its endpoint
@@ -181,4 +216,12 @@ export interface NetworkDriver {
    * route until its next start.
    */
   routeDefault?(endpoint: EndpointSpec, netnsPath: string): Promise<void>;
+  /**
+   * Forward the endpoint's `portBindings` from the host to its address (after `attach`).
+   * All or nothing: on failure nothing of this endpoint is forwarded. Publishing an
+   * endpoint again replaces its bindings.
+   */
+  publish?(endpoint: EndpointSpec): Promise<void>;
+  /** Stop forwarding whatever `publish` forwarded for this endpoint (before `detach`); a no-op when nothing was. */
+  revoke?(endpoint: EndpointSpec): Promise<void>;
 }

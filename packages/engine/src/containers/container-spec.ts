@@ -85,10 +85,17 @@ export function mergedConfig(body: ContainerCreateBody, image: ImageRunConfig, i
     WorkingDir: body.WorkingDir || image.WorkingDir || '',
     Labels: { ...(image.Labels ?? {}), ...(body.Labels ?? {}) },
     Volumes: { ...(image.Volumes ?? {}), ...(body.Volumes ?? {}) },
+    // dockerd's union of the image's EXPOSE and the request's; absent when neither has any.
+    ...exposedPorts(image.ExposedPorts, body.ExposedPorts),
     StopSignal: body.StopSignal || image.StopSignal || undefined,
     Image: body.Image,
     ...mergedHealthcheck(body.Healthcheck, image.Healthcheck),
   };
+}
+
+function exposedPorts(image: Record<string, object> | null | undefined, request: Record<string, object> | null | undefined) {
+  const merged = { ...(image ?? {}), ...(request ?? {}) };
+  return Object.keys(merged).length > 0 ? { ExposedPorts: merged } : {};
 }
 
 /**

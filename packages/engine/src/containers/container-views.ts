@@ -6,10 +6,12 @@ import type {
   HostConfig,
   MountPoint,
   NetworkSettings,
+  PortBinding,
 } from '@berth/core';
 import { parseLinks } from '../dns/links.js';
 import type { EndpointRecord, NetworkRecord } from '../networks/network-record.js';
 import { endpointSettings } from '../networks/network-views.js';
+import { exposedPortKeys, portMap, portSummary } from '../networks/port-requests.js';
 import { parseBind } from '../oci/mounts.js';
 import type { ContainerRecord } from './container-record.js';
 import { statusText } from './status-text.js';
@@ -39,6 +41,19 @@ function networksMap(record: ContainerRecord, nets: ContainerNetworkView[], with
   return map;
 }
 
+/**
+ * NetworkSettings.Ports: a running container's exposed ports on an addressed network,
+ * each with what it is published on (or null); empty otherwise, as dockerd shows a
+ * stopped container, and one on the host's network or none. Ports are published on one
+ * endpoint (its first with a way out): that one's bindings.
+ */
+function publishedPorts(record: ContainerRecord, nets: ContainerNetworkView[]): Record<string, PortBinding[] | null> {
+  const addressed = nets.filter((n) => n.endpoint && n.network?.ipv4);
+  const net = addressed.find((n) => n.endpoint!.portBindings?.length) ?? addressed[0];
+  if (!record.state.Running || !net) return {};
+  return portMap(exposedPortKeys(record.config.ExposedPorts, record.hostConfig), net.endpoint!.portBindings);
+}
+
 /** NetworkSettings as dockerd shapes it: the top-level fields repeat the default bridge network's endpoint. */
 function networkSettings(record: ContainerRecord, nets: ContainerNetworkView[]): NetworkSettings {
   const networks = networksMap(record, nets, true);
@@ -50,7 +65,7 @@ function networkSettings(record: ContainerRecord, nets: ContainerNetworkView[]):
     HairpinMode: false,
     LinkLocalIPv6Address: '',
     LinkLocalIPv6PrefixLen: 0,
-    Ports: {},
+    Ports: publishedPorts(record, nets),
     SandboxKey: record.state.Running && record.state.Pid > 0 ? `/proc/${record.state.Pid}/ns/net` : '',
     SecondaryIPAddresses: null,
     SecondaryIPv6Addresses: null,
@@ -121,7 +136,7 @@ export function toSummary(record: ContainerRecord, nets: ContainerNetworkView[])
     ImageID: record.imageId,
     Command: commandLine(record),
     Created: Math.floor(Date.parse(record.created) / 1000),
-    Ports: [],
+    Ports: portSummary(publishedPorts(record, nets)),
     Labels: record.config.Labels ?? {},
     State: record.state.Status,
     Status: statusText(record.state),

@@ -35,10 +35,12 @@ import { elapsed } from '../runs/timing.js';
 import { type ContainerNames, ContainerNamesToken } from './container-names.js';
 import { hostRoutes } from './default-ipam.js';
 import { EndpointReleases } from './endpoint-releases.js';
+import { type HostPortAllocator, HostPortAllocatorToken } from './host-ports.js';
 import { matchesNetworkFilters as matches } from './network-filters.js';
 import type { EndpointRecord, NetworkRecord } from './network-record.js';
 import { type NetworkStore, NetworkStoreToken } from './network-store.js';
 import { networkInspect } from './network-views.js';
+import { portRequests } from './port-requests.js';
 import { RestoreLedger } from './restore-ledger.js';
 
 /** Docker's predefined networks, in the order they are made: each exists when its driver is loaded. */
@@ -61,18 +63,21 @@ const bridgeNameOption = 'com.docker.network.bridge.name';
  * - remove: `removing` record → driver.deleteNetwork → IPAM release → record deleted;
  *   recovery finishes a `removing` network.
  * - a container's start: for each of its networks in order (`attachAll`), address from
- *   IPAM → endpoint record → driver.attach (`eth0`, `eth1`, …; one endpoint carries the
- *   default route); its end: driver.detach → IPAM release → record deleted, for each.
- *   `network connect`/`disconnect` of a running container (`connectRunning`,
- *   `disconnectRunning`) do the same for one network, the caller (NetworkConnections)
- *   writing the container's record after a connect and before a disconnect. `sweep` (after
- *   run recovery) detaches every endpoint its container does not hold (not running, or a
- *   network its record does not list); the drivers then `restore` the endpoints that stay.
+ *   IPAM and host ports held (HostPortAllocator; on its first endpoint with a way out) →
+ *   endpoint record (with both) → driver.attach (`eth0`, `eth1`, …; one endpoint carries
+ *   the default route) → driver.publish; its end: driver.revoke → driver.detach → IPAM
+ *   and host ports released → record deleted, for each. `network connect`/`disconnect`
+ *   of a running container (`connectRunning`, `disconnectRunning`) do the same for one
+ *   network, the caller (NetworkConnections) writing the container's record after a
+ *   connect and before a disconnect. `sweep` (after run recovery) detaches every endpoint
+ *   its container does not hold (not running, or a network its record does not list);
+ *   the drivers then `restore` the endpoints that stay (their ports held again).
  * - a container's removal: the same end, in the background (`detachLater`, tracked by
  *   EndpointReleases) so that the removal does not wait for the kernel; the record stays
  *   until the driver has detached, so a crash meanwhile leaves an endpoint of a container
- *   that does not exist, which `sweep` releases. An address is handed out, and a network
- *   removed, only once the releases under way on that network have settled.
+ *   that does not exist, which `sweep` releases. An address is handed out, a host port
+ *   held, and a network removed, only once the releases under way (on that network; for
+ *   ports, on any) have settled.
  *
  * Changes to networks are serialised (one queue); endpoints of different containers go
  * side by side (IPAM is synchronous inside, so no address is handed out twice).
@@ -93,6 +98,7 @@ export class NetworkService implements Omit<NetworksApi, 'connect' | 'disconnect
     @inject(ContainerNamesToken) private readonly names: ContainerNames,
     @inject(EventBusToken) private readonly events: EventBus,
     @inject(LoggerToken) private readonly log: Logger,
+    @inject(HostPortAllocatorToken) private readonly ports: HostPortAllocator,
   ) {}
 
   /**
@@ -166,6 +172,8 @@ export class NetworkService implements Omit<NetworksApi, 'connect' | 'disconnect
           const list = kept.get(network.driver) ?? [];
           list.push(endpoint);
           kept.set(network.driver, list);
+          if (endpoint.portBindings?.length)
+            await this.ports.hold(this.names.nameOf(endpoint.containerId) ?? endpoint.containerId, endpoint.portBindings);
         } else {
           this.log.warn('removing an endpoint its container does not hold', {
             network: network.name,
@@ -440,10 +448,22 @@ export class NetworkService implements Omit<NetworksApi, 'connect' | 'disconnect
     }
     try {
       const began = performance.now();
+      // Host ports are held before the record is written, so it names only ports berth owns.
+      // As dockerd, a container's ports are published once, on its first endpoint with a
+      // way out (an internal network has none), whatever other networks it joins.
+      const publishes =
+        driver.publish && !network.internal && !this.store.endpointsOfContainer(record.id).some((e) => e.portBindings?.length);
+      const requests = publishes ? portRequests(record.config.ExposedPorts, record.hostConfig) : [];
+      if (requests.length > 0) {
+        // A port a removed container held comes back once its release is done (`rm -f web && run -p 80:80` again).
+        await this.releases.settled();
+        endpoint.portBindings = await this.ports.reserve(record.name, requests);
+      }
       await this.store.saveEndpoint(endpoint);
       const recorded = elapsed(began);
       this.log.debug('network endpoint recorded', { id: record.id, network: network.name, address: endpoint.ipAddress ?? '' });
       endpoint.info = await driver.attach(endpoint, driver.namespaceMode === 'host' ? undefined : `/proc/${pid}/ns/net`);
+      if (endpoint.portBindings) await driver.publish!(endpoint);
       this.log.debug('network endpoint attached', {
         id: record.id,
         network: network.name,
@@ -539,6 +559,10 @@ export class NetworkService implements Omit<NetworksApi, 'connect' | 'disconnect
       return undefined;
     };
     const driver = await this.networkDriverOf(network).catch(unavailable('network driver'));
+    await driver
+      ?.revoke?.(endpoint)
+      .catch((err) => this.log.warn('driver could not revoke published ports', { id: endpoint.id, error: String(err) }));
+    this.ports.release(endpoint.portBindings);
     await driver
       ?.detach(endpoint)
       .catch((err) => this.log.warn('driver could not detach an endpoint', { id: endpoint.id, error: String(err) }));

@@ -15,6 +15,8 @@ export interface ImageRunConfig {
   StopSignal?: string;
   Volumes?: Record<string, object> | null;
   Labels?: Record<string, string> | null;
+  /** The image's EXPOSE (`80/tcp`); a container exposes these and its own (`--expose`, `-p`). */
+  ExposedPorts?: Record<string, object> | null;
   /** The image's HEALTHCHECK (durations in nanoseconds). */
   Healthcheck?: ContainerCreateBody['Healthcheck'];
 }

@@ -1,6 +1,7 @@
 import { type ContainerCreateBody, type HostConfig, InvalidArgument } from '@berth/core';
 import { checkHealthcheck } from '../health/health-rules.js';
 import { checkLogConfig } from '../io/log-config.js';
+import { portRequests } from '../networks/port-requests.js';
 import { parseBind } from './mounts.js';
 
 /**
@@ -148,14 +149,12 @@ export function refuseUnsupportedSettings(body: ContainerCreateBody, ctx: Settin
   if (isSet(hc.LogConfig?.Type) || isSet(hc.LogConfig?.Config))
     checkLogConfig(hc.LogConfig?.Type || 'json-file', hc.LogConfig?.Config ?? {});
 
-  // Networking: addresses and MACs are the network's (networks/); publishing ports is not done yet.
+  // Networking: addresses, MACs and published ports are the network's (networks/).
+  // Published ports: their form is checked here; whether a host port is free is the start's answer, as in dockerd.
+  portRequests(body.ExposedPorts, hc);
   const published = Object.values(hc.PortBindings ?? {}).some((bindings) => isSet(bindings));
-  if (published || hc.PublishAllPorts) {
-    const field = published ? 'HostConfig.PortBindings' : 'HostConfig.PublishAllPorts';
-    // dockerd discards published ports on the host network with this warning; berth does the same.
-    if (ctx.hostNetwork) warnings.push('Published ports are discarded when using host network mode');
-    else throw notSupported(`${field} (publishing ports)`);
-  }
+  // dockerd discards published ports on the host network with this warning; berth does the same.
+  if ((published || hc.PublishAllPorts) && ctx.hostNetwork) warnings.push('Published ports are discarded when using host network mode');
   // Several networks at create (API 1.44's rule, taken at every version): each is joined at start.
   const endpoints = Object.entries(body.NetworkingConfig?.EndpointsConfig ?? {});
   for (const [network, settings] of endpoints) {

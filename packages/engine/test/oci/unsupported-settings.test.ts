@@ -174,10 +174,10 @@ test('each setting berth does not carry out is refused by name', () => {
     ],
     [{ HostConfig: { LogConfig: { Type: 'none', Config: { 'max-size': '1m' } } } }, /^unknown log opt 'max-size' for none log driver$/],
     [
-      { HostConfig: { PortBindings: { '80/tcp': [{ HostPort: '8080' }] } } },
-      /^HostConfig\.PortBindings \(publishing ports\) is not supported/,
+      { HostConfig: { PortBindings: { '80/sctp': [{ HostPort: '8080' }] } } },
+      /^invalid port "80\/sctp": publishing sctp ports is not supported/,
     ],
-    [{ HostConfig: { PublishAllPorts: true } }, /^HostConfig\.PublishAllPorts \(publishing ports\)/],
+    [{ HostConfig: { PortBindings: { '80/tcp': [{ HostIp: '::', HostPort: '8080' }] } } }, /publishing on IPv6 is not supported/],
     [{ HostConfig: { OomScoreAdj: 1001 } }, /range for oom score adj is \[-1000, 1000\]/],
     [{ HostConfig: { CgroupnsMode: 'shared' } }, /^invalid HostConfig\.CgroupnsMode/],
     [
