@@ -321,6 +321,46 @@ test('a blob the registry serves corrupt is refused and nothing of it is kept', 
     assert.is(await other.find(name), undefined);
   }));
 
+test('a schema 1 manifest is refused in Docker 28\'s words, by its media type or (served as application/json) by its schemaVersion; nothing is stored', async () => {
+  // The reference registry 2.8 no longer takes schema 1 pushes, so a loopback server
+  // stands in for an old registry that still serves them.
+  const schema1 = Buffer.from(
+    JSON.stringify({ schemaVersion: 1, name: 'old/img', tag: '1', architecture: 'amd64', fsLayers: [{ blobSum: sha256Digest(Buffer.from('x')) }], history: [{ v1Compatibility: '{}' }] }),
+  );
+  const requests: string[] = [];
+  const server = http.createServer((req, res) => {
+    requests.push(`${req.method} ${req.url}`);
+    if (req.url === '/v2/') return res.end('{}');
+    const contentType = req.url === '/v2/old/img/manifests/1' ? MediaTypes.dockerSchema1SignedManifest : 'application/json';
+    if (req.url?.startsWith('/v2/old/img/manifests/')) {
+      res.setHeader('Content-Type', contentType);
+      return res.end(schema1);
+    }
+    res.statusCode = 404;
+    res.end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    await withTempDir('schema1', async (dir) => {
+      const store = await ImageStore.open(dir);
+      for (const tag of ['1', '2']) {
+        await rejects(
+          () => pullImage(store, { reference: normalizeReference(`${address}/old/img:${tag}`) }),
+          new RegExp(
+            `^Docker Image Format v1 and Docker Image manifest version 2, schema 1 support has been removed\\. Suggest the author of ${address.replace(/\./g, '\\.')}/old/img:${tag} to upgrade the image to the OCI Format or Docker Image manifest v2, schema 2\\. More information at https://docs\\.docker\\.com/go/deprecated-image-specs/$`,
+          ),
+        );
+      }
+      assert.ok(requests.every((r) => !r.includes('/blobs/')), requests.join('\n'));
+      assert.equal(await store.list(), []);
+      assert.equal(await fs.readdir(path.join(dir, 'blobs', 'sha256')), []);
+    });
+  } finally {
+    server.close();
+  }
+});
+
 test('Basic auth: login checks the credentials; a push without them is unauthorized', () =>
   withRegistry(
     async (registry, dir) => {

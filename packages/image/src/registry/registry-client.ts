@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { InvalidArgument, NotFound, type RegistryAuth, SystemError, Unauthorized } from '@berth/core';
 import { type Digest, isDigest, sha256Digest } from '../digest.js';
-import { MediaTypes } from '../media-types.js';
+import { isSchema1MediaType, MediaTypes } from '../media-types.js';
 import { discard, type HttpRequest, isConnectionError, readBody, sendHttp } from './http-request.js';
 import { RegistryAuthorizer } from './registry-authorizer.js';
 import { type RegistryTls, readCertsDirectory } from './registry-certs.js';
@@ -533,8 +533,13 @@ export function pushScope(repository: string): string {
 /** The media type of a manifest: its own `mediaType` field, else the Content-Type (OCI manifests may omit it). */
 function mediaTypeOf(bytes: Buffer, contentType: string | undefined): string {
   try {
-    const parsed = JSON.parse(bytes.toString('utf8')) as { mediaType?: unknown; manifests?: unknown; config?: unknown };
+    const parsed = JSON.parse(bytes.toString('utf8')) as { mediaType?: unknown; manifests?: unknown; config?: unknown; schemaVersion?: unknown };
     if (typeof parsed.mediaType === 'string' && parsed.mediaType !== '') return parsed.mediaType;
+    // Schema 1 has no mediaType field, and old registries served it as application/json.
+    if (parsed.schemaVersion === 1) {
+      const declared = (contentType ?? '').split(';')[0]!.trim();
+      return isSchema1MediaType(declared) ? declared : MediaTypes.dockerSchema1SignedManifest;
+    }
     if (Array.isArray(parsed.manifests)) return MediaTypes.ociIndex;
     if (parsed.config !== undefined) return MediaTypes.ociManifest;
   } catch {
