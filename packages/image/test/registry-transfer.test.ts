@@ -321,11 +321,18 @@ test('a blob the registry serves corrupt is refused and nothing of it is kept', 
     assert.is(await other.find(name), undefined);
   }));
 
-test('a schema 1 manifest is refused in Docker 28\'s words, by its media type or (served as application/json) by its schemaVersion; nothing is stored', async () => {
+test("a schema 1 manifest is refused in Docker 28's words, by its media type or (served as application/json) by its schemaVersion; nothing is stored", async () => {
   // The reference registry 2.8 no longer takes schema 1 pushes, so a loopback server
   // stands in for an old registry that still serves them.
   const schema1 = Buffer.from(
-    JSON.stringify({ schemaVersion: 1, name: 'old/img', tag: '1', architecture: 'amd64', fsLayers: [{ blobSum: sha256Digest(Buffer.from('x')) }], history: [{ v1Compatibility: '{}' }] }),
+    JSON.stringify({
+      schemaVersion: 1,
+      name: 'old/img',
+      tag: '1',
+      architecture: 'amd64',
+      fsLayers: [{ blobSum: sha256Digest(Buffer.from('x')) }],
+      history: [{ v1Compatibility: '{}' }],
+    }),
   );
   const requests: string[] = [];
   const server = http.createServer((req, res) => {
@@ -352,7 +359,10 @@ test('a schema 1 manifest is refused in Docker 28\'s words, by its media type or
           ),
         );
       }
-      assert.ok(requests.every((r) => !r.includes('/blobs/')), requests.join('\n'));
+      assert.ok(
+        requests.every((r) => !r.includes('/blobs/')),
+        requests.join('\n'),
+      );
       assert.equal(await store.list(), []);
       assert.equal(await fs.readdir(path.join(dir, 'blobs', 'sha256')), []);
     });

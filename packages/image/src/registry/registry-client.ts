@@ -533,7 +533,12 @@ export function pushScope(repository: string): string {
 /** The media type of a manifest: its own `mediaType` field, else the Content-Type (OCI manifests may omit it). */
 function mediaTypeOf(bytes: Buffer, contentType: string | undefined): string {
   try {
-    const parsed = JSON.parse(bytes.toString('utf8')) as { mediaType?: unknown; manifests?: unknown; config?: unknown; schemaVersion?: unknown };
+    const parsed = JSON.parse(bytes.toString('utf8')) as {
+      mediaType?: unknown;
+      manifests?: unknown;
+      config?: unknown;
+      schemaVersion?: unknown;
+    };
     if (typeof parsed.mediaType === 'string' && parsed.mediaType !== '') return parsed.mediaType;
     // Schema 1 has no mediaType field, and old registries served it as application/json.
     if (parsed.schemaVersion === 1) {
