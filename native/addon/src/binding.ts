@@ -25,6 +25,7 @@ export interface NativeBinding {
   AT: Readonly<Record<string, number>>;
   trimMalloc(): boolean;
   writeNewFiles(files: readonly import('./write-new-file.js').NewFileSpec[], callback?: (err: Error | null) => void): void;
+  gzipMember(input: Buffer, level: number, callback: (err: Error | null, output?: Buffer) => void): void;
   spawnDetached(file: string, args: string[], readyFd: boolean): { pid: number; status: number; readyFd?: number };
   MS: Readonly<Record<string, number>>;
   MNT_DETACH: number;

@@ -1,9 +1,10 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fs, readdirSync, readlinkSync } from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
-import { gzipSync, zstdCompressSync } from 'node:zlib';
+import { gunzipSync, gzipSync, zstdCompressSync } from 'node:zlib';
 import { htpasswdLine, LocalRegistry, TokenServer } from '@berth/testkit/registry';
 import { suiteTimeout } from '@berth/testkit/timeout';
 import { test } from 'uvu';
@@ -94,6 +95,48 @@ test('push (chunked PATCH uploads) then pull into another store: the same image,
         `image with reference .*trc/unit:1 was found but does not match the specified platform: wanted ${wrong}, actual: linux/${arch}`,
       ),
     );
+  }));
+
+test('a layer of several MiB is pushed as one gzip member per MiB, which zlib and GNU gzip read whole; pulled back, the same image', () =>
+  withRegistry(async (registry, dir) => {
+    const name = `${registry.address}/trc/members:1`;
+    const store = await ImageStore.open(path.join(dir, 'a'));
+    const text = Buffer.from(Array.from({ length: 120_000 }, (_, i) => `line ${i} ${(i * 7919) % 100_003}\n`).join(''));
+    const layer = await tarBytes([
+      { path: 'text', type: 'file', body: text },
+      { path: 'random', type: 'file', body: randomBytes(1_500_000) },
+    ]);
+    const { id } = await importRootfs(store, [layer], { repo: name });
+    const pushed = await pushImage(store, { reference: normalizeReference(name) });
+    const client = new RegistryClient({ endpoints: registryEndpoints(registry.address, {}, 'pull') });
+    await client.ping();
+    const manifest = JSON.parse((await client.getManifest('trc/members', pushed.digest)).bytes.toString());
+    assert.is(manifest.layers[0].mediaType, MediaTypes.dockerLayerGzip);
+    const blobFile = path.join(dir, 'blob.gz');
+    const parts: Buffer[] = [];
+    for await (const chunk of client.blob('trc/members', manifest.layers[0].digest, manifest.layers[0].size))
+      parts.push(Buffer.from(chunk));
+    const blob = Buffer.concat(parts);
+    await fs.writeFile(blobFile, blob);
+    // One member per MiB of the tar: a gzip header at each member's start.
+    const members = blob.toString('latin1').split('\x1f\x8b\x08').length - 1;
+    assert.ok(members >= Math.ceil(layer.length / (1 << 20)), `${members} members for ${layer.length} bytes`);
+    assert.ok(gunzipSync(blob).equals(layer), 'zlib reads every member');
+    const gnu = spawnSync('gzip', ['-dc', blobFile], { maxBuffer: 64 << 20 });
+    assert.is(gnu.status, 0, String(gnu.stderr));
+    assert.ok(gnu.stdout.equals(layer), 'GNU gzip reads every member');
+    const other = await ImageStore.open(path.join(dir, 'b'));
+    const pulled = await pullImage(other, { reference: normalizeReference(name) });
+    assert.is(pulled.id, id);
+    // Under a name alone in its repository (nothing to mount from), the layer is compressed
+    // again: the same bytes, so the digest remembered from the first push (pushImage checks).
+    const again = `${registry.address}/trc/members-again:1`;
+    await store.tag(id, again);
+    await store.untag(name);
+    await store.untag(`${registry.address}/trc/members@${pushed.digest}`);
+    const second = await pushImage(store, { reference: normalizeReference(again) });
+    assert.is(second.uploaded, 2);
+    assert.is(second.digest, pushed.digest);
   }));
 
 /** Upload bytes as a blob of `repository`. */
