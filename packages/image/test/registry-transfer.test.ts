@@ -139,6 +139,71 @@ test('a layer of several MiB is pushed as one gzip member per MiB, which zlib an
     assert.is(second.digest, pushed.digest);
   }));
 
+test('a registry answering 500: a blob asked again after a pause is pulled; a blob or manifest it never serves fails the pull in its words, nothing kept', () =>
+  withRegistry(async (registry, dir) => {
+    const name = `${registry.address}/trc/flaky:1`;
+    const { store, id } = await storeWithImage(dir, name);
+    await pushImage(store, { reference: normalizeReference(name) });
+    // A proxy in front of the registry that answers the next `failBlobs` blob GETs, and
+    // every manifest GET while `failManifests`, with a 500.
+    let failBlobs = 0;
+    let failManifests = false;
+    const failed: string[] = [];
+    const proxy = http.createServer((req, res) => {
+      const url = req.url ?? '';
+      if (req.method === 'GET' && ((url.includes('/blobs/') && failBlobs > 0) || (url.includes('/manifests/') && failManifests))) {
+        if (url.includes('/blobs/')) failBlobs--;
+        failed.push(url);
+        res.writeHead(500, { 'Content-Type': 'application/json' });
+        return res.end(JSON.stringify({ errors: [{ code: 'UNKNOWN', message: 'unknown error' }] }));
+      }
+      const upstream = http.request(
+        { host: '127.0.0.1', port: registry.port, path: url, method: req.method, headers: req.headers },
+        (r) => {
+          res.writeHead(r.statusCode ?? 502, r.headers);
+          r.pipe(res);
+        },
+      );
+      upstream.on('error', () => res.destroy());
+      req.pipe(upstream);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const address = `127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    const via = `${address}/trc/flaky:1`;
+    const client = async () => {
+      const c = new RegistryClient({ endpoints: registryEndpoints(address, {}, 'pull'), maxResumes: 2, retryDelayMs: 10 });
+      await c.ping();
+      return c;
+    };
+    const nothingKept = async (storeDir: string, other: ImageStore) => {
+      assert.equal(await fs.readdir(path.join(storeDir, 'blobs', 'sha256')), []);
+      assert.equal(await fs.readdir(path.join(storeDir, 'blobs', 'ingest')), []);
+      assert.equal(await other.list(), []);
+    };
+    try {
+      failBlobs = 2;
+      const b = await ImageStore.open(path.join(dir, 'b'));
+      assert.is((await pullImage(b, { reference: normalizeReference(via), client: await client() })).id, id);
+      assert.is(failed.length, 2);
+
+      failBlobs = 3; // more than maxResumes allows
+      const c = await ImageStore.open(path.join(dir, 'c'));
+      await rejects(
+        async () => pullImage(c, { reference: normalizeReference(via), client: await client() }),
+        /^cannot fetch blob sha256:[0-9a-f]{64}: unknown: unknown error$/,
+      );
+      await nothingKept(path.join(dir, 'c'), c);
+
+      failBlobs = 0;
+      failManifests = true;
+      const d = await ImageStore.open(path.join(dir, 'd'));
+      await rejects(async () => pullImage(d, { reference: normalizeReference(via), client: await client() }), /^unknown: unknown error$/);
+      await nothingKept(path.join(dir, 'd'), d);
+    } finally {
+      proxy.close();
+    }
+  }));
+
 /** Upload bytes as a blob of `repository`. */
 async function putBlob(client: RegistryClient, repository: string, bytes: Buffer): Promise<Digest> {
   const digest = sha256Digest(bytes);
