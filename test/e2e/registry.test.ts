@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as assert from 'uvu/assert';
 import { daemonSuite, repo, run, TestDaemon } from './harness';
@@ -57,6 +58,23 @@ test('docker push sends each blob once, records the repo digest; a second push s
   assert.is(r.code, 0, r.stderr);
   assert.match(r.stdout, /Layer already exists/);
   assert.is(proxy.uploads(), 0);
+});
+
+test("the layer berthd pushed (one gzip member per MiB) is read whole by Go: skopeo decompresses it to the image's diffID", async ({
+  daemon,
+}) => {
+  const name = `${proxy.address}/trc/busybox:v1`;
+  const diffId = (await daemon.docker(['image', 'inspect', '-f', '{{index .RootFS.Layers 0}}', name])).stdout.trim();
+  const dir = mkdtempSync('/tmp/berth-e2e-skopeo-');
+  try {
+    const r = await run('skopeo', ['copy', '--src-tls-verify=false', '--dest-decompress', `docker://${name}`, `dir:${dir}`], {});
+    assert.is(r.code, 0, r.stderr);
+    const layer = readFileSync(path.join(dir, diffId.slice('sha256:'.length)));
+    assert.is(`sha256:${createHash('sha256').update(layer).digest('hex')}`, diffId);
+    assert.ok(layer.length > 2 << 20, `a layer of ${layer.length} bytes spans several members`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('a fresh berthd pulls the image back (Docker progress lines), runs it; pulling again transfers no blob', async () => {
