@@ -68,7 +68,9 @@ function tarRound(tar, n) {
 async function main() {
   const t = Date.now();
   const { tar, bytes, entries } = makeTarball();
-  console.log(`tarball: ${(bytes / 1e9).toFixed(2)} GB, ${entries} entries (${dirs.join(' ')}), made in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+  console.log(
+    `tarball: ${(bytes / 1e9).toFixed(2)} GB, ${entries} entries (${dirs.join(' ')}), made in ${((Date.now() - t) / 1000).toFixed(1)} s`,
+  );
   const berthd = await startBerthd(dir, started, { cgroupParent: 'berth-bench-import' });
   const sides = [['berth', (n) => daemonRound(berthd.env, tar, n)]];
   // BERTH_BENCH_NO_DOCKERD=1: berth and GNU tar only, as in bench/run-true.js.
@@ -94,14 +96,23 @@ async function main() {
   console.log('\nmedians        import            create            import + create');
   for (const [kind] of sides) {
     const [i, c, all] = ['import', 'create', 'total'].map((k) => median(times[kind][k]));
-    console.log(`${kind.padEnd(12)} ${s(i).padStart(8)}          ${s(c).padStart(8)}          ${s(all).padStart(8)} ${rate(all).padStart(10)}`);
+    console.log(
+      `${kind.padEnd(12)} ${s(i).padStart(8)}          ${s(c).padStart(8)}          ${s(all).padStart(8)} ${rate(all).padStart(10)}`,
+    );
   }
   const total = (kind) => median(times[kind].total);
-  console.log(`berth / GNU tar (import + create against tar -xpf): ${(total('berth') / total('gnu tar')).toFixed(2)}x the time`);
+  const unpack = median(times.berth.create);
+  const tarTime = median(times['gnu tar'].create);
+  // The issue's two targets: unpacking at least 0.9x GNU tar's speed (time at most 1.11x), and 1.5x Docker's import.
+  console.log(
+    `berth unpack (create) / GNU tar -xpf: ${(unpack / tarTime).toFixed(2)}x the time (speed ${(tarTime / unpack).toFixed(2)}x tar's)`,
+  );
+  console.log(`berth import + create / GNU tar -xpf: ${(total('berth') / tarTime).toFixed(2)}x the time`);
   if (dockerd) {
+    const dockerImport = median(times.docker.import);
     console.log(
-      `berth speed-up against docker (docker's time / berth's): import + create ${(total('docker') / total('berth')).toFixed(2)}x, ` +
-        `import alone ${(median(times.docker.import) / median(times.berth.import)).toFixed(2)}x`,
+      `speed against docker (docker's time / berth's): unpack (create) against docker import ${(dockerImport / unpack).toFixed(2)}x, ` +
+        `import alone ${(dockerImport / median(times.berth.import)).toFixed(2)}x, import + create ${(total('docker') / total('berth')).toFixed(2)}x`,
     );
   }
 }
