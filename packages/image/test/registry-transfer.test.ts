@@ -128,6 +128,14 @@ test('a layer of several MiB is pushed as one gzip member per MiB, which zlib an
     const other = await ImageStore.open(path.join(dir, 'b'));
     const pulled = await pullImage(other, { reference: normalizeReference(name) });
     assert.is(pulled.id, id);
+    // The gzip's digest is in the layer record: after a restart (the store opened again) a
+    // push asks the registry first and compresses nothing, as dockerd's distribution metadata.
+    const reopened = await ImageStore.open(path.join(dir, 'a'));
+    const lines: string[] = [];
+    const third = await pushImage(reopened, { reference: normalizeReference(name), progress: (m) => lines.push(m.status ?? '') });
+    assert.is(third.uploaded, 0);
+    assert.ok(lines.includes('Layer already exists'), lines.join(', '));
+    assert.is(reopened.layers.list()[0]!.pushedGzip?.digest, manifest.layers[0].digest);
     // Under a name alone in its repository (nothing to mount from), the layer is compressed
     // again: the same bytes, so the digest remembered from the first push (pushImage checks).
     const again = `${registry.address}/trc/members-again:1`;

@@ -9,19 +9,6 @@ export interface GzipLayer {
   size: number;
 }
 
-/**
- * The digest and size of each layer gzipped in this process, by the digest of its stored
- * blob: a push that runs again (or another tag of the image) asks the registry whether it
- * has the blob without compressing the layer again. The same settings give the same
- * bytes, so a layer compressed again has the digest remembered (`pushImage` checks).
- */
-const known = new Map<Digest, GzipLayer>();
-
-/** What an earlier `gzipLayerStream` of this process found for `source`, if any. */
-export function knownGzipLayer(source: Digest): GzipLayer | undefined {
-  return known.get(source);
-}
-
 /** A layer being gzipped on its way out: `chunks` to send, then `result()` once they are all read. */
 export interface GzipLayerStream {
   chunks: AsyncIterable<Buffer>;
@@ -33,8 +20,8 @@ export interface GzipLayerStream {
  * Compress the stored blob `source` as it is sent: nothing is written locally, so the
  * compression overlaps the upload and there is no scratch file to write and read back;
  * the digest is known once the last chunk is out (a streamed upload's closing `PUT
- * ?digest=`). It is then remembered (`knownGzipLayer`), so a later push asks the registry
- * before compressing again.
+ * ?digest=`). The caller remembers it (`LayerStore.rememberGzip`), so a later push asks
+ * the registry before compressing again.
  *
  * The layer is cut into blocks of `gzipBlockSize` and each block becomes one gzip member
  * (@berth/native's `gzipMember`: libdeflate on libuv's thread pool), `gzipBlocksInFlight`
@@ -106,7 +93,6 @@ export function gzipLayerStream(
       input.destroy();
     }
     done = { digest: digester.digest(), size: digester.size };
-    known.set(source, done);
   }
   return {
     chunks: chunks(),
