@@ -107,6 +107,32 @@ test('an unknown tag is Docker\'s "manifest unknown"', async () => {
   assert.match(r.stderr, /manifest for 127\.0\.0\.1:\d+\/trc\/busybox:nope not found: manifest unknown/);
 });
 
+test("a schema 1 image is refused in Docker 28's words, by docker pull and docker run", async ({ daemon }) => {
+  const body = Buffer.from(
+    JSON.stringify({ schemaVersion: 1, name: 'old/schema1', tag: '1', architecture: 'amd64', fsLayers: [], history: [] }),
+  );
+  proxy.cannedManifests.set('/v2/old/schema1/manifests/1', {
+    contentType: 'application/vnd.docker.distribution.manifest.v1+prettyjws',
+    body,
+  });
+  try {
+    const name = `${proxy.address}/old/schema1:1`;
+    const message = `Docker Image Format v1 and Docker Image manifest version 2, schema 1 support has been removed. Suggest the author of ${name} to upgrade the image to the OCI Format or Docker Image manifest v2, schema 2. More information at https://docs.docker.com/go/deprecated-image-specs/`;
+    for (const args of [
+      ['pull', name],
+      ['run', '--rm', name, 'true'],
+    ]) {
+      const r = await daemon.docker(args);
+      assert.is.not(r.code, 0);
+      assert.ok(r.stderr.includes(message), r.stderr);
+    }
+    const images = await daemon.docker(['images', '-q', name]);
+    assert.is(images.stdout.trim(), '');
+  } finally {
+    proxy.cannedManifests.clear();
+  }
+});
+
 test('a download cut half-way resumes with a Range request', async () => {
   const name = `${proxy.address}/trc/busybox:v1`;
   let r = await fresh!.docker(['rmi', name]);
