@@ -26,6 +26,7 @@ export interface NativeBinding {
   trimMalloc(): boolean;
   writeNewFiles(files: readonly import('./write-new-file.js').NewFileSpec[], callback?: (err: Error | null) => void): void;
   gzipMember(input: Buffer, level: number, callback: (err: Error | null, output?: Buffer) => void): void;
+  gunzipMember(input: Buffer, size: number, callback: (err: Error | null, output?: Buffer) => void): void;
   spawnDetached(file: string, args: string[], readyFd: boolean): { pid: number; status: number; readyFd?: number };
   MS: Readonly<Record<string, number>>;
   MNT_DETACH: number;

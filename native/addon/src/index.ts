@@ -16,7 +16,7 @@ export {
   unlinkAt,
   utimesAt,
 } from './at-calls.js';
-export { gzipMember } from './gzip-member.js';
+export { gunzipMember, gzipMember, markedMemberLength, memberHeaderSize } from './gzip-member.js';
 export { isMountPoint, MNT_DETACH, MS, mount, mountAll, mountSpec, umount, unmountAll } from './mount.js';
 export { openInRoot, resolveInRoot } from './resolve-in-root.js';
 export { type SpawnDetachedOptions, type SpawnedDetached, spawnDetached } from './spawn-detached.js';

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { gzipMember } from '../src/index.js';
+import { gunzipMember, gzipMember, markedMemberLength } from '../src/index.js';
 
 function text(bytes: number): Buffer {
   const words = ['alpha', 'beta', 'gamma', 'delta', 'epsilon', 'zeta'];
@@ -32,6 +32,41 @@ test('bad arguments throw at the call', () => {
   assert.throws(() => gzipMember('x' as unknown as Buffer), /input must be a Buffer/);
   assert.throws(() => gzipMember(Buffer.from('x'), 0), /level must be an integer from 1 to 12/);
   assert.throws(() => gzipMember(Buffer.from('x'), 1.5), /level must be an integer from 1 to 12/);
+});
+
+test('a member says its own length in its header; gunzipMember inflates exactly one member of the size given', async () => {
+  const input = text(1 << 20);
+  const member = await gzipMember(input);
+  assert.is(markedMemberLength(member), member.length);
+  assert.is(markedMemberLength(member.subarray(0, 19)), undefined);
+  // Another tool's gzip (no such extra field) is not marked.
+  assert.is(markedMemberLength(gzipSync(input)), undefined);
+  assert.ok((await gunzipMember(member, input.length)).equals(input));
+  const empty = await gzipMember(Buffer.alloc(0));
+  assert.is((await gunzipMember(empty, 0)).length, 0);
+  // Plain gzips inflate too when whole and of the size given.
+  assert.ok((await gunzipMember(gzipSync(input), input.length)).equals(input));
+});
+
+test('gunzipMember refuses a corrupt, truncated or trailing-byte member, or the wrong size', async () => {
+  const input = text(200_000);
+  const member = await gzipMember(input);
+  const corrupt = Buffer.from(member);
+  corrupt[corrupt.length - 20]! ^= 0xff;
+  const cases: Array<[Buffer, number]> = [
+    [corrupt, input.length],
+    [member.subarray(0, member.length - 1), input.length],
+    [Buffer.concat([member, Buffer.from([0])]), input.length],
+    [member, input.length - 1],
+    [member, input.length + 1],
+  ];
+  for (const [bytes, size] of cases) {
+    await gunzipMember(bytes, size).then(
+      () => assert.unreachable('accepted'),
+      (err: Error) => assert.match(err.message, /gunzipMember: not one whole gzip member of the size given/),
+    );
+  }
+  assert.throws(() => gunzipMember(member, -1), /size must be an integer/);
 });
 
 test.run();
