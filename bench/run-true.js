@@ -3,6 +3,8 @@
 // and, when a Docker engine is installed, `docker run --rm busybox true` interleaved
 // (A B C A B C) in the same run, on a dockerd this script starts and stops by its pid.
 // Also: the resident memory of an idle berth-shim. Prints figures, asserts nothing.
+// BERTH_BENCH_BASELINE=<another built checkout> adds its berthd and CLI to the same
+// interleaved run (before/after figures of a change, side by side with dockerd).
 'use strict';
 const { execFileSync } = require('node:child_process');
 const { median, shimRssKiB, startBerthd, startDockerd, stopAndClean, timeOnce } = require('./support.js');
@@ -24,6 +26,15 @@ async function main() {
   // BERTH_BENCH_NO_DOCKERD=1: berth alone (a dockerd on its default bridge changes the host's firewall, which a shared machine may not allow).
   const dockerEnv = process.env.BERTH_BENCH_NO_DOCKERD ? undefined : (await startDockerd(dir, started, { network: 'default' }))?.env;
   if (dockerEnv) execFileSync('docker', ['load', '-q', '-i', busybox], { env: { ...process.env, ...dockerEnv } });
+  const baselineRepo = process.env.BERTH_BENCH_BASELINE ? path.resolve(process.env.BERTH_BENCH_BASELINE) : undefined;
+  const baseline = baselineRepo
+    ? await startBerthd(dir, started, { cgroupParent: 'berth-bench', logLevel: 'debug', repo: baselineRepo, tag: 'baseline' })
+    : undefined;
+  if (baseline) {
+    execFileSync(baseline.berth, ['load', '-q', '-i', busybox], { env: { ...process.env, ...baseline.berthEnv } });
+    timeOnce(baseline.berth, ['run', '--rm', 'busybox', 'true'], baseline.berthEnv);
+    timeOnce('docker', ['run', '--rm', 'busybox', 'true'], baseline.env);
+  }
 
   // Warm both up once (page cache, first layer unpack).
   timeOnce(berth, ['run', '--rm', 'busybox', 'true'], berthEnv);
@@ -35,7 +46,11 @@ async function main() {
   const d = [];
   const dn = [];
   const bn = [];
+  const before = [];
+  const beforeDocker = [];
   for (let i = 0; i < runs; i++) {
+    if (baseline) before.push(timeOnce(baseline.berth, ['run', '--rm', 'busybox', 'true'], baseline.berthEnv));
+    if (baseline) beforeDocker.push(timeOnce('docker', ['run', '--rm', 'busybox', 'true'], baseline.env));
     b.push(timeOnce(berth, ['run', '--rm', 'busybox', 'true'], berthEnv));
     bn.push(timeOnce(berth, ['run', '--rm', '--network', 'none', 'busybox', 'true'], berthEnv));
     bd.push(timeOnce('docker', ['run', '--rm', 'busybox', 'true'], berthd.env));
@@ -71,36 +86,62 @@ async function main() {
         : 'docker: no Docker engine installed (apt-get install docker.io to compare)',
     );
   }
+  if (baseline) {
+    console.log(`baseline (BERTH_BENCH_BASELINE=${baselineRepo}), in the same interleaved run:`);
+    line('  baseline berth run --rm busybox true', before);
+    line('  baseline docker CLI run --rm against its berthd', beforeDocker);
+    if (dockerEnv) {
+      console.log(
+        `  ratio to docker default: berth CLI ${(median(before) / median(d)).toFixed(2)}x -> ${(median(b) / median(d)).toFixed(2)}x, ` +
+          `docker CLI ${(median(beforeDocker) / median(d)).toFixed(2)}x -> ${(median(bd) / median(d)).toFixed(2)}x`,
+      );
+    }
+    printDaemonPhases(fs.readFileSync(baseline.log, 'utf8'), before.length + beforeDocker.length, '  baseline ');
+  }
   console.log(
     `idle berth-shim RSS                    ${rss === undefined ? 'not found' : `${(rss / 1024).toFixed(2)} MiB`}  (target < 2 MiB)`,
   );
-  printDaemonPhases(fs.readFileSync(path.join(dir, 'berthd.log'), 'utf8'), b.length + bn.length + bd.length);
+  printDaemonPhases(fs.readFileSync(berthd.log, 'utf8'), b.length + bn.length + bd.length);
 }
 
 /**
  * Where berthd's share of the timed runs went, from its debug log (the engine's
- * `container created/started/exited/removed` lines): medians over the last `n` --rm
- * containers. Exit seen: from the start's reply to the exit's processing (the container's
- * run, the shim's report); the rest of a run is the CLI's (Node's start, the requests).
+ * `container created/started/exited/removed` and `network endpoint attached/released`
+ * lines): medians over the last `n` --rm containers. Exit seen: from the start's reply to
+ * the exit's processing (the container's run, the shim's report); the rest of a run is the
+ * CLI's (Node's start, the requests). Attach is inside start; release (the endpoint's
+ * detach, the driver's share apart) is inside remove unless it runs after the removal.
  */
-function printDaemonPhases(log, n) {
+function printDaemonPhases(log, n, prefix = '') {
   const byId = new Map();
   for (const line of log.split('\n')) {
-    const m = /time="([^"]+)" level=debug msg="container (created|started|exited|removed)" component=engine (.*)$/.exec(line);
+    const m =
+      /time="([^"]+)" level=debug msg="(container|network endpoint) (created|started|exited|removed|attached|released)" component=engine (.*)$/.exec(
+        line,
+      );
     if (!m) continue;
-    const fields = Object.fromEntries([...m[3].matchAll(/(\w+)=(\S+)/g)].map(([, k, v]) => [k, v]));
+    const fields = Object.fromEntries([...m[4].matchAll(/(\w+)=(\S+)/g)].map(([, k, v]) => [k, v]));
     if (!fields.id || fields.runtime) continue;
     const entry = byId.get(fields.id) ?? {};
-    entry[m[2]] = { at: Date.parse(m[1]), ...fields };
+    entry[m[3]] = { at: Date.parse(m[1]), ...fields };
     byId.set(fields.id, entry);
   }
   const runs = [...byId.values()].filter((e) => e.created && e.started && e.exited && e.removed).slice(-n);
   if (runs.length === 0) return;
   const phase = (f) => median(runs.map(f)).toFixed(1);
   console.log(
-    `berthd phases (median of ${runs.length}, ms): create ${phase((e) => Number(e.created.ms))}, ` +
+    `${prefix}berthd phases (median of ${runs.length}, ms): create ${phase((e) => Number(e.created.ms))}, ` +
       `start ${phase((e) => Number(e.started.ms))} (runtime create ${phase((e) => Number(e.started.create))}), ` +
       `exit seen ${phase((e) => e.exited.at - e.started.at)}, remove ${phase((e) => Number(e.removed.ms))}`,
+  );
+  const bridged = runs.filter((e) => e.attached?.network === 'bridge' && e.released);
+  if (bridged.length === 0) return;
+  const of = (f) => median(bridged.map(f)).toFixed(1);
+  console.log(
+    `${prefix}bridge endpoint (median of ${bridged.length}, ms): attach ${of((e) => Number(e.attached.ms))} ` +
+      `(record ${of((e) => Number(e.attached.recordMs))}), release ${of((e) => Number(e.released.ms))} ` +
+      `(driver ${of((e) => Number(e.released.driverMs))}), released after the removal was reported in ` +
+      `${bridged.filter((e) => e.released.at > e.removed.at).length} of ${bridged.length}`,
   );
 }
 

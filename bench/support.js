@@ -176,23 +176,27 @@ function removeBenchNetworks(dir) {
  * leaks in), the cgroup parent given, and `BERTH_BENCH_RUNTIME` as its default runtime
  * when set (else the engine's own choice). Pushed on `started` (stopped by
  * `stopAndClean`); resolves once it answers, with the environment for the docker CLI
- * (`env`) and for the berth CLI (`berthEnv`).
+ * (`env`) and for the berth CLI (`berthEnv`) and the berth CLI's path (`berth`).
+ * `repo` runs another checkout's build (a baseline beside this one, `tag` naming its
+ * subdirectory of `dir` and its network objects).
  */
-async function startBerthd(dir, started, { cgroupParent, logLevel = 'warn' }) {
-  const socket = path.join(dir, 'berthd.sock');
-  const log = fs.openSync(path.join(dir, 'berthd.log'), 'w');
+async function startBerthd(dir, started, { cgroupParent, logLevel = 'warn', repo = path.join(__dirname, '..'), tag = '' }) {
+  const home = tag ? path.join(dir, tag) : dir;
+  fs.mkdirSync(home, { recursive: true });
+  const socket = path.join(home, 'berthd.sock');
+  const log = fs.openSync(path.join(home, 'berthd.log'), 'w');
   const runtime = process.env.BERTH_BENCH_RUNTIME;
   // biome-ignore format: flag and value pairs
   const proc = spawn(
-    path.join(__dirname, '..', 'bin/berthd'),
+    path.join(repo, 'bin/berthd'),
     [
       '--host', `unix://${socket}`,
-      '--data-root', path.join(dir, 'data'),
-      '--exec-root', path.join(dir, 'exec'),
+      '--data-root', path.join(home, 'data'),
+      '--exec-root', path.join(home, 'exec'),
       '--cgroup-parent', cgroupParent,
       '--log-level', logLevel,
-      '--config-file', path.join(dir, 'none.json'),
-      ...benchNetworkArgs(dir),
+      '--config-file', path.join(home, 'none.json'),
+      ...benchNetworkArgs(dir, tag.slice(0, 1)),
       ...(runtime ? ['--default-runtime', runtime] : []),
     ],
     { stdio: ['ignore', log, log] },
@@ -202,8 +206,10 @@ async function startBerthd(dir, started, { cgroupParent, logLevel = 'warn' }) {
   return {
     proc,
     socket,
-    env: { DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: path.join(dir, 'docker-config') },
+    env: { DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: path.join(home, 'docker-config') },
     berthEnv: { BERTH_HOST: `unix://${socket}` },
+    berth: path.join(repo, 'bin/berth'),
+    log: path.join(home, 'berthd.log'),
   };
 }
 
@@ -240,14 +246,19 @@ function endLeftShims(dir) {
   }
 }
 
-/** Remove the (empty) cgroups, in every hierarchy, of the containers under `dir`'s data root. */
+/** Remove the (empty) cgroups, in every hierarchy, of the containers under `dir`'s data roots (its own and its baselines'). */
 function removeContainerCgroups(dir) {
-  let ids;
+  let roots = [dir];
   try {
-    ids = fs.readdirSync(path.join(dir, 'data/containers')).filter((n) => /^[0-9a-f]{64}$/.test(n));
-  } catch {
-    return;
-  }
+    roots = [dir, ...fs.readdirSync(dir).map((n) => path.join(dir, n))];
+  } catch {}
+  const ids = roots.flatMap((root) => {
+    try {
+      return fs.readdirSync(path.join(root, 'data/containers')).filter((n) => /^[0-9a-f]{64}$/.test(n));
+    } catch {
+      return [];
+    }
+  });
   if (ids.length === 0) return;
   const pattern = new RegExp(`/(${ids.join('|')})$`);
   const found = spawnSync('find', ['/sys/fs/cgroup', '-mindepth', '2', '-maxdepth', '4', '-type', 'd'], { encoding: 'utf8' }).stdout;

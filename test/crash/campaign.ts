@@ -23,6 +23,8 @@ export const killTriggers: KillTrigger[] = [
   // An exit was recorded; --rm removal follows.
   { name: 'after exit', pattern: /msg="container exited"/ },
   { name: 'after remove', pattern: /msg="container removed"/ },
+  // A removal started its endpoint's release in the background; the veth's deletion and the record's come next.
+  { name: 'during endpoint release', pattern: /msg="network endpoint release started"/ },
   // The image side: a layer became a snapshot, an image was stored, named or deleted.
   { name: 'after layer unpack', pattern: /msg="layer unpacked"/ },
   // A load, import or commit wrote its record ahead; its images' metadata and names come next.

@@ -101,9 +101,11 @@ export class InvariantChecker {
   }
 
   /**
-   * Every endpoint record is a running container's, no address is recorded twice on a
-   * network, and every veth on the daemon's bridge is a recorded endpoint's (`vb` and 13
-   * hex digits of its id, as the bridge driver names them).
+   * Every endpoint record is a running container's whose record (`container.json`) lists
+   * the endpoint's network (a `network connect` cut short is undone, a `disconnect`
+   * finished), no address is recorded twice on a network, and every veth on the daemon's
+   * bridge is a recorded endpoint's (`vb` and 13 hex digits of its id, as the bridge
+   * driver names them).
    */
   private endpoints(running: Set<string>, add: (i: Invariant, s: string, d: string) => void): void {
     const root = path.join(this.d.dataRoot, 'networks');
@@ -130,6 +132,12 @@ export class InvariantChecker {
             endpoint.containerId.slice(0, 12),
             `an endpoint on network ${network.slice(0, 12)} of a container that is not running`,
           );
+        else if (!this.listsNetwork(endpoint.containerId, network))
+          add(
+            'no-orphan-endpoint',
+            endpoint.containerId.slice(0, 12),
+            `an endpoint on network ${network.slice(0, 12)}, which the container's record does not list`,
+          );
         if (endpoint.ipAddress) {
           const other = seen.get(endpoint.ipAddress);
           if (other)
@@ -147,6 +155,22 @@ export class InvariantChecker {
     ) as Array<{ ifname: string }>;
     for (const link of links)
       if (!vethNames.has(link.ifname)) add('no-orphan-endpoint', link.ifname, `a veth on ${this.d.network.bridge} of no recorded endpoint`);
+  }
+
+  /** Whether a container's record lists a network (by id, name, or `default` for the default bridge); true for a record it cannot read. */
+  private listsNetwork(containerId: string, networkId: string): boolean {
+    let listed: Array<{ network: string }>;
+    let network: { id: string; name: string };
+    try {
+      const record = JSON.parse(readFileSync(path.join(this.d.dataRoot, 'containers', containerId, 'container.json'), 'utf8'));
+      listed = record.networks ?? [];
+      network = JSON.parse(readFileSync(path.join(this.d.dataRoot, 'networks', networkId, 'network.json'), 'utf8'));
+    } catch {
+      return true; // removed meanwhile: the other invariants say what is wrong
+    }
+    return listed.some(
+      (a) => a.network === network.id || a.network === network.name || (a.network === 'default' && network.name === 'bridge'),
+    );
   }
 
   private async containers(add: (i: Invariant, s: string, d: string) => void): Promise<ContainerInspect[] | undefined> {

@@ -20,6 +20,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <linux/netlink.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -935,6 +940,348 @@ static napi_value js_write_new_files(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ---------- netlinkTransact: rtnetlink requests on a pool thread ----------
+ * The bridge driver configures links, addresses and routes through rtnetlink. The
+ * messages are encoded in TypeScript (the policy); this is the plumbing: a NETLINK_ROUTE
+ * socket, in another network namespace when asked, each request sent and its answers
+ * read until the kernel's acknowledgement (or the end of a dump), the first refusal
+ * reported with its errno and the kernel's extended-ack text. */
+
+#define NETLINK_REQUESTS_MAX 64
+#define NETLINK_RECV_BYTES 65536
+#define NETLINK_EXTACK_MAX 256
+#define NETLINK_RECV_TIMEOUT_SECONDS 30
+
+#ifndef NETLINK_EXT_ACK
+#define NETLINK_EXT_ACK 11
+#endif
+#ifndef NLM_F_CAPPED
+#define NLM_F_CAPPED 0x100
+#endif
+#ifndef NLM_F_ACK_TLVS
+#define NLM_F_ACK_TLVS 0x200
+#endif
+#ifndef NLMSGERR_ATTR_MSG
+#define NLMSGERR_ATTR_MSG 1
+#endif
+
+struct netlink_reply {
+  char *bytes;
+  size_t len, cap;
+};
+
+struct netlink_job {
+  napi_async_work work;
+  napi_ref requests_ref; /* keeps the request Buffers alive while a pool thread sends them */
+  napi_ref callback;
+  int netns_fd; /* -1: the calling thread's namespace */
+  uint32_t n;
+  struct iovec *requests;
+  struct netlink_reply *replies;
+  int err;             /* errno of the failure, 0 when every request was acknowledged */
+  const char *failed;  /* the call that failed: "netlink" for a refused request */
+  int failed_index;    /* the request the kernel refused, or -1 */
+  char extack[NETLINK_EXTACK_MAX];
+};
+
+struct netns_socket {
+  int netns_fd;
+  int fd;
+  int err;
+  const char *failed;
+};
+
+/* A thread of its own enters the namespace and opens the socket there, then ends: a
+ * socket belongs to the namespace it was created in for its whole life, and no thread
+ * that goes on serving others (a pool thread) is ever moved. */
+static void *netns_socket_thread(void *arg) {
+  struct netns_socket *s = arg;
+  if (setns(s->netns_fd, CLONE_NEWNET) != 0) {
+    s->err = errno;
+    s->failed = "setns";
+    return NULL;
+  }
+  s->fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (s->fd < 0) {
+    s->err = errno;
+    s->failed = "socket";
+  }
+  return NULL;
+}
+
+static int netlink_socket(struct netlink_job *job) {
+  int fd;
+  if (job->netns_fd < 0) {
+    fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    if (fd < 0) {
+      job->err = errno;
+      job->failed = "socket";
+      return -1;
+    }
+  } else {
+    struct netns_socket s = { job->netns_fd, -1, 0, NULL };
+    pthread_t thread;
+    int rc = pthread_create(&thread, NULL, netns_socket_thread, &s);
+    if (rc != 0) {
+      job->err = rc;
+      job->failed = "pthread_create";
+      return -1;
+    }
+    pthread_join(thread, NULL);
+    if (s.err) {
+      job->err = s.err;
+      job->failed = s.failed;
+      return -1;
+    }
+    fd = s.fd;
+  }
+  int on = 1;
+  setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &on, sizeof on); /* only for better messages: ignore a kernel without it */
+  /* A request without NLM_F_ACK is never answered with an end: the thread gives up
+   * (EAGAIN, "recv") rather than wait for ever. The kernel's slowest answers (a link
+   * deleted under load) take a fraction of a second. */
+  struct timeval limit = { .tv_sec = NETLINK_RECV_TIMEOUT_SECONDS, .tv_usec = 0 };
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+  return fd;
+}
+
+static int netlink_append(struct netlink_reply *r, const void *bytes, size_t len) {
+  if (r->len + len > r->cap) {
+    size_t cap = r->cap ? r->cap * 2 : 4096;
+    while (cap < r->len + len) cap *= 2;
+    char *grown = realloc(r->bytes, cap);
+    if (!grown) return 0;
+    r->bytes = grown;
+    r->cap = cap;
+  }
+  memcpy(r->bytes + r->len, bytes, len);
+  r->len += len;
+  return 1;
+}
+
+/* The kernel's text for a refusal, from the extended-ack attributes after the error. */
+static void netlink_extack(struct netlink_job *job, const struct nlmsghdr *h) {
+  if (!(h->nlmsg_flags & NLM_F_ACK_TLVS)) return;
+  const struct nlmsgerr *e = NLMSG_DATA(h);
+  size_t offset = NLMSG_HDRLEN + sizeof *e;
+  if (!(h->nlmsg_flags & NLM_F_CAPPED)) offset += NLMSG_ALIGN(e->msg.nlmsg_len) - sizeof e->msg;
+  while (offset + NLA_HDRLEN <= h->nlmsg_len) {
+    const struct nlattr *a = (const struct nlattr *)((const char *)h + offset);
+    if (a->nla_len < NLA_HDRLEN || offset + a->nla_len > h->nlmsg_len) return;
+    if ((a->nla_type & NLA_TYPE_MASK) == NLMSGERR_ATTR_MSG) {
+      snprintf(job->extack, sizeof job->extack, "%.*s", (int)(a->nla_len - NLA_HDRLEN), (const char *)a + NLA_HDRLEN);
+      return;
+    }
+    offset += NLA_ALIGN(a->nla_len);
+  }
+}
+
+/* Send request i and read until its acknowledgement or the end of its dump; 0 on a failure. */
+static int netlink_request(struct netlink_job *job, int fd, uint32_t i, char *buf) {
+  const struct iovec *req = &job->requests[i];
+  const struct nlmsghdr *sent = req->iov_base;
+  struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+  for (;;) {
+    if (sendto(fd, req->iov_base, req->iov_len, 0, (struct sockaddr *)&kernel, sizeof kernel) >= 0) break;
+    if (errno == EINTR) continue;
+    job->err = errno;
+    job->failed = "sendto";
+    return 0;
+  }
+  for (;;) {
+    ssize_t got = recv(fd, buf, NETLINK_RECV_BYTES, 0);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      job->err = errno;
+      job->failed = "recv";
+      return 0;
+    }
+    size_t left = (size_t)got;
+    for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
+      if (h->nlmsg_seq != sent->nlmsg_seq) continue; /* an answer to an earlier request of this socket */
+      if (h->nlmsg_type == NLMSG_ERROR) {
+        const struct nlmsgerr *e = NLMSG_DATA(h);
+        if (h->nlmsg_len < NLMSG_LENGTH(sizeof *e)) {
+          job->err = EPROTO;
+          job->failed = "recv";
+          return 0;
+        }
+        if (e->error == 0) return 1;
+        job->err = -e->error;
+        job->failed = "netlink";
+        job->failed_index = (int)i;
+        netlink_extack(job, h);
+        return 0;
+      }
+      if (h->nlmsg_type == NLMSG_DONE) {
+        int status = h->nlmsg_len >= NLMSG_LENGTH(sizeof(int)) ? *(int *)NLMSG_DATA(h) : 0;
+        if (status == 0) return 1;
+        job->err = -status;
+        job->failed = "netlink";
+        job->failed_index = (int)i;
+        return 0;
+      }
+      if (!netlink_append(&job->replies[i], h, h->nlmsg_len)) {
+        job->err = ENOMEM;
+        job->failed = "recv";
+        return 0;
+      }
+    }
+  }
+}
+
+static void netlink_execute(napi_env env, void *data) {
+  (void)env;
+  struct netlink_job *job = data;
+  char *buf = malloc(NETLINK_RECV_BYTES);
+  if (!buf) {
+    job->err = ENOMEM;
+    job->failed = "socket";
+    return;
+  }
+  int fd = netlink_socket(job);
+  if (fd >= 0) {
+    for (uint32_t i = 0; i < job->n; i++)
+      if (!netlink_request(job, fd, i, buf)) break;
+    close(fd);
+  }
+  free(buf);
+}
+
+static void free_netlink_job(struct netlink_job *job) {
+  if (job->replies)
+    for (uint32_t i = 0; i < job->n; i++) free(job->replies[i].bytes);
+  free(job->replies);
+  free(job->requests);
+  free(job);
+}
+
+/* The failure as an Error shaped like Node's ("EEXIST: file exists, netlink 'RTNETLINK: File exists'"), with `index`. */
+static napi_value netlink_error(napi_env env, struct netlink_job *job) {
+  napi_value err = errno_error(env, job->err, job->failed, job->extack, NULL);
+  napi_value index;
+  napi_create_int32(env, job->failed_index, &index);
+  napi_set_named_property(env, err, "index", index);
+  return err;
+}
+
+static napi_value netlink_replies(napi_env env, struct netlink_job *job) {
+  napi_value list;
+  napi_create_array_with_length(env, job->n, &list);
+  for (uint32_t i = 0; i < job->n; i++) {
+    napi_value b;
+    napi_create_buffer_copy(env, job->replies[i].len, job->replies[i].len ? job->replies[i].bytes : "", NULL, &b);
+    napi_set_element(env, list, i, b);
+  }
+  return list;
+}
+
+static void netlink_complete(napi_env env, napi_status status, void *data) {
+  struct netlink_job *job = data;
+  napi_value cb, global, args[2];
+  napi_get_reference_value(env, job->callback, &cb);
+  napi_get_global(env, &global);
+  napi_get_null(env, &args[1]);
+  if (job->err) args[0] = netlink_error(env, job);
+  else if (status != napi_ok) args[0] = errno_error(env, ECANCELED, "netlink", "", NULL);
+  else {
+    napi_get_null(env, &args[0]);
+    args[1] = netlink_replies(env, job);
+  }
+  napi_delete_reference(env, job->requests_ref);
+  napi_delete_reference(env, job->callback);
+  napi_delete_async_work(env, job->work);
+  free_netlink_job(job);
+  napi_call_function(env, global, cb, 2, args, NULL);
+}
+
+/*
+ * netlinkTransact(netnsFd, requests: Buffer[], callback?(err, replies?: Buffer[])): open a
+ * NETLINK_ROUTE socket (in the network namespace of netnsFd, or this thread's when it is
+ * -1), send each request in order (each one nlmsghdr message; the caller sets its flags,
+ * NLM_F_ACK or NLM_F_DUMP, and a sequence number of its own) and collect what the kernel
+ * answers to it until its acknowledgement or NLMSG_DONE. Resolves with one Buffer of
+ * answer messages per request. The first refusal stops the rest: an Error with `code`
+ * and `errno`, `syscall` "netlink", `path` the kernel's extended-ack text, `index` the
+ * request. With a callback, on a pool thread; without, on this thread, returning the
+ * replies or throwing.
+ */
+static napi_value js_netlink_transact(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  for (size_t i = argc; i < 3; i++) napi_get_undefined(env, &argv[i]);
+  int netns_fd;
+  if (!get_int(env, argv[0], &netns_fd, "netlinkTransact: netnsFd must be a number")) return NULL;
+  bool is_array;
+  uint32_t n = 0;
+  if (napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array) {
+    napi_throw_type_error(env, NULL, "netlinkTransact: requests must be an array of Buffers");
+    return NULL;
+  }
+  napi_get_array_length(env, argv[1], &n);
+  if (n > NETLINK_REQUESTS_MAX) {
+    napi_throw_range_error(env, NULL, "netlinkTransact: too many requests");
+    return NULL;
+  }
+  napi_valuetype t;
+  napi_typeof(env, argv[2], &t);
+  if (t != napi_function && t != napi_undefined) {
+    napi_throw_type_error(env, NULL, "netlinkTransact: callback must be a function");
+    return NULL;
+  }
+  struct netlink_job *job = calloc(1, sizeof *job);
+  if (job) {
+    job->requests = calloc(n ? n : 1, sizeof *job->requests);
+    job->replies = calloc(n ? n : 1, sizeof *job->replies);
+  }
+  if (!job || !job->requests || !job->replies) {
+    if (job) free_netlink_job(job);
+    napi_throw_error(env, "ENOMEM", "netlinkTransact: out of memory");
+    return NULL;
+  }
+  job->n = n;
+  job->netns_fd = netns_fd;
+  job->failed_index = -1;
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value b;
+    void *bytes;
+    size_t len;
+    napi_get_element(env, argv[1], i, &b);
+    if (!get_buffer(env, b, &bytes, &len, "netlinkTransact: requests must be an array of Buffers")) {
+      free_netlink_job(job);
+      return NULL;
+    }
+    if (len < NLMSG_HDRLEN || ((struct nlmsghdr *)bytes)->nlmsg_len != len) {
+      free_netlink_job(job);
+      napi_throw_range_error(env, NULL, "netlinkTransact: each request is one netlink message whose nlmsg_len is its length");
+      return NULL;
+    }
+    job->requests[i].iov_base = bytes;
+    job->requests[i].iov_len = len;
+  }
+  if (t == napi_undefined) {
+    netlink_execute(env, job);
+    napi_value result = NULL;
+    if (job->err) napi_throw(env, netlink_error(env, job));
+    else result = netlink_replies(env, job);
+    free_netlink_job(job);
+    return result;
+  }
+  napi_value name;
+  napi_create_string_utf8(env, "berth:netlinkTransact", NAPI_AUTO_LENGTH, &name);
+  napi_create_reference(env, argv[1], 1, &job->requests_ref);
+  napi_create_reference(env, argv[2], 1, &job->callback);
+  if (napi_create_async_work(env, NULL, name, netlink_execute, netlink_complete, job, &job->work) != napi_ok ||
+      napi_queue_async_work(env, job->work) != napi_ok) {
+    napi_delete_reference(env, job->requests_ref);
+    napi_delete_reference(env, job->callback);
+    free_netlink_job(job);
+    napi_throw_error(env, NULL, "netlinkTransact: could not queue the work");
+  }
+  return NULL;
+}
+
 /*
  * gzipMember(input: Buffer, level, callback(err, output)): `input` as one complete gzip
  * member (RFC 1952: header, deflate stream, CRC-32, size), compressed with libdeflate on a
@@ -1230,6 +1577,7 @@ NAPI_MODULE_INIT() {
   set_function(env, exports, "writeNewFiles", js_write_new_files);
   set_function(env, exports, "gzipMember", js_gzip_member);
   set_function(env, exports, "gunzipMember", js_gunzip_member);
+  set_function(env, exports, "netlinkTransact", js_netlink_transact);
   napi_value ms;
   napi_create_object(env, &ms);
   set_number(env, ms, "RDONLY", MS_RDONLY);

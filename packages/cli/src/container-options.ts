@@ -28,8 +28,8 @@ export const CONTAINER_FLAGS: FlagSpec[] = [
   { long: 'memory-reservation', kind: 'string', meta: 'bytes', help: 'Memory soft limit' },
   { long: 'memory-swap', kind: 'string', meta: 'bytes', help: "Swap limit equal to memory plus swap: '-1' to enable unlimited swap" },
   { long: 'name', kind: 'string', help: 'Assign a name to the container' },
-  { long: 'network', kind: 'string', meta: 'network', help: 'Connect a container to a network' },
-  { long: 'net', kind: 'string', meta: 'network', help: 'Connect a container to a network', hidden: true },
+  { long: 'network', kind: 'list', meta: 'network', help: 'Connect a container to a network' },
+  { long: 'net', kind: 'list', meta: 'network', help: 'Connect a container to a network', hidden: true },
   { long: 'pids-limit', kind: 'int', help: 'Tune container pids limit (set -1 for unlimited)' },
   { long: 'platform', kind: 'string', help: 'Set platform if server is multi-platform capable', hidden: true },
   { long: 'privileged', kind: 'bool', help: 'Give extended privileges to this container' },
@@ -273,8 +273,10 @@ export function buildCreateRequest(flags: Flags, image: string, command: string[
   const autoRemove = flags.bool('rm');
   if (autoRemove && restartPolicy?.Name && restartPolicy.Name !== 'no') throw new Error('Conflicting options: --restart and --rm');
 
+  // Several --network: the first is the mode, each joined at start in the order given.
+  const networks = [...flags.list('network'), ...flags.list('net')];
   const host: HostConfig = {
-    NetworkMode: flags.string('network') ?? flags.string('net') ?? 'default',
+    NetworkMode: networks[0] ?? 'default',
     RestartPolicy: restartPolicy,
     AutoRemove: autoRemove,
   };
@@ -335,10 +337,14 @@ export function buildCreateRequest(flags: Flags, image: string, command: string[
   };
   if (flags.has('hostname')) body.Hostname = flags.string('hostname')!;
   if (flags.has('mac-address')) body.MacAddress = flags.string('mac-address')!;
-  if (flags.has('ip')) {
-    // As docker: the address belongs to the endpoint on the network the container joins.
+  if (flags.has('ip') || networks.length > 1) {
+    // As docker: the address belongs to the endpoint on the (first) network the container joins.
     const network = host.NetworkMode === 'default' ? 'bridge' : host.NetworkMode!;
-    body.NetworkingConfig = { EndpointsConfig: { [network]: { IPAMConfig: { IPv4Address: flags.string('ip')! } } } };
+    const endpoints: NonNullable<ContainerCreateBody['NetworkingConfig']>['EndpointsConfig'] = {
+      [network]: flags.has('ip') ? { IPAMConfig: { IPv4Address: flags.string('ip')! } } : {},
+    };
+    for (const other of networks.slice(1)) endpoints[other] ??= {};
+    body.NetworkingConfig = { EndpointsConfig: endpoints };
   }
   if (flags.has('user')) body.User = flags.string('user')!;
   if (flags.has('workdir')) body.WorkingDir = flags.string('workdir')!;

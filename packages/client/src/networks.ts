@@ -1,4 +1,11 @@
-import type { Filters, NetworkCreateRequest, NetworkInspect, NetworksPruneReport } from '@berth/core';
+import type {
+  Filters,
+  NetworkConnectRequest,
+  NetworkCreateRequest,
+  NetworkDisconnectRequest,
+  NetworkInspect,
+  NetworksPruneReport,
+} from '@berth/core';
 import { encodeFilters } from './query.js';
 import type { Transport } from './transport.js';
 
@@ -20,6 +27,14 @@ export class NetworksClient {
 
   remove(ref: string): Promise<void> {
     return this.http.call('DELETE', `/networks/${encodeURIComponent(ref)}`);
+  }
+
+  connect(ref: string, request: NetworkConnectRequest): Promise<void> {
+    return this.http.call('POST', `/networks/${encodeURIComponent(ref)}/connect`, { json: request });
+  }
+
+  disconnect(ref: string, request: NetworkDisconnectRequest): Promise<void> {
+    return this.http.call('POST', `/networks/${encodeURIComponent(ref)}/disconnect`, { json: request });
   }
 
   prune(filters?: Filters): Promise<NetworksPruneReport> {

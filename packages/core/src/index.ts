@@ -5,6 +5,7 @@ export * from './api/exec-create-shape.js';
 export type { Shape } from './api/shape.js';
 export * as shapes from './api/shape.js';
 export * from './api/types.js';
+export * from './contracts/driver-discovery.js';
 export * from './contracts/ipam.js';
 export * from './contracts/mount.js';
 export * from './contracts/network.js';

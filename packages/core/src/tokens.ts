@@ -1,3 +1,4 @@
+import type { DriverDiscovery } from './contracts/driver-discovery.js';
 import type { Ipam } from './contracts/ipam.js';
 import type { NetworkDriver } from './contracts/network.js';
 import type { Runtime } from './contracts/runtime.js';
@@ -17,8 +18,9 @@ export const EventBusToken = token<EventBus>('EventBus');
 /** The engine's logger; services make children of it. */
 export const LoggerToken = token<Logger>('Logger');
 /**
- * The engine's IP address management (the engine registers its default; an embedder may
- * register another before createEngine fills in the defaults).
+ * The engine's built-in IPAM, the `default` of the `ipam` registry (the engine registers
+ * its DefaultIpam; an embedder may register another before createEngine fills in the
+ * defaults, and an `ipam` plugin named `default` takes its place).
  */
 export const IpamToken = token<Ipam>('Ipam');
 /** The storage driver chosen for this engine. */
@@ -39,3 +41,7 @@ export const RuntimesToken: Token<DriverRegistry<Runtime>> = driverRegistryToken
 export const NetworkDriversToken: Token<DriverRegistry<NetworkDriver>> = driverRegistryToken('network');
 /** Every volume driver that initialised, by name. */
 export const VolumeDriversToken: Token<DriverRegistry<VolumeDriver>> = driverRegistryToken('volume');
+/** Every IPAM driver, by name (`default`, plugins', discovered ones). */
+export const IpamDriversToken: Token<DriverRegistry<Ipam>> = driverRegistryToken('ipam');
+/** The discoveries asked for a driver no registry holds. */
+export const DriverDiscoveriesToken: Token<DriverRegistry<DriverDiscovery>> = driverRegistryToken('discovery');

@@ -308,8 +308,10 @@ test('what the docker CLI 28 sends for `docker run busybox true` passes unchange
   assert.equal(body.Cmd, ['true']);
   assert.equal(body.HostConfig?.RestartPolicy, { Name: 'no', MaximumRetryCount: 0 });
   assert.is(body.HostConfig?.MemorySwappiness, -1);
-  // API 1.44+ fields the CLI sends anyway are dropped, as dockerd 1.41 drops them.
-  assert.not.ok('GwPriority' in (body.NetworkingConfig?.EndpointsConfig?.default ?? {}));
+  // API 1.44+ fields the CLI sends anyway are dropped, as dockerd 1.41 drops them; GwPriority
+  // (1.48) is kept: berth chooses the default route of a container on several networks by it.
+  assert.not.ok('DNSNames' in (body.NetworkingConfig?.EndpointsConfig?.default ?? {}));
+  assert.is(body.NetworkingConfig?.EndpointsConfig?.default?.GwPriority, 0);
   assert.not.ok('Env' in body);
 });
 

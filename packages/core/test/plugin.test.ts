@@ -42,13 +42,13 @@ test('definePlugin rejects an unknown kind with a message naming it', () => {
 test('definePlugin rejects a bad name and a bad requirement', () => {
   assert.throws(() => definePlugin({ kind: 'network', name: 'Has Space', description: '', init: () => ({}) as never }), /must match/);
   assert.throws(
-    () => definePlugin({ kind: 'network', name: 'x', description: '', requires: ['ipam/default' as 'network'], init: () => ({}) as never }),
-    /plugin network\/x: requirement "ipam\/default" must be a kind \(storage, network, volume, runtime\) or <kind>\/<name>/,
+    () => definePlugin({ kind: 'network', name: 'x', description: '', requires: ['dns/default' as 'network'], init: () => ({}) as never }),
+    /plugin network\/x: requirement "dns\/default" must be a kind \(storage, network, volume, runtime, ipam, discovery\) or <kind>\/<name>/,
   );
 });
 
 test('the kind table has a row per kind, storage the one kind the engine chooses one driver of', () => {
-  assert.equal(pluginKinds, ['storage', 'network', 'volume', 'runtime']);
+  assert.equal(pluginKinds, ['storage', 'network', 'volume', 'runtime', 'ipam', 'discovery']);
   assert.equal(
     pluginKinds.filter((k) => pluginKindTable[k].use === 'one'),
     ['storage'],

@@ -1,4 +1,5 @@
 import type { AnyPluginManifest } from '@berth/core';
+import discoveryDocker from '@berth/discovery-docker';
 import networkBridge from '@berth/network-bridge';
 import networkHost from '@berth/network-host';
 import networkNone from '@berth/network-none';
@@ -19,4 +20,5 @@ export const builtinPlugins: readonly AnyPluginManifest[] = [
   networkBridge,
   networkNone,
   networkHost,
+  discoveryDocker,
 ];

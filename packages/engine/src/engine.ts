@@ -1,10 +1,12 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import {
+  defaultIpamName,
   driverRegistryToken,
   type EngineApi,
   EventBus,
   EventBusToken,
+  IpamToken,
   LoggerToken,
   pluginKinds,
   ServiceContainer,
@@ -17,6 +19,7 @@ import { type EngineConfig, EngineConfigToken, type ResolvedEngineConfig } from 
 import { HostFactsToken, readHostFacts } from './containers/container-bundles.js';
 import { ContainerLifecycleToken } from './containers/container-lifecycle.js';
 import { ContainerServiceToken } from './containers/container-service.js';
+import { NetworkConnectionsToken } from './containers/network-connections.js';
 import { ExecServiceToken } from './exec/exec-service.js';
 import { HealthMonitorToken } from './health/health-monitor.js';
 import { ImageServiceToken } from './images/image-service.js';
@@ -25,6 +28,8 @@ import { LayerUnpackerToken } from './images/layer-unpacker.js';
 import { checkLogConfig } from './io/log-config.js';
 import { dockerDefaultPools } from './networks/default-ipam.js';
 import { NetworkServiceToken } from './networks/network-service.js';
+import { networksApi } from './networks/networks-api.js';
+import { DriverLookup, DriverLookupToken } from './plugins/driver-lookup.js';
 import { loadPlugins } from './plugins/plugin-host.js';
 import { ContainerFilesystemsToken } from './rootfs/container-filesystems.js';
 import { RootFilesystemsToken } from './rootfs/root-filesystems.js';
@@ -111,7 +116,21 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
   // Opening the image store reads its records: asynchronous, so done here, and only when
   // the embedder brought none.
   if (!di.isRegistered(ImageStoreToken)) di.register(ImageStoreToken, { useValue: await ImageStore.open(config.dataRoot, { log }) });
+  // Discovered drivers go in through the host, so `plugins ls` says where each was found.
+  di.registerDefault(DriverLookupToken, { useFactory: (d) => DriverLookup.of(d, plugins.addDriver) });
   registerEngineServices(di);
+  // The built-in IPAM is the `ipam` kind's `default`, unless a plugin of that name came.
+  if (!plugins.registry('ipam').has(defaultIpamName)) {
+    plugins.addDriver(
+      'ipam',
+      defaultIpamName,
+      di.resolve(IpamToken),
+      "the engine's built-in IPAM: subnets from the default address pools",
+      {
+        announce: false,
+      },
+    );
+  }
 
   // Start-up, in order: the records, then recovery of what the last engine left.
   const store = di.resolve(ContainerStoreToken);
@@ -143,7 +162,10 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
   const restarts = di.resolve(RestartPoliciesToken);
   await supervisor.recover();
   // Endpoints of containers that are not running (now that recovery knows) go; drivers restore the rest.
-  await networks.sweep((id) => store.find(id)?.state.Running === true);
+  await networks.sweep((endpoint, network) => {
+    const record = store.find(endpoint.containerId);
+    return record?.state.Running === true && record.networks.some((a) => networks.findMode(a.network)?.id === network.id);
+  });
   const execs = di.resolve(ExecServiceToken);
   await execs.recover();
   // Health checks listen to starts and exits from here on, and resume those of the containers recovery found running.
@@ -165,7 +187,7 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
     images: di.resolve(ImageServiceToken),
     execs,
     filesystems: di.resolve(ContainerFilesystemsToken),
-    networks,
+    networks: networksApi(networks, di.resolve(NetworkConnectionsToken)),
     version: () => system.version(),
     info: () => system.info(),
     plugins: () => system.pluginStatuses(),
@@ -174,6 +196,7 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
       await health.close();
       monitor.close();
       supervisor.close();
+      await networks.releasesSettled(); // the endpoints of containers removed just before
       events.removeAllListeners();
       await store.drain();
       await plugins.storage.close?.();

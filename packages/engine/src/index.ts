@@ -25,6 +25,7 @@ export { type AddressPool, DefaultIpam, dockerDefaultPools } from './networks/de
 export type { EndpointRecord, NetworkRecord } from './networks/network-record.js';
 export { NetworkService, NetworkServiceToken } from './networks/network-service.js';
 export { NetworkStore, NetworkStoreToken } from './networks/network-store.js';
+export { DriverLookup, DriverLookupToken } from './plugins/driver-lookup.js';
 export { ContainerFilesystems, ContainerFilesystemsToken } from './rootfs/container-filesystems.js';
 export { RootFilesystems, RootFilesystemsToken } from './rootfs/root-filesystems.js';
 export { decideRestart, RestartPolicies, RestartPoliciesToken, restartsAtEngineStart } from './runs/restart-policy.js';

@@ -9,6 +9,7 @@ import { ContainerPrune, ContainerPruneToken } from './containers/container-prun
 import { ContainerQueries, ContainerQueriesToken } from './containers/container-queries.js';
 import { ContainerService, ContainerServiceToken } from './containers/container-service.js';
 import { ContainerSettings, ContainerSettingsToken } from './containers/container-settings.js';
+import { NetworkConnections, NetworkConnectionsToken } from './containers/network-connections.js';
 
 import { ExecService, ExecServiceToken } from './exec/exec-service.js';
 import { HealthMonitor, HealthMonitorToken } from './health/health-monitor.js';
@@ -22,6 +23,7 @@ import { ContainerNamesToken } from './networks/container-names.js';
 import { DefaultIpam } from './networks/default-ipam.js';
 import { NetworkService, NetworkServiceToken } from './networks/network-service.js';
 import { NetworkStore, NetworkStoreToken } from './networks/network-store.js';
+import { DriverLookup, DriverLookupToken } from './plugins/driver-lookup.js';
 import { ContainerFilesystems, ContainerFilesystemsToken } from './rootfs/container-filesystems.js';
 import { RootFilesystems, RootFilesystemsToken } from './rootfs/root-filesystems.js';
 import { RestartPolicies, RestartPoliciesToken } from './runs/restart-policy.js';
@@ -45,10 +47,14 @@ export function registerEngineServices(di: ServiceContainer): void {
   di.registerDefault(ContainerLocksToken, { useClass: ContainerLocks });
   di.registerDefault(ContainerDriversToken, { useClass: ContainerDrivers });
   di.registerDefault(ContainerBundlesToken, { useClass: ContainerBundles });
-  // Networks: their records and endpoints, IPAM, and the facade over them.
+  // Networks: their records and endpoints, the built-in IPAM (the `ipam` registry's
+  // `default`), drivers found by name (discovered when no plugin registered them), and the
+  // facade over them.
   di.registerDefault(NetworkStoreToken, { useClass: NetworkStore });
   di.registerDefault(IpamToken, { useClass: DefaultIpam });
+  di.registerDefault(DriverLookupToken, { useFactory: (d) => DriverLookup.of(d) });
   di.registerDefault(NetworkServiceToken, { useClass: NetworkService });
+  di.registerDefault(NetworkConnectionsToken, { useClass: NetworkConnections });
   di.registerDefault(ContainerNamesToken, { useFactory: (d) => ({ nameOf: (id) => d.resolve(ContainerStoreToken).find(id)?.name }) });
   // Root filesystems and the image layers under them.
   di.registerDefault(RootFilesystemsToken, { useClass: RootFilesystems });

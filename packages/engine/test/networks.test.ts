@@ -1,12 +1,15 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import {
+  type DriverDiscovery,
   DriverMap,
   type EndpointSpec,
   EventBus,
+  type Ipam,
   isBerthError,
   type NetworkDriver,
   type NetworkSpec,
+  type PluginKind,
   parseIpv4Prefix,
   silentLogger,
   writeJsonAtomic,
@@ -20,6 +23,7 @@ import { matchesNetworkFilters } from '../src/networks/network-filters.js';
 import type { NetworkRecord } from '../src/networks/network-record.js';
 import { NetworkService } from '../src/networks/network-service.js';
 import { NetworkStore } from '../src/networks/network-store.js';
+import { DriverLookup } from '../src/plugins/driver-lookup.js';
 
 const config = (dataRoot: string, pools = [{ base: '10.199.0.0/22', size: 24 }]) =>
   ({ dataRoot, defaultAddressPools: pools, defaultBridge: { name: 'bunitx' } }) as unknown as ResolvedEngineConfig;
@@ -91,33 +95,57 @@ class RecordingDriver implements NetworkDriver {
   async restore(endpoints: EndpointSpec[]) {
     this.restored = endpoints;
   }
+  /** `interface address default-route` of each attach, in order. */
+  readonly attached: string[] = [];
+  readonly routed: string[] = [];
   async attach(endpoint: EndpointSpec) {
     this.calls.push(`attach ${endpoint.ipAddress}`);
-    return { ipAddress: endpoint.ipAddress, macAddress: '02:42:00:00:00:01' };
+    this.attached.push(`${endpoint.interfaceName} ${endpoint.ipAddress} ${endpoint.defaultRoute ? 'route' : '-'}`);
+    return { ipAddress: endpoint.ipAddress, macAddress: '02:42:00:00:00:01', interfaceName: endpoint.interfaceName };
+  }
+  async routeDefault(endpoint: EndpointSpec) {
+    this.routed.push(`${endpoint.interfaceName} via ${endpoint.gateway}`);
   }
   async detach(endpoint: EndpointSpec) {
     this.calls.push(`detach ${endpoint.ipAddress}`);
   }
 }
 
-function service(dataRoot: string, driver: RecordingDriver): NetworkService {
+/** A NetworkService over a fresh store: `driver` as bridge, other drivers by their names, and an event bus (a new one unless given). */
+function service(dataRoot: string, driver: RecordingDriver, ...rest: Array<RecordingDriver | EventBus>): NetworkService {
+  const more = rest.filter((r): r is RecordingDriver => r instanceof RecordingDriver);
+  const events = rest.find((r): r is EventBus => r instanceof EventBus) ?? new EventBus();
   const drivers = new DriverMap<NetworkDriver>('network');
   drivers.add('bridge', driver);
+  for (const other of more) drivers.add(other.name, other);
   const ipam = new DefaultIpam(config(dataRoot));
   ipam.routes = () => [];
+  const registries = {
+    network: drivers,
+    ipam: new DriverMap<Ipam>('ipam'),
+    discovery: new DriverMap<DriverDiscovery>('discovery'),
+  } as Record<PluginKind, DriverMap<unknown>>;
+  registries.ipam!.add('default', ipam);
   return new NetworkService(
     new NetworkStore(config(dataRoot)),
-    ipam,
-    drivers,
+    new DriverLookup((kind) => registries[kind] as never),
     config(dataRoot),
     { nameOf: () => 'c' },
-    new EventBus(),
+    events,
     silentLogger,
   );
 }
 
-const container = (id: string, networkMode = 'default') =>
-  ({ id, name: id, networkMode, config: {}, hostConfig: {} }) as unknown as ContainerRecord;
+const container = (id: string, networkMode = 'default', more: string[] = []) =>
+  ({
+    id,
+    name: id,
+    networkMode,
+    networks: [networkMode, ...more].map((network) => ({ network })),
+    config: {},
+    hostConfig: {},
+  }) as unknown as ContainerRecord;
+const attach = async (networks: NetworkService, record: ContainerRecord) => ({ endpoint: (await networks.attachAll(record, 1))[0]! });
 
 test('networks: the default bridge at start, create/inspect/remove, 409 while in use, 403 for a predefined one', async () => {
   const dir = mkdtempSync('/tmp/berth-unit-networks-');
@@ -132,7 +160,7 @@ test('networks: the default bridge at start, create/inspect/remove, 409 while in
     assert.is(networks.inspect(Id.slice(0, 6)).Name, 'app');
     const dup = await errorOf(networks.create({ Name: 'app' }));
     assert.ok(isBerthError(dup, 'Conflict'));
-    const { endpoint } = await networks.attach(container('c1', 'app'), 1);
+    const { endpoint } = await attach(networks, container('c1', 'app'));
     assert.is(endpoint.ipAddress, '10.199.2.2');
     assert.is(endpoint.gateway, '10.199.2.1');
     const inUse = await errorOf(networks.remove('app'));
@@ -155,8 +183,8 @@ test('networks: after a crash a half-created network is undone, a half-removed o
     const before = service(dir, first);
     await before.recover();
     const { Id: keptId } = await before.create({ Name: 'kept', IPAM: { Config: [{ Subnet: '10.199.2.0/24' }] } });
-    await before.attach(container('running'), 1);
-    const { endpoint: stale } = await before.attach(container('stopped', 'kept'), 1);
+    await attach(before, container('running'));
+    const { endpoint: stale } = await attach(before, container('stopped', 'kept'));
     // What kill -9 in the middle of a create and of a remove leaves: records written ahead.
     const root = path.join(dir, 'networks');
     const half = {
@@ -188,7 +216,7 @@ test('networks: after a crash a half-created network is undone, a half-removed o
     const driver = new RecordingDriver('bridge');
     const after = service(dir, driver);
     await after.recover();
-    await after.sweep((id) => id === 'running');
+    await after.sweep((endpoint) => endpoint.containerId === 'running');
     assert.equal(
       after
         .list()
@@ -205,10 +233,155 @@ test('networks: after a crash a half-created network is undone, a half-removed o
     );
     assert.not.ok(existsSync(cutShort), 'the temporary file of a cut-short write is deleted at start');
     // The released address is handed out again; the running container's is not.
-    const { endpoint } = await after.attach(container('next', keptId), 1);
+    const { endpoint } = await attach(after, container('next', keptId));
     assert.is(endpoint.ipAddress, stale.ipAddress);
-    const { endpoint: onBridge } = await after.attach(container('next2'), 1);
+    const { endpoint: onBridge } = await attach(after, container('next2'));
     assert.is(onBridge.ipAddress, '10.199.0.3');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** A RecordingDriver whose detach waits until the test opens its gate: a veth deletion the kernel takes its time over. */
+class GatedDriver extends RecordingDriver {
+  private open: () => void = () => {};
+  private gate = Promise.resolve();
+  override async detach(endpoint: EndpointSpec) {
+    this.calls.push(`detach ${endpoint.ipAddress}`);
+    await this.gate;
+    this.calls.push(`detached ${endpoint.ipAddress}`);
+  }
+  /** Detaches wait from now on, until `release`. */
+  hold(): void {
+    this.gate = new Promise<void>((resolve) => {
+      this.open = resolve;
+    });
+  }
+  release(): void {
+    this.open();
+  }
+}
+
+/** Whether a promise settles within a few turns of the event loop (the file system's included). */
+async function settlesSoon(p: Promise<unknown>): Promise<boolean> {
+  let done = false;
+  p.then(
+    () => (done = true),
+    () => (done = true),
+  );
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  return done;
+}
+
+test("networks: a removed container's endpoint is released in the background; its record stays until the driver detached; attach, network rm and shutdown wait for it", async () => {
+  const dir = mkdtempSync('/tmp/berth-unit-networks-');
+  try {
+    const driver = new GatedDriver('bridge');
+    const events = new EventBus();
+    const seen: string[] = [];
+    events.on('event', (e) => seen.push(`${e.action} ${e.attributes.container}`));
+    const networks = service(dir, driver, events);
+    await networks.recover();
+    const { Id } = await networks.create({ Name: 'app', IPAM: { Config: [{ Subnet: '10.199.2.0/24' }] } });
+    await attach(networks, container('c1', 'app'));
+    const record = path.join(dir, 'networks', Id, 'endpoints', 'c1.json');
+
+    driver.hold();
+    networks.detachLater('c1');
+    assert.ok(seen.includes('disconnect c1'), 'disconnect is published at once, before the removal is reported');
+    assert.equal(networks.inspect('app').Containers, {}, 'inspect no longer shows the endpoint');
+    // The driver is looked up (possibly discovered) before its detach: a few turns later.
+    for (let i = 0; i < 50 && !driver.calls.includes('detach 10.199.2.2'); i++) await new Promise((r) => setTimeout(r, 2));
+    assert.ok(driver.calls.includes('detach 10.199.2.2'), 'the driver is asked to detach');
+    assert.ok(existsSync(record), 'the record stays while the driver detaches: recovery would finish it');
+    const next = attach(networks, container('c2', 'app'));
+    const shutdown = networks.releasesSettled();
+    assert.not.ok(await settlesSoon(next), 'an address on the network waits for the release under way');
+    assert.not.ok(await settlesSoon(shutdown), 'so does shutdown');
+    driver.release();
+    await shutdown;
+    assert.not.ok(existsSync(record), 'the record goes once the driver detached');
+    const { endpoint } = await next;
+    assert.is(endpoint.ipAddress, '10.199.2.2', 'the released address comes back');
+
+    driver.hold();
+    networks.detachLater('c2');
+    const removal = networks.remove('app');
+    assert.not.ok(await settlesSoon(removal), 'removing the network waits for the release under way');
+    driver.release();
+    await removal;
+    assert.equal(driver.calls.slice(-3), ['detach 10.199.2.2', 'detached 10.199.2.2', 'delete app']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('networks: a release cut short by a crash is finished at the next start', async () => {
+  const dir = mkdtempSync('/tmp/berth-unit-networks-');
+  try {
+    const before = new GatedDriver('bridge');
+    const first = service(dir, before);
+    await first.recover();
+    await attach(first, container('gone'));
+    before.hold();
+    first.detachLater('gone'); // never finishes: the daemon dies while the kernel works
+
+    const driver = new RecordingDriver('bridge');
+    const after = service(dir, driver);
+    await after.recover();
+    await after.sweep(() => false);
+    assert.ok(driver.calls.includes('detach 10.199.0.2'), 'the sweep detached the endpoint of the container that is gone');
+    assert.equal(after.inspect('bridge').Containers, {});
+    const { endpoint } = await attach(after, container('new'));
+    assert.is(endpoint.ipAddress, '10.199.0.2');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('several networks: attached in order as eth0, eth1, …; the default route by GwPriority; connect and disconnect while running; refused mixes', async () => {
+  const dir = mkdtempSync('/tmp/berth-unit-networks-');
+  try {
+    const driver = new RecordingDriver('bridge');
+    const networks = service(dir, driver);
+    await networks.recover();
+    await networks.create({ Name: 'a', IPAM: { Config: [{ Subnet: '10.199.2.0/24' }] } });
+    await networks.create({ Name: 'b', IPAM: { Config: [{ Subnet: '10.199.3.0/24' }] } });
+    await networks.create({ Name: 'c', Internal: true, IPAM: { Config: [{ Subnet: '10.199.1.0/24' }] } });
+    // An internal network first has no way out: the route goes through the next one.
+    const first = container('x', 'c', ['a', 'b']);
+    const endpoints = await networks.attachAll(first, 1);
+    assert.equal(driver.attached, ['eth0 10.199.1.2 -', 'eth1 10.199.2.2 route', 'eth2 10.199.3.2 -']);
+    assert.equal(
+      endpoints.map((e) => e.interfaceName),
+      ['eth0', 'eth1', 'eth2'],
+    );
+    await networks.detach('x');
+    // GwPriority beats the order; a network named twice counts once.
+    driver.attached.length = 0;
+    const second = container('y', 'a', ['b', 'default', 'a']);
+    second.networks[1]!.gwPriority = 3;
+    await networks.attachAll(second, 1);
+    assert.equal(driver.attached, ['eth0 10.199.2.2 -', 'eth1 10.199.3.2 route', 'eth2 10.199.0.2 -']);
+    // Connected while running: the next index; disconnecting the routed network moves the route.
+    await networks.disconnectRunning('y', networks.resolveMode('b').id, 1);
+    assert.equal(driver.routed, ['eth0 via 10.199.2.1']);
+    const again = await networks.connectRunning(second, { network: 'b' }, 1);
+    assert.is(again.interfaceName, 'eth3');
+    assert.is(again.defaultRoute, false);
+    const twice = await errorOf(networks.connectRunning(second, { network: 'b' }, 1));
+    assert.ok(isBerthError(twice, 'Forbidden'));
+    assert.is(twice.message, 'endpoint with name y already exists in network b');
+    await networks.detach('y');
+    assert.equal(networks.endpointsOf('y'), []);
+    // Docker's refusals of a mix with `none` or the host's namespace, before anything is made.
+    const none = new RecordingDriver('none');
+    Object.assign(none, { usesIpam: false });
+    mkdirSync(path.join(dir, 'other'));
+    const withNone = service(path.join(dir, 'other'), driver, none);
+    await withNone.recover();
+    const mixed = await errorOf(withNone.attachAll(container('z', 'none', ['bridge']), 1));
+    assert.match(mixed.message, 'container cannot be connected to multiple networks with one of the networks in private (none) mode');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

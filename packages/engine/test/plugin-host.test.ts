@@ -372,7 +372,7 @@ test('a kind added to the table is loaded by the host as it is, registry and sta
     },
   };
   const unknown = {
-    kind: 'ipam' as PluginKind,
+    kind: 'dns' as PluginKind,
     name: 'default',
     description: 'a kind this engine lacks',
     init: () => ({}),
@@ -381,9 +381,9 @@ test('a kind added to the table is loaded by the host as it is, registry and sta
   assert.is((loaded.registry(greeter) as unknown as ReadonlyMap<string, { greet(): string }>).get('english')?.greet(), 'hello');
   assert.equal(statusOf(loaded.statuses, 'greeter/english'), ['ok', '']);
   assert.is(loaded.networks.get('polite')?.name, 'hello');
-  assert.equal(statusOf(loaded.statuses, 'ipam/default'), [
+  assert.equal(statusOf(loaded.statuses, 'dns/default'), [
     'error',
-    'unknown plugin kind "ipam" (this engine knows storage, network, volume, runtime, greeter)',
+    'unknown plugin kind "dns" (this engine knows storage, network, volume, runtime, ipam, discovery, greeter)',
   ]);
 });
 

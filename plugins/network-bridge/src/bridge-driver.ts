@@ -1,4 +1,4 @@
-import { existsSync, promises as fs } from 'node:fs';
+import { closeSync, promises as fs, fstatSync, openSync, statSync } from 'node:fs';
 import {
   Conflict,
   type EndpointInfo,
@@ -13,7 +13,8 @@ import {
   SystemError,
 } from '@berth/core';
 import { isNoSuchDevice, run } from './commands.js';
-import { bridgeName, hostVethName, networkMtu } from './link-names.js';
+import { createEndpointLinks, deleteHostVeth, routeDefaultThrough } from './endpoint-links.js';
+import { bridgeName, checkInterfaceName, hostVethName, networkMtu } from './link-names.js';
 import { type FirewalledNetwork, renderRuleset } from './nft-ruleset.js';
 
 /** The driver's settings (daemon.json `plugin-config` `network/bridge`, or berthd's flags). */
@@ -42,21 +43,22 @@ interface IpLink {
 /**
  * The `bridge` network driver: a Linux bridge per network (holding the gateway address),
  * a veth pair per endpoint (the host side enslaved to the bridge, the other side created
- * directly in the container's namespace as `eth0`, with its MAC, MTU, address and default
- * route), and berth's own nftables table for isolation and outbound NAT.
+ * directly in the container's namespace under the name the engine chose, `eth0`, `eth1`, …,
+ * with its MAC, MTU, address and, on the endpoint that carries it, the default route), and
+ * berth's own nftables table for isolation and outbound NAT.
  *
  * Kernel objects and how they are found again without state of the driver's own:
  * - the bridge is named by the network's `com.docker.network.bridge.name` option or
  *   `br-<12 hex of the network id>`; createNetwork adopts one that exists;
  * - the host side of an endpoint is `vb<13 hex of the endpoint id>`: detach deletes it
  *   by name (the kernel deletes both ends; a container that exits takes its end with its
- *   namespace, so the pair is usually gone already); restore deletes every veth enslaved
+ *   namespace, a grace period after its last process); restore deletes every veth enslaved
  *   to one of the driver's bridges whose endpoint the engine no longer records;
  * - the nftables table is rebuilt whole from the known networks by one `nft -f`
  *   transaction after each network create or delete (renderRuleset).
  *
- * The netlink work is done with iproute2's `ip` (one process per side of an attach),
- * which the README explains. Calls that change the firewall are serialised, each
+ * An endpoint's links are made and deleted through rtnetlink, with no process
+ * (endpoint-links.ts); networks, rare, through iproute2's `ip`; the README explains why. Calls that change the firewall are serialised, each
  * rendering the current set of networks.
  */
 export class BridgeDriver implements NetworkDriver {
@@ -65,7 +67,7 @@ export class BridgeDriver implements NetworkDriver {
   readonly usesIpam = true;
   private readonly networks = new Map<string, KnownNetwork>();
   private firewall: Promise<void> = Promise.resolve();
-  private hostNetns?: Promise<{ dev: number; ino: number }>;
+  private hostNetns?: { dev: number; ino: number };
 
   constructor(private readonly options: BridgeDriverOptions) {}
 
@@ -131,42 +133,52 @@ export class BridgeDriver implements NetworkDriver {
     if (!endpoint.ipAddress || endpoint.ipPrefixLen === undefined) {
       throw new InvalidArgument(`endpoint ${endpoint.id}: the bridge driver needs an address from IPAM`);
     }
-    await this.refuseHostNamespace(netnsPath);
     const veth = hostVethName(endpoint.id);
     const mac = endpoint.macAddress ?? macFromIpv4(endpoint.ipAddress);
+    const ifname = checkInterfaceName(endpoint.interfaceName ?? 'eth0', 'container interface name');
     const { bridge, mtu } = network;
+    // One descriptor for every step: the namespace checked is the one the links go into.
+    const netnsFd = openSync(netnsPath, 'r');
     try {
-      // Both ends in one request: the container's end is born inside its namespace as eth0,
-      // so no other name ever shows in the host's namespace or the container's.
-      // biome-ignore format: one ip command, read as its words
-      await run('ip', [
-        'link', 'add', veth, 'mtu', `${mtu}`, 'master', bridge, 'up', 'type', 'veth',
-        'peer', 'name', 'eth0', 'mtu', `${mtu}`, 'address', mac, 'netns', netnsPath,
-      ]);
-      const inside = [`addr add ${endpoint.ipAddress}/${endpoint.ipPrefixLen} dev eth0`, 'link set eth0 up'];
-      if (endpoint.gateway) inside.push(`route add default via ${endpoint.gateway} dev eth0`);
-      await run('nsenter', [`--net=${netnsPath}`, 'ip', '-batch', '-'], `${inside.join('\n')}\n`);
-    } catch (err) {
-      await run('ip', ['link', 'del', veth]).catch(() => {});
-      throw err;
+      this.refuseHostNamespace(netnsPath, fstatSync(netnsFd));
+      await createEndpointLinks({
+        veth,
+        bridge,
+        mtu,
+        peerName: ifname,
+        mac,
+        address: endpoint.ipAddress,
+        prefixLen: endpoint.ipPrefixLen,
+        // Only one of a container's endpoints carries the default route (the engine decides which).
+        gateway: endpoint.defaultRoute !== false ? endpoint.gateway : undefined,
+        netnsFd,
+      });
+    } finally {
+      closeSync(netnsFd);
     }
     return {
       ipAddress: endpoint.ipAddress,
       ipPrefixLen: endpoint.ipPrefixLen,
       gateway: endpoint.gateway,
       macAddress: mac,
-      interfaceName: 'eth0',
+      interfaceName: ifname,
     };
   }
 
   async detach(endpoint: EndpointSpec): Promise<void> {
-    const veth = hostVethName(endpoint.id);
-    // A container that exited took its end of the pair with its namespace, and the kernel
-    // the other with it: most detaches find nothing, and a look in sysfs saves a process.
-    if (!existsSync(`/sys/class/net/${veth}`)) return;
-    await run('ip', ['link', 'del', veth]).catch((err) => {
-      if (!isNoSuchDevice(err)) throw err;
-    });
+    await deleteHostVeth(hostVethName(endpoint.id));
+  }
+
+  async routeDefault(endpoint: EndpointSpec, netnsPath: string): Promise<void> {
+    if (!endpoint.gateway) throw new InvalidArgument(`endpoint ${endpoint.id}: no gateway to route through (an internal network)`);
+    const ifname = checkInterfaceName(endpoint.interfaceName ?? 'eth0', 'container interface name');
+    const netnsFd = openSync(netnsPath, 'r');
+    try {
+      this.refuseHostNamespace(netnsPath, fstatSync(netnsFd));
+      await routeDefaultThrough(netnsFd, ifname, endpoint.gateway);
+    } finally {
+      closeSync(netnsFd);
+    }
   }
 
   /** The bridge a known network uses (tests, inspect). */
@@ -184,10 +196,10 @@ export class BridgeDriver implements NetworkDriver {
     }
   }
 
-  /** Never plug a container's eth0 into the host: a namespace path that is the host's own is a bug upstream. */
-  private async refuseHostNamespace(netnsPath: string): Promise<void> {
-    this.hostNetns ??= fs.stat('/proc/self/ns/net').then((s) => ({ dev: s.dev, ino: s.ino }));
-    const [host, target] = await Promise.all([this.hostNetns, fs.stat(netnsPath)]);
+  /** Never plug a container's eth0 into the host: a namespace that is the host's own is a bug upstream. */
+  private refuseHostNamespace(netnsPath: string, target: { dev: number; ino: number }): void {
+    this.hostNetns ??= statSync('/proc/self/ns/net');
+    const host = this.hostNetns;
     if (host.dev === target.dev && host.ino === target.ino) {
       throw new SystemError(`${netnsPath} is the host's network namespace: refusing to attach a bridge endpoint there`);
     }

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { SystemError } from '@berth/core';
 
 /**
- * Run a program (`ip`, `nft`, `nsenter`) with `input` on its stdin; resolves with its
+ * Run a program (`ip`, `nft`) with `input` on its stdin; resolves with its
  * stdout, rejects with a SystemError carrying the command and its stderr. No shell: every
  * argument is passed as is.
  */

@@ -23,10 +23,9 @@ export default definePlugin({
     for (const [tool, version] of [
       ['ip', '-V'],
       ['nft', '--version'],
-      ['nsenter', '--version'],
     ] as const) {
       await run(tool, [version]).catch(() => {
-        throw new PluginSkipped(`${tool} not found (install iproute2, nftables and util-linux)`);
+        throw new PluginSkipped(`${tool} not found (install iproute2 and nftables)`);
       });
     }
     const table = String(ctx.config.table ?? defaultTable);

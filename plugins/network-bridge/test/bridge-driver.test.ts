@@ -145,6 +145,37 @@ test('endpoints on different networks cannot reach each other; each reaches its 
   }
 });
 
+test('two endpoints in one namespace: eth0 and eth1 as the engine names them, the default route only where asked, moved by routeDefault', async () => {
+  await driver.createNetwork(netB);
+  const ns = await netns();
+  const first = endpoint(netA, 6, { interfaceName: 'eth0', defaultRoute: true });
+  const second = endpoint(netB, 6, { interfaceName: 'eth1', defaultRoute: false });
+  const info = [await driver.attach(first, ns.path), await driver.attach(second, ns.path)];
+  try {
+    assert.equal(
+      info.map((i) => i.interfaceName),
+      ['eth0', 'eth1'],
+    );
+    assert.match(ns.exec(['ip', '-o', '-4', 'addr', 'show', 'dev', 'eth1']), `${second.ipAddress}/24`);
+    assert.is(ns.exec(['ip', 'route', 'show', 'default']).trim(), `default via ${netA.ipv4!.gateway} dev eth0`);
+    await driver.routeDefault(second, ns.path);
+    assert.is(ns.exec(['ip', 'route', 'show', 'default']).trim(), `default via ${netB.ipv4!.gateway} dev eth1`);
+    // Detaching one leaves the other in place.
+    await driver.detach(first);
+    assert.equal(
+      ns
+        .exec(['ip', '-o', 'link', 'show'])
+        .trim()
+        .split('\n')
+        .map((l) => l.split(': ')[1]!.split('@')[0]),
+      ['lo', 'eth1'],
+    );
+  } finally {
+    await driver.detach(first);
+    await driver.detach(second);
+  }
+});
+
 test('outbound traffic is masqueraded: a namespace with no route back to the subnet answers; an internal network has no way out', async () => {
   // "outside": a namespace of the test's own behind a veth, knowing only its /24 with the host.
   const outside = await netns();
@@ -182,13 +213,28 @@ test(
   '100 attach/detach cycles on one network leave no link behind',
   withTimeout(30_000, async () => {
     const ns = await netns();
-    const before = hostLinks().length;
+    // The bridge's own ports and the cycles' veth names: the host's whole link count also
+    // moves with whatever else runs on the machine.
+    const ports = () =>
+      (
+        JSON.parse(execFileSync('ip', ['-j', 'link', 'show', 'master', `bunit${sfx}a`], { encoding: 'utf8' }) || '[]') as Array<{
+          ifname: string;
+        }>
+      ).map((l) => l.ifname);
+    const before = ports();
+    const names: string[] = [];
     for (let i = 0; i < 100; i++) {
       const e = endpoint(netA, 10 + i);
+      names.push(hostVethName(e.id));
       await driver.attach(e, ns.path);
       await driver.detach(e);
     }
-    assert.is(hostLinks().length, before);
+    assert.equal(ports(), before);
+    const left = new Set(hostLinks());
+    assert.equal(
+      names.filter((n) => left.has(n)),
+      [],
+    );
     assert.is(ns.exec(['ip', '-o', 'link', 'show']).trim().split('\n').length, 1);
   }),
 );
@@ -202,7 +248,16 @@ test('attach refuses the host namespace, and a failed attach leaves no link', as
   ns.exec(['ip', 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'x0']); // the name is taken inside: the veth add fails
   const err2 = await driver.attach(e, ns.path).catch((x: unknown) => x);
   assert.ok(isBerthError(err2, 'SystemError'), String(err2));
+  assert.match(String(err2), /cannot create the veth pair/);
   assert.not.ok(hostLinks().includes(hostVethName(e.id)));
+  // The pair is made, then the route inside fails (a gateway off the subnet): both ends go.
+  const other = await netns();
+  const offSubnet = endpoint(netA, 51, { gateway: '10.123.45.1' });
+  const err3 = await driver.attach(offSubnet, other.path).catch((x: unknown) => x);
+  assert.ok(isBerthError(err3, 'SystemError'), String(err3));
+  assert.match(String(err3), /cannot configure eth0 \(.+\/24\) in the container's namespace: ENETUNREACH/);
+  assert.not.ok(hostLinks().includes(hostVethName(offSubnet.id)));
+  assert.equal(other.exec(['ip', '-o', 'link', 'show']).trim().split('\n').length, 1, 'only lo is left inside');
 });
 
 test('restore removes veths on its bridges whose endpoint is not recorded, and keeps the recorded ones', async () => {

@@ -1,4 +1,4 @@
-import { InvalidArgument, type NetworkCreateRequest } from '@berth/core';
+import { InvalidArgument, type NetworkCreateRequest, networkConnectShape, networkDisconnectShape } from '@berth/core';
 import type { RequestContext } from '../context.js';
 import { filtersParam } from '../query.js';
 import { readJsonBody } from '../request-body.js';
@@ -38,7 +38,17 @@ function checkCreateBody(raw: unknown): NetworkCreateRequest {
       if (typeof v !== 'string') throw new InvalidArgument(`network create: ${field}.${k} must be a string`);
     }
   }
-  const ipam = body.IPAM as { Config?: unknown } | undefined;
+  const ipam = body.IPAM as { Config?: unknown; Driver?: unknown; Options?: unknown } | undefined;
+  if (ipam?.Driver !== undefined && ipam.Driver !== null && typeof ipam.Driver !== 'string') {
+    throw new InvalidArgument('network create: IPAM.Driver must be a string');
+  }
+  if (ipam?.Options !== undefined && ipam.Options !== null) {
+    if (typeof ipam.Options !== 'object' || Array.isArray(ipam.Options))
+      throw new InvalidArgument('network create: IPAM.Options must be a JSON object');
+    for (const [k, v] of Object.entries(ipam.Options)) {
+      if (typeof v !== 'string') throw new InvalidArgument(`network create: IPAM.Options.${k} must be a string`);
+    }
+  }
   if (ipam?.Config !== undefined && ipam.Config !== null) {
     if (!Array.isArray(ipam.Config)) throw new InvalidArgument('network create: IPAM.Config must be a list');
     for (const c of ipam.Config as Array<Record<string, unknown>>) {
@@ -54,6 +64,20 @@ function checkCreateBody(raw: unknown): NetworkCreateRequest {
 async function create(ctx: RequestContext): Promise<void> {
   const body = checkCreateBody(await readJsonBody(ctx.req));
   sendJson(ctx.res, 201, await ctx.scope.engine.networks.create(body));
+}
+
+/** `POST /networks/{id}/connect`: `{Container, EndpointConfig}`, typed as a create's endpoint settings; 200 with no body, as dockerd. */
+async function connect(ctx: RequestContext): Promise<void> {
+  const body = networkConnectShape.parse(await readJsonBody(ctx.req), '');
+  await ctx.scope.engine.networks.connect(ctx.params.id, body);
+  sendEmpty(ctx.res, 200);
+}
+
+/** `POST /networks/{id}/disconnect`: `{Container, Force}`. */
+async function disconnect(ctx: RequestContext): Promise<void> {
+  const body = networkDisconnectShape.parse(await readJsonBody(ctx.req), '');
+  await ctx.scope.engine.networks.disconnect(ctx.params.id, body);
+  sendEmpty(ctx.res, 200);
 }
 
 async function list(ctx: RequestContext): Promise<void> {
@@ -79,6 +103,8 @@ export const networkRoutes: RouteModule = {
   register(routes) {
     routes.add('POST', '/networks/create', create);
     routes.add('POST', '/networks/prune', prune);
+    routes.add('POST', '/networks/{id}/connect', connect);
+    routes.add('POST', '/networks/{id}/disconnect', disconnect);
     routes.add('GET', '/networks', list);
     routes.add('GET', '/networks/{id}', inspect);
     routes.add('DELETE', '/networks/{id}', remove);

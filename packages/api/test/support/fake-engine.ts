@@ -31,7 +31,9 @@ import {
   InvalidArgument,
   type LogLine,
   type LogsOptions,
+  type NetworkConnectRequest,
   type NetworkCreateRequest,
+  type NetworkDisconnectRequest,
   type NetworkInspect,
   NotFound,
   NotImplemented,
@@ -729,6 +731,14 @@ export class FakeEngine implements EngineApi {
       const names = [...this.networkTable.values()].map((n) => n.Name);
       this.networkTable.clear();
       return { NetworksDeleted: names };
+    },
+    connect: async (ref: string, request: NetworkConnectRequest) => {
+      this.record('networks.connect', { ref, ...request });
+      this.networks.inspect(ref);
+    },
+    disconnect: async (ref: string, request: NetworkDisconnectRequest) => {
+      this.record('networks.disconnect', { ref, ...request });
+      this.networks.inspect(ref);
     },
   };
 

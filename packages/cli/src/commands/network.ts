@@ -28,6 +28,8 @@ export const networkCreateCommand: Command = {
     { long: 'driver', short: 'd', kind: 'string', help: 'Driver to manage the Network', def: '"bridge"' },
     { long: 'gateway', kind: 'list', help: 'IPv4 Gateway for the master subnet' },
     { long: 'internal', kind: 'bool', help: 'Restrict external access to the network' },
+    { long: 'ipam-driver', kind: 'string', help: 'IP Address Management Driver', def: '"default"' },
+    { long: 'ipam-opt', kind: 'list', meta: 'map', help: 'Set IPAM driver specific options' },
     { long: 'ip-range', kind: 'list', help: 'Allocate container ip from a sub-range' },
     { long: 'label', kind: 'list', help: 'Set metadata on a network' },
     { long: 'opt', short: 'o', kind: 'list', meta: 'map', help: 'Set driver specific options' },
@@ -50,7 +52,7 @@ export const networkCreateCommand: Command = {
       Internal: flags.bool('internal'),
       Options: keyValues(flags.list('opt')),
       Labels: keyValues(flags.list('label')),
-      IPAM: { Driver: 'default', Config: config },
+      IPAM: { Driver: flags.string('ipam-driver') || 'default', Config: config, Options: keyValues(flags.list('ipam-opt')) },
     };
     const created = await ctx.client().networks.create(request);
     ctx.io.stdout.write(`${created.Id}\n`);
@@ -150,6 +152,54 @@ export const networkPruneCommand: Command = {
     const report = await ctx.client().networks.prune(parseFilters(flags.list('filter')));
     const deleted = report.NetworksDeleted ?? [];
     if (deleted.length) ctx.io.stdout.write(`Deleted Networks:\n${deleted.join('\n')}\n\n`);
+    return 0;
+  },
+};
+
+export const networkConnectCommand: Command = {
+  name: 'connect',
+  usage: '[OPTIONS] NETWORK CONTAINER',
+  summary: 'Connect a container to a network',
+  aliases: `${PROG} network connect`,
+  flags: [
+    { long: 'alias', kind: 'list', help: 'Add network-scoped alias for the container' },
+    {
+      long: 'gw-priority',
+      kind: 'string',
+      help: 'Highest gw-priority provides the default gateway. Accepts positive and negative values.',
+    },
+    { long: 'ip', kind: 'string', help: 'IPv4 address (e.g., "172.30.100.104")' },
+  ],
+  minArgs: 2,
+  maxArgs: 2,
+  async run(ctx, flags, [network, container]) {
+    const ip = flags.string('ip');
+    const aliases = flags.list('alias');
+    const priority = flags.string('gw-priority');
+    if (priority !== undefined && !/^-?\d+$/.test(priority))
+      throw new StatusError(`invalid argument "${priority}" for "--gw-priority" flag: not an integer`, 125);
+    await ctx.client().networks.connect(network!, {
+      Container: container!,
+      EndpointConfig: {
+        ...(ip ? { IPAMConfig: { IPv4Address: ip } } : {}),
+        ...(aliases.length ? { Aliases: aliases } : {}),
+        ...(priority !== undefined ? { GwPriority: Number(priority) } : {}),
+      },
+    });
+    return 0;
+  },
+};
+
+export const networkDisconnectCommand: Command = {
+  name: 'disconnect',
+  usage: '[OPTIONS] NETWORK CONTAINER',
+  summary: 'Disconnect a container from a network',
+  aliases: `${PROG} network disconnect`,
+  flags: [{ long: 'force', short: 'f', kind: 'bool', help: 'Force the container to disconnect from a network' }],
+  minArgs: 2,
+  maxArgs: 2,
+  async run(ctx, flags, [network, container]) {
+    await ctx.client().networks.disconnect(network!, { Container: container!, Force: flags.bool('force') });
     return 0;
   },
 };

@@ -19,6 +19,8 @@ import type {
   EndpointRequest,
   HostConfig,
   MountRequest,
+  NetworkConnectRequest,
+  NetworkDisconnectRequest,
   NetworkingConfig,
   PortBinding,
   RestartPolicy,
@@ -160,7 +162,20 @@ const endpointRequest = object<EndpointRequest>({
   GlobalIPv6PrefixLen: integer,
   MacAddress: string,
   DriverOpts: stringMap,
+  GwPriority: integer,
 });
+
+/** The body of `POST /networks/{id}/connect`: the container and its endpoint settings (the same shape as a create's). */
+export const networkConnectShape: Shape<NetworkConnectRequest> = object<NetworkConnectRequest>(
+  { Container: string, EndpointConfig: endpointRequest },
+  'a network connect request (a JSON object)',
+);
+
+/** The body of `POST /networks/{id}/disconnect`. */
+export const networkDisconnectShape: Shape<NetworkDisconnectRequest> = object<NetworkDisconnectRequest>(
+  { Container: string, Force: boolean },
+  'a network disconnect request (a JSON object)',
+);
 
 export const networkingConfigShape: Shape<NetworkingConfig> = object<NetworkingConfig>({
   EndpointsConfig: mapOf(endpointRequest, { nullValues: true, expected: 'a map of endpoint settings' }),

@@ -17,7 +17,9 @@ import type {
   ImageSummary,
   ImagesDiskUsage,
   ImagesPruneReport,
+  NetworkConnectRequest,
   NetworkCreateRequest,
+  NetworkDisconnectRequest,
   NetworkInspect,
   NetworksPruneReport,
   PluginStatus,
@@ -383,6 +385,12 @@ export interface ContainerFilesystemsApi {
  * name. `create` answers Docker's `{Id, Warning}`; `remove` of a predefined network is
  * Forbidden, of one with endpoints a Conflict; `prune` removes every network that is not
  * predefined and has no endpoint (filters: `label`, `label!`, `until`).
+ *
+ * `connect` joins a container to a network: a running one at once (an interface `ethN`
+ * in its namespace, its /etc/hosts updated), a created or stopped one at its next start
+ * (the network is recorded with its settings). `disconnect` undoes it; `Force` also
+ * drops the record of a network that no longer exists. The errors are dockerd's
+ * (docs/docker-api.md, "Network connect and disconnect").
  */
 export interface NetworksApi {
   create(request: NetworkCreateRequest): Promise<{ Id: string; Warning: string }>;
@@ -390,4 +398,6 @@ export interface NetworksApi {
   inspect(idOrName: string): NetworkInspect;
   remove(idOrName: string): Promise<void>;
   prune(filters?: Filters): Promise<NetworksPruneReport>;
+  connect(idOrName: string, request: NetworkConnectRequest): Promise<void>;
+  disconnect(idOrName: string, request: NetworkDisconnectRequest): Promise<void>;
 }

@@ -183,6 +183,8 @@ export interface EndpointRequest {
   GlobalIPv6PrefixLen?: number;
   MacAddress?: string;
   DriverOpts?: Record<string, string> | null;
+  /** API 1.48: the endpoint with the highest priority gives the container its default route. */
+  GwPriority?: number;
 }
 
 /** The networks a container is created on, and its settings on each. */
@@ -563,6 +565,19 @@ export interface ExecInspect {
 }
 
 /** The body of `POST /networks/create`, as the docker CLI sends it. */
+/** The body of `POST /networks/{id}/connect`: the container (name or id) and its settings on the network. */
+export interface NetworkConnectRequest {
+  Container: string;
+  EndpointConfig?: EndpointRequest | null;
+}
+
+/** The body of `POST /networks/{id}/disconnect`. */
+export interface NetworkDisconnectRequest {
+  Container: string;
+  /** Also forget the network of a container when the network is gone. */
+  Force?: boolean;
+}
+
 export interface NetworkCreateRequest {
   Name: string;
   CheckDuplicate?: boolean;

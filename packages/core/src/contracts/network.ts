@@ -9,6 +9,12 @@ export interface Ipv4Pool {
   gateway: string;
   /** A CIDR inside `subnet` that container addresses come from (`--ip-range`); the whole subnet without it. */
   ipRange?: string;
+  /**
+   * The IPAM driver's own name for the pool, when it has one (a remote IPAM's `PoolID`):
+   * recorded with the network and handed back to `Ipam.restorePool` after a restart, so
+   * the pool can still be released. Absent for the default IPAM.
+   */
+  poolId?: string;
 }
 
 /**
@@ -26,8 +32,12 @@ export interface NetworkSpec {
   labels: Record<string, string>;
   /** `--internal`: no route out of the network and nothing forwarded to or from elsewhere. */
   internal: boolean;
-  /** The IPv4 pool from the engine's IPAM; absent for networks whose driver hands out no addresses (none, host). */
+  /** The IPv4 pool from the network's IPAM driver; absent for networks whose driver hands out no addresses (none, host). */
   ipv4?: Ipv4Pool;
+  /** The IPAM driver the pool and addresses come from (`--ipam-driver`): `default` when absent. */
+  ipamDriver?: string;
+  /** `--ipam-opt`: the IPAM driver's options, as the network was created with them. */
+  ipamOptions?: Record<string, string>;
 }
 
 /**
@@ -49,10 +59,24 @@ export interface EndpointSpec {
   ipAddress?: string;
   /** The prefix length of the network's subnet, for the interface's address. */
   ipPrefixLen?: number;
-  /** The default route inside the container; absent on an internal network (no route out). */
+  /** The network's gateway as this endpoint sees it; absent on an internal network (no route out). */
   gateway?: string;
+  /**
+   * Whether this endpoint carries the container's default route (via `gateway`). A
+   * container on several networks has one default route: the engine gives it to the
+   * endpoint of the highest `GwPriority`, the first in the container's network order among
+   * equals, skipping internal networks, and sets `false` on the others. Absent: the
+   * endpoint carries it when it has a gateway (a caller that knows of one network only).
+   */
+  defaultRoute?: boolean;
   /** `--mac-address`; without it the driver derives one (bridge: Docker's 02:42 followed by the IPv4 address). */
   macAddress?: string;
+  /**
+   * The interface's name inside the container, chosen by the engine as Docker's sandbox
+   * does: `eth0`, `eth1`, … in the order the container joins its networks (a network
+   * connected while it runs takes the next index). Absent in records of an older berth (`eth0`).
+   */
+  interfaceName?: string;
 }
 
 /** What a driver reports after attaching an endpoint (empty for none/host). */
@@ -75,12 +99,17 @@ export type NetworkNamespaceMode = 'host' | 'private';
 
 /**
  * A network driver connects containers to networks. Addresses are not its concern: the
- * engine's IPAM (core's `Ipam`) reserves each network's pool and each endpoint's address,
- * and the driver configures what it is given. Lifecycle:
+ * network's IPAM driver (core's `Ipam`, a plugin kind of its own) reserves each network's
+ * pool and each endpoint's address, and the driver configures what it is given. Drivers
+ * are found by name in the `network` kind's DriverRegistry (built-in and npm plugins, at
+ * start-up) or, for a name no plugin registered, through the `DriverDiscovery` plugins (a
+ * Docker plugin on a socket), when a network of that driver is first created or used.
+ * Lifecycle:
  *
  * 1. `createNetwork(spec)` when a network of this driver is created, and again for every
- *    network the engine knows at each daemon start (predefined ones included). It must be
- *    idempotent: a kernel object that already exists is adopted, not an error.
+ *    network the engine knows at each daemon start (predefined ones included), unless the
+ *    driver has `restoreNetwork`, which is called instead at start. `createNetwork` must
+ *    then be idempotent: a kernel object that already exists is adopted, not an error.
  * 2. `restore(endpoints)` once per daemon start, after every `createNetwork`: the
  *    endpoints of this driver the engine still records (those of containers that kept
  *    running while berthd was down). The driver rebuilds what it keeps in memory and
@@ -91,8 +120,13 @@ export type NetworkNamespaceMode = 'host' | 'private';
  *    starts (the engine writes /etc/hosts once attach has returned, when the address is
  *    in place); `detach(endpoint)` when the run ends. `detach` of an unknown or
  *    half-attached endpoint is a no-op for what is absent, so cleanup after a crash can
- *    call it blindly. Connecting a running container to another network (`network
- *    connect`) is the same attach with the pid of a running process.
+ *    call it blindly. A container on several networks gets one attach per network, one
+ *    after another in its network order, each with its own `interfaceName` (eth0, eth1,
+ *    …); only the endpoint whose `defaultRoute` is set installs the default route.
+ *    Connecting a running container to another network (`network connect`) is the same
+ *    attach into the namespace of its running process, and `network disconnect` the same
+ *    detach while it runs: the driver must remove the interface from the live namespace
+ *    (bridge: deleting the host end of the veth pair takes the container's end with it).
  * 4. `deleteNetwork(spec)` when the network is removed; the engine refuses this while
  *    endpoints remain (409), and calls it again after a crash cut a removal short, so it
  *    is idempotent too.
@@ -106,11 +140,13 @@ export type NetworkNamespaceMode = 'host' | 'private';
  *   ports keeps this shape.
  * - The embedded DNS server: the engine's, fed from its endpoint records (`aliases` per
  *   network); drivers take no part.
- * - A remote driver (Docker's `NetworkDriver.*` protocol over a socket) maps one to one:
- *   createNetwork → CreateNetwork, attach → CreateEndpoint + Join (the plugin names an
- *   interface, which the adapter moves into `netnsPath` as eth0), detach → Leave +
- *   DeleteEndpoint, deleteNetwork → DeleteNetwork, restore → nothing (the remote keeps its
- *   state); a remote IPAM (`IpamDriver.*`) implements core's `Ipam`.
+ *
+ * A remote driver (Docker's `NetworkDriver.*` protocol over a socket, @berth/discovery-docker)
+ * maps one to one: createNetwork → CreateNetwork, attach → CreateEndpoint + Join (the
+ * plugin names a host interface, which the adapter moves into `netnsPath` and renames),
+ * detach → Leave + DeleteEndpoint, deleteNetwork → DeleteNetwork; `restoreNetwork` and
+ * `restore` call nothing (the remote keeps its state across berthd's restarts). A remote
+ * IPAM (`IpamDriver.*`) implements core's `Ipam`.
  */
 export interface NetworkDriver {
   /** The driver's name as `docker network create -d` selects it. */
@@ -122,8 +158,21 @@ export interface NetworkDriver {
    */
   readonly usesIpam: boolean;
   createNetwork(spec: NetworkSpec): Promise<void>;
+  /**
+   * Optional: at daemon start, for a network the engine recorded as made, in place of
+   * `createNetwork`. For a driver whose networks live outside berthd (a remote plugin keeps
+   * its own), which a second create would duplicate or refuse.
+   */
+  restoreNetwork?(spec: NetworkSpec): Promise<void>;
   deleteNetwork(spec: NetworkSpec): Promise<void>;
   restore(endpoints: EndpointSpec[]): Promise<void>;
   attach(endpoint: EndpointSpec, netnsPath: string | undefined): Promise<EndpointInfo>;
   detach(endpoint: EndpointSpec): Promise<void>;
+  /**
+   * Give the container's default route to this attached endpoint (via its `gateway`): the
+   * endpoint that had it was disconnected while the container runs, or one of a higher
+   * `GwPriority` left. Optional: a driver without it leaves the container without a default
+   * route until its next start.
+   */
+  routeDefault?(endpoint: EndpointSpec, netnsPath: string): Promise<void>;
 }

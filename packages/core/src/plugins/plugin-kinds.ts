@@ -1,3 +1,5 @@
+import type { DriverDiscovery } from '../contracts/driver-discovery.js';
+import type { Ipam } from '../contracts/ipam.js';
 import type { NetworkDriver } from '../contracts/network.js';
 import type { Runtime } from '../contracts/runtime.js';
 import type { StorageDriver } from '../contracts/storage.js';
@@ -17,6 +19,8 @@ export interface PluginKinds {
   network: NetworkDriver;
   volume: VolumeDriver;
   runtime: Runtime;
+  ipam: Ipam;
+  discovery: DriverDiscovery;
 }
 export type PluginKind = keyof PluginKinds;
 
@@ -49,6 +53,8 @@ export const pluginKindTable = Object.freeze({
   network: { description: "networks, and containers' endpoints in them", use: 'all' },
   volume: { description: 'named volumes', use: 'all' },
   runtime: { description: 'runs OCI bundles, one shim per container', use: 'all' },
+  ipam: { description: "networks' address pools and endpoints' addresses", use: 'all' },
+  discovery: { description: 'finds drivers by name at run time (Docker plugins on sockets)', use: 'all' },
 } as const satisfies PluginKindTable);
 
 /** Every kind's name, in the table's order. */

@@ -38,10 +38,17 @@ export class ContainerBundles {
 
   /**
    * Make the container's directory, its rootfs mount point, its bundle directory and its
-   * /etc files (side by side with the snapshot's preparation, off the create's path).
+   * /etc files (side by side with the snapshot's preparation, off the create's path). A
+   * container that joins another's network namespace (`joinedId`) has none of its own: it
+   * shares the joined container's files, as in dockerd.
    */
-  async writeEtc(id: string, hostname: string, hostNetwork: boolean, request: EtcRequest = {}): Promise<EtcFiles> {
+  async writeEtc(id: string, hostname: string, hostNetwork: boolean, request: EtcRequest = {}, joinedId?: string): Promise<EtcFiles> {
     await fs.mkdir(this.paths.rootfs(id), { recursive: true, mode: 0o755 });
+    if (joinedId) {
+      await fs.mkdir(this.paths.bundle(id), { mode: 0o700 });
+      const dir = this.paths.dir(joinedId);
+      return { hostname: path.join(dir, 'hostname'), hosts: path.join(dir, 'hosts'), resolvConf: path.join(dir, 'resolv.conf') };
+    }
     const [etc] = await Promise.all([
       writeEtcFiles(this.paths.dir(id), hostname, hostNetwork, request),
       fs.mkdir(this.paths.bundle(id), { mode: 0o700 }),
@@ -69,10 +76,35 @@ export class ContainerBundles {
   }
 
   /**
+   * Point the bundle's network namespace at another container's (`--network
+   * container:<id>`, at each start: the joined container's pid changes when it restarts).
+   */
+  async joinNetworkNamespace(id: string, netnsPath: string): Promise<void> {
+    await this.editSpec(id, (spec) => {
+      const namespaces = spec.linux?.namespaces ?? [];
+      const network = namespaces.find((n) => n.type === 'network');
+      if (network) network.path = netnsPath;
+      else namespaces.push({ type: 'network', path: netnsPath });
+    });
+  }
+
+  /**
    * Put new memory, CPU and pids limits in the bundle (`docker update`), so the next start
    * of the container runs with them; the running process gets them from the runtime.
    */
   async updateResources(id: string, resources: Omit<OciResources, 'devices'>): Promise<void> {
+    await this.editSpec(id, (spec) => {
+      const current = spec.linux?.resources;
+      if (!current) return;
+      for (const key of ['memory', 'cpu', 'pids'] as const) {
+        if (resources[key]) current[key] = resources[key] as never;
+        else delete current[key];
+      }
+    });
+  }
+
+  /** Read the bundle's spec, change it, and write it back atomically. */
+  private async editSpec(id: string, change: (spec: OciSpec) => void): Promise<void> {
     const file = path.join(this.paths.bundle(id), 'config.json');
     // The spec holds 2^64-1 for unlimited rlimits: numbers past 2^53 are read exactly, as bigints.
     const bigints = (_key: string, value: unknown, context?: { source?: string }) =>
@@ -80,12 +112,7 @@ export class ContainerBundles {
         ? BigInt(context.source)
         : value;
     const spec = JSON.parse(await fs.readFile(file, 'utf8'), bigints as (key: string, value: unknown) => unknown) as OciSpec;
-    const current = spec.linux?.resources;
-    if (!current) return;
-    for (const key of ['memory', 'cpu', 'pids'] as const) {
-      if (resources[key]) current[key] = resources[key] as never;
-      else delete current[key];
-    }
+    change(spec);
     await writeFileAtomic(file, specToJson(spec));
   }
 }

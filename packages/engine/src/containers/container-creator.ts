@@ -21,9 +21,10 @@ import { type ContainerBundles, ContainerBundlesToken } from './container-bundle
 import { type ContainerDrivers, ContainerDriversToken } from './container-drivers.js';
 import type { ContainerRecord } from './container-record.js';
 import { commandOf, mergedConfig } from './container-spec.js';
-import { requestedEndpoint, requestedMac } from './endpoint-request.js';
 import { type EtcRequest, extraHostLines, withResolvRequest } from './etc-files.js';
 import { generateName, newContainerId, validateName } from './names.js';
+import { attachmentsFromCreate, containerModePrefix, isContainerMode } from './network-attachments.js';
+import { refuseOwnNetworkSettings } from './shared-network.js';
 
 /**
  * `docker create`: a create request becomes a container — a name, a writable snapshot on
@@ -55,8 +56,11 @@ export class ContainerCreator {
     const containerName = name ? validateName(name) : generateName((n) => this.store.nameTaken(n));
     const config = mergedConfig(body, image.config, id);
     const { path: entry, args } = commandOf(body, image.config);
-    const networkMode = hostConfig.NetworkMode || 'default';
+    let networkMode = hostConfig.NetworkMode || 'default';
     const hostNetwork = this.drivers.isHostNetwork(networkMode);
+    // `container:<name|id>`: the joined container's namespace, and its hostname and /etc files.
+    const joined = isContainerMode(networkMode) ? this.joinedAtCreate(body, networkMode) : undefined;
+    if (joined) networkMode = `${containerModePrefix}${joined.id}`;
     // A setting berth would not carry out is refused before anything is made (the spec's
     // translation checks again, with the image's config, once the rootfs is mounted).
     refuseUnsupportedSettings(body, { hostNetwork, storageDriver: this.rootfs.driverName });
@@ -71,9 +75,10 @@ export class ContainerCreator {
     // Checked here, before anything is made: a malformed --add-host or --dns is the user's mistake.
     extraHostLines(etcRequest.extraHosts, etcRequest.hostGateway);
     withResolvRequest('', etcRequest);
-    const endpointRequest = requestedEndpoint(body);
-    const mac = requestedMac(body);
-    if (mac) config.MacAddress = mac;
+    const networks = attachmentsFromCreate(body, networkMode, (a, b) => this.drivers.sameNetwork(a, b));
+    // Inspect's Config.MacAddress: the first network's, whether asked in Config (API 1.41) or its endpoint (1.44).
+    if (networks[0]?.macAddress) config.MacAddress = networks[0].macAddress;
+    if (joined) config.Hostname = joined.config.Hostname;
 
     this.store.reserveName(containerName, id);
     // Until its record is saved, this create is the image's user an rmi must see.
@@ -90,7 +95,7 @@ export class ContainerCreator {
       // anything can fail, so the clean-up below knows whether the snapshot exists.
       const [snapshot, etcFiles] = await Promise.allSettled([
         this.rootfs.prepare(id, image.id, { volatile: hostConfig.AutoRemove === true }),
-        this.bundles.writeEtc(id, config.Hostname || id.slice(0, 12), hostNetwork, etcRequest),
+        this.bundles.writeEtc(id, config.Hostname || id.slice(0, 12), hostNetwork, etcRequest, joined?.id),
       ]);
       prepared = snapshot.status === 'fulfilled';
       if (snapshot.status === 'rejected') throw snapshot.reason;
@@ -99,7 +104,9 @@ export class ContainerCreator {
       // The rootfs stays mounted from create until the container exits: validating the
       // request reads the image's /etc/passwd, and start then needs no second mount.
       this.rootfs.mount(id, rootfsMounts);
-      const spec = await this.bundles.writeBundle({ id, body, image: image.config, etc: etcFiles.value, hostNetwork });
+      // A joining container takes the joined one's hostname (refused in its own request, above).
+      const specBody = joined ? { ...body, Hostname: joined.config.Hostname } : body;
+      const spec = await this.bundles.writeBundle({ id, body: specBody, image: image.config, etc: etcFiles.value, hostNetwork });
       const record: ContainerRecord = {
         schemaVersion: containerRecordSchema,
         id,
@@ -108,7 +115,12 @@ export class ContainerCreator {
         imageRef: body.Image,
         imageId: image.id,
         config: { ...config, StopSignal: spec.stopSignal },
-        hostConfig: { NetworkMode: 'default', ...hostConfig, Runtime: runtimeName, LogConfig: logConfig },
+        hostConfig: {
+          ...hostConfig,
+          NetworkMode: hostConfig.NetworkMode ? networkMode : 'default',
+          Runtime: runtimeName,
+          LogConfig: logConfig,
+        },
         path: entry,
         args,
         storageDriver: this.rootfs.driverName,
@@ -129,7 +141,7 @@ export class ContainerCreator {
           FinishedAt: '0001-01-01T00:00:00Z',
         },
         restartCount: 0,
-        ...(endpointRequest ? { endpointRequest } : {}),
+        networks,
       };
       await this.store.save(record);
       this.log.debug('container created', { id, ms: elapsed(began) });
@@ -147,6 +159,21 @@ export class ContainerCreator {
     } finally {
       releaseImage();
     }
+  }
+
+  /**
+   * The container a `container:<name|id>` mode joins, with dockerd's refusals of what
+   * such a container cannot have of its own (its hostname, DNS, hosts entries, MAC,
+   * published or exposed ports). The joined container must exist (its hostname and /etc
+   * files are this one's); that it runs is checked at each start.
+   */
+  private joinedAtCreate(body: ContainerCreateBody, mode: string): ContainerRecord {
+    refuseOwnNetworkSettings(body);
+    const ref = mode.slice(containerModePrefix.length);
+    if (!ref) throw new InvalidArgument('Invalid network mode: invalid container format container:<name|id>');
+    const joined = this.store.find(ref);
+    if (!joined) throw new InvalidArgument(`joining network namespace of container: No such container: ${ref}`);
+    return joined;
   }
 }
 

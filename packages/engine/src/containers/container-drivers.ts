@@ -1,14 +1,4 @@
-import {
-  type DriverRegistry,
-  type HostConfig,
-  InvalidArgument,
-  inject,
-  injectable,
-  type NetworkDriver,
-  type Runtime,
-  RuntimesToken,
-  token,
-} from '@berth/core';
+import { type DriverRegistry, type HostConfig, InvalidArgument, inject, injectable, type Runtime, RuntimesToken, token } from '@berth/core';
 import { EngineConfigToken, type ResolvedEngineConfig } from '../config.js';
 import { type LogConfig, resolveLogConfig } from '../io/log-config.js';
 import type { EndpointRecord } from '../networks/network-record.js';
@@ -16,8 +6,8 @@ import { type NetworkService, NetworkServiceToken } from '../networks/network-se
 import type { ContainerRecord } from './container-record.js';
 
 /**
- * Which runtime, log driver and network driver a container runs on, and its endpoint on that
- * network: the one place that turns a record's `runtime` and `networkMode` into drivers
+ * Which runtime, log driver and networks a container runs on, and its endpoints on those
+ * networks: the one place that turns a record's `runtime` and `networks` into drivers
  * (with the errors a user sees for unknown ones) and attaches or detaches the container.
  */
 @injectable()
@@ -54,9 +44,9 @@ export class ContainerDrivers {
     return this.runtimes.get(name);
   }
 
-  /** The driver of a network mode, checked before a start takes anything; NotFound for an unknown network. */
-  network(mode: string): NetworkDriver {
-    return this.networks.driverOfMode(mode);
+  /** The container's networks, checked before a start takes anything (drivers discovered if need be); NotFound for an unknown network or driver. */
+  async checkNetworks(record: ContainerRecord): Promise<void> {
+    await this.networks.plan(record.networks);
   }
 
   /**
@@ -68,9 +58,14 @@ export class ContainerDrivers {
     return this.networks.isHostMode(mode);
   }
 
-  /** Attach a started container's process (`pid`) to its network; the endpoint as recorded. */
-  async attach(record: ContainerRecord, pid: number): Promise<EndpointRecord> {
-    return (await this.networks.attach(record, pid)).endpoint;
+  /** Attach a started container's process (`pid`) to each of its networks, in order; the endpoints as recorded. */
+  attach(record: ContainerRecord, pid: number): Promise<EndpointRecord[]> {
+    return this.networks.attachAll(record, pid);
+  }
+
+  /** Whether two network names are one network (`default` and `bridge`, a name and its id). */
+  sameNetwork(a: string, b: string): boolean {
+    return this.networks.sameNetwork(a, b);
   }
 
   /** The address `--add-host name:host-gateway` stands for: the default bridge's gateway. */
@@ -81,6 +76,11 @@ export class ContainerDrivers {
   /** Detach a container from its networks; what is gone already is skipped. */
   async detach(record: ContainerRecord): Promise<void> {
     await this.networks.detach(record.id);
+  }
+
+  /** Detach a removed container from its networks in the background (NetworkService.detachLater); returns at once. */
+  detachLater(record: ContainerRecord): void {
+    this.networks.detachLater(record.id);
   }
 }
 

@@ -301,7 +301,12 @@ export class ContainerLifecycle {
       // container to remove again; after it, a layer owned by a container that no longer
       // exists, which recovery removes by its owner label. Never runtime state, a mount or
       // a layer without the record that owns it, and never a container without its layer.
-      await settled([this.supervisor.release(record, { keepRootfs: true }), Promise.resolve().then(() => this.rootfs.unmount(record.id))]);
+      // The network endpoint is released in the background (its veth's deletion waits for
+      // the kernel); its record stays until then, and recovery finishes it after a crash.
+      await settled([
+        this.supervisor.release(record, { keepRootfs: true, endpointsLater: true }),
+        Promise.resolve().then(() => this.rootfs.unmount(record.id)),
+      ]);
       await this.store.delete(record);
       await this.rootfs.remove(record.id);
       return true;

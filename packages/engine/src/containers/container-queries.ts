@@ -18,6 +18,7 @@ import { type ContainerPaths, ContainerPathsToken } from './container-paths.js';
 import type { ContainerRecord } from './container-record.js';
 import { type ContainerNetworkView, toInspect, toSummary } from './container-views.js';
 import { checkFilterKeys, matchesFilters } from './filters.js';
+import { containerModePrefix, isContainerMode } from './network-attachments.js';
 
 /** Read-only questions about containers: `docker ps` (with Docker's filters) and `inspect`, from the records. */
 @injectable()
@@ -32,13 +33,26 @@ export class ContainerQueries {
     @inject(NetworkServiceToken) private readonly networks: NetworkService,
   ) {}
 
-  /** The container's network for the views: the one its mode names, and its endpoint while it has one. */
-  private networkView(record: ContainerRecord): ContainerNetworkView {
-    const [attached] = this.networks.endpointsOf(record.id);
-    if (attached) return { name: attached.network.name, network: attached.network, endpoint: attached.endpoint };
-    const network = this.networks.findMode(record.networkMode);
-    const mode = record.networkMode || 'default';
-    return { name: network?.name ?? (mode === 'default' ? 'none' : mode), network };
+  /**
+   * The container's networks for the views, in its order: each attachment with its
+   * network (when it still exists) and its endpoint (while it runs), then any endpoint no
+   * attachment names (a connect or disconnect under way). A `container:<id>` container
+   * has none, as in dockerd; one whose every network was disconnected, none either.
+   */
+  private networkViews(record: ContainerRecord): ContainerNetworkView[] {
+    const attached = this.networks.endpointsOf(record.id);
+    const views: ContainerNetworkView[] = [];
+    for (const attachment of record.networks) {
+      const network = this.networks.findMode(attachment.network);
+      if (network && views.some((v) => v.network?.id === network.id)) continue;
+      const endpoint = network ? attached.find((a) => a.network.id === network.id)?.endpoint : undefined;
+      const name = network?.name ?? (attachment.network === 'default' ? 'none' : attachment.network);
+      views.push({ name, network, endpoint });
+    }
+    for (const { network, endpoint } of attached) {
+      if (!views.some((v) => v.network?.id === network.id)) views.push({ name: network.name, network, endpoint });
+    }
+    return views;
   }
 
   async list(options: ContainerListOptions = {}): Promise<ContainerSummary[]> {
@@ -53,7 +67,7 @@ export class ContainerQueries {
     records.sort((a, b) => b.created.localeCompare(a.created));
     if (options.limit && options.limit > 0) records = records.slice(0, options.limit);
     const summaries = records.map((r) => {
-      const summary = toSummary(r, this.networkView(r));
+      const summary = toSummary(r, this.networkViews(r));
       // `Up 3 seconds (healthy)`: a running container's health, as docker ps shows it.
       if (r.state.Status === 'running') summary.Status += healthSuffix(this.health.of(r.id));
       return summary;
@@ -85,9 +99,11 @@ export class ContainerQueries {
       {
         logPath: this.paths.log(record.id),
         dir: this.paths.dir(record.id),
+        // A container in another's network namespace uses that one's /etc files, as inspect shows in dockerd.
+        etcDir: this.paths.dir(isContainerMode(record.networkMode) ? record.networkMode.slice(containerModePrefix.length) : record.id),
         rootfs: this.paths.rootfs(record.id),
       },
-      this.networkView(record),
+      this.networkViews(record),
     );
     inspect.ExecIDs = this.execs.idsOf(record.id);
     return inspect;

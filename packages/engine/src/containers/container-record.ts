@@ -1,4 +1,5 @@
 import type { ContainerConfig, ContainerState, HostConfig, MountSpec } from '@berth/core';
+import type { NetworkAttachment } from './network-attachments.js';
 
 /**
  * Everything the engine keeps about one container, persisted as
@@ -49,11 +50,13 @@ export interface ContainerRecord {
   pending?: { op: 'start'; prior: ContainerState };
   restartCount: number;
   /**
-   * What the create asked of its network endpoint (`--ip`, NetworkingConfig's
-   * IPAMConfig.IPv4Address); the MAC address is `config.MacAddress`. Absent in records of
-   * a berth without networks, and when nothing was asked.
+   * The networks the container joins at each start, in order: the network of its mode
+   * first, then the create's other `EndpointsConfig` networks, then those `network connect`
+   * added (each with what was asked of its endpoint there). Empty for `container:<id>`
+   * (the container has no endpoint of its own) and once every network was disconnected.
+   * While the container runs, each has an endpoint in the network store.
    */
-  endpointRequest?: { ipv4Address?: string; aliases?: string[] };
+  networks: NetworkAttachment[];
   /**
    * Docker's "has been manually stopped": set by `stop` and by `kill` with SIGKILL or the
    * stop signal, cleared by `start`. A restart policy never restarts the exit that

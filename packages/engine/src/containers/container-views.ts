@@ -1,4 +1,12 @@
-import type { ContainerInspect, ContainerState, ContainerSummary, HostConfig, MountPoint, NetworkSettings } from '@berth/core';
+import type {
+  ContainerInspect,
+  ContainerState,
+  ContainerSummary,
+  EndpointSettings,
+  HostConfig,
+  MountPoint,
+  NetworkSettings,
+} from '@berth/core';
 import type { EndpointRecord, NetworkRecord } from '../networks/network-record.js';
 import { endpointSettings } from '../networks/network-views.js';
 import { parseBind } from '../oci/mounts.js';
@@ -6,9 +14,9 @@ import type { ContainerRecord } from './container-record.js';
 import { statusText } from './status-text.js';
 
 /**
- * A container's network as the views show it: the network's name (the record's mode,
- * `default` shown as the network it resolves to), and, while it runs on a network with
- * addresses, the network record and its endpoint.
+ * One of a container's networks as the views show it: the network's name (the record's
+ * attachment, `default` shown as the network it resolves to), and, while the container
+ * runs on it, the network record and its endpoint.
  */
 export interface ContainerNetworkView {
   name: string;
@@ -16,15 +24,23 @@ export interface ContainerNetworkView {
   endpoint?: EndpointRecord;
 }
 
-/** NetworkSettings as dockerd shapes it: the top-level fields repeat the container's one network's. */
-function networkSettings(record: ContainerRecord, net: ContainerNetworkView): NetworkSettings {
-  const isDefaultBridge = net.network?.name === 'bridge';
-  // dockerd lists the short id (and --network-alias names) as aliases on user networks only.
-  const aliases =
-    net.endpoint && !isDefaultBridge && net.network?.driver === 'bridge'
-      ? [...net.endpoint.aliases.slice(1), record.id.slice(0, 12)]
-      : null;
-  const e = endpointSettings(net.network, net.endpoint, aliases);
+/** The `Networks` map: one entry per network, dockerd's aliases (the short id and `--network-alias` names, on user networks only). */
+function networksMap(record: ContainerRecord, nets: ContainerNetworkView[], withAliases: boolean): Record<string, EndpointSettings> {
+  const map: Record<string, EndpointSettings> = {};
+  for (const net of nets) {
+    const userNetwork = net.network !== undefined && net.network.name !== 'bridge' && net.network.driver === 'bridge';
+    const aliases =
+      withAliases && net.endpoint && userNetwork ? [...new Set([...net.endpoint.aliases.slice(1), record.id.slice(0, 12)])] : null;
+    map[net.name] = endpointSettings(net.network, net.endpoint, aliases);
+  }
+  return map;
+}
+
+/** NetworkSettings as dockerd shapes it: the top-level fields repeat the default bridge network's endpoint. */
+function networkSettings(record: ContainerRecord, nets: ContainerNetworkView[]): NetworkSettings {
+  const networks = networksMap(record, nets, true);
+  const onBridge = nets.find((n) => n.network?.name === 'bridge');
+  const e = onBridge ? networks[onBridge.name]! : endpointSettings(undefined, undefined, null);
   return {
     Bridge: '',
     SandboxID: '',
@@ -36,15 +52,15 @@ function networkSettings(record: ContainerRecord, net: ContainerNetworkView): Ne
     SecondaryIPAddresses: null,
     SecondaryIPv6Addresses: null,
     // dockerd fills the top-level fields from the default bridge network only.
-    EndpointID: isDefaultBridge ? e.EndpointID : '',
-    Gateway: isDefaultBridge ? e.Gateway : '',
+    EndpointID: e.EndpointID,
+    Gateway: e.Gateway,
     GlobalIPv6Address: '',
     GlobalIPv6PrefixLen: 0,
-    IPAddress: isDefaultBridge ? e.IPAddress : '',
-    IPPrefixLen: isDefaultBridge ? e.IPPrefixLen : 0,
+    IPAddress: e.IPAddress,
+    IPPrefixLen: e.IPPrefixLen,
     IPv6Gateway: '',
-    MacAddress: isDefaultBridge ? e.MacAddress : '',
-    Networks: { [net.name]: e },
+    MacAddress: e.MacAddress,
+    Networks: networks,
   };
 }
 
@@ -94,7 +110,7 @@ function commandLine(record: ContainerRecord): string {
 }
 
 /** `GET /containers/json` entry. */
-export function toSummary(record: ContainerRecord, net: ContainerNetworkView): ContainerSummary {
+export function toSummary(record: ContainerRecord, nets: ContainerNetworkView[]): ContainerSummary {
   return {
     Id: record.id,
     Names: [`/${record.name}`],
@@ -107,7 +123,7 @@ export function toSummary(record: ContainerRecord, net: ContainerNetworkView): C
     State: record.state.Status,
     Status: statusText(record.state),
     HostConfig: { NetworkMode: shownNetworkMode(record) },
-    NetworkSettings: { Networks: { [net.name]: endpointSettings(net.network, net.endpoint, null) } },
+    NetworkSettings: { Networks: networksMap(record, nets, false) },
     Mounts: mountPoints(record.hostConfig),
   };
 }
@@ -115,8 +131,8 @@ export function toSummary(record: ContainerRecord, net: ContainerNetworkView): C
 /** `GET /containers/{id}/json`: always with Config, HostConfig, State, NetworkSettings and Mounts. */
 export function toInspect(
   record: ContainerRecord,
-  paths: { logPath: string; dir: string; rootfs: string },
-  net: ContainerNetworkView,
+  paths: { logPath: string; dir: string; etcDir: string; rootfs: string },
+  nets: ContainerNetworkView[],
 ): ContainerInspect {
   return {
     Id: record.id,
@@ -125,9 +141,9 @@ export function toInspect(
     Args: record.args,
     State: shownState(record.state),
     Image: record.imageId,
-    ResolvConfPath: `${paths.dir}/resolv.conf`,
-    HostnamePath: `${paths.dir}/hostname`,
-    HostsPath: `${paths.dir}/hosts`,
+    ResolvConfPath: `${paths.etcDir}/resolv.conf`,
+    HostnamePath: `${paths.etcDir}/hostname`,
+    HostsPath: `${paths.etcDir}/hosts`,
     LogPath: record.hostConfig.LogConfig?.Type === 'none' ? '' : paths.logPath,
     Name: `/${record.name}`,
     RestartCount: record.restartCount,
@@ -141,6 +157,6 @@ export function toInspect(
     GraphDriver: { Name: record.storageDriver, Data: record.state.Running ? { MergedDir: paths.rootfs } : null },
     Mounts: mountPoints(record.hostConfig),
     Config: record.config,
-    NetworkSettings: networkSettings(record, net),
+    NetworkSettings: networkSettings(record, nets),
   };
 }

@@ -50,10 +50,10 @@ export function extraHostLines(extraHosts: string[] | null | undefined, hostGate
   });
 }
 
-/** A hosts file: localhost and friends, the `--add-host` lines, then the container's own address and name once it has one. */
-export function hostsFile(extra: string[], own?: { address: string; names: string[] }): string {
+/** A hosts file: localhost and friends, the `--add-host` lines, then the container's own addresses and names once it has them. */
+export function hostsFile(extra: string[], ...own: Array<{ address: string; names: string[] }>): string {
   const lines = [...defaultHosts, ...extra];
-  if (own) lines.push(`${own.address}\t${own.names.join(' ')}`);
+  for (const entry of own) lines.push(`${entry.address}\t${entry.names.join(' ')}`);
   return `${lines.join('\n')}\n`;
 }
 

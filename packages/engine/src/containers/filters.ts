@@ -3,8 +3,10 @@ import type { ContainerStore } from '../state/container-store.js';
 import type { ContainerRecord } from './container-record.js';
 
 /**
- * Docker's `ps --filter` semantics: values of one key are alternatives (OR), keys
- * combine with AND. Supported keys: id, name, status, label, ancestor, exited, before,
+ * Docker's `ps --filter` semantics: values of one key are alternatives (OR), but every
+ * `label` value must match (dockerd's MatchKVList: docker-compose v1 lists a project's
+ * containers with `label=project=x` and `label=oneoff=False` and reads the answer as
+ * both); keys combine with AND. Supported keys: id, name, status, label, ancestor, exited, before,
  * since, health; any other key is refused, as dockerd does.
  */
 const knownKeys = new Set(['id', 'name', 'status', 'exited', 'label', 'ancestor', 'before', 'since', 'health']);
@@ -23,7 +25,8 @@ export function checkFilterKeys(filters: Filters): void {
 export function matchesFilters(record: ContainerRecord, filters: Filters, store: ContainerStore): boolean {
   for (const [key, values] of Object.entries(filters)) {
     if (!values.length) continue;
-    if (!values.some((v) => matchOne(record, key, v, store))) return false;
+    const matches = (v: string) => matchOne(record, key, v, store);
+    if (key === 'label' ? !values.every(matches) : !values.some(matches)) return false;
   }
   return true;
 }

@@ -10,8 +10,10 @@ import type { EndpointInfo, EndpointSpec, Ipv4PoolRequest, NetworkSpec } from '@
 export interface NetworkRecord extends NetworkSpec {
   created: string;
   state: 'creating' | 'ready' | 'removing';
-  /** What `--subnet`/`--gateway`/`--ip-range` asked for (inspect's IPAM.Config shows the pool). */
+  /** What `--subnet`/`--gateway`/`--ip-range`/`--ipam-opt` asked for (inspect's IPAM.Config shows the pool). */
   ipamRequest: Ipv4PoolRequest;
+  /** `--attachable`: stored and shown, as dockerd does for a local network (it matters to swarm only). */
+  attachable?: boolean;
   /** `bridge`, `none` and `host`: made by the engine at start, never removed by a user. */
   predefined: boolean;
 }
@@ -23,6 +25,8 @@ export interface NetworkRecord extends NetworkSpec {
  * rebuilt from at start, and what inspect's NetworkSettings shows.
  */
 export interface EndpointRecord extends EndpointSpec {
+  /** The `GwPriority` the container asked for on this network (the default route's choice when another network is connected). */
+  gwPriority?: number;
   /** The driver's answer to attach, in memory only (absent while the attach is under way, and after a restart). */
   info?: EndpointInfo;
 }

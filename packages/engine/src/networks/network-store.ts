@@ -94,8 +94,10 @@ export class NetworkStore {
     return found;
   }
 
+  /** Write an endpoint (without the driver's in-memory answer, `info`) and keep it, `info` included, in memory. */
   async saveEndpoint(endpoint: EndpointRecord): Promise<void> {
-    await writeJsonAtomic(path.join(this.root, endpoint.networkId, 'endpoints', `${endpoint.containerId}.json`), endpoint);
+    const { info: _inMemory, ...durable } = endpoint;
+    await writeJsonAtomic(path.join(this.root, endpoint.networkId, 'endpoints', `${endpoint.containerId}.json`), durable);
     this.endpoints.get(endpoint.networkId)?.set(endpoint.containerId, endpoint);
   }
 

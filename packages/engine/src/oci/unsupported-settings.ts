@@ -83,7 +83,7 @@ export function checkRestartPolicy(hc: Pick<HostConfig, 'RestartPolicy'>): void 
 }
 
 /** Endpoint settings a user sets; the rest of EndpointSettings is output that dockerd ignores on input. */
-const endpointSettings = ['Links', 'Aliases', 'DriverOpts'] as const;
+const endpointSettings = ['Links', 'DriverOpts'] as const;
 
 /**
  * Throws InvalidArgument naming the first setting of `body` berth would not carry out.
@@ -150,10 +150,6 @@ export function refuseUnsupportedSettings(body: ContainerCreateBody, ctx: Settin
     checkLogConfig(hc.LogConfig?.Type || 'json-file', hc.LogConfig?.Config ?? {});
 
   // Networking: addresses and MACs are the network's (networks/); publishing ports is not done yet.
-  const mode = hc.NetworkMode ?? '';
-  if (mode.startsWith('container:')) {
-    throw notSupported(`HostConfig.NetworkMode ${JSON.stringify(mode)}`, ": joining another container's network namespace");
-  }
   const published = Object.values(hc.PortBindings ?? {}).some((bindings) => isSet(bindings));
   if (published || hc.PublishAllPorts) {
     const field = published ? 'HostConfig.PortBindings' : 'HostConfig.PublishAllPorts';
@@ -161,12 +157,8 @@ export function refuseUnsupportedSettings(body: ContainerCreateBody, ctx: Settin
     if (ctx.hostNetwork) warnings.push('Published ports are discarded when using host network mode');
     else throw notSupported(`${field} (publishing ports)`);
   }
+  // Several networks at create (API 1.44's rule, taken at every version): each is joined at start.
   const endpoints = Object.entries(body.NetworkingConfig?.EndpointsConfig ?? {});
-  if (endpoints.length > 1) {
-    throw new InvalidArgument(
-      `Container cannot be connected to network endpoints: ${endpoints.map(([name]) => name).join(', ')} (one network at create)`,
-    );
-  }
   for (const [network, settings] of endpoints) {
     for (const field of endpointSettings) {
       if (isSet(settings?.[field])) throw notSupported(`NetworkingConfig.EndpointsConfig.${network}.${field}`);

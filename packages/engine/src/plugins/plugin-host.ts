@@ -44,8 +44,16 @@ export interface LoadedPlugins {
    * kind's registry, listed in `statuses` as ok with `description`, announced with a
    * `plugin enable` event. Adding to a registry directly does the same, with a generic
    * description; removing from one marks the status skipped and publishes `plugin disable`.
+   * `announce: false` adds it without the event: a driver the engine itself brings at
+   * start-up (the built-in `ipam/default`), which, like the plugins, is not news.
    */
-  addDriver<K extends PluginKind>(kind: K, name: string, driver: PluginKinds[K], description: string): void;
+  addDriver<K extends PluginKind>(
+    kind: K,
+    name: string,
+    driver: PluginKinds[K],
+    description: string,
+    options?: { announce?: boolean },
+  ): void;
 }
 
 /** Options of the host, for embedders and tests. */
@@ -199,6 +207,7 @@ export async function loadPlugins(
   sortStatuses(statuses);
 
   const descriptions = new Map<string, string>();
+  const unannounced = new Set<string>();
   for (const [kind, registry] of registries) {
     registry.onChange((change, name) => {
       const key = `${kind}/${name}`;
@@ -210,7 +219,7 @@ export async function loadPlugins(
       if (at >= 0) statuses[at] = status;
       else statuses.push(status);
       sortStatuses(statuses);
-      events.publish('plugin', change === 'added' ? 'enable' : 'disable', key, { kind, name });
+      if (!unannounced.has(key)) events.publish('plugin', change === 'added' ? 'enable' : 'disable', key, { kind, name });
     });
   }
 
@@ -226,13 +235,15 @@ export async function loadPlugins(
     runtimes: registry('runtime'),
     statuses,
     registry,
-    addDriver(kind, name, driver, description) {
+    addDriver(kind, name, driver, description, options = {}) {
       const key = `${kind}/${name}`;
       descriptions.set(key, description);
+      if (options.announce === false) unannounced.add(key);
       try {
         registry(kind).add(name, driver);
       } finally {
         descriptions.delete(key);
+        unannounced.delete(key);
       }
     },
   };

@@ -12,10 +12,13 @@ import {
   SystemError,
   token,
 } from '@berth/core';
+import { type ContainerBundles, ContainerBundlesToken } from '../containers/container-bundles.js';
 import { type ContainerDrivers, ContainerDriversToken } from '../containers/container-drivers.js';
 import { type ContainerPaths, ContainerPathsToken } from '../containers/container-paths.js';
 import type { ContainerRecord } from '../containers/container-record.js';
 import { extraHostLines, hostsFile, writeHostsInPlace } from '../containers/etc-files.js';
+import { isContainerMode } from '../containers/network-attachments.js';
+import { joinedContainer } from '../containers/shared-network.js';
 import { type ContainerIo, ContainerIoToken } from '../io/container-io.js';
 import { runtimeLogRequest } from '../io/log-config.js';
 import { type RootFilesystems, RootFilesystemsToken } from '../rootfs/root-filesystems.js';
@@ -40,6 +43,7 @@ export class RunResources {
     @inject(ContainerIoToken) private readonly io: ContainerIo,
     @inject(ContainerPathsToken) private readonly paths: ContainerPaths,
     @inject(ContainerStoreToken) private readonly store: ContainerStore,
+    @inject(ContainerBundlesToken) private readonly bundles: ContainerBundles,
     @inject(LoggerToken) private readonly log: Logger,
   ) {}
 
@@ -51,12 +55,16 @@ export class RunResources {
     const began = performance.now();
     const phases: Record<string, number> = {};
     const runtime = this.drivers.runtime(record.runtime);
-    this.drivers.network(record.networkMode); // an unknown network fails before anything is taken
+    // An unknown network, or a joined container that does not run, fails before anything is taken.
+    const joined = isContainerMode(record.networkMode) ? joinedContainer(this.store, record) : undefined;
+    if (!joined) await this.drivers.checkNetworks(record);
     const stateDir = this.paths.stateDir(record.id);
     const undo: Array<() => Promise<unknown>> = [];
     try {
       await this.rootfs.ensureMounted(record.id);
       undo.push(async () => this.rootfs.unmount(record.id));
+      // The joined container's namespace, by the pid it runs now (it changes at each of its starts).
+      if (joined) await this.bundles.joinNetworkNamespace(record.id, `/proc/${joined.state.Pid}/ns/net`);
       undo.push(() => fs.rm(stateDir, { recursive: true, force: true }));
       let pid: number;
       try {
@@ -73,13 +81,11 @@ export class RunResources {
       }
       phases.create = elapsed(began);
       undo.push(() => runtime.delete(record.id));
-      const endpoint = await this.drivers.attach(record, pid);
-      undo.push(() => this.drivers.detach(record));
-      if (endpoint.ipAddress) {
-        // /etc/hosts names the container at its address, which exists only now.
-        const extra = extraHostLines(record.hostConfig.ExtraHosts, this.drivers.hostGateway());
-        const names = [record.config.Hostname || record.id.slice(0, 12)];
-        await writeHostsInPlace(path.join(this.paths.dir(record.id), 'hosts'), hostsFile(extra, { address: endpoint.ipAddress, names }));
+      if (!joined) {
+        const endpoints = await this.drivers.attach(record, pid);
+        undo.push(() => this.drivers.detach(record));
+        // /etc/hosts names the container at its addresses, which exist only now.
+        if (endpoints.some((e) => e.ipAddress)) await this.writeHosts(record, endpoints);
       }
       this.io.connect(record.id, await runtime.connect(record.id));
       phases.attached = elapsed(began);
@@ -91,6 +97,18 @@ export class RunResources {
         await step().catch((e) => this.log.warn('start rollback step failed', { id: record.id, error: String(e) }));
       throw err;
     }
+  }
+
+  /**
+   * Rewrite a container's /etc/hosts for the endpoints it has now: the `--add-host` lines,
+   * then its hostname at each address, in the order it joined the networks (a `network
+   * connect` adds a line, a disconnect takes one away, as dockerd's sandbox does).
+   */
+  async writeHosts(record: ContainerRecord, endpoints: Array<{ ipAddress?: string }>): Promise<void> {
+    const extra = extraHostLines(record.hostConfig.ExtraHosts, this.drivers.hostGateway());
+    const names = [record.config.Hostname || record.id.slice(0, 12)];
+    const own = endpoints.flatMap((e) => (e.ipAddress ? [{ address: e.ipAddress, names }] : []));
+    await writeHostsInPlace(path.join(this.paths.dir(record.id), 'hosts'), hostsFile(extra, ...own));
   }
 
   /** Send a signal (a normalised name, `SIGTERM`) to the run's process. */
@@ -180,11 +198,13 @@ export class RunResources {
   /**
    * Give back what a run holds: network endpoint, runtime state, rootfs mount (unless
    * `keepRootfs`: the caller unmounts it). The process is gone, so these are independent
-   * and run side by side. Failures are logged, not thrown.
+   * and run side by side. Failures are logged, not thrown. `endpointsLater` (a removal:
+   * the container goes, nothing attaches it again) starts the endpoint's release in the
+   * background instead of waiting for it (NetworkService.detachLater).
    */
-  async release(record: ContainerRecord, options: { keepRootfs?: boolean } = {}): Promise<void> {
+  async release(record: ContainerRecord, options: { keepRootfs?: boolean; endpointsLater?: boolean } = {}): Promise<void> {
     const steps: Array<() => Promise<unknown> | unknown> = [
-      () => this.drivers.detach(record),
+      () => (options.endpointsLater ? this.drivers.detachLater(record) : this.drivers.detach(record)),
       async () => {
         await this.drivers.findRuntime(record.runtime)?.delete(record.id);
         // The runtime's delete removes its state dir; this catches one that did not. Sync:

@@ -92,7 +92,7 @@ export class RunSupervisor {
   }
 
   /** Give back what a run held in the kernel (see RunResources.release). */
-  release(record: ContainerRecord, options: { keepRootfs?: boolean } = {}): Promise<void> {
+  release(record: ContainerRecord, options: { keepRootfs?: boolean; endpointsLater?: boolean } = {}): Promise<void> {
     return this.resources.release(record, options);
   }
 

@@ -2,7 +2,7 @@ import type { ContainerRecord } from '../containers/container-record.js';
 import { validateRecordTypes } from './record-validation.js';
 
 /** The version of the container record this berth writes. */
-export const containerRecordSchema = 2;
+export const containerRecordSchema = 3;
 
 /**
  * One step from version `from` to `from + 1`. Steps only add or reshape fields; each is
@@ -25,6 +25,26 @@ const migrations: Migration[] = [
     from: 1,
     what: 'records may carry `pending` (a start written ahead) and `manuallyStopped` (for restart policies); version 1 had neither, so nothing changes but the version',
     migrate: (record) => ({ ...record, schemaVersion: 2 }),
+  },
+  {
+    from: 2,
+    what: "one network per container (`networkMode`, `endpointRequest`) becomes the list `networks`, the mode's network first",
+    migrate: ({ endpointRequest, ...record }) => {
+      const mode = typeof record.networkMode === 'string' && record.networkMode ? record.networkMode : 'default';
+      const asked = (endpointRequest ?? {}) as { ipv4Address?: string; aliases?: string[] };
+      const mac = (record.config as { MacAddress?: string } | undefined)?.MacAddress;
+      const networks = mode.startsWith('container:')
+        ? []
+        : [
+            {
+              network: mode,
+              ...(asked.ipv4Address ? { ipv4Address: asked.ipv4Address } : {}),
+              ...(asked.aliases?.length ? { aliases: asked.aliases } : {}),
+              ...(mac ? { macAddress: mac } : {}),
+            },
+          ];
+      return { ...record, networks, schemaVersion: 3 };
+    },
   },
 ];
 

@@ -24,6 +24,18 @@ const recordFields: Array<[string, Shape]> = [
   ['runtime', string],
   ['networkMode', string],
   ['restartCount', integer],
+  [
+    'networks',
+    arrayOf(
+      object<Record<string, unknown>>({
+        network: string,
+        aliases: stringArray,
+        ipv4Address: string,
+        macAddress: string,
+        gwPriority: integer,
+      }),
+    ),
+  ],
 ];
 
 const stateShape = object<Record<string, unknown>>({

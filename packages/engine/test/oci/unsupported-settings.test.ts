@@ -174,7 +174,6 @@ test('each setting berth does not carry out is refused by name', () => {
       /^max-file cannot be less than 1$/,
     ],
     [{ HostConfig: { LogConfig: { Type: 'none', Config: { 'max-size': '1m' } } } }, /^unknown log opt 'max-size' for none log driver$/],
-    [{ HostConfig: { NetworkMode: 'container:web' } }, /^HostConfig\.NetworkMode "container:web" is not supported/],
     [
       { HostConfig: { PortBindings: { '80/tcp': [{ HostPort: '8080' }] } } },
       /^HostConfig\.PortBindings \(publishing ports\) is not supported/,
@@ -183,10 +182,9 @@ test('each setting berth does not carry out is refused by name', () => {
     [{ HostConfig: { OomScoreAdj: 1001 } }, /range for oom score adj is \[-1000, 1000\]/],
     [{ HostConfig: { CgroupnsMode: 'shared' } }, /^invalid HostConfig\.CgroupnsMode/],
     [
-      { NetworkingConfig: { EndpointsConfig: { default: { Aliases: ['web'] } } } },
-      /^NetworkingConfig\.EndpointsConfig\.default\.Aliases is not supported/,
+      { NetworkingConfig: { EndpointsConfig: { default: { DriverOpts: { 'com.example.x': '1' } } } } },
+      /^NetworkingConfig\.EndpointsConfig\.default\.DriverOpts is not supported/,
     ],
-    [{ NetworkingConfig: { EndpointsConfig: { a: {}, b: {} } } }, /^Container cannot be connected to network endpoints: a, b/],
     [
       { NetworkingConfig: { EndpointsConfig: { b: { IPAMConfig: { IPv6Address: 'fd00::2' } } } } },
       /^NetworkingConfig\.EndpointsConfig\.b\.IPAMConfig\.IPv6Address is not supported/,

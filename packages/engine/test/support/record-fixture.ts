@@ -30,6 +30,7 @@ export function recordFixture(id: string, name: string): ContainerRecord {
     rootfsMounts: [],
     runtime: 'runc',
     networkMode: 'default',
+    networks: [{ network: 'default' }],
     state: {
       Status: 'created',
       Running: false,
