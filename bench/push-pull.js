@@ -149,6 +149,34 @@ async function main() {
   if (dockerd) {
     const ratio = (way) => (median(times.docker[way]) / median(times.berth[way])).toFixed(2);
     console.log(`berth speed-up    push ${ratio('push')}x            pull ${ratio('pull')}x   (docker's time / berth's)`);
+    await crossCheck(berthd.env, dockerd.env, archive);
+  }
+}
+
+/**
+ * Not timed: dockerd pulls what berthd pushed (layers gzipped by libdeflate as a series of
+ * members, one per MiB), through berth's registry: dockerd checks every layer's diffID
+ * against the image config as it unpacks, so a reader that stopped after the first
+ * member would fail here.
+ */
+async function crossCheck(berthEnv, dockerEnv, archive) {
+  const registry = await startRegistry('berth', path.join(dir, 'cross-registry'), started);
+  try {
+    const name = `${registry.host}/bench/cross:1`;
+    dockerOk(berthEnv, ['load', '-q', '-i', archive]);
+    dockerOk(berthEnv, ['tag', 'bench/big:1', name]);
+    dockerOk(berthEnv, ['push', '-q', name]);
+    const r = spawnSync(docker, ['pull', '-q', name], { env: { ...process.env, ...dockerEnv }, encoding: 'utf8' });
+    const ids = [berthEnv, dockerEnv].map((env) =>
+      r.status === 0 ? dockerOk(env, ['image', 'inspect', '-f', '{{.Id}}', name]).trim() : '',
+    );
+    console.log(
+      r.status === 0 && ids[0] === ids[1]
+        ? `cross-check: dockerd pulled what berthd pushed (gzip members), image ${ids[1].slice(7, 19)} on both`
+        : `cross-check FAILED: dockerd pull of what berthd pushed: ${r.stderr.trim() || `ids ${ids.join(' ')}`}`,
+    );
+  } finally {
+    await registry.stop();
   }
 }
 

@@ -3,7 +3,8 @@
     {
       "target_name": "berth_native",
       "sources": ["csrc/berth_native.c"],
-      "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"]
+      "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"],
+      "libraries": ["-ldeflate"]
     }
   ]
 }

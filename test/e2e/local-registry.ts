@@ -20,6 +20,8 @@ export class RegistryProxy {
   /** How many faults were served (a test waits for its fault to have happened). */
   faultsServed = 0;
   failManifestPut = false;
+  /** Manifests answered by the proxy itself, by request path (an old registry's schema 1, say). */
+  readonly cannedManifests = new Map<string, { contentType: string; body: Buffer }>();
   readonly seen: Array<{ method: string; url: string; range?: string }> = [];
   private server: http.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
@@ -60,6 +62,13 @@ export class RegistryProxy {
       req.resume();
       res.writeHead(500, { 'Content-Type': 'application/json' });
       res.end('{"errors":[{"code":"UNKNOWN","message":"injected failure"}]}');
+      return;
+    }
+    const canned = req.method === 'GET' || req.method === 'HEAD' ? this.cannedManifests.get(req.url!) : undefined;
+    if (canned) {
+      req.resume();
+      res.writeHead(200, { 'Content-Type': canned.contentType, 'Content-Length': canned.body.length });
+      res.end(req.method === 'HEAD' ? undefined : canned.body);
       return;
     }
     const isBlobGet = req.method === 'GET' && /\/blobs\/sha256:/.test(req.url!);

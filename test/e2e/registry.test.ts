@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as assert from 'uvu/assert';
 import { daemonSuite, repo, run, TestDaemon } from './harness';
@@ -59,6 +60,23 @@ test('docker push sends each blob once, records the repo digest; a second push s
   assert.is(proxy.uploads(), 0);
 });
 
+test("the layer berthd pushed (one gzip member per MiB) is read whole by Go: skopeo decompresses it to the image's diffID", async ({
+  daemon,
+}) => {
+  const name = `${proxy.address}/trc/busybox:v1`;
+  const diffId = (await daemon.docker(['image', 'inspect', '-f', '{{index .RootFS.Layers 0}}', name])).stdout.trim();
+  const dir = mkdtempSync('/tmp/berth-e2e-skopeo-');
+  try {
+    const r = await run('skopeo', ['copy', '--src-tls-verify=false', '--dest-decompress', `docker://${name}`, `dir:${dir}`], {});
+    assert.is(r.code, 0, r.stderr);
+    const layer = readFileSync(path.join(dir, diffId.slice('sha256:'.length)));
+    assert.is(`sha256:${createHash('sha256').update(layer).digest('hex')}`, diffId);
+    assert.ok(layer.length > 2 << 20, `a layer of ${layer.length} bytes spans several members`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a fresh berthd pulls the image back (Docker progress lines), runs it; pulling again transfers no blob', async () => {
   fresh = new TestDaemon('vfs');
   await fresh.start();
@@ -87,6 +105,32 @@ test('an unknown tag is Docker\'s "manifest unknown"', async () => {
   const r = await fresh!.docker(['pull', `${proxy.address}/trc/busybox:nope`]);
   assert.is(r.code, 1);
   assert.match(r.stderr, /manifest for 127\.0\.0\.1:\d+\/trc\/busybox:nope not found: manifest unknown/);
+});
+
+test("a schema 1 image is refused in Docker 28's words, by docker pull and docker run", async ({ daemon }) => {
+  const body = Buffer.from(
+    JSON.stringify({ schemaVersion: 1, name: 'old/schema1', tag: '1', architecture: 'amd64', fsLayers: [], history: [] }),
+  );
+  proxy.cannedManifests.set('/v2/old/schema1/manifests/1', {
+    contentType: 'application/vnd.docker.distribution.manifest.v1+prettyjws',
+    body,
+  });
+  try {
+    const name = `${proxy.address}/old/schema1:1`;
+    const message = `Docker Image Format v1 and Docker Image manifest version 2, schema 1 support has been removed. Suggest the author of ${name} to upgrade the image to the OCI Format or Docker Image manifest v2, schema 2. More information at https://docs.docker.com/go/deprecated-image-specs/`;
+    for (const args of [
+      ['pull', name],
+      ['run', '--rm', name, 'true'],
+    ]) {
+      const r = await daemon.docker(args);
+      assert.is.not(r.code, 0);
+      assert.ok(r.stderr.includes(message), r.stderr);
+    }
+    const images = await daemon.docker(['images', '-q', name]);
+    assert.is(images.stdout.trim(), '');
+  } finally {
+    proxy.cannedManifests.clear();
+  }
 });
 
 test('a download cut half-way resumes with a Range request', async () => {

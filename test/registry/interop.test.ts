@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { htpasswdLine, selfSignedCertificate } from '@berth/testkit/registry';
@@ -90,6 +91,88 @@ test('skopeo copies between berth and the reference docker-registry, both ways, 
       headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' },
     });
     assert.is(refHead.headers.get('docker-content-digest'), res.headers.get('docker-content-digest'));
+  } finally {
+    await Promise.all([berth?.stop(), reference?.stop()]);
+    cleanup();
+  }
+});
+
+const S2 = 'application/vnd.docker.distribution.manifest.v2+json';
+const LIST = 'application/vnd.docker.distribution.manifest.list.v2+json';
+const OCI = 'application/vnd.oci.image.manifest.v1+json';
+const INDEX = 'application/vnd.oci.image.index.v1+json';
+
+/** Pushes a config blob and manifests of every kind to `url` by the plain API (POST, then PUT ?digest=); returns the digests. */
+async function pushManifestKinds(url: string): Promise<Record<string, string>> {
+  const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }));
+  const start = await fetch(`${url}/v2/n/blobs/uploads/`, { method: 'POST' });
+  const location = new URL(start.headers.get('location')!, url);
+  location.searchParams.set('digest', sha(config));
+  assert.is((await fetch(location, { method: 'PUT', body: config, headers: { 'Content-Type': 'application/octet-stream' } })).status, 201);
+  const digests: Record<string, string> = {};
+  const put = async (tag: string, type: string, doc: unknown) => {
+    const body = Buffer.from(JSON.stringify(doc));
+    const res = await fetch(`${url}/v2/n/manifests/${tag}`, { method: 'PUT', body, headers: { 'Content-Type': type } });
+    assert.is(res.status, 201, `${tag}: ${await res.text()}`);
+    digests[tag] = sha(body);
+    return body;
+  };
+  const image = (type: string, configType: string) => ({
+    schemaVersion: 2,
+    mediaType: type,
+    config: { mediaType: configType, size: config.length, digest: sha(config) },
+    layers: [],
+  });
+  const s2 = await put('s2', S2, image(S2, 'application/vnd.docker.container.image.v1+json'));
+  const oci = await put('oci', OCI, image(OCI, 'application/vnd.oci.image.config.v1+json'));
+  const list = (type: string, child: Buffer, childType: string, architecture: string) => ({
+    schemaVersion: 2,
+    mediaType: type,
+    manifests: [{ mediaType: childType, size: child.length, digest: sha(child), platform: { architecture, os: 'linux' } }],
+  });
+  await put('list', LIST, list(LIST, s2, S2, 'amd64'));
+  await put('armlist', LIST, list(LIST, s2, S2, 'arm64'));
+  await put('index', INDEX, list(INDEX, oci, OCI, 'amd64'));
+  return digests;
+}
+
+test('manifests negotiated by Accept as the reference registry does: the same status, type, digest and error code', async () => {
+  const { dir, cleanup } = suiteDir();
+  let berth: Started | undefined;
+  let reference: Started | undefined;
+  try {
+    [berth, reference] = await Promise.all([startBerthRegistry(path.join(dir, 'root')), startReferenceRegistry()]);
+    const [berthDigests, referenceDigests] = await Promise.all([pushManifestKinds(berth.url), pushManifestKinds(reference.url)]);
+    assert.equal(berthDigests, referenceDigests);
+    const ask = async (url: string, reference: string, accept: string) => {
+      const res = await fetch(`${url}/v2/n/manifests/${reference}`, { headers: { Accept: accept } });
+      const body = await res.text();
+      const code = res.status >= 400 ? (JSON.parse(body) as { errors: Array<{ code: string }> }).errors[0]!.code : undefined;
+      const type = res.status < 400 ? res.headers.get('content-type') : undefined;
+      return { status: res.status, type, digest: res.headers.get('docker-content-digest') ?? undefined, code };
+    };
+    // Cases where the two agree by design; berth's README lists where they differ (no
+    // Accept or a wildcard; schema 2 not accepted, which 2.8 still tries to turn into schema 1).
+    const cases: Array<[string, string]> = [
+      ['s2', `${S2}, ${OCI}`],
+      ['oci', S2],
+      ['oci', `${LIST}, ${INDEX}`],
+      ['oci', `${S2}, ${OCI}`],
+      [berthDigests.oci!, S2],
+      ['index', `${S2}, ${LIST}, ${OCI}`],
+      ['index', INDEX],
+      ['list', LIST],
+      ['list', S2],
+      ['list', `${S2};q=0.5, ${OCI}`],
+      ['armlist', S2],
+      [berthDigests.list!, S2],
+      ['missing', S2],
+    ];
+    for (const [ref, accept] of cases) {
+      const [ours, theirs] = await Promise.all([ask(berth.url, ref, accept), ask(reference.url, ref, accept)]);
+      assert.equal(ours, theirs, `GET ${ref} with Accept: ${accept}`);
+    }
   } finally {
     await Promise.all([berth?.stop(), reference?.stop()]);
     cleanup();

@@ -26,6 +26,8 @@ export interface NativeBinding {
   trimMalloc(): boolean;
   socketInNetns(netnsPath: string, tcp: boolean, address: string, port: number): number;
   writeNewFiles(files: readonly import('./write-new-file.js').NewFileSpec[], callback?: (err: Error | null) => void): void;
+  gzipMember(input: Buffer, level: number, callback: (err: Error | null, output?: Buffer) => void): void;
+  gunzipMember(input: Buffer, size: number, callback: (err: Error | null, output?: Buffer) => void): void;
   netlinkTransact(netnsFd: number, requests: readonly Buffer[]): Buffer[];
   netlinkTransact(netnsFd: number, requests: readonly Buffer[], callback: (err: Error | null, replies?: Buffer[]) => void): void;
   spawnDetached(file: string, args: string[], readyFd: boolean): { pid: number; status: number; readyFd?: number };

@@ -51,9 +51,11 @@ async function commitLayer(
   reference: Reference | undefined,
   containerConfig: ContainerConfig,
 ): Promise<ImportResult> {
+  // The stored blob is the uncompressed tar: its digest is the diffID, hashed once (by ingest).
+  let stored: Promise<BlobInfo> | undefined;
   const [blob, scan] = await consumeTee<[BlobInfo, LayerScan]>(asyncBytes(options.layer), [
-    (s) => store.content.ingest(s),
-    (s) => scanLayer(s),
+    (s) => (stored = store.content.ingest(s)),
+    (s) => scanLayer(s, { plainDigest: async () => (await stored!).digest }),
   ]);
   if (blob.digest !== scan.diffId) throw new SystemError(`commit: stored layer ${blob.digest} does not match its diffID ${scan.diffId}`);
   await store.layers.register({ diffId: scan.diffId, digest: blob.digest, compression: 'none', size: scan.size, tarSize: scan.tarSize });

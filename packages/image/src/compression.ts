@@ -2,6 +2,7 @@ import { pipeline, Readable } from 'node:stream';
 import * as zlib from 'node:zlib';
 import { InvalidArgument, isBerthError } from '@berth/core';
 import { asyncBytes, type ByteSource } from './byte-source.js';
+import { inflateMembers } from './gzip-members.js';
 
 /** How a layer's bytes are compressed. Docker and OCI layers are plain, gzip or zstd. */
 export type Compression = 'none' | 'gzip' | 'zstd';
@@ -77,15 +78,11 @@ export async function decompress(source: ByteSource): Promise<Decompressed> {
     }
   }
   if (compression === 'none') return { compression, stream: replay() };
-  // 256 KiB output chunks (zlib's default is 16 KiB): each chunk costs a trip through the
-  // consumer's async iterators (tar reader, digest), so fewer chunks cost less CPU.
-  const decoder =
-    compression === 'gzip' ? zlib.createGunzip({ chunkSize: 256 << 10 }) : zlib.createZstdDecompress({ chunkSize: 256 << 10 });
-  // pipeline carries an error of either side to the other, so the consumer's loop throws.
-  pipeline(Readable.from(replay(), { objectMode: false }), decoder, () => {});
+  // gzip made by berth's push inflates member by member on the thread pool; other gzip streams with zlib.
+  const inflated = compression === 'gzip' ? inflateMembers(replay(), (rest) => streamDecode(rest, 'gzip')) : streamDecode(replay(), 'zstd');
   async function* decoded(): AsyncGenerator<Buffer> {
     try {
-      yield* decoder;
+      yield* inflated;
     } catch (err) {
       // The source's own errors pass as they are; the decoder's mean corrupt input.
       if (sourceFailed || isBerthError(err, 'InvalidArgument')) throw err;
@@ -93,4 +90,15 @@ export async function decompress(source: ByteSource): Promise<Decompressed> {
     }
   }
   return { compression, stream: decoded() };
+}
+
+/** zlib's streaming decoder of `source`. */
+function streamDecode(source: AsyncIterable<Buffer>, compression: 'gzip' | 'zstd'): AsyncIterable<Buffer> {
+  // 256 KiB output chunks (zlib's default is 16 KiB): each chunk costs a trip through the
+  // consumer's async iterators (tar reader, digest), so fewer chunks cost less CPU.
+  const decoder =
+    compression === 'gzip' ? zlib.createGunzip({ chunkSize: 256 << 10 }) : zlib.createZstdDecompress({ chunkSize: 256 << 10 });
+  // pipeline carries an error of either side to the other, so the consumer's loop throws.
+  pipeline(Readable.from(source, { objectMode: false }), decoder, () => {});
+  return decoder as AsyncIterable<Buffer>;
 }

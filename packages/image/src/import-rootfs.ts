@@ -76,9 +76,11 @@ async function importLayer(
   const { stream } = await decompress(source);
   // The layer is checked as it is stored: one that could never be unpacked is refused
   // now, not at the first run, and a bomb is refused before it fills the data root.
+  // The stored blob is the uncompressed tar: its digest is the diffID, hashed once (by ingest).
+  let stored: Promise<BlobInfo> | undefined;
   const [blob, scan] = await consumeTee<[BlobInfo, LayerScan]>(stream, [
-    (s) => store.content.ingest(s),
-    (s) => scanLayer(s, { check: true, spaceDir: store.content.blobDir }),
+    (s) => (stored = store.content.ingest(s)),
+    (s) => scanLayer(s, { check: true, spaceDir: store.content.blobDir, plainDigest: async () => (await stored!).digest }),
   ]);
   if (blob.digest !== scan.diffId) throw new SystemError(`import: stored layer ${blob.digest} does not match its diffID ${scan.diffId}`);
   await store.layers.register({ diffId: scan.diffId, digest: blob.digest, compression: 'none', size: scan.size, tarSize: scan.tarSize });

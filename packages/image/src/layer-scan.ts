@@ -25,6 +25,13 @@ export interface ScanLayerOptions {
    * decompression bomb is refused before it fills the disk.
    */
   spaceDir?: string;
+  /**
+   * The digest of the very bytes being scanned, computed elsewhere (the content store's
+   * `ingest` of the same stream): when the layer is not compressed, its diffID is that
+   * digest, so the scan does not hash the bytes a second time. Called once the scan has
+   * read everything. A compressed layer is hashed as it is decompressed, as without it.
+   */
+  plainDigest?: () => Promise<Digest>;
 }
 
 /** What reading a layer blob through tells about it. */
@@ -49,13 +56,21 @@ export interface LayerScan {
  */
 export async function scanLayer(source: ByteSource, options: ScanLayerOptions = {}): Promise<LayerScan> {
   const { compression, stream } = await decompress(source);
-  const digester = new Digester();
+  const reuse = compression === 'none' ? options.plainDigest : undefined;
+  const digester = reuse ? undefined : new Digester();
+  let tarSize = 0;
+  async function* counted(): AsyncGenerator<Buffer> {
+    for await (const chunk of stream) {
+      tarSize += chunk.length;
+      yield chunk;
+    }
+  }
   const checker = options.check ? new LayerChecker(options.check === true ? {} : options.check) : undefined;
   const space = options.spaceDir === undefined ? undefined : new SpaceGuard(options.spaceDir);
   let size = 0;
   let entries = 0;
   let refusedAsBase: Error | undefined;
-  for await (const entry of readTar(digester.tee(stream))) {
+  for await (const entry of readTar(digester ? digester.tee(stream) : counted())) {
     entries++;
     size += entry.size;
     if (checker && refusedAsBase === undefined) {
@@ -69,7 +84,9 @@ export async function scanLayer(source: ByteSource, options: ScanLayerOptions = 
     // Headers and padding too: a bomb of a million empty files still takes the disk.
     space?.claim(entry.size + 1024, entry.path);
   }
-  const scan: LayerScan = { diffId: digester.digest(), compression, size, tarSize: digester.size, entries };
+  const scan: LayerScan = digester
+    ? { diffId: digester.digest(), compression, size, tarSize: digester.size, entries }
+    : { diffId: await reuse!(), compression, size, tarSize, entries };
   if (refusedAsBase) scan.refusedAsBase = refusedAsBase;
   return scan;
 }

@@ -19,6 +19,12 @@ export interface LayerRecord {
   size: number;
   /** Bytes of the uncompressed tar (what `docker save` writes as layer.tar). */
   tarSize: number;
+  /**
+   * For a layer stored uncompressed: the digest and size of the gzip a push sent of it
+   * (`rememberGzip`), so a later push (after a restart too) asks the registry whether it
+   * has that blob before compressing anything, as dockerd's distribution metadata does.
+   */
+  pushedGzip?: { digest: Digest; size: number };
 }
 
 /**
@@ -45,7 +51,10 @@ export class LayerStore {
     for (const name of await fs.readdir(store.dir)) {
       if (!name.endsWith('.json')) continue;
       const record = JSON.parse(await fs.readFile(path.join(store.dir, name), 'utf8')) as LayerRecord;
-      if (isDigest(record.diffId) && isDigest(record.digest)) store.records.set(record.diffId, record);
+      if (!isDigest(record.diffId) || !isDigest(record.digest)) continue;
+      if (record.pushedGzip && (!isDigest(record.pushedGzip.digest) || !Number.isSafeInteger(record.pushedGzip.size)))
+        delete record.pushedGzip;
+      store.records.set(record.diffId, record);
     }
     return store;
   }
@@ -76,6 +85,22 @@ export class LayerStore {
     await writeJsonAtomic(this.file(record.diffId), clean);
     this.records.set(record.diffId, clean);
     return clean;
+  }
+
+  /**
+   * Remember the gzip a push made of a registered layer (see `LayerRecord.pushedGzip`):
+   * the record rewritten atomically. Advisory: a crash loses at most this memory, and a
+   * layer removed meanwhile keeps no record (the write is undone).
+   */
+  async rememberGzip(diffId: Digest, gzip: { digest: Digest; size: number }): Promise<void> {
+    const record = this.records.get(diffId);
+    if (record?.compression !== 'none') return;
+    if (record.pushedGzip?.digest === gzip.digest) return;
+    const updated: LayerRecord = { ...record, pushedGzip: { digest: gzip.digest, size: gzip.size } };
+    await writeJsonAtomic(this.file(diffId), updated);
+    if (this.records.get(diffId) === record) this.records.set(diffId, updated);
+    // Removed while the record was being written: take the file away again.
+    else if (!this.records.has(diffId)) await fs.rm(this.file(diffId), { force: true });
   }
 
   /** Forget a layer (its blob is the caller's to delete). */

@@ -12,4 +12,12 @@ export const MediaTypes = {
   ociLayer: 'application/vnd.oci.image.layer.v1.tar',
   ociLayerGzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
   ociLayerZstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
+  /** Docker's deprecated image manifest v2, schema 1 (unsigned and signed): never pulled, named only to refuse it. */
+  dockerSchema1Manifest: 'application/vnd.docker.distribution.manifest.v1+json',
+  dockerSchema1SignedManifest: 'application/vnd.docker.distribution.manifest.v1+prettyjws',
 } as const;
+
+/** Whether a manifest's media type is Docker's schema 1, signed or not. */
+export function isSchema1MediaType(mediaType: string): boolean {
+  return mediaType === MediaTypes.dockerSchema1Manifest || mediaType === MediaTypes.dockerSchema1SignedManifest;
+}

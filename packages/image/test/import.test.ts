@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { InvalidArgument } from '@berth/core';
-import { applyChanges, applyLayer, goArch, ImageStore, importRootfs, sha256Digest, type TarWriteEntry } from '@berth/image';
+import { applyChanges, applyLayer, goArch, ImageStore, importRootfs, scanLayer, sha256Digest, type TarWriteEntry } from '@berth/image';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { chunked, gzTarBytes, rejects, tarBytes, withTempDir } from './helpers.js';
@@ -69,6 +69,27 @@ test('a gzip rootfs becomes a one-layer image stored uncompressed, with changes 
     assert.is(await fs.readFile(path.join(target, 'etc/motd'), 'utf8'), 'welcome\n');
     assert.is((await fs.stat(path.join(target, 'bin/hello'))).mode & 0o777, 0o755);
   }));
+
+test('scanLayer with plainDigest: a plain tar takes the digest given (hashed once, by ingest), a compressed one is still hashed', async () => {
+  const plain = await tarBytes(rootfs);
+  const given = sha256Digest(Buffer.from('the digest ingest computed'));
+  let asked = 0;
+  const plainDigest = async () => {
+    asked++;
+    return given;
+  };
+  const scanned = await scanLayer(chunked(plain), { plainDigest });
+  assert.equal([scanned.diffId, scanned.tarSize, scanned.compression, asked], [given, plain.length, 'none', 1]);
+  const zipped = await scanLayer(chunked(await gzTarBytes(rootfs)), { plainDigest });
+  assert.equal([zipped.diffId, zipped.tarSize, zipped.compression, asked], [sha256Digest(plain), plain.length, 'gzip', 1]);
+  // Through import: the layer's diffID is the tar's digest and the blob is named by it.
+  await withTempDir('import-once', async (root) => {
+    const store = await ImageStore.open(path.join(root, 'data'));
+    const { diffIds } = await importRootfs(store, chunked(plain));
+    assert.equal(diffIds, [sha256Digest(plain)]);
+    assert.ok((await store.content.readBytes(sha256Digest(plain))).equals(plain));
+  });
+});
 
 test('without a repository the image is untagged; a message replaces the comment', () =>
   withTempDir('import', async (root) => {

@@ -1,9 +1,10 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fs, readdirSync, readlinkSync } from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
-import { gzipSync, zstdCompressSync } from 'node:zlib';
+import { gunzipSync, gzipSync, zstdCompressSync } from 'node:zlib';
 import { htpasswdLine, LocalRegistry, TokenServer } from '@berth/testkit/registry';
 import { suiteTimeout } from '@berth/testkit/timeout';
 import { test } from 'uvu';
@@ -94,6 +95,121 @@ test('push (chunked PATCH uploads) then pull into another store: the same image,
         `image with reference .*trc/unit:1 was found but does not match the specified platform: wanted ${wrong}, actual: linux/${arch}`,
       ),
     );
+  }));
+
+test('a layer of several MiB is pushed as one gzip member per MiB, which zlib and GNU gzip read whole; pulled back, the same image', () =>
+  withRegistry(async (registry, dir) => {
+    const name = `${registry.address}/trc/members:1`;
+    const store = await ImageStore.open(path.join(dir, 'a'));
+    const text = Buffer.from(Array.from({ length: 120_000 }, (_, i) => `line ${i} ${(i * 7919) % 100_003}\n`).join(''));
+    const layer = await tarBytes([
+      { path: 'text', type: 'file', body: text },
+      { path: 'random', type: 'file', body: randomBytes(1_500_000) },
+    ]);
+    const { id } = await importRootfs(store, [layer], { repo: name });
+    const pushed = await pushImage(store, { reference: normalizeReference(name) });
+    const client = new RegistryClient({ endpoints: registryEndpoints(registry.address, {}, 'pull') });
+    await client.ping();
+    const manifest = JSON.parse((await client.getManifest('trc/members', pushed.digest)).bytes.toString());
+    assert.is(manifest.layers[0].mediaType, MediaTypes.dockerLayerGzip);
+    const blobFile = path.join(dir, 'blob.gz');
+    const parts: Buffer[] = [];
+    for await (const chunk of client.blob('trc/members', manifest.layers[0].digest, manifest.layers[0].size))
+      parts.push(Buffer.from(chunk));
+    const blob = Buffer.concat(parts);
+    await fs.writeFile(blobFile, blob);
+    // One member per MiB of the tar: a gzip header at each member's start.
+    const members = blob.toString('latin1').split('\x1f\x8b\x08').length - 1;
+    assert.ok(members >= Math.ceil(layer.length / (1 << 20)), `${members} members for ${layer.length} bytes`);
+    assert.ok(gunzipSync(blob).equals(layer), 'zlib reads every member');
+    const gnu = spawnSync('gzip', ['-dc', blobFile], { maxBuffer: 64 << 20 });
+    assert.is(gnu.status, 0, String(gnu.stderr));
+    assert.ok(gnu.stdout.equals(layer), 'GNU gzip reads every member');
+    const other = await ImageStore.open(path.join(dir, 'b'));
+    const pulled = await pullImage(other, { reference: normalizeReference(name) });
+    assert.is(pulled.id, id);
+    // The gzip's digest is in the layer record: after a restart (the store opened again) a
+    // push asks the registry first and compresses nothing, as dockerd's distribution metadata.
+    const reopened = await ImageStore.open(path.join(dir, 'a'));
+    const lines: string[] = [];
+    const third = await pushImage(reopened, { reference: normalizeReference(name), progress: (m) => lines.push(m.status ?? '') });
+    assert.is(third.uploaded, 0);
+    assert.ok(lines.includes('Layer already exists'), lines.join(', '));
+    assert.is(reopened.layers.list()[0]!.pushedGzip?.digest, manifest.layers[0].digest);
+    // Under a name alone in its repository (nothing to mount from), the layer is compressed
+    // again: the same bytes, so the digest remembered from the first push (pushImage checks).
+    const again = `${registry.address}/trc/members-again:1`;
+    await store.tag(id, again);
+    await store.untag(name);
+    await store.untag(`${registry.address}/trc/members@${pushed.digest}`);
+    const second = await pushImage(store, { reference: normalizeReference(again) });
+    assert.is(second.uploaded, 2);
+    assert.is(second.digest, pushed.digest);
+  }));
+
+test('a registry answering 500: a blob asked again after a pause is pulled; a blob or manifest it never serves fails the pull in its words, nothing kept', () =>
+  withRegistry(async (registry, dir) => {
+    const name = `${registry.address}/trc/flaky:1`;
+    const { store, id } = await storeWithImage(dir, name);
+    await pushImage(store, { reference: normalizeReference(name) });
+    // A proxy in front of the registry that answers the next `failBlobs` blob GETs, and
+    // every manifest GET while `failManifests`, with a 500.
+    let failBlobs = 0;
+    let failManifests = false;
+    const failed: string[] = [];
+    const proxy = http.createServer((req, res) => {
+      const url = req.url ?? '';
+      if (req.method === 'GET' && ((url.includes('/blobs/') && failBlobs > 0) || (url.includes('/manifests/') && failManifests))) {
+        if (url.includes('/blobs/')) failBlobs--;
+        failed.push(url);
+        res.writeHead(500, { 'Content-Type': 'application/json' });
+        return res.end(JSON.stringify({ errors: [{ code: 'UNKNOWN', message: 'unknown error' }] }));
+      }
+      const upstream = http.request(
+        { host: '127.0.0.1', port: registry.port, path: url, method: req.method, headers: req.headers },
+        (r) => {
+          res.writeHead(r.statusCode ?? 502, r.headers);
+          r.pipe(res);
+        },
+      );
+      upstream.on('error', () => res.destroy());
+      req.pipe(upstream);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const address = `127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    const via = `${address}/trc/flaky:1`;
+    const client = async () => {
+      const c = new RegistryClient({ endpoints: registryEndpoints(address, {}, 'pull'), maxResumes: 2, retryDelayMs: 10 });
+      await c.ping();
+      return c;
+    };
+    const nothingKept = async (storeDir: string, other: ImageStore) => {
+      assert.equal(await fs.readdir(path.join(storeDir, 'blobs', 'sha256')), []);
+      assert.equal(await fs.readdir(path.join(storeDir, 'blobs', 'ingest')), []);
+      assert.equal(await other.list(), []);
+    };
+    try {
+      failBlobs = 2;
+      const b = await ImageStore.open(path.join(dir, 'b'));
+      assert.is((await pullImage(b, { reference: normalizeReference(via), client: await client() })).id, id);
+      assert.is(failed.length, 2);
+
+      failBlobs = 3; // more than maxResumes allows
+      const c = await ImageStore.open(path.join(dir, 'c'));
+      await rejects(
+        async () => pullImage(c, { reference: normalizeReference(via), client: await client() }),
+        /^cannot fetch blob sha256:[0-9a-f]{64}: unknown: unknown error$/,
+      );
+      await nothingKept(path.join(dir, 'c'), c);
+
+      failBlobs = 0;
+      failManifests = true;
+      const d = await ImageStore.open(path.join(dir, 'd'));
+      await rejects(async () => pullImage(d, { reference: normalizeReference(via), client: await client() }), /^unknown: unknown error$/);
+      await nothingKept(path.join(dir, 'd'), d);
+    } finally {
+      proxy.close();
+    }
   }));
 
 /** Upload bytes as a blob of `repository`. */
@@ -320,6 +436,56 @@ test('a blob the registry serves corrupt is refused and nothing of it is kept', 
     assert.equal(await fs.readdir(path.join(dir, 'b', 'blobs', 'ingest')), []);
     assert.is(await other.find(name), undefined);
   }));
+
+test("a schema 1 manifest is refused in Docker 28's words, by its media type or (served as application/json) by its schemaVersion; nothing is stored", async () => {
+  // The reference registry 2.8 no longer takes schema 1 pushes, so a loopback server
+  // stands in for an old registry that still serves them.
+  const schema1 = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 1,
+      name: 'old/img',
+      tag: '1',
+      architecture: 'amd64',
+      fsLayers: [{ blobSum: sha256Digest(Buffer.from('x')) }],
+      history: [{ v1Compatibility: '{}' }],
+    }),
+  );
+  const requests: string[] = [];
+  const server = http.createServer((req, res) => {
+    requests.push(`${req.method} ${req.url}`);
+    if (req.url === '/v2/') return res.end('{}');
+    const contentType = req.url === '/v2/old/img/manifests/1' ? MediaTypes.dockerSchema1SignedManifest : 'application/json';
+    if (req.url?.startsWith('/v2/old/img/manifests/')) {
+      res.setHeader('Content-Type', contentType);
+      return res.end(schema1);
+    }
+    res.statusCode = 404;
+    res.end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    await withTempDir('schema1', async (dir) => {
+      const store = await ImageStore.open(dir);
+      for (const tag of ['1', '2']) {
+        await rejects(
+          () => pullImage(store, { reference: normalizeReference(`${address}/old/img:${tag}`) }),
+          new RegExp(
+            `^Docker Image Format v1 and Docker Image manifest version 2, schema 1 support has been removed\\. Suggest the author of ${address.replace(/\./g, '\\.')}/old/img:${tag} to upgrade the image to the OCI Format or Docker Image manifest v2, schema 2\\. More information at https://docs\\.docker\\.com/go/deprecated-image-specs/$`,
+          ),
+        );
+      }
+      assert.ok(
+        requests.every((r) => !r.includes('/blobs/')),
+        requests.join('\n'),
+      );
+      assert.equal(await store.list(), []);
+      assert.equal(await fs.readdir(path.join(dir, 'blobs', 'sha256')), []);
+    });
+  } finally {
+    server.close();
+  }
+});
 
 test('Basic auth: login checks the credentials; a push without them is unauthorized', () =>
   withRegistry(

@@ -174,6 +174,114 @@ test('manifests of the four media types keep their Content-Type; GET, HEAD by ta
     assert.is(await errorCode(clash), 'MANIFEST_INVALID');
   }));
 
+test('Accept negotiation as the reference registry: OCI types not accepted are MANIFEST_UNKNOWN, a list by tag gives its linux/amd64 entry', () =>
+  withRegistry('accept', async ({ url }) => {
+    const docker = await pushImage(url, 'n', 'docker', DOCKER_MANIFEST);
+    const oci = await pushImage(url, 'n', 'oci', OCI_MANIFEST);
+    const list = async (
+      tag: string,
+      mediaType: string,
+      child: { manifest: string; bytes: Buffer },
+      childType: string,
+      architecture = 'amd64',
+    ) => {
+      const body = Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType,
+          manifests: [{ mediaType: childType, digest: child.manifest, size: child.bytes.length, platform: { os: 'linux', architecture } }],
+        }),
+      );
+      const res = await fetch(`${url}/v2/n/manifests/${tag}`, { method: 'PUT', body, headers: { 'Content-Type': mediaType } });
+      assert.is(res.status, 201, await res.text());
+      return sha256(body);
+    };
+    const dockerList = await list('list', DOCKER_LIST, docker, DOCKER_MANIFEST);
+    await list('armlist', DOCKER_LIST, docker, DOCKER_MANIFEST, 'arm64');
+    await list('ocilist', DOCKER_LIST, oci, OCI_MANIFEST);
+    const index = await list('index', OCI_INDEX, oci, OCI_MANIFEST);
+    /** GET and HEAD with these Accept headers (none: no header at all): status, type, digest, error. */
+    const ask = async (reference: string, accept: string[] | undefined) => {
+      // undici sends Accept: */* when none is set; a raw request sends none.
+      const raw = await new Promise<{ status: number; type?: string; digest?: string; body: string }>((resolve, reject) => {
+        const req = http.request(`${url}/v2/n/manifests/${reference}`, { headers: accept ? { Accept: accept } : {} }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => {
+            body += c;
+          });
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode!,
+              type: res.headers['content-type'],
+              digest: res.headers['docker-content-digest'] as string | undefined,
+              body,
+            }),
+          );
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      const head = await new Promise<number>((resolve, reject) => {
+        const req = http.request(
+          `${url}/v2/n/manifests/${reference}`,
+          { method: 'HEAD', headers: accept ? { Accept: accept } : {} },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode!);
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+      assert.is(head, raw.status, `HEAD and GET of ${reference} with ${accept}`);
+      const error =
+        raw.status >= 400 ? (JSON.parse(raw.body) as { errors: Array<{ code: string; message: string }> }).errors[0] : undefined;
+      return { status: raw.status, type: raw.type, digest: raw.digest, error: error && `${error.code}: ${error.message}` };
+    };
+    // Accepted: as stored, whatever else the header lists; no header or a wildcard accepts anything.
+    for (const accept of [
+      undefined,
+      ['*/*'],
+      ['application/*'],
+      [`${DOCKER_MANIFEST}, ${OCI_MANIFEST}`],
+      [DOCKER_MANIFEST, OCI_MANIFEST],
+    ]) {
+      assert.equal(await ask('oci', accept), { status: 200, type: OCI_MANIFEST, digest: oci.manifest, error: undefined }, String(accept));
+    }
+    assert.equal(await ask('list', [DOCKER_LIST]), { status: 200, type: DOCKER_LIST, digest: dockerList, error: undefined });
+    // OCI types not accepted: 404 in the reference's words, by tag and by digest; q=0 refuses.
+    const ociRefused = {
+      status: 404,
+      type: 'application/json',
+      digest: undefined,
+      error: 'MANIFEST_UNKNOWN: OCI manifest found, but accept header does not support OCI manifests',
+    };
+    assert.equal(await ask('oci', [DOCKER_MANIFEST]), ociRefused);
+    assert.equal(await ask(oci.manifest, [DOCKER_MANIFEST]), ociRefused);
+    assert.equal(await ask('oci', [`${DOCKER_MANIFEST}, ${OCI_MANIFEST};q=0`]), ociRefused);
+    assert.equal(await ask('index', [`${DOCKER_MANIFEST}, ${DOCKER_LIST}, ${OCI_MANIFEST}`]), {
+      ...ociRefused,
+      error: 'MANIFEST_UNKNOWN: OCI index found, but accept header does not support OCI indexes',
+    });
+    assert.equal((await ask(index, [OCI_INDEX])).status, 200);
+    // A Docker schema 2 manifest is served to any client: nothing converts to schema 1 any more.
+    assert.equal(await ask('docker', [OCI_MANIFEST]), { status: 200, type: DOCKER_MANIFEST, digest: docker.manifest, error: undefined });
+    // A list by tag to a client without lists: its linux/amd64 entry, with that manifest's type and digest.
+    assert.equal(await ask('list', [`${DOCKER_MANIFEST};q=0.5`]), {
+      status: 200,
+      type: DOCKER_MANIFEST,
+      digest: docker.manifest,
+      error: undefined,
+    });
+    assert.equal((await ask('list', [OCI_MANIFEST])).error, 'MANIFEST_INVALID: Schema 2 manifest not supported by client');
+    assert.equal((await ask('ocilist', [OCI_MANIFEST])).digest, oci.manifest);
+    assert.equal((await ask('ocilist', [DOCKER_MANIFEST])).error, ociRefused.error);
+    assert.equal((await ask('armlist', [DOCKER_MANIFEST])).error, 'MANIFEST_UNKNOWN: manifest unknown');
+    // By digest a list is served as is: the digest names its bytes.
+    assert.equal(await ask(dockerList, [DOCKER_MANIFEST]), { status: 200, type: DOCKER_LIST, digest: dockerList, error: undefined });
+  }));
+
 test('a manifest naming blobs the repository lacks is MANIFEST_BLOB_UNKNOWN, even when another repository has them', () =>
   withRegistry('blob-unknown', async ({ url }) => {
     const config = Buffer.from('{}');

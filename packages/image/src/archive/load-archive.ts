@@ -363,12 +363,14 @@ function checkBaseLayer(layers: Array<{ scan: LayerScan }>, paths: string[]): vo
 }
 
 async function storeFile(store: ImageStore, body: ByteSource): Promise<StoredFile> {
+  // An uncompressed layer's diffID is the stored blob's digest: hashed once (by ingest).
+  let stored: Promise<BlobInfo> | undefined;
   const [blob, scanned] = await consumeTee<[BlobInfo, { scan?: LayerScan; scanError?: unknown }]>(asyncBytes(body), [
-    (s) => store.content.ingest(s),
+    (s) => (stored = store.content.ingest(s)),
     async (s) => {
       try {
         // Checked as a base layer on the way; it counts only where an image has it at the bottom.
-        return { scan: await scanLayer(s, { check: true, recordRefusal: true }) };
+        return { scan: await scanLayer(s, { check: true, recordRefusal: true, plainDigest: async () => (await stored!).digest }) };
       } catch (scanError) {
         if (!isBerthError(scanError)) throw scanError;
         // Not a tar: the blob is still stored (the other branch reads on); it matters

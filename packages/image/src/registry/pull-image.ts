@@ -6,7 +6,7 @@ import { checkImageConfig } from '../image-config.js';
 import type { ImageStore } from '../image-store.js';
 import { type LayerScan, scanLayer } from '../layer-scan.js';
 import type { Descriptor, ImageIndex, ImageManifest, Platform } from '../manifest.js';
-import { MediaTypes } from '../media-types.js';
+import { isSchema1MediaType, MediaTypes } from '../media-types.js';
 import { familiarString, type Reference, referenceString } from '../reference.js';
 import { tee } from '../tee.js';
 import { hostPlatform, normalizePlatform, platformString, selectManifest } from './platform.js';
@@ -104,6 +104,7 @@ export async function pullImage(store: ImageStore, options: PullImageOptions): P
     const chosen = selectManifest(index.manifests ?? [], options.platform ?? hostPlatform());
     manifestBytes = await client.getManifest(ref.path, chosen.digest, signal);
   }
+  if (isSchema1MediaType(manifestBytes.mediaType)) throw schema1Removed(ref);
   if (!imageManifestTypes.has(manifestBytes.mediaType)) {
     throw new InvalidArgument(
       `unsupported manifest type ${JSON.stringify(manifestBytes.mediaType)} for ${familiarString(ref)} (berth reads Docker schema 2 and OCI manifests)`,
@@ -259,4 +260,16 @@ function parseJson<T>(bytes: Buffer, what: string): T {
 /** `name@digest` as the repo digest a pull records (`127.0.0.1:5000/x@sha256:…`). */
 export function repoDigestString(ref: Reference, digest: Digest): string {
   return referenceString({ domain: ref.domain, path: ref.path, digest });
+}
+
+/**
+ * Docker 28's refusal of a schema 1 image, word for word (an invalid-parameter error, so
+ * a 400 through the API): scripts and people search for this text.
+ */
+function schema1Removed(ref: Reference): InvalidArgument {
+  return new InvalidArgument(
+    'Docker Image Format v1 and Docker Image manifest version 2, schema 1 support has been removed. ' +
+      `Suggest the author of ${referenceString(ref)} to upgrade the image to the OCI Format or Docker Image manifest v2, schema 2. ` +
+      'More information at https://docs.docker.com/go/deprecated-image-specs/',
+  );
 }

@@ -7,7 +7,7 @@ import type { LayerRecord } from '../layer-store.js';
 import type { Descriptor, ImageManifest } from '../manifest.js';
 import { MediaTypes } from '../media-types.js';
 import { familiarName, familiarString, type Reference, referenceName, referenceString } from '../reference.js';
-import { gzipLayerStream, knownGzipLayer } from './layer-gzip.js';
+import { gzipLayerStream } from './layer-gzip.js';
 import { layerProgress, layerStatus, ProgressThrottle } from './progress.js';
 import { RegistryClient } from './registry-client.js';
 import { type RegistryHostsConfig, registryEndpoints } from './registry-hosts.js';
@@ -95,7 +95,7 @@ export async function pushImage(store: ImageStore, options: PushImageOptions): P
     const id = shortId(record.diffId);
     const layer = await describeLayer(store, record);
     if (!layer) {
-      // Stored uncompressed and never compressed by this process: its digest is unknown
+      // Stored uncompressed and never pushed (no gzip recorded): its digest is unknown
       // until it is compressed, so there is nothing to ask the registry first (dockerd
       // does the same for a layer it has no digest of). Compressed while it uploads.
       const location = await client.startUpload(ref.path, signal);
@@ -109,6 +109,7 @@ export async function pushImage(store: ImageStore, options: PushImageOptions): P
       uploaded++;
       emit(layerStatus('Pushed', id));
       const { digest, size } = gzip.result();
+      await store.layers.rememberGzip(record.diffId, { digest, size });
       return { record, digest, size, mediaType: MediaTypes.dockerLayerGzip, gzip: true };
     }
     if (await client.hasBlob(ref.path, layer.digest, signal)) {
@@ -187,12 +188,12 @@ async function findLocal(store: ImageStore, ref: Reference): Promise<ImageRecord
 
 /**
  * What the registry gets for a layer: its stored blob when compressed, else its gzip,
- * whose digest comes from an earlier compression of this process; undefined for an
- * uncompressed layer never compressed here (its digest is known once it is sent).
+ * whose digest an earlier push recorded (`LayerRecord.pushedGzip`); undefined for an
+ * uncompressed layer never pushed (its digest is known once it is sent).
  */
 async function describeLayer(store: ImageStore, record: LayerRecord): Promise<PushLayer | undefined> {
   if (record.compression === 'none') {
-    const known = knownGzipLayer(record.digest);
+    const known = record.pushedGzip;
     if (known) return { record, digest: known.digest, size: known.size, mediaType: MediaTypes.dockerLayerGzip, gzip: true };
     return undefined;
   }

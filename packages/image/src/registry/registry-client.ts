@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { InvalidArgument, NotFound, type RegistryAuth, SystemError, Unauthorized } from '@berth/core';
 import { type Digest, isDigest, sha256Digest } from '../digest.js';
-import { MediaTypes } from '../media-types.js';
+import { isSchema1MediaType, MediaTypes } from '../media-types.js';
 import { discard, type HttpRequest, isConnectionError, readBody, sendHttp } from './http-request.js';
 import { RegistryAuthorizer } from './registry-authorizer.js';
 import { type RegistryTls, readCertsDirectory } from './registry-certs.js';
@@ -29,6 +29,12 @@ export interface RegistryClientOptions {
   maxResumes?: number;
   /** A connection idle this long is cut (and a blob download resumed); default 60 s. */
   idleTimeoutMs?: number;
+  /**
+   * A blob download the registry answered with a server error (5xx) is asked again after
+   * this many ms times the attempt's number (default 1000: 1 s, 2 s, ...), as dockerd retries a
+   * layer download; the attempts count against `maxResumes`.
+   */
+  retryDelayMs?: number;
 }
 
 /** What a request needs: its scopes decide the bearer token. */
@@ -204,7 +210,8 @@ export class RegistryClient {
 
   /**
    * The bytes of a blob, as they arrive. A connection cut short is resumed where it
-   * stopped with a `Range` request (up to `maxResumes` times); a server that ignores the
+   * stopped with a `Range` request (up to `maxResumes` times, server errors answered to a
+   * request included, those after a pause of `retryDelayMs`); a server that ignores the
    * range and sends the whole blob again has the part already passed on skipped. The
    * digest is not checked here: the consumer (`ContentStore.ingest`) does it.
    * `onBytes` is told the running count.
@@ -231,7 +238,11 @@ export class RegistryClient {
           followRedirects: true,
           signal,
         });
-        if (res.statusCode !== 200 && res.statusCode !== 206) throw await registryError(res, `cannot fetch blob ${digest}`);
+        if (res.statusCode !== 200 && res.statusCode !== 206) {
+          const error = await registryError(res, `cannot fetch blob ${digest}`);
+          // A server error is often passing (a replica restarting, a proxy's timeout): asked again.
+          throw (res.statusCode ?? 0) >= 500 ? Object.assign(error, { serverError: true }) : error;
+        }
         let skip = res.statusCode === 200 ? received : 0;
         for await (const raw of res) {
           let chunk = raw as Buffer;
@@ -253,8 +264,10 @@ export class RegistryClient {
         if (received >= size) return;
         throw Object.assign(new Error(`blob ${digest}: connection ended after ${received} of ${size} bytes`), { code: 'ECONNRESET' });
       } catch (err) {
-        if (signal?.aborted || !isResumable(err) || resumes >= this.maxResumes) throw err;
+        const serverError = (err as { serverError?: boolean }).serverError === true;
+        if (signal?.aborted || !(serverError || isResumable(err)) || resumes >= this.maxResumes) throw err;
         resumes++;
+        if (serverError) await sleep((this.options.retryDelayMs ?? 1000) * resumes, signal);
       } finally {
         res?.destroy();
       }
@@ -533,8 +546,18 @@ export function pushScope(repository: string): string {
 /** The media type of a manifest: its own `mediaType` field, else the Content-Type (OCI manifests may omit it). */
 function mediaTypeOf(bytes: Buffer, contentType: string | undefined): string {
   try {
-    const parsed = JSON.parse(bytes.toString('utf8')) as { mediaType?: unknown; manifests?: unknown; config?: unknown };
+    const parsed = JSON.parse(bytes.toString('utf8')) as {
+      mediaType?: unknown;
+      manifests?: unknown;
+      config?: unknown;
+      schemaVersion?: unknown;
+    };
     if (typeof parsed.mediaType === 'string' && parsed.mediaType !== '') return parsed.mediaType;
+    // Schema 1 has no mediaType field, and old registries served it as application/json.
+    if (parsed.schemaVersion === 1) {
+      const declared = (contentType ?? '').split(';')[0]!.trim();
+      return isSchema1MediaType(declared) ? declared : MediaTypes.dockerSchema1SignedManifest;
+    }
     if (Array.isArray(parsed.manifests)) return MediaTypes.ociIndex;
     if (parsed.config !== undefined) return MediaTypes.ociManifest;
   } catch {
@@ -576,4 +599,20 @@ function isResumable(err: unknown): boolean {
   if (isConnectionError(err)) return true;
   const message = (err as Error)?.message ?? '';
   return message === 'aborted' || (err as NodeJS.ErrnoException)?.code === 'ECONNRESET';
+}
+
+/** Resolves after `ms`, or rejects when `signal` aborts first. */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    signal?.throwIfAborted();
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }

@@ -4,17 +4,19 @@ import { pipeline } from 'node:stream/promises';
 import { isBerthError } from '@berth/core';
 import type { Access } from '../auth/access.js';
 import type { Authorizer } from '../auth/authorizer.js';
-import { type Digest, digestOf, looksLikeDigest, requireDigest } from '../digest.js';
+import { type Digest, digestOf, looksLikeDigest, parseDigest, requireDigest } from '../digest.js';
 import { DistributionError } from '../distribution-error.js';
 import { MEDIA_TYPES, parseManifest } from '../manifest.js';
 import { checkRepositoryName, isRepositoryName, isTag } from '../names.js';
 import {
   DigestMismatch,
+  type ManifestRecord,
   type ReferrerDescriptor,
   type RegistryStorage,
   UploadOffsetMismatch,
   type UploadSession,
 } from '../storage/registry-storage.js';
+import { ManifestAccept } from './manifest-accept.js';
 import { hasBody, parseContentRange, parseRange, readSmallBody } from './request-body.js';
 import { matchRoute, type Route } from './routes.js';
 
@@ -92,7 +94,7 @@ export class RegistryApi {
         if (method !== 'GET') throw methodNotAllowed(req);
         return this.catalog(res, url);
       case 'manifest':
-        if (method === 'GET' || method === 'HEAD') return this.getManifest(route.name, route.reference, res, method === 'HEAD');
+        if (method === 'GET' || method === 'HEAD') return this.getManifest(route.name, route.reference, req, res, method === 'HEAD');
         if (method === 'PUT') return this.putManifest(route.name, route.reference, req, res);
         if (method === 'DELETE') return this.deleteManifest(route.name, route.reference, res);
         throw methodNotAllowed(req);
@@ -120,6 +122,47 @@ export class RegistryApi {
 
   // --- manifests ---
 
+  /**
+   * The manifest a GET or HEAD answers with, given what the client accepts, as the
+   * reference registry (distribution 3, schema 1 gone) decides: an OCI manifest or index
+   * the client does not accept is MANIFEST_UNKNOWN (404) in its words; a Docker manifest
+   * list asked by tag by a client that does not accept lists is answered with its
+   * linux/amd64 entry (that manifest's own type and digest), MANIFEST_UNKNOWN when it has
+   * none, MANIFEST_INVALID when that entry is a schema 2 manifest the client does not
+   * accept either (and an OCI entry not accepted is refused as above, where the
+   * reference serves it anyway). By digest a list is served as is: a digest names those
+   * bytes. A Docker schema 2 manifest is always served (the reference once converted it
+   * to schema 1 for old clients; nothing reads schema 1 now).
+   */
+  private async negotiateManifest(
+    name: string,
+    reference: string,
+    accept: ManifestAccept,
+  ): Promise<{ digest: Digest; record: ManifestRecord }> {
+    const digest = await this.resolveReference(name, reference);
+    const record = await this.storage.getManifest(name, digest);
+    if (!record) throw new DistributionError('MANIFEST_UNKNOWN', `manifest unknown: ${name}@${digest.text}`, { digest: digest.text });
+    if (accept.accepts(record.mediaType)) return { digest, record };
+    refuseUnacceptedOci(record.mediaType);
+    if (record.mediaType !== MEDIA_TYPES.dockerManifestList || looksLikeDigest(reference)) return { digest, record };
+    const body = await this.storage.readBlob(digest, MAX_MANIFEST_BYTES);
+    if (!body) throw new DistributionError('MANIFEST_UNKNOWN', `manifest unknown: ${name}@${digest.text}`, { digest: digest.text });
+    const entries = (
+      JSON.parse(body.toString('utf8')) as { manifests?: Array<{ digest?: string; platform?: { os?: string; architecture?: string } }> }
+    ).manifests;
+    const entry = (entries ?? []).find((m) => m.platform?.os === 'linux' && m.platform?.architecture === 'amd64');
+    const chosen = entry?.digest !== undefined ? parseDigest(entry.digest) : undefined;
+    if (!chosen) throw new DistributionError('MANIFEST_UNKNOWN', 'manifest unknown', { tag: reference });
+    const child = await this.storage.getManifest(name, chosen);
+    if (!child) throw new DistributionError('MANIFEST_UNKNOWN', `manifest unknown: ${name}@${chosen.text}`, { digest: chosen.text });
+    if (!accept.accepts(child.mediaType)) {
+      refuseUnacceptedOci(child.mediaType);
+      if (child.mediaType === MEDIA_TYPES.dockerManifest)
+        throw new DistributionError('MANIFEST_INVALID', 'Schema 2 manifest not supported by client');
+    }
+    return { digest: chosen, record: child };
+  }
+
   /** The digest a manifest reference names in `name`: a digest as is, a tag through its pointer. */
   private async resolveReference(name: string, reference: string): Promise<Digest> {
     if (looksLikeDigest(reference)) return requireDigest(reference, 'manifest digest');
@@ -129,12 +172,10 @@ export class RegistryApi {
     return digest;
   }
 
-  private async getManifest(name: string, reference: string, res: ServerResponse, head: boolean): Promise<void> {
-    const digest = await this.resolveReference(name, reference);
-    const record = await this.storage.getManifest(name, digest);
-    const reader = record && (await this.storage.openBlob(digest));
-    if (!record || !reader)
-      throw new DistributionError('MANIFEST_UNKNOWN', `manifest unknown: ${name}@${digest.text}`, { digest: digest.text });
+  private async getManifest(name: string, reference: string, req: IncomingMessage, res: ServerResponse, head: boolean): Promise<void> {
+    const { digest, record } = await this.negotiateManifest(name, reference, ManifestAccept.of(req.headers));
+    const reader = await this.storage.openBlob(digest);
+    if (!reader) throw new DistributionError('MANIFEST_UNKNOWN', `manifest unknown: ${name}@${digest.text}`, { digest: digest.text });
     res.writeHead(200, {
       ...API_VERSION_HEADER,
       'Content-Type': record.mediaType,
@@ -461,4 +502,12 @@ function send(res: ServerResponse, status: number, body: unknown, head: boolean,
 function sendEmpty(res: ServerResponse, status: number, headers: Headers): void {
   res.writeHead(status, { ...API_VERSION_HEADER, ...headers, 'Content-Length': 0 });
   res.end();
+}
+
+/** An OCI manifest or index the client does not accept: the reference registry's 404, in its words. */
+function refuseUnacceptedOci(mediaType: string): void {
+  if (mediaType === MEDIA_TYPES.ociManifest)
+    throw new DistributionError('MANIFEST_UNKNOWN', 'OCI manifest found, but accept header does not support OCI manifests');
+  if (mediaType === MEDIA_TYPES.ociIndex)
+    throw new DistributionError('MANIFEST_UNKNOWN', 'OCI index found, but accept header does not support OCI indexes');
 }
