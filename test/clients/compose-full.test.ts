@@ -1,19 +1,28 @@
+import * as net from 'node:net';
 import * as path from 'node:path';
 import * as assert from 'uvu/assert';
 import { daemonSuite, repo, run, type TestDaemon } from '../e2e/harness';
 
 /**
- * PENDING until the embedded DNS (helper h2) and published ports (helper h1) are merged:
- * rename to compose-full.test.ts then. docker-compose v1 brings up
- * test/clients/compose/full: its web service reaches its db service by name, and answers
+ * docker-compose v1 brings up test/clients/compose/full: its web service reaches its db service by name, and answers
  * on a published port on 127.0.0.1; `down` removes all of it (containers, network, rules).
  */
 const test = daemonSuite('clients: docker-compose v1 with DNS and published ports', 'overlay');
 
 const project = 'berthcomposefull';
 const file = path.join(repo, 'test/clients/compose/full/docker-compose.yml');
-/** In the port range of the tests of this file (never a port another suite uses). */
-const webPort = '43080';
+let webPort = '';
+
+/** A port free on 127.0.0.1 now (the kernel's pick, released at once): the web service's published port. */
+function freePort(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(String(port)));
+    });
+    server.on('error', reject);
+  });
+}
 
 function compose(daemon: TestDaemon, args: string[]): ReturnType<typeof run> {
   return run('docker-compose', ['-p', project, '-f', file, ...args], {
@@ -24,6 +33,7 @@ function compose(daemon: TestDaemon, args: string[]): ReturnType<typeof run> {
 }
 
 test('web reaches db by name; web answers on its published port; down removes everything', async ({ daemon }) => {
+  webPort = await freePort();
   try {
     const up = await compose(daemon, ['up', '-d']);
     assert.is(up.code, 0, up.stderr);

@@ -9,8 +9,8 @@ import { daemonSuite, repo, run, type TestDaemon } from '../e2e/harness';
  * (labels, Attachable), list containers by two labels (both must match), create each
  * container on the network with its service name as an alias, inspect it, disconnect and
  * connect it again (aliases: service name and short id) before starting it; down stops,
- * removes the containers, then the network. Name resolution and published ports are in
- * compose-full.test.ts.pending (they need the embedded DNS and port publishing).
+ * removes the containers, then the network. Name resolution between the services and a
+ * published port are compose-full.test.ts's.
  */
 const test = daemonSuite('clients: docker-compose v1', 'overlay');
 
