@@ -27,4 +27,5 @@ export * from './plugins/plugin-kinds.js';
 export * from './plugins/plugin-manifest.js';
 export * from './plugins/plugin-requirement.js';
 export * from './plugins/plugin-skipped.js';
+export * from './process/run-program.js';
 export * from './tokens.js';

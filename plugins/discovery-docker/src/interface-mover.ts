@@ -1,5 +1,4 @@
-import { InvalidArgument } from '@berth/core';
-import { run } from './commands.js';
+import { InvalidArgument, runProgram } from '@berth/core';
 
 /** A route a remote driver asks for in its Join answer (`StaticRoutes`). */
 export interface StaticRoute {
@@ -62,8 +61,8 @@ export async function placeInterface(p: InterfacePlacement): Promise<string> {
     throw new InvalidArgument(`invalid MAC address "${p.macAddress}"`);
   }
   const [links, defaults] = await Promise.all([
-    run('nsenter', [`--net=${p.netnsPath}`, 'ip', '-j', 'link', 'show']),
-    run('nsenter', [`--net=${p.netnsPath}`, 'ip', '-j', 'route', 'show', 'default']),
+    runProgram('nsenter', [`--net=${p.netnsPath}`, 'ip', '-j', 'link', 'show']),
+    runProgram('nsenter', [`--net=${p.netnsPath}`, 'ip', '-j', 'route', 'show', 'default']),
   ]);
   const taken = new Set((JSON.parse(links || '[]') as Array<{ ifname: string }>).map((l) => l.ifname));
   // The first network with a gateway keeps the default route, as libnetwork keeps one gateway endpoint per sandbox.
@@ -71,7 +70,7 @@ export async function placeInterface(p: InterfacePlacement): Promise<string> {
   let index = 0;
   while (taken.has(`${p.dstPrefix}${index}`)) index++;
   const name = `${p.dstPrefix}${index}`;
-  await run('ip', ['link', 'set', 'dev', p.srcName, 'netns', p.netnsPath]);
+  await runProgram('ip', ['link', 'set', 'dev', p.srcName, 'netns', p.netnsPath]);
   const commands = [`link set dev ${p.srcName} name ${name}`];
   if (p.macAddress) commands.push(`link set dev ${name} address ${p.macAddress}`);
   if (p.address) commands.push(`addr add ${p.address} dev ${name}`);
@@ -82,10 +81,10 @@ export async function placeInterface(p: InterfacePlacement): Promise<string> {
   }
   if (p.gateway && !hasDefault) commands.push(`route add default via ${p.gateway} dev ${name}`);
   try {
-    await run('nsenter', [`--net=${p.netnsPath}`, 'ip', '-batch', '-'], `${commands.join('\n')}\n`);
+    await runProgram('nsenter', [`--net=${p.netnsPath}`, 'ip', '-batch', '-'], `${commands.join('\n')}\n`);
   } catch (err) {
     // Under either name, depending on how far the batch went.
-    for (const n of [name, p.srcName]) await run('nsenter', [`--net=${p.netnsPath}`, 'ip', 'link', 'del', n]).catch(() => {});
+    for (const n of [name, p.srcName]) await runProgram('nsenter', [`--net=${p.netnsPath}`, 'ip', 'link', 'del', n]).catch(() => {});
     throw err;
   }
   return name;

@@ -8,8 +8,8 @@ import {
   type NetworkSpec,
   NotFound,
   parseIpv4Prefix,
+  runProgram,
 } from '@berth/core';
-import { run } from './commands.js';
 import { placeInterface, type StaticRoute } from './interface-mover.js';
 import { MethodNotSupported, type PluginClient } from './plugin-client.js';
 
@@ -183,7 +183,7 @@ export class RemoteNetworkDriver implements NetworkDriver {
     if (!placed) return;
     const ns = await fs.stat(placed.netnsPath).catch(() => undefined);
     if (!ns || ns.dev !== placed.dev || ns.ino !== placed.ino) return;
-    await run('nsenter', [`--net=${placed.netnsPath}`, 'ip', 'link', 'del', placed.ifname]).catch(() => {});
+    await runProgram('nsenter', [`--net=${placed.netnsPath}`, 'ip', 'link', 'del', placed.ifname]).catch(() => {});
   }
 
   /** A call dockerd tolerates a plugin not implementing (404). */

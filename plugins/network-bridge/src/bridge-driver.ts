@@ -10,9 +10,10 @@ import {
   type NetworkSpec,
   NotFound,
   parseIpv4Prefix,
+  runProgram,
   SystemError,
 } from '@berth/core';
-import { isNoSuchDevice, run } from './commands.js';
+import { isNoSuchDevice } from './commands.js';
 import { createEndpointLinks, deleteHostVeth, routeDefaultThrough } from './endpoint-links.js';
 import { bridgeName, checkInterfaceName, hostVethName, networkMtu } from './link-names.js';
 import { type FirewalledNetwork, renderRuleset } from './nft-ruleset.js';
@@ -104,9 +105,9 @@ export class BridgeDriver implements NetworkDriver {
     if (!existing?.flags?.includes('UP')) commands.push(`link set ${bridge} up`);
     if (commands.length > 0) {
       try {
-        await run('ip', ['-batch', '-'], `${commands.join('\n')}\n`);
+        await runProgram('ip', ['-batch', '-'], `${commands.join('\n')}\n`);
       } catch (err) {
-        if (!existing) await run('ip', ['link', 'del', bridge]).catch(() => {});
+        if (!existing) await runProgram('ip', ['link', 'del', bridge]).catch(() => {});
         throw err;
       }
     }
@@ -120,7 +121,7 @@ export class BridgeDriver implements NetworkDriver {
     this.networks.delete(spec.id);
     for (const [id, ports] of this.published) if (ports[0]?.bridge === bridge) this.published.delete(id);
     await this.syncFirewall();
-    await run('ip', ['link', 'del', bridge]).catch((err) => {
+    await runProgram('ip', ['link', 'del', bridge]).catch((err) => {
       if (!isNoSuchDevice(err)) throw err;
     });
   }
@@ -136,11 +137,11 @@ export class BridgeDriver implements NetworkDriver {
     for (const id of this.published.keys()) await enableHairpin(hostVethName(id)).catch(() => {}); // a veth gone with its container is swept below
     const expected = new Set(endpoints.map((e) => hostVethName(e.id)));
     const bridges = new Set([...this.networks.values()].map((n) => n.bridge));
-    const links = JSON.parse((await run('ip', ['-j', 'link', 'show', 'type', 'veth'])) || '[]') as IpLink[];
+    const links = JSON.parse((await runProgram('ip', ['-j', 'link', 'show', 'type', 'veth'])) || '[]') as IpLink[];
     for (const link of links) {
       if (link.master === undefined || !bridges.has(link.master) || expected.has(link.ifname)) continue;
       this.options.log.warn('removing a veth of no recorded endpoint', { link: link.ifname, bridge: link.master });
-      await run('ip', ['link', 'del', link.ifname]).catch((err) => {
+      await runProgram('ip', ['link', 'del', link.ifname]).catch((err) => {
         if (!isNoSuchDevice(err)) throw err;
       });
     }
@@ -240,7 +241,7 @@ export class BridgeDriver implements NetworkDriver {
 
   private async link(name: string): Promise<IpLink | undefined> {
     try {
-      const links = JSON.parse(await run('ip', ['-j', '-d', 'addr', 'show', 'dev', name])) as IpLink[];
+      const links = JSON.parse(await runProgram('ip', ['-j', '-d', 'addr', 'show', 'dev', name])) as IpLink[];
       return links[0];
     } catch (err) {
       if (isNoSuchDevice(err)) return undefined;
@@ -272,7 +273,7 @@ export class BridgeDriver implements NetworkDriver {
         internal: n.spec.internal,
       }));
       const ports = this.portsKnown ? [...this.published.values()].flat() : undefined;
-      await run('nft', ['-f', '-'], renderRuleset(this.options.table, networks, ports));
+      await runProgram('nft', ['-f', '-'], renderRuleset(this.options.table, networks, ports));
       // After the rules, so the guard against 127.0.0.0/8 is in place before the bridge routes it.
       for (const bridge of new Set((ports ?? []).map((p) => p.bridge))) await enableRouteLocalnet(bridge);
     });

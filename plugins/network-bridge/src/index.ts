@@ -1,6 +1,5 @@
-import { definePlugin, InvalidArgument, PluginSkipped } from '@berth/core';
+import { definePlugin, InvalidArgument, PluginSkipped, runProgram } from '@berth/core';
 import { BridgeDriver } from './bridge-driver.js';
-import { run } from './commands.js';
 import { checkTableName } from './nft-ruleset.js';
 
 export { BridgeDriver, type BridgeDriverOptions } from './bridge-driver.js';
@@ -25,7 +24,7 @@ export default definePlugin({
       ['ip', '-V'],
       ['nft', '--version'],
     ] as const) {
-      await run(tool, [version]).catch(() => {
+      await runProgram(tool, [version]).catch(() => {
         throw new PluginSkipped(`${tool} not found (install iproute2 and nftables)`);
       });
     }

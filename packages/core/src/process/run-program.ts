@@ -1,11 +1,14 @@
 import { spawn } from 'node:child_process';
-import { SystemError } from '@berth/core';
+import { SystemError } from '../errors.js';
 
 /**
- * Run a program (`ip`, `nsenter`) with `input` on its stdin; resolves with its stdout,
- * rejects with a SystemError carrying the command and its stderr. No shell.
+ * Run a host program (`ip`, `nft`, …) with `input` on its stdin; resolves with its stdout,
+ * rejects with a SystemError carrying the command and its stderr (or its exit status).
+ * No shell: every argument is passed as is. For plugins that drive a host tool whose
+ * work has no syscall interface worth binding (nftables' ruleset language, `ip`'s
+ * one-off queries).
  */
-export function run(program: string, args: string[], input?: string): Promise<string> {
+export function runProgram(program: string, args: string[], input?: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(program, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
