@@ -1,7 +1,8 @@
-import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import { socketInNetns } from '@berth/native';
+import { type TestNetns, testNetns } from '@berth/testkit';
 import * as dnsPacket from 'dns-packet';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -18,22 +19,14 @@ const decode = (buf: Buffer): Decoded => dnsPacket.decode(buf) as Decoded;
 const hex = (c: string) => c.repeat(64);
 const upstreamAddress = `127.53.${1 + Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
 const silentAddress = `127.54.${1 + Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
-const namespaces: ChildProcess[] = [];
+const namespaces: TestNetns[] = [];
 
-function namespace(): string {
-  const child = spawn('unshare', ['--net', 'sleep', '60'], { stdio: 'ignore' });
-  namespaces.push(child);
-  const netns = `/proc/${child.pid}/ns/net`;
-  for (let i = 0; i < 200; i++) {
-    // unshare execs sleep once the namespace exists: wait until the path is a namespace of its own.
-    try {
-      if (execFileSync('readlink', [netns]).toString() !== execFileSync('readlink', ['/proc/self/ns/net']).toString()) {
-        execFileSync('nsenter', [`--net=${netns}`, 'ip', 'link', 'set', 'lo', 'up']);
-        return netns;
-      }
-    } catch {}
-  }
-  throw new Error('no namespace');
+/** A namespace of the test's own with `lo` up; its path. */
+async function namespace(): Promise<string> {
+  const ns = await testNetns(60);
+  namespaces.push(ns);
+  ns.ip(['link', 'set', 'lo', 'up']);
+  return ns.path;
 }
 
 function records(
@@ -122,11 +115,11 @@ test.before(async () => {
 test.after(() => {
   upstream.udp.close();
   upstream.tcp.close();
-  for (const child of namespaces) child.kill('SIGKILL');
+  for (const ns of namespaces) ns.close();
 });
 
 test('answers a container’s names over UDP inside its namespace, AAAA empty, others forwarded upstream', async () => {
-  const netns = namespace();
+  const netns = await namespace();
   const resolver = new EmbeddedResolver();
   try {
     await resolver.apply(records([{ id: '1', netns }]));
@@ -155,7 +148,7 @@ test('answers a container’s names over UDP inside its namespace, AAAA empty, o
 });
 
 test('TCP: a large answer whole, a forwarded one too; UDP truncates the large one', async () => {
-  const netns = namespace();
+  const netns = await namespace();
   const resolver = new EmbeddedResolver();
   try {
     await resolver.apply(records([{ id: '2', netns }]));
@@ -174,8 +167,8 @@ test('TCP: a large answer whole, a forwarded one too; UDP truncates the large on
 test('SERVFAIL when no upstream answers in time; namespaces apart do not see each other', async () => {
   const quiet = dgram.createSocket('udp4'); // bound and silent: the query is taken and never answered
   await new Promise<void>((r) => quiet.bind(53, silentAddress, r));
-  const one = namespace();
-  const two = namespace();
+  const one = await namespace();
+  const two = await namespace();
   const resolver = new EmbeddedResolver({ upstreamTimeoutMs: 200 });
   try {
     await resolver.apply(
@@ -201,7 +194,7 @@ test('SERVFAIL when no upstream answers in time; namespaces apart do not see eac
 });
 
 test('a container only on internal networks gets no names from elsewhere: SERVFAIL at once, nothing sent upstream', async () => {
-  const netns = namespace();
+  const netns = await namespace();
   const resolver = new EmbeddedResolver();
   try {
     await resolver.apply(records([{ id: '7', netns, forward: false }]));
@@ -219,7 +212,7 @@ test('forwarded queries in flight are capped: past the cap SERVFAIL comes at onc
   const quiet = dgram.createSocket('udp4');
   const quietAddress = `127.55.${1 + Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
   await new Promise<void>((r) => quiet.bind(53, quietAddress, r));
-  const netns = namespace();
+  const netns = await namespace();
   const resolver = new EmbeddedResolver({ upstreamTimeoutMs: 1500, maxForwards: 3 });
   try {
     await resolver.apply(records([{ id: '6', netns, upstreams: [quietAddress] }]));
@@ -238,7 +231,7 @@ test('forwarded queries in flight are capped: past the cap SERVFAIL comes at onc
 });
 
 test('a sandbox that leaves the records, or whose process is gone, loses its sockets (and no longer holds its namespace)', async () => {
-  const netns = namespace();
+  const netns = await namespace();
   const resolver = new EmbeddedResolver();
   try {
     await resolver.apply(records([{ id: '5', netns }]));
@@ -248,7 +241,7 @@ test('a sandbox that leaves the records, or whose process is gone, loses its soc
     assert.is(await askUdp(netns, query('web'), 300), undefined);
     await resolver.apply(records([{ id: '5', netns }]));
     assert.ok(await askUdp(netns, query('web')));
-    namespaces.at(-1)!.kill('SIGKILL');
+    namespaces.at(-1)!.close();
     await new Promise((r) => setTimeout(r, 100));
     resolver.sweep();
     assert.equal(resolver.sandboxIds, []);

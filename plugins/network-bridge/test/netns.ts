@@ -1,49 +1,6 @@
-import { execFileSync, spawn } from 'node:child_process';
-import { readlinkSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 
-/** A network namespace of the test's own: a `sleep` in `unshare --net`, ended by `close`. */
-export interface TestNetns {
-  pid: number;
-  path: string;
-  /** Run a command inside; returns its stdout, throws with its stderr. */
-  exec(args: string[]): string;
-  /** Whether a command inside exits 0. */
-  ok(args: string[]): boolean;
-  close(): void;
-}
-
-export async function testNetns(): Promise<TestNetns> {
-  const child = spawn('unshare', ['--net', 'sleep', '300'], { stdio: 'ignore' });
-  const pid = child.pid!;
-  const path = `/proc/${pid}/ns/net`;
-  const ours = readlinkSync('/proc/self/ns/net');
-  for (let i = 0; i < 200; i++) {
-    try {
-      if (readlinkSync(path) !== ours) break;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  if (readlinkSync(path) === ours) {
-    child.kill('SIGKILL');
-    throw new Error('unshare --net never made a namespace');
-  }
-  const exec = (args: string[]) =>
-    execFileSync('nsenter', [`--net=${path}`, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  return {
-    pid,
-    path,
-    exec,
-    ok(args) {
-      try {
-        exec(args);
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    close: () => child.kill('SIGKILL'),
-  };
-}
+export { type TestNetns, testNetns } from '@berth/testkit';
 
 /** The /24s of 10.199.0.0/16 no route of the host covers: the tests' own range. */
 export function freeTestSubnets(count: number): string[] {

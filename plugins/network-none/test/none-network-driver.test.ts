@@ -1,7 +1,7 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { isBerthError, type NetworkSpec } from '@berth/core';
 import plugin, { NoneNetworkDriver } from '@berth/network-none';
-import { pluginContext } from '@berth/testkit';
+import { pluginContext, testNetns } from '@berth/testkit';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
@@ -34,22 +34,16 @@ test('the manifest declares a network plugin named none whose init returns the d
 test('attach to a real private namespace adds nothing: only lo is there', async () => {
   const driver = new NoneNetworkDriver();
   await driver.createNetwork(spec('n1', 'none'));
-  const child = spawn('unshare', ['--net', 'sleep', '30'], { stdio: 'ignore' });
+  const ns = await testNetns(30);
   try {
-    // unshare execs sleep once the namespace exists; wait until the pid's netns differs from ours.
-    const ours = execFileSync('readlink', ['/proc/self/ns/net'], { encoding: 'utf8' });
-    const netns = `/proc/${child.pid}/ns/net`;
-    for (let i = 0; i < 100 && execFileSync('readlink', [netns], { encoding: 'utf8' }) === ours; i++) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    assert.is.not(execFileSync('readlink', [netns], { encoding: 'utf8' }), ours, 'the child never got its own netns');
+    const netns = ns.path;
     const info = await driver.attach(endpoint, netns);
     assert.equal(info, {});
     assert.equal(linkNames(netns), ['lo']);
     await driver.detach(endpoint);
     assert.equal(linkNames(netns), ['lo']);
   } finally {
-    child.kill('SIGKILL');
+    ns.close();
   }
 });
 
