@@ -156,10 +156,13 @@ test('a registry answering 500: a blob asked again after a pause is pulled; a bl
     // every manifest GET while `failManifests`, with a 500.
     let failBlobs = 0;
     let failManifests = false;
+    // Blob GETs let through before the failures start (1: the config, fetched before any layer).
+    let passBlobs = 0;
     const failed: string[] = [];
     const proxy = http.createServer((req, res) => {
       const url = req.url ?? '';
-      if (req.method === 'GET' && ((url.includes('/blobs/') && failBlobs > 0) || (url.includes('/manifests/') && failManifests))) {
+      if (req.method === 'GET' && url.includes('/blobs/') && passBlobs > 0) passBlobs--;
+      else if (req.method === 'GET' && ((url.includes('/blobs/') && failBlobs > 0) || (url.includes('/manifests/') && failManifests))) {
         if (url.includes('/blobs/')) failBlobs--;
         failed.push(url);
         res.writeHead(500, { 'Content-Type': 'application/json' });
@@ -189,10 +192,18 @@ test('a registry answering 500: a blob asked again after a pause is pulled; a bl
       assert.equal(await other.list(), []);
     };
     try {
+      passBlobs = 1;
       failBlobs = 2;
       const b = await ImageStore.open(path.join(dir, 'b'));
-      assert.is((await pullImage(b, { reference: normalizeReference(via), client: await client() })).id, id);
+      const lines: string[] = [];
+      const progress = (m: { status?: string }) => void (m.status && lines.push(m.status));
+      assert.is((await pullImage(b, { reference: normalizeReference(via), client: await client(), progress })).id, id);
       assert.is(failed.length, 2);
+      // Each pause before a layer is asked again is told as dockerd tells it.
+      assert.equal(
+        lines.filter((l) => l.startsWith('Retrying')),
+        ['Retrying in 1 second', 'Retrying in 1 second'],
+      );
 
       failBlobs = 3; // more than maxResumes allows
       const c = await ImageStore.open(path.join(dir, 'c'));

@@ -185,7 +185,18 @@ async function pullLayer(
   const fetching = (async (): Promise<LayerScan | undefined> => {
     if (await store.content.has(layer.digest)) return undefined;
     const { branches, abort } = tee(
-      client.blob(repository, layer.digest, total, (n) => download.update(n), signal),
+      client.blob(
+        repository,
+        layer.digest,
+        total,
+        (n) => download.update(n),
+        signal,
+        (delayMs) => {
+          // dockerd's line while it waits to ask a failing registry again.
+          const seconds = Math.max(1, Math.round(delayMs / 1000));
+          emit(layerStatus(`Retrying in ${seconds} second${seconds === 1 ? '' : 's'}`, id));
+        },
+      ),
       2,
     );
     const ingesting = store.content.ingest(branches[0]!, layer.digest).catch((err: unknown) => {

@@ -214,7 +214,7 @@ export class RegistryClient {
    * request included, those after a pause of `retryDelayMs`); a server that ignores the
    * range and sends the whole blob again has the part already passed on skipped. The
    * digest is not checked here: the consumer (`ContentStore.ingest`) does it.
-   * `onBytes` is told the running count.
+   * `onBytes` is told the running count, `onRetry` each pause before asking again (ms).
    */
   async *blob(
     repository: string,
@@ -222,6 +222,7 @@ export class RegistryClient {
     size: number,
     onBytes?: (n: number) => void,
     signal?: AbortSignal,
+    onRetry?: (delayMs: number) => void,
   ): AsyncGenerator<Buffer> {
     let received = 0;
     let resumes = 0;
@@ -267,7 +268,11 @@ export class RegistryClient {
         const serverError = (err as { serverError?: boolean }).serverError === true;
         if (signal?.aborted || !(serverError || isResumable(err)) || resumes >= this.maxResumes) throw err;
         resumes++;
-        if (serverError) await sleep((this.options.retryDelayMs ?? 1000) * resumes, signal);
+        if (serverError) {
+          const delayMs = (this.options.retryDelayMs ?? 1000) * resumes;
+          onRetry?.(delayMs);
+          await sleep(delayMs, signal);
+        }
       } finally {
         res?.destroy();
       }
