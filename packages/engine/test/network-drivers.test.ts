@@ -19,6 +19,7 @@ import {
   silentLogger,
   writeJsonAtomic,
 } from '@berth/core';
+import { errorOf } from '@berth/testkit';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ResolvedEngineConfig } from '../src/config.js';
@@ -41,15 +42,6 @@ const config = (dataRoot: string) =>
     defaultAddressPools: [{ base: '10.199.0.0/22', size: 24 }],
     defaultBridge: { name: 'bunitd' },
   }) as unknown as ResolvedEngineConfig;
-
-async function errorOf(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 /** A network driver that keeps its networks elsewhere (as a remote plugin): `restoreNetwork`, not a second create, at start. */
 class RemoteLikeDriver implements NetworkDriver {

@@ -14,6 +14,7 @@ import {
   silentLogger,
   writeJsonAtomic,
 } from '@berth/core';
+import { errorOf } from '@berth/testkit';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ResolvedEngineConfig } from '../src/config.js';
@@ -28,15 +29,6 @@ import { DriverLookup } from '../src/plugins/driver-lookup.js';
 
 const config = (dataRoot: string, pools = [{ base: '10.199.0.0/22', size: 24 }]) =>
   ({ dataRoot, defaultAddressPools: pools, defaultBridge: { name: 'bunitx' } }) as unknown as ResolvedEngineConfig;
-
-async function errorOf(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 test('IPAM: pools skip what the host routes and what other networks hold; a requested subnet may not overlap', async () => {
   const ipam = new DefaultIpam(config('/nonexistent'));

@@ -13,6 +13,7 @@ import {
   type PluginKind,
   silentLogger,
 } from '@berth/core';
+import { errorOf } from '@berth/testkit';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ResolvedEngineConfig } from '../src/config.js';
@@ -23,15 +24,6 @@ import { NetworkService } from '../src/networks/network-service.js';
 import { NetworkStore } from '../src/networks/network-store.js';
 import { exposedPortKeys, portMap, portRequests, portSummary } from '../src/networks/port-requests.js';
 import { DriverLookup } from '../src/plugins/driver-lookup.js';
-
-async function errorOf(p: Promise<unknown> | (() => unknown)): Promise<Error> {
-  try {
-    await (typeof p === 'function' ? p() : p);
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a failure');
-}
 
 test('port requests: PortBindings and -P as dockerd reads them; malformed entries are refused by name', async () => {
   assert.equal(

@@ -35,3 +35,13 @@ export async function rejectsWithCode(action: () => Promise<unknown>, code: stri
   if (caught === undefined) assert.unreachable(`expected ${code}, but the call succeeded`);
   assert.is((caught as NodeJS.ErrnoException).code, code, `expected ${code}, got ${String(caught)}`);
 }
+
+/** The error `action` fails with (a promise, or a function called and awaited), for asserting on; a call that succeeds fails the test. */
+export async function errorOf(action: Promise<unknown> | (() => unknown)): Promise<Error> {
+  try {
+    await (typeof action === 'function' ? action() : action);
+  } catch (err) {
+    return err as Error;
+  }
+  return assert.unreachable('expected a failure, but the call succeeded') as never;
+}

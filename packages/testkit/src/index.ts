@@ -1,5 +1,5 @@
 export { type EngineApiFactory, type EngineApiSuiteOptions, type EngineApiUnderTest, engineApiSuite } from './engine-api-suite.js';
-export { rejectsWith, rejectsWithCode } from './expect-error.js';
+export { errorOf, rejectsWith, rejectsWithCode } from './expect-error.js';
 export { pluginContext } from './plugin-context.js';
 export { runStorageCase, type StorageCase, type StorageDriverFactory } from './storage-case.js';
 export { type StorageDriverSuiteOptions, storageDriverSuite } from './storage-driver-suite.js';

@@ -12,7 +12,7 @@ import plugin, {
   RemoteIpam,
   RemoteNetworkDriver,
 } from '@berth/discovery-docker';
-import { pluginContext } from '@berth/testkit';
+import { errorOf, pluginContext } from '@berth/testkit';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { fakePlugin, Refusal } from './fake-plugin.js';
@@ -26,15 +26,6 @@ function tempDir(): string {
 test.after(() => {
   for (const dir of temp) rmSync(dir, { recursive: true, force: true });
 });
-
-async function errorOf(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 test("the manifest is discovery/docker, searching Docker's directories unless its config names others", async () => {
   assert.is(plugin.kind, 'discovery');

@@ -1,17 +1,9 @@
 import { isBerthError, silentLogger } from '@berth/core';
 import { PluginClient, RemoteIpam } from '@berth/discovery-docker';
+import { errorOf } from '@berth/testkit';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { fakePlugin, Refusal } from './fake-plugin.js';
-
-async function errorOf(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 /** An IPAM plugin of one pool, 10.88.0.0/24, giving addresses from .10 up; `poolAnswer` overrides its RequestPool answer. */
 async function ipamPlugin(poolAnswer?: () => unknown) {
