@@ -33,6 +33,8 @@ export interface EngineEventMap {
   'image.untag': [EngineEvent];
   'image.delete': [EngineEvent];
   'image.save': [EngineEvent];
+  'volume.create': [EngineEvent];
+  'volume.destroy': [EngineEvent];
   'network.connect': [EngineEvent];
   'network.disconnect': [EngineEvent];
   'plugin.skip': [EngineEvent];
@@ -73,6 +75,8 @@ const knownKeys: Record<string, true> = Object.fromEntries(
     'image.tag',
     'image.untag',
     'image.delete',
+    'volume.create',
+    'volume.destroy',
     'image.save',
     'network.connect',
     'network.disconnect',

@@ -41,6 +41,7 @@ import { registerEngineServices } from './services.js';
 import { ContainerStoreToken } from './state/container-store.js';
 import { ContainerMonitorToken } from './stats/container-monitor.js';
 import { PluginStatusSourceToken, SystemServiceToken } from './system/system-service.js';
+import { VolumeServiceToken } from './volumes/volume-service.js';
 
 /** A running engine: the EngineApi plus the container it was assembled in, its config and its shutdown. */
 export interface Engine extends EngineApi {
@@ -156,6 +157,8 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
   // Networks before runs: recovery releases the endpoints of runs that ended meanwhile.
   const networks = di.resolve(NetworkServiceToken);
   await networks.recover();
+  // Volumes' records, and the driver volumes a create or remove cut short left without one.
+  await di.resolve(VolumeServiceToken).load();
   // The lifecycle listens to exits (auto-remove) from its construction: before recovery records any.
   const lifecycle = di.resolve(ContainerLifecycleToken);
   const supervisor = di.resolve(RunSupervisorToken);

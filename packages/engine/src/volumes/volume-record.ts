@@ -1,0 +1,15 @@
+/**
+ * The engine's record of one volume (`<data-root>/volumes/_records/<name>.json`): what
+ * the driver does not keep. The driver keeps the data; the engine keeps the name, the
+ * driver that holds it, its labels and options, and whether it is anonymous (made for
+ * one container, removed with it by `rm -v`).
+ */
+export interface VolumeRecord {
+  name: string;
+  driver: string;
+  labels: Record<string, string>;
+  options: Record<string, string>;
+  /** ISO 8601 */
+  createdAt: string;
+  anonymous: boolean;
+}

@@ -1,0 +1,235 @@
+import { randomBytes } from 'node:crypto';
+import {
+  Conflict,
+  type DriverVolume,
+  type EventBus,
+  EventBusToken,
+  type Filters,
+  inject,
+  injectable,
+  isBerthError,
+  type Logger,
+  LoggerToken,
+  NotFound,
+  token,
+  type VolumeDriver,
+} from '@berth/core';
+import { type DriverLookup, DriverLookupToken } from '../plugins/driver-lookup.js';
+import { matchesVolumeFilters } from './volume-filters.js';
+import { checkVolumeName } from './volume-name.js';
+import type { VolumeRecord } from './volume-record.js';
+import { type VolumeStore, VolumeStoreToken } from './volume-store.js';
+import { type VolumeUsers, VolumeUsersToken } from './volume-users.js';
+
+/** The driver every volume gets when none is named (`docker volume create` without `-d`). */
+export const DEFAULT_VOLUME_DRIVER = 'local';
+
+/** What `volume create` asks for. A volume without a name gets a random one, as Docker's. */
+export interface VolumeCreateRequest {
+  name?: string;
+  driver?: string;
+  labels?: Record<string, string>;
+  options?: Record<string, string>;
+  /** Made for one container (`-v /path`, an image's VOLUME): `rm -v` removes it with the container. */
+  anonymous?: boolean;
+}
+
+/** A volume as the engine shows it: its record, and what its driver says of it. */
+export interface VolumeInfo {
+  name: string;
+  driver: string;
+  /** The driver's path for it; "" for a driver that has one only while mounted. */
+  mountpoint: string;
+  createdAt: string;
+  labels: Record<string, string>;
+  options: Record<string, string>;
+  scope: 'local' | 'global';
+  anonymous: boolean;
+  status?: Readonly<Record<string, unknown>>;
+}
+
+/** What a prune removed. */
+export interface VolumePruneResult {
+  removed: string[];
+}
+
+/**
+ * Volumes: their names, drivers, labels and options (the VolumeStore's records), created
+ * and removed through their drivers, and listed with Docker's filters. A volume some
+ * container uses (the VolumeUsers port: the container store) is not removed: Conflict
+ * naming the containers. Every change to one volume is serialised by its name.
+ *
+ * Order, for crash safety: create asks the driver first and writes the record after;
+ * remove deletes the record first and asks the driver after. A crash in between leaves a
+ * driver's volume without a record, which `load` adopts back (a volume is never lost,
+ * at worst one that was being removed comes back).
+ */
+@injectable()
+export class VolumeService {
+  private readonly queues = new Map<string, Promise<unknown>>();
+
+  constructor(
+    @inject(VolumeStoreToken) private readonly store: VolumeStore,
+    @inject(DriverLookupToken) private readonly drivers: DriverLookup,
+    @inject(VolumeUsersToken) private readonly users: VolumeUsers,
+    @inject(EventBusToken) private readonly events: EventBus,
+    @inject(LoggerToken) private readonly log: Logger,
+  ) {}
+
+  /** Load the records, then adopt every volume a driver holds that has no record (a create or remove cut short). */
+  async load(): Promise<void> {
+    await this.store.load((file, err) => this.log.warn('unreadable volume record, skipped', { file, error: String(err) }));
+    for (const [name, driver] of this.drivers.drivers('volume')) {
+      let volumes: DriverVolume[];
+      try {
+        volumes = await driver.list();
+      } catch (err) {
+        this.log.warn('volume driver could not list its volumes', { driver: name, error: String(err) });
+        continue;
+      }
+      for (const v of volumes) {
+        if (this.store.get(v.name)) continue;
+        await this.store.save({
+          name: v.name,
+          driver: name,
+          labels: {},
+          options: {},
+          createdAt: v.createdAt ?? new Date().toISOString(),
+          anonymous: false,
+        });
+      }
+    }
+  }
+
+  async create(request: VolumeCreateRequest): Promise<VolumeInfo> {
+    const name = request.name || randomBytes(32).toString('hex');
+    checkVolumeName(name);
+    const driverName = request.driver || DEFAULT_VOLUME_DRIVER;
+    return this.serial(name, async () => {
+      const existing = this.store.get(name);
+      if (existing) {
+        if (existing.driver !== driverName) {
+          throw new Conflict(`create ${name}: volume name ${name} already in use with driver ${existing.driver}`);
+        }
+        return this.info(existing);
+      }
+      const driver = await this.drivers.get('volume', driverName);
+      const made = await driver.create(name, request.options ?? {});
+      const record: VolumeRecord = {
+        name,
+        driver: driverName,
+        labels: { ...request.labels },
+        options: { ...request.options },
+        createdAt: made.createdAt ?? new Date().toISOString(),
+        anonymous: request.anonymous ?? false,
+      };
+      await this.store.save(record);
+      this.events.publish('volume', 'create', name, { driver: driverName });
+      return describe(record, driver, made);
+    });
+  }
+
+  /** One volume; NotFound `get <name>: no such volume`, as dockerd says. */
+  async get(name: string): Promise<VolumeInfo> {
+    return this.info(this.record(name));
+  }
+
+  /** Every volume the filters match. */
+  async list(filters: Filters = {}): Promise<VolumeInfo[]> {
+    const users = (n: string) => this.users.usersOf(n);
+    const matched = this.store.list().filter((r) => matchesVolumeFilters(r, filters, users));
+    return Promise.all(matched.map((r) => this.info(r)));
+  }
+
+  /**
+   * Remove a volume. One in use is a Conflict naming its containers, even with `force`
+   * (as Docker's); `force` makes an unknown name no error.
+   */
+  async remove(name: string, force = false): Promise<void> {
+    await this.serial(name, async () => {
+      const record = this.store.get(name);
+      if (!record) {
+        if (force) return;
+        throw new NotFound(`get ${name}: no such volume`);
+      }
+      const users = this.users.usersOf(name);
+      if (users.length > 0) throw new Conflict(`remove ${name}: volume is in use - [${users.join(', ')}]`);
+      const driver = await this.drivers.get('volume', record.driver);
+      await this.store.delete(name);
+      try {
+        await driver.remove(name);
+      } catch (err) {
+        // The driver's volume stays: keep the record, so it is still seen and removable.
+        if (!isBerthError(err, 'NotFound')) {
+          await this.store.save(record);
+          throw err;
+        }
+      }
+      this.events.publish('volume', 'destroy', name, { driver: record.driver });
+    });
+  }
+
+  /** Remove every volume no container uses that the label filters match. */
+  async prune(filters: Filters = {}): Promise<VolumePruneResult> {
+    const unused = (r: VolumeRecord) => this.users.usersOf(r.name).length === 0;
+    const candidates = this.store.list().filter((r) => matchesVolumeFilters(r, filters, () => [], true) && unused(r));
+    const removed: string[] = [];
+    for (const r of candidates) {
+      try {
+        await this.remove(r.name);
+        removed.push(r.name);
+      } catch (err) {
+        // Taken into use, or removed, meanwhile: not this prune's.
+        if (!isBerthError(err, 'Conflict') && !isBerthError(err, 'NotFound')) throw err;
+      }
+    }
+    return { removed };
+  }
+
+  private record(name: string): VolumeRecord {
+    const record = this.store.get(name);
+    if (!record) throw new NotFound(`get ${name}: no such volume`);
+    return record;
+  }
+
+  private async info(record: VolumeRecord): Promise<VolumeInfo> {
+    const driver = this.drivers.loaded('volume', record.driver);
+    if (!driver) return describe(record, undefined, undefined);
+    const found = await driver.get(record.name).catch((err: unknown) => {
+      if (isBerthError(err, 'NotFound')) return undefined;
+      throw err;
+    });
+    return describe(record, driver, found);
+  }
+
+  /** Run `work` after every earlier change to the same volume. */
+  private serial<T>(name: string, work: () => Promise<T>): Promise<T> {
+    const before = this.queues.get(name) ?? Promise.resolve();
+    const run = before.then(work, work);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.queues.set(name, tail);
+    void tail.then(() => {
+      if (this.queues.get(name) === tail) this.queues.delete(name);
+    });
+    return run;
+  }
+}
+
+function describe(record: VolumeRecord, driver: VolumeDriver | undefined, volume: DriverVolume | undefined): VolumeInfo {
+  return {
+    name: record.name,
+    driver: record.driver,
+    mountpoint: volume?.mountpoint ?? '',
+    createdAt: record.createdAt,
+    labels: record.labels,
+    options: record.options,
+    scope: driver?.scope ?? 'local',
+    anonymous: record.anonymous,
+    ...(volume?.status ? { status: volume.status } : {}),
+  };
+}
+
+export const VolumeServiceToken = token<VolumeService>('VolumeService');
