@@ -42,6 +42,7 @@ import { ContainerStoreToken } from './state/container-store.js';
 import { ContainerMonitorToken } from './stats/container-monitor.js';
 import { PluginStatusSourceToken, SystemServiceToken } from './system/system-service.js';
 import { VolumeServiceToken } from './volumes/volume-service.js';
+import { volumesApi } from './volumes/volumes-api.js';
 
 /** A running engine: the EngineApi plus the container it was assembled in, its config and its shutdown. */
 export interface Engine extends EngineApi {
@@ -158,7 +159,8 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
   const networks = di.resolve(NetworkServiceToken);
   await networks.recover();
   // Volumes' records, and the driver volumes a create or remove cut short left without one.
-  await di.resolve(VolumeServiceToken).load();
+  const volumes = di.resolve(VolumeServiceToken);
+  await volumes.load();
   // The lifecycle listens to exits (auto-remove) from its construction: before recovery records any.
   const lifecycle = di.resolve(ContainerLifecycleToken);
   const supervisor = di.resolve(RunSupervisorToken);
@@ -196,6 +198,7 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
     execs,
     filesystems: di.resolve(ContainerFilesystemsToken),
     networks: networksApi(networks, di.resolve(NetworkConnectionsToken)),
+    volumes: volumesApi(volumes),
     version: () => system.version(),
     info: () => system.info(),
     plugins: () => system.pluginStatuses(),

@@ -56,3 +56,4 @@ export {
 } from './volumes/volume-service.js';
 export { VOLUME_RECORDS_DIR, VolumeStore, VolumeStoreToken } from './volumes/volume-store.js';
 export { type VolumeUsers, VolumeUsersToken } from './volumes/volume-users.js';
+export { dockerVolume, volumesApi } from './volumes/volumes-api.js';

@@ -15,6 +15,7 @@ import {
   type VolumeDriver,
 } from '@berth/core';
 import { type DriverLookup, DriverLookupToken } from '../plugins/driver-lookup.js';
+import { directorySize } from './directory-size.js';
 import { matchesVolumeFilters } from './volume-filters.js';
 import { checkVolumeName } from './volume-name.js';
 import type { VolumeRecord } from './volume-record.js';
@@ -48,9 +49,10 @@ export interface VolumeInfo {
   status?: Readonly<Record<string, unknown>>;
 }
 
-/** What a prune removed. */
+/** What a prune removed, and the bytes the removed volumes' data held (where the driver gave a path). */
 export interface VolumePruneResult {
   removed: string[];
+  spaceReclaimed: number;
 }
 
 /**
@@ -174,16 +176,20 @@ export class VolumeService {
     const unused = (r: VolumeRecord) => this.users.usersOf(r.name).length === 0;
     const candidates = this.store.list().filter((r) => matchesVolumeFilters(r, filters, () => [], true) && unused(r));
     const removed: string[] = [];
+    let spaceReclaimed = 0;
     for (const r of candidates) {
       try {
+        const { mountpoint } = await this.info(r);
+        const size = mountpoint ? await directorySize(mountpoint) : 0;
         await this.remove(r.name);
         removed.push(r.name);
+        spaceReclaimed += size;
       } catch (err) {
         // Taken into use, or removed, meanwhile: not this prune's.
         if (!isBerthError(err, 'Conflict') && !isBerthError(err, 'NotFound')) throw err;
       }
     }
-    return { removed };
+    return { removed, spaceReclaimed };
   }
 
   private record(name: string): VolumeRecord {

@@ -1,0 +1,103 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import * as assert from 'uvu/assert';
+import { daemonSuite, type TestDaemon } from './harness';
+
+/**
+ * Volumes through the real docker CLI: `volume create/ls/inspect/rm/prune` with labels,
+ * filters and the local driver's layout, bad input, and records and data that survive a
+ * berthd killed with SIGKILL. (Containers do not mount volumes yet: issue 20.)
+ */
+const test = daemonSuite('volumes', 'vfs');
+
+async function ok(daemon: TestDaemon, args: string[], cli: 'docker' | 'berth' = 'docker'): Promise<string> {
+  const r = cli === 'docker' ? await daemon.docker(args) : await daemon.berth(args);
+  assert.is(r.code, 0, `${cli} ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+test("docker volume create/ls/inspect/rm: Docker's shapes, the local driver's layout under the data root, labels and filters", async ({
+  daemon,
+}) => {
+  assert.is(await ok(daemon, ['volume', 'create', '--label', 'app=shop', '--label', 'tier', 'shop-db']), 'shop-db');
+  assert.is(await ok(daemon, ['volume', 'create', 'cache-1']), 'cache-1');
+  const anonymous = await ok(daemon, ['volume', 'create']);
+  assert.match(anonymous, /^[0-9a-f]{64}$/);
+
+  const [v] = JSON.parse(await ok(daemon, ['volume', 'inspect', 'shop-db'])) as Array<Record<string, unknown>>;
+  assert.is(v!.Name, 'shop-db');
+  assert.is(v!.Driver, 'local');
+  assert.is(v!.Scope, 'local');
+  assert.is(v!.Mountpoint, path.join(daemon.dataRoot, 'volumes', 'shop-db', '_data'));
+  assert.equal(v!.Labels, { app: 'shop', tier: '' });
+  assert.ok(!Number.isNaN(Date.parse(String(v!.CreatedAt))), String(v!.CreatedAt));
+  assert.ok(existsSync(String(v!.Mountpoint)));
+
+  const names = async (...filters: string[]) =>
+    (await ok(daemon, ['volume', 'ls', '-q', ...filters.flatMap((f) => ['--filter', f])])).split('\n').filter(Boolean).sort();
+  assert.equal(await names(), [anonymous, 'cache-1', 'shop-db'].sort());
+  assert.equal(await names('label=app=shop'), ['shop-db']);
+  assert.equal(await names('name=cache'), ['cache-1']);
+  assert.equal(await names('driver=local', 'label=tier'), ['shop-db']);
+  assert.equal(await names('dangling=true'), [anonymous, 'cache-1', 'shop-db'].sort());
+  assert.equal(await names('dangling=false'), []);
+  const table = await ok(daemon, ['volume', 'ls']);
+  assert.match(table, /DRIVER\s+VOLUME NAME/);
+  assert.match(table, /local\s+shop-db/);
+
+  assert.is(await ok(daemon, ['volume', 'rm', 'cache-1']), 'cache-1');
+  assert.not.ok(existsSync(path.join(daemon.dataRoot, 'volumes', 'cache-1', '_data')));
+  const gone = await daemon.docker(['volume', 'inspect', 'cache-1']);
+  assert.is.not(gone.code, 0);
+  assert.match(gone.stderr, /no such volume/);
+  const rmGone = await daemon.docker(['volume', 'rm', 'cache-1']);
+  assert.is.not(rmGone.code, 0);
+  assert.match(rmGone.stderr, /get cache-1: no such volume/);
+  assert.is((await daemon.docker(['volume', 'rm', '-f', 'cache-1'])).code, 0, 'force: an unknown name is no error');
+});
+
+test('bad input: a name with "/" or "..", an unknown driver, an unknown -o option: clear errors, nothing created', async ({ daemon }) => {
+  const before = await ok(daemon, ['volume', 'ls', '-q']);
+  for (const name of ['a/b', '..', '../../etc']) {
+    const r = await daemon.docker(['volume', 'create', name]);
+    assert.is.not(r.code, 0, name);
+    assert.match(r.stderr, /includes invalid characters for a local volume name/, name);
+  }
+  const driver = await daemon.docker(['volume', 'create', '-d', 'nowhere-driver', 'x1']);
+  assert.is.not(driver.code, 0);
+  assert.match(driver.stderr, /plugin "nowhere-driver" not found/);
+  const opt = await daemon.docker(['volume', 'create', '-o', 'frobnicate=1', 'x2']);
+  assert.is.not(opt.code, 0);
+  assert.match(opt.stderr, /invalid option for the local volume driver: "frobnicate"/);
+  assert.is(await ok(daemon, ['volume', 'ls', '-q']), before);
+  assert.not.ok(existsSync(path.join(daemon.dataRoot, 'volumes', 'x1')));
+  assert.not.ok(existsSync(path.join(daemon.dataRoot, 'volumes', 'x2')));
+});
+
+test('a volume and its data survive berthd killed with SIGKILL; prune removes unused volumes and reports the space', async ({ daemon }) => {
+  await ok(daemon, ['volume', 'create', '--label', 'keep=yes', 'durable']);
+  await ok(daemon, ['volume', 'create', 'scratch']);
+  const mountpoint = path.join(daemon.dataRoot, 'volumes', 'scratch', '_data');
+  writeFileSync(path.join(mountpoint, 'blob'), Buffer.alloc(256 * 1024, 1));
+  writeFileSync(path.join(daemon.dataRoot, 'volumes', 'durable', '_data', 'note'), 'kept');
+
+  await daemon.kill('SIGKILL');
+  await daemon.start();
+  const [v] = JSON.parse(await ok(daemon, ['volume', 'inspect', 'durable'])) as Array<Record<string, unknown>>;
+  assert.equal(v!.Labels, { keep: 'yes' });
+  assert.is(readFileSync(path.join(String(v!.Mountpoint), 'note'), 'utf8'), 'kept');
+
+  const pruned = JSON.parse(
+    (await daemon.request('POST', `/v1.41/volumes/prune?filters=${encodeURIComponent('{"label!":["keep"]}')}`)).body,
+  );
+  assert.ok(pruned.VolumesDeleted.includes('scratch'), JSON.stringify(pruned));
+  assert.not.ok(pruned.VolumesDeleted.includes('durable'));
+  assert.ok(pruned.SpaceReclaimed >= 256 * 1024, JSON.stringify(pruned));
+  assert.match(await ok(daemon, ['volume', 'ls', '-q']), /^durable$/m);
+  const all = await ok(daemon, ['volume', 'prune', '-f']);
+  assert.match(all, /Deleted Volumes:\ndurable\n/);
+  assert.match(all, /Total reclaimed space: [\d.]+kB/);
+  assert.is(await ok(daemon, ['volume', 'ls', '-q']), '');
+});
+
+test.run();
