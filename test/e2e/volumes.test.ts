@@ -100,4 +100,24 @@ test('a volume and its data survive berthd killed with SIGKILL; prune removes un
   assert.is(await ok(daemon, ['volume', 'ls', '-q']), '');
 });
 
+test("berth volume create/ls/inspect/rm/prune: the same verbs in berth's own CLI", async ({ daemon }) => {
+  assert.is(await ok(daemon, ['volume', 'create', '--label', 'owner=berth', 'berth-vol'], 'berth'), 'berth-vol');
+  assert.is(await ok(daemon, ['volume', 'create', '--name', 'berth-other'], 'berth'), 'berth-other');
+  assert.equal((await ok(daemon, ['volume', 'ls', '-q', '--filter', 'label=owner'], 'berth')).split('\n'), ['berth-vol']);
+  assert.match(await ok(daemon, ['volume', 'ls'], 'berth'), /DRIVER\s+VOLUME NAME\nlocal\s+berth-other\nlocal\s+berth-vol/);
+  assert.is(
+    await ok(daemon, ['volume', 'inspect', '-f', '{{.Driver}} {{.Mountpoint}} {{.Labels.owner}}', 'berth-vol'], 'berth'),
+    `local ${path.join(daemon.dataRoot, 'volumes', 'berth-vol', '_data')} berth`,
+  );
+  const bad = await daemon.berth(['volume', 'create', 'no/slash']);
+  assert.is.not(bad.code, 0);
+  assert.match(bad.stderr, /includes invalid characters for a local volume name/);
+  assert.is(await ok(daemon, ['volume', 'rm', 'berth-other'], 'berth'), 'berth-other');
+  const missing = await daemon.berth(['volume', 'rm', 'berth-other']);
+  assert.is.not(missing.code, 0);
+  assert.match(missing.stderr, /no such volume/);
+  assert.match(await ok(daemon, ['volume', 'prune', '-f'], 'berth'), /Deleted Volumes:\nberth-vol\n/);
+  assert.is(await ok(daemon, ['volume', 'ls', '-q'], 'berth'), '');
+});
+
 test.run();

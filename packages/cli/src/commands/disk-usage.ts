@@ -92,7 +92,7 @@ export const systemPruneCommand: Command = {
     { long: 'all', short: 'a', kind: 'bool', help: 'Remove all unused images not just dangling ones' },
     { long: 'filter', kind: 'list', help: 'Provide filter values (e.g. "label=<key>=<value>")' },
     { long: 'force', short: 'f', kind: 'bool', help: 'Do not prompt for confirmation' },
-    { long: 'volumes', kind: 'bool', help: 'Prune anonymous volumes (berth keeps none)' },
+    { long: 'volumes', kind: 'bool', help: 'Prune volumes' },
   ],
   maxArgs: 0,
   async run(ctx, flags) {
@@ -107,9 +107,16 @@ export const systemPruneCommand: Command = {
     const images = await client.images.prune(flags.bool('all') ? { ...filters, dangling: ['false'] } : filters);
     const deletedContainers = containers.ContainersDeleted ?? [];
     if (deletedContainers.length) ctx.io.stdout.write(`Deleted Containers:\n${deletedContainers.join('\n')}\n\n`);
+    // Volumes after containers, whose removal frees them; only the label filters apply to them.
+    const volumeFilters = Object.fromEntries(Object.entries(filters).filter(([k]) => k !== 'until'));
+    const volumes = flags.bool('volumes') ? await client.volumes.prune(volumeFilters) : { VolumesDeleted: null, SpaceReclaimed: 0 };
+    const deletedVolumes = volumes.VolumesDeleted ?? [];
+    if (deletedVolumes.length) ctx.io.stdout.write(`Deleted Volumes:\n${deletedVolumes.join('\n')}\n\n`);
     const deletedImages = images.ImagesDeleted ?? [];
     if (deletedImages.length) ctx.io.stdout.write(`Deleted Images:\n${deletedLines(deletedImages)}\n`);
-    ctx.io.stdout.write(`Total reclaimed space: ${humanSize(containers.SpaceReclaimed + images.SpaceReclaimed)}\n`);
+    ctx.io.stdout.write(
+      `Total reclaimed space: ${humanSize(containers.SpaceReclaimed + volumes.SpaceReclaimed + images.SpaceReclaimed)}\n`,
+    );
     return 0;
   },
 };
