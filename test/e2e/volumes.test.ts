@@ -69,9 +69,18 @@ test('bad input: a name with "/" or "..", an unknown driver, an unknown -o optio
   const opt = await daemon.docker(['volume', 'create', '-o', 'frobnicate=1', 'x2']);
   assert.is.not(opt.code, 0);
   assert.match(opt.stderr, /invalid option for the local volume driver: "frobnicate"/);
+  const half = await daemon.docker(['volume', 'create', '-o', 'type=tmpfs', 'x3']);
+  assert.is.not(half.code, 0);
+  assert.match(half.stderr, /needs the option "device"/);
+  const tmpfs = await ok(daemon, ['volume', 'create', '-o', 'type=tmpfs', '-o', 'device=tmpfs', '-o', 'o=size=1m,uid=1000', 'x4']);
+  assert.is(tmpfs, 'x4');
+  const [v4] = JSON.parse(await ok(daemon, ['volume', 'inspect', 'x4'])) as Array<Record<string, unknown>>;
+  assert.equal(v4!.Options, { type: 'tmpfs', device: 'tmpfs', o: 'size=1m,uid=1000' });
+  assert.is(await ok(daemon, ['volume', 'rm', 'x4']), 'x4');
   assert.is(await ok(daemon, ['volume', 'ls', '-q']), before);
   assert.not.ok(existsSync(path.join(daemon.dataRoot, 'volumes', 'x1')));
   assert.not.ok(existsSync(path.join(daemon.dataRoot, 'volumes', 'x2')));
+  assert.not.ok(existsSync(path.join(daemon.dataRoot, 'volumes', 'x3')));
 });
 
 test('a volume and its data survive berthd killed with SIGKILL; prune removes unused volumes and reports the space', async ({ daemon }) => {

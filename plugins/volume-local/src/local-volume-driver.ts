@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import {
   BackgroundRemoval,
@@ -11,6 +11,8 @@ import {
   type VolumeMountContext,
   writeJsonAtomic,
 } from '@berth/core';
+import { isMountPoint, mountSpec, unmountAll } from '@berth/native';
+import { type LocalVolumeOptions, localMountSpec, parseLocalOptions } from './mount-options.js';
 
 /** A volume's name is one path component Docker's rule allows; the engine checks it too, a driver trusts nobody. */
 const VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
@@ -33,12 +35,17 @@ const CREATING_PREFIX = '.creating-';
  * (BackgroundRemoval), so a volume directory is always whole; the leftovers of either are
  * deleted at start-up.
  *
- * Options: Docker's local driver mounts a filesystem given by `type`, `device` and `o`;
- * this version keeps plain directories only and refuses every option by name, so a
- * volume never silently lacks what was asked.
+ * Options, as Docker's local driver: `type`, `device` and `o` make the volume a mount on
+ * its `_data` (`type=tmpfs,device=tmpfs,o=size=64m,uid=1000`; `type=none,o=bind,device=/host/dir`;
+ * `type=ext4,device=/dev/sdb1`), checked at create (mount-options.ts: an unknown key or
+ * `o` word is refused by name; a bind's device must exist) and performed by `mount`,
+ * undone by `unmount` (the engine calls them once for the first and after the last
+ * container, and keeps that count). `mount` is idempotent: after a crash the mount may
+ * still be there, and is then kept. A tmpfs volume's content goes with its unmount, as
+ * under Docker.
  *
- * Mounting a plain directory needs nothing: `mount` returns `_data`, `unmount` does
- * nothing (the engine bind-mounts the path and keeps the count of users).
+ * A plain directory needs no mount: `mount` returns `_data`, `unmount` does nothing (the
+ * engine bind-mounts the path).
  */
 export class LocalVolumeDriver implements VolumeDriver {
   readonly name = 'local';
@@ -63,8 +70,10 @@ export class LocalVolumeDriver implements VolumeDriver {
 
   async create(name: string, options: Readonly<Record<string, string>>): Promise<DriverVolume> {
     checkName(name);
-    const unknown = Object.keys(options);
-    if (unknown.length > 0) throw new InvalidArgument(`invalid option for the local volume driver: ${JSON.stringify(unknown[0])}`);
+    const parsed = parseLocalOptions(options);
+    if (parsed && (parsed.o.includes('bind') || parsed.o.includes('rbind')) && !existsSync(parsed.device)) {
+      throw new InvalidArgument(`invalid option device=${JSON.stringify(parsed.device)}: no such file or directory on the host`);
+    }
     const dir = this.dirOf(name);
     const existing = await this.stat(name);
     if (existing) return existing;
@@ -112,16 +121,26 @@ export class LocalVolumeDriver implements VolumeDriver {
   }
 
   async mount(name: string, _ctx: VolumeMountContext): Promise<string> {
-    return (await this.get(name)).mountpoint!;
+    const data = (await this.get(name)).mountpoint!;
+    const opts = await this.optionsOf(name);
+    if (opts && !isMountPoint(data)) mountSpec(localMountSpec(opts), data);
+    return data;
   }
 
   async unmount(name: string, _ctx: VolumeMountContext): Promise<void> {
-    await this.get(name);
+    const data = (await this.get(name)).mountpoint!;
+    if ((await this.optionsOf(name)) && isMountPoint(data)) unmountAll(data);
   }
 
   /** Resolves once every removal started so far has finished deleting. */
   drain(): Promise<void> {
     return this.removal.drain();
+  }
+
+  /** The mount options a volume was created with; undefined for a plain directory. */
+  private async optionsOf(name: string): Promise<LocalVolumeOptions | undefined> {
+    const text = await fs.readFile(path.join(this.dirOf(name), 'opts.json'), 'utf8').catch(() => '{}');
+    return parseLocalOptions(JSON.parse(text) as Record<string, string>);
   }
 
   private dirOf(name: string): string {

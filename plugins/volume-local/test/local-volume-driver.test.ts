@@ -1,5 +1,6 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { unmountAll } from '@berth/native';
 import { pluginContext, rejectsWith } from '@berth/testkit';
 import plugin, { LocalVolumeDriver } from '@berth/volume-local';
 import { test } from 'uvu';
@@ -101,6 +102,70 @@ test(
       (await reopened.list()).map((v) => v.name),
       ['shared'],
     );
+  }),
+);
+
+/** The filesystem type mounted at `target` in this mount namespace, if any. */
+function fsTypeAt(target: string): string | undefined {
+  const line = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .find((l) => l.split(' ')[4] === target);
+  return line?.split(' - ')[1]?.split(' ')[0];
+}
+
+test(
+  'type=tmpfs: mount makes a tmpfs of the given size and owner on _data, unmount undoes it, a repeated mount keeps it; remove refuses while mounted',
+  withRoot(async (dataRoot) => {
+    const root = path.join(dataRoot, 'volumes');
+    const driver = new LocalVolumeDriver(root);
+    await driver.open();
+    const v = await driver.create('scratch', { type: 'tmpfs', device: 'tmpfs', o: 'size=1m,uid=1234,mode=0750' });
+    const data = v.mountpoint!;
+    try {
+      assert.is(fsTypeAt(data), undefined, 'nothing is mounted before mount');
+      assert.is(await driver.mount('scratch', ctx), data);
+      assert.is(fsTypeAt(data), 'tmpfs');
+      const st = statSync(data);
+      assert.is(st.uid, 1234);
+      assert.is(st.mode & 0o7777, 0o750);
+      writeFileSync(path.join(data, 'f'), 'x');
+      assert.is(await driver.mount('scratch', { containerId: 'c2', readOnly: true }), data, 'idempotent: the mount is kept');
+      assert.ok(existsSync(path.join(data, 'f')));
+      assert.throws(() => writeFileSync(path.join(data, 'big'), Buffer.alloc(2 * 1024 * 1024)), /ENOSPC/);
+      await rejectsWith(driver.remove('scratch'), 'Conflict', /still mounted/);
+      await driver.unmount('scratch', ctx);
+      assert.is(fsTypeAt(data), undefined);
+      assert.not.ok(existsSync(path.join(data, 'f')), "a tmpfs volume's content goes with its unmount");
+      await driver.remove('scratch');
+      await driver.drain();
+      assert.not.ok(existsSync(path.join(root, 'scratch')));
+    } finally {
+      unmountAll(data);
+    }
+  }),
+);
+
+test(
+  'type=none,o=bind: the host directory shows in the volume while mounted; removing the volume never deletes the host directory',
+  withRoot(async (dataRoot) => {
+    const host = path.join(dataRoot, 'host-dir');
+    mkdirSync(host);
+    writeFileSync(path.join(host, 'hello'), 'from the host');
+    const driver = new LocalVolumeDriver(path.join(dataRoot, 'volumes'));
+    await driver.open();
+    const v = await driver.create('bound', { type: 'none', device: host, o: 'bind' });
+    try {
+      const data = await driver.mount('bound', ctx);
+      assert.is(readFileSync(path.join(data, 'hello'), 'utf8'), 'from the host');
+      writeFileSync(path.join(data, 'back'), 'to the host');
+      await driver.unmount('bound', ctx);
+      assert.not.ok(existsSync(path.join(data, 'hello')));
+      await driver.remove('bound');
+      await driver.drain();
+      assert.equal(readdirSync(host).sort(), ['back', 'hello']);
+    } finally {
+      unmountAll(v.mountpoint!);
+    }
   }),
 );
 
