@@ -1,12 +1,13 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as assert from 'uvu/assert';
 import { daemonSuite, type TestDaemon } from './harness';
 
 /**
  * Volumes through the real docker CLI: `volume create/ls/inspect/rm/prune` with labels,
- * filters and the local driver's layout, bad input, and records and data that survive a
- * berthd killed with SIGKILL. (Containers do not mount volumes yet: issue 20.)
+ * filters and the local driver's layout, bad input, records and data that survive a
+ * berthd killed with SIGKILL; containers with named and anonymous volumes (inspect's
+ * Mounts, in-use refusals, `rm -v`, `--rm`), pre-population from the image, events.
  */
 const test = daemonSuite('volumes', 'vfs');
 
@@ -127,6 +128,118 @@ test("berth volume create/ls/inspect/rm/prune: the same verbs in berth's own CLI
   assert.match(missing.stderr, /no such volume/);
   assert.match(await ok(daemon, ['volume', 'prune', '-f'], 'berth'), /Deleted Volumes:\nberth-vol\n/);
   assert.is(await ok(daemon, ['volume', 'ls', '-q'], 'berth'), '');
+});
+
+test('-v name:/path creates the volume on first use; its data survives the container, berthd SIGKILL and restart; in use it is not removed', async ({
+  daemon,
+}) => {
+  await ok(daemon, ['run', '--rm', '-v', 'kept:/data', 'busybox', 'sh', '-c', 'echo hello > /data/f']);
+  const [v] = JSON.parse(await ok(daemon, ['volume', 'inspect', 'kept'])) as Array<Record<string, unknown>>;
+  assert.is(readFileSync(path.join(String(v!.Mountpoint), 'f'), 'utf8'), 'hello\n');
+  const holder = await ok(daemon, ['run', '-d', '--name', 'holder', '-v', 'kept:/data:ro', 'busybox', 'sleep', '300']);
+  const [mount] = JSON.parse(await ok(daemon, ['inspect', '-f', '{{json .Mounts}}', 'holder'])) as Array<Record<string, unknown>>;
+  assert.equal(mount, {
+    Type: 'volume',
+    Name: 'kept',
+    Source: v!.Mountpoint,
+    Destination: '/data',
+    Driver: 'local',
+    Mode: 'ro',
+    RW: false,
+    Propagation: '',
+  });
+  const refused = await daemon.docker(['volume', 'rm', 'kept']);
+  assert.is.not(refused.code, 0);
+  assert.match(refused.stderr, new RegExp(`remove kept: volume is in use - \\[${holder}\\]`));
+  assert.is((await daemon.docker(['volume', 'rm', '-f', 'kept'])).code === 0, false, 'force does not remove a volume in use');
+  assert.equal(await ok(daemon, ['volume', 'ls', '-q', '--filter', 'dangling=false']), 'kept');
+  const ro = await daemon.docker(['exec', 'holder', 'touch', '/data/g']);
+  assert.is.not(ro.code, 0, 'mounted read-only');
+
+  await daemon.kill('SIGKILL');
+  await daemon.start();
+  assert.is(await ok(daemon, ['exec', 'holder', 'cat', '/data/f']), 'hello');
+  assert.is(await ok(daemon, ['run', '--rm', '-v', 'kept:/data', 'busybox', 'cat', '/data/f']), 'hello');
+  await ok(daemon, ['rm', '-f', 'holder']);
+  await ok(daemon, ['volume', 'rm', 'kept']);
+  assert.not.ok(existsSync(String(v!.Mountpoint)));
+  await ok(daemon, ['run', '--rm', '-v', 'ev-new:/x', 'busybox', 'true']);
+
+  const since = Math.floor(Date.now() / 1000) - 600;
+  const events = await daemon.request(
+    'GET',
+    `/v1.41/events?since=${since}&until=${Math.floor(Date.now() / 1000) + 1}&filters=${encodeURIComponent('{"type":["volume"]}')}`,
+  );
+  // The events since the restart (the history is in memory): the kept volume's and the new one's.
+  const parsed = events.body
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { Action: string; Actor: { ID: string } });
+  const actionsOf = (name: string) => parsed.filter((e) => e.Actor.ID === name).map((e) => e.Action);
+  for (const action of ['mount', 'unmount', 'destroy']) assert.ok(actionsOf('kept').includes(action), `${action} in ${actionsOf('kept')}`);
+  assert.equal(actionsOf('ev-new'), ['create', 'mount', 'unmount', 'mount', 'unmount']);
+});
+
+test('anonymous volumes: -v /path and an image VOLUME make one each; rm -v and run --rm remove them, rm alone keeps them', async ({
+  daemon,
+}) => {
+  const before = new Set((await ok(daemon, ['volume', 'ls', '-q'])).split('\n').filter(Boolean));
+  const fresh = async () => (await ok(daemon, ['volume', 'ls', '-q'])).split('\n').filter((n) => n && !before.has(n));
+  await ok(daemon, ['create', '--name', 'anon1', '-v', '/scratch', 'busybox', 'true']);
+  const [m] = JSON.parse(await ok(daemon, ['inspect', '-f', '{{json .Mounts}}', 'anon1'])) as Array<Record<string, unknown>>;
+  assert.match(String(m!.Name), /^[0-9a-f]{64}$/);
+  assert.is(m!.Type, 'volume');
+  assert.is(m!.Destination, '/scratch');
+  assert.equal(await fresh(), [m!.Name]);
+  await ok(daemon, ['rm', '-v', 'anon1']);
+  assert.equal(await fresh(), [], 'rm -v removed it');
+
+  await ok(daemon, ['create', '--name', 'anon2', '-v', '/scratch', 'busybox', 'true']);
+  const kept = await fresh();
+  await ok(daemon, ['rm', 'anon2']);
+  assert.equal(await fresh(), kept, 'rm without -v keeps it (dangling)');
+  await ok(daemon, ['volume', 'rm', kept[0]!]);
+
+  assert.is(await ok(daemon, ['run', '--rm', '-v', '/scratch', 'busybox', 'sh', '-c', 'echo x > /scratch/y && cat /scratch/y']), 'x');
+  assert.equal(await fresh(), [], '--rm removed its anonymous volume');
+
+  // An image VOLUME: commit one, then each container of it gets a volume there.
+  await ok(daemon, ['run', '--name', 'vol-base', 'busybox', 'sh', '-c', 'mkdir -p /srv/data && echo seeded > /srv/data/seed']);
+  await ok(daemon, ['commit', '-c', 'VOLUME /srv/data', 'vol-base', 'berth-e2e-volimg']);
+  await ok(daemon, ['rm', 'vol-base']);
+  assert.is(await ok(daemon, ['run', '--rm', 'berth-e2e-volimg', 'cat', '/srv/data/seed']), 'seeded', 'pre-populated from the image');
+  assert.equal(await fresh(), []);
+});
+
+test('pre-population: an empty volume gets the image content with owners and modes; nocopy and a non-empty volume get none; a symlink never leads out', async ({
+  daemon,
+}) => {
+  await ok(daemon, ['create', '--name', 'pre1', '-v', 'etc-copy:/etc', 'busybox', 'true']);
+  const data = path.join(daemon.dataRoot, 'volumes', 'etc-copy', '_data');
+  assert.ok(existsSync(path.join(data, 'passwd')), readdirSync(data).join(','));
+  const inImage = (await ok(daemon, ['run', '--rm', 'busybox', 'stat', '-c', '%a %u %g', '/etc', '/etc/passwd'])).split('\n');
+  const onHost = [data, path.join(data, 'passwd')].map((p) => {
+    const st = statSync(p);
+    return `${(st.mode & 0o7777).toString(8)} ${st.uid} ${st.gid}`;
+  });
+  assert.equal(onHost, inImage);
+
+  await ok(daemon, ['create', '--name', 'pre2', '-v', 'nocopy-vol:/etc:nocopy', 'busybox', 'true']);
+  assert.equal(readdirSync(path.join(daemon.dataRoot, 'volumes', 'nocopy-vol', '_data')), []);
+  await ok(daemon, ['volume', 'create', 'full-vol']);
+  writeFileSync(path.join(daemon.dataRoot, 'volumes', 'full-vol', '_data', 'mine'), '1');
+  await ok(daemon, ['create', '--name', 'pre3', '-v', 'full-vol:/etc', 'busybox', 'true']);
+  assert.equal(readdirSync(path.join(daemon.dataRoot, 'volumes', 'full-vol', '_data')), ['mine']);
+
+  // An image whose mount point is a symlink to a host directory: resolved inside the image, where it leads nowhere.
+  const hostDir = path.join(daemon.dir, 'host-secret');
+  mkdirSync(hostDir);
+  writeFileSync(path.join(hostDir, 'secret'), 'host only');
+  await ok(daemon, ['run', '--name', 'link-base', 'busybox', 'ln', '-s', hostDir, '/link']);
+  await ok(daemon, ['commit', 'link-base', 'berth-e2e-linkimg']);
+  await ok(daemon, ['create', '--name', 'pre4', '-v', 'link-vol:/link', 'berth-e2e-linkimg', 'true']);
+  assert.equal(readdirSync(path.join(daemon.dataRoot, 'volumes', 'link-vol', '_data')), []);
+  await ok(daemon, ['rm', 'pre1', 'pre2', 'pre3', 'pre4', 'link-base']);
 });
 
 test.run();

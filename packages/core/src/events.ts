@@ -35,6 +35,8 @@ export interface EngineEventMap {
   'image.save': [EngineEvent];
   'volume.create': [EngineEvent];
   'volume.destroy': [EngineEvent];
+  'volume.mount': [EngineEvent];
+  'volume.unmount': [EngineEvent];
   'network.connect': [EngineEvent];
   'network.disconnect': [EngineEvent];
   'plugin.skip': [EngineEvent];
@@ -77,6 +79,8 @@ const knownKeys: Record<string, true> = Object.fromEntries(
     'image.delete',
     'volume.create',
     'volume.destroy',
+    'volume.mount',
+    'volume.unmount',
     'image.save',
     'network.connect',
     'network.disconnect',

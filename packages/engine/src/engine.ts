@@ -168,6 +168,8 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
   // start what their policy says should run now that the engine is up.
   const restarts = di.resolve(RestartPoliciesToken);
   await supervisor.recover();
+  // Volume mounts held by runs that ended while no engine watched are released; those of running containers kept.
+  await volumes.reconcileMounts((id) => store.find(id)?.state.Running === true);
   // Endpoints of containers that are not running (now that recovery knows) go; drivers restore the rest.
   await networks.sweep((endpoint, network) => {
     const record = store.find(endpoint.containerId);

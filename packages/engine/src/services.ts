@@ -9,6 +9,7 @@ import { ContainerPrune, ContainerPruneToken } from './containers/container-prun
 import { ContainerQueries, ContainerQueriesToken } from './containers/container-queries.js';
 import { ContainerService, ContainerServiceToken } from './containers/container-service.js';
 import { ContainerSettings, ContainerSettingsToken } from './containers/container-settings.js';
+import { ContainerVolumes, ContainerVolumesToken } from './containers/container-volumes.js';
 import { NetworkConnections, NetworkConnectionsToken } from './containers/network-connections.js';
 
 import { DnsService, DnsServiceToken } from './dns/dns-service.js';
@@ -97,4 +98,5 @@ export function registerEngineServices(di: ServiceContainer): void {
   di.registerDefault(VolumeStoreToken, { useClass: VolumeStore });
   di.registerDefault(VolumeUsersToken, { useFactory: (d) => containerVolumeUsers(d.resolve(ContainerStoreToken)) });
   di.registerDefault(VolumeServiceToken, { useClass: VolumeService });
+  di.registerDefault(ContainerVolumesToken, { useClass: ContainerVolumes });
 }

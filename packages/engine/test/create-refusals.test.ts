@@ -61,11 +61,6 @@ const refused: Array<[string, ContainerCreateBody, RegExp]> = [
     /^HostConfig\.Mounts is not supported by berth yet/,
   ],
   ['--storage-opt size=1G', { HostConfig: { StorageOpt: { size: '1G' } } }, /^HostConfig\.StorageOpt: size limits are not supported/],
-  [
-    '-v named:/data',
-    { HostConfig: { Binds: ['named:/data'] } },
-    /^HostConfig\.Binds: the named volume "named" \(named:\/data\) is not supported/,
-  ],
   ['--health-retries -1', { Healthcheck: { Test: ['CMD-SHELL', 'true'], Retries: -1 } }, /^Retries in Healthcheck cannot be negative/],
   ['--pid container:x', { HostConfig: { PidMode: 'container:x' } }, /^HostConfig\.PidMode "container:x" is not supported/],
 ];

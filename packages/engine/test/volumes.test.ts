@@ -17,7 +17,8 @@ interface Rig {
   local: LocalVolumeDriver;
   users: Map<string, string[]>;
   events: EngineEvent[];
-  reopen(): Promise<VolumeService>;
+  /** A second engine's service and driver over the same data root (what a restart sees). */
+  reopen(): Promise<{ service: VolumeService; local: LocalVolumeDriver }>;
 }
 
 function withRig(run: (rig: Rig) => Promise<void>): () => Promise<void> {
@@ -47,7 +48,7 @@ function withRig(run: (rig: Rig) => Promise<void>): () => Promise<void> {
     };
     const first = await build();
     try {
-      await run({ dataRoot, users, events, ...first, reopen: async () => (await build()).service });
+      await run({ dataRoot, users, events, ...first, reopen: build });
     } finally {
       await first.local.drain();
       rmSync(dataRoot, { recursive: true, force: true });
@@ -171,11 +172,86 @@ test(
     // A create cut between the driver's volume and the engine's record.
     await local.create('orphan', {});
     writeFileSync(path.join(dataRoot, 'volumes', '_records', '.durable.json.1234.tmp'), '{"na');
-    const reopened = await reopen();
+    const { service: reopened } = await reopen();
     const names = (await reopened.list()).map((v) => v.name).sort();
     assert.equal(names, ['durable', 'orphan']);
     assert.equal((await reopened.get('durable')).labels, { a: 'b' });
     assert.equal(readdirSync(path.join(dataRoot, 'volumes', '_records')).sort(), ['durable.json', 'orphan.json']);
+  }),
+);
+
+/** A driver that counts its mount and unmount calls, around the real local driver. */
+function counting(local: LocalVolumeDriver) {
+  const calls: string[] = [];
+  const original = { mount: local.mount.bind(local), unmount: local.unmount.bind(local) };
+  local.mount = async (name, ctx) => {
+    calls.push(`mount ${name} ${ctx.containerId}`);
+    return original.mount(name, ctx);
+  };
+  local.unmount = async (name, ctx) => {
+    calls.push(`unmount ${name} ${ctx.containerId}`);
+    return original.unmount(name, ctx);
+  };
+  return calls;
+}
+
+test(
+  'the engine counts references: the driver mounts for the first holder and unmounts after the last; holders are written to the record; a volume held is in use',
+  withRig(async ({ dataRoot, service, local, events }) => {
+    await service.create({ name: 'shared' });
+    const calls = counting(local);
+    const path1 = await service.acquire('shared', { containerId: 'c1', readOnly: false });
+    assert.is(path1, path.join(dataRoot, 'volumes', 'shared', '_data'));
+    await service.acquire('shared', { containerId: 'c2', readOnly: true });
+    await service.acquire('shared', { containerId: 'c2', readOnly: true });
+    assert.equal(calls, ['mount shared c1']);
+    const record = JSON.parse(readFileSync(path.join(dataRoot, 'volumes', '_records', 'shared.json'), 'utf8'));
+    assert.equal(record.mountedBy, ['c1', 'c2']);
+    await rejectsWith(service.remove('shared'), 'Conflict', /volume is in use - \[c1, c2\]/);
+    await service.release('shared', 'c1');
+    assert.equal(calls, ['mount shared c1']);
+    await service.release('shared', 'c2');
+    await service.release('shared', 'c2');
+    assert.equal(calls, ['mount shared c1', 'unmount shared c2']);
+    assert.equal(
+      events.filter((e) => e.action === 'mount' || e.action === 'unmount').map((e) => `${e.action} ${e.attributes.container}`),
+      ['mount c1', 'mount c2', 'mount c2', 'unmount c1', 'unmount c2'],
+    );
+    await service.remove('shared');
+  }),
+);
+
+test(
+  'a failed driver mount leaves no holder behind',
+  withRig(async ({ dataRoot, service, local }) => {
+    await service.create({ name: 'flaky' });
+    local.mount = async () => {
+      throw new Error('device busy');
+    };
+    await rejectsWith(service.acquire('flaky', { containerId: 'c1', readOnly: false }), 'Error', /device busy/);
+    const record = JSON.parse(readFileSync(path.join(dataRoot, 'volumes', '_records', 'flaky.json'), 'utf8'));
+    assert.equal(record.mountedBy, []);
+    await service.remove('flaky');
+  }),
+);
+
+test(
+  'the reference count survives a restart: holders that no longer run are dropped (the last unmounts), running ones get their mount again',
+  withRig(async ({ service, reopen }) => {
+    await service.create({ name: 'gone' });
+    await service.create({ name: 'alive' });
+    await service.acquire('gone', { containerId: 'dead1', readOnly: false });
+    await service.acquire('alive', { containerId: 'dead2', readOnly: false });
+    await service.acquire('alive', { containerId: 'live1', readOnly: false });
+    // A crash here: the records hold the counts. The next engine reconciles them.
+    const { service: next, local: nextLocal } = await reopen();
+    const calls = counting(nextLocal);
+    await next.reconcileMounts((id) => id === 'live1');
+    assert.equal(calls.sort(), ['mount alive live1', 'unmount gone dead1']);
+    await next.remove('gone');
+    await rejectsWith(next.remove('alive'), 'Conflict', /in use - \[live1\]/);
+    await next.release('alive', 'live1');
+    await next.remove('alive');
   }),
 );
 

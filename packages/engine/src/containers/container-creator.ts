@@ -20,7 +20,7 @@ import { type ContainerStore, ContainerStoreToken } from '../state/container-sto
 import { containerRecordSchema } from '../state/record-schema.js';
 import { type ContainerBundles, ContainerBundlesToken } from './container-bundles.js';
 import { type ContainerDrivers, ContainerDriversToken } from './container-drivers.js';
-import type { ContainerRecord } from './container-record.js';
+import type { ContainerRecord, ContainerVolume } from './container-record.js';
 import { commandOf, mergedConfig } from './container-spec.js';
 import { type EtcRequest, extraHostLines, withResolvRequest } from './etc-files.js';
 import { generateName, newContainerId, validateName } from './names.js';
@@ -98,6 +98,7 @@ export class ContainerCreator {
       throw err;
     }
     let prepared = false;
+    let madeVolumes: ContainerVolume[] = [];
     try {
       // The snapshot and the container's own files side by side; both settle before
       // anything can fail, so the clean-up below knows whether the snapshot exists.
@@ -115,6 +116,7 @@ export class ContainerCreator {
       // A joining container takes the joined one's hostname (refused in its own request, above).
       const specBody = joined ? { ...body, Hostname: joined.config.Hostname } : body;
       const spec = await this.bundles.writeBundle({ id, body: specBody, image: image.config, etc: etcFiles.value, hostNetwork });
+      madeVolumes = spec.madeVolumes;
       const record: ContainerRecord = {
         schemaVersion: containerRecordSchema,
         id,
@@ -151,6 +153,7 @@ export class ContainerCreator {
         },
         restartCount: 0,
         networks,
+        ...(spec.volumes.length > 0 ? { volumes: spec.volumes } : {}),
       };
       await this.store.save(record);
       this.log.debug('container created', { id, ms: elapsed(began) });
@@ -164,6 +167,7 @@ export class ContainerCreator {
       this.store.releaseName(containerName, id);
       if (prepared) await this.rootfs.remove(id).catch(() => undefined);
       await fs.rm(this.bundles.dirOf(id), { recursive: true, force: true });
+      await this.bundles.discardVolumes(madeVolumes);
       throw err;
     } finally {
       releaseImage();

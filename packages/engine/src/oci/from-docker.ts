@@ -59,8 +59,6 @@ export interface DockerSpecRequest {
   pathExists?: (p: string) => boolean;
   /** The storage driver the rootfs is on, named in the refusal of StorageOpt. */
   storageDriver?: string;
-  /** Named volumes come back in `volumes` for the engine to mount; without, they are refused (400). */
-  namedVolumes?: boolean;
 }
 
 export interface DockerSpecResult {
@@ -95,7 +93,6 @@ export async function specInputFromDocker(req: DockerSpecRequest): Promise<Docke
   const warnings = refuseUnsupportedSettings(body, {
     hostNetwork: req.networkMode === 'host',
     storageDriver: req.storageDriver,
-    namedVolumes: req.namedVolumes,
   });
   const privileged = hc.Privileged === true;
 
@@ -210,7 +207,7 @@ export async function specInputFromDocker(req: DockerSpecRequest): Promise<Docke
     const destination = path.posix.normalize(dest);
     if (taken.has(destination)) continue;
     taken.add(destination);
-    volumes.push({ kind: 'volume', name: '', destination, readonly: false, nocopy: false, raw: dest });
+    volumes.push({ kind: 'volume', name: '', destination, readonly: false, nocopy: false, raw: dest, fromVolumes: true });
   }
   for (const m of etcFileMounts(req.etcFiles, readonlyRootfs)) {
     if (!taken.has(m.destination)) userMounts.push(m);

@@ -109,6 +109,8 @@ export interface VolumeRequest {
   /** `nocopy`: do not copy the image's content at the destination into a new volume. */
   nocopy: boolean;
   raw: string;
+  /** From `Config.Volumes` or the image's VOLUME (the docker CLI sends `-v /path` there too), not a `Binds` entry. */
+  fromVolumes?: boolean;
 }
 
 export type ParsedBind = BindRequest | VolumeRequest;

@@ -3,8 +3,8 @@ import type { ContainerStore } from './container-store.js';
 
 /**
  * The container store serving the volumes' "who uses this volume" port: a container uses
- * a volume its `HostConfig.Mounts` names (`type=volume`) or a `-v name:/path` bind names
- * (a source that is not an absolute path is a volume's name).
+ * the volumes its record lists (resolved at create), and any its `HostConfig.Mounts`
+ * (`type=volume`) or `-v name:/path` binds name.
  */
 export function containerVolumeUsers(store: ContainerStore): VolumeUsers {
   return {
@@ -13,7 +13,9 @@ export function containerVolumeUsers(store: ContainerStore): VolumeUsers {
         const mounts = r.hostConfig.Mounts ?? [];
         const binds = r.hostConfig.Binds ?? [];
         const uses =
-          mounts.some((m) => m.Type === 'volume' && m.Source === volumeName) || binds.some((b) => b.split(':')[0] === volumeName);
+          (r.volumes ?? []).some((v) => v.name === volumeName) ||
+          mounts.some((m) => m.Type === 'volume' && m.Source === volumeName) ||
+          binds.some((b) => b.split(':')[0] === volumeName);
         return uses ? [r.id] : [];
       }),
   };

@@ -12,4 +12,10 @@ export interface VolumeRecord {
   /** ISO 8601 */
   createdAt: string;
   anonymous: boolean;
+  /**
+   * The containers whose runs hold the volume mounted, written ahead of the driver's
+   * `mount` (the first) and after its `unmount` (the last): the engine's reference count,
+   * which survives a crash and is reconciled with the running containers at start.
+   */
+  mountedBy?: string[];
 }

@@ -13,6 +13,7 @@ import {
   NotFound,
   token,
   type VolumeDriver,
+  type VolumeMountContext,
 } from '@berth/core';
 import { type DriverLookup, DriverLookupToken } from '../plugins/driver-lookup.js';
 import { directorySize } from './directory-size.js';
@@ -154,7 +155,7 @@ export class VolumeService {
         if (force) return;
         throw new NotFound(`get ${name}: no such volume`);
       }
-      const users = this.users.usersOf(name);
+      const users = [...new Set([...this.users.usersOf(name), ...(record.mountedBy ?? [])])];
       if (users.length > 0) throw new Conflict(`remove ${name}: volume is in use - [${users.join(', ')}]`);
       const driver = await this.drivers.get('volume', record.driver);
       await this.store.delete(name);
@@ -169,6 +170,89 @@ export class VolumeService {
       }
       this.events.publish('volume', 'destroy', name, { driver: record.driver });
     });
+  }
+
+  /**
+   * A container's volume by name, created with the default driver on first use (`-v
+   * name:/path`); `created` says whether this call made it.
+   */
+  async ensure(name: string, anonymous = false): Promise<{ volume: VolumeInfo; created: boolean }> {
+    checkVolumeName(name);
+    const existing = this.store.get(name);
+    if (existing) return { volume: await this.info(existing), created: false };
+    const volume = await this.create({ name, anonymous });
+    return { volume, created: true };
+  }
+
+  /**
+   * `containerId`'s run needs the volume mounted: the driver's `mount` when it is the
+   * first holder (the holder written ahead, undone if the mount fails), nothing more
+   * otherwise. Returns the host path. Publishes `volume mount` with the container.
+   */
+  async acquire(name: string, ctx: VolumeMountContext, attributes: Record<string, string> = {}): Promise<string> {
+    return this.serial(name, async () => {
+      const record = this.record(name);
+      const holders = record.mountedBy ?? [];
+      const driver = await this.drivers.get('volume', record.driver);
+      let path = (await this.info(record)).mountpoint;
+      if (!holders.includes(ctx.containerId)) {
+        await this.store.save({ ...record, mountedBy: [...holders, ctx.containerId] });
+        if (holders.length === 0) {
+          try {
+            path = await driver.mount(name, ctx);
+          } catch (err) {
+            await this.store.save({ ...record, mountedBy: holders });
+            throw err;
+          }
+        }
+      }
+      this.events.publish('volume', 'mount', name, { driver: record.driver, container: ctx.containerId, ...attributes });
+      return path;
+    });
+  }
+
+  /** `containerId`'s run ended: the driver's `unmount` after the last holder, then the record. Errors are logged: the run is over either way. */
+  async release(name: string, containerId: string): Promise<void> {
+    await this.serial(name, async () => {
+      const record = this.store.get(name);
+      if (!record || !(record.mountedBy ?? []).includes(containerId)) return;
+      const rest = record.mountedBy!.filter((id) => id !== containerId);
+      if (rest.length === 0) await this.unmountQuietly(record, containerId);
+      await this.store.save({ ...record, mountedBy: rest });
+      this.events.publish('volume', 'unmount', name, { driver: record.driver, container: containerId });
+    });
+  }
+
+  /**
+   * At start, after recovery knows which containers run: holders that no longer run are
+   * dropped (the last one's volume unmounted), and a volume that some running container
+   * holds is mounted again (idempotent for the driver), which is how a mount lost with a
+   * crash between the record and the driver is made good.
+   */
+  async reconcileMounts(isRunning: (containerId: string) => boolean): Promise<void> {
+    for (const record of this.store.list()) {
+      const holders = record.mountedBy ?? [];
+      if (holders.length === 0) continue;
+      await this.serial(record.name, async () => {
+        const keep = holders.filter(isRunning);
+        const driver = this.drivers.loaded('volume', record.driver);
+        if (keep.length === 0) await this.unmountQuietly(record, holders[0]!);
+        else if (driver) {
+          await driver
+            .mount(record.name, { containerId: keep[0]!, readOnly: false })
+            .catch((err: unknown) => this.log.warn('cannot mount a volume again at start', { volume: record.name, error: String(err) }));
+        }
+        if (keep.length !== holders.length) await this.store.save({ ...record, mountedBy: keep });
+      });
+    }
+  }
+
+  private async unmountQuietly(record: VolumeRecord, containerId: string): Promise<void> {
+    const driver = this.drivers.loaded('volume', record.driver);
+    if (!driver) return;
+    await driver
+      .unmount(record.name, { containerId, readOnly: false })
+      .catch((err: unknown) => this.log.warn('volume unmount failed', { volume: record.name, error: String(err) }));
   }
 
   /** Remove every volume no container uses that the label filters match. */
