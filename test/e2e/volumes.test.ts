@@ -239,6 +239,18 @@ test('pre-population: an empty volume gets the image content with owners and mod
   await ok(daemon, ['commit', 'link-base', 'berth-e2e-linkimg']);
   await ok(daemon, ['create', '--name', 'pre4', '-v', 'link-vol:/link', 'berth-e2e-linkimg', 'true']);
   assert.equal(readdirSync(path.join(daemon.dataRoot, 'volumes', 'link-vol', '_data')), []);
+  // ps --filter volume= (a name or a destination) and system df read the volume model.
+  assert.equal((await ok(daemon, ['ps', '-a', '--format', '{{.Names}}', '--filter', 'volume=etc-copy'])).split('\n'), ['pre1']);
+  assert.equal((await ok(daemon, ['ps', '-a', '--format', '{{.Names}}', '--filter', 'volume=/link'])).split('\n'), ['pre4']);
+  const df = JSON.parse((await daemon.request('GET', '/v1.41/system/df')).body) as {
+    Volumes: Array<{ Name: string; UsageData: { Size: number; RefCount: number } }>;
+  };
+  const full = df.Volumes.find((v) => v.Name === 'full-vol')!;
+  assert.equal(full.UsageData.RefCount, 1);
+  assert.ok(full.UsageData.Size > 0, JSON.stringify(full));
+  const active = df.Volumes.filter((v) => v.UsageData.RefCount > 0).length;
+  assert.is(active, 4, 'etc-copy, nocopy-vol, full-vol, link-vol');
+  assert.match(await ok(daemon, ['system', 'df']), new RegExp(`\\nLocal Volumes\\s+${df.Volumes.length}\\s+${active}\\s`));
   await ok(daemon, ['rm', 'pre1', 'pre2', 'pre3', 'pre4', 'link-base']);
 });
 

@@ -7,15 +7,22 @@ import type { RouteModule } from '../route-module.js';
 /**
  * `GET /system/df`: images (with shared sizes and how many containers use each),
  * containers (with their writable layer's size), volumes and build cache, as dockerd
- * answers it. berth keeps no build cache: that list is empty. Volumes are not counted
- * here yet (their sizes and users): the list is empty too (issue 20).
+ * answers it (volumes with `UsageData`: size and how many containers use each). berth
+ * keeps no build cache: that list is empty.
  */
 async function diskUsage(ctx: RequestContext): Promise<void> {
-  const [images, containers] = await Promise.all([
+  const [images, containers, volumes] = await Promise.all([
     ctx.scope.engine.images.diskUsage(),
     ctx.scope.engine.containers.list({ all: true, size: true }),
+    ctx.scope.engine.volumes.diskUsage(),
   ]);
-  const usage: DiskUsage = { LayersSize: images.LayersSize, Images: images.Images, Containers: containers, Volumes: [], BuildCache: [] };
+  const usage: DiskUsage = {
+    LayersSize: images.LayersSize,
+    Images: images.Images,
+    Containers: containers,
+    Volumes: volumes,
+    BuildCache: [],
+  };
   sendJson(ctx.res, 200, usage);
 }
 

@@ -780,6 +780,7 @@ export class FakeEngine implements EngineApi {
       this.volumeTable.clear();
       return { VolumesDeleted: names.length > 0 ? names : null, SpaceReclaimed: 0 };
     },
+    diskUsage: async () => [...this.volumeTable.values()].map((v) => ({ ...v, UsageData: { Size: 0, RefCount: 0 } })),
   };
 
   readonly execs = {

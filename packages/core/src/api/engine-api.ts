@@ -409,6 +409,8 @@ export interface VolumesApi {
   inspect(name: string): Promise<Volume>;
   remove(name: string, force?: boolean): Promise<void>;
   prune(filters?: Filters): Promise<VolumesPruneReport>;
+  /** Every volume with `UsageData` (its size, -1 when the driver gives no path, and how many containers use it), for `/system/df`. */
+  diskUsage(): Promise<Volume[]>;
 }
 
 export interface NetworksApi {

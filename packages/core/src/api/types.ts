@@ -458,10 +458,10 @@ export interface ImagesDiskUsage {
   Images: ImageSummary[];
 }
 
-/** `GET /system/df`. berth keeps no named volumes and no build cache: those lists are empty. */
+/** `GET /system/df`. berth keeps no build cache: that list is empty. */
 export interface DiskUsage extends ImagesDiskUsage {
   Containers: ContainerSummary[];
-  Volumes: unknown[];
+  Volumes: Volume[];
   BuildCache: unknown[];
 }
 
@@ -477,6 +477,8 @@ export interface Volume {
   Labels: Record<string, string>;
   Scope: 'local' | 'global';
   Options: Record<string, string>;
+  /** `GET /system/df` only: the bytes its data holds and how many containers use it. */
+  UsageData?: { Size: number; RefCount: number };
 }
 
 /** `POST /volumes/create`. */

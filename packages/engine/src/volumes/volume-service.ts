@@ -255,6 +255,17 @@ export class VolumeService {
       .catch((err: unknown) => this.log.warn('volume unmount failed', { volume: record.name, error: String(err) }));
   }
 
+  /** Every volume with the bytes its data holds (-1 without a path) and how many containers use it. */
+  async usage(): Promise<Array<{ volume: VolumeInfo; size: number; refCount: number }>> {
+    return Promise.all(
+      this.store.list().map(async (r) => {
+        const volume = await this.info(r);
+        const size = volume.mountpoint ? await directorySize(volume.mountpoint) : -1;
+        return { volume, size, refCount: this.users.usersOf(r.name).length };
+      }),
+    );
+  }
+
   /** Remove every volume no container uses that the label filters match. */
   async prune(filters: Filters = {}): Promise<VolumePruneResult> {
     const unused = (r: VolumeRecord) => this.users.usersOf(r.name).length === 0;

@@ -15,6 +15,8 @@ export function volumesApi(service: VolumeService): VolumesApi {
       const { removed, spaceReclaimed } = await service.prune(filters);
       return { VolumesDeleted: removed.length > 0 ? removed : null, SpaceReclaimed: spaceReclaimed };
     },
+    diskUsage: async () =>
+      (await service.usage()).map((u) => ({ ...dockerVolume(u.volume), UsageData: { Size: u.size, RefCount: u.refCount } })),
   };
 }
 
