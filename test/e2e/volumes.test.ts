@@ -254,4 +254,36 @@ test('pre-population: an empty volume gets the image content with owners and mod
   await ok(daemon, ['rm', 'pre1', 'pre2', 'pre3', 'pre4', 'link-base']);
 });
 
+test('a tmpfs volume (-o type=tmpfs): mounted by its driver while a container runs, its size a hard limit inside, unmounted after the last run', async ({
+  daemon,
+}) => {
+  await ok(daemon, ['volume', 'create', '-o', 'type=tmpfs', '-o', 'device=tmpfs', '-o', 'o=size=1m', 'quota']);
+  const data = path.join(daemon.dataRoot, 'volumes', 'quota', '_data');
+  const mountedAt = () =>
+    readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .some((l) => l.split(' ')[4] === data);
+  await ok(daemon, ['run', '-d', '--name', 'q-holder', '-v', 'quota:/q', 'busybox', 'sleep', '300']);
+  assert.ok(mountedAt(), 'mounted while a container runs');
+  const full = await daemon.docker([
+    'run',
+    '--rm',
+    '-v',
+    'quota:/q',
+    'busybox',
+    'dd',
+    'if=/dev/zero',
+    'of=/q/big',
+    'bs=1024',
+    'count=2048',
+  ]);
+  assert.is.not(full.code, 0);
+  assert.match(full.stderr + full.stdout, /No space left on device/);
+  assert.ok(mountedAt(), 'still mounted: q-holder holds it');
+  assert.is(await ok(daemon, ['exec', 'q-holder', 'sh', '-c', 'ls /q']), 'big', 'both containers saw one filesystem');
+  await ok(daemon, ['rm', '-f', 'q-holder']);
+  assert.not.ok(mountedAt(), 'unmounted after the last run');
+  await ok(daemon, ['volume', 'rm', 'quota']);
+});
+
 test.run();
