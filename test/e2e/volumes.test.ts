@@ -286,4 +286,70 @@ test('a tmpfs volume (-o type=tmpfs): mounted by its driver while a container ru
   await ok(daemon, ['volume', 'rm', 'quota']);
 });
 
+test("--volumes-from: the other container's volumes and binds, read-only on request; in use by both; rm -v of the borrower keeps them", async ({
+  daemon,
+}) => {
+  const hostDir = path.join(daemon.dir, 'vf-host');
+  mkdirSync(hostDir);
+  writeFileSync(path.join(hostDir, 'h'), 'host file\n');
+  await ok(daemon, [
+    'run',
+    '-d',
+    '--name',
+    'vf-src',
+    '-v',
+    'vf-data:/data',
+    '-v',
+    `${hostDir}:/hostdir`,
+    '-v',
+    '/anon',
+    'busybox',
+    'sh',
+    '-c',
+    'echo shared > /data/f; sleep 300',
+  ]);
+  for (let i = 0; i < 50 && !existsSync(path.join(daemon.dataRoot, 'volumes', 'vf-data', '_data', 'f')); i++)
+    await new Promise((r) => setTimeout(r, 50));
+  assert.is(
+    await ok(daemon, [
+      'run',
+      '--rm',
+      '--volumes-from',
+      'vf-src',
+      'busybox',
+      'sh',
+      '-c',
+      'cat /data/f /hostdir/h; test -d /anon && echo anon',
+    ]),
+    'shared\nhost file\nanon',
+  );
+  const ro = await daemon.docker(['run', '--rm', '--volumes-from', 'vf-src:ro', 'busybox', 'touch', '/data/x']);
+  assert.is.not(ro.code, 0, 'read-only on request');
+  assert.match(ro.stderr, /Read-only file system/);
+  await ok(daemon, ['create', '--name', 'vf-user', '--volumes-from', 'vf-src', '-v', 'vf-own:/anon', 'busybox', 'true']);
+  const mounts = JSON.parse(await ok(daemon, ['inspect', '-f', '{{json .Mounts}}', 'vf-user'])) as Array<{
+    Type: string;
+    Name?: string;
+    Source: string;
+    Destination: string;
+  }>;
+  assert.equal(
+    mounts.map((m) => `${m.Type} ${m.Name ?? m.Source} ${m.Destination}`).sort(),
+    [`bind ${hostDir} /hostdir`, 'volume vf-data /data', 'volume vf-own /anon'].sort(),
+  );
+  assert.is(
+    await ok(daemon, ['run', '--rm', '--volumes-from', 'vf-user', 'busybox', 'cat', '/data/f'], 'berth'),
+    'shared',
+    "berth's own --volumes-from",
+  );
+  await ok(daemon, ['rm', '-f', 'vf-src']);
+  const refused = await daemon.docker(['volume', 'rm', 'vf-data']);
+  assert.match(refused.stderr, /volume is in use/);
+  await ok(daemon, ['rm', '-v', 'vf-user']);
+  await ok(daemon, ['volume', 'rm', 'vf-data', 'vf-own']);
+  const missing = await daemon.docker(['create', '--volumes-from', 'vf-nosuch', 'busybox', 'true']);
+  assert.is.not(missing.code, 0);
+  assert.match(missing.stderr, /No such container: vf-nosuch/);
+});
+
 test.run();

@@ -66,6 +66,11 @@ export interface ContainerRecord {
    */
   volumes?: ContainerVolume[];
   /**
+   * The bind mounts `--volumes-from` gave it (as `-v` entries), beside its own
+   * `HostConfig.Binds`; its volumes from there are in `volumes`.
+   */
+  volumesFromBinds?: string[];
+  /**
    * Docker's "has been manually stopped": set by `stop` and by `kill` with SIGKILL or the
    * stop signal, cleared by `start`. A restart policy never restarts the exit that
    * follows, and `unless-stopped` containers stay stopped when the daemon starts again.

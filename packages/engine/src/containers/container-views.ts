@@ -85,7 +85,7 @@ function networkSettings(record: ContainerRecord, nets: ContainerNetworkView[]):
 /** Inspect's `Mounts`: the bind mounts of `-v`, then the volumes, as dockerd lists them. */
 function mountPoints(record: ContainerRecord): MountPoint[] {
   const mounts: MountPoint[] = [];
-  for (const raw of record.hostConfig.Binds ?? []) {
+  for (const raw of [...(record.hostConfig.Binds ?? []), ...(record.volumesFromBinds ?? [])]) {
     let bind: ReturnType<typeof parseBind>;
     try {
       bind = parseBind(raw);

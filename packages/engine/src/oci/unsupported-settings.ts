@@ -37,7 +37,6 @@ function notSupported(field: string, detail = ''): InvalidArgument {
 const refusedHostFields: ReadonlyArray<[keyof HostConfig, string]> = [
   ['Mounts', ' (use -v /host/path:/container/path for a bind mount)'],
   ['VolumeDriver', ' (-v volumes are created with the local driver; use docker volume create -d to choose another)'],
-  ['VolumesFrom', ''],
   ['Capabilities', ' (use CapAdd and CapDrop)'],
   ['Cgroup', ''],
   ['Init', ': it has no init process'],
