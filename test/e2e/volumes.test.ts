@@ -352,4 +352,73 @@ test("--volumes-from: the other container's volumes and binds, read-only on requ
   assert.match(missing.stderr, /No such container: vf-nosuch/);
 });
 
+test('--mount: type=volume (named with volume-opt and nocopy, anonymous), type=bind (readonly), type=tmpfs (size); Mounts in inspect; bad entries refused', async ({
+  daemon,
+}) => {
+  const hostDir = path.join(daemon.dir, 'mount-host');
+  mkdirSync(hostDir);
+  writeFileSync(path.join(hostDir, 'h'), 'from host\n');
+  const out = await ok(daemon, [
+    'run',
+    '--name',
+    'mnt',
+    '--mount',
+    'type=volume,source=mnt-vol,target=/var,volume-nocopy,volume-label=made=by-mount',
+    '--mount',
+    'type=volume,target=/anon',
+    '--mount',
+    `type=bind,source=${hostDir},target=/h,readonly`,
+    '--mount',
+    'type=tmpfs,target=/t,tmpfs-size=65536',
+    'busybox',
+    'sh',
+    '-c',
+    'ls /var | wc -l; cat /h/h; touch /h/x 2>/dev/null || echo ro; df -k /t | tail -1 | awk "{print \\$2}"',
+  ]);
+  assert.equal(out.split('\n'), ['0', 'from host', 'ro', '64']);
+  const [v] = JSON.parse(await ok(daemon, ['volume', 'inspect', 'mnt-vol'])) as Array<Record<string, unknown>>;
+  assert.equal(v!.Labels, { made: 'by-mount' });
+  const mounts = JSON.parse(await ok(daemon, ['inspect', '-f', '{{json .Mounts}}', 'mnt'])) as Array<{
+    Type: string;
+    Name?: string;
+    Destination: string;
+    RW: boolean;
+  }>;
+  assert.equal(mounts.map((m) => `${m.Type} ${m.Destination} ${m.RW}`).sort(), [
+    'bind /h false',
+    'tmpfs /t true',
+    'volume /anon true',
+    'volume /var true',
+  ]);
+  const anon = mounts.find((m) => m.Destination === '/anon')!.Name!;
+  await ok(daemon, ['rm', '-v', 'mnt']);
+  assert.not.ok((await ok(daemon, ['volume', 'ls', '-q'])).split('\n').includes(anon), '--mount anonymous volume removed by rm -v');
+  await ok(daemon, ['volume', 'rm', 'mnt-vol']);
+
+  const tmpfsVol = await ok(daemon, [
+    'run',
+    '--rm',
+    '--mount',
+    'type=volume,source=mnt-tmp,target=/q,volume-opt=type=tmpfs,volume-opt=device=tmpfs,volume-opt=o=size=1m',
+    'busybox',
+    'sh',
+    '-c',
+    'df -k /q | tail -1 | awk "{print \\$2}"',
+  ]);
+  assert.is(tmpfsVol, '1024', 'volume-opt made a tmpfs volume of 1 MiB');
+  await ok(daemon, ['volume', 'rm', 'mnt-tmp']);
+
+  const missing = await daemon.docker([
+    'create',
+    '--mount',
+    `type=bind,source=${path.join(daemon.dir, 'absent')},target=/x`,
+    'busybox',
+    'true',
+  ]);
+  assert.is.not(missing.code, 0);
+  assert.match(missing.stderr, /bind source path does not exist/);
+  const badSource = await daemon.docker(['create', '--mount', 'type=tmpfs,source=x,target=/x', 'busybox', 'true']);
+  assert.is.not(badSource.code, 0);
+});
+
 test.run();

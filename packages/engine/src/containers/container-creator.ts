@@ -200,7 +200,7 @@ export class ContainerCreator {
 
 export const ContainerCreatorToken = token<ContainerCreator>('ContainerCreator');
 
-/** The container paths a create mounts itself (`-v`, `Volumes`, `--tmpfs`), which `--volumes-from` leaves to it. */
+/** The container paths a create mounts itself (`-v`, `Volumes`, `--tmpfs`, `--mount`), which `--volumes-from` leaves to it. */
 function ownDestinations(body: ContainerCreateBody): Set<string> {
   const out = new Set<string>();
   for (const raw of body.HostConfig?.Binds ?? []) {
@@ -210,7 +210,9 @@ function ownDestinations(body: ContainerCreateBody): Set<string> {
       // A malformed entry fails the create with its own message when the spec is built.
     }
   }
-  for (const dest of [...Object.keys(body.Volumes ?? {}), ...Object.keys(body.HostConfig?.Tmpfs ?? {})])
+  const mountTargets = (body.HostConfig?.Mounts ?? []).map((m) => m.Target ?? '').filter((t) => t !== '');
+  for (const dest of [...Object.keys(body.Volumes ?? {}), ...Object.keys(body.HostConfig?.Tmpfs ?? {}), ...mountTargets]) {
     out.add(path.posix.normalize(dest));
+  }
   return out;
 }

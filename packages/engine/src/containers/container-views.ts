@@ -103,6 +103,17 @@ function mountPoints(record: ContainerRecord): MountPoint[] {
       Propagation: bind.propagation,
     });
   }
+  for (const m of record.hostConfig.Mounts ?? []) {
+    if (m.Type !== 'bind' && m.Type !== 'tmpfs') continue; // volumes are below, with their names and paths
+    mounts.push({
+      Type: m.Type,
+      Source: m.Type === 'bind' ? (m.Source ?? '') : '',
+      Destination: m.Target ?? '',
+      Mode: '',
+      RW: m.ReadOnly !== true,
+      Propagation: m.Type === 'bind' ? m.BindOptions?.Propagation || 'rprivate' : '',
+    });
+  }
   for (const v of record.volumes ?? []) {
     mounts.push({
       Type: 'volume',

@@ -27,7 +27,11 @@ export class ContainerVolumes {
   async resolve(id: string, request: VolumeRequest, rootfs: string, made: ContainerVolume[]): Promise<ContainerVolume> {
     const anonymous = request.name === '';
     const name = anonymous ? randomBytes(32).toString('hex') : request.name;
-    const { volume, created } = await this.volumes.ensure(name, anonymous);
+    const { volume, created } = await this.volumes.ensure(name, anonymous, {
+      driver: request.driver,
+      options: request.driverOptions,
+      labels: request.labels,
+    });
     const entry: ContainerVolume = {
       name,
       driver: volume.driver,

@@ -5,6 +5,7 @@ import { cgroupsPathFor, DEFAULT_CGROUP_PARENT } from './cgroups.js';
 import { buildEnv, type ImageRunConfig, mergeCommand } from './container-config.js';
 import { type HostDeviceInfo, resolveDevices, statHostDevice } from './devices.js';
 import type { HostFacts } from './host-facts.js';
+import { mountRequest } from './mount-requests.js';
 import {
   bindMount,
   checkBindSource,
@@ -196,6 +197,12 @@ export async function specInputFromDocker(req: DockerSpecRequest): Promise<Docke
     checkBindSource(parsed, req.pathExists);
     if (parsed.relabel) warnings.push(`berth does not relabel for SELinux: option ${parsed.relabel} of ${raw} ignored`);
     userMounts.push(bindMount(parsed));
+  }
+  for (const request of hc.Mounts ?? []) {
+    const made = mountRequest(request, req.pathExists);
+    claim(made.destination, `--mount target=${made.destination}`);
+    if (made.kind === 'volume') volumes.push(made.volume);
+    else userMounts.push(made.mount);
   }
   for (const m of tmpfsMounts(hc.Tmpfs)) {
     claim(m.destination, `--tmpfs ${m.destination}`);

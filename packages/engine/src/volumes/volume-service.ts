@@ -173,14 +173,19 @@ export class VolumeService {
   }
 
   /**
-   * A container's volume by name, created with the default driver on first use (`-v
-   * name:/path`); `created` says whether this call made it.
+   * A container's volume by name, created on first use (`-v name:/path`) with the default
+   * driver or as `how` says (`--mount`'s volume-driver, volume-opt, volume-label); an
+   * existing one is taken as it is. `created` says whether this call made it.
    */
-  async ensure(name: string, anonymous = false): Promise<{ volume: VolumeInfo; created: boolean }> {
+  async ensure(
+    name: string,
+    anonymous = false,
+    how: Pick<VolumeCreateRequest, 'driver' | 'options' | 'labels'> = {},
+  ): Promise<{ volume: VolumeInfo; created: boolean }> {
     checkVolumeName(name);
     const existing = this.store.get(name);
     if (existing) return { volume: await this.info(existing), created: false };
-    const volume = await this.create({ name, anonymous });
+    const volume = await this.create({ ...how, name, anonymous });
     return { volume, created: true };
   }
 
