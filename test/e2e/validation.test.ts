@@ -40,9 +40,11 @@ test('hostile create bodies are 400s naming the field; nothing is stored and doc
 });
 
 const refusals: Array<[string[], RegExp]> = [
-  [['run', '--rm', '--mount', 'type=bind,src=/tmp,dst=/t', 'busybox', 'true'], /HostConfig\.Mounts is not supported by berth yet/],
+  [
+    ['run', '--rm', '--mount', 'type=bind,src=/nonexistent-berth-src,dst=/t', 'busybox', 'true'],
+    /bind source path does not exist: \/nonexistent-berth-src/,
+  ],
   [['create', '--storage-opt', 'size=1G', 'busybox', 'true'], /HostConfig\.StorageOpt: size limits are not supported/],
-  [['create', '-v', 'named:/data', 'busybox', 'true'], /HostConfig\.Binds: the named volume "named" \(named:\/data\) is not supported/],
   [['create', '-p', '8080:80/sctp', 'busybox', 'true'], /invalid port "80\/sctp": publishing sctp ports is not supported by berth/],
   [['create', '--link', 'db:db', 'busybox', 'true'], /could not get container for db/],
   [['create', '--init', 'busybox', 'true'], /HostConfig\.Init is not supported/],

@@ -52,6 +52,7 @@ export const CONTAINER_FLAGS: FlagSpec[] = [
   { long: 'ulimit', kind: 'list', meta: 'ulimit', help: 'Ulimit options' },
   { long: 'user', short: 'u', kind: 'string', help: 'Username or UID (format: <name|uid>[:<group|gid>])' },
   { long: 'volume', short: 'v', kind: 'list', help: 'Bind mount a volume' },
+  { long: 'volumes-from', kind: 'list', help: 'Mount volumes from the specified container(s)' },
   { long: 'workdir', short: 'w', kind: 'string', help: 'Working directory inside the container' },
 ];
 
@@ -291,6 +292,7 @@ export function buildCreateRequest(flags: Flags, image: string, command: string[
     AutoRemove: autoRemove,
   };
   if (binds.length) host.Binds = binds;
+  if (flags.list('volumes-from').length) host.VolumesFrom = flags.list('volumes-from');
   if (Object.keys(bindings).length) host.PortBindings = bindings;
   if (flags.bool('publish-all')) host.PublishAllPorts = true;
   if (flags.has('cap-add')) host.CapAdd = flags.list('cap-add');

@@ -20,6 +20,29 @@ function image(id: string, tags: string[], size: number, shared: number, contain
   };
 }
 
+test('system df: volumes counted with their sizes, the unused ones reclaimable; -v lists each with its links', () => {
+  const volume = (name: string, size: number, refs: number) => ({
+    Name: name,
+    Driver: 'local',
+    Mountpoint: `/v/${name}`,
+    CreatedAt: '',
+    Labels: {},
+    Scope: 'local' as const,
+    Options: {},
+    UsageData: { Size: size, RefCount: refs },
+  });
+  const usage: DiskUsage = {
+    LayersSize: 0,
+    Images: [],
+    Containers: [],
+    Volumes: [volume('used', 3000, 2), volume('free', 1000, 0)],
+    BuildCache: [],
+  };
+  assert.match(formatDiskUsage(usage), /\nLocal Volumes\s+2\s+1\s+4kB\s+1kB \(25%\)\n/);
+  const verbose = formatDiskUsageVerbose(usage, now);
+  assert.match(verbose, /Local Volumes space usage:\n\nVOLUME NAME\s+LINKS\s+SIZE\nused\s+2\s+3kB\nfree\s+0\s+1kB\n/);
+});
+
 test('system df: reclaimable is what no container holds, as the docker CLI computes it', () => {
   const usage: DiskUsage = {
     // base (1000) shared by both images; app adds 500 of its own.

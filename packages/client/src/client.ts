@@ -7,6 +7,7 @@ import { readJsonStream } from './json-stream.js';
 import { NetworksClient } from './networks.js';
 import { encodeFilters } from './query.js';
 import { readBody, Transport } from './transport.js';
+import { VolumesClient } from './volumes.js';
 
 export interface ClientOptions {
   /** `unix:///path` or a socket path; else `BERTH_HOST`, `DOCKER_HOST`, `/run/berth/berth.sock`. */
@@ -52,6 +53,7 @@ export class BerthClient {
   readonly images: ImagesClient;
   readonly execs: ExecsClient;
   readonly networks: NetworksClient;
+  readonly volumes: VolumesClient;
   private readonly http: Transport;
 
   constructor(options: ClientOptions = {}) {
@@ -61,6 +63,7 @@ export class BerthClient {
     this.images = new ImagesClient(this.http);
     this.execs = new ExecsClient(this.http);
     this.networks = new NetworksClient(this.http);
+    this.volumes = new VolumesClient(this.http);
   }
 
   /** `unix:///run/berth/berth.sock`, as messages show it. */

@@ -18,3 +18,4 @@ export { type JsonMessage, readJsonLines } from './json-lines.js';
 export { NetworksClient } from './networks.js';
 export { encodeFilters, encodeQuery } from './query.js';
 export { API_VERSION, CLIENT_VERSION, type HijackedStream, type RequestOptions, Transport } from './transport.js';
+export { VolumesClient } from './volumes.js';

@@ -33,6 +33,10 @@ export interface EngineEventMap {
   'image.untag': [EngineEvent];
   'image.delete': [EngineEvent];
   'image.save': [EngineEvent];
+  'volume.create': [EngineEvent];
+  'volume.destroy': [EngineEvent];
+  'volume.mount': [EngineEvent];
+  'volume.unmount': [EngineEvent];
   'network.connect': [EngineEvent];
   'network.disconnect': [EngineEvent];
   'plugin.skip': [EngineEvent];
@@ -73,6 +77,10 @@ const knownKeys: Record<string, true> = Object.fromEntries(
     'image.tag',
     'image.untag',
     'image.delete',
+    'volume.create',
+    'volume.destroy',
+    'volume.mount',
+    'volume.unmount',
     'image.save',
     'network.connect',
     'network.disconnect',

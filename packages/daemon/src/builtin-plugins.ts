@@ -6,6 +6,7 @@ import networkNone from '@berth/network-none';
 import runc, { crunPlugin } from '@berth/runtime-oci';
 import storageOverlay from '@berth/storage-overlay';
 import storageVfs from '@berth/storage-vfs';
+import volumeLocal from '@berth/volume-local';
 
 /**
  * The plugins berthd offers out of the box, in one explicit list: nothing registers
@@ -20,5 +21,6 @@ export const builtinPlugins: readonly AnyPluginManifest[] = [
   networkBridge,
   networkNone,
   networkHost,
+  volumeLocal,
   discoveryDocker,
 ];

@@ -41,6 +41,8 @@ import { registerEngineServices } from './services.js';
 import { ContainerStoreToken } from './state/container-store.js';
 import { ContainerMonitorToken } from './stats/container-monitor.js';
 import { PluginStatusSourceToken, SystemServiceToken } from './system/system-service.js';
+import { VolumeServiceToken } from './volumes/volume-service.js';
+import { volumesApi } from './volumes/volumes-api.js';
 
 /** A running engine: the EngineApi plus the container it was assembled in, its config and its shutdown. */
 export interface Engine extends EngineApi {
@@ -156,6 +158,9 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
   // Networks before runs: recovery releases the endpoints of runs that ended meanwhile.
   const networks = di.resolve(NetworkServiceToken);
   await networks.recover();
+  // Volumes' records, and the driver volumes a create or remove cut short left without one.
+  const volumes = di.resolve(VolumeServiceToken);
+  await volumes.load();
   // The lifecycle listens to exits (auto-remove) from its construction: before recovery records any.
   const lifecycle = di.resolve(ContainerLifecycleToken);
   const supervisor = di.resolve(RunSupervisorToken);
@@ -163,6 +168,8 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
   // start what their policy says should run now that the engine is up.
   const restarts = di.resolve(RestartPoliciesToken);
   await supervisor.recover();
+  // Volume mounts held by runs that ended while no engine watched are released; those of running containers kept.
+  await volumes.reconcileMounts((id) => store.find(id)?.state.Running === true);
   // Endpoints of containers that are not running (now that recovery knows) go; drivers restore the rest.
   await networks.sweep((endpoint, network) => {
     const record = store.find(endpoint.containerId);
@@ -193,6 +200,7 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
     execs,
     filesystems: di.resolve(ContainerFilesystemsToken),
     networks: networksApi(networks, di.resolve(NetworkConnectionsToken)),
+    volumes: volumesApi(volumes),
     version: () => system.version(),
     info: () => system.info(),
     plugins: () => system.pluginStatuses(),

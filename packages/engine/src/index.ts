@@ -33,6 +33,7 @@ export { RunResources, RunResourcesToken } from './runs/run-resources.js';
 export { type ExitListener, RunSupervisor, RunSupervisorToken } from './runs/run-supervisor.js';
 export { registerEngineServices } from './services.js';
 export { type ContainerStore, ContainerStoreToken, FileContainerStore } from './state/container-store.js';
+export { containerVolumeUsers } from './state/container-volume-users.js';
 export { ContainerMonitor, ContainerMonitorToken } from './stats/container-monitor.js';
 export {
   apiVersion,
@@ -42,3 +43,17 @@ export {
   SystemService,
   SystemServiceToken,
 } from './system/system-service.js';
+export { matchesVolumeFilters } from './volumes/volume-filters.js';
+export { checkVolumeName } from './volumes/volume-name.js';
+export type { VolumeRecord } from './volumes/volume-record.js';
+export {
+  DEFAULT_VOLUME_DRIVER,
+  type VolumeCreateRequest,
+  type VolumeInfo,
+  type VolumePruneResult,
+  VolumeService,
+  VolumeServiceToken,
+} from './volumes/volume-service.js';
+export { VOLUME_RECORDS_DIR, VolumeStore, VolumeStoreToken } from './volumes/volume-store.js';
+export { type VolumeUsers, VolumeUsersToken } from './volumes/volume-users.js';
+export { dockerVolume, volumesApi } from './volumes/volumes-api.js';

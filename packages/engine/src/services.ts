@@ -9,6 +9,7 @@ import { ContainerPrune, ContainerPruneToken } from './containers/container-prun
 import { ContainerQueries, ContainerQueriesToken } from './containers/container-queries.js';
 import { ContainerService, ContainerServiceToken } from './containers/container-service.js';
 import { ContainerSettings, ContainerSettingsToken } from './containers/container-settings.js';
+import { ContainerVolumes, ContainerVolumesToken } from './containers/container-volumes.js';
 import { NetworkConnections, NetworkConnectionsToken } from './containers/network-connections.js';
 
 import { DnsService, DnsServiceToken } from './dns/dns-service.js';
@@ -33,8 +34,12 @@ import { RunResources, RunResourcesToken } from './runs/run-resources.js';
 import { RunSupervisor, RunSupervisorToken } from './runs/run-supervisor.js';
 import { containerImageUsers } from './state/container-image-users.js';
 import { ContainerStoreToken, FileContainerStore } from './state/container-store.js';
+import { containerVolumeUsers } from './state/container-volume-users.js';
 import { ContainerMonitor, ContainerMonitorToken } from './stats/container-monitor.js';
 import { SystemService, SystemServiceToken } from './system/system-service.js';
+import { VolumeService, VolumeServiceToken } from './volumes/volume-service.js';
+import { VolumeStore, VolumeStoreToken } from './volumes/volume-store.js';
+import { VolumeUsersToken } from './volumes/volume-users.js';
 
 /**
  * The engine's own services, one line each: the default provider of every token. Only
@@ -88,4 +93,10 @@ export function registerEngineServices(di: ServiceContainer): void {
   di.registerDefault(ImageUsersToken, { useFactory: (d) => containerImageUsers(d.resolve(ContainerStoreToken)) });
   di.registerDefault(ImageServiceToken, { useClass: ImageService });
   di.registerDefault(SystemServiceToken, { useClass: SystemService });
+  // Volumes: their records, the service over the volume drivers, and the port that tells
+  // them which containers use a volume (the container store).
+  di.registerDefault(VolumeStoreToken, { useClass: VolumeStore });
+  di.registerDefault(VolumeUsersToken, { useFactory: (d) => containerVolumeUsers(d.resolve(ContainerStoreToken)) });
+  di.registerDefault(VolumeServiceToken, { useClass: VolumeService });
+  di.registerDefault(ContainerVolumesToken, { useClass: ContainerVolumes });
 }

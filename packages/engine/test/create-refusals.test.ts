@@ -56,16 +56,16 @@ const refused: Array<[string, ContainerCreateBody, RegExp]> = [
     /^can't create 'AutoRemove' container with restart policy$/,
   ],
   [
-    '--mount type=bind',
-    { HostConfig: { Mounts: [{ Type: 'bind', Source: '/tmp', Target: '/t' }] } },
-    /^HostConfig\.Mounts is not supported by berth yet/,
+    '--mount type=bind of a missing source',
+    { HostConfig: { Mounts: [{ Type: 'bind', Source: '/nonexistent-berth-src', Target: '/t' }] } },
+    /^invalid mount config for type "bind": bind source path does not exist: \/nonexistent-berth-src/,
+  ],
+  [
+    '--mount type=npipe',
+    { HostConfig: { Mounts: [{ Type: 'npipe', Source: 'x', Target: '/t' }] } },
+    /^invalid mount config: mount type unknown: "npipe"/,
   ],
   ['--storage-opt size=1G', { HostConfig: { StorageOpt: { size: '1G' } } }, /^HostConfig\.StorageOpt: size limits are not supported/],
-  [
-    '-v named:/data',
-    { HostConfig: { Binds: ['named:/data'] } },
-    /^HostConfig\.Binds: the named volume "named" \(named:\/data\) is not supported/,
-  ],
   ['--health-retries -1', { Healthcheck: { Test: ['CMD-SHELL', 'true'], Retries: -1 } }, /^Retries in Healthcheck cannot be negative/],
   ['--pid container:x', { HostConfig: { PidMode: 'container:x' } }, /^HostConfig\.PidMode "container:x" is not supported/],
 ];

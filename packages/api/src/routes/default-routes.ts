@@ -12,6 +12,7 @@ import { networkRoutes } from './networks.js';
 import { registryRoutes } from './registry.js';
 import { swarmRoutes } from './swarm.js';
 import { systemRoutes } from './system.js';
+import { volumeRoutes } from './volumes.js';
 
 /**
  * Every route berth serves, as `createApiServer` registers them when it is given no
@@ -29,6 +30,7 @@ export const defaultRoutes: readonly RouteModule[] = Object.freeze([
   execRoutes,
   imageRoutes,
   networkRoutes,
+  volumeRoutes,
   registryRoutes,
   swarmRoutes,
   diskUsageRoutes,

@@ -48,6 +48,8 @@ import {
   type SystemInfo,
   Unauthorized,
   type VersionInfo,
+  type Volume,
+  type VolumeCreateBody,
   type WaitCondition,
   type WaitResult,
 } from '@berth/core';
@@ -740,6 +742,45 @@ export class FakeEngine implements EngineApi {
       this.record('networks.disconnect', { ref, ...request });
       this.networks.inspect(ref);
     },
+  };
+
+  readonly volumeTable = new Map<string, Volume>();
+  readonly volumes = {
+    create: async (request: VolumeCreateBody): Promise<Volume> => {
+      this.record('volumes.create', request);
+      const name = request.Name || randomBytes(32).toString('hex');
+      const volume: Volume = {
+        Name: name,
+        Driver: request.Driver || 'local',
+        Mountpoint: `/var/lib/berth/volumes/${name}/_data`,
+        CreatedAt: new Date().toISOString(),
+        Labels: request.Labels ?? {},
+        Scope: 'local',
+        Options: request.DriverOpts ?? {},
+      };
+      this.volumeTable.set(name, volume);
+      return volume;
+    },
+    list: async (filters?: Filters) => {
+      this.record('volumes.list', filters);
+      return { Volumes: [...this.volumeTable.values()], Warnings: null };
+    },
+    inspect: async (name: string) => {
+      const found = this.volumeTable.get(name);
+      if (!found) throw new NotFound(`get ${name}: no such volume`);
+      return found;
+    },
+    remove: async (name: string, force?: boolean) => {
+      this.record('volumes.remove', { name, force });
+      if (!this.volumeTable.delete(name) && !force) throw new NotFound(`get ${name}: no such volume`);
+    },
+    prune: async (filters?: Filters) => {
+      this.record('volumes.prune', filters);
+      const names = [...this.volumeTable.keys()];
+      this.volumeTable.clear();
+      return { VolumesDeleted: names.length > 0 ? names : null, SpaceReclaimed: 0 };
+    },
+    diskUsage: async () => [...this.volumeTable.values()].map((v) => ({ ...v, UsageData: { Size: 0, RefCount: 0 } })),
   };
 
   readonly execs = {

@@ -92,7 +92,7 @@ export const systemPruneCommand: Command = {
     { long: 'all', short: 'a', kind: 'bool', help: 'Remove all unused images not just dangling ones' },
     { long: 'filter', kind: 'list', help: 'Provide filter values (e.g. "label=<key>=<value>")' },
     { long: 'force', short: 'f', kind: 'bool', help: 'Do not prompt for confirmation' },
-    { long: 'volumes', kind: 'bool', help: 'Prune anonymous volumes (berth keeps none)' },
+    { long: 'volumes', kind: 'bool', help: 'Prune volumes' },
   ],
   maxArgs: 0,
   async run(ctx, flags) {
@@ -107,9 +107,16 @@ export const systemPruneCommand: Command = {
     const images = await client.images.prune(flags.bool('all') ? { ...filters, dangling: ['false'] } : filters);
     const deletedContainers = containers.ContainersDeleted ?? [];
     if (deletedContainers.length) ctx.io.stdout.write(`Deleted Containers:\n${deletedContainers.join('\n')}\n\n`);
+    // Volumes after containers, whose removal frees them; only the label filters apply to them.
+    const volumeFilters = Object.fromEntries(Object.entries(filters).filter(([k]) => k !== 'until'));
+    const volumes = flags.bool('volumes') ? await client.volumes.prune(volumeFilters) : { VolumesDeleted: null, SpaceReclaimed: 0 };
+    const deletedVolumes = volumes.VolumesDeleted ?? [];
+    if (deletedVolumes.length) ctx.io.stdout.write(`Deleted Volumes:\n${deletedVolumes.join('\n')}\n\n`);
     const deletedImages = images.ImagesDeleted ?? [];
     if (deletedImages.length) ctx.io.stdout.write(`Deleted Images:\n${deletedLines(deletedImages)}\n`);
-    ctx.io.stdout.write(`Total reclaimed space: ${humanSize(containers.SpaceReclaimed + images.SpaceReclaimed)}\n`);
+    ctx.io.stdout.write(
+      `Total reclaimed space: ${humanSize(containers.SpaceReclaimed + volumes.SpaceReclaimed + images.SpaceReclaimed)}\n`,
+    );
     return 0;
   },
 };
@@ -125,11 +132,16 @@ export function formatDiskUsage(usage: DiskUsage): string {
   const imagesReclaimable = Math.max(0, usage.LayersSize - usedByActive);
   const containersSize = usage.Containers.reduce((n, c) => n + (c.SizeRw ?? 0), 0);
   const containersReclaimable = usage.Containers.filter((c) => c.State !== 'running').reduce((n, c) => n + (c.SizeRw ?? 0), 0);
+  const volumes = usage.Volumes ?? [];
+  const volumeSize = (v: (typeof volumes)[number]) => Math.max(0, v.UsageData?.Size ?? 0);
+  const volumesSize = volumes.reduce((n, v) => n + volumeSize(v), 0);
+  const activeVolumes = volumes.filter((v) => (v.UsageData?.RefCount ?? 0) > 0);
+  const volumesReclaimable = volumes.filter((v) => (v.UsageData?.RefCount ?? 0) === 0).reduce((n, v) => n + volumeSize(v), 0);
   const rows = [
     'TYPE\tTOTAL\tACTIVE\tSIZE\tRECLAIMABLE',
     `Images\t${usage.Images.length}\t${activeImages.length}\t${dfSize(usage.LayersSize)}\t${dfSize(imagesReclaimable)}${percent(imagesReclaimable, usage.LayersSize)}`,
     `Containers\t${usage.Containers.length}\t${usage.Containers.filter((c) => c.State === 'running').length}\t${dfSize(containersSize)}\t${dfSize(containersReclaimable)}${percent(containersReclaimable, containersSize)}`,
-    'Local Volumes\t0\t0\t0B\t0B',
+    `Local Volumes\t${volumes.length}\t${activeVolumes.length}\t${dfSize(volumesSize)}\t${dfSize(volumesReclaimable)}${percent(volumesReclaimable, volumesSize)}`,
     'Build Cache\t0\t0\t0B\t0B',
   ];
   return tabwrite(`${rows.join('\n')}\n`, 0, 3);
@@ -150,13 +162,16 @@ export function formatDiskUsageVerbose(usage: DiskUsage, nowMs: number): string 
   const containers = ['CONTAINER ID\tIMAGE\tCOMMAND\tLOCAL VOLUMES\tSIZE\tCREATED\tSTATUS\tNAMES'];
   for (const c of usage.Containers) {
     containers.push(
-      `${c.Id.slice(0, 12)}\t${c.Image}\t"${ellipsis(c.Command, 20)}"\t0\t${dfSize(c.SizeRw ?? 0)}\t${timeAgo(c.Created, nowMs)}\t${c.Status}\t${(c.Names[0] ?? '').replace(/^\//, '')}`,
+      `${c.Id.slice(0, 12)}\t${c.Image}\t"${ellipsis(c.Command, 20)}"\t${(c.Mounts ?? []).filter((m) => m.Type === 'volume').length}\t${dfSize(c.SizeRw ?? 0)}\t${timeAgo(c.Created, nowMs)}\t${c.Status}\t${(c.Names[0] ?? '').replace(/^\//, '')}`,
     );
   }
+  const volumeRows = ['VOLUME NAME\tLINKS\tSIZE'];
+  for (const v of usage.Volumes ?? [])
+    volumeRows.push(`${v.Name}\t${v.UsageData?.RefCount ?? 0}\t${dfSize(Math.max(0, v.UsageData?.Size ?? 0))}`);
   return [
     `Images space usage:\n\n${tabwrite(`${images.join('\n')}\n`, 0, 3)}`,
     `Containers space usage:\n\n${tabwrite(`${containers.join('\n')}\n`, 0, 3)}`,
-    'Local Volumes space usage:\n\nVOLUME NAME   LINKS     SIZE\n',
+    `Local Volumes space usage:\n\n${tabwrite(`${volumeRows.join('\n')}\n`, 0, 3)}`,
     'Build cache usage: 0B\n',
   ].join('\n');
 }

@@ -25,6 +25,10 @@ import type {
   PluginStatus,
   SystemInfo,
   VersionInfo,
+  Volume,
+  VolumeCreateBody,
+  VolumeListResponse,
+  VolumesPruneReport,
 } from './types.js';
 
 /**
@@ -40,6 +44,7 @@ export interface EngineApi {
   readonly execs: ExecsApi;
   readonly filesystems: ContainerFilesystemsApi;
   readonly networks: NetworksApi;
+  readonly volumes: VolumesApi;
   version(): VersionInfo;
   info(): Promise<SystemInfo>;
   plugins(): PluginStatus[];
@@ -392,6 +397,22 @@ export interface ContainerFilesystemsApi {
  * drops the record of a network that no longer exists. The errors are dockerd's
  * (docs/docker-api.md, "Network connect and disconnect").
  */
+/**
+ * Volumes (`/volumes`): create (a repeat of an existing name with the same driver returns
+ * it), list with Docker's filters (`name`, `label`, `label!`, `driver`, `dangling`),
+ * inspect, remove (`force`: an unknown name is no error; a volume in use is a Conflict
+ * naming its containers either way), prune (unused volumes, `label` filters).
+ */
+export interface VolumesApi {
+  create(request: VolumeCreateBody): Promise<Volume>;
+  list(filters?: Filters): Promise<VolumeListResponse>;
+  inspect(name: string): Promise<Volume>;
+  remove(name: string, force?: boolean): Promise<void>;
+  prune(filters?: Filters): Promise<VolumesPruneReport>;
+  /** Every volume with `UsageData` (its size, -1 when the driver gives no path, and how many containers use it), for `/system/df`. */
+  diskUsage(): Promise<Volume[]>;
+}
+
 export interface NetworksApi {
   create(request: NetworkCreateRequest): Promise<{ Id: string; Warning: string }>;
   list(filters?: Filters): NetworkInspect[];

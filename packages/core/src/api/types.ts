@@ -458,11 +458,47 @@ export interface ImagesDiskUsage {
   Images: ImageSummary[];
 }
 
-/** `GET /system/df`. berth keeps no named volumes and no build cache: those lists are empty. */
+/** `GET /system/df`. berth keeps no build cache: that list is empty. */
 export interface DiskUsage extends ImagesDiskUsage {
   Containers: ContainerSummary[];
-  Volumes: unknown[];
+  Volumes: Volume[];
   BuildCache: unknown[];
+}
+
+/** A volume as `GET /volumes/{name}` and the list answer it (Docker's `Volume`). */
+export interface Volume {
+  Name: string;
+  Driver: string;
+  /** The host path of the volume's data; "" for a driver that has one only while mounted. */
+  Mountpoint: string;
+  /** RFC 3339. */
+  CreatedAt: string;
+  Status?: Record<string, unknown>;
+  Labels: Record<string, string>;
+  Scope: 'local' | 'global';
+  Options: Record<string, string>;
+  /** `GET /system/df` only: the bytes its data holds and how many containers use it. */
+  UsageData?: { Size: number; RefCount: number };
+}
+
+/** `POST /volumes/create`. */
+export interface VolumeCreateBody {
+  Name?: string;
+  Driver?: string;
+  DriverOpts?: Record<string, string> | null;
+  Labels?: Record<string, string> | null;
+}
+
+/** `GET /volumes`: dockerd's `Warnings` is null when there are none. */
+export interface VolumeListResponse {
+  Volumes: Volume[];
+  Warnings: string[] | null;
+}
+
+/** `POST /volumes/prune`: the names removed (null when none) and the bytes their data held. */
+export interface VolumesPruneReport {
+  VolumesDeleted: string[] | null;
+  SpaceReclaimed: number;
 }
 
 export interface ContainersPruneReport {

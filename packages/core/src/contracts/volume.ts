@@ -1,39 +1,60 @@
-/** A volume as a driver reports it. */
-export interface VolumeInfo {
-  name: string;
-  /** The host path where the volume is mounted, once mounted ("" before). */
-  mountpoint: string;
+/** A volume as its driver knows it. Labels and which containers use it are the engine's records, not the driver's. */
+export interface DriverVolume {
+  readonly name: string;
+  /**
+   * The host path a container's mount would bind, when the driver knows it before a
+   * mount (a local directory); `undefined` for a driver that only has a path while
+   * mounted (a remote filesystem).
+   */
+  readonly mountpoint?: string;
   /** Creation time, ISO 8601, when the driver knows it. */
-  createdAt?: string;
-  /** Driver-specific status shown by `docker volume inspect`. */
-  status?: Record<string, unknown>;
-}
-
-/** What a driver can do. `local` volumes live on one host, `global` ones everywhere. */
-export interface VolumeCapabilities {
-  scope: 'local' | 'global';
+  readonly createdAt?: string;
+  /** Driver-specific status shown by `docker volume inspect` (`Status`). */
+  readonly status?: Readonly<Record<string, unknown>>;
 }
 
 /**
- * A volume driver keeps named volumes. The contract mirrors Docker's volume plugin
- * protocol (`VolumeDriver.*`), so an out-of-process plugin is a thin adapter and a
- * driver written in TypeScript can be served out of process too.
+ * Who needs a volume mounted, and how. The engine calls `mount` and `unmount` with the
+ * same context for one container's run, so a driver can tell its users apart in its
+ * logs; it never needs to count them (the engine does).
+ */
+export interface VolumeMountContext {
+  /** The container the volume is mounted for. */
+  readonly containerId: string;
+  /** Whether every mount of the volume at this point is read-only (`-v name:/p:ro`). */
+  readonly readOnly: boolean;
+}
+
+/**
+ * A volume driver keeps named volumes: a directory under the data root (`local`), a
+ * remote share, an encrypted image file. This is the engine-side contract; an adapter
+ * for Docker's out-of-process volume plugins (their `VolumeDriver.*` wire protocol)
+ * implements it, so only that adapter knows the protocol.
  *
- * Lifecycle of a volume: `create(name, opts)` → for each container that uses it
- * `mount(name, mountId)` returns a host path the engine bind-mounts, and
- * `unmount(name, mountId)` when the container stops (the same `mountId` for the pair,
- * so a driver can count users) → `remove(name)` once no container uses it.
- * `get`/`list` answer from the driver's own records; labels and options are the
- * engine's records, not the driver's. Throws NotFound for unknown names.
+ * Lifecycle of a volume:
+ * 1. `create(name, options)` makes it and returns it. `options` are the `-o` options;
+ *    an option the driver does not know is an `InvalidArgument` naming it, and nothing
+ *    is left behind. Creating a name that exists with the same options returns it.
+ * 2. `mount(name, ctx)` when the first running container needs it: returns the host path
+ *    the engine bind-mounts into the container. The engine keeps the reference count
+ *    (in records that survive a crash): `mount` is called once however many containers
+ *    share the volume, and again after a berthd restart if the engine's records say a
+ *    mount may have been lost; it must then be idempotent.
+ * 3. `unmount(name, ctx)` after the last container using it stopped.
+ * 4. `remove(name)` once no container uses it (the engine checks; the driver may refuse
+ *    with `Conflict` if it is still mounted).
+ * `get`/`list` answer from the driver's own state. Errors are core's branded classes
+ * (`NotFound` for an unknown name, `InvalidArgument` for bad options, `Conflict`), told
+ * apart with `isBerthError`, never `instanceof`.
  */
 export interface VolumeDriver {
   readonly name: string;
-  create(name: string, options: Record<string, string>): Promise<void>;
+  /** `local` volumes live on one host, `global` ones everywhere (Docker's `Scope`). */
+  readonly scope: 'local' | 'global';
+  create(name: string, options: Readonly<Record<string, string>>): Promise<DriverVolume>;
+  get(name: string): Promise<DriverVolume>;
+  list(): Promise<DriverVolume[]>;
   remove(name: string): Promise<void>;
-  mount(name: string, mountId: string): Promise<string>;
-  unmount(name: string, mountId: string): Promise<void>;
-  path(name: string): Promise<string>;
-  get(name: string): Promise<VolumeInfo>;
-  list(): Promise<VolumeInfo[]>;
-  capabilities(): Promise<VolumeCapabilities>;
+  mount(name: string, ctx: VolumeMountContext): Promise<string>;
+  unmount(name: string, ctx: VolumeMountContext): Promise<void>;
 }

@@ -4,7 +4,9 @@ import { type ContainerCreateBody, inject, injectable, token, writeFileAtomic } 
 import { EngineConfigToken, type ResolvedEngineConfig } from '../config.js';
 import { type HostFacts, type ImageRunConfig, type OciResources, type OciSpec, readHostFacts, specToJson } from '../oci/index.js';
 import { type ContainerPaths, ContainerPathsToken } from './container-paths.js';
+import type { ContainerVolume } from './container-record.js';
 import { buildContainerSpec, type ContainerSpec } from './container-spec.js';
+import { type ContainerVolumes, ContainerVolumesToken } from './container-volumes.js';
 import { type EtcFiles, type EtcRequest, writeEtcFiles } from './etc-files.js';
 
 /**
@@ -29,6 +31,7 @@ export class ContainerBundles {
     @inject(EngineConfigToken) private readonly config: ResolvedEngineConfig,
     @inject(HostFactsToken) private readonly host: HostFacts,
     @inject(ContainerPathsToken) private readonly paths: ContainerPaths,
+    @inject(ContainerVolumesToken) private readonly volumes: ContainerVolumes,
   ) {}
 
   /** The container's directory, where its /etc files and bundle live. */
@@ -63,16 +66,29 @@ export class ContainerBundles {
     image: ImageRunConfig;
     etc: EtcFiles;
     hostNetwork: boolean;
-  }): Promise<ContainerSpec> {
-    const spec = await buildContainerSpec({
-      ...request,
-      rootfs: this.paths.rootfs(request.id),
-      cgroupParent: this.config.cgroupParent,
-      host: this.host,
-      anonymousVolumeDir: path.join(this.paths.dir(request.id), 'volumes'),
-    });
-    await fs.writeFile(path.join(this.paths.bundle(request.id), 'config.json'), spec.json);
-    return spec;
+  }): Promise<ContainerSpec & { madeVolumes: ContainerVolume[] }> {
+    const rootfs = this.paths.rootfs(request.id);
+    const made: ContainerVolume[] = [];
+    try {
+      const spec = await buildContainerSpec({
+        ...request,
+        rootfs,
+        cgroupParent: this.config.cgroupParent,
+        host: this.host,
+        resolveVolume: (v) => this.volumes.resolve(request.id, v, rootfs, made),
+      });
+      await fs.writeFile(path.join(this.paths.bundle(request.id), 'config.json'), spec.json);
+      return { ...spec, madeVolumes: made };
+    } catch (err) {
+      // The volumes this create made go with it; those it only found stay.
+      await this.volumes.discard(made);
+      throw err;
+    }
+  }
+
+  /** Remove the volumes a create made, when the create fails after its bundle was written. */
+  discardVolumes(made: readonly ContainerVolume[]): Promise<void> {
+    return this.volumes.discard(made);
   }
 
   /**

@@ -1,4 +1,5 @@
 import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
 import {
   type ContainerCreateBody,
   type EventBus,
@@ -13,6 +14,7 @@ import {
 import { requestedLinks, storedLinks } from '../dns/links.js';
 import { type ImageHolds, ImageHoldsToken } from '../images/image-holds.js';
 import { type ImageQueries, ImageQueriesToken } from '../images/image-queries.js';
+import { parseBind } from '../oci/mounts.js';
 import { refuseUnsupportedSettings } from '../oci/unsupported-settings.js';
 import { type RootFilesystems, RootFilesystemsToken } from '../rootfs/root-filesystems.js';
 import { elapsed } from '../runs/timing.js';
@@ -20,12 +22,13 @@ import { type ContainerStore, ContainerStoreToken } from '../state/container-sto
 import { containerRecordSchema } from '../state/record-schema.js';
 import { type ContainerBundles, ContainerBundlesToken } from './container-bundles.js';
 import { type ContainerDrivers, ContainerDriversToken } from './container-drivers.js';
-import type { ContainerRecord } from './container-record.js';
+import type { ContainerRecord, ContainerVolume } from './container-record.js';
 import { commandOf, mergedConfig } from './container-spec.js';
 import { type EtcRequest, extraHostLines, withResolvRequest } from './etc-files.js';
 import { generateName, newContainerId, validateName } from './names.js';
 import { attachmentsFromCreate, containerModePrefix, isContainerMode } from './network-attachments.js';
 import { refuseOwnNetworkSettings } from './shared-network.js';
+import { volumesFromBinds } from './volumes-from.js';
 
 /**
  * `docker create`: a create request becomes a container — a name, a writable snapshot on
@@ -84,6 +87,7 @@ export class ContainerCreator {
     const aliased = networks.find((a) => a.aliases && !this.drivers.usesEmbeddedDns(a.network));
     if (aliased) throw new InvalidArgument('network-scoped alias is supported only for containers in user defined networks');
     const links = requestedLinks(body, hostNetwork, (target) => this.store.find(target) !== undefined);
+    const inherited = volumesFromBinds(hostConfig.VolumesFrom, (ref) => this.store.find(ref), ownDestinations(body));
     // Inspect's Config.MacAddress: the first network's, whether asked in Config (API 1.41) or its endpoint (1.44).
     if (networks[0]?.macAddress) config.MacAddress = networks[0].macAddress;
     if (joined) config.Hostname = joined.config.Hostname;
@@ -98,6 +102,7 @@ export class ContainerCreator {
       throw err;
     }
     let prepared = false;
+    let madeVolumes: ContainerVolume[] = [];
     try {
       // The snapshot and the container's own files side by side; both settle before
       // anything can fail, so the clean-up below knows whether the snapshot exists.
@@ -113,8 +118,12 @@ export class ContainerCreator {
       // request reads the image's /etc/passwd, and start then needs no second mount.
       this.rootfs.mount(id, rootfsMounts);
       // A joining container takes the joined one's hostname (refused in its own request, above).
-      const specBody = joined ? { ...body, Hostname: joined.config.Hostname } : body;
+      const ownBody = joined ? { ...body, Hostname: joined.config.Hostname } : body;
+      // --volumes-from: the other containers' volumes and binds, as -v entries after its own.
+      const specBody =
+        inherited.length > 0 ? { ...ownBody, HostConfig: { ...hostConfig, Binds: [...(hostConfig.Binds ?? []), ...inherited] } } : ownBody;
       const spec = await this.bundles.writeBundle({ id, body: specBody, image: image.config, etc: etcFiles.value, hostNetwork });
+      madeVolumes = spec.madeVolumes;
       const record: ContainerRecord = {
         schemaVersion: containerRecordSchema,
         id,
@@ -151,6 +160,8 @@ export class ContainerCreator {
         },
         restartCount: 0,
         networks,
+        ...(spec.volumes.length > 0 ? { volumes: spec.volumes } : {}),
+        ...(inherited.some((b) => b.startsWith('/')) ? { volumesFromBinds: inherited.filter((b) => b.startsWith('/')) } : {}),
       };
       await this.store.save(record);
       this.log.debug('container created', { id, ms: elapsed(began) });
@@ -164,6 +175,7 @@ export class ContainerCreator {
       this.store.releaseName(containerName, id);
       if (prepared) await this.rootfs.remove(id).catch(() => undefined);
       await fs.rm(this.bundles.dirOf(id), { recursive: true, force: true });
+      await this.bundles.discardVolumes(madeVolumes);
       throw err;
     } finally {
       releaseImage();
@@ -187,3 +199,20 @@ export class ContainerCreator {
 }
 
 export const ContainerCreatorToken = token<ContainerCreator>('ContainerCreator');
+
+/** The container paths a create mounts itself (`-v`, `Volumes`, `--tmpfs`, `--mount`), which `--volumes-from` leaves to it. */
+function ownDestinations(body: ContainerCreateBody): Set<string> {
+  const out = new Set<string>();
+  for (const raw of body.HostConfig?.Binds ?? []) {
+    try {
+      out.add(parseBind(raw).destination);
+    } catch {
+      // A malformed entry fails the create with its own message when the spec is built.
+    }
+  }
+  const mountTargets = (body.HostConfig?.Mounts ?? []).map((m) => m.Target ?? '').filter((t) => t !== '');
+  for (const dest of [...Object.keys(body.Volumes ?? {}), ...Object.keys(body.HostConfig?.Tmpfs ?? {}), ...mountTargets]) {
+    out.add(path.posix.normalize(dest));
+  }
+  return out;
+}

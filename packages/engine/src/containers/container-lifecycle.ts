@@ -20,6 +20,7 @@ import { type ContainerStore, ContainerStoreToken } from '../state/container-sto
 import { containerEventAttributes } from './container-events.js';
 import { type ContainerLocks, ContainerLocksToken } from './container-locks.js';
 import type { ContainerRecord } from './container-record.js';
+import { type ContainerVolumes, ContainerVolumesToken } from './container-volumes.js';
 import { normaliseSignal } from './signals.js';
 
 /** How a start came about: asked for (the API, `docker restart`), or a restart policy's. */
@@ -55,6 +56,7 @@ export class ContainerLifecycle {
     @inject(RootFilesystemsToken) private readonly rootfs: RootFilesystems,
     @inject(EventBusToken) private readonly events: EventBus,
     @inject(LoggerToken) private readonly log: Logger,
+    @inject(ContainerVolumesToken) private readonly volumes: ContainerVolumes,
   ) {
     supervisor.setRemoveOnExit((record) => !!record.hostConfig.AutoRemove && !this.restarting.has(record.id));
     supervisor.onExit(async (record, _status, removing) => {
@@ -281,14 +283,14 @@ export class ContainerLifecycle {
       return { exited };
     });
     try {
-      await this.removeExited(record, exited);
+      await this.removeExited(record, exited, options.volumes === true);
     } finally {
       this.removing.delete(record.id);
     }
   }
 
   /** The second half of a removal: once the exit is recorded, the container's files, layer and record go. */
-  private async removeExited(record: ContainerRecord, exited: Promise<void> | undefined): Promise<void> {
+  private async removeExited(record: ContainerRecord, exited: Promise<void> | undefined, withVolumes: boolean): Promise<void> {
     if (exited) await exited;
     const began = performance.now();
     const removed = await this.locks.run(record.id, async () => {
@@ -315,6 +317,8 @@ export class ContainerLifecycle {
     this.log.debug('container removed', { id: record.id, ms: elapsed(began) });
     this.events.publish('container', 'destroy', record.id, containerEventAttributes(record));
     this.supervisor.removed(record);
+    // `rm -v`, `--rm`: the anonymous volumes, now that no record names them.
+    if (withVolumes) await this.volumes.removeAnonymous(record);
   }
 }
 

@@ -58,10 +58,37 @@ export interface ContainerRecord {
    */
   networks: NetworkAttachment[];
   /**
+   * The volumes the container mounts (`-v name:/path`, `-v /path`, the image's VOLUMEs),
+   * resolved at create: each is mounted by its driver (through the VolumeService's
+   * reference count) for every run, and the anonymous ones go with `rm -v`. Absent in a
+   * record of a berth before volumes, whose anonymous volumes were directories of the
+   * container's own.
+   */
+  volumes?: ContainerVolume[];
+  /**
+   * The bind mounts `--volumes-from` gave it (as `-v` entries), beside its own
+   * `HostConfig.Binds`; its volumes from there are in `volumes`.
+   */
+  volumesFromBinds?: string[];
+  /**
    * Docker's "has been manually stopped": set by `stop` and by `kill` with SIGKILL or the
    * stop signal, cleared by `start`. A restart policy never restarts the exit that
    * follows, and `unless-stopped` containers stay stopped when the daemon starts again.
    * Absent in records written before restart policies (read as false).
    */
   manuallyStopped?: boolean;
+}
+
+/** One volume a container mounts, as its record keeps it (and inspect's `Mounts` shows it). */
+export interface ContainerVolume {
+  name: string;
+  driver: string;
+  /** The host path bound into the container (the driver's mountpoint). */
+  source: string;
+  destination: string;
+  readOnly: boolean;
+  /** Made for this container (`-v /path`, an image VOLUME): removed with it by `rm -v` and `--rm`. */
+  anonymous: boolean;
+  /** Inspect's `Mode`: `z` for a `-v` entry without one (Docker's default label mode), the given mode, "" for an image VOLUME. */
+  mode: string;
 }

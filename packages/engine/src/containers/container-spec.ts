@@ -1,6 +1,4 @@
-import { promises as fs } from 'node:fs';
-import * as path from 'node:path';
-import { type ContainerConfig, type ContainerCreateBody, NotImplemented } from '@berth/core';
+import type { ContainerConfig, ContainerCreateBody } from '@berth/core';
 import {
   buildEnv,
   buildSpec,
@@ -10,8 +8,10 @@ import {
   mergeCommand,
   specInputFromDocker,
   specToJson,
+  type VolumeRequest,
   volumeMount,
 } from '../oci/index.js';
+import type { ContainerVolume } from './container-record.js';
 import type { EtcFiles } from './etc-files.js';
 
 /** What a container's bundle needs, decided at create. */
@@ -24,8 +24,8 @@ export interface ContainerSpecRequest {
   hostNetwork: boolean;
   cgroupParent: string;
   host: HostFacts;
-  /** Where anonymous volumes of this container live. */
-  anonymousVolumeDir: string;
+  /** The volume of a `-v` volume entry or VOLUME, made or found (ContainerVolumes.resolve). */
+  resolveVolume: (request: VolumeRequest) => Promise<ContainerVolume>;
 }
 
 /** The bundle's config.json and what the create answer and the record need from it. */
@@ -33,13 +33,15 @@ export interface ContainerSpec {
   json: string;
   warnings: string[];
   stopSignal: string;
+  /** The container's volumes, in the order of its mounts. */
+  volumes: ContainerVolume[];
 }
 
 /**
  * Turn a create request into the OCI spec of its bundle. All validation of the
  * request happens here, so a bad flag fails the create before anything is kept.
- * Anonymous volumes (image VOLUMEs, `-v /path`) become directories of the container
- * that go with it; named volumes need the volume service, which berth does not have yet.
+ * Each volume (named `-v name:/path`, anonymous `-v /path` and image VOLUMEs) is resolved
+ * by `req.resolveVolume` and bound from its host path.
  */
 export async function buildContainerSpec(req: ContainerSpecRequest): Promise<ContainerSpec> {
   const result = await specInputFromDocker({
@@ -52,18 +54,13 @@ export async function buildContainerSpec(req: ContainerSpecRequest): Promise<Con
     cgroupParent: req.body.HostConfig?.CgroupParent || req.cgroupParent,
     host: req.host,
   });
-  let n = 0;
-  for (const volume of result.volumes) {
-    if (volume.name) {
-      throw new NotImplemented(
-        `named volumes are not supported yet: "${volume.name}:${volume.destination}" (use a bind mount, -v /host/path:${volume.destination})`,
-      );
-    }
-    const dir = path.join(req.anonymousVolumeDir, String(n++));
-    await fs.mkdir(dir, { recursive: true, mode: 0o755 });
-    result.input.mounts.push(volumeMount(volume, dir));
+  const volumes: ContainerVolume[] = [];
+  for (const request of result.volumes) {
+    const volume = await req.resolveVolume(request);
+    volumes.push(volume);
+    result.input.mounts.push(volumeMount(request, volume.source));
   }
-  return { json: specToJson(buildSpec(result.input)), warnings: result.warnings, stopSignal: result.stopSignal };
+  return { json: specToJson(buildSpec(result.input)), warnings: result.warnings, stopSignal: result.stopSignal, volumes };
 }
 
 /**

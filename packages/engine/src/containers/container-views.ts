@@ -82,10 +82,10 @@ function networkSettings(record: ContainerRecord, nets: ContainerNetworkView[]):
   };
 }
 
-/** Inspect's `Mounts`: the bind mounts of `-v`, as dockerd lists them. */
-function mountPoints(hostConfig: HostConfig): MountPoint[] {
+/** Inspect's `Mounts`: the bind mounts of `-v`, then the volumes, as dockerd lists them. */
+function mountPoints(record: ContainerRecord): MountPoint[] {
   const mounts: MountPoint[] = [];
-  for (const raw of hostConfig.Binds ?? []) {
+  for (const raw of [...(record.hostConfig.Binds ?? []), ...(record.volumesFromBinds ?? [])]) {
     let bind: ReturnType<typeof parseBind>;
     try {
       bind = parseBind(raw);
@@ -101,6 +101,29 @@ function mountPoints(hostConfig: HostConfig): MountPoint[] {
       Mode: parts.length > 2 ? parts[parts.length - 1]! : '',
       RW: !bind.readonly,
       Propagation: bind.propagation,
+    });
+  }
+  for (const m of record.hostConfig.Mounts ?? []) {
+    if (m.Type !== 'bind' && m.Type !== 'tmpfs') continue; // volumes are below, with their names and paths
+    mounts.push({
+      Type: m.Type,
+      Source: m.Type === 'bind' ? (m.Source ?? '') : '',
+      Destination: m.Target ?? '',
+      Mode: '',
+      RW: m.ReadOnly !== true,
+      Propagation: m.Type === 'bind' ? m.BindOptions?.Propagation || 'rprivate' : '',
+    });
+  }
+  for (const v of record.volumes ?? []) {
+    mounts.push({
+      Type: 'volume',
+      Name: v.name,
+      Source: v.source,
+      Destination: v.destination,
+      Driver: v.driver,
+      Mode: v.mode,
+      RW: !v.readOnly,
+      Propagation: '',
     });
   }
   return mounts;
@@ -142,7 +165,7 @@ export function toSummary(record: ContainerRecord, nets: ContainerNetworkView[])
     Status: statusText(record.state),
     HostConfig: { NetworkMode: shownNetworkMode(record) },
     NetworkSettings: { Networks: networksMap(record, nets, false) },
-    Mounts: mountPoints(record.hostConfig),
+    Mounts: mountPoints(record),
   };
 }
 
@@ -173,7 +196,7 @@ export function toInspect(
     ExecIDs: null,
     HostConfig: shownHostConfig(record.hostConfig),
     GraphDriver: { Name: record.storageDriver, Data: record.state.Running ? { MergedDir: paths.rootfs } : null },
-    Mounts: mountPoints(record.hostConfig),
+    Mounts: mountPoints(record),
     Config: record.config,
     NetworkSettings: networkSettings(record, nets),
   };

@@ -7,9 +7,9 @@ import type { ContainerRecord } from './container-record.js';
  * `label` value must match (dockerd's MatchKVList: docker-compose v1 lists a project's
  * containers with `label=project=x` and `label=oneoff=False` and reads the answer as
  * both); keys combine with AND. Supported keys: id, name, status, label, ancestor, exited, before,
- * since, health; any other key is refused, as dockerd does.
+ * since, health, volume (a volume's name or a mount's destination); any other key is refused, as dockerd does.
  */
-const knownKeys = new Set(['id', 'name', 'status', 'exited', 'label', 'ancestor', 'before', 'since', 'health']);
+const knownKeys = new Set(['id', 'name', 'status', 'exited', 'label', 'ancestor', 'before', 'since', 'health', 'volume']);
 
 /** `health=`'s values: a health status, or `none` for a container without health (dockerd's set). */
 const healthValues = new Set(['starting', 'healthy', 'unhealthy', 'none']);
@@ -68,7 +68,17 @@ function matchOne(record: ContainerRecord, key: string, value: string, store: Co
       if (!other) return false;
       return key === 'before' ? record.created < other.created : record.created > other.created;
     }
+    case 'volume':
+      return (record.volumes ?? []).some((v) => v.name === value || v.destination === value) || bindDestinations(record).includes(value);
     default:
       return true; // checkFilterKeys refused unknown keys before any matching
   }
+}
+
+/** The container paths of a record's `-v` entries (`/host:/ctr[:opts]` → `/ctr`). */
+function bindDestinations(record: ContainerRecord): string[] {
+  return (record.hostConfig.Binds ?? []).map((b) => {
+    const parts = b.split(':');
+    return parts.length >= 2 && parts[1]!.startsWith('/') ? parts[1]! : parts[0]!;
+  });
 }

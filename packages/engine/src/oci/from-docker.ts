@@ -5,6 +5,7 @@ import { cgroupsPathFor, DEFAULT_CGROUP_PARENT } from './cgroups.js';
 import { buildEnv, type ImageRunConfig, mergeCommand } from './container-config.js';
 import { type HostDeviceInfo, resolveDevices, statHostDevice } from './devices.js';
 import type { HostFacts } from './host-facts.js';
+import { mountRequest } from './mount-requests.js';
 import {
   bindMount,
   checkBindSource,
@@ -59,8 +60,6 @@ export interface DockerSpecRequest {
   pathExists?: (p: string) => boolean;
   /** The storage driver the rootfs is on, named in the refusal of StorageOpt. */
   storageDriver?: string;
-  /** Named volumes come back in `volumes` for the engine to mount; without, they are refused (400). */
-  namedVolumes?: boolean;
 }
 
 export interface DockerSpecResult {
@@ -95,7 +94,6 @@ export async function specInputFromDocker(req: DockerSpecRequest): Promise<Docke
   const warnings = refuseUnsupportedSettings(body, {
     hostNetwork: req.networkMode === 'host',
     storageDriver: req.storageDriver,
-    namedVolumes: req.namedVolumes,
   });
   const privileged = hc.Privileged === true;
 
@@ -200,6 +198,12 @@ export async function specInputFromDocker(req: DockerSpecRequest): Promise<Docke
     if (parsed.relabel) warnings.push(`berth does not relabel for SELinux: option ${parsed.relabel} of ${raw} ignored`);
     userMounts.push(bindMount(parsed));
   }
+  for (const request of hc.Mounts ?? []) {
+    const made = mountRequest(request, req.pathExists);
+    claim(made.destination, `--mount target=${made.destination}`);
+    if (made.kind === 'volume') volumes.push(made.volume);
+    else userMounts.push(made.mount);
+  }
   for (const m of tmpfsMounts(hc.Tmpfs)) {
     claim(m.destination, `--tmpfs ${m.destination}`);
     userMounts.push(m);
@@ -210,7 +214,7 @@ export async function specInputFromDocker(req: DockerSpecRequest): Promise<Docke
     const destination = path.posix.normalize(dest);
     if (taken.has(destination)) continue;
     taken.add(destination);
-    volumes.push({ kind: 'volume', name: '', destination, readonly: false, nocopy: false, raw: dest });
+    volumes.push({ kind: 'volume', name: '', destination, readonly: false, nocopy: false, raw: dest, fromVolumes: true });
   }
   for (const m of etcFileMounts(req.etcFiles, readonlyRootfs)) {
     if (!taken.has(m.destination)) userMounts.push(m);

@@ -4,6 +4,7 @@ export * from './container-config.js';
 export * from './devices.js';
 export * from './from-docker.js';
 export * from './host-facts.js';
+export * from './mount-requests.js';
 export * from './mounts.js';
 export * from './resolve-in-root.js';
 export * from './resources.js';

@@ -109,6 +109,12 @@ export interface VolumeRequest {
   /** `nocopy`: do not copy the image's content at the destination into a new volume. */
   nocopy: boolean;
   raw: string;
+  /** From `Config.Volumes` or the image's VOLUME (the docker CLI sends `-v /path` there too) or `--mount`, not a `Binds` entry. */
+  fromVolumes?: boolean;
+  /** `--mount`'s `volume-driver`, `volume-opt` and `volume-label`: how a volume made on first use is created. */
+  driver?: string;
+  driverOptions?: Record<string, string>;
+  labels?: Record<string, string>;
 }
 
 export type ParsedBind = BindRequest | VolumeRequest;

@@ -2,7 +2,6 @@ import { type ContainerCreateBody, type HostConfig, InvalidArgument } from '@ber
 import { checkHealthcheck } from '../health/health-rules.js';
 import { checkLogConfig } from '../io/log-config.js';
 import { portRequests } from '../networks/port-requests.js';
-import { parseBind } from './mounts.js';
 
 /**
  * The settings of a create request berth does not carry out, refused before anything is
@@ -20,11 +19,6 @@ export interface SettingsContext {
   hostNetwork: boolean;
   /** The storage driver's name, for the StorageOpt message; generic wording without it. */
   storageDriver?: string;
-  /**
-   * The engine can mount named volumes (`-v name:/path`). No engine can yet: the volumes
-   * issue turns this on where it adds the volume service; off, they are refused.
-   */
-  namedVolumes?: boolean;
 }
 
 /** True for anything but Docker's zero values: undefined, null, "", 0, false, [] and {}. */
@@ -41,9 +35,7 @@ function notSupported(field: string, detail = ''): InvalidArgument {
 
 /** Fields refused whenever they are set, with what to use instead where there is something. */
 const refusedHostFields: ReadonlyArray<[keyof HostConfig, string]> = [
-  ['Mounts', ' (use -v /host/path:/container/path for a bind mount)'],
-  ['VolumeDriver', ': it has no volume plugins'],
-  ['VolumesFrom', ': it has no volumes to share'],
+  ['VolumeDriver', ' (-v volumes are created with the local driver; use docker volume create -d to choose another)'],
   ['Capabilities', ' (use CapAdd and CapDrop)'],
   ['Cgroup', ''],
   ['Init', ': it has no init process'],
@@ -115,16 +107,6 @@ export function refuseUnsupportedSettings(body: ContainerCreateBody, ctx: Settin
     throw new InvalidArgument(`HostConfig.StorageOpt: size limits are not supported by ${driver}`);
   }
   if (storageOpts.length > 0) throw new InvalidArgument(`HostConfig.StorageOpt: option ${JSON.stringify(storageOpts[0])} is not supported`);
-  for (const raw of ctx.namedVolumes ? [] : (hc.Binds ?? [])) {
-    const bind = parseBind(raw);
-    if (bind.kind === 'volume' && bind.name) {
-      throw notSupported(
-        `HostConfig.Binds: the named volume "${bind.name}" (${raw})`,
-        ` (use a bind mount, -v /host/path:${bind.destination}, or an anonymous volume, -v ${bind.destination})`,
-      );
-    }
-  }
-
   for (const [field, detail] of refusedHostFields) if (isSet(hc[field])) throw notSupported(`HostConfig.${field}`, detail);
   for (const field of windowsOnly) if (isSet(hc[field])) throw new InvalidArgument(`HostConfig.${field} is supported on Windows only`);
   const swappiness = hc.MemorySwappiness ?? -1;

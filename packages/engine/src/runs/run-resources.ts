@@ -16,6 +16,7 @@ import { type ContainerBundles, ContainerBundlesToken } from '../containers/cont
 import { type ContainerDrivers, ContainerDriversToken } from '../containers/container-drivers.js';
 import { type ContainerPaths, ContainerPathsToken } from '../containers/container-paths.js';
 import type { ContainerRecord } from '../containers/container-record.js';
+import { type ContainerVolumes, ContainerVolumesToken } from '../containers/container-volumes.js';
 import { extraHostLines, hostsFile, writeHostsInPlace } from '../containers/etc-files.js';
 import { isContainerMode } from '../containers/network-attachments.js';
 import { joinedContainer } from '../containers/shared-network.js';
@@ -47,6 +48,7 @@ export class RunResources {
     @inject(ContainerStoreToken) private readonly store: ContainerStore,
     @inject(ContainerBundlesToken) private readonly bundles: ContainerBundles,
     @inject(LoggerToken) private readonly log: Logger,
+    @inject(ContainerVolumesToken) private readonly volumes: ContainerVolumes,
   ) {}
 
   /**
@@ -66,6 +68,9 @@ export class RunResources {
     try {
       await this.rootfs.ensureMounted(record.id);
       undo.push(async () => this.rootfs.unmount(record.id));
+      // The volumes' drivers mount them (the first run to need each) before the runtime binds them.
+      await this.volumes.acquire(record);
+      undo.push(() => this.volumes.release(record));
       // The joined container's namespace, by the pid it runs now (it changes at each of its starts).
       if (joined) await this.bundles.joinNetworkNamespace(record.id, `/proc/${joined.state.Pid}/ns/net`);
       undo.push(() => fs.rm(stateDir, { recursive: true, force: true }));
@@ -227,7 +232,7 @@ export class RunResources {
   }
 
   /**
-   * Give back what a run holds: network endpoint, runtime state, rootfs mount (unless
+   * Give back what a run holds: network endpoint, runtime state, its hold on its volumes, rootfs mount (unless
    * `keepRootfs`: the caller unmounts it). The process is gone, so these are independent
    * and run side by side. Failures are logged, not thrown. `endpointsLater` (a removal:
    * the container goes, nothing attaches it again) starts the endpoint's release in the
@@ -244,6 +249,7 @@ export class RunResources {
         rmSync(this.paths.stateDir(record.id), { recursive: true, force: true });
       },
       () => (options.keepRootfs ? undefined : this.rootfs.unmount(record.id)),
+      () => this.volumes.release(record),
     ];
     await Promise.all(
       steps.map(async (step) => {

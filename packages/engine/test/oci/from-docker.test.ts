@@ -269,22 +269,12 @@ test('OomScoreAdj reaches the process; CgroupnsMode chooses the cgroup namespace
   );
 });
 
-test('a named volume is refused (400) unless the engine can mount named volumes', async () => {
-  await rejects(
-    run({ Cmd: ['true'], HostConfig: { Binds: ['data:/data'] } }),
-    (e) =>
-      isBerthError(e, 'InvalidArgument') && e.message.startsWith('HostConfig.Binds: the named volume "data" (data:/data) is not supported'),
-    'named volume',
-  );
-});
-
 test('binds, volumes and anonymous volumes', async () => {
   const { input, volumes } = await run(
     { Cmd: ['true'], Volumes: { '/anon': {} }, HostConfig: { Binds: [`${dir}:/host:ro`, 'data:/data', '/etc/hosts-override:/etc/hosts'] } },
     {
       image: { ...image, Volumes: { '/data': {}, '/var/lib/x': {} } },
       pathExists: (p) => p === dir || p === '/etc/hosts-override',
-      namedVolumes: true,
     },
   );
   assert.equal(
@@ -312,7 +302,7 @@ test('binds, volumes and anonymous volumes', async () => {
     'missing',
   );
   await rejects(
-    run({ Cmd: ['true'], HostConfig: { Binds: [`${dir}:/x`, 'v1:/x'] } }, { namedVolumes: true }),
+    run({ Cmd: ['true'], HostConfig: { Binds: [`${dir}:/x`, 'v1:/x'] } }),
     (e) => /Duplicate mount point: \/x/.test(e.message),
     'duplicate',
   );

@@ -1,0 +1,21 @@
+/**
+ * The engine's record of one volume (`<data-root>/volumes/_records/<name>.json`): what
+ * the driver does not keep. The driver keeps the data; the engine keeps the name, the
+ * driver that holds it, its labels and options, and whether it is anonymous (made for
+ * one container, removed with it by `rm -v`).
+ */
+export interface VolumeRecord {
+  name: string;
+  driver: string;
+  labels: Record<string, string>;
+  options: Record<string, string>;
+  /** ISO 8601 */
+  createdAt: string;
+  anonymous: boolean;
+  /**
+   * The containers whose runs hold the volume mounted, written ahead of the driver's
+   * `mount` (the first) and after its `unmount` (the last): the engine's reference count,
+   * which survives a crash and is reconciled with the running containers at start.
+   */
+  mountedBy?: string[];
+}
