@@ -1,7 +1,7 @@
 import type { NetworkCreateRequest, NetworkInspect } from '@berth/core';
 import { type Command, forEachName, PROG } from '../command.js';
 import { StatusError } from '../errors.js';
-import { renderList } from '../format/list.js';
+import { isDefaultTable, renderList } from '../format/list.js';
 import { truncateId } from '../format/table.js';
 import { inspectFormatted, inspectJson } from './inspect.js';
 import { parseFilters } from './ps.js';
@@ -91,8 +91,7 @@ export const networkLsCommand: Command = {
         .join(','),
     }));
     const format = flags.string('format');
-    const template = !format || format === 'table' ? DEFAULT_NETWORKS_FORMAT : format === 'json' ? '{{json .}}' : format;
-    ctx.io.stdout.write(renderList(template, rows, NETWORK_HEADERS));
+    ctx.io.stdout.write(renderList(isDefaultTable(format) ? DEFAULT_NETWORKS_FORMAT : format!, rows, NETWORK_HEADERS));
     return 0;
   },
 };

@@ -1,6 +1,6 @@
 import type { Volume } from '@berth/core';
 import { type Command, forEachName, PROG } from '../command.js';
-import { renderList } from '../format/list.js';
+import { isDefaultTable, renderList } from '../format/list.js';
 import { humanSize } from '../format/units.js';
 import { inspectFormatted, inspectJson } from './inspect.js';
 import { parseFilters } from './ps.js';
@@ -83,8 +83,7 @@ export const volumeLsCommand: Command = {
         .join(','),
     }));
     const format = flags.string('format');
-    const template = !format || format === 'table' ? DEFAULT_VOLUMES_FORMAT : format === 'json' ? '{{json .}}' : format;
-    ctx.io.stdout.write(renderList(template, rows, VOLUME_HEADERS));
+    ctx.io.stdout.write(renderList(isDefaultTable(format) ? DEFAULT_VOLUMES_FORMAT : format!, rows, VOLUME_HEADERS));
     return 0;
   },
 };
