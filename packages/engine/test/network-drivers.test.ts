@@ -6,7 +6,6 @@ import {
   DriverMap,
   type DriverRegistry,
   type EndpointSpec,
-  EventBus,
   type Ipam,
   type Ipv4Pool,
   type Ipv4PoolRequest,
@@ -16,19 +15,16 @@ import {
   type PluginKind,
   type PluginKinds,
   SystemError,
-  silentLogger,
   writeJsonAtomic,
 } from '@berth/core';
 import { errorOf } from '@berth/testkit';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { ResolvedEngineConfig } from '../src/config.js';
 import type { ContainerRecord } from '../src/containers/container-record.js';
 import { DefaultIpam } from '../src/networks/default-ipam.js';
-import { HostPortAllocator } from '../src/networks/host-ports.js';
-import { NetworkService } from '../src/networks/network-service.js';
-import { NetworkStore } from '../src/networks/network-store.js';
+import type { NetworkService } from '../src/networks/network-service.js';
 import { DriverLookup } from '../src/plugins/driver-lookup.js';
+import { networkService, networkTestConfig } from './support/network-service.js';
 
 /**
  * Driver choice: networks name their network driver and IPAM driver, which come from the
@@ -36,12 +32,7 @@ import { DriverLookup } from '../src/plugins/driver-lookup.js';
  * their calls: the protocol and the kernel work are @berth/discovery-docker's tests).
  */
 
-const config = (dataRoot: string) =>
-  ({
-    dataRoot,
-    defaultAddressPools: [{ base: '10.199.0.0/22', size: 24 }],
-    defaultBridge: { name: 'bunitd' },
-  }) as unknown as ResolvedEngineConfig;
+const config = (dataRoot: string) => networkTestConfig(dataRoot, { bridge: 'bunitd' });
 
 /** A network driver that keeps its networks elsewhere (as a remote plugin): `restoreNetwork`, not a second create, at start. */
 class RemoteLikeDriver implements NetworkDriver {
@@ -129,15 +120,7 @@ function registries(discovery: DriverDiscovery) {
 }
 
 function service(dataRoot: string, registry: ReturnType<typeof registries>): NetworkService {
-  return new NetworkService(
-    new NetworkStore(config(dataRoot)),
-    new DriverLookup(registry),
-    config(dataRoot),
-    { nameOf: () => 'c' },
-    new EventBus(),
-    silentLogger,
-    new HostPortAllocator(silentLogger),
-  );
+  return networkService(config(dataRoot), registry);
 }
 
 const container = (id: string, networkMode: string) =>

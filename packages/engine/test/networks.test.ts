@@ -1,34 +1,25 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import {
-  type DriverDiscovery,
-  DriverMap,
   type EndpointSpec,
   EventBus,
-  type Ipam,
   isBerthError,
   type NetworkDriver,
   type NetworkSpec,
-  type PluginKind,
   parseIpv4Prefix,
-  silentLogger,
   writeJsonAtomic,
 } from '@berth/core';
 import { errorOf } from '@berth/testkit';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { ResolvedEngineConfig } from '../src/config.js';
 import type { ContainerRecord } from '../src/containers/container-record.js';
 import { DefaultIpam } from '../src/networks/default-ipam.js';
-import { HostPortAllocator } from '../src/networks/host-ports.js';
 import { matchesNetworkFilters } from '../src/networks/network-filters.js';
 import type { NetworkRecord } from '../src/networks/network-record.js';
-import { NetworkService } from '../src/networks/network-service.js';
-import { NetworkStore } from '../src/networks/network-store.js';
-import { DriverLookup } from '../src/plugins/driver-lookup.js';
+import type { NetworkService } from '../src/networks/network-service.js';
+import { networkRegistries, networkService, networkTestConfig } from './support/network-service.js';
 
-const config = (dataRoot: string, pools = [{ base: '10.199.0.0/22', size: 24 }]) =>
-  ({ dataRoot, defaultAddressPools: pools, defaultBridge: { name: 'bunitx' } }) as unknown as ResolvedEngineConfig;
+const config = (dataRoot: string, pools?: Array<{ base: string; size: number }>) => networkTestConfig(dataRoot, { pools });
 
 test('IPAM: pools skip what the host routes and what other networks hold; a requested subnet may not overlap', async () => {
   const ipam = new DefaultIpam(config('/nonexistent'));
@@ -108,26 +99,7 @@ class RecordingDriver implements NetworkDriver {
 function service(dataRoot: string, driver: RecordingDriver, ...rest: Array<RecordingDriver | EventBus>): NetworkService {
   const more = rest.filter((r): r is RecordingDriver => r instanceof RecordingDriver);
   const events = rest.find((r): r is EventBus => r instanceof EventBus) ?? new EventBus();
-  const drivers = new DriverMap<NetworkDriver>('network');
-  drivers.add('bridge', driver);
-  for (const other of more) drivers.add(other.name, other);
-  const ipam = new DefaultIpam(config(dataRoot));
-  ipam.routes = () => [];
-  const registries = {
-    network: drivers,
-    ipam: new DriverMap<Ipam>('ipam'),
-    discovery: new DriverMap<DriverDiscovery>('discovery'),
-  } as Record<PluginKind, DriverMap<unknown>>;
-  registries.ipam!.add('default', ipam);
-  return new NetworkService(
-    new NetworkStore(config(dataRoot)),
-    new DriverLookup((kind) => registries[kind] as never),
-    config(dataRoot),
-    { nameOf: () => 'c' },
-    events,
-    silentLogger,
-    new HostPortAllocator(silentLogger),
-  );
+  return networkService(config(dataRoot), networkRegistries(config(dataRoot), driver, more), { events });
 }
 
 const container = (id: string, networkMode = 'default', more: string[] = []) =>

@@ -1,29 +1,15 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import {
-  type DriverDiscovery,
-  DriverMap,
-  type EndpointSpec,
-  EventBus,
-  type Ipam,
-  isBerthError,
-  type NetworkDriver,
-  type NetworkSpec,
-  type PluginKind,
-  silentLogger,
-} from '@berth/core';
+import { type EndpointSpec, isBerthError, type NetworkDriver, type NetworkSpec, silentLogger } from '@berth/core';
 import { errorOf } from '@berth/testkit';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { ResolvedEngineConfig } from '../src/config.js';
 import type { ContainerRecord } from '../src/containers/container-record.js';
-import { DefaultIpam } from '../src/networks/default-ipam.js';
 import { HostPortAllocator } from '../src/networks/host-ports.js';
-import { NetworkService } from '../src/networks/network-service.js';
-import { NetworkStore } from '../src/networks/network-store.js';
+import type { NetworkService } from '../src/networks/network-service.js';
 import { exposedPortKeys, portMap, portRequests, portSummary } from '../src/networks/port-requests.js';
-import { DriverLookup } from '../src/plugins/driver-lookup.js';
+import { networkRegistries, networkService, networkTestConfig } from './support/network-service.js';
 
 test('port requests: PortBindings and -P as dockerd reads them; malformed entries are refused by name', async () => {
   assert.equal(
@@ -209,33 +195,9 @@ class PublishingDriver implements NetworkDriver {
   }
 }
 
-const config = (dataRoot: string) =>
-  ({
-    dataRoot,
-    defaultAddressPools: [{ base: '10.199.0.0/22', size: 24 }],
-    defaultBridge: { name: 'bunitx' },
-  }) as unknown as ResolvedEngineConfig;
-
 function service(dataRoot: string, driver: NetworkDriver, ports: HostPortAllocator): NetworkService {
-  const drivers = new DriverMap<NetworkDriver>('network');
-  drivers.add('bridge', driver);
-  const ipam = new DefaultIpam(config(dataRoot));
-  ipam.routes = () => [];
-  const registries = {
-    network: drivers,
-    ipam: new DriverMap<Ipam>('ipam'),
-    discovery: new DriverMap<DriverDiscovery>('discovery'),
-  } as Record<PluginKind, DriverMap<unknown>>;
-  registries.ipam!.add('default', ipam);
-  return new NetworkService(
-    new NetworkStore(config(dataRoot)),
-    new DriverLookup((kind) => registries[kind] as never),
-    config(dataRoot),
-    { nameOf: () => 'c' },
-    new EventBus(),
-    silentLogger,
-    ports,
-  );
+  const config = networkTestConfig(dataRoot);
+  return networkService(config, networkRegistries(config, driver), { ports });
 }
 
 test('endpoints: host ports are held and written ahead, published after attach, revoked before detach; a failed publish leaves nothing', async () => {
