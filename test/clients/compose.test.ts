@@ -24,12 +24,6 @@ function compose(daemon: TestDaemon, args: string[]): ReturnType<typeof run> {
   });
 }
 
-async function ok(daemon: TestDaemon, args: string[]): Promise<string> {
-  const r = await daemon.docker(args);
-  assert.is(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout.trim();
-}
-
 test('docker-compose up -d, ps, down: a labelled network, both services on it under their names, everything removed', async ({
   daemon,
 }) => {
@@ -47,7 +41,7 @@ test('docker-compose up -d, ps, down: a labelled network, both services on it un
     );
     for (const row of rows) assert.match(row, /\sUp\s/);
 
-    const network = JSON.parse(await ok(daemon, ['network', 'inspect', `${project}_default`]))[0];
+    const network = JSON.parse(await daemon.ok(['network', 'inspect', `${project}_default`]))[0];
     assert.is(network.Labels['com.docker.compose.project'], project);
     assert.is(network.Labels['com.docker.compose.network'], 'default');
     assert.is(network.Attachable, true);
@@ -59,7 +53,7 @@ test('docker-compose up -d, ps, down: a labelled network, both services on it un
     );
 
     // Each container is on the project network under its service name (and its short id, as compose asks).
-    const db = JSON.parse(await ok(daemon, ['inspect', `${project}_db_1`]))[0];
+    const db = JSON.parse(await daemon.ok(['inspect', `${project}_db_1`]))[0];
     const onNetwork = db.NetworkSettings.Networks[`${project}_default`];
     assert.ok(onNetwork.Aliases.includes('db'), JSON.stringify(onNetwork));
     assert.ok(onNetwork.Aliases.includes(db.Id.slice(0, 12)), JSON.stringify(onNetwork));
@@ -74,7 +68,7 @@ test('docker-compose up -d, ps, down: a labelled network, both services on it un
 
     const down = await compose(daemon, ['down']);
     assert.is(down.code, 0, down.stderr);
-    assert.is(await ok(daemon, ['ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`]), '');
+    assert.is(await daemon.ok(['ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`]), '');
     const left = await daemon.docker(['network', 'inspect', `${project}_default`]);
     assert.is.not(left.code, 0, 'the project network is removed');
   } finally {

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import * as path from 'node:path';
 import * as assert from 'uvu/assert';
 import { resolverPids, sleep } from '../e2e/harness';
-import { networkObjects } from '../e2e/network-isolation';
+import { networkObjects, poolSubnet } from '../e2e/network-isolation';
 import type { CrashDaemon } from './crash-daemon';
 import { crashSuite } from './crash-suite';
 
@@ -18,10 +18,6 @@ import { crashSuite } from './crash-suite';
 const test = crashSuite('network crash');
 
 /** The n-th /24 of the daemon's pool. */
-function subnet(d: CrashDaemon, n: number): string {
-  const [a, b, c] = d.network.pool.split('/')[0]!.split('.').map(Number) as [number, number, number];
-  return `${a}.${b}.${c + n}.0/24`;
-}
 
 function endpointRecords(d: CrashDaemon): string[] {
   const root = path.join(d.dataRoot, 'networks');
@@ -54,7 +50,7 @@ test('kill -9 in the middle of a start’s network attach: the endpoint and its 
   assert.equal(endpointRecords(d), []);
   assert.equal(networkObjects(d.network), [d.network.bridge]);
   // The address the cut attach had reserved is the first handed out again.
-  const first = subnet(d, 0).replace(/0\/24$/, '2');
+  const first = poolSubnet(d.network, 0).replace(/0\/24$/, '2');
   const addr = await d.docker(['run', '--rm', 'busybox', 'ip', '-4', '-o', 'addr', 'show', 'eth0']);
   assert.is(addr.code, 0, addr.stderr);
   assert.match(addr.stdout, `inet ${first}/24`);
@@ -70,7 +66,7 @@ test('kill -9 in the middle of a network connect of a running container undoes i
   d,
   checker,
 }) => {
-  const other = subnet(d, 4);
+  const other = poolSubnet(d.network, 4);
   const created = await d.docker(['network', 'create', '--subnet', other, 'connect-cut']);
   assert.is(created.code, 0, created.stderr);
   const run = await d.docker(['run', '-d', '--name', 'connected', 'busybox', 'sleep', '3600']);
@@ -140,7 +136,7 @@ test('kill -9 in the middle of an attach on a user network: the DNS resolver let
   d,
   checker,
 }) => {
-  const made = await d.docker(['network', 'create', '--subnet', subnet(d, 5), 'dns-cut']);
+  const made = await d.docker(['network', 'create', '--subnet', poolSubnet(d.network, 5), 'dns-cut']);
   assert.is(made.code, 0, made.stderr);
   await killDuring(d, /msg="network endpoint recorded"/, [
     'run',
@@ -172,7 +168,7 @@ test('kill -9 in the middle of an attach on a user network: the DNS resolver let
 });
 
 test('kill -9 in the middle of a network create undoes it; in the middle of a remove finishes it', async ({ d, checker }) => {
-  const cut = subnet(d, 3);
+  const cut = poolSubnet(d.network, 3);
   await killDuring(d, /msg="network create written ahead"/, ['network', 'create', '--subnet', cut, 'create-cut']);
   const ls = await d.docker(['network', 'ls', '--format', '{{.Name}}']);
   assert.not.match(ls.stdout, 'create-cut');

@@ -56,12 +56,6 @@ test.after(() => {
   upstream.tcp.close();
 });
 
-async function ok(daemon: TestDaemon, args: string[], cli: 'docker' | 'berth' = 'docker'): Promise<string> {
-  const r = cli === 'docker' ? await daemon.docker(args) : await daemon.berth(args);
-  assert.is(r.code, 0, `${cli} ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout.trim();
-}
-
 /** What busybox nslookup in `container` says of `name`: its addresses, or the error it printed. */
 async function lookup(daemon: TestDaemon, container: string, name: string): Promise<string> {
   // A timeout past the resolver's own for an upstream (2 s): its SERVFAIL comes first.
@@ -92,15 +86,15 @@ function inNamespaces(pid: number, args: string[]): Promise<string> {
 }
 
 async function ip(daemon: TestDaemon, container: string, network: string): Promise<string> {
-  return ok(daemon, ['inspect', '-f', `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`, container]);
+  return daemon.ok(['inspect', '-f', `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`, container]);
 }
 
 test('containers on a user network resolve each other by name, short id, hostname and --network-alias; not across networks', async ({
   daemon,
 }) => {
-  await ok(daemon, ['network', 'create', 'front']);
-  await ok(daemon, ['network', 'create', 'back']);
-  const webId = await ok(daemon, [
+  await daemon.ok(['network', 'create', 'front']);
+  await daemon.ok(['network', 'create', 'back']);
+  const webId = await daemon.ok([
     'run',
     '-d',
     '--name',
@@ -120,11 +114,11 @@ test('containers on a user network resolve each other by name, short id, hostnam
     '-h',
     '/etc',
   ]);
-  await ok(daemon, ['run', '-d', '--name', 'app', '--network', 'front', ...dns, 'busybox', 'sleep', '300']);
-  await ok(daemon, ['run', '-d', '--name', 'lonely', '--network', 'back', ...dns, 'busybox', 'sleep', '300']);
+  await daemon.ok(['run', '-d', '--name', 'app', '--network', 'front', ...dns, 'busybox', 'sleep', '300']);
+  await daemon.ok(['run', '-d', '--name', 'lonely', '--network', 'back', ...dns, 'busybox', 'sleep', '300']);
   const webIp = await ip(daemon, 'web', 'front');
   assert.match(webIp, /^10\.199\./);
-  assert.is(await ok(daemon, ['exec', 'app', 'cat', '/etc/resolv.conf']), 'nameserver 127.0.0.11\noptions ndots:0');
+  assert.is(await daemon.ok(['exec', 'app', 'cat', '/etc/resolv.conf']), 'nameserver 127.0.0.11\noptions ndots:0');
   for (const name of ['web', 'www', 'webhost', webId.slice(0, 12), 'web.front', 'WEB']) {
     assert.is(await lookup(daemon, 'app', name), webIp, name);
   }
@@ -132,65 +126,65 @@ test('containers on a user network resolve each other by name, short id, hostnam
   // AAAA of a known name: an empty answer, not NXDOMAIN (busybox prints no error).
   const aaaa = await daemon.docker(['exec', 'app', 'nslookup', '-type=aaaa', 'web']);
   assert.not.match(aaaa.stdout + aaaa.stderr, /NXDOMAIN/);
-  assert.match(await ok(daemon, ['exec', 'app', 'ping', '-c1', '-W2', 'www']), /1 packets received/);
-  assert.match(await ok(daemon, ['exec', 'app', 'wget', '-q', '-O-', 'http://www:8080/hostname']), /webhost/);
+  assert.match(await daemon.ok(['exec', 'app', 'ping', '-c1', '-W2', 'www']), /1 packets received/);
+  assert.match(await daemon.ok(['exec', 'app', 'wget', '-q', '-O-', 'http://www:8080/hostname']), /webhost/);
   // Another network's names are not this one's: asked upstream, which knows none of them.
   assert.is(await lookup(daemon, 'lonely', 'web'), 'NXDOMAIN');
   assert.is(await lookup(daemon, 'app', 'lonely'), 'NXDOMAIN');
   assert.ok(upstream.asked.includes('lonely'));
   // Inspect: the aliases on the user network (with the short id), as dockerd lists them.
-  const aliases = JSON.parse(await ok(daemon, ['inspect', '-f', '{{json (index .NetworkSettings.Networks "front").Aliases}}', 'web']));
+  const aliases = JSON.parse(await daemon.ok(['inspect', '-f', '{{json (index .NetworkSettings.Networks "front").Aliases}}', 'web']));
   assert.equal(aliases, ['www', webId.slice(0, 12)]);
   // The default bridge keeps the host's resolvers, and refuses a network alias, as Docker.
-  assert.not.match(await ok(daemon, ['run', '--rm', 'busybox', 'cat', '/etc/resolv.conf']), /127\.0\.0\.11/);
+  assert.not.match(await daemon.ok(['run', '--rm', 'busybox', 'cat', '/etc/resolv.conf']), /127\.0\.0\.11/);
   const refused = await daemon.docker(['run', '--rm', '--network-alias', 'x', 'busybox', 'true']);
   assert.is.not(refused.code, 0);
   assert.match(refused.stderr, /network-scoped alias/);
-  await ok(daemon, ['rm', '-f', 'web', 'app', 'lonely']);
-  await ok(daemon, ['network', 'rm', 'front', 'back']);
+  await daemon.ok(['rm', '-f', 'web', 'app', 'lonely']);
+  await daemon.ok(['network', 'rm', 'front', 'back']);
 });
 
 test('--link other:alias: the alias resolves for the linking container only; inspect shows the links; a missing or stopped target is refused', async ({
   daemon,
 }) => {
-  await ok(daemon, ['network', 'create', 'linked']);
-  await ok(daemon, ['run', '-d', '--name', 'db', '--network', 'linked', ...dns, 'busybox', 'sleep', '300']);
-  await ok(daemon, ['run', '-d', '--name', 'api', '--network', 'linked', '--link', 'db:database', ...dns, 'busybox', 'sleep', '300']);
-  await ok(daemon, ['run', '-d', '--name', 'bystander', '--network', 'linked', ...dns, 'busybox', 'sleep', '300']);
+  await daemon.ok(['network', 'create', 'linked']);
+  await daemon.ok(['run', '-d', '--name', 'db', '--network', 'linked', ...dns, 'busybox', 'sleep', '300']);
+  await daemon.ok(['run', '-d', '--name', 'api', '--network', 'linked', '--link', 'db:database', ...dns, 'busybox', 'sleep', '300']);
+  await daemon.ok(['run', '-d', '--name', 'bystander', '--network', 'linked', ...dns, 'busybox', 'sleep', '300']);
   const dbIp = await ip(daemon, 'db', 'linked');
   assert.is(await lookup(daemon, 'api', 'database'), dbIp);
   assert.is(await lookup(daemon, 'bystander', 'database'), 'NXDOMAIN');
   assert.is(await lookup(daemon, 'bystander', 'db'), dbIp);
-  assert.equal(JSON.parse(await ok(daemon, ['inspect', '-f', '{{json .HostConfig.Links}}', 'api'])), ['/db:/api/database']);
-  assert.equal(JSON.parse(await ok(daemon, ['inspect', '-f', '{{json (index .NetworkSettings.Networks "linked").Links}}', 'api'])), [
+  assert.equal(JSON.parse(await daemon.ok(['inspect', '-f', '{{json .HostConfig.Links}}', 'api'])), ['/db:/api/database']);
+  assert.equal(JSON.parse(await daemon.ok(['inspect', '-f', '{{json (index .NetworkSettings.Networks "linked").Links}}', 'api'])), [
     'db:database',
   ]);
   const missing = await daemon.docker(['create', '--network', 'linked', '--link', 'nosuch:x', 'busybox', 'true']);
   assert.is.not(missing.code, 0);
   assert.match(missing.stderr, /could not get container for nosuch/);
-  await ok(daemon, ['create', '--name', 'stopped', '--network', 'linked', 'busybox', 'true']);
-  await ok(daemon, ['create', '--name', 'late', '--network', 'linked', '--link', 'stopped:s', 'busybox', 'true'], 'berth');
+  await daemon.ok(['create', '--name', 'stopped', '--network', 'linked', 'busybox', 'true']);
+  await daemon.ok(['create', '--name', 'late', '--network', 'linked', '--link', 'stopped:s', 'busybox', 'true'], 'berth');
   const notRunning = await daemon.docker(['start', 'late']);
   assert.is.not(notRunning.code, 0);
   assert.match(notRunning.stderr, /Cannot link to a non running container: \/stopped AS \/late\/s/);
   // On the default bridge a link is a hosts entry, as Docker's legacy links.
-  await ok(daemon, ['run', '-d', '--name', 'olddb', 'busybox', 'sleep', '300']);
-  const hosts = await ok(daemon, ['run', '--rm', '--link', 'olddb:legacy', 'busybox', 'cat', '/etc/hosts']);
+  await daemon.ok(['run', '-d', '--name', 'olddb', 'busybox', 'sleep', '300']);
+  const hosts = await daemon.ok(['run', '--rm', '--link', 'olddb:legacy', 'busybox', 'cat', '/etc/hosts']);
   assert.match(hosts, new RegExp(`^${(await ip(daemon, 'olddb', 'bridge')).replace(/\./g, '\\.')}\\tlegacy olddb$`, 'm'));
-  await ok(daemon, ['rm', '-f', 'db', 'api', 'bystander', 'stopped', 'late', 'olddb']);
-  await ok(daemon, ['network', 'rm', 'linked']);
+  await daemon.ok(['rm', '-f', 'db', 'api', 'bystander', 'stopped', 'late', 'olddb']);
+  await daemon.ok(['network', 'rm', 'linked']);
 });
 
 test('other names go to the container’s --dns servers (UDP and TCP), SERVFAIL when they do not answer; a removed container’s name is gone; --internal forwards nothing', async ({
   daemon,
 }) => {
-  await ok(daemon, ['network', 'create', 'fwd']);
-  await ok(daemon, ['run', '-d', '--name', 'asker', '--network', 'fwd', ...dns, 'busybox', 'sleep', '300']);
-  await ok(daemon, ['run', '-d', '--name', 'quiet', '--network', 'fwd', '--dns', silentAddress, 'busybox', 'sleep', '300']);
-  await ok(daemon, ['run', '-d', '--name', 'shortlived', '--network', 'fwd', ...dns, 'busybox', 'sleep', '300']);
+  await daemon.ok(['network', 'create', 'fwd']);
+  await daemon.ok(['run', '-d', '--name', 'asker', '--network', 'fwd', ...dns, 'busybox', 'sleep', '300']);
+  await daemon.ok(['run', '-d', '--name', 'quiet', '--network', 'fwd', '--dns', silentAddress, 'busybox', 'sleep', '300']);
+  await daemon.ok(['run', '-d', '--name', 'shortlived', '--network', 'fwd', ...dns, 'busybox', 'sleep', '300']);
   assert.is(await lookup(daemon, 'asker', 'outside.test'), '192.0.2.7');
   // TCP, from inside the container's namespace (busybox nslookup speaks only UDP).
-  const pid = Number(await ok(daemon, ['inspect', '-f', '{{.State.Pid}}', 'asker']));
+  const pid = Number(await daemon.ok(['inspect', '-f', '{{.State.Pid}}', 'asker']));
   const tcp = await tcpQuery(pid, 'outside.test');
   assert.equal(tcp, ['192.0.2.7']);
   assert.equal(await tcpQuery(pid, 'shortlived'), [await ip(daemon, 'shortlived', 'fwd')]);
@@ -198,20 +192,20 @@ test('other names go to the container’s --dns servers (UDP and TCP), SERVFAIL 
   assert.is(await lookup(daemon, 'quiet', 'outside.test'), 'SERVFAIL');
   assert.ok(Date.now() - began < 20_000);
   assert.is(await lookup(daemon, 'quiet', 'asker'), await ip(daemon, 'asker', 'fwd')); // local names need no upstream
-  await ok(daemon, ['rm', '-f', 'shortlived']);
+  await daemon.ok(['rm', '-f', 'shortlived']);
   assert.is(await lookup(daemon, 'asker', 'shortlived'), 'NXDOMAIN');
-  await ok(daemon, ['rm', '-f', 'asker', 'quiet']);
-  await ok(daemon, ['network', 'rm', 'fwd']);
+  await daemon.ok(['rm', '-f', 'asker', 'quiet']);
+  await daemon.ok(['network', 'rm', 'fwd']);
   // --internal: names of the network answer, nothing from elsewhere (nothing leaves).
-  await ok(daemon, ['network', 'create', '--internal', 'sealed']);
-  await ok(daemon, ['run', '-d', '--name', 'inside1', '--network', 'sealed', ...dns, 'busybox', 'sleep', '300']);
-  await ok(daemon, ['run', '-d', '--name', 'inside2', '--network', 'sealed', ...dns, 'busybox', 'sleep', '300']);
+  await daemon.ok(['network', 'create', '--internal', 'sealed']);
+  await daemon.ok(['run', '-d', '--name', 'inside1', '--network', 'sealed', ...dns, 'busybox', 'sleep', '300']);
+  await daemon.ok(['run', '-d', '--name', 'inside2', '--network', 'sealed', ...dns, 'busybox', 'sleep', '300']);
   assert.is(await lookup(daemon, 'inside1', 'inside2'), await ip(daemon, 'inside2', 'sealed'));
   const asked = upstream.asked.length;
   assert.is(await lookup(daemon, 'inside1', 'sealed-outside.test'), 'SERVFAIL');
   assert.not.ok(upstream.asked.slice(asked).includes('sealed-outside.test'));
-  await ok(daemon, ['rm', '-f', 'inside1', 'inside2']);
-  await ok(daemon, ['network', 'rm', 'sealed']);
+  await daemon.ok(['rm', '-f', 'inside1', 'inside2']);
+  await daemon.ok(['network', 'rm', 'sealed']);
 });
 
 /** An A query over TCP to 127.0.0.11 from inside the namespace of `pid`, by a Node client run there. */
@@ -234,24 +228,11 @@ function tcpQuery(pid: number, name: string): Promise<string[]> {
 test('berthd killed with SIGKILL: names still resolve; restarted, it adopts the one resolver, which answers the changes; a resolver killed is replaced; with berthd gone and nothing to serve it leaves', async ({
   daemon,
 }) => {
-  await ok(daemon, ['network', 'create', 'survive']);
-  await ok(daemon, [
-    'run',
-    '-d',
-    '--name',
-    'stays',
-    '--network',
-    'survive',
-    '--network-alias',
-    'keeper',
-    ...dns,
-    'busybox',
-    'sleep',
-    '300',
-  ]);
-  await ok(daemon, ['run', '-d', '--name', 'peer', '--network', 'survive', ...dns, 'busybox', 'sleep', '300']);
+  await daemon.ok(['network', 'create', 'survive']);
+  await daemon.ok(['run', '-d', '--name', 'stays', '--network', 'survive', '--network-alias', 'keeper', ...dns, 'busybox', 'sleep', '300']);
+  await daemon.ok(['run', '-d', '--name', 'peer', '--network', 'survive', ...dns, 'busybox', 'sleep', '300']);
   const staysIp = await ip(daemon, 'stays', 'survive');
-  const peerPid = Number(await ok(daemon, ['inspect', '-f', '{{.State.Pid}}', 'peer']));
+  const peerPid = Number(await daemon.ok(['inspect', '-f', '{{.State.Pid}}', 'peer']));
   const resolvers = resolverPids(daemon.dir);
   assert.is(resolvers.length, 1);
   await daemon.kill('SIGKILL');
@@ -260,9 +241,9 @@ test('berthd killed with SIGKILL: names still resolve; restarted, it adopts the 
   await daemon.start();
   assert.equal(resolverPids(daemon.dir), resolvers, 'the same resolver, adopted');
   assert.is(await lookup(daemon, 'peer', 'stays'), staysIp);
-  await ok(daemon, ['run', '-d', '--name', 'newcomer', '--network', 'survive', ...dns, 'busybox', 'sleep', '300']);
+  await daemon.ok(['run', '-d', '--name', 'newcomer', '--network', 'survive', ...dns, 'busybox', 'sleep', '300']);
   assert.is(await lookup(daemon, 'peer', 'newcomer'), await ip(daemon, 'newcomer', 'survive'));
-  await ok(daemon, ['rm', '-f', 'stays']);
+  await daemon.ok(['rm', '-f', 'stays']);
   assert.is(await lookup(daemon, 'peer', 'keeper'), 'NXDOMAIN');
   // A resolver that dies on its own is started again by berthd's watchdog (every 5 s).
   process.kill(resolvers[0]!, 'SIGKILL');
@@ -274,8 +255,8 @@ test('berthd killed with SIGKILL: names still resolve; restarted, it adopts the 
   assert.is(answer, await ip(daemon, 'newcomer', 'survive'));
   assert.is(resolverPids(daemon.dir).length, 1);
   assert.is.not(resolverPids(daemon.dir)[0], resolvers[0]);
-  await ok(daemon, ['rm', '-f', 'peer', 'newcomer']);
-  await ok(daemon, ['network', 'rm', 'survive']);
+  await daemon.ok(['rm', '-f', 'peer', 'newcomer']);
+  await daemon.ok(['network', 'rm', 'survive']);
   // berthd killed with no container needing the resolver: the resolver leaves on its own.
   assert.is(resolverPids(daemon.dir).length, 1);
   await daemon.kill('SIGKILL');

@@ -81,6 +81,13 @@ export class TestDaemon {
     return run(dockerCli, args, { DOCKER_HOST: this.host, DOCKER_CONFIG: path.join(this.dir, 'docker-config') }, input);
   }
 
+  /** A `docker` (or `berth`) command that must succeed: its stdout, trimmed; a failed assertion with its stderr otherwise. */
+  async ok(args: string[], cli: 'docker' | 'berth' = 'docker'): Promise<string> {
+    const r = cli === 'docker' ? await this.docker(args) : await this.berth(args);
+    assert.is(r.code, 0, `${cli} ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout.trim();
+  }
+
   /** A raw HTTP request to the daemon's socket. */
   request(method: string, urlPath: string, body?: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
     return new Promise((resolve, reject) => {

@@ -102,3 +102,9 @@ export function cleanUpNetwork(network: DaemonNetwork): string[] {
   if (tableExists(network.table)) execFileSync('nft', ['delete', 'table', 'ip', network.table]);
   return leaks;
 }
+
+/** The n-th /24 of a daemon's pool (its default bridge has the first): a subnet for a test's own network. */
+export function poolSubnet(network: DaemonNetwork, n: number): string {
+  const [a, b, c] = network.pool.split('/')[0]!.split('.').map(Number) as [number, number, number];
+  return `${a}.${b}.${c + n}.0/24`;
+}

@@ -2,7 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
 import * as assert from 'uvu/assert';
 import { daemonSuite, sleep, type TestDaemon } from './harness';
-import { networkObjects } from './network-isolation';
+import { networkObjects, poolSubnet } from './network-isolation';
 
 /**
  * Networking through the real docker CLI and berth's own: the default bridge, user
@@ -12,18 +12,7 @@ import { networkObjects } from './network-isolation';
  */
 const test = daemonSuite('networks', 'overlay');
 
-/** The n-th /24 of the daemon's pool (the default bridge has the first). */
-function subnet(daemon: TestDaemon, n: number): string {
-  const [a, b, c] = daemon.network.pool.split('/')[0]!.split('.').map(Number) as [number, number, number];
-  return `${a}.${b}.${c + n}.0/24`;
-}
 const host = (cidr: string, n: number) => cidr.replace(/0\/24$/, String(n));
-
-async function ok(daemon: TestDaemon, args: string[], cli: 'docker' | 'berth' = 'docker'): Promise<string> {
-  const r = cli === 'docker' ? await daemon.docker(args) : await daemon.berth(args);
-  assert.is(r.code, 0, `${cli} ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout.trim();
-}
 
 /** Veths and bridges of this daemon besides its default bridge. */
 function extraLinks(daemon: TestDaemon): string[] {
@@ -58,10 +47,10 @@ async function outsideNamespace(daemon: TestDaemon, cidr: string): Promise<{ add
 test('bridge is the default network: eth0 with an address of the pool, a default route, /etc/hosts and inspect as Docker shapes them', async ({
   daemon,
 }) => {
-  const bridgeSubnet = subnet(daemon, 0);
-  const id = await ok(daemon, ['run', '-d', '--hostname', 'web', 'busybox', 'sleep', '60']);
+  const bridgeSubnet = poolSubnet(daemon.network, 0);
+  const id = await daemon.ok(['run', '-d', '--hostname', 'web', 'busybox', 'sleep', '60']);
   try {
-    const settings = JSON.parse(await ok(daemon, ['inspect', '-f', '{{json .NetworkSettings}}', id]));
+    const settings = JSON.parse(await daemon.ok(['inspect', '-f', '{{json .NetworkSettings}}', id]));
     const net = settings.Networks.bridge;
     assert.ok(net, JSON.stringify(settings));
     assert.is(settings.IPAddress, host(bridgeSubnet, 2));
@@ -83,10 +72,10 @@ test('bridge is the default network: eth0 with an address of the pool, a default
         24,
         settings.MacAddress,
         64,
-        JSON.parse(await ok(daemon, ['network', 'inspect', 'bridge']))[0].Id,
+        JSON.parse(await daemon.ok(['network', 'inspect', 'bridge']))[0].Id,
       ],
     );
-    const inside = await ok(daemon, [
+    const inside = await daemon.ok([
       'exec',
       id,
       'sh',
@@ -109,25 +98,23 @@ test('bridge is the default network: eth0 with an address of the pool, a default
 });
 
 test('--add-host (host-gateway), --dns, --dns-search, --dns-option, --ip and --mac-address', async ({ daemon }) => {
-  const out = await ok(daemon, [
+  const out = await daemon.ok([
     'run', '--rm', '--add-host', 'db:10.1.2.3', '--add-host', 'gw:host-gateway', '--dns', '192.0.2.53',
     '--dns-search', 'example.test', '--dns-option', 'ndots:3', 'busybox', 'sh', '-c', 'cat /etc/hosts /etc/resolv.conf',
   ]); // biome-ignore format: argv
   assert.match(out, '10.1.2.3\tdb');
-  assert.match(out, `${host(subnet(daemon, 0), 1)}\tgw`);
+  assert.match(out, `${host(poolSubnet(daemon.network, 0), 1)}\tgw`);
   assert.match(out, 'nameserver 192.0.2.53');
   assert.not.match(out, /nameserver (?!192\.0\.2\.53)/);
   assert.match(out, 'search example.test');
   assert.match(out, 'options ndots:3');
-  const ip = host(subnet(daemon, 0), 200);
-  const addr = await ok(
-    daemon,
+  const ip = host(poolSubnet(daemon.network, 0), 200);
+  const addr = await daemon.ok(
     ['run', '--rm', '--ip', ip, '--mac-address', '02:aa:bb:cc:dd:ee', 'busybox', 'ip', '-o', 'addr', 'show', 'eth0'],
     'berth',
   );
   assert.match(addr, `inet ${ip}/24`);
-  const link = await ok(
-    daemon,
+  const link = await daemon.ok(
     ['run', '--rm', '--mac-address', '02:aa:bb:cc:dd:ee', 'busybox', 'cat', '/sys/class/net/eth0/address'],
     'berth',
   );
@@ -143,23 +130,23 @@ test('--add-host (host-gateway), --dns, --dns-search, --dns-option, --ip and --m
 test('a user network: create with --subnet/--gateway/--ip-range/--label/-o bridge.name, containers reach each other by IP, not across networks; rm is 409 while in use', async ({
   daemon,
 }) => {
-  const a = subnet(daemon, 3);
-  const b = subnet(daemon, 4);
+  const a = poolSubnet(daemon.network, 3);
+  const b = poolSubnet(daemon.network, 4);
   const brName = `${daemon.network.bridge}a`.slice(0, 15);
   const range = a.replace(/0\/24$/, '128/25');
-  await ok(daemon, ['network', 'create', '--subnet', a, '--gateway', host(a, 254), '--ip-range', range, '--label', 'team=blue', '-o', `com.docker.network.bridge.name=${brName}`, 'neta']); // biome-ignore format: argv
-  await ok(daemon, ['network', 'create', '--subnet', b, 'netb'], 'berth');
+  await daemon.ok(['network', 'create', '--subnet', a, '--gateway', host(a, 254), '--ip-range', range, '--label', 'team=blue', '-o', `com.docker.network.bridge.name=${brName}`, 'neta']); // biome-ignore format: argv
+  await daemon.ok(['network', 'create', '--subnet', b, 'netb'], 'berth');
   try {
-    const inspect = JSON.parse(await ok(daemon, ['network', 'inspect', 'neta']))[0];
+    const inspect = JSON.parse(await daemon.ok(['network', 'inspect', 'neta']))[0];
     assert.equal(inspect.IPAM.Config, [{ Subnet: a, Gateway: host(a, 254), IPRange: range }]);
     assert.equal(inspect.Labels, { team: 'blue' });
     assert.is(inspect.Driver, 'bridge');
     assert.ok(execFileSync('ip', ['-o', 'link', 'show', brName], { encoding: 'utf8' }).includes(brName));
-    const ls = await ok(daemon, ['network', 'ls', '--format', '{{.Name}} {{.Driver}}'], 'berth');
+    const ls = await daemon.ok(['network', 'ls', '--format', '{{.Name}} {{.Driver}}'], 'berth');
     assert.match(ls, 'neta bridge');
     assert.match(ls, 'netb bridge');
 
-    const web = await ok(daemon, [
+    const web = await daemon.ok([
       'run',
       '-d',
       '--network',
@@ -169,9 +156,9 @@ test('a user network: create with --subnet/--gateway/--ip-range/--label/-o bridg
       '-c',
       'echo hello > /tmp/i && httpd -f -h /tmp -p 8080',
     ]);
-    const webIp = (await ok(daemon, ['inspect', '-f', '{{.NetworkSettings.Networks.neta.IPAddress}}', web])).trim();
+    const webIp = (await daemon.ok(['inspect', '-f', '{{.NetworkSettings.Networks.neta.IPAddress}}', web])).trim();
     assert.is(webIp, host(a, 128), 'the first address of --ip-range (a host address of the subnet)');
-    const got = await ok(daemon, [
+    const got = await daemon.ok([
       'run',
       '--rm',
       '--network',
@@ -196,28 +183,28 @@ test('a user network: create with --subnet/--gateway/--ip-range/--label/-o bridg
     const inUse = await daemon.docker(['network', 'rm', 'neta']);
     assert.is(inUse.code, 1);
     assert.match(inUse.stderr, /has active endpoints/);
-    const members = JSON.parse(await ok(daemon, ['network', 'inspect', 'neta']))[0].Containers;
+    const members = JSON.parse(await daemon.ok(['network', 'inspect', 'neta']))[0].Containers;
     assert.equal(
       Object.values(members).map((m) => (m as { IPv4Address: string }).IPv4Address),
       [`${webIp}/24`],
     );
-    await ok(daemon, ['rm', '-f', web]);
+    await daemon.ok(['rm', '-f', web]);
   } finally {
     await daemon.docker(['network', 'rm', 'neta', 'netb']);
   }
   assert.not.ok(networkObjects(daemon.network).includes(brName));
   const predefined = await daemon.docker(['network', 'rm', 'bridge']);
   assert.match(predefined.stderr, /bridge is a pre-defined network and cannot be removed/);
-  const taken = await daemon.docker(['network', 'create', '--subnet', subnet(daemon, 0), 'clash']);
+  const taken = await daemon.docker(['network', 'create', '--subnet', poolSubnet(daemon.network, 0), 'clash']);
   assert.is.not(taken.code, 0);
   assert.equal(extraLinks(daemon), []);
 });
 
 test('outbound traffic is masqueraded to a namespace with no route back; --internal has no way out', async ({ daemon }) => {
-  const outside = await outsideNamespace(daemon, subnet(daemon, 7));
-  await ok(daemon, ['network', 'create', '--internal', '--subnet', subnet(daemon, 5), 'closed'], 'berth');
+  const outside = await outsideNamespace(daemon, poolSubnet(daemon.network, 7));
+  await daemon.ok(['network', 'create', '--internal', '--subnet', poolSubnet(daemon.network, 5), 'closed'], 'berth');
   try {
-    await ok(daemon, ['run', '--rm', 'busybox', 'ping', '-c1', '-W2', outside.address]);
+    await daemon.ok(['run', '--rm', 'busybox', 'ping', '-c1', '-W2', outside.address]);
     const closed = await daemon.docker([
       'run',
       '--rm',
@@ -232,13 +219,13 @@ test('outbound traffic is masqueraded to a namespace with no route back; --inter
     assert.not.match(closed.stdout, /default/);
   } finally {
     outside.close();
-    await ok(daemon, ['network', 'rm', 'closed'], 'berth');
+    await daemon.ok(['network', 'rm', 'closed'], 'berth');
   }
 });
 
 test('100 containers started and removed on one network leave no link, and their addresses come back', async ({ daemon }) => {
-  const cidr = subnet(daemon, 6);
-  await ok(daemon, ['network', 'create', '--subnet', cidr, 'many'], 'berth');
+  const cidr = poolSubnet(daemon.network, 6);
+  await daemon.ok(['network', 'create', '--subnet', cidr, 'many'], 'berth');
   try {
     for (let i = 0; i < 100; i += 10) {
       const batch = Array.from({ length: 10 }, () => daemon.berth(['run', '--rm', '--network', 'many', 'busybox', 'true']));
@@ -247,29 +234,29 @@ test('100 containers started and removed on one network leave no link, and their
     // The removals released their endpoints in the background; the next attach on the
     // network waits for those releases, so once this container runs every earlier link
     // is gone and every address is back: it gets the first one and is the only veth.
-    const first = await ok(daemon, ['run', '-d', '--network', 'many', 'busybox', 'sleep', '60'], 'berth');
-    assert.is((await ok(daemon, ['inspect', '-f', '{{.NetworkSettings.Networks.many.IPAddress}}', first])).trim(), host(cidr, 2));
+    const first = await daemon.ok(['run', '-d', '--network', 'many', 'busybox', 'sleep', '60'], 'berth');
+    assert.is((await daemon.ok(['inspect', '-f', '{{.NetworkSettings.Networks.many.IPAddress}}', first])).trim(), host(cidr, 2));
     const veths = extraLinks(daemon).filter((l) => !l.startsWith('br-'));
     assert.is(veths.length, 1, `the running container's veth alone: ${veths.join(', ')}`);
     assert.match(veths[0]!, /^vb[0-9a-f]{13}$/);
-    await ok(daemon, ['rm', '-f', first]);
+    await daemon.ok(['rm', '-f', first]);
   } finally {
-    await ok(daemon, ['network', 'rm', 'many'], 'berth');
+    await daemon.ok(['network', 'rm', 'many'], 'berth');
   }
   assert.equal(extraLinks(daemon), []);
   const pruned = await daemon.berth(['network', 'create', 'unused']);
   assert.is(pruned.code, 0, pruned.stderr);
-  assert.match(await ok(daemon, ['network', 'prune', '-f'], 'berth'), 'unused');
-  assert.equal((await ok(daemon, ['network', 'ls', '-q', '--filter', 'type=custom'])).trim(), '');
+  assert.match(await daemon.ok(['network', 'prune', '-f'], 'berth'), 'unused');
+  assert.equal((await daemon.ok(['network', 'ls', '-q', '--filter', 'type=custom'])).trim(), '');
 });
 
 test('a running container keeps its network across a berthd kill -9; its address is not handed out again', async ({ daemon }) => {
-  const id = await ok(daemon, ['run', '-d', 'busybox', 'sleep', '120']);
-  const ip = await ok(daemon, ['inspect', '-f', '{{.NetworkSettings.IPAddress}}', id]);
+  const id = await daemon.ok(['run', '-d', 'busybox', 'sleep', '120']);
+  const ip = await daemon.ok(['inspect', '-f', '{{.NetworkSettings.IPAddress}}', id]);
   await daemon.kill('SIGKILL');
   await daemon.start();
-  assert.is(await ok(daemon, ['inspect', '-f', '{{.NetworkSettings.IPAddress}}', id]), ip);
-  const other = await ok(daemon, [
+  assert.is(await daemon.ok(['inspect', '-f', '{{.NetworkSettings.IPAddress}}', id]), ip);
+  const other = await daemon.ok([
     'run',
     '--rm',
     'busybox',
@@ -279,7 +266,7 @@ test('a running container keeps its network across a berthd kill -9; its address
   ]);
   assert.not.match(other, `inet ${ip}/`);
   assert.match(other, 'reached');
-  await ok(daemon, ['rm', '-f', id]);
+  await daemon.ok(['rm', '-f', id]);
   assert.equal(extraLinks(daemon), []);
 });
 

@@ -16,12 +16,6 @@ import { daemonSuite, sleep, type TestDaemon } from './harness';
  */
 const test = daemonSuite('published-ports', 'overlay');
 
-async function ok(daemon: TestDaemon, args: string[], cli: 'docker' | 'berth' = 'docker'): Promise<string> {
-  const r = cli === 'docker' ? await daemon.docker(args) : await daemon.berth(args);
-  assert.is(r.code, 0, `${cli} ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout.trim();
-}
-
 /** The host's own IPv4 address on a real interface: global scope, not a bridge, not a container network of any test. */
 function hostAddress(): string {
   const links = JSON.parse(execFileSync('ip', ['-j', '-d', '-4', 'addr', 'show', 'scope', 'global'], { encoding: 'utf8' })) as Array<{
@@ -76,7 +70,7 @@ function dnatRules(daemon: TestDaemon): string[] {
 
 /** An httpd container serving its /etc (so `/hostname` names it). */
 async function httpd(daemon: TestDaemon, args: string[]): Promise<string> {
-  return ok(daemon, ['run', '-d', ...args, 'busybox', 'httpd', '-f', '-p', '80', '-h', '/etc']);
+  return daemon.ok(['run', '-d', ...args, 'busybox', 'httpd', '-f', '-p', '80', '-h', '/etc']);
 }
 
 /** The endpoint records of a container, over every network of the daemon. */
@@ -102,7 +96,7 @@ test('-p: httpd answers on 127.0.0.1 and on the host address; docker port, ps, i
   const fixed = await freePort();
   const id = await httpd(daemon, ['--name', 'web', '--hostname', 'web', '-p', `${fixed}:80`, '-p', '80', '-p', '127.0.0.1::80']);
   try {
-    const settings = JSON.parse(await ok(daemon, ['inspect', '-f', '{{json .NetworkSettings.Ports}}', id]));
+    const settings = JSON.parse(await daemon.ok(['inspect', '-f', '{{json .NetworkSettings.Ports}}', id]));
     const bindings = settings['80/tcp'] as Array<{ HostIp: string; HostPort: string }>;
     assert.is(bindings.length, 3, JSON.stringify(settings));
     const ephemeral = bindings.find((b) => b.HostIp === '0.0.0.0' && b.HostPort !== String(fixed))!;
@@ -121,22 +115,22 @@ test('-p: httpd answers on 127.0.0.1 and on the host address; docker port, ps, i
     await answers('127.0.0.1', Number(local.HostPort), 'web');
     // Published on 127.0.0.1 only: the host's other address does not forward it.
     assert.ok('error' in (await get(address, Number(local.HostPort))), 'a port published on 127.0.0.1 answered on the host address');
-    const port = await ok(daemon, ['port', 'web']);
+    const port = await daemon.ok(['port', 'web']);
     assert.equal(
       port.split('\n').sort(),
       [`80/tcp -> 0.0.0.0:${fixed}`, `80/tcp -> 0.0.0.0:${ephemeral.HostPort}`, `80/tcp -> 127.0.0.1:${local.HostPort}`].sort(),
     );
-    assert.equal((await ok(daemon, ['port', 'web'], 'berth')).split('\n').sort(), port.split('\n').sort());
-    assert.is(await ok(daemon, ['port', 'web', '80/tcp'], 'berth').then((o) => o.split('\n').length), 3);
+    assert.equal((await daemon.ok(['port', 'web'], 'berth')).split('\n').sort(), port.split('\n').sort());
+    assert.is(await daemon.ok(['port', 'web', '80/tcp'], 'berth').then((o) => o.split('\n').length), 3);
     const missing = await daemon.berth(['port', 'web', '81']);
     assert.is(missing.code, 1);
     assert.match(missing.stderr, "No public port '81/tcp' published for web");
-    const ps = await ok(daemon, ['ps', '--filter', 'name=web', '--format', '{{.Ports}}']);
+    const ps = await daemon.ok(['ps', '--filter', 'name=web', '--format', '{{.Ports}}']);
     assert.match(ps, `0.0.0.0:${fixed}->80/tcp`);
     assert.match(ps, `127.0.0.1:${local.HostPort}->80/tcp`);
     assert.is(dnatRules(daemon).length, 3);
   } finally {
-    await ok(daemon, ['rm', '-f', id]);
+    await daemon.ok(['rm', '-f', id]);
   }
   assert.equal(dnatRules(daemon), []);
 });
@@ -144,14 +138,14 @@ test('-p: httpd answers on 127.0.0.1 and on the host address; docker port, ps, i
 test('-P maps every exposed port (the image EXPOSE and --expose) to an ephemeral port; an unpublished exposed port shows without one', async ({
   daemon,
 }) => {
-  const base = await ok(daemon, ['create', 'busybox', 'true']);
-  await ok(daemon, ['commit', '--change', 'EXPOSE 80', '--change', 'EXPOSE 8080', base, 'exposing:1']);
-  await ok(daemon, ['rm', base]);
+  const base = await daemon.ok(['create', 'busybox', 'true']);
+  await daemon.ok(['commit', '--change', 'EXPOSE 80', '--change', 'EXPOSE 8080', base, 'exposing:1']);
+  await daemon.ok(['rm', base]);
   const script = 'httpd -p 80 -h /etc; httpd -p 8080 -h /etc; httpd -f -p 9090 -h /etc';
-  const id = await ok(daemon, ['run', '-d', '--hostname', 'allports', '-P', '--expose', '9090', 'exposing:1', 'sh', '-c', script]);
-  const plain = await ok(daemon, ['run', '-d', 'exposing:1', 'sleep', '60']);
+  const id = await daemon.ok(['run', '-d', '--hostname', 'allports', '-P', '--expose', '9090', 'exposing:1', 'sh', '-c', script]);
+  const plain = await daemon.ok(['run', '-d', 'exposing:1', 'sleep', '60']);
   try {
-    const ports = JSON.parse(await ok(daemon, ['inspect', '-f', '{{json .NetworkSettings.Ports}}', id]));
+    const ports = JSON.parse(await daemon.ok(['inspect', '-f', '{{json .NetworkSettings.Ports}}', id]));
     assert.equal(Object.keys(ports).sort(), ['80/tcp', '8080/tcp', '9090/tcp']);
     const hostPorts = new Set<string>();
     for (const key of Object.keys(ports)) {
@@ -162,14 +156,14 @@ test('-P maps every exposed port (the image EXPOSE and --expose) to an ephemeral
     }
     assert.is(hostPorts.size, 3, 'each exposed port got a host port of its own');
     // Exposed but not published: listed with no binding, as dockerd shows it.
-    assert.equal(JSON.parse(await ok(daemon, ['inspect', '-f', '{{json .NetworkSettings.Ports}}', plain])), {
+    assert.equal(JSON.parse(await daemon.ok(['inspect', '-f', '{{json .NetworkSettings.Ports}}', plain])), {
       '80/tcp': null,
       '8080/tcp': null,
     });
-    assert.is(await ok(daemon, ['ps', '--filter', `id=${plain}`, '--format', '{{.Ports}}']), '80/tcp, 8080/tcp');
+    assert.is(await daemon.ok(['ps', '--filter', `id=${plain}`, '--format', '{{.Ports}}']), '80/tcp, 8080/tcp');
   } finally {
-    await ok(daemon, ['rm', '-f', id, plain]);
-    await ok(daemon, ['rmi', 'exposing:1']);
+    await daemon.ok(['rm', '-f', id, plain]);
+    await daemon.ok(['rmi', 'exposing:1']);
   }
 });
 
@@ -177,8 +171,8 @@ test('hairpin: another container and the container itself reach a published port
   const address = hostAddress();
   const id = await httpd(daemon, ['--hostname', 'hairpin', '-p', '80']);
   try {
-    const port = (await ok(daemon, ['port', id, '80'])).split(':')[1]!;
-    const other = await ok(daemon, [
+    const port = (await daemon.ok(['port', id, '80'])).split(':')[1]!;
+    const other = await daemon.ok([
       'run',
       '--rm',
       'busybox',
@@ -191,10 +185,10 @@ test('hairpin: another container and the container itself reach a published port
       `http://${address}:${port}/hostname`,
     ]);
     assert.is(other, 'hairpin');
-    const self = await ok(daemon, ['exec', id, 'timeout', '10', 'wget', '-q', '-O', '-', `http://${address}:${port}/hostname`]);
+    const self = await daemon.ok(['exec', id, 'timeout', '10', 'wget', '-q', '-O', '-', `http://${address}:${port}/hostname`]);
     assert.is(self, 'hairpin');
   } finally {
-    await ok(daemon, ['rm', '-f', id]);
+    await daemon.ok(['rm', '-f', id]);
   }
 });
 
@@ -222,7 +216,7 @@ test('UDP: a datagram to the published port reaches the container and its answer
   const echo =
     'import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.bind(("0.0.0.0", 9999))\n' +
     'while True:\n    data, peer = s.recvfrom(2048)\n    s.sendto(data.upper(), peer)\n';
-  const id = await ok(daemon, [
+  const id = await daemon.ok([
     'run',
     '-d',
     '-v',
@@ -239,14 +233,14 @@ test('UDP: a datagram to the published port reaches the container and its answer
     echo,
   ]);
   try {
-    const port = Number((await ok(daemon, ['port', id, '9999/udp'])).split(':')[1]);
+    const port = Number((await daemon.ok(['port', id, '9999/udp'])).split(':')[1]);
     let answer: string | undefined;
     for (let i = 0; i < 50 && answer === undefined; i++) answer = await udpAsk('127.0.0.1', port, 'ping');
-    assert.is(answer, 'PING', await ok(daemon, ['logs', id]));
+    assert.is(answer, 'PING', await daemon.ok(['logs', id]));
     assert.is(await udpAsk(hostAddress(), port, 'over the host address'), 'OVER THE HOST ADDRESS');
     assert.ok(dnatRules(daemon).some((r) => r === `udp dport ${port} dnat to ${r.split('dnat to ')[1]}`));
   } finally {
-    await ok(daemon, ['rm', '-f', id]);
+    await daemon.ok(['rm', '-f', id]);
   }
 });
 
@@ -258,11 +252,11 @@ test('a host port in use (by a host socket or another container) is an error nam
     const r = await daemon.docker(['run', '-d', '--name', 'taken', '-p', `${port}:80`, 'busybox', 'httpd', '-f', '-p', '80']);
     assert.is(r.code, 125, r.stderr);
     assert.match(r.stderr, `Bind for 0.0.0.0:${port} failed: port is already in use on the host`);
-    const id = await ok(daemon, ['inspect', '-f', '{{.Id}}', 'taken']);
-    assert.is(await ok(daemon, ['inspect', '-f', '{{.State.Status}}', 'taken']), 'created');
+    const id = await daemon.ok(['inspect', '-f', '{{.Id}}', 'taken']);
+    assert.is(await daemon.ok(['inspect', '-f', '{{.State.Status}}', 'taken']), 'created');
     assert.equal(endpointRecords(daemon, id), []);
     assert.equal(dnatRules(daemon), []);
-    await ok(daemon, ['rm', 'taken']);
+    await daemon.ok(['rm', 'taken']);
   } finally {
     await new Promise((resolve) => hostSocket.close(resolve));
   }
@@ -283,14 +277,14 @@ test('a host port in use (by a host socket or another container) is an error nam
     ]);
     assert.is(second.code, 125, second.stderr);
     assert.match(second.stderr, `Bind for 127.0.0.1:${port} failed: port is already allocated`);
-    const id = await ok(daemon, ['inspect', '-f', '{{.Id}}', 'second']);
+    const id = await daemon.ok(['inspect', '-f', '{{.Id}}', 'second']);
     assert.equal(endpointRecords(daemon, id), []);
     assert.is(dnatRules(daemon).length, 1);
     // Held by berth while published: no other program may take it.
     assert.not.ok(await bindable(port));
-    await ok(daemon, ['rm', 'second']);
+    await daemon.ok(['rm', 'second']);
   } finally {
-    await ok(daemon, ['rm', '-f', first]);
+    await daemon.ok(['rm', '-f', first]);
   }
   assert.ok(await bindable(port), 'the port is free again once its container is gone');
 });
@@ -302,11 +296,11 @@ test('-p with a host range takes its first free port (one in use on the host is 
   try {
     const id = await httpd(daemon, ['--hostname', 'ranged', '-p', `${port}-${port + 5}:80`]);
     try {
-      const chosen = Number((await ok(daemon, ['port', id, '80'])).split(':')[1]);
+      const chosen = Number((await daemon.ok(['port', id, '80'])).split(':')[1]);
       assert.ok(chosen > port && chosen <= port + 5, `${chosen} is not in ${port + 1}-${port + 5}`);
       await answers('127.0.0.1', chosen, 'ranged');
     } finally {
-      await ok(daemon, ['rm', '-f', id]);
+      await daemon.ok(['rm', '-f', id]);
     }
   } finally {
     await new Promise((resolve) => hostSocket.close(resolve));
@@ -318,20 +312,20 @@ test('ports exist only while the container runs: gone after stop (inspect and ps
 }) => {
   const id = await httpd(daemon, ['--hostname', 'cycle', '-p', '80']);
   try {
-    const port = Number((await ok(daemon, ['port', id, '80'])).split(':')[1]);
+    const port = Number((await daemon.ok(['port', id, '80'])).split(':')[1]);
     await answers('127.0.0.1', port, 'cycle');
-    await ok(daemon, ['stop', '-t', '1', id]);
+    await daemon.ok(['stop', '-t', '1', id]);
     assert.equal(dnatRules(daemon), []);
-    assert.equal(JSON.parse(await ok(daemon, ['inspect', '-f', '{{json .NetworkSettings.Ports}}', id])), {});
-    assert.is(await ok(daemon, ['ps', '-a', '--filter', `id=${id}`, '--format', '{{.Ports}}']), '');
+    assert.equal(JSON.parse(await daemon.ok(['inspect', '-f', '{{json .NetworkSettings.Ports}}', id])), {});
+    assert.is(await daemon.ok(['ps', '-a', '--filter', `id=${id}`, '--format', '{{.Ports}}']), '');
     assert.ok('error' in (await get('127.0.0.1', port)));
     assert.ok(await bindable(port), 'a stopped container holds no host port');
-    await ok(daemon, ['start', id]);
-    const again = Number((await ok(daemon, ['port', id, '80'])).split(':')[1]);
+    await daemon.ok(['start', id]);
+    const again = Number((await daemon.ok(['port', id, '80'])).split(':')[1]);
     await answers('127.0.0.1', again, 'cycle');
     assert.is(dnatRules(daemon).length, 1);
   } finally {
-    await ok(daemon, ['rm', '-f', id]);
+    await daemon.ok(['rm', '-f', id]);
   }
   assert.equal(dnatRules(daemon), []);
 });
@@ -340,7 +334,7 @@ test('--network host ignores -p with the warning Docker gives', async ({ daemon 
   const r = await daemon.docker(['create', '--network', 'host', '-p', '80:80', 'busybox', 'true']);
   assert.is(r.code, 0, r.stderr);
   assert.match(r.stderr, 'Published ports are discarded when using host network mode');
-  await ok(daemon, ['rm', r.stdout.trim()]);
+  await daemon.ok(['rm', r.stdout.trim()]);
 });
 
 test('berthd killed with SIGKILL: the port keeps answering while it is down, and after the restart its rules are there once', async ({
@@ -348,7 +342,7 @@ test('berthd killed with SIGKILL: the port keeps answering while it is down, and
 }) => {
   const id = await httpd(daemon, ['--hostname', 'survivor', '-p', '80', '-p', '81/udp']);
   try {
-    const port = Number((await ok(daemon, ['port', id, '80'])).split(':')[1]);
+    const port = Number((await daemon.ok(['port', id, '80'])).split(':')[1]);
     await answers('127.0.0.1', port, 'survivor');
     const before = dnatRules(daemon);
     assert.is(before.length, 2);
@@ -370,11 +364,11 @@ test('berthd killed with SIGKILL: the port keeps answering while it is down, and
     assert.is(failures, 0, 'the port stopped answering while berthd restarted');
     assert.equal(dnatRules(daemon), before);
     await answers('127.0.0.1', port, 'survivor');
-    assert.is(await ok(daemon, ['port', id, '80']), `0.0.0.0:${port}`);
+    assert.is(await daemon.ok(['port', id, '80']), `0.0.0.0:${port}`);
     // Held again by the new berthd.
     assert.not.ok(await bindable(port));
   } finally {
-    await ok(daemon, ['rm', '-f', id]);
+    await daemon.ok(['rm', '-f', id]);
   }
   assert.equal(dnatRules(daemon), []);
 });

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as assert from 'uvu/assert';
-import { daemonSuite, type TestDaemon } from './harness';
+import { daemonSuite } from './harness';
 
 /**
  * Volumes through the real docker CLI: `volume create/ls/inspect/rm/prune` with labels,
@@ -11,21 +11,15 @@ import { daemonSuite, type TestDaemon } from './harness';
  */
 const test = daemonSuite('volumes', 'vfs');
 
-async function ok(daemon: TestDaemon, args: string[], cli: 'docker' | 'berth' = 'docker'): Promise<string> {
-  const r = cli === 'docker' ? await daemon.docker(args) : await daemon.berth(args);
-  assert.is(r.code, 0, `${cli} ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout.trim();
-}
-
 test("docker volume create/ls/inspect/rm: Docker's shapes, the local driver's layout under the data root, labels and filters", async ({
   daemon,
 }) => {
-  assert.is(await ok(daemon, ['volume', 'create', '--label', 'app=shop', '--label', 'tier', 'shop-db']), 'shop-db');
-  assert.is(await ok(daemon, ['volume', 'create', 'cache-1']), 'cache-1');
-  const anonymous = await ok(daemon, ['volume', 'create']);
+  assert.is(await daemon.ok(['volume', 'create', '--label', 'app=shop', '--label', 'tier', 'shop-db']), 'shop-db');
+  assert.is(await daemon.ok(['volume', 'create', 'cache-1']), 'cache-1');
+  const anonymous = await daemon.ok(['volume', 'create']);
   assert.match(anonymous, /^[0-9a-f]{64}$/);
 
-  const [v] = JSON.parse(await ok(daemon, ['volume', 'inspect', 'shop-db'])) as Array<Record<string, unknown>>;
+  const [v] = JSON.parse(await daemon.ok(['volume', 'inspect', 'shop-db'])) as Array<Record<string, unknown>>;
   assert.is(v!.Name, 'shop-db');
   assert.is(v!.Driver, 'local');
   assert.is(v!.Scope, 'local');
@@ -35,18 +29,18 @@ test("docker volume create/ls/inspect/rm: Docker's shapes, the local driver's la
   assert.ok(existsSync(String(v!.Mountpoint)));
 
   const names = async (...filters: string[]) =>
-    (await ok(daemon, ['volume', 'ls', '-q', ...filters.flatMap((f) => ['--filter', f])])).split('\n').filter(Boolean).sort();
+    (await daemon.ok(['volume', 'ls', '-q', ...filters.flatMap((f) => ['--filter', f])])).split('\n').filter(Boolean).sort();
   assert.equal(await names(), [anonymous, 'cache-1', 'shop-db'].sort());
   assert.equal(await names('label=app=shop'), ['shop-db']);
   assert.equal(await names('name=cache'), ['cache-1']);
   assert.equal(await names('driver=local', 'label=tier'), ['shop-db']);
   assert.equal(await names('dangling=true'), [anonymous, 'cache-1', 'shop-db'].sort());
   assert.equal(await names('dangling=false'), []);
-  const table = await ok(daemon, ['volume', 'ls']);
+  const table = await daemon.ok(['volume', 'ls']);
   assert.match(table, /DRIVER\s+VOLUME NAME/);
   assert.match(table, /local\s+shop-db/);
 
-  assert.is(await ok(daemon, ['volume', 'rm', 'cache-1']), 'cache-1');
+  assert.is(await daemon.ok(['volume', 'rm', 'cache-1']), 'cache-1');
   assert.not.ok(existsSync(path.join(daemon.dataRoot, 'volumes', 'cache-1', '_data')));
   const gone = await daemon.docker(['volume', 'inspect', 'cache-1']);
   assert.is.not(gone.code, 0);
@@ -58,7 +52,7 @@ test("docker volume create/ls/inspect/rm: Docker's shapes, the local driver's la
 });
 
 test('bad input: a name with "/" or "..", an unknown driver, an unknown -o option: clear errors, nothing created', async ({ daemon }) => {
-  const before = await ok(daemon, ['volume', 'ls', '-q']);
+  const before = await daemon.ok(['volume', 'ls', '-q']);
   for (const name of ['a/b', '..', '../../etc']) {
     const r = await daemon.docker(['volume', 'create', name]);
     assert.is.not(r.code, 0, name);
@@ -73,27 +67,27 @@ test('bad input: a name with "/" or "..", an unknown driver, an unknown -o optio
   const half = await daemon.docker(['volume', 'create', '-o', 'type=tmpfs', 'x3']);
   assert.is.not(half.code, 0);
   assert.match(half.stderr, /needs the option "device"/);
-  const tmpfs = await ok(daemon, ['volume', 'create', '-o', 'type=tmpfs', '-o', 'device=tmpfs', '-o', 'o=size=1m,uid=1000', 'x4']);
+  const tmpfs = await daemon.ok(['volume', 'create', '-o', 'type=tmpfs', '-o', 'device=tmpfs', '-o', 'o=size=1m,uid=1000', 'x4']);
   assert.is(tmpfs, 'x4');
-  const [v4] = JSON.parse(await ok(daemon, ['volume', 'inspect', 'x4'])) as Array<Record<string, unknown>>;
+  const [v4] = JSON.parse(await daemon.ok(['volume', 'inspect', 'x4'])) as Array<Record<string, unknown>>;
   assert.equal(v4!.Options, { type: 'tmpfs', device: 'tmpfs', o: 'size=1m,uid=1000' });
-  assert.is(await ok(daemon, ['volume', 'rm', 'x4']), 'x4');
-  assert.is(await ok(daemon, ['volume', 'ls', '-q']), before);
+  assert.is(await daemon.ok(['volume', 'rm', 'x4']), 'x4');
+  assert.is(await daemon.ok(['volume', 'ls', '-q']), before);
   assert.not.ok(existsSync(path.join(daemon.dataRoot, 'volumes', 'x1')));
   assert.not.ok(existsSync(path.join(daemon.dataRoot, 'volumes', 'x2')));
   assert.not.ok(existsSync(path.join(daemon.dataRoot, 'volumes', 'x3')));
 });
 
 test('a volume and its data survive berthd killed with SIGKILL; prune removes unused volumes and reports the space', async ({ daemon }) => {
-  await ok(daemon, ['volume', 'create', '--label', 'keep=yes', 'durable']);
-  await ok(daemon, ['volume', 'create', 'scratch']);
+  await daemon.ok(['volume', 'create', '--label', 'keep=yes', 'durable']);
+  await daemon.ok(['volume', 'create', 'scratch']);
   const mountpoint = path.join(daemon.dataRoot, 'volumes', 'scratch', '_data');
   writeFileSync(path.join(mountpoint, 'blob'), Buffer.alloc(256 * 1024, 1));
   writeFileSync(path.join(daemon.dataRoot, 'volumes', 'durable', '_data', 'note'), 'kept');
 
   await daemon.kill('SIGKILL');
   await daemon.start();
-  const [v] = JSON.parse(await ok(daemon, ['volume', 'inspect', 'durable'])) as Array<Record<string, unknown>>;
+  const [v] = JSON.parse(await daemon.ok(['volume', 'inspect', 'durable'])) as Array<Record<string, unknown>>;
   assert.equal(v!.Labels, { keep: 'yes' });
   assert.is(readFileSync(path.join(String(v!.Mountpoint), 'note'), 'utf8'), 'kept');
 
@@ -103,41 +97,41 @@ test('a volume and its data survive berthd killed with SIGKILL; prune removes un
   assert.ok(pruned.VolumesDeleted.includes('scratch'), JSON.stringify(pruned));
   assert.not.ok(pruned.VolumesDeleted.includes('durable'));
   assert.ok(pruned.SpaceReclaimed >= 256 * 1024, JSON.stringify(pruned));
-  assert.match(await ok(daemon, ['volume', 'ls', '-q']), /^durable$/m);
-  const all = await ok(daemon, ['volume', 'prune', '-f']);
+  assert.match(await daemon.ok(['volume', 'ls', '-q']), /^durable$/m);
+  const all = await daemon.ok(['volume', 'prune', '-f']);
   assert.match(all, /Deleted Volumes:\ndurable\n/);
   assert.match(all, /Total reclaimed space: [\d.]+kB/);
-  assert.is(await ok(daemon, ['volume', 'ls', '-q']), '');
+  assert.is(await daemon.ok(['volume', 'ls', '-q']), '');
 });
 
 test("berth volume create/ls/inspect/rm/prune: the same verbs in berth's own CLI", async ({ daemon }) => {
-  assert.is(await ok(daemon, ['volume', 'create', '--label', 'owner=berth', 'berth-vol'], 'berth'), 'berth-vol');
-  assert.is(await ok(daemon, ['volume', 'create', '--name', 'berth-other'], 'berth'), 'berth-other');
-  assert.equal((await ok(daemon, ['volume', 'ls', '-q', '--filter', 'label=owner'], 'berth')).split('\n'), ['berth-vol']);
-  assert.match(await ok(daemon, ['volume', 'ls'], 'berth'), /DRIVER\s+VOLUME NAME\nlocal\s+berth-other\nlocal\s+berth-vol/);
+  assert.is(await daemon.ok(['volume', 'create', '--label', 'owner=berth', 'berth-vol'], 'berth'), 'berth-vol');
+  assert.is(await daemon.ok(['volume', 'create', '--name', 'berth-other'], 'berth'), 'berth-other');
+  assert.equal((await daemon.ok(['volume', 'ls', '-q', '--filter', 'label=owner'], 'berth')).split('\n'), ['berth-vol']);
+  assert.match(await daemon.ok(['volume', 'ls'], 'berth'), /DRIVER\s+VOLUME NAME\nlocal\s+berth-other\nlocal\s+berth-vol/);
   assert.is(
-    await ok(daemon, ['volume', 'inspect', '-f', '{{.Driver}} {{.Mountpoint}} {{.Labels.owner}}', 'berth-vol'], 'berth'),
+    await daemon.ok(['volume', 'inspect', '-f', '{{.Driver}} {{.Mountpoint}} {{.Labels.owner}}', 'berth-vol'], 'berth'),
     `local ${path.join(daemon.dataRoot, 'volumes', 'berth-vol', '_data')} berth`,
   );
   const bad = await daemon.berth(['volume', 'create', 'no/slash']);
   assert.is.not(bad.code, 0);
   assert.match(bad.stderr, /includes invalid characters for a local volume name/);
-  assert.is(await ok(daemon, ['volume', 'rm', 'berth-other'], 'berth'), 'berth-other');
+  assert.is(await daemon.ok(['volume', 'rm', 'berth-other'], 'berth'), 'berth-other');
   const missing = await daemon.berth(['volume', 'rm', 'berth-other']);
   assert.is.not(missing.code, 0);
   assert.match(missing.stderr, /no such volume/);
-  assert.match(await ok(daemon, ['volume', 'prune', '-f'], 'berth'), /Deleted Volumes:\nberth-vol\n/);
-  assert.is(await ok(daemon, ['volume', 'ls', '-q'], 'berth'), '');
+  assert.match(await daemon.ok(['volume', 'prune', '-f'], 'berth'), /Deleted Volumes:\nberth-vol\n/);
+  assert.is(await daemon.ok(['volume', 'ls', '-q'], 'berth'), '');
 });
 
 test('-v name:/path creates the volume on first use; its data survives the container, berthd SIGKILL and restart; in use it is not removed', async ({
   daemon,
 }) => {
-  await ok(daemon, ['run', '--rm', '-v', 'kept:/data', 'busybox', 'sh', '-c', 'echo hello > /data/f']);
-  const [v] = JSON.parse(await ok(daemon, ['volume', 'inspect', 'kept'])) as Array<Record<string, unknown>>;
+  await daemon.ok(['run', '--rm', '-v', 'kept:/data', 'busybox', 'sh', '-c', 'echo hello > /data/f']);
+  const [v] = JSON.parse(await daemon.ok(['volume', 'inspect', 'kept'])) as Array<Record<string, unknown>>;
   assert.is(readFileSync(path.join(String(v!.Mountpoint), 'f'), 'utf8'), 'hello\n');
-  const holder = await ok(daemon, ['run', '-d', '--name', 'holder', '-v', 'kept:/data:ro', 'busybox', 'sleep', '300']);
-  const [mount] = JSON.parse(await ok(daemon, ['inspect', '-f', '{{json .Mounts}}', 'holder'])) as Array<Record<string, unknown>>;
+  const holder = await daemon.ok(['run', '-d', '--name', 'holder', '-v', 'kept:/data:ro', 'busybox', 'sleep', '300']);
+  const [mount] = JSON.parse(await daemon.ok(['inspect', '-f', '{{json .Mounts}}', 'holder'])) as Array<Record<string, unknown>>;
   assert.equal(mount, {
     Type: 'volume',
     Name: 'kept',
@@ -152,18 +146,18 @@ test('-v name:/path creates the volume on first use; its data survives the conta
   assert.is.not(refused.code, 0);
   assert.match(refused.stderr, new RegExp(`remove kept: volume is in use - \\[${holder}\\]`));
   assert.is((await daemon.docker(['volume', 'rm', '-f', 'kept'])).code === 0, false, 'force does not remove a volume in use');
-  assert.equal(await ok(daemon, ['volume', 'ls', '-q', '--filter', 'dangling=false']), 'kept');
+  assert.equal(await daemon.ok(['volume', 'ls', '-q', '--filter', 'dangling=false']), 'kept');
   const ro = await daemon.docker(['exec', 'holder', 'touch', '/data/g']);
   assert.is.not(ro.code, 0, 'mounted read-only');
 
   await daemon.kill('SIGKILL');
   await daemon.start();
-  assert.is(await ok(daemon, ['exec', 'holder', 'cat', '/data/f']), 'hello');
-  assert.is(await ok(daemon, ['run', '--rm', '-v', 'kept:/data', 'busybox', 'cat', '/data/f']), 'hello');
-  await ok(daemon, ['rm', '-f', 'holder']);
-  await ok(daemon, ['volume', 'rm', 'kept']);
+  assert.is(await daemon.ok(['exec', 'holder', 'cat', '/data/f']), 'hello');
+  assert.is(await daemon.ok(['run', '--rm', '-v', 'kept:/data', 'busybox', 'cat', '/data/f']), 'hello');
+  await daemon.ok(['rm', '-f', 'holder']);
+  await daemon.ok(['volume', 'rm', 'kept']);
   assert.not.ok(existsSync(String(v!.Mountpoint)));
-  await ok(daemon, ['run', '--rm', '-v', 'ev-new:/x', 'busybox', 'true']);
+  await daemon.ok(['run', '--rm', '-v', 'ev-new:/x', 'busybox', 'true']);
 
   const since = Math.floor(Date.now() / 1000) - 600;
   const events = await daemon.request(
@@ -183,65 +177,65 @@ test('-v name:/path creates the volume on first use; its data survives the conta
 test('anonymous volumes: -v /path and an image VOLUME make one each; rm -v and run --rm remove them, rm alone keeps them', async ({
   daemon,
 }) => {
-  const before = new Set((await ok(daemon, ['volume', 'ls', '-q'])).split('\n').filter(Boolean));
-  const fresh = async () => (await ok(daemon, ['volume', 'ls', '-q'])).split('\n').filter((n) => n && !before.has(n));
-  await ok(daemon, ['create', '--name', 'anon1', '-v', '/scratch', 'busybox', 'true']);
-  const [m] = JSON.parse(await ok(daemon, ['inspect', '-f', '{{json .Mounts}}', 'anon1'])) as Array<Record<string, unknown>>;
+  const before = new Set((await daemon.ok(['volume', 'ls', '-q'])).split('\n').filter(Boolean));
+  const fresh = async () => (await daemon.ok(['volume', 'ls', '-q'])).split('\n').filter((n) => n && !before.has(n));
+  await daemon.ok(['create', '--name', 'anon1', '-v', '/scratch', 'busybox', 'true']);
+  const [m] = JSON.parse(await daemon.ok(['inspect', '-f', '{{json .Mounts}}', 'anon1'])) as Array<Record<string, unknown>>;
   assert.match(String(m!.Name), /^[0-9a-f]{64}$/);
   assert.is(m!.Type, 'volume');
   assert.is(m!.Destination, '/scratch');
   assert.equal(await fresh(), [m!.Name]);
-  await ok(daemon, ['rm', '-v', 'anon1']);
+  await daemon.ok(['rm', '-v', 'anon1']);
   assert.equal(await fresh(), [], 'rm -v removed it');
 
-  await ok(daemon, ['create', '--name', 'anon2', '-v', '/scratch', 'busybox', 'true']);
+  await daemon.ok(['create', '--name', 'anon2', '-v', '/scratch', 'busybox', 'true']);
   const kept = await fresh();
-  await ok(daemon, ['rm', 'anon2']);
+  await daemon.ok(['rm', 'anon2']);
   assert.equal(await fresh(), kept, 'rm without -v keeps it (dangling)');
-  await ok(daemon, ['volume', 'rm', kept[0]!]);
+  await daemon.ok(['volume', 'rm', kept[0]!]);
 
-  assert.is(await ok(daemon, ['run', '--rm', '-v', '/scratch', 'busybox', 'sh', '-c', 'echo x > /scratch/y && cat /scratch/y']), 'x');
+  assert.is(await daemon.ok(['run', '--rm', '-v', '/scratch', 'busybox', 'sh', '-c', 'echo x > /scratch/y && cat /scratch/y']), 'x');
   assert.equal(await fresh(), [], '--rm removed its anonymous volume');
 
   // An image VOLUME: commit one, then each container of it gets a volume there.
-  await ok(daemon, ['run', '--name', 'vol-base', 'busybox', 'sh', '-c', 'mkdir -p /srv/data && echo seeded > /srv/data/seed']);
-  await ok(daemon, ['commit', '-c', 'VOLUME /srv/data', 'vol-base', 'berth-e2e-volimg']);
-  await ok(daemon, ['rm', 'vol-base']);
-  assert.is(await ok(daemon, ['run', '--rm', 'berth-e2e-volimg', 'cat', '/srv/data/seed']), 'seeded', 'pre-populated from the image');
+  await daemon.ok(['run', '--name', 'vol-base', 'busybox', 'sh', '-c', 'mkdir -p /srv/data && echo seeded > /srv/data/seed']);
+  await daemon.ok(['commit', '-c', 'VOLUME /srv/data', 'vol-base', 'berth-e2e-volimg']);
+  await daemon.ok(['rm', 'vol-base']);
+  assert.is(await daemon.ok(['run', '--rm', 'berth-e2e-volimg', 'cat', '/srv/data/seed']), 'seeded', 'pre-populated from the image');
   assert.equal(await fresh(), []);
 });
 
 test('pre-population: an empty volume gets the image content with owners and modes; nocopy and a non-empty volume get none; a symlink never leads out', async ({
   daemon,
 }) => {
-  await ok(daemon, ['create', '--name', 'pre1', '-v', 'etc-copy:/etc', 'busybox', 'true']);
+  await daemon.ok(['create', '--name', 'pre1', '-v', 'etc-copy:/etc', 'busybox', 'true']);
   const data = path.join(daemon.dataRoot, 'volumes', 'etc-copy', '_data');
   assert.ok(existsSync(path.join(data, 'passwd')), readdirSync(data).join(','));
-  const inImage = (await ok(daemon, ['run', '--rm', 'busybox', 'stat', '-c', '%a %u %g', '/etc', '/etc/passwd'])).split('\n');
+  const inImage = (await daemon.ok(['run', '--rm', 'busybox', 'stat', '-c', '%a %u %g', '/etc', '/etc/passwd'])).split('\n');
   const onHost = [data, path.join(data, 'passwd')].map((p) => {
     const st = statSync(p);
     return `${(st.mode & 0o7777).toString(8)} ${st.uid} ${st.gid}`;
   });
   assert.equal(onHost, inImage);
 
-  await ok(daemon, ['create', '--name', 'pre2', '-v', 'nocopy-vol:/etc:nocopy', 'busybox', 'true']);
+  await daemon.ok(['create', '--name', 'pre2', '-v', 'nocopy-vol:/etc:nocopy', 'busybox', 'true']);
   assert.equal(readdirSync(path.join(daemon.dataRoot, 'volumes', 'nocopy-vol', '_data')), []);
-  await ok(daemon, ['volume', 'create', 'full-vol']);
+  await daemon.ok(['volume', 'create', 'full-vol']);
   writeFileSync(path.join(daemon.dataRoot, 'volumes', 'full-vol', '_data', 'mine'), '1');
-  await ok(daemon, ['create', '--name', 'pre3', '-v', 'full-vol:/etc', 'busybox', 'true']);
+  await daemon.ok(['create', '--name', 'pre3', '-v', 'full-vol:/etc', 'busybox', 'true']);
   assert.equal(readdirSync(path.join(daemon.dataRoot, 'volumes', 'full-vol', '_data')), ['mine']);
 
   // An image whose mount point is a symlink to a host directory: resolved inside the image, where it leads nowhere.
   const hostDir = path.join(daemon.dir, 'host-secret');
   mkdirSync(hostDir);
   writeFileSync(path.join(hostDir, 'secret'), 'host only');
-  await ok(daemon, ['run', '--name', 'link-base', 'busybox', 'ln', '-s', hostDir, '/link']);
-  await ok(daemon, ['commit', 'link-base', 'berth-e2e-linkimg']);
-  await ok(daemon, ['create', '--name', 'pre4', '-v', 'link-vol:/link', 'berth-e2e-linkimg', 'true']);
+  await daemon.ok(['run', '--name', 'link-base', 'busybox', 'ln', '-s', hostDir, '/link']);
+  await daemon.ok(['commit', 'link-base', 'berth-e2e-linkimg']);
+  await daemon.ok(['create', '--name', 'pre4', '-v', 'link-vol:/link', 'berth-e2e-linkimg', 'true']);
   assert.equal(readdirSync(path.join(daemon.dataRoot, 'volumes', 'link-vol', '_data')), []);
   // ps --filter volume= (a name or a destination) and system df read the volume model.
-  assert.equal((await ok(daemon, ['ps', '-a', '--format', '{{.Names}}', '--filter', 'volume=etc-copy'])).split('\n'), ['pre1']);
-  assert.equal((await ok(daemon, ['ps', '-a', '--format', '{{.Names}}', '--filter', 'volume=/link'])).split('\n'), ['pre4']);
+  assert.equal((await daemon.ok(['ps', '-a', '--format', '{{.Names}}', '--filter', 'volume=etc-copy'])).split('\n'), ['pre1']);
+  assert.equal((await daemon.ok(['ps', '-a', '--format', '{{.Names}}', '--filter', 'volume=/link'])).split('\n'), ['pre4']);
   const df = JSON.parse((await daemon.request('GET', '/v1.41/system/df')).body) as {
     Volumes: Array<{ Name: string; UsageData: { Size: number; RefCount: number } }>;
   };
@@ -250,20 +244,20 @@ test('pre-population: an empty volume gets the image content with owners and mod
   assert.ok(full.UsageData.Size > 0, JSON.stringify(full));
   const active = df.Volumes.filter((v) => v.UsageData.RefCount > 0).length;
   assert.is(active, 4, 'etc-copy, nocopy-vol, full-vol, link-vol');
-  assert.match(await ok(daemon, ['system', 'df']), new RegExp(`\\nLocal Volumes\\s+${df.Volumes.length}\\s+${active}\\s`));
-  await ok(daemon, ['rm', 'pre1', 'pre2', 'pre3', 'pre4', 'link-base']);
+  assert.match(await daemon.ok(['system', 'df']), new RegExp(`\\nLocal Volumes\\s+${df.Volumes.length}\\s+${active}\\s`));
+  await daemon.ok(['rm', 'pre1', 'pre2', 'pre3', 'pre4', 'link-base']);
 });
 
 test('a tmpfs volume (-o type=tmpfs): mounted by its driver while a container runs, its size a hard limit inside, unmounted after the last run', async ({
   daemon,
 }) => {
-  await ok(daemon, ['volume', 'create', '-o', 'type=tmpfs', '-o', 'device=tmpfs', '-o', 'o=size=1m', 'quota']);
+  await daemon.ok(['volume', 'create', '-o', 'type=tmpfs', '-o', 'device=tmpfs', '-o', 'o=size=1m', 'quota']);
   const data = path.join(daemon.dataRoot, 'volumes', 'quota', '_data');
   const mountedAt = () =>
     readFileSync('/proc/self/mountinfo', 'utf8')
       .split('\n')
       .some((l) => l.split(' ')[4] === data);
-  await ok(daemon, ['run', '-d', '--name', 'q-holder', '-v', 'quota:/q', 'busybox', 'sleep', '300']);
+  await daemon.ok(['run', '-d', '--name', 'q-holder', '-v', 'quota:/q', 'busybox', 'sleep', '300']);
   assert.ok(mountedAt(), 'mounted while a container runs');
   const full = await daemon.docker([
     'run',
@@ -280,10 +274,10 @@ test('a tmpfs volume (-o type=tmpfs): mounted by its driver while a container ru
   assert.is.not(full.code, 0);
   assert.match(full.stderr + full.stdout, /No space left on device/);
   assert.ok(mountedAt(), 'still mounted: q-holder holds it');
-  assert.is(await ok(daemon, ['exec', 'q-holder', 'sh', '-c', 'ls /q']), 'big', 'both containers saw one filesystem');
-  await ok(daemon, ['rm', '-f', 'q-holder']);
+  assert.is(await daemon.ok(['exec', 'q-holder', 'sh', '-c', 'ls /q']), 'big', 'both containers saw one filesystem');
+  await daemon.ok(['rm', '-f', 'q-holder']);
   assert.not.ok(mountedAt(), 'unmounted after the last run');
-  await ok(daemon, ['volume', 'rm', 'quota']);
+  await daemon.ok(['volume', 'rm', 'quota']);
 });
 
 test("--volumes-from: the other container's volumes and binds, read-only on request; in use by both; rm -v of the borrower keeps them", async ({
@@ -292,7 +286,7 @@ test("--volumes-from: the other container's volumes and binds, read-only on requ
   const hostDir = path.join(daemon.dir, 'vf-host');
   mkdirSync(hostDir);
   writeFileSync(path.join(hostDir, 'h'), 'host file\n');
-  await ok(daemon, [
+  await daemon.ok([
     'run',
     '-d',
     '--name',
@@ -311,7 +305,7 @@ test("--volumes-from: the other container's volumes and binds, read-only on requ
   for (let i = 0; i < 50 && !existsSync(path.join(daemon.dataRoot, 'volumes', 'vf-data', '_data', 'f')); i++)
     await new Promise((r) => setTimeout(r, 50));
   assert.is(
-    await ok(daemon, [
+    await daemon.ok([
       'run',
       '--rm',
       '--volumes-from',
@@ -326,8 +320,8 @@ test("--volumes-from: the other container's volumes and binds, read-only on requ
   const ro = await daemon.docker(['run', '--rm', '--volumes-from', 'vf-src:ro', 'busybox', 'touch', '/data/x']);
   assert.is.not(ro.code, 0, 'read-only on request');
   assert.match(ro.stderr, /Read-only file system/);
-  await ok(daemon, ['create', '--name', 'vf-user', '--volumes-from', 'vf-src', '-v', 'vf-own:/anon', 'busybox', 'true']);
-  const mounts = JSON.parse(await ok(daemon, ['inspect', '-f', '{{json .Mounts}}', 'vf-user'])) as Array<{
+  await daemon.ok(['create', '--name', 'vf-user', '--volumes-from', 'vf-src', '-v', 'vf-own:/anon', 'busybox', 'true']);
+  const mounts = JSON.parse(await daemon.ok(['inspect', '-f', '{{json .Mounts}}', 'vf-user'])) as Array<{
     Type: string;
     Name?: string;
     Source: string;
@@ -338,15 +332,15 @@ test("--volumes-from: the other container's volumes and binds, read-only on requ
     [`bind ${hostDir} /hostdir`, 'volume vf-data /data', 'volume vf-own /anon'].sort(),
   );
   assert.is(
-    await ok(daemon, ['run', '--rm', '--volumes-from', 'vf-user', 'busybox', 'cat', '/data/f'], 'berth'),
+    await daemon.ok(['run', '--rm', '--volumes-from', 'vf-user', 'busybox', 'cat', '/data/f'], 'berth'),
     'shared',
     "berth's own --volumes-from",
   );
-  await ok(daemon, ['rm', '-f', 'vf-src']);
+  await daemon.ok(['rm', '-f', 'vf-src']);
   const refused = await daemon.docker(['volume', 'rm', 'vf-data']);
   assert.match(refused.stderr, /volume is in use/);
-  await ok(daemon, ['rm', '-v', 'vf-user']);
-  await ok(daemon, ['volume', 'rm', 'vf-data', 'vf-own']);
+  await daemon.ok(['rm', '-v', 'vf-user']);
+  await daemon.ok(['volume', 'rm', 'vf-data', 'vf-own']);
   const missing = await daemon.docker(['create', '--volumes-from', 'vf-nosuch', 'busybox', 'true']);
   assert.is.not(missing.code, 0);
   assert.match(missing.stderr, /No such container: vf-nosuch/);
@@ -358,7 +352,7 @@ test('--mount: type=volume (named with volume-opt and nocopy, anonymous), type=b
   const hostDir = path.join(daemon.dir, 'mount-host');
   mkdirSync(hostDir);
   writeFileSync(path.join(hostDir, 'h'), 'from host\n');
-  const out = await ok(daemon, [
+  const out = await daemon.ok([
     'run',
     '--name',
     'mnt',
@@ -376,9 +370,9 @@ test('--mount: type=volume (named with volume-opt and nocopy, anonymous), type=b
     'ls /var | wc -l; cat /h/h; touch /h/x 2>/dev/null || echo ro; df -k /t | tail -1 | awk "{print \\$2}"',
   ]);
   assert.equal(out.split('\n'), ['0', 'from host', 'ro', '64']);
-  const [v] = JSON.parse(await ok(daemon, ['volume', 'inspect', 'mnt-vol'])) as Array<Record<string, unknown>>;
+  const [v] = JSON.parse(await daemon.ok(['volume', 'inspect', 'mnt-vol'])) as Array<Record<string, unknown>>;
   assert.equal(v!.Labels, { made: 'by-mount' });
-  const mounts = JSON.parse(await ok(daemon, ['inspect', '-f', '{{json .Mounts}}', 'mnt'])) as Array<{
+  const mounts = JSON.parse(await daemon.ok(['inspect', '-f', '{{json .Mounts}}', 'mnt'])) as Array<{
     Type: string;
     Name?: string;
     Destination: string;
@@ -391,11 +385,11 @@ test('--mount: type=volume (named with volume-opt and nocopy, anonymous), type=b
     'volume /var true',
   ]);
   const anon = mounts.find((m) => m.Destination === '/anon')!.Name!;
-  await ok(daemon, ['rm', '-v', 'mnt']);
-  assert.not.ok((await ok(daemon, ['volume', 'ls', '-q'])).split('\n').includes(anon), '--mount anonymous volume removed by rm -v');
-  await ok(daemon, ['volume', 'rm', 'mnt-vol']);
+  await daemon.ok(['rm', '-v', 'mnt']);
+  assert.not.ok((await daemon.ok(['volume', 'ls', '-q'])).split('\n').includes(anon), '--mount anonymous volume removed by rm -v');
+  await daemon.ok(['volume', 'rm', 'mnt-vol']);
 
-  const tmpfsVol = await ok(daemon, [
+  const tmpfsVol = await daemon.ok([
     'run',
     '--rm',
     '--mount',
@@ -406,7 +400,7 @@ test('--mount: type=volume (named with volume-opt and nocopy, anonymous), type=b
     'df -k /q | tail -1 | awk "{print \\$2}"',
   ]);
   assert.is(tmpfsVol, '1024', 'volume-opt made a tmpfs volume of 1 MiB');
-  await ok(daemon, ['volume', 'rm', 'mnt-tmp']);
+  await daemon.ok(['volume', 'rm', 'mnt-tmp']);
 
   const missing = await daemon.docker([
     'create',
