@@ -366,6 +366,8 @@ test("network filters: Docker's keys, and a clear error for the others", () => {
   assert.not.ok(matchesNetworkFilters(record, { type: ['builtin'] }));
   assert.not.ok(matchesNetworkFilters(record, { 'label!': ['team'] }));
   assert.not.ok(matchesNetworkFilters(record, { label: ['team=red'] }));
+  // A value with `=` in it: split at the first `=`, as dockerd's MatchKVList.
+  assert.ok(matchesNetworkFilters({ ...record, labels: { eq: 'a=b' } } as NetworkRecord, { label: ['eq=a=b'] }));
   assert.ok(matchesNetworkFilters(record, { until: ['2021-01-01T00:00:00Z'] }, true));
   assert.not.ok(matchesNetworkFilters(record, { until: ['2019-01-01T00:00:00Z'] }, true));
   assert.throws(() => matchesNetworkFilters(record, { until: ['1h'] }), /invalid filter 'until'/);

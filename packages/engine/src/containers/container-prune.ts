@@ -11,34 +11,12 @@ import {
   StorageDriverToken,
   token,
 } from '@berth/core';
+import { matchesLabel } from '../filters/label-filter.js';
+import { untilMs } from '../filters/until-filter.js';
 import { type ContainerStore, ContainerStoreToken } from '../state/container-store.js';
 import { type ContainerLifecycle, ContainerLifecycleToken } from './container-lifecycle.js';
-import type { ContainerRecord } from './container-record.js';
 
 const pruneFilterKeys = new Set(['until', 'label', 'label!']);
-
-/** Go's durations as `--filter until=` takes them: `10m`, `1h30m`, `1.5h`, `300ms`. */
-const durationUnits: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** `until`'s value (a unix time, an RFC 3339 time, or a duration before now) as epoch milliseconds. */
-export function untilMs(value: string, now = Date.now()): number {
-  const text = value.trim();
-  if (/^\d+(\.\d+)?$/.test(text)) return Number(text) * 1000;
-  if (/^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/.test(text)) {
-    let ms = 0;
-    for (const m of text.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) ms += Number(m[1]) * durationUnits[m[2]!]!;
-    return now - ms;
-  }
-  const parsed = Date.parse(text);
-  if (Number.isNaN(parsed)) throw new InvalidArgument(`failed to parse value as time or duration: "${value}"`);
-  return parsed;
-}
-
-function labelMatches(record: ContainerRecord, spec: string): boolean {
-  const labels = record.config.Labels ?? {};
-  const eq = spec.indexOf('=');
-  return eq < 0 ? spec in labels : labels[spec.slice(0, eq)] === spec.slice(eq + 1);
-}
 
 /**
  * `docker container prune`: removes every container that does not run (created, exited;
@@ -62,8 +40,8 @@ export class ContainerPrune {
       if (r.state.Running || r.state.Restarting || r.state.Paused) return false;
       const created = Date.parse(r.created);
       if (until.some((u) => created >= u)) return false;
-      if (!(filters.label ?? []).every((l) => labelMatches(r, l))) return false;
-      return !(filters['label!'] ?? []).some((l) => labelMatches(r, l));
+      if (!(filters.label ?? []).every((l) => matchesLabel(r.config.Labels, l))) return false;
+      return !(filters['label!'] ?? []).some((l) => matchesLabel(r.config.Labels, l));
     });
     const deleted: string[] = [];
     let reclaimed = 0;

@@ -1,4 +1,5 @@
 import { type Filters, InvalidArgument } from '@berth/core';
+import { matchesLabel } from '../filters/label-filter.js';
 import type { ContainerStore } from '../state/container-store.js';
 import type { ContainerRecord } from './container-record.js';
 
@@ -49,12 +50,8 @@ function matchOne(record: ContainerRecord, key: string, value: string, store: Co
       return (record.state.Health?.Status ?? 'none') === value;
     case 'exited':
       return record.state.Status === 'exited' && String(record.state.ExitCode) === value;
-    case 'label': {
-      const eq = value.indexOf('=');
-      const labels = record.config.Labels ?? {};
-      if (eq < 0) return value in labels;
-      return labels[value.slice(0, eq)] === value.slice(eq + 1);
-    }
+    case 'label':
+      return matchesLabel(record.config.Labels, value);
     case 'ancestor':
       return (
         record.imageRef === value ||

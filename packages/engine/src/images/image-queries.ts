@@ -11,6 +11,7 @@ import {
   token,
 } from '@berth/core';
 import type { ImageRecord, ImageStore } from '@berth/image';
+import { matchesLabel } from '../filters/label-filter.js';
 import type { ImageRunConfig } from '../oci/index.js';
 import { ImageStoreToken } from './image-store-token.js';
 
@@ -127,11 +128,7 @@ function matches(image: ImageRecord, filters: Filters): boolean {
   return (
     any('reference', (pattern) => [...image.repoTags, ...image.repoDigests].some((ref) => referenceMatches(ref, pattern))) &&
     any('dangling', (v) => (v === 'true' || v === '1') === (image.repoTags.length === 0)) &&
-    any('label', (v) => {
-      const labels = image.config.config?.Labels ?? {};
-      const eq = v.indexOf('=');
-      return eq < 0 ? v in labels : labels[v.slice(0, eq)] === v.slice(eq + 1);
-    })
+    any('label', (v) => matchesLabel(image.config.config?.Labels, v))
   );
 }
 

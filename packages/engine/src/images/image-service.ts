@@ -43,7 +43,8 @@ import {
   targetReference,
 } from '@berth/image';
 import { EngineConfigToken, type ResolvedEngineConfig } from '../config.js';
-import { untilMs } from '../containers/container-prune.js';
+import { matchesLabel } from '../filters/label-filter.js';
+import { untilMs } from '../filters/until-filter.js';
 import { imagesDiskUsage } from './image-disk-usage.js';
 import { type ImageHolds, ImageHoldsToken } from './image-holds.js';
 import { type ImageQueries, ImageQueriesToken } from './image-queries.js';
@@ -229,11 +230,7 @@ export class ImageService implements ImagesApi {
     }
     const onlyDangling = dangling.every((v) => v === 'true' || v === '1');
     const until = (filters.until ?? []).map((v) => untilMs(v));
-    const labels = (image: ImageRecord, spec: string) => {
-      const all = image.config.config?.Labels ?? {};
-      const eq = spec.indexOf('=');
-      return eq < 0 ? spec in all : all[spec.slice(0, eq)] === spec.slice(eq + 1);
-    };
+    const labels = (image: ImageRecord, spec: string) => matchesLabel(image.config.config?.Labels, spec);
     const candidates = (await this.store.list()).filter(
       (image) =>
         (!onlyDangling || image.repoTags.length === 0) &&

@@ -1,4 +1,6 @@
 import { type Filters, InvalidArgument } from '@berth/core';
+import { matchesLabel } from '../filters/label-filter.js';
+import { untilMs } from '../filters/until-filter.js';
 import type { NetworkRecord } from './network-record.js';
 
 /** Docker's network filters: name, id, driver, type (custom/builtin), label; prune's label and until. */
@@ -6,10 +8,7 @@ export function matchesNetworkFilters(record: NetworkRecord, filters: Filters, p
   for (const [key, values] of Object.entries(filters)) {
     if (values.length === 0) continue;
     const ok = (test: (v: string) => boolean) => values.some(test);
-    const hasLabel = (v: string) => {
-      const [k, val] = v.split('=', 2) as [string, string | undefined];
-      return k in record.labels && (val === undefined || record.labels[k] === val);
-    };
+    const hasLabel = (v: string) => matchesLabel(record.labels, v);
     switch (key) {
       case 'name':
         if (!ok((v) => record.name.includes(v))) return false;
@@ -34,7 +33,7 @@ export function matchesNetworkFilters(record: NetworkRecord, filters: Filters, p
         break;
       case 'until':
         if (!prune) throw new InvalidArgument("invalid filter 'until'");
-        if (!ok((v) => Date.parse(record.created) < untilTime(v))) return false;
+        if (!ok((v) => Date.parse(record.created) < untilMs(v))) return false;
         break;
       case 'dangling':
         if (prune) throw new InvalidArgument("invalid filter 'dangling'");
@@ -44,14 +43,4 @@ export function matchesNetworkFilters(record: NetworkRecord, filters: Filters, p
     }
   }
   return true;
-}
-
-/** An `until` value: a Unix timestamp, an RFC 3339 date, or a duration ago (`10m`, `2h`). */
-function untilTime(value: string): number {
-  if (/^\d+(\.\d+)?$/.test(value)) return Number(value) * 1000;
-  const d = /^(\d+)(s|m|h)$/.exec(value);
-  if (d) return Date.now() - Number(d[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[d[2] as 's' | 'm' | 'h'];
-  const t = Date.parse(value);
-  if (Number.isNaN(t)) throw new InvalidArgument(`invalid until filter "${value}"`);
-  return t;
 }

@@ -1,4 +1,5 @@
 import { type Filters, InvalidArgument } from '@berth/core';
+import { matchesLabel } from '../filters/label-filter.js';
 import type { VolumeRecord } from './volume-record.js';
 
 /**
@@ -11,11 +12,7 @@ import type { VolumeRecord } from './volume-record.js';
 export function matchesVolumeFilters(record: VolumeRecord, filters: Filters, usedBy: (name: string) => string[], prune = false): boolean {
   for (const [key, values] of Object.entries(filters)) {
     if (values.length === 0) continue;
-    const hasLabel = (v: string) => {
-      const eq = v.indexOf('=');
-      const k = eq < 0 ? v : v.slice(0, eq);
-      return k in record.labels && (eq < 0 || record.labels[k] === v.slice(eq + 1));
-    };
+    const hasLabel = (v: string) => matchesLabel(record.labels, v);
     switch (key) {
       case 'label':
         if (!values.every(hasLabel)) return false;
