@@ -97,7 +97,7 @@ async function prune(ctx: RequestContext): Promise<void> {
   sendJson(ctx.res, 200, await ctx.scope.engine.networks.prune(filtersParam(ctx.query)));
 }
 
-/** Networks: create, list, inspect, remove, prune (connect and disconnect are not served yet: 404, as an unknown route). */
+/** Networks: create, list, inspect, remove, prune, connect and disconnect, as dockerd serves them. */
 export const networkRoutes: RouteModule = {
   name: 'networks',
   register(routes) {
