@@ -6,7 +6,7 @@
 // Usage: node bench/cp-tree.js [runs] [dirs] [files-per-dir]   (defaults 10, 60, 50: 3000 files)
 'use strict';
 const { execFileSync, spawnSync } = require('node:child_process');
-const { median, startBerthd, startDockerd, stopAndClean, timeOnce } = require('./support.js');
+const { median, runBench, startBerthd, startDockerd, timeOnce } = require('./support.js');
 const fs = require('node:fs');
 const path = require('node:path');
 
@@ -69,12 +69,6 @@ async function main() {
   if (!dockerEnv) console.log('dockerd: no Docker engine installed (apt-get install docker.io to compare)');
 }
 
-main()
-  .catch((err) => {
-    console.error(err);
-    process.exitCode = 1;
-  })
-  .finally(async () => {
-    for (const env of withTarget) spawnSync('docker', ['rm', '-f', 'target'], { env: { ...process.env, ...env }, stdio: 'ignore' });
-    await stopAndClean(started, dir);
-  });
+runBench(main, started, dir, () => {
+  for (const env of withTarget) spawnSync('docker', ['rm', '-f', 'target'], { env: { ...process.env, ...env }, stdio: 'ignore' });
+});

@@ -15,7 +15,7 @@
 const { execFileSync, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
-const { median, startBerthd, startDockerd, stopAndClean, timeOnce } = require('./support');
+const { median, runBench, startBerthd, startDockerd, timeOnce } = require('./support');
 
 const rounds = Number(process.argv[2] || 2);
 const dirs = process.argv.length > 3 ? process.argv.slice(3) : defaultDirs();
@@ -117,9 +117,4 @@ async function main() {
   }
 }
 
-main()
-  .catch((err) => {
-    console.error(err);
-    process.exitCode = 1;
-  })
-  .finally(() => stopAndClean(started, dir));
+runBench(main, started, dir);

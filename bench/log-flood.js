@@ -9,7 +9,7 @@
 const { execFileSync, spawn } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
-const { startBerthd, stopAndClean } = require('./support.js');
+const { runBench, startBerthd } = require('./support.js');
 
 const repo = path.resolve(__dirname, '..');
 const seconds = Number(process.argv[2] || 10);
@@ -82,11 +82,4 @@ function diskUsage(id) {
   console.log(`log on disk                              ${(bytes / 1048576).toFixed(2)} MiB in ${files.length} files (bound 3.00 MiB)`);
 }
 
-main()
-  .catch((err) => {
-    console.error(err);
-    process.exitCode = 1;
-  })
-  .finally(async () => {
-    await stopAndClean(started, dir);
-  });
+runBench(main, started, dir);

@@ -24,7 +24,7 @@ if (!process.env.BERTH_BENCH_NO_DOCKERD && !process.env.BERTH_BENCH_LOCKED) {
 }
 const fs = require('node:fs');
 const path = require('node:path');
-const { median, startBerthd, startDockerd, stopAndClean } = require('./support.js');
+const { median, runBench, startBerthd, startDockerd } = require('./support.js');
 
 const repo = path.resolve(__dirname, '..');
 const rounds = Number(process.argv[2] || 5);
@@ -117,9 +117,4 @@ async function main() {
   for (const e of engines) docker(e.env, ['rm', '-f', e.id]);
 }
 
-main()
-  .catch((err) => {
-    console.error(err);
-    process.exitCode = 1;
-  })
-  .finally(() => stopAndClean(started, dir));
+runBench(main, started, dir);

@@ -17,7 +17,7 @@ const { spawnSync } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
-const { cpuMs, median, startBerthd, startDockerd, startRegistry, stopAndClean, timeOnce } = require('./support');
+const { cpuMs, median, runBench, startBerthd, startDockerd, startRegistry, timeOnce } = require('./support');
 
 const rounds = Number(process.argv[2] || 3);
 const layerMiB = Number(process.argv[3] || 40);
@@ -180,9 +180,4 @@ async function crossCheck(berthEnv, dockerEnv, archive) {
   }
 }
 
-main()
-  .catch((err) => {
-    console.error(err);
-    process.exitCode = 1;
-  })
-  .finally(() => stopAndClean(started, dir));
+runBench(main, started, dir);

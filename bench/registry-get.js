@@ -14,7 +14,7 @@ const crypto = require('node:crypto');
 const fs = require('node:fs');
 const http = require('node:http');
 const path = require('node:path');
-const { cpuMs, startRegistry, stopAndClean } = require('./support.js');
+const { cpuMs, runBench, startRegistry } = require('./support.js');
 
 const rounds = Number(process.argv[2] || 5);
 const concurrency = Number(process.argv[3] || 200);
@@ -103,9 +103,4 @@ async function main() {
   console.log(`  berth / reference throughput: ${(mbps.berth / mbps.reference).toFixed(2)}x`);
 }
 
-main()
-  .catch((err) => {
-    console.error(err);
-    process.exitCode = 1;
-  })
-  .finally(() => stopAndClean(started, dir));
+runBench(main, started, dir);

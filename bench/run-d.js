@@ -7,7 +7,7 @@
 // Usage: node bench/run-d.js [count]   BERTH_BENCH_RUNTIME=crun: berthd's default runtime
 'use strict';
 const { execFileSync, spawnSync } = require('node:child_process');
-const { median, startBerthd, startDockerd, stopAndClean, timeOnce } = require('./support.js');
+const { median, runBench, startBerthd, startDockerd, timeOnce } = require('./support.js');
 const fs = require('node:fs');
 const path = require('node:path');
 
@@ -55,15 +55,9 @@ async function main() {
   }
 }
 
-main()
-  .catch((err) => {
-    console.error(err);
-    process.exitCode = 1;
-  })
-  .finally(async () => {
-    for (const env of envs) {
-      const ids = spawnSync('docker', ['ps', '-aq'], { env: { ...process.env, ...env }, encoding: 'utf8' }).stdout.trim();
-      if (ids) spawnSync('docker', ['rm', '-f', ...ids.split('\n')], { env: { ...process.env, ...env }, stdio: 'ignore' });
-    }
-    await stopAndClean(started, dir);
-  });
+runBench(main, started, dir, () => {
+  for (const env of envs) {
+    const ids = spawnSync('docker', ['ps', '-aq'], { env: { ...process.env, ...env }, encoding: 'utf8' }).stdout.trim();
+    if (ids) spawnSync('docker', ['rm', '-f', ...ids.split('\n')], { env: { ...process.env, ...env }, stdio: 'ignore' });
+  }
+});

@@ -7,7 +7,7 @@
 // interleaved run (before/after figures of a change, side by side with dockerd).
 'use strict';
 const { execFileSync } = require('node:child_process');
-const { median, shimRssKiB, startBerthd, startDockerd, stopAndClean, timeOnce } = require('./support.js');
+const { median, runBench, shimRssKiB, startBerthd, startDockerd, timeOnce } = require('./support.js');
 const fs = require('node:fs');
 const path = require('node:path');
 
@@ -145,11 +145,4 @@ function printDaemonPhases(log, n, prefix = '') {
   );
 }
 
-main()
-  .catch((err) => {
-    console.error(err);
-    process.exitCode = 1;
-  })
-  .finally(async () => {
-    await stopAndClean(started, dir);
-  });
+runBench(main, started, dir);

@@ -12,7 +12,7 @@
 'use strict';
 const { execFile, execFileSync, spawnSync } = require('node:child_process');
 const http = require('node:http');
-const { median, startBerthd, startDockerd, stopAndClean, timeOnce } = require('./support.js');
+const { median, runBench, startBerthd, startDockerd, timeOnce } = require('./support.js');
 const fs = require('node:fs');
 const path = require('node:path');
 
@@ -188,12 +188,6 @@ async function main() {
   if (!dockerEnv) console.log('dockerd: no Docker engine installed (apt-get install docker.io to compare)');
 }
 
-main()
-  .catch((err) => {
-    console.error(err);
-    process.exitCode = 1;
-  })
-  .finally(async () => {
-    for (const env of engines) removeContainers(env);
-    await stopAndClean(started, dir);
-  });
+runBench(main, started, dir, () => {
+  for (const env of engines) removeContainers(env);
+});

@@ -290,6 +290,23 @@ async function stopAndClean(started, dir) {
 }
 
 /**
+ * Run a benchmark's `main`, then, pass or fail, `beforeClean` (what the benchmark itself
+ * must undo first: its containers) and `stopAndClean`; a failure is printed and sets the
+ * exit status.
+ */
+function runBench(main, started, dir, beforeClean = () => {}) {
+  return main()
+    .catch((err) => {
+      console.error(err);
+      process.exitCode = 1;
+    })
+    .finally(async () => {
+      await beforeClean();
+      await stopAndClean(started, dir);
+    });
+}
+
+/**
  * One request line (`GET /_ping`) on a fresh connection to `sock`, `Connection: close`;
  * resolves [milliseconds, the status line] or [milliseconds, 'error ...'] (never rejects),
  * an unanswered request ending after `timeoutMs`.
@@ -384,6 +401,7 @@ module.exports = {
   median,
   removeBenchNetworks,
   restoreHost,
+  runBench,
   shimRssKiB,
   startBerthd,
   startDockerd,
