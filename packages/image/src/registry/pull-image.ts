@@ -268,11 +268,6 @@ function parseJson<T>(bytes: Buffer, what: string): T {
   }
 }
 
-/** `name@digest` as the repo digest a pull records (`127.0.0.1:5000/x@sha256:…`). */
-export function repoDigestString(ref: Reference, digest: Digest): string {
-  return referenceString({ domain: ref.domain, path: ref.path, digest });
-}
-
 /**
  * Docker 28's refusal of a schema 1 image, word for word (an invalid-parameter error, so
  * a 400 through the API): scripts and people search for this text.
