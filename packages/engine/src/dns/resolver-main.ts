@@ -85,13 +85,15 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stop());
   process.on('SIGINT', () => void stop());
   process.on('SIGHUP', () => void serialised(load));
+  // The pid file first: a resolver that answers on its socket has its pid on disk already
+  // (berthd's ensure() returns at the first answer and may read the file at once).
+  const tmp = `${pidFile}.${process.pid}.tmp`;
+  await fs.writeFile(tmp, `${process.pid}\n`);
+  await fs.rename(tmp, pidFile);
   await new Promise<void>((resolve, reject) => {
     control.once('error', reject);
     control.listen(socketPath, resolve);
   });
-  const tmp = `${pidFile}.${process.pid}.tmp`;
-  await fs.writeFile(tmp, `${process.pid}\n`);
-  await fs.rename(tmp, pidFile);
   log(`resolver ${process.pid} serving ${dir}`);
 }
 
