@@ -1,7 +1,14 @@
 /**
  * @berth/builder: Dockerfile builds. `src/dockerfile/` reads a Dockerfile into
  * instructions and evaluates its stages; `src/context/` reads build contexts and resolves
- * what COPY and ADD take from them. The executor that runs the steps through the engine
- * comes with issue 21's next increments.
+ * what COPY and ADD take from them; `src/worker/` is what the build asks of the engine.
  */
-export {};
+export type {
+  BuildImage,
+  BuildWorker,
+  ConfigStepRequest,
+  FilesStepRequest,
+  RunStepRequest,
+  StepHistory,
+} from './worker/build-worker.js';
+export { RunStepFailed } from './worker/run-step-failed.js';

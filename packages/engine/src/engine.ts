@@ -14,6 +14,7 @@ import {
   silentLogger,
 } from '@berth/core';
 import { ImageStore } from '@berth/image';
+import { BuildWorkerToken } from './build/engine-build-worker.js';
 import { removeEmptyParentCgroups } from './cgroups/parent-cgroup.js';
 import { type EngineConfig, EngineConfigToken, type ResolvedEngineConfig } from './config.js';
 import { HostFactsToken, readHostFacts } from './containers/container-bundles.js';
@@ -187,6 +188,8 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
   const monitor = di.resolve(ContainerMonitorToken);
   monitor.rememberRunning();
   await lifecycle.removeStoppedAutoRemove();
+  // The step containers of builds that died with the last engine (after recovery: a running one is killed by its removal).
+  await di.resolve(BuildWorkerToken).recover();
   await restarts.restoreAtStart();
 
   const system = di.resolve(SystemServiceToken);

@@ -1,3 +1,4 @@
+export { BUILD_STEP_LABEL, BuildWorkerToken, EngineBuildWorker } from './build/engine-build-worker.js';
 export type { EngineConfig, RegistryConfig, ResolvedEngineConfig } from './config.js';
 export { EngineConfigToken, storagePriority } from './config.js';
 export { ContainerBundles, ContainerBundlesToken, HostFactsToken } from './containers/container-bundles.js';
@@ -27,6 +28,7 @@ export { NetworkService, NetworkServiceToken } from './networks/network-service.
 export { NetworkStore, NetworkStoreToken } from './networks/network-store.js';
 export { DriverLookup, DriverLookupToken } from './plugins/driver-lookup.js';
 export { ContainerFilesystems, ContainerFilesystemsToken } from './rootfs/container-filesystems.js';
+export { ContainerRoots, ContainerRootsToken } from './rootfs/container-roots.js';
 export { RootFilesystems, RootFilesystemsToken } from './rootfs/root-filesystems.js';
 export { decideRestart, RestartPolicies, RestartPoliciesToken, restartsAtEngineStart } from './runs/restart-policy.js';
 export { RunResources, RunResourcesToken } from './runs/run-resources.js';

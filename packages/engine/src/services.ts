@@ -1,4 +1,5 @@
 import { IpamToken, type ServiceContainer } from '@berth/core';
+import { BuildWorkerToken, EngineBuildWorker } from './build/engine-build-worker.js';
 import { ContainerBundles, ContainerBundlesToken } from './containers/container-bundles.js';
 import { ContainerCreator, ContainerCreatorToken } from './containers/container-creator.js';
 import { ContainerDrivers, ContainerDriversToken } from './containers/container-drivers.js';
@@ -11,7 +12,6 @@ import { ContainerService, ContainerServiceToken } from './containers/container-
 import { ContainerSettings, ContainerSettingsToken } from './containers/container-settings.js';
 import { ContainerVolumes, ContainerVolumesToken } from './containers/container-volumes.js';
 import { NetworkConnections, NetworkConnectionsToken } from './containers/network-connections.js';
-
 import { DnsService, DnsServiceToken } from './dns/dns-service.js';
 import { ExecService, ExecServiceToken } from './exec/exec-service.js';
 import { HealthMonitor, HealthMonitorToken } from './health/health-monitor.js';
@@ -28,6 +28,7 @@ import { NetworkService, NetworkServiceToken } from './networks/network-service.
 import { NetworkStore, NetworkStoreToken } from './networks/network-store.js';
 import { DriverLookup, DriverLookupToken } from './plugins/driver-lookup.js';
 import { ContainerFilesystems, ContainerFilesystemsToken } from './rootfs/container-filesystems.js';
+import { ContainerRoots, ContainerRootsToken } from './rootfs/container-roots.js';
 import { RootFilesystems, RootFilesystemsToken } from './rootfs/root-filesystems.js';
 import { RestartPolicies, RestartPoliciesToken } from './runs/restart-policy.js';
 import { RunResources, RunResourcesToken } from './runs/run-resources.js';
@@ -86,7 +87,11 @@ export function registerEngineServices(di: ServiceContainer): void {
   di.registerDefault(ExecServiceToken, { useClass: ExecService });
   // Health checks: probes run as execs while a container with a health check runs.
   di.registerDefault(HealthMonitorToken, { useClass: HealthMonitor });
+  // Containers' files from the host: diff, export, commit, cp.
+  di.registerDefault(ContainerRootsToken, { useClass: ContainerRoots });
   di.registerDefault(ContainerFilesystemsToken, { useClass: ContainerFilesystems });
+  // Dockerfile builds: what a build's steps ask of the engine.
+  di.registerDefault(BuildWorkerToken, { useClass: EngineBuildWorker });
   // Images; the port that tells them which containers use an image is the container store.
   di.registerDefault(ImageQueriesToken, { useClass: ImageQueries });
   di.registerDefault(ImageHoldsToken, { useClass: ImageHolds });

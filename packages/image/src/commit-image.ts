@@ -3,7 +3,7 @@ import { asyncBytes, type ByteSource } from './byte-source.js';
 import { applyChanges } from './changes.js';
 import type { BlobInfo } from './content-store.js';
 import type { Digest } from './digest.js';
-import type { ContainerConfig, ImageConfig } from './image-config.js';
+import { type ContainerConfig, goArch, type ImageConfig } from './image-config.js';
 import type { ImageRecord, ImageStore } from './image-store.js';
 import { type ImportResult, targetReference } from './import-rootfs.js';
 import { type LayerScan, scanLayer } from './layer-scan.js';
@@ -12,8 +12,11 @@ import { consumeTee } from './tee.js';
 
 /** What `commitImage` makes an image from (the query of `POST /commit`, resolved by the engine). */
 export interface CommitImageOptions {
-  /** The image the container runs: the new image's layers are its layers plus one. */
-  parent: Digest;
+  /**
+   * The image the container runs: the new image's layers are its layers plus one.
+   * Absent for a build's first layer on `scratch`: the layer is then the only one.
+   */
+  parent?: Digest;
   /** The new layer: an uncompressed layer tar (deletions as `.wh.` entries). */
   layer: ByteSource;
   /** The container's config, before `changes`. */
@@ -28,6 +31,8 @@ export interface CommitImageOptions {
   containerId?: string;
   /** Creation time (default: now). */
   created?: Date;
+  /** The history line (default: the container's command, as `docker commit` writes it). */
+  createdBy?: string;
 }
 
 /**
@@ -39,7 +44,7 @@ export interface CommitImageOptions {
 export async function commitImage(store: ImageStore, options: CommitImageOptions): Promise<ImportResult> {
   const reference = targetReference('commit', options.repo, options.tag);
   const containerConfig = applyChanges(options.config, options.changes ?? []);
-  const parent = await store.get(options.parent);
+  const parent = options.parent === undefined ? undefined : await store.get(options.parent);
   // Its blob and layer record are no image's until the end: no removal may run meanwhile.
   return store.adding(() => commitLayer(store, options, parent, reference, containerConfig));
 }
@@ -47,7 +52,7 @@ export async function commitImage(store: ImageStore, options: CommitImageOptions
 async function commitLayer(
   store: ImageStore,
   options: CommitImageOptions,
-  parent: ImageRecord,
+  parent: ImageRecord | undefined,
   reference: Reference | undefined,
   containerConfig: ContainerConfig,
 ): Promise<ImportResult> {
@@ -61,7 +66,8 @@ async function commitLayer(
   await store.layers.register({ diffId: scan.diffId, digest: blob.digest, compression: 'none', size: scan.size, tarSize: scan.tarSize });
 
   const created = (options.created ?? new Date()).toISOString();
-  const history = { created, created_by: [...(options.config.Entrypoint ?? []), ...(options.config.Cmd ?? [])].join(' ') } as {
+  const createdBy = options.createdBy ?? [...(options.config.Entrypoint ?? []), ...(options.config.Cmd ?? [])].join(' ');
+  const history = { created, created_by: createdBy } as {
     created: string;
     created_by: string;
     author?: string;
@@ -69,12 +75,13 @@ async function commitLayer(
   };
   if (options.author) history.author = options.author;
   if (options.comment) history.comment = options.comment;
+  const base = parent?.config ?? scratchConfig();
   const config: ImageConfig = {
-    ...parent.config,
+    ...base,
     created,
     config: containerConfig,
-    rootfs: { type: 'layers', diff_ids: [...parent.diffIds, scan.diffId] },
-    history: [...(parent.config.history ?? []), history],
+    rootfs: { type: 'layers', diff_ids: [...(parent?.diffIds ?? []), scan.diffId] },
+    history: [...(base.history ?? []), history],
   };
   if (options.author) config.author = options.author;
   else delete config.author;
@@ -82,9 +89,14 @@ async function commitLayer(
   const { digest: configDigest } = await store.content.ingestBytes(JSON.stringify(config));
   // The image and its name in one operation: a crash leaves both or neither.
   const [image] = await store.createImages('commit', [
-    { config: configDigest, parent: parent.id, references: reference ? [reference] : [] },
+    { config: configDigest, ...(parent ? { parent: parent.id } : {}), references: reference ? [reference] : [] },
   ]);
   const result: ImportResult = { id: image!.id, diffIds: config.rootfs.diff_ids };
   if (reference) result.reference = reference;
   return result;
+}
+
+/** The config of an image with nothing in it yet (`FROM scratch`): this host's platform, no layers. */
+export function scratchConfig(): ImageConfig {
+  return { architecture: goArch(), os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, history: [] };
 }

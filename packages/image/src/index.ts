@@ -5,6 +5,7 @@ export * from './chain-id.js';
 export * from './changes.js';
 export * from './commit-image.js';
 export * from './compression.js';
+export * from './configure-image.js';
 export * from './content-store.js';
 export * from './digest.js';
 export * from './image-config.js';

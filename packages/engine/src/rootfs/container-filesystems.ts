@@ -1,4 +1,4 @@
-import { closeSync, constants, promises as fs, fstatSync, readlinkSync } from 'node:fs';
+import { closeSync, constants, fstatSync, readlinkSync } from 'node:fs';
 import * as path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -13,7 +13,6 @@ import {
   InvalidArgument,
   inject,
   injectable,
-  type MountSpec,
   NotFound,
   type PutArchiveOptions,
   type StorageDriver,
@@ -21,14 +20,14 @@ import {
   token,
 } from '@berth/core';
 import { commitImage, type ContainerConfig as ImageContainerConfig, type ImageStore, writeTar } from '@berth/image';
-import { AT, isMountPoint, mountAll, O_PATH, openAt, RESOLVE, readlinkAt, statAt, unmountAll } from '@berth/native';
+import { AT, O_PATH, openAt, RESOLVE, readlinkAt, statAt } from '@berth/native';
 import { containerEventAttributes } from '../containers/container-events.js';
 import { type ContainerLifecycle, ContainerLifecycleToken } from '../containers/container-lifecycle.js';
 import { type ContainerLocks, ContainerLocksToken } from '../containers/container-locks.js';
-import { type ContainerPaths, ContainerPathsToken } from '../containers/container-paths.js';
 import type { ContainerRecord } from '../containers/container-record.js';
 import { ImageStoreToken } from '../images/image-store-token.js';
 import { type ContainerStore, ContainerStoreToken } from '../state/container-store.js';
+import { type ContainerRoots, ContainerRootsToken, type OpenRoot } from './container-roots.js';
 import { extractTarAt } from './extract-tar-at.js';
 import { changeEntries, treeEntries } from './tree-tar.js';
 
@@ -52,7 +51,7 @@ const goMode = {
  * state: the changes come from the storage driver (`StorageDriver.changes`), the files
  * through the container's own root mount. A running (or created) container's root is
  * mounted already; a stopped one's is mounted on its usual mount point for the
- * operation — read-only unless it writes — and unmounted after. Every operation runs
+ * operation — read-only unless it writes — and unmounted after (ContainerRoots). Every operation runs
  * under the container's lock, so it cannot start, exit or go meanwhile (an export holds
  * it until its stream ends). Paths from the client are resolved inside the root with
  * openat2(RESOLVE_IN_ROOT), and every later step of a copy (each directory walked, each
@@ -64,8 +63,8 @@ export class ContainerFilesystems implements ContainerFilesystemsApi {
   constructor(
     @inject(ContainerStoreToken) private readonly store: ContainerStore,
     @inject(StorageDriverToken) private readonly storage: StorageDriver,
-    @inject(ContainerPathsToken) private readonly paths: ContainerPaths,
     @inject(ContainerLocksToken) private readonly locks: ContainerLocks,
+    @inject(ContainerRootsToken) private readonly roots: ContainerRoots,
     @inject(ContainerLifecycleToken) private readonly lifecycle: ContainerLifecycle,
     @inject(ImageStoreToken) private readonly images: ImageStore,
     @inject(EventBusToken) private readonly events: EventBus,
@@ -94,7 +93,7 @@ export class ContainerFilesystems implements ContainerFilesystemsApi {
     const pause = options.pause !== false && record.state.Running && !record.state.Paused;
     if (pause) await this.lifecycle.pause(record.id);
     try {
-      const result = await this.withRoot(record, false, async (root) => {
+      const result = await this.roots.withRoot(record, false, async (root) => {
         const changes = await this.storage.changes(record.id);
         return commitImage(this.images, {
           parent: record.imageId as `sha256:${string}`,
@@ -122,7 +121,7 @@ export class ContainerFilesystems implements ContainerFilesystemsApi {
 
   async statPath(ref: string, containerPath: string): Promise<ContainerPathStat> {
     const record = this.store.get(ref);
-    return this.withRoot(record, false, async (root) => {
+    return this.roots.withRoot(record, false, async (root) => {
       const found = this.locate(record, root, containerPath);
       closeSync(found.dirfd);
       return found.stat;
@@ -144,7 +143,7 @@ export class ContainerFilesystems implements ContainerFilesystemsApi {
 
   async putArchive(ref: string, containerPath: string, tar: Readable, options: PutArchiveOptions = {}): Promise<void> {
     const record = this.store.get(ref);
-    await this.withRoot(record, true, async (root) => {
+    await this.roots.withRoot(record, true, async (root) => {
       // The extraction point, followed inside the root (a symlink to /etc is the container's /etc).
       const dirfd = this.openInRoot(record, root, containerPath, O_PATH);
       try {
@@ -229,44 +228,19 @@ export class ContainerFilesystems implements ContainerFilesystemsApi {
   }
 
   /**
-   * Run `fn` on the container's mounted root, open as a descriptor, under its lock,
-   * mounting (and then unmounting) a stopped container's. The descriptors `fn` opened on
-   * the root are closed after it.
-   */
-  private withRoot<T>(record: ContainerRecord, writable: boolean, fn: (root: OpenRoot) => Promise<T>): Promise<T> {
-    return this.locks.run(record.id, async () => {
-      this.store.get(record.id);
-      const rootfs = this.paths.rootfs(record.id);
-      const mountHere = !isMountPoint(rootfs);
-      if (mountHere) {
-        const mounts = await this.storage.mounts(record.id);
-        mountAll(writable ? mounts : readOnly(mounts), rootfs);
-      }
-      try {
-        const root = await OpenRoot.open(rootfs);
-        try {
-          return await fn(root);
-        } finally {
-          root.close();
-        }
-      } finally {
-        if (mountHere) unmountAll(rootfs);
-      }
-    });
-  }
-
-  /**
    * A stream made from the mounted root, resolved once it is made: the root stays
    * mounted and the lock held until the stream has ended or its reader went away.
    */
   private streamFromRoot(record: ContainerRecord, make: (root: OpenRoot) => Promise<Readable> | Readable): Promise<Readable> {
     return new Promise<Readable>((resolve, reject) => {
-      this.withRoot(record, false, async (root) => {
-        const source = await make(root);
-        const out = new PassThrough();
-        resolve(out);
-        await pipeline(source, out).catch(() => undefined);
-      }).catch(reject);
+      this.roots
+        .withRoot(record, false, async (root) => {
+          const source = await make(root);
+          const out = new PassThrough();
+          resolve(out);
+          await pipeline(source, out).catch(() => undefined);
+        })
+        .catch(reject);
     });
   }
 }
@@ -294,40 +268,6 @@ function imageConfigOf(config: ContainerConfig): ImageContainerConfig {
     if (value !== undefined) picked[field] = structuredClone(value);
   }
   return picked as ImageContainerConfig;
-}
-
-/**
- * A container's mounted root, open (O_PATH) for the length of one operation: the
- * descriptor every path of the operation is resolved from, its host path (to tell where
- * a symlink leads), and the descriptors the operation holds beneath it, closed with it.
- */
-class OpenRoot {
-  private readonly held: number[] = [];
-
-  private constructor(
-    readonly fd: number,
-    readonly hostPath: string,
-  ) {}
-
-  static async open(rootfs: string): Promise<OpenRoot> {
-    const hostPath = await fs.realpath(rootfs);
-    return new OpenRoot(openAt(AT.FDCWD, hostPath, O_PATH | constants.O_DIRECTORY), hostPath);
-  }
-
-  /** Close `fd` with the root. */
-  hold(fd: number): void {
-    this.held.push(fd);
-  }
-
-  close(): void {
-    for (const fd of this.held.splice(0)) closeSync(fd);
-    closeSync(this.fd);
-  }
-}
-
-/** The same mounts, read-only. */
-function readOnly(mounts: MountSpec[]): MountSpec[] {
-  return mounts.map((m) => ({ ...m, options: [...m.options.filter((o) => o !== 'rw'), 'ro'] }));
 }
 
 export const ContainerFilesystemsToken = token<ContainerFilesystemsApi>('ContainerFilesystems');

@@ -1,0 +1,222 @@
+import { closeSync, promises as fs, mkdirSync } from 'node:fs';
+import * as path from 'node:path';
+import type { BuildImage, BuildWorker, ConfigStepRequest, FilesStepRequest, RunStepRequest } from '@berth/builder';
+import { RunStepFailed } from '@berth/builder';
+import {
+  type ContainerCreateBody,
+  type ContainersApi,
+  type ImagesApi,
+  inject,
+  injectable,
+  isBerthError,
+  type Logger,
+  LoggerToken,
+  type ProgressMessage,
+  type StorageDriver,
+  StorageDriverToken,
+  token,
+} from '@berth/core';
+import { commitImage, configureImage, type ImageStore, writeTar } from '@berth/image';
+import { AT, O_PATH, openAt } from '@berth/native';
+import { EngineConfigToken, type ResolvedEngineConfig } from '../config.js';
+import { ContainerServiceToken } from '../containers/container-service.js';
+import { ImageServiceToken } from '../images/image-service.js';
+import { ImageStoreToken } from '../images/image-store-token.js';
+import { type ContainerRoots, ContainerRootsToken } from '../rootfs/container-roots.js';
+import { changeEntries, treeEntries } from '../rootfs/tree-tar.js';
+import { type ContainerStore, ContainerStoreToken } from '../state/container-store.js';
+
+/**
+ * The label every build step's container carries: the engine's next start removes such a
+ * container, whatever its state, because the build it belonged to died with the engine
+ * that ran it.
+ */
+export const BUILD_STEP_LABEL = 'io.berth.build.step';
+
+/**
+ * The engine's side of a Dockerfile build (`BuildWorker`, whose doc comment is the
+ * contract). A RUN step is an ordinary container made through the container service
+ * (so it gets the runtime, storage, network and security defaults of `docker run`),
+ * attached before it starts, waited for, committed with the config the builder gives
+ * and removed; a COPY/ADD step is a container that never starts, whose mounted root the
+ * builder writes into; a config step makes no container at all. Step containers carry
+ * `BUILD_STEP_LABEL`, so `recover` finds what a crash left; a COPY onto `scratch` writes
+ * into a directory under `<data-root>/builder/scratch`, emptied by `recover` too.
+ */
+@injectable()
+export class EngineBuildWorker implements BuildWorker {
+  private readonly scratchDir: string;
+
+  constructor(
+    @inject(ContainerServiceToken) private readonly containers: ContainersApi,
+    @inject(ImageServiceToken) private readonly images: ImagesApi,
+    @inject(ImageStoreToken) private readonly store: ImageStore,
+    @inject(ContainerStoreToken) private readonly records: ContainerStore,
+    @inject(ContainerRootsToken) private readonly roots: ContainerRoots,
+    @inject(StorageDriverToken) private readonly storage: StorageDriver,
+    @inject(LoggerToken) private readonly log: Logger,
+    @inject(EngineConfigToken) config: ResolvedEngineConfig,
+  ) {
+    this.scratchDir = path.join(config.dataRoot, 'builder', 'scratch');
+  }
+
+  /**
+   * At engine start, before anything is served: the step containers and scratch
+   * directories of builds the last engine was running when it died.
+   */
+  async recover(): Promise<void> {
+    for (const record of this.records.all()) {
+      if (record.config.Labels?.[BUILD_STEP_LABEL] === undefined) continue;
+      this.log.warn('removing the container of an interrupted build step', { id: record.id });
+      await this.removeStep(record.id);
+    }
+    await fs.rm(this.scratchDir, { recursive: true, force: true });
+  }
+
+  async baseImage(
+    ref: string,
+    options: { pull: boolean; progress?: (message: ProgressMessage) => void; signal?: AbortSignal },
+  ): Promise<BuildImage> {
+    const local = await this.store.find(ref);
+    if (local && !options.pull) return this.image(local.id);
+    await this.images.pull(ref, {
+      progress: options.progress ?? (() => undefined),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    return this.image(this.store.resolve(ref));
+  }
+
+  async image(id: string): Promise<BuildImage> {
+    const record = await this.store.get(id);
+    return { id: record.id, config: structuredClone(record.config.config ?? {}), layerCount: record.diffIds.length };
+  }
+
+  async run(request: RunStepRequest): Promise<BuildImage> {
+    request.signal?.throwIfAborted();
+    const id = await this.createStep(request.parent, {
+      Cmd: [...request.argv],
+      Env: [...request.env],
+      ...(request.user ? { User: request.user } : {}),
+      ...(request.workingDir ? { WorkingDir: request.workingDir } : {}),
+      AttachStdout: true,
+      AttachStderr: true,
+      HostConfig: { NetworkMode: request.network ?? 'default' },
+    });
+    try {
+      const session = await this.containers.attach(id, { stdout: true, stderr: true, stream: true });
+      session.onOutput(request.output);
+      const exited = this.containers.wait(id, 'next-exit');
+      const cancel = () => void this.containers.kill(id).catch(() => undefined);
+      request.signal?.addEventListener('abort', cancel, { once: true });
+      try {
+        await this.containers.start(id);
+        const { StatusCode } = await exited;
+        await session.ended;
+        request.signal?.throwIfAborted();
+        if (StatusCode !== 0) throw new RunStepFailed(request.argv.join(' '), StatusCode);
+      } finally {
+        request.signal?.removeEventListener('abort', cancel);
+      }
+      return await this.commit(id, request);
+    } finally {
+      await this.removeStep(id);
+    }
+  }
+
+  async addFiles(request: FilesStepRequest): Promise<BuildImage> {
+    request.signal?.throwIfAborted();
+    if (request.parent === null) return this.addFilesOnScratch(request);
+    const id = await this.createStep(request.parent, { Cmd: ['/bin/sh', '-c', '#(nop) COPY'] });
+    try {
+      const record = this.records.get(id);
+      await this.roots.withRoot(record, true, (root) => request.write(root.hostPath));
+      request.signal?.throwIfAborted();
+      return await this.commit(id, request);
+    } finally {
+      await this.removeStep(id);
+    }
+  }
+
+  async configure(request: ConfigStepRequest): Promise<BuildImage> {
+    const id = await configureImage(this.store, {
+      ...(request.parent === null ? {} : { parent: request.parent as `sha256:${string}` }),
+      config: request.imageConfig,
+      createdBy: request.history.createdBy,
+      ...(request.history.comment ? { comment: request.history.comment } : {}),
+      ...(request.history.created ? { created: request.history.created } : {}),
+    });
+    return this.image(id);
+  }
+
+  async tag(imageId: string, reference: string): Promise<void> {
+    await this.images.tag(imageId, reference);
+  }
+
+  /**
+   * A step's container on `parent`, created (its root mounted) and not started. No
+   * health check runs in it, and nothing restarts it.
+   */
+  private async createStep(parent: string, body: ContainerCreateBody): Promise<string> {
+    const { HostConfig, ...config } = body;
+    const { Id } = await this.containers.create({
+      ...config,
+      Image: parent,
+      Entrypoint: [],
+      Labels: { [BUILD_STEP_LABEL]: 'true' },
+      Healthcheck: { Test: ['NONE'] },
+      HostConfig: { ...HostConfig, RestartPolicy: { Name: 'no' } },
+    });
+    return Id;
+  }
+
+  /** The step's changes as one layer on its image, with the builder's config and history line. */
+  private async commit(id: string, request: RunStepRequest | FilesStepRequest): Promise<BuildImage> {
+    const record = this.records.get(id);
+    const result = await this.roots.withRoot(record, false, async (root) => {
+      const changes = await this.storage.changes(record.id);
+      return commitImage(this.store, {
+        parent: record.imageId as `sha256:${string}`,
+        layer: writeTar(changeEntries(root.fd, changes)),
+        config: request.imageConfig,
+        createdBy: request.history.createdBy,
+        ...(request.history.comment ? { comment: request.history.comment } : {}),
+        ...(request.history.created ? { created: request.history.created } : {}),
+      });
+    });
+    return this.image(result.id);
+  }
+
+  /** A first layer: the files written into an empty directory, all of it the layer. */
+  private async addFilesOnScratch(request: FilesStepRequest): Promise<BuildImage> {
+    mkdirSync(this.scratchDir, { recursive: true, mode: 0o700 });
+    const dir = await fs.mkdtemp(path.join(this.scratchDir, 'step-'));
+    try {
+      await request.write(dir);
+      request.signal?.throwIfAborted();
+      const fd = openAt(AT.FDCWD, dir, O_PATH);
+      try {
+        const result = await commitImage(this.store, {
+          layer: writeTar(treeEntries(fd, '.', '')),
+          config: request.imageConfig,
+          createdBy: request.history.createdBy,
+          ...(request.history.comment ? { comment: request.history.comment } : {}),
+          ...(request.history.created ? { created: request.history.created } : {}),
+        });
+        return this.image(result.id);
+      } finally {
+        closeSync(fd);
+      }
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  /** Remove a step's container and its anonymous volumes; one already gone is fine. */
+  private async removeStep(id: string): Promise<void> {
+    await this.containers.remove(id, { force: true, volumes: true }).catch((err) => {
+      if (!isBerthError(err, 'NotFound')) this.log.error('cannot remove a build step container', { id, error: String(err) });
+    });
+  }
+}
+
+export const BuildWorkerToken = token<EngineBuildWorker>('BuildWorker');

@@ -1,0 +1,230 @@
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { RunStepFailed } from '@berth/builder';
+import none from '@berth/network-none';
+import runc from '@berth/runtime-oci';
+import overlay from '@berth/storage-overlay';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { BUILD_STEP_LABEL, BuildWorkerToken, createEngine, type Engine, type EngineBuildWorker, ImageStoreToken } from '../src/index.js';
+import { removeAndAssertNoMounts } from './support/cleanup.js';
+
+// The engine's side of a Dockerfile build, with real plugins: RUN steps as containers
+// that are committed and removed, COPY steps written into a container's mounted root (or
+// a scratch directory), config-only steps, failure and cancellation leaving nothing, and
+// recovery of a step container a dead engine left.
+
+const busybox = path.resolve(__dirname, '../../../test/fixtures/.cache/busybox.tar');
+
+interface Ctx {
+  dir: string;
+  engine: Engine;
+  worker: EngineBuildWorker;
+  base: string;
+}
+
+const test = suite<Ctx>('build worker');
+
+async function open(dir: string): Promise<Engine> {
+  return createEngine({
+    dataRoot: path.join(dir, 'data'),
+    execRoot: path.join(dir, 'exec'),
+    cgroupParent: `berth-unit-${path.basename(dir).slice(-6)}`,
+    plugins: [overlay, runc, none],
+  });
+}
+
+test.before(async (ctx) => {
+  ctx.dir = mkdtempSync('/tmp/berth-unit-build-');
+  ctx.engine = await open(ctx.dir);
+  await ctx.engine.images.load(createReadStream(busybox));
+  ctx.worker = ctx.engine.di.resolve(BuildWorkerToken);
+  ctx.base = (await ctx.worker.baseImage('busybox', { pull: false })).id;
+});
+
+test.after(async (ctx) => {
+  for (const c of await ctx.engine.containers.list({ all: true })) await ctx.engine.containers.remove(c.Id, { force: true });
+  await ctx.engine.close();
+  removeAndAssertNoMounts(ctx.dir);
+});
+
+async function assertNoContainers(engine: Engine): Promise<void> {
+  assert.equal(
+    (await engine.containers.list({ all: true })).map((c) => c.Names),
+    [],
+    'no step container is left',
+  );
+}
+
+test('a RUN step streams its output and leaves one more layer, with the given config and history line', async ({
+  engine,
+  worker,
+  base,
+}) => {
+  const parent = await worker.image(base);
+  const output: string[] = [];
+  const made = await worker.run({
+    parent: base,
+    argv: ['/bin/sh', '-c', 'echo hello; echo oops >&2; mkdir /built; echo "$GREETING" > /built/f'],
+    env: ['GREETING=hi there', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
+    imageConfig: { ...parent.config, Env: ['KEPT=1'] },
+    history: { createdBy: '/bin/sh -c mkdir /built' },
+    output: (stream, data) => output.push(`${stream}:${data.toString()}`),
+  });
+  assert.ok(output.includes('stdout:hello\n'), output.join('|'));
+  assert.ok(output.includes('stderr:oops\n'), output.join('|'));
+  assert.is(made.layerCount, parent.layerCount + 1);
+  assert.equal(made.config.Env, ['KEPT=1'], 'the process env is not the image env');
+  const history = await engine.images.history(made.id);
+  assert.is(history[0]!.CreatedBy, '/bin/sh -c mkdir /built');
+  await assertNoContainers(engine);
+
+  // The layer holds the RUN's change: a container of the new image reads it.
+  const { Id } = await engine.containers.create({ Image: made.id, Cmd: ['cat', '/built/f'] });
+  const session = await engine.containers.attach(Id, { stdout: true, stream: true });
+  const seen: Buffer[] = [];
+  session.onOutput((_s, d) => seen.push(d));
+  await engine.containers.start(Id);
+  await engine.containers.wait(Id);
+  await session.ended;
+  assert.is(Buffer.concat(seen).toString(), 'hi there\n');
+  await engine.containers.remove(Id, { force: true });
+});
+
+test('a RUN step runs as the given user in the given directory, and never through the image ENTRYPOINT', async ({ worker, base }) => {
+  const withEntrypoint = await worker.configure({
+    parent: base,
+    imageConfig: { Entrypoint: ['/bin/false'], Cmd: null },
+    history: { createdBy: '/bin/sh -c #(nop)  ENTRYPOINT ["/bin/false"]' },
+  });
+  let out = '';
+  await worker.run({
+    parent: withEntrypoint.id,
+    argv: ['/bin/sh', '-c', 'id -u; pwd'],
+    env: [],
+    user: 'nobody',
+    workingDir: '/tmp',
+    imageConfig: withEntrypoint.config,
+    history: { createdBy: '/bin/sh -c id -u; pwd' },
+    output: (_s, d) => {
+      out += d.toString();
+    },
+  });
+  assert.is(out, '65534\n/tmp\n');
+});
+
+test('a RUN that exits non-zero fails with the classic builder message and leaves no container and no image', async ({
+  engine,
+  worker,
+  base,
+}) => {
+  const before = (await engine.images.list({ all: true })).length;
+  try {
+    await worker.run({
+      parent: base,
+      argv: ['/bin/sh', '-c', 'touch /half; exit 3'],
+      env: [],
+      imageConfig: {},
+      history: { createdBy: '/bin/sh -c exit 3' },
+      output: () => undefined,
+    });
+    assert.unreachable('the step should fail');
+  } catch (err) {
+    assert.instance(err, RunStepFailed);
+    assert.is((err as RunStepFailed).exitCode, 3);
+    assert.is((err as Error).message, "The command '/bin/sh -c touch /half; exit 3' returned a non-zero code: 3");
+  }
+  await assertNoContainers(engine);
+  assert.is((await engine.images.list({ all: true })).length, before);
+});
+
+test('a cancelled RUN is killed and leaves nothing', async ({ engine, worker, base }) => {
+  const abort = new AbortController();
+  const started = Date.now();
+  const step = worker.run({
+    parent: base,
+    argv: ['/bin/sh', '-c', 'echo go; sleep 30'],
+    env: [],
+    imageConfig: {},
+    history: { createdBy: '/bin/sh -c sleep 30' },
+    output: () => abort.abort(),
+    signal: abort.signal,
+  });
+  const err = await step.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  assert.ok(err, 'the cancelled step rejects');
+  assert.ok(Date.now() - started < 10_000, 'it did not wait for the command');
+  await assertNoContainers(engine);
+});
+
+test('a COPY step writes into the mounted parent root; the layer holds only what it wrote', async ({ engine, worker, base }) => {
+  const parent = await worker.image(base);
+  const made = await worker.addFiles({
+    parent: base,
+    write: async (root) => {
+      assert.ok(existsSync(path.join(root, 'bin/busybox')), 'the parent content is there');
+      mkdirSync(path.join(root, 'app'));
+      writeFileSync(path.join(root, 'app/main.txt'), 'copied\n');
+    },
+    imageConfig: parent.config,
+    history: { createdBy: 'COPY file:abc in /app/' },
+  });
+  assert.is(made.layerCount, parent.layerCount + 1);
+  const store = engine.di.resolve(ImageStoreToken);
+  const record = await store.get(made.id);
+  const layer = record.layers.at(-1)!;
+  assert.ok(layer.size < 4096, `the new layer is only the copied file (${layer.size} bytes)`);
+  await assertNoContainers(engine);
+});
+
+test('on scratch, a COPY makes a first layer and a config step an image without layers', async ({ engine, worker }) => {
+  const first = await worker.addFiles({
+    parent: null,
+    write: async (root) => writeFileSync(path.join(root, 'hello'), 'world\n', { mode: 0o644 }),
+    imageConfig: { Cmd: ['/hello'] },
+    history: { createdBy: 'COPY file:def in /' },
+  });
+  assert.is(first.layerCount, 1);
+  assert.equal(first.config.Cmd, ['/hello']);
+  const empty = await worker.configure({
+    parent: null,
+    imageConfig: { Cmd: ['x'] },
+    history: { createdBy: '/bin/sh -c #(nop)  CMD ["x"]' },
+  });
+  assert.is(empty.layerCount, 0);
+  const history = await engine.images.history(empty.id);
+  assert.is(history.length, 1);
+  assert.equal(readdirSync(path.join(engine.config.dataRoot, 'builder/scratch')), [], 'the scratch directory went with the step');
+});
+
+test('the same config step twice at the same time gives the same image', async ({ worker, base }) => {
+  const created = new Date('2020-01-01T00:00:00Z');
+  const a = await worker.configure({ parent: base, imageConfig: { Env: ['A=1'] }, history: { createdBy: 'ENV A=1', created } });
+  const b = await worker.configure({ parent: base, imageConfig: { Env: ['A=1'] }, history: { createdBy: 'ENV A=1', created } });
+  assert.is(a.id, b.id);
+});
+
+test('a FROM that is not local is pulled, and a pull that cannot be done fails naming the registry', async ({ worker }) => {
+  try {
+    await worker.baseImage('127.0.0.1:9/nosuch/image:1', { pull: false });
+    assert.unreachable('it should fail');
+  } catch (err) {
+    assert.match(String(err), 'cannot reach the registry 127.0.0.1:9');
+  }
+});
+
+test("the next engine removes a build step's container a dead engine left, and the scratch directories", async (ctx) => {
+  const { Id } = await ctx.engine.containers.create({ Image: 'busybox', Cmd: ['sleep', '30'], Labels: { [BUILD_STEP_LABEL]: 'true' } });
+  await ctx.engine.containers.start(Id);
+  const scratch = path.join(ctx.engine.config.dataRoot, 'builder/scratch/step-left');
+  mkdirSync(scratch, { recursive: true });
+  await ctx.engine.close(); // the shim keeps the step running, as after a kill -9
+  ctx.engine = await open(ctx.dir);
+  ctx.worker = ctx.engine.di.resolve(BuildWorkerToken);
+  await assertNoContainers(ctx.engine);
+  assert.not.ok(existsSync(scratch));
+});
+
+test.run();
