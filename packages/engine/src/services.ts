@@ -1,4 +1,5 @@
 import { IpamToken, type ServiceContainer } from '@berth/core';
+import { BuildCache, BuildCacheToken } from './build/build-cache.js';
 import { BuildWorkerToken, EngineBuildWorker } from './build/engine-build-worker.js';
 import { ContainerBundles, ContainerBundlesToken } from './containers/container-bundles.js';
 import { ContainerCreator, ContainerCreatorToken } from './containers/container-creator.js';
@@ -91,6 +92,7 @@ export function registerEngineServices(di: ServiceContainer): void {
   di.registerDefault(ContainerRootsToken, { useClass: ContainerRoots });
   di.registerDefault(ContainerFilesystemsToken, { useClass: ContainerFilesystems });
   // Dockerfile builds: what a build's steps ask of the engine.
+  di.registerDefault(BuildCacheToken, { useClass: BuildCache });
   di.registerDefault(BuildWorkerToken, { useClass: EngineBuildWorker });
   // Images; the port that tells them which containers use an image is the container store.
   di.registerDefault(ImageQueriesToken, { useClass: ImageQueries });

@@ -215,6 +215,43 @@ test('a FROM that is not local is pulled, and a pull that cannot be done fails n
   }
 });
 
+test('the layer cache finds the image a key made, across a restart, and forgets an image removed since', async (ctx) => {
+  const made = await ctx.worker.configure({ parent: ctx.base, imageConfig: { Env: ['CACHED=1'] }, history: { createdBy: 'ENV CACHED=1' } });
+  assert.is(await ctx.worker.cached('key-1'), undefined, 'nothing is cached before');
+  await ctx.worker.remember('key-1', made.id);
+  assert.is((await ctx.worker.cached('key-1'))?.id, made.id);
+  assert.is(await ctx.worker.cached('key-2'), undefined, 'another key misses');
+  await ctx.engine.close();
+  ctx.engine = await open(ctx.dir);
+  ctx.worker = ctx.engine.di.resolve(BuildWorkerToken);
+  assert.is((await ctx.worker.cached('key-1'))?.id, made.id, 'the cache survives a restart');
+  await ctx.engine.images.remove(made.id);
+  assert.is(await ctx.worker.cached('key-1'), undefined, 'an entry whose image went is a miss');
+});
+
+test('an image a build retains cannot be removed or pruned until released', async ({ engine, worker, base }) => {
+  const made = await worker.configure({ parent: base, imageConfig: { Env: ['HELD=1'] }, history: { createdBy: 'ENV HELD=1' } });
+  const release = worker.retain(made.id);
+  try {
+    await engine.images.remove(made.id);
+    assert.unreachable('the rmi should be refused');
+  } catch (err) {
+    assert.match(String(err), 'image is being used by a build in progress');
+  }
+  const pruned = await engine.images.prune();
+  assert.not.ok(
+    (pruned.ImagesDeleted ?? []).some((d) => d.Deleted === made.id),
+    'prune passes a held image by',
+  );
+  release();
+  release(); // a second release changes nothing
+  await engine.images.remove(made.id);
+  assert.is(
+    (await engine.images.list({ all: true })).some((i) => i.Id === made.id),
+    false,
+  );
+});
+
 test("the next engine removes a build step's container a dead engine left, and the scratch directories", async (ctx) => {
   const { Id } = await ctx.engine.containers.create({ Image: 'busybox', Cmd: ['sleep', '30'], Labels: { [BUILD_STEP_LABEL]: 'true' } });
   await ctx.engine.containers.start(Id);

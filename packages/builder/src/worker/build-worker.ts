@@ -104,4 +104,18 @@ export interface BuildWorker {
   configure(request: ConfigStepRequest): Promise<BuildImage>;
   /** Give the final image a name (`-t`); the name moves from any image that had it. */
   tag(imageId: string, reference: string): Promise<void>;
+  /**
+   * The layer cache. `cached(key)` is the image a step with this key made before, if it
+   * still exists (`---> Using cache`); `remember(key, imageId)` records a step's image.
+   * The key is the executor's (its parent, its instruction, the digest of its inputs);
+   * the engine keeps entries across restarts, until `builder prune`.
+   */
+  cached(key: string): Promise<BuildImage | undefined>;
+  remember(key: string, imageId: string): Promise<void>;
+  /**
+   * Keep an image from removal (`rmi`, `image prune`) until the returned release is
+   * called: the executor retains the image of every step until its build ends, so the
+   * next step, or a stage that copies from it, still finds it. In memory only.
+   */
+  retain(imageId: string): () => void;
 }

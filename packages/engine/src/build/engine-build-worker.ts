@@ -20,11 +20,13 @@ import { commitImage, configureImage, type ImageStore, writeTar } from '@berth/i
 import { AT, O_PATH, openAt } from '@berth/native';
 import { EngineConfigToken, type ResolvedEngineConfig } from '../config.js';
 import { ContainerServiceToken } from '../containers/container-service.js';
+import { type ImageHolds, ImageHoldsToken } from '../images/image-holds.js';
 import { ImageServiceToken } from '../images/image-service.js';
 import { ImageStoreToken } from '../images/image-store-token.js';
 import { type ContainerRoots, ContainerRootsToken } from '../rootfs/container-roots.js';
 import { changeEntries, treeEntries } from '../rootfs/tree-tar.js';
 import { type ContainerStore, ContainerStoreToken } from '../state/container-store.js';
+import { type BuildCache, BuildCacheToken } from './build-cache.js';
 
 /**
  * The label every build step's container carries: the engine's next start removes such a
@@ -41,7 +43,8 @@ export const BUILD_STEP_LABEL = 'io.berth.build.step';
  * and removed; a COPY/ADD step is a container that never starts, whose mounted root the
  * builder writes into; a config step makes no container at all. Step containers carry
  * `BUILD_STEP_LABEL`, so `recover` finds what a crash left; a COPY onto `scratch` writes
- * into a directory under `<data-root>/builder/scratch`, emptied by `recover` too.
+ * into a directory under `<data-root>/builder/scratch`, emptied by `recover` too. The
+ * layer cache is `BuildCache`'s; `retain` is an `ImageHolds` build hold.
  */
 @injectable()
 export class EngineBuildWorker implements BuildWorker {
@@ -54,6 +57,8 @@ export class EngineBuildWorker implements BuildWorker {
     @inject(ContainerStoreToken) private readonly records: ContainerStore,
     @inject(ContainerRootsToken) private readonly roots: ContainerRoots,
     @inject(StorageDriverToken) private readonly storage: StorageDriver,
+    @inject(ImageHoldsToken) private readonly holds: ImageHolds,
+    @inject(BuildCacheToken) private readonly cache: BuildCache,
     @inject(LoggerToken) private readonly log: Logger,
     @inject(EngineConfigToken) config: ResolvedEngineConfig,
   ) {
@@ -150,6 +155,19 @@ export class EngineBuildWorker implements BuildWorker {
 
   async tag(imageId: string, reference: string): Promise<void> {
     await this.images.tag(imageId, reference);
+  }
+
+  async cached(key: string): Promise<BuildImage | undefined> {
+    const id = await this.cache.lookup(key);
+    return id === undefined ? undefined : this.image(id);
+  }
+
+  remember(key: string, imageId: string): Promise<void> {
+    return this.cache.record(key, imageId);
+  }
+
+  retain(imageId: string): () => void {
+    return this.holds.holdForBuild(imageId);
   }
 
   /**

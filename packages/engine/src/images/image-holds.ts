@@ -22,6 +22,8 @@ export class ImageHolds {
   private readonly creating = new Map<string, Set<string>>();
   /** Images an rmi is deleting. */
   private readonly removing = new Set<string>();
+  /** Image id → how many holds builds have on it (a step's image, until its build ends). */
+  private readonly building = new Map<string, number>();
 
   constructor(@inject(ImageStoreToken) private readonly store: ImageStore) {}
 
@@ -44,6 +46,27 @@ export class ImageHolds {
   /** The containers being created from the image (not yet in the container store). */
   creators(imageId: string): string[] {
     return [...(this.creating.get(imageId) ?? [])];
+  }
+
+  /**
+   * A build's hold on an image one of its steps made or starts from; returns its release
+   * (idempotent). While held, an rmi is refused and a prune passes the image by.
+   */
+  holdForBuild(imageId: string): () => void {
+    this.building.set(imageId, (this.building.get(imageId) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.building.get(imageId) ?? 1) - 1;
+      if (left > 0) this.building.set(imageId, left);
+      else this.building.delete(imageId);
+    };
+  }
+
+  /** Whether a build in progress holds the image. */
+  heldByBuild(imageId: string): boolean {
+    return this.building.has(imageId);
   }
 
   /**

@@ -125,6 +125,9 @@ export class ImageService implements ImagesApi {
     // From here to the hold on the image, no await: a create holds it first (and is a user)
     // or finds it held and fails (ImageHolds).
     const users = [...this.users.usersOf(id), ...this.holds.creators(id).map((c) => ({ id: c, running: false }))];
+    if (this.holds.heldByBuild(id)) {
+      throw new Conflict(`conflict: unable to delete ${shortId(id)} (cannot be forced) - image is being used by a build in progress`);
+    }
     const running = users.find((c) => c.running);
     if (running) {
       throw new Conflict(
@@ -236,6 +239,7 @@ export class ImageService implements ImagesApi {
         (!onlyDangling || image.repoTags.length === 0) &&
         this.users.usersOf(image.id).length === 0 &&
         this.holds.creators(image.id).length === 0 &&
+        !this.holds.heldByBuild(image.id) &&
         !until.some((u) => Date.parse(image.created) >= u) &&
         (filters.label ?? []).every((l) => labels(image, l)) &&
         !(filters['label!'] ?? []).some((l) => labels(image, l)),
