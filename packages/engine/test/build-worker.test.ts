@@ -240,7 +240,7 @@ test('an image a build retains cannot be removed or pruned until released', asyn
   }
   const pruned = await engine.images.prune();
   assert.not.ok(
-    (pruned.ImagesDeleted ?? []).some((d) => d.Deleted === made.id),
+    (pruned.ImagesDeleted ?? []).some((d) => 'Deleted' in d && d.Deleted === made.id),
     'prune passes a held image by',
   );
   release();

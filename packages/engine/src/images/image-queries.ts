@@ -42,7 +42,12 @@ export class ImageQueries {
     for (const key of Object.keys(filters)) {
       if (!['reference', 'dangling', 'label', 'before', 'since'].includes(key)) throw new InvalidArgument(`invalid filter '${key}'`);
     }
-    const images = (await this.store.list()).filter((image) => matches(image, filters));
+    const all = await this.store.list();
+    // Images other images were built on (a build's steps, a commit's parent).
+    const parents = new Set(all.flatMap((image) => (image.parent ? [image.parent] : [])));
+    // Without `-a`, as dockerd: a build's intermediate images (no name, a child) are not listed.
+    const intermediate = (image: ImageRecord) => image.repoTags.length === 0 && image.repoDigests.length === 0 && parents.has(image.id);
+    const images = all.filter((image) => (options.all || !intermediate(image)) && matches(image, filters, parents));
     images.sort((a, b) => b.created.localeCompare(a.created));
     return images.map((image) => {
       // With a reference filter dockerd answers only the names that match it (`docker
@@ -123,11 +128,17 @@ export class ImageQueries {
 
 export const ImageQueriesToken = token<ImageQueries>('ImageQueries');
 
-function matches(image: ImageRecord, filters: Filters): boolean {
+/**
+ * Whether `image` passes the list's filters. Dangling, as dockerd has it: no tag and no
+ * image built on it (an intermediate image of a build is not dangling: its child is what
+ * keeps it).
+ */
+function matches(image: ImageRecord, filters: Filters, parents: ReadonlySet<string>): boolean {
   const any = (key: string, test: (v: string) => boolean) => !filters[key]?.length || filters[key].some(test);
+  const dangling = image.repoTags.length === 0 && !parents.has(image.id);
   return (
     any('reference', (pattern) => [...image.repoTags, ...image.repoDigests].some((ref) => referenceMatches(ref, pattern))) &&
-    any('dangling', (v) => (v === 'true' || v === '1') === (image.repoTags.length === 0)) &&
+    any('dangling', (v) => (v === 'true' || v === '1') === dangling) &&
     any('label', (v) => matchesLabel(image.config.config?.Labels, v))
   );
 }

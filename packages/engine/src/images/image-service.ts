@@ -117,6 +117,13 @@ export class ImageService implements ImagesApi {
         return out;
       }
     }
+    // Images built on this one (a build's next step, a commit): it stays for them. By
+    // name, its last name goes and it stays as their intermediate image; by id, refused.
+    const record = await this.store.get(id);
+    const hasChildren = (await this.store.list()).some((image) => image.parent === id);
+    if (hasChildren && !byName) {
+      throw new Conflict(`conflict: unable to delete ${shortId(id)} (cannot be forced) - image has dependent child images`);
+    }
     // By id: refused without -f when names from more than one repository would go (a tag
     // and the repo digest of one repository are one, as in Docker).
     if (!byName && new Set(references.map(referenceName)).size > 1 && !options.force) {
@@ -134,15 +141,15 @@ export class ImageService implements ImagesApi {
         `conflict: unable to delete ${shortId(id)} (cannot be forced) - image is being used by running container ${running.id.slice(0, 12)}`,
       );
     }
-    if (users.length) {
-      if (!options.force) {
+    if (users.length || hasChildren) {
+      if (users.length && !options.force) {
         const what = byName ? `remove repository reference "${ref}"` : `delete ${shortId(id)}`;
         throw new Conflict(
           `conflict: unable to ${what} (must force) - container ${users[0].id.slice(0, 12)} is using its referenced image ${shortId(id)}`,
         );
       }
-      // Forced while stopped containers use it: the names go (all in one write, so a crash
-      // leaves all or none), the image stays for them.
+      // Forced while stopped containers use it, or images are built on it: the names go
+      // (all in one write, so a crash leaves all or none), the image stays for them.
       const { untagged } = await this.store.untagImage(id);
       for (const name of untagged) {
         this.events.publish('image', 'untag', id, { name });
@@ -150,6 +157,15 @@ export class ImageService implements ImagesApi {
       }
       return out;
     }
+    out.push(...(await this.deleteImage(id)));
+    // Docker's rmi without --no-prune: the untagged parents nothing else needs go too.
+    if (!options.noprune && record.parent) out.push(...(await this.deleteUntaggedParents(record.parent)));
+    return out;
+  }
+
+  /** Delete an image whose users were checked (in the same synchronous step as this hold). */
+  private async deleteImage(id: string): Promise<ImageDeleteEntry[]> {
+    const out: ImageDeleteEntry[] = [];
     const release = this.holds.holdForRemoval(id);
     const result = await this.store.delete(id).finally(release);
     for (const name of result.untagged) {
@@ -165,6 +181,25 @@ export class ImageService implements ImagesApi {
     for (const layer of result.removedLayers) out.push({ Deleted: layer.diffId });
     this.log.debug('image deleted', { id, snapshots: result.unusedChainIds.length });
     this.events.publish('image', 'delete', id, { name: id });
+    return out;
+  }
+
+  /**
+   * From `id` up the parent chain, each image that has no name, no other child, no
+   * container and no build holding it is deleted (a build's intermediate images under the
+   * image an rmi removed); the walk stops at the first that is still needed.
+   */
+  private async deleteUntaggedParents(id: string | undefined): Promise<ImageDeleteEntry[]> {
+    const out: ImageDeleteEntry[] = [];
+    while (id) {
+      const parent = await this.store.find(id);
+      if (!parent || this.store.references(parent.id).length > 0) break;
+      if ((await this.store.list()).some((image) => image.parent === parent.id)) break;
+      // From the users check to the hold in deleteImage, no await (ImageHolds).
+      if (this.users.usersOf(parent.id).length || this.holds.creators(parent.id).length || this.holds.heldByBuild(parent.id)) break;
+      out.push(...(await this.deleteImage(parent.id)));
+      id = parent.parent;
+    }
     return out;
   }
 
