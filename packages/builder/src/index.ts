@@ -4,4 +4,12 @@
  * what COPY and ADD take from them. The executor that runs the steps through the engine
  * comes with issue 21's next increments.
  */
-export {};
+export * from './dockerfile/build-plan.js';
+export * from './dockerfile/errors.js';
+export * from './dockerfile/evaluate-stage.js';
+export * from './dockerfile/image-config.js';
+export * from './dockerfile/instructions.js';
+export * from './dockerfile/logical-lines.js';
+export * from './dockerfile/parse-dockerfile.js';
+export * from './dockerfile/run-mount.js';
+export * from './dockerfile/shell-lexer.js';
