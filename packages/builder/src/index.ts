@@ -3,6 +3,15 @@
  * instructions and evaluates its stages; `src/context/` reads build contexts and resolves
  * what COPY and ADD take from them; `src/worker/` is what the build asks of the engine.
  */
+export * from './dockerfile/build-plan.js';
+export * from './dockerfile/errors.js';
+export * from './dockerfile/evaluate-stage.js';
+export * from './dockerfile/image-config.js';
+export * from './dockerfile/instructions.js';
+export * from './dockerfile/logical-lines.js';
+export * from './dockerfile/parse-dockerfile.js';
+export * from './dockerfile/run-mount.js';
+export * from './dockerfile/shell-lexer.js';
 export type {
   BuildImage,
   BuildWorker,

@@ -1,0 +1,268 @@
+import { DockerfileError, type SourceRange } from './errors.js';
+import type { ArgInstruction, Dockerfile, Instruction, StageSource } from './instructions.js';
+import { ShellLexer, ShellSyntaxError, type VariableSource } from './shell-lexer.js';
+import { withSuggestion } from './suggest.js';
+
+/**
+ * The build args Docker lets through without an ARG: the proxy variables. They reach
+ * RUN's environment when given with `--build-arg`, stay out of the cache key and the
+ * history unless an ARG declares them, and are never reported as unused.
+ */
+export const predefinedArgs: readonly string[] = [
+  'HTTP_PROXY',
+  'http_proxy',
+  'HTTPS_PROXY',
+  'https_proxy',
+  'FTP_PROXY',
+  'ftp_proxy',
+  'NO_PROXY',
+  'no_proxy',
+  'ALL_PROXY',
+  'all_proxy',
+];
+
+/** What a stage builds on. */
+export type StageBase = { kind: 'scratch' } | { kind: 'image'; ref: string } | { kind: 'stage'; stage: number };
+
+/** Where COPY --from or RUN --mount from= takes files: an earlier/other stage, or an image. */
+export type StageSourceRef = { kind: 'stage'; stage: number } | { kind: 'image'; ref: string };
+
+/** A stage of the plan: its FROM resolved, what it needs. */
+export interface PlannedStage {
+  index: number;
+  name?: string;
+  source: StageSource;
+  /** The FROM line's image expanded with the global ARGs and resolved. */
+  base: StageBase;
+  /** `--platform`, expanded; undefined when not given. */
+  platform?: string;
+  /** Stages this one needs finished first (its base, COPY --from, RUN --mount from=), sorted. */
+  dependsOn: number[];
+  /** Images (other than its base) it reads files from, for the executor to pull first. */
+  images: string[];
+  /** The number N of its FROM's `Step N/M` line (0 when the stage is not built). */
+  firstStep: number;
+}
+
+/** Options of planBuild: what `docker build` passes. */
+export interface PlanOptions {
+  /** `--build-arg K=V` (a value of undefined: `--build-arg K` with K unset in the client). */
+  buildArgs?: Record<string, string | undefined>;
+  /** `--target`: the stage to build (by name); default the last. */
+  target?: string;
+}
+
+/**
+ * What to build and in which order, computed from the Dockerfile alone (no image
+ * configs yet): the stages with their bases resolved, which the target needs, and how
+ * they can be grouped for concurrent building.
+ */
+export interface BuildPlan {
+  dockerfile: Dockerfile;
+  stages: PlannedStage[];
+  /** The index of the target stage. */
+  target: number;
+  /** The stages the target needs (itself included), in Dockerfile order. Only these are built. */
+  needed: number[];
+  /**
+   * `needed` in levels: each stage depends only on stages of earlier levels, so the
+   * stages of one level can be built concurrently once the previous level is done.
+   */
+  levels: number[][];
+  /** The global ARGs (before the first FROM) with `--build-arg` applied; undefined: declared without a value. */
+  globalArgs: Map<string, string | undefined>;
+  /** `--build-arg` as given. */
+  buildArgs: Map<string, string | undefined>;
+  /** M of `Step N/M`: the global ARGs, then each needed stage's FROM and instructions. */
+  totalSteps: number;
+  /** The `Step N/M : ARG …` lines of the global ARGs, printed before the first stage. */
+  globalArgSteps: string[];
+  /**
+   * Docker's notes to print after the build: `[Warning] One or more build-args [FOO]
+   * were not consumed` when a `--build-arg` names no ARG of the built stages.
+   */
+  warnings: string[];
+}
+
+/**
+ * Plan a build: resolve every FROM (global ARGs expanded; a name of an earlier stage is
+ * that stage, `scratch` is nothing, anything else an image), find the target and the
+ * stages it needs (through FROM, `COPY --from` and `RUN --mount from=`), refuse cycles
+ * (`circular dependency detected on stage: a`), and number the steps. Throws
+ * DockerfileError for an unknown target (`target stage "x" could not be found`), a bad
+ * stage index (`invalid stage index 5`), a blank base name, a bad substitution.
+ */
+export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): BuildPlan {
+  const file = dockerfile.file;
+  const lexer = new ShellLexer(dockerfile.escape);
+  const buildArgs = new Map(Object.entries(options.buildArgs ?? {}));
+  const fail = (where: SourceRange | undefined, problem: string): never => {
+    throw new DockerfileError(file, where?.startLine ?? 0, where?.endLine ?? 0, problem);
+  };
+  const expand = (text: string, env: VariableSource, where: SourceRange): string => {
+    try {
+      return lexer.processWord(text, env);
+    } catch (err) {
+      if (err instanceof ShellSyntaxError) return fail(where, err.message);
+      throw err;
+    }
+  };
+
+  // Global ARGs: each declared in order, its default expanded with those before it, a
+  // --build-arg overriding the default.
+  const globalArgs = new Map<string, string | undefined>();
+  const globalEnv: VariableSource = { get: (name) => globalArgs.get(name) };
+  for (const arg of dockerfile.metaArgs) declareArgs(arg, globalArgs, buildArgs, (t) => expand(t, globalEnv, arg.location));
+
+  const byName = new Map<string, number>();
+  const stages: PlannedStage[] = dockerfile.stages.map((source) => {
+    const from = source.from;
+    const image = expand(from.image, globalEnv, from.location);
+    if (image === '') fail(from.location, `base name (${from.image}) should not be blank`);
+    const earlier = byName.get(image.toLowerCase());
+    const base: StageBase =
+      earlier !== undefined ? { kind: 'stage', stage: earlier } : image.toLowerCase() === 'scratch' ? { kind: 'scratch' } : { kind: 'image', ref: image };
+    const platform = from.platform === undefined ? undefined : expand(from.platform, globalEnv, from.location);
+    if (from.name !== undefined) byName.set(from.name, source.index);
+    return { index: source.index, name: from.name, source, base, platform, dependsOn: [], images: [], firstStep: 0 };
+  });
+
+  // Dependencies: `--from` names any stage (earlier or later, by name or index); a name
+  // that is no stage is an image.
+  const resolveFrom = (value: string, where: SourceRange): StageSourceRef => {
+    const name = expand(value, globalEnv, where);
+    try {
+      return resolveStageName(stages, name);
+    } catch (err) {
+      return fail(where, (err as Error).message);
+    }
+  };
+  for (const stage of stages) {
+    const deps = new Set<number>();
+    const images = new Set<string>();
+    if (stage.base.kind === 'stage') deps.add(stage.base.stage);
+    for (const instruction of stage.source.instructions) {
+      for (const ref of fromReferences(instruction)) {
+        const resolved = resolveFrom(ref, instruction.location);
+        if (resolved.kind === 'stage') deps.add(resolved.stage);
+        else images.add(resolved.ref);
+      }
+    }
+    stage.dependsOn = [...deps].sort((a, b) => a - b);
+    stage.images = [...images];
+  }
+
+  let target = stages.length - 1;
+  if (options.target !== undefined && options.target !== '') {
+    const found = byName.get(options.target.toLowerCase());
+    if (found === undefined) {
+      const names = stages.flatMap((s) => (s.name === undefined ? [] : [s.name]));
+      fail(undefined, withSuggestion(`target stage ${JSON.stringify(options.target)} could not be found`, options.target, names, true));
+    }
+    target = found!;
+  }
+
+  // Needed stages, depth first, refusing cycles (a stage that needs itself through others).
+  const state = new Map<number, 'visiting' | 'done'>();
+  const visit = (index: number) => {
+    const seen = state.get(index);
+    if (seen === 'done') return;
+    const stage = stages[index]!;
+    if (seen === 'visiting') fail(stage.source.from.location, `circular dependency detected on stage: ${stage.name ?? index}`);
+    state.set(index, 'visiting');
+    for (const dep of stage.dependsOn) visit(dep);
+    state.set(index, 'done');
+  };
+  visit(target);
+  const needed = [...state.keys()].sort((a, b) => a - b);
+
+  const level = new Map<number, number>();
+  const levelOf = (index: number): number => {
+    const known = level.get(index);
+    if (known !== undefined) return known;
+    const value = Math.max(-1, ...stages[index]!.dependsOn.map(levelOf)) + 1;
+    level.set(index, value);
+    return value;
+  };
+  const levels: number[][] = [];
+  for (const index of needed) (levels[levelOf(index)] ??= []).push(index);
+
+  let step = dockerfile.metaArgs.length;
+  for (const index of needed) {
+    stages[index]!.firstStep = step + 1;
+    step += 1 + stages[index]!.source.instructions.length;
+  }
+  const totalSteps = step;
+  const globalArgSteps = dockerfile.metaArgs.map((arg, i) => `Step ${i + 1}/${totalSteps} : ${arg.code}`);
+
+  // A --build-arg is consumed when an ARG of a built stage (or a global ARG) declares it.
+  const declared = new Set<string>(globalArgs.keys());
+  for (const index of needed) {
+    for (const instruction of stages[index]!.source.instructions) {
+      if (instruction.keyword === 'ARG') for (const a of instruction.args) declared.add(a.name);
+    }
+  }
+  const unused = [...buildArgs.keys()].filter((k) => !declared.has(k) && !predefinedArgs.includes(k)).sort();
+  const warnings = unused.length > 0 ? [`[Warning] One or more build-args [${unused.join(' ')}] were not consumed`] : [];
+
+  return { dockerfile, stages, target, needed, levels, globalArgs, buildArgs, totalSteps, globalArgSteps, warnings };
+}
+
+/**
+ * What `--from=<value>` (already expanded) names in a plan: a stage by name (any case)
+ * or by index, else an image. Throws an Error for an index past the last stage.
+ */
+export function resolveStageRef(plan: Pick<BuildPlan, 'stages'>, value: string): StageSourceRef {
+  return resolveStageName(plan.stages, value);
+}
+
+function resolveStageName(stages: readonly PlannedStage[], value: string): StageSourceRef {
+  const lower = value.toLowerCase();
+  const named = stages.find((s) => s.name === lower);
+  if (named) return { kind: 'stage', stage: named.index };
+  if (/^\d+$/.test(value)) {
+    const index = Number(value);
+    if (index >= stages.length) throw new Error(`invalid stage index ${index}`);
+    return { kind: 'stage', stage: index };
+  }
+  return { kind: 'image', ref: value };
+}
+
+/**
+ * Declare the names of one ARG into `scope`: the value is the `--build-arg` when given,
+ * else the default (expanded by `expand`), else what `inherited` holds for the name
+ * (a global ARG redeclared in a stage), else undefined (declared, no value).
+ */
+export function declareArgs(
+  arg: ArgInstruction,
+  scope: Map<string, string | undefined>,
+  buildArgs: ReadonlyMap<string, string | undefined>,
+  expand: (text: string) => string,
+  inherited?: ReadonlyMap<string, string | undefined>,
+): void {
+  for (const declaration of arg.args) {
+    const name = expand(declaration.name);
+    const defaultValue = declaration.default === undefined ? undefined : expand(declaration.default);
+    let value: string | undefined;
+    if (buildArgs.has(name) && buildArgs.get(name) !== undefined) value = buildArgs.get(name);
+    else if (defaultValue !== undefined) value = defaultValue;
+    else value = inherited?.get(name);
+    scope.set(name, value);
+  }
+}
+
+/** The `--from` values an instruction names (COPY --from, RUN --mount from=); an ONBUILD trigger's run in a later build. */
+function fromReferences(instruction: Exclude<Instruction, { keyword: 'FROM' }>): string[] {
+  if (instruction.keyword === 'COPY' && instruction.from !== undefined) return [instruction.from];
+  if (instruction.keyword === 'RUN') {
+    const out: string[] = [];
+    for (const mount of instruction.mounts) {
+      for (const field of mount.spec.split(',')) {
+        const eq = field.indexOf('=');
+        if (eq > 0 && field.slice(0, eq).toLowerCase() === 'from') out.push(field.slice(eq + 1));
+      }
+    }
+    return out;
+  }
+  return [];
+}
