@@ -91,7 +91,9 @@ function xattrsOf(host: string): Record<string, Uint8Array> | undefined {
   let xattrs: Record<string, Uint8Array> | undefined;
   for (const name of copiedXattrs) {
     const value = getXattr(host, name);
-    if (value !== null) (xattrs ??= {})[name] = Buffer.from(value, 'latin1');
+    if (value === null) continue;
+    xattrs ??= {};
+    xattrs[name] = Buffer.from(value, 'latin1');
   }
   return xattrs;
 }
