@@ -1,0 +1,106 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, promises as fsp } from 'node:fs';
+import { getXattr } from '@berth/native';
+import type { ModeChange } from './chmod.js';
+import type { Owner } from './chown.js';
+import type { CopyPlan } from './copy-plan.js';
+import { copiedXattrs } from './copy-writer.js';
+
+/** Files up to this size are read whole and hashed by WebCrypto, off the main thread. */
+const wholeFileLimit = 4 << 20;
+/** Files hashed at once: enough to keep the thread pool busy without holding many buffers. */
+const concurrency = 16;
+
+/**
+ * The sha256 of files' contents, remembered for one build by (device, inode, size,
+ * mtime): a step that sees the same file again (a second COPY of it, a rebuild of the
+ * stage) does not read it twice. A file changed in place changes its mtime or size, so
+ * a stale entry is never used; the cache lives only as long as the build, whose
+ * context does not change under it.
+ *
+ * Lifecycle: one per build, dropped with it.
+ */
+export class ContentHashCache {
+  private readonly digests = new Map<string, Promise<string>>();
+
+  /** The hex sha256 of the file at `file`, whose identity is `key`. */
+  digest(file: string, key: { dev: number; ino: number; size: number; mtimeMs: number }): Promise<string> {
+    const id = `${key.dev}:${key.ino}:${key.size}:${key.mtimeMs}`;
+    let digest = this.digests.get(id);
+    if (digest === undefined) {
+      digest = key.size <= wholeFileLimit ? hashWhole(file) : hashStream(file);
+      this.digests.set(id, digest);
+      digest.catch(() => this.digests.delete(id));
+    }
+    return digest;
+  }
+
+  /** How many files it holds (for tests and logs). */
+  get size(): number {
+    return this.digests.size;
+  }
+}
+
+async function hashWhole(file: string): Promise<string> {
+  // readFile and SubtleCrypto's digest both run on libuv's thread pool.
+  const bytes = await fsp.readFile(file);
+  return Buffer.from(await crypto.subtle.digest('SHA-256', bytes)).toString('hex');
+}
+
+async function hashStream(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** What decides a COPY's result besides its sources: the owner and `--chmod` given. */
+export interface CopyHashOptions {
+  owner?: Owner;
+  chmod?: ModeChange;
+}
+
+/**
+ * The input digest of a COPY/ADD step for the layer cache (`sha256:<hex>`): for every
+ * entry of the plan, in the plan's order (sorted names), its kind, destination path,
+ * permission bits after `--chmod`, owner after `--chown`, symlink or hardlink target,
+ * `security.capability` and, for a file, the sha256 of its content; plus the
+ * directories the plan creates. Never an mtime, an inode or the context's owners: the
+ * same content and metadata give the same digest wherever and whenever it was made.
+ * Contents are hashed concurrently through `cache`.
+ */
+export async function hashCopyPlan(plan: CopyPlan, options: CopyHashOptions = {}, cache = new ContentHashCache()): Promise<string> {
+  const owner = options.owner ?? { uid: 0, gid: 0 };
+  const contents: Array<string | undefined> = new Array(plan.entries.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < plan.entries.length) {
+      const i = next++;
+      const entry = plan.entries[i]!;
+      if (entry.kind === 'file') contents[i] = await cache.digest(entry.source, entry);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, plan.entries.length) }, worker));
+
+  const hash = createHash('sha256');
+  const field = (value: string) => {
+    hash.update(String(Buffer.byteLength(value)));
+    hash.update(':');
+    hash.update(value);
+  };
+  for (const dir of plan.directories) field(`mkdir ${dir}`);
+  const orUnder = new Map(plan.fileOrDirectory.map((f) => [f.entryIndex, f.name]));
+  plan.entries.forEach((entry, i) => {
+    const mode = options.chmod ? options.chmod(entry.mode, entry.kind === 'directory') : entry.mode;
+    const xattrs = entry.kind === 'file' ? copiedXattrs.map((name) => `${name}=${getXattr(entry.source, name) ?? ''}`).join(',') : '';
+    const under = orUnder.get(i);
+    field(entry.kind);
+    field(entry.target);
+    field(under === undefined ? '' : `or-under:${under}`);
+    field(mode.toString(8));
+    field(entry.kind === 'hardlink' ? '' : `${owner.uid}:${owner.gid}`);
+    field(entry.link ?? '');
+    field(xattrs);
+    field(contents[i] ?? '');
+  });
+  return `sha256:${hash.digest('hex')}`;
+}

@@ -1,0 +1,149 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { InvalidArgument } from '@berth/core';
+import { getXattr, resolveInRoot, setXattr } from '@berth/native';
+import type { ModeChange } from './chmod.js';
+import type { Owner } from './chown.js';
+import type { CopyEntry, CopyPlan } from './copy-plan.js';
+
+/** The only extended attribute Docker carries in layers (`security.capability` of a binary); COPY keeps it too. */
+export const copiedXattrs = ['security.capability'] as const;
+
+/** How COPY writes: the owner of everything written, and `--chmod`. */
+export interface CopyWriteOptions {
+  /** Owner of every file and every directory COPY creates (default root, 0:0, as Docker). */
+  owner?: Owner;
+  /** `--chmod`; without it files keep their source's permission bits. */
+  chmod?: ModeChange;
+}
+
+/** Longest stretch of synchronous copying before the event loop gets a turn. */
+const yieldEveryMs = 20;
+
+/**
+ * Write a `planCopy` plan into `targetRoot` (the mounted snapshot of the step). Every
+ * target path is resolved inside the root as if it were `/` (`resolveInRoot`, openat2
+ * RESOLVE_IN_ROOT), so a symlink already in the image (`/app -> /`, `/etc -> ../../..`)
+ * can never send a write out of the snapshot. Missing parent directories are made 0755
+ * and owned like the copied files. Files keep their content, permission bits (or
+ * `--chmod`'s), mtimes and `security.capability`; owners are `owner` (Docker ignores
+ * the context's); symlinks are written as they are; hardlinks stay hardlinks; a
+ * directory's mtime is set once everything in it is written. Something in the way is
+ * replaced, except that a directory is never replaced by a file (an InvalidArgument).
+ * A failure leaves what was written: the snapshot is the caller's to discard.
+ */
+export async function writeCopyPlan(plan: CopyPlan, targetRoot: string, options: CopyWriteOptions = {}): Promise<void> {
+  const owner = options.owner ?? { uid: 0, gid: 0 };
+  const root = fs.realpathSync(targetRoot);
+  const made = new Set<string>();
+  const ensureDir = (target: string): string => {
+    if (target === '/' || target === '') return root;
+    if (made.has(target)) return resolveInRoot(root, target);
+    const host = resolveInRoot(root, target);
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.lstatSync(host);
+    } catch {
+      st = undefined;
+    }
+    if (st === undefined) {
+      ensureDir(path.posix.dirname(target));
+      fs.mkdirSync(host, { mode: 0o755 });
+      fs.lchownSync(host, owner.uid, owner.gid);
+      fs.chmodSync(host, 0o755);
+    } else if (!st.isDirectory()) {
+      throw new InvalidArgument(`cannot copy to ${target}: it is not a directory in the image`);
+    }
+    made.add(target);
+    return host;
+  };
+  for (const dir of plan.directories) ensureDir(dir);
+
+  const fileOrDirectory = new Map(plan.fileOrDirectory.map((f) => [f.entryIndex, f.name]));
+  const hostTargets = new Map<string, string>();
+  const deferredDirs: Array<{ host: string; mtime: number }> = [];
+  let sliceStart = performance.now();
+  for (let i = 0; i < plan.entries.length; i++) {
+    if (performance.now() - sliceStart > yieldEveryMs) {
+      await new Promise((resolve) => setImmediate(resolve));
+      sliceStart = performance.now();
+    }
+    const entry = plan.entries[i]!;
+    let target = entry.target;
+    const name = fileOrDirectory.get(i);
+    // A single file to a destination without `/`: under it when the image has a directory there.
+    if (name !== undefined && isDirectoryIn(root, target)) target = path.posix.join(target, name);
+    const parent = ensureDir(path.posix.dirname(target));
+    const host = path.join(parent, path.posix.basename(target));
+    hostTargets.set(target, host);
+    writeEntry(entry, host, target, hostTargets, owner, options.chmod);
+    if (entry.kind === 'directory') {
+      made.add(target);
+      deferredDirs.push({ host, mtime: entry.mtimeMs });
+    }
+  }
+  for (const dir of deferredDirs.reverse()) fs.utimesSync(dir.host, dir.mtime / 1000, dir.mtime / 1000);
+}
+
+function isDirectoryIn(root: string, target: string): boolean {
+  try {
+    return fs.statSync(resolveInRoot(root, target)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function writeEntry(
+  entry: CopyEntry,
+  host: string,
+  target: string,
+  hostTargets: Map<string, string>,
+  owner: Owner,
+  chmod: ModeChange | undefined,
+): void {
+  let existing: fs.Stats | undefined;
+  try {
+    existing = fs.lstatSync(host);
+  } catch {
+    existing = undefined;
+  }
+  if (existing !== undefined) {
+    if (existing.isDirectory()) {
+      if (entry.kind !== 'directory') throw new InvalidArgument(`cannot overwrite directory ${target} with a non-directory`);
+    } else {
+      fs.unlinkSync(host);
+    }
+  }
+  const mode = chmod ? chmod(entry.mode, entry.kind === 'directory') : entry.mode;
+  const seconds = entry.mtimeMs / 1000;
+  switch (entry.kind) {
+    case 'directory':
+      if (existing === undefined) fs.mkdirSync(host, { mode: 0o700 });
+      fs.lchownSync(host, owner.uid, owner.gid);
+      fs.chmodSync(host, mode);
+      return;
+    case 'file': {
+      fs.copyFileSync(entry.source, host, fs.constants.COPYFILE_FICLONE);
+      fs.lchownSync(host, owner.uid, owner.gid);
+      // chown clears setuid/setgid: the mode is set after it.
+      fs.chmodSync(host, mode);
+      for (const name of copiedXattrs) {
+        const value = getXattr(entry.source, name);
+        if (value !== null) setXattr(host, name, Buffer.from(value, 'latin1'));
+      }
+      fs.utimesSync(host, seconds, seconds);
+      return;
+    }
+    case 'symlink':
+      fs.symlinkSync(entry.link!, host);
+      fs.lchownSync(host, owner.uid, owner.gid);
+      fs.lutimesSync(host, seconds, seconds);
+      return;
+    case 'hardlink': {
+      const first = hostTargets.get(entry.link!);
+      if (first === undefined) throw new InvalidArgument(`hardlink ${target}: ${entry.link} was not written`);
+      fs.linkSync(first, host);
+      return;
+    }
+  }
+}
