@@ -30,6 +30,8 @@ export * from './dockerfile/logical-lines.js';
 export * from './dockerfile/parse-dockerfile.js';
 export * from './dockerfile/run-mount.js';
 export * from './dockerfile/shell-lexer.js';
+export * from './executor/build-executor.js';
+export { OrderedOutput } from './executor/ordered-output.js';
 export type {
   BuildImage,
   BuildWorker,

@@ -1,5 +1,6 @@
 import { DockerfileError } from './errors.js';
 import { extractFlags, type FlagKind, type FlagValues, parseFlags } from './flags.js';
+import { parseGoDuration } from './go-duration.js';
 import type {
   ArgDeclaration,
   CommandLine,
@@ -7,12 +8,11 @@ import type {
   HealthcheckSpec,
   Instruction,
   InstructionBase,
-  Keyword,
   KeyValue,
+  Keyword,
 } from './instructions.js';
 import { instructionKeywords } from './instructions.js';
 import { chompHeredoc, type LogicalLine, parseHeredocWord } from './logical-lines.js';
-import { parseGoDuration } from './go-duration.js';
 import { parseRunMount } from './run-mount.js';
 import { withSuggestion } from './suggest.js';
 
@@ -83,7 +83,9 @@ function parseLine(text: string, line: LogicalLine, escape: string, file: string
       if (args.length === 3 && args[1]!.toLowerCase() === 'as') {
         name = args[2]!.toLowerCase();
         if (!validStageName.test(name)) {
-          throw new InstructionProblem(`invalid name for build stage: ${JSON.stringify(args[2])}, name can't start with a number or contain symbols`);
+          throw new InstructionProblem(
+            `invalid name for build stage: ${JSON.stringify(args[2])}, name can't start with a number or contain symbols`,
+          );
         }
       } else if (args.length !== 1) throw new InstructionProblem('FROM requires either one or three arguments');
       return { ...base, keyword, image: args[0]!, name, platform: f.strings.get('platform') };
@@ -149,7 +151,9 @@ function parseLine(text: string, line: LogicalLine, escape: string, file: string
     case 'ADD': {
       const list = maybeJsonList(rest);
       if (list.length < 2) {
-        throw new InstructionProblem(`${keyword} requires at least two arguments, but only one was provided. Destination could not be determined`);
+        throw new InstructionProblem(
+          `${keyword} requires at least two arguments, but only one was provided. Destination could not be determined`,
+        );
       }
       const f = flags();
       const dest = list[list.length - 1]!;
@@ -208,7 +212,7 @@ function parseLine(text: string, line: LogicalLine, escape: string, file: string
       if (rest === '') throw new InstructionProblem('ONBUILD requires at least one argument');
       flags();
       const triggerWord = rest.split(whitespace, 1)[0]!.toUpperCase();
-      if (triggerWord === 'ONBUILD') throw new InstructionProblem('Chaining ONBUILD via `ONBUILD ONBUILD` isn\'t allowed');
+      if (triggerWord === 'ONBUILD') throw new InstructionProblem("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
       if (triggerWord === 'MAINTAINER' || triggerWord === 'FROM') {
         throw new InstructionProblem(`${triggerWord} isn't allowed as an ONBUILD trigger`);
       }
@@ -354,7 +358,8 @@ function healthcheck(rest: string, flagWords: string[], line: LogicalLine): Heal
   let retries = 0;
   const retriesText = f.strings.get('retries');
   if (retriesText !== undefined && retriesText !== '') {
-    if (!/^[+-]?\d+$/.test(retriesText)) throw new InstructionProblem(`strconv.ParseInt: parsing ${JSON.stringify(retriesText)}: invalid syntax`);
+    if (!/^[+-]?\d+$/.test(retriesText))
+      throw new InstructionProblem(`strconv.ParseInt: parsing ${JSON.stringify(retriesText)}: invalid syntax`);
     retries = Number(retriesText);
     if (retries < 0) throw new InstructionProblem(`--retries cannot be negative (${retries})`);
   }

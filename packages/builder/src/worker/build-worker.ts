@@ -40,6 +40,8 @@ export interface RunStepRequest {
   readonly history: StepHistory;
   /** The process's stdout and stderr, as they come. */
   readonly output: (stream: 'stdout' | 'stderr', data: Buffer) => void;
+  /** Told the step container's id once it exists (` ---> Running in <id>`). */
+  readonly started?: (containerId: string) => void;
   /** The build was cancelled (its client went away): the process is killed and the step undone. */
   readonly signal?: AbortSignal;
 }
@@ -102,6 +104,12 @@ export interface BuildWorker {
   run(request: RunStepRequest): Promise<BuildImage>;
   addFiles(request: FilesStepRequest): Promise<BuildImage>;
   configure(request: ConfigStepRequest): Promise<BuildImage>;
+  /**
+   * Run `fn` on the root filesystem of an image (a snapshot of it: nothing written there
+   * reaches the image), gone when `fn` settles; `COPY --from=<stage|image>` reads its
+   * sources there. `root` is a host path; resolve paths inside it as if it were `/`.
+   */
+  readRoot<T>(imageId: string, fn: (root: string) => Promise<T>): Promise<T>;
   /** Give the final image a name (`-t`); the name moves from any image that had it. */
   tag(imageId: string, reference: string): Promise<void>;
   /**

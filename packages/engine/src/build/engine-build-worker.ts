@@ -108,6 +108,7 @@ export class EngineBuildWorker implements BuildWorker {
       HostConfig: { NetworkMode: request.network ?? 'default' },
     });
     try {
+      request.started?.(id);
       const session = await this.containers.attach(id, { stdout: true, stderr: true, stream: true });
       session.onOutput(request.output);
       const exited = this.containers.wait(id, 'next-exit');
@@ -151,6 +152,15 @@ export class EngineBuildWorker implements BuildWorker {
       ...(request.history.created ? { created: request.history.created } : {}),
     });
     return this.image(id);
+  }
+
+  async readRoot<T>(imageId: string, fn: (root: string) => Promise<T>): Promise<T> {
+    const id = await this.createStep(imageId, { Cmd: ['/bin/sh', '-c', '#(nop) COPY --from'] });
+    try {
+      return await this.roots.withRoot(this.records.get(id), false, (root) => fn(root.hostPath));
+    } finally {
+      await this.removeStep(id);
+    }
   }
 
   async tag(imageId: string, reference: string): Promise<void> {

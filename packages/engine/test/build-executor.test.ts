@@ -1,0 +1,180 @@
+import { createReadStream, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { type BuildOptions, openDirectoryContext, RunStepFailed, runBuild } from '@berth/builder';
+import none from '@berth/network-none';
+import runc from '@berth/runtime-oci';
+import overlay from '@berth/storage-overlay';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { BuildWorkerToken, createEngine, type Engine, type EngineBuildWorker } from '../src/index.js';
+import { removeAndAssertNoMounts } from './support/cleanup.js';
+
+// Dockerfile builds end to end inside the engine: @berth/builder's executor driving the
+// engine's build worker with real containers, layers and the layer cache.
+
+const busybox = path.resolve(__dirname, '../../../test/fixtures/.cache/busybox.tar');
+
+interface Ctx {
+  dir: string;
+  engine: Engine;
+  worker: EngineBuildWorker;
+}
+
+const test = suite<Ctx>('build executor');
+
+test.before(async (ctx) => {
+  ctx.dir = mkdtempSync('/tmp/berth-unit-executor-');
+  ctx.engine = await createEngine({
+    dataRoot: path.join(ctx.dir, 'data'),
+    execRoot: path.join(ctx.dir, 'exec'),
+    cgroupParent: `berth-unit-${path.basename(ctx.dir).slice(-6)}`,
+    plugins: [overlay, runc, none],
+  });
+  await ctx.engine.images.load(createReadStream(busybox));
+  ctx.worker = ctx.engine.di.resolve(BuildWorkerToken);
+});
+
+test.after(async (ctx) => {
+  for (const c of await ctx.engine.containers.list({ all: true })) await ctx.engine.containers.remove(c.Id, { force: true });
+  await ctx.engine.close();
+  removeAndAssertNoMounts(ctx.dir);
+});
+
+/** A context directory with these files. */
+function contextDir(ctx: Ctx, name: string, files: Record<string, string>): string {
+  const dir = path.join(ctx.dir, name);
+  for (const [file, content] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+    writeFileSync(path.join(dir, file), content);
+  }
+  return dir;
+}
+
+async function build(ctx: Ctx, dir: string, options: Partial<BuildOptions> = {}): Promise<{ id: string; text: string }> {
+  const context = await openDirectoryContext(dir);
+  let text = '';
+  try {
+    const { imageId } = await runBuild(
+      ctx.worker,
+      context,
+      { workDir: path.join(ctx.dir, 'work'), ...options },
+      { stream: (t) => (text += t), progress: () => undefined, aux: () => undefined },
+    );
+    return { id: imageId, text };
+  } catch (err) {
+    (err as Error).message += `\n--- output:\n${text}`;
+    throw err;
+  } finally {
+    await context.dispose();
+  }
+}
+
+/** Run `cmd` in a container of `image`; its stdout. */
+async function runIn(engine: Engine, image: string, cmd: string[]): Promise<string> {
+  const { Id } = await engine.containers.create({ Image: image, Cmd: cmd });
+  try {
+    const session = await engine.containers.attach(Id, { stdout: true, stderr: true, stream: true });
+    const seen: Buffer[] = [];
+    session.onOutput((_s, d) => seen.push(d));
+    await engine.containers.start(Id);
+    await engine.containers.wait(Id);
+    await session.ended;
+    return Buffer.concat(seen).toString();
+  } finally {
+    await engine.containers.remove(Id, { force: true });
+  }
+}
+
+const dockerfile = `FROM busybox
+ENV GREETING=hello
+RUN echo "$GREETING from RUN" > /greeting
+COPY hello.txt /app/
+WORKDIR /app
+CMD ["cat", "/greeting", "hello.txt"]
+`;
+
+test('a Dockerfile builds into an image whose layers and config are the steps, streamed as the classic builder does', async (ctx) => {
+  const dir = contextDir(ctx, 'simple', { Dockerfile: dockerfile, 'hello.txt': 'from the context\n' });
+  const { id, text } = await build(ctx, dir, { tags: ['built:1'] });
+  assert.match(text, 'Step 1/6 : FROM busybox\n');
+  assert.match(text, 'Step 3/6 : RUN echo "$GREETING from RUN" > /greeting\n ---> Running in ');
+  assert.match(text, 'Removing intermediate container ');
+  assert.match(text, `Successfully built ${id.slice(7, 19)}\nSuccessfully tagged built:1\n`);
+  assert.is(await runIn(ctx.engine, 'built:1', []), 'hello from RUN\nfrom the context\n');
+  const inspect = await ctx.engine.images.inspect('built:1');
+  assert.is(inspect.Config?.WorkingDir, '/app');
+  assert.ok(inspect.Config?.Env?.includes('GREETING=hello'));
+  assert.equal((await ctx.engine.containers.list({ all: true })).length, 0, 'no step container is left');
+});
+
+test('a second build takes every step from the cache; a changed file rebuilds from its COPY on', async (ctx) => {
+  const dir = contextDir(ctx, 'cached', { Dockerfile: dockerfile, 'hello.txt': 'one\n' });
+  const first = await build(ctx, dir);
+  const again = await build(ctx, dir);
+  assert.is(again.id, first.id);
+  assert.is(again.text.split(' ---> Using cache\n').length - 1, 5, again.text);
+  writeFileSync(path.join(dir, 'hello.txt'), 'two\n');
+  const changed = await build(ctx, dir);
+  assert.is.not(changed.id, first.id);
+  assert.is(changed.text.split(' ---> Using cache\n').length - 1, 2, 'ENV and RUN come from the cache, not COPY and after');
+  assert.is(await runIn(ctx.engine, changed.id, []), 'hello from RUN\ntwo\n');
+  const fresh = await build(ctx, dir, { noCache: true });
+  assert.not.match(fresh.text, 'Using cache');
+});
+
+test('a multi-stage build copies from an earlier stage; --target builds only what the target needs', async (ctx) => {
+  const dir = contextDir(ctx, 'stages', {
+    Dockerfile: `FROM busybox AS builder
+RUN mkdir /out && echo built > /out/artifact
+FROM busybox AS unused
+RUN exit 7
+FROM busybox
+COPY --from=builder /out/artifact /artifact
+CMD ["cat", "/artifact"]
+`,
+  });
+  const { id, text } = await build(ctx, dir, { target: 'builder' });
+  assert.not.match(text, 'exit 7');
+  assert.is(await runIn(ctx.engine, id, ['cat', '/out/artifact']), 'built\n');
+  // Without --target the last stage is the target: it needs `builder`, never `unused`.
+  const last = await build(ctx, dir);
+  assert.not.match(last.text, 'exit 7');
+  assert.is(await runIn(ctx.engine, last.id, []), 'built\n');
+});
+
+test('a failing RUN fails the build with its exit code and leaves no container and no tag', async (ctx) => {
+  const dir = contextDir(ctx, 'failing', { Dockerfile: 'FROM busybox\nRUN echo before; exit 3\n' });
+  try {
+    await build(ctx, dir, { tags: ['never:1'] });
+    assert.unreachable('the build should fail');
+  } catch (err) {
+    assert.instance(err, RunStepFailed);
+    assert.is((err as RunStepFailed).exitCode, 3);
+  }
+  assert.equal((await ctx.engine.containers.list({ all: true })).length, 0);
+  assert.not.ok((await ctx.engine.images.list()).some((i) => i.RepoTags?.includes('never:1')));
+});
+
+test('a file .dockerignore excludes cannot be copied, and the error names it', async (ctx) => {
+  const dir = contextDir(ctx, 'ignored', {
+    Dockerfile: 'FROM busybox\nCOPY secret.txt /\n',
+    'secret.txt': 'x',
+    '.dockerignore': 'secret.txt\n',
+  });
+  try {
+    await build(ctx, dir);
+    assert.unreachable('the build should fail');
+  } catch (err) {
+    assert.match(String(err), 'secret.txt');
+  }
+});
+
+test('--label adds a last step; build args reach RUN', async (ctx) => {
+  const dir = contextDir(ctx, 'labels', { Dockerfile: 'FROM busybox\nARG WHO=nobody\nRUN echo "hi $WHO" > /who\n' });
+  const { id, text } = await build(ctx, dir, { labels: { team: 'core' }, buildArgs: { WHO: 'berth' } });
+  assert.match(text, 'Step 4/4 : LABEL team=core\n');
+  assert.is((await ctx.engine.images.inspect(id)).Config?.Labels?.team, 'core');
+  assert.is(await runIn(ctx.engine, id, ['cat', '/who']), 'hi berth\n');
+});
+
+test.run();
