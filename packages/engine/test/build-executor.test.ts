@@ -155,6 +155,29 @@ test('a failing RUN fails the build with its exit code and leaves no container a
   assert.not.ok((await ctx.engine.images.list()).some((i) => i.RepoTags?.includes('never:1')));
 });
 
+test('independent stages build at the same time, and the first that fails stops the others', async (ctx) => {
+  const dir = contextDir(ctx, 'parallel', {
+    Dockerfile: `FROM busybox AS slow
+RUN sleep 20
+FROM busybox AS broken
+RUN sleep 0.3; exit 4
+FROM busybox
+COPY --from=slow /bin/busybox /a
+COPY --from=broken /bin/busybox /b
+`,
+  });
+  const started = Date.now();
+  try {
+    await build(ctx, dir);
+    assert.unreachable('the build should fail');
+  } catch (err) {
+    assert.instance(err, RunStepFailed);
+    assert.is((err as RunStepFailed).exitCode, 4);
+  }
+  assert.ok(Date.now() - started < 10_000, `the slow stage was stopped (${Date.now() - started} ms)`);
+  assert.equal((await ctx.engine.containers.list({ all: true })).length, 0);
+});
+
 test('a file .dockerignore excludes cannot be copied, and the error names it', async (ctx) => {
   const dir = contextDir(ctx, 'ignored', {
     Dockerfile: 'FROM busybox\nCOPY secret.txt /\n',

@@ -101,6 +101,9 @@ class Build {
   private readonly hashes = new ContentHashCache();
   private readonly ordered: OrderedOutput;
   private readonly created: Date | undefined;
+  /** Aborted when the client goes away or a stage fails: the other stages stop too. */
+  private readonly stop = new AbortController();
+  private readonly signal: AbortSignal;
 
   constructor(
     private readonly worker: BuildWorker,
@@ -112,16 +115,16 @@ class Build {
   ) {
     this.ordered = new OrderedOutput(plan.needed, (text) => output.stream(text));
     this.created = options.sourceDateEpoch === undefined ? undefined : new Date(options.sourceDateEpoch * 1000);
+    this.signal = options.signal ? AbortSignal.any([options.signal, this.stop.signal]) : this.stop.signal;
   }
 
   /** Build every needed stage; resolves with the target's image. */
   async stages(): Promise<BuildImage | null> {
-    for (const index of this.plan.needed) this.stage(index);
     const all = this.plan.needed.map((index) => this.stage(index));
     // Every stage settles before the build answers, so none is left running after a failure.
     const settled = await Promise.allSettled(all);
-    const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-    if (failed) throw failed.reason;
+    const failed = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed.length > 0) throw (failed.find((f) => !isAbort(f.reason)) ?? failed[0]!).reason;
     return (await this.stage(this.plan.target)).image;
   }
 
@@ -144,6 +147,8 @@ class Build {
     let result = this.results.get(index);
     if (!result) {
       result = this.buildStage(index);
+      // The first stage that fails stops the others; the build reports that first failure.
+      result.catch(() => this.stop.abort());
       this.results.set(index, result);
       result.catch(() => undefined); // observed by stages()
     }
@@ -163,7 +168,7 @@ class Build {
         image = await this.worker.baseImage(base.ref, {
           pull: this.options.pull === true,
           progress: (m) => this.output.progress(m),
-          ...(this.options.signal ? { signal: this.options.signal } : {}),
+          signal: this.signal,
         });
         this.retain(image.id);
         baseConfig = image.config;
@@ -177,7 +182,7 @@ class Build {
       out.write(` ---> ${image ? shortId(image.id) : ''}\n`);
       if (evaluated.triggerBanner) out.write(`${evaluated.triggerBanner}\n`);
       for (const step of evaluated.steps) {
-        this.options.signal?.throwIfAborted();
+        this.signal.throwIfAborted();
         if (step.text) out.write(`${renumber(step.text, this.totalSteps)}\n`);
         if (step.kind === 'config') image = await this.configStep(image, step, out.write);
         else if (step.kind === 'run') image = await this.runStep(image, step, out.write);
@@ -232,14 +237,14 @@ class Build {
         container = id;
         write(` ---> Running in ${id.slice(0, 12)}\n`);
       },
-      ...(this.options.signal ? { signal: this.options.signal } : {}),
+      signal: this.signal,
     });
     if (container) write(`Removing intermediate container ${container.slice(0, 12)}\n`);
     return this.made(key, made, write);
   }
 
   private async filesStep(parent: BuildImage | null, step: CopyStep, write: (text: string) => void): Promise<BuildImage> {
-    const work = { workDir: this.options.workDir, hashes: this.hashes, ...(this.options.signal ? { signal: this.options.signal } : {}) };
+    const work = { workDir: this.options.workDir, hashes: this.hashes, signal: this.signal };
     const fromContext = async (source: FilesSource) => {
       const files = await resolveFiles(step, source, work);
       try {
@@ -251,7 +256,7 @@ class Build {
           write: files.write,
           imageConfig: step.config,
           history: this.history(files.createdBy),
-          ...(this.options.signal ? { signal: this.options.signal } : {}),
+          signal: this.signal,
         });
         return this.made(key, made, write);
       } finally {
@@ -268,7 +273,7 @@ class Build {
       source = await this.worker.baseImage(step.from.ref, {
         pull: false,
         progress: (m) => this.output.progress(m),
-        ...(this.options.signal ? { signal: this.options.signal } : {}),
+        signal: this.signal,
       });
       this.retain(source.id);
       name = `image ${step.from.ref}`;
@@ -301,6 +306,11 @@ class Build {
   private retain(id: string): void {
     this.releases.push(this.worker.retain(id));
   }
+}
+
+/** Whether `err` is a stage stopped because another failed (or the client left). */
+function isAbort(err: unknown): boolean {
+  return (err as { name?: string })?.name === 'AbortError';
 }
 
 /** `Step N/M : …` with M replaced (the `--label` step adds one to the plan's count). */

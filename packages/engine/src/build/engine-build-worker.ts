@@ -115,6 +115,8 @@ export class EngineBuildWorker implements BuildWorker {
       const cancel = () => void this.containers.kill(id).catch(() => undefined);
       request.signal?.addEventListener('abort', cancel, { once: true });
       try {
+        // Cancelled while the container was made: the listener came too late to hear it.
+        request.signal?.throwIfAborted();
         await this.containers.start(id);
         const { StatusCode } = await exited;
         await session.ended;
