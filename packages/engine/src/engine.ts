@@ -14,6 +14,7 @@ import {
   silentLogger,
 } from '@berth/core';
 import { ImageStore } from '@berth/image';
+import { BuildServiceToken } from './build/build-service.js';
 import { BuildWorkerToken } from './build/engine-build-worker.js';
 import { removeEmptyParentCgroups } from './cgroups/parent-cgroup.js';
 import { type EngineConfig, EngineConfigToken, type ResolvedEngineConfig } from './config.js';
@@ -204,6 +205,7 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
     filesystems: di.resolve(ContainerFilesystemsToken),
     networks: networksApi(networks, di.resolve(NetworkConnectionsToken)),
     volumes: volumesApi(volumes),
+    builds: di.resolve(BuildServiceToken),
     version: () => system.version(),
     info: () => system.info(),
     plugins: () => system.pluginStatuses(),

@@ -1,5 +1,6 @@
 import type { RouteModule } from '../route-module.js';
 import { attachRoutes } from './attach.js';
+import { buildRoutes } from './build.js';
 import { containerChangeRoutes } from './container-changes.js';
 import { containerFileRoutes } from './container-files.js';
 import { containerStatsRoutes } from './container-stats.js';
@@ -32,6 +33,7 @@ export const defaultRoutes: readonly RouteModule[] = Object.freeze([
   networkRoutes,
   volumeRoutes,
   registryRoutes,
+  buildRoutes,
   swarmRoutes,
   diskUsageRoutes,
 ]);

@@ -5,7 +5,8 @@ import type { RouteModule } from '../route-module.js';
 
 /**
  * `/_ping` exactly as dockerd answers it: the CLI reads the
- * `Api-Version` header of `HEAD /_ping` to choose the version for the whole command.
+ * `Api-Version` header of `HEAD /_ping` to choose the version for the whole command, and
+ * `Builder-Version` to choose its builder: `1`, the classic builder `POST /build` serves.
  */
 function ping(ctx: RequestContext): void {
   const head = ctx.req.method === 'HEAD';
@@ -13,6 +14,7 @@ function ping(ctx: RequestContext): void {
     'Cache-Control': 'no-cache, no-store, must-revalidate',
     Pragma: 'no-cache',
     'Content-Type': 'text/plain; charset=utf-8',
+    'Builder-Version': '1',
     'Content-Length': head ? 0 : 2,
   });
   ctx.res.end(head ? undefined : 'OK');

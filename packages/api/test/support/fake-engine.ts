@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import {
   type AttachOptions,
   type AttachSession,
+  type BuildRequest,
   type CommitOptions,
   Conflict,
   type ContainerChangeEntry,
@@ -781,6 +782,28 @@ export class FakeEngine implements EngineApi {
       return { VolumesDeleted: names.length > 0 ? names : null, SpaceReclaimed: 0 };
     },
     diskUsage: async () => [...this.volumeTable.values()].map((v) => ({ ...v, UsageData: { Size: 0, RefCount: 0 } })),
+  };
+
+  /** What the fake build answers: a failure to throw (after `streamed` lines of output), or success. */
+  buildOutcome: { fail?: Error & { exitCode?: number }; streamed?: number } = {};
+  lastBuildBody?: Buffer;
+  readonly builds = {
+    build: async (request: BuildRequest): Promise<{ imageId: string }> => {
+      const { output, body, signal: _signal, ...rest } = request;
+      this.record('builds.build', rest);
+      const chunks: Buffer[] = [];
+      if (body) for await (const chunk of body) chunks.push(chunk as Buffer);
+      this.lastBuildBody = Buffer.concat(chunks);
+      const id = `sha256:${createHash('sha256').update(this.lastBuildBody).digest('hex')}`;
+      const lines = ['Step 1/1 : FROM busybox\n', ` ---> ${this.findImage('busybox').id.slice(7, 19)}\n`];
+      const { fail, streamed = lines.length } = this.buildOutcome;
+      for (const line of lines.slice(0, fail ? streamed : lines.length)) output.stream(line);
+      if (fail) throw fail;
+      output.aux({ ID: id });
+      output.stream(`Successfully built ${id.slice(7, 19)}\n`);
+      for (const tag of request.tags) output.stream(`Successfully tagged ${tag}\n`);
+      return { imageId: id };
+    },
   };
 
   readonly execs = {

@@ -1,4 +1,4 @@
-import { InvalidArgument, NotImplemented, type ProgressMessage } from '@berth/core';
+import { type BuildOutput, InvalidArgument, NotImplemented } from '@berth/core';
 import type { BuildContext } from '../context/build-context.js';
 import { ContentHashCache } from '../context/content-hash.js';
 import { type BuildPlan, planBuild } from '../dockerfile/build-plan.js';
@@ -31,16 +31,6 @@ export interface BuildOptions {
   workDir: string;
   /** The client went away: the step running is stopped and undone, and the build fails. */
   signal?: AbortSignal;
-}
-
-/** Where the build's output goes, as the classic builder streams it. */
-export interface BuildOutput {
-  /** Text for the client (`{"stream": …}`): step lines, RUN output, results. */
-  stream(text: string): void;
-  /** A FROM image's pull, as `docker pull` reports it. */
-  progress(message: ProgressMessage): void;
-  /** The built image's id (`{"aux": {"ID": …}}`), before `Successfully built`. */
-  aux(value: Record<string, unknown>): void;
 }
 
 /** What a build made. */

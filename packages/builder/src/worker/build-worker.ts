@@ -16,7 +16,10 @@ export interface StepHistory {
   /** `/bin/sh -c apt-get update`, `/bin/sh -c #(nop)  ENV A=b`, `COPY file:<hash> in /app`. */
   readonly createdBy: string;
   readonly comment?: string;
-  /** The image's creation time (default: now; a reproducible build gives SOURCE_DATE_EPOCH). */
+  /**
+   * The image's creation time (default: now). A reproducible build gives SOURCE_DATE_EPOCH:
+   * no file of the step's layer then carries a later mtime either.
+   */
   readonly created?: Date;
 }
 

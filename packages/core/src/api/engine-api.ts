@@ -45,6 +45,7 @@ export interface EngineApi {
   readonly filesystems: ContainerFilesystemsApi;
   readonly networks: NetworksApi;
   readonly volumes: VolumesApi;
+  readonly builds: BuildsApi;
   version(): VersionInfo;
   info(): Promise<SystemInfo>;
   plugins(): PluginStatus[];
@@ -421,4 +422,51 @@ export interface NetworksApi {
   prune(filters?: Filters): Promise<NetworksPruneReport>;
   connect(idOrName: string, request: NetworkConnectRequest): Promise<void>;
   disconnect(idOrName: string, request: NetworkDisconnectRequest): Promise<void>;
+}
+
+/** Where a build's output goes, as the classic builder streams it (`POST /build`'s JSON lines). */
+export interface BuildOutput {
+  /** Text for the client (`{"stream": …}`): step lines, RUN output, results. */
+  stream(text: string): void;
+  /** A FROM image's pull, as `docker pull` reports it. */
+  progress(message: ProgressMessage): void;
+  /** `{"aux": …}`: the built image's id, before `Successfully built`. */
+  aux(value: Record<string, unknown>): void;
+}
+
+/** `POST /build` (the classic builder): the query, parsed, and the body. */
+export interface BuildRequest {
+  /**
+   * The request body: the context as a tar (plain, gzip, bzip2, xz or zstd) or a
+   * Dockerfile alone. Absent when `remote` names the context.
+   */
+  body?: Readable;
+  /** `remote=`: a git repository (`…/x.git#ref:dir`), a tarball URL or a Dockerfile URL. */
+  remote?: string;
+  /** `dockerfile=`: the Dockerfile's path inside the context (default `Dockerfile`). */
+  dockerfile?: string;
+  /** `t=`, each given to the built image. */
+  tags: string[];
+  /** `buildargs=`; a null value is `--build-arg K` with K unset in the client. */
+  buildArgs: Record<string, string | undefined>;
+  /** `labels=`. */
+  labels: Record<string, string>;
+  target?: string;
+  noCache: boolean;
+  pull: boolean;
+  /** `networkmode=`: the network of RUN steps (`default`, `none`, `host`). */
+  network?: string;
+  output: BuildOutput;
+  /** The client went away: the build stops and undoes its running step. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Dockerfile builds. `build` resolves with the built image's id once it is tagged; a
+ * Dockerfile that cannot be built is an InvalidArgument naming the file and line, a
+ * failed RUN an error with `exitCode` (the classic builder's `errorDetail.code`).
+ * Nothing of a failed build remains but the images its finished steps made (the cache).
+ */
+export interface BuildsApi {
+  build(request: BuildRequest): Promise<{ imageId: string }>;
 }

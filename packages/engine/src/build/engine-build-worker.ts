@@ -16,7 +16,7 @@ import {
   StorageDriverToken,
   token,
 } from '@berth/core';
-import { commitImage, configureImage, type ImageStore, writeTar } from '@berth/image';
+import { commitImage, configureImage, type ImageStore, type TarWriteEntry, writeTar } from '@berth/image';
 import { AT, O_PATH, openAt } from '@berth/native';
 import { EngineConfigToken, type ResolvedEngineConfig } from '../config.js';
 import { ContainerServiceToken } from '../containers/container-service.js';
@@ -76,6 +76,8 @@ export class EngineBuildWorker implements BuildWorker {
       await this.removeStep(record.id);
     }
     await fs.rm(this.scratchDir, { recursive: true, force: true });
+    // The contexts and downloads of builds that were running (BuildService's work directories).
+    await fs.rm(path.join(path.dirname(this.scratchDir), 'work'), { recursive: true, force: true });
   }
 
   async baseImage(
@@ -206,7 +208,7 @@ export class EngineBuildWorker implements BuildWorker {
       const changes = await this.storage.changes(record.id);
       return commitImage(this.store, {
         parent: record.imageId as `sha256:${string}`,
-        layer: writeTar(changeEntries(root.fd, changes)),
+        layer: writeTar(clampMtimes(changeEntries(root.fd, changes), request.history.created)),
         config: request.imageConfig,
         createdBy: request.history.createdBy,
         ...(request.history.comment ? { comment: request.history.comment } : {}),
@@ -226,7 +228,7 @@ export class EngineBuildWorker implements BuildWorker {
       const fd = openAt(AT.FDCWD, dir, O_PATH);
       try {
         const result = await commitImage(this.store, {
-          layer: writeTar(treeEntries(fd, '.', '')),
+          layer: writeTar(clampMtimes(treeEntries(fd, '.', ''), request.history.created)),
           config: request.imageConfig,
           createdBy: request.history.createdBy,
           ...(request.history.comment ? { comment: request.history.comment } : {}),
@@ -246,6 +248,18 @@ export class EngineBuildWorker implements BuildWorker {
     await this.containers.remove(id, { force: true, volumes: true }).catch((err) => {
       if (!isBerthError(err, 'NotFound')) this.log.error('cannot remove a build step container', { id, error: String(err) });
     });
+  }
+}
+
+/**
+ * A layer's entries with no mtime later than `created` (a reproducible build's
+ * SOURCE_DATE_EPOCH): the files a step wrote now carry that time, so the same build
+ * gives the same layer bytes whenever it runs. Without `created`, the entries as they are.
+ */
+async function* clampMtimes(entries: AsyncIterable<TarWriteEntry>, created: Date | undefined): AsyncGenerator<TarWriteEntry> {
+  for await (const entry of entries) {
+    if (created && entry.mtime && entry.mtime > created) yield { ...entry, mtime: created };
+    else yield entry;
   }
 }
 

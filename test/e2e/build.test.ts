@@ -1,0 +1,110 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import * as assert from 'uvu/assert';
+import { daemonSuite, type TestDaemon } from './harness';
+
+/**
+ * `docker build` through the real docker CLI (the classic builder: CLI 28 without buildx
+ * uses `POST /build?version=1`, berthd's `/_ping` says `Builder-Version: 1`): the image,
+ * the layer cache, failures with their exit codes, bad Dockerfiles, a Dockerfile from
+ * stdin, `-f` and `.dockerignore`, and berthd killed with SIGKILL in the middle of a RUN.
+ */
+const test = daemonSuite('build', 'overlay');
+
+/** A context directory of this test's own, with these files. */
+function context(daemon: TestDaemon, files: Record<string, string>): string {
+  const dir = mkdtempSync(path.join(daemon.dir, 'ctx-'));
+  for (const [name, content] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+    writeFileSync(path.join(dir, name), content);
+  }
+  return dir;
+}
+
+const app = `FROM busybox
+ARG WHO=nobody
+RUN echo "built for $WHO" > /built.txt
+COPY greeting.txt /app/
+WORKDIR /app
+CMD ["sh", "-c", "cat /built.txt greeting.txt"]
+`;
+
+test('docker build makes a tagged image that runs; a rebuild takes every step from the cache', async ({ daemon }) => {
+  const dir = context(daemon, { Dockerfile: app, 'greeting.txt': 'hello\n' });
+  const first = await daemon.docker(['build', '-t', 'e2e-built:1', '--build-arg', 'WHO=e2e', dir]);
+  assert.is(first.code, 0, first.stderr);
+  assert.match(first.stdout, 'Step 1/6 : FROM busybox');
+  assert.match(first.stdout, / ---> Running in [0-9a-f]{12}/);
+  assert.match(first.stdout, /Successfully built [0-9a-f]{12}/);
+  assert.match(first.stdout, 'Successfully tagged e2e-built:1');
+  assert.is(await daemon.ok(['run', '--rm', 'e2e-built:1']), 'built for e2e\nhello');
+
+  const again = await daemon.docker(['build', '-t', 'e2e-built:2', '--build-arg', 'WHO=e2e', dir]);
+  assert.is(again.code, 0, again.stderr);
+  assert.is(again.stdout.split('Using cache').length - 1, 5, again.stdout);
+  assert.is(await daemon.ok(['images', '-q', 'e2e-built:2']), await daemon.ok(['images', '-q', 'e2e-built:1']));
+  assert.is(await daemon.ok(['ps', '-aq']), '', 'no step container is left');
+});
+
+test('a failing RUN exits with its code and leaves no container; a bad Dockerfile names the file and line', async ({ daemon }) => {
+  const failing = context(daemon, { Dockerfile: 'FROM busybox\nRUN echo going; exit 3\n' });
+  const r = await daemon.docker(['build', '-t', 'e2e-never:1', failing]);
+  assert.is(r.code, 3, r.stderr);
+  assert.match(r.stdout + r.stderr, "The command '/bin/sh -c echo going; exit 3' returned a non-zero code: 3");
+  assert.match(r.stdout, 'going');
+  assert.is(await daemon.ok(['ps', '-aq']), '');
+  assert.is(await daemon.ok(['images', '-q', 'e2e-never:1']), '');
+
+  const typo = context(daemon, { Dockerfile: 'FROM busybox\nCOPPY a /a\n' });
+  const bad = await daemon.docker(['build', typo]);
+  assert.is.not(bad.code, 0);
+  assert.match(bad.stderr, 'Dockerfile:2: unknown instruction: COPPY');
+});
+
+test('a Dockerfile on stdin, -f in a subdirectory, and .dockerignore', async ({ daemon }) => {
+  const piped = await daemon.docker(['build', '-q', '-'], 'FROM busybox\nCMD ["echo", "from stdin"]\n');
+  assert.is(piped.code, 0, piped.stderr);
+  const id = piped.stdout.trim();
+  assert.match(id, /^sha256:[0-9a-f]{64}$/);
+  assert.is(await daemon.ok(['run', '--rm', id]), 'from stdin');
+
+  const dir = context(daemon, {
+    'build/app.Dockerfile': 'FROM busybox\nCOPY . /ctx/\nCMD ["ls", "/ctx"]\n',
+    'keep.txt': 'k',
+    'secret.key': 's',
+    '.dockerignore': '*.key\n',
+  });
+  const built = await daemon.docker(['build', '-q', '-f', path.join(dir, 'build/app.Dockerfile'), dir]);
+  assert.is(built.code, 0, built.stderr);
+  const listed = (await daemon.ok(['run', '--rm', built.stdout.trim()])).split('\n');
+  assert.ok(listed.includes('keep.txt'), listed.join(','));
+  assert.not.ok(listed.includes('secret.key'), 'the ignored file was not copied');
+});
+
+test('berthd killed with SIGKILL during a RUN: the next start removes the step container and the build directory', async ({ daemon }) => {
+  const dir = context(daemon, { Dockerfile: 'FROM busybox\nRUN echo started; sleep 30\n' });
+  const cli = spawn('/usr/local/bin/docker', ['build', dir], {
+    env: { ...process.env, DOCKER_HOST: daemon.host, DOCKER_CONFIG: path.join(daemon.dir, 'docker-config') },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise((resolve) => cli.once('exit', resolve));
+  let out = '';
+  cli.stdout.on('data', (d) => (out += d));
+  try {
+    const deadline = Date.now() + 20_000;
+    while (!out.includes('started') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.match(out, 'started');
+    assert.is.not(await daemon.ok(['ps', '-q']), '', 'the step container runs');
+    await daemon.kill('SIGKILL');
+    await daemon.start();
+    assert.is(await daemon.ok(['ps', '-aq']), '', 'the step container is gone');
+    const work = path.join(daemon.dataRoot, 'builder', 'work');
+    assert.ok(!existsSync(work) || readdirSync(work).length === 0, 'no build directory is left');
+  } finally {
+    cli.kill('SIGKILL');
+    await exited;
+  }
+});
+
+test.run();
