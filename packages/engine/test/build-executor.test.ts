@@ -192,6 +192,22 @@ test('a file .dockerignore excludes cannot be copied, and the error names it', a
   }
 });
 
+test('with SOURCE_DATE_EPOCH, two builds without the cache give the same image id', async (ctx) => {
+  const dir = contextDir(ctx, 'reproducible', {
+    Dockerfile: 'FROM busybox\nRUN mkdir -p /out && echo made > /out/file && touch /out/now\nCOPY data.txt /out/\nENV DONE=1\n',
+    'data.txt': 'data\n',
+  });
+  const options = { noCache: true, sourceDateEpoch: 1_700_000_000 };
+  const one = await build(ctx, dir, options);
+  await new Promise((r) => setTimeout(r, 1100)); // a second later: every mtime a step sets is different
+  const two = await build(ctx, dir, options);
+  assert.is(two.id, one.id);
+  const inspect = await ctx.engine.images.inspect(one.id);
+  assert.is(inspect.Created, new Date(1_700_000_000_000).toISOString());
+  const plain = await build(ctx, dir, { noCache: true });
+  assert.is.not(plain.id, one.id, 'without it the times differ');
+});
+
 test('--label adds a last step; build args reach RUN', async (ctx) => {
   const dir = contextDir(ctx, 'labels', { Dockerfile: 'FROM busybox\nARG WHO=nobody\nRUN echo "hi $WHO" > /who\n' });
   const { id, text } = await build(ctx, dir, { labels: { team: 'core' }, buildArgs: { WHO: 'berth' } });
