@@ -1,0 +1,69 @@
+// `docker build` of one context through the real docker CLI (the classic builder,
+// DOCKER_BUILDKIT=0) against berthd and, when a Docker engine is installed, against a
+// dockerd this script starts (its own data root; stopped by its pid, the host's firewall
+// restored after), interleaved A B A B: a cold build (--no-cache) and a fully cached
+// rebuild, median of each, and the ratios. The context: FROM busybox, 10 RUN steps, and a
+// COPY of 1,000 small files. Prints figures, asserts nothing.
+// Usage: node bench/build.js [rounds]
+'use strict';
+const { execFileSync } = require('node:child_process');
+const { median, runBench, startBerthd, startDockerd, timeOnce } = require('./support.js');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const repo = path.resolve(__dirname, '..');
+const rounds = Number(process.argv[2] || 3);
+const dir = fs.mkdtempSync('/tmp/berth-bench-');
+const busybox = path.join(repo, 'test/fixtures/.cache/busybox.tar');
+const started = [];
+
+/** The benchmark's context: 10 RUN steps and a COPY of 1,000 files of 100 bytes. */
+function makeContext() {
+  const ctx = path.join(dir, 'context');
+  fs.mkdirSync(path.join(ctx, 'files'), { recursive: true });
+  for (let i = 0; i < 1000; i++) fs.writeFileSync(path.join(ctx, 'files', `f${i}.txt`), `${String(i).padStart(4, '0')} `.repeat(20));
+  const runs = Array.from({ length: 10 }, (_, i) => `RUN echo step ${i} > /step${i}`);
+  fs.writeFileSync(path.join(ctx, 'Dockerfile'), ['FROM busybox', ...runs, 'COPY files/ /files/', ''].join('\n'));
+  return ctx;
+}
+
+async function main() {
+  const ctx = makeContext();
+  const berthEnv = { ...(await startBerthd(dir, started, { cgroupParent: 'berth-bench-build' })).env, DOCKER_BUILDKIT: '0' };
+  const docker = (env, args) => execFileSync('docker', args, { env: { ...process.env, ...env }, encoding: 'utf8' });
+  const envs = [berthEnv];
+  docker(berthEnv, ['load', '-q', '-i', busybox]);
+  const dockerd = await startDockerd(dir, started, { network: 'default' });
+  const dockerEnv = dockerd ? { ...dockerd.env, DOCKER_BUILDKIT: '0' } : undefined;
+  if (dockerEnv) {
+    docker(dockerEnv, ['load', '-q', '-i', busybox]);
+    envs.push(dockerEnv);
+  }
+  const cold = envs.map(() => []);
+  const cached = envs.map(() => []);
+  // Warm up once each (page cache, the base layer's first use); it also fills the cache.
+  for (const env of envs) timeOnce('docker', ['build', '-q', '-t', 'bench:warm', ctx], env);
+  for (let r = 0; r < rounds; r++) {
+    envs.forEach((env, i) => cold[i].push(timeOnce('docker', ['build', '-q', '--no-cache', '-t', 'bench:cold', ctx], env)));
+  }
+  for (let r = 0; r < rounds * 2; r++) {
+    envs.forEach((env, i) => cached[i].push(timeOnce('docker', ['build', '-q', '-t', 'bench:cached', ctx], env)));
+  }
+  const row = (label, xs) =>
+    console.log(
+      `${label.padEnd(40)} median ${median(xs).toFixed(0).padStart(6)} ms  (min ${Math.min(...xs).toFixed(0)}, max ${Math.max(...xs).toFixed(0)})`,
+    );
+  console.log(`docker build, FROM busybox + 10 RUN + COPY of 1,000 files, ${rounds} cold and ${rounds * 2} cached rounds`);
+  row('cold (--no-cache), berthd', cold[0]);
+  if (dockerEnv) row('cold (--no-cache), dockerd', cold[1]);
+  row('cached rebuild, berthd', cached[0]);
+  if (dockerEnv) row('cached rebuild, dockerd', cached[1]);
+  if (dockerEnv) {
+    console.log(`ratio cold   berthd / dockerd  ${(median(cold[0]) / median(cold[1])).toFixed(2)}x  (target <= 0.70x)`);
+    console.log(`ratio cached berthd / dockerd  ${(median(cached[0]) / median(cached[1])).toFixed(2)}x  (target <= 0.30x)`);
+  } else {
+    console.log('dockerd: no Docker engine installed (apt-get install docker.io to compare)');
+  }
+}
+
+runBench(main, started, dir);
