@@ -44,10 +44,10 @@ async function main() {
   // Warm up once each (page cache, the base layer's first use); it also fills the cache.
   for (const env of envs) timeOnce('docker', ['build', '-q', '-t', 'bench:warm', ctx], env);
   for (let r = 0; r < rounds; r++) {
-    envs.forEach((env, i) => cold[i].push(timeOnce('docker', ['build', '-q', '--no-cache', '-t', 'bench:cold', ctx], env)));
+    for (const [i, env] of envs.entries()) cold[i].push(timeOnce('docker', ['build', '-q', '--no-cache', '-t', 'bench:cold', ctx], env));
   }
   for (let r = 0; r < rounds * 2; r++) {
-    envs.forEach((env, i) => cached[i].push(timeOnce('docker', ['build', '-q', '-t', 'bench:cached', ctx], env)));
+    for (const [i, env] of envs.entries()) cached[i].push(timeOnce('docker', ['build', '-q', '-t', 'bench:cached', ctx], env));
   }
   const row = (label, xs) =>
     console.log(
