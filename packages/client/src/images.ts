@@ -23,6 +23,28 @@ export interface ImportRequest {
   onProgress?: (message: JsonMessage) => void;
 }
 
+/** What `images.build` sends besides the context: `POST /build`'s query. */
+export interface BuildRequestOptions {
+  /** `-t`, each a name for the built image. */
+  tags?: string[];
+  /** The Dockerfile's path inside the context (default `Dockerfile`). */
+  dockerfile?: string;
+  /** `--build-arg`; undefined: the variable named, unset. */
+  buildArgs?: Record<string, string | undefined>;
+  labels?: Record<string, string>;
+  target?: string;
+  noCache?: boolean;
+  pull?: boolean;
+  /** `--network` for RUN. */
+  network?: string;
+  /** Only the image id is answered. */
+  quiet?: boolean;
+  /** A git repository or URL as the context instead of a body. */
+  remote?: string;
+  onProgress?: (message: JsonMessage) => void;
+  signal?: AbortSignal;
+}
+
 /** `/images/…` endpoints. */
 export class ImagesClient {
   constructor(private readonly http: Transport) {}
@@ -120,6 +142,43 @@ export class ImagesClient {
       headers: options.auth ? { 'X-Registry-Auth': options.auth } : undefined,
     });
     return readJsonLines(res, `POST /images/${name}/push`, options.onProgress);
+  }
+
+  /**
+   * `docker build` with the classic builder (`POST /build?version=1`): `context` is a tar
+   * of the context (or a Dockerfile alone); none with `remote`. Resolves with the built
+   * image's id (from `aux.ID`, or the quiet answer); a failed step rejects with an
+   * ApiError whose `code` is its exit code.
+   */
+  async build(context: Readable | undefined, options: BuildRequestOptions = {}): Promise<string> {
+    const buildArgs = options.buildArgs && Object.keys(options.buildArgs).length > 0 ? JSON.stringify(options.buildArgs, (_k, v) => (v === undefined ? null : v)) : undefined;
+    const labels = options.labels && Object.keys(options.labels).length > 0 ? JSON.stringify(options.labels) : undefined;
+    const res = await this.http.request('POST', '/build', {
+      query: {
+        t: options.tags,
+        dockerfile: options.dockerfile,
+        buildargs: buildArgs,
+        labels,
+        target: options.target,
+        nocache: options.noCache,
+        pull: options.pull,
+        networkmode: options.network,
+        q: options.quiet,
+        remote: options.remote,
+        rm: true,
+        version: '1',
+      },
+      body: context,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    let id = '';
+    await readJsonLines(res, 'POST /build', (m) => {
+      const aux = m.aux?.ID;
+      if (typeof aux === 'string') id = aux;
+      else if (options.quiet && m.stream?.startsWith('sha256:')) id = m.stream.trim();
+      options.onProgress?.(m);
+    });
+    return id;
   }
 
   /** `docker image prune`: `dangling: ['false']` is `-a`; also `until`, `label`, `label!`. */

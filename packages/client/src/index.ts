@@ -13,7 +13,7 @@ export { ApiError, ConnectionError } from './errors.js';
 export { type ExecStartRequest, ExecsClient } from './execs.js';
 export { encodeFrame, FrameDemuxer, type StreamType } from './frames.js';
 export { DEFAULT_SOCKET_PATH, hostUrl, resolveSocketPath } from './host.js';
-export { ImagesClient, type ImportRequest, type ListImagesOptions } from './images.js';
+export { type BuildRequestOptions, ImagesClient, type ImportRequest, type ListImagesOptions } from './images.js';
 export { type JsonMessage, readJsonLines } from './json-lines.js';
 export { NetworksClient } from './networks.js';
 export { encodeFilters, encodeQuery } from './query.js';

@@ -1,0 +1,146 @@
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Readable } from 'node:stream';
+import type { ApiError } from '@berth/client';
+import { BuildDisplay } from '../build/build-display.js';
+import { type Command, PROG } from '../command.js';
+import { StatusError } from '../errors.js';
+
+/**
+ * `berth build`, as `docker build` with the classic builder: the context is a directory
+ * (sent as a tar), `-` (stdin: a tar or a Dockerfile alone), or a URL or git repository
+ * the daemon fetches (`remote`). A Dockerfile from outside the context (`-f /elsewhere`,
+ * `-f -`) travels in the tar as `.dockerfile.<random>`, listed in the tar's
+ * `.dockerignore` so `COPY .` does not take it, as the docker CLI does. The daemon
+ * applies `.dockerignore` to what COPY and ADD take; the whole directory is sent.
+ * A failed RUN exits with the RUN's exit code.
+ */
+export const buildCommand: Command = {
+  name: 'build',
+  usage: '[OPTIONS] PATH | URL | -',
+  summary: 'Build an image from a Dockerfile',
+  aliases: `${PROG} image build, ${PROG} build, ${PROG} builder build`,
+  flags: [
+    { long: 'build-arg', kind: 'list', help: 'Set build-time variables' },
+    { long: 'file', short: 'f', kind: 'string', help: "Name of the Dockerfile (Default is 'PATH/Dockerfile')" },
+    { long: 'iidfile', kind: 'string', help: 'Write the image ID to the file' },
+    { long: 'label', kind: 'list', help: 'Set metadata for an image' },
+    { long: 'network', kind: 'string', help: 'Set the networking mode for the RUN instructions during build' },
+    { long: 'no-cache', kind: 'bool', help: 'Do not use cache when building the image' },
+    { long: 'pull', kind: 'bool', help: 'Always attempt to pull a newer version of the image' },
+    { long: 'quiet', short: 'q', kind: 'bool', help: 'Suppress the build output and print image ID on success' },
+    { long: 'tag', short: 't', kind: 'list', help: "Name and optionally a tag in the 'name:tag' format" },
+    { long: 'target', kind: 'string', help: 'Set the target build stage to build.' },
+  ],
+  minArgs: 1,
+  maxArgs: 1,
+  async run(ctx, flags, [source]) {
+    const file = flags.string('file');
+    const quiet = flags.bool('quiet');
+    const buildArgs: Record<string, string | undefined> = {};
+    for (const arg of flags.list('build-arg')) {
+      const eq = arg.indexOf('=');
+      // `--build-arg NAME` takes NAME from the environment, or passes it unset.
+      if (eq < 0) buildArgs[arg] = ctx.io.env[arg];
+      else buildArgs[arg.slice(0, eq)] = arg.slice(eq + 1);
+    }
+    const labels: Record<string, string> = {};
+    for (const label of flags.list('label')) {
+      const eq = label.indexOf('=');
+      labels[eq < 0 ? label : label.slice(0, eq)] = eq < 0 ? '' : label.slice(eq + 1);
+    }
+
+    let body: Readable | undefined;
+    let remote: string | undefined;
+    let dockerfile = file;
+    if (source === '-') {
+      if (file === '-') throw new StatusError('invalid argument: can\'t use stdin for both build context and dockerfile', 1);
+      body = ctx.io.stdin as Readable;
+    } else if (/^(https?:\/\/|git@|git:\/\/|github\.com\/)/.test(source!)) {
+      remote = source;
+    } else {
+      const dir = path.resolve(source!);
+      if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) {
+        throw new StatusError(`unable to prepare context: path "${source}" not found`, 1);
+      }
+      const outside = await dockerfileOutside(dir, file, ctx.io.stdin as Readable);
+      if (outside) dockerfile = outside.name;
+      else if (file) dockerfile = path.relative(dir, path.resolve(file));
+      body = await contextTar(dir, outside);
+    }
+
+    const display = new BuildDisplay(ctx.io.stdout, () => ctx.io.now());
+    let id: string;
+    try {
+      id = await ctx.client().images.build(body, {
+        tags: flags.list('tag'),
+        dockerfile,
+        buildArgs,
+        labels,
+        target: flags.string('target'),
+        noCache: flags.bool('no-cache'),
+        pull: flags.bool('pull'),
+        network: flags.string('network'),
+        quiet,
+        remote,
+        onProgress: (m) => display.show(m),
+      });
+    } catch (err) {
+      display.end();
+      const code = (err as ApiError).code;
+      if ((err as ApiError).name === 'ApiError' && typeof code === 'number' && code > 0) {
+        ctx.io.stderr.write(`${(err as Error).message}\n`);
+        return code;
+      }
+      throw err;
+    }
+    display.end();
+    if (quiet) ctx.io.stdout.write(`${id}\n`);
+    const iidfile = flags.string('iidfile');
+    if (iidfile) fs.writeFileSync(iidfile, id);
+    return 0;
+  },
+};
+
+/** A Dockerfile that is not inside the context (`-f -`, `-f /elsewhere`): its bytes and the name it travels under. */
+async function dockerfileOutside(dir: string, file: string | undefined, stdin: Readable): Promise<{ name: string; content: Buffer } | undefined> {
+  if (file === undefined) return undefined;
+  const name = `.dockerfile.${randomBytes(10).toString('hex')}`;
+  if (file === '-') {
+    const chunks: Buffer[] = [];
+    for await (const chunk of stdin) chunks.push(Buffer.from(chunk as Buffer));
+    return { name, content: Buffer.concat(chunks) };
+  }
+  const resolved = path.resolve(file);
+  const rel = path.relative(dir, resolved);
+  if (!rel.startsWith('..') && !path.isAbsolute(rel)) return undefined;
+  try {
+    return { name, content: fs.readFileSync(resolved) };
+  } catch {
+    throw new StatusError(`unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat ${resolved}: no such file or directory`, 1);
+  }
+}
+
+/** The context directory as a tar stream (owners 0:0), with a Dockerfile from outside added. */
+async function contextTar(dir: string, extra: { name: string; content: Buffer } | undefined): Promise<Readable> {
+  // Loaded here, not at start-up: only `build` writes tars.
+  const tar = await import('tar');
+  const pack = new tar.Pack({ cwd: dir, portable: true });
+  const add = (name: string, content: Buffer, mode: number) => {
+    const entry = new tar.ReadEntry(new tar.Header({ path: name, mode, size: content.length, type: 'File', mtime: new Date(), uid: 0, gid: 0 }));
+    pack.add(entry);
+    entry.end(content);
+  };
+  for (const name of fs.readdirSync(dir).sort()) {
+    if (extra && name === '.dockerignore') continue;
+    pack.add(name);
+  }
+  if (extra) {
+    const ignore = fs.existsSync(path.join(dir, '.dockerignore')) ? fs.readFileSync(path.join(dir, '.dockerignore'), 'utf8') : '';
+    add('.dockerignore', Buffer.from(`${ignore}${ignore === '' || ignore.endsWith('\n') ? '' : '\n'}${extra.name}\n`), 0o644);
+    add(extra.name, extra.content, 0o600);
+  }
+  pack.end();
+  return pack as unknown as Readable;
+}
