@@ -35,27 +35,40 @@ const yieldEveryMs = 20;
 export async function writeCopyPlan(plan: CopyPlan, targetRoot: string, options: CopyWriteOptions = {}): Promise<void> {
   const owner = options.owner ?? { uid: 0, gid: 0 };
   const root = fs.realpathSync(targetRoot);
-  const made = new Set<string>();
-  const ensureDir = (target: string): string => {
+  const made = new Map<string, string>();
+  /**
+   * The host path of directory `target` (absolute in the image), made with its missing
+   * parents. Symlinks on the way are followed as the kernel would with the root as `/`:
+   * an absolute target from the root, `..` from the directory the link is in, never
+   * above the root.
+   */
+  const ensureDir = (target: string, links = 0): string => {
     if (target === '/' || target === '') return root;
-    if (made.has(target)) return resolveInRoot(root, target);
-    const host = resolveInRoot(root, target);
+    const known = made.get(target);
+    if (known !== undefined) return known;
+    const parentHost = ensureDir(path.posix.dirname(target), links);
+    const host = path.join(parentHost, path.posix.basename(target));
     let st: fs.Stats | undefined;
     try {
       st = fs.lstatSync(host);
     } catch {
       st = undefined;
     }
+    let result = host;
     if (st === undefined) {
-      ensureDir(path.posix.dirname(target));
       fs.mkdirSync(host, { mode: 0o755 });
       fs.lchownSync(host, owner.uid, owner.gid);
       fs.chmodSync(host, 0o755);
+    } else if (st.isSymbolicLink()) {
+      if (links >= 40) throw new InvalidArgument(`cannot copy to ${target}: too many levels of symbolic links`);
+      const link = fs.readlinkSync(host);
+      const logicalParent = `/${path.relative(root, parentHost)}`;
+      result = ensureDir(path.posix.resolve(logicalParent, link), links + 1);
     } else if (!st.isDirectory()) {
       throw new InvalidArgument(`cannot copy to ${target}: it is not a directory in the image`);
     }
-    made.add(target);
-    return host;
+    made.set(target, result);
+    return result;
   };
   for (const dir of plan.directories) ensureDir(dir);
 
@@ -78,7 +91,7 @@ export async function writeCopyPlan(plan: CopyPlan, targetRoot: string, options:
     hostTargets.set(target, host);
     writeEntry(entry, host, target, hostTargets, owner, options.chmod);
     if (entry.kind === 'directory') {
-      made.add(target);
+      made.set(target, host);
       deferredDirs.push({ host, mtime: entry.mtimeMs });
     }
   }
