@@ -18,7 +18,12 @@ test('ADD unpacks local tars (plain, gzip, bzip2, xz), copies other files, even 
     const target = path.join(dir, 'rootfs');
     const work = path.join(dir, 'work');
     await fs.mkdir(target);
-    const plain = await collect(writeTar([{ path: 'pkg/', type: 'directory' }, { path: 'pkg/file', type: 'file', body: 'inside', uid: 7, gid: 8 }]));
+    const plain = await collect(
+      writeTar([
+        { path: 'pkg/', type: 'directory' },
+        { path: 'pkg/file', type: 'file', body: 'inside', uid: 7, gid: 8 },
+      ]),
+    );
     await makeTree(ctx, { 'plain.tar': '', 'x.tar.gz': '', 'x.tar.bz2': '', 'x.txz': '', 'notar.gz': '', 'readme.txt': 'r' });
     await fs.writeFile(path.join(ctx, 'plain.tar'), plain);
     await fs.writeFile(path.join(ctx, 'x.tar.gz'), gzipSync(plain));

@@ -15,7 +15,12 @@ const contextTree = (root: string, ignore: string[] = []): CopySourceTree => ({
 });
 
 /** Plan and write `request` from `ctx` into `target`; what the target holds afterwards. */
-async function copy(ctx: CopySourceTree, target: string, request: CopyRequest, options: Parameters<typeof writeCopyPlan>[2] = {}): Promise<string[]> {
+async function copy(
+  ctx: CopySourceTree,
+  target: string,
+  request: CopyRequest,
+  options: Parameters<typeof writeCopyPlan>[2] = {},
+): Promise<string[]> {
   await writeCopyPlan(planCopy(ctx, request), target, options);
   return listTree(target);
 }
@@ -56,7 +61,13 @@ test('a file, a directory (its contents), several files into a directory, wildca
     assert.is(await fs.readlink(path.join(target, 'app/link')), 'main.c', 'a symlink inside a directory is copied as one');
     await fs.rm(target, { recursive: true });
     await fs.mkdir(target);
-    assert.equal(await copy(tree, target, { sources: ['*.txt', 'c.md'], dest: 'out/', workdir: '/w' }), ['w/', 'w/out/', 'w/out/a.txt', 'w/out/b.txt', 'w/out/c.md']);
+    assert.equal(await copy(tree, target, { sources: ['*.txt', 'c.md'], dest: 'out/', workdir: '/w' }), [
+      'w/',
+      'w/out/',
+      'w/out/a.txt',
+      'w/out/b.txt',
+      'w/out/c.md',
+    ]);
     assert.equal(
       planCopy(tree, { sources: ['src/*/*.[ch]'], dest: '/x/' }).entries.map((e) => e.target),
       ['/x/util.c', '/x/util.h'],
@@ -74,7 +85,7 @@ test('a file, a directory (its contents), several files into a directory, wildca
 test('source errors: several sources to a non-directory, no match, missing, ignored, outside the context', async () => {
   await withTempDir('copy-errors', async (dir) => {
     const { ctx } = await fixture(dir);
-    await makeTree(ctx, { 'up': { link: '../../etc' }, abs: { link: '/etc/passwd' }, 'deep/esc': { link: '../../../x' } });
+    await makeTree(ctx, { up: { link: '../../etc' }, abs: { link: '/etc/passwd' }, 'deep/esc': { link: '../../../x' } });
     const tree = contextTree(ctx, ['c.md', 'docs']);
     const several = await rejection(() => planCopy(tree, { sources: ['a.txt', 'b.txt'], dest: '/d' }));
     assert.match(several.message, 'must be a directory and end with a /');
@@ -112,12 +123,28 @@ test('.dockerignore applies to COPY . with exceptions, --exclude, --parents', as
     const { ctx } = await fixture(dir);
     const tree = contextTree(ctx, ['docs', '!docs/x/y/readme.md', 'src/lib', 'Dockerfile']);
     const all = planCopy(tree, { sources: ['.'], dest: '/app' }).entries.map((e) => e.target);
-    assert.equal(all, ['/app/a.txt', '/app/b.txt', '/app/c.md', '/app/docs', '/app/docs/x', '/app/docs/x/y', '/app/docs/x/y/readme.md', '/app/src', '/app/src/link', '/app/src/main.c']);
+    assert.equal(all, [
+      '/app/a.txt',
+      '/app/b.txt',
+      '/app/c.md',
+      '/app/docs',
+      '/app/docs/x',
+      '/app/docs/x/y',
+      '/app/docs/x/y/readme.md',
+      '/app/src',
+      '/app/src/link',
+      '/app/src/main.c',
+    ]);
     const excluded = planCopy(tree, { sources: ['.'], dest: '/app', exclude: ['*.txt', 'docs'] }).entries.map((e) => e.target);
     assert.equal(excluded, ['/app/c.md', '/app/src', '/app/src/link', '/app/src/main.c']);
     const noTxt = planCopy(contextTree(ctx), { sources: ['*'], dest: '/d/', exclude: ['*.txt', 'lib'] }).entries.map((e) => e.target);
-    assert.not.ok(noTxt.some((t) => t.endsWith('.txt') || t.includes('/lib')), noTxt.join(' '));
-    const parents = planCopy(contextTree(ctx), { sources: ['src/lib/*.c', 'docs/x/y/readme.md'], dest: '/p/', parents: true }).entries.map((e) => e.target);
+    assert.not.ok(
+      noTxt.some((t) => t.endsWith('.txt') || t.includes('/lib')),
+      noTxt.join(' '),
+    );
+    const parents = planCopy(contextTree(ctx), { sources: ['src/lib/*.c', 'docs/x/y/readme.md'], dest: '/p/', parents: true }).entries.map(
+      (e) => e.target,
+    );
     assert.equal(parents, ['/p/src/lib/util.c', '/p/docs/x/y/readme.md']);
     const pivot = planCopy(contextTree(ctx), { sources: ['src/./lib/*.h'], dest: '/p/', parents: true }).entries.map((e) => e.target);
     assert.equal(pivot, ['/p/lib/util.h'], 'the part after /./ is kept');
@@ -141,7 +168,11 @@ test('the destination stays inside the target root through symlinks in the image
     assert.ok((await fs.stat(path.join(target, dir.slice(1), 'outside', 'a.txt'))).isFile(), 'the absolute link resolved inside the root');
     assert.ok((await fs.stat(path.join(target, 'tmp/b.txt'))).isFile(), '.. stops at the root');
     assert.ok((await fs.stat(path.join(target, 'real/src/main.c'))).isFile(), 'a link inside the root is followed inside it');
-    const overDir = await rejection(copy(tree, target, { sources: ['a.txt'], dest: '/real/src/lib/' }).then(() => copy(tree, target, { sources: ['a.txt'], dest: '/real/src/lib/a.txt/x' })));
+    const overDir = await rejection(
+      copy(tree, target, { sources: ['a.txt'], dest: '/real/src/lib/' }).then(() =>
+        copy(tree, target, { sources: ['a.txt'], dest: '/real/src/lib/a.txt/x' }),
+      ),
+    );
     assert.match(overDir.message, 'not a directory');
   });
 });

@@ -9,7 +9,8 @@ import * as assert from 'uvu/assert';
 import { collect, makeTree, withTempDir } from './context-helpers.js';
 
 const tree = (root: string): CopySourceTree => ({ root, symlinks: 'refuse', name: 'the build context' });
-const digestOf = (root: string, cache?: ContentHashCache, options = {}) => hashCopyPlan(planCopy(tree(root), { sources: ['.'], dest: '/app/' }), options, cache);
+const digestOf = (root: string, cache?: ContentHashCache, options = {}) =>
+  hashCopyPlan(planCopy(tree(root), { sources: ['.'], dest: '/app/' }), options, cache);
 
 test('the input digest follows content and metadata, never mtimes', async () => {
   await withTempDir('hash', async (dir) => {
@@ -64,7 +65,13 @@ test('1,000 small files: each hashed once per build through the cache', async ()
     assert.is.not(await digestOf(dir, cache), first);
     assert.is(cache.size, 1001);
     const expected = createHash('sha256').update('changed').digest('hex');
-    assert.is(await cache.digest(path.join(dir, 'd3/f3'), { ...(await fs.stat(path.join(dir, 'd3/f3'))), mtimeMs: (await fs.stat(path.join(dir, 'd3/f3'))).mtimeMs }), expected);
+    assert.is(
+      await cache.digest(path.join(dir, 'd3/f3'), {
+        ...(await fs.stat(path.join(dir, 'd3/f3'))),
+        mtimeMs: (await fs.stat(path.join(dir, 'd3/f3'))).mtimeMs,
+      }),
+      expected,
+    );
   });
 });
 
@@ -106,15 +113,41 @@ test('layer tars are deterministic: two trees made at different times give the s
 
     const entries = [];
     for await (const e of readTar([a.bytes])) {
-      entries.push({ path: e.path, type: e.type, uid: e.uid, mtime: e.mtime.getTime() / 1000, mode: e.mode, link: e.linkpath, uname: e.uname ?? '' });
+      entries.push({
+        path: e.path,
+        type: e.type,
+        uid: e.uid,
+        mtime: e.mtime.getTime() / 1000,
+        mode: e.mode,
+        link: e.linkpath,
+        uname: e.uname ?? '',
+      });
       for await (const _ of e.body);
     }
     assert.equal(
       entries.map((e) => e.path),
-      ['etc/', 'etc/app.conf', 'usr/', 'usr/bin/', 'usr/bin/link', 'usr/bin/tool', 'usr/lib/', 'usr/lib/a', 'usr/lib/b', 'usr/share/', `usr/share/${'long-name-'.repeat(12)}`],
+      [
+        'etc/',
+        'etc/app.conf',
+        'usr/',
+        'usr/bin/',
+        'usr/bin/link',
+        'usr/bin/tool',
+        'usr/lib/',
+        'usr/lib/a',
+        'usr/lib/b',
+        'usr/share/',
+        `usr/share/${'long-name-'.repeat(12)}`,
+      ],
     );
-    assert.ok(entries.every((e) => e.mtime === epoch), 'every mtime clamped');
-    assert.ok(entries.every((e) => e.uname === ''), 'numeric owners only');
+    assert.ok(
+      entries.every((e) => e.mtime === epoch),
+      'every mtime clamped',
+    );
+    assert.ok(
+      entries.every((e) => e.uname === ''),
+      'numeric owners only',
+    );
     assert.is(entries.find((e) => e.path === 'etc/app.conf')!.uid, 1000);
     assert.is(entries.find((e) => e.path === 'usr/bin/tool')!.mode, 0o4755);
     assert.is(entries.find((e) => e.path === 'usr/lib/b')!.type, 'hardlink');

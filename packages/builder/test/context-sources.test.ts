@@ -69,9 +69,9 @@ test('a context that is not a tar, or a hostile one, is refused and leaves nothi
     assert.is(corruptGzip.code, 'InvalidArgument');
     const empty = await rejection(contextFromTar([], { workDir: work }));
     assert.match(empty.message, 'empty');
-    const escape = await rejection(contextFromTar([await tar([{ path: '../evil', type: 'file', body: 'x' }])], { workDir: work }));
-    assert.is(escape.code, 'InvalidArgument');
-    assert.match(escape.message, '../evil');
+    const dotdot = await rejection(contextFromTar([await tar([{ path: '../evil', type: 'file', body: 'x' }])], { workDir: work }));
+    assert.is(dotdot.code, 'InvalidArgument');
+    assert.match(dotdot.message, '../evil');
     const throughLink = await rejection(
       contextFromTar(
         [
@@ -86,7 +86,9 @@ test('a context that is not a tar, or a hostile one, is refused and leaves nothi
     );
     assert.is(throughLink.code, 'InvalidArgument');
     assert.match(throughLink.message, 'out/evil');
-    const device = await rejection(contextFromTar([await tar([{ path: 'null', type: 'char-device', devmajor: 1, devminor: 3 }])], { workDir: work }));
+    const device = await rejection(
+      contextFromTar([await tar([{ path: 'null', type: 'char-device', devmajor: 1, devminor: 3 }])], { workDir: work }),
+    );
     assert.match(device.message, 'device');
     const noDockerfile = await rejection(contextFromTar([await tar([{ path: 'x', type: 'file', body: '' }])], { workDir: work }));
     assert.is(noDockerfile.code, 'NotFound');
@@ -120,7 +122,10 @@ test('Dockerfile selection: -f inside the context, lowercase fallback, outside (
     );
     try {
       assert.is(outside.dockerfile.toString(), 'FROM outside');
-      const plan = planCopy({ root: outside.root, ignore: outside.ignore, symlinks: 'refuse', name: 'the build context' }, { sources: ['.'], dest: '/app/' });
+      const plan = planCopy(
+        { root: outside.root, ignore: outside.ignore, symlinks: 'refuse', name: 'the build context' },
+        { sources: ['.'], dest: '/app/' },
+      );
       assert.equal(
         plan.entries.map((e) => e.target),
         ['/app/app.txt'],
@@ -150,9 +155,17 @@ test('<Dockerfile>.dockerignore wins over .dockerignore', async () => {
     assert.ok(specific.ignore.ignores('a'));
     assert.not.ok(specific.ignore.ignores('b'));
     await specific.dispose();
-    const general = await contextFromTar([await tar([{ path: 'Dockerfile', type: 'file', body: 'FROM x' }, { path: '.dockerignore', type: 'file', body: 'b\n' }])], {
-      workDir: work,
-    });
+    const general = await contextFromTar(
+      [
+        await tar([
+          { path: 'Dockerfile', type: 'file', body: 'FROM x' },
+          { path: '.dockerignore', type: 'file', body: 'b\n' },
+        ]),
+      ],
+      {
+        workDir: work,
+      },
+    );
     assert.is(general.ignoreFile, '.dockerignore');
     assert.ok(general.ignore.ignores('b'));
     await general.dispose();
@@ -178,10 +191,14 @@ test('a Dockerfile alone (build - < Dockerfile) has an empty context; a director
 });
 
 function git(cwd: string, ...args: string[]): string {
-  return execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', '-c', 'init.defaultBranch=main', '-c', 'protocol.file.allow=always', ...args], {
-    cwd,
-    env: { PATH: process.env.PATH, HOME: cwd, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' },
-  })
+  return execFileSync(
+    'git',
+    ['-c', 'user.name=t', '-c', 'user.email=t@t', '-c', 'init.defaultBranch=main', '-c', 'protocol.file.allow=always', ...args],
+    {
+      cwd,
+      env: { PATH: process.env.PATH, HOME: cwd, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' },
+    },
+  )
     .toString()
     .trim();
 }
@@ -195,8 +212,30 @@ test('git URL parsing: #ref:subdir, what counts as a git URL', () => {
   assert.ok(isGitUrl('github.com/a/b'));
   assert.ok(isGitUrl('file:///srv/r.git'));
   assert.not.ok(isGitUrl('https://h/ctx.tar.gz'));
-  assert.match(String((() => { try { parseGitSource('file:///r#main:../x'); } catch (e) { return (e as Error).message; } })()), 'leaves the repository');
-  assert.match(String((() => { try { parseGitSource('file:///r#--upload-pack=x'); } catch (e) { return (e as Error).message; } })()), 'invalid git reference');
+  assert.match(
+    String(
+      (() => {
+        try {
+          parseGitSource('file:///r#main:../x');
+        } catch (e) {
+          return (e as Error).message;
+        }
+      })(),
+    ),
+    'leaves the repository',
+  );
+  assert.match(
+    String(
+      (() => {
+        try {
+          parseGitSource('file:///r#--upload-pack=x');
+        } catch (e) {
+          return (e as Error).message;
+        }
+      })(),
+    ),
+    'invalid git reference',
+  );
 });
 
 test(
@@ -225,7 +264,17 @@ test(
       const head = await contextFromGit(`file://${bare}`, { workDir: work });
       try {
         assert.is(head.dockerfile.toString(), 'FROM v2');
-        assert.equal(await listTree(head.root), ['.gitmodules', 'Dockerfile', 'app/', 'app/Dockerfile', 'app/x', 'vendor/', 'vendor/sub/', 'vendor/sub/.git', 'vendor/sub/lib.txt']);
+        assert.equal(await listTree(head.root), [
+          '.gitmodules',
+          'Dockerfile',
+          'app/',
+          'app/Dockerfile',
+          'app/x',
+          'vendor/',
+          'vendor/sub/',
+          'vendor/sub/.git',
+          'vendor/sub/lib.txt',
+        ]);
       } finally {
         await head.dispose();
       }
