@@ -229,6 +229,32 @@ test('--chown by name and number, --chmod octal and symbolic, modes, mtimes, har
   });
 });
 
+test('COPY --from a root filesystem: absolute symlinks resolve inside it; named pipes and devices are copied', async () => {
+  await withTempDir('copy-from', async (dir) => {
+    const stage = path.join(dir, 'stage');
+    const target = path.join(dir, 'rootfs');
+    await fs.mkdir(target);
+    await makeTree(stage, {
+      'bin/busybox': 'bb',
+      'bin/sh': { link: '/bin/busybox' },
+      'usr/bin/env': { link: '../../bin/busybox' },
+      'dev/': { dir: true },
+    });
+    execFileSync('mknod', [path.join(stage, 'dev/null'), 'c', '1', '3']);
+    execFileSync('mknod', [path.join(stage, 'dev/fifo'), 'p']);
+    const from: CopySourceTree = { root: stage, symlinks: 'in-root', name: 'stage builder' };
+    await copy(from, target, { sources: ['/bin/sh'], dest: '/sh' });
+    assert.is(await fs.readFile(path.join(target, 'sh'), 'utf8'), 'bb', 'an absolute link is followed inside the stage');
+    const escape = await rejection(() => planCopy(contextTree(stage), { sources: ['bin/sh'], dest: '/x' }));
+    assert.match(escape.message, 'forbidden path outside', 'the same link in a context is refused');
+    await copy(from, target, { sources: ['dev'], dest: '/dev' });
+    const nul = await fs.stat(path.join(target, 'dev/null'));
+    assert.ok(nul.isCharacterDevice());
+    assert.is(nul.rdev, (await fs.stat(path.join(stage, 'dev/null'))).rdev);
+    assert.ok((await fs.stat(path.join(target, 'dev/fifo'))).isFIFO());
+  });
+});
+
 test('a context of 1,000 files copies into a root with exactly those files', async () => {
   await withTempDir('copy-many', async (dir) => {
     const ctx = path.join(dir, 'ctx');

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InvalidArgument } from '@berth/core';
@@ -152,6 +153,18 @@ function writeEntry(
       fs.lchownSync(host, owner.uid, owner.gid);
       fs.lutimesSync(host, seconds, seconds);
       return;
+    case 'fifo':
+    case 'char-device':
+    case 'block-device': {
+      // Node has no mknod(2); coreutils' mknod, as @berth/image's layer unpacking uses.
+      const type =
+        entry.kind === 'fifo' ? ['p'] : [entry.kind === 'char-device' ? 'c' : 'b', String(entry.rdev!.major), String(entry.rdev!.minor)];
+      execFileSync('mknod', [host, ...type], { stdio: ['ignore', 'ignore', 'pipe'] });
+      fs.lchownSync(host, owner.uid, owner.gid);
+      fs.chmodSync(host, mode);
+      fs.utimesSync(host, seconds, seconds);
+      return;
+    }
     case 'hardlink': {
       const first = hostTargets.get(entry.link!);
       if (first === undefined) throw new InvalidArgument(`hardlink ${target}: ${entry.link} was not written`);

@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import { type TarWriteEntry, writeTar } from '@berth/image';
 import { getXattr } from '@berth/native';
 import { copiedXattrs } from './copy-writer.js';
+import { deviceNumbers } from './device-numbers.js';
 
 /** Options of `writeLayerTar`. */
 export interface LayerTarOptions {
@@ -66,13 +67,13 @@ function* layerEntries(dir: string, options: LayerTarOptions): Generator<TarWrit
       if (st.isFile()) {
         yield { ...common, path: childRel, type: 'file', size: st.size, xattrs: xattrsOf(host), body: async () => fileBody(host, st.size) };
       } else if (st.isCharacterDevice() || st.isBlockDevice()) {
-        const rdev = st.rdev;
+        const { major, minor } = deviceNumbers(st.rdev);
         yield {
           ...common,
           path: childRel,
           type: st.isCharacterDevice() ? 'char-device' : 'block-device',
-          devmajor: Number((BigInt(rdev) >> 8n) & 0xfffn),
-          devminor: Number((BigInt(rdev) & 0xffn) | ((BigInt(rdev) >> 12n) & 0xfff00n)),
+          devmajor: major,
+          devminor: minor,
         };
       } else if (st.isFIFO()) {
         yield { ...common, path: childRel, type: 'fifo' };

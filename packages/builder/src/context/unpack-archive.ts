@@ -54,7 +54,6 @@ export async function unpackArchive(
     const result = await applyLayer(dir, replay, {
       whiteouts: false,
       allowDevices: false,
-      reserveBytes: 0,
       setXattr: async (file, name, value) => setXattr(file, name, value),
     });
     return { kind: 'tar', entries: result.entries };
