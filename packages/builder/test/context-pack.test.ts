@@ -72,7 +72,11 @@ test('a Dockerfile outside the context or from stdin goes in as .dockerfile.<ran
     const stdin = await roundTrip(ctxDir, path.join(dir, 'work'), { dockerfileContent: Buffer.from('FROM stdin') });
     try {
       assert.is(stdin.dockerfile.toString(), 'FROM stdin');
-      assert.equal(copyAll(stdin), ['/.dockerignore', '/app.txt'], 'tmp ignored; .dockerignore is copied as Docker copies it when it does not list itself');
+      assert.equal(
+        copyAll(stdin),
+        ['/.dockerignore', '/app.txt'],
+        'tmp ignored; .dockerignore is copied as Docker copies it when it does not list itself',
+      );
       assert.equal(await listTree(stdin.root), [stdin.dockerfilePath, '.dockerignore', 'app.txt']);
     } finally {
       await stdin.dispose();
