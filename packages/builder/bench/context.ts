@@ -34,7 +34,8 @@ async function main(): Promise<void> {
   const time = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
     const start = performance.now();
     const result = await fn();
-    (times[name] ??= []).push(performance.now() - start);
+    times[name] ??= [];
+    times[name].push(performance.now() - start);
     return result;
   };
   try {

@@ -23,14 +23,19 @@ const yieldEveryMs = 20;
 
 /**
  * Write a `planCopy` plan into `targetRoot` (the mounted snapshot of the step). Every
- * target path is resolved inside the root as if it were `/` (`resolveInRoot`, openat2
- * RESOLVE_IN_ROOT), so a symlink already in the image (`/app -> /`, `/etc -> ../../..`)
- * can never send a write out of the snapshot. Missing parent directories are made 0755
+ * target path is resolved inside the root as if it were `/`: a symlink already in the
+ * image on the way (`/app -> /`, `/etc -> ../../..`) is followed component by component
+ * with `..` stopping at the root and absolute targets taken from it (the semantics of
+ * openat2 RESOLVE_IN_ROOT, which `resolveInRoot` uses for the rest), so it can never
+ * send a write out of the snapshot; a symlink at the final name is replaced, never
+ * written through. Missing parent directories are made 0755
  * and owned like the copied files. Files keep their content, permission bits (or
  * `--chmod`'s), mtimes and `security.capability`; owners are `owner` (Docker ignores
  * the context's); symlinks are written as they are; hardlinks stay hardlinks; a
  * directory's mtime is set once everything in it is written. Something in the way is
  * replaced, except that a directory is never replaced by a file (an InvalidArgument).
+ * Files up to 256 KiB without `security.capability` are made whole in batches of up to
+ * 256 on the thread pool (`writeNewFiles`: O_EXCL|O_NOFOLLOW, owner, mode, times).
  * A failure leaves what was written: the snapshot is the caller's to discard.
  */
 export async function writeCopyPlan(plan: CopyPlan, targetRoot: string, options: CopyWriteOptions = {}): Promise<void> {
