@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { type BuildContext, contextFromTar, packDirectoryContext, planCopy } from '@berth/builder';
+import { gzipSync } from 'node:zlib';
+import { type BuildContext, contextFromTar, packDirectoryContext, packStdinContext, planCopy } from '@berth/builder';
 import { readTar } from '@berth/image';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -84,6 +85,26 @@ test('a Dockerfile outside the context or from stdin goes in as .dockerfile.<ran
     const missing = await rejection(packDirectoryContext(ctxDir));
     assert.is(missing.code, 'NotFound');
     assert.match(missing.message, 'Cannot locate specified Dockerfile');
+  });
+});
+
+test('build - < file: a Dockerfile becomes a context of just it; an archive passes as it is', async () => {
+  await withTempDir('pack-stdin', async (dir) => {
+    const work = path.join(dir, 'work');
+    const fromText = packStdinContext(Buffer.from('FROM busybox\n'));
+    const ctx = await contextFromTar([await collect(fromText.tar)], { workDir: work, dockerfile: fromText.dockerfile });
+    assert.is(ctx.dockerfile.toString(), 'FROM busybox\n');
+    assert.equal(await listTree(ctx.root), ['Dockerfile']);
+    assert.equal(copyAll(ctx), ['/Dockerfile'], 'nothing ignores it: COPY . takes it, as Docker');
+    await ctx.dispose();
+    await makeTree(dir, { 'src/Dockerfile': 'FROM tarred' });
+    const tarred = await collect((await packDirectoryContext(path.join(dir, 'src'))).tar);
+    const gz = gzipSync(tarred);
+    const passed = packStdinContext(gz);
+    assert.equal(await collect(passed.tar), gz);
+    const fromGz = await contextFromTar([gz], { workDir: work });
+    assert.is(fromGz.dockerfile.toString(), 'FROM tarred');
+    await fromGz.dispose();
   });
 });
 

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream, promises as fsp, lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { NotFound } from '@berth/core';
 import { type TarWriteEntry, writeTar } from '@berth/image';
+import { detectArchiveCompression, isTarHeader } from './archive-stream.js';
 import { defaultDockerfileName } from './build-context.js';
 import { deviceNumbers } from './device-numbers.js';
 import { IgnoreMatcher, parseDockerignore } from './dockerignore.js';
@@ -137,4 +138,17 @@ function* contextEntries(root: string, excludes: IgnoreMatcher, extra: Map<strin
   for (const [name, body] of [...extra].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     yield { path: name, type: 'file', mode: 0o600, uid: 0, gid: 0, mtime: now, body };
   }
+}
+
+/**
+ * The context of `build - < file` as the docker CLI makes it (GetContextFromReader): a
+ * body that is an archive (a tar, or gzip, bzip2, xz or zstd data) is sent as it is; anything
+ * else is a Dockerfile, sent as a tar holding just `Dockerfile` (an empty context).
+ */
+export function packStdinContext(data: Buffer): PackedContext {
+  if (detectArchiveCompression(data) !== 'none' || isTarHeader(data.subarray(0, 512))) {
+    return { tar: Readable.from([data]), dockerfile: defaultDockerfileName };
+  }
+  const entry: TarWriteEntry = { path: defaultDockerfileName, type: 'file', mode: 0o600, uid: 0, gid: 0, mtime: new Date(), body: data };
+  return { tar: writeTar([entry]), dockerfile: defaultDockerfileName };
 }
