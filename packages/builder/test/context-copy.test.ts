@@ -99,6 +99,9 @@ test('source errors: several sources to a non-directory, no match, missing, igno
     const ignored = await rejection(() => planCopy(tree, { sources: ['c.md'], dest: '/d' }));
     assert.is(ignored.code, 'NotFound');
     assert.match(ignored.message, 'excluded by .dockerignore');
+    await makeTree(ctx, { 'to-ignored': { link: 'c.md' } });
+    const viaLink = await rejection(() => planCopy(tree, { sources: ['to-ignored'], dest: '/d' }));
+    assert.match(viaLink.message, 'excluded by .dockerignore', 'a symlink to an ignored file finds nothing');
     const onlyIgnored = await rejection(() => planCopy(tree, { sources: ['*.md'], dest: '/d/' }));
     assert.match(onlyIgnored.message, 'matches *.md', 'a wildcard never matches an ignored file');
     for (const [source, shows] of [
@@ -141,6 +144,11 @@ test('.dockerignore applies to COPY . with exceptions, --exclude, --parents', as
     assert.not.ok(
       noTxt.some((t) => t.endsWith('.txt') || t.includes('/lib')),
       noTxt.join(' '),
+    );
+    assert.equal(
+      planCopy(contextTree(ctx), { sources: ['src/lib/*'], dest: '/d/', exclude: ['src/lib/util.h'] }).entries.map((e) => e.target),
+      ['/d/util.c'],
+      '--exclude also matches the path from the root',
     );
     const parents = planCopy(contextTree(ctx), { sources: ['src/lib/*.c', 'docs/x/y/readme.md'], dest: '/p/', parents: true }).entries.map(
       (e) => e.target,

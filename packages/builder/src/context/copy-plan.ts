@@ -126,7 +126,7 @@ export function planCopy(tree: CopySourceTree, request: CopyRequest): CopyPlan {
       walkDirectory(tree, match.resolved, into, '', exclude, plan, inodes);
     } else {
       const name = path.posix.basename(match.rel);
-      if (exclude?.ignores(name)) continue;
+      if (exclude?.ignores(name) || exclude?.ignores(match.rel)) continue;
       let target: string;
       if (request.parents) {
         target = base;
@@ -172,7 +172,8 @@ function matchSource(tree: CopySourceTree, source: string, parents: boolean): Ma
     if (rel !== '' && tree.ignore?.ignores(rel) && !tree.ignore.hasExceptions) throw notFound(tree, source);
     const resolved = resolveSource(tree, rel, source);
     const stat = lstatSync(path.join(tree.root, resolved));
-    if (rel !== '' && tree.ignore?.ignores(rel) && !stat.isDirectory()) throw notFound(tree, source);
+    // Ignored files were never sent: neither the name given nor a symlink's target counts.
+    if (!stat.isDirectory() && [rel, resolved].some((p) => p !== '' && tree.ignore?.ignores(p))) throw notFound(tree, source);
     return [{ rel, resolved, stat, keep: keepOf(rel) }];
   }
 
