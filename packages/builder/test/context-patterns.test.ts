@@ -74,6 +74,12 @@ test('.dockerignore semantics: directories, parent matches, **, the last match w
   assert.ok(rooted.ignores('top'));
   assert.not.ok(rooted.ignores('sub/top'), 'patterns are anchored at the context root');
   assert.ok(new IgnoreMatcher([]).empty);
+  const suffix = new IgnoreMatcher(['**.log', '**/cache']);
+  assert.ok(suffix.ignores('x.log'), '** then literals is a suffix test');
+  assert.ok(suffix.ignores('a/b/x.log'));
+  assert.ok(suffix.ignores('cache'));
+  assert.ok(suffix.ignores('a/cache/f'));
+  assert.not.ok(suffix.ignores('a/xcache'));
 });
 
 test('a lone ! is refused', () => {
