@@ -97,6 +97,29 @@ test('a context that is not a tar, or a hostile one, is refused and leaves nothi
   });
 });
 
+test('a client that goes away mid-context: the error passes through and nothing is left', async () => {
+  await withTempDir('ctx-gone', async (work) => {
+    const whole = await tar([...basic, { path: 'big', type: 'file', body: Buffer.alloc(200_000, 1) }]);
+    let closed = false;
+    async function* halfThenGone(): AsyncGenerator<Buffer> {
+      try {
+        yield whole.subarray(0, 100_000);
+        throw new Error('client went away');
+      } finally {
+        closed = true;
+      }
+    }
+    const err = await rejection(contextFromTar(halfThenGone(), { workDir: work }));
+    assert.match(err.message, 'client went away');
+    assert.ok(closed);
+    assert.equal(await fs.readdir(work), []);
+    const gz = gzipSync(whole);
+    const cut = await rejection(contextFromTar([gz.subarray(0, gz.length / 2)], { workDir: work }));
+    assert.is(cut.code, 'InvalidArgument', 'a truncated gzip is bad input');
+    assert.equal(await fs.readdir(work), []);
+  });
+});
+
 test('Dockerfile selection: -f inside the context, lowercase fallback, outside (as the docker CLI sends it), out of the context refused', async () => {
   await withTempDir('ctx-df', async (work) => {
     const lower = await contextFromTar([await tar([{ path: 'dockerfile', type: 'file', body: 'FROM lower' }])], { workDir: work });

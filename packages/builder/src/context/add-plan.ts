@@ -165,8 +165,8 @@ async function isTarFile(file: string): Promise<boolean> {
 async function isCompressedTar(file: string): Promise<boolean> {
   try {
     const { stream } = await decompressArchive(createReadStream(file));
-    const { head, stream: rest } = await peek(stream, 512);
-    await rest[Symbol.asyncIterator]().return?.(undefined);
+    const { head, cancel } = await peek(stream, 512);
+    await cancel();
     return isTarHeader(head.subarray(0, 512));
   } catch {
     return false;
