@@ -97,6 +97,21 @@ test('ADD of a URL: named after its path, mode 0600, mtime from Last-Modified, n
       await writeAddPlan(named, target);
       await named.dispose();
       assert.ok((await fs.stat(path.join(target, 'opt/t.tgz'))).isFile());
+      const { createHash } = await import('node:crypto');
+      const right = `sha256:${createHash('sha256').update(tarball).digest('hex')}`;
+      const checked = await planAdd(tree(dir), { sources: [`${base}/files/tool.tar.gz`], dest: '/c/', checksum: right }, { workDir: work });
+      await checked.dispose();
+      const wrong = await rejection(
+        planAdd(
+          tree(dir),
+          { sources: [`${base}/files/tool.tar.gz`], dest: '/c/', checksum: `sha256:${'0'.repeat(64)}` },
+          { workDir: work },
+        ),
+      );
+      assert.is(wrong.code, 'InvalidArgument');
+      assert.match(wrong.message, `checksum of ${base}/files/tool.tar.gz is ${right}`);
+      const local = await rejection(planAdd(tree(dir), { sources: ['x'], dest: '/c/', checksum: right }, { workDir: work }));
+      assert.match(local.message, 'only be given for http(s) sources');
       const missing = await rejection(planAdd(tree(dir), { sources: [`${base}/gone.txt`], dest: '/x' }, { workDir: work }));
       assert.match(missing.message, `${base}/gone.txt`);
       assert.match(missing.message, '404');
