@@ -69,6 +69,7 @@ test('.dockerignore semantics: directories, parent matches, **, the last match w
   assert.ok(reinclude.hasExceptions);
   const all = new IgnoreMatcher(['**', '!Dockerfile']);
   assert.ok(all.ignores('anything/at/all'));
+  assert.not.ok(all.ignores('.'), 'never the root itself');
   assert.not.ok(all.ignores('Dockerfile'));
   const rooted = new IgnoreMatcher(parseDockerignore('/top\n'));
   assert.ok(rooted.ignores('top'));

@@ -93,6 +93,8 @@ export class IgnoreMatcher {
    */
   ignores(file: string): boolean {
     const cleaned = cleanPath(file.replace(/^\/+/, ''));
+    // The context root itself is never ignored (patternmatcher: "don't let them exclude everything").
+    if (cleaned === '.') return false;
     const parents: string[] = [];
     const parts = cleaned.split('/');
     for (let i = 1; i < parts.length; i++) parents.push(parts.slice(0, i).join('/'));
