@@ -19,6 +19,7 @@ export * from './context/git-source.js';
 export * from './context/go-pattern.js';
 export * from './context/http-fetch.js';
 export * from './context/layer-tar.js';
+export * from './context/open-build-context.js';
 export * from './context/pack-context.js';
 export * from './context/tar-context.js';
 export * from './context/unpack-archive.js';

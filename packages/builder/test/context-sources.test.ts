@@ -10,6 +10,7 @@ import {
   contextFromTar,
   contextFromUrl,
   isGitUrl,
+  openBuildContext,
   openDirectoryContext,
   parseGitSource,
   planCopy,
@@ -116,6 +117,18 @@ test('a client that goes away mid-context: the error passes through and nothing 
     const gz = gzipSync(whole);
     const cut = await rejection(contextFromTar([gz.subarray(0, gz.length / 2)], { workDir: work }));
     assert.is(cut.code, 'InvalidArgument', 'a truncated gzip is bad input');
+    assert.equal(await fs.readdir(work), []);
+  });
+});
+
+test('openBuildContext: the body without a remote; an unsupported remote is refused', async () => {
+  await withTempDir('ctx-open', async (work) => {
+    const fromBody = await openBuildContext({ body: [await tar(basic)], workDir: work });
+    assert.is(fromBody.dockerfile.toString(), 'FROM scratch\n');
+    await fromBody.dispose();
+    const session = await rejection(openBuildContext({ remote: 'client-session', body: [], workDir: work }));
+    assert.is(session.code, 'InvalidArgument');
+    assert.match(session.message, 'client-session');
     assert.equal(await fs.readdir(work), []);
   });
 });
@@ -352,6 +365,9 @@ test('a URL context: a tarball, a plain Dockerfile, a failing server', async () 
         assert.is(fromFile.dockerfile.toString(), 'FROM remote\n');
         assert.equal(await fs.readdir(fromFile.root), []);
         await fromFile.dispose();
+        const detected = await openBuildContext({ remote: `${base}/ctx.tar.gz`, body: [], workDir: work, dockerfile: 'Dockerfile' });
+        assert.is(detected.dockerfile.toString(), 'FROM scratch\n', 'openBuildContext takes an http remote as a URL context');
+        await detected.dispose();
         const missing = await rejection(contextFromUrl(`${base}/gone`, { workDir: work }));
         assert.is(missing.code, 'InvalidArgument');
         assert.match(missing.message, `${base}/gone`);
