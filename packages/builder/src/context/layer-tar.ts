@@ -1,10 +1,13 @@
-import { closeSync, constants, createReadStream, lstatSync, openSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
+import { closeSync, constants, createReadStream, lstatSync, openSync, readdirSync, readlinkSync, readSync, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { type TarWriteEntry, writeTar } from '@berth/image';
 import { getXattr } from '@berth/native';
 import { copiedXattrs } from './copy-writer.js';
 import { deviceNumbers } from './device-numbers.js';
+
+/** Files up to this size are read with one synchronous call. */
+const syncReadLimit = 1 << 20;
 
 /** Options of `writeLayerTar`. */
 export interface LayerTarOptions {
@@ -105,6 +108,18 @@ async function* fileBody(host: string, size: number): AsyncGenerator<Uint8Array>
   const fd = openSync(host, constants.O_RDONLY | constants.O_NOFOLLOW);
   let read = 0;
   try {
+    if (size <= syncReadLimit) {
+      // A small file costs more in thread-pool round trips than in reading: one synchronous read.
+      const bytes = Buffer.allocUnsafe(size);
+      while (read < size) {
+        const n = readSync(fd, bytes, read, size - read, read);
+        if (n === 0) break;
+        read += n;
+      }
+      yield bytes.subarray(0, read);
+      if (read < size) yield Buffer.alloc(size - read);
+      return;
+    }
     for await (const chunk of createReadStream('', { fd, autoClose: false, start: 0, end: size - 1, highWaterMark: 1 << 20 })) {
       read += (chunk as Buffer).length;
       yield chunk as Buffer;
