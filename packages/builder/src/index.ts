@@ -18,6 +18,8 @@ export * from './context/git-source.js';
 export * from './context/go-pattern.js';
 export * from './context/http-fetch.js';
 export * from './context/layer-tar.js';
+export * from './context/open-build-context.js';
+export * from './context/pack-context.js';
 export * from './context/tar-context.js';
 export * from './context/unpack-archive.js';
 export * from './context/url-context.js';

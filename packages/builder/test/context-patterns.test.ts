@@ -69,11 +69,18 @@ test('.dockerignore semantics: directories, parent matches, **, the last match w
   assert.ok(reinclude.hasExceptions);
   const all = new IgnoreMatcher(['**', '!Dockerfile']);
   assert.ok(all.ignores('anything/at/all'));
+  assert.not.ok(all.ignores('.'), 'never the root itself');
   assert.not.ok(all.ignores('Dockerfile'));
   const rooted = new IgnoreMatcher(parseDockerignore('/top\n'));
   assert.ok(rooted.ignores('top'));
   assert.not.ok(rooted.ignores('sub/top'), 'patterns are anchored at the context root');
   assert.ok(new IgnoreMatcher([]).empty);
+  const suffix = new IgnoreMatcher(['**.log', '**/cache']);
+  assert.ok(suffix.ignores('x.log'), '** then literals is a suffix test');
+  assert.ok(suffix.ignores('a/b/x.log'));
+  assert.ok(suffix.ignores('cache'));
+  assert.ok(suffix.ignores('a/cache/f'));
+  assert.not.ok(suffix.ignores('a/xcache'));
 });
 
 test('a lone ! is refused', () => {

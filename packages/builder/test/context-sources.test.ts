@@ -10,6 +10,7 @@ import {
   contextFromTar,
   contextFromUrl,
   isGitUrl,
+  openBuildContext,
   openDirectoryContext,
   parseGitSource,
   planCopy,
@@ -69,9 +70,9 @@ test('a context that is not a tar, or a hostile one, is refused and leaves nothi
     assert.is(corruptGzip.code, 'InvalidArgument');
     const empty = await rejection(contextFromTar([], { workDir: work }));
     assert.match(empty.message, 'empty');
-    const escape = await rejection(contextFromTar([await tar([{ path: '../evil', type: 'file', body: 'x' }])], { workDir: work }));
-    assert.is(escape.code, 'InvalidArgument');
-    assert.match(escape.message, '../evil');
+    const dotdot = await rejection(contextFromTar([await tar([{ path: '../evil', type: 'file', body: 'x' }])], { workDir: work }));
+    assert.is(dotdot.code, 'InvalidArgument');
+    assert.match(dotdot.message, '../evil');
     const throughLink = await rejection(
       contextFromTar(
         [
@@ -94,6 +95,41 @@ test('a context that is not a tar, or a hostile one, is refused and leaves nothi
     assert.is(noDockerfile.code, 'NotFound');
     assert.match(noDockerfile.message, 'Cannot locate specified Dockerfile: Dockerfile');
     assert.equal(await fs.readdir(work), [], 'nothing left');
+  });
+});
+
+test('a client that goes away mid-context: the error passes through and nothing is left', async () => {
+  await withTempDir('ctx-gone', async (work) => {
+    const whole = await tar([...basic, { path: 'big', type: 'file', body: Buffer.alloc(200_000, 1) }]);
+    let closed = false;
+    async function* halfThenGone(): AsyncGenerator<Buffer> {
+      try {
+        yield whole.subarray(0, 100_000);
+        throw new Error('client went away');
+      } finally {
+        closed = true;
+      }
+    }
+    const err = await rejection(contextFromTar(halfThenGone(), { workDir: work }));
+    assert.match(err.message, 'client went away');
+    assert.ok(closed);
+    assert.equal(await fs.readdir(work), []);
+    const gz = gzipSync(whole);
+    const cut = await rejection(contextFromTar([gz.subarray(0, gz.length / 2)], { workDir: work }));
+    assert.is(cut.code, 'InvalidArgument', 'a truncated gzip is bad input');
+    assert.equal(await fs.readdir(work), []);
+  });
+});
+
+test('openBuildContext: the body without a remote; an unsupported remote is refused', async () => {
+  await withTempDir('ctx-open', async (work) => {
+    const fromBody = await openBuildContext({ body: [await tar(basic)], workDir: work });
+    assert.is(fromBody.dockerfile.toString(), 'FROM scratch\n');
+    await fromBody.dispose();
+    const session = await rejection(openBuildContext({ remote: 'client-session', body: [], workDir: work }));
+    assert.is(session.code, 'InvalidArgument');
+    assert.match(session.message, 'client-session');
+    assert.equal(await fs.readdir(work), []);
   });
 });
 
@@ -329,6 +365,9 @@ test('a URL context: a tarball, a plain Dockerfile, a failing server', async () 
         assert.is(fromFile.dockerfile.toString(), 'FROM remote\n');
         assert.equal(await fs.readdir(fromFile.root), []);
         await fromFile.dispose();
+        const detected = await openBuildContext({ remote: `${base}/ctx.tar.gz`, body: [], workDir: work, dockerfile: 'Dockerfile' });
+        assert.is(detected.dockerfile.toString(), 'FROM scratch\n', 'openBuildContext takes an http remote as a URL context');
+        await detected.dispose();
         const missing = await rejection(contextFromUrl(`${base}/gone`, { workDir: work }));
         assert.is(missing.code, 'InvalidArgument');
         assert.match(missing.message, `${base}/gone`);

@@ -17,6 +17,8 @@ import { makeOwnedDir } from './work-dir.js';
 export interface AddRequest extends CopyRequest, CloneOptions {
   /** Unpack local archives (default true; `ADD --unpack=false` / a `--from` source turn it off). */
   unpack?: boolean;
+  /** `--checksum=sha256:<hex>`: what a downloaded source must hash to (http(s) sources only). */
+  checksum?: string;
 }
 
 /** An archive ADD unpacks instead of copying. */
@@ -43,7 +45,8 @@ export interface AddPlan {
 
 /**
  * Resolve an ADD's sources, Docker's way: an http(s) URL is downloaded (named after the
- * last part of its path, mode 0600, mtime from `Last-Modified`, never unpacked); a git
+ * last part of its path, mode 0600, mtime from `Last-Modified`, never unpacked; with
+ * `checksum`, a download that hashes to anything else is an InvalidArgument); a git
  * URL (`isGitUrl`, `#ref:subdir`) is checked out and its contents copied (`.git` only
  * with `keepGitDir`); anything else is resolved in `tree` as COPY does, and a file that
  * is a tar (plain, gzip, bzip2, xz or zstd, told by its bytes, not its name) is unpacked
@@ -57,6 +60,13 @@ export async function planAdd(
   const destIsDir = request.dest.endsWith('/') || request.dest === '.' || request.dest.endsWith('/.');
   if (request.sources.length > 1 && !destIsDir) {
     throw new InvalidArgument('When using ADD with more than one source file, the destination must be a directory and end with a /');
+  }
+  if (request.checksum !== undefined) {
+    if (!/^sha256:[0-9a-f]{64}$/.test(request.checksum))
+      throw new InvalidArgument(`invalid checksum ${JSON.stringify(request.checksum)}: want sha256:<64 hex digits>`);
+    if (request.sources.some((source) => !/^https?:\/\//i.test(source) || isGitUrl(source))) {
+      throw new InvalidArgument('checksum can only be given for http(s) sources');
+    }
   }
   const removals: Array<() => Promise<void>> = [];
   const dispose = async () => {
@@ -80,7 +90,7 @@ export async function planAdd(
       } else if (/^https?:\/\//i.test(source)) {
         const { dir, remove } = await makeOwnedDir(work.workDir, 'add-url');
         removals.push(remove);
-        const name = await download(source, dir, work.signal);
+        const name = await download(source, dir, work.signal, request.checksum);
         add(planCopy({ root: dir, symlinks: 'refuse', name: `the download of ${source}` }, { ...request, sources: [name] }));
       } else {
         local.push(source);
@@ -165,8 +175,8 @@ async function isTarFile(file: string): Promise<boolean> {
 async function isCompressedTar(file: string): Promise<boolean> {
   try {
     const { stream } = await decompressArchive(createReadStream(file));
-    const { head, stream: rest } = await peek(stream, 512);
-    await rest[Symbol.asyncIterator]().return?.(undefined);
+    const { head, cancel } = await peek(stream, 512);
+    await cancel();
     return isTarHeader(head.subarray(0, 512));
   } catch {
     return false;
@@ -174,7 +184,7 @@ async function isCompressedTar(file: string): Promise<boolean> {
 }
 
 /** Download `url` into `dir` as Docker's ADD does; returns the file's name. */
-async function download(url: string, dir: string, signal?: AbortSignal): Promise<string> {
+async function download(url: string, dir: string, signal?: AbortSignal, checksum?: string): Promise<string> {
   const parsed = new URL(url);
   const name = cleanPath(decodeURIComponent(parsed.pathname)).split('/').pop() ?? '';
   if (name === '' || name === '.' || name === '..' || name === '/') {
@@ -183,10 +193,18 @@ async function download(url: string, dir: string, signal?: AbortSignal): Promise
   const fetched = await fetchUrl(url, signal);
   const file = path.join(dir, name);
   const handle = await fsp.open(file, 'wx', 0o600);
+  const hash = createHash('sha256');
   try {
-    for await (const chunk of fetched.body) await handle.write(chunk);
+    for await (const chunk of fetched.body) {
+      hash.update(chunk);
+      await handle.write(chunk);
+    }
   } finally {
     await handle.close();
+  }
+  const digest = `sha256:${hash.digest('hex')}`;
+  if (checksum !== undefined && digest !== checksum) {
+    throw new InvalidArgument(`checksum of ${url} is ${digest}, not the expected ${checksum}`);
   }
   await fsp.chmod(file, 0o600);
   if (fetched.lastModified) await fsp.utimes(file, fetched.lastModified, fetched.lastModified);

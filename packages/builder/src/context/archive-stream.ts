@@ -10,6 +10,8 @@ export type ArchiveCompression = 'none' | 'gzip' | 'bzip2' | 'xz' | 'zstd';
 export interface PeekedStream {
   head: Buffer;
   stream: AsyncIterable<Buffer>;
+  /** Give up on the rest without reading it: the source is closed (its `return()` called). */
+  cancel(): Promise<void>;
 }
 
 /** Read at least `bytes` bytes of `source` (fewer when it is shorter) without losing any. */
@@ -42,7 +44,16 @@ export async function peek(source: AsyncIterable<Uint8Array>, bytes: number): Pr
       if (!ended) await iterator.return?.();
     }
   }
-  return { head, stream: replay() };
+  return {
+    head,
+    stream: replay(),
+    async cancel() {
+      if (!ended) {
+        ended = true;
+        await iterator.return?.();
+      }
+    },
+  };
 }
 
 /** The compression of a stream from its magic number (Docker's `DetectCompression`). */

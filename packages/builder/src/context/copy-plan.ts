@@ -2,6 +2,7 @@ import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import { InvalidArgument, NotFound } from '@berth/core';
 import { cleanPath } from './clean-path.js';
+import { deviceNumbers } from './device-numbers.js';
 import { IgnoreMatcher } from './dockerignore.js';
 import { compileGoPattern, hasWildcards } from './go-pattern.js';
 
@@ -34,7 +35,7 @@ export interface CopyRequest {
 }
 
 /** The kinds of file COPY writes. */
-export type CopyEntryKind = 'file' | 'directory' | 'symlink' | 'hardlink';
+export type CopyEntryKind = 'file' | 'directory' | 'symlink' | 'hardlink' | 'fifo' | 'char-device' | 'block-device';
 
 /** One file COPY writes: where it comes from, where it goes, what it is. */
 export interface CopyEntry {
@@ -51,6 +52,8 @@ export interface CopyEntry {
   ino: number;
   /** A symlink's target text; for a hardlink, the `target` of the entry it links to. */
   link?: string;
+  /** A device's numbers (`char-device`, `block-device`). */
+  rdev?: { major: number; minor: number };
   /** A file named by a source itself (not found inside a source directory): what ADD may unpack. */
   topLevel?: boolean;
 }
@@ -95,7 +98,8 @@ interface Match {
  *   `dest`, or under it when `dest` ends in `/` or is an existing directory;
  * - `--parents` keeps each source's path below the root (or below a `/./` in it);
  * - `--exclude` patterns leave out what they match inside each source;
- * - files with the same inode become hardlinks to the first one.
+ * - files with the same inode become hardlinks to the first one; named pipes and devices
+ *   are copied as such; sockets are left out (a tar, Docker's way of copying, cannot hold one).
  */
 export function planCopy(tree: CopySourceTree, request: CopyRequest): CopyPlan {
   const workdir = request.workdir ?? '/';
@@ -122,7 +126,7 @@ export function planCopy(tree: CopySourceTree, request: CopyRequest): CopyPlan {
       walkDirectory(tree, match.resolved, into, '', exclude, plan, inodes);
     } else {
       const name = path.posix.basename(match.rel);
-      if (exclude?.ignores(name)) continue;
+      if (exclude?.ignores(name) || exclude?.ignores(match.rel)) continue;
       let target: string;
       if (request.parents) {
         target = base;
@@ -168,7 +172,8 @@ function matchSource(tree: CopySourceTree, source: string, parents: boolean): Ma
     if (rel !== '' && tree.ignore?.ignores(rel) && !tree.ignore.hasExceptions) throw notFound(tree, source);
     const resolved = resolveSource(tree, rel, source);
     const stat = lstatSync(path.join(tree.root, resolved));
-    if (rel !== '' && tree.ignore?.ignores(rel) && !stat.isDirectory()) throw notFound(tree, source);
+    // Ignored files were never sent: neither the name given nor a symlink's target counts.
+    if (!stat.isDirectory() && [rel, resolved].some((p) => p !== '' && tree.ignore?.ignores(p))) throw notFound(tree, source);
     return [{ rel, resolved, stat, keep: keepOf(rel) }];
   }
 
@@ -283,16 +288,14 @@ function pushEntry(
       if (st.nlink > 1) inodes.set(key, target);
       plan.entries.push({ ...common, kind: 'file', size: st.size });
     }
-  } else {
-    throw new InvalidArgument(`${rel} in ${tree.name} is a ${kindName(st)}: COPY takes files, directories and symlinks`);
+  } else if (st.isFIFO()) {
+    plan.entries.push({ ...common, kind: 'fifo' });
+  } else if (st.isCharacterDevice() || st.isBlockDevice()) {
+    plan.entries.push({ ...common, kind: st.isCharacterDevice() ? 'char-device' : 'block-device', rdev: deviceNumbers(st.rdev) });
+  } else if (!st.isSocket()) {
+    throw new InvalidArgument(`${rel} in ${tree.name} is a file of an unknown kind`);
   }
-}
-
-function kindName(st: Stats): string {
-  if (st.isFIFO()) return 'named pipe';
-  if (st.isSocket()) return 'socket';
-  if (st.isCharacterDevice() || st.isBlockDevice()) return 'device';
-  return 'special file';
+  // A socket is left out, as a tar (Docker's copy) cannot hold one.
 }
 
 /**

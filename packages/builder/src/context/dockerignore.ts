@@ -30,7 +30,22 @@ export function parseDockerignore(text: string): string[] {
 interface CompiledPattern {
   text: string;
   exclusion: boolean;
-  regex: RegExp;
+  test: (path: string) => boolean;
+}
+
+/**
+ * How patternmatcher tests one cleaned pattern. A leading `**` followed by nothing but
+ * literal characters is a plain suffix test there, not the regular expression: `**.log`
+ * matches `a/b.log`, and a leading `**` then `/name` matches `name` at any depth, the
+ * root included. Every other pattern behaves as its regular expression.
+ */
+function compileIgnorePattern(text: string): (path: string) => boolean {
+  const regex = new RegExp(`^${patternSource(text, true)}$`, 'su');
+  const rest = text.slice(2);
+  if (text.startsWith('**') && rest !== '' && !/[*?[\]\\]/.test(rest)) {
+    return (path) => path.endsWith(rest) || (rest.startsWith('/') && path === rest.slice(1));
+  }
+  return (path) => regex.test(path);
 }
 
 /**
@@ -58,7 +73,7 @@ export class IgnoreMatcher {
         if (text === '') throw new InvalidArgument('illegal exclusion pattern: "!" in .dockerignore');
       }
       text = cleanPath(text);
-      this.patterns.push({ text, exclusion, regex: new RegExp(`^${patternSource(text, true)}$`, 'su') });
+      this.patterns.push({ text, exclusion, test: compileIgnorePattern(text) });
     }
   }
 
@@ -78,6 +93,8 @@ export class IgnoreMatcher {
    */
   ignores(file: string): boolean {
     const cleaned = cleanPath(file.replace(/^\/+/, ''));
+    // The context root itself is never ignored (patternmatcher: "don't let them exclude everything").
+    if (cleaned === '.') return false;
     const parents: string[] = [];
     const parts = cleaned.split('/');
     for (let i = 1; i < parts.length; i++) parents.push(parts.slice(0, i).join('/'));
@@ -85,7 +102,7 @@ export class IgnoreMatcher {
     for (const pattern of this.patterns) {
       // An inclusion cannot change an already ignored file, an exception an unignored one.
       if (pattern.exclusion !== matched) continue;
-      const match = pattern.regex.test(cleaned) || parents.some((parent) => pattern.regex.test(parent));
+      const match = pattern.test(cleaned) || parents.some((parent) => pattern.test(parent));
       if (match) matched = !pattern.exclusion;
     }
     return matched;

@@ -27,7 +27,8 @@ export async function fetchUrl(url: string, signal?: AbortSignal): Promise<Fetch
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new InvalidArgument(`unsupported URL scheme: ${url}`);
   const idle = new AbortController();
-  let timer = setTimeout(() => idle.abort(), idleTimeoutMs);
+  // Unref'd: an abandoned download must not hold the process open for a minute.
+  let timer = setTimeout(() => idle.abort(), idleTimeoutMs).unref();
   const combined = signal ? AbortSignal.any([signal, idle.signal]) : idle.signal;
   let response: Response;
   try {
@@ -46,7 +47,7 @@ export async function fetchUrl(url: string, signal?: AbortSignal): Promise<Fetch
     try {
       for await (const chunk of stream) {
         clearTimeout(timer);
-        timer = setTimeout(() => idle.abort(), idleTimeoutMs);
+        timer = setTimeout(() => idle.abort(), idleTimeoutMs).unref();
         yield chunk;
       }
     } catch (err) {

@@ -1,9 +1,13 @@
-import { closeSync, constants, createReadStream, lstatSync, openSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
+import { closeSync, constants, createReadStream, lstatSync, openSync, readdirSync, readlinkSync, readSync, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { type TarWriteEntry, writeTar } from '@berth/image';
 import { getXattr } from '@berth/native';
 import { copiedXattrs } from './copy-writer.js';
+import { deviceNumbers } from './device-numbers.js';
+
+/** Files up to this size are read with one synchronous call. */
+const syncReadLimit = 1 << 20;
 
 /** Options of `writeLayerTar`. */
 export interface LayerTarOptions {
@@ -66,13 +70,13 @@ function* layerEntries(dir: string, options: LayerTarOptions): Generator<TarWrit
       if (st.isFile()) {
         yield { ...common, path: childRel, type: 'file', size: st.size, xattrs: xattrsOf(host), body: async () => fileBody(host, st.size) };
       } else if (st.isCharacterDevice() || st.isBlockDevice()) {
-        const rdev = st.rdev;
+        const { major, minor } = deviceNumbers(st.rdev);
         yield {
           ...common,
           path: childRel,
           type: st.isCharacterDevice() ? 'char-device' : 'block-device',
-          devmajor: Number((BigInt(rdev) >> 8n) & 0xfffn),
-          devminor: Number((BigInt(rdev) & 0xffn) | ((BigInt(rdev) >> 12n) & 0xfff00n)),
+          devmajor: major,
+          devminor: minor,
         };
       } else if (st.isFIFO()) {
         yield { ...common, path: childRel, type: 'fifo' };
@@ -104,6 +108,18 @@ async function* fileBody(host: string, size: number): AsyncGenerator<Uint8Array>
   const fd = openSync(host, constants.O_RDONLY | constants.O_NOFOLLOW);
   let read = 0;
   try {
+    if (size <= syncReadLimit) {
+      // A small file costs more in thread-pool round trips than in reading: one synchronous read.
+      const bytes = Buffer.allocUnsafe(size);
+      while (read < size) {
+        const n = readSync(fd, bytes, read, size - read, read);
+        if (n === 0) break;
+        read += n;
+      }
+      yield bytes.subarray(0, read);
+      if (read < size) yield Buffer.alloc(size - read);
+      return;
+    }
     for await (const chunk of createReadStream('', { fd, autoClose: false, start: 0, end: size - 1, highWaterMark: 1 << 20 })) {
       read += (chunk as Buffer).length;
       yield chunk as Buffer;

@@ -29,7 +29,7 @@ export async function unpackArchive(
   allowNotTar = false,
 ): Promise<UnpackOutcome> {
   const { compression, stream } = await decompressArchive(source);
-  const { head, stream: replay } = await peek(stream, 1024);
+  const { head, stream: replay, cancel } = await peek(stream, 1024);
   const emptyArchive = head.length >= 1024 && head.subarray(0, 1024).every((b) => b === 0);
   if (!emptyArchive && !isTarHeader(head.subarray(0, 512))) {
     if (allowNotTar && compression === 'none') {
@@ -42,8 +42,8 @@ export async function unpackArchive(
       }
       return { kind: 'not-tar', content: Buffer.concat(chunks, size) };
     }
-    // Drain nothing more: the caller's stream is abandoned with the error.
-    await replay[Symbol.asyncIterator]().return?.(undefined);
+    // Read nothing more: the source (a request, a download) is closed with the error.
+    await cancel();
     throw new InvalidArgument(
       head.length === 0
         ? `${what} is empty`
@@ -54,7 +54,6 @@ export async function unpackArchive(
     const result = await applyLayer(dir, replay, {
       whiteouts: false,
       allowDevices: false,
-      reserveBytes: 0,
       setXattr: async (file, name, value) => setXattr(file, name, value),
     });
     return { kind: 'tar', entries: result.entries };

@@ -1,0 +1,38 @@
+import { InvalidArgument } from '@berth/core';
+import type { ByteSource } from '@berth/image';
+import type { BuildContext } from './build-context.js';
+import { contextFromGit } from './git-context.js';
+import { isGitUrl } from './git-source.js';
+import { contextFromTar } from './tar-context.js';
+import { contextFromUrl } from './url-context.js';
+
+/** What `POST /build` says about its context: the `remote` and `dockerfile` parameters and the body. */
+export interface BuildContextRequest {
+  /** The `remote` query parameter: a git URL or an http(s) URL; empty or absent for a context in the body. */
+  remote?: string;
+  /** The `dockerfile` query parameter. */
+  dockerfile?: string;
+  /** The request body (a tar in any compression Docker accepts); read only when there is no `remote`. */
+  body: ByteSource;
+  /** The build's work directory, where the context is made. */
+  workDir: string;
+  /** Aborted when the client goes away: a download stops. */
+  signal?: AbortSignal;
+}
+
+/**
+ * The build context of a `POST /build`, chosen as Docker's `remotecontext.Detect` does: no
+ * `remote`, the body's tar; a git URL (`isGitUrl`), a checkout; another http(s) URL, a
+ * download (a tar, or a Dockerfile alone). Anything else (`client-session`, BuildKit's
+ * own transport, or a bare word) is an InvalidArgument naming it.
+ */
+export async function openBuildContext(request: BuildContextRequest): Promise<BuildContext> {
+  const remote = request.remote ?? '';
+  const options = { workDir: request.workDir, dockerfile: request.dockerfile };
+  if (remote === '') return contextFromTar(request.body, options);
+  if (isGitUrl(remote)) return contextFromGit(remote, options);
+  if (/^https?:\/\//i.test(remote)) return contextFromUrl(remote, { ...options, signal: request.signal });
+  throw new InvalidArgument(
+    `unable to prepare context: unsupported remote ${JSON.stringify(remote)}: give a git or http(s) URL, or send the context as the body`,
+  );
+}
