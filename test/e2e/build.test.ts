@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as assert from 'uvu/assert';
 import { daemonSuite, type TestDaemon } from './harness';
@@ -82,8 +82,34 @@ test('a Dockerfile on stdin, -f in a subdirectory, and .dockerignore', async ({ 
   assert.not.ok(listed.includes('secret.key'), 'the ignored file was not copied');
 });
 
+test("berth build: the same builds through berth, with -f from stdin, --iidfile and a failing RUN's exit code", async ({ daemon }) => {
+  const dir = context(daemon, { Dockerfile: app, 'greeting.txt': 'hi\n' });
+  const built = await daemon.berth(['build', '-t', 'e2e-berth:1', '--build-arg', 'WHO=berth', '--label', 'via=berth', dir]);
+  assert.is(built.code, 0, built.stderr);
+  assert.match(built.stdout, 'Step 1/7 : FROM busybox');
+  assert.match(built.stdout, 'Successfully tagged e2e-berth:1');
+  assert.is(await daemon.ok(['run', '--rm', 'e2e-berth:1']), 'built for berth\nhi');
+  assert.is(await daemon.ok(['inspect', '-f', '{{.Config.Labels.via}}', 'e2e-berth:1']), 'berth');
+
+  const iid = path.join(daemon.dir, 'iid');
+  const piped = await daemon.berth(
+    ['build', '-q', '--iidfile', iid, '-f', '-', dir],
+    'FROM busybox\nCOPY greeting.txt /\nCMD ["cat", "/greeting.txt"]\n',
+  );
+  assert.is(piped.code, 0, piped.stderr);
+  const id = readFileSync(iid, 'utf8');
+  assert.is(piped.stdout.trim(), id);
+  assert.is(await daemon.ok(['run', '--rm', id]), 'hi');
+
+  const failing = context(daemon, { Dockerfile: 'FROM busybox\nRUN exit 5\n' });
+  const failed = await daemon.berth(['build', failing]);
+  assert.is(failed.code, 5, failed.stderr);
+  assert.match(failed.stderr, "The command '/bin/sh -c exit 5' returned a non-zero code: 5");
+});
+
 test('berthd killed with SIGKILL during a RUN: the next start removes the step container and the build directory', async ({ daemon }) => {
-  const dir = context(daemon, { Dockerfile: 'FROM busybox\nRUN echo started; sleep 30\n' });
+  // The RUN prints 42 once it runs (the step line shows `$((6*7))`, not 42).
+  const dir = context(daemon, { Dockerfile: 'FROM busybox\nRUN echo $((6*7)); sleep 30\n' });
   const cli = spawn('/usr/local/bin/docker', ['build', dir], {
     env: { ...process.env, DOCKER_HOST: daemon.host, DOCKER_CONFIG: path.join(daemon.dir, 'docker-config') },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -93,8 +119,8 @@ test('berthd killed with SIGKILL during a RUN: the next start removes the step c
   cli.stdout.on('data', (d) => (out += d));
   try {
     const deadline = Date.now() + 20_000;
-    while (!out.includes('started') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    assert.match(out, 'started');
+    while (!/^42$/m.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.match(out, /^42$/m);
     assert.is.not(await daemon.ok(['ps', '-q']), '', 'the step container runs');
     await daemon.kill('SIGKILL');
     await daemon.start();

@@ -42,6 +42,7 @@ const load = {
   containerInspect: () => (require('./commands/inspect.js') as typeof import('./commands/inspect.js')).containerInspectCommand,
   import: () => (require('./commands/image-io.js') as typeof import('./commands/image-io.js')).importCommand,
   load: () => (require('./commands/image-io.js') as typeof import('./commands/image-io.js')).loadCommand,
+  build: () => (require('./commands/build.js') as typeof import('./commands/build.js')).buildCommand,
   pull: () => (require('./commands/registry.js') as typeof import('./commands/registry.js')).pullCommand,
   push: () => (require('./commands/registry.js') as typeof import('./commands/registry.js')).pushCommand,
   login: () => (require('./commands/registry.js') as typeof import('./commands/registry.js')).loginCommand,
@@ -93,6 +94,7 @@ const TOP: Array<[string, Loader, string]> = [
   ['events', load.events, 'Get real time events from the server'],
   ['inspect', load.inspect, 'Return low-level information on berth objects'],
   ['history', load.history, 'Show the history of an image'],
+  ['build', load.build, 'Build an image from a Dockerfile'],
   ['images', load.images, 'List images'],
   ['rmi', load.rmi, 'Remove one or more images'],
   ['tag', load.tag, 'Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE'],
@@ -139,6 +141,7 @@ const GROUPS: Record<string, { summary: string; verbs: Record<string, Loader> }>
   image: {
     summary: 'Manage images',
     verbs: {
+      build: load.build,
       ls: load.images,
       list: load.images,
       rm: load.rmi,

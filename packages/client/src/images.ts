@@ -151,7 +151,10 @@ export class ImagesClient {
    * ApiError whose `code` is its exit code.
    */
   async build(context: Readable | undefined, options: BuildRequestOptions = {}): Promise<string> {
-    const buildArgs = options.buildArgs && Object.keys(options.buildArgs).length > 0 ? JSON.stringify(options.buildArgs, (_k, v) => (v === undefined ? null : v)) : undefined;
+    const buildArgs =
+      options.buildArgs && Object.keys(options.buildArgs).length > 0
+        ? JSON.stringify(options.buildArgs, (_k, v) => (v === undefined ? null : v))
+        : undefined;
     const labels = options.labels && Object.keys(options.labels).length > 0 ? JSON.stringify(options.labels) : undefined;
     const res = await this.http.request('POST', '/build', {
       query: {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { ApiError } from '@berth/client';
 import { BuildDisplay } from '../build/build-display.js';
 import { type Command, PROG } from '../command.js';
@@ -55,7 +55,7 @@ export const buildCommand: Command = {
     let remote: string | undefined;
     let dockerfile = file;
     if (source === '-') {
-      if (file === '-') throw new StatusError('invalid argument: can\'t use stdin for both build context and dockerfile', 1);
+      if (file === '-') throw new StatusError("invalid argument: can't use stdin for both build context and dockerfile", 1);
       body = ctx.io.stdin as Readable;
     } else if (/^(https?:\/\/|git@|git:\/\/|github\.com\/)/.test(source!)) {
       remote = source;
@@ -84,7 +84,10 @@ export const buildCommand: Command = {
         network: flags.string('network'),
         quiet,
         remote,
-        onProgress: (m) => display.show(m),
+        // Quiet: the daemon answers only the id, printed below.
+        onProgress: (m) => {
+          if (!quiet) display.show(m);
+        },
       });
     } catch (err) {
       display.end();
@@ -104,7 +107,11 @@ export const buildCommand: Command = {
 };
 
 /** A Dockerfile that is not inside the context (`-f -`, `-f /elsewhere`): its bytes and the name it travels under. */
-async function dockerfileOutside(dir: string, file: string | undefined, stdin: Readable): Promise<{ name: string; content: Buffer } | undefined> {
+async function dockerfileOutside(
+  dir: string,
+  file: string | undefined,
+  stdin: Readable,
+): Promise<{ name: string; content: Buffer } | undefined> {
   if (file === undefined) return undefined;
   const name = `.dockerfile.${randomBytes(10).toString('hex')}`;
   if (file === '-') {
@@ -118,7 +125,10 @@ async function dockerfileOutside(dir: string, file: string | undefined, stdin: R
   try {
     return { name, content: fs.readFileSync(resolved) };
   } catch {
-    throw new StatusError(`unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat ${resolved}: no such file or directory`, 1);
+    throw new StatusError(
+      `unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat ${resolved}: no such file or directory`,
+      1,
+    );
   }
 }
 
@@ -128,7 +138,9 @@ async function contextTar(dir: string, extra: { name: string; content: Buffer } 
   const tar = await import('tar');
   const pack = new tar.Pack({ cwd: dir, portable: true });
   const add = (name: string, content: Buffer, mode: number) => {
-    const entry = new tar.ReadEntry(new tar.Header({ path: name, mode, size: content.length, type: 'File', mtime: new Date(), uid: 0, gid: 0 }));
+    const entry = new tar.ReadEntry(
+      new tar.Header({ path: name, mode, size: content.length, type: 'File', mtime: new Date(), uid: 0, gid: 0 }),
+    );
     pack.add(entry);
     entry.end(content);
   };
@@ -142,5 +154,6 @@ async function contextTar(dir: string, extra: { name: string; content: Buffer } 
     add(extra.name, extra.content, 0o600);
   }
   pack.end();
-  return pack as unknown as Readable;
+  // tar's Pack is a Minipass stream, not a Node Readable: the client streams Readables.
+  return Readable.from(pack);
 }

@@ -1,14 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { type BuildContext, contextFromGit, contextFromUrl, contextOfDirectory, isGitUrl, runBuild, unpackArchive } from '@berth/builder';
+import { type BuildContext, openBuildContext, runBuild } from '@berth/builder';
 import { type BuildRequest, type BuildsApi, InvalidArgument, inject, injectable, type Logger, LoggerToken, token } from '@berth/core';
 import { EngineConfigToken, type ResolvedEngineConfig } from '../config.js';
 import { BuildWorkerToken, type EngineBuildWorker } from './engine-build-worker.js';
 
 /**
- * `POST /build`: the context read from the request (a tar body, a Dockerfile alone, a git
- * repository or a URL) into a directory of the build's own under
+ * `POST /build`: the context read from the request (a tar body, a git repository or a
+ * URL) into a directory of the build's own under
  * `<data-root>/builder/work/<build>`, then built by @berth/builder's executor through the
  * engine's build worker. The directory goes when the build ends, whatever the outcome;
  * the build worker's recovery empties `builder/work` after a crash.
@@ -63,25 +63,15 @@ export class BuildService implements BuildsApi {
     }
   }
 
-  /** The build's context, in a directory under `workDir`. */
-  private async readContext(request: BuildRequest, workDir: string): Promise<BuildContext> {
-    const options = { workDir, ...(request.dockerfile ? { dockerfile: request.dockerfile } : {}) };
-    if (request.remote) {
-      if (isGitUrl(request.remote)) return contextFromGit(request.remote, options);
-      if (/^https?:\/\//.test(request.remote))
-        return contextFromUrl(request.remote, { ...options, ...(request.signal ? { signal: request.signal } : {}) });
-      throw new InvalidArgument(`unable to prepare context: unsupported remote context: ${request.remote}`);
-    }
-    if (!request.body) throw new InvalidArgument('a build needs a context: a tar body or remote=');
-    // A tar (any compression) is the context; a plain body that is no tar is a Dockerfile
-    // alone, as dockerd takes it (`curl --data-binary @Dockerfile`).
-    const dir = path.join(workDir, 'context');
-    await fs.mkdir(dir, { mode: 0o700 });
-    const outcome = await unpackArchive(dir, request.body, 'the build context', true);
-    return contextOfDirectory(dir, {
-      ...options,
-      owned: true,
-      ...(outcome.kind === 'not-tar' ? { given: { content: outcome.content } } : {}),
+  /** The build's context (the body's tar, a git checkout or a download), in a directory under `workDir`. */
+  private readContext(request: BuildRequest, workDir: string): Promise<BuildContext> {
+    if (!request.remote && !request.body) throw new InvalidArgument('a build needs a context: a tar body or remote=');
+    return openBuildContext({
+      ...(request.remote ? { remote: request.remote } : {}),
+      ...(request.dockerfile ? { dockerfile: request.dockerfile } : {}),
+      body: request.body ?? [],
+      workDir,
+      ...(request.signal ? { signal: request.signal } : {}),
     });
   }
 }
