@@ -42,12 +42,13 @@ export class ContainerVolumes {
       mode: volumeMode(request),
     };
     if (created) made.push(entry);
-    if (!request.nocopy) {
-      // The driver's path is valid while mounted: mount it for the copy, as Docker does.
+    if (!request.nocopy || !entry.source) {
+      // The driver's path is valid while mounted: mount it for the copy, as Docker does,
+      // and to learn it from a driver that has one only while mounted (a Docker plugin's Mount).
       const source = await this.volumes.acquire(name, { containerId: id, readOnly: false });
       try {
         entry.source = source;
-        await populateVolume(rootfs, request.destination, source);
+        if (!request.nocopy) await populateVolume(rootfs, request.destination, source);
       } finally {
         await this.volumes.release(name, id);
       }

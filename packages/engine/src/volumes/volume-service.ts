@@ -202,7 +202,8 @@ export class VolumeService {
       let path = (await this.info(record)).mountpoint;
       if (!holders.includes(ctx.containerId)) {
         await this.store.save({ ...record, mountedBy: [...holders, ctx.containerId] });
-        if (holders.length === 0) {
+        // A per-container driver (Docker's protocol) is told of every caller; one counted by the engine, of the first.
+        if (holders.length === 0 || perContainer(driver)) {
           try {
             path = await driver.mount(name, ctx);
           } catch (err) {
@@ -222,7 +223,7 @@ export class VolumeService {
       const record = this.store.get(name);
       if (!record || !(record.mountedBy ?? []).includes(containerId)) return;
       const rest = record.mountedBy!.filter((id) => id !== containerId);
-      if (rest.length === 0) await this.unmountQuietly(record, containerId);
+      if (rest.length === 0 || perContainer(this.drivers.loaded('volume', record.driver))) await this.unmountQuietly(record, containerId);
       await this.store.save({ ...record, mountedBy: rest });
       this.events.publish('volume', 'unmount', name, { driver: record.driver, container: containerId });
     });
@@ -232,7 +233,9 @@ export class VolumeService {
    * At start, after recovery knows which containers run: holders that no longer run are
    * dropped (the last one's volume unmounted), and a volume that some running container
    * holds is mounted again (idempotent for the driver), which is how a mount lost with a
-   * crash between the record and the driver is made good.
+   * crash between the record and the driver is made good. A per-container driver (a
+   * Docker plugin, discovered here if need be) gets an `unmount` for each holder that no
+   * longer runs, with its ID, and nothing for those that run: its process kept them.
    */
   async reconcileMounts(isRunning: (containerId: string) => boolean): Promise<void> {
     for (const record of this.store.list()) {
@@ -240,8 +243,17 @@ export class VolumeService {
       if (holders.length === 0) continue;
       await this.serial(record.name, async () => {
         const keep = holders.filter(isRunning);
-        const driver = this.drivers.loaded('volume', record.driver);
-        if (keep.length === 0) await this.unmountQuietly(record, holders[0]!);
+        const driver = await this.drivers.find('volume', record.driver).catch((err: unknown) => {
+          this.log.warn('volume driver unreachable at start: its mounts of stopped containers stay with it', {
+            volume: record.name,
+            driver: record.driver,
+            error: String(err),
+          });
+          return undefined;
+        });
+        if (perContainer(driver)) {
+          for (const gone of holders.filter((id) => !keep.includes(id))) await this.unmountQuietly(record, gone);
+        } else if (keep.length === 0) await this.unmountQuietly(record, holders[0]!);
         else if (driver) {
           await driver
             .mount(record.name, { containerId: keep[0]!, readOnly: false })
@@ -299,7 +311,11 @@ export class VolumeService {
   }
 
   private async info(record: VolumeRecord): Promise<VolumeInfo> {
-    const driver = this.drivers.loaded('volume', record.driver);
+    // A Docker plugin's driver is discovered after a restart here too, so inspect shows its Scope and Mountpoint.
+    const driver = await this.drivers.find('volume', record.driver).catch((err: unknown) => {
+      this.log.debug('volume driver unreachable', { volume: record.name, driver: record.driver, error: String(err) });
+      return undefined;
+    });
     if (!driver) return describe(record, undefined, undefined);
     const found = await driver.get(record.name).catch((err: unknown) => {
       if (isBerthError(err, 'NotFound')) return undefined;
@@ -322,6 +338,11 @@ export class VolumeService {
     });
     return run;
   }
+}
+
+/** Whether the driver wants Docker's `Mount`/`Unmount` per container rather than the engine's count. */
+function perContainer(driver: VolumeDriver | undefined): boolean {
+  return driver?.mountCalls === 'per-container';
 }
 
 function describe(record: VolumeRecord, driver: VolumeDriver | undefined, volume: DriverVolume | undefined): VolumeInfo {
