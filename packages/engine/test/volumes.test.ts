@@ -255,4 +255,54 @@ test(
   }),
 );
 
+/** Make the local driver ask for Docker's per-container calls, as the adapter of Docker's volume plugins does. */
+function perContainer(local: LocalVolumeDriver): void {
+  Object.assign(local, { mountCalls: 'per-container' });
+}
+
+test(
+  "a per-container driver (Docker's protocol) gets a mount for every holder and an unmount as each leaves, each with its container's id",
+  withRig(async ({ dataRoot, service, local }) => {
+    perContainer(local);
+    await service.create({ name: 'remote' });
+    const calls = counting(local);
+    await service.acquire('remote', { containerId: 'c1', readOnly: false });
+    await service.acquire('remote', { containerId: 'c2', readOnly: true });
+    await service.acquire('remote', { containerId: 'c2', readOnly: true });
+    assert.equal(calls, ['mount remote c1', 'mount remote c2']);
+    const record = JSON.parse(readFileSync(path.join(dataRoot, 'volumes', '_records', 'remote.json'), 'utf8'));
+    assert.equal(record.mountedBy, ['c1', 'c2']);
+    await service.release('remote', 'c1');
+    await service.release('remote', 'c1');
+    await service.release('remote', 'c2');
+    assert.equal(calls, ['mount remote c1', 'mount remote c2', 'unmount remote c1', 'unmount remote c2']);
+    // A refused mount leaves the holders as they were.
+    local.mount = async () => {
+      throw new Error('plugin refused');
+    };
+    await service.acquire('remote', { containerId: 'c3', readOnly: false }).catch(() => undefined);
+    assert.equal(JSON.parse(readFileSync(path.join(dataRoot, 'volumes', '_records', 'remote.json'), 'utf8')).mountedBy, []);
+    await service.remove('remote');
+  }),
+);
+
+test(
+  'a per-container driver after a crash: each holder that no longer runs gets its own unmount at recovery, those still running get nothing',
+  withRig(async ({ service, local, reopen }) => {
+    perContainer(local);
+    await service.create({ name: 'held' });
+    for (const id of ['dead1', 'live1', 'dead2']) await service.acquire('held', { containerId: id, readOnly: false });
+    // A crash here. The plugin process outlived berthd: it still holds the three IDs.
+    const { service: next, local: nextLocal } = await reopen();
+    perContainer(nextLocal);
+    const calls = counting(nextLocal);
+    await next.reconcileMounts((id) => id === 'live1');
+    assert.equal(calls, ['unmount held dead1', 'unmount held dead2']);
+    await rejectsWith(next.remove('held'), 'Conflict', /in use - \[live1\]/);
+    await next.release('held', 'live1');
+    assert.equal(calls, ['unmount held dead1', 'unmount held dead2', 'unmount held live1']);
+    await next.remove('held');
+  }),
+);
+
 test.run();
