@@ -70,18 +70,25 @@ export class ContainerVolumes {
     }
   }
 
-  /** Mount every volume of the record for a run (the first holder mounts); on failure what was mounted is released. */
-  async acquire(record: ContainerRecord): Promise<void> {
+  /**
+   * Mount every volume of the record for a run (the first holder mounts); on failure what
+   * was mounted is released. Returns, by destination, the host paths that differ from the
+   * ones the bundle was made with (a Docker plugin's `Mount` may answer another path).
+   */
+  async acquire(record: ContainerRecord): Promise<Map<string, string>> {
     const done: ContainerVolume[] = [];
+    const moved = new Map<string, string>();
     try {
       for (const v of record.volumes ?? []) {
-        await this.volumes.acquire(
+        const source = await this.volumes.acquire(
           v.name,
           { containerId: record.id, readOnly: v.readOnly },
           { destination: v.destination, 'read/write': String(!v.readOnly) },
         );
         done.push(v);
+        if (source && source !== v.source) moved.set(v.destination, source);
       }
+      return moved;
     } catch (err) {
       for (const v of done) await this.volumes.release(v.name, record.id);
       throw err;

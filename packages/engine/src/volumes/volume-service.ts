@@ -141,7 +141,15 @@ export class VolumeService {
   async list(filters: Filters = {}): Promise<VolumeInfo[]> {
     const users = (n: string) => this.users.usersOf(n);
     const matched = this.store.list().filter((r) => matchesVolumeFilters(r, filters, users));
-    return Promise.all(matched.map((r) => this.info(r)));
+    // A driver that cannot answer (a Docker plugin that is not running) hides none of the list: its volumes show their records.
+    return Promise.all(
+      matched.map((r) =>
+        this.info(r).catch((err: unknown) => {
+          this.log.warn('volume driver could not describe a volume', { volume: r.name, driver: r.driver, error: String(err) });
+          return describe(r, this.drivers.loaded('volume', r.driver), undefined);
+        }),
+      ),
+    );
   }
 
   /**
@@ -223,7 +231,8 @@ export class VolumeService {
       const record = this.store.get(name);
       if (!record || !(record.mountedBy ?? []).includes(containerId)) return;
       const rest = record.mountedBy!.filter((id) => id !== containerId);
-      if (rest.length === 0 || perContainer(this.drivers.loaded('volume', record.driver))) await this.unmountQuietly(record, containerId);
+      // Discovered if need be: a run that ended while berthd was down is released during recovery, before any lookup.
+      if (rest.length === 0 || perContainer(await this.reachableDriver(record))) await this.unmountQuietly(record, containerId);
       await this.store.save({ ...record, mountedBy: rest });
       this.events.publish('volume', 'unmount', name, { driver: record.driver, container: containerId });
     });
@@ -243,14 +252,7 @@ export class VolumeService {
       if (holders.length === 0) continue;
       await this.serial(record.name, async () => {
         const keep = holders.filter(isRunning);
-        const driver = await this.drivers.find('volume', record.driver).catch((err: unknown) => {
-          this.log.warn('volume driver unreachable at start: its mounts of stopped containers stay with it', {
-            volume: record.name,
-            driver: record.driver,
-            error: String(err),
-          });
-          return undefined;
-        });
+        const driver = await this.reachableDriver(record);
         if (perContainer(driver)) {
           for (const gone of holders.filter((id) => !keep.includes(id))) await this.unmountQuietly(record, gone);
         } else if (keep.length === 0) await this.unmountQuietly(record, holders[0]!);
@@ -262,6 +264,18 @@ export class VolumeService {
         if (keep.length !== holders.length) await this.store.save({ ...record, mountedBy: keep });
       });
     }
+  }
+
+  /**
+   * The volume's driver, discovered if need be (a Docker plugin after a restart); undefined,
+   * logged, when it cannot be had (a plugin that is not running): what would have been
+   * unmounted then stays with the plugin, as with dockerd.
+   */
+  private async reachableDriver(record: VolumeRecord): Promise<VolumeDriver | undefined> {
+    return this.drivers.find('volume', record.driver).catch((err: unknown) => {
+      this.log.warn('volume driver unreachable', { volume: record.name, driver: record.driver, error: String(err) });
+      return undefined;
+    });
   }
 
   private async unmountQuietly(record: VolumeRecord, containerId: string): Promise<void> {
@@ -312,10 +326,7 @@ export class VolumeService {
 
   private async info(record: VolumeRecord): Promise<VolumeInfo> {
     // A Docker plugin's driver is discovered after a restart here too, so inspect shows its Scope and Mountpoint.
-    const driver = await this.drivers.find('volume', record.driver).catch((err: unknown) => {
-      this.log.debug('volume driver unreachable', { volume: record.name, driver: record.driver, error: String(err) });
-      return undefined;
-    });
+    const driver = await this.reachableDriver(record);
     if (!driver) return describe(record, undefined, undefined);
     const found = await driver.get(record.name).catch((err: unknown) => {
       if (isBerthError(err, 'NotFound')) return undefined;
