@@ -184,7 +184,18 @@ test('--volume-driver (docker and berth CLIs) and --mount volume-driver=,volume-
   assert.is(JSON.parse(await ok(daemon, ['volume', 'inspect', 'viaflag']))[0].Driver, plugin);
   assert.is(readFileSync(path.join(pluginRoot, 'viaflag', 'data', 'f'), 'utf8'), 'x\n');
 
-  const berth = await daemon.berth(['run', '--rm', '--volume-driver', plugin, '-v', 'viaberth:/data', 'busybox', 'sh', '-c', 'echo y > /data/f']);
+  const berth = await daemon.berth([
+    'run',
+    '--rm',
+    '--volume-driver',
+    plugin,
+    '-v',
+    'viaberth:/data',
+    'busybox',
+    'sh',
+    '-c',
+    'echo y > /data/f',
+  ]);
   assert.is(berth.code, 0, berth.stderr);
   assert.is(JSON.parse(await ok(daemon, ['volume', 'inspect', 'viaberth']))[0].Driver, plugin);
   assert.is(readFileSync(path.join(pluginRoot, 'viaberth', 'data', 'f'), 'utf8'), 'y\n');
@@ -206,12 +217,24 @@ test('--volume-driver (docker and berth CLIs) and --mount volume-driver=,volume-
 
   // An option the plugin refuses: its message, as a 400, and neither volume nor container made.
   const before = await ok(daemon, ['ps', '-aq']);
-  const refused = await daemon.docker(['run', '--rm', '--mount', `type=volume,source=badopt,target=/m,volume-driver=${plugin},volume-opt=size=1G`, 'busybox', 'true']);
+  const refused = await daemon.docker([
+    'run',
+    '--rm',
+    '--mount',
+    `type=volume,source=badopt,target=/m,volume-driver=${plugin},volume-opt=size=1G`,
+    'busybox',
+    'true',
+  ]);
   assert.is(refused.code, 125, refused.stderr);
   assert.match(refused.stderr, `plugin ${plugin}: VolumeDriver.Create: unknown option "size"`);
-  const badCreate = await daemon.request('POST', '/volumes/create', JSON.stringify({ Name: 'badopt', Driver: plugin, DriverOpts: { size: '1G' } }), {
-    'Content-Type': 'application/json',
-  });
+  const badCreate = await daemon.request(
+    'POST',
+    '/volumes/create',
+    JSON.stringify({ Name: 'badopt', Driver: plugin, DriverOpts: { size: '1G' } }),
+    {
+      'Content-Type': 'application/json',
+    },
+  );
   assert.is(badCreate.status, 400, badCreate.body);
   assert.is((await daemon.docker(['volume', 'inspect', 'badopt'])).code, 1);
   assert.not.ok(existsSync(path.join(pluginRoot, 'badopt')));
@@ -234,9 +257,14 @@ test('an unknown driver is a 404 naming it, and nothing is created', async ({ da
     { VolumeDriver: 'nosuchdriver', Binds: ['nv2:/data'] },
     { Mounts: [{ Type: 'volume', Source: 'nv3', Target: '/d', VolumeOptions: { DriverConfig: { Name: 'nosuchdriver' } } }] },
   ]) {
-    const r = await daemon.request('POST', '/containers/create', JSON.stringify({ Image: 'busybox', Cmd: ['true'], HostConfig: hostConfig }), {
-      'Content-Type': 'application/json',
-    });
+    const r = await daemon.request(
+      'POST',
+      '/containers/create',
+      JSON.stringify({ Image: 'busybox', Cmd: ['true'], HostConfig: hostConfig }),
+      {
+        'Content-Type': 'application/json',
+      },
+    );
     assert.is(r.status, 404, r.body);
     assert.match(r.body, 'plugin \\"nosuchdriver\\" not found');
   }

@@ -305,4 +305,54 @@ test(
   }),
 );
 
+test('a per-container driver found only by discovery (a Docker plugin after a restart): a run released during recovery gets its unmount, inspect its scope', async () => {
+  const dataRoot = mkdtempSync('/tmp/berth-unit-engine-volumes-');
+  try {
+    const build = async () => {
+      const local = new LocalVolumeDriver(path.join(dataRoot, 'volumes'));
+      await local.open();
+      Object.assign(local, { mountCalls: 'per-container', scope: 'global' });
+      const registries = {
+        volume: new DriverMap<VolumeDriver>('volume'),
+        discovery: new DriverMap<unknown>('discovery'),
+      } as Record<PluginKind, DriverMap<unknown>>;
+      let asked = 0;
+      registries.discovery!.add('fake', {
+        kinds: ['volume'],
+        find: async (_kind: string, name: string) => {
+          asked++;
+          return name === 'remote' ? { driver: local, description: 'a stand-in plugin' } : undefined;
+        },
+      });
+      const service = new VolumeService(
+        new VolumeStore({ dataRoot } as ResolvedEngineConfig),
+        new DriverLookup((kind) => registries[kind] as never),
+        { usersOf: () => [] },
+        new EventBus(),
+        silentLogger,
+      );
+      await service.load();
+      return { service, local, asked: () => asked };
+    };
+    const first = await build();
+    await first.service.create({ name: 'plugged', driver: 'remote' });
+    await first.service.acquire('plugged', { containerId: 'ended', readOnly: false });
+    await first.service.acquire('plugged', { containerId: 'runs', readOnly: false });
+    await first.local.drain();
+    // A crash; the next engine has not looked the plugin up when recovery releases the run that ended.
+    const next = await build();
+    assert.is(next.asked(), 0);
+    const calls = counting(next.local);
+    await next.service.release('plugged', 'ended');
+    assert.equal(calls, ['unmount plugged ended']);
+    assert.is((await next.service.get('plugged')).scope, 'global');
+    await next.service.release('plugged', 'runs');
+    assert.equal(calls, ['unmount plugged ended', 'unmount plugged runs']);
+    await next.service.remove('plugged');
+    await next.local.drain();
+  } finally {
+    rmSync(dataRoot, { recursive: true, force: true });
+  }
+});
+
 test.run();

@@ -97,10 +97,12 @@ export class RemoteVolumeDriver implements VolumeDriver {
     const volume = this.volumeOf(answer.Volume, name);
     if (volume.mountpoint !== undefined) return volume;
     // Get's Mountpoint is optional; Path may know it (a plugin asked again later, as the protocol says).
-    const path = await this.call<{ Mountpoint?: unknown }>('VolumeDriver.Path', { Name: name }).catch((err: unknown): { Mountpoint?: unknown } => {
-      if (err instanceof MethodNotSupported) return {};
-      throw err;
-    });
+    const path = await this.call<{ Mountpoint?: unknown }>('VolumeDriver.Path', { Name: name }).catch(
+      (err: unknown): { Mountpoint?: unknown } => {
+        if (err instanceof MethodNotSupported) return {};
+        throw err;
+      },
+    );
     return typeof path.Mountpoint === 'string' && path.Mountpoint.startsWith('/') ? { ...volume, mountpoint: path.Mountpoint } : volume;
   }
 
@@ -123,7 +125,9 @@ export class RemoteVolumeDriver implements VolumeDriver {
       await this.call('VolumeDriver.Unmount', { Name: name, ID: ctx.containerId }).catch((err: unknown) =>
         this.log.warn('volume plugin refused the unmount of an unusable mount', { volume: name, error: String(err) }),
       );
-      throw new SystemError(`plugin ${this.name}: VolumeDriver.Mount of ${name} gave no absolute Mountpoint: ${JSON.stringify(answer.Mountpoint)}`);
+      throw new SystemError(
+        `plugin ${this.name}: VolumeDriver.Mount of ${name} gave no absolute Mountpoint: ${JSON.stringify(answer.Mountpoint)}`,
+      );
     }
     return answer.Mountpoint;
   }
@@ -171,7 +175,9 @@ export async function connectVolumePlugin(socketPath: string, options: ConnectVo
   const activation = await client.call<{ Implements?: unknown }>('Plugin.Activate');
   const implemented = Array.isArray(activation.Implements) ? activation.Implements.map(String) : [];
   if (!implemented.includes('VolumeDriver')) {
-    throw new InvalidArgument(`plugin ${name} at unix://${socketPath} does not implement VolumeDriver (it implements ${implemented.join(', ') || 'nothing'})`);
+    throw new InvalidArgument(
+      `plugin ${name} at unix://${socketPath} does not implement VolumeDriver (it implements ${implemented.join(', ') || 'nothing'})`,
+    );
   }
   return new RemoteVolumeDriver(name, client, await volumeCapabilities(client), options.log);
 }

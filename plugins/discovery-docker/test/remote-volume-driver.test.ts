@@ -157,7 +157,14 @@ test(
     assert.is(stray.message, 'plugin pyvol: VolumeDriver.Unmount: volume shared is not mounted by aaa');
     await driver.unmount('shared', { containerId: 'bbb', readOnly: true });
     assert.is(readFileSync(path.join(root, 'shared', 'data', 'hello'), 'utf8'), 'from aaa');
-    assert.equal(calls().slice(2), ['Mount shared aaa', 'Mount shared bbb', 'Get shared', 'Unmount shared aaa', 'Unmount shared aaa', 'Unmount shared bbb']);
+    assert.equal(calls().slice(2), [
+      'Mount shared aaa',
+      'Mount shared bbb',
+      'Get shared',
+      'Unmount shared aaa',
+      'Unmount shared aaa',
+      'Unmount shared bbb',
+    ]);
     await driver.remove('shared');
   }),
 );
