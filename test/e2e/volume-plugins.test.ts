@@ -242,6 +242,16 @@ test('--volume-driver (docker and berth CLIs) and --mount volume-driver=,volume-
   await ok(daemon, ['volume', 'rm', 'viaflag', 'viaberth', 'viamount']);
 });
 
+test("a plugin whose Mount answers another path than Get's: the container binds the path of its start's Mount", async ({ daemon }) => {
+  await ok(daemon, ['volume', 'create', '-d', plugin, '-o', 'mountdir=live', 'moving']);
+  assert.is(JSON.parse(await ok(daemon, ['volume', 'inspect', 'moving']))[0].Mountpoint, path.join(pluginRoot, 'moving', 'data'));
+  mkdirSync(path.join(pluginRoot, 'moving', 'live'), { recursive: true });
+  writeFileSync(path.join(pluginRoot, 'moving', 'live', 'where'), 'live\n');
+  // nocopy: the create asks only Get (the data directory); the start's Mount answers live/.
+  assert.is(await ok(daemon, ['run', '--rm', '-v', 'moving:/v:nocopy', 'busybox', 'cat', '/v/where']), 'live');
+  await ok(daemon, ['volume', 'rm', 'moving']);
+});
+
 test('an unknown driver is a 404 naming it, and nothing is created', async ({ daemon }) => {
   const volumes = await ok(daemon, ['volume', 'ls', '-q']);
   const containers = await ok(daemon, ['ps', '-aq']);
