@@ -287,7 +287,13 @@ test('a driver that hangs: the start fails after the timeout naming the driver a
 }) => {
   await ok(daemon, ['volume', 'create', '-d', plugin, '-o', 'hang=Mount', 'hangs']);
   const began = Date.now();
-  const r = await daemon.docker(['run', '--name', 'pvhang', '-v', 'hangs:/data:nocopy', 'busybox', 'true']);
+  const running = daemon.docker(['run', '--name', 'pvhang', '-v', 'hangs:/data:nocopy', 'busybox', 'true']);
+  // While the Mount hangs, berthd answers other clients at once.
+  await sleep(500);
+  const asked = Date.now();
+  assert.match(await ok(daemon, ['ps', '-a', '--format', '{{.Names}}']), 'pvhang');
+  assert.ok(Date.now() - asked < timeoutMs - 500, `ps took ${Date.now() - asked} ms during the hang`);
+  const r = await running;
   const took = Date.now() - began;
   assert.is(r.code, 125, r.stderr);
   assert.match(r.stderr, `plugin ${plugin} did not answer VolumeDriver.Mount within ${timeoutMs} ms`);

@@ -343,13 +343,54 @@ test('a per-container driver found only by discovery (a Docker plugin after a re
     const next = await build();
     assert.is(next.asked(), 0);
     const calls = counting(next.local);
+    // Released in the background (discovery may wait on a hung plugin), ahead of what comes next for the volume.
     await next.service.release('plugged', 'ended');
-    assert.equal(calls, ['unmount plugged ended']);
+    await next.service.acquire('plugged', { containerId: 'later', readOnly: false });
+    assert.equal(calls, ['unmount plugged ended', 'mount plugged later']);
+    await next.service.release('plugged', 'later');
     assert.is((await next.service.get('plugged')).scope, 'global');
     await next.service.release('plugged', 'runs');
-    assert.equal(calls, ['unmount plugged ended', 'unmount plugged runs']);
+    assert.equal(calls, ['unmount plugged ended', 'mount plugged later', 'unmount plugged later', 'unmount plugged runs']);
     await next.service.remove('plugged');
     await next.local.drain();
+  } finally {
+    rmSync(dataRoot, { recursive: true, force: true });
+  }
+});
+
+test('a plugin that hangs at discovery holds up neither recovery nor reconciliation: they go on in the background', async () => {
+  const dataRoot = mkdtempSync('/tmp/berth-unit-engine-volumes-');
+  try {
+    const store = new VolumeStore({ dataRoot } as ResolvedEngineConfig);
+    await store.load(() => undefined);
+    await store.save({
+      name: 'stuck',
+      driver: 'hung',
+      labels: {},
+      options: {},
+      createdAt: new Date().toISOString(),
+      anonymous: false,
+      mountedBy: ['a', 'b'],
+    });
+    const registries = {
+      volume: new DriverMap<VolumeDriver>('volume'),
+      discovery: new DriverMap<unknown>('discovery'),
+    } as Record<PluginKind, DriverMap<unknown>>;
+    registries.discovery!.add('fake', { kinds: ['volume'], find: () => new Promise(() => undefined) });
+    const service = new VolumeService(
+      new VolumeStore({ dataRoot } as ResolvedEngineConfig),
+      new DriverLookup((kind) => registries[kind] as never),
+      { usersOf: () => [] },
+      new EventBus(),
+      silentLogger,
+    );
+    await service.load();
+    const began = Date.now();
+    await service.release('stuck', 'a');
+    await service.reconcileMounts(() => false);
+    assert.ok(Date.now() - began < 1000, `took ${Date.now() - began} ms`);
+    // Nothing was dropped without its unmount: the holders stay recorded for the next try.
+    assert.equal(JSON.parse(readFileSync(path.join(dataRoot, 'volumes', '_records', 'stuck.json'), 'utf8')).mountedBy, ['a', 'b']);
   } finally {
     rmSync(dataRoot, { recursive: true, force: true });
   }

@@ -225,17 +225,32 @@ export class VolumeService {
     });
   }
 
-  /** `containerId`'s run ended: the driver's `unmount` after the last holder, then the record. Errors are logged: the run is over either way. */
+  /**
+   * `containerId`'s run ended: the driver's `unmount` after the last holder (after each, for
+   * a per-container driver), then the record. Errors are logged: the run is over either way.
+   * A driver no registry holds yet (a Docker plugin not looked up since berthd started: a
+   * run that ended while berthd was down, released by recovery) is discovered in the
+   * background, in the volume's queue (so what comes next for the volume waits for it), and
+   * the holder leaves the record only after its unmount: a plugin that hangs never holds up
+   * the engine's start, and a crash meanwhile leaves the holder for the next recovery.
+   */
   async release(name: string, containerId: string): Promise<void> {
-    await this.serial(name, async () => {
+    const work = this.serial(name, async () => {
       const record = this.store.get(name);
       if (!record || !(record.mountedBy ?? []).includes(containerId)) return;
       const rest = record.mountedBy!.filter((id) => id !== containerId);
-      // Discovered if need be: a run that ended while berthd was down is released during recovery, before any lookup.
       if (rest.length === 0 || perContainer(await this.reachableDriver(record))) await this.unmountQuietly(record, containerId);
       await this.store.save({ ...record, mountedBy: rest });
       this.events.publish('volume', 'unmount', name, { driver: record.driver, container: containerId });
     });
+    const driverName = this.store.get(name)?.driver;
+    if (driverName !== undefined && !this.drivers.loaded('volume', driverName)) {
+      void work.catch((err: unknown) =>
+        this.log.warn('volume release failed', { volume: name, container: containerId, error: String(err) }),
+      );
+      return;
+    }
+    await work;
   }
 
   /**
@@ -245,16 +260,25 @@ export class VolumeService {
    * crash between the record and the driver is made good. A per-container driver (a
    * Docker plugin, discovered here if need be) gets an `unmount` for each holder that no
    * longer runs, with its ID, and nothing for those that run: its process kept them.
+   *
+   * A volume whose driver no registry holds yet (a Docker plugin, found by discovery) is
+   * reconciled in the background, in its volume's queue, so a plugin that hangs delays
+   * only what uses its volumes (each call bounded by its timeout), never the engine's start.
    */
   async reconcileMounts(isRunning: (containerId: string) => boolean): Promise<void> {
-    for (const record of this.store.list()) {
-      const holders = record.mountedBy ?? [];
-      if (holders.length === 0) continue;
-      await this.serial(record.name, async () => {
-        const keep = holders.filter(isRunning);
+    for (const listed of this.store.list()) {
+      // Who had ended is decided now, before anything can start again; the record is read in
+      // the volume's queue, after what recovery queued (its releases of the runs that ended).
+      const ended = new Set((listed.mountedBy ?? []).filter((id) => !isRunning(id)));
+      if ((listed.mountedBy ?? []).length === 0) continue;
+      const work = this.serial(listed.name, async () => {
+        const record = this.store.get(listed.name);
+        const holders = record?.mountedBy ?? [];
+        if (!record || holders.length === 0) return;
+        const keep = holders.filter((id) => !ended.has(id));
         const driver = await this.reachableDriver(record);
         if (perContainer(driver)) {
-          for (const gone of holders.filter((id) => !keep.includes(id))) await this.unmountQuietly(record, gone);
+          for (const gone of holders.filter((id) => ended.has(id))) await this.unmountQuietly(record, gone);
         } else if (keep.length === 0) await this.unmountQuietly(record, holders[0]!);
         else if (driver) {
           await driver
@@ -263,6 +287,11 @@ export class VolumeService {
         }
         if (keep.length !== holders.length) await this.store.save({ ...record, mountedBy: keep });
       });
+      if (this.drivers.loaded('volume', listed.driver)) await work;
+      else
+        void work.catch((err: unknown) =>
+          this.log.warn('cannot reconcile the mounts of a volume', { volume: listed.name, error: String(err) }),
+        );
     }
   }
 
