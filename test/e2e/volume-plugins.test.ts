@@ -252,6 +252,18 @@ test("a plugin whose Mount answers another path than Get's: the container binds 
   await ok(daemon, ['volume', 'rm', 'moving']);
 });
 
+test('a plugin named by a .spec or .json file in the spec directory is found as well', async ({ daemon }) => {
+  writeFileSync(path.join(specDir, `specvol${sfx}.spec`), `unix://${pluginSocket}\n`);
+  writeFileSync(path.join(specDir, `jsonvol${sfx}.json`), JSON.stringify({ Name: `jsonvol${sfx}`, Addr: `unix://${pluginSocket}` }));
+  for (const driver of [`specvol${sfx}`, `jsonvol${sfx}`]) {
+    await ok(daemon, ['volume', 'create', '-d', driver, `v-${driver}`]);
+    assert.is(JSON.parse(await ok(daemon, ['volume', 'inspect', `v-${driver}`]))[0].Driver, driver);
+    assert.ok(existsSync(path.join(pluginRoot, `v-${driver}`, 'data')));
+    assert.is(await ok(daemon, ['run', '--rm', '-v', `v-${driver}:/d`, 'busybox', 'sh', '-c', 'echo ok > /d/f; cat /d/f']), 'ok');
+    await ok(daemon, ['volume', 'rm', `v-${driver}`]);
+  }
+});
+
 test('an unknown driver is a 404 naming it, and nothing is created', async ({ daemon }) => {
   const volumes = await ok(daemon, ['volume', 'ls', '-q']);
   const containers = await ok(daemon, ['ps', '-aq']);
