@@ -52,6 +52,7 @@ export const CONTAINER_FLAGS: FlagSpec[] = [
   { long: 'ulimit', kind: 'list', meta: 'ulimit', help: 'Ulimit options' },
   { long: 'user', short: 'u', kind: 'string', help: 'Username or UID (format: <name|uid>[:<group|gid>])' },
   { long: 'volume', short: 'v', kind: 'list', help: 'Bind mount a volume' },
+  { long: 'volume-driver', kind: 'string', help: 'Optional volume driver for the container' },
   { long: 'volumes-from', kind: 'list', help: 'Mount volumes from the specified container(s)' },
   { long: 'workdir', short: 'w', kind: 'string', help: 'Working directory inside the container' },
 ];
@@ -293,6 +294,7 @@ export function buildCreateRequest(flags: Flags, image: string, command: string[
   };
   if (binds.length) host.Binds = binds;
   if (flags.list('volumes-from').length) host.VolumesFrom = flags.list('volumes-from');
+  if (flags.string('volume-driver')) host.VolumeDriver = flags.string('volume-driver');
   if (Object.keys(bindings).length) host.PortBindings = bindings;
   if (flags.bool('publish-all')) host.PublishAllPorts = true;
   if (flags.has('cap-add')) host.CapAdd = flags.list('cap-add');

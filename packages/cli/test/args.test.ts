@@ -120,6 +120,8 @@ test('create body: every supported flag lands where docker puts it', () => {
     'box',
     '-v',
     '/data',
+    '--volume-driver',
+    'pyvol',
     '-v',
     '/tmp/x:/x:ro',
     '-v',
@@ -193,6 +195,7 @@ test('create body: every supported flag lands where docker puts it', () => {
   assert.is(body.StdinOnce, true);
   const h = body.HostConfig!;
   assert.equal(h.Binds, ['/tmp/x:/x:ro', 'named:/n', '/work/rel:/r']);
+  assert.is(h.VolumeDriver, 'pyvol');
   assert.is(h.ReadonlyRootfs, true);
   assert.is(h.Privileged, true);
   assert.equal(h.CapAdd, ['NET_ADMIN']);

@@ -255,4 +255,145 @@ test(
   }),
 );
 
+/** Make the local driver ask for Docker's per-container calls, as the adapter of Docker's volume plugins does. */
+function perContainer(local: LocalVolumeDriver): void {
+  Object.assign(local, { mountCalls: 'per-container' });
+}
+
+test(
+  "a per-container driver (Docker's protocol) gets a mount for every holder and an unmount as each leaves, each with its container's id",
+  withRig(async ({ dataRoot, service, local }) => {
+    perContainer(local);
+    await service.create({ name: 'remote' });
+    const calls = counting(local);
+    await service.acquire('remote', { containerId: 'c1', readOnly: false });
+    await service.acquire('remote', { containerId: 'c2', readOnly: true });
+    await service.acquire('remote', { containerId: 'c2', readOnly: true });
+    assert.equal(calls, ['mount remote c1', 'mount remote c2']);
+    const record = JSON.parse(readFileSync(path.join(dataRoot, 'volumes', '_records', 'remote.json'), 'utf8'));
+    assert.equal(record.mountedBy, ['c1', 'c2']);
+    await service.release('remote', 'c1');
+    await service.release('remote', 'c1');
+    await service.release('remote', 'c2');
+    assert.equal(calls, ['mount remote c1', 'mount remote c2', 'unmount remote c1', 'unmount remote c2']);
+    // A refused mount leaves the holders as they were.
+    local.mount = async () => {
+      throw new Error('plugin refused');
+    };
+    await service.acquire('remote', { containerId: 'c3', readOnly: false }).catch(() => undefined);
+    assert.equal(JSON.parse(readFileSync(path.join(dataRoot, 'volumes', '_records', 'remote.json'), 'utf8')).mountedBy, []);
+    await service.remove('remote');
+  }),
+);
+
+test(
+  'a per-container driver after a crash: each holder that no longer runs gets its own unmount at recovery, those still running get nothing',
+  withRig(async ({ service, local, reopen }) => {
+    perContainer(local);
+    await service.create({ name: 'held' });
+    for (const id of ['dead1', 'live1', 'dead2']) await service.acquire('held', { containerId: id, readOnly: false });
+    // A crash here. The plugin process outlived berthd: it still holds the three IDs.
+    const { service: next, local: nextLocal } = await reopen();
+    perContainer(nextLocal);
+    const calls = counting(nextLocal);
+    await next.reconcileMounts((id) => id === 'live1');
+    assert.equal(calls, ['unmount held dead1', 'unmount held dead2']);
+    await rejectsWith(next.remove('held'), 'Conflict', /in use - \[live1\]/);
+    await next.release('held', 'live1');
+    assert.equal(calls, ['unmount held dead1', 'unmount held dead2', 'unmount held live1']);
+    await next.remove('held');
+  }),
+);
+
+test('a per-container driver found only by discovery (a Docker plugin after a restart): a run released during recovery gets its unmount, inspect its scope', async () => {
+  const dataRoot = mkdtempSync('/tmp/berth-unit-engine-volumes-');
+  try {
+    const build = async () => {
+      const local = new LocalVolumeDriver(path.join(dataRoot, 'volumes'));
+      await local.open();
+      Object.assign(local, { mountCalls: 'per-container', scope: 'global' });
+      const registries = {
+        volume: new DriverMap<VolumeDriver>('volume'),
+        discovery: new DriverMap<unknown>('discovery'),
+      } as Record<PluginKind, DriverMap<unknown>>;
+      let asked = 0;
+      registries.discovery!.add('fake', {
+        kinds: ['volume'],
+        find: async (_kind: string, name: string) => {
+          asked++;
+          return name === 'remote' ? { driver: local, description: 'a stand-in plugin' } : undefined;
+        },
+      });
+      const service = new VolumeService(
+        new VolumeStore({ dataRoot } as ResolvedEngineConfig),
+        new DriverLookup((kind) => registries[kind] as never),
+        { usersOf: () => [] },
+        new EventBus(),
+        silentLogger,
+      );
+      await service.load();
+      return { service, local, asked: () => asked };
+    };
+    const first = await build();
+    await first.service.create({ name: 'plugged', driver: 'remote' });
+    await first.service.acquire('plugged', { containerId: 'ended', readOnly: false });
+    await first.service.acquire('plugged', { containerId: 'runs', readOnly: false });
+    await first.local.drain();
+    // A crash; the next engine has not looked the plugin up when recovery releases the run that ended.
+    const next = await build();
+    assert.is(next.asked(), 0);
+    const calls = counting(next.local);
+    // Released in the background (discovery may wait on a hung plugin), ahead of what comes next for the volume.
+    await next.service.release('plugged', 'ended');
+    await next.service.acquire('plugged', { containerId: 'later', readOnly: false });
+    assert.equal(calls, ['unmount plugged ended', 'mount plugged later']);
+    await next.service.release('plugged', 'later');
+    assert.is((await next.service.get('plugged')).scope, 'global');
+    await next.service.release('plugged', 'runs');
+    assert.equal(calls, ['unmount plugged ended', 'mount plugged later', 'unmount plugged later', 'unmount plugged runs']);
+    await next.service.remove('plugged');
+    await next.local.drain();
+  } finally {
+    rmSync(dataRoot, { recursive: true, force: true });
+  }
+});
+
+test('a plugin that hangs at discovery holds up neither recovery nor reconciliation: they go on in the background', async () => {
+  const dataRoot = mkdtempSync('/tmp/berth-unit-engine-volumes-');
+  try {
+    const store = new VolumeStore({ dataRoot } as ResolvedEngineConfig);
+    await store.load(() => undefined);
+    await store.save({
+      name: 'stuck',
+      driver: 'hung',
+      labels: {},
+      options: {},
+      createdAt: new Date().toISOString(),
+      anonymous: false,
+      mountedBy: ['a', 'b'],
+    });
+    const registries = {
+      volume: new DriverMap<VolumeDriver>('volume'),
+      discovery: new DriverMap<unknown>('discovery'),
+    } as Record<PluginKind, DriverMap<unknown>>;
+    registries.discovery!.add('fake', { kinds: ['volume'], find: () => new Promise(() => undefined) });
+    const service = new VolumeService(
+      new VolumeStore({ dataRoot } as ResolvedEngineConfig),
+      new DriverLookup((kind) => registries[kind] as never),
+      { usersOf: () => [] },
+      new EventBus(),
+      silentLogger,
+    );
+    await service.load();
+    const began = Date.now();
+    await service.release('stuck', 'a');
+    await service.reconcileMounts(() => false);
+    assert.ok(Date.now() - began < 1000, `took ${Date.now() - began} ms`);
+    // Nothing was dropped without its unmount: the holders stay recorded for the next try.
+    assert.equal(JSON.parse(readFileSync(path.join(dataRoot, 'volumes', '_records', 'stuck.json'), 'utf8')).mountedBy, ['a', 'b']);
+  } finally {
+    rmSync(dataRoot, { recursive: true, force: true });
+  }
+});
+
 test.run();

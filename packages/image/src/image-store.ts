@@ -597,6 +597,11 @@ export class ImageStore {
     return out.sort((a, b) => referenceString(a.reference).localeCompare(referenceString(b.reference)));
   }
 
+  /** The recorded parent of the image `id` (undefined: none, or no such image). */
+  parentOf(id: Digest): Digest | undefined {
+    return this.images.get(id)?.parent;
+  }
+
   /** Ids of the images whose recorded parent is `id`. */
   children(id: Digest): Digest[] {
     return [...this.images.values()].filter((m) => m.parent === id).map((m) => m.id);

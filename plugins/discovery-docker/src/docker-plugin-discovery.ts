@@ -3,9 +3,10 @@ import { MethodNotSupported, PluginClient } from './plugin-client.js';
 import { formatAddress, locatePlugin, type PluginDirs } from './plugin-locator.js';
 import { type AddressSpaces, type IpamCapabilities, RemoteIpam } from './remote-ipam.js';
 import { type NetworkCapabilities, RemoteNetworkDriver } from './remote-network-driver.js';
+import { RemoteVolumeDriver, volumeCapabilities } from './remote-volume-driver.js';
 
 /** The `Implements` entry of each kind this discovery serves, as Docker names the protocols. */
-const protocols: Partial<Record<PluginKind, string>> = { network: 'NetworkDriver', ipam: 'IpamDriver' };
+const protocols: Partial<Record<PluginKind, string>> = { network: 'NetworkDriver', ipam: 'IpamDriver', volume: 'VolumeDriver' };
 
 /** Settings of the discovery (plugin-config `discovery/docker`). */
 export interface DockerPluginDiscoveryOptions extends PluginDirs {
@@ -15,17 +16,18 @@ export interface DockerPluginDiscoveryOptions extends PluginDirs {
 }
 
 /**
- * Docker's legacy plugin discovery as core's DriverDiscovery: asked for a network driver
- * or an IPAM driver by name, it locates the plugin (`locatePlugin`: sockets, then spec
+ * Docker's legacy plugin discovery as core's DriverDiscovery: asked for a network driver,
+ * an IPAM driver or a volume driver by name, it locates the plugin (`locatePlugin`: sockets, then spec
  * files), activates it (`POST /Plugin.Activate`, whose `Implements` must list the
  * protocol of the kind asked for) and returns the adapter: `RemoteNetworkDriver` after
  * `NetworkDriver.GetCapabilities`, `RemoteIpam` after `IpamDriver.GetDefaultAddressSpaces`
- * (and `IpamDriver.GetCapabilities`, which a plugin may lack). It remembers nothing
+ * (and `IpamDriver.GetCapabilities`, which a plugin may lack), `RemoteVolumeDriver` after
+ * `VolumeDriver.Capabilities` (which a plugin may lack too). It remembers nothing
  * itself: the engine keeps what it returns in the kind's registry, and asks again for
  * a name it has not got, so a plugin that was not running is found once it runs.
  */
 export class DockerPluginDiscovery implements DriverDiscovery {
-  readonly kinds: readonly PluginKind[] = ['network', 'ipam'];
+  readonly kinds: readonly PluginKind[] = ['network', 'ipam', 'volume'];
 
   constructor(private readonly options: DockerPluginDiscoveryOptions) {}
 
@@ -43,6 +45,10 @@ export class DockerPluginDiscovery implements DriverDiscovery {
     }
     const description = `Docker ${protocol} plugin at ${formatAddress(address)}`;
     const log = this.options.log.child({ plugin: name });
+    if (kind === 'volume') {
+      const driver = new RemoteVolumeDriver(name, client, await volumeCapabilities(client), log);
+      return { driver: driver as unknown as PluginKinds[K], description };
+    }
     if (kind === 'network') {
       const capabilities = await client.call<NetworkCapabilities>('NetworkDriver.GetCapabilities');
       return { driver: new RemoteNetworkDriver(name, client, capabilities, log) as unknown as PluginKinds[K], description };

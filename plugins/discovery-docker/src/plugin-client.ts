@@ -9,6 +9,20 @@ export const pluginMediaType = 'application/vnd.docker.plugins.v1.2+json';
 export class MethodNotSupported extends NotFound {}
 
 /**
+ * The plugin answered and refused: its `Err` (or a status other than 200). `pluginMessage`
+ * is its own text, which an adapter may read to pick core's error class (a volume
+ * plugin's "no such volume" is a NotFound).
+ */
+export class PluginRefused extends SystemError {
+  constructor(
+    message: string,
+    readonly pluginMessage: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
  * Talks to one Docker plugin: a JSON `POST /<Method>` per call over its UNIX socket (or
  * TCP, from a `tcp://` spec), one connection per call, as dockerd's plugin client. An
  * answer other than 200 is an error carrying the plugin's own message (`{"Err": "..."}`),
@@ -54,14 +68,14 @@ export class PluginClient {
               reject(new MethodNotSupported(`plugin ${this.name} does not implement ${method}${pluginError ? `: ${pluginError}` : ''}`));
             } else if (res.statusCode !== 200 || pluginError) {
               const message = pluginError || text.trim().slice(0, 200) || `HTTP ${res.statusCode}`;
-              reject(new SystemError(`plugin ${this.name}: ${method}: ${message}`));
+              reject(new PluginRefused(`plugin ${this.name}: ${method}: ${message}`, message));
             } else if (parsed === undefined || typeof parsed !== 'object' || parsed === null) {
               reject(new SystemError(`plugin ${this.name}: ${method}: the answer is not a JSON object: ${text.slice(0, 200)}`));
             } else resolve(parsed as T);
           });
         },
       );
-      req.on('timeout', () => req.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
+      req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer within ${this.timeoutMs} ms`), { code: 'ETIMEDOUT' })));
       req.on('error', (err) => reject(this.unreachable(method, err)));
       req.end(payload);
     });
@@ -69,10 +83,19 @@ export class PluginClient {
 
   private unreachable(method: string, err: Error): SystemError {
     const code = (err as NodeJS.ErrnoException).code;
+    const at = formatAddress(this.address);
+    if (code === 'ETIMEDOUT') {
+      return new SystemError(`plugin ${this.name} did not answer ${method} within ${this.timeoutMs} ms (${at})`, { cause: err });
+    }
+    if (code === 'ECONNRESET') {
+      return new SystemError(`plugin ${this.name} closed the connection during ${method} without answering (${at}): it may have crashed`, {
+        cause: err,
+      });
+    }
     const why =
       code === 'ECONNREFUSED' || code === 'ENOENT'
-        ? `is not running (nothing answers on ${formatAddress(this.address)}, found in ${this.address.foundIn})`
-        : `cannot be reached at ${formatAddress(this.address)}: ${err.message}`;
+        ? `is not running (nothing answers on ${at}, found in ${this.address.foundIn})`
+        : `cannot be reached at ${at}: ${err.message}`;
     return new SystemError(`plugin ${this.name} ${why}; ${method} failed`, { cause: err });
   }
 }

@@ -2,9 +2,12 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { InvalidArgument, NotImplemented } from '@berth/core';
 
-/** Where Docker looks for plugins, and berth by default: sockets first, then spec files, in this order. */
-export const defaultSocketDirs: readonly string[] = Object.freeze(['/run/docker/plugins']);
-export const defaultSpecDirs: readonly string[] = Object.freeze(['/etc/docker/plugins', '/usr/lib/docker/plugins']);
+/**
+ * Where Docker looks for plugins, then berth's own directories (for a plugin meant for
+ * berth alone): sockets first, then spec files, in this order.
+ */
+export const defaultSocketDirs: readonly string[] = Object.freeze(['/run/docker/plugins', '/run/berth/plugins']);
+export const defaultSpecDirs: readonly string[] = Object.freeze(['/etc/docker/plugins', '/usr/lib/docker/plugins', '/etc/berth/plugins']);
 
 /** The directories a locator searches (plugin-config `discovery/docker`: `socketDirs`, `specDirs`). */
 export interface PluginDirs {

@@ -30,11 +30,11 @@ test.after(() => {
 test("the manifest is discovery/docker, searching Docker's directories unless its config names others", async () => {
   assert.is(plugin.kind, 'discovery');
   assert.is(plugin.name, 'docker');
-  assert.equal(defaultSocketDirs, ['/run/docker/plugins']);
-  assert.equal(defaultSpecDirs, ['/etc/docker/plugins', '/usr/lib/docker/plugins']);
+  assert.equal(defaultSocketDirs, ['/run/docker/plugins', '/run/berth/plugins']);
+  assert.equal(defaultSpecDirs, ['/etc/docker/plugins', '/usr/lib/docker/plugins', '/etc/berth/plugins']);
   const discovery = await plugin.init(pluginContext('/nonexistent', { config: { socketDirs: ['/tmp/x'], specDirs: [] } }));
   assert.instance(discovery, DockerPluginDiscovery);
-  assert.equal(discovery.kinds, ['network', 'ipam']);
+  assert.equal(discovery.kinds, ['network', 'ipam', 'volume']);
   const bad = await errorOf(
     Promise.resolve().then(() => plugin.init(pluginContext('/nonexistent', { config: { socketDirs: 'relative' } }))),
   );

@@ -16,7 +16,9 @@ export interface DriverVolume {
 /**
  * Who needs a volume mounted, and how. The engine calls `mount` and `unmount` with the
  * same context for one container's run, so a driver can tell its users apart in its
- * logs; it never needs to count them (the engine does).
+ * logs; it never needs to count them (the engine does). For a driver whose `mountCalls`
+ * is `per-container`, `containerId` is the caller's ID of Docker's protocol: unique per
+ * container, the same at its `mount` and its `unmount`.
  */
 export interface VolumeMountContext {
   /** The container the volume is mounted for. */
@@ -35,7 +37,7 @@ export interface VolumeMountContext {
  * 1. `create(name, options)` makes it and returns it. `options` are the `-o` options;
  *    an option the driver does not know is an `InvalidArgument` naming it, and nothing
  *    is left behind. Creating a name that exists with the same options returns it.
- * 2. `mount(name, ctx)` when the first running container needs it: returns the host path
+ * 2. `mount(name, ctx)` when the first running container needs it (but see `mountCalls`): returns the host path
  *    the engine bind-mounts into the container. The engine keeps the reference count
  *    (in records that survive a crash): `mount` is called once however many containers
  *    share the volume, and again after a berthd restart if the engine's records say a
@@ -49,6 +51,20 @@ export interface VolumeMountContext {
  */
 export interface VolumeDriver {
   readonly name: string;
+  /**
+   * How the engine calls `mount`/`unmount` (absent: `once`).
+   * - `once`: steps 2 and 3 above; the engine's reference count decides, the driver counts nothing.
+   * - `per-container`: Docker's volume plugin protocol, for the adapter of out-of-process
+   *   plugins (which count their callers themselves, by ID). `mount(name, ctx)` is called
+   *   for every container that starts with the volume (and once at create, around the
+   *   copy of the image's content into it, as for `once`), `unmount(name, ctx)` when that
+   *   container's run ends, each with that container's `containerId` as the caller's ID.
+   *   The engine still records every holder ahead of the driver's `mount` (the same
+   *   records as its count), so after a berthd crash each holder whose container is no
+   *   longer running gets its `unmount`, with its own ID, at recovery; the holders still
+   *   running get no call (the plugin process kept their mounts while berthd was down).
+   */
+  readonly mountCalls?: 'once' | 'per-container';
   /** `local` volumes live on one host, `global` ones everywhere (Docker's `Scope`). */
   readonly scope: 'local' | 'global';
   create(name: string, options: Readonly<Record<string, string>>): Promise<DriverVolume>;

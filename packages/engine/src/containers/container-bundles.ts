@@ -105,6 +105,21 @@ export class ContainerBundles {
   }
 
   /**
+   * Bind volumes from the host paths their drivers gave at this start's mount, where they
+   * differ from the bundle's (a Docker volume plugin may answer each `Mount` with another
+   * path): each mount whose destination is listed gets the new source.
+   */
+  async rebindVolumes(id: string, sources: ReadonlyMap<string, string>): Promise<void> {
+    if (sources.size === 0) return;
+    await this.editSpec(id, (spec) => {
+      for (const m of spec.mounts ?? []) {
+        const source = sources.get(m.destination);
+        if (source !== undefined && m.type === 'bind') m.source = source;
+      }
+    });
+  }
+
+  /**
    * Put new memory, CPU and pids limits in the bundle (`docker update`), so the next start
    * of the container runs with them; the running process gets them from the runtime.
    */

@@ -42,12 +42,13 @@ export class ContainerVolumes {
       mode: volumeMode(request),
     };
     if (created) made.push(entry);
-    if (!request.nocopy) {
-      // The driver's path is valid while mounted: mount it for the copy, as Docker does.
+    if (!request.nocopy || !entry.source) {
+      // The driver's path is valid while mounted: mount it for the copy, as Docker does,
+      // and to learn it from a driver that has one only while mounted (a Docker plugin's Mount).
       const source = await this.volumes.acquire(name, { containerId: id, readOnly: false });
       try {
         entry.source = source;
-        await populateVolume(rootfs, request.destination, source);
+        if (!request.nocopy) await populateVolume(rootfs, request.destination, source);
       } finally {
         await this.volumes.release(name, id);
       }
@@ -69,18 +70,25 @@ export class ContainerVolumes {
     }
   }
 
-  /** Mount every volume of the record for a run (the first holder mounts); on failure what was mounted is released. */
-  async acquire(record: ContainerRecord): Promise<void> {
+  /**
+   * Mount every volume of the record for a run (the first holder mounts); on failure what
+   * was mounted is released. Returns, by destination, the host paths that differ from the
+   * ones the bundle was made with (a Docker plugin's `Mount` may answer another path).
+   */
+  async acquire(record: ContainerRecord): Promise<Map<string, string>> {
     const done: ContainerVolume[] = [];
+    const moved = new Map<string, string>();
     try {
       for (const v of record.volumes ?? []) {
-        await this.volumes.acquire(
+        const source = await this.volumes.acquire(
           v.name,
           { containerId: record.id, readOnly: v.readOnly },
           { destination: v.destination, 'read/write': String(!v.readOnly) },
         );
         done.push(v);
+        if (source && source !== v.source) moved.set(v.destination, source);
       }
+      return moved;
     } catch (err) {
       for (const v of done) await this.volumes.release(v.name, record.id);
       throw err;

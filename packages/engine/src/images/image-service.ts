@@ -119,8 +119,8 @@ export class ImageService implements ImagesApi {
     }
     // Images built on this one (a build's next step, a commit): it stays for them. By
     // name, its last name goes and it stays as their intermediate image; by id, refused.
-    const record = await this.store.get(id);
-    const hasChildren = (await this.store.list()).some((image) => image.parent === id);
+    const parent = this.store.parentOf(id);
+    const hasChildren = this.store.children(id).length > 0;
     if (hasChildren && !byName) {
       throw new Conflict(`conflict: unable to delete ${shortId(id)} (cannot be forced) - image has dependent child images`);
     }
@@ -159,8 +159,16 @@ export class ImageService implements ImagesApi {
     }
     out.push(...(await this.deleteImage(id)));
     // Docker's rmi without --no-prune: the untagged parents nothing else needs go too.
-    if (!options.noprune && record.parent) out.push(...(await this.deleteUntaggedParents(record.parent)));
+    if (!options.noprune && parent) out.push(...(await this.deleteUntaggedParents(parent)));
     return out;
+  }
+
+  private exists(id: string): boolean {
+    try {
+      return this.store.resolve(id) === id;
+    } catch {
+      return false;
+    }
   }
 
   /** Delete an image whose users were checked (in the same synchronous step as this hold). */
@@ -189,16 +197,16 @@ export class ImageService implements ImagesApi {
    * container and no build holding it is deleted (a build's intermediate images under the
    * image an rmi removed); the walk stops at the first that is still needed.
    */
-  private async deleteUntaggedParents(id: string | undefined): Promise<ImageDeleteEntry[]> {
+  private async deleteUntaggedParents(first: Digest): Promise<ImageDeleteEntry[]> {
     const out: ImageDeleteEntry[] = [];
+    let id: Digest | undefined = first;
     while (id) {
-      const parent = await this.store.find(id);
-      if (!parent || this.store.references(parent.id).length > 0) break;
-      if ((await this.store.list()).some((image) => image.parent === parent.id)) break;
-      // From the users check to the hold in deleteImage, no await (ImageHolds).
-      if (this.users.usersOf(parent.id).length || this.holds.creators(parent.id).length || this.holds.heldByBuild(parent.id)) break;
-      out.push(...(await this.deleteImage(parent.id)));
-      id = parent.parent;
+      const next: Digest | undefined = this.store.parentOf(id);
+      // From these checks to the hold in deleteImage, no await (ImageHolds).
+      if (!this.exists(id) || this.store.references(id).length > 0 || this.store.children(id).length > 0) break;
+      if (this.users.usersOf(id).length || this.holds.creators(id).length || this.holds.heldByBuild(id)) break;
+      out.push(...(await this.deleteImage(id)));
+      id = next;
     }
     return out;
   }

@@ -187,11 +187,13 @@ export async function specInputFromDocker(req: DockerSpecRequest): Promise<Docke
     if (taken.has(destination)) throw new InvalidArgument(`Duplicate mount point: ${destination} (${raw})`);
     taken.add(destination);
   };
+  // `--volume-driver`: the driver of the volumes `-v` and VOLUME make on first use (`--mount` names its own).
+  const volumeDriver = hc.VolumeDriver ? { driver: hc.VolumeDriver } : {};
   for (const raw of hc.Binds ?? []) {
     const parsed = parseBind(raw);
     claim(parsed.destination, raw);
     if (parsed.kind === 'volume') {
-      volumes.push(parsed);
+      volumes.push({ ...parsed, ...volumeDriver });
       continue;
     }
     checkBindSource(parsed, req.pathExists);
@@ -214,7 +216,7 @@ export async function specInputFromDocker(req: DockerSpecRequest): Promise<Docke
     const destination = path.posix.normalize(dest);
     if (taken.has(destination)) continue;
     taken.add(destination);
-    volumes.push({ kind: 'volume', name: '', destination, readonly: false, nocopy: false, raw: dest, fromVolumes: true });
+    volumes.push({ kind: 'volume', name: '', destination, readonly: false, nocopy: false, raw: dest, fromVolumes: true, ...volumeDriver });
   }
   for (const m of etcFileMounts(req.etcFiles, readonlyRootfs)) {
     if (!taken.has(m.destination)) userMounts.push(m);

@@ -35,7 +35,6 @@ function notSupported(field: string, detail = ''): InvalidArgument {
 
 /** Fields refused whenever they are set, with what to use instead where there is something. */
 const refusedHostFields: ReadonlyArray<[keyof HostConfig, string]> = [
-  ['VolumeDriver', ' (-v volumes are created with the local driver; use docker volume create -d to choose another)'],
   ['Capabilities', ' (use CapAdd and CapDrop)'],
   ['Cgroup', ''],
   ['Init', ': it has no init process'],

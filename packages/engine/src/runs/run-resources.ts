@@ -69,8 +69,9 @@ export class RunResources {
       await this.rootfs.ensureMounted(record.id);
       undo.push(async () => this.rootfs.unmount(record.id));
       // The volumes' drivers mount them (the first run to need each) before the runtime binds them.
-      await this.volumes.acquire(record);
+      const moved = await this.volumes.acquire(record);
       undo.push(() => this.volumes.release(record));
+      await this.bundles.rebindVolumes(record.id, moved);
       // The joined container's namespace, by the pid it runs now (it changes at each of its starts).
       if (joined) await this.bundles.joinNetworkNamespace(record.id, `/proc/${joined.state.Pid}/ns/net`);
       undo.push(() => fs.rm(stateDir, { recursive: true, force: true }));

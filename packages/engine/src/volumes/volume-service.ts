@@ -141,7 +141,15 @@ export class VolumeService {
   async list(filters: Filters = {}): Promise<VolumeInfo[]> {
     const users = (n: string) => this.users.usersOf(n);
     const matched = this.store.list().filter((r) => matchesVolumeFilters(r, filters, users));
-    return Promise.all(matched.map((r) => this.info(r)));
+    // A driver that cannot answer (a Docker plugin that is not running) hides none of the list: its volumes show their records.
+    return Promise.all(
+      matched.map((r) =>
+        this.info(r).catch((err: unknown) => {
+          this.log.warn('volume driver could not describe a volume', { volume: r.name, driver: r.driver, error: String(err) });
+          return describe(r, this.drivers.loaded('volume', r.driver), undefined);
+        }),
+      ),
+    );
   }
 
   /**
@@ -202,7 +210,8 @@ export class VolumeService {
       let path = (await this.info(record)).mountpoint;
       if (!holders.includes(ctx.containerId)) {
         await this.store.save({ ...record, mountedBy: [...holders, ctx.containerId] });
-        if (holders.length === 0) {
+        // A per-container driver (Docker's protocol) is told of every caller; one counted by the engine, of the first.
+        if (holders.length === 0 || perContainer(driver)) {
           try {
             path = await driver.mount(name, ctx);
           } catch (err) {
@@ -216,32 +225,61 @@ export class VolumeService {
     });
   }
 
-  /** `containerId`'s run ended: the driver's `unmount` after the last holder, then the record. Errors are logged: the run is over either way. */
+  /**
+   * `containerId`'s run ended: the driver's `unmount` after the last holder (after each, for
+   * a per-container driver), then the record. Errors are logged: the run is over either way.
+   * A driver no registry holds yet (a Docker plugin not looked up since berthd started: a
+   * run that ended while berthd was down, released by recovery) is discovered in the
+   * background, in the volume's queue (so what comes next for the volume waits for it), and
+   * the holder leaves the record only after its unmount: a plugin that hangs never holds up
+   * the engine's start, and a crash meanwhile leaves the holder for the next recovery.
+   */
   async release(name: string, containerId: string): Promise<void> {
-    await this.serial(name, async () => {
+    const work = this.serial(name, async () => {
       const record = this.store.get(name);
       if (!record || !(record.mountedBy ?? []).includes(containerId)) return;
       const rest = record.mountedBy!.filter((id) => id !== containerId);
-      if (rest.length === 0) await this.unmountQuietly(record, containerId);
+      if (rest.length === 0 || perContainer(await this.reachableDriver(record))) await this.unmountQuietly(record, containerId);
       await this.store.save({ ...record, mountedBy: rest });
       this.events.publish('volume', 'unmount', name, { driver: record.driver, container: containerId });
     });
+    const driverName = this.store.get(name)?.driver;
+    if (driverName !== undefined && !this.drivers.loaded('volume', driverName)) {
+      void work.catch((err: unknown) =>
+        this.log.warn('volume release failed', { volume: name, container: containerId, error: String(err) }),
+      );
+      return;
+    }
+    await work;
   }
 
   /**
    * At start, after recovery knows which containers run: holders that no longer run are
    * dropped (the last one's volume unmounted), and a volume that some running container
    * holds is mounted again (idempotent for the driver), which is how a mount lost with a
-   * crash between the record and the driver is made good.
+   * crash between the record and the driver is made good. A per-container driver (a
+   * Docker plugin, discovered here if need be) gets an `unmount` for each holder that no
+   * longer runs, with its ID, and nothing for those that run: its process kept them.
+   *
+   * A volume whose driver no registry holds yet (a Docker plugin, found by discovery) is
+   * reconciled in the background, in its volume's queue, so a plugin that hangs delays
+   * only what uses its volumes (each call bounded by its timeout), never the engine's start.
    */
   async reconcileMounts(isRunning: (containerId: string) => boolean): Promise<void> {
-    for (const record of this.store.list()) {
-      const holders = record.mountedBy ?? [];
-      if (holders.length === 0) continue;
-      await this.serial(record.name, async () => {
-        const keep = holders.filter(isRunning);
-        const driver = this.drivers.loaded('volume', record.driver);
-        if (keep.length === 0) await this.unmountQuietly(record, holders[0]!);
+    for (const listed of this.store.list()) {
+      // Who had ended is decided now, before anything can start again; the record is read in
+      // the volume's queue, after what recovery queued (its releases of the runs that ended).
+      const ended = new Set((listed.mountedBy ?? []).filter((id) => !isRunning(id)));
+      if ((listed.mountedBy ?? []).length === 0) continue;
+      const work = this.serial(listed.name, async () => {
+        const record = this.store.get(listed.name);
+        const holders = record?.mountedBy ?? [];
+        if (!record || holders.length === 0) return;
+        const keep = holders.filter((id) => !ended.has(id));
+        const driver = await this.reachableDriver(record);
+        if (perContainer(driver)) {
+          for (const gone of holders.filter((id) => ended.has(id))) await this.unmountQuietly(record, gone);
+        } else if (keep.length === 0) await this.unmountQuietly(record, holders[0]!);
         else if (driver) {
           await driver
             .mount(record.name, { containerId: keep[0]!, readOnly: false })
@@ -249,7 +287,24 @@ export class VolumeService {
         }
         if (keep.length !== holders.length) await this.store.save({ ...record, mountedBy: keep });
       });
+      if (this.drivers.loaded('volume', listed.driver)) await work;
+      else
+        void work.catch((err: unknown) =>
+          this.log.warn('cannot reconcile the mounts of a volume', { volume: listed.name, error: String(err) }),
+        );
     }
+  }
+
+  /**
+   * The volume's driver, discovered if need be (a Docker plugin after a restart); undefined,
+   * logged, when it cannot be had (a plugin that is not running): what would have been
+   * unmounted then stays with the plugin, as with dockerd.
+   */
+  private async reachableDriver(record: VolumeRecord): Promise<VolumeDriver | undefined> {
+    return this.drivers.find('volume', record.driver).catch((err: unknown) => {
+      this.log.warn('volume driver unreachable', { volume: record.name, driver: record.driver, error: String(err) });
+      return undefined;
+    });
   }
 
   private async unmountQuietly(record: VolumeRecord, containerId: string): Promise<void> {
@@ -299,7 +354,8 @@ export class VolumeService {
   }
 
   private async info(record: VolumeRecord): Promise<VolumeInfo> {
-    const driver = this.drivers.loaded('volume', record.driver);
+    // A Docker plugin's driver is discovered after a restart here too, so inspect shows its Scope and Mountpoint.
+    const driver = await this.reachableDriver(record);
     if (!driver) return describe(record, undefined, undefined);
     const found = await driver.get(record.name).catch((err: unknown) => {
       if (isBerthError(err, 'NotFound')) return undefined;
@@ -322,6 +378,11 @@ export class VolumeService {
     });
     return run;
   }
+}
+
+/** Whether the driver wants Docker's `Mount`/`Unmount` per container rather than the engine's count. */
+function perContainer(driver: VolumeDriver | undefined): boolean {
+  return driver?.mountCalls === 'per-container';
 }
 
 function describe(record: VolumeRecord, driver: VolumeDriver | undefined, volume: DriverVolume | undefined): VolumeInfo {

@@ -269,6 +269,30 @@ test('OomScoreAdj reaches the process; CgroupnsMode chooses the cgroup namespace
   );
 });
 
+test("--volume-driver (HostConfig.VolumeDriver) is the driver of -v's and VOLUME's volumes; --mount keeps its own volume-driver", async () => {
+  const { volumes } = await run(
+    {
+      Cmd: ['true'],
+      Volumes: { '/anon': {} },
+      HostConfig: {
+        VolumeDriver: 'pyvol',
+        Binds: ['data:/data'],
+        Mounts: [{ Type: 'volume', Source: 'mv', Target: '/m', VolumeOptions: { DriverConfig: { Name: 'other', Options: { k: 'v' } } } }],
+      },
+    },
+    { image: { ...image, Volumes: { '/var/lib/x': {} } } },
+  );
+  assert.equal(
+    volumes.map((v) => [v.name, v.destination, v.driver, v.driverOptions]),
+    [
+      ['data', '/data', 'pyvol', undefined],
+      ['mv', '/m', 'other', { k: 'v' }],
+      ['', '/anon', 'pyvol', undefined],
+      ['', '/var/lib/x', 'pyvol', undefined],
+    ],
+  );
+});
+
 test('binds, volumes and anonymous volumes', async () => {
   const { input, volumes } = await run(
     { Cmd: ['true'], Volumes: { '/anon': {} }, HostConfig: { Binds: [`${dir}:/host:ro`, 'data:/data', '/etc/hosts-override:/etc/hosts'] } },

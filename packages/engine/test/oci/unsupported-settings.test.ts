@@ -145,7 +145,6 @@ test('each setting berth does not carry out is refused by name', () => {
     [{ Domainname: 'example.com' }, /^Domainname is not supported/],
     [{ Healthcheck: { Test: ['CMD-SHELL', 'true'], Interval: 10 } }, /^Interval in Healthcheck cannot be less than 1ms/],
     [{ HostConfig: { Init: true } }, /^HostConfig\.Init is not supported by berth yet: it has no init process/],
-    [{ HostConfig: { VolumeDriver: 'local' } }, /^HostConfig\.VolumeDriver is not supported/],
     [{ HostConfig: { BlkioWeight: 300 } }, /^HostConfig\.BlkioWeight is not supported/],
     [{ HostConfig: { BlkioDeviceReadBps: [{ Path: '/dev/sda', Rate: 1 }] } }, /^HostConfig\.BlkioDeviceReadBps is not supported/],
     [{ HostConfig: { CpusetMems: '0' } }, /^HostConfig\.CpusetMems is not supported/],
