@@ -4,7 +4,9 @@ import * as assert from 'uvu/assert';
 import { lines, throwsMessage } from './helpers.js';
 
 test('parser directives at the top: syntax recorded, escape set, check ignored', () => {
-  const df = parseDockerfile(lines('# syntax=docker/dockerfile:1.7', '# escape=`', '#check=skip=all', 'FROM busybox', 'RUN echo a `', '  b'));
+  const df = parseDockerfile(
+    lines('# syntax=docker/dockerfile:1.7', '# escape=`', '#check=skip=all', 'FROM busybox', 'RUN echo a `', '  b'),
+  );
   assert.equal(
     df.directives.map((d) => [d.name, d.value, d.line]),
     [
@@ -27,12 +29,17 @@ test('a directive after a comment, a blank line or an instruction is a plain com
 });
 
 test('a repeated directive and a bad escape token are errors', () => {
-  throwsMessage(() => parseDockerfile(lines('# escape=`', '# escape=\\', 'FROM x')), 'Dockerfile:2: only one escape parser directive can be used');
+  throwsMessage(
+    () => parseDockerfile(lines('# escape=`', '# escape=\\', 'FROM x')),
+    'Dockerfile:2: only one escape parser directive can be used',
+  );
   throwsMessage(() => parseDockerfile(lines('# escape=x', 'FROM x')), "Dockerfile:1: invalid escape token 'x' does not match ` or \\");
 });
 
 test('comments only at the start of a line, also between continuation lines', () => {
-  const read = readLogicalLines(lines('FROM busybox', '  # indented comment', 'RUN echo one \\', '# a comment inside', '    two # not a comment'));
+  const read = readLogicalLines(
+    lines('FROM busybox', '  # indented comment', 'RUN echo one \\', '# a comment inside', '    two # not a comment'),
+  );
   assert.equal(
     read.lines.map((l) => [l.text, l.startLine, l.endLine]),
     [

@@ -3,7 +3,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { lines, throwsMessage } from './helpers.js';
 
-const parse = (...text: string[]) => () => parseDockerfile(lines(...text));
+const parse =
+  (...text: string[]) =>
+  () =>
+    parseDockerfile(lines(...text));
 
 test('an unknown instruction, with a suggestion when one is close', () => {
   throwsMessage(parse('FROM busybox', '', '', '', '', '', 'COPPY a b'), 'Dockerfile:7: unknown instruction: COPPY (did you mean COPY?)');
@@ -35,7 +38,10 @@ test('an instruction before the first FROM (ARG excepted); only ARGs and no FROM
 
 test('bad JSON: a JSON array of non-strings', () => {
   throwsMessage(parse('FROM x', 'CMD ["echo", 1]'), 'Dockerfile:2: when using JSON array syntax, arrays must be comprised of strings only');
-  throwsMessage(parse('FROM x', 'COPY ["a", true, "/b"]'), 'Dockerfile:2: when using JSON array syntax, arrays must be comprised of strings only');
+  throwsMessage(
+    parse('FROM x', 'COPY ["a", true, "/b"]'),
+    'Dockerfile:2: when using JSON array syntax, arrays must be comprised of strings only',
+  );
 });
 
 test('SHELL must be JSON', () => {
@@ -74,7 +80,10 @@ test('missing arguments, in Docker words per instruction', () => {
 });
 
 test('a bad stage name and a stage name used twice', () => {
-  throwsMessage(parse('FROM x AS 1st'), 'Dockerfile:1: invalid name for build stage: "1st", name can\'t start with a number or contain symbols');
+  throwsMessage(
+    parse('FROM x AS 1st'),
+    'Dockerfile:1: invalid name for build stage: "1st", name can\'t start with a number or contain symbols',
+  );
   throwsMessage(parse('FROM x AS a', 'FROM y AS A'), 'Dockerfile:2: a stage name already used');
 });
 
@@ -104,13 +113,13 @@ test('bad RUN --mount specs, in BuildKit words', () => {
     ['type=secret', 'invalid secret mount. one of source, target required'],
     ['type=secret,id=a,from=b', 'secret mount should not have a from'],
     ['type=bind,target=/x,sharing=locked', 'invalid cache sharing set for bind mount'],
-    ['type=cache,target', 'invalid field \'target\' must be a key=value pair'],
+    ['type=cache,target', "invalid field 'target' must be a key=value pair"],
   ];
   for (const [spec, problem] of cases) throwsMessage(parse('FROM x', `RUN --mount=${spec} true`), `Dockerfile:2: ${problem}`);
 });
 
 test('ONBUILD ONBUILD, ONBUILD FROM, ONBUILD MAINTAINER, and an unknown trigger', () => {
-  throwsMessage(parse('FROM x', 'ONBUILD ONBUILD RUN x'), 'Dockerfile:2: Chaining ONBUILD via `ONBUILD ONBUILD` isn\'t allowed');
+  throwsMessage(parse('FROM x', 'ONBUILD ONBUILD RUN x'), "Dockerfile:2: Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
   throwsMessage(parse('FROM x', 'ONBUILD from y'), "Dockerfile:2: FROM isn't allowed as an ONBUILD trigger");
   throwsMessage(parse('FROM x', 'ONBUILD MAINTAINER me'), "Dockerfile:2: MAINTAINER isn't allowed as an ONBUILD trigger");
   throwsMessage(parse('FROM x', 'ONBUILD COPPY a b'), 'Dockerfile:2: unknown instruction: COPPY (did you mean COPY?)');

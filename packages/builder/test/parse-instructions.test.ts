@@ -14,7 +14,9 @@ function one<K extends Instruction['keyword']>(keyword: K, text: string): Extrac
 }
 
 test('FROM: image, AS name (lower-cased), --platform, scratch, ARG before FROM', () => {
-  const df = parseDockerfile(lines('ARG V=1', 'ARG OTHER', 'FROM --platform=linux/amd64 busybox:$V AS Build', 'FROM scratch', 'from build as final'));
+  const df = parseDockerfile(
+    lines('ARG V=1', 'ARG OTHER', 'FROM --platform=linux/amd64 busybox:$V AS Build', 'FROM scratch', 'from build as final'),
+  );
   assert.equal(
     df.metaArgs.flatMap((a) => a.args),
     [{ name: 'V', default: '1' }, { name: 'OTHER' }],
@@ -38,10 +40,18 @@ test('RUN: shell form keeps the text; exec form is the JSON array; an invalid JS
 });
 
 test('RUN flags: --mount (repeated, every type), --network', () => {
-  const run = one('RUN', 'RUN --mount=type=cache,target=/root/.cache,sharing=locked --mount=type=secret,id=npm --mount=type=tmpfs,target=/tmp,size=64m --mount=type=bind,from=build,source=/out,target=/in --network=none make');
+  const run = one(
+    'RUN',
+    'RUN --mount=type=cache,target=/root/.cache,sharing=locked --mount=type=secret,id=npm --mount=type=tmpfs,target=/tmp,size=64m --mount=type=bind,from=build,source=/out,target=/in --network=none make',
+  );
   assert.equal(
     run.mounts.map((m) => m.spec),
-    ['type=cache,target=/root/.cache,sharing=locked', 'type=secret,id=npm', 'type=tmpfs,target=/tmp,size=64m', 'type=bind,from=build,source=/out,target=/in'],
+    [
+      'type=cache,target=/root/.cache,sharing=locked',
+      'type=secret,id=npm',
+      'type=tmpfs,target=/tmp,size=64m',
+      'type=bind,from=build,source=/out,target=/in',
+    ],
   );
   assert.is(run.network, 'none');
   assert.equal(run.command.args, ['make']);
@@ -114,7 +124,10 @@ test('COPY: sources and destination, JSON form, every flag, heredoc sources in o
 });
 
 test('ADD: URL and git sources, --keep-git-dir, --checksum, --unpack', () => {
-  const add = one('ADD', 'ADD --keep-git-dir=true --checksum=sha256:abc --unpack=false https://example.com/a.tar.gz git@github.com:x/y.git /src/');
+  const add = one(
+    'ADD',
+    'ADD --keep-git-dir=true --checksum=sha256:abc --unpack=false https://example.com/a.tar.gz git@github.com:x/y.git /src/',
+  );
   assert.equal(
     [add.sources.map((s) => (s.kind === 'path' ? s.path : '')), add.keepGitDir, add.checksum, add.unpack, add.link],
     [['https://example.com/a.tar.gz', 'git@github.com:x/y.git'], true, 'sha256:abc', false, false],
@@ -123,7 +136,10 @@ test('ADD: URL and git sources, --keep-git-dir, --checksum, --unpack', () => {
 
 test('HEALTHCHECK: NONE, CMD shell and exec forms, options in nanoseconds', () => {
   assert.equal(one('HEALTHCHECK', 'HEALTHCHECK NONE').health.test, ['NONE']);
-  const h = one('HEALTHCHECK', 'HEALTHCHECK --interval=30s --timeout=1m30s --start-period=500ms --start-interval=2s --retries=3 CMD curl -f http://localhost/').health;
+  const h = one(
+    'HEALTHCHECK',
+    'HEALTHCHECK --interval=30s --timeout=1m30s --start-period=500ms --start-interval=2s --retries=3 CMD curl -f http://localhost/',
+  ).health;
   assert.equal(h, {
     test: ['CMD-SHELL', 'curl -f http://localhost/'],
     interval: 30e9,

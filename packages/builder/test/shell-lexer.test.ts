@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${x} is Dockerfile syntax here, not a template
 import { ShellLexer, ShellSyntaxError, variables } from '@berth/builder';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';

@@ -121,7 +121,11 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
     if (image === '') fail(from.location, `base name (${from.image}) should not be blank`);
     const earlier = byName.get(image.toLowerCase());
     const base: StageBase =
-      earlier !== undefined ? { kind: 'stage', stage: earlier } : image.toLowerCase() === 'scratch' ? { kind: 'scratch' } : { kind: 'image', ref: image };
+      earlier !== undefined
+        ? { kind: 'stage', stage: earlier }
+        : image.toLowerCase() === 'scratch'
+          ? { kind: 'scratch' }
+          : { kind: 'image', ref: image };
     const platform = from.platform === undefined ? undefined : expand(from.platform, globalEnv, from.location);
     if (from.name !== undefined) byName.set(from.name, source.index);
     return { index: source.index, name: from.name, source, base, platform, dependsOn: [], images: [], firstStep: 0 };
@@ -185,7 +189,10 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
     return value;
   };
   const levels: number[][] = [];
-  for (const index of needed) (levels[levelOf(index)] ??= []).push(index);
+  for (const index of needed) {
+    const at = levelOf(index);
+    levels[at] = [...(levels[at] ?? []), index];
+  }
 
   let step = dockerfile.metaArgs.length;
   for (const index of needed) {

@@ -4,14 +4,8 @@ import { DockerfileError, type SourceRange } from './errors.js';
 import { exposedPortKeys } from './exposed-ports.js';
 import { formatGoDuration } from './go-duration.js';
 import { defaultShell, type ImageRuntimeConfig } from './image-config.js';
-import type {
-  AddInstruction,
-  CopyInstruction,
-  HealthcheckSpec,
-  Instruction,
-  RunInstruction,
-} from './instructions.js';
-import { parseHeredocWord, chompHeredoc, readLogicalLines } from './logical-lines.js';
+import type { AddInstruction, CopyInstruction, HealthcheckSpec, Instruction, RunInstruction } from './instructions.js';
+import { chompHeredoc, parseHeredocWord, readLogicalLines } from './logical-lines.js';
 import { parseInstruction } from './parse-instruction.js';
 import { parseRunMount, type RunMount } from './run-mount.js';
 import { ShellLexer, ShellSyntaxError, type VariableSource } from './shell-lexer.js';
@@ -189,9 +183,14 @@ export function evaluateStage(plan: BuildPlan, index: number, base: StageBaseCon
   const shell = (): string[] => [...(config.Shell && config.Shell.length > 0 ? config.Shell : defaultShell)];
   const workdir = () => config.WorkingDir || '/';
   const buildArgPairs = (): string[] =>
-    [...args.entries()].filter(([k, v]) => v !== undefined && !envMap().has(k)).map(([k, v]) => `${k}=${v}`).sort();
+    [...args.entries()]
+      .filter(([k, v]) => v !== undefined && !envMap().has(k))
+      .map(([k, v]) => `${k}=${v}`)
+      .sort();
   const proxyEnv = (): string[] =>
-    predefinedArgs.filter((k) => !args.has(k) && plan.buildArgs.get(k) !== undefined && !envMap().has(k)).map((k) => `${k}=${plan.buildArgs.get(k)}`);
+    predefinedArgs
+      .filter((k) => !args.has(k) && plan.buildArgs.get(k) !== undefined && !envMap().has(k))
+      .map((k) => `${k}=${plan.buildArgs.get(k)}`);
   const snapshot = () => structuredClone(config);
 
   const handle = (instruction: Exclude<Instruction, { keyword: 'FROM' }>, text: string, trigger: boolean) => {
@@ -442,7 +441,11 @@ export function evaluateStage(plan: BuildPlan, index: number, base: StageBaseCon
       const trigger = guarded(fromWhere, () => {
         const lines = readLogicalLines(expression, file).lines;
         if (lines.length !== 1) throw new Error('onbuild trigger should be a single expression');
-        const parsed = parseInstruction({ ...lines[0]!, startLine: fromWhere.startLine, endLine: fromWhere.endLine }, plan.dockerfile.escape, file);
+        const parsed = parseInstruction(
+          { ...lines[0]!, startLine: fromWhere.startLine, endLine: fromWhere.endLine },
+          plan.dockerfile.escape,
+          file,
+        );
         if (parsed.keyword === 'FROM' || parsed.keyword === 'ONBUILD' || parsed.keyword === 'MAINTAINER') {
           throw new Error(`${parsed.keyword} isn't allowed as an ONBUILD trigger`);
         }

@@ -3,7 +3,7 @@
  * classic builder's history text use: `1h30m`, `1.5s`, `300ms`, `0`. Nanoseconds as a
  * number (exact up to 2^53 ns, about 104 days).
  */
-const unitNanos: Record<string, number> = { ns: 1, us: 1e3, 'µs': 1e3, 'μs': 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+const unitNanos: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, μs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
 
 /** The duration in nanoseconds, or undefined when `text` is not a Go duration. */
 export function parseGoDuration(text: string): number | undefined {

@@ -54,7 +54,7 @@ class DirectiveReader {
   private done = false;
   private readonly seen = new Set<string>();
   readonly directives: Directive[] = [];
-  escape = '\\';
+  escapeChar = '\\';
   constructor(private readonly file: string) {}
 
   /** True when the line was a directive. */
@@ -77,7 +77,7 @@ class DirectiveReader {
       if (value !== '`' && value !== '\\') {
         throw new DockerfileError(this.file, lineNumber, lineNumber, `invalid escape token '${value}' does not match \` or \\`);
       }
-      this.escape = value;
+      this.escapeChar = value;
     }
     this.directives.push({ name, value, line: lineNumber });
     return true;
@@ -107,7 +107,7 @@ export function readLogicalLines(text: string, file = 'Dockerfile'): LogicalLine
   const warnings: DockerfileWarning[] = [];
   const lines: LogicalLine[] = [];
   let i = 0;
-  const continuation = () => continuationPattern(directives.escape);
+  const continuation = () => continuationPattern(directives.escapeChar);
 
   // processLine: the line without its ending (and its leading blanks on a first line), as
   // the directive reader sees it; a comment line reads as empty.
@@ -176,7 +176,7 @@ export function readLogicalLines(text: string, file = 'Dockerfile'): LogicalLine
     }
     lines.push({ text: joined, startLine, endLine, heredocs });
   }
-  return { directives: directives.directives, escape: directives.escape, lines, warnings };
+  return { directives: directives.directives, escape: directives.escapeChar, lines, warnings };
 }
 
 /** Lines with their endings kept (heredoc content keeps them). */
@@ -195,8 +195,8 @@ function splitLines(text: string): string[] {
 }
 
 /** The escape character at the end of a line (not itself escaped), or alone on the line. */
-function continuationPattern(escape: string): RegExp {
-  const e = escape === '\\' ? '\\\\' : escape;
+function continuationPattern(escapeChar: string): RegExp {
+  const e = escapeChar === '\\' ? '\\\\' : escapeChar;
   return new RegExp(`([^${e}])${e}[ \\t]*$|^${e}[ \\t]*$`);
 }
 

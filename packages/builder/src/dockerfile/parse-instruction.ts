@@ -1,5 +1,6 @@
 import { DockerfileError } from './errors.js';
 import { extractFlags, type FlagKind, type FlagValues, parseFlags } from './flags.js';
+import { parseGoDuration } from './go-duration.js';
 import type {
   ArgDeclaration,
   CommandLine,
@@ -7,12 +8,11 @@ import type {
   HealthcheckSpec,
   Instruction,
   InstructionBase,
-  Keyword,
   KeyValue,
+  Keyword,
 } from './instructions.js';
 import { instructionKeywords } from './instructions.js';
 import { chompHeredoc, type LogicalLine, parseHeredocWord } from './logical-lines.js';
-import { parseGoDuration } from './go-duration.js';
 import { parseRunMount } from './run-mount.js';
 import { withSuggestion } from './suggest.js';
 
@@ -50,9 +50,9 @@ class InstructionProblem extends Error {}
  * COPY?)`, `Dockerfile:3: COPY requires at least two arguments, but only one was
  * provided. Destination could not be determined`, ...).
  */
-export function parseInstruction(line: LogicalLine, escape: string, file: string): Instruction {
+export function parseInstruction(line: LogicalLine, escapeChar: string, file: string): Instruction {
   try {
-    return parseLine(line.text, line, escape, file);
+    return parseLine(line.text, line, escapeChar, file);
   } catch (err) {
     if (err instanceof DockerfileError) throw err;
     if (err instanceof InstructionProblem || (err instanceof Error && err.constructor === Error)) {
@@ -62,7 +62,7 @@ export function parseInstruction(line: LogicalLine, escape: string, file: string
   }
 }
 
-function parseLine(text: string, line: LogicalLine, escape: string, file: string): Instruction {
+function parseLine(text: string, line: LogicalLine, escapeChar: string, file: string): Instruction {
   const trimmed = text.trim();
   const m = /^([^\t\v\f\r ]+)(?:[\t\v\f\r ]+([\s\S]*))?$/.exec(trimmed);
   const word = m?.[1] ?? '';
@@ -70,7 +70,7 @@ function parseLine(text: string, line: LogicalLine, escape: string, file: string
   if (!(instructionKeywords as readonly string[]).includes(keyword)) {
     throw new InstructionProblem(withSuggestion(`unknown instruction: ${word}`, word, instructionKeywords, false));
   }
-  const { flags: flagWords, rest: afterFlags } = extractFlags(m?.[2] ?? '', escape);
+  const { flags: flagWords, rest: afterFlags } = extractFlags(m?.[2] ?? '', escapeChar);
   const rest = afterFlags.trim();
   const base: InstructionBase = { keyword, code: trimmed, location: { startLine: line.startLine, endLine: line.endLine } };
   const flags = (): FlagValues => parseFlags(flagWords, acceptedFlags[keyword]);
@@ -83,7 +83,9 @@ function parseLine(text: string, line: LogicalLine, escape: string, file: string
       if (args.length === 3 && args[1]!.toLowerCase() === 'as') {
         name = args[2]!.toLowerCase();
         if (!validStageName.test(name)) {
-          throw new InstructionProblem(`invalid name for build stage: ${JSON.stringify(args[2])}, name can't start with a number or contain symbols`);
+          throw new InstructionProblem(
+            `invalid name for build stage: ${JSON.stringify(args[2])}, name can't start with a number or contain symbols`,
+          );
         }
       } else if (args.length !== 1) throw new InstructionProblem('FROM requires either one or three arguments');
       return { ...base, keyword, image: args[0]!, name, platform: f.strings.get('platform') };
@@ -121,14 +123,14 @@ function parseLine(text: string, line: LogicalLine, escape: string, file: string
     }
     case 'ENV':
     case 'LABEL': {
-      const pairs = nameValues(rest, keyword, escape);
+      const pairs = nameValues(rest, keyword, escapeChar);
       flags();
       if (pairs.length === 0) throw new InstructionProblem(`${keyword} requires at least one argument`);
       if (pairs.some((p) => p.key === '')) throw new InstructionProblem(`${keyword} names can not be blank`);
       return { ...base, keyword, pairs } as Instruction;
     }
     case 'ARG': {
-      const words = quotedWords(rest, escape);
+      const words = quotedWords(rest, escapeChar);
       if (words.length === 0) throw new InstructionProblem('ARG requires at least one argument');
       flags();
       const args: ArgDeclaration[] = words.map((w) => {
@@ -149,7 +151,9 @@ function parseLine(text: string, line: LogicalLine, escape: string, file: string
     case 'ADD': {
       const list = maybeJsonList(rest);
       if (list.length < 2) {
-        throw new InstructionProblem(`${keyword} requires at least two arguments, but only one was provided. Destination could not be determined`);
+        throw new InstructionProblem(
+          `${keyword} requires at least two arguments, but only one was provided. Destination could not be determined`,
+        );
       }
       const f = flags();
       const dest = list[list.length - 1]!;
@@ -208,11 +212,11 @@ function parseLine(text: string, line: LogicalLine, escape: string, file: string
       if (rest === '') throw new InstructionProblem('ONBUILD requires at least one argument');
       flags();
       const triggerWord = rest.split(whitespace, 1)[0]!.toUpperCase();
-      if (triggerWord === 'ONBUILD') throw new InstructionProblem('Chaining ONBUILD via `ONBUILD ONBUILD` isn\'t allowed');
+      if (triggerWord === 'ONBUILD') throw new InstructionProblem("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
       if (triggerWord === 'MAINTAINER' || triggerWord === 'FROM') {
         throw new InstructionProblem(`${triggerWord} isn't allowed as an ONBUILD trigger`);
       }
-      const trigger = parseLine(rest, line, escape, file);
+      const trigger = parseLine(rest, line, escapeChar, file);
       let expression = trimmed.replace(/^\s*ONBUILD\s*/i, '');
       for (const heredoc of line.heredocs) expression += `\n${heredoc.content}${heredoc.name}`;
       return { ...base, keyword, expression, trigger };
@@ -264,7 +268,7 @@ function maybeJsonList(rest: string): string[] {
  * Words split at blanks outside quotes, the quotes and escapes kept in the word (they
  * are processed when the word is expanded): ARG, and ENV/LABEL's `k=v` form.
  */
-export function quotedWords(rest: string, escape: string): string[] {
+export function quotedWords(rest: string, escapeChar: string): string[] {
   const words: string[] = [];
   const chars = [...rest];
   let word = '';
@@ -288,7 +292,7 @@ export function quotedWords(rest: string, escape: string): string[] {
       if (ch === "'" || ch === '"') {
         quote = ch;
         blankOk = true;
-      } else if (ch === escape) {
+      } else if (ch === escapeChar) {
         if (i + 1 === chars.length) continue;
         word += ch;
         ch = chars[++i]!;
@@ -297,7 +301,7 @@ export function quotedWords(rest: string, escape: string): string[] {
       continue;
     }
     if (ch === quote) quote = '';
-    else if (ch === escape && quote !== "'") {
+    else if (ch === escapeChar && quote !== "'") {
       if (i + 1 === chars.length) {
         quote = '';
         continue;
@@ -312,8 +316,8 @@ export function quotedWords(rest: string, escape: string): string[] {
 }
 
 /** ENV and LABEL: `k=v k2="v 2"`, or the legacy `ENV key the rest is the value`. */
-function nameValues(rest: string, keyword: string, escape: string): KeyValue[] {
-  const words = quotedWords(rest, escape);
+function nameValues(rest: string, keyword: string, escapeChar: string): KeyValue[] {
+  const words = quotedWords(rest, escapeChar);
   if (words.length === 0) return [];
   if (!words[0]!.includes('=')) {
     const m = /^([^\t\v\f\r ]+)[\t\v\f\r ]+([\s\S]+)$/.exec(rest);
@@ -354,7 +358,8 @@ function healthcheck(rest: string, flagWords: string[], line: LogicalLine): Heal
   let retries = 0;
   const retriesText = f.strings.get('retries');
   if (retriesText !== undefined && retriesText !== '') {
-    if (!/^[+-]?\d+$/.test(retriesText)) throw new InstructionProblem(`strconv.ParseInt: parsing ${JSON.stringify(retriesText)}: invalid syntax`);
+    if (!/^[+-]?\d+$/.test(retriesText))
+      throw new InstructionProblem(`strconv.ParseInt: parsing ${JSON.stringify(retriesText)}: invalid syntax`);
     retries = Number(retriesText);
     if (retries < 0) throw new InstructionProblem(`--retries cannot be negative (${retries})`);
   }

@@ -31,8 +31,25 @@ export interface RunMount {
 
 const mountTypes: RunMountType[] = ['bind', 'cache', 'tmpfs', 'secret', 'ssh'];
 const mountKeys = [
-  'type', 'from', 'source', 'target', 'readonly', 'id', 'sharing', 'required', 'size', 'mode',
-  'uid', 'gid', 'src', 'dst', 'destination', 'ro', 'rw', 'readwrite', 'env',
+  'type',
+  'from',
+  'source',
+  'target',
+  'readonly',
+  'id',
+  'sharing',
+  'required',
+  'size',
+  'mode',
+  'uid',
+  'gid',
+  'src',
+  'dst',
+  'destination',
+  'ro',
+  'rw',
+  'readwrite',
+  'env',
 ];
 
 /** Go's strconv.ParseBool. */
@@ -102,7 +119,8 @@ export function parseRunMount(spec: string, expand: (value: string) => string = 
     switch (key) {
       case 'type': {
         const type = value.toLowerCase() as RunMountType;
-        if (!mountTypes.includes(type)) throw new Error(withSuggestion(`unsupported mount type ${JSON.stringify(value)}`, value, mountTypes, true));
+        if (!mountTypes.includes(type))
+          throw new Error(withSuggestion(`unsupported mount type ${JSON.stringify(value)}`, value, mountTypes, true));
         m.type = type;
         break;
       }
@@ -145,7 +163,9 @@ export function parseRunMount(spec: string, expand: (value: string) => string = 
       case 'sharing': {
         const sharing = value.toLowerCase();
         if (sharing !== 'shared' && sharing !== 'private' && sharing !== 'locked') {
-          throw new Error(withSuggestion(`unsupported sharing value ${JSON.stringify(value)}`, value, ['shared', 'private', 'locked'], true));
+          throw new Error(
+            withSuggestion(`unsupported sharing value ${JSON.stringify(value)}`, value, ['shared', 'private', 'locked'], true),
+          );
         }
         m.sharing = sharing;
         break;
@@ -177,7 +197,8 @@ export function parseRunMount(spec: string, expand: (value: string) => string = 
   if (m.type === 'secret') {
     if (m.from !== undefined) throw new Error('secret mount should not have a from');
     if (m.sharing !== undefined) throw new Error('secret mount should not define sharing');
-    if (m.source === undefined && m.target === undefined && m.id === undefined) throw new Error('invalid secret mount. one of source, target required');
+    if (m.source === undefined && m.target === undefined && m.id === undefined)
+      throw new Error('invalid secret mount. one of source, target required');
     if (m.source !== undefined && m.id !== undefined) throw new Error("both source and id can't be set");
   }
   if (m.sharing !== undefined && m.type !== 'cache') throw new Error(`invalid cache sharing set for ${m.type} mount`);

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${x} is Dockerfile syntax here, not a template
 /**
  * The Dockerfile's own word lexer: how the builder (not a shell) expands `$x`, `${x}`
  * and the modifiers `${x:-w}`, `${x-w}`, `${x:+w}`, `${x+w}`, `${x:?msg}`, `${x?msg}`,
@@ -101,7 +102,7 @@ class Pass {
   readonly unmatched = new Set<string>();
   constructor(
     input: string,
-    private readonly escape: string,
+    private readonly escapeChar: string,
     private readonly options: ShellLexerOptions,
     private readonly env: VariableSource,
     private rawEscapes: boolean,
@@ -155,7 +156,7 @@ class Pass {
           words.addRawString(value);
         } else {
           let c = this.next()!;
-          if (c === this.escape) {
+          if (c === this.escapeChar) {
             if (this.rawEscapes) {
               words.addRawChar(c);
               result += c;
@@ -207,13 +208,13 @@ class Pass {
         continue;
       }
       let c = this.next()!;
-      if (c === this.escape) {
+      if (c === this.escapeChar) {
         if (this.rawEscapes) result += c;
         const following = this.peek();
         // Inside double quotes the escape protects only `"`, `$` and itself; before
         // anything else it stays as written, and at the very end it is dropped.
         if (following === undefined) continue;
-        if (following === '"' || following === '$' || following === this.escape) c = this.next()!;
+        if (following === '"' || following === '$' || following === this.escapeChar) c = this.next()!;
       }
       result += c;
     }
@@ -391,13 +392,13 @@ function trimSuffix(pattern: string, value: string, greedy: boolean): string {
 /** The lexer for one escape character (`\` or `` ` ``) and one set of options. */
 export class ShellLexer {
   constructor(
-    readonly escape: string = '\\',
+    readonly escapeChar: string = '\\',
     readonly options: ShellLexerOptions = {},
   ) {}
 
   /** Process `input` into one string and its words; throws ShellSyntaxError. */
   process(input: string, env: VariableSource): ProcessedWord {
-    const pass = new Pass(input, this.escape, this.options, env, this.options.rawEscapes ?? false);
+    const pass = new Pass(input, this.escapeChar, this.options, env, this.options.rawEscapes ?? false);
     try {
       const { result, words } = pass.processStopOn(undefined, this.options.rawEscapes ?? false);
       return { result, words, matched: pass.matched, unmatched: pass.unmatched };
