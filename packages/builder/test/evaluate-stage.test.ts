@@ -289,12 +289,29 @@ test('bad values found only after expansion are errors on their line', () => {
   throwsMessage(() => evaluate(lines('FROM x', 'STOPSIGNAL SIGNOPE')), 'Dockerfile:2: Invalid signal: SIGNOPE');
   throwsMessage(() => evaluate(lines('FROM x', 'EXPOSE 80/bogus')), 'Dockerfile:2: invalid proto: bogus');
   throwsMessage(() => evaluate(lines('FROM x', 'EXPOSE 99999')), 'Dockerfile:2: invalid containerPort: 99999');
-  throwsMessage(() => evaluate(lines('FROM x', 'COPY --chmod=u+x a b')), 'Dockerfile:2: invalid chmod parameter: u+x');
+  throwsMessage(
+    () => evaluate(lines('FROM x', 'COPY --chmod=0999 a b')),
+    "Dockerfile:2: invalid chmod parameter: '0999'. it should be octal string and between 0 and 07777",
+  );
+  throwsMessage(
+    () => evaluate(lines('FROM x', 'COPY --chmod=u+q a b')),
+    "Dockerfile:2: invalid chmod parameter: 'u+q'. it should be octal string and between 0 and 07777, or a symbolic mode",
+  );
   throwsMessage(
     () => evaluate(lines('FROM x', '', 'COPY ${A:#x} b')),
     'Dockerfile:3: failed to process "${A:#x}": unsupported modifier (:#) in substitution',
   );
   throwsMessage(() => evaluate(lines('FROM x', 'ENV E=', 'VOLUME $E')), 'Dockerfile:3: VOLUME specified can not be an empty string');
+});
+
+test("--chmod takes octal and symbolic modes; EXPOSE records its ports in Docker's sorted order", () => {
+  const { steps } = evaluate(lines('FROM x', 'ARG M=0755', 'COPY --chmod=$M a b', 'COPY --chmod=u+x,go=rX a b', 'EXPOSE 8080 443 80/udp'));
+  assert.equal(
+    copies(steps).map((c) => c.chmod),
+    ['0755', 'u+x,go=rX'],
+  );
+  const expose = steps[steps.length - 1]!;
+  assert.is(expose.kind === 'config' && expose.createdBy, '/bin/sh -c #(nop)  EXPOSE 443 80/udp 8080');
 });
 
 test('scratch starts from an empty config; signals by number and RT names are valid', () => {

@@ -113,6 +113,19 @@ test('<< in an instruction that takes no heredocs, or inside quotes, is text', (
   );
 });
 
+test('the JSON form takes no heredocs, also under ONBUILD; ONBUILD RUN <<EOF does', () => {
+  const read = readLogicalLines(lines('FROM x', 'RUN ["cat", "<<EOF"]', 'COPY ["<<EOF", "/x"]', 'ONBUILD RUN <<EOF', 'echo later', 'EOF'));
+  assert.equal(
+    read.lines.map((l) => [l.text, l.heredocs.map((h) => h.content)]),
+    [
+      ['FROM x', []],
+      ['RUN ["cat", "<<EOF"]', []],
+      ['COPY ["<<EOF", "/x"]', []],
+      ['ONBUILD RUN <<EOF', ['echo later\n']],
+    ],
+  );
+});
+
 test('an unterminated heredoc is an error naming its first line', () => {
   throwsMessage(() => parseDockerfile(lines('FROM x', 'RUN <<EOF', 'echo hi', 'EO')), 'Dockerfile:2: unterminated heredoc');
 });

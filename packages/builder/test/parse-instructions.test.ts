@@ -91,7 +91,7 @@ test('LABEL, EXPOSE, WORKDIR, USER, STOPSIGNAL, MAINTAINER keep their arguments 
     { key: '"com.example.vendor"', value: '"ACME"' },
     { key: 'version', value: '1.0' },
   ]);
-  assert.equal(one('EXPOSE', 'EXPOSE 80 443/tcp 53/udp $PORT').ports, ['80', '443/tcp', '53/udp', '$PORT']);
+  assert.equal(one('EXPOSE', 'EXPOSE 80 443/tcp 53/udp $PORT').ports, ['$PORT', '443/tcp', '53/udp', '80']);
   assert.is(one('WORKDIR', 'WORKDIR /app dir').path, '/app dir');
   assert.is(one('USER', 'USER app:app').user, 'app:app');
   assert.is(one('STOPSIGNAL', 'STOPSIGNAL SIGQUIT').signal, 'SIGQUIT');

@@ -385,7 +385,7 @@ export function evaluateStage(plan: BuildPlan, index: number, base: StageBaseCon
     const dest = word(instruction.dest);
     const chown = instruction.chown === undefined ? undefined : word(instruction.chown);
     const chmod = instruction.chmod === undefined ? undefined : word(instruction.chmod);
-    if (chmod !== undefined && chmod !== '' && !/^[0-7]{1,4}$/.test(chmod)) throw new Error(`invalid chmod parameter: ${chmod}`);
+    if (chmod !== undefined && chmod !== '') checkChmod(chmod);
     const from =
       instruction.keyword === 'COPY' && instruction.from !== undefined
         ? resolveStageRef(plan, lexer.processWord(instruction.from, { get: (n) => plan.globalArgs.get(n) }))
@@ -462,6 +462,22 @@ export function evaluateStage(plan: BuildPlan, index: number, base: StageBaseCon
     handle(instruction, `Step ${number}/${plan.totalSteps} : ${instruction.code}`, false);
   }
   return { stage: index, fromText, triggerBanner, steps, config, author };
+}
+
+/**
+ * `--chmod`: an octal mode up to 07777, or a symbolic one as chmod(1) takes it
+ * (`u+x`, `a=rX,go-w`), which BuildKit accepts too. The executor applies it.
+ */
+function checkChmod(chmod: string): void {
+  if (/^\d+$/.test(chmod)) {
+    if (!/^[0-7]+$/.test(chmod) || Number.parseInt(chmod, 8) > 0o7777) {
+      throw new Error(`invalid chmod parameter: '${chmod}'. it should be octal string and between 0 and 07777`);
+    }
+    return;
+  }
+  if (!/^[ugoa]*(?:[-+=](?:[rwxXst]*|[ugo]))+(?:,[ugoa]*(?:[-+=](?:[rwxXst]*|[ugo]))+)*$/.test(chmod)) {
+    throw new Error(`invalid chmod parameter: '${chmod}'. it should be octal string and between 0 and 07777, or a symbolic mode`);
+  }
 }
 
 /** Go's filepath.Clean for absolute POSIX paths: no `.`/`..`, no doubled or trailing `/`. */

@@ -1,4 +1,5 @@
 import { DockerfileError, type DockerfileWarning } from './errors.js';
+import { extractFlags } from './flags.js';
 import { ShellLexer, ShellSyntaxError, variables } from './shell-lexer.js';
 
 /** A parser directive from the top of the file (`# syntax=…`, `# escape=…`, `# check=…`). */
@@ -147,7 +148,7 @@ export function readLogicalLines(text: string, file = 'Dockerfile'): LogicalLine
     }
 
     const heredocs: Heredoc[] = [];
-    if (canContainHeredoc(joined) && joined.includes('<<')) {
+    if (joined.includes('<<') && canContainHeredoc(joined, directives.escapeChar)) {
       let words: Heredoc[];
       try {
         words = heredocsInLine(joined);
@@ -205,11 +206,27 @@ function trimContinuation(line: string, pattern: RegExp): { text: string; done: 
   return { text: line, done: true };
 }
 
-function canContainHeredoc(line: string): boolean {
-  const words = line.trim().split(/[\t\v\f\r ]+/);
-  const keyword = words[0]?.toLowerCase() ?? '';
-  if (heredocInstructions.has(keyword)) return true;
-  return keyword === 'onbuild' && heredocInstructions.has(words[1]?.toLowerCase() ?? '');
+/**
+ * ADD, COPY and RUN (also as ONBUILD's trigger) take heredocs, but not in their JSON
+ * (exec) form, where `<<EOF` is a plain argument.
+ */
+function canContainHeredoc(line: string, escapeChar: string): boolean {
+  const split = (text: string) => /^([^\t\v\f\r ]*)[\t\v\f\r ]*([\s\S]*)$/.exec(text.trim())!;
+  let [, keyword, rest] = split(line);
+  if (keyword!.toLowerCase() === 'onbuild') [, keyword, rest] = split(extractFlags(rest!, escapeChar).rest);
+  if (!heredocInstructions.has(keyword!.toLowerCase())) return false;
+  return !isJsonStringArray(extractFlags(rest!, escapeChar).rest);
+}
+
+function isJsonStringArray(text: string): boolean {
+  const trimmed = text.trim();
+  if (!trimmed.startsWith('[')) return false;
+  try {
+    const value: unknown = JSON.parse(trimmed);
+    return Array.isArray(value);
+  } catch {
+    return false;
+  }
 }
 
 /** The lexer settings BuildKit uses to find heredoc words: everything kept as written. */

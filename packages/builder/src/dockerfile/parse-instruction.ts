@@ -142,7 +142,8 @@ function parseLine(text: string, line: LogicalLine, escapeChar: string, file: st
       return { ...base, keyword, args };
     }
     case 'EXPOSE': {
-      const ports = whitespaceWords(rest);
+      // Sorted as Docker sorts them (before expansion): the history text follows this order.
+      const ports = whitespaceWords(rest).sort();
       if (ports.length === 0) throw new InstructionProblem('EXPOSE requires at least one argument');
       flags();
       return { ...base, keyword, ports };
