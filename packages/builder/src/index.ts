@@ -5,6 +5,7 @@
  * comes with issue 21's next increments.
  */
 export * from './dockerfile/build-plan.js';
+export * from './dockerfile/config-changes.js';
 export * from './dockerfile/errors.js';
 export * from './dockerfile/evaluate-stage.js';
 export * from './dockerfile/image-config.js';

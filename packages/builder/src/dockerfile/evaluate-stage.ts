@@ -105,6 +105,11 @@ export type Step = ConfigStep | RunStep | CopyStep;
 export interface StageBaseConfig {
   /** The base image's config, the evaluated config of the base stage, or null for scratch. */
   config: ImageRuntimeConfig | null;
+  /**
+   * Keep the base's ONBUILD triggers without running them (`docker commit --change`,
+   * which is not a build); a build leaves it unset.
+   */
+  keepOnBuild?: boolean;
 }
 
 /** A stage evaluated against its base: every step in order and the final config. */
@@ -140,8 +145,8 @@ export function evaluateStage(plan: BuildPlan, index: number, base: StageBaseCon
   const lexer = new ShellLexer(plan.dockerfile.escape);
   const rawLexer = new ShellLexer(plan.dockerfile.escape, { rawQuotes: true, rawEscapes: true });
   const config: ImageRuntimeConfig = structuredClone(base.config ?? {});
-  const inheritedTriggers = config.OnBuild ?? [];
-  config.OnBuild = null;
+  const inheritedTriggers = base.keepOnBuild ? [] : (config.OnBuild ?? []);
+  if (!base.keepOnBuild) config.OnBuild = null;
   const args = new Map<string, string | undefined>();
   let cmdSet = false;
   let author: string | undefined;
