@@ -56,6 +56,31 @@ test('${x/p/r} replaces the first match, ${x//p/r} every match', () => {
   assert.is(word('${x/$/x}'), 'value');
 });
 
+test('patterns: ? is one character, escapes make * and ? literal, * does not cross a newline', () => {
+  const vars = variables({ v: 'a*b?c', multi: 'one\ntwo', word: 'banana' });
+  const w = (text: string) => lexer.processWord(text, vars);
+  assert.is(w('${v#a\\*}'), 'b?c');
+  assert.is(w('${v%\\?c}'), 'a*b');
+  assert.is(w('${multi#*o}'), 'ne\ntwo');
+  assert.is(w('${multi##*o}'), 'ne\ntwo');
+  assert.is(w('${word//?/-}'), '------');
+  assert.is(w('${word//an/AN}'), 'bANANa');
+  assert.is(w('${word/n*/N}'), 'baN');
+  assert.is(w('${word//x*/-}'), 'banana');
+  assert.is(w('${word//*/-}'), '-');
+  assert.throws(() => w('${word#\\q}'), /invalid pattern \(\\q\) in substitution: invalid escape '\\q'/);
+});
+
+test('a pattern that would make a backtracking matcher explode takes linear time', () => {
+  const vars = variables({ long: 'a'.repeat(20_000) });
+  const pattern = '*a'.repeat(12);
+  const started = process.hrtime.bigint();
+  assert.is(lexer.processWord(`\${long#${pattern}b}`, vars).length, 20_000);
+  assert.is(lexer.processWord(`\${long%%${pattern}b}`, vars).length, 20_000);
+  assert.is(lexer.processWord(`\${long/${pattern}b/x}`, vars).length, 20_000);
+  assert.ok(Number(process.hrtime.bigint() - started) / 1e6 < 2000, 'under 2 s');
+});
+
 test('unsupported and malformed substitutions are errors in Docker words', () => {
   assert.throws(() => word('${x:#p}'), /unsupported modifier \(:#\) in substitution/);
   assert.throws(() => word('${x^}'), /unsupported modifier \(\^\) in substitution/);
