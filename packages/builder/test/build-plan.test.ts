@@ -1,5 +1,5 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${x} is Dockerfile syntax here, not a template
-import { parseDockerfile, planBuild } from '@berth/builder';
+import { evaluateStage, parseDockerfile, planBuild } from '@berth/builder';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { lines, throwsMessage } from './helpers.js';
@@ -134,6 +134,28 @@ test('global ARG defaults expand earlier global ARGs; --platform expands', () =>
       ['ARCH', 'amd64'],
     ],
   );
+});
+
+test("BuildKit's platform ARGs: in FROM as they are, in a stage once declared, overridable by a global ARG", () => {
+  const df = parseDockerfile(
+    lines(
+      'FROM --platform=$BUILDPLATFORM golang AS build',
+      'ARG TARGETOS TARGETARCH',
+      'LABEL target=$TARGETOS/$TARGETARCH build=[$BUILDARCH]',
+    ),
+  );
+  const plan = planBuild(df, {
+    platform: { os: 'linux', architecture: 'arm', variant: 'v7' },
+    buildPlatform: { os: 'linux', architecture: 'amd64' },
+  });
+  assert.is(plan.stages[0]!.platform, 'linux/amd64');
+  assert.is(plan.platformArgs.get('TARGETPLATFORM'), 'linux/arm/v7');
+  assert.is(plan.platformArgs.get('TARGETVARIANT'), 'v7');
+  const stage = evaluateStage(plan, 0, { config: null });
+  assert.equal(stage.config.Labels, { target: 'linux/arm', build: '[]' });
+  const host = planBuild(parseDockerfile(lines('ARG TARGETARCH=custom', 'FROM img:$TARGETARCH', 'ARG TARGETARCH', 'LABEL a=$TARGETARCH')));
+  assert.equal(host.stages[0]!.base, { kind: 'image', ref: 'img:custom' });
+  assert.equal(evaluateStage(host, 0, { config: null }).config.Labels, { a: 'custom' });
 });
 
 test.run();

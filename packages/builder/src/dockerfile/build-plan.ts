@@ -50,6 +50,17 @@ export interface PlanOptions {
   buildArgs?: Record<string, string | undefined>;
   /** `--target`: the stage to build (by name); default the last. */
   target?: string;
+  /** `--platform`: the platform the image is for (TARGETPLATFORM...); default this host's. */
+  platform?: Platform;
+  /** The platform the build runs on (BUILDPLATFORM...); default this host's. */
+  buildPlatform?: Platform;
+}
+
+/** An OCI platform: `linux`, `arm64`, `v8`. */
+export interface Platform {
+  os: string;
+  architecture: string;
+  variant?: string;
 }
 
 /**
@@ -73,6 +84,12 @@ export interface BuildPlan {
   globalArgs: Map<string, string | undefined>;
   /** `--build-arg` as given. */
   buildArgs: Map<string, string | undefined>;
+  /**
+   * BuildKit's automatic platform ARGs (TARGETPLATFORM, TARGETOS, TARGETARCH,
+   * TARGETVARIANT, BUILDPLATFORM, BUILDOS, BUILDARCH, BUILDVARIANT): usable in FROM lines
+   * as they are, and in a stage that declares them with `ARG NAME`.
+   */
+  platformArgs: Map<string, string>;
   /** M of `Step N/M`: the global ARGs, then each needed stage's FROM and instructions. */
   totalSteps: number;
   /** The `Step N/M : ARG …` lines of the global ARGs, printed before the first stage. */
@@ -110,9 +127,12 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
 
   // Global ARGs: each declared in order, its default expanded with those before it, a
   // --build-arg overriding the default.
+  const platformArgs = automaticPlatformArgs(options.platform ?? hostPlatform(), options.buildPlatform ?? hostPlatform());
   const globalArgs = new Map<string, string | undefined>();
-  const globalEnv: VariableSource = { get: (name) => globalArgs.get(name) };
-  for (const arg of dockerfile.metaArgs) declareArgs(arg, globalArgs, buildArgs, (t) => expand(t, globalEnv, arg.location));
+  const globalEnv: VariableSource = { get: (name) => (globalArgs.has(name) ? globalArgs.get(name) : platformArgs.get(name)) };
+  for (const arg of dockerfile.metaArgs) {
+    declareArgs(arg, globalArgs, buildArgs, (t) => expand(t, globalEnv, arg.location), platformArgs);
+  }
 
   const byName = new Map<string, number>();
   const stages: PlannedStage[] = dockerfile.stages.map((source) => {
@@ -212,7 +232,44 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
   const unused = [...buildArgs.keys()].filter((k) => !declared.has(k) && !predefinedArgs.includes(k)).sort();
   const warnings = unused.length > 0 ? [`[Warning] One or more build-args [${unused.join(' ')}] were not consumed`] : [];
 
-  return { dockerfile, stages, target, needed, levels, globalArgs, buildArgs, totalSteps, globalArgSteps, warnings };
+  return { dockerfile, stages, target, needed, levels, globalArgs, buildArgs, platformArgs, totalSteps, globalArgSteps, warnings };
+}
+
+/** The values a stage's `ARG NAME` (without a default) inherits: the global ARGs over the platform ARGs. */
+export function inheritableArgs(plan: Pick<BuildPlan, 'globalArgs' | 'platformArgs'>): Map<string, string | undefined> {
+  const out = new Map<string, string | undefined>(plan.platformArgs);
+  for (const [name, value] of plan.globalArgs) if (value !== undefined || !out.has(name)) out.set(name, value);
+  return out;
+}
+
+const goArchitectures: Record<string, string> = {
+  x64: 'amd64',
+  arm64: 'arm64',
+  arm: 'arm',
+  ia32: '386',
+  ppc64: 'ppc64le',
+  s390x: 's390x',
+  riscv64: 'riscv64',
+};
+
+/** This host's platform, with Go's architecture names. */
+export function hostPlatform(): Platform {
+  return { os: 'linux', architecture: goArchitectures[process.arch] ?? process.arch };
+}
+
+/** `linux/arm64/v8` and its parts, as BuildKit names them. */
+function automaticPlatformArgs(target: Platform, build: Platform): Map<string, string> {
+  const format = (p: Platform) => [p.os, p.architecture, ...(p.variant ? [p.variant] : [])].join('/');
+  return new Map([
+    ['TARGETPLATFORM', format(target)],
+    ['TARGETOS', target.os],
+    ['TARGETARCH', target.architecture],
+    ['TARGETVARIANT', target.variant ?? ''],
+    ['BUILDPLATFORM', format(build)],
+    ['BUILDOS', build.os],
+    ['BUILDARCH', build.architecture],
+    ['BUILDVARIANT', build.variant ?? ''],
+  ]);
 }
 
 /**

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { type BuildPlan, declareArgs, predefinedArgs, resolveStageRef, type StageSourceRef } from './build-plan.js';
+import { type BuildPlan, declareArgs, inheritableArgs, predefinedArgs, resolveStageRef, type StageSourceRef } from './build-plan.js';
 import { DockerfileError, type SourceRange } from './errors.js';
 import { exposedPortKeys } from './exposed-ports.js';
 import { formatGoDuration } from './go-duration.js';
@@ -40,6 +40,8 @@ export interface ConfigStep extends StepBase {
   kind: 'config';
   /** The history entry's `created_by`, as the classic builder writes it (`/bin/sh -c #(nop)  ENV a=b`). */
   createdBy: string;
+  /** A line the classic builder prints for this step (`Note: overriding previous HEALTHCHECK: [CMD-SHELL x]`). */
+  note?: string;
 }
 
 /** A file RUN needs beside its command: a heredoc that is a script with a `#!` line. */
@@ -148,6 +150,7 @@ export function evaluateStage(plan: BuildPlan, index: number, base: StageBaseCon
   const inheritedTriggers = base.keepOnBuild ? [] : (config.OnBuild ?? []);
   if (!base.keepOnBuild) config.OnBuild = null;
   const args = new Map<string, string | undefined>();
+  const inherited = inheritableArgs(plan);
   let cmdSet = false;
   let author: string | undefined;
   const steps: Step[] = [];
@@ -203,7 +206,7 @@ export function evaluateStage(plan: BuildPlan, index: number, base: StageBaseCon
     guarded(where, () => {
       const vars = variables();
       const word = (t: string) => lexer.processWord(t, vars);
-      const configStep = (comment: string) => {
+      const configStep = (comment: string, note?: string) => {
         const after = snapshot();
         steps.push({
           kind: 'config',
@@ -213,6 +216,7 @@ export function evaluateStage(plan: BuildPlan, index: number, base: StageBaseCon
           config: after,
           cacheKey: { kind: 'config', instruction: instruction.keyword, comment, config: after },
           createdBy: `/bin/sh -c #(nop)  ${comment}`,
+          ...(note === undefined ? {} : { note }),
         });
       };
       switch (instruction.keyword) {
@@ -236,7 +240,7 @@ export function evaluateStage(plan: BuildPlan, index: number, base: StageBaseCon
           return;
         }
         case 'ARG': {
-          declareArgs(instruction, args, plan.buildArgs, word, plan.globalArgs);
+          declareArgs(instruction, args, plan.buildArgs, word, inherited);
           const declared = instruction.args.map((a) => {
             const name = word(a.name);
             return a.default === undefined ? name : `${name}=${word(a.default)}`;
@@ -279,10 +283,16 @@ export function evaluateStage(plan: BuildPlan, index: number, base: StageBaseCon
           configStep(`STOPSIGNAL ${signal}`);
           return;
         }
-        case 'HEALTHCHECK':
+        case 'HEALTHCHECK': {
+          const previous = config.Healthcheck?.Test;
+          const note =
+            previous && previous.length > 0 && previous[0] !== 'NONE'
+              ? `Note: overriding previous HEALTHCHECK: [${previous.join(' ')}]`
+              : undefined;
           config.Healthcheck = healthConfig(instruction.health);
-          configStep(`HEALTHCHECK ${healthText(instruction.health)}`);
+          configStep(`HEALTHCHECK ${healthText(instruction.health)}`, note);
           return;
+        }
         case 'SHELL':
           config.Shell = [...instruction.shell];
           configStep(`SHELL [${instruction.shell.join(' ')}]`);
