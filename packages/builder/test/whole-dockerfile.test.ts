@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${x} is Dockerfile syntax here, not a template
 import { evaluateStage, type ImageRuntimeConfig, parseDockerfile, planBuild, type Step } from '@berth/builder';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
