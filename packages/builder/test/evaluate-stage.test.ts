@@ -49,6 +49,11 @@ test('ARG scoping: global ARGs only where redeclared; build args override defaul
   });
 });
 
+test('the names of one ARG line are declared in order, a later default seeing an earlier one (as BuildKit)', () => {
+  const { config } = evaluate(lines('FROM busybox', 'ARG A=1 B=${A}2', 'LABEL b=$B'));
+  assert.equal(config.Labels, { b: '12' });
+});
+
 test("an ARG without a value and without a build arg is empty, and stays out of RUN's environment", () => {
   const { steps } = evaluate(lines('FROM busybox', 'ARG NOVALUE', 'ARG WITH=1', 'RUN echo'));
   const [run] = runs(steps);

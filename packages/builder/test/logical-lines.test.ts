@@ -126,6 +126,11 @@ test('the JSON form takes no heredocs, also under ONBUILD; ONBUILD RUN <<EOF doe
   );
 });
 
+test('heredoc content is taken as it is: comment lines, blank lines, trailing escapes', () => {
+  const read = readLogicalLines(lines('FROM x', 'RUN <<EOF', '# not a Dockerfile comment', '', 'echo a \\', 'EOF'));
+  assert.is(read.lines[1]!.heredocs[0]!.content, '# not a Dockerfile comment\n\necho a \\\n');
+});
+
 test('an unterminated heredoc is an error naming its first line', () => {
   throwsMessage(() => parseDockerfile(lines('FROM x', 'RUN <<EOF', 'echo hi', 'EO')), 'Dockerfile:2: unterminated heredoc');
 });
