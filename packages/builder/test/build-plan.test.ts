@@ -114,6 +114,28 @@ test('an unknown target (with a suggestion), a stage index out of range, a blank
   throwsMessage(() => planBuild(parseDockerfile(lines('FROM ${A'))), 'Dockerfile:1: failed to process "${A": syntax error: missing \'}\'');
 });
 
+test('a base or --from that looks like a misspelt stage name gets a note before building', () => {
+  const df = parseDockerfile(
+    lines(
+      'FROM busybox AS build',
+      'RUN true',
+      'FROM biuld',
+      'COPY --from=buidl /a /a',
+      'COPY --from=nginx:1 /b /b',
+      'COPY --from=alpine /c /c',
+    ),
+  );
+  const plan = planBuild(df);
+  assert.equal(
+    plan.notes.map((n) => n.message),
+    [
+      'Dockerfile:3: "biuld" is not a stage of this Dockerfile and is taken as an image name (did you mean build?)',
+      'Dockerfile:4: "buidl" is not a stage of this Dockerfile and is taken as an image name (did you mean build?)',
+    ],
+  );
+  assert.equal(plan.stages[1]!.images, ['buidl', 'nginx:1', 'alpine']);
+});
+
 test('a stage name used as a base only refers to earlier stages; a later name is an image', () => {
   const df = parseDockerfile(lines('FROM app', 'RUN true', 'FROM busybox AS app'));
   assert.equal(planBuild(df).stages[0]!.base, { kind: 'image', ref: 'app' });

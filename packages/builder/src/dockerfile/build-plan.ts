@@ -1,7 +1,7 @@
-import { DockerfileError, type SourceRange } from './errors.js';
+import { DockerfileError, type DockerfileWarning, type SourceRange } from './errors.js';
 import type { ArgInstruction, Dockerfile, Instruction, StageSource } from './instructions.js';
 import { ShellLexer, ShellSyntaxError, type VariableSource } from './shell-lexer.js';
-import { withSuggestion } from './suggest.js';
+import { suggest, withSuggestion } from './suggest.js';
 
 /**
  * The build args Docker lets through without an ARG: the proxy variables. They reach
@@ -94,6 +94,8 @@ export interface BuildPlan {
   totalSteps: number;
   /** The `Step N/M : ARG …` lines of the global ARGs, printed before the first stage. */
   globalArgSteps: string[];
+  /** Notes to print before building: a base or `--from` that looks like a misspelt stage name. */
+  notes: DockerfileWarning[];
   /**
    * Docker's notes to print after the build: `[Warning] One or more build-args [FOO]
    * were not consumed` when a `--build-arg` names no ARG of the built stages.
@@ -134,6 +136,21 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
     declareArgs(arg, globalArgs, buildArgs, (t) => expand(t, globalEnv, arg.location), platformArgs);
   }
 
+  // A base or --from that is no stage but looks like a stage's name is most likely a
+  // typo: Docker would pull it as an image; say so before anything is pulled.
+  const notes: DockerfileWarning[] = [];
+  const stageNames = dockerfile.stages.flatMap((s) => (s.from.name === undefined ? [] : [s.from.name]));
+  const noteLookalike = (ref: string, where: SourceRange) => {
+    if (/[/:@.]/.test(ref)) return;
+    const match = suggest(ref, stageNames, false);
+    if (match !== undefined) {
+      notes.push({
+        line: where.startLine,
+        message: `${file}:${where.startLine}: "${ref}" is not a stage of this Dockerfile and is taken as an image name (did you mean ${match}?)`,
+      });
+    }
+  };
+
   const byName = new Map<string, number>();
   const stages: PlannedStage[] = dockerfile.stages.map((source) => {
     const from = source.from;
@@ -146,6 +163,7 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
         : image.toLowerCase() === 'scratch'
           ? { kind: 'scratch' }
           : { kind: 'image', ref: image };
+    if (base.kind === 'image') noteLookalike(image, from.location);
     const platform = from.platform === undefined ? undefined : expand(from.platform, globalEnv, from.location);
     if (from.name !== undefined) byName.set(from.name, source.index);
     return { index: source.index, name: from.name, source, base, platform, dependsOn: [], images: [], firstStep: 0 };
@@ -169,7 +187,10 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
       for (const ref of fromReferences(instruction)) {
         const resolved = resolveFrom(ref, instruction.location);
         if (resolved.kind === 'stage') deps.add(resolved.stage);
-        else images.add(resolved.ref);
+        else {
+          images.add(resolved.ref);
+          noteLookalike(resolved.ref, instruction.location);
+        }
       }
     }
     stage.dependsOn = [...deps].sort((a, b) => a - b);
@@ -232,7 +253,7 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
   const unused = [...buildArgs.keys()].filter((k) => !declared.has(k) && !predefinedArgs.includes(k)).sort();
   const warnings = unused.length > 0 ? [`[Warning] One or more build-args [${unused.join(' ')}] were not consumed`] : [];
 
-  return { dockerfile, stages, target, needed, levels, globalArgs, buildArgs, platformArgs, totalSteps, globalArgSteps, warnings };
+  return { dockerfile, stages, target, needed, levels, globalArgs, buildArgs, platformArgs, totalSteps, globalArgSteps, notes, warnings };
 }
 
 /** The values a stage's `ARG NAME` (without a default) inherits: the global ARGs over the platform ARGs. */
