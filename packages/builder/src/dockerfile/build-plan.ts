@@ -1,5 +1,6 @@
 import { DockerfileError, type DockerfileWarning, type SourceRange } from './errors.js';
 import type { ArgInstruction, Dockerfile, Instruction, StageSource } from './instructions.js';
+import { csvFields } from './run-mount.js';
 import { ShellLexer, ShellSyntaxError, type VariableSource } from './shell-lexer.js';
 import { suggest, withSuggestion } from './suggest.js';
 
@@ -106,10 +107,11 @@ export interface BuildPlan {
 /**
  * Plan a build: resolve every FROM (global ARGs expanded; a name of an earlier stage is
  * that stage, `scratch` is nothing, anything else an image), find the target and the
- * stages it needs (through FROM, `COPY --from` and `RUN --mount from=`), refuse cycles
- * (`circular dependency detected on stage: a`), and number the steps. Throws
- * DockerfileError for an unknown target (`target stage "x" could not be found`), a bad
- * stage index (`invalid stage index 5`), a blank base name, a bad substitution.
+ * stages it needs (through FROM, `COPY --from` and `RUN --mount from=`, which name only
+ * earlier stages, as in Docker), and number the steps. Throws DockerfileError for an
+ * unknown target (`target stage "x" could not be found`), a `--from` naming the stage
+ * itself, a later one or a variable, a bad stage index (`invalid stage index 5`), a
+ * blank base name, a bad substitution.
  */
 export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): BuildPlan {
   const file = dockerfile.file;
@@ -169,12 +171,20 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
     return { index: source.index, name: from.name, source, base, platform, dependsOn: [], images: [], firstStep: 0 };
   });
 
-  // Dependencies: `--from` names any stage (earlier or later, by name or index); a name
-  // that is no stage is an image.
-  const resolveFrom = (value: string, where: SourceRange): StageSourceRef => {
-    const name = expand(value, globalEnv, where);
+  // Dependencies: `--from` names an earlier stage (by name or index) or an image; like
+  // Docker, it takes no variables and cannot name the stage itself or a later one.
+  const resolveFrom = (ref: FromReference, stage: PlannedStage, where: SourceRange): StageSourceRef => {
     try {
-      return resolveStageName(stages, name);
+      const resolved = resolveStageName(stages, ref.value);
+      if (resolved.kind === 'stage' && resolved.stage >= stage.index) {
+        const name = JSON.stringify(ref.value);
+        throw new Error(
+          ref.mountTarget === undefined
+            ? `cannot copy from stage ${name}, it needs to be defined before current stage ${JSON.stringify(stage.name ?? `stage-${stage.index}`)}`
+            : `cannot mount from stage ${name} to ${JSON.stringify(ref.mountTarget)}, stage needs to be defined before current command`,
+        );
+      }
+      return resolved;
     } catch (err) {
       return fail(where, (err as Error).message);
     }
@@ -184,8 +194,8 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
     const images = new Set<string>();
     if (stage.base.kind === 'stage') deps.add(stage.base.stage);
     for (const instruction of stage.source.instructions) {
-      for (const ref of fromReferences(instruction)) {
-        const resolved = resolveFrom(ref, instruction.location);
+      for (const ref of fromReferences(instruction, (message) => fail(instruction.location, message))) {
+        const resolved = resolveFrom(ref, stage, instruction.location);
         if (resolved.kind === 'stage') deps.add(resolved.stage);
         else {
           images.add(resolved.ref);
@@ -207,19 +217,16 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
     target = found!;
   }
 
-  // Needed stages, depth first, refusing cycles (a stage that needs itself through others).
-  const state = new Map<number, 'visiting' | 'done'>();
+  // Needed stages: the target and, transitively, what it depends on (always earlier
+  // stages, so there is no cycle to fear).
+  const state = new Set<number>();
   const visit = (index: number) => {
-    const seen = state.get(index);
-    if (seen === 'done') return;
-    const stage = stages[index]!;
-    if (seen === 'visiting') fail(stage.source.from.location, `circular dependency detected on stage: ${stage.name ?? index}`);
-    state.set(index, 'visiting');
-    for (const dep of stage.dependsOn) visit(dep);
-    state.set(index, 'done');
+    if (state.has(index)) return;
+    state.add(index);
+    for (const dep of stages[index]!.dependsOn) visit(dep);
   };
   visit(target);
-  const needed = [...state.keys()].sort((a, b) => a - b);
+  const needed = [...state].sort((a, b) => a - b);
 
   const level = new Map<number, number>();
   const levelOf = (index: number): number => {
@@ -336,18 +343,41 @@ export function declareArgs(
   }
 }
 
-/** The `--from` values an instruction names (COPY --from, RUN --mount from=); an ONBUILD trigger's run in a later build. */
-function fromReferences(instruction: Exclude<Instruction, { keyword: 'FROM' }>): string[] {
-  if (instruction.keyword === 'COPY' && instruction.from !== undefined) return [instruction.from];
-  if (instruction.keyword === 'RUN') {
-    const out: string[] = [];
-    for (const mount of instruction.mounts) {
-      for (const field of mount.spec.split(',')) {
-        const eq = field.indexOf('=');
-        if (eq > 0 && field.slice(0, eq).toLowerCase() === 'from') out.push(field.slice(eq + 1));
-      }
+/** A `--from` as written, and for RUN a mount's target (for the error text). */
+interface FromReference {
+  value: string;
+  mountTarget?: string;
+}
+
+/**
+ * The `--from` values an instruction names (COPY --from, RUN --mount from=); an ONBUILD
+ * trigger's run in a later build. A value with a variable is refused, in Docker's words.
+ */
+function fromReferences(instruction: Exclude<Instruction, { keyword: 'FROM' }>, fail: (message: string) => never): FromReference[] {
+  if (instruction.keyword === 'COPY' && instruction.from !== undefined) {
+    let unchanged: boolean;
+    try {
+      unchanged = new ShellLexer('\\').processWord(instruction.from, { get: () => undefined }) === instruction.from;
+    } catch {
+      unchanged = false;
     }
-    return out;
+    if (!unchanged) {
+      fail('variable expansion is not supported for --from, define a new stage with FROM using ARG from global scope as a workaround');
+    }
+    return [{ value: instruction.from }];
   }
-  return [];
+  if (instruction.keyword !== 'RUN') return [];
+  const out: FromReference[] = [];
+  for (const mount of instruction.mounts) {
+    let from: string | undefined;
+    let target: string | undefined;
+    for (const field of csvFields(mount.spec)) {
+      const eq = field.indexOf('=');
+      const key = field.slice(0, eq).toLowerCase();
+      if (eq > 0 && key === 'from') from = field.slice(eq + 1);
+      if (eq > 0 && (key === 'target' || key === 'dst' || key === 'destination')) target = field.slice(eq + 1);
+    }
+    if (from !== undefined) out.push({ value: from, mountTarget: target ?? '' });
+  }
+  return out;
 }

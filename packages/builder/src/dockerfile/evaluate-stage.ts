@@ -401,10 +401,7 @@ export function evaluateStage(plan: BuildPlan, index: number, base: StageBaseCon
     const chown = instruction.chown === undefined ? undefined : word(instruction.chown);
     const chmod = instruction.chmod === undefined ? undefined : word(instruction.chmod);
     if (chmod !== undefined && chmod !== '') checkChmod(chmod);
-    const from =
-      instruction.keyword === 'COPY' && instruction.from !== undefined
-        ? resolveStageRef(plan, lexer.processWord(instruction.from, { get: (n) => plan.globalArgs.get(n) }))
-        : undefined;
+    const from = instruction.keyword === 'COPY' && instruction.from !== undefined ? resolveStageRef(plan, instruction.from) : undefined;
     const after = snapshot();
     const step: CopyStep = {
       kind: instruction.keyword === 'COPY' ? 'copy' : 'add',

@@ -13,7 +13,7 @@ import type {
 } from './instructions.js';
 import { instructionKeywords } from './instructions.js';
 import { chompHeredoc, type LogicalLine, parseHeredocWord } from './logical-lines.js';
-import { parseRunMount } from './run-mount.js';
+import { checkRunMountSpec } from './run-mount.js';
 import { withSuggestion } from './suggest.js';
 
 /** The flags each instruction accepts; any other is `unknown flag`. */
@@ -97,9 +97,9 @@ function parseLine(text: string, line: LogicalLine, escapeChar: string, file: st
         throw new InstructionProblem('RUN requires at least one argument');
       }
       const mounts = (f.lists.get('mount') ?? []).map((spec) => {
-        // Checked now with the fields as written; fields with variables are checked
-        // again once the evaluator has expanded them.
-        if (!spec.includes('$')) parseRunMount(spec);
+        // Checked now as far as possible; fields with variables are checked again once
+        // the evaluator has expanded them.
+        checkRunMountSpec(spec);
         return { spec };
       });
       const network = f.strings.get('network');
