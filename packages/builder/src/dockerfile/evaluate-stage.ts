@@ -522,8 +522,9 @@ function healthText(h: HealthcheckSpec): string {
 
 /**
  * Resolve a RUN mount's paths the way BuildKit does: a relative target is under the
- * working directory; `/` is refused; a cache's id defaults to its target; a secret's id
- * to its target's base name and its target to `/run/secrets/<id>`.
+ * working directory; `/` is refused; a cache's id defaults to its target as written; a
+ * secret's id to its source or its target's base name, and its target to
+ * `/run/secrets/<id>`.
  */
 function resolveMount(mount: RunMount, workdir: string, plan: BuildPlan): ResolvedRunMount {
   let target = mount.target ?? '';
@@ -533,14 +534,16 @@ function resolveMount(mount: RunMount, workdir: string, plan: BuildPlan): Resolv
       id ??= mount.source ?? path.posix.basename(target);
       if (target === '') target = `/run/secrets/${id}`;
     } else {
+      // The path BuildKit gives the first agent socket of a RUN.
       id ??= 'default';
-      if (target === '') target = `/run/buildkit/ssh_agent.${0}`;
+      if (target === '') target = '/run/buildkit/ssh_agent.0';
     }
   }
   if (target === '') throw new Error(`invalid mount target ${JSON.stringify(target)}`);
   target = cleanPath(path.posix.isAbsolute(target) ? target : path.posix.join('/', workdir, target));
   if (target === '/') throw new Error(`invalid mount target ${JSON.stringify(target)}`);
-  if (mount.type === 'cache') id ??= target;
+  // As BuildKit: the cache's id is its target as written (cleaned), not the resolved path.
+  if (mount.type === 'cache') id ??= cleanPath(mount.target ?? target);
   const resolved: ResolvedRunMount = { ...mount, target, id };
   if (mount.from !== undefined) resolved.fromRef = resolveStageRef(plan, mount.from);
   return resolved;
