@@ -319,6 +319,17 @@ test("--chmod takes octal and symbolic modes; EXPOSE records its ports in Docker
   assert.is(expose.kind === 'config' && expose.createdBy, '/bin/sh -c #(nop)  EXPOSE 443 80/udp 8080');
 });
 
+test('steps share the unchanged parts of their configs (no deep copy per step)', () => {
+  const body = Array.from({ length: 3000 }, (_, i) => (i % 2 === 0 ? `ENV V${i}=${i}` : `LABEL l${i}=${i}`));
+  const { steps, config } = evaluate(lines('FROM busybox', ...body));
+  assert.is(steps.length, 3000);
+  assert.is(config.Env!.length, 1501);
+  assert.is(steps[1]!.config.Env, steps[0]!.config.Env, 'a LABEL step keeps the Env array of the step before');
+  assert.is(steps[2]!.config.Labels, steps[1]!.config.Labels, 'an ENV step keeps the Labels of the step before');
+  assert.is.not(steps[2]!.config.Env, steps[1]!.config.Env);
+  assert.is(steps[0]!.config.Env!.length, 2, "an earlier step's config is not changed by later ones");
+});
+
 test('scratch starts from an empty config; signals by number and RT names are valid', () => {
   const { config } = evaluate(lines('FROM scratch', 'STOPSIGNAL 9', 'STOPSIGNAL rtmin+3'), null);
   assert.is(config.StopSignal, 'rtmin+3');

@@ -24,7 +24,8 @@ export interface StepBase {
   trigger: boolean;
   /**
    * The image config after this step (for run/copy/add: the config they run under, which
-   * they do not change). The config a committed layer's image gets.
+   * they do not change). The config a committed layer's image gets. Read-only: the
+   * configs of consecutive steps share their unchanged parts.
    */
   config: ImageRuntimeConfig;
   /**
@@ -146,9 +147,15 @@ export function evaluateStage(plan: BuildPlan, index: number, base: StageBaseCon
   const file = plan.dockerfile.file;
   const lexer = new ShellLexer(plan.dockerfile.escape);
   const rawLexer = new ShellLexer(plan.dockerfile.escape, { rawQuotes: true, rawEscapes: true });
-  const config: ImageRuntimeConfig = structuredClone(base.config ?? {});
+  // Each change makes a new config object that shares what it did not change: the steps
+  // keep the config they ran under without a deep copy each (a Dockerfile of thousands
+  // of ENV lines would otherwise hold thousands of copies of a growing Env).
+  let config: ImageRuntimeConfig = structuredClone(base.config ?? {});
+  const update = (changes: Partial<ImageRuntimeConfig>) => {
+    config = { ...config, ...changes };
+  };
   const inheritedTriggers = base.keepOnBuild ? [] : (config.OnBuild ?? []);
-  if (!base.keepOnBuild) config.OnBuild = null;
+  if (!base.keepOnBuild) update({ OnBuild: null });
   const args = new Map<string, string | undefined>();
   const inherited = inheritableArgs(plan);
   let cmdSet = false;
@@ -158,13 +165,17 @@ export function evaluateStage(plan: BuildPlan, index: number, base: StageBaseCon
   const fail = (where: SourceRange, problem: string): never => {
     throw new DockerfileError(file, where.startLine, where.endLine, problem);
   };
+  // The Env as a map, rebuilt only when a step replaced the Env array.
+  let envCache: { source: ImageRuntimeConfig['Env']; map: Map<string, string> } | undefined;
   const envMap = (): Map<string, string> => {
+    if (envCache && envCache.source === config.Env) return envCache.map;
     const map = new Map<string, string>();
     for (const entry of config.Env ?? []) {
       const eq = entry.indexOf('=');
       if (eq < 0) map.set(entry, '');
       else if (!map.has(entry.slice(0, eq))) map.set(entry.slice(0, eq), entry.slice(eq + 1));
     }
+    envCache = { source: config.Env, map };
     return map;
   };
   /** ENV first, then the ARGs in scope with a value, then undeclared proxy build args. */
@@ -199,7 +210,7 @@ export function evaluateStage(plan: BuildPlan, index: number, base: StageBaseCon
     predefinedArgs
       .filter((k) => !args.has(k) && plan.buildArgs.get(k) !== undefined && !envMap().has(k))
       .map((k) => `${k}=${plan.buildArgs.get(k)}`);
-  const snapshot = () => structuredClone(config);
+  const snapshot = () => config;
 
   const handle = (instruction: Exclude<Instruction, { keyword: 'FROM' }>, text: string, trigger: boolean) => {
     const where = instruction.location;
@@ -223,19 +234,25 @@ export function evaluateStage(plan: BuildPlan, index: number, base: StageBaseCon
         case 'ENV': {
           const pairs = instruction.pairs.map((p) => [word(p.key), word(p.value)] as const);
           const env = [...(config.Env ?? [])];
+          const position = new Map<string, number>();
+          env.forEach((e, i) => {
+            const key = e.includes('=') ? e.slice(0, e.indexOf('=')) : e;
+            if (!position.has(key)) position.set(key, i);
+          });
           for (const [key, value] of pairs) {
-            const at = env.findIndex((e) => (e.includes('=') ? e.slice(0, e.indexOf('=')) : e) === key);
-            if (at >= 0) env[at] = `${key}=${value}`;
-            else env.push(`${key}=${value}`);
+            const at = position.get(key);
+            if (at !== undefined) env[at] = `${key}=${value}`;
+            else position.set(key, env.push(`${key}=${value}`) - 1);
           }
-          config.Env = env;
+          update({ Env: env });
           configStep(`ENV ${pairs.map(([k, v]) => `${k}=${v}`).join(' ')}`);
           return;
         }
         case 'LABEL': {
           const pairs = instruction.pairs.map((p) => [word(p.key), word(p.value)] as const);
-          config.Labels = { ...(config.Labels ?? {}) };
-          for (const [key, value] of pairs) config.Labels[key] = value;
+          const labels = { ...(config.Labels ?? {}) };
+          for (const [key, value] of pairs) labels[key] = value;
+          update({ Labels: labels });
           configStep(`LABEL ${pairs.map(([k, v]) => `${k}=${v}`).join(' ')}`);
           return;
         }
@@ -250,36 +267,38 @@ export function evaluateStage(plan: BuildPlan, index: number, base: StageBaseCon
         }
         case 'EXPOSE': {
           const ports = instruction.ports.flatMap((p) => lexer.processWords(p, vars));
-          config.ExposedPorts = { ...(config.ExposedPorts ?? {}) };
-          for (const port of ports) for (const key of exposedPortKeys(port)) config.ExposedPorts[key] = {};
+          const exposed = { ...(config.ExposedPorts ?? {}) };
+          for (const port of ports) for (const key of exposedPortKeys(port)) exposed[key] = {};
+          update({ ExposedPorts: exposed });
           configStep(`EXPOSE ${ports.join(' ')}`);
           return;
         }
         case 'WORKDIR': {
           const requested = word(instruction.path);
           if (requested === '') throw new Error('cannot normalize nothing');
-          config.WorkingDir = cleanPath(path.posix.isAbsolute(requested) ? requested : path.posix.join('/', workdir(), requested));
+          update({ WorkingDir: cleanPath(path.posix.isAbsolute(requested) ? requested : path.posix.join('/', workdir(), requested)) });
           configStep(`WORKDIR ${config.WorkingDir}`);
           return;
         }
         case 'USER':
-          config.User = word(instruction.user);
+          update({ User: word(instruction.user) });
           configStep(`USER ${config.User}`);
           return;
         case 'VOLUME': {
           const paths = instruction.paths.map(word);
-          config.Volumes = { ...(config.Volumes ?? {}) };
+          const volumes = { ...(config.Volumes ?? {}) };
           for (const p of paths) {
             if (p === '') throw new Error('VOLUME specified can not be an empty string');
-            config.Volumes[p] = {};
+            volumes[p] = {};
           }
+          update({ Volumes: volumes });
           configStep(`VOLUME [${paths.join(' ')}]`);
           return;
         }
         case 'STOPSIGNAL': {
           const signal = word(instruction.signal);
           if (!isValidStopSignal(signal)) throw new Error(`Invalid signal: ${signal}`);
-          config.StopSignal = signal;
+          update({ StopSignal: signal });
           configStep(`STOPSIGNAL ${signal}`);
           return;
         }
@@ -289,34 +308,32 @@ export function evaluateStage(plan: BuildPlan, index: number, base: StageBaseCon
             previous && previous.length > 0 && previous[0] !== 'NONE'
               ? `Note: overriding previous HEALTHCHECK: [${previous.join(' ')}]`
               : undefined;
-          config.Healthcheck = healthConfig(instruction.health);
+          update({ Healthcheck: healthConfig(instruction.health) });
           configStep(`HEALTHCHECK ${healthText(instruction.health)}`, note);
           return;
         }
         case 'SHELL':
-          config.Shell = [...instruction.shell];
+          update({ Shell: [...instruction.shell] });
           configStep(`SHELL [${instruction.shell.join(' ')}]`);
           return;
         case 'CMD': {
           const c = instruction.command;
           // As Docker: `CMD` with nothing is the bare shell, `CMD []` an empty command.
-          config.Cmd = c.json ? [...c.args] : [...shell(), ...c.args];
-          config.ArgsEscaped = false;
+          update({ Cmd: c.json ? [...c.args] : [...shell(), ...c.args], ArgsEscaped: false });
           if (c.args.length > 0) cmdSet = true;
           configStep(`CMD ${goQuoted(config.Cmd ?? [])}`);
           return;
         }
         case 'ENTRYPOINT': {
           const c = instruction.command;
-          config.Entrypoint = c.args.length === 0 ? null : c.json ? [...c.args] : [...shell(), ...c.args];
-          config.ArgsEscaped = false;
+          update({ Entrypoint: c.args.length === 0 ? null : c.json ? [...c.args] : [...shell(), ...c.args], ArgsEscaped: false });
           // An ENTRYPOINT resets the CMD the base image gave, unless this stage set one.
-          if (!cmdSet) config.Cmd = null;
+          if (!cmdSet) update({ Cmd: null });
           configStep(`ENTRYPOINT ${goQuoted(config.Entrypoint ?? [])}`);
           return;
         }
         case 'ONBUILD':
-          config.OnBuild = [...(config.OnBuild ?? []), instruction.expression];
+          update({ OnBuild: [...(config.OnBuild ?? []), instruction.expression] });
           configStep(`ONBUILD ${instruction.expression}`);
           return;
         case 'MAINTAINER':
