@@ -8,6 +8,7 @@ export * from './dockerfile/build-plan.js';
 export * from './dockerfile/config-changes.js';
 export * from './dockerfile/errors.js';
 export * from './dockerfile/evaluate-stage.js';
+export * from './dockerfile/history-text.js';
 export * from './dockerfile/image-config.js';
 export * from './dockerfile/instructions.js';
 export * from './dockerfile/logical-lines.js';

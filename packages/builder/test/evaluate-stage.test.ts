@@ -3,6 +3,7 @@ import {
   type CopyStep,
   evaluateStage,
   type ImageRuntimeConfig,
+  nopCreatedBy,
   type PlanOptions,
   parseDockerfile,
   planBuild,
@@ -170,7 +171,7 @@ test('Step N/M texts, across stages, as the classic builder prints them', () => 
   );
 });
 
-test('config steps: the config after them and the history text Docker writes', () => {
+test('config steps: the config after them and the history text Docker writes (in the SHELL in force; WORKDIR as one word)', () => {
   const { steps, author } = evaluate(
     lines(
       'FROM busybox',
@@ -192,10 +193,10 @@ test('config steps: the config after them and the history text Docker writes', (
       '/bin/sh -c #(nop)  ENV A=1',
       '/bin/sh -c #(nop)  CMD ["a" "b c"]',
       '/bin/sh -c #(nop)  VOLUME [/x /y]',
-      '/bin/sh -c #(nop)  SHELL [/bin/bash -c]',
-      '/bin/sh -c #(nop)  HEALTHCHECK &{Test:[CMD-SHELL true] Interval:5s Timeout:0s StartPeriod:0s StartInterval:0s Retries:2}',
-      '/bin/sh -c #(nop)  EXPOSE 8080',
-      '/bin/sh -c #(nop)  WORKDIR /w',
+      '/bin/bash -c #(nop)  SHELL [/bin/bash -c]',
+      '/bin/bash -c #(nop)  HEALTHCHECK &{Test:[CMD-SHELL true] Interval:5s Timeout:0s StartPeriod:0s StartInterval:0s Retries:2}',
+      '/bin/bash -c #(nop)  EXPOSE 8080',
+      '/bin/bash -c #(nop) WORKDIR /w',
     ],
   );
   assert.equal(steps[5]!.config.Healthcheck, { Test: ['CMD-SHELL', 'true'], Interval: 5e9, Retries: 2 });
@@ -317,6 +318,11 @@ test("--chmod takes octal and symbolic modes; EXPOSE records its ports in Docker
   );
   const expose = steps[steps.length - 1]!;
   assert.is(expose.kind === 'config' && expose.createdBy, '/bin/sh -c #(nop)  EXPOSE 443 80/udp 8080');
+});
+
+test('nopCreatedBy: the two spellings of a no-command history entry', () => {
+  assert.is(nopCreatedBy({}, 'COPY file:abc in /dst ', true), '/bin/sh -c #(nop) COPY file:abc in /dst ');
+  assert.is(nopCreatedBy({ Shell: ['pwsh', '-c'] }, 'LABEL a=b'), 'pwsh -c #(nop)  LABEL a=b');
 });
 
 test('steps share the unchanged parts of their configs (no deep copy per step)', () => {

@@ -3,6 +3,7 @@ import { type BuildPlan, declareArgs, inheritableArgs, predefinedArgs, resolveSt
 import { DockerfileError, type SourceRange } from './errors.js';
 import { exposedPortKeys } from './exposed-ports.js';
 import { formatGoDuration } from './go-duration.js';
+import { nopCreatedBy } from './history-text.js';
 import { defaultShell, type ImageRuntimeConfig } from './image-config.js';
 import type { AddInstruction, CopyInstruction, HealthcheckSpec, Instruction, RunInstruction } from './instructions.js';
 import { chompHeredoc, parseHeredocWord, readLogicalLines } from './logical-lines.js';
@@ -39,7 +40,7 @@ export interface StepBase {
 /** An instruction that changes only the image config: no container, an empty layer. */
 export interface ConfigStep extends StepBase {
   kind: 'config';
-  /** The history entry's `created_by`, as the classic builder writes it (`/bin/sh -c #(nop)  ENV a=b`). */
+  /** The history entry's `created_by`, as the classic builder writes it (`/bin/sh -c #(nop)  ENV a=b`; see nopCreatedBy). */
   createdBy: string;
   /** A line the classic builder prints for this step (`Note: overriding previous HEALTHCHECK: [CMD-SHELL x]`). */
   note?: string;
@@ -219,6 +220,7 @@ export function evaluateStage(plan: BuildPlan, index: number, base: StageBaseCon
       const word = (t: string) => lexer.processWord(t, vars);
       const configStep = (comment: string, note?: string) => {
         const after = snapshot();
+        const oneWord = instruction.keyword === 'WORKDIR';
         steps.push({
           kind: 'config',
           instruction,
@@ -226,7 +228,7 @@ export function evaluateStage(plan: BuildPlan, index: number, base: StageBaseCon
           trigger,
           config: after,
           cacheKey: { kind: 'config', instruction: instruction.keyword, comment, config: after },
-          createdBy: `/bin/sh -c #(nop)  ${comment}`,
+          createdBy: nopCreatedBy(after, comment, oneWord),
           ...(note === undefined ? {} : { note }),
         });
       };
