@@ -1,7 +1,8 @@
-import { DockerfileError, type SourceRange } from './errors.js';
+import { DockerfileError, type DockerfileWarning, type SourceRange } from './errors.js';
 import type { ArgInstruction, Dockerfile, Instruction, StageSource } from './instructions.js';
+import { csvFields } from './run-mount.js';
 import { ShellLexer, ShellSyntaxError, type VariableSource } from './shell-lexer.js';
-import { withSuggestion } from './suggest.js';
+import { suggest, withSuggestion } from './suggest.js';
 
 /**
  * The build args Docker lets through without an ARG: the proxy variables. They reach
@@ -50,6 +51,17 @@ export interface PlanOptions {
   buildArgs?: Record<string, string | undefined>;
   /** `--target`: the stage to build (by name); default the last. */
   target?: string;
+  /** `--platform`: the platform the image is for (TARGETPLATFORM...); default this host's. */
+  platform?: Platform;
+  /** The platform the build runs on (BUILDPLATFORM...); default this host's. */
+  buildPlatform?: Platform;
+}
+
+/** An OCI platform: `linux`, `arm64`, `v8`. */
+export interface Platform {
+  os: string;
+  architecture: string;
+  variant?: string;
 }
 
 /**
@@ -73,10 +85,18 @@ export interface BuildPlan {
   globalArgs: Map<string, string | undefined>;
   /** `--build-arg` as given. */
   buildArgs: Map<string, string | undefined>;
+  /**
+   * BuildKit's automatic platform ARGs (TARGETPLATFORM, TARGETOS, TARGETARCH,
+   * TARGETVARIANT, BUILDPLATFORM, BUILDOS, BUILDARCH, BUILDVARIANT): usable in FROM lines
+   * as they are, and in a stage that declares them with `ARG NAME`.
+   */
+  platformArgs: Map<string, string>;
   /** M of `Step N/M`: the global ARGs, then each needed stage's FROM and instructions. */
   totalSteps: number;
   /** The `Step N/M : ARG …` lines of the global ARGs, printed before the first stage. */
   globalArgSteps: string[];
+  /** Notes to print before building: a base or `--from` that looks like a misspelt stage name. */
+  notes: DockerfileWarning[];
   /**
    * Docker's notes to print after the build: `[Warning] One or more build-args [FOO]
    * were not consumed` when a `--build-arg` names no ARG of the built stages.
@@ -87,10 +107,11 @@ export interface BuildPlan {
 /**
  * Plan a build: resolve every FROM (global ARGs expanded; a name of an earlier stage is
  * that stage, `scratch` is nothing, anything else an image), find the target and the
- * stages it needs (through FROM, `COPY --from` and `RUN --mount from=`), refuse cycles
- * (`circular dependency detected on stage: a`), and number the steps. Throws
- * DockerfileError for an unknown target (`target stage "x" could not be found`), a bad
- * stage index (`invalid stage index 5`), a blank base name, a bad substitution.
+ * stages it needs (through FROM, `COPY --from` and `RUN --mount from=`, which name only
+ * earlier stages, as in Docker), and number the steps. Throws DockerfileError for an
+ * unknown target (`target stage "x" could not be found`), a `--from` naming the stage
+ * itself, a later one or a variable, a bad stage index (`invalid stage index 5`), a
+ * blank base name, a bad substitution.
  */
 export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): BuildPlan {
   const file = dockerfile.file;
@@ -110,9 +131,27 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
 
   // Global ARGs: each declared in order, its default expanded with those before it, a
   // --build-arg overriding the default.
+  const platformArgs = automaticPlatformArgs(options.platform ?? hostPlatform(), options.buildPlatform ?? hostPlatform());
   const globalArgs = new Map<string, string | undefined>();
-  const globalEnv: VariableSource = { get: (name) => globalArgs.get(name) };
-  for (const arg of dockerfile.metaArgs) declareArgs(arg, globalArgs, buildArgs, (t) => expand(t, globalEnv, arg.location));
+  const globalEnv: VariableSource = { get: (name) => (globalArgs.has(name) ? globalArgs.get(name) : platformArgs.get(name)) };
+  for (const arg of dockerfile.metaArgs) {
+    declareArgs(arg, globalArgs, buildArgs, (t) => expand(t, globalEnv, arg.location), platformArgs);
+  }
+
+  // A base or --from that is no stage but looks like a stage's name is most likely a
+  // typo: Docker would pull it as an image; say so before anything is pulled.
+  const notes: DockerfileWarning[] = [];
+  const stageNames = dockerfile.stages.flatMap((s) => (s.from.name === undefined ? [] : [s.from.name]));
+  const noteLookalike = (ref: string, where: SourceRange) => {
+    if (/[/:@.]/.test(ref)) return;
+    const match = suggest(ref, stageNames, false);
+    if (match !== undefined) {
+      notes.push({
+        line: where.startLine,
+        message: `${file}:${where.startLine}: "${ref}" is not a stage of this Dockerfile and is taken as an image name (did you mean ${match}?)`,
+      });
+    }
+  };
 
   const byName = new Map<string, number>();
   const stages: PlannedStage[] = dockerfile.stages.map((source) => {
@@ -126,17 +165,26 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
         : image.toLowerCase() === 'scratch'
           ? { kind: 'scratch' }
           : { kind: 'image', ref: image };
+    if (base.kind === 'image') noteLookalike(image, from.location);
     const platform = from.platform === undefined ? undefined : expand(from.platform, globalEnv, from.location);
     if (from.name !== undefined) byName.set(from.name, source.index);
     return { index: source.index, name: from.name, source, base, platform, dependsOn: [], images: [], firstStep: 0 };
   });
 
-  // Dependencies: `--from` names any stage (earlier or later, by name or index); a name
-  // that is no stage is an image.
-  const resolveFrom = (value: string, where: SourceRange): StageSourceRef => {
-    const name = expand(value, globalEnv, where);
+  // Dependencies: `--from` names an earlier stage (by name or index) or an image; like
+  // Docker, it takes no variables and cannot name the stage itself or a later one.
+  const resolveFrom = (ref: FromReference, stage: PlannedStage, where: SourceRange): StageSourceRef => {
     try {
-      return resolveStageName(stages, name);
+      const resolved = resolveStageName(stages, ref.value);
+      if (resolved.kind === 'stage' && resolved.stage >= stage.index) {
+        const name = JSON.stringify(ref.value);
+        throw new Error(
+          ref.mountTarget === undefined
+            ? `cannot copy from stage ${name}, it needs to be defined before current stage ${JSON.stringify(stage.name ?? `stage-${stage.index}`)}`
+            : `cannot mount from stage ${name} to ${JSON.stringify(ref.mountTarget)}, stage needs to be defined before current command`,
+        );
+      }
+      return resolved;
     } catch (err) {
       return fail(where, (err as Error).message);
     }
@@ -146,10 +194,13 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
     const images = new Set<string>();
     if (stage.base.kind === 'stage') deps.add(stage.base.stage);
     for (const instruction of stage.source.instructions) {
-      for (const ref of fromReferences(instruction)) {
-        const resolved = resolveFrom(ref, instruction.location);
+      for (const ref of fromReferences(instruction, (message) => fail(instruction.location, message))) {
+        const resolved = resolveFrom(ref, stage, instruction.location);
         if (resolved.kind === 'stage') deps.add(resolved.stage);
-        else images.add(resolved.ref);
+        else {
+          images.add(resolved.ref);
+          noteLookalike(resolved.ref, instruction.location);
+        }
       }
     }
     stage.dependsOn = [...deps].sort((a, b) => a - b);
@@ -166,19 +217,16 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
     target = found!;
   }
 
-  // Needed stages, depth first, refusing cycles (a stage that needs itself through others).
-  const state = new Map<number, 'visiting' | 'done'>();
+  // Needed stages: the target and, transitively, what it depends on (always earlier
+  // stages, so there is no cycle to fear).
+  const state = new Set<number>();
   const visit = (index: number) => {
-    const seen = state.get(index);
-    if (seen === 'done') return;
-    const stage = stages[index]!;
-    if (seen === 'visiting') fail(stage.source.from.location, `circular dependency detected on stage: ${stage.name ?? index}`);
-    state.set(index, 'visiting');
-    for (const dep of stage.dependsOn) visit(dep);
-    state.set(index, 'done');
+    if (state.has(index)) return;
+    state.add(index);
+    for (const dep of stages[index]!.dependsOn) visit(dep);
   };
   visit(target);
-  const needed = [...state.keys()].sort((a, b) => a - b);
+  const needed = [...state].sort((a, b) => a - b);
 
   const level = new Map<number, number>();
   const levelOf = (index: number): number => {
@@ -189,7 +237,10 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
     return value;
   };
   const levels: number[][] = [];
-  for (const index of needed) (levels[levelOf(index)] ??= []).push(index);
+  for (const index of needed) {
+    const at = levelOf(index);
+    levels[at] = [...(levels[at] ?? []), index];
+  }
 
   let step = dockerfile.metaArgs.length;
   for (const index of needed) {
@@ -209,7 +260,44 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
   const unused = [...buildArgs.keys()].filter((k) => !declared.has(k) && !predefinedArgs.includes(k)).sort();
   const warnings = unused.length > 0 ? [`[Warning] One or more build-args [${unused.join(' ')}] were not consumed`] : [];
 
-  return { dockerfile, stages, target, needed, levels, globalArgs, buildArgs, totalSteps, globalArgSteps, warnings };
+  return { dockerfile, stages, target, needed, levels, globalArgs, buildArgs, platformArgs, totalSteps, globalArgSteps, notes, warnings };
+}
+
+/** The values a stage's `ARG NAME` (without a default) inherits: the global ARGs over the platform ARGs. */
+export function inheritableArgs(plan: Pick<BuildPlan, 'globalArgs' | 'platformArgs'>): Map<string, string | undefined> {
+  const out = new Map<string, string | undefined>(plan.platformArgs);
+  for (const [name, value] of plan.globalArgs) if (value !== undefined || !out.has(name)) out.set(name, value);
+  return out;
+}
+
+const goArchitectures: Record<string, string> = {
+  x64: 'amd64',
+  arm64: 'arm64',
+  arm: 'arm',
+  ia32: '386',
+  ppc64: 'ppc64le',
+  s390x: 's390x',
+  riscv64: 'riscv64',
+};
+
+/** This host's platform, with Go's architecture names. */
+export function hostPlatform(): Platform {
+  return { os: 'linux', architecture: goArchitectures[process.arch] ?? process.arch };
+}
+
+/** `linux/arm64/v8` and its parts, as BuildKit names them. */
+function automaticPlatformArgs(target: Platform, build: Platform): Map<string, string> {
+  const format = (p: Platform) => [p.os, p.architecture, ...(p.variant ? [p.variant] : [])].join('/');
+  return new Map([
+    ['TARGETPLATFORM', format(target)],
+    ['TARGETOS', target.os],
+    ['TARGETARCH', target.architecture],
+    ['TARGETVARIANT', target.variant ?? ''],
+    ['BUILDPLATFORM', format(build)],
+    ['BUILDOS', build.os],
+    ['BUILDARCH', build.architecture],
+    ['BUILDVARIANT', build.variant ?? ''],
+  ]);
 }
 
 /**
@@ -255,18 +343,41 @@ export function declareArgs(
   }
 }
 
-/** The `--from` values an instruction names (COPY --from, RUN --mount from=); an ONBUILD trigger's run in a later build. */
-function fromReferences(instruction: Exclude<Instruction, { keyword: 'FROM' }>): string[] {
-  if (instruction.keyword === 'COPY' && instruction.from !== undefined) return [instruction.from];
-  if (instruction.keyword === 'RUN') {
-    const out: string[] = [];
-    for (const mount of instruction.mounts) {
-      for (const field of mount.spec.split(',')) {
-        const eq = field.indexOf('=');
-        if (eq > 0 && field.slice(0, eq).toLowerCase() === 'from') out.push(field.slice(eq + 1));
-      }
+/** A `--from` as written, and for RUN a mount's target (for the error text). */
+interface FromReference {
+  value: string;
+  mountTarget?: string;
+}
+
+/**
+ * The `--from` values an instruction names (COPY --from, RUN --mount from=); an ONBUILD
+ * trigger's run in a later build. A value with a variable is refused, in Docker's words.
+ */
+function fromReferences(instruction: Exclude<Instruction, { keyword: 'FROM' }>, fail: (message: string) => never): FromReference[] {
+  if (instruction.keyword === 'COPY' && instruction.from !== undefined) {
+    let unchanged: boolean;
+    try {
+      unchanged = new ShellLexer('\\').processWord(instruction.from, { get: () => undefined }) === instruction.from;
+    } catch {
+      unchanged = false;
     }
-    return out;
+    if (!unchanged) {
+      fail('variable expansion is not supported for --from, define a new stage with FROM using ARG from global scope as a workaround');
+    }
+    return [{ value: instruction.from }];
   }
-  return [];
+  if (instruction.keyword !== 'RUN') return [];
+  const out: FromReference[] = [];
+  for (const mount of instruction.mounts) {
+    let from: string | undefined;
+    let target: string | undefined;
+    for (const field of csvFields(mount.spec)) {
+      const eq = field.indexOf('=');
+      const key = field.slice(0, eq).toLowerCase();
+      if (eq > 0 && key === 'from') from = field.slice(eq + 1);
+      if (eq > 0 && (key === 'target' || key === 'dst' || key === 'destination')) target = field.slice(eq + 1);
+    }
+    if (from !== undefined) out.push({ value: from, mountTarget: target ?? '' });
+  }
+  return out;
 }

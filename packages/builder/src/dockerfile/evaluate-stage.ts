@@ -1,8 +1,9 @@
 import * as path from 'node:path';
-import { type BuildPlan, declareArgs, predefinedArgs, resolveStageRef, type StageSourceRef } from './build-plan.js';
+import { type BuildPlan, declareArgs, inheritableArgs, predefinedArgs, resolveStageRef, type StageSourceRef } from './build-plan.js';
 import { DockerfileError, type SourceRange } from './errors.js';
 import { exposedPortKeys } from './exposed-ports.js';
 import { formatGoDuration } from './go-duration.js';
+import { nopCreatedBy } from './history-text.js';
 import { defaultShell, type ImageRuntimeConfig } from './image-config.js';
 import type { AddInstruction, CopyInstruction, HealthcheckSpec, Instruction, RunInstruction } from './instructions.js';
 import { chompHeredoc, parseHeredocWord, readLogicalLines } from './logical-lines.js';
@@ -24,7 +25,8 @@ export interface StepBase {
   trigger: boolean;
   /**
    * The image config after this step (for run/copy/add: the config they run under, which
-   * they do not change). The config a committed layer's image gets.
+   * they do not change). The config a committed layer's image gets. Read-only: the
+   * configs of consecutive steps share their unchanged parts.
    */
   config: ImageRuntimeConfig;
   /**
@@ -38,8 +40,10 @@ export interface StepBase {
 /** An instruction that changes only the image config: no container, an empty layer. */
 export interface ConfigStep extends StepBase {
   kind: 'config';
-  /** The history entry's `created_by`, as the classic builder writes it (`/bin/sh -c #(nop)  ENV a=b`). */
+  /** The history entry's `created_by`, as the classic builder writes it (`/bin/sh -c #(nop)  ENV a=b`; see nopCreatedBy). */
   createdBy: string;
+  /** A line the classic builder prints for this step (`Note: overriding previous HEALTHCHECK: [CMD-SHELL x]`). */
+  note?: string;
 }
 
 /** A file RUN needs beside its command: a heredoc that is a script with a `#!` line. */
@@ -105,6 +109,11 @@ export type Step = ConfigStep | RunStep | CopyStep;
 export interface StageBaseConfig {
   /** The base image's config, the evaluated config of the base stage, or null for scratch. */
   config: ImageRuntimeConfig | null;
+  /**
+   * Keep the base's ONBUILD triggers without running them (`docker commit --change`,
+   * which is not a build); a build leaves it unset.
+   */
+  keepOnBuild?: boolean;
 }
 
 /** A stage evaluated against its base: every step in order and the final config. */
@@ -139,10 +148,17 @@ export function evaluateStage(plan: BuildPlan, index: number, base: StageBaseCon
   const file = plan.dockerfile.file;
   const lexer = new ShellLexer(plan.dockerfile.escape);
   const rawLexer = new ShellLexer(plan.dockerfile.escape, { rawQuotes: true, rawEscapes: true });
-  const config: ImageRuntimeConfig = structuredClone(base.config ?? {});
-  const inheritedTriggers = config.OnBuild ?? [];
-  config.OnBuild = null;
+  // Each change makes a new config object that shares what it did not change: the steps
+  // keep the config they ran under without a deep copy each (a Dockerfile of thousands
+  // of ENV lines would otherwise hold thousands of copies of a growing Env).
+  let config: ImageRuntimeConfig = structuredClone(base.config ?? {});
+  const update = (changes: Partial<ImageRuntimeConfig>) => {
+    config = { ...config, ...changes };
+  };
+  const inheritedTriggers = base.keepOnBuild ? [] : (config.OnBuild ?? []);
+  if (!base.keepOnBuild) update({ OnBuild: null });
   const args = new Map<string, string | undefined>();
+  const inherited = inheritableArgs(plan);
   let cmdSet = false;
   let author: string | undefined;
   const steps: Step[] = [];
@@ -150,13 +166,17 @@ export function evaluateStage(plan: BuildPlan, index: number, base: StageBaseCon
   const fail = (where: SourceRange, problem: string): never => {
     throw new DockerfileError(file, where.startLine, where.endLine, problem);
   };
+  // The Env as a map, rebuilt only when a step replaced the Env array.
+  let envCache: { source: ImageRuntimeConfig['Env']; map: Map<string, string> } | undefined;
   const envMap = (): Map<string, string> => {
+    if (envCache && envCache.source === config.Env) return envCache.map;
     const map = new Map<string, string>();
     for (const entry of config.Env ?? []) {
       const eq = entry.indexOf('=');
       if (eq < 0) map.set(entry, '');
       else if (!map.has(entry.slice(0, eq))) map.set(entry.slice(0, eq), entry.slice(eq + 1));
     }
+    envCache = { source: config.Env, map };
     return map;
   };
   /** ENV first, then the ARGs in scope with a value, then undeclared proxy build args. */
@@ -191,15 +211,16 @@ export function evaluateStage(plan: BuildPlan, index: number, base: StageBaseCon
     predefinedArgs
       .filter((k) => !args.has(k) && plan.buildArgs.get(k) !== undefined && !envMap().has(k))
       .map((k) => `${k}=${plan.buildArgs.get(k)}`);
-  const snapshot = () => structuredClone(config);
+  const snapshot = () => config;
 
   const handle = (instruction: Exclude<Instruction, { keyword: 'FROM' }>, text: string, trigger: boolean) => {
     const where = instruction.location;
     guarded(where, () => {
       const vars = variables();
       const word = (t: string) => lexer.processWord(t, vars);
-      const configStep = (comment: string) => {
+      const configStep = (comment: string, note?: string) => {
         const after = snapshot();
+        const oneWord = instruction.keyword === 'WORKDIR';
         steps.push({
           kind: 'config',
           instruction,
@@ -207,31 +228,38 @@ export function evaluateStage(plan: BuildPlan, index: number, base: StageBaseCon
           trigger,
           config: after,
           cacheKey: { kind: 'config', instruction: instruction.keyword, comment, config: after },
-          createdBy: `/bin/sh -c #(nop)  ${comment}`,
+          createdBy: nopCreatedBy(after, comment, oneWord),
+          ...(note === undefined ? {} : { note }),
         });
       };
       switch (instruction.keyword) {
         case 'ENV': {
           const pairs = instruction.pairs.map((p) => [word(p.key), word(p.value)] as const);
           const env = [...(config.Env ?? [])];
+          const position = new Map<string, number>();
+          env.forEach((e, i) => {
+            const key = e.includes('=') ? e.slice(0, e.indexOf('=')) : e;
+            if (!position.has(key)) position.set(key, i);
+          });
           for (const [key, value] of pairs) {
-            const at = env.findIndex((e) => (e.includes('=') ? e.slice(0, e.indexOf('=')) : e) === key);
-            if (at >= 0) env[at] = `${key}=${value}`;
-            else env.push(`${key}=${value}`);
+            const at = position.get(key);
+            if (at !== undefined) env[at] = `${key}=${value}`;
+            else position.set(key, env.push(`${key}=${value}`) - 1);
           }
-          config.Env = env;
+          update({ Env: env });
           configStep(`ENV ${pairs.map(([k, v]) => `${k}=${v}`).join(' ')}`);
           return;
         }
         case 'LABEL': {
           const pairs = instruction.pairs.map((p) => [word(p.key), word(p.value)] as const);
-          config.Labels = { ...(config.Labels ?? {}) };
-          for (const [key, value] of pairs) config.Labels[key] = value;
+          const labels = { ...(config.Labels ?? {}) };
+          for (const [key, value] of pairs) labels[key] = value;
+          update({ Labels: labels });
           configStep(`LABEL ${pairs.map(([k, v]) => `${k}=${v}`).join(' ')}`);
           return;
         }
         case 'ARG': {
-          declareArgs(instruction, args, plan.buildArgs, word, plan.globalArgs);
+          declareArgs(instruction, args, plan.buildArgs, word, inherited);
           const declared = instruction.args.map((a) => {
             const name = word(a.name);
             return a.default === undefined ? name : `${name}=${word(a.default)}`;
@@ -241,67 +269,73 @@ export function evaluateStage(plan: BuildPlan, index: number, base: StageBaseCon
         }
         case 'EXPOSE': {
           const ports = instruction.ports.flatMap((p) => lexer.processWords(p, vars));
-          config.ExposedPorts = { ...(config.ExposedPorts ?? {}) };
-          for (const port of ports) for (const key of exposedPortKeys(port)) config.ExposedPorts[key] = {};
+          const exposed = { ...(config.ExposedPorts ?? {}) };
+          for (const port of ports) for (const key of exposedPortKeys(port)) exposed[key] = {};
+          update({ ExposedPorts: exposed });
           configStep(`EXPOSE ${ports.join(' ')}`);
           return;
         }
         case 'WORKDIR': {
           const requested = word(instruction.path);
           if (requested === '') throw new Error('cannot normalize nothing');
-          config.WorkingDir = cleanPath(path.posix.isAbsolute(requested) ? requested : path.posix.join('/', workdir(), requested));
+          update({ WorkingDir: cleanPath(path.posix.isAbsolute(requested) ? requested : path.posix.join('/', workdir(), requested)) });
           configStep(`WORKDIR ${config.WorkingDir}`);
           return;
         }
         case 'USER':
-          config.User = word(instruction.user);
+          update({ User: word(instruction.user) });
           configStep(`USER ${config.User}`);
           return;
         case 'VOLUME': {
           const paths = instruction.paths.map(word);
-          config.Volumes = { ...(config.Volumes ?? {}) };
+          const volumes = { ...(config.Volumes ?? {}) };
           for (const p of paths) {
             if (p === '') throw new Error('VOLUME specified can not be an empty string');
-            config.Volumes[p] = {};
+            volumes[p] = {};
           }
+          update({ Volumes: volumes });
           configStep(`VOLUME [${paths.join(' ')}]`);
           return;
         }
         case 'STOPSIGNAL': {
           const signal = word(instruction.signal);
           if (!isValidStopSignal(signal)) throw new Error(`Invalid signal: ${signal}`);
-          config.StopSignal = signal;
+          update({ StopSignal: signal });
           configStep(`STOPSIGNAL ${signal}`);
           return;
         }
-        case 'HEALTHCHECK':
-          config.Healthcheck = healthConfig(instruction.health);
-          configStep(`HEALTHCHECK ${healthText(instruction.health)}`);
+        case 'HEALTHCHECK': {
+          const previous = config.Healthcheck?.Test;
+          const note =
+            previous && previous.length > 0 && previous[0] !== 'NONE'
+              ? `Note: overriding previous HEALTHCHECK: [${previous.join(' ')}]`
+              : undefined;
+          update({ Healthcheck: healthConfig(instruction.health) });
+          configStep(`HEALTHCHECK ${healthText(instruction.health)}`, note);
           return;
+        }
         case 'SHELL':
-          config.Shell = [...instruction.shell];
+          update({ Shell: [...instruction.shell] });
           configStep(`SHELL [${instruction.shell.join(' ')}]`);
           return;
         case 'CMD': {
           const c = instruction.command;
           // As Docker: `CMD` with nothing is the bare shell, `CMD []` an empty command.
-          config.Cmd = c.json ? [...c.args] : [...shell(), ...c.args];
-          config.ArgsEscaped = false;
+          update({ Cmd: c.json ? [...c.args] : [...shell(), ...c.args], ArgsEscaped: false });
           if (c.args.length > 0) cmdSet = true;
           configStep(`CMD ${goQuoted(config.Cmd ?? [])}`);
           return;
         }
         case 'ENTRYPOINT': {
           const c = instruction.command;
-          config.Entrypoint = c.args.length === 0 ? null : c.json ? [...c.args] : [...shell(), ...c.args];
-          config.ArgsEscaped = false;
+          update({ Entrypoint: c.args.length === 0 ? null : c.json ? [...c.args] : [...shell(), ...c.args], ArgsEscaped: false });
           // An ENTRYPOINT resets the CMD the base image gave, unless this stage set one.
-          if (!cmdSet) config.Cmd = null;
+          if (!cmdSet) update({ Cmd: null });
           configStep(`ENTRYPOINT ${goQuoted(config.Entrypoint ?? [])}`);
           return;
         }
         case 'ONBUILD':
-          config.OnBuild = [...(config.OnBuild ?? []), instruction.expression];
+          update({ OnBuild: [...(config.OnBuild ?? []), instruction.expression] });
           configStep(`ONBUILD ${instruction.expression}`);
           return;
         case 'MAINTAINER':
@@ -385,11 +419,8 @@ export function evaluateStage(plan: BuildPlan, index: number, base: StageBaseCon
     const dest = word(instruction.dest);
     const chown = instruction.chown === undefined ? undefined : word(instruction.chown);
     const chmod = instruction.chmod === undefined ? undefined : word(instruction.chmod);
-    if (chmod !== undefined && chmod !== '' && !/^[0-7]{1,4}$/.test(chmod)) throw new Error(`invalid chmod parameter: ${chmod}`);
-    const from =
-      instruction.keyword === 'COPY' && instruction.from !== undefined
-        ? resolveStageRef(plan, lexer.processWord(instruction.from, { get: (n) => plan.globalArgs.get(n) }))
-        : undefined;
+    if (chmod !== undefined && chmod !== '') checkChmod(chmod);
+    const from = instruction.keyword === 'COPY' && instruction.from !== undefined ? resolveStageRef(plan, instruction.from) : undefined;
     const after = snapshot();
     const step: CopyStep = {
       kind: instruction.keyword === 'COPY' ? 'copy' : 'add',
@@ -464,6 +495,22 @@ export function evaluateStage(plan: BuildPlan, index: number, base: StageBaseCon
   return { stage: index, fromText, triggerBanner, steps, config, author };
 }
 
+/**
+ * `--chmod`: an octal mode up to 07777, or a symbolic one as chmod(1) takes it
+ * (`u+x`, `a=rX,go-w`), which BuildKit accepts too. The executor applies it.
+ */
+function checkChmod(chmod: string): void {
+  if (/^\d+$/.test(chmod)) {
+    if (!/^[0-7]+$/.test(chmod) || Number.parseInt(chmod, 8) > 0o7777) {
+      throw new Error(`invalid chmod parameter: '${chmod}'. it should be octal string and between 0 and 07777`);
+    }
+    return;
+  }
+  if (!/^[ugoa]*(?:[-+=](?:[rwxXst]*|[ugo]))+(?:,[ugoa]*(?:[-+=](?:[rwxXst]*|[ugo]))+)*$/.test(chmod)) {
+    throw new Error(`invalid chmod parameter: '${chmod}'. it should be octal string and between 0 and 07777, or a symbolic mode`);
+  }
+}
+
 /** Go's filepath.Clean for absolute POSIX paths: no `.`/`..`, no doubled or trailing `/`. */
 function cleanPath(p: string): string {
   const normal = path.posix.normalize(p);
@@ -494,8 +541,9 @@ function healthText(h: HealthcheckSpec): string {
 
 /**
  * Resolve a RUN mount's paths the way BuildKit does: a relative target is under the
- * working directory; `/` is refused; a cache's id defaults to its target; a secret's id
- * to its target's base name and its target to `/run/secrets/<id>`.
+ * working directory; `/` is refused; a cache's id defaults to its target as written; a
+ * secret's id to its source or its target's base name, and its target to
+ * `/run/secrets/<id>`.
  */
 function resolveMount(mount: RunMount, workdir: string, plan: BuildPlan): ResolvedRunMount {
   let target = mount.target ?? '';
@@ -505,14 +553,16 @@ function resolveMount(mount: RunMount, workdir: string, plan: BuildPlan): Resolv
       id ??= mount.source ?? path.posix.basename(target);
       if (target === '') target = `/run/secrets/${id}`;
     } else {
+      // The path BuildKit gives the first agent socket of a RUN.
       id ??= 'default';
-      if (target === '') target = `/run/buildkit/ssh_agent.${0}`;
+      if (target === '') target = '/run/buildkit/ssh_agent.0';
     }
   }
   if (target === '') throw new Error(`invalid mount target ${JSON.stringify(target)}`);
   target = cleanPath(path.posix.isAbsolute(target) ? target : path.posix.join('/', workdir, target));
   if (target === '/') throw new Error(`invalid mount target ${JSON.stringify(target)}`);
-  if (mount.type === 'cache') id ??= target;
+  // As BuildKit: the cache's id is its target as written (cleaned), not the resolved path.
+  if (mount.type === 'cache') id ??= cleanPath(mount.target ?? target);
   const resolved: ResolvedRunMount = { ...mount, target, id };
   if (mount.from !== undefined) resolved.fromRef = resolveStageRef(plan, mount.from);
   return resolved;

@@ -52,7 +52,7 @@ export function parseFlags(flags: readonly string[], accepted: Readonly<Record<s
  * character honoured inside them; the first word that is not a flag (or a lone `--`)
  * starts the arguments, which are returned as written.
  */
-export function extractFlags(text: string, escape: string): { flags: string[]; rest: string } {
+export function extractFlags(text: string, escapeChar: string): { flags: string[]; rest: string } {
   const flags: string[] = [];
   let pos = 0;
   const isBlank = (ch: string) => /\s/u.test(ch);
@@ -78,7 +78,7 @@ export function extractFlags(text: string, escape: string): { flags: string[]; r
           continue;
         }
       }
-      if (ch === escape) {
+      if (ch === escapeChar) {
         if (pos + 1 === text.length) continue;
         pos++;
         ch = text[pos]!;

@@ -1,4 +1,4 @@
-import type { SourceRange } from './errors.js';
+import type { DockerfileWarning, SourceRange } from './errors.js';
 import type { Directive, Heredoc } from './logical-lines.js';
 
 /** Every Dockerfile instruction, as Docker spells it. */
@@ -237,5 +237,6 @@ export interface Dockerfile {
   /** ARGs before the first FROM: usable in FROM lines, and in a stage that redeclares them. */
   metaArgs: ArgInstruction[];
   stages: StageSource[];
-  warnings: { message: string; line?: number }[];
+  /** Docker's parse warnings (empty continuation lines). */
+  warnings: DockerfileWarning[];
 }

@@ -1,4 +1,5 @@
 import { DockerfileError, type DockerfileWarning } from './errors.js';
+import { extractFlags } from './flags.js';
 import { ShellLexer, ShellSyntaxError, variables } from './shell-lexer.js';
 
 /** A parser directive from the top of the file (`# syntax=…`, `# escape=…`, `# check=…`). */
@@ -54,7 +55,7 @@ class DirectiveReader {
   private done = false;
   private readonly seen = new Set<string>();
   readonly directives: Directive[] = [];
-  escape = '\\';
+  escapeChar = '\\';
   constructor(private readonly file: string) {}
 
   /** True when the line was a directive. */
@@ -77,7 +78,7 @@ class DirectiveReader {
       if (value !== '`' && value !== '\\') {
         throw new DockerfileError(this.file, lineNumber, lineNumber, `invalid escape token '${value}' does not match \` or \\`);
       }
-      this.escape = value;
+      this.escapeChar = value;
     }
     this.directives.push({ name, value, line: lineNumber });
     return true;
@@ -107,7 +108,7 @@ export function readLogicalLines(text: string, file = 'Dockerfile'): LogicalLine
   const warnings: DockerfileWarning[] = [];
   const lines: LogicalLine[] = [];
   let i = 0;
-  const continuation = () => continuationPattern(directives.escape);
+  const continuation = () => continuationPattern(directives.escapeChar);
 
   // processLine: the line without its ending (and its leading blanks on a first line), as
   // the directive reader sees it; a comment line reads as empty.
@@ -147,7 +148,7 @@ export function readLogicalLines(text: string, file = 'Dockerfile'): LogicalLine
     }
 
     const heredocs: Heredoc[] = [];
-    if (canContainHeredoc(joined) && joined.includes('<<')) {
+    if (joined.includes('<<') && canContainHeredoc(joined, directives.escapeChar)) {
       let words: Heredoc[];
       try {
         words = heredocsInLine(joined);
@@ -176,7 +177,7 @@ export function readLogicalLines(text: string, file = 'Dockerfile'): LogicalLine
     }
     lines.push({ text: joined, startLine, endLine, heredocs });
   }
-  return { directives: directives.directives, escape: directives.escape, lines, warnings };
+  return { directives: directives.directives, escape: directives.escapeChar, lines, warnings };
 }
 
 /** Lines with their endings kept (heredoc content keeps them). */
@@ -195,8 +196,8 @@ function splitLines(text: string): string[] {
 }
 
 /** The escape character at the end of a line (not itself escaped), or alone on the line. */
-function continuationPattern(escape: string): RegExp {
-  const e = escape === '\\' ? '\\\\' : escape;
+function continuationPattern(escapeChar: string): RegExp {
+  const e = escapeChar === '\\' ? '\\\\' : escapeChar;
   return new RegExp(`([^${e}])${e}[ \\t]*$|^${e}[ \\t]*$`);
 }
 
@@ -205,11 +206,27 @@ function trimContinuation(line: string, pattern: RegExp): { text: string; done: 
   return { text: line, done: true };
 }
 
-function canContainHeredoc(line: string): boolean {
-  const words = line.trim().split(/[\t\v\f\r ]+/);
-  const keyword = words[0]?.toLowerCase() ?? '';
-  if (heredocInstructions.has(keyword)) return true;
-  return keyword === 'onbuild' && heredocInstructions.has(words[1]?.toLowerCase() ?? '');
+/**
+ * ADD, COPY and RUN (also as ONBUILD's trigger) take heredocs, but not in their JSON
+ * (exec) form, where `<<EOF` is a plain argument.
+ */
+function canContainHeredoc(line: string, escapeChar: string): boolean {
+  const split = (text: string) => /^([^\t\v\f\r ]*)[\t\v\f\r ]*([\s\S]*)$/.exec(text.trim())!;
+  let [, keyword, rest] = split(line);
+  if (keyword!.toLowerCase() === 'onbuild') [, keyword, rest] = split(extractFlags(rest!, escapeChar).rest);
+  if (!heredocInstructions.has(keyword!.toLowerCase())) return false;
+  return !isJsonStringArray(extractFlags(rest!, escapeChar).rest);
+}
+
+function isJsonStringArray(text: string): boolean {
+  const trimmed = text.trim();
+  if (!trimmed.startsWith('[')) return false;
+  try {
+    const value: unknown = JSON.parse(trimmed);
+    return Array.isArray(value);
+  } catch {
+    return false;
+  }
 }
 
 /** The lexer settings BuildKit uses to find heredoc words: everything kept as written. */

@@ -13,7 +13,7 @@ import type {
 } from './instructions.js';
 import { instructionKeywords } from './instructions.js';
 import { chompHeredoc, type LogicalLine, parseHeredocWord } from './logical-lines.js';
-import { parseRunMount } from './run-mount.js';
+import { checkRunMountSpec } from './run-mount.js';
 import { withSuggestion } from './suggest.js';
 
 /** The flags each instruction accepts; any other is `unknown flag`. */
@@ -50,9 +50,9 @@ class InstructionProblem extends Error {}
  * COPY?)`, `Dockerfile:3: COPY requires at least two arguments, but only one was
  * provided. Destination could not be determined`, ...).
  */
-export function parseInstruction(line: LogicalLine, escape: string, file: string): Instruction {
+export function parseInstruction(line: LogicalLine, escapeChar: string, file: string): Instruction {
   try {
-    return parseLine(line.text, line, escape, file);
+    return parseLine(line.text, line, escapeChar, file);
   } catch (err) {
     if (err instanceof DockerfileError) throw err;
     if (err instanceof InstructionProblem || (err instanceof Error && err.constructor === Error)) {
@@ -62,7 +62,7 @@ export function parseInstruction(line: LogicalLine, escape: string, file: string
   }
 }
 
-function parseLine(text: string, line: LogicalLine, escape: string, file: string): Instruction {
+function parseLine(text: string, line: LogicalLine, escapeChar: string, file: string): Instruction {
   const trimmed = text.trim();
   const m = /^([^\t\v\f\r ]+)(?:[\t\v\f\r ]+([\s\S]*))?$/.exec(trimmed);
   const word = m?.[1] ?? '';
@@ -70,7 +70,7 @@ function parseLine(text: string, line: LogicalLine, escape: string, file: string
   if (!(instructionKeywords as readonly string[]).includes(keyword)) {
     throw new InstructionProblem(withSuggestion(`unknown instruction: ${word}`, word, instructionKeywords, false));
   }
-  const { flags: flagWords, rest: afterFlags } = extractFlags(m?.[2] ?? '', escape);
+  const { flags: flagWords, rest: afterFlags } = extractFlags(m?.[2] ?? '', escapeChar);
   const rest = afterFlags.trim();
   const base: InstructionBase = { keyword, code: trimmed, location: { startLine: line.startLine, endLine: line.endLine } };
   const flags = (): FlagValues => parseFlags(flagWords, acceptedFlags[keyword]);
@@ -97,9 +97,9 @@ function parseLine(text: string, line: LogicalLine, escape: string, file: string
         throw new InstructionProblem('RUN requires at least one argument');
       }
       const mounts = (f.lists.get('mount') ?? []).map((spec) => {
-        // Checked now with the fields as written; fields with variables are checked
-        // again once the evaluator has expanded them.
-        if (!spec.includes('$')) parseRunMount(spec);
+        // Checked now as far as possible; fields with variables are checked again once
+        // the evaluator has expanded them.
+        checkRunMountSpec(spec);
         return { spec };
       });
       const network = f.strings.get('network');
@@ -123,14 +123,14 @@ function parseLine(text: string, line: LogicalLine, escape: string, file: string
     }
     case 'ENV':
     case 'LABEL': {
-      const pairs = nameValues(rest, keyword, escape);
+      const pairs = nameValues(rest, keyword, escapeChar);
       flags();
       if (pairs.length === 0) throw new InstructionProblem(`${keyword} requires at least one argument`);
       if (pairs.some((p) => p.key === '')) throw new InstructionProblem(`${keyword} names can not be blank`);
       return { ...base, keyword, pairs } as Instruction;
     }
     case 'ARG': {
-      const words = quotedWords(rest, escape);
+      const words = quotedWords(rest, escapeChar);
       if (words.length === 0) throw new InstructionProblem('ARG requires at least one argument');
       flags();
       const args: ArgDeclaration[] = words.map((w) => {
@@ -142,7 +142,8 @@ function parseLine(text: string, line: LogicalLine, escape: string, file: string
       return { ...base, keyword, args };
     }
     case 'EXPOSE': {
-      const ports = whitespaceWords(rest);
+      // Sorted as Docker sorts them (before expansion): the history text follows this order.
+      const ports = whitespaceWords(rest).sort();
       if (ports.length === 0) throw new InstructionProblem('EXPOSE requires at least one argument');
       flags();
       return { ...base, keyword, ports };
@@ -216,7 +217,7 @@ function parseLine(text: string, line: LogicalLine, escape: string, file: string
       if (triggerWord === 'MAINTAINER' || triggerWord === 'FROM') {
         throw new InstructionProblem(`${triggerWord} isn't allowed as an ONBUILD trigger`);
       }
-      const trigger = parseLine(rest, line, escape, file);
+      const trigger = parseLine(rest, line, escapeChar, file);
       let expression = trimmed.replace(/^\s*ONBUILD\s*/i, '');
       for (const heredoc of line.heredocs) expression += `\n${heredoc.content}${heredoc.name}`;
       return { ...base, keyword, expression, trigger };
@@ -268,7 +269,7 @@ function maybeJsonList(rest: string): string[] {
  * Words split at blanks outside quotes, the quotes and escapes kept in the word (they
  * are processed when the word is expanded): ARG, and ENV/LABEL's `k=v` form.
  */
-export function quotedWords(rest: string, escape: string): string[] {
+export function quotedWords(rest: string, escapeChar: string): string[] {
   const words: string[] = [];
   const chars = [...rest];
   let word = '';
@@ -292,7 +293,7 @@ export function quotedWords(rest: string, escape: string): string[] {
       if (ch === "'" || ch === '"') {
         quote = ch;
         blankOk = true;
-      } else if (ch === escape) {
+      } else if (ch === escapeChar) {
         if (i + 1 === chars.length) continue;
         word += ch;
         ch = chars[++i]!;
@@ -301,7 +302,7 @@ export function quotedWords(rest: string, escape: string): string[] {
       continue;
     }
     if (ch === quote) quote = '';
-    else if (ch === escape && quote !== "'") {
+    else if (ch === escapeChar && quote !== "'") {
       if (i + 1 === chars.length) {
         quote = '';
         continue;
@@ -316,8 +317,8 @@ export function quotedWords(rest: string, escape: string): string[] {
 }
 
 /** ENV and LABEL: `k=v k2="v 2"`, or the legacy `ENV key the rest is the value`. */
-function nameValues(rest: string, keyword: string, escape: string): KeyValue[] {
-  const words = quotedWords(rest, escape);
+function nameValues(rest: string, keyword: string, escapeChar: string): KeyValue[] {
+  const words = quotedWords(rest, escapeChar);
   if (words.length === 0) return [];
   if (!words[0]!.includes('=')) {
     const m = /^([^\t\v\f\r ]+)[\t\v\f\r ]+([\s\S]+)$/.exec(rest);

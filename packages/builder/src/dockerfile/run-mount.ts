@@ -91,6 +91,26 @@ export function csvFields(text: string): string[] {
   return fields;
 }
 
+/** A mount's `from=` takes no variables (a `$` at its very end is text), as in BuildKit. */
+function checkFromValue(value: string): void {
+  const dollar = value.indexOf('$');
+  if (dollar !== -1 && dollar !== value.length - 1)
+    throw new Error("'from' doesn't support variable expansion, define alias stage instead");
+}
+
+/**
+ * What can be checked of a mount spec before its variables are known: its fields'
+ * shape and a `from=` without variables. Throws an Error whose message is the problem.
+ */
+export function checkRunMountSpec(spec: string): void {
+  for (const field of csvFields(spec)) {
+    const eq = field.indexOf('=');
+    if (eq > 0 && field.slice(0, eq).toLowerCase() === 'from') checkFromValue(field.slice(eq + 1));
+  }
+  // Without variables the whole spec can be checked now rather than when its stage runs.
+  if (!spec.includes('$')) parseRunMount(spec);
+}
+
 /**
  * Parse `type=cache,target=/root/.cache,sharing=locked` with BuildKit's rules and words
  * (`unexpected key 'x' in 'x=1'`, `unsupported mount type "cahce" (did you mean cache?)`,
@@ -115,7 +135,9 @@ export function parseRunMount(spec: string, expand: (value: string) => string = 
       roAuto = false;
       continue;
     }
-    const value = expand(field.slice(eq + 1));
+    const raw = field.slice(eq + 1);
+    if (key === 'from') checkFromValue(raw);
+    const value = key === 'from' ? raw : expand(raw);
     switch (key) {
       case 'type': {
         const type = value.toLowerCase() as RunMountType;

@@ -1,3 +1,6 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${x} is Dockerfile syntax here, not a template
+import { ShellPattern } from './shell-pattern.js';
+
 /**
  * The Dockerfile's own word lexer: how the builder (not a shell) expands `$x`, `${x}`
  * and the modifiers `${x:-w}`, `${x-w}`, `${x:+w}`, `${x+w}`, `${x:?msg}`, `${x?msg}`,
@@ -51,6 +54,15 @@ export interface ProcessedWord {
 /** A syntax or substitution error; the caller adds the file and the line. */
 export class ShellSyntaxError extends Error {}
 
+/** A pattern compiled, its bad escape reported as a substitution error. */
+function compilePattern(pattern: string): ShellPattern {
+  try {
+    return ShellPattern.compile(pattern);
+  } catch (err) {
+    throw new ShellSyntaxError((err as Error).message);
+  }
+}
+
 const isSpace = (ch: string) => /\s/u.test(ch);
 const isLetter = (ch: string) => /\p{L}/u.test(ch);
 const isDigit = (ch: string) => /\p{Nd}/u.test(ch);
@@ -101,7 +113,7 @@ class Pass {
   readonly unmatched = new Set<string>();
   constructor(
     input: string,
-    private readonly escape: string,
+    private readonly escapeChar: string,
     private readonly options: ShellLexerOptions,
     private readonly env: VariableSource,
     private rawEscapes: boolean,
@@ -155,7 +167,7 @@ class Pass {
           words.addRawString(value);
         } else {
           let c = this.next()!;
-          if (c === this.escape) {
+          if (c === this.escapeChar) {
             if (this.rawEscapes) {
               words.addRawChar(c);
               result += c;
@@ -207,13 +219,13 @@ class Pass {
         continue;
       }
       let c = this.next()!;
-      if (c === this.escape) {
+      if (c === this.escapeChar) {
         if (this.rawEscapes) result += c;
         const following = this.peek();
         // Inside double quotes the escape protects only `"`, `$` and itself; before
         // anything else it stays as written, and at the very end it is dropped.
         if (following === undefined) continue;
-        if (following === '"' || following === '$' || following === this.escape) c = this.next()!;
+        if (following === '"' || following === '$' || following === this.escapeChar) c = this.next()!;
       }
       result += c;
     }
@@ -293,7 +305,8 @@ class Pass {
             greedy = true;
             pattern = pattern.slice(1);
           }
-          return ch === '%' ? trimSuffix(pattern, value ?? '', greedy) : trimPrefix(pattern, value ?? '', greedy);
+          const compiled = compilePattern(pattern);
+          return ch === '%' ? compiled.trimSuffix(value ?? '', greedy) : compiled.trimPrefix(value ?? '', greedy);
         }
       }
     }
@@ -316,9 +329,7 @@ class Pass {
       }
       const value = this.getEnv(name);
       if (value === undefined && this.options.skipUnsetEnv) return `\${${name}/${pattern}/${replacement}}`;
-      const re = patternToRegExp(pattern, true, false, all);
-      // A function replacement keeps `$&` and friends in the replacement literal.
-      return (value ?? '').replace(re, () => replacement);
+      return compilePattern(pattern).replace(value ?? '', replacement, all);
     }
     throw new ShellSyntaxError(`unsupported modifier (${modifier}) in substitution`);
   }
@@ -334,70 +345,16 @@ class Pass {
   }
 }
 
-/**
- * A shell pattern of `${x#…}`, `${x%…}` and `${x/…/…}` as a RegExp: `*` any run
- * (shortest unless greedy), `?` one character, the escape `\` before `*`, `?`, `\`
- * makes it literal; no bracket expressions (as in BuildKit).
- */
-function patternToRegExp(pattern: string, greedy: boolean, anchored: boolean, global = false): RegExp {
-  let out = anchored ? '^' : '';
-  const chars = [...pattern];
-  for (let i = 0; i < chars.length; i++) {
-    const c = chars[i]!;
-    if (c === '*') out += greedy ? '.*' : '.*?';
-    else if (c === '?') out += '.';
-    else if (c === '\\') {
-      const following = chars[i + 1];
-      // `\}` and `\/` only protect the ${} syntax; the escape is not part of the pattern.
-      if (following === '}' || following === '/') continue;
-      if (following !== '*' && following !== '?' && following !== '\\') {
-        throw new ShellSyntaxError(`invalid pattern (${pattern}) in substitution: invalid escape '\\${following ?? ''}'`);
-      }
-      out += `\\${following}`;
-      i++;
-    } else out += c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-  }
-  return new RegExp(out, global ? 'gu' : 'u');
-}
-
-function trimPrefix(pattern: string, value: string, greedy: boolean): string {
-  const m = patternToRegExp(pattern, greedy, true).exec(value);
-  return m ? value.slice(m[0].length) : value;
-}
-
-/** Reverse a pattern but keep each escape before the character it protects. */
-function reversePattern(pattern: string): string {
-  const chars = [...pattern];
-  const out: string[] = [];
-  for (let i = 0; i < chars.length; ) {
-    if (chars[i] === '\\' && i !== chars.length - 1) {
-      out.unshift(chars[i]!, chars[i + 1]!);
-      i += 2;
-    } else {
-      out.unshift(chars[i]!);
-      i++;
-    }
-  }
-  return out.join('');
-}
-
-const reverse = (text: string) => [...text].reverse().join('');
-
-/** The shortest or longest suffix match removed: a prefix match on both strings reversed. */
-function trimSuffix(pattern: string, value: string, greedy: boolean): string {
-  return reverse(trimPrefix(reversePattern(pattern), reverse(value), greedy));
-}
-
 /** The lexer for one escape character (`\` or `` ` ``) and one set of options. */
 export class ShellLexer {
   constructor(
-    readonly escape: string = '\\',
+    readonly escapeChar: string = '\\',
     readonly options: ShellLexerOptions = {},
   ) {}
 
   /** Process `input` into one string and its words; throws ShellSyntaxError. */
   process(input: string, env: VariableSource): ProcessedWord {
-    const pass = new Pass(input, this.escape, this.options, env, this.options.rawEscapes ?? false);
+    const pass = new Pass(input, this.escapeChar, this.options, env, this.options.rawEscapes ?? false);
     try {
       const { result, words } = pass.processStopOn(undefined, this.options.rawEscapes ?? false);
       return { result, words, matched: pass.matched, unmatched: pass.unmatched };
