@@ -24,14 +24,14 @@ export const PLUGIN_CONTENT_TYPE = 'application/vnd.docker.plugins.v1.2+json';
 /** `Name` of a request: a non-empty string, else an InvalidArgument naming the field. */
 export function nameOf(body: Record<string, unknown>): string {
   const name = body.Name;
-  if (typeof name !== 'string' || name === '') throw new InvalidArgument('request field "Name" must be a non-empty string');
+  if (typeof name !== 'string' || name === '') throw new InvalidArgument('invalid request: "Name" must be a non-empty string');
   return name;
 }
 
 /** `ID` of a Mount/Unmount request: the mount's identity Docker chose (one per container). */
 export function mountIdOf(body: Record<string, unknown>): string {
   const id = body.ID;
-  if (typeof id !== 'string' || id === '') throw new InvalidArgument('request field "ID" must be a non-empty string');
+  if (typeof id !== 'string' || id === '') throw new InvalidArgument('invalid request: "ID" must be a non-empty string');
   return id;
 }
 
@@ -39,10 +39,10 @@ export function mountIdOf(body: Record<string, unknown>): string {
 export function optsOf(body: Record<string, unknown>): Record<string, string> {
   const opts = body.Opts;
   if (opts === undefined || opts === null) return {};
-  if (typeof opts !== 'object' || Array.isArray(opts)) throw new InvalidArgument('request field "Opts" must be an object of strings');
+  if (typeof opts !== 'object' || Array.isArray(opts)) throw new InvalidArgument('invalid request: "Opts" must be an object of strings');
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(opts)) {
-    if (typeof v !== 'string') throw new InvalidArgument(`option ${JSON.stringify(k)} must be a string`);
+    if (typeof v !== 'string') throw new InvalidArgument(`invalid option ${JSON.stringify(k)}: its value must be a string`);
     out[k] = v;
   }
   return out;

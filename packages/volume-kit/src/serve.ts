@@ -144,8 +144,12 @@ export async function serve(driver: VolumeDriver, options: ServeOptions): Promis
       const id = mountIdOf(body);
       await locks.run(name, async () => {
         const entry = ledger.get(name);
-        // Not a user we recorded: nothing of ours to undo (Docker repeats an Unmount after its own crash).
-        if (!entry?.ids.includes(id)) return;
+        // Not a user we recorded: nothing of ours to undo (Docker repeats an Unmount after its
+        // own crash), but an unknown volume is still NotFound, as the driver says.
+        if (!entry?.ids.includes(id)) {
+          await driver.get(name);
+          return;
+        }
         if (entry.ids.length === 1) {
           await driver.unmount(name, { containerId: id, readOnly: false });
           mountedHere.delete(name);
@@ -229,7 +233,7 @@ function readBody(req: http.IncomingMessage): Promise<Record<string, unknown>> {
     req.on('data', (c: Buffer) => {
       size += c.length;
       if (size > MAX_BODY) {
-        reject(new InvalidArgument(`request body larger than ${MAX_BODY} bytes`));
+        reject(new InvalidArgument(`invalid request: body larger than ${MAX_BODY} bytes`));
         req.destroy();
       } else chunks.push(c);
     });
@@ -241,10 +245,10 @@ function readBody(req: http.IncomingMessage): Promise<Record<string, unknown>> {
       try {
         parsed = JSON.parse(text);
       } catch (err) {
-        return reject(new InvalidArgument(`request body is not JSON: ${(err as Error).message}`));
+        return reject(new InvalidArgument(`invalid request: body is not JSON: ${(err as Error).message}`));
       }
       if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-        return reject(new InvalidArgument('request body must be a JSON object'));
+        return reject(new InvalidArgument('invalid request: body must be a JSON object'));
       }
       resolve(parsed as Record<string, unknown>);
     });

@@ -13,4 +13,3 @@ volumeDriverSuite(
   },
   { tempPrefix: '/tmp/berth-unit-volume-local-conformance-', refusesRemoveWhileMounted: false },
 );
-

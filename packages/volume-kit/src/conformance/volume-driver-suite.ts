@@ -107,18 +107,21 @@ export function volumeDriverSuite(name: string, makeDriver: VolumeDriverFactory,
     assert.is(await fs.readFile(path.join(await c.mount('twice'), 'kept.txt'), 'utf8'), 'kept');
   });
 
-  check('mount after a lost mount (called again without an unmount) returns the same path with the data; one unmount ends it', async (c) => {
-    await create(c, 'lost');
-    const ctx = c.context();
-    const first = await c.mount('lost', ctx);
-    await fs.writeFile(path.join(first, 'f'), 'x');
-    const second = await c.mount('lost', ctx);
-    assert.is(second, first);
-    assert.is(await fs.readFile(path.join(second, 'f'), 'utf8'), 'x');
-    await c.unmount('lost', ctx);
-    await c.driver.remove('lost');
-    await expectError(c.driver.get('lost'), 'NotFound', 'get after remove');
-  });
+  check(
+    'mount after a lost mount (called again without an unmount) returns the same path with the data; one unmount ends it',
+    async (c) => {
+      await create(c, 'lost');
+      const ctx = c.context();
+      const first = await c.mount('lost', ctx);
+      await fs.writeFile(path.join(first, 'f'), 'x');
+      const second = await c.mount('lost', ctx);
+      assert.is(second, first);
+      assert.is(await fs.readFile(path.join(second, 'f'), 'utf8'), 'x');
+      await c.unmount('lost', ctx);
+      await c.driver.remove('lost');
+      await expectError(c.driver.get('lost'), 'NotFound', 'get after remove');
+    },
+  );
 
   check('unknown names: get, mount, unmount and remove are NotFound', async (c) => {
     await expectError(c.driver.get('nosuch'), 'NotFound', 'get');
@@ -130,7 +133,11 @@ export function volumeDriverSuite(name: string, makeDriver: VolumeDriverFactory,
 
   check('bad options are InvalidArgument naming the option, and nothing is created', async (c) => {
     for (const bad of badOptions) {
-      const err = await expectError(c.driver.create('refused', { ...createOptions, ...bad.options }), 'InvalidArgument', `create with ${JSON.stringify(bad.options)}`);
+      const err = await expectError(
+        c.driver.create('refused', { ...createOptions, ...bad.options }),
+        'InvalidArgument',
+        `create with ${JSON.stringify(bad.options)}`,
+      );
       assert.ok(err.message.includes(bad.names), `the error "${err.message}" does not name ${bad.names}`);
       await expectError(c.driver.get('refused'), 'NotFound', `get after a refused create with ${JSON.stringify(bad.options)}`);
       assert.equal(namesOf(await c.driver.list()), [], `list after a refused create with ${JSON.stringify(bad.options)}`);
@@ -197,23 +204,26 @@ export function volumeDriverSuite(name: string, makeDriver: VolumeDriverFactory,
   });
 
   if (persistent) {
-    check('crash safety: a new driver over the same state sees the volumes, and a mount the old one held is made again with its data', async (c) => {
-      await create(c, 'kept');
-      await create(c, 'idle');
-      const ctx = c.context();
-      await fs.writeFile(path.join(await c.mount('kept', ctx), 'f'), 'survives');
-      const fresh = await c.restart();
-      assert.equal(namesOf(await fresh.list()), ['idle', 'kept']);
-      assert.is((await fresh.get('kept')).name, 'kept');
-      // What the engine does after its crash: mount again what its records say was in use.
-      const where = await c.mount('kept', ctx);
-      assert.is(await fs.readFile(path.join(where, 'f'), 'utf8'), 'survives');
-      await c.unmount('kept', ctx);
-      await fresh.remove('kept');
-      await expectError(fresh.get('kept'), 'NotFound', 'get after remove');
-      // And a third instance agrees.
-      assert.equal(namesOf(await (await c.restart()).list()), ['idle']);
-    });
+    check(
+      'crash safety: a new driver over the same state sees the volumes, and a mount the old one held is made again with its data',
+      async (c) => {
+        await create(c, 'kept');
+        await create(c, 'idle');
+        const ctx = c.context();
+        await fs.writeFile(path.join(await c.mount('kept', ctx), 'f'), 'survives');
+        const fresh = await c.restart();
+        assert.equal(namesOf(await fresh.list()), ['idle', 'kept']);
+        assert.is((await fresh.get('kept')).name, 'kept');
+        // What the engine does after its crash: mount again what its records say was in use.
+        const where = await c.mount('kept', ctx);
+        assert.is(await fs.readFile(path.join(where, 'f'), 'utf8'), 'survives');
+        await c.unmount('kept', ctx);
+        await fresh.remove('kept');
+        await expectError(fresh.get('kept'), 'NotFound', 'get after remove');
+        // And a third instance agrees.
+        assert.equal(namesOf(await (await c.restart()).list()), ['idle']);
+      },
+    );
   }
 
   test.run();
@@ -236,5 +246,3 @@ async function expectError(promise: Promise<unknown>, code: 'NotFound' | 'Invali
   assert.unreachable(`${what}: expected ${code}, but it succeeded with ${JSON.stringify(outcome)}`);
   throw new Error('unreachable');
 }
-
-
