@@ -2,8 +2,9 @@
  * `@berth/volume-kit`: write a volume driver once, as core's `VolumeDriver`, then load it
  * in berthd (`defineVolumePlugin`) or serve it to any Docker engine (`serve`). The
  * conformance suite is `@berth/volume-kit/conformance`. What an author needs from core
- * (the contract's types, the error classes) is re-exported, so a driver imports this
- * package alone.
+ * (the contract's types, the error classes, and the few helpers a driver on Linux keeps
+ * needing: an atomic JSON write, the mount table, running a host tool) is re-exported,
+ * so a driver imports this package alone.
  */
 export {
   Conflict,
@@ -11,9 +12,13 @@ export {
   InvalidArgument,
   isBerthError,
   type Logger,
+  type MountInfoEntry,
   NotFound,
   type PluginContext,
   PluginSkipped,
+  readMountInfo,
+  runProgram,
+  SystemError,
   type VolumeDriver,
   type VolumeMountContext,
   writeJsonAtomic,
