@@ -6,9 +6,9 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { call } from '../src/conformance/index.js';
 import { PLUGIN_CONTENT_TYPE, serve, type VolumeServer } from '../src/index.js';
 import { DirectoryDriver } from './fixtures/directory-driver.js';
-import { call } from './fixtures/protocol-client.js';
 
 let dir = '';
 let server: VolumeServer | undefined;
