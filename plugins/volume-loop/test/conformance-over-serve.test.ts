@@ -7,14 +7,13 @@ import * as assert from 'uvu/assert';
 import { LoopVolumeDriver, loopDevicesUnder } from '../src/index.js';
 import { detachLoop } from '../src/loop-devices.js';
 
-const served = overServe(
-  (root) => new LoopVolumeDriver(root, 32 * 1024 * 1024).open(),
-  async (dir) => {
+const served = overServe((root) => new LoopVolumeDriver(root, 32 * 1024 * 1024).open(), {
+  release: async (dir) => {
     const leaked = await loopDevicesUnder(dir);
     for (const loop of leaked) await detachLoop(loop.device);
     assert.equal(leaked, [], 'loop devices left attached');
   },
-);
+});
 
 volumeDriverSuite('loop (over serve)', served.makeDriver, {
   tempPrefix: '/tmp/berth-unit-volume-loop-served-',

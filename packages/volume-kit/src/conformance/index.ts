@@ -3,7 +3,7 @@
  * through `serve()` and a socket (`overServe`). `volumeDriverSuite('mine', (dir) => MyDriver.open(dir))`
  * in a uvu test file.
  */
-export { overServe, type ServedFactory } from './over-serve.js';
+export { type OverServeOptions, overServe, type ServedFactory } from './over-serve.js';
 export { call, ProtocolClient, type WireAnswer } from './protocol-client.js';
 export { mountsUnder, VolumeCase, type VolumeDriverFactory } from './volume-case.js';
 export { type VolumeDriverSuiteOptions, volumeDriverSuite } from './volume-driver-suite.js';
