@@ -59,7 +59,7 @@ export function wireVolume(v: DriverVolume, mountpoint?: string): Record<string,
 /** What marks each kind of error in an `Err` message, Docker's own wording first. */
 const ERROR_MARKS = {
   NotFound: { test: /no such volume|not found|does not exist/i, prefix: 'no such volume' },
-  Conflict: { test: /in use|conflict/i, prefix: 'conflict' },
+  Conflict: { test: /in use|conflict|busy/i, prefix: 'volume is in use' },
   InvalidArgument: { test: /invalid/i, prefix: 'invalid argument' },
 } as const;
 
@@ -68,7 +68,7 @@ const ERROR_MARKS = {
  * so a client (berth's `volume-remote`, Docker itself) can only read the kind of error
  * from the words: the kit keeps the driver's message, and when a NotFound, Conflict or
  * InvalidArgument does not already say so, prefixes the words that do (`no such
- * volume: …`, `conflict: …`, `invalid argument: …`). `errorFromWire` reads them back.
+ * volume: …`, `volume is in use: …`, `invalid argument: …`). `errorFromWire` reads them back.
  */
 export function wireMessage(err: unknown): string {
   const message = (err as Error | undefined)?.message || String(err);
