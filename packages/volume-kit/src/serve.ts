@@ -151,8 +151,10 @@ export async function serve(driver: VolumeDriver, options: ServeOptions): Promis
           return;
         }
         if (entry.ids.length === 1) {
-          await driver.unmount(name, { containerId: id, readOnly: false });
+          // Whatever the outcome, the next Mount asks the driver again (its mount is
+          // idempotent): after a failed unmount nobody knows what is still mounted.
           mountedHere.delete(name);
+          await driver.unmount(name, { containerId: id, readOnly: false });
         }
         ledger.delete(name, id);
         await ledger.save();

@@ -105,6 +105,27 @@ test('a restart of the serving process keeps the count: recorded volumes mounted
   assert.equal(driver.calls[1], { op: 'unmount', name: 'kept', containerId: 'c3' });
 });
 
+test('a failed driver unmount keeps the ID, and the next Mount asks the driver again', async () => {
+  await call(socketOf(), 'VolumeDriver.Create', { Name: 'stuck' });
+  await call(socketOf(), 'VolumeDriver.Mount', { Name: 'stuck', ID: 'c1' });
+  const unmount = driver.unmount.bind(driver);
+  driver.unmount = async () => {
+    throw new Error('device busy');
+  };
+  const failed = await call(socketOf(), 'VolumeDriver.Unmount', { Name: 'stuck', ID: 'c1' });
+  assert.equal(failed.body, { Err: 'device busy' });
+  driver.unmount = unmount;
+  await call(socketOf(), 'VolumeDriver.Mount', { Name: 'stuck', ID: 'c2' });
+  assert.equal(
+    driver.calls.map((c) => `${c.op} ${c.containerId}`),
+    ['mount c1', 'mount c1'],
+    'mounted again (for the recorded holder) before counting c2',
+  );
+  await call(socketOf(), 'VolumeDriver.Unmount', { Name: 'stuck', ID: 'c1' });
+  await call(socketOf(), 'VolumeDriver.Unmount', { Name: 'stuck', ID: 'c2' });
+  assert.equal(driver.calls[2], { op: 'unmount', name: 'stuck', containerId: 'c2' });
+});
+
 test('a ledger naming a volume that no longer exists is forgotten at start', async () => {
   await server!.close();
   await fs.writeFile(ledgerOf(), JSON.stringify({ gone: { mountpoint: '/nowhere', ids: ['c1'] } }));

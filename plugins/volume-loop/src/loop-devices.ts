@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { runProgram } from '@berth/volume-kit';
+import { runProgram, SystemError } from '@berth/volume-kit';
 
 /** A loop device and the file it is attached to. */
 export interface LoopDevice {
@@ -17,8 +17,23 @@ export async function attachLoop(file: string): Promise<string> {
   return (await runProgram('losetup', ['--find', '--show', file])).trim();
 }
 
+/**
+ * Detaches `device` and waits until the kernel has let go of its file. The kernel may
+ * finish a detach after `losetup -d` returns (a device still held a moment by the
+ * unmount that preceded it is marked to detach itself; recent kernels tear it down
+ * asynchronously): callers go on as if it were gone (a remove deletes the file, a
+ * leak check looks), so it must be.
+ */
 export async function detachLoop(device: string): Promise<void> {
+  const backing = `/sys/block/${path.basename(device)}/loop/backing_file`;
+  const before = await fs.readFile(backing, 'utf8').catch(() => '');
   await runProgram('losetup', ['-d', device]);
+  for (let waited = 0; waited < 5000; waited += 20) {
+    const now = await fs.readFile(backing, 'utf8').catch(() => '');
+    if (now === '' || now !== before) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new SystemError(`loop device ${device} is still attached to ${before.trim()} 5 s after its detach`);
 }
 
 /**
