@@ -1,7 +1,7 @@
 // berth-volume-loop killed with SIGKILL while containers hold a volume: the next process
 // finds their mount IDs in the ledger, keeps the mount (one loop device, the data there),
 // and unmounts and detaches only after the last recorded ID's Unmount.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { call } from '@berth/volume-kit/conformance';
@@ -58,9 +58,8 @@ test.before.each(async () => {
 test.after.each(async () => {
   await kill();
   for (const m of (await fs.readFile('/proc/self/mountinfo', 'utf8')).split('\n').map((l) => l.split(' ')[4] ?? '')) {
-    if (m.startsWith(`${dir}/`)) spawn('umount', [m]);
+    if (m.startsWith(`${dir}/`)) execFileSync('umount', [m]);
   }
-  await new Promise((r) => setTimeout(r, 100));
   for (const loop of await loopDevicesUnder(dir)) await detachLoop(loop.device).catch(() => {});
   await fs.rm(dir, { recursive: true, force: true });
 });
