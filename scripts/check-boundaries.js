@@ -25,6 +25,8 @@ const CLI = '@berth/cli';
 /** The one module of core the CLI takes values from: the detach keys, free of core's DI. */
 const CORE_DETACH_KEYS = '@berth/core/detach-keys';
 const REGISTRY = '@berth/registry';
+/** What a third-party volume-driver author builds on: plugins may use it as any outside author would. */
+const VOLUME_KIT = '@berth/volume-kit';
 
 /** The workspace packages named by the root package.json (`dir/*` globs or plain paths). */
 function readWorkspace(root) {
@@ -305,9 +307,9 @@ function checkBoundaries(root) {
           if (pkg.name === CORE) {
             report(imp, `${CORE} imports no other berth package`);
           } else if (pkg.isPlugin) {
-            const allowed = isTest ? [CORE, NATIVE, TESTKIT] : [CORE, NATIVE];
+            const allowed = isTest ? [CORE, NATIVE, VOLUME_KIT, TESTKIT] : [CORE, NATIVE, VOLUME_KIT];
             if (!allowed.includes(name)) {
-              report(imp, `a plugin imports only ${CORE} and ${NATIVE}${isTest ? ` (its tests also ${TESTKIT})` : ''}`);
+              report(imp, `a plugin imports only ${CORE}, ${NATIVE} and ${VOLUME_KIT}${isTest ? ` (its tests also ${TESTKIT})` : ''}`);
             }
           } else if (pkg.name === CLI) {
             // `berth registry serve|gc` runs the registry server in the CLI's process: the registry is
@@ -318,6 +320,10 @@ function checkBoundaries(root) {
             } else if (name !== CLIENT && name !== CORE && name !== REGISTRY) {
               report(imp, `${CLI} reaches the engine only through ${CLIENT} (and ${CORE} for types, ${REGISTRY} for \`berth registry\`)`);
             }
+          } else if (pkg.name === VOLUME_KIT) {
+            // The kit is what third parties build drivers on: it stands on the contract alone.
+            const allowed = isTest ? [CORE, TESTKIT] : [CORE];
+            if (!allowed.includes(name)) report(imp, `${VOLUME_KIT} imports only ${CORE}${isTest ? ` (its tests also ${TESTKIT})` : ''}`);
           } else if (pkg.name === REGISTRY) {
             // The registry server stands alone (its own process, or inside the CLI): it knows no engine.
             const allowed = isTest ? [CORE, TESTKIT] : [CORE];
