@@ -1,13 +1,22 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, promises as fsp } from 'node:fs';
+import { createReadStream, promises as fsp, readFileSync } from 'node:fs';
 import { getXattr } from '@berth/native';
 import type { ModeChange } from './chmod.js';
 import type { Owner } from './chown.js';
 import type { CopyPlan } from './copy-plan.js';
 import { copiedXattrs } from './copy-writer.js';
 
+/**
+ * Files up to this size are read and hashed on the main thread, at once: a thread-pool
+ * round trip costs more than the work (1,000 files of 100 bytes: 13 ms read here in a
+ * loop, 300 ms through readFile and WebCrypto). The caller gives the event loop a turn
+ * every `sliceMs`.
+ */
+const smallFileLimit = 256 << 10;
 /** Files up to this size are read whole and hashed by WebCrypto, off the main thread. */
 const wholeFileLimit = 4 << 20;
+/** Longest stretch of hashing small files before the event loop gets a turn. */
+const sliceMs = 20;
 /** Files hashed at once: enough to keep the thread pool busy without holding many buffers. */
 const concurrency = 16;
 
@@ -28,7 +37,7 @@ export class ContentHashCache {
     const id = `${key.dev}:${key.ino}:${key.size}:${key.mtimeMs}`;
     let digest = this.digests.get(id);
     if (digest === undefined) {
-      digest = key.size <= wholeFileLimit ? hashWhole(file) : hashStream(file);
+      digest = key.size <= smallFileLimit ? hashSmall(file) : key.size <= wholeFileLimit ? hashWhole(file) : hashStream(file);
       this.digests.set(id, digest);
       digest.catch(() => this.digests.delete(id));
     }
@@ -38,6 +47,14 @@ export class ContentHashCache {
   /** How many files it holds (for tests and logs). */
   get size(): number {
     return this.digests.size;
+  }
+}
+
+function hashSmall(file: string): Promise<string> {
+  try {
+    return Promise.resolve(createHash('sha256').update(readFileSync(file)).digest('hex'));
+  } catch (err) {
+    return Promise.reject(err);
   }
 }
 
@@ -72,11 +89,16 @@ export async function hashCopyPlan(plan: CopyPlan, options: CopyHashOptions = {}
   const owner = options.owner ?? { uid: 0, gid: 0 };
   const contents: Array<string | undefined> = new Array(plan.entries.length);
   let next = 0;
+  let sliceStart = performance.now();
   const worker = async () => {
     while (next < plan.entries.length) {
       const i = next++;
       const entry = plan.entries[i]!;
       if (entry.kind === 'file') contents[i] = await cache.digest(entry.source, entry);
+      if (performance.now() - sliceStart > sliceMs) {
+        await new Promise((resolve) => setImmediate(resolve));
+        sliceStart = performance.now();
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, plan.entries.length) }, worker));
