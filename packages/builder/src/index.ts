@@ -41,6 +41,7 @@ export type {
   BuildWorker,
   ConfigStepRequest,
   FilesStepRequest,
+  RunStepMount,
   RunStepRequest,
   StepHistory,
 } from './worker/build-worker.js';

@@ -1,6 +1,7 @@
 import { IpamToken, type ServiceContainer } from '@berth/core';
 import { BuildCache, BuildCacheToken } from './build/build-cache.js';
 import { BuildService, BuildServiceToken } from './build/build-service.js';
+import { CacheMounts, CacheMountsToken } from './build/cache-mounts.js';
 import { BuildWorkerToken, EngineBuildWorker } from './build/engine-build-worker.js';
 import { ContainerBundles, ContainerBundlesToken } from './containers/container-bundles.js';
 import { ContainerCreator, ContainerCreatorToken } from './containers/container-creator.js';
@@ -94,6 +95,7 @@ export function registerEngineServices(di: ServiceContainer): void {
   di.registerDefault(ContainerFilesystemsToken, { useClass: ContainerFilesystems });
   // Dockerfile builds: what a build's steps ask of the engine.
   di.registerDefault(BuildCacheToken, { useClass: BuildCache });
+  di.registerDefault(CacheMountsToken, { useClass: CacheMounts });
   di.registerDefault(BuildWorkerToken, { useClass: EngineBuildWorker });
   di.registerDefault(BuildServiceToken, { useClass: BuildService });
   // Images; the port that tells them which containers use an image is the container store.

@@ -208,6 +208,53 @@ test('with SOURCE_DATE_EPOCH, two builds without the cache give the same image i
   assert.is.not(plain.id, one.id, 'without it the times differ');
 });
 
+test('RUN --mount: a cache kept between builds, a bind of the context or of a stage, a tmpfs; none of them in the image', async (ctx) => {
+  const dir = contextDir(ctx, 'mounts', {
+    Dockerfile: `FROM busybox AS tools
+RUN mkdir /out && echo tool > /out/tool
+FROM busybox
+RUN --mount=type=cache,target=/var/cache/app,id=berth-test-cache ls /var/cache/app; date +%N > /var/cache/app/stamp-$$
+RUN --mount=type=bind,source=data.txt,target=/in/data.txt cat /in/data.txt > /data-copy
+RUN --mount=type=bind,from=tools,source=/out,target=/tools cat /tools/tool > /tool-copy
+RUN --mount=type=tmpfs,target=/scratch echo x > /scratch/x && ls /scratch > /scratch-list
+`,
+    'data.txt': 'one\n',
+  });
+  const first = await build(ctx, dir);
+  const second = await build(ctx, dir, { noCache: true });
+  // The cache mount's content is there for the next build: the second listing shows the first build's stamp.
+  assert.match(second.text, /stamp-\d+/);
+  assert.is(await runIn(ctx.engine, second.id, ['cat', '/data-copy', '/tool-copy', '/scratch-list']), 'one\ntool\nx\n');
+  const listing = await runIn(ctx.engine, second.id, ['sh', '-c', 'ls -d /var/cache/app /in /tools /scratch 2>&1 || true']);
+  assert.match(listing, 'ls: /var/cache/app: No such file or directory', 'the cache mount point was not committed');
+  assert.match(listing, 'ls: /in: No such file or directory');
+  assert.match(listing, 'ls: /tools: No such file or directory');
+  assert.match(listing, 'ls: /scratch: No such file or directory');
+  // A bound context file's content is part of the step's cache key.
+  writeFileSync(path.join(dir, 'data.txt'), 'two\n');
+  const changed = await build(ctx, dir);
+  assert.is(await runIn(ctx.engine, changed.id, ['cat', '/data-copy']), 'two\n');
+  assert.is.not(changed.id, first.id);
+});
+
+test('a RUN heredoc with a #! line runs as a script; a required secret is refused by name', async (ctx) => {
+  const dir = contextDir(ctx, 'heredoc', {
+    Dockerfile: 'FROM busybox\nRUN <<EOF\n#!/bin/sh\necho "from a script" > /script-ran\nEOF\n',
+  });
+  const { id } = await build(ctx, dir);
+  assert.is(await runIn(ctx.engine, id, ['cat', '/script-ran']), 'from a script\n');
+  const secret = contextDir(ctx, 'secret', {
+    Dockerfile: 'FROM busybox\nRUN --mount=type=secret,id=token,required=true cat /run/secrets/token\n',
+  });
+  try {
+    await build(ctx, secret);
+    assert.unreachable('the build should fail');
+  } catch (err) {
+    assert.match(String(err), 'type=secret,id=token is required');
+  }
+  assert.equal((await ctx.engine.containers.list({ all: true })).length, 0);
+});
+
 test('--label adds a last step; build args reach RUN', async (ctx) => {
   const dir = contextDir(ctx, 'labels', { Dockerfile: 'FROM busybox\nARG WHO=nobody\nRUN echo "hi $WHO" > /who\n' });
   const { id, text } = await build(ctx, dir, { labels: { team: 'core' }, buildArgs: { WHO: 'berth' } });

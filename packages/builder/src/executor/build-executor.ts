@@ -1,13 +1,14 @@
-import { type BuildOutput, InvalidArgument, NotImplemented } from '@berth/core';
+import { type BuildOutput, InvalidArgument } from '@berth/core';
 import type { BuildContext } from '../context/build-context.js';
 import { ContentHashCache } from '../context/content-hash.js';
-import { type BuildPlan, planBuild } from '../dockerfile/build-plan.js';
+import { type BuildPlan, planBuild, type StageSourceRef } from '../dockerfile/build-plan.js';
 import { type ConfigStep, type CopyStep, evaluateStage, type RunStep } from '../dockerfile/evaluate-stage.js';
 import type { ImageRuntimeConfig } from '../dockerfile/image-config.js';
 import { parseDockerfile } from '../dockerfile/parse-dockerfile.js';
 import type { BuildImage, BuildWorker, StepHistory } from '../worker/build-worker.js';
 import { type FilesSource, resolveFiles, stepCacheKey } from './files-step.js';
 import { OrderedOutput } from './ordered-output.js';
+import { resolveRunMounts } from './run-mounts.js';
 
 /** What `docker build` asks besides the context (the query of `POST /build`). */
 export interface BuildOptions {
@@ -206,31 +207,55 @@ class Build {
         `${step.text.replace(/^Step \d+\/\d+ : /, '')}: the image has no files (FROM scratch): no command can run in it`,
       );
     }
-    if (step.mounts.length > 0) throw new NotImplemented('RUN --mount is not supported by berth yet');
-    if (step.inlineFiles.length > 0) throw new NotImplemented('RUN with a heredoc script that has a #! line is not supported by berth yet');
-    const key = stepCacheKey(parent.id, step.cacheKey);
-    const hit = await this.fromCache(key, write);
-    if (hit) return hit;
-    const network = step.network === 'default' ? (this.options.network ?? 'default') : step.network;
-    let container = '';
-    const made = await this.worker.run({
-      parent: parent.id,
-      argv: step.argv,
-      env: step.env,
-      ...(step.user ? { user: step.user } : {}),
-      workingDir: step.workdir,
-      network,
-      imageConfig: step.config,
-      history: this.history(step.createdBy),
-      output: (_stream, data) => write(data.toString('utf8')),
-      started: (id) => {
-        container = id;
-        write(` ---> Running in ${id.slice(0, 12)}\n`);
-      },
-      signal: this.signal,
+    const mounts = await resolveRunMounts(step, {
+      worker: this.worker,
+      context: this.context,
+      workDir: this.options.workDir,
+      hashes: this.hashes,
+      imageOf: (ref) => this.imageOf(ref),
     });
-    if (container) write(`Removing intermediate container ${container.slice(0, 12)}\n`);
-    return this.made(key, made, write);
+    try {
+      const key = stepCacheKey(parent.id, step.cacheKey, mounts.inputs.length > 0 ? mounts.inputs.join('\n') : undefined);
+      const hit = await this.fromCache(key, write);
+      if (hit) return hit;
+      const network = step.network === 'default' ? (this.options.network ?? 'default') : step.network;
+      let container = '';
+      const made = await mounts.hold(() =>
+        this.worker.run({
+          parent: parent.id,
+          argv: step.argv,
+          env: step.env,
+          ...(step.user ? { user: step.user } : {}),
+          workingDir: step.workdir,
+          network,
+          mounts: mounts.mounts,
+          imageConfig: step.config,
+          history: this.history(step.createdBy),
+          output: (_stream, data) => write(data.toString('utf8')),
+          started: (id) => {
+            container = id;
+            write(` ---> Running in ${id.slice(0, 12)}\n`);
+          },
+          signal: this.signal,
+        }),
+      );
+      if (container) write(`Removing intermediate container ${container.slice(0, 12)}\n`);
+      return this.made(key, made, write);
+    } finally {
+      await mounts.dispose();
+    }
+  }
+
+  /** The image a `from=` names: a stage's result (built first) or an image (pulled when missing). */
+  private async imageOf(ref: StageSourceRef): Promise<BuildImage> {
+    if (ref.kind === 'stage') {
+      const image = (await this.stage(ref.stage)).image;
+      if (!image) throw new InvalidArgument(`stage ${this.plan.stages[ref.stage]?.name ?? ref.stage} has no files`);
+      return image;
+    }
+    const image = await this.worker.baseImage(ref.ref, { pull: false, progress: (m) => this.output.progress(m), signal: this.signal });
+    this.retain(image.id);
+    return image;
   }
 
   private async filesStep(parent: BuildImage | null, step: CopyStep, write: (text: string) => void): Promise<BuildImage> {
@@ -254,21 +279,10 @@ class Build {
       }
     };
     if (!step.from) return fromContext({ kind: 'context', context: this.context });
-    let source: BuildImage | null;
-    let name: string;
-    if (step.from.kind === 'stage') {
-      source = (await this.stage(step.from.stage)).image;
-      name = `stage ${this.plan.stages[step.from.stage]?.name ?? step.from.stage}`;
-    } else {
-      source = await this.worker.baseImage(step.from.ref, {
-        pull: false,
-        progress: (m) => this.output.progress(m),
-        signal: this.signal,
-      });
-      this.retain(source.id);
-      name = `image ${step.from.ref}`;
-    }
-    if (!source || source.layerCount === 0) throw new InvalidArgument(`${step.kind.toUpperCase()} --from: ${name} has no files`);
+    const from = step.from;
+    const name = from.kind === 'stage' ? `stage ${this.plan.stages[from.stage]?.name ?? from.stage}` : `image ${from.ref}`;
+    const source = await this.imageOf(from);
+    if (source.layerCount === 0) throw new InvalidArgument(`${step.kind.toUpperCase()} --from: ${name} has no files`);
     return this.worker.readRoot(source.id, (root) => fromContext({ kind: 'root', root, name }));
   }
 

@@ -23,6 +23,30 @@ export interface StepHistory {
   readonly created?: Date;
 }
 
+/**
+ * A filesystem a RUN step's process sees beside its root, never part of the layer it
+ * makes (`RUN --mount`, and the scripts of `RUN <<EOF` heredocs with a `#!` line): a
+ * host path bound in (a file or directory of the build context or of another stage's
+ * root), a tmpfs, or a cache directory the engine keeps between builds under its id.
+ * A mount point the step's root did not have is removed again before the commit.
+ */
+export type RunStepMount =
+  | { readonly type: 'bind'; readonly source: string; readonly target: string; readonly readOnly: boolean }
+  | { readonly type: 'tmpfs'; readonly target: string; readonly sizeBytes?: number }
+  | {
+      readonly type: 'cache';
+      /** The cache's id (BuildKit's default: the target); the same id is the same directory in every build. */
+      readonly id: string;
+      readonly target: string;
+      readonly readOnly: boolean;
+      /** `shared`: used by every step at once; `locked`: one step at a time; `private`: a step that finds it in use gets an empty one of its own. */
+      readonly sharing: 'shared' | 'private' | 'locked';
+      /** Owner and mode of the cache directory when it is made. */
+      readonly uid?: number;
+      readonly gid?: number;
+      readonly mode?: number;
+    };
+
 /** What a RUN step runs, and the image it leaves when the command succeeds. */
 export interface RunStepRequest {
   /** The image the step runs on (`BuildImage.id`). */
@@ -38,6 +62,8 @@ export interface RunStepRequest {
   readonly workingDir?: string;
   /** `RUN --network` / `build --network`: `default` (the engine's default network), `none`, `host`. */
   readonly network?: string;
+  /** `RUN --mount`s and heredoc scripts (see RunStepMount). */
+  readonly mounts?: readonly RunStepMount[];
   /** The config the new image carries (not the process's: build args are not kept). */
   readonly imageConfig: ContainerConfig;
   readonly history: StepHistory;

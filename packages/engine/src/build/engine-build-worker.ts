@@ -1,6 +1,6 @@
-import { closeSync, promises as fs, mkdirSync } from 'node:fs';
+import { closeSync, promises as fs, lstatSync, mkdirSync, rmdirSync, unlinkSync } from 'node:fs';
 import * as path from 'node:path';
-import type { BuildImage, BuildWorker, ConfigStepRequest, FilesStepRequest, RunStepRequest } from '@berth/builder';
+import type { BuildImage, BuildWorker, ConfigStepRequest, FilesStepRequest, RunStepMount, RunStepRequest } from '@berth/builder';
 import { RunStepFailed } from '@berth/builder';
 import {
   type ContainerCreateBody,
@@ -17,7 +17,7 @@ import {
   token,
 } from '@berth/core';
 import { commitImage, configureImage, type ImageStore, type TarWriteEntry, writeTar } from '@berth/image';
-import { AT, O_PATH, openAt } from '@berth/native';
+import { AT, O_PATH, openAt, resolveInRoot } from '@berth/native';
 import { EngineConfigToken, type ResolvedEngineConfig } from '../config.js';
 import { ContainerServiceToken } from '../containers/container-service.js';
 import { type ImageHolds, ImageHoldsToken } from '../images/image-holds.js';
@@ -27,6 +27,7 @@ import { type ContainerRoots, ContainerRootsToken } from '../rootfs/container-ro
 import { changeEntries, treeEntries } from '../rootfs/tree-tar.js';
 import { type ContainerStore, ContainerStoreToken } from '../state/container-store.js';
 import { type BuildCache, BuildCacheToken } from './build-cache.js';
+import { type CacheMounts, CacheMountsToken } from './cache-mounts.js';
 
 /**
  * The label every build step's container carries: the engine's next start removes such a
@@ -59,6 +60,7 @@ export class EngineBuildWorker implements BuildWorker {
     @inject(StorageDriverToken) private readonly storage: StorageDriver,
     @inject(ImageHoldsToken) private readonly holds: ImageHolds,
     @inject(BuildCacheToken) private readonly cache: BuildCache,
+    @inject(CacheMountsToken) private readonly cacheMounts: CacheMounts,
     @inject(LoggerToken) private readonly log: Logger,
     @inject(EngineConfigToken) config: ResolvedEngineConfig,
   ) {
@@ -76,6 +78,7 @@ export class EngineBuildWorker implements BuildWorker {
       await this.removeStep(record.id);
     }
     await fs.rm(this.scratchDir, { recursive: true, force: true });
+    await this.cacheMounts.recover();
     // The contexts and downloads of builds that were running (BuildService's work directories).
     await fs.rm(path.join(path.dirname(this.scratchDir), 'work'), { recursive: true, force: true });
   }
@@ -100,37 +103,104 @@ export class EngineBuildWorker implements BuildWorker {
 
   async run(request: RunStepRequest): Promise<BuildImage> {
     request.signal?.throwIfAborted();
-    const id = await this.createStep(request.parent, {
-      Cmd: [...request.argv],
-      Env: [...request.env],
-      ...(request.user ? { User: request.user } : {}),
-      ...(request.workingDir ? { WorkingDir: request.workingDir } : {}),
-      AttachStdout: true,
-      AttachStderr: true,
-      HostConfig: { NetworkMode: request.network ?? 'default' },
-    });
+    const caches: Array<{ release(): void }> = [];
     try {
-      request.started?.(id);
-      const session = await this.containers.attach(id, { stdout: true, stderr: true, stream: true });
-      session.onOutput(request.output);
-      const exited = this.containers.wait(id, 'next-exit');
-      const cancel = () => void this.containers.kill(id).catch(() => undefined);
-      request.signal?.addEventListener('abort', cancel, { once: true });
+      const mounts = await this.mountsOf(request.mounts ?? [], caches);
+      const id = await this.createStep(request.parent, {
+        Cmd: [...request.argv],
+        Env: [...request.env],
+        ...(request.user ? { User: request.user } : {}),
+        ...(request.workingDir ? { WorkingDir: request.workingDir } : {}),
+        AttachStdout: true,
+        AttachStderr: true,
+        HostConfig: { NetworkMode: request.network ?? 'default', ...(mounts.length > 0 ? { Mounts: mounts } : {}) },
+      });
       try {
-        // Cancelled while the container was made: the listener came too late to hear it.
-        request.signal?.throwIfAborted();
-        await this.containers.start(id);
-        const { StatusCode } = await exited;
-        await session.ended;
-        request.signal?.throwIfAborted();
-        if (StatusCode !== 0) throw new RunStepFailed(request.argv.join(' '), StatusCode);
+        // Mount points the runtime will make in the root are not the step's work: noted now, removed before the commit.
+        const madePoints =
+          mounts.length > 0
+            ? await this.missingMountPoints(
+                id,
+                mounts.map((m) => m.Target),
+              )
+            : [];
+        request.started?.(id);
+        const session = await this.containers.attach(id, { stdout: true, stderr: true, stream: true });
+        session.onOutput(request.output);
+        const exited = this.containers.wait(id, 'next-exit');
+        const cancel = () => void this.containers.kill(id).catch(() => undefined);
+        request.signal?.addEventListener('abort', cancel, { once: true });
+        try {
+          // Cancelled while the container was made: the listener came too late to hear it.
+          request.signal?.throwIfAborted();
+          await this.containers.start(id);
+          const { StatusCode } = await exited;
+          await session.ended;
+          request.signal?.throwIfAborted();
+          if (StatusCode !== 0) throw new RunStepFailed(request.argv.join(' '), StatusCode);
+        } finally {
+          request.signal?.removeEventListener('abort', cancel);
+        }
+        if (madePoints.length > 0) await this.removeMountPoints(id, madePoints);
+        return await this.commit(id, request);
       } finally {
-        request.signal?.removeEventListener('abort', cancel);
+        await this.removeStep(id);
       }
-      return await this.commit(id, request);
     } finally {
-      await this.removeStep(id);
+      for (const cache of caches) cache.release();
     }
+  }
+
+  /** A step's mounts as the create request's `HostConfig.Mounts`; cache directories acquired into `caches`. */
+  private async mountsOf(mounts: readonly RunStepMount[], caches: Array<{ release(): void }>): Promise<MountRequest[]> {
+    const out: MountRequest[] = [];
+    for (const m of mounts) {
+      if (m.type === 'bind') out.push({ Type: 'bind', Source: m.source, Target: m.target, ReadOnly: m.readOnly });
+      else if (m.type === 'tmpfs')
+        out.push({ Type: 'tmpfs', Target: m.target, ...(m.sizeBytes ? { TmpfsOptions: { SizeBytes: m.sizeBytes } } : {}) });
+      else {
+        const cache = await this.cacheMounts.acquire(m);
+        caches.push(cache);
+        out.push({ Type: 'bind', Source: cache.dir, Target: m.target, ReadOnly: m.readOnly });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * For each mount target, the outermost path of it the step's root does not have yet
+   * (the runtime makes it for the mount), deepest targets first.
+   */
+  private async missingMountPoints(id: string, targets: string[]): Promise<string[][]> {
+    return this.roots.withRoot(this.records.get(id), false, async (root) =>
+      targets.map((target) => {
+        const parts = path.posix.normalize(`/${target}`).split('/').filter(Boolean);
+        const made: string[] = [];
+        for (let i = 1; i <= parts.length; i++) {
+          const p = `/${parts.slice(0, i).join('/')}`;
+          if (made.length > 0 || !existsInRoot(root.hostPath, p)) made.push(p);
+        }
+        return made;
+      }),
+    );
+  }
+
+  /** Remove the mount points the runtime made (emptied when the mounts went), innermost first; one the step filled stays. */
+  private async removeMountPoints(id: string, made: string[][]): Promise<void> {
+    await this.roots.withRoot(this.records.get(id), true, async (root) => {
+      for (const paths of made) {
+        for (const p of [...paths].reverse()) {
+          try {
+            const host = resolveInRoot(root.hostPath, p);
+            const st = lstatSync(host);
+            if (st.isDirectory()) rmdirSync(host);
+            else if (st.isFile() && st.size === 0) unlinkSync(host);
+          } catch {
+            break; // not empty (the step wrote there), or gone: the rest above it stays too
+          }
+        }
+      }
+    });
   }
 
   async addFiles(request: FilesStepRequest): Promise<BuildImage> {
@@ -260,6 +330,22 @@ async function* clampMtimes(entries: AsyncIterable<TarWriteEntry>, created: Date
   for await (const entry of entries) {
     if (created && entry.mtime && entry.mtime > created) yield { ...entry, mtime: created };
     else yield entry;
+  }
+}
+
+/** One entry of a create request's `HostConfig.Mounts`, as a build step uses them. */
+type MountRequest =
+  | { Type: 'bind'; Source: string; Target: string; ReadOnly: boolean }
+  | { Type: 'tmpfs'; Target: string; TmpfsOptions?: { SizeBytes: number } };
+
+/** Whether `p` exists inside `root` (resolved as if root were `/`, the last component not followed). */
+function existsInRoot(root: string, p: string): boolean {
+  try {
+    const parent = resolveInRoot(root, path.posix.dirname(p));
+    lstatSync(path.join(parent, path.posix.basename(p)));
+    return true;
+  } catch {
+    return false;
   }
 }
 

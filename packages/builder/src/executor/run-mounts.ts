@@ -1,0 +1,131 @@
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { InvalidArgument, NotImplemented } from '@berth/core';
+import { resolveInRoot } from '@berth/native';
+import type { BuildContext } from '../context/build-context.js';
+import { type ContentHashCache, hashCopyPlan } from '../context/content-hash.js';
+import { planCopy } from '../context/copy-plan.js';
+import type { StageSourceRef } from '../dockerfile/build-plan.js';
+import type { RunStep } from '../dockerfile/evaluate-stage.js';
+import type { BuildImage, BuildWorker, RunStepMount } from '../worker/build-worker.js';
+
+/** What the executor lends `resolveRunMounts`: the build's context, work directory and stages. */
+export interface RunMountSources {
+  worker: BuildWorker;
+  context: BuildContext;
+  workDir: string;
+  hashes: ContentHashCache;
+  /** The image of a stage or of an image reference (`from=`). */
+  imageOf(ref: StageSourceRef): Promise<BuildImage>;
+}
+
+/** A RUN's mounts ready for the worker, what decides their content for the cache, and their clean-up. */
+export interface ResolvedRunMounts {
+  mounts: RunStepMount[];
+  /** Digests of what bind mounts show (the context's files' content, a stage's image id): part of the step's cache key. */
+  inputs: string[];
+  /** Run `fn` while every `from=` image's root stays mounted (its bind sources are inside it). */
+  hold<T>(fn: () => Promise<T>): Promise<T>;
+  dispose(): Promise<void>;
+}
+
+/**
+ * A RUN step's `--mount`s and heredoc scripts as the worker's mounts, BuildKit's way:
+ * `bind` of the context (a path inside it, read-only unless `rw`; a symlink cannot lead
+ * out) or of a stage's or image's root (`from=`, held mounted for the step); `cache` by
+ * id (default: the target), kept by the engine between builds; `tmpfs`; a heredoc script
+ * with a `#!` line as a read-only file. `secret` and `ssh` have no way in through the
+ * classic builder's API: a required one is refused, a optional one left out.
+ */
+export async function resolveRunMounts(step: RunStep, sources: RunMountSources): Promise<ResolvedRunMounts> {
+  const mounts: RunStepMount[] = [];
+  const inputs: string[] = [];
+  const holds: Array<{ image: BuildImage; binds: Array<{ source: string; target: string; readOnly: boolean }> }> = [];
+  let scripts: string | undefined;
+  const dispose = async () => {
+    if (scripts) await fs.rm(scripts, { recursive: true, force: true });
+  };
+  try {
+    for (const m of step.mounts) {
+      if (m.type === 'secret' || m.type === 'ssh') {
+        if (m.required) {
+          throw new NotImplemented(
+            `RUN --mount=type=${m.type}${m.id ? `,id=${m.id}` : ''} is required, but berth's classic builder API carries no ${m.type === 'secret' ? 'secrets' : 'SSH agent'}`,
+          );
+        }
+        continue;
+      }
+      if (m.type === 'tmpfs') {
+        mounts.push({ type: 'tmpfs', target: m.target, ...(m.size ? { sizeBytes: m.size } : {}) });
+        continue;
+      }
+      if (m.type === 'cache') {
+        if (m.fromRef) throw new NotImplemented('RUN --mount=type=cache,from=… is not supported by berth yet');
+        mounts.push({
+          type: 'cache',
+          id: m.id ?? m.target,
+          target: m.target,
+          readOnly: m.readOnly,
+          sharing: m.sharing ?? 'shared',
+          ...(m.uid !== undefined ? { uid: m.uid } : {}),
+          ...(m.gid !== undefined ? { gid: m.gid } : {}),
+          ...(m.mode !== undefined ? { mode: m.mode } : {}),
+        });
+        continue;
+      }
+      // bind
+      const source = m.source ?? '/';
+      if (m.fromRef) {
+        const image = await sources.imageOf(m.fromRef);
+        if (image.layerCount === 0) throw new InvalidArgument(`RUN --mount from=${m.from}: the image has no files`);
+        inputs.push(`bind ${m.target} from ${image.id}:${source}`);
+        const hold = holds.find((h) => h.image.id === image.id) ?? { image, binds: [] };
+        if (!holds.includes(hold)) holds.push(hold);
+        hold.binds.push({ source, target: m.target, readOnly: m.readOnly });
+        continue;
+      }
+      const context = sources.context;
+      const tree = { root: context.root, ignore: context.ignore, symlinks: 'refuse' as const, name: 'the build context' };
+      // What the mount shows decides the step's result: its content digest is in the cache key.
+      const plan = planCopy(tree, { sources: [source], dest: '/mount/' });
+      inputs.push(`bind ${m.target} ${await hashCopyPlan(plan, {}, sources.hashes)}`);
+      mounts.push({ type: 'bind', source: resolveInRoot(context.root, source), target: m.target, readOnly: m.readOnly });
+    }
+    if (step.inlineFiles.length > 0) {
+      scripts = path.join(sources.workDir, `run-scripts-${randomBytes(6).toString('hex')}`);
+      await fs.mkdir(scripts, { recursive: true, mode: 0o755 });
+      for (const [i, file] of step.inlineFiles.entries()) {
+        const host = path.join(scripts, String(i));
+        await fs.writeFile(host, file.content, { mode: file.mode });
+        await fs.chmod(host, file.mode);
+        mounts.push({ type: 'bind', source: host, target: file.path, readOnly: true });
+      }
+    }
+  } catch (err) {
+    await dispose();
+    throw err;
+  }
+  return {
+    mounts,
+    inputs,
+    hold: <T>(fn: () => Promise<T>) => holdRoots(sources.worker, holds, mounts, fn),
+    dispose,
+  };
+}
+
+/** Mount each `from=` image's root (nested, one after the other), add its binds, then run `fn`. */
+function holdRoots<T>(
+  worker: BuildWorker,
+  holds: Array<{ image: BuildImage; binds: Array<{ source: string; target: string; readOnly: boolean }> }>,
+  mounts: RunStepMount[],
+  fn: () => Promise<T>,
+): Promise<T> {
+  const [first, ...rest] = holds;
+  if (!first) return fn();
+  return worker.readRoot(first.image.id, (root) => {
+    for (const bind of first.binds)
+      mounts.push({ type: 'bind', source: resolveInRoot(root, bind.source), target: bind.target, readOnly: bind.readOnly });
+    return holdRoots(worker, rest, mounts, fn);
+  });
+}
