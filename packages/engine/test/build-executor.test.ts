@@ -237,6 +237,13 @@ RUN --mount=type=tmpfs,target=/scratch echo x > /scratch/x && ls /scratch > /scr
   assert.is.not(changed.id, first.id);
 });
 
+test('WORKDIR makes its directory in the image', async (ctx) => {
+  const dir = contextDir(ctx, 'workdir', { Dockerfile: 'FROM busybox\nWORKDIR /srv/app/data\nCMD ["pwd"]\n' });
+  const { id } = await build(ctx, dir);
+  assert.is(await runIn(ctx.engine, id, ['stat', '-c', '%U %a', '/srv/app/data']), 'root 755\n');
+  assert.is(await runIn(ctx.engine, id, []), '/srv/app/data\n');
+});
+
 test('a RUN heredoc with a #! line runs as a script; a required secret is refused by name', async (ctx) => {
   const dir = contextDir(ctx, 'heredoc', {
     Dockerfile: 'FROM busybox\nRUN <<EOF\n#!/bin/sh\necho "from a script" > /script-ran\nEOF\n',

@@ -1,4 +1,6 @@
+import { promises as fs } from 'node:fs';
 import { type BuildOutput, InvalidArgument } from '@berth/core';
+import { resolveInRoot } from '@berth/native';
 import type { BuildContext } from '../context/build-context.js';
 import { ContentHashCache } from '../context/content-hash.js';
 import { type BuildPlan, planBuild, type StageSourceRef } from '../dockerfile/build-plan.js';
@@ -175,7 +177,8 @@ class Build {
       for (const step of evaluated.steps) {
         this.signal.throwIfAborted();
         if (step.text) out.write(`${renumber(step.text, this.totalSteps)}\n`);
-        if (step.kind === 'config') image = await this.configStep(image, step, out.write);
+        if (step.kind === 'config' && step.instruction.keyword === 'WORKDIR') image = await this.workdirStep(image, step, out.write);
+        else if (step.kind === 'config') image = await this.configStep(image, step, out.write);
         else if (step.kind === 'run') image = await this.runStep(image, step, out.write);
         else image = await this.filesStep(image, step, out.write);
       }
@@ -197,6 +200,35 @@ class Build {
       parent: parent?.id ?? null,
       imageConfig: step.config,
       history: this.history(step.createdBy),
+    });
+    return this.made(key, made, write);
+  }
+
+  /**
+   * WORKDIR, as the classic builder does it: the directory is made in the image (owned by
+   * root, 0755, its missing parents too) as one layer, so a container of the image
+   * starts in a directory that exists.
+   */
+  private async workdirStep(parent: BuildImage | null, step: ConfigStep, write: (text: string) => void): Promise<BuildImage> {
+    const key = stepCacheKey(parent?.id ?? null, step.cacheKey);
+    const hit = await this.fromCache(key, write);
+    if (hit) return hit;
+    const dir = step.config.WorkingDir || '/';
+    const made = await this.worker.addFiles({
+      parent: parent?.id ?? null,
+      write: async (root) => {
+        // Each component made inside the root (an image's symlink is followed inside it, never out).
+        const parts = dir.split('/').filter(Boolean);
+        for (let i = 1; i <= parts.length; i++) {
+          const host = resolveInRoot(root, `/${parts.slice(0, i).join('/')}`);
+          await fs.mkdir(host, { mode: 0o755 }).catch((err: NodeJS.ErrnoException) => {
+            if (err.code !== 'EEXIST') throw err;
+          });
+        }
+      },
+      imageConfig: step.config,
+      history: this.history(step.createdBy),
+      signal: this.signal,
     });
     return this.made(key, made, write);
   }
