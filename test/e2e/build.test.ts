@@ -107,6 +107,17 @@ test("berth build: the same builds through berth, with -f from stdin, --iidfile 
   assert.match(failed.stderr, "The command '/bin/sh -c exit 5' returned a non-zero code: 5");
 });
 
+test('docker system df counts the build cache, and docker builder prune empties it', async ({ daemon }) => {
+  const dir = context(daemon, { Dockerfile: 'FROM busybox\nRUN head -c 300000 /dev/zero > /blob\n' });
+  assert.is((await daemon.docker(['build', '-q', dir])).code, 0);
+  const df = await daemon.ok(['system', 'df']);
+  assert.match(df, /Build Cache\s+[1-9]\d*\s+0\s+\d/);
+  const pruned = await daemon.docker(['builder', 'prune', '-a', '-f']);
+  assert.is(pruned.code, 0, pruned.stderr);
+  assert.match(pruned.stdout, 'Total reclaimed space');
+  assert.match(await daemon.ok(['system', 'df']), /Build Cache\s+0\s+0\s+0B/);
+});
+
 test('berthd killed with SIGKILL during a RUN: the next start removes the step container and the build directory', async ({ daemon }) => {
   // The RUN prints 42 once it runs (the step line shows `$((6*7))`, not 42).
   const dir = context(daemon, { Dockerfile: 'FROM busybox\nRUN echo $((6*7)); sleep 30\n' });

@@ -54,6 +54,7 @@ const load = {
   imagePrune: () => (require('./commands/disk-usage.js') as typeof import('./commands/disk-usage.js')).imagePruneCommand,
   systemDf: () => (require('./commands/disk-usage.js') as typeof import('./commands/disk-usage.js')).systemDfCommand,
   systemPrune: () => (require('./commands/disk-usage.js') as typeof import('./commands/disk-usage.js')).systemPruneCommand,
+  builderPrune: () => (require('./commands/disk-usage.js') as typeof import('./commands/disk-usage.js')).builderPruneCommand,
   networkCreate: () => (require('./commands/network.js') as typeof import('./commands/network.js')).networkCreateCommand,
   networkLs: () => (require('./commands/network.js') as typeof import('./commands/network.js')).networkLsCommand,
   networkInspect: () => (require('./commands/network.js') as typeof import('./commands/network.js')).networkInspectCommand,
@@ -188,6 +189,7 @@ const GROUPS: Record<string, { summary: string; verbs: Record<string, Loader> }>
   },
   registry: { summary: "Run berth's image registry, collect its garbage", verbs: { serve: load.registryServe, gc: load.registryGc } },
   system: { summary: 'Manage berth', verbs: { info: load.info, events: load.events, df: load.systemDf, prune: load.systemPrune } },
+  builder: { summary: 'Manage builds', verbs: { build: load.build, prune: load.builderPrune } },
 };
 GROUPS.plugin = GROUPS.plugins!;
 

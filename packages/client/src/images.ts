@@ -1,5 +1,13 @@
 import type { Readable } from 'node:stream';
-import type { Filters, ImageDeleteEntry, ImageHistoryEntry, ImageInspect, ImageSummary, ImagesPruneReport } from '@berth/core';
+import type {
+  BuildCachePruneReport,
+  Filters,
+  ImageDeleteEntry,
+  ImageHistoryEntry,
+  ImageInspect,
+  ImageSummary,
+  ImagesPruneReport,
+} from '@berth/core';
 import { type JsonMessage, readJsonLines } from './json-lines.js';
 import { encodeFilters, imagePath } from './query.js';
 import type { Transport } from './transport.js';
@@ -182,6 +190,13 @@ export class ImagesClient {
       options.onProgress?.(m);
     });
     return id;
+  }
+
+  /** `docker builder prune`: `all` (-a), `keepStorage` bytes, filters (`until`). */
+  pruneBuildCache(options: { all?: boolean; keepStorage?: number; filters?: Filters } = {}): Promise<BuildCachePruneReport> {
+    return this.http.json('POST', '/build/prune', {
+      query: { all: options.all, 'keep-storage': options.keepStorage, filters: encodeFilters(options.filters) },
+    });
   }
 
   /** `docker image prune`: `dangling: ['false']` is `-a`; also `until`, `label`, `label!`. */

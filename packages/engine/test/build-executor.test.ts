@@ -262,6 +262,38 @@ test('a RUN heredoc with a #! line runs as a script; a required secret is refuse
   assert.equal((await ctx.engine.containers.list({ all: true })).length, 0);
 });
 
+test('the build cache in system df, and builder prune: unnamed builds first, --keep-storage, all', async (ctx) => {
+  const builds = ctx.engine.builds;
+  await builds.prune({ all: true });
+  const named = contextDir(ctx, 'df-named', { Dockerfile: 'FROM busybox\nRUN head -c 100000 /dev/zero > /named.bin\n' });
+  const unnamed = contextDir(ctx, 'df-unnamed', { Dockerfile: 'FROM busybox\nRUN head -c 200000 /dev/zero > /unnamed.bin\nENV X=1\n' });
+  await build(ctx, named, { tags: ['df-named:1'] });
+  const loose = await build(ctx, unnamed);
+  const records = await builds.diskUsage();
+  assert.is(records.length, 3, JSON.stringify(records));
+  const run100 = records.find((r) => r.Description.includes('named.bin'))!;
+  assert.ok(run100.Shared, 'a named image is built on it');
+  assert.ok(run100.Size >= 100_000, String(run100.Size));
+  const run200 = records.find((r) => r.Description.includes('unnamed.bin'))!;
+  assert.not.ok(run200.Shared);
+  assert.ok(run200.Size >= 200_000);
+  assert.is(records.find((r) => r.Description.includes('ENV'))!.Size, 0, 'a config step adds no bytes');
+
+  const pruned = await builds.prune({});
+  assert.is(pruned.CachesDeleted?.length, 2, "the unnamed build's two steps");
+  assert.ok(pruned.SpaceReclaimed >= 200_000, String(pruned.SpaceReclaimed));
+  assert.not.ok(
+    (await ctx.engine.images.list({ all: true })).some((i) => i.Id === loose.id),
+    'its image went too',
+  );
+  assert.is((await builds.diskUsage()).length, 1);
+  assert.is((await builds.prune({ keepStorage: 1 << 30 })).CachesDeleted, null, 'nothing past what --keep-storage keeps');
+  const all = await builds.prune({ all: true });
+  assert.is(all.CachesDeleted?.length, 1);
+  assert.is((await ctx.engine.images.inspect('df-named:1')).RepoTags[0], 'df-named:1', 'a named image stays');
+  await ctx.engine.images.remove('df-named:1');
+});
+
 test('--label adds a last step; build args reach RUN', async (ctx) => {
   const dir = contextDir(ctx, 'labels', { Dockerfile: 'FROM busybox\nARG WHO=nobody\nRUN echo "hi $WHO" > /who\n' });
   const { id, text } = await build(ctx, dir, { labels: { team: 'core' }, buildArgs: { WHO: 'berth' } });

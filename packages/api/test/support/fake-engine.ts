@@ -804,6 +804,11 @@ export class FakeEngine implements EngineApi {
       for (const tag of request.tags) output.stream(`Successfully tagged ${tag}\n`);
       return { imageId: id };
     },
+    diskUsage: async () => [],
+    prune: async (options: { all?: boolean; keepStorage?: number; filters?: Filters }) => {
+      this.record('builds.prune', options);
+      return { CachesDeleted: null, SpaceReclaimed: 0 };
+    },
   };
 
   readonly execs = {

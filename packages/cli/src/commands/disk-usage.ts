@@ -2,7 +2,7 @@ import type { DiskUsage, ImageDeleteEntry, ImageHistoryEntry } from '@berth/core
 import { type Command, PROG } from '../command.js';
 import { StatusError } from '../errors.js';
 import { ellipsis, tabwrite, truncateId } from '../format/table.js';
-import { humanSize, timeAgo } from '../format/units.js';
+import { humanSize, ramInBytes, timeAgo } from '../format/units.js';
 import { parseFilters } from './ps.js';
 
 /** `CREATED BY` is cut to this many characters without `--no-trunc`, as the docker CLI does. */
@@ -83,6 +83,32 @@ export const imagePruneCommand: Command = {
   },
 };
 
+export const builderPruneCommand: Command = {
+  name: 'prune',
+  usage: '[OPTIONS]',
+  summary: 'Remove build cache',
+  aliases: `${PROG} builder prune`,
+  flags: [
+    { long: 'all', short: 'a', kind: 'bool', help: 'Remove all unused build cache, not just dangling ones' },
+    { long: 'filter', kind: 'list', help: 'Provide filter values (e.g. "until=24h")' },
+    { long: 'force', short: 'f', kind: 'bool', help: 'Do not prompt for confirmation' },
+    { long: 'keep-storage', kind: 'string', help: 'Amount of disk space to keep for cache' },
+  ],
+  maxArgs: 0,
+  async run(ctx, flags) {
+    const keep = flags.string('keep-storage');
+    const report = await ctx.client().images.pruneBuildCache({
+      all: flags.bool('all'),
+      ...(keep ? { keepStorage: ramInBytes(keep) } : {}),
+      filters: parseFilters(flags.list('filter')),
+    });
+    const deleted = report.CachesDeleted ?? [];
+    if (deleted.length) ctx.io.stdout.write(`Deleted build cache objects:\n${deleted.join('\n')}\n\n`);
+    ctx.io.stdout.write(`Total reclaimed space: ${humanSize(report.SpaceReclaimed)}\n`);
+    return 0;
+  },
+};
+
 export const systemPruneCommand: Command = {
   name: 'prune',
   usage: '[OPTIONS]',
@@ -114,8 +140,13 @@ export const systemPruneCommand: Command = {
     if (deletedVolumes.length) ctx.io.stdout.write(`Deleted Volumes:\n${deletedVolumes.join('\n')}\n\n`);
     const deletedImages = images.ImagesDeleted ?? [];
     if (deletedImages.length) ctx.io.stdout.write(`Deleted Images:\n${deletedLines(deletedImages)}\n`);
+    // The build cache last, as docker does (`until` is the filter it takes).
+    const until = filters.until ? { until: filters.until } : undefined;
+    const cache = await client.images.pruneBuildCache({ all: flags.bool('all'), ...(until ? { filters: until } : {}) });
+    const deletedCache = cache.CachesDeleted ?? [];
+    if (deletedCache.length) ctx.io.stdout.write(`Deleted build cache objects:\n${deletedCache.join('\n')}\n\n`);
     ctx.io.stdout.write(
-      `Total reclaimed space: ${humanSize(containers.SpaceReclaimed + volumes.SpaceReclaimed + images.SpaceReclaimed)}\n`,
+      `Total reclaimed space: ${humanSize(containers.SpaceReclaimed + volumes.SpaceReclaimed + images.SpaceReclaimed + cache.SpaceReclaimed)}\n`,
     );
     return 0;
   },
@@ -137,12 +168,15 @@ export function formatDiskUsage(usage: DiskUsage): string {
   const volumesSize = volumes.reduce((n, v) => n + volumeSize(v), 0);
   const activeVolumes = volumes.filter((v) => (v.UsageData?.RefCount ?? 0) > 0);
   const volumesReclaimable = volumes.filter((v) => (v.UsageData?.RefCount ?? 0) === 0).reduce((n, v) => n + volumeSize(v), 0);
+  const cache = usage.BuildCache ?? [];
+  const cacheSize = cache.reduce((n, c) => n + c.Size, 0);
+  const cacheReclaimable = cache.filter((c) => !c.InUse && !c.Shared).reduce((n, c) => n + c.Size, 0);
   const rows = [
     'TYPE\tTOTAL\tACTIVE\tSIZE\tRECLAIMABLE',
     `Images\t${usage.Images.length}\t${activeImages.length}\t${dfSize(usage.LayersSize)}\t${dfSize(imagesReclaimable)}${percent(imagesReclaimable, usage.LayersSize)}`,
     `Containers\t${usage.Containers.length}\t${usage.Containers.filter((c) => c.State === 'running').length}\t${dfSize(containersSize)}\t${dfSize(containersReclaimable)}${percent(containersReclaimable, containersSize)}`,
     `Local Volumes\t${volumes.length}\t${activeVolumes.length}\t${dfSize(volumesSize)}\t${dfSize(volumesReclaimable)}${percent(volumesReclaimable, volumesSize)}`,
-    'Build Cache\t0\t0\t0B\t0B',
+    `Build Cache\t${cache.length}\t${cache.filter((c) => c.InUse).length}\t${dfSize(cacheSize)}\t${dfSize(cacheReclaimable)}`,
   ];
   return tabwrite(`${rows.join('\n')}\n`, 0, 3);
 }

@@ -1,6 +1,8 @@
 import type { Readable } from 'node:stream';
 import type { EventBus } from '../events.js';
 import type {
+  BuildCachePruneReport,
+  BuildCacheRecord,
   ContainerCreateBody,
   ContainerInspect,
   ContainerStatsSample,
@@ -469,4 +471,13 @@ export interface BuildRequest {
  */
 export interface BuildsApi {
   build(request: BuildRequest): Promise<{ imageId: string }>;
+  /** The layer cache's entries (`system df`). */
+  diskUsage(): Promise<BuildCacheRecord[]>;
+  /**
+   * `builder prune`: entries least recently used first, until what is left takes at most
+   * `keepStorage` bytes; without `all`, only entries no named image needs. The images
+   * only the removed entries kept (no name, no container, no child) go with them.
+   * Filters: `until`. A build in progress keeps what it uses.
+   */
+  prune(options: { all?: boolean; keepStorage?: number; filters?: Filters }): Promise<BuildCachePruneReport>;
 }

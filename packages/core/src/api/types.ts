@@ -458,11 +458,36 @@ export interface ImagesDiskUsage {
   Images: ImageSummary[];
 }
 
-/** `GET /system/df`. berth keeps no build cache: that list is empty. */
+/**
+ * One entry of the build cache, as `GET /system/df` lists it (BuildKit's `BuildCache`
+ * record): a step's image, its own layer's size, whether an image with a name still
+ * needs it (`Shared`: not reclaimed by a prune without `all`).
+ */
+export interface BuildCacheRecord {
+  ID: string;
+  Parent?: string;
+  Type: string;
+  Description: string;
+  InUse: boolean;
+  Shared: boolean;
+  Size: number;
+  /** RFC 3339. */
+  CreatedAt: string;
+  LastUsedAt: string | null;
+  UsageCount: number;
+}
+
+/** `POST /build/prune`'s answer. */
+export interface BuildCachePruneReport {
+  CachesDeleted: string[] | null;
+  SpaceReclaimed: number;
+}
+
+/** `GET /system/df`. */
 export interface DiskUsage extends ImagesDiskUsage {
   Containers: ContainerSummary[];
   Volumes: Volume[];
-  BuildCache: unknown[];
+  BuildCache: BuildCacheRecord[];
 }
 
 /** A volume as `GET /volumes/{name}` and the list answer it (Docker's `Volume`). */

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { promises as fs, renameSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { inject, injectable, token, writeJsonAtomic } from '@berth/core';
 import type { ImageStore } from '@berth/image';
@@ -7,11 +7,19 @@ import { EngineConfigToken, type ResolvedEngineConfig } from '../config.js';
 import { ImageStoreToken } from '../images/image-store-token.js';
 
 /** One entry of the layer cache, `<data-root>/builder/cache/<sha256 of the key>.json`. */
-interface CacheEntry {
+export interface CacheEntry {
   /** The executor's key, whole: a file is only a hit when it holds the very key. */
   key: string;
   image: string;
   created: string;
+  /** When a build last took it from the cache (absent: never since it was made). */
+  lastUsed?: string;
+  usageCount?: number;
+}
+
+/** A cache entry with the name of its file: its id in `system df` and `builder prune`. */
+export interface ListedCacheEntry extends CacheEntry {
+  id: string;
 }
 
 /**
@@ -49,7 +57,38 @@ export class BuildCache {
       await fs.rm(file, { force: true });
       return undefined;
     }
+    // Its use, for `system df` and for `builder prune --keep-storage` (least recently used
+    // go first). Renamed over, not synced: a crash may lose a use, or the entry (a miss,
+    // made again), never a step's correctness; syncing each hit would cost a cached build.
+    const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
+    writeFileSync(tmp, JSON.stringify({ ...entry, lastUsed: new Date().toISOString(), usageCount: (entry.usageCount ?? 0) + 1 }), {
+      mode: 0o600,
+    });
+    renameSync(tmp, file);
     return entry.image;
+  }
+
+  /** Every entry whose image is still in the store (the others are dropped). */
+  async entries(): Promise<ListedCacheEntry[]> {
+    const names = await fs.readdir(this.dir).catch(() => [] as string[]);
+    const out: ListedCacheEntry[] = [];
+    for (const name of names.filter((n) => n.endsWith('.tmp'))) await fs.rm(path.join(this.dir, name), { force: true });
+    for (const name of names.filter((n) => n.endsWith('.json'))) {
+      const file = path.join(this.dir, name);
+      try {
+        const entry = JSON.parse(await fs.readFile(file, 'utf8')) as CacheEntry;
+        if (await this.store.find(entry.image)) out.push({ ...entry, id: name.slice(0, -'.json'.length) });
+        else await fs.rm(file, { force: true });
+      } catch {
+        await fs.rm(file, { force: true });
+      }
+    }
+    return out;
+  }
+
+  /** Forget the entry `id` (an `entries()` id). */
+  async remove(id: string): Promise<void> {
+    await fs.rm(path.join(this.dir, `${id}.json`), { force: true });
   }
 
   /** Remember that the step with `key` made `imageId`. */

@@ -2,8 +2,27 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { type BuildContext, openBuildContext, runBuild } from '@berth/builder';
-import { type BuildRequest, type BuildsApi, InvalidArgument, inject, injectable, type Logger, LoggerToken, token } from '@berth/core';
+import {
+  type BuildCachePruneReport,
+  type BuildCacheRecord,
+  type BuildRequest,
+  type BuildsApi,
+  type Filters,
+  type ImagesApi,
+  InvalidArgument,
+  inject,
+  injectable,
+  isBerthError,
+  type Logger,
+  LoggerToken,
+  token,
+} from '@berth/core';
+import type { Digest, ImageStore } from '@berth/image';
 import { EngineConfigToken, type ResolvedEngineConfig } from '../config.js';
+import { untilMs } from '../filters/until-filter.js';
+import { ImageServiceToken } from '../images/image-service.js';
+import { ImageStoreToken } from '../images/image-store-token.js';
+import { type BuildCache, BuildCacheToken, type ListedCacheEntry } from './build-cache.js';
 import { BuildWorkerToken, type EngineBuildWorker } from './engine-build-worker.js';
 
 /**
@@ -19,6 +38,9 @@ export class BuildService implements BuildsApi {
 
   constructor(
     @inject(BuildWorkerToken) private readonly worker: EngineBuildWorker,
+    @inject(BuildCacheToken) private readonly cache: BuildCache,
+    @inject(ImageStoreToken) private readonly store: ImageStore,
+    @inject(ImageServiceToken) private readonly images: ImagesApi,
     @inject(LoggerToken) private readonly log: Logger,
     @inject(EngineConfigToken) config: ResolvedEngineConfig,
   ) {
@@ -61,6 +83,77 @@ export class BuildService implements BuildsApi {
     } finally {
       await fs.rm(workDir, { recursive: true, force: true });
     }
+  }
+
+  async diskUsage(): Promise<BuildCacheRecord[]> {
+    return (await this.records()).map((r) => r.record);
+  }
+
+  async prune(options: { all?: boolean; keepStorage?: number; filters?: Filters } = {}): Promise<BuildCachePruneReport> {
+    const filters = options.filters ?? {};
+    for (const key of Object.keys(filters)) if (key !== 'until') throw new InvalidArgument(`invalid filter '${key}'`);
+    const until = (filters.until ?? []).map((v) => untilMs(v));
+    const records = await this.records();
+    let total = records.reduce((sum, r) => sum + r.record.Size, 0);
+    const lastUse = (r: BuildCacheRecord) => Date.parse(r.LastUsedAt ?? r.CreatedAt);
+    const candidates = records
+      .filter(({ record }) => (options.all || !record.Shared) && !until.some((u) => Date.parse(record.CreatedAt) >= u))
+      .sort((a, b) => lastUse(a.record) - lastUse(b.record));
+    const layerBytes = () => this.store.layers.list().reduce((sum, layer) => sum + layer.size, 0);
+    const before = layerBytes();
+    const deleted: string[] = [];
+    for (const { entry, record } of candidates) {
+      if (options.keepStorage !== undefined && total <= options.keepStorage) break;
+      await this.cache.remove(entry.id);
+      deleted.push(entry.id);
+      total -= record.Size;
+      // The step's image goes with it when nothing else keeps it (a name, a child, a container, a build).
+      const id = entry.image as Digest;
+      if (this.store.references(id).length > 0 || this.store.children(id).length > 0) continue;
+      await this.images.remove(id).catch((err) => {
+        if (!isBerthError(err, 'Conflict') && !isBerthError(err, 'NotFound')) throw err;
+      });
+    }
+    return { CachesDeleted: deleted.length > 0 ? deleted : null, SpaceReclaimed: Math.max(0, before - layerBytes()) };
+  }
+
+  /**
+   * The cache's entries as `system df` shows them: the size of the layer each step's image
+   * added (0 for a config step), and whether an image with a name is built on it (Shared).
+   */
+  private async records(): Promise<Array<{ entry: ListedCacheEntry; record: BuildCacheRecord }>> {
+    const entries = await this.cache.entries();
+    // Every image a named image is built on, and the named images themselves.
+    const needed = new Set<string>();
+    for (const image of await this.store.list()) {
+      if (image.repoTags.length === 0 && image.repoDigests.length === 0) continue;
+      for (let id: Digest | undefined = image.id; id && !needed.has(id); id = this.store.parentOf(id)) needed.add(id);
+    }
+    const out: Array<{ entry: ListedCacheEntry; record: BuildCacheRecord }> = [];
+    for (const entry of entries) {
+      const image = await this.store.find(entry.image);
+      if (!image) continue;
+      const parentId = this.store.parentOf(image.id);
+      const parentLayers = parentId ? ((await this.store.find(parentId))?.diffIds.length ?? 0) : 0;
+      const size = image.diffIds.length > parentLayers ? (image.layers.at(-1)?.size ?? 0) : 0;
+      const history = image.config.history ?? [];
+      out.push({
+        entry,
+        record: {
+          ID: entry.id,
+          ...(parentId ? { Parent: parentId } : {}),
+          Type: 'regular',
+          Description: history.at(-1)?.created_by ?? '',
+          InUse: false,
+          Shared: needed.has(image.id),
+          Size: size,
+          CreatedAt: entry.created,
+          LastUsedAt: entry.lastUsed ?? null,
+          UsageCount: entry.usageCount ?? 0,
+        },
+      });
+    }
+    return out;
   }
 
   /** The build's context (the body's tar, a git checkout or a download), in a directory under `workDir`. */
