@@ -10,7 +10,7 @@ import { daemonSuite, repo, run } from '../e2e/harness';
  */
 const test = daemonSuite('clients: docker-py and dockerode', 'overlay');
 
-test('docker-py: run, logs, exec_run, inspect, list filters, lifecycle, images (save/load, load errors, prune, df), events, info/version', async ({
+test('docker-py: run, logs, exec_run, inspect, list filters, lifecycle, images (save/load, load errors, prune, df, build), events, info/version', async ({
   daemon,
 }) => {
   const r = await run('python3', [path.join(repo, 'test/clients/docker_py.py'), daemon.host], {});
@@ -19,7 +19,7 @@ test('docker-py: run, logs, exec_run, inspect, list filters, lifecycle, images (
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l) as { check: string; ok: boolean; error?: string });
-  assert.is(checks.length, 8, r.stdout);
+  assert.is(checks.length, 9, r.stdout);
   const failed = checks.filter((c) => !c.ok);
   assert.equal(failed, [], failed.map((c) => `${c.check}: ${c.error}`).join('\n'));
 });

@@ -167,5 +167,26 @@ def _():
     assert any(i["Id"] == img.id for i in df["Images"]), df["Images"]
 
 
+@check("images.build: a context directory, tag, buildargs, the id parsed from the stream; a failing RUN raises BuildError")
+def _():
+    import io
+    import os
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="berth-e2e-pybuild-") as ctx:
+        with open(os.path.join(ctx, "Dockerfile"), "w") as f:
+            f.write("FROM busybox\nARG WHO\nRUN echo \"hi $WHO\" > /who\nCMD [\"cat\", \"/who\"]\n")
+        image, logs = client.images.build(path=ctx, tag="pybuilt:1", buildargs={"WHO": "py"}, rm=True)
+        eq(image.tags, ["pybuilt:1"], "tags")
+        assert any("Successfully built" in (line.get("stream") or "") for line in logs), logs
+        eq(client.containers.run("pybuilt:1", remove=True), b"hi py\n", "output")
+        client.images.remove("pybuilt:1")
+    try:
+        client.images.build(fileobj=io.BytesIO(b"FROM busybox\nRUN exit 7\n"), rm=True)
+        raise AssertionError("no BuildError")
+    except docker.errors.BuildError as err:
+        assert "returned a non-zero code: 7" in str(err), str(err)
+
+
 for r in results:
     print(json.dumps(r))

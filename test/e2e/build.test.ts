@@ -107,6 +107,46 @@ test("berth build: the same builds through berth, with -f from stdin, --iidfile 
   assert.match(failed.stderr, "The command '/bin/sh -c exit 5' returned a non-zero code: 5");
 });
 
+test('a missing base image fails naming it; a body that is no tar is refused; --network none reaches no network', async ({ daemon }) => {
+  // A registry on loopback that is not there: nothing is pulled from the internet.
+  const missing = context(daemon, { Dockerfile: 'FROM 127.0.0.1:9/nosuch/base:1\nRUN true\n' });
+  const r = await daemon.docker(['build', missing]);
+  assert.is.not(r.code, 0);
+  assert.match(r.stdout + r.stderr, '127.0.0.1:9');
+  const bad = await daemon.request('POST', '/v1.41/build', 'this is not a tar archive at all', { 'Content-Type': 'application/x-tar' });
+  assert.is(bad.status, 400, bad.body);
+  assert.match(bad.body, 'the build context');
+  const offline = context(daemon, { Dockerfile: 'FROM busybox\nRUN ip -o link | grep -v " lo:" | wc -l > /links\n' });
+  const built = await daemon.docker(['build', '-q', '--network', 'none', offline]);
+  assert.is(built.code, 0, built.stderr);
+  assert.is(await daemon.ok(['run', '--rm', built.stdout.trim(), 'cat', '/links']), '0');
+  assert.is(await daemon.ok(['ps', '-aq']), '');
+});
+
+test('a client that goes away mid-build stops it: the RUN is killed and its container removed', async ({ daemon }) => {
+  const dir = context(daemon, { Dockerfile: 'FROM busybox\nRUN echo $((6*7)); sleep 30\n' });
+  const cli = spawn('/usr/local/bin/docker', ['build', dir], {
+    env: { ...process.env, DOCKER_HOST: daemon.host, DOCKER_CONFIG: path.join(daemon.dir, 'docker-config') },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise((resolve) => cli.once('exit', resolve));
+  let out = '';
+  cli.stdout.on('data', (d) => (out += d));
+  try {
+    const deadline = Date.now() + 20_000;
+    while (!/^42$/m.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.match(out, /^42$/m);
+    cli.kill('SIGKILL');
+    await exited;
+    const gone = Date.now() + 10_000;
+    while ((await daemon.ok(['ps', '-aq'])) !== '' && Date.now() < gone) await new Promise((r) => setTimeout(r, 100));
+    assert.is(await daemon.ok(['ps', '-aq']), '', 'the step container went with the client');
+  } finally {
+    cli.kill('SIGKILL');
+    await exited;
+  }
+});
+
 test('docker system df counts the build cache, and docker builder prune empties it', async ({ daemon }) => {
   const dir = context(daemon, { Dockerfile: 'FROM busybox\nRUN head -c 300000 /dev/zero > /blob\n' });
   assert.is((await daemon.docker(['build', '-q', dir])).code, 0);

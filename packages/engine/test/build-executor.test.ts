@@ -237,6 +237,12 @@ RUN --mount=type=tmpfs,target=/scratch echo x > /scratch/x && ls /scratch > /scr
   assert.is.not(changed.id, first.id);
 });
 
+test('MAINTAINER is the author of the images from its line on', async (ctx) => {
+  const dir = contextDir(ctx, 'maintainer', { Dockerfile: 'FROM busybox\nENV A=1\nMAINTAINER berth team <team@example.org>\nRUN true\n' });
+  const { id } = await build(ctx, dir);
+  assert.is((await ctx.engine.images.inspect(id)).Author, 'berth team <team@example.org>');
+});
+
 test('WORKDIR makes its directory in the image', async (ctx) => {
   const dir = contextDir(ctx, 'workdir', { Dockerfile: 'FROM busybox\nWORKDIR /srv/app/data\nCMD ["pwd"]\n' });
   const { id } = await build(ctx, dir);

@@ -12,6 +12,8 @@ export interface ConfigureImageOptions {
   /** The history line: `/bin/sh -c #(nop)  ENV A=b`. */
   createdBy: string;
   comment?: string;
+  /** The image's `author` (MAINTAINER); default the parent's. */
+  author?: string;
   /** Creation time (default: now). */
   created?: Date;
 }
@@ -28,12 +30,14 @@ export async function configureImage(store: ImageStore, options: ConfigureImageO
   const created = (options.created ?? new Date()).toISOString();
   const history: HistoryEntry = { created, created_by: options.createdBy, empty_layer: true };
   if (options.comment) history.comment = options.comment;
+  if (options.author) history.author = options.author;
   const config: ImageConfig = {
     ...base,
     created,
     config: structuredClone(options.config),
     history: [...(base.history ?? []), history],
   };
+  if (options.author) config.author = options.author;
   return store.adding(async () => {
     const { digest } = await store.content.ingestBytes(JSON.stringify(config));
     const [image] = await store.createImages('commit', [{ config: digest, ...(parent ? { parent: parent.id } : {}) }]);

@@ -127,8 +127,10 @@ class Build {
     this.output.stream(`Step ${this.totalSteps}/${this.totalSteps} : ${text}\n`);
     const config = structuredClone(image?.config ?? {});
     config.Labels = { ...(config.Labels ?? {}), ...Object.fromEntries(labels) };
-    return this.configStep(image, { config, cacheKey: { label: labels }, createdBy: `/bin/sh -c #(nop)  ${text}` }, (t) =>
-      this.output.stream(t),
+    return this.configStep(
+      image,
+      { config, cacheKey: { label: labels }, createdBy: `/bin/sh -c #(nop)  ${text}` },
+      { write: (t) => this.output.stream(t) },
     );
   }
 
@@ -174,13 +176,16 @@ class Build {
       out.write(`${renumber(evaluated.fromText, this.totalSteps)}\n`);
       out.write(` ---> ${image ? shortId(image.id) : ''}\n`);
       if (evaluated.triggerBanner) out.write(`${evaluated.triggerBanner}\n`);
+      let author: string | undefined;
       for (const step of evaluated.steps) {
         this.signal.throwIfAborted();
+        if (step.instruction.keyword === 'MAINTAINER') author = evaluated.author;
+        const stepOut: StepOut = { write: out.write, ...(author ? { author } : {}) };
         if (step.text) out.write(`${renumber(step.text, this.totalSteps)}\n`);
-        if (step.kind === 'config' && step.instruction.keyword === 'WORKDIR') image = await this.workdirStep(image, step, out.write);
-        else if (step.kind === 'config') image = await this.configStep(image, step, out.write);
-        else if (step.kind === 'run') image = await this.runStep(image, step, out.write);
-        else image = await this.filesStep(image, step, out.write);
+        if (step.kind === 'config' && step.instruction.keyword === 'WORKDIR') image = await this.workdirStep(image, step, stepOut);
+        else if (step.kind === 'config') image = await this.configStep(image, step, stepOut);
+        else if (step.kind === 'run') image = await this.runStep(image, step, stepOut);
+        else image = await this.filesStep(image, step, stepOut);
       }
       return { image, config: image ? image.config : (evaluated.config ?? null) };
     } finally {
@@ -191,15 +196,16 @@ class Build {
   private async configStep(
     parent: BuildImage | null,
     step: Pick<ConfigStep, 'config' | 'cacheKey' | 'createdBy'>,
-    write: (text: string) => void,
+    out: StepOut,
   ): Promise<BuildImage> {
+    const write = out.write;
     const key = stepCacheKey(parent?.id ?? null, step.cacheKey);
     const hit = await this.fromCache(key, write);
     if (hit) return hit;
     const made = await this.worker.configure({
       parent: parent?.id ?? null,
       imageConfig: step.config,
-      history: this.history(step.createdBy),
+      history: this.history(step.createdBy, out.author),
     });
     return this.made(key, made, write);
   }
@@ -209,7 +215,8 @@ class Build {
    * root, 0755, its missing parents too) as one layer, so a container of the image
    * starts in a directory that exists.
    */
-  private async workdirStep(parent: BuildImage | null, step: ConfigStep, write: (text: string) => void): Promise<BuildImage> {
+  private async workdirStep(parent: BuildImage | null, step: ConfigStep, out: StepOut): Promise<BuildImage> {
+    const write = out.write;
     const key = stepCacheKey(parent?.id ?? null, step.cacheKey);
     const hit = await this.fromCache(key, write);
     if (hit) return hit;
@@ -227,13 +234,14 @@ class Build {
         }
       },
       imageConfig: step.config,
-      history: this.history(step.createdBy),
+      history: this.history(step.createdBy, out.author),
       signal: this.signal,
     });
     return this.made(key, made, write);
   }
 
-  private async runStep(parent: BuildImage | null, step: RunStep, write: (text: string) => void): Promise<BuildImage> {
+  private async runStep(parent: BuildImage | null, step: RunStep, out: StepOut): Promise<BuildImage> {
+    const write = out.write;
     if (!parent || parent.layerCount === 0) {
       throw new InvalidArgument(
         `${step.text.replace(/^Step \d+\/\d+ : /, '')}: the image has no files (FROM scratch): no command can run in it`,
@@ -262,7 +270,7 @@ class Build {
           network,
           mounts: mounts.mounts,
           imageConfig: step.config,
-          history: this.history(step.createdBy),
+          history: this.history(step.createdBy, out.author),
           output: (_stream, data) => write(data.toString('utf8')),
           started: (id) => {
             container = id;
@@ -290,7 +298,8 @@ class Build {
     return image;
   }
 
-  private async filesStep(parent: BuildImage | null, step: CopyStep, write: (text: string) => void): Promise<BuildImage> {
+  private async filesStep(parent: BuildImage | null, step: CopyStep, out: StepOut): Promise<BuildImage> {
+    const write = out.write;
     const work = { workDir: this.options.workDir, hashes: this.hashes, signal: this.signal };
     const fromContext = async (source: FilesSource) => {
       const files = await resolveFiles(step, source, work);
@@ -302,7 +311,7 @@ class Build {
           parent: parent?.id ?? null,
           write: files.write,
           imageConfig: step.config,
-          history: this.history(files.createdBy),
+          history: this.history(files.createdBy, out.author),
           signal: this.signal,
         });
         return this.made(key, made, write);
@@ -335,8 +344,8 @@ class Build {
     return image;
   }
 
-  private history(createdBy: string): StepHistory {
-    return { createdBy, ...(this.created ? { created: this.created } : {}) };
+  private history(createdBy: string, author?: string): StepHistory {
+    return { createdBy, ...(this.created ? { created: this.created } : {}), ...(author ? { author } : {}) };
   }
 
   private retain(id: string): void {
@@ -347,6 +356,12 @@ class Build {
 /** Whether `err` is a stage stopped because another failed (or the client left). */
 function isAbort(err: unknown): boolean {
   return (err as { name?: string })?.name === 'AbortError';
+}
+
+/** Where a step writes its output, and the image author (MAINTAINER) its image carries. */
+interface StepOut {
+  write(text: string): void;
+  author?: string;
 }
 
 /** `Step N/M : …` with M replaced (the `--label` step adds one to the plan's count). */

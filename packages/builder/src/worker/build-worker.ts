@@ -16,6 +16,8 @@ export interface StepHistory {
   /** `/bin/sh -c apt-get update`, `/bin/sh -c #(nop)  ENV A=b`, `COPY file:<hash> in /app`. */
   readonly createdBy: string;
   readonly comment?: string;
+  /** The image's `author` (MAINTAINER, from its line on). */
+  readonly author?: string;
   /**
    * The image's creation time (default: now). A reproducible build gives SOURCE_DATE_EPOCH:
    * no file of the step's layer then carries a later mtime either.

@@ -223,6 +223,7 @@ export class EngineBuildWorker implements BuildWorker {
       config: request.imageConfig,
       createdBy: request.history.createdBy,
       ...(request.history.comment ? { comment: request.history.comment } : {}),
+      ...(request.history.author ? { author: request.history.author } : {}),
       ...(request.history.created ? { created: request.history.created } : {}),
     });
     return this.image(id);
@@ -282,6 +283,7 @@ export class EngineBuildWorker implements BuildWorker {
         config: request.imageConfig,
         createdBy: request.history.createdBy,
         ...(request.history.comment ? { comment: request.history.comment } : {}),
+        ...(request.history.author ? { author: request.history.author } : {}),
         ...(request.history.created ? { created: request.history.created } : {}),
       });
     });
@@ -302,6 +304,7 @@ export class EngineBuildWorker implements BuildWorker {
           config: request.imageConfig,
           createdBy: request.history.createdBy,
           ...(request.history.comment ? { comment: request.history.comment } : {}),
+          ...(request.history.author ? { author: request.history.author } : {}),
           ...(request.history.created ? { created: request.history.created } : {}),
         });
         return this.image(result.id);
