@@ -44,6 +44,11 @@ export class ContentHashCache {
     return digest;
   }
 
+  /** Remember the digest of a file whose content was hashed elsewhere (as a context's tar was read). */
+  remember(key: { dev: number; ino: number; size: number; mtimeMs: number }, hex: string): void {
+    this.digests.set(`${key.dev}:${key.ino}:${key.size}:${key.mtimeMs}`, Promise.resolve(hex));
+  }
+
   /** How many files it holds (for tests and logs). */
   get size(): number {
     return this.digests.size;
@@ -113,7 +118,12 @@ export async function hashCopyPlan(plan: CopyPlan, options: CopyHashOptions = {}
   const orUnder = new Map(plan.fileOrDirectory.map((f) => [f.entryIndex, f.name]));
   plan.entries.forEach((entry, i) => {
     const mode = options.chmod ? options.chmod(entry.mode, entry.kind === 'directory') : entry.mode;
-    const xattrs = entry.kind === 'file' ? copiedXattrs.map((name) => `${name}=${getXattr(entry.source, name) ?? ''}`).join(',') : '';
+    const xattrs =
+      entry.kind !== 'file'
+        ? ''
+        : entry.capability !== undefined
+          ? `${copiedXattrs[0]}=${entry.capability}`
+          : copiedXattrs.map((name) => `${name}=${getXattr(entry.source, name) ?? ''}`).join(',');
     const under = orUnder.get(i);
     field(entry.kind);
     field(entry.target);

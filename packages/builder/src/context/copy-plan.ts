@@ -13,11 +13,36 @@ import { compileGoPattern, hasWildcards } from './go-pattern.js';
  */
 export interface CopySourceTree {
   root: string;
+  /**
+   * How the tree is read (default: the filesystem). A context kept as an index of its
+   * tar (`ContextIndex`) answers the same calls from memory, so a COPY's plan and cache
+   * key need no file of the context on disk.
+   */
+  fs?: TreeFs;
   ignore?: IgnoreMatcher;
   /** `refuse` (a context: a symlink out is an error) or `in-root` (a root filesystem: `/` is its root). */
   symlinks: 'refuse' | 'in-root';
   /** How sources are named in errors ("the build context", "stage builder"). */
   name: string;
+}
+
+/** The calls `planCopy` reads a tree with: node:fs's, or an index's. */
+export interface TreeFs {
+  lstat(hostPath: string): Stats;
+  readdir(hostPath: string): string[];
+  readlink(hostPath: string): string;
+  /** `security.capability` of a file, when the tree is not on disk (else read from the file). */
+  capability?(hostPath: string): string | undefined;
+}
+
+const diskFs: TreeFs = {
+  lstat: (p) => lstatSync(p),
+  readdir: (p) => readdirSync(p),
+  readlink: (p) => readlinkSync(p),
+};
+
+function fsOf(tree: CopySourceTree): TreeFs {
+  return tree.fs ?? diskFs;
 }
 
 /** The file side of one COPY or ADD instruction, as the Dockerfile parser hands it over. */
@@ -56,6 +81,8 @@ export interface CopyEntry {
   rdev?: { major: number; minor: number };
   /** A file named by a source itself (not found inside a source directory): what ADD may unpack. */
   topLevel?: boolean;
+  /** `security.capability` as the tree's `fs` told it (a tree not on disk); else it is read from `source`. */
+  capability?: string;
 }
 
 /** What COPY writes, in an order where every directory comes before what is in it. */
@@ -171,7 +198,7 @@ function matchSource(tree: CopySourceTree, source: string, parents: boolean): Ma
   if (!hasWildcards(rel)) {
     if (rel !== '' && tree.ignore?.ignores(rel) && !tree.ignore.hasExceptions) throw notFound(tree, source);
     const resolved = resolveSource(tree, rel, source);
-    const stat = lstatSync(path.join(tree.root, resolved));
+    const stat = fsOf(tree).lstat(path.join(tree.root, resolved));
     // Ignored files were never sent: neither the name given nor a symlink's target counts.
     if (!stat.isDirectory() && [rel, resolved].some((p) => p !== '' && tree.ignore?.ignores(p))) throw notFound(tree, source);
     return [{ rel, resolved, stat, keep: keepOf(rel) }];
@@ -191,7 +218,9 @@ function matchSource(tree: CopySourceTree, source: string, parents: boolean): Ma
         names = [component.replace(/\\(.)/g, '$1')];
       } else {
         try {
-          names = readdirSync(path.join(tree.root, dir)).filter((n) => regex.test(n));
+          names = fsOf(tree)
+            .readdir(path.join(tree.root, dir))
+            .filter((n) => regex.test(n));
         } catch {
           continue;
         }
@@ -200,7 +229,7 @@ function matchSource(tree: CopySourceTree, source: string, parents: boolean): Ma
         const child = dir === '' ? name : `${dir}/${name}`;
         let st: Stats;
         try {
-          st = lstatSync(path.join(tree.root, child));
+          st = fsOf(tree).lstat(path.join(tree.root, child));
         } catch {
           continue;
         }
@@ -214,7 +243,7 @@ function matchSource(tree: CopySourceTree, source: string, parents: boolean): Ma
   for (const rel of level) {
     if (tree.ignore?.ignores(rel)) continue;
     const resolved = resolveSource(tree, rel, rel);
-    found.push({ rel, resolved, stat: lstatSync(path.join(tree.root, resolved)), keep: keepOf(rel) });
+    found.push({ rel, resolved, stat: fsOf(tree).lstat(path.join(tree.root, resolved)), keep: keepOf(rel) });
   }
   if (found.length === 0) throw new NotFound(`no source files were specified: no file in ${tree.name} matches ${source}`);
   return found;
@@ -245,7 +274,7 @@ function resolveSource(tree: CopySourceTree, rel: string, source: string): strin
     const here = path.join(tree.root, ...done, part);
     let st: Stats;
     try {
-      st = lstatSync(here);
+      st = fsOf(tree).lstat(here);
     } catch {
       throw notFound(tree, source);
     }
@@ -255,7 +284,7 @@ function resolveSource(tree: CopySourceTree, rel: string, source: string): strin
       continue;
     }
     if (++links > maxLinks) throw new InvalidArgument(`too many levels of symbolic links: ${source}`);
-    const target = readlinkSync(here);
+    const target = fsOf(tree).readlink(here);
     if (target.startsWith('/')) {
       if (tree.symlinks === 'refuse') throw forbidden(tree, source, ` (a symlink in it points to ${target})`);
       done.length = 0;
@@ -278,7 +307,7 @@ function pushEntry(
   if (st.isDirectory()) {
     plan.entries.push({ ...common, kind: 'directory' });
   } else if (st.isSymbolicLink()) {
-    plan.entries.push({ ...common, kind: 'symlink', link: readlinkSync(source) });
+    plan.entries.push({ ...common, kind: 'symlink', link: fsOf(tree).readlink(source) });
   } else if (st.isFile()) {
     const key = `${st.dev}:${st.ino}`;
     const first = st.nlink > 1 ? inodes.get(key) : undefined;
@@ -286,7 +315,9 @@ function pushEntry(
       plan.entries.push({ ...common, kind: 'hardlink', link: first });
     } else {
       if (st.nlink > 1) inodes.set(key, target);
-      plan.entries.push({ ...common, kind: 'file', size: st.size });
+      // A tree not on disk says what it has (nothing: ''); on disk, hashing reads the file's.
+      const capability = tree.fs?.capability ? (tree.fs.capability(source) ?? '') : undefined;
+      plan.entries.push({ ...common, kind: 'file', size: st.size, ...(capability !== undefined ? { capability } : {}) });
     }
   } else if (st.isFIFO()) {
     plan.entries.push({ ...common, kind: 'fifo' });
@@ -312,12 +343,12 @@ function walkDirectory(
   plan: CopyPlan,
   inodes: Map<string, string>,
 ): void {
-  const names = readdirSync(path.join(tree.root, dirRel)).sort();
+  const names = fsOf(tree).readdir(path.join(tree.root, dirRel)).sort();
   for (const name of names) {
     const rel = dirRel === '' ? name : `${dirRel}/${name}`;
     const below = inside === '' ? name : `${inside}/${name}`;
     const host = path.join(tree.root, rel);
-    const st = lstatSync(host);
+    const st = fsOf(tree).lstat(host);
     const target = path.posix.join(into, name);
     const ignored = (tree.ignore?.ignores(rel) ?? false) || (exclude?.ignores(below) ?? false);
     if (ignored) {

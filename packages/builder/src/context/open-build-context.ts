@@ -3,7 +3,7 @@ import type { ByteSource } from '@berth/image';
 import type { BuildContext } from './build-context.js';
 import { contextFromGit } from './git-context.js';
 import { isGitUrl } from './git-source.js';
-import { contextFromTar } from './tar-context.js';
+import { indexedContextFromTar } from './indexed-context.js';
 import { contextFromUrl } from './url-context.js';
 
 /** What `POST /build` says about its context: the `remote` and `dockerfile` parameters and the body. */
@@ -29,7 +29,8 @@ export interface BuildContextRequest {
 export async function openBuildContext(request: BuildContextRequest): Promise<BuildContext> {
   const remote = request.remote ?? '';
   const options = { workDir: request.workDir, dockerfile: request.dockerfile };
-  if (remote === '') return contextFromTar(request.body, options);
+  // The body's tar is indexed, not unpacked, until a step needs its files (indexed-context.ts).
+  if (remote === '') return indexedContextFromTar(request.body, options);
   if (isGitUrl(remote)) return contextFromGit(remote, options);
   if (/^https?:\/\//i.test(remote)) return contextFromUrl(remote, { ...options, signal: request.signal });
   throw new InvalidArgument(

@@ -3,6 +3,7 @@ import { type BuildOutput, InvalidArgument } from '@berth/core';
 import { resolveInRoot } from '@berth/native';
 import type { BuildContext } from '../context/build-context.js';
 import { ContentHashCache } from '../context/content-hash.js';
+import { isIndexedContext } from '../context/indexed-context.js';
 import { type BuildPlan, planBuild, type StageSourceRef } from '../dockerfile/build-plan.js';
 import { type ConfigStep, type CopyStep, evaluateStage, type RunStep } from '../dockerfile/evaluate-stage.js';
 import type { ImageRuntimeConfig } from '../dockerfile/image-config.js';
@@ -109,6 +110,8 @@ class Build {
     this.ordered = new OrderedOutput(plan.needed, (text) => output.stream(text));
     this.created = options.sourceDateEpoch === undefined ? undefined : new Date(options.sourceDateEpoch * 1000);
     this.signal = options.signal ? AbortSignal.any([options.signal, this.stop.signal]) : this.stop.signal;
+    // A context kept as an index hashed its files as it arrived: COPY's digests need no reading.
+    if (isIndexedContext(context)) context.index.seed(this.hashes);
   }
 
   /** Build every needed stage; resolves with the target's image. */

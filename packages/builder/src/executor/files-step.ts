@@ -7,8 +7,10 @@ import type { BuildContext } from '../context/build-context.js';
 import { parseChmod } from '../context/chmod.js';
 import { resolveChown } from '../context/chown.js';
 import { type ContentHashCache, hashCopyPlan } from '../context/content-hash.js';
+import { indexRoot } from '../context/context-index.js';
 import { type CopyPlan, type CopySourceTree, planCopy } from '../context/copy-plan.js';
 import { writeCopyPlan } from '../context/copy-writer.js';
+import { contextFiles, isIndexedContext } from '../context/indexed-context.js';
 import { makeOwnedDir } from '../context/work-dir.js';
 import type { CopyStep } from '../dockerfile/evaluate-stage.js';
 
@@ -46,6 +48,8 @@ export async function resolveFiles(
     const heredocs = step.sources.filter((s) => s.kind === 'heredoc');
     let tree: CopySourceTree;
     let sources: string[];
+    /** The tree to write from, when `tree` is an index (made on disk only then). */
+    let onDisk: (() => Promise<CopySourceTree>) | undefined;
     if (heredocs.length > 0) {
       if (heredocs.length !== step.sources.length) {
         throw new InvalidArgument(`${step.kind.toUpperCase()} cannot take heredocs and paths in one instruction`);
@@ -55,7 +59,17 @@ export async function resolveFiles(
       for (const doc of heredocs) await fs.writeFile(path.join(made.dir, doc.name), doc.content, { mode: 0o644 });
       tree = { root: made.dir, symlinks: 'refuse', name: 'the heredoc' };
       sources = heredocs.map((doc) => doc.name);
+    } else if (source.kind === 'context' && step.kind === 'copy' && isIndexedContext(source.context)) {
+      // Planned and hashed against the context's index: nothing is unpacked unless the step misses the cache.
+      const context = source.context;
+      tree = { root: indexRoot, fs: context.index, ignore: context.ignore, symlinks: 'refuse', name: 'the build context' };
+      onDisk = async () => {
+        await context.ready();
+        return { root: context.root, ignore: context.ignore, symlinks: 'refuse', name: 'the build context' };
+      };
+      sources = step.sources.map((s) => (s.kind === 'path' ? s.path : s.name));
     } else {
+      if (source.kind === 'context') await contextFiles(source.context);
       tree =
         source.kind === 'context'
           ? { root: source.context.root, ignore: source.context.ignore, symlinks: 'refuse', name: 'the build context' }
@@ -93,6 +107,7 @@ export async function resolveFiles(
         const owner = resolveChown(step.chown, root);
         const writeOptions = { owner, ...(chmod ? { chmod } : {}) };
         if (add) await writeAddPlan(add, root, writeOptions);
+        else if (onDisk) await writeCopyPlan(planCopy(await onDisk(), request), root, writeOptions);
         else await writeCopyPlan(plan, root, writeOptions);
       },
       dispose,

@@ -6,6 +6,7 @@ import { resolveInRoot } from '@berth/native';
 import type { BuildContext } from '../context/build-context.js';
 import { type ContentHashCache, hashCopyPlan } from '../context/content-hash.js';
 import { planCopy } from '../context/copy-plan.js';
+import { contextFiles } from '../context/indexed-context.js';
 import type { StageSourceRef } from '../dockerfile/build-plan.js';
 import type { RunStep } from '../dockerfile/evaluate-stage.js';
 import type { BuildImage, BuildWorker, RunStepMount } from '../worker/build-worker.js';
@@ -86,6 +87,7 @@ export async function resolveRunMounts(step: RunStep, sources: RunMountSources):
         continue;
       }
       const context = sources.context;
+      await contextFiles(context);
       const tree = { root: context.root, ignore: context.ignore, symlinks: 'refuse' as const, name: 'the build context' };
       // What the mount shows decides the step's result: its content digest is in the cache key.
       const plan = planCopy(tree, { sources: [source], dest: '/mount/' });

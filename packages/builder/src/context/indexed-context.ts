@@ -1,0 +1,112 @@
+import { createReadStream, promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { InvalidArgument } from '@berth/core';
+import { asyncBytes, type ByteSource } from '@berth/image';
+import { decompressArchive, isTarHeader, peek } from './archive-stream.js';
+import { type BuildContext, contextOfDirectory, defaultDockerfileName } from './build-context.js';
+import { cleanPath } from './clean-path.js';
+import { ContextIndex } from './context-index.js';
+import { IgnoreMatcher, parseDockerignore } from './dockerignore.js';
+import type { OwnedContextOptions } from './tar-context.js';
+import { unpackArchive } from './unpack-archive.js';
+import { makeOwnedDir } from './work-dir.js';
+
+/** A context `POST /build` sent, kept as its tar and an index of it until a step needs its files. */
+export interface IndexedBuildContext extends BuildContext {
+  /** Every entry of the context, with its content's digest: what COPY plans and hashes against. */
+  readonly index: ContextIndex;
+  /**
+   * Unpack the context into `root` (once; later calls wait for the first). A step that
+   * reads files (a COPY that missed the cache, ADD, a bind mount) calls it first.
+   */
+  ready(): Promise<void>;
+}
+
+/**
+ * The context of a `POST /build` body (a tar, plain or compressed) without unpacking it:
+ * its bytes go to one file (`<dir>/context.tar`) while an index of its entries is made
+ * and every file hashed (`ContextIndex`); `ready()` unpacks it into `<dir>/root` with
+ * `unpackArchive`'s checks when a step needs the files. A cached rebuild of a context of
+ * many small files so writes one file instead of one per entry. The Dockerfile and the
+ * ignore files are read from the stream. A body that is not a tar, is empty, or holds
+ * what an unpacking refuses is an InvalidArgument, and nothing is left on disk.
+ *
+ * A context whose Dockerfile is not a regular file of the tar (a symlink to it) is
+ * unpacked at once and read as a directory is (`contextOfDirectory`).
+ */
+export async function indexedContextFromTar(body: ByteSource, options: OwnedContextOptions): Promise<BuildContext> {
+  const { dir, remove } = await makeOwnedDir(options.workDir, 'context');
+  const tarFile = path.join(dir, 'context.tar');
+  const root = path.join(dir, 'root');
+  try {
+    const { compression, stream } = await decompressArchive(asyncBytes(body));
+    const { head, stream: replay } = await peek(stream, 1024);
+    const emptyArchive = head.length >= 1024 && head.subarray(0, 1024).every((b) => b === 0);
+    if (head.length === 0) throw new InvalidArgument('the build context is empty');
+    if (!emptyArchive && !isTarHeader(head.subarray(0, 512))) {
+      throw new InvalidArgument(`the build context is not a valid tar archive${compression === 'none' ? '' : ` (${compression} data)`}`);
+    }
+    const requested = options.dockerfile === undefined ? undefined : dockerfileName(options.dockerfile);
+    const candidates = requested === undefined ? [defaultDockerfileName, defaultDockerfileName.toLowerCase()] : [requested];
+    const wanted = new Set([...candidates, ...candidates.map((c) => `${c}.dockerignore`), '.dockerignore']);
+    const { index, kept } = await ContextIndex.read(replay, tarFile, (name) => wanted.has(name));
+
+    let unpacked: Promise<void> | undefined;
+    const ready = () => {
+      unpacked ??= (async () => {
+        await fsp.mkdir(root, { mode: 0o700 });
+        await unpackArchive(root, createReadStream(tarFile), 'the build context');
+      })();
+      return unpacked;
+    };
+    const dockerfilePath = candidates.find((c) => index.isFile(c) && kept.has(c));
+    if (dockerfilePath === undefined) {
+      // Not a plain file of the tar (a symlink, or missing): read as a directory would be, which says which.
+      await ready();
+      return await contextOfDirectory(root, { ...options, owned: true, cleanup: remove });
+    }
+    const specific = `${dockerfilePath}.dockerignore`;
+    const ignoreFile = kept.has(specific) ? specific : kept.has('.dockerignore') ? '.dockerignore' : undefined;
+    const ignore = new IgnoreMatcher(ignoreFile === undefined ? [] : parseDockerignore(kept.get(ignoreFile)!.toString('utf8')));
+    let disposed = false;
+    const context: IndexedBuildContext = {
+      root,
+      owned: true,
+      dockerfilePath,
+      dockerfile: kept.get(dockerfilePath)!,
+      ignore,
+      ignoreFile,
+      index,
+      ready,
+      async dispose() {
+        if (disposed) return;
+        disposed = true;
+        await unpacked?.catch(() => undefined);
+        await remove();
+      },
+    };
+    return context;
+  } catch (err) {
+    await remove();
+    throw err;
+  }
+}
+
+/** Whether `context` was kept as an index (`indexedContextFromTar`). */
+export function isIndexedContext(context: BuildContext): context is IndexedBuildContext {
+  return (context as Partial<IndexedBuildContext>).index instanceof ContextIndex;
+}
+
+/** Unpack the context's files if it was kept as an index; nothing for a context on disk. */
+export async function contextFiles(context: BuildContext): Promise<void> {
+  if (isIndexedContext(context)) await context.ready();
+}
+
+/** The `dockerfile` parameter cleaned; a path out of the context is an InvalidArgument naming it. */
+function dockerfileName(name: string): string {
+  const cleaned = cleanPath(name.replace(/^\/+/, ''));
+  if (cleaned === '.' || cleaned === '..' || cleaned.startsWith('../')) {
+    throw new InvalidArgument(`the Dockerfile (${name}) must be within the build context`);
+  }
+  return cleaned;
+}
