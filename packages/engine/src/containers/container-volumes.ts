@@ -47,7 +47,7 @@ export class ContainerVolumes {
       const source = await this.volumes.acquire(name, { containerId: id, readOnly: false });
       try {
         entry.source = source;
-        await populateVolume(rootfs, request.destination, source);
+        await this.volumes.populate(name, source, (begin) => populateVolume(rootfs, request.destination, source, begin));
       } finally {
         await this.volumes.release(name, id);
       }
