@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { inject, injectable, isBerthError, type Logger, LoggerToken, NotImplemented, token } from '@berth/core';
 import type { VolumeRequest } from '../oci/mounts.js';
-import { populateVolume } from '../volumes/populate-volume.js';
+import { imageHasDirectory, populateVolume } from '../volumes/populate-volume.js';
 import { type VolumeService, VolumeServiceToken } from '../volumes/volume-service.js';
 import type { ContainerRecord, ContainerVolume } from './container-record.js';
 
@@ -42,7 +42,9 @@ export class ContainerVolumes {
       mode: volumeMode(request),
     };
     if (created) made.push(entry);
-    if (!request.nocopy) {
+    // Nothing in the image there, nothing to copy: no mount for it (the common `-v data:/data`),
+    // unless the driver gives the volume's path only while mounted (the bind needs it).
+    if (!request.nocopy && (!volume.mountpoint || imageHasDirectory(rootfs, request.destination))) {
       // The driver's path is valid while mounted: mount it for the copy, as Docker does.
       const source = await this.volumes.acquire(name, { containerId: id, readOnly: false });
       try {

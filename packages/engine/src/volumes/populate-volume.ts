@@ -1,6 +1,6 @@
 import { closeSync, constants, promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { copyTree, openInRoot } from '@berth/native';
+import { copyTree, O_PATH, openInRoot } from '@berth/native';
 
 /**
  * Docker's pre-population: an empty volume mounted where the image has a directory gets
@@ -57,6 +57,25 @@ export async function populateVolume(
     await target?.close();
     closeSync(source);
   }
+}
+
+/**
+ * Whether the image has a directory at `destination` (resolved inside `rootfs`): what
+ * pre-population would copy from. Asked before the volume is mounted for a copy, so a
+ * volume mounted where the image has nothing (`-v data:/data` on busybox) costs no mount
+ * and no record writes at create.
+ */
+export function imageHasDirectory(rootfs: string, destination: string): boolean {
+  let fd: number;
+  try {
+    fd = openInRoot(rootfs, destination, O_PATH | constants.O_DIRECTORY);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+    throw err;
+  }
+  closeSync(fd);
+  return true;
 }
 
 /** Whether `dir` has no entries. */
