@@ -127,7 +127,7 @@ const volumeName = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
  * named volume), `/ctr` (an anonymous volume). Options are a comma list of
  * `ro`/`rw`, a propagation, `z`/`Z`, `nocopy` (volumes only) and Docker Desktop's
  * `consistent`/`cached`/`delegated`, which mean nothing on Linux. Pure: that the host
- * path exists is checked by `checkBindSource`.
+ * `consistent`/`cached`/`delegated`, which mean nothing on Linux. Pure: a missing host path is made by `ensureBindSource`.
  */
 export function parseBind(spec: string): ParsedBind {
   const bad = (why: string): never => {
