@@ -126,8 +126,8 @@ const volumeName = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
  * Parse one `-v`/Binds entry: `/host:/ctr[:opts]` (a bind), `name:/ctr[:opts]` (a
  * named volume), `/ctr` (an anonymous volume). Options are a comma list of
  * `ro`/`rw`, a propagation, `z`/`Z`, `nocopy` (volumes only) and Docker Desktop's
- * `consistent`/`cached`/`delegated`, which mean nothing on Linux. Pure: that the host
- * `consistent`/`cached`/`delegated`, which mean nothing on Linux. Pure: a missing host path is made by `ensureBindSource`.
+ * `consistent`/`cached`/`delegated`, which mean nothing on Linux. Pure: a missing host
+ * path is made by `ensureBindSource` (`-v`) or refused by `checkBindSource` (`--mount`).
  */
 export function parseBind(spec: string): ParsedBind {
   const bad = (why: string): never => {
