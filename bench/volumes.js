@@ -25,7 +25,12 @@ const started = [];
 const envs = [];
 
 async function main() {
-  console.log(`load average at the start: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `load average at the start: ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
   const berthd = await startBerthd(dir, started, { cgroupParent: 'berth-bench-volumes' });
   const engines = [['berthd', berthd.env]];
   const dockerEnv = (await startDockerd(dir, started, { network: 'default' }))?.env;
@@ -87,14 +92,20 @@ async function main() {
   for (const [name] of engines) {
     row(`  ${name}: run --rm -v <new volume>:/data ${image} true`, `${name} first use`);
     row(`  ${name}: run --rm ${image} true (no volume)`, `${name} image plain`);
-    console.log(`  ${name}: the copy's share (difference of the medians)`.padEnd(60) + `${(m(`${name} first use`) - m(`${name} image plain`)).toFixed(1).padStart(14)} ms`);
+    const share = m(`${name} first use`) - m(`${name} image plain`);
+    console.log(`${`  ${name}: the copy's share (difference of the medians)`.padEnd(60)}${share.toFixed(1).padStart(14)} ms`);
   }
   if (dockerEnv) {
     console.log(`  ratio berthd / dockerd (first use): ${(m('berthd first use') / m('dockerd first use')).toFixed(2)}x  (target <= 1.00x)`);
   } else {
     console.log('dockerd: no Docker engine installed (apt-get install docker.io to compare)');
   }
-  console.log(`\nload average at the end: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `\nload average at the end: ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
 }
 
 runBench(main, started, dir, () => {

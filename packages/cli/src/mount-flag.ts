@@ -13,10 +13,34 @@ import { ramInBytes } from './format/units.js';
  */
 export function parseMountFlag(value: string, cwd: string): MountRequest {
   const mount: MountRequest = { Type: 'volume' };
-  const volumeOptions = () => (mount.VolumeOptions ??= {});
-  const driverConfig = () => (volumeOptions().DriverConfig ??= {});
-  const bindOptions = () => (mount.BindOptions ??= {});
-  const tmpfsOptions = () => (mount.TmpfsOptions ??= {});
+  // Each options object exists once a field of its kind is given (docker's "cannot mix" checks read that).
+  const volumeOptions = () => {
+    mount.VolumeOptions ??= {};
+    return mount.VolumeOptions;
+  };
+  const driverConfig = () => {
+    const v = volumeOptions();
+    v.DriverConfig ??= {};
+    return v.DriverConfig;
+  };
+  const bindOptions = () => {
+    mount.BindOptions ??= {};
+    return mount.BindOptions;
+  };
+  const tmpfsOptions = () => {
+    mount.TmpfsOptions ??= {};
+    return mount.TmpfsOptions;
+  };
+  const labels = () => {
+    const v = volumeOptions();
+    v.Labels ??= {};
+    return v.Labels;
+  };
+  const driverOptions = () => {
+    const d = driverConfig();
+    d.Options ??= {};
+    return d.Options;
+  };
   for (const field of csvFields(value)) {
     const eq = field.indexOf('=');
     const key = (eq < 0 ? field : field.slice(0, eq)).toLowerCase();
@@ -59,10 +83,10 @@ export function parseMountFlag(value: string, cwd: string): MountRequest {
         driverConfig().Name = val;
         break;
       case 'volume-label':
-        setPair((volumeOptions().Labels ??= {}), val);
+        setPair(labels(), val);
         break;
       case 'volume-opt':
-        setPair((driverConfig().Options ??= {}), val);
+        setPair(driverOptions(), val);
         break;
       case 'volume-nocopy':
         volumeOptions().NoCopy = parseBool(val, bad);
