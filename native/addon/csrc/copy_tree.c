@@ -5,7 +5,8 @@
  * symlink in the source is copied as a symlink and never followed, and nothing is ever
  * created through one in the target: the copy cannot read or write outside the two trees.
  * From Node each of the ten or so calls per file is a round trip through the pool, which
- * costs more than the kernel's work; here they run back to back.
+ * costs more than the kernel's work; here they run back to back, on the pool thread and
+ * as many more threads of the job's own as asked.
  */
 #define _GNU_SOURCE
 #define NAPI_VERSION 8
@@ -14,6 +15,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
+#include <pthread.h>
+#include <sys/syscall.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,94 +30,153 @@
 #define XATTR_LIST_MAX_BYTES 65536
 #define XATTR_VALUE_MAX_BYTES 65536
 #define COPY_CHUNK (1 << 20)
+#define COPY_THREADS_MAX 8
 
-/* A file with several names: the first copy's path (relative to the target root), so the next names link to it. */
+/*
+ * How the work is shared: a queue of directories. A worker takes one, makes each entry
+ * in the target (a file copied, a subdirectory made and queued), then completes it. A
+ * directory's owner, mode, xattrs and times are set when its last subdirectory is done
+ * (`pending` counts its listing and its queued subdirectories), since making entries in
+ * it changes its times. A directory is named by its path relative to the roots and
+ * opened with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS), so a queue of thousands
+ * holds no descriptors and no path can lead out through a symlink.
+ *
+ * Hard links: the first name of an inode met is copied; the others are linked at the
+ * end, once every copy exists (another worker may still be writing the first), and the
+ * directories that received a link get their times back.
+ */
+struct dir_task {
+  struct dir_task *next, *parent;
+  int pending; /* guarded by the job's lock */
+  struct stat st;
+  char *rel; /* "" for the root */
+};
+
 struct link_entry {
   dev_t dev;
   ino_t ino;
-  char *path;
+  char *path; /* the first copy, relative to the target root */
+};
+
+struct deferred_link {
+  char *path, *target; /* relative to the target root */
+  size_t parent_index; /* the directory the link goes in: its times are set again after */
+};
+
+struct dir_times {
+  char *rel;
+  struct timespec times[2];
 };
 
 struct copy_job {
   napi_async_work work;
   napi_ref callback;
   int src_root, dst_root;
-  /* The relative path of the entry being copied, for hard links and for errors. */
-  char path[COPY_PATH_MAX];
+  int threads;
+  pthread_mutex_t lock;
+  pthread_cond_t wake;
+  struct dir_task *queue;
+  int finished; /* the root directory is complete (or the copy failed) */
   struct link_entry *links;
   size_t nlinks, links_cap;
-  char *xattr_names, *xattr_value;
+  struct deferred_link *deferred;
+  size_t ndeferred, deferred_cap;
+  struct dir_times *linked_dirs;
+  size_t nlinked_dirs, linked_dirs_cap;
   double entries, skipped;
   int err;
   const char *failed;
   char failed_path[COPY_PATH_MAX];
 };
 
-static int fail(struct copy_job *job, int err, const char *syscall) {
+/* One worker's buffers: the path of the entry at hand (for errors and links), xattrs. */
+struct worker {
+  struct copy_job *job;
+  char path[COPY_PATH_MAX];
+  char xattr_names[XATTR_LIST_MAX_BYTES];
+  char xattr_value[XATTR_VALUE_MAX_BYTES];
+  char buf[COPY_CHUNK];
+  double entries, skipped;
+};
+
+static int fail(struct worker *w, int err, const char *syscall) {
+  struct copy_job *job = w->job;
+  pthread_mutex_lock(&job->lock);
   if (!job->err) {
     job->err = err;
     job->failed = syscall;
-    snprintf(job->failed_path, sizeof job->failed_path, "%s", job->path[0] ? job->path : ".");
+    snprintf(job->failed_path, sizeof job->failed_path, "%s", w->path[0] ? w->path : ".");
+    job->finished = 1; /* stop the others: a failed copy is removed by the caller */
+    pthread_cond_broadcast(&job->wake);
   }
+  pthread_mutex_unlock(&job->lock);
   return -1;
 }
 
-static struct link_entry *find_link(struct copy_job *job, dev_t dev, ino_t ino) {
-  for (size_t i = 0; i < job->nlinks; i++)
-    if (job->links[i].ino == ino && job->links[i].dev == dev) return &job->links[i];
-  return NULL;
+static int failed(struct copy_job *job) {
+  pthread_mutex_lock(&job->lock);
+  int err = job->err;
+  pthread_mutex_unlock(&job->lock);
+  return err;
 }
 
-static int remember_link(struct copy_job *job, dev_t dev, ino_t ino) {
-  if (job->nlinks == job->links_cap) {
-    size_t cap = job->links_cap ? job->links_cap * 2 : 64;
-    struct link_entry *grown = realloc(job->links, cap * sizeof *grown);
-    if (!grown) return fail(job, ENOMEM, "malloc");
-    job->links = grown;
-    job->links_cap = cap;
-  }
-  char *copy = strdup(job->path);
-  if (!copy) return fail(job, ENOMEM, "malloc");
-  job->links[job->nlinks++] = (struct link_entry){dev, ino, copy};
+/* Grow `*items` (of `size` bytes each) to hold one more; 0 on success. */
+static int reserve(void **items, size_t *cap, size_t n, size_t size) {
+  if (n < *cap) return 0;
+  size_t grown_cap = *cap ? *cap * 2 : 64;
+  void *grown = realloc(*items, grown_cap * size);
+  if (!grown) return -1;
+  *items = grown;
+  *cap = grown_cap;
   return 0;
 }
 
+/* Open `rel` (a directory under `root`) without following any symlink on the way. */
+static int open_beneath(int root, const char *rel, int flags) {
+  if (!rel[0]) return openat(root, ".", flags | O_DIRECTORY | O_CLOEXEC);
+  struct open_how how = {
+    .flags = (uint64_t)(flags | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC),
+    .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+  };
+  return (int)syscall(SYS_openat2, root, rel, &how, sizeof how);
+}
+
 /* Every extended attribute of `src` set on `dst` (both open). A target filesystem without xattrs is no error. */
-static int copy_xattrs(struct copy_job *job, int src, int dst) {
-  ssize_t len = flistxattr(src, job->xattr_names, XATTR_LIST_MAX_BYTES);
+static int copy_xattrs(struct worker *w, int src, int dst) {
+  ssize_t len = flistxattr(src, w->xattr_names, XATTR_LIST_MAX_BYTES);
   if (len < 0) {
     if (errno == ENOTSUP) return 0;
-    return fail(job, errno, "flistxattr");
+    return fail(w, errno, "flistxattr");
   }
-  for (char *name = job->xattr_names; name < job->xattr_names + len; name += strlen(name) + 1) {
-    ssize_t n = fgetxattr(src, name, job->xattr_value, XATTR_VALUE_MAX_BYTES);
+  for (char *name = w->xattr_names; name < w->xattr_names + len; name += strlen(name) + 1) {
+    ssize_t n = fgetxattr(src, name, w->xattr_value, XATTR_VALUE_MAX_BYTES);
     if (n < 0) {
       if (errno == ENODATA) continue; /* removed meanwhile */
-      return fail(job, errno, "fgetxattr");
+      return fail(w, errno, "fgetxattr");
     }
-    if (fsetxattr(dst, name, job->xattr_value, (size_t)n, 0) != 0) {
+    if (fsetxattr(dst, name, w->xattr_value, (size_t)n, 0) != 0) {
       if (errno == ENOTSUP) continue;
-      return fail(job, errno, "fsetxattr");
+      return fail(w, errno, "fsetxattr");
     }
   }
   return 0;
 }
 
 /* Owner, then mode (chown clears setuid and setgid), then xattrs (chown clears security.capability), then times. */
-static int copy_metadata(struct copy_job *job, int src, int dst, const struct stat *st) {
-  if (fchown(dst, st->st_uid, st->st_gid) != 0) return fail(job, errno, "fchown");
-  if (fchmod(dst, st->st_mode & 07777) != 0) return fail(job, errno, "fchmod");
-  if (copy_xattrs(job, src, dst) != 0) return -1;
+static int copy_metadata(struct worker *w, int src, int dst, const struct stat *st) {
+  if (fchown(dst, st->st_uid, st->st_gid) != 0) return fail(w, errno, "fchown");
+  if (fchmod(dst, st->st_mode & 07777) != 0) return fail(w, errno, "fchmod");
+  if (copy_xattrs(w, src, dst) != 0) return -1;
   struct timespec times[2] = {st->st_atim, st->st_mtim};
-  if (futimens(dst, times) != 0) return fail(job, errno, "futimens");
+  if (futimens(dst, times) != 0) return fail(w, errno, "futimens");
   return 0;
 }
 
-static int copy_data(struct copy_job *job, int src, int dst, off_t size) {
+static int copy_data(struct worker *w, int src, int dst) {
   int use_range = 1;
   off_t done = 0;
   while (use_range) {
-    ssize_t n = copy_file_range(src, NULL, dst, NULL, COPY_CHUNK * 64, 0);
+    ssize_t n = copy_file_range(src, NULL, dst, NULL, (size_t)COPY_CHUNK * 64, 0);
     if (n < 0) {
       if (errno == EINTR) continue;
       /* Across filesystems on older kernels, or a filesystem without it: plain reads and writes. */
@@ -121,196 +184,375 @@ static int copy_data(struct copy_job *job, int src, int dst, off_t size) {
         use_range = 0;
         break;
       }
-      return fail(job, errno, "copy_file_range");
+      return fail(w, errno, "copy_file_range");
     }
     if (n == 0) return 0;
     done += n;
   }
-  (void)size;
-  static __thread char *buf;
-  if (!buf && !(buf = malloc(COPY_CHUNK))) return fail(job, ENOMEM, "malloc");
   for (;;) {
-    ssize_t n = read(src, buf, COPY_CHUNK);
+    ssize_t n = read(src, w->buf, COPY_CHUNK);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return fail(job, errno, "read");
+      return fail(w, errno, "read");
     }
     if (n == 0) return 0;
     for (ssize_t off = 0; off < n;) {
-      ssize_t w = write(dst, buf + off, (size_t)(n - off));
-      if (w < 0) {
+      ssize_t wr = write(dst, w->buf + off, (size_t)(n - off));
+      if (wr < 0) {
         if (errno == EINTR) continue;
-        return fail(job, errno, "write");
+        return fail(w, errno, "write");
       }
-      off += w;
+      off += wr;
     }
   }
 }
 
-static int copy_file(struct copy_job *job, int src_dir, int dst_dir, const char *name, const struct stat *st) {
-  if (st->st_nlink > 1) {
-    struct link_entry *first = find_link(job, st->st_dev, st->st_ino);
-    if (first) {
-      if (linkat(job->dst_root, first->path, dst_dir, name, 0) != 0) return fail(job, errno, "linkat");
-      return 0;
+/*
+ * A file with other names: 1 when an earlier name was copied (this one is deferred, to
+ * be linked at the end), 0 when this is the first (the caller copies it), -1 on failure.
+ */
+static int claim_link(struct worker *w, const struct stat *st, size_t parent_len, const struct timespec *parent_times) {
+  struct copy_job *job = w->job;
+  int rc = 0;
+  pthread_mutex_lock(&job->lock);
+  struct link_entry *first = NULL;
+  for (size_t i = 0; i < job->nlinks; i++)
+    if (job->links[i].ino == st->st_ino && job->links[i].dev == st->st_dev) {
+      first = &job->links[i];
+      break;
+    }
+  if (!first) {
+    char *copy = strdup(w->path);
+    if (!copy || reserve((void **)&job->links, &job->links_cap, job->nlinks, sizeof *job->links) != 0) {
+      free(copy);
+      rc = -1;
+    } else {
+      job->links[job->nlinks++] = (struct link_entry){st->st_dev, st->st_ino, copy};
+    }
+  } else {
+    /* The directory gets its times again after its links are made. */
+    size_t dir = job->nlinked_dirs;
+    for (size_t i = 0; i < job->nlinked_dirs; i++)
+      if (strlen(job->linked_dirs[i].rel) == parent_len && strncmp(job->linked_dirs[i].rel, w->path, parent_len) == 0) {
+        dir = i;
+        break;
+      }
+    char *path = strdup(w->path), *target = strdup(first->path), *rel = NULL;
+    if (dir == job->nlinked_dirs) rel = strndup(w->path, parent_len);
+    if (!path || !target || (dir == job->nlinked_dirs && !rel) ||
+        reserve((void **)&job->deferred, &job->deferred_cap, job->ndeferred, sizeof *job->deferred) != 0 ||
+        (dir == job->nlinked_dirs &&
+         reserve((void **)&job->linked_dirs, &job->linked_dirs_cap, job->nlinked_dirs, sizeof *job->linked_dirs) != 0)) {
+      free(path);
+      free(target);
+      free(rel);
+      rc = -1;
+    } else {
+      if (dir == job->nlinked_dirs) {
+        job->linked_dirs[dir].rel = rel;
+        job->linked_dirs[dir].times[0] = parent_times[0];
+        job->linked_dirs[dir].times[1] = parent_times[1];
+        job->nlinked_dirs++;
+      }
+      job->deferred[job->ndeferred++] = (struct deferred_link){path, target, dir};
+      rc = 1;
     }
   }
-  int src = openat(src_dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
-  if (src < 0) return fail(job, errno, "openat");
-  int dst = openat(dst_dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (dst < 0) {
-    close(src);
-    return fail(job, errno, "openat");
-  }
-  int rc = 0;
-  if (st->st_size > 0) rc = copy_data(job, src, dst, st->st_size);
-  if (rc == 0) rc = copy_metadata(job, src, dst, st);
-  close(src);
-  if (close(dst) != 0 && rc == 0) rc = fail(job, errno, "close");
-  if (rc == 0 && st->st_nlink > 1) rc = remember_link(job, st->st_dev, st->st_ino);
+  pthread_mutex_unlock(&job->lock);
+  if (rc < 0) return fail(w, ENOMEM, "malloc");
   return rc;
 }
 
-static int copy_symlink(struct copy_job *job, int src_dir, int dst_dir, const char *name, const struct stat *st) {
+static int copy_file(struct worker *w, int src_dir, int dst_dir, const char *name, const struct stat *st) {
+  int src = openat(src_dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+  if (src < 0) return fail(w, errno, "openat");
+  int dst = openat(dst_dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (dst < 0) {
+    close(src);
+    return fail(w, errno, "openat");
+  }
+  int rc = 0;
+  if (st->st_size > 0) rc = copy_data(w, src, dst);
+  if (rc == 0) rc = copy_metadata(w, src, dst, st);
+  close(src);
+  if (close(dst) != 0 && rc == 0) rc = fail(w, errno, "close");
+  return rc;
+}
+
+static int copy_symlink(struct worker *w, int src_dir, int dst_dir, const char *name, const struct stat *st) {
   char target[COPY_PATH_MAX];
   ssize_t n = readlinkat(src_dir, name, target, sizeof target - 1);
-  if (n < 0) return fail(job, errno, "readlinkat");
+  if (n < 0) return fail(w, errno, "readlinkat");
   target[n] = 0;
-  if (symlinkat(target, dst_dir, name) != 0) return fail(job, errno, "symlinkat");
-  if (fchownat(dst_dir, name, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW) != 0) return fail(job, errno, "fchownat");
+  if (symlinkat(target, dst_dir, name) != 0) return fail(w, errno, "symlinkat");
+  if (fchownat(dst_dir, name, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW) != 0) return fail(w, errno, "fchownat");
   struct timespec times[2] = {st->st_atim, st->st_mtim};
-  if (utimensat(dst_dir, name, times, AT_SYMLINK_NOFOLLOW) != 0) return fail(job, errno, "utimensat");
+  if (utimensat(dst_dir, name, times, AT_SYMLINK_NOFOLLOW) != 0) return fail(w, errno, "utimensat");
   return 0;
 }
 
 /* A device node or a fifo: made anew (never opened: opening a fifo would block), with its owner, mode, xattrs and times. */
-static int copy_special(struct copy_job *job, int src_dir, int dst_dir, const char *name, const struct stat *st) {
-  if (mknodat(dst_dir, name, st->st_mode & (S_IFMT | 0600), st->st_rdev) != 0) return fail(job, errno, "mknodat");
-  if (fchownat(dst_dir, name, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW) != 0) return fail(job, errno, "fchownat");
-  if (fchmodat(dst_dir, name, st->st_mode & 07777, 0) != 0) return fail(job, errno, "fchmodat");
+static int copy_special(struct worker *w, int src_dir, int dst_dir, const char *name, const struct stat *st) {
+  if (mknodat(dst_dir, name, st->st_mode & (S_IFMT | 0600), st->st_rdev) != 0) return fail(w, errno, "mknodat");
+  if (fchownat(dst_dir, name, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW) != 0) return fail(w, errno, "fchownat");
+  if (fchmodat(dst_dir, name, st->st_mode & 07777, 0) != 0) return fail(w, errno, "fchmodat");
   /* Through O_PATH descriptors: the xattr calls work on them without opening the node itself. */
   int src = openat(src_dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
   int dst = src < 0 ? -1 : openat(dst_dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  int rc = 0;
   if (src >= 0 && dst >= 0) {
     char proc_src[64], proc_dst[64];
     snprintf(proc_src, sizeof proc_src, "/proc/self/fd/%d", src);
     snprintf(proc_dst, sizeof proc_dst, "/proc/self/fd/%d", dst);
-    ssize_t len = listxattr(proc_src, job->xattr_names, XATTR_LIST_MAX_BYTES);
-    for (char *x = job->xattr_names; len > 0 && x < job->xattr_names + len; x += strlen(x) + 1) {
-      ssize_t v = getxattr(proc_src, x, job->xattr_value, XATTR_VALUE_MAX_BYTES);
-      if (v >= 0 && setxattr(proc_dst, x, job->xattr_value, (size_t)v, 0) != 0 && errno != ENOTSUP && errno != EPERM) {
-        fail(job, errno, "setxattr");
+    ssize_t len = listxattr(proc_src, w->xattr_names, XATTR_LIST_MAX_BYTES);
+    for (char *x = w->xattr_names; len > 0 && x < w->xattr_names + len; x += strlen(x) + 1) {
+      ssize_t v = getxattr(proc_src, x, w->xattr_value, XATTR_VALUE_MAX_BYTES);
+      if (v >= 0 && setxattr(proc_dst, x, w->xattr_value, (size_t)v, 0) != 0 && errno != ENOTSUP && errno != EPERM) {
+        rc = fail(w, errno, "setxattr");
         break;
       }
     }
   }
   if (src >= 0) close(src);
   if (dst >= 0) close(dst);
-  if (job->err) return -1;
+  if (rc != 0) return rc;
   struct timespec times[2] = {st->st_atim, st->st_mtim};
-  if (utimensat(dst_dir, name, times, AT_SYMLINK_NOFOLLOW) != 0) return fail(job, errno, "utimensat");
+  if (utimensat(dst_dir, name, times, AT_SYMLINK_NOFOLLOW) != 0) return fail(w, errno, "utimensat");
   return 0;
 }
 
-static int copy_dir(struct copy_job *job, int src_dir, int dst_dir);
-
-static int copy_subdir(struct copy_job *job, int src_dir, int dst_dir, const char *name, const struct stat *st) {
-  /* 0700 until its content is in: nobody else walks into a half-made directory. */
-  if (mkdirat(dst_dir, name, 0700) != 0) return fail(job, errno, "mkdirat");
-  int src = openat(src_dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (src < 0) return fail(job, errno, "openat");
-  int dst = openat(dst_dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (dst < 0) {
-    close(src);
-    return fail(job, errno, "openat");
-  }
-  int rc = copy_dir(job, src, dst);
-  /* The directory's times last: making its entries changed them. */
-  if (rc == 0) rc = copy_metadata(job, src, dst, st);
-  close(src);
-  close(dst);
-  return rc;
+static void enqueue(struct copy_job *job, struct dir_task *task) {
+  pthread_mutex_lock(&job->lock);
+  task->next = job->queue;
+  job->queue = task;
+  pthread_cond_signal(&job->wake);
+  pthread_mutex_unlock(&job->lock);
 }
 
-/* The entries of `src_dir` copied into `dst_dir`; `job->path` names `src_dir` relative to the root. */
-static int copy_dir(struct copy_job *job, int src_dir, int dst_dir) {
-  int list_fd = dup(src_dir);
-  if (list_fd < 0) return fail(job, errno, "dup");
-  DIR *dir = fdopendir(list_fd);
-  if (!dir) {
-    close(list_fd);
-    return fail(job, errno, "fdopendir");
+/* One of `task`'s parts is done (its listing, or a subdirectory); the last sets its metadata and completes its parent. */
+static void complete(struct worker *w, struct dir_task *task) {
+  struct copy_job *job = w->job;
+  while (task) {
+    pthread_mutex_lock(&job->lock);
+    int left = --task->pending;
+    pthread_mutex_unlock(&job->lock);
+    if (left > 0) return;
+    if (!failed(job)) {
+      snprintf(w->path, sizeof w->path, "%s", task->rel);
+      int src = open_beneath(job->src_root, task->rel, O_RDONLY);
+      int dst = src < 0 ? -1 : open_beneath(job->dst_root, task->rel, O_RDONLY);
+      if (src < 0 || dst < 0) fail(w, errno, "openat2");
+      else copy_metadata(w, src, dst, &task->st);
+      if (src >= 0) close(src);
+      if (dst >= 0) close(dst);
+    }
+    struct dir_task *parent = task->parent;
+    free(task->rel);
+    free(task);
+    if (!parent) {
+      pthread_mutex_lock(&job->lock);
+      job->finished = 1;
+      pthread_cond_broadcast(&job->wake);
+      pthread_mutex_unlock(&job->lock);
+    }
+    task = parent;
   }
-  rewinddir(dir);
-  size_t base = strlen(job->path);
-  int rc = 0;
+}
+
+/* Make every entry of `task`'s directory in the target; its subdirectories are queued. */
+static void copy_listing(struct worker *w, struct dir_task *task) {
+  struct copy_job *job = w->job;
+  snprintf(w->path, sizeof w->path, "%s", task->rel);
+  int src_dir = open_beneath(job->src_root, task->rel, O_RDONLY);
+  if (src_dir < 0) {
+    fail(w, errno, "openat2");
+    return;
+  }
+  int dst_dir = open_beneath(job->dst_root, task->rel, O_RDONLY);
+  if (dst_dir < 0) {
+    fail(w, errno, "openat2");
+    close(src_dir);
+    return;
+  }
+  DIR *dir = fdopendir(src_dir);
+  if (!dir) {
+    fail(w, errno, "fdopendir");
+    close(src_dir);
+    close(dst_dir);
+    return;
+  }
+  size_t base = strlen(task->rel);
+  struct timespec dir_times[2] = {task->st.st_atim, task->st.st_mtim};
   struct dirent *e;
-  while (rc == 0) {
+  while (!failed(job)) {
     errno = 0;
     if (!(e = readdir(dir))) {
-      if (errno) rc = fail(job, errno, "readdir");
+      if (errno) fail(w, errno, "readdir");
       break;
     }
     const char *name = e->d_name;
     if (name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0))) continue;
-    if (base + strlen(name) + 2 > sizeof job->path) {
-      rc = fail(job, ENAMETOOLONG, "openat");
+    if (base + strlen(name) + 2 > sizeof w->path) {
+      fail(w, ENAMETOOLONG, "openat");
       break;
     }
-    if (base) job->path[base] = '/';
-    strcpy(job->path + base + (base ? 1 : 0), name);
+    snprintf(w->path, sizeof w->path, "%s%s%s", task->rel, base ? "/" : "", name);
     struct stat st;
     if (fstatat(src_dir, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-      rc = fail(job, errno, "fstatat");
+      fail(w, errno, "fstatat");
       break;
     }
+    int rc = 0;
     switch (st.st_mode & S_IFMT) {
-    case S_IFDIR:
-      rc = copy_subdir(job, src_dir, dst_dir, name, &st);
+    case S_IFDIR: {
+      /* 0700 until its content is in: nobody else walks into a half-made directory. */
+      if (mkdirat(dst_dir, name, 0700) != 0) {
+        rc = fail(w, errno, "mkdirat");
+        break;
+      }
+      struct dir_task *child = calloc(1, sizeof *child);
+      if (!child || !(child->rel = strdup(w->path))) {
+        free(child);
+        rc = fail(w, ENOMEM, "malloc");
+        break;
+      }
+      child->parent = task;
+      child->pending = 1;
+      child->st = st;
+      pthread_mutex_lock(&job->lock);
+      task->pending++;
+      pthread_mutex_unlock(&job->lock);
+      enqueue(job, child);
       break;
+    }
     case S_IFREG:
-      rc = copy_file(job, src_dir, dst_dir, name, &st);
+      /* A later name of a hard-linked file is linked at the end (claim_link 1): nothing to copy now. */
+      if (st.st_nlink > 1 && (rc = claim_link(w, &st, base, dir_times)) != 0) {
+        if (rc > 0) rc = 0;
+        break;
+      }
+      rc = copy_file(w, src_dir, dst_dir, name, &st);
       break;
     case S_IFLNK:
-      rc = copy_symlink(job, src_dir, dst_dir, name, &st);
+      rc = copy_symlink(w, src_dir, dst_dir, name, &st);
       break;
     case S_IFCHR:
     case S_IFBLK:
     case S_IFIFO:
-      rc = copy_special(job, src_dir, dst_dir, name, &st);
+      rc = copy_special(w, src_dir, dst_dir, name, &st);
       break;
     default:
       /* A socket: meaningless without the process that listened on it; Docker's copy skips it too. */
-      job->skipped++;
-      job->path[base] = 0;
+      w->skipped++;
       continue;
     }
-    job->entries++;
-    job->path[base] = 0;
+    if (rc != 0) break;
+    w->entries++;
   }
   closedir(dir);
-  return rc;
+  close(dst_dir);
+}
+
+static void *work_loop(void *arg) {
+  struct worker *w = arg;
+  struct copy_job *job = w->job;
+  for (;;) {
+    pthread_mutex_lock(&job->lock);
+    while (!job->queue && !job->finished) pthread_cond_wait(&job->wake, &job->lock);
+    struct dir_task *task = job->queue;
+    if (task) job->queue = task->next;
+    pthread_mutex_unlock(&job->lock);
+    if (!task) return NULL; /* finished, nothing left to drain */
+    if (!failed(job)) copy_listing(w, task);
+    complete(w, task);
+  }
+}
+
+/* The deferred names of hard-linked files, then the times of the directories they went in. */
+static void make_links(struct worker *w) {
+  struct copy_job *job = w->job;
+  for (size_t i = 0; i < job->ndeferred && !job->err; i++) {
+    struct deferred_link *l = &job->deferred[i];
+    snprintf(w->path, sizeof w->path, "%s", l->path);
+    const char *slash = strrchr(l->path, '/');
+    const char *tslash = strrchr(l->target, '/');
+    char dir_rel[COPY_PATH_MAX], tdir_rel[COPY_PATH_MAX];
+    snprintf(dir_rel, sizeof dir_rel, "%.*s", slash ? (int)(slash - l->path) : 0, l->path);
+    snprintf(tdir_rel, sizeof tdir_rel, "%.*s", tslash ? (int)(tslash - l->target) : 0, l->target);
+    int dir = open_beneath(job->dst_root, dir_rel, O_PATH);
+    int tdir = dir < 0 ? -1 : open_beneath(job->dst_root, tdir_rel, O_PATH);
+    if (dir < 0 || tdir < 0) fail(w, errno, "openat2");
+    else if (linkat(tdir, tslash ? tslash + 1 : l->target, dir, slash ? slash + 1 : l->path, 0) != 0) fail(w, errno, "linkat");
+    if (dir >= 0) close(dir);
+    if (tdir >= 0) close(tdir);
+  }
+  for (size_t i = 0; i < job->nlinked_dirs && !job->err; i++) {
+    snprintf(w->path, sizeof w->path, "%s", job->linked_dirs[i].rel);
+    int dir = open_beneath(job->dst_root, job->linked_dirs[i].rel, O_RDONLY);
+    if (dir < 0) fail(w, errno, "openat2");
+    else if (futimens(dir, job->linked_dirs[i].times) != 0) fail(w, errno, "futimens");
+    if (dir >= 0) close(dir);
+  }
 }
 
 static void copy_execute(napi_env env, void *data) {
   (void)env;
   struct copy_job *job = data;
-  job->path[0] = 0;
-  if (copy_dir(job, job->src_root, job->dst_root) != 0) return;
-  /* The root takes the source directory's owner, mode, xattrs and times, as the copy of any directory. */
-  struct stat st;
-  if (fstat(job->src_root, &st) != 0) {
-    fail(job, errno, "fstat");
+  struct worker *workers = calloc((size_t)job->threads, sizeof *workers);
+  struct dir_task *root = calloc(1, sizeof *root);
+  if (!workers || !root || !(root->rel = strdup(""))) {
+    free(workers);
+    if (root) free(root->rel);
+    free(root);
+    job->err = ENOMEM;
+    job->failed = "malloc";
     return;
   }
-  copy_metadata(job, job->src_root, job->dst_root, &st);
+  for (int i = 0; i < job->threads; i++) workers[i].job = job;
+  /* The root takes the source directory's owner, mode, xattrs and times, as any directory. */
+  if (fstat(job->src_root, &root->st) != 0) {
+    fail(&workers[0], errno, "fstat");
+    free(root->rel);
+    free(root);
+    free(workers);
+    return;
+  }
+  root->pending = 1;
+  job->queue = root;
+  pthread_t threads[COPY_THREADS_MAX];
+  int started = 0;
+  for (int i = 1; i < job->threads; i++) {
+    if (pthread_create(&threads[i], NULL, work_loop, &workers[i]) != 0) break;
+    started = i;
+  }
+  work_loop(&workers[0]); /* this pool thread works too */
+  for (int i = 1; i <= started; i++) pthread_join(threads[i], NULL);
+  /* After a failure, directories queued while the workers stopped: freed (with the parents they complete). */
+  while (job->queue) {
+    struct dir_task *task = job->queue;
+    job->queue = task->next;
+    complete(&workers[0], task);
+  }
+  if (!job->err) make_links(&workers[0]);
+  for (int i = 0; i < job->threads; i++) {
+    job->entries += workers[i].entries;
+    job->skipped += workers[i].skipped;
+  }
+  free(workers);
 }
 
 static void free_copy_job(struct copy_job *job) {
   for (size_t i = 0; i < job->nlinks; i++) free(job->links[i].path);
   free(job->links);
-  free(job->xattr_names);
-  free(job->xattr_value);
+  for (size_t i = 0; i < job->ndeferred; i++) {
+    free(job->deferred[i].path);
+    free(job->deferred[i].target);
+  }
+  free(job->deferred);
+  for (size_t i = 0; i < job->nlinked_dirs; i++) free(job->linked_dirs[i].rel);
+  free(job->linked_dirs);
+  pthread_mutex_destroy(&job->lock);
+  pthread_cond_destroy(&job->wake);
   free(job);
 }
 
@@ -371,35 +613,37 @@ static void copy_complete(napi_env env, napi_status status, void *data) {
  * caller to remove.
  */
 static napi_value js_copy_tree(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  int32_t src, dst;
+  int32_t src, dst, threads;
   napi_valuetype t = napi_undefined;
-  if (argc < 3 || napi_get_value_int32(env, argv[0], &src) != napi_ok || napi_get_value_int32(env, argv[1], &dst) != napi_ok) {
+  if (argc < 4 || napi_get_value_int32(env, argv[0], &src) != napi_ok || napi_get_value_int32(env, argv[1], &dst) != napi_ok) {
     napi_throw_type_error(env, NULL, "copyTree: the descriptors must be numbers");
     return NULL;
   }
-  napi_typeof(env, argv[2], &t);
+  if (napi_get_value_int32(env, argv[2], &threads) != napi_ok || threads < 1 || threads > COPY_THREADS_MAX) {
+    napi_throw_range_error(env, NULL, "copyTree: threads must be 1 to 8");
+    return NULL;
+  }
+  napi_typeof(env, argv[3], &t);
   if (t != napi_function) {
     napi_throw_type_error(env, NULL, "copyTree: callback must be a function");
     return NULL;
   }
   struct copy_job *job = calloc(1, sizeof *job);
-  if (job) {
-    job->xattr_names = malloc(XATTR_LIST_MAX_BYTES);
-    job->xattr_value = malloc(XATTR_VALUE_MAX_BYTES);
-  }
-  if (!job || !job->xattr_names || !job->xattr_value) {
-    if (job) free_copy_job(job);
+  if (!job) {
     napi_throw_error(env, "ENOMEM", "copyTree: out of memory");
     return NULL;
   }
+  pthread_mutex_init(&job->lock, NULL);
+  pthread_cond_init(&job->wake, NULL);
   job->src_root = src;
   job->dst_root = dst;
+  job->threads = threads;
   napi_value name;
   napi_create_string_utf8(env, "berth:copyTree", NAPI_AUTO_LENGTH, &name);
-  napi_create_reference(env, argv[2], 1, &job->callback);
+  napi_create_reference(env, argv[3], 1, &job->callback);
   if (napi_create_async_work(env, NULL, name, copy_execute, copy_complete, job, &job->work) != napi_ok ||
       napi_queue_async_work(env, job->work) != napi_ok) {
     napi_delete_reference(env, job->callback);

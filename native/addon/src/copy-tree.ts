@@ -16,16 +16,18 @@ export interface CopiedTree {
  * it), times, device nodes and fifos (made anew), hard links within the tree (one copy,
  * linked for the other names). Sockets are skipped and counted, as Docker's copy does.
  *
- * Both descriptors stay the caller's, open until the promise settles. The first failure
+ * `threads` (1 to 8) is how many threads share the directories: the pool thread and
+ * `threads - 1` of the job's own; a hard link's later names are made at the end, once
+ * every copy exists. Both descriptors stay the caller's, open until the promise settles. The first failure
  * rejects with an fs-shaped error naming the call (`syscall`) and the path relative to
  * the source (`path`); what was made stays, for the caller to remove.
  */
-export function copyTree(srcDirFd: number, dstDirFd: number): Promise<CopiedTree> {
+export function copyTree(srcDirFd: number, dstDirFd: number, { threads = 1 }: { threads?: number } = {}): Promise<CopiedTree> {
   let settle: (err: Error | null, done?: CopiedTree) => void = () => {};
   const done = new Promise<CopiedTree>((resolve, reject) => {
     settle = (err, copied) => (err ? reject(err) : resolve(copied!));
   });
   // Called outside the executor so that bad arguments throw here, not as a rejection.
-  binding.copyTree(srcDirFd, dstDirFd, settle);
+  binding.copyTree(srcDirFd, dstDirFd, threads, settle);
   return done;
 }
