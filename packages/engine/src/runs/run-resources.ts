@@ -71,6 +71,7 @@ export class RunResources {
       // The volumes' drivers mount them (the first run to need each) before the runtime binds them.
       await this.volumes.acquire(record);
       undo.push(() => this.volumes.release(record));
+      phases.volumes = elapsed(began);
       // The joined container's namespace, by the pid it runs now (it changes at each of its starts).
       if (joined) await this.bundles.joinNetworkNamespace(record.id, `/proc/${joined.state.Pid}/ns/net`);
       undo.push(() => fs.rm(stateDir, { recursive: true, force: true }));
