@@ -49,7 +49,12 @@ export class ContainerVolumes {
       const source = await this.volumes.acquire(name, { containerId: id, readOnly: false });
       try {
         entry.source = source;
-        await this.volumes.populate(name, source, (begin) => populateVolume(rootfs, request.destination, source, begin));
+        const began = performance.now();
+        const copied = await this.volumes.populate(name, source, (begin) => populateVolume(rootfs, request.destination, source, begin));
+        if (copied > 0) {
+          const ms = Math.round((performance.now() - began) * 10) / 10;
+          this.log.debug('volume pre-populated', { volume: name, id, destination: request.destination, entries: copied, ms });
+        }
       } finally {
         await this.volumes.release(name, id);
       }
