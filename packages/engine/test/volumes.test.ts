@@ -304,4 +304,30 @@ test(
   ),
 );
 
+test(
+  'a pre-population that fails keeps its mark while the volume holds a part of the copy, and clears it once the volume is empty again',
+  withRig(async ({ dataRoot, service }) => {
+    await service.create({ name: 'failing' });
+    const data = path.join(dataRoot, 'volumes', 'failing', '_data');
+    const marked = () => JSON.parse(readFileSync(path.join(dataRoot, 'volumes', '_records', 'failing.json'), 'utf8')).populating;
+    const halfway = async (begin: () => Promise<void>) => {
+      await begin();
+      writeFileSync(path.join(data, 'part'), 'x');
+      throw new Error('copy failed, and so did its cleanup');
+    };
+    await rejectsWith(service.populate('failing', data, halfway), 'Error', /copy failed/);
+    assert.is(marked(), true, 'not taken for complete');
+    // The next pre-population empties it first, then copies whole.
+    const whole = async (begin: () => Promise<void>) => {
+      assert.equal(readdirSync(data), [], 'emptied before the copy');
+      await begin();
+      writeFileSync(path.join(data, 'whole'), 'w');
+      return 1;
+    };
+    assert.is(await service.populate('failing', data, whole), 1);
+    assert.is(marked(), undefined);
+    assert.equal(readdirSync(data), ['whole']);
+  }),
+);
+
 test.run();

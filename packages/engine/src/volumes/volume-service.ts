@@ -295,10 +295,15 @@ export class VolumeService {
         await this.store.save({ ...this.record(name), populating: true });
         marked = true;
       };
+      let filled = false;
       try {
-        return await fill(begin);
+        const copied = await fill(begin);
+        filled = true;
+        return copied;
       } finally {
-        if (marked || record.populating) {
+        // The mark goes once the copy is whole, or the volume is empty again (a failed copy removes what it made).
+        const clean = filled || (await isEmptyDirectory(path).catch(() => false));
+        if ((marked || record.populating) && clean) {
           const { populating: _, ...rest } = this.record(name);
           await this.store.save(rest);
         }
