@@ -31,6 +31,7 @@
 #define XATTR_VALUE_MAX_BYTES 65536
 #define COPY_CHUNK (1 << 20)
 #define COPY_THREADS_MAX 8
+#define COPY_SMALL_FILE (64 * 1024)
 
 /*
  * How the work is shared: a queue of directories. A worker takes one, makes each entry
@@ -172,8 +173,13 @@ static int copy_metadata(struct worker *w, int src, int dst, const struct stat *
   return 0;
 }
 
-static int copy_data(struct worker *w, int src, int dst) {
-  int use_range = 1;
+static int copy_data(struct worker *w, int src, int dst, off_t size) {
+  /*
+   * A small file by read and write: copy_file_range's setup costs more than the copy of a
+   * few KiB (10,100 files from an overlayfs root, interleaved: best 189 ms against 305,
+   * median 947 against 1544); above 64 KiB it copies in the kernel (or shares extents).
+   */
+  int use_range = size > COPY_SMALL_FILE;
   off_t done = 0;
   while (use_range) {
     ssize_t n = copy_file_range(src, NULL, dst, NULL, (size_t)COPY_CHUNK * 64, 0);
@@ -272,7 +278,7 @@ static int copy_file(struct worker *w, int src_dir, int dst_dir, const char *nam
     return fail(w, errno, "openat");
   }
   int rc = 0;
-  if (st->st_size > 0) rc = copy_data(w, src, dst);
+  if (st->st_size > 0) rc = copy_data(w, src, dst, st->st_size);
   if (rc == 0) rc = copy_metadata(w, src, dst, st);
   close(src);
   if (close(dst) != 0 && rc == 0) rc = fail(w, errno, "close");
