@@ -67,6 +67,19 @@ for (const threads of [1, 4]) {
     }));
 }
 
+test('a file above 64 KiB (copy_file_range) and one below (read and write) arrive byte for byte, an empty one too', () =>
+  withTrees(async ({ src, dst, copy }) => {
+    const big = Buffer.alloc(3 * 1024 * 1024 + 17);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 31) & 0xff;
+    writeFileSync(path.join(src, 'big'), big);
+    writeFileSync(path.join(src, 'small'), big.subarray(0, 65536));
+    writeFileSync(path.join(src, 'empty'), '');
+    assert.equal(await copy(2), { entries: 3, skipped: 0 });
+    assert.ok(readFileSync(path.join(dst, 'big')).equals(big));
+    assert.ok(readFileSync(path.join(dst, 'small')).equals(big.subarray(0, 65536)));
+    assert.is(statSync(path.join(dst, 'empty')).size, 0);
+  }));
+
 test('bad arguments throw at the call', () => {
   assert.throws(() => copyTree(0, 1, { threads: 0 }), /threads must be 1 to 8/);
   assert.throws(() => copyTree(0, 1, { threads: 9 }), /threads must be 1 to 8/);
