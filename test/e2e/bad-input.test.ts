@@ -91,7 +91,8 @@ test('bad flag values are refused before anything is created', async ({ daemon }
     ['--memory', '1k'],
     ['--cap-add', 'NOT_A_CAP'],
     ['--security-opt', 'seccomp=/nonexistent.json'],
-    ['-v', '/nonexistent-berth-path:/data'],
+    // -v makes a missing host directory, as dockerd does; --mount refuses it.
+    ['--mount', 'type=bind,src=/nonexistent-berth-path,dst=/data'],
   ]) {
     const r = await daemon.berth(['run', '--rm', ...args, 'busybox', 'true']);
     assert.is.not(r.code, 0, args.join(' '));

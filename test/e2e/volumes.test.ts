@@ -171,7 +171,8 @@ test('-v name:/path creates the volume on first use; its data survives the conta
     .map((l) => JSON.parse(l) as { Action: string; Actor: { ID: string } });
   const actionsOf = (name: string) => parsed.filter((e) => e.Actor.ID === name).map((e) => e.Action);
   for (const action of ['mount', 'unmount', 'destroy']) assert.ok(actionsOf('kept').includes(action), `${action} in ${actionsOf('kept')}`);
-  assert.equal(actionsOf('ev-new'), ['create', 'mount', 'unmount', 'mount', 'unmount']);
+  // Docker's: busybox has nothing at /x, so the create mounts nothing for a copy; the run mounts and unmounts.
+  assert.equal(actionsOf('ev-new'), ['create', 'mount', 'unmount']);
 });
 
 test('anonymous volumes: -v /path and an image VOLUME make one each; rm -v and run --rm remove them, rm alone keeps them', async ({

@@ -1615,7 +1615,10 @@ static napi_value js_socket_in_netns(napi_env env, napi_callback_info info) {
   return result;
 }
 
+void register_copy_tree(napi_env env, napi_value exports); /* copy_tree.c */
+
 NAPI_MODULE_INIT() {
+  register_copy_tree(env, exports);
   set_function(env, exports, "mount", js_mount);
   set_function(env, exports, "umount", js_umount);
   set_function(env, exports, "openInRoot", js_open_in_root);

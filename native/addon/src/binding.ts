@@ -30,6 +30,12 @@ export interface NativeBinding {
   gunzipMember(input: Buffer, size: number, callback: (err: Error | null, output?: Buffer) => void): void;
   netlinkTransact(netnsFd: number, requests: readonly Buffer[]): Buffer[];
   netlinkTransact(netnsFd: number, requests: readonly Buffer[], callback: (err: Error | null, replies?: Buffer[]) => void): void;
+  copyTree(
+    srcDirFd: number,
+    dstDirFd: number,
+    threads: number,
+    callback: (err: Error | null, done?: import('./copy-tree.js').CopiedTree) => void,
+  ): void;
   spawnDetached(file: string, args: string[], readyFd: boolean): { pid: number; status: number; readyFd?: number };
   MS: Readonly<Record<string, number>>;
   MNT_DETACH: number;

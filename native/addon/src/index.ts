@@ -16,6 +16,7 @@ export {
   unlinkAt,
   utimesAt,
 } from './at-calls.js';
+export { type CopiedTree, copyTree } from './copy-tree.js';
 export { gunzipMember, gzipMember, markedMemberLength, memberHeaderSize } from './gzip-member.js';
 export { isMountPoint, MNT_DETACH, MS, mount, mountAll, mountSpec, umount, unmountAll } from './mount.js';
 export { type NetlinkOptions, netlinkRequestsMax, netlinkTransact, netlinkTransactSync } from './netlink.js';

@@ -1,6 +1,7 @@
 import type { ContainerCreateBody, HostConfig, PortBinding } from '@berth/core';
 import { type FlagSpec, type Flags, flagTitle } from './argv.js';
 import { parseNanoCpus, ramInBytes } from './format/units.js';
+import { parseMountFlag } from './mount-flag.js';
 
 /** The flags `run` and `create` share (docker's names, shorthands and kinds). */
 export const CONTAINER_FLAGS: FlagSpec[] = [
@@ -25,6 +26,7 @@ export const CONTAINER_FLAGS: FlagSpec[] = [
   { long: 'label', short: 'l', kind: 'list', help: 'Set meta data on a container' },
   { long: 'link', kind: 'list', help: 'Add link to another container' },
   { long: 'mac-address', kind: 'string', help: 'Container MAC address (e.g., 92:d0:c6:0a:29:33)' },
+  { long: 'mount', kind: 'list', meta: 'mount', help: 'Attach a filesystem mount to the container' },
   { long: 'memory', short: 'm', kind: 'string', meta: 'bytes', help: 'Memory limit' },
   { long: 'memory-reservation', kind: 'string', meta: 'bytes', help: 'Memory soft limit' },
   { long: 'memory-swap', kind: 'string', meta: 'bytes', help: "Swap limit equal to memory plus swap: '-1' to enable unlimited swap" },
@@ -294,7 +296,16 @@ export function buildCreateRequest(flags: Flags, image: string, command: string[
   };
   if (binds.length) host.Binds = binds;
   if (flags.list('volumes-from').length) host.VolumesFrom = flags.list('volumes-from');
-  if (flags.string('volume-driver')) host.VolumeDriver = flags.string('volume-driver');
+  if (flags.has('mount')) {
+    host.Mounts = flags.list('mount').map((m) => {
+      try {
+        return parseMountFlag(m, options.cwd);
+      } catch (err) {
+        throw invalid('mount', m, (err as Error).message);
+      }
+    });
+  }
+  if (flags.has('volume-driver')) host.VolumeDriver = flags.string('volume-driver')!;
   if (Object.keys(bindings).length) host.PortBindings = bindings;
   if (flags.bool('publish-all')) host.PublishAllPorts = true;
   if (flags.has('cap-add')) host.CapAdd = flags.list('cap-add');

@@ -1,12 +1,15 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { DriverMap, type EngineEvent, EventBus, type PluginKind, silentLogger, type VolumeDriver } from '@berth/core';
 import { rejectsWith } from '@berth/testkit';
+import { withTimeout } from '@berth/testkit/timeout';
 import { LocalVolumeDriver } from '@berth/volume-local';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ResolvedEngineConfig } from '../src/config.js';
 import { DriverLookup } from '../src/plugins/driver-lookup.js';
+import { populateVolume } from '../src/volumes/populate-volume.js';
 import { checkVolumeName } from '../src/volumes/volume-name.js';
 import { VolumeService } from '../src/volumes/volume-service.js';
 import { VolumeStore } from '../src/volumes/volume-store.js';
@@ -395,5 +398,76 @@ test('a plugin that hangs at discovery holds up neither recovery nor reconciliat
     rmSync(dataRoot, { recursive: true, force: true });
   }
 });
+test(
+  'pre-population cut by SIGKILL: the next engine empties the half-filled volume at start; the next create fills it whole',
+  withTimeout(
+    30_000,
+    withRig(async ({ dataRoot, reopen }) => {
+      // An image directory big enough that the copy is caught in the middle: 40 directories of 250 files.
+      const rootfs = path.join(dataRoot, 'rootfs');
+      for (let d = 0; d < 40; d++) {
+        mkdirSync(path.join(rootfs, 'app', String(d)), { recursive: true });
+        for (let f = 0; f < 250; f++) writeFileSync(path.join(rootfs, 'app', String(d), String(f)), `${d} ${f}\n`);
+      }
+      const data = path.join(dataRoot, 'volumes', 'half', '_data');
+      const record = () => JSON.parse(readFileSync(path.join(dataRoot, 'volumes', '_records', 'half.json'), 'utf8'));
+      const child = spawn(
+        process.execPath,
+        ['-r', 'tsx/cjs', path.join(__dirname, 'support', 'populate-child.ts'), dataRoot, 'half', rootfs, '/app'],
+        {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        },
+      );
+      let out = '';
+      child.stdout.on('data', (b: Buffer) => {
+        out += b;
+      });
+      const exited = new Promise((r) => child.once('exit', r));
+      // Kill it once the copy has begun and made something, before it is done.
+      for (let i = 0; i < 2000 && !(out.includes('begin') && existsSync(data) && readdirSync(data).length > 0); i++)
+        await new Promise((r) => setTimeout(r, 1));
+      child.kill('SIGKILL');
+      await exited;
+      assert.not.ok(out.includes('done'), `killed before the end: ${out}`);
+      assert.ok(readdirSync(data).length > 0, 'something was copied');
+      assert.is(record().populating, true, 'the mark a crash leaves');
+
+      const { service } = await reopen();
+      assert.equal(readdirSync(data), [], 'emptied at start, not taken for complete');
+      assert.is(record().populating, undefined);
+      const copied = await service.populate('half', data, (begin) => populateVolume(rootfs, '/app', data, begin));
+      assert.is(copied, 40 * 251);
+      assert.is(readdirSync(data).length, 40);
+      assert.is(readFileSync(path.join(data, '39', '249'), 'utf8'), '39 249\n');
+      assert.is(record().populating, undefined);
+    }),
+  ),
+);
+
+test(
+  'a pre-population that fails keeps its mark while the volume holds a part of the copy, and clears it once the volume is empty again',
+  withRig(async ({ dataRoot, service }) => {
+    await service.create({ name: 'failing' });
+    const data = path.join(dataRoot, 'volumes', 'failing', '_data');
+    const marked = () => JSON.parse(readFileSync(path.join(dataRoot, 'volumes', '_records', 'failing.json'), 'utf8')).populating;
+    const halfway = async (begin: () => Promise<void>) => {
+      await begin();
+      writeFileSync(path.join(data, 'part'), 'x');
+      throw new Error('copy failed, and so did its cleanup');
+    };
+    await rejectsWith(service.populate('failing', data, halfway), 'Error', /copy failed/);
+    assert.is(marked(), true, 'not taken for complete');
+    // The next pre-population empties it first, then copies whole.
+    const whole = async (begin: () => Promise<void>) => {
+      assert.equal(readdirSync(data), [], 'emptied before the copy');
+      await begin();
+      writeFileSync(path.join(data, 'whole'), 'w');
+      return 1;
+    };
+    assert.is(await service.populate('failing', data, whole), 1);
+    assert.is(marked(), undefined);
+    assert.equal(readdirSync(data), ['whole']);
+  }),
+);
 
 test.run();

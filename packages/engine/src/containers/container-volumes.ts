@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { inject, injectable, isBerthError, type Logger, LoggerToken, NotImplemented, token } from '@berth/core';
 import type { VolumeRequest } from '../oci/mounts.js';
-import { populateVolume } from '../volumes/populate-volume.js';
+import { imageHasDirectory, populateVolume } from '../volumes/populate-volume.js';
 import { type VolumeService, VolumeServiceToken } from '../volumes/volume-service.js';
 import type { ContainerRecord, ContainerVolume } from './container-record.js';
 
@@ -42,13 +42,22 @@ export class ContainerVolumes {
       mode: volumeMode(request),
     };
     if (created) made.push(entry);
-    if (!request.nocopy || !entry.source) {
-      // The driver's path is valid while mounted: mount it for the copy, as Docker does,
-      // and to learn it from a driver that has one only while mounted (a Docker plugin's Mount).
+    // Mounted at create only to copy the image's content in (nothing in the image there,
+    // nothing to copy: the common `-v data:/data` mounts nothing), or to learn the path of a
+    // driver that has one only while mounted (a Docker plugin's Mount), which the bind needs.
+    const copy = !request.nocopy && imageHasDirectory(rootfs, request.destination);
+    if (copy || !entry.source) {
       const source = await this.volumes.acquire(name, { containerId: id, readOnly: false });
       try {
         entry.source = source;
-        if (!request.nocopy) await populateVolume(rootfs, request.destination, source);
+        if (copy) {
+          const began = performance.now();
+          const copied = await this.volumes.populate(name, source, (begin) => populateVolume(rootfs, request.destination, source, begin));
+          if (copied > 0) {
+            const ms = Math.round((performance.now() - began) * 10) / 10;
+            this.log.debug('volume pre-populated', { volume: name, id, destination: request.destination, entries: copied, ms });
+          }
+        }
       } finally {
         await this.volumes.release(name, id);
       }

@@ -8,11 +8,11 @@ import type { HostFacts } from './host-facts.js';
 import { mountRequest } from './mount-requests.js';
 import {
   bindMount,
-  checkBindSource,
   DEFAULT_MASKED_PATHS,
   DEFAULT_READONLY_PATHS,
   defaultMounts,
   type EtcFiles,
+  ensureBindSource,
   etcFileMounts,
   parseBind,
   tmpfsMounts,
@@ -58,6 +58,8 @@ export interface DockerSpecRequest {
   statDevice?: (p: string) => HostDeviceInfo;
   /** Existence of bind sources; tests replace it. */
   pathExists?: (p: string) => boolean;
+  /** Creates a `-v` bind's missing host directory (mkdir -p, 0755); tests replace it. */
+  makeDirectory?: (p: string) => void;
   /** The storage driver the rootfs is on, named in the refusal of StorageOpt. */
   storageDriver?: string;
 }
@@ -196,7 +198,7 @@ export async function specInputFromDocker(req: DockerSpecRequest): Promise<Docke
       volumes.push({ ...parsed, ...volumeDriver });
       continue;
     }
-    checkBindSource(parsed, req.pathExists);
+    ensureBindSource(parsed, req.pathExists, req.makeDirectory);
     if (parsed.relabel) warnings.push(`berth does not relabel for SELinux: option ${parsed.relabel} of ${raw} ignored`);
     userMounts.push(bindMount(parsed));
   }

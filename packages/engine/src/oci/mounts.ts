@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { InvalidArgument } from '@berth/core';
 import type { CgroupVersion } from './cgroups.js';
@@ -126,8 +126,8 @@ const volumeName = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
  * Parse one `-v`/Binds entry: `/host:/ctr[:opts]` (a bind), `name:/ctr[:opts]` (a
  * named volume), `/ctr` (an anonymous volume). Options are a comma list of
  * `ro`/`rw`, a propagation, `z`/`Z`, `nocopy` (volumes only) and Docker Desktop's
- * `consistent`/`cached`/`delegated`, which mean nothing on Linux. Pure: that the host
- * path exists is checked by `checkBindSource`.
+ * `consistent`/`cached`/`delegated`, which mean nothing on Linux. Pure: a missing host
+ * path is made by `ensureBindSource` (`-v`) or refused by `checkBindSource` (`--mount`).
  */
 export function parseBind(spec: string): ParsedBind {
   const bad = (why: string): never => {
@@ -205,14 +205,32 @@ function isModeList(text: string): boolean {
 }
 
 /**
- * Refuse a bind whose host path does not exist. Docker's `-v` would create it as
- * an empty root-owned directory; berth refuses (as Docker's `--mount` does), since a
- * typo then fails loudly instead of mounting an empty directory.
+ * Refuse a bind whose host path does not exist, as Docker does for `--mount type=bind`
+ * (a typo fails loudly instead of mounting an empty directory).
  */
 export function checkBindSource(bind: BindRequest, exists: (p: string) => boolean = pathExists): void {
   if (!exists(bind.source)) {
     throw new InvalidArgument(`invalid mount config for type "bind": bind source path does not exist: ${bind.source}`);
   }
+}
+
+/**
+ * Docker's `-v /host/path:/x` (HostConfig.Binds): a host path that does not exist is
+ * created as a directory (with its missing parents, root-owned, 0755), as dockerd does;
+ * `--mount` refuses it instead (`checkBindSource`). Returns whether it made one.
+ */
+export function ensureBindSource(
+  bind: BindRequest,
+  exists: (p: string) => boolean = pathExists,
+  makeDirectory: (p: string) => void = (p) => mkdirSync(p, { recursive: true, mode: 0o755 }),
+): boolean {
+  if (exists(bind.source)) return false;
+  try {
+    makeDirectory(bind.source);
+  } catch (err) {
+    throw new InvalidArgument(`error while creating mount source path '${bind.source}': ${(err as Error).message}`);
+  }
+  return true;
 }
 
 function pathExists(p: string): boolean {

@@ -72,6 +72,7 @@ export class RunResources {
       const moved = await this.volumes.acquire(record);
       undo.push(() => this.volumes.release(record));
       await this.bundles.rebindVolumes(record.id, moved);
+      phases.volumes = elapsed(began);
       // The joined container's namespace, by the pid it runs now (it changes at each of its starts).
       if (joined) await this.bundles.joinNetworkNamespace(record.id, `/proc/${joined.state.Pid}/ns/net`);
       undo.push(() => fs.rm(stateDir, { recursive: true, force: true }));

@@ -1,61 +1,102 @@
-import { promises as fs } from 'node:fs';
+import { closeSync, constants, promises as fs } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
-import { resolveInRoot } from '@berth/native';
+import { copyTree, O_PATH, openInRoot } from '@berth/native';
 
 /**
- * Docker's pre-population: an empty volume mounted where the image has content gets a
- * copy of that content, so `-v data:/var/lib/app` starts with what the image put there.
- * `destination` is resolved inside the container's root (`rootfs`) as the container would
- * resolve it (a symlink in the image pointing at `/etc` means the image's /etc, never the
- * host's), and the copy walks with lstat: a symlink is copied as a symlink, never
- * followed. Directories, regular files and symlinks are copied with their owner, mode
- * and times; device nodes, fifos and sockets are skipped, and hard links become separate
- * files. Returns how many entries were copied; nothing when the volume is not empty or
- * the image has no directory there. Runs at create, while the container's process does
- * not exist, so nothing changes the tree meanwhile.
+ * Docker's pre-population: an empty volume mounted where the image has a directory gets
+ * a copy of that directory's content, so `-v data:/var/lib/app` starts with what the
+ * image put there. Docker's rule, copied: the copy happens when a container is created
+ * and the volume's directory is empty at that moment, whatever happened to it before (a
+ * volume emptied by hand is filled again by the next container created with it; a
+ * restart of the same container copies nothing).
+ *
+ * `destination` is opened inside the container's root (`rootfs`) as the container would
+ * resolve it (openat2 RESOLVE_IN_ROOT: a symlink in the image pointing at `/etc` means
+ * the image's /etc, never the host's, and `..` stops at the root); the copy below it is
+ * the addon's `copyTree`, which opens every name relative to its parent without
+ * following symlinks: nothing outside the image's directory is read and nothing outside
+ * the volume is written. Kept: data, owners, modes, xattrs (security.capability
+ * included), times, symlinks as symlinks, device nodes, fifos, hard links as hard links;
+ * sockets are skipped as Docker's copy skips them. The volume's root takes the owner,
+ * mode, xattrs and times of the image's directory.
+ *
+ * `begin` is called once the copy is certain to happen (the volume is empty and the
+ * image has a directory there), before anything is written: the caller marks the volume
+ * as being filled there, so a crash in the middle is recognised (see
+ * VolumeService.populate). A failed copy removes what it made, leaving the volume empty,
+ * and throws. Returns how many entries were copied; 0 without a copy. Runs at create,
+ * while no process of the container exists, so nothing changes the image's tree meanwhile.
  */
-export async function populateVolume(rootfs: string, destination: string, volumePath: string): Promise<number> {
-  if ((await fs.readdir(volumePath)).length > 0) return 0;
-  let source: string;
+export async function populateVolume(
+  rootfs: string,
+  destination: string,
+  volumePath: string,
+  begin: () => Promise<void> = async () => {},
+): Promise<number> {
+  if (!(await isEmptyDirectory(volumePath))) return 0;
+  let source: number;
   try {
-    source = resolveInRoot(rootfs, destination);
+    source = openInRoot(rootfs, destination, constants.O_RDONLY | constants.O_DIRECTORY);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    const code = (err as NodeJS.ErrnoException).code;
+    // Nothing there in the image, or something that is not a directory: nothing to copy.
+    if (code === 'ENOENT' || code === 'ENOTDIR') return 0;
     throw err;
   }
-  const st = await fs.lstat(source).catch(() => undefined);
-  if (!st?.isDirectory()) return 0;
-  const copied = await copyChildren(source, volumePath);
-  // The volume's root takes the owner and mode of the image's directory, as Docker's copy does.
-  await fs.chown(volumePath, st.uid, st.gid);
-  await fs.chmod(volumePath, st.mode & 0o7777);
-  return copied;
+  let target: fs.FileHandle | undefined;
+  try {
+    target = await fs.open(volumePath, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+    await begin();
+    try {
+      return (await copyTree(source, target.fd, { threads: copyThreads })).entries;
+    } catch (err) {
+      await emptyDirectory(volumePath);
+      throw err;
+    }
+  } finally {
+    await target?.close();
+    closeSync(source);
+  }
 }
 
-async function copyChildren(from: string, to: string): Promise<number> {
-  let count = 0;
-  for (const entry of await fs.readdir(from)) {
-    const src = path.join(from, entry);
-    const dst = path.join(to, entry);
-    const st = await fs.lstat(src);
-    if (st.isDirectory()) {
-      await fs.mkdir(dst, { mode: 0o700 });
-      count += await copyChildren(src, dst);
-      await fs.chown(dst, st.uid, st.gid);
-      await fs.chmod(dst, st.mode & 0o7777);
-      await fs.utimes(dst, st.atime, st.mtime);
-    } else if (st.isFile()) {
-      await fs.copyFile(src, dst, fs.constants.COPYFILE_EXCL);
-      await fs.chown(dst, st.uid, st.gid);
-      await fs.chmod(dst, st.mode & 0o7777);
-      await fs.utimes(dst, st.atime, st.mtime);
-    } else if (st.isSymbolicLink()) {
-      await fs.symlink(await fs.readlink(src), dst);
-      await fs.lchown(dst, st.uid, st.gid);
-    } else {
-      continue;
-    }
-    count++;
+/**
+ * Whether the image has a directory at `destination` (resolved inside `rootfs`): what
+ * pre-population would copy from. Asked before the volume is mounted for a copy, so a
+ * volume mounted where the image has nothing (`-v data:/data` on busybox) costs no mount
+ * and no record writes at create.
+ */
+export function imageHasDirectory(rootfs: string, destination: string): boolean {
+  let fd: number;
+  try {
+    fd = openInRoot(rootfs, destination, O_PATH | constants.O_DIRECTORY);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+    throw err;
   }
-  return count;
+  closeSync(fd);
+  return true;
+}
+
+/**
+ * Threads for one copy: one per core, at most 4. Measured on 2 shared cores (10,100
+ * entries, the best of 14 runs each, interleaved): 181 ms with one thread, 112 ms with
+ * two, 143 ms with four (more threads than cores only add switches).
+ */
+const copyThreads = Math.min(4, availableParallelism());
+
+/** Whether `dir` has no entries. */
+export async function isEmptyDirectory(dir: string): Promise<boolean> {
+  const handle = await fs.opendir(dir, { bufferSize: 1 });
+  try {
+    return (await handle.read()) === null;
+  } finally {
+    await handle.close().catch(() => {});
+  }
+}
+
+/** Remove every entry of `dir`, keeping `dir` itself (a symlink in it is removed, never followed). */
+export async function emptyDirectory(dir: string): Promise<void> {
+  for (const entry of await fs.readdir(dir)) await fs.rm(path.join(dir, entry), { recursive: true, force: true });
 }

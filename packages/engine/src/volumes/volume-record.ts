@@ -18,4 +18,11 @@ export interface VolumeRecord {
    * which survives a crash and is reconciled with the running containers at start.
    */
   mountedBy?: string[];
+  /**
+   * Set while the engine pre-populates the volume from an image (written before the first
+   * entry is copied, cleared after the last): a volume found so after a crash is
+   * half-filled, and is emptied (at start, or by the next pre-population) rather than
+   * taken for complete.
+   */
+  populating?: boolean;
 }

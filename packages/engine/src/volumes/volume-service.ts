@@ -17,6 +17,7 @@ import {
 } from '@berth/core';
 import { type DriverLookup, DriverLookupToken } from '../plugins/driver-lookup.js';
 import { directorySize } from './directory-size.js';
+import { emptyDirectory, isEmptyDirectory } from './populate-volume.js';
 import { matchesVolumeFilters } from './volume-filters.js';
 import { checkVolumeName } from './volume-name.js';
 import type { VolumeRecord } from './volume-record.js';
@@ -79,9 +80,15 @@ export class VolumeService {
     @inject(LoggerToken) private readonly log: Logger,
   ) {}
 
-  /** Load the records, then adopt every volume a driver holds that has no record (a create or remove cut short). */
+  /**
+   * Load the records, then adopt every volume a driver holds that has no record (a create
+   * or remove cut short), and empty every volume whose pre-population a crash cut short.
+   */
   async load(): Promise<void> {
     await this.store.load((file, err) => this.log.warn('unreadable volume record, skipped', { file, error: String(err) }));
+    for (const record of this.store.list()) {
+      if (record.populating) await this.undoPopulation(record);
+    }
     for (const [name, driver] of this.drivers.drivers('volume')) {
       let volumes: DriverVolume[];
       try {
@@ -324,6 +331,54 @@ export class VolumeService {
         return { volume, size, refCount: this.users.usersOf(r.name).length };
       }),
     );
+  }
+
+  /**
+   * Pre-populate volume `name`, mounted at `path` by the caller, with `fill` (which calls
+   * `begin` once it is sure to copy, before it writes anything): the record says
+   * `populating` from `begin` until `fill` is done, so a crash in the middle leaves a mark
+   * that `load` (or the next call here) finds, and the half-filled volume is emptied
+   * rather than taken for complete, then filled again by the next container created with
+   * it. Returns what `fill` returns.
+   */
+  async populate(name: string, path: string, fill: (begin: () => Promise<void>) => Promise<number>): Promise<number> {
+    return this.serial(name, async () => {
+      const record = this.record(name);
+      if (record.populating) await emptyDirectory(path);
+      let marked = false;
+      const begin = async () => {
+        await this.store.save({ ...this.record(name), populating: true });
+        marked = true;
+      };
+      let filled = false;
+      try {
+        const copied = await fill(begin);
+        filled = true;
+        return copied;
+      } finally {
+        // The mark goes once the copy is whole, or the volume is empty again (a failed copy removes what it made).
+        const clean = filled || (await isEmptyDirectory(path).catch(() => false));
+        if ((marked || record.populating) && clean) {
+          const { populating: _, ...rest } = this.record(name);
+          await this.store.save(rest);
+        }
+      }
+    });
+  }
+
+  /** A pre-population a crash cut short: its volume emptied, its mark cleared (logged when the driver cannot be asked). */
+  private async undoPopulation(record: VolumeRecord): Promise<void> {
+    try {
+      const { mountpoint } = await this.info(record);
+      if (!mountpoint) throw new Error(`driver ${record.driver} gives no path`);
+      if (!(await isEmptyDirectory(mountpoint))) await emptyDirectory(mountpoint);
+      const { populating: _, ...rest } = record;
+      await this.store.save(rest);
+      this.log.info('emptied a volume whose pre-population a crash cut short', { volume: record.name });
+    } catch (err) {
+      // The mark stays: the next pre-population of the volume empties it first.
+      this.log.warn('cannot empty a half-populated volume at start', { volume: record.name, error: String(err) });
+    }
   }
 
   /** Remove every volume no container uses that the label filters match. */

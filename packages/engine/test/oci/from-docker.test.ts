@@ -320,11 +320,14 @@ test('binds, volumes and anonymous volumes', async () => {
   );
   input.mounts.push(volumeMount(volumes[0] as never, '/vol/data'));
   assert.ok(buildSpec(input).mounts.some((m) => m.destination === '/data' && m.source === '/vol/data'));
-  await rejects(
-    run({ Cmd: ['true'], HostConfig: { Binds: ['/no/such/dir:/x'] } }),
-    (e) => e.message === 'invalid mount config for type "bind": bind source path does not exist: /no/such/dir',
-    'missing',
+  // -v of a missing host path makes it, as dockerd does (and binds it).
+  const made: string[] = [];
+  const missing = await run(
+    { Cmd: ['true'], HostConfig: { Binds: ['/no/such/dir:/x'] } },
+    { pathExists: () => false, makeDirectory: (p) => made.push(p) },
   );
+  assert.equal(made, ['/no/such/dir']);
+  assert.ok(missing.input.mounts.some((m) => m.destination === '/x' && m.source === '/no/such/dir'));
   await rejects(
     run({ Cmd: ['true'], HostConfig: { Binds: [`${dir}:/x`, 'v1:/x'] } }),
     (e) => /Duplicate mount point: \/x/.test(e.message),

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { isBerthError } from '@berth/core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -9,6 +9,7 @@ import {
   DEFAULT_MASKED_PATHS,
   DEFAULT_READONLY_PATHS,
   defaultMounts,
+  ensureBindSource,
   etcFileMounts,
   type OciMount,
   orderMounts,
@@ -122,6 +123,25 @@ test('parseBind: errors say what is wrong', () => {
   bad('a:b:c:d', 'expected [source:]destination[:options]');
   bad('', 'expected [source:]destination[:options]');
   assert.throws(() => parseBind('bad name!:/x'), /includes invalid characters for a local volume name/);
+});
+
+test('ensureBindSource: -v of a missing host path creates it (and its parents) as a 0755 directory; an existing one is left alone', () => {
+  const dir = mkdtempSync('/tmp/berth-unit-spec-bind-');
+  try {
+    assert.is(ensureBindSource(parseBind(`${dir}:/x`) as BindRequest), false);
+    assert.is(ensureBindSource(parseBind(`${dir}/a/b:/x`) as BindRequest), true);
+    const st = statSync(`${dir}/a/b`);
+    assert.ok(st.isDirectory());
+    assert.is((st.mode & 0o777).toString(8), '755');
+    writeFileSync(`${dir}/file`, '');
+    assert.throws(
+      () => ensureBindSource(parseBind(`${dir}/file/sub:/x`) as BindRequest),
+      (e: Error) =>
+        isBerthError(e, 'InvalidArgument') && e.message.startsWith(`error while creating mount source path '${dir}/file/sub': ENOTDIR`),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test("checkBindSource: a missing host path is refused with Docker's message", () => {
