@@ -157,7 +157,7 @@ test('Mount and Unmount once per container, each with its ID, as Docker calls th
 }) => {
   await ok(daemon, ['volume', 'create', '-d', plugin, 'shared']);
   const from = calls().length;
-  // Created with the copy of the image's content (a Mount and Unmount around it), then started.
+  // Mounted for each run only, as dockerd does: busybox has nothing at /data to copy in at create.
   await ok(daemon, ['run', '-d', '--name', 'pva', '-v', 'shared:/data', 'busybox', 'sh', '-c', 'echo from-a > /data/a; sleep 120']);
   await ok(daemon, ['run', '-d', '--name', 'pvb', '-v', 'shared:/data:nocopy', 'busybox', 'sleep', '120']);
   const a = await idOf(daemon, 'pva');
@@ -170,7 +170,7 @@ test('Mount and Unmount once per container, each with its ID, as Docker calls th
   assert.equal(heldBy('shared'), [b]);
   await ok(daemon, ['rm', '-f', 'pvb', 'pva']);
   assert.equal(heldBy('shared'), []);
-  assert.equal(mountCalls('shared', from, names), ['Mount a', 'Unmount a', 'Mount a', 'Mount b', 'Unmount a', 'Unmount b']);
+  assert.equal(mountCalls('shared', from, names), ['Mount a', 'Mount b', 'Unmount a', 'Unmount b']);
   // The data outlives both containers.
   assert.is(await ok(daemon, ['run', '--rm', '-v', 'shared:/d:nocopy', 'busybox', 'cat', '/d/a']), 'from-a');
   assert.is(readFileSync(path.join(pluginRoot, 'shared', 'data', 'a'), 'utf8'), 'from-a\n');
