@@ -13,8 +13,8 @@ import {
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { rejectsWith, rejectsWithCode } from './expect-error.js';
-import { suiteTimeout } from './test-timeout.js';
 import { runStorageCase, type StorageCase, type StorageDriverFactory } from './storage-case.js';
+import { suiteTimeout } from './test-timeout.js';
 import { getXattr, listTree, mknod, readText, setXattr, writeFiles } from './tree.js';
 
 /** Options of `storageDriverSuite`. */
@@ -69,7 +69,8 @@ export function storageDriverSuite(name: string, makeDriver: StorageDriverFactor
   if (options.caseTimeoutMs !== undefined) suiteTimeout(test, options.caseTimeoutMs);
   if (options.before) test.before(options.before);
   if (options.after) test.after(options.after);
-  const check = (title: string, body: (c: StorageCase) => Promise<void>) => test(title, () => runStorageCase(tempPrefix, makeDriver, body, options.clearRoot));
+  const check = (title: string, body: (c: StorageCase) => Promise<void>) =>
+    test(title, () => runStorageCase(tempPrefix, makeDriver, body, options.clearRoot));
 
   check('prepare without a parent gives an empty, writable tree; mounts() describes it again', async (c) => {
     const mounts = await c.driver.prepare('base');

@@ -61,7 +61,7 @@ export class BtrfsDriver implements StorageDriver {
   private readonly snapshotsDir: string;
 
   private constructor(
-    private readonly root: string,
+    root: string,
     private readonly metadata: BtrfsMetadata,
     options: BtrfsDriverOptions,
   ) {

@@ -2,8 +2,8 @@ import { promises as fs, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import {
   BackgroundRemoval,
-  checkSizeOption,
   Conflict,
+  checkSizeOption,
   checkSnapshotLabels,
   type DriverStatus,
   InvalidArgument,

@@ -61,6 +61,7 @@ export function checkSizeOption(driver: string, canEnforce: boolean, options: Pr
   const size = options.sizeBytes;
   if (size === undefined) return undefined;
   if (!canEnforce) throw new InvalidArgument(`--storage-opt size is not supported by the ${driver} storage driver`);
-  if (!Number.isSafeInteger(size) || size <= 0) throw new InvalidArgument(`--storage-opt size must be a positive number of bytes, not ${size}`);
+  if (!Number.isSafeInteger(size) || size <= 0)
+    throw new InvalidArgument(`--storage-opt size must be a positive number of bytes, not ${size}`);
   return size;
 }

@@ -16,8 +16,10 @@ import {
   type MountSpec,
   NotFound,
   type PutArchiveOptions,
+  type SnapshotChange,
   type StorageDriver,
   StorageDriverToken,
+  snapshotChanges,
   token,
 } from '@berth/core';
 import { commitImage, type ContainerConfig as ImageContainerConfig, type ImageStore, writeTar } from '@berth/image';
@@ -73,7 +75,7 @@ export class ContainerFilesystems implements ContainerFilesystemsApi {
 
   async changes(ref: string): Promise<ContainerChangeEntry[]> {
     const record = this.store.get(ref);
-    const changes = await this.locks.run(record.id, () => this.storage.changes(record.id));
+    const changes = await this.locks.run(record.id, () => this.diff(record));
     return changes.map((c) => ({ Path: c.path, Kind: changeKinds[c.kind] }));
   }
 
@@ -95,7 +97,7 @@ export class ContainerFilesystems implements ContainerFilesystemsApi {
     if (pause) await this.lifecycle.pause(record.id);
     try {
       const result = await this.withRoot(record, false, async (root) => {
-        const changes = await this.storage.changes(record.id);
+        const changes = await this.diff(record);
         return commitImage(this.images, {
           parent: record.imageId as `sha256:${string}`,
           layer: writeTar(changeEntries(root.fd, changes)),
@@ -159,6 +161,28 @@ export class ContainerFilesystems implements ContainerFilesystemsApi {
       }
     });
     this.events.publish('container', 'extract-to-dir', record.id, containerEventAttributes(record, { path: containerPath }));
+  }
+
+  /**
+   * The differ's changes of the container's layer (core's snapshotChanges): the driver's
+   * fast path (overlay's upper directory) or, without one, its snapshot and a view of the
+   * image compared as trees, both mounted read-only under the container's directory for
+   * the comparison. Called under the container's lock.
+   */
+  private diff(record: ContainerRecord): Promise<SnapshotChange[]> {
+    let made = 0;
+    return snapshotChanges(this.storage, record.id, {
+      mount: async (mounts) => {
+        const dir = path.join(this.paths.dir(record.id), `differ-${process.pid}-${++made}`);
+        await fs.mkdir(dir, { recursive: true });
+        mountAll(mounts, dir);
+        return dir;
+      },
+      unmount: async (dir) => {
+        unmountAll(dir); // never a recursive delete through a mount: rmdir only once this succeeded
+        await fs.rmdir(dir);
+      },
+    });
   }
 
   /**
