@@ -21,7 +21,8 @@ export const btrfs = {
     return (await runProgram('btrfs', ['property', 'get', '-ts', dir, 'ro'])).trim() === 'ro=true';
   },
   /**
-   * The paths of every subvolume below the subvolume `dir`, deepest first, absolute.
+   * The paths of the subvolumes directly inside the subvolume `dir` (`list -o`: not
+   * their own nested ones), absolute.
    * `subvolume list` names them from the filesystem's top level, which need not be where
    * it is mounted; `subvolume show` names `dir` the same way, so the prefix they share
    * is cut and `dir` put in its place.
@@ -37,7 +38,7 @@ export const btrfs = {
       if (!rel.startsWith(`${own}/`)) continue;
       paths.push(`${dir}/${rel.slice(own.length + 1)}`);
     }
-    return paths.sort((a, b) => b.length - a.length);
+    return paths;
   },
   /** Turn quotas on for the filesystem holding `dir` (idempotent). */
   enableQuota: (dir: string) => runProgram('btrfs', ['quota', 'enable', dir]),

@@ -234,8 +234,9 @@ export class BtrfsDriver implements StorageDriver {
 }
 
 /**
- * Delete the subvolume at `dir` with every subvolume inside it, deepest first (a
- * subvolume holding another cannot be deleted; Docker's driver leaked them). A plain
+ * Delete the subvolume at `dir` with every subvolume inside it, children before their
+ * parent, recursively (a subvolume holding another cannot be deleted; Docker's driver
+ * leaked them). A plain
  * directory (never a subvolume: what a crash or someone else left) is removed as one.
  */
 export async function deleteSubvolume(dir: string): Promise<void> {
@@ -246,10 +247,10 @@ export async function deleteSubvolume(dir: string): Promise<void> {
     await fs.rm(dir, { recursive: true, force: true });
     return;
   }
-  for (const nested of await btrfs.nested(dir)) {
-    // A read-only nested subvolume (a container's own snapshot -r) is deleted as well.
-    await btrfs.delete(nested);
-  }
+  const nested = await btrfs.nested(dir);
+  // Unlinking a subvolume needs a writable parent: a read-only one (a layer, a container's own `snapshot -r`) is made writable first.
+  if (nested.length > 0 && (await btrfs.isReadOnly(dir))) await btrfs.setReadOnly(dir, false);
+  for (const child of nested) await deleteSubvolume(child);
   await btrfs.delete(dir);
 }
 

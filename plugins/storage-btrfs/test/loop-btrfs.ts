@@ -21,7 +21,16 @@ export class LoopBtrfs {
   /** Where the filesystem will be mounted, known before it is: a tempPrefix can point into it. */
   static plan(): LoopBtrfs {
     const dir = mkdtempSync('/tmp/berth-unit-storage-btrfs-');
-    return new LoopBtrfs(dir, path.join(dir, 'mnt'));
+    const loop = new LoopBtrfs(dir, path.join(dir, 'mnt'));
+    // A suite past its time limit exits without running its after hooks: the loop device must not outlive it.
+    process.once('exit', () => {
+      try {
+        loop.destroy();
+      } catch {
+        // Reported by the runner's leak check, which sees the mount.
+      }
+    });
+    return loop;
   }
 
   create(): void {
