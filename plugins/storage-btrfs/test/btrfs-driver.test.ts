@@ -61,7 +61,7 @@ async function mounted<T>(source: string, fn: (dir: string) => Promise<T>): Prom
 test('init refuses a data root that is not on btrfs, naming it', async () => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'berth-unit-storage-btrfs-plain-'));
   try {
-    await rejectsWith(plugin.init(pluginContext(dir)), 'PluginSkipped', /not on a btrfs filesystem/);
+    await rejectsWith(Promise.resolve(plugin.init(pluginContext(dir))), 'PluginSkipped', /not on a btrfs filesystem/);
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }

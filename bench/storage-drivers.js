@@ -1,0 +1,84 @@
+// Create-to-running on a 10-layer image under each storage driver, side by side in one
+// run: a berthd on overlay (its data root in /tmp) and a berthd on btrfs (its data root a
+// btrfs image file of its own, loop-mounted), rounds interleaved A B A B. Each round times
+// `berth run -d <image> sleep 600` (create, snapshot, mount, start: it returns once the
+// container runs), then removes the container untimed. The image is busybox plus nine
+// committed layers, made on each daemon before the rounds. No dockerd. Prints figures,
+// asserts nothing; the issue's target is btrfs within 1.5x overlay.
+// Usage: node bench/storage-drivers.js [rounds]
+'use strict';
+const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+const { median, runBench, startBerthd, timeOnce } = require('./support.js');
+
+const repo = path.resolve(__dirname, '..');
+const rounds = Number(process.argv[2] || 15);
+const dir = fs.mkdtempSync('/tmp/berth-bench-');
+const busybox = path.join(repo, 'test/fixtures/.cache/busybox.tar');
+const started = [];
+const daemons = [];
+let loopDevice;
+
+/** A 4 GiB sparse btrfs image, loop-mounted where the btrfs berthd's data root will be. */
+function mountBtrfs(target) {
+  const image = path.join(dir, 'btrfs.img');
+  execFileSync('truncate', ['-s', '4G', image]);
+  execFileSync('mkfs.btrfs', ['-q', image], { stdio: 'ignore' });
+  loopDevice = execFileSync('losetup', ['--find', '--show', image], { encoding: 'utf8' }).trim();
+  fs.mkdirSync(target, { recursive: true });
+  execFileSync('mount', ['-t', 'btrfs', loopDevice, target]);
+}
+
+async function main() {
+  mountBtrfs(path.join(dir, 'b', 'data'));
+  for (const [tag, driver] of [
+    ['o', 'overlay'],
+    ['b', 'btrfs'],
+  ]) {
+    const d = await startBerthd(dir, started, { cgroupParent: `berth-bench-storage-${tag}`, tag, args: ['--storage-driver', driver] });
+    // The docker CLI: berth's own CLI has no `commit`.
+    const berth = (args) => execFileSync('docker', args, { env: { ...process.env, ...d.env }, encoding: 'utf8' });
+    berth(['load', '-q', '-i', busybox]);
+    let image = 'busybox';
+    for (let i = 1; i < 10; i++) {
+      berth(['run', '--name', `layer-${i}`, image, 'sh', '-c', `echo ${i} > /layer-${i}`]);
+      berth(['commit', `layer-${i}`, `ten-layers:${i}`]);
+      berth(['rm', `layer-${i}`]);
+      image = `ten-layers:${i}`;
+    }
+    const layers = JSON.parse(berth(['image', 'inspect', image]))[0].RootFS.Layers.length;
+    daemons.push({ driver, d, berth, image, layers, times: [] });
+  }
+  for (let round = 0; round < rounds; round++) {
+    for (const daemon of round % 2 === 0 ? daemons : [...daemons].reverse()) {
+      const name = `bench-${round}`;
+      daemon.times.push(timeOnce('docker', ['run', '-d', '--name', name, daemon.image, 'sleep', '600'], daemon.d.env));
+      daemon.berth(['rm', '-f', name]);
+    }
+  }
+  const load = fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  console.log(
+    `create-to-running (docker run -d) on a ${daemons[0].layers}-layer image, ${rounds} rounds interleaved; load average ${load}`,
+  );
+  for (const daemon of daemons) {
+    const sorted = [...daemon.times].sort((a, b) => a - b);
+    console.log(
+      `  ${daemon.driver.padEnd(8)} median ${median(daemon.times).toFixed(1)} ms   min ${sorted[0].toFixed(1)} ms   max ${sorted[sorted.length - 1].toFixed(1)} ms`,
+    );
+  }
+  const ratio = median(daemons[1].times) / median(daemons[0].times);
+  console.log(`  btrfs / overlay: ${ratio.toFixed(2)}x (target: within 1.5x)`);
+}
+
+runBench(main, started, dir, () => {
+  for (const { berth } of daemons) {
+    try {
+      const ids = berth(['ps', '-aq']).split('\n').filter(Boolean);
+      if (ids.length) berth(['rm', '-f', ...ids]);
+    } catch {}
+  }
+}).finally(() => {
+  // stopAndClean unmounted the data root (lazily): detach the loop device by device.
+  if (loopDevice) execFileSync('losetup', ['-d', loopDevice]);
+});
