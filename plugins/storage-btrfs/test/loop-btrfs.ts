@@ -63,6 +63,7 @@ export class LoopBtrfs {
     if (this.device && !this.mounted) {
       try {
         execFileSync('losetup', ['-d', this.device]);
+        waitDetached(this.device);
         this.device = undefined;
       } catch (err) {
         errors.push(err);
@@ -71,4 +72,15 @@ export class LoopBtrfs {
     if (!this.mounted) rmSync(this.dir, { recursive: true, force: true });
     if (errors.length > 0) throw errors[0];
   }
+}
+
+/**
+ * `losetup -d` of a device whose filesystem the kernel is still releasing only marks it
+ * for autoclear: wait (up to 5 s) until it has no backing file, so the runner's leak
+ * check after the suite does not see it.
+ */
+function waitDetached(device: string): void {
+  const backing = `/sys/block/${path.basename(device)}/loop/backing_file`;
+  const until = Date.now() + 5000;
+  while (existsSync(backing) && Date.now() < until) execFileSync('sleep', ['0.05']);
 }
