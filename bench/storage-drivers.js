@@ -1,6 +1,7 @@
 // Create-to-running on a 10-layer image under each storage driver, side by side in one
-// run: a berthd on overlay (its data root in /tmp) and a berthd on btrfs (its data root a
-// btrfs image file of its own, loop-mounted), rounds interleaved A B A B. Each round times
+// run: a berthd on overlay and a berthd on btrfs, each with its data root on a 4 GiB image
+// file of its own, loop-mounted (ext4 for overlay, its usual home; btrfs for btrfs), so both
+// pay the same loop device over the same disk; rounds interleaved A B A B. Each round times
 // `berth run -d <image> sleep 600` (create, snapshot, mount, start: it returns once the
 // container runs), then removes the container untimed. The image is busybox plus nine
 // committed layers, made on each daemon before the rounds. No dockerd. Prints figures,
@@ -18,20 +19,22 @@ const dir = fs.mkdtempSync('/tmp/berth-bench-');
 const busybox = path.join(repo, 'test/fixtures/.cache/busybox.tar');
 const started = [];
 const daemons = [];
-let loopDevice;
+const loopDevices = [];
 
-/** A 4 GiB sparse btrfs image, loop-mounted where the btrfs berthd's data root will be. */
-function mountBtrfs(target) {
-  const image = path.join(dir, 'btrfs.img');
+/** A 4 GiB sparse image of filesystem `type`, loop-mounted on `target` (a berthd's data root). */
+function mountLoop(type, target) {
+  const image = path.join(dir, `${type}.img`);
   execFileSync('truncate', ['-s', '4G', image]);
-  execFileSync('mkfs.btrfs', ['-q', image], { stdio: 'ignore' });
-  loopDevice = execFileSync('losetup', ['--find', '--show', image], { encoding: 'utf8' }).trim();
+  execFileSync(`mkfs.${type}`, ['-q', image], { stdio: 'ignore' });
+  const device = execFileSync('losetup', ['--find', '--show', image], { encoding: 'utf8' }).trim();
+  loopDevices.push(device);
   fs.mkdirSync(target, { recursive: true });
-  execFileSync('mount', ['-t', 'btrfs', loopDevice, target]);
+  execFileSync('mount', ['-t', type, device, target]);
 }
 
 async function main() {
-  mountBtrfs(path.join(dir, 'b', 'data'));
+  mountLoop('ext4', path.join(dir, 'o', 'data'));
+  mountLoop('btrfs', path.join(dir, 'b', 'data'));
   for (const [tag, driver] of [
     ['o', 'overlay'],
     ['b', 'btrfs'],
@@ -79,6 +82,6 @@ runBench(main, started, dir, () => {
     } catch {}
   }
 }).finally(() => {
-  // stopAndClean unmounted the data root (lazily): detach the loop device by device.
-  if (loopDevice) execFileSync('losetup', ['-d', loopDevice]);
+  // stopAndClean unmounted the data roots (lazily): detach the loop devices by device.
+  for (const device of loopDevices) execFileSync('losetup', ['-d', device]);
 });
