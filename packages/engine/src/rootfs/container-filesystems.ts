@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { closeSync, constants, promises as fs, fstatSync, readlinkSync } from 'node:fs';
 import * as path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
@@ -24,6 +25,7 @@ import {
 } from '@berth/core';
 import { commitImage, type ContainerConfig as ImageContainerConfig, type ImageStore, writeTar } from '@berth/image';
 import { AT, isMountPoint, mountAll, O_PATH, openAt, RESOLVE, readlinkAt, statAt, unmountAll } from '@berth/native';
+import { EngineConfigToken, type ResolvedEngineConfig } from '../config.js';
 import { containerEventAttributes } from '../containers/container-events.js';
 import { type ContainerLifecycle, ContainerLifecycleToken } from '../containers/container-lifecycle.js';
 import { type ContainerLocks, ContainerLocksToken } from '../containers/container-locks.js';
@@ -71,7 +73,13 @@ export class ContainerFilesystems implements ContainerFilesystemsApi {
     @inject(ContainerLifecycleToken) private readonly lifecycle: ContainerLifecycle,
     @inject(ImageStoreToken) private readonly images: ImageStore,
     @inject(EventBusToken) private readonly events: EventBus,
-  ) {}
+    @inject(EngineConfigToken) config: ResolvedEngineConfig,
+  ) {
+    this.tmp = path.join(config.dataRoot, 'tmp');
+  }
+
+  /** Where the differ mounts a snapshot and its parent's view: `<data-root>/tmp`, cleared at start (LayerUnpacker.removeInterrupted). */
+  private readonly tmp: string;
 
   async changes(ref: string): Promise<ContainerChangeEntry[]> {
     const record = this.store.get(ref);
@@ -166,14 +174,14 @@ export class ContainerFilesystems implements ContainerFilesystemsApi {
   /**
    * The differ's changes of the container's layer (core's snapshotChanges): the driver's
    * fast path (overlay's upper directory) or, without one, its snapshot and a view of the
-   * image compared as trees, both mounted read-only under the container's directory for
-   * the comparison. Called under the container's lock.
+   * image compared as trees, both mounted read-only under `<data-root>/tmp` for the
+   * comparison (a crash leaves them to LayerUnpacker.removeInterrupted). Called under the
+   * container's lock.
    */
   private diff(record: ContainerRecord): Promise<SnapshotChange[]> {
-    let made = 0;
     return snapshotChanges(this.storage, record.id, {
       mount: async (mounts) => {
-        const dir = path.join(this.paths.dir(record.id), `differ-${process.pid}-${++made}`);
+        const dir = path.join(this.tmp, `differ-${randomBytes(8).toString('hex')}`);
         await fs.mkdir(dir, { recursive: true });
         mountAll(mounts, dir);
         return dir;

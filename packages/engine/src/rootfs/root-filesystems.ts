@@ -88,14 +88,6 @@ export class RootFilesystems {
    */
   async removeOrphans(exists: (containerId: string) => boolean): Promise<void> {
     for (const snapshot of await this.storage.walk()) {
-      if (snapshot.labels[SnapshotLabels.ownerKind] === 'differ') {
-        // A view the differ made for one diff (core's snapshotChanges), left by a crash.
-        this.log.warn('removing a view left by an interrupted diff', { key: snapshot.key });
-        await this.remove(snapshot.key).catch((err) =>
-          this.log.error('cannot remove a diff view', { key: snapshot.key, error: String(err) }),
-        );
-        continue;
-      }
       const container = orphanContainer(snapshot, exists);
       if (!container) continue;
       this.log.warn('removing the writable layer of a container that no longer exists', { id: container, key: snapshot.key });
