@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { createReadStream, promises as fs, mkdirSync, mkdtempSync, rmSync, statfsSync } from 'node:fs';
+import { createReadStream, promises as fs, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { SnapshotLabels, StorageDriverToken } from '@berth/core';
 import none from '@berth/network-none';
