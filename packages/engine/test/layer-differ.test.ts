@@ -1,10 +1,12 @@
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, constants, promises as fs, mkdtempSync } from 'node:fs';
+import { closeSync, constants, promises as fs, mkdirSync, mkdtempSync } from 'node:fs';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { type StorageDriver, snapshotChanges } from '@berth/core';
 import { readTar, writeTar } from '@berth/image';
 import { AT, mountAll, O_PATH, openAt, unmountAll } from '@berth/native';
+import { BtrfsDriver } from '@berth/storage-btrfs';
 import { OverlayDriver } from '@berth/storage-overlay';
 import { VfsDriver } from '@berth/storage-vfs';
 import { suite } from 'uvu';
@@ -12,7 +14,7 @@ import * as assert from 'uvu/assert';
 import { changeEntries } from '../src/rootfs/tree-tar.js';
 
 // The differ's layer tar (core's snapshotChanges, then changeEntries): overlay's fast path
-// and vfs's tree comparison must give the same bytes for the same work.
+// and the tree comparison vfs and btrfs use must give the same bytes for the same work.
 
 const test = suite('layer differ');
 let dir: string;
@@ -20,8 +22,10 @@ let dir: string;
 test.before(() => {
   dir = mkdtempSync('/tmp/berth-unit-differ-');
 });
+let loopDevice: string | undefined;
 test.after(async () => {
   unmountAll(dir);
+  if (loopDevice) execFileSync('losetup', ['-d', loopDevice]);
   await fs.rm(dir, { recursive: true, force: true });
 });
 
@@ -64,11 +68,24 @@ async function layerTar(driver: StorageDriver): Promise<Buffer> {
   }
 }
 
-test('overlay (its upper directory) and vfs (a tree comparison) write the same layer tar, with whiteouts and an opaque directory', async () => {
+/** A btrfs of the test's own, loop-mounted under `dir` (unmounted by the suite's after hook, detached here). */
+function loopBtrfs(): string {
+  const image = path.join(dir, 'btrfs.img');
+  execFileSync('truncate', ['-s', '256M', image]);
+  execFileSync('mkfs.btrfs', ['-q', image], { stdio: 'ignore' });
+  loopDevice = execFileSync('losetup', ['--find', '--show', image], { encoding: 'utf8' }).trim();
+  const mnt = path.join(dir, 'btrfs');
+  mkdirSync(mnt);
+  execFileSync('mount', ['-t', 'btrfs', loopDevice, mnt]);
+  return mnt;
+}
+
+test('overlay (its upper directory), vfs and btrfs (a tree comparison) write the same layer tar, with whiteouts and an opaque directory', async () => {
   const overlay = await OverlayDriver.open(path.join(dir, 'overlay'));
   const vfs = await VfsDriver.open(path.join(dir, 'vfs'));
-  assert.ok(overlay.capabilities.nativeDiff && !vfs.capabilities.nativeDiff);
-  const [a, b] = [await layerTar(overlay), await layerTar(vfs)];
+  const btrfs = await BtrfsDriver.open(path.join(loopBtrfs(), 'root'));
+  assert.ok(overlay.capabilities.nativeDiff && !vfs.capabilities.nativeDiff && !btrfs.capabilities.nativeDiff);
+  const [a, b, c] = [await layerTar(overlay), await layerTar(vfs), await layerTar(btrfs)];
   const names: string[] = [];
   for await (const entry of readTar(Readable.from([a]))) {
     names.push(`${entry.type} ${entry.path}`);
