@@ -49,11 +49,12 @@ export interface BtrfsDriverOptions {
  *
  * Subvolumes are never leaked (moby#9939): remove deletes every subvolume a container
  * made inside its snapshot, deepest first, before the snapshot's own; a subvolume is
- * made before its record is written and its record dropped before it is deleted, so a
+ * made while its record is written and its record dropped before it is deleted, so a
  * kill -9 anywhere leaves at worst a subvolume without a record, which open() deletes
- * (nested ones first) along with anything else in `snapshots/` it does not know. A
- * commit cut short after its record was written leaves `sealing` on the record; open()
- * finishes it by making the subvolume read-only.
+ * (nested ones first) along with anything else in `snapshots/` it does not know, or the
+ * record of an active snapshot or view whose subvolume was never made, which open()
+ * drops. A commit cut short after its record was written leaves `sealing` on the record;
+ * open() finishes it by making the subvolume read-only.
  */
 export class BtrfsDriver implements StorageDriver {
   readonly name = 'btrfs';
@@ -156,32 +157,40 @@ export class BtrfsDriver implements StorageDriver {
     sizeBytes: number | undefined,
   ): Promise<MountSpec[]> {
     let made: string | undefined;
+    let source: string | undefined;
     try {
-      return await this.metadata.transact(async (draft) => {
-        if (draft.records.has(key)) throw new Conflict(`snapshot ${key} already exists`);
-        let source: string | undefined;
-        if (parent !== undefined) {
-          const parentRecord = draft.records.get(parent);
-          if (!parentRecord) throw new NotFound(`no such parent snapshot: ${parent}`);
-          if (parentRecord.kind !== 'committed')
-            throw new InvalidArgument(`parent snapshot ${parent} is ${parentRecord.kind}, not committed`);
-          source = this.dirOf(parentRecord.id);
-        }
-        const record: BtrfsSnapshotRecord = { id: draft.allocateId(), kind, created: new Date().toISOString() };
-        if (parent !== undefined) record.parent = parent;
-        if (sizeBytes !== undefined) record.sizeBytes = sizeBytes;
-        withLabels(record, labels);
-        made = this.dirOf(record.id);
-        // The subvolume before its record: a crash here leaves an unrecorded subvolume, which open() deletes.
-        if (source) await btrfs.snapshot(source, made, kind === 'view');
-        else {
-          await btrfs.create(made);
-          if (kind === 'view') await btrfs.setReadOnly(made, true);
-        }
-        if (sizeBytes !== undefined) await btrfs.limit(made, sizeBytes);
-        draft.records.set(key, record);
-        return this.mountsOf(record);
-      });
+      return await this.metadata.transact(
+        async (draft) => {
+          if (draft.records.has(key)) throw new Conflict(`snapshot ${key} already exists`);
+          if (parent !== undefined) {
+            const parentRecord = draft.records.get(parent);
+            if (!parentRecord) throw new NotFound(`no such parent snapshot: ${parent}`);
+            if (parentRecord.kind !== 'committed')
+              throw new InvalidArgument(`parent snapshot ${parent} is ${parentRecord.kind}, not committed`);
+            source = this.dirOf(parentRecord.id);
+          }
+          const record: BtrfsSnapshotRecord = { id: draft.allocateId(), kind, created: new Date().toISOString() };
+          if (parent !== undefined) record.parent = parent;
+          if (sizeBytes !== undefined) record.sizeBytes = sizeBytes;
+          withLabels(record, labels);
+          made = this.dirOf(record.id);
+          draft.records.set(key, record);
+          return this.mountsOf(record);
+        },
+        // The subvolume is made while the record is written: each commits a btrfs
+        // transaction, and neither needs the other. A crash leaves one without the other,
+        // and open() removes either kind of half (an unrecorded subvolume, a record
+        // without its subvolume).
+        async () => {
+          const dir = made!;
+          if (source) await btrfs.snapshot(source, dir, kind === 'view');
+          else {
+            await btrfs.create(dir);
+            if (kind === 'view') await btrfs.setReadOnly(dir, true);
+          }
+          if (sizeBytes !== undefined) await btrfs.limit(dir, sizeBytes);
+        },
+      );
     } catch (err) {
       if (made) await deleteSubvolume(made).catch(() => undefined);
       throw err;
@@ -214,10 +223,27 @@ export class BtrfsDriver implements StorageDriver {
     return path.join(this.snapshotsDir, String(id));
   }
 
-  /** After a crash: finish interrupted commits, delete every subvolume (and directory) no record names. */
+  /**
+   * After a crash: drop the records of snapshots whose subvolume was never made (a prepare
+   * or view cut short), finish interrupted commits, delete every subvolume (and
+   * directory) no record names.
+   */
   private async recover(log: Logger | undefined): Promise<void> {
+    const present = new Set(await fs.readdir(this.snapshotsDir));
+    const unmade = this.metadata.entries().filter(([, r]) => r.kind !== 'committed' && !present.has(String(r.id)));
+    if (unmade.length > 0) {
+      log?.warn('dropping the records of btrfs snapshots never made (a crash in the middle of prepare)', {
+        keys: unmade.map(([k]) => k).join(','),
+      });
+      await this.metadata.transact(async ({ records }) => {
+        for (const [key] of unmade) records.delete(key);
+      });
+    }
     const known = new Set<string>();
     for (const [key, record] of this.metadata.entries()) {
+      if (record.kind === 'committed' && !present.has(String(record.id))) {
+        log?.error('a committed btrfs snapshot has lost its subvolume', { key, id: record.id });
+      }
       known.add(String(record.id));
       if (record.sealing) {
         log?.warn('finishing an interrupted btrfs commit', { key });

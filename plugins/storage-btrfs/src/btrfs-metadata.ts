@@ -75,13 +75,30 @@ export class BtrfsMetadata {
     return [...this.records];
   }
 
-  /** Run `change` alone against a draft; when it resolves, write the draft and make it current. */
-  transact<T>(change: (draft: BtrfsMetadataDraft) => Promise<T>): Promise<T> {
+  /**
+   * Run `change` alone against a draft; when it resolves, write the draft and make it
+   * current. `alongside(result)` runs at the same time as the write (btrfs: the subvolume
+   * the new record names, made while the record is written, since both cost a btrfs
+   * transaction): the draft becomes current only when both succeed. When `alongside`
+   * fails, the file is written back to the state before (ids stay used), so the record
+   * of something never made does not stay; a crash before that leaves a record whose
+   * subvolume is missing, which the driver's open drops.
+   */
+  transact<T>(change: (draft: BtrfsMetadataDraft) => Promise<T>, alongside?: (result: T) => Promise<unknown>): Promise<T> {
     const run = this.queue.then(async () => {
       const records = new Map(this.records);
       let nextId = this.nextId;
       const result = await change({ records, allocateId: () => nextId++ });
-      await writeJsonAtomic(this.file, { version: 1, nextId, snapshots: Object.fromEntries(records) } satisfies MetadataFile);
+      const [written, made] = await Promise.allSettled([
+        writeJsonAtomic(this.file, { version: 1, nextId, snapshots: Object.fromEntries(records) } satisfies MetadataFile),
+        alongside ? alongside(result) : Promise.resolve(),
+      ]);
+      if (made.status === 'rejected') {
+        this.nextId = nextId;
+        await writeJsonAtomic(this.file, { version: 1, nextId, snapshots: Object.fromEntries(this.records) } satisfies MetadataFile);
+        throw made.reason;
+      }
+      if (written.status === 'rejected') throw written.reason;
       this.records = records;
       this.nextId = nextId;
       return result;

@@ -131,6 +131,46 @@ test('recovery: a subvolume made by a prepare killed before its record is delete
   assert.equal((await fs.readdir(path.join(root, 'snapshots'))).sort(), await recordedIds(root));
 });
 
+test('recovery: the record of a prepare killed before its subvolume was made is dropped at open', async () => {
+  const root = await freshRoot();
+  const driver = await BtrfsDriver.open(root, { quota: true });
+  await driver.prepare('kept');
+  // The state a kill -9 leaves when the record was written and the snapshot not yet made.
+  const file = path.join(root, 'metadata.json');
+  const meta = JSON.parse(await fs.readFile(file, 'utf8'));
+  meta.snapshots.unmade = { id: meta.nextId, kind: 'active', created: new Date().toISOString() };
+  meta.nextId++;
+  await fs.writeFile(file, JSON.stringify(meta));
+  const reopened = await BtrfsDriver.open(root, { quota: true });
+  assert.equal(
+    (await reopened.walk()).map((s) => s.key),
+    ['kept'],
+  );
+  await reopened.prepare('unmade');
+  assert.is((await reopened.stat('unmade')).kind, 'active', 'the key is free again');
+});
+
+test('a prepare whose subvolume cannot be made leaves no record', async () => {
+  const root = await freshRoot();
+  const driver = await BtrfsDriver.open(root, { quota: true });
+  await driver.prepare('base');
+  await driver.commit('base-c', 'base');
+  // The parent's subvolume taken away under the driver: the snapshot of it fails.
+  const parentDir = path.join(
+    root,
+    'snapshots',
+    String(JSON.parse(await fs.readFile(path.join(root, 'metadata.json'), 'utf8')).snapshots['base-c'].id),
+  );
+  await deleteSubvolume(parentDir);
+  await driver.prepare('child', 'base-c').then(
+    () => assert.unreachable('a snapshot of a missing subvolume succeeded'),
+    (err: Error) => assert.match(err.message, /btrfs/),
+  );
+  await rejectsWith(driver.stat('child'), 'NotFound');
+  const onDisk = JSON.parse(await fs.readFile(path.join(root, 'metadata.json'), 'utf8')).snapshots;
+  assert.not.ok('child' in onDisk, 'the failed prepare left its record in metadata.json');
+});
+
 test('recovery: a commit killed after its record, before the subvolume became read-only, is finished at open', async () => {
   const root = await freshRoot();
   const driver = await BtrfsDriver.open(root, { quota: true });
