@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -14,7 +15,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { rejectsWith, rejectsWithCode } from './expect-error.js';
 import { runStorageCase, type StorageCase, type StorageDriverFactory } from './storage-case.js';
-import { suiteTimeout } from './test-timeout.js';
+import { suiteTimeout, withTimeout } from './test-timeout.js';
 import { getXattr, listTree, mknod, readText, setXattr, writeFiles } from './tree.js';
 
 /** Options of `storageDriverSuite`. */
@@ -28,6 +29,12 @@ export interface StorageDriverSuiteOptions {
   chainLength?: number;
   /** Limit of each case in ms (default: the runner's 5 s); a driver that spawns a program per call needs more. */
   caseTimeoutMs?: number;
+  /**
+   * The module (a path `require` takes) whose default export is the driver's plugin
+   * manifest: the crash case initialises it in a child process it kills with SIGKILL
+   * in the middle of prepare, commit or remove. Without it the case says it does not apply.
+   */
+  crashModule?: string;
   /** Deletes what a driver left in a case's root that a recursive rm cannot (btrfs: read-only subvolumes). */
   clearRoot?: (root: string) => Promise<void>;
   /** Runs before the first case: make what `tempPrefix` points into (btrfs: a loop-mounted image). */
@@ -69,8 +76,10 @@ export function storageDriverSuite(name: string, makeDriver: StorageDriverFactor
   if (options.caseTimeoutMs !== undefined) suiteTimeout(test, options.caseTimeoutMs);
   if (options.before) test.before(options.before);
   if (options.after) test.after(options.after);
-  const check = (title: string, body: (c: StorageCase) => Promise<void>) =>
-    test(title, () => runStorageCase(tempPrefix, makeDriver, body, options.clearRoot));
+  const check = (title: string, body: (c: StorageCase) => Promise<void>, limitMs?: number) => {
+    const run = () => runStorageCase(tempPrefix, makeDriver, body, options.clearRoot);
+    test(title, limitMs === undefined ? run : withTimeout(Math.max(limitMs, options.caseTimeoutMs ?? 0), run));
+  };
 
   check('prepare without a parent gives an empty, writable tree; mounts() describes it again', async (c) => {
     const mounts = await c.driver.prepare('base');
@@ -768,6 +777,57 @@ export function storageDriverSuite(name: string, makeDriver: StorageDriverFactor
     ]);
   });
 
+  check(
+    'after kill -9 in the middle of prepare, commit or remove, the driver opens whole and frees everything',
+    async (c) => {
+      if (!options.crashModule) {
+        console.log(`  storage driver ${name}: the crash case does not apply: no crashModule given to run the driver in a child process`);
+        return;
+      }
+      await c.driver.prepare('warm-up');
+      await c.driver.remove('warm-up');
+      await c.driver.close?.();
+      const baseline = await settledTree(c.root);
+      for (let round = 0; round < 4; round++) {
+        const mountDir = path.join(c.dir, `crash-${round}`);
+        await killMidway(options.crashModule, c.root, mountDir, 200 + Math.floor(Math.random() * 500));
+        // What the engine does first after a crash: unmount what the dead process left mounted.
+        c.unmount(mountDir);
+        const driver = await c.reopen();
+        const all = await driver.walk();
+        const byKey = new Map(all.map((s) => [s.key, s]));
+        for (const s of all) {
+          if (s.parent === undefined) continue;
+          assert.is(byKey.get(s.parent)?.kind, 'committed', `round ${round}: ${s.key}'s parent ${s.parent} is not a committed snapshot`);
+        }
+        for (const s of all) {
+          if (s.kind === 'committed') {
+            const view = await c.mount(await driver.view(`check-${round}-${s.key}`, s.key));
+            assert.ok(
+              (await listTree(view)).some((f) => f.startsWith('file-')),
+              `round ${round}: committed ${s.key} lost its files`,
+            );
+            c.unmount(view);
+            await driver.remove(`check-${round}-${s.key}`);
+          } else {
+            const target = await c.mount(await driver.mounts(s.key));
+            await writeFiles(target, { 'after-crash': 'ok' });
+            c.unmount(target);
+          }
+        }
+      }
+      // Everything removed, children first: nothing of what the crashes interrupted may stay.
+      for (let left = await c.driver.walk(); left.length > 0; left = await c.driver.walk()) {
+        const leaves = left.filter((s) => !left.some((o) => o.parent === s.key));
+        for (const leaf of leaves) await c.driver.remove(leaf.key);
+      }
+      await c.driver.close?.();
+      assert.equal(await settledTree(c.root), baseline, 'the interrupted operations left something in the root');
+      // Four child processes started and killed: more than the runner's 5 s on a busy machine.
+    },
+    60_000,
+  );
+
   check('removing snapshots frees their storage', async (c) => {
     await c.driver.prepare('warm-up');
     await c.driver.remove('warm-up');
@@ -782,6 +842,31 @@ export function storageDriverSuite(name: string, makeDriver: StorageDriverFactor
   });
 
   test.run();
+}
+
+/**
+ * Run the crash child (storage-crash-child) on `root` until `afterMs` past its `ready`,
+ * then SIGKILL it. Rejects with its stderr when it fails on its own.
+ */
+async function killMidway(crashModule: string, root: string, mountDir: string, afterMs: number): Promise<void> {
+  const script = path.join(__dirname, `storage-crash-child${path.extname(__filename)}`);
+  // From source (the unit tests), the child needs tsx as this process had it through uvu's `-r`.
+  const loader = script.endsWith('.ts') ? ['-r', 'tsx/cjs'] : [];
+  const child = spawn(process.execPath, [...loader, script, crashModule, root, mountDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d;
+  });
+  const ready = await Promise.race([
+    new Promise<boolean>((resolve) => child.stdout.once('data', () => resolve(true))),
+    exited.then(() => false),
+  ]);
+  if (!ready) throw new Error(`the crash child ended before it was ready: ${stderr}`);
+  await new Promise((r) => setTimeout(r, afterMs));
+  child.kill('SIGKILL');
+  await exited;
+  if (stderr !== '') throw new Error(`the crash child failed on its own: ${stderr}`);
 }
 
 /**

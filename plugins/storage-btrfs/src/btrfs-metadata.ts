@@ -1,5 +1,5 @@
 import { promises as fs } from 'node:fs';
-import { type SnapshotKind, SystemError, writeJsonAtomic } from '@berth/core';
+import { removeAtomicLeftovers, type SnapshotKind, SystemError, writeJsonAtomic } from '@berth/core';
 
 /** One snapshot as the btrfs driver records it. Its subvolume is `snapshots/<id>`. */
 export interface BtrfsSnapshotRecord {
@@ -48,6 +48,8 @@ export class BtrfsMetadata {
   ) {}
 
   static async load(file: string): Promise<BtrfsMetadata> {
+    // A rewrite a crash cut short left its temporary file; the file holds the state before it.
+    await removeAtomicLeftovers(file);
     let text: string;
     try {
       text = await fs.readFile(file, 'utf8');

@@ -9,6 +9,8 @@ const loop = LoopBtrfs.plan();
 storageDriverSuite('btrfs', async (root) => plugin.init(pluginContext(root)), {
   tempPrefix: `${loop.mountPoint}/case-`,
   caseTimeoutMs: 60_000,
+  // The crash case runs the plugin in a child process it kills.
+  crashModule: require.resolve('@berth/storage-btrfs'),
   before: async () => loop.create(),
   after: async () => loop.destroy(),
   // Committed layers are read-only subvolumes: a recursive rm cannot empty them.
