@@ -180,7 +180,7 @@ function removeBenchNetworks(dir) {
  * `repo` runs another checkout's build (a baseline beside this one, `tag` naming its
  * subdirectory of `dir` and its network objects).
  */
-async function startBerthd(dir, started, { cgroupParent, logLevel = 'warn', repo = path.join(__dirname, '..'), tag = '' }) {
+async function startBerthd(dir, started, { cgroupParent, logLevel = 'warn', repo = path.join(__dirname, '..'), tag = '', args = [] }) {
   const home = tag ? path.join(dir, tag) : dir;
   fs.mkdirSync(home, { recursive: true });
   const socket = path.join(home, 'berthd.sock');
@@ -198,6 +198,7 @@ async function startBerthd(dir, started, { cgroupParent, logLevel = 'warn', repo
       '--config-file', path.join(home, 'none.json'),
       ...benchNetworkArgs(dir, tag.slice(0, 1)),
       ...(runtime ? ['--default-runtime', runtime] : []),
+      ...args,
     ],
     { stdio: ['ignore', log, log] },
   );

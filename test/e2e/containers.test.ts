@@ -6,7 +6,7 @@ import { daemonSuite, sleep } from './harness';
  * Real containers through a real berthd, once per storage driver: the same behaviour
  * must hold whatever backs the root filesystem.
  */
-for (const driver of ['overlay', 'vfs']) {
+for (const driver of ['overlay', 'vfs', 'btrfs']) {
   const test = daemonSuite(`containers (${driver})`, driver);
 
   test('the exit code of the command is the exit code of berth run', async ({ daemon }) => {

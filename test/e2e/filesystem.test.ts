@@ -135,3 +135,4 @@ function filesystemSuite(driver: string): void {
 
 filesystemSuite('overlay');
 filesystemSuite('vfs');
+filesystemSuite('btrfs');

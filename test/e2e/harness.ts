@@ -1,5 +1,5 @@
-import { type ChildProcess, execFile } from 'node:child_process';
-import { existsSync, promises as fs, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { type ChildProcess, execFile, execFileSync } from 'node:child_process';
+import { existsSync, promises as fs, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { suiteTimeout } from '@berth/testkit/timeout';
@@ -32,6 +32,8 @@ export class TestDaemon {
   readonly network: DaemonNetwork;
   private proc: ChildProcess | undefined;
   private logs = '';
+  /** btrfs: the loop device of the btrfs image the data root is mounted from. */
+  private loopDevice: string | undefined;
 
   constructor(readonly storageDriver: string) {
     this.dir = mkdtempSync(`/tmp/berth-e2e-${storageDriver}-`);
@@ -40,6 +42,20 @@ export class TestDaemon {
     this.execRoot = path.join(this.dir, 'exec');
     this.cgroupParent = `berth-e2e-${path.basename(this.dir).slice(-6)}`;
     this.network = daemonNetwork('be2e', path.basename(this.dir).slice(-6));
+    if (storageDriver === 'btrfs') this.mountBtrfsDataRoot();
+  }
+
+  /**
+   * The btrfs driver needs a data root on btrfs: a sparse 2 GiB image in the suite's
+   * directory, made with mkfs.btrfs, loop-mounted on the data root (undone by destroy).
+   */
+  private mountBtrfsDataRoot(): void {
+    const image = path.join(this.dir, 'btrfs.img');
+    execFileSync('truncate', ['-s', '2G', image]);
+    execFileSync('mkfs.btrfs', ['-q', image], { stdio: 'ignore' });
+    this.loopDevice = execFileSync('losetup', ['--find', '--show', image], { encoding: 'utf8' }).trim();
+    mkdirSync(this.dataRoot);
+    execFileSync('mount', ['-t', 'btrfs', this.loopDevice, this.dataRoot]);
   }
 
   get host(): string {
@@ -134,6 +150,8 @@ export class TestDaemon {
     for (const pid of resolverPids(this.dir)) process.kill(pid, 'SIGKILL');
     // Clean up even what leaked, so one failing suite does not poison the next.
     for (const m of mountsUnder(this.dir).reverse()) await run('umount', ['-l', m], {});
+    // The btrfs image's loop device, by device, whatever happened before.
+    if (this.loopDevice) await run('losetup', ['-d', this.loopDevice], {});
     await fs.rm(this.dir, { recursive: true, force: true }).catch(() => undefined);
     return leaks;
   }
@@ -141,7 +159,7 @@ export class TestDaemon {
   /** Kernel resources this daemon's containers could have left: mounts, cgroups, shims (network objects: cleanUpNetwork). */
   leaks(): string[] {
     const found: string[] = [];
-    for (const m of mountsUnder(this.dir)) found.push(`mount ${m}`);
+    for (const m of mountsUnder(this.dir)) if (!(this.loopDevice && m === this.dataRoot)) found.push(`mount ${m}`);
     // While berthd runs its parent cgroup may exist, with the cgroup its shims move into
     // (`shims`: live shims are counted below); containers' cgroups may not. Once it has
     // stopped, the parent must be gone too.

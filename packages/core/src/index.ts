@@ -28,4 +28,7 @@ export * from './plugins/plugin-manifest.js';
 export * from './plugins/plugin-requirement.js';
 export * from './plugins/plugin-skipped.js';
 export * from './process/run-program.js';
+export * from './storage/changed-usage.js';
+export * from './storage/snapshot-differ.js';
+export * from './storage/tree-changes.js';
 export * from './tokens.js';

@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { fsyncDir, writeFileAtomic, writeJsonAtomic } from '../src/fs/atomic-write.js';
+import { fsyncDir, removeAtomicLeftovers, writeFileAtomic, writeJsonAtomic } from '../src/fs/atomic-write.js';
 
 const dir = mkdtempSync('/tmp/berth-unit-atomic-');
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -29,6 +29,21 @@ test('a directory that does not exist is an error and leaves nothing', async () 
   }
   await fsyncDir(dir);
   assert.not.ok(readdirSync(dir).some((n) => n.endsWith('.tmp')));
+});
+
+test('removeAtomicLeftovers deletes the temporary files of cut-short writes of that file only', async () => {
+  const dir = mkdtempSync('/tmp/berth-unit-core-leftovers-');
+  try {
+    writeFileSync(path.join(dir, 'state.json'), '{}');
+    writeFileSync(path.join(dir, '.state.json.0123456789ab.tmp'), '{"half');
+    writeFileSync(path.join(dir, '.other.json.0123456789ab.tmp'), 'x');
+    writeFileSync(path.join(dir, '.state.json.notrandom.tmp'), 'x');
+    await removeAtomicLeftovers(path.join(dir, 'state.json'));
+    assert.equal(readdirSync(dir).sort(), ['.other.json.0123456789ab.tmp', '.state.json.notrandom.tmp', 'state.json']);
+    await removeAtomicLeftovers(path.join(dir, 'missing-dir', 'state.json'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test.run();

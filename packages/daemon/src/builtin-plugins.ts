@@ -4,6 +4,7 @@ import networkBridge from '@berth/network-bridge';
 import networkHost from '@berth/network-host';
 import networkNone from '@berth/network-none';
 import runc, { crunPlugin } from '@berth/runtime-oci';
+import storageBtrfs from '@berth/storage-btrfs';
 import storageOverlay from '@berth/storage-overlay';
 import storageVfs from '@berth/storage-vfs';
 import volumeLocal from '@berth/volume-local';
@@ -15,6 +16,7 @@ import volumeLocal from '@berth/volume-local';
  */
 export const builtinPlugins: readonly AnyPluginManifest[] = [
   storageOverlay,
+  storageBtrfs,
   storageVfs,
   runc,
   crunPlugin,

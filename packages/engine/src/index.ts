@@ -31,6 +31,7 @@ export { NetworkStore, NetworkStoreToken } from './networks/network-store.js';
 export { DriverLookup, DriverLookupToken } from './plugins/driver-lookup.js';
 export { ContainerFilesystems, ContainerFilesystemsToken } from './rootfs/container-filesystems.js';
 export { ContainerRoots, ContainerRootsToken } from './rootfs/container-roots.js';
+export { SnapshotDiffer, SnapshotDifferToken } from './rootfs/snapshot-differ.js';
 export { RootFilesystems, RootFilesystemsToken } from './rootfs/root-filesystems.js';
 export { decideRestart, RestartPolicies, RestartPoliciesToken, restartsAtEngineStart } from './runs/restart-policy.js';
 export { RunResources, RunResourcesToken } from './runs/run-resources.js';

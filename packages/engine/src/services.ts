@@ -32,6 +32,7 @@ import { NetworkStore, NetworkStoreToken } from './networks/network-store.js';
 import { DriverLookup, DriverLookupToken } from './plugins/driver-lookup.js';
 import { ContainerFilesystems, ContainerFilesystemsToken } from './rootfs/container-filesystems.js';
 import { ContainerRoots, ContainerRootsToken } from './rootfs/container-roots.js';
+import { SnapshotDiffer, SnapshotDifferToken } from './rootfs/snapshot-differ.js';
 import { RootFilesystems, RootFilesystemsToken } from './rootfs/root-filesystems.js';
 import { RestartPolicies, RestartPoliciesToken } from './runs/restart-policy.js';
 import { RunResources, RunResourcesToken } from './runs/run-resources.js';
@@ -92,6 +93,7 @@ export function registerEngineServices(di: ServiceContainer): void {
   di.registerDefault(HealthMonitorToken, { useClass: HealthMonitor });
   // Containers' files from the host: diff, export, commit, cp.
   di.registerDefault(ContainerRootsToken, { useClass: ContainerRoots });
+  di.registerDefault(SnapshotDifferToken, { useClass: SnapshotDiffer });
   di.registerDefault(ContainerFilesystemsToken, { useClass: ContainerFilesystems });
   // Dockerfile builds: what a build's steps ask of the engine.
   di.registerDefault(BuildCacheToken, { useClass: BuildCache });

@@ -103,6 +103,10 @@ test('a restart removes mounted writable layers without a record and interrupted
       await storage.prepare('extract-0011223344556677', undefined, { labels: ownerLabels('image-extract', 'sha256:x') }),
       extractDir,
     );
+    // A view the differ made for a diff cut short, mounted under tmp/ as the differ mounts it.
+    const differDir = path.join(t.dir, 'data', 'tmp', 'differ-8899aabbccddeeff');
+    mkdirSync(differDir, { recursive: true });
+    mountAll(await storage.view('differ-8899aabbccddeeff', undefined, { labels: ownerLabels('differ', kept.Id) }), differDir);
     // A snapshot with a 64-hex key that is not a container's: the builder's kind of key.
     await storage.prepare('e'.repeat(64), undefined, { labels: ownerLabels('build', 'b1') });
     await storage.close?.();
@@ -111,6 +115,8 @@ test('a restart removes mounted writable layers without a record and interrupted
     const keys = (await engine.di.resolve(StorageDriverToken).walk()).map((s) => s.key);
     assert.not.ok(keys.includes(lost), 'the orphan container layer is gone');
     assert.not.ok(keys.includes('extract-0011223344556677'), 'the interrupted extraction is gone');
+    assert.not.ok(keys.includes('differ-8899aabbccddeeff'), "the interrupted diff's view is gone");
+    assert.not.ok(existsSync(differDir), "the interrupted diff's mount is unmounted and gone");
     assert.ok(keys.includes('e'.repeat(64)), 'a snapshot owned by something else stays, whatever its key looks like');
     assert.ok(keys.includes(kept.Id), 'the layer of a container with a record stays');
     assert.not.ok(isMountPoint(lostRootfs), 'the orphan rootfs is unmounted');

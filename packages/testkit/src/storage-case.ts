@@ -25,13 +25,15 @@ export interface StorageCase {
 /**
  * Run `body` in a fresh temporary directory (`mkdtemp(tempPrefix)`) with a new driver,
  * then, whatever happened, unmount everything under the directory, close the driver
- * and delete the directory. A cleanup failure fails the case (a leaked mount must not
+ * and delete the directory (after `clearRoot(root)`, for what a plain recursive delete
+ * cannot remove: btrfs's read-only subvolumes). A cleanup failure fails the case (a leaked mount must not
  * pass unnoticed) unless the body already failed, whose error wins.
  */
 export async function runStorageCase(
   tempPrefix: string,
   makeDriver: StorageDriverFactory,
   body: (c: StorageCase) => Promise<void>,
+  clearRoot?: (root: string) => Promise<void>,
 ): Promise<void> {
   const dir = await fs.mkdtemp(tempPrefix);
   const root = path.join(dir, 'root');
@@ -75,6 +77,7 @@ export async function runStorageCase(
   } catch (err) {
     cleanup.push(err);
   }
+  if (cleanup.length === 0 && clearRoot) await clearRoot(root).catch((err: unknown) => cleanup.push(err));
   if (cleanup.length === 0) {
     await fs.rm(dir, { recursive: true, force: true }).catch((err: unknown) => cleanup.push(err));
   }

@@ -1,6 +1,6 @@
 import { promises as fs, type Stats } from 'node:fs';
 import * as path from 'node:path';
-import type { SnapshotChange } from '@berth/core';
+import { type SnapshotChange, sortChanges } from '@berth/core';
 import { getXattr } from '@berth/native';
 
 /** overlayfs marks a directory that hides everything below it in the lower layers. */
@@ -12,7 +12,9 @@ const opaqueXattr = 'trusted.overlay.opaque';
  * upper: an entry there is added when the lower has nothing at its path and modified
  * otherwise (a directory is copied up only for a change of its own or below it); a
  * whiteout (a 0:0 character device) deletes its path; an opaque directory deletes
- * every lower entry below it that the upper does not hold again.
+ * every lower entry below it that the upper does not hold again. A modified directory is
+ * marked opaque by the contract's rule (every entry the lower held in it deleted), not
+ * from overlay's own opaque xattr, so overlay's changes equal core's treeChanges.
  */
 export async function overlayChanges(upper: string, lowers: string[]): Promise<SnapshotChange[]> {
   const lower = new LowerView(lowers);
@@ -37,7 +39,21 @@ export async function overlayChanges(upper: string, lowers: string[]): Promise<S
     }
   };
   await walk('/', false);
-  return changes.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  await markOpaque(changes, lower, upper);
+  return sortChanges(changes);
+}
+
+/** SnapshotChange.opaque on each modified directory whose every lower entry is deleted. */
+async function markOpaque(changes: SnapshotChange[], lower: LowerView, upper: string): Promise<void> {
+  const deleted = new Set(changes.filter((c) => c.kind === 'deleted').map((c) => c.path));
+  if (deleted.size === 0) return;
+  for (const change of changes) {
+    if (change.kind !== 'modified') continue;
+    if (!(await fs.lstat(path.join(upper, change.path))).isDirectory()) continue;
+    if (!(await lower.stat(change.path))?.isDirectory()) continue;
+    const old = await lower.entries(change.path);
+    if (old.length > 0 && old.every((name) => deleted.has(path.posix.join(change.path, name)))) change.opaque = true;
+  }
 }
 
 function isWhiteout(st: Stats): boolean {

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import {
   BackgroundRemoval,
   Conflict,
+  checkSizeOption,
   checkSnapshotLabels,
   type DriverStatus,
   InvalidArgument,
@@ -16,6 +17,7 @@ import {
   type SnapshotKind,
   type SnapshotOptions,
   type SnapshotUsage,
+  type StorageCapabilities,
   type StorageDriver,
 } from '@berth/core';
 import { backingFilesystem, dTypeSupport } from './backing-filesystem.js';
@@ -66,6 +68,8 @@ export interface OverlayDriverOptions {
  */
 export class OverlayDriver implements StorageDriver {
   readonly name = 'overlay';
+  /** Usage is exact (the upper holds exactly the changes); changes read the upper (the differ's fast path). */
+  readonly capabilities: StorageCapabilities;
   private readonly snapshotsDir: string;
   private readonly extraOptions: string[];
   private readonly volatileSupported: boolean;
@@ -80,6 +84,7 @@ export class OverlayDriver implements StorageDriver {
     this.extraOptions = options.extraOptions ?? [];
     this.volatileSupported = options.volatile === true;
     this.removal = new BackgroundRemoval(options.log);
+    this.capabilities = { usage: 'exact', volatile: this.volatileSupported, sizeQuota: false, nativeDiff: true };
   }
 
   /** Load the driver's state from `root` (created if missing) and remove leftovers of a crash. */
@@ -98,6 +103,8 @@ export class OverlayDriver implements StorageDriver {
    */
   async prepare(key: string, parent?: string, options: PrepareOptions = {}): Promise<MountSpec[]> {
     const labels = checkSnapshotLabels(options.labels);
+    // overlay has no quota of its own (Docker's needs xfs project quotas): refused, never ignored.
+    checkSizeOption(this.name, false, options);
     return this.create('active', key, parent, labels, options.volatile === true && this.volatileSupported);
   }
 
@@ -161,7 +168,10 @@ export class OverlayDriver implements StorageDriver {
     return directoryUsage(path.join(this.dirOf(this.record(key).id), 'fs'));
   }
 
-  /** Read from the upper directory: overlayfs keeps there exactly what changed (overlayChanges). */
+  /**
+   * The differ's fast path: read from the upper directory, where overlayfs keeps exactly
+   * what changed (overlayChanges), instead of comparing the whole tree with its parent.
+   */
   async changes(key: string): Promise<SnapshotChange[]> {
     const record = this.record(key);
     if (record.kind !== 'active') throw new InvalidArgument(`snapshot ${key} is a ${record.kind}: only an active snapshot has changes`);

@@ -1,5 +1,5 @@
 import { promises as fs } from 'node:fs';
-import { type SnapshotKind, SystemError, writeJsonAtomic } from '@berth/core';
+import { removeAtomicLeftovers, type SnapshotKind, SystemError, writeJsonAtomic } from '@berth/core';
 
 /** One snapshot as the overlay driver records it. Its directory is `snapshots/<id>`. */
 export interface OverlaySnapshotRecord {
@@ -54,6 +54,8 @@ export class OverlayMetadata {
 
   /** Read `file`, or start empty when it does not exist yet. */
   static async load(file: string): Promise<OverlayMetadata> {
+    // A rewrite a crash cut short left its temporary file; the file holds the state before it.
+    await removeAtomicLeftovers(file);
     let text: string;
     try {
       text = await fs.readFile(file, 'utf8');

@@ -2,6 +2,8 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import {
   Conflict,
+  changedUsage,
+  checkSizeOption,
   checkSnapshotLabels,
   type DriverStatus,
   InvalidArgument,
@@ -9,16 +11,14 @@ import {
   type MountSpec,
   NotFound,
   type PrepareOptions,
-  type SnapshotChange,
   type SnapshotInfo,
   type SnapshotKind,
   type SnapshotOptions,
   type SnapshotUsage,
+  type StorageCapabilities,
   type StorageDriver,
 } from '@berth/core';
-import { changedUsage } from './changed-usage.js';
 import { copyTree } from './copy-tree.js';
-import { treeChanges } from './tree-changes.js';
 import { type VfsSnapshot, type VfsSnapshotRecord, VfsSnapshotStore } from './vfs-snapshot-store.js';
 
 /**
@@ -38,6 +38,12 @@ import { type VfsSnapshot, type VfsSnapshotRecord, VfsSnapshotStore } from './vf
  */
 export class VfsDriver implements StorageDriver {
   readonly name = 'vfs';
+  /**
+   * Usage exact (a comparison of copies, core's changedUsage); no changes of its own: the
+   * differ's generic path (a mounted view of the parent compared with the snapshot) is
+   * what a native one would do here anyway.
+   */
+  readonly capabilities: StorageCapabilities = { usage: 'exact', volatile: false, sizeQuota: false, nativeDiff: false };
   /** Keys and names being created, with the parent each will have. */
   private readonly reserved = new Map<string, string | undefined>();
   /** Snapshots being committed or removed. */
@@ -52,7 +58,9 @@ export class VfsDriver implements StorageDriver {
 
   /** `volatile` changes nothing here: a full copy has no cheaper mount to offer. */
   async prepare(key: string, parent?: string, options: PrepareOptions = {}): Promise<MountSpec[]> {
-    return this.create('active', key, parent, checkSnapshotLabels(options.labels));
+    const labels = checkSnapshotLabels(options.labels);
+    checkSizeOption(this.name, false, options);
+    return this.create('active', key, parent, labels);
   }
 
   async view(key: string, parent?: string, options: SnapshotOptions = {}): Promise<MountSpec[]> {
@@ -119,16 +127,6 @@ export class VfsDriver implements StorageDriver {
     if (snapshot.record.kind === 'view') return { bytes: 0, inodes: 0 };
     const parent = snapshot.record.parent === undefined ? undefined : this.snapshot(snapshot.record.parent);
     return changedUsage(this.fsOf(snapshot), parent && this.fsOf(parent));
-  }
-
-  /** A comparison of the snapshot's copy with its parent's (treeChanges). */
-  async changes(key: string): Promise<SnapshotChange[]> {
-    const snapshot = this.snapshot(key);
-    if (snapshot.record.kind !== 'active') {
-      throw new InvalidArgument(`snapshot ${key} is a ${snapshot.record.kind}: only an active snapshot has changes`);
-    }
-    const parent = snapshot.record.parent === undefined ? undefined : this.snapshot(snapshot.record.parent);
-    return treeChanges(this.fsOf(snapshot), parent && this.fsOf(parent));
   }
 
   async walk(): Promise<SnapshotInfo[]> {

@@ -15,6 +15,9 @@ import { InvalidArgument } from '../errors.js';
  * - `image`: a committed image layer; `ownerId` is its chain id (its name). It lives
  *   while an image refers to that chain id.
  * - `build` (with the builder): a snapshot a build works in; `ownerId` is the build's id.
+ * - `differ`: a view of a snapshot's parent the differ (snapshotChanges) compares it
+ *   with; `ownerId` is the snapshot's key. It lives for one diff: after a restart every
+ *   such view is a leftover and goes.
  *
  * A snapshot without these labels was written before berth had labels (or by someone
  * else): recovery must not take its absence as "owned by nobody".
@@ -25,7 +28,7 @@ export const SnapshotLabels = {
 } as const;
 
 /** The values of `SnapshotLabels.ownerKind` (see SnapshotLabels). */
-export type SnapshotOwnerKind = 'container' | 'image-extract' | 'image' | 'build';
+export type SnapshotOwnerKind = 'container' | 'image-extract' | 'image' | 'build' | 'differ';
 
 /** The owner labels of a snapshot made by `kind` for `id`, to pass as `labels` to prepare/view/commit. */
 export function ownerLabels(kind: SnapshotOwnerKind, id: string): Record<string, string> {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 
 /**
@@ -34,6 +34,28 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
     throw err;
   }
   await fsyncDir(dir);
+}
+
+/**
+ * Delete the temporary files that `writeFileAtomic(file, …)` calls cut short by a crash
+ * left beside `file` (`.<name>.<random>.tmp`): the write they belonged to never happened,
+ * and `file` holds the state before it. For an owner to call when it opens its state.
+ */
+export async function removeAtomicLeftovers(file: string): Promise<void> {
+  const dir = path.dirname(file);
+  const prefix = `.${path.basename(file)}.`;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  for (const name of names) {
+    if (name.startsWith(prefix) && name.endsWith('.tmp') && /^[0-9a-f]{12}$/.test(name.slice(prefix.length, -4))) {
+      rmSync(path.join(dir, name), { force: true });
+    }
+  }
 }
 
 /** `writeFileAtomic` of a value as pretty JSON. */

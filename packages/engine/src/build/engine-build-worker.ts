@@ -24,6 +24,7 @@ import { type ImageHolds, ImageHoldsToken } from '../images/image-holds.js';
 import { ImageServiceToken } from '../images/image-service.js';
 import { ImageStoreToken } from '../images/image-store-token.js';
 import { type ContainerRoots, ContainerRootsToken } from '../rootfs/container-roots.js';
+import { type SnapshotDiffer, SnapshotDifferToken } from '../rootfs/snapshot-differ.js';
 import { changeEntries, treeEntries } from '../rootfs/tree-tar.js';
 import { type ContainerStore, ContainerStoreToken } from '../state/container-store.js';
 import { type BuildCache, BuildCacheToken } from './build-cache.js';
@@ -57,7 +58,7 @@ export class EngineBuildWorker implements BuildWorker {
     @inject(ImageStoreToken) private readonly store: ImageStore,
     @inject(ContainerStoreToken) private readonly records: ContainerStore,
     @inject(ContainerRootsToken) private readonly roots: ContainerRoots,
-    @inject(StorageDriverToken) private readonly storage: StorageDriver,
+    @inject(SnapshotDifferToken) private readonly differ: SnapshotDiffer,
     @inject(ImageHoldsToken) private readonly holds: ImageHolds,
     @inject(BuildCacheToken) private readonly cache: BuildCache,
     @inject(CacheMountsToken) private readonly cacheMounts: CacheMounts,
@@ -276,7 +277,7 @@ export class EngineBuildWorker implements BuildWorker {
   private async commit(id: string, request: RunStepRequest | FilesStepRequest): Promise<BuildImage> {
     const record = this.records.get(id);
     const result = await this.roots.withRoot(record, false, async (root) => {
-      const changes = await this.storage.changes(record.id);
+      const changes = await this.differ.changes(record.id);
       return commitImage(this.store, {
         parent: record.imageId as `sha256:${string}`,
         layer: writeTar(clampMtimes(changeEntries(root.fd, changes), request.history.created)),

@@ -66,6 +66,8 @@ export class ContainerBundles {
     image: ImageRunConfig;
     etc: EtcFiles;
     hostNetwork: boolean;
+    /** The storage driver enforces `--storage-opt size=` (StorageCapabilities.sizeQuota). */
+    sizeQuota?: boolean;
   }): Promise<ContainerSpec & { madeVolumes: ContainerVolume[] }> {
     const rootfs = this.paths.rootfs(request.id);
     const made: ContainerVolume[] = [];

@@ -15,7 +15,7 @@ import { requestedLinks, storedLinks } from '../dns/links.js';
 import { type ImageHolds, ImageHoldsToken } from '../images/image-holds.js';
 import { type ImageQueries, ImageQueriesToken } from '../images/image-queries.js';
 import { parseBind } from '../oci/mounts.js';
-import { refuseUnsupportedSettings } from '../oci/unsupported-settings.js';
+import { refuseUnsupportedSettings, storageSizeBytes } from '../oci/unsupported-settings.js';
 import { type RootFilesystems, RootFilesystemsToken } from '../rootfs/root-filesystems.js';
 import { elapsed } from '../runs/timing.js';
 import { type ContainerStore, ContainerStoreToken } from '../state/container-store.js';
@@ -67,7 +67,7 @@ export class ContainerCreator {
     if (joined) networkMode = `${containerModePrefix}${joined.id}`;
     // A setting berth would not carry out is refused before anything is made (the spec's
     // translation checks again, with the image's config, once the rootfs is mounted).
-    refuseUnsupportedSettings(body, { hostNetwork, storageDriver: this.rootfs.driverName });
+    refuseUnsupportedSettings(body, { hostNetwork, storageDriver: this.rootfs.driverName, sizeQuota: this.rootfs.capabilities.sizeQuota });
     const logConfig = this.drivers.logConfig(hostConfig.LogConfig);
     // Containers on a user-defined network ask the embedded DNS server (127.0.0.11), as in Docker.
     const embeddedDns = !hostNetwork && this.drivers.usesEmbeddedDns(networkMode);
@@ -107,7 +107,10 @@ export class ContainerCreator {
       // The snapshot and the container's own files side by side; both settle before
       // anything can fail, so the clean-up below knows whether the snapshot exists.
       const [snapshot, etcFiles] = await Promise.allSettled([
-        this.rootfs.prepare(id, image.id, { volatile: hostConfig.AutoRemove === true }),
+        this.rootfs.prepare(id, image.id, {
+          volatile: hostConfig.AutoRemove === true,
+          sizeBytes: hostConfig.StorageOpt?.size === undefined ? undefined : storageSizeBytes(hostConfig.StorageOpt.size),
+        }),
         this.bundles.writeEtc(id, config.Hostname || id.slice(0, 12), hostNetwork, etcRequest, joined?.id),
       ]);
       prepared = snapshot.status === 'fulfilled';
@@ -122,7 +125,14 @@ export class ContainerCreator {
       // --volumes-from: the other containers' volumes and binds, as -v entries after its own.
       const specBody =
         inherited.length > 0 ? { ...ownBody, HostConfig: { ...hostConfig, Binds: [...(hostConfig.Binds ?? []), ...inherited] } } : ownBody;
-      const spec = await this.bundles.writeBundle({ id, body: specBody, image: image.config, etc: etcFiles.value, hostNetwork });
+      const spec = await this.bundles.writeBundle({
+        id,
+        body: specBody,
+        image: image.config,
+        etc: etcFiles.value,
+        hostNetwork,
+        sizeQuota: this.rootfs.capabilities.sizeQuota,
+      });
       madeVolumes = spec.madeVolumes;
       const record: ContainerRecord = {
         schemaVersion: containerRecordSchema,

@@ -17,6 +17,8 @@ import type { EtcFiles } from './etc-files.js';
 /** What a container's bundle needs, decided at create. */
 export interface ContainerSpecRequest {
   id: string;
+  /** The storage driver enforces `--storage-opt size=` (StorageCapabilities.sizeQuota). */
+  sizeQuota?: boolean;
   body: ContainerCreateBody;
   image: ImageRunConfig;
   rootfs: string;
@@ -53,6 +55,7 @@ export async function buildContainerSpec(req: ContainerSpecRequest): Promise<Con
     networkMode: req.hostNetwork ? 'host' : 'private',
     cgroupParent: req.body.HostConfig?.CgroupParent || req.cgroupParent,
     host: req.host,
+    sizeQuota: req.sizeQuota === true,
   });
   const volumes: ContainerVolume[] = [];
   for (const request of result.volumes) {

@@ -62,7 +62,8 @@ export class LayerUnpacker {
    *
    * - an extraction never outlives the engine that started it, so every extraction
    *   snapshot (known by its owner label) and every mount under the extraction directory
-   *   is a leftover: unmounted, removed, and the directory emptied;
+   *   is a leftover: unmounted, removed, and the directory emptied; so is a view the
+   *   differ made (owner `differ`) and its mount under the same directory;
    * - a layer snapshot (owner `image`) lives while an image refers to its chain ID: one no
    *   image refers to is what a crash between an image's deletion and the removal of its
    *   snapshots left (or a layer unpacked for an image deleted meanwhile), and goes, top
@@ -84,7 +85,17 @@ export class LayerUnpacker {
       }
     }
     for (const snapshot of await this.storage.walk()) {
-      if (snapshot.labels[SnapshotLabels.ownerKind] !== 'image-extract' || snapshot.kind !== 'active') continue;
+      const owner = snapshot.labels[SnapshotLabels.ownerKind];
+      if (owner === 'differ' && snapshot.kind === 'view') {
+        // A view of an image the differ (core's snapshotChanges) compared a container with,
+        // its mount under tmp/ cleared above: it never outlives the diff that made it.
+        this.log.warn('removing a view left by an interrupted diff', { key: snapshot.key });
+        await this.storage
+          .remove(snapshot.key)
+          .catch((err) => this.log.error('cannot remove a view left by an interrupted diff', { key: snapshot.key, error: String(err) }));
+        continue;
+      }
+      if (owner !== 'image-extract' || snapshot.kind !== 'active') continue;
       this.log.warn('removing an interrupted layer extraction', { key: snapshot.key });
       await this.storage
         .remove(snapshot.key)

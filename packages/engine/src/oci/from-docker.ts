@@ -62,6 +62,8 @@ export interface DockerSpecRequest {
   makeDirectory?: (p: string) => void;
   /** The storage driver the rootfs is on, named in the refusal of StorageOpt. */
   storageDriver?: string;
+  /** The storage driver enforces `--storage-opt size=` (StorageCapabilities.sizeQuota). */
+  sizeQuota?: boolean;
 }
 
 export interface DockerSpecResult {
@@ -96,6 +98,7 @@ export async function specInputFromDocker(req: DockerSpecRequest): Promise<Docke
   const warnings = refuseUnsupportedSettings(body, {
     hostNetwork: req.networkMode === 'host',
     storageDriver: req.storageDriver,
+    sizeQuota: req.sizeQuota === true,
   });
   const privileged = hc.Privileged === true;
 

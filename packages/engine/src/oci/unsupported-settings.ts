@@ -19,6 +19,8 @@ export interface SettingsContext {
   hostNetwork: boolean;
   /** The storage driver's name, for the StorageOpt message; generic wording without it. */
   storageDriver?: string;
+  /** The storage driver enforces size limits (StorageCapabilities.sizeQuota): `StorageOpt.size` is accepted. */
+  sizeQuota?: boolean;
 }
 
 /** True for anything but Docker's zero values: undefined, null, "", 0, false, [] and {}. */
@@ -101,11 +103,13 @@ export function refuseUnsupportedSettings(body: ContainerCreateBody, ctx: Settin
 
   // Storage.
   const storageOpts = Object.keys(hc.StorageOpt ?? {});
-  if (storageOpts.includes('size')) {
+  if (storageOpts.includes('size') && !ctx.sizeQuota) {
     const driver = ctx.storageDriver ? `the ${ctx.storageDriver} storage driver` : "berth's storage drivers";
     throw new InvalidArgument(`HostConfig.StorageOpt: size limits are not supported by ${driver}`);
   }
-  if (storageOpts.length > 0) throw new InvalidArgument(`HostConfig.StorageOpt: option ${JSON.stringify(storageOpts[0])} is not supported`);
+  if (storageOpts.includes('size')) storageSizeBytes(hc.StorageOpt!.size!);
+  const unknown = storageOpts.filter((o) => o !== 'size');
+  if (unknown.length > 0) throw new InvalidArgument(`HostConfig.StorageOpt: option ${JSON.stringify(unknown[0])} is not supported`);
   for (const [field, detail] of refusedHostFields) if (isSet(hc[field])) throw notSupported(`HostConfig.${field}`, detail);
   for (const field of windowsOnly) if (isSet(hc[field])) throw new InvalidArgument(`HostConfig.${field} is supported on Windows only`);
   const swappiness = hc.MemorySwappiness ?? -1;
@@ -150,4 +154,21 @@ export function refuseUnsupportedSettings(body: ContainerCreateBody, ctx: Settin
     }
   }
   return warnings;
+}
+
+/**
+ * `--storage-opt size=` as bytes: a number with an optional unit (b, k, m, g, t; binary
+ * multiples, case-insensitive, as Docker's units.RAMInBytes reads it). InvalidArgument
+ * naming the value otherwise.
+ */
+export function storageSizeBytes(value: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([bkmgt]?)i?b?\s*$/i.exec(value);
+  const units: Record<string, number> = { '': 1, b: 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 };
+  const bytes = match ? Math.floor(Number(match[1]) * units[match[2]!.toLowerCase()]!) : Number.NaN;
+  if (!Number.isSafeInteger(bytes) || bytes <= 0) {
+    throw new InvalidArgument(
+      `HostConfig.StorageOpt: invalid size ${JSON.stringify(value)}: a positive number of bytes, with an optional unit (k, m, g, t)`,
+    );
+  }
+  return bytes;
 }

@@ -28,6 +28,7 @@ import type { ContainerRecord } from '../containers/container-record.js';
 import { ImageStoreToken } from '../images/image-store-token.js';
 import { type ContainerStore, ContainerStoreToken } from '../state/container-store.js';
 import { type ContainerRoots, ContainerRootsToken, type OpenRoot } from './container-roots.js';
+import { type SnapshotDiffer, SnapshotDifferToken } from './snapshot-differ.js';
 import { extractTarAt } from './extract-tar-at.js';
 import { changeEntries, treeEntries } from './tree-tar.js';
 
@@ -48,7 +49,7 @@ const goMode = {
 
 /**
  * A container's filesystem as `docker diff`, `export`, `commit` and `cp` see it. Owns no
- * state: the changes come from the storage driver (`StorageDriver.changes`), the files
+ * state: the changes come from the differ (`SnapshotDiffer`), the files
  * through the container's own root mount. A running (or created) container's root is
  * mounted already; a stopped one's is mounted on its usual mount point for the
  * operation — read-only unless it writes — and unmounted after (ContainerRoots). Every operation runs
@@ -62,7 +63,7 @@ const goMode = {
 export class ContainerFilesystems implements ContainerFilesystemsApi {
   constructor(
     @inject(ContainerStoreToken) private readonly store: ContainerStore,
-    @inject(StorageDriverToken) private readonly storage: StorageDriver,
+    @inject(SnapshotDifferToken) private readonly differ: SnapshotDiffer,
     @inject(ContainerLocksToken) private readonly locks: ContainerLocks,
     @inject(ContainerRootsToken) private readonly roots: ContainerRoots,
     @inject(ContainerLifecycleToken) private readonly lifecycle: ContainerLifecycle,
@@ -72,7 +73,7 @@ export class ContainerFilesystems implements ContainerFilesystemsApi {
 
   async changes(ref: string): Promise<ContainerChangeEntry[]> {
     const record = this.store.get(ref);
-    const changes = await this.locks.run(record.id, () => this.storage.changes(record.id));
+    const changes = await this.locks.run(record.id, () => this.differ.changes(record.id));
     return changes.map((c) => ({ Path: c.path, Kind: changeKinds[c.kind] }));
   }
 
@@ -94,7 +95,7 @@ export class ContainerFilesystems implements ContainerFilesystemsApi {
     if (pause) await this.lifecycle.pause(record.id);
     try {
       const result = await this.roots.withRoot(record, false, async (root) => {
-        const changes = await this.storage.changes(record.id);
+        const changes = await this.differ.changes(record.id);
         return commitImage(this.images, {
           parent: record.imageId as `sha256:${string}`,
           layer: writeTar(changeEntries(root.fd, changes)),

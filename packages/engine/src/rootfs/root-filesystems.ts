@@ -6,8 +6,10 @@ import {
   LoggerToken,
   type MountSpec,
   ownerLabels,
+  type PrepareOptions,
   type SnapshotInfo,
   SnapshotLabels,
+  type StorageCapabilities,
   type StorageDriver,
   StorageDriverToken,
   token,
@@ -31,6 +33,11 @@ export class RootFilesystems {
     @inject(LoggerToken) private readonly log: Logger,
   ) {}
 
+  /** What the storage driver can do (sizeQuota decides whether `--storage-opt size=` is accepted). */
+  get capabilities(): StorageCapabilities {
+    return this.storage.capabilities;
+  }
+
   /** The storage driver's name, as records and inspect show it. */
   get driverName(): string {
     return this.storage.name;
@@ -39,11 +46,13 @@ export class RootFilesystems {
   /**
    * Create container `id`'s writable snapshot on top of `imageId`'s layers and return the
    * mounts that show it. `volatile`: an --rm container's layer goes at its exit or after
-   * a crash, so it need not be durable.
+   * a crash, so it need not be durable. `sizeBytes`: `--storage-opt size=`, for a driver with sizeQuota.
    */
-  async prepare(id: string, imageId: string, options: { volatile: boolean }): Promise<MountSpec[]> {
+  async prepare(id: string, imageId: string, options: { volatile: boolean; sizeBytes?: number | undefined }): Promise<MountSpec[]> {
     const top = await this.layers.ensureLayers(imageId);
-    return this.storage.prepare(id, top, { volatile: options.volatile, labels: ownerLabels('container', id) });
+    const prepare: PrepareOptions = { volatile: options.volatile, labels: ownerLabels('container', id) };
+    if (options.sizeBytes !== undefined) prepare.sizeBytes = options.sizeBytes;
+    return this.storage.prepare(id, top, prepare);
   }
 
   /** Mount `mounts` (from prepare) as container `id`'s root filesystem. */

@@ -118,39 +118,56 @@ async function* walk(
 /**
  * A layer tar's entries for `changes` (StorageDriver.changes, sorted by path) read from
  * the root open as `rootfd`: added and modified paths as themselves (a directory without
- * its content, which the changes list when it changed), deleted ones as `.wh.<name>`.
+ * its content, which the changes list when it changed), deleted ones as `.wh.<name>`, an
+ * opaque directory (SnapshotChange.opaque) followed by its `.wh..wh..opq` instead of a
+ * whiteout per deleted entry. The same changes and files give the same tar on every
+ * driver: this, not a driver, writes the layer of `commit`, and the layer a push sends.
  * Each path's directory is opened beneath the root without following a symlink.
  */
 export async function* changeEntries(rootfd: number, changes: SnapshotChange[]): AsyncGenerator<TarWriteEntry> {
   const links: LinkNames = new Map();
+  // Directories written as opaque: the deletions directly in them are said by their `.wh..wh..opq`.
+  const opaque = new Set(changes.filter((c) => c.opaque).map((c) => c.path.replace(/^\/+/, '')));
   for (const change of changes) {
     const rel = change.path.replace(/^\/+/, '');
     const dir = path.posix.dirname(rel);
     if (change.kind === 'deleted') {
+      if (opaque.has(dir)) continue;
       yield { path: path.posix.join(dir === '.' ? '' : dir, `.wh.${path.posix.basename(rel)}`), type: 'file', mode: 0o644 };
       continue;
     }
-    let parent: number;
+    if (change.opaque) {
+      // The directory itself first, then its marker: the marker must not come before the entry that makes it.
+      yield* entryOf(rootfd, rel, links);
+      yield { path: `${rel}/.wh..wh..opq`, type: 'file', mode: 0o644 };
+      continue;
+    }
+    yield* entryOf(rootfd, rel, links);
+  }
+}
+
+/** The tar entry of `rel` read beneath the root (none when it vanished since the changes were read). */
+async function* entryOf(rootfd: number, rel: string, links: LinkNames): AsyncGenerator<TarWriteEntry> {
+  let parent: number;
+  try {
+    parent = openAt(rootfd, path.posix.dirname(rel), O_PATH | constants.O_DIRECTORY, {
+      resolve: RESOLVE.BENEATH | RESOLVE.NO_SYMLINKS | RESOLVE.NO_MAGICLINKS,
+    });
+  } catch (err) {
+    // Gone since the changes were read (a running container, not paused): nothing to add.
+    if (vanished(err)) return;
+    throw err;
+  }
+  try {
+    let entry: TarWriteEntry | undefined;
     try {
-      parent = openAt(rootfd, dir, O_PATH | constants.O_DIRECTORY, {
-        resolve: RESOLVE.BENEATH | RESOLVE.NO_SYMLINKS | RESOLVE.NO_MAGICLINKS,
-      });
+      entry = entryAt(parent, path.posix.basename(rel), rel, links);
     } catch (err) {
-      // Gone since the changes were read (a running container, not paused): nothing to add.
-      if (vanished(err)) continue;
-      throw err;
+      if (!vanished(err)) throw err;
     }
-    try {
-      let entry: TarWriteEntry | undefined;
-      try {
-        entry = entryAt(parent, path.posix.basename(rel), rel, links);
-      } catch (err) {
-        if (!vanished(err)) throw err;
-      }
-      if (entry) yield entry;
-    } finally {
-      closeSync(parent);
-    }
+    if (entry) yield entry;
+  } finally {
+    closeSync(parent);
   }
 }
 

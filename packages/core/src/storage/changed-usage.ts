@@ -1,10 +1,10 @@
 import { type BigIntStats, promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import type { SnapshotUsage } from '@berth/core';
+import type { SnapshotUsage } from '../contracts/storage.js';
 
 /**
- * What the tree at `dir` adds over the tree at `base`, for a driver that stores full
- * copies: an entry counts when `base` has nothing at its path or something different
+ * What the tree at `dir` adds over the tree at `base`, for a driver whose snapshots are
+ * whole trees (vfs's copies, btrfs's snapshots), by the contract's exact usage rule: an entry counts when `base` has nothing at its path or something different
  * there (type, mode, owner, size, device or mtime; a directory counts too when its
  * mtime changed, as `docker diff` reports it changed). Each counted entry is an inode,
  * and a counted non-directory adds its apparent size; hard links count once; the root

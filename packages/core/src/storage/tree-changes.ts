@@ -1,18 +1,20 @@
 import { type BigIntStats, promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import type { SnapshotChange } from '@berth/core';
+import type { SnapshotChange } from '../contracts/storage.js';
 
 /**
- * What the tree at `dir` changes over the tree at `base` (everything added without one),
- * with the StorageDriver.changes rules, for a driver that stores full copies: entries
- * are compared by type, mode, owner, size, device, mtime and link target (a copy keeps
- * them all, so an untouched entry compares equal); a directory is modified when its own
- * mode, owner or mtime changed or when anything below it changed.
+ * The generic half of the differ: what the tree at `dir` changes over the tree at
+ * `base` (everything added without one), by StorageDriver.changes' rules, from the two
+ * trees alone. Entries are compared by type, mode, owner, size, device, mtime and link
+ * target (a copy or a snapshot keeps them all, so an untouched entry compares equal); a
+ * directory is modified when its own mode, owner or mtime changed or when anything
+ * below it changed, and opaque (SnapshotChange.opaque) when every entry `base` held in
+ * it is gone. `base` is a mounted view of the parent, or a driver's own copy of it.
  */
 export async function treeChanges(dir: string, base: string | undefined): Promise<SnapshotChange[]> {
   const changes: SnapshotChange[] = [];
   /** Compares the directory `rel`; true when anything below it changed. */
-  const compare = async (rel: string, added: boolean): Promise<boolean> => {
+  const compare = async (rel: string, added: boolean): Promise<{ changed: boolean; opaque: boolean }> => {
     const names = await fs.readdir(path.join(dir, rel));
     let changed = false;
     for (const name of names) {
@@ -25,8 +27,8 @@ export async function treeChanges(dir: string, base: string | undefined): Promis
         changed = true;
       } else if (st.isDirectory()) {
         const below = await compare(entry, !before.isDirectory());
-        if (below || !before.isDirectory() || !sameDirectory(before, st)) {
-          changes.push({ path: entry, kind: 'modified' });
+        if (below.changed || !before.isDirectory() || !sameDirectory(before, st)) {
+          changes.push(below.opaque ? { path: entry, kind: 'modified', opaque: true } : { path: entry, kind: 'modified' });
           changed = true;
         }
       } else if (!(await sameEntry(before, st, path.join(base!, entry), path.join(dir, entry)))) {
@@ -34,17 +36,27 @@ export async function treeChanges(dir: string, base: string | undefined): Promis
         changed = true;
       }
     }
+    let opaque = false;
     if (!added && base !== undefined) {
       const kept = new Set(names);
-      for (const name of await fs.readdir(path.join(base, rel)).catch(() => [])) {
+      const old = await fs.readdir(path.join(base, rel)).catch(() => [] as string[]);
+      let deleted = 0;
+      for (const name of old) {
         if (kept.has(name)) continue;
         changes.push({ path: path.posix.join(rel, name), kind: 'deleted' });
+        deleted++;
         changed = true;
       }
+      opaque = old.length > 0 && deleted === old.length;
     }
-    return changed;
+    return { changed, opaque };
   };
   await compare('/', base === undefined);
+  return sortChanges(changes);
+}
+
+/** Changes sorted by path, byte order (the contract's order, and a layer tar's). */
+export function sortChanges(changes: SnapshotChange[]): SnapshotChange[] {
   return changes.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
