@@ -101,6 +101,13 @@ test("berth build: the same builds through berth, with -f from stdin, --iidfile 
   assert.is(piped.stdout.trim(), id);
   assert.is(await daemon.ok(['run', '--rm', id]), 'hi');
 
+  const secretFile = path.join(daemon.dir, 'token.txt');
+  writeFileSync(secretFile, 'from-a-file');
+  const withSecret = context(daemon, { Dockerfile: 'FROM busybox\nRUN --mount=type=secret,id=token cat /run/secrets/token\n' });
+  const secretBuild = await daemon.berth(['build', '--no-cache', '--secret', `id=token,src=${secretFile}`, withSecret]);
+  assert.is(secretBuild.code, 0, secretBuild.stderr);
+  assert.match(secretBuild.stdout, 'from-a-file');
+
   const failing = context(daemon, { Dockerfile: 'FROM busybox\nRUN exit 5\n' });
   const failed = await daemon.berth(['build', failing]);
   assert.is(failed.code, 5, failed.stderr);

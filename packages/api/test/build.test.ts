@@ -100,6 +100,19 @@ test('bad buildargs JSON is a 400 naming the parameter; a BuildKit session build
   });
 });
 
+test('berth build --secret travels in X-Berth-Build-Secrets; a malformed one is a 400', async () => {
+  await withServer(async (h, engine) => {
+    const header = Buffer.from(JSON.stringify({ token: Buffer.from('s3cret').toString('base64') })).toString('base64');
+    const reply = await request(h.socket, 'POST', '/build', { body: 'x', headers: { 'X-Berth-Build-Secrets': header } });
+    assert.is(reply.status, 200);
+    const call = engine.calls.find((c) => c.method === 'builds.build')!.args[0] as { secrets?: Record<string, Buffer> };
+    assert.is(call.secrets?.token?.toString(), 's3cret');
+    const bad = await request(h.socket, 'POST', '/build', { body: 'x', headers: { 'X-Berth-Build-Secrets': 'not json' } });
+    assert.is(bad.status, 400);
+    assert.match(bad.json().message, 'X-Berth-Build-Secrets');
+  });
+});
+
 test('/_ping names the classic builder', async () => {
   await withServer(async (h) => {
     const ping = await request(h.socket, 'HEAD', '/_ping');

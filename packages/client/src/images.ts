@@ -49,6 +49,8 @@ export interface BuildRequestOptions {
   quiet?: boolean;
   /** A git repository or URL as the context instead of a body. */
   remote?: string;
+  /** `--secret`: what `RUN --mount=type=secret,id=<id>` shows, by id (sent in the `X-Berth-Build-Secrets` header). */
+  secrets?: Record<string, Buffer>;
   onProgress?: (message: JsonMessage) => void;
   signal?: AbortSignal;
 }
@@ -180,6 +182,15 @@ export class ImagesClient {
         version: '1',
       },
       body: context,
+      ...(options.secrets && Object.keys(options.secrets).length > 0
+        ? {
+            headers: {
+              'X-Berth-Build-Secrets': Buffer.from(
+                JSON.stringify(Object.fromEntries(Object.entries(options.secrets).map(([k, v]) => [k, v.toString('base64')]))),
+              ).toString('base64'),
+            },
+          }
+        : {}),
       ...(options.signal ? { signal: options.signal } : {}),
     });
     let id = '';

@@ -1,4 +1,4 @@
-import { createReadStream, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { type BuildOptions, openDirectoryContext, RunStepFailed, runBuild } from '@berth/builder';
 import none from '@berth/network-none';
@@ -250,6 +250,21 @@ test('WORKDIR makes its directory in the image', async (ctx) => {
   assert.is(await runIn(ctx.engine, id, []), '/srv/app/data\n');
 });
 
+test("a secret mount shows the build's secret as a file and a variable, and leaves no trace in the image", async (ctx) => {
+  const dir = contextDir(ctx, 'secret-given', {
+    Dockerfile:
+      'FROM busybox\nRUN --mount=type=secret,id=token,env=TOKEN,mode=0440,uid=65534 test "$(cat /run/secrets/token)" = s3cret && test "$TOKEN" = s3cret && stat -c "%a %u" /run/secrets/token\n',
+  });
+  const secretsDir = path.join(ctx.dir, 'secrets');
+  const { id, text } = await build(ctx, dir, { secrets: { values: new Map([['token', Buffer.from('s3cret')]]), dir: secretsDir } });
+  assert.match(text, '440 65534');
+  assert.is(
+    await runIn(ctx.engine, id, ['sh', '-c', 'ls /run/secrets 2>&1; env | grep -c TOKEN']),
+    'ls: /run/secrets: No such file or directory\n0\n',
+  );
+  assert.equal(readdirSync(secretsDir), [], 'the secret files went with the step');
+});
+
 test('a RUN heredoc with a #! line runs as a script; a required secret is refused by name', async (ctx) => {
   const dir = contextDir(ctx, 'heredoc', {
     Dockerfile: 'FROM busybox\nRUN <<EOF\n#!/bin/sh\necho "from a script" > /script-ran\nEOF\n',
@@ -263,7 +278,7 @@ test('a RUN heredoc with a #! line runs as a script; a required secret is refuse
     await build(ctx, secret);
     assert.unreachable('the build should fail');
   } catch (err) {
-    assert.match(String(err), 'type=secret,id=token is required');
+    assert.match(String(err), 'type=secret,id=token is required, but the build was given no secret token');
   }
   assert.equal((await ctx.engine.containers.list({ all: true })).length, 0);
 });

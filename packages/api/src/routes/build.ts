@@ -57,6 +57,7 @@ async function build(ctx: RequestContext): Promise<void> {
       noCache: boolParam(query, 'nocache'),
       pull: boolParam(query, 'pull'),
       ...optional('network', stringParam(query, 'networkmode')),
+      ...secretsOf(ctx.req.headers['x-berth-build-secrets']),
       output,
       signal: clientGoneSignal(res),
     });
@@ -72,6 +73,30 @@ async function build(ctx: RequestContext): Promise<void> {
   }
   if (!started) startJsonLines(res);
   res.end();
+}
+
+/**
+ * `X-Berth-Build-Secrets` (berth build --secret): base64 of a JSON object, secret id →
+ * base64 of its value. A header rather than the query, which servers and proxies log.
+ */
+function secretsOf(header: string | string[] | undefined): { secrets?: Record<string, Buffer> } {
+  if (header === undefined) return {};
+  const text = Array.isArray(header) ? header.join('') : header;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(text, 'base64').toString('utf8'));
+  } catch {
+    throw new InvalidArgument('invalid X-Berth-Build-Secrets header: expected base64 of a JSON object');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new InvalidArgument('invalid X-Berth-Build-Secrets header: expected base64 of a JSON object');
+  }
+  const secrets: Record<string, Buffer> = {};
+  for (const [id, value] of Object.entries(parsed)) {
+    if (typeof value !== 'string') throw new InvalidArgument(`invalid X-Berth-Build-Secrets header: secret ${id} is not a base64 string`);
+    secrets[id] = Buffer.from(value, 'base64');
+  }
+  return { secrets };
 }
 
 /** `{key: value}` when the query has the key, else nothing (the request's optional fields). */

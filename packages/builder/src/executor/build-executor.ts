@@ -33,6 +33,8 @@ export interface BuildOptions {
   sourceDateEpoch?: number;
   /** A directory of the build's own for downloads, checkouts and heredoc files (made when missing). */
   workDir: string;
+  /** The secrets `RUN --mount=type=secret` shows, by id, and where their files are made for a step (a tmpfs, not the data root). */
+  secrets?: { values: ReadonlyMap<string, Buffer>; dir: string };
   /** The client went away: the step running is stopped and undone, and the build fails. */
   signal?: AbortSignal;
 }
@@ -256,6 +258,7 @@ class Build {
       workDir: this.options.workDir,
       hashes: this.hashes,
       imageOf: (ref) => this.imageOf(ref),
+      ...(this.options.secrets ? { secrets: this.options.secrets } : {}),
     });
     try {
       const key = stepCacheKey(parent.id, step.cacheKey, mounts.inputs.length > 0 ? mounts.inputs.join('\n') : undefined);
@@ -267,7 +270,7 @@ class Build {
         this.worker.run({
           parent: parent.id,
           argv: step.argv,
-          env: step.env,
+          env: [...step.env, ...mounts.env],
           ...(step.user ? { user: step.user } : {}),
           workingDir: step.workdir,
           network,

@@ -19,11 +19,15 @@ export interface RunMountSources {
   hashes: ContentHashCache;
   /** The image of a stage or of an image reference (`from=`). */
   imageOf(ref: StageSourceRef): Promise<BuildImage>;
+  /** The build's secrets by id, and the directory (a tmpfs) their files are made in for a step. */
+  secrets?: { values: ReadonlyMap<string, Buffer>; dir: string };
 }
 
 /** A RUN's mounts ready for the worker, what decides their content for the cache, and their clean-up. */
 export interface ResolvedRunMounts {
   mounts: RunStepMount[];
+  /** `KEY=value` of the secrets a mount exposes as variables (`env=`): the process's only, never the image's. */
+  env: string[];
   /** Digests of what bind mounts show (the context's files' content, a stage's image id): part of the step's cache key. */
   inputs: string[];
   /** Run `fn` while every `from=` image's root stays mounted (its bind sources are inside it). */
@@ -41,18 +45,37 @@ export interface ResolvedRunMounts {
  */
 export async function resolveRunMounts(step: RunStep, sources: RunMountSources): Promise<ResolvedRunMounts> {
   const mounts: RunStepMount[] = [];
+  const env: string[] = [];
   const inputs: string[] = [];
+  let secretFiles: string | undefined;
   const holds: Array<{ image: BuildImage; binds: Array<{ source: string; target: string; readOnly: boolean }> }> = [];
   let scripts: string | undefined;
   const dispose = async () => {
     if (scripts) await fs.rm(scripts, { recursive: true, force: true });
+    if (secretFiles) await fs.rm(secretFiles, { recursive: true, force: true });
   };
   try {
     for (const m of step.mounts) {
+      if (m.type === 'secret' && m.id !== undefined && sources.secrets?.values.has(m.id)) {
+        const value = sources.secrets.values.get(m.id)!;
+        if (m.env) env.push(`${m.env}=${value.toString('utf8')}`);
+        if (!secretFiles) {
+          secretFiles = path.join(sources.secrets.dir, randomBytes(6).toString('hex'));
+          await fs.mkdir(secretFiles, { recursive: true, mode: 0o700 });
+        }
+        const file = path.join(secretFiles, String(mounts.length));
+        await fs.writeFile(file, value, { mode: m.mode ?? 0o400 });
+        await fs.chmod(file, m.mode ?? 0o400);
+        await fs.chown(file, m.uid ?? 0, m.gid ?? 0);
+        mounts.push({ type: 'bind', source: file, target: m.target, readOnly: true });
+        continue;
+      }
       if (m.type === 'secret' || m.type === 'ssh') {
         if (m.required) {
-          throw new NotImplemented(
-            `RUN --mount=type=${m.type}${m.id ? `,id=${m.id}` : ''} is required, but berth's classic builder API carries no ${m.type === 'secret' ? 'secrets' : 'SSH agent'}`,
+          throw new InvalidArgument(
+            m.type === 'secret'
+              ? `RUN --mount=type=secret,id=${m.id} is required, but the build was given no secret ${m.id} (berth build --secret id=${m.id},src=<file>)`
+              : 'RUN --mount=type=ssh is required, but berth builds carry no SSH agent',
           );
         }
         continue;
@@ -110,6 +133,7 @@ export async function resolveRunMounts(step: RunStep, sources: RunMountSources):
   }
   return {
     mounts,
+    env,
     inputs,
     hold: <T>(fn: () => Promise<T>) => holdRoots(sources.worker, holds, mounts, fn),
     dispose,

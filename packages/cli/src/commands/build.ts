@@ -30,6 +30,11 @@ export const buildCommand: Command = {
     { long: 'no-cache', kind: 'bool', help: 'Do not use cache when building the image' },
     { long: 'pull', kind: 'bool', help: 'Always attempt to pull a newer version of the image' },
     { long: 'quiet', short: 'q', kind: 'bool', help: 'Suppress the build output and print image ID on success' },
+    {
+      long: 'secret',
+      kind: 'list',
+      help: 'Secret to expose to the build (format: "id=mysecret[,src=/local/secret]" or "id=mysecret,env=VAR")',
+    },
     { long: 'tag', short: 't', kind: 'list', help: "Name and optionally a tag in the 'name:tag' format" },
     { long: 'target', kind: 'string', help: 'Set the target build stage to build.' },
   ],
@@ -49,6 +54,12 @@ export const buildCommand: Command = {
     for (const label of flags.list('label')) {
       const eq = label.indexOf('=');
       labels[eq < 0 ? label : label.slice(0, eq)] = eq < 0 ? '' : label.slice(eq + 1);
+    }
+
+    const secrets: Record<string, Buffer> = {};
+    for (const spec of flags.list('secret')) {
+      const { id, value } = readSecret(spec, ctx.io.env);
+      secrets[id] = value;
     }
 
     let body: Readable | undefined;
@@ -84,6 +95,7 @@ export const buildCommand: Command = {
         network: flags.string('network'),
         quiet,
         remote,
+        secrets,
         // Quiet: the daemon answers only the id, printed below.
         onProgress: (m) => {
           if (!quiet) display.show(m);
@@ -105,6 +117,36 @@ export const buildCommand: Command = {
     return 0;
   },
 };
+
+/**
+ * One `--secret` as BuildKit's CLI takes it: `id=x[,src=<file>]` (`source=`, `type=file`),
+ * or `id=x,env=VAR` (`type=env`); a bare `src` names the id by the file. The value is read now.
+ */
+function readSecret(spec: string, env: Record<string, string | undefined>): { id: string; value: Buffer } {
+  const fields = new Map<string, string>();
+  for (const part of spec.split(',')) {
+    const eq = part.indexOf('=');
+    if (eq < 0) throw new StatusError(`invalid secret ${JSON.stringify(spec)}: ${JSON.stringify(part)} is not key=value`, 1);
+    fields.set(part.slice(0, eq).trim().toLowerCase(), part.slice(eq + 1));
+  }
+  const type = fields.get('type') ?? (fields.has('env') ? 'env' : 'file');
+  const src = fields.get('src') ?? fields.get('source');
+  const id = fields.get('id') ?? (src ? path.basename(src) : fields.get('env'));
+  if (!id) throw new StatusError(`invalid secret ${JSON.stringify(spec)}: no id`, 1);
+  if (type === 'env') {
+    const name = fields.get('env') ?? src ?? id;
+    const value = env[name];
+    if (value === undefined) throw new StatusError(`secret ${id}: environment variable ${name} is not set`, 1);
+    return { id, value: Buffer.from(value) };
+  }
+  if (type !== 'file') throw new StatusError(`invalid secret ${JSON.stringify(spec)}: unsupported type ${type}`, 1);
+  const file = src ?? id;
+  try {
+    return { id, value: fs.readFileSync(file) };
+  } catch (err) {
+    throw new StatusError(`secret ${id}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 1);
+  }
+}
 
 /** A Dockerfile that is not inside the context (`-f -`, `-f /elsewhere`): its bytes and the name it travels under. */
 async function dockerfileOutside(

@@ -458,6 +458,12 @@ export interface BuildRequest {
   pull: boolean;
   /** `networkmode=`: the network of RUN steps (`default`, `none`, `host`). */
   network?: string;
+  /**
+   * `berth build --secret`: what `RUN --mount=type=secret,id=<id>` shows, by id (the
+   * `X-Berth-Build-Secrets` header; the classic builder's API has no other way). Never in
+   * an image, a cache key or a file on the data root.
+   */
+  secrets?: Record<string, Buffer>;
   output: BuildOutput;
   /** The client went away: the build stops and undoes its running step. */
   signal?: AbortSignal;

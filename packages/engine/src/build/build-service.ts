@@ -45,11 +45,16 @@ export class BuildService implements BuildsApi {
     @inject(EngineConfigToken) config: ResolvedEngineConfig,
   ) {
     this.workRoot = path.join(config.dataRoot, 'builder', 'work');
+    this.secretsRoot = path.join(config.execRoot, 'build-secrets');
   }
+
+  /** Where a build's secrets are made into files for its steps: the exec root (a tmpfs where /run is one), never the data root. */
+  private readonly secretsRoot: string;
 
   async build(request: BuildRequest): Promise<{ imageId: string }> {
     await fs.mkdir(this.workRoot, { recursive: true, mode: 0o700 });
     const workDir = await fs.mkdtemp(path.join(this.workRoot, `${randomBytes(4).toString('hex')}-`));
+    const secretsDir = path.join(this.secretsRoot, path.basename(workDir));
     try {
       const context = await this.readContext(request, workDir);
       try {
@@ -71,6 +76,9 @@ export class BuildService implements BuildsApi {
             ...(request.network ? { network: request.network } : {}),
             ...(sourceDateEpoch !== undefined ? { sourceDateEpoch } : {}),
             workDir: path.join(workDir, 'steps'),
+            ...(request.secrets && Object.keys(request.secrets).length > 0
+              ? { secrets: { values: new Map(Object.entries(request.secrets)), dir: secretsDir } }
+              : {}),
             ...(request.signal ? { signal: request.signal } : {}),
           },
           request.output,
@@ -81,6 +89,7 @@ export class BuildService implements BuildsApi {
         await context.dispose();
       }
     } finally {
+      await fs.rm(secretsDir, { recursive: true, force: true });
       await fs.rm(workDir, { recursive: true, force: true });
     }
   }

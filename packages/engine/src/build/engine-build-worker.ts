@@ -12,8 +12,6 @@ import {
   type Logger,
   LoggerToken,
   type ProgressMessage,
-  type StorageDriver,
-  StorageDriverToken,
   token,
 } from '@berth/core';
 import { commitImage, configureImage, type ImageStore, type TarWriteEntry, writeTar } from '@berth/image';
@@ -51,6 +49,7 @@ export const BUILD_STEP_LABEL = 'io.berth.build.step';
 @injectable()
 export class EngineBuildWorker implements BuildWorker {
   private readonly scratchDir: string;
+  private readonly secretsRoot: string;
 
   constructor(
     @inject(ContainerServiceToken) private readonly containers: ContainersApi,
@@ -66,6 +65,7 @@ export class EngineBuildWorker implements BuildWorker {
     @inject(EngineConfigToken) config: ResolvedEngineConfig,
   ) {
     this.scratchDir = path.join(config.dataRoot, 'builder', 'scratch');
+    this.secretsRoot = path.join(config.execRoot, 'build-secrets');
   }
 
   /**
@@ -80,8 +80,9 @@ export class EngineBuildWorker implements BuildWorker {
     }
     await fs.rm(this.scratchDir, { recursive: true, force: true });
     await this.cacheMounts.recover();
-    // The contexts and downloads of builds that were running (BuildService's work directories).
+    // The contexts and downloads of builds that were running (BuildService's work directories), and their secrets' files.
     await fs.rm(path.join(path.dirname(this.scratchDir), 'work'), { recursive: true, force: true });
+    await fs.rm(this.secretsRoot, { recursive: true, force: true });
   }
 
   async baseImage(

@@ -15,8 +15,6 @@ import {
   injectable,
   NotFound,
   type PutArchiveOptions,
-  type StorageDriver,
-  StorageDriverToken,
   token,
 } from '@berth/core';
 import { commitImage, type ContainerConfig as ImageContainerConfig, type ImageStore, writeTar } from '@berth/image';
@@ -28,8 +26,8 @@ import type { ContainerRecord } from '../containers/container-record.js';
 import { ImageStoreToken } from '../images/image-store-token.js';
 import { type ContainerStore, ContainerStoreToken } from '../state/container-store.js';
 import { type ContainerRoots, ContainerRootsToken, type OpenRoot } from './container-roots.js';
-import { type SnapshotDiffer, SnapshotDifferToken } from './snapshot-differ.js';
 import { extractTarAt } from './extract-tar-at.js';
+import { type SnapshotDiffer, SnapshotDifferToken } from './snapshot-differ.js';
 import { changeEntries, treeEntries } from './tree-tar.js';
 
 const changeKinds = { modified: 0, added: 1, deleted: 2 } as const;
