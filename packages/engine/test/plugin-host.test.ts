@@ -105,7 +105,10 @@ test('choosing a driver that cannot work here names it and the reason', async ({
     await loadPlugins(config(dir, [fakeStorage('overlay', 'backing filesystem lacks d_type')], 'overlay'), new EventBus(), silentLogger);
     assert.unreachable('should refuse');
   } catch (err) {
-    assert.match((err as Error).message, /storage driver overlay was chosen, but it cannot be used here: backing filesystem lacks d_type/);
+    assert.match(
+      (err as Error).message,
+      /storage driver overlay was chosen with --storage-driver, but it cannot be used here: backing filesystem lacks d_type/,
+    );
   }
 });
 

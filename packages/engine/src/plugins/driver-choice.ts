@@ -15,6 +15,11 @@ export interface DriverChoiceInput {
   priority: readonly string[];
   /** The operator's choice, if any. */
   explicit: string | undefined;
+  /**
+   * Tried first when neither the operator nor the data root's state decides: what this
+   * host suggests (`btrfs` where the data root is on btrfs), with the reason to report.
+   */
+  preferred?: { names: readonly string[]; why: string };
   dataRoot: string;
   candidates: readonly AnyPluginManifest[];
   /** Initialise one candidate (after its requirements); its status is the caller's to record. */
@@ -30,11 +35,19 @@ export interface DriverChoiceInput {
  * Throws InvalidArgument when no candidate can serve. Returns the choice and the
  * candidates it never tried, which the caller reports as "not selected".
  */
-export async function chooseDriver(input: DriverChoiceInput): Promise<{ name: string; driver: unknown; untried: AnyPluginManifest[] }> {
+export async function chooseDriver(
+  input: DriverChoiceInput,
+): Promise<{ name: string; driver: unknown; untried: AnyPluginManifest[]; why: string }> {
   const { kind, candidates } = input;
   const names = candidates.map((m) => m.name);
   const tried = new Set<string>();
-  const done = (name: string, driver: unknown) => ({ name, driver, untried: candidates.filter((m) => !tried.has(m.name)) });
+  const refused: string[] = [];
+  const done = (name: string, driver: unknown, why: string) => ({
+    name,
+    driver,
+    why,
+    untried: candidates.filter((m) => !tried.has(m.name)),
+  });
   const pick = async (name: string, why: string) => {
     const manifest = candidates.find((m) => m.name === name);
     if (!manifest)
@@ -42,10 +55,10 @@ export async function chooseDriver(input: DriverChoiceInput): Promise<{ name: st
     tried.add(name);
     const attempt = await input.attempt(manifest);
     if (!attempt.ok) throw new InvalidArgument(`${kind} driver ${name} ${why}, but it cannot be used here: ${attempt.reason}`);
-    return done(name, attempt.driver);
+    return done(name, attempt.driver, why);
   };
 
-  if (input.explicit) return pick(input.explicit, 'was chosen');
+  if (input.explicit) return pick(input.explicit, `was chosen with ${input.flag}`);
 
   const withState: string[] = [];
   for (const name of names) if (await hasState(path.join(input.dataRoot, kind, name))) withState.push(name);
@@ -56,11 +69,19 @@ export async function chooseDriver(input: DriverChoiceInput): Promise<{ name: st
   }
   if (withState.length === 1) return pick(withState[0], `holds the state in ${input.dataRoot}`);
 
-  const order = [...input.priority.filter((n) => names.includes(n)), ...names.filter((n) => !input.priority.includes(n))];
+  const preferred = (input.preferred?.names ?? []).filter((n) => names.includes(n));
+  const rest = [...input.priority.filter((n) => names.includes(n)), ...names.filter((n) => !input.priority.includes(n))];
+  const order = [...preferred, ...rest.filter((n) => !preferred.includes(n))];
   for (const name of order) {
     tried.add(name);
     const attempt = await input.attempt(candidates.find((m) => m.name === name)!);
-    if (attempt.ok) return done(name, attempt.driver);
+    if (attempt.ok) {
+      const first = preferred.includes(name)
+        ? input.preferred!.why
+        : `the first of ${rest.join(', ')} that works here${refused.length ? ` (${refused.join('; ')})` : ''}`;
+      return done(name, attempt.driver, first);
+    }
+    refused.push(`${name}: ${attempt.reason}`);
   }
   throw new InvalidArgument(`no ${kind} driver works on this host (tried ${order.join(', ') || 'none'})`);
 }

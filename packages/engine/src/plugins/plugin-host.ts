@@ -1,4 +1,4 @@
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs, realpathSync } from 'node:fs';
 import * as path from 'node:path';
 import {
   type AnyPluginManifest,
@@ -17,6 +17,7 @@ import {
   pluginKindTable,
   type RequiredPlugins,
   type Runtime,
+  readMountInfo,
   requiredPlugins,
   type StorageDriver,
   type VolumeDriver,
@@ -75,6 +76,28 @@ type Outcome = { ok: true; driver: unknown } | { ok: false; status: 'skipped' | 
  * reason, any other error as `error`, and the daemon carries on. Only a kind the engine
  * needs one driver of and cannot get stops the start (InvalidArgument).
  */
+/**
+ * What the host suggests for storage: btrfs where the data root is on a btrfs filesystem
+ * (its snapshots are native there), nothing otherwise (overlay first, as the kind's
+ * priority says). The data root's filesystem is the mount holding its nearest existing
+ * directory.
+ */
+function storagePreference(dataRoot: string): { names: string[]; why: string } | undefined {
+  let dir = path.resolve(dataRoot);
+  while (!existsSync(dir) && dir !== path.dirname(dir)) dir = path.dirname(dir);
+  try {
+    dir = realpathSync(dir);
+  } catch {
+    return undefined;
+  }
+  let best: { mountPoint: string; fstype: string } | undefined;
+  for (const m of readMountInfo()) {
+    const inside = dir === m.mountPoint || dir.startsWith(m.mountPoint === '/' ? '/' : `${m.mountPoint}/`);
+    if (inside && (!best || m.mountPoint.length >= best.mountPoint.length)) best = m;
+  }
+  return best?.fstype === 'btrfs' ? { names: ['btrfs'], why: `the data root ${dataRoot} is on btrfs` } : undefined;
+}
+
 export async function loadPlugins(
   config: ResolvedEngineConfig,
   events: EventBus,
@@ -160,6 +183,7 @@ export async function loadPlugins(
         flag: info.flag,
         priority: info.priority,
         explicit: operatorChoice(config, kind),
+        ...(kind === 'storage' ? { preferred: storagePreference(config.dataRoot) } : {}),
         dataRoot: config.dataRoot,
         candidates,
         attempt: async (m) => {
@@ -168,6 +192,10 @@ export async function loadPlugins(
         },
       });
       registries.get(kind)!.addChosen(chosen.name, chosen.driver);
+      // Which and why, for the log and for `docker info` / `berth plugins ls`.
+      const status = statuses.find((st) => st.kind === kind && st.name === chosen.name && st.status === 'ok');
+      if (status) status.reason = `chosen: ${chosen.why}`;
+      log.info(`${kind} driver ${chosen.name}: ${chosen.why}`);
       for (const m of chosen.untried)
         record(m, { ok: false, status: 'skipped', reason: `not selected: this daemon uses ${chosen.name}` }, true);
     } catch (err) {

@@ -181,7 +181,7 @@ export class SystemService {
       ContainersStopped: counts.stopped,
       Images: counts.images,
       Driver: this.storage.name,
-      DriverStatus: await this.driverStatus(),
+      DriverStatus: [...(await this.driverStatus()), ...chosenBecause(statuses, this.storage.name)],
       Plugins: { Volume: ok('volume'), Network: ok('network'), Authorization: null, Log: ['json-file'] },
       MemoryLimit: true,
       SwapLimit: this.swapLimit,
@@ -218,6 +218,12 @@ export class SystemService {
       BerthPlugins: statuses,
     };
   }
+}
+
+/** `docker info`'s word on why this storage driver runs here (its plugin status's `chosen: …` reason). */
+function chosenBecause(statuses: readonly PluginStatus[], name: string): DriverStatus {
+  const reason = statuses.find((s) => s.kind === 'storage' && s.name === name && s.status === 'ok')?.reason ?? '';
+  return reason.startsWith('chosen: ') ? [['Chosen because', reason.slice('chosen: '.length)]] : [];
 }
 
 export const SystemServiceToken = token<SystemService>('SystemService');
