@@ -33,6 +33,12 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/magic.h>
+#include <linux/sched.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+
+#include "direct-exec.h"
 
 #define MAX_OOM_FILES 8
 #define MAX_CGROUPS 4
@@ -50,6 +56,7 @@ static struct {
   const char *id, *bundle, *state_dir, *log_path, *runtime, *runtime_root, *exec_fifo;
   const char *runtime_config; /* --runtime-config: the config file create reads instead of the bundle's (crun --config) */
   const char *process; /* --exec: the OCI process JSON of an exec; NULL for a container */
+  const char *plan;    /* --exec-plan: run the exec directly (direct-exec.c), not through the runtime */
   const char *hide_mount; /* --hide-mount: a mount the runtime's processes must not see */
   const char *oom_files[MAX_OOM_FILES];
   int n_oom_files;
@@ -550,6 +557,8 @@ static int console_listen(void) {
   return 0;
 }
 
+static void use_terminal(void);
+
 /* After the runtime succeeded: take the pty master it sent (SCM_RIGHTS) and make it the
  * process's output (read) and stdin (write, with --stdin). Returns 0 or -1. */
 static int console_receive(void) {
@@ -571,6 +580,12 @@ static int console_receive(void) {
   struct cmsghdr *cm = n < 0 ? NULL : CMSG_FIRSTHDR(&msg);
   if (!cm || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) return -1;
   memcpy(&term_fd, CMSG_DATA(cm), sizeof term_fd);
+  use_terminal();
+  return 0;
+}
+
+/* The pty master in term_fd becomes the process's output and (with --stdin) its input. */
+static void use_terminal(void) {
   /* Three descriptors of one master: resize, reading (closed at EIO: the process and
    * every holder of the pty's other side are gone) and stdin (closed on request). */
   streams[0].fd = fcntl(term_fd, F_DUPFD_CLOEXEC, 3);
@@ -579,7 +594,6 @@ static int console_receive(void) {
     stdin_fd = fcntl(term_fd, F_DUPFD_CLOEXEC, 3);
     fcntl(stdin_fd, F_SETFL, O_NONBLOCK);
   }
-  return 0;
 }
 
 /* "resize <rows> <cols>": the pty's window size (the kernel sends SIGWINCH to its foreground group). */
@@ -608,7 +622,13 @@ static void resize_terminal(const char *request, char *reply, size_t cap) {
  * to this shim (a child subreaper), which reaps it like a container's init. Answers
  * "ok <pid>" or "error: <the runtime's message>" (then the shim records exit 255 and ends).
  */
+static void exec_start_direct(char *reply, size_t cap);
+
 static void exec_start(char *reply, size_t cap) {
+  if (opt.plan) {
+    exec_start_direct(reply, cap);
+    return;
+  }
   char pid_file[4096], log_file[4096], msg[900];
   path_join(pid_file, sizeof pid_file, opt.state_dir, "pid");
   path_join(log_file, sizeof log_file, opt.state_dir, "runtime-exec.log");
@@ -659,6 +679,83 @@ static void exec_start(char *reply, size_t cap) {
     return;
   }
   snprintf(reply, cap, "ok %d", container_pid);
+}
+
+/*
+ * --exec-plan, "start": the process is cloned and exec'd by this shim (direct-exec.c), no
+ * runtime process. The answer is the same as the runtime's path: "ok <pid>" once it has
+ * exec'd, or "error: <message>" in runc's words (then exit 255 is recorded and the shim
+ * ends). The shim joined its own cgroups at launch (join_cgroups_direct).
+ */
+static void exec_start_direct(char *reply, size_t cap) {
+  char msg[900];
+  exec_started = 1;
+  int master = -1;
+  pid_t pid = direct_exec_start(pipe_in[0], pipe_out[1], pipe_err[1], opt.terminal, &master, msg, sizeof msg);
+  /* The process holds its own copies: EOF on the read ends now means it closed them. */
+  if (pipe_out[1] >= 0) close(pipe_out[1]);
+  if (pipe_err[1] >= 0) close(pipe_err[1]);
+  if (pipe_in[0] >= 0) close(pipe_in[0]);
+  pipe_out[1] = pipe_err[1] = pipe_in[0] = -1;
+  if (pid < 0) {
+    snprintf(reply, cap, "error: %s", msg);
+    exec_failed = 1;
+    return;
+  }
+  container_pid = pid;
+  if (opt.terminal) {
+    term_fd = master;
+    use_terminal();
+  }
+  /* As the runtime's --pid-file does: a restarted engine tells "running" from "created" by it. */
+  char pidtext[32];
+  snprintf(pidtext, sizeof pidtext, "%d\n", pid);
+  write_file(opt.state_dir, "pid", pidtext);
+  snprintf(reply, cap, "ok %d", pid);
+}
+
+/*
+ * --exec-plan: the shim's own cgroups (--cgroup), joined at launch without the kernel's
+ * global cgroup migration lock, whose wait (an RCU grace period, 5-30 ms) would else be on
+ * the path of the exec: the first process forks the shim straight into the cgroup2 one
+ * (clone3 CLONE_INTO_CGROUP), and the shim, one thread, moves itself into each v1 one by
+ * writing "0" to its `tasks`. Returns the child's pid as fork does; a cgroup it cannot
+ * join is a `warn` line, as join_cgroups has it.
+ */
+static pid_t fork_into_cgroups(int ready_fd) {
+  struct clone_args args;
+  memset(&args, 0, sizeof args);
+  args.exit_signal = SIGCHLD;
+  int cgroup_fd = -1;
+  for (int i = 0; i < opt.n_cgroups && cgroup_fd < 0; i++) {
+    struct statfs st;
+    if (statfs(opt.cgroups[i], &st) == 0 && st.f_type == CGROUP2_SUPER_MAGIC)
+      cgroup_fd = open(opt.cgroups[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
+  }
+  if (cgroup_fd >= 0) {
+    args.flags = CLONE_INTO_CGROUP;
+    args.cgroup = (uint64_t)cgroup_fd;
+  }
+  pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
+  if (pid < 0 && cgroup_fd >= 0) { /* a cgroup2 dir that refuses: stay where we are */
+    dprintf(ready_fd, "warn cannot start in a cgroup2 cgroup: %s\n", strerror(errno));
+    pid = fork();
+  }
+  if (pid != 0) {
+    if (cgroup_fd >= 0) close(cgroup_fd);
+    return pid;
+  }
+  if (cgroup_fd >= 0) close(cgroup_fd);
+  for (int i = 0; i < opt.n_cgroups; i++) {
+    struct statfs st;
+    if (statfs(opt.cgroups[i], &st) == 0 && st.f_type == CGROUP2_SUPER_MAGIC) continue;
+    char tasks[4096];
+    path_join(tasks, sizeof tasks, opt.cgroups[i], "tasks");
+    int fd = open(tasks, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, "0", 1) != 1) dprintf(ready_fd, "warn cannot join cgroup %s: %s\n", opt.cgroups[i], strerror(errno));
+    if (fd >= 0) close(fd);
+  }
+  return 0;
 }
 
 /*
@@ -907,7 +1004,7 @@ static void usage(void) {
           "                  --runtime PATH --runtime-root DIR [--stdin] [--terminal] [--oom-file PATH]... [--ready-fd N] [--detach] [--exec-fifo PATH]\n"
           "                  [--exec-fifo-write] [--keep-runtime-state] [--cgroup DIR]... [--runtime-config FILE]\n"
           "       berth-shim --exec PROCESS.json --id ID --state-dir DIR --runtime PATH --runtime-root DIR\n"
-          "                  [--stdin] [--terminal] [--log PATH] [--ready-fd N] [--detach] [--cgroup DIR]...\n"
+          "                  [--stdin] [--terminal] [--log PATH] [--ready-fd N] [--detach] [--cgroup DIR]... [--exec-plan PLAN]\n"
           "       (both also take [--hide-mount PATH])\n"
           "       berth-shim --hide-mount PATH --run RUNTIME [ARG]...\n");
   exit(2);
@@ -946,6 +1043,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--log-max-size")) opt.log_max_size = atoll(v);
     else if (!strcmp(a, "--log-max-files")) opt.log_max_files = atoi(v);
     else if (!strcmp(a, "--exec")) opt.process = v;
+    else if (!strcmp(a, "--exec-plan")) opt.plan = opt.process = v; /* an exec, run without the runtime */
     else if (!strcmp(a, "--oom-file") && opt.n_oom_files < MAX_OOM_FILES) opt.oom_files[opt.n_oom_files++] = v;
     else if (!strcmp(a, "--cgroup") && opt.n_cgroups < MAX_CGROUPS) opt.cgroups[opt.n_cgroups++] = v;
     else if (!strcmp(a, "--hide-mount")) opt.hide_mount = v;
@@ -955,14 +1053,20 @@ int main(int argc, char **argv) {
   }
   if (!opt.id || !opt.state_dir || !opt.runtime || !opt.runtime_root) usage();
   if (!opt.process && !opt.bundle) usage(); /* an exec has no bundle; without --log nothing is logged */
+  if (opt.plan) {
+    char msg[1024];
+    if (direct_exec_load(opt.plan, msg, sizeof msg) < 0) fail_ready(ready_fd, "%s", msg);
+  }
 
   /* --detach: the first process exits at once, so a spawner that cannot reap us later
    * (posix_spawn from berthd, whose libuv reaps only its own children) waits for it
    * right away; this child is re-parented to init and never becomes its zombie. */
   if (detach) {
-    pid_t child = fork();
+    pid_t child = opt.plan ? fork_into_cgroups(ready_fd) : fork();
     if (child < 0) fail_ready(ready_fd, "fork: %s", strerror(errno));
     if (child > 0) _exit(0);
+  } else if (opt.plan) {
+    join_cgroups(ready_fd); /* not detached (a test's shim): the ordinary migration */
   }
 
   /* Detach: own session, no controlling terminal, stdio on /dev/null except the ready pipe. */
@@ -1000,8 +1104,9 @@ int main(int argc, char **argv) {
     log_size = fstat(log_fd, &st) == 0 ? (long long)st.st_size : 0;
   }
 
-  /* With a terminal the runtime's own stdio is /dev/null and the process's is the pty. */
-  if (opt.terminal ? console_listen() < 0
+  /* With a terminal the runtime's own stdio is /dev/null and the process's is the pty
+   * (sent over the console socket; a direct exec makes it itself). */
+  if (opt.terminal ? !opt.plan && console_listen() < 0
                    : pipe2(pipe_out, O_CLOEXEC) < 0 || pipe2(pipe_err, O_CLOEXEC) < 0 ||
                          (opt.open_stdin && pipe2(pipe_in, O_CLOEXEC) < 0))
     fail_ready(ready_fd, "%s: %s", opt.terminal ? "console socket" : "pipe", strerror(errno));

@@ -10,7 +10,9 @@ import {
   type ExitStatus,
   InvalidArgument,
   type Logger,
+  type MountInfoEntry,
   NotFound,
+  readMountInfo,
   type Runtime,
   type RuntimeCreateRequest,
   type RuntimeExecRequest,
@@ -24,6 +26,7 @@ import { type BundleSpec, readBundleSpec } from './bundle-spec.js';
 import { devicesCgroupDir, oomFiles } from './cgroups.js';
 import { type CompiledSeccompCache, seccompBpfAnnotation } from './compiled-seccomp.js';
 import { extraDeviceDenials } from './device-rules.js';
+import { planDirectExec } from './direct-exec-plan.js';
 import { runcWording } from './runtime-messages.js';
 import { ShimCgroup } from './shim-cgroup.js';
 import { ShimConnection } from './shim-connection.js';
@@ -82,6 +85,15 @@ export interface OciRuntimeOptions {
    * with the same profile, instead of compiling it again (compiled-seccomp.ts).
    */
   compiledSeccomp?: CompiledSeccompCache;
+  /**
+   * Run execs without a runtime process where the container allows it (direct-exec-plan.ts,
+   * native/shim/direct-exec.c): the exec's shim joins the init's namespaces and cgroups and
+   * applies the process's ids, capabilities, rlimits and the container's seccomp program
+   * itself. `seccompProgram(stateRoot, id)` is where the runtime keeps the container's
+   * compiled program (crun: `seccomp.bpf` in its state); without one, a container with a
+   * seccomp filter still goes through `<runtime> exec`. Default: off (the runtime's exec).
+   */
+  directExec?: { seccompProgram?: (stateRoot: string, id: string) => string | undefined };
 }
 
 /**
@@ -100,6 +112,8 @@ export class OciRuntime implements Runtime {
   private readonly waitSockets = new Set<Socket>();
   private readonly log: Logger;
   private readonly shimCgroup: ShimCgroup;
+  /** The host's mounts, for the cgroup hierarchies of a direct exec: read at the first one. */
+  private mounts?: MountInfoEntry[];
 
   constructor(private readonly options: OciRuntimeOptions) {
     this.name = options.name;
@@ -394,11 +408,22 @@ export class OciRuntime implements Runtime {
     // queued behind whatever else it does, on the path of every exec.
     rmSync(stateDir, { recursive: true, force: true });
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-    const processFile = path.join(stateDir, 'process.json');
-    writeFileSync(processFile, JSON.stringify(req.process), { mode: 0o600 });
+    const direct = this.directExecPlan(req);
+    let execArgs: string[];
+    if (direct && 'plan' in direct) {
+      // The plan holds the environment: readable by root only, like process.json.
+      const planFile = path.join(stateDir, 'plan');
+      writeFileSync(planFile, direct.plan, { mode: 0o600 });
+      execArgs = ['--exec-plan', planFile];
+    } else {
+      if (direct) this.log.debug('exec through the runtime', { id: req.containerId, exec: req.execId, reason: direct.fallback });
+      const processFile = path.join(stateDir, 'process.json');
+      writeFileSync(processFile, JSON.stringify(req.process), { mode: 0o600 });
+      execArgs = ['--exec', processFile];
+    }
     // biome-ignore format: flag and value pairs
     const args = [
-      '--exec', processFile,
+      ...execArgs,
       '--id', req.containerId,
       '--state-dir', stateDir,
       '--runtime', this.options.binary,
@@ -417,6 +442,29 @@ export class OciRuntime implements Runtime {
       throw new SystemError(`OCI runtime exec failed: ${message}`);
     }
     return new ShimProcess(new ShimConnection(await connectSocket(socket)), stateDir);
+  }
+
+  /**
+   * The plan of a direct exec (no runtime process), or why this one goes through the
+   * runtime; undefined when direct execs are off for this runtime.
+   */
+  private directExecPlan(req: RuntimeExecRequest): ReturnType<typeof planDirectExec> | undefined {
+    const options = this.options.directExec;
+    if (!options) return undefined;
+    let initPid: number;
+    try {
+      initPid = Number(readFileSync(path.join(this.stateDirOf(req.containerId), stateFiles.pid), 'utf8').trim());
+    } catch {
+      return { fallback: 'no pid file for the container' };
+    }
+    if (!(initPid > 0)) return { fallback: 'no pid for the container' };
+    this.mounts ??= readMountInfo();
+    return planDirectExec({
+      initPid,
+      process: req.process,
+      seccompProgram: options.seccompProgram?.(this.options.stateRoot, req.containerId),
+      mounts: this.mounts,
+    });
   }
 
   async adoptExec(containerId: string, execId: string, stateDir: string): Promise<AdoptExecResult> {

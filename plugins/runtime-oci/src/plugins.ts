@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { definePlugin, type PluginContext, PluginSkipped, readMountInfo } from '@berth/core';
 import { findExecutable, findShim } from './binary.js';
@@ -57,6 +58,19 @@ function makeRuntime(name: string, ctx: PluginContext, binary: string, shimPath:
     // crun allows devices of its own accord (the host's /dev/console) that runc does not.
     enforceBundleDevices: name === 'crun',
     compiledSeccomp: name === 'crun' ? new CompiledSeccompCache(binary) : undefined,
+    // Execs without a runtime process. crun keeps the container's compiled seccomp program
+    // (`seccomp.bpf` in its state, what its own exec loads); runc keeps none, so a runc
+    // container with a seccomp filter still execs through runc (the program could only be
+    // had by stopping its init with ptrace, or compiled again with libseccomp).
+    directExec: {
+      seccompProgram:
+        name === 'crun'
+          ? (root, id) => {
+              const file = path.join(root, id, 'seccomp.bpf');
+              return existsSync(file) ? file : undefined;
+            }
+          : undefined,
+    },
   });
 }
 
