@@ -7,8 +7,11 @@ import { capabilityMask } from './capabilities.js';
  * The plan of a direct exec: everything berth-shim needs to run an exec's process in a
  * running container without a runtime process (native/shim/direct-exec.c carries it out
  * with syscalls and decides nothing). Computed here from the container's init as the
- * kernel shows it (/proc/<pid>/ns/*, /proc/<pid>/cgroup, /proc/<pid>/status) and the OCI
- * process the engine built (ids, capabilities, rlimits, no_new_privs, cwd, env, args).
+ * kernel shows it (/proc/<pid>/ns/*, /proc/<pid>/cgroup: both set before create returns),
+ * the OCI process the engine built (ids, capabilities, rlimits, no_new_privs, cwd, env,
+ * args) and the container's seccomp program. Nothing is taken from the init's live
+ * security state (capabilities, seccomp, no_new_privs): a container just started may not
+ * have applied it yet.
  *
  * Or, for what the direct path does not cover, the reason the exec must go through the
  * runtime (`fallback`), which `OciRuntime.exec` then uses as it always did:
@@ -16,9 +19,8 @@ import { capabilityMask } from './capabilities.js';
  *   sets none today, but a process spec may carry one);
  * - a user or time namespace of the container (berth makes neither; joining them orders
  *   credentials and clocks in ways the shim does not handle);
- * - a seccomp filter on the init whose program is not at hand (`seccompProgram` gives
- *   none: runc keeps no compiled program, crun keeps it as `seccomp.bpf` in its state),
- *   several stacked filters, or strict mode;
+ * - a seccomp profile whose program is not at hand (`seccompProgram` gives none: runc
+ *   keeps no compiled program, crun keeps it as `seccomp.bpf` in its state);
  * - a capability or rlimit name this table does not know (the runtime knows its own);
  * - an init that is gone (the runtime then gives its own message).
  *
@@ -81,6 +83,11 @@ export interface DirectExecInput {
   /** The container's init (the runtime's pid file). */
   initPid: number;
   process: PlannedProcess;
+  /**
+   * Whether the container has a seccomp profile (its bundle's `linux.seccomp`): known from
+   * the bundle, never from the init, which loads its filter only once started.
+   */
+  seccomp: boolean;
   /** Where the compiled seccomp program of the container is, if the runtime keeps one. */
   seccompProgram?: string;
   /** The host's mounts (for the cgroup hierarchies); read once per runtime. */
@@ -95,10 +102,8 @@ export function planDirectExec(input: DirectExecInput): DirectExecPlan {
   const pairs: [string, string][] = [];
   const add = (key: string, value: string | number | bigint) => pairs.push([key, String(value)]);
 
-  let status: string;
   let stat: string;
   try {
-    status = readFileSync(`/proc/${initPid}/status`, 'utf8');
     stat = readFileSync(`/proc/${initPid}/stat`, 'utf8');
   } catch {
     return { fallback: `the container's init ${initPid} is gone` };
@@ -128,14 +133,9 @@ export function planDirectExec(input: DirectExecInput): DirectExecPlan {
   if (cgroups.cgroup2) add('cgroup2', cgroups.cgroup2);
   for (const tasks of cgroups.tasks) add('tasks', tasks);
 
-  const field = (name: string) => new RegExp(`^${name}:\\s*(\\S+)`, 'm').exec(status)?.[1];
-  const seccompMode = field('Seccomp') ?? '0';
-  if (seccompMode === '2') {
+  if (input.seccomp) {
     if (!input.seccompProgram) return { fallback: "the container's seccomp program is not at hand (the runtime keeps none)" };
-    if ((field('Seccomp_filters') ?? '1') !== '1') return { fallback: 'the container has several seccomp filters' };
     add('seccomp', input.seccompProgram);
-  } else if (seccompMode !== '0') {
-    return { fallback: `seccomp mode ${seccompMode}` };
   }
   if (p.oomScoreAdj !== undefined) add('oom-score-adj', p.oomScoreAdj);
 

@@ -158,6 +158,18 @@ export class OciRuntime implements Runtime {
     for (const dir of this.shimCgroup.dirs) args.push('--cgroup', dir);
     if (this.options.hideMount) args.push('--hide-mount', this.options.hideMount);
     const learnSeccomp = this.useCompiledSeccomp(spec, stateDir, args);
+    // What a direct exec must know of the container and cannot read from its init: the
+    // init applies its seccomp filter only after start, so an exec right after start would
+    // see none yet. Missing (a container of an older berthd): execs go through the runtime.
+    if (this.options.directExec) {
+      writeFileSync(
+        path.join(stateDir, containerFactsFile),
+        JSON.stringify({ seccomp: spec?.linux?.seccomp !== undefined && spec?.linux?.seccomp !== null }),
+        {
+          mode: 0o600,
+        },
+      );
+    }
 
     const line = await this.spawnShim(req.id, stateDir, args);
     if (line.startsWith('ok ')) {
@@ -458,10 +470,17 @@ export class OciRuntime implements Runtime {
       return { fallback: 'no pid file for the container' };
     }
     if (!(initPid > 0)) return { fallback: 'no pid for the container' };
+    let facts: { seccomp?: boolean };
+    try {
+      facts = JSON.parse(readFileSync(path.join(this.stateDirOf(req.containerId), containerFactsFile), 'utf8'));
+    } catch {
+      return { fallback: 'no record of whether the container has a seccomp profile' };
+    }
     this.mounts ??= readMountInfo();
     return planDirectExec({
       initPid,
       process: req.process,
+      seccomp: facts.seccomp === true,
       seccompProgram: options.seccompProgram?.(this.options.stateRoot, req.containerId),
       mounts: this.mounts,
     });
@@ -587,6 +606,9 @@ export class OciRuntime implements Runtime {
     await fs.rmdir(stateDir).catch(() => {});
   }
 }
+
+/** In a container's state dir: what a direct exec must know of the container's bundle (create writes it). */
+const containerFactsFile = 'exec-facts.json';
 
 /** Whether a bundle's config.json has poststart hooks (unreadable: assumed so, the runtime then starts it). */
 /** Whether the bundle has poststart hooks (an unreadable one is taken as having some: the runtime reports it). */
