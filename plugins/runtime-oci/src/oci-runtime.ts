@@ -420,7 +420,9 @@ export class OciRuntime implements Runtime {
     // queued behind whatever else it does, on the path of every exec.
     rmSync(stateDir, { recursive: true, force: true });
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    const began = performance.now();
     const direct = this.directExecPlan(req);
+    const planned = performance.now() - began;
     let execArgs: string[];
     if (direct && 'plan' in direct) {
       // The plan holds the environment: readable by root only, like process.json.
@@ -445,7 +447,9 @@ export class OciRuntime implements Runtime {
     if (req.terminal) args.push('--terminal');
     for (const dir of this.shimCgroup.dirs) args.push('--cgroup', dir);
     if (this.options.hideMount) args.push('--hide-mount', this.options.hideMount);
+    const spawning = performance.now();
     const line = await this.spawnShim(req.execId, stateDir, args);
+    const ready = performance.now() - began;
     if (!line.startsWith('ok ')) {
       await fs.rm(stateDir, { recursive: true, force: true });
       const message = line.startsWith('error ')
@@ -453,7 +457,18 @@ export class OciRuntime implements Runtime {
         : `berth-shim exited without reporting (${line || 'no output'})`;
       throw new SystemError(`OCI runtime exec failed: ${message}`);
     }
-    return new ShimProcess(new ShimConnection(await connectSocket(socket)), stateDir);
+    const connection = new ShimConnection(await connectSocket(socket));
+    // Where an exec's time goes before its start, for `--debug` (bench/exec.js reads it).
+    this.log.debug('exec monitor ready', {
+      id: req.containerId,
+      exec: req.execId,
+      direct: direct !== undefined && 'plan' in direct,
+      planned: round(planned),
+      written: round(spawning - began),
+      ready: round(ready),
+      connected: round(performance.now() - began),
+    });
+    return new ShimProcess(connection, stateDir);
   }
 
   /**
@@ -730,4 +745,9 @@ function closedStreams(): ContainerStreams {
     resize: () => Promise.reject(new Conflict('the container has exited: it has no terminal to resize')),
     close: () => {},
   };
+}
+
+/** Milliseconds to 0.1 ms, for debug lines. */
+function round(ms: number): number {
+  return Math.round(ms * 10) / 10;
 }
