@@ -474,7 +474,10 @@ pid_t direct_exec_start(int in, int out, int err, int terminal, int *master, cha
   }
   if (console[0] >= 0) close(console[0]);
   if (text[0]) {
-    kill(pid, SIGKILL); /* reaped by the caller's loop */
+    /* Reaped here: left to the caller's loop, which ends at once after a failed start, it
+     * would outlive the shim as a zombie of the container's init. */
+    kill(pid, SIGKILL);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
     return set_msg(msg, cap, "exec failed: unable to start container process: %s", text);
   }
   return pid;

@@ -18,7 +18,7 @@ int direct_exec_load(const char *plan_path, char *msg, size_t cap);
  * namespace), let it join the rest and execve. stdio: `in`, `out`, `err` (-1: /dev/null),
  * or with `terminal` a pty made inside the container, whose master is returned in
  * `*master`. Returns the pid once the process has exec'd, or -1 with `msg` set (the
- * process, if any, has exited and is left for the caller to reap).
+ * process, if any, has been killed and reaped).
  */
 pid_t direct_exec_start(int in, int out, int err, int terminal, int *master, char *msg, size_t cap);
 

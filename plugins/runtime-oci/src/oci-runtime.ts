@@ -12,12 +12,12 @@ import {
   type Logger,
   type MountInfoEntry,
   NotFound,
-  readMountInfo,
   type Runtime,
   type RuntimeCreateRequest,
   type RuntimeExecRequest,
   type RuntimeProcess,
   type RuntimeResources,
+  readMountInfo,
   SystemError,
   silentLogger,
 } from '@berth/core';
@@ -220,7 +220,17 @@ export class OciRuntime implements Runtime {
    * so no shim is ever left a zombie of the daemon. No child_process fallback: the addon
    * is a dependency, and the engine cannot mount a rootfs without it anyway.
    */
-  private spawnShim(id: string, stateDir: string, args: string[]): Promise<string> {
+  private async spawnShim(id: string, stateDir: string, args: string[]): Promise<string> {
+    const { line, socket } = await this.spawnShimKeeping(id, stateDir, args);
+    socket.destroy();
+    return line;
+  }
+
+  /**
+   * As spawnShim, and the ready socket is kept (with the bytes that came after the line):
+   * a direct exec's shim goes on to use it as its first client's connection.
+   */
+  private spawnShimKeeping(id: string, stateDir: string, args: string[]): Promise<{ line: string; socket: Socket; rest: Buffer }> {
     const timeoutMs = this.options.createTimeoutMs ?? 120_000;
     let spawned: { status: number; readyFd?: number };
     try {
@@ -229,36 +239,45 @@ export class OciRuntime implements Runtime {
       return Promise.reject(new SystemError(`cannot run berth-shim ${this.options.shimPath}: ${(err as Error).message}`));
     }
     return new Promise((resolve, reject) => {
-      const ready = new Socket({ fd: spawned.readyFd!, readable: true, writable: false });
-      let text = '';
+      const ready = new Socket({ fd: spawned.readyFd!, readable: true, writable: true });
+      let text = Buffer.alloc(0);
       let settled = false;
       const done = (err: Error | null, line?: string) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        ready.destroy();
-        if (err) reject(err);
-        else resolve(line ?? '');
+        ready.removeListener('data', onData);
+        ready.removeListener('end', onEnd);
+        ready.removeListener('error', onError);
+        if (err) {
+          ready.destroy();
+          reject(err);
+        } else {
+          ready.pause();
+          resolve({ line: line ?? '', socket: ready, rest: text });
+        }
       };
       const timer = setTimeout(() => {
         killShim(stateDir);
         void this.runtime(['delete', '--force', id]).catch(() => {});
         done(new SystemError(`OCI runtime create failed: container ${id}: no answer from berth-shim in ${timeoutMs} ms`));
       }, timeoutMs);
-      ready.on('error', (err) => done(new SystemError(`cannot read berth-shim's ready pipe: ${err.message}`)));
-      ready.setEncoding('utf8');
-      ready.on('data', (chunk: string) => {
-        text += chunk;
+      const onError = (err: Error) => done(new SystemError(`cannot read berth-shim's ready socket: ${err.message}`));
+      const onData = (chunk: Buffer) => {
+        text = Buffer.concat([text, chunk]);
         // `warn <text>` lines may come first (a cgroup the shim could not join): logged.
-        for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n')) {
-          const line = text.slice(0, nl);
-          text = text.slice(nl + 1);
+        for (let nl = text.indexOf(10); nl >= 0; nl = text.indexOf(10)) {
+          const line = text.subarray(0, nl).toString('utf8');
+          text = text.subarray(nl + 1);
           if (!line.startsWith('warn ')) return done(null, line);
           this.log.warn(`berth-shim: ${line.slice(5)}`, { id });
         }
-      });
+      };
       // EOF without a line: the shim died, or its first process failed (usage: status 2).
-      ready.on('end', () => done(null, text.trim() || (spawned.status ? `status ${spawned.status}` : '')));
+      const onEnd = () => done(null, text.toString('utf8').trim() || (spawned.status ? `status ${spawned.status}` : ''));
+      ready.on('error', onError);
+      ready.on('data', onData);
+      ready.on('end', onEnd);
     });
   }
 
@@ -448,8 +467,24 @@ export class OciRuntime implements Runtime {
     for (const dir of this.shimCgroup.dirs) args.push('--cgroup', dir);
     if (this.options.hideMount) args.push('--hide-mount', this.options.hideMount);
     const spawning = performance.now();
-    const line = await this.spawnShim(req.execId, stateDir, args);
+    const isDirect = direct !== undefined && 'plan' in direct;
+    const { line, socket: readySocket, rest } = await this.spawnShimKeeping(req.execId, stateDir, args);
     const ready = performance.now() - began;
+    // A direct exec's shim has run the process already (`ok <pid>`, or `exec-error <its
+    // message>`: its monitor then records 255 and ends) and talks on the ready socket.
+    if (isDirect && (line.startsWith('ok ') || line.startsWith('exec-error '))) {
+      const started = line.startsWith('ok ') ? { pid: Number(line.slice(3)) } : { error: runcWording(line.slice(11)) };
+      this.log.debug('exec monitor ready', {
+        id: req.containerId,
+        exec: req.execId,
+        direct: true,
+        planned: round(planned),
+        written: round(spawning - began),
+        ready: round(ready),
+      });
+      return new ShimProcess(new ShimConnection(readySocket, rest), stateDir, false, started);
+    }
+    readySocket.destroy();
     if (!line.startsWith('ok ')) {
       await fs.rm(stateDir, { recursive: true, force: true });
       const message = line.startsWith('error ')
@@ -462,7 +497,7 @@ export class OciRuntime implements Runtime {
     this.log.debug('exec monitor ready', {
       id: req.containerId,
       exec: req.execId,
-      direct: direct !== undefined && 'plan' in direct,
+      direct: false,
       planned: round(planned),
       written: round(spawning - began),
       ready: round(ready),

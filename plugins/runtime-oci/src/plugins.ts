@@ -21,6 +21,11 @@ export interface OciRuntimeConfig {
    * default `<cgroup-parent>/shims`; `""`: shims stay in the daemon's cgroup.
    */
   shimCgroup?: string;
+  /**
+   * Run execs without a runtime process where the container allows it (default true;
+   * src/direct-exec-plan.ts says when it does not). false: every exec through the runtime.
+   */
+  directExec?: boolean;
 }
 
 function resolveParts(name: string, ctx: PluginContext): { binary: string; shimPath: string } {
@@ -37,7 +42,9 @@ function resolveParts(name: string, ctx: PluginContext): { binary: string; shimP
 }
 
 function makeRuntime(name: string, ctx: PluginContext, binary: string, shimPath: string, hideMount?: string): OciRuntime {
-  const { shimCgroup } = ctx.config as OciRuntimeConfig;
+  const { shimCgroup, directExec } = ctx.config as OciRuntimeConfig;
+  if (directExec !== undefined && typeof directExec !== 'boolean')
+    throw new Error(`directExec must be true or false, not ${JSON.stringify(directExec)}`);
   if (shimCgroup !== undefined && typeof shimCgroup !== 'string')
     throw new Error(`shimCgroup must be a string, not ${JSON.stringify(shimCgroup)}`);
   const log = ctx.log.child({ runtime: name });
@@ -62,15 +69,18 @@ function makeRuntime(name: string, ctx: PluginContext, binary: string, shimPath:
     // (`seccomp.bpf` in its state, what its own exec loads); runc keeps none, so a runc
     // container with a seccomp filter still execs through runc (the program could only be
     // had by stopping its init with ptrace, or compiled again with libseccomp).
-    directExec: {
-      seccompProgram:
-        name === 'crun'
-          ? (root, id) => {
-              const file = path.join(root, id, 'seccomp.bpf');
-              return existsSync(file) ? file : undefined;
-            }
-          : undefined,
-    },
+    directExec:
+      directExec === false
+        ? undefined
+        : {
+            seccompProgram:
+              name === 'crun'
+                ? (root, id) => {
+                    const file = path.join(root, id, 'seccomp.bpf');
+                    return existsSync(file) ? file : undefined;
+                  }
+                : undefined,
+          },
   });
 }
 

@@ -24,10 +24,22 @@ export class ShimConnection implements ContainerStreams {
   /** Control requests sent and not yet answered, oldest first (the shim answers in order). */
   private readonly pendingControl: Array<{ request: string; resolve: (reply: string) => void; reject: (err: Error) => void }> = [];
 
-  constructor(private readonly socket: Socket) {
+  /**
+   * `leftover`: bytes already read from the socket after the shim's ready line (a direct
+   * exec's first frames, on the socket its spawner read the line from).
+   */
+  constructor(
+    private readonly socket: Socket,
+    leftover?: Buffer,
+  ) {
+    if (leftover?.length) this.decoder.push(leftover, (stream, payload) => this.deliver(stream, payload));
     socket.on('data', (chunk: Buffer) => this.decoder.push(chunk, (stream, payload) => this.deliver(stream, payload)));
     socket.on('error', () => this.finish());
     socket.on('close', () => this.finish());
+    // The shim's EOF: end ours too, so it can go (it waits for its clients to close). A
+    // socket made from a descriptor (a direct exec's ready socket) does not do it itself.
+    socket.on('end', () => socket.end());
+    socket.resume(); // a socket handed over paused (the ready socket of a direct exec)
   }
 
   onOutput(listener: (chunk: OutputChunk) => void): () => void {
