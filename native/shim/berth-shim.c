@@ -714,10 +714,6 @@ static void exec_start_direct(char *reply, size_t cap) {
     term_fd = master;
     use_terminal();
   }
-  /* As the runtime's --pid-file does: a restarted engine tells "running" from "created" by it. */
-  char pidtext[32];
-  snprintf(pidtext, sizeof pidtext, "%d\n", pid);
-  write_file(opt.state_dir, "pid", pidtext);
   snprintf(reply, cap, "ok %d", pid);
 }
 
@@ -1101,7 +1097,8 @@ int main(int argc, char **argv) {
   path_join(path, sizeof path, opt.state_dir, "shim.pid");
   char pidtext[32];
   snprintf(pidtext, sizeof pidtext, "%d\n", getpid());
-  if (write_file(opt.state_dir, "shim.pid", pidtext) < 0)
+  /* A direct exec writes it once its process runs and its spawner is told (below). */
+  if (!opt.plan && write_file(opt.state_dir, "shim.pid", pidtext) < 0)
     fail_ready(ready_fd, "write %s: %s", path, strerror(errno));
 
   if (opt.log_path) {
@@ -1183,6 +1180,29 @@ int main(int argc, char **argv) {
     }
   }
 
+  if (opt.plan) {
+    /* A direct exec runs at once and its spawner's end of the ready socket is its first
+     * client: no connect and no `start` request on the path of every `docker exec` (two
+     * round trips between the daemon and the shim). The process's output waits in its
+     * pipes until the loop below reads it, so the spawner sees all of it. The files a
+     * restarted daemon finds the exec by (shim.pid, pid, shim.sock) come right after the
+     * ready line, off the exec's path (each a file created on the exec root's file
+     * system); a daemon restarts in far longer than that takes. */
+    char reply[1024];
+    exec_start_direct(reply, sizeof reply);
+    if (exec_failed) dprintf(ready_fd, "exec-error %s\n", reply + strlen("error: "));
+    else dprintf(ready_fd, "ok %d\n", container_pid);
+    fcntl(ready_fd, F_SETFL, O_NONBLOCK);
+    client_add(ready_fd);
+    ready_fd = -1;
+    write_file(opt.state_dir, "shim.pid", pidtext);
+    if (container_pid > 0) {
+      char text[32];
+      snprintf(text, sizeof text, "%d\n", container_pid);
+      write_file(opt.state_dir, "pid", text);
+    }
+  }
+
   /* Listen before reporting ready, so the engine can connect the moment it reads "ok". */
   int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -1200,22 +1220,17 @@ int main(int argc, char **argv) {
   if (chdir("/") < 0) { /* never hold the daemon's or the state dir's cwd */ }
   if (lfd < 0 || bound < 0 || listen(lfd, 16) < 0) {
     int e = errno;
-    runtime_delete();
-    fail_ready(ready_fd, "listen on %s: %s", sock_path, strerror(e));
+    /* A direct exec told its spawner already and goes on with it alone (a restarted
+     * daemon will not find it by its socket, and records it lost). */
+    if (!opt.plan) {
+      runtime_delete();
+      fail_ready(ready_fd, "listen on %s: %s", sock_path, strerror(e));
+    }
+    if (lfd >= 0) close(lfd);
+    lfd = -1;
   }
 
-  if (opt.plan) {
-    /* A direct exec runs at once and its spawner's end of the ready socket is its first
-     * client: no connect and no `start` request on the path of every `docker exec` (two
-     * round trips between the daemon and the shim). The process's output waits in its
-     * pipes until the loop below reads it, so the spawner sees all of it. */
-    char reply[1024];
-    exec_start_direct(reply, sizeof reply);
-    if (exec_failed) dprintf(ready_fd, "exec-error %s\n", reply + strlen("error: "));
-    else dprintf(ready_fd, "ok %d\n", container_pid);
-    fcntl(ready_fd, F_SETFL, O_NONBLOCK);
-    client_add(ready_fd);
-  } else {
+  if (!opt.plan) {
     dprintf(ready_fd, "ok %d\n", container_pid);
     close(ready_fd);
   }
