@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { definePlugin, type PluginContext, PluginSkipped, readMountInfo } from '@berth/core';
 import { findExecutable, findShim } from './binary.js';
@@ -70,7 +71,7 @@ function makeRuntime(name: string, ctx: PluginContext, binary: string, shimPath:
     // container with a seccomp filter still execs through runc (the program could only be
     // had by stopping its init with ptrace, or compiled again with libseccomp).
     directExec:
-      directExec === false
+      directExec === false || !kernelHasDirectExec()
         ? undefined
         : {
             seccompProgram:
@@ -132,6 +133,18 @@ export const crunPlugin = definePlugin({
     return makeRuntime('crun', ctx, binary, shimPath, hideMount);
   },
 });
+
+/**
+ * Whether this kernel has what a direct exec uses (native/shim/direct-exec.c): setns on a
+ * pidfd (5.8), clone3 into a cgroup (5.7), `close_range` with CLOSE_RANGE_CLOEXEC (5.11).
+ * Older kernels exec through the runtime.
+ */
+export function kernelHasDirectExec(release = os.release()): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(release);
+  if (!m) return false;
+  const [major, minor] = [Number(m[1]), Number(m[2])];
+  return major > 5 || (major === 5 && minor >= 11);
+}
 
 /** " 1.8.1" from `crun --version`, or "" when it cannot be read. */
 function crunVersion(binary: string): string {

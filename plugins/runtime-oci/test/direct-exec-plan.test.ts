@@ -3,6 +3,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { capabilityMask } from '../src/capabilities.js';
 import { cgroupTargets, planDirectExec } from '../src/direct-exec-plan.js';
+import { kernelHasDirectExec } from '../src/plugins.js';
 
 // The plan of a direct exec, and every case that must go through the runtime instead.
 // The "init" is this test's own process: it shares every namespace with itself; the
@@ -92,6 +93,14 @@ test('capability masks: names with or without CAP_, unknown ones refused', () =>
   assert.is(capabilityMask(['CAP_CHOWN', 'kill', 'CAP_CHECKPOINT_RESTORE']), (1n << 0n) | (1n << 5n) | (1n << 40n));
   assert.is(capabilityMask([]), 0n);
   assert.is(capabilityMask(['CAP_FLY']), undefined);
+});
+
+test('a kernel older than 5.11 execs through the runtime', () => {
+  assert.ok(kernelHasDirectExec('6.18.44-fc-v1300'));
+  assert.ok(kernelHasDirectExec('5.11.0'));
+  assert.not.ok(kernelHasDirectExec('5.10.200'));
+  assert.not.ok(kernelHasDirectExec('4.19.0'));
+  assert.not.ok(kernelHasDirectExec('weird'));
 });
 
 test.run();
