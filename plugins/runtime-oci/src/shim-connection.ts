@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
-import { Conflict, type ContainerStreams, type OutputChunk, SystemError } from '@berth/core';
+import { Conflict, type ContainerStreams, type ExitStatus, type OutputChunk, SystemError } from '@berth/core';
 import { encodeFrame, FrameDecoder, maxFrame, StreamId } from './frames.js';
+import { parseExitStatus } from './shim-state.js';
 
 /** Output kept for the first subscriber when it arrives after the socket delivered some. */
 const earlyOutputLimit = 1 << 20;
@@ -22,6 +23,7 @@ export class ShimConnection implements ContainerStreams {
   /** This side dropped the connection (close()): the shim did not end it. */
   private dropped = false;
   /** Control requests sent and not yet answered, oldest first (the shim answers in order). */
+  private exitListener?: (status: ExitStatus) => void;
   private readonly pendingControl: Array<{ request: string; resolve: (reply: string) => void; reject: (err: Error) => void }> = [];
 
   /**
@@ -108,7 +110,17 @@ export class ShimConnection implements ContainerStreams {
     });
   }
 
+  /** Call `listener` with an exec's exit record when the shim sends it (stream 4), once. */
+  onExitRecord(listener: (status: ExitStatus) => void): void {
+    this.exitListener = listener;
+  }
+
   private deliver(stream: number, payload: Buffer): void {
+    if (stream === StreamId.exit) {
+      const status = parseExitStatus(payload.toString('utf8'));
+      if (status) this.exitListener?.(status);
+      return;
+    }
     if (stream === StreamId.control) {
       this.pendingControl.shift()?.resolve(payload.toString('utf8'));
       return;

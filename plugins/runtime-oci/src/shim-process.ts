@@ -26,6 +26,9 @@ export class ShimProcess implements RuntimeProcess {
     private readonly ran?: { pid: number } | { error: string },
   ) {
     this.exited = new Promise((resolve) => {
+      // The shim sends the exit record after the last output, before it writes exit.json
+      // and closes: told at once. A shim that died without one: exit.json or lost.
+      streams.onExitRecord(resolve);
       streams.onClose(() => {
         // Dropped by this daemon (it is closing): the next one adopts the exec.
         if (streams.droppedByClient) return;

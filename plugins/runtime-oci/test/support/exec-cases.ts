@@ -151,6 +151,9 @@ export function execCases(mode: 'runtime' | 'direct'): void {
       if (found.state !== 'running') return;
       assert.is(found.pid, pid);
       assert.is((await found.process.wait()).exitCode, 7);
+      // The exit is told first (its record on the connection), then written to exit.json,
+      // then the connection closes: a new adoption after that finds the record.
+      await new Promise<void>((resolve) => found.process.streams.onClose(resolve));
       const again = await runtime.adoptExec(c.id, 'e4', dir);
       assert.equal(again.state === 'exited' && again.status.exitCode, 7);
       assert.is(JSON.parse(readFileSync(path.join(dir, 'exit.json'), 'utf8')).exitCode, 7);
