@@ -22,6 +22,8 @@ import { capabilityMask } from './capabilities.js';
  * - a seccomp profile whose program is not at hand (`seccompProgram` gives none: runc
  *   keeps no compiled program, crun keeps it as `seccomp.bpf` in its state);
  * - a capability or rlimit name this table does not know (the runtime knows its own);
+ * - more than the shim's fixed tables take (256 groups or args, 1,024 env entries) or a
+ *   plan of 1 MiB or more;
  * - an init that is gone (the runtime then gives its own message).
  *
  * The format is `key\0value\0` pairs (a value may hold anything but NUL; env and args
@@ -165,7 +167,14 @@ export function planDirectExec(input: DirectExecInput): DirectExecPlan {
   for (const arg of args) add('arg', arg);
   for (const entry of p.env ?? []) add('env', entry);
   if (pairs.some(([, value]) => value.includes('\0'))) return { fallback: 'a value holds a NUL byte' };
-  return { plan: Buffer.from(pairs.map(([k, v]) => `${k}\0${v}\0`).join('')), initPid };
+  // The shim's fixed tables (direct-exec.c): larger lists go to the runtime, which has none.
+  const count = (key: string) => pairs.filter(([k]) => k === key).length;
+  if (count('group') > 256 || count('arg') > 256 || count('env') > 1024 || count('tasks') > 256) {
+    return { fallback: 'more groups, args or env entries than the shim takes' };
+  }
+  const plan = Buffer.from(pairs.map(([k, v]) => `${k}\0${v}\0`).join(''));
+  if (plan.length >= 1 << 20) return { fallback: 'a plan of 1 MiB or more' };
+  return { plan, initPid };
 }
 
 /** A rlimit value as the kernel's unsigned 64 bits (JSON cannot hold RLIM_INFINITY exactly). */

@@ -75,6 +75,8 @@ test('what goes through the runtime, with the reason', () => {
   assert.match(reason(plan({ capabilities: { bounding: ['CAP_NO_SUCH'] } })), /capability/);
   assert.match(reason(plan({ rlimits: [{ type: 'RLIMIT_NO_SUCH', soft: 1, hard: 1 }] })), /rlimit/);
   assert.match(reason(plan({ env: ['A=\0'] })), /NUL/);
+  assert.match(reason(plan({ user: { uid: 1, gid: 1, additionalGids: Array.from({ length: 300 }, (_, i) => i) } })), /more groups/);
+  assert.match(reason(plan({ env: [`A=${'x'.repeat(1 << 20)}`] })), /1 MiB/);
   assert.match(reason(planDirectExec({ initPid: 2 ** 22 + 12345, process: process0, seccomp: false, mounts: hostMounts })), /is gone/);
   assert.is(reason(plan({})), 'direct');
 });
