@@ -112,6 +112,8 @@ export class OciRuntime implements Runtime {
   private readonly waitSockets = new Set<Socket>();
   private readonly log: Logger;
   private readonly shimCgroup: ShimCgroup;
+  /** The `exec-facts.json` writes under way, by container (`recordFacts`). */
+  private readonly factsWritten = new Map<string, Promise<void>>();
   /** The host's mounts, for the cgroup hierarchies of a direct exec: read at the first one. */
   private mounts?: MountInfoEntry[];
 
@@ -158,23 +160,12 @@ export class OciRuntime implements Runtime {
     for (const dir of this.shimCgroup.dirs) args.push('--cgroup', dir);
     if (this.options.hideMount) args.push('--hide-mount', this.options.hideMount);
     const learnSeccomp = this.useCompiledSeccomp(spec, stateDir, args);
-    // What a direct exec must know of the container and cannot read from its init: the
-    // init applies its seccomp filter only after start, so an exec right after start would
-    // see none yet. Missing (a container of an older berthd): execs go through the runtime.
-    if (this.options.directExec) {
-      writeFileSync(
-        path.join(stateDir, containerFactsFile),
-        JSON.stringify({ seccomp: spec?.linux?.seccomp !== undefined && spec?.linux?.seccomp !== null }),
-        {
-          mode: 0o600,
-        },
-      );
-    }
 
     const line = await this.spawnShim(req.id, stateDir, args);
     if (line.startsWith('ok ')) {
       const pid = Number(line.slice(3));
       this.stateDirs.set(req.id, stateDir);
+      if (this.options.directExec) this.recordFacts(req.id, stateDir, spec);
       if (learnSeccomp) this.options.compiledSeccomp!.learn(learnSeccomp, this.options.stateRoot, req.id);
       if (this.options.enforceBundleDevices) await this.enforceBundleDevices(req.id, spec);
       this.log.debug('container created', { id: req.id, pid });
@@ -188,6 +179,26 @@ export class OciRuntime implements Runtime {
       throw new InvalidArgument(text);
     }
     throw new SystemError(text);
+  }
+
+  /**
+   * What a direct exec must know of the container and cannot read from its init (which
+   * applies its seccomp filter only once started: an exec right after start would see
+   * none yet): whether the bundle has a seccomp profile, in `exec-facts.json` of the
+   * container's state dir. Written in the threadpool, off the path of every create (a file
+   * created on a busy disk costs up to a millisecond); `exec` and `delete` wait for it. A
+   * file missing or unreadable sends execs through the runtime, as for a container of an
+   * older berthd: never a direct exec without knowing.
+   */
+  private recordFacts(id: string, stateDir: string, spec: BundleSpec | undefined): void {
+    const facts = { seccomp: spec?.linux?.seccomp !== undefined && spec?.linux?.seccomp !== null };
+    const written = fs
+      .writeFile(path.join(stateDir, containerFactsFile), JSON.stringify(facts), { mode: 0o600 })
+      .catch(() => {}) // a state dir gone meanwhile: nothing to record
+      .finally(() => {
+        if (this.factsWritten.get(id) === written) this.factsWritten.delete(id);
+      });
+    this.factsWritten.set(id, written);
   }
 
   /**
@@ -392,6 +403,7 @@ export class OciRuntime implements Runtime {
     const removed =
       this.options.removeExitedState && existsSync(runtimeState) ? this.options.removeExitedState(this.options.stateRoot, id) : undefined;
     if (stateDir) await waitForShimExit(stateDir, 3000);
+    await this.factsWritten.get(id); // never a file written into a state dir being removed
     if (!(await removed) && existsSync(runtimeState)) {
       await this.runtime(['delete', '--force', id]).catch((err: Error) => {
         if (!/does not exist|not found/i.test(err.message)) throw err;
@@ -440,6 +452,7 @@ export class OciRuntime implements Runtime {
     rmSync(stateDir, { recursive: true, force: true });
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     const began = performance.now();
+    await this.factsWritten.get(req.containerId); // an exec right after create: its facts
     const direct = this.directExecPlan(req);
     const planned = performance.now() - began;
     let execArgs: string[];
