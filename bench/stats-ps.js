@@ -6,11 +6,12 @@
 // with no container running: docker CLI 28 prints on a 500 ms ticker that starts once
 // every container has answered), and each daemon's share alone (the 50 concurrent
 // `GET /containers/{id}/stats?stream=0` the CLI sends, and `docker ps`'s `HEAD /_ping`
-// and `GET /containers/json`, over the socket without the CLI). Removes every container it started. Prints figures,
+// and `GET /containers/json`, over the socket without the CLI), and the CLI alone with that many
+// containers (bench/instant-stats-daemon.js answers at once). Removes every container it started. Prints figures,
 // asserts nothing.
 // Usage: node bench/stats-ps.js [runs] [containers]   (as root, after npm run build; house style: bench/exec.js)
 'use strict';
-const { execFile, execFileSync, spawnSync } = require('node:child_process');
+const { execFile, execFileSync, spawn, spawnSync } = require('node:child_process');
 const http = require('node:http');
 const { median, runBench, startBerthd, startDockerd, timeOnce } = require('./support.js');
 const fs = require('node:fs');
@@ -122,7 +123,19 @@ async function main() {
     ps: ['ps'],
     'ps -a --size': ['ps', '-a', '--size'],
   };
+  // The CLI alone with `count` containers: a stand-in daemon that answers the list and
+  // every stats request at once (bench/instant-stats-daemon.js). What no daemon can save:
+  // the CLI's start-up, its ticker and its own per-container requests and decoding.
+  const instantSocket = path.join(dir, 'instant-stats.sock');
+  const instant = spawn(process.execPath, [path.join(__dirname, 'instant-stats-daemon.js'), instantSocket, String(count)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  started.push(instant);
+  await new Promise((resolve) => instant.stdout.once('data', resolve));
+  const instantEnv = { DOCKER_HOST: `unix://${instantSocket}`, DOCKER_CONFIG: berthEnv.DOCKER_CONFIG };
+
   const times = {};
+  const cliAlone = [];
   for (const [label, args] of Object.entries(commands)) {
     // Warm both up once, then interleave so the machine's noise falls on both alike; ps is
     // cheap and its figures small next to the noise, so it runs three times as often.
@@ -135,6 +148,7 @@ async function main() {
       if (i % 2 && dockerEnv) d.push(timeOnce('docker', args, dockerEnv));
       b.push(timeOnce('docker', args, berthEnv));
       if (!(i % 2) && dockerEnv) d.push(timeOnce('docker', args, dockerEnv));
+      if (label === 'stats --no-stream') cliAlone.push(timeOnce('docker', args, instantEnv));
     }
     times[label] = { b, d };
   }
@@ -185,6 +199,16 @@ async function main() {
   }
   line('the CLI floor: stats --no-stream, none running (berthd)', floor.b);
   if (dockerEnv) line('the CLI floor: stats --no-stream, none running (dockerd)', floor.d);
+  line(`the CLI alone: stats --no-stream, ${count} answered at once`, cliAlone);
+  if (dockerEnv) {
+    const d = median(times['stats --no-stream'].d);
+    console.log(
+      `${'ratio the CLI alone / dockerd'.padEnd(58)} ${(median(cliAlone) / d).toFixed(2)}x  (no daemon can go below it; the target ${(0.2 * d).toFixed(1)} ms)`,
+    );
+    console.log(
+      `${'daemon share in stats --no-stream'.padEnd(58)} berthd ${(median(times['stats --no-stream'].b) - median(cliAlone)).toFixed(1)} ms, dockerd ${(d - median(cliAlone)).toFixed(1)} ms`,
+    );
+  }
   if (!dockerEnv) console.log('dockerd: no Docker engine installed (apt-get install docker.io to compare)');
 }
 

@@ -186,6 +186,9 @@ async function startBerthd(dir, started, { cgroupParent, logLevel = 'warn', repo
   const socket = path.join(home, 'berthd.sock');
   const log = fs.openSync(path.join(home, 'berthd.log'), 'w');
   const runtime = process.env.BERTH_BENCH_RUNTIME;
+  // BERTH_BENCH_DAEMON_JSON: a daemon.json for berthd (else none), e.g. a plugin's option
+  // to compare a change with and without it in the same run conditions.
+  if (process.env.BERTH_BENCH_DAEMON_JSON) fs.writeFileSync(path.join(home, 'none.json'), process.env.BERTH_BENCH_DAEMON_JSON);
   // biome-ignore format: flag and value pairs
   const proc = spawn(
     path.join(repo, 'bin/berthd'),

@@ -33,6 +33,12 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/magic.h>
+#include <linux/sched.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+
+#include "direct-exec.h"
 
 #define MAX_OOM_FILES 8
 #define MAX_CGROUPS 4
@@ -43,13 +49,14 @@
 #define DRAIN_MS 2000
 
 /* Stream 3 carries control requests from a client ("start", "resize", "kill") and their answers. */
-enum { STREAM_STDIN = 0, STREAM_STDOUT = 1, STREAM_STDERR = 2, STREAM_CONTROL = 3 };
+enum { STREAM_STDIN = 0, STREAM_STDOUT = 1, STREAM_STDERR = 2, STREAM_CONTROL = 3, STREAM_EXIT = 4 };
 enum { CONTROL_MAX = 64 };
 
 static struct {
   const char *id, *bundle, *state_dir, *log_path, *runtime, *runtime_root, *exec_fifo;
   const char *runtime_config; /* --runtime-config: the config file create reads instead of the bundle's (crun --config) */
   const char *process; /* --exec: the OCI process JSON of an exec; NULL for a container */
+  const char *plan;    /* --exec-plan: run the exec directly (direct-exec.c), not through the runtime */
   const char *hide_mount; /* --hide-mount: a mount the runtime's processes must not see */
   const char *oom_files[MAX_OOM_FILES];
   int n_oom_files;
@@ -445,9 +452,16 @@ static int client_read(struct client *c) {
   return 0;
 }
 
+static void client_add(int fd);
+
 static void client_accept(int lfd) {
   int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
   if (fd < 0) return;
+  client_add(fd);
+}
+
+/* A connected client (non-blocking): it receives every output frame from now on. */
+static void client_add(int fd) {
   struct client *p = realloc(clients, (n_clients + 1) * sizeof *clients);
   if (!p) {
     close(fd);
@@ -550,6 +564,8 @@ static int console_listen(void) {
   return 0;
 }
 
+static void use_terminal(void);
+
 /* After the runtime succeeded: take the pty master it sent (SCM_RIGHTS) and make it the
  * process's output (read) and stdin (write, with --stdin). Returns 0 or -1. */
 static int console_receive(void) {
@@ -571,6 +587,12 @@ static int console_receive(void) {
   struct cmsghdr *cm = n < 0 ? NULL : CMSG_FIRSTHDR(&msg);
   if (!cm || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) return -1;
   memcpy(&term_fd, CMSG_DATA(cm), sizeof term_fd);
+  use_terminal();
+  return 0;
+}
+
+/* The pty master in term_fd becomes the process's output and (with --stdin) its input. */
+static void use_terminal(void) {
   /* Three descriptors of one master: resize, reading (closed at EIO: the process and
    * every holder of the pty's other side are gone) and stdin (closed on request). */
   streams[0].fd = fcntl(term_fd, F_DUPFD_CLOEXEC, 3);
@@ -579,7 +601,6 @@ static int console_receive(void) {
     stdin_fd = fcntl(term_fd, F_DUPFD_CLOEXEC, 3);
     fcntl(stdin_fd, F_SETFL, O_NONBLOCK);
   }
-  return 0;
 }
 
 /* "resize <rows> <cols>": the pty's window size (the kernel sends SIGWINCH to its foreground group). */
@@ -608,7 +629,13 @@ static void resize_terminal(const char *request, char *reply, size_t cap) {
  * to this shim (a child subreaper), which reaps it like a container's init. Answers
  * "ok <pid>" or "error: <the runtime's message>" (then the shim records exit 255 and ends).
  */
+static void exec_start_direct(char *reply, size_t cap);
+
 static void exec_start(char *reply, size_t cap) {
+  if (opt.plan) {
+    exec_start_direct(reply, cap);
+    return;
+  }
   char pid_file[4096], log_file[4096], msg[900];
   path_join(pid_file, sizeof pid_file, opt.state_dir, "pid");
   path_join(log_file, sizeof log_file, opt.state_dir, "runtime-exec.log");
@@ -659,6 +686,79 @@ static void exec_start(char *reply, size_t cap) {
     return;
   }
   snprintf(reply, cap, "ok %d", container_pid);
+}
+
+/*
+ * --exec-plan, "start": the process is cloned and exec'd by this shim (direct-exec.c), no
+ * runtime process. The answer is the same as the runtime's path: "ok <pid>" once it has
+ * exec'd, or "error: <message>" in runc's words (then exit 255 is recorded and the shim
+ * ends). The shim joined its own cgroups at launch (join_cgroups_direct).
+ */
+static void exec_start_direct(char *reply, size_t cap) {
+  char msg[900];
+  exec_started = 1;
+  int master = -1;
+  pid_t pid = direct_exec_start(pipe_in[0], pipe_out[1], pipe_err[1], opt.terminal, &master, msg, sizeof msg);
+  /* The process holds its own copies: EOF on the read ends now means it closed them. */
+  if (pipe_out[1] >= 0) close(pipe_out[1]);
+  if (pipe_err[1] >= 0) close(pipe_err[1]);
+  if (pipe_in[0] >= 0) close(pipe_in[0]);
+  pipe_out[1] = pipe_err[1] = pipe_in[0] = -1;
+  if (pid < 0) {
+    snprintf(reply, cap, "error: %s", msg);
+    exec_failed = 1;
+    return;
+  }
+  container_pid = pid;
+  if (opt.terminal) {
+    term_fd = master;
+    use_terminal();
+  }
+  snprintf(reply, cap, "ok %d", pid);
+}
+
+/*
+ * --exec-plan: the shim's own cgroups (--cgroup), joined at launch without the kernel's
+ * global cgroup migration lock, whose wait (an RCU grace period, 5-30 ms) would else be on
+ * the path of the exec: the first process forks the shim straight into the cgroup2 one
+ * (clone3 CLONE_INTO_CGROUP), and the shim, one thread, moves itself into each v1 one by
+ * writing "0" to its `tasks`. Returns the child's pid as fork does; a cgroup it cannot
+ * join is a `warn` line, as join_cgroups has it.
+ */
+static pid_t fork_into_cgroups(int ready_fd) {
+  struct clone_args args;
+  memset(&args, 0, sizeof args);
+  args.exit_signal = SIGCHLD;
+  int cgroup_fd = -1;
+  for (int i = 0; i < opt.n_cgroups && cgroup_fd < 0; i++) {
+    struct statfs st;
+    if (statfs(opt.cgroups[i], &st) == 0 && st.f_type == CGROUP2_SUPER_MAGIC)
+      cgroup_fd = open(opt.cgroups[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
+  }
+  if (cgroup_fd >= 0) {
+    args.flags = CLONE_INTO_CGROUP;
+    args.cgroup = (uint64_t)cgroup_fd;
+  }
+  pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
+  if (pid < 0 && cgroup_fd >= 0) { /* a cgroup2 dir that refuses: stay where we are */
+    dprintf(ready_fd, "warn cannot start in a cgroup2 cgroup: %s\n", strerror(errno));
+    pid = fork();
+  }
+  if (pid != 0) {
+    if (cgroup_fd >= 0) close(cgroup_fd);
+    return pid;
+  }
+  if (cgroup_fd >= 0) close(cgroup_fd);
+  for (int i = 0; i < opt.n_cgroups; i++) {
+    struct statfs st;
+    if (statfs(opt.cgroups[i], &st) == 0 && st.f_type == CGROUP2_SUPER_MAGIC) continue;
+    char tasks[4096];
+    path_join(tasks, sizeof tasks, opt.cgroups[i], "tasks");
+    int fd = open(tasks, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, "0", 1) != 1) dprintf(ready_fd, "warn cannot join cgroup %s: %s\n", opt.cgroups[i], strerror(errno));
+    if (fd >= 0) close(fd);
+  }
+  return 0;
 }
 
 /*
@@ -907,7 +1007,7 @@ static void usage(void) {
           "                  --runtime PATH --runtime-root DIR [--stdin] [--terminal] [--oom-file PATH]... [--ready-fd N] [--detach] [--exec-fifo PATH]\n"
           "                  [--exec-fifo-write] [--keep-runtime-state] [--cgroup DIR]... [--runtime-config FILE]\n"
           "       berth-shim --exec PROCESS.json --id ID --state-dir DIR --runtime PATH --runtime-root DIR\n"
-          "                  [--stdin] [--terminal] [--log PATH] [--ready-fd N] [--detach] [--cgroup DIR]...\n"
+          "                  [--stdin] [--terminal] [--log PATH] [--ready-fd N] [--detach] [--cgroup DIR]... [--exec-plan PLAN]\n"
           "       (both also take [--hide-mount PATH])\n"
           "       berth-shim --hide-mount PATH --run RUNTIME [ARG]...\n");
   exit(2);
@@ -946,6 +1046,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--log-max-size")) opt.log_max_size = atoll(v);
     else if (!strcmp(a, "--log-max-files")) opt.log_max_files = atoi(v);
     else if (!strcmp(a, "--exec")) opt.process = v;
+    else if (!strcmp(a, "--exec-plan")) opt.plan = opt.process = v; /* an exec, run without the runtime */
     else if (!strcmp(a, "--oom-file") && opt.n_oom_files < MAX_OOM_FILES) opt.oom_files[opt.n_oom_files++] = v;
     else if (!strcmp(a, "--cgroup") && opt.n_cgroups < MAX_CGROUPS) opt.cgroups[opt.n_cgroups++] = v;
     else if (!strcmp(a, "--hide-mount")) opt.hide_mount = v;
@@ -955,14 +1056,20 @@ int main(int argc, char **argv) {
   }
   if (!opt.id || !opt.state_dir || !opt.runtime || !opt.runtime_root) usage();
   if (!opt.process && !opt.bundle) usage(); /* an exec has no bundle; without --log nothing is logged */
+  if (opt.plan) {
+    char msg[1024];
+    if (direct_exec_load(opt.plan, msg, sizeof msg) < 0) fail_ready(ready_fd, "%s", msg);
+  }
 
   /* --detach: the first process exits at once, so a spawner that cannot reap us later
    * (posix_spawn from berthd, whose libuv reaps only its own children) waits for it
    * right away; this child is re-parented to init and never becomes its zombie. */
   if (detach) {
-    pid_t child = fork();
+    pid_t child = opt.plan ? fork_into_cgroups(ready_fd) : fork();
     if (child < 0) fail_ready(ready_fd, "fork: %s", strerror(errno));
     if (child > 0) _exit(0);
+  } else if (opt.plan) {
+    join_cgroups(ready_fd); /* not detached (a test's shim): the ordinary migration */
   }
 
   /* Detach: own session, no controlling terminal, stdio on /dev/null except the ready pipe. */
@@ -990,7 +1097,8 @@ int main(int argc, char **argv) {
   path_join(path, sizeof path, opt.state_dir, "shim.pid");
   char pidtext[32];
   snprintf(pidtext, sizeof pidtext, "%d\n", getpid());
-  if (write_file(opt.state_dir, "shim.pid", pidtext) < 0)
+  /* A direct exec writes it once its process runs and its spawner is told (below). */
+  if (!opt.plan && write_file(opt.state_dir, "shim.pid", pidtext) < 0)
     fail_ready(ready_fd, "write %s: %s", path, strerror(errno));
 
   if (opt.log_path) {
@@ -1000,8 +1108,9 @@ int main(int argc, char **argv) {
     log_size = fstat(log_fd, &st) == 0 ? (long long)st.st_size : 0;
   }
 
-  /* With a terminal the runtime's own stdio is /dev/null and the process's is the pty. */
-  if (opt.terminal ? console_listen() < 0
+  /* With a terminal the runtime's own stdio is /dev/null and the process's is the pty
+   * (sent over the console socket; a direct exec makes it itself). */
+  if (opt.terminal ? !opt.plan && console_listen() < 0
                    : pipe2(pipe_out, O_CLOEXEC) < 0 || pipe2(pipe_err, O_CLOEXEC) < 0 ||
                          (opt.open_stdin && pipe2(pipe_in, O_CLOEXEC) < 0))
     fail_ready(ready_fd, "%s: %s", opt.terminal ? "console socket" : "pipe", strerror(errno));
@@ -1071,6 +1180,29 @@ int main(int argc, char **argv) {
     }
   }
 
+  if (opt.plan) {
+    /* A direct exec runs at once and its spawner's end of the ready socket is its first
+     * client: no connect and no `start` request on the path of every `docker exec` (two
+     * round trips between the daemon and the shim). The process's output waits in its
+     * pipes until the loop below reads it, so the spawner sees all of it. The files a
+     * restarted daemon finds the exec by (shim.pid, pid, shim.sock) come right after the
+     * ready line, off the exec's path (each a file created on the exec root's file
+     * system); a daemon restarts in far longer than that takes. */
+    char reply[1024];
+    exec_start_direct(reply, sizeof reply);
+    if (exec_failed) dprintf(ready_fd, "exec-error %s\n", reply + strlen("error: "));
+    else dprintf(ready_fd, "ok %d\n", container_pid);
+    fcntl(ready_fd, F_SETFL, O_NONBLOCK);
+    client_add(ready_fd);
+    ready_fd = -1;
+    write_file(opt.state_dir, "shim.pid", pidtext);
+    if (container_pid > 0) {
+      char text[32];
+      snprintf(text, sizeof text, "%d\n", container_pid);
+      write_file(opt.state_dir, "pid", text);
+    }
+  }
+
   /* Listen before reporting ready, so the engine can connect the moment it reads "ok". */
   int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -1088,12 +1220,20 @@ int main(int argc, char **argv) {
   if (chdir("/") < 0) { /* never hold the daemon's or the state dir's cwd */ }
   if (lfd < 0 || bound < 0 || listen(lfd, 16) < 0) {
     int e = errno;
-    runtime_delete();
-    fail_ready(ready_fd, "listen on %s: %s", sock_path, strerror(e));
+    /* A direct exec told its spawner already and goes on with it alone (a restarted
+     * daemon will not find it by its socket, and records it lost). */
+    if (!opt.plan) {
+      runtime_delete();
+      fail_ready(ready_fd, "listen on %s: %s", sock_path, strerror(e));
+    }
+    if (lfd >= 0) close(lfd);
+    lfd = -1;
   }
 
-  dprintf(ready_fd, "ok %d\n", container_pid);
-  close(ready_fd);
+  if (!opt.plan) {
+    dprintf(ready_fd, "ok %d\n", container_pid);
+    close(ready_fd);
+  }
 
   int exited = 0, exit_status = 0;
   long long drain_deadline = 0;
@@ -1190,6 +1330,9 @@ int main(int argc, char **argv) {
   /* The delete (a runtime process, ~7 ms) runs while the exit is recorded and told;
    * with --keep-runtime-state the spawner removes the exited container's state itself. */
   pid_t deleting = opt.keep_runtime_state || opt.process ? -1 : runtime_delete_start(); /* an exec's container lives on */
+  /* An exec's clients get the record itself first (stream 4, after every output frame):
+   * the exit is told without waiting for a file to be created (0.1-1 ms on a busy disk). */
+  if (opt.process) broadcast(STREAM_EXIT, json, strlen(json));
   /* Complete for readers at once (rename). Read by the engine when it learns of the
    * exit, or, if it was down, by the next one when it re-adopts the container. */
   write_file(opt.state_dir, "exit.json", json);

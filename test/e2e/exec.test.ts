@@ -1,4 +1,4 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as assert from 'uvu/assert';
 import { busyboxTar, daemonSuite, run, sleep } from './harness';
@@ -47,10 +47,63 @@ test('docker exec: output, exit codes, -e -w -u, -i with stdin, -d, a missing co
   const missing = await daemon.docker(['exec', 'box', 'nosuchcmd']);
   assert.is(missing.code, 127);
   assert.match(missing.stdout + missing.stderr, /executable file not found/);
-  // Each exited exec's state is gone with it, not kept for the container's whole life.
+  // Each exited exec's state is gone with it, not kept for the container's whole life
+  // (removed once its shim has ended, just after the exit is told: within a moment).
   const id = (await daemon.docker(['inspect', '-f', '{{.Id}}', 'box'])).stdout.trim();
   const execDirs = path.join(daemon.execRoot, 'c', id.slice(0, 32), 'x');
+  for (let i = 0; i < 100 && existsSync(execDirs) && readdirSync(execDirs).length > 0; i++) await sleep(20);
   assert.equal(existsSync(execDirs) ? readdirSync(execDirs) : [], [], 'no exec state dir left after the execs exited');
+});
+
+test("docker exec joins the init's namespaces and cgroups with its capabilities, seccomp and no_new_privs; --privileged has every capability; no runtime process", async ({
+  daemon,
+}) => {
+  const inside = await daemon.docker([
+    'exec',
+    'box',
+    'sh',
+    '-c',
+    'for n in ipc mnt net pid uts cgroup; do echo $n $(readlink /proc/1/ns/$n) $(readlink /proc/self/ns/$n); done; echo --; ' +
+      'cat /proc/1/cgroup; echo --; cat /proc/self/cgroup; echo --; ' +
+      'grep -E "^(Cap|NoNewPrivs|Seccomp)" /proc/1/status; echo --; grep -E "^(Cap|NoNewPrivs|Seccomp)" /proc/self/status',
+  ]);
+  assert.is(inside.code, 0, inside.stderr);
+  const [namespaces, initCgroup, ownCgroup, initSecurity, ownSecurity] = inside.stdout.split('--\n');
+  for (const line of namespaces!.trim().split('\n').slice(0, 6)) {
+    const [name, init, own] = line.split(' ');
+    assert.is(own, init, `the ${name} namespace of the init`);
+  }
+  assert.is(ownCgroup, initCgroup, 'the cgroups of the init');
+  assert.is(ownSecurity, initSecurity, 'the capability sets, seccomp and no_new_privs of the init');
+  assert.match(ownSecurity!, /^Seccomp:\s+2$/m);
+  assert.match(ownSecurity!, /^NoNewPrivs:\s+1$/m);
+  const hostBounding = /^CapBnd:\s+(\S+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))![1];
+  const privileged = await daemon.docker([
+    'exec',
+    '--privileged',
+    'box',
+    'grep',
+    '-E',
+    '^(CapEff|CapPrm|CapBnd|Seccomp):',
+    '/proc/self/status',
+  ]);
+  assert.equal(
+    privileged.stdout.trim().split('\n'),
+    [`CapPrm:\t${hostBounding}`, `CapEff:\t${hostBounding}`, `CapBnd:\t${hostBounding}`, 'Seccomp:\t2'],
+    'every capability, the seccomp filter still',
+  );
+  // While an exec runs, its state dir holds the shim's plan (a direct exec), or the
+  // process for the runtime's exec where the container needs it (runc with seccomp).
+  const detached = await daemon.docker(['exec', '-d', 'box', 'sleep', '2']);
+  assert.is(detached.code, 0, detached.stderr);
+  const id = (await daemon.docker(['inspect', '-f', '{{.Id}}', 'box'])).stdout.trim();
+  const execDirs = path.join(daemon.execRoot, 'c', id.slice(0, 32), 'x');
+  const runtime = (await daemon.docker(['inspect', '-f', '{{.HostConfig.Runtime}}', 'box'])).stdout.trim();
+  const files = readdirSync(execDirs).flatMap((d) => readdirSync(path.join(execDirs, d)));
+  assert.ok(files.includes(runtime === 'crun' ? 'plan' : 'process.json'), `${runtime}: ${files.join(' ')}`);
+  const denied = await daemon.docker(['exec', 'box', '/etc']);
+  assert.is(denied.code, 126, 'not executable: 126');
+  assert.match(denied.stdout + denied.stderr, /exec: "\/etc": permission denied/);
 });
 
 test('docker exec in a stopped container is refused clearly', async ({ daemon }) => {

@@ -493,7 +493,7 @@ static char *dup_string(napi_env env, napi_value v, const char *what) {
  *
  * posix_spawn, which glibc runs as clone(CLONE_VM|CLONE_VFORK): no copy of the
  * caller's page tables, so its cost does not grow with the daemon's heap as fork's
- * does. The child gets /dev/null on 0-2, the write end of a CLOEXEC pipe on fd 3 when
+ * does. The child gets /dev/null on 0-2, one end of a CLOEXEC socket pair on fd 3 when
  * asked, no other descriptor, default signal dispositions and an empty signal mask.
  * The program must detach (fork, and let this first process exit at once): the first
  * process is reaped here, synchronously, so it is never left a zombie of the caller
@@ -544,8 +544,10 @@ static napi_value js_spawn_detached(napi_env env, napi_callback_info info) {
 
   int ready[2] = {-1, -1};
   if (want_ready) {
-    if (pipe2(ready, O_CLOEXEC) < 0) {
-      throw_errno(env, errno, "pipe2", argv[0], NULL);
+    /* A socket, not a pipe: a program may go on to use it both ways (berth-shim's direct
+     * exec makes it its first client's connection). */
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ready) < 0) {
+      throw_errno(env, errno, "socketpair", argv[0], NULL);
       free_argv(argv, n);
       return NULL;
     }

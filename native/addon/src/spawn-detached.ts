@@ -2,7 +2,11 @@ import { binding } from './binding.js';
 
 /** What `spawnDetached` is asked for. */
 export interface SpawnDetachedOptions {
-  /** Give the child the write end of a pipe as fd 3 and return the read end. */
+  /**
+   * Give the child one end of a UNIX socket pair as fd 3 and return the other: read its
+   * ready line from it, and, for a program that keeps using it (berth-shim's direct exec),
+   * talk to it on it afterwards.
+   */
   readyFd?: boolean;
 }
 
@@ -12,7 +16,7 @@ export interface SpawnedDetached {
   pid: number;
   /** That first process's exit status: its exit code, or 128 + the signal that ended it. */
   status: number;
-  /** Read end of the ready pipe (CLOEXEC, blocking) when `readyFd` was asked; the caller closes it. */
+  /** This side of the ready socket pair (CLOEXEC, blocking) when `readyFd` was asked; the caller closes it. */
   readyFd?: number;
 }
 
@@ -21,7 +25,7 @@ export interface SpawnedDetached {
  * posix_spawn, which glibc runs with CLONE_VM|CLONE_VFORK, so the cost does not grow
  * with the heap, where child_process.spawn forks and copies the page tables (~6 ms
  * at berthd's size). The child gets /dev/null on stdin/stdout/stderr, the ready pipe
- * on fd 3 if asked and no other descriptor, default signal dispositions (Node ignores
+ * on fd 3 if asked (a socket) and no other descriptor, default signal dispositions (Node ignores
  * SIGPIPE) and an empty signal mask. `file` is a path (no PATH lookup); the
  * environment is this process's.
  *

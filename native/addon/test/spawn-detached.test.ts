@@ -33,7 +33,7 @@ function readAll(fd: number): string {
   }
 }
 
-test('the ready fd is fd 3 in the child, 0-2 are /dev/null, nothing else is open', () => {
+test('the ready fd is fd 3 in the child (a socket), 0-2 are /dev/null, nothing else is open', () => {
   // The glob and `[` run in the shell itself, before any redirection, so they see the
   // spawned process's own descriptors: 0-3 and, while the glob reads it, the directory.
   const script =
@@ -42,7 +42,7 @@ test('the ready fd is fd 3 in the child, 0-2 are /dev/null, nothing else is open
   const { readyFd, status } = spawnDetached('/bin/sh', ['-c', script], { readyFd: true });
   assert.is(status, 0);
   assert.type(readyFd, 'number');
-  assert.match(readAll(readyFd!), /^5 \/dev\/null \/dev\/null \/dev\/null pipe:\[\d+\]\n$/);
+  assert.match(readAll(readyFd!), /^5 \/dev\/null \/dev\/null \/dev\/null socket:\[\d+\]\n$/);
 });
 
 test('default signal dispositions and an empty mask in the child (Node ignores SIGPIPE)', () => {

@@ -10,12 +10,14 @@ import {
   type ExitStatus,
   InvalidArgument,
   type Logger,
+  type MountInfoEntry,
   NotFound,
   type Runtime,
   type RuntimeCreateRequest,
   type RuntimeExecRequest,
   type RuntimeProcess,
   type RuntimeResources,
+  readMountInfo,
   SystemError,
   silentLogger,
 } from '@berth/core';
@@ -24,6 +26,7 @@ import { type BundleSpec, readBundleSpec } from './bundle-spec.js';
 import { devicesCgroupDir, oomFiles } from './cgroups.js';
 import { type CompiledSeccompCache, seccompBpfAnnotation } from './compiled-seccomp.js';
 import { extraDeviceDenials } from './device-rules.js';
+import { planDirectExec } from './direct-exec-plan.js';
 import { runcWording } from './runtime-messages.js';
 import { ShimCgroup } from './shim-cgroup.js';
 import { ShimConnection } from './shim-connection.js';
@@ -82,6 +85,15 @@ export interface OciRuntimeOptions {
    * with the same profile, instead of compiling it again (compiled-seccomp.ts).
    */
   compiledSeccomp?: CompiledSeccompCache;
+  /**
+   * Run execs without a runtime process where the container allows it (direct-exec-plan.ts,
+   * native/shim/direct-exec.c): the exec's shim joins the init's namespaces and cgroups and
+   * applies the process's ids, capabilities, rlimits and the container's seccomp program
+   * itself. `seccompProgram(stateRoot, id)` is where the runtime keeps the container's
+   * compiled program (crun: `seccomp.bpf` in its state); without one, a container with a
+   * seccomp filter still goes through `<runtime> exec`. Default: off (the runtime's exec).
+   */
+  directExec?: { seccompProgram?: (stateRoot: string, id: string) => string | undefined };
 }
 
 /**
@@ -100,6 +112,10 @@ export class OciRuntime implements Runtime {
   private readonly waitSockets = new Set<Socket>();
   private readonly log: Logger;
   private readonly shimCgroup: ShimCgroup;
+  /** The `exec-facts.json` writes under way, by container (`recordFacts`). */
+  private readonly factsWritten = new Map<string, Promise<void>>();
+  /** The host's mounts, for the cgroup hierarchies of a direct exec: read at the first one. */
+  private mounts?: MountInfoEntry[];
 
   constructor(private readonly options: OciRuntimeOptions) {
     this.name = options.name;
@@ -149,6 +165,7 @@ export class OciRuntime implements Runtime {
     if (line.startsWith('ok ')) {
       const pid = Number(line.slice(3));
       this.stateDirs.set(req.id, stateDir);
+      if (this.options.directExec) this.recordFacts(req.id, stateDir, spec);
       if (learnSeccomp) this.options.compiledSeccomp!.learn(learnSeccomp, this.options.stateRoot, req.id);
       if (this.options.enforceBundleDevices) await this.enforceBundleDevices(req.id, spec);
       this.log.debug('container created', { id: req.id, pid });
@@ -162,6 +179,26 @@ export class OciRuntime implements Runtime {
       throw new InvalidArgument(text);
     }
     throw new SystemError(text);
+  }
+
+  /**
+   * What a direct exec must know of the container and cannot read from its init (which
+   * applies its seccomp filter only once started: an exec right after start would see
+   * none yet): whether the bundle has a seccomp profile, in `exec-facts.json` of the
+   * container's state dir. Written in the threadpool, off the path of every create (a file
+   * created on a busy disk costs up to a millisecond); `exec` and `delete` wait for it. A
+   * file missing or unreadable sends execs through the runtime, as for a container of an
+   * older berthd: never a direct exec without knowing.
+   */
+  private recordFacts(id: string, stateDir: string, spec: BundleSpec | undefined): void {
+    const facts = { seccomp: spec?.linux?.seccomp !== undefined && spec?.linux?.seccomp !== null };
+    const written = fs
+      .writeFile(path.join(stateDir, containerFactsFile), JSON.stringify(facts), { mode: 0o600 })
+      .catch(() => {}) // a state dir gone meanwhile: nothing to record
+      .finally(() => {
+        if (this.factsWritten.get(id) === written) this.factsWritten.delete(id);
+      });
+    this.factsWritten.set(id, written);
   }
 
   /**
@@ -194,7 +231,17 @@ export class OciRuntime implements Runtime {
    * so no shim is ever left a zombie of the daemon. No child_process fallback: the addon
    * is a dependency, and the engine cannot mount a rootfs without it anyway.
    */
-  private spawnShim(id: string, stateDir: string, args: string[]): Promise<string> {
+  private async spawnShim(id: string, stateDir: string, args: string[]): Promise<string> {
+    const { line, socket } = await this.spawnShimKeeping(id, stateDir, args);
+    socket.destroy();
+    return line;
+  }
+
+  /**
+   * As spawnShim, and the ready socket is kept (with the bytes that came after the line):
+   * a direct exec's shim goes on to use it as its first client's connection.
+   */
+  private spawnShimKeeping(id: string, stateDir: string, args: string[]): Promise<{ line: string; socket: Socket; rest: Buffer }> {
     const timeoutMs = this.options.createTimeoutMs ?? 120_000;
     let spawned: { status: number; readyFd?: number };
     try {
@@ -203,36 +250,45 @@ export class OciRuntime implements Runtime {
       return Promise.reject(new SystemError(`cannot run berth-shim ${this.options.shimPath}: ${(err as Error).message}`));
     }
     return new Promise((resolve, reject) => {
-      const ready = new Socket({ fd: spawned.readyFd!, readable: true, writable: false });
-      let text = '';
+      const ready = new Socket({ fd: spawned.readyFd!, readable: true, writable: true });
+      let text = Buffer.alloc(0);
       let settled = false;
       const done = (err: Error | null, line?: string) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        ready.destroy();
-        if (err) reject(err);
-        else resolve(line ?? '');
+        ready.removeListener('data', onData);
+        ready.removeListener('end', onEnd);
+        ready.removeListener('error', onError);
+        if (err) {
+          ready.destroy();
+          reject(err);
+        } else {
+          ready.pause();
+          resolve({ line: line ?? '', socket: ready, rest: text });
+        }
       };
       const timer = setTimeout(() => {
         killShim(stateDir);
         void this.runtime(['delete', '--force', id]).catch(() => {});
         done(new SystemError(`OCI runtime create failed: container ${id}: no answer from berth-shim in ${timeoutMs} ms`));
       }, timeoutMs);
-      ready.on('error', (err) => done(new SystemError(`cannot read berth-shim's ready pipe: ${err.message}`)));
-      ready.setEncoding('utf8');
-      ready.on('data', (chunk: string) => {
-        text += chunk;
+      const onError = (err: Error) => done(new SystemError(`cannot read berth-shim's ready socket: ${err.message}`));
+      const onData = (chunk: Buffer) => {
+        text = Buffer.concat([text, chunk]);
         // `warn <text>` lines may come first (a cgroup the shim could not join): logged.
-        for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n')) {
-          const line = text.slice(0, nl);
-          text = text.slice(nl + 1);
+        for (let nl = text.indexOf(10); nl >= 0; nl = text.indexOf(10)) {
+          const line = text.subarray(0, nl).toString('utf8');
+          text = text.subarray(nl + 1);
           if (!line.startsWith('warn ')) return done(null, line);
           this.log.warn(`berth-shim: ${line.slice(5)}`, { id });
         }
-      });
+      };
       // EOF without a line: the shim died, or its first process failed (usage: status 2).
-      ready.on('end', () => done(null, text.trim() || (spawned.status ? `status ${spawned.status}` : '')));
+      const onEnd = () => done(null, text.toString('utf8').trim() || (spawned.status ? `status ${spawned.status}` : ''));
+      ready.on('error', onError);
+      ready.on('data', onData);
+      ready.on('end', onEnd);
     });
   }
 
@@ -347,6 +403,7 @@ export class OciRuntime implements Runtime {
     const removed =
       this.options.removeExitedState && existsSync(runtimeState) ? this.options.removeExitedState(this.options.stateRoot, id) : undefined;
     if (stateDir) await waitForShimExit(stateDir, 3000);
+    await this.factsWritten.get(id); // never a file written into a state dir being removed
     if (!(await removed) && existsSync(runtimeState)) {
       await this.runtime(['delete', '--force', id]).catch((err: Error) => {
         if (!/does not exist|not found/i.test(err.message)) throw err;
@@ -394,11 +451,25 @@ export class OciRuntime implements Runtime {
     // queued behind whatever else it does, on the path of every exec.
     rmSync(stateDir, { recursive: true, force: true });
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-    const processFile = path.join(stateDir, 'process.json');
-    writeFileSync(processFile, JSON.stringify(req.process), { mode: 0o600 });
+    const began = performance.now();
+    await this.factsWritten.get(req.containerId); // an exec right after create: its facts
+    const direct = this.directExecPlan(req);
+    const planned = performance.now() - began;
+    let execArgs: string[];
+    if (direct && 'plan' in direct) {
+      // The plan holds the environment: readable by root only, like process.json.
+      const planFile = path.join(stateDir, 'plan');
+      writeFileSync(planFile, direct.plan, { mode: 0o600 });
+      execArgs = ['--exec-plan', planFile];
+    } else {
+      if (direct) this.log.debug('exec through the runtime', { id: req.containerId, exec: req.execId, reason: direct.fallback });
+      const processFile = path.join(stateDir, 'process.json');
+      writeFileSync(processFile, JSON.stringify(req.process), { mode: 0o600 });
+      execArgs = ['--exec', processFile];
+    }
     // biome-ignore format: flag and value pairs
     const args = [
-      '--exec', processFile,
+      ...execArgs,
       '--id', req.containerId,
       '--state-dir', stateDir,
       '--runtime', this.options.binary,
@@ -408,7 +479,25 @@ export class OciRuntime implements Runtime {
     if (req.terminal) args.push('--terminal');
     for (const dir of this.shimCgroup.dirs) args.push('--cgroup', dir);
     if (this.options.hideMount) args.push('--hide-mount', this.options.hideMount);
-    const line = await this.spawnShim(req.execId, stateDir, args);
+    const spawning = performance.now();
+    const isDirect = direct !== undefined && 'plan' in direct;
+    const { line, socket: readySocket, rest } = await this.spawnShimKeeping(req.execId, stateDir, args);
+    const ready = performance.now() - began;
+    // A direct exec's shim has run the process already (`ok <pid>`, or `exec-error <its
+    // message>`: its monitor then records 255 and ends) and talks on the ready socket.
+    if (isDirect && (line.startsWith('ok ') || line.startsWith('exec-error '))) {
+      const started = line.startsWith('ok ') ? { pid: Number(line.slice(3)) } : { error: runcWording(line.slice(11)) };
+      this.log.debug('exec monitor ready', {
+        id: req.containerId,
+        exec: req.execId,
+        direct: true,
+        planned: round(planned),
+        written: round(spawning - began),
+        ready: round(ready),
+      });
+      return new ShimProcess(new ShimConnection(readySocket, rest), stateDir, false, started);
+    }
+    readySocket.destroy();
     if (!line.startsWith('ok ')) {
       await fs.rm(stateDir, { recursive: true, force: true });
       const message = line.startsWith('error ')
@@ -416,7 +505,48 @@ export class OciRuntime implements Runtime {
         : `berth-shim exited without reporting (${line || 'no output'})`;
       throw new SystemError(`OCI runtime exec failed: ${message}`);
     }
-    return new ShimProcess(new ShimConnection(await connectSocket(socket)), stateDir);
+    const connection = new ShimConnection(await connectSocket(socket));
+    // Where an exec's time goes before its start, for `--debug` (bench/exec.js reads it).
+    this.log.debug('exec monitor ready', {
+      id: req.containerId,
+      exec: req.execId,
+      direct: false,
+      planned: round(planned),
+      written: round(spawning - began),
+      ready: round(ready),
+      connected: round(performance.now() - began),
+    });
+    return new ShimProcess(connection, stateDir);
+  }
+
+  /**
+   * The plan of a direct exec (no runtime process), or why this one goes through the
+   * runtime; undefined when direct execs are off for this runtime.
+   */
+  private directExecPlan(req: RuntimeExecRequest): ReturnType<typeof planDirectExec> | undefined {
+    const options = this.options.directExec;
+    if (!options) return undefined;
+    let initPid: number;
+    try {
+      initPid = Number(readFileSync(path.join(this.stateDirOf(req.containerId), stateFiles.pid), 'utf8').trim());
+    } catch {
+      return { fallback: 'no pid file for the container' };
+    }
+    if (!(initPid > 0)) return { fallback: 'no pid for the container' };
+    let facts: { seccomp?: boolean };
+    try {
+      facts = JSON.parse(readFileSync(path.join(this.stateDirOf(req.containerId), containerFactsFile), 'utf8'));
+    } catch {
+      return { fallback: 'no record of whether the container has a seccomp profile' };
+    }
+    this.mounts ??= readMountInfo();
+    return planDirectExec({
+      initPid,
+      process: req.process,
+      seccomp: facts.seccomp === true,
+      seccompProgram: options.seccompProgram?.(this.options.stateRoot, req.containerId),
+      mounts: this.mounts,
+    });
   }
 
   async adoptExec(containerId: string, execId: string, stateDir: string): Promise<AdoptExecResult> {
@@ -437,9 +567,11 @@ export class OciRuntime implements Runtime {
   }
 
   /**
-   * The exec's exit is recorded: its files go, synchronously (a handful), once its shim
-   * is gone. The shim tells the exit (EOF) before its last steps (it lingers for its
-   * clients, then removes shim.pid): a removal racing them could be left half done.
+   * The exec's exit is recorded: its files go once its shim is gone. The shim tells the
+   * exit (EOF) before its last steps (it lingers for its clients, then removes shim.pid):
+   * a removal racing them could be left half done. In libuv's threadpool, not on the event
+   * loop: it comes just as the client, told of the exit, asks for the exec's inspect, and
+   * the unlinks of a busy disk (~1 ms per exec measured in berthd's profile) held that answer.
    */
   async releaseExec(containerId: string, stateDir: string): Promise<void> {
     const dir = path.resolve(stateDir);
@@ -449,7 +581,7 @@ export class OciRuntime implements Runtime {
       throw new InvalidArgument(`exec state dir ${dir} is not inside container ${containerId}'s`);
     }
     await waitForShimExit(dir, 3000);
-    rmSync(dir, { recursive: true, force: true });
+    await fs.rm(dir, { recursive: true, force: true });
   }
 
   /**
@@ -539,6 +671,9 @@ export class OciRuntime implements Runtime {
     await fs.rmdir(stateDir).catch(() => {});
   }
 }
+
+/** In a container's state dir: what a direct exec must know of the container's bundle (create writes it). */
+const containerFactsFile = 'exec-facts.json';
 
 /** Whether a bundle's config.json has poststart hooks (unreadable: assumed so, the runtime then starts it). */
 /** Whether the bundle has poststart hooks (an unreadable one is taken as having some: the runtime reports it). */
@@ -660,4 +795,9 @@ function closedStreams(): ContainerStreams {
     resize: () => Promise.reject(new Conflict('the container has exited: it has no terminal to resize')),
     close: () => {},
   };
+}
+
+/** Milliseconds to 0.1 ms, for debug lines. */
+function round(ms: number): number {
+  return Math.round(ms * 10) / 10;
 }

@@ -1,4 +1,6 @@
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { definePlugin, type PluginContext, PluginSkipped, readMountInfo } from '@berth/core';
 import { findExecutable, findShim } from './binary.js';
@@ -20,6 +22,11 @@ export interface OciRuntimeConfig {
    * default `<cgroup-parent>/shims`; `""`: shims stay in the daemon's cgroup.
    */
   shimCgroup?: string;
+  /**
+   * Run execs without a runtime process where the container allows it (default true;
+   * src/direct-exec-plan.ts says when it does not). false: every exec through the runtime.
+   */
+  directExec?: boolean;
 }
 
 function resolveParts(name: string, ctx: PluginContext): { binary: string; shimPath: string } {
@@ -36,7 +43,9 @@ function resolveParts(name: string, ctx: PluginContext): { binary: string; shimP
 }
 
 function makeRuntime(name: string, ctx: PluginContext, binary: string, shimPath: string, hideMount?: string): OciRuntime {
-  const { shimCgroup } = ctx.config as OciRuntimeConfig;
+  const { shimCgroup, directExec } = ctx.config as OciRuntimeConfig;
+  if (directExec !== undefined && typeof directExec !== 'boolean')
+    throw new Error(`directExec must be true or false, not ${JSON.stringify(directExec)}`);
   if (shimCgroup !== undefined && typeof shimCgroup !== 'string')
     throw new Error(`shimCgroup must be a string, not ${JSON.stringify(shimCgroup)}`);
   const log = ctx.log.child({ runtime: name });
@@ -57,6 +66,22 @@ function makeRuntime(name: string, ctx: PluginContext, binary: string, shimPath:
     // crun allows devices of its own accord (the host's /dev/console) that runc does not.
     enforceBundleDevices: name === 'crun',
     compiledSeccomp: name === 'crun' ? new CompiledSeccompCache(binary) : undefined,
+    // Execs without a runtime process. crun keeps the container's compiled seccomp program
+    // (`seccomp.bpf` in its state, what its own exec loads); runc keeps none, so a runc
+    // container with a seccomp filter still execs through runc (the program could only be
+    // had by stopping its init with ptrace, or compiled again with libseccomp).
+    directExec:
+      directExec === false || !kernelHasDirectExec()
+        ? undefined
+        : {
+            seccompProgram:
+              name === 'crun'
+                ? (root, id) => {
+                    const file = path.join(root, id, 'seccomp.bpf');
+                    return existsSync(file) ? file : undefined;
+                  }
+                : undefined,
+          },
   });
 }
 
@@ -108,6 +133,18 @@ export const crunPlugin = definePlugin({
     return makeRuntime('crun', ctx, binary, shimPath, hideMount);
   },
 });
+
+/**
+ * Whether this kernel has what a direct exec uses (native/shim/direct-exec.c): setns on a
+ * pidfd (5.8), clone3 into a cgroup (5.7), `close_range` with CLOSE_RANGE_CLOEXEC (5.11).
+ * Older kernels exec through the runtime.
+ */
+export function kernelHasDirectExec(release = os.release()): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(release);
+  if (!m) return false;
+  const [major, minor] = [Number(m[1]), Number(m[2])];
+  return major > 5 || (major === 5 && minor >= 11);
+}
 
 /** " 1.8.1" from `crun --version`, or "" when it cannot be read. */
 function crunVersion(binary: string): string {

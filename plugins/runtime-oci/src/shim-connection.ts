@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
-import { Conflict, type ContainerStreams, type OutputChunk, SystemError } from '@berth/core';
+import { Conflict, type ContainerStreams, type ExitStatus, type OutputChunk, SystemError } from '@berth/core';
 import { encodeFrame, FrameDecoder, maxFrame, StreamId } from './frames.js';
+import { parseExitStatus } from './shim-state.js';
 
 /** Output kept for the first subscriber when it arrives after the socket delivered some. */
 const earlyOutputLimit = 1 << 20;
@@ -22,12 +23,25 @@ export class ShimConnection implements ContainerStreams {
   /** This side dropped the connection (close()): the shim did not end it. */
   private dropped = false;
   /** Control requests sent and not yet answered, oldest first (the shim answers in order). */
+  private exitListener?: (status: ExitStatus) => void;
   private readonly pendingControl: Array<{ request: string; resolve: (reply: string) => void; reject: (err: Error) => void }> = [];
 
-  constructor(private readonly socket: Socket) {
+  /**
+   * `leftover`: bytes already read from the socket after the shim's ready line (a direct
+   * exec's first frames, on the socket its spawner read the line from).
+   */
+  constructor(
+    private readonly socket: Socket,
+    leftover?: Buffer,
+  ) {
+    if (leftover?.length) this.decoder.push(leftover, (stream, payload) => this.deliver(stream, payload));
     socket.on('data', (chunk: Buffer) => this.decoder.push(chunk, (stream, payload) => this.deliver(stream, payload)));
     socket.on('error', () => this.finish());
     socket.on('close', () => this.finish());
+    // The shim's EOF: end ours too, so it can go (it waits for its clients to close). A
+    // socket made from a descriptor (a direct exec's ready socket) does not do it itself.
+    socket.on('end', () => socket.end());
+    socket.resume(); // a socket handed over paused (the ready socket of a direct exec)
   }
 
   onOutput(listener: (chunk: OutputChunk) => void): () => void {
@@ -96,7 +110,17 @@ export class ShimConnection implements ContainerStreams {
     });
   }
 
+  /** Call `listener` with an exec's exit record when the shim sends it (stream 4), once. */
+  onExitRecord(listener: (status: ExitStatus) => void): void {
+    this.exitListener = listener;
+  }
+
   private deliver(stream: number, payload: Buffer): void {
+    if (stream === StreamId.exit) {
+      const status = parseExitStatus(payload.toString('utf8'));
+      if (status) this.exitListener?.(status);
+      return;
+    }
     if (stream === StreamId.control) {
       this.pendingControl.shift()?.resolve(payload.toString('utf8'));
       return;

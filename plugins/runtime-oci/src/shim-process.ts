@@ -15,12 +15,20 @@ import { lostExitStatus, readExitStatus } from './shim-state.js';
 export class ShimProcess implements RuntimeProcess {
   private readonly exited: Promise<ExitStatus>;
 
+  /**
+   * `ran`: the process was started with the monitor (a direct exec): its pid, or the
+   * message it could not be run with; `start` then reports that instead of asking.
+   */
   constructor(
     readonly streams: ShimConnection,
     private readonly stateDir: string,
     private started = false,
+    private readonly ran?: { pid: number } | { error: string },
   ) {
     this.exited = new Promise((resolve) => {
+      // The shim sends the exit record after the last output, before it writes exit.json
+      // and closes: told at once. A shim that died without one: exit.json or lost.
+      streams.onExitRecord(resolve);
       streams.onClose(() => {
         // Dropped by this daemon (it is closing): the next one adopts the exec.
         if (streams.droppedByClient) return;
@@ -32,6 +40,10 @@ export class ShimProcess implements RuntimeProcess {
   async start(): Promise<{ pid: number }> {
     if (this.started) throw new SystemError(`the exec in ${this.stateDir} was started already`);
     this.started = true;
+    if (this.ran) {
+      if ('error' in this.ran) throw new SystemError(`OCI runtime exec failed: ${this.ran.error}`);
+      return { pid: this.ran.pid };
+    }
     const reply = await this.streams.control('start');
     const pid = reply.startsWith('ok ') ? Number(reply.slice(3)) : 0;
     if (!(pid > 0)) throw new SystemError(`OCI runtime exec failed: ${runcWording(reply.replace(/^error: /, ''))}`);

@@ -29,7 +29,16 @@ export function connectSocket(file: string): Promise<Socket> {
 /** The shim's exit record, or null when it has written none (yet). */
 export function readExitStatus(stateDir: string): ExitStatus | null {
   try {
-    const raw = JSON.parse(readFileSync(path.join(stateDir, stateFiles.exit), 'utf8')) as Partial<ExitStatus>;
+    return parseExitStatus(readFileSync(path.join(stateDir, stateFiles.exit), 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
+/** An exit record (exit.json's text, or the shim's stream-4 frame), or null when it is not one. */
+export function parseExitStatus(text: string): ExitStatus | null {
+  try {
+    const raw = JSON.parse(text) as Partial<ExitStatus>;
     return {
       exitCode: Number(raw.exitCode ?? 255),
       oomKilled: raw.oomKilled === true,

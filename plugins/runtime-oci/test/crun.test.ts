@@ -150,6 +150,11 @@ test('a profile crun compiled once is handed to later creates ready made: the sa
       await proc.start();
       execStatus = (await proc.wait()).exitCode;
     }
+    // The init's first words before it is killed (an exec without a runtime process can be
+    // over before the init's shell has even run its mkdir).
+    for (const until = Date.now() + 2000; !out.stdout() && !out.stderr() && Date.now() < until; ) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
     await fresh.kill(req.id, 'SIGKILL').catch(() => {});
     const status = await fresh.wait(req.id);
     await out.closed;

@@ -106,7 +106,9 @@ export interface RuntimeProcess {
   /**
    * Run the process; resolves with its pid once it runs. Rejects with the runtime's own
    * message when it cannot be run (`executable file not found in $PATH`, `permission
-   * denied`): the monitor then records exit status 255 and ends.
+   * denied`): the monitor then records exit status 255 and ends. A runtime may have run
+   * it already in `exec` (runtime-oci's direct exec: one round trip less): `start` then
+   * reports that outcome, its output kept for `streams` all the same.
    */
   start(): Promise<{ pid: number }>;
   /**
@@ -229,7 +231,10 @@ export interface Runtime {
   wait(id: string): Promise<ExitStatus>;
   delete(id: string): Promise<void>;
   adopt(id: string, stateDir: string): Promise<AdoptResult>;
-  /** Prepare a process to run in the running container `req.containerId` (an exec). */
+  /**
+   * Prepare a process to run in the running container `req.containerId` (an exec); a
+   * runtime may also run it at once (see `RuntimeProcess.start`).
+   */
   exec(req: RuntimeExecRequest): Promise<RuntimeProcess>;
   /** Find an exec's monitor again after a daemon restart (see above). */
   adoptExec(containerId: string, execId: string, stateDir: string): Promise<AdoptExecResult>;

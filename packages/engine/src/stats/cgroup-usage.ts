@@ -79,9 +79,12 @@ export function readCgroupCpu(where: CgroupLocation): CgroupUsage['cpu'] {
   const cpuacct = cgroupDir(where, 'cpuacct');
   const ticks = keyValues(read(path.join(cpuacct, 'cpuacct.stat')));
   const throttling = keyValues(read(path.join(cgroupDir(where, 'cpu'), 'cpu.stat')));
+  const perCpu = (read(path.join(cpuacct, 'cpuacct.usage_percpu')) ?? '').trim().split(/\s+/).filter(Boolean).map(Number);
   return {
-    total: num(read(path.join(cpuacct, 'cpuacct.usage'))),
-    perCpu: (read(path.join(cpuacct, 'cpuacct.usage_percpu')) ?? '').trim().split(/\s+/).filter(Boolean).map(Number),
+    // cpuacct.usage is the sum of the per-CPU counters (the kernel adds them up the same
+    // way): one file less per sample, and the total and its parts from one reading.
+    total: perCpu.length ? perCpu.reduce((sum, n) => sum + n, 0) : num(read(path.join(cpuacct, 'cpuacct.usage'))),
+    perCpu,
     user: (ticks.user ?? 0) * nsPerTick,
     system: (ticks.system ?? 0) * nsPerTick,
     periods: throttling.nr_periods ?? 0,
@@ -190,8 +193,23 @@ function readV2(where: CgroupLocation): CgroupUsage {
   };
 }
 
-/** The host's CPU time in nanoseconds, from /proc/stat's first line (Docker's `system_cpu_usage`). */
-export function systemCpuUsage(): number {
+/** The last /proc/stat reading: when (performance.now()) and its value. */
+let systemCpu = { at: Number.NEGATIVE_INFINITY, ns: 0 };
+
+/**
+ * The host's CPU time in nanoseconds, from /proc/stat's first line (Docker's
+ * `system_cpu_usage`). A reading younger than `maxAgeMs` is given again: the samples
+ * `docker stats` asks for at once (one request per container) share one, as dockerd's
+ * collector reads /proc/stat once per round for all its containers.
+ */
+export function systemCpuUsage(maxAgeMs = 0): number {
+  const now = performance.now();
+  if (maxAgeMs > 0 && now - systemCpu.at < maxAgeMs) return systemCpu.ns;
+  systemCpu = { at: now, ns: readSystemCpuUsage() };
+  return systemCpu.ns;
+}
+
+function readSystemCpuUsage(): number {
   const line = (read('/proc/stat') ?? '').split('\n', 1)[0] ?? '';
   const ticks = line
     .split(/\s+/)

@@ -150,7 +150,8 @@ export class ContainerMonitor {
           usage_in_usermode: cpu.user,
           ...(cpu.perCpu.length ? { percpu_usage: cpu.perCpu } : {}),
         },
-        system_cpu_usage: systemCpuUsage(),
+        // Shared by the samples of one burst (1 ms): 1/1000 of a one-second interval.
+        system_cpu_usage: systemCpuUsage(1),
         online_cpus: this.host.cpus,
         throttling_data: { periods: cpu.periods, throttled_periods: cpu.throttledPeriods, throttled_time: cpu.throttledTime },
       },
@@ -188,8 +189,10 @@ export class ContainerMonitor {
       },
       storage_stats: {},
     };
-    // A container in the host's namespace, or in one with only `lo`, has no networks of its own.
-    if (record.networkMode !== 'host') {
+    // A container in the host's namespace, or in one with only `lo`, has no networks of its
+    // own: `none` is known to have only `lo`, so its namespace is not read at all (a file
+    // less per sample, 50 at once for `docker stats` of 50 containers).
+    if (record.networkMode !== 'host' && record.networkMode !== 'none') {
       const networks = networkUsage(record.state.Pid);
       if (Object.keys(networks).length > 0) sample.networks = networks;
     }

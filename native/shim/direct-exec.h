@@ -1,0 +1,25 @@
+/*
+ * direct-exec: run an exec's process in a running container without a runtime process.
+ * The plan (which namespaces, cgroups, ids, capabilities, rlimits, seccomp program, cwd,
+ * env, args) is computed by the spawner (plugins/runtime-oci/src/direct-exec-plan.ts) and
+ * written as NUL-separated `key\0value\0` pairs; this code only carries it out with
+ * syscalls. See README.md "Direct exec".
+ */
+#ifndef BERTH_DIRECT_EXEC_H
+#define BERTH_DIRECT_EXEC_H
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Read and check PLAN (and the seccomp program it names). 0, or -1 with `msg` set. */
+int direct_exec_load(const char *plan_path, char *msg, size_t cap);
+
+/*
+ * Start the planned process: clone it (into the container's cgroup2 cgroup, in its pid
+ * namespace), let it join the rest and execve. stdio: `in`, `out`, `err` (-1: /dev/null),
+ * or with `terminal` a pty made inside the container, whose master is returned in
+ * `*master`. Returns the pid once the process has exec'd, or -1 with `msg` set (the
+ * process, if any, has been killed and reaped).
+ */
+pid_t direct_exec_start(int in, int out, int err, int terminal, int *master, char *msg, size_t cap);
+
+#endif
