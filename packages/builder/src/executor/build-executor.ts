@@ -167,6 +167,7 @@ class Build {
       if (base.kind === 'image') {
         image = await this.worker.baseImage(base.ref, {
           pull: this.options.pull === true,
+          ...(planned.platform ? { platform: planned.platform } : {}),
           progress: (m) => this.output.progress(m),
           signal: this.signal,
         });

@@ -128,7 +128,13 @@ export interface BuildWorker {
   /** The image `FROM <ref>` names: the local one, or pulled when absent or when `pull` is set. */
   baseImage(
     ref: string,
-    options: { pull: boolean; progress?: (message: ProgressMessage) => void; signal?: AbortSignal },
+    options: {
+      pull: boolean;
+      /** `FROM --platform=os/arch[/variant]`: the entry of a manifest list to pull (default: the host's). */
+      platform?: string;
+      progress?: (message: ProgressMessage) => void;
+      signal?: AbortSignal;
+    },
   ): Promise<BuildImage>;
   /** An image by id (a cache hit, a stage's result). */
   image(id: string): Promise<BuildImage>;

@@ -87,11 +87,12 @@ export class EngineBuildWorker implements BuildWorker {
 
   async baseImage(
     ref: string,
-    options: { pull: boolean; progress?: (message: ProgressMessage) => void; signal?: AbortSignal },
+    options: { pull: boolean; platform?: string; progress?: (message: ProgressMessage) => void; signal?: AbortSignal },
   ): Promise<BuildImage> {
     const local = await this.store.find(ref);
     if (local && !options.pull) return this.image(local.id);
     await this.images.pull(ref, {
+      ...(options.platform ? { platform: options.platform } : {}),
       progress: options.progress ?? (() => undefined),
       ...(options.signal ? { signal: options.signal } : {}),
     });
