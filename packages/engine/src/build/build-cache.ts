@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { promises as fs, renameSync, writeFileSync } from 'node:fs';
+import { promises as fs, renameSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { inject, injectable, token, writeJsonAtomic } from '@berth/core';
 import type { ImageStore } from '@berth/image';
@@ -60,11 +60,17 @@ export class BuildCache {
     // Its use, for `system df` and for `builder prune --keep-storage` (least recently used
     // go first). Renamed over, not synced: a crash may lose a use, or the entry (a miss,
     // made again), never a step's correctness; syncing each hit would cost a cached build.
-    const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
-    writeFileSync(tmp, JSON.stringify({ ...entry, lastUsed: new Date().toISOString(), usageCount: (entry.usageCount ?? 0) + 1 }), {
-      mode: 0o600,
+    // Written once the build's next steps had their turn: a hit does not wait for the disk.
+    const touched = { ...entry, lastUsed: new Date().toISOString(), usageCount: (entry.usageCount ?? 0) + 1 };
+    setImmediate(() => {
+      const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
+      try {
+        writeFileSync(tmp, JSON.stringify(touched), { mode: 0o600 });
+        renameSync(tmp, file);
+      } catch {
+        rmSync(tmp, { force: true }); // the entry keeps its last use: nothing else depends on it
+      }
     });
-    renameSync(tmp, file);
     return entry.image;
   }
 
