@@ -109,7 +109,9 @@ test('a plugin importing @berth/engine is named with its file and line', () => {
     const { code, lines } = runScript(root);
     assert.is(code, 1);
     assert.ok(
-      lines.includes('plugins/storage-bad/src/driver.ts:3: import "@berth/engine" — a plugin imports only @berth/core, @berth/native and @berth/volume-kit'),
+      lines.includes(
+        'plugins/storage-bad/src/driver.ts:3: import "@berth/engine" — a plugin imports only @berth/core, @berth/native and @berth/volume-kit',
+      ),
       lines.join('\n'),
     );
     assert.match(lines.at(-1) ?? '', /^boundaries: 1 violation\(s\)/);
