@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
-import { promises as fsp, type Stats } from 'node:fs';
+import type { Stats } from 'node:fs';
 import { InvalidArgument } from '@berth/core';
 import { readTar, type TarEntryType } from '@berth/image';
 import { cleanPath } from './clean-path.js';
 import type { ContentHashCache } from './content-hash.js';
 import type { TreeFs } from './copy-plan.js';
+import type { TarSpool } from './tar-spool.js';
 
 /** Where an index's tree seems to be: no such directory exists; only `ContextIndex` reads paths under it. */
 export const indexRoot = '/.berth-context-index';
@@ -59,18 +60,17 @@ export class ContextIndex implements TreeFs {
   private nextIno = 2;
 
   /**
-   * Index the (uncompressed) tar `source`, writing its bytes as they pass to `tarFile`
-   * (for unpacking later, on a cache miss), and keeping the content of the files whose
+   * Index the (uncompressed) tar `source`, its bytes kept as they pass in `spool` (for
+   * unpacking later, on a cache miss), and keeping the content of the files whose
    * cleaned names `keep` accepts. InvalidArgument for a tar `unpackArchive` would refuse.
    */
-  static async read(source: AsyncIterable<Buffer>, tarFile: string, keep: (name: string) => boolean): Promise<IndexedTar> {
+  static async read(source: AsyncIterable<Buffer>, spool: TarSpool, keep: (name: string) => boolean): Promise<IndexedTar> {
     const index = new ContextIndex();
     const kept = new Map<string, Buffer>();
-    const out = await fsp.open(tarFile, 'wx', 0o600);
     try {
       async function* tee(): AsyncGenerator<Buffer> {
         for await (const chunk of source) {
-          await out.write(chunk);
+          await spool.write(chunk);
           yield chunk;
         }
       }
@@ -113,7 +113,7 @@ export class ContextIndex implements TreeFs {
       if (err instanceof InvalidArgument || (err as { code?: string }).code === 'InvalidArgument') throw err;
       throw new InvalidArgument(`the build context: ${(err as Error).message}`, { cause: err });
     } finally {
-      await out.close();
+      await spool.end();
     }
     return { index, kept };
   }

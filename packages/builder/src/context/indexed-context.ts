@@ -1,4 +1,4 @@
-import { createReadStream, promises as fsp } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { InvalidArgument } from '@berth/core';
 import { asyncBytes, type ByteSource } from '@berth/image';
@@ -8,6 +8,7 @@ import { cleanPath } from './clean-path.js';
 import { ContextIndex } from './context-index.js';
 import { IgnoreMatcher, parseDockerignore } from './dockerignore.js';
 import type { OwnedContextOptions } from './tar-context.js';
+import { TarSpool } from './tar-spool.js';
 import { unpackArchive } from './unpack-archive.js';
 import { makeOwnedDir } from './work-dir.js';
 
@@ -24,10 +25,10 @@ export interface IndexedBuildContext extends BuildContext {
 
 /**
  * The context of a `POST /build` body (a tar, plain or compressed) without unpacking it:
- * its bytes go to one file (`<dir>/context.tar`) while an index of its entries is made
+ * its bytes are kept (`TarSpool`: in memory, or `<dir>/context.tar` when big) while an index of its entries is made
  * and every file hashed (`ContextIndex`); `ready()` unpacks it into `<dir>/root` with
  * `unpackArchive`'s checks when a step needs the files. A cached rebuild of a context of
- * many small files so writes one file instead of one per entry. The Dockerfile and the
+ * many small files so writes none of them. The Dockerfile and the
  * ignore files are read from the stream. A body that is not a tar, is empty, or holds
  * what an unpacking refuses is an InvalidArgument, and nothing is left on disk.
  *
@@ -49,13 +50,14 @@ export async function indexedContextFromTar(body: ByteSource, options: OwnedCont
     const requested = options.dockerfile === undefined ? undefined : dockerfileName(options.dockerfile);
     const candidates = requested === undefined ? [defaultDockerfileName, defaultDockerfileName.toLowerCase()] : [requested];
     const wanted = new Set([...candidates, ...candidates.map((c) => `${c}.dockerignore`), '.dockerignore']);
-    const { index, kept } = await ContextIndex.read(replay, tarFile, (name) => wanted.has(name));
+    const spool = new TarSpool(tarFile);
+    const { index, kept } = await ContextIndex.read(replay, spool, (name) => wanted.has(name));
 
     let unpacked: Promise<void> | undefined;
     const ready = () => {
       unpacked ??= (async () => {
         await fsp.mkdir(root, { mode: 0o700 });
-        await unpackArchive(root, createReadStream(tarFile), 'the build context');
+        await unpackArchive(root, spool.open(), 'the build context');
       })();
       return unpacked;
     };
@@ -82,6 +84,7 @@ export async function indexedContextFromTar(body: ByteSource, options: OwnedCont
         if (disposed) return;
         disposed = true;
         await unpacked?.catch(() => undefined);
+        spool.dispose();
         await remove();
       },
     };
