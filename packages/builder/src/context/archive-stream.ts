@@ -83,6 +83,19 @@ export function isTarHeader(block: Uint8Array): boolean {
   return sum === Number.parseInt(field, 8);
 }
 
+/** Whether the first bytes of an uncompressed stream begin a tar: a header, or an empty archive's zero blocks. */
+export function startsTar(head: Uint8Array): boolean {
+  const emptyArchive = head.length >= 1024 && head.subarray(0, 1024).every((b) => b === 0);
+  return emptyArchive || isTarHeader(head.subarray(0, 512));
+}
+
+/** The refusal of a stream that does not begin a tar: `<what> is empty`, or not a valid tar archive (and of what data). */
+export function notATar(what: string, head: Uint8Array, compression: ArchiveCompression): InvalidArgument {
+  return new InvalidArgument(
+    head.length === 0 ? `${what} is empty` : `${what} is not a valid tar archive${compression === 'none' ? '' : ` (${compression} data)`}`,
+  );
+}
+
 /**
  * The uncompressed bytes of `source` (plain, gzip, bzip2, xz or zstd, told by its magic
  * number). gzip and zstd decode with node:zlib; bzip2 and xz, which Node lacks, through

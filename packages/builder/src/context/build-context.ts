@@ -114,7 +114,7 @@ export async function openDirectoryContext(dir: string, options: ContextOptions 
 }
 
 /** The `dockerfile` option cleaned; a path out of the context is an InvalidArgument naming it. */
-function dockerfileName(name: string): string {
+export function dockerfileName(name: string): string {
   const cleaned = cleanPath(name.replace(/^\/+/, ''));
   if (cleaned === '.' || cleaned === '..' || cleaned.startsWith('../')) {
     throw new InvalidArgument(`the Dockerfile (${name}) must be within the build context`);

@@ -1,10 +1,8 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { InvalidArgument } from '@berth/core';
 import { asyncBytes, type ByteSource } from '@berth/image';
-import { decompressArchive, isTarHeader, peek } from './archive-stream.js';
-import { type BuildContext, contextOfDirectory, defaultDockerfileName } from './build-context.js';
-import { cleanPath } from './clean-path.js';
+import { decompressArchive, notATar, peek, startsTar } from './archive-stream.js';
+import { type BuildContext, contextOfDirectory, defaultDockerfileName, dockerfileName } from './build-context.js';
 import { ContextIndex } from './context-index.js';
 import { IgnoreMatcher, parseDockerignore } from './dockerignore.js';
 import type { OwnedContextOptions } from './tar-context.js';
@@ -41,11 +39,11 @@ export async function indexedContextFromTar(body: ByteSource, options: OwnedCont
   const root = path.join(dir, 'root');
   try {
     const { compression, stream } = await decompressArchive(asyncBytes(body));
-    const { head, stream: replay } = await peek(stream, 1024);
-    const emptyArchive = head.length >= 1024 && head.subarray(0, 1024).every((b) => b === 0);
-    if (head.length === 0) throw new InvalidArgument('the build context is empty');
-    if (!emptyArchive && !isTarHeader(head.subarray(0, 512))) {
-      throw new InvalidArgument(`the build context is not a valid tar archive${compression === 'none' ? '' : ` (${compression} data)`}`);
+    const { head, stream: replay, cancel } = await peek(stream, 1024);
+    if (!startsTar(head)) {
+      // Read nothing more: the request is closed with the error.
+      await cancel();
+      throw notATar('the build context', head, compression);
     }
     const requested = options.dockerfile === undefined ? undefined : dockerfileName(options.dockerfile);
     const candidates = requested === undefined ? [defaultDockerfileName, defaultDockerfileName.toLowerCase()] : [requested];
@@ -103,13 +101,4 @@ export function isIndexedContext(context: BuildContext): context is IndexedBuild
 /** Unpack the context's files if it was kept as an index; nothing for a context on disk. */
 export async function contextFiles(context: BuildContext): Promise<void> {
   if (isIndexedContext(context)) await context.ready();
-}
-
-/** The `dockerfile` parameter cleaned; a path out of the context is an InvalidArgument naming it. */
-function dockerfileName(name: string): string {
-  const cleaned = cleanPath(name.replace(/^\/+/, ''));
-  if (cleaned === '.' || cleaned === '..' || cleaned.startsWith('../')) {
-    throw new InvalidArgument(`the Dockerfile (${name}) must be within the build context`);
-  }
-  return cleaned;
 }

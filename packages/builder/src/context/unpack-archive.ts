@@ -1,7 +1,7 @@
 import { InvalidArgument, isBerthError } from '@berth/core';
 import { applyLayer } from '@berth/image';
 import { setXattr } from '@berth/native';
-import { decompressArchive, isTarHeader, peek } from './archive-stream.js';
+import { decompressArchive, notATar, peek, startsTar } from './archive-stream.js';
 
 /** What `unpackArchive` found in a stream. */
 export type UnpackOutcome = { kind: 'tar'; entries: number } | { kind: 'not-tar'; content: Buffer };
@@ -30,8 +30,7 @@ export async function unpackArchive(
 ): Promise<UnpackOutcome> {
   const { compression, stream } = await decompressArchive(source);
   const { head, stream: replay, cancel } = await peek(stream, 1024);
-  const emptyArchive = head.length >= 1024 && head.subarray(0, 1024).every((b) => b === 0);
-  if (!emptyArchive && !isTarHeader(head.subarray(0, 512))) {
+  if (!startsTar(head)) {
     if (allowNotTar && compression === 'none') {
       const chunks: Buffer[] = [];
       let size = 0;
@@ -44,11 +43,7 @@ export async function unpackArchive(
     }
     // Read nothing more: the source (a request, a download) is closed with the error.
     await cancel();
-    throw new InvalidArgument(
-      head.length === 0
-        ? `${what} is empty`
-        : `${what} is not a valid tar archive${compression === 'none' ? '' : ` (${compression} data)`}`,
-    );
+    throw notATar(what, head, compression);
   }
   try {
     const result = await applyLayer(dir, replay, {
