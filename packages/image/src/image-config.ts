@@ -33,6 +33,8 @@ export interface HealthConfig {
   Interval?: number;
   Timeout?: number;
   StartPeriod?: number;
+  /** The interval of probes during StartPeriod (API 1.44). */
+  StartInterval?: number;
   Retries?: number;
 }
 

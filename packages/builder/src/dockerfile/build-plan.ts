@@ -1,3 +1,4 @@
+import { goArch } from '@berth/image';
 import { DockerfileError, type DockerfileWarning, type SourceRange } from './errors.js';
 import type { ArgInstruction, Dockerfile, Instruction, StageSource } from './instructions.js';
 import { csvFields } from './run-mount.js';
@@ -270,19 +271,9 @@ export function inheritableArgs(plan: Pick<BuildPlan, 'globalArgs' | 'platformAr
   return out;
 }
 
-const goArchitectures: Record<string, string> = {
-  x64: 'amd64',
-  arm64: 'arm64',
-  arm: 'arm',
-  ia32: '386',
-  ppc64: 'ppc64le',
-  s390x: 's390x',
-  riscv64: 'riscv64',
-};
-
 /** This host's platform, with Go's architecture names. */
 export function hostPlatform(): Platform {
-  return { os: 'linux', architecture: goArchitectures[process.arch] ?? process.arch };
+  return { os: 'linux', architecture: goArch() };
 }
 
 /** `linux/arm64/v8` and its parts, as BuildKit names them. */
