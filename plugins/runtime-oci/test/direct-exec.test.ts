@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import type { RuntimeProcess } from '@berth/core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { capabilityNames } from '../src/capabilities.js';
 import { crunPlugin, type OciRuntime, runcPlugin } from '../src/index.js';
 import { collect, Fixture, shimPids } from './support/fixture.js';
 
@@ -236,50 +237,7 @@ async function shimsBesideContainer(id: string): Promise<number> {
 
 /** The names of the capabilities in `mask` (the host's bounding set), as the OCI spec writes them. */
 function allCapabilityNames(mask: bigint): string[] {
-  const names = [
-    'CHOWN',
-    'DAC_OVERRIDE',
-    'DAC_READ_SEARCH',
-    'FOWNER',
-    'FSETID',
-    'KILL',
-    'SETGID',
-    'SETUID',
-    'SETPCAP',
-    'LINUX_IMMUTABLE',
-    'NET_BIND_SERVICE',
-    'NET_BROADCAST',
-    'NET_ADMIN',
-    'NET_RAW',
-    'IPC_LOCK',
-    'IPC_OWNER',
-    'SYS_MODULE',
-    'SYS_RAWIO',
-    'SYS_CHROOT',
-    'SYS_PTRACE',
-    'SYS_PACCT',
-    'SYS_ADMIN',
-    'SYS_BOOT',
-    'SYS_NICE',
-    'SYS_RESOURCE',
-    'SYS_TIME',
-    'SYS_TTY_CONFIG',
-    'MKNOD',
-    'LEASE',
-    'AUDIT_WRITE',
-    'AUDIT_CONTROL',
-    'SETFCAP',
-    'MAC_OVERRIDE',
-    'MAC_ADMIN',
-    'SYSLOG',
-    'WAKE_ALARM',
-    'BLOCK_SUSPEND',
-    'AUDIT_READ',
-    'PERFMON',
-    'BPF',
-    'CHECKPOINT_RESTORE',
-  ];
-  return names.filter((_n, i) => (mask >> BigInt(i)) & 1n).map((n) => `CAP_${n}`);
+  return capabilityNames.filter((_n, i) => (mask >> BigInt(i)) & 1n).map((n) => `CAP_${n}`);
 }
 
 test.run();
