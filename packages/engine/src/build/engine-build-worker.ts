@@ -1,6 +1,14 @@
 import { closeSync, promises as fs, lstatSync, mkdirSync, rmdirSync, unlinkSync } from 'node:fs';
 import * as path from 'node:path';
-import type { BuildImage, BuildWorker, ConfigStepRequest, FilesStepRequest, RunStepMount, RunStepRequest } from '@berth/builder';
+import type {
+  BuildImage,
+  BuildWorker,
+  ConfigStepRequest,
+  FilesStepRequest,
+  RunStepMount,
+  RunStepRequest,
+  StepHistory,
+} from '@berth/builder';
 import { RunStepFailed } from '@berth/builder';
 import {
   type ContainerCreateBody,
@@ -224,10 +232,7 @@ export class EngineBuildWorker implements BuildWorker {
     const id = await configureImage(this.store, {
       ...(request.parent === null ? {} : { parent: request.parent as `sha256:${string}` }),
       config: request.imageConfig,
-      createdBy: request.history.createdBy,
-      ...(request.history.comment ? { comment: request.history.comment } : {}),
-      ...(request.history.author ? { author: request.history.author } : {}),
-      ...(request.history.created ? { created: request.history.created } : {}),
+      ...historyOptions(request.history),
     });
     return this.image(id);
   }
@@ -284,10 +289,7 @@ export class EngineBuildWorker implements BuildWorker {
         parent: record.imageId as `sha256:${string}`,
         layer: writeTar(clampMtimes(changeEntries(root.fd, changes), request.history.created)),
         config: request.imageConfig,
-        createdBy: request.history.createdBy,
-        ...(request.history.comment ? { comment: request.history.comment } : {}),
-        ...(request.history.author ? { author: request.history.author } : {}),
-        ...(request.history.created ? { created: request.history.created } : {}),
+        ...historyOptions(request.history),
       });
     });
     return this.image(result.id);
@@ -305,10 +307,7 @@ export class EngineBuildWorker implements BuildWorker {
         const result = await commitImage(this.store, {
           layer: writeTar(clampMtimes(treeEntries(fd, '.', ''), request.history.created)),
           config: request.imageConfig,
-          createdBy: request.history.createdBy,
-          ...(request.history.comment ? { comment: request.history.comment } : {}),
-          ...(request.history.author ? { author: request.history.author } : {}),
-          ...(request.history.created ? { created: request.history.created } : {}),
+          ...historyOptions(request.history),
         });
         return this.image(result.id);
       } finally {
@@ -337,6 +336,16 @@ async function* clampMtimes(entries: AsyncIterable<TarWriteEntry>, created: Date
     if (created && entry.mtime && entry.mtime > created) yield { ...entry, mtime: created };
     else yield entry;
   }
+}
+
+/** A step's history line as `commitImage` and `configureImage` take it (only the fields it has). */
+function historyOptions(history: StepHistory): { createdBy: string; comment?: string; author?: string; created?: Date } {
+  return {
+    createdBy: history.createdBy,
+    ...(history.comment ? { comment: history.comment } : {}),
+    ...(history.author ? { author: history.author } : {}),
+    ...(history.created ? { created: history.created } : {}),
+  };
 }
 
 /** One entry of a create request's `HostConfig.Mounts`, as a build step uses them. */
