@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { createReadStream, promises as fs, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createReadStream, promises as fs, mkdtempSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { SnapshotLabels, StorageDriverToken } from '@berth/core';
 import none from '@berth/network-none';
@@ -9,6 +9,7 @@ import { suiteTimeout } from '@berth/testkit/timeout';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createEngine, type Engine } from '../src/index.js';
+import { type LoopBtrfs, mountLoopBtrfs } from './support/loop-btrfs.js';
 
 // A btrfs data root that runs out of space while an image's layer is unpacked into a
 // snapshot (a container's first create): a clear error, no half-made layer or container
@@ -18,16 +19,11 @@ suiteTimeout(test, 60_000);
 
 test('ENOSPC while a layer is unpacked on btrfs: a clear error, no half-committed layer, and it works once there is room', async () => {
   const dir = mkdtempSync('/tmp/berth-unit-btrfs-full-');
-  const image = path.join(dir, 'btrfs.img');
   const dataRoot = path.join(dir, 'data');
-  let device: string | undefined;
+  let loop: LoopBtrfs | undefined;
   let engine: Engine | undefined;
   try {
-    execFileSync('truncate', ['-s', '256M', image]);
-    execFileSync('mkfs.btrfs', ['-q', image], { stdio: 'ignore' });
-    device = execFileSync('losetup', ['--find', '--show', image], { encoding: 'utf8' }).trim();
-    mkdirSync(dataRoot);
-    execFileSync('mount', ['-t', 'btrfs', device, dataRoot]);
+    loop = mountLoopBtrfs(dir, dataRoot);
     engine = await createEngine({
       dataRoot,
       execRoot: path.join(dir, 'exec'),
@@ -69,12 +65,7 @@ test('ENOSPC while a layer is unpacked on btrfs: a clear error, no half-committe
     await engine.containers.remove(made.Id);
   } finally {
     await engine?.close();
-    try {
-      execFileSync('umount', ['-R', dataRoot]);
-    } catch {
-      execFileSync('umount', ['-R', '-l', dataRoot]);
-    }
-    if (device) execFileSync('losetup', ['-d', device]);
+    loop?.release();
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -1,6 +1,5 @@
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, constants, promises as fs, mkdirSync, mkdtempSync } from 'node:fs';
+import { closeSync, constants, promises as fs, mkdtempSync } from 'node:fs';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { type StorageDriver, snapshotChanges } from '@berth/core';
@@ -12,6 +11,7 @@ import { VfsDriver } from '@berth/storage-vfs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { changeEntries } from '../src/rootfs/tree-tar.js';
+import { type LoopBtrfs, mountLoopBtrfs } from './support/loop-btrfs.js';
 
 // The differ's layer tar (core's snapshotChanges, then changeEntries): overlay's fast path
 // and the tree comparison vfs and btrfs use must give the same bytes for the same work.
@@ -22,10 +22,10 @@ let dir: string;
 test.before(() => {
   dir = mkdtempSync('/tmp/berth-unit-differ-');
 });
-let loopDevice: string | undefined;
+let loop: LoopBtrfs | undefined;
 test.after(async () => {
+  loop?.release();
   unmountAll(dir);
-  if (loopDevice) execFileSync('losetup', ['-d', loopDevice]);
   await fs.rm(dir, { recursive: true, force: true });
 });
 
@@ -70,13 +70,8 @@ async function layerTar(driver: StorageDriver): Promise<Buffer> {
 
 /** A btrfs of the test's own, loop-mounted under `dir` (unmounted by the suite's after hook, detached here). */
 function loopBtrfs(): string {
-  const image = path.join(dir, 'btrfs.img');
-  execFileSync('truncate', ['-s', '256M', image]);
-  execFileSync('mkfs.btrfs', ['-q', image], { stdio: 'ignore' });
-  loopDevice = execFileSync('losetup', ['--find', '--show', image], { encoding: 'utf8' }).trim();
   const mnt = path.join(dir, 'btrfs');
-  mkdirSync(mnt);
-  execFileSync('mount', ['-t', 'btrfs', loopDevice, mnt]);
+  loop = mountLoopBtrfs(dir, mnt);
   return mnt;
 }
 

@@ -1,5 +1,4 @@
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import none from '@berth/network-none';
 import runc from '@berth/runtime-oci';
@@ -10,6 +9,7 @@ import { suiteTimeout } from '@berth/testkit/timeout';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createEngine } from '../src/index.js';
+import { type LoopBtrfs, mountLoopBtrfs } from './support/loop-btrfs.js';
 
 // The storage driver berth picks when the operator names none, and the reason it gives
 // (`docker info`'s DriverStatus, the plugin's status): btrfs on a data root on btrfs,
@@ -18,15 +18,10 @@ suiteTimeout(test, 60_000);
 
 test('with no choice, a data root on btrfs runs btrfs, and info says why', async () => {
   const dir = mkdtempSync('/tmp/berth-unit-storage-choice-');
-  const image = path.join(dir, 'btrfs.img');
   const dataRoot = path.join(dir, 'data');
-  let device: string | undefined;
+  let loop: LoopBtrfs | undefined;
   try {
-    execFileSync('truncate', ['-s', '256M', image]);
-    execFileSync('mkfs.btrfs', ['-q', image], { stdio: 'ignore' });
-    device = execFileSync('losetup', ['--find', '--show', image], { encoding: 'utf8' }).trim();
-    mkdirSync(dataRoot);
-    execFileSync('mount', ['-t', 'btrfs', device, dataRoot]);
+    loop = mountLoopBtrfs(dir, dataRoot);
     const engine = await createEngine({
       dataRoot: path.join(dataRoot, 'berth'),
       execRoot: path.join(dir, 'exec'),
@@ -44,10 +39,7 @@ test('with no choice, a data root on btrfs runs btrfs, and info says why', async
       await engine.close();
     }
   } finally {
-    try {
-      execFileSync('umount', [dataRoot]);
-    } catch {}
-    if (device) execFileSync('losetup', ['-d', device]);
+    loop?.release();
     rmSync(dir, { recursive: true, force: true });
   }
 });
