@@ -232,7 +232,7 @@ test('none and host containers cannot be connected; an internal and an external 
     assert.match(await defaultRoute(daemon, 'm1'), new RegExp(`via ${host(external, 1)} dev eth1`));
 
     // A network of a higher GwPriority takes the default route over; when it goes, the route comes back.
-    const preferred = poolSubnet(daemon.network, 8);
+    const preferred = poolSubnet(daemon.network, 7);
     await daemon.ok(['network', 'create', '--subnet', preferred, 'mixhi']);
     await daemon.ok(['network', 'connect', '--gw-priority', '5', 'mixhi', 'm1'], 'berth');
     assert.match(await defaultRoute(daemon, 'm1'), new RegExp(`via ${host(preferred, 1)} dev eth2`));
@@ -251,8 +251,8 @@ test('none and host containers cannot be connected; an internal and an external 
 test('a container on two networks keeps both across a berthd kill -9; the next connect takes the next interface, a disconnect still moves the route', async ({
   daemon,
 }) => {
-  const a = poolSubnet(daemon.network, 9);
-  const b = poolSubnet(daemon.network, 10);
+  const a = poolSubnet(daemon.network, 1);
+  const b = poolSubnet(daemon.network, 2);
   await daemon.ok(['network', 'create', '--subnet', a, 'kra']);
   await daemon.ok(['network', 'create', '--subnet', b, 'krb']);
   try {
@@ -284,7 +284,7 @@ test('a container on two networks keeps both across a berthd kill -9; the next c
 test('--network container:<name>: the joined namespace, hostname and /etc files; dockerd refusals; the joined container stopping breaks nothing', async ({
   daemon,
 }) => {
-  const a = poolSubnet(daemon.network, 7);
+  const a = poolSubnet(daemon.network, 3);
   await daemon.ok(['network', 'create', '--subnet', a, 'share']);
   try {
     const target = await daemon.ok([

@@ -103,8 +103,14 @@ export function cleanUpNetwork(network: DaemonNetwork): string[] {
   return leaks;
 }
 
-/** The n-th /24 of a daemon's pool (its default bridge has the first): a subnet for a test's own network. */
+/**
+ * The n-th /24 of a daemon's pool (its default bridge has the first, 0; a /21 has eight): a
+ * subnet for a test's own network. Tests remove their networks, so the next test may reuse one.
+ */
 export function poolSubnet(network: DaemonNetwork, n: number): string {
   const [a, b, c] = network.pool.split('/')[0]!.split('.').map(Number) as [number, number, number];
+  const count = 2 ** (24 - Number(network.pool.split('/')[1]));
+  // Past the pool's last /24 lies another daemon's pool, or past 10.199.255 no address at all.
+  if (!Number.isInteger(n) || n < 0 || n >= count) throw new Error(`poolSubnet: ${n} is not one of the ${count} /24s of ${network.pool}`);
   return `${a}.${b}.${c + n}.0/24`;
 }

@@ -5,6 +5,7 @@ import * as http from 'node:http';
 import * as path from 'node:path';
 import * as assert from 'uvu/assert';
 import { daemonSuite, repo, sleep, type TestDaemon } from './harness';
+import { poolSubnet } from './network-isolation';
 
 /**
  * Docker's remote plugin protocols, end to end: a network driver and IPAM plugin written
@@ -36,8 +37,7 @@ const test = daemonSuite('network plugins', 'overlay', { args: daemonArgs });
 
 /** The plugin's own pool: the last /24 of the daemon's /21, which its default IPAM reaches last. */
 function pluginPool(daemon: TestDaemon): string {
-  const [a, b, c] = daemon.network.pool.split('/')[0]!.split('.').map(Number) as [number, number, number];
-  return `${a}.${b}.${c + 7}.0/24`;
+  return poolSubnet(daemon.network, 7);
 }
 const hostOf = (cidr: string, n: number) => cidr.replace(/0\/24$/, String(n));
 
