@@ -42,6 +42,7 @@ import { RunSupervisorToken } from './runs/run-supervisor.js';
 import { registerEngineServices } from './services.js';
 import { ContainerStoreToken } from './state/container-store.js';
 import { ContainerMonitorToken } from './stats/container-monitor.js';
+import { refuseWhileMigrating } from './storage-migration/migration-journal.js';
 import { PluginStatusSourceToken, SystemServiceToken } from './system/system-service.js';
 import { VolumeServiceToken } from './volumes/volume-service.js';
 import { volumesApi } from './volumes/volumes-api.js';
@@ -96,6 +97,8 @@ function resolveConfig(config: EngineConfig): ResolvedEngineConfig {
  */
 export async function createEngine(input: EngineConfig): Promise<Engine> {
   const config = resolveConfig(input);
+  // A data root whose storage is half on one driver and half on another is opened by nobody.
+  await refuseWhileMigrating(config.dataRoot);
   await fs.mkdir(config.dataRoot, { recursive: true, mode: 0o711 });
   await fs.mkdir(config.execRoot, { recursive: true, mode: 0o700 });
 

@@ -40,6 +40,8 @@ export { registerEngineServices } from './services.js';
 export { type ContainerStore, ContainerStoreToken, FileContainerStore } from './state/container-store.js';
 export { containerVolumeUsers } from './state/container-volume-users.js';
 export { ContainerMonitor, ContainerMonitorToken } from './stats/container-monitor.js';
+export { type MigrationJournal, readMigrationJournal, refuseWhileMigrating } from './storage-migration/migration-journal.js';
+export { migrateStorage, type StorageMigrationOptions, type StorageMigrationReport } from './storage-migration/storage-migration.js';
 export {
   apiVersion,
   minApiVersion,

@@ -28,7 +28,9 @@ export interface DriverChoiceInput {
 
 /**
  * Chooses the one driver of a kind the engine runs on, with Docker's rules for storage:
- * the operator's choice wins; otherwise the driver whose state the data root already
+ * the operator's choice wins, unless the data root holds another driver's state (then it
+ * is refused: a data root is opened by the driver whose state it holds, or moved with
+ * `berth storage migrate`); otherwise the driver whose state the data root already
  * holds (two at once is an error the operator must settle); otherwise the first in
  * `priority`, then the rest in the order offered, that initialises. Only the drivers
  * tried are initialised, so trying does not leave a second driver's state behind.
@@ -58,10 +60,19 @@ export async function chooseDriver(
     return done(name, attempt.driver, why);
   };
 
-  if (input.explicit) return pick(input.explicit, `was chosen with ${input.flag}`);
-
   const withState: string[] = [];
   for (const name of names) if (await hasState(path.join(input.dataRoot, kind, name))) withState.push(name);
+  if (input.explicit) {
+    // A data root holding one driver's state is never opened by another: its images and
+    // containers would vanish from view, and the two would grow apart on one disk.
+    const others = withState.filter((name) => name !== input.explicit);
+    if (others.length) {
+      throw new InvalidArgument(
+        `${kind} driver ${input.explicit} was chosen with ${input.flag}, but ${input.dataRoot} holds the state of ${others.join(', ')}: start with ${input.flag} ${others[0]}, or move the data root to ${input.explicit} with berth storage migrate --to ${input.explicit}`,
+      );
+    }
+    return pick(input.explicit, `was chosen with ${input.flag}`);
+  }
   if (withState.length > 1) {
     throw new InvalidArgument(
       `${input.dataRoot} holds state of several ${kind} drivers (${withState.join(', ')}): choose one with ${input.flag}`,
