@@ -35,7 +35,8 @@ export class TestDaemon {
   /** btrfs: the loop device of the btrfs image the data root is mounted from. */
   private loopDevice: string | undefined;
 
-  constructor(readonly storageDriver: string) {
+  /** `storageDriver`: the driver berthd is started with; a test that migrates the data root sets the new one before the next start. */
+  constructor(public storageDriver: string) {
     this.dir = mkdtempSync(`/tmp/berth-e2e-${storageDriver}-`);
     this.socket = path.join(this.dir, 'berthd.sock');
     this.dataRoot = path.join(this.dir, 'data');

@@ -69,6 +69,7 @@ const load = {
   networkDisconnect: () => (require('./commands/network.js') as typeof import('./commands/network.js')).networkDisconnectCommand,
   pluginsLs: () => (require('./commands/system.js') as typeof import('./commands/system.js')).pluginsLsCommand,
   registryServe: () => (require('./commands/registry-server.js') as typeof import('./commands/registry-server.js')).registryServeCommand(),
+  storageMigrate: () => (require('./commands/storage.js') as typeof import('./commands/storage.js')).storageMigrateCommand,
   registryGc: () => (require('./commands/registry-server.js') as typeof import('./commands/registry-server.js')).registryGcCommand(),
 } satisfies Record<string, Loader>;
 
@@ -188,6 +189,7 @@ const GROUPS: Record<string, { summary: string; verbs: Record<string, Loader> }>
     verbs: { ls: load.pluginsLs, list: load.pluginsLs },
   },
   registry: { summary: "Run berth's image registry, collect its garbage", verbs: { serve: load.registryServe, gc: load.registryGc } },
+  storage: { summary: "Manage the data root's storage driver", verbs: { migrate: load.storageMigrate } },
   system: { summary: 'Manage berth', verbs: { info: load.info, events: load.events, df: load.systemDf, prune: load.systemPrune } },
   builder: { summary: 'Manage builds', verbs: { build: load.build, prune: load.builderPrune } },
 };

@@ -37,6 +37,11 @@ async function realParts(): Promise<DaemonParts> {
 export async function main(argv: readonly string[], options: MainOptions = {}): Promise<number> {
   const stdout = options.stdout ?? process.stdout;
   const stderr = options.stderr ?? process.stderr;
+  // `berthd storage migrate …`: an offline operation on the data root, not a daemon.
+  if (argv[0] === 'storage' && argv[1] === 'migrate') {
+    const { storageMigrateMain } = await import('./storage-migrate.js');
+    return storageMigrateMain(argv.slice(2), { stdout, stderr });
+  }
   let parsed: ReturnType<typeof parseDaemonArgs>;
   try {
     parsed = parseDaemonArgs(argv);
