@@ -4,7 +4,7 @@ import { suiteTimeout } from '@berth/testkit/timeout';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnBerthd } from './berthd-process';
-import { daemonSuite } from './harness';
+import { cgroupDirs, daemonSuite } from './harness';
 import { cleanUpNetwork, daemonNetwork } from './network-isolation';
 
 /**
@@ -136,6 +136,7 @@ start(
       assert.is(unknown.code, 1, unknown.log);
       assert.match(unknown.log, /storage driver zfs was chosen with --storage-driver, but no such plugin is loaded/);
       assert.not.ok(existsSync(path.join(dir, 'berthd.sock')), 'it never listened');
+      assert.equal(cgroupDirs(`berth-e2e-${path.basename(dir).slice(-6)}`), [], 'no cgroup left by the refused start');
       const state = existsSync(path.join(dir, 'data', 'storage')) ? readdirSync(path.join(dir, 'data', 'storage')) : [];
       assert.ok(
         state.every((name) => readdirSync(path.join(dir, 'data', 'storage', name)).length === 0),

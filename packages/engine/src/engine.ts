@@ -112,7 +112,15 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
   const events = di.resolve(EventBusToken);
   const log = di.resolve(LoggerToken);
 
-  const plugins = await loadPlugins(config, events, log);
+  let plugins: Awaited<ReturnType<typeof loadPlugins>>;
+  try {
+    plugins = await loadPlugins(config, events, log);
+  } catch (err) {
+    // A refused start (no storage driver can serve) leaves no cgroup behind: the plugins
+    // that initialised were closed, so the parent is empty.
+    removeEmptyParentCgroups(config.cgroupParent);
+    throw err;
+  }
   // Without the operator's choice: crun where its plugin runs, else runc.
   if (input.defaultRuntime === undefined && plugins.runtimes.has('crun')) config.defaultRuntime = 'crun';
   if (!plugins.runtimes.has(config.defaultRuntime)) {

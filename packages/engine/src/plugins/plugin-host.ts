@@ -231,7 +231,15 @@ export async function loadPlugins(
   ];
   // Everything settles before a failure is thrown, so no init is left running behind it.
   const failed = (await Promise.allSettled(work)).find((r) => r.status === 'rejected');
-  if (failed) throw failed.reason;
+  if (failed) {
+    // The start fails: what the plugins that initialised hold is released (a runtime's
+    // shim cgroup, a storage driver's background work), so a refused start leaves nothing.
+    for (const outcome of outcomes.values()) {
+      const close = outcome.ok ? (outcome.driver as { close?: () => Promise<void> } | undefined)?.close : undefined;
+      if (close) await close.call((outcome as { driver: unknown }).driver).catch(() => undefined);
+    }
+    throw failed.reason;
+  }
   sortStatuses(statuses);
 
   const descriptions = new Map<string, string>();
