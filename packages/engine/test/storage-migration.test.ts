@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { createReadStream, existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { type AnyPluginManifest, isBerthError } from '@berth/core';
@@ -24,9 +25,10 @@ const plugins: AnyPluginManifest[] = [overlay, vfs, btrfs, runc, none];
 suiteTimeout(test, 60_000);
 
 /**
- * What the stopped container `keep` does: its first run adds /m, changes /etc/hostname's
- * neighbour /etc/motd, deletes /etc/group and a whole directory's content; a later run
- * exits 7 when it finds them so (its changes came with it), 9 otherwise.
+ * What the stopped container `keep` does: its first run adds /m and a hard link to it,
+ * changes /etc/motd, deletes /etc/group and every entry of /usr/sbin (an opaque
+ * directory in the layer tar); a later run exits 7 when it finds them so (its changes
+ * came with it), 9 otherwise.
  */
 const keepScript = [
   'if [ -f /m ]; then grep -q hello /m && [ ! -e /etc/group ] && [ "$(cat /etc/motd)" = changed ] && [ -z "$(ls /usr/sbin)" ] && exit 7; exit 9; fi',
@@ -103,6 +105,17 @@ async function migrateCase(to: 'vfs' | 'btrfs'): Promise<void> {
 
     engine = await engineOn(dir, dataRoot);
     await checkMigrated(engine, to, ids, diffBefore);
+    if (to === 'btrfs') {
+      // And back: btrfs as the source, its subvolumes all removed with its state.
+      await engine.close();
+      engine = undefined;
+      const back = await migrateStorage({ dataRoot, execRoot: path.join(dir, 'exec'), to: 'overlay', plugins });
+      assert.is(back.from, 'btrfs');
+      assert.equal(readdirSync(path.join(dataRoot, 'storage')), ['overlay']);
+      assert.is(execFileSync('btrfs', ['subvolume', 'list', '-o', dataRoot], { encoding: 'utf8' }), '', 'no subvolume left');
+      engine = await engineOn(dir, dataRoot);
+      await checkMigrated(engine, 'overlay', ids, diffBefore);
+    }
     for (const c of await engine.containers.list({ all: true })) await engine.containers.remove(c.Id, { force: true });
   } finally {
     await engine?.close();
@@ -124,7 +137,7 @@ function mountsUnder(dir: string): string[] {
 test('overlay → vfs: images and a stopped container move, digests checked; containers run from them; the stopped one starts with its changes', () =>
   migrateCase('vfs'));
 
-test('overlay → btrfs on a loop-mounted btrfs: the same', () => migrateCase('btrfs'));
+test('overlay → btrfs on a loop-mounted btrfs, and back to overlay: the same, and no subvolume is left', () => migrateCase('btrfs'));
 
 test('refusals: a running container (named), an unknown driver, the same driver; nothing is changed', async () => {
   const dir = mkdtempSync('/tmp/berth-unit-migrate-refuse-');
