@@ -5,6 +5,7 @@ import { type DaemonParts, type RunningDaemon, startDaemon } from './daemon.js';
 import { defaultConfigFile } from './daemon-config.js';
 import { createLogger } from './logger.js';
 import { mergeDaemonConfig } from './merge-config.js';
+import { storageMigrateMain } from './storage-migrate.js';
 import { PluginLoadError } from './third-party-plugins.js';
 
 export interface MainOptions {
@@ -39,7 +40,6 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
   const stderr = options.stderr ?? process.stderr;
   // `berthd storage migrate …`: an offline operation on the data root, not a daemon.
   if (argv[0] === 'storage' && argv[1] === 'migrate') {
-    const { storageMigrateMain } = await import('./storage-migrate.js');
     return storageMigrateMain(argv.slice(2), { stdout, stderr });
   }
   let parsed: ReturnType<typeof parseDaemonArgs>;

@@ -7,7 +7,7 @@ import { defaultConfigFile } from './daemon-config.js';
 import { createLogger } from './logger.js';
 import { mergeDaemonConfig } from './merge-config.js';
 import { processAlive } from './pidfile.js';
-import { PluginLoadError } from './third-party-plugins.js';
+import { loadThirdPartyPlugins, PluginLoadError } from './third-party-plugins.js';
 import { acceptsConnections } from './unix-socket.js';
 
 export const storageMigrateUsage = `Usage:  berthd storage migrate --to <driver> [berthd's flags]
@@ -82,7 +82,6 @@ export async function storageMigrateMain(
   const log = createLogger({ level: config.logLevel, format: config.logFormat, write: (line) => io.stderr.write(line) });
   try {
     const { migrateStorage, builtinPlugins } = parts ?? (await realParts());
-    const { loadThirdPartyPlugins } = await import('./third-party-plugins.js');
     const plugins = [...builtinPlugins, ...loadThirdPartyPlugins(config.plugins, builtinPlugins, { configFile: config.configFile })];
     const report = await migrateStorage({
       dataRoot: config.dataRoot,
