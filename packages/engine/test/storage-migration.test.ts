@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { createReadStream, existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { type AnyPluginManifest, isBerthError } from '@berth/core';
 import none from '@berth/network-none';
@@ -154,6 +154,7 @@ test('refusals: a running container (named), an unknown driver, the same driver;
         assert.ok(isBerthError(err, code as never), `expected ${code}: ${String(err)}`);
         assert.match((err as Error).message, message);
         assert.is(await readMigrationJournal(dataRoot), undefined, 'no journal written');
+        assert.not.ok(existsSync(path.join(dataRoot, 'storage-migration')), 'no migration directory left');
         assert.equal(readdirSync(path.join(dataRoot, 'storage')), ['overlay'], 'no other driver state made');
         return;
       }
@@ -162,6 +163,19 @@ test('refusals: a running container (named), an unknown driver, the same driver;
     await refusal({ to: 'vfs' }, 'Conflict', /while containers run: busy-one/);
     await refusal({ to: 'zfs' }, 'InvalidArgument', /unknown storage driver "zfs" \(known: overlay, vfs, btrfs\)/);
     await refusal({ to: 'overlay' }, 'InvalidArgument', /already uses the overlay storage driver/);
+    // One migration at a time: a lock naming a live process (the test runner's parent) refuses a second, and stays.
+    const lockFile = path.join(dataRoot, 'storage-migration', 'migrate.pid');
+    mkdirSync(path.dirname(lockFile));
+    writeFileSync(lockFile, `${process.ppid}\n`);
+    try {
+      await migrateStorage({ dataRoot, execRoot: path.join(dir, 'exec'), plugins, to: 'vfs' });
+      assert.unreachable('a second migration was not refused');
+    } catch (err) {
+      assert.ok(isBerthError(err, 'Conflict'), String(err));
+      assert.match((err as Error).message, new RegExp(`another storage migration of .* is running \\(pid ${process.ppid}\\)`));
+    }
+    assert.is(readFileSync(lockFile, 'utf8'), `${process.ppid}\n`, "the other migration's lock is left alone");
+    rmSync(path.dirname(lockFile), { recursive: true });
     // A driver that cannot work here: btrfs on a data root that is not on btrfs.
     await engine.containers.kill(running);
     await engine.containers.wait(running);

@@ -39,6 +39,7 @@ import {
   removeMigrationJournal,
   writeMigrationJournal,
 } from './migration-journal.js';
+import { MigrationLock } from './migration-lock.js';
 
 /** What `migrateStorage` needs: the data root and the plugins berthd would offer. */
 export interface StorageMigrationOptions {
@@ -99,6 +100,21 @@ export interface StorageMigrationReport {
  */
 export async function migrateStorage(options: StorageMigrationOptions): Promise<StorageMigrationReport> {
   const dataRoot = path.resolve(options.dataRoot);
+  const lock = await MigrationLock.acquire(dataRoot);
+  try {
+    return await migrateLocked(options, dataRoot);
+  } finally {
+    await lock.release();
+    // Without a journal nothing of a migration is under way: its directory goes (made for the lock, or left by a kill after the journal's deletion).
+    if (!(await readMigrationJournal(dataRoot).catch(() => undefined))) {
+      await clearWorkDir(dataRoot);
+      await fs.rm(migrationDir(dataRoot), { recursive: true, force: true });
+    }
+  }
+}
+
+/** migrateStorage under the lock. */
+async function migrateLocked(options: StorageMigrationOptions, dataRoot: string): Promise<StorageMigrationReport> {
   const progress = options.progress ?? (() => {});
   const log = options.logger ?? silentLogger;
   const storagePlugins = options.plugins.filter((m) => m.kind === 'storage');
@@ -123,7 +139,6 @@ export async function migrateStorage(options: StorageMigrationOptions): Promise<
     await discardDriverState(target, dataRoot, path.resolve(options.execRoot), progress);
     await clearWorkDir(dataRoot);
     await removeMigrationJournal(dataRoot);
-    await fs.rm(migrationDir(dataRoot), { recursive: true, force: true });
     progress(`migration from ${journal.from} to ${journal.to} undone`);
     return { from: journal.from, to: journal.to, layers: 0, containers: 0, undone: true };
   }
@@ -166,7 +181,6 @@ export async function migrateStorage(options: StorageMigrationOptions): Promise<
         else await removeDriverDirs(to, dataRoot, path.resolve(options.execRoot));
         await source?.close?.();
         await removeMigrationJournal(dataRoot);
-        await fs.rm(migrationDir(dataRoot), { recursive: true, force: true });
       }
       throw err;
     }
@@ -196,7 +210,6 @@ export async function migrateStorage(options: StorageMigrationOptions): Promise<
     target = undefined;
     await clearWorkDir(dataRoot);
     await removeMigrationJournal(dataRoot);
-    await fs.rm(migrationDir(dataRoot), { recursive: true, force: true });
     progress(`migrated ${dataRoot} from ${from} to ${to}`);
     return { from, to, layers, containers, undone: false };
   } finally {
