@@ -130,7 +130,9 @@ for (const round of rounds) {
   });
 }
 
-test('berthd refuses to start on a data root with an unfinished migration, saying how to finish it', async ({ daemon: d }) => {
+test("berthd refuses a data root with an unfinished migration, saying how to finish it, and one holding another driver's state", async ({
+  daemon: d,
+}) => {
   const cut = await migrateKilledAt(d, 'overlay', /^journal written/);
   assert.ok(cut.killed, cut.output);
   let message = '';
@@ -142,6 +144,19 @@ test('berthd refuses to start on a data root with an unfinished migration, sayin
   assert.match(message, /storage migration of .* from vfs to overlay is unfinished: finish it with berth storage migrate --to overlay/);
   const r = await cliMigrate(d, ['--abort']);
   assert.is(r.code, 0, r.stderr);
+  // Nor does it open a data root holding another driver's state, even when told to.
+  d.storageDriver = 'overlay';
+  message = '';
+  try {
+    await d.start();
+  } catch (err) {
+    message = (err as Error).message;
+  }
+  assert.match(
+    message,
+    /storage driver overlay was chosen with --storage-driver, but .* holds the state of vfs: .*berth storage migrate --to overlay/,
+  );
+  d.storageDriver = 'vfs';
   await d.start();
 });
 
