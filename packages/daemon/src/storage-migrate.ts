@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import type { Writable } from 'node:stream';
 import { parseDaemonArgs, UsageError } from './args.js';
 import { ConfigError, readConfigFile } from './config-file.js';
@@ -93,7 +94,7 @@ export async function storageMigrateMain(
       ...(to ? { to } : {}),
       abort,
       progress: (line) => io.stdout.write(`${line}\n`),
-      heldBy: () => daemonHolding(config.pidfile, config.hosts),
+      heldBy: () => daemonHolding(config.dataRoot, config.pidfile, config.hosts),
     });
     io.stdout.write(
       report.undone
@@ -113,8 +114,12 @@ function usageError(stderr: Writable, message: string): number {
   return 1;
 }
 
-/** Why a berthd holds the data root: its pid file names a live process, or one of its sockets answers. */
-async function daemonHolding(pidfile: string, sockets: readonly string[]): Promise<string | undefined> {
+/**
+ * Why a berthd holds the data root: its pid file names a live process, one of its sockets
+ * answers, or a berthd process was started with `--data-root` naming it (one whose pid
+ * file and sockets are elsewhere, as another set of flags would put them).
+ */
+async function daemonHolding(dataRoot: string, pidfile: string, sockets: readonly string[]): Promise<string | undefined> {
   try {
     const pid = Number(readFileSync(pidfile, 'utf8').trim());
     if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid)) return `berthd pid ${pid} (named by ${pidfile})`;
@@ -122,5 +127,26 @@ async function daemonHolding(pidfile: string, sockets: readonly string[]): Promi
     // no pid file: no daemon by that account
   }
   for (const socket of sockets) if (await acceptsConnections(socket)) return `a daemon answers on ${socket}`;
+  const other = berthdOn(dataRoot);
+  return other ? `berthd pid ${other} (started with --data-root ${dataRoot})` : undefined;
+}
+
+/** A live berthd (not a `berthd storage …` command) whose command line names `dataRoot` with --data-root. */
+export function berthdOn(dataRoot: string, procRoot = '/proc'): number | undefined {
+  for (const entry of readdirSync(procRoot)) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    let argv: string[];
+    try {
+      argv = readFileSync(path.join(procRoot, entry, 'cmdline'), 'utf8').split('\0');
+    } catch {
+      continue;
+    }
+    const program = argv.findIndex((a) => a.endsWith('/daemon/dist/src/bin.js') || path.basename(a) === 'berthd');
+    if (program < 0 || argv[program + 1] === 'storage') continue;
+    for (let i = program + 1; i < argv.length; i++) {
+      const value = argv[i] === '--data-root' ? argv[i + 1] : argv[i]!.startsWith('--data-root=') ? argv[i]!.slice(12) : undefined;
+      if (value !== undefined && path.resolve(value) === path.resolve(dataRoot)) return Number(entry);
+    }
+  }
   return undefined;
 }

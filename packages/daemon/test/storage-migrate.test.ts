@@ -5,7 +5,7 @@ import { Conflict } from '@berth/core';
 import type { StorageMigrationOptions } from '@berth/engine';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type StorageMigrateParts, storageMigrateMain } from '../src/storage-migrate.js';
+import { berthdOn, type StorageMigrateParts, storageMigrateMain } from '../src/storage-migrate.js';
 
 // `berthd storage migrate`'s own part: its flags, the data root and plugins it hands to
 // the engine's migrateStorage (a stand-in here; the real one is tested in @berth/engine
@@ -76,6 +76,22 @@ test('a live process named by the pid file holds the data root; a stale one does
   writeFileSync(pidfile, '999999999\n');
   r = await runMigrate(['--to', 'vfs', ...roots()], done);
   assert.is(await r.calls[0]!.heldBy?.(), undefined);
+});
+
+test('a berthd started with --data-root naming the data root holds it, wherever its pid file; berthd storage … does not', () => {
+  const proc = join(dir, 'proc');
+  const fake = (pid: number, argv: string[]) => {
+    mkdirSync(join(proc, String(pid)), { recursive: true });
+    writeFileSync(join(proc, String(pid), 'cmdline'), `${argv.join('\0')}\0`);
+  };
+  fake(101, ['/opt/node', '--max-semi-space-size=4', '/opt/berth/packages/daemon/dist/src/bin.js', '--data-root', '/srv/a/../b']);
+  fake(102, ['/opt/node', '/opt/berth/packages/daemon/dist/src/bin.js', 'storage', 'migrate', '--data-root', '/srv/c']);
+  fake(103, ['/usr/bin/berthd', '--data-root=/srv/d']);
+  fake(104, ['/bin/cat', '--data-root', '/srv/e']);
+  assert.is(berthdOn('/srv/b', proc), 101);
+  assert.is(berthdOn('/srv/c', proc), undefined, 'a migration is not a daemon');
+  assert.is(berthdOn('/srv/d/', proc), 103);
+  assert.is(berthdOn('/srv/e', proc), undefined, 'not berthd');
 });
 
 test("the engine's refusal is exit 1 with its message alone (no stack)", async () => {
