@@ -5,7 +5,8 @@ import { daemonSuite } from './harness';
  * What only the btrfs driver does, through the real docker CLI on a berthd whose data
  * root is a loop-mounted btrfs of its own: `docker info` names it, `--storage-opt size=`
  * is a qgroup limit a container hits from inside. (run, commit, diff and cp under btrfs
- * are containers.test.ts and filesystem.test.ts, which run once per driver.)
+ * are containers.test.ts and filesystem.test.ts; exec, volumes and a berthd restart
+ * storage-drivers.test.ts: all three run once per driver.)
  */
 const test = daemonSuite('storage driver btrfs', 'btrfs');
 

@@ -62,22 +62,12 @@ function driverSuite(driver: string, sizeQuota: boolean): void {
 
   test(
     sizeQuota
-      ? '--storage-opt size= is enforced: a container writes under it and not past it'
+      ? '--storage-opt size= is accepted (its enforcement: storage-btrfs.test.ts)'
       : '--storage-opt size= is refused naming the driver, and nothing is created',
     async ({ daemon }) => {
-      const r = await daemon.docker([
-        'run',
-        '--rm',
-        '--storage-opt',
-        'size=32M',
-        'busybox',
-        'sh',
-        '-c',
-        'dd if=/dev/zero of=/f bs=1M count=48 && sync',
-      ]);
+      const r = await daemon.docker(['run', '--rm', '--storage-opt', 'size=32M', 'busybox', 'true']);
       if (sizeQuota) {
-        assert.is.not(r.code, 0, 'writing 48 MiB into a 32 MiB container succeeded');
-        assert.match(r.stderr, /Disk quota exceeded|No space left on device/);
+        assert.is(r.code, 0, r.stderr);
         return;
       }
       assert.is(r.code, 125, r.stderr);
