@@ -1,12 +1,12 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as assert from 'uvu/assert';
-import { daemonSuite, sleep } from './harness';
+import { daemonSuite, sleep, storageDriversOfHost } from './harness';
 
 /**
- * Real containers through a real berthd, once per storage driver: the same behaviour
- * must hold whatever backs the root filesystem.
+ * Real containers through a real berthd, once per storage driver the host supports
+ * (storageDriversOfHost): the same behaviour must hold whatever backs the root filesystem.
  */
-for (const driver of ['overlay', 'vfs', 'btrfs']) {
+for (const driver of storageDriversOfHost()) {
   const test = daemonSuite(`containers (${driver})`, driver);
 
   test('the exit code of the command is the exit code of berth run', async ({ daemon }) => {

@@ -3,7 +3,7 @@ import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, writeFile
 import * as path from 'node:path';
 import { type TarWriteEntry, writeTar } from '@berth/image';
 import * as assert from 'uvu/assert';
-import { daemonSuite, mountsUnder } from './harness';
+import { daemonSuite, mountsUnder, storageDriversOfHost } from './harness';
 
 /** A tar as the string `docker cp -` reads on stdin (ASCII only, so no encoding changes a byte). */
 async function tarText(entries: TarWriteEntry[]): Promise<string> {
@@ -133,6 +133,4 @@ function filesystemSuite(driver: string): void {
   test.run();
 }
 
-filesystemSuite('overlay');
-filesystemSuite('vfs');
-filesystemSuite('btrfs');
+for (const driver of storageDriversOfHost()) filesystemSuite(driver);

@@ -13,6 +13,37 @@ export const repo = path.resolve(__dirname, '../..');
 export const busyboxTar = path.join(repo, 'test/fixtures/.cache/busybox.tar');
 const dockerCli = '/usr/local/bin/docker';
 
+let driversOfHost: string[] | undefined;
+
+/**
+ * The storage drivers the e2e suite runs its container tests under (containers.test.ts,
+ * filesystem.test.ts, storage-drivers.test.ts): every one this host supports. overlay and
+ * vfs always (where overlay cannot work, berthd's start fails the suite: never a silent
+ * skip); btrfs where `mkfs.btrfs` is installed (the data root is a loop-mounted btrfs of
+ * the suite's own); fuse where its plugin (@berth/storage-fuse) is installed and
+ * /dev/fuse exists. A driver left out is said once on stderr, with why.
+ */
+export function storageDriversOfHost(): string[] {
+  if (driversOfHost) return driversOfHost;
+  const drivers = ['overlay', 'vfs'];
+  const leftOut: string[] = [];
+  const onPath = (program: string) =>
+    (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':').some((dir) => existsSync(path.join(dir, program)));
+  if (onPath('mkfs.btrfs')) drivers.push('btrfs');
+  else leftOut.push('btrfs (no mkfs.btrfs: install btrfs-progs)');
+  let fusePlugin = true;
+  try {
+    require.resolve('@berth/storage-fuse/package.json', { paths: [repo] });
+  } catch {
+    fusePlugin = false;
+  }
+  if (fusePlugin && existsSync('/dev/fuse')) drivers.push('fuse');
+  else leftOut.push(`fuse (${fusePlugin ? 'no /dev/fuse' : 'its plugin @berth/storage-fuse is not installed'})`);
+  if (leftOut.length) console.error(`e2e: container tests run under ${drivers.join(', ')}; not under ${leftOut.join('; ')}`);
+  driversOfHost = drivers;
+  return drivers;
+}
+
 export interface CommandResult {
   code: number;
   stdout: string;

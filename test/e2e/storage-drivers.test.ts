@@ -4,12 +4,13 @@ import { suiteTimeout } from '@berth/testkit/timeout';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnBerthd } from './berthd-process';
-import { cgroupDirs, daemonSuite } from './harness';
+import { cgroupDirs, daemonSuite, storageDriversOfHost } from './harness';
 import { cleanUpNetwork, daemonNetwork } from './network-isolation';
 
 /**
  * The container work containers.test.ts and filesystem.test.ts do not cover, once per
- * storage driver (the same behaviour whatever backs the root): exec into a running
+ * storage driver the host supports (storageDriversOfHost; the same behaviour whatever
+ * backs the root): exec into a running
  * container's root, volumes (named, anonymous, an image's content copied into an empty
  * one) beside its writable layer, a berthd restart under a running container whose root
  * stays, stop and start keeping the layer; and `--storage-opt size=`: refused naming the
@@ -80,9 +81,8 @@ function driverSuite(driver: string, sizeQuota: boolean): void {
   test.run();
 }
 
-driverSuite('overlay', false);
-driverSuite('vfs', false);
-driverSuite('btrfs', true);
+// btrfs enforces --storage-opt size= (qgroups); the others refuse it.
+for (const driver of storageDriversOfHost()) driverSuite(driver, driver === 'btrfs');
 
 /** berthd with an explicit `--storage-driver` on a data root where it cannot work: it fails at start, with the reason. */
 const start = suite('an explicit storage driver that cannot work');
