@@ -31,12 +31,8 @@ export function storageDriversOfHost(): string[] {
     (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':').some((dir) => existsSync(path.join(dir, program)));
   if (onPath('mkfs.btrfs')) drivers.push('btrfs');
   else leftOut.push('btrfs (no mkfs.btrfs: install btrfs-progs)');
-  let fusePlugin = true;
-  try {
-    require.resolve('@berth/storage-fuse/package.json', { paths: [repo] });
-  } catch {
-    fusePlugin = false;
-  }
+  // Installed: the workspace (or a dependency) links it into the repository's node_modules.
+  const fusePlugin = existsSync(path.join(repo, 'node_modules/@berth/storage-fuse/package.json'));
   if (fusePlugin && existsSync('/dev/fuse')) drivers.push('fuse');
   else leftOut.push(`fuse (${fusePlugin ? 'no /dev/fuse' : 'its plugin @berth/storage-fuse is not installed'})`);
   if (leftOut.length) console.error(`e2e: container tests run under ${drivers.join(', ')}; not under ${leftOut.join('; ')}`);
