@@ -25,7 +25,7 @@ import {
   writeJsonAtomic,
 } from '@berth/core';
 import { applyLayer, type Digest, type ImageRecord, ImageStore, writeTar } from '@berth/image';
-import { mountAll, setXattr, unmountAll } from '@berth/native';
+import { setXattr, unmountAll } from '@berth/native';
 import type { ContainerRecord } from '../containers/container-record.js';
 import { storageSizeBytes } from '../oci/unsupported-settings.js';
 import { OpenRoot } from '../rootfs/container-roots.js';
@@ -40,6 +40,7 @@ import {
   writeMigrationJournal,
 } from './migration-journal.js';
 import { MigrationLock } from './migration-lock.js';
+import { MigrationMounts } from './migration-mounts.js';
 
 /** What `migrateStorage` needs: the data root and the plugins berthd would offer. */
 export interface StorageMigrationOptions {
@@ -389,7 +390,7 @@ async function removeDriverDirs(name: string, dataRoot: string, execRoot: string
 
 /** Unmount and delete what a migration works in (mount points, change tars), keeping the journal. */
 async function clearWorkDir(dataRoot: string): Promise<void> {
-  for (const sub of ['mnt', 'changes']) {
+  for (const sub of ['mnt', 'changes', 'logs']) {
     const dir = path.join(migrationDir(dataRoot), sub);
     for (const entry of await fs.readdir(dir).catch(() => [] as string[])) {
       const target = path.join(dir, entry);
@@ -404,6 +405,7 @@ async function clearWorkDir(dataRoot: string): Promise<void> {
 class MigrationWork {
   private readonly mnt: string;
   private readonly changesDir: string;
+  private readonly mounts: MigrationMounts;
 
   constructor(
     private readonly dataRoot: string,
@@ -413,6 +415,7 @@ class MigrationWork {
   ) {
     this.mnt = path.join(migrationDir(dataRoot), 'mnt');
     this.changesDir = path.join(migrationDir(dataRoot), 'changes');
+    this.mounts = new MigrationMounts(path.join(migrationDir(dataRoot), 'logs'));
   }
 
   /**
@@ -528,11 +531,11 @@ class MigrationWork {
         mount: async (m) => {
           const at = path.join(this.mnt, `view-${randomBytes(8).toString('hex')}`);
           await fs.mkdir(at, { recursive: true });
-          mountAll(m, at);
+          await this.mounts.mount(m, at);
           return at;
         },
         unmount: async (at) => {
-          unmountAll(at);
+          await this.mounts.unmount(at);
           await fs.rmdir(at);
         },
       });
@@ -563,11 +566,11 @@ class MigrationWork {
     const dir = path.join(this.mnt, randomBytes(8).toString('hex'));
     await fs.mkdir(dir, { recursive: true, mode: 0o700 });
     try {
-      mountAll(mounts, dir);
+      await this.mounts.mount(mounts, dir);
       try {
         return await fn(dir);
       } finally {
-        unmountAll(dir);
+        await this.mounts.unmount(dir);
       }
     } finally {
       await fs.rmdir(dir);
