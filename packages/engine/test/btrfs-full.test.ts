@@ -52,7 +52,7 @@ async function filesUnder(dir: string): Promise<string[]> {
   return ((await fs.readdir(dir, { recursive: true })) as string[]).sort();
 }
 
-test('ENOSPC while a layer is unpacked on btrfs: a clear error, no half-committed layer, and it works once there is room', async () => {
+test('ENOSPC while a layer is unpacked on btrfs: a clear error, no half-committed layer, no leaked subvolume, and it works once there is room', async () => {
   const dir = mkdtempSync('/tmp/berth-unit-btrfs-full-');
   const dataRoot = path.join(dir, 'data');
   let loop: LoopBtrfs | undefined;
@@ -84,6 +84,8 @@ test('ENOSPC while a layer is unpacked on btrfs: a clear error, no half-committe
       'an extraction or a container snapshot was left behind',
     );
     assert.equal((await engine.containers.list({ all: true })).length, 0);
+    // Each snapshot is one subvolume: any more is a leak (moby#9939).
+    assert.is(subvolumes(dataRoot).length, left.length, `no subvolume was leaked: ${subvolumes(dataRoot).join(', ')}`);
     await unfill(dataRoot);
     const made = await engine.containers.create({ Image: 'busybox', Cmd: ['true'] });
     await engine.containers.remove(made.Id);
