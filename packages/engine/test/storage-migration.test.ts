@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { type AnyPluginManifest, isBerthError } from '@berth/core';
+import { ImageStore } from '@berth/image';
 import none from '@berth/network-none';
 import runc from '@berth/runtime-oci';
 import btrfs from '@berth/storage-btrfs';
@@ -138,6 +139,47 @@ test('overlay → vfs: images and a stopped container move, digests checked; con
   migrateCase('vfs'));
 
 test('overlay → btrfs on a loop-mounted btrfs, and back to overlay: the same, and no subvolume is left', () => migrateCase('btrfs'));
+
+test('a layer whose bytes do not match its diff ID (its blob altered): refused in the middle, the error says how to go on; --abort leaves the data root as it was', async () => {
+  const dir = mkdtempSync('/tmp/berth-unit-migrate-fail-');
+  const dataRoot = path.join(dir, 'data');
+  let engine: Engine | undefined;
+  try {
+    engine = await engineOn(dir, dataRoot, 'overlay');
+    const ids = await makeState(engine);
+    await engine.close();
+    engine = undefined;
+    const store = await ImageStore.open(dataRoot);
+    const layer = (await store.get('migrated/commit:v1')).layers[1]!;
+    const blob = path.join(dataRoot, 'blobs', 'sha256', layer.digest.slice('sha256:'.length));
+    // The committed layer is an uncompressed tar: one byte of /m's content changed keeps it
+    // a valid tar (its headers' checksums do not cover contents), so only its digest tells.
+    const bytes = readFileSync(blob);
+    const at = bytes.indexOf('hello\n');
+    assert.ok(at > 0, 'the layer holds /m');
+    bytes[at] = 'j'.charCodeAt(0);
+    writeFileSync(blob, bytes);
+    let message = '';
+    try {
+      await migrateStorage({ dataRoot, execRoot: path.join(dir, 'exec'), to: 'vfs', plugins });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    assert.match(message, /layer sha256:[0-9a-f]{64} of image sha256:[0-9a-f]{64} could not be copied to vfs: .*diff/i);
+    assert.match(message, /the migration from overlay to vfs is unfinished: run it again to finish it, or undo it with --abort/);
+    assert.ok(await readMigrationJournal(dataRoot), 'the journal stays: berthd keeps out');
+    await migrateStorage({ dataRoot, execRoot: path.join(dir, 'exec'), plugins, abort: true });
+    assert.equal(readdirSync(path.join(dataRoot, 'storage')), ['overlay']);
+    assert.not.ok(existsSync(path.join(dataRoot, 'storage-migration')));
+    engine = await engineOn(dir, dataRoot);
+    assert.is((await engine.info()).Driver, 'overlay');
+    assert.is(await runToExit(engine, ids.keep), 7, 'the stopped container still starts with its changes');
+    for (const c of await engine.containers.list({ all: true })) await engine.containers.remove(c.Id, { force: true });
+  } finally {
+    await engine?.close();
+    removeAndAssertNoMounts(dir);
+  }
+});
 
 test('refusals: a running container (named), an unknown driver, the same driver; nothing is changed', async () => {
   const dir = mkdtempSync('/tmp/berth-unit-migrate-refuse-');

@@ -104,6 +104,13 @@ export async function migrateStorage(options: StorageMigrationOptions): Promise<
   const lock = await MigrationLock.acquire(dataRoot);
   try {
     return await migrateLocked(options, dataRoot);
+  } catch (err) {
+    // A failure past the journal's writing leaves the data root closed to berthd: say how to open it again.
+    const left = await readMigrationJournal(dataRoot).catch(() => undefined);
+    if (left && err instanceof Error && !err.message.includes('unfinished')) {
+      err.message += ` (the migration from ${left.from} to ${left.to} is unfinished: run it again to finish it${left.phase === 'copy' ? ', or undo it with --abort' : ''})`;
+    }
+    throw err;
   } finally {
     await lock.release();
     // Without a journal nothing of a migration is under way: its directory goes (made for the lock, or left by a kill after the journal's deletion).
