@@ -6,6 +6,8 @@
 // a stand-in daemon that answers at once (bench/instant-exec-daemon.js). Prints figures,
 // asserts nothing.
 // Usage: node bench/exec.js [runs]   (house style: bench/run-true.js)
+// BERTH_BENCH_BASELINE=<another built checkout>: its berthd too, in the same interleaved
+// run (a change's before and after, each with its ratio to dockerd).
 // BERTH_BENCH_RUNTIME=runc|crun: berthd's default runtime (else the engine's own choice) (bench/run-true.js and run-d.js too)
 'use strict';
 const { execFileSync, spawn } = require('node:child_process');
@@ -29,13 +31,22 @@ async function main() {
   const dockerEnv = (await startDockerd(dir, started, { network: 'default' }))?.env;
   if (dockerEnv) execFileSync('docker', ['load', '-q', '-i', busybox], { env: { ...process.env, ...dockerEnv } });
   if (dockerEnv) docker(dockerEnv, ['run', '-d', '--name', 'target', 'busybox', 'sleep', '3000']);
+  const baselineRepo = process.env.BERTH_BENCH_BASELINE ? path.resolve(process.env.BERTH_BENCH_BASELINE) : undefined;
+  const baselineEnv = baselineRepo
+    ? (await startBerthd(dir, started, { cgroupParent: 'berth-bench', repo: baselineRepo, tag: 'baseline' })).env
+    : undefined;
+  if (baselineEnv) docker(baselineEnv, ['load', '-q', '-i', busybox]);
+  if (baselineEnv) docker(baselineEnv, ['run', '-d', '--name', 'target', 'busybox', 'sleep', '3000']);
 
   // Warm both up once, then interleave so the machine's noise falls on both alike.
   timeOnce('docker', ['exec', 'target', 'true'], berthEnv);
   if (dockerEnv) timeOnce('docker', ['exec', 'target', 'true'], dockerEnv);
+  if (baselineEnv) timeOnce('docker', ['exec', 'target', 'true'], baselineEnv);
   const b = [];
   const d = [];
+  const before = [];
   for (let i = 0; i < runs; i++) {
+    if (baselineEnv) before.push(timeOnce('docker', ['exec', 'target', 'true'], baselineEnv));
     b.push(timeOnce('docker', ['exec', 'target', 'true'], berthEnv));
     if (dockerEnv) d.push(timeOnce('docker', ['exec', 'target', 'true'], dockerEnv));
   }
@@ -58,6 +69,7 @@ async function main() {
   const containerRss = shimRssKiB(dir, '--bundle');
   docker(berthEnv, ['rm', '-f', 'target']);
   if (dockerEnv) docker(dockerEnv, ['rm', '-f', 'target']);
+  if (baselineEnv) docker(baselineEnv, ['rm', '-f', 'target']);
 
   const line = (label, xs) =>
     console.log(
@@ -74,6 +86,11 @@ async function main() {
     );
   } else {
     console.log('dockerd: no Docker engine installed (apt-get install docker.io to compare)');
+  }
+  if (baselineEnv) {
+    line(`baseline (${baselineRepo})`, before);
+    if (dockerEnv) console.log(`ratio baseline / dockerd                 ${(median(before) / median(d)).toFixed(2)}x`);
+    console.log(`daemon share: baseline ${(median(before) - median(floor)).toFixed(1)} ms`);
   }
   const mib = (kib) => (kib === undefined ? 'not found' : `${(kib / 1024).toFixed(2)} MiB`);
   console.log(`berth-shim RSS: an exec's ${mib(execRss)}, its container's ${mib(containerRss)}  (target < 2 MiB)`);
