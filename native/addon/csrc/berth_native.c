@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #define NAPI_VERSION 8
 #include <node_api.h>
+#include <uv.h>
 
 #include <errno.h>
 #include <stdbool.h>
@@ -489,21 +490,100 @@ static char *dup_string(napi_env env, napi_value v, const char *what) {
 }
 
 /*
- * spawnDetached(file, args[], wantReadyFd) -> { pid, status, readyFd? }
+ * The first process of a spawnDetached(…, onExit) child, reaped off the caller's path:
+ * a pidfd watched by the event loop (readable once the process has exited), then
+ * waitpid(WNOHANG) and onExit(status). Lives until its close callback.
+ */
+struct reap_watch {
+  uv_poll_t poll;
+  napi_env env;
+  napi_ref callback;
+  napi_async_context context;
+  pid_t pid;
+  int pidfd;
+};
+
+static int exit_code(int status) {
+  return WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 255;
+}
+
+static void reap_watch_closed(uv_handle_t *h) {
+  struct reap_watch *w = (struct reap_watch *)h->data;
+  close(w->pidfd);
+  free(w);
+}
+
+static void reap_watch_ready(uv_poll_t *p, int status, int events) {
+  struct reap_watch *w = (struct reap_watch *)p->data;
+  int st = 0;
+  pid_t got;
+  while ((got = waitpid(w->pid, &st, WNOHANG)) < 0 && errno == EINTR) {
+  }
+  if (got == 0 && status == 0) return; /* not exited yet (a spurious wake-up): keep watching */
+  uv_poll_stop(&w->poll);
+  napi_handle_scope scope;
+  napi_open_handle_scope(w->env, &scope);
+  napi_value cb, global, arg, result;
+  napi_get_reference_value(w->env, w->callback, &cb);
+  napi_get_global(w->env, &global);
+  napi_create_int32(w->env, got == w->pid ? exit_code(st) : 255, &arg);
+  napi_delete_reference(w->env, w->callback);
+  /* make_callback: from the event loop, so the microtasks it queues run right after. */
+  napi_make_callback(w->env, w->context, global, cb, 1, &arg, &result);
+  napi_async_destroy(w->env, w->context);
+  napi_close_handle_scope(w->env, scope);
+  uv_close((uv_handle_t *)&w->poll, reap_watch_closed);
+}
+
+/* Watch `pid` (the caller's child) for its exit; 0, or -1 when it cannot (then reap synchronously). */
+static int reap_later(napi_env env, pid_t pid, napi_value callback) {
+  uv_loop_t *loop = NULL;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || !loop) return -1;
+  int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+  if (pidfd < 0) return -1;
+  struct reap_watch *w = calloc(1, sizeof *w);
+  if (!w) {
+    close(pidfd);
+    return -1;
+  }
+  w->env = env;
+  w->pid = pid;
+  w->pidfd = pidfd;
+  if (uv_poll_init(loop, &w->poll, pidfd) != 0) {
+    close(pidfd);
+    free(w);
+    return -1;
+  }
+  w->poll.data = w;
+  napi_value name;
+  napi_create_string_utf8(env, "berth:spawnDetached", NAPI_AUTO_LENGTH, &name);
+  napi_async_init(env, NULL, name, &w->context);
+  napi_create_reference(env, callback, 1, &w->callback);
+  uv_poll_start(&w->poll, UV_READABLE, reap_watch_ready);
+  return 0;
+}
+
+/*
+ * spawnDetached(file, args[], wantReadyFd, onExit?) -> { pid, status, readyFd? }
  *
  * posix_spawn, which glibc runs as clone(CLONE_VM|CLONE_VFORK): no copy of the
  * caller's page tables, so its cost does not grow with the daemon's heap as fork's
  * does. The child gets /dev/null on 0-2, one end of a CLOEXEC socket pair on fd 3 when
  * asked, no other descriptor, default signal dispositions and an empty signal mask.
  * The program must detach (fork, and let this first process exit at once): the first
- * process is reaped here, synchronously, so it is never left a zombie of the caller
- * (libuv reaps only the children it spawned itself).
+ * process is reaped here, so it is never left a zombie of the caller (libuv reaps only
+ * the children it spawned itself): synchronously (`status` is its exit code), or, with
+ * `onExit`, when the event loop sees it exit (a pidfd), then onExit(exit code), and
+ * `status` is -1: the caller's thread does not wait for the child's exec and fork
+ * (where no pidfd can be had, it is reaped synchronously and onExit is not called).
  */
 static napi_value js_spawn_detached(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value jargv[3];
+  size_t argc = 4;
+  napi_value jargv[4];
   napi_get_cb_info(env, info, &argc, jargv, NULL, NULL);
-  for (size_t i = argc; i < 3; i++) napi_get_undefined(env, &jargv[i]);
+  for (size_t i = argc; i < 4; i++) napi_get_undefined(env, &jargv[i]);
+  napi_valuetype cb_type;
+  napi_typeof(env, jargv[3], &cb_type);
 
   bool is_array = false;
   napi_is_array(env, jargv[1], &is_array);
@@ -600,10 +680,13 @@ static napi_value js_spawn_detached(napi_env env, napi_callback_info info) {
   }
   free_argv(argv, n);
 
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  int code = -1;
+  if (cb_type != napi_function || reap_later(env, pid, jargv[3]) < 0) {
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    code = exit_code(status);
   }
-  int code = WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 255;
 
   napi_value out;
   napi_create_object(env, &out);

@@ -36,7 +36,12 @@ export interface NativeBinding {
     threads: number,
     callback: (err: Error | null, done?: import('./copy-tree.js').CopiedTree) => void,
   ): void;
-  spawnDetached(file: string, args: string[], readyFd: boolean): { pid: number; status: number; readyFd?: number };
+  spawnDetached(
+    file: string,
+    args: string[],
+    readyFd: boolean,
+    onExit?: (status: number) => void,
+  ): { pid: number; status: number; readyFd?: number };
   MS: Readonly<Record<string, number>>;
   MNT_DETACH: number;
   MNT_FORCE: number;

@@ -41,3 +41,30 @@ export function spawnDetached(file: string, args: string[], options: SpawnDetach
   const out = binding.spawnDetached(file, args, options.readyFd === true);
   return out.readyFd === undefined ? { pid: out.pid, status: out.status } : out;
 }
+
+/** A program started by `spawnDetachedAsync`: its first process may still be running. */
+export interface SpawningDetached {
+  /** The pid of the first process. */
+  pid: number;
+  /** This side of the ready socket pair, as in SpawnedDetached. */
+  readyFd?: number;
+  /** The first process's exit status, once the event loop has seen it exit and reaped it. */
+  exited: Promise<number>;
+}
+
+/**
+ * As spawnDetached, but the caller's thread does not wait for the first process (its
+ * exec of the program, its fork, its exit: 1-7 ms of a blocked event loop per berth-shim
+ * measured in berthd, more on a busy machine): it is reaped when the event loop sees it
+ * exit (a pidfd), which `exited` tells. Where no pidfd can be had (a kernel before 5.3),
+ * it is reaped at once, as by spawnDetached. Either way it is never left a zombie.
+ */
+export function spawnDetachedAsync(file: string, args: string[], options: SpawnDetachedOptions = {}): SpawningDetached {
+  let resolveExit!: (status: number) => void;
+  const exited = new Promise<number>((resolve) => {
+    resolveExit = resolve;
+  });
+  const out = binding.spawnDetached(file, args, options.readyFd === true, (status) => resolveExit(status));
+  if (out.status >= 0) resolveExit(out.status);
+  return out.readyFd === undefined ? { pid: out.pid, exited } : { pid: out.pid, readyFd: out.readyFd, exited };
+}
