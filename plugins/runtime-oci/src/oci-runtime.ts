@@ -467,7 +467,7 @@ export class OciRuntime implements Runtime {
       // The plan holds the environment: readable by root only, like process.json.
       const planFile = path.join(stateDir, 'plan');
       writeFileSync(planFile, direct.plan, { mode: 0o600 });
-      execArgs = ['--exec-plan', planFile];
+      execArgs = ['--exec-plan', planFile, '--wait-start'];
     } else {
       if (direct) this.log.debug('exec through the runtime', { id: req.containerId, exec: req.execId, reason: direct.fallback });
       const processFile = path.join(stateDir, 'process.json');
@@ -490,10 +490,11 @@ export class OciRuntime implements Runtime {
     const isDirect = direct !== undefined && 'plan' in direct;
     const { line, socket: readySocket, rest } = await this.spawnShimKeeping(req.execId, stateDir, args);
     const ready = performance.now() - began;
-    // A direct exec's shim has run the process already (`ok <pid>`, or `exec-error <its
-    // message>`: its monitor then records 255 and ends) and talks on the ready socket.
-    if (isDirect && (line.startsWith('ok ') || line.startsWith('exec-error '))) {
-      const started = line.startsWith('ok ') ? { pid: Number(line.slice(3)) } : { error: runcWording(line.slice(11)) };
+    // A direct exec's shim is ready to run the process (`created`) and talks on the ready
+    // socket: `start` is one request on it (no connect), answered once the process has
+    // exec'd. Everything before it (the plan, the shim's launch into its cgroups) can
+    // happen ahead of the start: the engine prepares at the exec's create.
+    if (isDirect && line === 'created') {
       this.log.debug('exec monitor ready', {
         id: req.containerId,
         exec: req.execId,
@@ -502,7 +503,7 @@ export class OciRuntime implements Runtime {
         written: round(spawning - began),
         ready: round(ready),
       });
-      return new ShimProcess(new ShimConnection(readySocket, rest), stateDir, false, started);
+      return new ShimProcess(new ShimConnection(readySocket, rest), stateDir);
     }
     readySocket.destroy();
     if (!line.startsWith('ok ')) {
