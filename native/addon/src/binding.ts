@@ -36,12 +36,14 @@ export interface NativeBinding {
     threads: number,
     callback: (err: Error | null, done?: import('./copy-tree.js').CopiedTree) => void,
   ): void;
-  spawnDetached(
+  spawnDetached(file: string, args: string[], readyFd: boolean): { pid: number; status: number; readyFd?: number };
+  spawnDetachedAsync(
     file: string,
     args: string[],
     readyFd: boolean,
-    onExit?: (status: number) => void,
-  ): { pid: number; status: number; readyFd?: number };
+    done: (err: Error | null, out?: { pid: number; status: number; readyFd?: number }) => void,
+    onExit: (status: number) => void,
+  ): void;
   MS: Readonly<Record<string, number>>;
   MNT_DETACH: number;
   MNT_FORCE: number;

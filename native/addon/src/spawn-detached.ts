@@ -53,18 +53,29 @@ export interface SpawningDetached {
 }
 
 /**
- * As spawnDetached, but the caller's thread does not wait for the first process (its
- * exec of the program, its fork, its exit: 1-7 ms of a blocked event loop per berth-shim
- * measured in berthd, more on a busy machine): it is reaped when the event loop sees it
- * exit (a pidfd), which `exited` tells. Where no pidfd can be had (a kernel before 5.3),
- * it is reaped at once, as by spawnDetached. Either way it is never left a zombie.
+ * As spawnDetached, but the caller's thread waits for nothing: the posix_spawn runs on a
+ * threadpool thread (its vfork suspends that thread until the child has exec'd, 1-7 ms
+ * per berth-shim measured in berthd on a busy machine), and the first process (its fork,
+ * its exit) is reaped when the event loop sees it exit (a pidfd), which `exited` tells.
+ * Where no pidfd can be had (a kernel before 5.3), it is reaped as soon as the spawn is
+ * done. Either way it is never left a zombie. Rejects as spawnDetached throws.
  */
-export function spawnDetachedAsync(file: string, args: string[], options: SpawnDetachedOptions = {}): SpawningDetached {
+export function spawnDetachedAsync(file: string, args: string[], options: SpawnDetachedOptions = {}): Promise<SpawningDetached> {
   let resolveExit!: (status: number) => void;
   const exited = new Promise<number>((resolve) => {
     resolveExit = resolve;
   });
-  const out = binding.spawnDetached(file, args, options.readyFd === true, (status) => resolveExit(status));
-  if (out.status >= 0) resolveExit(out.status);
-  return out.readyFd === undefined ? { pid: out.pid, exited } : { pid: out.pid, readyFd: out.readyFd, exited };
+  return new Promise((resolve, reject) => {
+    binding.spawnDetachedAsync(
+      file,
+      args,
+      options.readyFd === true,
+      (err, out) => {
+        if (err || !out) return reject(err ?? new Error('spawnDetachedAsync: no result'));
+        if (out.status >= 0) resolveExit(out.status);
+        resolve(out.readyFd === undefined ? { pid: out.pid, exited } : { pid: out.pid, readyFd: out.readyFd, exited });
+      },
+      resolveExit,
+    );
+  });
 }

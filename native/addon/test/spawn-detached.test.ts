@@ -96,11 +96,11 @@ test('without readyFd: no pipe, and the first process exit status is returned', 
   assert.is(spawnDetached('/bin/sh', ['-c', 'kill -TERM $$']).status, 128 + 15);
 });
 
-test('async: the first process is reaped when it exits, without blocking; its exit status is told, no zombie is left', async () => {
-  // The first process outlives the call (it sleeps before it exits): the call returned at once.
-  const spawned = spawnDetachedAsync('/bin/sh', ['-c', 'echo up >&3; sleep 0.2; exit 5'], { readyFd: true });
+test('async: spawned off the event loop, the first process reaped when it exits (its exit status told, no zombie); a missing program rejects', async () => {
+  // The first process outlives the spawn (it sleeps before it exits): nothing waited for it.
+  const spawned = await spawnDetachedAsync('/bin/sh', ['-c', 'echo up >&3; sleep 0.2; exit 5'], { readyFd: true });
   assert.ok(spawned.pid > 0);
-  assert.ok(existsSync(`/proc/${spawned.pid}`), 'the first process still runs when the call returns');
+  assert.ok(existsSync(`/proc/${spawned.pid}`), 'the first process still runs when the spawn is done');
   const socket = new Socket({ fd: spawned.readyFd!, readable: true, writable: false });
   const line = await new Promise<string>((resolve) => socket.once('data', (c: Buffer) => resolve(c.toString().trim())));
   socket.destroy();
@@ -112,7 +112,11 @@ test('async: the first process is reaped when it exits, without blocking; its ex
     [],
     'no zombie children',
   );
-  assert.is(await spawnDetachedAsync('/bin/sh', ['-c', 'kill -TERM $$']).exited, 128 + 15);
+  assert.is(await (await spawnDetachedAsync('/bin/sh', ['-c', 'kill -TERM $$'])).exited, 128 + 15);
+  const missing = await spawnDetachedAsync('/tmp/bperf-no-such-program', [], { readyFd: true }).catch((e: NodeJS.ErrnoException) => e);
+  assert.instance(missing, Error);
+  assert.is((missing as NodeJS.ErrnoException).code, 'ENOENT');
+  assert.is((missing as NodeJS.ErrnoException).syscall, 'posix_spawn');
 });
 
 test('a missing program is an fs-style ENOENT error and leaves no descriptor behind', () => {

@@ -241,16 +241,18 @@ export class OciRuntime implements Runtime {
    * As spawnShim, and the ready socket is kept (with the bytes that came after the line):
    * a direct exec's shim goes on to use it as its first client's connection.
    */
-  private spawnShimKeeping(id: string, stateDir: string, args: string[]): Promise<{ line: string; socket: Socket; rest: Buffer }> {
+  private async spawnShimKeeping(id: string, stateDir: string, args: string[]): Promise<{ line: string; socket: Socket; rest: Buffer }> {
     const timeoutMs = this.options.createTimeoutMs ?? 120_000;
     let spawned: SpawningDetached;
     try {
-      // The shim's first process (its exec and fork) is reaped when the event loop sees it
-      // exit, not waited for here: 1-7 ms of a blocked event loop per shim (berthd's CPU
-      // profile of 60 execs), during which the client's next request waited.
-      spawned = spawnDetachedAsync(this.options.shimPath, ['--detach', '--ready-fd', '3', ...args], { readyFd: true });
+      // Nothing of the shim's start is waited for on this thread: the spawn runs in the
+      // threadpool (its vfork waits for the shim's exec) and the first process (its fork,
+      // its exit) is reaped when the event loop sees it exit: 1-7 ms of a blocked event
+      // loop per shim otherwise (berthd's CPU profile of 60 execs), during which every
+      // other request waited.
+      spawned = await spawnDetachedAsync(this.options.shimPath, ['--detach', '--ready-fd', '3', ...args], { readyFd: true });
     } catch (err) {
-      return Promise.reject(new SystemError(`cannot run berth-shim ${this.options.shimPath}: ${(err as Error).message}`));
+      throw new SystemError(`cannot run berth-shim ${this.options.shimPath}: ${(err as Error).message}`);
     }
     return new Promise((resolve, reject) => {
       const ready = new Socket({ fd: spawned.readyFd!, readable: true, writable: true });
