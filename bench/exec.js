@@ -7,7 +7,8 @@
 // asserts nothing.
 // Usage: node bench/exec.js [runs]   (house style: bench/run-true.js)
 // BERTH_BENCH_BASELINE=<another built checkout>: its berthd too, in the same interleaved
-// run (a change's before and after, each with its ratio to dockerd).
+// run (a change's before and after, each with its ratio to dockerd). Also `berth exec
+// target true` (berth's own CLI) against the same berthd, interleaved.
 // BERTH_BENCH_RUNTIME=runc|crun: berthd's default runtime (else the engine's own choice) (bench/run-true.js and run-d.js too)
 'use strict';
 const { execFileSync, spawn } = require('node:child_process');
@@ -40,12 +41,15 @@ async function main() {
 
   // Warm both up once, then interleave so the machine's noise falls on both alike.
   timeOnce('docker', ['exec', 'target', 'true'], berthEnv);
+  timeOnce(berthd.berth, ['exec', 'target', 'true'], berthd.berthEnv);
   if (dockerEnv) timeOnce('docker', ['exec', 'target', 'true'], dockerEnv);
   if (baselineEnv) timeOnce('docker', ['exec', 'target', 'true'], baselineEnv);
   const b = [];
   const d = [];
   const before = [];
+  const own = [];
   for (let i = 0; i < runs; i++) {
+    own.push(timeOnce(berthd.berth, ['exec', 'target', 'true'], berthd.berthEnv));
     if (baselineEnv) before.push(timeOnce('docker', ['exec', 'target', 'true'], baselineEnv));
     b.push(timeOnce('docker', ['exec', 'target', 'true'], berthEnv));
     if (dockerEnv) d.push(timeOnce('docker', ['exec', 'target', 'true'], dockerEnv));
@@ -77,9 +81,11 @@ async function main() {
     );
   line(`docker exec target true  (berthd${process.env.BERTH_BENCH_RUNTIME ? `, ${process.env.BERTH_BENCH_RUNTIME}` : ''})`, b);
   line('the CLI alone (a daemon answering at once)', floor);
+  line('berth exec target true  (berth CLI, berthd)', own);
   if (dockerEnv) {
     line('docker exec target true  (dockerd)', d);
     console.log(`ratio berthd / dockerd                   ${(median(b) / median(d)).toFixed(2)}x  (target <= 0.30x)`);
+    console.log(`ratio berth exec (berth's CLI) / dockerd ${(median(own) / median(d)).toFixed(2)}x`);
     console.log(`ratio the CLI alone / dockerd            ${(median(floor) / median(d)).toFixed(2)}x  (no daemon can go below it)`);
     console.log(
       `daemon share: berthd ${(median(b) - median(floor)).toFixed(1)} ms, dockerd ${(median(d) - median(floor)).toFixed(1)} ms  (ratio ${((median(b) - median(floor)) / (median(d) - median(floor))).toFixed(2)}x)`,
