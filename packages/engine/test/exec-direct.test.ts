@@ -121,7 +121,7 @@ async function until(what: string, check: () => boolean): Promise<void> {
   }
 }
 
-test("an exec's monitor is made at its create and runs nothing until the start; one made for an init that was replaced since is not used; one never started ends with its container", async ({
+test("an exec's monitor is made at its create and runs nothing until the start; one made for an init that was replaced since is not used; one whose start is refused, or never started, ends", async ({
   engine,
   container,
 }) => {
@@ -152,6 +152,22 @@ test("an exec's monitor is made at its create and runs nothing until the start; 
   const ran = await engine.execs.inspect(again.Id);
   assert.is(ran.ExitCode, 0);
   assert.ok(ran.Pid > 0);
+
+  // A start refused (the container paused meanwhile): the monitor made ahead is ended.
+  const refused = await engine.execs.create(container, { Cmd: ['true'] });
+  const refusedDir = paths.execStateDir(container, refused.Id);
+  await until('the monitor made at the create', () => shimsOf(refusedDir).length === 1);
+  await engine.containers.pause(container);
+  try {
+    const err = await engine.execs.start(refused.Id, { detach: true }).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    assert.match(String(err), /is paused/);
+    await until('the monitor of the refused start ended', () => shimsOf(refusedDir).length === 0);
+  } finally {
+    await engine.containers.unpause(container);
+  }
 
   // Never started: its monitor ends when the container stops.
   const never = await engine.execs.create(container, { Cmd: ['true'] });

@@ -60,8 +60,8 @@ interface PreparedExec {
   /** The container's init the process was made for. */
   initPid: number;
   timer?: NodeJS.Timeout;
-  /** Taken by the start, or discarded (its state dir removed once `released` resolves). */
-  taken: boolean;
+  /** Waiting for the start; taken by it; or discarded (its state dir gone once `released` resolves). */
+  state: 'waiting' | 'taken' | 'discarded';
   released?: Promise<void>;
 }
 
@@ -137,11 +137,12 @@ export class ExecService implements ExecsApi {
         if (!container?.state.Running || container.state.Paused || record.started) return undefined;
         const stateDir = this.paths.execStateDir(container.id, record.id);
         const process = await this.runtimeExec(container, record, stateDir);
-        return { process, stateDir, initPid: container.state.Pid, taken: false };
+        return { process, stateDir, initPid: container.state.Pid, state: 'waiting' };
       });
       if (!prepared) return undefined;
       made = prepared;
       prepared.timer = setTimeout(() => {
+        if (prepared.state !== 'waiting') return;
         entry.prepared = undefined;
         void this.discardPrepared(entry, prepared);
       }, preparedIdleMs);
@@ -167,12 +168,12 @@ export class ExecService implements ExecsApi {
     const prepared = await pending;
     this.preparing.delete(entry);
     if (!prepared) return undefined;
-    if (prepared.taken) {
-      await prepared.released; // discarded by its idle timer meanwhile
+    if (prepared.state === 'discarded') {
+      await prepared.released; // by its idle timer meanwhile
       return undefined;
     }
     if (prepared.initPid === container.state.Pid && container.state.Running && !container.state.Paused) {
-      prepared.taken = true;
+      prepared.state = 'taken';
       clearTimeout(prepared.timer);
       return prepared;
     }
@@ -180,10 +181,13 @@ export class ExecService implements ExecsApi {
     return undefined;
   }
 
-  /** End a prepared exec's monitor before it ran anything, and remove its state dir. */
+  /**
+   * End a prepared exec's monitor before it ran anything (waiting, or taken by a start
+   * that then could not use it), and remove its state dir. Once only.
+   */
   private discardPrepared(entry: ExecEntry, prepared: PreparedExec): Promise<void> {
-    if (prepared.taken) return prepared.released ?? Promise.resolve();
-    prepared.taken = true;
+    if (prepared.state === 'discarded') return prepared.released ?? Promise.resolve();
+    prepared.state = 'discarded';
     clearTimeout(prepared.timer);
     this.preparing.delete(entry);
     prepared.released = (async () => {
