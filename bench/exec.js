@@ -6,6 +6,9 @@
 // a stand-in daemon that answers at once (bench/instant-exec-daemon.js). Prints figures,
 // asserts nothing.
 // Usage: node bench/exec.js [runs]   (house style: bench/run-true.js)
+// BERTH_BENCH_BASELINE=<another built checkout>: its berthd too, in the same interleaved
+// run (a change's before and after, each with its ratio to dockerd). Also `berth exec
+// target true` (berth's own CLI) against the same berthd, interleaved.
 // BERTH_BENCH_RUNTIME=runc|crun: berthd's default runtime (else the engine's own choice) (bench/run-true.js and run-d.js too)
 'use strict';
 const { execFileSync, spawn } = require('node:child_process');
@@ -29,13 +32,25 @@ async function main() {
   const dockerEnv = (await startDockerd(dir, started, { network: 'default' }))?.env;
   if (dockerEnv) execFileSync('docker', ['load', '-q', '-i', busybox], { env: { ...process.env, ...dockerEnv } });
   if (dockerEnv) docker(dockerEnv, ['run', '-d', '--name', 'target', 'busybox', 'sleep', '3000']);
+  const baselineRepo = process.env.BERTH_BENCH_BASELINE ? path.resolve(process.env.BERTH_BENCH_BASELINE) : undefined;
+  const baselineEnv = baselineRepo
+    ? (await startBerthd(dir, started, { cgroupParent: 'berth-bench', repo: baselineRepo, tag: 'baseline' })).env
+    : undefined;
+  if (baselineEnv) docker(baselineEnv, ['load', '-q', '-i', busybox]);
+  if (baselineEnv) docker(baselineEnv, ['run', '-d', '--name', 'target', 'busybox', 'sleep', '3000']);
 
   // Warm both up once, then interleave so the machine's noise falls on both alike.
   timeOnce('docker', ['exec', 'target', 'true'], berthEnv);
+  timeOnce(berthd.berth, ['exec', 'target', 'true'], berthd.berthEnv);
   if (dockerEnv) timeOnce('docker', ['exec', 'target', 'true'], dockerEnv);
+  if (baselineEnv) timeOnce('docker', ['exec', 'target', 'true'], baselineEnv);
   const b = [];
   const d = [];
+  const before = [];
+  const own = [];
   for (let i = 0; i < runs; i++) {
+    own.push(timeOnce(berthd.berth, ['exec', 'target', 'true'], berthd.berthEnv));
+    if (baselineEnv) before.push(timeOnce('docker', ['exec', 'target', 'true'], baselineEnv));
     b.push(timeOnce('docker', ['exec', 'target', 'true'], berthEnv));
     if (dockerEnv) d.push(timeOnce('docker', ['exec', 'target', 'true'], dockerEnv));
   }
@@ -58,6 +73,7 @@ async function main() {
   const containerRss = shimRssKiB(dir, '--bundle');
   docker(berthEnv, ['rm', '-f', 'target']);
   if (dockerEnv) docker(dockerEnv, ['rm', '-f', 'target']);
+  if (baselineEnv) docker(baselineEnv, ['rm', '-f', 'target']);
 
   const line = (label, xs) =>
     console.log(
@@ -65,15 +81,22 @@ async function main() {
     );
   line(`docker exec target true  (berthd${process.env.BERTH_BENCH_RUNTIME ? `, ${process.env.BERTH_BENCH_RUNTIME}` : ''})`, b);
   line('the CLI alone (a daemon answering at once)', floor);
+  line('berth exec target true  (berth CLI, berthd)', own);
   if (dockerEnv) {
     line('docker exec target true  (dockerd)', d);
     console.log(`ratio berthd / dockerd                   ${(median(b) / median(d)).toFixed(2)}x  (target <= 0.30x)`);
+    console.log(`ratio berth exec (berth's CLI) / dockerd ${(median(own) / median(d)).toFixed(2)}x`);
     console.log(`ratio the CLI alone / dockerd            ${(median(floor) / median(d)).toFixed(2)}x  (no daemon can go below it)`);
     console.log(
       `daemon share: berthd ${(median(b) - median(floor)).toFixed(1)} ms, dockerd ${(median(d) - median(floor)).toFixed(1)} ms  (ratio ${((median(b) - median(floor)) / (median(d) - median(floor))).toFixed(2)}x)`,
     );
   } else {
     console.log('dockerd: no Docker engine installed (apt-get install docker.io to compare)');
+  }
+  if (baselineEnv) {
+    line(`baseline (${baselineRepo})`, before);
+    if (dockerEnv) console.log(`ratio baseline / dockerd                 ${(median(before) / median(d)).toFixed(2)}x`);
+    console.log(`daemon share: baseline ${(median(before) - median(floor)).toFixed(1)} ms`);
   }
   const mib = (kib) => (kib === undefined ? 'not found' : `${(kib / 1024).toFixed(2)} MiB`);
   console.log(`berth-shim RSS: an exec's ${mib(execRss)}, its container's ${mib(containerRss)}  (target < 2 MiB)`);

@@ -66,6 +66,7 @@ static struct {
   int terminal;           /* --terminal: a pty (console socket) instead of pipes */
   int keep_runtime_state; /* --keep-runtime-state: the spawner removes it after the exit */
   int exec_fifo_write;    /* --exec-fifo-write: the init reads the fifo (crun), start writes it */
+  int wait_start;         /* --wait-start (with --exec-plan): run the process at the `start` request */
   long long log_max_size; /* --log-max-size: rotate the log before it would pass this; 0: never */
   int log_max_files;      /* --log-max-files: the log and its rotated copies .1 ... .N-1 */
 } opt;
@@ -110,6 +111,7 @@ static int term_fd = -1;          /* the pty master (--terminal), kept for resiz
 static int console_lfd = -1;      /* where the runtime sends the pty master */
 static char console_path[4096];
 static int exec_started, exec_failed; /* --exec: the start request ran, and failed */
+static int init_watch = -1; /* --wait-start: a pidfd of the container's init until the start */
 
 /* ---------- small helpers ---------- */
 
@@ -926,6 +928,13 @@ static void control_request(struct client *c) {
     snprintf(reply, sizeof reply, "error: unknown control request");
   }
   client_send(c, STREAM_CONTROL, reply, strlen(reply));
+  /* A direct exec started on request: its pid file (which a restarted daemon finds it
+   * by) comes after the answer, off the exec's path, as at launch. */
+  if (opt.plan && container_pid > 0 && !strncmp(reply, "ok ", 3)) {
+    char text[32];
+    snprintf(text, sizeof text, "%d\n", container_pid);
+    write_file(opt.state_dir, "pid", text);
+  }
 }
 
 /* `<runtime> delete --force ID`: started, so the caller can do other work while it runs. */
@@ -1007,7 +1016,7 @@ static void usage(void) {
           "                  --runtime PATH --runtime-root DIR [--stdin] [--terminal] [--oom-file PATH]... [--ready-fd N] [--detach] [--exec-fifo PATH]\n"
           "                  [--exec-fifo-write] [--keep-runtime-state] [--cgroup DIR]... [--runtime-config FILE]\n"
           "       berth-shim --exec PROCESS.json --id ID --state-dir DIR --runtime PATH --runtime-root DIR\n"
-          "                  [--stdin] [--terminal] [--log PATH] [--ready-fd N] [--detach] [--cgroup DIR]... [--exec-plan PLAN]\n"
+          "                  [--stdin] [--terminal] [--log PATH] [--ready-fd N] [--detach] [--cgroup DIR]... [--exec-plan PLAN [--wait-start]]\n"
           "       (both also take [--hide-mount PATH])\n"
           "       berth-shim --hide-mount PATH --run RUNTIME [ARG]...\n");
   exit(2);
@@ -1033,6 +1042,7 @@ int main(int argc, char **argv) {
     if (!strcmp(a, "--detach")) { detach = 1; continue; }
     if (!strcmp(a, "--keep-runtime-state")) { opt.keep_runtime_state = 1; continue; }
     if (!strcmp(a, "--exec-fifo-write")) { opt.exec_fifo_write = 1; continue; }
+    if (!strcmp(a, "--wait-start")) { opt.wait_start = 1; continue; }
     if (!strcmp(a, "--terminal")) { opt.terminal = 1; continue; }
     if (!v) usage();
     if (!strcmp(a, "--id")) opt.id = v;
@@ -1180,7 +1190,20 @@ int main(int argc, char **argv) {
     }
   }
 
-  if (opt.plan) {
+  if (opt.plan && opt.wait_start) {
+    /* Ready to run, and waiting for the `start` request on the ready socket (its first
+     * client): the spawner launched it ahead of the start (at the exec's create), so the
+     * launch is off the start's path. Nothing runs until then; if the container's init
+     * exits, or the spawner drops the socket before asking, the monitor is discarded
+     * (exit 255, nothing ran) and the shim ends. */
+    init_watch = direct_exec_init_pidfd();
+    if (init_watch < 0) exec_started = exec_failed = 1;
+    dprintf(ready_fd, "created\n");
+    fcntl(ready_fd, F_SETFL, O_NONBLOCK);
+    client_add(ready_fd);
+    ready_fd = -1;
+    write_file(opt.state_dir, "shim.pid", pidtext);
+  } else if (opt.plan) {
     /* A direct exec runs at once and its spawner's end of the ready socket is its first
      * client: no connect and no `start` request on the path of every `docker exec` (two
      * round trips between the daemon and the shim). The process's output waits in its
@@ -1246,7 +1269,7 @@ int main(int argc, char **argv) {
       drain_deadline = now_ms();
     }
     if (exited && ((streams[0].fd < 0 && streams[1].fd < 0) || now_ms() >= drain_deadline)) break;
-    size_t want = 5 + n_clients;
+    size_t want = 6 + n_clients;
     if (want > pfds_cap) {
       struct pollfd *p = realloc(pfds, want * sizeof *pfds);
       if (!p) break;
@@ -1259,6 +1282,7 @@ int main(int argc, char **argv) {
     pfds[n++] = (struct pollfd){.fd = streams[0].fd, .events = POLLIN};
     pfds[n++] = (struct pollfd){.fd = streams[1].fd, .events = POLLIN};
     pfds[n++] = (struct pollfd){.fd = stdin_queue.len ? stdin_fd : -1, .events = POLLOUT};
+    pfds[n++] = (struct pollfd){.fd = exec_started ? -1 : init_watch, .events = POLLIN};
     int read_clients = stdin_queue.len < STDIN_QUEUE_MAX;
     for (size_t i = 0; i < n_clients; i++)
       pfds[n++] = (struct pollfd){.fd = clients[i].fd,
@@ -1301,11 +1325,12 @@ int main(int argc, char **argv) {
       broadcast(streams[s].id, chunk, (size_t)got);
     }
     if (pfds[4].revents) stdin_flush();
+    if (pfds[5].revents && !exec_started) exec_started = exec_failed = 1; /* the init exited first */
     /* Clients: iterate from the end so drops (swap with last) don't skip anyone. */
-    size_t polled = n - 5;
+    size_t polled = n - 6;
     for (size_t k = polled; k-- > 0;) {
       if (k >= n_clients) continue;
-      short rev = pfds[5 + k].revents;
+      short rev = pfds[6 + k].revents;
       if (!rev) continue;
       if (rev & POLLOUT && client_flush(&clients[k]) < 0) {
         client_drop(k);
@@ -1313,6 +1338,8 @@ int main(int argc, char **argv) {
       }
       if (rev & (POLLIN | POLLHUP | POLLERR) && client_read(&clients[k]) < 0) client_drop(k);
     }
+    /* --wait-start: nobody left to ask for the start (the spawner dropped it, or died). */
+    if (opt.wait_start && !exec_started && n_clients == 0) exec_started = exec_failed = 1;
   }
 
   for (int s = 0; s < 2; s++) {

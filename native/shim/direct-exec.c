@@ -402,6 +402,15 @@ static int receive_fd(int sock) {
   return fd;
 }
 
+int direct_exec_init_pidfd(void) {
+  int pidfd = (int)syscall(SYS_pidfd_open, plan.pid, 0); /* always close-on-exec */
+  if (pidfd >= 0 && !same_start_time(plan.pid, plan.start_time)) {
+    close(pidfd);
+    return -1;
+  }
+  return pidfd;
+}
+
 pid_t direct_exec_start(int in, int out, int err, int terminal, int *master, char *msg, size_t cap) {
   int pidfd = (int)syscall(SYS_pidfd_open, plan.pid, 0);
   if (pidfd < 0 || !same_start_time(plan.pid, plan.start_time)) {

@@ -22,4 +22,11 @@ int direct_exec_load(const char *plan_path, char *msg, size_t cap);
  */
 pid_t direct_exec_start(int in, int out, int err, int terminal, int *master, char *msg, size_t cap);
 
+/*
+ * A pidfd of the plan's init (readable once it exits), or -1 when it is gone already or
+ * is not the process the plan names any more: what a shim waiting for its `start`
+ * watches, so it ends with the container instead of outliving it.
+ */
+int direct_exec_init_pidfd(void);
+
 #endif

@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #define NAPI_VERSION 8
 #include <node_api.h>
+#include <uv.h>
 
 #include <errno.h>
 #include <stdbool.h>
@@ -489,6 +490,80 @@ static char *dup_string(napi_env env, napi_value v, const char *what) {
 }
 
 /*
+ * The first process of a spawnDetached(…, onExit) child, reaped off the caller's path:
+ * a pidfd watched by the event loop (readable once the process has exited), then
+ * waitpid(WNOHANG) and onExit(status). Lives until its close callback.
+ */
+struct reap_watch {
+  uv_poll_t poll;
+  napi_env env;
+  napi_ref callback;
+  napi_async_context context;
+  pid_t pid;
+  int pidfd;
+};
+
+static int exit_code(int status) {
+  return WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 255;
+}
+
+static void reap_watch_closed(uv_handle_t *h) {
+  struct reap_watch *w = (struct reap_watch *)h->data;
+  close(w->pidfd);
+  free(w);
+}
+
+static void reap_watch_ready(uv_poll_t *p, int status, int events) {
+  struct reap_watch *w = (struct reap_watch *)p->data;
+  int st = 0;
+  pid_t got;
+  while ((got = waitpid(w->pid, &st, WNOHANG)) < 0 && errno == EINTR) {
+  }
+  if (got == 0 && status == 0) return; /* not exited yet (a spurious wake-up): keep watching */
+  uv_poll_stop(&w->poll);
+  napi_handle_scope scope;
+  napi_open_handle_scope(w->env, &scope);
+  napi_value cb, global, arg, result;
+  napi_get_reference_value(w->env, w->callback, &cb);
+  napi_get_global(w->env, &global);
+  napi_create_int32(w->env, got == w->pid ? exit_code(st) : 255, &arg);
+  napi_delete_reference(w->env, w->callback);
+  /* make_callback: from the event loop, so the microtasks it queues run right after. */
+  napi_make_callback(w->env, w->context, global, cb, 1, &arg, &result);
+  napi_async_destroy(w->env, w->context);
+  napi_close_handle_scope(w->env, scope);
+  uv_close((uv_handle_t *)&w->poll, reap_watch_closed);
+}
+
+/* Watch `pid` (the caller's child) for its exit; 0, or -1 when it cannot (then reap synchronously). */
+static int reap_later(napi_env env, pid_t pid, napi_value callback) {
+  uv_loop_t *loop = NULL;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || !loop) return -1;
+  int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+  if (pidfd < 0) return -1;
+  struct reap_watch *w = calloc(1, sizeof *w);
+  if (!w) {
+    close(pidfd);
+    return -1;
+  }
+  w->env = env;
+  w->pid = pid;
+  w->pidfd = pidfd;
+  if (uv_poll_init(loop, &w->poll, pidfd) != 0) {
+    close(pidfd);
+    free(w);
+    return -1;
+  }
+  w->poll.data = w;
+  napi_value name;
+  napi_create_string_utf8(env, "berth:spawnDetached", NAPI_AUTO_LENGTH, &name);
+  napi_async_init(env, NULL, name, &w->context);
+  napi_create_reference(env, callback, 1, &w->callback);
+  uv_poll_start(&w->poll, UV_READABLE, reap_watch_ready);
+  return 0;
+}
+
+/*
  * spawnDetached(file, args[], wantReadyFd) -> { pid, status, readyFd? }
  *
  * posix_spawn, which glibc runs as clone(CLONE_VM|CLONE_VFORK): no copy of the
@@ -496,60 +571,86 @@ static char *dup_string(napi_env env, napi_value v, const char *what) {
  * does. The child gets /dev/null on 0-2, one end of a CLOEXEC socket pair on fd 3 when
  * asked, no other descriptor, default signal dispositions and an empty signal mask.
  * The program must detach (fork, and let this first process exit at once): the first
- * process is reaped here, synchronously, so it is never left a zombie of the caller
- * (libuv reaps only the children it spawned itself).
+ * process is reaped here, so it is never left a zombie of the caller (libuv reaps only
+ * the children it spawned itself): synchronously by spawnDetached, when it exits by
+ * spawnDetachedAsync (below).
  */
-static napi_value js_spawn_detached(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value jargv[3];
-  napi_get_cb_info(env, info, &argc, jargv, NULL, NULL);
-  for (size_t i = argc; i < 3; i++) napi_get_undefined(env, &jargv[i]);
+/* What spawn_detached needs, parsed from (file, args[], wantReadyFd): argv[0] is the file. */
+struct spawn_job {
+  char **argv;
+  size_t argc;
+  bool want_ready;
+  /* results */
+  pid_t pid;
+  int ready_fd;
+  int err;
+  const char *syscall;
+  /* spawnDetachedAsync */
+  napi_async_work work;
+  napi_ref done, on_exit;
+};
 
+static void spawn_job_free(struct spawn_job *job) {
+  free_argv(job->argv, job->argc);
+  free(job);
+}
+
+/* A job from JS arguments; NULL with an exception pending. */
+static struct spawn_job *spawn_job_parse(napi_env env, napi_value file, napi_value args, napi_value want) {
   bool is_array = false;
-  napi_is_array(env, jargv[1], &is_array);
+  napi_is_array(env, args, &is_array);
   if (!is_array) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "spawnDetached: args must be an array of strings");
     return NULL;
   }
   uint32_t nargs = 0;
-  napi_get_array_length(env, jargv[1], &nargs);
+  napi_get_array_length(env, args, &nargs);
   if (nargs > SPAWN_ARGS_MAX) {
     napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "spawnDetached: too many args");
     return NULL;
   }
-  bool want_ready = false;
-  napi_valuetype t;
-  napi_typeof(env, jargv[2], &t);
-  if (t == napi_boolean) napi_get_value_bool(env, jargv[2], &want_ready);
-
-  /* argv[0] is the file, as child_process.spawn does; argv ends with NULL. */
-  size_t n = 0;
-  char **argv = calloc(nargs + 2, sizeof *argv);
+  struct spawn_job *job = calloc(1, sizeof *job);
+  char **argv = job ? calloc(nargs + 2, sizeof *argv) : NULL;
   if (!argv) {
+    free(job);
     napi_throw_error(env, "ENOMEM", "spawnDetached: out of memory");
     return NULL;
   }
-  if (!(argv[n++] = dup_string(env, jargv[0], "spawnDetached: file must be a string"))) {
-    free_argv(argv, 0);
+  job->argv = argv;
+  job->ready_fd = -1;
+  napi_valuetype t;
+  napi_typeof(env, want, &t);
+  if (t == napi_boolean) napi_get_value_bool(env, want, &job->want_ready);
+  if (!(argv[job->argc] = dup_string(env, file, "spawnDetached: file must be a string"))) {
+    spawn_job_free(job);
     return NULL;
   }
+  job->argc++;
   for (uint32_t i = 0; i < nargs; i++) {
     napi_value v;
-    napi_get_element(env, jargv[1], i, &v);
-    if (!(argv[n++] = dup_string(env, v, "spawnDetached: args must be an array of strings"))) {
-      free_argv(argv, n - 1);
+    napi_get_element(env, args, i, &v);
+    if (!(argv[job->argc] = dup_string(env, v, "spawnDetached: args must be an array of strings"))) {
+      spawn_job_free(job);
       return NULL;
     }
+    job->argc++;
   }
+  return job;
+}
 
+/*
+ * posix_spawn of the job's program (any thread): `pid` and, when asked, `ready_fd`; or
+ * `err` and `syscall` set. No JS.
+ */
+static void spawn_job_run(struct spawn_job *job) {
   int ready[2] = {-1, -1};
-  if (want_ready) {
+  if (job->want_ready) {
     /* A socket, not a pipe: a program may go on to use it both ways (berth-shim's direct
      * exec makes it its first client's connection). */
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ready) < 0) {
-      throw_errno(env, errno, "socketpair", argv[0], NULL);
-      free_argv(argv, n);
-      return NULL;
+      job->err = errno;
+      job->syscall = "socketpair";
+      return;
     }
     /* adddup2(3, 3) would leave CLOEXEC set on glibc < 2.29: keep the write end off 3. */
     if (ready[1] == 3) {
@@ -558,11 +659,10 @@ static napi_value js_spawn_detached(napi_env env, napi_callback_info info) {
       ready[1] = moved;
     }
     if (ready[1] < 0) {
-      int err = errno;
+      job->err = errno;
+      job->syscall = "fcntl";
       close(ready[0]);
-      throw_errno(env, err, "fcntl", argv[0], NULL);
-      free_argv(argv, n);
-      return NULL;
+      return;
     }
   }
 
@@ -573,9 +673,9 @@ static napi_value js_spawn_detached(napi_env env, napi_callback_info info) {
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
   posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  if (want_ready) posix_spawn_file_actions_adddup2(&fa, ready[1], 3);
+  if (job->want_ready) posix_spawn_file_actions_adddup2(&fa, ready[1], 3);
   /* Nothing of the daemon's leaks into a long-lived child, CLOEXEC or not. */
-  posix_spawn_file_actions_addclosefrom_np(&fa, want_ready ? 4 : 3);
+  posix_spawn_file_actions_addclosefrom_np(&fa, job->want_ready ? 4 : 3);
   /* Every signal back to SIG_DFL (Node ignores SIGPIPE). Every bit, not sigfillset:
    * glibc's leaves out its internal signals 32 and 33, which its spawn then sets to
    * SIG_IGN in the child, and an ignored signal stays ignored through runc into the
@@ -588,29 +688,122 @@ static napi_value js_spawn_detached(napi_env env, napi_callback_info info) {
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
 
   pid_t pid = 0;
-  int err = posix_spawn(&pid, argv[0], &fa, &attr, argv, environ);
+  int err = posix_spawn(&pid, job->argv[0], &fa, &attr, job->argv, environ);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
-  if (want_ready) close(ready[1]);
+  if (job->want_ready) close(ready[1]);
   if (err != 0) {
-    if (want_ready) close(ready[0]);
-    throw_errno(env, err, "posix_spawn", argv[0], NULL);
-    free_argv(argv, n);
-    return NULL;
+    if (job->want_ready) close(ready[0]);
+    job->err = err;
+    job->syscall = "posix_spawn";
+    return;
   }
-  free_argv(argv, n);
+  job->pid = pid;
+  job->ready_fd = ready[0];
+}
 
+static int wait_exit_code(pid_t pid) {
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  int code = WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 255;
+  return exit_code(status);
+}
 
+/* { pid, status, readyFd? } of a spawned job. */
+static napi_value spawn_job_result(napi_env env, struct spawn_job *job, int status) {
   napi_value out;
   napi_create_object(env, &out);
-  set_number(env, out, "pid", pid);
-  set_number(env, out, "status", code);
-  if (want_ready) set_number(env, out, "readyFd", ready[0]);
+  set_number(env, out, "pid", job->pid);
+  set_number(env, out, "status", status);
+  if (job->want_ready) set_number(env, out, "readyFd", job->ready_fd);
   return out;
+}
+
+/* spawnDetached(file, args[], wantReadyFd) -> { pid, status, readyFd? }: spawned and reaped here. */
+static napi_value js_spawn_detached(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value jargv[3];
+  napi_get_cb_info(env, info, &argc, jargv, NULL, NULL);
+  for (size_t i = argc; i < 3; i++) napi_get_undefined(env, &jargv[i]);
+  struct spawn_job *job = spawn_job_parse(env, jargv[0], jargv[1], jargv[2]);
+  if (!job) return NULL;
+  spawn_job_run(job);
+  if (job->err) {
+    throw_errno(env, job->err, job->syscall, job->argv[0], NULL);
+    spawn_job_free(job);
+    return NULL;
+  }
+  napi_value out = spawn_job_result(env, job, wait_exit_code(job->pid));
+  spawn_job_free(job);
+  return out;
+}
+
+static void spawn_async_execute(napi_env env, void *data) {
+  spawn_job_run((struct spawn_job *)data);
+}
+
+static void spawn_async_complete(napi_env env, napi_status status, void *data) {
+  struct spawn_job *job = data;
+  napi_value done, on_exit, global, args[2];
+  napi_get_reference_value(env, job->done, &done);
+  napi_get_reference_value(env, job->on_exit, &on_exit);
+  napi_get_global(env, &global);
+  napi_get_null(env, &args[0]);
+  napi_get_undefined(env, &args[1]);
+  if (status != napi_ok && !job->err) {
+    job->err = ECANCELED;
+    job->syscall = "posix_spawn";
+  }
+  if (job->err) {
+    args[0] = errno_error(env, job->err, job->syscall, job->argv[0], NULL);
+  } else {
+    /* The first process: reaped when the event loop sees it exit, or now. */
+    int code = reap_later(env, job->pid, on_exit) == 0 ? -1 : wait_exit_code(job->pid);
+    args[1] = spawn_job_result(env, job, code);
+  }
+  napi_delete_reference(env, job->done);
+  napi_delete_reference(env, job->on_exit);
+  napi_delete_async_work(env, job->work);
+  spawn_job_free(job);
+  napi_call_function(env, global, done, 2, args, NULL);
+}
+
+/*
+ * spawnDetachedAsync(file, args[], wantReadyFd, done(err, { pid, status, readyFd? }), onExit(status))
+ *
+ * As spawnDetached, but the posix_spawn runs on a threadpool thread (a vfork suspends
+ * only that thread until the child has exec'd: up to several ms on a busy machine, which
+ * the event loop does not wait for), and the first process is reaped when the event loop
+ * sees it exit (a pidfd): onExit(exit code), `status` -1. Where no pidfd can be had, it is
+ * reaped at once and `status` is its exit code (onExit is not called).
+ */
+static napi_value js_spawn_detached_async(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value jargv[5];
+  napi_get_cb_info(env, info, &argc, jargv, NULL, NULL);
+  for (size_t i = argc; i < 5; i++) napi_get_undefined(env, &jargv[i]);
+  napi_valuetype t3, t4;
+  napi_typeof(env, jargv[3], &t3);
+  napi_typeof(env, jargv[4], &t4);
+  if (t3 != napi_function || t4 != napi_function) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "spawnDetachedAsync: done and onExit must be functions");
+    return NULL;
+  }
+  struct spawn_job *job = spawn_job_parse(env, jargv[0], jargv[1], jargv[2]);
+  if (!job) return NULL;
+  napi_value name;
+  napi_create_string_utf8(env, "berth:spawnDetachedAsync", NAPI_AUTO_LENGTH, &name);
+  napi_create_reference(env, jargv[3], 1, &job->done);
+  napi_create_reference(env, jargv[4], 1, &job->on_exit);
+  if (napi_create_async_work(env, NULL, name, spawn_async_execute, spawn_async_complete, job, &job->work) != napi_ok ||
+      napi_queue_async_work(env, job->work) != napi_ok) {
+    napi_delete_reference(env, job->done);
+    napi_delete_reference(env, job->on_exit);
+    spawn_job_free(job);
+    napi_throw_error(env, "EIO", "spawnDetachedAsync: cannot queue the spawn");
+    return NULL;
+  }
+  return NULL;
 }
 
 /*
@@ -1625,6 +1818,7 @@ NAPI_MODULE_INIT() {
   set_function(env, exports, "umount", js_umount);
   set_function(env, exports, "openInRoot", js_open_in_root);
   set_function(env, exports, "spawnDetached", js_spawn_detached);
+  set_function(env, exports, "spawnDetachedAsync", js_spawn_detached_async);
   set_function(env, exports, "lgetxattr", js_lgetxattr);
   set_function(env, exports, "lsetxattr", js_lsetxattr);
   set_function(env, exports, "fsetxattr", js_fsetxattr);

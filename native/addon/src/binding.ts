@@ -37,6 +37,13 @@ export interface NativeBinding {
     callback: (err: Error | null, done?: import('./copy-tree.js').CopiedTree) => void,
   ): void;
   spawnDetached(file: string, args: string[], readyFd: boolean): { pid: number; status: number; readyFd?: number };
+  spawnDetachedAsync(
+    file: string,
+    args: string[],
+    readyFd: boolean,
+    done: (err: Error | null, out?: { pid: number; status: number; readyFd?: number }) => void,
+    onExit: (status: number) => void,
+  ): void;
   MS: Readonly<Record<string, number>>;
   MNT_DETACH: number;
   MNT_FORCE: number;

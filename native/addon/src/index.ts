@@ -34,7 +34,13 @@ export {
 export { type NetlinkOptions, netlinkRequestsMax, netlinkTransact, netlinkTransactSync } from './netlink.js';
 export { openInRoot, resolveInRoot } from './resolve-in-root.js';
 export { socketInNetns } from './socket-in-netns.js';
-export { type SpawnDetachedOptions, type SpawnedDetached, spawnDetached } from './spawn-detached.js';
+export {
+  type SpawnDetachedOptions,
+  type SpawnedDetached,
+  type SpawningDetached,
+  spawnDetached,
+  spawnDetachedAsync,
+} from './spawn-detached.js';
 export { trimMalloc } from './trim-malloc.js';
 export { type NewFile, writeNewFiles, writeNewFilesMax, writeNewFilesSync } from './write-new-file.js';
 export { getXattr, setXattr, setXattrAt } from './xattr.js';

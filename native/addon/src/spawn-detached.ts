@@ -41,3 +41,41 @@ export function spawnDetached(file: string, args: string[], options: SpawnDetach
   const out = binding.spawnDetached(file, args, options.readyFd === true);
   return out.readyFd === undefined ? { pid: out.pid, status: out.status } : out;
 }
+
+/** A program started by `spawnDetachedAsync`: its first process may still be running. */
+export interface SpawningDetached {
+  /** The pid of the first process. */
+  pid: number;
+  /** This side of the ready socket pair, as in SpawnedDetached. */
+  readyFd?: number;
+  /** The first process's exit status, once the event loop has seen it exit and reaped it. */
+  exited: Promise<number>;
+}
+
+/**
+ * As spawnDetached, but the caller's thread waits for nothing: the posix_spawn runs on a
+ * threadpool thread (its vfork suspends that thread until the child has exec'd, 1-7 ms
+ * per berth-shim measured in berthd on a busy machine), and the first process (its fork,
+ * its exit) is reaped when the event loop sees it exit (a pidfd), which `exited` tells.
+ * Where no pidfd can be had (a kernel before 5.3), it is reaped as soon as the spawn is
+ * done. Either way it is never left a zombie. Rejects as spawnDetached throws.
+ */
+export function spawnDetachedAsync(file: string, args: string[], options: SpawnDetachedOptions = {}): Promise<SpawningDetached> {
+  let resolveExit!: (status: number) => void;
+  const exited = new Promise<number>((resolve) => {
+    resolveExit = resolve;
+  });
+  return new Promise((resolve, reject) => {
+    binding.spawnDetachedAsync(
+      file,
+      args,
+      options.readyFd === true,
+      (err, out) => {
+        if (err || !out) return reject(err ?? new Error('spawnDetachedAsync: no result'));
+        if (out.status >= 0) resolveExit(out.status);
+        resolve(out.readyFd === undefined ? { pid: out.pid, exited } : { pid: out.pid, readyFd: out.readyFd, exited });
+      },
+      resolveExit,
+    );
+  });
+}

@@ -1,8 +1,8 @@
-import { closeSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnDetached } from '../src/index.js';
+import { spawnDetached, spawnDetachedAsync } from '../src/index.js';
 
 /** This process's children as [pid, state] (from /proc/self/task/<tid>/children). */
 function children(): Array<[number, string]> {
@@ -94,6 +94,29 @@ test('without readyFd: no pipe, and the first process exit status is returned', 
   assert.is(out.readyFd, undefined);
   assert.ok(out.pid > 0);
   assert.is(spawnDetached('/bin/sh', ['-c', 'kill -TERM $$']).status, 128 + 15);
+});
+
+test('async: spawned off the event loop, the first process reaped when it exits (its exit status told, no zombie); a missing program rejects', async () => {
+  // The first process outlives the spawn (it sleeps before it exits): nothing waited for it.
+  const spawned = await spawnDetachedAsync('/bin/sh', ['-c', 'echo up >&3; sleep 0.2; exit 5'], { readyFd: true });
+  assert.ok(spawned.pid > 0);
+  assert.ok(existsSync(`/proc/${spawned.pid}`), 'the first process still runs when the spawn is done');
+  const socket = new Socket({ fd: spawned.readyFd!, readable: true, writable: false });
+  const line = await new Promise<string>((resolve) => socket.once('data', (c: Buffer) => resolve(c.toString().trim())));
+  socket.destroy();
+  assert.is(line, 'up');
+  assert.is(await spawned.exited, 5);
+  assert.throws(() => readFileSync(`/proc/${spawned.pid}/stat`), /ENOENT/, 'reaped, not a zombie');
+  assert.equal(
+    children().filter(([, state]) => state === 'Z'),
+    [],
+    'no zombie children',
+  );
+  assert.is(await (await spawnDetachedAsync('/bin/sh', ['-c', 'kill -TERM $$'])).exited, 128 + 15);
+  const missing = await spawnDetachedAsync('/tmp/bperf-no-such-program', [], { readyFd: true }).catch((e: NodeJS.ErrnoException) => e);
+  assert.instance(missing, Error);
+  assert.is((missing as NodeJS.ErrnoException).code, 'ENOENT');
+  assert.is((missing as NodeJS.ErrnoException).syscall, 'posix_spawn');
 });
 
 test('a missing program is an fs-style ENOENT error and leaves no descriptor behind', () => {

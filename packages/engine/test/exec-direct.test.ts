@@ -100,4 +100,82 @@ test("a command not found is 127, one that cannot be executed 126, with runc's m
   assert.match(denied.out, /exec: "\/etc": permission denied/);
 });
 
+/** Pids of the berth-shims whose command line names `dir` (an exec's state dir). */
+function shimsOf(dir: string): number[] {
+  const pids: number[] = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      const state = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (argv[0].endsWith('berth-shim') && argv.includes(dir) && !state.includes(') Z ')) pids.push(Number(pid));
+    } catch {}
+  }
+  return pids;
+}
+
+async function until(what: string, check: () => boolean): Promise<void> {
+  const deadline = Date.now() + 3000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting: ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+test("an exec's monitor is made at its create and runs nothing until the start; one made for an init that was replaced since is not used; one whose start is refused, or never started, ends", async ({
+  engine,
+  container,
+}) => {
+  const paths = engine.di.resolve(ContainerPathsToken);
+  // Made ahead: the monitor waits, nothing runs, no pid file.
+  const { Id } = await engine.execs.create(container, { Cmd: ['sh', '-c', 'echo ran'], AttachStdout: true });
+  const stateDir = paths.execStateDir(container, Id);
+  await until('the monitor made at the create', () => shimsOf(stateDir).length === 1);
+  const [monitor] = shimsOf(stateDir);
+  assert.is(readFileSync(`/proc/${monitor}/task/${monitor}/children`, 'utf8').trim(), '', 'nothing runs before the start');
+  assert.not.ok(existsSync(path.join(stateDir, 'pid')));
+  const session = await engine.execs.start(Id, { detach: false });
+  assert.ok(session);
+  const out: string[] = [];
+  session.onOutput((_stream, data) => out.push(String(data)));
+  await session.ended;
+  assert.is(out.join(''), 'ran\n');
+  assert.is((await engine.execs.inspect(Id)).ExitCode, 0);
+
+  // The container restarted between the create and the start: its new init runs the exec.
+  const again = await engine.execs.create(container, { Cmd: ['true'] });
+  const againDir = paths.execStateDir(container, again.Id);
+  await until('the monitor made at the create', () => shimsOf(againDir).length === 1);
+  await engine.containers.restart(container, 0);
+  await engine.execs.start(again.Id, { detach: true });
+  const deadline = Date.now() + 3000;
+  while ((await engine.execs.inspect(again.Id)).ExitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  const ran = await engine.execs.inspect(again.Id);
+  assert.is(ran.ExitCode, 0);
+  assert.ok(ran.Pid > 0);
+
+  // A start refused (the container paused meanwhile): the monitor made ahead is ended.
+  const refused = await engine.execs.create(container, { Cmd: ['true'] });
+  const refusedDir = paths.execStateDir(container, refused.Id);
+  await until('the monitor made at the create', () => shimsOf(refusedDir).length === 1);
+  await engine.containers.pause(container);
+  try {
+    const err = await engine.execs.start(refused.Id, { detach: true }).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    assert.match(String(err), /is paused/);
+    await until('the monitor of the refused start ended', () => shimsOf(refusedDir).length === 0);
+  } finally {
+    await engine.containers.unpause(container);
+  }
+
+  // Never started: its monitor ends when the container stops.
+  const never = await engine.execs.create(container, { Cmd: ['true'] });
+  const neverDir = paths.execStateDir(container, never.Id);
+  await until('the monitor made at the create', () => shimsOf(neverDir).length === 1);
+  await engine.containers.stop(container, 0);
+  await until('the monitor of the exec never started ended', () => shimsOf(neverDir).length === 0);
+  await engine.containers.start(container);
+});
+
 test.run();

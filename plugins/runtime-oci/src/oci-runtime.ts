@@ -21,7 +21,7 @@ import {
   SystemError,
   silentLogger,
 } from '@berth/core';
-import { spawnDetached } from '@berth/native';
+import { type SpawningDetached, spawnDetachedAsync } from '@berth/native';
 import { type BundleSpec, readBundleSpec } from './bundle-spec.js';
 import { devicesCgroupDir, oomFiles } from './cgroups.js';
 import { type CompiledSeccompCache, seccompBpfAnnotation } from './compiled-seccomp.js';
@@ -227,7 +227,7 @@ export class OciRuntime implements Runtime {
    * posix_spawn (@berth/native) rather than child_process.spawn: a fork of the daemon
    * copies its page tables, a vfork-style spawn does not (measured in berthd: 2.5 ms of
    * blocked event loop per create down to 1.1 ms, and fork grows with the heap). The
-   * shim's `--detach` makes its first process exit at once, and spawnDetached reaps it,
+   * shim's `--detach` makes its first process exit at once, and spawnDetachedAsync reaps it,
    * so no shim is ever left a zombie of the daemon. No child_process fallback: the addon
    * is a dependency, and the engine cannot mount a rootfs without it anyway.
    */
@@ -241,13 +241,18 @@ export class OciRuntime implements Runtime {
    * As spawnShim, and the ready socket is kept (with the bytes that came after the line):
    * a direct exec's shim goes on to use it as its first client's connection.
    */
-  private spawnShimKeeping(id: string, stateDir: string, args: string[]): Promise<{ line: string; socket: Socket; rest: Buffer }> {
+  private async spawnShimKeeping(id: string, stateDir: string, args: string[]): Promise<{ line: string; socket: Socket; rest: Buffer }> {
     const timeoutMs = this.options.createTimeoutMs ?? 120_000;
-    let spawned: { status: number; readyFd?: number };
+    let spawned: SpawningDetached;
     try {
-      spawned = spawnDetached(this.options.shimPath, ['--detach', '--ready-fd', '3', ...args], { readyFd: true });
+      // Nothing of the shim's start is waited for on this thread: the spawn runs in the
+      // threadpool (its vfork waits for the shim's exec) and the first process (its fork,
+      // its exit) is reaped when the event loop sees it exit: 1-7 ms of a blocked event
+      // loop per shim otherwise (berthd's CPU profile of 60 execs), during which every
+      // other request waited.
+      spawned = await spawnDetachedAsync(this.options.shimPath, ['--detach', '--ready-fd', '3', ...args], { readyFd: true });
     } catch (err) {
-      return Promise.reject(new SystemError(`cannot run berth-shim ${this.options.shimPath}: ${(err as Error).message}`));
+      throw new SystemError(`cannot run berth-shim ${this.options.shimPath}: ${(err as Error).message}`);
     }
     return new Promise((resolve, reject) => {
       const ready = new Socket({ fd: spawned.readyFd!, readable: true, writable: true });
@@ -285,7 +290,11 @@ export class OciRuntime implements Runtime {
         }
       };
       // EOF without a line: the shim died, or its first process failed (usage: status 2).
-      const onEnd = () => done(null, text.toString('utf8').trim() || (spawned.status ? `status ${spawned.status}` : ''));
+      const onEnd = () => {
+        const said = text.toString('utf8').trim();
+        if (said) done(null, said);
+        else void spawned.exited.then((status) => done(null, status ? `status ${status}` : ''));
+      };
       ready.on('error', onError);
       ready.on('data', onData);
       ready.on('end', onEnd);
@@ -460,7 +469,7 @@ export class OciRuntime implements Runtime {
       // The plan holds the environment: readable by root only, like process.json.
       const planFile = path.join(stateDir, 'plan');
       writeFileSync(planFile, direct.plan, { mode: 0o600 });
-      execArgs = ['--exec-plan', planFile];
+      execArgs = ['--exec-plan', planFile, '--wait-start'];
     } else {
       if (direct) this.log.debug('exec through the runtime', { id: req.containerId, exec: req.execId, reason: direct.fallback });
       const processFile = path.join(stateDir, 'process.json');
@@ -483,10 +492,11 @@ export class OciRuntime implements Runtime {
     const isDirect = direct !== undefined && 'plan' in direct;
     const { line, socket: readySocket, rest } = await this.spawnShimKeeping(req.execId, stateDir, args);
     const ready = performance.now() - began;
-    // A direct exec's shim has run the process already (`ok <pid>`, or `exec-error <its
-    // message>`: its monitor then records 255 and ends) and talks on the ready socket.
-    if (isDirect && (line.startsWith('ok ') || line.startsWith('exec-error '))) {
-      const started = line.startsWith('ok ') ? { pid: Number(line.slice(3)) } : { error: runcWording(line.slice(11)) };
+    // A direct exec's shim is ready to run the process (`created`) and talks on the ready
+    // socket: `start` is one request on it (no connect), answered once the process has
+    // exec'd. Everything before it (the plan, the shim's launch into its cgroups) can
+    // happen ahead of the start: the engine prepares at the exec's create.
+    if (isDirect && line === 'created') {
       this.log.debug('exec monitor ready', {
         id: req.containerId,
         exec: req.execId,
@@ -495,7 +505,7 @@ export class OciRuntime implements Runtime {
         written: round(spawning - began),
         ready: round(ready),
       });
-      return new ShimProcess(new ShimConnection(readySocket, rest), stateDir, false, started);
+      return new ShimProcess(new ShimConnection(readySocket, rest), stateDir);
     }
     readySocket.destroy();
     if (!line.startsWith('ok ')) {

@@ -7,7 +7,8 @@ import { lostExitStatus, readExitStatus } from './shim-state.js';
 
 /**
  * An exec's process as its berth-shim (exec mode) holds it: the streams are the one
- * connection to the shim, `start` asks the shim to run `<runtime> exec`, and the exit is
+ * connection to the shim, `start` asks the shim to run `<runtime> exec` (a direct exec:
+ * to run the process itself, see the shim's `--wait-start`), and the exit is
  * the shim closing that connection after writing exit.json; `kill` is the shim's
  * `kill <signal number>`. One connection per exec, for output, stdin, control requests
  * and the exit alike.
@@ -15,15 +16,10 @@ import { lostExitStatus, readExitStatus } from './shim-state.js';
 export class ShimProcess implements RuntimeProcess {
   private readonly exited: Promise<ExitStatus>;
 
-  /**
-   * `ran`: the process was started with the monitor (a direct exec): its pid, or the
-   * message it could not be run with; `start` then reports that instead of asking.
-   */
   constructor(
     readonly streams: ShimConnection,
     private readonly stateDir: string,
     private started = false,
-    private readonly ran?: { pid: number } | { error: string },
   ) {
     this.exited = new Promise((resolve) => {
       // The shim sends the exit record after the last output, before it writes exit.json
@@ -40,10 +36,6 @@ export class ShimProcess implements RuntimeProcess {
   async start(): Promise<{ pid: number }> {
     if (this.started) throw new SystemError(`the exec in ${this.stateDir} was started already`);
     this.started = true;
-    if (this.ran) {
-      if ('error' in this.ran) throw new SystemError(`OCI runtime exec failed: ${this.ran.error}`);
-      return { pid: this.ran.pid };
-    }
     const reply = await this.streams.control('start');
     const pid = reply.startsWith('ok ') ? Number(reply.slice(3)) : 0;
     if (!(pid > 0)) throw new SystemError(`OCI runtime exec failed: ${runcWording(reply.replace(/^error: /, ''))}`);

@@ -211,6 +211,48 @@ test("runc's messages: a command not found, not executable, a missing cwd; the m
   }
 });
 
+test("a direct exec runs nothing before its start; its monitor ends having run nothing when dropped first, or when the container's init exits first", async () => {
+  const c = await running(crun);
+  const shimOf = async (stateDir: string) => {
+    const file = path.join(stateDir, 'shim.pid');
+    const until = Date.now() + 2000;
+    while (!existsSync(file) && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    return Number(readFileSync(file, 'utf8'));
+  };
+  const childrenOf = (pid: number) => readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+  // Gone, or a zombie its parent (init: the shim detached) has yet to reap.
+  const gone = (pid: number) => !existsSync(`/proc/${pid}`) || readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
+  try {
+    // Made (its shim launched and waiting), not started: no process, no pid file.
+    const made = await c.exec(['sleep', '100']);
+    const shim = await shimOf(made.stateDir);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.is(childrenOf(shim), '', 'the waiting shim runs nothing');
+    assert.not.ok(existsSync(path.join(made.stateDir, 'pid')));
+    const { pid } = await made.proc.start();
+    assert.is(childrenOf(shim), String(pid), 'the process runs once started');
+    await made.proc.kill('SIGKILL');
+    assert.is((await made.proc.wait()).exitCode, 137);
+
+    // Dropped before its start (the daemon went): it ends, recording that nothing ran.
+    const dropped = await c.exec(['sleep', '100']);
+    const droppedShim = await shimOf(dropped.stateDir);
+    dropped.proc.streams.close();
+    await crun.releaseExec(c.id, dropped.stateDir); // waits for the shim to end
+    assert.ok(gone(droppedShim), 'the dropped monitor ended');
+
+    // The container's init exits before the start: it ends too, 255, nothing ran.
+    const orphan = await c.exec(['sleep', '100']);
+    const orphanShim = await shimOf(orphan.stateDir);
+    await crun.kill(c.id, 'SIGKILL');
+    assert.is((await orphan.proc.wait()).exitCode, 255);
+    await crun.releaseExec(c.id, orphan.stateDir);
+    assert.ok(gone(orphanShim), "the monitor ended with the container's init");
+  } finally {
+    await c.done();
+  }
+});
+
 test('runc with a seccomp filter: the exec goes through runc (no compiled program at hand), with the same result', async () => {
   const c = await running(runc, { seccomp: true });
   try {

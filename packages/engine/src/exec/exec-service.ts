@@ -40,7 +40,35 @@ interface ExecEntry {
   process?: RuntimeProcess;
   /** A terminal size asked for before the process ran, applied once it runs. */
   pendingSize?: { height: number; width: number };
+  /** The runtime's process made ahead of the start (PreparedExec), while it is made or waits. */
+  prepared?: Promise<PreparedExec | undefined>;
 }
+
+/**
+ * The runtime's process of an exec made at its create, between the create's answer and
+ * the client's start request (a `docker exec` asks for both at once): the runtime's work
+ * before the process can run (runtime-oci: the plan, launching the exec's shim into its
+ * cgroups, ~2-5 ms here) is then off the start's path. Nothing runs before the start. It
+ * is discarded (the runtime's `kill` before `start`: nothing ran) when the start does not
+ * come within `preparedIdleMs`, or finds the container's init changed; the runtime's
+ * monitor also ends by itself when its container's init exits or the daemon goes. Never
+ * recorded on disk: a restarted engine has nothing of it to adopt.
+ */
+interface PreparedExec {
+  process: RuntimeProcess;
+  stateDir: string;
+  /** The container's init the process was made for. */
+  initPid: number;
+  timer?: NodeJS.Timeout;
+  /** Waiting for the start; taken by it; or discarded (its state dir gone once `released` resolves). */
+  state: 'waiting' | 'taken' | 'discarded';
+  released?: Promise<void>;
+}
+
+/** At most this many execs are prepared at once (a client creating execs it never starts costs a process each). */
+const preparedLimit = 16;
+/** A prepared exec not started within this is discarded (its start then makes the process itself). */
+const preparedIdleMs = 10_000;
 
 /**
  * `docker exec` (core's `ExecsApi`): execs recorded in memory at create, run through the
@@ -56,6 +84,8 @@ interface ExecEntry {
 @injectable()
 export class ExecService implements ExecsApi {
   private readonly execs = new Map<string, ExecEntry>();
+  /** Execs being prepared or waiting prepared (PreparedExec), up to `preparedLimit`. */
+  private readonly preparing = new Set<ExecEntry>();
 
   constructor(
     @inject(ContainerStoreToken) private readonly store: ContainerStore,
@@ -82,9 +112,94 @@ export class ExecService implements ExecsApi {
       exitCode: null,
       pid: 0,
     };
-    this.execs.set(id, { record });
+    const entry: ExecEntry = { record };
+    this.execs.set(id, entry);
     this.publish(record, `exec_create: ${(body.Cmd ?? []).join(' ')}`);
+    if (this.preparing.size < preparedLimit) entry.prepared = this.prepare(entry);
     return { Id: id };
+  }
+
+  /**
+   * Make the runtime's process of a created exec ahead of its start (PreparedExec). It
+   * begins once the create has been answered (the next turn of the event loop), under the
+   * container's lock as the start's own would; undefined when it cannot (the container
+   * stopped, the start came first, the runtime failed: the start then tries itself).
+   */
+  private async prepare(entry: ExecEntry): Promise<PreparedExec | undefined> {
+    this.preparing.add(entry);
+    const { record } = entry;
+    let made: PreparedExec | undefined;
+    try {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (record.started) return undefined;
+      const prepared = await this.locks.run(record.containerId, async (): Promise<PreparedExec | undefined> => {
+        const container = this.store.find(record.containerId);
+        if (!container?.state.Running || container.state.Paused || record.started) return undefined;
+        const stateDir = this.paths.execStateDir(container.id, record.id);
+        const process = await this.runtimeExec(container, record, stateDir);
+        return { process, stateDir, initPid: container.state.Pid, state: 'waiting' };
+      });
+      if (!prepared) return undefined;
+      made = prepared;
+      prepared.timer = setTimeout(() => {
+        if (prepared.state !== 'waiting') return;
+        entry.prepared = undefined;
+        void this.discardPrepared(entry, prepared);
+      }, preparedIdleMs);
+      prepared.timer.unref();
+      return prepared;
+    } catch (err) {
+      this.log.debug('exec not prepared ahead of its start', { id: record.id, error: String(err) });
+      return undefined;
+    } finally {
+      // Counted until taken or discarded; one never made counts no more.
+      if (!made) this.preparing.delete(entry);
+    }
+  }
+
+  /**
+   * The exec's prepared process for its start, if one is ready for the container's
+   * current init; one that is not is discarded, and its state dir is gone on return (the
+   * start makes its own in the same place).
+   */
+  private async takePrepared(entry: ExecEntry, container: ContainerRecord): Promise<PreparedExec | undefined> {
+    const pending = entry.prepared;
+    entry.prepared = undefined;
+    const prepared = await pending;
+    this.preparing.delete(entry);
+    if (!prepared) return undefined;
+    if (prepared.state === 'discarded') {
+      await prepared.released; // by its idle timer meanwhile
+      return undefined;
+    }
+    if (prepared.initPid === container.state.Pid && container.state.Running && !container.state.Paused) {
+      prepared.state = 'taken';
+      clearTimeout(prepared.timer);
+      return prepared;
+    }
+    await this.discardPrepared(entry, prepared);
+    return undefined;
+  }
+
+  /**
+   * End a prepared exec's monitor before it ran anything (waiting, or taken by a start
+   * that then could not use it), and remove its state dir. Once only.
+   */
+  private discardPrepared(entry: ExecEntry, prepared: PreparedExec): Promise<void> {
+    if (prepared.state === 'discarded') return prepared.released ?? Promise.resolve();
+    prepared.state = 'discarded';
+    clearTimeout(prepared.timer);
+    this.preparing.delete(entry);
+    prepared.released = (async () => {
+      await prepared.process.kill('SIGKILL').catch(() => {});
+      prepared.process.streams.close();
+      const container = this.store.find(entry.record.containerId);
+      const runtime = container && this.drivers.findRuntime(container.runtime);
+      if (container && runtime) await runtime.releaseExec(container.id, prepared.stateDir);
+    })().catch((err: Error) => {
+      this.log.warn('cannot discard an exec prepared ahead of its start', { id: entry.record.id, error: err.message });
+    });
+    return prepared.released;
   }
 
   async start(id: string, options: { detach: boolean }): Promise<AttachSession | undefined> {
@@ -97,28 +212,26 @@ export class ExecService implements ExecsApi {
     const began = performance.now();
     const phases: Record<string, number> = {};
     let process: RuntimeProcess;
+    let prepared: PreparedExec | undefined;
     try {
+      // Before the lock: a preparation under way holds it.
+      prepared = await this.takePrepared(entry, container);
+      phases.taken = elapsed(began);
       process = await this.locks.run(container.id, async () => {
         this.checkRunning(container);
-        // Synchronously: one small file from the page cache (~50 µs), where the threadpool's
-        // queue (behind a removal's deletes, a layer's unpack) cost up to tens of ms per exec.
-        const spec = JSON.parse(readFileSync(path.join(this.paths.bundle(container.id), 'config.json'), 'utf8')) as OciSpec;
-        const oci = await buildExecProcess(spec.process, record.config, this.paths.rootfs(container.id), this.host.boundingSet);
-        record.stateDir = this.paths.execStateDir(container.id, id);
+        if (prepared && prepared.initPid !== container.state.Pid) {
+          await this.discardPrepared(entry, prepared);
+          prepared = undefined;
+        }
+        record.stateDir = prepared?.stateDir ?? this.paths.execStateDir(container.id, id);
         this.save(record);
         phases.prepared = elapsed(began);
-        return this.drivers.runtime(container.runtime).exec({
-          containerId: container.id,
-          execId: id,
-          stateDir: record.stateDir,
-          process: oci as unknown as Record<string, unknown>,
-          openStdin: record.config.AttachStdin === true,
-          terminal: oci.terminal,
-        });
+        return prepared?.process ?? this.runtimeExec(container, record, record.stateDir);
       });
     } catch (err) {
       record.started = false;
       this.unsave(record);
+      if (prepared) await this.discardPrepared(entry, prepared);
       throw err;
     }
     entry.process = process;
@@ -147,9 +260,25 @@ export class ExecService implements ExecsApi {
     }
     this.publish(record, `exec_start: ${(record.config.Cmd ?? []).join(' ')}`);
     if (entry.pendingSize) void this.resizeProcess(entry, entry.pendingSize);
-    this.log.debug('exec started', { id, container: container.id, ...phases, ms: elapsed(began) });
+    this.log.debug('exec started', { id, container: container.id, madeAhead: prepared !== undefined, ...phases, ms: elapsed(began) });
     this.watch(entry, process, session, began);
     return session;
+  }
+
+  /** The runtime's process of an exec (nothing runs until its `start`), in `stateDir`. */
+  private async runtimeExec(container: ContainerRecord, record: ExecRecord, stateDir: string): Promise<RuntimeProcess> {
+    // Synchronously: one small file from the page cache (~50 µs), where the threadpool's
+    // queue (behind a removal's deletes, a layer's unpack) cost up to tens of ms per exec.
+    const spec = JSON.parse(readFileSync(path.join(this.paths.bundle(container.id), 'config.json'), 'utf8')) as OciSpec;
+    const oci = await buildExecProcess(spec.process, record.config, this.paths.rootfs(container.id), this.host.boundingSet);
+    return this.drivers.runtime(container.runtime).exec({
+      containerId: container.id,
+      execId: record.id,
+      stateDir,
+      process: oci as unknown as Record<string, unknown>,
+      openStdin: record.config.AttachStdin === true,
+      terminal: oci.terminal,
+    });
   }
 
   /**
