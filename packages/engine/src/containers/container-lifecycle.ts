@@ -66,6 +66,29 @@ export class ContainerLifecycle {
         if (this.store.find(record.id)) await this.supervisor.saveExit(record);
       });
     });
+    rootfs.onLost((id, message) => this.rootfsLost(id, message));
+  }
+
+  /**
+   * A container's root filesystem died under it (the helper serving its FUSE rootfs
+   * exited; its processes see I/O errors): it cannot go on. Its State.Error says why
+   * (kept by the exit), a `rootfs_lost` event carries the same, and a running container
+   * is killed, its exit then recorded as any other (a restart policy may start it again,
+   * on a new mount). A created one only keeps the error: its start mounts again.
+   */
+  private async rootfsLost(id: string, message: string): Promise<void> {
+    const record = this.store.find(id);
+    if (!record) return;
+    await this.locks.run(id, async () => {
+      if (this.store.find(id) !== record) return;
+      record.state = { ...record.state, Error: message };
+      this.events.publish('container', 'rootfs_lost', id, containerEventAttributes(record, { error: message }));
+      await this.store.save(record);
+      if (!record.state.Running) return;
+      await this.signal(record, 'SIGKILL').catch((err) =>
+        this.log.error('cannot kill a container whose root filesystem is lost', { id, error: String(err) }),
+      );
+    });
   }
 
   /**

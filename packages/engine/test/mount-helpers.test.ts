@@ -1,0 +1,295 @@
+import { createReadStream, existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import type { EngineEvent } from '@berth/core';
+import { readTar } from '@berth/image';
+import { isMountPoint, isSameProcess } from '@berth/native';
+import none from '@berth/network-none';
+import runc from '@berth/runtime-oci';
+import { withTimeout } from '@berth/testkit/timeout';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createEngine, DriverMountsToken, type Engine } from '../src/index.js';
+import { removeAndAssertNoMounts } from './support/cleanup.js';
+import { fuseOverlayfsHelper, fuseOverlayfsTestDriverName, fuseOverlayfsTestStorage } from './support/fuse-overlayfs-storage.js';
+
+// Containers whose root filesystem is a FUSE mount served by a mount helper (core's
+// MountSpec.helper): Debian's fuse-overlayfs behind the test driver, real containers
+// through the engine. The engine supervises each helper: stopped with its container,
+// adopted by the next engine, and a helper that dies under a running container stops it.
+
+const busybox = path.resolve(__dirname, '../../../test/fixtures/.cache/busybox.tar');
+
+interface Scaffold {
+  dir: string;
+  readonly engine: Engine;
+  /** Close the engine, as a crash would leave things: shims and mount helpers keep running. */
+  stop(): Promise<void>;
+  restart(): Promise<Engine>;
+  rootfs(id: string): string;
+  /** The mount helper's record for a container's rootfs (undefined when none is watched). */
+  helper(id: string): { pid: number; startTime: number } | undefined;
+  /** Every event the engines published. */
+  events: EngineEvent[];
+}
+
+async function withEngine(fn: (t: Scaffold) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync('/tmp/berth-unit-mount-helpers-');
+  let current: Engine | undefined;
+  const events: EngineEvent[] = [];
+  const t: Scaffold = {
+    dir,
+    events,
+    get engine() {
+      if (!current) throw new Error('the engine is stopped');
+      return current;
+    },
+    async stop() {
+      const engine = current;
+      current = undefined;
+      await engine?.close();
+    },
+    async restart() {
+      await t.stop();
+      current = await createEngine({
+        dataRoot: path.join(dir, 'data'),
+        execRoot: path.join(dir, 'exec'),
+        cgroupParent: `berth-unit-${path.basename(dir).slice(-6)}`,
+        plugins: [fuseOverlayfsTestStorage, runc, none],
+        storageDriver: fuseOverlayfsTestDriverName,
+      });
+      current.events.on('event', (e) => events.push(e));
+      return current;
+    },
+    rootfs: (id) => path.join(dir, 'data', 'containers', id, 'rootfs'),
+    helper(id) {
+      const entry = t.engine.di.resolve(DriverMountsToken).helperOf(t.rootfs(id));
+      return entry?.pid === undefined ? undefined : { pid: entry.pid, startTime: entry.startTime! };
+    },
+  };
+  try {
+    await t.restart();
+    await t.engine.images.load(createReadStream(busybox));
+    await fn(t);
+  } finally {
+    if (!current) await t.restart().catch(() => undefined);
+    if (current) {
+      for (const c of await current.containers.list({ all: true }))
+        await current.containers.remove(c.Id, { force: true }).catch(() => undefined);
+      await t.stop();
+    }
+    const left = leftoverHelpers(dir);
+    for (const pid of left) {
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {}
+    }
+    removeAndAssertNoMounts(dir);
+    assert.equal(left, [], 'no mount helper left running');
+  }
+}
+
+/** Session leaders whose argv names a path under `dir`: mount helpers started for it. */
+function leftoverHelpers(dir: string): number[] {
+  const found: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const argv = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (argv[0] === fuseOverlayfsHelper && argv.some((a) => a.startsWith(dir)) && fields[0] !== 'Z') found.push(Number(name));
+    } catch {}
+  }
+  return found;
+}
+
+function fstypeOf(target: string): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((l) => l.split(' ')[4] === target)
+    .map((l) => l.split(' - ')[1]!.split(' ')[0]!);
+}
+
+function ledger(dir: string): string[] {
+  try {
+    return readdirSync(path.join(dir, 'exec', 'mount-helpers'));
+  } catch {
+    return [];
+  }
+}
+
+async function until(what: string, check: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** The fuse-overlayfs process under a helper (the wrapper's child that serves the mount). */
+function serverOf(helperPid: number): number {
+  const children = readFileSync(`/proc/${helperPid}/task/${helperPid}/children`, 'utf8').trim().split(' ').map(Number);
+  const server = children.find((pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'fuse-overlayfs');
+  assert.ok(server, 'fuse-overlayfs serves the mount');
+  return server!;
+}
+
+async function logsOf(engine: Engine, id: string): Promise<string> {
+  const { lines } = await engine.containers.logs(id, { stdout: true, stderr: true });
+  let out = '';
+  for await (const line of lines) out += line.data.toString();
+  return out;
+}
+
+test(
+  "a container's FUSE rootfs is served by a supervised helper from create to exit, and gone at stop and remove",
+  withTimeout(30_000, () =>
+    withEngine(async (t) => {
+      const id = (await t.engine.containers.create({ Image: 'busybox', Cmd: ['sh', '-c', 'echo hi > /probe; exec sleep 60'] })).Id;
+      const created = t.helper(id);
+      assert.ok(created, 'the created container holds its rootfs through a helper');
+      assert.equal(fstypeOf(t.rootfs(id)), ['fuse.fuse-overlayfs']);
+      await t.engine.containers.start(id);
+      assert.is(t.helper(id)?.pid, created!.pid, 'the start uses the mount create made');
+      await until('the container writes through FUSE', () => existsSync(path.join(t.rootfs(id), 'probe')));
+      assert.is(readFileSync(path.join(t.rootfs(id), 'probe'), 'utf8'), 'hi\n');
+      await t.engine.containers.stop(id, 0);
+      assert.not.ok(isSameProcess(created!.pid, created!.startTime), 'the helper is gone when stop returns');
+      assert.not.ok(isMountPoint(t.rootfs(id)));
+      assert.equal(ledger(t.dir), [], 'no helper record left');
+      // A second run mounts again through a new helper; the file the first wrote is kept.
+      await t.engine.containers.start(id);
+      const second = t.helper(id);
+      assert.ok(second && second.pid !== created!.pid);
+      assert.is(readFileSync(path.join(t.rootfs(id), 'probe'), 'utf8'), 'hi\n');
+      await t.engine.containers.remove(id, { force: true });
+      assert.not.ok(isSameProcess(second!.pid, second!.startTime));
+      assert.equal(ledger(t.dir), []);
+      assert.equal(t.engine.di.resolve(DriverMountsToken).helperCount, 0);
+    }),
+  ),
+);
+
+test(
+  'a FUSE process killed under a running container: the container sees I/O errors, is stopped with the reason, nothing stays mounted',
+  withTimeout(30_000, () =>
+    withEngine(async (t) => {
+      // Reads without a pause, so the failure is printed before the engine's kill arrives.
+      const script = 'echo x > /probe; while :; do cat /probe > /dev/null || echo "read failed" >&2; done';
+      const id = (await t.engine.containers.create({ Image: 'busybox', Cmd: ['sh', '-c', script] })).Id;
+      await t.engine.containers.start(id);
+      await until('the container runs on its FUSE rootfs', () => existsSync(path.join(t.rootfs(id), 'probe')));
+      const helper = t.helper(id)!;
+      const exited = t.engine.containers.wait(id);
+      // The whole helper (wrapper and server) killed: nothing of it unmounts the dead mount.
+      process.kill(-helper.pid, 'SIGKILL');
+      const status = await exited;
+      // 137: killed by the engine; 135: SIGBUS first, a page of its program unreadable from the dead mount.
+      assert.ok([135, 137].includes(status.StatusCode), `exit status ${status.StatusCode}`);
+      await until('the error recorded', async () => (await t.engine.containers.inspect(id)).State.Error !== '');
+      const state = (await t.engine.containers.inspect(id)).State;
+      assert.is(state.Running, false);
+      assert.match(state.Error, new RegExp(`mount helper ${fuseOverlayfsHelper} \\(pid ${helper.pid}\\) serving .*${id}/rootfs exited`));
+      assert.ok(
+        t.events.some((e) => e.action === 'rootfs_lost' && e.id === id && e.attributes.error?.includes('mount helper')),
+        'a rootfs_lost event',
+      );
+      if (status.StatusCode === 137) assert.match(await logsOf(t.engine, id), /read failed/, 'the container saw its reads fail');
+      assert.not.ok(isMountPoint(t.rootfs(id)), 'the dead mount is gone');
+      assert.equal(fstypeOf(t.rootfs(id)), []);
+      assert.not.ok(readFileSync('/proc/self/mountinfo', 'utf8').includes(t.dir), 'nothing mounted under the test directory');
+      assert.equal(ledger(t.dir), []);
+      // It starts again on a new helper, the error cleared.
+      await t.engine.containers.start(id);
+      assert.is((await t.engine.containers.inspect(id)).State.Error, '');
+      assert.ok(t.helper(id));
+    }),
+  ),
+);
+
+test(
+  "after the engine goes away, the next one adopts a running container's helper (not remounted), and notices its death",
+  withTimeout(40_000, () =>
+    withEngine(async (t) => {
+      const script = 'while date > /tick && cat /tick > /dev/null; do usleep 100000; done; echo "read failed" >&2; exec sleep 60';
+      const id = (await t.engine.containers.create({ Image: 'busybox', Cmd: ['sh', '-c', script] })).Id;
+      await t.engine.containers.start(id);
+      await until('the container runs', () => existsSync(path.join(t.rootfs(id), 'tick')));
+      const before = t.helper(id)!;
+      await t.stop();
+      await t.restart();
+      assert.equal(t.helper(id), before, 'the same helper, adopted');
+      assert.ok(isSameProcess(before.pid, before.startTime));
+      assert.equal(fstypeOf(t.rootfs(id)), ['fuse.fuse-overlayfs'], 'one mount: not mounted over');
+      assert.ok((await t.engine.containers.inspect(id)).State.Running);
+      const tick = readFileSync(path.join(t.rootfs(id), 'tick'), 'utf8');
+      await until(
+        'the container still writes through the adopted helper',
+        () => readFileSync(path.join(t.rootfs(id), 'tick'), 'utf8') !== tick,
+      );
+      // Its death is noticed through the reopened lifeline: the server killed, the wrapper removes the mount and exits.
+      const exited = t.engine.containers.wait(id);
+      process.kill(serverOf(before.pid), 'SIGKILL');
+      assert.ok([135, 137].includes((await exited).StatusCode));
+      await until('the error recorded', async () => (await t.engine.containers.inspect(id)).State.Error !== '');
+      assert.match((await t.engine.containers.inspect(id)).State.Error, /mount helper .* exited while it was in use/);
+      assert.not.ok(isMountPoint(t.rootfs(id)));
+      assert.equal(ledger(t.dir), []);
+    }),
+  ),
+);
+
+test(
+  'a container that exited while no engine ran: the next engine stops its helper and unmounts; a created one keeps its helper',
+  withTimeout(30_000, () =>
+    withEngine(async (t) => {
+      const short = (await t.engine.containers.create({ Image: 'busybox', Cmd: ['sleep', '1'] })).Id;
+      const waiting = (await t.engine.containers.create({ Image: 'busybox', Cmd: ['true'] })).Id;
+      await t.engine.containers.start(short);
+      const shortHelper = t.helper(short)!;
+      const waitingHelper = t.helper(waiting)!;
+      await t.stop();
+      await new Promise((r) => setTimeout(r, 1500));
+      await t.restart();
+      const state = (await t.engine.containers.inspect(short)).State;
+      assert.is(state.Status, 'exited');
+      assert.not.ok(isSameProcess(shortHelper.pid, shortHelper.startTime), "the exited container's helper is stopped");
+      assert.not.ok(isMountPoint(t.rootfs(short)));
+      assert.equal(t.helper(waiting), waitingHelper, "the created container's helper is adopted");
+      assert.ok(isMountPoint(t.rootfs(waiting)));
+      await t.engine.containers.start(waiting);
+      assert.is((await t.engine.containers.wait(waiting)).StatusCode, 0);
+      assert.not.ok(isSameProcess(waitingHelper.pid, waitingHelper.startTime));
+      assert.equal(ledger(t.dir), []);
+    }),
+  ),
+);
+
+test(
+  'cp into a stopped container mounts its FUSE rootfs for the operation only, helper included',
+  withTimeout(30_000, () =>
+    withEngine(async (t) => {
+      const id = (await t.engine.containers.create({ Image: 'busybox', Cmd: ['sh', '-c', 'echo made > /made'] })).Id;
+      await t.engine.containers.start(id);
+      assert.is((await t.engine.containers.wait(id)).StatusCode, 0);
+      assert.not.ok(isMountPoint(t.rootfs(id)));
+      const changes = await t.engine.filesystems.changes(id);
+      assert.ok(
+        changes.some((c) => c.Path === '/made'),
+        JSON.stringify(changes),
+      );
+      const exported: string[] = [];
+      for await (const entry of readTar(await t.engine.filesystems.export(id))) {
+        exported.push(entry.path);
+        for await (const _ of entry.body);
+      }
+      assert.ok(exported.includes('made'), 'export read the FUSE-mounted root');
+      // The export's stream ends before its unmount has finished waiting for the helper.
+      await until('the export to unmount', () => ledger(t.dir).length === 0);
+      assert.not.ok(isMountPoint(t.rootfs(id)), 'unmounted after the operation');
+      assert.equal(leftoverHelpers(t.dir), []);
+    }),
+  ),
+);
+
+test.run();
