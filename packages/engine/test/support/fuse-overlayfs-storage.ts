@@ -1,8 +1,10 @@
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import {
   type DriverStatus,
   definePlugin,
   type MountSpec,
+  PluginSkipped,
   type PrepareOptions,
   type SnapshotChange,
   type SnapshotInfo,
@@ -28,9 +30,10 @@ export const fuseOverlayfsTestDriverName = 'fuse-overlayfs-test';
  * overlayfs has and fuse-overlayfs does not (volatile, index=off, ...) are dropped.
  */
 class FuseOverlayfsTestDriver implements StorageDriver {
-  readonly name = fuseOverlayfsTestDriverName;
-
-  constructor(private readonly overlay: OverlayDriver) {}
+  constructor(
+    readonly name: string,
+    private readonly overlay: OverlayDriver,
+  ) {}
 
   get capabilities(): StorageCapabilities {
     return this.overlay.capabilities;
@@ -96,12 +99,24 @@ function toFuse(specs: MountSpec[]): MountSpec[] {
   );
 }
 
-/** The plugin: pass it in an engine's `plugins` with `storageDriver: fuseOverlayfsTestDriverName`. */
-export const fuseOverlayfsTestStorage = definePlugin({
-  kind: 'storage',
-  name: fuseOverlayfsTestDriverName,
-  description: 'test only: overlay snapshots served by fuse-overlayfs as a mount helper',
-  async init(ctx) {
-    return new FuseOverlayfsTestDriver(await OverlayDriver.open(ctx.root, { log: ctx.log }));
-  },
-});
+/**
+ * The plugin, under `name` (`fuse` stands in for storage-fuse in the choice rule's
+ * tests): pass it in an engine's `plugins`. It skips, with the reason, where FUSE cannot
+ * be used (no /dev/fuse, no fuse-overlayfs).
+ */
+export function fuseOverlayfsTestPlugin(name = fuseOverlayfsTestDriverName) {
+  return definePlugin({
+    kind: 'storage',
+    name,
+    description: 'test only: overlay snapshots served by fuse-overlayfs as a mount helper',
+    async init(ctx) {
+      for (const needed of ['/dev/fuse', '/usr/bin/fuse-overlayfs']) {
+        if (!existsSync(needed)) throw new PluginSkipped(`${name}: ${needed} is missing`);
+      }
+      return new FuseOverlayfsTestDriver(name, await OverlayDriver.open(ctx.root, { log: ctx.log }));
+    },
+  });
+}
+
+/** The plugin under its own name: pass it with `storageDriver: fuseOverlayfsTestDriverName`. */
+export const fuseOverlayfsTestStorage = fuseOverlayfsTestPlugin();
