@@ -1,4 +1,5 @@
-import { createReadStream, existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { createReadStream, existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import type { EngineEvent } from '@berth/core';
 import { readTar } from '@berth/image';
@@ -288,6 +289,107 @@ test(
       await until('the export to unmount', () => ledger(t.dir).length === 0);
       assert.not.ok(isMountPoint(t.rootfs(id)), 'unmounted after the operation');
       assert.equal(leftoverHelpers(t.dir), []);
+    }),
+  ),
+);
+
+/** Run the engine in a process of its own (support/fuse-engine-child.ts) until `until` is printed; returns it and what it printed. */
+async function engineChild(t: Scaffold, mode: 'run' | 'churn', ready: RegExp) {
+  const child = spawn(
+    process.execPath,
+    ['-r', 'tsx/cjs', path.join(__dirname, 'support', 'fuse-engine-child.ts'), t.dir, `berth-unit-${path.basename(t.dir).slice(-6)}`, mode],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let out = '';
+  child.stdout.on('data', (b: Buffer) => {
+    out += b;
+  });
+  const exited = new Promise((r) => child.once('exit', r));
+  await until(`the engine child to print ${ready}`, () => ready.test(out) || child.exitCode !== null, 20_000);
+  assert.ok(ready.test(out), `the child printed ${JSON.stringify(out)}`);
+  return {
+    out: () => out,
+    async kill() {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+/**
+ * What must hold after any crash and the next engine's start: every helper still running
+ * for this directory serves the rootfs of a container that is running or created and is
+ * watched by the engine under its pid; every FUSE mount under the directory is one of
+ * those and answers; the ledger holds exactly the watched helpers.
+ */
+async function assertOnlyOwnedHelpers(t: Scaffold): Promise<void> {
+  const mounts = t.engine.di.resolve(DriverMountsToken);
+  const wanted = new Map<string, string>();
+  for (const c of await t.engine.containers.list({ all: true })) {
+    if (c.State === 'running' || c.State === 'created') wanted.set(t.rootfs(c.Id), c.Id);
+  }
+  for (const pid of leftoverHelpers(t.dir)) {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    const target = argv[2]!;
+    assert.ok(wanted.has(target), `helper ${pid} serves ${target}, which no running or created container owns`);
+    assert.is(mounts.helperOf(target)?.pid, pid, `helper ${pid} is watched`);
+  }
+  const fuseMounts = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((l) => l.includes(' - fuse') && l.split(' ')[4]!.startsWith(t.dir))
+    .map((l) => l.split(' ')[4]!);
+  for (const target of fuseMounts) {
+    assert.ok(wanted.has(target), `${target} is mounted but no running or created container owns it`);
+    assert.ok(mounts.helperOf(target), `${target} is served by a watched helper`);
+    statSync(path.join(target, 'bin')); // a dead FUSE mount throws ENOTCONN
+  }
+  assert.is(ledger(t.dir).filter((f) => f.endsWith('.json')).length, mounts.helperCount, 'the ledger holds the watched helpers, no more');
+}
+
+test(
+  "kill -9 of the engine's process: the running container's FUSE rootfs is still served, and the next engine adopts it",
+  withTimeout(60_000, () =>
+    withEngine(async (t) => {
+      await t.stop();
+      const child = await engineChild(t, 'run', /running \S+ \d+\n/);
+      const [, id, pid] = /running (\S+) (\d+)/.exec(child.out())!;
+      await child.kill();
+      const tick = readFileSync(path.join(t.rootfs(id!), 'tick'), 'utf8');
+      await until(
+        'the container to write through FUSE with no engine',
+        () => readFileSync(path.join(t.rootfs(id!), 'tick'), 'utf8') !== tick,
+      );
+      await t.restart();
+      assert.is(t.helper(id!)?.pid, Number(pid), 'the helper the dead engine started, adopted');
+      assert.equal(fstypeOf(t.rootfs(id!)), ['fuse.fuse-overlayfs'], 'not mounted over');
+      assert.ok((await t.engine.containers.inspect(id!)).State.Running);
+      await assertOnlyOwnedHelpers(t);
+      await t.engine.containers.remove(id!, { force: true });
+      assert.equal(leftoverHelpers(t.dir), []);
+      assert.equal(ledger(t.dir), []);
+    }),
+  ),
+);
+
+test(
+  'kill -9 of the engine at any point of create, start, stop and remove: the next engine leaves no helper or mount nothing owns',
+  withTimeout(120_000, () =>
+    withEngine(async (t) => {
+      await t.stop();
+      // Kills at spread-out moments: in the middle of mounts, helpers' starts and stops, records' writes.
+      for (const ms of [0, 40, 90, 170, 260, 400, 650, 1000]) {
+        const child = await engineChild(t, 'churn', /ready\n/);
+        await new Promise((r) => setTimeout(r, ms));
+        await child.kill();
+        await t.restart();
+        await assertOnlyOwnedHelpers(t);
+        await t.stop();
+      }
+      await t.restart();
+      // The kills found work under way: containers were made, and some hold helpers now.
+      const states = (await t.engine.containers.list({ all: true })).map((c) => c.State);
+      assert.ok(states.length >= 3, `containers made before the kills: ${states.join(', ')}`);
+      assert.ok(t.engine.di.resolve(DriverMountsToken).helperCount > 0, 'helpers adopted across the kills');
     }),
   ),
 );
