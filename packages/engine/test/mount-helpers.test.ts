@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createReadStream, existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import type { EngineEvent } from '@berth/core';
+import type { EngineEvent, Logger } from '@berth/core';
 import { readTar } from '@berth/image';
 import { isMountPoint, isSameProcess } from '@berth/native';
 import none from '@berth/network-none';
@@ -31,15 +31,27 @@ interface Scaffold {
   helper(id: string): { pid: number; startTime: number } | undefined;
   /** Every event the engines published. */
   events: EngineEvent[];
+  /** What the engines logged at info and above, one line each (shown when a wait times out). */
+  logs: string[];
 }
+
+let currentLogs: string[] = [];
 
 async function withEngine(fn: (t: Scaffold) => Promise<void>): Promise<void> {
   const dir = mkdtempSync('/tmp/berth-unit-mount-helpers-');
   let current: Engine | undefined;
   const events: EngineEvent[] = [];
+  const logs: string[] = [];
+  currentLogs = logs;
+  const line =
+    (level: string) =>
+    (message: string, fields?: Record<string, unknown>): void =>
+      void logs.push(`${level} ${message} ${JSON.stringify(fields ?? {})}`);
+  const logger: Logger = { debug() {}, info: line('info'), warn: line('warn'), error: line('error'), child: () => logger };
   const t: Scaffold = {
     dir,
     events,
+    logs,
     get engine() {
       if (!current) throw new Error('the engine is stopped');
       return current;
@@ -57,6 +69,7 @@ async function withEngine(fn: (t: Scaffold) => Promise<void>): Promise<void> {
         cgroupParent: `berth-unit-${path.basename(dir).slice(-6)}`,
         plugins: [fuseOverlayfsTestStorage, runc, none],
         storageDriver: fuseOverlayfsTestDriverName,
+        logger,
       });
       current.events.on('event', (e) => events.push(e));
       return current;
@@ -122,7 +135,7 @@ function ledger(dir: string): string[] {
 async function until(what: string, check: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; the engine logged:\n${currentLogs.join('\n')}`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }
@@ -176,6 +189,7 @@ test(
   withTimeout(30_000, () =>
     withEngine(async (t) => {
       // Reads without a pause, so the failure is printed before the engine's kill arrives.
+      // Each cat is a program loaded from the dead mount (SIGBUS: "Bus error"); the shell says so.
       const script = 'echo x > /probe; while :; do cat /probe > /dev/null || echo "read failed" >&2; done';
       const id = (await t.engine.containers.create({ Image: 'busybox', Cmd: ['sh', '-c', script] })).Id;
       await t.engine.containers.start(id);
@@ -195,7 +209,7 @@ test(
         t.events.some((e) => e.action === 'rootfs_lost' && e.id === id && e.attributes.error?.includes('mount helper')),
         'a rootfs_lost event',
       );
-      if (status.StatusCode === 137) assert.match(await logsOf(t.engine, id), /read failed/, 'the container saw its reads fail');
+      if (status.StatusCode === 137) assert.match(await logsOf(t.engine, id), /Bus error\nread failed/, 'the container saw its reads fail');
       assert.not.ok(isMountPoint(t.rootfs(id)), 'the dead mount is gone');
       assert.equal(fstypeOf(t.rootfs(id)), []);
       assert.not.ok(readFileSync('/proc/self/mountinfo', 'utf8').includes(t.dir), 'nothing mounted under the test directory');
@@ -344,6 +358,17 @@ async function assertOnlyOwnedHelpers(t: Scaffold): Promise<void> {
     statSync(path.join(target, 'bin')); // a dead FUSE mount throws ENOTCONN
   }
   assert.is(ledger(t.dir).filter((f) => f.endsWith('.json')).length, mounts.helperCount, 'the ledger holds the watched helpers, no more');
+  // And the other way: a running container's rootfs is served (adopted, never mounted again);
+  // a created one's is served or not mounted at all (a start undone at recovery unmounts it,
+  // and the next start mounts it again).
+  for (const c of await t.engine.containers.list({ all: true })) {
+    const target = t.rootfs(c.Id);
+    if (c.State === 'created' && fstypeOf(target).length === 0) continue;
+    if (c.State !== 'running' && c.State !== 'created') continue;
+    const helper = mounts.helperOf(target);
+    assert.ok(helper && isSameProcess(helper.pid!, helper.startTime!), `${c.State} container ${c.Id}'s rootfs is served by a live helper`);
+    assert.equal(fstypeOf(target), ['fuse.fuse-overlayfs'], `container ${c.Id}'s rootfs is mounted once`);
+  }
 }
 
 test(
@@ -354,6 +379,7 @@ test(
       const child = await engineChild(t, 'run', /running \S+ \d+\n/);
       const [, id, pid] = /running (\S+) (\d+)/.exec(child.out())!;
       await child.kill();
+      await until('the container to write its first tick', () => existsSync(path.join(t.rootfs(id!), 'tick')));
       const tick = readFileSync(path.join(t.rootfs(id!), 'tick'), 'utf8');
       await until(
         'the container to write through FUSE with no engine',
@@ -376,20 +402,24 @@ test(
   withTimeout(120_000, () =>
     withEngine(async (t) => {
       await t.stop();
-      // Kills at spread-out moments: in the middle of mounts, helpers' starts and stops, records' writes.
-      for (const ms of [0, 40, 90, 170, 260, 400, 650, 1000]) {
+      // Kills in the middle of the n-th operation of each round (a create, start, stop or
+      // remove: mounts, helpers' starts and stops, records' writes), a few ms after it began.
+      let ops = 0;
+      for (let round = 0; round < 8; round++) {
         const child = await engineChild(t, 'churn', /ready\n/);
-        await new Promise((r) => setTimeout(r, ms));
+        const wanted = round + 1;
+        await until(`operation ${wanted} to begin`, () => (child.out().match(/^op /gm) ?? []).length >= wanted, 20_000);
+        await new Promise((r) => setTimeout(r, (round * 7) % 25));
         await child.kill();
+        ops += (child.out().match(/^op /gm) ?? []).length;
         await t.restart();
         await assertOnlyOwnedHelpers(t);
         await t.stop();
       }
       await t.restart();
-      // The kills found work under way: containers were made, and some hold helpers now.
       const states = (await t.engine.containers.list({ all: true })).map((c) => c.State);
-      assert.ok(states.length >= 3, `containers made before the kills: ${states.join(', ')}`);
-      assert.ok(t.engine.di.resolve(DriverMountsToken).helperCount > 0, 'helpers adopted across the kills');
+      assert.ok(ops >= 36, `operations begun before the kills: ${ops}`);
+      assert.ok(states.length >= 1, `containers made before the kills: ${states.join(', ')}`);
     }),
   ),
 );

@@ -6,8 +6,12 @@ import { AT, isMountPoint, isSameProcess, logTail, mknodAt, mountAll, mountAllAs
 import { EngineConfigToken, type ResolvedEngineConfig } from '../config.js';
 import { type MountHelperEntry, MountHelperLedger, type MountOwner } from './mount-helper-ledger.js';
 
-/** Told when a helper dies while its mount is in use (never for one the engine stopped). */
-export type MountHelperDeathListener = (owner: MountOwner, message: string) => void | Promise<void>;
+/**
+ * Told when a helper dies while its mount is in use (never for one the engine stopped).
+ * `atStart`: found dead by `recover` (it died while no engine watched), told once the
+ * engine's runs are adopted; otherwise seen as it happened.
+ */
+export type MountHelperDeathListener = (owner: MountOwner, message: string, atStart: boolean) => void | Promise<void>;
 
 /** How long a helper gets to exit after its mount is unmounted and it is sent SIGTERM, then again after SIGKILL. */
 const stopGraceMs = 2_000;
@@ -202,10 +206,10 @@ export class DriverMounts {
     return `mount helper ${program} (pid ${entry.pid ?? '?'}) serving ${entry.target} exited while it was in use; last lines of its log:\n${logTail(this.ledger.logPath(entry.key), 5)}`;
   }
 
-  private async tell(owner: MountOwner, message: string): Promise<void> {
+  private async tell(owner: MountOwner, message: string, atStart = false): Promise<void> {
     for (const listener of this.listeners) {
       try {
-        await listener(owner, message);
+        await listener(owner, message, atStart);
       } catch (err) {
         this.log.error('mount helper death listener failed', { owner: describe(owner), error: String(err) });
       }
@@ -256,7 +260,7 @@ export class DriverMounts {
 
   /** Tell the listeners of the deaths `recover` found (once the engine can act on them). */
   async reportRecoveredDeaths(): Promise<void> {
-    for (const { owner, message } of this.recoveredDeaths.splice(0)) await this.tell(owner, message);
+    for (const { owner, message } of this.recoveredDeaths.splice(0)) await this.tell(owner, message, true);
   }
 
   /** Kill a recorded helper's process group (found by its argv when its pid was never written), detach its mount, drop its record. */

@@ -73,10 +73,10 @@ export class RootFilesystems {
   /**
    * Listen to root filesystems lost under their container: the helper serving a FUSE
    * rootfs died (DriverMounts has removed the dead mount by then). `message` names the
-   * helper and ends with the last lines of its log.
+   * helper and ends with the last lines of its log; `atStart`: found dead at engine start.
    */
-  onLost(listener: (id: string, message: string) => void | Promise<void>): void {
-    this.mounts.onDeath((owner, message) => (owner.kind === 'container' ? listener(owner.id, message) : undefined));
+  onLost(listener: (id: string, message: string, atStart: boolean) => void | Promise<void>): void {
+    this.mounts.onDeath((owner, message, atStart) => (owner.kind === 'container' ? listener(owner.id, message, atStart) : undefined));
   }
 
   /** Unmount the root filesystem, its helper (if any) gone when this resolves; nothing mounted is fine. */

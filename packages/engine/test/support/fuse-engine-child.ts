@@ -10,7 +10,8 @@ import { fuseOverlayfsTestDriverName, fuseOverlayfsTestStorage } from './fuse-ov
  *   node -r tsx/cjs fuse-engine-child.ts <dir> <cgroup-parent> run
  *     starts a container that writes /tick every 100 ms, prints "running <id> <helper pid>", waits
  *   node -r tsx/cjs fuse-engine-child.ts <dir> <cgroup-parent> churn
- *     prints "ready", then creates, starts, stops and removes containers without end
+ *     prints "ready", then creates, starts, stops and removes containers without end, printing
+ *     "op <create|start|stop|remove>" as each begins
  * (busybox must already be loaded in that data root).
  */
 async function main(): Promise<void> {
@@ -31,13 +32,24 @@ async function main(): Promise<void> {
     await new Promise(() => {});
   }
   process.stdout.write('ready\n');
+  // Each operation is announced before it begins ("op create", ...), so the test can kill
+  // this process in the middle of the one it chooses. Some containers are left created,
+  // some running, some exited: the kills find every state.
+  const op = (what: string) => process.stdout.write(`op ${what}\n`);
   for (let i = 0; ; i++) {
-    // Some containers are left created, some running, some exited: the kill finds every state.
+    op('create');
     const id = (await engine.containers.create({ Image: 'busybox', Cmd: ['sleep', i % 2 ? '0.1' : '30'] })).Id;
     if (i % 5 === 4) continue;
+    op('start');
     await engine.containers.start(id);
-    if (i % 3 === 0) await engine.containers.stop(id, 0);
-    if (i % 4 === 1) await engine.containers.remove(id, { force: true });
+    if (i % 3 === 0) {
+      op('stop');
+      await engine.containers.stop(id, 0);
+    }
+    if (i % 4 === 1) {
+      op('remove');
+      await engine.containers.remove(id, { force: true });
+    }
   }
 }
 
