@@ -1,4 +1,4 @@
-import { closeSync, constants, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, constants, promises as fs, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { Socket } from 'node:net';
 import * as path from 'node:path';
 import { InvalidArgument, inject, injectable, type Logger, LoggerToken, type MountSpec, SystemError, token } from '@berth/core';
@@ -104,6 +104,7 @@ export class DriverMounts {
     let writeEnd = -1;
     try {
       const lifeline = this.ledger.lifelinePath(key);
+      rmSync(lifeline, { force: true }); // a FIFO a crash left behind with no record
       mknodAt(AT.FDCWD, lifeline, constants.S_IFIFO | 0o600, 0, 0);
       // The read end first: a FIFO opened for writing without O_NONBLOCK would wait for a reader, and with it fails without one.
       readEnd = openSync(lifeline, constants.O_RDONLY | constants.O_NONBLOCK);
@@ -139,7 +140,7 @@ export class DriverMounts {
     const watched = this.watched.get(this.ledger.keyOf(target));
     // A helper that died before this stop (its container's exit may be noticed before its
     // lifeline's end) is a death to report, not a stop.
-    if (watched && serving(watched.entry)) watched.stopping = true;
+    if (watched && (await serving(watched.entry))) watched.stopping = true;
     unmountAll(target);
     if (!watched) return;
     await this.stop(watched);
@@ -315,15 +316,28 @@ function helpersByTarget(target: string): number[] {
   return found;
 }
 
-/** The helper still runs and its mount answers (a dead FUSE mount answers ENOTCONN; one its helper removed is no mount). */
-function serving(entry: MountHelperEntry): boolean {
+/**
+ * The helper still runs and its mount answers (a dead FUSE mount answers ENOTCONN; one its
+ * helper removed is no mount). The stat goes to the thread pool with a time limit: a
+ * server that hangs holds a pool thread for a while, never the event loop, and counts as
+ * serving (it is being stopped, not dead).
+ */
+async function serving(entry: MountHelperEntry): Promise<boolean> {
   if (entry.pid === undefined || entry.startTime === undefined || !isSameProcess(entry.pid, entry.startTime)) return false;
+  if (!isMountPoint(entry.target)) return false;
+  const answered = fs.stat(entry.target).then(
+    () => true,
+    () => false,
+  );
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(true), 200);
+  });
   try {
-    statSync(entry.target);
-  } catch {
-    return false;
+    return await Promise.race([answered, hung]);
+  } finally {
+    clearTimeout(timer);
   }
-  return isMountPoint(entry.target);
 }
 
 function describe(owner: MountOwner): string {
