@@ -74,7 +74,7 @@ export class DriverMounts {
     this.listeners.push(listener);
   }
 
-  /** How many helpers this engine watches now (for tests and `info`). */
+  /** How many helpers this engine watches now (tests and bench/mount-helpers.js read it). */
   get helperCount(): number {
     return this.watched.size;
   }
