@@ -324,7 +324,8 @@ function helpersByTarget(target: string): number[] {
  */
 async function serving(entry: MountHelperEntry): Promise<boolean> {
   if (entry.pid === undefined || entry.startTime === undefined || !isSameProcess(entry.pid, entry.startTime)) return false;
-  if (!isMountPoint(entry.target)) return false;
+  // The stat before the mount-table check: a helper that removes its dead mount meanwhile
+  // makes the stat succeed on the directory beneath, and then the check sees no mount.
   const answered = fs.stat(entry.target).then(
     () => true,
     () => false,
@@ -334,7 +335,7 @@ async function serving(entry: MountHelperEntry): Promise<boolean> {
     timer = setTimeout(() => resolve(true), 200);
   });
   try {
-    return await Promise.race([answered, hung]);
+    return (await Promise.race([answered, hung])) && isMountPoint(entry.target);
   } finally {
     clearTimeout(timer);
   }
