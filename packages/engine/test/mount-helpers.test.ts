@@ -116,7 +116,9 @@ function leftoverHelpers(dir: string): number[] {
       const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       const target = (a: string) => a.startsWith(`${dir}/`) && (a.endsWith('/rootfs') || a.startsWith(`${dir}/data/tmp/`));
-      if (fields[3] === name && fields[0] !== 'Z' && argv.slice(1).some(target)) found.push(Number(name));
+      // libfuse's auto-unmount watcher (fusermount, a session of its own) goes with its helper.
+      const watcher = path.basename(argv[0]!).startsWith('fusermount');
+      if (fields[3] === name && fields[0] !== 'Z' && !watcher && argv.slice(1).some(target)) found.push(Number(name));
     } catch {}
   }
   return found;
