@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { type MountSpec, silentLogger } from '@berth/core';
 import { isMountPoint, isSameProcess, type MountHelperProcess, startMountHelper } from '@berth/native';
@@ -14,6 +14,7 @@ import { fuseOverlayfsHelper } from './support/fuse-overlayfs-storage.js';
 
 interface Rig {
   dir: string;
+  cgroupParent: string;
   execRoot: string;
   open(): DriverMounts;
   /** A union of one lower layer on `<dir>/<name>/target`, as a helper spec. */
@@ -24,15 +25,18 @@ interface Rig {
 async function withRig(fn: (r: Rig) => Promise<void>): Promise<void> {
   const dir = mkdtempSync('/tmp/berth-unit-driver-mounts-');
   const execRoot = path.join(dir, 'exec');
+  const cgroupParent = `berth-unit-${path.basename(dir).slice(-6)}`;
   const opened: DriverMounts[] = [];
   const started: MountHelperProcess[] = [];
+  let failure: unknown;
   try {
     await fn({
       dir,
+      cgroupParent,
       execRoot,
       started,
       open() {
-        const mounts = new DriverMounts({ execRoot } as ResolvedEngineConfig, silentLogger);
+        const mounts = new DriverMounts({ execRoot, cgroupParent } as ResolvedEngineConfig, silentLogger);
         opened.push(mounts);
         return mounts;
       },
@@ -46,6 +50,9 @@ async function withRig(fn: (r: Rig) => Promise<void>): Promise<void> {
           target: path.join(base, 'target'),
         };
       },
+    }).catch((err: unknown) => {
+      failure = err;
+      throw err;
     });
   } finally {
     for (const m of opened) m.close();
@@ -54,7 +61,24 @@ async function withRig(fn: (r: Rig) => Promise<void>): Promise<void> {
         process.kill(-h.pid, 'SIGKILL');
       } catch {}
     }
-    removeAndAssertNoMounts(dir);
+    if (failure === undefined) removeAndAssertNoMounts(dir);
+    else {
+      try {
+        removeAndAssertNoMounts(dir);
+      } catch {}
+    }
+    rmSyncCgroup(cgroupParent);
+  }
+}
+
+/** The test's cgroup parent and its mount-helpers child in every hierarchy, where empty. */
+function rmSyncCgroup(parent: string): void {
+  for (const hierarchy of ['', ...readdirSync('/sys/fs/cgroup')]) {
+    for (const dir of [path.join('/sys/fs/cgroup', hierarchy, parent, 'mount-helpers'), path.join('/sys/fs/cgroup', hierarchy, parent)]) {
+      try {
+        rmdirSync(dir);
+      } catch {}
+    }
   }
 }
 
@@ -82,6 +106,12 @@ test('a plain spec leaves no record; a helper spec is recorded with its pid, lif
     await mounts.mount([spec], target, container('c1'));
     const entry = mounts.helperOf(target)!;
     assert.ok(entry.pid && isSameProcess(entry.pid, entry.startTime!));
+    // Out of this process's cgroup, as a shim is: a service manager stopping berthd leaves it (and its children) alone.
+    const cgroupOf = (pid: number) => readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+    assert.match(cgroupOf(entry.pid!), new RegExp(`/${r.cgroupParent}/mount-helpers\n`));
+    for (const child of readFileSync(`/proc/${entry.pid}/task/${entry.pid}/children`, 'utf8').trim().split(' ').filter(Boolean)) {
+      assert.match(cgroupOf(Number(child)), new RegExp(`/${r.cgroupParent}/mount-helpers\n`), 'what it started too');
+    }
     assert.equal(entry.owner, container('c1'));
     const key = new MountHelperLedger(path.join(r.execRoot, 'mount-helpers')).keyOf(target);
     assert.equal(ledgerFiles(r).sort(), [`${key}.json`, `${key}.lifeline`, `${key}.log`]);
@@ -89,6 +119,10 @@ test('a plain spec leaves no record; a helper spec is recorded with its pid, lif
     assert.not.ok(isSameProcess(entry.pid!, entry.startTime!));
     assert.not.ok(isMountPoint(target));
     assert.equal(ledgerFiles(r), []);
+    mounts.close();
+    for (const hierarchy of ['', ...readdirSync('/sys/fs/cgroup')]) {
+      assert.not.ok(existsSync(path.join('/sys/fs/cgroup', hierarchy, r.cgroupParent, 'mount-helpers')), 'the empty cgroup goes at close');
+    }
   }));
 
 test('two helper specs for one mount point are refused before anything starts', () =>

@@ -1,4 +1,4 @@
-import { createReadStream, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { isBerthError, silentLogger } from '@berth/core';
 import { mount, unmountAll } from '@berth/native';
@@ -155,6 +155,9 @@ test('an explicit overlay where it cannot mount fails the start with the reason,
         /^storage driver overlay was chosen with --storage-driver, but it cannot be used here: overlay: /,
       );
     }
+    const cgroupParent = `berth-unit-${path.basename(dir).slice(-6)}`;
+    const left = ['', ...readdirSync('/sys/fs/cgroup')].filter((h) => existsSync(path.join('/sys/fs/cgroup', h, cgroupParent, 'shims')));
+    assert.equal(left, [], 'the failed start left no shim cgroup');
   }));
 
 test.run();

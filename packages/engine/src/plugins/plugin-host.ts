@@ -231,7 +231,16 @@ export async function loadPlugins(
   ];
   // Everything settles before a failure is thrown, so no init is left running behind it.
   const failed = (await Promise.allSettled(work)).find((r) => r.status === 'rejected');
-  if (failed) throw failed.reason;
+  if (failed) {
+    // A start that fails (an explicit storage driver that cannot work here) leaves nothing
+    // behind: what the engine's close would close goes now (a runtime's shim cgroups).
+    for (const m of known) {
+      const outcome = outcomes.get(pluginKey(m));
+      if (!outcome?.ok || (m.kind !== 'runtime' && m.kind !== 'storage')) continue;
+      await (outcome.driver as { close?(): Promise<void> }).close?.().catch(() => undefined);
+    }
+    throw failed.reason;
+  }
   sortStatuses(statuses);
 
   const descriptions = new Map<string, string>();

@@ -3,6 +3,7 @@ import { Socket } from 'node:net';
 import * as path from 'node:path';
 import { InvalidArgument, inject, injectable, type Logger, LoggerToken, type MountSpec, SystemError, token } from '@berth/core';
 import { AT, isMountPoint, isSameProcess, logTail, mknodAt, mountAll, mountAllAsync, unmountAll } from '@berth/native';
+import { HelperCgroup } from '../cgroups/helper-cgroup.js';
 import { EngineConfigToken, type ResolvedEngineConfig } from '../config.js';
 import { type MountHelperEntry, MountHelperLedger, type MountOwner } from './mount-helper-ledger.js';
 
@@ -35,7 +36,9 @@ interface Watched {
  * service supervises as the runtime's shim is supervised:
  *
  * - **start**: its record (owner, target) is written to the ledger before the process
- *   exists and again with its pid and start time before the wait for `ready`; it gets
+ *   exists and again with its pid and start time before the wait for `ready`, the
+ *   process moved out of berthd's cgroup first (HelperCgroup: a service manager stopping
+ *   berthd must not take the containers' filesystems with it); it gets
  *   the write end of its lifeline FIFO as fd 4, this engine keeps the read end in its
  *   event loop (one descriptor per helper, no polling, no thread);
  * - **death**: end-of-file on the lifeline. Asked for (unmount): the record goes. Not
@@ -56,6 +59,7 @@ interface Watched {
 @injectable()
 export class DriverMounts {
   private readonly ledger: MountHelperLedger;
+  private readonly cgroup: HelperCgroup;
   private readonly watched = new Map<string, Watched>();
   private readonly listeners: MountHelperDeathListener[] = [];
   /** Deaths recovery found, told once the engine is up (`reportRecoveredDeaths`). */
@@ -67,6 +71,7 @@ export class DriverMounts {
     @inject(LoggerToken) private readonly log: Logger,
   ) {
     this.ledger = new MountHelperLedger(path.join(config.execRoot, 'mount-helpers'));
+    this.cgroup = new HelperCgroup(config.cgroupParent, log);
   }
 
   /** Listen to helpers that die while their mount is in use. */
@@ -113,6 +118,8 @@ export class DriverMounts {
         logPath: this.ledger.logPath(key),
         inheritFds: [writeEnd],
         onSpawn: (helper) => {
+          // Out of the daemon's cgroup first, before it forks what serves the mount.
+          this.cgroup.join(helper.pid);
           entry.pid = helper.pid;
           entry.startTime = helper.startTime;
           entry.argv = helper.argv;
@@ -121,6 +128,7 @@ export class DriverMounts {
       });
       closeSync(writeEnd);
       writeEnd = -1;
+      this.cgroup.joinTree(entry.pid!);
       this.watch(entry, readEnd);
       readEnd = -1;
       this.log.debug('mount helper ready', { target, pid: entry.pid, owner: describe(owner) });
@@ -291,6 +299,7 @@ export class DriverMounts {
     this.closed = true;
     for (const watched of this.watched.values()) watched.lifeline.destroy();
     this.watched.clear();
+    this.cgroup.close();
   }
 }
 
