@@ -99,6 +99,9 @@ async function withEngine(fn: (t: Scaffold) => Promise<void>): Promise<void> {
     }
     removeAndAssertNoMounts(dir);
     assert.equal(left, [], 'no mount helper left running');
+    const cgroupParent = `berth-unit-${path.basename(dir).slice(-6)}`;
+    const cgroups = ['', ...readdirSync('/sys/fs/cgroup')].filter((h) => existsSync(path.join('/sys/fs/cgroup', h, cgroupParent)));
+    assert.equal(cgroups, [], "no cgroup left (the helpers' included)");
   }
 }
 

@@ -68,9 +68,12 @@ export class HelperCgroup {
     walk(pid);
   }
 
-  /** Remove the directories where empty; EBUSY (a helper still there) and absent are fine. */
+  /**
+   * Remove the directories where empty, also those an earlier engine made (its helpers
+   * gone since); EBUSY (a helper still there) and absent are fine.
+   */
   close(): void {
-    for (const dir of this.dirs ?? []) {
+    for (const dir of this.dirs ?? this.paths()) {
       try {
         rmdirSync(dir);
       } catch {
@@ -80,13 +83,17 @@ export class HelperCgroup {
     this.dirs = undefined;
   }
 
+  /** The directory in each tracking hierarchy (none without a usable cgroup parent). */
+  private paths(): string[] {
+    const rel = (this.cgroupParent ?? '').replace(/^\/+/, '').replace(/\/+$/, '');
+    if (!rel || rel.split('/').some((part) => part === '..' || part === '.')) return [];
+    return trackingHierarchies(readMountInfo()).map((root) => path.join(root, rel, 'mount-helpers'));
+  }
+
   private open(): string[] {
     if (this.dirs) return this.dirs;
     this.dirs = [];
-    const rel = (this.cgroupParent ?? '').replace(/^\/+/, '').replace(/\/+$/, '');
-    if (!rel || rel.split('/').some((part) => part === '..' || part === '.')) return this.dirs;
-    for (const root of trackingHierarchies(readMountInfo())) {
-      const dir = path.join(root, rel, 'mount-helpers');
+    for (const dir of this.paths()) {
       try {
         mkdirSync(dir, { recursive: true });
         this.dirs.push(dir);
