@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash, hash as oneShotHash } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import { InvalidArgument } from '@berth/core';
 import { readTar, type TarEntryType } from '@berth/image';
@@ -86,19 +86,27 @@ export class ContextIndex implements TreeFs {
         const capability = entry.xattrs.get('security.capability');
         const base = { mode: entry.mode & 0o7777, mtimeMs: Math.floor(entry.mtime.getTime() / 1000) * 1000 };
         if (entry.type === 'file') {
-          const hash = createHash('sha256');
+          // A small file's body is one piece of one chunk: hashed in one call, without a
+          // Hash object (1,000 of those were about 4 ms of a cached rebuild, and garbage).
+          let hash: Hash | undefined;
+          let only: Buffer | undefined;
           const chunks: Buffer[] = [];
           const keepIt = keep(name);
           for await (const chunk of entry.body) {
-            hash.update(chunk);
+            if (hash === undefined && only === undefined) only = chunk;
+            else {
+              hash ??= createHash('sha256').update(only!);
+              hash.update(chunk);
+            }
             if (keepIt) chunks.push(chunk);
           }
           if (keepIt) kept.set(name, Buffer.concat(chunks));
+          const digest = hash ? hash.digest('hex') : oneShotHash('sha256', only ?? emptyBody, 'hex');
           index.put(name, {
             kind: 'file',
             ...base,
             size: entry.size,
-            digest: hash.digest('hex'),
+            digest,
             ...(capability ? { capability: capability.toString('base64') } : {}),
           });
         } else {
@@ -201,6 +209,8 @@ export class ContextIndex implements TreeFs {
     this.nodes.delete(name);
   }
 }
+
+const emptyBody = Buffer.alloc(0);
 
 async function drain(body: AsyncIterable<Buffer>): Promise<void> {
   for await (const chunk of body) void chunk;
