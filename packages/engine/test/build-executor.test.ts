@@ -188,7 +188,27 @@ test('a file .dockerignore excludes cannot be copied, and the error names it', a
     await build(ctx, dir);
     assert.unreachable('the build should fail');
   } catch (err) {
-    assert.match(String(err), 'secret.txt');
+    assert.match(String(err), 'Dockerfile:2: file not found in the build context or excluded by .dockerignore: secret.txt');
+  }
+});
+
+test('an error of a step names the Dockerfile line; a missing --from image is named', async (ctx) => {
+  const dir = contextDir(ctx, 'located', {
+    Dockerfile: 'FROM busybox\nRUN true\nCOPY ../outside /x\n',
+  });
+  try {
+    await build(ctx, dir);
+    assert.unreachable('the build should fail');
+  } catch (err) {
+    assert.match((err as Error).message, /^Dockerfile:3: forbidden path outside the build context: \.\.\/outside\n/);
+    assert.is((err as { code?: string }).code, 'InvalidArgument');
+  }
+  const fromImage = contextDir(ctx, 'from-image', { Dockerfile: 'FROM busybox\nCOPY --from=127.0.0.1:9/nosuch:1 /x /x\n' });
+  try {
+    await build(ctx, fromImage);
+    assert.unreachable('the build should fail');
+  } catch (err) {
+    assert.match((err as Error).message, /^Dockerfile:2: .*127\.0\.0\.1:9/);
   }
 });
 
