@@ -57,6 +57,14 @@ test('a failing RUN exits with its code and leaves no container; a bad Dockerfil
   assert.match(r.stdout, 'going');
   assert.is(await daemon.ok(['ps', '-aq']), '');
   assert.is(await daemon.ok(['images', '-q', 'e2e-never:1']), '');
+  // Quiet: the same exit code, and what the build said is shown with the error.
+  const quiet = await daemon.docker(['build', '-q', failing]);
+  assert.is(quiet.code, 3, quiet.stderr);
+  assert.match(quiet.stderr, 'going');
+  assert.match(quiet.stderr, 'returned a non-zero code: 3');
+  const berthQuiet = await daemon.berth(['build', '-q', failing]);
+  assert.is(berthQuiet.code, 3, berthQuiet.stderr);
+  assert.match(berthQuiet.stderr, 'going');
 
   const typo = context(daemon, { Dockerfile: 'FROM busybox\nCOPPY a /a\n' });
   const bad = await daemon.docker(['build', typo]);

@@ -83,6 +83,7 @@ export const buildCommand: Command = {
     }
 
     const display = new BuildDisplay(ctx.io.stdout, () => ctx.io.now());
+    const held: string[] = [];
     let id: string;
     try {
       id = await ctx.client().images.build(body, {
@@ -97,13 +98,16 @@ export const buildCommand: Command = {
         quiet,
         remote,
         secrets,
-        // Quiet: the daemon answers only the id, printed below.
+        // Quiet: the daemon answers only the id, printed below; or, when the build fails,
+        // what it said, shown on stderr before the error (as the docker CLI does).
         onProgress: (m) => {
           if (!quiet) display.show(m);
+          else if (typeof m.stream === 'string') held.push(m.stream);
         },
       });
     } catch (err) {
       display.end();
+      if (held.length > 0) ctx.io.stderr.write(held.join(''));
       const code = (err as ApiError).code;
       if ((err as ApiError).name === 'ApiError' && typeof code === 'number' && code > 0) {
         ctx.io.stderr.write(`${(err as Error).message}\n`);
