@@ -5,9 +5,9 @@ import type { BuildContext } from '../context/build-context.js';
 import { ContentHashCache } from '../context/content-hash.js';
 import { isIndexedContext } from '../context/indexed-context.js';
 import { type BuildPlan, planBuild, type StageSourceRef } from '../dockerfile/build-plan.js';
+import { DockerfileError } from '../dockerfile/errors.js';
 import { type ConfigStep, type CopyStep, evaluateStage, type RunStep } from '../dockerfile/evaluate-stage.js';
 import type { ImageRuntimeConfig } from '../dockerfile/image-config.js';
-import { DockerfileError } from '../dockerfile/errors.js';
 import { parseDockerfile } from '../dockerfile/parse-dockerfile.js';
 import type { BuildImage, BuildWorker, StepHistory } from '../worker/build-worker.js';
 import { RunStepFailed } from '../worker/run-step-failed.js';
@@ -72,6 +72,9 @@ export async function runBuild(
   const totalSteps = plan.totalSteps + (labels.length > 0 ? 1 : 0);
   const build = new Build(worker, context, options, output, plan, totalSteps);
   try {
+    // What the parser and the plan noticed (an empty continuation line, a base that looks
+    // like a misspelt stage name), before anything runs: Docker prints them first too.
+    for (const warning of [...dockerfile.warnings, ...plan.notes]) output.stream(`[WARNING]: ${warning.message}\n`);
     for (const line of plan.globalArgSteps) output.stream(`${renumber(line, totalSteps)}\n`);
     let image = await build.stages();
     if (labels.length > 0) image = await build.labelStep(image, labels);
