@@ -34,6 +34,8 @@ interface IndexNode {
   /** Hex sha256 of a file's content. */
   digest?: string;
   capability?: string;
+  /** Its `lstat` answer, made on first use. */
+  stats?: Stats;
 }
 
 /** What `ContextIndex.read` keeps besides the index: the bytes of the files asked for (the Dockerfile, the ignore files). */
@@ -142,7 +144,9 @@ export class ContextIndex implements TreeFs {
   lstat(hostPath: string): Stats {
     const node = this.nodes.get(this.relOf(hostPath));
     if (!node) throw Object.assign(new Error(`ENOENT: no such file or directory, lstat '${hostPath}'`), { code: 'ENOENT' });
-    return statsOf(node);
+    // Made once per node (a node changes only while the tar is read, before any lstat).
+    node.stats ??= statsOf(node);
+    return node.stats;
   }
 
   readdir(hostPath: string): string[] {
@@ -177,7 +181,7 @@ export class ContextIndex implements TreeFs {
     const existing = this.nodes.get(name);
     // A later entry of the same name replaces the earlier one, as unpacking does (a directory stays one).
     if (existing?.kind === 'directory' && node.kind === 'directory') {
-      Object.assign(existing, { mode: node.mode, mtimeMs: node.mtimeMs });
+      Object.assign(existing, { mode: node.mode, mtimeMs: node.mtimeMs, stats: undefined });
       return;
     }
     if (existing?.kind === 'directory') this.removeTree(name);
@@ -192,6 +196,7 @@ export class ContextIndex implements TreeFs {
     if (!node || node.kind === 'directory') throw new InvalidArgument(`the build context: ${raw}: a hard link to a missing file`);
     this.parents(name);
     node.nlink++;
+    node.stats = undefined;
     this.nodes.set(name, node);
     this.children.get(dirOf(name))!.add(baseOf(name));
   }
