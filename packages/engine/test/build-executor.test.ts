@@ -1,4 +1,7 @@
+import { createHash } from 'node:crypto';
 import { createReadStream, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { type BuildOptions, openDirectoryContext, RunStepFailed, runBuild } from '@berth/builder';
 import none from '@berth/network-none';
@@ -275,6 +278,26 @@ test("the parser's and the plan's warnings are shown before the first step", asy
     '[WARNING]: Dockerfile:5: "buidler" is not a stage of this Dockerfile and is taken as an image name (did you mean builder?)',
   );
   assert.match(text, 'one two');
+});
+
+test('ADD --checksum: a download that hashes to something else fails the step; the right one is added', async (ctx) => {
+  const body = 'downloaded\n';
+  const server = http.createServer((_req, res) => res.end(body));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/file.txt`;
+    const right = `sha256:${createHash('sha256').update(body).digest('hex')}`;
+    const wrong = `sha256:${'0'.repeat(64)}`;
+    const bad = contextDir(ctx, 'checksum-bad', { Dockerfile: `FROM busybox\nADD --checksum=${wrong} ${url} /f\n` });
+    const failed = await build(ctx, bad).catch((err: Error) => err.message);
+    assert.match(String(failed), `Dockerfile:2: checksum of ${url} is ${right}, not the expected ${wrong}`);
+    const good = contextDir(ctx, 'checksum-good', { Dockerfile: `FROM busybox\nADD --checksum=${right} ${url} /f\n` });
+    const { id } = await build(ctx, good);
+    assert.is(await runIn(ctx.engine, id, ['cat', '/f']), body);
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
 });
 
 test('MAINTAINER is the author of the images from its line on', async (ctx) => {
