@@ -15,6 +15,7 @@ import {
 import { writeTar } from '@berth/image';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { coalesceChunks } from '../src/context/coalesce-chunks.js';
 import { collect, makeTree, rejection, withTempDir } from './context-helpers.js';
 
 // A POST /build context kept as an index of its tar: COPY plans and cache keys from the
@@ -96,6 +97,18 @@ test('a tar a context may not hold is refused while it is read, and nothing is l
     assert.match((await rejection(indexedContextFromTar([noDockerfile], { workDir: work }))).message, 'Cannot locate specified Dockerfile');
     assert.equal(readdirSync(work), [], 'no context directory is left');
   });
+});
+
+test('coalesceChunks gathers small chunks into pieces of at least the size asked, bytes unchanged', async () => {
+  const chunks = Array.from({ length: 3000 }, (_, i) => Buffer.alloc(1 + (i % 700), i % 251));
+  const out: Buffer[] = [];
+  for await (const piece of coalesceChunks(chunks, 64 << 10)) out.push(piece);
+  assert.ok(out.length < 30, `${out.length} pieces`);
+  for (const piece of out.slice(0, -1)) assert.ok(piece.length >= 64 << 10);
+  assert.ok(Buffer.concat(out).equals(Buffer.concat(chunks)));
+  const none: Buffer[] = [];
+  for await (const piece of coalesceChunks([Buffer.alloc(0)])) none.push(piece);
+  assert.equal(none, [], 'nothing in, nothing out');
 });
 
 test.run();

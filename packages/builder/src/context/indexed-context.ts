@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { asyncBytes, type ByteSource } from '@berth/image';
 import { decompressArchive, notATar, peek, startsTar } from './archive-stream.js';
 import { type BuildContext, contextOfDirectory, defaultDockerfileName, dockerfileName } from './build-context.js';
+import { coalesceChunks } from './coalesce-chunks.js';
 import { ContextIndex } from './context-index.js';
 import { IgnoreMatcher, parseDockerignore } from './dockerignore.js';
 import type { OwnedContextOptions } from './tar-context.js';
@@ -38,7 +39,7 @@ export async function indexedContextFromTar(body: ByteSource, options: OwnedCont
   const tarFile = path.join(dir, 'context.tar');
   const root = path.join(dir, 'root');
   try {
-    const { compression, stream } = await decompressArchive(asyncBytes(body));
+    const { compression, stream } = await decompressArchive(coalesceChunks(asyncBytes(body)));
     const { head, stream: replay, cancel } = await peek(stream, 1024);
     if (!startsTar(head)) {
       // Read nothing more: the request is closed with the error.
