@@ -7,7 +7,7 @@
  * what berthd spent receiving a context. Waiting for more bytes costs nothing here: the
  * whole context is read before the build starts. An error of `source` is thrown as is.
  */
-export async function* coalesceChunks(source: AsyncIterable<Uint8Array>, size = 64 << 10): AsyncGenerator<Buffer> {
+export async function* coalesceChunks(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, size = 64 << 10): AsyncGenerator<Buffer> {
   let held: Buffer[] = [];
   let bytes = 0;
   for await (const chunk of source) {
