@@ -63,16 +63,17 @@ export class ContextIndex implements TreeFs {
 
   /**
    * Index the (uncompressed) tar `source`, its bytes kept as they pass in `spool` (for
-   * unpacking later, on a cache miss), and keeping the content of the files whose
-   * cleaned names `keep` accepts. InvalidArgument for a tar `unpackArchive` would refuse.
+   * unpacking later, on a cache miss; none: they are kept already), and keeping the
+   * content of the files whose cleaned names `keep` accepts. InvalidArgument for a tar
+   * `unpackArchive` would refuse.
    */
-  static async read(source: AsyncIterable<Buffer>, spool: TarSpool, keep: (name: string) => boolean): Promise<IndexedTar> {
+  static async read(source: AsyncIterable<Buffer>, spool: TarSpool | undefined, keep: (name: string) => boolean): Promise<IndexedTar> {
     const index = new ContextIndex();
     const kept = new Map<string, Buffer>();
     try {
       async function* tee(): AsyncGenerator<Buffer> {
         for await (const chunk of source) {
-          await spool.write(chunk);
+          await spool?.write(chunk);
           yield chunk;
         }
       }
@@ -123,7 +124,7 @@ export class ContextIndex implements TreeFs {
       if (err instanceof InvalidArgument || (err as { code?: string }).code === 'InvalidArgument') throw err;
       throw new InvalidArgument(`the build context: ${(err as Error).message}`, { cause: err });
     } finally {
-      await spool.end();
+      await spool?.end();
     }
     return { index, kept };
   }
@@ -134,6 +135,11 @@ export class ContextIndex implements TreeFs {
       if (node.kind === 'file' && node.digest)
         cache.remember({ dev: indexDevice, ino: node.ino, size: node.size, mtimeMs: node.mtimeMs }, node.digest);
     }
+  }
+
+  /** How many entries it holds (directories made for missing parents included). */
+  get size(): number {
+    return this.nodes.size;
   }
 
   /** Whether `name` (cleaned, relative) is a regular file of the context. */
