@@ -291,6 +291,9 @@ test('reproducible through docker build: SOURCE_DATE_EPOCH and --no-cache twice 
   const failing = context(daemon, { Dockerfile: 'FROM busybox\nRUN echo doomed > /file; exit 4\n' });
   const failed = await daemon.docker(['build', '--no-cache', failing]);
   assert.is(failed.code, 4, failed.stderr);
+  // A removed snapshot is renamed `.removing-*` and deleted in the background: wait for it.
+  const until = Date.now() + 10_000;
+  while (readdirSync(snapshots).length !== before.length && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
   assert.equal(readdirSync(snapshots).sort(), before, 'no snapshot of the failed step is left');
   assert.is(await daemon.ok(['ps', '-aq']), '');
 });
