@@ -52,7 +52,11 @@ async function main() {
     docker(dockerEnv, ['load', '-q', '-i', busybox]);
     envs.push(dockerEnv);
   }
-  const load = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
+  const load = () =>
+    os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ');
   const loadBefore = load();
   const cold = envs.map(() => []);
   const berthCli = [];
