@@ -49,6 +49,20 @@ test('docker build makes a tagged image that runs; a rebuild takes every step fr
   assert.is(await daemon.ok(['ps', '-aq']), '', 'no step container is left');
 });
 
+test('the layer cache survives a berthd restart; a changed file rebuilds from its COPY on', async ({ daemon }) => {
+  const dir = context(daemon, { Dockerfile: 'FROM busybox\nRUN echo one > /one\nCOPY f /f\nRUN cat /f > /g\n', f: 'first\n' });
+  assert.is((await daemon.docker(['build', '-q', dir])).code, 0);
+  await daemon.kill('SIGTERM');
+  await daemon.start();
+  const again = await daemon.docker(['build', dir]);
+  assert.is(again.code, 0, again.stderr);
+  assert.is(again.stdout.split('Using cache').length - 1, 3, again.stdout);
+  writeFileSync(path.join(dir, 'f'), 'second\n');
+  const changed = await daemon.docker(['build', dir]);
+  assert.is(changed.stdout.split('Using cache').length - 1, 1, 'only the RUN before the COPY is taken from the cache');
+  assert.is(await daemon.ok(['run', '--rm', /Successfully built ([0-9a-f]{12})/.exec(changed.stdout)![1]!, 'cat', '/g']), 'second');
+});
+
 test('a failing RUN exits with its code and leaves no container; a bad Dockerfile names the file and line', async ({ daemon }) => {
   const failing = context(daemon, { Dockerfile: 'FROM busybox\nRUN echo going; exit 3\n' });
   const r = await daemon.docker(['build', '-t', 'e2e-never:1', failing]);
