@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import * as assert from 'uvu/assert';
 import { daemonSuite, type TestDaemon } from './harness';
+import { LocalRegistry } from './local-registry';
 
 /**
  * `docker build` through the real docker CLI (the classic builder: CLI 28 without buildx
@@ -61,6 +62,30 @@ test('the layer cache survives a berthd restart; a changed file rebuilds from it
   const changed = await daemon.docker(['build', dir]);
   assert.is(changed.stdout.split('Using cache').length - 1, 1, 'only the RUN before the COPY is taken from the cache');
   assert.is(await daemon.ok(['run', '--rm', /Successfully built ([0-9a-f]{12})/.exec(changed.stdout)![1]!, 'cat', '/g']), 'second');
+});
+
+test('--pull takes the base from the registry again; without it the local image is used', async ({ daemon }) => {
+  const registry = new LocalRegistry();
+  await registry.start();
+  try {
+    const ref = `${registry.address}/e2e/base:1`;
+    // The registry holds a newer base (with /marker) than the local name (plain busybox).
+    const newer = context(daemon, { Dockerfile: 'FROM busybox\nRUN echo newer > /marker\n' });
+    assert.is((await daemon.docker(['build', '-q', '-t', ref, newer])).code, 0);
+    const pushed = await daemon.docker(['push', ref]);
+    assert.is(pushed.code, 0, pushed.stderr);
+    assert.is((await daemon.docker(['tag', 'busybox', ref])).code, 0);
+    const dir = context(daemon, { Dockerfile: `FROM ${ref}\nRUN (cat /marker 2>/dev/null || echo local) > /seen\n` });
+    const seen = async (args: string[]) => {
+      const r = await daemon.docker(['build', '-q', '--no-cache', ...args, dir]);
+      assert.is(r.code, 0, r.stderr);
+      return daemon.ok(['run', '--rm', r.stdout.trim(), 'cat', '/seen']);
+    };
+    assert.is(await seen([]), 'local');
+    assert.is(await seen(['--pull']), 'newer');
+  } finally {
+    await registry.stop();
+  }
 });
 
 test('a failing RUN exits with its code and leaves no container; a bad Dockerfile names the file and line', async ({ daemon }) => {
