@@ -130,7 +130,8 @@ interface RecentIndex extends IndexedTar {
 class RecentIndexes {
   private readonly entries: RecentIndex[] = [];
   private static readonly capacity = 2;
-  private static readonly maxEntries = 100_000;
+  /** About 300 bytes an entry: two indexes of this many hold a few MiB. */
+  private static readonly maxEntries = 20_000;
   private static readonly prefixBytes = 64 << 10;
 
   async read(source: AsyncIterable<Buffer>, spool: TarSpool, wantedNames: ReadonlySet<string>): Promise<IndexedTar> {
