@@ -1,8 +1,11 @@
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import * as assert from 'uvu/assert';
 import { daemonSuite, type TestDaemon } from './harness';
+import { LocalRegistry } from './local-registry';
 
 /**
  * `docker build` through the real docker CLI (the classic builder: CLI 28 without buildx
@@ -47,6 +50,44 @@ test('docker build makes a tagged image that runs; a rebuild takes every step fr
   assert.is(await daemon.ok(['ps', '-aq']), '', 'no step container is left');
 });
 
+test('the layer cache survives a berthd restart; a changed file rebuilds from its COPY on', async ({ daemon }) => {
+  const dir = context(daemon, { Dockerfile: 'FROM busybox\nRUN echo one > /one\nCOPY f /f\nRUN cat /f > /g\n', f: 'first\n' });
+  assert.is((await daemon.docker(['build', '-q', dir])).code, 0);
+  await daemon.kill('SIGTERM');
+  await daemon.start();
+  const again = await daemon.docker(['build', dir]);
+  assert.is(again.code, 0, again.stderr);
+  assert.is(again.stdout.split('Using cache').length - 1, 3, again.stdout);
+  writeFileSync(path.join(dir, 'f'), 'second\n');
+  const changed = await daemon.docker(['build', dir]);
+  assert.is(changed.stdout.split('Using cache').length - 1, 1, 'only the RUN before the COPY is taken from the cache');
+  assert.is(await daemon.ok(['run', '--rm', /Successfully built ([0-9a-f]{12})/.exec(changed.stdout)![1]!, 'cat', '/g']), 'second');
+});
+
+test('--pull takes the base from the registry again; without it the local image is used', async ({ daemon }) => {
+  const registry = new LocalRegistry();
+  await registry.start();
+  try {
+    const ref = `${registry.address}/e2e/base:1`;
+    // The registry holds a newer base (with /marker) than the local name (plain busybox).
+    const newer = context(daemon, { Dockerfile: 'FROM busybox\nRUN echo newer > /marker\n' });
+    assert.is((await daemon.docker(['build', '-q', '-t', ref, newer])).code, 0);
+    const pushed = await daemon.docker(['push', ref]);
+    assert.is(pushed.code, 0, pushed.stderr);
+    assert.is((await daemon.docker(['tag', 'busybox', ref])).code, 0);
+    const dir = context(daemon, { Dockerfile: `FROM ${ref}\nRUN (cat /marker 2>/dev/null || echo local) > /seen\n` });
+    const seen = async (args: string[]) => {
+      const r = await daemon.docker(['build', '-q', '--no-cache', ...args, dir]);
+      assert.is(r.code, 0, r.stderr);
+      return daemon.ok(['run', '--rm', r.stdout.trim(), 'cat', '/seen']);
+    };
+    assert.is(await seen([]), 'local');
+    assert.is(await seen(['--pull']), 'newer');
+  } finally {
+    await registry.stop();
+  }
+});
+
 test('a failing RUN exits with its code and leaves no container; a bad Dockerfile names the file and line', async ({ daemon }) => {
   const failing = context(daemon, { Dockerfile: 'FROM busybox\nRUN echo going; exit 3\n' });
   const r = await daemon.docker(['build', '-t', 'e2e-never:1', failing]);
@@ -55,6 +96,14 @@ test('a failing RUN exits with its code and leaves no container; a bad Dockerfil
   assert.match(r.stdout, 'going');
   assert.is(await daemon.ok(['ps', '-aq']), '');
   assert.is(await daemon.ok(['images', '-q', 'e2e-never:1']), '');
+  // Quiet: the same exit code, and what the build said is shown with the error.
+  const quiet = await daemon.docker(['build', '-q', failing]);
+  assert.is(quiet.code, 3, quiet.stderr);
+  assert.match(quiet.stderr, 'going');
+  assert.match(quiet.stderr, 'returned a non-zero code: 3');
+  const berthQuiet = await daemon.berth(['build', '-q', failing]);
+  assert.is(berthQuiet.code, 3, berthQuiet.stderr);
+  assert.match(berthQuiet.stderr, 'going');
 
   const typo = context(daemon, { Dockerfile: 'FROM busybox\nCOPPY a /a\n' });
   const bad = await daemon.docker(['build', typo]);
@@ -189,6 +238,123 @@ test('berthd killed with SIGKILL during a RUN: the next start removes the step c
     cli.kill('SIGKILL');
     await exited;
   }
+});
+
+test('contexts: a gzip tar on stdin, a tarball URL on loopback, a git repository by path with #ref:subdir', async ({ daemon }) => {
+  const dir = context(daemon, { Dockerfile: 'FROM busybox\nCOPY a.txt /a.txt\nCMD ["cat", "/a.txt"]\n', 'a.txt': 'from a tarball\n' });
+  const tgz = execFileSync('tar', ['-cz', '-C', dir, '.']);
+  const piped = await daemon.docker(['build', '-q', '-'], tgz);
+  assert.is(piped.code, 0, piped.stderr);
+  assert.is(await daemon.ok(['run', '--rm', piped.stdout.trim()]), 'from a tarball');
+
+  // The docker CLI sends an http(s) URL as remote=: berthd downloads it (here from this test, on loopback).
+  const server = http.createServer((req, res) => {
+    if (req.url === '/ctx.tar.gz') res.end(tgz);
+    else res.writeHead(404).end('no such file');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const fromUrl = await daemon.docker(['build', '-q', `${base}/ctx.tar.gz`]);
+    assert.is(fromUrl.code, 0, fromUrl.stderr);
+    assert.is(fromUrl.stdout.trim(), piped.stdout.trim(), 'the same context gives the same image');
+    const missing = await daemon.docker(['build', '-q', `${base}/nothing.tar.gz`]);
+    assert.is.not(missing.code, 0);
+    assert.match(missing.stderr, '404');
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+
+  const repo = mkdtempSync(path.join(daemon.dir, 'repo-'));
+  const git = (...args: string[]) =>
+    execFileSync('git', ['-c', 'user.email=e2e@berth', '-c', 'user.name=e2e', '-C', repo, ...args], { encoding: 'utf8' });
+  git('init', '-q', '-b', 'main');
+  mkdirSync(path.join(repo, 'app'));
+  writeFileSync(path.join(repo, 'app/Dockerfile'), 'FROM busybox\nCOPY v /v\nCMD ["cat", "/v"]\n');
+  writeFileSync(path.join(repo, 'app/v'), 'one\n');
+  git('add', '-A');
+  git('commit', '-qm', 'one');
+  git('tag', 'v1');
+  writeFileSync(path.join(repo, 'app/v'), 'two\n');
+  git('commit', '-qam', 'two');
+  const bare = `${repo}.git`;
+  execFileSync('git', ['clone', '-q', '--bare', repo, bare]);
+  for (const [remote, expected] of [
+    [`${bare}#v1:app`, 'one'],
+    [`file://${bare}#main:app`, 'two'],
+  ] as const) {
+    const r = await daemon.request('POST', `/v1.41/build?q=1&remote=${encodeURIComponent(remote)}`);
+    assert.is(r.status, 200, r.body);
+    const id = /"stream":"(sha256:[0-9a-f]{64})\\n"/.exec(r.body)?.[1];
+    assert.ok(id, r.body);
+    assert.is(await daemon.ok(['run', '--rm', id!]), expected, remote);
+  }
+});
+
+test('bad input names the Dockerfile line: a COPY source outside the context, a symlink out of it, a typo', async ({ daemon }) => {
+  const dir = context(daemon, { x: 'x' });
+  symlinkSync('/etc/passwd', path.join(dir, 'out'));
+  for (const [dockerfile, message] of [
+    ['FROM busybox\nCOPY ../x /x\n', 'Dockerfile:2: forbidden path outside the build context: ../x'],
+    [
+      'FROM busybox\nRUN true\nCOPY out /x\n',
+      'Dockerfile:3: forbidden path outside the build context: out (a symlink in it points to /etc/passwd)',
+    ],
+    ['FROM busybox\nCOPY nothere /x\n', 'Dockerfile:2: file not found in the build context or excluded by .dockerignore: nothere'],
+    ['FROM busybox\nCOPPY x /x\n', 'Dockerfile:2: unknown instruction: COPPY (did you mean COPY?)'],
+  ]) {
+    writeFileSync(path.join(dir, 'Dockerfile'), dockerfile);
+    const r = await daemon.docker(['build', dir]);
+    assert.is.not(r.code, 0, dockerfile);
+    assert.match(r.stderr, message, dockerfile);
+  }
+  assert.is(await daemon.ok(['ps', '-aq']), '', 'no step container is left');
+});
+
+test('reproducible through docker build: SOURCE_DATE_EPOCH and --no-cache twice give one id; a failing RUN leaves no snapshot', async ({
+  daemon,
+}) => {
+  const dir = context(daemon, { Dockerfile: 'FROM busybox\nRUN echo hi > /hi && mkdir /d\nCOPY f /d/f\n', f: 'data\n' });
+  const args = ['build', '-q', '--no-cache', '--build-arg', 'SOURCE_DATE_EPOCH=1700000000', dir];
+  const first = await daemon.docker(args);
+  assert.is(first.code, 0, first.stderr);
+  await new Promise((r) => setTimeout(r, 1100)); // a second later: any unclamped time would differ
+  writeFileSync(path.join(dir, 'f'), 'data\n'); // rewritten: a new mtime, the same content
+  const second = await daemon.docker(args);
+  assert.is(second.stdout.trim(), first.stdout.trim());
+  assert.match(await daemon.ok(['inspect', '-f', '{{.Created}}', first.stdout.trim()]), /^2023-11-14T22:13:20(\.0+)?Z$/);
+
+  const snapshots = path.join(daemon.dataRoot, 'storage', 'overlay', 'snapshots');
+  const before = readdirSync(snapshots).sort();
+  const failing = context(daemon, { Dockerfile: 'FROM busybox\nRUN echo doomed > /file; exit 4\n' });
+  const failed = await daemon.docker(['build', '--no-cache', failing]);
+  assert.is(failed.code, 4, failed.stderr);
+  // A removed snapshot is renamed `.removing-*` and deleted in the background: wait for it.
+  const until = Date.now() + 10_000;
+  while (readdirSync(snapshots).length !== before.length && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+  assert.equal(readdirSync(snapshots).sort(), before, 'no snapshot of the failed step is left');
+  assert.is(await daemon.ok(['ps', '-aq']), '');
+});
+
+test('docker builder prune --keep-storage removes the least recently used entries down to the size', async ({ daemon }) => {
+  assert.is((await daemon.docker(['builder', 'prune', '-a', '-f'])).code, 0);
+  for (const kb of [100, 200, 300]) {
+    const dir = context(daemon, { Dockerfile: `FROM busybox\nRUN head -c ${kb}000 /dev/urandom > /blob\n` });
+    const r = await daemon.docker(['build', '-q', dir]);
+    assert.is(r.code, 0, r.stderr);
+  }
+  const sizeOf = async () => {
+    const line = (await daemon.ok(['system', 'df', '--format', '{{.Type}} {{.Size}}']))
+      .split('\n')
+      .find((l) => l.startsWith('Build Cache'));
+    return line!.split(' ').at(-1)!;
+  };
+  assert.is(await sizeOf(), '600kB');
+  const pruned = await daemon.docker(['builder', 'prune', '-f', '--keep-storage', '350kB']);
+  assert.is(pruned.code, 0, pruned.stderr);
+  assert.match(pruned.stdout, 'Total reclaimed space: 300kB');
+  assert.is(await sizeOf(), '300kB', 'the newest, the 300 kB step, stays');
 });
 
 test.run();

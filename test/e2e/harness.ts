@@ -121,7 +121,7 @@ export class TestDaemon {
     return run(path.join(repo, 'bin/berth'), args, { BERTH_HOST: this.host }, input);
   }
 
-  docker(args: string[], input?: string): Promise<CommandResult> {
+  docker(args: string[], input?: string | Buffer): Promise<CommandResult> {
     return run(dockerCli, args, { DOCKER_HOST: this.host, DOCKER_CONFIG: path.join(this.dir, 'docker-config') }, input);
   }
 
@@ -268,7 +268,7 @@ function decodeChunked(raw: string, body: string): string {
   }
 }
 
-export function run(cmd: string, args: string[], env: Record<string, string>, input?: string): Promise<CommandResult> {
+export function run(cmd: string, args: string[], env: Record<string, string>, input?: string | Buffer): Promise<CommandResult> {
   return new Promise((resolve) => {
     const child = execFile(cmd, args, { env: childEnv(env), maxBuffer: 64 * 1024 * 1024, timeout: 120_000 }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;

@@ -15,6 +15,7 @@ import {
 import { writeTar } from '@berth/image';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { coalesceChunks } from '../src/context/coalesce-chunks.js';
 import { collect, makeTree, rejection, withTempDir } from './context-helpers.js';
 
 // A POST /build context kept as an index of its tar: COPY plans and cache keys from the
@@ -94,6 +95,55 @@ test('a tar a context may not hold is refused while it is read, and nothing is l
     assert.match((await rejection(indexedContextFromTar([device], { workDir: work }))).message, 'device');
     const noDockerfile = await collect(writeTar([{ path: 'a.txt', type: 'file', body: 'a' }]));
     assert.match((await rejection(indexedContextFromTar([noDockerfile], { workDir: work }))).message, 'Cannot locate specified Dockerfile');
+    assert.equal(readdirSync(work), [], 'no context directory is left');
+  });
+});
+
+test('coalesceChunks gathers small chunks into pieces of at least the size asked, bytes unchanged', async () => {
+  const chunks = Array.from({ length: 3000 }, (_, i) => Buffer.alloc(1 + (i % 700), i % 251));
+  const out: Buffer[] = [];
+  for await (const piece of coalesceChunks(chunks, 64 << 10)) out.push(piece);
+  assert.ok(out.length < 30, `${out.length} pieces`);
+  for (const piece of out.slice(0, -1)) assert.ok(piece.length >= 64 << 10);
+  assert.ok(Buffer.concat(out).equals(Buffer.concat(chunks)));
+  const none: Buffer[] = [];
+  for await (const piece of coalesceChunks([Buffer.alloc(0)])) none.push(piece);
+  assert.equal(none, [], 'nothing in, nothing out');
+});
+
+test('the same tar sent again is indexed once: its index is taken again; a tar that only begins the same is indexed anew', async () => {
+  await withTempDir('index-again', async (dir) => {
+    const work = path.join(dir, 'w');
+    // Files enough that the tar is longer than the 64 KiB compared first.
+    const entries = (last: string) => [
+      { path: 'Dockerfile', type: 'file' as const, body: 'FROM scratch\nCOPY . /\n' },
+      ...Array.from({ length: 200 }, (_, i) => ({ path: `f/${String(i).padStart(3, '0')}`, type: 'file' as const, body: `file ${i}\n` })),
+      { path: 'zlast', type: 'file' as const, body: last },
+    ];
+    const one = await collect(writeTar(entries('one')));
+    const other = await collect(writeTar(entries('two, longer')));
+    assert.ok(one.length > 64 << 10 && one.subarray(0, 64 << 10).equals(other.subarray(0, 64 << 10)), 'the tars begin alike');
+    const open = async (bytes: Buffer) => {
+      const ctx = await indexedContextFromTar(coalesceChunks([bytes], 4096), { workDir: work });
+      assert.ok(isIndexedContext(ctx));
+      return ctx;
+    };
+    const digestOf = async (ctx: BuildContext) => {
+      const cache = new ContentHashCache();
+      if (isIndexedContext(ctx)) ctx.index.seed(cache);
+      return hashCopyPlan(planCopy(tree(ctx, true), { sources: ['.'], dest: '/' }), {}, cache);
+    };
+    const first = await open(one);
+    const again = await open(one);
+    assert.ok(isIndexedContext(first) && isIndexedContext(again) && again.index === first.index, 'the index is taken again');
+    assert.is(await digestOf(again), await digestOf(first));
+    const changed = await open(other);
+    assert.ok(isIndexedContext(changed) && changed.index !== first.index, 'a different tar is indexed');
+    assert.is.not(await digestOf(changed), await digestOf(first), 'and its digest is its own');
+    // Its bytes are what a step unpacks.
+    if (isIndexedContext(changed)) await changed.ready();
+    assert.is(await fs.readFile(path.join(changed.root, 'zlast'), 'utf8'), 'two, longer');
+    for (const ctx of [first, again, changed]) await ctx.dispose();
     assert.equal(readdirSync(work), [], 'no context directory is left');
   });
 });

@@ -275,7 +275,7 @@ test('git URL parsing: #ref:subdir, what counts as a git URL', () => {
 });
 
 test(
-  'a git context: file:// and bare paths, #ref:subdir, .git removed unless kept, submodules checked out',
+  'a git context: file:// and bare paths (also as POST /build remote=), #ref:subdir, .git removed unless kept, submodules checked out',
   withTimeout(30_000, async () => {
     await withTempDir('ctx-git', async (dir) => {
       const sub = path.join(dir, 'sub');
@@ -318,6 +318,10 @@ test(
       assert.is(tagged.dockerfile.toString(), 'FROM app-v1');
       assert.equal(await listTree(tagged.root), ['Dockerfile', 'x']);
       await tagged.dispose();
+      // POST /build?remote=<absolute path>: a repository on the daemon's host, as the issue's tests give it.
+      const byPath = await openBuildContext({ remote: `${bare}#v1:app`, body: [], workDir: work });
+      assert.is(byPath.dockerfile.toString(), 'FROM app-v1', 'openBuildContext takes an absolute path as a git repository');
+      await byPath.dispose();
       const byCommit = await contextFromGit(`file://${bare}#${first}`, { workDir: work, keepGitDir: true });
       assert.is(byCommit.dockerfile.toString(), 'FROM v1');
       assert.ok((await fs.stat(path.join(byCommit.root, '.git'))).isDirectory(), 'keepGitDir keeps .git');

@@ -1,9 +1,13 @@
+import { createHash } from 'node:crypto';
 import { createReadStream, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { type BuildOptions, openDirectoryContext, RunStepFailed, runBuild } from '@berth/builder';
 import none from '@berth/network-none';
 import runc from '@berth/runtime-oci';
 import overlay from '@berth/storage-overlay';
+import { withTimeout } from '@berth/testkit/timeout';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { BuildWorkerToken, createEngine, type Engine, type EngineBuildWorker } from '../src/index.js';
@@ -188,7 +192,27 @@ test('a file .dockerignore excludes cannot be copied, and the error names it', a
     await build(ctx, dir);
     assert.unreachable('the build should fail');
   } catch (err) {
-    assert.match(String(err), 'secret.txt');
+    assert.match(String(err), 'Dockerfile:2: file not found in the build context or excluded by .dockerignore: secret.txt');
+  }
+});
+
+test('an error of a step names the Dockerfile line; a missing --from image is named', async (ctx) => {
+  const dir = contextDir(ctx, 'located', {
+    Dockerfile: 'FROM busybox\nRUN true\nCOPY ../outside /x\n',
+  });
+  try {
+    await build(ctx, dir);
+    assert.unreachable('the build should fail');
+  } catch (err) {
+    assert.match((err as Error).message, /^Dockerfile:3: forbidden path outside the build context: \.\.\/outside\n/);
+    assert.is((err as { code?: string }).code, 'InvalidArgument');
+  }
+  const fromImage = contextDir(ctx, 'from-image', { Dockerfile: 'FROM busybox\nCOPY --from=127.0.0.1:9/nosuch:1 /x /x\n' });
+  try {
+    await build(ctx, fromImage);
+    assert.unreachable('the build should fail');
+  } catch (err) {
+    assert.match((err as Error).message, /^Dockerfile:2: .*127\.0\.0\.1:9/);
   }
 });
 
@@ -208,9 +232,11 @@ test('with SOURCE_DATE_EPOCH, two builds without the cache give the same image i
   assert.is.not(plain.id, one.id, 'without it the times differ');
 });
 
-test('RUN --mount: a cache kept between builds, a bind of the context or of a stage, a tmpfs; none of them in the image', async (ctx) => {
-  const dir = contextDir(ctx, 'mounts', {
-    Dockerfile: `FROM busybox AS tools
+test(
+  'RUN --mount: a cache kept between builds, a bind of the context or of a stage, a tmpfs; none of them in the image',
+  withTimeout(20_000, async (ctx) => {
+    const dir = contextDir(ctx, 'mounts', {
+      Dockerfile: `FROM busybox AS tools
 RUN mkdir /out && echo tool > /out/tool
 FROM busybox
 RUN --mount=type=cache,target=/var/cache/app,id=berth-test-cache ls /var/cache/app; date +%N > /var/cache/app/stamp-$$
@@ -218,23 +244,60 @@ RUN --mount=type=bind,source=data.txt,target=/in/data.txt cat /in/data.txt > /da
 RUN --mount=type=bind,from=tools,source=/out,target=/tools cat /tools/tool > /tool-copy
 RUN --mount=type=tmpfs,target=/scratch echo x > /scratch/x && ls /scratch > /scratch-list
 `,
-    'data.txt': 'one\n',
+      'data.txt': 'one\n',
+    });
+    const first = await build(ctx, dir);
+    const second = await build(ctx, dir, { noCache: true });
+    // The cache mount's content is there for the next build: the second listing shows the first build's stamp.
+    assert.match(second.text, /stamp-\d+/);
+    assert.is(await runIn(ctx.engine, second.id, ['cat', '/data-copy', '/tool-copy', '/scratch-list']), 'one\ntool\nx\n');
+    const listing = await runIn(ctx.engine, second.id, ['sh', '-c', 'ls -d /var/cache/app /in /tools /scratch 2>&1 || true']);
+    assert.match(listing, 'ls: /var/cache/app: No such file or directory', 'the cache mount point was not committed');
+    assert.match(listing, 'ls: /in: No such file or directory');
+    assert.match(listing, 'ls: /tools: No such file or directory');
+    assert.match(listing, 'ls: /scratch: No such file or directory');
+    // A bound context file's content is part of the step's cache key.
+    writeFileSync(path.join(dir, 'data.txt'), 'two\n');
+    const changed = await build(ctx, dir);
+    assert.is(await runIn(ctx.engine, changed.id, ['cat', '/data-copy']), 'two\n');
+    assert.is.not(changed.id, first.id);
+  }),
+);
+
+test("the parser's and the plan's warnings are shown before the first step", async (ctx) => {
+  // The last stage is not built (--target builder): nothing is pulled for its misspelt base.
+  const dir = contextDir(ctx, 'warnings', {
+    Dockerfile: 'FROM busybox AS builder\nRUN echo one \\\n\n  two\nFROM buidler\n',
   });
-  const first = await build(ctx, dir);
-  const second = await build(ctx, dir, { noCache: true });
-  // The cache mount's content is there for the next build: the second listing shows the first build's stamp.
-  assert.match(second.text, /stamp-\d+/);
-  assert.is(await runIn(ctx.engine, second.id, ['cat', '/data-copy', '/tool-copy', '/scratch-list']), 'one\ntool\nx\n');
-  const listing = await runIn(ctx.engine, second.id, ['sh', '-c', 'ls -d /var/cache/app /in /tools /scratch 2>&1 || true']);
-  assert.match(listing, 'ls: /var/cache/app: No such file or directory', 'the cache mount point was not committed');
-  assert.match(listing, 'ls: /in: No such file or directory');
-  assert.match(listing, 'ls: /tools: No such file or directory');
-  assert.match(listing, 'ls: /scratch: No such file or directory');
-  // A bound context file's content is part of the step's cache key.
-  writeFileSync(path.join(dir, 'data.txt'), 'two\n');
-  const changed = await build(ctx, dir);
-  assert.is(await runIn(ctx.engine, changed.id, ['cat', '/data-copy']), 'two\n');
-  assert.is.not(changed.id, first.id);
+  const { text } = await build(ctx, dir, { target: 'builder' });
+  const first = text.indexOf('Step 1/');
+  assert.ok(first > 0, text);
+  assert.match(text.slice(0, first), '[WARNING]: Empty continuation line found in: RUN echo one');
+  assert.match(
+    text.slice(0, first),
+    '[WARNING]: Dockerfile:5: "buidler" is not a stage of this Dockerfile and is taken as an image name (did you mean builder?)',
+  );
+  assert.match(text, 'one two');
+});
+
+test('ADD --checksum: a download that hashes to something else fails the step; the right one is added', async (ctx) => {
+  const body = 'downloaded\n';
+  const server = http.createServer((_req, res) => res.end(body));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/file.txt`;
+    const right = `sha256:${createHash('sha256').update(body).digest('hex')}`;
+    const wrong = `sha256:${'0'.repeat(64)}`;
+    const bad = contextDir(ctx, 'checksum-bad', { Dockerfile: `FROM busybox\nADD --checksum=${wrong} ${url} /f\n` });
+    const failed = await build(ctx, bad).catch((err: Error) => err.message);
+    assert.match(String(failed), `Dockerfile:2: checksum of ${url} is ${right}, not the expected ${wrong}`);
+    const good = contextDir(ctx, 'checksum-good', { Dockerfile: `FROM busybox\nADD --checksum=${right} ${url} /f\n` });
+    const { id } = await build(ctx, good);
+    assert.is(await runIn(ctx.engine, id, ['cat', '/f']), body);
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
 });
 
 test('MAINTAINER is the author of the images from its line on', async (ctx) => {

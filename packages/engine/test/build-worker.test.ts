@@ -1,4 +1,4 @@
-import { createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, promises as fs, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { RunStepFailed } from '@berth/builder';
 import none from '@berth/network-none';
@@ -6,7 +6,15 @@ import runc from '@berth/runtime-oci';
 import overlay from '@berth/storage-overlay';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { BUILD_STEP_LABEL, BuildWorkerToken, createEngine, type Engine, type EngineBuildWorker, ImageStoreToken } from '../src/index.js';
+import {
+  BUILD_STEP_LABEL,
+  BuildCacheToken,
+  BuildWorkerToken,
+  createEngine,
+  type Engine,
+  type EngineBuildWorker,
+  ImageStoreToken,
+} from '../src/index.js';
 import { removeAndAssertNoMounts } from './support/cleanup.js';
 
 // The engine's side of a Dockerfile build, with real plugins: RUN steps as containers
@@ -227,6 +235,30 @@ test('the layer cache finds the image a key made, across a restart, and forgets 
   assert.is((await ctx.worker.cached('key-1'))?.id, made.id, 'the cache survives a restart');
   await ctx.engine.images.remove(made.id);
   assert.is(await ctx.worker.cached('key-1'), undefined, 'an entry whose image went is a miss');
+});
+
+test('the layer cache notes each use in memory and writes the uses in a batch; a removed entry is not written back', async (ctx) => {
+  const cache = ctx.engine.di.resolve(BuildCacheToken);
+  const made = await ctx.worker.configure({ parent: ctx.base, imageConfig: { Env: ['USED=1'] }, history: { createdBy: 'ENV USED=1' } });
+  await ctx.worker.remember('key-used', made.id);
+  const entryOf = async () => (await cache.entries()).find((e) => e.key === 'key-used');
+  assert.is((await entryOf())?.usageCount, undefined, 'never used yet');
+  for (let i = 0; i < 3; i++) assert.is((await ctx.worker.cached('key-used'))?.id, made.id);
+  const listed = await entryOf();
+  assert.is(listed?.usageCount, 3, 'entries() sees the uses not yet written');
+  const file = path.join(cache.dir, `${listed!.id}.json`);
+  const onDisk = async () => JSON.parse(await fs.readFile(file, 'utf8')) as { usageCount?: number; lastUsed?: string };
+  const until = Date.now() + 2000;
+  while ((await onDisk()).usageCount !== 3 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  assert.is((await onDisk()).usageCount, 3, 'the batch of uses reached the disk');
+  assert.ok((await onDisk()).lastUsed, 'with the last use');
+  // A use, then the entry removed before its batch is written: the file stays gone.
+  await ctx.worker.cached('key-used');
+  await cache.remove(listed!.id);
+  await new Promise((r) => setTimeout(r, 200));
+  assert.is(existsSync(file), false, 'a removed entry is not written back by a pending batch');
+  assert.is(await ctx.worker.cached('key-used'), undefined, 'and it is a miss');
+  await ctx.engine.images.remove(made.id);
 });
 
 test('an image a build retains cannot be removed or pruned until released', async ({ engine, worker, base }) => {

@@ -384,13 +384,16 @@ export class ImageStore {
       const reference = tagReference(ref);
       const key = referenceString(reference);
       const previous = this.refs.get(key);
-      this.refs.set(key, id);
-      try {
-        await this.saveReferences();
-      } catch (err) {
-        if (previous === undefined) this.refs.delete(key);
-        else this.refs.set(key, previous);
-        throw err;
+      // A name that already names this image (a rebuild's `-t`) changes nothing on disk.
+      if (previous !== id) {
+        this.refs.set(key, id);
+        try {
+          await this.saveReferences();
+        } catch (err) {
+          if (previous === undefined) this.refs.delete(key);
+          else this.refs.set(key, previous);
+          throw err;
+        }
       }
       // After the name, which is the tag: a crash between leaves the previous time (advisory).
       await this.touchTagTime(id, new Date().toISOString());

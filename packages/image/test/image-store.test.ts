@@ -112,6 +112,15 @@ test('tags move between images, untag removes one, digest references are repo di
     assert.equal((await again.get(a.id)).repoDigests, [`busybox@${digest}`]);
     const repos = JSON.parse(await fs.readFile(path.join(root, 'images', 'repositories.json'), 'utf8'));
     assert.equal(repos.references['docker.io/library/busybox:latest'], b.id);
+
+    // A name given again to the image it names (a rebuild's -t) rewrites no names; its tag time moves on.
+    const file = path.join(root, 'images', 'repositories.json');
+    const before = await fs.stat(file);
+    const tagged = (await again.get(b.id)).lastTagTime;
+    await new Promise((r) => setTimeout(r, 5));
+    assert.equal(await again.tag(b.id, 'busybox:latest'), { reference: { domain: 'docker.io', path: 'library/busybox', tag: 'latest' } });
+    assert.is((await fs.stat(file)).ino, before.ino, 'repositories.json was not rewritten (a rewrite renames a new file over it)');
+    assert.ok((await again.get(b.id)).lastTagTime! > tagged!, 'the tag time is recorded');
   }));
 
 test('an id prefix that matches several images is refused as ambiguous', () =>

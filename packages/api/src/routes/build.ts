@@ -14,7 +14,8 @@ import { clientGoneSignal, jsonLine, startJsonLines } from '../stream-write.js';
  * which docker-py reads the id from). An error before the first line is a normal error
  * answer (a Dockerfile that does not parse: 400); after it, it goes in the stream as
  * `{"errorDetail": {"code": <exit code of a failed RUN>, "message": …}, "error": …}`,
- * and the docker CLI exits with that code. With `q=1` only the image id is written.
+ * and the docker CLI exits with that code. With `q=1` only the image id is written, or,
+ * when the build fails, what it said and the error (as moby does).
  */
 async function build(ctx: RequestContext): Promise<void> {
   const { query, res } = ctx;
@@ -34,9 +35,14 @@ async function build(ctx: RequestContext): Promise<void> {
     }
     res.write(jsonLine(value));
   };
+  // Quiet: what the build says is held back, and written only when it fails, before the
+  // error (moby's notVerboseBuffer): the docker CLI then shows it and exits with a failed
+  // RUN's code, which an error answer (nothing written yet) could not carry.
+  const held = new HeldOutput();
   const output: BuildOutput = {
     stream: (text) => {
-      if (!quiet) write({ stream: text });
+      if (quiet) held.add({ stream: text });
+      else write({ stream: text });
     },
     progress: (message: ProgressMessage) => {
       if (!quiet) write(message);
@@ -64,6 +70,7 @@ async function build(ctx: RequestContext): Promise<void> {
     if (quiet) write({ stream: `${imageId}\n` });
   } catch (err) {
     upload?.discardRest();
+    if (quiet && !started && !held.empty) for (const line of held.lines()) write(line);
     if (!started) throw err;
     const message = errorMessage(err);
     const exitCode = (err as { exitCode?: unknown }).exitCode;
@@ -73,6 +80,30 @@ async function build(ctx: RequestContext): Promise<void> {
   }
   if (!started) startJsonLines(res);
   res.end();
+}
+
+/**
+ * The output of a quiet build, kept in case it fails: its last 1 MiB of text (a RUN that
+ * prints without end does not grow the daemon without bound).
+ */
+class HeldOutput {
+  private readonly held: Array<{ stream: string }> = [];
+  private bytes = 0;
+  private static readonly limit = 1 << 20;
+
+  add(line: { stream: string }): void {
+    this.held.push(line);
+    this.bytes += line.stream.length;
+    while (this.bytes > HeldOutput.limit && this.held.length > 1) this.bytes -= this.held.shift()!.stream.length;
+  }
+
+  get empty(): boolean {
+    return this.held.length === 0;
+  }
+
+  lines(): ReadonlyArray<{ stream: string }> {
+    return this.held;
+  }
 }
 
 /**

@@ -31,6 +31,8 @@ const concurrency = 16;
  */
 export class ContentHashCache {
   private readonly digests = new Map<string, Promise<string>>();
+  /** The digests already known (hashed, or told by `remember`): read without a promise. */
+  private readonly known = new Map<string, string>();
 
   /** The hex sha256 of the file at `file`, whose identity is `key`. */
   digest(file: string, key: { dev: number; ino: number; size: number; mtimeMs: number }): Promise<string> {
@@ -39,14 +41,24 @@ export class ContentHashCache {
     if (digest === undefined) {
       digest = key.size <= smallFileLimit ? hashSmall(file) : key.size <= wholeFileLimit ? hashWhole(file) : hashStream(file);
       this.digests.set(id, digest);
-      digest.catch(() => this.digests.delete(id));
+      digest.then(
+        (hex) => this.known.set(id, hex),
+        () => this.digests.delete(id),
+      );
     }
     return digest;
   }
 
+  /** The digest of the file whose identity is `key`, when it is known already (no reading, no waiting). */
+  knownDigest(key: { dev: number; ino: number; size: number; mtimeMs: number }): string | undefined {
+    return this.known.get(`${key.dev}:${key.ino}:${key.size}:${key.mtimeMs}`);
+  }
+
   /** Remember the digest of a file whose content was hashed elsewhere (as a context's tar was read). */
   remember(key: { dev: number; ino: number; size: number; mtimeMs: number }, hex: string): void {
-    this.digests.set(`${key.dev}:${key.ino}:${key.size}:${key.mtimeMs}`, Promise.resolve(hex));
+    const id = `${key.dev}:${key.ino}:${key.size}:${key.mtimeMs}`;
+    this.digests.set(id, Promise.resolve(hex));
+    this.known.set(id, hex);
   }
 
   /** How many files it holds (for tests and logs). */
@@ -93,26 +105,36 @@ export interface CopyHashOptions {
 export async function hashCopyPlan(plan: CopyPlan, options: CopyHashOptions = {}, cache = new ContentHashCache()): Promise<string> {
   const owner = options.owner ?? { uid: 0, gid: 0 };
   const contents: Array<string | undefined> = new Array(plan.entries.length);
+  // The digests known already (a context indexed as it arrived, a file seen before) are
+  // taken at once: a thousand awaits of settled promises cost more than the hashing.
+  const pending: number[] = [];
+  plan.entries.forEach((entry, i) => {
+    if (entry.kind !== 'file') return;
+    const known = cache.knownDigest(entry);
+    if (known === undefined) pending.push(i);
+    else contents[i] = known;
+  });
   let next = 0;
   let sliceStart = performance.now();
   const worker = async () => {
-    while (next < plan.entries.length) {
-      const i = next++;
+    while (next < pending.length) {
+      const i = pending[next++]!;
       const entry = plan.entries[i]!;
-      if (entry.kind === 'file') contents[i] = await cache.digest(entry.source, entry);
+      contents[i] = await cache.digest(entry.source, entry);
       if (performance.now() - sliceStart > sliceMs) {
         await new Promise((resolve) => setImmediate(resolve));
         sliceStart = performance.now();
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(concurrency, plan.entries.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(concurrency, pending.length) }, worker));
 
-  const hash = createHash('sha256');
+  // Every field as `<byte length>:<value>`, gathered and hashed in one update: the same
+  // bytes as an update per piece (the digests of existing caches stay valid), without
+  // the 24 calls into the hash per file that cost about 3 ms for 1,000 files.
+  const parts: string[] = [];
   const field = (value: string) => {
-    hash.update(String(Buffer.byteLength(value)));
-    hash.update(':');
-    hash.update(value);
+    parts.push(String(Buffer.byteLength(value)), ':', value);
   };
   for (const dir of plan.directories) field(`mkdir ${dir}`);
   const orUnder = new Map(plan.fileOrDirectory.map((f) => [f.entryIndex, f.name]));
@@ -134,5 +156,5 @@ export async function hashCopyPlan(plan: CopyPlan, options: CopyHashOptions = {}
     field(xattrs);
     field(contents[i] ?? '');
   });
-  return `sha256:${hash.digest('hex')}`;
+  return `sha256:${createHash('sha256').update(parts.join('')).digest('hex')}`;
 }

@@ -23,7 +23,8 @@ export interface BuildContextRequest {
 /**
  * The build context of a `POST /build`, chosen as Docker's `remotecontext.Detect` does: no
  * `remote`, the body's tar; a git URL (`isGitUrl`), a checkout; another http(s) URL, a
- * download (a tar, or a Dockerfile alone). Anything else (`client-session`, BuildKit's
+ * download (a tar, or a Dockerfile alone); berth also takes an absolute path, a git
+ * repository on the daemon's host (`/srv/app.git#v1:sub`). Anything else (`client-session`, BuildKit's
  * own transport, or a bare word) is an InvalidArgument naming it.
  */
 export async function openBuildContext(request: BuildContextRequest): Promise<BuildContext> {
@@ -31,9 +32,16 @@ export async function openBuildContext(request: BuildContextRequest): Promise<Bu
   const options = { workDir: request.workDir, dockerfile: request.dockerfile };
   // The body's tar is indexed, not unpacked, until a step needs its files (indexed-context.ts).
   if (remote === '') return indexedContextFromTar(request.body, options);
-  if (isGitUrl(remote)) return contextFromGit(remote, options);
+  // An absolute path is a git repository on berthd's host (a bare one, or a work tree):
+  // what the issue's tests and local use give; Docker takes URLs only.
+  if (isGitUrl(remote) || isLocalRepository(remote)) return contextFromGit(remote, options);
   if (/^https?:\/\//i.test(remote)) return contextFromUrl(remote, { ...options, signal: request.signal });
   throw new InvalidArgument(
     `unable to prepare context: unsupported remote ${JSON.stringify(remote)}: give a git or http(s) URL, or send the context as the body`,
   );
+}
+
+/** Whether `remote` names a repository by its absolute path on this host (`#ref:subdir` allowed). */
+function isLocalRepository(remote: string): boolean {
+  return remote.startsWith('/') && !remote.startsWith('//');
 }

@@ -5,10 +5,12 @@ import type { BuildContext } from '../context/build-context.js';
 import { ContentHashCache } from '../context/content-hash.js';
 import { isIndexedContext } from '../context/indexed-context.js';
 import { type BuildPlan, planBuild, type StageSourceRef } from '../dockerfile/build-plan.js';
+import { DockerfileError } from '../dockerfile/errors.js';
 import { type ConfigStep, type CopyStep, evaluateStage, type RunStep } from '../dockerfile/evaluate-stage.js';
 import type { ImageRuntimeConfig } from '../dockerfile/image-config.js';
 import { parseDockerfile } from '../dockerfile/parse-dockerfile.js';
 import type { BuildImage, BuildWorker, StepHistory } from '../worker/build-worker.js';
+import { RunStepFailed } from '../worker/run-step-failed.js';
 import { type FilesSource, resolveFiles, stepCacheKey } from './files-step.js';
 import { OrderedOutput } from './ordered-output.js';
 import { resolveRunMounts } from './run-mounts.js';
@@ -70,6 +72,9 @@ export async function runBuild(
   const totalSteps = plan.totalSteps + (labels.length > 0 ? 1 : 0);
   const build = new Build(worker, context, options, output, plan, totalSteps);
   try {
+    // What the parser and the plan noticed (an empty continuation line, a base that looks
+    // like a misspelt stage name), before anything runs: Docker prints them first too.
+    for (const warning of [...dockerfile.warnings, ...plan.notes]) output.stream(`[WARNING]: ${warning.message}\n`);
     for (const line of plan.globalArgSteps) output.stream(`${renumber(line, totalSteps)}\n`);
     let image = await build.stages();
     if (labels.length > 0) image = await build.labelStep(image, labels);
@@ -165,12 +170,16 @@ class Build {
       let baseConfig: ImageRuntimeConfig | null = null;
       const base = planned.base;
       if (base.kind === 'image') {
-        image = await this.worker.baseImage(base.ref, {
-          pull: this.options.pull === true,
-          ...(planned.platform ? { platform: planned.platform } : {}),
-          progress: (m) => this.output.progress(m),
-          signal: this.signal,
-        });
+        image = await this.worker
+          .baseImage(base.ref, {
+            pull: this.options.pull === true,
+            ...(planned.platform ? { platform: planned.platform } : {}),
+            progress: (m) => this.output.progress(m),
+            signal: this.signal,
+          })
+          .catch((err) => {
+            throw naming(err, `FROM ${base.ref}`, base.ref);
+          });
         this.retain(image.id);
         baseConfig = image.config;
       } else if (base.kind === 'stage') {
@@ -188,10 +197,16 @@ class Build {
         if (step.instruction.keyword === 'MAINTAINER') author = evaluated.author;
         const stepOut: StepOut = { write: out.write, ...(author ? { author } : {}) };
         if (step.text) out.write(`${renumber(step.text, this.totalSteps)}\n`);
-        if (step.kind === 'config' && step.instruction.keyword === 'WORKDIR') image = await this.workdirStep(image, step, stepOut);
-        else if (step.kind === 'config') image = await this.configStep(image, step, stepOut);
-        else if (step.kind === 'run') image = await this.runStep(image, step, stepOut);
-        else image = await this.filesStep(image, step, stepOut);
+        try {
+          if (step.kind === 'config' && step.instruction.keyword === 'WORKDIR') image = await this.workdirStep(image, step, stepOut);
+          else if (step.kind === 'config') image = await this.configStep(image, step, stepOut);
+          else if (step.kind === 'run') image = await this.runStep(image, step, stepOut);
+          else image = await this.filesStep(image, step, stepOut);
+        } catch (err) {
+          // An inherited ONBUILD trigger has no line of this Dockerfile.
+          if (step.text) locate(err, this.context.dockerfilePath, step.instruction.location.startLine);
+          throw err;
+        }
       }
       return { image, config: image ? image.config : (evaluated.config ?? null) };
     } finally {
@@ -300,7 +315,11 @@ class Build {
       if (!image) throw new InvalidArgument(`stage ${this.plan.stages[ref.stage]?.name ?? ref.stage} has no files`);
       return image;
     }
-    const image = await this.worker.baseImage(ref.ref, { pull: false, progress: (m) => this.output.progress(m), signal: this.signal });
+    const image = await this.worker
+      .baseImage(ref.ref, { pull: false, progress: (m) => this.output.progress(m), signal: this.signal })
+      .catch((err) => {
+        throw naming(err, `image ${ref.ref} (no stage has that name)`, ref.ref);
+      });
     this.retain(image.id);
     return image;
   }
@@ -358,6 +377,25 @@ class Build {
   private retain(id: string): void {
     this.releases.push(this.worker.retain(id));
   }
+}
+
+/**
+ * Put where a step failed in front of its error's message (`Dockerfile:7: forbidden path
+ * outside the build context: ../x`), as the parser's errors say it: the errors of the
+ * build's own checks and of the engine (a missing file, a bad --chown, a pull that
+ * failed). A failed RUN (its own words, Docker's), a cancelled build and an error that
+ * names its line already are left as they are.
+ */
+function locate(err: unknown, file: string, line: number): void {
+  if (!(err instanceof Error) || isAbort(err) || err instanceof RunStepFailed || err instanceof DockerfileError) return;
+  if (err.message.startsWith(`${file}:`)) return;
+  err.message = `${file}:${line}: ${err.message}`;
+}
+
+/** An error of getting an image (a pull) that says which image, when its message does not. */
+function naming(err: unknown, what: string, ref: string): unknown {
+  if (err instanceof Error && !isAbort(err) && !err.message.includes(ref)) err.message = `${what}: ${err.message}`;
+  return err;
 }
 
 /** Whether `err` is a stage stopped because another failed (or the client left). */

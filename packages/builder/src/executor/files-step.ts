@@ -84,7 +84,12 @@ export async function resolveFiles(
     if (step.kind === 'add') {
       add = await planAdd(
         tree,
-        { ...request, unpack: step.unpack ?? source.kind === 'context', keepGitDir: step.keepGitDir ?? false },
+        {
+          ...request,
+          unpack: step.unpack ?? source.kind === 'context',
+          keepGitDir: step.keepGitDir ?? false,
+          ...(step.checksum !== undefined ? { checksum: step.checksum } : {}),
+        },
         {
           workDir: options.workDir,
           ...(options.signal ? { signal: options.signal } : {}),

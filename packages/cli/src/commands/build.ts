@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { ApiError } from '@berth/client';
 import { BuildDisplay } from '../build/build-display.js';
+import { contextTar } from '../build/context-tar.js';
 import { type Command, PROG } from '../command.js';
 import { StatusError } from '../errors.js';
 
@@ -78,10 +79,11 @@ export const buildCommand: Command = {
       const outside = await dockerfileOutside(dir, file, ctx.io.stdin as Readable);
       if (outside) dockerfile = outside.name;
       else if (file) dockerfile = path.relative(dir, path.resolve(file));
-      body = await contextTar(dir, outside);
+      body = await contextOf(dir, outside);
     }
 
     const display = new BuildDisplay(ctx.io.stdout, () => ctx.io.now());
+    const held: string[] = [];
     let id: string;
     try {
       id = await ctx.client().images.build(body, {
@@ -96,13 +98,16 @@ export const buildCommand: Command = {
         quiet,
         remote,
         secrets,
-        // Quiet: the daemon answers only the id, printed below.
+        // Quiet: the daemon answers only the id, printed below; or, when the build fails,
+        // what it said, shown on stderr before the error (as the docker CLI does).
         onProgress: (m) => {
           if (!quiet) display.show(m);
+          else if (typeof m.stream === 'string') held.push(m.stream);
         },
       });
     } catch (err) {
       display.end();
+      if (held.length > 0) ctx.io.stderr.write(held.join(''));
       const code = (err as ApiError).code;
       if ((err as ApiError).name === 'ApiError' && typeof code === 'number' && code > 0) {
         ctx.io.stderr.write(`${(err as Error).message}\n`);
@@ -174,28 +179,16 @@ async function dockerfileOutside(
   }
 }
 
-/** The context directory as a tar stream (owners 0:0), with a Dockerfile from outside added. */
-async function contextTar(dir: string, extra: { name: string; content: Buffer } | undefined): Promise<Readable> {
-  // Loaded here, not at start-up: only `build` writes tars.
-  const tar = await import('tar');
-  const pack = new tar.Pack({ cwd: dir, portable: true });
-  const add = (name: string, content: Buffer, mode: number) => {
-    const entry = new tar.ReadEntry(
-      new tar.Header({ path: name, mode, size: content.length, type: 'File', mtime: new Date(), uid: 0, gid: 0 }),
-    );
-    pack.add(entry);
-    entry.end(content);
-  };
-  for (const name of fs.readdirSync(dir).sort()) {
-    if (extra && name === '.dockerignore') continue;
-    pack.add(name);
-  }
-  if (extra) {
-    const ignore = fs.existsSync(path.join(dir, '.dockerignore')) ? fs.readFileSync(path.join(dir, '.dockerignore'), 'utf8') : '';
-    add('.dockerignore', Buffer.from(`${ignore}${ignore === '' || ignore.endsWith('\n') ? '' : '\n'}${extra.name}\n`), 0o644);
-    add(extra.name, extra.content, 0o600);
-  }
-  pack.end();
-  // tar's Pack is a Minipass stream, not a Node Readable: the client streams Readables.
-  return Readable.from(pack);
+/** The context directory as a tar stream (owners 0:0), with a Dockerfile from outside added (and listed in `.dockerignore`). */
+function contextOf(dir: string, extra: { name: string; content: Buffer } | undefined): Promise<Readable> {
+  if (!extra) return contextTar(dir);
+  const ignore = fs.existsSync(path.join(dir, '.dockerignore')) ? fs.readFileSync(path.join(dir, '.dockerignore'), 'utf8') : '';
+  return contextTar(dir, [
+    {
+      name: '.dockerignore',
+      content: Buffer.from(`${ignore}${ignore === '' || ignore.endsWith('\n') ? '' : '\n'}${extra.name}\n`),
+      mode: 0o644,
+    },
+    { name: extra.name, content: extra.content, mode: 0o600 },
+  ]);
 }

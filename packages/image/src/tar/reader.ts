@@ -2,7 +2,7 @@ import { InvalidArgument } from '@berth/core';
 import { asyncBytes, type ByteSource } from '../byte-source.js';
 import { ByteReader } from './byte-reader.js';
 import type { TarEntry, TarEntryType } from './entry.js';
-import { tarHeader } from './header.js';
+import { type DecodedHeader, decodeHeader } from './header.js';
 import { type PaxRecords, parsePax } from './pax.js';
 
 /** Options of `readTar`. */
@@ -66,9 +66,9 @@ export async function* readTar(source: ByteSource, options: ReadTarOptions = {})
       if (block.length === 0) break;
       if (block.length < blockSize) throw new InvalidArgument(`invalid tar: stream ends inside the header at byte ${offset}`);
       if (isZeroBlock(block)) break;
-      let header: InstanceType<ReturnType<typeof tarHeader>>;
+      let header: DecodedHeader;
       try {
-        header = new (tarHeader())(block);
+        header = decodeHeader(block);
       } catch (err) {
         headerNumber(block, 124, 12, offset); // its message, when the size is what is wrong
         throw new InvalidArgument(`invalid tar: unreadable header at byte ${offset}: ${(err as Error).message}`);
