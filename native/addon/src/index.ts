@@ -14,6 +14,8 @@ export {
   statAt,
   symlinkAt,
   unlinkAt,
+  UTIME,
+  utimensAt,
   utimesAt,
 } from './at-calls.js';
 export { type CopiedTree, copyTree } from './copy-tree.js';
@@ -25,4 +27,4 @@ export { socketInNetns } from './socket-in-netns.js';
 export { type SpawnDetachedOptions, type SpawnedDetached, spawnDetached } from './spawn-detached.js';
 export { trimMalloc } from './trim-malloc.js';
 export { type NewFile, writeNewFiles, writeNewFilesMax, writeNewFilesSync } from './write-new-file.js';
-export { getXattr, setXattr, setXattrAt } from './xattr.js';
+export { getXattr, listXattrs, removeXattr, setXattr, setXattrAt } from './xattr.js';

@@ -1,0 +1,108 @@
+import { mkdirSync, rmSync, writeSync } from 'node:fs';
+import * as path from 'node:path';
+import { MNT_DETACH, umount } from '@berth/native';
+import { type FuseModule, loadFuse } from './fuse-binding.js';
+import { type HelperArguments, parseHelperArguments } from './helper-arguments.js';
+import { UnionFilesystem } from './union-filesystem.js';
+
+/** The mount options every union mount gets (README.md, "Mount options"). */
+export const FUSE_MOUNT_OPTIONS = {
+  allowOther: true,
+  defaultPermissions: true,
+  autoUnmount: true,
+  kernelCache: true,
+  attrTimeout: 10,
+  entryTimeout: 10,
+  timeout: false as const,
+  extraOptions: ['big_writes', 'max_write=131072', 'max_read=131072', 'suid', 'dev'],
+};
+
+/**
+ * The mount helper's life (the mount-helper interface): mount the union on the target,
+ * write `ready\n` to fd 3, serve until SIGTERM (unmount, exit 0) or until the session
+ * ends because someone else unmounted it (exit 0). `auto_unmount` has fusermount
+ * unmount the target if this process dies any other way (SIGKILL), so no
+ * "Transport endpoint is not connected" is left behind. This process never touches its
+ * own mount: a request it made to itself could never be answered.
+ */
+export function runMountHelper(argv: readonly string[]): void {
+  let args: HelperArguments;
+  try {
+    args = parseHelperArguments(argv);
+  } catch (err) {
+    process.stderr.write(`berth-fuse: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+  let Fuse: FuseModule;
+  try {
+    Fuse = loadFuse();
+  } catch (err) {
+    process.stderr.write(`berth-fuse: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  // Modes are the callers' (the kernel applied their umask), never this process's.
+  process.umask(0);
+  const work = prepareWorkDir(args);
+  const log = (message: string) => process.stderr.write(`berth-fuse ${args.target}: ${message}\n`);
+  const filesystem = new UnionFilesystem(
+    args.upper ?? args.lowers[0]!,
+    args.upper === undefined ? args.lowers.slice(1) : args.lowers,
+    work,
+    () => {
+      const [uid, gid] = Fuse.callerIdentity();
+      return { uid, gid };
+    },
+    args.readOnly,
+    (op, p, err) => log(`${op} ${p}: ${(err as Error).stack ?? String(err)}`),
+  );
+  let exiting = false;
+  const exit = (code: number) => {
+    if (exiting) return;
+    exiting = true;
+    process.exit(code);
+  };
+  const fuse = new Fuse(args.target, filesystem.operations(), {
+    ...FUSE_MOUNT_OPTIONS,
+    fsname: args.source,
+    subtype: 'berth',
+    extraOptions: [...FUSE_MOUNT_OPTIONS.extraOptions, ...(args.readOnly ? ['ro'] : [])],
+    onSessionEnded: () => exit(0),
+  });
+  const unmountAndExit = () => {
+    try {
+      umount(args.target, MNT_DETACH);
+    } catch {
+      // Already unmounted: nothing left to undo.
+    }
+    exit(0);
+  };
+  process.on('SIGTERM', unmountAndExit);
+  process.on('SIGINT', unmountAndExit);
+  // Answer errno for anything a handler let through; never die with the mount up.
+  process.on('uncaughtException', (err) => log(`uncaught: ${err.stack ?? String(err)}`));
+  fuse.mount((err) => {
+    if (err) {
+      log(`mount failed: ${err.message}`);
+      exit(1);
+      return;
+    }
+    try {
+      writeSync(3, 'ready\n');
+    } catch {
+      // Run by hand without fd 3: nobody waits for the line.
+    }
+  });
+}
+
+/**
+ * The directory copy-ups are made in, emptied now (what a crash left there is half a
+ * copy): `<workdir>/fuse`, beside what kernel overlay keeps in its workdir. A read-only
+ * view has none and never copies up (every write answers EROFS first).
+ */
+function prepareWorkDir(args: HelperArguments): string {
+  if (args.work === undefined) return '';
+  const dir = path.join(args.work, 'fuse');
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  return dir;
+}
