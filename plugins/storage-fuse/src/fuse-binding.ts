@@ -8,6 +8,8 @@ export interface FuseStat {
   gid: number;
   size: number;
   nlink: number;
+  /** The inode number (32 bits: fuse-native's stat array is made of u32). */
+  ino: number;
   rdev: number;
   blksize: number;
   blocks: number;

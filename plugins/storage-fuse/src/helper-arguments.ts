@@ -8,6 +8,8 @@ export interface HelperArguments {
   lowers: string[];
   work?: string;
   readOnly: boolean;
+  /** fsync and fdatasync answer at once (PrepareOptions.volatile: the writes may be lost in a crash). */
+  volatile: boolean;
 }
 
 /**
@@ -15,10 +17,10 @@ export interface HelperArguments {
  * interface). Throws an Error naming what is wrong: the helper prints it and exits 2.
  */
 export function parseHelperArguments(argv: readonly string[]): HelperArguments {
-  const usage = 'usage: <source> <target> -o lowerdir=<dir>[:<dir>…][,upperdir=<dir>,workdir=<dir>][,ro]';
+  const usage = 'usage: <source> <target> -o lowerdir=<dir>[:<dir>…][,upperdir=<dir>,workdir=<dir>][,ro][,volatile]';
   const [source, target, flag, options, ...rest] = argv;
   if (!source || !target || flag !== '-o' || options === undefined || rest.length > 0) throw new Error(usage);
-  const parsed: HelperArguments = { source, target, lowers: [], readOnly: false };
+  const parsed: HelperArguments = { source, target, lowers: [], readOnly: false, volatile: false };
   for (const option of options.split(',')) {
     const eq = option.indexOf('=');
     const key = eq === -1 ? option : option.slice(0, eq);
@@ -27,6 +29,7 @@ export function parseHelperArguments(argv: readonly string[]): HelperArguments {
     else if (key === 'upperdir') parsed.upper = value;
     else if (key === 'workdir') parsed.work = value;
     else if (key === 'ro') parsed.readOnly = true;
+    else if (key === 'volatile') parsed.volatile = true;
     else if (key === 'rw' || key === '') continue;
     else throw new Error(`unknown option ${JSON.stringify(option)}; ${usage}`);
   }

@@ -11,10 +11,12 @@ export const FUSE_MOUNT_OPTIONS = {
   defaultPermissions: true,
   autoUnmount: true,
   kernelCache: true,
-  attrTimeout: 10,
   entryTimeout: 10,
   timeout: false as const,
-  extraOptions: ['big_writes', 'max_write=131072', 'max_read=131072', 'suid', 'dev'],
+  // attr_timeout=0: two names of one hard-linked file are two kernel inodes under
+  // libfuse 2's high-level API, so a cached size of one would go stale when the other
+  // is written. use_ino: every layer is on one filesystem, so its inode numbers are unique.
+  extraOptions: ['attr_timeout=0', 'use_ino', 'big_writes', 'max_write=131072', 'max_read=131072', 'suid', 'dev'],
 };
 
 /**
@@ -53,6 +55,7 @@ export function runMountHelper(argv: readonly string[]): void {
       return { uid, gid };
     },
     args.readOnly,
+    args.volatile,
     (op, p, err) => log(`${op} ${p}: ${(err as Error).stack ?? String(err)}`),
   );
   let exiting = false;

@@ -75,6 +75,7 @@ export class UnionFilesystem {
     work: string,
     private readonly caller: CallerIdentity,
     private readonly readOnly = false,
+    private readonly volatile = false,
     private readonly onError: (op: string, p: string, err: unknown) => void = () => {},
   ) {
     this.layers = new UnionLayers(upper, lowers);
@@ -135,7 +136,12 @@ export class UnionFilesystem {
       write: (p, fd, buf, len, pos, cb) =>
         answer('write', p, (code, n) => cb(code < 0 ? code : (n ?? 0)), () => writeSync(fd, buf, 0, len, pos)),
       release: (p, fd, cb) => answer('release', p, cb, () => closeSync(fd)),
-      fsync: (p, datasync, fd, cb) => answer('fsync', p, cb, () => (datasync ? fdatasyncSync(fd) : fsyncSync(fd))),
+      fsync: (p, datasync, fd, cb) =>
+        answer('fsync', p, cb, () => {
+          if (this.volatile) return;
+          if (datasync) fdatasyncSync(fd);
+          else fsyncSync(fd);
+        }),
       flush: (_p, _fd, cb) => cb(0),
       truncate: (p, size, cb) =>
         answer('truncate', p, cb, () => {
@@ -428,6 +434,7 @@ export function toFuseStat(st: BigIntStats): FuseStat {
     gid: Number(st.gid),
     size: Number(st.size),
     nlink: Number(st.nlink),
+    ino: Number(st.ino & 0xffffffffn),
     rdev: Number(st.rdev),
     blksize: Number(st.blksize),
     blocks: Number(st.blocks),
