@@ -21,6 +21,18 @@ export {
 export { type CopiedTree, copyTree } from './copy-tree.js';
 export { gunzipMember, gzipMember, markedMemberLength, memberHeaderSize } from './gzip-member.js';
 export { isMountPoint, MNT_DETACH, MS, mount, mountAll, mountSpec, umount, unmountAll } from './mount.js';
+export {
+  helperArgv,
+  isSameProcess,
+  logTail,
+  type MountedAll,
+  type MountHelperOptions,
+  type MountHelperProcess,
+  mountAllAsync,
+  processStartTime,
+  startMountHelper,
+  stopMountHelper,
+} from './mount-helper.js';
 export { type NetlinkOptions, netlinkRequestsMax, netlinkTransact, netlinkTransactSync } from './netlink.js';
 export { openInRoot, resolveInRoot } from './resolve-in-root.js';
 export { socketInNetns } from './socket-in-netns.js';

@@ -1,5 +1,6 @@
 import { realpathSync } from 'node:fs';
-import { type MountSpec, readMountInfo } from '@berth/core';
+import { basename, dirname, join } from 'node:path';
+import { InvalidArgument, type MountSpec, readMountInfo } from '@berth/core';
 import { binding } from './binding.js';
 
 /** mount(2) flags, read from the kernel headers at build time. */
@@ -119,6 +120,9 @@ export function planMount(spec: MountSpec): MountPlan {
  * call that applies them; if that fails the bind is undone.
  */
 export function mountSpec(spec: MountSpec, target: string): void {
+  if (spec.helper !== undefined) {
+    throw new InvalidArgument(`a ${spec.type} mount on ${target} is performed by its helper ${spec.helper[0]}: use mountAllAsync`);
+  }
   const plan = planMount(spec);
   const isBind = (plan.flags & MS.BIND) !== 0;
   const fstype = isBind || spec.type === 'none' || spec.type === '' ? null : spec.type;
@@ -175,8 +179,12 @@ function detachQuietly(target: string): void {
 function canonical(p: string): string | null {
   try {
     return realpathSync(p);
-  } catch {
-    return null;
+  } catch (err) {
+    // A FUSE mount whose server died answers every lookup with ENOTCONN: name it by its
+    // parent, which is still reachable, so that it can be found and unmounted.
+    if ((err as NodeJS.ErrnoException).code !== 'ENOTCONN') return null;
+    const parent = canonical(dirname(p));
+    return parent === null ? null : join(parent, basename(p));
   }
 }
 

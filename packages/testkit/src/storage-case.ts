@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { MountSpec, StorageDriver } from '@berth/core';
-import { mountAll, unmountAll } from '@berth/native';
+import { type MountHelperProcess, mountAllAsync, stopMountHelper, unmountAll } from '@berth/native';
 
 /** Builds the driver under test on a directory it owns. */
 export type StorageDriverFactory = (root: string) => Promise<StorageDriver>;
@@ -16,7 +16,10 @@ export interface StorageCase {
   driver: StorageDriver;
   /** Perform `mounts` on a new directory under `dir` and return it; the case unmounts it at the end. */
   mount(mounts: MountSpec[]): Promise<string>;
-  /** Unmount a directory returned by `mount` now. */
+  /**
+   * Unmount a directory returned by `mount` now. A helper that served it exits on its
+   * own once unmounted (the helper contract); the case's cleanup stops any still there.
+   */
   unmount(target: string): void;
   /** Close the driver and build a new one on the same root, as after a daemon restart. */
   reopen(): Promise<StorageDriver>;
@@ -24,7 +27,8 @@ export interface StorageCase {
 
 /**
  * Run `body` in a fresh temporary directory (`mkdtemp(tempPrefix)`) with a new driver,
- * then, whatever happened, unmount everything under the directory, close the driver
+ * then, whatever happened, stop every mount helper a mount started (specs with a
+ * `helper`, their logs beside the mount point), unmount everything under the directory, close the driver
  * and delete the directory (after `clearRoot(root)`, for what a plain recursive delete
  * cannot remove: btrfs's read-only subvolumes). A cleanup failure fails the case (a leaked mount must not
  * pass unnoticed) unless the body already failed, whose error wins.
@@ -38,6 +42,7 @@ export async function runStorageCase(
   const dir = await fs.mkdtemp(tempPrefix);
   const root = path.join(dir, 'root');
   let mounts = 0;
+  const helpers: MountHelperProcess[] = [];
   let driver: StorageDriver | undefined;
   let failure: unknown;
   try {
@@ -50,7 +55,7 @@ export async function runStorageCase(
       async mount(specs) {
         const target = path.join(dir, `mnt-${++mounts}`);
         await fs.mkdir(target);
-        mountAll(specs, target);
+        await mountAllAsync(specs, target, { logPath: `${target}.log`, onSpawn: (h) => helpers.push(h) });
         return target;
       },
       unmount(target) {
@@ -67,6 +72,7 @@ export async function runStorageCase(
     failure = err;
   }
   const cleanup: unknown[] = [];
+  for (const h of helpers) await stopMountHelper(h).catch((err: unknown) => cleanup.push(err));
   try {
     unmountAll(dir);
   } catch (err) {

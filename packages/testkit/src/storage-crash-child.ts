@@ -6,7 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { AnyPluginManifest, StorageDriver } from '@berth/core';
-import { mountAll, unmountAll } from '@berth/native';
+import { mountAllAsync, stopMountHelper, unmountAll } from '@berth/native';
 import { pluginContext } from './plugin-context.js';
 
 async function main(): Promise<void> {
@@ -21,9 +21,12 @@ async function main(): Promise<void> {
     const key = `a-${process.pid}-${i}`;
     const target = path.join(mountDir, String(i));
     mkdirSync(target);
-    mountAll(await driver.prepare(key, parent), target);
+    // A helper spec's helper outlives this process when it is killed; the suite's unmount of
+    // the mount directory then makes it exit (the helper contract).
+    const { helpers } = await mountAllAsync(await driver.prepare(key, parent), target, { logPath: `${target}.log` });
     writeFileSync(path.join(target, `file-${i}`), String(i).repeat(1000));
     unmountAll(target);
+    for (const h of helpers) await stopMountHelper(h);
     if (i % 3 === 2) await driver.remove(key);
     else await driver.commit(`c-${process.pid}-${i}`, key);
     if (committed.length > 4) {
