@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import {
   type BigIntStats,
   chmodSync,
@@ -126,6 +127,9 @@ export class CopyUp {
   private copyNode(src: string, stat: BigIntStats, dest: string, truncateTo?: number): void {
     if (stat.isFile()) {
       if (truncateTo === 0) closeSync(openSync(dest, 'wx', 0o600));
+      // A sparse file (fewer blocks than its size): Node's copy would write its holes out
+      // as zeros, and Node has no SEEK_DATA; GNU cp keeps the holes.
+      else if (stat.blocks * 512n < stat.size) execFileSync('cp', ['--sparse=always', '--reflink=auto', '--', src, dest], { stdio: 'ignore' });
       else copyFileSync(src, dest, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
     } else if (stat.isSymbolicLink()) {
       symlinkSync(readlinkSync(src), dest);

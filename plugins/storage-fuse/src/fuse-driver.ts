@@ -26,9 +26,6 @@ import { directoryUsage, upperChanges } from './upper-changes.js';
 /** The mount type of a union served by the helper (`fuse.<subtype>` as mountinfo shows it). */
 export const FUSE_MOUNT_TYPE = 'fuse.berth';
 
-/** A MountSpec performed by a helper process (the mount-helper interface's `helper` field). */
-export type HelperMountSpec = MountSpec & { helper: readonly string[] };
-
 /** Options of FuseDriver beyond its root. */
 export interface FuseDriverOptions {
   log?: Logger;
@@ -222,8 +219,7 @@ export class FuseDriver implements StorageDriver {
     if (record.kind === 'active') options.push(`upperdir=${own}`, `workdir=${path.join(this.dirOf(record.id), 'work')}`);
     if (record.kind === 'view') options.push('ro');
     if (record.volatile) options.push('volatile');
-    const spec: HelperMountSpec = { type: FUSE_MOUNT_TYPE, source: 'berth-fuse', options, helper: [...this.helper] };
-    return [spec];
+    return [{ type: FUSE_MOUNT_TYPE, source: 'berth-fuse', options, helper: [...this.helper] }];
   }
 
   private record(key: string): FuseSnapshotRecord {

@@ -2,7 +2,7 @@ import { definePlugin } from '@berth/core';
 import { FuseDriver } from './fuse-driver.js';
 import { probeFuse } from './fuse-support.js';
 
-export { FUSE_MOUNT_TYPE, FuseDriver, type FuseDriverOptions, type HelperMountSpec } from './fuse-driver.js';
+export { FUSE_MOUNT_TYPE, FuseDriver, type FuseDriverOptions } from './fuse-driver.js';
 export { probeFuse } from './fuse-support.js';
 export { type HelperArguments, parseHelperArguments } from './helper-arguments.js';
 export { helperCommand } from './helper-command.js';
