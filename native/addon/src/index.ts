@@ -13,8 +13,8 @@ export {
   type StatAt,
   statAt,
   symlinkAt,
-  unlinkAt,
   UTIME,
+  unlinkAt,
   utimensAt,
   utimesAt,
 } from './at-calls.js';

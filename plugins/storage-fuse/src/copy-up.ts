@@ -59,7 +59,7 @@ export class CopyUp {
     if (lstatSync(upper, { throwIfNoEntry: false })?.isDirectory()) return;
     this.ensureDir(path.posix.dirname(p));
     const found = this.layers.locate(p);
-    if (!found || !found.stat.isDirectory()) throw Object.assign(new Error(`not a directory: ${p}`), { code: 'ENOTDIR' });
+    if (!found?.stat.isDirectory()) throw Object.assign(new Error(`not a directory: ${p}`), { code: 'ENOTDIR' });
     const tmp = this.temporary();
     mkdirSync(tmp, { mode: 0o700 });
     try {
@@ -129,7 +129,8 @@ export class CopyUp {
       if (truncateTo === 0) closeSync(openSync(dest, 'wx', 0o600));
       // A sparse file (fewer blocks than its size): Node's copy would write its holes out
       // as zeros, and Node has no SEEK_DATA; GNU cp keeps the holes.
-      else if (stat.blocks * 512n < stat.size) execFileSync('cp', ['--sparse=always', '--reflink=auto', '--', src, dest], { stdio: 'ignore' });
+      else if (stat.blocks * 512n < stat.size)
+        execFileSync('cp', ['--sparse=always', '--reflink=auto', '--', src, dest], { stdio: 'ignore' });
       else copyFileSync(src, dest, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
     } else if (stat.isSymbolicLink()) {
       symlinkSync(readlinkSync(src), dest);

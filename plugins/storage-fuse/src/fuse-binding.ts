@@ -112,7 +112,9 @@ export function patchedFuseNativeDir(): string {
 export function loadFuse(): FuseModule {
   const dir = patchedFuseNativeDir();
   if (!existsSync(path.join(dir, 'build', 'Release', 'fuse.node'))) {
-    throw new Error(`the patched fuse-native is not built (no ${dir}/build/Release/fuse.node): run \`npm run build -w @berth/storage-fuse\``);
+    throw new Error(
+      `the patched fuse-native is not built (no ${dir}/build/Release/fuse.node): run \`npm run build -w @berth/storage-fuse\``,
+    );
   }
   return require(dir) as FuseModule;
 }

@@ -258,7 +258,13 @@ function withLabels(record: FuseSnapshotRecord, labels: Record<string, string>):
 
 /** statfs(2) f_type of the data root, named as `docker info` names it. */
 async function backingFilesystem(dir: string): Promise<string> {
-  const names: Record<number, string> = { 0xef53: 'extfs', 0x58465342: 'xfs', 0x9123683e: 'btrfs', 0x01021994: 'tmpfs', 0x794c7630: 'overlayfs' };
+  const names: Record<number, string> = {
+    0xef53: 'extfs',
+    0x58465342: 'xfs',
+    0x9123683e: 'btrfs',
+    0x01021994: 'tmpfs',
+    0x794c7630: 'overlayfs',
+  };
   const { type } = await fs.statfs(dir);
   return names[type] ?? `0x${type.toString(16)}`;
 }

@@ -34,7 +34,8 @@ async function onPath(name: string): Promise<boolean> {
  * `root/.probe-*` and are removed whatever happens.
  */
 export async function probeFuse(root: string): Promise<void> {
-  if (unusablePathChars.test(root)) throw new PluginSkipped(`fuse: the data root ${root} contains , or : which the mount helper's options cannot carry`);
+  if (unusablePathChars.test(root))
+    throw new PluginSkipped(`fuse: the data root ${root} contains , or : which the mount helper's options cannot carry`);
   try {
     const handle = await fs.open('/dev/fuse', 'r+');
     await handle.close();
@@ -86,7 +87,10 @@ async function withHelper(target: string, options: string[], body: () => Promise
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   try {
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the mount helper gave no "ready" in ${PROBE_READY_MS} ms: ${stderr.trim()}`)), PROBE_READY_MS);
+      const timer = setTimeout(
+        () => reject(new Error(`the mount helper gave no "ready" in ${PROBE_READY_MS} ms: ${stderr.trim()}`)),
+        PROBE_READY_MS,
+      );
       const ready = child.stdio[3] as NodeJS.ReadableStream;
       let line = '';
       ready.on('data', (d: Buffer) => {

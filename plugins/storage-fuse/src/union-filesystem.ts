@@ -1,5 +1,6 @@
 import {
   type BigIntStats,
+  chmodSync,
   closeSync,
   constants,
   fchownSync,
@@ -20,7 +21,6 @@ import {
   truncateSync,
   unlinkSync,
   writeSync,
-  chmodSync,
 } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import * as path from 'node:path';
@@ -132,9 +132,20 @@ export class UnionFilesystem {
           return fd;
         }),
       // fuse-native takes a read's or write's byte count as the callback's first argument.
-      read: (p, fd, buf, len, pos, cb) => answer('read', p, (code, n) => cb(code < 0 ? code : (n ?? 0)), () => readSync(fd, buf, 0, len, pos)),
+      read: (p, fd, buf, len, pos, cb) =>
+        answer(
+          'read',
+          p,
+          (code, n) => cb(code < 0 ? code : (n ?? 0)),
+          () => readSync(fd, buf, 0, len, pos),
+        ),
       write: (p, fd, buf, len, pos, cb) =>
-        answer('write', p, (code, n) => cb(code < 0 ? code : (n ?? 0)), () => writeSync(fd, buf, 0, len, pos)),
+        answer(
+          'write',
+          p,
+          (code, n) => cb(code < 0 ? code : (n ?? 0)),
+          () => writeSync(fd, buf, 0, len, pos),
+        ),
       release: (p, fd, cb) => answer('release', p, cb, () => closeSync(fd)),
       fsync: (p, datasync, fd, cb) =>
         answer('fsync', p, cb, () => {
@@ -275,8 +286,7 @@ export class UnionFilesystem {
           const value = getXattr(this.realOf(p), name);
           return value === null ? null : Buffer.from(value, 'latin1');
         }),
-      listxattr: (p, cb) =>
-        answer('listxattr', p, cb, () => listXattrs(this.realOf(p)).filter((n) => !n.startsWith(OVERLAY_XATTR_PREFIX))),
+      listxattr: (p, cb) => answer('listxattr', p, cb, () => listXattrs(this.realOf(p)).filter((n) => !n.startsWith(OVERLAY_XATTR_PREFIX))),
       removexattr: (p, name, cb) =>
         answer('removexattr', p, cb, () => {
           writable();
