@@ -45,6 +45,8 @@ export class CopyUp {
     private readonly layers: UnionLayers,
     /** A directory on the upper's filesystem, emptied at mount: copies are made there. */
     private readonly work: string,
+    /** Told each path whose attributes a copy-up changed (they were a lower layer's, kept as immutable). */
+    private readonly changed: (p: string) => void = () => {},
   ) {}
 
   /** A fresh name in the work directory. */
@@ -70,6 +72,7 @@ export class CopyUp {
       throw err;
     }
     this.layers.forgetOne(p);
+    this.changed(p);
   }
 
   /**
@@ -89,6 +92,7 @@ export class CopyUp {
       rmSync(tmp, { force: true });
       throw err;
     }
+    this.changed(p);
   }
 
   /**

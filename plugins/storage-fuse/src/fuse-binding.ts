@@ -19,6 +19,8 @@ export interface FuseStat {
   atimeSubMsNs: number;
   mtimeSubMsNs: number;
   ctimeSubMsNs: number;
+  /** These attributes never change (a read-only layer's entry): the patched binding answers them in C from now on. */
+  cacheable?: boolean;
 }
 
 /** fuse-native's callback: a negative errno or 0, then the operation's result. */
@@ -27,7 +29,8 @@ export type FuseCallback<T = void> = (code: number, result?: T) => void;
 /**
  * The operations a filesystem hands fuse-native (its JavaScript interface; paths are
  * relative to the mount, starting with `/`). `utimensPrecise` is the patched binding's
- * addition: seconds and nanoseconds as the caller gave them.
+ * addition: seconds and nanoseconds as the caller gave them. Those left out answer
+ * ENOSYS, which the kernel remembers (no `flush`: a close costs one request fewer).
  */
 export interface FuseOperations {
   getattr(p: string, cb: FuseCallback<FuseStat>): void;
@@ -39,7 +42,6 @@ export interface FuseOperations {
   write(p: string, fd: number, buf: Buffer, len: number, pos: number, cb: FuseCallback<number>): void;
   release(p: string, fd: number, cb: FuseCallback): void;
   fsync(p: string, datasync: number, fd: number, cb: FuseCallback): void;
-  flush(p: string, fd: number, cb: FuseCallback): void;
   truncate(p: string, size: number, cb: FuseCallback): void;
   ftruncate(p: string, fd: number, size: number, cb: FuseCallback): void;
   mkdir(p: string, mode: number, cb: FuseCallback): void;
@@ -89,6 +91,8 @@ export interface FuseModule {
   new (mnt: string, ops: FuseOperations, opts: FuseOptions): FuseInstance;
   /** [uid, gid, pid, umask] of the request whose handler runs now; valid only synchronously inside a handler. */
   callerIdentity(): [number, number, number, number];
+  /** Drop the attributes kept for `path` (a `cacheable` getattr result), or every one without a path. */
+  forgetAttr(path?: string): void;
 }
 
 /** The package's root: one level above src/ (tsx) or two above dist/src/ (compiled). */

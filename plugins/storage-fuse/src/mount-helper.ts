@@ -1,6 +1,6 @@
+import { spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
-import { MNT_DETACH, umount } from '@berth/native';
 import { type FuseModule, loadFuse } from './fuse-binding.js';
 import { type HelperArguments, parseHelperArguments } from './helper-arguments.js';
 import { UnionFilesystem } from './union-filesystem.js';
@@ -57,6 +57,7 @@ export function runMountHelper(argv: readonly string[]): void {
     args.readOnly,
     args.volatile,
     (op, p, err) => log(`${op} ${p}: ${(err as Error).stack ?? String(err)}`),
+    (p) => Fuse.forgetAttr(p),
   );
   let exiting = false;
   const exit = (code: number) => {
@@ -71,13 +72,13 @@ export function runMountHelper(argv: readonly string[]): void {
     extraOptions: [...FUSE_MOUNT_OPTIONS.extraOptions, ...(args.readOnly ? ['ro'] : [])],
     onSessionEnded: () => exit(0),
   });
+  // Never umount2 from this thread: the path walk to the target may ask this very
+  // process for the root's attributes, which it could not answer while blocked in the
+  // call. fusermount does it from a process of its own; the session's end exits.
   const unmountAndExit = () => {
-    try {
-      umount(args.target, MNT_DETACH);
-    } catch {
-      // Already unmounted: nothing left to undo.
-    }
-    exit(0);
+    const unmounter = spawn('fusermount', ['-uz', args.target], { stdio: 'ignore' });
+    unmounter.once('error', () => exit(0));
+    unmounter.once('exit', () => exit(0));
   };
   process.on('SIGTERM', unmountAndExit);
   process.on('SIGINT', unmountAndExit);

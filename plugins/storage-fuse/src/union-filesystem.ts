@@ -77,9 +77,14 @@ export class UnionFilesystem {
     private readonly readOnly = false,
     private readonly volatile = false,
     private readonly onError: (op: string, p: string, err: unknown) => void = () => {},
+    /**
+     * Told that the attributes of a path (all paths, without one) may no longer be the
+     * ones a getattr marked `cacheable`: the helper drops them from the binding's cache.
+     */
+    private readonly forget: (p?: string) => void = () => {},
   ) {
     this.layers = new UnionLayers(upper, lowers);
-    this.copyUp = new CopyUp(this.layers, work);
+    this.copyUp = new CopyUp(this.layers, work, (p) => this.forget(p));
   }
 
   /** The operations object fuse-native takes. */
@@ -100,7 +105,12 @@ export class UnionFilesystem {
       if (this.readOnly) fail('EROFS', 'read-only view');
     };
     return {
-      getattr: (p, cb) => answer('getattr', p, cb, () => toFuseStat(this.found(p).stat)),
+      getattr: (p, cb) =>
+        answer('getattr', p, cb, () => {
+          const found = this.found(p);
+          // A read-only layer's entry never changes until a copy-up, which forgets it.
+          return { ...toFuseStat(found.stat), cacheable: this.readOnly || found.layer > 0 };
+        }),
       readdir: (p, cb) =>
         answer('readdir', p, cb, () => {
           const names = this.layers.list(p);
@@ -153,7 +163,6 @@ export class UnionFilesystem {
           if (datasync) fdatasyncSync(fd);
           else fsyncSync(fd);
         }),
-      flush: (_p, _fd, cb) => cb(0),
       truncate: (p, size, cb) =>
         answer('truncate', p, cb, () => {
           writable();
@@ -208,6 +217,7 @@ export class UnionFilesystem {
           const found = this.found(p);
           if (found.stat.isDirectory()) fail('EISDIR', p);
           this.remove(p, found.layer, false);
+          this.forget(p);
         }),
       rmdir: (p, cb) =>
         answer('rmdir', p, cb, () => {
@@ -217,11 +227,17 @@ export class UnionFilesystem {
           if ((this.layers.list(p) ?? []).length > 0) fail('ENOTEMPTY', p);
           this.remove(p, found.layer, true);
           this.layers.forget(p);
+          this.forget(p);
         }),
       rename: (src, dest, cb) =>
         answer('rename', src, cb, () => {
           writable();
-          this.rename(src, dest);
+          try {
+            this.rename(src, dest);
+          } finally {
+            // Every path below either name may have moved.
+            this.forget();
+          }
         }),
       chmod: (p, mode, cb) =>
         answer('chmod', p, cb, () => {
