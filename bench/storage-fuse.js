@@ -83,7 +83,12 @@ const filesystems = {
   },
   'storage-fuse': {
     async mount(d) {
-      const spec = { type: 'fuse.berth', source: 'berth-fuse-bench', options: [`lowerdir=${lower}`, `upperdir=${d.upper}`, `workdir=${d.work}`], helper: helperCommand() };
+      const spec = {
+        type: 'fuse.berth',
+        source: 'berth-fuse-bench',
+        options: [`lowerdir=${lower}`, `upperdir=${d.upper}`, `workdir=${d.work}`],
+        helper: helperCommand(),
+      };
       const mounted = await mountAllAsync([spec], d.mnt, { logPath: `${d.mnt}.log` });
       d.helpers = mounted.helpers;
       helpers.push(...mounted.helpers);
@@ -134,7 +139,9 @@ async function main() {
     process.stdout.write(`  round ${r + 1}/${rounds} done\n`);
   }
   const whats = Object.keys(results[names[0]]);
-  console.log(`\nmedians of ${rounds} rounds (load average before ${loadBefore}, after ${load()}; ${require('node:os').cpus().length} CPUs)`);
+  console.log(
+    `\nmedians of ${rounds} rounds (load average before ${loadBefore}, after ${load()}; ${require('node:os').cpus().length} CPUs)`,
+  );
   console.log(['', ...names, 'fuse/fuse-overlayfs'].map((s) => s.padEnd(20)).join(''));
   for (const what of whats) {
     const m = names.map((n) => median(results[n][what]));

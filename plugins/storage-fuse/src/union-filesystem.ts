@@ -84,7 +84,13 @@ export class UnionFilesystem {
     private readonly forget: (p?: string) => void = () => {},
   ) {
     this.layers = new UnionLayers(upper, lowers);
-    this.copyUp = new CopyUp(this.layers, work, (p) => this.forget(p));
+    this.copyUp = new CopyUp(this.layers, work, (p) => this.changed(p));
+  }
+
+  /** `p` and its directory changed: drop what the binding keeps of their attributes. */
+  private changed(p: string): void {
+    this.forget(p);
+    if (p !== '/') this.forget(path.posix.dirname(p));
   }
 
   /** The operations object fuse-native takes. */
@@ -104,12 +110,22 @@ export class UnionFilesystem {
     const writable = () => {
       if (this.readOnly) fail('EROFS', 'read-only view');
     };
+    /** `answer` for a call that changes `p` and its directory: their kept attributes are forgotten after it. */
+    const change = <T>(op: string, p: string, cb: FuseCallback<T>, work: () => T): void =>
+      answer(op, p, cb, () => {
+        try {
+          return work();
+        } finally {
+          this.changed(p);
+        }
+      });
     return {
       getattr: (p, cb) =>
         answer('getattr', p, cb, () => {
           const found = this.found(p);
-          // A read-only layer's entry never changes until a copy-up, which forgets it.
-          return { ...toFuseStat(found.stat), cacheable: this.readOnly || found.layer > 0 };
+          // A read-only layer's entry never changes until a copy-up, and a directory only
+          // through the calls below, which forget it (and its parent) in `changed`.
+          return { ...toFuseStat(found.stat), cacheable: this.readOnly || found.layer > 0 || found.stat.isDirectory() };
         }),
       readdir: (p, cb) =>
         answer('readdir', p, cb, () => {
@@ -131,7 +147,7 @@ export class UnionFilesystem {
           return openSync(this.layers.real(found.layer, p), flags & ~(constants.O_CREAT | constants.O_EXCL));
         }),
       create: (p, mode, cb) =>
-        answer('create', p, cb, () => {
+        change('create', p, cb, () => {
           writable();
           let fd = -1;
           this.makeNode(p, false, (at) => {
@@ -164,14 +180,14 @@ export class UnionFilesystem {
           else fsyncSync(fd);
         }),
       truncate: (p, size, cb) =>
-        answer('truncate', p, cb, () => {
+        change('truncate', p, cb, () => {
           writable();
           this.copyUp.file(p, size === 0 ? 0 : undefined);
           truncateSync(this.layers.upper(p), size);
         }),
       ftruncate: (p, fd, size, cb) => answer('ftruncate', p, cb, () => ftruncateSync(fd, size)),
       mkdir: (p, mode, cb) =>
-        answer('mkdir', p, cb, () => {
+        change('mkdir', p, cb, () => {
           writable();
           this.makeNode(p, true, (at) => {
             mkdirSync(at, { mode: mode & 0o7777 });
@@ -183,7 +199,7 @@ export class UnionFilesystem {
           this.layers.forget(p);
         }),
       mknod: (p, mode, dev, cb) =>
-        answer('mknod', p, cb, () => {
+        change('mknod', p, cb, () => {
           writable();
           // A 0:0 character device would read as a whiteout: the node would vanish.
           if ((mode & S_IFMT) === S_IFCHR && dev === 0) fail('EPERM', 'a 0:0 character device is a whiteout');
@@ -195,7 +211,7 @@ export class UnionFilesystem {
           });
         }),
       symlink: (target, p, cb) =>
-        answer('symlink', p, cb, () => {
+        change('symlink', p, cb, () => {
           writable();
           this.makeNode(p, false, (at) => {
             symlinkSync(target, at);
@@ -204,7 +220,7 @@ export class UnionFilesystem {
           });
         }),
       link: (src, dest, cb) =>
-        answer('link', dest, cb, () => {
+        change('link', dest, cb, () => {
           writable();
           const found = this.found(src);
           if (found.stat.isDirectory()) fail('EPERM', 'hard link to a directory');
@@ -212,22 +228,20 @@ export class UnionFilesystem {
           this.makeNode(dest, false, (at) => linkSync(this.layers.upper(src), at));
         }),
       unlink: (p, cb) =>
-        answer('unlink', p, cb, () => {
+        change('unlink', p, cb, () => {
           writable();
           const found = this.found(p);
           if (found.stat.isDirectory()) fail('EISDIR', p);
           this.remove(p, found.layer, false);
-          this.forget(p);
         }),
       rmdir: (p, cb) =>
-        answer('rmdir', p, cb, () => {
+        change('rmdir', p, cb, () => {
           writable();
           const found = this.found(p);
           if (!found.stat.isDirectory()) fail('ENOTDIR', p);
           if ((this.layers.list(p) ?? []).length > 0) fail('ENOTEMPTY', p);
           this.remove(p, found.layer, true);
           this.layers.forget(p);
-          this.forget(p);
         }),
       rename: (src, dest, cb) =>
         answer('rename', src, cb, () => {
@@ -240,26 +254,26 @@ export class UnionFilesystem {
           }
         }),
       chmod: (p, mode, cb) =>
-        answer('chmod', p, cb, () => {
+        change('chmod', p, cb, () => {
           writable();
           this.copyUpAny(p);
           chmodSync(this.layers.upper(p), mode & 0o7777);
         }),
       chown: (p, uid, gid, cb) =>
-        answer('chown', p, cb, () => {
+        change('chown', p, cb, () => {
           writable();
           this.copyUpAny(p);
           lchownSync(this.layers.upper(p), uid === UNCHANGED ? -1 : uid, gid === UNCHANGED ? -1 : gid);
         }),
       utimens: (p, atimeMs, mtimeMs, cb) =>
-        answer('utimens', p, cb, () => {
+        change('utimens', p, cb, () => {
           writable();
           this.copyUpAny(p);
           const ts = (ms: number) => ({ sec: Math.floor(ms / 1000), nsec: (ms % 1000) * 1_000_000 });
           utimensAt(AT.FDCWD, this.layers.upper(p), ts(atimeMs), ts(mtimeMs), AT.SYMLINK_NOFOLLOW);
         }),
       utimensPrecise: (p, atimeSec, atimeNsec, mtimeSec, mtimeNsec, cb) =>
-        answer('utimens', p, cb, () => {
+        change('utimens', p, cb, () => {
           writable();
           this.copyUpAny(p);
           utimensAt(
@@ -286,7 +300,7 @@ export class UnionFilesystem {
           };
         }),
       setxattr: (p, name, value, _position, flags, cb) =>
-        answer('setxattr', p, cb, () => {
+        change('setxattr', p, cb, () => {
           writable();
           if (name.startsWith(OVERLAY_XATTR_PREFIX)) fail('EPERM', `${name} is the union filesystem's own`);
           this.found(p);
@@ -304,7 +318,7 @@ export class UnionFilesystem {
         }),
       listxattr: (p, cb) => answer('listxattr', p, cb, () => listXattrs(this.realOf(p)).filter((n) => !n.startsWith(OVERLAY_XATTR_PREFIX))),
       removexattr: (p, name, cb) =>
-        answer('removexattr', p, cb, () => {
+        change('removexattr', p, cb, () => {
           writable();
           if (name.startsWith(OVERLAY_XATTR_PREFIX)) fail('EPERM', `${name} is the union filesystem's own`);
           if (getXattr(this.realOf(p), name) === null) fail('ENODATA', name);

@@ -226,6 +226,38 @@ fuseTest('rename of a lower directory, hard links, symlinks, devices and mmap', 
   assert.is((await fs.readFile(path.join(f.lower2, 'mapped'))).subarray(0, 5).toString(), 'aaaaa', 'the lower file is untouched');
 });
 
+fuseTest('attributes the helper keeps in C are never stale after a change through the mount', async (f) => {
+  await fs.mkdir(path.join(f.lower, 'dir/sub'), { recursive: true });
+  await fs.writeFile(path.join(f.lower, 'dir/file'), 'lower');
+  await f.mount();
+  const m = (p: string) => path.join(f.mnt, p);
+  // Read once so that every attribute is kept, then change each through the mount.
+  for (const p of ['dir', 'dir/sub', 'dir/file', '']) await fs.stat(m(p));
+  const before = await fs.stat(m('dir'));
+  await fs.writeFile(m('dir/new'), 'n');
+  const after = await fs.stat(m('dir'));
+  assert.ok(after.mtimeMs >= before.mtimeMs && after.ino !== before.ino, 'the copied-up directory is the upper one');
+  await fs.chmod(m('dir/sub'), 0o700);
+  assert.is((await fs.stat(m('dir/sub'))).mode & 0o777, 0o700);
+  await fs.appendFile(m('dir/file'), '+upper');
+  assert.is((await fs.stat(m('dir/file'))).size, 'lower+upper'.length);
+  await fs.rename(m('dir'), m('moved'));
+  assert.is((await fs.stat(m('moved/sub'))).mode & 0o777, 0o700);
+  await rejectsWithCode(fs.stat(m('dir/sub')), 'ENOENT');
+  await fs.rm(m('moved/sub'), { recursive: true });
+  await rejectsWithCode(fs.stat(m('moved/sub')), 'ENOENT');
+  assert.is((await fs.stat(m(''))).nlink >= 2, true);
+});
+
+/** `promise` rejects with `code`. */
+async function rejectsWithCode(promise: Promise<unknown>, code: string): Promise<void> {
+  const err = await promise.then(
+    () => undefined,
+    (e: NodeJS.ErrnoException) => e,
+  );
+  assert.is(err?.code, code);
+}
+
 fuseTest('a read-only view refuses writes with EROFS', async (f) => {
   await fs.writeFile(path.join(f.lower, 'a'), 'a');
   const { helpers } = await mountAllAsync(
