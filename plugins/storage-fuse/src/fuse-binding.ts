@@ -21,6 +21,11 @@ export interface FuseStat {
   ctimeSubMsNs: number;
   /** These attributes never change (a read-only layer's entry): the patched binding answers them in C from now on. */
   cacheable?: boolean;
+  /**
+   * With `cacheable`, for a regular file: the file itself, which the patched binding then
+   * opens read-only, reads and closes in C (a read-only layer's file never changes).
+   */
+  real?: string;
 }
 
 /** fuse-native's callback: a negative errno or 0, then the operation's result. */

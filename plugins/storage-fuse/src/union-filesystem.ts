@@ -125,7 +125,11 @@ export class UnionFilesystem {
           const found = this.found(p);
           // A read-only layer's entry never changes until a copy-up, and a directory only
           // through the calls below, which forget it (and its parent) in `changed`.
-          return { ...toFuseStat(found.stat), cacheable: this.readOnly || found.layer > 0 || found.stat.isDirectory() };
+          const immutable = this.readOnly || found.layer > 0;
+          const stat: FuseStat = { ...toFuseStat(found.stat), cacheable: immutable || found.stat.isDirectory() };
+          // Read-only opens of such a file are served by the binding's C from now on.
+          if (immutable && found.stat.isFile()) stat.real = this.layers.real(found.layer, p);
+          return stat;
         }),
       readdir: (p, cb) =>
         answer('readdir', p, cb, () => {

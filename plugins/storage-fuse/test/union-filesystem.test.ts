@@ -86,12 +86,10 @@ async function exited(pid: number, limitMs = 5_000): Promise<boolean> {
 }
 
 const fuseTest = (name: string, body: (f: Fixture) => Promise<void>) =>
-  process.env.ONLY && !name.includes(process.env.ONLY)
-    ? undefined
-    : test(
-        name,
-        withTimeout(20_000, () => withFixture(body)),
-      );
+  test(
+    name,
+    withTimeout(20_000, () => withFixture(body)),
+  );
 
 /** Run `script` with sh as uid 1234, gid 5678 and no supplementary groups. */
 function asUser(script: string): void {
