@@ -12,11 +12,13 @@ export const FUSE_MOUNT_OPTIONS = {
   autoUnmount: true,
   kernelCache: true,
   entryTimeout: 10,
+  attrTimeout: 10,
   timeout: false as const,
-  // attr_timeout=0: two names of one hard-linked file are two kernel inodes under
-  // libfuse 2's high-level API, so a cached size of one would go stale when the other
-  // is written. use_ino: every layer is on one filesystem, so its inode numbers are unique.
-  extraOptions: ['attr_timeout=0', 'use_ino', 'big_writes', 'max_write=131072', 'max_read=131072', 'suid', 'dev'],
+  // use_ino: every layer is on one filesystem, so its inode numbers are unique. The
+  // attributes of a hard-linked file are still never cached by the kernel: the patched
+  // binding makes them valid for no time (libfuse 2 gives each of its names a kernel
+  // inode of its own, which would go stale when another name is written).
+  extraOptions: ['use_ino', 'big_writes', 'max_write=131072', 'max_read=131072', 'suid', 'dev'],
 };
 
 /**
