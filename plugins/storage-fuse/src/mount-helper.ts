@@ -18,7 +18,7 @@ export const FUSE_MOUNT_OPTIONS = {
   // attributes of a hard-linked file are still never cached by the kernel: the patched
   // binding makes them valid for no time (libfuse 2 gives each of its names a kernel
   // inode of its own, which would go stale when another name is written).
-  extraOptions: ['use_ino', 'big_writes', 'max_write=131072', 'max_read=131072', 'suid', 'dev'],
+  extraOptions: ['use_ino', 'big_writes', 'max_write=131072', 'max_read=131072'],
 };
 
 /**
@@ -92,11 +92,25 @@ export function runMountHelper(argv: readonly string[]): void {
       exit(1);
       return;
     }
-    try {
-      writeSync(3, 'ready\n');
-    } catch {
-      // Run by hand without fd 3: nobody waits for the line.
-    }
+    // libfuse 2 mounts through fusermount (auto_unmount needs it), which adds nosuid and
+    // nodev even for root; a container's set-uid programs and device nodes need them
+    // off, as on overlay. A process of its own does it: its path walk reaches this one.
+    const options = `remount,suid,dev${args.readOnly ? ',ro' : ''}`;
+    const remount = spawn('mount', ['--internal-only', '-o', options, args.target], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let remountErr = '';
+    remount.stderr!.on('data', (d: Buffer) => {
+      remountErr += d.toString();
+    });
+    const ready = (code: number | null) => {
+      if (code !== 0) log(`mount -o ${options} failed (${code}): ${remountErr.trim()}; set-uid bits and devices stay off`);
+      try {
+        writeSync(3, 'ready\n');
+      } catch {
+        // Run by hand without fd 3: nobody waits for the line.
+      }
+    };
+    remount.once('error', () => ready(null));
+    remount.once('exit', ready);
   });
 }
 
