@@ -102,7 +102,8 @@ const filesystems = {
 const results = {};
 const record = (fsName, what, value) => {
   results[fsName] ??= {};
-  (results[fsName][what] ??= []).push(value);
+  results[fsName][what] ??= [];
+  results[fsName][what].push(value);
 };
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
