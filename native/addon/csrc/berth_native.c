@@ -640,7 +640,7 @@ static napi_value js_lgetxattr(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   for (size_t i = argc; i < 2; i++) napi_get_undefined(env, &argv[i]);
-  static char file[PATH_ARG_MAX], name[256], value[4096];
+  static char file[PATH_ARG_MAX], name[256], value[65536];
   if (!get_string(env, argv[0], file, sizeof file, 0, NULL, "lgetxattr: path must be a string")) return NULL;
   if (!get_string(env, argv[1], name, sizeof name, 0, NULL, "lgetxattr: name must be a string")) return NULL;
   ssize_t n = lgetxattr(file, name, value, sizeof value);
