@@ -171,7 +171,8 @@ export async function stopMountHelper(
       signalGroup(helper.pid, 'SIGKILL');
       if (Date.now() >= deadline + graceMs) throw new SystemError(`mount helper ${helper.pid} for ${helper.target} survives SIGKILL`);
     }
-    await delay(10);
+    // A timer that holds the event loop: the caller is waiting for this.
+    await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
 

@@ -1,5 +1,5 @@
-import { realpathSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { readlinkSync, realpathSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { InvalidArgument, type MountSpec, readMountInfo } from '@berth/core';
 import { binding } from './binding.js';
 
@@ -176,15 +176,33 @@ function detachQuietly(target: string): void {
   }
 }
 
+/**
+ * The canonical path of `p` without touching what may be mounted on it: the parent's
+ * realpath joined with the last name, unless that name is a symlink (then followed). A
+ * lookup of a mount point's own inode would ask its filesystem, and a FUSE server that
+ * hangs would hang the caller (a dead one answers ENOTCONN); readlink of a name that is
+ * no symlink answers EINVAL from the cached inode, never asking the server.
+ */
 function canonical(p: string): string | null {
+  const abs = resolve(p);
+  if (abs === '/') return '/';
+  let parent: string;
   try {
-    return realpathSync(p);
+    parent = realpathSync(dirname(abs));
+  } catch {
+    return null;
+  }
+  const joined = join(parent, basename(abs));
+  try {
+    readlinkSync(joined);
   } catch (err) {
-    // A FUSE mount whose server died answers every lookup with ENOTCONN: name it by its
-    // parent, which is still reachable, so that it can be found and unmounted.
-    if ((err as NodeJS.ErrnoException).code !== 'ENOTCONN') return null;
-    const parent = canonical(dirname(p));
-    return parent === null ? null : join(parent, basename(p));
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'EINVAL' || code === 'ENOTCONN' ? joined : null;
+  }
+  try {
+    return realpathSync(joined);
+  } catch {
+    return null;
   }
 }
 

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -40,6 +40,21 @@ test('mount tmpfs with data, isMountPoint, umount', () => {
     umount(dir);
     assert.not.ok(isMountPoint(dir));
     assert.equal(mountsUnder(dir), []);
+  });
+});
+
+test('isMountPoint and unmountAll follow a symlink given as the last name, and relative paths', () => {
+  withDir((dir) => {
+    const target = path.join(dir, 'target');
+    mkdirSync(target);
+    mount('tmpfs', target, 'tmpfs', 0, 'size=1m');
+    symlinkSync(target, path.join(dir, 'link'));
+    assert.ok(isMountPoint(path.join(dir, 'link')), 'through the symlink');
+    assert.ok(isMountPoint(path.relative(process.cwd(), target)), 'relative');
+    assert.not.ok(isMountPoint(path.join(dir, 'missing')));
+    assert.not.ok(isMountPoint(dir));
+    unmountAll(path.join(dir, 'link'));
+    assert.not.ok(isMountPoint(target));
   });
 });
 

@@ -36,6 +36,7 @@ import { networksApi } from './networks/networks-api.js';
 import { DriverLookup, DriverLookupToken } from './plugins/driver-lookup.js';
 import { loadPlugins } from './plugins/plugin-host.js';
 import { ContainerFilesystemsToken } from './rootfs/container-filesystems.js';
+import { DriverMountsToken } from './rootfs/driver-mounts.js';
 import { RootFilesystemsToken } from './rootfs/root-filesystems.js';
 import { RestartPoliciesToken } from './runs/restart-policy.js';
 import { RunSupervisorToken } from './runs/run-supervisor.js';
@@ -146,10 +147,18 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
     unreadable: (id, err) => log.error('unreadable container record skipped', { id, error: String(err) }),
     incomplete: (id) => incomplete.push(id),
   });
+  // Mount helpers (FUSE root filesystems) the last engine left: those of containers whose
+  // rootfs stays mounted (running, or created and not yet started) are adopted, the rest stopped.
+  const driverMounts = di.resolve(DriverMountsToken);
+  driverMounts.recover((owner) => {
+    if (owner.kind !== 'container') return false;
+    const record = store.find(owner.id);
+    return !!record && !incomplete.includes(owner.id) && (record.state.Running || record.state.Status === 'created' || !!record.pending);
+  });
   for (const id of incomplete) {
     log.warn('removing what an interrupted create left', { id });
     try {
-      rootfs.unmount(id); // never delete through a mount: the directory goes only once this succeeded
+      await rootfs.unmount(id); // never delete through a mount: the directory goes only once this succeeded
       store.discard(id);
     } catch (err) {
       log.error('cannot remove what an interrupted create left', { id, error: String(err) });
@@ -170,6 +179,8 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
   // start what their policy says should run now that the engine is up.
   const restarts = di.resolve(RestartPoliciesToken);
   await supervisor.recover();
+  // A helper found dead at start: now that runs are adopted, its container is stopped with the reason.
+  await driverMounts.reportRecoveredDeaths();
   // Volume mounts held by runs that ended while no engine watched are released; those of running containers kept.
   await volumes.reconcileMounts((id) => store.find(id)?.state.Running === true);
   // Endpoints of containers that are not running (now that recovery knows) go; drivers restore the rest.
@@ -214,6 +225,7 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
       await health.close();
       monitor.close();
       supervisor.close();
+      driverMounts.close(); // helpers keep serving their containers: the next engine adopts them
       await networks.releasesSettled(); // the endpoints of containers removed just before
       await dns.close();
       di.resolve(HostPortAllocatorToken).close(); // the sockets holding published ports; the kernel's rules stay

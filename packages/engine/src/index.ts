@@ -31,6 +31,8 @@ export { NetworkStore, NetworkStoreToken } from './networks/network-store.js';
 export { DriverLookup, DriverLookupToken } from './plugins/driver-lookup.js';
 export { ContainerFilesystems, ContainerFilesystemsToken } from './rootfs/container-filesystems.js';
 export { ContainerRoots, ContainerRootsToken } from './rootfs/container-roots.js';
+export { DriverMounts, DriverMountsToken, type MountHelperDeathListener } from './rootfs/driver-mounts.js';
+export { type MountHelperEntry, MountHelperLedger, type MountOwner } from './rootfs/mount-helper-ledger.js';
 export { RootFilesystems, RootFilesystemsToken } from './rootfs/root-filesystems.js';
 export { SnapshotDiffer, SnapshotDifferToken } from './rootfs/snapshot-differ.js';
 export { decideRestart, RestartPolicies, RestartPoliciesToken, restartsAtEngineStart } from './runs/restart-policy.js';

@@ -32,6 +32,7 @@ import { NetworkStore, NetworkStoreToken } from './networks/network-store.js';
 import { DriverLookup, DriverLookupToken } from './plugins/driver-lookup.js';
 import { ContainerFilesystems, ContainerFilesystemsToken } from './rootfs/container-filesystems.js';
 import { ContainerRoots, ContainerRootsToken } from './rootfs/container-roots.js';
+import { DriverMounts, DriverMountsToken } from './rootfs/driver-mounts.js';
 import { RootFilesystems, RootFilesystemsToken } from './rootfs/root-filesystems.js';
 import { SnapshotDiffer, SnapshotDifferToken } from './rootfs/snapshot-differ.js';
 import { RestartPolicies, RestartPoliciesToken } from './runs/restart-policy.js';
@@ -71,6 +72,7 @@ export function registerEngineServices(di: ServiceContainer): void {
   di.registerDefault(DnsServiceToken, { useClass: DnsService });
   di.registerDefault(ContainerNamesToken, { useFactory: (d) => ({ nameOf: (id) => d.resolve(ContainerStoreToken).find(id)?.name }) });
   // Root filesystems and the image layers under them.
+  di.registerDefault(DriverMountsToken, { useClass: DriverMounts });
   di.registerDefault(RootFilesystemsToken, { useClass: RootFilesystems });
   di.registerDefault(LayerUnpackerToken, { useClass: LayerUnpacker });
   // Runs and their I/O.

@@ -170,7 +170,11 @@ export interface StorageCapabilities {
  * of an unknown key throws NotFound, nothing else.
  *
  * Drivers never mount anything a caller will see and never keep reference counts:
- * they describe mounts and the engine performs them.
+ * they describe mounts and the engine performs them. A mount that is not one mount(2)
+ * call (a FUSE filesystem) is described with a `helper` (MountSpec.helper): the program
+ * that performs and serves it, which the engine starts and supervises (a process per
+ * mount, never the driver's and never on berthd's event loop); every other field of the
+ * spec is what the helper is given.
  */
 export interface StorageDriver {
   /** The driver's name as operators choose it: "overlay", "vfs", "btrfs", "fuse". */

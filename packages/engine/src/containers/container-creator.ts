@@ -119,7 +119,7 @@ export class ContainerCreator {
       const rootfsMounts = snapshot.value;
       // The rootfs stays mounted from create until the container exits: validating the
       // request reads the image's /etc/passwd, and start then needs no second mount.
-      this.rootfs.mount(id, rootfsMounts);
+      await this.rootfs.mount(id, rootfsMounts);
       // A joining container takes the joined one's hostname (refused in its own request, above).
       const ownBody = joined ? { ...body, Hostname: joined.config.Hostname } : body;
       // --volumes-from: the other containers' volumes and binds, as -v entries after its own.
@@ -179,7 +179,7 @@ export class ContainerCreator {
       return { Id: id, Warnings: spec.warnings };
     } catch (err) {
       // Unmount first: the record's removal renames the directory the rootfs is in.
-      this.rootfs.unmount(id);
+      await this.rootfs.unmount(id);
       const saved = this.store.find(id);
       if (saved) await this.store.delete(saved).catch(() => undefined);
       this.store.releaseName(containerName, id);

@@ -66,6 +66,32 @@ export class ContainerLifecycle {
         if (this.store.find(record.id)) await this.supervisor.saveExit(record);
       });
     });
+    rootfs.onLost((id, message, atStart) => this.rootfsLost(id, message, atStart));
+  }
+
+  /**
+   * A container's root filesystem died under it (the helper serving its FUSE rootfs
+   * exited; its processes see I/O errors, a program's pages SIGBUS): it cannot go on. Its
+   * State.Error says why (kept by the exit, which may have come first: a process killed
+   * by SIGBUS), a `rootfs_lost` event carries the same, and a running container is killed,
+   * its exit then recorded as any other (a restart policy may start it again, on a new
+   * mount). A created container's next start mounts again. A death found at engine start
+   * is told only of a container still running then: one recovery found exited had its
+   * helper stopped by an exit the last engine did not finish recording.
+   */
+  private async rootfsLost(id: string, message: string, atStart: boolean): Promise<void> {
+    const record = this.store.find(id);
+    if (!record) return;
+    await this.locks.run(id, async () => {
+      if (this.store.find(id) !== record || (atStart && !record.state.Running)) return;
+      record.state = { ...record.state, Error: message };
+      this.events.publish('container', 'rootfs_lost', id, containerEventAttributes(record, { error: message }));
+      await this.store.save(record);
+      if (!record.state.Running) return;
+      await this.signal(record, 'SIGKILL').catch((err) =>
+        this.log.error('cannot kill a container whose root filesystem is lost', { id, error: String(err) }),
+      );
+    });
   }
 
   /**

@@ -15,8 +15,9 @@ import {
 } from '@berth/core';
 import type { ImageRecord, ImageStore } from '@berth/image';
 import { applyLayer } from '@berth/image';
-import { mountAll, setXattr, unmountAll } from '@berth/native';
+import { setXattr, unmountAll } from '@berth/native';
 import { EngineConfigToken, type ResolvedEngineConfig } from '../config.js';
+import { type DriverMounts, DriverMountsToken } from '../rootfs/driver-mounts.js';
 import { applyTarXattrs } from '../rootfs/tar-xattrs.js';
 import { ImageStoreToken } from './image-store-token.js';
 
@@ -38,6 +39,7 @@ export class LayerUnpacker {
     @inject(StorageDriverToken) private readonly storage: StorageDriver,
     @inject(EngineConfigToken) config: ResolvedEngineConfig,
     @inject(LoggerToken) private readonly log: Logger,
+    @inject(DriverMountsToken) private readonly mounts: DriverMounts,
   ) {
     this.tmp = path.join(config.dataRoot, 'tmp');
   }
@@ -166,11 +168,11 @@ export class LayerUnpacker {
         labels: ownerLabels('image-extract', chainId),
       });
       prepared = true;
-      mountAll(mounts, target);
+      await this.mounts.mount(mounts, target, { kind: 'operation', purpose: `the extraction of layer ${chainId}` });
       try {
         await applyLayer(target, await this.images.content.get(layer.digest), { expectedDiffId: layer.diffId, setXattr: setLayerXattr });
       } finally {
-        unmountAll(target);
+        await this.mounts.unmount(target);
       }
       await this.storage.commit(chainId, key, { labels: ownerLabels('image', chainId) });
       prepared = false;

@@ -1,10 +1,11 @@
 import { closeSync, constants, promises as fs } from 'node:fs';
 import { inject, injectable, type MountSpec, type StorageDriver, StorageDriverToken, token } from '@berth/core';
-import { AT, isMountPoint, mountAll, O_PATH, openAt, unmountAll } from '@berth/native';
+import { AT, isMountPoint, O_PATH, openAt } from '@berth/native';
 import { type ContainerLocks, ContainerLocksToken } from '../containers/container-locks.js';
 import { type ContainerPaths, ContainerPathsToken } from '../containers/container-paths.js';
 import type { ContainerRecord } from '../containers/container-record.js';
 import { type ContainerStore, ContainerStoreToken } from '../state/container-store.js';
+import { type DriverMounts, DriverMountsToken } from './driver-mounts.js';
 
 /**
  * A container's root filesystem for one operation that reads or writes its files from
@@ -20,6 +21,7 @@ export class ContainerRoots {
     @inject(StorageDriverToken) private readonly storage: StorageDriver,
     @inject(ContainerPathsToken) private readonly paths: ContainerPaths,
     @inject(ContainerLocksToken) private readonly locks: ContainerLocks,
+    @inject(DriverMountsToken) private readonly mounts: DriverMounts,
   ) {}
 
   /**
@@ -34,7 +36,10 @@ export class ContainerRoots {
       const mountHere = !isMountPoint(rootfs);
       if (mountHere) {
         const mounts = await this.storage.mounts(record.id);
-        mountAll(writable ? mounts : readOnly(mounts), rootfs);
+        await this.mounts.mount(writable ? mounts : readOnly(mounts), rootfs, {
+          kind: 'operation',
+          purpose: `files of container ${record.id}`,
+        });
       }
       try {
         const root = await OpenRoot.open(rootfs);
@@ -44,7 +49,7 @@ export class ContainerRoots {
           root.close();
         }
       } finally {
-        if (mountHere) unmountAll(rootfs);
+        if (mountHere) await this.mounts.unmount(rootfs);
       }
     });
   }

@@ -14,15 +14,16 @@ import {
   StorageDriverToken,
   token,
 } from '@berth/core';
-import { isMountPoint, mountAll, unmountAll } from '@berth/native';
+import { isMountPoint } from '@berth/native';
 import { type ContainerPaths, ContainerPathsToken } from '../containers/container-paths.js';
 import { type LayerUnpacker, LayerUnpackerToken } from '../images/layer-unpacker.js';
+import { type DriverMounts, DriverMountsToken } from './driver-mounts.js';
 
 /**
  * Containers' root filesystems: a writable snapshot of the storage driver on top of the
  * image's layers (unpacked on first use), mounted on `containers/<id>/rootfs` from
- * create until the container exits or is removed. Owns the snapshot and the mount;
- * never the record. Recovery asks it to remove snapshots no record owns.
+ * create until the container exits or is removed (through DriverMounts: a FUSE rootfs's
+ * helper is supervised there). Owns the snapshot and the mount; never the record. Recovery asks it to remove snapshots no record owns.
  */
 @injectable()
 export class RootFilesystems {
@@ -31,6 +32,7 @@ export class RootFilesystems {
     @inject(LayerUnpackerToken) private readonly layers: LayerUnpacker,
     @inject(ContainerPathsToken) private readonly paths: ContainerPaths,
     @inject(LoggerToken) private readonly log: Logger,
+    @inject(DriverMountsToken) private readonly mounts: DriverMounts,
   ) {}
 
   /** What the storage driver can do (sizeQuota decides whether `--storage-opt size=` is accepted). */
@@ -56,18 +58,30 @@ export class RootFilesystems {
   }
 
   /** Mount `mounts` (from prepare) as container `id`'s root filesystem. */
-  mount(id: string, mounts: MountSpec[]): void {
-    mountAll(mounts, this.paths.rootfs(id));
+  mount(id: string, mounts: MountSpec[]): Promise<void> {
+    return this.mounts.mount(mounts, this.paths.rootfs(id), { kind: 'container', id });
   }
 
-  /** Mount the root filesystem unless it is mounted already (a restart after an exit). */
+  /**
+   * Mount the root filesystem unless it is mounted already (a restart after an exit; a
+   * FUSE rootfs a previous engine's helper still serves is adopted, never mounted over).
+   */
   async ensureMounted(id: string): Promise<void> {
-    if (!isMountPoint(this.paths.rootfs(id))) this.mount(id, await this.storage.mounts(id));
+    if (!isMountPoint(this.paths.rootfs(id))) await this.mount(id, await this.storage.mounts(id));
   }
 
-  /** Unmount the root filesystem; nothing mounted is fine. */
-  unmount(id: string): void {
-    unmountAll(this.paths.rootfs(id));
+  /**
+   * Listen to root filesystems lost under their container: the helper serving a FUSE
+   * rootfs died (DriverMounts has removed the dead mount by then). `message` names the
+   * helper and ends with the last lines of its log; `atStart`: found dead at engine start.
+   */
+  onLost(listener: (id: string, message: string, atStart: boolean) => void | Promise<void>): void {
+    this.mounts.onDeath((owner, message, atStart) => (owner.kind === 'container' ? listener(owner.id, message, atStart) : undefined));
+  }
+
+  /** Unmount the root filesystem, its helper (if any) gone when this resolves; nothing mounted is fine. */
+  unmount(id: string): Promise<void> {
+    return this.mounts.unmount(this.paths.rootfs(id));
   }
 
   /** Delete the snapshot (unmount first); a snapshot already gone is fine. */
@@ -91,7 +105,7 @@ export class RootFilesystems {
       const container = orphanContainer(snapshot, exists);
       if (!container) continue;
       this.log.warn('removing the writable layer of a container that no longer exists', { id: container, key: snapshot.key });
-      this.unmount(container);
+      await this.unmount(container);
       await this.remove(snapshot.key).catch((err) =>
         this.log.error('cannot remove an orphan container layer', { id: container, key: snapshot.key, error: String(err) }),
       );

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { inject, injectable, type SnapshotChange, type StorageDriver, StorageDriverToken, snapshotChanges, token } from '@berth/core';
-import { mountAll, unmountAll } from '@berth/native';
 import { EngineConfigToken, type ResolvedEngineConfig } from '../config.js';
+import { type DriverMounts, DriverMountsToken } from './driver-mounts.js';
 
 /**
  * What a container's writable snapshot changed against its image: core's generic differ
@@ -19,6 +19,7 @@ export class SnapshotDiffer {
   constructor(
     @inject(StorageDriverToken) private readonly storage: StorageDriver,
     @inject(EngineConfigToken) config: ResolvedEngineConfig,
+    @inject(DriverMountsToken) private readonly mounts: DriverMounts,
   ) {
     this.tmp = path.join(config.dataRoot, 'tmp');
   }
@@ -29,11 +30,11 @@ export class SnapshotDiffer {
       mount: async (mounts) => {
         const dir = path.join(this.tmp, `differ-${randomBytes(8).toString('hex')}`);
         await fs.mkdir(dir, { recursive: true });
-        mountAll(mounts, dir);
+        await this.mounts.mount(mounts, dir, { kind: 'operation', purpose: `a diff of ${key}` });
         return dir;
       },
       unmount: async (dir) => {
-        unmountAll(dir); // never a recursive delete through a mount: rmdir only once this succeeded
+        await this.mounts.unmount(dir); // never a recursive delete through a mount: rmdir only once this succeeded
         await fs.rmdir(dir);
       },
     });

@@ -229,8 +229,8 @@ export class RunResources {
    * created (whose rootfs stays mounted from create to its first exit): what a start cut
    * before its record was written ahead leaves mounted. A no-op when nothing is mounted.
    */
-  unmountIdleRootfs(record: ContainerRecord): void {
-    this.rootfs.unmount(record.id);
+  unmountIdleRootfs(record: ContainerRecord): Promise<void> {
+    return this.rootfs.unmount(record.id);
   }
 
   /**

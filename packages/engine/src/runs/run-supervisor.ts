@@ -192,7 +192,7 @@ export class RunSupervisor {
         await this.exited(record, { exitCode: 255, oomKilled: false, finishedAt: new Date().toISOString() });
       }
     }
-    this.unmountStoppedRootfs();
+    await this.unmountStoppedRootfs();
   }
 
   /**
@@ -200,11 +200,11 @@ export class RunSupervisor {
    * nothing more) leaves an exited container's rootfs mounted, which its exit would have
    * unmounted: unmount it, as the exit would have.
    */
-  private unmountStoppedRootfs(): void {
+  private async unmountStoppedRootfs(): Promise<void> {
     for (const record of this.store.all()) {
       if (record.state.Running || record.state.Status !== 'exited') continue;
       try {
-        this.resources.unmountIdleRootfs(record);
+        await this.resources.unmountIdleRootfs(record);
       } catch (err) {
         this.log.error('cannot unmount the root filesystem of a stopped container', { id: record.id, error: String(err) });
       }
