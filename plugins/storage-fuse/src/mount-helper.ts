@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 import { type FuseModule, loadFuse } from './fuse-binding.js';
@@ -62,9 +62,12 @@ export function runMountHelper(argv: readonly string[]): void {
     (p) => Fuse.forgetAttr(p),
   );
   let exiting = false;
+  let sentinel: ChildProcess | undefined;
   const exit = (code: number) => {
     if (exiting) return;
     exiting = true;
+    // Leaving on purpose, with the mount gone or going: nothing for the sentinel to do.
+    sentinel?.kill('SIGKILL');
     process.exit(code);
   };
   const fuse = new Fuse(args.target, filesystem.operations(), {
@@ -111,6 +114,7 @@ export function runMountHelper(argv: readonly string[]): void {
     };
     remount.once('error', () => ready(null));
     remount.once('exit', ready);
+    sentinel = startSentinel(args.target);
   });
 }
 
@@ -125,4 +129,23 @@ function prepareWorkDir(args: HelperArguments): string {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   return dir;
+}
+
+/**
+ * A process of its own (own session: a signal to the helper's group spares it) that
+ * waits for this one's death (end of file on its stdin, whose other end only this
+ * process holds) and then detaches the mount if it is left dead ("Transport endpoint is
+ * not connected"). auto_unmount's fusermount does the same, but here 1 SIGKILL in about
+ * 15 left the mount behind anyway (fusermount exited without unmounting). A live mount
+ * on the target (someone mounted again) is left alone; a helper that exits on purpose
+ * kills its sentinel first.
+ */
+function startSentinel(target: string): ChildProcess {
+  const script =
+    'read _; sleep 0.2; ' +
+    'if ls -- "$1" 2>&1 >/dev/null | grep -q "not connected"; then fusermount -uz -- "$1" 2>/dev/null || umount -l -- "$1"; fi';
+  const child = spawn('/bin/sh', ['-c', script, 'berth-fuse-sentinel', target], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+  child.unref();
+  child.on('error', () => {});
+  return child;
 }
