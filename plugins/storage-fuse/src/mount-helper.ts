@@ -142,7 +142,9 @@ function prepareWorkDir(args: HelperArguments): string {
  */
 function startSentinel(target: string): ChildProcess {
   const script =
-    'read _; sleep 0.2; ' +
+    // fd 3 (ready) and 4 (the engine's lifeline) are the helper's, not the sentinel's:
+    // holding the lifeline would hide the helper's death from the engine.
+    'exec 3>&- 4>&-; read _; sleep 0.2; ' +
     'if ls -- "$1" 2>&1 >/dev/null | grep -q "not connected"; then fusermount -uz -- "$1" 2>/dev/null || umount -l -- "$1"; fi';
   const child = spawn('/bin/sh', ['-c', script, 'berth-fuse-sentinel', target], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
   child.unref();
