@@ -8,8 +8,10 @@ export interface FuseStat {
   gid: number;
   size: number;
   nlink: number;
-  /** The inode number (32 bits: fuse-native's stat array is made of u32). */
+  /** The inode number's low 32 bits (fuse-native's stat array is made of u32)… */
   ino: number;
+  /** …and its high 32 bits (the patch's addition). */
+  inoHigh: number;
   rdev: number;
   blksize: number;
   blocks: number;

@@ -479,6 +479,7 @@ export function toFuseStat(st: BigIntStats): FuseStat {
     size: Number(st.size),
     nlink: Number(st.nlink),
     ino: Number(st.ino & 0xffffffffn),
+    inoHigh: Number(st.ino >> 32n),
     rdev: Number(st.rdev),
     blksize: Number(st.blksize),
     blocks: Number(st.blocks),

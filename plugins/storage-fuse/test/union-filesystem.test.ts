@@ -242,6 +242,8 @@ fuseTest('attributes the helper keeps in C are never stale after a change throug
   const m = (p: string) => path.join(f.mnt, p);
   // Read once so that every attribute is kept, then change each through the mount.
   for (const p of ['dir', 'dir/sub', 'dir/file', '']) await fs.stat(m(p));
+  const served = await fs.stat(m('dir/sub'), { bigint: true });
+  assert.is(served.ino, (await fs.stat(path.join(f.lower, 'dir/sub'), { bigint: true })).ino, "the layer's inode number, all 64 bits");
   const before = await fs.stat(m('dir'));
   await fs.writeFile(m('dir/new'), 'n');
   const after = await fs.stat(m('dir'));
