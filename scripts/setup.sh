@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debs=(runc crun busybox-static btrfs-progs e2fsprogs mount fuse3 fuse-overlayfs libfuse2 iproute2 nftables hyperfine build-essential python3 python3-docker docker-compose pkg-config docker-registry skopeo openssl libdeflate-dev git bzip2 xz-utils)
+debs=(runc crun busybox-static btrfs-progs e2fsprogs mount fuse3 fuse-overlayfs libfuse2 iproute2 nftables hyperfine build-essential patch python3 python3-docker docker-compose pkg-config docker-registry skopeo openssl libdeflate-dev git bzip2 xz-utils)
 missing=()
 for d in "${debs[@]}"; do dpkg-query -W -f='${Status}' "$d" 2>/dev/null | grep -q 'install ok installed' || missing+=("$d"); done
 if [ ${#missing[@]} -gt 0 ]; then

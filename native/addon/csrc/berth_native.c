@@ -447,6 +447,24 @@ static napi_value js_utimes_at(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * utimensAt(dirfd, name, atimeSec, atimeNsec, mtimeSec, mtimeNsec, flags): utimensat(2)
+ * with whole seconds and nanoseconds, so nothing is lost to a double and UTIME_NOW /
+ * UTIME_OMIT (as nanoseconds) pass through. A FUSE filesystem forwards a caller's
+ * utimensat with it.
+ */
+static napi_value js_utimens_at(napi_env env, napi_callback_info info) {
+  AT_ARGS(7, "utimensAt")
+  double v[4];
+  int flags;
+  for (int i = 0; i < 4; i++)
+    if (!get_number(env, argv[2 + i], &v[i], 0, "utimensAt: times must be numbers")) return NULL;
+  if (!get_int(env, argv[6], &flags, "utimensAt: flags must be a number")) return NULL;
+  struct timespec times[2] = {{(time_t)v[0], (long)v[1]}, {(time_t)v[2], (long)v[3]}};
+  if (utimensat(dirfd, name, times, flags) != 0) throw_errno(env, errno, "utimensat", name, NULL);
+  return NULL;
+}
+
 static void set_number(napi_env env, napi_value obj, const char *name, double value) {
   napi_value v;
   napi_create_double(env, value, &v);
@@ -815,7 +833,7 @@ static napi_value js_lgetxattr(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   for (size_t i = argc; i < 2; i++) napi_get_undefined(env, &argv[i]);
-  static char file[PATH_ARG_MAX], name[256], value[4096];
+  static char file[PATH_ARG_MAX], name[256], value[65536];
   if (!get_string(env, argv[0], file, sizeof file, 0, NULL, "lgetxattr: path must be a string")) return NULL;
   if (!get_string(env, argv[1], name, sizeof name, 0, NULL, "lgetxattr: name must be a string")) return NULL;
   ssize_t n = lgetxattr(file, name, value, sizeof value);
@@ -830,6 +848,45 @@ static napi_value js_lgetxattr(napi_env env, napi_callback_info info) {
   }
   napi_create_string_latin1(env, value, (size_t)n, &result);
   return result;
+}
+
+/* llistxattr(path) -> string[]: the names of the extended attributes of `path` itself. */
+static napi_value js_llistxattr(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 1) napi_get_undefined(env, &argv[0]);
+  static char file[PATH_ARG_MAX], list[65536];
+  if (!get_string(env, argv[0], file, sizeof file, 0, NULL, "llistxattr: path must be a string")) return NULL;
+  ssize_t n = llistxattr(file, list, sizeof list);
+  if (n < 0) {
+    throw_errno(env, errno, "llistxattr", file, NULL);
+    return NULL;
+  }
+  napi_value result;
+  napi_create_array(env, &result);
+  uint32_t count = 0;
+  for (ssize_t at = 0; at < n;) {
+    size_t len = strnlen(list + at, (size_t)(n - at));
+    napi_value name;
+    napi_create_string_latin1(env, list + at, len, &name);
+    napi_set_element(env, result, count++, name);
+    at += (ssize_t)len + 1;
+  }
+  return result;
+}
+
+/* lremovexattr(path, name): lremovexattr(2), a final symlink not followed. */
+static napi_value js_lremovexattr(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  for (size_t i = argc; i < 2; i++) napi_get_undefined(env, &argv[i]);
+  static char file[PATH_ARG_MAX], name[256];
+  if (!get_string(env, argv[0], file, sizeof file, 0, NULL, "lremovexattr: path must be a string")) return NULL;
+  if (!get_string(env, argv[1], name, sizeof name, 0, NULL, "lremovexattr: name must be a string")) return NULL;
+  if (lremovexattr(file, name) != 0) throw_errno(env, errno, "lremovexattr", file, NULL);
+  return NULL;
 }
 
 /* A Buffer argument: its bytes and length, or a thrown TypeError naming `what`. */
@@ -1822,6 +1879,9 @@ NAPI_MODULE_INIT() {
   set_function(env, exports, "lgetxattr", js_lgetxattr);
   set_function(env, exports, "lsetxattr", js_lsetxattr);
   set_function(env, exports, "fsetxattr", js_fsetxattr);
+  set_function(env, exports, "llistxattr", js_llistxattr);
+  set_function(env, exports, "lremovexattr", js_lremovexattr);
+  set_function(env, exports, "utimensAt", js_utimens_at);
   set_function(env, exports, "openAt", js_open_at);
   set_function(env, exports, "statAt", js_stat_at);
   set_function(env, exports, "readlinkAt", js_readlink_at);

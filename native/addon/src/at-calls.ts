@@ -100,3 +100,20 @@ export function chmodAt(dirfd: number, name: string, mode: number, flags: number
 export function utimesAt(dirfd: number, name: string, atime: Date, mtime: Date, flags: number): void {
   binding.utimesAt(dirfd, name, atime.getTime() / 1000, mtime.getTime() / 1000, flags);
 }
+
+/**
+ * utimensat(2) with whole seconds and nanoseconds: no precision lost to a double, and
+ * `UTIME.NOW` / `UTIME.OMIT` as the nanoseconds set the current time or leave one alone.
+ */
+export function utimensAt(
+  dirfd: number,
+  name: string,
+  atime: { sec: number; nsec: number },
+  mtime: { sec: number; nsec: number },
+  flags: number,
+): void {
+  binding.utimensAt(dirfd, name, atime.sec, atime.nsec, mtime.sec, mtime.nsec, flags);
+}
+
+/** utimensat(2)'s special nanosecond values. */
+export const UTIME = Object.freeze({ NOW: (1 << 30) - 1, OMIT: (1 << 30) - 2 });

@@ -9,6 +9,9 @@ export interface NativeBinding {
   lgetxattr(file: string, name: string): string | null;
   lsetxattr(file: string, name: string, value: Buffer): void;
   fsetxattr(fd: number, name: string, value: Buffer): void;
+  llistxattr(file: string): string[];
+  lremovexattr(file: string, name: string): void;
+  utimensAt(dirfd: number, name: string, atimeSec: number, atimeNsec: number, mtimeSec: number, mtimeNsec: number, flags: number): void;
   openAt(dirfd: number, p: string, flags: number, mode: number, resolve: number): number;
   statAt(dirfd: number, name: string, flags: number): import('./at-calls.js').StatAt;
   readlinkAt(dirfd: number, name: string): string;

@@ -13,7 +13,9 @@ export {
   type StatAt,
   statAt,
   symlinkAt,
+  UTIME,
   unlinkAt,
+  utimensAt,
   utimesAt,
 } from './at-calls.js';
 export { type CopiedTree, copyTree } from './copy-tree.js';
@@ -43,4 +45,4 @@ export {
 } from './spawn-detached.js';
 export { trimMalloc } from './trim-malloc.js';
 export { type NewFile, writeNewFiles, writeNewFilesMax, writeNewFilesSync } from './write-new-file.js';
-export { getXattr, setXattr, setXattrAt } from './xattr.js';
+export { getXattr, listXattrs, removeXattr, setXattr, setXattrAt } from './xattr.js';

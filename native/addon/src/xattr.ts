@@ -24,3 +24,13 @@ export function setXattr(file: string, name: string, value: Buffer): void {
 export function setXattrAt(fd: number, name: string, value: Buffer): void {
   binding.fsetxattr(fd, name, value);
 }
+
+/** llistxattr(2): the names of the extended attributes of `file` itself (a final symlink is not followed). */
+export function listXattrs(file: string): string[] {
+  return binding.llistxattr(file);
+}
+
+/** lremovexattr(2): remove extended attribute `name` of `file` itself. Throws `ENODATA` when it has none. */
+export function removeXattr(file: string, name: string): void {
+  binding.lremovexattr(file, name);
+}

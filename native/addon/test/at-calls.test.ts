@@ -29,7 +29,9 @@ import {
   readlinkAt,
   statAt,
   symlinkAt,
+  UTIME,
   unlinkAt,
+  utimensAt,
   utimesAt,
 } from '../src/index.js';
 
@@ -106,6 +108,11 @@ test('files made, listed, stat’ed, linked, owned, moded, timed and removed thr
     assert.throws(() => chmodAt(fd, 'link', 0o600, AT.SYMLINK_NOFOLLOW), code('EOPNOTSUPP'));
     utimesAt(fd, 'link', new Date(1_000_000), new Date(2_000_500), AT.SYMLINK_NOFOLLOW);
     assert.is(lstatSync(path.join(dir, 'link')).mtimeMs, 2_000_500);
+    // To the nanosecond, and UTIME.OMIT leaves a time as it was.
+    utimensAt(fd, 'hard', { sec: 1_000_000_000, nsec: 123_456_789 }, { sec: 1_500_000_000, nsec: 987_654_321 }, 0);
+    utimensAt(fd, 'hard', { sec: 0, nsec: UTIME.OMIT }, { sec: 1_600_000_000, nsec: 1 }, 0);
+    const precise = lstatSync(path.join(dir, 'hard'), { bigint: true });
+    assert.equal([precise.atimeNs, precise.mtimeNs], [1_000_000_000_123_456_789n, 1_600_000_000_000_000_001n]);
     assert.is(readFileSync(path.join(dir, 'hard'), 'utf8'), 'content');
     assert.is(readlinkSync(path.join(dir, 'link')), '/etc/passwd');
     unlinkAt(fd, 'sub', AT.REMOVEDIR);

@@ -2,7 +2,7 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } fr
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { getXattr, mountSpec, setXattr, setXattrAt, unmountAll } from '../src/index.js';
+import { getXattr, listXattrs, mountSpec, removeXattr, setXattr, setXattrAt, unmountAll } from '../src/index.js';
 
 test('getXattr reads the opaque mark overlayfs puts on a directory made again, and null where there is none', () => {
   const dir = mkdtempSync('/tmp/berth-unit-xattr-');
@@ -52,6 +52,30 @@ test('setXattr and setXattrAt write raw bytes (a file capability) that getXattr 
     assert.throws(
       () => setXattrAt(-1, 'user.berth', Buffer.from('x')),
       (e: NodeJS.ErrnoException) => e.code === 'EBADF',
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('listXattrs names what a file carries and removeXattr takes one away; errors are errnos', () => {
+  const dir = mkdtempSync('/tmp/berth-unit-xattr-');
+  try {
+    const file = path.join(dir, 'f');
+    writeFileSync(file, 'x');
+    assert.equal(listXattrs(file), []);
+    setXattr(file, 'user.one', Buffer.from('1'));
+    setXattr(file, 'user.two', Buffer.from('2'));
+    assert.equal(listXattrs(file).sort(), ['user.one', 'user.two']);
+    removeXattr(file, 'user.one');
+    assert.equal(listXattrs(file), ['user.two']);
+    assert.throws(
+      () => removeXattr(file, 'user.one'),
+      (e: NodeJS.ErrnoException) => e.code === 'ENODATA',
+    );
+    assert.throws(
+      () => listXattrs(path.join(dir, 'missing')),
+      (e: NodeJS.ErrnoException) => e.code === 'ENOENT',
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });

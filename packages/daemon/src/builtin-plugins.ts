@@ -5,6 +5,7 @@ import networkHost from '@berth/network-host';
 import networkNone from '@berth/network-none';
 import runc, { crunPlugin } from '@berth/runtime-oci';
 import storageBtrfs from '@berth/storage-btrfs';
+import storageFuse from '@berth/storage-fuse';
 import storageOverlay from '@berth/storage-overlay';
 import storageVfs from '@berth/storage-vfs';
 import volumeLocal from '@berth/volume-local';
@@ -17,6 +18,7 @@ import volumeLocal from '@berth/volume-local';
 export const builtinPlugins: readonly AnyPluginManifest[] = [
   storageOverlay,
   storageBtrfs,
+  storageFuse,
   storageVfs,
   runc,
   crunPlugin,
