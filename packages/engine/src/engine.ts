@@ -234,6 +234,7 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
     async close() {
       restarts.close();
       await health.close();
+      await execs.close(); // prepared execs nobody started: their waiting monitors end
       monitor.close();
       supervisor.close();
       driverMounts.close(); // helpers keep serving their containers: the next engine adopts them

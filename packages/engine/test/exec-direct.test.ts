@@ -178,4 +178,38 @@ test("an exec's monitor is made at its create and runs nothing until the start; 
   await engine.containers.start(container);
 });
 
+test('an engine that closes ends the monitors of execs created and never started; the container runs on, and the next engine removes it and its shim cgroup', async () => {
+  const dir = mkdtempSync('/tmp/berth-unit-execd-close-');
+  const cgroupParent = `berth-unit-${path.basename(dir).slice(-6)}`;
+  const open = () =>
+    createEngine({
+      dataRoot: path.join(dir, 'data'),
+      execRoot: path.join(dir, 'exec'),
+      cgroupParent,
+      plugins: [overlay, runc, crunPlugin, none],
+    });
+  let engine: Engine | undefined = await open();
+  try {
+    await engine.images.load(createReadStream(busybox));
+    const id = (await engine.containers.create({ Image: 'busybox', Cmd: ['sleep', '1000'], HostConfig: { Runtime: 'crun' } })).Id;
+    await engine.containers.start(id);
+    const never = await engine.execs.create(id, { Cmd: ['true'] });
+    const neverDir = engine.di.resolve(ContainerPathsToken).execStateDir(id, never.Id);
+    await until('the monitor made at the create', () => shimsOf(neverDir).length === 1);
+    await engine.close();
+    engine = undefined;
+    assert.equal(shimsOf(neverDir), [], 'no monitor outlives the engine waiting for a start');
+    engine = await open();
+    assert.ok((await engine.containers.inspect(id)).State.Running, 'the container ran on');
+    await engine.containers.remove(id, { force: true });
+    await engine.close();
+    engine = undefined;
+    const left = readdirSync('/sys/fs/cgroup').flatMap((h) => (existsSync(`/sys/fs/cgroup/${h}/${cgroupParent}`) ? [h] : []));
+    assert.equal(left, [], 'no hierarchy keeps the cgroup parent');
+  } finally {
+    await engine?.close();
+    removeAndAssertNoMounts(dir);
+  }
+});
+
 test.run();

@@ -6,6 +6,7 @@ import { ImageStore } from '@berth/image';
 import none from '@berth/network-none';
 import runc from '@berth/runtime-oci';
 import btrfs from '@berth/storage-btrfs';
+import fuse from '@berth/storage-fuse';
 import overlay from '@berth/storage-overlay';
 import vfs from '@berth/storage-vfs';
 import { suiteTimeout } from '@berth/testkit/timeout';
@@ -22,7 +23,7 @@ import { type LoopBtrfs, mountLoopBtrfs } from './support/loop-btrfs.js';
 // holding another's state. Kills in the middle: test/crash/storage-migration-crash.test.ts.
 
 const busybox = path.resolve(__dirname, '../../../test/fixtures/.cache/busybox.tar');
-const plugins: AnyPluginManifest[] = [overlay, vfs, btrfs, runc, none];
+const plugins: AnyPluginManifest[] = [overlay, vfs, btrfs, fuse, runc, none];
 suiteTimeout(test, 60_000);
 
 /**
@@ -75,7 +76,7 @@ async function checkMigrated(engine: Engine, driver: string, ids: { keep: string
   assert.is(inspect.GraphDriver.Name, driver);
 }
 
-async function migrateCase(to: 'vfs' | 'btrfs'): Promise<void> {
+async function migrateCase(to: 'vfs' | 'btrfs' | 'fuse'): Promise<void> {
   const dir = mkdtempSync(`/tmp/berth-unit-migrate-${to}-`);
   const dataRoot = path.join(dir, 'data');
   let loop: LoopBtrfs | undefined;
@@ -138,6 +139,18 @@ function mountsUnder(dir: string): string[] {
 test('overlay → vfs: images and a stopped container move, digests checked; containers run from them; the stopped one starts with its changes', () =>
   migrateCase('vfs'));
 
+test('overlay → fuse: the same through mount helpers, none left running afterwards', async () => {
+  await migrateCase('fuse');
+  assert.equal(fuseHelpersUnder('/tmp/berth-unit-migrate-fuse-'), [], 'no FUSE helper of the test left');
+});
+
+/** Mount helpers of storage-fuse still serving a path under `prefix`. */
+function fuseHelpersUnder(prefix: string): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((l) => l.includes(' - fuse.') && (l.split(' ')[4] ?? '').startsWith(prefix));
+}
+
 test('overlay → btrfs on a loop-mounted btrfs, and back to overlay: the same, and no subvolume is left', () => migrateCase('btrfs'));
 
 test('a layer whose bytes do not match its diff ID (its blob altered): refused in the middle, the error says how to go on; --abort leaves the data root as it was', async () => {
@@ -185,6 +198,7 @@ test('refusals: a running container (named), an unknown driver, the same driver;
   const dir = mkdtempSync('/tmp/berth-unit-migrate-refuse-');
   const dataRoot = path.join(dir, 'data');
   const engine = await engineOn(dir, dataRoot, 'overlay');
+  let closed = false;
   try {
     await engine.images.load(createReadStream(busybox));
     const running = (await engine.containers.create({ Image: 'busybox', Cmd: ['sleep', '60'] }, 'busy-one')).Id;
@@ -203,7 +217,7 @@ test('refusals: a running container (named), an unknown driver, the same driver;
       assert.unreachable(`migrate --to ${options.to} was not refused`);
     };
     await refusal({ to: 'vfs' }, 'Conflict', /while containers run: busy-one/);
-    await refusal({ to: 'zfs' }, 'InvalidArgument', /unknown storage driver "zfs" \(known: overlay, vfs, btrfs\)/);
+    await refusal({ to: 'zfs' }, 'InvalidArgument', /unknown storage driver "zfs" \(known: overlay, vfs, btrfs, fuse\)/);
     await refusal({ to: 'overlay' }, 'InvalidArgument', /already uses the overlay storage driver/);
     // One migration at a time: a lock naming a live process (the test runner's parent) refuses a second, and stays.
     const lockFile = path.join(dataRoot, 'storage-migration', 'migrate.pid');
@@ -223,6 +237,7 @@ test('refusals: a running container (named), an unknown driver, the same driver;
     await engine.containers.wait(running);
     await refusal({ to: 'btrfs' }, 'InvalidArgument', /storage driver btrfs cannot be used here/);
     // The engine still opens the data root on overlay with its containers.
+    closed = true;
     await engine.close();
     const again = await engineOn(dir, dataRoot);
     try {
@@ -233,6 +248,10 @@ test('refusals: a running container (named), an unknown driver, the same driver;
       await again.close();
     }
   } finally {
+    // A failed assertion above leaves busy-one running: it goes with the test.
+    for (const c of closed ? [] : await engine.containers.list({ all: true })) {
+      await engine.containers.remove(c.Id, { force: true }).catch(() => undefined);
+    }
     await engine.close().catch(() => undefined);
     removeAndAssertNoMounts(dir);
   }

@@ -86,6 +86,8 @@ export class ExecService implements ExecsApi {
   private readonly execs = new Map<string, ExecEntry>();
   /** Execs being prepared or waiting prepared (PreparedExec), up to `preparedLimit`. */
   private readonly preparing = new Set<ExecEntry>();
+  /** The engine is stopping: nothing is prepared any more. */
+  private closed = false;
 
   constructor(
     @inject(ContainerStoreToken) private readonly store: ContainerStore,
@@ -131,7 +133,7 @@ export class ExecService implements ExecsApi {
     let made: PreparedExec | undefined;
     try {
       await new Promise<void>((resolve) => setImmediate(resolve));
-      if (record.started) return undefined;
+      if (record.started || this.closed) return undefined;
       const prepared = await this.locks.run(record.containerId, async (): Promise<PreparedExec | undefined> => {
         const container = this.store.find(record.containerId);
         if (!container?.state.Running || container.state.Paused || record.started) return undefined;
@@ -155,6 +157,26 @@ export class ExecService implements ExecsApi {
       // Counted until taken or discarded; one never made counts no more.
       if (!made) this.preparing.delete(entry);
     }
+  }
+
+  /**
+   * The engine is stopping: every prepared exec nobody started is discarded (nothing ran
+   * in it), so that no monitor outlives the engine waiting for a start that cannot come
+   * and the runtime's shim cgroup, which a waiting monitor keeps busy, can be removed.
+   * Execs that run keep running, as containers do.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(
+      [...this.preparing].map(async (entry) => {
+        const prepared = await entry.prepared;
+        if (!prepared) return;
+        if (prepared.state === 'waiting') {
+          entry.prepared = undefined;
+          await this.discardPrepared(entry, prepared);
+        } else if (prepared.state === 'discarded') await prepared.released;
+      }),
+    );
   }
 
   /**
