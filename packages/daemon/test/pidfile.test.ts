@@ -24,12 +24,14 @@ test('a restart waits for the berthd the pid file names to finish exiting, then 
 });
 
 test('a zombie (exited, not yet reaped) is not alive', async () => {
-  // The shell's background child exits at once; the shell becomes `sleep 3`, which never reaps it.
-  const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 3'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  // The shell's background child exits a moment later, once the shell has become `sleep 5`,
+  // which never reaps it (a child exiting at once could be reaped by the shell itself before
+  // its exec, as happened on a loaded machine).
+  const parent = spawn('sh', ['-c', 'sleep 0.3 & echo $!; exec sleep 5'], { stdio: ['ignore', 'pipe', 'ignore'] });
   try {
     const zombie = Number(await new Promise<string>((resolve) => parent.stdout!.once('data', (d) => resolve(String(d)))));
     let state = '';
-    for (let i = 0; i < 100 && state !== 'Z'; i++) {
+    for (let i = 0; i < 400 && state !== 'Z'; i++) {
       await new Promise((r) => setTimeout(r, 10));
       const stat = readFileSync(`/proc/${zombie}/stat`, 'utf8');
       state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
