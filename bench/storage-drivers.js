@@ -1,6 +1,6 @@
 // Create-to-running on a 10-layer image under each storage driver, side by side in one
-// run: a berthd on overlay, one on btrfs and one on vfs, each with its data root on a 4 GiB
-// image file of its own, loop-mounted (ext4 for overlay and vfs, btrfs for btrfs), so all
+// run: a berthd on overlay, one on btrfs, one on vfs and one on fuse, each with its data
+// root on a 4 GiB image file of its own, loop-mounted (ext4, btrfs for btrfs), so all
 // pay the same loop device over the same disk; rounds interleaved in a rotating order. Each
 // round times `docker run -d <image> sleep 600` (the docker CLI: create, snapshot, mount,
 // start; it returns once the container runs), then removes the container untimed. The
@@ -9,7 +9,8 @@
 // filesystems: the copy-up of a 100 MB file of a lower layer (its first write; vfs copied
 // it at prepare, untimed) and a read of 20,000 small files of a lower layer in a new
 // container's snapshot (page cache warm where the driver shares it: a btrfs snapshot's
-// files are new inodes), median of 5 each. No dockerd. Prints figures, asserts nothing;
+// files are new inodes), median of 5 each (storage-fuse's reads and copy-up beside
+// fuse-overlayfs: bench/storage-fuse.js). No dockerd. Prints figures, asserts nothing;
 // the issue's target is btrfs within 1.5x overlay.
 // Usage: node bench/storage-drivers.js [rounds]
 'use strict';
@@ -41,10 +42,12 @@ async function main() {
   mountLoop('ext4', path.join(dir, 'o', 'data'));
   mountLoop('btrfs', path.join(dir, 'b', 'data'));
   mountLoop('ext4', path.join(dir, 'v', 'data'));
+  mountLoop('ext4', path.join(dir, 'f', 'data'));
   for (const [tag, driver] of [
     ['o', 'overlay'],
     ['b', 'btrfs'],
     ['v', 'vfs'],
+    ['f', 'fuse'],
   ]) {
     const d = await startBerthd(dir, started, { cgroupParent: `berth-bench-storage-${tag}`, tag, args: ['--storage-driver', driver] });
     // The docker CLI: berth's own CLI has no `commit`.
@@ -82,6 +85,9 @@ async function main() {
   console.log(`  btrfs / overlay: ${ratio.toFixed(2)}x (target: within 1.5x)`);
   console.log(
     `  vfs / overlay: ${(median(daemons[2].times) / median(daemons[0].times)).toFixed(2)}x (a full copy of the image per container)`,
+  );
+  console.log(
+    `  fuse / overlay: ${(median(daemons[3].times) / median(daemons[0].times)).toFixed(2)}x (a mount helper process started per container)`,
   );
   await driverFigures();
 }
