@@ -237,7 +237,7 @@ export async function createEngine(input: EngineConfig): Promise<Engine> {
       await execs.close(); // prepared execs nobody started: their waiting monitors end
       monitor.close();
       supervisor.close();
-      driverMounts.close(); // helpers keep serving their containers: the next engine adopts them
+      await driverMounts.close(); // helpers keep serving their containers: the next engine adopts them
       await networks.releasesSettled(); // the endpoints of containers removed just before
       await dns.close();
       di.resolve(HostPortAllocatorToken).close(); // the sockets holding published ports; the kernel's rules stay

@@ -55,7 +55,7 @@ async function withRig(fn: (r: Rig) => Promise<void>): Promise<void> {
       throw err;
     });
   } finally {
-    for (const m of opened) m.close();
+    for (const m of opened) await m.close();
     for (const h of started) {
       try {
         process.kill(-h.pid, 'SIGKILL');
@@ -119,7 +119,7 @@ test('a plain spec leaves no record; a helper spec is recorded with its pid, lif
     assert.not.ok(isSameProcess(entry.pid!, entry.startTime!));
     assert.not.ok(isMountPoint(target));
     assert.equal(ledgerFiles(r), []);
-    mounts.close();
+    await mounts.close();
     for (const hierarchy of ['', ...readdirSync('/sys/fs/cgroup')]) {
       assert.not.ok(existsSync(path.join('/sys/fs/cgroup', hierarchy, r.cgroupParent, 'mount-helpers')), 'the empty cgroup goes at close');
     }
@@ -154,7 +154,7 @@ test('recovery: a helper whose pid was never recorded is found by its argv and k
     await first.mount([kept.spec], kept.target, container('running'));
     const unwantedEntry = first.helperOf(unwanted.target)!;
     const keptEntry = first.helperOf(kept.target)!;
-    first.close();
+    await first.close();
     // And a record no one can read.
     writeFileSync(path.join(ledger.dir, 'ffffffffffffffffffffffff.json'), '{not json');
 
@@ -187,7 +187,7 @@ test('recovery: a wanted helper found dead is reported once the engine asks, wit
     const u = r.union('a');
     await first.mount([u.spec], u.target, container('running'));
     const entry = first.helperOf(u.target)!;
-    first.close();
+    await first.close();
     process.kill(-entry.pid!, 'SIGKILL');
     assert.ok(await gone(entry.pid!, entry.startTime!));
     const next = r.open();

@@ -1,24 +1,37 @@
 import { spawn } from 'node:child_process';
 import { createReadStream, existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import type { EngineEvent, Logger } from '@berth/core';
+import type { AnyPluginManifest, EngineEvent, Logger } from '@berth/core';
 import { readTar } from '@berth/image';
 import { isMountPoint, isSameProcess } from '@berth/native';
 import none from '@berth/network-none';
 import runc from '@berth/runtime-oci';
+import fuse from '@berth/storage-fuse';
 import { withTimeout } from '@berth/testkit/timeout';
-import { test } from 'uvu';
+import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createEngine, DriverMountsToken, type Engine } from '../src/index.js';
 import { removeAndAssertNoMounts } from './support/cleanup.js';
 import { fuseOverlayfsTestDriverName, fuseOverlayfsTestStorage } from './support/fuse-overlayfs-storage.js';
 
 // Containers whose root filesystem is a FUSE mount served by a mount helper (core's
-// MountSpec.helper): Debian's fuse-overlayfs behind the test driver, real containers
-// through the engine. The engine supervises each helper: stopped with its container,
+// MountSpec.helper), real containers through the engine, twice: under storage-fuse, and
+// under Debian's fuse-overlayfs behind a test driver (a helper that is a wrapper of
+// another program, its server a child of the helper). The engine supervises each helper: stopped with its container,
 // adopted by the next engine, and a helper that dies under a running container stops it.
 
 const busybox = path.resolve(__dirname, '../../../test/fixtures/.cache/busybox.tar');
+
+/** The storage driver the suite runs on. */
+interface DriverUnderTest {
+  name: string;
+  plugin: AnyPluginManifest;
+}
+
+const driversUnderTest: DriverUnderTest[] = [
+  { name: 'fuse', plugin: fuse },
+  { name: fuseOverlayfsTestDriverName, plugin: fuseOverlayfsTestStorage },
+];
 
 interface Scaffold {
   dir: string;
@@ -37,7 +50,7 @@ interface Scaffold {
 
 let currentLogs: string[] = [];
 
-async function withEngine(fn: (t: Scaffold) => Promise<void>): Promise<void> {
+async function withEngine(under: DriverUnderTest, fn: (t: Scaffold) => Promise<void>): Promise<void> {
   const dir = mkdtempSync('/tmp/berth-unit-mount-helpers-');
   let current: Engine | undefined;
   const events: EngineEvent[] = [];
@@ -67,8 +80,8 @@ async function withEngine(fn: (t: Scaffold) => Promise<void>): Promise<void> {
         dataRoot: path.join(dir, 'data'),
         execRoot: path.join(dir, 'exec'),
         cgroupParent: `berth-unit-${path.basename(dir).slice(-6)}`,
-        plugins: [fuseOverlayfsTestStorage, runc, none],
-        storageDriver: fuseOverlayfsTestDriverName,
+        plugins: [under.plugin, runc, none],
+        storageDriver: under.name,
         logger,
       });
       current.events.on('event', (e) => events.push(e));
@@ -91,7 +104,12 @@ async function withEngine(fn: (t: Scaffold) => Promise<void>): Promise<void> {
         await current.containers.remove(c.Id, { force: true }).catch(() => undefined);
       await t.stop();
     }
-    const left = leftoverHelpers(dir);
+    // A helper that died leaves its clean-up a moment more: storage-fuse's sentinel checks
+    // the mount 0.2 s after the helper's death, then exits. Two seconds, then it is a leak.
+    let left = leftoverHelpers(dir);
+    for (const deadline = Date.now() + 2000; left.length > 0 && Date.now() < deadline; left = leftoverHelpers(dir)) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
     for (const pid of left) {
       try {
         process.kill(-pid, 'SIGKILL');
@@ -181,274 +199,289 @@ async function logsOf(engine: Engine, id: string): Promise<string> {
   return out;
 }
 
-test(
-  "a container's FUSE rootfs is served by a supervised helper from create to exit, and gone at stop and remove",
-  withTimeout(30_000, () =>
-    withEngine(async (t) => {
-      const id = (await t.engine.containers.create({ Image: 'busybox', Cmd: ['sh', '-c', 'echo hi > /probe; exec sleep 60'] })).Id;
-      const created = t.helper(id);
-      assert.ok(created, 'the created container holds its rootfs through a helper');
-      assertOneFuseMount(t.rootfs(id), 'a FUSE rootfs');
-      await t.engine.containers.start(id);
-      assert.is(t.helper(id)?.pid, created!.pid, 'the start uses the mount create made');
-      // Seen from the host through the same FUSE mount (its server answers both).
-      await until('the container writes through FUSE', () => readIfThere(path.join(t.rootfs(id), 'probe')) === 'hi\n');
-      await t.engine.containers.stop(id, 0);
-      assert.not.ok(isSameProcess(created!.pid, created!.startTime), 'the helper is gone when stop returns');
-      assert.not.ok(isMountPoint(t.rootfs(id)));
-      assert.equal(ledger(t.dir), [], 'no helper record left');
-      // A second run mounts again through a new helper; the file the first wrote is kept.
-      await t.engine.containers.start(id);
-      const second = t.helper(id);
-      assert.ok(second && second.pid !== created!.pid);
-      assert.is(readFileSync(path.join(t.rootfs(id), 'probe'), 'utf8'), 'hi\n');
-      await t.engine.containers.remove(id, { force: true });
-      assert.not.ok(isSameProcess(second!.pid, second!.startTime));
-      assert.equal(ledger(t.dir), []);
-      assert.equal(t.engine.di.resolve(DriverMountsToken).helperCount, 0);
-    }),
-  ),
-);
+for (const under of driversUnderTest) {
+  const test = suite(`mount helpers (${under.name})`);
 
-test(
-  'a FUSE process killed under a running container: the container sees I/O errors, is stopped with the reason, nothing stays mounted',
-  withTimeout(30_000, () =>
-    withEngine(async (t) => {
-      // Reads without a pause, so the failure is printed before the engine's kill arrives.
-      // Each cat is a program loaded from the dead mount (SIGBUS: "Bus error"); the shell says so.
-      const script = 'echo x > /probe; while :; do cat /probe > /dev/null || echo "read failed" >&2; done';
-      const id = (await t.engine.containers.create({ Image: 'busybox', Cmd: ['sh', '-c', script] })).Id;
-      await t.engine.containers.start(id);
-      await until('the container runs on its FUSE rootfs', () => existsSync(path.join(t.rootfs(id), 'probe')));
-      const helper = t.helper(id)!;
-      const exited = t.engine.containers.wait(id);
-      // The whole helper (wrapper and server) killed: nothing of it unmounts the dead mount.
-      process.kill(-helper.pid, 'SIGKILL');
-      const status = await exited;
-      // 137: killed by the engine; 135: SIGBUS first, a page of its program unreadable from the dead mount.
-      assert.ok([135, 137].includes(status.StatusCode), `exit status ${status.StatusCode}`);
-      await until('the error recorded', async () => (await t.engine.containers.inspect(id)).State.Error !== '');
-      const state = (await t.engine.containers.inspect(id)).State;
-      assert.is(state.Running, false);
-      assert.ok(state.Error.startsWith(`mount helper ${helper.program} (pid ${helper.pid}) serving ${t.rootfs(id)} exited`), state.Error);
-      assert.ok(
-        t.events.some((e) => e.action === 'rootfs_lost' && e.id === id && e.attributes.error?.includes('mount helper')),
-        'a rootfs_lost event',
-      );
-      if (status.StatusCode === 137) assert.match(await logsOf(t.engine, id), /Bus error\nread failed/, 'the container saw its reads fail');
-      assert.not.ok(isMountPoint(t.rootfs(id)), 'the dead mount is gone');
-      assert.equal(fstypeOf(t.rootfs(id)), []);
-      assert.not.ok(readFileSync('/proc/self/mountinfo', 'utf8').includes(t.dir), 'nothing mounted under the test directory');
-      assert.equal(ledger(t.dir), []);
-      // It starts again on a new helper, the error cleared.
-      await t.engine.containers.start(id);
-      assert.is((await t.engine.containers.inspect(id)).State.Error, '');
-      assert.ok(t.helper(id));
-    }),
-  ),
-);
-
-test(
-  "after the engine goes away, the next one adopts a running container's helper (not remounted), and notices its death",
-  withTimeout(40_000, () =>
-    withEngine(async (t) => {
-      const script = 'while date > /tick && cat /tick > /dev/null; do usleep 100000; done; echo "read failed" >&2; exec sleep 60';
-      const id = (await t.engine.containers.create({ Image: 'busybox', Cmd: ['sh', '-c', script] })).Id;
-      await t.engine.containers.start(id);
-      await until('the container runs', () => existsSync(path.join(t.rootfs(id), 'tick')));
-      const before = t.helper(id)!;
-      await t.stop();
-      await t.restart();
-      assert.equal(t.helper(id), before, 'the same helper, adopted');
-      assert.ok(isSameProcess(before.pid, before.startTime));
-      assertOneFuseMount(t.rootfs(id), 'one mount: not mounted over');
-      assert.ok((await t.engine.containers.inspect(id)).State.Running);
-      const tick = readFileSync(path.join(t.rootfs(id), 'tick'), 'utf8');
-      await until(
-        'the container still writes through the adopted helper',
-        () => readFileSync(path.join(t.rootfs(id), 'tick'), 'utf8') !== tick,
-      );
-      // Its death is noticed through the reopened lifeline: the server killed, the wrapper removes the mount and exits.
-      const exited = t.engine.containers.wait(id);
-      process.kill(serverOf(before.pid), 'SIGKILL');
-      assert.ok([135, 137].includes((await exited).StatusCode));
-      await until('the error recorded', async () => (await t.engine.containers.inspect(id)).State.Error !== '');
-      assert.match((await t.engine.containers.inspect(id)).State.Error, /mount helper .* exited while it was in use/);
-      assert.not.ok(isMountPoint(t.rootfs(id)));
-      assert.equal(ledger(t.dir), []);
-    }),
-  ),
-);
-
-test(
-  'a container that exited while no engine ran: the next engine stops its helper and unmounts; a created one keeps its helper',
-  withTimeout(30_000, () =>
-    withEngine(async (t) => {
-      const short = (await t.engine.containers.create({ Image: 'busybox', Cmd: ['sleep', '1'] })).Id;
-      const waiting = (await t.engine.containers.create({ Image: 'busybox', Cmd: ['true'] })).Id;
-      await t.engine.containers.start(short);
-      const shortHelper = t.helper(short)!;
-      const waitingHelper = t.helper(waiting)!;
-      await t.stop();
-      await new Promise((r) => setTimeout(r, 1500));
-      await t.restart();
-      const state = (await t.engine.containers.inspect(short)).State;
-      assert.is(state.Status, 'exited');
-      assert.not.ok(isSameProcess(shortHelper.pid, shortHelper.startTime), "the exited container's helper is stopped");
-      assert.not.ok(isMountPoint(t.rootfs(short)));
-      assert.equal(t.helper(waiting), waitingHelper, "the created container's helper is adopted");
-      assert.ok(isMountPoint(t.rootfs(waiting)));
-      await t.engine.containers.start(waiting);
-      assert.is((await t.engine.containers.wait(waiting)).StatusCode, 0);
-      assert.not.ok(isSameProcess(waitingHelper.pid, waitingHelper.startTime));
-      assert.equal(ledger(t.dir), []);
-    }),
-  ),
-);
-
-test(
-  'cp into a stopped container mounts its FUSE rootfs for the operation only, helper included',
-  withTimeout(30_000, () =>
-    withEngine(async (t) => {
-      const id = (await t.engine.containers.create({ Image: 'busybox', Cmd: ['sh', '-c', 'echo made > /made'] })).Id;
-      await t.engine.containers.start(id);
-      assert.is((await t.engine.containers.wait(id)).StatusCode, 0);
-      assert.not.ok(isMountPoint(t.rootfs(id)));
-      const changes = await t.engine.filesystems.changes(id);
-      assert.ok(
-        changes.some((c) => c.Path === '/made'),
-        JSON.stringify(changes),
-      );
-      const exported: string[] = [];
-      for await (const entry of readTar(await t.engine.filesystems.export(id))) {
-        exported.push(entry.path);
-        for await (const _ of entry.body);
-      }
-      assert.ok(exported.includes('made'), 'export read the FUSE-mounted root');
-      // The export's stream ends before its unmount has finished waiting for the helper.
-      await until('the export to unmount', () => ledger(t.dir).length === 0);
-      assert.not.ok(isMountPoint(t.rootfs(id)), 'unmounted after the operation');
-      assert.equal(leftoverHelpers(t.dir), []);
-    }),
-  ),
-);
-
-/** Run the engine in a process of its own (support/fuse-engine-child.ts) until `until` is printed; returns it and what it printed. */
-async function engineChild(t: Scaffold, mode: 'run' | 'churn', ready: RegExp) {
-  const child = spawn(
-    process.execPath,
-    ['-r', 'tsx/cjs', path.join(__dirname, 'support', 'fuse-engine-child.ts'), t.dir, `berth-unit-${path.basename(t.dir).slice(-6)}`, mode],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
+  test(
+    "a container's FUSE rootfs is served by a supervised helper from create to exit, and gone at stop and remove",
+    withTimeout(30_000, () =>
+      withEngine(under, async (t) => {
+        const id = (await t.engine.containers.create({ Image: 'busybox', Cmd: ['sh', '-c', 'echo hi > /probe; exec sleep 60'] })).Id;
+        const created = t.helper(id);
+        assert.ok(created, 'the created container holds its rootfs through a helper');
+        assertOneFuseMount(t.rootfs(id), 'a FUSE rootfs');
+        await t.engine.containers.start(id);
+        assert.is(t.helper(id)?.pid, created!.pid, 'the start uses the mount create made');
+        // Seen from the host through the same FUSE mount (its server answers both).
+        await until('the container writes through FUSE', () => readIfThere(path.join(t.rootfs(id), 'probe')) === 'hi\n');
+        await t.engine.containers.stop(id, 0);
+        assert.not.ok(isSameProcess(created!.pid, created!.startTime), 'the helper is gone when stop returns');
+        assert.not.ok(isMountPoint(t.rootfs(id)));
+        assert.equal(ledger(t.dir), [], 'no helper record left');
+        // A second run mounts again through a new helper; the file the first wrote is kept.
+        await t.engine.containers.start(id);
+        const second = t.helper(id);
+        assert.ok(second && second.pid !== created!.pid);
+        assert.is(readFileSync(path.join(t.rootfs(id), 'probe'), 'utf8'), 'hi\n');
+        await t.engine.containers.remove(id, { force: true });
+        assert.not.ok(isSameProcess(second!.pid, second!.startTime));
+        assert.equal(ledger(t.dir), []);
+        assert.equal(t.engine.di.resolve(DriverMountsToken).helperCount, 0);
+      }),
+    ),
   );
-  let out = '';
-  child.stdout.on('data', (b: Buffer) => {
-    out += b;
-  });
-  const exited = new Promise((r) => child.once('exit', r));
-  await until(`the engine child to print ${ready}`, () => ready.test(out) || child.exitCode !== null, 20_000);
-  assert.ok(ready.test(out), `the child printed ${JSON.stringify(out)}`);
-  return {
-    out: () => out,
-    async kill() {
-      child.kill('SIGKILL');
-      await exited;
-    },
-  };
-}
 
-/**
- * What must hold after any crash and the next engine's start: every helper still running
- * for this directory serves the rootfs of a container that is running or created and is
- * watched by the engine under its pid; every FUSE mount under the directory is one of
- * those and answers; the ledger holds exactly the watched helpers.
- */
-async function assertOnlyOwnedHelpers(t: Scaffold): Promise<void> {
-  const mounts = t.engine.di.resolve(DriverMountsToken);
-  const wanted = new Map<string, string>();
-  for (const c of await t.engine.containers.list({ all: true })) {
-    if (c.State === 'running' || c.State === 'created') wanted.set(t.rootfs(c.Id), c.Id);
-  }
-  for (const pid of leftoverHelpers(t.dir)) {
-    // The target follows the helper's own arguments (`<helper…> <source> <target> -o …`).
-    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    const target = argv.find((a) => a.startsWith(`${t.dir}/`) && a.endsWith('/rootfs')) ?? argv.find((a) => a.startsWith(`${t.dir}/`))!;
-    assert.ok(wanted.has(target), `helper ${pid} serves ${target}, which no running or created container owns`);
-    assert.is(mounts.helperOf(target)?.pid, pid, `helper ${pid} is watched`);
-  }
-  const fuseMounts = readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .filter((l) => l.includes(' - fuse') && l.split(' ')[4]!.startsWith(t.dir))
-    .map((l) => l.split(' ')[4]!);
-  for (const target of fuseMounts) {
-    assert.ok(wanted.has(target), `${target} is mounted but no running or created container owns it`);
-    assert.ok(mounts.helperOf(target), `${target} is served by a watched helper`);
-    statSync(path.join(target, 'bin')); // a dead FUSE mount throws ENOTCONN
-  }
-  assert.is(ledger(t.dir).filter((f) => f.endsWith('.json')).length, mounts.helperCount, 'the ledger holds the watched helpers, no more');
-  // And the other way: a running container's rootfs is served (adopted, never mounted again);
-  // a created one's is served or not mounted at all (a start undone at recovery unmounts it,
-  // and the next start mounts it again).
-  for (const c of await t.engine.containers.list({ all: true })) {
-    const target = t.rootfs(c.Id);
-    if (c.State === 'created' && fstypeOf(target).length === 0) continue;
-    if (c.State !== 'running' && c.State !== 'created') continue;
-    const helper = mounts.helperOf(target);
-    assert.ok(helper && isSameProcess(helper.pid!, helper.startTime!), `${c.State} container ${c.Id}'s rootfs is served by a live helper`);
-    assertOneFuseMount(target, `container ${c.Id}'s rootfs is mounted once`);
-  }
-}
+  test(
+    'a FUSE process killed under a running container: the container sees I/O errors, is stopped with the reason, nothing stays mounted',
+    withTimeout(30_000, () =>
+      withEngine(under, async (t) => {
+        // Reads without a pause, so the failure is printed before the engine's kill arrives.
+        // Each cat is a program loaded from the dead mount (SIGBUS: "Bus error"); the shell says so.
+        const script = 'echo x > /probe; while :; do cat /probe > /dev/null || echo "read failed" >&2; done';
+        const id = (await t.engine.containers.create({ Image: 'busybox', Cmd: ['sh', '-c', script] })).Id;
+        await t.engine.containers.start(id);
+        await until('the container runs on its FUSE rootfs', () => existsSync(path.join(t.rootfs(id), 'probe')));
+        const helper = t.helper(id)!;
+        const exited = t.engine.containers.wait(id);
+        // The whole helper (wrapper and server) killed: nothing of it unmounts the dead mount.
+        process.kill(-helper.pid, 'SIGKILL');
+        const status = await exited;
+        // 137: killed by the engine; 135: SIGBUS first, a page of its program unreadable from the dead mount.
+        assert.ok([135, 137].includes(status.StatusCode), `exit status ${status.StatusCode}`);
+        await until('the error recorded', async () => (await t.engine.containers.inspect(id)).State.Error !== '');
+        const state = (await t.engine.containers.inspect(id)).State;
+        assert.is(state.Running, false);
+        assert.ok(state.Error.startsWith(`mount helper ${helper.program} (pid ${helper.pid}) serving ${t.rootfs(id)} exited`), state.Error);
+        assert.ok(
+          t.events.some((e) => e.action === 'rootfs_lost' && e.id === id && e.attributes.error?.includes('mount helper')),
+          'a rootfs_lost event',
+        );
+        if (status.StatusCode === 137)
+          assert.match(await logsOf(t.engine, id), /Bus error\nread failed/, 'the container saw its reads fail');
+        assert.not.ok(isMountPoint(t.rootfs(id)), 'the dead mount is gone');
+        assert.equal(fstypeOf(t.rootfs(id)), []);
+        assert.not.ok(readFileSync('/proc/self/mountinfo', 'utf8').includes(t.dir), 'nothing mounted under the test directory');
+        assert.equal(ledger(t.dir), []);
+        // It starts again on a new helper, the error cleared.
+        await t.engine.containers.start(id);
+        assert.is((await t.engine.containers.inspect(id)).State.Error, '');
+        assert.ok(t.helper(id));
+      }),
+    ),
+  );
 
-test(
-  "kill -9 of the engine's process: the running container's FUSE rootfs is still served, and the next engine adopts it",
-  withTimeout(60_000, () =>
-    withEngine(async (t) => {
-      await t.stop();
-      const child = await engineChild(t, 'run', /running \S+ \d+\n/);
-      const [, id, pid] = /running (\S+) (\d+)/.exec(child.out())!;
-      await child.kill();
-      await until('the container to write its first tick', () => existsSync(path.join(t.rootfs(id!), 'tick')));
-      const tick = readFileSync(path.join(t.rootfs(id!), 'tick'), 'utf8');
-      await until(
-        'the container to write through FUSE with no engine',
-        () => readFileSync(path.join(t.rootfs(id!), 'tick'), 'utf8') !== tick,
-      );
-      await t.restart();
-      assert.is(t.helper(id!)?.pid, Number(pid), 'the helper the dead engine started, adopted');
-      assertOneFuseMount(t.rootfs(id!), 'not mounted over');
-      assert.ok((await t.engine.containers.inspect(id!)).State.Running);
-      await assertOnlyOwnedHelpers(t);
-      await t.engine.containers.remove(id!, { force: true });
-      assert.equal(leftoverHelpers(t.dir), []);
-      assert.equal(ledger(t.dir), []);
-    }),
-  ),
-);
-
-test(
-  'kill -9 of the engine at any point of create, start, stop and remove: the next engine leaves no helper or mount nothing owns',
-  withTimeout(120_000, () =>
-    withEngine(async (t) => {
-      await t.stop();
-      // Kills in the middle of the n-th operation of each round (a create, start, stop or
-      // remove: mounts, helpers' starts and stops, records' writes), a few ms after it began.
-      let ops = 0;
-      for (let round = 0; round < 8; round++) {
-        const child = await engineChild(t, 'churn', /ready\n/);
-        const wanted = round + 1;
-        await until(`operation ${wanted} to begin`, () => (child.out().match(/^op /gm) ?? []).length >= wanted, 20_000);
-        await new Promise((r) => setTimeout(r, (round * 7) % 25));
-        await child.kill();
-        ops += (child.out().match(/^op /gm) ?? []).length;
-        await t.restart();
-        await assertOnlyOwnedHelpers(t);
+  test(
+    "after the engine goes away, the next one adopts a running container's helper (not remounted), and notices its death",
+    withTimeout(40_000, () =>
+      withEngine(under, async (t) => {
+        const script = 'while date > /tick && cat /tick > /dev/null; do usleep 100000; done; echo "read failed" >&2; exec sleep 60';
+        const id = (await t.engine.containers.create({ Image: 'busybox', Cmd: ['sh', '-c', script] })).Id;
+        await t.engine.containers.start(id);
+        await until('the container runs', () => existsSync(path.join(t.rootfs(id), 'tick')));
+        const before = t.helper(id)!;
         await t.stop();
-      }
-      await t.restart();
-      const states = (await t.engine.containers.list({ all: true })).map((c) => c.State);
-      assert.ok(ops >= 36, `operations begun before the kills: ${ops}`);
-      assert.ok(states.length >= 1, `containers made before the kills: ${states.join(', ')}`);
-    }),
-  ),
-);
+        await t.restart();
+        assert.equal(t.helper(id), before, 'the same helper, adopted');
+        assert.ok(isSameProcess(before.pid, before.startTime));
+        assertOneFuseMount(t.rootfs(id), 'one mount: not mounted over');
+        assert.ok((await t.engine.containers.inspect(id)).State.Running);
+        const tick = readFileSync(path.join(t.rootfs(id), 'tick'), 'utf8');
+        await until(
+          'the container still writes through the adopted helper',
+          () => readFileSync(path.join(t.rootfs(id), 'tick'), 'utf8') !== tick,
+        );
+        // Its death is noticed through the reopened lifeline: the server killed, the wrapper removes the mount and exits.
+        const exited = t.engine.containers.wait(id);
+        process.kill(serverOf(before.pid), 'SIGKILL');
+        assert.ok([135, 137].includes((await exited).StatusCode));
+        await until('the error recorded', async () => (await t.engine.containers.inspect(id)).State.Error !== '');
+        assert.match((await t.engine.containers.inspect(id)).State.Error, /mount helper .* exited while it was in use/);
+        assert.not.ok(isMountPoint(t.rootfs(id)));
+        assert.equal(ledger(t.dir), []);
+      }),
+    ),
+  );
 
-test.run();
+  test(
+    'a container that exited while no engine ran: the next engine stops its helper and unmounts; a created one keeps its helper',
+    withTimeout(30_000, () =>
+      withEngine(under, async (t) => {
+        const short = (await t.engine.containers.create({ Image: 'busybox', Cmd: ['sleep', '1'] })).Id;
+        const waiting = (await t.engine.containers.create({ Image: 'busybox', Cmd: ['true'] })).Id;
+        await t.engine.containers.start(short);
+        const shortHelper = t.helper(short)!;
+        const waitingHelper = t.helper(waiting)!;
+        await t.stop();
+        await new Promise((r) => setTimeout(r, 1500));
+        await t.restart();
+        const state = (await t.engine.containers.inspect(short)).State;
+        assert.is(state.Status, 'exited');
+        assert.not.ok(isSameProcess(shortHelper.pid, shortHelper.startTime), "the exited container's helper is stopped");
+        assert.not.ok(isMountPoint(t.rootfs(short)));
+        assert.equal(t.helper(waiting), waitingHelper, "the created container's helper is adopted");
+        assert.ok(isMountPoint(t.rootfs(waiting)));
+        await t.engine.containers.start(waiting);
+        assert.is((await t.engine.containers.wait(waiting)).StatusCode, 0);
+        assert.not.ok(isSameProcess(waitingHelper.pid, waitingHelper.startTime));
+        assert.equal(ledger(t.dir), []);
+      }),
+    ),
+  );
+
+  test(
+    'cp into a stopped container mounts its FUSE rootfs for the operation only, helper included',
+    withTimeout(30_000, () =>
+      withEngine(under, async (t) => {
+        const id = (await t.engine.containers.create({ Image: 'busybox', Cmd: ['sh', '-c', 'echo made > /made'] })).Id;
+        await t.engine.containers.start(id);
+        assert.is((await t.engine.containers.wait(id)).StatusCode, 0);
+        assert.not.ok(isMountPoint(t.rootfs(id)));
+        const changes = await t.engine.filesystems.changes(id);
+        assert.ok(
+          changes.some((c) => c.Path === '/made'),
+          JSON.stringify(changes),
+        );
+        const exported: string[] = [];
+        for await (const entry of readTar(await t.engine.filesystems.export(id))) {
+          exported.push(entry.path);
+          for await (const _ of entry.body);
+        }
+        assert.ok(exported.includes('made'), 'export read the FUSE-mounted root');
+        // The export's stream ends before its unmount has finished waiting for the helper.
+        await until('the export to unmount', () => ledger(t.dir).length === 0);
+        assert.not.ok(isMountPoint(t.rootfs(id)), 'unmounted after the operation');
+        assert.equal(leftoverHelpers(t.dir), []);
+      }),
+    ),
+  );
+
+  /** Run the engine in a process of its own (support/fuse-engine-child.ts) until `until` is printed; returns it and what it printed. */
+  async function engineChild(t: Scaffold, mode: 'run' | 'churn', ready: RegExp) {
+    const child = spawn(
+      process.execPath,
+      [
+        '-r',
+        'tsx/cjs',
+        path.join(__dirname, 'support', 'fuse-engine-child.ts'),
+        t.dir,
+        `berth-unit-${path.basename(t.dir).slice(-6)}`,
+        mode,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => {
+      out += b;
+    });
+    const exited = new Promise((r) => child.once('exit', r));
+    await until(`the engine child to print ${ready}`, () => ready.test(out) || child.exitCode !== null, 20_000);
+    assert.ok(ready.test(out), `the child printed ${JSON.stringify(out)}`);
+    return {
+      out: () => out,
+      async kill() {
+        child.kill('SIGKILL');
+        await exited;
+      },
+    };
+  }
+
+  /**
+   * What must hold after any crash and the next engine's start: every helper still running
+   * for this directory serves the rootfs of a container that is running or created and is
+   * watched by the engine under its pid; every FUSE mount under the directory is one of
+   * those and answers; the ledger holds exactly the watched helpers.
+   */
+  async function assertOnlyOwnedHelpers(t: Scaffold): Promise<void> {
+    const mounts = t.engine.di.resolve(DriverMountsToken);
+    const wanted = new Map<string, string>();
+    for (const c of await t.engine.containers.list({ all: true })) {
+      if (c.State === 'running' || c.State === 'created') wanted.set(t.rootfs(c.Id), c.Id);
+    }
+    for (const pid of leftoverHelpers(t.dir)) {
+      // The target follows the helper's own arguments (`<helper…> <source> <target> -o …`).
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      const target = argv.find((a) => a.startsWith(`${t.dir}/`) && a.endsWith('/rootfs')) ?? argv.find((a) => a.startsWith(`${t.dir}/`))!;
+      assert.ok(wanted.has(target), `helper ${pid} serves ${target}, which no running or created container owns`);
+      assert.is(mounts.helperOf(target)?.pid, pid, `helper ${pid} is watched`);
+    }
+    const fuseMounts = readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .filter((l) => l.includes(' - fuse') && l.split(' ')[4]!.startsWith(t.dir))
+      .map((l) => l.split(' ')[4]!);
+    for (const target of fuseMounts) {
+      assert.ok(wanted.has(target), `${target} is mounted but no running or created container owns it`);
+      assert.ok(mounts.helperOf(target), `${target} is served by a watched helper`);
+      statSync(path.join(target, 'bin')); // a dead FUSE mount throws ENOTCONN
+    }
+    assert.is(ledger(t.dir).filter((f) => f.endsWith('.json')).length, mounts.helperCount, 'the ledger holds the watched helpers, no more');
+    // And the other way: a running container's rootfs is served (adopted, never mounted again);
+    // a created one's is served or not mounted at all (a start undone at recovery unmounts it,
+    // and the next start mounts it again).
+    for (const c of await t.engine.containers.list({ all: true })) {
+      const target = t.rootfs(c.Id);
+      if (c.State === 'created' && fstypeOf(target).length === 0) continue;
+      if (c.State !== 'running' && c.State !== 'created') continue;
+      const helper = mounts.helperOf(target);
+      assert.ok(
+        helper && isSameProcess(helper.pid!, helper.startTime!),
+        `${c.State} container ${c.Id}'s rootfs is served by a live helper`,
+      );
+      assertOneFuseMount(target, `container ${c.Id}'s rootfs is mounted once`);
+    }
+  }
+
+  test(
+    "kill -9 of the engine's process: the running container's FUSE rootfs is still served, and the next engine adopts it",
+    withTimeout(60_000, () =>
+      withEngine(under, async (t) => {
+        await t.stop();
+        const child = await engineChild(t, 'run', /running \S+ \d+\n/);
+        const [, id, pid] = /running (\S+) (\d+)/.exec(child.out())!;
+        await child.kill();
+        await until('the container to write its first tick', () => existsSync(path.join(t.rootfs(id!), 'tick')));
+        const tick = readFileSync(path.join(t.rootfs(id!), 'tick'), 'utf8');
+        await until(
+          'the container to write through FUSE with no engine',
+          () => readFileSync(path.join(t.rootfs(id!), 'tick'), 'utf8') !== tick,
+        );
+        await t.restart();
+        assert.is(t.helper(id!)?.pid, Number(pid), 'the helper the dead engine started, adopted');
+        assertOneFuseMount(t.rootfs(id!), 'not mounted over');
+        assert.ok((await t.engine.containers.inspect(id!)).State.Running);
+        await assertOnlyOwnedHelpers(t);
+        await t.engine.containers.remove(id!, { force: true });
+        assert.equal(leftoverHelpers(t.dir), []);
+        assert.equal(ledger(t.dir), []);
+      }),
+    ),
+  );
+
+  test(
+    'kill -9 of the engine at any point of create, start, stop and remove: the next engine leaves no helper or mount nothing owns',
+    withTimeout(120_000, () =>
+      withEngine(under, async (t) => {
+        await t.stop();
+        // Kills in the middle of the n-th operation of each round (a create, start, stop or
+        // remove: mounts, helpers' starts and stops, records' writes), a few ms after it began.
+        let ops = 0;
+        for (let round = 0; round < 8; round++) {
+          const child = await engineChild(t, 'churn', /ready\n/);
+          const wanted = round + 1;
+          await until(`operation ${wanted} to begin`, () => (child.out().match(/^op /gm) ?? []).length >= wanted, 20_000);
+          await new Promise((r) => setTimeout(r, (round * 7) % 25));
+          await child.kill();
+          ops += (child.out().match(/^op /gm) ?? []).length;
+          await t.restart();
+          await assertOnlyOwnedHelpers(t);
+          await t.stop();
+        }
+        await t.restart();
+        const states = (await t.engine.containers.list({ all: true })).map((c) => c.State);
+        assert.ok(ops >= 36, `operations begun before the kills: ${ops}`);
+        assert.ok(states.length >= 1, `containers made before the kills: ${states.join(', ')}`);
+      }),
+    ),
+  );
+
+  test.run();
+}

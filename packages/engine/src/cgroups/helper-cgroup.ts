@@ -70,14 +70,26 @@ export class HelperCgroup {
 
   /**
    * Remove the directories where empty, also those an earlier engine made (its helpers
-   * gone since); EBUSY (a helper still there) and absent are fine.
+   * gone since); EBUSY (a helper still there) and absent are fine. `serving` is whether
+   * any helper still serves a mount: when none does, what is left in the cgroup are the
+   * last processes of helpers that ended (a FUSE helper's clean-up child checking its dead
+   * mount), so the removal is tried again for up to `waitMs` while they leave; without
+   * the wait an engine closed just after a helper died left the cgroup behind.
    */
-  close(): void {
+  async close(serving: boolean, waitMs = 1000): Promise<void> {
+    const until = Date.now() + (serving ? 0 : waitMs);
     for (const dir of this.dirs ?? this.paths()) {
-      try {
-        rmdirSync(dir);
-      } catch {
-        // In use by a helper that outlives this engine, or gone.
+      for (;;) {
+        try {
+          rmdirSync(dir);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'EBUSY' && Date.now() < until) {
+            await new Promise((resolve) => setTimeout(resolve, 20));
+            continue;
+          }
+          // In use by a helper that outlives this engine, or gone.
+        }
+        break;
       }
     }
     this.dirs = undefined;

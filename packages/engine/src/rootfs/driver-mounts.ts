@@ -294,12 +294,13 @@ export class DriverMounts {
     this.ledger.remove(entry.key);
   }
 
-  /** Stop watching: the helpers keep serving, for the next engine to adopt. */
-  close(): void {
+  /** Stop watching: the helpers keep serving, for the next engine to adopt; the helper cgroup goes when empty (HelperCgroup.close). */
+  async close(): Promise<void> {
     this.closed = true;
+    const serving = this.watched.size > 0;
     for (const watched of this.watched.values()) watched.lifeline.destroy();
     this.watched.clear();
-    this.cgroup.close();
+    await this.cgroup.close(serving);
   }
 }
 
