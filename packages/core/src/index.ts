@@ -30,5 +30,6 @@ export * from './plugins/plugin-skipped.js';
 export * from './process/run-program.js';
 export * from './storage/changed-usage.js';
 export * from './storage/snapshot-differ.js';
+export * from './storage/snapshot-records.js';
 export * from './storage/tree-changes.js';
 export * from './tokens.js';

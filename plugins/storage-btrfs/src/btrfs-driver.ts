@@ -14,12 +14,13 @@ import {
   type SnapshotInfo,
   type SnapshotKind,
   type SnapshotOptions,
+  SnapshotRecords,
   type SnapshotUsage,
   type StorageCapabilities,
   type StorageDriver,
 } from '@berth/core';
 import { btrfs } from './btrfs-command.js';
-import { BtrfsMetadata, type BtrfsSnapshotRecord } from './btrfs-metadata.js';
+import type { BtrfsMetadata, BtrfsSnapshotRecord } from './btrfs-metadata.js';
 
 /** Options of BtrfsDriver beyond its root. */
 export interface BtrfsDriverOptions {
@@ -74,7 +75,7 @@ export class BtrfsDriver implements StorageDriver {
   static async open(root: string, options: BtrfsDriverOptions = {}): Promise<BtrfsDriver> {
     const absolute = path.resolve(root);
     await fs.mkdir(path.join(absolute, 'snapshots'), { recursive: true, mode: 0o700 });
-    const metadata = await BtrfsMetadata.load(path.join(absolute, 'metadata.json'));
+    const metadata = await SnapshotRecords.load<BtrfsSnapshotRecord>(path.join(absolute, 'metadata.json'), 'btrfs');
     const driver = new BtrfsDriver(absolute, metadata, options);
     await driver.recover(options.log);
     return driver;

@@ -15,11 +15,12 @@ import {
   type SnapshotInfo,
   type SnapshotKind,
   type SnapshotOptions,
+  SnapshotRecords,
   type SnapshotUsage,
   type StorageCapabilities,
   type StorageDriver,
 } from '@berth/core';
-import { FuseMetadata, type FuseSnapshotRecord } from './fuse-metadata.js';
+import type { FuseMetadata, FuseSnapshotRecord } from './fuse-metadata.js';
 import { helperCommand } from './helper-command.js';
 import { directoryUsage, upperChanges } from './upper-changes.js';
 
@@ -78,7 +79,7 @@ export class FuseDriver implements StorageDriver {
   static async open(root: string, options: FuseDriverOptions = {}): Promise<FuseDriver> {
     const absolute = path.resolve(root);
     await fs.mkdir(path.join(absolute, 'snapshots'), { recursive: true, mode: 0o700 });
-    const metadata = await FuseMetadata.load(path.join(absolute, 'metadata.json'));
+    const metadata = await SnapshotRecords.load<FuseSnapshotRecord>(path.join(absolute, 'metadata.json'), 'fuse');
     const driver = new FuseDriver(absolute, metadata, options);
     await driver.removeOrphans(options.log);
     return driver;

@@ -16,6 +16,7 @@ import {
   type SnapshotInfo,
   type SnapshotKind,
   type SnapshotOptions,
+  SnapshotRecords,
   type SnapshotUsage,
   type StorageCapabilities,
   type StorageDriver,
@@ -23,7 +24,7 @@ import {
 import { backingFilesystem, dTypeSupport } from './backing-filesystem.js';
 import { directoryUsage } from './directory-usage.js';
 import { overlayChanges } from './overlay-changes.js';
-import { OverlayMetadata, type OverlaySnapshotRecord } from './overlay-metadata.js';
+import type { OverlayMetadata, OverlaySnapshotRecord } from './overlay-metadata.js';
 
 /**
  * mount(2) copies at most one page of option data, NUL included; a longer string is
@@ -91,7 +92,7 @@ export class OverlayDriver implements StorageDriver {
   static async open(root: string, options: OverlayDriverOptions = {}): Promise<OverlayDriver> {
     const absolute = path.resolve(root);
     await fs.mkdir(path.join(absolute, 'snapshots'), { recursive: true, mode: 0o700 });
-    const metadata = await OverlayMetadata.load(path.join(absolute, 'metadata.json'));
+    const metadata = await SnapshotRecords.load<OverlaySnapshotRecord>(path.join(absolute, 'metadata.json'), 'overlay');
     const driver = new OverlayDriver(absolute, metadata, options);
     await driver.removeOrphans(options.log);
     return driver;

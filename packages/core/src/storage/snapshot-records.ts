@@ -1,0 +1,130 @@
+import { promises as fs } from 'node:fs';
+import type { SnapshotKind } from '../contracts/storage.js';
+import { SystemError } from '../errors.js';
+import { removeAtomicLeftovers, writeJsonAtomic } from '../fs/atomic-write.js';
+
+/** What every driver records of a snapshot; a driver's record adds its own fields. */
+export interface SnapshotRecordBase {
+  /** A small integer naming the snapshot's directory or subvolume; never reused. */
+  id: number;
+  parent?: string;
+  kind: SnapshotKind;
+  created: string;
+  /**
+   * The snapshot's labels (SnapshotOptions.labels); absent when it has none, which is
+   * also how every record written before labels reads.
+   */
+  labels?: Record<string, string>;
+}
+
+/** The content of `metadata.json`. */
+interface SnapshotRecordsFile<R> {
+  version: 1;
+  nextId: number;
+  snapshots: Record<string, R>;
+}
+
+/** The working copy a transaction edits; it becomes the store's state only once written. */
+export interface SnapshotRecordsDraft<R> {
+  readonly records: Map<string, R>;
+  /** A fresh id, never handed out before (ids are not reused, so a stale path never names a new snapshot). */
+  allocateId(): number;
+}
+
+/**
+ * A storage driver's record of its snapshots: one JSON file mapping each key or name to
+ * its record (id, parent, kind, creation time, labels and the driver's own fields),
+ * rewritten atomically (writeJsonAtomic) after every change, so a snapshot exists with
+ * all of its record or not at all. Fields added later within `version: 1` are optional,
+ * so files written before them load unchanged.
+ *
+ * Changes run one at a time (`transact`): each writes the whole file, so two at once
+ * could write their states out of order and lose one. They are all quick, so the queue
+ * costs little. A change that throws leaves the state, in memory and on disk, as it was.
+ */
+export class SnapshotRecords<R extends SnapshotRecordBase> {
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    private readonly file: string,
+    private nextId: number,
+    private records: Map<string, R>,
+  ) {}
+
+  /**
+   * Read `file`, or start empty when it does not exist yet. `driver` names the driver in
+   * the errors of a file that cannot be read.
+   */
+  static async load<R extends SnapshotRecordBase>(file: string, driver: string): Promise<SnapshotRecords<R>> {
+    // A rewrite a crash cut short left its temporary file; the file holds the state before it.
+    await removeAtomicLeftovers(file);
+    let text: string;
+    try {
+      text = await fs.readFile(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new SnapshotRecords<R>(file, 1, new Map());
+      throw err;
+    }
+    let parsed: SnapshotRecordsFile<R>;
+    try {
+      parsed = JSON.parse(text) as SnapshotRecordsFile<R>;
+    } catch (err) {
+      throw new SystemError(`${driver} metadata ${file} is not valid JSON`, { cause: err });
+    }
+    if (parsed.version !== 1 || typeof parsed.nextId !== 'number' || typeof parsed.snapshots !== 'object') {
+      throw new SystemError(`${driver} metadata ${file} has an unknown format (version ${String(parsed.version)})`);
+    }
+    return new SnapshotRecords<R>(file, parsed.nextId, new Map(Object.entries(parsed.snapshots)));
+  }
+
+  get(key: string): R | undefined {
+    return this.records.get(key);
+  }
+
+  entries(): Array<[string, R]> {
+    return [...this.records];
+  }
+
+  /** The ids of every recorded snapshot, to tell its directories from leftovers of a crash. */
+  ids(): Set<number> {
+    return new Set([...this.records.values()].map((r) => r.id));
+  }
+
+  /**
+   * Run `change` alone against a draft; when it resolves, write the draft and make it
+   * current. Resolves with what `change` returned.
+   *
+   * `alongside(result)` runs at the same time as the write (btrfs: the subvolume the new
+   * record names, made while the record is written, since both cost a btrfs
+   * transaction): the draft becomes current only when both succeed. When `alongside`
+   * fails, the file is written back to the state before (ids stay used), so the record
+   * of something never made does not stay; a crash before that leaves a record whose
+   * subvolume is missing, which the driver's open drops.
+   */
+  transact<T>(change: (draft: SnapshotRecordsDraft<R>) => Promise<T>, alongside?: (result: T) => Promise<unknown>): Promise<T> {
+    const run = this.queue.then(async () => {
+      const records = new Map(this.records);
+      let nextId = this.nextId;
+      const result = await change({ records, allocateId: () => nextId++ });
+      const [written, made] = await Promise.allSettled([
+        writeJsonAtomic(this.file, { version: 1, nextId, snapshots: Object.fromEntries(records) } satisfies SnapshotRecordsFile<R>),
+        alongside ? alongside(result) : Promise.resolve(),
+      ]);
+      if (made.status === 'rejected') {
+        this.nextId = nextId;
+        await writeJsonAtomic(this.file, {
+          version: 1,
+          nextId,
+          snapshots: Object.fromEntries(this.records),
+        } satisfies SnapshotRecordsFile<R>);
+        throw made.reason;
+      }
+      if (written.status === 'rejected') throw written.reason;
+      this.records = records;
+      this.nextId = nextId;
+      return result;
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+}
