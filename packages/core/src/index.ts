@@ -18,6 +18,7 @@ export * from './errors.js';
 export * from './events.js';
 export * from './fs/atomic-write.js';
 export * from './fs/background-removal.js';
+export * from './fs/backing-filesystem.js';
 export * from './fs/mountinfo.js';
 export * from './logger.js';
 export * from './network/ipv4.js';

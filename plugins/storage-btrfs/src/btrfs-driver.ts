@@ -18,6 +18,8 @@ import {
   type SnapshotUsage,
   type StorageCapabilities,
   type StorageDriver,
+  snapshotInfo,
+  withLabels,
 } from '@berth/core';
 import { btrfs } from './btrfs-command.js';
 import type { BtrfsMetadata, BtrfsSnapshotRecord } from './btrfs-metadata.js';
@@ -128,7 +130,7 @@ export class BtrfsDriver implements StorageDriver {
   }
 
   async stat(key: string): Promise<SnapshotInfo> {
-    return info(key, this.record(key));
+    return snapshotInfo(key, this.record(key));
   }
 
   async usage(key: string): Promise<SnapshotUsage> {
@@ -139,7 +141,7 @@ export class BtrfsDriver implements StorageDriver {
   }
 
   async walk(): Promise<SnapshotInfo[]> {
-    return this.metadata.entries().map(([key, record]) => info(key, record));
+    return this.metadata.entries().map(([key, record]) => snapshotInfo(key, record));
   }
 
   async status(): Promise<DriverStatus> {
@@ -286,15 +288,4 @@ export async function deleteSubvolume(dir: string): Promise<void> {
     for (const child of nested) await deleteSubvolume(child);
   }
   await btrfs.delete(dir);
-}
-
-function info(key: string, record: BtrfsSnapshotRecord): SnapshotInfo {
-  const result: SnapshotInfo = { key, kind: record.kind, created: record.created, labels: { ...record.labels } };
-  if (record.parent !== undefined) result.parent = record.parent;
-  return result;
-}
-
-function withLabels(record: BtrfsSnapshotRecord, labels: Record<string, string>): BtrfsSnapshotRecord {
-  if (Object.keys(labels).length > 0) record.labels = labels;
-  return record;
 }

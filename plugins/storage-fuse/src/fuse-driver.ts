@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import {
   BackgroundRemoval,
+  backingFilesystem,
   Conflict,
   checkSizeOption,
   checkSnapshotLabels,
@@ -19,6 +20,8 @@ import {
   type SnapshotUsage,
   type StorageCapabilities,
   type StorageDriver,
+  snapshotInfo,
+  withLabels,
 } from '@berth/core';
 import type { FuseMetadata, FuseSnapshotRecord } from './fuse-metadata.js';
 import { helperCommand } from './helper-command.js';
@@ -138,7 +141,7 @@ export class FuseDriver implements StorageDriver {
   }
 
   async stat(key: string): Promise<SnapshotInfo> {
-    return info(key, this.record(key));
+    return snapshotInfo(key, this.record(key));
   }
 
   async usage(key: string): Promise<SnapshotUsage> {
@@ -155,7 +158,7 @@ export class FuseDriver implements StorageDriver {
   }
 
   async walk(): Promise<SnapshotInfo[]> {
-    return this.metadata.entries().map(([key, record]) => info(key, record));
+    return this.metadata.entries().map(([key, record]) => snapshotInfo(key, record));
   }
 
   async status(): Promise<DriverStatus> {
@@ -244,28 +247,4 @@ export class FuseDriver implements StorageDriver {
     }
     await this.removal.drain();
   }
-}
-
-function info(key: string, record: FuseSnapshotRecord): SnapshotInfo {
-  const result: SnapshotInfo = { key, kind: record.kind, created: record.created, labels: { ...record.labels } };
-  if (record.parent !== undefined) result.parent = record.parent;
-  return result;
-}
-
-function withLabels(record: FuseSnapshotRecord, labels: Record<string, string>): FuseSnapshotRecord {
-  if (Object.keys(labels).length > 0) record.labels = labels;
-  return record;
-}
-
-/** statfs(2) f_type of the data root, named as `docker info` names it. */
-async function backingFilesystem(dir: string): Promise<string> {
-  const names: Record<number, string> = {
-    0xef53: 'extfs',
-    0x58465342: 'xfs',
-    0x9123683e: 'btrfs',
-    0x01021994: 'tmpfs',
-    0x794c7630: 'overlayfs',
-  };
-  const { type } = await fs.statfs(dir);
-  return names[type] ?? `0x${type.toString(16)}`;
 }

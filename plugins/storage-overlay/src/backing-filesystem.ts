@@ -1,33 +1,11 @@
-import { promises as fs } from 'node:fs';
-
-/** statfs(2) f_type magic numbers, named as Docker names them in `docker info`. */
-const filesystemNames: Record<number, string> = {
-  0xef53: 'extfs',
-  0x58465342: 'xfs',
-  0x9123683e: 'btrfs',
-  0x01021994: 'tmpfs',
-  0x2fc12fc1: 'zfs',
-  0xf2f52010: 'f2fs',
-  0x794c7630: 'overlayfs',
-  0x65735546: 'fuse',
-  0x6969: 'nfs',
-  0xff534d42: 'cifs',
-  0x858458f6: 'ramfs',
-};
-
 /** Filesystems whose directory entries always carry d_type (overlayfs needs it from its upper layer). */
 const alwaysDType = new Set(['extfs', 'btrfs', 'tmpfs', 'zfs', 'f2fs']);
 
-/** The name of the filesystem holding `dir` ("extfs", "xfs", ... or the magic number in hex). */
-export async function backingFilesystem(dir: string): Promise<string> {
-  const { type } = await fs.statfs(dir);
-  return filesystemNames[type] ?? `0x${type.toString(16)}`;
-}
-
 /**
- * Whether the filesystem fills in d_type, as far as its type tells: "true" for the ones
- * that always do, "unknown" otherwise (xfs made with ftype=0 does not; telling needs
- * getdents(2), which Node does not expose: its readdir falls back to lstat).
+ * Whether the filesystem fills in d_type, as far as its type (core's backingFilesystem)
+ * tells: "true" for the ones that always do, "unknown" otherwise (xfs made with ftype=0
+ * does not; telling needs getdents(2), which Node does not expose: its readdir falls back
+ * to lstat).
  */
 export function dTypeSupport(filesystem: string): 'true' | 'unknown' {
   return alwaysDType.has(filesystem) ? 'true' : 'unknown';

@@ -2,6 +2,7 @@ import { promises as fs, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import {
   BackgroundRemoval,
+  backingFilesystem,
   Conflict,
   checkSizeOption,
   checkSnapshotLabels,
@@ -20,8 +21,10 @@ import {
   type SnapshotUsage,
   type StorageCapabilities,
   type StorageDriver,
+  snapshotInfo,
+  withLabels,
 } from '@berth/core';
-import { backingFilesystem, dTypeSupport } from './backing-filesystem.js';
+import { dTypeSupport } from './backing-filesystem.js';
 import { directoryUsage } from './directory-usage.js';
 import { overlayChanges } from './overlay-changes.js';
 import type { OverlayMetadata, OverlaySnapshotRecord } from './overlay-metadata.js';
@@ -162,7 +165,7 @@ export class OverlayDriver implements StorageDriver {
   }
 
   async stat(key: string): Promise<SnapshotInfo> {
-    return info(key, this.record(key));
+    return snapshotInfo(key, this.record(key));
   }
 
   async usage(key: string): Promise<SnapshotUsage> {
@@ -182,7 +185,7 @@ export class OverlayDriver implements StorageDriver {
   }
 
   async walk(): Promise<SnapshotInfo[]> {
-    return this.metadata.entries().map(([key, record]) => info(key, record));
+    return this.metadata.entries().map(([key, record]) => snapshotInfo(key, record));
   }
 
   async status(): Promise<DriverStatus> {
@@ -283,20 +286,4 @@ export class OverlayDriver implements StorageDriver {
     }
     await this.removal.drain();
   }
-}
-
-function info(key: string, record: OverlaySnapshotRecord): SnapshotInfo {
-  // A copy of the labels: the caller's changes must not reach the record.
-  const result: SnapshotInfo = { key, kind: record.kind, created: record.created, labels: { ...record.labels } };
-  if (record.parent !== undefined) result.parent = record.parent;
-  return result;
-}
-
-/**
- * `record` with `labels`, stored only when there are some: a snapshot without labels is
- * recorded exactly as before labels existed (and as older berths read it).
- */
-function withLabels(record: OverlaySnapshotRecord, labels: Record<string, string>): OverlaySnapshotRecord {
-  if (Object.keys(labels).length > 0) record.labels = labels;
-  return record;
 }

@@ -1,5 +1,5 @@
 import { promises as fs } from 'node:fs';
-import type { SnapshotKind } from '../contracts/storage.js';
+import type { SnapshotInfo, SnapshotKind } from '../contracts/storage.js';
 import { SystemError } from '../errors.js';
 import { removeAtomicLeftovers, writeJsonAtomic } from '../fs/atomic-write.js';
 
@@ -127,4 +127,20 @@ export class SnapshotRecords<R extends SnapshotRecordBase> {
     this.queue = run.catch(() => undefined);
     return run;
   }
+}
+
+/** What `stat` and `walk` return of a record: the labels a copy, so a caller's changes never reach it. */
+export function snapshotInfo(key: string, record: SnapshotRecordBase): SnapshotInfo {
+  const result: SnapshotInfo = { key, kind: record.kind, created: record.created, labels: { ...record.labels } };
+  if (record.parent !== undefined) result.parent = record.parent;
+  return result;
+}
+
+/**
+ * `record` with `labels`, stored only when there are some: a snapshot without labels is
+ * recorded exactly as before labels existed (and as older berths read it).
+ */
+export function withLabels<R extends SnapshotRecordBase>(record: R, labels: Record<string, string>): R {
+  if (Object.keys(labels).length > 0) record.labels = labels;
+  return record;
 }
