@@ -52,7 +52,11 @@ async function filesUnder(dir: string): Promise<string[]> {
   return ((await fs.readdir(dir, { recursive: true })) as string[]).sort();
 }
 
-test('ENOSPC while a layer is unpacked on btrfs: a clear error, no half-committed layer, no leaked subvolume, and it works once there is room', async () => {
+/**
+ * Run `body` with an engine on a small loop-mounted btrfs data root holding busybox;
+ * the engine, the loop mount and the directory go afterwards, also when it fails.
+ */
+async function onSmallBtrfs(body: (engine: Engine, dataRoot: string) => Promise<void>): Promise<void> {
   const dir = mkdtempSync('/tmp/berth-unit-btrfs-full-');
   const dataRoot = path.join(dir, 'data');
   let loop: LoopBtrfs | undefined;
@@ -66,6 +70,16 @@ test('ENOSPC while a layer is unpacked on btrfs: a clear error, no half-committe
       plugins: [btrfs, runc, none],
     });
     await engine.images.load(createReadStream(busybox));
+    await body(engine, dataRoot);
+  } finally {
+    await engine?.close();
+    loop?.release();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('ENOSPC while a layer is unpacked on btrfs: a clear error, no half-committed layer, no leaked subvolume, and it works once there is room', async () => {
+  await onSmallBtrfs(async (engine, dataRoot) => {
     fill(dataRoot);
     let failure: Error | undefined;
     try {
@@ -89,27 +103,11 @@ test('ENOSPC while a layer is unpacked on btrfs: a clear error, no half-committe
     await unfill(dataRoot);
     const made = await engine.containers.create({ Image: 'busybox', Cmd: ['true'] });
     await engine.containers.remove(made.Id);
-  } finally {
-    await engine?.close();
-    loop?.release();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('ENOSPC in the middle of docker commit on btrfs: a clear error, no image, no half-written blob, no leaked subvolume; it works with room', async () => {
-  const dir = mkdtempSync('/tmp/berth-unit-btrfs-full-');
-  const dataRoot = path.join(dir, 'data');
-  let loop: LoopBtrfs | undefined;
-  let engine: Engine | undefined;
-  try {
-    loop = mountLoopBtrfs(dir, dataRoot);
-    engine = await createEngine({
-      dataRoot,
-      execRoot: path.join(dir, 'exec'),
-      cgroupParent: `berth-unit-${path.basename(dir).slice(-6)}`,
-      plugins: [btrfs, runc, none],
-    });
-    await engine.images.load(createReadStream(busybox));
+  await onSmallBtrfs(async (engine, dataRoot) => {
     // 24 MiB of incompressible changes: the layer tar the commit writes is bigger than what is left.
     const id = (await engine.containers.create({ Image: 'busybox', Cmd: ['sh', '-c', 'head -c 25165824 /dev/urandom > /big'] })).Id;
     await engine.containers.start(id);
@@ -138,11 +136,7 @@ test('ENOSPC in the middle of docker commit on btrfs: a clear error, no image, n
     await engine.containers.start(fromIt);
     assert.is((await engine.containers.wait(fromIt)).StatusCode, 0, 'the committed layer runs');
     for (const c of await engine.containers.list({ all: true })) await engine.containers.remove(c.Id, { force: true });
-  } finally {
-    await engine?.close();
-    loop?.release();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test.run();
