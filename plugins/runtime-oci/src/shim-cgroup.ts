@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
 import * as path from 'node:path';
-import { type Logger, type MountInfoEntry, readMountInfo } from '@berth/core';
+import { type Logger, type MountInfoEntry, readMountInfo, trackingHierarchies } from '@berth/core';
 import { stateFiles } from './shim-state.js';
 
 /**
@@ -108,24 +108,4 @@ function onlyFinishingShims(dir: string): boolean {
     const i = argv.indexOf('--state-dir');
     return i > 0 && existsSync(path.join(argv[i + 1]!, stateFiles.exit));
   });
-}
-
-/**
- * The mount points of the hierarchies that tell a service's processes: every cgroup2
- * mount and the v1 `name=systemd` one, each hierarchy once (a hierarchy mounted twice
- * shows the same filesystem options; the first mount point is taken).
- */
-export function trackingHierarchies(mounts: MountInfoEntry[]): string[] {
-  const seen = new Set<string>();
-  const roots: string[] = [];
-  for (const m of mounts) {
-    const options = m.superOptions.split(',');
-    const tracking = m.fstype === 'cgroup2' || (m.fstype === 'cgroup' && options.includes('name=systemd'));
-    if (!tracking) continue;
-    const key = `${m.fstype} ${m.superOptions}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    roots.push(m.mountPoint);
-  }
-  return roots;
 }

@@ -1,11 +1,11 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { type Logger, type MountInfoEntry, readMountInfo, silentLogger } from '@berth/core';
+import { type Logger, type MountInfoEntry, readMountInfo, silentLogger, trackingHierarchies } from '@berth/core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { type OciRuntime, runcPlugin } from '../src/index.js';
-import { ShimCgroup, trackingHierarchies } from '../src/shim-cgroup.js';
+import { ShimCgroup } from '../src/shim-cgroup.js';
 import { Fixture, prefix } from './support/fixture.js';
 
 const fx = new Fixture();

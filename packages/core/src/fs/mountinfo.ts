@@ -40,3 +40,23 @@ export function readMountInfo(): MountInfoEntry[] {
   }
   return entries;
 }
+
+/**
+ * The mount points of the cgroup hierarchies that tell a service's processes: every
+ * cgroup2 mount and the v1 `name=systemd` one, each hierarchy once (a hierarchy mounted
+ * twice shows the same filesystem options; the first mount point is taken). A process
+ * that must outlive berthd (a shim, a mount helper) moves out of berthd's cgroup in these,
+ * so a service manager stopping berthd does not kill it.
+ */
+export function trackingHierarchies(mounts: MountInfoEntry[]): string[] {
+  const seen = new Set<string>();
+  const roots: string[] = [];
+  for (const m of mounts) {
+    const tracking = m.fstype === 'cgroup2' || (m.fstype === 'cgroup' && m.superOptions.split(',').includes('name=systemd'));
+    const key = `${m.fstype} ${m.superOptions}`;
+    if (!tracking || seen.has(key)) continue;
+    seen.add(key);
+    roots.push(m.mountPoint);
+  }
+  return roots;
+}

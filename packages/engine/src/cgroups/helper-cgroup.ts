@@ -1,6 +1,6 @@
 import { mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { type Logger, type MountInfoEntry, readMountInfo } from '@berth/core';
+import { type Logger, readMountInfo, trackingHierarchies } from '@berth/core';
 
 /**
  * The cgroup mount helpers move into: `<cgroup-parent>/mount-helpers` in each hierarchy a
@@ -118,18 +118,4 @@ export class HelperCgroup {
     }
     return this.dirs;
   }
-}
-
-/** Every cgroup2 mount and the v1 `name=systemd` one, each hierarchy once. */
-function trackingHierarchies(mounts: MountInfoEntry[]): string[] {
-  const seen = new Set<string>();
-  const roots: string[] = [];
-  for (const m of mounts) {
-    const tracking = m.fstype === 'cgroup2' || (m.fstype === 'cgroup' && m.superOptions.split(',').includes('name=systemd'));
-    const key = `${m.fstype} ${m.superOptions}`;
-    if (!tracking || seen.has(key)) continue;
-    seen.add(key);
-    roots.push(m.mountPoint);
-  }
-  return roots;
 }
