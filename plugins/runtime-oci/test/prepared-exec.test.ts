@@ -72,7 +72,13 @@ async function shimOf(stateDir: string): Promise<number> {
 const childrenOf = (pid: number) => readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
 const securityOf = (text: string) => text.split('\n').filter((l) => /^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp(_filters)?):/.test(l));
 // Gone, or a zombie its parent (init: the shim detached) has yet to reap.
-const gone = (pid: number) => !existsSync(`/proc/${pid}`) || readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
+const isGone = (pid: number) => !existsSync(`/proc/${pid}`) || readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
+/** Whether the process is gone within a second (its pid file goes just before it exits). */
+async function gone(pid: number): Promise<boolean> {
+  const until = Date.now() + 1000;
+  while (!isGone(pid) && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+  return isGone(pid);
+}
 
 test('a prepared monitor runs nothing until its start; then the process it is given runs confined as the init, with its own user, cwd and env', async () => {
   const c = await running(crun);
@@ -149,7 +155,7 @@ test('a process part that names where to run (the init, namespaces, cgroups, sec
       assert.match(reply, new RegExp(`^error: exec process: key ${key} is not the process's$`));
       assert.is((await proc.wait()).exitCode, 255, 'recorded as a start that failed');
       await crun.releaseExec(c.id, stateDir);
-      assert.ok(gone(shim), 'the monitor ended');
+      assert.ok(await gone(shim), 'the monitor ended');
     }
     // A second process part is refused as well: the shim drops the client that sends it.
     const { proc, stateDir } = await c.prepare();
@@ -171,14 +177,14 @@ test("a prepared monitor ends having run nothing when dropped, or when the conta
     const droppedShim = await shimOf(dropped.stateDir);
     dropped.proc.streams.close();
     await crun.releaseExec(c.id, dropped.stateDir); // waits for the shim to end
-    assert.ok(gone(droppedShim), 'the dropped monitor ended');
+    assert.ok(await gone(droppedShim), 'the dropped monitor ended');
 
     const orphan = await c.prepare();
     const orphanShim = await shimOf(orphan.stateDir);
     await crun.kill(c.id, 'SIGKILL');
     assert.is((await orphan.proc.wait()).exitCode, 255);
     await crun.releaseExec(c.id, orphan.stateDir);
-    assert.ok(gone(orphanShim), "the monitor ended with the container's init");
+    assert.ok(await gone(orphanShim), "the monitor ended with the container's init");
     assert.is(shimPids(c.id).length <= 1, true, "no monitor beside the container's shim");
   } finally {
     await c.done();
