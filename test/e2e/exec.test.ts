@@ -191,4 +191,38 @@ test('kill -9 of berthd during an exec: the process runs on and the restarted da
   assert.is(inspect.ExitCode, 9);
 });
 
+/** Pids of this daemon's berth-shims that wait as spare exec monitors (launched with `--process-later`). */
+function spareMonitors(execRoot: string): number[] {
+  const pids: number[] = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      const zombie = readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
+      if (argv[0]?.endsWith('berth-shim') && argv.includes('--process-later') && argv.some((a) => a.startsWith(`${execRoot}/`)) && !zombie)
+        pids.push(Number(pid));
+    } catch {}
+  }
+  return pids;
+}
+
+test("kill -9 of berthd while a container's spare exec monitor waits: it ends having run nothing, and the next daemon's execs run", async ({
+  daemon,
+}) => {
+  const first = await daemon.docker(['exec', 'box', 'true']);
+  assert.is(first.code, 0, first.stderr);
+  for (let i = 0; i < 100 && spareMonitors(daemon.execRoot).length === 0; i++) await sleep(20);
+  const [spare] = spareMonitors(daemon.execRoot);
+  assert.ok(spare, 'a spare monitor after an exec');
+  const before = (await daemon.docker(['top', 'box'])).stdout;
+  await daemon.kill('SIGKILL');
+  for (let i = 0; i < 100 && spareMonitors(daemon.execRoot).includes(spare); i++) await sleep(20);
+  assert.not.ok(spareMonitors(daemon.execRoot).includes(spare), 'the spare ended with its daemon');
+  await daemon.start();
+  const top = await daemon.docker(['top', 'box']);
+  assert.is(top.stdout.trim().split('\n').length, before.trim().split('\n').length, `nothing ran in the container: ${top.stdout}`);
+  const again = await daemon.docker(['exec', 'box', 'echo', 'ok']);
+  assert.is(again.code, 0, again.stderr);
+  assert.is(again.stdout, 'ok\n');
+});
+
 test.run();
