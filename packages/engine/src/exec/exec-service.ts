@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { promises as fs, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { promises as fs, readdirSync, readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import {
   type AttachSession,
@@ -20,6 +20,7 @@ import {
   NotFound,
   type PreparedExecProcess,
   type RuntimeProcess,
+  SystemError,
   token,
 } from '@berth/core';
 import { HostFactsToken } from '../containers/container-bundles.js';
@@ -80,8 +81,10 @@ const processSpecsKept = 256;
  * `docker exec` (core's `ExecsApi`): execs recorded in memory at create, run through the
  * container's runtime at start (its own monitor holds the process's stdio, terminal and
  * exit status), watched until they exit. A running exec's record is also on disk
- * (`ContainerPaths.execRecords()`), so `recover` finds it after a daemon crash and learns
- * its exit from the runtime. Lifecycle of an exec: create → start → running → exited (its
+ * (`ContainerPaths.execRecords()`, written while its process starts), so `recover` finds
+ * it after a daemon crash and learns its exit from the runtime; a monitor no record names
+ * (a crash came before the record was on disk, or it was a spare or prepared one) is
+ * ended at `recover`, its exec undone. Lifecycle of an exec: create → start → running → exited (its
  * ExitCode kept) → forgotten when its container is removed. A container's run ending
  * ends its execs (their pid namespace goes): their monitors record the exit (137) like
  * any other, which removes their records from disk; `recover` drops the records of
@@ -96,6 +99,8 @@ export class ExecService implements ExecsApi {
   private closed = false;
   /** Monitors made ahead for the next exec of containers that exec'd lately. */
   private readonly spares: ExecSpares;
+  /** `execRecords()` exists (made at the first save). */
+  private recordsDirMade = false;
   /** The process of each running container's bundle (what an exec's is made from), by its init. */
   private readonly processSpecs = new Map<string, { pid: number; process: OciProcess }>();
 
@@ -265,6 +270,8 @@ export class ExecService implements ExecsApi {
     const phases: Record<string, number> = {};
     let process: RuntimeProcess;
     let prepared: PreparedExec | undefined;
+    // The record on disk, written while the process starts (see `recover`).
+    let saving: Promise<void> | undefined;
     try {
       // Before the lock: a preparation under way holds it.
       prepared = await this.takePrepared(entry, container);
@@ -283,13 +290,15 @@ export class ExecService implements ExecsApi {
             prepared = undefined;
           }
         }
+        phases.told = elapsed(began);
         record.stateDir = prepared?.stateDir ?? this.paths.execStateDir(container.id, id);
-        this.save(record);
+        saving = this.save(record);
         phases.prepared = elapsed(began);
         return told ?? (prepared?.process as RuntimeProcess | undefined) ?? this.runtimeExec(container, record, record.stateDir);
       });
     } catch (err) {
       record.started = false;
+      await saving?.catch(() => {});
       this.unsave(record);
       if (prepared) await this.discardPrepared(entry, prepared);
       throw err;
@@ -301,11 +310,18 @@ export class ExecService implements ExecsApi {
     if (!session) process.streams.onOutput(() => {}); // nobody reads a detached exec's output
     phases.monitor = elapsed(began);
     try {
-      const { pid } = await process.start();
+      // The record is written while the process starts: a crash before it is on disk
+      // leaves a monitor no record names, which `recover` ends (the exec undone).
+      const [started, saved] = await Promise.allSettled([process.start(), saving]);
+      if (saved.status === 'rejected') {
+        if (started.status === 'fulfilled') await process.kill('SIGKILL').catch(() => {});
+        throw new SystemError(`cannot record exec ${id}: ${(saved.reason as Error).message}`);
+      }
+      if (started.status === 'rejected') throw started.reason;
       phases.started = elapsed(began);
-      // The record on disk says "started" already: a restarted engine asks the runtime for the pid.
+      // The record on disk says "started": a restarted engine asks the runtime for the pid.
       record.running = true;
-      record.pid = pid;
+      record.pid = started.value.pid;
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       // dockerd's codes for a process that could not run: 127 not found, 126 otherwise.
@@ -471,6 +487,49 @@ export class ExecService implements ExecsApi {
         this.exited(entry, lost())();
       }
     }
+    await this.endUnrecorded();
+  }
+
+  /**
+   * The monitors in running containers that no record names, ended and their state
+   * removed: spare and prepared ones of the previous engine (they end by themselves when
+   * it goes: only their state is left), and an exec whose record was still being written
+   * when the previous engine died (its start and its record go together: see `start`):
+   * that exec is undone, its process killed, as no client was told it ran.
+   */
+  private async endUnrecorded(): Promise<void> {
+    const named = new Set<string>();
+    for (const { record } of this.execs.values()) if (record.stateDir) named.add(path.resolve(record.stateDir));
+    const ends: Promise<void>[] = [];
+    for (const container of this.store.all()) {
+      const runtime = container.state.Running ? this.drivers.findRuntime(container.runtime) : undefined;
+      if (!runtime) continue;
+      const parent = this.paths.execStateDirs(container.id);
+      let names: string[];
+      try {
+        names = readdirSync(parent);
+      } catch {
+        continue; // no exec ever ran in it
+      }
+      for (const name of names) {
+        const dir = path.join(parent, name);
+        if (named.has(dir)) continue;
+        ends.push(
+          (async () => {
+            const found = await runtime.adoptExec(container.id, name, dir);
+            if (found.state !== 'exited') {
+              if (found.state === 'running') this.log.warn('ended an exec no record names', { container: container.id, pid: found.pid });
+              await found.process.kill('SIGKILL').catch(() => {});
+              found.process.streams.close();
+            }
+            await runtime.releaseExec(container.id, dir);
+          })().catch((err: Error) => {
+            this.log.warn('cannot end an exec monitor no record names', { container: container.id, dir, error: err.message });
+          }),
+        );
+      }
+    }
+    await Promise.all(ends);
   }
 
   private watch(entry: ExecEntry, process: RuntimeProcess, session: ExecSession | undefined, began?: number): void {
@@ -562,9 +621,13 @@ export class ExecService implements ExecsApi {
    * operation of the file system on the path of every exec (0.1-1 ms each on this busy VM's
    * ext4). Synchronous: microseconds when the disk is idle.
    */
-  private save(record: ExecRecord): void {
-    mkdirSync(this.paths.execRecords(), { recursive: true, mode: 0o700 });
-    writeFileSync(path.join(this.paths.execRecords(), `${record.id}.json`), `${JSON.stringify(record)}\n`, { mode: 0o600 });
+  /** The record of a started exec on disk, written in libuv's threadpool (a file create: 0.2-0.8 ms on a busy disk). */
+  private async save(record: ExecRecord): Promise<void> {
+    if (!this.recordsDirMade) {
+      await fs.mkdir(this.paths.execRecords(), { recursive: true, mode: 0o700 });
+      this.recordsDirMade = true;
+    }
+    await fs.writeFile(this.recordFile(record), `${JSON.stringify(record)}\n`, { mode: 0o600 });
   }
 
   private unsave(record: ExecRecord): void {
