@@ -1,6 +1,6 @@
 import { lstatSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
-import { type SnapshotChange, type SnapshotUsage, sortChanges } from '@berth/core';
+import { type SnapshotChange, sortChanges } from '@berth/core';
 import { getXattr } from '@berth/native';
 import { isWhiteout, OPAQUE_XATTR, UnionLayers } from './union-layers.js';
 
@@ -51,32 +51,4 @@ function markOpaque(changes: SnapshotChange[], lower: UnionLayers, upper: string
     const old = lower.list(change.path);
     if (old && old.length > 0 && old.every((name) => deleted.has(`${change.path}/${name}`))) change.opaque = true;
   }
-}
-
-/**
- * Bytes and inodes under `dir`, not counting `dir` itself: every entry is an inode and
- * every non-directory adds its apparent size (Docker's SizeRw rule); a hard-linked file
- * counts once; symlinks are not followed. A missing `dir` counts as empty.
- */
-export function directoryUsage(dir: string): SnapshotUsage {
-  const seen = new Set<number>();
-  let bytes = 0;
-  const pending = [dir];
-  for (let current = pending.pop(); current !== undefined; current = pending.pop()) {
-    let names: string[];
-    try {
-      names = readdirSync(current);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT' && current === dir) return { bytes: 0, inodes: 0 };
-      throw err;
-    }
-    for (const name of names) {
-      const st = lstatSync(path.join(current, name));
-      if (st.isDirectory()) pending.push(path.join(current, name));
-      if (seen.has(st.ino)) continue;
-      seen.add(st.ino);
-      if (!st.isDirectory()) bytes += st.size;
-    }
-  }
-  return { bytes, inodes: seen.size };
 }
