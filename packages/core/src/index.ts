@@ -20,6 +20,7 @@ export * from './fs/atomic-write.js';
 export * from './fs/background-removal.js';
 export * from './fs/backing-filesystem.js';
 export * from './fs/mountinfo.js';
+export * from './fs/outliving-cgroup.js';
 export * from './logger.js';
 export * from './network/ipv4.js';
 export * from './network/predefined-network-driver.js';
