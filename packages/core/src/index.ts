@@ -32,6 +32,7 @@ export * from './plugins/plugin-skipped.js';
 export * from './process/run-program.js';
 export * from './storage/changed-usage.js';
 export * from './storage/directory-usage.js';
+export * from './storage/layered-driver.js';
 export * from './storage/layered-snapshots.js';
 export * from './storage/snapshot-differ.js';
 export * from './storage/snapshot-records.js';

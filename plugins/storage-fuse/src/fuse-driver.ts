@@ -2,17 +2,13 @@ import * as path from 'node:path';
 import {
   backingFilesystem,
   type DriverStatus,
+  LayeredDriver,
   LayeredSnapshots,
   type LayeredUnion,
   type Logger,
   type MountSpec,
-  type PrepareOptions,
   type SnapshotChange,
-  type SnapshotInfo,
-  type SnapshotOptions,
-  type SnapshotUsage,
   type StorageCapabilities,
-  type StorageDriver,
 } from '@berth/core';
 import { helperCommand } from './helper-command.js';
 import { upperChanges } from './upper-changes.js';
@@ -44,18 +40,21 @@ export interface FuseDriverOptions {
  * No depth limit of its own: the lowerdirs travel in the helper's argv, not in mount(2)'s
  * one page of option data.
  *
- * Crash safety, labels and removal in the background are the store's (LayeredSnapshots).
+ * Crash safety, labels and removal in the background are the store's (LayeredSnapshots);
+ * LayeredDriver answers every call but status and changes from it.
  */
-export class FuseDriver implements StorageDriver {
+export class FuseDriver extends LayeredDriver {
   readonly name = 'fuse';
   /** Usage is exact (the upper holds exactly the changes); changes read the upper; volatile skips fsync. */
   readonly capabilities: StorageCapabilities = { usage: 'exact', volatile: true, sizeQuota: false, nativeDiff: true };
 
   private constructor(
     private readonly root: string,
-    private readonly snapshots: LayeredSnapshots,
+    snapshots: LayeredSnapshots,
     private readonly helper: readonly string[],
-  ) {}
+  ) {
+    super(snapshots);
+  }
 
   /** Load the driver's state from `root` (created if missing) and remove leftovers of a crash. */
   static async open(root: string, options: FuseDriverOptions = {}): Promise<FuseDriver> {
@@ -70,48 +69,9 @@ export class FuseDriver implements StorageDriver {
     return new FuseDriver(absolute, snapshots, helper);
   }
 
-  async prepare(key: string, parent?: string, options: PrepareOptions = {}): Promise<MountSpec[]> {
-    return this.snapshots.prepare(key, parent, options);
-  }
-
-  async view(key: string, parent?: string, options: SnapshotOptions = {}): Promise<MountSpec[]> {
-    return this.snapshots.view(key, parent, options);
-  }
-
-  async mounts(key: string): Promise<MountSpec[]> {
-    return this.snapshots.mounts(key);
-  }
-
-  /** The committed record carries the labels given here, not the active snapshot's (StorageDriver). */
-  async commit(name: string, key: string, options: SnapshotOptions = {}): Promise<void> {
-    await this.snapshots.commit(name, key, options);
-  }
-
-  async remove(key: string): Promise<void> {
-    await this.snapshots.remove(key);
-  }
-
-  /** Waits for the background deletions of removed snapshots. */
-  async close(): Promise<void> {
-    await this.snapshots.close();
-  }
-
-  async stat(key: string): Promise<SnapshotInfo> {
-    return this.snapshots.stat(key);
-  }
-
-  async usage(key: string): Promise<SnapshotUsage> {
-    return this.snapshots.usage(key);
-  }
-
   /** The differ's fast path: the upper directory holds exactly what changed (upperChanges). */
-  async changes(key: string): Promise<SnapshotChange[]> {
-    const { upper, lowers } = this.snapshots.changeLayers(key);
+  protected async upperChanges(upper: string, lowers: string[]): Promise<SnapshotChange[]> {
     return upperChanges(upper, lowers);
-  }
-
-  async walk(): Promise<SnapshotInfo[]> {
-    return this.snapshots.walk();
   }
 
   async status(): Promise<DriverStatus> {

@@ -3,18 +3,14 @@ import * as path from 'node:path';
 import {
   backingFilesystem,
   type DriverStatus,
+  LayeredDriver,
   LayeredSnapshots,
   type LayeredUnion,
   type Logger,
   type MountSpec,
   NotImplemented,
-  type PrepareOptions,
   type SnapshotChange,
-  type SnapshotInfo,
-  type SnapshotOptions,
-  type SnapshotUsage,
   type StorageCapabilities,
-  type StorageDriver,
 } from '@berth/core';
 import { dTypeSupport } from './backing-filesystem.js';
 import { overlayChanges } from './overlay-changes.js';
@@ -40,7 +36,8 @@ export interface OverlayDriverOptions {
  * the snapshots (each `<root>/snapshots/<id>` holding `fs`, the whole tree of a snapshot
  * without parent or the upper layer of one with parents, and `work` for an active
  * snapshot with parents; `<root>/metadata.json` the records), their crash safety and the
- * binds. What is overlay's own is the union mount:
+ * binds (LayeredDriver answers every call but status and changes from it). What is
+ * overlay's own is the union mount:
  * - active with parents: overlay, `lowerdir` = the parents' `fs`, nearest first, with
  *   its own `fs` as upperdir and `work` as workdir;
  * - view of two parents or more: a lowerdir-only (hence read-only) overlay.
@@ -50,16 +47,23 @@ export interface OverlayDriverOptions {
  * mounts on up to 84 layers (measured; a few fewer once ids grow to 5 digits); deeper
  * chains are refused with NotImplemented rather than mounted wrong.
  */
-export class OverlayDriver implements StorageDriver {
+export class OverlayDriver extends LayeredDriver {
   readonly name = 'overlay';
-  /** Usage is exact (the upper holds exactly the changes); changes read the upper (the differ's fast path). */
+  /**
+   * Usage is exact (the upper holds exactly the changes); changes read the upper (the
+   * differ's fast path). A volatile snapshot (PrepareOptions) with parents is an overlay
+   * mounted `volatile` where the kernel supports it; without parents it is a bind, which
+   * has nothing to skip. overlay has no quota of its own (Docker's needs xfs project
+   * quotas): refused, never ignored.
+   */
   readonly capabilities: StorageCapabilities;
 
   private constructor(
     private readonly root: string,
-    private readonly snapshots: LayeredSnapshots,
+    snapshots: LayeredSnapshots,
     volatile: boolean,
   ) {
+    super(snapshots);
     this.capabilities = { usage: 'exact', volatile, sizeQuota: false, nativeDiff: true };
   }
 
@@ -85,56 +89,11 @@ export class OverlayDriver implements StorageDriver {
   }
 
   /**
-   * A volatile snapshot (PrepareOptions) with parents is an overlay mounted `volatile`
-   * where the kernel supports it; without parents it is a bind, which has nothing to skip.
-   * overlay has no quota of its own (Docker's needs xfs project quotas): refused, never ignored.
-   */
-  async prepare(key: string, parent?: string, options: PrepareOptions = {}): Promise<MountSpec[]> {
-    return this.snapshots.prepare(key, parent, options);
-  }
-
-  async view(key: string, parent?: string, options: SnapshotOptions = {}): Promise<MountSpec[]> {
-    return this.snapshots.view(key, parent, options);
-  }
-
-  async mounts(key: string): Promise<MountSpec[]> {
-    return this.snapshots.mounts(key);
-  }
-
-  /** The committed record carries the labels given here, not the active snapshot's (StorageDriver). */
-  async commit(name: string, key: string, options: SnapshotOptions = {}): Promise<void> {
-    await this.snapshots.commit(name, key, options);
-  }
-
-  /** The directory is renamed away now and deleted in the background: a container's upper layer can be large. */
-  async remove(key: string): Promise<void> {
-    await this.snapshots.remove(key);
-  }
-
-  /** Waits for the background deletions of removed snapshots. */
-  async close(): Promise<void> {
-    await this.snapshots.close();
-  }
-
-  async stat(key: string): Promise<SnapshotInfo> {
-    return this.snapshots.stat(key);
-  }
-
-  async usage(key: string): Promise<SnapshotUsage> {
-    return this.snapshots.usage(key);
-  }
-
-  /**
    * The differ's fast path: read from the upper directory, where overlayfs keeps exactly
    * what changed (overlayChanges), instead of comparing the whole tree with its parent.
    */
-  async changes(key: string): Promise<SnapshotChange[]> {
-    const { upper, lowers } = this.snapshots.changeLayers(key);
+  protected upperChanges(upper: string, lowers: string[]): Promise<SnapshotChange[]> {
     return overlayChanges(upper, lowers);
-  }
-
-  async walk(): Promise<SnapshotInfo[]> {
-    return this.snapshots.walk();
   }
 
   async status(): Promise<DriverStatus> {
