@@ -37,4 +37,5 @@ export * from './storage/layered-snapshots.js';
 export * from './storage/snapshot-differ.js';
 export * from './storage/snapshot-records.js';
 export * from './storage/tree-changes.js';
+export * from './storage/upper-layer-changes.js';
 export * from './tokens.js';

@@ -23,6 +23,7 @@ async function withStore(
     const store = await LayeredSnapshots.open(root, {
       driver: 'test',
       volatile: true,
+      isOpaque: () => false,
       unionMounts: (union) => {
         unions.push(union);
         return [{ type: 'union', source: 'test', options: union.lowers }];
@@ -53,7 +54,13 @@ test('binds without a parent and for a view of one; the driver describes every u
     ]);
     assert.ok(existsSync(path.join(root, 'snapshots/5/work')), 'an active snapshot with parents has its work directory');
     assert.not.ok(existsSync(path.join(root, 'snapshots/4/work')), 'a view has none');
-    assert.equal(store.changeLayers('c'), { upper: fsOf(5), lowers: [fsOf(3), fsOf(1)] });
+    writeFileSync(path.join(fsOf(1), 'old'), 'lower');
+    writeFileSync(path.join(fsOf(5), 'old'), 'changed');
+    writeFileSync(path.join(fsOf(5), 'new'), 'added');
+    assert.equal(await store.changes('c'), [
+      { path: '/new', kind: 'added' },
+      { path: '/old', kind: 'modified' },
+    ]);
     const meta = JSON.parse(readFileSync(path.join(root, 'metadata.json'), 'utf8'));
     assert.is(meta.snapshots.B.volatile, undefined, 'a committed record is not volatile');
   }));
@@ -100,7 +107,7 @@ test('a union the driver refuses leaves neither a record nor a directory', () =>
 test('open deletes directories without a record and the leftovers of a removal, naming the driver', async () => {
   const root = mkdtempSync('/tmp/berth-unit-layered-');
   try {
-    const options: LayeredSnapshotsOptions = { driver: 'test', volatile: false, unionMounts: () => [] };
+    const options: LayeredSnapshotsOptions = { driver: 'test', volatile: false, isOpaque: () => false, unionMounts: () => [] };
     const first = await LayeredSnapshots.open(root, options);
     await first.prepare('kept', undefined, {});
     await first.close();

@@ -7,11 +7,11 @@ import {
   type LayeredUnion,
   type Logger,
   type MountSpec,
-  type SnapshotChange,
   type StorageCapabilities,
 } from '@berth/core';
+import { getXattr } from '@berth/native';
 import { helperCommand } from './helper-command.js';
-import { upperChanges } from './upper-changes.js';
+import { OPAQUE_XATTR } from './union-layers.js';
 
 /** The mount type of a union served by the helper (`fuse.<subtype>` as mountinfo shows it). */
 export const FUSE_MOUNT_TYPE = 'fuse.berth';
@@ -40,8 +40,8 @@ export interface FuseDriverOptions {
  * No depth limit of its own: the lowerdirs travel in the helper's argv, not in mount(2)'s
  * one page of option data.
  *
- * Crash safety, labels and removal in the background are the store's (LayeredSnapshots);
- * LayeredDriver answers every call but status and changes from it.
+ * Crash safety, labels, removal in the background and the changes read from an upper
+ * layer are the store's (LayeredSnapshots); LayeredDriver answers every call but status from it.
  */
 export class FuseDriver extends LayeredDriver {
   readonly name = 'fuse';
@@ -65,13 +65,9 @@ export class FuseDriver extends LayeredDriver {
       volatile: true,
       log: options.log,
       unionMounts: (union) => fuseMounts(union, helper),
+      isOpaque: (dir) => getXattr(dir, OPAQUE_XATTR) === 'y',
     });
     return new FuseDriver(absolute, snapshots, helper);
-  }
-
-  /** The differ's fast path: the upper directory holds exactly what changed (upperChanges). */
-  protected async upperChanges(upper: string, lowers: string[]): Promise<SnapshotChange[]> {
-    return upperChanges(upper, lowers);
   }
 
   async status(): Promise<DriverStatus> {

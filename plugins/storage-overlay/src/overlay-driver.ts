@@ -9,11 +9,10 @@ import {
   type Logger,
   type MountSpec,
   NotImplemented,
-  type SnapshotChange,
   type StorageCapabilities,
 } from '@berth/core';
+import { getXattr } from '@berth/native';
 import { dTypeSupport } from './backing-filesystem.js';
-import { overlayChanges } from './overlay-changes.js';
 
 /**
  * mount(2) copies at most one page of option data, NUL included; a longer string is
@@ -36,8 +35,8 @@ export interface OverlayDriverOptions {
  * the snapshots (each `<root>/snapshots/<id>` holding `fs`, the whole tree of a snapshot
  * without parent or the upper layer of one with parents, and `work` for an active
  * snapshot with parents; `<root>/metadata.json` the records), their crash safety and the
- * binds (LayeredDriver answers every call but status and changes from it). What is
- * overlay's own is the union mount:
+ * binds, and reads an upper layer's changes (LayeredDriver answers every call but status
+ * from it). What is overlay's own is the union mount:
  * - active with parents: overlay, `lowerdir` = the parents' `fs`, nearest first, with
  *   its own `fs` as upperdir and `work` as workdir;
  * - view of two parents or more: a lowerdir-only (hence read-only) overlay.
@@ -77,6 +76,7 @@ export class OverlayDriver extends LayeredDriver {
       volatile,
       log: options.log,
       unionMounts: (union) => overlayMounts(absolute, union, extraOptions),
+      isOpaque: (dir) => getXattr(dir, 'trusted.overlay.opaque') === 'y',
       // A volatile mount leaves work/work/incompat/volatile behind, and overlay refuses to
       // mount that upper again until it is gone: what it guards against (writes lost in a
       // crash) is what a volatile snapshot accepts, so the marker goes.
@@ -86,14 +86,6 @@ export class OverlayDriver extends LayeredDriver {
       },
     });
     return new OverlayDriver(absolute, snapshots, volatile);
-  }
-
-  /**
-   * The differ's fast path: read from the upper directory, where overlayfs keeps exactly
-   * what changed (overlayChanges), instead of comparing the whole tree with its parent.
-   */
-  protected upperChanges(upper: string, lowers: string[]): Promise<SnapshotChange[]> {
-    return overlayChanges(upper, lowers);
   }
 
   async status(): Promise<DriverStatus> {

@@ -13,10 +13,10 @@ import type { LayeredSnapshots } from './layered-snapshots.js';
 
 /**
  * The base of a storage driver whose snapshots are core's LayeredSnapshots (overlay's
- * on-disk format): every StorageDriver call but `status` and `changes` is the store's.
- * A driver extends it with its name, capabilities, status, how it reads an upper
- * layer's changes, and a static `open` that opens the store with its union mount
- * (overlay: kernel overlayfs; fuse: its mount helper). As PredefinedNetworkDriver is to
+ * on-disk format): every StorageDriver call but `status` is the store's.
+ * A driver extends it with its name, capabilities, status, and a static `open` that
+ * opens the store with its union mount (overlay: kernel overlayfs; fuse: its mount
+ * helper) and its reader of the opaque xattr. As PredefinedNetworkDriver is to
  * network drivers.
  *
  * Lifecycle: the driver's `open` builds it on an opened store; `close` waits for the
@@ -27,9 +27,6 @@ export abstract class LayeredDriver implements StorageDriver {
   abstract readonly capabilities: StorageCapabilities;
 
   protected constructor(protected readonly snapshots: LayeredSnapshots) {}
-
-  /** The changes of an upper layer `upper` over `lowers` (nearest first), read from the upper alone. */
-  protected abstract upperChanges(upper: string, lowers: string[]): Promise<SnapshotChange[]>;
 
   abstract status(): Promise<DriverStatus>;
 
@@ -72,9 +69,8 @@ export abstract class LayeredDriver implements StorageDriver {
     return this.snapshots.walk();
   }
 
-  /** The differ's fast path: the upper layer holds exactly what changed (upperChanges). */
+  /** The differ's fast path: the upper layer holds exactly what changed (upperLayerChanges). */
   async changes(key: string): Promise<SnapshotChange[]> {
-    const { upper, lowers } = this.snapshots.changeLayers(key);
-    return this.upperChanges(upper, lowers);
+    return this.snapshots.changes(key);
   }
 }

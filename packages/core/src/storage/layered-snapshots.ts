@@ -2,13 +2,14 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { MountSpec } from '../contracts/mount.js';
 import { checkSnapshotLabels } from '../contracts/snapshot-labels.js';
-import type { PrepareOptions, SnapshotInfo, SnapshotKind, SnapshotOptions, SnapshotUsage } from '../contracts/storage.js';
+import type { PrepareOptions, SnapshotChange, SnapshotInfo, SnapshotKind, SnapshotOptions, SnapshotUsage } from '../contracts/storage.js';
 import { Conflict, InvalidArgument, NotFound } from '../errors.js';
 import { BackgroundRemoval } from '../fs/background-removal.js';
 import type { Logger } from '../logger.js';
 import { directoryUsage } from './directory-usage.js';
 import { checkSizeOption } from './snapshot-differ.js';
 import { type SnapshotRecordBase, SnapshotRecords, snapshotInfo, withLabels } from './snapshot-records.js';
+import { type OpaqueTest, upperLayerChanges } from './upper-layer-changes.js';
 
 /** One snapshot as a layered driver records it (in `metadata.json`, core's SnapshotRecords). */
 export interface LayeredSnapshotRecord extends SnapshotRecordBase {
@@ -34,13 +35,6 @@ export type LayeredUnion =
       volatile: boolean;
     };
 
-/** The directories `changes` reads: an active snapshot's own layer and its parents'. */
-export interface LayeredChanges {
-  upper: string;
-  /** Nearest first. */
-  lowers: string[];
-}
-
 /** What a layered driver gives the store of its own. */
 export interface LayeredSnapshotsOptions {
   /** The driver's name, in errors, log lines and `metadata.json`'s read errors. */
@@ -55,6 +49,8 @@ export interface LayeredSnapshotsOptions {
   beforeRemount?(union: LayeredUnion): void;
   /** Whether PrepareOptions.volatile is served; without, it is ignored (the contract allows that). */
   volatile: boolean;
+  /** How `changes` tells an opaque directory (its `trusted.overlay.opaque` xattr, read through @berth/native). */
+  isOpaque: OpaqueTest;
   log?: Logger;
 }
 
@@ -175,12 +171,19 @@ export class LayeredSnapshots {
     return directoryUsage(this.fsOf(this.record(key).id));
   }
 
-  /** What the driver's `changes` reads: the upper layer of active snapshot `key` and its parents' layers. */
-  changeLayers(key: string): LayeredChanges {
+  /**
+   * StorageDriver.changes, the differ's fast path: read from the snapshot's own `fs`, which
+   * holds exactly what changed (upperLayerChanges), instead of comparing whole trees.
+   */
+  changes(key: string): Promise<SnapshotChange[]> {
     const record = this.record(key);
     if (record.kind !== 'active') throw new InvalidArgument(`snapshot ${key} is a ${record.kind}: only an active snapshot has changes`);
     const lowers = this.lowerIds(this.records.get.bind(this.records), record.parent);
-    return { upper: this.fsOf(record.id), lowers: lowers.map((id) => this.fsOf(id)) };
+    return upperLayerChanges(
+      this.fsOf(record.id),
+      lowers.map((id) => this.fsOf(id)),
+      this.options.isOpaque,
+    );
   }
 
   private async create(
