@@ -5,6 +5,7 @@ import {
   changedUsage,
   checkSizeOption,
   checkSnapshotLabels,
+  committedParent,
   type DriverStatus,
   InvalidArgument,
   type Logger,
@@ -102,30 +103,15 @@ export class BtrfsDriver implements StorageDriver {
 
   /** The record first (with `sealing`), then the subvolume read-only, then the mark cleared. */
   async commit(name: string, key: string, options: SnapshotOptions = {}): Promise<void> {
-    const labels = checkSnapshotLabels(options.labels);
-    const id = await this.metadata.transact(async ({ records }) => {
-      const record = records.get(key);
-      if (!record) throw new NotFound(`no such snapshot: ${key}`);
-      if (record.kind !== 'active')
-        throw new InvalidArgument(`snapshot ${key} is a ${record.kind}: only an active snapshot can be committed`);
-      if (records.has(name)) throw new Conflict(`snapshot ${name} already exists`);
-      const { labels: _activeLabels, sizeBytes: _limit, ...kept } = record;
-      records.delete(key);
-      records.set(name, withLabels({ ...kept, kind: 'committed', sealing: true }, labels));
-      return record.id;
-    });
-    await this.seal(name, id);
+    const active = await this.metadata.commit(name, key, checkSnapshotLabels(options.labels), ({ sizeBytes: _limit, ...kept }) => ({
+      ...kept,
+      sealing: true,
+    }));
+    await this.seal(name, active.id);
   }
 
   async remove(key: string): Promise<void> {
-    const removed = await this.metadata.transact(async ({ records }) => {
-      const record = records.get(key);
-      if (!record) throw new NotFound(`no such snapshot: ${key}`);
-      const children = [...records].filter(([, r]) => r.parent === key).map(([k]) => k);
-      if (children.length > 0) throw new Conflict(`cannot remove snapshot ${key}: it is the parent of ${children.join(', ')}`);
-      records.delete(key);
-      return record;
-    });
+    const removed = await this.metadata.remove(key);
     await deleteSubvolume(this.dirOf(removed.id));
   }
 
@@ -165,13 +151,7 @@ export class BtrfsDriver implements StorageDriver {
       return await this.metadata.transact(
         async (draft) => {
           if (draft.records.has(key)) throw new Conflict(`snapshot ${key} already exists`);
-          if (parent !== undefined) {
-            const parentRecord = draft.records.get(parent);
-            if (!parentRecord) throw new NotFound(`no such parent snapshot: ${parent}`);
-            if (parentRecord.kind !== 'committed')
-              throw new InvalidArgument(`parent snapshot ${parent} is ${parentRecord.kind}, not committed`);
-            source = this.dirOf(parentRecord.id);
-          }
+          if (parent !== undefined) source = this.dirOf(committedParent(draft.records, parent).id);
           const record: BtrfsSnapshotRecord = { id: draft.allocateId(), kind, created: new Date().toISOString() };
           if (parent !== undefined) record.parent = parent;
           if (sizeBytes !== undefined) record.sizeBytes = sizeBytes;

@@ -8,7 +8,7 @@ import { BackgroundRemoval } from '../fs/background-removal.js';
 import type { Logger } from '../logger.js';
 import { directoryUsage } from './directory-usage.js';
 import { checkSizeOption } from './snapshot-differ.js';
-import { type SnapshotRecordBase, SnapshotRecords, snapshotInfo, withLabels } from './snapshot-records.js';
+import { committedParent, type SnapshotRecordBase, SnapshotRecords, snapshotInfo, withLabels } from './snapshot-records.js';
 import { type OpaqueTest, upperLayerChanges } from './upper-layer-changes.js';
 
 /** One snapshot as a layered driver records it (in `metadata.json`, core's SnapshotRecords). */
@@ -119,37 +119,18 @@ export class LayeredSnapshots {
     if (record.kind === 'committed') {
       throw new InvalidArgument(`snapshot ${key} is committed: only active snapshots and views have mounts`);
     }
-    return this.mountsOf(record, this.lowerIds(this.records.get.bind(this.records), record.parent), true);
+    return this.mountsOf(record, this.lowerIds(this.records.current(), record.parent), true);
   }
 
   /** StorageDriver.commit: the committed record carries the labels given here, not the active snapshot's. */
   async commit(name: string, key: string, options: SnapshotOptions): Promise<void> {
-    const labels = checkSnapshotLabels(options.labels);
-    await this.records.transact(async ({ records }) => {
-      const record = records.get(key);
-      if (!record) throw new NotFound(`no such snapshot: ${key}`);
-      if (record.kind !== 'active')
-        throw new InvalidArgument(`snapshot ${key} is a ${record.kind}: only an active snapshot can be committed`);
-      if (records.has(name)) throw new Conflict(`snapshot ${name} already exists`);
-      // Volatile is how an active snapshot is mounted; a committed one is only ever a lower layer.
-      const { labels: _activeLabels, volatile: _volatile, ...kept } = record;
-      records.delete(key);
-      records.set(name, withLabels({ ...kept, kind: 'committed' }, labels));
-    });
+    // Volatile is how an active snapshot is mounted; a committed one is only ever a lower layer.
+    await this.records.commit(name, key, checkSnapshotLabels(options.labels), ({ volatile: _volatile, ...kept }) => kept);
   }
 
   /** StorageDriver.remove: the record now, the directory renamed away and deleted in the background (an upper layer can be large). */
   async remove(key: string): Promise<void> {
-    const removed = await this.records.transact(async ({ records }) => {
-      const record = records.get(key);
-      if (!record) throw new NotFound(`no such snapshot: ${key}`);
-      const children = [...records].filter(([, r]) => r.parent === key).map(([k]) => k);
-      if (children.length > 0) {
-        throw new Conflict(`cannot remove snapshot ${key}: it is the parent of ${children.join(', ')}`);
-      }
-      records.delete(key);
-      return record;
-    });
+    const removed = await this.records.remove(key);
     this.removal.remove(this.dirOf(removed.id));
   }
 
@@ -178,7 +159,7 @@ export class LayeredSnapshots {
   changes(key: string): Promise<SnapshotChange[]> {
     const record = this.record(key);
     if (record.kind !== 'active') throw new InvalidArgument(`snapshot ${key} is a ${record.kind}: only an active snapshot has changes`);
-    const lowers = this.lowerIds(this.records.get.bind(this.records), record.parent);
+    const lowers = this.lowerIds(this.records.current(), record.parent);
     return upperLayerChanges(
       this.fsOf(record.id),
       lowers.map((id) => this.fsOf(id)),
@@ -197,7 +178,7 @@ export class LayeredSnapshots {
     try {
       return await this.records.transact(async (draft) => {
         if (draft.records.has(key)) throw new Conflict(`snapshot ${key} already exists`);
-        const lowers = this.lowerIds((k) => draft.records.get(k), parent);
+        const lowers = this.lowerIds(draft.records, parent);
         const record: LayeredSnapshotRecord = { id: draft.allocateId(), kind, created: new Date().toISOString() };
         if (parent !== undefined) record.parent = parent;
         if (volatile && kind === 'active' && lowers.length > 0) record.volatile = true;
@@ -217,12 +198,10 @@ export class LayeredSnapshots {
   }
 
   /** The ids of `parent` and its ancestors, nearest first; checks that `parent` is committed. */
-  private lowerIds(lookup: (key: string) => LayeredSnapshotRecord | undefined, parent: string | undefined): number[] {
+  private lowerIds(records: ReadonlyMap<string, LayeredSnapshotRecord>, parent: string | undefined): number[] {
     const ids: number[] = [];
     for (let name = parent; name !== undefined; ) {
-      const record = lookup(name);
-      if (!record) throw new NotFound(`no such parent snapshot: ${name}`);
-      if (record.kind !== 'committed') throw new InvalidArgument(`parent snapshot ${name} is ${record.kind}, not committed`);
+      const record = committedParent(records, name);
       ids.push(record.id);
       name = record.parent;
     }
