@@ -10,7 +10,6 @@ import {
   InvalidArgument,
   type Logger,
   type MountSpec,
-  NotFound,
   type PrepareOptions,
   type SnapshotInfo,
   type SnapshotKind,
@@ -96,7 +95,7 @@ export class BtrfsDriver implements StorageDriver {
   }
 
   async mounts(key: string): Promise<MountSpec[]> {
-    const record = this.record(key);
+    const record = this.metadata.existing(key);
     if (record.kind === 'committed') throw new InvalidArgument(`snapshot ${key} is committed: only active snapshots and views have mounts`);
     return this.mountsOf(record);
   }
@@ -116,13 +115,13 @@ export class BtrfsDriver implements StorageDriver {
   }
 
   async stat(key: string): Promise<SnapshotInfo> {
-    return snapshotInfo(key, this.record(key));
+    return snapshotInfo(key, this.metadata.existing(key));
   }
 
   async usage(key: string): Promise<SnapshotUsage> {
-    const record = this.record(key);
+    const record = this.metadata.existing(key);
     if (record.kind === 'view') return { bytes: 0, inodes: 0 };
-    const parent = record.parent === undefined ? undefined : this.dirOf(this.record(record.parent).id);
+    const parent = record.parent === undefined ? undefined : this.dirOf(this.metadata.existing(record.parent).id);
     return changedUsage(this.dirOf(record.id), parent);
   }
 
@@ -194,12 +193,6 @@ export class BtrfsDriver implements StorageDriver {
         records.set(name, sealed);
       }
     });
-  }
-
-  private record(key: string): BtrfsSnapshotRecord {
-    const record = this.metadata.get(key);
-    if (!record) throw new NotFound(`no such snapshot: ${key}`);
-    return record;
   }
 
   private dirOf(id: number): string {

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import type { MountSpec } from '../contracts/mount.js';
 import { checkSnapshotLabels } from '../contracts/snapshot-labels.js';
 import type { PrepareOptions, SnapshotChange, SnapshotInfo, SnapshotKind, SnapshotOptions, SnapshotUsage } from '../contracts/storage.js';
-import { Conflict, InvalidArgument, NotFound } from '../errors.js';
+import { Conflict, InvalidArgument } from '../errors.js';
 import { BackgroundRemoval } from '../fs/background-removal.js';
 import type { Logger } from '../logger.js';
 import { directoryUsage } from './directory-usage.js';
@@ -115,7 +115,7 @@ export class LayeredSnapshots {
 
   /** StorageDriver.mounts: those `prepare` or `view` returned, to mount again. */
   mounts(key: string): MountSpec[] {
-    const record = this.record(key);
+    const record = this.records.existing(key);
     if (record.kind === 'committed') {
       throw new InvalidArgument(`snapshot ${key} is committed: only active snapshots and views have mounts`);
     }
@@ -140,7 +140,7 @@ export class LayeredSnapshots {
   }
 
   stat(key: string): SnapshotInfo {
-    return snapshotInfo(key, this.record(key));
+    return snapshotInfo(key, this.records.existing(key));
   }
 
   walk(): SnapshotInfo[] {
@@ -149,7 +149,7 @@ export class LayeredSnapshots {
 
   /** Exact: a snapshot's own `fs` holds exactly its changes (directoryUsage). */
   usage(key: string): Promise<SnapshotUsage> {
-    return directoryUsage(this.fsOf(this.record(key).id));
+    return directoryUsage(this.fsOf(this.records.existing(key).id));
   }
 
   /**
@@ -157,7 +157,7 @@ export class LayeredSnapshots {
    * holds exactly what changed (upperLayerChanges), instead of comparing whole trees.
    */
   changes(key: string): Promise<SnapshotChange[]> {
-    const record = this.record(key);
+    const record = this.records.existing(key);
     if (record.kind !== 'active') throw new InvalidArgument(`snapshot ${key} is a ${record.kind}: only an active snapshot has changes`);
     const lowers = this.lowerIds(this.records.current(), record.parent);
     return upperLayerChanges(
@@ -221,12 +221,6 @@ export class LayeredSnapshots {
         : { kind: 'active', lowers, upper: own, work: path.join(this.dirOf(record.id), 'work'), volatile: record.volatile === true };
     if (remount) this.options.beforeRemount?.(union);
     return this.options.unionMounts(union);
-  }
-
-  private record(key: string): LayeredSnapshotRecord {
-    const record = this.records.get(key);
-    if (!record) throw new NotFound(`no such snapshot: ${key}`);
-    return record;
   }
 
   private dirOf(id: number): string {

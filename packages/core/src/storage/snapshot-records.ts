@@ -81,6 +81,13 @@ export class SnapshotRecords<R extends SnapshotRecordBase> {
     return this.records.get(key);
   }
 
+  /** The record of `key`: NotFound (naming it) when there is none. */
+  existing(key: string): R {
+    const record = this.records.get(key);
+    if (!record) throw new NotFound(`no such snapshot: ${key}`);
+    return record;
+  }
+
   /** Every record by key as they are now: a transaction replaces this map, never changes it. */
   current(): ReadonlyMap<string, R> {
     return this.records;
