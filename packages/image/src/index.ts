@@ -26,3 +26,4 @@ export * from './unpack/entry-name.js';
 export * from './unpack/layer-check.js';
 export { type ResolvedDir, RootResolver } from './unpack/root-resolver.js';
 export * from './unpack/space-guard.js';
+export * from './unpack/write-entry-content.js';
