@@ -305,4 +305,20 @@ test('restart of an --rm container keeps it: the stop a restart makes is not its
   await assert_rejects(() => engine.containers.inspect(Id), NotFound);
 });
 
+test('update changes the limits given and the restart policy; a zero limit leaves one as it was', async ({ engine }) => {
+  const { Id } = await engine.containers.create({ Image: 'busybox', Cmd: ['true'], HostConfig: { Memory: 64 << 20, CpuShares: 512 } });
+  await engine.containers.update(Id, {
+    Memory: 0,
+    CpuShares: 256,
+    PidsLimit: 50,
+    RestartPolicy: { Name: 'on-failure', MaximumRetryCount: 2 },
+  });
+  const host = (await engine.containers.inspect(Id)).HostConfig;
+  assert.is(host.Memory, 64 << 20, 'a zero leaves the memory limit');
+  assert.is(host.CpuShares, 256);
+  assert.is(host.PidsLimit, 50);
+  assert.equal(host.RestartPolicy, { Name: 'on-failure', MaximumRetryCount: 2 });
+  await engine.containers.remove(Id);
+});
+
 test.run();
