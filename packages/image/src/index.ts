@@ -16,6 +16,7 @@ export * from './layer-scan.js';
 export * from './layer-store.js';
 export * from './manifest.js';
 export * from './media-types.js';
+export * from './peek.js';
 export * from './reference.js';
 export * from './registry/index.js';
 export * from './tar/entry.js';

@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { asyncBytes, type ByteSource } from '@berth/image';
-import { decompressArchive, notATar, peek, startsTar } from './archive-stream.js';
+import { asyncBytes, type ByteSource, peek } from '@berth/image';
+import { decompressArchive, notATar, startsTar } from './archive-stream.js';
 import { type BuildContext, contextOfDirectory, defaultDockerfileName, dockerfileName } from './build-context.js';
 import { coalesceChunks } from './coalesce-chunks.js';
 import { ContextIndex } from './context-index.js';

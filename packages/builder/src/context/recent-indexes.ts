@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { peek } from './archive-stream.js';
+import { peek } from '@berth/image';
 import { ContextIndex, type IndexedTar } from './context-index.js';
 import type { TarSpool } from './tar-spool.js';
 
