@@ -22,6 +22,7 @@ export * from './context/indexed-context.js';
 export * from './context/layer-tar.js';
 export * from './context/open-build-context.js';
 export * from './context/pack-context.js';
+export * from './context/recent-indexes.js';
 export * from './context/tar-context.js';
 export * from './context/unpack-archive.js';
 export * from './context/url-context.js';

@@ -11,6 +11,7 @@ import {
   isIndexedContext,
   packDirectoryContext,
   planCopy,
+  RecentIndexes,
 } from '@berth/builder';
 import { writeTar } from '@berth/image';
 import { test } from 'uvu';
@@ -123,8 +124,12 @@ test('the same tar sent again is indexed once: its index is taken again; a tar t
     const one = await collect(writeTar(entries('one')));
     const other = await collect(writeTar(entries('two, longer')));
     assert.ok(one.length > 64 << 10 && one.subarray(0, 64 << 10).equals(other.subarray(0, 64 << 10)), 'the tars begin alike');
-    const open = async (bytes: Buffer) => {
-      const ctx = await indexedContextFromTar(coalesceChunks([bytes], 4096), { workDir: work });
+    const recentIndexes = new RecentIndexes();
+    const open = async (bytes: Buffer, recent: RecentIndexes | 'none' = recentIndexes) => {
+      const ctx = await indexedContextFromTar(coalesceChunks([bytes], 4096), {
+        workDir: work,
+        ...(recent === 'none' ? {} : { recentIndexes: recent }),
+      });
       assert.ok(isIndexedContext(ctx));
       return ctx;
     };
@@ -137,13 +142,17 @@ test('the same tar sent again is indexed once: its index is taken again; a tar t
     const again = await open(one);
     assert.ok(isIndexedContext(first) && isIndexedContext(again) && again.index === first.index, 'the index is taken again');
     assert.is(await digestOf(again), await digestOf(first));
+    const elsewhere = await open(one, new RecentIndexes());
+    assert.ok(isIndexedContext(elsewhere) && elsewhere.index !== first.index, "another owner's indexes are its own");
+    const without = await open(one, 'none');
+    assert.ok(isIndexedContext(without) && without.index !== first.index, 'without recent indexes, a context is indexed anew');
     const changed = await open(other);
     assert.ok(isIndexedContext(changed) && changed.index !== first.index, 'a different tar is indexed');
     assert.is.not(await digestOf(changed), await digestOf(first), 'and its digest is its own');
     // Its bytes are what a step unpacks.
     if (isIndexedContext(changed)) await changed.ready();
     assert.is(await fs.readFile(path.join(changed.root, 'zlast'), 'utf8'), 'two, longer');
-    for (const ctx of [first, again, changed]) await ctx.dispose();
+    for (const ctx of [first, again, elsewhere, without, changed]) await ctx.dispose();
     assert.equal(readdirSync(work), [], 'no context directory is left');
   });
 });

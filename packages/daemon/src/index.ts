@@ -16,6 +16,6 @@ export { createLogger, type LoggerOptions } from './logger.js';
 export { type MainOptions, main } from './main.js';
 export { collectEverything, exposeGc, MemoryReclaimer, type MemoryReclaimerOptions } from './memory-reclaimer.js';
 export { mergeDaemonConfig, parseHost } from './merge-config.js';
-export { defaultExitWaitMs, type PidfileOptions, processAlive, removePidfile, writePidfile } from './pidfile.js';
+export { defaultExitWaitMs, type PidfileOptions, removePidfile, writePidfile } from './pidfile.js';
 export { loadThirdPartyPlugins, PluginLoadError } from './third-party-plugins.js';
 export { acceptsConnections, bindSocket, groupId, prepareSocketPath } from './unix-socket.js';

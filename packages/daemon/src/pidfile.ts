@@ -1,25 +1,9 @@
-import { promises as fs, readFileSync } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { processAlive } from '@berth/core';
 
 /** How long a restart waits for the berthd named by the pid file to finish exiting. */
 export const defaultExitWaitMs = 15_000;
-
-/** True while `pid` is a process that has not exited; a zombie (exited, not yet reaped by its parent) has. */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // "pid (comm) S ...": the state follows the last parenthesis (comm may hold any character).
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false; // gone between the two looks
-  }
-}
 
 async function waitForExit(pid: number, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;

@@ -1,13 +1,13 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Writable } from 'node:stream';
+import { processAlive } from '@berth/core';
 import { parseDaemonArgs, UsageError } from './args.js';
 import { ConfigError, readConfigFile } from './config-file.js';
 import type { DaemonParts } from './daemon.js';
 import { defaultConfigFile } from './daemon-config.js';
 import { createLogger } from './logger.js';
 import { mergeDaemonConfig } from './merge-config.js';
-import { processAlive } from './pidfile.js';
 import { loadThirdPartyPlugins, PluginLoadError } from './third-party-plugins.js';
 import { acceptsConnections } from './unix-socket.js';
 

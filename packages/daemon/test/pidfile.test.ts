@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { processAlive } from '@berth/core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { processAlive, writePidfile } from '../src/index.js';
+import { writePidfile } from '../src/index.js';
 
 const dir = mkdtempSync('/tmp/berth-unit-daemon-pid-');
 test.after(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,6 +1,7 @@
 export { BuildCache, BuildCacheToken } from './build/build-cache.js';
 export { BuildService, BuildServiceToken } from './build/build-service.js';
 export { BUILD_STEP_LABEL, BuildWorkerToken, EngineBuildWorker } from './build/engine-build-worker.js';
+export { RecentIndexesToken } from './build/recent-indexes-token.js';
 export type { EngineConfig, RegistryConfig, ResolvedEngineConfig } from './config.js';
 export { EngineConfigToken, storagePriority } from './config.js';
 export { ContainerBundles, ContainerBundlesToken, HostFactsToken } from './containers/container-bundles.js';

@@ -1,8 +1,10 @@
+import { RecentIndexes } from '@berth/builder';
 import { IpamToken, type ServiceContainer } from '@berth/core';
 import { BuildCache, BuildCacheToken } from './build/build-cache.js';
 import { BuildService, BuildServiceToken } from './build/build-service.js';
 import { CacheMounts, CacheMountsToken } from './build/cache-mounts.js';
 import { BuildWorkerToken, EngineBuildWorker } from './build/engine-build-worker.js';
+import { RecentIndexesToken } from './build/recent-indexes-token.js';
 import { ContainerBundles, ContainerBundlesToken } from './containers/container-bundles.js';
 import { ContainerCreator, ContainerCreatorToken } from './containers/container-creator.js';
 import { ContainerDrivers, ContainerDriversToken } from './containers/container-drivers.js';
@@ -102,6 +104,7 @@ export function registerEngineServices(di: ServiceContainer): void {
   di.registerDefault(CacheMountsToken, { useClass: CacheMounts });
   di.registerDefault(BuildWorkerToken, { useClass: EngineBuildWorker });
   di.registerDefault(BuildServiceToken, { useClass: BuildService });
+  di.registerDefault(RecentIndexesToken, { useFactory: () => new RecentIndexes() });
   // Images; the port that tells them which containers use an image is the container store.
   di.registerDefault(ImageQueriesToken, { useClass: ImageQueries });
   di.registerDefault(ImageHoldsToken, { useClass: ImageHolds });

@@ -1,22 +1,17 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { type BuildOptions, openDirectoryContext, RunStepFailed, runBuild } from '@berth/builder';
-import none from '@berth/network-none';
-import runc from '@berth/runtime-oci';
-import overlay from '@berth/storage-overlay';
 import { withTimeout } from '@berth/testkit/timeout';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { BuildWorkerToken, createEngine, type Engine, type EngineBuildWorker } from '../src/index.js';
-import { removeAndAssertNoMounts } from './support/cleanup.js';
+import { BuildWorkerToken, type Engine, type EngineBuildWorker } from '../src/index.js';
+import { startTestEngine, stopTestEngine } from './support/test-engine.js';
 
 // Dockerfile builds end to end inside the engine: @berth/builder's executor driving the
 // engine's build worker with real containers, layers and the layer cache.
-
-const busybox = path.resolve(__dirname, '../../../test/fixtures/.cache/busybox.tar');
 
 interface Ctx {
   dir: string;
@@ -27,22 +22,11 @@ interface Ctx {
 const test = suite<Ctx>('build executor');
 
 test.before(async (ctx) => {
-  ctx.dir = mkdtempSync('/tmp/berth-unit-executor-');
-  ctx.engine = await createEngine({
-    dataRoot: path.join(ctx.dir, 'data'),
-    execRoot: path.join(ctx.dir, 'exec'),
-    cgroupParent: `berth-unit-${path.basename(ctx.dir).slice(-6)}`,
-    plugins: [overlay, runc, none],
-  });
-  await ctx.engine.images.load(createReadStream(busybox));
+  Object.assign(ctx, await startTestEngine('executor'));
   ctx.worker = ctx.engine.di.resolve(BuildWorkerToken);
 });
 
-test.after(async (ctx) => {
-  for (const c of await ctx.engine.containers.list({ all: true })) await ctx.engine.containers.remove(c.Id, { force: true });
-  await ctx.engine.close();
-  removeAndAssertNoMounts(ctx.dir);
-});
+test.after((ctx) => stopTestEngine(ctx));
 
 /** A context directory with these files. */
 function contextDir(ctx: Ctx, name: string, files: Record<string, string>): string {

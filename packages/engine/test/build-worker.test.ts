@@ -1,28 +1,15 @@
-import { createReadStream, existsSync, promises as fs, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, promises as fs, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { RunStepFailed } from '@berth/builder';
-import none from '@berth/network-none';
-import runc from '@berth/runtime-oci';
-import overlay from '@berth/storage-overlay';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import {
-  BUILD_STEP_LABEL,
-  BuildCacheToken,
-  BuildWorkerToken,
-  createEngine,
-  type Engine,
-  type EngineBuildWorker,
-  ImageStoreToken,
-} from '../src/index.js';
-import { removeAndAssertNoMounts } from './support/cleanup.js';
+import { BUILD_STEP_LABEL, BuildCacheToken, BuildWorkerToken, type Engine, type EngineBuildWorker, ImageStoreToken } from '../src/index.js';
+import { openTestEngine, startTestEngine, stopTestEngine } from './support/test-engine.js';
 
 // The engine's side of a Dockerfile build, with real plugins: RUN steps as containers
 // that are committed and removed, COPY steps written into a container's mounted root (or
 // a scratch directory), config-only steps, failure and cancellation leaving nothing, and
 // recovery of a step container a dead engine left.
-
-const busybox = path.resolve(__dirname, '../../../test/fixtures/.cache/busybox.tar');
 
 interface Ctx {
   dir: string;
@@ -33,28 +20,13 @@ interface Ctx {
 
 const test = suite<Ctx>('build worker');
 
-async function open(dir: string): Promise<Engine> {
-  return createEngine({
-    dataRoot: path.join(dir, 'data'),
-    execRoot: path.join(dir, 'exec'),
-    cgroupParent: `berth-unit-${path.basename(dir).slice(-6)}`,
-    plugins: [overlay, runc, none],
-  });
-}
-
 test.before(async (ctx) => {
-  ctx.dir = mkdtempSync('/tmp/berth-unit-build-');
-  ctx.engine = await open(ctx.dir);
-  await ctx.engine.images.load(createReadStream(busybox));
+  Object.assign(ctx, await startTestEngine('build'));
   ctx.worker = ctx.engine.di.resolve(BuildWorkerToken);
   ctx.base = (await ctx.worker.baseImage('busybox', { pull: false })).id;
 });
 
-test.after(async (ctx) => {
-  for (const c of await ctx.engine.containers.list({ all: true })) await ctx.engine.containers.remove(c.Id, { force: true });
-  await ctx.engine.close();
-  removeAndAssertNoMounts(ctx.dir);
-});
+test.after((ctx) => stopTestEngine(ctx));
 
 async function assertNoContainers(engine: Engine): Promise<void> {
   assert.equal(
@@ -230,7 +202,7 @@ test('the layer cache finds the image a key made, across a restart, and forgets 
   assert.is((await ctx.worker.cached('key-1'))?.id, made.id);
   assert.is(await ctx.worker.cached('key-2'), undefined, 'another key misses');
   await ctx.engine.close();
-  ctx.engine = await open(ctx.dir);
+  ctx.engine = await openTestEngine(ctx.dir);
   ctx.worker = ctx.engine.di.resolve(BuildWorkerToken);
   assert.is((await ctx.worker.cached('key-1'))?.id, made.id, 'the cache survives a restart');
   await ctx.engine.images.remove(made.id);
@@ -290,7 +262,7 @@ test("the next engine removes a build step's container a dead engine left, and t
   const scratch = path.join(ctx.engine.config.dataRoot, 'builder/scratch/step-left');
   mkdirSync(scratch, { recursive: true });
   await ctx.engine.close(); // the shim keeps the step running, as after a kill -9
-  ctx.engine = await open(ctx.dir);
+  ctx.engine = await openTestEngine(ctx.dir);
   ctx.worker = ctx.engine.di.resolve(BuildWorkerToken);
   await assertNoContainers(ctx.engine);
   assert.not.ok(existsSync(scratch));

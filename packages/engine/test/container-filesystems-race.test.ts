@@ -1,24 +1,20 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { isBerthError } from '@berth/core';
 import { readTar, type TarWriteEntry, writeTar } from '@berth/image';
-import none from '@berth/network-none';
-import runc from '@berth/runtime-oci';
-import overlay from '@berth/storage-overlay';
 import { suiteTimeout } from '@berth/testkit/timeout';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createEngine, type Engine } from '../src/index.js';
-import { removeAndAssertNoMounts } from './support/cleanup.js';
+import type { Engine } from '../src/index.js';
+import { startTestEngine, stopTestEngine } from './support/test-engine.js';
 
 // cp out, cp in and export of a running container in which a process swaps a directory
 // for a symlink to the host's `/` (and to a host directory holding a marker file) in a
 // tight loop: nothing outside the root is ever read or written, however the steps of a
 // copy fall between the swaps.
 
-const busybox = path.resolve(__dirname, '../../../test/fixtures/.cache/busybox.tar');
 const rounds = 40;
 const swapDirs = Array.from({ length: 8 }, (_, i) => `d${i}`);
 
@@ -37,19 +33,12 @@ const test = suite<Ctx>('container filesystems against a swapping container');
 suiteTimeout(test, 60_000);
 
 test.before(async (ctx) => {
-  ctx.dir = mkdtempSync('/tmp/berth-unit-fsrace-');
+  Object.assign(ctx, await startTestEngine('fsrace'));
   ctx.hostDir = path.join(ctx.dir, 'host');
   ctx.marker = `HOST-MARKER-${randomBytes(8).toString('hex')}`;
   ctx.written = `berth-race-${randomBytes(6).toString('hex')}`;
   mkdirSync(ctx.hostDir);
   writeFileSync(path.join(ctx.hostDir, 'berth-race-marker'), `${ctx.marker}\n`);
-  ctx.engine = await createEngine({
-    dataRoot: path.join(ctx.dir, 'data'),
-    execRoot: path.join(ctx.dir, 'exec'),
-    cgroupParent: `berth-unit-${path.basename(ctx.dir).slice(-6)}`,
-    plugins: [overlay, runc, none],
-  });
-  await ctx.engine.images.load(createReadStream(busybox));
   // /race/d0 ... d7 are directories, then symlinks to the host's `/`, then to the
   // marker's host directory, then directories again, each in a loop of its own, as fast
   // as the shell goes: many chances per copy for a step to fall between two swaps.
@@ -79,13 +68,11 @@ test.before(async (ctx) => {
 
 test.after(async ({ dir, engine, written }) => {
   try {
-    for (const c of await engine.containers.list({ all: true })) await engine.containers.remove(c.Id, { force: true });
-    await engine.close();
+    await stopTestEngine({ dir, engine });
   } finally {
     // What a broken cp in would have written through `d -> /`: gone whatever the assertions said.
     for (const name of [written, `${written}-link`, `${written}-file`, `${written}-top`])
       rmSync(path.join('/', name), { recursive: true, force: true });
-    removeAndAssertNoMounts(dir);
   }
 });
 

@@ -1,21 +1,16 @@
-import { createReadStream, existsSync, mkdtempSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { isBerthError } from '@berth/core';
 import { readTar, type TarWriteEntry, writeTar } from '@berth/image';
 import { getXattr, isMountPoint } from '@berth/native';
-import none from '@berth/network-none';
-import runc from '@berth/runtime-oci';
-import overlay from '@berth/storage-overlay';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createEngine, type Engine } from '../src/index.js';
-import { removeAndAssertNoMounts } from './support/cleanup.js';
+import type { Engine } from '../src/index.js';
+import { startTestEngine, stopTestEngine } from './support/test-engine.js';
 
 // ContainerFilesystems through the engine with real plugins: diff, export, commit and cp
 // of a container that ran and exited (its root mounted only for each operation).
-
-const busybox = path.resolve(__dirname, '../../../test/fixtures/.cache/busybox.tar');
 
 interface Ctx {
   dir: string;
@@ -26,25 +21,14 @@ interface Ctx {
 const test = suite<Ctx>('container filesystems');
 
 test.before(async (ctx) => {
-  ctx.dir = mkdtempSync('/tmp/berth-unit-fs-');
-  ctx.engine = await createEngine({
-    dataRoot: path.join(ctx.dir, 'data'),
-    execRoot: path.join(ctx.dir, 'exec'),
-    cgroupParent: `berth-unit-${path.basename(ctx.dir).slice(-6)}`,
-    plugins: [overlay, runc, none],
-  });
-  await ctx.engine.images.load(createReadStream(busybox));
+  Object.assign(ctx, await startTestEngine('fs'));
   const script = 'echo hi > /tmp/new; rm /etc/group; mkdir -p /work/sub; ln -s /etc/shadow /work/shadow; ln -s /etc /work/etc';
   ctx.container = (await ctx.engine.containers.create({ Image: 'busybox', Cmd: ['sh', '-c', script] }, 'fs-src')).Id;
   await ctx.engine.containers.start(ctx.container);
   assert.is((await ctx.engine.containers.wait(ctx.container)).StatusCode, 0);
 });
 
-test.after(async ({ dir, engine }) => {
-  for (const c of await engine.containers.list({ all: true })) await engine.containers.remove(c.Id, { force: true });
-  await engine.close();
-  removeAndAssertNoMounts(dir);
-});
+test.after((ctx) => stopTestEngine(ctx));
 
 async function entries(tar: Readable): Promise<Map<string, { type: string; body: string; linkpath?: string }>> {
   const found = new Map<string, { type: string; body: string; linkpath?: string }>();

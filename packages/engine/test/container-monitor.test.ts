@@ -1,5 +1,3 @@
-import { createReadStream, mkdtempSync } from 'node:fs';
-import * as path from 'node:path';
 import type { ContainerStatsSample, CpuStats, StatsOptions } from '@berth/core';
 import none from '@berth/network-none';
 import runc from '@berth/runtime-oci';
@@ -7,14 +5,13 @@ import vfs from '@berth/storage-vfs';
 import { withTimeout } from '@berth/testkit/timeout';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createEngine, type Engine } from '../src/index.js';
+import type { Engine } from '../src/index.js';
 import { ContainerMonitorToken } from '../src/stats/container-monitor.js';
 import { CpuHistory, type CpuReading, minimumWindowMs } from '../src/stats/cpu-history.js';
 import { removeAndAssertNoMounts } from './support/cleanup.js';
+import { openTestEngine, startTestEngine } from './support/test-engine.js';
 
 // Stats samples' precpu_stats: the kept readings' rules alone, then real containers.
-
-const busybox = path.resolve(__dirname, '../../../test/fixtures/.cache/busybox.tar');
 
 const reading = (at: number, total = at): CpuReading => ({
   at,
@@ -69,19 +66,8 @@ interface Ctx {
 
 const test = suite<Ctx>('stats of real containers');
 
-function open(dir: string): Promise<Engine> {
-  return createEngine({
-    dataRoot: path.join(dir, 'data'),
-    execRoot: path.join(dir, 'exec'),
-    cgroupParent: `berth-unit-${path.basename(dir).slice(-6)}`,
-    plugins: [vfs, runc, none],
-  });
-}
-
 test.before(async (ctx) => {
-  ctx.dir = mkdtempSync('/tmp/berth-unit-stats-');
-  ctx.engine = await open(ctx.dir);
-  await ctx.engine.images.load(createReadStream(busybox));
+  Object.assign(ctx, await startTestEngine('stats', { plugins: [vfs, runc, none] }));
 });
 
 test.after(async ({ dir, engine }) => {
@@ -174,7 +160,7 @@ test('after an engine restart, a container found running has a reading from the 
   await ctx.engine.containers.start(Id);
   await ctx.engine.close();
   const reopened = Date.now();
-  ctx.engine = await open(ctx.dir);
+  ctx.engine = await openTestEngine(ctx.dir, { plugins: [vfs, runc, none] });
   const sample = await one(ctx.engine, Id, { stream: false });
   assert.ok((sample.precpu_stats.system_cpu_usage ?? 0) > 0, `precpu_stats ${JSON.stringify(sample.precpu_stats)}`);
   assert.ok(Date.parse(sample.preread) >= reopened, `preread ${sample.preread} is the new engine's`);

@@ -1,20 +1,16 @@
-import { createReadStream, mkdtempSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { type ContainerCreateBody, isBerthError, StorageDriverToken } from '@berth/core';
-import none from '@berth/network-none';
-import runc from '@berth/runtime-oci';
-import overlay from '@berth/storage-overlay';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ContainerStoreToken, createEngine, type Engine } from '../src/index.js';
-import { removeAndAssertNoMounts } from './support/cleanup.js';
+import { ContainerStoreToken, type Engine } from '../src/index.js';
+import { startTestEngine, stopTestEngine } from './support/test-engine.js';
 
 /**
  * A setting berth would not carry out is refused (400) and the create leaves nothing: no
  * container directory, no snapshot, no record, no event, the name still free. Through
  * the real engine with overlay and runc.
  */
-const busybox = path.resolve(__dirname, '../../../test/fixtures/.cache/busybox.tar');
 
 interface Ctx {
   dir: string;
@@ -24,14 +20,7 @@ interface Ctx {
 const test = suite<Ctx>('create refusals');
 
 test.before(async (ctx) => {
-  ctx.dir = mkdtempSync('/tmp/berth-unit-engine-refuse-');
-  ctx.engine = await createEngine({
-    dataRoot: path.join(ctx.dir, 'data'),
-    execRoot: path.join(ctx.dir, 'exec'),
-    cgroupParent: `berth-unit-${path.basename(ctx.dir).slice(-6)}`,
-    plugins: [overlay, runc, none],
-  });
-  await ctx.engine.images.load(createReadStream(busybox));
+  Object.assign(ctx, await startTestEngine('engine-refuse'));
   // The image's layers become snapshots at its first create: make them now, so what a
   // refused create would leave is all the tests compare.
   const warm = await ctx.engine.containers.create({ Image: 'busybox', Cmd: ['true'] });
@@ -43,11 +32,7 @@ test.before(async (ctx) => {
   });
 });
 
-test.after(async ({ dir, engine }) => {
-  for (const c of await engine.containers.list({ all: true })) await engine.containers.remove(c.Id, { force: true });
-  await engine.close();
-  removeAndAssertNoMounts(dir);
-});
+test.after((ctx) => stopTestEngine(ctx));
 
 const refused: Array<[string, ContainerCreateBody, RegExp]> = [
   [

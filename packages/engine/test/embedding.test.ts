@@ -17,7 +17,7 @@ import runc from '@berth/runtime-oci';
 import overlay from '@berth/storage-overlay';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ContainerStoreToken, createEngine, ImageService, ImageServiceToken } from '../src/index.js';
+import { ContainerStoreToken, createEngine, ImageService, ImageServiceToken, RecentIndexesToken } from '../src/index.js';
 import { removeAndAssertNoMounts } from './support/cleanup.js';
 
 // What the README's "Embedding the engine" section shows: an embedder replaces the
@@ -107,6 +107,25 @@ test('a token nobody registered names itself when resolved', async () => {
     );
   } finally {
     await engine.close();
+    removeAndAssertNoMounts(dir);
+  }
+});
+
+test("the build contexts' recent indexes are the engine's: one per engine, never shared between two", async () => {
+  const dir = mkdtempSync('/tmp/berth-unit-embed-');
+  const open = (name: string) =>
+    createEngine({ dataRoot: path.join(dir, name, 'data'), execRoot: path.join(dir, name, 'exec'), plugins: [overlay] });
+  const one = await open('one');
+  try {
+    const two = await open('two');
+    try {
+      assert.is(one.di.resolve(RecentIndexesToken), one.di.resolve(RecentIndexesToken), 'one engine keeps one');
+      assert.is.not(one.di.resolve(RecentIndexesToken), two.di.resolve(RecentIndexesToken), 'each engine has its own');
+    } finally {
+      await two.close();
+    }
+  } finally {
+    await one.close();
     removeAndAssertNoMounts(dir);
   }
 });

@@ -1,18 +1,14 @@
 import { execFileSync } from 'node:child_process';
-import { createReadStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Conflict, InvalidArgument, NotFound, statusOf } from '@berth/core';
-import none from '@berth/network-none';
-import runc from '@berth/runtime-oci';
-import overlay from '@berth/storage-overlay';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createEngine, type Engine, ImageStoreToken } from '../src/index.js';
-import { removeAndAssertNoMounts } from './support/cleanup.js';
+import { type Engine, ImageStoreToken } from '../src/index.js';
+import { openTestEngine, startTestEngine, stopTestEngine } from './support/test-engine.js';
 
 // The engine with real plugins on the real kernel: containers through ContainerService
 // directly, without HTTP. test/e2e covers the same ground through berthd and the CLIs.
-const busybox = path.resolve(__dirname, '../../../test/fixtures/.cache/busybox.tar');
 
 interface Ctx {
   dir: string;
@@ -20,31 +16,16 @@ interface Ctx {
 }
 const test = suite<Ctx>('engine with real plugins');
 
-async function open(dir: string): Promise<Engine> {
-  return createEngine({
-    dataRoot: path.join(dir, 'data'),
-    execRoot: path.join(dir, 'exec'),
-    cgroupParent: `berth-unit-${path.basename(dir).slice(-6)}`,
-    plugins: [overlay, runc, none],
-  });
-}
-
 test.before(async (ctx) => {
-  ctx.dir = mkdtempSync('/tmp/berth-unit-engine-');
   try {
-    ctx.engine = await open(ctx.dir);
-    await ctx.engine.images.load(createReadStream(busybox));
+    Object.assign(ctx, await startTestEngine('engine'));
   } catch (err) {
     console.error('engine set-up failed', err);
     throw err;
   }
 });
 
-test.after(async ({ dir, engine }) => {
-  for (const c of await engine.containers.list({ all: true })) await engine.containers.remove(c.Id, { force: true });
-  await engine.close();
-  removeAndAssertNoMounts(dir);
-});
+test.after((ctx) => stopTestEngine(ctx));
 
 /** Run a container to its end, collecting what it wrote through an attach made before start. */
 async function run(engine: Engine, body: Parameters<Engine['containers']['create']>[0]) {
@@ -147,7 +128,7 @@ test('a start the daemon died in (record running, no shim) is an exit with 255 f
   const record = JSON.parse(readFileSync(file, 'utf8'));
   record.state = { ...record.state, Status: 'running', Running: true, Pid: 0 };
   writeFileSync(file, JSON.stringify(record));
-  ctx.engine = await open(ctx.dir);
+  ctx.engine = await openTestEngine(ctx.dir);
   const state = (await ctx.engine.containers.inspect(Id)).State;
   assert.is(state.Running, false);
   assert.is(state.Status, 'exited');
@@ -188,7 +169,7 @@ test('a new engine on the same data root re-adopts a running container', async (
   });
   await ctx.engine.containers.start(Id);
   await ctx.engine.close();
-  ctx.engine = await open(ctx.dir);
+  ctx.engine = await openTestEngine(ctx.dir);
   assert.is((await ctx.engine.containers.inspect(Id)).State.Running, true);
   await ctx.engine.containers.stop(Id, 5);
   assert.is((await ctx.engine.containers.inspect(Id)).State.ExitCode, 9);
@@ -214,7 +195,7 @@ test('a closed engine leaves an exit to the next one, which records the real exi
   assert.ok(existsSync(exitFile), "the shim's exit record is left for the next engine");
   const onDisk = JSON.parse(readFileSync(path.join(ctx.dir, 'data/containers', Id, 'container.json'), 'utf8'));
   assert.is(onDisk.state.Running, true, 'the closed engine wrote no exit');
-  ctx.engine = await open(ctx.dir);
+  ctx.engine = await openTestEngine(ctx.dir);
   const state = (await ctx.engine.containers.inspect(Id)).State;
   assert.is(state.Running, false);
   assert.is(state.ExitCode, 7);
@@ -231,7 +212,7 @@ test("a container's writable layer left by a crash in its removal goes when a ne
   const containerDir = path.join(ctx.dir, 'data/containers', Id);
   execFileSync('umount', [path.join(containerDir, 'rootfs')]);
   rmSync(containerDir, { recursive: true, force: true });
-  ctx.engine = await open(ctx.dir);
+  ctx.engine = await openTestEngine(ctx.dir);
   assert.not.ok(snapshotKeys().includes(Id), 'the orphan snapshot is removed');
   assert.ok(snapshotKeys().length > 0, 'the image layers stay');
 });
@@ -293,7 +274,7 @@ test('every lifecycle operation takes the container lock: stop, kill, remove -f 
   assert.equal(await engine.containers.list({ all: true, filters: { id: [Id] } }), []);
   // Removed means removed, for the next engine too.
   await engine.close();
-  ctx.engine = await open(ctx.dir);
+  ctx.engine = await openTestEngine(ctx.dir);
   await assert_rejects(() => ctx.engine.containers.inspect(Id), NotFound);
 });
 
@@ -322,6 +303,22 @@ test('restart of an --rm container keeps it: the stop a restart makes is not its
   await engine.containers.stop(Id, 0);
   assert.is((await removed).StatusCode, 137, 'an ordinary stop still removes it');
   await assert_rejects(() => engine.containers.inspect(Id), NotFound);
+});
+
+test('update changes the limits given and the restart policy; a zero limit leaves one as it was', async ({ engine }) => {
+  const { Id } = await engine.containers.create({ Image: 'busybox', Cmd: ['true'], HostConfig: { Memory: 64 << 20, CpuShares: 512 } });
+  await engine.containers.update(Id, {
+    Memory: 0,
+    CpuShares: 256,
+    PidsLimit: 50,
+    RestartPolicy: { Name: 'on-failure', MaximumRetryCount: 2 },
+  });
+  const host = (await engine.containers.inspect(Id)).HostConfig;
+  assert.is(host.Memory, 64 << 20, 'a zero leaves the memory limit');
+  assert.is(host.CpuShares, 256);
+  assert.is(host.PidsLimit, 50);
+  assert.equal(host.RestartPolicy, { Name: 'on-failure', MaximumRetryCount: 2 });
+  await engine.containers.remove(Id);
 });
 
 test.run();

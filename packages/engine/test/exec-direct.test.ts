@@ -7,12 +7,11 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ContainerPathsToken, createEngine, type Engine, ExecServiceToken } from '../src/index.js';
 import { removeAndAssertNoMounts } from './support/cleanup.js';
+import { busyboxTar, startTestEngine, stopTestEngine } from './support/test-engine.js';
 
 // ExecService through crun, the default runtime when it is there: execs run without a
 // runtime process (runtime-oci's direct exec, with crun's compiled seccomp program), in a
 // container made as the engine makes them (Docker's seccomp profile and capabilities).
-
-const busybox = path.resolve(__dirname, '../../../test/fixtures/.cache/busybox.tar');
 
 interface Ctx {
   dir: string;
@@ -23,23 +22,12 @@ interface Ctx {
 const test = suite<Ctx>('exec without a runtime process');
 
 test.before(async (ctx) => {
-  ctx.dir = mkdtempSync('/tmp/berth-unit-execd-');
-  ctx.engine = await createEngine({
-    dataRoot: path.join(ctx.dir, 'data'),
-    execRoot: path.join(ctx.dir, 'exec'),
-    cgroupParent: `berth-unit-${path.basename(ctx.dir).slice(-6)}`,
-    plugins: [overlay, runc, crunPlugin, none],
-  });
-  await ctx.engine.images.load(createReadStream(busybox));
+  Object.assign(ctx, await startTestEngine('execd', { plugins: [overlay, runc, crunPlugin, none] }));
   ctx.container = (await ctx.engine.containers.create({ Image: 'busybox', Cmd: ['sleep', '1000'], HostConfig: { Runtime: 'crun' } })).Id;
   await ctx.engine.containers.start(ctx.container);
 });
 
-test.after(async ({ dir, engine }) => {
-  for (const c of await engine.containers.list({ all: true })) await engine.containers.remove(c.Id, { force: true });
-  await engine.close();
-  removeAndAssertNoMounts(dir);
-});
+test.after((ctx) => stopTestEngine(ctx));
 
 /** Run an exec attached to its end: its output, its inspect once the stream ended. */
 async function execRun(engine: Engine, container: string, body: Parameters<Engine['execs']['create']>[1]) {
@@ -248,7 +236,7 @@ test('an engine that closes ends the monitors of execs created and never started
     });
   let engine: Engine | undefined = await open();
   try {
-    await engine.images.load(createReadStream(busybox));
+    await engine.images.load(createReadStream(busyboxTar));
     const id = (await engine.containers.create({ Image: 'busybox', Cmd: ['sleep', '1000'], HostConfig: { Runtime: 'crun' } })).Id;
     await engine.containers.start(id);
     const service = engine.di.resolve(ExecServiceToken);

@@ -1,19 +1,14 @@
-import { createReadStream, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { type EngineEvent, isBerthError, RuntimesToken, statusOf } from '@berth/core';
-import none from '@berth/network-none';
-import runc from '@berth/runtime-oci';
-import overlay from '@berth/storage-overlay';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { buildExecProcess } from '../src/exec/exec-process.js';
-import { ContainerPathsToken, createEngine, type Engine } from '../src/index.js';
+import { ContainerPathsToken, type Engine } from '../src/index.js';
 import type { OciProcess } from '../src/oci/index.js';
-import { removeAndAssertNoMounts } from './support/cleanup.js';
+import { openTestEngine, startTestEngine, stopTestEngine } from './support/test-engine.js';
 
 // ExecService through the engine with real plugins: processes run in running containers.
-
-const busybox = path.resolve(__dirname, '../../../test/fixtures/.cache/busybox.tar');
 
 interface Ctx {
   dir: string;
@@ -23,28 +18,13 @@ interface Ctx {
 
 const test = suite<Ctx>('exec');
 
-function open(dir: string): Promise<Engine> {
-  return createEngine({
-    dataRoot: path.join(dir, 'data'),
-    execRoot: path.join(dir, 'exec'),
-    cgroupParent: `berth-unit-${path.basename(dir).slice(-6)}`,
-    plugins: [overlay, runc, none],
-  });
-}
-
 test.before(async (ctx) => {
-  ctx.dir = mkdtempSync('/tmp/berth-unit-exec-');
-  ctx.engine = await open(ctx.dir);
-  await ctx.engine.images.load(createReadStream(busybox));
+  Object.assign(ctx, await startTestEngine('exec'));
   ctx.container = (await ctx.engine.containers.create({ Image: 'busybox', Cmd: ['sleep', '1000'], User: 'nobody' })).Id;
   await ctx.engine.containers.start(ctx.container);
 });
 
-test.after(async ({ dir, engine }) => {
-  for (const c of await engine.containers.list({ all: true })) await engine.containers.remove(c.Id, { force: true });
-  await engine.close();
-  removeAndAssertNoMounts(dir);
-});
+test.after((ctx) => stopTestEngine(ctx));
 
 /** Run an exec attached to its end: its output, its inspect once the stream ended. */
 async function execRun(engine: Engine, container: string, body: Parameters<Engine['execs']['create']>[1], stdin?: string) {
@@ -133,7 +113,7 @@ test('a detached exec outlives the engine: the next one finds it running, then i
   assert.is(await ctx.engine.execs.start(Id, { detach: true }), undefined);
   assert.is((await ctx.engine.execs.inspect(Id)).Running, true);
   await ctx.engine.close();
-  ctx.engine = await open(ctx.dir);
+  ctx.engine = await openTestEngine(ctx.dir);
   const found = await ctx.engine.execs.inspect(Id);
   assert.is(found.ContainerID, ctx.container);
   if (found.Running) await new Promise((resolve) => setTimeout(resolve, 1500));
@@ -189,7 +169,7 @@ test('an exec a crash left created and never started is discarded at the next st
   };
   writeFileSync(path.join(paths.execRecords(), `${execId}.json`), JSON.stringify(record));
   await ctx.engine.close();
-  ctx.engine = await open(ctx.dir);
+  ctx.engine = await openTestEngine(ctx.dir);
   assert.not.ok(existsSync(path.join(paths.execRecords(), `${execId}.json`)), 'its record is gone');
   assert.is(statusOf(await ctx.engine.execs.inspect(execId).catch((e: unknown) => e)), 404);
   assert.is((await ctx.engine.containers.inspect(ctx.container)).ExecIDs, null);

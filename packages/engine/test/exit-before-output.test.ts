@@ -1,18 +1,15 @@
 import { createReadStream, mkdtempSync } from 'node:fs';
-import * as path from 'node:path';
 import { type ContainerStreams, definePlugin, type ExitStatus, type OutputChunk, type Runtime } from '@berth/core';
 import none from '@berth/network-none';
 import overlay from '@berth/storage-overlay';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createEngine } from '../src/index.js';
 import { removeAndAssertNoMounts } from './support/cleanup.js';
+import { busyboxTar, openTestEngine } from './support/test-engine.js';
 
 // A runtime reports a container's exit on one connection and its output on another;
 // the engine may see the exit first. Here a runtime does that on purpose: the exit is
 // reported, and only then the last output arrives and its streams close.
-
-const busybox = path.resolve(__dirname, '../../../test/fixtures/.cache/busybox.tar');
 
 /** Exits with 0 at start; 30 ms later delivers "late\n" on stdout and closes the streams. */
 class ExitFirstRuntime implements Runtime {
@@ -88,10 +85,7 @@ class ExitFirstRuntime implements Runtime {
 
 test('output that arrives after the exit is reported still reaches the attached session', async () => {
   const dir = mkdtempSync('/tmp/berth-unit-exitfirst-');
-  const engine = await createEngine({
-    dataRoot: path.join(dir, 'data'),
-    execRoot: path.join(dir, 'exec'),
-    cgroupParent: `berth-unit-${path.basename(dir).slice(-6)}`,
+  const engine = await openTestEngine(dir, {
     defaultRuntime: 'exit-first',
     plugins: [
       overlay,
@@ -100,7 +94,7 @@ test('output that arrives after the exit is reported still reaches the attached 
     ],
   });
   try {
-    await engine.images.load(createReadStream(busybox));
+    await engine.images.load(createReadStream(busyboxTar));
     const { Id } = await engine.containers.create({ Image: 'busybox', Cmd: ['true'] });
     const session = await engine.containers.attach(Id, { stdout: true, stderr: true, stream: true });
     const out: string[] = [];

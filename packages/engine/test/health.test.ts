@@ -1,19 +1,15 @@
-import { createReadStream, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { ContainerHealth, EngineEvent } from '@berth/core';
-import none from '@berth/network-none';
-import runc from '@berth/runtime-oci';
-import overlay from '@berth/storage-overlay';
 import { withTimeout } from '@berth/testkit/timeout';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { checkHealthcheck, goDuration, healthSuffix, nextHealth, probeCommand } from '../src/health/health-rules.js';
-import { createEngine, type Engine } from '../src/index.js';
-import { removeAndAssertNoMounts } from './support/cleanup.js';
+import type { Engine } from '../src/index.js';
+import { openTestEngine, startTestEngine, stopTestEngine } from './support/test-engine.js';
 
 // The HealthMonitor: its rules alone, then with real containers through the engine.
 
-const busybox = path.resolve(__dirname, '../../../test/fixtures/.cache/busybox.tar');
 const ms = 1e6;
 
 const rules = suite('health rules');
@@ -66,29 +62,11 @@ interface Ctx {
 
 const test = suite<Ctx>('health checks');
 
-function open(dir: string): Promise<Engine> {
-  return createEngine({
-    dataRoot: path.join(dir, 'data'),
-    execRoot: path.join(dir, 'exec'),
-    cgroupParent: `berth-unit-${path.basename(dir).slice(-6)}`,
-    plugins: [overlay, runc, none],
-  });
-}
-
 test.before(async (ctx) => {
-  ctx.dir = mkdtempSync('/tmp/berth-unit-health-');
-  ctx.engine = await open(ctx.dir);
-  await ctx.engine.images.load(createReadStream(busybox));
+  Object.assign(ctx, await startTestEngine('health'));
 });
 
-test.after(async ({ dir, engine }) => {
-  try {
-    for (const c of await engine.containers.list({ all: true })) await engine.containers.remove(c.Id, { force: true });
-    await engine.close();
-  } finally {
-    removeAndAssertNoMounts(dir);
-  }
-});
+test.after((ctx) => stopTestEngine(ctx));
 
 async function healthOf(engine: Engine, id: string, want: string): Promise<ContainerHealth | undefined> {
   for (let i = 0; i < 160; i++) {
@@ -158,7 +136,7 @@ test(
     const record = JSON.parse(readFileSync(path.join(ctx.dir, 'data', 'containers', Id, 'container.json'), 'utf8'));
     assert.is(record.state.Health.Status, 'unhealthy', 'written with the container');
     const reopened = Date.now();
-    ctx.engine = await open(ctx.dir);
+    ctx.engine = await openTestEngine(ctx.dir);
     const after = (await ctx.engine.containers.inspect(Id)).State.Health;
     assert.is(after?.Status, 'unhealthy', 'not back to starting');
     assert.ok(after!.FailingStreak >= before!.FailingStreak);

@@ -1,19 +1,12 @@
-import { createReadStream, mkdtempSync } from 'node:fs';
-import * as path from 'node:path';
 import type { ImageDeleteEntry } from '@berth/core';
-import none from '@berth/network-none';
-import runc from '@berth/runtime-oci';
-import overlay from '@berth/storage-overlay';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { BuildWorkerToken, createEngine, type Engine, type EngineBuildWorker } from '../src/index.js';
-import { removeAndAssertNoMounts } from './support/cleanup.js';
+import { BuildWorkerToken, type Engine, type EngineBuildWorker } from '../src/index.js';
+import { startTestEngine, stopTestEngine } from './support/test-engine.js';
 
 // Images built on images (a build's steps): dockerd's rules for intermediate images in
 // `images`, the dangling filter, rmi (a child keeps its parent; untagged parents go with
 // the image unless --no-prune) and prune.
-
-const busybox = path.resolve(__dirname, '../../../test/fixtures/.cache/busybox.tar');
 
 interface Ctx {
   dir: string;
@@ -25,22 +18,12 @@ interface Ctx {
 const test = suite<Ctx>('image parents');
 
 test.before(async (ctx) => {
-  ctx.dir = mkdtempSync('/tmp/berth-unit-parents-');
-  ctx.engine = await createEngine({
-    dataRoot: path.join(ctx.dir, 'data'),
-    execRoot: path.join(ctx.dir, 'exec'),
-    cgroupParent: `berth-unit-${path.basename(ctx.dir).slice(-6)}`,
-    plugins: [overlay, runc, none],
-  });
-  await ctx.engine.images.load(createReadStream(busybox));
+  Object.assign(ctx, await startTestEngine('parents'));
   ctx.worker = ctx.engine.di.resolve(BuildWorkerToken);
   ctx.base = (await ctx.worker.image((await ctx.engine.images.inspect('busybox')).Id)).id;
 });
 
-test.after(async (ctx) => {
-  await ctx.engine.close();
-  removeAndAssertNoMounts(ctx.dir);
-});
+test.after((ctx) => stopTestEngine(ctx));
 
 /** base → a → b, each a config step; b named `name` when given. Returns [a, b]. */
 async function chain(ctx: Ctx, label: string, name?: string): Promise<[string, string]> {

@@ -10,17 +10,16 @@ import fuse from '@berth/storage-fuse';
 import { withTimeout } from '@berth/testkit/timeout';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createEngine, DriverMountsToken, type Engine } from '../src/index.js';
+import { DriverMountsToken, type Engine } from '../src/index.js';
 import { removeAndAssertNoMounts } from './support/cleanup.js';
 import { fuseOverlayfsTestDriverName, fuseOverlayfsTestStorage } from './support/fuse-overlayfs-storage.js';
+import { busyboxTar, openTestEngine } from './support/test-engine.js';
 
 // Containers whose root filesystem is a FUSE mount served by a mount helper (core's
 // MountSpec.helper), real containers through the engine, twice: under storage-fuse, and
 // under Debian's fuse-overlayfs behind a test driver (a helper that is a wrapper of
 // another program, its server a child of the helper). The engine supervises each helper: stopped with its container,
 // adopted by the next engine, and a helper that dies under a running container stops it.
-
-const busybox = path.resolve(__dirname, '../../../test/fixtures/.cache/busybox.tar');
 
 /** The storage driver the suite runs on. */
 interface DriverUnderTest {
@@ -76,10 +75,7 @@ async function withEngine(under: DriverUnderTest, fn: (t: Scaffold) => Promise<v
     },
     async restart() {
       await t.stop();
-      current = await createEngine({
-        dataRoot: path.join(dir, 'data'),
-        execRoot: path.join(dir, 'exec'),
-        cgroupParent: `berth-unit-${path.basename(dir).slice(-6)}`,
+      current = await openTestEngine(dir, {
         plugins: [under.plugin, runc, none],
         storageDriver: under.name,
         logger,
@@ -95,7 +91,7 @@ async function withEngine(under: DriverUnderTest, fn: (t: Scaffold) => Promise<v
   };
   try {
     await t.restart();
-    await t.engine.images.load(createReadStream(busybox));
+    await t.engine.images.load(createReadStream(busyboxTar));
     await fn(t);
   } finally {
     if (!current) await t.restart().catch(() => undefined);

@@ -1,18 +1,17 @@
 import { createReadStream, mkdtempSync } from 'node:fs';
-import * as path from 'node:path';
 import none from '@berth/network-none';
 import runc from '@berth/runtime-oci';
 import vfs from '@berth/storage-vfs';
 import { suiteTimeout } from '@berth/testkit/timeout';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createEngine, decideRestart, type Engine, restartsAtEngineStart } from '../src/index.js';
+import { decideRestart, type Engine, restartsAtEngineStart } from '../src/index.js';
 import { removeAndAssertNoMounts } from './support/cleanup.js';
 import { recordFixture } from './support/record-fixture.js';
+import { busyboxTar, openTestEngine } from './support/test-engine.js';
 
 // Restart policies: the decision (pure), then real containers under runc, and an engine
 // closed and opened again on the same data root.
-const busybox = path.resolve(__dirname, '../../../test/fixtures/.cache/busybox.tar');
 suiteTimeout(test, 30_000);
 
 const exit = { exitCode: 1, manuallyStopped: false, restartCount: 0, runMs: 50, previousDelayMs: 0 };
@@ -53,14 +52,7 @@ test('restartsAtEngineStart: always whatever stopped it, unless-stopped unless s
   assert.not.ok(restartsAtEngineStart(record('no', false, 1)));
 });
 
-function open(dir: string): Promise<Engine> {
-  return createEngine({
-    dataRoot: path.join(dir, 'data'),
-    execRoot: path.join(dir, 'exec'),
-    cgroupParent: `berth-unit-restart-${path.basename(dir).slice(-6)}`,
-    plugins: [vfs, runc, none],
-  });
-}
+const open = (dir: string): Promise<Engine> => openTestEngine(dir, { plugins: [vfs, runc, none] });
 
 async function until(what: string, check: () => Promise<boolean>, ms = 15_000): Promise<void> {
   const end = Date.now() + ms;
@@ -74,7 +66,7 @@ test('on-failure:2 restarts a failing container twice, then leaves it exited wit
   const dir = mkdtempSync('/tmp/berth-unit-restart-');
   const engine = await open(dir);
   try {
-    await engine.images.load(createReadStream(busybox));
+    await engine.images.load(createReadStream(busyboxTar));
     const starts: string[] = [];
     engine.events.on('container.start', (e: { id: string }) => starts.push(e.id));
     const { Id } = await engine.containers.create({
@@ -101,7 +93,7 @@ test('always: a crash loop restarts with back-off; stop cancels a pending restar
   const dir = mkdtempSync('/tmp/berth-unit-restart-');
   const engine = await open(dir);
   try {
-    await engine.images.load(createReadStream(busybox));
+    await engine.images.load(createReadStream(busyboxTar));
     const { Id } = await engine.containers.create({ Image: 'busybox', Cmd: ['false'], HostConfig: { RestartPolicy: { Name: 'always' } } });
     await engine.containers.start(Id);
     // 100 + 200 + 400 + 800 ms of back-off before the fifth restart: a few restarts, not hundreds.
@@ -145,7 +137,7 @@ test('at engine start: always containers stopped by hand come back, unless-stopp
   const dir = mkdtempSync('/tmp/berth-unit-restart-');
   let engine = await open(dir);
   try {
-    await engine.images.load(createReadStream(busybox));
+    await engine.images.load(createReadStream(busyboxTar));
     const body = (Name: 'always' | 'unless-stopped') => ({
       Image: 'busybox',
       Cmd: ['sh', '-c', 'trap "exit 0" TERM; sleep 30 & wait'],

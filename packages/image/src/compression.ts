@@ -3,6 +3,7 @@ import * as zlib from 'node:zlib';
 import { InvalidArgument, isBerthError } from '@berth/core';
 import { asyncBytes, type ByteSource } from './byte-source.js';
 import { inflateMembers } from './gzip-members.js';
+import { peek } from './peek.js';
 
 /** How a layer's bytes are compressed. Docker and OCI layers are plain, gzip or zstd. */
 export type Compression = 'none' | 'gzip' | 'zstd';
@@ -45,36 +46,15 @@ export interface Decompressed {
  * caller iterates `stream`.
  */
 export async function decompress(source: ByteSource): Promise<Decompressed> {
-  const iterator = asyncBytes(source)[Symbol.asyncIterator]();
-  const head: Buffer[] = [];
-  let headLength = 0;
-  let ended = false;
-  while (headLength < 6) {
-    const next = await iterator.next();
-    if (next.done) {
-      ended = true;
-      break;
-    }
-    const chunk = Buffer.from(next.value.buffer, next.value.byteOffset, next.value.byteLength);
-    head.push(chunk);
-    headLength += chunk.length;
-  }
-  const compression = detectCompression(Buffer.concat(head, headLength));
+  const peeked = await peek(asyncBytes(source), 6);
+  const compression = detectCompression(peeked.head);
   let sourceFailed = false;
   async function* replay(): AsyncGenerator<Buffer> {
     try {
-      yield* head;
-      if (ended) return;
-      for (;;) {
-        const next = await iterator.next();
-        if (next.done) return;
-        yield Buffer.from(next.value.buffer, next.value.byteOffset, next.value.byteLength);
-      }
+      yield* peeked.stream;
     } catch (err) {
       sourceFailed = true;
       throw err;
-    } finally {
-      if (!ended) await iterator.return?.();
     }
   }
   if (compression === 'none') return { compression, stream: replay() };

@@ -1,6 +1,13 @@
-import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { type Logger, type MountInfoEntry, readMountInfo, trackingHierarchies } from '@berth/core';
+import {
+  type Logger,
+  type MountInfoEntry,
+  makeOutlivingCgroup,
+  outlivingCgroupDirs,
+  readMountInfo,
+  removeOutlivingCgroup,
+} from '@berth/core';
 import { stateFiles } from './shim-state.js';
 
 /**
@@ -39,21 +46,9 @@ export class ShimCgroup {
    * hierarchy of `mounts`. `relPath` must stay inside the hierarchy.
    */
   static open(relPath: string, log: Logger, mounts: MountInfoEntry[] = readMountInfo()): ShimCgroup {
-    const rel = relPath.replace(/^\/+/, '').replace(/\/+$/, '');
-    if (!rel) return ShimCgroup.none();
-    if (rel.split('/').some((part) => part === '..' || part === '.')) {
-      throw new Error(`shim cgroup "${relPath}" must be a path inside the cgroup hierarchy, without "." or ".."`);
-    }
-    const dirs: string[] = [];
-    for (const root of trackingHierarchies(mounts)) {
-      const dir = path.join(root, rel);
-      try {
-        mkdirSync(dir, { recursive: true });
-        dirs.push(dir);
-      } catch (err) {
-        log.warn('cannot make the shim cgroup; shims stay in the daemon cgroup there', { dir, error: (err as Error).message });
-      }
-    }
+    const dirs = makeOutlivingCgroup(outlivingCgroupDirs('shim cgroup', relPath, mounts), (dir, err) =>
+      log.warn('cannot make the shim cgroup; shims stay in the daemon cgroup there', { dir, error: err.message }),
+    );
     return new ShimCgroup(dirs);
   }
 
@@ -65,22 +60,8 @@ export class ShimCgroup {
    * container or exec exited left the cgroup behind.
    */
   async close(waitMs = 1000): Promise<void> {
-    const until = Date.now() + waitMs;
-    for (const dir of this.dirs) {
-      for (;;) {
-        try {
-          rmdirSync(dir);
-        } catch (err) {
-          const code = (err as NodeJS.ErrnoException).code;
-          if (code === 'EBUSY' && Date.now() < until && onlyFinishingShims(dir)) {
-            await new Promise((resolve) => setTimeout(resolve, 10));
-            continue;
-          }
-          // Gone already, or a running container's (or exec's) shim lives there.
-        }
-        break;
-      }
-    }
+    // A directory a running container's (or exec's) shim lives in stays.
+    await removeOutlivingCgroup(this.dirs, { waitMs, pollMs: 10, leaving: onlyFinishingShims });
   }
 }
 

@@ -5,11 +5,11 @@ import {
   changedUsage,
   checkSizeOption,
   checkSnapshotLabels,
+  committedParent,
   type DriverStatus,
   InvalidArgument,
   type Logger,
   type MountSpec,
-  NotFound,
   type PrepareOptions,
   type SnapshotInfo,
   type SnapshotKind,
@@ -95,48 +95,33 @@ export class BtrfsDriver implements StorageDriver {
   }
 
   async mounts(key: string): Promise<MountSpec[]> {
-    const record = this.record(key);
+    const record = this.metadata.existing(key);
     if (record.kind === 'committed') throw new InvalidArgument(`snapshot ${key} is committed: only active snapshots and views have mounts`);
     return this.mountsOf(record);
   }
 
   /** The record first (with `sealing`), then the subvolume read-only, then the mark cleared. */
   async commit(name: string, key: string, options: SnapshotOptions = {}): Promise<void> {
-    const labels = checkSnapshotLabels(options.labels);
-    const id = await this.metadata.transact(async ({ records }) => {
-      const record = records.get(key);
-      if (!record) throw new NotFound(`no such snapshot: ${key}`);
-      if (record.kind !== 'active')
-        throw new InvalidArgument(`snapshot ${key} is a ${record.kind}: only an active snapshot can be committed`);
-      if (records.has(name)) throw new Conflict(`snapshot ${name} already exists`);
-      const { labels: _activeLabels, sizeBytes: _limit, ...kept } = record;
-      records.delete(key);
-      records.set(name, withLabels({ ...kept, kind: 'committed', sealing: true }, labels));
-      return record.id;
-    });
-    await this.seal(name, id);
+    const active = await this.metadata.commit(name, key, checkSnapshotLabels(options.labels), ({ sizeBytes: _limit, ...kept }) => ({
+      ...kept,
+      sealing: true,
+    }));
+    await this.seal(name, active.id);
   }
 
   async remove(key: string): Promise<void> {
-    const removed = await this.metadata.transact(async ({ records }) => {
-      const record = records.get(key);
-      if (!record) throw new NotFound(`no such snapshot: ${key}`);
-      const children = [...records].filter(([, r]) => r.parent === key).map(([k]) => k);
-      if (children.length > 0) throw new Conflict(`cannot remove snapshot ${key}: it is the parent of ${children.join(', ')}`);
-      records.delete(key);
-      return record;
-    });
+    const removed = await this.metadata.remove(key);
     await deleteSubvolume(this.dirOf(removed.id));
   }
 
   async stat(key: string): Promise<SnapshotInfo> {
-    return snapshotInfo(key, this.record(key));
+    return snapshotInfo(key, this.metadata.existing(key));
   }
 
   async usage(key: string): Promise<SnapshotUsage> {
-    const record = this.record(key);
+    const record = this.metadata.existing(key);
     if (record.kind === 'view') return { bytes: 0, inodes: 0 };
-    const parent = record.parent === undefined ? undefined : this.dirOf(this.record(record.parent).id);
+    const parent = record.parent === undefined ? undefined : this.dirOf(this.metadata.existing(record.parent).id);
     return changedUsage(this.dirOf(record.id), parent);
   }
 
@@ -165,13 +150,7 @@ export class BtrfsDriver implements StorageDriver {
       return await this.metadata.transact(
         async (draft) => {
           if (draft.records.has(key)) throw new Conflict(`snapshot ${key} already exists`);
-          if (parent !== undefined) {
-            const parentRecord = draft.records.get(parent);
-            if (!parentRecord) throw new NotFound(`no such parent snapshot: ${parent}`);
-            if (parentRecord.kind !== 'committed')
-              throw new InvalidArgument(`parent snapshot ${parent} is ${parentRecord.kind}, not committed`);
-            source = this.dirOf(parentRecord.id);
-          }
+          if (parent !== undefined) source = this.dirOf(committedParent(draft.records, parent).id);
           const record: BtrfsSnapshotRecord = { id: draft.allocateId(), kind, created: new Date().toISOString() };
           if (parent !== undefined) record.parent = parent;
           if (sizeBytes !== undefined) record.sizeBytes = sizeBytes;
@@ -214,12 +193,6 @@ export class BtrfsDriver implements StorageDriver {
         records.set(name, sealed);
       }
     });
-  }
-
-  private record(key: string): BtrfsSnapshotRecord {
-    const record = this.metadata.get(key);
-    if (!record) throw new NotFound(`no such snapshot: ${key}`);
-    return record;
   }
 
   private dirOf(id: number): string {

@@ -1,4 +1,4 @@
-import { type ContainerUpdate, hostConfigShape, InvalidArgument } from '@berth/core';
+import { type ContainerUpdate, containerUpdateFields, hostConfigShape, InvalidArgument } from '@berth/core';
 import type { RequestContext } from '../context.js';
 import { filtersParam, stringParam } from '../query.js';
 import { readJsonBody } from '../request-body.js';
@@ -31,18 +31,7 @@ async function update(ctx: RequestContext<'id'>): Promise<void> {
   const raw = (await readJsonBody(ctx.req)) ?? {};
   const body = hostConfigShape.parse(raw, '');
   const changes: ContainerUpdate = {};
-  const allowed = new Set<string>([
-    'Memory',
-    'MemorySwap',
-    'MemoryReservation',
-    'NanoCpus',
-    'CpuShares',
-    'CpuPeriod',
-    'CpuQuota',
-    'CpusetCpus',
-    'PidsLimit',
-    'RestartPolicy',
-  ]);
+  const allowed = new Set<string>(containerUpdateFields);
   for (const [key, value] of Object.entries(body)) {
     if (allowed.has(key)) (changes as Record<string, unknown>)[key] = value;
     else if (!isZero(value)) throw new InvalidArgument(`${key} cannot be updated by berth`);

@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import { type TarWriteEntry, writeTar } from '@berth/image';
 import { getXattr } from '@berth/native';
 import { copiedXattrs } from './copy-writer.js';
-import { deviceNumbers } from './device-numbers.js';
+import { specialFileEntry } from './special-file-entry.js';
 
 /** Files up to this size are read with one synchronous call. */
 const syncReadLimit = 1 << 20;
@@ -69,17 +69,9 @@ function* layerEntries(dir: string, options: LayerTarOptions): Generator<TarWrit
       }
       if (st.isFile()) {
         yield { ...common, path: childRel, type: 'file', size: st.size, xattrs: xattrsOf(host), body: async () => fileBody(host, st.size) };
-      } else if (st.isCharacterDevice() || st.isBlockDevice()) {
-        const { major, minor } = deviceNumbers(st.rdev);
-        yield {
-          ...common,
-          path: childRel,
-          type: st.isCharacterDevice() ? 'char-device' : 'block-device',
-          devmajor: major,
-          devminor: minor,
-        };
-      } else if (st.isFIFO()) {
-        yield { ...common, path: childRel, type: 'fifo' };
+      } else {
+        const special = specialFileEntry(st, childRel, common);
+        if (special) yield special;
       }
     }
   }

@@ -4,6 +4,7 @@ import type { BuildContext } from './build-context.js';
 import { contextFromGit } from './git-context.js';
 import { isGitUrl } from './git-source.js';
 import { indexedContextFromTar } from './indexed-context.js';
+import type { RecentIndexes } from './recent-indexes.js';
 import { contextFromUrl } from './url-context.js';
 
 /** What `POST /build` says about its context: the `remote` and `dockerfile` parameters and the body. */
@@ -18,6 +19,8 @@ export interface BuildContextRequest {
   workDir: string;
   /** Aborted when the client goes away: a download stops. */
   signal?: AbortSignal;
+  /** The indexes a body's tar may take again (a rebuild sends the same bytes): the engine's own. */
+  recentIndexes?: RecentIndexes;
 }
 
 /**
@@ -31,7 +34,7 @@ export async function openBuildContext(request: BuildContextRequest): Promise<Bu
   const remote = request.remote ?? '';
   const options = { workDir: request.workDir, dockerfile: request.dockerfile };
   // The body's tar is indexed, not unpacked, until a step needs its files (indexed-context.ts).
-  if (remote === '') return indexedContextFromTar(request.body, options);
+  if (remote === '') return indexedContextFromTar(request.body, { ...options, recentIndexes: request.recentIndexes });
   // An absolute path is a git repository on berthd's host (a bare one, or a work tree):
   // what the issue's tests and local use give; Docker takes URLs only.
   if (isGitUrl(remote) || isLocalRepository(remote)) return contextFromGit(remote, options);

@@ -6,8 +6,8 @@ import { NotFound } from '@berth/core';
 import { type TarWriteEntry, writeTar } from '@berth/image';
 import { detectArchiveCompression, isTarHeader } from './archive-stream.js';
 import { defaultDockerfileName } from './build-context.js';
-import { deviceNumbers } from './device-numbers.js';
 import { IgnoreMatcher, parseDockerignore } from './dockerignore.js';
+import { specialFileEntry } from './special-file-entry.js';
 
 /** Options of `packDirectoryContext`: `build [-f <file>|-f -] <dir>` as the CLI gets them. */
 export interface PackOptions {
@@ -120,17 +120,9 @@ function* contextEntries(root: string, excludes: IgnoreMatcher, extra: Map<strin
         if (st.nlink > 1) links.set(key, childRel);
         const body = st.size === 0 ? undefined : async () => createReadStream(host, { start: 0, end: st.size - 1 });
         yield { ...common, path: childRel, type: 'file', size: st.size, body };
-      } else if (st.isFIFO()) {
-        yield { ...common, path: childRel, type: 'fifo' };
-      } else if (st.isCharacterDevice() || st.isBlockDevice()) {
-        const { major, minor } = deviceNumbers(st.rdev);
-        yield {
-          ...common,
-          path: childRel,
-          type: st.isCharacterDevice() ? 'char-device' : 'block-device',
-          devmajor: major,
-          devminor: minor,
-        };
+      } else {
+        const special = specialFileEntry(st, childRel, common);
+        if (special) yield special;
       }
     }
   }

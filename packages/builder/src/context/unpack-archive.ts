@@ -1,7 +1,7 @@
 import { InvalidArgument, isBerthError } from '@berth/core';
-import { applyLayer } from '@berth/image';
+import { applyLayer, peek } from '@berth/image';
 import { setXattr } from '@berth/native';
-import { decompressArchive, notATar, peek, startsTar } from './archive-stream.js';
+import { decompressArchive, notATar, startsTar } from './archive-stream.js';
 
 /** What `unpackArchive` found in a stream. */
 export type UnpackOutcome = { kind: 'tar'; entries: number } | { kind: 'not-tar'; content: Buffer };

@@ -1,6 +1,6 @@
 import type { BerthClient } from '@berth/client';
 import type { Flags } from '../argv.js';
-import { type Command, type CommandContext, describeError, PROG, printError } from '../command.js';
+import { type Command, type CommandContext, describeError, forEachName, PROG, printError } from '../command.js';
 import { StatusError } from '../errors.js';
 import { Template, TemplateError } from '../format/template.js';
 
@@ -49,6 +49,28 @@ export function inspectFormatted(items: unknown[], format: string): string {
   }
 }
 
+/** What `--format` asks of the objects: the template's lines, or docker's JSON array without it. */
+function inspectOutput(items: unknown[], format: string | undefined): string {
+  return format ? inspectFormatted(items, format) : inspectJson(items);
+}
+
+/**
+ * `berth network inspect`, `berth volume inspect`: each of `names` looked up with `one`
+ * (an error naming it printed, as forEachName does), what was found printed as docker
+ * prints it; exit status 1 when any was not.
+ */
+export async function inspectEach<T>(
+  ctx: CommandContext,
+  flags: Flags,
+  names: string[],
+  one: (name: string) => Promise<T>,
+): Promise<number> {
+  const found: T[] = [];
+  const failed = await forEachName(ctx, names, one, (_name, item) => void found.push(item));
+  ctx.io.stdout.write(inspectOutput(found, flags.string('format')));
+  return failed.length ? 1 : 0;
+}
+
 async function inspect(ctx: CommandContext, flags: Flags, names: string[], kinds: Kind[]): Promise<number> {
   const client = ctx.client();
   const found: unknown[] = [];
@@ -62,8 +84,7 @@ async function inspect(ctx: CommandContext, flags: Flags, names: string[], kinds
       else errors.push(describeError(err));
     }
   }
-  const format = flags.string('format');
-  ctx.io.stdout.write(format ? inspectFormatted(found, format) : inspectJson(found));
+  ctx.io.stdout.write(inspectOutput(found, flags.string('format')));
   for (const e of errors) printError(ctx, e);
   return errors.length ? 1 : 0;
 }

@@ -3,7 +3,7 @@ import { type Command, forEachName, PROG } from '../command.js';
 import { StatusError } from '../errors.js';
 import { isDefaultTable, renderList } from '../format/list.js';
 import { truncateId } from '../format/table.js';
-import { inspectFormatted, inspectJson } from './inspect.js';
+import { inspectEach } from './inspect.js';
 import { parseFilters } from './ps.js';
 
 const DEFAULT_NETWORKS_FORMAT = 'table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}';
@@ -105,16 +105,7 @@ export const networkInspectCommand: Command = {
   minArgs: 1,
   async run(ctx, flags, names) {
     const client = ctx.client();
-    const found: NetworkInspect[] = [];
-    const failed = await forEachName(
-      ctx,
-      names,
-      (n) => client.networks.inspect(n),
-      (_n, net) => void found.push(net),
-    );
-    const format = flags.string('format');
-    ctx.io.stdout.write(format ? inspectFormatted(found, format) : inspectJson(found));
-    return failed.length ? 1 : 0;
+    return inspectEach(ctx, flags, names, (n) => client.networks.inspect(n));
   },
 };
 

@@ -2,7 +2,7 @@ import type { Volume } from '@berth/core';
 import { type Command, forEachName, PROG } from '../command.js';
 import { isDefaultTable, renderList } from '../format/list.js';
 import { humanSize } from '../format/units.js';
-import { inspectFormatted, inspectJson } from './inspect.js';
+import { inspectEach } from './inspect.js';
 import { parseFilters } from './ps.js';
 
 const DEFAULT_VOLUMES_FORMAT = 'table {{.Driver}}\t{{.Name}}';
@@ -97,16 +97,7 @@ export const volumeInspectCommand: Command = {
   minArgs: 1,
   async run(ctx, flags, names) {
     const client = ctx.client();
-    const found: Volume[] = [];
-    const failed = await forEachName(
-      ctx,
-      names,
-      (n) => client.volumes.inspect(n),
-      (_n, v) => void found.push(v),
-    );
-    const format = flags.string('format');
-    ctx.io.stdout.write(format ? inspectFormatted(found, format) : inspectJson(found));
-    return failed.length ? 1 : 0;
+    return inspectEach(ctx, flags, names, (n) => client.volumes.inspect(n));
   },
 };
 

@@ -177,20 +177,22 @@ export interface ContainersApi {
   prune(filters?: Filters): Promise<ContainersPruneReport>;
 }
 
-/** What `docker update` may change on a container: its limits and its restart policy. */
-export type ContainerUpdate = Pick<
-  HostConfig,
-  | 'Memory'
-  | 'MemorySwap'
-  | 'MemoryReservation'
-  | 'NanoCpus'
-  | 'CpuShares'
-  | 'CpuPeriod'
-  | 'CpuQuota'
-  | 'CpusetCpus'
-  | 'PidsLimit'
-  | 'RestartPolicy'
->;
+/** The HostConfig fields `docker update` may change on a container: its limits and its restart policy. */
+export const containerUpdateFields = [
+  'Memory',
+  'MemorySwap',
+  'MemoryReservation',
+  'NanoCpus',
+  'CpuShares',
+  'CpuPeriod',
+  'CpuQuota',
+  'CpusetCpus',
+  'PidsLimit',
+  'RestartPolicy',
+] as const satisfies ReadonlyArray<keyof HostConfig>;
+
+/** What `docker update` may change on a container (containerUpdateFields). */
+export type ContainerUpdate = Pick<HostConfig, (typeof containerUpdateFields)[number]>;
 
 export interface StatsOptions {
   /** Keep sending a sample a second until the client goes (`stream=1`, the default). */

@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import type { SnapshotInfo, SnapshotKind } from '../contracts/storage.js';
-import { SystemError } from '../errors.js';
+import { Conflict, InvalidArgument, NotFound, SystemError } from '../errors.js';
 import { removeAtomicLeftovers, writeJsonAtomic } from '../fs/atomic-write.js';
 
 /** What every driver records of a snapshot; a driver's record adds its own fields. */
@@ -81,6 +81,18 @@ export class SnapshotRecords<R extends SnapshotRecordBase> {
     return this.records.get(key);
   }
 
+  /** The record of `key`: NotFound (naming it) when there is none. */
+  existing(key: string): R {
+    const record = this.records.get(key);
+    if (!record) throw new NotFound(`no such snapshot: ${key}`);
+    return record;
+  }
+
+  /** Every record by key as they are now: a transaction replaces this map, never changes it. */
+  current(): ReadonlyMap<string, R> {
+    return this.records;
+  }
+
   entries(): Array<[string, R]> {
     return [...this.records];
   }
@@ -88,6 +100,44 @@ export class SnapshotRecords<R extends SnapshotRecordBase> {
   /** The ids of every recorded snapshot, to tell its directories from leftovers of a crash. */
   ids(): Set<number> {
     return new Set([...this.records.values()].map((r) => r.id));
+  }
+
+  /**
+   * StorageDriver.commit's change of the records: active snapshot `key` becomes committed
+   * `name`, with the labels given here (never the active snapshot's) and the fields
+   * `committed` keeps of the active record (a driver drops what only an active snapshot
+   * has: volatile, a size limit). NotFound, InvalidArgument (not active) and Conflict
+   * (`name` taken) as the contract says. Resolves with the active record.
+   */
+  commit(name: string, key: string, labels: Record<string, string>, committed: (active: R) => R = (active) => active): Promise<R> {
+    return this.transact(async ({ records }) => {
+      const record = records.get(key);
+      if (!record) throw new NotFound(`no such snapshot: ${key}`);
+      if (record.kind !== 'active')
+        throw new InvalidArgument(`snapshot ${key} is a ${record.kind}: only an active snapshot can be committed`);
+      if (records.has(name)) throw new Conflict(`snapshot ${name} already exists`);
+      const { labels: _activeLabels, ...kept } = committed(record);
+      records.delete(key);
+      records.set(name, withLabels({ ...kept, kind: 'committed' } as R, labels));
+      return record;
+    });
+  }
+
+  /**
+   * StorageDriver.remove's change of the records: `key`'s record dropped; NotFound without
+   * one, Conflict while another snapshot names it as its parent. Resolves with the removed
+   * record, whose directory or subvolume the driver deletes next (after the record: a
+   * crash leaves an unrecorded directory, which the driver's open deletes).
+   */
+  remove(key: string): Promise<R> {
+    return this.transact(async ({ records }) => {
+      const record = records.get(key);
+      if (!record) throw new NotFound(`no such snapshot: ${key}`);
+      const children = [...records].filter(([, r]) => r.parent === key).map(([k]) => k);
+      if (children.length > 0) throw new Conflict(`cannot remove snapshot ${key}: it is the parent of ${children.join(', ')}`);
+      records.delete(key);
+      return record;
+    });
   }
 
   /**
@@ -127,6 +177,17 @@ export class SnapshotRecords<R extends SnapshotRecordBase> {
     this.queue = run.catch(() => undefined);
     return run;
   }
+}
+
+/**
+ * The record of parent snapshot `parent` in `records`, which the contract wants committed:
+ * NotFound when there is none, InvalidArgument when it is active or a view.
+ */
+export function committedParent<R extends SnapshotRecordBase>(records: ReadonlyMap<string, R>, parent: string): R {
+  const record = records.get(parent);
+  if (!record) throw new NotFound(`no such parent snapshot: ${parent}`);
+  if (record.kind !== 'committed') throw new InvalidArgument(`parent snapshot ${parent} is ${record.kind}, not committed`);
+  return record;
 }
 
 /** What `stat` and `walk` return of a record: the labels a copy, so a caller's changes never reach it. */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { type BuildContext, openBuildContext, runBuild } from '@berth/builder';
+import { type BuildContext, openBuildContext, type RecentIndexes, runBuild } from '@berth/builder';
 import {
   type BuildCachePruneReport,
   type BuildCacheRecord,
@@ -24,6 +24,7 @@ import { ImageServiceToken } from '../images/image-service.js';
 import { ImageStoreToken } from '../images/image-store-token.js';
 import { type BuildCache, BuildCacheToken, type ListedCacheEntry } from './build-cache.js';
 import { BuildWorkerToken, type EngineBuildWorker } from './engine-build-worker.js';
+import { RecentIndexesToken } from './recent-indexes-token.js';
 
 /**
  * `POST /build`: the context read from the request (a tar body, a git repository or a
@@ -43,6 +44,7 @@ export class BuildService implements BuildsApi {
     @inject(ImageServiceToken) private readonly images: ImagesApi,
     @inject(LoggerToken) private readonly log: Logger,
     @inject(EngineConfigToken) config: ResolvedEngineConfig,
+    @inject(RecentIndexesToken) private readonly recentIndexes: RecentIndexes,
   ) {
     this.workRoot = path.join(config.dataRoot, 'builder', 'work');
     this.secretsRoot = path.join(config.execRoot, 'build-secrets');
@@ -174,6 +176,7 @@ export class BuildService implements BuildsApi {
       body: request.body ?? [],
       workDir,
       ...(request.signal ? { signal: request.signal } : {}),
+      recentIndexes: this.recentIndexes,
     });
   }
 }

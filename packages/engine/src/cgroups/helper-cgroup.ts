@@ -1,6 +1,6 @@
-import { mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { type Logger, readMountInfo, trackingHierarchies } from '@berth/core';
+import { isBerthError, type Logger, makeOutlivingCgroup, outlivingCgroupDirs, readMountInfo, removeOutlivingCgroup } from '@berth/core';
 
 /**
  * The cgroup mount helpers move into: `<cgroup-parent>/mount-helpers` in each hierarchy a
@@ -77,45 +77,25 @@ export class HelperCgroup {
    * the wait an engine closed just after a helper died left the cgroup behind.
    */
   async close(serving: boolean, waitMs = 1000): Promise<void> {
-    const until = Date.now() + (serving ? 0 : waitMs);
-    for (const dir of this.dirs ?? this.paths()) {
-      for (;;) {
-        try {
-          rmdirSync(dir);
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === 'EBUSY' && Date.now() < until) {
-            await new Promise((resolve) => setTimeout(resolve, 20));
-            continue;
-          }
-          // In use by a helper that outlives this engine, or gone.
-        }
-        break;
-      }
-    }
+    // One in use by a helper that outlives this engine stays.
+    await removeOutlivingCgroup(this.dirs ?? this.paths(), { waitMs: serving ? 0 : waitMs, pollMs: 20 });
     this.dirs = undefined;
   }
 
   /** The directory in each tracking hierarchy (none without a usable cgroup parent). */
   private paths(): string[] {
-    const rel = (this.cgroupParent ?? '').replace(/^\/+/, '').replace(/\/+$/, '');
-    if (!rel || rel.split('/').some((part) => part === '..' || part === '.')) return [];
-    return trackingHierarchies(readMountInfo()).map((root) => path.join(root, rel, 'mount-helpers'));
+    try {
+      return outlivingCgroupDirs('cgroup parent', this.cgroupParent ?? '', readMountInfo()).map((dir) => path.join(dir, 'mount-helpers'));
+    } catch (err) {
+      if (isBerthError(err, 'InvalidArgument')) return []; // a parent outside the hierarchy: helpers stay where they start
+      throw err;
+    }
   }
 
   private open(): string[] {
-    if (this.dirs) return this.dirs;
-    this.dirs = [];
-    for (const dir of this.paths()) {
-      try {
-        mkdirSync(dir, { recursive: true });
-        this.dirs.push(dir);
-      } catch (err) {
-        this.log.warn('cannot make the mount helpers cgroup; helpers stay in the daemon cgroup there', {
-          dir,
-          error: (err as Error).message,
-        });
-      }
-    }
+    this.dirs ??= makeOutlivingCgroup(this.paths(), (dir, err) =>
+      this.log.warn('cannot make the mount helpers cgroup; helpers stay in the daemon cgroup there', { dir, error: err.message }),
+    );
     return this.dirs;
   }
 }

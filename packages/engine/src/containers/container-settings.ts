@@ -1,6 +1,7 @@
 import {
   type ContainerUpdate,
   type ContainerUpdateResult,
+  containerUpdateFields,
   type EventBus,
   EventBusToken,
   type HostConfig,
@@ -20,17 +21,16 @@ import { containerEventAttributes } from './container-events.js';
 import { type ContainerLocks, ContainerLocksToken } from './container-locks.js';
 import { validateName } from './names.js';
 
-/** The limits `docker update` may change; a zero (or absent) value leaves a limit as it is, as dockerd reads the body. */
-const updatableLimits = [
-  'Memory',
-  'MemorySwap',
-  'MemoryReservation',
-  'NanoCpus',
-  'CpuShares',
-  'CpuPeriod',
-  'CpuQuota',
-  'CpusetCpus',
-] as const;
+/** A field of `docker update` that a zero (or absent) value leaves as it is, as dockerd reads the body. */
+type UpdatableLimit = Exclude<(typeof containerUpdateFields)[number], 'PidsLimit' | 'RestartPolicy'>;
+
+/**
+ * The limits `docker update` may change (core's containerUpdateFields) but the pids limit,
+ * whose zero or less means "no limit", and the restart policy, which are read on their own.
+ */
+const updatableLimits = containerUpdateFields.filter(
+  (field): field is UpdatableLimit => field !== 'PidsLimit' && field !== 'RestartPolicy',
+);
 
 /**
  * Changes to an existing container's settings: its name (`rename`) and its limits and
@@ -89,7 +89,7 @@ export class ContainerSettings {
     }
     const warnings = await this.locks.run(record.id, async () => {
       const next: HostConfig = { ...record.hostConfig };
-      const limits: Partial<Record<(typeof updatableLimits)[number], unknown>> = {};
+      const limits: Partial<Record<UpdatableLimit, unknown>> = {};
       for (const field of updatableLimits) {
         const value = changes[field];
         if (value !== undefined && value !== 0 && value !== '') limits[field] = value;

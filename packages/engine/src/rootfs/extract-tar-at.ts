@@ -1,7 +1,15 @@
-import { closeSync, constants, fchmodSync, fchownSync, futimesSync, write, writeSync } from 'node:fs';
-import { promisify } from 'node:util';
+import { closeSync, constants, fchmodSync, futimesSync } from 'node:fs';
 import { InvalidArgument, isBerthError, SystemError } from '@berth/core';
-import { type ByteSource, checkSymlinkTarget, decompress, entryParts, readTar, SpaceGuard, type TarEntry } from '@berth/image';
+import {
+  type ByteSource,
+  checkSymlinkTarget,
+  decompress,
+  entryParts,
+  readTar,
+  SpaceGuard,
+  type TarEntry,
+  writeEntryContent,
+} from '@berth/image';
 import {
   AT,
   chmodAt,
@@ -41,12 +49,8 @@ const parentLookup = RESOLVE.BENEATH | RESOLVE.NO_MAGICLINKS;
 const oneStep = RESOLVE.BENEATH | RESOLVE.NO_SYMLINKS | RESOLVE.NO_MAGICLINKS;
 /** Directory descriptors kept between entries (tar entries come grouped by directory). */
 const maxCachedDirs = 64;
-/** Files larger than this write their data through the thread pool. */
-const asyncWriteThreshold = 1 << 20;
 /** Longest stretch of synchronous unpacking before the event loop gets a turn. */
 const yieldEveryMs = 20;
-
-const writeAsync = promisify(write);
 
 /**
  * Unpack a tar (plain, gzip or zstd: `docker cp`'s PUT /archive body) into the directory
@@ -176,7 +180,7 @@ async function extractEntry(dirs: DirCache, parent: number, base: string, entry:
     case 'file': {
       const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW | constants.O_NOCTTY;
       const fd = create(() => openAt(parent, base, flags, { mode: 0o600, resolve: oneStep }))!;
-      await writeContent(fd, entry, sameOwner);
+      await writeEntryContent(fd, entry, sameOwner, (file) => applyTarXattrs(entry.xattrs, (name, value) => setXattrAt(file, name, value)));
       return;
     }
     case 'symlink':
@@ -212,28 +216,6 @@ async function extractEntry(dirs: DirCache, parent: number, base: string, entry:
       utimesAt(parent, base, entry.atime ?? entry.mtime, entry.mtime, nofollow);
       return;
     }
-  }
-}
-
-/** Write a file's content to its new descriptor, set its owner, mode and times, close it. */
-async function writeContent(fd: number, entry: TarEntry, sameOwner: boolean): Promise<void> {
-  try {
-    for await (const chunk of entry.body) {
-      let offset = 0;
-      while (offset < chunk.length) {
-        offset +=
-          entry.size > asyncWriteThreshold
-            ? (await writeAsync(fd, chunk, offset, chunk.length - offset, null)).bytesWritten
-            : writeSync(fd, chunk, offset, chunk.length - offset);
-      }
-    }
-    // chown before chmod: chown clears setuid/setgid bits (and a file capability, set last).
-    if (sameOwner) fchownSync(fd, entry.uid, entry.gid);
-    fchmodSync(fd, entry.mode);
-    futimesSync(fd, entry.atime ?? entry.mtime, entry.mtime);
-    applyTarXattrs(entry.xattrs, (name, value) => setXattrAt(fd, name, value));
-  } finally {
-    closeSync(fd);
   }
 }
 

@@ -1,6 +1,6 @@
 import { promises as fs, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { Conflict } from '@berth/core';
+import { Conflict, processAlive } from '@berth/core';
 import { migrationDir } from './migration-journal.js';
 
 /**
@@ -23,7 +23,7 @@ export class MigrationLock {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }
       const holder = Number(readPid(file));
-      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && alive(holder)) {
+      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && processAlive(holder)) {
         throw new Conflict(`another storage migration of ${dataRoot} is running (pid ${holder})`);
       }
       await fs.rm(file, { force: true }); // stale: its process is gone
@@ -41,21 +41,5 @@ function readPid(file: string): string {
     return readFileSync(file, 'utf8').trim();
   } catch {
     return '';
-  }
-}
-
-/** A live process that is not a zombie. */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
   }
 }

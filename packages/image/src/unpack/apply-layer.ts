@@ -12,6 +12,7 @@ import { checkSymlinkTarget, entryParts, opaqueMarker, whiteoutMetaPrefix, white
 import { ConcurrentFileWrites, concurrentFileMax } from './file-writes.js';
 import { hostTree, RootResolver, refuse, type TreeView } from './root-resolver.js';
 import { SpaceGuard } from './space-guard.js';
+import { writeEntryContent } from './write-entry-content.js';
 
 export { entryParts } from './entry-name.js';
 
@@ -59,8 +60,6 @@ export interface ApplyLayerResult {
   xattrsSkipped: number;
 }
 
-/** Files larger than this write their data through the thread pool. */
-const asyncWriteThreshold = 1 << 20;
 /** Longest stretch of synchronous unpacking before the event loop gets a turn. */
 const yieldEveryMs = 20;
 
@@ -230,7 +229,7 @@ export async function applyLayer(targetDir: string, source: ByteSource, options:
               });
               size += entry.size;
             } else {
-              size += await writeFile(create(() => fs.openSync(abs, 'wx', 0o600))!, entry, sameOwner);
+              size += await writeEntryContent(create(() => fs.openSync(abs, 'wx', 0o600))!, entry, sameOwner);
             }
             break;
           case 'symlink':
@@ -305,37 +304,6 @@ function resolveHardlinkTarget(resolver: RootResolver, entry: TarEntry): string 
   if (!target || !st) throw refuse(entry.path, `hardlink target ${JSON.stringify(entry.linkpath)} does not exist`);
   if (st.isDirectory()) throw refuse(entry.path, `hardlink target ${JSON.stringify(entry.linkpath)} is a directory`);
   return target;
-}
-
-/**
- * Write one file's content to `fd`, set its owner, mode and times, close it. Small files (most of a layer) are written with synchronous calls:
- * through the thread pool, the open/write/chown/chmod/utimes/close round trips cost
- * more than the work. Large ones write their data asynchronously, so a slow disk
- * does not stall the event loop.
- */
-async function writeFile(fd: number, entry: TarEntry, sameOwner: boolean): Promise<number> {
-  let size = 0;
-  try {
-    for await (const chunk of entry.body) {
-      let offset = 0;
-      while (offset < chunk.length) {
-        offset +=
-          entry.size > asyncWriteThreshold
-            ? await new Promise<number>((resolve, reject) =>
-                fs.write(fd, chunk, offset, chunk.length - offset, null, (err, n) => (err ? reject(err) : resolve(n))),
-              )
-            : fs.writeSync(fd, chunk, offset, chunk.length - offset);
-      }
-      size += chunk.length;
-    }
-    // chown before chmod: chown clears setuid/setgid bits.
-    if (sameOwner) fs.fchownSync(fd, entry.uid, entry.gid);
-    fs.fchmodSync(fd, entry.mode);
-    fs.futimesSync(fd, entry.atime ?? entry.mtime, entry.mtime);
-  } finally {
-    fs.closeSync(fd);
-  }
-  return size;
 }
 
 /** True when every component of `abs` below `root` is a directory, not a symlink. */

@@ -1,23 +1,28 @@
 import { promises as fs, type Stats } from 'node:fs';
 import * as path from 'node:path';
-import { type SnapshotChange, sortChanges } from '@berth/core';
-import { getXattr } from '@berth/native';
-
-/** overlayfs marks a directory that hides everything below it in the lower layers. */
-const opaqueXattr = 'trusted.overlay.opaque';
+import type { SnapshotChange } from '../contracts/storage.js';
+import { sortChanges } from './tree-changes.js';
 
 /**
- * What an overlay upper directory changes over its lower directories (nearest first),
- * with the StorageDriver.changes rules. overlayfs keeps exactly the changes in the
- * upper: an entry there is added when the lower has nothing at its path and modified
- * otherwise (a directory is copied up only for a change of its own or below it); a
- * whiteout (a 0:0 character device) deletes its path; an opaque directory deletes
- * every lower entry below it that the upper does not hold again. A modified directory is
- * marked opaque by the contract's rule (every entry the lower held in it deleted), not
- * from overlay's own opaque xattr, so overlay's changes equal core's treeChanges.
+ * Whether directory `dir` is opaque (`trusted.overlay.opaque=y`): it hides what the
+ * layers below hold at its path. A driver reads the xattr through @berth/native, which
+ * core may not import.
  */
-export async function overlayChanges(upper: string, lowers: string[]): Promise<SnapshotChange[]> {
-  const lower = new LowerView(lowers);
+export type OpaqueTest = (dir: string) => boolean;
+
+/**
+ * What an upper directory in overlayfs's on-disk format changes over its lower
+ * directories (nearest first), with the StorageDriver.changes rules, read from the upper
+ * alone (the differ's fast path for overlay and fuse, which keep exactly the changes
+ * there): an entry is added when the merged lower has nothing at its path and modified
+ * otherwise (a directory is copied up only for a change of its own or below it); a
+ * whiteout (a 0:0 character device) deletes its path; an opaque directory deletes every
+ * lower entry below it that the upper does not hold again. A modified directory is
+ * marked `opaque` by the contract's rule (every entry the lower held in it deleted), not
+ * from the xattr, so the result equals treeChanges over the same trees.
+ */
+export async function upperLayerChanges(upper: string, lowers: readonly string[], isOpaque: OpaqueTest): Promise<SnapshotChange[]> {
+  const lower = new LowerLayers(lowers, isOpaque);
   const changes: SnapshotChange[] = [];
   const walk = async (dir: string, added: boolean): Promise<void> => {
     const names = await fs.readdir(path.join(upper, dir));
@@ -31,7 +36,7 @@ export async function overlayChanges(upper: string, lowers: string[]): Promise<S
       }
       changes.push({ path: rel, kind: inLower ? 'modified' : 'added' });
       if (!st.isDirectory()) continue;
-      if (inLower && getXattr(path.join(upper, rel), opaqueXattr) === 'y') {
+      if (inLower && isOpaque(path.join(upper, rel))) {
         const kept = new Set(await fs.readdir(path.join(upper, rel)));
         for (const old of await lower.entries(rel)) if (!kept.has(old)) changes.push({ path: path.posix.join(rel, old), kind: 'deleted' });
       }
@@ -44,7 +49,7 @@ export async function overlayChanges(upper: string, lowers: string[]): Promise<S
 }
 
 /** SnapshotChange.opaque on each modified directory whose every lower entry is deleted. */
-async function markOpaque(changes: SnapshotChange[], lower: LowerView, upper: string): Promise<void> {
+async function markOpaque(changes: SnapshotChange[], lower: LowerLayers, upper: string): Promise<void> {
   const deleted = new Set(changes.filter((c) => c.kind === 'deleted').map((c) => c.path));
   if (deleted.size === 0) return;
   for (const change of changes) {
@@ -56,13 +61,17 @@ async function markOpaque(changes: SnapshotChange[], lower: LowerView, upper: st
   }
 }
 
+/** overlayfs's whiteout: a character device 0:0. */
 function isWhiteout(st: Stats): boolean {
   return st.isCharacterDevice() && st.rdev === 0;
 }
 
 /** The merged lower layers, read without mounting them: whiteouts and opaque directories applied. */
-class LowerView {
-  constructor(private readonly layers: string[]) {}
+class LowerLayers {
+  constructor(
+    private readonly layers: readonly string[],
+    private readonly isOpaque: OpaqueTest,
+  ) {}
 
   /** What the merged lower has at `rel`, or undefined. */
   async stat(rel: string): Promise<Stats | undefined> {
@@ -77,7 +86,7 @@ class LowerView {
         if (isWhiteout(st)) return undefined;
         if (i === parts.length - 1) return st;
         if (!st.isDirectory()) return undefined;
-        if (getXattr(dir, opaqueXattr) === 'y') opaque = true;
+        if (this.isOpaque(dir)) opaque = true;
       }
       // An opaque directory on the way hides what the layers below hold there.
       if (opaque) return undefined;

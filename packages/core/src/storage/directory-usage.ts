@@ -1,12 +1,16 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import type { SnapshotUsage } from '@berth/core';
+import type { SnapshotUsage } from '../contracts/storage.js';
 
 /**
  * Bytes and inodes under `dir`, not counting `dir` itself: every entry is an inode,
  * and every non-directory adds its apparent size (as Docker's SizeRw does: directory
  * sizes are the filesystem's business). A file with several hard links counts once.
  * Symlinks are not followed. A missing `dir` counts as empty.
+ *
+ * The exact usage of a layered driver's snapshot, whose own directory (an upper layer)
+ * holds exactly its changes (LayeredSnapshots.usage); a whole-tree snapshot counts its
+ * changes against its parent instead (changedUsage).
  */
 export async function directoryUsage(dir: string): Promise<SnapshotUsage> {
   const seen = new Set<number>();
