@@ -1,3 +1,4 @@
+import * as dgram from 'node:dgram';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
@@ -90,6 +91,17 @@ async function canListen(port: number): Promise<boolean> {
   return ok;
 }
 
+/** Whether a UDP socket can bind 127.0.0.1:`port` now. */
+async function canListenUdp(port: number): Promise<boolean> {
+  const socket = dgram.createSocket('udp4');
+  const ok = await new Promise<boolean>((resolve) => {
+    socket.once('error', () => resolve(false));
+    socket.bind({ port, address: '127.0.0.1', exclusive: true }, () => resolve(true));
+  });
+  await new Promise<void>((resolve) => socket.close(() => resolve()));
+  return ok;
+}
+
 test('host ports: ephemeral ones from the host range skip ports in use; a taken port is a Conflict naming it; released ones are free', async () => {
   const ports = new HostPortAllocator(silentLogger);
   const { start, end } = ports.ephemeralRange;
@@ -127,24 +139,34 @@ test('host ports: ephemeral ones from the host range skip ports in use; a taken 
       );
       assert.match(theirs.message, `Bind for 127.0.0.1:${next} failed: port is already in use on the host`);
     }
-    // All or nothing: the UDP port of a failing call is given back.
+    // All or nothing: the UDP port of a failing call is given back. The port is one whose
+    // UDP side no program of the host holds (any UDP client may have the kernel give it an
+    // ephemeral port from the same range: a DNS lookup of another test's, for one).
+    let shared = first!.hostPort;
+    while (!(await canListenUdp(shared)) && shared < end) shared++;
+    const [sharedTcp] =
+      shared === first!.hostPort
+        ? [first!]
+        : await ports.reserve('s', [
+            { protocol: 'tcp', containerPort: 80, hostIp: '127.0.0.1', hostPortStart: shared, hostPortEnd: shared },
+          ]);
     const udp = {
       protocol: 'udp' as const,
       containerPort: 53,
       hostIp: '127.0.0.1',
-      hostPortStart: first!.hostPort,
-      hostPortEnd: first!.hostPort,
+      hostPortStart: sharedTcp!.hostPort,
+      hostPortEnd: sharedTcp!.hostPort,
     };
     const tcpTaken = {
       protocol: 'tcp' as const,
       containerPort: 80,
       hostIp: '127.0.0.1',
-      hostPortStart: first!.hostPort,
-      hostPortEnd: first!.hostPort,
+      hostPortStart: sharedTcp!.hostPort,
+      hostPortEnd: sharedTcp!.hostPort,
     };
     await errorOf(ports.reserve('d', [udp, tcpTaken]));
     const [udpAgain] = await ports.reserve('e', [udp]);
-    assert.is(udpAgain!.hostPort, first!.hostPort, 'TCP and UDP are separate ports');
+    assert.is(udpAgain!.hostPort, sharedTcp!.hostPort, 'TCP and UDP are separate ports');
     // A range takes its first free port.
     const [ranged] = await ports.reserve('f', [
       { protocol: 'tcp', containerPort: 80, hostIp: '127.0.0.1', hostPortStart: first!.hostPort, hostPortEnd: first!.hostPort + 5 },

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { isBerthError, silentLogger } from '@berth/core';
 import { connectVolumePlugin, DockerPluginDiscovery, RemoteVolumeDriver } from '@berth/discovery-docker';
@@ -26,6 +27,18 @@ interface Rig {
   start(): Promise<void>;
   /** SIGKILL the plugin and delete its socket, as a plugin that went away. */
   stop(): Promise<void>;
+}
+
+/** Whether something accepts connections on the UNIX socket `socket` now. */
+function accepts(socket: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = net.connect(socket);
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
+  });
 }
 
 function withPlugin(run: (rig: Rig) => Promise<void>, scope: 'local' | 'global' = 'local'): () => Promise<void> {
@@ -55,8 +68,9 @@ function withPlugin(run: (rig: Rig) => Promise<void>, scope: 'local' | 'global' 
           stdio: ['ignore', 'ignore', 'pipe'],
         });
         child.stderr?.on('data', (d) => (stderr += d));
-        for (let i = 0; i < 200 && !existsSync(socket); i++) await new Promise((r) => setTimeout(r, 10));
-        assert.ok(existsSync(socket), `the Python plugin did not start: ${stderr}`);
+        // Until it accepts, not until its socket exists: the file is made at bind, before the listen.
+        for (let i = 0; i < 200 && !(await accepts(socket)); i++) await new Promise((r) => setTimeout(r, 10));
+        assert.ok(await accepts(socket), `the Python plugin did not start: ${stderr}`);
       },
       stop: async () => {
         const c = child;
