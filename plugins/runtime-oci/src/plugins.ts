@@ -75,10 +75,7 @@ function makeRuntime(name: string, ctx: PluginContext, binary: string, shimPath:
       directExec === false || !kernelHasDirectExec()
         ? undefined
         : {
-            seccompProgram:
-              name === 'crun'
-                ? (root, id) => seccompPrograms.fileFor(path.join(root, id, 'seccomp.bpf'))
-                : undefined,
+            seccompProgram: name === 'crun' ? (root, id) => seccompPrograms.fileFor(path.join(root, id, 'seccomp.bpf')) : undefined,
           },
   });
 }

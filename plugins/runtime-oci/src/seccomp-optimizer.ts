@@ -192,7 +192,7 @@ function aluFold(op: number, a: number, b: number): number {
     case DIV:
       return Math.floor(a / b) >>> 0;
     case MOD:
-      return a % b >>> 0;
+      return (a % b) >>> 0;
     case 0x40:
       return (a | b) >>> 0;
     case 0x50:
@@ -502,7 +502,8 @@ class PartialEvaluator {
         }
         if (a >= 0 && b >= 0 && !(shift && b >= 32)) st[0] = aluFold(op, a, b);
         else {
-          if (op === NEG) emit(code, 0); // A is live: a constant would have folded
+          if (op === NEG)
+            emit(code, 0); // A is live: a constant would have folded
           else if (b >= 0 && !(shift && b >= 32)) {
             materializeA();
             emit(ALU | op, b); // X's known value as the constant operand

@@ -6,12 +6,13 @@
  * bundle's device rules and no more, seccomp, capabilities, no_new_privs, for the init
  * and for an exec) and leaves nothing behind, and that the host keeps its cgroup2 mount.
  */
+
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { readMountInfo } from '@berth/core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createHash } from 'node:crypto';
 import { seccompBpfAnnotation } from '../src/compiled-seccomp.js';
 import { removeExitedCrunState } from '../src/crun-exited-state.js';
 import { crunPlugin, isCgroupHybrid, type OciRuntime } from '../src/index.js';
@@ -134,13 +135,15 @@ test("an exec joins the container's namespaces and cgroups with its capabilities
  * Syscalls a busybox shell running mkdir and sleep never makes: refused with mkdir, they
  * make crun compile a chain of some 70 tests that the optimizer rewrites.
  */
-const unused = ('acct add_key adjtimex bpf clock_adjtime clock_settime delete_module finit_module fanotify_init ' +
+const unused = (
+  'acct add_key adjtimex bpf clock_adjtime clock_settime delete_module finit_module fanotify_init ' +
   'fanotify_mark init_module ioperm iopl kcmp kexec_file_load kexec_load keyctl lookup_dcookie mbind migrate_pages ' +
   'move_pages name_to_handle_at open_by_handle_at perf_event_open pivot_root process_vm_readv process_vm_writev ' +
   'ptrace quotactl reboot request_key set_mempolicy get_mempolicy setns settimeofday swapon swapoff sysfs umount2 ' +
   'unshare uselib userfaultfd ustat syslog mount chroot sethostname setdomainname io_setup io_destroy io_getevents ' +
   'io_submit io_cancel remap_file_pages mq_open mq_unlink mq_timedsend mq_timedreceive mq_notify mq_getsetattr ' +
-  'msgget msgsnd msgrcv msgctl semget semop semctl shmget shmat shmdt shmctl tee vmsplice').split(' ');
+  'msgget msgsnd msgrcv msgctl semget semop semctl shmget shmat shmdt shmctl tee vmsplice'
+).split(' ');
 
 test('a profile crun compiled once is handed to later creates ready made, optimized: the init and the execs of the first and later containers refuse what it refuses', async () => {
   // A runtime of its own, so the first create here is the first with this profile.
@@ -184,7 +187,7 @@ test('a profile crun compiled once is handed to later creates ready made, optimi
   const first = await runOnce(request(fx.newId(), mkdirThenSleep), true);
   assert.is(first.handed, undefined, 'the first create compiles the profile itself');
   assert.is(first.stderr, 'refused\n');
-  assert.is(first.execStatus, 9, "an exec into the first container refuses mkdir");
+  assert.is(first.execStatus, 9, 'an exec into the first container refuses mkdir');
   const optimized = optimizeSeccompProgram(first.program);
   assert.is.not(optimized, first.program, "crun's program for this profile is one the optimizer rewrites");
   if (kernelHasDirectExec()) {

@@ -17,7 +17,13 @@ const dockerDefault = readFileSync(path.join(__dirname, 'fixtures/crun-docker-de
 const loader = path.join(__dirname, 'support/seccomp-load.c');
 
 /** Assert that `b` returns what `a` returns on every probe; the number of probes. */
-function assertEquivalent(a: readonly BpfInstruction[], b: readonly BpfInstruction[], rnd: Random, options: Parameters<typeof probeInputs>[2], what: string): number {
+function assertEquivalent(
+  a: readonly BpfInstruction[],
+  b: readonly BpfInstruction[],
+  rnd: Random,
+  options: Parameters<typeof probeInputs>[2],
+  what: string,
+): number {
   let count = 0;
   for (const data of probeInputs(a, rnd, options)) {
     const want = runFilter(a, data);
@@ -99,13 +105,31 @@ test('edge cases: arithmetic on arguments, X, scratch words, jset, ret A, divisi
       insn(0x20, 0),
     ],
     // jset on arg1's high half; ret A of arg2 ^ nr's constant
-    (nr) => [insn(0x15, nr * 2 + 1, 0, 5), insn(0x20, 28), insn(0x45, 0x80000000, 0, 2), insn(0x20, 32), insn(0xa4, nr), insn(0x16), insn(0x20, 0)],
+    (nr) => [
+      insn(0x15, nr * 2 + 1, 0, 5),
+      insn(0x20, 28),
+      insn(0x45, 0x80000000, 0, 2),
+      insn(0x20, 32),
+      insn(0xa4, nr),
+      insn(0x16),
+      insn(0x20, 0),
+    ],
     // division by X: X from arg0's low half (0 makes the program return 0)
     (nr) => [insn(0x15, 1000 + nr, 0, 5), insn(0x20, 16), insn(0x07), insn(0x00, 100), insn(0x3c), insn(0x16), insn(0x20, 0)],
     // X holds the number (tax) and a constant is compared with it (jgt X)
     (nr) => [insn(0x07), insn(0x00, 200 + nr), insn(0x3d, 0, 1, 0), insn(0x06, 0x00050000 + nr), insn(0x20, 0)],
     // shift by an X of 40 (not folded), division by a constant, neg
-    (nr) => [insn(0x15, nr + 7, 0, 8), insn(0x01, 40), insn(0x20, 40), insn(0x6c), insn(0x34, 7), insn(0x84), insn(0x02, 0), insn(0x16), insn(0x20, 0)],
+    (nr) => [
+      insn(0x15, nr + 7, 0, 8),
+      insn(0x01, 40),
+      insn(0x20, 40),
+      insn(0x6c),
+      insn(0x34, 7),
+      insn(0x84),
+      insn(0x02, 0),
+      insn(0x16),
+      insn(0x20, 0),
+    ],
   ];
   for (const [i, block] of blocks.entries()) {
     for (const n of [3, 40, 120]) {
@@ -187,7 +211,10 @@ test(
         const input = encodeBpf(randomProgram(new Random(seed * 2654435761), seed % 3 === 0 ? 'free' : 'seccomp'));
         const output = optimizeSeccompProgram(input);
         if (output !== input) rewritten++;
-        for (const [name, program] of [['input', input], ['output', output]] as const) {
+        for (const [name, program] of [
+          ['input', input],
+          ['output', output],
+        ] as const) {
           const file = path.join(dir, `${seed}-${name}.bpf`);
           writeFileSync(file, program);
           const loaded = spawnSync(bin, [file, 'time', '1'], { encoding: 'utf8' });

@@ -87,7 +87,8 @@ export function runFilter(prog: readonly BpfInstruction[], data: Buffer): number
         const op = code & 0xf0;
         const src = code & 0x08 ? x : k >>> 0;
         if (cls === 0x05) {
-          const taken = op === 0x10 ? a === src : op === 0x20 ? a > src : op === 0x30 ? a >= src : op === 0x40 ? (a & src) !== 0 : undefined;
+          const taken =
+            op === 0x10 ? a === src : op === 0x20 ? a > src : op === 0x30 ? a >= src : op === 0x40 ? (a & src) !== 0 : undefined;
           if (taken === undefined) throw new Error(`bad jump 0x${code.toString(16)}`);
           pc += taken ? jt : jf;
         } else if (cls === 0x04) {
@@ -192,7 +193,11 @@ export function randomProgram(rnd: Random, shape: 'seccomp' | 'free', size = 40 
   // Labels are resolved at the end: a target is a fraction of the rest of the program.
   const ret = () => {
     const r = rnd.below(4);
-    prog.push(r === 0 ? { code: 0x16, jt: 0, jf: 0, k: 0 } : { code: 0x06, jt: 0, jf: 0, k: rnd.pick([0x7fff0000, 0x00050001, 0x80000000, 0, k()]) });
+    prog.push(
+      r === 0
+        ? { code: 0x16, jt: 0, jf: 0, k: 0 }
+        : { code: 0x06, jt: 0, jf: 0, k: rnd.pick([0x7fff0000, 0x00050001, 0x80000000, 0, k()]) },
+    );
   };
   if (shape === 'seccomp') {
     prog.push(...seccompShaped(rnd, size, anyInsn, k));
@@ -230,12 +235,18 @@ export function randomProgram(rnd: Random, shape: 'seccomp' | 'free', size = 40 
  * from the program's own constants (k, k±1, k in the high half, 0, random): `argSets`
  * sets for a number the program names, one for the others.
  */
-export function* probeInputs(prog: readonly BpfInstruction[], rnd: Random, options: { nrs: number; x32: number; randomNrs: number; argSets: number }) {
+export function* probeInputs(
+  prog: readonly BpfInstruction[],
+  rnd: Random,
+  options: { nrs: number; x32: number; randomNrs: number; argSets: number },
+) {
   const ks = [...new Set(prog.map((i) => i.k >>> 0))];
   // An architecture is AUDIT_ARCH_*: EM_* in the low 16 bits, flags in the top two.
   const archLike = ks.filter((kk) => (kk & 0x3fff0000) === 0 && kk & 0xc0000000);
   const sampled = Array.from({ length: 3 }, () => rnd.pick(ks));
-  const archs = [...new Set([...archLike.flatMap((a) => [a, a - 1, a + 1]), ...sampled, 0, 0xc000003e, 0x40000003, 0xc00000b7, 0xffffffff, rnd.u32()])];
+  const archs = [
+    ...new Set([...archLike.flatMap((a) => [a, a - 1, a + 1]), ...sampled, 0, 0xc000003e, 0x40000003, 0xc00000b7, 0xffffffff, rnd.u32()]),
+  ];
   const word = () => {
     const kk = rnd.pick(ks);
     return rnd.pick([kk, (kk + 1) >>> 0, (kk - 1) >>> 0, 0, rnd.u32(), 0xffffffff]);
