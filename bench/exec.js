@@ -9,6 +9,8 @@
 // BERTH_BENCH_BASELINE=<another built checkout>: its berthd too, in the same interleaved
 // run (a change's before and after, each with its ratio to dockerd). Also `berth exec
 // target true` (berth's own CLI) against the same berthd, interleaved.
+// BERTH_BENCH_FRESH=<n> (default 10): also a container's first exec, in n fresh containers
+// (berthd has no spare monitor for it yet), interleaved with dockerd's; 0 to skip.
 // BERTH_BENCH_RUNTIME=runc|crun: berthd's default runtime (else the engine's own choice) (bench/run-true.js and run-d.js too)
 'use strict';
 const { execFileSync, spawn } = require('node:child_process');
@@ -67,6 +69,24 @@ async function main() {
   timeOnce('docker', ['exec', 'target', 'true'], instantEnv);
   for (let i = 0; i < runs; i++) floor.push(timeOnce('docker', ['exec', 'target', 'true'], instantEnv));
 
+  // A container's first exec: no spare monitor yet (berthd makes one after an exec, for the
+  // next), so its monitor is made at the exec's create. Fresh containers, one exec each.
+  const fresh = Number(process.env.BERTH_BENCH_FRESH || 10);
+  const firstB = [];
+  const firstD = [];
+  for (let i = 0; i < fresh; i++) {
+    docker(berthEnv, ['run', '-d', '--name', `fresh${i}`, 'busybox', 'sleep', '3000']);
+    if (dockerEnv) docker(dockerEnv, ['run', '-d', '--name', `fresh${i}`, 'busybox', 'sleep', '3000']);
+  }
+  await new Promise((r) => setTimeout(r, 500));
+  for (let i = 0; i < fresh; i++) {
+    firstB.push(timeOnce('docker', ['exec', `fresh${i}`, 'true'], berthEnv));
+    if (dockerEnv) firstD.push(timeOnce('docker', ['exec', `fresh${i}`, 'true'], dockerEnv));
+  }
+  const freshNames = Array.from({ length: fresh }, (_, i) => `fresh${i}`);
+  docker(berthEnv, ['rm', '-f', ...freshNames]);
+  if (dockerEnv) docker(dockerEnv, ['rm', '-f', ...freshNames]);
+
   docker(berthEnv, ['exec', '-d', 'target', 'sleep', '30']);
   await new Promise((r) => setTimeout(r, 500));
   const execRss = shimRssKiB(dir, '--exec');
@@ -97,6 +117,13 @@ async function main() {
     line(`baseline (${baselineRepo})`, before);
     if (dockerEnv) console.log(`ratio baseline / dockerd                 ${(median(before) / median(d)).toFixed(2)}x`);
     console.log(`daemon share: baseline ${(median(before) - median(floor)).toFixed(1)} ms`);
+  }
+  if (fresh > 0) {
+    line("a container's first exec  (berthd)", firstB);
+    if (dockerEnv) {
+      line("a container's first exec  (dockerd)", firstD);
+      console.log(`ratio berthd / dockerd, first exec       ${(median(firstB) / median(firstD)).toFixed(2)}x`);
+    }
   }
   const mib = (kib) => (kib === undefined ? 'not found' : `${(kib / 1024).toFixed(2)} MiB`);
   console.log(`berth-shim RSS: an exec's ${mib(execRss)}, its container's ${mib(containerRss)}  (target < 2 MiB)`);

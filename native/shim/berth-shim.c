@@ -48,8 +48,9 @@
 #define FRAME_MAX (1u << 20)
 #define DRAIN_MS 2000
 
-/* Stream 3 carries control requests from a client ("start", "resize", "kill") and their answers. */
-enum { STREAM_STDIN = 0, STREAM_STDOUT = 1, STREAM_STDERR = 2, STREAM_CONTROL = 3, STREAM_EXIT = 4 };
+/* Stream 3 carries control requests from a client ("start", "resize", "kill") and their answers;
+ * stream 5 the process part of a direct exec's plan (--process-later), sent before its "start". */
+enum { STREAM_STDIN = 0, STREAM_STDOUT = 1, STREAM_STDERR = 2, STREAM_CONTROL = 3, STREAM_EXIT = 4, STREAM_PROCESS = 5 };
 enum { CONTROL_MAX = 64 };
 
 static struct {
@@ -67,6 +68,7 @@ static struct {
   int keep_runtime_state; /* --keep-runtime-state: the spawner removes it after the exit */
   int exec_fifo_write;    /* --exec-fifo-write: the init reads the fifo (crun), start writes it */
   int wait_start;         /* --wait-start (with --exec-plan): run the process at the `start` request */
+  int process_later;      /* --process-later (with --wait-start): what to run comes on stream 5 before the start */
   long long log_max_size; /* --log-max-size: rotate the log before it would pass this; 0: never */
   int log_max_files;      /* --log-max-files: the log and its rotated copies .1 ... .N-1 */
 } opt;
@@ -85,6 +87,8 @@ struct client {
   int payload_stream;
   char control[CONTROL_MAX]; /* a control request being received */
   size_t control_len;
+  char *process;             /* a process part being received (stream 5) */
+  size_t process_len;
 };
 
 struct stream {
@@ -111,6 +115,10 @@ static int term_fd = -1;          /* the pty master (--terminal), kept for resiz
 static int console_lfd = -1;      /* where the runtime sends the pty master */
 static char console_path[4096];
 static int exec_started, exec_failed; /* --exec: the start request ran, and failed */
+/* --process-later: the process part came (stream 5) and was taken, or why it was refused
+ * (told as the answer to the start, which then fails as any failed start). */
+static int process_given;
+static char process_error[512];
 static int init_watch = -1; /* --wait-start: a pidfd of the container's init until the start */
 
 /* ---------- small helpers ---------- */
@@ -326,6 +334,7 @@ static void log_flush(struct stream *s) {
 static void client_drop(size_t i) {
   close(clients[i].fd);
   free(clients[i].out.data);
+  free(clients[i].process);
   clients[i] = clients[--n_clients];
 }
 
@@ -408,6 +417,7 @@ static void stdin_flush(void) {
 }
 
 static void control_request(struct client *c);
+static void process_part(struct client *c);
 
 /* Parse the client's frames: stream 0 carries stdin; an empty stream-0 frame closes it;
  * stream 3 carries a control request, answered on stream 3 to that client alone. */
@@ -426,6 +436,13 @@ static int client_read(struct client *c) {
         if (c->payload_left > FRAME_MAX) return -1;
         if (c->payload_stream == STREAM_CONTROL && c->payload_left >= CONTROL_MAX) return -1;
         c->control_len = 0;
+        if (c->payload_stream == STREAM_PROCESS) {
+          /* Only before the start of a monitor that waits for it, once, and never empty. */
+          if (!opt.process_later || exec_started || process_given || c->process || c->payload_left == 0) return -1;
+          c->process = malloc(c->payload_left);
+          c->process_len = 0;
+          if (!c->process) return -1;
+        }
         if (c->payload_left == 0) {
           if (c->payload_stream == STREAM_STDIN) {
             stdin_close_pending = 1;
@@ -443,11 +460,16 @@ static int client_read(struct client *c) {
       memcpy(c->control + c->control_len, in + i, take);
       c->control_len += take;
     }
+    if (c->payload_stream == STREAM_PROCESS) {
+      memcpy(c->process + c->process_len, in + i, take);
+      c->process_len += take;
+    }
     i += take;
     c->payload_left -= (uint32_t)take;
     if (c->payload_left == 0) {
       c->hdr_have = 0;
       if (c->payload_stream == STREAM_CONTROL) control_request(c);
+      if (c->payload_stream == STREAM_PROCESS) process_part(c);
     }
   }
   stdin_flush();
@@ -633,7 +655,28 @@ static void resize_terminal(const char *request, char *reply, size_t cap) {
  */
 static void exec_start_direct(char *reply, size_t cap);
 
+/*
+ * --process-later, stream 5: the process part of the plan (direct_exec_set_process), kept
+ * for the whole life of the shim (the plan points into it). A part refused is told at the
+ * start, which then fails (exit 255 recorded, the shim ends) without running anything.
+ */
+static void process_part(struct client *c) {
+  char *data = c->process;
+  size_t len = c->process_len;
+  c->process = NULL;
+  process_given = 1;
+  if (direct_exec_set_process(data, len, process_error, sizeof process_error) < 0) {
+    if (!process_error[0]) snprintf(process_error, sizeof process_error, "exec process: refused");
+    free(data);
+  }
+}
+
 static void exec_start(char *reply, size_t cap) {
+  if (opt.plan && opt.process_later && (!process_given || process_error[0])) {
+    exec_started = exec_failed = 1;
+    snprintf(reply, cap, "error: %s", process_given ? process_error : "no process was given to run");
+    return;
+  }
   if (opt.plan) {
     exec_start_direct(reply, cap);
     return;
@@ -1016,7 +1059,7 @@ static void usage(void) {
           "                  --runtime PATH --runtime-root DIR [--stdin] [--terminal] [--oom-file PATH]... [--ready-fd N] [--detach] [--exec-fifo PATH]\n"
           "                  [--exec-fifo-write] [--keep-runtime-state] [--cgroup DIR]... [--runtime-config FILE]\n"
           "       berth-shim --exec PROCESS.json --id ID --state-dir DIR --runtime PATH --runtime-root DIR\n"
-          "                  [--stdin] [--terminal] [--log PATH] [--ready-fd N] [--detach] [--cgroup DIR]... [--exec-plan PLAN [--wait-start]]\n"
+          "                  [--stdin] [--terminal] [--log PATH] [--ready-fd N] [--detach] [--cgroup DIR]... [--exec-plan PLAN [--wait-start [--process-later]]]\n"
           "       (both also take [--hide-mount PATH])\n"
           "       berth-shim --hide-mount PATH --run RUNTIME [ARG]...\n");
   exit(2);
@@ -1043,6 +1086,7 @@ int main(int argc, char **argv) {
     if (!strcmp(a, "--keep-runtime-state")) { opt.keep_runtime_state = 1; continue; }
     if (!strcmp(a, "--exec-fifo-write")) { opt.exec_fifo_write = 1; continue; }
     if (!strcmp(a, "--wait-start")) { opt.wait_start = 1; continue; }
+    if (!strcmp(a, "--process-later")) { opt.process_later = 1; continue; }
     if (!strcmp(a, "--terminal")) { opt.terminal = 1; continue; }
     if (!v) usage();
     if (!strcmp(a, "--id")) opt.id = v;
@@ -1066,9 +1110,10 @@ int main(int argc, char **argv) {
   }
   if (!opt.id || !opt.state_dir || !opt.runtime || !opt.runtime_root) usage();
   if (!opt.process && !opt.bundle) usage(); /* an exec has no bundle; without --log nothing is logged */
+  if (opt.process_later && (!opt.plan || !opt.wait_start)) usage(); /* the part comes before a start */
   if (opt.plan) {
     char msg[1024];
-    if (direct_exec_load(opt.plan, msg, sizeof msg) < 0) fail_ready(ready_fd, "%s", msg);
+    if (direct_exec_load(opt.plan, opt.process_later, msg, sizeof msg) < 0) fail_ready(ready_fd, "%s", msg);
   }
 
   /* --detach: the first process exits at once, so a spawner that cannot reap us later

@@ -68,7 +68,9 @@ static struct {
   int ns;                /* CLONE_NEW* flags to join, CLONE_NEWPID included */
   const char *cgroup2;   /* the init's cgroup2 directory, or NULL */
   const char *tasks[LIST_MAX];
+  int task_fds[LIST_MAX]; /* opened at load: the start writes, no path walk on its way */
   int n_tasks;
+  int cgroup2_fd;         /* the cgroup2 directory, opened at load (O_PATH), or -1 */
   int has_oom_score_adj, oom_score_adj;
   struct { int resource; struct rlimit limit; } rlimits[RLIMITS_MAX];
   int n_rlimits;
@@ -139,33 +141,34 @@ static int load_filter(const char *file, char *msg, size_t cap) {
   return 0;
 }
 
-int direct_exec_load(const char *plan_path, char *msg, size_t cap) {
-  int fd = open(plan_path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return set_msg(msg, cap, "open exec plan %s: %s", plan_path, strerror(errno));
-  plan.data = malloc(PLAN_MAX + 1);
-  size_t len = 0;
-  for (;;) {
-    ssize_t n = plan.data ? read(fd, plan.data + len, PLAN_MAX - len) : -1;
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    len += (size_t)n;
-    if (len == PLAN_MAX) break;
-  }
-  close(fd);
-  if (!plan.data || len == 0 || len == PLAN_MAX || plan.data[len - 1] != 0) return set_msg(msg, cap, "exec plan %s: malformed", plan_path);
-  plan.data[len] = 0;
-  plan.umask = 022;
-  int has_pid = 0;
-  for (char *p = plan.data; p < plan.data + len;) {
+/* Keys of the process part: what one exec runs, as opposed to where (the container part). */
+static int is_process_key(const char *key) {
+  static const char *const keys[] = {"oom-score-adj", "rlimit", "cwd", "uid", "gid", "group", "umask", "no-new-privs",
+                                     "cap-bounding", "cap-effective", "cap-permitted", "cap-inheritable", "cap-ambient",
+                                     "arg", "env", "console-rows", "console-cols"};
+  for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+    if (!strcmp(key, keys[i])) return 1;
+  return 0;
+}
+
+/*
+ * Parse `len` bytes of `key\0value\0` pairs at `data` (kept: the plan points into it) into
+ * the plan. With `process_only`, only the process part's keys are taken: a process part
+ * given later (direct_exec_set_process) cannot change where the process runs.
+ */
+static int parse_plan(char *data, size_t len, int process_only, const char *what, char *msg, size_t cap) {
+  if (len == 0 || data[len - 1] != 0) return set_msg(msg, cap, "%s: malformed", what);
+  for (char *p = data; p < data + len;) {
     char *key = p;
     p += strlen(p) + 1;
-    if (p >= plan.data + len) return set_msg(msg, cap, "exec plan: %s without a value", key);
+    if (p >= data + len) return set_msg(msg, cap, "exec plan: %s without a value", key);
     char *value = p;
     p += strlen(p) + 1;
     uint64_t u;
     long long v;
     int bad = 0;
-    if (!strcmp(key, "pid")) bad = parse_int(value, 1, INT32_MAX, &v) || !(plan.pid = (pid_t)v) || !(has_pid = 1);
+    if (process_only && !is_process_key(key)) return set_msg(msg, cap, "%s: key %s is not the process's", what, key);
+    if (!strcmp(key, "pid")) bad = parse_int(value, 1, INT32_MAX, &v) || !(plan.pid = (pid_t)v);
     else if (!strcmp(key, "start-time")) bad = parse_u64(value, &u) || ((plan.start_time = u), 0);
     else if (!strcmp(key, "ns")) bad = parse_int(value, 0, INT32_MAX, &v) || ((plan.ns = (int)v), 0);
     else if (!strcmp(key, "cgroup2")) plan.cgroup2 = value;
@@ -196,7 +199,58 @@ int direct_exec_load(const char *plan_path, char *msg, size_t cap) {
     else return set_msg(msg, cap, "exec plan: unknown key %s", key);
     if (bad) return set_msg(msg, cap, "exec plan: bad %s: %s", key, value);
   }
-  if (!has_pid || !plan.cwd || plan.n_args == 0) return set_msg(msg, cap, "exec plan %s: pid, cwd and arg are required", plan_path);
+  return 0;
+}
+
+/*
+ * The init's cgroups, opened once at load rather than at each start (nine v1 `tasks` files
+ * and a cgroup2 directory: ~0.1 ms of path walks off the exec's path). They stay valid as
+ * long as the cgroups do, that is while the container runs; the start checks the init.
+ */
+static int open_cgroups(char *msg, size_t cap) {
+  plan.cgroup2_fd = -1;
+  if (plan.cgroup2) {
+    plan.cgroup2_fd = open(plan.cgroup2, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (plan.cgroup2_fd < 0) return set_msg(msg, cap, "open cgroup %s: %s", plan.cgroup2, strerror(errno));
+  }
+  for (int i = 0; i < plan.n_tasks; i++) {
+    plan.task_fds[i] = open(plan.tasks[i], O_WRONLY | O_CLOEXEC);
+    if (plan.task_fds[i] < 0) return set_msg(msg, cap, "join cgroup %s: %s", plan.tasks[i], strerror(errno));
+  }
+  return 0;
+}
+
+int direct_exec_load(const char *plan_path, int process_later, char *msg, size_t cap) {
+  int fd = open(plan_path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return set_msg(msg, cap, "open exec plan %s: %s", plan_path, strerror(errno));
+  plan.data = malloc(PLAN_MAX + 1);
+  size_t len = 0;
+  for (;;) {
+    ssize_t n = plan.data ? read(fd, plan.data + len, PLAN_MAX - len) : -1;
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    len += (size_t)n;
+    if (len == PLAN_MAX) break;
+  }
+  close(fd);
+  if (!plan.data || len == PLAN_MAX) return set_msg(msg, cap, "exec plan %s: malformed", plan_path);
+  plan.data[len] = 0;
+  plan.umask = 022;
+  if (parse_plan(plan.data, len, 0, plan_path, msg, cap) < 0) return -1;
+  if (!plan.pid) return set_msg(msg, cap, "exec plan %s: pid is required", plan_path);
+  if (open_cgroups(msg, cap) < 0) return -1;
+  if (process_later) {
+    if (plan.cwd || plan.n_args) return set_msg(msg, cap, "exec plan %s: a process part comes at the start, not here", plan_path);
+    return 0;
+  }
+  if (!plan.cwd || plan.n_args == 0) return set_msg(msg, cap, "exec plan %s: pid, cwd and arg are required", plan_path);
+  return 0;
+}
+
+int direct_exec_set_process(char *data, size_t len, char *msg, size_t cap) {
+  if (plan.cwd || plan.n_args) return set_msg(msg, cap, "the exec's process was given already");
+  if (parse_plan(data, len, 1, "exec process", msg, cap) < 0) return -1;
+  if (!plan.cwd || plan.n_args == 0) return set_msg(msg, cap, "exec process: cwd and arg are required");
   return 0;
 }
 
@@ -305,9 +359,7 @@ static void child(int pidfd, int errpipe, int in, int out, int err, int terminal
   if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) child_fail(errpipe, "prctl(PR_SET_DUMPABLE): %s", strerror(errno));
   /* The init's v1 cgroups: "0" is this thread, moved without the global migration lock. */
   for (int i = 0; i < plan.n_tasks; i++) {
-    int fd = open(plan.tasks[i], O_WRONLY | O_CLOEXEC);
-    if (fd < 0 || write(fd, "0", 1) != 1) child_fail(errpipe, "join cgroup %s: %s", plan.tasks[i], strerror(errno));
-    close(fd);
+    if (write(plan.task_fds[i], "0", 1) != 1) child_fail(errpipe, "join cgroup %s: %s", plan.tasks[i], strerror(errno));
   }
   if (plan.has_oom_score_adj) {
     char v[16];
@@ -423,15 +475,7 @@ pid_t direct_exec_start(int in, int out, int err, int terminal, int *master, cha
     close(pidfd);
     return set_msg(msg, cap, "join the pid namespace of the container's init: %s", strerror(e));
   }
-  int cgroup_fd = -1;
-  if (plan.cgroup2) {
-    cgroup_fd = open(plan.cgroup2, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (cgroup_fd < 0) {
-      int e = errno;
-      close(pidfd);
-      return set_msg(msg, cap, "open cgroup %s: %s", plan.cgroup2, strerror(e));
-    }
-  }
+  int cgroup_fd = plan.cgroup2_fd;
   int errpipe[2], console[2] = {-1, -1};
   if (pipe2(errpipe, O_CLOEXEC) < 0 || (terminal && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, console) < 0)) {
     int e = errno;

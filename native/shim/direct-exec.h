@@ -10,8 +10,21 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/* Read and check PLAN (and the seccomp program it names). 0, or -1 with `msg` set. */
-int direct_exec_load(const char *plan_path, char *msg, size_t cap);
+/*
+ * Read and check PLAN (and the seccomp program it names). 0, or -1 with `msg` set. With
+ * `process_later`, PLAN holds only where the process runs (the container part: pid,
+ * start-time, ns, cgroups, seccomp) and what it is comes before the start
+ * (direct_exec_set_process); else PLAN holds both.
+ */
+int direct_exec_load(const char *plan_path, int process_later, char *msg, size_t cap);
+
+/*
+ * The process part of a plan loaded with `process_later` (`len` bytes of `key\0value\0`
+ * pairs at `data`, kept: the plan points into it): only the process's keys (cwd, ids,
+ * capabilities, rlimits, args, env...) are taken, never where it runs. Once only.
+ * 0, or -1 with `msg` set.
+ */
+int direct_exec_set_process(char *data, size_t len, char *msg, size_t cap);
 
 /*
  * Start the planned process: clone it (into the container's cgroup2 cgroup, in its pid

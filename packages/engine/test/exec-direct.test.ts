@@ -5,7 +5,7 @@ import runc, { crunPlugin } from '@berth/runtime-oci';
 import overlay from '@berth/storage-overlay';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ContainerPathsToken, createEngine, type Engine } from '../src/index.js';
+import { ContainerPathsToken, createEngine, type Engine, ExecServiceToken } from '../src/index.js';
 import { removeAndAssertNoMounts } from './support/cleanup.js';
 
 // ExecService through crun, the default runtime when it is there: execs run without a
@@ -80,15 +80,17 @@ test("-u -w -e: the exec has the init's security settings, its own user, cwd and
   assert.equal(securityLines(root.out), init, 'as root: exactly the init');
   // A running exec's state dir holds a plan for the shim, no process for crun.
   const paths = engine.di.resolve(ContainerPathsToken);
+  const service = engine.di.resolve(ExecServiceToken);
   const { Id } = await engine.execs.create(container, { Cmd: ['sleep', '1'] });
   await engine.execs.start(Id, { detach: true });
-  const files = readdirSync(paths.execStateDir(container, Id));
+  const files = readdirSync((await service.monitorDir(Id))!);
   assert.ok(files.includes('plan') && !files.includes('process.json'), files.join(' '));
   for (let i = 0; i < 100 && (await engine.execs.inspect(Id)).Running; i++) await new Promise((t) => setTimeout(t, 20));
-  // Every exec's state goes once it has exited.
+  // Every exec's state goes once it has exited; the container's spare monitor (for its next exec) waits.
   const execs = path.dirname(paths.execStateDir(container, r.id));
-  for (let i = 0; i < 100 && existsSync(execs) && readdirSync(execs).length > 0; i++) await new Promise((t) => setTimeout(t, 20));
-  assert.equal(existsSync(execs) ? readdirSync(execs) : [], [], 'no exec state left');
+  const left = () => (existsSync(execs) ? readdirSync(execs) : []).filter((d) => path.join(execs, d) !== service.spareDir(container));
+  for (let i = 0; i < 100 && left().length > 0; i++) await new Promise((t) => setTimeout(t, 20));
+  assert.equal(left(), [], 'no exec state left');
 });
 
 test("a command not found is 127, one that cannot be executed 126, with runc's messages", async ({ engine, container }) => {
@@ -125,10 +127,16 @@ test("an exec's monitor is made at its create and runs nothing until the start; 
   engine,
   container,
 }) => {
-  const paths = engine.di.resolve(ContainerPathsToken);
+  const execs = engine.di.resolve(ExecServiceToken);
+  // The exec's monitor: made at its create, or the container's spare that it took.
+  const monitorDir = async (id: string) => {
+    const dir = await execs.monitorDir(id);
+    assert.ok(dir, `exec ${id} has a monitor`);
+    return dir;
+  };
   // Made ahead: the monitor waits, nothing runs, no pid file.
   const { Id } = await engine.execs.create(container, { Cmd: ['sh', '-c', 'echo ran'], AttachStdout: true });
-  const stateDir = paths.execStateDir(container, Id);
+  const stateDir = await monitorDir(Id);
   await until('the monitor made at the create', () => shimsOf(stateDir).length === 1);
   const [monitor] = shimsOf(stateDir);
   assert.is(readFileSync(`/proc/${monitor}/task/${monitor}/children`, 'utf8').trim(), '', 'nothing runs before the start');
@@ -143,7 +151,7 @@ test("an exec's monitor is made at its create and runs nothing until the start; 
 
   // The container restarted between the create and the start: its new init runs the exec.
   const again = await engine.execs.create(container, { Cmd: ['true'] });
-  const againDir = paths.execStateDir(container, again.Id);
+  const againDir = await monitorDir(again.Id);
   await until('the monitor made at the create', () => shimsOf(againDir).length === 1);
   await engine.containers.restart(container, 0);
   await engine.execs.start(again.Id, { detach: true });
@@ -155,7 +163,7 @@ test("an exec's monitor is made at its create and runs nothing until the start; 
 
   // A start refused (the container paused meanwhile): the monitor made ahead is ended.
   const refused = await engine.execs.create(container, { Cmd: ['true'] });
-  const refusedDir = paths.execStateDir(container, refused.Id);
+  const refusedDir = await monitorDir(refused.Id);
   await until('the monitor made at the create', () => shimsOf(refusedDir).length === 1);
   await engine.containers.pause(container);
   try {
@@ -171,14 +179,64 @@ test("an exec's monitor is made at its create and runs nothing until the start; 
 
   // Never started: its monitor ends when the container stops.
   const never = await engine.execs.create(container, { Cmd: ['true'] });
-  const neverDir = paths.execStateDir(container, never.Id);
+  const neverDir = await monitorDir(never.Id);
   await until('the monitor made at the create', () => shimsOf(neverDir).length === 1);
   await engine.containers.stop(container, 0);
   await until('the monitor of the exec never started ended', () => shimsOf(neverDir).length === 0);
   await engine.containers.start(container);
 });
 
-test('an engine that closes ends the monitors of execs created and never started; the container runs on, and the next engine removes it and its shim cgroup', async () => {
+test("a container that exec'd keeps a spare monitor for its next exec without terminal or stdin: it runs nothing until then, the exec runs as any other, and it ends with the container", async ({
+  engine,
+  container,
+}) => {
+  const service = engine.di.resolve(ExecServiceToken);
+  await execRun(engine, container, { Cmd: ['true'] });
+  await until('a spare monitor after an exec', () => service.spareDir(container) !== undefined);
+  const spare = service.spareDir(container)!;
+  await until('its shim', () => shimsOf(spare).length === 1);
+  const [shim] = shimsOf(spare);
+  assert.is(readFileSync(`/proc/${shim}/task/${shim}/children`, 'utf8').trim(), '', 'the spare runs nothing');
+  assert.not.ok(existsSync(path.join(spare, 'pid')));
+
+  // An exec with a terminal makes its own monitor and leaves the spare for the next one.
+  const tty = await engine.execs.create(container, { Cmd: ['true'], Tty: true });
+  assert.is.not(await service.monitorDir(tty.Id), spare, 'a terminal exec does not take the spare');
+  assert.is(service.spareDir(container), spare);
+  await engine.execs.start(tty.Id, { detach: true });
+
+  // The next plain exec takes it, and runs exactly as the init is confined.
+  const { Pid } = (await engine.containers.inspect(container)).State;
+  const { Id } = await engine.execs.create(container, {
+    Cmd: ['sh', '-c', 'cat /proc/self/status; echo; cat /proc/self/cgroup'],
+    AttachStdout: true,
+  });
+  assert.is(await service.monitorDir(Id), spare, 'the plain exec took the spare');
+  const session = await engine.execs.start(Id, { detach: false });
+  assert.ok(session);
+  const out: string[] = [];
+  session.onOutput((_stream, data) => out.push(String(data)));
+  await session.ended;
+  const text = out.join('');
+  assert.is((await engine.execs.inspect(Id)).ExitCode, 0, text);
+  assert.equal(
+    securityLines(text),
+    securityLines(readFileSync(`/proc/${Pid}/status`, 'utf8')),
+    "the init's capabilities, seccomp, no_new_privs",
+  );
+  assert.ok(text.endsWith(readFileSync(`/proc/${Pid}/cgroup`, 'utf8')), "the init's cgroups");
+
+  // Made again after that exec; it ends with the container (nothing ran: its state goes).
+  await until('the next spare', () => service.spareDir(container) !== undefined && service.spareDir(container) !== spare);
+  const next = service.spareDir(container)!;
+  await until('its shim', () => shimsOf(next).length === 1);
+  await engine.containers.stop(container, 0);
+  await until('the spare ended with the container', () => shimsOf(next).length === 0 && !existsSync(next));
+  assert.is(service.spareDir(container), undefined);
+  await engine.containers.start(container);
+});
+
+test('an engine that closes ends the monitors of execs created and never started, and the spares; the container runs on, and the next engine removes it and its shim cgroup', async () => {
   const dir = mkdtempSync('/tmp/berth-unit-execd-close-');
   const cgroupParent = `berth-unit-${path.basename(dir).slice(-6)}`;
   const open = () =>
@@ -193,12 +251,18 @@ test('an engine that closes ends the monitors of execs created and never started
     await engine.images.load(createReadStream(busybox));
     const id = (await engine.containers.create({ Image: 'busybox', Cmd: ['sleep', '1000'], HostConfig: { Runtime: 'crun' } })).Id;
     await engine.containers.start(id);
-    const never = await engine.execs.create(id, { Cmd: ['true'] });
-    const neverDir = engine.di.resolve(ContainerPathsToken).execStateDir(id, never.Id);
+    const service = engine.di.resolve(ExecServiceToken);
+    await execRun(engine, id, { Cmd: ['true'] });
+    await until('a spare monitor after an exec', () => service.spareDir(id) !== undefined);
+    const spareDir = service.spareDir(id)!;
+    await until('its shim', () => shimsOf(spareDir).length === 1);
+    const never = await engine.execs.create(id, { Cmd: ['true'], Tty: true });
+    const neverDir = (await service.monitorDir(never.Id))!;
     await until('the monitor made at the create', () => shimsOf(neverDir).length === 1);
     await engine.close();
     engine = undefined;
     assert.equal(shimsOf(neverDir), [], 'no monitor outlives the engine waiting for a start');
+    assert.equal(shimsOf(spareDir), [], 'no spare monitor outlives the engine');
     engine = await open();
     assert.ok((await engine.containers.inspect(id)).State.Running, 'the container ran on');
     await engine.containers.remove(id, { force: true });

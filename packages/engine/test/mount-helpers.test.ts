@@ -222,7 +222,9 @@ for (const under of driversUnderTest) {
         await t.engine.containers.start(id);
         const second = t.helper(id);
         assert.ok(second && second.pid !== created!.pid);
-        assert.is(readFileSync(path.join(t.rootfs(id), 'probe'), 'utf8'), 'hi\n');
+        // The file the first run wrote is there; the second run writes it again (a truncate, then
+        // the line), so it is read once that write is done.
+        await until('the second run sees and writes the file', () => readIfThere(path.join(t.rootfs(id), 'probe')) === 'hi\n');
         await t.engine.containers.remove(id, { force: true });
         assert.not.ok(isSameProcess(second!.pid, second!.startTime));
         assert.equal(ledger(t.dir), []);

@@ -98,10 +98,44 @@ export interface DirectExecInput {
   selfPid?: number | 'self';
 }
 
+type Pairs = [key: string, value: string][];
+
 export function planDirectExec(input: DirectExecInput): DirectExecPlan {
-  const { initPid, process: p } = input;
-  if (p.apparmorProfile || p.selinuxLabel) return { fallback: 'the process has an LSM label' };
-  const pairs: [string, string][] = [];
+  const where = planContainerPart(input);
+  if ('fallback' in where) return where;
+  const what = planProcessPart(input.process);
+  if ('fallback' in what) return what;
+  const plan = encodePlan([...where.pairs, ...what.pairs]);
+  return 'fallback' in plan ? plan : { plan: plan.plan, initPid: input.initPid };
+}
+
+/**
+ * The container part of a plan alone (where the process runs: the init, its namespaces
+ * and cgroups, the seccomp program), for a monitor made before anyone asked for an exec
+ * (berth-shim's `--process-later`); `planProcessPart` gives the rest at its start.
+ */
+export function planContainerDirectExec(input: Omit<DirectExecInput, 'process'>): DirectExecPlan {
+  const where = planContainerPart(input);
+  if ('fallback' in where) return where;
+  const plan = encodePlan(where.pairs);
+  return 'fallback' in plan ? plan : { plan: plan.plan, initPid: input.initPid };
+}
+
+/**
+ * The process part of a plan (what runs: ids, capabilities, rlimits, cwd, args, env), as
+ * berth-shim takes it on stream 5 before the start of a `--process-later` monitor; or
+ * why this process cannot run there (it must then go through the runtime).
+ */
+export function planProcessDirectExec(process: PlannedProcess): { part: Buffer } | { fallback: string } {
+  const what = planProcessPart(process);
+  if ('fallback' in what) return what;
+  const plan = encodePlan(what.pairs);
+  return 'fallback' in plan ? plan : { part: plan.plan };
+}
+
+function planContainerPart(input: Omit<DirectExecInput, 'process'>): { pairs: Pairs } | { fallback: string } {
+  const { initPid } = input;
+  const pairs: Pairs = [];
   const add = (key: string, value: string | number | bigint) => pairs.push([key, String(value)]);
 
   let stat: string;
@@ -139,8 +173,14 @@ export function planDirectExec(input: DirectExecInput): DirectExecPlan {
     if (!input.seccompProgram) return { fallback: "the container's seccomp program is not at hand (the runtime keeps none)" };
     add('seccomp', input.seccompProgram);
   }
-  if (p.oomScoreAdj !== undefined) add('oom-score-adj', p.oomScoreAdj);
+  return { pairs };
+}
 
+function planProcessPart(p: PlannedProcess): { pairs: Pairs } | { fallback: string } {
+  if (p.apparmorProfile || p.selinuxLabel) return { fallback: 'the process has an LSM label' };
+  const pairs: Pairs = [];
+  const add = (key: string, value: string | number | bigint) => pairs.push([key, String(value)]);
+  if (p.oomScoreAdj !== undefined) add('oom-score-adj', p.oomScoreAdj);
   for (const limit of p.rlimits ?? []) {
     const number = rlimitNumbers[limit.type.toUpperCase()];
     if (number === undefined) return { fallback: `rlimit ${limit.type}` };
@@ -166,6 +206,11 @@ export function planDirectExec(input: DirectExecInput): DirectExecPlan {
   if (args.length === 0) return { fallback: 'no args' };
   for (const arg of args) add('arg', arg);
   for (const entry of p.env ?? []) add('env', entry);
+  return { pairs };
+}
+
+/** `key\0value\0` pairs as the shim reads them, or why they cannot be. */
+function encodePlan(pairs: Pairs): { plan: Buffer } | { fallback: string } {
   if (pairs.some(([, value]) => value.includes('\0'))) return { fallback: 'a value holds a NUL byte' };
   // The shim's fixed tables (direct-exec.c): larger lists go to the runtime, which has none.
   const count = (key: string) => pairs.filter(([k]) => k === key).length;
@@ -174,7 +219,7 @@ export function planDirectExec(input: DirectExecInput): DirectExecPlan {
   }
   const plan = Buffer.from(pairs.map(([k, v]) => `${k}\0${v}\0`).join(''));
   if (plan.length >= 1 << 20) return { fallback: 'a plan of 1 MiB or more' };
-  return { plan, initPid };
+  return { plan };
 }
 
 /** A rlimit value as the kernel's unsigned 64 bits (JSON cannot hold RLIM_INFINITY exactly). */

@@ -3,9 +3,10 @@
  * 1 byte stream id, 4 bytes big-endian payload length, then the payload.
  * Streams: 0 stdin (client → shim; an empty frame closes stdin), 1 stdout, 2 stderr,
  * 3 control requests and their answers, 4 an exec's exit record (shim → client, after its
- * last output, as exit.json has it).
+ * last output, as exit.json has it), 5 the process part of a prepared direct exec's plan
+ * (client → shim, once, before its `start`).
  */
-export const StreamId = { stdin: 0, stdout: 1, stderr: 2, control: 3, exit: 4 } as const;
+export const StreamId = { stdin: 0, stdout: 1, stderr: 2, control: 3, exit: 4, process: 5 } as const;
 
 const headerSize = 5;
 /** The shim drops a client that sends a larger frame. */

@@ -12,6 +12,7 @@ import {
   type Logger,
   type MountInfoEntry,
   NotFound,
+  type PreparedExecProcess,
   type Runtime,
   type RuntimeCreateRequest,
   type RuntimeExecRequest,
@@ -26,11 +27,11 @@ import { type BundleSpec, readBundleSpec } from './bundle-spec.js';
 import { devicesCgroupDir, oomFiles } from './cgroups.js';
 import { type CompiledSeccompCache, seccompBpfAnnotation } from './compiled-seccomp.js';
 import { extraDeviceDenials } from './device-rules.js';
-import { planDirectExec } from './direct-exec-plan.js';
+import { type DirectExecInput, planContainerDirectExec, planDirectExec } from './direct-exec-plan.js';
 import { runcWording } from './runtime-messages.js';
 import { ShimCgroup } from './shim-cgroup.js';
 import { ShimConnection } from './shim-connection.js';
-import { ShimProcess } from './shim-process.js';
+import { PreparedShimProcess, ShimProcess } from './shim-process.js';
 import { connectSocket, lostExitStatus, maxSocketPath, readExitStatus, stateFiles } from './shim-state.js';
 
 /** How an OciRuntime is wired: which binary, which shim, where the runtime keeps its state. */
@@ -450,16 +451,8 @@ export class OciRuntime implements Runtime {
    */
   async exec(req: RuntimeExecRequest): Promise<RuntimeProcess> {
     this.stateDirOf(req.containerId);
-    const stateDir = path.resolve(req.stateDir);
+    const stateDir = this.freshExecStateDir(req.stateDir, req.execId);
     const socket = path.join(stateDir, stateFiles.socket);
-    if (Buffer.byteLength(socket) > maxSocketPath) {
-      throw new InvalidArgument(`state dir of exec ${req.execId} is too long for a UNIX socket: ${socket}`);
-    }
-    // A fresh state dir (normally none is there) and the process: a few small files,
-    // synchronously (microseconds), not three round trips through libuv's threadpool
-    // queued behind whatever else it does, on the path of every exec.
-    rmSync(stateDir, { recursive: true, force: true });
-    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     const began = performance.now();
     await this.factsWritten.get(req.containerId); // an exec right after create: its facts
     const direct = this.directExecPlan(req);
@@ -476,18 +469,9 @@ export class OciRuntime implements Runtime {
       writeFileSync(processFile, JSON.stringify(req.process), { mode: 0o600 });
       execArgs = ['--exec', processFile];
     }
-    // biome-ignore format: flag and value pairs
-    const args = [
-      ...execArgs,
-      '--id', req.containerId,
-      '--state-dir', stateDir,
-      '--runtime', this.options.binary,
-      '--runtime-root', this.options.stateRoot,
-    ];
+    const args = this.execShimArgs(execArgs, req.containerId, stateDir);
     if (req.openStdin) args.push('--stdin');
     if (req.terminal) args.push('--terminal');
-    for (const dir of this.shimCgroup.dirs) args.push('--cgroup', dir);
-    if (this.options.hideMount) args.push('--hide-mount', this.options.hideMount);
     const spawning = performance.now();
     const isDirect = direct !== undefined && 'plan' in direct;
     const { line, socket: readySocket, rest } = await this.spawnShimKeeping(req.execId, stateDir, args);
@@ -530,33 +514,96 @@ export class OciRuntime implements Runtime {
   }
 
   /**
+   * A monitor for the next exec in container `containerId` (core's PreparedExecProcess): a
+   * direct exec's shim launched with the container part of its plan only
+   * (`--process-later`), which waits in its cgroups for the process part and the start, so
+   * an exec then costs one write and the process itself. Undefined when direct execs are
+   * off, or execs in this container go through the runtime (the plan says why).
+   */
+  async prepareExec(containerId: string, stateDir: string): Promise<PreparedExecProcess | undefined> {
+    this.stateDirOf(containerId);
+    await this.factsWritten.get(containerId); // right after create: its facts
+    const input = this.directExecInput(containerId);
+    const where = input && ('fallback' in input ? input : planContainerDirectExec(input));
+    if (!where || 'fallback' in where) return undefined;
+    const dir = this.freshExecStateDir(stateDir, 'prepared');
+    const planFile = path.join(dir, 'plan');
+    writeFileSync(planFile, where.plan, { mode: 0o600 });
+    const args = this.execShimArgs(['--exec-plan', planFile, '--wait-start', '--process-later'], containerId, dir);
+    const { line, socket, rest } = await this.spawnShimKeeping(containerId, dir, args);
+    if (line === 'created') return new PreparedShimProcess(new ShimConnection(socket, rest), dir);
+    socket.destroy();
+    await fs.rm(dir, { recursive: true, force: true });
+    throw new SystemError(
+      `OCI runtime exec failed: cannot prepare a monitor: ${line.replace(/^error /, '') || 'no answer from berth-shim'}`,
+    );
+  }
+
+  /**
+   * An exec's state dir, made afresh (normally none is there): synchronously
+   * (microseconds), not round trips through libuv's threadpool queued behind whatever
+   * else it does, on the path of every exec. Refused when its socket's path would not fit.
+   */
+  private freshExecStateDir(stateDir: string, execId: string): string {
+    const dir = path.resolve(stateDir);
+    const socket = path.join(dir, stateFiles.socket);
+    if (Buffer.byteLength(socket) > maxSocketPath) {
+      throw new InvalidArgument(`state dir of exec ${execId} is too long for a UNIX socket: ${socket}`);
+    }
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    return dir;
+  }
+
+  /** An exec shim's arguments after its mode's (`--exec…`), shared by every exec. */
+  private execShimArgs(modeArgs: string[], containerId: string, stateDir: string): string[] {
+    // biome-ignore format: flag and value pairs
+    const args = [
+      ...modeArgs,
+      '--id', containerId,
+      '--state-dir', stateDir,
+      '--runtime', this.options.binary,
+      '--runtime-root', this.options.stateRoot,
+    ];
+    for (const dir of this.shimCgroup.dirs) args.push('--cgroup', dir);
+    if (this.options.hideMount) args.push('--hide-mount', this.options.hideMount);
+    return args;
+  }
+
+  /**
    * The plan of a direct exec (no runtime process), or why this one goes through the
    * runtime; undefined when direct execs are off for this runtime.
    */
   private directExecPlan(req: RuntimeExecRequest): ReturnType<typeof planDirectExec> | undefined {
+    const input = this.directExecInput(req.containerId);
+    if (!input || 'fallback' in input) return input;
+    return planDirectExec({ ...input, process: req.process });
+  }
+
+  /** What a direct exec's plan is made of, for container `id`, but the process. */
+  private directExecInput(id: string): Omit<DirectExecInput, 'process'> | { fallback: string } | undefined {
     const options = this.options.directExec;
     if (!options) return undefined;
     let initPid: number;
     try {
-      initPid = Number(readFileSync(path.join(this.stateDirOf(req.containerId), stateFiles.pid), 'utf8').trim());
+      initPid = Number(readFileSync(path.join(this.stateDirOf(id), stateFiles.pid), 'utf8').trim());
     } catch {
       return { fallback: 'no pid file for the container' };
     }
     if (!(initPid > 0)) return { fallback: 'no pid for the container' };
     let facts: { seccomp?: boolean };
     try {
-      facts = JSON.parse(readFileSync(path.join(this.stateDirOf(req.containerId), containerFactsFile), 'utf8'));
+      facts = JSON.parse(readFileSync(path.join(this.stateDirOf(id), containerFactsFile), 'utf8'));
     } catch {
       return { fallback: 'no record of whether the container has a seccomp profile' };
     }
     this.mounts ??= readMountInfo();
-    return planDirectExec({
+    return {
       initPid,
-      process: req.process,
       seccomp: facts.seccomp === true,
-      seccompProgram: options.seccompProgram?.(this.options.stateRoot, req.containerId),
+      seccompProgram: options.seccompProgram?.(this.options.stateRoot, id),
       mounts: this.mounts,
-    });
+    };
   }
 
   async adoptExec(containerId: string, execId: string, stateDir: string): Promise<AdoptExecResult> {

@@ -99,6 +99,14 @@ export class ShimConnection implements ContainerStreams {
   }
 
   /**
+   * The process part of a prepared direct exec's plan (`--process-later`), sent before
+   * its `start` (the shim takes it once; one it refuses fails the start with the reason).
+   */
+  sendProcessPart(part: Buffer): void {
+    if (!this.closed) this.socket.write(encodeFrame(StreamId.process, part));
+  }
+
+  /**
    * Send a control request (`start`, `resize`, `kill`) on this connection and resolve with the shim's
    * answer to it (`ok`, `error: ...`); rejects if the connection closes first.
    */

@@ -1,6 +1,7 @@
 import { constants } from 'node:os';
-import type { ExitStatus, RuntimeProcess } from '@berth/core';
+import type { ExitStatus, PreparedExecProcess, RuntimeProcess } from '@berth/core';
 import { InvalidArgument, SystemError } from '@berth/core';
+import { type PlannedProcess, planProcessDirectExec } from './direct-exec-plan.js';
 import { runcWording } from './runtime-messages.js';
 import type { ShimConnection } from './shim-connection.js';
 import { lostExitStatus, readExitStatus } from './shim-state.js';
@@ -18,8 +19,8 @@ export class ShimProcess implements RuntimeProcess {
 
   constructor(
     readonly streams: ShimConnection,
-    private readonly stateDir: string,
-    private started = false,
+    protected readonly stateDir: string,
+    protected started = false,
   ) {
     this.exited = new Promise((resolve) => {
       // The shim sends the exit record after the last output, before it writes exit.json
@@ -34,6 +35,10 @@ export class ShimProcess implements RuntimeProcess {
   }
 
   async start(): Promise<{ pid: number }> {
+    return this.startShim();
+  }
+
+  protected async startShim(): Promise<{ pid: number }> {
     if (this.started) throw new SystemError(`the exec in ${this.stateDir} was started already`);
     this.started = true;
     const reply = await this.streams.control('start');
@@ -57,6 +62,26 @@ export class ShimProcess implements RuntimeProcess {
 
   wait(): Promise<ExitStatus> {
     return this.exited;
+  }
+}
+
+/**
+ * A direct exec's monitor made before its exec was asked for (berth-shim's
+ * `--process-later`, see `OciRuntime.prepareExec`): the process part of its plan goes to
+ * the shim with the start, in the same write as the `start` request.
+ */
+export class PreparedShimProcess extends ShimProcess implements PreparedExecProcess {
+  accepts(process: Record<string, unknown>): boolean {
+    const p = process as PlannedProcess;
+    return !p.terminal && 'part' in planProcessDirectExec(p);
+  }
+
+  override async start(process?: Record<string, unknown>): Promise<{ pid: number }> {
+    if (!process) throw new InvalidArgument(`the exec in ${this.stateDir} was prepared: its start needs the process`);
+    const planned = planProcessDirectExec(process as PlannedProcess);
+    if ('fallback' in planned) throw new InvalidArgument(`the exec in ${this.stateDir} cannot run this process: ${planned.fallback}`);
+    if (!this.started) this.streams.sendProcessPart(planned.part);
+    return this.startShim();
   }
 }
 

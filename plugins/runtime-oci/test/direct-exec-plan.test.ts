@@ -2,7 +2,7 @@ import { type MountInfoEntry, readMountInfo } from '@berth/core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { capabilityMask } from '../src/capabilities.js';
-import { cgroupTargets, planDirectExec } from '../src/direct-exec-plan.js';
+import { cgroupTargets, planContainerDirectExec, planDirectExec, planProcessDirectExec } from '../src/direct-exec-plan.js';
 import { kernelHasDirectExec } from '../src/plugins.js';
 
 // The plan of a direct exec, and every case that must go through the runtime instead.
@@ -63,6 +63,27 @@ test('a plan: ids, capability masks, rlimits with RLIM_INFINITY, cwd, env, args,
   assert.equal(get('arg'), ['true']);
   assert.equal(get('env'), ['PATH=/bin', 'A=b']);
   assert.equal(get('cwd'), ['/tmp']);
+});
+
+test('a plan in two parts (a monitor prepared before its exec): where it runs, then what runs; together, the whole plan', () => {
+  const input = { initPid: process.pid, seccomp: true, seccompProgram: '/x/seccomp.bpf', mounts: hostMounts };
+  const whole = planDirectExec({ ...input, process: process0 });
+  const where = planContainerDirectExec(input);
+  const what = planProcessDirectExec(process0);
+  assert.ok('plan' in whole && 'plan' in where && 'part' in what);
+  if (!('plan' in whole && 'plan' in where && 'part' in what)) return;
+  const containerKeys = ['pid', 'start-time', 'ns', 'cgroup2', 'tasks', 'seccomp'];
+  assert.ok(
+    pairs(where.plan).every(([k]) => containerKeys.includes(k)),
+    'the container part names only where',
+  );
+  assert.ok(
+    pairs(what.part).every(([k]) => !containerKeys.includes(k)),
+    'the process part never names where',
+  );
+  assert.equal(Buffer.concat([where.plan, what.part]), whole.plan);
+  assert.equal(planProcessDirectExec({ ...process0, selinuxLabel: 'x' }), { fallback: 'the process has an LSM label' });
+  assert.equal(planProcessDirectExec({ ...process0, args: [] }), { fallback: 'no args' });
 });
 
 test('what goes through the runtime, with the reason', () => {

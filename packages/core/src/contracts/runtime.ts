@@ -127,6 +127,26 @@ export interface RuntimeProcess {
 }
 
 /**
+ * A monitor made ahead of any exec in a running container (`Runtime.prepareExec`), for one
+ * process without a terminal or stdin whose spec comes only at its start: what the
+ * runtime does before a process can run (runtime-oci: launching a monitor into its
+ * cgroups, 2-5 ms) is then off the path of the next exec. Nothing runs in the container
+ * until `start`. Lifecycle: prepared → (`accepts`, then `start(process)`: from here an
+ * exec's process as any other) or discarded (`kill`: nothing ran, `wait` resolves with
+ * 255). It also ends by itself (`wait` resolves, 255) when the container's init exits or
+ * the daemon that prepared it goes.
+ */
+export interface PreparedExecProcess extends Omit<RuntimeProcess, 'start'> {
+  /**
+   * Whether this monitor can run `process` (the OCI process, as `RuntimeExecRequest.process`
+   * has it); when not, the engine discards it and uses `exec`.
+   */
+  accepts(process: Record<string, unknown>): boolean;
+  /** Run `process` (which `accepts`); as `RuntimeProcess.start` otherwise. Once only. */
+  start(process: Record<string, unknown>): Promise<{ pid: number }>;
+}
+
+/**
  * What `adoptExec` finds of an exec's monitor after a daemon restart:
  * - `running`: its process runs (the engine waits for it, and may signal it, through `process`);
  * - `created`: its monitor exists but the process was never started (the daemon died
@@ -236,6 +256,13 @@ export interface Runtime {
    * runtime may also run it at once (see `RuntimeProcess.start`).
    */
   exec(req: RuntimeExecRequest): Promise<RuntimeProcess>;
+  /**
+   * Optional: a monitor for the next exec in the running container `containerId`, made
+   * before that exec is asked for (`PreparedExecProcess`), its state in `stateDir` (as
+   * `RuntimeExecRequest.stateDir`); undefined when this runtime cannot for this container
+   * (the engine then uses `exec` as usual).
+   */
+  prepareExec?(containerId: string, stateDir: string): Promise<PreparedExecProcess | undefined>;
   /** Find an exec's monitor again after a daemon restart (see above). */
   adoptExec(containerId: string, execId: string, stateDir: string): Promise<AdoptExecResult>;
   /**

@@ -65,7 +65,12 @@ export class ContainerPaths {
 
   /** The runtime's live state of an exec: inside its container's, so it goes with it. */
   execStateDir(containerId: string, execId: string): string {
-    return path.join(this.stateDir(containerId), 'x', execId.slice(0, 16));
+    return path.join(this.execStateDirs(containerId), execId.slice(0, 16));
+  }
+
+  /** Where every exec's state dir of a container is (execStateDir). */
+  execStateDirs(containerId: string): string {
+    return path.join(this.stateDir(containerId), 'x');
   }
 
   /** Where the engine keeps the records of running execs (exec-root: they matter only while the host runs). */

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { promises as fs, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { promises as fs, readdirSync, readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import {
   type AttachSession,
@@ -18,7 +18,9 @@ import {
   type Logger,
   LoggerToken,
   NotFound,
+  type PreparedExecProcess,
   type RuntimeProcess,
+  SystemError,
   token,
 } from '@berth/core';
 import { HostFactsToken } from '../containers/container-bundles.js';
@@ -27,12 +29,13 @@ import { containerEventAttributes } from '../containers/container-events.js';
 import { type ContainerLocks, ContainerLocksToken } from '../containers/container-locks.js';
 import { type ContainerPaths, ContainerPathsToken } from '../containers/container-paths.js';
 import type { ContainerRecord } from '../containers/container-record.js';
-import type { HostFacts, OciSpec } from '../oci/index.js';
+import type { HostFacts, OciProcess, OciSpec } from '../oci/index.js';
 import { elapsed } from '../runs/timing.js';
 import { type ContainerStore, ContainerStoreToken } from '../state/container-store.js';
 import { buildExecProcess } from './exec-process.js';
 import { type ExecRecord, execInspect } from './exec-record.js';
 import { ExecSession } from './exec-session.js';
+import { type ExecSpare, ExecSpares } from './exec-spares.js';
 
 /** One exec in memory: its record, and while it runs, the runtime's process. */
 interface ExecEntry {
@@ -55,7 +58,9 @@ interface ExecEntry {
  * recorded on disk: a restarted engine has nothing of it to adopt.
  */
 interface PreparedExec {
-  process: RuntimeProcess;
+  /** With `needsProcess`, a spare monitor (ExecSpares) still to be told what to run. */
+  process: RuntimeProcess | PreparedExecProcess;
+  needsProcess: boolean;
   stateDir: string;
   /** The container's init the process was made for. */
   initPid: number;
@@ -69,13 +74,17 @@ interface PreparedExec {
 const preparedLimit = 16;
 /** A prepared exec not started within this is discarded (its start then makes the process itself). */
 const preparedIdleMs = 10_000;
+/** The bundle processes kept in memory, for as many containers. */
+const processSpecsKept = 256;
 
 /**
  * `docker exec` (core's `ExecsApi`): execs recorded in memory at create, run through the
  * container's runtime at start (its own monitor holds the process's stdio, terminal and
  * exit status), watched until they exit. A running exec's record is also on disk
- * (`ContainerPaths.execRecords()`), so `recover` finds it after a daemon crash and learns
- * its exit from the runtime. Lifecycle of an exec: create → start → running → exited (its
+ * (`ContainerPaths.execRecords()`, written while its process starts), so `recover` finds
+ * it after a daemon crash and learns its exit from the runtime; a monitor no record names
+ * (a crash came before the record was on disk, or it was a spare or prepared one) is
+ * ended at `recover`, its exec undone. Lifecycle of an exec: create → start → running → exited (its
  * ExitCode kept) → forgotten when its container is removed. A container's run ending
  * ends its execs (their pid namespace goes): their monitors record the exit (137) like
  * any other, which removes their records from disk; `recover` drops the records of
@@ -88,6 +97,12 @@ export class ExecService implements ExecsApi {
   private readonly preparing = new Set<ExecEntry>();
   /** The engine is stopping: nothing is prepared any more. */
   private closed = false;
+  /** Monitors made ahead for the next exec of containers that exec'd lately. */
+  private readonly spares: ExecSpares;
+  /** `execRecords()` exists (made at the first save). */
+  private recordsDirMade = false;
+  /** The process of each running container's bundle (what an exec's is made from), by its init. */
+  private readonly processSpecs = new Map<string, { pid: number; process: OciProcess }>();
 
   constructor(
     @inject(ContainerStoreToken) private readonly store: ContainerStore,
@@ -97,7 +112,9 @@ export class ExecService implements ExecsApi {
     @inject(HostFactsToken) private readonly host: HostFacts,
     @inject(EventBusToken) private readonly events: EventBus,
     @inject(LoggerToken) private readonly log: Logger,
-  ) {}
+  ) {
+    this.spares = new ExecSpares(store, drivers, paths, log);
+  }
 
   async create(ref: string, body: ExecCreateBody): Promise<{ Id: string }> {
     const container = this.store.get(ref);
@@ -117,8 +134,30 @@ export class ExecService implements ExecsApi {
     const entry: ExecEntry = { record };
     this.execs.set(id, entry);
     this.publish(record, `exec_create: ${(body.Cmd ?? []).join(' ')}`);
-    if (this.preparing.size < preparedLimit) entry.prepared = this.prepare(entry);
+    if (this.preparing.size < preparedLimit) {
+      // A spare is for a process without terminal or stdin (what probes and scripts run).
+      const spare = body.Tty !== true && body.AttachStdin !== true ? this.spares.take(container) : undefined;
+      entry.prepared = spare ? Promise.resolve(this.fromSpare(entry, spare)) : this.prepare(entry);
+    }
     return { Id: id };
+  }
+
+  /** A spare monitor taken for a created exec: from now on its PreparedExec. */
+  private fromSpare(entry: ExecEntry, spare: ExecSpare): PreparedExec {
+    this.preparing.add(entry);
+    const prepared: PreparedExec = { ...spare, needsProcess: true, state: 'waiting' };
+    this.idleTimer(entry, prepared);
+    return prepared;
+  }
+
+  /** A prepared exec whose start does not come within `preparedIdleMs` is discarded. */
+  private idleTimer(entry: ExecEntry, prepared: PreparedExec): void {
+    prepared.timer = setTimeout(() => {
+      if (prepared.state !== 'waiting') return;
+      entry.prepared = undefined;
+      void this.discardPrepared(entry, prepared);
+    }, preparedIdleMs);
+    prepared.timer.unref();
   }
 
   /**
@@ -139,16 +178,11 @@ export class ExecService implements ExecsApi {
         if (!container?.state.Running || container.state.Paused || record.started) return undefined;
         const stateDir = this.paths.execStateDir(container.id, record.id);
         const process = await this.runtimeExec(container, record, stateDir);
-        return { process, stateDir, initPid: container.state.Pid, state: 'waiting' };
+        return { process, needsProcess: false, stateDir, initPid: container.state.Pid, state: 'waiting' };
       });
       if (!prepared) return undefined;
       made = prepared;
-      prepared.timer = setTimeout(() => {
-        if (prepared.state !== 'waiting') return;
-        entry.prepared = undefined;
-        void this.discardPrepared(entry, prepared);
-      }, preparedIdleMs);
-      prepared.timer.unref();
+      this.idleTimer(entry, prepared);
       return prepared;
     } catch (err) {
       this.log.debug('exec not prepared ahead of its start', { id: record.id, error: String(err) });
@@ -167,6 +201,7 @@ export class ExecService implements ExecsApi {
    */
   async close(): Promise<void> {
     this.closed = true;
+    await this.spares.close();
     await Promise.all(
       [...this.preparing].map(async (entry) => {
         const prepared = await entry.prepared;
@@ -235,6 +270,8 @@ export class ExecService implements ExecsApi {
     const phases: Record<string, number> = {};
     let process: RuntimeProcess;
     let prepared: PreparedExec | undefined;
+    // The record on disk, written while the process starts (see `recover`).
+    let saving: Promise<void> | undefined;
     try {
       // Before the lock: a preparation under way holds it.
       prepared = await this.takePrepared(entry, container);
@@ -245,13 +282,23 @@ export class ExecService implements ExecsApi {
           await this.discardPrepared(entry, prepared);
           prepared = undefined;
         }
+        let told: RuntimeProcess | undefined;
+        if (prepared?.needsProcess) {
+          told = tellProcess(prepared.process as PreparedExecProcess, await this.execProcess(container, record));
+          if (!told) {
+            await this.discardPrepared(entry, prepared); // a process it cannot run (a label, an unknown capability)
+            prepared = undefined;
+          }
+        }
+        phases.told = elapsed(began);
         record.stateDir = prepared?.stateDir ?? this.paths.execStateDir(container.id, id);
-        this.save(record);
+        saving = this.save(record);
         phases.prepared = elapsed(began);
-        return prepared?.process ?? this.runtimeExec(container, record, record.stateDir);
+        return told ?? (prepared?.process as RuntimeProcess | undefined) ?? this.runtimeExec(container, record, record.stateDir);
       });
     } catch (err) {
       record.started = false;
+      await saving?.catch(() => {});
       this.unsave(record);
       if (prepared) await this.discardPrepared(entry, prepared);
       throw err;
@@ -263,11 +310,18 @@ export class ExecService implements ExecsApi {
     if (!session) process.streams.onOutput(() => {}); // nobody reads a detached exec's output
     phases.monitor = elapsed(began);
     try {
-      const { pid } = await process.start();
+      // The record is written while the process starts: a crash before it is on disk
+      // leaves a monitor no record names, which `recover` ends (the exec undone).
+      const [started, saved] = await Promise.allSettled([process.start(), saving]);
+      if (saved.status === 'rejected') {
+        if (started.status === 'fulfilled') await process.kill('SIGKILL').catch(() => {});
+        throw new SystemError(`cannot record exec ${id}: ${(saved.reason as Error).message}`);
+      }
+      if (started.status === 'rejected') throw started.reason;
       phases.started = elapsed(began);
-      // The record on disk says "started" already: a restarted engine asks the runtime for the pid.
+      // The record on disk says "started": a restarted engine asks the runtime for the pid.
       record.running = true;
-      record.pid = pid;
+      record.pid = started.value.pid;
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       // dockerd's codes for a process that could not run: 127 not found, 126 otherwise.
@@ -289,10 +343,7 @@ export class ExecService implements ExecsApi {
 
   /** The runtime's process of an exec (nothing runs until its `start`), in `stateDir`. */
   private async runtimeExec(container: ContainerRecord, record: ExecRecord, stateDir: string): Promise<RuntimeProcess> {
-    // Synchronously: one small file from the page cache (~50 µs), where the threadpool's
-    // queue (behind a removal's deletes, a layer's unpack) cost up to tens of ms per exec.
-    const spec = JSON.parse(readFileSync(path.join(this.paths.bundle(container.id), 'config.json'), 'utf8')) as OciSpec;
-    const oci = await buildExecProcess(spec.process, record.config, this.paths.rootfs(container.id), this.host.boundingSet);
+    const oci = await this.execProcess(container, record);
     return this.drivers.runtime(container.runtime).exec({
       containerId: container.id,
       execId: record.id,
@@ -301,6 +352,24 @@ export class ExecService implements ExecsApi {
       openStdin: record.config.AttachStdin === true,
       terminal: oci.terminal,
     });
+  }
+
+  /** The OCI process of an exec, made from its container's (see buildExecProcess). */
+  private async execProcess(container: ContainerRecord, record: ExecRecord): Promise<OciProcess> {
+    // The container's own is read once per run of it (its bundle's process never changes
+    // while it runs): synchronously, one small file from the page cache (~50 µs, and
+    // ~0.3 ms to parse), where the threadpool's queue (behind a removal's deletes, a
+    // layer's unpack) cost up to tens of ms per exec.
+    let known = this.processSpecs.get(container.id);
+    if (known?.pid !== container.state.Pid) {
+      const spec = JSON.parse(readFileSync(path.join(this.paths.bundle(container.id), 'config.json'), 'utf8')) as OciSpec;
+      known = { pid: container.state.Pid, process: spec.process };
+      this.processSpecs.delete(container.id);
+      this.processSpecs.set(container.id, known);
+      // Kept for the containers that exec'd last: removed containers' go in time.
+      if (this.processSpecs.size > processSpecsKept) this.processSpecs.delete(this.processSpecs.keys().next().value!);
+    }
+    return buildExecProcess(known.process, record.config, this.paths.rootfs(container.id), this.host.boundingSet);
   }
 
   /**
@@ -335,6 +404,20 @@ export class ExecService implements ExecsApi {
     const ids: string[] = [];
     for (const [id, { record }] of this.execs) if (record.containerId === containerId && record.exitCode === null) ids.push(id);
     return ids.length ? ids : null;
+  }
+
+  /**
+   * Where the runtime keeps an exec's live state (its monitor's), once its monitor is made:
+   * `paths.execStateDir` of the exec, or of the spare it took (diagnostics, tests).
+   */
+  async monitorDir(id: string): Promise<string | undefined> {
+    const entry = this.entry(id);
+    return entry.record.stateDir ?? (await entry.prepared)?.stateDir;
+  }
+
+  /** The state dir of the ready spare monitor of a container (ExecSpares), if it has one (diagnostics, tests). */
+  spareDir(containerId: string): string | undefined {
+    return this.spares.dirOf(containerId);
   }
 
   async inspect(id: string): Promise<ExecInspect> {
@@ -404,6 +487,49 @@ export class ExecService implements ExecsApi {
         this.exited(entry, lost())();
       }
     }
+    await this.endUnrecorded();
+  }
+
+  /**
+   * The monitors in running containers that no record names, ended and their state
+   * removed: spare and prepared ones of the previous engine (they end by themselves when
+   * it goes: only their state is left), and an exec whose record was still being written
+   * when the previous engine died (its start and its record go together: see `start`):
+   * that exec is undone, its process killed, as no client was told it ran.
+   */
+  private async endUnrecorded(): Promise<void> {
+    const named = new Set<string>();
+    for (const { record } of this.execs.values()) if (record.stateDir) named.add(path.resolve(record.stateDir));
+    const ends: Promise<void>[] = [];
+    for (const container of this.store.all()) {
+      const runtime = container.state.Running ? this.drivers.findRuntime(container.runtime) : undefined;
+      if (!runtime) continue;
+      const parent = this.paths.execStateDirs(container.id);
+      let names: string[];
+      try {
+        names = readdirSync(parent);
+      } catch {
+        continue; // no exec ever ran in it
+      }
+      for (const name of names) {
+        const dir = path.join(parent, name);
+        if (named.has(dir)) continue;
+        ends.push(
+          (async () => {
+            const found = await runtime.adoptExec(container.id, name, dir);
+            if (found.state !== 'exited') {
+              if (found.state === 'running') this.log.warn('ended an exec no record names', { container: container.id, pid: found.pid });
+              await found.process.kill('SIGKILL').catch(() => {});
+              found.process.streams.close();
+            }
+            await runtime.releaseExec(container.id, dir);
+          })().catch((err: Error) => {
+            this.log.warn('cannot end an exec monitor no record names', { container: container.id, dir, error: err.message });
+          }),
+        );
+      }
+    }
+    await Promise.all(ends);
   }
 
   private watch(entry: ExecEntry, process: RuntimeProcess, session: ExecSession | undefined, began?: number): void {
@@ -412,7 +538,10 @@ export class ExecService implements ExecsApi {
         const forget = this.exited(entry, status);
         if (began !== undefined) this.log.debug('exec exited', { id: entry.record.id, exitCode: status.exitCode, ms: elapsed(began) });
         session?.end();
-        forget();
+        // After the stream's end is on its way: the client then asks for the exec's inspect.
+        setImmediate(forget);
+        const { config, containerId } = entry.record;
+        if (config.Tty !== true && config.AttachStdin !== true) this.spares.refill(containerId);
       },
       (err) => {
         this.log.error('lost track of an exec', { id: entry.record.id, error: String(err) });
@@ -438,8 +567,12 @@ export class ExecService implements ExecsApi {
     entry.process = undefined;
     this.publish(record, 'exec_die', { exitCode: String(status.exitCode) });
     return () => {
-      this.unsave(record);
-      this.release(record);
+      // In libuv's threadpool: an unlink on a busy disk took up to 4 ms of the event loop
+      // here, just as the client asks for the exec's inspect.
+      fs.rm(this.recordFile(record), { force: true }).then(
+        () => this.release(record),
+        (err: Error) => this.log.warn('cannot remove the record of an exited exec', { id: record.id, error: err.message }),
+      );
     };
   }
 
@@ -488,13 +621,21 @@ export class ExecService implements ExecsApi {
    * operation of the file system on the path of every exec (0.1-1 ms each on this busy VM's
    * ext4). Synchronous: microseconds when the disk is idle.
    */
-  private save(record: ExecRecord): void {
-    mkdirSync(this.paths.execRecords(), { recursive: true, mode: 0o700 });
-    writeFileSync(path.join(this.paths.execRecords(), `${record.id}.json`), `${JSON.stringify(record)}\n`, { mode: 0o600 });
+  /** The record of a started exec on disk, written in libuv's threadpool (a file create: 0.2-0.8 ms on a busy disk). */
+  private async save(record: ExecRecord): Promise<void> {
+    if (!this.recordsDirMade) {
+      await fs.mkdir(this.paths.execRecords(), { recursive: true, mode: 0o700 });
+      this.recordsDirMade = true;
+    }
+    await fs.writeFile(this.recordFile(record), `${JSON.stringify(record)}\n`, { mode: 0o600 });
   }
 
   private unsave(record: ExecRecord): void {
-    rmSync(path.join(this.paths.execRecords(), `${record.id}.json`), { force: true });
+    rmSync(this.recordFile(record), { force: true });
+  }
+
+  private recordFile(record: ExecRecord): string {
+    return path.join(this.paths.execRecords(), `${record.id}.json`);
   }
 
   private publish(record: ExecRecord, action: string, extra: Record<string, string> = {}): void {
@@ -510,6 +651,18 @@ export class ExecService implements ExecsApi {
 }
 
 export const ExecServiceToken = token<ExecService>('ExecService');
+
+/** A spare monitor as the exec's RuntimeProcess: its start runs `process`; undefined when it cannot. */
+function tellProcess(spare: PreparedExecProcess, process: OciProcess): RuntimeProcess | undefined {
+  const spec = process as unknown as Record<string, unknown>;
+  if (!spare.accepts(spec)) return undefined;
+  return {
+    streams: spare.streams,
+    start: () => spare.start(spec),
+    wait: () => spare.wait(),
+    kill: (signal) => spare.kill(signal),
+  };
+}
 
 function lost(): ExitStatus {
   return { exitCode: 255, oomKilled: false, finishedAt: new Date().toISOString() };
