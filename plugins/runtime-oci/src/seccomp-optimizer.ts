@@ -15,17 +15,20 @@
  * Method: partial evaluation. Of `struct seccomp_data` the architecture (offset 4) and
  * the syscall number (offset 0) are treated as static, the instruction pointer and the
  * arguments as dynamic.
- * 1. An abstract run over every path collects the constants the program compares the
- *    number and the architecture against; they cut each 32-bit space into intervals on
- *    which every such comparison decides the same way. A program that does anything else
- *    with them (arithmetic, `jset`, a comparison with an argument or with each other) is
- *    not rewritten.
- * 2. For each (architecture interval, number interval) the program is evaluated with
- *    those two known: comparisons on them and arithmetic on constants fold away, and what
- *    depends on the instruction pointer or the arguments is kept as residual code (both
- *    sides of each such jump, registers and scratch words holding static values written
- *    out only where residual code reads them). Each case ends in a graph of `ret K` leaves
- *    and residual blocks, shared between cases when identical.
+ * 1. An abstract run over every path collects the constants the architecture is compared
+ *    against; they cut its 32-bit space into intervals on which every such comparison
+ *    decides the same way. A program that does anything but compare the number or the
+ *    architecture with constants (arithmetic, `jset`, a comparison with an argument or
+ *    with each other) is not rewritten.
+ * 2. For each architecture interval the program is evaluated with the syscall number an
+ *    interval, at first all of them: a comparison that does not decide the same way over
+ *    the whole interval splits it at its constant and the next value, and each part is
+ *    evaluated on from there (a chain of tests in increasing order is walked once).
+ *    Comparisons on the number and architecture and arithmetic on constants fold away;
+ *    what depends on the instruction pointer or the arguments is kept as residual code
+ *    (both sides of each such jump, registers and scratch words holding static values
+ *    written out only where residual code reads them). Each interval ends in a graph of
+ *    `ret K` leaves and residual blocks, shared between intervals when identical.
  * 3. The new program loads the architecture, finds its interval by binary search, loads
  *    the number and finds its interval (adjacent intervals with the same code merged) by
  *    binary search, and runs that case's code. It is laid out backwards so that every
@@ -217,20 +220,19 @@ function jumpTaken(op: number, a: number, b: number): boolean {
 }
 
 /**
- * Pass 1: the constants the number and the architecture are compared against, over
- * every path (both ways at each jump that is not decided by constants). Throws
- * Unoptimizable for any other use of them.
+ * Pass 1: the constants the architecture is compared against, over every path (both
+ * ways at each jump that is not decided by constants). Throws Unoptimizable for any use
+ * of the number or the architecture but a comparison with a constant.
  */
 function collectBoundaries(insns: readonly BpfInstruction[], budget: { steps: number }) {
-  const nr = new Set<number>([0]);
   const arch = new Set<number>([0]);
   const archConstants = new Set<number>();
   const seen = new Set<string>();
   const note = (tag: Val, c: number) => {
-    const set = tag === NR ? nr : arch;
-    if (tag === ARCH) archConstants.add(c);
-    set.add(c);
-    if (c < 0xffffffff) set.add(c + 1);
+    if (tag !== ARCH) return;
+    archConstants.add(c);
+    arch.add(c);
+    if (c < 0xffffffff) arch.add(c + 1);
   };
   const stack: Array<{ pc: number; st: State }> = [{ pc: 0, st: initialState() }];
   while (stack.length > 0) {
@@ -272,8 +274,7 @@ function collectBoundaries(insns: readonly BpfInstruction[], budget: { steps: nu
       pc++;
     }
   }
-  const sorted = (set: Set<number>) => [...set].sort((x, y) => x - y);
-  return { nr: sorted(nr), arch: sorted(arch), archConstants: archConstants.size > 0 ? [...archConstants] : [0] };
+  return { arch: [...arch].sort((x, y) => x - y), archConstants: archConstants.size > 0 ? [...archConstants] : [0] };
 }
 
 function initialState(): State {
@@ -365,36 +366,45 @@ class Graph {
   }
 }
 
+/** The code of a program for the syscall numbers lo..hi: a node of the graph. */
+interface Piece {
+  lo: number;
+  hi: number;
+  node: number;
+}
+
 /**
- * Pass 2: the program's code for the syscall numbers in [nrLo, nrHi] and architectures
- * in [archLo, archHi], as a node of `graph`.
+ * Pass 2: the program's code for architectures in `arch` (an interval of pass 1), as
+ * pieces covering every syscall number: evaluated with the number an interval, which a
+ * comparison that does not decide the same way everywhere in it splits (at its constant
+ * and the next value), each part evaluated on from there.
  */
 class PartialEvaluator {
-  private readonly memo = new Map<string, number>();
+  private readonly memo = new Map<string, Piece[]>();
   constructor(
     private readonly insns: readonly BpfInstruction[],
     private readonly graph: Graph,
-    private readonly nr: [number, number],
     private readonly arch: [number, number],
     private readonly budget: { steps: number },
   ) {}
 
-  run(): number {
-    return this.eval(0, initialState());
+  run(): Piece[] {
+    return this.eval(0, initialState(), 0, 0xffffffff);
   }
 
-  /** How a comparison of a static tag's interval with constant c (tag on the left unless `reversed`) goes, everywhere in it. */
-  private decide(op: number, tag: Val, c: number, reversed: boolean): boolean {
-    const [lo, hi] = tag === NR ? this.nr : this.arch;
+  /**
+   * How a comparison of every value in [lo, hi] with constant c (the value on the left
+   * unless `reversed`) goes, or undefined when not the same way for all of them.
+   */
+  private static decide(op: number, c: number, reversed: boolean, lo: number, hi: number): boolean | undefined {
     const low = reversed ? jumpTaken(op, c, lo) : jumpTaken(op, lo, c);
     const high = reversed ? jumpTaken(op, c, hi) : jumpTaken(op, hi, c);
     const inside = op === JEQ && lo < c && c < hi;
-    if (low !== high || inside) throw new Unoptimizable('a comparison not decided on an interval');
-    return low;
+    return low !== high || inside ? undefined : low;
   }
 
-  private eval(startPc: number, start: State): number {
-    const key = `${startPc}|${start.join(',')}`;
+  private eval(startPc: number, start: State, startLo: number, startHi: number): Piece[] {
+    const key = `${startPc}|${startLo}|${startHi}|${start.join(',')}`;
     const known = this.memo.get(key);
     if (known !== undefined) return known;
     const st = [...start];
@@ -416,17 +426,22 @@ class PartialEvaluator {
       st[1] = LIVE;
     };
     let pc = startPc;
-    let tail: number;
+    let lo = startLo;
+    const hi = startHi;
+    // The numbers split off below lo, each with how much of `emitted` runs before them.
+    const groups: Array<{ pieces: Piece[]; prefix: number }> = [];
+    let pieces: Piece[];
+    const one = (node: number): Piece[] => [{ lo, hi, node }];
     for (;;) {
       if (--this.budget.steps < 0) throw new Unoptimizable('work budget');
       const { code, jt, jf, k } = this.insns[pc];
       const cls = code & 7;
       if (cls === RET) {
-        if (code === RET) tail = this.graph.ret(RET, k);
-        else if (st[0] >= 0) tail = this.graph.ret(RET, st[0]);
+        if (code === RET) pieces = one(this.graph.ret(RET, k));
+        else if (st[0] >= 0) pieces = one(this.graph.ret(RET, st[0]));
         else {
           materializeA();
-          tail = this.graph.ret(RET | RET_A, 0);
+          pieces = one(this.graph.ret(RET | RET_A, 0));
         }
         break;
       }
@@ -444,9 +459,24 @@ class PartialEvaluator {
         }
         if (a === NR || a === ARCH || b === NR || b === ARCH) {
           if (op === JSET) throw new Unoptimizable('jset on the syscall number or architecture');
-          if (a >= 0) pc += 1 + (this.decide(op, b, a, true) ? jt : jf);
-          else if (b >= 0) pc += 1 + (this.decide(op, a, b, false) ? jt : jf);
-          else throw new Unoptimizable('the syscall number or architecture compared with a non-constant');
+          if (a < 0 && b < 0) throw new Unoptimizable('the syscall number or architecture compared with a non-constant');
+          const tag = a < 0 ? a : b;
+          const c = a < 0 ? b : a;
+          const [tagLo, tagHi] = tag === NR ? [lo, hi] : this.arch;
+          const taken = PartialEvaluator.decide(op, c, a >= 0, tagLo, tagHi);
+          if (taken !== undefined) {
+            pc += 1 + (taken ? jt : jf);
+            continue;
+          }
+          if (tag === ARCH) throw new Unoptimizable('an architecture comparison not decided on its interval');
+          // Split the numbers where this comparison changes its mind (at c and c + 1): the
+          // lower parts evaluated on their own, the highest goes on here (a chain of tests
+          // in increasing order then walks the program once).
+          const starts = [lo, ...[c, c + 1].filter((x) => x > lo && x <= hi)];
+          for (let i = 0; i + 1 < starts.length; i++) {
+            groups.push({ pieces: this.eval(pc, st, starts[i], starts[i + 1] - 1), prefix: emitted.length });
+          }
+          lo = starts[starts.length - 1];
           continue;
         }
         // Run-time data on one side at least: both ways, as residual code.
@@ -459,9 +489,17 @@ class PartialEvaluator {
           materializeA();
           jcode = JMP | op | X_SRC;
         }
-        const t = this.eval(pc + 1 + jt, st);
-        const f = this.eval(pc + 1 + jf, st);
-        tail = this.graph.jmp(jcode, jk, t, f);
+        const t = this.eval(pc + 1 + jt, st, lo, hi);
+        const f = this.eval(pc + 1 + jf, st, lo, hi);
+        pieces = [];
+        // both sides' pieces over the same numbers: a jump per overlap
+        for (let i = 0, j = 0, from = lo; i < t.length && j < f.length; ) {
+          const to = Math.min(t[i].hi, f[j].hi);
+          pieces.push({ lo: from, hi: to, node: this.graph.jmp(jcode, jk, t[i].node, f[j].node) });
+          from = to + 1;
+          if (t[i].hi === to) i++;
+          if (f[j].hi === to) j++;
+        }
         break;
       }
       if (cls === LD || cls === LDX) {
@@ -497,7 +535,7 @@ class PartialEvaluator {
         if (a === NR || a === ARCH || b === NR || b === ARCH) throw new Unoptimizable('arithmetic on the syscall number or architecture');
         const shift = op === LSH || op === RSH;
         if ((op === DIV || op === MOD) && b === 0) {
-          tail = this.graph.ret(RET, 0); // a division by X = 0 ends the program with 0
+          pieces = one(this.graph.ret(RET, 0)); // a division by X = 0 ends the program with 0
           break;
         }
         if (a >= 0 && b >= 0 && !(shift && b >= 32)) st[0] = aluFold(op, a, b);
@@ -517,9 +555,18 @@ class PartialEvaluator {
       }
       pc++;
     }
-    for (let i = emitted.length - 1; i >= 0; i--) tail = this.graph.ins(emitted[i][0], emitted[i][1], tail);
-    this.memo.set(key, tail);
-    return tail;
+    // What was emitted before a piece was split off runs first in that piece.
+    groups.push({ pieces, prefix: emitted.length });
+    const out: Piece[] = [];
+    for (const group of groups) {
+      for (const piece of group.pieces) {
+        let node = piece.node;
+        for (let i = group.prefix - 1; i >= 0; i--) node = this.graph.ins(emitted[i][0], emitted[i][1], node);
+        out.push(group.prefix === 0 ? piece : { ...piece, node });
+      }
+    }
+    this.memo.set(key, out);
+    return out;
   }
 }
 
@@ -664,15 +711,15 @@ function optimizedInstructions(insns: readonly BpfInstruction[]): BpfInstruction
   const archRanges: Array<{ lo: number; node: number }> = [];
   for (const archIv of intervals(bounds.arch)) {
     const nrRanges: Array<{ lo: number; node: number }> = [];
-    for (const nrIv of intervals(bounds.nr)) {
-      const node = new PartialEvaluator(insns, graph, nrIv, archIv, budget).run();
-      if (nrRanges.length === 0 || nrRanges[nrRanges.length - 1].node !== node) nrRanges.push({ lo: nrIv[0], node });
+    for (const { lo, node } of new PartialEvaluator(insns, graph, archIv, budget).run()) {
+      if (nrRanges.length === 0 || nrRanges[nrRanges.length - 1].node !== node) nrRanges.push({ lo, node });
     }
     const node = nrRanges.length === 1 ? nrRanges[0].node : graph.ins(LD | ABS, 0, graph.search(nrRanges));
     if (archRanges.length === 0 || archRanges[archRanges.length - 1].node !== node) archRanges.push({ lo: archIv[0], node });
   }
   const root = archRanges.length === 1 ? archRanges[0].node : graph.ins(LD | ABS, 4, graph.search(archRanges));
   const out = layOut(graph, root);
+  if (process.env.H3DBG) console.log('steps', stepBudget - budget.steps, 'nodes', graph.nodes.length);
   if (seccompFilterError(out) !== undefined) return undefined;
   if (seccompLoadCost(out, bounds.archConstants) >= seccompLoadCost(insns, bounds.archConstants)) return undefined;
   return out;
