@@ -333,6 +333,10 @@ interface JmpNode {
 }
 type Node = RetNode | InsNode | JmpNode;
 
+/**
+ * The new program as a graph of instructions (a DAG: every jump goes forward), nodes
+ * hash-consed so that identical code for different intervals is one node, laid out once.
+ */
 class Graph {
   readonly nodes: Node[] = [];
   private readonly ids = new Map<string, number>();
@@ -719,7 +723,6 @@ function optimizedInstructions(insns: readonly BpfInstruction[]): BpfInstruction
   }
   const root = archRanges.length === 1 ? archRanges[0].node : graph.ins(LD | ABS, 4, graph.search(archRanges));
   const out = layOut(graph, root);
-  if (process.env.H3DBG) console.log('steps', stepBudget - budget.steps, 'nodes', graph.nodes.length);
   if (seccompFilterError(out) !== undefined) return undefined;
   if (seccompLoadCost(out, bounds.archConstants) >= seccompLoadCost(insns, bounds.archConstants)) return undefined;
   return out;
