@@ -82,6 +82,27 @@ for (const driver of storageDriversOfHost()) {
     assert.is(u.code, 0, u.stderr);
   });
 
+  test('an exec refuses what the default seccomp profile refuses, in a container and in a later one with the same profile', async ({
+    daemon,
+  }) => {
+    // With crun the first container of a profile execs under an optimized copy of crun's
+    // program, later ones under the optimized program crun was handed (runtime-oci's
+    // seccomp optimizer): the same decisions either way.
+    for (const name of [`seccomp-a-${driver}`, `seccomp-b-${driver}`]) {
+      const run = await daemon.berth(['run', '-d', '--name', name, 'busybox', 'sleep', '100']);
+      assert.is(run.code, 0, run.stderr);
+      try {
+        const refused = await daemon.berth(['exec', name, 'unshare', '-U', 'true']);
+        assert.is.not(refused.code, 0, `${name}: unshare of a user namespace is blocked in an exec`);
+        assert.match(refused.stderr, /operation not permitted/i);
+        const allowed = await daemon.berth(['exec', name, 'sh', '-c', 'mkdir /tmp/d && echo made']);
+        assert.is(allowed.stdout.trim(), 'made', `${name}: ${allowed.stderr}`);
+      } finally {
+        await daemon.berth(['rm', '-f', name]);
+      }
+    }
+  });
+
   test('--memory 32m OOM-kills a 100 MB allocation and inspect says OOMKilled', async ({ daemon }) => {
     const r = await daemon.berth([
       'run',

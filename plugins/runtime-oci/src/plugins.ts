@@ -1,10 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { definePlugin, type PluginContext, PluginSkipped, readMountInfo } from '@berth/core';
 import { findExecutable, findShim } from './binary.js';
-import { CompiledSeccompCache } from './compiled-seccomp.js';
+import { CompiledSeccompCache, OptimizedSeccompPrograms } from './compiled-seccomp.js';
 import { removeExitedCrunState } from './crun-exited-state.js';
 import { hybridCgroup2Mount, isCgroupHybrid, probeRuntime } from './crun-probe.js';
 import { OciRuntime } from './oci-runtime.js';
@@ -49,6 +48,8 @@ function makeRuntime(name: string, ctx: PluginContext, binary: string, shimPath:
   if (shimCgroup !== undefined && typeof shimCgroup !== 'string')
     throw new Error(`shimCgroup must be a string, not ${JSON.stringify(shimCgroup)}`);
   const log = ctx.log.child({ runtime: name });
+  // Seccomp programs rewritten to load cheaply (seccomp-optimizer.ts), files in the exec root.
+  const seccompPrograms = new OptimizedSeccompPrograms(path.join(ctx.execRoot, 'seccomp'));
   // Where crun makes a container's cgroups on a v1 or hybrid host: every v1 mount.
   const cgroupV1Hierarchies = readMountInfo()
     .filter((m) => m.fstype === 'cgroup')
@@ -65,7 +66,7 @@ function makeRuntime(name: string, ctx: PluginContext, binary: string, shimPath:
     hideMount,
     // crun allows devices of its own accord (the host's /dev/console) that runc does not.
     enforceBundleDevices: name === 'crun',
-    compiledSeccomp: name === 'crun' ? new CompiledSeccompCache(binary) : undefined,
+    compiledSeccomp: name === 'crun' ? new CompiledSeccompCache(binary, seccompPrograms) : undefined,
     // Execs without a runtime process. crun keeps the container's compiled seccomp program
     // (`seccomp.bpf` in its state, what its own exec loads); runc keeps none, so a runc
     // container with a seccomp filter still execs through runc (the program could only be
@@ -74,13 +75,7 @@ function makeRuntime(name: string, ctx: PluginContext, binary: string, shimPath:
       directExec === false || !kernelHasDirectExec()
         ? undefined
         : {
-            seccompProgram:
-              name === 'crun'
-                ? (root, id) => {
-                    const file = path.join(root, id, 'seccomp.bpf');
-                    return existsSync(file) ? file : undefined;
-                  }
-                : undefined,
+            seccompProgram: name === 'crun' ? (root, id) => seccompPrograms.fileFor(path.join(root, id, 'seccomp.bpf')) : undefined,
           },
   });
 }

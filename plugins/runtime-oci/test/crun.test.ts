@@ -6,6 +6,8 @@
  * bundle's device rules and no more, seccomp, capabilities, no_new_privs, for the init
  * and for an exec) and leaves nothing behind, and that the host keeps its cgroup2 mount.
  */
+
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { readMountInfo } from '@berth/core';
@@ -14,6 +16,8 @@ import * as assert from 'uvu/assert';
 import { seccompBpfAnnotation } from '../src/compiled-seccomp.js';
 import { removeExitedCrunState } from '../src/crun-exited-state.js';
 import { crunPlugin, isCgroupHybrid, type OciRuntime } from '../src/index.js';
+import { kernelHasDirectExec } from '../src/plugins.js';
+import { optimizeSeccompProgram } from '../src/seccomp-optimizer.js';
 import { cgroupDirs, collect, Fixture, prefix, shimsLeft } from './support/fixture.js';
 
 const fx = new Fixture();
@@ -127,10 +131,28 @@ test("an exec joins the container's namespaces and cgroups with its capabilities
   }
 });
 
-test('a profile crun compiled once is handed to later creates ready made: the same program, for the init and its execs', async () => {
+/**
+ * Syscalls a busybox shell running mkdir and sleep never makes: refused with mkdir, they
+ * make crun compile a chain of some 70 tests that the optimizer rewrites.
+ */
+const unused = (
+  'acct add_key adjtimex bpf clock_adjtime clock_settime delete_module finit_module fanotify_init ' +
+  'fanotify_mark init_module ioperm iopl kcmp kexec_file_load kexec_load keyctl lookup_dcookie mbind migrate_pages ' +
+  'move_pages name_to_handle_at open_by_handle_at perf_event_open pivot_root process_vm_readv process_vm_writev ' +
+  'ptrace quotactl reboot request_key set_mempolicy get_mempolicy setns settimeofday swapon swapoff sysfs umount2 ' +
+  'unshare uselib userfaultfd ustat syslog mount chroot sethostname setdomainname io_setup io_destroy io_getevents ' +
+  'io_submit io_cancel remap_file_pages mq_open mq_unlink mq_timedsend mq_timedreceive mq_notify mq_getsetattr ' +
+  'msgget msgsnd msgrcv msgctl semget semop semctl shmget shmat shmdt shmctl tee vmsplice'
+).split(' ');
+
+test('a profile crun compiled once is handed to later creates ready made, optimized: the init and the execs of the first and later containers refuse what it refuses', async () => {
   // A runtime of its own, so the first create here is the first with this profile.
   const fresh = (await crunPlugin.init(fx.context())) as OciRuntime;
   const runOnce = async (req: ReturnType<typeof request>, withExec: boolean) => {
+    const file = path.join(req.bundle, 'config.json');
+    const config = JSON.parse(readFileSync(file, 'utf8'));
+    config.linux.seccomp.syscalls[0].names.push(...unused);
+    writeFileSync(file, JSON.stringify(config));
     await fresh.create(req);
     const copy = path.join(fx.stateDir(req.id), 'runtime-config.json');
     const handed = existsSync(copy) ? JSON.parse(readFileSync(copy, 'utf8')).annotations?.[seccompBpfAnnotation] : undefined;
@@ -162,12 +184,20 @@ test('a profile crun compiled once is handed to later creates ready made: the sa
     return { handed, program, status, execStatus, stderr: out.stderr() };
   };
   const mkdirThenSleep = ['sh', '-c', 'mkdir /tmp/x 2>/dev/null || echo refused >&2; sleep 100'];
-  const first = await runOnce(request(fx.newId(), mkdirThenSleep), false);
+  const first = await runOnce(request(fx.newId(), mkdirThenSleep), true);
   assert.is(first.handed, undefined, 'the first create compiles the profile itself');
   assert.is(first.stderr, 'refused\n');
+  assert.is(first.execStatus, 9, 'an exec into the first container refuses mkdir');
+  const optimized = optimizeSeccompProgram(first.program);
+  assert.is.not(optimized, first.program, "crun's program for this profile is one the optimizer rewrites");
+  if (kernelHasDirectExec()) {
+    // the direct exec's plan named an optimized copy of the first container's program
+    const copy = path.join(fx.context().execRoot, 'seccomp', `${createHash('sha256').update(optimized).digest('hex')}.bpf`);
+    assert.ok(readFileSync(copy).equals(optimized), 'the optimized copy the exec loaded');
+  }
   const second = await runOnce(request(fx.newId(), mkdirThenSleep), true);
-  assert.is(second.handed, first.program.toString('base64'), 'the second gets the program crun compiled for the first');
-  assert.ok(second.program.equals(first.program), 'and crun loads that very program');
+  assert.is(second.handed, optimized.toString('base64'), 'the second gets the program crun compiled for the first, optimized');
+  assert.ok(second.program.equals(optimized), 'and crun loads that very program');
   assert.is(second.stderr, 'refused\n', 'the profile applies to the init');
   assert.is(second.execStatus, 9, 'and to an exec');
   // Another profile is never given that program.
@@ -176,6 +206,7 @@ test('a profile crun compiled once is handed to later creates ready made: the sa
   const config = JSON.parse(readFileSync(file, 'utf8'));
   config.linux.seccomp.syscalls[0].names = ['chroot'];
   writeFileSync(file, JSON.stringify(config));
+  // (runOnce adds the unused syscalls: still another profile, without mkdir)
   const third = await runOnce(other, false);
   assert.is(third.handed, undefined, 'another profile is compiled by crun');
   assert.is(third.stderr, '');
