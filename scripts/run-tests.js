@@ -27,14 +27,14 @@ const KILL_GRACE_MS = 5000;
 
 const strip = (s) => require('node:util').stripVTControlCharacters(s);
 
-// The suite running now. Its process group is not the terminal's, so a Ctrl-C reaches
-// only this runner, which passes it on rather than leave the suite running.
-let current;
+// The suites running now. Their process groups are not the terminal's, so a Ctrl-C reaches
+// only this runner, which passes it on rather than leave them running.
+const running = new Set();
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => {
-    if (current) {
+    for (const child of running) {
       try {
-        process.kill(-current.pid, signal);
+        process.kill(-child.pid, signal);
       } catch {}
     }
     process.exit(130);
@@ -69,12 +69,14 @@ function runSuite(suite) {
         // everything) gives every package's source its decorators, whichever package's tests load it.
         TSX_TSCONFIG_PATH: path.join(root, 'tsconfig.base.json'),
         FORCE_COLOR: '0',
+        // @berth/testkit/timeout prints each file's time after uvu's report (fileTimes).
+        BERTH_TEST_FILE_TIMES: '1',
         // Unit suites (each package's test/) report coverage; the end-to-end suite does not.
         ...(suite.dir === 'test' && process.env.BERTH_COVERAGE_DIR ? { NODE_V8_COVERAGE: process.env.BERTH_COVERAGE_DIR } : {}),
         ...suite.env,
       },
     });
-    current = child;
+    running.add(child);
     let raw = '';
     child.stdout.on('data', (d) => (raw += d));
     child.stderr.on('data', (d) => (raw += d));
@@ -95,7 +97,7 @@ function runSuite(suite) {
     // 'exit' rather than 'close': a grandchild that outlives uvu may hold the pipes open.
     child.on('exit', (code, signal) => {
       clearTimeout(limit);
-      current = undefined;
+      running.delete(child);
       // Let the pipes drain what uvu wrote before it exited.
       setImmediate(() => {
         if (killed) {
@@ -110,7 +112,31 @@ function runSuite(suite) {
   });
 }
 
-function summarise(suite, out, { code, signal, killed, limitMs, seconds }) {
+/** The files of a suite that took at least this long are listed under its line, slowest first. */
+const SLOW_FILE_MS = 2000;
+
+/**
+ * Take the per-file times (@berth/testkit/timeout's FILE_TIMES_MARK line) out of a suite's
+ * output: { out without the line, files: [[file, ms], ...] slowest first }.
+ */
+function fileTimes(out) {
+  const mark = 'berth-test-file-times: ';
+  const at = out.lastIndexOf(mark);
+  if (at < 0) return { out, files: [] };
+  const end = out.indexOf('\n', at);
+  let files = [];
+  try {
+    files = Object.entries(JSON.parse(out.slice(at + mark.length, end < 0 ? undefined : end))).sort((a, b) => b[1] - a[1]);
+  } catch {}
+  return { out: out.slice(0, at) + (end < 0 ? '' : out.slice(end + 1)), files };
+}
+
+function summarise(suite, rawOut, { code, signal, killed, limitMs, seconds }) {
+  const { out, files } = fileTimes(rawOut);
+  return { ...summariseResult(suite, out, { code, signal, killed, limitMs, seconds }), files, seconds: Number(seconds) };
+}
+
+function summariseResult(suite, out, { code, signal, killed, limitMs, seconds }) {
   const total = /Total:\s+(\d+)/.exec(out);
   const ok = /Passed:\s+(\d+)/.exec(out);
   if (killed) {
@@ -138,6 +164,77 @@ function summarise(suite, out, { code, signal, killed, limitMs, seconds }) {
   return { passed: p, failed: 0, ok: true, line: `✔ ${suite.name}: ${p} passed (${seconds}s)`, out };
 }
 
+/**
+ * How a suite is cut into jobs, each one uvu process. A suite whose files each start a
+ * berthd of their own (the harness isolates them: data root, cgroup parent, bridge,
+ * nftables table, address pool) runs each file as a job; the engine's unit suite, the
+ * longest, in a few shards of its files; every other suite as one job. Files of one job
+ * run one after another, as uvu runs them.
+ */
+const SPLIT = { 'test/e2e': 'file', 'test/crash': 'file', 'test/clients': 'file', 'packages/engine': 4 };
+
+/**
+ * Suites run alone, before the others start, because they assert something of the whole
+ * machine that other suites change meanwhile: network-host's tests compare the host's
+ * whole list of links before and after (any container started elsewhere adds a veth).
+ */
+const ALONE = new Set(['plugins/network-host']);
+
+/** The test files of a suite (uvu's names: relative to its directory), as uvu would find them. */
+function testFiles(suite) {
+  const pattern = new RegExp(suite.pattern ?? '\\.test\\.ts$', 'i');
+  const found = [];
+  const walk = (dir, rel) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      if (e.name === 'node_modules' || e.name.startsWith('.git')) continue;
+      const name = rel ? path.join(rel, e.name) : e.name;
+      if (e.isDirectory()) walk(path.join(dir, e.name), name);
+      else if (pattern.test(name)) found.push({ name, bytes: fs.statSync(path.join(dir, e.name)).size });
+    }
+  };
+  walk(path.join(suite.cwd, suite.dir), '');
+  return found.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+const escapeRegExp = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * The jobs of a suite: { suite, pattern, weight, label }. `weight` (the files' bytes; a
+ * daemon suite's thrice, its files run real containers) orders the queue, longest first,
+ * so that no long job starts last.
+ */
+function jobsOf(suite) {
+  const split = SPLIT[suite.name];
+  const files = split ? testFiles(suite) : [];
+  const daemon = suite.dir !== 'test';
+  const weigh = (fs_) => fs_.reduce((n, f) => n + f.bytes, 0) * (daemon ? 3 : 1);
+  const only = (fs_) => `^(?:${fs_.map((f) => escapeRegExp(f.name)).join('|')})$`;
+  if (split === 'file') return files.map((f) => ({ suite, pattern: only([f]), weight: weigh([f]), label: f.name }));
+  if (typeof split === 'number' && files.length > split) {
+    // Largest file first into the lightest shard.
+    const shards = Array.from({ length: split }, () => []);
+    for (const f of [...files].sort((a, b) => b.bytes - a.bytes)) {
+      shards.sort((a, b) => weigh(a) - weigh(b))[0].push(f);
+    }
+    return shards.map((fs_, i) => ({ suite, pattern: only(fs_), weight: weigh(fs_), label: `shard ${i + 1}/${split}` }));
+  }
+  return [{ suite, pattern: suite.pattern, weight: daemon ? Number.MAX_SAFE_INTEGER : weigh(testFiles(suite)), label: suite.name }];
+}
+
+/**
+ * How many jobs run at once: BERTH_TEST_JOBS, else one more than the CPUs (most of a job's
+ * time is spent waiting on containers, daemons and the disk, not computing).
+ */
+function concurrency() {
+  const raw = process.env.BERTH_TEST_JOBS;
+  if (raw !== undefined && raw !== '') {
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`BERTH_TEST_JOBS must be a whole number of at least 1, got "${raw}"`);
+    return n;
+  }
+  return require('node:os').availableParallelism() + 1;
+}
+
 async function main() {
   const only = process.argv.slice(2);
   const suites = unitSuites().map((s) => ({ name: s.label, cwd: s.dir, dir: 'test' }));
@@ -151,21 +248,70 @@ async function main() {
   // The fault-injection suite (test/crash/README.md): berthd SIGKILLed under load, invariants after each restart.
   if (fs.existsSync(path.join(root, 'test/crash'))) suites.push({ name: 'test/crash', cwd: root, dir: 'test/crash' });
   const envLimit = Number(process.env.BERTH_SUITE_TIMEOUT_MS) || undefined;
+  const slots = concurrency();
+  const started = Date.now();
 
+  const chosen = suites.filter((suite) => !only.length || only.some((o) => suite.name.includes(o)));
+  // What each suite's jobs came to, to print once the last of them ended.
+  const bySuite = new Map(
+    chosen.map((s) => [s.name, { jobs: 0, done: 0, passed: 0, failed: 0, seconds: 0, lines: [], outs: [], files: [] }]),
+  );
   let passed = 0;
   let failed = 0;
   const failedSuites = [];
-  for (const suite of suites) {
-    if (only.length && !only.some((o) => suite.name.includes(o))) continue;
-    const r = await runSuite({ ...suite, limitMs: envLimit });
-    passed += r.passed;
-    failed += r.failed;
-    if (r.ok) console.log(r.line);
-    else {
-      failedSuites.push(suite.name);
-      console.log(`${r.line}\n${r.out}`);
+  const finish = (suite, job, r) => {
+    const agg = bySuite.get(suite.name);
+    agg.done += 1;
+    agg.passed += r.passed;
+    agg.failed += r.failed;
+    agg.seconds += r.seconds;
+    agg.files.push(...r.files);
+    if (!r.ok) {
+      agg.lines.push(agg.jobs > 1 ? r.line.replace(`${suite.name}:`, `${suite.name} (${job.label}):`) : r.line);
+      agg.outs.push(r.out);
     }
+    if (agg.done < agg.jobs) return;
+    passed += agg.passed;
+    failed += agg.failed;
+    const slow = agg.files
+      .filter(([, ms]) => ms >= SLOW_FILE_MS)
+      .sort((a, b) => b[1] - a[1])
+      .map(([file, ms]) => `\n    ${(ms / 1000).toFixed(1)}s ${file}`)
+      .join('');
+    if (!agg.lines.length) {
+      console.log(`✔ ${suite.name}: ${agg.passed} passed (${agg.seconds.toFixed(1)}s)${slow}`);
+    } else {
+      failedSuites.push(suite.name);
+      console.log(`${agg.lines.join('\n')}${slow}\n${agg.outs.join('\n')}`);
+    }
+  };
+
+  const alone = [];
+  const queue = [];
+  for (const suite of chosen) {
+    const jobs = jobsOf(suite);
+    bySuite.get(suite.name).jobs = jobs.length;
+    (ALONE.has(suite.name) ? alone : queue).push(...jobs);
   }
+  queue.sort((a, b) => b.weight - a.weight);
+  const runJob = async (job, slot) => {
+    const r = await runSuite({
+      ...job.suite,
+      pattern: job.pattern,
+      limitMs: envLimit,
+      env: { ...job.suite.env, BERTH_TEST_SLOT: String(slot), BERTH_TEST_SLOTS: String(slots) },
+    });
+    finish(job.suite, job, r);
+  };
+  for (const job of alone) await runJob(job, 0);
+  // `slots` workers take jobs from the queue; each job knows its worker's slot (what
+  // share of the test address space its daemons use: test/e2e/network-isolation.ts).
+  await Promise.all(
+    Array.from({ length: slots }, async (_, slot) => {
+      for (let job = queue.shift(); job; job = queue.shift()) await runJob(job, slot);
+    }),
+  );
+  console.log(`suites took ${((Date.now() - started) / 1000).toFixed(1)}s, ${slots} jobs at a time`);
   // After every suite: the machine must hold nothing the tests made. Each suite checks
   // its own daemon; this catches what falls between them (a daemon that never stopped, a
   // test that died, a temporary directory nobody removed). The tests name everything

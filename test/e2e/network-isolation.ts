@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { ownsTestBlock } from '@berth/testkit';
 
 /**
  * The network objects one test daemon owns, all named or numbered after its suite's
@@ -45,13 +46,15 @@ function overlaps(a: [number, number], b: [number, number]): boolean {
 /**
  * Network objects for a daemon named `<prefix><suffix>`: a /21 of 10.199.0.0/16 picked at
  * random among those no host route overlaps (another daemon's bridges are routes, so a
- * running daemon's subnets are never picked).
+ * running daemon's subnets are never picked) and that belong to this test process's slot
+ * (ownsTestBlock: processes the runner runs side by side never race for one block).
  */
 export function daemonNetwork(prefix: string, suffix: string): DaemonNetwork {
   const clean = suffix.replace(/[^A-Za-z0-9]/g, '');
   const routes = routedPrefixes().filter(([, bits]) => bits > 0);
   const start = Math.floor(Math.random() * 32);
   for (let i = 0; i < 32; i++) {
+    if (!ownsTestBlock((start + i) % 32)) continue;
     const block: [number, number] = [toNumber(`10.199.${((start + i) % 32) * 8}.0`), 21];
     if (routes.some((r) => overlaps(r, block))) continue;
     const pool = `10.199.${((start + i) % 32) * 8}.0/21`;

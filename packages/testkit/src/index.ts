@@ -4,4 +4,5 @@ export { pluginContext } from './plugin-context.js';
 export { runStorageCase, type StorageCase, type StorageDriverFactory } from './storage-case.js';
 export { type StorageDriverSuiteOptions, storageDriverSuite } from './storage-driver-suite.js';
 export { type TestNetns, testNetns } from './test-netns.js';
+export { ownsTestBlock } from './test-slot.js';
 export { treeSnapshot } from './tree.js';

@@ -1,8 +1,14 @@
 import { execFileSync } from 'node:child_process';
 
+import { ownsTestBlock } from '@berth/testkit';
+
 export { type TestNetns, testNetns } from '@berth/testkit';
 
-/** The /24s of 10.199.0.0/16 no route of the host covers: the tests' own range. */
+/**
+ * The /24s of 10.199.0.0/16 no route of the host covers: the tests' own range; only in the
+ * /21 blocks of this process's slot (ownsTestBlock), so a test daemon started beside it
+ * never picks the same block before either has routed it.
+ */
 export function freeTestSubnets(count: number): string[] {
   const routes = execFileSync('ip', ['-4', 'route', 'show', 'table', 'all'], { encoding: 'utf8' });
   const taken = new Set<number>();
@@ -11,7 +17,7 @@ export function freeTestSubnets(count: number): string[] {
   const out: string[] = [];
   for (let i = 0; out.length < count && i < 254; i++) {
     const n = ((start + i) % 253) + 1;
-    if (!taken.has(n)) out.push(`10.199.${n}.0/24`);
+    if (!taken.has(n) && ownsTestBlock(n >> 3)) out.push(`10.199.${n}.0/24`);
   }
   if (out.length < count) throw new Error('no free /24 left in 10.199.0.0/16');
   return out;
