@@ -176,9 +176,11 @@ const SPLIT = { 'test/e2e': 'file', 'test/crash': 'file', 'test/clients': 'file'
 /**
  * Suites run alone, before the others start, because they assert something of the whole
  * machine that other suites change meanwhile: network-host's tests compare the host's
- * whole list of links before and after (any container started elsewhere adds a veth).
+ * whole list of links before and after (any container started elsewhere adds a veth);
+ * test/hostile bounds /_ping's latency (50 ms) while its daemon is under attack, which
+ * the load of other suites beside it would break, not the daemon.
  */
-const ALONE = new Set(['plugins/network-host']);
+const ALONE = new Set(['plugins/network-host', 'test/hostile']);
 
 /** The test files of a suite (uvu's names: relative to its directory), as uvu would find them. */
 function testFiles(suite) {
@@ -199,26 +201,51 @@ function testFiles(suite) {
 const escapeRegExp = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
- * The jobs of a suite: { suite, pattern, weight, label }. `weight` (the files' bytes; a
- * daemon suite's thrice, its files run real containers) orders the queue, longest first,
- * so that no long job starts last.
+ * Seconds each suite took when they ran one after another (CI, 2-core VM, December 2026),
+ * the suites not named here taking a few. Only the order of the queue comes from it
+ * (longest first, so that no long job starts last and ends alone): a stale figure costs
+ * some wall time, never a result.
+ */
+const EXPECTED_SECONDS = {
+  'test/e2e': 400,
+  'packages/engine': 135,
+  'test/crash': 103,
+  'plugins/storage-fuse': 47,
+  'plugins/runtime-oci': 27,
+  'packages/image': 27,
+  'test/clients': 24,
+  'test/hostile': 22,
+  'plugins/storage-btrfs': 21,
+  'packages/api': 17,
+  'packages/registry': 13,
+  'plugins/network-bridge': 12,
+  'plugins/storage-overlay': 9,
+  'plugins/storage-vfs': 9,
+  'packages/builder': 8,
+  'plugins/discovery-docker': 7,
+};
+
+/**
+ * The jobs of a suite: { suite, pattern, weight, label }. `weight`, the seconds the job is
+ * expected to take (its suite's EXPECTED_SECONDS shared among its jobs in proportion to
+ * their files' bytes), orders the queue.
  */
 function jobsOf(suite) {
   const split = SPLIT[suite.name];
   const files = split ? testFiles(suite) : [];
-  const daemon = suite.dir !== 'test';
-  const weigh = (fs_) => fs_.reduce((n, f) => n + f.bytes, 0) * (daemon ? 3 : 1);
+  const seconds = EXPECTED_SECONDS[suite.name] ?? 3;
+  const total = files.reduce((n, f) => n + f.bytes, 0) || 1;
+  const bytes = (fs_) => fs_.reduce((n, f) => n + f.bytes, 0);
   const only = (fs_) => `^(?:${fs_.map((f) => escapeRegExp(f.name)).join('|')})$`;
-  if (split === 'file') return files.map((f) => ({ suite, pattern: only([f]), weight: weigh([f]), label: f.name }));
+  const job = (fs_, label) => ({ suite, pattern: only(fs_), weight: (seconds * bytes(fs_)) / total, label });
+  if (split === 'file') return files.map((f) => job([f], f.name));
   if (typeof split === 'number' && files.length > split) {
     // Largest file first into the lightest shard.
     const shards = Array.from({ length: split }, () => []);
-    for (const f of [...files].sort((a, b) => b.bytes - a.bytes)) {
-      shards.sort((a, b) => weigh(a) - weigh(b))[0].push(f);
-    }
-    return shards.map((fs_, i) => ({ suite, pattern: only(fs_), weight: weigh(fs_), label: `shard ${i + 1}/${split}` }));
+    for (const f of [...files].sort((a, b) => b.bytes - a.bytes)) shards.sort((a, b) => bytes(a) - bytes(b))[0].push(f);
+    return shards.map((fs_, i) => job(fs_, `shard ${i + 1}/${split}`));
   }
-  return [{ suite, pattern: suite.pattern, weight: daemon ? Number.MAX_SAFE_INTEGER : weigh(testFiles(suite)), label: suite.name }];
+  return [{ suite, pattern: suite.pattern, weight: seconds, label: suite.name }];
 }
 
 /**
