@@ -1,14 +1,22 @@
-// Runs the uvu suites of every package, then test/e2e, test/clients, test/hostile, test/registry and test/crash, one after another, and sums
-// their results into one closing line. A suite that crashes before reporting counts as
-// one failure, so a broken suite can never look green. Each test and hook runs under
-// its own time limit (@berth/testkit/timeout, through uvuArgs); a suite that still runs
-// past its wall-clock limit (a hook stuck in a synchronous loop, a process that never
-// exits after its report) is killed with its process group and counted as failed.
+// Runs the uvu suites of every package, then test/e2e, test/clients, test/hostile,
+// test/registry and test/crash, and sums their results into one closing line. Suites run
+// side by side (BERTH_TEST_JOBS at once, default one more than the CPUs: most of a suite's
+// time is spent waiting on containers, daemons and the disk); the suites whose files each
+// start a berthd of their own run a job per file, the engine's unit suite in shards (SPLIT),
+// and the suites that assert something other suites' load or containers would change run
+// alone first (ALONE). Under its line each suite lists its files that took 2 s or more. A
+// suite that crashes before reporting counts as one failure, so a broken suite can never
+// look green. Each test and hook runs under its own time limit (@berth/testkit/timeout,
+// through uvuArgs); a job (one uvu process) that still runs past its wall-clock limit (a
+// hook stuck in a synchronous loop, a process that never exits after its report) is
+// killed with its process group and its suite counted as failed. After every suite, a
+// full run checks the whole machine for what the tests left (machineLeaks).
 //
 //   node scripts/run-tests.js [filter...]   only the suites whose name contains a filter
-//   BERTH_SUITE_TIMEOUT_MS=<ms>             every suite's wall-clock limit (default: 5 min
-//                                           for a unit suite, 20 min for test/e2e and test/crash, 5 min
-//                                           for test/hostile)
+//   BERTH_TEST_JOBS=<n>                     how many jobs run at once (1: one after another)
+//   BERTH_SUITE_TIMEOUT_MS=<ms>             every job's wall-clock limit (default: 5 min
+//                                           for a unit suite's, 20 min for one of test/e2e,
+//                                           test/crash or test/clients, 5 min for test/hostile)
 'use strict';
 const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -410,7 +418,7 @@ function machineLeaks() {
   return found;
 }
 
-module.exports = { runSuite };
+module.exports = { runSuite, jobsOf, testFiles };
 
 if (require.main === module) {
   main().catch((err) => {

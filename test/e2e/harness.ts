@@ -16,8 +16,17 @@ const dockerCli = '/usr/local/bin/docker';
 let driversOfHost: string[] | undefined;
 
 /**
- * The storage drivers the e2e suite runs its container tests under (containers.test.ts,
- * filesystem.test.ts, storage-drivers.test.ts): every one this host supports. overlay and
+ * The storage drivers the e2e suite runs its driver-sensitive tests under: every one this
+ * host supports. Only what the driver of a container's root takes part in runs once per
+ * driver: filesystem.test.ts (diff, export, commit, cp: the driver's changes and mounts of
+ * a stopped container), storage-drivers.test.ts (exec into the running root, volumes
+ * beside the layer, berthd kill -9 under a running root, stop/start keeping the layer,
+ * `--storage-opt size=`) and the rootfs part of containers.test.ts (the image's root and
+ * none of the host's, a read-only root, user and working directory looked up in the root,
+ * a bind mount's mount point made in it, a background container stopped and removed). The
+ * rest of the e2e suite runs on one driver: its outcome is the engine's and the runtime's
+ * whatever backs the root, and each driver's own contract is its conformance suite's
+ * (@berth/testkit's storageDriverSuite, run for every driver by its package). overlay and
  * vfs always (where overlay cannot work, berthd's start fails the suite: never a silent
  * skip); btrfs where `mkfs.btrfs` is installed (the data root is a loop-mounted btrfs of
  * the suite's own); fuse where its plugin (@berth/storage-fuse) is installed and
