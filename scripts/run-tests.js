@@ -329,21 +329,14 @@ async function main() {
     (ALONE.has(suite.name) ? alone : queue).push(...jobs);
   }
   queue.sort((a, b) => b.weight - a.weight);
-  const runJob = async (job, slot) => {
-    const r = await runSuite({
-      ...job.suite,
-      pattern: job.pattern,
-      limitMs: envLimit,
-      env: { ...job.suite.env, BERTH_TEST_SLOT: String(slot), BERTH_TEST_SLOTS: String(slots) },
-    });
-    finish(job.suite, job, r);
-  };
-  for (const job of alone) await runJob(job, 0);
-  // `slots` workers take jobs from the queue; each job knows its worker's slot (what
-  // share of the test address space its daemons use: test/e2e/network-isolation.ts).
+  const runJob = async (job) => finish(job.suite, job, await runSuite({ ...job.suite, pattern: job.pattern, limitMs: envLimit }));
+  for (const job of alone) await runJob(job);
+  // `slots` workers take jobs from the queue. Tests that put subnets on the host claim
+  // their block of the test address space (@berth/testkit's claimTestBlock), so jobs side
+  // by side never pick the same one.
   await Promise.all(
-    Array.from({ length: slots }, async (_, slot) => {
-      for (let job = queue.shift(); job; job = queue.shift()) await runJob(job, slot);
+    Array.from({ length: slots }, async () => {
+      for (let job = queue.shift(); job; job = queue.shift()) await runJob(job);
     }),
   );
   console.log(`suites took ${((Date.now() - started) / 1000).toFixed(1)}s, ${slots} jobs at a time`);
