@@ -240,6 +240,31 @@ function childCgroups(dir: string): string[] {
   }
 }
 
+/** Pids of the processes in a container's cgroups (a cgroup path naming its id), its shim not among them. */
+export function containerPids(id: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cgroup`, 'utf8').includes(id)) pids.push(Number(entry));
+    } catch {
+      // the process went away while we looked
+    }
+  }
+  return pids;
+}
+
+/**
+ * Wait until a container's processes have all ended (its command exited), whoever watches
+ * it: what a test waits for after killing berthd when a container must end meanwhile.
+ */
+export async function containerEnded(id: string, timeoutMs = 20_000): Promise<void> {
+  for (const deadline = Date.now() + timeoutMs; containerPids(id).length > 0; await sleep(50)) {
+    if (Date.now() > deadline)
+      throw new Error(`container ${id.slice(0, 12)} still has processes ${containerPids(id).join(', ')} after ${timeoutMs} ms`);
+  }
+}
+
 /** Pids of berth-shim processes whose arguments mention `dir`. */
 export function shimPids(dir: string): number[] {
   return pidsOf(/berth-shim/, dir);
