@@ -209,19 +209,16 @@ function testFiles(suite) {
 const escapeRegExp = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
- * Seconds each suite took when they ran one after another (CI, 2-core VM, December 2026),
- * the suites not named here taking a few. Only the order of the queue comes from it
- * (longest first, so that no long job starts last and ends alone): a stale figure costs
- * some wall time, never a result.
+ * Seconds a suite, or a file of a suite that runs in several jobs, took when everything ran
+ * one after another (2-core VM, December 2026); what is not named here takes a second or
+ * so (a file) or a few (a suite). Only the order of the queue and the shards' balance come
+ * from it (the longest first, so that no long job starts last and ends alone): a stale
+ * figure costs some wall time, never a result.
  */
 const EXPECTED_SECONDS = {
-  'test/e2e': 400,
-  'packages/engine': 135,
-  'test/crash': 103,
+  'packages/image': 27,
   'plugins/storage-fuse': 47,
   'plugins/runtime-oci': 27,
-  'packages/image': 27,
-  'test/clients': 24,
   'test/hostile': 22,
   'plugins/storage-btrfs': 21,
   'packages/api': 17,
@@ -231,29 +228,70 @@ const EXPECTED_SECONDS = {
   'plugins/storage-vfs': 9,
   'packages/builder': 8,
   'plugins/discovery-docker': 7,
+  'packages/engine/mount-helpers.test.ts': 31,
+  'packages/engine/storage-migration.test.ts': 10,
+  'packages/engine/engine-api-contract.test.ts': 9,
+  'packages/engine/build-executor.test.ts': 8,
+  'packages/engine/health.test.ts': 8,
+  'packages/engine/restart-policy.test.ts': 6,
+  'packages/engine/oci/runc.test.ts': 5,
+  'packages/engine/volumes.test.ts': 4,
+  'packages/engine/recovery.test.ts': 3,
+  'packages/engine/engine.test.ts': 3,
+  'packages/engine/btrfs-full.test.ts': 3,
+  'test/crash/crash.test.ts': 43,
+  'test/crash/storage-migration-crash.test.ts': 35,
+  'test/crash/network-crash.test.ts': 18,
+  'test/crash/shim-crash.test.ts': 8,
+  'test/clients/clients.test.ts': 11,
+  'test/clients/compose.test.ts': 8,
+  'test/clients/compose-full.test.ts': 7,
+  'test/e2e/networks.test.ts': 24,
+  'test/e2e/exec.test.ts': 24,
+  'test/e2e/dns.test.ts': 21,
+  'test/e2e/volumes-local.test.ts': 20,
+  'test/e2e/network-connect.test.ts': 19,
+  'test/e2e/cli-interactive.test.ts': 18,
+  'test/e2e/containers.test.ts': 17,
+  'test/e2e/storage-drivers.test.ts': 16,
+  'test/e2e/filesystem.test.ts': 16,
+  'test/e2e/published-ports.test.ts': 14,
+  'test/e2e/registry.test.ts': 14,
+  'test/e2e/volumes.test.ts': 14,
+  'test/e2e/build.test.ts': 13,
+  'test/e2e/health-exec-events.test.ts': 12,
+  'test/e2e/volume-plugins.test.ts': 10,
+  'test/e2e/network-plugins.test.ts': 9,
+  'test/e2e/image-io.test.ts': 8,
+  'test/e2e/volume-loop.test.ts': 7,
+  'test/e2e/berth-registry.test.ts': 7,
+  'test/e2e/logs-health.test.ts': 6,
+  'test/e2e/docker-cli.test.ts': 5,
+  'test/e2e/restart.test.ts': 4,
+  'test/e2e/storage-migrate.test.ts': 4,
+  'test/e2e/tty-drain.test.ts': 4,
 };
 
 /**
  * The jobs of a suite: { suite, pattern, weight, label }. `weight`, the seconds the job is
- * expected to take (its suite's EXPECTED_SECONDS shared among its jobs in proportion to
- * their files' bytes), orders the queue.
+ * expected to take (EXPECTED_SECONDS), orders the queue.
  */
 function jobsOf(suite) {
   const split = SPLIT[suite.name];
   const files = split ? testFiles(suite) : [];
-  const seconds = EXPECTED_SECONDS[suite.name] ?? 3;
-  const total = files.reduce((n, f) => n + f.bytes, 0) || 1;
-  const bytes = (fs_) => fs_.reduce((n, f) => n + f.bytes, 0);
+  const seconds = (fs_) => fs_.reduce((n, f) => n + (EXPECTED_SECONDS[`${suite.name}/${f.name}`] ?? 1), 0);
   const only = (fs_) => `^(?:${fs_.map((f) => escapeRegExp(f.name)).join('|')})$`;
-  const job = (fs_, label) => ({ suite, pattern: only(fs_), weight: (seconds * bytes(fs_)) / total, label });
+  const job = (fs_, label) => ({ suite, pattern: only(fs_), weight: seconds(fs_), label });
   if (split === 'file') return files.map((f) => job([f], f.name));
   if (typeof split === 'number' && files.length > split) {
-    // Largest file first into the lightest shard.
+    // The longest file first into the lightest shard.
     const shards = Array.from({ length: split }, () => []);
-    for (const f of [...files].sort((a, b) => b.bytes - a.bytes)) shards.sort((a, b) => bytes(a) - bytes(b))[0].push(f);
+    for (const f of [...files].sort((a, b) => seconds([b]) - seconds([a]) || b.bytes - a.bytes)) {
+      shards.sort((a, b) => seconds(a) - seconds(b))[0].push(f);
+    }
     return shards.map((fs_, i) => job(fs_, `shard ${i + 1}/${split}`));
   }
-  return [{ suite, pattern: suite.pattern, weight: seconds, label: suite.name }];
+  return [{ suite, pattern: suite.pattern, weight: EXPECTED_SECONDS[suite.name] ?? 3, label: suite.name }];
 }
 
 /**
