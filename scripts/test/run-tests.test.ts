@@ -4,15 +4,28 @@ import { withTimeout } from '@berth/testkit/timeout';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-// run-tests.js is plain CommonJS; runSuite is what its main loop calls for each suite.
-const { runSuite } = require('../run-tests.js') as {
-  runSuite(suite: { name: string; cwd: string; dir: string; pattern?: string; limitMs?: number; env?: Record<string, string> }): Promise<{
+interface Suite {
+  name: string;
+  cwd: string;
+  dir: string;
+  pattern?: string;
+  limitMs?: number;
+  env?: Record<string, string>;
+}
+
+// run-tests.js is plain CommonJS; runSuite is what its main loop calls for each job (one
+// uvu process), jobsOf how it cuts a suite into jobs.
+const { runSuite, jobsOf, testFiles } = require('../run-tests.js') as {
+  runSuite(suite: Suite): Promise<{
     passed: number;
     failed: number;
     ok: boolean;
     line: string;
     out: string;
+    files: Array<[string, number]>;
   }>;
+  jobsOf(suite: Suite): Array<{ pattern: string | undefined; weight: number; label: string }>;
+  testFiles(suite: Suite): Array<{ name: string; bytes: number }>;
 };
 
 const root = path.join(__dirname, '..', '..');
@@ -71,7 +84,42 @@ test(
     assert.is(r.failed, 0);
     assert.ok(r.passed > 0);
     assert.match(r.line, /^✔ hang-free: \d+ passed/);
+    // The file's time, from @berth/testkit/timeout's line, taken out of the output.
+    assert.equal(
+      r.files.map(([file]) => file),
+      ['storage-case.test.ts'],
+    );
+    assert.ok(r.files[0]![1] >= 0);
+    assert.not.match(r.out, 'berth-test-file-times');
   }),
 );
+
+test('a suite split into jobs runs each of its files in exactly one job', () => {
+  for (const [name, dir, cwd] of [
+    ['test/e2e', 'test/e2e', root],
+    ['test/crash', 'test/crash', root],
+    ['packages/engine', 'test', path.join(root, 'packages/engine')],
+  ] as const) {
+    const suite = { name, dir, cwd };
+    const files = testFiles(suite).map((f) => f.name);
+    assert.ok(files.length > 3, `${name} has test files`);
+    const jobs = jobsOf(suite);
+    assert.ok(jobs.length > 1, `${name} is split`);
+    const ran = files.map((file) => jobs.filter((j) => new RegExp(j.pattern!, 'i').test(file)).length);
+    assert.equal(
+      ran,
+      files.map(() => 1),
+      `${name}: each file in one job`,
+    );
+    assert.ok(
+      jobs.every((j) => j.weight > 0),
+      'every job has a weight to be queued by',
+    );
+  }
+  // A suite not split is one job over its whole directory.
+  const whole = jobsOf({ name: 'packages/core', dir: 'test', cwd: path.join(root, 'packages/core') });
+  assert.is(whole.length, 1);
+  assert.is(whole[0]!.pattern, undefined);
+});
 
 test.run();

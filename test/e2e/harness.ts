@@ -16,8 +16,17 @@ const dockerCli = '/usr/local/bin/docker';
 let driversOfHost: string[] | undefined;
 
 /**
- * The storage drivers the e2e suite runs its container tests under (containers.test.ts,
- * filesystem.test.ts, storage-drivers.test.ts): every one this host supports. overlay and
+ * The storage drivers the e2e suite runs its driver-sensitive tests under: every one this
+ * host supports. Only what the driver of a container's root takes part in runs once per
+ * driver: filesystem.test.ts (diff, export, commit, cp: the driver's changes and mounts of
+ * a stopped container), storage-drivers.test.ts (exec into the running root, volumes
+ * beside the layer, berthd kill -9 under a running root, stop/start keeping the layer,
+ * `--storage-opt size=`) and the rootfs part of containers.test.ts (the image's root and
+ * none of the host's, a read-only root, user and working directory looked up in the root,
+ * a bind mount's mount point made in it, a background container stopped and removed). The
+ * rest of the e2e suite runs on one driver: its outcome is the engine's and the runtime's
+ * whatever backs the root, and each driver's own contract is its conformance suite's
+ * (@berth/testkit's storageDriverSuite, run for every driver by its package). overlay and
  * vfs always (where overlay cannot work, berthd's start fails the suite: never a silent
  * skip); btrfs where `mkfs.btrfs` is installed (the data root is a loop-mounted btrfs of
  * the suite's own); fuse where its plugin (@berth/storage-fuse) is installed and
@@ -228,6 +237,31 @@ function childCgroups(dir: string): string[] {
       .map((e) => path.join(dir, e.name));
   } catch {
     return [];
+  }
+}
+
+/** Pids of the processes in a container's cgroups (a cgroup path naming its id), its shim not among them. */
+export function containerPids(id: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cgroup`, 'utf8').includes(id)) pids.push(Number(entry));
+    } catch {
+      // the process went away while we looked
+    }
+  }
+  return pids;
+}
+
+/**
+ * Wait until a container's processes have all ended (its command exited), whoever watches
+ * it: what a test waits for after killing berthd when a container must end meanwhile.
+ */
+export async function containerEnded(id: string, timeoutMs = 20_000): Promise<void> {
+  for (const deadline = Date.now() + timeoutMs; containerPids(id).length > 0; await sleep(50)) {
+    if (Date.now() > deadline)
+      throw new Error(`container ${id.slice(0, 12)} still has processes ${containerPids(id).join(', ')} after ${timeoutMs} ms`);
   }
 }
 

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { claimTestBlock, releaseTestBlock } from '@berth/testkit';
 
 /**
  * The network objects one test daemon owns, all named or numbered after its suite's
@@ -8,12 +9,14 @@ import { execFileSync } from 'node:child_process';
  * - `table`: its nftables table (`--nftables-table`), `berth_<prefix>_<suffix>`;
  * - `pool`: a /21 of 10.199.0.0/16 no host route touches (`--default-address-pool`,
  *   carved in /24s), where its default bridge and the networks its tests create without
- *   `--subnet` get their subnets.
+ *   `--subnet` get their subnets; `block` is its index (0-31), claimed for this process
+ *   (@berth/testkit's claimTestBlock) until cleanUpNetwork.
  */
 export interface DaemonNetwork {
   bridge: string;
   table: string;
   pool: string;
+  block: number;
 }
 
 /** The berthd flags that give a daemon its own network objects. */
@@ -45,17 +48,21 @@ function overlaps(a: [number, number], b: [number, number]): boolean {
 /**
  * Network objects for a daemon named `<prefix><suffix>`: a /21 of 10.199.0.0/16 picked at
  * random among those no host route overlaps (another daemon's bridges are routes, so a
- * running daemon's subnets are never picked).
+ * running daemon's subnets are never picked) and claimed for this process
+ * (claimTestBlock: a daemon starting at the same moment elsewhere, whose bridge is not
+ * routed yet, holds the claim of its block). cleanUpNetwork gives the block back.
  */
 export function daemonNetwork(prefix: string, suffix: string): DaemonNetwork {
   const clean = suffix.replace(/[^A-Za-z0-9]/g, '');
   const routes = routedPrefixes().filter(([, bits]) => bits > 0);
   const start = Math.floor(Math.random() * 32);
   for (let i = 0; i < 32; i++) {
-    const block: [number, number] = [toNumber(`10.199.${((start + i) % 32) * 8}.0`), 21];
+    const index = (start + i) % 32;
+    const block: [number, number] = [toNumber(`10.199.${index * 8}.0`), 21];
     if (routes.some((r) => overlaps(r, block))) continue;
-    const pool = `10.199.${((start + i) % 32) * 8}.0/21`;
-    return { bridge: `${prefix}${clean}`.slice(0, 15), table: `berth_${prefix}_${clean}`, pool };
+    if (!claimTestBlock(index)) continue;
+    const pool = `10.199.${index * 8}.0/21`;
+    return { bridge: `${prefix}${clean}`.slice(0, 15), table: `berth_${prefix}_${clean}`, pool, block: index };
   }
   throw new Error('no free /21 left in 10.199.0.0/16 for a test daemon');
 }
@@ -100,6 +107,7 @@ export function cleanUpNetwork(network: DaemonNetwork): string[] {
     } catch {}
   }
   if (tableExists(network.table)) execFileSync('nft', ['delete', 'table', 'ip', network.table]);
+  releaseTestBlock(network.block);
   return leaks;
 }
 

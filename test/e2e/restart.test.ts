@@ -1,5 +1,5 @@
 import * as assert from 'uvu/assert';
-import { daemonSuite, shimPids, sleep } from './harness';
+import { containerEnded, daemonSuite, shimPids } from './harness';
 
 /** Containers outlive berthd: their shims own them, and a new berthd re-adopts them. */
 const test = daemonSuite('daemon restart', 'overlay');
@@ -22,7 +22,7 @@ test('kill -9 of berthd leaves a -d container running; a new berthd lists it and
 
   await daemon.kill('SIGKILL');
   assert.is(shimPids(daemon.dir).length >= 1, true, 'the shims outlive the daemon');
-  await sleep(1500); // "quick" exits while no daemon watches
+  await containerEnded(quick.stdout.trim()); // "quick" exits while no daemon watches
 
   await daemon.start();
   const ps = await daemon.berth(['ps', '--format', '{{.Names}} {{.Status}}']);

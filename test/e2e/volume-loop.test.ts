@@ -1,7 +1,7 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as assert from 'uvu/assert';
-import { daemonSuite, sleep } from './harness';
+import { containerEnded, daemonSuite } from './harness';
 
 /**
  * The example third-party volume driver, `@berth/volume-loop`, loaded by berthd as a
@@ -95,11 +95,11 @@ test('after kill -9 of berthd: a running container keeps its loop mount; one tha
   await daemon.ok(['volume', 'create', '-d', 'loop', '-o', 'size=16M', 'held']);
   await daemon.ok(['volume', 'create', '-d', 'loop', '-o', 'size=16M', 'brief']);
   await daemon.ok(['run', '-d', '--name', 'holder', '-v', 'held:/data', 'busybox', 'sh', '-c', 'echo kept > /data/f; sleep 1000']);
-  await daemon.ok(['run', '-d', '--name', 'short', '-v', 'brief:/data', 'busybox', 'sh', '-c', 'sleep 3']);
+  const short = await daemon.ok(['run', '-d', '--name', 'short', '-v', 'brief:/data', 'busybox', 'sh', '-c', 'sleep 3']);
   assert.ok(mounted(path.join(root, 'held', 'mnt')));
   assert.ok(mounted(path.join(root, 'brief', 'mnt')));
   await daemon.kill('SIGKILL');
-  await sleep(4000); // `short` exits while berthd is down
+  await containerEnded(short); // `short` exits while berthd is down
   await daemon.start(['--config-file', configFile]);
   assert.is(await daemon.ok(['exec', 'holder', 'cat', '/data/f']), 'kept');
   assert.ok(mounted(path.join(root, 'held', 'mnt')), 'the running container keeps its mount');

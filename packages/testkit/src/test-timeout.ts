@@ -117,6 +117,38 @@ function wrap(original: Registrar, suiteName: string): Registrar {
   return wrapped;
 }
 
+/**
+ * The line that carries the wall-clock time of each file's suites, in milliseconds, as
+ * JSON (`{"containers.test.ts": 81234}`), printed after uvu's report when the environment
+ * says BERTH_TEST_FILE_TIMES=1: scripts/run-tests.js asks for it and prints each suite's
+ * slowest files from it.
+ */
+export const FILE_TIMES_MARK = 'berth-test-file-times: ';
+
+/**
+ * Wrap every suite run uvu has queued (one group per file: its name, then a run per
+ * suite, hooks included) to add its time to its file's; the map fills as uvu runs them.
+ */
+function timeFiles(): Map<string, number> {
+  const times = new Map<string, number>();
+  const queue = (globalThis as { UVU_QUEUE?: unknown[][] }).UVU_QUEUE ?? [];
+  for (const group of queue) {
+    const file = typeof group[0] === 'string' ? group[0] : '(file)';
+    for (let i = 1; i < group.length; i++) {
+      const run = group[i] as () => Promise<unknown>;
+      group[i] = async () => {
+        const started = performance.now();
+        try {
+          return await run();
+        } finally {
+          times.set(file, (times.get(file) ?? 0) + Math.round(performance.now() - started));
+        }
+      };
+    }
+  }
+  return times;
+}
+
 /** Patch uvu's exports once per process; a second load (a test file importing withTimeout) changes nothing. */
 function install(): void {
   // The live CommonJS exports object, which uvu/run and the compiled test files read
@@ -129,7 +161,9 @@ function install(): void {
   target.suite = (title = '', context?: unknown) => wrap(originalSuite(title, context), title);
   target.test = wrap(target.test as Registrar, '');
   target.exec = async (bail?: boolean) => {
+    const times = process.env.BERTH_TEST_FILE_TIMES === '1' ? timeFiles() : undefined;
     await originalExec(bail);
+    if (times) process.stdout.write(`${FILE_TIMES_MARK}${JSON.stringify(Object.fromEntries(times))}\n`);
     // A test that timed out may still hold timers, sockets or children that keep the
     // event loop alive; uvu has printed its report, so end the process rather than hang.
     if (timedOut > 0) {
