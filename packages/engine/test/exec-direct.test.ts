@@ -128,7 +128,7 @@ test("an exec's monitor is made at its create and runs nothing until the start; 
   await until('the monitor made at the create', () => shimsOf(stateDir).length === 1);
   const [monitor] = shimsOf(stateDir);
   assert.is(readFileSync(`/proc/${monitor}/task/${monitor}/children`, 'utf8').trim(), '', 'nothing runs before the start');
-  assert.not.ok(existsSync(path.join(stateDir, 'pid')));
+  assert.is(recordedPid(stateDir), '', 'no pid recorded');
   const session = await engine.execs.start(Id, { detach: false });
   assert.ok(session);
   const out: string[] = [];
@@ -185,7 +185,7 @@ test("a container that exec'd keeps a spare monitor for its next exec without te
   await until('its shim', () => shimsOf(spare).length === 1);
   const [shim] = shimsOf(spare);
   assert.is(readFileSync(`/proc/${shim}/task/${shim}/children`, 'utf8').trim(), '', 'the spare runs nothing');
-  assert.not.ok(existsSync(path.join(spare, 'pid')));
+  assert.is(recordedPid(spare), '', 'no pid recorded');
 
   // An exec with a terminal makes its own monitor and leaves the spare for the next one.
   const tty = await engine.execs.create(container, { Cmd: ['true'], Tty: true });
@@ -263,5 +263,11 @@ test('an engine that closes ends the monitors of execs created and never started
     removeAndAssertNoMounts(dir);
   }
 });
+
+/** The pid an exec's monitor recorded in its state dir (its `pid` file, made empty by a monitor that waits for its start): '' for none. */
+function recordedPid(dir: string): string {
+  const file = path.join(dir, 'pid');
+  return existsSync(file) ? readFileSync(file, 'utf8').trim() : '';
+}
 
 test.run();

@@ -89,7 +89,7 @@ test('a prepared monitor runs nothing until its start; then the process it is gi
     const shim = await shimOf(stateDir);
     await new Promise((r) => setTimeout(r, 50));
     assert.is(childrenOf(shim), '', 'nothing runs before the start');
-    assert.not.ok(existsSync(path.join(stateDir, 'pid')));
+    assert.is(recordedPid(stateDir), '', 'no pid recorded');
 
     const process = fx.execProcess(c.id, ['sh', '-c', 'echo $FOO $(pwd) $(id -u); cat /proc/self/status; mkdir /tmp/z || echo refused'], {
       cwd: '/tmp',
@@ -201,5 +201,11 @@ test('nothing is prepared where execs go through the runtime (runc with a seccom
     await c.done();
   }
 });
+
+/** The pid an exec's monitor recorded in its state dir (its `pid` file, made empty by a monitor that waits for its start): '' for none. */
+function recordedPid(dir: string): string {
+  const file = path.join(dir, 'pid');
+  return existsSync(file) ? readFileSync(file, 'utf8').trim() : '';
+}
 
 test.run();

@@ -45,6 +45,8 @@ interface ExecEntry {
   pendingSize?: { height: number; width: number };
   /** The runtime's process made ahead of the start (PreparedExec), while it is made or waits. */
   prepared?: Promise<PreparedExec | undefined>;
+  /** The write of its record at its start (removing the record waits for it). */
+  saving?: Promise<void>;
 }
 
 /**
@@ -309,30 +311,43 @@ export class ExecService implements ExecsApi {
       : new ExecSession(record.config.Tty === true, record.config.AttachStdin === true, process.streams);
     if (!session) process.streams.onOutput(() => {}); // nobody reads a detached exec's output
     phases.monitor = elapsed(began);
+    // The record is written while the process starts (a file create, 0.2-2 ms on a busy
+    // disk, was on the start's path): a crash before it is on disk leaves a monitor no
+    // record names, which `recover` ends (the exec undone).
+    const written = saving ?? Promise.resolve();
+    entry.saving = written;
     try {
-      // The record is written while the process starts: a crash before it is on disk
-      // leaves a monitor no record names, which `recover` ends (the exec undone).
-      const [started, saved] = await Promise.allSettled([process.start(), saving]);
-      if (saved.status === 'rejected') {
-        if (started.status === 'fulfilled') await process.kill('SIGKILL').catch(() => {});
-        throw new SystemError(`cannot record exec ${id}: ${(saved.reason as Error).message}`);
-      }
-      if (started.status === 'rejected') throw started.reason;
+      const { pid } = await process.start();
       phases.started = elapsed(began);
       // The record on disk says "started": a restarted engine asks the runtime for the pid.
       record.running = true;
-      record.pid = started.value.pid;
+      record.pid = pid;
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       // dockerd's codes for a process that could not run: 127 not found, 126 otherwise.
       record.exitCode = /executable file not found|no such file or directory/i.test(message) ? 127 : 126;
-      this.unsave(record);
+      void written.catch(() => {}).then(() => this.unsave(record)); // never before it is written
       entry.process = undefined;
       // Its monitor records the failure and ends; its state goes after it.
       void process.wait().then(() => this.release(record));
       if (!session) throw isBerthError(err) ? err : new Conflict(message);
       session.fail(message);
       return session;
+    }
+    // A record that cannot be written ends the exec: nothing would find it after a restart.
+    const unrecorded = written.then(
+      () => undefined,
+      (err: Error) => {
+        this.log.error('cannot record an exec: ending it', { id, error: err.message });
+        void process.kill('SIGKILL').catch(() => {});
+        return err;
+      },
+    );
+    // A detached exec's answer says it runs: only once its record is on disk. An attached
+    // one's stream goes on meanwhile (its client learns of an end from the stream).
+    if (!session) {
+      const err = await unrecorded;
+      if (err) throw new SystemError(`cannot record exec ${id}: ${err.message}`);
     }
     this.publish(record, `exec_start: ${(record.config.Cmd ?? []).join(' ')}`);
     if (entry.pendingSize) void this.resizeProcess(entry, entry.pendingSize);
@@ -568,11 +583,14 @@ export class ExecService implements ExecsApi {
     this.publish(record, 'exec_die', { exitCode: String(status.exitCode) });
     return () => {
       // In libuv's threadpool: an unlink on a busy disk took up to 4 ms of the event loop
-      // here, just as the client asks for the exec's inspect.
-      fs.rm(this.recordFile(record), { force: true }).then(
-        () => this.release(record),
-        (err: Error) => this.log.warn('cannot remove the record of an exited exec', { id: record.id, error: err.message }),
-      );
+      // here, just as the client asks for the exec's inspect. After the record's write.
+      (entry.saving ?? Promise.resolve())
+        .catch(() => {})
+        .then(() => fs.rm(this.recordFile(record), { force: true }))
+        .then(
+          () => this.release(record),
+          (err: Error) => this.log.warn('cannot remove the record of an exited exec', { id: record.id, error: err.message }),
+        );
     };
   }
 
