@@ -67,20 +67,29 @@ export class ShimProcess implements RuntimeProcess {
 
 /**
  * A direct exec's monitor made before its exec was asked for (berth-shim's
- * `--process-later`, see `OciRuntime.prepareExec`): the process part of its plan goes to
- * the shim with the start, in the same write as the `start` request.
+ * `--process-later`, see `OciRuntime.prepareExec`): `bind` sends the process part of its
+ * plan to the shim at once (at the exec's create), and the start is then the `start`
+ * request alone.
  */
 export class PreparedShimProcess extends ShimProcess implements PreparedExecProcess {
+  private bound = false;
+
   accepts(process: Record<string, unknown>): boolean {
     const p = process as PlannedProcess;
     return !p.terminal && 'part' in planProcessDirectExec(p);
   }
 
-  override async start(process?: Record<string, unknown>): Promise<{ pid: number }> {
-    if (!process) throw new InvalidArgument(`the exec in ${this.stateDir} was prepared: its start needs the process`);
-    const planned = planProcessDirectExec(process as PlannedProcess);
+  bind(process: Record<string, unknown>): void {
+    if (this.bound) throw new InvalidArgument(`the exec in ${this.stateDir} was given its process already`);
+    const p = process as PlannedProcess;
+    const planned = p.terminal ? { fallback: 'a terminal' } : planProcessDirectExec(p);
     if ('fallback' in planned) throw new InvalidArgument(`the exec in ${this.stateDir} cannot run this process: ${planned.fallback}`);
-    if (!this.started) this.streams.sendProcessPart(planned.part);
+    this.streams.sendProcessPart(planned.part);
+    this.bound = true;
+  }
+
+  override async start(): Promise<{ pid: number }> {
+    if (!this.bound) throw new InvalidArgument(`the exec in ${this.stateDir} was prepared: it has no process to run yet`);
     return this.startShim();
   }
 }

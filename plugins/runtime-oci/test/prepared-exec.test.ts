@@ -97,7 +97,10 @@ test('a prepared monitor runs nothing until its start; then the process it is gi
     });
     assert.ok(proc.accepts(process));
     const out = collect(proc.streams);
-    const { pid } = await proc.start(process);
+    proc.bind(process);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.is(childrenOf(shim), '', 'bound, it still runs nothing before the start');
+    const { pid } = await proc.start();
     assert.ok(pid > 0);
     assert.is((await proc.wait()).exitCode, 0);
     await out.closed;
@@ -109,11 +112,12 @@ test('a prepared monitor runs nothing until its start; then the process it is gi
       securityOf(readFileSync(`/proc/${c.pid}/status`, 'utf8')),
       "the init's capabilities, seccomp, no_new_privs",
     );
-    const again = await proc.start(process).then(
+    const again = await proc.start().then(
       () => 'started',
       (err: Error) => err.message,
     );
     assert.match(again, /started already/);
+    assert.throws(() => proc.bind(process), /given its process already/);
     await crun.releaseExec(c.id, stateDir);
     assert.not.ok(existsSync(stateDir));
   } finally {
@@ -121,7 +125,7 @@ test('a prepared monitor runs nothing until its start; then the process it is gi
   }
 });
 
-test('what a prepared monitor cannot run is said before its start: a terminal, an LSM label, an unknown capability; a start without a process is refused', async () => {
+test('what a prepared monitor cannot run is said before it is bound: a terminal, an LSM label, an unknown capability; a start without a process is refused', async () => {
   const c = await running(crun);
   try {
     const { proc, stateDir } = await c.prepare();
@@ -130,11 +134,13 @@ test('what a prepared monitor cannot run is said before its start: a terminal, a
     assert.not.ok(proc.accepts({ ...base, terminal: true }), 'a terminal');
     assert.not.ok(proc.accepts({ ...base, apparmorProfile: 'docker-default' }), 'an LSM label');
     assert.not.ok(proc.accepts({ ...base, capabilities: { bounding: ['CAP_NO_SUCH'] } }), 'an unknown capability');
-    const refused = await (proc as unknown as { start(): Promise<unknown> }).start().then(
+    assert.throws(() => proc.bind({ ...base, terminal: true }), /cannot run this process: a terminal/);
+    assert.throws(() => proc.bind({ ...base, selinuxLabel: 'x' }), /cannot run this process: the process has an LSM label/);
+    const refused = await proc.start().then(
       () => 'started',
       (err: Error) => err.message,
     );
-    assert.match(refused, /needs the process/);
+    assert.match(refused, /has no process to run yet/);
     await proc.kill('SIGKILL'); // discarded: nothing ran
     assert.is((await proc.wait()).exitCode, 255);
     await crun.releaseExec(c.id, stateDir);

@@ -18,7 +18,6 @@ import {
   type Logger,
   LoggerToken,
   NotFound,
-  type PreparedExecProcess,
   type RuntimeProcess,
   SystemError,
   token,
@@ -60,9 +59,8 @@ interface ExecEntry {
  * recorded on disk: a restarted engine has nothing of it to adopt.
  */
 interface PreparedExec {
-  /** With `needsProcess`, a spare monitor (ExecSpares) still to be told what to run. */
-  process: RuntimeProcess | PreparedExecProcess;
-  needsProcess: boolean;
+  /** The runtime's `exec`, or a spare monitor (ExecSpares) bound to this exec's process. */
+  process: RuntimeProcess;
   stateDir: string;
   /** The container's init the process was made for. */
   initPid: number;
@@ -139,15 +137,34 @@ export class ExecService implements ExecsApi {
     if (this.preparing.size < preparedLimit) {
       // A spare is for a process without terminal or stdin (what probes and scripts run).
       const spare = body.Tty !== true && body.AttachStdin !== true ? this.spares.take(container) : undefined;
-      entry.prepared = spare ? Promise.resolve(this.fromSpare(entry, spare)) : this.prepare(entry);
+      entry.prepared = spare ? this.fromSpare(entry, container, spare) : this.prepare(entry);
     }
     return { Id: id };
   }
 
-  /** A spare monitor taken for a created exec: from now on its PreparedExec. */
-  private fromSpare(entry: ExecEntry, spare: ExecSpare): PreparedExec {
+  /**
+   * A spare monitor taken for a created exec, bound to its process at once (the process
+   * part goes to the monitor now, so the start is the start request alone): from now on
+   * its PreparedExec. One that cannot run it is ended, and the exec's own is made instead.
+   */
+  private async fromSpare(entry: ExecEntry, container: ContainerRecord, spare: ExecSpare): Promise<PreparedExec | undefined> {
     this.preparing.add(entry);
-    const prepared: PreparedExec = { ...spare, needsProcess: true, state: 'waiting' };
+    let bound = false;
+    try {
+      const process = (await this.execProcess(container, entry.record)) as unknown as Record<string, unknown>;
+      if (spare.process.accepts(process)) {
+        spare.process.bind(process);
+        bound = true;
+      }
+    } catch (err) {
+      this.log.debug('exec not bound to a spare monitor', { id: entry.record.id, error: String(err) });
+    }
+    if (!bound) {
+      this.preparing.delete(entry);
+      void this.spares.end(container.id, spare);
+      return this.prepare(entry);
+    }
+    const prepared: PreparedExec = { process: spare.process, stateDir: spare.stateDir, initPid: spare.initPid, state: 'waiting' };
     this.idleTimer(entry, prepared);
     return prepared;
   }
@@ -180,7 +197,7 @@ export class ExecService implements ExecsApi {
         if (!container?.state.Running || container.state.Paused || record.started) return undefined;
         const stateDir = this.paths.execStateDir(container.id, record.id);
         const process = await this.runtimeExec(container, record, stateDir);
-        return { process, needsProcess: false, stateDir, initPid: container.state.Pid, state: 'waiting' };
+        return { process, stateDir, initPid: container.state.Pid, state: 'waiting' };
       });
       if (!prepared) return undefined;
       made = prepared;
@@ -284,19 +301,10 @@ export class ExecService implements ExecsApi {
           await this.discardPrepared(entry, prepared);
           prepared = undefined;
         }
-        let told: RuntimeProcess | undefined;
-        if (prepared?.needsProcess) {
-          told = tellProcess(prepared.process as PreparedExecProcess, await this.execProcess(container, record));
-          if (!told) {
-            await this.discardPrepared(entry, prepared); // a process it cannot run (a label, an unknown capability)
-            prepared = undefined;
-          }
-        }
-        phases.told = elapsed(began);
         record.stateDir = prepared?.stateDir ?? this.paths.execStateDir(container.id, id);
         saving = this.save(record);
         phases.prepared = elapsed(began);
-        return told ?? (prepared?.process as RuntimeProcess | undefined) ?? this.runtimeExec(container, record, record.stateDir);
+        return prepared?.process ?? this.runtimeExec(container, record, record.stateDir);
       });
     } catch (err) {
       record.started = false;
@@ -669,18 +677,6 @@ export class ExecService implements ExecsApi {
 }
 
 export const ExecServiceToken = token<ExecService>('ExecService');
-
-/** A spare monitor as the exec's RuntimeProcess: its start runs `process`; undefined when it cannot. */
-function tellProcess(spare: PreparedExecProcess, process: OciProcess): RuntimeProcess | undefined {
-  const spec = process as unknown as Record<string, unknown>;
-  if (!spare.accepts(spec)) return undefined;
-  return {
-    streams: spare.streams,
-    start: () => spare.start(spec),
-    wait: () => spare.wait(),
-    kill: (signal) => spare.kill(signal),
-  };
-}
 
 function lost(): ExitStatus {
   return { exitCode: 255, oomKilled: false, finishedAt: new Date().toISOString() };
