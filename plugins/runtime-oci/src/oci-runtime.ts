@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, type FSWatcher, promises as fs, mkdirSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
+import { existsSync, type FSWatcher, promises as fs, mkdirSync, readFileSync, renameSync, rmSync, watch, writeFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import * as path from 'node:path';
 import {
@@ -115,6 +115,8 @@ export class OciRuntime implements Runtime {
   private readonly shimCgroup: ShimCgroup;
   /** The `exec-facts.json` writes under way, by container (`recordFacts`). */
   private readonly factsWritten = new Map<string, Promise<void>>();
+  /** The file of each container's plan part for monitors made ahead, by its init (containerPlanFile). */
+  private readonly containerPlans = new Map<string, { init: string; file: string }>();
   /** The host's mounts, for the cgroup hierarchies of a direct exec: read at the first one. */
   private mounts?: MountInfoEntry[];
 
@@ -422,6 +424,7 @@ export class OciRuntime implements Runtime {
     // A handful of small files (exit.json, pid, logs of the runtime): synchronously.
     if (stateDir) rmSync(stateDir, { recursive: true, force: true });
     this.stateDirs.delete(id);
+    this.containerPlans.delete(id);
   }
 
   async adopt(id: string, stateDir: string): Promise<AdoptResult> {
@@ -523,12 +526,9 @@ export class OciRuntime implements Runtime {
   async prepareExec(containerId: string, stateDir: string): Promise<PreparedExecProcess | undefined> {
     this.stateDirOf(containerId);
     await this.factsWritten.get(containerId); // right after create: its facts
-    const input = this.directExecInput(containerId);
-    const where = input && ('fallback' in input ? input : planContainerDirectExec(input));
-    if (!where || 'fallback' in where) return undefined;
+    const planFile = this.containerPlanFile(containerId);
+    if (!planFile) return undefined;
     const dir = this.freshExecStateDir(stateDir, 'prepared');
-    const planFile = path.join(dir, 'plan');
-    writeFileSync(planFile, where.plan, { mode: 0o600 });
     const args = this.execShimArgs(['--exec-plan', planFile, '--wait-start', '--process-later'], containerId, dir);
     const { line, socket, rest } = await this.spawnShimKeeping(containerId, dir, args);
     if (line === 'created') return new PreparedShimProcess(new ShimConnection(socket, rest), dir);
@@ -537,6 +537,34 @@ export class OciRuntime implements Runtime {
     throw new SystemError(
       `OCI runtime exec failed: cannot prepare a monitor: ${line.replace(/^error /, '') || 'no answer from berth-shim'}`,
     );
+  }
+
+  /**
+   * The container part of a direct exec's plan for the container's current init (what
+   * every monitor made ahead for it loads), in its state dir: written once per init, as
+   * the namespaces, cgroups and seccomp program of an init do not change while it lives,
+   * where each monitor made ahead read /proc, its mounts and its program again and wrote
+   * a file of its own. Undefined where execs go through the runtime.
+   */
+  private containerPlanFile(id: string): string | undefined {
+    let init: string;
+    try {
+      const pid = readFileSync(path.join(this.stateDirOf(id), stateFiles.pid), 'utf8').trim();
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      init = `${pid} ${stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]}`; // pid and start time
+    } catch {
+      return undefined; // no init: nothing to exec in
+    }
+    const known = this.containerPlans.get(id);
+    if (known?.init === init) return known.file;
+    const input = this.directExecInput(id);
+    const where = input && ('fallback' in input ? input : planContainerDirectExec(input));
+    if (!where || 'fallback' in where) return undefined;
+    const file = path.join(this.stateDirOf(id), containerPlanFile);
+    writeFileSync(`${file}.tmp`, where.plan, { mode: 0o600 });
+    renameSync(`${file}.tmp`, file); // a shim launching meanwhile reads the old or the new, whole
+    this.containerPlans.set(id, { init, file });
+    return file;
   }
 
   /**
@@ -728,6 +756,9 @@ export class OciRuntime implements Runtime {
     await fs.rmdir(stateDir).catch(() => {});
   }
 }
+
+/** In a container's state dir: the container part of the plan of monitors made ahead for its execs. */
+const containerPlanFile = 'exec-plan';
 
 /** In a container's state dir: what a direct exec must know of the container's bundle (create writes it). */
 const containerFactsFile = 'exec-facts.json';

@@ -6,7 +6,7 @@
  * names where to run is refused by the shim; what it cannot run is said before (accepts);
  * it ends with the init, when dropped, or when discarded; what cannot be prepared is not.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { PreparedExecProcess } from '@berth/core';
 import { test } from 'uvu';
@@ -84,8 +84,16 @@ test('a prepared monitor runs nothing until its start; then the process it is gi
   const c = await running(crun);
   try {
     const { proc, stateDir } = await c.prepare();
-    const plan = readFileSync(path.join(stateDir, 'plan'), 'utf8');
+    // The container part of the plan, in the container's state dir: one file per init.
+    const planFile = path.join(fx.stateDir(c.id), 'exec-plan');
+    const plan = readFileSync(planFile, 'utf8');
     assert.ok(plan.includes('pid\0') && !plan.includes('arg\0') && !plan.includes('cwd\0'), 'only where it runs is planned');
+    assert.not.ok(existsSync(path.join(stateDir, 'plan')), 'no plan of its own');
+    const written = statSync(planFile).mtimeMs;
+    const next = await c.prepare();
+    assert.is(statSync(planFile).mtimeMs, written, 'the next monitor for the same init reads the same plan');
+    await next.proc.kill('SIGKILL');
+    assert.is((await next.proc.wait()).exitCode, 255);
     const shim = await shimOf(stateDir);
     await new Promise((r) => setTimeout(r, 50));
     assert.is(childrenOf(shim), '', 'nothing runs before the start');
