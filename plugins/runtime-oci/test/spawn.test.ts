@@ -25,13 +25,25 @@ function procStat(pid: number): { state: string; ppid: number } | null {
   }
 }
 
+/**
+ * This process's zombie children but tsx's esbuild service (the test runner's, which can be
+ * a zombie for a moment): what a spawn left unreaped.
+ */
 function zombieChildren(): number[] {
   const stat = readFileSync(`/proc/self/task/${process.pid}/children`, 'utf8');
   return stat
     .split(' ')
     .filter(Boolean)
     .map(Number)
-    .filter((pid) => procStat(pid)?.state === 'Z');
+    .filter((pid) => procStat(pid)?.state === 'Z' && !readFileSyncOr(`/proc/${pid}/comm`).startsWith('esbuild'));
+}
+
+function readFileSyncOr(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
 }
 
 function fakeShim(name: string, script: string): string {
