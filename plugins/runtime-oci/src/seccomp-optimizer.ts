@@ -246,24 +246,12 @@ function collectBoundaries(insns: readonly BpfInstruction[], budget: { steps: nu
       const cls = code & 7;
       if (cls === RET) break;
       if (cls === JMP) {
-        const op = code & 0xf0;
-        if (op === JA) {
-          pc += 1 + k;
+        const jump = classifyJump(pc, insns[pc], st);
+        if ('to' in jump) {
+          pc = jump.to;
           continue;
         }
-        const a = st[0];
-        const b = code & X_SRC ? st[1] : k;
-        if (a >= 0 && b >= 0) {
-          pc += 1 + (jumpTaken(op, a, b) ? jt : jf);
-          continue;
-        }
-        if (a === NR || a === ARCH || b === NR || b === ARCH) {
-          if (op === JSET) throw new Unoptimizable('jset on the syscall number or architecture');
-          const tag = a < 0 ? a : b;
-          const other = a < 0 ? b : a;
-          if (other < 0) throw new Unoptimizable('the syscall number or architecture compared with a non-constant');
-          note(tag, other);
-        }
+        if ('tag' in jump) note(jump.tag, jump.constant);
         // decided by run-time data, or by the number or architecture: both ways
         stack.push({ pc: pc + 1 + jt, st: [...st] });
         pc += 1 + jf;
@@ -275,6 +263,31 @@ function collectBoundaries(insns: readonly BpfInstruction[], budget: { steps: nu
     }
   }
   return { arch: [...arch].sort((x, y) => x - y), archConstants: archConstants.size > 0 ? [...archConstants] : [0] };
+}
+
+/**
+ * What a jump does on the abstract state, for both passes: `to`, the next pc, when
+ * constants decide it; `tag`, the number or the architecture compared with `constant`
+ * (`constantLeft`: it is A); or `dynamic`, run-time data on one side at least (`b`: the
+ * other side, a constant or not). Throws Unoptimizable for any other use of the number
+ * or the architecture (a `jset` on it, a comparison with anything but a constant).
+ */
+function classifyJump(
+  pc: number,
+  { code, jt, jf, k }: BpfInstruction,
+  st: State,
+): { to: number } | { tag: Val; constant: number; constantLeft: boolean } | { dynamic: true; b: Val } {
+  const op = code & 0xf0;
+  if (op === JA) return { to: pc + 1 + k };
+  const a = st[0];
+  const b = code & X_SRC ? st[1] : k;
+  if (a >= 0 && b >= 0) return { to: pc + 1 + (jumpTaken(op, a, b) ? jt : jf) };
+  if (a === NR || a === ARCH || b === NR || b === ARCH) {
+    if (op === JSET) throw new Unoptimizable('jset on the syscall number or architecture');
+    if (a < 0 && b < 0) throw new Unoptimizable('the syscall number or architecture compared with a non-constant');
+    return a < 0 ? { tag: a, constant: b, constantLeft: false } : { tag: b, constant: a, constantLeft: true };
+  }
+  return { dynamic: true, b };
 }
 
 function initialState(): State {
@@ -451,23 +464,15 @@ class PartialEvaluator {
       }
       if (cls === JMP) {
         const op = code & 0xf0;
-        if (op === JA) {
-          pc += 1 + k;
+        const jump = classifyJump(pc, this.insns[pc], st);
+        if ('to' in jump) {
+          pc = jump.to;
           continue;
         }
-        const a = st[0];
-        const b = code & X_SRC ? st[1] : k;
-        if (a >= 0 && b >= 0) {
-          pc += 1 + (jumpTaken(op, a, b) ? jt : jf);
-          continue;
-        }
-        if (a === NR || a === ARCH || b === NR || b === ARCH) {
-          if (op === JSET) throw new Unoptimizable('jset on the syscall number or architecture');
-          if (a < 0 && b < 0) throw new Unoptimizable('the syscall number or architecture compared with a non-constant');
-          const tag = a < 0 ? a : b;
-          const c = a < 0 ? b : a;
+        if ('tag' in jump) {
+          const { tag, constant: c } = jump;
           const [tagLo, tagHi] = tag === NR ? [lo, hi] : this.arch;
-          const taken = PartialEvaluator.decide(op, c, a >= 0, tagLo, tagHi);
+          const taken = PartialEvaluator.decide(op, c, jump.constantLeft, tagLo, tagHi);
           if (taken !== undefined) {
             pc += 1 + (taken ? jt : jf);
             continue;
@@ -484,6 +489,7 @@ class PartialEvaluator {
           continue;
         }
         // Run-time data on one side at least: both ways, as residual code.
+        const { b } = jump;
         let jcode: number;
         let jk = 0;
         if (b >= 0) {
