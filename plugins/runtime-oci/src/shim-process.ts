@@ -74,18 +74,15 @@ export class ShimProcess implements RuntimeProcess {
 export class PreparedShimProcess extends ShimProcess implements PreparedExecProcess {
   private bound = false;
 
-  accepts(process: Record<string, unknown>): boolean {
-    const p = process as PlannedProcess;
-    return !p.terminal && 'part' in planProcessDirectExec(p);
-  }
-
-  bind(process: Record<string, unknown>): void {
+  /** False for what needs the runtime or a terminal (the shim's pipes are made at launch). */
+  bind(process: Record<string, unknown>): boolean {
     if (this.bound) throw new InvalidArgument(`the exec in ${this.stateDir} was given its process already`);
     const p = process as PlannedProcess;
-    const planned = p.terminal ? { fallback: 'a terminal' } : planProcessDirectExec(p);
-    if ('fallback' in planned) throw new InvalidArgument(`the exec in ${this.stateDir} cannot run this process: ${planned.fallback}`);
+    const planned = p.terminal ? undefined : planProcessDirectExec(p);
+    if (!planned || 'fallback' in planned) return false;
     this.streams.sendProcessPart(planned.part);
     this.bound = true;
+    return true;
   }
 
   override async start(): Promise<{ pid: number }> {

@@ -131,23 +131,20 @@ export interface RuntimeProcess {
  * process without a terminal or stdin whose spec comes only at its start: what the
  * runtime does before a process can run (runtime-oci: launching a monitor into its
  * cgroups, 2-5 ms) is then off the path of the next exec. Nothing runs in the container
- * until the start. Lifecycle: prepared → bound to a process (`accepts`, then `bind`, at
- * the exec's create: what to run is the monitor's from then on) → `start` as any exec's
+ * until the start. Lifecycle: prepared → bound to a process (`bind`, at the exec's
+ * create: what to run is the monitor's from then on) → `start` as any exec's
  * process; or discarded before its start (`kill`: nothing ran, `wait` resolves with 255).
  * It also ends by itself (`wait` resolves, 255) when the container's init exits or the
  * daemon that prepared it goes.
  */
 export interface PreparedExecProcess extends RuntimeProcess {
   /**
-   * Whether this monitor can run `process` (the OCI process, as `RuntimeExecRequest.process`
-   * has it); when not, the engine discards it and uses `exec`.
+   * Give it `process` (the OCI process, as `RuntimeExecRequest.process` has it) to run at
+   * its `start`, which rejects until then; nothing runs yet. False, and nothing given, when
+   * this monitor cannot run that process (the engine then discards it and uses `exec`).
+   * Once only.
    */
-  accepts(process: Record<string, unknown>): boolean;
-  /**
-   * Give it `process` (which `accepts`) to run at its `start`, which rejects until then.
-   * Once only; nothing runs yet.
-   */
-  bind(process: Record<string, unknown>): void;
+  bind(process: Record<string, unknown>): boolean;
 }
 
 /**

@@ -152,10 +152,7 @@ export class ExecService implements ExecsApi {
     let bound = false;
     try {
       const process = (await this.execProcess(container, entry.record)) as unknown as Record<string, unknown>;
-      if (spare.process.accepts(process)) {
-        spare.process.bind(process);
-        bound = true;
-      }
+      bound = spare.process.bind(process);
     } catch (err) {
       this.log.debug('exec not bound to a spare monitor', { id: entry.record.id, error: String(err) });
     }
