@@ -35,6 +35,7 @@ import { buildExecProcess } from './exec-process.js';
 import { type ExecRecord, execInspect } from './exec-record.js';
 import { ExecSession } from './exec-session.js';
 import { type ExecSpare, ExecSpares } from './exec-spares.js';
+import { endUnstartedMonitor, releaseExecState } from './exec-state.js';
 
 /** One exec in memory: its record, and while it runs, the runtime's process. */
 interface ExecEntry {
@@ -263,15 +264,11 @@ export class ExecService implements ExecsApi {
     prepared.state = 'discarded';
     clearTimeout(prepared.timer);
     this.preparing.delete(entry);
-    prepared.released = (async () => {
-      await prepared.process.kill('SIGKILL').catch(() => {});
-      prepared.process.streams.close();
-      const container = this.store.find(entry.record.containerId);
-      const runtime = container && this.drivers.findRuntime(container.runtime);
-      if (container && runtime) await runtime.releaseExec(container.id, prepared.stateDir);
-    })().catch((err: Error) => {
-      this.log.warn('cannot discard an exec prepared ahead of its start', { id: entry.record.id, error: err.message });
-    });
+    prepared.released = endUnstartedMonitor(this.store, this.drivers, entry.record.containerId, prepared.process, prepared.stateDir).catch(
+      (err: Error) => {
+        this.log.warn('cannot discard an exec prepared ahead of its start', { id: entry.record.id, error: err.message });
+      },
+    );
     return prepared.released;
   }
 
@@ -605,10 +602,8 @@ export class ExecService implements ExecsApi {
    * dir). Its container may be gone already, its state with it.
    */
   private release(record: ExecRecord): void {
-    const container = this.store.find(record.containerId);
-    const runtime = container && this.drivers.findRuntime(container.runtime);
-    if (!runtime || !record.stateDir) return;
-    runtime.releaseExec(container.id, record.stateDir).catch((err: Error) => {
+    if (!record.stateDir) return;
+    releaseExecState(this.store, this.drivers, record.containerId, record.stateDir).catch((err: Error) => {
       this.log.warn('cannot remove the state of an exited exec', { id: record.id, error: err.message });
     });
   }

@@ -4,6 +4,7 @@ import type { ContainerDrivers } from '../containers/container-drivers.js';
 import type { ContainerPaths } from '../containers/container-paths.js';
 import type { ContainerRecord } from '../containers/container-record.js';
 import type { ContainerStore } from '../state/container-store.js';
+import { endUnstartedMonitor, releaseExecState } from './exec-state.js';
 
 /** One container's monitor for its next exec. */
 export interface ExecSpare {
@@ -148,17 +149,17 @@ export class ExecSpares {
 
   /** End a spare nobody started (its monitor records that nothing ran) and remove its state. */
   async end(containerId: string, spare: ExecSpare): Promise<void> {
-    await spare.process.kill('SIGKILL').catch(() => {});
-    spare.process.streams.close();
-    await this.release(containerId, spare);
+    await endUnstartedMonitor(this.store, this.drivers, containerId, spare.process, spare.stateDir).catch((err: Error) =>
+      this.warn(containerId, err),
+    );
   }
 
+  /** A spare that ended by itself: its state goes. */
   private async release(containerId: string, spare: ExecSpare): Promise<void> {
-    const container = this.store.find(containerId);
-    const runtime = container && this.drivers.findRuntime(container.runtime);
-    if (!runtime) return;
-    await runtime.releaseExec(containerId, spare.stateDir).catch((err: Error) => {
-      this.log.warn('cannot remove the state of a spare exec monitor', { container: containerId, error: err.message });
-    });
+    await releaseExecState(this.store, this.drivers, containerId, spare.stateDir).catch((err: Error) => this.warn(containerId, err));
+  }
+
+  private warn(containerId: string, err: Error): void {
+    this.log.warn('cannot remove the state of a spare exec monitor', { container: containerId, error: err.message });
   }
 }
