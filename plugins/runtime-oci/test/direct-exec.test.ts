@@ -6,7 +6,7 @@
  * user's binary, not the shim's; runc's error messages; the cases that go through the
  * runtime (runc with a seccomp filter); nothing left after the exit.
  */
-import { existsSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import type { RuntimeProcess } from '@berth/core';
 import { test } from 'uvu';
@@ -25,29 +25,9 @@ test.before(async () => {
 });
 test.after(() => fx.cleanup());
 
-const dockerCaps = ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_KILL', 'CAP_SETUID', 'CAP_SETGID', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT'];
-
-/** A bundle with Docker-like capabilities and, with `seccomp`, a profile that refuses mkdir. */
-function request(id: string, args: string[], options: { seccomp?: boolean; terminal?: boolean } = {}) {
-  const req = fx.request(id, args, { terminal: options.terminal });
-  const file = path.join(req.bundle, 'config.json');
-  const config = JSON.parse(readFileSync(file, 'utf8'));
-  config.process.capabilities = { bounding: dockerCaps, effective: dockerCaps, permitted: dockerCaps };
-  config.process.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 1024, hard: 4096 }];
-  if (options.seccomp !== false) {
-    config.linux.seccomp = {
-      defaultAction: 'SCMP_ACT_ALLOW',
-      architectures: ['SCMP_ARCH_X86_64'],
-      syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO' }],
-    };
-  }
-  writeFileSync(file, JSON.stringify(config));
-  return req;
-}
-
 async function running(runtime: OciRuntime, options: { seccomp?: boolean; terminal?: boolean } = {}) {
   const id = fx.newId();
-  const { pid } = await runtime.create(request(id, ['sleep', '100'], options));
+  const { pid } = await runtime.create(fx.dockerLikeRequest(id, ['sleep', '100'], options));
   await runtime.start(id);
   let n = 0;
   return {

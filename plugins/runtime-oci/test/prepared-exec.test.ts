@@ -6,7 +6,7 @@
  * names where to run is refused by the shim; what it cannot run is said before (accepts);
  * it ends with the init, when dropped, or when discarded; what cannot be prepared is not.
  */
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import type { PreparedExecProcess } from '@berth/core';
 import { test } from 'uvu';
@@ -25,24 +25,10 @@ test.before(async () => {
 });
 test.after(() => fx.cleanup());
 
-const dockerCaps = ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_KILL', 'CAP_SETUID', 'CAP_SETGID', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT'];
-
 /** A running container with Docker-like capabilities and a profile that refuses mkdir. */
 async function running(runtime: OciRuntime, seccomp = true) {
   const id = fx.newId();
-  const req = fx.request(id, ['sleep', '100']);
-  const file = path.join(req.bundle, 'config.json');
-  const config = JSON.parse(readFileSync(file, 'utf8'));
-  config.process.capabilities = { bounding: dockerCaps, effective: dockerCaps, permitted: dockerCaps };
-  if (seccomp) {
-    config.linux.seccomp = {
-      defaultAction: 'SCMP_ACT_ALLOW',
-      architectures: ['SCMP_ARCH_X86_64'],
-      syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO' }],
-    };
-  }
-  writeFileSync(file, JSON.stringify(config));
-  const { pid } = await runtime.create(req);
+  const { pid } = await runtime.create(fx.dockerLikeRequest(id, ['sleep', '100'], { seccomp }));
   await runtime.start(id);
   let n = 0;
   return {

@@ -16,6 +16,9 @@ import { EventBus, type PluginContext, requiredPlugins, silentLogger } from '@be
 /** Every container, cgroup and directory of these tests carries this prefix. */
 export const prefix = 'bnat';
 
+/** Docker's default capabilities of a container (the part the exec tests check). */
+const dockerCaps = ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_KILL', 'CAP_SETUID', 'CAP_SETGID', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT'];
+
 const applets = ['sh', 'echo', 'true', 'sleep', 'cat', 'head', 'tr', 'printf'];
 
 export interface BundleOptions {
@@ -134,6 +137,28 @@ export class Fixture {
       openStdin: extra.openStdin ?? false,
       terminal: extra.terminal === true,
     };
+  }
+
+  /**
+   * `request`'s bundle made as the engine makes a container's: Docker's default
+   * capabilities, an RLIMIT_NOFILE, and (unless `seccomp` is false) a seccomp profile that
+   * refuses mkdir, for the exec tests to see the container's confinement.
+   */
+  dockerLikeRequest(id: string, args: string[], options: { seccomp?: boolean; terminal?: boolean } = {}) {
+    const req = this.request(id, args, { terminal: options.terminal });
+    const file = path.join(req.bundle, 'config.json');
+    const config = JSON.parse(readFileSync(file, 'utf8'));
+    config.process.capabilities = { bounding: dockerCaps, effective: dockerCaps, permitted: dockerCaps };
+    config.process.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 1024, hard: 4096 }];
+    if (options.seccomp !== false) {
+      config.linux.seccomp = {
+        defaultAction: 'SCMP_ACT_ALLOW',
+        architectures: ['SCMP_ARCH_X86_64'],
+        syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO' }],
+      };
+    }
+    writeFileSync(file, JSON.stringify(config));
+    return req;
   }
 
   /** The pid of the shim of `id` (from its state dir), or null. */
