@@ -13,7 +13,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { crunPlugin, type OciRuntime, runcPlugin } from '../src/index.js';
 import type { ShimConnection } from '../src/shim-connection.js';
-import { collect, Fixture, shimPids } from './support/fixture.js';
+import { collect, Fixture, processEnded, shimPids } from './support/fixture.js';
 
 const fx = new Fixture();
 let crun: OciRuntime;
@@ -57,14 +57,6 @@ async function shimOf(stateDir: string): Promise<number> {
 }
 const childrenOf = (pid: number) => readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
 const securityOf = (text: string) => text.split('\n').filter((l) => /^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp(_filters)?):/.test(l));
-// Gone, or a zombie its parent (init: the shim detached) has yet to reap.
-const isGone = (pid: number) => !existsSync(`/proc/${pid}`) || readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
-/** Whether the process is gone within a second (its pid file goes just before it exits). */
-async function gone(pid: number): Promise<boolean> {
-  const until = Date.now() + 1000;
-  while (!isGone(pid) && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
-  return isGone(pid);
-}
 
 test('a prepared monitor runs nothing until its start; then the process it is given runs confined as the init, with its own user, cwd and env', async () => {
   const c = await running(crun);
@@ -152,7 +144,7 @@ test('a process part that names where to run (the init, namespaces, cgroups, sec
       assert.match(reply, new RegExp(`^error: exec process: key ${key} is not the process's$`));
       assert.is((await proc.wait()).exitCode, 255, 'recorded as a start that failed');
       await crun.releaseExec(c.id, stateDir);
-      assert.ok(await gone(shim), 'the monitor ended');
+      assert.ok(await processEnded(shim), 'the monitor ended');
     }
     // A second process part is refused as well: the shim drops the client that sends it.
     const { proc, stateDir } = await c.prepare();
@@ -174,14 +166,14 @@ test("a prepared monitor ends having run nothing when dropped, or when the conta
     const droppedShim = await shimOf(dropped.stateDir);
     dropped.proc.streams.close();
     await crun.releaseExec(c.id, dropped.stateDir); // waits for the shim to end
-    assert.ok(await gone(droppedShim), 'the dropped monitor ended');
+    assert.ok(await processEnded(droppedShim), 'the dropped monitor ended');
 
     const orphan = await c.prepare();
     const orphanShim = await shimOf(orphan.stateDir);
     await crun.kill(c.id, 'SIGKILL');
     assert.is((await orphan.proc.wait()).exitCode, 255);
     await crun.releaseExec(c.id, orphan.stateDir);
-    assert.ok(await gone(orphanShim), "the monitor ended with the container's init");
+    assert.ok(await processEnded(orphanShim), "the monitor ended with the container's init");
     assert.is(shimPids(c.id).length <= 1, true, "no monitor beside the container's shim");
   } finally {
     await c.done();

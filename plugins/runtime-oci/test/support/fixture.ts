@@ -270,3 +270,22 @@ export function collect(streams: import('@berth/core').ContainerStreams): {
   const closed = new Promise<void>((resolve) => streams.onClose(resolve));
   return { stdout: () => Buffer.concat(out).toString(), stderr: () => Buffer.concat(err).toString(), closed };
 }
+
+/** Whether `pid` has exited: gone, or a zombie its parent (init: shims detach) has yet to reap. */
+function exited(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * Whether `pid` (a shim) has exited within `ms`: a shim removes its shim.pid, which the
+ * runtime waits for, as its last act, just before it exits.
+ */
+export async function processEnded(pid: number, ms = 1000): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (!exited(pid) && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+  return exited(pid);
+}
