@@ -212,9 +212,12 @@ t('a JSON body goes with its length; a stream goes chunked, paused or not, big o
 });
 
 t('101: the raw socket and the bytes after the head; bytes that come later wait for a reader', async ({ server, pool }) => {
+  // The daemon's side, to send " late" once the client has the upgrade in hand (a timer
+  // after the head could land in the same read as the head on a busy machine).
+  let daemonSide: { write(data: string): unknown } | undefined;
   server.handler = (_req, s) => {
+    daemonSide = s;
     s.write('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\nearly');
-    setTimeout(() => s.write(' late'), 5);
     s.on('data', (d) => s.write(`[${d}]`));
   };
   const up = (await pool.request({
@@ -226,6 +229,7 @@ t('101: the raw socket and the bytes after the head; bytes that come later wait 
   assert.is(up.statusCode, 101);
   assert.is(up.headers['content-type'], 'application/vnd.docker.raw-stream');
   assert.is(up.head.toString(), 'early');
+  daemonSide!.write(' late');
   await new Promise((r) => setTimeout(r, 30)); // " late" arrives with nobody listening
   const got: string[] = [];
   up.socket.on('data', (d: Buffer) => got.push(d.toString()));
