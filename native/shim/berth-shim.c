@@ -1248,7 +1248,9 @@ int main(int argc, char **argv) {
      * (exit 255, nothing ran) and the shim ends. */
     init_watch = direct_exec_init_pidfd();
     if (init_watch < 0) exec_started = exec_failed = 1;
-    dprintf(ready_fd, "created\n");
+    /* The shim's own pid in the line: shim.pid comes after it, off the launch's path,
+     * and a spawner that ends the monitor meanwhile still knows which process to await. */
+    dprintf(ready_fd, "created %d\n", (int)getpid());
     fcntl(ready_fd, F_SETFL, O_NONBLOCK);
     client_add(ready_fd);
     ready_fd = -1;

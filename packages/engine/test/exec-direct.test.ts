@@ -1,4 +1,4 @@
-import { createReadStream, existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import * as path from 'node:path';
 import none from '@berth/network-none';
 import runc, { crunPlugin } from '@berth/runtime-oci';
@@ -237,16 +237,18 @@ test('an engine that closes ends the monitors of execs created and never started
       plugins: [overlay, runc, crunPlugin, none],
     });
   let engine: Engine | undefined = await open();
+  let id: string | undefined;
   try {
     await engine.images.load(createReadStream(busyboxTar));
-    const id = (await engine.containers.create({ Image: 'busybox', Cmd: ['sleep', '1000'], HostConfig: { Runtime: 'crun' } })).Id;
-    await engine.containers.start(id);
+    const created = (await engine.containers.create({ Image: 'busybox', Cmd: ['sleep', '1000'], HostConfig: { Runtime: 'crun' } })).Id;
+    id = created;
+    await engine.containers.start(created);
     const service = engine.di.resolve(ExecServiceToken);
-    await execRun(engine, id, { Cmd: ['true'] });
-    await until('a spare monitor after an exec', () => service.spareDir(id) !== undefined);
-    const spareDir = service.spareDir(id)!;
+    await execRun(engine, created, { Cmd: ['true'] });
+    await until('a spare monitor after an exec', () => service.spareDir(created) !== undefined);
+    const spareDir = service.spareDir(created)!;
     await until('its shim', () => shimsOf(spareDir).length === 1);
-    const never = await engine.execs.create(id, { Cmd: ['true'], Tty: true });
+    const never = await engine.execs.create(created, { Cmd: ['true'], Tty: true });
     const neverDir = (await service.monitorDir(never.Id))!;
     await until('the monitor made at the create', () => shimsOf(neverDir).length === 1);
     await engine.close();
@@ -254,14 +256,26 @@ test('an engine that closes ends the monitors of execs created and never started
     assert.equal(shimsOf(neverDir), [], 'no monitor outlives the engine waiting for a start');
     assert.equal(shimsOf(spareDir), [], 'no spare monitor outlives the engine');
     engine = await open();
-    assert.ok((await engine.containers.inspect(id)).State.Running, 'the container ran on');
-    await engine.containers.remove(id, { force: true });
+    assert.ok((await engine.containers.inspect(created)).State.Running, 'the container ran on');
+    await engine.containers.remove(created, { force: true });
+    id = undefined;
     await engine.close();
     engine = undefined;
     const left = readdirSync('/sys/fs/cgroup').flatMap((h) => (existsSync(`/sys/fs/cgroup/${h}/${cgroupParent}`) ? [h] : []));
     assert.equal(left, [], 'no hierarchy keeps the cgroup parent');
   } finally {
+    // A test that failed midway leaves its container running: an engine removes it, so
+    // neither its shim nor its mounts outlive the test.
+    if (id) {
+      engine ??= await open();
+      await engine.containers.remove(id, { force: true }).catch(() => {});
+    }
     await engine?.close();
+    for (const h of readdirSync('/sys/fs/cgroup')) {
+      try {
+        rmdirSync(`/sys/fs/cgroup/${h}/${cgroupParent}`);
+      } catch {}
+    }
     removeAndAssertNoMounts(dir);
   }
 });

@@ -117,6 +117,13 @@ export class OciRuntime implements Runtime {
   private readonly factsWritten = new Map<string, Promise<void>>();
   /** The file of each container's plan part for monitors made ahead, by its init (containerPlanFile). */
   private readonly containerPlans = new Map<string, { init: string; file: string }>();
+  /**
+   * The shim pid of each exec monitor launched to wait for its start, by its state dir,
+   * from its ready line (`created <pid>`): its shim.pid is written just after that line, so
+   * a monitor ended at once (releaseExec) is awaited by this pid until then. Dropped at
+   * its releaseExec, or with its container's delete.
+   */
+  private readonly monitorPids = new Map<string, ShimIdentity>();
   /** The host's mounts, for the cgroup hierarchies of a direct exec: read at the first one. */
   private mounts?: MountInfoEntry[];
 
@@ -425,6 +432,10 @@ export class OciRuntime implements Runtime {
     if (stateDir) rmSync(stateDir, { recursive: true, force: true });
     this.stateDirs.delete(id);
     this.containerPlans.delete(id);
+    if (stateDir) {
+      const inside = `${path.resolve(stateDir)}${path.sep}`;
+      for (const dir of this.monitorPids.keys()) if (dir.startsWith(inside)) this.monitorPids.delete(dir);
+    }
   }
 
   async adopt(id: string, stateDir: string): Promise<AdoptResult> {
@@ -483,7 +494,8 @@ export class OciRuntime implements Runtime {
     // socket: `start` is one request on it (no connect), answered once the process has
     // exec'd. Everything before it (the plan, the shim's launch into its cgroups) can
     // happen ahead of the start: the engine prepares at the exec's create.
-    if (isDirect && line === 'created') {
+    const waiting = isDirect ? this.waitingMonitor(stateDir, line) : false;
+    if (waiting) {
       this.log.debug('exec monitor ready', {
         id: req.containerId,
         exec: req.execId,
@@ -531,7 +543,7 @@ export class OciRuntime implements Runtime {
     const dir = this.freshExecStateDir(stateDir, 'prepared');
     const args = this.execShimArgs(['--exec-plan', planFile, '--wait-start', '--process-later'], containerId, dir);
     const { line, socket, rest } = await this.spawnShimKeeping(containerId, dir, args);
-    if (line === 'created') return new PreparedShimProcess(new ShimConnection(socket, rest), dir);
+    if (this.waitingMonitor(dir, line)) return new PreparedShimProcess(new ShimConnection(socket, rest), dir);
     socket.destroy();
     await fs.rm(dir, { recursive: true, force: true });
     throw new SystemError(
@@ -665,8 +677,22 @@ export class OciRuntime implements Runtime {
     if (container && !dir.startsWith(`${container}${path.sep}`)) {
       throw new InvalidArgument(`exec state dir ${dir} is not inside container ${containerId}'s`);
     }
-    await waitForShimExit(dir, 3000);
+    await waitForShimExit(dir, 3000, this.monitorPids.get(dir));
+    this.monitorPids.delete(dir);
     await fs.rm(dir, { recursive: true, force: true });
+  }
+
+  /**
+   * Whether a monitor's ready line says it waits for its start (`created <shim pid>`); its
+   * pid is kept for releaseExec then.
+   */
+  private waitingMonitor(stateDir: string, line: string): boolean {
+    const created = /^created (\d+)$/.exec(line);
+    if (!created) return false;
+    const pid = Number(created[1]);
+    const since = runningSince(pid);
+    if (since !== undefined) this.monitorPids.set(path.resolve(stateDir), { pid, since });
+    return true;
   }
 
   /**
@@ -816,34 +842,50 @@ async function waitForExit(stateDir: string, open: Set<Socket>): Promise<ExitSta
   return readExitStatus(stateDir) ?? lostExitStatus();
 }
 
-async function waitForShimExit(stateDir: string, timeoutMs: number): Promise<void> {
+/**
+ * Wait (at most `timeoutMs`) until the shim of `stateDir` has exited: gone, or a zombie
+ * awaiting its reaper. The shim removes shim.pid as its last act, so the unlink (seen at
+ * once through inotify) says the exit is microseconds away, not that it happened: a shim
+ * preempted on a loaded machine can still be in its exit for milliseconds, holding its
+ * cgroup busy. So the process itself decides, known by its pid and its start time (a pid
+ * reused meanwhile is another process, not the shim). `launched`: the shim as its spawner
+ * knew it at launch, for a shim.pid not written yet.
+ */
+async function waitForShimExit(stateDir: string, timeoutMs: number, launched?: ShimIdentity): Promise<void> {
   const pidFile = path.join(stateDir, stateFiles.shimPid);
-  let pid: number;
-  try {
-    pid = Number(readFileSync(pidFile, 'utf8').trim());
-  } catch {
-    return;
+  let pid = Number(readFileSyncOr(pidFile, '0').trim());
+  let started: string | undefined;
+  if (pid > 0) started = runningSince(pid);
+  else if (!launched) return;
+  else {
+    // Its shim.pid not written yet, or gone already: the shim as launched.
+    pid = launched.pid;
+    started = launched.since;
   }
-  // The shim removes shim.pid as its last act. Once it exits it is a zombie until init
-  // reaps it (it is not our child), and kill(pid, 0) still succeeds on a zombie: so the
-  // file going away, or the process being gone or a zombie, all mean it has finished.
-  const finished = () => !existsSync(pidFile) || !isRunning(pid);
-  if (!(pid > 0) || finished()) return;
+  const finished = () => started === undefined || runningSince(pid) !== started;
+  if (finished()) return;
   await new Promise<void>((resolve) => {
     let watcher: FSWatcher | undefined;
+    let poll: NodeJS.Timeout;
     const done = () => {
       clearInterval(poll);
       clearTimeout(timer);
       watcher?.close();
       resolve();
     };
-    // The unlink is seen at once through inotify; the poll catches a shim that died
-    // without removing its file (SIGKILL), and a watch that could not be set.
-    const poll = setInterval(() => finished() && done(), 10);
+    const pollEvery = (ms: number) => {
+      clearInterval(poll);
+      poll = setInterval(() => finished() && done(), ms);
+    };
+    // The poll catches a shim that died without removing its file (SIGKILL), and a watch
+    // that could not be set; once the file went, the exit is close: look every millisecond.
+    pollEvery(10);
     const timer = setTimeout(done, timeoutMs);
     try {
       watcher = watch(stateDir, (_event, name) => {
-        if (name === stateFiles.shimPid && finished()) done();
+        if (name !== stateFiles.shimPid || existsSync(pidFile)) return;
+        if (finished()) done();
+        else pollEvery(1);
       });
       watcher.on('error', () => {});
     } catch {
@@ -851,6 +893,12 @@ async function waitForShimExit(stateDir: string, timeoutMs: number): Promise<voi
     }
     if (finished()) done();
   });
+}
+
+/** A shim process: its pid, and its start time, which tells it from a later one of that pid. */
+interface ShimIdentity {
+  pid: number;
+  since: string;
 }
 
 /** SIGKILL the shim of a state dir, by the pid it recorded (a create that never answered). */
@@ -863,14 +911,19 @@ function killShim(stateDir: string): void {
   }
 }
 
-/** Whether a process exists and has not exited (a zombie has: it only awaits its reaper). */
-function isRunning(pid: number): boolean {
+/**
+ * The start time (in clock ticks since boot, /proc's `starttime`) of a process that exists
+ * and has not exited; undefined for one gone or a zombie (it only awaits its reaper).
+ */
+function runningSince(pid: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // "pid (comm) S ...": the state follows the last ')' (comm may contain one).
-    return stat[stat.lastIndexOf(')') + 2] !== 'Z';
+    // "pid (comm) S ...": the state follows the last ')' (comm may contain one); starttime
+    // is the 22nd field, the 20th after the comm.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[0] === 'Z' || fields[0] === 'X' ? undefined : fields[19];
   } catch {
-    return false;
+    return undefined;
   }
 }
 

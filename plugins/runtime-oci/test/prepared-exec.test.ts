@@ -6,7 +6,7 @@
  * names where to run is refused by the shim; what it cannot run is said before (accepts);
  * it ends with the init, when dropped, or when discarded; what cannot be prepared is not.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import type { PreparedExecProcess } from '@berth/core';
 import { test } from 'uvu';
@@ -176,6 +176,33 @@ test("a prepared monitor ends having run nothing when dropped, or when the conta
     assert.ok(await processEnded(orphanShim), "the monitor ended with the container's init");
     assert.is(shimPids(c.id).length <= 1, true, "no monitor beside the container's shim");
   } finally {
+    await c.done();
+  }
+});
+
+test('a monitor ended before its shim.pid is written is awaited by the pid of its ready line: released, its process has exited', async () => {
+  const c = await running(crun);
+  let shim = 0;
+  try {
+    const early = await c.prepare();
+    shim = await shimOf(early.stateDir);
+    // As just after its ready line: no shim.pid yet (the shim's own unlink at its end finds
+    // none); and the shim held off the CPU, as one preempted on a loaded machine.
+    renameSync(path.join(early.stateDir, 'shim.pid'), path.join(early.stateDir, 'shim.pid.away'));
+    process.kill(shim, 'SIGSTOP');
+    early.proc.streams.close();
+    let released = false;
+    const release = crun.releaseExec(c.id, early.stateDir).then(() => {
+      released = true;
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    assert.not.ok(released, 'the release waits while the shim lives');
+    process.kill(shim, 'SIGCONT');
+    await release;
+    assert.ok(await processEnded(shim, 0), 'the shim has exited when its release resolves');
+    assert.not.ok(existsSync(early.stateDir), 'its state went');
+  } finally {
+    if (shim > 0 && !(await processEnded(shim, 0))) process.kill(shim, 'SIGCONT');
     await c.done();
   }
 });
