@@ -3,13 +3,14 @@
 // this script starts (its own data root; the host's firewall restored after; stopped by
 // its pid), interleaved A B A B in the same run, with the ratio. Also: the resident
 // memory of an exec's berth-shim; and the docker CLI's own share of an exec, timed against
-// a stand-in daemon that answers at once (bench/instant-exec-daemon.js). Prints figures,
-// asserts nothing.
+// a stand-in daemon that answers at once with berthd's own answers
+// (bench/instant-exec-daemon.js), in blocks beside the daemons'. Prints figures, asserts
+// nothing.
 // Usage: node bench/exec.js [runs]   (house style: bench/run-true.js)
 // BERTH_BENCH_BASELINE=<another built checkout>: its berthd too, in the same interleaved
 // run (a change's before and after, each with its ratio to dockerd). Also `berth exec
 // target true` (berth's own CLI) against the same berthd, interleaved.
-// Also in blocks (each daemon's execs one after another, A B B A B A A B): what a user
+// Also in blocks (each daemon's execs one after another, in a rotating order): what a user
 // running execs against one daemon sees, without the other daemon's work after its own
 // exec in the measurement.
 // BERTH_BENCH_FRESH=<n> (default 10): also a container's first exec, in n fresh containers
@@ -19,6 +20,7 @@
 const { execFileSync, spawn } = require('node:child_process');
 const { median, runBench, shimRssKiB, startBerthd, startDockerd, timeOnce } = require('./support.js');
 const fs = require('node:fs');
+const http = require('node:http');
 const path = require('node:path');
 
 const repo = path.resolve(__dirname, '..');
@@ -44,11 +46,32 @@ async function main() {
   if (baselineEnv) docker(baselineEnv, ['load', '-q', '-i', busybox]);
   if (baselineEnv) docker(baselineEnv, ['run', '-d', '--name', 'target', 'busybox', 'sleep', '3000']);
 
+  // The CLI's own share: the same command against a daemon that answers every request at
+  // once, with berthd's own answers (its container inspect and exec inspect bodies), in
+  // blocks beside the daemons' (below), so that the machine's drift falls on all alike.
+  const floor = [];
+  const answersFile = path.join(dir, 'answers.json');
+  fs.writeFileSync(
+    answersFile,
+    JSON.stringify({
+      containerInspect: await apiJson(berthd.socket, 'GET', '/containers/target/json'),
+      execInspect: await exitedExecInspect(berthd.socket, 'target'),
+    }),
+  );
+  const instantSocket = path.join(dir, 'instant.sock');
+  const instant = spawn(process.execPath, [path.join(__dirname, 'instant-exec-daemon.js'), instantSocket, answersFile], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  started.push(instant);
+  await new Promise((resolve) => instant.stdout.once('data', resolve));
+  const instantEnv = { DOCKER_HOST: `unix://${instantSocket}`, DOCKER_CONFIG: berthEnv.DOCKER_CONFIG };
+
   // Warm both up once, then interleave so the machine's noise falls on both alike.
   timeOnce('docker', ['exec', 'target', 'true'], berthEnv);
   timeOnce(berthd.berth, ['exec', 'target', 'true'], berthd.berthEnv);
   if (dockerEnv) timeOnce('docker', ['exec', 'target', 'true'], dockerEnv);
   if (baselineEnv) timeOnce('docker', ['exec', 'target', 'true'], baselineEnv);
+  timeOnce('docker', ['exec', 'target', 'true'], instantEnv);
   const b = [];
   const d = [];
   const before = [];
@@ -62,34 +85,27 @@ async function main() {
   // daemon, so that each follows its own daemon's work after the previous exec rather than
   // the other's (dockerd and containerd go on for a few ms after an exec has returned,
   // which the interleaved loop lays on berthd's next exec, and berthd's making of its next
-  // spare on dockerd's). Blocks of a quarter of the runs, in the order A B B A B A A B, so
-  // that the machine's drift falls on both alike.
+  // spare on dockerd's). Blocks of half a quarter of the runs each, in a rotating order, so
+  // that the machine's drift falls on both alike. The CLI alone (f) in blocks beside them,
+  // each of the three first, second and last in turn.
   const blockB = [];
   const blockD = [];
   if (dockerEnv) {
     const quarter = Math.max(1, Math.round(runs / 4));
-    for (const who of ['b', 'd', 'd', 'b', 'd', 'b', 'b', 'd']) {
+    for (const who of ['b', 'd', 'f', 'f', 'd', 'b', 'd', 'b', 'f', 'f', 'b', 'd']) {
       for (let i = 0; i < quarter / 2; i++) {
         if (who === 'b') blockB.push(timeOnce('docker', ['exec', 'target', 'true'], berthEnv));
-        else blockD.push(timeOnce('docker', ['exec', 'target', 'true'], dockerEnv));
+        else if (who === 'd') blockD.push(timeOnce('docker', ['exec', 'target', 'true'], dockerEnv));
+        else floor.push(timeOnce('docker', ['exec', 'target', 'true'], instantEnv));
       }
     }
+  } else {
+    for (let i = 0; i < runs; i++) floor.push(timeOnce('docker', ['exec', 'target', 'true'], instantEnv));
   }
   // berth's own CLI in a loop of its own: a Node process's start (~60 ms of CPU on both
   // cores, with its JIT threads) ran on into the measurement that followed it.
   for (let i = 0; i < runs; i++) own.push(timeOnce(berthd.berth, ['exec', 'target', 'true'], berthd.berthEnv));
 
-  // The CLI's own share: the same command against a daemon that answers every request at once.
-  const floor = [];
-  const instantSocket = path.join(dir, 'instant.sock');
-  const instant = spawn(process.execPath, [path.join(__dirname, 'instant-exec-daemon.js'), instantSocket], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  started.push(instant);
-  await new Promise((resolve) => instant.stdout.once('data', resolve));
-  const instantEnv = { DOCKER_HOST: `unix://${instantSocket}`, DOCKER_CONFIG: berthEnv.DOCKER_CONFIG };
-  timeOnce('docker', ['exec', 'target', 'true'], instantEnv);
-  for (let i = 0; i < runs; i++) floor.push(timeOnce('docker', ['exec', 'target', 'true'], instantEnv));
 
   // A container's first exec: no spare monitor yet (berthd makes one after an exec, for the
   // next), so its monitor is made at the exec's create. Fresh containers, one exec each.
@@ -122,26 +138,26 @@ async function main() {
       `${label.padEnd(40)} median ${median(xs).toFixed(1)} ms  (min ${Math.min(...xs).toFixed(1)}, max ${Math.max(...xs).toFixed(1)}, n=${xs.length})`,
     );
   line(`docker exec target true  (berthd${process.env.BERTH_BENCH_RUNTIME ? `, ${process.env.BERTH_BENCH_RUNTIME}` : ''})`, b);
-  line('the CLI alone (a daemon answering at once)', floor);
   line('berth exec target true  (berth CLI, berthd)', own);
   if (dockerEnv) {
     line('docker exec target true  (dockerd)', d);
     console.log(`ratio berthd / dockerd                   ${(median(b) / median(d)).toFixed(2)}x  (target <= 0.30x)`);
     console.log(`ratio berth exec (berth's CLI) / dockerd ${(median(own) / median(d)).toFixed(2)}x`);
-    console.log(`ratio the CLI alone / dockerd            ${(median(floor) / median(d)).toFixed(2)}x  (no daemon can go below it)`);
-    console.log(
-      `daemon share: berthd ${(median(b) - median(floor)).toFixed(1)} ms, dockerd ${(median(d) - median(floor)).toFixed(1)} ms  (ratio ${((median(b) - median(floor)) / (median(d) - median(floor))).toFixed(2)}x)`,
-    );
     line('in blocks: docker exec target true  (berthd)', blockB);
     line('in blocks: docker exec target true  (dockerd)', blockD);
+    line("in blocks: the CLI alone (berthd's answers at once)", floor);
     console.log(`ratio berthd / dockerd, in blocks        ${(median(blockB) / median(blockD)).toFixed(2)}x  (target <= 0.30x)`);
+    console.log(`ratio the CLI alone / dockerd, in blocks ${(median(floor) / median(blockD)).toFixed(2)}x  (no daemon can go below it)`);
+    console.log(
+      `daemon share, in blocks: berthd ${(median(blockB) - median(floor)).toFixed(1)} ms, dockerd ${(median(blockD) - median(floor)).toFixed(1)} ms`,
+    );
   } else {
+    line("the CLI alone (berthd's answers at once)", floor);
     console.log('dockerd: no Docker engine installed (apt-get install docker.io to compare)');
   }
   if (baselineEnv) {
     line(`baseline (${baselineRepo})`, before);
     if (dockerEnv) console.log(`ratio baseline / dockerd                 ${(median(before) / median(d)).toFixed(2)}x`);
-    console.log(`daemon share: baseline ${(median(before) - median(floor)).toFixed(1)} ms`);
   }
   if (fresh > 0) {
     line("a container's first exec  (berthd)", firstB);
@@ -152,6 +168,35 @@ async function main() {
   }
   const mib = (kib) => (kib === undefined ? 'not found' : `${(kib / 1024).toFixed(2)} MiB`);
   console.log(`berth-shim RSS: an exec's ${mib(execRss)}, its container's ${mib(containerRss)}  (target < 2 MiB)`);
+}
+
+/** One request to a daemon's API socket: its JSON answer. */
+function apiJson(socketPath, method, url, body) {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ socketPath, method, path: url, headers: { 'Content-Type': 'application/json' } }, (res) => {
+      let text = '';
+      res.on('data', (d) => (text += d));
+      res.on('end', () => (res.statusCode < 300 ? resolve(text ? JSON.parse(text) : undefined) : reject(new Error(`${url}: ${text}`))));
+    });
+    req.on('error', reject);
+    req.end(body && JSON.stringify(body));
+  });
+}
+
+/** The inspect of an exec of `true` in `container` once it exited, as the daemon answers it. */
+async function exitedExecInspect(socketPath, container) {
+  const { Id } = await apiJson(socketPath, 'POST', `/containers/${container}/exec`, {
+    Cmd: ['true'],
+    AttachStdout: true,
+    AttachStderr: true,
+  });
+  await apiJson(socketPath, 'POST', `/exec/${Id}/start`, { Detach: true });
+  for (let i = 0; i < 100; i++) {
+    const inspect = await apiJson(socketPath, 'GET', `/exec/${Id}/json`);
+    if (!inspect.Running) return inspect;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`exec ${Id} still runs after 2 s`);
 }
 
 runBench(main, started, dir);

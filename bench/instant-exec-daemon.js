@@ -3,12 +3,16 @@
 // output, exec inspect: exit 0), so timing the CLI against it gives the CLI's own share
 // of an exec: its process start and its work between requests. bench/exec.js runs it as
 // a child process (its timed runs block their own event loop).
-// Usage: node bench/instant-exec-daemon.js SOCKET   (prints "ready" once it listens)
+// Usage: node bench/instant-exec-daemon.js SOCKET [ANSWERS]   (prints "ready" once it listens)
+// ANSWERS: a JSON file of a real daemon's answers to replay ({ containerInspect, execInspect },
+// the bodies it sent): the CLI's share then includes its decoding of real bodies (a whole
+// container inspect builds the Go decoder's caches of every type in it), not of minimal ones.
 'use strict';
 const fs = require('node:fs');
 const http = require('node:http');
 
 const socket = process.argv[2];
+const answers = process.argv[3] ? JSON.parse(fs.readFileSync(process.argv[3], 'utf8')) : {};
 const execId = 'e'.repeat(64);
 const json = (res, status, body) => {
   const text = JSON.stringify(body);
@@ -22,11 +26,16 @@ const server = http.createServer((req, res) => {
     return res.end(req.method === 'HEAD' ? undefined : 'OK');
   }
   if (url.startsWith('/containers/target/json')) {
-    return json(res, 200, { Id: 't'.repeat(64), Name: '/target', State: { Running: true, Paused: false }, Config: { Tty: false } });
+    return json(
+      res,
+      200,
+      answers.containerInspect ?? { Id: 't'.repeat(64), Name: '/target', State: { Running: true, Paused: false }, Config: { Tty: false } },
+    );
   }
   if (url.startsWith('/containers/target/exec')) return json(res, 201, { Id: execId });
   if (url.startsWith(`/exec/${execId}/json`)) {
-    return json(res, 200, { ID: execId, Running: false, ExitCode: 0, Pid: 0, ProcessConfig: { tty: false } });
+    const real = answers.execInspect && { ...answers.execInspect, ID: execId };
+    return json(res, 200, real ?? { ID: execId, Running: false, ExitCode: 0, Pid: 0, ProcessConfig: { tty: false } });
   }
   json(res, 404, { message: `instant-exec-daemon: unexpected ${req.method} ${req.url}` });
 });
