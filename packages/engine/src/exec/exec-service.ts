@@ -283,8 +283,6 @@ export class ExecService implements ExecsApi {
     const phases: Record<string, number> = {};
     let process: RuntimeProcess;
     let prepared: PreparedExec | undefined;
-    // The record on disk, written while the process starts (see `recover`).
-    let saving: Promise<void> | undefined;
     try {
       // Before the lock: a preparation under way holds it.
       prepared = await this.takePrepared(entry, container);
@@ -296,14 +294,11 @@ export class ExecService implements ExecsApi {
           prepared = undefined;
         }
         record.stateDir = prepared?.stateDir ?? this.paths.execStateDir(container.id, id);
-        saving = this.save(record);
         phases.prepared = elapsed(began);
         return prepared?.process ?? this.runtimeExec(container, record, record.stateDir);
       });
     } catch (err) {
-      record.started = false;
-      await saving?.catch(() => {});
-      this.unsave(record);
+      record.started = false; // nothing was recorded yet
       if (prepared) await this.discardPrepared(entry, prepared);
       throw err;
     }
@@ -313,13 +308,15 @@ export class ExecService implements ExecsApi {
       : new ExecSession(record.config.Tty === true, record.config.AttachStdin === true, process.streams);
     if (!session) process.streams.onOutput(() => {}); // nobody reads a detached exec's output
     phases.monitor = elapsed(began);
-    // The record is written while the process starts (a file create, 0.2-2 ms on a busy
-    // disk, was on the start's path): a crash before it is on disk leaves a monitor no
-    // record names, which `recover` ends (the exec undone).
-    const written = saving ?? Promise.resolve();
+    // The start goes to the monitor first, then the record is written while the process
+    // starts (a file create, 0.2-2 ms on a busy disk, and even its dispatch to the
+    // threadpool were on the start's path): a crash before it is on disk leaves a monitor
+    // no record names, which `recover` ends (the exec undone).
+    const starting = process.start();
+    const written = this.save(record);
     entry.saving = written;
     try {
-      const { pid } = await process.start();
+      const { pid } = await starting;
       phases.started = elapsed(began);
       // The record on disk says "started": a restarted engine asks the runtime for the pid.
       record.running = true;
