@@ -164,10 +164,23 @@ static long long now_ms(void) {
 /* Go's time.RFC3339Nano in UTC: trailing zeros of the fraction trimmed. */
 static void rfc3339nano(char *out, size_t cap) {
   struct timespec ts;
-  struct tm tm;
   clock_gettime(CLOCK_REALTIME, &ts);
-  gmtime_r(&ts.tv_sec, &tm);
-  size_t n = strftime(out, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+  /* UTC by hand: glibc's gmtime_r loads /etc/localtime at its first call (tzset), a file
+   * read on the path of every exec's exit report. Days since the epoch to a civil date
+   * (the proleptic Gregorian calendar, in 400-year eras of 146097 days). */
+  long long secs = (long long)ts.tv_sec, days = secs / 86400, rem = secs % 86400;
+  if (rem < 0) {
+    rem += 86400;
+    days--;
+  }
+  long long z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
+  long long doe = z - era * 146097;
+  long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+  long long day = doy - (153 * mp + 2) / 5 + 1, month = mp < 10 ? mp + 3 : mp - 9;
+  long long year = yoe + era * 400 + (month <= 2);
+  size_t n = (size_t)snprintf(out, cap, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld", year, month, day, rem / 3600, rem / 60 % 60,
+                              rem % 60);
   if (ts.tv_nsec) {
     char frac[16];
     snprintf(frac, sizeof frac, ".%09ld", ts.tv_nsec);
@@ -747,7 +760,9 @@ static void exec_start_direct(char *reply, size_t cap) {
   char msg[900];
   exec_started = 1;
   int master = -1;
-  pid_t pid = direct_exec_start(pipe_in[0], pipe_out[1], pipe_err[1], opt.terminal, &master, msg, sizeof msg);
+  /* A shim that waited for its start watched the init from its launch: that pidfd. */
+  pid_t pid = direct_exec_start(init_watch, pipe_in[0], pipe_out[1], pipe_err[1], opt.terminal, &master, msg, sizeof msg);
+  init_watch = -1;
   /* The process holds its own copies: EOF on the read ends now means it closed them. */
   if (pipe_out[1] >= 0) close(pipe_out[1]);
   if (pipe_err[1] >= 0) close(pipe_err[1]);

@@ -28,12 +28,14 @@ int direct_exec_set_process(char *data, size_t len, char *msg, size_t cap);
 
 /*
  * Start the planned process: clone it (into the container's cgroup2 cgroup, in its pid
- * namespace), let it join the rest and execve. stdio: `in`, `out`, `err` (-1: /dev/null),
+ * namespace), let it join the rest and execve. `init_pidfd`: a pidfd of the plan's init
+ * from direct_exec_init_pidfd (checked when it was opened), taken over and closed here;
+ * -1 to open and check one here. stdio: `in`, `out`, `err` (-1: /dev/null),
  * or with `terminal` a pty made inside the container, whose master is returned in
  * `*master`. Returns the pid once the process has exec'd, or -1 with `msg` set (the
  * process, if any, has been killed and reaped).
  */
-pid_t direct_exec_start(int in, int out, int err, int terminal, int *master, char *msg, size_t cap);
+pid_t direct_exec_start(int init_pidfd, int in, int out, int err, int terminal, int *master, char *msg, size_t cap);
 
 /*
  * A pidfd of the plan's init (readable once it exits), or -1 when it is gone already or

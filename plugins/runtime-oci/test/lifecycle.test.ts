@@ -20,12 +20,16 @@ test('output written before and after start arrives through connect; exit 0', as
   assert.ok(pid > 1);
   const streams = await runtime.connect(id);
   const out = collect(streams);
+  const before = Date.now();
   await runtime.start(id);
   const status = await runtime.wait(id);
   await out.closed;
   assert.is(status.exitCode, 0);
   assert.is(status.oomKilled, false);
-  assert.ok(!Number.isNaN(Date.parse(status.finishedAt)));
+  // The shim's own UTC clock reading, RFC 3339 with nanoseconds, between the start and now.
+  assert.match(status.finishedAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/);
+  const finished = Date.parse(status.finishedAt);
+  assert.ok(finished >= before - 1000 && finished <= Date.now() + 1000, `${status.finishedAt} is not now`);
   assert.is(out.stdout(), 'hello\n');
   assert.is(out.stderr(), 'oops\n');
   await runtime.delete(id);
@@ -131,12 +135,17 @@ test('the json-file log: one entry per line, escaped, long lines split at 16 KiB
     "printf '\\nno newline at end'",
   ].join('; ');
   await runtime.create(fx.request(id, ['sh', '-c', script]));
+  const before = Date.now();
   await runtime.start(id);
   await runtime.wait(id);
   const lines = readFileSync(fx.logPath(id), 'utf8').split('\n');
   assert.is(lines.pop(), '');
   const entries = lines.map((l) => JSON.parse(l) as { log: string; stream: string; time: string });
-  for (const e of entries) assert.match(e.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/);
+  for (const e of entries) {
+    assert.match(e.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/);
+    const at = Date.parse(e.time);
+    assert.ok(at >= before - 1000 && at <= Date.now() + 1000, `${e.time} is not now`);
+  }
   const byStream = (s: string) => entries.filter((e) => e.stream === s).map((e) => e.log);
   assert.equal(byStream('stderr'), ['quote" back\\ tab\t bell\u0007\n']);
   assert.equal(byStream('stdout'), [
