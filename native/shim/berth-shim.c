@@ -1085,6 +1085,22 @@ static void usage(void) {
   exit(2);
 }
 
+/* `dir` and any parent it lacks (mode 0700), as `mkdir -p`; 0, or -1 with errno set. */
+static int make_state_dir(const char *dir) {
+  if (mkdir(dir, 0700) == 0 || errno == EEXIST) return 0;
+  if (errno != ENOENT) return -1;
+  char parent[4096];
+  size_t n = strlen(dir);
+  while (n > 1 && dir[n - 1] == '/') n--; /* a trailing slash is not a parent */
+  while (n > 0 && dir[n - 1] != '/') n--;
+  while (n > 1 && dir[n - 1] == '/') n--;
+  if (n == 0 || n >= sizeof parent) return -1; /* errno is still ENOENT */
+  memcpy(parent, dir, n);
+  parent[n] = 0;
+  if (make_state_dir(parent) < 0) return -1;
+  return mkdir(dir, 0700) == 0 || errno == EEXIST ? 0 : -1;
+}
+
 int main(int argc, char **argv) {
   /* --run: one runtime command (kill, pause, state...) with the same view of the mounts
    * as the runtime processes of the shims, then nothing else: this process becomes it. */
@@ -1131,6 +1147,9 @@ int main(int argc, char **argv) {
   if (!opt.id || !opt.state_dir || !opt.runtime || !opt.runtime_root) usage();
   if (!opt.process && !opt.bundle) usage(); /* an exec has no bundle; without --log nothing is logged */
   if (opt.process_later && (!opt.plan || !opt.wait_start)) usage(); /* the part comes before a start */
+  /* Made here when the spawner did not (a monitor made ahead finds nothing of its own
+   * there at launch): a directory create off the spawner's event loop. */
+  if (make_state_dir(opt.state_dir) < 0) fail_ready(ready_fd, "mkdir %s: %s", opt.state_dir, strerror(errno));
   if (opt.plan) {
     char msg[1024];
     if (direct_exec_load(opt.plan, opt.process_later, msg, sizeof msg) < 0) fail_ready(ready_fd, "%s", msg);

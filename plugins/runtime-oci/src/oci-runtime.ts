@@ -540,7 +540,8 @@ export class OciRuntime implements Runtime {
     await this.factsWritten.get(containerId); // right after create: its facts
     const planFile = this.containerPlanFile(containerId);
     if (!planFile) return undefined;
-    const dir = this.freshExecStateDir(stateDir, 'prepared');
+    // A fresh name (the engine's): the shim makes the dir itself, off this event loop.
+    const dir = this.execStateDirPath(stateDir, 'prepared');
     const args = this.execShimArgs(['--exec-plan', planFile, '--wait-start', '--process-later'], containerId, dir);
     const { line, socket, rest } = await this.spawnShimKeeping(containerId, dir, args);
     if (this.waitingMonitor(dir, line)) return new PreparedShimProcess(new ShimConnection(socket, rest), dir);
@@ -580,18 +581,25 @@ export class OciRuntime implements Runtime {
   }
 
   /**
-   * An exec's state dir, made afresh (normally none is there): synchronously
-   * (microseconds), not round trips through libuv's threadpool queued behind whatever
-   * else it does, on the path of every exec. Refused when its socket's path would not fit.
+   * An exec's state dir, made afresh (normally none is there) for the files the engine
+   * writes there before the shim's launch: synchronously (a directory create, 0.1-0.4 ms
+   * on this VM's ext4), not round trips through libuv's threadpool queued behind whatever
+   * else it does. Refused when its socket's path would not fit.
    */
   private freshExecStateDir(stateDir: string, execId: string): string {
+    const dir = this.execStateDirPath(stateDir, execId);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    return dir;
+  }
+
+  /** An exec's state dir as an absolute path, refused when its socket's path would be too long. */
+  private execStateDirPath(stateDir: string, execId: string): string {
     const dir = path.resolve(stateDir);
     const socket = path.join(dir, stateFiles.socket);
     if (Buffer.byteLength(socket) > maxSocketPath) {
       throw new InvalidArgument(`state dir of exec ${execId} is too long for a UNIX socket: ${socket}`);
     }
-    rmSync(dir, { recursive: true, force: true });
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
     return dir;
   }
 

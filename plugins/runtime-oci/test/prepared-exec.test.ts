@@ -67,6 +67,9 @@ test('a prepared monitor runs nothing until its start; then the process it is gi
     const plan = readFileSync(planFile, 'utf8');
     assert.ok(plan.includes('pid\0') && !plan.includes('arg\0') && !plan.includes('cwd\0'), 'only where it runs is planned');
     assert.not.ok(existsSync(path.join(stateDir, 'plan')), 'no plan of its own');
+    // Its state dir (and the container's execs dir above it) made by the shim, root's only.
+    assert.is(statSync(stateDir).mode & 0o777, 0o700);
+    assert.is(statSync(path.dirname(stateDir)).mode & 0o777, 0o700);
     const written = statSync(planFile).mtimeMs;
     const next = await c.prepare();
     assert.is(statSync(planFile).mtimeMs, written, 'the next monitor for the same init reads the same plan');
