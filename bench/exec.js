@@ -106,7 +106,6 @@ async function main() {
   // cores, with its JIT threads) ran on into the measurement that followed it.
   for (let i = 0; i < runs; i++) own.push(timeOnce(berthd.berth, ['exec', 'target', 'true'], berthd.berthEnv));
 
-
   // A container's first exec: no spare monitor yet (berthd makes one after an exec, for the
   // next), so its monitor is made at the exec's create. Fresh containers, one exec each.
   const fresh = Number(process.env.BERTH_BENCH_FRESH || 10);
