@@ -10,7 +10,8 @@
 // through uvuArgs); a job (one uvu process) that still runs past its wall-clock limit (a
 // hook stuck in a synchronous loop, a process that never exits after its report) is
 // killed with its process group and its suite counted as failed. After every suite, a
-// full run checks the whole machine for what the tests left (machineLeaks).
+// full run checks the whole machine for what the tests left (machineLeaks), leaving out
+// what was there before it started (an earlier run's leak, which that run reported).
 //
 //   node scripts/run-tests.js [filter...]   only the suites whose name contains a filter
 //   BERTH_TEST_JOBS=<n>                     how many jobs run at once (1: one after another)
@@ -325,6 +326,9 @@ async function main() {
   const started = Date.now();
 
   const chosen = suites.filter((suite) => !only.length || only.some((o) => suite.name.includes(o)));
+  // What an earlier run left on this machine (a run killed, or one whose test failed
+  // midway) is not this run's leak: known before the first suite, left out of the check.
+  const leftBefore = only.length ? new Set() : new Set(machineLeaks());
   // What each suite's jobs came to, to print once the last of them ended.
   const bySuite = new Map(
     chosen.map((s) => [s.name, { jobs: 0, done: 0, passed: 0, failed: 0, seconds: 0, lines: [], outs: [], files: [] }]),
@@ -383,7 +387,10 @@ async function main() {
   // test that died, a temporary directory nobody removed). The tests name everything
   // berth-e2e / berth-unit.
   if (!only.length) {
-    const leaks = machineLeaks();
+    const leaks = machineLeaks().filter((leak) => !leftBefore.has(leak));
+    if (leftBefore.size) {
+      console.log(`! left on this machine before this run (not counted): ${leftBefore.size}\n  ${[...leftBefore].join('\n  ')}`);
+    }
     if (leaks.length) {
       failed += 1;
       failedSuites.push('machine leak check');
