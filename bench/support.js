@@ -71,6 +71,7 @@ async function startDockerd(dir, started, { network }) {
     }
     hostState.ipForward = fs.readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8');
     hostState.hadDocker0 = spawnSync('ip', ['link', 'show', 'docker0']).status === 0;
+    hostState.iptablesTables = iptablesTables();
   }
   const sock = path.join(dir, 'docker.sock');
   // biome-ignore format: flag and value pairs
@@ -109,8 +110,19 @@ function restoreHost() {
     spawnSync(`${tool}-restore`, [], { input: emptyTables(now) });
     if (hostState[tool].trim()) spawnSync(`${tool}-restore`, [], { input: hostState[tool] });
   }
+  // An iptables-nft table dockerd made (a host with nftables only has none) goes: emptied,
+  // it would still be listed, and hooked into every packet's path.
+  for (const table of iptablesTables()) {
+    if (!hostState.iptablesTables.includes(table)) spawnSync('nft', ['delete', 'table', ...table.split(' ')]);
+  }
   fs.writeFileSync('/proc/sys/net/ipv4/ip_forward', hostState.ipForward);
   if (!hostState.hadDocker0) spawnSync('ip', ['link', 'del', 'docker0']);
+}
+
+/** The nftables tables that iptables-nft manages (its table names in the ip and ip6 families), as "family name". */
+function iptablesTables() {
+  const tables = spawnSync('nft', ['list', 'tables'], { encoding: 'utf8' }).stdout ?? '';
+  return [...tables.matchAll(/^table (ip6?) (filter|nat|mangle|raw|security)$/gm)].map((m) => `${m[1]} ${m[2]}`);
 }
 
 /** The suffix of a benchmark directory (`/tmp/berth-bench-XXXXXX`) that names its network objects. */
