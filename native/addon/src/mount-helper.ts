@@ -176,11 +176,11 @@ export async function stopMountHelper(
   }
 }
 
-/** True while `pid` is the process that started at `startTime` (and is not a zombie). */
+/** True while `pid` is the process that started at `startTime` (and has not exited: not a zombie, nor being reaped). */
 export function isSameProcess(pid: number, startTime: number): boolean {
   const stat = readStat(pid);
   if (stat === null) return false;
-  return stat.state !== 'Z' && stat.startTime === startTime;
+  return stat.state !== 'Z' && stat.state !== 'X' && stat.startTime === startTime;
 }
 
 /** /proc/<pid>/stat's start time (clock ticks after boot), null when there is no such process. */

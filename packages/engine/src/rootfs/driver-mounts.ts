@@ -165,12 +165,12 @@ export class DriverMounts {
         }
       }
     };
-    if (await settlesWithin(watched.gone, 50)) return;
+    if (await settlesWithin(watched.gone, 50)) return exited(entry);
     signal('SIGTERM');
-    if (await settlesWithin(watched.gone, stopGraceMs)) return;
+    if (await settlesWithin(watched.gone, stopGraceMs)) return exited(entry);
     this.log.warn('mount helper ignored SIGTERM: killing it', { target: entry.target, pid: entry.pid });
     signal('SIGKILL');
-    if (await settlesWithin(watched.gone, stopGraceMs)) return;
+    if (await settlesWithin(watched.gone, stopGraceMs)) return exited(entry);
     throw new SystemError(`mount helper ${entry.pid} serving ${entry.target} is still running after SIGKILL`);
   }
 
@@ -324,6 +324,18 @@ function helpersByTarget(target: string): number[] {
     }
   }
   return found;
+}
+
+/**
+ * The helper's exit itself, after its lifeline ended: the lifeline ends as the process
+ * closes its files, a step of its exit before the end, and a helper preempted in between
+ * on a loaded machine still holds its cgroup. Bounded: a process that lost its files is
+ * not coming back.
+ */
+async function exited(entry: MountHelperEntry): Promise<void> {
+  if (entry.pid === undefined || entry.startTime === undefined) return;
+  const deadline = Date.now() + stopGraceMs;
+  while (isSameProcess(entry.pid, entry.startTime) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 1));
 }
 
 /**
