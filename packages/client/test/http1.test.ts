@@ -234,7 +234,7 @@ t('101: the raw socket and the bytes after the head; bytes that come later wait 
   const got: string[] = [];
   up.socket.on('data', (d: Buffer) => got.push(d.toString()));
   up.socket.write('in');
-  await new Promise((r) => setTimeout(r, 30));
+  for (const until = Date.now() + 2000; !got.join('').includes(']') && Date.now() < until; ) await new Promise((r) => setTimeout(r, 5));
   assert.is(got.join(''), ' late[in]');
   up.socket.destroy();
 });
