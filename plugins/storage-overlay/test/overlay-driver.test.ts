@@ -81,6 +81,7 @@ test('metadata.json records every snapshot; ids are never reused', () =>
     assert.equal(Object.keys(meta.snapshots), ['two']);
     assert.is(meta.snapshots.two.id, 2);
     assert.is(meta.snapshots.two.kind, 'active');
+    await d.close(); // the removed snapshot's directory is deleted in the background: once that is done
     assert.equal(await fs.readdir(path.join(root, 'snapshots')), ['2']);
   }));
 
