@@ -9,6 +9,7 @@ import {
   type MountHelperProcess,
   mountAll,
   mountAllAsync,
+  processStartTime,
   stopMountHelper,
   unmountAll,
 } from '../src/index.js';
@@ -116,8 +117,13 @@ test('a server killed with SIGKILL: the helper removes the dead mount and exits'
 test('a whole helper group killed with SIGKILL leaves a dead mount that unmountAll still finds and removes', () =>
   withLayout(async (l) => {
     const { helpers } = await mountAllAsync([l.spec], l.target, { logPath: l.log, onSpawn: (h) => l.started.push(h) });
+    const server = serverPid(helpers[0]!);
+    const serverProcess = { ...helpers[0]!, pid: server, startTime: processStartTime(server)! };
     process.kill(-helpers[0]!.pid, 'SIGKILL');
     assert.ok(await gone(helpers[0]!));
+    // Once the server too has exited (its /dev/fuse closed), a request finds the connection
+    // gone (ENOTCONN); one made while it was being torn down would be aborted instead.
+    assert.ok(await gone(serverProcess));
     let code: string | undefined;
     try {
       readFileSync(path.join(l.target, 'hello'));
