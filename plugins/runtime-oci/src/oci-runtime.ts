@@ -22,7 +22,7 @@ import {
   SystemError,
   silentLogger,
 } from '@berth/core';
-import { type SpawningDetached, spawnDetachedAsync } from '@berth/native';
+import { isSameProcess, processStartTime, type SpawningDetached, spawnDetachedAsync } from '@berth/native';
 import { type BundleSpec, readBundleSpec } from './bundle-spec.js';
 import { devicesCgroupDir, oomFiles } from './cgroups.js';
 import { type CompiledSeccompCache, seccompBpfAnnotation } from './compiled-seccomp.js';
@@ -560,14 +560,10 @@ export class OciRuntime implements Runtime {
    * a file of its own. Undefined where execs go through the runtime.
    */
   private containerPlanFile(id: string): string | undefined {
-    let init: string;
-    try {
-      const pid = readFileSync(path.join(this.stateDirOf(id), stateFiles.pid), 'utf8').trim();
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      init = `${pid} ${stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]}`; // pid and start time
-    } catch {
-      return undefined; // no init: nothing to exec in
-    }
+    const pid = Number(readFileSyncOr(path.join(this.stateDirOf(id), stateFiles.pid), '0').trim());
+    const startTime = pid > 0 ? processStartTime(pid) : null;
+    if (startTime === null) return undefined; // no init: nothing to exec in
+    const init = `${pid} ${startTime}`;
     const known = this.containerPlans.get(id);
     if (known?.init === init) return known.file;
     const input = this.directExecInput(id);
@@ -698,8 +694,8 @@ export class OciRuntime implements Runtime {
     const created = /^created (\d+)$/.exec(line);
     if (!created) return false;
     const pid = Number(created[1]);
-    const since = runningSince(pid);
-    if (since !== undefined) this.monitorPids.set(path.resolve(stateDir), { pid, since });
+    const startTime = processStartTime(pid);
+    if (startTime !== null) this.monitorPids.set(path.resolve(stateDir), { pid, startTime });
     return true;
   }
 
@@ -861,16 +857,12 @@ async function waitForExit(stateDir: string, open: Set<Socket>): Promise<ExitSta
  */
 async function waitForShimExit(stateDir: string, timeoutMs: number, launched?: ShimIdentity): Promise<void> {
   const pidFile = path.join(stateDir, stateFiles.shimPid);
-  let pid = Number(readFileSyncOr(pidFile, '0').trim());
-  let started: string | undefined;
-  if (pid > 0) started = runningSince(pid);
-  else if (!launched) return;
-  else {
-    // Its shim.pid not written yet, or gone already: the shim as launched.
-    pid = launched.pid;
-    started = launched.since;
-  }
-  const finished = () => started === undefined || runningSince(pid) !== started;
+  const recorded = Number(readFileSyncOr(pidFile, '0').trim());
+  // Without its shim.pid (not written yet, or gone already): the shim as launched.
+  const shim = recorded > 0 ? { pid: recorded, startTime: processStartTime(recorded) } : launched;
+  if (!shim) return;
+  const { pid, startTime } = shim;
+  const finished = () => startTime === null || !isSameProcess(pid, startTime);
   if (finished()) return;
   await new Promise<void>((resolve) => {
     let watcher: FSWatcher | undefined;
@@ -903,10 +895,10 @@ async function waitForShimExit(stateDir: string, timeoutMs: number, launched?: S
   });
 }
 
-/** A shim process: its pid, and its start time, which tells it from a later one of that pid. */
+/** A shim process: its pid, and its start time (@berth/native's), which tells it from a later one of that pid. */
 interface ShimIdentity {
   pid: number;
-  since: string;
+  startTime: number;
 }
 
 /** SIGKILL the shim of a state dir, by the pid it recorded (a create that never answered). */
@@ -916,22 +908,6 @@ function killShim(stateDir: string): void {
     if (pid > 0) process.kill(pid, 'SIGKILL');
   } catch {
     // No pid recorded, or gone already: nothing to kill.
-  }
-}
-
-/**
- * The start time (in clock ticks since boot, /proc's `starttime`) of a process that exists
- * and has not exited; undefined for one gone or a zombie (it only awaits its reaper).
- */
-function runningSince(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // "pid (comm) S ...": the state follows the last ')' (comm may contain one); starttime
-    // is the 22nd field, the 20th after the comm.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return fields[0] === 'Z' || fields[0] === 'X' ? undefined : fields[19];
-  } catch {
-    return undefined;
   }
 }
 
