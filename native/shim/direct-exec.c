@@ -465,20 +465,12 @@ int direct_exec_init_pidfd(void) {
 }
 
 pid_t direct_exec_start(int init_pidfd, int in, int out, int err, int terminal, int *master, char *msg, size_t cap) {
-  int pidfd = init_pidfd;
-  if (pidfd >= 0) {
-    /* Checked against the plan's start time when it was opened: readable once it exited. */
-    struct pollfd exited = {.fd = pidfd, .events = POLLIN};
-    if (poll(&exited, 1, 0) != 0) {
-      close(pidfd);
-      return set_msg(msg, cap, "cannot exec in a container that has stopped");
-    }
-  } else {
-    pidfd = (int)syscall(SYS_pidfd_open, plan.pid, 0);
-    if (pidfd < 0 || !same_start_time(plan.pid, plan.start_time)) {
-      if (pidfd >= 0) close(pidfd);
-      return set_msg(msg, cap, "cannot exec in a container that has stopped");
-    }
+  /* Checked against the plan's start time when it was opened; readable once the init exited. */
+  int pidfd = init_pidfd >= 0 ? init_pidfd : direct_exec_init_pidfd();
+  struct pollfd exited = {.fd = pidfd, .events = POLLIN};
+  if (pidfd < 0 || poll(&exited, 1, 0) != 0) {
+    if (pidfd >= 0) close(pidfd);
+    return set_msg(msg, cap, "cannot exec in a container that has stopped");
   }
   /* Children of this shim are born in the container's pid namespace; the shim is not in it. */
   if ((plan.ns & CLONE_NEWPID) && setns(pidfd, CLONE_NEWPID) < 0) {
