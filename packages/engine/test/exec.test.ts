@@ -4,7 +4,7 @@ import { type EngineEvent, isBerthError, RuntimesToken, statusOf } from '@berth/
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { buildExecProcess } from '../src/exec/exec-process.js';
-import { ContainerPathsToken, type Engine } from '../src/index.js';
+import { ContainerPathsToken, type Engine, ExecServiceToken } from '../src/index.js';
 import type { OciProcess } from '../src/oci/index.js';
 import { openTestEngine, startTestEngine, stopTestEngine } from './support/test-engine.js';
 
@@ -137,6 +137,25 @@ test("ExecIDs lists a container's execs from create until they exit, as dockerd;
   await session!.ended;
   assert.not.ok((await execIds()).includes(Id), 'exited');
   assert.is((await engine.execs.inspect(Id)).ExitCode, 1);
+});
+
+test('an exited exec is forgotten by the second sweep after its end, as dockerd forgets it; a created one stays', async ({
+  engine,
+  container,
+}) => {
+  const execs = engine.di.resolve(ExecServiceToken);
+  const ran = await execRun(engine, container, { Cmd: ['true'] });
+  const { Id: created } = await engine.execs.create(container, { Cmd: ['true'] });
+  execs.sweep();
+  assert.is((await engine.execs.inspect(ran.id)).ExitCode, 0, 'still known after the sweep that found it exited');
+  execs.sweep();
+  const err = await engine.execs.inspect(ran.id).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  assert.is(statusOf(err), 404, 'forgotten by the next sweep');
+  assert.is((await engine.execs.inspect(created)).Running, false);
+  assert.ok((await engine.containers.inspect(container)).ExecIDs?.includes(created), 'a created exec stays');
 });
 
 test('an exec a crash left created and never started is discarded at the next start: its monitor ends, nothing ran', async (ctx) => {

@@ -47,6 +47,8 @@ interface ExecEntry {
   prepared?: Promise<PreparedExec | undefined>;
   /** The write of its record at its start (removing the record waits for it). */
   saving?: Promise<void>;
+  /** Found done (exited, or its container gone) by a sweep: the next one forgets it. */
+  done?: true;
 }
 
 /**
@@ -77,6 +79,12 @@ const preparedLimit = 16;
 const preparedIdleMs = 10_000;
 /** The bundle processes kept in memory, for as many containers. */
 const processSpecsKept = 256;
+/**
+ * How often execs that are done are swept from memory: one found done (exited, or its
+ * container removed) by a sweep is forgotten by the next, so it stays inspectable by id
+ * for 5 to 10 minutes after its end, as dockerd keeps it.
+ */
+const sweepIntervalMs = 5 * 60_000;
 
 /**
  * `docker exec` (core's `ExecsApi`): execs recorded in memory at create, run through the
@@ -86,7 +94,9 @@ const processSpecsKept = 256;
  * it after a daemon crash and learns its exit from the runtime; a monitor no record names
  * (a crash came before the record was on disk, or it was a spare or prepared one) is
  * ended at `recover`, its exec undone. Lifecycle of an exec: create → start → running → exited (its
- * ExitCode kept) → forgotten when its container is removed. A container's run ending
+ * ExitCode kept) → forgotten by a sweep 5 to 10 minutes later. The execs of a removed
+ * container go the same way, whatever their state; the created execs of a container
+ * that stays are kept, as dockerd keeps them. A container's run ending
  * ends its execs (their pid namespace goes): their monitors record the exit (137) like
  * any other, which removes their records from disk; `recover` drops the records of
  * containers that no longer run.
@@ -105,6 +115,9 @@ export class ExecService implements ExecsApi {
   /** The process of each running container's bundle (what an exec's is made from), by its init. */
   private readonly processSpecs = new Map<string, { pid: number; process: OciProcess }>();
 
+  /** Runs `sweep` every `sweepIntervalMs` until `close`. */
+  private readonly sweeper: NodeJS.Timeout;
+
   constructor(
     @inject(ContainerStoreToken) private readonly store: ContainerStore,
     @inject(ContainerDriversToken) private readonly drivers: ContainerDrivers,
@@ -115,6 +128,24 @@ export class ExecService implements ExecsApi {
     @inject(LoggerToken) private readonly log: Logger,
   ) {
     this.spares = new ExecSpares(store, drivers, paths, log);
+    this.sweeper = setInterval(() => this.sweep(), sweepIntervalMs);
+    this.sweeper.unref();
+  }
+
+  /**
+   * Forget the execs a previous sweep found done (exited, or their container removed),
+   * and mark those done now for the next: without it every exec a long-lived container
+   * ran (`docker exec` in a loop) would stay in memory, and in the scan of its ExecIDs,
+   * for the container's life. Run every `sweepIntervalMs`; public for tests.
+   */
+  sweep(): void {
+    for (const [id, entry] of this.execs) {
+      const { record } = entry;
+      const exited = record.exitCode !== null && !record.running;
+      if (!exited && this.store.find(record.containerId)) continue;
+      if (entry.done) this.execs.delete(id);
+      else entry.done = true;
+    }
   }
 
   async create(ref: string, body: ExecCreateBody): Promise<{ Id: string }> {
@@ -218,6 +249,7 @@ export class ExecService implements ExecsApi {
    */
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.sweeper);
     await this.spares.close();
     await Promise.all(
       [...this.preparing].map(async (entry) => {
