@@ -83,6 +83,7 @@ static struct {
   mode_t umask;
   int no_new_privs;
   uint64_t bounding, effective, permitted, inheritable, ambient;
+  int cap_last; /* the kernel's highest capability: the bounding set's drops stop there */
   struct sock_filter *filter; /* the seccomp program, or NULL */
   unsigned short filter_len;
   char *args[LIST_MAX + 1];
@@ -221,6 +222,17 @@ static int open_cgroups(char *msg, size_t cap) {
   return 0;
 }
 
+/* The kernel's highest capability number (63 when it cannot be read: the drops past it then fail with EINVAL, as before). */
+static int kernel_cap_last(void) {
+  char text[16] = {0};
+  int fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
+  ssize_t n = fd >= 0 ? read(fd, text, sizeof text - 1) : -1;
+  if (fd >= 0) close(fd);
+  long long v;
+  if (n > 0 && text[n - 1] == '\n') text[n - 1] = 0;
+  return n > 0 && parse_int(text, 0, 63, &v) == 0 ? (int)v : 63;
+}
+
 int direct_exec_load(const char *plan_path, int process_later, char *msg, size_t cap) {
   int fd = open(plan_path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return set_msg(msg, cap, "open exec plan %s: %s", plan_path, strerror(errno));
@@ -237,6 +249,7 @@ int direct_exec_load(const char *plan_path, int process_later, char *msg, size_t
   if (!plan.data || len == PLAN_MAX) return set_msg(msg, cap, "exec plan %s: malformed", plan_path);
   plan.data[len] = 0;
   plan.umask = 022;
+  plan.cap_last = kernel_cap_last();
   if (parse_plan(plan.data, len, 0, plan_path, msg, cap) < 0) return -1;
   if (!plan.pid) return set_msg(msg, cap, "exec plan %s: pid is required", plan_path);
   if (open_cgroups(msg, cap) < 0) return -1;
@@ -413,7 +426,7 @@ static void child(int pidfd, int errpipe, int in, int out, int err, int terminal
   if (plan.no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) child_fail(errpipe, "prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
   if (!plan.no_new_privs && plan.filter) load_seccomp(errpipe);
 
-  for (int cap = 0; cap < 64; cap++)
+  for (int cap = 0; cap <= plan.cap_last; cap++)
     if (!(plan.bounding & (1ULL << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
       child_fail(errpipe, "drop capability %d from the bounding set: %s", cap, strerror(errno));
   if (setgroups((size_t)plan.n_groups, plan.groups) < 0) child_fail(errpipe, "setgroups: %s", strerror(errno));
