@@ -15,6 +15,9 @@
 // exec in the measurement.
 // BERTH_BENCH_FRESH=<n> (default 10): also a container's first exec, in n fresh containers
 // (berthd has no spare monitor for it yet), interleaved with dockerd's; 0 to skip.
+// BERTH_BENCH_WARMUP=<n> (default 1): execs on each daemon before the timed runs. A daemon
+// that has served a few hundred is in its steady state (berthd's JIT has then optimized
+// its request path: 2-3 ms less per exec here), as a daemon that has been up a while is.
 // BERTH_BENCH_RUNTIME=runc|crun: berthd's default runtime (else the engine's own choice) (bench/run-true.js and run-d.js too)
 'use strict';
 const { execFileSync, spawn } = require('node:child_process');
@@ -66,12 +69,16 @@ async function main() {
   await new Promise((resolve) => instant.stdout.once('data', resolve));
   const instantEnv = { DOCKER_HOST: `unix://${instantSocket}`, DOCKER_CONFIG: berthEnv.DOCKER_CONFIG };
 
-  // Warm both up once, then interleave so the machine's noise falls on both alike.
-  timeOnce('docker', ['exec', 'target', 'true'], berthEnv);
+  // Warm each up (BERTH_BENCH_WARMUP execs), then interleave so the machine's noise falls on all alike.
+  const warmup = Math.max(1, Number(process.env.BERTH_BENCH_WARMUP || 1));
+  for (let i = 0; i < warmup; i++) {
+    timeOnce('docker', ['exec', 'target', 'true'], berthEnv);
+    if (dockerEnv) timeOnce('docker', ['exec', 'target', 'true'], dockerEnv);
+    if (baselineEnv) timeOnce('docker', ['exec', 'target', 'true'], baselineEnv);
+  }
   timeOnce(berthd.berth, ['exec', 'target', 'true'], berthd.berthEnv);
-  if (dockerEnv) timeOnce('docker', ['exec', 'target', 'true'], dockerEnv);
-  if (baselineEnv) timeOnce('docker', ['exec', 'target', 'true'], baselineEnv);
   timeOnce('docker', ['exec', 'target', 'true'], instantEnv);
+  console.log(`each daemon served ${warmup} exec${warmup === 1 ? '' : 's'} before the timed runs`);
   const b = [];
   const d = [];
   const before = [];
