@@ -23,13 +23,11 @@ export { gunzipMember, gzipMember, markedMemberLength, memberHeaderSize } from '
 export { isMountPoint, MNT_DETACH, MS, mount, mountAll, mountSpec, umount, unmountAll } from './mount.js';
 export {
   helperArgv,
-  isSameProcess,
   logTail,
   type MountedAll,
   type MountHelperOptions,
   type MountHelperProcess,
   mountAllAsync,
-  processStartTime,
   startMountHelper,
   stopMountHelper,
 } from './mount-helper.js';

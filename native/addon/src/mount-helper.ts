@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
-import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import type { Socket } from 'node:net';
-import { InvalidArgument, type MountSpec, SystemError } from '@berth/core';
+import { InvalidArgument, isSameProcess, type MountSpec, processStartTime, SystemError } from '@berth/core';
 import { isMountPoint, MNT_DETACH, mountAll, umount, unmountAll } from './mount.js';
 
 /** How a mount helper is started (MountSpec.helper). */
@@ -174,30 +174,6 @@ export async function stopMountHelper(
     // A timer that holds the event loop: the caller is waiting for this.
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
-}
-
-/** True while `pid` is the process that started at `startTime` (and has not exited: not a zombie, nor being reaped). */
-export function isSameProcess(pid: number, startTime: number): boolean {
-  const stat = readStat(pid);
-  if (stat === null) return false;
-  return stat.state !== 'Z' && stat.state !== 'X' && stat.startTime === startTime;
-}
-
-/** /proc/<pid>/stat's start time (clock ticks after boot), null when there is no such process. */
-export function processStartTime(pid: number): number | null {
-  return readStat(pid)?.startTime ?? null;
-}
-
-function readStat(pid: number): { state: string; startTime: number } | null {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return null;
-  }
-  // The command name is in parentheses and may hold spaces: fields start after the last ')'.
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return { state: fields[0]!, startTime: Number(fields[19]) };
 }
 
 function signalGroup(pid: number, signal: NodeJS.Signals): void {

@@ -1,18 +1,9 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { MountSpec } from '@berth/core';
+import { isSameProcess, type MountSpec, processStartTime } from '@berth/core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import {
-  isMountPoint,
-  isSameProcess,
-  type MountHelperProcess,
-  mountAll,
-  mountAllAsync,
-  processStartTime,
-  stopMountHelper,
-  unmountAll,
-} from '../src/index.js';
+import { isMountPoint, type MountHelperProcess, mountAll, mountAllAsync, stopMountHelper, unmountAll } from '../src/index.js';
 
 // Debian's fuse-overlayfs behind the MountSpec.helper convention (ready on fd 3, SIGTERM).
 const helperScript = path.resolve(__dirname, '../../../test/fixtures/fuse-overlayfs-helper.sh');

@@ -29,6 +29,7 @@ export * from './plugins/plugin-kinds.js';
 export * from './plugins/plugin-manifest.js';
 export * from './plugins/plugin-requirement.js';
 export * from './plugins/plugin-skipped.js';
+export * from './process/proc-stat.js';
 export * from './process/process-alive.js';
 export * from './process/run-program.js';
 export * from './storage/changed-usage.js';

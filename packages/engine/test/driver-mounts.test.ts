@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { type MountSpec, silentLogger } from '@berth/core';
-import { isMountPoint, isSameProcess, type MountHelperProcess, startMountHelper } from '@berth/native';
+import { isSameProcess, type MountSpec, silentLogger } from '@berth/core';
+import { isMountPoint, type MountHelperProcess, startMountHelper } from '@berth/native';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ResolvedEngineConfig } from '../src/config.js';

@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import { createReadStream, existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import type { AnyPluginManifest, EngineEvent, Logger } from '@berth/core';
+import { type AnyPluginManifest, type EngineEvent, isSameProcess, type Logger } from '@berth/core';
 import { readTar } from '@berth/image';
-import { isMountPoint, isSameProcess } from '@berth/native';
+import { isMountPoint } from '@berth/native';
 import none from '@berth/network-none';
 import runc from '@berth/runtime-oci';
 import fuse from '@berth/storage-fuse';

@@ -1,6 +1,6 @@
 import { readFileSync, readlinkSync } from 'node:fs';
 import * as path from 'node:path';
-import type { MountInfoEntry } from '@berth/core';
+import { type MountInfoEntry, processStartTime } from '@berth/core';
 import { capabilityMask } from './capabilities.js';
 
 /**
@@ -138,15 +138,10 @@ function planContainerPart(input: Omit<DirectExecInput, 'process'>): { pairs: Pa
   const pairs: Pairs = [];
   const add = (key: string, value: string | number | bigint) => pairs.push([key, String(value)]);
 
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${initPid}/stat`, 'utf8');
-  } catch {
-    return { fallback: `the container's init ${initPid} is gone` };
-  }
+  const startTime = processStartTime(initPid);
+  if (startTime === null) return { fallback: `the container's init ${initPid} is gone` };
   add('pid', initPid);
-  // Field 22 (starttime), counted after the comm's closing parenthesis (field 2).
-  add('start-time', stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]!);
+  add('start-time', startTime);
 
   let ns = 0;
   for (const name of [...Object.keys(namespaceFlags), ...unsupportedNamespaces]) {

@@ -9,10 +9,12 @@ import {
   type ContainerStreams,
   type ExitStatus,
   InvalidArgument,
+  isSameProcess,
   type Logger,
   type MountInfoEntry,
   NotFound,
   type PreparedExecProcess,
+  processStartTime,
   type Runtime,
   type RuntimeCreateRequest,
   type RuntimeExecRequest,
@@ -22,7 +24,7 @@ import {
   SystemError,
   silentLogger,
 } from '@berth/core';
-import { isSameProcess, processStartTime, type SpawningDetached, spawnDetachedAsync } from '@berth/native';
+import { type SpawningDetached, spawnDetachedAsync } from '@berth/native';
 import { type BundleSpec, readBundleSpec } from './bundle-spec.js';
 import { devicesCgroupDir, oomFiles } from './cgroups.js';
 import { type CompiledSeccompCache, seccompBpfAnnotation } from './compiled-seccomp.js';

@@ -1,5 +1,6 @@
 import { promises as fs, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
+import { processStartTime } from '@berth/core';
 
 /**
  * What `runc delete` does for a container whose init has exited, without a runc process
@@ -46,16 +47,7 @@ interface RuncState {
 
 /** Whether `pid` is still the process runc started: running, or a zombie not yet reaped. */
 export function isAlive(pid: number | undefined, start: number | undefined): boolean {
-  if (!pid || pid <= 0) return false;
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return false;
-  }
-  // "pid (comm) S ppid ...": field 22 (starttime) is the 20th after the comm's ')'.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[19]) === start;
+  return pid !== undefined && pid > 0 && processStartTime(pid) === start;
 }
 
 /**

@@ -11,9 +11,10 @@
  * finds the socket answering exits. It stops by itself once the berthd that last spoke
  * to it is gone and no container needs it (a berthd killed with none running).
  */
-import { promises as fs, readFileSync } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import { processStartTime } from '@berth/core';
 import type { DnsRecords } from './dns-records.js';
 import { EmbeddedResolver } from './embedded-resolver.js';
 
@@ -100,26 +101,16 @@ async function main(): Promise<void> {
 /** A process, told apart from a later one with its pid by its start time. */
 interface Owner {
   pid: number;
-  started: string;
+  started: number;
 }
 
 function ownerOf(pid: number): Owner | undefined {
-  const started = startTime(pid);
-  return started === undefined ? undefined : { pid, started };
+  const started = processStartTime(pid);
+  return started === null ? undefined : { pid, started };
 }
 
 function isAlive(owner: Owner): boolean {
-  return startTime(owner.pid) === owner.started;
-}
-
-/** Field 22 of /proc/<pid>/stat (the start time in clock ticks since boot); undefined when the process is gone. */
-function startTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
+  return processStartTime(owner.pid) === owner.started;
 }
 
 /** Whether a resolver answers `ping` on the socket. */

@@ -1,8 +1,19 @@
 import { closeSync, constants, promises as fs, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { Socket } from 'node:net';
 import * as path from 'node:path';
-import { InvalidArgument, inject, injectable, type Logger, LoggerToken, type MountSpec, SystemError, token } from '@berth/core';
-import { AT, isMountPoint, isSameProcess, logTail, mknodAt, mountAll, mountAllAsync, unmountAll } from '@berth/native';
+import {
+  InvalidArgument,
+  inject,
+  injectable,
+  isSameProcess,
+  type Logger,
+  LoggerToken,
+  type MountSpec,
+  readProcStat,
+  SystemError,
+  token,
+} from '@berth/core';
+import { AT, isMountPoint, logTail, mknodAt, mountAll, mountAllAsync, unmountAll } from '@berth/native';
 import { HelperCgroup } from '../cgroups/helper-cgroup.js';
 import { EngineConfigToken, type ResolvedEngineConfig } from '../config.js';
 import { type MountHelperEntry, MountHelperLedger, type MountOwner } from './mount-helper-ledger.js';
@@ -317,8 +328,7 @@ function helpersByTarget(target: string): number[] {
       const argv = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
       if (!argv.slice(1).includes(target)) continue;
       // Helpers lead a session of their own: anything else naming the path is not one.
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      if (stat.slice(stat.lastIndexOf(')') + 2).split(' ')[3] === name) found.push(Number(name));
+      if (readProcStat(name)?.session === Number(name)) found.push(Number(name));
     } catch {
       // Gone meanwhile.
     }
