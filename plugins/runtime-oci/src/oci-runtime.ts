@@ -897,7 +897,7 @@ async function waitForShimExit(stateDir: string, timeoutMs: number, launched?: S
   });
 }
 
-/** A shim process: its pid, and its start time (@berth/native's), which tells it from a later one of that pid. */
+/** A shim process: its pid, and its start time (core's `processStartTime`), which tells it from a later one of that pid. */
 interface ShimIdentity {
   pid: number;
   startTime: number;

@@ -36,6 +36,11 @@ export function readProcStat(pid: number | string): ProcStat | null {
   };
 }
 
+/** Whether a process in this state has exited: a zombie (awaiting its reaper) or one being reaped. */
+export function hasExited(stat: ProcStat): boolean {
+  return stat.state === 'Z' || stat.state === 'X';
+}
+
 /** A process's start time (clock ticks after boot), null when there is no such process. */
 export function processStartTime(pid: number): number | null {
   return readProcStat(pid)?.startTime ?? null;
@@ -49,5 +54,5 @@ export function processStartTime(pid: number): number | null {
  */
 export function isSameProcess(pid: number, startTime: number): boolean {
   const stat = readProcStat(pid);
-  return stat !== null && stat.state !== 'Z' && stat.state !== 'X' && stat.startTime === startTime;
+  return stat !== null && !hasExited(stat) && stat.startTime === startTime;
 }

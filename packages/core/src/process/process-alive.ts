@@ -1,4 +1,4 @@
-import { readProcStat } from './proc-stat.js';
+import { hasExited, readProcStat } from './proc-stat.js';
 
 /**
  * True while `pid` is a process that has not exited; a zombie (exited, not yet reaped by
@@ -6,6 +6,6 @@ import { readProcStat } from './proc-stat.js';
  * (berthd's pid file, the storage migration's lock).
  */
 export function processAlive(pid: number): boolean {
-  const state = readProcStat(pid)?.state;
-  return state !== undefined && state !== 'Z' && state !== 'X';
+  const stat = readProcStat(pid);
+  return stat !== null && !hasExited(stat);
 }
